@@ -1,0 +1,59 @@
+"""The catalog: names to table providers, case-insensitive, with helpful misses."""
+
+from __future__ import annotations
+
+import threading
+
+from quarry.catalog.providers import TableProvider
+from quarry.errors import CatalogError, suggest
+
+
+class Catalog:
+    """A flat namespace of tables and views (one schema, ``main``)."""
+
+    def __init__(self):
+        self._tables: dict[str, TableProvider] = {}
+        self._lock = threading.RLock()
+
+    def register(self, name: str, provider: TableProvider, *, replace: bool = True) -> None:
+        """Add ``provider`` under ``name``; with ``replace=False`` an existing name is an error."""
+        key = name.lower()
+        with self._lock:
+            if not replace and key in self._tables:
+                raise CatalogError(f"table `{name}` already exists",
+                                   hint="use CREATE OR REPLACE, or DROP it first")
+            self._tables[key] = provider
+
+    def drop(self, name: str, *, if_exists: bool = False, kind: str | None = None) -> None:
+        key = name.lower()
+        with self._lock:
+            if key not in self._tables:
+                if if_exists:
+                    return
+                raise self._missing(name)
+            if kind == "view" and self._tables[key].kind != "view":
+                raise CatalogError(f"`{name}` is a table, not a view", hint=f"use DROP TABLE {name}")
+            del self._tables[key]
+
+    def get(self, name: str) -> TableProvider:
+        try:
+            return self._tables[name.lower()]
+        except KeyError:
+            raise self._missing(name) from None
+
+    def exists(self, name: str) -> bool:
+        return name.lower() in self._tables
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(p.name for p in self._tables.values())
+
+    def providers(self) -> list[TableProvider]:
+        return [self._tables[k] for k in sorted(self._tables)]
+
+    def _missing(self, name: str) -> CatalogError:
+        hint = suggest(name, self.names())
+        if hint is None:
+            hint = ("register it first: con.register('%s', 'path/to/file.parquet'), or query a file directly: "
+                    "SELECT * FROM read_parquet('path')" % name)
+        return CatalogError(f"table `{name}` does not exist", hint=hint)

@@ -1,0 +1,378 @@
+"""Table providers: what a name in the catalog stands for, and what a scan reads.
+
+* :class:`ParquetTable`: one file, a directory, a glob, or hive-partitioned
+  ``k=v/`` folders. Footers are read once at registration: the schema, row
+  counts and per-row-group min/max statistics that drive pruning and join order.
+* :class:`MemoryTable`: an Arrow table in memory (``register(name, table)``,
+  ``CREATE TABLE AS``, ``INSERT``); CSV files are loaded into one.
+* :class:`ViewTable`: a named query, re-bound at each use.
+"""
+
+from __future__ import annotations
+
+import datetime
+import glob as globlib
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pyarrow as pa
+import numpy as np
+import pyarrow.parquet as pq
+
+from quarry.errors import DataError
+from quarry.logical.types import normalize, normalize_schema
+
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
+@dataclass
+class ColumnStats:
+    """What is known about a column: min, max and NULL count (None = unknown)."""
+
+    min: Any = None
+    max: Any = None
+    null_count: int | None = None
+
+
+@dataclass
+class TableStats:
+    """Row count and per-column statistics of a table (None = unknown)."""
+
+    row_count: int | None = None
+    columns: dict[str, ColumnStats] = field(default_factory=dict)
+    size_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class RowGroupInfo:
+    """One unit of a Parquet scan: a row group of a file, with its statistics."""
+
+    path: str
+    index: int
+    num_rows: int
+    total_bytes: int
+    stats: dict[str, ColumnStats]
+    partition: dict[str, Any]
+
+
+def constant_array(value, dtype: pa.DataType, length: int) -> pa.Array:
+    """An array of ``length`` copies of ``value`` (built without a Python loop)."""
+    if value is None:
+        return pa.nulls(length, dtype)
+    return pa.array([value], dtype).take(pa.array(np.zeros(length, dtype=np.int32)))
+
+
+class TableProvider:
+    """Base of everything a catalog name can stand for."""
+
+    name: str
+    schema: pa.Schema
+    kind = "table"
+
+    def statistics(self) -> TableStats:
+        return TableStats()
+
+
+# ---------------------------------------------------------------------------
+
+
+def expand_paths(location: str | os.PathLike | list) -> list[str]:
+    """Turn a file, directory, glob or list of those into a sorted list of data files."""
+    if isinstance(location, (list, tuple)):
+        out = []
+        for loc in location:
+            out.extend(expand_paths(loc))
+        return out
+    loc = os.fspath(location)
+    if any(ch in loc for ch in "*?["):
+        files = sorted(p for p in globlib.glob(loc, recursive=True) if os.path.isfile(p))
+        if not files:
+            raise DataError(f"no files match `{loc}`", hint="check the path and the glob pattern")
+        return files
+    if os.path.isdir(loc):
+        files = []
+        for root, dirs, names in os.walk(loc):
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+            for n in sorted(names):
+                if not n.startswith((".", "_")) and not n.endswith((".crc", ".tmp")):
+                    files.append(os.path.join(root, n))
+        if not files:
+            raise DataError(f"directory `{loc}` contains no data files")
+        return files
+    if not os.path.exists(loc):
+        raise DataError(f"file `{loc}` does not exist", hint="check the path (it is relative to "
+                        f"{os.getcwd()})")
+    return [loc]
+
+
+def _parse_partition_value(text: str):
+    if text == HIVE_NULL:
+        return None
+    return text
+
+
+def _infer_partition_type(values: list) -> pa.DataType:
+    present = [v for v in values if v is not None]
+    if not present:
+        return pa.string()
+    try:
+        [int(v) for v in present]
+        return pa.int64()
+    except ValueError:
+        pass
+    try:
+        [datetime.date.fromisoformat(v) for v in present]
+        return pa.date32()
+    except ValueError:
+        return pa.string()
+
+
+def hive_partitions(root: str, files: list[str]) -> tuple[list[str], list[dict[str, str | None]]]:
+    """Partition keys and per-file values from ``k=v`` folders below ``root``."""
+    keys: list[str] = []
+    per_file = []
+    for f in files:
+        rel = os.path.relpath(os.path.dirname(f), root) if os.path.isdir(root) else ""
+        values = {}
+        if rel and rel != ".":
+            for part in Path(rel).parts:
+                if "=" in part:
+                    k, v = part.split("=", 1)
+                    values[k] = _parse_partition_value(v)
+                    if k not in keys:
+                        keys.append(k)
+        per_file.append(values)
+    return keys, per_file
+
+
+def _stat_value(value, arrow_type: pa.DataType):
+    """Parquet statistics come back as Python values; make them comparable with literals."""
+    if value is None:
+        return None
+    if isinstance(value, bytes) and (pa.types.is_string(arrow_type) or pa.types.is_string_view(arrow_type)
+                                     or pa.types.is_large_string(arrow_type)):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    return value
+
+
+class ParquetTable(TableProvider):
+    """Parquet files as one table; hive ``k=v`` folders add partition columns."""
+
+    kind = "parquet"
+
+    def __init__(self, name: str, location, *, hive_partitioning: bool | None = None):
+        self.name = name
+        self.location = location
+        self.files = [f for f in expand_paths(location)]
+        root = os.fspath(location) if isinstance(location, (str, os.PathLike)) and os.path.isdir(location) else ""
+        keys, values = hive_partitions(root, self.files) if root and hive_partitioning is not False else ([], [{}] * len(self.files))
+        self.partition_keys = keys
+        file_schemas = []
+        self.row_groups: list[RowGroupInfo] = []
+        self._file_meta = {}
+        self._lock = threading.Lock()
+        for path in self.files:
+            try:
+                pf = pq.ParquetFile(path)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise DataError(f"cannot read Parquet file `{path}`: {exc}",
+                                hint="the file is missing, not Parquet, or corrupt; regenerate or remove it") from exc
+            file_schemas.append(pf.schema_arrow)
+            self._file_meta[path] = pf.metadata
+        try:
+            raw = pa.unify_schemas(file_schemas) if len(file_schemas) > 1 else file_schemas[0]
+        except pa.ArrowInvalid as exc:
+            raise DataError(f"the files of `{name}` have incompatible schemas: {exc}") from exc
+        self.file_schema = raw
+        part_types = {k: _infer_partition_type([v.get(k) for v in values]) for k in keys}
+        self.partition_types = part_types
+        fields = [pa.field(f.name, normalize(f.type), f.nullable) for f in raw if f.name not in part_types]
+        fields += [pa.field(k, part_types[k], True) for k in keys]
+        self.schema = pa.schema(fields)
+        for path, pvals in zip(self.files, values):
+            typed = {k: self._typed_partition_value(k, pvals.get(k)) for k in keys}
+            self._collect_row_groups(path, self._file_meta[path], typed)
+
+    def _typed_partition_value(self, key, text):
+        if text is None:
+            return None
+        t = self.partition_types[key]
+        if t == pa.int64():
+            return int(text)
+        if t == pa.date32():
+            return datetime.date.fromisoformat(text)
+        return text
+
+    def _collect_row_groups(self, path, meta, partition):
+        arrow_types = {f.name: f.type for f in self.file_schema}
+        names = [meta.schema.column(i).path for i in range(meta.num_columns)]
+        for rg in range(meta.num_row_groups):
+            g = meta.row_group(rg)
+            stats = {}
+            for ci in range(g.num_columns):
+                col = g.column(ci)
+                name = names[ci]
+                if name not in arrow_types:
+                    continue
+                s = col.statistics
+                if s is None:
+                    stats[name] = ColumnStats()
+                    continue
+                if s.has_min_max:
+                    try:
+                        lo, hi = s.min, s.max
+                    except Exception:  # a logical type pyarrow cannot convert
+                        lo = hi = None
+                    stats[name] = ColumnStats(_stat_value(lo, arrow_types[name]), _stat_value(hi, arrow_types[name]),
+                                              s.null_count if s.has_null_count else None)
+                else:
+                    stats[name] = ColumnStats(None, None, s.null_count if s.has_null_count else None)
+            self.row_groups.append(RowGroupInfo(path, rg, g.num_rows, g.total_byte_size, stats, partition))
+
+    def statistics(self) -> TableStats:
+        rows = sum(rg.num_rows for rg in self.row_groups)
+        cols: dict[str, ColumnStats] = {}
+        for f in self.schema:
+            lo = hi = None
+            nulls = 0
+            known = True
+            for rg in self.row_groups:
+                if f.name in rg.partition:
+                    v = rg.partition[f.name]
+                    s = ColumnStats(v, v, rg.num_rows if v is None else 0)
+                else:
+                    s = rg.stats.get(f.name)
+                if s is None or s.min is None:
+                    known = False
+                    break
+                try:
+                    lo = s.min if lo is None or s.min < lo else lo
+                    hi = s.max if hi is None or s.max > hi else hi
+                except TypeError:
+                    known = False
+                    break
+                nulls += s.null_count or 0
+            cols[f.name] = ColumnStats(lo, hi, nulls) if known else ColumnStats()
+        size = sum(rg.total_bytes for rg in self.row_groups)
+        return TableStats(rows, cols, size)
+
+    def read_row_group(self, rg: RowGroupInfo, columns: list[str]) -> pa.Table:
+        """Read the named columns of one row group, types normalized, partition columns filled."""
+        file_cols = [c for c in columns if c not in rg.partition]
+        try:
+            pf = pq.ParquetFile(rg.path, metadata=self._file_meta.get(rg.path))
+            table = pf.read_row_group(rg.index, columns=file_cols, use_threads=True)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"cannot read `{rg.path}` (row group {rg.index}): {exc}",
+                            hint="the file changed or is corrupt since it was registered; register it again") from exc
+        arrays, names = [], []
+        for c in columns:
+            if c in rg.partition:
+                t = self.schema.field(c).type
+                arrays.append(constant_array(rg.partition[c], t, table.num_rows))
+            else:
+                col = table.column(c)
+                target = self.schema.field(c).type
+                arrays.append(col.cast(target) if col.type != target else col)
+            names.append(c)
+        if not columns:
+            return pa.table({"__rows": pa.nulls(rg.num_rows)}).select([])  # row count only
+        return pa.Table.from_arrays(arrays, names=names)
+
+
+class MemoryTable(TableProvider):
+    """An Arrow table held in memory; the target of CREATE TABLE AS and INSERT."""
+
+    kind = "memory"
+
+    def __init__(self, name: str, table: pa.Table):
+        self.name = name
+        self.table = _normalize_table(table)
+        self.schema = self.table.schema
+
+    def statistics(self) -> TableStats:
+        return TableStats(self.table.num_rows, {}, self.table.nbytes)
+
+    def append(self, table: pa.Table) -> None:
+        table = _normalize_table(table)
+        if table.schema.names != self.schema.names:
+            raise DataError(f"INSERT into `{self.name}` has columns {table.schema.names}, "
+                            f"the table has {self.schema.names}")
+        self.table = pa.concat_tables([self.table, table.cast(self.schema)])
+
+
+def _normalize_table(table: pa.Table) -> pa.Table:
+    target = normalize_schema(table.schema)
+    if target != table.schema:
+        table = pa.Table.from_arrays([c.cast(f.type) if c.type != f.type else c
+                                      for c, f in zip(table.columns, target)], schema=target)
+    return table.combine_chunks() if table.num_rows and any(c.num_chunks > 64 for c in table.columns) else table
+
+
+def read_csv_table(path, *, delimiter: str | None = None, header: bool = True) -> pa.Table:
+    """Read CSV file(s) into an Arrow table (types inferred by Arrow)."""
+    import pyarrow.csv as pcsv
+    files = expand_paths(path)
+    tables = []
+    for f in files:
+        try:
+            parse = pcsv.ParseOptions(delimiter=delimiter) if delimiter else pcsv.ParseOptions(
+                delimiter="\t" if f.endswith((".tsv", ".tab")) else ",")
+            read = pcsv.ReadOptions(autogenerate_column_names=not header)
+            tables.append(pcsv.read_csv(f, read_options=read, parse_options=parse))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"cannot read CSV file `{f}`: {exc}", hint="check the delimiter and header options") from exc
+    try:
+        return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"the CSV files at `{path}` have incompatible columns: {exc}") from exc
+
+
+class ViewTable(TableProvider):
+    """A named query. ``build()`` returns a fresh logical plan (new column ids) per use."""
+
+    kind = "view"
+
+    def __init__(self, name: str, build: Callable[[], Any], schema: pa.Schema, sql: str | None = None):
+        self.name = name
+        self.build = build
+        self.schema = schema
+        self.sql = sql
+
+
+def provider_for(name: str, obj, **options) -> TableProvider:
+    """Pick the provider for whatever ``register`` was given."""
+    if isinstance(obj, TableProvider):
+        return obj
+    if isinstance(obj, (str, os.PathLike, list, tuple)):
+        paths = expand_paths(obj)
+        lowered = [p.lower() for p in paths]
+        if all(p.endswith((".csv", ".tsv", ".csv.gz", ".txt", ".tab")) for p in lowered):
+            return MemoryTable(name, read_csv_table(obj, **options))
+        return ParquetTable(name, obj, **options)
+    if isinstance(obj, pa.Table):
+        return MemoryTable(name, obj)
+    if isinstance(obj, pa.RecordBatch):
+        return MemoryTable(name, pa.Table.from_batches([obj]))
+    if isinstance(obj, pa.RecordBatchReader):
+        return MemoryTable(name, obj.read_all())
+    if hasattr(obj, "__arrow_c_stream__"):
+        return MemoryTable(name, pa.RecordBatchReader.from_stream(obj).read_all())
+    try:
+        import pandas as pd
+        if isinstance(obj, pd.DataFrame):
+            return MemoryTable(name, pa.Table.from_pandas(obj, preserve_index=False))
+    except ImportError:
+        pass
+    raise DataError(f"cannot register a {type(obj).__name__} as a table",
+                    hint="pass a path (Parquet/CSV), a pyarrow Table/RecordBatchReader, or a pandas DataFrame")
+
+
+__all__ = ["TableProvider", "ParquetTable", "MemoryTable", "ViewTable", "TableStats", "ColumnStats",
+           "RowGroupInfo", "provider_for", "expand_paths", "read_csv_table", "constant_array"]

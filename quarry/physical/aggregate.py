@@ -1,0 +1,330 @@
+"""Hash aggregation on Arrow's grouped kernels (``Table.group_by``), in three modes.
+
+* ``partial``: group the rows of one partition and emit per-group *states*
+  (``avg`` becomes a sum and a count), small enough to shuffle.
+* ``final``: merge states that a hash exchange brought together by key.
+* ``single``: aggregate raw rows in one step; used for DISTINCT aggregates,
+  grouping sets and functions whose states do not merge (median, stddev, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quarry.errors import ExecutionError
+from quarry.logical import types as T
+from quarry.logical.expressions import AggCall, ColumnRef, Expr, Field, new_id
+from quarry.physical.base import ExecNode, batches_of
+from quarry.physical.expr_eval import evaluate_array
+from quarry.physical.kernels import cast_value
+
+# function -> list of (state function for partial, merge function for final)
+DECOMPOSABLE = {
+    "sum": [("sum", "sum")],
+    "count": [("count", "sum")],
+    "count_star": [("count_all", "sum")],
+    "avg": [("sum", "sum"), ("count", "sum")],
+    "min": [("min", "min")],
+    "max": [("max", "max")],
+    "any_value": [("first", "first")],
+    "bool_and": [("all", "all")],
+    "bool_or": [("any", "any")],
+}
+
+
+def decomposable(aggs) -> bool:
+    return all(a.name in DECOMPOSABLE and not a.distinct for a in aggs)
+
+
+def state_fields(aggs: tuple[AggCall, ...]) -> list[list[Field]]:
+    """The partial-state columns of each aggregate."""
+    out = []
+    for a in aggs:
+        fields = []
+        for j, (fn, _) in enumerate(DECOMPOSABLE[a.name]):
+            if fn in ("count", "count_all"):
+                t = T.INT64
+            elif a.name == "avg":
+                t = a.args[0].dtype if fn == "sum" else T.INT64
+                t = pa.decimal128(38, t.scale) if T.is_decimal(t) else (T.FLOAT64 if T.is_float(t) else T.INT64)
+            elif fn == "sum" and T.is_decimal(a.dtype):
+                t = a.dtype
+            else:
+                t = a.dtype
+            fields.append(Field(f"{a.name}_state{j}", t, True, new_id()))
+        out.append(fields)
+    return out
+
+
+def _aggregate(table: pa.Table, keys: list[str], specs: list[tuple[str, str, object]]) -> pa.Table:
+    """Run Arrow's grouped aggregation; returns keys then one column per spec, in order."""
+    result = table.group_by(keys, use_threads=True).aggregate(specs) if specs or keys else None
+    if result is None:
+        return table.select([])
+    names = []
+    for col, fn, _ in specs:
+        names.append(f"{col}_{fn}" if col else fn)
+    return result.select(keys + names) if result.num_columns else result
+
+
+def _options(fn: str, distinct=False):
+    if fn in ("count", "count_distinct"):
+        return pc.CountOptions(mode="only_valid")
+    if fn == "count_all_valid":
+        return pc.CountOptions(mode="all")
+    if fn in ("sum", "min", "max", "mean", "all", "any", "product", "first"):
+        return pc.ScalarAggregateOptions(skip_nulls=True, min_count=1)
+    return None
+
+
+class HashAggregateExec(ExecNode):
+    """GROUP BY ``group_exprs`` computing ``aggs`` (see the module docstring for the modes)."""
+
+    name = "HashAggregate"
+
+    def __init__(self, child: ExecNode, mode: str, group_exprs, group_fields, aggs, agg_fields,
+                 grouping_sets=None, grouping_id: Field | None = None, states=None):
+        self.mode = mode
+        self.group_exprs = tuple(group_exprs)
+        self.group_fields = tuple(group_fields)
+        self.aggs = tuple(aggs)
+        self.agg_fields = tuple(agg_fields)
+        self.grouping_sets = grouping_sets
+        self.grouping_id = grouping_id
+        # the final phase reads the state columns its partial phase wrote
+        self.states = states if states is not None else (
+            state_fields(self.aggs) if mode in ("partial", "final") else None)
+        if mode == "partial":
+            out = list(self.group_fields) + [f for fs in self.states for f in fs]
+        else:
+            out = list(self.group_fields) + list(self.agg_fields) + ([grouping_id] if grouping_id else [])
+        super().__init__([child], out, child.partitions)
+
+    def describe(self):
+        groups = ", ".join(f.name if self.mode == "final" else str(e)
+                           for e, f in zip(self.group_exprs, self.group_fields))
+        aggs = ", ".join(str(a) for a in self.aggs)
+        text = f"HashAggregate({self.mode}): group=[{groups}] aggs=[{aggs}]"
+        if self.grouping_sets is not None:
+            text += f" sets={len(self.grouping_sets)}"
+        return text
+
+    def _execute(self, partition, ctx):
+        table = self.collect_child(self.children[0], partition, ctx)
+        if self.mode == "final":
+            out = self._final(table)
+        elif self.mode == "partial":
+            out = self._partial(table)
+        else:
+            out = self._single(table)
+        if not self.group_fields and out.num_rows == 0 and self.mode != "partial":
+            return
+        yield from batches_of(out, ctx.config.batch_rows)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _key_columns(self, table: pa.Table) -> dict[str, pa.Array]:
+        return {f"__k{j}": evaluate_array(e, table) for j, e in enumerate(self.group_exprs)}
+
+    def _arg_column(self, a: AggCall, table: pa.Table, n: int):
+        if a.name == "count_star":
+            col = pa.array(np.ones(n, dtype=np.bool_))
+        else:
+            col = evaluate_array(a.args[0], table)
+        if a.filter is not None:
+            mask = pc.fill_null(evaluate_array(a.filter, table), False)
+            col = pc.if_else(mask, col, pa.scalar(None, col.type))
+        return col
+
+    def _partial(self, table: pa.Table) -> pa.Table:
+        n = table.num_rows
+        cols = self._key_columns(table)
+        specs = []
+        for i, a in enumerate(self.aggs):
+            arg = self._arg_column(a, table, n)
+            if a.name == "avg" and not T.is_decimal(arg.type) and not T.is_integer(arg.type):
+                arg = cast_value(arg, T.FLOAT64)
+            cols[f"__a{i}"] = arg
+            for fn, _ in DECOMPOSABLE[a.name]:
+                fn_name = "count" if fn == "count_all" else fn
+                specs.append((f"__a{i}", fn_name, _options(fn_name)))
+        work = pa.table(cols) if cols else pa.table({"__dummy": pa.nulls(n)})
+        result = _aggregate(work, list(self._key_columns_names()), specs)
+        return self._rename(result, list(self.group_fields) + [f for fs in self.states for f in fs])
+
+    def _key_columns_names(self):
+        return [f"__k{j}" for j in range(len(self.group_exprs))]
+
+    def _final(self, table: pa.Table) -> pa.Table:
+        cols = {f"__k{j}": table.column(f.key) for j, f in enumerate(self.group_fields)}
+        specs = []
+        for i, (a, fs) in enumerate(zip(self.aggs, self.states)):
+            for j, ((_, merge), f) in enumerate(zip(DECOMPOSABLE[a.name], fs)):
+                cols[f"__s{i}_{j}"] = table.column(f.key)
+                specs.append((f"__s{i}_{j}", merge, _options(merge)))
+        n = table.num_rows
+        work = pa.table(cols) if cols else pa.table({"__dummy": pa.nulls(n)})
+        merged = _aggregate(work, self._key_columns_names(), specs)
+        arrays = [merged.column(j) for j in range(len(self.group_fields))]
+        pos = len(self.group_fields)
+        for a, fs in zip(self.aggs, self.states):
+            vals = [merged.column(pos + j) for j in range(len(fs))]
+            pos += len(fs)
+            arrays.append(self._finish(a, vals))
+        return self._assemble(arrays)
+
+    def _finish(self, a: AggCall, vals) -> pa.Array:
+        if a.name in ("count", "count_star"):
+            return pc.fill_null(cast_value(vals[0], T.INT64), 0)
+        if a.name == "avg":
+            total, count = vals
+            total = cast_value(total, T.FLOAT64)
+            count = cast_value(count, T.FLOAT64)
+            return pc.if_else(pc.equal(count, 0.0), pa.scalar(None, T.FLOAT64), pc.divide(total, count))
+        return cast_value(vals[0], a.dtype)
+
+    def _single(self, table: pa.Table) -> pa.Table:
+        if self.grouping_sets is not None:
+            return self._grouping_sets(table)
+        arrays, _ = self._single_keys(table, list(range(len(self.group_exprs))))
+        return self._assemble(arrays)
+
+    def _single_keys(self, table: pa.Table, key_positions: list[int]):
+        """Aggregate raw rows grouped by the keys at ``key_positions``: (arrays, positions)."""
+        n = table.num_rows
+        all_keys = self._key_columns(table)
+        key_names = [f"__k{j}" for j in key_positions]
+        cols = {k: all_keys[k] for k in key_names}
+        specs = []
+        post = []   # per agg: how to finish
+        for i, a in enumerate(self.aggs):
+            arg = self._arg_column(a, table, n)
+            name = f"__a{i}"
+            if a.distinct and a.name not in ("count", "approx_count_distinct"):
+                post.append(("distinct", i))
+                cols[name] = arg
+                specs.append((name, "distinct", pc.CountOptions(mode="only_valid")))
+                continue
+            fn, opts = self._single_function(a)
+            if a.name in ("avg", "stddev_samp", "stddev_pop", "var_samp", "var_pop", "median"):
+                arg = cast_value(arg, T.FLOAT64)
+            cols[name] = arg
+            specs.append((name, fn, opts))
+            post.append((a.name, i))
+        work = pa.table(cols) if cols else pa.table({"__dummy": pa.nulls(n)})
+        result = _aggregate(work, key_names, specs)
+        arrays = [result.column(j) for j in range(len(key_names))]
+        for k, (kind, i) in enumerate(post):
+            col = result.column(len(key_names) + k)
+            a = self.aggs[i]
+            if kind == "distinct":
+                col = _aggregate_lists(col, a.name)
+            elif kind == "median":
+                col = _exact_median(col)
+            elif kind == "string_agg":
+                sep = a.args[1] if len(a.args) > 1 else None
+                sep_value = sep.value if sep is not None and hasattr(sep, "value") else ","
+                col = pc.binary_join(col, sep_value)
+            elif kind in ("count", "approx_count_distinct"):
+                col = pc.fill_null(col, 0)
+            arrays.append(cast_value(col, a.dtype) if col.type != a.dtype else col)
+        return arrays, key_positions
+
+    @staticmethod
+    def _single_function(a: AggCall):
+        name = a.name
+        if name in ("count", "approx_count_distinct"):
+            return ("count_distinct" if a.distinct or name == "approx_count_distinct" else "count",
+                    pc.CountOptions(mode="only_valid"))
+        if name == "count_star":
+            return "count", pc.CountOptions(mode="only_valid")
+        if name in ("var_samp", "var_pop", "stddev_samp", "stddev_pop"):
+            fn = "variance" if name.startswith("var") else "stddev"
+            return fn, pc.VarianceOptions(ddof=1 if name.endswith("samp") else 0, min_count=1)
+        if name == "median":
+            return "list", None
+        if name == "string_agg":
+            return "list", None
+        mapping = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "any_value": "first",
+                   "bool_and": "all", "bool_or": "any", "product": "product"}
+        if name not in mapping:
+            raise ExecutionError(f"aggregate `{name}` is not implemented")
+        fn = mapping[name]
+        return fn, _options(fn)
+
+    def _grouping_sets(self, table: pa.Table) -> pa.Table:
+        k = len(self.group_exprs)
+        pieces = []
+        for s in self.grouping_sets:
+            arrays, positions = self._single_keys(table, list(s))
+            rows = len(arrays[0]) if arrays else 0
+            keyed = {p: arrays[j] for j, p in enumerate(positions)}
+            out = []
+            for j in range(k):
+                out.append(keyed[j] if j in keyed else pa.nulls(rows, self.group_fields[j].dtype))
+            out += arrays[len(positions):]
+            gid = sum(1 << j for j in range(k) if j not in s)
+            out.append(pa.array(np.full(rows, gid, dtype=np.int64)))
+            pieces.append(self._assemble(out))
+        return pa.concat_tables(pieces)
+
+    def _assemble(self, arrays) -> pa.Table:
+        cols = []
+        for arr, f in zip(arrays, self.fields):
+            if isinstance(arr, pa.ChunkedArray):
+                arr = arr.combine_chunks()
+            cols.append(cast_value(arr, f.dtype) if arr.type != f.dtype else arr)
+        return pa.Table.from_arrays(cols, schema=self.schema)
+
+    def _rename(self, result: pa.Table, fields) -> pa.Table:
+        cols = []
+        for i, f in enumerate(fields):
+            col = result.column(i)
+            cols.append(cast_value(col, f.dtype) if col.type != f.dtype else col)
+        return pa.Table.from_arrays(cols, schema=self.schema)
+
+
+def _aggregate_lists(lists, fn: str) -> pa.Array:
+    """Apply aggregate ``fn`` to each list of distinct values (DISTINCT aggregates), vectorized."""
+    lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+    n = len(lists)
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists)
+    mapping = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "any_value": "first", "product": "product",
+               "bool_and": "all", "bool_or": "any", "string_agg": "list", "var_samp": "variance",
+               "stddev_samp": "stddev", "var_pop": "variance", "stddev_pop": "stddev", "median": "approximate_median"}
+    fn_name = mapping.get(fn)
+    if fn_name is None:
+        raise ExecutionError(f"{fn}(DISTINCT ...) is not supported")
+    if fn in ("avg", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "median"):
+        flat = cast_value(flat, T.FLOAT64)
+    opts = pc.VarianceOptions(ddof=1 if fn.endswith("samp") else 0) if fn_name in ("variance", "stddev") else \
+        _options(fn_name)
+    grouped = pa.table({"p": parents, "v": flat}).group_by("p").aggregate([("v", fn_name, opts)])
+    # scatter back: groups whose list was empty get NULL
+    positions = pc.index_in(pa.array(np.arange(n, dtype=np.int64)), value_set=grouped.column("p").cast(pa.int64()))
+    return grouped.column(1).take(positions)
+
+
+def _exact_median(lists) -> pa.Array:
+    """Exact median of each list (the mean of the two middle values for even counts)."""
+    lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists)
+    helper = pa.table({"p": parents, "v": flat}).filter(pc.is_valid(flat))
+    order = pc.sort_indices(helper, sort_keys=[("p", "ascending"), ("v", "ascending")])
+    values = np.asarray(helper.column("v").take(order).to_numpy(zero_copy_only=False), dtype=np.float64)
+    counts = np.bincount(np.asarray(helper.column("p")), minlength=len(lists)) if helper.num_rows else \
+        np.zeros(len(lists), dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    lo = starts + (counts - 1) // 2
+    hi = starts + counts // 2
+    valid = counts > 0
+    med = np.full(len(lists), np.nan)
+    if valid.any():
+        med[valid] = (values[lo[valid]] + values[hi[valid]]) / 2.0
+    return pa.array(med, mask=~valid)

@@ -1,0 +1,146 @@
+"""The physical plan: operators over streams of ``pyarrow.RecordBatch``, one stream per partition.
+
+Every operator has ``partitions`` output partitions and ``execute(i, ctx)``
+yields partition i's batches. Batches name their columns by field key
+(``name#id``), so no two columns ever collide. Operators record metrics (rows,
+batches, time, plus their own counters) for EXPLAIN ANALYZE.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import pyarrow as pa
+
+from quarry.logical.expressions import Field
+
+
+@dataclass
+class ExecConfig:
+    """Knobs the physical planner and operators read."""
+
+    target_partitions: int = 1
+    batch_rows: int = 1 << 17
+    broadcast_rows: int = 200_000
+
+
+@dataclass
+class ExecContext:
+    """State of one query run: configuration, and exchange buffers shared by consumers."""
+
+    config: ExecConfig = field(default_factory=ExecConfig)
+    buffers: dict = field(default_factory=dict)
+    cancelled: bool = False
+
+    def check_cancelled(self):
+        if self.cancelled:
+            from quarry.errors import ExecutionError
+            raise ExecutionError("query cancelled")
+
+
+def schema_of(fields: tuple[Field, ...] | list[Field]) -> pa.Schema:
+    """The physical schema for logical fields: one column per field, named by key."""
+    return pa.schema([pa.field(f.key, f.dtype, f.nullable) for f in fields])
+
+
+def empty_table(schema: pa.Schema) -> pa.Table:
+    return schema.empty_table()
+
+
+class ExecNode:
+    """Base of physical operators."""
+
+    name = "Exec"
+
+    def __init__(self, children: list["ExecNode"], fields, partitions: int):
+        self.children = list(children)
+        self.fields = tuple(fields)
+        self.schema = schema_of(self.fields)
+        self.partitions = partitions
+        self.metrics: dict[str, float] = {"rows": 0, "batches": 0, "time": 0.0}
+
+    # -- execution --------------------------------------------------------------------------
+
+    def execute(self, partition: int, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        """Yield the batches of one output partition, recording rows, batches and time."""
+        it = self._execute(partition, ctx)
+        while True:
+            ctx.check_cancelled()
+            start = time.perf_counter()
+            try:
+                batch = next(it)
+            except StopIteration:
+                self.metrics["time"] += time.perf_counter() - start
+                return
+            self.metrics["time"] += time.perf_counter() - start
+            if batch.num_rows == 0:
+                continue
+            self.metrics["rows"] += batch.num_rows
+            self.metrics["batches"] += 1
+            yield batch
+
+    def _execute(self, partition: int, ctx: ExecContext) -> Iterator[pa.RecordBatch]:  # pragma: no cover
+        raise NotImplementedError
+
+    def collect(self, partition: int, ctx: ExecContext) -> pa.Table:
+        """All of one partition as a Table (an empty one with the schema if there are no rows)."""
+        batches = list(self.execute(partition, ctx))
+        if not batches:
+            return self.schema.empty_table()
+        return pa.Table.from_batches(batches, schema=self.schema)
+
+    def collect_child(self, child: "ExecNode", partition: int, ctx: ExecContext) -> pa.Table:
+        batches = list(child.execute(partition, ctx))
+        if not batches:
+            return child.schema.empty_table()
+        return pa.Table.from_batches(batches, schema=child.schema)
+
+    # -- display ------------------------------------------------------------------------------
+
+    def describe(self) -> str:
+        return self.name
+
+    def exclusive_time(self) -> float:
+        return max(self.metrics["time"] - sum(c.metrics["time"] for c in self.children), 0.0)
+
+    def metric_text(self) -> str:
+        m = self.metrics
+        parts = [f"rows={int(m['rows'])}", f"batches={int(m['batches'])}", f"time={self.exclusive_time() * 1000:.1f}ms"]
+        for k, v in m.items():
+            if k in ("rows", "batches", "time"):
+                continue
+            parts.append(f"{k}={_fmt(v)}")
+        return " ".join(parts)
+
+    def pretty(self, indent: int = 0, analyze: bool = False) -> str:
+        line = "  " * indent + self.describe()
+        if self.partitions != 1:
+            line += f" [partitions={self.partitions}]"
+        if analyze:
+            line += "  (" + self.metric_text() + ")"
+        lines = [line]
+        for c in self.children:
+            lines.append(c.pretty(indent + 1, analyze))
+        return "\n".join(lines)
+
+    def walk(self):
+        yield self
+        for c in self.children:
+            yield from c.walk()
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float) and not v.is_integer():
+        return f"{v:.3f}"
+    return str(int(v))
+
+
+def batches_of(table: pa.Table, max_rows: int) -> Iterator[pa.RecordBatch]:
+    """Split a table into record batches of at most ``max_rows``."""
+    if table.num_rows == 0:
+        return
+    for b in table.to_batches(max_chunksize=max_rows):
+        if b.num_rows:
+            yield b

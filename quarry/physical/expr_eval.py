@@ -1,0 +1,115 @@
+"""Evaluate a typed expression over a RecordBatch (or Table), column at a time.
+
+Columns are looked up by field key (``name#id``). Literals stay Arrow scalars
+until an operation broadcasts them, so ``x + 1`` never materializes a column of
+ones. A few forms also translate to ``pyarrow.compute.Expression`` so Acero can
+apply them inside a hash join (``to_arrow_expression``).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quarry.errors import DataError, ExecutionError, QuarryError
+from quarry.logical.expressions import AggCall, Call, ColumnRef, Expr, Literal, SubqueryExpr, WindowCall
+from quarry.physical.kernels import KERNELS, to_array
+
+
+def literal_scalar(e: Literal) -> pa.Scalar:
+    if e.value is None:
+        return pa.scalar(None, e.type)
+    return pa.scalar(e.value, e.type)
+
+
+def evaluate(e: Expr, batch) -> pa.Array | pa.ChunkedArray | pa.Scalar:
+    """Value of ``e`` for every row of ``batch`` (a scalar when it does not depend on the rows)."""
+    if isinstance(e, ColumnRef):
+        try:
+            return batch.column(e.field.key)
+        except KeyError:
+            raise ExecutionError(f"column {e.field.key} is missing from the batch "
+                                 f"({', '.join(batch.schema.names)})", hint="this is a planner bug") from None
+    if isinstance(e, Literal):
+        return literal_scalar(e)
+    if isinstance(e, Call):
+        fn = KERNELS.get(e.name)
+        if fn is None:
+            raise ExecutionError(f"function `{e.name}` has no implementation")
+        args = [evaluate(a, batch) for a in e.args]
+        try:
+            out = fn(e.name, args, e.type, batch.num_rows)
+        except QuarryError:
+            raise
+        except pa.ArrowInvalid as exc:
+            raise DataError(f"error evaluating `{e}`: {exc}") from exc
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            raise ExecutionError(f"cannot evaluate `{e}`: {exc}") from exc
+        if out.type != e.type:
+            if pa.types.is_null(out.type) or out.type != e.type:
+                out = out.cast(e.type) if not isinstance(out, pa.Scalar) else pa.scalar(out.as_py(), e.type)
+        return out
+    if isinstance(e, (AggCall, WindowCall)):
+        raise ExecutionError(f"`{e}` cannot be evaluated per row", hint="this is a planner bug")
+    if isinstance(e, SubqueryExpr):
+        raise ExecutionError("a subquery reached execution without being decorrelated",
+                             hint="is the `decorrelate_subqueries` rule disabled?")
+    raise ExecutionError(f"cannot evaluate {type(e).__name__}")
+
+
+def evaluate_array(e: Expr, batch) -> pa.Array | pa.ChunkedArray:
+    """Like :func:`evaluate` but always an array as long as the batch."""
+    out = evaluate(e, batch)
+    if isinstance(out, pa.Scalar):
+        return to_array(out, batch.num_rows)
+    return out
+
+
+def evaluate_predicate(e: Expr, batch):
+    """A boolean mask where NULL counts as FALSE (WHERE semantics)."""
+    mask = evaluate(e, batch)
+    if isinstance(mask, pa.Scalar):
+        return bool(mask.as_py())
+    if mask.null_count:
+        mask = pc.fill_null(mask, False)
+    return mask
+
+
+def filter_batch(batch, e: Expr):
+    """Rows of ``batch`` where ``e`` is TRUE."""
+    mask = evaluate_predicate(e, batch)
+    if mask is True:
+        return batch
+    if mask is False:
+        return batch.slice(0, 0)
+    return batch.filter(mask)
+
+
+# ---------------------------------------------------------------- Acero expressions
+
+_ACERO_BINARY = {"equal": "equal", "not_equal": "not_equal", "less": "less", "less_equal": "less_equal",
+                 "greater": "greater", "greater_equal": "greater_equal", "and": "and_kleene", "or": "or_kleene",
+                 "add": "add", "subtract": "subtract", "multiply": "multiply"}
+
+
+def to_arrow_expression(e: Expr) -> pc.Expression | None:
+    """Translate a simple expression to an Acero expression, or None when it has no exact equivalent."""
+    if isinstance(e, ColumnRef):
+        return pc.field(e.field.key)
+    if isinstance(e, Literal):
+        return pc.scalar(literal_scalar(e))
+    if isinstance(e, Call):
+        args = [to_arrow_expression(a) for a in e.args]
+        if any(a is None for a in args):
+            return None
+        if e.name in _ACERO_BINARY and len(args) == 2:
+            if e.name in ("add", "subtract", "multiply") and not pa.types.is_floating(e.type):
+                return None   # decimal/int arithmetic typing differs; evaluate it ourselves
+            return pc.Expression._call(_ACERO_BINARY[e.name], args)
+        if e.name == "not":
+            return pc.Expression._call("invert", args)
+        if e.name == "is_null":
+            return pc.Expression._call("is_null", args)
+        if e.name == "is_not_null":
+            return pc.Expression._call("is_valid", args)
+    return None

@@ -1,0 +1,723 @@
+"""How each registered scalar function runs: vectorized over Arrow arrays.
+
+Each kernel takes the evaluated arguments (``pa.Array``/``pa.ChunkedArray`` or
+``pa.Scalar``), the call's result type and the number of rows, and returns an
+array or scalar of that type. All per-row work is done by Arrow's C++ compute
+functions (or numpy for the few things Arrow lacks, such as month arithmetic).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quarry.errors import DataError, ExecutionError, UnsupportedError
+from quarry.logical import types as T
+
+KERNELS: dict[str, object] = {}
+
+
+def kernel(*names):
+    def deco(fn):
+        for n in names:
+            KERNELS[n] = fn
+        return fn
+    return deco
+
+
+def _is_scalar(x) -> bool:
+    return isinstance(x, pa.Scalar)
+
+
+def to_array(x, n: int) -> pa.Array:
+    """Broadcast a scalar to an array of length n (arrays pass through)."""
+    if isinstance(x, pa.Scalar):
+        if not x.is_valid:
+            return pa.nulls(n, x.type)
+        return pa.array([x.as_py()], x.type).take(pa.array(np.zeros(n, dtype=np.int32))) if n else pa.array([], x.type)
+    if isinstance(x, pa.ChunkedArray):
+        return x.combine_chunks() if x.num_chunks != 1 else x.chunk(0)
+    return x
+
+
+def cast_value(x, dtype: pa.DataType, safe: bool = True):
+    if x.type == dtype:
+        return x
+    try:
+        return pc.cast(x, dtype, safe=safe)
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"cannot cast value to {T.sql_name(dtype)}: {exc}",
+                        hint="check the data, or use TRY_CAST to get NULL for bad values") from exc
+    except pa.ArrowNotImplementedError as exc:
+        raise UnsupportedError(f"cast from {T.sql_name(x.type)} to {T.sql_name(dtype)} is not supported") from exc
+
+
+# ---------------------------------------------------------------- arithmetic
+
+def _fit_decimal(x, precision: int, scale: int):
+    """Cast a decimal value to (precision, scale), checking for overflow."""
+    target = pa.decimal128(max(precision, scale + 1, 1), scale)
+    if x.type == target:
+        return x
+    try:
+        return pc.cast(x, target)
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"decimal overflow: a value does not fit DECIMAL({target.precision},{scale})",
+                        hint="CAST the operands to DOUBLE, or to a DECIMAL with fewer digits") from exc
+
+
+@kernel("add", "subtract")
+def _add_sub(name, args, dtype, n):
+    a, b = args
+    if T.is_decimal(dtype):
+        p, s = dtype.precision, dtype.scale
+        a = _fit_decimal(a, min(p - 1, 37), s) if a.type.scale != s or a.type.precision > p - 1 else a
+        b = _fit_decimal(b, min(p - 1, 37), s) if b.type.scale != s or b.type.precision > p - 1 else b
+        out = getattr(pc, name)(a, b)
+        return cast_value(out, dtype)
+    fn = pc.add_checked if name == "add" else pc.subtract_checked
+    try:
+        return fn(a, b) if not T.is_float(dtype) else getattr(pc, name)(a, b)
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"integer overflow in `{name}`", hint="CAST the operands to BIGINT or DOUBLE") from exc
+
+
+@kernel("multiply")
+def _multiply(name, args, dtype, n):
+    a, b = args
+    if T.is_decimal(dtype):
+        pa_, pb = a.type.precision, b.type.precision
+        excess = pa_ + pb + 1 - T.MAX_DECIMAL_PRECISION
+        if excess > 0:
+            # shrink the wider operand's declared precision; the cast checks that values still fit
+            if pa_ >= pb:
+                a = _fit_decimal(a, pa_ - excess, a.type.scale)
+            else:
+                b = _fit_decimal(b, pb - excess, b.type.scale)
+        return cast_value(pc.multiply(a, b), dtype)
+    if T.is_float(dtype):
+        return pc.multiply(a, b)
+    try:
+        return pc.multiply_checked(a, b)
+    except pa.ArrowInvalid as exc:
+        raise DataError("integer overflow in `*`", hint="CAST the operands to BIGINT or DOUBLE") from exc
+
+
+@kernel("divide")
+def _divide(name, args, dtype, n):
+    a, b = (cast_value(x, T.FLOAT64) for x in args)
+    zero = pc.equal(b, 0.0)
+    out = pc.divide(a, b)
+    # like DuckDB and Spark, x / 0 is NULL rather than an error or infinity
+    return pc.if_else(zero, pa.scalar(None, T.FLOAT64), out)
+
+
+@kernel("modulo")
+def _modulo(name, args, dtype, n):
+    a, b = args
+    if T.is_decimal(dtype):
+        fa, fb = cast_value(a, T.FLOAT64), cast_value(b, T.FLOAT64)
+        out = pc.subtract(fa, pc.multiply(pc.trunc(pc.divide(fa, fb)), fb))
+        out = pc.if_else(pc.equal(fb, 0.0), pa.scalar(None, T.FLOAT64), out)
+        return cast_value(pc.round(out, dtype.scale), dtype)
+    if T.is_float(dtype):
+        out = pc.subtract(a, pc.multiply(pc.trunc(pc.divide(a, b)), b))
+        return pc.if_else(pc.equal(b, 0), pa.scalar(None, dtype), out)
+    zero = pc.equal(b, 0)
+    safe_b = pc.if_else(zero, pa.scalar(1, b.type), b)
+    # SQL remainder takes the sign of the dividend (truncated division)
+    fa, fb = cast_value(a, T.FLOAT64), cast_value(safe_b, T.FLOAT64)
+    q = cast_value(pc.trunc(pc.divide(fa, fb)), dtype, safe=False)
+    out = pc.subtract(a, pc.multiply(q, safe_b))
+    return pc.if_else(zero, pa.scalar(None, dtype), out)
+
+
+@kernel("negate")
+def _negate(name, args, dtype, n):
+    (a,) = args
+    if pa.types.is_interval(dtype):
+        raise UnsupportedError("negating an interval column is not supported")
+    return pc.negate_checked(a) if T.is_integer(dtype) else pc.negate(a)
+
+
+# ---------------------------------------------------------------- comparison and logic
+
+_CMP = {"equal": pc.equal, "not_equal": pc.not_equal, "less": pc.less, "less_equal": pc.less_equal,
+        "greater": pc.greater, "greater_equal": pc.greater_equal}
+
+
+@kernel(*_CMP)
+def _compare(name, args, dtype, n):
+    return _CMP[name](*args)
+
+
+@kernel("is_distinct_from", "is_not_distinct_from")
+def _distinct_from(name, args, dtype, n):
+    a, b = args
+    eq = pc.equal(a, b)
+    an, bn = pc.is_null(a), pc.is_null(b)
+    same = pc.if_else(pc.or_(an, bn), pc.and_(an, bn), eq)
+    return same if name == "is_not_distinct_from" else pc.invert(same)
+
+
+@kernel("and")
+def _and(name, args, dtype, n):
+    return pc.and_kleene(*args)
+
+
+@kernel("or")
+def _or(name, args, dtype, n):
+    return pc.or_kleene(*args)
+
+
+@kernel("not")
+def _not(name, args, dtype, n):
+    return pc.invert(args[0])
+
+
+@kernel("is_null")
+def _is_null(name, args, dtype, n):
+    return pc.is_null(args[0], nan_is_null=False)
+
+
+@kernel("is_not_null")
+def _is_not_null(name, args, dtype, n):
+    return pc.is_valid(args[0])
+
+
+@kernel("is_true", "is_false", "is_not_true", "is_not_false")
+def _is_bool(name, args, dtype, n):
+    a = args[0]
+    want = name.endswith("true")
+    hit = pc.fill_null(pc.equal(a, pa.scalar(want)), False)
+    return pc.invert(hit) if "_not_" in name else hit
+
+
+@kernel("in_list")
+def _in_list(name, args, dtype, n):
+    target, items = args[0], args[1:]
+    if all(_is_scalar(i) for i in items):
+        values = [i for i in items if i.is_valid]
+        has_null = len(values) < len(items)
+        value_set = pa.array([v.as_py() for v in values], target.type)
+        hit = pc.is_in(target, value_set=value_set, skip_nulls=True)
+        # three-valued: x IN (...) is NULL when x is NULL, or when not found and the list has a NULL
+        if has_null:
+            hit = pc.if_else(hit, True, pa.scalar(None, pa.bool_()))
+        return pc.if_else(pc.is_null(target), pa.scalar(None, pa.bool_()), hit) if not _is_scalar(target) else hit
+    out = None
+    for item in items:
+        eq = pc.equal(target, item)
+        out = eq if out is None else pc.or_kleene(out, eq)
+    return out
+
+
+def like_to_arrow_pattern(pattern: str, escape: str | None) -> str:
+    """SQL LIKE pattern to Arrow's (which treats backslash as its escape)."""
+    if escape is None:
+        return pattern.replace("\\", "\\\\")
+    out = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == escape and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            out.append("\\" + nxt if nxt in "%_\\" else nxt)
+            i += 2
+            continue
+        out.append("\\\\" if ch == "\\" else ch)
+        i += 1
+    return "".join(out)
+
+
+@kernel("like", "ilike")
+def _like(name, args, dtype, n):
+    value, pattern = args[0], args[1]
+    escape = args[2].as_py() if len(args) > 2 else None
+    if not _is_scalar(pattern):
+        raise UnsupportedError("LIKE with a non-constant pattern is not supported")
+    if not pattern.is_valid:
+        return pa.nulls(n, pa.bool_()) if not _is_scalar(value) else pa.scalar(None, pa.bool_())
+    p = like_to_arrow_pattern(pattern.as_py(), escape)
+    return pc.match_like(value, p, ignore_case=(name == "ilike"))
+
+
+@kernel("case")
+def _case(name, args, dtype, n):
+    conds = [args[i] for i in range(0, len(args) - 1, 2)]
+    values = [args[i] for i in range(1, len(args) - 1, 2)]
+    default = args[-1]
+    if len(conds) == 1:
+        c = conds[0]
+        c = pc.fill_null(c, False) if not _is_scalar(c) else (c if c.is_valid else pa.scalar(False))
+        return pc.if_else(c, values[0], default)
+    cond_arrays = [pc.fill_null(to_array(c, n), False) for c in conds]
+    struct = pa.StructArray.from_arrays(cond_arrays, names=[f"c{i}" for i in range(len(cond_arrays))])
+    vals = [to_array(v, n) for v in values] + [to_array(default, n)]
+    return pc.case_when(struct, *vals)
+
+
+@kernel("coalesce")
+def _coalesce(name, args, dtype, n):
+    return pc.coalesce(*args) if len(args) > 1 else args[0]
+
+
+@kernel("nullif")
+def _nullif(name, args, dtype, n):
+    a, b = args
+    eq = pc.fill_null(pc.equal(a, b), False)
+    return pc.if_else(eq, pa.scalar(None, dtype), a)
+
+
+@kernel("greatest", "least")
+def _greatest(name, args, dtype, n):
+    fn = pc.max_element_wise if name == "greatest" else pc.min_element_wise
+    return fn(*args, skip_nulls=True)
+
+
+@kernel("cast")
+def _cast(name, args, dtype, n):
+    a = args[0]
+    if T.is_string(a.type) and T.is_decimal(dtype):
+        # Arrow parses decimal strings only at their exact scale; go through a wide decimal
+        return cast_value(cast_value(pc.utf8_trim_whitespace(a), pa.decimal128(38, dtype.scale)), dtype)
+    if T.is_string(a.type) and dtype == T.BOOL:
+        lowered = pc.utf8_lower(pc.utf8_trim_whitespace(a))
+        ok = pc.is_in(lowered, value_set=pa.array(["true", "false", "t", "f", "1", "0", "yes", "no"]))
+        if not pc.all(pc.fill_null(ok, True)).as_py():
+            raise DataError("cannot cast a string to BOOLEAN", hint="use 'true' or 'false'")
+        return pc.is_in(lowered, value_set=pa.array(["true", "t", "1", "yes"]))
+    if T.is_integer(a.type) and T.is_decimal(dtype):
+        # Arrow wants room for every value of the integer type; go through that decimal, then check
+        a = cast_value(a, T.decimal_for_integer(a.type))
+        return _fit_decimal(a, dtype.precision, dtype.scale) if dtype.scale == 0 else \
+            cast_value(cast_value(a, pa.decimal128(38, dtype.scale)), dtype)
+    if T.is_float(a.type) and T.is_integer(dtype):
+        a = pc.round(a, round_mode="half_towards_infinity")
+    if T.is_decimal(a.type) and T.is_integer(dtype):
+        a = pc.round(a, round_mode="half_towards_infinity")
+    if T.is_float(a.type) and T.is_decimal(dtype):
+        a = pc.round(a, dtype.scale, round_mode="half_towards_infinity")
+    if T.is_decimal(a.type) and T.is_decimal(dtype) and dtype.scale < a.type.scale:
+        a = pc.round(a, dtype.scale, round_mode="half_towards_infinity")
+    return cast_value(a, dtype, safe=not (T.is_float(a.type) and T.is_decimal(dtype)))
+
+
+@kernel("try_cast")
+def _try_cast(name, args, dtype, n):
+    try:
+        return _cast(name, args, dtype, n)
+    except (DataError, pa.ArrowInvalid):
+        pass
+    arr = to_array(args[0], n)
+    # value by value only on the failing path, via a vectorized mask of parseable values
+    if T.is_string(arr.type) and (T.is_numeric(dtype) or T.is_temporal(dtype)):
+        pattern = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$" if T.is_numeric(dtype) \
+            else r"^\s*\d{4}-\d{2}-\d{2}"
+        ok = pc.fill_null(pc.match_substring_regex(arr, pattern), False)
+        cleaned = pc.if_else(ok, arr, pa.scalar(None, arr.type))
+        try:
+            return _cast(name, [cleaned], dtype, n)
+        except (DataError, pa.ArrowInvalid):
+            return pa.nulls(n, dtype)
+    return pa.nulls(n, dtype)
+
+
+# ---------------------------------------------------------------- strings
+
+@kernel("upper")
+def _upper(name, args, dtype, n):
+    return pc.utf8_upper(args[0])
+
+
+@kernel("lower")
+def _lower(name, args, dtype, n):
+    return pc.utf8_lower(args[0])
+
+
+@kernel("trim", "ltrim", "rtrim")
+def _trim(name, args, dtype, n):
+    fn = {"trim": "utf8_trim", "ltrim": "utf8_ltrim", "rtrim": "utf8_rtrim"}[name]
+    if len(args) == 1:
+        return getattr(pc, fn)(args[0], characters=" ")
+    chars = args[1]
+    if not _is_scalar(chars):
+        raise UnsupportedError(f"{name}() with non-constant characters is not supported")
+    return getattr(pc, fn)(args[0], characters=chars.as_py() or "")
+
+
+@kernel("length")
+def _length(name, args, dtype, n):
+    return cast_value(pc.utf8_length(args[0]), T.INT64)
+
+
+@kernel("reverse")
+def _reverse(name, args, dtype, n):
+    return pc.utf8_reverse(args[0])
+
+
+@kernel("replace")
+def _replace(name, args, dtype, n):
+    s, old, new = args
+    if not (_is_scalar(old) and _is_scalar(new)):
+        raise UnsupportedError("replace() with non-constant patterns is not supported")
+    if not old.is_valid or not new.is_valid:
+        return pa.nulls(n, T.STRING)
+    if old.as_py() == "":
+        return s
+    return pc.replace_substring(s, old.as_py(), new.as_py())
+
+
+def _slice_bounds(start: int, length: int | None) -> tuple[int, int | None]:
+    """SQL substring(start, length) (1-based; DuckDB's rules for start <= 0) as Arrow slice bounds."""
+    if start > 0:
+        begin = start - 1
+        return begin, (begin + length) if length is not None else None
+    if start == 0:
+        return 0, (max(length - 1, 0)) if length is not None else None
+    end = start + length if length is not None else None
+    return start, (end if end is not None and end < 0 else None)
+
+
+@kernel("substring")
+def _substring(name, args, dtype, n):
+    s = args[0]
+    start = args[1]
+    length = args[2] if len(args) > 2 else None
+    if _is_scalar(start) and (length is None or _is_scalar(length)):
+        if not start.is_valid or (length is not None and not length.is_valid):
+            return pa.nulls(n, T.STRING)
+        ln = length.as_py() if length is not None else None
+        if ln is not None and ln < 0:
+            return pa.scalar("", T.STRING) if _is_scalar(s) else pc.utf8_slice_codeunits(s, 0, 0)
+        begin, end = _slice_bounds(start.as_py(), ln)
+        if end is None:
+            return pc.utf8_slice_codeunits(s, begin)
+        return pc.utf8_slice_codeunits(s, begin, end)
+    raise UnsupportedError("substring() with non-constant positions is not supported")
+
+
+@kernel("left")
+def _left(name, args, dtype, n):
+    s, k = args
+    if not _is_scalar(k):
+        raise UnsupportedError("left() with a non-constant length is not supported")
+    kk = k.as_py()
+    return pc.utf8_slice_codeunits(s, 0, kk)
+
+
+@kernel("right")
+def _right(name, args, dtype, n):
+    s, k = args
+    if not _is_scalar(k):
+        raise UnsupportedError("right() with a non-constant length is not supported")
+    kk = k.as_py()
+    if kk == 0:
+        return pc.utf8_slice_codeunits(s, 0, 0)
+    return pc.utf8_slice_codeunits(s, -kk) if kk > 0 else pc.utf8_slice_codeunits(s, abs(kk))
+
+
+@kernel("lpad", "rpad")
+def _pad(name, args, dtype, n):
+    s, width = args[0], args[1]
+    fill = args[2].as_py() if len(args) > 2 else " "
+    if not _is_scalar(width):
+        raise UnsupportedError(f"{name}() with a non-constant width is not supported")
+    w = width.as_py()
+    padded = (pc.utf8_lpad if name == "lpad" else pc.utf8_rpad)(s, width=w, padding=fill[:1] or " ")
+    return pc.utf8_slice_codeunits(padded, 0, w)
+
+
+@kernel("repeat")
+def _repeat(name, args, dtype, n):
+    return pc.binary_repeat(args[0], args[1])
+
+
+@kernel("starts_with")
+def _starts(name, args, dtype, n):
+    if not _is_scalar(args[1]):
+        raise UnsupportedError("starts_with() with a non-constant prefix is not supported")
+    return pc.starts_with(args[0], args[1].as_py())
+
+
+@kernel("ends_with")
+def _ends(name, args, dtype, n):
+    if not _is_scalar(args[1]):
+        raise UnsupportedError("ends_with() with a non-constant suffix is not supported")
+    return pc.ends_with(args[0], args[1].as_py())
+
+
+@kernel("contains")
+def _contains(name, args, dtype, n):
+    if not _is_scalar(args[1]):
+        raise UnsupportedError("contains() with a non-constant needle is not supported")
+    return pc.match_substring(args[0], args[1].as_py())
+
+
+@kernel("strpos")
+def _strpos(name, args, dtype, n):
+    if not _is_scalar(args[1]):
+        raise UnsupportedError("strpos() with a non-constant needle is not supported")
+    idx = pc.find_substring(args[0], args[1].as_py())
+    return cast_value(pc.add(idx, 1), T.INT64)
+
+
+@kernel("split_part")
+def _split_part(name, args, dtype, n):
+    s, sep, idx = args
+    if not (_is_scalar(sep) and _is_scalar(idx)):
+        raise UnsupportedError("split_part() with non-constant arguments is not supported")
+    parts = pc.split_pattern(s, sep.as_py())
+    i = idx.as_py()
+    lengths = pc.list_value_length(parts)
+    if i > 0:
+        ok = pc.greater_equal(lengths, i)
+        safe = pc.if_else(ok, parts, pa.scalar([""] * i, parts.type))
+        return pc.if_else(ok, pc.list_element(safe, i - 1), "")
+    raise UnsupportedError("split_part() index must be positive")
+
+
+@kernel("regexp_matches")
+def _regexp_matches(name, args, dtype, n):
+    return pc.match_substring_regex(args[0], args[1].as_py())
+
+
+@kernel("regexp_replace")
+def _regexp_replace(name, args, dtype, n):
+    flags = args[3].as_py() if len(args) > 3 else ""
+    repl = re.sub(r"\\(\d)", r"\\\1", args[2].as_py())
+    return pc.replace_substring_regex(args[0], args[1].as_py(), repl, max_replacements=None if "g" in flags else 1)
+
+
+@kernel("concat")
+def _concat(name, args, dtype, n):
+    parts = [pc.fill_null(a, "") if not _is_scalar(a) else (a if a.is_valid else pa.scalar("")) for a in args]
+    return pc.binary_join_element_wise(*parts, "")
+
+
+@kernel("concat_op")
+def _concat_op(name, args, dtype, n):
+    return pc.binary_join_element_wise(*args, "")
+
+
+# ---------------------------------------------------------------- math
+
+@kernel("abs")
+def _abs(name, args, dtype, n):
+    return pc.abs(args[0])
+
+
+@kernel("sign")
+def _sign(name, args, dtype, n):
+    return cast_value(pc.sign(args[0]), T.FLOAT64)
+
+
+@kernel("round")
+def _round(name, args, dtype, n):
+    x, digits = args
+    d = digits.as_py()
+    out = pc.round(x, d, round_mode="half_towards_infinity")
+    return cast_value(out, dtype) if out.type != dtype else out
+
+
+@kernel("floor", "ceil")
+def _floor_ceil(name, args, dtype, n):
+    return cast_value(getattr(pc, name)(args[0]), dtype)
+
+
+@kernel("sqrt", "ln", "log10", "log2", "exp", "sin", "cos", "tan", "atan")
+def _float1(name, args, dtype, n):
+    fn = {"ln": pc.ln, "log10": pc.log10, "log2": pc.log2, "exp": pc.exp, "sqrt": pc.sqrt, "sin": pc.sin,
+          "cos": pc.cos, "tan": pc.tan, "atan": pc.atan}[name]
+    return fn(args[0])
+
+
+@kernel("cbrt")
+def _cbrt(name, args, dtype, n):
+    return pc.power(args[0], 1.0 / 3.0)
+
+
+@kernel("power")
+def _power(name, args, dtype, n):
+    return pc.power(args[0], args[1])
+
+
+@kernel("log")
+def _log(name, args, dtype, n):
+    if len(args) == 1:
+        return pc.log10(args[0])
+    return pc.divide(pc.ln(args[1]), pc.ln(args[0]))
+
+
+@kernel("random")
+def _random(name, args, dtype, n):
+    return pa.array(np.random.random(n))
+
+
+# ---------------------------------------------------------------- dates
+
+def _np_days(a) -> tuple[np.ndarray, np.ndarray | None]:
+    arr = to_array(a, len(a)) if not _is_scalar(a) else a
+    ints = pc.cast(arr, pa.int32()) if pa.types.is_date32(arr.type) else pc.cast(arr, pa.int64())
+    mask = np.asarray(pc.is_null(ints)) if ints.null_count else None
+    return np.asarray(pc.fill_null(ints, 0)), mask
+
+
+def _add_months_days(dates, months: int, days: int, n: int):
+    is_scalar = _is_scalar(dates)
+    arr = to_array(dates, 1 if is_scalar else n)
+    if months == 0:
+        out = pc.cast(pc.add(pc.cast(arr, pa.int32()), pa.scalar(days, pa.int32())), pa.date32())
+        return out[0] if is_scalar else out
+    values, mask = _np_days(arr)
+    d = values.astype("datetime64[D]")
+    m = d.astype("datetime64[M]")
+    day = (d - m.astype("datetime64[D]")).astype(np.int64)
+    nm = m + np.timedelta64(months, "M")
+    month_len = ((nm + np.timedelta64(1, "M")).astype("datetime64[D]") - nm.astype("datetime64[D]")).astype(np.int64)
+    res = nm.astype("datetime64[D]") + np.minimum(day, month_len - 1) + np.timedelta64(days, "D")
+    out = pa.array(res.astype(np.int32), pa.int32(), mask=mask).cast(pa.date32())
+    return out[0] if is_scalar else out
+
+
+@kernel("date_add", "date_subtract")
+def _date_interval(name, args, dtype, n):
+    d, interval = args
+    if not _is_scalar(interval):
+        raise UnsupportedError("adding a non-constant interval is not supported")
+    months, days, nanos = interval.as_py() if interval.is_valid else (0, 0, 0)
+    if name == "date_subtract":
+        months, days, nanos = -months, -days, -nanos
+    if pa.types.is_date(d.type):
+        if nanos:
+            ts = cast_value(d, T.TIMESTAMP)
+            return _ts_add(ts, months, days, nanos, n)
+        return _add_months_days(d, months, days, n)
+    return _ts_add(d, months, days, nanos, n)
+
+
+def _ts_add(ts, months, days, nanos, n):
+    out = ts
+    if months:
+        date_part = cast_value(ts, T.DATE, safe=False)
+        shifted = _add_months_days(date_part, months, 0, n)
+        delta = pc.subtract(cast_value(shifted, T.TIMESTAMP), cast_value(date_part, T.TIMESTAMP))
+        out = pc.add(out, delta)
+    total_us = days * 86_400_000_000 + nanos // 1000
+    if total_us:
+        out = pc.add(out, pa.scalar(total_us, pa.duration("us")))
+    return cast_value(out, T.TIMESTAMP) if out.type != T.TIMESTAMP else out
+
+
+@kernel("date_add_days", "date_subtract_days")
+def _date_days(name, args, dtype, n):
+    d, k = args
+    ints = pc.cast(d, pa.int64())
+    out = pc.add(ints, k) if name == "date_add_days" else pc.subtract(ints, k)
+    return pc.cast(pc.cast(out, pa.int32()), pa.date32())
+
+
+@kernel("date_diff_days")
+def _date_diff_days(name, args, dtype, n):
+    a, b = (pc.cast(x, pa.int64()) if pa.types.is_date32(x.type) else pc.cast(pc.cast(x, pa.date32()), pa.int64())
+            for x in args)
+    return pc.subtract(a, b)
+
+
+_PART_FN = {"year": pc.year, "month": pc.month, "day": pc.day, "quarter": pc.quarter, "hour": pc.hour,
+            "minute": pc.minute, "second": pc.second, "millisecond": pc.millisecond,
+            "microsecond": pc.microsecond, "dayofyear": pc.day_of_year}
+
+
+@kernel("date_part")
+def _date_part(name, args, dtype, n):
+    part = args[0].as_py()
+    x = args[1]
+    if part in _PART_FN:
+        if part in ("hour", "minute", "second", "millisecond", "microsecond") and pa.types.is_date(x.type):
+            x = cast_value(x, T.TIMESTAMP)
+        return cast_value(_PART_FN[part](x), T.INT64)
+    if part in ("dayofweek", "dow"):
+        # SQL convention: Sunday = 0
+        return cast_value(pc.day_of_week(x, count_from_zero=True, week_start=7), T.INT64)
+    if part == "isodow":
+        return cast_value(pc.day_of_week(x, count_from_zero=False, week_start=1), T.INT64)
+    if part == "week":
+        return cast_value(pc.iso_week(x), T.INT64)
+    if part == "epoch":
+        ts = cast_value(x, T.TIMESTAMP)
+        return pc.divide(cast_value(pc.cast(ts, pa.int64()), T.FLOAT64), 1e6)
+    raise UnsupportedError(f"date part `{part}` is not supported")
+
+
+@kernel("date_trunc")
+def _date_trunc(name, args, dtype, n):
+    part = args[0].as_py()
+    x = args[1]
+    if part == "week":
+        out = pc.floor_temporal(x, unit="week", week_starts_monday=True)
+    else:
+        out = pc.floor_temporal(x, unit=part)
+    return cast_value(out, dtype) if out.type != dtype else out
+
+
+@kernel("date_diff")
+def _date_diff(name, args, dtype, n):
+    part = args[0].as_py()
+    a, b = args[1], args[2]
+    if part == "day":
+        return _date_diff_days(name, [b, a], dtype, n)
+    if part in ("month", "quarter", "year"):
+        months = pc.subtract(pc.add(pc.multiply(pc.year(b), 12), pc.month(b)),
+                             pc.add(pc.multiply(pc.year(a), 12), pc.month(a)))
+        div = {"month": 1, "quarter": 3, "year": 12}[part]
+        if part == "year":
+            return cast_value(pc.subtract(pc.year(b), pc.year(a)), T.INT64)
+        if part == "quarter":
+            qb = pc.add(pc.multiply(pc.year(b), 4), pc.quarter(b))
+            qa = pc.add(pc.multiply(pc.year(a), 4), pc.quarter(a))
+            return cast_value(pc.subtract(qb, qa), T.INT64)
+        return cast_value(pc.divide(months, div), T.INT64)
+    fn = {"hour": pc.hours_between, "minute": pc.minutes_between, "second": pc.seconds_between,
+          "week": pc.weeks_between, "millisecond": pc.milliseconds_between}.get(part)
+    if fn is None:
+        raise UnsupportedError(f"date_diff part `{part}` is not supported")
+    return cast_value(fn(a, b), T.INT64)
+
+
+@kernel("make_date")
+def _make_date(name, args, dtype, n):
+    y, m, d = (to_array(a, n) for a in args)
+    text = pc.binary_join_element_wise(
+        pc.utf8_lpad(pc.cast(y, pa.string()), width=4, padding="0"),
+        pc.utf8_lpad(pc.cast(m, pa.string()), width=2, padding="0"),
+        pc.utf8_lpad(pc.cast(d, pa.string()), width=2, padding="0"), "-")
+    return cast_value(text, T.DATE)
+
+
+@kernel("strftime")
+def _strftime(name, args, dtype, n):
+    return pc.strftime(args[0], format=args[1].as_py())
+
+
+@kernel("grouping_bits")
+def _grouping_bits(name, args, dtype, n):
+    gid, positions = args
+    pos = [int(p) for p in positions.as_py().split(",")]
+    # the Aggregate encodes bit (k-1-i) for key i; GROUPING(a, b) puts a's bit above b's
+    total = None
+    for j, p in enumerate(pos):
+        shift = len(pos) - 1 - j
+        # the aggregate operator stores key i's "aggregated away" flag at bit i of the grouping id
+        bit = pc.bit_wise_and(pc.shift_right(gid, pa.scalar(p, pa.int64())), 1)
+        term = pc.shift_left(bit, pa.scalar(shift, pa.int64()))
+        total = term if total is None else pc.bit_wise_or(total, term)
+    return total
+
+
+def unsupported(name: str):
+    raise ExecutionError(f"function `{name}` has no implementation",
+                         hint="this is a bug in quarry; please report it")

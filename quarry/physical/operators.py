@@ -1,0 +1,367 @@
+"""Leaf, streaming and exchange operators.
+
+Scans (Parquet with row-group pruning, in-memory tables, VALUES), Filter,
+Project, Limit, Union, Sort/TopK, and the three exchanges that are the only
+places where rows cross partitions: hash Repartition, Gather (to one partition)
+and Broadcast (every consumer partition sees all rows).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quarry.catalog.providers import MemoryTable, ParquetTable, RowGroupInfo
+from quarry.logical.expressions import ColumnRef, Expr, Field, SortKey
+from quarry.physical.base import ExecContext, ExecNode, batches_of
+from quarry.physical.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
+from quarry.physical.hashing import partition_ids
+from quarry.physical.pruning import can_skip
+
+
+def _split_evenly(items: list, n: int, weight) -> list[list]:
+    """Assign items to n lists, balancing total weight (largest first)."""
+    buckets = [[] for _ in range(n)]
+    loads = [0] * n
+    for idx in sorted(range(len(items)), key=lambda i: -weight(items[i])):
+        k = loads.index(min(loads))
+        buckets[k].append(idx)
+        loads[k] += weight(items[idx])
+    return [[items[i] for i in sorted(b)] for b in buckets]
+
+
+class ParquetScanExec(ExecNode):
+    """Read Parquet row groups: only the needed columns, skipping row groups whose statistics
+    (or hive partition values) prove that ``predicate`` cannot hold, then filter the rows."""
+
+    name = "ParquetScan"
+
+    def __init__(self, provider: ParquetTable, table_fields, fields, predicate: Expr | None, partitions: int,
+                 label: str):
+        super().__init__([], fields, partitions)
+        self.provider = provider
+        self.table_fields = table_fields
+        self.predicate = predicate
+        self.label = label
+        self.columns = [f.name for f in fields]
+        # columns read: output columns plus those the predicate needs
+        needed = {f.id for f in fields} | (predicate.column_ids() if predicate is not None else set())
+        self.read_fields = [f for f in table_fields if f.id in needed]
+        self.splits = _split_evenly(provider.row_groups, partitions, lambda rg: rg.num_rows)
+        self.metrics.update({"files": len(set(rg.path for rg in provider.row_groups)), "row_groups": 0,
+                             "row_groups_skipped": 0, "rows_read": 0, "bytes_read": 0, "bytes_skipped": 0})
+
+    def describe(self):
+        text = f"ParquetScan: {self.label} columns=[{', '.join(self.columns)}]"
+        if self.predicate is not None:
+            text += f" predicate={self.predicate}"
+        return text
+
+    def _column_bytes(self, rg: RowGroupInfo) -> int:
+        meta = self.provider._file_meta[rg.path].row_group(rg.index)
+        names = {f.name for f in self.read_fields}
+        total = 0
+        for i in range(meta.num_columns):
+            col = meta.column(i)
+            if col.path_in_schema in names:
+                total += col.total_compressed_size
+        return total
+
+    def _execute(self, partition: int, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+        names = [f.name for f in self.read_fields]
+        rename = [f.key for f in self.read_fields]
+        out_keys = [f.key for f in self.fields]
+        by_name = {f.name: f for f in self.table_fields}
+        for rg in self.splits[partition]:
+            self.metrics["row_groups"] += 1
+            if self.predicate is not None and can_skip(self.predicate, rg, by_name):
+                self.metrics["row_groups_skipped"] += 1
+                self.metrics["bytes_skipped"] += self._column_bytes(rg)
+                continue
+            self.metrics["bytes_read"] += self._column_bytes(rg)
+            self.metrics["rows_read"] += rg.num_rows
+            if not names:
+                yield rows_only(rg.num_rows)
+                continue
+            table = self.provider.read_row_group(rg, names).rename_columns(rename)
+            if self.predicate is not None:
+                table = filter_batch(table, self.predicate)
+            if not out_keys:
+                if table.num_rows:
+                    yield rows_only(table.num_rows)
+                continue
+            yield from batches_of(table.select(out_keys), ctx.config.batch_rows)
+
+
+def rows_only(n: int) -> pa.RecordBatch:
+    """A batch with no columns and ``n`` rows (what ``count(*)`` needs from a scan)."""
+    return pa.record_batch({"__rows": pa.nulls(n)}).drop_columns(["__rows"])
+
+
+class MemoryScanExec(ExecNode):
+    """Scan an in-memory Arrow table, split into contiguous slices per partition."""
+
+    name = "MemoryScan"
+
+    def __init__(self, table: pa.Table, source_names: list[str], fields, predicate: Expr | None, partitions: int,
+                 label: str, read_fields=None):
+        super().__init__([], fields, partitions)
+        self.table = table
+        self.source_names = source_names
+        self.predicate = predicate
+        self.label = label
+        self.read_fields = read_fields or list(fields)
+
+    def describe(self):
+        text = f"MemoryScan: {self.label} columns=[{', '.join(f.name for f in self.fields)}]"
+        if self.predicate is not None:
+            text += f" predicate={self.predicate}"
+        return text
+
+    def _execute(self, partition, ctx):
+        n = self.table.num_rows
+        lo = n * partition // self.partitions
+        hi = n * (partition + 1) // self.partitions
+        part = self.table.slice(lo, hi - lo)
+        table = part.select(self.source_names).rename_columns([f.key for f in self.read_fields])
+        if self.predicate is not None:
+            table = filter_batch(table, self.predicate)
+        keys = [f.key for f in self.fields]
+        if not keys:
+            if table.num_rows:
+                yield rows_only(table.num_rows)
+            return
+        yield from batches_of(table.select(keys), ctx.config.batch_rows)
+
+
+class ValuesExec(ExecNode):
+    """Literal rows."""
+
+    name = "Values"
+
+    def __init__(self, rows, fields):
+        super().__init__([], fields, 1)
+        self.rows = rows
+
+    def describe(self):
+        return f"Values: {len(self.rows)} rows"
+
+    def _execute(self, partition, ctx):
+        one = pa.table({"__one": [None]})
+        columns = []
+        for i, f in enumerate(self.fields):
+            values = []
+            for row in self.rows:
+                v = evaluate(row[i], one)
+                values.append(v.as_py() if isinstance(v, pa.Scalar) else v[0].as_py())
+            columns.append(pa.array(values, f.dtype))
+        yield pa.record_batch(columns, schema=self.schema)
+
+
+class FilterExec(ExecNode):
+    name = "Filter"
+
+    def __init__(self, child: ExecNode, predicate: Expr):
+        super().__init__([child], child.fields, child.partitions)
+        self.predicate = predicate
+
+    def describe(self):
+        return f"Filter: {self.predicate}"
+
+    def _execute(self, partition, ctx):
+        for batch in self.children[0].execute(partition, ctx):
+            out = filter_batch(batch, self.predicate)
+            if out.num_rows:
+                yield out
+
+
+class ProjectExec(ExecNode):
+    name = "Project"
+
+    def __init__(self, child: ExecNode, exprs: tuple[Expr, ...], fields):
+        super().__init__([child], fields, child.partitions)
+        self.exprs = exprs
+
+    def describe(self):
+        parts = []
+        for e, f in zip(self.exprs, self.fields):
+            text = str(e)
+            parts.append(text if isinstance(e, ColumnRef) and e.field.name == f.name else f"{text} AS {f.name}")
+        return "Project: " + ", ".join(parts)
+
+    def _execute(self, partition, ctx):
+        for batch in self.children[0].execute(partition, ctx):
+            arrays = []
+            for e in self.exprs:
+                arr = evaluate_array(e, batch)
+                if isinstance(arr, pa.ChunkedArray):
+                    arr = arr.combine_chunks()
+                arrays.append(arr)
+            yield pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+class LimitExec(ExecNode):
+    """Skip ``offset`` rows, then pass at most ``limit`` rows of each partition."""
+
+    name = "Limit"
+
+    def __init__(self, child: ExecNode, limit: int | None, offset: int = 0):
+        super().__init__([child], child.fields, child.partitions)
+        self.limit = limit
+        self.offset = offset
+
+    def describe(self):
+        return f"Limit: {self.limit if self.limit is not None else 'ALL'}" + (f" offset={self.offset}" if self.offset else "")
+
+    def _execute(self, partition, ctx):
+        skip = self.offset
+        left = self.limit
+        if left == 0:
+            return
+        for batch in self.children[0].execute(partition, ctx):
+            if skip:
+                if batch.num_rows <= skip:
+                    skip -= batch.num_rows
+                    continue
+                batch = batch.slice(skip)
+                skip = 0
+            if left is not None:
+                if batch.num_rows >= left:
+                    yield batch.slice(0, left)
+                    return
+                left -= batch.num_rows
+            yield batch
+
+
+class UnionExec(ExecNode):
+    """Concatenate inputs: output partitions are the inputs' partitions, one after another."""
+
+    name = "Union"
+
+    def __init__(self, children: list[ExecNode], fields):
+        super().__init__(children, fields, sum(c.partitions for c in children))
+
+    def _execute(self, partition, ctx):
+        for child in self.children:
+            if partition < child.partitions:
+                for batch in child.execute(partition, ctx):
+                    yield pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+                return
+            partition -= child.partitions
+
+
+def sort_indices(table: pa.Table, keys: tuple[SortKey, ...]) -> pa.Array:
+    """Row order for ORDER BY ``keys`` (NULLS FIRST/LAST per key)."""
+    cols = {}
+    sort_keys = []
+    for i, k in enumerate(keys):
+        name = f"__k{i}"
+        cols[name] = evaluate_array(k.expr, table)
+        sort_keys.append((name, "ascending" if k.ascending else "descending",
+                          "at_start" if k.nulls_first else "at_end"))
+    if not cols:
+        return pa.array(np.arange(table.num_rows))
+    return pc.sort_indices(pa.table(cols), sort_keys=sort_keys)
+
+
+class SortExec(ExecNode):
+    """Sort each partition; with ``fetch``, keep only the first rows (top-k)."""
+
+    name = "Sort"
+
+    def __init__(self, child: ExecNode, keys: tuple[SortKey, ...], fetch: int | None = None):
+        super().__init__([child], child.fields, child.partitions)
+        self.keys = keys
+        self.fetch = fetch
+
+    def describe(self):
+        text = ("TopK" if self.fetch is not None else "Sort") + ": " + ", ".join(map(str, self.keys))
+        if self.fetch is not None:
+            text += f" fetch={self.fetch}"
+        return text
+
+    def _execute(self, partition, ctx):
+        table = self.collect_child(self.children[0], partition, ctx)
+        if table.num_rows == 0:
+            return
+        idx = sort_indices(table, self.keys)
+        if self.fetch is not None:
+            idx = idx.slice(0, self.fetch)
+        yield from batches_of(table.take(idx), ctx.config.batch_rows)
+
+
+# ---------------------------------------------------------------------------- exchanges
+
+
+class RepartitionExec(ExecNode):
+    """Hash exchange: route every row to partition ``hash(keys) % n``."""
+
+    name = "Repartition"
+
+    def __init__(self, child: ExecNode, keys: list[Expr], partitions: int):
+        super().__init__([child], child.fields, partitions)
+        self.keys = keys
+        self.metrics["shuffle_rows"] = 0
+
+    def describe(self):
+        return f"Repartition: hash({', '.join(map(str, self.keys))}) into {self.partitions}"
+
+    def _buckets(self, ctx: ExecContext) -> list[list[pa.RecordBatch]]:
+        key = ("repartition", id(self))
+        if key not in ctx.buffers:
+            n = self.partitions
+            buckets: list[list[pa.RecordBatch]] = [[] for _ in range(n)]
+            child = self.children[0]
+            for p in range(child.partitions):
+                for batch in child.execute(p, ctx):
+                    self.metrics["shuffle_rows"] += batch.num_rows
+                    if n == 1:
+                        buckets[0].append(batch)
+                        continue
+                    pid = partition_ids([evaluate_array(k, batch) for k in self.keys], n)
+                    order = np.argsort(pid, kind="stable")
+                    counts = np.bincount(pid, minlength=n)
+                    sorted_batch = batch.take(pa.array(order))
+                    start = 0
+                    for i in range(n):
+                        if counts[i]:
+                            buckets[i].append(sorted_batch.slice(start, counts[i]))
+                        start += counts[i]
+            ctx.buffers[key] = buckets
+        return ctx.buffers[key]
+
+    def _execute(self, partition, ctx):
+        yield from self._buckets(ctx)[partition]
+
+
+class GatherExec(ExecNode):
+    """Merge all input partitions into one."""
+
+    name = "Gather"
+
+    def __init__(self, child: ExecNode):
+        super().__init__([child], child.fields, 1)
+
+    def _execute(self, partition, ctx):
+        child = self.children[0]
+        for p in range(child.partitions):
+            yield from child.execute(p, ctx)
+
+
+class BroadcastExec(ExecNode):
+    """Give every one of ``partitions`` consumers all input rows (computed once)."""
+
+    name = "Broadcast"
+
+    def __init__(self, child: ExecNode, partitions: int):
+        super().__init__([child], child.fields, partitions)
+
+    def _execute(self, partition, ctx):
+        key = ("broadcast", id(self))
+        if key not in ctx.buffers:
+            child = self.children[0]
+            ctx.buffers[key] = [b for p in range(child.partitions) for b in child.execute(p, ctx)]
+        yield from ctx.buffers[key]

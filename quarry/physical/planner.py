@@ -1,0 +1,189 @@
+"""Turn an optimized logical plan into a physical plan with explicit exchanges.
+
+Exchanges are placed where rows must meet: a hash Repartition before the final
+phase of an aggregation and on both sides of a partitioned join, a Broadcast of
+a small join side, a Gather before a global sort, limit or window without
+partition keys. With one partition the exchanges pass batches through; the
+same plans run unchanged when the executor spreads partitions over processes.
+"""
+
+from __future__ import annotations
+
+from quarry.catalog.providers import MemoryTable, ParquetTable
+from quarry.errors import PlanError, UnsupportedError
+from quarry.logical.expressions import ColumnRef, Expr, and_all, conjuncts
+from quarry.logical.plan import (
+    Aggregate, Cached, Filter, Join, Limit, LogicalPlan, Project, Scan, SetOp, Sort, Union, Values, Window,
+)
+from quarry.optimizer.statistics import estimate_rows
+from quarry.physical.aggregate import HashAggregateExec, decomposable
+from quarry.physical.base import ExecConfig, ExecNode
+from quarry.physical.join import HashJoinExec, NestedLoopJoinExec
+from quarry.physical.operators import (
+    BroadcastExec, FilterExec, GatherExec, LimitExec, MemoryScanExec, ParquetScanExec, ProjectExec,
+    RepartitionExec, SortExec, UnionExec, ValuesExec,
+)
+from quarry.physical.setop import SetOpExec
+from quarry.physical.window import WindowExec
+
+
+def split_join_condition(condition: Expr | None, left_ids: set[int], right_ids: set[int]):
+    """Split a join condition into equi-key pairs (left expr, right expr) and a residual."""
+    keys_l, keys_r, rest = [], [], []
+    for c in conjuncts(condition):
+        from quarry.logical.expressions import Call
+        if isinstance(c, Call) and c.name == "equal":
+            a, b = c.args
+            ia, ib = a.column_ids(), b.column_ids()
+            if ia and ib and ia <= left_ids and ib <= right_ids:
+                keys_l.append(a)
+                keys_r.append(b)
+                continue
+            if ia and ib and ia <= right_ids and ib <= left_ids:
+                keys_l.append(b)
+                keys_r.append(a)
+                continue
+        rest.append(c)
+    return keys_l, keys_r, and_all(rest)
+
+
+class PhysicalPlanner:
+    """Plans one query; ``config.target_partitions`` sets the parallelism."""
+
+    def __init__(self, config: ExecConfig):
+        self.config = config
+        self.n = max(1, config.target_partitions)
+
+    def plan(self, logical: LogicalPlan) -> ExecNode:
+        node = self._plan(logical)
+        return node if node.partitions == 1 else GatherExec(node)
+
+    def _plan(self, p: LogicalPlan) -> ExecNode:
+        method = getattr(self, "_" + type(p).__name__, None)
+        if method is None:
+            raise PlanError(f"no physical operator for {type(p).__name__}")
+        return method(p)
+
+    # -- leaves -----------------------------------------------------------------------------
+
+    def _Scan(self, p: Scan) -> ExecNode:
+        predicate = and_all(list(p.filters))
+        source = p.source
+        label = source.name if not p.alias or p.alias == source.name else f"{source.name} AS {p.alias}"
+        if isinstance(source, ParquetTable):
+            parts = max(1, min(self.n, len(source.row_groups)))
+            return ParquetScanExec(source, p.table_fields, p.schema, predicate, parts, label)
+        if isinstance(source, MemoryTable):
+            needed = {f.id for f in p.schema} | (predicate.column_ids() if predicate is not None else set())
+            read = [f for f in p.table_fields if f.id in needed]
+            parts = max(1, min(self.n, source.table.num_rows // 10_000 + 1))
+            return MemoryScanExec(source.table, [f.name for f in read], p.schema, predicate, parts, label, read)
+        raise PlanError(f"cannot scan a {type(source).__name__}")
+
+    def _Values(self, p: Values) -> ExecNode:
+        return ValuesExec(p.rows, p.fields)
+
+    def _Cached(self, p: Cached) -> ExecNode:
+        names = p.table.column_names
+        return MemoryScanExec(p.table, names, p.fields, None, 1, p.label, list(p.fields))
+
+    # -- streaming --------------------------------------------------------------------------
+
+    def _Filter(self, p: Filter) -> ExecNode:
+        return FilterExec(self._plan(p.input), p.predicate)
+
+    def _Project(self, p: Project) -> ExecNode:
+        return ProjectExec(self._plan(p.input), p.exprs, p.fields)
+
+    def _Union(self, p: Union) -> ExecNode:
+        return UnionExec([self._plan(c) for c in p.inputs], p.fields)
+
+    # -- blocking ---------------------------------------------------------------------------
+
+    def _Aggregate(self, p: Aggregate) -> ExecNode:
+        child = self._plan(p.input)
+        keys = list(p.group_exprs)
+        if p.grouping_sets is not None or not decomposable(p.aggs):
+            exchange = RepartitionExec(child, keys, self.n) if keys and p.grouping_sets is None else GatherExec(child)
+            return HashAggregateExec(exchange, "single", p.group_exprs, p.group_fields, p.aggs, p.agg_fields,
+                                     p.grouping_sets, p.grouping_id)
+        partial = HashAggregateExec(child, "partial", p.group_exprs, p.group_fields, p.aggs, p.agg_fields)
+        if keys:
+            exchange: ExecNode = RepartitionExec(partial, [ColumnRef(f) for f in p.group_fields], self.n)
+        else:
+            exchange = GatherExec(partial)
+        return HashAggregateExec(exchange, "final", [ColumnRef(f) for f in p.group_fields], p.group_fields,
+                                 p.aggs, p.agg_fields, states=partial.states)
+
+    def _Sort(self, p: Sort) -> ExecNode:
+        child = self._plan(p.input)
+        if child.partitions == 1:
+            return SortExec(child, p.keys, p.fetch)
+        local = SortExec(child, p.keys, p.fetch)
+        return SortExec(GatherExec(local), p.keys, p.fetch)
+
+    def _Limit(self, p: Limit) -> ExecNode:
+        child = self._plan(p.input)
+        if child.partitions == 1:
+            return LimitExec(child, p.limit, p.offset)
+        local_limit = None if p.limit is None else p.limit + p.offset
+        return LimitExec(GatherExec(LimitExec(child, local_limit, 0)), p.limit, p.offset)
+
+    def _Window(self, p: Window) -> ExecNode:
+        child = self._plan(p.input)
+        parts = {tuple(w.partition_by) for w in p.exprs}
+        if len(parts) == 1 and next(iter(parts)):
+            child = RepartitionExec(child, list(next(iter(parts))), self.n)
+        elif child.partitions != 1:
+            child = GatherExec(child)
+        return WindowExec(child, p.exprs, p.fields)
+
+    def _SetOp(self, p: SetOp) -> ExecNode:
+        left, right = self._plan(p.left), self._plan(p.right)
+        keys_l = [ColumnRef(f) for f in p.left.schema]
+        keys_r = [ColumnRef(f) for f in p.right.schema]
+        left = RepartitionExec(left, keys_l, self.n)
+        right = RepartitionExec(right, keys_r, self.n)
+        return SetOpExec(left, right, p.kind, p.all, p.fields)
+
+    def _Join(self, p: Join) -> ExecNode:
+        left_ids = set(p.left.schema_ids)
+        right_ids = set(p.right.schema_ids)
+        keys_l, keys_r, residual = split_join_condition(p.condition, left_ids, right_ids)
+        left, right = self._plan(p.left), self._plan(p.right)
+        if not keys_l:
+            if p.null_aware:
+                raise UnsupportedError("NOT IN with a subquery that has no comparable column")
+            if p.kind in ("right", "full"):
+                left = left if left.partitions == 1 else GatherExec(left)
+                right = right if right.partitions == 1 else GatherExec(right)
+            else:
+                right = BroadcastExec(right, left.partitions) if left.partitions > 1 else \
+                    (right if right.partitions == 1 else GatherExec(right))
+            kind = "inner" if p.kind == "cross" else p.kind
+            return NestedLoopJoinExec(left, right, kind, p.condition if p.kind != "cross" else None)
+        lrows, rrows = estimate_rows(p.left), estimate_rows(p.right)
+        build_left = lrows < rrows and not p.null_aware
+        small = min(lrows, rrows)
+        # a side may be broadcast only if the join never emits its unmatched rows
+        can_broadcast_left = p.kind in ("inner", "right")
+        can_broadcast_right = p.kind in ("inner", "left", "semi", "anti")
+        n = self.n
+        if n > 1 and small <= self.config.broadcast_rows and (
+                (build_left and can_broadcast_left) or (not build_left and can_broadcast_right)):
+            if build_left:
+                right = right if right.partitions > 1 else RepartitionExec(right, keys_r, n)
+                left = BroadcastExec(left, right.partitions)
+                # HashJoinExec takes its partition count from the left input
+                node = HashJoinExec(left, right, p.kind, keys_l, keys_r, residual, p.null_aware, True, "broadcast")
+            else:
+                right = BroadcastExec(right, left.partitions)
+                node = HashJoinExec(left, right, p.kind, keys_l, keys_r, residual, p.null_aware, False, "broadcast")
+            return node
+        if p.null_aware:
+            # NOT IN must see every subquery row in each partition to detect a NULL
+            right = BroadcastExec(right, left.partitions)
+            return HashJoinExec(left, right, p.kind, keys_l, keys_r, residual, True, False, "broadcast")
+        left = RepartitionExec(left, keys_l, n)
+        right = RepartitionExec(right, keys_r, n)
+        return HashJoinExec(left, right, p.kind, keys_l, keys_r, residual, False, build_left, "partitioned")

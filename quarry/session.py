@@ -1,0 +1,176 @@
+"""``quarry.connect()`` and the Session: catalog, configuration, and running plans.
+
+    >>> import quarry
+    >>> con = quarry.connect()
+    >>> con.register("t", pyarrow.table({"x": [1, 2, 3]}))          # doctest: +SKIP
+    >>> con.sql("SELECT sum(x) AS s FROM t").to_arrow()              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from quarry.catalog import Catalog, ViewTable, provider_for
+from quarry.errors import QuarryError, UnsupportedError
+from quarry.logical.plan import LogicalPlan
+from quarry.optimizer.driver import Optimizer, Trace
+from quarry.physical.base import ExecConfig, ExecContext
+from quarry.physical.planner import PhysicalPlanner
+
+
+DEFAULT_CONFIG = {
+    "target_partitions": 1,          # partitions per stage (the parallel executor raises this)
+    "batch_rows": 1 << 17,           # rows per record batch between operators
+    "broadcast_rows": 200_000,       # a join side estimated below this is broadcast
+    "disabled_rules": (),            # optimizer rules to skip, by name
+}
+
+
+@dataclass
+class QueryResult:
+    """What running a plan produced: the table, and (for EXPLAIN ANALYZE) the executed plan."""
+
+    table: pa.Table
+    physical: object = None
+    elapsed: float = 0.0
+    trace: Trace | None = None
+
+
+class Session:
+    """A connection to an embedded quarry: tables, views, settings, and query execution."""
+
+    def __init__(self, config: dict | None = None):
+        from quarry.optimizer.rules import BATCHES
+        self.catalog = Catalog()
+        self.config = dict(DEFAULT_CONFIG)
+        if config:
+            self.set_config(**config)
+        self.optimizer = Optimizer(BATCHES)
+        self.allowed_paths: list[str] | None = None   # set by the server for remote clients
+
+    # -- configuration ------------------------------------------------------------------
+
+    def set_config(self, **options) -> None:
+        """Change settings: ``con.set_config(disabled_rules=["push_down_filter"])``."""
+        for key, value in options.items():
+            if key not in DEFAULT_CONFIG:
+                from quarry.errors import suggest
+                raise QuarryError(f"unknown setting `{key}`", hint=suggest(key, DEFAULT_CONFIG) or
+                                  "settings: " + ", ".join(DEFAULT_CONFIG))
+            if key == "disabled_rules":
+                value = tuple([value] if isinstance(value, str) else value)
+            self.config[key] = value
+
+    def exec_config(self) -> ExecConfig:
+        return ExecConfig(target_partitions=int(self.config["target_partitions"]),
+                          batch_rows=int(self.config["batch_rows"]),
+                          broadcast_rows=int(self.config["broadcast_rows"]))
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def register(self, name: str, source, **options) -> None:
+        """Make ``source`` queryable as ``name``.
+
+        ``source`` may be a Parquet file, directory (hive ``k=v`` folders become
+        columns) or glob; a CSV path; a pyarrow Table / RecordBatch / RecordBatchReader;
+        a pandas DataFrame; any object with ``__arrow_c_stream__``; or a quarry DataFrame
+        (registered as a view).
+
+        >>> con.register("lineitem", "data/lineitem.parquet")     # doctest: +SKIP
+        """
+        from quarry.dataframe import DataFrame
+        if isinstance(source, DataFrame):
+            source.create_view(name, replace=True)
+            return
+        if isinstance(source, (str, os.PathLike)):
+            self.check_path_allowed(os.fspath(source))
+        self.catalog.register(name, provider_for(name, source, **options))
+
+    def unregister(self, name: str) -> None:
+        self.catalog.drop(name, if_exists=True)
+
+    def tables(self) -> list[str]:
+        """Names of all tables and views."""
+        return self.catalog.names()
+
+    def table(self, name: str):
+        """A DataFrame reading the whole table ``name``."""
+        from quarry.dataframe import DataFrame
+        from quarry.sql.binder import scan_of
+        provider = self.catalog.get(name)
+        plan = provider.build() if isinstance(provider, ViewTable) else scan_of(provider)
+        return DataFrame(self, plan)
+
+    def check_path_allowed(self, paths) -> None:
+        """Refuse file access outside ``allowed_paths`` (set for remote clients by the server)."""
+        if self.allowed_paths is None:
+            return
+        for p in [paths] if isinstance(paths, str) else paths:
+            real = os.path.realpath(p.split("*")[0] or ".")
+            if not any(real == a or real.startswith(a.rstrip(os.sep) + os.sep) for a in self.allowed_paths):
+                from quarry.errors import QuarryError as _E
+                raise _E(f"access to `{p}` is not allowed", hint="the server only reads its configured data directories")
+
+    # -- SQL ------------------------------------------------------------------------------------
+
+    def sql(self, text: str):
+        """Run SQL. Queries return a lazy DataFrame; DDL/DML run at once (returning a status frame).
+
+        >>> con.sql("SELECT 42 AS answer").to_arrow()          # doctest: +SKIP
+        """
+        from quarry.sql.statements import run_sql
+        return run_sql(self, text)
+
+    def execute(self, text: str) -> pa.Table:
+        """Run SQL and return the result as a pyarrow Table."""
+        return self.sql(text).to_arrow()
+
+    # -- running plans ---------------------------------------------------------------------------
+
+    def optimize(self, plan: LogicalPlan, trace: Trace | None = None) -> LogicalPlan:
+        return self.optimizer.optimize(plan, self.config, trace)
+
+    def physical_plan(self, optimized: LogicalPlan):
+        return PhysicalPlanner(self.exec_config()).plan(optimized)
+
+    def run(self, plan: LogicalPlan) -> QueryResult:
+        """Optimize, plan and execute ``plan``; the result columns carry the plan's names."""
+        start = time.perf_counter()
+        optimized = self.optimize(plan)
+        physical = self.physical_plan(optimized)
+        from quarry.execution.executor import run_physical
+        table = run_physical(physical, ExecContext(self.exec_config()))
+        names = [f.name for f in plan.schema]
+        table = pa.Table.from_arrays(table.columns, names=names) if table.num_columns == len(names) else table
+        return QueryResult(table, physical, time.perf_counter() - start)
+
+    def close(self) -> None:
+        """Release resources (worker pools, servers); the session is unusable afterwards."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def connect(*, workers: int | None = None, executor: str | None = None, config: dict | None = None,
+            **settings) -> Session:
+    """Open an embedded quarry session.
+
+    ``workers`` sets how many partitions each stage is split into; ``config``
+    (or keyword settings) override defaults such as ``disabled_rules``.
+
+    >>> con = quarry.connect()                       # doctest: +SKIP
+    """
+    merged = dict(config or {})
+    merged.update(settings)
+    if executor not in (None, "inline"):
+        raise UnsupportedError(f"executor `{executor}` is not available yet", hint="use the default executor")
+    if workers is not None:
+        merged.setdefault("target_partitions", max(1, int(workers)))
+    return Session(merged)

@@ -1,0 +1,688 @@
+"""Bind a parsed SQL query (sqlglot AST) into a resolved, typed logical plan.
+
+This is where a query's meaning is established: every name is resolved against
+the catalog and the enclosing scopes, every expression typed, aggregates split
+from their grouping keys, window functions lifted into a Window node, and ORDER
+BY items that are not selected carried as hidden columns. Binding and analysis
+are one pass here (as DataFusion's SQL planner does) because the plan it emits
+is already resolved; the optimizer never changes what it means.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pyarrow as pa
+from sqlglot import exp
+
+from quarry.catalog.providers import ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table
+from quarry.errors import BindError, QuarryError, UnsupportedError, DataError
+from quarry.logical import functions as F
+from quarry.logical import types as T
+from quarry.logical.expressions import (
+    AggCall, Call, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, new_id,
+)
+from quarry.logical.plan import (
+    Aggregate, Filter, Join, Limit, LogicalPlan, Project, Scan, SetOp, Sort, Union, Values, Window,
+)
+from quarry.sql.expr_binder import ExprBinder, node_position
+from quarry.sql.scope import Relation, Scope
+
+
+def scan_of(provider, alias: str | None = None) -> Scan:
+    """A Scan of every column of ``provider`` with fresh column ids."""
+    qualifier = alias or provider.name
+    fields = tuple(Field(f.name, f.type, f.nullable, new_id(), qualifier) for f in provider.schema)
+    return Scan(provider, fields, None, (), alias)
+
+
+def output_name(node: exp.Expression) -> str:
+    """The column name SQL gives an unaliased select item (DuckDB-style)."""
+    if isinstance(node, exp.Alias):
+        return node.alias
+    if isinstance(node, exp.Column):
+        return node.name
+    return node.sql(dialect="duckdb")
+
+
+class Binder:
+    """Binds queries for one session; ``sql`` is the statement text, for error positions."""
+
+    def __init__(self, session, sql: str | None = None):
+        self.session = session
+        self.catalog = session.catalog
+        self.sql = sql
+
+    # ------------------------------------------------------------------ entry points
+
+    def bind_statement_query(self, node: exp.Expression) -> LogicalPlan:
+        """Bind a top-level query."""
+        return self.bind_query(node, Scope())
+
+    def bind_subquery(self, node: exp.Expression, scope: Scope) -> LogicalPlan:
+        """Bind a subquery that may reference ``scope`` (correlation)."""
+        return self.bind_query(node, scope.child())
+
+    def _error_at(self, err: QuarryError, node) -> QuarryError:
+        line, col = node_position(node, self.sql)
+        return err.with_position(self.sql, line, col)
+
+    def bind_query(self, node: exp.Expression, scope: Scope) -> LogicalPlan:
+        """Bind SELECT / set operation / VALUES / parenthesized query in ``scope``."""
+        with_ = node.args.get("with_") or node.args.get("with")
+        if with_ is not None:
+            if with_.args.get("recursive"):
+                raise self._error_at(UnsupportedError("recursive CTEs are not supported"), node)
+            for cte in with_.expressions:
+                name = cte.alias_or_name.lower()
+                scope.ctes[name] = (cte, dict(scope.ctes))
+        if isinstance(node, exp.Subquery):
+            plan = self.bind_query(node.this, scope)
+            return self._apply_order_limit(node, plan, scope)
+        if isinstance(node, exp.Select):
+            return self.bind_select(node, scope)
+        if isinstance(node, (exp.Union, exp.Intersect, exp.Except)):
+            return self.bind_set_operation(node, scope)
+        if isinstance(node, exp.Values):
+            return self.bind_values(node, scope)
+        raise self._error_at(UnsupportedError(f"`{node.key.upper()}` is not a query"), node)
+
+    # ------------------------------------------------------------------ set operations
+
+    def bind_set_operation(self, node, scope: Scope) -> LogicalPlan:
+        left = self.bind_query(node.this, Scope(parent=scope.parent, ctes=dict(scope.ctes)))
+        right = self.bind_query(node.expression, Scope(parent=scope.parent, ctes=dict(scope.ctes)))
+        if len(left.schema) != len(right.schema):
+            raise self._error_at(BindError(
+                f"set operation inputs have {len(left.schema)} and {len(right.schema)} columns",
+                hint="both sides of UNION/INTERSECT/EXCEPT must select the same number of columns"), node)
+        types = []
+        for lf, rf in zip(left.schema, right.schema):
+            t = T.common_type(lf.dtype, rf.dtype)
+            if t is None:
+                raise self._error_at(BindError(
+                    f"column `{lf.name}` is {T.sql_name(lf.dtype)} on one side and {T.sql_name(rf.dtype)} on the other",
+                    hint="CAST one side so the types agree"), node)
+            types.append(t)
+        left, right = self.cast_plan_output(left, types), self.cast_plan_output(right, types)
+        fields = tuple(Field(lf.name, t, lf.nullable or rf.nullable)
+                       for lf, rf, t in zip(left.schema, right.schema, types))
+        distinct = bool(node.args.get("distinct"))
+        if isinstance(node, exp.Union):
+            plan: LogicalPlan = Union((left, right), fields)
+            if distinct:
+                plan = self.distinct(plan)
+        else:
+            kind = "intersect" if isinstance(node, exp.Intersect) else "except"
+            plan = SetOp(left, right, kind, not distinct, fields)
+        return self._apply_order_limit(node, plan, scope)
+
+    def cast_plan_output(self, plan: LogicalPlan, types) -> LogicalPlan:
+        """Project ``plan`` so its columns have ``types`` (no-op when they already do)."""
+        if all(f.dtype == t for f, t in zip(plan.schema, types)):
+            return plan
+        exprs, fields = [], []
+        for f, t in zip(plan.schema, types):
+            if f.dtype == t:
+                exprs.append(ColumnRef(f))
+                fields.append(f)
+            else:
+                exprs.append(F.cast(ColumnRef(f), t, explicit=True))
+                fields.append(Field(f.name, t, f.nullable, new_id(), f.qualifier))
+        return Project(plan, tuple(exprs), tuple(fields))
+
+    def distinct(self, plan: LogicalPlan) -> LogicalPlan:
+        """SELECT DISTINCT as an aggregate grouping by every column."""
+        groups = tuple(ColumnRef(f) for f in plan.schema)
+        fields = tuple(Field(f.name, f.dtype, f.nullable, new_id(), f.qualifier) for f in plan.schema)
+        return Aggregate(plan, groups, fields, (), ())
+
+    def _apply_order_limit(self, node, plan: LogicalPlan, scope: Scope) -> LogicalPlan:
+        """ORDER BY / LIMIT attached to a set operation or parenthesized query: by output column."""
+        order = node.args.get("order")
+        if order is not None:
+            out_scope = Scope(relations=[Relation(None, list(plan.schema))], parent=scope.parent)
+            eb = ExprBinder(self, out_scope)
+            keys = []
+            for o in order.expressions:
+                target = o.this
+                if isinstance(target, exp.Literal) and not target.is_string:
+                    idx = int(target.this)
+                    if not 1 <= idx <= len(plan.schema):
+                        raise self._error_at(BindError(f"ORDER BY position {idx} is out of range"), o)
+                    keys.append(SortKey(ColumnRef(plan.schema[idx - 1]), not o.args.get("desc"),
+                                        bool(o.args.get("nulls_first"))))
+                else:
+                    keys.append(eb.bind_sort_key(o))
+            plan = Sort(plan, tuple(keys))
+        return self._apply_limit(node, plan)
+
+    def _apply_limit(self, node, plan: LogicalPlan) -> LogicalPlan:
+        limit = node.args.get("limit")
+        offset = node.args.get("offset")
+        if limit is None and offset is None:
+            return plan
+        n = self._constant_int(limit.expression if limit is not None else None, "LIMIT")
+        k = self._constant_int(offset.expression if offset is not None else None, "OFFSET") or 0
+        return Limit(plan, n, k)
+
+    def _constant_int(self, node, what) -> int | None:
+        if node is None:
+            return None
+        if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit():
+            return int(node.this)
+        if isinstance(node, exp.Null):
+            return None
+        raise self._error_at(BindError(f"{what} must be a non-negative integer constant"), node)
+
+    # ------------------------------------------------------------------ VALUES
+
+    def bind_values(self, node: exp.Values, scope: Scope, alias: exp.TableAlias | None = None) -> LogicalPlan:
+        eb = ExprBinder(self, scope)
+        rows = []
+        for tup in node.expressions:
+            items = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
+            rows.append([eb.bind(e) for e in items])
+        width = len(rows[0])
+        if any(len(r) != width for r in rows):
+            raise self._error_at(BindError("VALUES rows have different numbers of columns"), node)
+        types = []
+        for i in range(width):
+            t = T.NULL
+            for r in rows:
+                nt = T.common_type(t, r[i].dtype)
+                if nt is None:
+                    raise self._error_at(BindError(f"VALUES column {i + 1} mixes {T.sql_name(t)} and "
+                                                   f"{T.sql_name(r[i].dtype)}"), node)
+                t = nt
+            types.append(t if not T.is_null(t) else T.INT32)
+        alias = alias or node.args.get("alias")
+        names = [c.name for c in alias.columns] if alias is not None and alias.columns else []
+        names += [f"col{i}" for i in range(len(names), width)]
+        qualifier = alias.name if alias is not None and alias.name else None
+        fields = tuple(Field(names[i], types[i], any(r[i].nullable for r in rows), new_id(), qualifier)
+                       for i in range(width))
+        typed = tuple(tuple(F.cast(r[i], types[i]) for i in range(width)) for r in rows)
+        return Values(typed, fields)
+
+    # ------------------------------------------------------------------ FROM
+
+    def bind_from(self, sel: exp.Select, scope: Scope) -> LogicalPlan:
+        from_ = sel.args.get("from_") or sel.args.get("from")
+        if from_ is None:
+            one = Field("__one", T.BOOL, True, new_id())
+            return Values(((Literal(None, T.BOOL),),), (one,))
+        plan = self.bind_table_ref(from_.this, scope)
+        for join in sel.args.get("joins") or []:
+            plan = self.bind_join(plan, join, scope)
+        return plan
+
+    def bind_join(self, left: LogicalPlan, join: exp.Join, scope: Scope) -> LogicalPlan:
+        before = len(scope.relations)
+        right = self.bind_table_ref(join.this, scope)
+        side = (join.side or "").upper()
+        kind_word = (join.kind or "").upper()
+        method = (join.args.get("method") or "").upper()
+        if method == "NATURAL":
+            raise self._error_at(UnsupportedError("NATURAL JOIN is not supported", hint="use JOIN ... USING (...)"), join)
+        if kind_word in ("SEMI", "ANTI"):
+            kind = kind_word.lower()
+        elif side == "LEFT":
+            kind = "left"
+        elif side == "RIGHT":
+            kind = "right"
+        elif side == "FULL":
+            kind = "full"
+        elif kind_word == "CROSS":
+            kind = "cross"
+        else:
+            kind = "inner"
+        condition = None
+        on = join.args.get("on")
+        using = join.args.get("using")
+        if on is not None:
+            condition = ExprBinder(self, scope).bind(on)
+        elif using:
+            left_rels = scope.relations[:before]
+            right_rel = scope.relations[before]
+            parts = []
+            for ident in using:
+                name = ident.name
+                left_scope = Scope(relations=left_rels)
+                try:
+                    lf = left_scope.resolve(name)
+                except BindError as err:
+                    raise self._error_at(err, ident)
+                rf = Scope(relations=[right_rel]).resolve(name)
+                parts.append(F.call("equal", [ColumnRef(lf), ColumnRef(rf)]))
+                right_rel.hidden.add(rf.id)
+                scope.using[name.lower()] = lf
+            from quarry.logical.expressions import and_all
+            condition = and_all(parts)
+        elif kind not in ("cross", "inner"):
+            raise self._error_at(BindError(f"{kind.upper()} JOIN needs an ON or USING condition"), join)
+        if kind == "inner" and condition is None:
+            kind = "cross"
+        if kind in ("semi", "anti"):
+            del scope.relations[before:]
+        if kind in ("left", "full"):
+            for rel in scope.relations[before:]:
+                rel.fields = [Field(f.name, f.dtype, True, f.id, f.qualifier) if not f.nullable else f
+                              for f in rel.fields]
+        return Join(left, right, kind, condition)
+
+    def bind_table_ref(self, node: exp.Expression, scope: Scope) -> LogicalPlan:
+        """Bind one FROM item and add it to ``scope``'s relations."""
+        alias_node = node.args.get("alias")
+        alias = alias_node.name if alias_node is not None and alias_node.name else None
+        col_aliases = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else []
+        try:
+            if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
+                plan, default_alias = self._named_table(node, scope)
+            elif isinstance(node, exp.Table) and isinstance(node.this, (exp.Func, exp.Anonymous)):
+                plan, default_alias = self._table_function(node.this), None
+            elif isinstance(node, exp.Subquery):
+                inner = node.this
+                plan = self.bind_query(inner, Scope(parent=scope.parent, ctes=dict(scope.ctes)))
+                default_alias = None
+            elif isinstance(node, exp.Values):
+                plan, default_alias = self.bind_values(node, scope), None
+            elif isinstance(node, exp.Lateral):
+                raise UnsupportedError("LATERAL is not supported", hint="rewrite it as a join or a subquery")
+            elif isinstance(node, exp.Unnest):
+                raise UnsupportedError("UNNEST is not supported")
+            else:
+                raise UnsupportedError(f"`{node.sql(dialect='duckdb')}` is not supported in FROM")
+        except QuarryError as err:
+            raise self._error_at(err, node)
+        qualifier = alias or default_alias
+        plan = self._rename(plan, col_aliases, qualifier, node)
+        scope.relations.append(Relation(qualifier, list(plan.schema)))
+        return plan
+
+    def _rename(self, plan: LogicalPlan, names: list[str], qualifier: str | None, node) -> LogicalPlan:
+        if len(names) > len(plan.schema):
+            raise self._error_at(BindError(f"{len(names)} column aliases given for {len(plan.schema)} columns"), node)
+        if not names and all(f.qualifier == qualifier for f in plan.schema):
+            return plan
+        if isinstance(plan, Scan) and not names:
+            fields = tuple(Field(f.name, f.dtype, f.nullable, f.id, qualifier) for f in plan.table_fields)
+            return Scan(plan.source, fields, plan.projection, plan.filters, qualifier)
+        exprs, fields = [], []
+        for i, f in enumerate(plan.schema):
+            name = names[i] if i < len(names) else f.name
+            exprs.append(ColumnRef(f))
+            fields.append(Field(name, f.dtype, f.nullable, new_id(), qualifier))
+        return Project(plan, tuple(exprs), tuple(fields))
+
+    def _named_table(self, node: exp.Table, scope: Scope):
+        name = node.name
+        if node.args.get("db") is not None and node.db.lower() not in ("main", "memory"):
+            raise BindError(f"schema `{node.db}` does not exist", hint="quarry has one schema, `main`")
+        cte = scope.find_cte(name)
+        if cte is not None:
+            cte_node, visible = cte
+            sub_scope = Scope(ctes={k: v for k, v in visible.items()})
+            plan = self.bind_query(cte_node.this, sub_scope)
+            names = [c.name for c in cte_node.args["alias"].columns] if cte_node.args.get("alias") is not None \
+                and cte_node.args["alias"].columns else []
+            return self._rename(plan, names, cte_node.alias_or_name, cte_node), cte_node.alias_or_name
+        if not self.catalog.exists(name) and self._looks_like_path(name):
+            return scan_of(provider_for(os.path.basename(name), name)), os.path.splitext(os.path.basename(name))[0]
+        provider = self.catalog.get(name)
+        if isinstance(provider, ViewTable):
+            plan = provider.build()
+            return self._rename(plan, [], provider.name, node), provider.name
+        return scan_of(provider), provider.name
+
+    @staticmethod
+    def _looks_like_path(name: str) -> bool:
+        return any(ch in name for ch in "/\\*.") and (os.path.exists(name) or any(ch in name for ch in "*?"))
+
+    def _table_function(self, fn: exp.Expression) -> LogicalPlan:
+        name = (fn.name if isinstance(fn, exp.Anonymous) else fn.key).lower()
+        args = list(fn.expressions) if fn.expressions else ([fn.this] if fn.this is not None else [])
+        positional, options = [], {}
+        for a in args:
+            if isinstance(a, (exp.EQ, exp.PropertyEQ)):
+                options[a.this.name.lower()] = a.expression
+            else:
+                positional.append(a)
+        if not positional:
+            raise BindError(f"{name}() needs a path")
+        path_node = positional[0]
+        if isinstance(path_node, exp.Literal) and path_node.is_string:
+            paths = path_node.this
+        elif isinstance(path_node, exp.Array):
+            paths = [p.this for p in path_node.expressions]
+        else:
+            raise BindError(f"{name}() takes a string path (or a list of paths)")
+        self.session.check_path_allowed(paths)
+        label = os.path.basename(paths if isinstance(paths, str) else paths[0])
+        if name in ("readparquet", "read_parquet", "parquet_scan"):
+            hive = options.get("hive_partitioning")
+            provider = ParquetTable(label, paths, hive_partitioning=None if hive is None else hive.this in (True, "true", "1"))
+        elif name in ("readcsv", "read_csv", "read_csv_auto"):
+            delim = options.get("delim") or options.get("sep") or options.get("delimiter")
+            header = options.get("header")
+            table = read_csv_table(paths, delimiter=delim.this if delim is not None else None,
+                                   header=True if header is None else str(header.this).lower() in ("true", "1"))
+            provider = MemoryTable(label, table)
+        else:
+            raise UnsupportedError(f"table function `{name}` does not exist",
+                                   hint="use read_parquet('path') or read_csv('path')")
+        return scan_of(provider)
+
+    # ------------------------------------------------------------------ SELECT
+
+    def bind_select(self, sel: exp.Select, scope: Scope) -> LogicalPlan:
+        plan = self.bind_from(sel, scope)
+        where = sel.args.get("where")
+        if where is not None:
+            plan = Filter(plan, self._bool(ExprBinder(self, scope).bind(where.this), where, "WHERE"))
+
+        # select list, with * expanded
+        items: list[tuple[exp.Expression, str]] = []
+        for item in sel.expressions:
+            star = item if isinstance(item, exp.Star) else (item.this if isinstance(item, exp.Column)
+                                                            and isinstance(item.this, exp.Star) else None)
+            if star is not None:
+                qualifier = item.table if isinstance(item, exp.Column) else None
+                excluded = {e.name.lower() for e in (star.args.get("except_") or star.args.get("except") or [])}
+                fields = self._star_fields(scope, qualifier, item)
+                for f in fields:
+                    if f.name.lower() in excluded:
+                        continue
+                    items.append((exp.column(f.name, table=None), f.name, f))
+                continue
+            items.append((item, output_name(item), None))
+        if not items:
+            raise self._error_at(BindError("SELECT list is empty"), sel)
+
+        select_binder = ExprBinder(self, scope, allow_aggregates=True, allow_windows=True)
+        bound: list[Expr] = []
+        for node, name, star_field in items:
+            if star_field is not None:
+                bound.append(ColumnRef(star_field))
+            else:
+                target = node.this if isinstance(node, exp.Alias) else node
+                bound.append(select_binder.bind(target))
+        names = [name for _, name, _ in items]
+        alias_map = {n.lower(): e for n, e in zip(names, bound)}
+
+        # GROUP BY
+        group_node = sel.args.get("group")
+        group_exprs: list[Expr] = []
+        grouping_sets = None
+        if group_node is not None:
+            group_exprs, grouping_sets = self._bind_group_by(group_node, scope, bound, alias_map)
+
+        having_node = sel.args.get("having")
+        having = None
+        if having_node is not None:
+            having = ExprBinder(self, scope, allow_aggregates=True, aliases=alias_map).bind(having_node.this)
+            having = self._bool(having, having_node, "HAVING")
+
+        order_node = sel.args.get("order")
+        order_keys: list[SortKey] = []
+        order_targets: list = []   # per key: ("out", index) or ("expr", Expr)
+        if order_node is not None:
+            ob = ExprBinder(self, scope, allow_aggregates=True, allow_windows=True)
+            lowered = [n.lower() for n in names]
+            for o in order_node.expressions:
+                t = o.this
+                asc, nf = not o.args.get("desc"), bool(o.args.get("nulls_first"))
+                if isinstance(t, exp.Literal) and not t.is_string and t.this.isdigit():
+                    idx = int(t.this)
+                    if not 1 <= idx <= len(items):
+                        raise self._error_at(BindError(f"ORDER BY position {idx} is out of range",
+                                                       hint=f"the select list has {len(items)} columns"), o)
+                    order_targets.append(("out", idx - 1, asc, nf))
+                elif isinstance(t, exp.Column) and not t.table and t.name.lower() in lowered:
+                    order_targets.append(("out", lowered.index(t.name.lower()), asc, nf))
+                else:
+                    order_targets.append(("expr", ob.bind(t), asc, nf))
+
+        aggs: list[AggCall] = []
+        self._collect_aggs(bound, aggs)
+        if having is not None:
+            self._collect_aggs([having], aggs)
+        self._collect_aggs([t[1] for t in order_targets if t[0] == "expr"], aggs)
+
+        if group_node is not None or aggs:
+            if group_node is not None and not grouping_sets and not group_exprs:
+                pass
+            input_ids = {f.id for f in plan.schema}
+            gfields = tuple(Field(self._expr_name(g), g.dtype, g.nullable or grouping_sets is not None, new_id(),
+                                  g.field.qualifier if isinstance(g, ColumnRef) else None)
+                            for g in group_exprs)
+            afields = tuple(Field(str(a), a.dtype, a.nullable, new_id()) for a in aggs)
+            gid = Field("__grouping_id", T.INT64, False, new_id()) if grouping_sets is not None else None
+            plan = Aggregate(plan, tuple(group_exprs), gfields, tuple(aggs), afields, grouping_sets, gid)
+            mapping = {}
+            for g, f in zip(group_exprs, gfields):
+                mapping.setdefault(g, ColumnRef(f))
+            for a, f in zip(aggs, afields):
+                mapping.setdefault(a, ColumnRef(f))
+
+            def rewrite(e: Expr, where: str, node) -> Expr:
+                out = self._replace_exprs(e, mapping)
+                out = out.transform_up(lambda x: self._grouping_bits(x, gfields, gid, node))
+                bad = [x for x in out.walk() if isinstance(x, ColumnRef) and x.field.id in input_ids]
+                if bad:
+                    name = bad[0].field.name
+                    raise self._error_at(BindError(
+                        f"column `{name}` must appear in the GROUP BY clause or be used in an aggregate function",
+                        hint=f"add `{name}` to GROUP BY, or wrap it: any_value({name})"), node)
+                return out
+            bound = [rewrite(e, "SELECT", items[i][0]) for i, e in enumerate(bound)]
+            if having is not None:
+                having = rewrite(having, "HAVING", having_node)
+            order_targets = [(t[0], rewrite(t[1], "ORDER BY", order_node) if t[0] == "expr" else t[1], t[2], t[3])
+                             for t in order_targets]
+            if having is not None:
+                plan = Filter(plan, having)
+        elif having is not None:
+            raise self._error_at(BindError("HAVING needs GROUP BY or an aggregate",
+                                           hint="use WHERE to filter rows"), having_node)
+
+        # window functions
+        windows: list[WindowCall] = []
+        for e in bound + [t[1] for t in order_targets if t[0] == "expr"]:
+            for x in e.walk():
+                if isinstance(x, WindowCall) and x not in windows:
+                    windows.append(x)
+        if windows:
+            wfields = tuple(Field(str(w.func), w.dtype, True, new_id()) for w in windows)
+            plan = Window(plan, tuple(windows), wfields)
+            wmap = {w: ColumnRef(f) for w, f in zip(windows, wfields)}
+            bound = [self._replace_exprs(e, wmap) for e in bound]
+            order_targets = [(t[0], self._replace_exprs(t[1], wmap) if t[0] == "expr" else t[1], t[2], t[3])
+                             for t in order_targets]
+
+        # projection (plus hidden ORDER BY columns)
+        out_fields: list[Field] = []
+        used: set[int] = set()
+        for e, name in zip(bound, names):
+            if isinstance(e, ColumnRef) and e.field.name == name and e.field.id not in used:
+                out_fields.append(e.field)
+            else:
+                qual = e.field.qualifier if isinstance(e, ColumnRef) else None
+                out_fields.append(Field(name, e.dtype, e.nullable, new_id(), qual))
+            used.add(out_fields[-1].id)
+        proj_exprs = list(bound)
+        proj_fields = list(out_fields)
+        distinct = sel.args.get("distinct") is not None
+        if distinct and sel.args["distinct"].args.get("on") is not None:
+            raise self._error_at(UnsupportedError("DISTINCT ON is not supported"), sel)
+        for t in order_targets:
+            if t[0] == "out":
+                order_keys.append(SortKey(ColumnRef(out_fields[t[1]]), t[2], t[3]))
+                continue
+            e = t[1]
+            match = next((i for i, b in enumerate(bound) if b == e), None)
+            if match is not None:
+                order_keys.append(SortKey(ColumnRef(out_fields[match]), t[2], t[3]))
+                continue
+            if distinct:
+                raise self._error_at(BindError("for SELECT DISTINCT, ORDER BY expressions must appear in the select list"),
+                                     order_node)
+            hidden = Field("__order" + str(len(proj_fields)), e.dtype, e.nullable, new_id())
+            proj_exprs.append(e)
+            proj_fields.append(hidden)
+            order_keys.append(SortKey(ColumnRef(hidden), t[2], t[3]))
+
+        plan = Project(plan, tuple(proj_exprs), tuple(proj_fields))
+        if distinct:
+            plan = self.distinct(plan)
+            remap = {old.id: new for old, new in zip(proj_fields, plan.schema)}
+            order_keys = [SortKey(ColumnRef(remap[k.expr.field.id]), k.ascending, k.nulls_first) for k in order_keys]
+            out_fields = list(plan.schema)
+        if order_keys:
+            plan = Sort(plan, tuple(order_keys))
+        plan = self._apply_limit(sel, plan)
+        if len(proj_fields) > len(out_fields) and not distinct:
+            plan = Project(plan, tuple(ColumnRef(f) for f in out_fields), tuple(out_fields))
+        return plan
+
+    # ------------------------------------------------------------------ helpers
+
+    def _star_fields(self, scope: Scope, qualifier: str | None, node) -> list[Field]:
+        if qualifier is None:
+            fields = [f for r in scope.relations for f in r.fields if f.id not in r.hidden]
+            if not fields:
+                raise self._error_at(BindError("SELECT * with no FROM clause"), node)
+            return fields
+        for r in scope.relations:
+            if r.qualifier and r.qualifier.lower() == qualifier.lower():
+                return list(r.fields)
+        raise self._error_at(BindError(f"table `{qualifier}` is not in the FROM clause"), node)
+
+    def _bool(self, e: Expr, node, what: str) -> Expr:
+        if e.dtype != T.BOOL and not T.is_null(e.dtype):
+            raise self._error_at(BindError(f"{what} condition must be BOOLEAN, got {T.sql_name(e.dtype)}",
+                                           hint="compare the value, e.g. `x <> 0`"), node)
+        return F.cast(e, T.BOOL)
+
+    @staticmethod
+    def _expr_name(e: Expr) -> str:
+        return e.field.name if isinstance(e, ColumnRef) else str(e)
+
+    def _collect_aggs(self, exprs, out: list):
+        for e in exprs:
+            self._walk_aggs(e, out)
+
+    def _walk_aggs(self, e: Expr, out: list):
+        if isinstance(e, AggCall):
+            if e not in out:
+                out.append(e)
+            return
+        if isinstance(e, WindowCall):
+            # an aggregate used as the window function is computed by the Window node;
+            # aggregates nested in its arguments are computed by the Aggregate below it
+            for c in e.func.children() + e.partition_by + e.order_by:
+                self._walk_aggs(c, out)
+            return
+        for c in e.children():
+            self._walk_aggs(c, out)
+
+    def _replace_exprs(self, e: Expr, mapping: dict) -> Expr:
+        if not mapping:
+            return e
+
+        def sub(node):
+            if isinstance(node, WindowCall):
+                func = node.func
+                new_func = func.with_children(tuple(self._replace_exprs(c, mapping) for c in func.children()))
+                parts = tuple(self._replace_exprs(p, mapping) for p in node.partition_by)
+                order = tuple(SortKey(self._replace_exprs(k.expr, mapping), k.ascending, k.nulls_first)
+                              for k in node.order_by)
+                return WindowCall(new_func, parts, order, node.frame)
+            try:
+                hit = mapping.get(node)
+            except TypeError:
+                hit = None
+            return hit if hit is not None else node
+        return self._transform_down_stop(e, sub)
+
+    def _transform_down_stop(self, e: Expr, fn) -> Expr:
+        out = fn(e)
+        if out is not e:
+            return out
+        kids = e.children()
+        new = tuple(self._transform_down_stop(k, fn) for k in kids)
+        return e if all(a is b for a, b in zip(kids, new)) else e.with_children(new)
+
+    def _bind_group_by(self, group_node, scope, bound, alias_map):
+        eb = ExprBinder(self, scope, aliases=alias_map)
+        keys: list[Expr] = []
+
+        def key_index(node) -> int:
+            if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit():
+                idx = int(node.this)
+                if not 1 <= idx <= len(bound):
+                    raise self._error_at(BindError(f"GROUP BY position {idx} is out of range"), node)
+                e = bound[idx - 1]
+                if any(isinstance(x, (AggCall, WindowCall)) for x in e.walk()):
+                    raise self._error_at(BindError("GROUP BY cannot refer to an aggregate"), node)
+            else:
+                e = eb.bind(node)
+            if e not in keys:
+                keys.append(e)
+            return keys.index(e)
+
+        sets: list[list[tuple[int, ...]]] = []   # cartesian product across GROUP BY items
+        plain = True
+        for item in group_node.expressions:
+            sets.append([(key_index(item),)])
+        for kind in ("rollup", "cube", "grouping_sets"):
+            for item in group_node.args.get(kind) or []:
+                plain = False
+                if kind == "rollup" or isinstance(item, exp.Rollup):
+                    exprs = item.expressions if isinstance(item, exp.Rollup) else [item]
+                    idx = [self._group_element(e, key_index) for e in exprs]
+                    sets.append([tuple(x for part in idx[:n] for x in part) for n in range(len(idx), -1, -1)])
+                elif kind == "cube" or isinstance(item, exp.Cube):
+                    exprs = item.expressions if isinstance(item, exp.Cube) else [item]
+                    idx = [self._group_element(e, key_index) for e in exprs]
+                    combos = []
+                    for mask in range(2 ** len(idx) - 1, -1, -1):
+                        combos.append(tuple(x for b, part in enumerate(idx) if mask >> (len(idx) - 1 - b) & 1
+                                            for x in part))
+                    sets.append(combos)
+                else:
+                    exprs = item.expressions if isinstance(item, exp.GroupingSets) else [item]
+                    sets.append([self._group_element(e, key_index) for e in exprs])
+        if plain:
+            return keys, None
+        combined: list[tuple[int, ...]] = [()]
+        for options in sets:
+            combined = [tuple(dict.fromkeys(a + b)) for a in combined for b in options]
+        return keys, tuple(combined)
+
+    def _group_element(self, node, key_index) -> tuple[int, ...]:
+        if isinstance(node, exp.Tuple):
+            return tuple(key_index(e) for e in node.expressions)
+        if isinstance(node, exp.Paren):
+            return self._group_element(node.this, key_index)
+        return (key_index(node),)
+
+    def bind_grouping_call(self, node, eb: ExprBinder) -> Expr:
+        """``GROUPING(a, b)``: resolved to grouping-id bits once the Aggregate exists."""
+        args = [eb.bind(e) for e in node.expressions]
+        return Call("grouping", tuple(args), T.INT64, False)
+
+    def _grouping_bits(self, e: Expr, gfields, gid, node) -> Expr:
+        if not (isinstance(e, Call) and e.name == "grouping"):
+            return e
+        positions = []
+        for a in e.args:
+            pos = next((i for i, f in enumerate(gfields) if isinstance(a, ColumnRef) and a.field.id == f.id), None)
+            if pos is None:
+                raise self._error_at(BindError("GROUPING() arguments must be GROUP BY keys"), node)
+            positions.append(pos)
+        if gid is None:
+            return Literal(0, T.INT64)
+        # bit i of the result (from the right) is the grouping bit of the i-th argument from the end
+        return Call("grouping_bits", (ColumnRef(gid), Literal(",".join(map(str, positions)), T.STRING)),
+                    T.INT64, False)

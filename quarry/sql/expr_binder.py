@@ -1,0 +1,502 @@
+"""Translate sqlglot expressions into typed quarry expressions.
+
+Names resolve through the :class:`~quarry.sql.scope.Scope`; functions through
+the registry (``quarry.logical.functions``), which also inserts coercions.
+Subqueries are bound by the query binder and become ScalarSubquery / Exists /
+InSubquery expressions holding their logical plan.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import re
+
+import pyarrow as pa
+from sqlglot import exp
+
+from quarry.errors import BindError, QuarryError, QuarryTypeError, UnsupportedError
+from quarry.logical import functions as F
+from quarry.logical import types as T
+from quarry.logical.expressions import (
+    AggCall, Call, ColumnRef, Exists, Expr, InSubquery, Literal, ScalarSubquery, SortKey, WindowCall,
+    WindowFrame,
+)
+from quarry.sql.scope import Scope
+
+_BINARY = {
+    exp.Add: "add", exp.Sub: "subtract", exp.Mul: "multiply", exp.Div: "divide", exp.Mod: "modulo",
+    exp.EQ: "equal", exp.NEQ: "not_equal", exp.LT: "less", exp.LTE: "less_equal", exp.GT: "greater",
+    exp.GTE: "greater_equal", exp.And: "and", exp.Or: "or", exp.DPipe: "concat_op",
+    exp.NullSafeEQ: "is_not_distinct_from", exp.NullSafeNEQ: "is_distinct_from",
+}
+
+# sqlglot class keys whose quarry function has another name
+_RENAMES = {
+    "stddev": "stddev_samp", "stddevsamp": "stddev_samp", "stddevpop": "stddev_pop", "variance": "var_samp",
+    "variancepop": "var_pop", "anyvalue": "any_value", "approxdistinct": "approx_count_distinct",
+    "groupconcat": "string_agg", "stringagg": "string_agg", "logicaland": "bool_and", "logicalor": "bool_or",
+    "strposition": "strpos", "regexplike": "regexp_matches", "regexpreplace": "regexp_replace",
+    "currentdate": "current_date", "currenttimestamp": "now", "startswith": "starts_with",
+    "endswith": "ends_with", "pow": "power", "dayofweek": "dayofweek", "dayofyear": "dayofyear",
+    "weekofyear": "week", "length": "length", "avg": "avg", "count": "count", "split_part": "split_part",
+    "splitpart": "split_part", "datestrtodate": "to_date", "tsordstodate": "to_date", "todate": "to_date",
+    "arrayagg": "array_agg", "countif": "count_if", "rowsnumber": "row_number", "nthvalue": "nth_value",
+    "firstvalue": "first_value", "lastvalue": "last_value", "percentrank": "percent_rank",
+    "cumedist": "cume_dist", "denserank": "dense_rank", "rownumber": "row_number",
+}
+
+_DATE_UNITS = {"YEAR": "year", "YEARS": "year", "Y": "year", "QUARTER": "quarter", "MONTH": "month",
+               "MONTHS": "month", "MON": "month", "WEEK": "week", "WEEKS": "week", "DAY": "day", "DAYS": "day",
+               "D": "day", "HOUR": "hour", "HOURS": "hour", "MINUTE": "minute", "MINUTES": "minute",
+               "SECOND": "second", "SECONDS": "second", "MILLISECOND": "millisecond", "MICROSECOND": "microsecond",
+               "DOW": "dayofweek", "DAYOFWEEK": "dayofweek", "DOY": "dayofyear", "DAYOFYEAR": "dayofyear",
+               "EPOCH": "epoch", "ISODOW": "isodow"}
+
+
+def node_position(node: exp.Expression, sql: str | None) -> tuple[int | None, int | None]:
+    """Line and column (1-based) where ``node`` starts in ``sql``, if sqlglot recorded it."""
+    if sql is None or node is None:
+        return None, None
+    best = None
+    for n in node.walk():
+        meta = n.meta if hasattr(n, "meta") else None
+        if meta and "start" in meta:
+            if best is None or meta["start"] < best:
+                best = meta["start"]
+    if best is None:
+        return None, None
+    before = sql[:best]
+    line = before.count("\n") + 1
+    col = best - (before.rfind("\n") + 1) + 1
+    return line, col
+
+
+def interval_value(text: str, unit: str | None) -> tuple[int, int, int]:
+    """Parse an interval literal into (months, days, nanoseconds).
+
+    >>> interval_value("90", "DAY")
+    (0, 90, 0)
+    >>> interval_value("1 year 2 months", None)
+    (14, 0, 0)
+    """
+    months = days = nanos = 0
+    pieces = re.findall(r"([-+]?\d+(?:\.\d+)?)\s*([a-zA-Z]+)?", text.strip())
+    if not pieces:
+        raise QuarryTypeError(f"invalid interval `{text}`", hint="write e.g. INTERVAL '3' DAY or INTERVAL '1 month'")
+    for number, u in pieces:
+        u = (u or unit or "").upper()
+        u = _DATE_UNITS.get(u, _DATE_UNITS.get(u.rstrip("S"), u.lower()))
+        n = float(number)
+        if u == "year":
+            months += int(n * 12)
+        elif u == "quarter":
+            months += int(n * 3)
+        elif u == "month":
+            months += int(n)
+        elif u == "week":
+            days += int(n * 7)
+        elif u == "day":
+            days += int(n)
+        elif u == "hour":
+            nanos += int(n * 3600 * 10**9)
+        elif u == "minute":
+            nanos += int(n * 60 * 10**9)
+        elif u == "second":
+            nanos += int(n * 10**9)
+        elif u == "millisecond":
+            nanos += int(n * 10**6)
+        elif u == "microsecond":
+            nanos += int(n * 10**3)
+        else:
+            raise QuarryTypeError(f"unknown interval unit `{u}`", hint="use YEAR, MONTH, DAY, HOUR, MINUTE or SECOND")
+    return months, days, nanos
+
+
+def sql_type(dt: exp.DataType) -> pa.DataType:
+    """Arrow type of a sqlglot DataType (``DECIMAL(15,2)``, ``VARCHAR``, ...)."""
+    name = dt.this.name if hasattr(dt.this, "name") else str(dt.this)
+    params = []
+    for p in dt.expressions:
+        value = p.this if isinstance(p, exp.DataTypeParam) else p
+        if isinstance(value, exp.Literal):
+            params.append(int(value.this))
+    aliases = {"INT": "INTEGER", "BIGDECIMAL": "DECIMAL", "TEXT": "VARCHAR", "NVARCHAR": "VARCHAR",
+               "DATETIME": "TIMESTAMP", "TIMESTAMPNTZ": "TIMESTAMP", "DOUBLE": "DOUBLE", "UINT": "BIGINT",
+               "USMALLINT": "INTEGER", "UTINYINT": "SMALLINT", "UBIGINT": "BIGINT", "INT128": "HUGEINT",
+               "BPCHAR": "VARCHAR"}
+    name = aliases.get(name, name)
+    if name in ("VARCHAR", "CHAR", "NCHAR", "STRING"):
+        params = []
+    return T.from_sql_name(name, params)
+
+
+class ExprBinder:
+    """Binds expressions of one query level.
+
+    ``query_binder`` binds subqueries (it is the :class:`~quarry.sql.binder.Binder`).
+    ``aliases`` maps select-list aliases usable here (GROUP BY, HAVING, ORDER BY).
+    """
+
+    def __init__(self, query_binder, scope: Scope, *, allow_aggregates=False, allow_windows=False,
+                 aliases: dict[str, Expr] | None = None):
+        self.qb = query_binder
+        self.scope = scope
+        self.allow_aggregates = allow_aggregates
+        self.allow_windows = allow_windows
+        self.aliases = aliases or {}
+
+    def bind(self, node: exp.Expression) -> Expr:
+        try:
+            return self._bind(node)
+        except QuarryError as err:
+            line, col = node_position(node, self.qb.sql)
+            raise err.with_position(self.qb.sql, line, col)
+
+    def _bind(self, node: exp.Expression) -> Expr:
+        method = getattr(self, "_" + type(node).__name__, None)
+        if method is not None:
+            return method(node)
+        for cls, fname in _BINARY.items():
+            if isinstance(node, cls):
+                return F.call(fname, [self.bind(node.this), self.bind(node.expression)])
+        if isinstance(node, exp.Func):
+            return self._function(node)
+        raise UnsupportedError(f"expression `{node.sql(dialect='duckdb')}` is not supported")
+
+    # -- leaves ------------------------------------------------------------------
+
+    def _Column(self, node: exp.Column) -> Expr:
+        if isinstance(node.this, exp.Star):
+            raise BindError("`*` is only allowed in the select list or count(*)")
+        name = node.name
+        qualifier = node.table or None
+        if qualifier is None and name.lower() in self.aliases:
+            try:
+                return ColumnRef(self.scope.resolve(name))
+            except BindError:
+                return self.aliases[name.lower()]
+        return ColumnRef(self.scope.resolve(name, qualifier))
+
+    def _Identifier(self, node):
+        return ColumnRef(self.scope.resolve(node.name))
+
+    def _Literal(self, node: exp.Literal) -> Expr:
+        if node.is_string:
+            return F.lit(node.this)
+        text = node.this
+        if re.fullmatch(r"[-+]?\d+", text):
+            value = int(text)
+            if not -2**63 <= value < 2**63:
+                return F.lit(decimal.Decimal(text))
+            return F.lit(value)
+        if "e" in text.lower():
+            return F.lit(float(text))
+        return F.lit(decimal.Decimal(text))
+
+    def _Boolean(self, node):
+        return F.lit(bool(node.this))
+
+    def _Null(self, node):
+        return F.lit(None)
+
+    def _Paren(self, node):
+        return self.bind(node.this)
+
+    def _Placeholder(self, node):
+        raise UnsupportedError("parameters (`?`) are only accepted through prepared statements")
+
+    def _Interval(self, node: exp.Interval) -> Expr:
+        unit = node.args.get("unit")
+        unit_text = unit.name if unit is not None else None
+        value = node.this
+        if isinstance(value, exp.Literal):
+            text = value.this
+        else:
+            raise UnsupportedError("interval values must be constants", hint="write INTERVAL '3' DAY")
+        return Literal(interval_value(str(text), unit_text), T.INTERVAL)
+
+    # -- operators -----------------------------------------------------------------
+
+    def _Neg(self, node):
+        return F.call("negate", [self.bind(node.this)])
+
+    def _Not(self, node):
+        return F.call("not", [self.bind(node.this)])
+
+    def _IntDiv(self, node):
+        a, b = self.bind(node.this), self.bind(node.expression)
+        return F.cast(F.call("floor", [F.call("divide", [a, b])]), T.INT64)
+
+    def _Is(self, node: exp.Is) -> Expr:
+        target = self.bind(node.this)
+        rhs = node.expression
+        if isinstance(rhs, exp.Null):
+            return F.call("is_null", [target])
+        if isinstance(rhs, exp.Boolean):
+            return F.call("is_true" if rhs.this else "is_false", [target])
+        raise UnsupportedError(f"IS {rhs.sql()} is not supported", hint="use IS NULL, IS TRUE or IS FALSE")
+
+    def _Between(self, node: exp.Between) -> Expr:
+        target = self.bind(node.this)
+        low, high = self.bind(node.args["low"]), self.bind(node.args["high"])
+        return F.call("and", [F.call("greater_equal", [target, low]), F.call("less_equal", [target, high])])
+
+    def _Like(self, node, name="like"):
+        args = [self.bind(node.this), self.bind(node.expression)]
+        out = F.call(name, args)
+        return F.call("not", [out]) if node.args.get("negate") else out
+
+    def _ILike(self, node):
+        return self._Like(node, "ilike")
+
+    def _Escape(self, node):
+        inner = node.this
+        if not isinstance(inner, (exp.Like, exp.ILike)):
+            raise UnsupportedError("ESCAPE is only supported with LIKE")
+        escape = self.bind(node.expression)
+        name = "ilike" if isinstance(inner, exp.ILike) else "like"
+        out = F.call(name, [self.bind(inner.this), self.bind(inner.expression), escape])
+        return F.call("not", [out]) if inner.args.get("negate") else out
+
+    def _In(self, node: exp.In) -> Expr:
+        target = self.bind(node.this)
+        query = node.args.get("query")
+        if query is not None:
+            sub = query.this if isinstance(query, exp.Subquery) else query
+            plan = self.qb.bind_subquery(sub, self.scope)
+            if len(plan.schema) != 1:
+                raise BindError(f"the IN subquery returns {len(plan.schema)} columns; it must return one")
+            inner = plan.schema[0]
+            target, _ = F.coerce_pair(target, ColumnRef(inner), "compare")
+            if target.dtype != inner.dtype:
+                plan = self.qb.cast_plan_output(plan, [target.dtype])
+            out: Expr = InSubquery(target, plan)
+        else:
+            items = [self.bind(e) for e in node.expressions]
+            if node.args.get("unnest") is not None:
+                raise UnsupportedError("IN UNNEST is not supported")
+            out = F.call("in_list", [target] + items)
+        return F.call("not", [out]) if node.args.get("is_not") else out
+
+    def _Exists(self, node: exp.Exists) -> Expr:
+        sub = node.this.this if isinstance(node.this, exp.Subquery) else node.this
+        return Exists(self.qb.bind_subquery(sub, self.scope))
+
+    def _Subquery(self, node: exp.Subquery) -> Expr:
+        plan = self.qb.bind_subquery(node.this, self.scope)
+        if len(plan.schema) != 1:
+            raise BindError(f"a scalar subquery must return one column, this one returns {len(plan.schema)}")
+        return ScalarSubquery(plan)
+
+    def _Select(self, node):
+        return self._Subquery(exp.Subquery(this=node))
+
+    def _Cast(self, node: exp.Cast) -> Expr:
+        target = sql_type(node.args["to"])
+        value = self.bind(node.this)
+        if isinstance(value, Literal) and value.value is not None and T.is_string(value.dtype):
+            try:
+                return F.cast(value, target)
+            except QuarryTypeError:
+                raise
+        return F.cast(value, target, explicit=True)
+
+    def _TryCast(self, node):
+        target = sql_type(node.args["to"])
+        value = self.bind(node.this)
+        return Call("try_cast", (value,), target, True)
+
+    def _Case(self, node: exp.Case) -> Expr:
+        subject = self.bind(node.this) if node.this is not None else None
+        args = []
+        for branch in node.args.get("ifs") or []:
+            cond = self.bind(branch.this)
+            if subject is not None:
+                cond = F.call("equal", [subject, cond])
+            args += [cond, self.bind(branch.args["true"])]
+        default = node.args.get("default")
+        args.append(self.bind(default) if default is not None else F.lit(None))
+        return F.call("case", args)
+
+    def _If(self, node: exp.If) -> Expr:
+        false = node.args.get("false")
+        return F.call("case", [self.bind(node.this), self.bind(node.args["true"]),
+                               self.bind(false) if false is not None else F.lit(None)])
+
+    def _Extract(self, node: exp.Extract) -> Expr:
+        part = node.this.name.upper() if node.this is not None else ""
+        part = _DATE_UNITS.get(part, part.lower())
+        return F.call("date_part", [F.lit(part), self.bind(node.expression)])
+
+    def _Substring(self, node: exp.Substring) -> Expr:
+        args = [self.bind(node.this), self.bind(node.args["start"]) if node.args.get("start") else F.lit(1)]
+        if node.args.get("length") is not None:
+            args.append(self.bind(node.args["length"]))
+        return F.call("substring", args)
+
+    def _Trim(self, node: exp.Trim) -> Expr:
+        position = (node.args.get("position") or "").upper()
+        name = {"LEADING": "ltrim", "TRAILING": "rtrim"}.get(position, "trim")
+        args = [self.bind(node.this)]
+        if node.expression is not None:
+            args.append(self.bind(node.expression))
+        return F.call(name, args)
+
+    def _Pad(self, node: exp.Pad) -> Expr:
+        args = [self.bind(node.this), self.bind(node.expression)]
+        if node.args.get("fill_pattern") is not None:
+            args.append(self.bind(node.args["fill_pattern"]))
+        return F.call("lpad" if node.args.get("is_left") else "rpad", args)
+
+    def _TimestampTrunc(self, node):
+        return F.call("date_trunc", [self._unit_literal(node.args.get("unit")), self.bind(node.this)])
+
+    def _DateTrunc(self, node):
+        return self._TimestampTrunc(node)
+
+    def _DateDiff(self, node):
+        unit = self._unit_literal(node.args.get("unit")) if node.args.get("unit") else F.lit("day")
+        return F.call("date_diff", [unit, self.bind(node.expression), self.bind(node.this)])
+
+    def _unit_literal(self, unit) -> Literal:
+        if unit is None:
+            return F.lit("day")
+        text = unit.name if not isinstance(unit, exp.Literal) else unit.this
+        return F.lit(_DATE_UNITS.get(str(text).upper(), str(text).lower()))
+
+    def _Concat(self, node):
+        return F.call("concat", [self.bind(e) for e in node.expressions])
+
+    def _Grouping(self, node):
+        return self.qb.bind_grouping_call(node, self)
+
+    def _Star(self, node):
+        raise BindError("`*` is only allowed in the select list or count(*)")
+
+    def _Anonymous(self, node: exp.Anonymous) -> Expr:
+        name = node.name.lower()
+        if name in ("read_parquet", "read_csv", "read_csv_auto"):
+            raise BindError(f"{name}() is a table function; use it in FROM")
+        return self._call_named(name, list(node.expressions), node)
+
+    # -- functions -----------------------------------------------------------------------
+
+    def _function(self, node: exp.Func) -> Expr:
+        name = _RENAMES.get(node.key, node.key)
+        args = []
+        for key in node.arg_types:
+            value = node.args.get(key)
+            if value is None or isinstance(value, (bool, str)):
+                continue
+            if isinstance(value, list):
+                args.extend(value)
+            elif isinstance(value, exp.Expression):
+                args.append(value)
+        return self._call_named(name, args, node)
+
+    def _call_named(self, name: str, arg_nodes: list, node: exp.Expression) -> Expr:
+        fdef = F.lookup(name)
+        distinct = False
+        if len(arg_nodes) == 1 and isinstance(arg_nodes[0], exp.Distinct):
+            distinct = True
+            arg_nodes = list(arg_nodes[0].expressions)
+        if fdef.kind == "aggregate":
+            if not self.allow_aggregates:
+                raise BindError(f"aggregate function `{name}` is not allowed here",
+                                hint="aggregates belong in SELECT, HAVING or ORDER BY; filter groups with HAVING")
+            if len(arg_nodes) == 1 and isinstance(arg_nodes[0], exp.Star):
+                arg_nodes = []
+            inner = ExprBinder(self.qb, self.scope, allow_aggregates=False, allow_windows=False, aliases=self.aliases)
+            try:
+                args = [inner.bind(a) for a in arg_nodes]
+            except BindError as err:
+                if "aggregate function" in err.message:
+                    raise BindError("aggregate function calls cannot be nested",
+                                    hint="compute the inner aggregate in a subquery") from None
+                raise
+            return F.agg(name, args, distinct=distinct)
+        if fdef.kind == "window":
+            raise BindError(f"window function `{name}` needs an OVER clause",
+                            hint=f"write {name}() OVER (ORDER BY ...)")
+        if distinct:
+            raise BindError(f"DISTINCT is only allowed in aggregate functions, not `{name}`")
+        args = [self.bind(a) for a in arg_nodes]
+        args = [F.lit(_DATE_UNITS.get(a.value.upper(), a.value.lower())) if isinstance(a, Literal)
+                and i == 0 and fdef.name in ("date_part", "date_trunc", "date_diff") and isinstance(a.value, str)
+                else a for i, a in enumerate(args)]
+        return F.call(fdef.name, args)
+
+    def _Var(self, node):
+        # bare words such as a date part in date_part(year, x), or an unquoted name
+        return F.lit(node.name)
+
+    def _Filter(self, node: exp.Filter) -> Expr:
+        out = self.bind(node.this)
+        cond_node = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
+        inner = ExprBinder(self.qb, self.scope, aliases=self.aliases)
+        cond = inner.bind(cond_node)
+        if not isinstance(out, AggCall):
+            raise BindError("FILTER (WHERE ...) applies only to aggregate functions")
+        return F.agg(out.name if out.name != "count_star" else "count", list(out.args),
+                     distinct=out.distinct, filter=cond)
+
+    def _Window(self, node: exp.Window) -> Expr:
+        if not self.allow_windows:
+            raise BindError("window functions are not allowed here",
+                            hint="window functions belong in SELECT or ORDER BY; filter their result in an outer query")
+        func_node = node.this
+        if isinstance(func_node, exp.Filter):
+            func = ExprBinder(self.qb, self.scope, allow_aggregates=True, aliases=self.aliases).bind(func_node)
+        else:
+            name = _RENAMES.get(func_node.key, func_node.key) if not isinstance(func_node, exp.Anonymous) \
+                else func_node.name.lower()
+            fdef = F.lookup(name)
+            if fdef.kind == "window":
+                argn = []
+                for key in func_node.arg_types:
+                    v = func_node.args.get(key)
+                    if isinstance(v, list):
+                        argn.extend(v)
+                    elif isinstance(v, exp.Expression):
+                        argn.append(v)
+                func = F.call(fdef.name, [self.bind(a) for a in argn])
+            else:
+                func = ExprBinder(self.qb, self.scope, allow_aggregates=True, aliases=self.aliases).bind(func_node)
+        if node.args.get("ignore_nulls"):
+            raise UnsupportedError("IGNORE NULLS is not supported")
+        partition = tuple(self.bind(p) for p in node.args.get("partition_by") or [])
+        order = tuple(self.bind_sort_key(o) for o in (node.args["order"].expressions if node.args.get("order") else []))
+        frame = self._frame(node.args.get("spec"), bool(order))
+        if isinstance(func, AggCall) and func.distinct and order:
+            raise UnsupportedError("DISTINCT aggregates over an ordered window are not supported")
+        return WindowCall(func, partition, order, frame)
+
+    def _frame(self, spec, ordered: bool) -> WindowFrame | None:
+        if spec is None:
+            return WindowFrame("range", None, 0) if ordered else WindowFrame("rows", None, None)
+        mode = (spec.args.get("kind") or "ROWS").lower()
+
+        def bound(value, side):
+            if value is None or (isinstance(value, str) and value.upper() == "UNBOUNDED"):
+                return None
+            if isinstance(value, str) and value.upper() == "CURRENT ROW":
+                return 0
+            if isinstance(value, exp.Literal) and not value.is_string:
+                n = int(value.this)
+                return -n if (side or "").upper() == "PRECEDING" else n
+            raise UnsupportedError("window frame bounds must be constant integers")
+        start = bound(spec.args.get("start"), spec.args.get("start_side"))
+        end_value = spec.args.get("end")
+        end = bound(end_value, spec.args.get("end_side")) if end_value is not None else 0
+        if mode == "range" and start not in (None, 0) or mode == "range" and end not in (None, 0):
+            raise UnsupportedError("RANGE frames with offsets are not supported", hint="use a ROWS frame")
+        return WindowFrame(mode, start, end)
+
+    def bind_sort_key(self, node: exp.Ordered) -> SortKey:
+        desc = bool(node.args.get("desc"))
+        nulls_first = bool(node.args.get("nulls_first"))
+        return SortKey(self.bind(node.this), not desc, nulls_first)
+
+
+__all__ = ["ExprBinder", "node_position", "sql_type", "interval_value"]
