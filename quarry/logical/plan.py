@@ -430,6 +430,21 @@ class Cached(LogicalPlan):
         return f"Cached: {self.label} rows={self.table.num_rows}"
 
 
+@dataclass(frozen=True, eq=False)
+class SingleRow(LogicalPlan):
+    """Pass the input through, failing at run time if it has more than one row (scalar subqueries)."""
+
+    input: LogicalPlan
+    _child_fields = ("input",)
+
+    @property
+    def schema(self):
+        return self.input.schema
+
+    def describe(self):
+        return "SingleRow"
+
+
 # ---------------------------------------------------------------------------
 
 def produced_ids(plan: LogicalPlan) -> set[int]:
@@ -462,6 +477,6 @@ def has_subquery(plan: LogicalPlan) -> bool:
 
 __all__ = [
     "LogicalPlan", "Scan", "Values", "Filter", "Project", "Aggregate", "Join", "Window", "Sort", "Limit",
-    "Union", "SetOp", "Cached", "TableSource", "produced_ids", "referenced_ids", "outer_references",
+    "Union", "SetOp", "Cached", "SingleRow", "TableSource", "produced_ids", "referenced_ids", "outer_references",
     "has_subquery", "JOIN_KINDS", "WindowFrame",
 ]

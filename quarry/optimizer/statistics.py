@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from quarry.logical.expressions import Call, ColumnRef, Expr, Literal, conjuncts, disjuncts
 from quarry.logical.plan import (
-    Aggregate, Cached, Filter, Join, Limit, LogicalPlan, Project, Scan, SetOp, Sort, Union, Values, Window,
+    Aggregate, Cached, Filter, Join, Limit, LogicalPlan, Project, Scan, SetOp, SingleRow, Sort, Union, Values,
+    Window,
 )
 
 DEFAULT_ROWS = 1000.0
@@ -106,6 +107,8 @@ def estimate_rows(plan: LogicalPlan) -> float:
         return float(plan.table.num_rows)
     if isinstance(plan, Filter):
         return max(estimate_rows(plan.input) * selectivity(plan.predicate, plan.input), 1.0)
+    if isinstance(plan, SingleRow):
+        return 1.0
     if isinstance(plan, (Project, Sort, Window)):
         rows = estimate_rows(plan.input)
         return min(rows, plan.fetch) if isinstance(plan, Sort) and plan.fetch is not None else rows

@@ -42,7 +42,9 @@ class ExecContext:
 
 def schema_of(fields: tuple[Field, ...] | list[Field]) -> pa.Schema:
     """The physical schema for logical fields: one column per field, named by key."""
-    return pa.schema([pa.field(f.key, f.dtype, f.nullable) for f in fields])
+    # nullability is a logical property; physical batches are all declared nullable so that
+    # operators never disagree with their inputs about it
+    return pa.schema([pa.field(f.key, f.dtype, True) for f in fields])
 
 
 def empty_table(schema: pa.Schema) -> pa.Table:

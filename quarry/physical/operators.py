@@ -365,3 +365,21 @@ class BroadcastExec(ExecNode):
             child = self.children[0]
             ctx.buffers[key] = [b for p in range(child.partitions) for b in child.execute(p, ctx)]
         yield from ctx.buffers[key]
+
+
+class SingleRowExec(ExecNode):
+    """Check that a scalar subquery produced at most one row."""
+
+    name = "SingleRow"
+
+    def __init__(self, child: ExecNode):
+        super().__init__([child], child.fields, 1)
+
+    def _execute(self, partition, ctx):
+        from quarry.errors import ExecutionError
+        child = self.children[0]
+        batches = [b for p in range(child.partitions) for b in child.execute(p, ctx)]
+        if sum(b.num_rows for b in batches) > 1:
+            raise ExecutionError("more than one row returned by a subquery used as an expression",
+                                 hint="add a LIMIT 1 or an aggregate to the subquery")
+        yield from batches

@@ -13,7 +13,8 @@ from quarry.catalog.providers import MemoryTable, ParquetTable
 from quarry.errors import PlanError, UnsupportedError
 from quarry.logical.expressions import ColumnRef, Expr, and_all, conjuncts
 from quarry.logical.plan import (
-    Aggregate, Cached, Filter, Join, Limit, LogicalPlan, Project, Scan, SetOp, Sort, Union, Values, Window,
+    Aggregate, Cached, Filter, Join, Limit, LogicalPlan, Project, Scan, SetOp, SingleRow, Sort, Union, Values,
+    Window,
 )
 from quarry.optimizer.statistics import estimate_rows
 from quarry.physical.aggregate import HashAggregateExec, decomposable
@@ -21,7 +22,7 @@ from quarry.physical.base import ExecConfig, ExecNode
 from quarry.physical.join import HashJoinExec, NestedLoopJoinExec
 from quarry.physical.operators import (
     BroadcastExec, FilterExec, GatherExec, LimitExec, MemoryScanExec, ParquetScanExec, ProjectExec,
-    RepartitionExec, SortExec, UnionExec, ValuesExec,
+    RepartitionExec, SingleRowExec, SortExec, UnionExec, ValuesExec,
 )
 from quarry.physical.setop import SetOpExec
 from quarry.physical.window import WindowExec
@@ -94,6 +95,9 @@ class PhysicalPlanner:
 
     def _Project(self, p: Project) -> ExecNode:
         return ProjectExec(self._plan(p.input), p.exprs, p.fields)
+
+    def _SingleRow(self, p: SingleRow) -> ExecNode:
+        return SingleRowExec(self._plan(p.input))
 
     def _Union(self, p: Union) -> ExecNode:
         return UnionExec([self._plan(c) for c in p.inputs], p.fields)

@@ -1,0 +1,265 @@
+"""Rewrite subquery expressions (EXISTS, IN, scalar) into joins.
+
+    Filter: EXISTS(Filter: l.k = o.k AND l.x > 1 (Scan l))      Join: semi on l.k = o.k
+      Scan o                                             ==>      Scan o
+                                                                  Filter: l.x > 1 (Scan l)
+
+* ``[NOT] EXISTS`` conjuncts become semi (anti) joins whose condition is the
+  subquery's correlated predicates, pulled up out of its Filters.
+* ``x IN (subquery)`` becomes a semi join on ``x = col``; ``NOT IN`` a
+  *null-aware* anti join (a NULL in the subquery empties the result; a NULL ``x``
+  is dropped unless the subquery is empty), as SQL's three-valued logic demands.
+* A scalar subquery becomes a LEFT join. Uncorrelated, its single row (checked at
+  run time) joins every row. Correlated through equalities below an aggregate, the
+  aggregate is grouped by the correlated columns and joined on them; COUNT gets
+  ``coalesce(count, 0)`` so groups with no rows still count 0 (the "count bug").
+
+Correct when: subqueries appear as WHERE/HAVING conjuncts or in the select list
+and are correlated through predicates in Filters (and, for scalar subqueries,
+through equalities below their aggregate). Other shapes raise an
+UnsupportedError naming the construct. Runs first: every later rule and the
+physical planner assume there are no subquery expressions left.
+"""
+
+from __future__ import annotations
+
+from quarry.errors import UnsupportedError
+from quarry.logical import functions as F
+from quarry.logical.expressions import (
+    AggCall, Call, ColumnRef, Exists, Expr, Field, InSubquery, ScalarSubquery, SubqueryExpr, and_all, conjuncts,
+    new_id,
+)
+from quarry.logical.plan import (
+    Aggregate, Filter, Join, Limit, LogicalPlan, Project, Sort, outer_references, produced_ids,
+)
+from quarry.logical.plan import SingleRow
+from quarry.optimizer.rule import rule
+
+
+def _has_subquery(e: Expr) -> bool:
+    return any(isinstance(x, SubqueryExpr) for x in e.walk())
+
+
+def _passthrough(plan: LogicalPlan) -> tuple[list[Expr], list[Field]]:
+    return [ColumnRef(f) for f in plan.schema], list(plan.schema)
+
+
+def _restore(plan: LogicalPlan, fields) -> LogicalPlan:
+    """Project ``plan`` back to exactly ``fields`` (dropping columns the rewrite added)."""
+    if tuple(f.id for f in plan.schema) == tuple(f.id for f in fields):
+        return plan
+    return Project(plan, tuple(ColumnRef(f) for f in fields), tuple(fields))
+
+
+# -------------------------------------------------------------------------- pulling up predicates
+
+
+def pull_up(plan: LogicalPlan, outer: set[int]) -> tuple[LogicalPlan, list[Expr]]:
+    """Remove predicates that reference ``outer`` ids from ``plan``; return the plan and them."""
+    if not (outer_references(plan) & outer):
+        return plan, []
+    if isinstance(plan, Filter):
+        corr = [c for c in conjuncts(plan.predicate) if c.column_ids() & outer]
+        rest = [c for c in conjuncts(plan.predicate) if not (c.column_ids() & outer)]
+        child, below = pull_up(plan.input, outer)
+        return (Filter(child, and_all(rest)) if rest else child), corr + below
+    if isinstance(plan, Project):
+        for e in plan.exprs:
+            if e.column_ids() & outer:
+                raise UnsupportedError("a subquery's select list that uses outer columns is not supported",
+                                       hint="move the outer column into the WHERE clause of the subquery")
+        child, conds = pull_up(plan.input, outer)
+        needed = set().union(*(c.column_ids() for c in conds)) - outer if conds else set()
+        have = {f.id for f in plan.fields}
+        exprs, fields = list(plan.exprs), list(plan.fields)
+        for f in child.schema:
+            if f.id in needed and f.id not in have:
+                exprs.append(ColumnRef(f))
+                fields.append(f)
+        return Project(child, tuple(exprs), tuple(fields)), conds
+    if isinstance(plan, Join) and plan.kind in ("inner", "cross"):
+        left, lc = pull_up(plan.left, outer)
+        right, rc = pull_up(plan.right, outer)
+        corr = [c for c in conjuncts(plan.condition) if c.column_ids() & outer]
+        rest = [c for c in conjuncts(plan.condition) if not (c.column_ids() & outer)]
+        cond = and_all(rest)
+        kind = plan.kind if cond is not None or plan.kind == "cross" else "cross"
+        if kind == "cross" and cond is not None:
+            kind = "inner"
+        return Join(left, right, kind, cond), corr + lc + rc
+    if isinstance(plan, Join) and plan.kind in ("semi", "anti", "left"):
+        if outer_references(plan.right) & outer:
+            raise UnsupportedError("correlation inside the inner side of a nested join is not supported")
+        left, lc = pull_up(plan.left, outer)
+        if plan.condition is not None and plan.condition.column_ids() & outer:
+            raise UnsupportedError("correlation in a join condition inside a subquery is not supported")
+        return Join(left, plan.right, plan.kind, plan.condition, plan.null_aware), lc
+    if isinstance(plan, Sort):
+        child, conds = pull_up(plan.input, outer)
+        return Sort(child, plan.keys, plan.fetch), conds
+    raise UnsupportedError(f"a correlated subquery containing {type(plan).__name__} is not supported",
+                           hint="rewrite the subquery as a join")
+
+
+def _strip_for_membership(plan: LogicalPlan) -> LogicalPlan:
+    """ORDER BY inside EXISTS/IN does not matter."""
+    while isinstance(plan, Sort) and plan.fetch is None:
+        plan = plan.input
+    return plan
+
+
+# -------------------------------------------------------------------------- predicates
+
+
+def _semi_anti(input_plan: LogicalPlan, sub: Expr, negated: bool) -> LogicalPlan:
+    outer = produced_ids(input_plan)
+    if isinstance(sub, Exists):
+        plan = _strip_for_membership(decorrelate(sub.plan))
+        plan, corr = pull_up(plan, outer)
+        if not corr:
+            # uncorrelated EXISTS: one row of the subquery decides for every outer row
+            plan = Limit(plan, 1)
+        return Join(input_plan, plan, "anti" if negated else "semi", and_all(corr))
+    assert isinstance(sub, InSubquery)
+    plan = _strip_for_membership(decorrelate(sub.plan))
+    value = plan.schema[0]
+    plan, corr = pull_up(plan, outer)
+    cond = and_all([F.call("equal", [sub.expr, ColumnRef(value)])] + corr)
+    if not negated:
+        return Join(input_plan, plan, "semi", cond)
+    if corr and (sub.expr.nullable or value.nullable):
+        raise UnsupportedError("correlated NOT IN over nullable columns is not supported",
+                               hint="use NOT EXISTS, whose NULL handling is simpler")
+    null_aware = sub.expr.nullable or value.nullable
+    return Join(input_plan, plan, "anti", cond, null_aware=null_aware)
+
+
+def _filter_with_subqueries(node: Filter) -> LogicalPlan:
+    plan = node.input
+    rest = []
+    for c in conjuncts(node.predicate):
+        if isinstance(c, (Exists, InSubquery)):
+            plan = _semi_anti(plan, c, False)
+        elif isinstance(c, Call) and c.name == "not" and isinstance(c.args[0], (Exists, InSubquery)):
+            plan = _semi_anti(plan, c.args[0], True)
+        elif _has_subquery(c):
+            if any(isinstance(x, (Exists, InSubquery)) for x in c.walk()):
+                raise UnsupportedError("EXISTS / IN subqueries are supported as AND-ed conditions only",
+                                       hint="rewrite `... OR EXISTS (...)` as a UNION, or use a join")
+            plan, c = _scalar_subqueries(plan, c)
+            rest.append(c)
+        else:
+            rest.append(c)
+    if rest:
+        plan = Filter(plan, and_all(rest))
+    return _restore(plan, node.schema)
+
+
+# -------------------------------------------------------------------------- scalar subqueries
+
+
+def _decorrelate_scalar(sub: LogicalPlan, outer: set[int]) -> tuple[LogicalPlan, list[Expr], bool]:
+    """(plan, join conjuncts, is_count) for a scalar subquery correlated with ``outer``."""
+    if isinstance(sub, Project):
+        child, conds, is_count = _decorrelate_scalar(sub.input, outer)
+        for e in sub.exprs:
+            if e.column_ids() & outer:
+                raise UnsupportedError("a scalar subquery whose result uses outer columns is not supported")
+        needed = set().union(*(c.column_ids() for c in conds)) - outer if conds else set()
+        exprs, fields = list(sub.exprs), list(sub.fields)
+        for f in child.schema:
+            if f.id in needed and f.id not in {x.id for x in fields}:
+                exprs.append(ColumnRef(f))
+                fields.append(f)
+        first = sub.exprs[0]
+        count = is_count and isinstance(first, ColumnRef)
+        return Project(child, tuple(exprs), tuple(fields)), conds, count
+    if isinstance(sub, Aggregate) and sub.grouping_sets is None:
+        if sub.group_exprs and outer_references(sub.input) & outer:
+            raise UnsupportedError("a correlated scalar subquery with GROUP BY is not supported")
+        child, corr = pull_up(sub.input, outer)
+        groups, gfields, conds = list(sub.group_exprs), list(sub.group_fields), []
+        for c in corr:
+            if not (isinstance(c, Call) and c.name == "equal"):
+                raise UnsupportedError("a correlated scalar subquery with an aggregate must be correlated "
+                                       "through equalities (inner.col = outer.col)")
+            a, b = c.args
+            inner_side, outer_side = (a, b) if not (a.column_ids() & outer) else (b, a)
+            if inner_side.column_ids() & outer or not (outer_side.column_ids() <= outer):
+                raise UnsupportedError("unsupported correlation predicate in a scalar subquery")
+            f = Field(str(inner_side), inner_side.dtype, inner_side.nullable, new_id())
+            groups.append(inner_side)
+            gfields.append(f)
+            conds.append(F.call("equal", [outer_side, ColumnRef(f)]))
+        agg = Aggregate(child, tuple(groups), tuple(gfields), sub.aggs, sub.agg_fields)
+        # move group keys after the aggregates so the value stays the first column
+        value_first = Project(agg, tuple(ColumnRef(f) for f in sub.agg_fields + tuple(gfields)),
+                              sub.agg_fields + tuple(gfields))
+        is_count = bool(sub.aggs) and sub.aggs[0].name in ("count", "count_star")
+        return value_first, conds, is_count
+    child, corr = pull_up(sub, outer)
+    return child, corr, False
+
+
+def _scalar_subqueries(plan: LogicalPlan, e: Expr) -> tuple[LogicalPlan, Expr]:
+    """Join every scalar subquery in ``e`` onto ``plan``; return the plan and ``e`` rewritten."""
+    replacements: dict[int, Expr] = {}
+
+    def visit(x: Expr):
+        nonlocal plan
+        if isinstance(x, ScalarSubquery) and id(x) not in replacements:
+            sub = decorrelate(x.plan)
+            value = sub.schema[0]
+            outer = produced_ids(plan)
+            if not (outer_references(sub) & outer):
+                plan = Join(plan, SingleRow(sub), "left", None)
+                replacements[id(x)] = ColumnRef(value)
+            else:
+                sub2, conds, is_count = _decorrelate_scalar(sub, outer)
+                plan = Join(plan, sub2, "left", and_all(conds))
+                ref = ColumnRef(sub2.schema[0])
+                replacements[id(x)] = F.call("coalesce", [ref, F.lit(0)]) if is_count else ref
+        elif isinstance(x, (Exists, InSubquery)):
+            raise UnsupportedError("EXISTS / IN subqueries are only supported in WHERE and HAVING conditions")
+        for c in x.children():
+            visit(c)
+    visit(e)
+
+    def sub_fn(x):
+        return replacements.get(id(x), x) if isinstance(x, ScalarSubquery) else x
+    return plan, e.transform_down(sub_fn)
+
+
+def _project_with_subqueries(node: Project) -> LogicalPlan:
+    plan = node.input
+    exprs = []
+    for e in node.exprs:
+        if _has_subquery(e):
+            plan, e = _scalar_subqueries(plan, e)
+        exprs.append(e)
+    return Project(plan, tuple(exprs), node.fields)
+
+
+# -------------------------------------------------------------------------- the rule
+
+
+def decorrelate(plan: LogicalPlan) -> LogicalPlan:
+    """Remove every subquery expression from ``plan`` (recursively)."""
+    def fn(node: LogicalPlan) -> LogicalPlan:
+        if not any(_has_subquery(e) for e in node.expressions()):
+            return node
+        if isinstance(node, Filter):
+            return _filter_with_subqueries(node)
+        if isinstance(node, Project):
+            return _project_with_subqueries(node)
+        raise UnsupportedError(f"subqueries are not supported inside {type(node).__name__}",
+                               hint="move the subquery into WHERE, HAVING or the select list")
+    return plan.transform_up(fn)
+
+
+@rule
+def apply(plan: LogicalPlan, ctx) -> LogicalPlan:
+    return decorrelate(plan)
+
+
+
