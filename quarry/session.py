@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -51,6 +52,8 @@ class Session:
             self.set_config(**config)
         self.optimizer = Optimizer(BATCHES)
         self.allowed_paths: list[str] | None = None   # set by the server for remote clients
+        self._running: set = set()                       # contexts of queries in flight, for cancel()
+        self._lock = threading.Lock()
 
     # -- configuration ------------------------------------------------------------------
 
@@ -143,10 +146,23 @@ class Session:
         optimized = self.optimize(plan)
         physical = self.physical_plan(optimized)
         from quarry.execution.executor import run_physical
-        table = run_physical(physical, ExecContext(self.exec_config()))
+        ctx = ExecContext(self.exec_config())
+        with self._lock:
+            self._running.add(ctx)
+        try:
+            table = run_physical(physical, ctx)
+        finally:
+            with self._lock:
+                self._running.discard(ctx)
         names = [f.name for f in plan.schema]
         table = pa.Table.from_arrays(table.columns, names=names) if table.num_columns == len(names) else table
         return QueryResult(table, physical, time.perf_counter() - start)
+
+    def cancel(self) -> None:
+        """Cancel every query running in this session (they raise a 'query cancelled' error)."""
+        with self._lock:
+            for ctx in self._running:
+                ctx.cancelled = True
 
     def close(self) -> None:
         """Release resources (worker pools, servers); the session is unusable afterwards."""

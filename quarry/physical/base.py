@@ -26,7 +26,7 @@ class ExecConfig:
     broadcast_rows: int = 200_000
 
 
-@dataclass
+@dataclass(eq=False)
 class ExecContext:
     """State of one query run: configuration, and exchange buffers shared by consumers."""
 
