@@ -6,24 +6,26 @@ Order matters, and every constraint is stated here:
    no subquery expressions remain.
 2. ``simplify_expressions`` after it, because decorrelation builds new conditions
    (and before pushdown, so factored ORs such as TPC-H Q19's expose join keys).
-3. ``extract_equi_joins`` + ``push_down_filter`` to a fixed point: together they
+3. ``infer_or_filters`` once, before pushdown, so the filters it derives get pushed.
+4. ``extract_equi_joins`` + ``push_down_filter`` to a fixed point: together they
    turn comma joins into keyed joins and move every filter to its lowest point.
-4. ``reorder_joins`` once, after pushdown, because its estimates need filters at
+5. ``reorder_joins`` once, after pushdown, because its estimates need filters at
    the scans; pushdown runs again after it for conjuncts it left on top.
-5. ``push_down_limit`` after joins are final.
-6. ``prune_columns`` last among the rewrites (it must see every expression where it
+6. ``push_down_limit`` after joins are final.
+7. ``prune_columns`` last among the rewrites (it must see every expression where it
    ends up), then ``merge_projections`` tidies what pruning and the rewrites left.
 """
 
 from quarry.optimizer.rule import Batch, FixedPoint, Once
 from quarry.optimizer.rules import (
-    decorrelate_subqueries, extract_equi_joins, merge_projections, prune_columns, push_down_filter,
+    decorrelate_subqueries, extract_equi_joins, infer_or_filters, merge_projections, prune_columns, push_down_filter,
     push_down_limit, reorder_joins, simplify_expressions,
 )
 
 BATCHES: list[Batch] = [
     Batch("subqueries", Once(), (decorrelate_subqueries.apply,)),
     Batch("simplify", FixedPoint(10), (simplify_expressions.apply,)),
+    Batch("infer", Once(), (infer_or_filters.apply,)),
     Batch("pushdown", FixedPoint(30), (extract_equi_joins.apply, push_down_filter.apply)),
     Batch("join order", Once(), (reorder_joins.apply,)),
     Batch("pushdown again", FixedPoint(30), (extract_equi_joins.apply, push_down_filter.apply,

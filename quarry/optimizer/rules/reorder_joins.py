@@ -21,7 +21,7 @@ filters have been pushed down, so the estimates see them.
 
 from __future__ import annotations
 
-from quarry.logical.expressions import ColumnRef, Expr, and_all, conjuncts
+from quarry.logical.expressions import Call, ColumnRef, Expr, and_all, conjuncts
 from quarry.logical.plan import Filter, Join, LogicalPlan, Project
 from quarry.optimizer.rule import rule
 from quarry.optimizer.statistics import estimate_rows
@@ -64,7 +64,9 @@ def reorder(plan: Join) -> LogicalPlan:
         for i in remaining:
             usable = [c for c in pending if c.column_ids() <= cur_ids | ids[i]
                       and c.column_ids() & ids[i] and c.column_ids() & cur_ids]
-            if not usable:
+            # only an equality between the two sides makes a hash join; anything else would be
+            # a nested loop, so such inputs wait until an equality connects them
+            if not any(_is_equi(c, cur_ids, ids[i]) for c in usable):
                 continue
             est = _join_estimate(current, cur_rows, leaves[i], rows[i], and_all(usable))
             if best is None or est < best[0] or (est == best[0] and rows[i] < rows[best[1]]):
@@ -90,6 +92,13 @@ def reorder(plan: Join) -> LogicalPlan:
     if tuple(f.id for f in current.schema) == tuple(f.id for f in plan.schema):
         return current
     return Project(current, tuple(ColumnRef(f) for f in plan.schema), plan.schema)
+
+
+def _is_equi(c: Expr, left: set[int], right: set[int]) -> bool:
+    if not (isinstance(c, Call) and c.name == "equal"):
+        return False
+    a, b = (x.column_ids() for x in c.args)
+    return bool(a and b) and ((a <= left and b <= right) or (a <= right and b <= left))
 
 
 def _same_shape(a: LogicalPlan, b: LogicalPlan) -> bool:
