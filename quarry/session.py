@@ -24,7 +24,7 @@ from quarry.physical.planner import PhysicalPlanner
 
 
 DEFAULT_CONFIG = {
-    "target_partitions": 1,          # partitions per stage (the parallel executor raises this)
+    "target_partitions": os.cpu_count() or 1,   # partitions per stage, run on threads in-process
     "batch_rows": 1 << 17,           # rows per record batch between operators
     "broadcast_rows": 200_000,       # a join side estimated below this is broadcast
     "disabled_rules": (),            # optimizer rules to skip, by name
@@ -70,6 +70,7 @@ class Session:
 
     def exec_config(self) -> ExecConfig:
         return ExecConfig(target_partitions=int(self.config["target_partitions"]),
+                          threads=max(1, int(self.config["target_partitions"])),
                           batch_rows=int(self.config["batch_rows"]),
                           broadcast_rows=int(self.config["broadcast_rows"]))
 

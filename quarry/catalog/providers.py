@@ -262,11 +262,18 @@ class ParquetTable(TableProvider):
         size = sum(rg.total_bytes for rg in self.row_groups)
         return TableStats(rows, cols, size)
 
-    def read_row_group(self, rg: RowGroupInfo, columns: list[str]) -> pa.Table:
-        """Read the named columns of one row group, types normalized, partition columns filled."""
+    def read_row_group(self, rg: RowGroupInfo, columns: list[str], open_files: dict | None = None) -> pa.Table:
+        """Read the named columns of one row group, types normalized, partition columns filled.
+
+        ``open_files`` caches readers by path for a caller that reads many row groups.
+        """
         file_cols = [c for c in columns if c not in rg.partition]
         try:
-            pf = pq.ParquetFile(rg.path, metadata=self._file_meta.get(rg.path))
+            pf = open_files.get(rg.path) if open_files is not None else None
+            if pf is None:
+                pf = pq.ParquetFile(rg.path, metadata=self._file_meta.get(rg.path))
+                if open_files is not None:
+                    open_files[rg.path] = pf
             table = pf.read_row_group(rg.index, columns=file_cols, use_threads=True)
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError(f"cannot read `{rg.path}` (row group {rg.index}): {exc}",

@@ -5,15 +5,13 @@ from __future__ import annotations
 import pyarrow as pa
 
 from quarry.errors import DataError, ExecutionError, QuarryError
-from quarry.physical.base import ExecContext, ExecNode
+from quarry.physical.base import ExecContext, ExecNode, run_partitions
 
 
 def run_physical(root: ExecNode, ctx: ExecContext) -> pa.Table:
     """Execute ``root`` (one output partition) and return all rows as a Table."""
     try:
-        batches = []
-        for p in range(root.partitions):
-            batches.extend(root.execute(p, ctx))
+        batches = [b for part in run_partitions(root, ctx) for b in part]
         if not batches:
             return root.schema.empty_table()
         return pa.Table.from_batches(batches, schema=root.schema)

@@ -8,7 +8,9 @@ batches, time, plus their own counters) for EXPLAIN ANALYZE.
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -24,6 +26,7 @@ class ExecConfig:
     target_partitions: int = 1
     batch_rows: int = 1 << 17
     broadcast_rows: int = 200_000
+    threads: int = 2
 
 
 @dataclass(eq=False)
@@ -33,6 +36,13 @@ class ExecContext:
     config: ExecConfig = field(default_factory=ExecConfig)
     buffers: dict = field(default_factory=dict)
     cancelled: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _exchange_locks: dict = field(default_factory=dict)
+
+    def exchange_lock(self, key) -> threading.Lock:
+        """The lock that makes an exchange compute its buffers exactly once."""
+        with self.lock:
+            return self._exchange_locks.setdefault(key, threading.Lock())
 
     def check_cancelled(self):
         if self.cancelled:
@@ -74,14 +84,22 @@ class ExecNode:
             try:
                 batch = next(it)
             except StopIteration:
-                self.metrics["time"] += time.perf_counter() - start
+                self.add_metric("time", time.perf_counter() - start)
                 return
-            self.metrics["time"] += time.perf_counter() - start
+            elapsed = time.perf_counter() - start
+            with _METRICS_LOCK:
+                self.metrics["time"] += elapsed
+                if batch.num_rows:
+                    self.metrics["rows"] += batch.num_rows
+                    self.metrics["batches"] += 1
             if batch.num_rows == 0:
                 continue
-            self.metrics["rows"] += batch.num_rows
-            self.metrics["batches"] += 1
             yield batch
+
+    def add_metric(self, name: str, value: float) -> None:
+        """Add to a counter (partitions may run on several threads)."""
+        with _METRICS_LOCK:
+            self.metrics[name] = self.metrics.get(name, 0) + value
 
     def _execute(self, partition: int, ctx: ExecContext) -> Iterator[pa.RecordBatch]:  # pragma: no cover
         raise NotImplementedError
@@ -131,6 +149,23 @@ class ExecNode:
         yield self
         for c in self.children:
             yield from c.walk()
+
+
+_METRICS_LOCK = threading.Lock()
+
+
+def run_partitions(node: ExecNode, ctx: ExecContext) -> list[list[pa.RecordBatch]]:
+    """All batches of every partition of ``node``, partitions running on threads.
+
+    Arrow's readers and kernels release the GIL, so partitions of a stage really
+    run in parallel; each call gets its own threads, so nested exchanges cannot
+    starve each other.
+    """
+    n = node.partitions
+    if n == 1:
+        return [list(node.execute(0, ctx))]
+    with ThreadPoolExecutor(max_workers=min(n, ctx.config.threads)) as pool:
+        return list(pool.map(lambda p: list(node.execute(p, ctx)), range(n)))
 
 
 def _fmt(v) -> str:

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from quarry.catalog.providers import MemoryTable, ParquetTable, RowGroupInfo
 from quarry.logical.expressions import ColumnRef, Expr, Field, SortKey
-from quarry.physical.base import ExecContext, ExecNode, batches_of
+from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitions
 from quarry.physical.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
 from quarry.physical.hashing import partition_ids
 from quarry.physical.pruning import can_skip
@@ -75,18 +75,19 @@ class ParquetScanExec(ExecNode):
         rename = [f.key for f in self.read_fields]
         out_keys = [f.key for f in self.fields]
         by_name = {f.name: f for f in self.table_fields}
+        files: dict = {}   # open Parquet readers of this partition (one thread each)
         for rg in self.splits[partition]:
-            self.metrics["row_groups"] += 1
+            self.add_metric("row_groups", 1)
             if self.predicate is not None and can_skip(self.predicate, rg, by_name):
-                self.metrics["row_groups_skipped"] += 1
-                self.metrics["bytes_skipped"] += self._column_bytes(rg)
+                self.add_metric("row_groups_skipped", 1)
+                self.add_metric("bytes_skipped", self._column_bytes(rg))
                 continue
-            self.metrics["bytes_read"] += self._column_bytes(rg)
-            self.metrics["rows_read"] += rg.num_rows
+            self.add_metric("bytes_read", self._column_bytes(rg))
+            self.add_metric("rows_read", rg.num_rows)
             if not names:
                 yield rows_only(rg.num_rows)
                 continue
-            table = self.provider.read_row_group(rg, names).rename_columns(rename)
+            table = self.provider.read_row_group(rg, names, files).rename_columns(rename)
             if self.predicate is not None:
                 table = filter_batch(table, self.predicate)
             if not out_keys:
@@ -311,27 +312,30 @@ class RepartitionExec(ExecNode):
 
     def _buckets(self, ctx: ExecContext) -> list[list[pa.RecordBatch]]:
         key = ("repartition", id(self))
-        if key not in ctx.buffers:
-            n = self.partitions
-            buckets: list[list[pa.RecordBatch]] = [[] for _ in range(n)]
-            child = self.children[0]
-            for p in range(child.partitions):
-                for batch in child.execute(p, ctx):
-                    self.metrics["shuffle_rows"] += batch.num_rows
-                    if n == 1:
-                        buckets[0].append(batch)
-                        continue
-                    pid = partition_ids([evaluate_array(k, batch) for k in self.keys], n)
-                    order = np.argsort(pid, kind="stable")
-                    counts = np.bincount(pid, minlength=n)
-                    sorted_batch = batch.take(pa.array(order))
-                    start = 0
-                    for i in range(n):
-                        if counts[i]:
-                            buckets[i].append(sorted_batch.slice(start, counts[i]))
-                        start += counts[i]
-            ctx.buffers[key] = buckets
+        with ctx.exchange_lock(key):
+            if key not in ctx.buffers:
+                ctx.buffers[key] = self._shuffle(ctx)
         return ctx.buffers[key]
+
+    def _shuffle(self, ctx: ExecContext) -> list[list[pa.RecordBatch]]:
+        n = self.partitions
+        buckets: list[list[pa.RecordBatch]] = [[] for _ in range(n)]
+        for part in run_partitions(self.children[0], ctx):
+            for batch in part:
+                self.add_metric("shuffle_rows", batch.num_rows)
+                if n == 1:
+                    buckets[0].append(batch)
+                    continue
+                pid = partition_ids([evaluate_array(k, batch) for k in self.keys], n)
+                order = np.argsort(pid, kind="stable")
+                counts = np.bincount(pid, minlength=n)
+                sorted_batch = batch.take(pa.array(order))
+                start = 0
+                for i in range(n):
+                    if counts[i]:
+                        buckets[i].append(sorted_batch.slice(start, counts[i]))
+                    start += counts[i]
+        return buckets
 
     def _execute(self, partition, ctx):
         yield from self._buckets(ctx)[partition]
@@ -346,9 +350,8 @@ class GatherExec(ExecNode):
         super().__init__([child], child.fields, 1)
 
     def _execute(self, partition, ctx):
-        child = self.children[0]
-        for p in range(child.partitions):
-            yield from child.execute(p, ctx)
+        for part in run_partitions(self.children[0], ctx):
+            yield from part
 
 
 class BroadcastExec(ExecNode):
@@ -361,9 +364,9 @@ class BroadcastExec(ExecNode):
 
     def _execute(self, partition, ctx):
         key = ("broadcast", id(self))
-        if key not in ctx.buffers:
-            child = self.children[0]
-            ctx.buffers[key] = [b for p in range(child.partitions) for b in child.execute(p, ctx)]
+        with ctx.exchange_lock(key):
+            if key not in ctx.buffers:
+                ctx.buffers[key] = [b for part in run_partitions(self.children[0], ctx) for b in part]
         yield from ctx.buffers[key]
 
 
