@@ -26,6 +26,7 @@ from quarry.errors import DataError
 from quarry.logical.types import normalize, normalize_schema
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+SMALL_DICTIONARY_BYTES = 64 * 1024
 
 
 @dataclass
@@ -262,16 +263,48 @@ class ParquetTable(TableProvider):
         size = sum(rg.total_bytes for rg in self.row_groups)
         return TableStats(rows, cols, size)
 
-    def read_row_group(self, rg: RowGroupInfo, columns: list[str], open_files: dict | None = None) -> pa.Table:
+    def dictionary_columns(self) -> frozenset[str]:
+        """String columns stored with a small dictionary in every row group (low cardinality).
+
+        Reading these as Arrow dictionaries lets a scan evaluate a predicate once per
+        distinct value and decode only the rows that pass. A writer that fell back from
+        dictionary to plain encoding leaves a large dictionary page, so size tells them apart.
+        """
+        cached = getattr(self, "_dictionary_columns", None)
+        if cached is not None:
+            return cached
+        strings = {f.name for f in self.file_schema
+                   if pa.types.is_string(f.type) or pa.types.is_string_view(f.type) or pa.types.is_large_string(f.type)}
+        ok = set(strings)
+        for path, meta in self._file_meta.items():
+            for r in range(meta.num_row_groups):
+                g = meta.row_group(r)
+                for i in range(g.num_columns):
+                    col = g.column(i)
+                    name = col.path_in_schema
+                    if name not in ok:
+                        continue
+                    if not col.has_dictionary_page or col.dictionary_page_offset is None:
+                        ok.discard(name)
+                    elif col.data_page_offset - col.dictionary_page_offset > SMALL_DICTIONARY_BYTES:
+                        ok.discard(name)
+        self._dictionary_columns = frozenset(ok)
+        return self._dictionary_columns
+
+    def read_row_group(self, rg: RowGroupInfo, columns: list[str], open_files: dict | None = None,
+                       dictionary: frozenset[str] = frozenset()) -> pa.Table:
         """Read the named columns of one row group, types normalized, partition columns filled.
 
-        ``open_files`` caches readers by path for a caller that reads many row groups.
+        ``open_files`` caches readers by path for a caller that reads many row groups;
+        columns named in ``dictionary`` come back as dictionary arrays (see
+        :meth:`dictionary_columns`), the rest in their normalized type.
         """
         file_cols = [c for c in columns if c not in rg.partition]
         try:
             pf = open_files.get(rg.path) if open_files is not None else None
             if pf is None:
-                pf = pq.ParquetFile(rg.path, metadata=self._file_meta.get(rg.path))
+                pf = pq.ParquetFile(rg.path, metadata=self._file_meta.get(rg.path),
+                                    read_dictionary=sorted(dictionary) or None)
                 if open_files is not None:
                     open_files[rg.path] = pf
             table = pf.read_row_group(rg.index, columns=file_cols, use_threads=True)
@@ -286,7 +319,12 @@ class ParquetTable(TableProvider):
             else:
                 col = table.column(c)
                 target = self.schema.field(c).type
-                arrays.append(col.cast(target) if col.type != target else col)
+                if c in dictionary and pa.types.is_dictionary(col.type):
+                    if col.type.value_type != target:
+                        col = col.cast(pa.dictionary(col.type.index_type, target))
+                    arrays.append(col)
+                else:
+                    arrays.append(col.cast(target) if col.type != target else col)
             names.append(c)
         if not columns:
             return pa.table({"__rows": pa.nulls(rg.num_rows)}).select([])  # row count only

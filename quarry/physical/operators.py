@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quarry.catalog.providers import MemoryTable, ParquetTable, RowGroupInfo
-from quarry.logical.expressions import ColumnRef, Expr, Field, SortKey
+from quarry.logical.expressions import ColumnRef, Expr, Field, SortKey, and_all, conjuncts
 from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitions
 from quarry.physical.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
 from quarry.physical.hashing import partition_ids
@@ -51,6 +51,9 @@ class ParquetScanExec(ExecNode):
         needed = {f.id for f in fields} | (predicate.column_ids() if predicate is not None else set())
         self.read_fields = [f for f in table_fields if f.id in needed]
         self.splits = _split_evenly(provider.row_groups, partitions, lambda rg: rg.num_rows)
+        # low-cardinality strings are read as dictionaries and decoded after filtering
+        self.dictionary_names = frozenset(f.name for f in self.read_fields) & provider.dictionary_columns()
+        self.dictionary_keys = frozenset(f.key for f in self.read_fields if f.name in self.dictionary_names)
         self.metrics.update({"files": len(set(rg.path for rg in provider.row_groups)), "row_groups": 0,
                              "row_groups_skipped": 0, "rows_read": 0, "bytes_read": 0, "bytes_skipped": 0})
 
@@ -87,14 +90,83 @@ class ParquetScanExec(ExecNode):
             if not names:
                 yield rows_only(rg.num_rows)
                 continue
-            table = self.provider.read_row_group(rg, names, files).rename_columns(rename)
+            table = self.provider.read_row_group(rg, names, files, self.dictionary_names)
+            table = table.rename_columns(rename)
             if self.predicate is not None:
-                table = filter_batch(table, self.predicate)
+                table = filter_with_dictionaries(table, self.predicate, self.dictionary_keys)
+            table = decode_dictionaries(table, self.dictionary_keys)
             if not out_keys:
                 if table.num_rows:
                     yield rows_only(table.num_rows)
                 continue
             yield from batches_of(table.select(out_keys), ctx.config.batch_rows)
+
+
+# functions that give a non-NULL result for a NULL input: their value on the dictionary
+# entries says nothing about rows whose index is NULL
+_NULL_SENSITIVE = {"is_null", "is_not_null", "coalesce", "case", "nullif", "is_distinct_from",
+                   "is_not_distinct_from", "is_true", "is_false", "is_not_true", "is_not_false", "concat",
+                   "in_list_nullable"}
+
+
+def _dictionary_conjunct(c: Expr, dictionary_keys: frozenset[str]) -> str | None:
+    """The one dictionary column a conjunct reads, if it can be evaluated per dictionary entry."""
+    refs = {x.field.key for x in c.walk() if isinstance(x, ColumnRef)}
+    if len(refs) != 1:
+        return None
+    (key,) = refs
+    if key not in dictionary_keys:
+        return None
+    if any(getattr(x, "name", None) in _NULL_SENSITIVE for x in c.walk()):
+        return None
+    return key
+
+
+def filter_with_dictionaries(table: pa.Table, predicate: Expr, dictionary_keys: frozenset[str]) -> pa.Table:
+    """Filter rows by ``predicate``; conjuncts over one dictionary column are evaluated once
+    per distinct value and mapped to rows through the indices."""
+    if not dictionary_keys:
+        return filter_batch(table, predicate)
+    masks = []
+    rest = []
+    for c in conjuncts(predicate):
+        key = _dictionary_conjunct(c, dictionary_keys)
+        if key is None:
+            rest.append(c)
+            continue
+        col = table.column(key)
+        arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        per_value = evaluate_predicate(c, pa.table({key: arr.dictionary}))
+        if per_value is True or per_value is False:
+            per_value = pa.array(np.full(len(arr.dictionary), per_value))
+        masks.append(pc.fill_null(per_value.take(arr.indices), False))
+    if rest:
+        needed = set().union(*(c.column_ids() for c in rest))
+        decoded = decode_dictionaries(table, frozenset(k for k in dictionary_keys
+                                                       if int(k.rsplit("#", 1)[1]) in needed))
+        mask = evaluate_predicate(and_all(rest), decoded)
+        if mask is False:
+            return table.slice(0, 0)
+        if mask is not True:
+            masks.append(mask)
+    if not masks:
+        return table
+    combined = masks[0]
+    for m in masks[1:]:
+        combined = pc.and_(combined, m)
+    return table.filter(combined)
+
+
+def decode_dictionaries(table: pa.Table, keys: frozenset[str]) -> pa.Table:
+    """Replace dictionary columns by plain ones."""
+    for key in keys:
+        if key not in table.column_names:
+            continue
+        i = table.column_names.index(key)
+        col = table.column(i)
+        if pa.types.is_dictionary(col.type):
+            table = table.set_column(i, key, col.cast(col.type.value_type))
+    return table
 
 
 def rows_only(n: int) -> pa.RecordBatch:

@@ -5,7 +5,9 @@ Order matters, and every constraint is stated here:
 1. ``decorrelate_subqueries`` first: later rules and the physical planner assume
    no subquery expressions remain.
 2. ``simplify_expressions`` after it, because decorrelation builds new conditions
-   (and before pushdown, so factored ORs such as TPC-H Q19's expose join keys).
+   (and before pushdown, so factored ORs such as TPC-H Q19's expose join keys);
+   ``unwrap_cast_in_comparison`` with it, since folding turns `1 + 10` into a literal
+   whose comparison no longer needs the column cast.
 3. ``infer_or_filters`` once, before pushdown, so the filters it derives get pushed.
 4. ``extract_equi_joins`` + ``push_down_filter`` to a fixed point: together they
    turn comma joins into keyed joins and move every filter to its lowest point.
@@ -19,12 +21,12 @@ Order matters, and every constraint is stated here:
 from quarry.optimizer.rule import Batch, FixedPoint, Once
 from quarry.optimizer.rules import (
     decorrelate_subqueries, extract_equi_joins, infer_or_filters, merge_projections, prune_columns, push_down_filter,
-    push_down_limit, reorder_joins, simplify_expressions,
+    push_down_limit, reorder_joins, simplify_expressions, unwrap_cast_in_comparison,
 )
 
 BATCHES: list[Batch] = [
     Batch("subqueries", Once(), (decorrelate_subqueries.apply,)),
-    Batch("simplify", FixedPoint(10), (simplify_expressions.apply,)),
+    Batch("simplify", FixedPoint(10), (simplify_expressions.apply, unwrap_cast_in_comparison.apply)),
     Batch("infer", Once(), (infer_or_filters.apply,)),
     Batch("pushdown", FixedPoint(30), (extract_equi_joins.apply, push_down_filter.apply)),
     Batch("join order", Once(), (reorder_joins.apply,)),
