@@ -48,7 +48,10 @@ def _fixed_width_words(arr: pa.Array) -> np.ndarray:
         values = np.asarray(pc.fill_null(arr.cast(pa.float64()), 0.0))
         values = np.where(values == 0.0, 0.0, values)   # -0.0 and 0.0 are equal
         return values.view(np.uint64)[:, None]
-    values = np.asarray(pc.fill_null(arr.cast(pa.int64()), 0)).astype(np.int64)
+    if t == pa.int64() and not arr.null_count:
+        values = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr) + arr.offset)[arr.offset:]
+    else:
+        values = np.asarray(pc.fill_null(arr.cast(pa.int64()), 0)).astype(np.int64)
     return values.view(np.uint64)[:, None]
 
 

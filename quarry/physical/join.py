@@ -23,7 +23,8 @@ import pyarrow.compute as pc
 
 from quarry.errors import ExecutionError
 from quarry.logical.expressions import ColumnRef, Expr
-from quarry.physical.base import ExecNode, batches_of
+from quarry.physical.base import ExecNode, batches_of, run_partitions
+from quarry.physical.operators import RepartitionExec
 from quarry.physical.expr_eval import evaluate_array, evaluate_predicate, to_arrow_expression
 
 _ACERO_KIND = {"inner": "inner", "left": "left outer", "right": "right outer", "full": "full outer",
@@ -162,9 +163,47 @@ class HashJoinExec(ExecNode):
         return text
 
     def _execute(self, partition, ctx):
-        left = self.collect_child(self.children[0], partition, ctx)
-        right = self.collect_child(self.children[1], partition, ctx)
+        broadcast = self._adaptive_broadcast(ctx) if self.mode == "partitioned" else None
+        if broadcast is not None:
+            # the build side turned out small: join it whole with the probe input's own,
+            # unshuffled partition (the probe exchange is never run)
+            probe_source = self.children[0 if self.build_left is False else 1].children[0]
+            probe = self.collect_child(probe_source, partition, ctx) if partition < probe_source.partitions \
+                else probe_source.schema.empty_table()
+            left, right = (broadcast, probe) if self.build_left else (probe, broadcast)
+        else:
+            left = self.collect_child(self.children[0], partition, ctx)
+            right = self.collect_child(self.children[1], partition, ctx)
         yield from batches_of(self.join_tables(left, right), ctx.config.batch_rows)
+
+    def _adaptive_broadcast(self, ctx) -> pa.Table | None:
+        """Once per query: the whole build side if it is small enough to broadcast, else None.
+
+        Decided on the actual row count of the build side's exchange, so a bad estimate
+        (a selective subquery, a skewed filter) cannot force a shuffle of the large side.
+        Only when broadcasting is correct: the build side's unmatched rows must never be
+        emitted, and both inputs must be hash exchanges the planner placed.
+        """
+        key = ("adaptive-join", id(self))
+        with ctx.exchange_lock(key):
+            if key in ctx.buffers:
+                return ctx.buffers[key]
+            build = self.children[0] if self.build_left else self.children[1]
+            probe = self.children[1] if self.build_left else self.children[0]
+            allowed = (self.kind in ("inner", "right") if self.build_left
+                       else self.kind in ("inner", "left", "semi", "anti"))
+            decision = None
+            if allowed and not self.null_aware and isinstance(build, RepartitionExec) \
+                    and isinstance(probe, RepartitionExec) and probe.children[0].partitions <= self.partitions:
+                parts = run_partitions(build, ctx)
+                rows = sum(b.num_rows for part in parts for b in part)
+                if rows <= ctx.config.broadcast_rows:
+                    batches = [b for part in parts for b in part]
+                    decision = pa.Table.from_batches(batches, schema=build.schema) if batches \
+                        else build.schema.empty_table()
+                    self.add_metric("switched_to_broadcast", 1)
+            ctx.buffers[key] = decision
+            return decision
 
     def join_tables(self, left: pa.Table, right: pa.Table) -> pa.Table:
         if self.null_aware:

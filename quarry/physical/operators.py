@@ -399,6 +399,13 @@ class RepartitionExec(ExecNode):
                     buckets[0].append(batch)
                     continue
                 pid = partition_ids([evaluate_array(k, batch) for k in self.keys], n)
+                if n <= 16:
+                    # a few boolean filters beat a stable sort of the partition ids
+                    for i in range(n):
+                        part = batch.filter(pa.array(pid == i))
+                        if part.num_rows:
+                            buckets[i].append(part)
+                    continue
                 order = np.argsort(pid, kind="stable")
                 counts = np.bincount(pid, minlength=n)
                 sorted_batch = batch.take(pa.array(order))
