@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pyarrow as pa
+
+from quarry.logical.tree import TreeNode
 
 _next_id = itertools.count(1)
 
@@ -53,11 +55,9 @@ class Field:
         return self.key
 
 
-class Expr:
-    """Base of all expressions. Subclasses are frozen dataclasses."""
-
-    # Subclasses list the names of their expression-valued fields in order.
-    _child_fields: tuple[str, ...] = ()
+class Expr(TreeNode):
+    """Base of all expressions. Subclasses are frozen dataclasses listing their
+    expression-valued fields in ``_child_fields``; ``walk`` does not enter subquery plans."""
 
     @property
     def dtype(self) -> pa.DataType:  # pragma: no cover - overridden
@@ -66,49 +66,6 @@ class Expr:
     @property
     def nullable(self) -> bool:
         return True
-
-    def children(self) -> tuple["Expr", ...]:
-        out: list[Expr] = []
-        for name in self._child_fields:
-            value = getattr(self, name)
-            if isinstance(value, tuple):
-                out.extend(value)
-            elif value is not None:
-                out.append(value)
-        return tuple(out)
-
-    def with_children(self, children: tuple["Expr", ...]) -> "Expr":
-        if tuple(children) == self.children() and all(a is b for a, b in zip(children, self.children())):
-            return self
-        it = iter(children)
-        updates = {}
-        for name in self._child_fields:
-            value = getattr(self, name)
-            if isinstance(value, tuple):
-                updates[name] = tuple(next(it) for _ in value)
-            elif value is not None:
-                updates[name] = next(it)
-        return replace(self, **updates)
-
-    def transform_up(self, fn: Callable[["Expr"], "Expr"]) -> "Expr":
-        """Rewrite bottom-up: children first, then ``fn`` on the rebuilt node."""
-        kids = self.children()
-        new_kids = tuple(k.transform_up(fn) for k in kids)
-        node = self if all(a is b for a, b in zip(kids, new_kids)) else self.with_children(new_kids)
-        return fn(node)
-
-    def transform_down(self, fn: Callable[["Expr"], "Expr"]) -> "Expr":
-        """Rewrite top-down: ``fn`` on this node, then on the children of its result."""
-        node = fn(self)
-        kids = node.children()
-        new_kids = tuple(k.transform_down(fn) for k in kids)
-        return node if all(a is b for a, b in zip(kids, new_kids)) else node.with_children(new_kids)
-
-    def walk(self) -> Iterator["Expr"]:
-        """Every node of the tree, pre-order (subquery plans not entered)."""
-        yield self
-        for c in self.children():
-            yield from c.walk()
 
     def column_ids(self) -> set[int]:
         """Ids of every column this expression reads (subquery outer references included)."""

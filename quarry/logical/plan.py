@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pyarrow as pa
 
+from quarry.logical.tree import TreeNode, gather, rebuild
 from quarry.logical.expressions import (
     AggCall, ColumnRef, Expr, Field, SortKey, SubqueryExpr, WindowCall, WindowFrame,
 )
@@ -26,81 +27,26 @@ from quarry.logical.expressions import (
 JOIN_KINDS = ("inner", "left", "right", "full", "semi", "anti", "cross")
 
 
-class LogicalPlan:
-    """Base of plan nodes (frozen dataclasses)."""
+class LogicalPlan(TreeNode):
+    """Base of plan nodes (frozen dataclasses); ``_expr_fields`` lists expression-valued fields."""
 
-    _child_fields: tuple[str, ...] = ()
     _expr_fields: tuple[str, ...] = ()
 
     @property
     def schema(self) -> tuple[Field, ...]:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def children(self) -> tuple["LogicalPlan", ...]:
-        out = []
-        for name in self._child_fields:
-            value = getattr(self, name)
-            out.extend(value if isinstance(value, tuple) else (value,))
-        return tuple(out)
-
-    def with_children(self, children) -> "LogicalPlan":
-        children = tuple(children)
-        if all(a is b for a, b in zip(children, self.children())):
-            return self
-        it = iter(children)
-        updates = {}
-        for name in self._child_fields:
-            value = getattr(self, name)
-            updates[name] = tuple(next(it) for _ in value) if isinstance(value, tuple) else next(it)
-        return replace(self, **updates)
-
     def expressions(self) -> tuple[Expr, ...]:
-        out = []
-        for name in self._expr_fields:
-            value = getattr(self, name)
-            if isinstance(value, tuple):
-                out.extend(value)
-            elif value is not None:
-                out.append(value)
-        return tuple(out)
+        """The node's own expressions (not its children's)."""
+        return gather(self, self._expr_fields)
 
     def with_expressions(self, exprs) -> "LogicalPlan":
-        exprs = tuple(exprs)
-        if all(a is b for a, b in zip(exprs, self.expressions())):
-            return self
-        it = iter(exprs)
-        updates = {}
-        for name in self._expr_fields:
-            value = getattr(self, name)
-            if isinstance(value, tuple):
-                updates[name] = tuple(next(it) for _ in value)
-            elif value is not None:
-                updates[name] = next(it)
-        return replace(self, **updates)
-
-    def transform_up(self, fn: Callable[["LogicalPlan"], "LogicalPlan"]) -> "LogicalPlan":
-        """Rewrite bottom-up; returns ``self`` when nothing changed."""
-        kids = self.children()
-        new_kids = tuple(k.transform_up(fn) for k in kids)
-        node = self if all(a is b for a, b in zip(kids, new_kids)) else self.with_children(new_kids)
-        return fn(node)
-
-    def transform_down(self, fn: Callable[["LogicalPlan"], "LogicalPlan"]) -> "LogicalPlan":
-        """Rewrite top-down; returns ``self`` when nothing changed."""
-        node = fn(self)
-        kids = node.children()
-        new_kids = tuple(k.transform_down(fn) for k in kids)
-        return node if all(a is b for a, b in zip(kids, new_kids)) else node.with_children(new_kids)
+        return rebuild(self, self._expr_fields, exprs)
 
     def map_expressions(self, fn: Callable[[Expr], Expr]) -> "LogicalPlan":
         """Apply ``fn`` to each top-level expression of this node only."""
         exprs = self.expressions()
         return self.with_expressions(tuple(fn(e) for e in exprs)) if exprs else self
-
-    def walk(self) -> Iterator["LogicalPlan"]:
-        yield self
-        for c in self.children():
-            yield from c.walk()
 
     @cached_property
     def schema_ids(self) -> frozenset[int]:

@@ -332,9 +332,15 @@ def sort_indices(table: pa.Table, keys: tuple[SortKey, ...]) -> pa.Array:
     sort_keys = []
     for i, k in enumerate(keys):
         name = f"__k{i}"
-        cols[name] = evaluate_array(k.expr, table)
-        sort_keys.append((name, "ascending" if k.ascending else "descending",
-                          "at_start" if k.nulls_first else "at_end"))
+        values = evaluate_array(k.expr, table)
+        order = "ascending" if k.ascending else "descending"
+        nulls = "at_start" if k.nulls_first else "at_end"
+        if pa.types.is_floating(values.type):
+            # Arrow keeps NaN beside the NULLs; SQL (and DuckDB) sorts NaN above every number
+            cols[f"__nan{i}"] = pc.is_nan(values)
+            sort_keys.append((f"__nan{i}", order, nulls))
+        cols[name] = values
+        sort_keys.append((name, order, nulls))
     if not cols:
         return pa.array(np.arange(table.num_rows))
     return pc.sort_indices(pa.table(cols), sort_keys=sort_keys)
