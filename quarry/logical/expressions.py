@@ -383,20 +383,6 @@ def replace_columns(e: Expr, mapping: dict[int, Expr]) -> Expr:
     return e.transform_up(sub)
 
 
-def contains_aggregate(e: Expr) -> bool:
-    return any(isinstance(x, AggCall) for x in e.walk() if not isinstance(x, WindowCall)) and _agg_outside_window(e)
-
-
-def _agg_outside_window(e: Expr) -> bool:
-    if isinstance(e, WindowCall):
-        # aggregates inside the window's own arguments count (SUM(SUM(x)) OVER ...)
-        return any(_agg_outside_window(c) for c in e.func.children()) or \
-            any(_agg_outside_window(c) for c in e.partition_by + e.order_by)
-    if isinstance(e, AggCall):
-        return True
-    return any(_agg_outside_window(c) for c in e.children())
-
-
 def is_deterministic(e: Expr) -> bool:
     return not any(isinstance(x, Call) and x.name in ("random", "uuid") for x in e.walk())
 

@@ -52,12 +52,6 @@ class LogicalPlan(TreeNode):
     def schema_ids(self) -> frozenset[int]:
         return frozenset(f.id for f in self.schema)
 
-    def field_by_id(self, fid: int) -> Field:
-        for f in self.schema:
-            if f.id == fid:
-                return f
-        raise KeyError(fid)
-
     # -- display ---------------------------------------------------------------------------
 
     def describe(self) -> str:
@@ -418,6 +412,7 @@ def outer_references(plan: LogicalPlan) -> set[int]:
 
 
 def has_subquery(plan: LogicalPlan) -> bool:
+    """True if any expression anywhere in ``plan`` still holds a subquery."""
     return any(isinstance(e, SubqueryExpr) for n in plan.walk() for x in n.expressions() for e in x.walk())
 
 

@@ -97,8 +97,8 @@ def filter_pairs(left: pa.Table, right: pa.Table, li: np.ndarray, ri: np.ndarray
     return li[keep], ri[keep]
 
 
-def _null_columns(table: pa.Table, n: int, schema_fields) -> list[pa.Array]:
-    return [pa.nulls(n, f.type) for f in schema_fields]
+def _null_columns(n: int, schema: pa.Schema) -> list[pa.Array]:
+    return [pa.nulls(n, f.type) for f in schema]
 
 
 def assemble_join(kind: str, left: pa.Table, right: pa.Table, li: np.ndarray, ri: np.ndarray,
@@ -121,13 +121,13 @@ def assemble_join(kind: str, left: pa.Table, right: pa.Table, li: np.ndarray, ri
         hit = np.zeros(left.num_rows, dtype=bool)
         hit[li] = True
         rest = left.filter(pa.array(~hit))
-        parts.append(pa.Table.from_arrays(rest.columns + _null_columns(rest, rest.num_rows, right.schema),
+        parts.append(pa.Table.from_arrays(rest.columns + _null_columns(rest.num_rows, right.schema),
                                           schema=schema))
     if kind in ("right", "full"):
         hit = np.zeros(right.num_rows, dtype=bool)
         hit[ri] = True
         rest = right.filter(pa.array(~hit))
-        parts.append(pa.Table.from_arrays(_null_columns(rest, rest.num_rows, left.schema) + rest.columns,
+        parts.append(pa.Table.from_arrays(_null_columns(rest.num_rows, left.schema) + rest.columns,
                                           schema=schema))
     return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
 

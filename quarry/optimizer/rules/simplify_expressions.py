@@ -51,9 +51,10 @@ def _is_false(e):
 
 
 def _dedupe(items: list[Expr]) -> list[Expr]:
+    """Drop repeated conjuncts/disjuncts; `random() < 0.5 AND random() < 0.5` are two draws, kept."""
     out = []
     for x in items:
-        if x not in out:
+        if x not in out or not is_deterministic(x):
             out.append(x)
     return out
 
@@ -88,7 +89,9 @@ def _simplify_bool(e: Expr) -> Expr:
         inner = e.args[0]
         if isinstance(inner, Call) and inner.name == "not":
             return inner.args[0]
-        if isinstance(inner, Call) and inner.name in _NEGATE:
+        if isinstance(inner, Call) and inner.name in _NEGATE and not any(
+                pa.types.is_floating(a.dtype) for a in inner.args):
+            # NOT (x < 2) is not x >= 2 for NaN, which compares false both ways
             return Call(_NEGATE[inner.name], inner.args, inner.type, inner.nullable)
     return e
 

@@ -27,8 +27,12 @@ _FLIP = {"less": "greater", "less_equal": "greater_equal", "greater": "less", "g
 
 
 def _exact_widening(src: pa.DataType, dst: pa.DataType) -> bool:
-    if T.is_integer(src) and (T.is_integer(dst) or T.is_decimal(dst)):
-        return True
+    """True when every ``src`` value converts to ``dst`` exactly (a narrowing cast can fail or wrap)."""
+    if T.is_integer(src) and T.is_integer(dst):
+        return dst.bit_width >= src.bit_width
+    if T.is_integer(src) and T.is_decimal(dst):
+        need = T.decimal_for_integer(src).precision
+        return dst.precision - dst.scale >= need
     if T.is_decimal(src) and T.is_decimal(dst):
         return dst.scale >= src.scale and dst.precision - dst.scale >= src.precision - src.scale
     return False
