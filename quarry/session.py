@@ -47,10 +47,10 @@ class Session:
     def __init__(self, config: dict | None = None):
         from quarry.optimizer.rules import BATCHES
         self.catalog = Catalog()
+        self.optimizer = Optimizer(BATCHES)
         self.config = dict(DEFAULT_CONFIG)
         if config:
             self.set_config(**config)
-        self.optimizer = Optimizer(BATCHES)
         self.allowed_paths: list[str] | None = None   # set by the server for remote clients
         self._running: set = set()                       # contexts of queries in flight, for cancel()
         self._lock = threading.Lock()
@@ -66,6 +66,12 @@ class Session:
                                   "settings: " + ", ".join(DEFAULT_CONFIG))
             if key == "disabled_rules":
                 value = tuple([value] if isinstance(value, str) else value)
+                known = self.optimizer.rule_names()
+                for name in value:
+                    if name.strip().lower() not in known:
+                        from quarry.errors import suggest
+                        raise QuarryError(f"unknown optimizer rule `{name}`",
+                                          hint=suggest(name, known) or "rules: " + ", ".join(known))
             self.config[key] = value
 
     def exec_config(self) -> ExecConfig:

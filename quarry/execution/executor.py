@@ -19,7 +19,7 @@ def run_physical(root: ExecNode, ctx: ExecContext) -> pa.Table:
         raise
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"query failed: {exc}") from exc
-    except (pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+    except (pa.ArrowNotImplementedError, pa.ArrowTypeError, pa.ArrowKeyError) as exc:
         raise ExecutionError(f"query failed: {exc}", hint="this operation is not supported on these types") from exc
     except MemoryError as exc:
         raise ExecutionError("query ran out of memory", hint="add filters or a LIMIT") from exc

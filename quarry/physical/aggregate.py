@@ -30,7 +30,8 @@ DECOMPOSABLE = {
     "avg": [("sum", "sum"), ("count", "sum")],
     "min": [("min", "min")],
     "max": [("max", "max")],
-    "any_value": [("first", "first")],
+    # "one" (any value) rather than "first": Arrow refuses ordered aggregators when grouping on threads
+    "any_value": [("one", "one")],
     "bool_and": [("all", "all")],
     "bool_or": [("any", "any")],
 }
@@ -215,8 +216,18 @@ class HashAggregateExec(ExecNode):
             cols[name] = arg
             specs.append((name, fn, opts))
             post.append((a.name, i))
+        grand_total = not key_names and any(fn in ("list", "distinct") for _, fn, _ in specs)
+        if grand_total:
+            # Arrow has no ungrouped "list"/"distinct": group on a constant key instead
+            cols["__all"] = pa.array(np.zeros(n, dtype=np.int8))
+            key_names = ["__all"]
         work = pa.table(cols) if cols else pa.table({"__dummy": pa.nulls(n)})
         result = _aggregate(work, key_names, specs)
+        if grand_total:
+            if result.num_rows == 0:
+                return self._empty_grand_total(), key_positions
+            result = result.drop_columns(["__all"])
+            key_names = []
         arrays = [result.column(j) for j in range(len(key_names))]
         for k, (kind, i) in enumerate(post):
             col = result.column(len(key_names) + k)
@@ -228,11 +239,16 @@ class HashAggregateExec(ExecNode):
             elif kind == "string_agg":
                 sep = a.args[1] if len(a.args) > 1 else None
                 sep_value = sep.value if sep is not None and hasattr(sep, "value") else ","
-                col = pc.binary_join(col, sep_value)
+                col = _join_lists(col, sep_value)
             elif kind in ("count", "approx_count_distinct"):
                 col = pc.fill_null(col, 0)
             arrays.append(cast_value(col, a.dtype) if col.type != a.dtype else col)
         return arrays, key_positions
+
+    def _empty_grand_total(self) -> list[pa.Array]:
+        """The one row an ungrouped aggregate returns for empty input: counts 0, the rest NULL."""
+        return [pa.array([0], pa.int64()) if a.name in ("count", "count_star", "approx_count_distinct")
+                else pa.nulls(1, a.dtype) for a in self.aggs]
 
     @staticmethod
     def _single_function(a: AggCall):
@@ -249,7 +265,7 @@ class HashAggregateExec(ExecNode):
             return "list", None
         if name == "string_agg":
             return "list", None
-        mapping = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "any_value": "first",
+        mapping = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "any_value": "one",
                    "bool_and": "all", "bool_or": "any", "product": "product"}
         if name not in mapping:
             raise ExecutionError(f"aggregate `{name}` is not implemented")
@@ -294,7 +310,7 @@ def _aggregate_lists(lists, fn: str) -> pa.Array:
     n = len(lists)
     flat = pc.list_flatten(lists)
     parents = pc.list_parent_indices(lists)
-    mapping = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "any_value": "first", "product": "product",
+    mapping = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "any_value": "one", "product": "product",
                "bool_and": "all", "bool_or": "any", "string_agg": "list", "var_samp": "variance",
                "stddev_samp": "stddev", "var_pop": "variance", "stddev_pop": "stddev", "median": "approximate_median"}
     fn_name = mapping.get(fn)
@@ -308,6 +324,20 @@ def _aggregate_lists(lists, fn: str) -> pa.Array:
     # scatter back: groups whose list was empty get NULL
     positions = pc.index_in(pa.array(np.arange(n, dtype=np.int64)), value_set=grouped.column("p").cast(pa.int64()))
     return grouped.column(1).take(positions)
+
+
+def _join_lists(lists, sep: str) -> pa.Array:
+    """string_agg: join each list's non-NULL strings with ``sep``; NULL when there are none."""
+    lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists)
+    keep = pc.is_valid(flat)
+    grouped = pa.table({"p": parents.filter(keep), "v": flat.filter(keep)}).group_by("p", use_threads=False) \
+        .aggregate([("v", "list")])
+    joined = pc.binary_join(grouped.column("v_list"), sep)
+    positions = pc.index_in(pa.array(np.arange(len(lists), dtype=np.int64)),
+                            value_set=grouped.column("p").cast(pa.int64()))
+    return joined.take(positions)
 
 
 def _exact_median(lists) -> pa.Array:

@@ -465,8 +465,7 @@ class SingleRowExec(ExecNode):
 
     def _execute(self, partition, ctx):
         from quarry.errors import ExecutionError
-        child = self.children[0]
-        batches = [b for p in range(child.partitions) for b in child.execute(p, ctx)]
+        batches = list(self.children[0].execute(0, ctx))   # the planner gathers the input first
         if sum(b.num_rows for b in batches) > 1:
             raise ExecutionError("more than one row returned by a subquery used as an expression",
                                  hint="add a LIMIT 1 or an aggregate to the subquery")

@@ -97,7 +97,8 @@ class PhysicalPlanner:
         return ProjectExec(self._plan(p.input), p.exprs, p.fields)
 
     def _SingleRow(self, p: SingleRow) -> ExecNode:
-        return SingleRowExec(self._plan(p.input))
+        child = self._plan(p.input)
+        return SingleRowExec(child if child.partitions == 1 else GatherExec(child))
 
     def _Union(self, p: Union) -> ExecNode:
         return UnionExec([self._plan(c) for c in p.inputs], p.fields)

@@ -103,10 +103,12 @@ def _push(node: LogicalPlan) -> LogicalPlan:
         return Filter(child.input, and_all(conjuncts(child.predicate) + parts))
     if isinstance(child, Project):
         mapping = {f.id: e for f, e in zip(child.fields, child.exprs)}
-        movable = [c for c in parts if is_deterministic(c)]
+        # a conjunct moves only if what it reads is deterministic too: `r < 0.5` over
+        # `random() AS r` below the projection would draw a second, different random()
+        movable = [c for c in parts if is_deterministic(c) and is_deterministic(replace_columns(c, mapping))]
         if not movable:
             return node
-        keep = [c for c in parts if not is_deterministic(c)]
+        keep = [c for c in parts if c not in movable]
         pushed = Project(Filter(child.input, and_all([replace_columns(c, mapping) for c in movable])),
                          child.exprs, child.fields)
         return _wrap(pushed, keep)
