@@ -115,6 +115,55 @@ class Session:
         plan = provider.build() if isinstance(provider, ViewTable) else scan_of(provider)
         return DataFrame(self, plan)
 
+    # -- DataFrames from data -----------------------------------------------------------------
+
+    def read_parquet(self, path, *, name: str | None = None, hive_partitioning: bool | None = None):
+        """A DataFrame reading Parquet: a file, a directory (hive ``k=v`` folders become columns),
+        a glob or a list of paths. Files are read lazily, at each query; ``name`` (default: the file
+        name without extension) qualifies the columns, as a table name does in SQL.
+
+        >>> li = con.read_parquet("data/lineitem.parquet")            # doctest: +SKIP
+        >>> li.filter("l_quantity < 24").count()                      # doctest: +SKIP
+        """
+        from quarry.catalog.providers import ParquetTable
+        self.check_path_allowed([os.fspath(p) for p in path] if isinstance(path, (list, tuple)) else os.fspath(path))
+        provider = ParquetTable(name or _default_name(path), path, hive_partitioning=hive_partitioning)
+        return self._scan_frame(provider)
+
+    def read_csv(self, path, *, name: str | None = None, delimiter: str | None = None, header: bool = True):
+        """A DataFrame over CSV file(s), loaded into memory now with types inferred by Arrow.
+
+        >>> people = con.read_csv("people.csv")                       # doctest: +SKIP
+        """
+        from quarry.catalog.providers import MemoryTable, read_csv_table
+        self.check_path_allowed([os.fspath(p) for p in path] if isinstance(path, (list, tuple)) else os.fspath(path))
+        provider = MemoryTable(name or _default_name(path), read_csv_table(path, delimiter=delimiter, header=header))
+        return self._scan_frame(provider)
+
+    def from_arrow(self, data, *, name: str = "arrow"):
+        """A DataFrame over Arrow data: a ``pyarrow.Table``, ``RecordBatch``, ``RecordBatchReader``, or any
+        object with ``__arrow_c_stream__`` (polars, DuckDB relations, ...), read into memory now.
+
+        >>> df = con.from_arrow(pa.table({"x": [1, 2, 3]}))           # doctest: +SKIP
+        """
+        from quarry.dataframe import DataFrame
+        if isinstance(data, DataFrame):
+            return data
+        return self._scan_frame(provider_for(name, data))
+
+    def from_pandas(self, data, *, name: str = "pandas"):
+        """A DataFrame over a pandas DataFrame (the index is dropped), converted to Arrow now.
+
+        >>> df = con.from_pandas(pd.DataFrame({"x": [1, 2]}))         # doctest: +SKIP
+        """
+        from quarry.catalog.providers import MemoryTable
+        return self._scan_frame(MemoryTable(name, pa.Table.from_pandas(data, preserve_index=False)))
+
+    def _scan_frame(self, provider):
+        from quarry.dataframe import DataFrame
+        from quarry.sql.binder import scan_of
+        return DataFrame(self, scan_of(provider))
+
     def check_path_allowed(self, paths) -> None:
         """Refuse file access outside ``allowed_paths`` (set for remote clients by the server)."""
         if self.allowed_paths is None:
@@ -135,6 +184,17 @@ class Session:
         from quarry.sql.statements import run_sql
         return run_sql(self, text)
 
+    def dsl(self, text: str):
+        """Run a pipeline of the quarry DSL; returns a lazy DataFrame (see docs/dsl.md).
+
+        Each verb is one DataFrame API call, so a pipeline and the same API chain give
+        the same logical plan. Expressions are SQL expressions.
+
+        >>> con.dsl("from lineitem | filter l_quantity < 24 | group l_returnflag (n = count())")  # doctest: +SKIP
+        """
+        from quarry.dsl import compile_pipeline
+        return compile_pipeline(self, text)
+
     def execute(self, text: str) -> pa.Table:
         """Run SQL and return the result as a pyarrow Table."""
         return self.sql(text).to_arrow()
@@ -152,18 +212,22 @@ class Session:
         start = time.perf_counter()
         optimized = self.optimize(plan)
         physical = self.physical_plan(optimized)
+        table = self.execute_physical(physical)
+        names = [f.name for f in plan.schema]
+        table = pa.Table.from_arrays(table.columns, names=names) if table.num_columns == len(names) else table
+        return QueryResult(table, physical, time.perf_counter() - start)
+
+    def execute_physical(self, physical) -> pa.Table:
+        """Run a physical plan as a query of this session (so :meth:`cancel` reaches it)."""
         from quarry.execution.executor import run_physical
         ctx = ExecContext(self.exec_config())
         with self._lock:
             self._running.add(ctx)
         try:
-            table = run_physical(physical, ctx)
+            return run_physical(physical, ctx)
         finally:
             with self._lock:
                 self._running.discard(ctx)
-        names = [f.name for f in plan.schema]
-        table = pa.Table.from_arrays(table.columns, names=names) if table.num_columns == len(names) else table
-        return QueryResult(table, physical, time.perf_counter() - start)
 
     def cancel(self) -> None:
         """Cancel every query running in this session (they raise a 'query cancelled' error)."""
@@ -197,3 +261,17 @@ def connect(*, workers: int | None = None, executor: str | None = None, config: 
     if workers is not None:
         merged.setdefault("target_partitions", max(1, int(workers)))
     return Session(merged)
+
+
+def _default_name(path) -> str:
+    """A table name for a file path: its name without data-file extensions (``data/x.parquet`` -> ``x``)."""
+    if isinstance(path, (list, tuple)):
+        path = path[0] if path else "data"
+    text = os.fspath(path).rstrip("/\\")
+    base = os.path.basename(text)
+    if any(ch in base for ch in "*?["):
+        base = os.path.basename(os.path.dirname(text)) or "data"
+    for ext in (".csv.gz", ".parquet", ".pq", ".csv", ".tsv", ".tab", ".txt"):
+        if base.lower().endswith(ext):
+            return base[: -len(ext)] or "data"
+    return base or "data"

@@ -34,7 +34,8 @@ class Optimizer:
         self.batches = batches
 
     def rule_names(self) -> list[str]:
-        return [r.name for b in self.batches for r in b.rules]
+        """Every rule's name once, in first-run order."""
+        return list(dict.fromkeys(r.name for b in self.batches for r in b.rules))
 
     def optimize(self, plan: LogicalPlan, config: dict | None = None, trace: Trace | None = None) -> LogicalPlan:
         config = config or {}

@@ -278,6 +278,7 @@ class NestedLoopJoinExec(ExecNode):
         if nl and nr:
             step = max(1, PAIR_CHUNK // nr)
             for start in range(0, nl, step):
+                ctx.check_cancelled()
                 stop = min(nl, start + step)
                 li = np.repeat(np.arange(start, stop, dtype=np.int64), nr)
                 ri = np.tile(np.arange(nr, dtype=np.int64), stop - start)

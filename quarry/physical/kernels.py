@@ -59,7 +59,7 @@ def cast_value(x, dtype: pa.DataType, safe: bool = True):
 
 def _fit_decimal(x, precision: int, scale: int):
     """Cast a decimal value to (precision, scale), checking for overflow."""
-    target = pa.decimal128(max(precision, scale + 1, 1), scale)
+    target = pa.decimal128(min(max(precision, scale + 1, 1), T.MAX_DECIMAL_PRECISION), scale)
     if x.type == target:
         return x
     try:
@@ -90,14 +90,19 @@ def _multiply(name, args, dtype, n):
     a, b = args
     if T.is_decimal(dtype):
         pa_, pb = a.type.precision, b.type.precision
-        excess = pa_ + pb + 1 - T.MAX_DECIMAL_PRECISION
-        if excess > 0:
-            # shrink the wider operand's declared precision; the cast checks that values still fit
-            if pa_ >= pb:
-                a = _fit_decimal(a, pa_ - excess, a.type.scale)
+        if pa_ + pb + 1 <= T.MAX_DECIMAL_PRECISION:
+            return _fit_decimal(pc.multiply(a, b), dtype.precision, dtype.scale)
+        # Arrow types a product DECIMAL(pa + pb + 1): multiply in 256 bits (up to 76 digits),
+        # then check that the exact product fits the result type
+        if pa_ + pb + 1 > 76:
+            # two DECIMAL(38, s) operands: give up one integer digit of the one with more of them
+            if pa_ - a.type.scale >= pb - b.type.scale:
+                a = _fit_decimal(a, pa_ - 1, a.type.scale)
             else:
-                b = _fit_decimal(b, pb - excess, b.type.scale)
-        return cast_value(pc.multiply(a, b), dtype)
+                b = _fit_decimal(b, pb - 1, b.type.scale)
+        wide_a = pc.cast(a, pa.decimal256(a.type.precision, a.type.scale))
+        wide_b = pc.cast(b, pa.decimal256(b.type.precision, b.type.scale))
+        return _fit_decimal(pc.multiply(wide_a, wide_b), dtype.precision, dtype.scale)
     if T.is_float(dtype):
         return pc.multiply(a, b)
     try:
@@ -113,6 +118,18 @@ def _divide(name, args, dtype, n):
     out = pc.divide(a, b)
     # like DuckDB and Spark, x / 0 is NULL rather than an error or infinity
     return pc.if_else(zero, pa.scalar(None, T.FLOAT64), out)
+
+
+@kernel("int_divide")
+def _int_divide(name, args, dtype, n):
+    a, b = args
+    zero = pc.equal(b, 0)
+    safe_b = pc.if_else(zero, pa.scalar(1, b.type), b)
+    try:
+        out = pc.divide_checked(a, safe_b)      # Arrow's integer division truncates toward zero
+    except pa.ArrowInvalid as exc:
+        raise DataError("integer overflow in `//`", hint="CAST the operands to DOUBLE") from exc
+    return pc.if_else(zero, pa.scalar(None, dtype), out)
 
 
 @kernel("modulo")
@@ -157,6 +174,8 @@ def _compare(name, args, dtype, n):
 @kernel("is_distinct_from", "is_not_distinct_from")
 def _distinct_from(name, args, dtype, n):
     a, b = args
+    if pa.types.is_null(a.type) and pa.types.is_null(b.type):
+        a, b = cast_value(a, T.BOOL), cast_value(b, T.BOOL)   # Arrow compares no null-typed values
     eq = pc.equal(a, b)
     an, bn = pc.is_null(a), pc.is_null(b)
     same = pc.if_else(pc.or_(an, bn), pc.and_(an, bn), eq)
@@ -203,6 +222,10 @@ def _in_list(name, args, dtype, n):
         values = [i for i in items if i.is_valid]
         has_null = len(values) < len(items)
         value_set = pa.array([v.as_py() for v in values], target.type)
+        if _is_scalar(target) and not target.is_valid:
+            return pa.scalar(None, pa.bool_())
+        if pa.types.is_null(target.type):
+            return pa.nulls(n, pa.bool_())
         hit = pc.is_in(target, value_set=value_set, skip_nulls=True)
         # three-valued: x IN (...) is NULL when x is NULL, or when not found and the list has a NULL
         if has_null:
@@ -278,12 +301,57 @@ def _greatest(name, args, dtype, n):
     return fn(*args, skip_nulls=True)
 
 
+def _string_to_decimal(text, scale: int, target: pa.DataType | None = None):
+    """Parse strings as decimals rounded (half away from zero) to ``scale`` digits.
+
+    Arrow parses a decimal string only when the target scale keeps every digit, so
+    ``'1.005'`` fails at scale 2; parse at growing scales, then round.
+    """
+    last = None
+    for wide in sorted({scale, min(scale + 6, 37), min(scale + 18, 37), 37}):
+        if wide < scale:
+            continue
+        try:
+            parsed = pc.cast(text, pa.decimal128(38, wide))
+        except pa.ArrowInvalid as exc:
+            last = exc
+            continue
+        if wide != scale:
+            parsed = pc.cast(pc.round(parsed, scale, round_mode="half_towards_infinity"), pa.decimal128(38, scale))
+        return parsed
+    what = T.sql_name(target) if target is not None else "DECIMAL"
+    raise DataError(f"cannot cast a string to {what}: {last}",
+                    hint="check the data, or use TRY_CAST to get NULL for bad values") from last
+
+
+def _cast_string(a, dtype):
+    """CAST of VARCHAR values: surrounding spaces are ignored and numbers round like DuckDB's."""
+    trimmed = pc.utf8_trim_whitespace(a)
+    if T.is_decimal(dtype):
+        return cast_value(_string_to_decimal(trimmed, dtype.scale, dtype), dtype)
+    if T.is_integer(dtype):
+        try:
+            return pc.cast(trimmed, dtype)
+        except pa.ArrowInvalid:
+            pass
+        # '2.5', '+5', '1e2': parse as a number, then round half away from zero like DuckDB
+        return cast_value(_string_to_decimal(trimmed, 0, dtype), dtype)
+    return cast_value(trimmed, dtype)
+
+
+def _widen_decimal(a):
+    """``a`` with one more digit of precision, so rounding 9.5 up to 10.0 still fits."""
+    t = a.type
+    if t.precision >= T.MAX_DECIMAL_PRECISION:
+        return a
+    return pc.cast(a, pa.decimal128(t.precision + 1, t.scale))
+
+
 @kernel("cast")
 def _cast(name, args, dtype, n):
     a = args[0]
-    if T.is_string(a.type) and T.is_decimal(dtype):
-        # Arrow parses decimal strings only at their exact scale; go through a wide decimal
-        return cast_value(cast_value(pc.utf8_trim_whitespace(a), pa.decimal128(38, dtype.scale)), dtype)
+    if T.is_string(a.type) and (T.is_numeric(dtype) or T.is_temporal(dtype)):
+        return _cast_string(a, dtype)
     if T.is_string(a.type) and dtype == T.BOOL:
         lowered = pc.utf8_lower(pc.utf8_trim_whitespace(a))
         ok = pc.is_in(lowered, value_set=pa.array(["true", "false", "t", "f", "1", "0", "yes", "no"]))
@@ -296,13 +364,13 @@ def _cast(name, args, dtype, n):
         return _fit_decimal(a, dtype.precision, dtype.scale) if dtype.scale == 0 else \
             cast_value(cast_value(a, pa.decimal128(38, dtype.scale)), dtype)
     if T.is_float(a.type) and T.is_integer(dtype):
-        a = pc.round(a, round_mode="half_towards_infinity")
+        a = pc.round(a, round_mode="half_to_even")      # DuckDB rounds DOUBLE -> integer to even
     if T.is_decimal(a.type) and T.is_integer(dtype):
-        a = pc.round(a, round_mode="half_towards_infinity")
+        a = pc.round(_widen_decimal(a), round_mode="half_towards_infinity")
     if T.is_float(a.type) and T.is_decimal(dtype):
         a = pc.round(a, dtype.scale, round_mode="half_towards_infinity")
     if T.is_decimal(a.type) and T.is_decimal(dtype) and dtype.scale < a.type.scale:
-        a = pc.round(a, dtype.scale, round_mode="half_towards_infinity")
+        a = pc.round(_widen_decimal(a), dtype.scale, round_mode="half_towards_infinity")
     return cast_value(a, dtype, safe=not (T.is_float(a.type) and T.is_decimal(dtype)))
 
 
@@ -372,14 +440,28 @@ def _replace(name, args, dtype, n):
 
 
 def _slice_bounds(start: int, length: int | None) -> tuple[int, int | None]:
-    """SQL substring(start, length) (1-based; DuckDB's rules for start <= 0) as Arrow slice bounds."""
+    """SQL substring(start, length) as Arrow slice bounds (``end`` None = to the end), DuckDB's rules.
+
+    Positions are 1-based; a negative start counts from the end; start 0 is just before the
+    first character; a negative length takes the characters *before* start.
+
+    >>> _slice_bounds(2, 3), _slice_bounds(-3, None), _slice_bounds(4, -2)
+    ((1, 4), (-3, None), (1, 3))
+    """
+    if length is None:
+        return (start - 1 if start > 0 else min(start, 0)), None
+    if length >= 0:
+        if start > 0:
+            return start - 1, start - 1 + length
+        if start == 0:
+            return 0, max(length - 1, 0)
+        end = start + length
+        return start, (end if end < 0 else None)
     if start > 0:
-        begin = start - 1
-        return begin, (begin + length) if length is not None else None
+        return max(start - 1 + length, 0), start - 1
     if start == 0:
-        return 0, (max(length - 1, 0)) if length is not None else None
-    end = start + length if length is not None else None
-    return start, (end if end is not None and end < 0 else None)
+        return 0, 0
+    return start + length, start
 
 
 @kernel("substring")
@@ -388,16 +470,12 @@ def _substring(name, args, dtype, n):
     start = args[1]
     length = args[2] if len(args) > 2 else None
     if _is_scalar(start) and (length is None or _is_scalar(length)):
-        if not start.is_valid or (length is not None and not length.is_valid):
-            return pa.nulls(n, T.STRING)
-        ln = length.as_py() if length is not None else None
-        if ln is not None and ln < 0:
-            return pa.scalar("", T.STRING) if _is_scalar(s) else pc.utf8_slice_codeunits(s, 0, 0)
-        begin, end = _slice_bounds(start.as_py(), ln)
+        begin, end = _slice_bounds(start.as_py(), length.as_py() if length is not None else None)
         if end is None:
             return pc.utf8_slice_codeunits(s, begin)
         return pc.utf8_slice_codeunits(s, begin, end)
-    raise UnsupportedError("substring() with non-constant positions is not supported")
+    raise UnsupportedError("substring() with non-constant positions is not supported",
+                           hint="use constant start and length")
 
 
 @kernel("left")
@@ -424,11 +502,22 @@ def _right(name, args, dtype, n):
 def _pad(name, args, dtype, n):
     s, width = args[0], args[1]
     fill = args[2].as_py() if len(args) > 2 else " "
-    if not _is_scalar(width):
-        raise UnsupportedError(f"{name}() with a non-constant width is not supported")
-    w = width.as_py()
-    padded = (pc.utf8_lpad if name == "lpad" else pc.utf8_rpad)(s, width=w, padding=fill[:1] or " ")
-    return pc.utf8_slice_codeunits(padded, 0, w)
+    if not _is_scalar(width) or (len(args) > 2 and not _is_scalar(args[2])):
+        raise UnsupportedError(f"{name}() with a non-constant width or fill is not supported")
+    w = max(width.as_py(), 0)
+    truncated = pc.utf8_slice_codeunits(s, 0, w)       # longer strings are cut to the width
+    missing = pc.subtract(pa.scalar(w, pa.int64()), cast_value(pc.utf8_length(truncated), T.INT64))
+    if not fill:
+        if pc.any(pc.greater(missing, 0)).as_py():
+            raise DataError(f"{name}() needs padding but the fill string is empty")
+        return truncated
+    # padding of every possible length k (0..w), taken per row by index: a loop over the width,
+    # never over the rows
+    repeated = (fill * (w // len(fill) + 1))[:w]
+    pads = pa.array([repeated[:k] for k in range(w + 1)], pa.string())
+    padding = pads.take(missing) if not _is_scalar(missing) else pads[missing.as_py()]
+    parts = (padding, truncated) if name == "lpad" else (truncated, padding)
+    return pc.binary_join_element_wise(*parts, "")
 
 
 @kernel("repeat")
@@ -461,8 +550,20 @@ def _contains(name, args, dtype, n):
 def _strpos(name, args, dtype, n):
     if not _is_scalar(args[1]):
         raise UnsupportedError("strpos() with a non-constant needle is not supported")
-    idx = pc.find_substring(args[0], args[1].as_py())
-    return cast_value(pc.add(idx, 1), T.INT64)
+    needle = args[1].as_py()
+    if needle == "":
+        return cast_value(pc.if_else(pc.is_valid(args[0]), pa.scalar(1, T.INT64), pa.scalar(None, T.INT64)),
+                          T.INT64)
+    # Arrow's find_substring counts bytes; SQL counts characters: measure the text before the match
+    found = pc.extract_regex(args[0], "(?s)^(?P<before>.*?)" + _re2_escape(needle))
+    before = pc.struct_field(found, "before")
+    position = pc.add(cast_value(pc.utf8_length(before), T.INT64), pa.scalar(1, T.INT64))
+    return pc.if_else(pc.is_valid(args[0]), pc.fill_null(position, 0), pa.scalar(None, T.INT64))
+
+
+def _re2_escape(text: str) -> str:
+    """``text`` as an RE2 pattern matching it literally."""
+    return "".join("\\" + ch if not (ch.isalnum() or ch == "_" or ord(ch) > 127) else ch for ch in text)
 
 
 @kernel("split_part")
@@ -470,26 +571,54 @@ def _split_part(name, args, dtype, n):
     s, sep, idx = args
     if not (_is_scalar(sep) and _is_scalar(idx)):
         raise UnsupportedError("split_part() with non-constant arguments is not supported")
-    parts = pc.split_pattern(s, sep.as_py())
-    i = idx.as_py()
+    i, separator = idx.as_py(), sep.as_py()
+    if i == 0:
+        return pc.if_else(pc.is_valid(s), pa.scalar("", T.STRING), pa.scalar(None, T.STRING))
+    if separator == "":
+        # an empty separator splits into characters (DuckDB)
+        return pc.utf8_slice_codeunits(s, i - 1, i) if i > 0 else \
+            (pc.utf8_slice_codeunits(s, i, i + 1) if i < -1 else pc.utf8_slice_codeunits(s, -1))
+    if i < 0:
+        # count from the end: split the reversed text by the reversed separator
+        rev = _split_part(name, [pc.utf8_reverse(s), pa.scalar(separator[::-1]), pa.scalar(-i, pa.int64())],
+                          dtype, n)
+        return pc.utf8_reverse(rev)
+    parts = pc.split_pattern(s, separator)
     lengths = pc.list_value_length(parts)
-    if i > 0:
-        ok = pc.greater_equal(lengths, i)
-        safe = pc.if_else(ok, parts, pa.scalar([""] * i, parts.type))
-        return pc.if_else(ok, pc.list_element(safe, i - 1), "")
-    raise UnsupportedError("split_part() index must be positive")
+    ok = pc.greater_equal(lengths, i)
+    safe = pc.if_else(ok, parts, pa.scalar([""] * i, parts.type))
+    return pc.if_else(ok, pc.list_element(safe, i - 1), "")
+
+
+def _regex_flags(args, position: int) -> str:
+    """The option letters of a regexp function (``'i'``, ``'g'``, ...) from argument ``position``."""
+    if len(args) <= position:
+        return ""
+    if not _is_scalar(args[position]):
+        raise UnsupportedError("regexp options must be a constant string")
+    return args[position].as_py() or ""
+
+
+def _with_flags(pattern: str, flags: str) -> str:
+    inline = "".join(f for f in flags if f in "ims")
+    return f"(?{inline}){pattern}" if inline else pattern
 
 
 @kernel("regexp_matches")
 def _regexp_matches(name, args, dtype, n):
-    return pc.match_substring_regex(args[0], args[1].as_py())
+    if not _is_scalar(args[1]):
+        raise UnsupportedError("regexp_matches() with a non-constant pattern is not supported")
+    return pc.match_substring_regex(args[0], _with_flags(args[1].as_py(), _regex_flags(args, 2)))
 
 
 @kernel("regexp_replace")
 def _regexp_replace(name, args, dtype, n):
-    flags = args[3].as_py() if len(args) > 3 else ""
+    if not (_is_scalar(args[1]) and _is_scalar(args[2])):
+        raise UnsupportedError("regexp_replace() with a non-constant pattern is not supported")
+    flags = _regex_flags(args, 3)
     repl = re.sub(r"\\(\d)", r"\\\1", args[2].as_py())
-    return pc.replace_substring_regex(args[0], args[1].as_py(), repl, max_replacements=None if "g" in flags else 1)
+    return pc.replace_substring_regex(args[0], _with_flags(args[1].as_py(), flags), repl,
+                                      max_replacements=None if "g" in flags else 1)
 
 
 @kernel("concat")
@@ -612,18 +741,27 @@ def _ts_add(ts, months, days, nanos, n):
     return cast_value(out, T.TIMESTAMP) if out.type != T.TIMESTAMP else out
 
 
+def _day_numbers(x):
+    """Days since the epoch of a date or timestamp value, as int64.
+
+    Arrow casts date32 only to int32 (its storage type), so widen in two steps.
+    """
+    if not pa.types.is_date32(x.type):
+        x = pc.cast(x, pa.date32())
+    return pc.cast(pc.cast(x, pa.int32()), pa.int64())
+
+
 @kernel("date_add_days", "date_subtract_days")
 def _date_days(name, args, dtype, n):
     d, k = args
-    ints = pc.cast(d, pa.int64())
-    out = pc.add(ints, k) if name == "date_add_days" else pc.subtract(ints, k)
+    ints = _day_numbers(d)
+    out = pc.add_checked(ints, k) if name == "date_add_days" else pc.subtract_checked(ints, k)
     return pc.cast(pc.cast(out, pa.int32()), pa.date32())
 
 
 @kernel("date_diff_days")
 def _date_diff_days(name, args, dtype, n):
-    a, b = (pc.cast(x, pa.int64()) if pa.types.is_date32(x.type) else pc.cast(pc.cast(x, pa.date32()), pa.int64())
-            for x in args)
+    a, b = (_day_numbers(x) for x in args)
     return pc.subtract(a, b)
 
 
@@ -670,6 +808,10 @@ def _date_diff(name, args, dtype, n):
     a, b = args[1], args[2]
     if part == "day":
         return _date_diff_days(name, [b, a], dtype, n)
+    if part == "week":
+        # DuckDB counts whole weeks between the dates (days / 7, truncated), not week boundaries
+        days = _date_diff_days(name, [b, a], dtype, n)
+        return pc.divide(days, pa.scalar(7, pa.int64()))
     if part in ("month", "quarter", "year"):
         months = pc.subtract(pc.add(pc.multiply(pc.year(b), 12), pc.month(b)),
                              pc.add(pc.multiply(pc.year(a), 12), pc.month(a)))
@@ -682,7 +824,7 @@ def _date_diff(name, args, dtype, n):
             return cast_value(pc.subtract(qb, qa), T.INT64)
         return cast_value(pc.divide(months, div), T.INT64)
     fn = {"hour": pc.hours_between, "minute": pc.minutes_between, "second": pc.seconds_between,
-          "week": pc.weeks_between, "millisecond": pc.milliseconds_between}.get(part)
+          "millisecond": pc.milliseconds_between}.get(part)
     if fn is None:
         raise UnsupportedError(f"date_diff part `{part}` is not supported")
     return cast_value(fn(a, b), T.INT64)
@@ -721,3 +863,13 @@ def _grouping_bits(name, args, dtype, n):
 def unsupported(name: str):
     raise ExecutionError(f"function `{name}` has no implementation",
                          hint="this is a bug in quarry; please report it")
+
+
+@kernel("check_single_row")
+def _check_single_row(name, args, dtype, n):
+    """The value of a correlated scalar subquery, failing if a key matched several rows."""
+    value, count = args
+    if not isinstance(count, pa.Scalar) and pc.any(pc.greater(count, 1)).as_py():
+        raise ExecutionError("more than one row returned by a subquery used as an expression",
+                             hint="add an aggregate (max, any_value) or a LIMIT 1 to the subquery")
+    return value

@@ -11,8 +11,10 @@
   is dropped unless the subquery is empty), as SQL's three-valued logic demands.
 * A scalar subquery becomes a LEFT join. Uncorrelated, its single row (checked at
   run time) joins every row. Correlated through equalities below an aggregate, the
-  aggregate is grouped by the correlated columns and joined on them; COUNT gets
-  ``coalesce(count, 0)`` so groups with no rows still count 0 (the "count bug").
+  aggregate is grouped by the correlated columns and joined on them; an outer row
+  with no matching rows gets the value the subquery has over an empty group (so
+  ``count(*) + 1`` is 1, not NULL: the "count bug"). Without an aggregate, the
+  matching rows are counted per key and more than one is an error at run time.
 
 Correct when: subqueries appear as WHERE/HAVING conjuncts or in the select list
 and are correlated through predicates in Filters (and, for scalar subqueries,
@@ -25,15 +27,17 @@ from __future__ import annotations
 
 from quarry.errors import UnsupportedError
 from quarry.logical import functions as F
+from quarry.logical import types as T
 from quarry.logical.expressions import (
-    AggCall, Call, ColumnRef, Exists, Expr, Field, InSubquery, ScalarSubquery, SubqueryExpr, and_all, conjuncts,
-    new_id,
+    AggCall, Call, ColumnRef, Exists, Expr, Field, InSubquery, Literal, ScalarSubquery, SubqueryExpr, and_all,
+    conjuncts, new_id, replace_columns,
 )
 from quarry.logical.plan import (
     Aggregate, Filter, Join, Limit, LogicalPlan, Project, Sort, outer_references, produced_ids,
 )
 from quarry.logical.plan import SingleRow
 from quarry.optimizer.rule import rule
+from quarry.optimizer.rules.simplify_expressions import simplify
 
 
 def _has_subquery(e: Expr) -> bool:
@@ -158,47 +162,88 @@ def _filter_with_subqueries(node: Filter) -> LogicalPlan:
 # -------------------------------------------------------------------------- scalar subqueries
 
 
-def _decorrelate_scalar(sub: LogicalPlan, outer: set[int]) -> tuple[LogicalPlan, list[Expr], bool]:
-    """(plan, join conjuncts, is_count) for a scalar subquery correlated with ``outer``."""
-    if isinstance(sub, Project):
-        child, conds, is_count = _decorrelate_scalar(sub.input, outer)
+def _empty_value(a: AggCall) -> Literal:
+    """What an aggregate returns over no rows: 0 for counts, NULL otherwise."""
+    if a.name in ("count", "count_star", "approx_count_distinct"):
+        return Literal(0, a.dtype)
+    return Literal(None, a.dtype)
+
+
+def _decorrelate_scalar(sub: LogicalPlan, outer: set[int]):
+    """Rewrite a correlated scalar subquery for a LEFT join.
+
+    Returns (plan, join conjuncts, empties, marker): ``empties`` maps output ids to the
+    value they take for an outer row with no matching rows (a COUNT is 0 there, not
+    NULL), and ``marker`` is a column that is NULL after the join exactly for such rows.
+    """
+    if isinstance(sub, Project) and _aggregate_below_projections(sub):
+        child, conds, empties, marker = _decorrelate_scalar(sub.input, outer)
         for e in sub.exprs:
             if e.column_ids() & outer:
                 raise UnsupportedError("a scalar subquery whose result uses outer columns is not supported")
         needed = set().union(*(c.column_ids() for c in conds)) - outer if conds else set()
+        if marker is not None:
+            needed.add(marker.id)
         exprs, fields = list(sub.exprs), list(sub.fields)
         for f in child.schema:
             if f.id in needed and f.id not in {x.id for x in fields}:
                 exprs.append(ColumnRef(f))
                 fields.append(f)
-        first = sub.exprs[0]
-        count = is_count and isinstance(first, ColumnRef)
-        return Project(child, tuple(exprs), tuple(fields)), conds, count
+        new_empties = {}
+        for e, f in zip(sub.exprs, sub.fields):
+            if e.column_ids() and e.column_ids() <= set(empties):
+                new_empties[f.id] = simplify(replace_columns(e, empties))
+        return Project(child, tuple(exprs), tuple(fields)), conds, new_empties, marker
     if isinstance(sub, Aggregate) and sub.grouping_sets is None:
         if sub.group_exprs and outer_references(sub.input) & outer:
             raise UnsupportedError("a correlated scalar subquery with GROUP BY is not supported")
         child, corr = pull_up(sub.input, outer)
-        groups, gfields, conds = list(sub.group_exprs), list(sub.group_fields), []
-        for c in corr:
-            if not (isinstance(c, Call) and c.name == "equal"):
-                raise UnsupportedError("a correlated scalar subquery with an aggregate must be correlated "
-                                       "through equalities (inner.col = outer.col)")
-            a, b = c.args
-            inner_side, outer_side = (a, b) if not (a.column_ids() & outer) else (b, a)
-            if inner_side.column_ids() & outer or not (outer_side.column_ids() <= outer):
-                raise UnsupportedError("unsupported correlation predicate in a scalar subquery")
-            f = Field(str(inner_side), inner_side.dtype, inner_side.nullable, new_id())
-            groups.append(inner_side)
-            gfields.append(f)
-            conds.append(F.call("equal", [outer_side, ColumnRef(f)]))
+        groups, gfields, conds = _group_by_correlation(corr, outer, list(sub.group_exprs),
+                                                       list(sub.group_fields))
         agg = Aggregate(child, tuple(groups), tuple(gfields), sub.aggs, sub.agg_fields)
-        # move group keys after the aggregates so the value stays the first column
-        value_first = Project(agg, tuple(ColumnRef(f) for f in sub.agg_fields + tuple(gfields)),
-                              sub.agg_fields + tuple(gfields))
-        is_count = bool(sub.aggs) and sub.aggs[0].name in ("count", "count_star")
-        return value_first, conds, is_count
+        marker = Field("__matched", T.BOOL, False, new_id())
+        # aggregates first (the value stays the first column), then the keys and the marker
+        out = Project(agg, tuple(ColumnRef(f) for f in sub.agg_fields + tuple(gfields)) + (Literal(True, T.BOOL),),
+                      sub.agg_fields + tuple(gfields) + (marker,))
+        empties = {f.id: _empty_value(a) for a, f in zip(sub.aggs, sub.agg_fields)}
+        return out, conds, empties, marker
+    # no aggregate: at most one row may match each outer row; count them to check at run time
     child, corr = pull_up(sub, outer)
-    return child, corr, False
+    value = sub.schema[0]
+    groups, gfields, conds = _group_by_correlation(corr, outer, [], [])
+    any_value = F.agg("any_value", [ColumnRef(value)])
+    count = F.agg("count", [])
+    any_field = Field(value.name, value.dtype, True, new_id())
+    count_field = Field("__rows", T.INT64, False, new_id())
+    agg = Aggregate(child, tuple(groups), tuple(gfields), (any_value, count), (any_field, count_field))
+    checked = Field(value.name, value.dtype, True, new_id())
+    check = Call("check_single_row", (ColumnRef(any_field), ColumnRef(count_field)), value.dtype, True)
+    out = Project(agg, (check,) + tuple(ColumnRef(f) for f in gfields), (checked,) + tuple(gfields))
+    return out, conds, {}, None
+
+
+def _aggregate_below_projections(plan: LogicalPlan) -> bool:
+    while isinstance(plan, Project):
+        plan = plan.input
+    return isinstance(plan, Aggregate) and plan.grouping_sets is None
+
+
+def _group_by_correlation(corr, outer, groups, gfields):
+    """Turn correlation equalities into grouping keys and join conditions on them."""
+    conds = []
+    for c in corr:
+        if not (isinstance(c, Call) and c.name == "equal"):
+            raise UnsupportedError("a correlated scalar subquery must be correlated through equalities "
+                                   "(inner.col = outer.col)", hint="rewrite the subquery as a join")
+        a, b = c.args
+        inner_side, outer_side = (a, b) if not (a.column_ids() & outer) else (b, a)
+        if inner_side.column_ids() & outer or not (outer_side.column_ids() <= outer):
+            raise UnsupportedError("unsupported correlation predicate in a scalar subquery")
+        f = Field(str(inner_side), inner_side.dtype, inner_side.nullable, new_id())
+        groups.append(inner_side)
+        gfields.append(f)
+        conds.append(F.call("equal", [outer_side, ColumnRef(f)]))
+    return groups, gfields, conds
 
 
 def _scalar_subqueries(plan: LogicalPlan, e: Expr) -> tuple[LogicalPlan, Expr]:
@@ -215,10 +260,14 @@ def _scalar_subqueries(plan: LogicalPlan, e: Expr) -> tuple[LogicalPlan, Expr]:
                 plan = Join(plan, SingleRow(sub), "left", None)
                 replacements[id(x)] = ColumnRef(value)
             else:
-                sub2, conds, is_count = _decorrelate_scalar(sub, outer)
+                sub2, conds, empties, marker = _decorrelate_scalar(sub, outer)
                 plan = Join(plan, sub2, "left", and_all(conds))
                 ref = ColumnRef(sub2.schema[0])
-                replacements[id(x)] = F.call("coalesce", [ref, F.lit(0)]) if is_count else ref
+                empty = empties.get(sub2.schema[0].id)
+                if marker is not None and isinstance(empty, Literal) and empty.value is not None:
+                    # no matching rows: the subquery's value over an empty group (count bug)
+                    ref = F.call("case", [F.call("is_null", [ColumnRef(marker)]), empty, ref])
+                replacements[id(x)] = ref
         elif isinstance(x, (Exists, InSubquery)):
             raise UnsupportedError("EXISTS / IN subqueries are only supported in WHERE and HAVING conditions")
         for c in x.children():

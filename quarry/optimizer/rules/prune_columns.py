@@ -40,7 +40,8 @@ def prune(node: LogicalPlan, required: set[int]) -> LogicalPlan:
         return node if child is node.input else Filter(child, node.predicate)
     if isinstance(node, Scan):
         wanted = tuple(i for i, f in enumerate(node.table_fields) if f.id in required)
-        if node.projection == wanted:
+        current = node.projection if node.projection is not None else tuple(range(len(node.table_fields)))
+        if current == wanted:
             return node
         return Scan(node.source, node.table_fields, wanted, node.filters, node.alias)
     if isinstance(node, Aggregate):
@@ -48,6 +49,9 @@ def prune(node: LogicalPlan, required: set[int]) -> LogicalPlan:
             child = prune(node.input, _ids(node.group_exprs) | _ids(node.aggs))
             return node if child is node.input else node.with_children([child])
         keep = [(a, f) for a, f in zip(node.aggs, node.agg_fields) if f.id in required]
+        if not keep and not node.group_exprs and node.aggs:
+            # an aggregate without keys always yields one row; keep an aggregate so it still does
+            keep = [(node.aggs[0], node.agg_fields[0])]
         child = prune(node.input, _ids(node.group_exprs) | _ids(a for a, _ in keep))
         if len(keep) == len(node.aggs) and child is node.input:
             return node

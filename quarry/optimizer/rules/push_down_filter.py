@@ -27,8 +27,11 @@ from quarry.logical.plan import (
 )
 from quarry.optimizer.rule import rule
 
+# functions whose result can be TRUE (or non-NULL) when an input is NULL: a predicate using
+# one of them may keep the NULL-extended rows of an outer join
 _NOT_NULL_REJECTING = {"is_null", "coalesce", "case", "or", "is_distinct_from", "is_not_distinct_from",
-                       "is_not_true", "is_not_false", "concat"}
+                       "is_true", "is_false", "is_not_true", "is_not_false", "concat", "greatest", "least",
+                       "nullif", "if"}
 
 
 def null_rejecting(e: Expr, ids: frozenset[int]) -> bool:

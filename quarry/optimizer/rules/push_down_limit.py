@@ -30,12 +30,22 @@ def _push(node: LogicalPlan) -> LogicalPlan:
         inner_limit = child.limit
         limit = node.limit if inner_limit is None else max(0, min(node.limit, inner_limit - node.offset))
         return Limit(child.input, limit, child.offset + node.offset)
-    if isinstance(child, Union) and not all(isinstance(i, Limit) and i.limit is not None and i.limit <= n
-                                            for i in child.inputs):
-        inputs = tuple(i if isinstance(i, Limit) and i.limit is not None and i.limit <= n else Limit(i, n)
+    if isinstance(child, Union) and any(_max_rows(i) is None or _max_rows(i) > n for i in child.inputs):
+        inputs = tuple(i if _max_rows(i) is not None and _max_rows(i) <= n else Limit(i, n)
                        for i in child.inputs)
         return Limit(Union(inputs, child.fields), node.limit, node.offset)
     return node
+
+
+def _max_rows(plan: LogicalPlan) -> int | None:
+    """An upper bound on the rows ``plan`` yields, when a Limit or top-k below it fixes one."""
+    if isinstance(plan, Limit):
+        return plan.limit
+    if isinstance(plan, Sort) and plan.fetch is not None:
+        return plan.fetch
+    if isinstance(plan, (Project, Sort)):
+        return _max_rows(plan.input)
+    return None
 
 
 @rule
