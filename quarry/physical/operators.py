@@ -267,6 +267,9 @@ class ProjectExec(ExecNode):
 
     def _execute(self, partition, ctx):
         for batch in self.children[0].execute(partition, ctx):
+            if not self.exprs:
+                yield rows_only(batch.num_rows)   # no columns, but the rows still count
+                continue
             arrays = []
             for e in self.exprs:
                 arr = evaluate_array(e, batch)
