@@ -5,7 +5,7 @@
     quarry -c "SELECT 1"            run SQL and exit (status 1 on any error)
     quarry script.sql               run a file
     echo "SELECT 1;" | quarry       run what stdin holds
-    quarry serve ...                (not available yet)
+    quarry serve --data DIR ...     the Arrow Flight SQL server (see docs/server.md)
 
 argparse has no "default subcommand", and a shell that takes a script path as its
 first positional would be ambiguous with ``add_subparsers``; so :func:`main` looks
@@ -30,11 +30,9 @@ DEMO_HINT = "SELECT l_returnflag, count(*) FROM lineitem GROUP BY 1;"
 # -- subcommands ---------------------------------------------------------------------------------
 
 def serve(argv: list[str]) -> int:
-    """``quarry serve``: the Arrow Flight SQL server (a later issue)."""
-    parser = argparse.ArgumentParser(prog="quarry serve", description="Serve quarry over Arrow Flight SQL.")
-    parser.parse_known_args(argv)
-    print("quarry serve: not available yet", file=sys.stderr)
-    return 2
+    """``quarry serve``: the Arrow Flight SQL server (``quarry serve --help`` lists its options)."""
+    from quarry.server.cli import serve_main
+    return serve_main(argv)
 
 
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
@@ -49,7 +47,7 @@ def shell_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quarry",
         description="quarry: a SQL query engine on Apache Arrow. Without arguments, an interactive SQL shell.",
-        epilog="commands: quarry serve (not available yet). "
+        epilog="commands: quarry serve (an Arrow Flight SQL server; quarry serve --help). "
                "Exit status: 0 on success, 1 if any statement failed, 2 for usage errors. "
                "See docs/shell.md.")
     parser.add_argument("file", nargs="?", help="run the statements in this SQL file and exit")

@@ -1,0 +1,97 @@
+"""Arrow Flight SQL: serve a quarry session to JDBC/ADBC clients over the network.
+
+    >>> import quarry, quarry.server
+    >>> con = quarry.connect()
+    >>> con.register("lineitem", "data/lineitem.parquet")                     # doctest: +SKIP
+    >>> server = quarry.server.serve(con, port=31337, block=False)            # doctest: +SKIP
+    >>> server.shutdown()                                                      # doctest: +SKIP
+
+From the shell: ``quarry serve --data DIR`` (or ``python -m quarry.server --data DIR``).
+The modules, in the order a request meets them:
+
+- ``auth``: Basic-auth handshake, Bearer tokens with expiry, the users file;
+- ``protocol``: the Flight SQL protobuf messages, declared from the specification;
+- ``server``: the FlightServerBase subclass, one method per Flight RPC;
+- ``params``: binding ``?`` parameters as literal nodes of the parsed statement;
+- ``streaming``: running a physical plan batch by batch for DoGet, with cancellation;
+- ``metadata``: GetSqlInfo, GetTables, ... in the specification's result schemas;
+- ``state``: prepared statements and pending results, which expire;
+- ``errors``: quarry errors to Flight status codes;
+- ``cli``: ``quarry serve`` / ``python -m quarry.server``.
+
+See docs/server.md for the guide.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+import pyarrow as pa
+import pyarrow.flight as flight
+
+from quarry.errors import QuarryError
+from quarry.server.auth import Users, hash_password
+
+DEFAULT_PORT = 31337
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (``localhost``, 127.0.0.0/8, ``::1``).
+
+    >>> is_loopback("127.0.0.1"), is_loopback("0.0.0.0"), is_loopback("::1")
+    (True, False, True)
+    """
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(session, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, users: Users | None = None,
+          tls_cert: str | os.PathLike | None = None, tls_key: str | os.PathLike | None = None,
+          token_ttl: float = 3600.0, data_dirs: list[str] | None = None, statement_ttl: float = 1800.0,
+          result_ttl: float = 300.0, block: bool = True):
+    """Serve ``session``'s tables over Arrow Flight SQL; return the server (after it stops, if ``block``).
+
+    ``users`` (see :class:`quarry.server.auth.Users`) turns on password authentication;
+    without users the server only accepts a loopback ``host``. ``tls_cert``/``tls_key``
+    (PEM files) turn on TLS. Remote clients may read and write files (``read_parquet``,
+    ``COPY``, ``CREATE TABLE ... LOCATION``) only inside ``data_dirs``. Prepared
+    statements expire ``statement_ttl`` seconds after their last use, results that are
+    never fetched ``result_ttl`` seconds after they were planned, login tokens
+    ``token_ttl`` seconds after login. With ``block=False`` the server runs in the
+    background until ``server.shutdown()``.
+    """
+    from quarry.server.server import QuarryFlightSqlServer
+    users = users if users is not None else Users()
+    if not users and not is_loopback(host):
+        raise QuarryError(f"refusing to listen on `{host}` without authentication",
+                          hint="configure users (--users FILE or QUARRY_SERVER_USER/QUARRY_SERVER_PASSWORD), "
+                               "or listen on 127.0.0.1")
+    if (tls_cert is None) != (tls_key is None):
+        raise QuarryError("TLS needs both a certificate and a key", hint="pass --tls-cert and --tls-key")
+    certificates = None
+    if tls_cert is not None:
+        try:
+            with open(tls_cert, "rb") as cert, open(tls_key, "rb") as key:
+                certificates = [flight.CertKeyPair(cert.read(), key.read())]
+        except OSError as exc:
+            raise QuarryError(f"cannot read the TLS certificate or key: {exc}") from None
+    location = (flight.Location.for_grpc_tls(host, port) if certificates
+                else flight.Location.for_grpc_tcp(host, port))
+    try:
+        server = QuarryFlightSqlServer(session, location, users=users, token_ttl=token_ttl,
+                                       tls_certificates=certificates, allowed_paths=data_dirs or [],
+                                       statement_ttl=statement_ttl, result_ttl=result_ttl)
+    except (OSError, flight.FlightError, pa.ArrowException) as exc:     # address in use, bad certificate
+        raise QuarryError(f"cannot listen on {host}:{port}: {exc}",
+                          hint="pick another --port, or check the TLS files") from None
+    if block:
+        server.serve()
+    return server
+
+
+__all__ = ["serve", "is_loopback", "Users", "hash_password", "DEFAULT_PORT"]

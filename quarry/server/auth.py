@@ -1,0 +1,210 @@
+"""Who may talk to the server: users and passwords, Basic-auth handshakes, expiring Bearer tokens.
+
+The flow Flight SQL clients (ADBC, JDBC) use:
+
+1. the client calls ``Handshake`` with ``authorization: Basic base64(user:password)``;
+2. the server checks the password and answers with ``authorization: Bearer <token>``
+   in the response headers;
+3. every later call carries ``authorization: Bearer <token>``; a token expires
+   ``token_ttl`` seconds after it was issued, and the client must handshake again.
+
+With no users configured the server is open (it then refuses to listen anywhere but
+loopback; see :func:`quarry.server.serve`). Users come from a file of ``user:password``
+lines (``#`` starts a comment; a password may be stored as a ``pbkdf2_sha256$...``
+hash made by :func:`hash_password`) or from the ``QUARRY_SERVER_USER`` /
+``QUARRY_SERVER_PASSWORD`` environment variables.
+
+    >>> users = Users({"ana": hash_password("s3cret", iterations=1000)})
+    >>> users.check("ana", "s3cret"), users.check("ana", "wrong")
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+import pyarrow.flight as flight
+
+ENV_USER = "QUARRY_SERVER_USER"
+ENV_PASSWORD = "QUARRY_SERVER_PASSWORD"
+_HASH_PREFIX = "pbkdf2_sha256$"
+ANONYMOUS = "anonymous"
+
+
+def hash_password(password: str, *, iterations: int = 200_000, salt: bytes | None = None) -> str:
+    """A salted PBKDF2-SHA256 hash to store in a users file instead of the password."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    return f"{_HASH_PREFIX}{iterations}${salt.hex()}${digest.hex()}"
+
+
+def _verify(stored: str, password: str) -> bool:
+    if stored.startswith(_HASH_PREFIX):
+        try:
+            iterations, salt, digest = stored[len(_HASH_PREFIX):].split("$")
+            actual = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(iterations))
+            return hmac.compare_digest(actual, bytes.fromhex(digest))
+        except ValueError:
+            return False
+    return hmac.compare_digest(stored.encode(), password.encode())
+
+
+class Users:
+    """The configured users: name -> password or password hash."""
+
+    def __init__(self, passwords: dict[str, str] | None = None):
+        self._passwords = dict(passwords or {})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, environ=os.environ) -> "Users":
+        """Users from ``path`` (``user:password`` lines) and from the environment variables."""
+        passwords: dict[str, str] = {}
+        if path is not None:
+            with open(path, encoding="utf-8") as fh:
+                for number, raw in enumerate(fh, 1):
+                    line = raw.strip()
+                    if not line or line.startswith("#"):
+                        continue
+                    user, sep, password = line.partition(":")
+                    if not sep or not user.strip() or not password:
+                        raise ValueError(f"{path}:{number}: expected `user:password`")
+                    passwords[user.strip()] = password
+        if environ.get(ENV_USER) and environ.get(ENV_PASSWORD):
+            passwords[environ[ENV_USER]] = environ[ENV_PASSWORD]
+        return cls(passwords)
+
+    def __bool__(self) -> bool:
+        return bool(self._passwords)
+
+    def __len__(self) -> int:
+        return len(self._passwords)
+
+    def check(self, user: str, password: str) -> bool:
+        stored = self._passwords.get(user)
+        if stored is None:
+            _verify(hash_password("x", iterations=1000, salt=b"0" * 16), password)   # same work either way
+            return False
+        return _verify(stored, password)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of one RPC: the user name and the token it presented (None when auth is off)."""
+
+    user: str
+    token: str | None = None
+
+
+class TokenStore:
+    """Bearer tokens issued at handshake, each valid for ``ttl`` seconds."""
+
+    def __init__(self, ttl: float):
+        self.ttl = float(ttl)
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, user: str) -> str:
+        token = secrets.token_urlsafe(32)
+        now = time.monotonic()
+        with self._lock:
+            # drop expired tokens so the table does not grow with every login
+            self._tokens = {t: (u, exp) for t, (u, exp) in self._tokens.items() if exp > now}
+            self._tokens[token] = (user, now + self.ttl)
+        return token
+
+    def user_of(self, token: str) -> str:
+        """The user ``token`` belongs to; FlightUnauthenticatedError when unknown or expired."""
+        with self._lock:
+            entry = self._tokens.get(token)
+            if entry is not None and entry[1] <= time.monotonic():
+                del self._tokens[token]
+                raise flight.FlightUnauthenticatedError("the token has expired; authenticate again")
+        if entry is None:
+            raise flight.FlightUnauthenticatedError("invalid token; authenticate again")
+        return entry[0]
+
+
+def _header(headers: dict, name: str) -> str | None:
+    values = headers.get(name) or headers.get(name.title()) or []
+    if not values:
+        return None
+    value = values[0]
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class AuthMiddleware(flight.ServerMiddleware):
+    """Per-call state: the caller, and (after a handshake) the token to send back."""
+
+    def __init__(self, principal: Principal, issued_token: str | None = None):
+        self.principal = principal
+        self._issued = issued_token
+
+    def sending_headers(self):
+        if self._issued is not None:
+            return {"authorization": f"Bearer {self._issued}"}
+        return {}
+
+
+class AuthMiddlewareFactory(flight.ServerMiddlewareFactory):
+    """Checks every call: Basic credentials on Handshake, a Bearer token on everything else."""
+
+    def __init__(self, users: Users, tokens: TokenStore):
+        self.users = users
+        self.tokens = tokens
+
+    def start_call(self, info, headers):
+        header = _header(headers, "authorization")
+        scheme, _, credentials = (header or "").partition(" ")
+        scheme = scheme.lower()
+        if info.method == flight.FlightMethod.HANDSHAKE and scheme == "basic":
+            user = self._basic_user(credentials)
+            return AuthMiddleware(Principal(user), self.tokens.issue(user))
+        if scheme == "bearer" and self.users:
+            token = credentials.strip()
+            return AuthMiddleware(Principal(self.tokens.user_of(token), token))
+        if not self.users:
+            return AuthMiddleware(Principal(ANONYMOUS))
+        if info.method == flight.FlightMethod.HANDSHAKE:
+            raise flight.FlightUnauthenticatedError("send a user name and password (HTTP Basic) to authenticate")
+        raise flight.FlightUnauthenticatedError("authentication required: connect with a user name and password")
+
+    def _basic_user(self, credentials: str) -> str:
+        encoded = credentials.strip()
+        encoded += "=" * (-len(encoded) % 4)        # Go clients send unpadded base64
+        try:
+            user, sep, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise flight.FlightUnauthenticatedError("malformed Basic credentials") from None
+        if not self.users:
+            return user or ANONYMOUS          # an open server accepts whatever a client sends
+        if not sep or not self.users.check(user, password):
+            raise flight.FlightUnauthenticatedError("invalid user name or password")
+        return user
+
+
+class NoOpAuthHandler(flight.ServerAuthHandler):
+    """Lets Handshake succeed; the real checks live in :class:`AuthMiddlewareFactory` (headers)."""
+
+    def authenticate(self, outgoing, incoming):
+        pass
+
+    def is_valid(self, token):
+        return ""
+
+
+def principal_of(context) -> Principal:
+    """The caller of the current RPC."""
+    middleware = context.get_middleware("auth")
+    return middleware.principal if middleware is not None else Principal(ANONYMOUS)
+
+
+__all__ = ["Users", "TokenStore", "Principal", "AuthMiddlewareFactory", "NoOpAuthHandler", "hash_password",
+           "principal_of", "ENV_USER", "ENV_PASSWORD"]

@@ -1,0 +1,136 @@
+"""``quarry serve`` (and ``python -m quarry.server``): start a Flight SQL server from the command line.
+
+    quarry serve --data ./warehouse --host 127.0.0.1 --port 31337
+    quarry serve --data ./warehouse --host 0.0.0.0 --users users.txt --tls-cert cert.pem --tls-key key.pem
+
+Every Parquet or CSV file directly inside a ``--data`` directory becomes a table named
+after the file (``lineitem.parquet`` -> ``lineitem``), and every sub-directory holding
+Parquet files (plain or hive-partitioned ``k=v/`` folders) becomes a table named after
+the directory. The ``--data`` directories are also the only places remote clients may
+read or write files (``read_parquet``, ``COPY``, ``CREATE TABLE ... LOCATION``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+
+from quarry.errors import QuarryError
+
+_DATA_SUFFIXES = (".parquet", ".csv", ".tsv", ".csv.gz")
+log = logging.getLogger("quarry.server")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from quarry.server import DEFAULT_PORT
+    from quarry.server.auth import ENV_PASSWORD, ENV_USER
+    parser = argparse.ArgumentParser(
+        prog="quarry serve",
+        description="Serve quarry tables over Arrow Flight SQL (for ADBC and JDBC clients).",
+        epilog=f"Credentials come from --users (lines of `user:password`) and/or the {ENV_USER} and "
+               f"{ENV_PASSWORD} environment variables. Without credentials only a loopback --host is allowed.")
+    parser.add_argument("--data", metavar="DIR", action="append", default=[],
+                        help="register every Parquet/CSV file and Parquet folder in DIR as a table; remote file "
+                             "access is limited to these directories (repeatable)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks one)")
+    parser.add_argument("--users", metavar="FILE", help="file of `user:password` lines (passwords may be hashes "
+                                                         "made with --hash-password)")
+    parser.add_argument("--tls-cert", metavar="PEM", help="TLS certificate chain (enables TLS, needs --tls-key)")
+    parser.add_argument("--tls-key", metavar="PEM", help="TLS private key")
+    parser.add_argument("--token-ttl", type=float, default=3600.0, metavar="SECONDS",
+                        help="how long a login token stays valid (default: 3600)")
+    parser.add_argument("--statement-ttl", type=float, default=1800.0, metavar="SECONDS",
+                        help="close prepared statements unused for this long (default: 1800)")
+    parser.add_argument("--result-ttl", type=float, default=300.0, metavar="SECONDS",
+                        help="drop query results not fetched within this time (default: 300)")
+    parser.add_argument("--workers", type=int, metavar="N", help="partitions (threads) per query stage")
+    parser.add_argument("--hash-password", action="store_true",
+                        help="read a password (prompt or stdin) and print its hash for a users file, then exit")
+    return parser
+
+
+def register_data_dir(session, directory: str) -> list[str]:
+    """Register the tables found in ``directory`` (see the module docstring); return their names."""
+    if os.path.isfile(directory):
+        name = _table_name(os.path.basename(directory))
+        session.register(name, directory)
+        return [name]
+    if not os.path.isdir(directory):
+        raise QuarryError(f"data directory `{directory}` does not exist")
+    names = []
+    for entry in sorted(os.listdir(directory)):
+        if entry.startswith((".", "_")):
+            continue
+        path = os.path.join(directory, entry)
+        if os.path.isfile(path) and entry.lower().endswith(_DATA_SUFFIXES):
+            name = _table_name(entry)
+        elif os.path.isdir(path) and _holds_parquet(path):
+            name = entry
+        else:
+            continue
+        if session.catalog.exists(name):
+            log.warning("table `%s` from %s replaces one registered earlier", name, path)
+        session.register(name, path)
+        names.append(name)
+    return names
+
+
+def _table_name(file_name: str) -> str:
+    lowered = file_name.lower()
+    for suffix in sorted(_DATA_SUFFIXES, key=len, reverse=True):
+        if lowered.endswith(suffix):
+            return file_name[: -len(suffix)]
+    return os.path.splitext(file_name)[0]
+
+
+def _holds_parquet(directory: str) -> bool:
+    for _root, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        if any(f.lower().endswith(".parquet") for f in files):
+            return True
+    return False
+
+
+def serve_main(argv: list[str]) -> int:
+    """Run ``quarry serve`` with ``argv`` (the arguments after ``serve``); the process exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:          # --help, or a usage error argparse already printed
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else 2
+    if args.hash_password:
+        from quarry.server.auth import hash_password
+        password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+        print(hash_password(password))
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import quarry
+    from quarry.server import serve
+    from quarry.server.auth import Users
+    try:
+        users = Users.load(args.users)
+    except (OSError, ValueError) as exc:
+        print(f"quarry serve: cannot read the users file: {exc}", file=sys.stderr)
+        return 2
+    session = quarry.connect(workers=args.workers)
+    try:
+        tables = [name for directory in args.data for name in register_data_dir(session, directory)]
+        server = serve(session, args.host, args.port, users=users, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                       token_ttl=args.token_ttl, data_dirs=args.data, statement_ttl=args.statement_ttl,
+                       result_ttl=args.result_ttl, block=False)
+    except QuarryError as err:
+        print(f"quarry serve: {err}", file=sys.stderr)
+        return 2
+    scheme = "grpc+tls" if args.tls_cert else "grpc"
+    print(f"quarry: serving Flight SQL on {scheme}://{args.host}:{server.port} "
+          f"({len(tables)} tables; auth {'on' if users else 'off'}; TLS {'on' if args.tls_cert else 'off'})",
+          flush=True)
+    server.serve()                     # returns once SIGINT/SIGTERM has shut the server down
+    server.stop_background_work()
+    return 0
+
+
+__all__ = ["serve_main", "build_parser", "register_data_dir"]

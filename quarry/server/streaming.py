@@ -1,0 +1,149 @@
+"""Run a query batch by batch for DoGet, so results stream instead of being materialized.
+
+:class:`QueryRun` plans a DataFrame once (optimized logical plan, then physical plan)
+and :meth:`QueryRun.batches` executes it: worker threads pull partitions of the
+physical root and push their batches into a small bounded queue; the DoGet thread
+takes them from the queue and hands them to Flight. The bound gives backpressure
+(a slow client slows the query down instead of buffering the whole result), and
+because the consumer waits on the queue with a timeout it can notice in time that
+the client went away or that CancelFlightInfo arrived, and then set
+``ExecContext.cancelled``, which stops every operator at its next batch.
+
+Batches leave with the columns renamed from physical keys (``name#id``) to the
+query's output names and cast to :attr:`QueryRun.schema`, so the stream's schema is
+exactly the one announced in FlightInfo.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Callable, Iterator
+
+import pyarrow as pa
+
+from quarry.errors import DataError, ExecutionError, QuarryError
+from quarry.physical.base import ExecContext
+
+_DONE = object()
+QUEUE_BATCHES = 4          # batches buffered ahead of a slow client, per query
+POLL_SECONDS = 0.05        # how often a waiting consumer checks for cancellation
+MAX_MESSAGE_BYTES = 4 << 20  # batches are sliced to about this size: gRPC clients refuse messages over 16 MiB
+
+
+def result_schema(df) -> pa.Schema:
+    """The schema quarry streams for ``df``: its output names and types, with its nullability."""
+    return df.schema
+
+
+class QueryRun:
+    """One execution of a query: its plan, its ExecContext (the cancellation switch), its schema."""
+
+    def __init__(self, session, df, schema: pa.Schema | None = None):
+        self.session = session
+        self.schema = schema if schema is not None else result_schema(df)
+        if len(self.schema) != len(df.logical_plan.schema):
+            raise ExecutionError(f"a result has {len(df.logical_plan.schema)} columns, expected {len(self.schema)}",
+                                 hint="every parameter row must produce the same columns")
+        optimized = session.optimize(df.logical_plan)
+        self.physical = session.physical_plan(optimized)
+        self.ctx = ExecContext(session.exec_config())
+
+    def cancel(self) -> None:
+        self.ctx.cancelled = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self.ctx.cancelled
+
+    def batches(self, client_gone: Callable[[], bool] = lambda: False) -> Iterator[pa.RecordBatch]:
+        """Yield the result batches; stop (raising "query cancelled") once cancelled or the client is gone."""
+        root, ctx = self.physical, self.ctx
+        ctx.check_cancelled()
+        out: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+        next_partition = iter(range(root.partitions))
+        lock = threading.Lock()
+
+        def put(item) -> bool:
+            while not ctx.cancelled:
+                try:
+                    out.put(item, timeout=POLL_SECONDS)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def work():
+            try:
+                while True:
+                    with lock:
+                        partition = next(next_partition, None)
+                    if partition is None:
+                        break
+                    for batch in root.execute(partition, ctx):
+                        if not put(batch):
+                            return
+            except BaseException as exc:        # handed to the consumer, which raises it
+                put(exc)
+                return
+            put(_DONE)
+
+        n_workers = max(1, min(root.partitions, ctx.config.threads))
+        workers = [threading.Thread(target=work, name="quarry-doget", daemon=True) for _ in range(n_workers)]
+        for w in workers:
+            w.start()
+        finished = 0
+        try:
+            while finished < n_workers:
+                try:
+                    item = out.get(timeout=POLL_SECONDS)
+                except queue.Empty:
+                    if client_gone():
+                        ctx.cancelled = True
+                    ctx.check_cancelled()
+                    continue
+                if item is _DONE:
+                    finished += 1
+                elif isinstance(item, BaseException):
+                    raise _as_quarry_error(item)
+                else:
+                    yield from _split(self._conform(item))
+            ctx.check_cancelled()
+        finally:
+            # normal end, error, cancellation or the generator being closed (client gone): stop the workers
+            ctx.cancelled = True
+            for w in workers:
+                w.join(timeout=5)
+            ctx.buffers.clear()
+
+    def _conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """``batch`` with the announced names and types."""
+        columns = [col if col.type == f.type else col.cast(f.type) for col, f in zip(batch.columns, self.schema)]
+        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
+
+
+def _split(batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+    """``batch`` in slices of at most about MAX_MESSAGE_BYTES (gRPC clients refuse messages over 16 MiB)."""
+    size = batch.nbytes
+    if size <= MAX_MESSAGE_BYTES or batch.num_rows <= 1:
+        yield batch
+        return
+    rows = max(1, batch.num_rows * MAX_MESSAGE_BYTES // size)
+    for start in range(0, batch.num_rows, rows):
+        yield batch.slice(start, rows)
+
+
+def _as_quarry_error(exc: BaseException) -> BaseException:
+    """The error family the session's own executor raises for the same failure."""
+    if isinstance(exc, QuarryError):
+        return exc
+    if isinstance(exc, (pa.ArrowInvalid, OSError)):
+        return DataError(f"query failed: {exc}")
+    if isinstance(exc, (pa.ArrowNotImplementedError, pa.ArrowTypeError)):
+        return ExecutionError(f"query failed: {exc}", hint="this operation is not supported on these types")
+    if isinstance(exc, MemoryError):
+        return ExecutionError("query ran out of memory", hint="add filters or a LIMIT")
+    return exc
+
+
+__all__ = ["QueryRun", "result_schema"]
