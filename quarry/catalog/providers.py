@@ -181,15 +181,16 @@ class ParquetTable(TableProvider):
         for path in self.files:
             try:
                 pf = pq.ParquetFile(path)
-            except (pa.ArrowInvalid, OSError) as exc:
+            except (pa.ArrowException, OSError) as exc:
                 raise DataError(f"cannot read Parquet file `{path}`: {exc}",
                                 hint="the file is missing, not Parquet, or corrupt; regenerate or remove it") from exc
             file_schemas.append(pf.schema_arrow)
             self._file_meta[path] = pf.metadata
         try:
             raw = pa.unify_schemas(file_schemas) if len(file_schemas) > 1 else file_schemas[0]
-        except pa.ArrowInvalid as exc:
-            raise DataError(f"the files of `{name}` have incompatible schemas: {exc}") from exc
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise DataError(f"the files of `{name}` have incompatible schemas: {exc}",
+                            hint="read the files separately, or rewrite them with one schema") from exc
         self.file_schema = raw
         part_types = {k: _infer_partition_type([v.get(k) for v in values]) for k in keys}
         self.partition_types = part_types
@@ -237,6 +238,13 @@ class ParquetTable(TableProvider):
             self.row_groups.append(RowGroupInfo(path, rg, g.num_rows, g.total_byte_size, stats, partition))
 
     def statistics(self) -> TableStats:
+        """Row count and per-column min/max/nulls over all row groups (computed once)."""
+        cached = getattr(self, "_statistics", None)
+        if cached is None:
+            cached = self._statistics = self._compute_statistics()
+        return cached
+
+    def _compute_statistics(self) -> TableStats:
         rows = sum(rg.num_rows for rg in self.row_groups)
         cols: dict[str, ColumnStats] = {}
         for f in self.schema:
@@ -308,7 +316,7 @@ class ParquetTable(TableProvider):
                 if open_files is not None:
                     open_files[rg.path] = pf
             table = pf.read_row_group(rg.index, columns=file_cols, use_threads=True)
-        except (pa.ArrowInvalid, OSError) as exc:
+        except (pa.ArrowException, OSError) as exc:
             raise DataError(f"cannot read `{rg.path}` (row group {rg.index}): {exc}",
                             hint="the file changed or is corrupt since it was registered; register it again") from exc
         arrays, names = [], []
@@ -338,8 +346,11 @@ class MemoryTable(TableProvider):
 
     def __init__(self, name: str, table: pa.Table):
         self.name = name
-        self.table = _normalize_table(table)
-        self.schema = self.table.schema
+        table = _normalize_table(table)
+        # `schema` keeps NOT NULL for DESCRIBE and the binder; the stored table is all nullable,
+        # because operators build their batches with nullable fields and Arrow refuses to mix them
+        self.schema = table.schema
+        self.table = _nullable_table(table)
 
     def statistics(self) -> TableStats:
         return TableStats(self.table.num_rows, {}, self.table.nbytes)
@@ -349,7 +360,20 @@ class MemoryTable(TableProvider):
         if table.schema.names != self.schema.names:
             raise DataError(f"INSERT into `{self.name}` has columns {table.schema.names}, "
                             f"the table has {self.schema.names}")
-        self.table = pa.concat_tables([self.table, table.cast(self.schema)])
+        for f, column in zip(self.schema, table.columns):
+            if not f.nullable and column.null_count:
+                raise DataError(f"NULL value in column `{f.name}` of `{self.name}`, which is NOT NULL",
+                                hint=f"give `{f.name}` a value in every inserted row")
+        table = _nullable_table(table)
+        self.table = pa.concat_tables([self.table, table.cast(self.table.schema)])
+
+
+def _nullable_table(table: pa.Table) -> pa.Table:
+    """``table`` with every field declared nullable (the data is unchanged)."""
+    if all(f.nullable for f in table.schema):
+        return table
+    schema = pa.schema([f.with_nullable(True) for f in table.schema], metadata=table.schema.metadata)
+    return pa.Table.from_arrays(table.columns, schema=schema)
 
 
 def _normalize_table(table: pa.Table) -> pa.Table:
@@ -370,12 +394,15 @@ def read_csv_table(path, *, delimiter: str | None = None, header: bool = True) -
             parse = pcsv.ParseOptions(delimiter=delimiter) if delimiter else pcsv.ParseOptions(
                 delimiter="\t" if f.endswith((".tsv", ".tab")) else ",")
             read = pcsv.ReadOptions(autogenerate_column_names=not header)
-            tables.append(pcsv.read_csv(f, read_options=read, parse_options=parse))
-        except (pa.ArrowInvalid, OSError) as exc:
+            # an empty field is NULL, a quoted "" an empty string (as DuckDB reads them, and as
+            # COPY ... TO 'x.csv' writes them)
+            convert = pcsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False)
+            tables.append(pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=convert))
+        except (pa.ArrowException, OSError) as exc:
             raise DataError(f"cannot read CSV file `{f}`: {exc}", hint="check the delimiter and header options") from exc
     try:
         return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise DataError(f"the CSV files at `{path}` have incompatible columns: {exc}") from exc
 
 

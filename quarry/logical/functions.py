@@ -79,11 +79,63 @@ def cast(e: Expr, dtype: pa.DataType, *, explicit: bool = False) -> Expr:
     return Call("cast", (e,), dtype, e.nullable)
 
 
+# Python's default decimal context keeps 28 digits; a DECIMAL(38, s) literal needs more
+_WIDE = decimal.Context(prec=100, Emax=1000, Emin=-1000)
+
+_TRUE_WORDS = {"true", "t", "1", "yes"}        # the words the cast kernel accepts
+_FALSE_WORDS = {"false", "f", "0", "no"}
+
+
+def parse_literal_text(text: str, dtype: pa.DataType):
+    """The value of a string literal cast to ``dtype`` (as the cast kernel computes it), or raise ValueError.
+
+    Spaces around the text are ignored, and numbers round half away from zero.
+
+    >>> parse_literal_text(" 2.5 ", pa.int32())
+    3
+    """
+    text = text.strip()
+    if T.is_integer(dtype) or T.is_decimal(dtype):
+        try:
+            number = decimal.Decimal(text)
+        except decimal.InvalidOperation:
+            raise ValueError(text) from None
+        if not number.is_finite():
+            raise ValueError(text)
+        scale = dtype.scale if T.is_decimal(dtype) else 0
+        number = number.quantize(decimal.Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP,
+                                 context=_WIDE)
+        if T.is_decimal(dtype):
+            if len(number.as_tuple().digits) > dtype.precision and number != 0:
+                raise ValueError(text)
+            return number
+        bits = dtype.bit_width - 1
+        if not -2**bits <= number < 2**bits:
+            raise ValueError(text)
+        return int(number)
+    if T.is_float(dtype):
+        return float(text)
+    if dtype == T.BOOL:
+        if text.lower() in _TRUE_WORDS:
+            return True
+        if text.lower() in _FALSE_WORDS:
+            return False
+        raise ValueError(text)
+    return pa.scalar(text).cast(dtype).as_py()
+
+
 def _fold_literal_cast(e: Literal, dtype: pa.DataType) -> Literal | None:
     if e.value is None:
         return Literal(None, dtype)
+    if T.is_string(e.dtype) and (T.is_numeric(dtype) or T.is_temporal(dtype) or dtype == T.BOOL):
+        try:
+            return Literal(parse_literal_text(e.value, dtype), dtype)
+        except (ValueError, OverflowError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise QuarryTypeError(f"cannot convert {e} to {T.sql_name(dtype)}",
+                                  hint=f"write the value as a valid {T.sql_name(dtype)}") from exc
     if T.is_decimal(dtype) and isinstance(e.value, (int, decimal.Decimal)) and not isinstance(e.value, bool):
-        value = decimal.Decimal(e.value).quantize(decimal.Decimal(1).scaleb(-dtype.scale))
+        value = decimal.Decimal(e.value).quantize(decimal.Decimal(1).scaleb(-dtype.scale),
+                                                  rounding=decimal.ROUND_HALF_UP, context=_WIDE)
         if len(value.as_tuple().digits) > dtype.precision and value != 0:
             raise QuarryTypeError(f"{e} does not fit {T.sql_name(dtype)}")
         return Literal(value, dtype)
@@ -163,12 +215,17 @@ def lookup(name: str) -> FunctionDef:
 def call(name: str, args: list[Expr]) -> Expr:
     """A typed call of the function ``name`` on ``args`` (coercing arguments)."""
     fdef = lookup(name)
-    n = len(args)
+    _check_arity(fdef, name, len(args))
+    return fdef.bind(fdef.name, list(args))
+
+
+def _check_arity(fdef: FunctionDef, name: str, n: int) -> None:
+    """Raise a type error naming the accepted argument counts when ``n`` is not one of them."""
     if n < fdef.min_args or (fdef.max_args is not None and n > fdef.max_args):
         expected = (str(fdef.min_args) if fdef.max_args == fdef.min_args
                     else f"{fdef.min_args}..{fdef.max_args if fdef.max_args is not None else 'n'}")
-        raise QuarryTypeError(f"function `{name}` takes {expected} arguments, got {n}")
-    return fdef.bind(fdef.name, list(args))
+        raise QuarryTypeError(f"function `{name}` takes {expected} arguments, got {n}",
+                              hint=f"check the arguments of {name}()")
 
 
 def _nullable(args) -> bool:
@@ -222,7 +279,7 @@ def _bind_date_arith(name, a, b):
         if pa.types.is_date(a.dtype) and pa.types.is_date(b.dtype):
             return Call("date_diff_days", (a, b), T.INT64, _nullable([a, b]))
         raise QuarryTypeError("subtracting timestamps is not supported", hint="use date_diff('second', a, b)")
-    if T.is_integer(b.dtype) and pa.types.is_date(a.dtype):
+    if (T.is_integer(b.dtype) or T.is_null(b.dtype)) and pa.types.is_date(a.dtype):
         return Call("date_" + name + "_days", (a, cast(b, T.INT64)), a.dtype, _nullable([a, b]))
     raise QuarryTypeError(f"cannot apply `{name}` to {T.sql_name(a.dtype)} and {T.sql_name(b.dtype)}")
 
@@ -232,8 +289,22 @@ for _name, _op in (("add", "+"), ("subtract", "-"), ("multiply", "*"), ("divide"
 ALIASES["mod"] = "modulo"
 
 
+def _bind_int_divide(name, args):
+    """``a // b``: truncating integer division of integers; on other numbers DuckDB's ``//`` is ``/``."""
+    a, b = args
+    if all(T.is_integer(x.dtype) or T.is_null(x.dtype) for x in (a, b)):
+        result = T.arithmetic_type("%", a.dtype, b.dtype)
+        return Call("int_divide", (cast(a, result), cast(b, result)), result, True)
+    return call("divide", [a, b])
+
+
+register("int_divide", "scalar", _bind_int_divide, 2, 2, aliases=("div",))
+
+
 def _bind_negate(name, args):
     (a,) = args
+    if T.is_null(a.dtype):
+        return cast(a, T.INT32)
     if not T.is_numeric(a.dtype) and not pa.types.is_interval(a.dtype):
         raise QuarryTypeError(f"cannot negate {T.sql_name(a.dtype)}")
     if isinstance(a, Literal) and a.value is not None and not pa.types.is_interval(a.dtype):
@@ -390,6 +461,8 @@ register("if", "scalar", _bind_if, 2, 3, aliases=("iff",))
 
 def _bind_greatest(name, args):
     common = _common_of(args, name.upper())
+    if T.is_null(common):
+        common = T.INT32                   # greatest(NULL, NULL): Arrow has no kernel for the null type
     return Call(name, tuple(cast(a, common) for a in args), common, all(a.nullable for a in args))
 
 
@@ -441,7 +514,7 @@ register("ends_with", "scalar", _string_fn(T.BOOL), 2, 2, aliases=("endswith", "
 register("contains", "scalar", _string_fn(T.BOOL), 2, 2)
 register("strpos", "scalar", _string_fn(T.INT64), 2, 2, aliases=("position", "instr"))
 register("split_part", "scalar", _string_fn(ints=(2,)), 3, 3)
-register("regexp_matches", "scalar", _string_fn(T.BOOL), 2, 2, aliases=("regexp_like", "rlike"))
+register("regexp_matches", "scalar", _string_fn(T.BOOL), 2, 3, aliases=("regexp_like", "rlike"))
 register("regexp_replace", "scalar", _string_fn(), 3, 4)
 
 
@@ -470,15 +543,18 @@ def _bind_same_numeric(name, args):
 
 
 register("abs", "scalar", _bind_same_numeric, 1, 1)
-register("sign", "scalar", lambda n, a: _mk(n, [cast(_num_arg(a[0], n), T.FLOAT64)], T.FLOAT64), 1, 1)
+# sign() is a TINYINT -1, 0 or 1 for every numeric type, as in DuckDB
+register("sign", "scalar", lambda n, a: _mk(n, [cast(_num_arg(a[0], n), T.FLOAT64)], T.INT8), 1, 1)
 
 
 def _bind_round(name, args):
     a = _num_arg(args[0], name)
     digits = 0
     if len(args) > 1:
-        if not isinstance(args[1], Literal) or not T.is_integer(args[1].dtype):
+        if not isinstance(args[1], Literal) or not (T.is_integer(args[1].dtype) or args[1].value is None):
             raise QuarryTypeError("round() takes a constant integer number of digits")
+        if args[1].value is None:
+            return Literal(None, a.dtype if not T.is_null(a.dtype) else T.FLOAT64)
         digits = args[1].value
     if T.is_decimal(a.dtype):
         scale = max(min(digits, a.dtype.scale), 0)
@@ -602,6 +678,10 @@ def agg(name: str, args: list[Expr], *, distinct: bool = False, filter: Expr | N
     fdef = lookup(name)
     if fdef.kind != "aggregate":
         raise BindError(f"`{name}` is not an aggregate function")
+    _check_arity(fdef, name, len(args))
+    # an untyped NULL argument (count(DISTINCT NULL)) gets a type the aggregate kernels know
+    args = [cast(a, T.INT32) if T.is_null(a.dtype) and fdef.name in ("count", "approx_count_distinct") else a
+            for a in args]
     result = fdef.bind(fdef.name, list(args))
     args = result.args
     if filter is not None:
@@ -628,7 +708,7 @@ def _sum_type(name, args):
     if T.is_float(t) or T.is_null(t):
         args[0] = cast(args[0], T.FLOAT64)
         return T.FLOAT64
-    raise QuarryTypeError(f"{name}() expects a number, got {T.sql_name(t)}", hint=f"CAST the argument to a number")
+    raise QuarryTypeError(f"{name}() expects a number, got {T.sql_name(t)}", hint="CAST the argument to a number")
 
 
 def _avg_type(name, args):

@@ -169,6 +169,8 @@ def arithmetic_type(op: str, a: pa.DataType, b: pa.DataType) -> pa.DataType:
     >>> arithmetic_type("/", pa.int64(), pa.int64())
     DataType(double)
     """
+    if is_null(a) and is_null(b):
+        a = b = INT32                      # NULL + NULL is an INTEGER NULL, as in DuckDB
     if is_null(a):
         a = b
     if is_null(b):

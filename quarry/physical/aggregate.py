@@ -61,14 +61,28 @@ def state_fields(aggs: tuple[AggCall, ...]) -> list[list[Field]]:
     return out
 
 
+# aggregate functions Arrow offers only grouped (no scalar kernel of the same name)
+_GROUPED_ONLY = {"one", "list", "distinct"}
+
+
 def _aggregate(table: pa.Table, keys: list[str], specs: list[tuple[str, str, object]]) -> pa.Table:
-    """Run Arrow's grouped aggregation; returns keys then one column per spec, in order."""
-    result = table.group_by(keys, use_threads=True).aggregate(specs) if specs or keys else None
-    if result is None:
+    """Run Arrow's grouped aggregation; returns keys then one column per spec, in order.
+
+    Without keys it is a grand total of exactly one row, also over empty input (counts
+    0, everything else NULL), including for functions Arrow has only in grouped form.
+    """
+    if not specs and not keys:
         return table.select([])
-    names = []
-    for col, fn, _ in specs:
-        names.append(f"{col}_{fn}" if col else fn)
+    names = [f"{col}_{fn}" if col else fn for col, fn, _ in specs]
+    if not keys and any(fn in _GROUPED_ONLY for _, fn, _ in specs):
+        work = table.append_column("__all", pa.array(np.zeros(table.num_rows, dtype=np.int8)))
+        result = work.group_by(["__all"], use_threads=True).aggregate(specs)
+        if result.num_rows == 0:
+            return pa.table({name: pa.array([0], pa.int64()) if fn in ("count", "count_all", "count_distinct")
+                             else pa.nulls(1, result.schema.field(name).type)
+                             for name, (_, fn, _) in zip(names, specs)})
+        return result.select(names)
+    result = table.group_by(keys, use_threads=True).aggregate(specs)
     return result.select(keys + names) if result.num_columns else result
 
 

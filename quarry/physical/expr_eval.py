@@ -16,6 +16,22 @@ from quarry.logical.expressions import AggCall, Call, ColumnRef, Expr, Literal, 
 from quarry.physical.kernels import KERNELS, to_array
 
 
+# Functions whose result is not simply NULL when an argument is NULL (SQL's "strict" rule
+# does not hold for them): every other kernel gets only non-NULL constants.
+NULL_TOLERANT = frozenset({
+    "coalesce", "concat", "case", "is_null", "is_not_null", "is_true", "is_false", "is_not_true",
+    "is_not_false", "and", "or", "in_list", "is_distinct_from", "is_not_distinct_from", "nullif",
+    "greatest", "least", "grouping_bits", "random", "try_cast",
+})
+
+
+def _all_null(value) -> bool:
+    """Whether ``value`` is a NULL constant or a column of Arrow's null type."""
+    if isinstance(value, pa.Scalar):
+        return not value.is_valid
+    return pa.types.is_null(value.type)
+
+
 def literal_scalar(e: Literal) -> pa.Scalar:
     if e.value is None:
         return pa.scalar(None, e.type)
@@ -37,6 +53,11 @@ def evaluate(e: Expr, batch) -> pa.Array | pa.ChunkedArray | pa.Scalar:
         if fn is None:
             raise ExecutionError(f"function `{e.name}` has no implementation")
         args = [evaluate(a, batch) for a in e.args]
+        if e.name not in NULL_TOLERANT and any(_all_null(a) for a in args):
+            # a NULL argument of a strict function makes the result NULL; kernels never see it,
+            # so none of them needs a case for NULL constants or NULL-typed columns
+            return pa.scalar(None, e.type) if all(isinstance(a, pa.Scalar) for a in args) \
+                else pa.nulls(batch.num_rows, e.type)
         try:
             out = fn(e.name, args, e.type, batch.num_rows)
         except QuarryError:

@@ -104,6 +104,9 @@ def _null_columns(n: int, schema: pa.Schema) -> list[pa.Array]:
 def assemble_join(kind: str, left: pa.Table, right: pa.Table, li: np.ndarray, ri: np.ndarray,
                   schema: pa.Schema) -> pa.Table:
     """The result of a ``kind`` join given its matched pairs (li[k], ri[k])."""
+    if len(schema) == 0:
+        # no column is needed above (count(*) over a cross join): only the row count matters
+        return _rows_table(_join_row_count(kind, left.num_rows, right.num_rows, li, ri))
     if kind == "semi":
         keep = np.zeros(left.num_rows, dtype=bool)
         keep[li] = True
@@ -130,6 +133,23 @@ def assemble_join(kind: str, left: pa.Table, right: pa.Table, li: np.ndarray, ri
         parts.append(pa.Table.from_arrays(_null_columns(rest.num_rows, left.schema) + rest.columns,
                                           schema=schema))
     return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+
+
+def _join_row_count(kind: str, nl: int, nr: int, li: np.ndarray, ri: np.ndarray) -> int:
+    if kind == "semi":
+        return len(np.unique(li))
+    if kind == "anti":
+        return nl - len(np.unique(li))
+    count = len(li)
+    if kind in ("left", "full"):
+        count += nl - len(np.unique(li))
+    if kind in ("right", "full"):
+        count += nr - len(np.unique(ri))
+    return count
+
+
+def _rows_table(n: int) -> pa.Table:
+    return pa.table({"__rows": pa.nulls(n)}).drop_columns(["__rows"])
 
 
 class HashJoinExec(ExecNode):

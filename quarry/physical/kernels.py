@@ -641,7 +641,7 @@ def _abs(name, args, dtype, n):
 
 @kernel("sign")
 def _sign(name, args, dtype, n):
-    return cast_value(pc.sign(args[0]), T.FLOAT64)
+    return cast_value(pc.sign(args[0]), dtype, safe=False)       # -1.0, 0.0 and 1.0 are exact in TINYINT
 
 
 @kernel("round")

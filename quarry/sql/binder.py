@@ -16,7 +16,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from quarry.catalog.providers import ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table
-from quarry.errors import BindError, QuarryError, UnsupportedError, DataError
+from quarry.errors import BindError, QuarryError, UnsupportedError
 from quarry.logical import functions as F
 from quarry.logical import types as T
 from quarry.logical.expressions import (
@@ -29,11 +29,26 @@ from quarry.sql.expr_binder import ExprBinder, node_position
 from quarry.sql.scope import Relation, Scope
 
 
+_DATA_EXTENSIONS = (".parquet", ".pq", ".csv", ".tsv", ".tab", ".csv.gz")
+
+
 def scan_of(provider, alias: str | None = None) -> Scan:
     """A Scan of every column of ``provider`` with fresh column ids."""
     qualifier = alias or provider.name
     fields = tuple(Field(f.name, f.type, f.nullable, new_id(), qualifier) for f in provider.schema)
     return Scan(provider, fields, None, (), alias)
+
+
+def _option_flag(node: exp.Expression) -> bool:
+    """A table function's boolean option: ``true``, ``1``, ``'yes'`` ... are true."""
+    if isinstance(node, exp.Boolean):
+        return bool(node.this)
+    return str(node.name).lower() in ("true", "1", "yes", "t", "on")
+
+
+def _is_all(node: exp.Expression) -> bool:
+    """Whether an ORDER BY item is the keyword ALL (``ORDER BY ALL``)."""
+    return isinstance(node, exp.Var) and node.name.upper() == "ALL"
 
 
 def output_name(node: exp.Expression) -> str:
@@ -42,7 +57,7 @@ def output_name(node: exp.Expression) -> str:
         return node.alias
     if isinstance(node, exp.Column):
         return node.name
-    return node.sql(dialect="duckdb")
+    return node.sql(dialect="duckdb", comments=False)
 
 
 class Binder:
@@ -146,7 +161,10 @@ class Binder:
             keys = []
             for o in order.expressions:
                 target = o.this
-                if isinstance(target, exp.Literal) and not target.is_string:
+                if _is_all(target):
+                    keys.extend(SortKey(ColumnRef(f), not o.args.get("desc"), bool(o.args.get("nulls_first")))
+                                for f in plan.schema)
+                elif isinstance(target, exp.Literal) and not target.is_string:
                     idx = int(target.this)
                     if not 1 <= idx <= len(plan.schema):
                         raise self._error_at(BindError(f"ORDER BY position {idx} is out of range"), o)
@@ -177,33 +195,62 @@ class Binder:
 
     # ------------------------------------------------------------------ VALUES
 
-    def bind_values(self, node: exp.Values, scope: Scope, alias: exp.TableAlias | None = None) -> LogicalPlan:
+    def bind_values(self, node: exp.Values, scope: Scope, alias: exp.TableAlias | None = None,
+                    types: list[pa.DataType] | None = None) -> LogicalPlan:
+        """Bind ``VALUES (...), (...)``; each column takes the common type of its values.
+
+        A string literal next to other types is converted to them (``VALUES (1.5), ('7')``),
+        as DuckDB does with its untyped string literals. With ``types`` (the target columns
+        of an INSERT) every value is converted to its column's type instead.
+        """
         eb = ExprBinder(self, scope)
-        rows = []
+        rows, item_nodes = [], []
         for tup in node.expressions:
             items = tup.expressions if isinstance(tup, exp.Tuple) else [tup]
             rows.append([eb.bind(e) for e in items])
+            item_nodes.append((tup, items))
         width = len(rows[0])
-        if any(len(r) != width for r in rows):
-            raise self._error_at(BindError("VALUES rows have different numbers of columns"), node)
-        types = []
-        for i in range(width):
-            t = T.NULL
-            for r in rows:
-                nt = T.common_type(t, r[i].dtype)
-                if nt is None:
-                    raise self._error_at(BindError(f"VALUES column {i + 1} mixes {T.sql_name(t)} and "
-                                                   f"{T.sql_name(r[i].dtype)}"), node)
-                t = nt
-            types.append(t if not T.is_null(t) else T.INT32)
+        for (tup, _), r in zip(item_nodes, rows):
+            if types is not None and len(r) != len(types):
+                raise self._error_at(BindError(f"INSERT has {len(r)} values for {len(types)} columns",
+                                               hint="give one value per target column, or list the columns"), tup)
+            if len(r) != width:
+                raise self._error_at(BindError("VALUES rows have different numbers of columns"), tup)
+        if types is None:
+            types = [self._values_column_type(rows, i, node) for i in range(width)]
         alias = alias or node.args.get("alias")
         names = [c.name for c in alias.columns] if alias is not None and alias.columns else []
         names += [f"col{i}" for i in range(len(names), width)]
         qualifier = alias.name if alias is not None and alias.name else None
-        fields = tuple(Field(names[i], types[i], any(r[i].nullable for r in rows), new_id(), qualifier)
+        typed = []
+        for (_, items), r in zip(item_nodes, rows):
+            row = []
+            for i in range(width):
+                try:
+                    row.append(F.cast(r[i], types[i]))
+                except QuarryError as err:
+                    raise self._error_at(err, items[i])
+            typed.append(tuple(row))
+        fields = tuple(Field(names[i], types[i], any(r[i].nullable for r in typed), new_id(), qualifier)
                        for i in range(width))
-        typed = tuple(tuple(F.cast(r[i], types[i]) for i in range(width)) for r in rows)
-        return Values(typed, fields)
+        return Values(tuple(typed), fields)
+
+    def _values_column_type(self, rows, i: int, node) -> pa.DataType:
+        """The common type of column ``i`` of VALUES rows (string literals adapt to the others)."""
+        t, strings = T.NULL, False
+        for r in rows:
+            e = r[i]
+            if isinstance(e, Literal) and T.is_string(e.dtype):
+                strings = True
+                continue
+            nt = T.common_type(t, e.dtype)
+            if nt is None:
+                raise self._error_at(BindError(f"VALUES column {i + 1} mixes {T.sql_name(t)} and "
+                                               f"{T.sql_name(e.dtype)}", hint="CAST the values to one type"), node)
+            t = nt
+        if T.is_null(t):
+            return T.STRING if strings else T.INT32
+        return t
 
     # ------------------------------------------------------------------ FROM
 
@@ -240,6 +287,7 @@ class Binder:
         condition = None
         on = join.args.get("on")
         using = join.args.get("using")
+        using_pairs: list[tuple[str, Field, Field]] = []
         if on is not None:
             condition = ExprBinder(self, scope).bind(on)
         elif using:
@@ -248,14 +296,17 @@ class Binder:
             parts = []
             for ident in using:
                 name = ident.name
-                left_scope = Scope(relations=left_rels)
+                # a column merged by an earlier USING is one column, not an ambiguous pair
+                lf = scope.using.get(name.lower())
                 try:
-                    lf = left_scope.resolve(name)
+                    if lf is None:
+                        lf = Scope(relations=left_rels).resolve(name)
+                    rf = Scope(relations=[right_rel]).resolve(name)
                 except BindError as err:
                     raise self._error_at(err, ident)
-                rf = Scope(relations=[right_rel]).resolve(name)
                 parts.append(F.call("equal", [ColumnRef(lf), ColumnRef(rf)]))
                 right_rel.hidden.add(rf.id)
+                using_pairs.append((name, lf, rf))
                 scope.using[name.lower()] = lf
             from quarry.logical.expressions import and_all
             condition = and_all(parts)
@@ -269,7 +320,31 @@ class Binder:
             for rel in scope.relations[before:]:
                 rel.fields = [Field(f.name, f.dtype, True, f.id, f.qualifier) if not f.nullable else f
                               for f in rel.fields]
-        return Join(left, right, kind, condition)
+        if kind in ("right", "full"):
+            for rel in scope.relations[:before]:
+                rel.fields = [Field(f.name, f.dtype, True, f.id, f.qualifier) if not f.nullable else f
+                              for f in rel.fields]
+        plan: LogicalPlan = Join(left, right, kind, condition)
+        if kind in ("right", "full") and using_pairs:
+            plan = self._merge_using_columns(plan, using_pairs, scope)
+        return plan
+
+    def _merge_using_columns(self, join: LogicalPlan, pairs, scope: Scope) -> LogicalPlan:
+        """Add ``coalesce(left.k, right.k)`` for each USING column of a RIGHT or FULL join.
+
+        The unqualified name (and ``*``) means that merged column, which holds the key of
+        unmatched rows from either side; ``l.k`` and ``r.k`` still name each side's own.
+        """
+        exprs = [ColumnRef(f) for f in join.schema]
+        fields = list(join.schema)
+        for name, lf, rf in pairs:
+            merged = F.call("coalesce", [ColumnRef(lf), ColumnRef(rf)])
+            field = Field(name, merged.dtype, merged.nullable, new_id())
+            exprs.append(merged)
+            fields.append(field)
+            scope.using[name.lower()] = field
+            scope.star_replacements[lf.id] = field
+        return Project(join, tuple(exprs), tuple(fields))
 
     def bind_table_ref(self, node: exp.Expression, scope: Scope) -> LogicalPlan:
         """Bind one FROM item and add it to ``scope``'s relations."""
@@ -328,6 +403,7 @@ class Binder:
                 and cte_node.args["alias"].columns else []
             return self._rename(plan, names, cte_node.alias_or_name, cte_node), cte_node.alias_or_name
         if not self.catalog.exists(name) and self._looks_like_path(name):
+            self.session.check_path_allowed(name)     # as read_parquet() does: servers limit file access
             return scan_of(provider_for(os.path.basename(name), name)), os.path.splitext(os.path.basename(name))[0]
         provider = self.catalog.get(name)
         if isinstance(provider, ViewTable):
@@ -337,11 +413,19 @@ class Binder:
 
     @staticmethod
     def _looks_like_path(name: str) -> bool:
-        return any(ch in name for ch in "/\\*.") and (os.path.exists(name) or any(ch in name for ch in "*?"))
+        """Whether a FROM name that is not in the catalog means a file (``FROM 'data/x.parquet'``).
+
+        A name that exists on disk, has a glob, or ends with a data-file extension is a path,
+        so a missing file is reported as a missing file rather than as an unknown table.
+        """
+        if os.path.exists(name) or any(ch in name for ch in "*?"):
+            return any(ch in name for ch in "/\\*.")
+        return name.lower().endswith(_DATA_EXTENSIONS)
 
     def _table_function(self, fn: exp.Expression) -> LogicalPlan:
         name = (fn.name if isinstance(fn, exp.Anonymous) else fn.key).lower()
-        args = list(fn.expressions) if fn.expressions else ([fn.this] if fn.this is not None else [])
+        # sqlglot keeps the path in `this` for some functions (read_csv) and among `expressions` for others
+        args = ([fn.this] if isinstance(fn.this, exp.Expression) else []) + list(fn.expressions or [])
         positional, options = [], {}
         for a in args:
             if isinstance(a, (exp.EQ, exp.PropertyEQ)):
@@ -361,12 +445,12 @@ class Binder:
         label = os.path.basename(paths if isinstance(paths, str) else paths[0])
         if name in ("readparquet", "read_parquet", "parquet_scan"):
             hive = options.get("hive_partitioning")
-            provider = ParquetTable(label, paths, hive_partitioning=None if hive is None else hive.this in (True, "true", "1"))
+            provider = ParquetTable(label, paths, hive_partitioning=None if hive is None else _option_flag(hive))
         elif name in ("readcsv", "read_csv", "read_csv_auto"):
             delim = options.get("delim") or options.get("sep") or options.get("delimiter")
             header = options.get("header")
-            table = read_csv_table(paths, delimiter=delim.this if delim is not None else None,
-                                   header=True if header is None else str(header.this).lower() in ("true", "1"))
+            table = read_csv_table(paths, delimiter=delim.name if delim is not None else None,
+                                   header=True if header is None else _option_flag(header))
             provider = MemoryTable(label, table)
         else:
             raise UnsupportedError(f"table function `{name}` does not exist",
@@ -432,7 +516,10 @@ class Binder:
             for o in order_node.expressions:
                 t = o.this
                 asc, nf = not o.args.get("desc"), bool(o.args.get("nulls_first"))
-                if isinstance(t, exp.Literal) and not t.is_string and t.this.isdigit():
+                if _is_all(t):
+                    # ORDER BY ALL: every output column, left to right
+                    order_targets.extend(("out", i, asc, nf) for i in range(len(items)))
+                elif isinstance(t, exp.Literal) and not t.is_string and t.this.isdigit():
                     idx = int(t.this)
                     if not 1 <= idx <= len(items):
                         raise self._error_at(BindError(f"ORDER BY position {idx} is out of range",
@@ -549,7 +636,8 @@ class Binder:
 
     def _star_fields(self, scope: Scope, qualifier: str | None, node) -> list[Field]:
         if qualifier is None:
-            fields = [f for r in scope.relations for f in r.fields if f.id not in r.hidden]
+            fields = [scope.star_replacements.get(f.id, f) for r in scope.relations for f in r.fields
+                      if f.id not in r.hidden]
             if not fields:
                 raise self._error_at(BindError("SELECT * with no FROM clause"), node)
             return fields
@@ -591,6 +679,12 @@ class Binder:
             return e
 
         def sub(node):
+            try:
+                hit = mapping.get(node)
+            except TypeError:
+                hit = None
+            if hit is not None:
+                return hit
             if isinstance(node, WindowCall):
                 func = node.func
                 new_func = func.with_children(tuple(self._replace_exprs(c, mapping) for c in func.children()))
@@ -631,28 +725,45 @@ class Binder:
                 keys.append(e)
             return keys.index(e)
 
+        if group_node.args.get("all"):
+            # GROUP BY ALL: every select item that holds no aggregate or window function
+            for e in bound:
+                if not any(isinstance(x, (AggCall, WindowCall)) for x in e.walk()) and e not in keys:
+                    keys.append(e)
+            return keys, None
+
         sets: list[list[tuple[int, ...]]] = []   # cartesian product across GROUP BY items
         plain = True
-        for item in group_node.expressions:
-            sets.append([(key_index(item),)])
+        # sqlglot puts ROLLUP / CUBE / GROUPING SETS among the plain items (newer versions)
+        # or under their own keys (older ones); both spell the same thing.
+        items = list(group_node.expressions)
         for kind in ("rollup", "cube", "grouping_sets"):
-            for item in group_node.args.get(kind) or []:
+            items += list(group_node.args.get(kind) or [])
+        for item in items:
+            if isinstance(item, exp.Rollup):
                 plain = False
-                if kind == "rollup" or isinstance(item, exp.Rollup):
-                    exprs = item.expressions if isinstance(item, exp.Rollup) else [item]
-                    idx = [self._group_element(e, key_index) for e in exprs]
-                    sets.append([tuple(x for part in idx[:n] for x in part) for n in range(len(idx), -1, -1)])
-                elif kind == "cube" or isinstance(item, exp.Cube):
-                    exprs = item.expressions if isinstance(item, exp.Cube) else [item]
-                    idx = [self._group_element(e, key_index) for e in exprs]
-                    combos = []
-                    for mask in range(2 ** len(idx) - 1, -1, -1):
-                        combos.append(tuple(x for b, part in enumerate(idx) if mask >> (len(idx) - 1 - b) & 1
-                                            for x in part))
-                    sets.append(combos)
-                else:
-                    exprs = item.expressions if isinstance(item, exp.GroupingSets) else [item]
-                    sets.append([self._group_element(e, key_index) for e in exprs])
+                idx = [self._group_element(e, key_index) for e in item.expressions]
+                sets.append([tuple(x for part in idx[:n] for x in part) for n in range(len(idx), -1, -1)])
+            elif isinstance(item, exp.Cube):
+                plain = False
+                idx = [self._group_element(e, key_index) for e in item.expressions]
+                combos = []
+                for mask in range(2 ** len(idx) - 1, -1, -1):
+                    combos.append(tuple(x for b, part in enumerate(idx) if mask >> (len(idx) - 1 - b) & 1
+                                        for x in part))
+                sets.append(combos)
+            elif isinstance(item, exp.GroupingSets):
+                plain = False
+                options: list[tuple[int, ...]] = []
+                for e in item.expressions:
+                    if isinstance(e, (exp.Rollup, exp.Cube)):
+                        raise self._error_at(UnsupportedError(
+                            "ROLLUP / CUBE nested in GROUPING SETS is not supported",
+                            hint="list the grouping sets explicitly"), e)
+                    options.append(self._group_element(e, key_index))
+                sets.append(options)
+            else:
+                sets.append([(key_index(item),)])
         if plain:
             return keys, None
         combined: list[tuple[int, ...]] = [()]
@@ -662,7 +773,7 @@ class Binder:
 
     def _group_element(self, node, key_index) -> tuple[int, ...]:
         if isinstance(node, exp.Tuple):
-            return tuple(key_index(e) for e in node.expressions)
+            return tuple(dict.fromkeys(key_index(e) for e in node.expressions))
         if isinstance(node, exp.Paren):
             return self._group_element(node.this, key_index)
         return (key_index(node),)

@@ -8,7 +8,6 @@ InSubquery expressions holding their logical plan.
 
 from __future__ import annotations
 
-import datetime
 import decimal
 import re
 
@@ -44,6 +43,7 @@ _RENAMES = {
     "arrayagg": "array_agg", "countif": "count_if", "rowsnumber": "row_number", "nthvalue": "nth_value",
     "firstvalue": "first_value", "lastvalue": "last_value", "percentrank": "percent_rank",
     "cumedist": "cume_dist", "denserank": "dense_rank", "rownumber": "row_number",
+    "timetostr": "strftime", "datefromparts": "make_date",
 }
 
 _DATE_UNITS = {"YEAR": "year", "YEARS": "year", "Y": "year", "QUARTER": "quarter", "MONTH": "month",
@@ -52,6 +52,14 @@ _DATE_UNITS = {"YEAR": "year", "YEARS": "year", "Y": "year", "QUARTER": "quarter
                "SECOND": "second", "SECONDS": "second", "MILLISECOND": "millisecond", "MICROSECOND": "microsecond",
                "DOW": "dayofweek", "DAYOFWEEK": "dayofweek", "DOY": "dayofyear", "DAYOFYEAR": "dayofyear",
                "EPOCH": "epoch", "ISODOW": "isodow"}
+
+
+def _quoted_literal(node: exp.Expression, message: str) -> exp.Expression | None:
+    """The string literal inside ``node`` whose SQL text ``message`` quotes, or None."""
+    for n in node.walk():
+        if isinstance(n, exp.Literal) and n.is_string and "'" + n.this.replace("'", "''") + "'" in message:
+            return n
+    return None
 
 
 def node_position(node: exp.Expression, sql: str | None) -> tuple[int | None, int | None]:
@@ -120,6 +128,9 @@ def sql_type(dt: exp.DataType) -> pa.DataType:
     for p in dt.expressions:
         value = p.this if isinstance(p, exp.DataTypeParam) else p
         if isinstance(value, exp.Literal):
+            if value.is_string or not value.this.isdigit():
+                raise QuarryTypeError(f"type parameters must be whole numbers, not {value.sql()}",
+                                      hint="write e.g. DECIMAL(15, 2)")
             params.append(int(value.this))
     aliases = {"INT": "INTEGER", "BIGDECIMAL": "DECIMAL", "TEXT": "VARCHAR", "NVARCHAR": "VARCHAR",
                "DATETIME": "TIMESTAMP", "TIMESTAMPNTZ": "TIMESTAMP", "DOUBLE": "DOUBLE", "UINT": "BIGINT",
@@ -150,8 +161,11 @@ class ExprBinder:
         try:
             return self._bind(node)
         except QuarryError as err:
-            line, col = node_position(node, self.qb.sql)
-            raise err.with_position(self.qb.sql, line, col)
+            if err.line is None:
+                # point at the string literal the message quotes (`hired > '2020-13-45'`), if any
+                line, col = node_position(_quoted_literal(node, err.message) or node, self.qb.sql)
+                err.with_position(self.qb.sql, line, col)
+            raise
 
     def _bind(self, node: exp.Expression) -> Expr:
         method = getattr(self, "_" + type(node).__name__, None)
@@ -225,8 +239,7 @@ class ExprBinder:
         return F.call("not", [self.bind(node.this)])
 
     def _IntDiv(self, node):
-        a, b = self.bind(node.this), self.bind(node.expression)
-        return F.cast(F.call("floor", [F.call("divide", [a, b])]), T.INT64)
+        return F.call("int_divide", [self.bind(node.this), self.bind(node.expression)])
 
     def _Is(self, node: exp.Is) -> Expr:
         target = self.bind(node.this)
@@ -296,10 +309,15 @@ class ExprBinder:
         target = sql_type(node.args["to"])
         value = self.bind(node.this)
         if isinstance(value, Literal) and value.value is not None and T.is_string(value.dtype):
+            return F.cast(value, target)          # folds now, so a bad string is reported with its position
+        exact = T.is_integer(value.dtype) or T.is_decimal(value.dtype)
+        if isinstance(value, Literal) and value.value is not None and exact and \
+                (T.is_integer(target) or T.is_decimal(target)):
             try:
-                return F.cast(value, target)
-            except QuarryTypeError:
-                raise
+                return Literal(F.parse_literal_text(str(value.value), target), target)
+            except ValueError:
+                raise QuarryTypeError(f"{value} is out of range for {T.sql_name(target)}",
+                                      hint="use a wider type, e.g. DECIMAL(38, s) or BIGINT") from None
         return F.cast(value, target, explicit=True)
 
     def _TryCast(self, node):
@@ -365,6 +383,12 @@ class ExprBinder:
         text = unit.name if not isinstance(unit, exp.Literal) else unit.this
         return F.lit(_DATE_UNITS.get(str(text).upper(), str(text).lower()))
 
+    def _IgnoreNulls(self, node):
+        # sqlglot wraps ANY_VALUE(x) as ANY_VALUE(x) IGNORE NULLS; aggregates skip NULLs anyway
+        if isinstance(node.this, exp.AggFunc):
+            return self.bind(node.this)
+        raise UnsupportedError("IGNORE NULLS is only supported for aggregates")
+
     def _Concat(self, node):
         return F.call("concat", [self.bind(e) for e in node.expressions])
 
@@ -415,6 +439,13 @@ class ExprBinder:
                     raise BindError("aggregate function calls cannot be nested",
                                     hint="compute the inner aggregate in a subquery") from None
                 raise
+            if self.scope.parent is not None and args:
+                read = set().union(*(a.column_ids() for a in args))
+                own = {f.id for f in self.scope.all_fields()} | {f.id for f in self.scope.using.values()}
+                if read and not read & own:
+                    # SQL makes such an aggregate part of the *outer* query; quarry does not move it there
+                    raise UnsupportedError(f"aggregate `{name}` of outer columns inside a subquery is not supported",
+                                           hint="compute the aggregate in the outer query, or join instead")
             return F.agg(name, args, distinct=distinct)
         if fdef.kind == "window":
             raise BindError(f"window function `{name}` needs an OVER clause",
@@ -446,6 +477,11 @@ class ExprBinder:
             raise BindError("window functions are not allowed here",
                             hint="window functions belong in SELECT or ORDER BY; filter their result in an outer query")
         func_node = node.this
+        if isinstance(func_node, exp.IgnoreNulls):
+            # aggregates skip NULLs anyway; for value functions IGNORE NULLS is not supported
+            func_node = func_node.this
+            if not isinstance(func_node, (exp.AnyValue, exp.AggFunc)):
+                raise UnsupportedError("IGNORE NULLS is only supported for aggregates")
         if isinstance(func_node, exp.Filter):
             func = ExprBinder(self.qb, self.scope, allow_aggregates=True, aliases=self.aliases).bind(func_node)
         else:
@@ -462,7 +498,18 @@ class ExprBinder:
                         argn.append(v)
                 func = F.call(fdef.name, [self.bind(a) for a in argn])
             else:
-                func = ExprBinder(self.qb, self.scope, allow_aggregates=True, aliases=self.aliases).bind(func_node)
+                # an aggregate used as a window function may take aggregates as arguments
+                # (SUM(SUM(x)) OVER ...): those are computed by the Aggregate below the Window
+                outer = ExprBinder(self.qb, self.scope, allow_aggregates=True, aliases=self.aliases)
+                args = [a for key in func_node.arg_types for a in (
+                    func_node.args.get(key) if isinstance(func_node.args.get(key), list)
+                    else [func_node.args.get(key)]) if isinstance(a, exp.Expression)]
+                distinct = len(args) == 1 and isinstance(args[0], exp.Distinct)
+                if distinct:
+                    args = list(args[0].expressions)
+                if len(args) == 1 and isinstance(args[0], exp.Star):
+                    args = []
+                func = F.agg(fdef.name, [outer.bind(a) for a in args], distinct=distinct)
         if node.args.get("ignore_nulls"):
             raise UnsupportedError("IGNORE NULLS is not supported")
         partition = tuple(self.bind(p) for p in node.args.get("partition_by") or [])
@@ -486,9 +533,18 @@ class ExprBinder:
                 n = int(value.this)
                 return -n if (side or "").upper() == "PRECEDING" else n
             raise UnsupportedError("window frame bounds must be constant integers")
-        start = bound(spec.args.get("start"), spec.args.get("start_side"))
-        end_value = spec.args.get("end")
-        end = bound(end_value, spec.args.get("end_side")) if end_value is not None else 0
+        start_value, end_value = spec.args.get("start"), spec.args.get("end")
+        start_side = (spec.args.get("start_side") or "").upper()
+        end_side = (spec.args.get("end_side") or "").upper()
+        if isinstance(start_value, str) and start_value.upper() == "UNBOUNDED" and start_side == "FOLLOWING":
+            raise QuarryTypeError("a window frame cannot start at UNBOUNDED FOLLOWING")
+        if isinstance(end_value, str) and end_value.upper() == "UNBOUNDED" and end_side == "PRECEDING":
+            raise QuarryTypeError("a window frame cannot end at UNBOUNDED PRECEDING")
+        start = bound(start_value, start_side)
+        end = bound(end_value, end_side) if end_value is not None else 0
+        if start is not None and end is not None and start > end:
+            raise QuarryTypeError("the window frame starts after it ends",
+                                  hint="write ROWS BETWEEN <earlier bound> AND <later bound>")
         if mode == "range" and start not in (None, 0) or mode == "range" and end not in (None, 0):
             raise UnsupportedError("RANGE frames with offsets are not supported", hint="use a ROWS frame")
         return WindowFrame(mode, start, end)

@@ -30,6 +30,8 @@ class Scope:
     ctes: dict = field(default_factory=dict)
     # merged USING columns: lowercase name -> field that an unqualified name resolves to
     using: dict[str, Field] = field(default_factory=dict)
+    # field id -> the merged USING column that replaces it in an unqualified `*` (RIGHT/FULL joins)
+    star_replacements: dict[int, Field] = field(default_factory=dict)
 
     def child(self) -> "Scope":
         """A scope for a subquery: sees this one as its outer scope, and its CTEs."""

@@ -4,6 +4,11 @@ Supported statements: queries (SELECT, set operations, VALUES, WITH), EXPLAIN
 [VERBOSE | ANALYZE], CREATE [OR REPLACE] VIEW, CREATE TABLE ... AS, CREATE
 TABLE t (columns), CREATE TABLE t USING parquet LOCATION 'path', INSERT INTO,
 DROP TABLE/VIEW [IF EXISTS], SHOW TABLES, DESCRIBE, COPY (query) TO 'file'.
+
+A script is split at semicolons; each statement is parsed with the text before it
+blanked out, so the line and column of any error are positions in the whole script.
+Whatever goes wrong ends as a QuarryError (an unexpected exception becomes a
+PlanError that names itself a bug, its cause attached).
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ import sqlglot
 from sqlglot import exp
 
 from quarry.catalog.providers import MemoryTable, ParquetTable, ViewTable
-from quarry.errors import BindError, DataError, ParseError, QuarryError, UnsupportedError
+from quarry.errors import (
+    BindError, DataError, ParseError, PlanError, QuarryError, QuarryTypeError, UnsupportedError,
+)
 from quarry.logical import types as T
 from quarry.sql.binder import Binder
+from quarry.sql.scope import Scope
 from quarry.sql.expr_binder import node_position, sql_type
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -29,11 +37,36 @@ DIALECT = "duckdb"
 _EXPLAIN = re.compile(r"^(\s*)(explain)(\s+(analyze|verbose))?\b", re.IGNORECASE)
 
 
+# words that start a SQL statement (supported or not): any other first word is a misspelling
+_STATEMENT_WORDS = ("SELECT", "WITH", "VALUES", "FROM", "INSERT", "CREATE", "DROP", "SHOW", "DESCRIBE", "DESC",
+                    "COPY", "EXPLAIN", "TABLE", "SET", "RESET", "PRAGMA", "SUMMARIZE", "DELETE", "UPDATE",
+                    "MERGE", "ALTER", "TRUNCATE", "ATTACH", "DETACH", "USE", "INSTALL", "LOAD", "CALL", "BEGIN",
+                    "START", "COMMIT", "ROLLBACK", "ABORT", "END", "PREPARE", "EXECUTE", "DEALLOCATE", "VACUUM",
+                    "ANALYZE", "CHECKPOINT", "EXPORT", "IMPORT", "PIVOT", "UNPIVOT", "GRANT", "REVOKE", "COMMENT")
+
+
+def _misspelled_statement(text: str) -> ParseError | None:
+    """A ParseError at the first word when it is no statement keyword (``SELEC 1``), else None."""
+    m = re.match(r"(\s|--[^\n]*\n?|/\*.*?\*/)*([A-Za-z_]+)", text, re.S)
+    if m is None or m.group(2).upper() in _STATEMENT_WORDS or text[m.end(2):m.end(2) + 1] in (".", "("):
+        return None
+    from quarry.errors import suggest
+    word, start = m.group(2), m.start(2)
+    before = text[:start]
+    line, col = before.count("\n") + 1, start - (before.rfind("\n") + 1) + 1
+    hint = suggest(word, _STATEMENT_WORDS) or "statements start with SELECT, WITH, CREATE, INSERT, ..."
+    return ParseError(f"syntax error: `{word}` does not start a statement", sql=text, line=line, column=col,
+                      hint=hint.replace("`", "") if hint.startswith("did") else hint)
+
+
 def parse(text: str) -> list[exp.Expression]:
     """Parse SQL into sqlglot statements; syntax errors become a ParseError with a caret."""
     try:
         statements = sqlglot.parse(text, read=DIALECT)
     except sqlglot.errors.ParseError as err:
+        misspelled = _misspelled_statement(text)
+        if misspelled is not None:
+            raise misspelled from None
         info = err.errors[0] if err.errors else {}
         line, col = info.get("line"), info.get("col")
         highlight = info.get("highlight") or ""
@@ -46,49 +79,111 @@ def parse(text: str) -> list[exp.Expression]:
             hint = f"check the SQL near `{highlight}`"
         raise ParseError(f"syntax error: {desc}", sql=text, line=line, column=col, hint=hint) from None
     except sqlglot.errors.TokenError as err:
-        raise ParseError(f"syntax error: {err}", sql=text, hint="check quotes and brackets") from None
+        start = unterminated_quote(text)
+        if start is None:
+            raise ParseError(f"syntax error: {err}", sql=text, hint="check quotes and brackets") from None
+        before = text[:start]
+        line, col = before.count("\n") + 1, start - (before.rfind("\n") + 1) + 1
+        raise ParseError("syntax error: unterminated quoted string", sql=text, line=line, column=col,
+                         hint=f"close the {text[start]} that starts here") from None
     return [s for s in statements if s is not None]
 
 
-def split_statements(text: str) -> list[str]:
-    """Split a script into statement texts (semicolons outside quotes and comments)."""
-    out, buf, quote = [], [], None
-    i = 0
-    while i < len(text):
+def unterminated_quote(text: str) -> int | None:
+    """Offset of the quote that opens a string never closed (comments skipped), or None.
+
+    >>> unterminated_quote("SELECT 'ab' || 'c")
+    15
+    """
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if text.startswith("--", i):
+            end = text.find("\n", i)
+            i = n if end == -1 else end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end == -1:
+                return None
+            i = end + 2
+        elif ch in ("'", '"'):
+            j = i + 1
+            while True:
+                close = text.find(ch, j)
+                if close == -1:
+                    return i
+                if text.startswith(ch * 2, close):     # '' inside a string is an escaped quote
+                    j = close + 2
+                    continue
+                break
+            i = close + 1
+        else:
+            i += 1
+    return None
+
+
+def statement_spans(text: str) -> list[tuple[int, str]]:
+    """Split a script at semicolons outside quotes and comments: ``(offset, text)`` per statement.
+
+    Pieces holding only whitespace and comments are dropped.
+
+    >>> statement_spans("SELECT 1; SELECT ';'")
+    [(0, 'SELECT 1'), (9, " SELECT ';'")]
+    """
+    spans, start, quote = [], 0, None
+    i, n = 0, len(text)
+    while i < n:
         ch = text[i]
         if quote:
-            buf.append(ch)
             if ch == quote:
                 quote = None
         elif ch in ("'", '"'):
             quote = ch
-            buf.append(ch)
-        elif ch == "-" and text.startswith("--", i):
+        elif text.startswith("--", i):
             end = text.find("\n", i)
-            end = len(text) if end == -1 else end
-            buf.append(text[i:end])
-            i = end
+            i = n if end == -1 else end
+            continue
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end == -1 else end + 2
             continue
         elif ch == ";":
-            out.append("".join(buf))
-            buf = []
-        else:
-            buf.append(ch)
+            spans.append((start, text[start:i]))
+            start = i + 1
         i += 1
-    out.append("".join(buf))
-    return [s for s in out if s.strip() and not all(l.strip().startswith("--") or not l.strip()
-                                                     for l in s.splitlines())]
+    spans.append((start, text[start:]))
+    return [(offset, piece) for offset, piece in spans if _has_code(piece)]
+
+
+def _has_code(piece: str) -> bool:
+    """Whether ``piece`` holds anything but whitespace and comments."""
+    stripped = re.sub(r"/\*.*?(\*/|$)", " ", piece, flags=re.S)
+    return any(line.strip() and not line.strip().startswith("--") for line in stripped.splitlines())
+
+
+def split_statements(text: str) -> list[str]:
+    """Split a script into statement texts (semicolons outside quotes and comments)."""
+    return [piece for _, piece in statement_spans(text)]
 
 
 def run_sql(session, text: str):
-    """Run every statement in ``text``; return the DataFrame of the last one."""
-    from quarry.dataframe import DataFrame
-    pieces = split_statements(text)
-    if not pieces:
+    """Run every statement in ``text``; return the DataFrame of the last one.
+
+    Each statement is parsed with everything before it blanked out (newlines kept), so
+    error positions are positions in the whole script and carets point into it.
+    """
+    spans = statement_spans(text)
+    if not spans:
         raise ParseError("empty statement", sql=text, hint="write a query, e.g. SELECT 1")
     result = None
-    for piece in pieces:
-        result = _run_one(session, piece)
+    for offset, piece in spans:
+        padded = re.sub(r"[^\n]", " ", text[:offset]) + piece
+        try:
+            result = _run_one(session, padded)
+        except QuarryError as err:
+            if err.sql == padded:
+                err.sql = text
+            raise
     return result
 
 
@@ -105,24 +200,40 @@ def _run_one(session, text: str):
         mode = (m.group(4) or "").lower() or "plan"
         # keep character positions for error carets: blank the EXPLAIN prefix instead of cutting it
         inner = " " * m.end() + text[m.end():]
-        statements = parse(inner)
+        try:
+            statements = parse(inner)
+        except ParseError as err:
+            err.sql = text
+            raise
         if len(statements) != 1:
             raise ParseError("EXPLAIN takes exactly one query", sql=text)
-        df = _query(session, statements[0], inner)
-        return DataFrame.from_arrow(session, pa.table({"plan": [df.explain_string(mode)]}))
+        return _guarded(statements[0], text, lambda node: DataFrame.from_arrow(
+            session, pa.table({"plan": [_query(session, node, inner).explain_string(mode)]})))
     statements = parse(text)
     if len(statements) != 1:
         raise ParseError("expected one statement", sql=text)
-    node = statements[0]
+    return _guarded(statements[0], text, lambda node: _dispatch(session, node, text))
+
+
+def _guarded(node, text: str, run):
+    """``run(node)``, with every failure turned into a QuarryError that points into ``text``."""
     try:
-        return _dispatch(session, node, text)
+        return run(node)
     except QuarryError as err:
         if err.line is None:
             line, col = node_position(node, text)
             err.with_position(text, line, col)
-        elif err.sql is None:
-            err.sql = text
+        err.sql = text
         raise
+    except (pa.ArrowException, OSError) as exc:
+        # a statement that runs at once (CREATE TABLE AS, INSERT, COPY) failed on its data
+        line, col = node_position(node, text)
+        raise DataError(f"statement failed: {exc}", sql=text, line=line, column=col) from exc
+    except Exception as exc:
+        # a bug, but still one error family for the caller; the cause stays attached
+        line, col = node_position(node, text)
+        raise PlanError(f"internal error while planning: {type(exc).__name__}: {exc}", sql=text, line=line,
+                        column=col, hint="this is a bug in quarry; please report it") from exc
 
 
 def _query(session, node, text):
@@ -169,7 +280,13 @@ def _dispatch(session, node, text):
     if isinstance(node, exp.Copy):
         return _copy(session, node, text)
     if isinstance(node, exp.Command):
+        misspelled = _misspelled_statement(text)
+        if misspelled is not None:
+            raise misspelled
         raise UnsupportedError(f"`{node.this}` statements are not supported")
+    misspelled = _misspelled_statement(text)
+    if misspelled is not None:
+        raise misspelled
     raise UnsupportedError(f"{node.key.upper()} statements are not supported")
 
 
@@ -241,25 +358,38 @@ def _insert(session, node: exp.Insert, text):
     if not isinstance(provider, MemoryTable):
         raise UnsupportedError(f"INSERT into `{target.name}` is not supported: only in-memory tables take INSERT",
                                hint="create one with CREATE TABLE ... AS SELECT")
-    plan = Binder(session, text).bind_statement_query(node.expression)
     schema = provider.schema
     names = columns or schema.names
-    if len(names) != len(plan.schema):
-        raise BindError(f"INSERT has {len(plan.schema)} values for {len(names)} columns")
+    by_lower = {c.lower(): c for c in schema.names}
     for n in names:
-        if n not in schema.names:
+        if n.lower() not in by_lower:
             from quarry.errors import suggest
             raise BindError(f"table `{target.name}` has no column `{n}`", hint=suggest(n, schema.names))
+    names = [by_lower[n.lower()] for n in names]
+    if len(set(names)) != len(names):
+        raise BindError(f"INSERT names a column of `{target.name}` twice")
+    binder = Binder(session, text)
+    targets = [schema.field(n).type for n in names]
+    source = node.expression
+    if isinstance(source, exp.Values):
+        # each value converts to its column's type, so ('7') fits an INTEGER column
+        plan = binder.bind_values(source, Scope(), types=targets)
+    else:
+        plan = binder.bind_statement_query(source)
+    if len(names) != len(plan.schema):
+        raise BindError(f"INSERT has {len(plan.schema)} values for {len(names)} columns",
+                        hint="give one value per target column, or list the columns")
+    # cast in the plan, so values convert as SQL's CAST does (rounding, string parsing, checks)
+    for n, f, t in zip(names, plan.schema, targets):
+        if not (T.common_type(f.dtype, t) is not None or T.is_string(f.dtype) or T.is_string(t)):
+            raise QuarryTypeError(f"cannot insert {T.sql_name(f.dtype)} into column `{n}` ({T.sql_name(t)})",
+                                  hint="CAST the value to the column's type")
+    plan = binder.cast_plan_output(plan, targets)
     result = DataFrame(session, plan).to_arrow()
     arrays = []
     for f in schema:
         if f.name in names:
-            col = result.column(names.index(f.name))
-            try:
-                arrays.append(col.cast(f.type))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise DataError(f"cannot insert {T.sql_name(col.type)} into column `{f.name}` "
-                                f"({T.sql_name(f.type)}): {exc}") from exc
+            arrays.append(result.column(names.index(f.name)))
         else:
             arrays.append(pa.nulls(result.num_rows, f.type))
     provider.append(pa.Table.from_arrays(arrays, schema=schema))

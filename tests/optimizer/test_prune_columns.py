@@ -178,13 +178,6 @@ def test_pruning_is_idempotent(con):
 # ---------------------------------------------------------------------------------------- bugs
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "prune_columns.prune drops every aggregate of a global (no GROUP BY) Aggregate when none is "
-    "read above, leaving Aggregate(group=[], aggs=[]) over a zero-column scan; executing it yields "
-    "0 rows (its zero-column batch carries no row count and is dropped) instead of the 1 row a "
-    "global aggregate always has: `SELECT 1 AS one FROM (SELECT count(*) AS c FROM emp) s` returns "
-    "no rows, also end to end through con.sql. Fix in prune_columns (keep one aggregate, e.g. "
-    "count(*), for a global Aggregate) or in the physical layer (zero-column batches with a length)"))
 def test_global_aggregate_with_unread_aggregates_still_returns_one_row(con):
     plan = bound(con, "SELECT 1 AS one FROM (SELECT count(*) AS c FROM emp) s")
     new = rewrite(prune_columns, plan)

@@ -197,6 +197,10 @@ def _decorrelate_scalar(sub: LogicalPlan, outer: set[int]):
     if isinstance(sub, Aggregate) and sub.grouping_sets is None:
         if sub.group_exprs and outer_references(sub.input) & outer:
             raise UnsupportedError("a correlated scalar subquery with GROUP BY is not supported")
+        if any(a.column_ids() & outer for a in sub.aggs):
+            raise UnsupportedError("an aggregate over outer columns inside a subquery is not supported",
+                                   hint="compute the aggregate of the subquery's own columns and combine "
+                                        "it with the outer column outside the subquery")
         child, corr = pull_up(sub.input, outer)
         groups, gfields, conds = _group_by_correlation(corr, outer, list(sub.group_exprs),
                                                        list(sub.group_fields))
