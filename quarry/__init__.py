@@ -5,10 +5,13 @@
     >>> con.sql("SELECT 1 + 1 AS two").to_arrow()        # doctest: +SKIP
 """
 
-from quarry.dataframe import DataFrame
+from quarry.column import Column, col, lit
+from quarry.dataframe import DataFrame, GroupedData
 from quarry.errors import QuarryError
 from quarry.session import Session, connect
+from quarry import functions
 
 __version__ = "0.1.0"
 
-__all__ = ["connect", "Session", "DataFrame", "QuarryError", "__version__"]
+__all__ = ["connect", "Session", "DataFrame", "GroupedData", "Column", "col", "lit", "functions", "QuarryError",
+           "__version__"]

@@ -31,7 +31,7 @@ from quarry.optimizer.rule import rule
 # one of them may keep the NULL-extended rows of an outer join
 _NOT_NULL_REJECTING = {"is_null", "coalesce", "case", "or", "is_distinct_from", "is_not_distinct_from",
                        "is_true", "is_false", "is_not_true", "is_not_false", "concat", "greatest", "least",
-                       "nullif", "if"}
+                       "nullif", "if", "not"}   # NOT (FALSE AND NULL) is TRUE
 
 
 def null_rejecting(e: Expr, ids: frozenset[int]) -> bool:
