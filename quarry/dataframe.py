@@ -161,7 +161,7 @@ class DataFrame:
                 if e not in group_exprs:
                     group_exprs.append(e)
         aggs: list[AggCall] = []
-        binder._collect_aggs(bound, aggs)
+        binder.collect_aggs(bound, aggs)
         if group_keys is not None or aggs:
             input_ids = {f.id for f in plan.schema}
             gfields = tuple(Field(g.field.name if isinstance(g, ColumnRef) else str(g), g.dtype, g.nullable,
@@ -176,7 +176,7 @@ class DataFrame:
                 mapping.setdefault(a, ColumnRef(f))
             rewritten = []
             for e in bound:
-                out = binder._replace_exprs(e, mapping)
+                out = binder.replace_exprs(e, mapping)
                 bad = [x for x in out.walk() if isinstance(x, ColumnRef) and x.field.id in input_ids]
                 if bad:
                     name = bad[0].field.name
@@ -194,18 +194,10 @@ class DataFrame:
             wfields = tuple(Field(str(w.func), w.dtype, True, new_id()) for w in windows)
             plan = Window(plan, tuple(windows), wfields)
             wmap = {w: ColumnRef(f) for w, f in zip(windows, wfields)}
-            bound = [binder._replace_exprs(e, wmap) for e in bound]
+            bound = [binder.replace_exprs(e, wmap) for e in bound]
 
-        fields: list[Field] = []
-        used: set[int] = set()
-        for e, name in zip(bound, names):
-            if isinstance(e, ColumnRef) and e.field.name == name and e.field.id not in used:
-                fields.append(e.field)
-            else:
-                qualifier = e.field.qualifier if isinstance(e, ColumnRef) else None
-                fields.append(Field(name, e.dtype, e.nullable, new_id(), qualifier))
-            used.add(fields[-1].id)
-        return Project(plan, tuple(bound), tuple(fields))
+        from quarry.sql.binder import output_fields
+        return Project(plan, tuple(bound), tuple(output_fields(bound, names)))
 
     # -- properties --------------------------------------------------------------------------
 

@@ -53,3 +53,4 @@ def duckdb_con() -> Iterator[Any]:
     con = duckdb.connect()
     yield con
     con.close()
+

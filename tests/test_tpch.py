@@ -11,25 +11,19 @@ import sqlglot
 
 import quarry
 from quarry.testing import assert_tables_equal
-from tpch import QUERY_NUMBERS, load_query
-from tpch.datagen import table_paths
+from tpch import QUERY_NUMBERS, load_query, register_tables
 
 
-def _session(data_dir, **config) -> quarry.Session:
-    con = quarry.connect(**config)
-    for name, path in table_paths(data_dir).items():
-        con.register(name, str(path))
-    return con
 
 
 @pytest.fixture(scope="module")
 def quarry_tpch(tpch_sf001):
-    return _session(tpch_sf001)
+    return register_tables(quarry.connect(), tpch_sf001)
 
 
 @pytest.fixture(scope="module")
 def quarry_tpch_partitioned(tpch_sf001):
-    return _session(tpch_sf001, target_partitions=4)
+    return register_tables(quarry.connect(target_partitions=4), tpch_sf001)
 
 
 def _ordered(sql: str) -> bool:

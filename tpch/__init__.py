@@ -56,3 +56,15 @@ def create_duckdb_views(con: Any, data_dir: str | Path) -> None:
     for name, path in table_paths(Path(data_dir).expanduser()).items():
         literal = str(path).replace("'", "''")
         con.execute(f"create or replace view {name} as select * from read_parquet('{literal}')")
+
+
+def register_tables(con: Any, data_dir: str | Path) -> Any:
+    """Register the eight TPC-H tables of ``data_dir`` in a quarry session; returns the session.
+
+    >>> con = register_tables(quarry.connect(), tpch.datagen.generate(0.01))   # doctest: +SKIP
+    """
+    from tpch.datagen import table_paths
+
+    for name, path in table_paths(Path(data_dir).expanduser()).items():
+        con.register(name, str(path))
+    return con

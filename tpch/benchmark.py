@@ -35,14 +35,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from tpch import QUERY_NUMBERS, create_duckdb_views, load_query
+from tpch import QUERY_NUMBERS, create_duckdb_views, load_query, register_tables
 from tpch.datagen import (
     DataGenerationError,
     default_dir,
     generate,
     missing_tables,
     scale_label,
-    table_paths,
 )
 
 __all__ = ["QueryResult", "has_top_level_order_by", "main", "run_benchmark"]
@@ -147,9 +146,7 @@ class QuarryRunner:
             return
         self.version = _version_of(quarry, "quarry")
         try:
-            self.connection = self._connect(quarry, workers)
-            for name, path in table_paths(data_dir).items():
-                self.connection.register(name, str(path))
+            self.connection = register_tables(self._connect(quarry, workers), data_dir)
         except Exception as exc:
             self.connection = None
             self.error = f"quarry setup failed: {_first_line(exc)}"

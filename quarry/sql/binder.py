@@ -60,6 +60,21 @@ def output_name(node: exp.Expression) -> str:
     return node.sql(dialect="duckdb", comments=False)
 
 
+def output_fields(exprs: list[Expr], names: list[str]) -> list[Field]:
+    """The fields a select list produces: a column passed through under its own name keeps
+    its field (so filters above and below speak of the same id); anything else is new."""
+    fields: list[Field] = []
+    used: set[int] = set()
+    for e, name in zip(exprs, names):
+        if isinstance(e, ColumnRef) and e.field.name == name and e.field.id not in used:
+            fields.append(e.field)
+        else:
+            qualifier = e.field.qualifier if isinstance(e, ColumnRef) else None
+            fields.append(Field(name, e.dtype, e.nullable, new_id(), qualifier))
+        used.add(fields[-1].id)
+    return fields
+
+
 class Binder:
     """Binds queries for one session; ``sql`` is the statement text, for error positions."""
 
@@ -531,10 +546,10 @@ class Binder:
                     order_targets.append(("expr", ob.bind(t), asc, nf))
 
         aggs: list[AggCall] = []
-        self._collect_aggs(bound, aggs)
+        self.collect_aggs(bound, aggs)
         if having is not None:
-            self._collect_aggs([having], aggs)
-        self._collect_aggs([t[1] for t in order_targets if t[0] == "expr"], aggs)
+            self.collect_aggs([having], aggs)
+        self.collect_aggs([t[1] for t in order_targets if t[0] == "expr"], aggs)
 
         if group_node is not None or aggs:
             if group_node is not None and not grouping_sets and not group_exprs:
@@ -553,7 +568,7 @@ class Binder:
                 mapping.setdefault(a, ColumnRef(f))
 
             def rewrite(e: Expr, where: str, node) -> Expr:
-                out = self._replace_exprs(e, mapping)
+                out = self.replace_exprs(e, mapping)
                 out = out.transform_up(lambda x: self._grouping_bits(x, gfields, gid, node))
                 bad = [x for x in out.walk() if isinstance(x, ColumnRef) and x.field.id in input_ids]
                 if bad:
@@ -583,20 +598,12 @@ class Binder:
             wfields = tuple(Field(str(w.func), w.dtype, True, new_id()) for w in windows)
             plan = Window(plan, tuple(windows), wfields)
             wmap = {w: ColumnRef(f) for w, f in zip(windows, wfields)}
-            bound = [self._replace_exprs(e, wmap) for e in bound]
-            order_targets = [(t[0], self._replace_exprs(t[1], wmap) if t[0] == "expr" else t[1], t[2], t[3])
+            bound = [self.replace_exprs(e, wmap) for e in bound]
+            order_targets = [(t[0], self.replace_exprs(t[1], wmap) if t[0] == "expr" else t[1], t[2], t[3])
                              for t in order_targets]
 
         # projection (plus hidden ORDER BY columns)
-        out_fields: list[Field] = []
-        used: set[int] = set()
-        for e, name in zip(bound, names):
-            if isinstance(e, ColumnRef) and e.field.name == name and e.field.id not in used:
-                out_fields.append(e.field)
-            else:
-                qual = e.field.qualifier if isinstance(e, ColumnRef) else None
-                out_fields.append(Field(name, e.dtype, e.nullable, new_id(), qual))
-            used.add(out_fields[-1].id)
+        out_fields = output_fields(bound, names)
         proj_exprs = list(bound)
         proj_fields = list(out_fields)
         distinct = sel.args.get("distinct") is not None
@@ -656,7 +663,7 @@ class Binder:
     def _expr_name(e: Expr) -> str:
         return e.field.name if isinstance(e, ColumnRef) else str(e)
 
-    def _collect_aggs(self, exprs, out: list):
+    def collect_aggs(self, exprs, out: list):
         for e in exprs:
             self._walk_aggs(e, out)
 
@@ -674,7 +681,7 @@ class Binder:
         for c in e.children():
             self._walk_aggs(c, out)
 
-    def _replace_exprs(self, e: Expr, mapping: dict) -> Expr:
+    def replace_exprs(self, e: Expr, mapping: dict) -> Expr:
         if not mapping:
             return e
 
@@ -687,9 +694,9 @@ class Binder:
                 return hit
             if isinstance(node, WindowCall):
                 func = node.func
-                new_func = func.with_children(tuple(self._replace_exprs(c, mapping) for c in func.children()))
-                parts = tuple(self._replace_exprs(p, mapping) for p in node.partition_by)
-                order = tuple(SortKey(self._replace_exprs(k.expr, mapping), k.ascending, k.nulls_first)
+                new_func = func.with_children(tuple(self.replace_exprs(c, mapping) for c in func.children()))
+                parts = tuple(self.replace_exprs(p, mapping) for p in node.partition_by)
+                order = tuple(SortKey(self.replace_exprs(k.expr, mapping), k.ascending, k.nulls_first)
                               for k in node.order_by)
                 return WindowCall(new_func, parts, order, node.frame)
             try:

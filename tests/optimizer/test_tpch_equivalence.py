@@ -28,8 +28,7 @@ from quarry.optimizer.rule import OptimizerContext
 from quarry.optimizer.rules import BATCHES, decorrelate_subqueries
 from quarry.optimizer.statistics import estimate_rows
 from quarry.testing import assert_tables_equal
-from tpch import QUERY_NUMBERS, load_query
-from tpch.datagen import table_paths
+from tpch import QUERY_NUMBERS, load_query, register_tables
 
 MAX_CROSS_ROWS = 1e6
 TIME_LIMIT_S = 20.0
@@ -37,21 +36,16 @@ ONLY_DECORRELATION = [n for n in dict.fromkeys(r.name for b in BATCHES for r in 
                       if n != "decorrelate_subqueries"]
 
 
-def _session(data_dir, **config) -> quarry.Session:
-    con = quarry.connect(**config)
-    for name, path in table_paths(data_dir).items():
-        con.register(name, str(path))
-    return con
 
 
 @pytest.fixture(scope="module")
 def optimized(tpch_sf001):
-    return _session(tpch_sf001)
+    return register_tables(quarry.connect(), tpch_sf001)
 
 
 @pytest.fixture(scope="module")
 def unoptimized(tpch_sf001):
-    return _session(tpch_sf001, disabled_rules=ONLY_DECORRELATION)
+    return register_tables(quarry.connect(disabled_rules=ONLY_DECORRELATION), tpch_sf001)
 
 
 def _largest_cross_product(plan) -> float:
@@ -115,7 +109,7 @@ def _optimized_cross_product(con, sql) -> float:
 
 @pytest.mark.parametrize("rule", ONLY_DECORRELATION)
 def test_disabling_any_one_rule_keeps_every_tpch_answer(rule, tpch_sf001, optimized_answers):
-    con = _session(tpch_sf001, disabled_rules=[rule])
+    con = register_tables(quarry.connect(disabled_rules=[rule]), tpch_sf001)
     wrong, left_out = [], []
     for n in QUERY_NUMBERS:
         sql = load_query(n)
