@@ -311,11 +311,13 @@ class ParquetTable(TableProvider):
         try:
             pf = open_files.get(rg.path) if open_files is not None else None
             if pf is None:
+                in_file = set(self._file_meta[rg.path].schema.names)
                 pf = pq.ParquetFile(rg.path, metadata=self._file_meta.get(rg.path),
-                                    read_dictionary=sorted(dictionary) or None)
+                                    read_dictionary=sorted(dictionary & in_file) or None)
                 if open_files is not None:
                     open_files[rg.path] = pf
-            table = pf.read_row_group(rg.index, columns=file_cols, use_threads=True)
+            present = set(pf.schema_arrow.names)
+            table = pf.read_row_group(rg.index, columns=[c for c in file_cols if c in present], use_threads=True)
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"cannot read `{rg.path}` (row group {rg.index}): {exc}",
                             hint="the file changed or is corrupt since it was registered; register it again") from exc
@@ -323,7 +325,10 @@ class ParquetTable(TableProvider):
         for c in columns:
             if c in rg.partition:
                 t = self.schema.field(c).type
-                arrays.append(constant_array(rg.partition[c], t, table.num_rows))
+                arrays.append(constant_array(rg.partition[c], t, rg.num_rows))
+            elif c not in present:
+                # a file written before the column existed: NULLs, as DuckDB's union_by_name gives
+                arrays.append(pa.nulls(rg.num_rows, self.schema.field(c).type))
             else:
                 col = table.column(c)
                 target = self.schema.field(c).type

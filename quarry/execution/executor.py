@@ -21,6 +21,9 @@ def run_physical(root: ExecNode, ctx: ExecContext) -> pa.Table:
         raise DataError(f"query failed: {exc}") from exc
     except (pa.ArrowNotImplementedError, pa.ArrowTypeError, pa.ArrowKeyError) as exc:
         raise ExecutionError(f"query failed: {exc}", hint="this operation is not supported on these types") from exc
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ExecutionError(f"query failed: {type(exc).__name__}: {exc}",
+                             hint="this is a bug in quarry; rerun with the failing query in a report") from exc
     except MemoryError as exc:
         raise ExecutionError("query ran out of memory", hint="add filters or a LIMIT") from exc
     finally:

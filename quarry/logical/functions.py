@@ -274,7 +274,10 @@ def _bind_date_arith(name, a, b):
     if pa.types.is_interval(b.dtype):
         if name not in ("add", "subtract"):
             raise QuarryTypeError(f"cannot apply `{name}` to a date and an interval")
-        return Call("date_" + name, (a, b), a.dtype, _nullable([a, b]))
+        result = a.dtype
+        if pa.types.is_date(a.dtype) and not (isinstance(b, Literal) and b.value is not None and b.value[2] == 0):
+            result = T.TIMESTAMP   # hours, minutes or seconds make a date a timestamp (as in DuckDB)
+        return Call("date_" + name, (a, b), result, _nullable([a, b]))
     if T.is_temporal(b.dtype) and name == "subtract":
         if pa.types.is_date(a.dtype) and pa.types.is_date(b.dtype):
             return Call("date_diff_days", (a, b), T.INT64, _nullable([a, b]))
@@ -600,7 +603,7 @@ register("pi", "scalar", lambda n, a: Literal(3.141592653589793, T.FLOAT64), 0, 
 # -- dates ---------------------------------------------------------------------------------
 
 DATE_PARTS = {"year", "quarter", "month", "week", "day", "dayofweek", "dow", "dayofyear", "doy", "hour",
-              "minute", "second", "millisecond", "microsecond", "epoch", "isodow", "yearweek"}
+              "minute", "second", "millisecond", "microsecond", "epoch", "isodow"}
 
 
 def _temporal_arg(e, fname):

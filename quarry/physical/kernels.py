@@ -666,7 +666,9 @@ def _float1(name, args, dtype, n):
 
 @kernel("cbrt")
 def _cbrt(name, args, dtype, n):
-    return pc.power(args[0], 1.0 / 3.0)
+    x = args[0]
+    # a real cube root: pow() of a negative base with a fractional exponent is NaN
+    return pc.multiply(pc.sign(x), pc.power(pc.abs(x), 1.0 / 3.0))
 
 
 @kernel("power")

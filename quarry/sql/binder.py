@@ -195,6 +195,14 @@ class Binder:
         offset = node.args.get("offset")
         if limit is None and offset is None:
             return plan
+        if isinstance(limit, exp.Fetch):
+            options = limit.args.get("limit_options")
+            if options is not None and (options.args.get("percent") or options.args.get("with_ties")):
+                raise self._error_at(UnsupportedError("FETCH ... PERCENT / WITH TIES is not supported",
+                                                      hint="use FETCH FIRST n ROWS ONLY or LIMIT n"), limit)
+            n = self._constant_int(limit.args.get("count"), "FETCH FIRST") if limit.args.get("count") else 1
+            k = self._constant_int(offset.expression if offset is not None else None, "OFFSET") or 0
+            return Limit(plan, n, k)
         n = self._constant_int(limit.expression if limit is not None else None, "LIMIT")
         k = self._constant_int(offset.expression if offset is not None else None, "OFFSET") or 0
         return Limit(plan, n, k)
@@ -363,6 +371,10 @@ class Binder:
 
     def bind_table_ref(self, node: exp.Expression, scope: Scope) -> LogicalPlan:
         """Bind one FROM item and add it to ``scope``'s relations."""
+        if isinstance(node, exp.Table):
+            self._refuse_unknown_clauses(node, {"this", "db", "catalog", "alias", "joins", "pivots"})
+            if node.args.get("pivots"):
+                raise self._error_at(UnsupportedError("PIVOT / UNPIVOT is not supported"), node)
         alias_node = node.args.get("alias")
         alias = alias_node.name if alias_node is not None and alias_node.name else None
         col_aliases = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else []
@@ -474,7 +486,28 @@ class Binder:
 
     # ------------------------------------------------------------------ SELECT
 
+    # SELECT clauses bind_select understands; any other clause sqlglot parsed is refused,
+    # never silently ignored (ignoring QUALIFY or TABLESAMPLE would give wrong answers)
+    _SELECT_CLAUSES = {"expressions", "from", "from_", "joins", "where", "group", "having", "order", "limit",
+                       "offset", "distinct", "with", "with_", "kind"}
+    _UNSUPPORTED_HINTS = {
+        "qualify": "filter the window function's result in an outer query",
+        "windows": "write the window specification inside OVER (...)",
+        "sample": "sampling is not supported in SQL yet; the DataFrame API has df.sample(fraction)",
+        "into": "use CREATE TABLE name AS SELECT ...",
+    }
+
+    def _refuse_unknown_clauses(self, node: exp.Expression, allowed: set[str]) -> None:
+        for key, value in node.args.items():
+            if key in allowed or not value:
+                continue
+            clause = {"windows": "WINDOW", "sample": "TABLESAMPLE / USING SAMPLE"}.get(key, key.upper())
+            raise self._error_at(UnsupportedError(f"the {clause} clause is not supported",
+                                                  hint=self._UNSUPPORTED_HINTS.get(key)),
+                                 value if isinstance(value, exp.Expression) else node)
+
     def bind_select(self, sel: exp.Select, scope: Scope) -> LogicalPlan:
+        self._refuse_unknown_clauses(sel, self._SELECT_CLAUSES)
         plan = self.bind_from(sel, scope)
         where = sel.args.get("where")
         if where is not None:

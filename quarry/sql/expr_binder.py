@@ -477,11 +477,16 @@ class ExprBinder:
             raise BindError("window functions are not allowed here",
                             hint="window functions belong in SELECT or ORDER BY; filter their result in an outer query")
         func_node = node.this
+        ignore_nulls = isinstance(func_node, exp.IgnoreNulls) or bool(node.args.get("ignore_nulls"))
         if isinstance(func_node, exp.IgnoreNulls):
-            # aggregates skip NULLs anyway; for value functions IGNORE NULLS is not supported
             func_node = func_node.this
-            if not isinstance(func_node, (exp.AnyValue, exp.AggFunc)):
-                raise UnsupportedError("IGNORE NULLS is only supported for aggregates")
+        if ignore_nulls:
+            # aggregates skip NULLs anyway; lag/lead/first_value ... would need it implemented
+            name = func_node.name.lower() if isinstance(func_node, exp.Anonymous) else \
+                _RENAMES.get(func_node.key, func_node.key)
+            if F.lookup(name).kind == "window":
+                raise UnsupportedError(f"IGNORE NULLS is not supported for {name}()",
+                                       hint="filter the NULLs out in a subquery first")
         if isinstance(func_node, exp.Filter):
             func = ExprBinder(self.qb, self.scope, allow_aggregates=True, aliases=self.aliases).bind(func_node)
         else:
@@ -510,8 +515,6 @@ class ExprBinder:
                 if len(args) == 1 and isinstance(args[0], exp.Star):
                     args = []
                 func = F.agg(fdef.name, [outer.bind(a) for a in args], distinct=distinct)
-        if node.args.get("ignore_nulls"):
-            raise UnsupportedError("IGNORE NULLS is not supported")
         partition = tuple(self.bind(p) for p in node.args.get("partition_by") or [])
         order = tuple(self.bind_sort_key(o) for o in (node.args["order"].expressions if node.args.get("order") else []))
         frame = self._frame(node.args.get("spec"), bool(order))
