@@ -164,16 +164,7 @@ class DataFrame:
         binder.collect_aggs(bound, aggs)
         if group_keys is not None or aggs:
             input_ids = {f.id for f in plan.schema}
-            gfields = tuple(Field(g.field.name if isinstance(g, ColumnRef) else str(g), g.dtype, g.nullable,
-                                  new_id(), g.field.qualifier if isinstance(g, ColumnRef) else None)
-                            for g in group_exprs)
-            afields = tuple(Field(str(a), a.dtype, a.nullable, new_id()) for a in aggs)
-            plan = Aggregate(plan, tuple(group_exprs), gfields, tuple(aggs), afields)
-            mapping: dict = {}
-            for g, f in zip(group_exprs, gfields):
-                mapping.setdefault(g, ColumnRef(f))
-            for a, f in zip(aggs, afields):
-                mapping.setdefault(a, ColumnRef(f))
+            plan, mapping = binder.aggregate(plan, group_exprs, aggs)
             rewritten = []
             for e in bound:
                 out = binder.replace_exprs(e, mapping)
@@ -185,16 +176,7 @@ class DataFrame:
                 rewritten.append(out)
             bound = rewritten
 
-        windows: list[WindowCall] = []
-        for e in bound:
-            for x in e.walk():
-                if isinstance(x, WindowCall) and x not in windows:
-                    windows.append(x)
-        if windows:
-            wfields = tuple(Field(str(w.func), w.dtype, True, new_id()) for w in windows)
-            plan = Window(plan, tuple(windows), wfields)
-            wmap = {w: ColumnRef(f) for w, f in zip(windows, wfields)}
-            bound = [binder.replace_exprs(e, wmap) for e in bound]
+        plan, bound = binder.lift_windows(plan, bound)
 
         from quarry.sql.binder import output_fields
         return Project(plan, tuple(bound), tuple(output_fields(bound, names)))

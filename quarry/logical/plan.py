@@ -13,7 +13,7 @@ once per node (cached) from the node's own fields and its children's schemas.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, Callable
 

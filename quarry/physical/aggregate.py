@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -17,7 +16,7 @@ import pyarrow.compute as pc
 
 from quarry.errors import ExecutionError
 from quarry.logical import types as T
-from quarry.logical.expressions import AggCall, ColumnRef, Expr, Field, new_id
+from quarry.logical.expressions import AggCall, Field, new_id
 from quarry.physical.base import ExecNode, batches_of
 from quarry.physical.expr_eval import evaluate_array
 from quarry.physical.kernels import cast_value

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quarry.catalog.providers import MemoryTable, ParquetTable, RowGroupInfo
-from quarry.logical.expressions import ColumnRef, Expr, Field, SortKey, and_all, conjuncts
+from quarry.catalog.providers import ParquetTable, RowGroupInfo
+from quarry.logical.expressions import ColumnRef, Expr, SortKey, and_all, conjuncts
 from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitions
 from quarry.physical.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
 from quarry.physical.hashing import partition_ids

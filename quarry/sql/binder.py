@@ -585,22 +585,11 @@ class Binder:
         self.collect_aggs([t[1] for t in order_targets if t[0] == "expr"], aggs)
 
         if group_node is not None or aggs:
-            if group_node is not None and not grouping_sets and not group_exprs:
-                pass
             input_ids = {f.id for f in plan.schema}
-            gfields = tuple(Field(self._expr_name(g), g.dtype, g.nullable or grouping_sets is not None, new_id(),
-                                  g.field.qualifier if isinstance(g, ColumnRef) else None)
-                            for g in group_exprs)
-            afields = tuple(Field(str(a), a.dtype, a.nullable, new_id()) for a in aggs)
-            gid = Field("__grouping_id", T.INT64, False, new_id()) if grouping_sets is not None else None
-            plan = Aggregate(plan, tuple(group_exprs), gfields, tuple(aggs), afields, grouping_sets, gid)
-            mapping = {}
-            for g, f in zip(group_exprs, gfields):
-                mapping.setdefault(g, ColumnRef(f))
-            for a, f in zip(aggs, afields):
-                mapping.setdefault(a, ColumnRef(f))
+            plan, mapping = self.aggregate(plan, group_exprs, aggs, grouping_sets)
+            gfields, gid = plan.group_fields, plan.grouping_id
 
-            def rewrite(e: Expr, where: str, node) -> Expr:
+            def rewrite(e: Expr, node) -> Expr:
                 out = self.replace_exprs(e, mapping)
                 out = out.transform_up(lambda x: self._grouping_bits(x, gfields, gid, node))
                 bad = [x for x in out.walk() if isinstance(x, ColumnRef) and x.field.id in input_ids]
@@ -610,10 +599,10 @@ class Binder:
                         f"column `{name}` must appear in the GROUP BY clause or be used in an aggregate function",
                         hint=f"add `{name}` to GROUP BY, or wrap it: any_value({name})"), node)
                 return out
-            bound = [rewrite(e, "SELECT", items[i][0]) for i, e in enumerate(bound)]
+            bound = [rewrite(e, items[i][0]) for i, e in enumerate(bound)]
             if having is not None:
-                having = rewrite(having, "HAVING", having_node)
-            order_targets = [(t[0], rewrite(t[1], "ORDER BY", order_node) if t[0] == "expr" else t[1], t[2], t[3])
+                having = rewrite(having, having_node)
+            order_targets = [(t[0], rewrite(t[1], order_node) if t[0] == "expr" else t[1], t[2], t[3])
                              for t in order_targets]
             if having is not None:
                 plan = Filter(plan, having)
@@ -622,18 +611,11 @@ class Binder:
                                            hint="use WHERE to filter rows"), having_node)
 
         # window functions
-        windows: list[WindowCall] = []
-        for e in bound + [t[1] for t in order_targets if t[0] == "expr"]:
-            for x in e.walk():
-                if isinstance(x, WindowCall) and x not in windows:
-                    windows.append(x)
-        if windows:
-            wfields = tuple(Field(str(w.func), w.dtype, True, new_id()) for w in windows)
-            plan = Window(plan, tuple(windows), wfields)
-            wmap = {w: ColumnRef(f) for w, f in zip(windows, wfields)}
-            bound = [self.replace_exprs(e, wmap) for e in bound]
-            order_targets = [(t[0], self.replace_exprs(t[1], wmap) if t[0] == "expr" else t[1], t[2], t[3])
-                             for t in order_targets]
+        order_exprs = [t[1] for t in order_targets if t[0] == "expr"]
+        plan, lifted = self.lift_windows(plan, bound + order_exprs)
+        bound, lifted_order = lifted[:len(bound)], iter(lifted[len(bound):])
+        order_targets = [(t[0], next(lifted_order) if t[0] == "expr" else t[1], t[2], t[3])
+                         for t in order_targets]
 
         # projection (plus hidden ORDER BY columns)
         out_fields = output_fields(bound, names)
@@ -695,6 +677,37 @@ class Binder:
     @staticmethod
     def _expr_name(e: Expr) -> str:
         return e.field.name if isinstance(e, ColumnRef) else str(e)
+
+    def aggregate(self, plan: LogicalPlan, group_exprs: list[Expr], aggs: list[AggCall],
+                  grouping_sets=None) -> tuple[Aggregate, dict]:
+        """An Aggregate of ``plan`` and the map from each key / aggregate to the column holding it.
+
+        Shared by SQL and the DataFrame API so both build the same plan for the same query.
+        """
+        gfields = tuple(Field(self._expr_name(g), g.dtype, g.nullable or grouping_sets is not None, new_id(),
+                              g.field.qualifier if isinstance(g, ColumnRef) else None)
+                        for g in group_exprs)
+        afields = tuple(Field(str(a), a.dtype, a.nullable, new_id()) for a in aggs)
+        gid = Field("__grouping_id", T.INT64, False, new_id()) if grouping_sets is not None else None
+        agg = Aggregate(plan, tuple(group_exprs), gfields, tuple(aggs), afields, grouping_sets, gid)
+        mapping: dict = {}
+        for e, f in list(zip(group_exprs, gfields)) + list(zip(aggs, afields)):
+            mapping.setdefault(e, ColumnRef(f))
+        return agg, mapping
+
+    def lift_windows(self, plan: LogicalPlan, exprs: list[Expr]) -> tuple[LogicalPlan, list[Expr]]:
+        """Compute every window function in ``exprs`` in one Window node over ``plan``; return it
+        and ``exprs`` with each window call replaced by the column that holds its result."""
+        windows: list[WindowCall] = []
+        for e in exprs:
+            for x in e.walk():
+                if isinstance(x, WindowCall) and x not in windows:
+                    windows.append(x)
+        if not windows:
+            return plan, list(exprs)
+        wfields = tuple(Field(str(w.func), w.dtype, True, new_id()) for w in windows)
+        wmap = {w: ColumnRef(f) for w, f in zip(windows, wfields)}
+        return Window(plan, tuple(windows), wfields), [self.replace_exprs(e, wmap) for e in exprs]
 
     def collect_aggs(self, exprs, out: list):
         for e in exprs:
