@@ -27,6 +27,9 @@ class ExecConfig:
     batch_rows: int = 1 << 17
     broadcast_rows: int = 200_000
     threads: int = 2
+    # bytes of operator state (hash tables, sort buffers) one task may hold before it spills
+    memory_limit: int = 2 << 30
+    spill_dir: str | None = None     # where spill files go (default: the system temp directory)
 
 
 @dataclass(eq=False)
@@ -38,6 +41,25 @@ class ExecContext:
     cancelled: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     _exchange_locks: dict = field(default_factory=dict)
+    # shuffle outputs of earlier stages, by stage id (set by the stage executor; see
+    # quarry.execution.shuffle.ShuffleReadExec)
+    shuffle_sources: dict = field(default_factory=dict)
+    _memory: object = None
+
+    @property
+    def memory(self):
+        """The memory budget operators of this run reserve their state from (see physical/spill.py)."""
+        with self.lock:
+            if self._memory is None:
+                from quarry.physical.spill import MemoryBudget
+                self._memory = MemoryBudget(self.config.memory_limit, self.config.spill_dir)
+            return self._memory
+
+    def release(self) -> None:
+        """Drop exchange buffers and remove any spill files left (after success, error or cancel)."""
+        self.buffers.clear()
+        if self._memory is not None:
+            self._memory.cleanup()
 
     def exchange_lock(self, key) -> threading.Lock:
         """The lock that makes an exchange compute its buffers exactly once."""

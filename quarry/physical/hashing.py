@@ -113,6 +113,15 @@ def hash_columns(columns: list) -> np.ndarray:
     return h if h is not None else np.zeros(0, dtype=np.uint64)
 
 
-def partition_ids(columns: list, n: int) -> np.ndarray:
-    """Which of ``n`` partitions each row goes to."""
-    return (hash_columns(columns) % np.uint64(n)).astype(np.int64)
+def partition_ids(columns: list, n: int, seed: int = 0) -> np.ndarray:
+    """Which of ``n`` partitions each row goes to.
+
+    A non-zero ``seed`` gives an independent assignment: a spilling operator inside
+    partition i of a hash exchange must not reuse the exchange's hash, or every row
+    it holds would land in the same spill partition.
+    """
+    h = hash_columns(columns)
+    if seed:
+        with np.errstate(over="ignore"):
+            h = _mix(h ^ (np.uint64(seed) * _MUL))
+    return (h % np.uint64(n)).astype(np.int64)

@@ -1,0 +1,130 @@
+"""A memory budget for operator state, and spill files (Arrow IPC) for state that exceeds it.
+
+Blocking operators (hash aggregation, hash join, sort) hold rows until their
+input ends. Each reserves the bytes it buffers from the run's
+:class:`MemoryBudget`; when a reservation is refused it writes state to
+:class:`SpillFile`\\ s and goes on with less in memory. Spill files live in one
+private directory per run, removed by :meth:`MemoryBudget.cleanup` however the
+run ends.
+
+    >>> budget = MemoryBudget(limit=1 << 20)
+    >>> budget.try_reserve(4096)
+    True
+    >>> budget.release(4096); budget.cleanup()
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+import threading
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+
+class MemoryBudget:
+    """Bytes of operator state one task (or one in-process query) may hold, and its spill files."""
+
+    def __init__(self, limit: int, spill_dir: str | None = None):
+        self.limit = int(limit)
+        self.used = 0
+        self.peak = 0
+        self.spill_bytes = 0       # bytes written to spill files, for metrics
+        self.spill_files = 0
+        self._root = spill_dir
+        self._dir: str | None = None
+        self._counter = itertools.count()
+        self._lock = threading.Lock()
+
+    def try_reserve(self, nbytes: int) -> bool:
+        """Take ``nbytes`` from the budget if they fit; False means: spill first."""
+        with self._lock:
+            if self.used + nbytes > self.limit:
+                return False
+            self.used += nbytes
+            self.peak = max(self.peak, self.used)
+            return True
+
+    def reserve(self, nbytes: int) -> None:
+        """Take ``nbytes`` even over the limit (state that cannot be spilled any further)."""
+        with self._lock:
+            self.used += nbytes
+            self.peak = max(self.peak, self.used)
+
+    def release(self, nbytes: int) -> None:
+        with self._lock:
+            self.used = max(0, self.used - nbytes)
+
+    def new_spill_file(self, schema: pa.Schema) -> "SpillFile":
+        """A new spill file in this run's private directory."""
+        with self._lock:
+            if self._dir is None:
+                root = self._root or tempfile.gettempdir()
+                os.makedirs(root, exist_ok=True)
+                self._dir = tempfile.mkdtemp(prefix="quarry-spill-", dir=root)
+            path = os.path.join(self._dir, f"spill-{next(self._counter)}.arrow")
+            self.spill_files += 1
+        return SpillFile(path, schema, self)
+
+    def cleanup(self) -> None:
+        """Remove every spill file of this run."""
+        with self._lock:
+            d, self._dir = self._dir, None
+        if d is not None:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+class SpillFile:
+    """An Arrow IPC file written once, batch by batch, then read back (memory-mapped) and deleted."""
+
+    def __init__(self, path: str, schema: pa.Schema, budget: MemoryBudget):
+        self.path = path
+        self.schema = schema
+        self.budget = budget
+        self.rows = 0
+        self.nbytes = 0
+        self._sink = pa.OSFile(path, "wb")
+        self._writer = ipc.new_file(self._sink, schema)
+
+    def write(self, data: pa.RecordBatch | pa.Table) -> None:
+        if data.num_rows == 0:
+            return
+        if isinstance(data, pa.Table):
+            self._writer.write_table(data)
+        else:
+            self._writer.write_batch(data)
+        self.rows += data.num_rows
+
+    def finish(self) -> "SpillFile":
+        """Close the writer; the file can now be read."""
+        if self._writer is not None:
+            self._writer.close()
+            self._sink.close()
+            self._writer = None
+            self.nbytes = os.path.getsize(self.path)
+            with self.budget._lock:
+                self.budget.spill_bytes += self.nbytes
+        return self
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The batches written, in order (zero-copy from a memory map)."""
+        self.finish()
+        with pa.memory_map(self.path) as source:
+            reader = ipc.open_file(source)
+            for i in range(reader.num_record_batches):
+                yield reader.get_batch(i)
+
+    def read_all(self) -> pa.Table:
+        batches = list(self.batches())
+        return pa.Table.from_batches(batches, schema=self.schema) if batches else self.schema.empty_table()
+
+    def delete(self) -> None:
+        self.finish()
+        try:
+            os.remove(self.path)
+        except OSError:
+            pass
