@@ -24,11 +24,42 @@ from quarry.physical.planner import PhysicalPlanner
 
 
 DEFAULT_CONFIG = {
-    "target_partitions": os.cpu_count() or 1,   # partitions per stage, run on threads in-process
+    "target_partitions": os.cpu_count() or 1,   # partitions (tasks) per stage
     "batch_rows": 1 << 17,           # rows per record batch between operators
     "broadcast_rows": 200_000,       # a join side estimated below this is broadcast
     "disabled_rules": (),            # optimizer rules to skip, by name
+    "memory_limit": None,            # operator state per worker before spilling (None: a share of RAM)
+    "spill_dir": None,               # shuffle and spill files (None: the system temp directory)
+    "task_max_attempts": 3,          # runs of a task whose worker process died, before the query fails
 }
+
+
+def parse_bytes(value) -> int:
+    """A byte count from an int or a string such as ``"512MB"`` or ``"2 GiB"``.
+
+    >>> parse_bytes("64MB")
+    67108864
+    """
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    text = str(value).strip().upper().replace(" ", "")
+    units = {"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MB": 1 << 20,
+             "MIB": 1 << 20, "G": 1 << 30, "GB": 1 << 30, "GIB": 1 << 30, "T": 1 << 40, "TB": 1 << 40, "TIB": 1 << 40}
+    number = text.rstrip("KMGTIB")
+    unit = text[len(number):]
+    try:
+        return int(float(number) * units[unit])
+    except (KeyError, ValueError):
+        raise QuarryError(f"`{value}` is not a size", hint="write bytes as a number or with a unit: 512MB, 2GB") from None
+
+
+def default_memory_limit(workers: int) -> int:
+    """Half of the machine's memory, shared by the worker processes."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 << 30
+    return max(64 << 20, total // 2 // max(1, workers))
 
 
 @dataclass
@@ -72,13 +103,20 @@ class Session:
                         from quarry.errors import suggest
                         raise QuarryError(f"unknown optimizer rule `{name}`",
                                           hint=suggest(name, known) or "rules: " + ", ".join(known))
+            if key == "memory_limit" and value is not None:
+                parse_bytes(value)
             self.config[key] = value
 
     def exec_config(self) -> ExecConfig:
-        return ExecConfig(target_partitions=int(self.config["target_partitions"]),
-                          threads=max(1, int(self.config["target_partitions"])),
+        parts = max(1, int(self.config["target_partitions"]))
+        limit = self.config["memory_limit"]
+        return ExecConfig(target_partitions=parts,
+                          threads=parts,
                           batch_rows=int(self.config["batch_rows"]),
-                          broadcast_rows=int(self.config["broadcast_rows"]))
+                          broadcast_rows=int(self.config["broadcast_rows"]),
+                          memory_limit=parse_bytes(limit) if limit is not None else default_memory_limit(parts),
+                          spill_dir=self.config["spill_dir"],
+                          task_max_attempts=max(1, int(self.config["task_max_attempts"])))
 
     # -- tables -------------------------------------------------------------------------------
 

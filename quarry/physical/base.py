@@ -30,6 +30,7 @@ class ExecConfig:
     # bytes of operator state (hash tables, sort buffers) one task may hold before it spills
     memory_limit: int = 2 << 30
     spill_dir: str | None = None     # where spill files go (default: the system temp directory)
+    task_max_attempts: int = 3       # runs of a task whose worker died before the query fails
 
 
 @dataclass(eq=False)
