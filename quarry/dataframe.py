@@ -781,11 +781,16 @@ class DataFrame:
         if mode == "analyze":
             import time
             start = time.perf_counter()
-            table = session.execute_physical(physical)
+            table = session.execute_physical(physical, origin=self._plan)
             elapsed = time.perf_counter() - start
             parts.append("== Optimized Logical Plan ==\n" + optimized.pretty())
-            parts.append(f"== Physical Plan (analyzed: {table.num_rows} rows in {elapsed * 1000:.1f} ms) ==\n"
-                         + physical.pretty(analyze=True))
+            graph = getattr(physical, "stage_graph", None)
+            if graph is not None:
+                parts.append(f"== Stages (analyzed: {table.num_rows} rows in {elapsed * 1000:.1f} ms) ==\n"
+                             + graph.pretty(analyze=True))
+            else:
+                parts.append(f"== Physical Plan (analyzed: {table.num_rows} rows in {elapsed * 1000:.1f} ms) ==\n"
+                             + physical.pretty(analyze=True))
             return "\n\n".join(parts)
         parts.append("== Optimized Logical Plan ==\n" + optimized.pretty())
         parts.append("== Physical Plan ==\n" + physical.pretty())

@@ -31,7 +31,10 @@ DEFAULT_CONFIG = {
     "memory_limit": None,            # operator state per worker before spilling (None: a share of RAM)
     "spill_dir": None,               # shuffle and spill files (None: the system temp directory)
     "task_max_attempts": 3,          # runs of a task whose worker process died, before the query fails
+    "timeout": None,                 # seconds a query may run before it is cancelled (None: no limit)
 }
+
+EXECUTORS = ("processes", "inline", "ray")
 
 
 def parse_bytes(value) -> int:
@@ -75,8 +78,15 @@ class QueryResult:
 class Session:
     """A connection to an embedded quarry: tables, views, settings, and query execution."""
 
-    def __init__(self, config: dict | None = None):
+    def __init__(self, config: dict | None = None, *, executor: str = "inline", workers: int | None = None,
+                 address: str | None = None, progress=None):
         from quarry.optimizer.rules import BATCHES
+        self.executor = executor
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.address = address
+        self._progress_callbacks = [progress] if progress is not None else []
+        self._backend_obj = None
+        self._runs: dict = {}                            # context -> StageRun, for progress()
         self.catalog = Catalog()
         self.optimizer = Optimizer(BATCHES)
         self.config = dict(DEFAULT_CONFIG)
@@ -250,31 +260,107 @@ class Session:
         start = time.perf_counter()
         optimized = self.optimize(plan)
         physical = self.physical_plan(optimized)
-        table = self.execute_physical(physical)
+        table = self.execute_physical(physical, origin=plan)
         names = [f.name for f in plan.schema]
         table = pa.Table.from_arrays(table.columns, names=names) if table.num_columns == len(names) else table
         return QueryResult(table, physical, time.perf_counter() - start)
 
-    def execute_physical(self, physical) -> pa.Table:
-        """Run a physical plan as a query of this session (so :meth:`cancel` reaches it)."""
-        from quarry.execution.executor import run_physical
+    def new_context(self, origin=None) -> ExecContext:
+        """An ExecContext for one query, with this session's settings and timeout."""
         ctx = ExecContext(self.exec_config())
+        ctx.origin = origin
+        timeout = self.config["timeout"]
+        if timeout is not None:
+            ctx.deadline = time.monotonic() + float(timeout)
+        return ctx
+
+    def execute_physical(self, physical, origin=None) -> pa.Table:
+        """Run a physical plan as a query of this session (so :meth:`cancel` reaches it)."""
+        return pa.Table.from_batches(list(self.execute_stream(physical, origin=origin)), schema=physical.schema)
+
+    def execute_stream(self, physical, ctx: ExecContext | None = None, origin=None):
+        """Run a physical plan, yielding its result batches as the last stage produces them.
+
+        With the inline executor every partition runs in this process; otherwise the plan
+        is cut into stages that run as tasks on the worker pool (or Ray), and the
+        executed stages are kept on ``physical.stage_graph`` for EXPLAIN ANALYZE.
+        """
+        from quarry.execution.executor import quarry_errors, run_physical, stream_staged
+        ctx = ctx or self.new_context(origin)
         with self._lock:
             self._running.add(ctx)
         try:
-            return run_physical(physical, ctx)
+            if self.executor == "inline":
+                yield from run_physical(physical, ctx).to_batches()
+                return
+            from quarry.execution.scheduler import StageRun
+            from quarry.execution.stages import cut_stages
+            with quarry_errors():
+                backend = self._backend()
+            graph = cut_stages(physical)
+            physical.stage_graph = graph
+            run = StageRun(graph, backend, ctx.config, ctx, self._notify, self._faults.pop(0) if self._faults else None)
+            with self._lock:
+                self._runs[ctx] = run
+            yield from stream_staged(run)
         finally:
             with self._lock:
                 self._running.discard(ctx)
+                self._runs.pop(ctx, None)
 
-    def cancel(self) -> None:
-        """Cancel every query running in this session (they raise a 'query cancelled' error)."""
+    _faults: list = []     # injected task faults, for tests of fault tolerance (see tests/test_execution.py)
+
+    def inject_faults(self, faults: dict) -> None:
+        """Make the next query's tasks fail: ``{(stage, task, attempt): {"kill_after_rows": 0}}``
+        (``stage`` may be ``"any"``); ``{"raise": "text"}`` raises instead. For tests."""
+        self._faults = list(self._faults) + [faults]
+
+    def _backend(self):
+        if self._backend_obj is None:
+            if self.executor == "processes":
+                from quarry.execution.pool import get_pool
+                from quarry.execution.scheduler import PoolBackend
+                self._backend_obj = PoolBackend(get_pool(max(1, self.workers)))
+            elif self.executor == "ray":
+                from quarry.execution.ray_backend import RayBackend
+                self._backend_obj = RayBackend(self.address, max(1, self.workers))
+        return self._backend_obj
+
+    def on_progress(self, callback) -> None:
+        """Call ``callback(progress)`` as queries advance: stages and tasks done out of their totals
+        (a :class:`~quarry.execution.scheduler.Progress`). Called on the querying thread.
+
+        >>> con.on_progress(lambda p: print(p))          # doctest: +SKIP
+        """
+        self._progress_callbacks.append(callback)
+
+    def _notify(self, progress) -> None:
+        for callback in list(self._progress_callbacks):
+            callback(progress)
+
+    def progress(self):
+        """The progress of the query running now (the most recent one), or None."""
+        with self._lock:
+            runs = list(self._runs.values())
+        return runs[-1].progress if runs else None
+
+    def cancel(self, origin=None) -> None:
+        """Cancel the queries running in this session (all, or those started from ``origin``);
+        they raise a 'query cancelled' error and their tasks and shuffle files go away."""
         with self._lock:
             for ctx in self._running:
-                ctx.cancelled = True
+                if origin is None or getattr(ctx, "origin", None) is origin:
+                    ctx.cancelled = True
 
     def close(self) -> None:
-        """Release resources (worker pools, servers); the session is unusable afterwards."""
+        """Release resources (the Ray connection); the session is unusable afterwards.
+
+        Worker pools are shared by the sessions of a process and stop when it exits
+        (or at :func:`quarry.execution.pool.shutdown_pools`).
+        """
+        backend, self._backend_obj = self._backend_obj, None
+        if backend is not None and hasattr(backend, "close"):
+            backend.close()
 
     def __enter__(self):
         return self
@@ -283,22 +369,37 @@ class Session:
         self.close()
 
 
-def connect(*, workers: int | None = None, executor: str | None = None, config: dict | None = None,
-            **settings) -> Session:
+def connect(*, workers: int | None = None, executor: str | None = None, address: str | None = None,
+            progress=None, config: dict | None = None, **settings) -> Session:
     """Open an embedded quarry session.
 
-    ``workers`` sets how many partitions each stage is split into; ``config``
-    (or keyword settings) override defaults such as ``disabled_rules``.
+    ``workers`` is the parallelism: how many worker processes run tasks and how many
+    partitions (tasks) each stage has; the default is the machine's cores. ``workers=0``
+    runs everything in the calling process, one partition, for debugging.
+    ``executor`` is ``"processes"`` (the default), ``"inline"`` (this process, partitions
+    on threads) or ``"ray"`` (Ray tasks on the cluster at ``address``, or a local one).
+    ``progress`` is called as stages and tasks finish. ``config`` (or keyword settings)
+    override defaults such as ``memory_limit`` and ``disabled_rules``.
 
     >>> con = quarry.connect()                       # doctest: +SKIP
+    >>> con = quarry.connect(workers=4, memory_limit="1GB")   # doctest: +SKIP
     """
     merged = dict(config or {})
     merged.update(settings)
-    if executor not in (None, "inline"):
-        raise UnsupportedError(f"executor `{executor}` is not available yet", hint="use the default executor")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
+        raise QuarryError(f"workers must be a whole number >= 0, not {workers!r}",
+                          hint="workers=0 runs in this process; workers=N uses N worker processes")
+    if executor is None:
+        executor = "inline" if workers == 0 else "processes"
+    if executor not in EXECUTORS:
+        from quarry.errors import suggest
+        raise UnsupportedError(f"unknown executor `{executor}`",
+                               hint=suggest(executor, EXECUTORS) or "use " + ", ".join(map(repr, EXECUTORS)))
+    if address is not None and executor != "ray":
+        raise QuarryError("`address` is for the Ray executor", hint='pass executor="ray" as well')
     if workers is not None:
         merged.setdefault("target_partitions", max(1, int(workers)))
-    return Session(merged)
+    return Session(merged, executor=executor, workers=workers, address=address, progress=progress)
 
 
 def _default_name(path) -> str:

@@ -201,6 +201,16 @@ class ParquetTable(TableProvider):
             typed = {k: self._typed_partition_value(k, pvals.get(k)) for k in keys}
             self._collect_row_groups(path, self._file_meta[path], typed)
 
+    def __getstate__(self):
+        # travels to worker processes inside physical plans; locks stay behind
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def _typed_partition_value(self, key, text):
         if text is None:
             return None

@@ -1,6 +1,19 @@
-"""The inline executor: runs every partition of a physical plan in the calling process."""
+"""Executors: run a physical plan and hand back its rows.
+
+* inline: every partition in the calling process, on threads (``workers=0`` or
+  ``executor="inline"``); exchanges pass batches in memory.
+* processes (the default): the plan is cut into stages at its exchanges
+  (:mod:`quarry.execution.stages`) and the scheduler runs their tasks on a pool of
+  worker processes (:mod:`quarry.execution.pool`), shuffling through Arrow IPC files.
+* ray: the same stages as Ray tasks (:mod:`quarry.execution.ray_backend`).
+
+Whatever fails inside is reported as a :class:`~quarry.errors.QuarryError`.
+"""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
 
 import pyarrow as pa
 
@@ -8,23 +21,54 @@ from quarry.errors import DataError, ExecutionError, QuarryError
 from quarry.physical.base import ExecContext, ExecNode, run_partitions
 
 
-def run_physical(root: ExecNode, ctx: ExecContext) -> pa.Table:
-    """Execute ``root`` (one output partition) and return all rows as a Table."""
+@contextmanager
+def quarry_errors():
+    """Turn the exceptions a query can raise into QuarryErrors with a hint."""
     try:
-        batches = [b for part in run_partitions(root, ctx) for b in part]
-        if not batches:
-            return root.schema.empty_table()
-        return pa.Table.from_batches(batches, schema=root.schema)
+        yield
     except QuarryError:
         raise
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"query failed: {exc}") from exc
     except (pa.ArrowNotImplementedError, pa.ArrowTypeError, pa.ArrowKeyError) as exc:
         raise ExecutionError(f"query failed: {exc}", hint="this operation is not supported on these types") from exc
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError, AssertionError,
+            ZeroDivisionError) as exc:
         raise ExecutionError(f"query failed: {type(exc).__name__}: {exc}",
                              hint="this is a bug in quarry; rerun with the failing query in a report") from exc
     except MemoryError as exc:
         raise ExecutionError("query ran out of memory", hint="add filters or a LIMIT") from exc
+
+
+def run_physical(root: ExecNode, ctx: ExecContext) -> pa.Table:
+    """Execute ``root`` (one output partition) in this process and return all rows as a Table."""
+    try:
+        with quarry_errors():
+            batches = [b for part in run_partitions(root, ctx) for b in part]
+            if not batches:
+                return root.schema.empty_table()
+            return pa.Table.from_batches(batches, schema=root.schema)
     finally:
-        ctx.buffers.clear()
+        ctx.release()
+
+
+def stream_staged(run) -> Iterator[pa.RecordBatch]:
+    """The result batches of a :class:`~quarry.execution.scheduler.StageRun`, errors as QuarryErrors."""
+    it = run.batches()
+    try:
+        while True:
+            with quarry_errors():
+                try:
+                    batch = next(it)
+                except StopIteration:
+                    return
+            yield batch
+    finally:
+        it.close()
+
+
+def run_staged(run, schema: pa.Schema) -> pa.Table:
+    batches = list(stream_staged(run))
+    if not batches:
+        return schema.empty_table()
+    return pa.Table.from_batches(batches, schema=schema)

@@ -46,6 +46,10 @@ class ExecContext:
     # quarry.execution.shuffle.ShuffleReadExec)
     shuffle_sources: dict = field(default_factory=dict)
     _memory: object = None
+    # a worker process asks its pool whether the query was cancelled (see quarry.execution.pool)
+    cancel_check: object = None
+    deadline: float | None = None     # time.monotonic() after which the query is cancelled
+    origin: object = None             # what started the query (a DataFrame's plan), for cancel(origin)
 
     @property
     def memory(self):
@@ -68,9 +72,13 @@ class ExecContext:
             return self._exchange_locks.setdefault(key, threading.Lock())
 
     def check_cancelled(self):
-        if self.cancelled:
+        if self.cancelled or (self.cancel_check is not None and self.cancel_check()):
             from quarry.errors import ExecutionError
             raise ExecutionError("query cancelled")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            from quarry.errors import ExecutionError
+            self.cancelled = True
+            raise ExecutionError("query timed out", hint="raise the `timeout` setting, or add filters")
 
 
 def schema_of(fields: tuple[Field, ...] | list[Field]) -> pa.Schema:

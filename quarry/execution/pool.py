@@ -1,0 +1,330 @@
+"""A pool of worker processes that outlive queries, with retries when a worker dies.
+
+Each worker is a process running :func:`quarry.execution.worker.worker_main`
+behind a pipe; it runs one task at a time. One dispatcher thread per pool sends
+queued tasks to idle workers and waits on every pipe and every process sentinel
+at once, so it learns of a reply and of a death (killed, segfault, out of
+memory) the same way. A dead worker is replaced at once and its task goes back
+to the front of the queue with its attempt count raised; a task that has used
+up its attempts fails its query. Workers are started as ``python -c`` subprocesses, not with
+:mod:`multiprocessing`, so they never re-import the user's ``__main__`` script
+(a script without an ``if __name__ == "__main__"`` guard just works).
+
+Cancelling a query drops its queued tasks and raises a flag in shared memory
+that the query's running tasks check at every batch; a worker that does not
+stop within ``CANCEL_GRACE`` seconds is killed and replaced.
+
+Pools are shared by all sessions of a process that ask for the same number of
+workers (see :func:`get_pool`) and shut down when the process exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import mmap
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Callable
+
+from quarry.execution import serialize
+
+CANCEL_GRACE = 3.0        # seconds a cancelled task may take to stop before its worker is killed
+
+_QUERY_IDS = itertools.count(1)
+
+
+def new_query_id() -> int:
+    return next(_QUERY_IDS)
+
+
+@dataclass(eq=False)
+class PoolTask:
+    """A task as the pool sees it: who it belongs to, how to encode each attempt, where replies go."""
+
+    query: int
+    label: str                                   # "stage 2 task 1", for error messages
+    payload: Callable[[int], bytes]              # attempt number -> message bytes
+    on_reply: Callable[[dict], None]             # called on the dispatcher thread
+    max_attempts: int = 3
+    attempt: int = 1
+    started: float = 0.0
+    worker_pid: int | None = None
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: subprocess.Popen
+    conn: Connection
+    slot: int                                    # this worker's cancel flag in the pool's flag file
+    task: PoolTask | None = None
+    kill_at: float | None = None
+
+
+class CancelFlags:
+    """One int64 per worker slot in a small memory-mapped file both sides map: the id of a query
+    whose running task must stop. Workers read theirs at every batch, without a system call."""
+
+    SLOTS = 1024
+
+    def __init__(self):
+        fd, self.path = tempfile.mkstemp(prefix="quarry-flags-")
+        os.ftruncate(fd, 8 * self.SLOTS)
+        self._map = mmap.mmap(fd, 8 * self.SLOTS)
+        os.close(fd)
+
+    def set(self, slot: int, query: int) -> None:
+        struct.pack_into("q", self._map, 8 * slot, query)
+
+    def close(self) -> None:
+        self._map.close()
+        try:
+            os.remove(self.path)
+        except OSError:
+            pass
+
+
+def worker_command(fd: int, flags: str, slot: int) -> list[str]:
+    return [sys.executable, "-c", "from quarry.execution.worker import main; main()", str(fd), flags, str(slot)]
+
+
+class WorkerPool:
+    """``size`` worker processes and the thread that feeds them (see the module docstring)."""
+
+    def __init__(self, size: int):
+        self.size = max(1, size)
+        self._flags = CancelFlags()
+        self._slots = itertools.count()
+        self._lock = threading.Lock()
+        self._pending: deque[PoolTask] = deque()
+        self._cancelled: set[int] = set()
+        self._closed = False
+        self.restarts = 0                       # workers replaced after dying, for tests and metrics
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._workers = [self._spawn() for _ in range(self.size)]
+        self._thread = threading.Thread(target=self._loop, name="quarry-pool", daemon=True)
+        self._thread.start()
+
+    # -- public -------------------------------------------------------------------------------
+
+    def submit(self, task: PoolTask) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the worker pool is closed")
+            self._pending.append(task)
+        self._wake()
+
+    def cancel(self, query: int) -> list[PoolTask]:
+        """Stop a query: drop its queued tasks (returned) and ask its running tasks to stop."""
+        now = time.monotonic()
+        with self._lock:
+            dropped = [t for t in self._pending if t.query == query]
+            self._pending = deque(t for t in self._pending if t.query != query)
+            for w in self._workers:
+                if w.task is not None and w.task.query == query:
+                    self._flags.set(w.slot, query)
+                    w.kill_at = now + CANCEL_GRACE
+        self._wake()
+        return dropped
+
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        with self._lock:
+            return [w.process.pid for w in self._workers]
+
+    def busy_pids(self, query: int | None = None) -> list[int]:
+        """Process ids of workers running a task (of ``query``, if given)."""
+        with self._lock:
+            return [w.process.pid for w in self._workers
+                    if w.task is not None and (query is None or w.task.query == query)]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            workers = list(self._workers)
+        self._wake()
+        self._thread.join(timeout=5)
+        for w in workers:
+            try:
+                w.conn.send_bytes(serialize.dumps(None))
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + 2
+        for w in workers:
+            try:
+                w.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                w.process.kill()
+                w.process.wait(timeout=1)
+            w.conn.close()
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        self._flags.close()
+
+    # -- the dispatcher -------------------------------------------------------------------------
+
+    def _spawn(self) -> _Worker:
+        parent, child = socket.socketpair()
+        slot = next(self._slots) % CancelFlags.SLOTS
+        self._flags.set(slot, 0)
+        env = dict(os.environ)
+        # the worker imports quarry from wherever this process did
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+        process = subprocess.Popen(worker_command(child.fileno(), self._flags.path, slot), pass_fds=(child.fileno(),),
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   env=env, start_new_session=True)
+        child.close()
+        conn = Connection(parent.detach())
+        return _Worker(process, conn, slot)
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except (BlockingIOError, OSError):
+            pass
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                self._dispatch()
+                waitables = {self._wake_r: None}
+                for w in self._workers:
+                    waitables[w.conn] = w           # readable on a reply, and at EOF when the worker dies
+                deadline = min((w.kill_at for w in self._workers if w.kill_at is not None), default=None)
+            timeout = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+            ready = wait(list(waitables), timeout=timeout)
+            callbacks = []
+            with self._lock:
+                for obj in ready:
+                    if obj == self._wake_r:
+                        try:
+                            os.read(self._wake_r, 4096)
+                        except OSError:
+                            pass
+                        continue
+                    w = waitables[obj]
+                    if w not in self._workers:
+                        continue                        # already replaced this round
+                    if obj is w.conn:
+                        try:
+                            data = w.conn.recv_bytes()
+                        except (EOFError, OSError):
+                            callbacks += self._replace(w)
+                            continue
+                        task, w.task, w.kill_at = w.task, None, None
+                        self._flags.set(w.slot, 0)
+                        if task is not None:
+                            callbacks.append((task, serialize.loads(data)))
+                now = time.monotonic()
+                for w in list(self._workers):
+                    if w.kill_at is not None and now >= w.kill_at and w.task is not None:
+                        w.process.kill()                 # a cancelled task that would not stop
+                        callbacks += self._replace(w)
+            for task, reply in callbacks:
+                try:
+                    task.on_reply(reply)
+                except Exception:      # a scheduler bug must not kill the dispatcher
+                    pass
+
+    def _dispatch(self) -> None:
+        """Hand queued tasks to idle workers (called with the lock held)."""
+        for w in self._workers:
+            if not self._pending:
+                return
+            if w.task is not None:
+                continue
+            task = self._pending.popleft()
+            try:
+                w.conn.send_bytes(task.payload(task.attempt))
+            except (OSError, ValueError):
+                self._pending.appendleft(task)      # the worker died: its sentinel reports it next
+                continue
+            except Exception as exc:   # the message could not be built: fail the task, not the pool
+                from quarry.execution.worker import encode_error
+                reply = encode_error(exc)
+                threading.Thread(target=task.on_reply, args=(reply,), daemon=True).start()
+                continue
+            task.started = time.monotonic()
+            task.worker_pid = w.process.pid
+            w.task = task
+
+    def _replace(self, w: _Worker) -> list:
+        """A worker died: start another; retry its task or fail it. Returns replies to deliver."""
+        try:
+            code = w.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            w.process.kill()
+            code = w.process.wait()
+        try:
+            w.conn.close()
+        except OSError:
+            pass
+        index = self._workers.index(w)
+        self.restarts += 1
+        self._flags.set(w.slot, 0)
+        self._workers[index] = self._spawn() if not self._closed else w
+        task = w.task
+        if task is None:
+            return []
+        if w.kill_at is not None:
+            return [(task, {"ok": False, "quarry": "ExecutionError", "message": "query cancelled"})]
+        if task.attempt < task.max_attempts:
+            task.attempt += 1
+            self._pending.appendleft(task)
+            return [(task, {"ok": None, "retry": True, "exitcode": code})]
+        return [(task, {"ok": False, "quarry": "ExecutionError",
+                        "message": f"a worker process died running {task.label} "
+                                   f"({describe_exit(code)}), {task.attempt} times",
+                        "hint": "a worker that runs out of memory is killed: lower memory_limit so operators "
+                                "spill sooner, or raise task_max_attempts"})]
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        import signal
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+_POOLS: dict[int, WorkerPool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def get_pool(size: int) -> WorkerPool:
+    """The process's shared pool of ``size`` workers, started on first use."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(size)
+        if pool is None or pool._closed:
+            pool = _POOLS[size] = WorkerPool(size)
+        return pool
+
+
+def shutdown_pools() -> None:
+    """Stop every worker pool of this process (also done at exit)."""
+    with _POOLS_LOCK:
+        pools = list(_POOLS.values())
+        _POOLS.clear()
+    for pool in pools:
+        pool.close()
+
+
+atexit.register(shutdown_pools)

@@ -1,0 +1,268 @@
+"""Run a stage graph: each stage's tasks once its inputs are done, the result stage in the caller.
+
+:class:`StageRun` is one query's run. The calling thread owns all scheduling
+state; backends only deliver task replies into its queue. A stage becomes
+ready when every stage it reads is complete; all tasks of all ready stages are
+submitted at once, so independent stages (the two sides of a join) overlap.
+When the result stage's inputs are complete, the caller runs it and streams its
+batches.
+
+However the run ends (rows all read, an error, Ctrl-C, cancel or timeout), the
+query's queued and running tasks are stopped and its directory of shuffle
+files is removed.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import pyarrow as pa
+
+from quarry.errors import ExecutionError
+from quarry.execution import serialize
+from quarry.execution.stages import FileSource, Stage, StageGraph, task_counters
+from quarry.physical.base import ExecConfig, ExecContext
+
+POLL = 0.1       # seconds between checks for cancellation while waiting for tasks
+
+
+@dataclass
+class Progress:
+    """How far a query got: stages and tasks done out of the totals. ``str()`` gives a short line."""
+
+    query: int
+    stages_done: int
+    stages_total: int
+    tasks_done: int
+    tasks_total: int
+    running: list[int] = field(default_factory=list)    # ids of stages with tasks in flight
+    elapsed: float = 0.0
+    finished: bool = False
+
+    @property
+    def fraction(self) -> float:
+        return self.tasks_done / self.tasks_total if self.tasks_total else 1.0
+
+    def __str__(self) -> str:
+        return f"stage {self.stages_done}/{self.stages_total} · tasks {self.tasks_done}/{self.tasks_total}"
+
+
+class StageRun:
+    """One execution of a :class:`StageGraph` on a backend (the process pool or Ray)."""
+
+    def __init__(self, graph: StageGraph, backend, config: ExecConfig, ctx: ExecContext,
+                 progress: Callable[[Progress], None] | None = None, faults: dict | None = None):
+        from quarry.execution.pool import new_query_id
+        self.graph = graph
+        self.backend = backend
+        self.config = config
+        self.ctx = ctx
+        self.query = new_query_id()
+        self.progress_callback = progress
+        self.faults = faults or {}
+        self.replies: queue.Queue = queue.Queue()
+        self.done: set[int] = set()
+        self.submitted: set[int] = set()
+        self.remaining: dict[int, int] = {}
+        self.in_flight = 0
+        self.tasks_done = 0
+        self.started = time.perf_counter()
+        self.dir: str | None = None
+        self.plans: dict[int, bytes] = {}
+        self.table_files: dict = {}
+        self.progress = self._progress()
+
+    # -- driving ------------------------------------------------------------------------------
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Run every stage, then yield the result stage's batches; clean up however it ends."""
+        try:
+            result = self.graph.result
+            if any(s.mode != "result" for s in self.graph.stages):
+                root = self.config.spill_dir or tempfile.gettempdir()
+                os.makedirs(root, exist_ok=True)
+                self.dir = tempfile.mkdtemp(prefix=f"quarry-q{self.query}-", dir=root)
+                self._submit_ready()
+                while not set(result.inputs) <= self.done:
+                    self._wait_one()
+            self.ctx.shuffle_sources = {sid: self._source(self.graph.by_id(sid)) for sid in result.inputs}
+            start = time.perf_counter()
+            rows = 0
+            for batch in result.root.execute(0, self.ctx):
+                rows += batch.num_rows
+                yield batch
+            self._finish_result(result, rows, time.perf_counter() - start)
+        finally:
+            self._stop()
+
+    def _submit_ready(self) -> None:
+        for stage in self.graph.stages[:-1]:
+            if stage.id in self.submitted or not set(stage.inputs) <= self.done:
+                continue
+            self.submitted.add(stage.id)
+            self.remaining[stage.id] = stage.tasks
+            stage.metrics["tasks"] = stage.tasks
+            if stage.tasks == 0:
+                self.done.add(stage.id)
+                continue
+            self.plans[stage.id] = serialize.dumps((stage.root, stage.keys), self.dir, self.table_files)
+            inputs = {sid: self._source(self.graph.by_id(sid)) for sid in stage.inputs}
+            for task in range(stage.tasks):
+                self.in_flight += 1
+                self.backend.submit(self, stage, task, inputs)
+        self._report()
+
+    def message(self, stage: Stage, task: int, attempt: int, inputs: dict) -> dict:
+        """The message a worker needs to run one attempt of a task (see quarry.execution.worker)."""
+        msg = {"query": self.query, "stage": stage.id, "task": task, "attempt": attempt,
+               "plan": self.plans[stage.id], "config": self.config, "inputs": inputs,
+               "path": os.path.join(self.dir, f"s{stage.id}-t{task}-a{attempt}.arrow"),
+               "mode": stage.mode, "buckets": stage.buckets}
+        fault = self.faults.get((stage.id, task, attempt)) or self.faults.get(("any", task, attempt))
+        if fault and stage.mode != "result":
+            msg["fault"] = fault
+        return msg
+
+    def deliver(self, stage: Stage, task: int, reply: dict) -> None:
+        """Called by the backend, on any thread, with a task's reply."""
+        self.replies.put((stage, task, reply))
+
+    def _wait_one(self) -> None:
+        while True:
+            self.ctx.check_cancelled()
+            try:
+                stage, task, reply = self.replies.get(timeout=POLL)
+            except queue.Empty:
+                continue
+            self._handle(stage, task, reply)
+            return
+
+    def _handle(self, stage: Stage, task: int, reply: dict) -> None:
+        if reply.get("retry"):
+            stage.metrics["attempts"] += 1     # the dead attempt; the next one counts when it replies
+            return
+        self.in_flight -= 1
+        stage.metrics["attempts"] += 1
+        if not reply.get("ok"):
+            from quarry.execution.worker import decode_error
+            raise decode_error(reply)
+        stage.outputs[task] = (reply["path"], reply["index"])
+        m = stage.metrics
+        for key in ("rows_in", "rows_out", "bytes_in", "bytes_out", "shuffle_read_bytes", "shuffle_write_bytes",
+                    "spill_bytes"):
+            m[key] += reply.get(key, 0)
+        m["time"] += reply.get("time", 0.0)
+        for node, metrics in zip(stage.root.walk(), reply.get("metrics", [])):
+            for key, value in metrics.items():
+                node.metrics[key] = node.metrics.get(key, 0) + value
+        self.tasks_done += 1
+        self.remaining[stage.id] -= 1
+        if self.remaining[stage.id] == 0:
+            self.done.add(stage.id)
+            self._submit_ready()
+        else:
+            self._report()
+
+    def _source(self, stage: Stage) -> FileSource:
+        return FileSource([stage.outputs[t] for t in range(stage.tasks)])
+
+    def _finish_result(self, result: Stage, rows: int, elapsed: float) -> None:
+        m = result.metrics
+        m["tasks"] = m["attempts"] = 1
+        counters = task_counters(result.root, self.ctx)
+        for key, value in counters.items():
+            m[key] += value
+        m["rows_out"] += rows
+        m["time"] += elapsed
+        self.tasks_done += 1
+        self.done.add(result.id)
+        self._report(finished=True)
+
+    # -- progress and cleanup ---------------------------------------------------------------------
+
+    def _progress(self, finished: bool = False) -> Progress:
+        stages = self.graph.stages
+        running = [sid for sid in self.submitted if sid not in self.done]
+        return Progress(self.query, len(self.done), len(stages), self.tasks_done,
+                        sum(s.tasks for s in stages[:-1]) + 1, sorted(running),
+                        time.perf_counter() - self.started, finished)
+
+    def _report(self, finished: bool = False) -> None:
+        self.progress = self._progress(finished)
+        if self.progress_callback is not None:
+            try:
+                self.progress_callback(self.progress)
+            except Exception:        # progress is decoration: never let it break a query
+                pass
+
+    def _stop(self) -> None:
+        """Stop this query's tasks (if any still run) and remove its files."""
+        try:
+            if self.in_flight:
+                self.backend.cancel(self)
+                deadline = time.monotonic() + 10
+                while self.in_flight > 0 and time.monotonic() < deadline:
+                    try:
+                        _, _, reply = self.replies.get(timeout=POLL)
+                    except queue.Empty:
+                        continue
+                    if not reply.get("retry"):
+                        self.in_flight -= 1
+        finally:
+            self.ctx.release()
+            if self.dir is not None:
+                shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PoolBackend:
+    """Runs tasks on a :class:`~quarry.execution.pool.WorkerPool`."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def submit(self, run: StageRun, stage: Stage, task: int, inputs: dict) -> None:
+        from quarry.execution.pool import PoolTask
+
+        def payload(attempt: int) -> bytes:
+            return serialize.dumps(run.message(stage, task, attempt, inputs))
+
+        self.pool.submit(PoolTask(run.query, f"stage {stage.id} task {task}", payload,
+                                  lambda reply: run.deliver(stage, task, reply),
+                                  max_attempts=run.config.task_max_attempts))
+
+    def cancel(self, run: StageRun) -> None:
+        dropped = self.pool.cancel(run.query)
+        for _ in dropped:
+            run.in_flight -= 1
+
+
+class InProcessBackend:
+    """Runs the tasks of a stage graph on threads of the calling process (for tests and debugging)."""
+
+    def __init__(self, threads: int):
+        from concurrent.futures import ThreadPoolExecutor
+        self.executor = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="quarry-task")
+        self._cancelled: set[int] = set()
+
+    def submit(self, run: StageRun, stage: Stage, task: int, inputs: dict) -> None:
+        from quarry.execution.worker import encode_error, run_task
+
+        def work():
+            msg = serialize.loads(serialize.dumps(run.message(stage, task, 1, inputs)))
+            try:
+                reply = run_task(msg, lambda: run.query in self._cancelled)
+            except BaseException as exc:
+                reply = encode_error(exc)
+            run.deliver(stage, task, reply)
+
+        self.executor.submit(work)
+
+    def cancel(self, run: StageRun) -> None:
+        self._cancelled.add(run.query)
+

@@ -1,0 +1,306 @@
+"""Cut a physical plan into stages at its exchanges, and move rows between stages as Arrow IPC files.
+
+A stage is a subtree of the physical plan with no exchange inside. It runs as
+one *task* per partition; each task writes its output to one Arrow IPC file,
+and the consuming stage reads those files where the exchange used to be::
+
+    Gather                                 stage 2 (result, in the caller)
+      HashAggregate(final)                   HashAggregate(final)
+        Repartition: hash(k) into 2   ==>      ShuffleRead: stage 1 (hash)
+          HashAggregate(partial)           stage 1 (2 tasks, output hashed on k into 2 buckets)
+            ParquetScan                      HashAggregate(partial)
+                                               ParquetScan
+
+How a stage's output is written and read depends on the exchange it replaces:
+
+* ``hash`` (Repartition): each task splits its batches by the hash of the keys
+  into buckets; consumer partition i reads bucket i of every task's file.
+* ``broadcast``: every consumer partition reads every task's whole file.
+* ``gather``: the single consumer partition reads every task's file.
+* ``forward`` (below a MergeSorted): consumer partition i reads task i's file,
+  so each sorted run stays separate for the k-way merge.
+
+The top stage (``result``) runs in the calling process and streams its batches.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from quarry.physical.base import ExecContext, ExecNode
+from quarry.physical.expr_eval import evaluate_array
+from quarry.physical.hashing import partition_ids
+from quarry.physical.operators import BroadcastExec, GatherExec, RepartitionExec
+
+
+@dataclass
+class Stage:
+    """One stage: ``root`` runs as ``tasks`` tasks; its output goes to ``mode`` exchange files."""
+
+    id: int
+    root: ExecNode
+    mode: str                        # hash | broadcast | gather | forward | result
+    buckets: int                     # output buckets per task (hash: the consumer's partitions; else 1)
+    keys: list = field(default_factory=list)
+    inputs: list[int] = field(default_factory=list)
+    exchange: ExecNode | None = None     # the exchange node this stage's output replaces
+    # filled in while running
+    outputs: dict = field(default_factory=dict)      # task -> (path, bucket index)
+    metrics: dict = field(default_factory=lambda: {
+        "tasks": 0, "attempts": 0, "rows_in": 0, "rows_out": 0, "bytes_in": 0, "bytes_out": 0,
+        "shuffle_read_bytes": 0, "shuffle_write_bytes": 0, "spill_bytes": 0, "time": 0.0})
+
+    @property
+    def tasks(self) -> int:
+        return self.root.partitions
+
+    def describe(self) -> str:
+        text = f"Stage {self.id} ({self.mode}"
+        if self.mode == "hash":
+            text += f" into {self.buckets}"
+        text += f", {self.tasks} task{'s' if self.tasks != 1 else ''})"
+        return text
+
+
+@dataclass
+class StageGraph:
+    """Stages in dependency order (inputs first); the last is the result stage."""
+
+    stages: list[Stage]
+    physical: ExecNode                   # the plan as the planner made it (for EXPLAIN)
+
+    @property
+    def result(self) -> Stage:
+        return self.stages[-1]
+
+    def by_id(self, stage_id: int) -> Stage:
+        return self.stages[stage_id - 1]
+
+    def pretty(self, analyze: bool = False) -> str:
+        """The stages, top (result) first, each with its operators and (``analyze``) its metrics."""
+        lines = []
+        for stage in reversed(self.stages):
+            line = stage.describe()
+            if analyze:
+                line += "  (" + stage_metric_text(stage) + ")"
+            lines.append(line)
+            lines.append(stage.root.pretty(1, analyze))
+        return "\n".join(lines)
+
+
+def stage_metric_text(stage: Stage) -> str:
+    m = stage.metrics
+    parts = [f"tasks={m['tasks']}", f"attempts={m['attempts']}", f"rows_in={m['rows_in']}",
+             f"rows_out={m['rows_out']}", f"bytes_in={_bytes(m['bytes_in'])}", f"bytes_out={_bytes(m['bytes_out'])}",
+             f"shuffle_read={_bytes(m['shuffle_read_bytes'])}", f"shuffle_write={_bytes(m['shuffle_write_bytes'])}",
+             f"spill={_bytes(m['spill_bytes'])}", f"time={m['time'] * 1000:.1f}ms"]
+    return " ".join(parts)
+
+
+def _bytes(n: float) -> str:
+    n = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024
+    return f"{n:.1f}GB"
+
+
+class ShuffleReadExec(ExecNode):
+    """Read the output files of an earlier stage, where an exchange stood in the plan."""
+
+    name = "ShuffleRead"
+
+    def __init__(self, stage_id: int, mode: str, partitions: int, fields, label: str):
+        super().__init__([], fields, partitions)
+        self.stage_id = stage_id
+        self.mode = mode
+        self.label = label
+        self.metrics.update({"shuffle_read_bytes": 0})
+
+    def describe(self):
+        return f"ShuffleRead: stage {self.stage_id} ({self.mode}) for {self.label}"
+
+    def _execute(self, partition, ctx):
+        source = ctx.shuffle_sources[self.stage_id]
+        for batch in source.read(self.mode, partition):
+            self.add_metric("shuffle_read_bytes", batch.nbytes)
+            yield batch
+
+
+@dataclass
+class FileSource:
+    """Where the tasks of a finished stage left their output: one (path, bucket index) per task.
+
+    ``index[b]`` lists the record batches of bucket b in the task's IPC file.
+    """
+
+    outputs: list[tuple[str, list[list[int]]]]
+
+    def read(self, mode: str, partition: int) -> Iterator[pa.RecordBatch]:
+        if mode == "forward":
+            chosen = [self.outputs[partition]] if partition < len(self.outputs) else []
+            bucket = None
+        else:
+            chosen = self.outputs
+            bucket = partition if mode == "hash" else None
+        for path, index in chosen:
+            if bucket is not None and not index[bucket]:
+                continue
+            with pa.memory_map(path) as source:
+                reader = ipc.open_file(source)
+                numbers = index[bucket] if bucket is not None else range(reader.num_record_batches)
+                for i in numbers:
+                    yield reader.get_batch(i)
+
+
+class ShuffleWriter:
+    """Write one task's output batches to an IPC file, split into ``buckets`` by the hash of ``keys``."""
+
+    def __init__(self, path: str, schema: pa.Schema, mode: str, keys: list, buckets: int):
+        self.path = path
+        self.tmp = path + ".tmp"
+        self.schema = schema
+        self.mode = mode
+        self.keys = keys
+        self.buckets = buckets
+        self.index: list[list[int]] = [[] for _ in range(buckets)]
+        self.rows = 0
+        self.bytes = 0
+        self._count = 0
+        self._sink = pa.OSFile(self.tmp, "wb")
+        self._writer = ipc.new_file(self._sink, schema)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        self.bytes += batch.nbytes
+        if self.mode != "hash" or self.buckets == 1:
+            self._append(0, batch)
+            return
+        n = self.buckets
+        pid = partition_ids([evaluate_array(k, batch) for k in self.keys], n)
+        if n <= 16:
+            # a few boolean filters beat a stable sort of the partition ids
+            for i in range(n):
+                part = batch.filter(pa.array(pid == i))
+                if part.num_rows:
+                    self._append(i, part)
+            return
+        order = np.argsort(pid, kind="stable")
+        counts = np.bincount(pid, minlength=n)
+        ordered = batch.take(pa.array(order))
+        start = 0
+        for i in range(n):
+            if counts[i]:
+                self._append(i, ordered.slice(start, counts[i]))
+            start += counts[i]
+
+    def _append(self, bucket: int, batch: pa.RecordBatch) -> None:
+        if batch.schema != self.schema:
+            batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+        self._writer.write_batch(batch)
+        self.index[bucket].append(self._count)
+        self._count += 1
+
+    def close(self) -> int:
+        """Finish the file (renamed into place only now, so a dead task leaves no half file); its size."""
+        self._writer.close()
+        self._sink.close()
+        os.replace(self.tmp, self.path)
+        return os.path.getsize(self.path)
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+            self._sink.close()
+        except Exception:
+            pass
+        try:
+            os.remove(self.tmp)
+        except OSError:
+            pass
+
+
+def _is_exchange(node: ExecNode) -> str | None:
+    if isinstance(node, RepartitionExec):
+        return "hash"
+    if isinstance(node, BroadcastExec):
+        return "broadcast"
+    if isinstance(node, GatherExec):
+        return "gather"
+    return None
+
+
+def cut_stages(physical: ExecNode) -> StageGraph:
+    """Split ``physical`` at its exchanges into stages (see the module docstring).
+
+    The plan's own nodes are reused, not copied, so metrics that tasks report back
+    land on the operators EXPLAIN ANALYZE prints.
+    """
+    try:
+        from quarry.physical.operators import MergeSortedExec
+    except ImportError:        # pragma: no cover - older trees without a k-way merge
+        MergeSortedExec = ()
+    stages: list[Stage] = []
+
+    def new_stage(child: ExecNode, mode: str, buckets: int, keys, exchange) -> ShuffleReadExec:
+        inputs: list[int] = []
+        root = rewrite(child, inputs)
+        stage = Stage(len(stages) + 1, root, mode, buckets, list(keys), inputs, exchange)
+        stages.append(stage)
+        return stage
+
+    def rewrite(node: ExecNode, inputs: list[int]) -> ExecNode:
+        mode = _is_exchange(node)
+        if mode is not None:
+            child = node.children[0]
+            buckets = node.partitions if mode == "hash" else 1
+            stage = new_stage(child, mode, buckets, node.keys if mode == "hash" else [], node)
+            inputs.append(stage.id)
+            return ShuffleReadExec(stage.id, mode, node.partitions, node.fields, node.describe())
+        if isinstance(node, MergeSortedExec):
+            child = node.children[0]
+            stage = new_stage(child, "forward", 1, [], None)
+            inputs.append(stage.id)
+            reader = ShuffleReadExec(stage.id, "forward", child.partitions, child.fields, "sorted runs")
+            node.children = [reader]
+            return node
+        node.children = [rewrite(c, inputs) for c in node.children]
+        return node
+
+    import copy
+    # the cut replaces children, so it works on a shallow copy of every node: the planner's tree stays
+    # intact for EXPLAIN and for a second run of the same plan
+    plan = _copy_tree(physical, copy)
+    result_inputs: list[int] = []
+    root = rewrite(plan, result_inputs)
+    stages.append(Stage(len(stages) + 1, root, "result", 1, [], result_inputs, None))
+    return StageGraph(stages, physical)
+
+
+def _copy_tree(node: ExecNode, copy) -> ExecNode:
+    clone = copy.copy(node)
+    clone.metrics = dict(node.metrics)
+    clone.children = [_copy_tree(c, copy) for c in node.children]
+    return clone
+
+
+def task_counters(root: ExecNode, ctx: ExecContext) -> dict:
+    """rows/bytes in (what the stage's leaves produced) and spill bytes of one task."""
+    rows_in = bytes_in = shuffle_read = 0
+    for node in root.walk():
+        if not node.children:
+            rows_in += int(node.metrics.get("rows", 0))
+            bytes_in += int(node.metrics.get("bytes_read", 0) or node.metrics.get("shuffle_read_bytes", 0))
+        if isinstance(node, ShuffleReadExec):
+            shuffle_read += int(node.metrics.get("shuffle_read_bytes", 0))
+    spill = ctx._memory.spill_bytes if ctx._memory is not None else 0
+    return {"rows_in": rows_in, "bytes_in": bytes_in, "shuffle_read_bytes": shuffle_read, "spill_bytes": spill}
+
+

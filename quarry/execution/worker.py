@@ -1,0 +1,147 @@
+"""What runs inside a worker: one task of a stage, from its message to its output file.
+
+:func:`run_task` is shared by every backend: the process pool's workers call it
+on the messages the scheduler sends, and it works just as well in the calling
+process. A task message names the stage's plan (serialized once per stage),
+the partition to run, where earlier stages left their output, and where to
+write this task's file. The reply carries no rows, only the file's bucket index
+and the operators' metrics, which the scheduler adds to the plan it holds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+
+from quarry.errors import ExecutionError, QuarryError
+from quarry.execution import serialize
+from quarry.execution.stages import ShuffleWriter, task_counters
+from quarry.physical.base import ExecContext
+
+
+def run_task(message: dict, cancel_check=None) -> dict:
+    """Run one task described by ``message``; returns its reply (see the module docstring)."""
+    start = time.perf_counter()
+    root, keys = serialize.loads(message["plan"])
+    ctx = ExecContext(message["config"])
+    ctx.shuffle_sources = message["inputs"]
+    ctx.cancel_check = cancel_check
+    writer = ShuffleWriter(message["path"], root.schema, message["mode"], keys, message["buckets"])
+    fault = message.get("fault") or {}
+    try:
+        for batch in root.execute(message["task"], ctx):
+            writer.write(batch)
+            _inject(fault, writer)
+        _inject(fault, writer, end=True)
+        file_bytes = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        counters = task_counters(root, ctx)
+        ctx.release()
+    return {"ok": True, "path": message["path"], "index": writer.index, "rows_out": writer.rows,
+            "bytes_out": writer.bytes, "shuffle_write_bytes": file_bytes,
+            "metrics": [dict(node.metrics) for node in root.walk()],
+            "time": time.perf_counter() - start, **counters}
+
+
+def _inject(fault: dict, writer: ShuffleWriter, end: bool = False) -> None:
+    """Faults that tests ask for: die mid-task like a killed or crashed process, or raise."""
+    if not fault:
+        return
+    if "kill_after_rows" in fault and (writer.rows >= fault["kill_after_rows"] or end):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if "raise" in fault:
+        raise RuntimeError(fault["raise"])
+
+
+def encode_error(exc: BaseException) -> dict:
+    """An exception as plain data that crosses a process boundary whatever its class."""
+    if isinstance(exc, QuarryError):
+        return {"ok": False, "quarry": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+    if isinstance(exc, MemoryError):
+        return {"ok": False, "quarry": "ExecutionError", "message": "a task ran out of memory",
+                "hint": "lower memory_limit so operators spill sooner, or add filters"}
+    return {"ok": False, "exception": type(exc).__name__, "module": type(exc).__module__,
+            "message": str(exc), "traceback": traceback.format_exc(limit=20)}
+
+
+def decode_error(reply: dict) -> BaseException:
+    """The exception a failed task reply describes (a QuarryError subclass where possible)."""
+    import quarry.errors as errors
+    if "quarry" in reply:
+        cls = getattr(errors, reply["quarry"], errors.ExecutionError)
+        try:
+            return cls(reply["message"], hint=reply.get("hint"))
+        except TypeError:
+            return errors.ExecutionError(reply["message"], hint=reply.get("hint"))
+    exc = _rebuild(reply)
+    if exc is not None:
+        exc.__quarry_remote_traceback__ = reply.get("traceback")
+        return exc
+    return ExecutionError(f"a task failed: {reply['exception']}: {reply['message']}",
+                          hint="this is a bug in quarry; rerun with the failing query in a report")
+
+
+def _rebuild(reply: dict) -> BaseException | None:
+    """The original exception type for builtins and pyarrow errors, so callers can catch them as usual."""
+    import builtins
+    import pyarrow as pa
+    name = reply["exception"]
+    cls = getattr(builtins, name, None) if reply.get("module") == "builtins" else getattr(pa, name, None)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(reply["message"])
+        except TypeError:
+            return None
+    return None
+
+
+def main() -> None:
+    """Entry point of a worker process: ``python -c ... <socket fd> <flag file> <slot>``."""
+    import mmap
+    import socket
+    import struct
+    from multiprocessing.connection import Connection
+    fd, flag_path, slot = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    with open(flag_path, "r+b") as f:
+        flags = mmap.mmap(f.fileno(), 0)
+    offset = 8 * slot
+
+    def cancelled(query: int) -> bool:
+        return struct.unpack_from("q", flags, offset)[0] == query
+
+    conn = Connection(socket.socket(fileno=fd).detach())
+    worker_loop(conn, cancelled)
+
+
+def worker_loop(conn, cancelled) -> None:
+    """Receive a task, run it, reply; until the pipe closes.
+
+    ``cancelled(query)`` reads shared memory the pool sets to a query's id to stop that
+    query's task at its next batch. Ctrl-C in a terminal reaches the whole process
+    group, so workers ignore SIGINT: the caller cancels through the pool instead.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            data = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        message = serialize.loads(data)
+        if message is None:
+            return
+        query = message["query"]
+        try:
+            reply = run_task(message, lambda: cancelled(query))
+        except BaseException as exc:      # reported to the caller; the worker lives on
+            reply = encode_error(exc)
+        reply["worker_pid"] = os.getpid()
+        try:
+            conn.send_bytes(serialize.dumps(reply))
+        except (EOFError, OSError, BrokenPipeError):
+            return
