@@ -111,7 +111,10 @@ class StageRun:
             if stage.tasks == 0:
                 self.done.add(stage.id)
                 continue
-            self.plans[stage.id] = serialize.dumps((stage.root, stage.keys), self.dir, self.table_files)
+            # large in-memory tables go to files next to the shuffle files, where workers map them;
+            # a backend whose workers may be on other machines gets them inline
+            table_dir = self.dir if getattr(self.backend, "shared_files", True) else None
+            self.plans[stage.id] = serialize.dumps((stage.root, stage.keys), table_dir, self.table_files)
             inputs = {sid: self._source(self.graph.by_id(sid)) for sid in stage.inputs}
             for task in range(stage.tasks):
                 self.in_flight += 1
@@ -123,7 +126,7 @@ class StageRun:
         msg = {"query": self.query, "stage": stage.id, "task": task, "attempt": attempt,
                "plan": self.plans[stage.id], "config": self.config, "inputs": inputs,
                "path": os.path.join(self.dir, f"s{stage.id}-t{task}-a{attempt}.arrow"),
-               "mode": stage.mode, "buckets": stage.buckets}
+               "mode": stage.mode, "buckets": stage.buckets, "cwd": os.getcwd()}
         fault = self.faults.get((stage.id, task, attempt)) or self.faults.get(("any", task, attempt))
         if fault and stage.mode != "result":
             msg["fault"] = fault
@@ -152,7 +155,7 @@ class StageRun:
         if not reply.get("ok"):
             from quarry.execution.worker import decode_error
             raise decode_error(reply)
-        stage.outputs[task] = (reply["path"], reply["index"])
+        stage.outputs[task] = reply["output"] if "output" in reply else (reply["path"], reply["index"])
         m = stage.metrics
         for key in ("rows_in", "rows_out", "bytes_in", "bytes_out", "shuffle_read_bytes", "shuffle_write_bytes",
                     "spill_bytes"):
@@ -169,8 +172,11 @@ class StageRun:
         else:
             self._report()
 
-    def _source(self, stage: Stage) -> FileSource:
-        return FileSource([stage.outputs[t] for t in range(stage.tasks)])
+    def _source(self, stage: Stage):
+        """What consumers of ``stage`` read: its tasks' outputs, in task order."""
+        outputs = [stage.outputs[t] for t in range(stage.tasks)]
+        make = getattr(self.backend, "source", None)
+        return make(outputs) if make is not None else FileSource(outputs)
 
     def _finish_result(self, result: Stage, rows: int, elapsed: float) -> None:
         m = result.metrics

@@ -18,38 +18,48 @@ import traceback
 
 from quarry.errors import ExecutionError, QuarryError
 from quarry.execution import serialize
-from quarry.execution.stages import ShuffleWriter, task_counters
+from quarry.execution.stages import BucketWriter, ShuffleWriter, task_counters
 from quarry.physical.base import ExecContext
 
 
-def run_task(message: dict, cancel_check=None) -> dict:
-    """Run one task described by ``message``; returns its reply (see the module docstring)."""
+def run_task(message: dict, cancel_check=None, make_writer=None) -> dict:
+    """Run one task described by ``message``; returns its reply (see the module docstring).
+
+    ``make_writer(schema, mode, keys, buckets)`` makes the task's output writer; by default
+    a :class:`ShuffleWriter` to ``message["path"]``. The writer's ``location()`` goes into the reply.
+    """
     start = time.perf_counter()
     root, keys = serialize.loads(message["plan"])
+    # metrics travel back as what this task added: some start non-zero (a scan's file count)
+    initial = [dict(node.metrics) for node in root.walk()]
     ctx = ExecContext(message["config"])
     ctx.shuffle_sources = message["inputs"]
     ctx.cancel_check = cancel_check
-    writer = ShuffleWriter(message["path"], root.schema, message["mode"], keys, message["buckets"])
+    if make_writer is None:
+        writer = ShuffleWriter(message["path"], root.schema, message["mode"], keys, message["buckets"])
+    else:
+        writer = make_writer(root.schema, message["mode"], keys, message["buckets"])
     fault = message.get("fault") or {}
     try:
         for batch in root.execute(message["task"], ctx):
             writer.write(batch)
             _inject(fault, writer)
         _inject(fault, writer, end=True)
-        file_bytes = writer.close()
+        out_bytes = writer.close()
     except BaseException:
         writer.abort()
         raise
     finally:
         counters = task_counters(root, ctx)
         ctx.release()
-    return {"ok": True, "path": message["path"], "index": writer.index, "rows_out": writer.rows,
-            "bytes_out": writer.bytes, "shuffle_write_bytes": file_bytes,
-            "metrics": [dict(node.metrics) for node in root.walk()],
+    return {"ok": True, **writer.location(), "rows_out": writer.rows,
+            "bytes_out": writer.bytes, "shuffle_write_bytes": out_bytes,
+            "metrics": [{k: v - before.get(k, 0) for k, v in node.metrics.items()}
+                        for node, before in zip(root.walk(), initial)],
             "time": time.perf_counter() - start, **counters}
 
 
-def _inject(fault: dict, writer: ShuffleWriter, end: bool = False) -> None:
+def _inject(fault: dict, writer: BucketWriter, end: bool = False) -> None:
     """Faults that tests ask for: die mid-task like a killed or crashed process, or raise."""
     if not fault:
         return
@@ -137,6 +147,8 @@ def worker_loop(conn, cancelled) -> None:
             return
         query = message["query"]
         try:
+            if message.get("cwd") and message["cwd"] != os.getcwd():
+                os.chdir(message["cwd"])      # relative paths mean what they mean to the caller
             reply = run_task(message, lambda: cancelled(query))
         except BaseException as exc:      # reported to the caller; the worker lives on
             reply = encode_error(exc)
