@@ -1,7 +1,10 @@
 """All 22 TPC-H queries return DuckDB's answers on the same SF 0.01 files.
 
-Decimals compare exactly, floats to 1e-9 relative. Each query also runs with
-four partitions per stage, which sends every row through the hash exchanges.
+Decimals compare exactly, floats to 1e-9 relative. Each query runs with every
+executor setting: ``workers=0`` (one partition, in this process), 2 and 4 worker
+processes (stages as tasks, shuffles through Arrow IPC files), and 4 partitions
+on threads in this process (``executor="inline"``). The Ray executor has its own
+test (tests/test_ray.py).
 """
 
 from __future__ import annotations
@@ -16,14 +19,27 @@ from tpch import QUERY_NUMBERS, load_query, register_tables
 
 
 
+SETTINGS = {
+    "workers=0": dict(workers=0),
+    "workers=2": dict(workers=2),
+    "workers=4": dict(workers=4),
+    "inline, 4 partitions": dict(executor="inline", workers=4),
+}
+
+
 @pytest.fixture(scope="module")
 def quarry_tpch(tpch_sf001):
     return register_tables(quarry.connect(), tpch_sf001)
 
 
+@pytest.fixture(scope="module", params=list(SETTINGS))
+def quarry_tpch_setting(request, tpch_sf001):
+    return register_tables(quarry.connect(**SETTINGS[request.param]), tpch_sf001)
+
+
 @pytest.fixture(scope="module")
-def quarry_tpch_partitioned(tpch_sf001):
-    return register_tables(quarry.connect(target_partitions=4), tpch_sf001)
+def quarry_tpch_inline(tpch_sf001):
+    return register_tables(quarry.connect(workers=0), tpch_sf001)
 
 
 def _ordered(sql: str) -> bool:
@@ -31,19 +47,19 @@ def _ordered(sql: str) -> bool:
 
 
 @pytest.mark.parametrize("n", QUERY_NUMBERS)
-def test_tpch_query_matches_duckdb(n, quarry_tpch, duckdb_tpch):
+def test_tpch_query_matches_duckdb(n, quarry_tpch_setting, duckdb_tpch):
     sql = load_query(n)
     expected = duckdb_tpch.sql(sql).to_arrow_table()
-    actual = quarry_tpch.sql(sql).to_arrow()
+    actual = quarry_tpch_setting.sql(sql).to_arrow()
     assert_tables_equal(actual, expected, ordered=_ordered(sql))
 
 
 @pytest.mark.parametrize("n", QUERY_NUMBERS)
-def test_tpch_query_partitioned_matches_duckdb(n, quarry_tpch_partitioned, duckdb_tpch):
+def test_tpch_query_same_with_workers_as_inline(n, quarry_tpch, quarry_tpch_inline):
+    """The default (a worker process per core) and workers=0 give the same answers."""
     sql = load_query(n)
-    expected = duckdb_tpch.sql(sql).to_arrow_table()
-    actual = quarry_tpch_partitioned.sql(sql).to_arrow()
-    assert_tables_equal(actual, expected, ordered=_ordered(sql))
+    assert_tables_equal(quarry_tpch.sql(sql).to_arrow(), quarry_tpch_inline.sql(sql).to_arrow(),
+                        ordered=_ordered(sql))
 
 
 def test_decimal_sums_stay_decimal(quarry_tpch):

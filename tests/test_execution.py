@@ -1,0 +1,266 @@
+"""The process executor: stages and tasks, faults, cancellation, cleanup, progress, metrics.
+
+Faults are injected with ``Session.inject_faults`` for the next query: a worker
+kills itself with SIGKILL in the middle of a task (after writing rows), or a
+task raises. Every test checks the answer against the same query run with
+``workers=0``, and that no shuffle file is left in the spill directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pyarrow as pa
+import pytest
+
+import quarry
+from quarry.errors import ExecutionError, QuarryError
+from quarry.execution.pool import get_pool
+from quarry.execution.serialize import dumps, loads, table_to_ipc
+from quarry.testing import assert_tables_equal
+from tpch import load_query, register_tables
+
+JOIN_AGG = """
+    SELECT o_orderpriority, count(*) AS n, sum(l_quantity) AS q
+    FROM lineitem JOIN orders ON l_orderkey = o_orderkey
+    WHERE l_shipdate > DATE '1995-01-01'
+    GROUP BY o_orderpriority ORDER BY o_orderpriority
+"""
+
+
+@pytest.fixture(scope="module")
+def reference(tpch_sf001):
+    return register_tables(quarry.connect(workers=0), tpch_sf001)
+
+
+@pytest.fixture
+def spill_dir(tmp_path):
+    d = tmp_path / "spill"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def con(tpch_sf001, spill_dir):
+    # broadcast off, so the join shuffles both sides through hash exchanges
+    return register_tables(quarry.connect(workers=2, spill_dir=str(spill_dir), broadcast_rows=0), tpch_sf001)
+
+
+def leftovers(path) -> list[str]:
+    return [os.path.join(root, f) for root, _, files in os.walk(path) for f in files]
+
+
+def test_default_is_a_process_pool_of_one_worker_per_core():
+    con = quarry.connect()
+    assert con.executor == "processes"
+    assert con.workers == (os.cpu_count() or 1)
+    assert quarry.connect(workers=0).executor == "inline"
+
+
+def test_stages_run_in_worker_processes(con, reference, spill_dir):
+    result = con.sql(JOIN_AGG).to_arrow()
+    assert_tables_equal(result, reference.sql(JOIN_AGG).to_arrow(), ordered=True)
+    pool = get_pool(2)
+    assert len(pool.pids()) == 2 and os.getpid() not in pool.pids()
+    assert leftovers(spill_dir) == []
+
+
+def test_the_pool_outlives_queries(con):
+    pids = get_pool(2).pids()
+    for _ in range(3):
+        con.sql(JOIN_AGG).to_arrow()
+    assert get_pool(2).pids() == pids
+
+
+def test_explain_analyze_shows_stages_with_metrics(con):
+    text = con.sql(JOIN_AGG).explain_string("analyze")
+    assert "== Stages" in text
+    stage_lines = [line for line in text.splitlines() if line.startswith("Stage ")]
+    # scan lineitem, scan orders (each hashed on the join key), join + partial agg, final agg + sort, result
+    assert len(stage_lines) >= 4
+    assert any("(hash into 2" in line for line in stage_lines)
+    assert stage_lines[0].startswith("Stage") and "(result" in stage_lines[0]
+    for key in ("tasks=", "attempts=", "rows_in=", "rows_out=", "bytes_in=", "bytes_out=", "shuffle_read=",
+                "shuffle_write=", "spill=", "time="):
+        assert all(key in line for line in stage_lines), key
+    assert "ShuffleRead: stage" in text
+
+
+def test_a_worker_killed_mid_task_is_replaced_and_the_task_rerun(con, reference, spill_dir):
+    pool = get_pool(2)
+    restarts = pool.restarts
+    # the first attempt of task 0 of every stage: the worker SIGKILLs itself after writing rows
+    con.inject_faults({("any", 0, 1): {"kill_after_rows": 1}})
+    df = con.sql(JOIN_AGG)
+    result = con.run(df.logical_plan)
+    assert_tables_equal(result.table, reference.sql(JOIN_AGG).to_arrow(), ordered=True)
+    assert pool.restarts > restarts
+    graph = result.physical.stage_graph
+    worker_stages = [s for s in graph.stages if s.mode != "result"]
+    assert any(s.metrics["attempts"] > s.metrics["tasks"] for s in worker_stages)
+    assert leftovers(spill_dir) == []
+    # and the session (and pool) go on working
+    assert_tables_equal(con.sql(JOIN_AGG).to_arrow(), reference.sql(JOIN_AGG).to_arrow(), ordered=True)
+
+
+def test_a_worker_killed_from_outside_mid_query(tpch_sf001, reference, spill_dir):
+    """SIGKILL a busy worker from the test while a query runs; the query still returns the right answer."""
+    con = register_tables(quarry.connect(workers=2, spill_dir=str(spill_dir), broadcast_rows=0), tpch_sf001)
+    pool = get_pool(2)
+    killed = []
+
+    def kill_a_busy_worker(progress):
+        if killed or progress.finished:
+            return
+        busy = pool.busy_pids(progress.query)
+        if busy:
+            os.kill(busy[0], signal.SIGKILL)
+            killed.append(busy[0])
+
+    con.on_progress(kill_a_busy_worker)
+    sql = load_query(9)
+    result = con.sql(sql).to_arrow()
+    assert killed, "no task was running when progress was reported"
+    assert_tables_equal(result, reference.sql(sql).to_arrow(), ordered=True)
+    assert killed[0] not in pool.pids()
+    assert leftovers(spill_dir) == []
+
+
+def test_a_task_that_keeps_dying_fails_the_query_cleanly(con, reference, spill_dir):
+    con.set_config(task_max_attempts=2)
+    con.inject_faults({("any", 0, 1): {"kill_after_rows": 0}, ("any", 0, 2): {"kill_after_rows": 0}})
+    with pytest.raises(ExecutionError) as info:
+        con.sql(JOIN_AGG).to_arrow()
+    assert "worker process died" in info.value.message and "2 times" in info.value.message
+    assert "SIGKILL" in info.value.message
+    assert info.value.hint
+    assert leftovers(spill_dir) == []
+    assert_tables_equal(con.sql(JOIN_AGG).to_arrow(), reference.sql(JOIN_AGG).to_arrow(), ordered=True)
+
+
+def test_a_task_exception_fails_the_query_and_the_session_stays_usable(con, reference, spill_dir):
+    con.inject_faults({("any", 1, 1): {"raise": "boom in a task"}})
+    with pytest.raises(QuarryError) as info:
+        con.sql(JOIN_AGG).to_arrow()
+    assert "boom in a task" in str(info.value)
+    assert leftovers(spill_dir) == []
+    assert_tables_equal(con.sql(JOIN_AGG).to_arrow(), reference.sql(JOIN_AGG).to_arrow(), ordered=True)
+
+
+def test_a_quarry_error_inside_a_task_keeps_its_class_and_hint(tmp_path, spill_dir):
+    import pyarrow.parquet as pq
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"k": list(range(100)) * 3, "v": [1] * 300}), path, row_group_size=100)
+    con = quarry.connect(workers=2, spill_dir=str(spill_dir))
+    con.register("t", str(path))
+    os.remove(path)                    # the file vanishes after registration
+    with pytest.raises(quarry.errors.DataError) as info:
+        con.sql("SELECT k, sum(v) FROM t GROUP BY k").to_arrow()
+    assert "cannot read" in info.value.message and info.value.hint
+
+
+def test_cancel_stops_the_tasks_and_removes_shuffle_files(con, spill_dir):
+    seen = []
+
+    def cancel_after_first_task(progress):
+        seen.append(progress)
+        if progress.tasks_done >= 1:
+            con.cancel()
+
+    con.on_progress(cancel_after_first_task)
+    with pytest.raises(ExecutionError, match="cancelled"):
+        con.sql(load_query(9)).to_arrow()
+    assert seen and not seen[-1].finished
+    assert leftovers(spill_dir) == []
+    assert get_pool(2).busy_pids() == []
+    con._progress_callbacks.clear()
+    assert con.sql("SELECT count(*) AS n FROM nation").to_pylist() == [{"n": 25}]
+
+
+def test_timeout_cancels_a_query(con, spill_dir):
+    con.set_config(timeout=0.000001)
+    with pytest.raises(ExecutionError, match="timed out") as info:
+        con.sql(JOIN_AGG).to_arrow()
+    assert "timeout" in info.value.hint
+    assert leftovers(spill_dir) == []
+    con.set_config(timeout=None)
+    assert con.sql(JOIN_AGG).to_arrow().num_rows == 5
+
+
+def test_progress_reports_stages_and_tasks(con):
+    events = []
+    con.on_progress(events.append)
+    con.sql(JOIN_AGG).to_arrow()
+    assert events[-1].finished
+    last = events[-1]
+    assert last.stages_done == last.stages_total >= 4
+    assert last.tasks_done == last.tasks_total
+    assert [e.tasks_done for e in events] == sorted(e.tasks_done for e in events)
+    assert "stage" in str(last) and "tasks" in str(last)
+    assert con.progress() is None       # nothing runs now
+
+
+def test_large_in_memory_tables_travel_as_mapped_files(spill_dir):
+    con = quarry.connect(workers=2, spill_dir=str(spill_dir))
+    n = 400_000
+    con.register("big", pa.table({"k": pa.array(range(n)) , "g": pa.array([i % 7 for i in range(n)])}))
+    result = con.sql("SELECT g, count(*) AS c, sum(k) AS s FROM big GROUP BY g ORDER BY g").to_pylist()
+    assert result == [{"g": g, "c": len(range(g, n, 7)), "s": sum(range(g, n, 7))} for g in range(7)]
+    assert leftovers(spill_dir) == []
+
+
+def test_ipc_serialization_sends_only_the_rows_of_a_slice():
+    table = pa.table({"x": pa.array(range(1_000_000))})
+    piece = table.slice(10, 5)
+    assert len(table_to_ipc(piece)) < 2_000
+    assert len(dumps(piece)) < 2_000
+    assert loads(dumps(piece)).equals(piece)
+    assert loads(dumps(pa.scalar(3, pa.decimal128(10, 2)))) == pa.scalar(3, pa.decimal128(10, 2))
+    assert loads(dumps(pa.struct([("a", pa.int8())]))) == pa.struct([("a", pa.int8())])
+
+
+def test_a_script_without_a_main_guard_can_use_worker_processes(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent("""
+        import pyarrow as pa, quarry
+        con = quarry.connect(workers=2)
+        con.register("t", pa.table({"k": list(range(50000)), "v": [1] * 50000}))
+        print(con.sql("SELECT k % 3 AS m, sum(v) AS s FROM t GROUP BY m ORDER BY m").to_pylist())
+    """))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "[{'m': 0, 's': 16667}, {'m': 1, 's': 16667}, {'m': 2, 's': 16666}]" in out.stdout
+
+
+def test_bad_executor_settings_are_clear_errors():
+    with pytest.raises(QuarryError) as info:
+        quarry.connect(executor="threads")
+    assert "executor" in info.value.message and "inline" in info.value.hint
+    with pytest.raises(QuarryError):
+        quarry.connect(workers=-1)
+    with pytest.raises(QuarryError) as info:
+        quarry.connect(address="ray://x:10001")
+    assert "ray" in info.value.hint
+
+
+def test_memory_limit_accepts_sizes():
+    con = quarry.connect(workers=0, memory_limit="64MB")
+    assert con.exec_config().memory_limit == 64 << 20
+    with pytest.raises(QuarryError) as info:
+        con.set_config(memory_limit="lots")
+    assert "512MB" in info.value.hint
+
+
+def test_single_partition_queries_run_in_the_caller_without_tasks(con):
+    events = []
+    con.on_progress(events.append)
+    start = time.perf_counter()
+    assert con.sql("SELECT 1 AS x").to_pylist() == [{"x": 1}]
+    assert time.perf_counter() - start < 5
+    assert events[-1].stages_total == 1 and events[-1].tasks_total == 1
