@@ -5,9 +5,8 @@ on Ctrl-C it calls ``Session.cancel()`` and returns to the prompt without waitin
 the engine stops the query at its next batch boundary, and the abandoned worker is
 a daemon thread, so it can never keep the process alive.
 
-Progress comes from :func:`engine_progress`. Today the engine has no progress hook,
-so the indicator shows elapsed time only; when ``Session`` grows one, teach that
-function to read it and the spinner shows it with no other change.
+Progress comes from :func:`engine_progress`, which reads ``Session.progress()``:
+stages and tasks done out of their totals, as the scheduler reports them.
 """
 
 from __future__ import annotations
@@ -30,8 +29,8 @@ class QueryCancelled(Exception):
 def engine_progress(con) -> str | None:
     """What the engine says about the running query, e.g. ``"42%"``; None when it says nothing.
 
-    Reads ``con.progress()`` when the session has it (a fraction 0..1, or text);
-    the engine has no such hook yet, so this returns None.
+    Reads ``con.progress()`` (a :class:`quarry.execution.scheduler.Progress`, shown as
+    ``stage 1/3 · tasks 4/6``; a fraction 0..1 or text also work); None when idle.
     """
     hook = getattr(con, "progress", None)
     if not callable(hook):

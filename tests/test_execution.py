@@ -264,3 +264,13 @@ def test_single_partition_queries_run_in_the_caller_without_tasks(con):
     assert con.sql("SELECT 1 AS x").to_pylist() == [{"x": 1}]
     assert time.perf_counter() - start < 5
     assert events[-1].stages_total == 1 and events[-1].tasks_total == 1
+
+
+def test_the_shell_spinner_shows_engine_progress(con):
+    from cli.runner import engine_progress
+    texts = []
+    con.on_progress(lambda p: texts.append(engine_progress(con)))
+    con.sql(JOIN_AGG).to_arrow()
+    shown = [t for t in texts if t]
+    assert shown and all(t.startswith("stage ") and "tasks" in t for t in shown)
+    assert engine_progress(con) is None

@@ -1,8 +1,9 @@
 """Run a query batch by batch for DoGet, so results stream instead of being materialized.
 
 :class:`QueryRun` plans a DataFrame once (optimized logical plan, then physical plan)
-and :meth:`QueryRun.batches` executes it: worker threads pull partitions of the
-physical root and push their batches into a small bounded queue; the DoGet thread
+and :meth:`QueryRun.batches` executes it: a thread runs the plan on the session's
+executor (stages on the worker pool, by default) and pushes the result batches into a
+small bounded queue; the DoGet thread
 takes them from the queue and hands them to Flight. The bound gives backpressure
 (a slow client slows the query down instead of buffering the whole result), and
 because the consumer waits on the queue with a timeout it can notice in time that
@@ -23,7 +24,6 @@ from typing import Callable, Iterator
 import pyarrow as pa
 
 from quarry.errors import DataError, ExecutionError, QuarryError
-from quarry.physical.base import ExecContext
 
 _DONE = object()
 QUEUE_BATCHES = 4          # batches buffered ahead of a slow client, per query
@@ -47,7 +47,7 @@ class QueryRun:
                                  hint="every parameter row must produce the same columns")
         optimized = session.optimize(df.logical_plan)
         self.physical = session.physical_plan(optimized)
-        self.ctx = ExecContext(session.exec_config())
+        self.ctx = session.new_context(df.logical_plan)
 
     def cancel(self) -> None:
         self.ctx.cancelled = True
@@ -61,8 +61,6 @@ class QueryRun:
         root, ctx = self.physical, self.ctx
         ctx.check_cancelled()
         out: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
-        next_partition = iter(range(root.partitions))
-        lock = threading.Lock()
 
         def put(item) -> bool:
             while not ctx.cancelled:
@@ -74,22 +72,19 @@ class QueryRun:
             return False
 
         def work():
+            # the session's executor runs the plan (stages on the worker pool, or inline);
+            # this thread only moves result batches into the bounded queue
             try:
-                while True:
-                    with lock:
-                        partition = next(next_partition, None)
-                    if partition is None:
-                        break
-                    for batch in root.execute(partition, ctx):
-                        if not put(batch):
-                            return
+                for batch in self.session.execute_stream(root, ctx):
+                    if not put(batch):
+                        return
             except BaseException as exc:        # handed to the consumer, which raises it
                 put(exc)
                 return
             put(_DONE)
 
-        n_workers = max(1, min(root.partitions, ctx.config.threads))
-        workers = [threading.Thread(target=work, name="quarry-doget", daemon=True) for _ in range(n_workers)]
+        n_workers = 1
+        workers = [threading.Thread(target=work, name="quarry-doget", daemon=True)]
         for w in workers:
             w.start()
         finished = 0
