@@ -21,6 +21,10 @@ How a stage's output is written and read depends on the exchange it replaces:
   so each sorted run stays separate for the k-way merge.
 
 The top stage (``result``) runs in the calling process and streams its batches.
+
+Backends whose workers share no disk (Ray) keep each task's output in memory
+instead, one IPC stream per bucket (:class:`MemoryShuffleWriter`), bucketed the
+same way, and read it through a source of their own with the same modes.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ class Stage:
     inputs: list[int] = field(default_factory=list)
     exchange: ExecNode | None = None     # the exchange node this stage's output replaces
     # filled in while running
-    outputs: dict = field(default_factory=dict)      # task -> (path, bucket index)
+    outputs: dict = field(default_factory=dict)      # task -> (path, bucket index), or a backend's own
     metrics: dict = field(default_factory=lambda: {
         "tasks": 0, "attempts": 0, "rows_in": 0, "rows_out": 0, "bytes_in": 0, "bytes_out": 0,
         "shuffle_read_bytes": 0, "shuffle_write_bytes": 0, "spill_bytes": 0, "time": 0.0})
@@ -160,22 +164,20 @@ class FileSource:
                     yield reader.get_batch(i)
 
 
-class ShuffleWriter:
-    """Write one task's output batches to an IPC file, split into ``buckets`` by the hash of ``keys``."""
+class BucketWriter:
+    """Split one task's output batches into ``buckets`` by the hash of ``keys``; subclasses keep them.
 
-    def __init__(self, path: str, schema: pa.Schema, mode: str, keys: list, buckets: int):
-        self.path = path
-        self.tmp = path + ".tmp"
+    Every backend buckets rows the same way, so a consumer partition reads the same rows
+    whether they came through a file (:class:`ShuffleWriter`) or memory (:class:`MemoryShuffleWriter`).
+    """
+
+    def __init__(self, schema: pa.Schema, mode: str, keys: list, buckets: int):
         self.schema = schema
         self.mode = mode
         self.keys = keys
         self.buckets = buckets
-        self.index: list[list[int]] = [[] for _ in range(buckets)]
         self.rows = 0
         self.bytes = 0
-        self._count = 0
-        self._sink = pa.OSFile(self.tmp, "wb")
-        self._writer = ipc.new_file(self._sink, schema)
 
     def write(self, batch: pa.RecordBatch) -> None:
         self.rows += batch.num_rows
@@ -204,6 +206,36 @@ class ShuffleWriter:
     def _append(self, bucket: int, batch: pa.RecordBatch) -> None:
         if batch.schema != self.schema:
             batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+        self._store(bucket, batch)
+
+    def _store(self, bucket: int, batch: pa.RecordBatch) -> None:
+        raise NotImplementedError
+
+    def close(self) -> int:
+        """Finish the output; the bytes it takes."""
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Drop a half-written output (the task failed)."""
+
+    def location(self) -> dict:
+        """Where the output is, as fields of the task's reply."""
+        raise NotImplementedError
+
+
+class ShuffleWriter(BucketWriter):
+    """Write one task's output batches to an IPC file, split into ``buckets`` by the hash of ``keys``."""
+
+    def __init__(self, path: str, schema: pa.Schema, mode: str, keys: list, buckets: int):
+        super().__init__(schema, mode, keys, buckets)
+        self.path = path
+        self.tmp = path + ".tmp"
+        self.index: list[list[int]] = [[] for _ in range(buckets)]
+        self._count = 0
+        self._sink = pa.OSFile(self.tmp, "wb")
+        self._writer = ipc.new_file(self._sink, schema)
+
+    def _store(self, bucket: int, batch: pa.RecordBatch) -> None:
         self._writer.write_batch(batch)
         self.index[bucket].append(self._count)
         self._count += 1
@@ -225,6 +257,47 @@ class ShuffleWriter:
             os.remove(self.tmp)
         except OSError:
             pass
+
+    def location(self) -> dict:
+        return {"path": self.path, "index": self.index}
+
+
+class MemoryShuffleWriter(BucketWriter):
+    """Keep one task's output in memory: one Arrow IPC stream per bucket (None for an empty bucket).
+
+    For backends that move task output through their own store (Ray's object store)
+    rather than files on a disk every worker sees.
+    """
+
+    def __init__(self, schema: pa.Schema, mode: str, keys: list, buckets: int):
+        super().__init__(schema, mode, keys, buckets)
+        self._sinks: list[pa.BufferOutputStream | None] = [None] * buckets
+        self._writers: list[ipc.RecordBatchStreamWriter | None] = [None] * buckets
+        self.buffers: list[pa.Buffer | None] = [None] * buckets
+
+    def _store(self, bucket: int, batch: pa.RecordBatch) -> None:
+        writer = self._writers[bucket]
+        if writer is None:
+            self._sinks[bucket] = pa.BufferOutputStream()
+            writer = self._writers[bucket] = ipc.new_stream(self._sinks[bucket], self.schema)
+        writer.write_batch(batch)
+
+    def close(self) -> int:
+        for i, writer in enumerate(self._writers):
+            if writer is not None:
+                writer.close()
+                self.buffers[i] = self._sinks[i].getvalue()
+        self._sinks = [None] * self.buckets
+        self._writers = [None] * self.buckets
+        return sum(b.size for b in self.buffers if b is not None)
+
+    def abort(self) -> None:
+        self._sinks = [None] * self.buckets
+        self._writers = [None] * self.buckets
+        self.buffers = [None] * self.buckets
+
+    def location(self) -> dict:
+        return {"buffers": self.buffers}
 
 
 def _is_exchange(node: ExecNode) -> str | None:

@@ -6,6 +6,8 @@ process. A task message names the stage's plan (serialized once per stage),
 the partition to run, where earlier stages left their output, and where to
 write this task's file. The reply carries no rows, only the file's bucket index
 and the operators' metrics, which the scheduler adds to the plan it holds.
+(The Ray backend passes a writer that keeps the buckets in memory and returns
+them through Ray's object store instead of a file.)
 """
 
 from __future__ import annotations
