@@ -274,3 +274,28 @@ def test_the_shell_spinner_shows_engine_progress(con):
     shown = [t for t in texts if t]
     assert shown and all(t.startswith("stage ") and "tasks" in t for t in shown)
     assert engine_progress(con) is None
+
+
+def test_a_partitioned_join_switches_to_broadcast_when_its_build_side_turns_out_small(tmp_path, spill_dir):
+    import pyarrow.parquet as pq
+    n = 200_000
+    pq.write_table(pa.table({"k": pa.array(range(n)), "v": pa.array([i % 13 for i in range(n)])}),
+                   tmp_path / "fact.parquet", row_group_size=25_000)
+    pq.write_table(pa.table({"dk": pa.array(range(0, n, 2)), "x": pa.array(range(n // 2))}),
+                   tmp_path / "dim.parquet", row_group_size=25_000)
+    sql = ("SELECT count(*) AS c, sum(v) AS s FROM fact JOIN dim ON k = dk "
+           "WHERE x % 1000 = 0")                  # far more selective than any estimate knows
+    results = {}
+    for workers in (0, 2):
+        con = quarry.connect(workers=workers, spill_dir=str(spill_dir), broadcast_rows=1000)
+        con.register("fact", str(tmp_path / "fact.parquet"))
+        con.register("dim", str(tmp_path / "dim.parquet"))
+        results[workers] = con.sql(sql).to_pylist()
+        if workers:
+            plan = con.sql(sql).explain_string("plan")
+            assert "partitioned" in plan
+            text = con.sql(sql).explain_string("analyze")
+            assert "switched_to_broadcast=1" in text
+            assert "ShuffleRead: stage" in text and "(broadcast)" in text
+    assert results[0] == results[2] == [{"c": 100, "s": sum((2 * 1000 * i) % 13 for i in range(100))}]
+    assert leftovers(spill_dir) == []

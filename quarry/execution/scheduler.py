@@ -77,6 +77,11 @@ class StageRun:
         self.plans: dict[int, bytes] = {}
         self.table_files: dict = {}
         self.progress = self._progress()
+        # partitioned joins that may become broadcast joins once their build side is known:
+        # build stage id -> [(join, index of the probe child, probe stage)]; probe stages wait
+        self.adaptive: dict[int, list] = {}
+        self.deferred: set[int] = set()
+        self._find_adaptive_joins()
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -101,9 +106,61 @@ class StageRun:
         finally:
             self._stop()
 
+    def _find_adaptive_joins(self) -> None:
+        from quarry.physical.join import HashJoinExec
+        from quarry.execution.stages import ShuffleReadExec
+        if self.config.target_partitions <= 1:
+            return
+        for stage in self.graph.stages:
+            for node in stage.root.walk():
+                if not isinstance(node, HashJoinExec) or node.mode != "partitioned" or node.null_aware:
+                    continue
+                # broadcasting is correct only if the build side's unmatched rows are never emitted
+                allowed = node.kind in ("inner", "right") if node.build_left else \
+                    node.kind in ("inner", "left", "semi", "anti")
+                b, p = (0, 1) if node.build_left else (1, 0)
+                build, probe = node.children[b], node.children[p]
+                if not (allowed and isinstance(build, ShuffleReadExec) and isinstance(probe, ShuffleReadExec)
+                        and build.mode == "hash" and probe.mode == "hash"):
+                    continue
+                probe_stage = self.graph.by_id(probe.stage_id)
+                if probe_stage.tasks > node.partitions or probe_stage.id in self.deferred:
+                    continue
+                self.adaptive.setdefault(build.stage_id, []).append((stage, node, p, probe_stage))
+                self.deferred.add(probe_stage.id)
+
+    def _decide_adaptive_joins(self, build_stage: Stage) -> None:
+        """The build side of some partitioned joins is complete: broadcast it if it turned out small.
+
+        The join then reads all of the build side in every partition, and the probe side's
+        stage is not run on its own: its plan moves into the join's stage, unshuffled.
+        """
+        from quarry.execution.stages import PadPartitionsExec, ShuffleReadExec
+        for stage, join, probe_index, probe_stage in self.adaptive.pop(build_stage.id, []):
+            self.deferred.discard(probe_stage.id)
+            if build_stage.metrics["rows_out"] > self.config.broadcast_rows or stage.id in self.submitted:
+                continue
+            build_index = 1 - probe_index
+            old = join.children[build_index]
+            children = list(join.children)
+            children[build_index] = ShuffleReadExec(old.stage_id, "broadcast", join.partitions, old.fields,
+                                                    old.label)
+            probe_root = probe_stage.root
+            children[probe_index] = probe_root if probe_root.partitions == join.partitions else \
+                PadPartitionsExec(probe_root, join.partitions)
+            join.children = children
+            join.add_metric("switched_to_broadcast", 1)
+            stage.inputs = [i for i in stage.inputs if i != probe_stage.id] + probe_stage.inputs
+            self.graph.stages.remove(probe_stage)
+            # joins that wait on stages inside the moved plan now live in this stage
+            for entries in self.adaptive.values():
+                for k, (s, j, pi, ps) in enumerate(entries):
+                    if s is probe_stage:
+                        entries[k] = (stage, j, pi, ps)
+
     def _submit_ready(self) -> None:
         for stage in self.graph.stages[:-1]:
-            if stage.id in self.submitted or not set(stage.inputs) <= self.done:
+            if stage.id in self.submitted or stage.id in self.deferred or not set(stage.inputs) <= self.done:
                 continue
             self.submitted.add(stage.id)
             self.remaining[stage.id] = stage.tasks
@@ -168,6 +225,7 @@ class StageRun:
         self.remaining[stage.id] -= 1
         if self.remaining[stage.id] == 0:
             self.done.add(stage.id)
+            self._decide_adaptive_joins(stage)
             self._submit_ready()
         else:
             self._report()

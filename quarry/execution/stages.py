@@ -84,7 +84,10 @@ class StageGraph:
         return self.stages[-1]
 
     def by_id(self, stage_id: int) -> Stage:
-        return self.stages[stage_id - 1]
+        for stage in self.stages:
+            if stage.id == stage_id:
+                return stage
+        raise KeyError(stage_id)
 
     def pretty(self, analyze: bool = False) -> str:
         """The stages, top (result) first, each with its operators and (``analyze``) its metrics."""
@@ -298,6 +301,22 @@ class MemoryShuffleWriter(BucketWriter):
 
     def location(self) -> dict:
         return {"buffers": self.buffers}
+
+
+class PadPartitionsExec(ExecNode):
+    """``child`` with more partitions: the extra ones are empty (a probe side joined to a broadcast)."""
+
+    name = "PadPartitions"
+
+    def __init__(self, child: ExecNode, partitions: int):
+        super().__init__([child], child.fields, partitions)
+
+    def describe(self):
+        return f"PadPartitions: {self.children[0].partitions} to {self.partitions}"
+
+    def _execute(self, partition, ctx):
+        if partition < self.children[0].partitions:
+            yield from self.children[0].execute(partition, ctx)
 
 
 def _is_exchange(node: ExecNode) -> str | None:
