@@ -752,6 +752,14 @@ class DataFrame:
             text = "\n".join(lines)
         return text
 
+    def cancel(self) -> None:
+        """Cancel this DataFrame's queries that are running now (from another thread): they raise
+        'query cancelled', their tasks stop and their shuffle files are removed.
+
+        >>> threading.Timer(5, df.cancel).start(); df.to_arrow()          # doctest: +SKIP
+        """
+        self._session.cancel(origin=self._plan)
+
     def explain(self, mode: str = "plan") -> None:
         """Print the plan: ``"plan"`` (optimized logical + physical), ``"logical"`` (as built, before the
         optimizer), ``"verbose"`` (after every rule) or ``"analyze"`` (run it and show per-operator metrics).

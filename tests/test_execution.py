@@ -299,3 +299,15 @@ def test_a_partitioned_join_switches_to_broadcast_when_its_build_side_turns_out_
             assert "ShuffleRead: stage" in text and "(broadcast)" in text
     assert results[0] == results[2] == [{"c": 100, "s": sum((2 * 1000 * i) % 13 for i in range(100))}]
     assert leftovers(spill_dir) == []
+
+
+def test_dataframe_cancel_stops_only_its_own_query(con, spill_dir):
+    df = con.sql(load_query(9))
+    other = con.sql(JOIN_AGG)
+    con.on_progress(lambda p: other.cancel() if p.tasks_done >= 1 else None)   # not df's query
+    assert con.sql(load_query(9)).to_arrow().num_rows > 0
+    con._progress_callbacks.clear()
+    con.on_progress(lambda p: df.cancel() if p.tasks_done >= 1 else None)
+    with pytest.raises(ExecutionError, match="cancelled"):
+        df.to_arrow()
+    assert leftovers(spill_dir) == []
