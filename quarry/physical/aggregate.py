@@ -5,6 +5,19 @@
 * ``final``: merge states that a hash exchange brought together by key.
 * ``single``: aggregate raw rows in one step; used for DISTINCT aggregates,
   grouping sets and functions whose states do not merge (median, stddev, ...).
+
+Memory: input batches are reserved from the run's budget (``ctx.memory``) as they
+arrive. While everything fits, a partition is grouped in one ``group_by`` over all
+of its rows, exactly as without a budget. When a reservation is refused:
+
+* ``partial`` groups what it holds and emits those states early (the final phase
+  merges states anyway), then starts again with an empty buffer;
+* ``final`` and ``single`` with group keys spill: rows go to spill files by a
+  seeded hash of the group keys, and each file is then grouped alone (its keys
+  occur in no other file). A file bigger than the whole budget is split again with
+  another seed, at most ``MAX_RESPLITS`` times (a single huge group cannot split);
+  then it is grouped in memory over the limit;
+* keyless aggregates and grouping sets never spill: see ``HashAggregateExec``.
 """
 
 from __future__ import annotations
@@ -20,6 +33,9 @@ from quarry.logical.expressions import AggCall, Field, new_id
 from quarry.physical.base import ExecNode, batches_of
 from quarry.physical.expr_eval import evaluate_array
 from quarry.physical.kernels import cast_value
+from quarry.physical.spill import SPILL_SEED, HashSpill
+
+MAX_RESPLITS = 2   # times a spill file too big for the budget is split again before it is grouped anyway
 
 # function -> list of (state function for partial, merge function for final)
 DECOMPOSABLE = {
@@ -96,7 +112,18 @@ def _options(fn: str, distinct=False):
 
 
 class HashAggregateExec(ExecNode):
-    """GROUP BY ``group_exprs`` computing ``aggs`` (see the module docstring for the modes)."""
+    """GROUP BY ``group_exprs`` computing ``aggs`` (see the module docstring for the modes).
+
+    Over the memory budget, ``partial`` emits early and keyed ``final``/``single``
+    spill (metrics ``spill_bytes``, ``spill_files``, ``early_emits``; present only
+    when it happened). Two cases hold their input over the limit instead:
+
+    * no group keys: ``final`` merges one state row per input partition, tiny; a
+      keyless ``single`` (median, DISTINCT, ...) is one group, which no hash can split;
+    * grouping sets: each set groups by a different subset of the keys, so a row
+      hash on all keys would split the groups of the coarser sets (the grand total
+      above all) across files; spilling them would need one spill per set.
+    """
 
     name = "HashAggregate"
 
@@ -128,16 +155,135 @@ class HashAggregateExec(ExecNode):
         return text
 
     def _execute(self, partition, ctx):
-        table = self.collect_child(self.children[0], partition, ctx)
-        if self.mode == "final":
-            out = self._final(table)
-        elif self.mode == "partial":
-            out = self._partial(table)
+        if self.mode == "partial":
+            yield from self._execute_partial(partition, ctx)
+        elif self.group_exprs and self.grouping_sets is None:
+            yield from self._execute_spillable(partition, ctx)
         else:
-            out = self._single(table)
-        if not self.group_fields and out.num_rows == 0 and self.mode != "partial":
+            yield from self._execute_in_memory(partition, ctx)
+
+    def _group(self, table: pa.Table) -> pa.Table:
+        """This mode's aggregation of ``table`` (all rows of the groups it contains)."""
+        if self.mode == "final":
+            return self._final(table)
+        if self.mode == "partial":
+            return self._partial(table)
+        return self._single(table)
+
+    def _execute_in_memory(self, partition, ctx):
+        """Keyless or grouping sets: hold the whole partition (reserved even over the limit)."""
+        budget = ctx.memory
+        batches, reserved = [], 0
+        try:
+            for batch in self.children[0].execute(partition, ctx):
+                budget.reserve(batch.nbytes)
+                reserved += batch.nbytes
+                batches.append(batch)
+            out = self._group(_table_of(batches, self.children[0].schema))
+            del batches
+        finally:
+            budget.release(reserved)
+        if not self.group_fields and out.num_rows == 0:
             return
         yield from batches_of(out, ctx.config.batch_rows)
+
+    def _execute_partial(self, partition, ctx):
+        """Group the buffered rows and emit their states early whenever the budget is full."""
+        budget = ctx.memory
+        schema = self.children[0].schema
+        batches, reserved, emitted = [], 0, False
+        try:
+            for batch in self.children[0].execute(partition, ctx):
+                if not budget.try_reserve(batch.nbytes):
+                    if batches:
+                        out = self._partial(_table_of(batches, schema))
+                        batches = []
+                        budget.release(reserved)
+                        reserved = 0
+                        self.add_metric("early_emits", 1)
+                        emitted = True
+                        yield from batches_of(out, ctx.config.batch_rows)
+                    if not budget.try_reserve(batch.nbytes):
+                        budget.reserve(batch.nbytes)      # one batch is the least state there is
+                reserved += batch.nbytes
+                batches.append(batch)
+            if batches or not emitted:
+                # (a keyless partial over no rows still emits its one row of empty states)
+                out = self._partial(_table_of(batches, schema))
+                batches = []
+                budget.release(reserved)
+                reserved = 0
+                yield from batches_of(out, ctx.config.batch_rows)
+        finally:
+            budget.release(reserved)
+
+    def _execute_spillable(self, partition, ctx):
+        """Keyed ``final``/``single``: group in memory, or spill by key and group file by file."""
+        budget = ctx.memory
+        schema = self.children[0].schema
+        batches, reserved, spill = [], 0, None
+        try:
+            for batch in self.children[0].execute(partition, ctx):
+                if spill is None:
+                    if budget.try_reserve(batch.nbytes):
+                        reserved += batch.nbytes
+                        batches.append(batch)
+                        continue
+                    spill = HashSpill(budget, schema, seed=SPILL_SEED)
+                    for held in batches:
+                        spill.write(held, self._spill_keys(held))
+                    batches = []
+                    budget.release(reserved)
+                    reserved = 0
+                spill.write(batch, self._spill_keys(batch))
+            if spill is None:
+                out = self._group(_table_of(batches, schema))
+                batches = []
+                budget.release(reserved)
+                reserved = 0
+                yield from batches_of(out, ctx.config.batch_rows)
+                return
+            for out in self._group_spilled(spill, budget, 0):
+                yield from batches_of(out, ctx.config.batch_rows)
+        finally:
+            budget.release(reserved)
+            if spill is not None:
+                spill.delete()
+
+    def _spill_keys(self, batch) -> list:
+        """The group key columns of ``batch``, which decide its rows' spill files."""
+        if self.mode == "final":
+            return [batch.column(f.key) for f in self.group_fields]
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        return [evaluate_array(e, table) for e in self.group_exprs]
+
+    def _group_spilled(self, spill: HashSpill, budget, depth: int):
+        """Group each spill file alone (files share no key), deleting it once grouped."""
+        files = spill.finish()
+        self.add_metric("spill_bytes", spill.nbytes)
+        self.add_metric("spill_files", spill.file_count)
+        for bucket, f in enumerate(files):
+            if f is None:
+                continue
+            if f.nbytes > budget.limit and depth < MAX_RESPLITS and f.rows > 1:
+                inner = HashSpill(budget, spill.schema, seed=spill.seed + 1)
+                try:
+                    for batch in f.batches():
+                        inner.write(batch, self._spill_keys(batch))
+                    f.delete()
+                    yield from self._group_spilled(inner, budget, depth + 1 if inner.file_count > 1
+                                                   else MAX_RESPLITS)   # one key only: stop splitting
+                finally:
+                    inner.delete()
+                continue
+            budget.reserve(f.nbytes)
+            try:
+                out = self._group(f.read_all())
+            finally:
+                budget.release(f.nbytes)
+            f.delete()
+            spill.files[bucket] = None
+            yield out
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -315,6 +461,10 @@ class HashAggregateExec(ExecNode):
             col = result.column(i)
             cols.append(cast_value(col, f.dtype) if col.type != f.dtype else col)
         return pa.Table.from_arrays(cols, schema=self.schema)
+
+
+def _table_of(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
 
 
 def _aggregate_lists(lists, fn: str) -> pa.Array:

@@ -12,6 +12,15 @@ surviving pairs with ``assemble_join``. Everything is vectorized.
 ``null_aware`` anti joins implement ``NOT IN``: if the subquery produced a
 NULL, no row qualifies; a NULL on the left qualifies only if the subquery is
 empty.
+
+Memory: a hash join reserves the batches it holds from the run's budget. When
+its two inputs together do not fit, it becomes a grace hash join: both go to spill
+files by a seeded hash of their join keys (the same seed and fan-out on both
+sides, keys cast to one type so that equal keys hash equally), and then file
+pairs are joined one at a time. That is correct for every join kind, with any
+residual: rows that can match share a file pair, and each unmatched row is in
+exactly one file (NULL keys, which match nothing, all land in one). A null-aware
+anti join is the exception, see ``HashJoinExec``.
 """
 
 from __future__ import annotations
@@ -22,10 +31,13 @@ import pyarrow.acero as acero
 import pyarrow.compute as pc
 
 from quarry.errors import ExecutionError
+from quarry.logical import types as T
 from quarry.logical.expressions import ColumnRef, Expr
 from quarry.physical.base import ExecNode, batches_of, run_partitions
 from quarry.physical.operators import RepartitionExec
 from quarry.physical.expr_eval import evaluate_array, evaluate_predicate, to_arrow_expression
+from quarry.physical.kernels import cast_value
+from quarry.physical.spill import SPILL_SEED, HashSpill
 
 _ACERO_KIND = {"inner": "inner", "left": "left outer", "right": "right outer", "full": "full outer",
                "semi": "left semi", "anti": "left anti"}
@@ -33,6 +45,11 @@ _SWAPPED = {"inner": "inner", "left outer": "right outer", "right outer": "left 
             "full outer": "full outer", "left semi": "right semi", "left anti": "right anti"}
 
 PAIR_CHUNK = 1 << 21   # candidate pairs evaluated at a time by nested loops
+MAX_RESPLITS = 2       # times a spilled file pair too big for the budget is split again before it is joined anyway
+
+# which inputs must have rows for a join kind to output any (a file pair missing one is skipped)
+_NEEDS = {"inner": (True, True), "semi": (True, True), "left": (True, False), "anti": (True, False),
+          "right": (False, True), "full": (False, False)}
 
 
 def join_fields(left_fields, right_fields, kind):
@@ -148,6 +165,10 @@ def _join_row_count(kind: str, nl: int, nr: int, li: np.ndarray, ri: np.ndarray)
     return count
 
 
+def _table_of(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+
+
 def _rows_table(n: int) -> pa.Table:
     return pa.table({"__rows": pa.nulls(n)}).drop_columns(["__rows"])
 
@@ -158,6 +179,13 @@ class HashJoinExec(ExecNode):
     ``build_left`` puts the hash table on the left input (the planner picks the
     smaller side). Both inputs have the same number of partitions: either both
     hash-partitioned on the keys, or one side broadcast.
+
+    Over the memory budget it spills both inputs and joins them file pair by file
+    pair (see the module docstring; metrics ``spill_bytes`` and ``spill_files``).
+    Two paths hold their inputs whatever the budget: a null-aware anti join (NOT IN),
+    whose answer depends on whether the *whole* subquery has a NULL or any row at
+    all, which no single file pair can tell; and the adaptive broadcast, taken only
+    when the build side is small.
     """
 
     name = "HashJoin"
@@ -173,6 +201,9 @@ class HashJoinExec(ExecNode):
         self.build_left = build_left
         self.mode = mode
         self.acero_filter = to_arrow_expression(residual) if residual is not None else None
+        # the type each key pair is hashed in when spilling: equal keys must hash equally
+        # even if the two sides evaluate to different types (int32 and int64, decimal scales)
+        self.spill_key_types = [T.common_type(a.dtype, b.dtype) for a, b in zip(self.left_keys, self.right_keys)]
 
     def describe(self):
         on = ", ".join(f"{a} = {b}" for a, b in zip(self.left_keys, self.right_keys))
@@ -191,10 +222,129 @@ class HashJoinExec(ExecNode):
             probe = self.collect_child(probe_source, partition, ctx) if partition < probe_source.partitions \
                 else probe_source.schema.empty_table()
             left, right = (broadcast, probe) if self.build_left else (probe, broadcast)
+        elif self.null_aware:
+            yield from self._execute_in_memory(partition, ctx)
+            return
         else:
-            left = self.collect_child(self.children[0], partition, ctx)
-            right = self.collect_child(self.children[1], partition, ctx)
+            yield from self._execute_spillable(partition, ctx)
+            return
         yield from batches_of(self.join_tables(left, right), ctx.config.batch_rows)
+
+    def _execute_in_memory(self, partition, ctx):
+        """Hold both inputs, reserved even over the limit (NOT IN cannot be split, see above)."""
+        budget = ctx.memory
+        reserved = 0
+        try:
+            sides = []
+            for child in self.children:
+                batches = []
+                for batch in child.execute(partition, ctx):
+                    budget.reserve(batch.nbytes)
+                    reserved += batch.nbytes
+                    batches.append(batch)
+                sides.append(_table_of(batches, child.schema))
+            out = self.join_tables(*sides)
+            del sides
+        finally:
+            budget.release(reserved)
+        yield from batches_of(out, ctx.config.batch_rows)
+
+    def _execute_spillable(self, partition, ctx):
+        """Join in memory while both inputs fit; otherwise spill both and join file pair by file pair."""
+        budget = ctx.memory
+        held: list[list[pa.RecordBatch]] = [[], []]
+        reserved = 0
+        spills: list[HashSpill] | None = None
+        try:
+            for side, child in enumerate(self.children):
+                for batch in child.execute(partition, ctx):
+                    if spills is None:
+                        if budget.try_reserve(batch.nbytes):
+                            reserved += batch.nbytes
+                            held[side].append(batch)
+                            continue
+                        spills = [HashSpill(budget, c.schema, seed=SPILL_SEED) for c in self.children]
+                        for s, batches in enumerate(held):
+                            for b in batches:
+                                spills[s].write(b, self._spill_keys(s, b))
+                        held = [[], []]
+                        budget.release(reserved)
+                        reserved = 0
+                    spills[side].write(batch, self._spill_keys(side, batch))
+            if spills is None:
+                left, right = (_table_of(b, c.schema) for b, c in zip(held, self.children))
+                held = [[], []]
+                out = self.join_tables(left, right)
+                del left, right
+                budget.release(reserved)
+                reserved = 0
+                yield from batches_of(out, ctx.config.batch_rows)
+                return
+            for out in self._join_spilled(spills, budget, 0):
+                yield from batches_of(out, ctx.config.batch_rows)
+        finally:
+            budget.release(reserved)
+            for spill in spills or ():
+                spill.delete()
+
+    def _spill_keys(self, side: int, batch) -> list[pa.Array]:
+        """The join keys of a left (0) or right (1) batch, in the type both sides hash in."""
+        exprs = self.left_keys if side == 0 else self.right_keys
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        keys = []
+        for e, target in zip(exprs, self.spill_key_types):
+            col = evaluate_array(e, table)
+            if isinstance(col, pa.ChunkedArray):
+                col = col.combine_chunks()
+            if pa.types.is_dictionary(col.type):
+                col = col.dictionary_decode()
+            if target is not None and not T.is_null(target) and col.type != target:
+                col = cast_value(col, target)
+            keys.append(col)
+        return keys
+
+    def _join_spilled(self, spills: list[HashSpill], budget, depth: int):
+        """Join the file pairs of ``spills`` one at a time, deleting each pair once joined."""
+        files = [s.finish() for s in spills]
+        self.add_metric("spill_bytes", sum(s.nbytes for s in spills))
+        self.add_metric("spill_files", sum(s.file_count for s in spills))
+        need_left, need_right = _NEEDS[self.kind]
+        for bucket, pair in enumerate(zip(*files)):
+            if (need_left and pair[0] is None) or (need_right and pair[1] is None) or pair == (None, None):
+                for f in pair:       # rows that can produce no output: drop them now
+                    if f is not None:
+                        f.delete()
+                continue
+            nbytes = sum(f.nbytes for f in pair if f is not None)
+            rows = sum(f.rows for f in pair if f is not None)
+            if nbytes > budget.limit and depth < MAX_RESPLITS and rows > 1:
+                inner = [HashSpill(budget, s.schema, seed=s.seed + 1) for s in spills]
+                try:
+                    for side, f in enumerate(pair):
+                        if f is not None:
+                            for batch in f.batches():
+                                inner[side].write(batch, self._spill_keys(side, batch))
+                            f.delete()
+                    split = sum(any(s.files[i] is not None for s in inner) for i in range(inner[0].fanout))
+                    # all rows under one key hash: splitting again cannot help
+                    yield from self._join_spilled(inner, budget, depth + 1 if split > 1 else MAX_RESPLITS)
+                finally:
+                    for s in inner:
+                        s.delete()
+                continue
+            budget.reserve(nbytes)
+            try:
+                left, right = (f.read_all() if f is not None else c.schema.empty_table()
+                               for f, c in zip(pair, self.children))
+                out = self.join_tables(left, right)
+                del left, right
+            finally:
+                budget.release(nbytes)
+            for side, f in enumerate(pair):
+                if f is not None:
+                    f.delete()
+                    spills[side].files[bucket] = None
+            yield out
 
     def _adaptive_broadcast(self, ctx) -> pa.Table | None:
         """Once per query: the whole build side if it is small enough to broadcast, else None.

@@ -128,3 +128,81 @@ class SpillFile:
             os.remove(self.path)
         except OSError:
             pass
+
+
+# -- hash-partitioned spilling (shared by the spilling hash aggregation and the grace hash join) --
+
+import numpy as np                                        # noqa: E402  (kept next to their only users)
+import pyarrow.compute as pc                              # noqa: E402
+
+from quarry.physical.hashing import partition_ids         # noqa: E402
+
+SPILL_FANOUT = 16      # spill files a spilling operator splits its rows into
+SPILL_SEED = 0x5B1    # non-zero: the exchange feeding the operator partitioned on seed 0
+
+
+class HashSpill:
+    """Rows written to ``fanout`` spill files by a seeded hash of their keys: equal keys share a file.
+
+    Files are created on the first row routed to them, so ``files[i]`` is None for an
+    empty bucket. A bucket too big to process alone can be split again with another
+    seed (``seed`` must differ from every hash that already routed these rows).
+
+        >>> spill = HashSpill(budget, batch.schema, seed=SPILL_SEED)    # doctest: +SKIP
+        >>> spill.write(batch, [batch.column("k")])                    # doctest: +SKIP
+        >>> [f.rows if f else 0 for f in spill.finish()]               # doctest: +SKIP
+    """
+
+    def __init__(self, budget: MemoryBudget, schema: pa.Schema, fanout: int = SPILL_FANOUT,
+                 seed: int = SPILL_SEED):
+        if not seed:
+            raise ValueError("a spill partition needs a non-zero seed")
+        self.budget = budget
+        self.schema = schema
+        self.fanout = fanout
+        self.seed = seed
+        self.files: list[SpillFile | None] = [None] * fanout
+
+    def write(self, data: pa.RecordBatch | pa.Table, keys: list) -> None:
+        """Route each row of ``data`` to the file of its keys' bucket (one take, one slice per bucket)."""
+        if data.num_rows == 0:
+            return
+        ids = partition_ids([_canonical_nan(k) for k in keys], self.fanout, self.seed)
+        counts = np.bincount(ids, minlength=self.fanout)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        if np.count_nonzero(counts) > 1:
+            data = data.take(pa.array(np.argsort(ids, kind="stable")))
+        for bucket in np.flatnonzero(counts):        # a loop over buckets, not rows
+            if self.files[bucket] is None:
+                self.files[bucket] = self.budget.new_spill_file(self.schema)
+            self.files[bucket].write(data.slice(int(starts[bucket]), int(counts[bucket])))
+
+    def finish(self) -> list[SpillFile | None]:
+        """Close every file for reading; one entry per bucket, None where no row went."""
+        for f in self.files:
+            if f is not None:
+                f.finish()
+        return list(self.files)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(f.nbytes for f in self.files if f is not None)
+
+    @property
+    def file_count(self) -> int:
+        return sum(f is not None for f in self.files)
+
+    def delete(self) -> None:
+        """Remove every file not removed yet (safe to call more than once)."""
+        for i, f in enumerate(self.files):
+            if f is not None:
+                f.delete()
+                self.files[i] = None
+
+
+def _canonical_nan(col):
+    """Float keys with every NaN the same bits, so all NaNs of a group hash to one bucket."""
+    t = col.type
+    if not pa.types.is_floating(t):
+        return col
+    return pc.if_else(pc.is_nan(col), pa.scalar(float("nan"), t), col)
