@@ -126,7 +126,9 @@ class Session:
                           broadcast_rows=int(self.config["broadcast_rows"]),
                           memory_limit=parse_bytes(limit) if limit is not None else default_memory_limit(parts),
                           spill_dir=self.config["spill_dir"],
-                          task_max_attempts=max(1, int(self.config["task_max_attempts"])))
+                          task_max_attempts=max(1, int(self.config["task_max_attempts"])),
+                          # workers=0 is the serial baseline: one partition and one thread
+                          arrow_threads=not (self.executor == "inline" and self.workers == 0))
 
     # -- tables -------------------------------------------------------------------------------
 

@@ -311,3 +311,11 @@ def test_dataframe_cancel_stops_only_its_own_query(con, spill_dir):
     with pytest.raises(ExecutionError, match="cancelled"):
         df.to_arrow()
     assert leftovers(spill_dir) == []
+
+
+def test_workers_0_is_serial_and_workers_share_the_cores():
+    from quarry.execution.pool import worker_command
+    assert quarry.connect(workers=0).exec_config().arrow_threads is False
+    assert quarry.connect(executor="inline", workers=2).exec_config().arrow_threads is True
+    assert quarry.connect(workers=2).exec_config().arrow_threads is True
+    assert worker_command(3, "/f", 0, 1)[-1] == "1"

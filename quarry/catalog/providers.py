@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from quarry.errors import DataError
 from quarry.logical.types import normalize, normalize_schema
+from quarry.parallelism import arrow_threads
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 SMALL_DICTIONARY_BYTES = 64 * 1024
@@ -327,7 +328,7 @@ class ParquetTable(TableProvider):
                 if open_files is not None:
                     open_files[rg.path] = pf
             present = set(pf.schema_arrow.names)
-            table = pf.read_row_group(rg.index, columns=[c for c in file_cols if c in present], use_threads=True)
+            table = pf.read_row_group(rg.index, columns=[c for c in file_cols if c in present], use_threads=arrow_threads())
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"cannot read `{rg.path}` (row group {rg.index}): {exc}",
                             hint="the file changed or is corrupt since it was registered; register it again") from exc

@@ -42,8 +42,9 @@ def quarry_errors():
 
 def run_physical(root: ExecNode, ctx: ExecContext) -> pa.Table:
     """Execute ``root`` (one output partition) in this process and return all rows as a Table."""
+    from quarry.parallelism import use_arrow_threads
     try:
-        with quarry_errors():
+        with quarry_errors(), use_arrow_threads(ctx.config.arrow_threads):
             batches = [b for part in run_partitions(root, ctx) for b in part]
             if not batches:
                 return root.schema.empty_table()

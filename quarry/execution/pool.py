@@ -93,8 +93,9 @@ class CancelFlags:
             pass
 
 
-def worker_command(fd: int, flags: str, slot: int) -> list[str]:
-    return [sys.executable, "-c", "from quarry.execution.worker import main; main()", str(fd), flags, str(slot)]
+def worker_command(fd: int, flags: str, slot: int, threads: int) -> list[str]:
+    return [sys.executable, "-c", "from quarry.execution.worker import main; main()", str(fd), flags, str(slot),
+            str(threads)]
 
 
 class WorkerPool:
@@ -182,7 +183,10 @@ class WorkerPool:
         env = dict(os.environ)
         # the worker imports quarry from wherever this process did
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
-        process = subprocess.Popen(worker_command(child.fileno(), self._flags.path, slot), pass_fds=(child.fileno(),),
+        # the workers share the cores: each sizes Arrow's thread pool to its share
+        threads = max(1, (os.cpu_count() or 1) // self.size)
+        process = subprocess.Popen(worker_command(child.fileno(), self._flags.path, slot, threads),
+                                   pass_fds=(child.fileno(),),
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    env=env, start_new_session=True)
         child.close()

@@ -119,7 +119,10 @@ def main() -> None:
     import socket
     import struct
     from multiprocessing.connection import Connection
+    import pyarrow as pa
     fd, flag_path, slot = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    if len(sys.argv) > 4:
+        pa.set_cpu_count(int(sys.argv[4]))
     with open(flag_path, "r+b") as f:
         flags = mmap.mmap(f.fileno(), 0)
     offset = 8 * slot

@@ -34,6 +34,7 @@ from quarry.physical.base import ExecNode, batches_of
 from quarry.physical.expr_eval import evaluate_array
 from quarry.physical.kernels import cast_value
 from quarry.physical.spill import SPILL_SEED, HashSpill
+from quarry.parallelism import arrow_threads
 
 MAX_RESPLITS = 2   # times a spill file too big for the budget is split again before it is grouped anyway
 
@@ -91,13 +92,13 @@ def _aggregate(table: pa.Table, keys: list[str], specs: list[tuple[str, str, obj
     names = [f"{col}_{fn}" if col else fn for col, fn, _ in specs]
     if not keys and any(fn in _GROUPED_ONLY for _, fn, _ in specs):
         work = table.append_column("__all", pa.array(np.zeros(table.num_rows, dtype=np.int8)))
-        result = work.group_by(["__all"], use_threads=True).aggregate(specs)
+        result = work.group_by(["__all"], use_threads=arrow_threads()).aggregate(specs)
         if result.num_rows == 0:
             return pa.table({name: pa.array([0], pa.int64()) if fn in ("count", "count_all", "count_distinct")
                              else pa.nulls(1, result.schema.field(name).type)
                              for name, (_, fn, _) in zip(names, specs)})
         return result.select(names)
-    result = table.group_by(keys, use_threads=True).aggregate(specs)
+    result = table.group_by(keys, use_threads=arrow_threads()).aggregate(specs)
     return result.select(keys + names) if result.num_columns else result
 
 

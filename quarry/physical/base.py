@@ -31,6 +31,7 @@ class ExecConfig:
     memory_limit: int = 2 << 30
     spill_dir: str | None = None     # where spill files go (default: the system temp directory)
     task_max_attempts: int = 3       # runs of a task whose worker died before the query fails
+    arrow_threads: bool = True       # may Arrow's thread pool run kernels (False for workers=0)
 
 
 @dataclass(eq=False)

@@ -38,6 +38,7 @@ from quarry.physical.operators import RepartitionExec
 from quarry.physical.expr_eval import evaluate_array, evaluate_predicate, to_arrow_expression
 from quarry.physical.kernels import cast_value
 from quarry.physical.spill import SPILL_SEED, HashSpill
+from quarry.parallelism import arrow_threads
 
 _ACERO_KIND = {"inner": "inner", "left": "left outer", "right": "right outer", "full": "full outer",
                "semi": "left semi", "anti": "left anti"}
@@ -90,7 +91,7 @@ def matched_pairs(left: pa.Table, right: pa.Table, left_keys, right_keys) -> tup
                    "__rrow": pa.array(np.arange(right.num_rows, dtype=np.int64))})
     opts = acero.HashJoinNodeOptions("inner", lnames, [f"__r{n}" for n in rnames],
                                      left_output=["__lrow"], right_output=["__rrow"])
-    out = acero.Declaration("hashjoin", opts, inputs=[_source(lt), _source(rt)]).to_table(use_threads=True)
+    out = acero.Declaration("hashjoin", opts, inputs=[_source(lt), _source(rt)]).to_table(use_threads=arrow_threads())
     return (np.asarray(out.column("__lrow").to_numpy()), np.asarray(out.column("__rrow").to_numpy()))
 
 
@@ -404,7 +405,7 @@ class HashJoinExec(ExecNode):
             opts = acero.HashJoinNodeOptions(kind, lkeys, rkeys, left_output=lout, right_output=rout,
                                              filter_expression=self.acero_filter)
             inputs = [_source(lt), _source(rt)]
-        out = acero.Declaration("hashjoin", opts, inputs=inputs).to_table(use_threads=True)
+        out = acero.Declaration("hashjoin", opts, inputs=inputs).to_table(use_threads=arrow_threads())
         cols = [out.column(f.name) for f in self.schema]
         return pa.Table.from_arrays(cols, schema=self.schema)
 
