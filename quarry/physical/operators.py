@@ -1,13 +1,16 @@
 """Leaf, streaming and exchange operators.
 
 Scans (Parquet with row-group pruning, in-memory tables, VALUES), Filter,
-Project, Limit, Union, Sort/TopK, and the three exchanges that are the only
-places where rows cross partitions: hash Repartition, Gather (to one partition)
-and Broadcast (every consumer partition sees all rows).
+Project, Limit, Union, Sort/TopK (spilling sorted runs past the memory budget),
+MergeSorted (one sorted partition out of sorted partitions), and the three
+exchanges that are the only places where rows cross partitions: hash
+Repartition, Gather (to one partition) and Broadcast (every consumer partition
+sees all rows).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Iterator
 
 import numpy as np
@@ -19,7 +22,9 @@ from quarry.logical.expressions import ColumnRef, Expr, SortKey, and_all, conjun
 from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitions
 from quarry.physical.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
 from quarry.physical.hashing import partition_ids
+from quarry.physical.merge import merge_sorted, sort_key_table
 from quarry.physical.pruning import can_skip
+from quarry.physical.spill import SpillFile
 
 
 def _split_evenly(items: list, n: int, weight) -> list[list]:
@@ -329,28 +334,33 @@ class UnionExec(ExecNode):
             partition -= child.partitions
 
 
-def sort_indices(table: pa.Table, keys: tuple[SortKey, ...]) -> pa.Array:
-    """Row order for ORDER BY ``keys`` (NULLS FIRST/LAST per key)."""
-    cols = {}
-    sort_keys = []
-    for i, k in enumerate(keys):
-        name = f"__k{i}"
-        values = evaluate_array(k.expr, table)
-        order = "ascending" if k.ascending else "descending"
-        nulls = "at_start" if k.nulls_first else "at_end"
-        if pa.types.is_floating(values.type):
-            # Arrow keeps NaN beside the NULLs; SQL (and DuckDB) sorts NaN above every number
-            cols[f"__nan{i}"] = pc.is_nan(values)
-            sort_keys.append((f"__nan{i}", order, nulls))
-        cols[name] = values
-        sort_keys.append((name, order, nulls))
-    if not cols:
+def sort_indices(table: pa.Table | pa.RecordBatch, keys: tuple[SortKey, ...]) -> pa.Array:
+    """Row order for ORDER BY ``keys`` (NULLS FIRST/LAST per key, NaN above every number); a stable sort."""
+    key_table, spec = sort_key_table(table, keys)
+    if not spec:
         return pa.array(np.arange(table.num_rows))
-    return pc.sort_indices(pa.table(cols), sort_keys=sort_keys)
+    return pc.sort_indices(key_table, sort_keys=spec)
+
+
+# more sorted runs than this are first merged into fewer, longer runs, so that one merge step
+# never probes (and holds a batch of) too many runs at once
+MERGE_FAN_IN = 64
 
 
 class SortExec(ExecNode):
-    """Sort each partition; with ``fetch``, keep only the first rows (top-k)."""
+    """Sort each partition; with ``fetch``, keep only the first rows (top-k).
+
+    Input batches are buffered while the memory budget (``ctx.memory``) grants
+    their bytes. When it refuses, the buffer is sorted and written to a spill
+    file as one sorted run, and buffering starts again. If nothing spilled the
+    whole partition is sorted at once; otherwise the buffer left at the end is
+    one more run and all runs are merged (:func:`quarry.physical.merge.merge_sorted`),
+    reading spill files batch by batch and deleting each once read.
+
+    With ``fetch`` the buffer is cut back to its best ``fetch`` rows whenever
+    it holds twice ``max(fetch, batch_rows)`` rows, so a top-k holds little
+    more than k rows whatever its input.
+    """
 
     name = "Sort"
 
@@ -365,14 +375,152 @@ class SortExec(ExecNode):
             text += f" fetch={self.fetch}"
         return text
 
-    def _execute(self, partition, ctx):
-        table = self.collect_child(self.children[0], partition, ctx)
-        if table.num_rows == 0:
-            return
+    def _order(self, batches: list[pa.RecordBatch]) -> tuple[pa.Table, pa.Array]:
+        """The buffered rows as one table, and the order of its first ``fetch`` rows (all without fetch)."""
+        table = pa.Table.from_batches(batches, schema=self.children[0].schema)
         idx = sort_indices(table, self.keys)
         if self.fetch is not None:
             idx = idx.slice(0, self.fetch)
-        yield from batches_of(table.take(idx), ctx.config.batch_rows)
+        return table, idx
+
+    def _sorted(self, batches: list[pa.RecordBatch]) -> pa.Table:
+        table, idx = self._order(batches)
+        return table.take(idx)
+
+    def _execute(self, partition, ctx):
+        if self.fetch == 0:
+            return
+        memory = ctx.memory
+        batch_rows = ctx.config.batch_rows
+        compact_at = None if self.fetch is None else 2 * max(self.fetch, batch_rows)
+        buffer: list[pa.RecordBatch] = []
+        rows = reserved = 0
+        runs: list[SpillFile] = []
+        try:
+            for batch in self.children[0].execute(partition, ctx):
+                nbytes = batch.nbytes
+                if not memory.try_reserve(nbytes):
+                    if self.fetch is not None and rows > self.fetch:
+                        # a top-k first drops the rows it will never return
+                        buffer, rows, reserved = self._keep_top(buffer, memory, reserved)
+                    if not memory.try_reserve(nbytes):
+                        # a top-k whose best rows take less than one input batch keeps them: a spill
+                        # file would free almost nothing
+                        if buffer and (self.fetch is None or reserved > nbytes):
+                            runs.append(self._spill(buffer, ctx))
+                            buffer, rows = [], 0
+                            memory.release(reserved)
+                            reserved = 0
+                        memory.reserve(nbytes)   # one batch is always held, even over the budget
+                reserved += nbytes
+                buffer.append(batch)
+                rows += batch.num_rows
+                if compact_at is not None and rows > compact_at:
+                    buffer, rows, reserved = self._keep_top(buffer, memory, reserved)
+            if not runs:
+                if not buffer:
+                    return
+                table = self._sorted(buffer)
+                buffer = []
+                yield from batches_of(table, batch_rows)
+                return
+            self.add_metric("spill_files", len(runs))
+            self.add_metric("spill_bytes", sum(r.nbytes for r in runs))
+            while len(runs) > MERGE_FAN_IN:
+                runs = self._merge_runs(runs, ctx)
+            sources = [_read_and_delete(r) for r in runs]
+            if buffer:
+                sources.append(batches_of(self._sorted(buffer), batch_rows))
+                buffer = []
+            yield from merge_sorted(sources, self.keys, self.schema, batch_rows, self.fetch)
+        finally:
+            memory.release(reserved)
+            for r in runs:
+                r.delete()
+
+    def _keep_top(self, buffer: list[pa.RecordBatch], memory, reserved: int):
+        """The best ``fetch`` buffered rows (as the new buffer), their row count and reserved bytes."""
+        kept = self._sorted(buffer).combine_chunks().to_batches()
+        nbytes = sum(b.nbytes for b in kept)
+        memory.release(reserved)
+        memory.reserve(nbytes)
+        return kept, sum(b.num_rows for b in kept), nbytes
+
+    def _spill(self, buffer: list[pa.RecordBatch], ctx: ExecContext) -> SpillFile:
+        """Sort the buffered rows and write them to a new spill file: one sorted run."""
+        table, idx = self._order(buffer)
+        table = table.combine_chunks()   # take() from a chunked table would concatenate per call
+        run = ctx.memory.new_spill_file(self.schema)
+        step = ctx.config.batch_rows
+        for start in range(0, len(idx), step):
+            run.write(table.take(idx.slice(start, step)))
+        return run.finish()
+
+    def _merge_runs(self, runs: list[SpillFile], ctx: ExecContext) -> list[SpillFile]:
+        """Merge groups of ``MERGE_FAN_IN`` runs into one run each (one more pass over the spilled rows)."""
+        merged = []
+        for start in range(0, len(runs), MERGE_FAN_IN):
+            group = runs[start:start + MERGE_FAN_IN]
+            if len(group) == 1:
+                merged.extend(group)
+                continue
+            out = ctx.memory.new_spill_file(self.schema)
+            merged.append(out)
+            for batch in merge_sorted([_read_and_delete(r) for r in group], self.keys, self.schema,
+                                      ctx.config.batch_rows, self.fetch):
+                out.write(batch)
+            out.finish()
+            self.add_metric("spill_files", 1)
+            self.add_metric("spill_bytes", out.nbytes)
+        return merged
+
+
+def _read_and_delete(run: SpillFile) -> Iterator[pa.RecordBatch]:
+    """The batches of a spill file, deleting the file once they have all been read."""
+    try:
+        yield from run.batches()
+    finally:
+        run.delete()
+
+
+class MergeSortedExec(ExecNode):
+    """Merge the partitions of a child whose every partition is sorted by ``keys`` into one sorted partition.
+
+    The child's partitions run in parallel (``run_partitions``); their sorted
+    batches are merged by :func:`quarry.physical.merge.merge_sorted`, holding one
+    batch of each partition in the merge, and stopping after ``fetch`` rows when
+    given. In-process the partitions' outputs are collected first (and freed as
+    they are merged); a distributed executor replaces the child by a reader of
+    the tasks' sorted outputs, which is why the child is used only through
+    ``execute``/``run_partitions``.
+    """
+
+    name = "MergeSorted"
+
+    def __init__(self, child: ExecNode, keys: tuple[SortKey, ...], fetch: int | None = None):
+        super().__init__([child], child.fields, 1)
+        self.keys = keys
+        self.fetch = fetch
+
+    def describe(self):
+        text = "MergeSorted: " + ", ".join(map(str, self.keys))
+        if self.fetch is not None:
+            text += f" fetch={self.fetch}"
+        return text
+
+    def _execute(self, partition, ctx):
+        if self.fetch == 0:
+            return
+        parts = run_partitions(self.children[0], ctx)
+        sources = [_drain(deque(p)) for p in parts]
+        parts.clear()
+        yield from merge_sorted(sources, self.keys, self.schema, ctx.config.batch_rows, self.fetch)
+
+
+def _drain(batches: deque) -> Iterator[pa.RecordBatch]:
+    """Yield and forget batches, so that merged input is freed while the merge goes on."""
+    while batches:
+        yield batches.popleft()
 
 
 # ---------------------------------------------------------------------------- exchanges

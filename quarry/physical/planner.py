@@ -21,8 +21,8 @@ from quarry.physical.aggregate import HashAggregateExec, decomposable
 from quarry.physical.base import ExecConfig, ExecNode
 from quarry.physical.join import HashJoinExec, NestedLoopJoinExec
 from quarry.physical.operators import (
-    BroadcastExec, FilterExec, GatherExec, LimitExec, MemoryScanExec, ParquetScanExec, ProjectExec,
-    RepartitionExec, SingleRowExec, SortExec, UnionExec, ValuesExec,
+    BroadcastExec, FilterExec, GatherExec, LimitExec, MemoryScanExec, MergeSortedExec, ParquetScanExec,
+    ProjectExec, RepartitionExec, SingleRowExec, SortExec, UnionExec, ValuesExec,
 )
 from quarry.physical.setop import SetOpExec
 from quarry.physical.window import WindowExec
@@ -124,8 +124,8 @@ class PhysicalPlanner:
         child = self._plan(p.input)
         if child.partitions == 1:
             return SortExec(child, p.keys, p.fetch)
-        local = SortExec(child, p.keys, p.fetch)
-        return SortExec(GatherExec(local), p.keys, p.fetch)
+        # each partition sorts (or keeps its top `fetch` rows), then one merge interleaves them
+        return MergeSortedExec(SortExec(child, p.keys, p.fetch), p.keys, p.fetch)
 
     def _Limit(self, p: Limit) -> ExecNode:
         child = self._plan(p.input)
