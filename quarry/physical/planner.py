@@ -2,9 +2,10 @@
 
 Exchanges are placed where rows must meet: a hash Repartition before the final
 phase of an aggregation and on both sides of a partitioned join, a Broadcast of
-a small join side, a Gather before a global sort, limit or window without
-partition keys. With one partition the exchanges pass batches through; the
-same plans run unchanged when the executor spreads partitions over processes.
+a small join side, a Gather before a global limit or a window without
+partition keys, and a k-way MergeSorted over per-partition sorts for ORDER BY.
+With one partition the exchanges pass batches through. The process and Ray
+executors cut the plan into stages at these exchanges (quarry.execution.stages).
 """
 
 from __future__ import annotations
