@@ -319,3 +319,39 @@ def test_workers_0_is_serial_and_workers_share_the_cores():
     assert quarry.connect(executor="inline", workers=2).exec_config().arrow_threads is True
     assert quarry.connect(workers=2).exec_config().arrow_threads is True
     assert worker_command(3, "/f", 0, 1)[-1] == "1"
+
+
+def test_ctrl_c_stops_the_query_and_cleans_up(con, reference, spill_dir):
+    """KeyboardInterrupt in the querying thread (Ctrl-C) stops the tasks and removes the shuffle files."""
+    def interrupt(progress):
+        if progress.tasks_done >= 1 and not progress.finished:
+            raise KeyboardInterrupt
+
+    con.on_progress(interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        con.sql(load_query(9)).to_arrow()
+    con._progress_callbacks.clear()
+    assert leftovers(spill_dir) == []
+    assert get_pool(2).busy_pids() == []
+    assert_tables_equal(con.sql(JOIN_AGG).to_arrow(), reference.sql(JOIN_AGG).to_arrow(), ordered=True)
+
+
+def test_state_several_times_the_budget_spills_in_worker_processes(tpch_sf001, reference, spill_dir):
+    """An aggregation, a join and a sort that each hold more than memory_limit, on the process pool."""
+    con = register_tables(quarry.connect(workers=2, spill_dir=str(spill_dir), memory_limit="64KB",
+                                         broadcast_rows=0), tpch_sf001)
+    sql = """
+        SELECT l_orderkey, o_orderdate, count(*) AS n, sum(l_extendedprice) AS total
+        FROM lineitem JOIN orders ON l_orderkey = o_orderkey
+        GROUP BY l_orderkey, o_orderdate
+        ORDER BY total DESC, l_orderkey
+    """
+    result = con.run(con.sql(sql).logical_plan)
+    assert_tables_equal(result.table, reference.sql(sql).to_arrow(), ordered=True)
+    graph = result.physical.stage_graph
+    assert sum(s.metrics["spill_bytes"] for s in graph.stages) > 0
+    spilled = {node.name for s in graph.stages for node in s.root.walk() if node.metrics.get("spill_bytes", 0) > 0}
+    assert {"HashJoin", "HashAggregate", "Sort"} <= spilled
+    text = graph.pretty(analyze=True)
+    assert "spill_bytes=" in text
+    assert leftovers(spill_dir) == []
