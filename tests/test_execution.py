@@ -355,3 +355,14 @@ def test_state_several_times_the_budget_spills_in_worker_processes(tpch_sf001, r
     text = graph.pretty(analyze=True)
     assert "spill_bytes=" in text
     assert leftovers(spill_dir) == []
+
+
+def test_parquet_providers_are_decoded_once_per_process(tpch_sf001):
+    con = register_tables(quarry.connect(workers=0), tpch_sf001)
+    provider = con.catalog.get("lineitem")
+    first, second = loads(dumps(provider)), loads(dumps(provider))
+    assert first is second and first is not provider
+    assert first.schema == provider.schema and len(first.row_groups) == len(provider.row_groups)
+    # registering the table again makes a new provider, which is decoded afresh
+    register_tables(con, tpch_sf001)
+    assert loads(dumps(con.catalog.get("lineitem"))) is not first

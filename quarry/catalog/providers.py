@@ -206,6 +206,7 @@ class ParquetTable(TableProvider):
         # travels to worker processes inside physical plans; locks stay behind
         state = dict(self.__dict__)
         state.pop("_lock", None)
+        state.pop("_wire", None)          # quarry.execution.serialize's cached encoding of this object
         return state
 
     def __setstate__(self, state):
