@@ -22,6 +22,7 @@ import quarry
 from quarry.errors import ExecutionError, QuarryError
 from quarry.execution.pool import get_pool
 from quarry.execution.serialize import dumps, loads, table_to_ipc
+from quarry.execution.stages import ShuffleReadExec
 from quarry.testing import assert_tables_equal
 from tpch import load_query, register_tables
 
@@ -366,3 +367,41 @@ def test_parquet_providers_are_decoded_once_per_process(tpch_sf001):
     # registering the table again makes a new provider, which is decoded afresh
     register_tables(con, tpch_sf001)
     assert loads(dumps(con.catalog.get("lineitem"))) is not first
+
+
+def test_equal_subtrees_share_one_stage(tpch_sf001, reference, duckdb_tpch):
+    """Spark's ReuseExchange: Q15's revenue view appears twice in the plan and is computed once."""
+    con = register_tables(quarry.connect(workers=2), tpch_sf001)
+    sql = load_query(15)
+    result = con.run(con.sql(sql).logical_plan)
+    assert_tables_equal(result.table, duckdb_tpch.sql(sql).to_arrow_table(), ordered=True)
+    graph = result.physical.stage_graph
+    reads = [n.stage_id for s in graph.stages for n in s.root.walk() if isinstance(n, ShuffleReadExec)]
+    assert len(reads) > len(set(reads))                     # some stage is read twice
+    scans = [n for s in graph.stages for n in s.root.walk() if n.name == "ParquetScan" and "lineitem" in n.label]
+    assert len(scans) == 1                                  # lineitem is scanned once, not twice
+
+
+def test_subtrees_that_differ_do_not_share_a_stage(tpch_sf001, duckdb_tpch):
+    con = register_tables(quarry.connect(workers=2), tpch_sf001)
+    # the same shape, different constants / columns / volatile functions: nothing may be shared
+    cases = [
+        "SELECT a.k, a.n, b.n AS m FROM (SELECT l_suppkey AS k, count(*) AS n FROM lineitem WHERE l_quantity < 10 "
+        "GROUP BY 1) a JOIN (SELECT l_suppkey AS k, count(*) AS n FROM lineitem WHERE l_quantity < 20 GROUP BY 1) b "
+        "ON a.k = b.k ORDER BY 1",
+        "SELECT a.k, a.n, b.n AS m FROM (SELECT l_suppkey AS k, sum(l_quantity) AS n FROM lineitem GROUP BY 1) a "
+        "JOIN (SELECT l_suppkey AS k, sum(l_tax) AS n FROM lineitem GROUP BY 1) b ON a.k = b.k ORDER BY 1",
+        "SELECT a.k, b.k AS k2 FROM (SELECT l_orderkey AS k, l_suppkey AS s FROM lineitem) a "
+        "JOIN (SELECT l_suppkey AS k, l_orderkey AS s FROM lineitem) b ON a.k = b.k AND a.s = b.s ORDER BY 1, 2",
+    ]
+    for sql in cases:
+        result = con.run(con.sql(sql).logical_plan)
+        assert_tables_equal(result.table, duckdb_tpch.sql(sql).to_arrow_table(), ordered=True)
+        graph = result.physical.stage_graph
+        reads = [n.stage_id for s in graph.stages for n in s.root.walk() if isinstance(n, ShuffleReadExec)]
+        assert len(reads) == len(set(reads)), sql
+    volatile = ("SELECT count(*) AS n FROM (SELECT l_suppkey, random() AS r FROM lineitem) a JOIN "
+                "(SELECT l_suppkey, random() AS r FROM lineitem) b ON a.l_suppkey = b.l_suppkey AND a.r = b.r")
+    graph = con.run(con.sql(volatile).logical_plan).physical.stage_graph
+    reads = [n.stage_id for s in graph.stages for n in s.root.walk() if isinstance(n, ShuffleReadExec)]
+    assert len(reads) == len(set(reads))

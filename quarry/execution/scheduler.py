@@ -111,6 +111,11 @@ class StageRun:
         from quarry.execution.stages import ShuffleReadExec
         if self.config.target_partitions <= 1:
             return
+        readers: dict[int, int] = {}
+        for stage in self.graph.stages:
+            for node in stage.root.walk():
+                if isinstance(node, ShuffleReadExec):
+                    readers[node.stage_id] = readers.get(node.stage_id, 0) + 1
         for stage in self.graph.stages:
             for node in stage.root.walk():
                 if not isinstance(node, HashJoinExec) or node.mode != "partitioned" or node.null_aware:
@@ -124,7 +129,8 @@ class StageRun:
                         and build.mode == "hash" and probe.mode == "hash"):
                     continue
                 probe_stage = self.graph.by_id(probe.stage_id)
-                if probe_stage.tasks > node.partitions or probe_stage.id in self.deferred:
+                if probe_stage.tasks > node.partitions or probe_stage.id in self.deferred \
+                        or readers.get(probe_stage.id, 0) > 1:     # a shared stage must still run
                     continue
                 self.adaptive.setdefault(build.stage_id, []).append((stage, node, p, probe_stage))
                 self.deferred.add(probe_stage.id)

@@ -29,6 +29,9 @@ same way, and read it through a source of their own with the same modes.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import decimal
 import os
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -37,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from quarry.logical.expressions import Call, Expr, Field
 from quarry.physical.base import ExecContext, ExecNode
 from quarry.physical.expr_eval import evaluate_array
 from quarry.physical.hashing import partition_ids
@@ -138,6 +142,9 @@ class ShuffleReadExec(ExecNode):
         source = ctx.shuffle_sources[self.stage_id]
         for batch in source.read(self.mode, partition):
             self.add_metric("shuffle_read_bytes", batch.nbytes)
+            if batch.schema.names != self.schema.names:
+                # a stage shared by equal subtrees names its columns by the first one's ids
+                batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
             yield batch
 
 
@@ -329,23 +336,84 @@ def _is_exchange(node: ExecNode) -> str | None:
     return None
 
 
+# attributes of operators that only label them for display, or are derived from others
+_NOT_SEMANTIC = {"children", "metrics", "schema", "label", "splits", "acero_filter", "dictionary_names",
+                 "dictionary_keys", "stage_graph", "name"}
+_VOLATILE = {"random"}
+
+
+class _Volatile(Exception):
+    pass
+
+
+def signature(node: ExecNode, keys=(), mode: str = "", buckets: int = 0):
+    """A value equal for two subtrees exactly when they compute the same rows (up to column ids).
+
+    Spark's ReuseExchange idea: a query that spells the same subquery twice (TPC-H Q15's
+    revenue view, Q11's HAVING subquery, Q21's two scans of late lineitems) shuffles it
+    once. Column ids are replaced by the order in which they first appear, so two copies
+    that differ only in ids and table aliases match, while any other difference (an
+    operator, a constant, a column's position, another table object) does not. A subtree
+    with a volatile function (``random()``) never matches, and returns None.
+    """
+    ids: dict[int, int] = {}
+
+    def norm(obj):
+        if obj is None or isinstance(obj, (bool, int, float, str, bytes)):
+            return obj
+        if isinstance(obj, (datetime.date, datetime.time, datetime.timedelta, decimal.Decimal)):
+            return ("v", type(obj).__name__, repr(obj))
+        if isinstance(obj, Field):
+            return ("F", ids.setdefault(obj.id, len(ids)), obj.name, str(obj.dtype))
+        if isinstance(obj, ExecNode):
+            attrs = tuple((k, norm(v)) for k, v in sorted(vars(obj).items()) if k not in _NOT_SEMANTIC)
+            return (type(obj).__name__, obj.partitions, attrs, tuple(norm(c) for c in obj.children))
+        if isinstance(obj, Call) and obj.name in _VOLATILE:
+            raise _Volatile
+        if dataclasses.is_dataclass(obj) and not isinstance(obj, type) and isinstance(obj, Expr):
+            return (type(obj).__name__,) + tuple(norm(getattr(obj, f.name)) for f in dataclasses.fields(obj))
+        if isinstance(obj, (list, tuple)):
+            return ("L",) + tuple(norm(x) for x in obj)
+        if isinstance(obj, (set, frozenset)):
+            return ("S",) + tuple(sorted(repr(norm(x)) for x in obj))
+        if isinstance(obj, dict):
+            return ("D",) + tuple(sorted((repr(norm(k)), repr(norm(v))) for k, v in obj.items()))
+        if isinstance(obj, pa.DataType):
+            return ("T", str(obj))
+        if isinstance(obj, pa.Scalar):
+            return ("V", str(obj.type), repr(obj.as_py()))
+        return ("O", id(obj))      # anything else (a table provider, a pyarrow table): the same object only
+
+    try:
+        return (mode, buckets, norm(node), norm(list(keys)))
+    except _Volatile:
+        return None
+
+
 def cut_stages(physical: ExecNode) -> StageGraph:
     """Split ``physical`` at its exchanges into stages (see the module docstring).
 
     The plan's own nodes are reused, not copied, so metrics that tasks report back
-    land on the operators EXPLAIN ANALYZE prints.
+    land on the operators EXPLAIN ANALYZE prints. Two exchanges over equal subtrees
+    (see :func:`signature`) share one stage.
     """
     try:
         from quarry.physical.operators import MergeSortedExec
     except ImportError:        # pragma: no cover - older trees without a k-way merge
         MergeSortedExec = ()
     stages: list[Stage] = []
+    by_signature: dict = {}
 
-    def new_stage(child: ExecNode, mode: str, buckets: int, keys, exchange) -> ShuffleReadExec:
+    def new_stage(child: ExecNode, mode: str, buckets: int, keys, exchange) -> Stage:
+        sig = signature(child, keys, mode, buckets)
+        if sig is not None and sig in by_signature:
+            return by_signature[sig]
         inputs: list[int] = []
         root = rewrite(child, inputs)
         stage = Stage(len(stages) + 1, root, mode, buckets, list(keys), inputs, exchange)
         stages.append(stage)
+        if sig is not None:
+            by_signature[sig] = stage
         return stage
 
     def rewrite(node: ExecNode, inputs: list[int]) -> ExecNode:
@@ -354,12 +422,14 @@ def cut_stages(physical: ExecNode) -> StageGraph:
             child = node.children[0]
             buckets = node.partitions if mode == "hash" else 1
             stage = new_stage(child, mode, buckets, node.keys if mode == "hash" else [], node)
-            inputs.append(stage.id)
+            if stage.id not in inputs:
+                inputs.append(stage.id)
             return ShuffleReadExec(stage.id, mode, node.partitions, node.fields, node.describe())
         if isinstance(node, MergeSortedExec):
             child = node.children[0]
             stage = new_stage(child, "forward", 1, [], None)
-            inputs.append(stage.id)
+            if stage.id not in inputs:
+                inputs.append(stage.id)
             reader = ShuffleReadExec(stage.id, "forward", child.partitions, child.fields, "sorted runs")
             node.children = [reader]
             return node
