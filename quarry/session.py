@@ -87,6 +87,7 @@ class Session:
         self._progress_callbacks = [progress] if progress is not None else []
         self._backend_obj = None
         self._runs: dict = {}                            # context -> StageRun, for progress()
+        self._faults: list = []                          # injected task faults, for tests (inject_faults)
         self.catalog = Catalog()
         self.optimizer = Optimizer(BATCHES)
         self.config = dict(DEFAULT_CONFIG)
@@ -310,12 +311,10 @@ class Session:
                 self._running.discard(ctx)
                 self._runs.pop(ctx, None)
 
-    _faults: list = []     # injected task faults, for tests of fault tolerance (see tests/test_execution.py)
-
     def inject_faults(self, faults: dict) -> None:
         """Make the next query's tasks fail: ``{(stage, task, attempt): {"kill_after_rows": 0}}``
         (``stage`` may be ``"any"``); ``{"raise": "text"}`` raises instead. For tests."""
-        self._faults = list(self._faults) + [faults]
+        self._faults.append(faults)
 
     def _backend(self):
         if self._backend_obj is None:

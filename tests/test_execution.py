@@ -405,3 +405,20 @@ def test_subtrees_that_differ_do_not_share_a_stage(tpch_sf001, duckdb_tpch):
     graph = con.run(con.sql(volatile).logical_plan).physical.stage_graph
     reads = [n.stage_id for s in graph.stages for n in s.root.walk() if isinstance(n, ShuffleReadExec)]
     assert len(reads) == len(set(reads))
+
+
+def test_nans_with_different_bits_hash_alike_and_buckets_split_every_row_once():
+    import numpy as np
+    from quarry.physical.hashing import hash_columns, partition_ids, split_by_ids
+    other_nan = np.frombuffer(np.uint64(0x7FF8000000000123).tobytes(), dtype=np.float64)[0]
+    values = pa.array([float("nan"), other_nan, 0.0, -0.0])
+    h = hash_columns([values])
+    assert h[0] == h[1] and h[2] == h[3]
+    batch = pa.record_batch({"k": pa.array(range(1000))})
+    for n in (1, 3, 8, 16):
+        ids = partition_ids([batch.column("k")], n)
+        pieces = list(split_by_ids(batch, ids, n))
+        assert [i for i, _ in pieces] == sorted({int(i) for i in ids})
+        assert sorted(v for _, piece in pieces for v in piece.column("k").to_pylist()) == list(range(1000))
+        for i, piece in pieces:
+            assert set(partition_ids([piece.column("k")], n).tolist()) == {i}

@@ -66,10 +66,3 @@ def stream_staged(run) -> Iterator[pa.RecordBatch]:
             yield batch
     finally:
         it.close()
-
-
-def run_staged(run, schema: pa.Schema) -> pa.Table:
-    batches = list(stream_staged(run))
-    if not batches:
-        return schema.empty_table()
-    return pa.Table.from_batches(batches, schema=schema)

@@ -1,14 +1,15 @@
 """A pool of worker processes that outlive queries, with retries when a worker dies.
 
-Each worker is a process running :func:`quarry.execution.worker.worker_main`
-behind a pipe; it runs one task at a time. One dispatcher thread per pool sends
-queued tasks to idle workers and waits on every pipe and every process sentinel
-at once, so it learns of a reply and of a death (killed, segfault, out of
-memory) the same way. A dead worker is replaced at once and its task goes back
-to the front of the queue with its attempt count raised; a task that has used
-up its attempts fails its query. Workers are started as ``python -c`` subprocesses, not with
-:mod:`multiprocessing`, so they never re-import the user's ``__main__`` script
-(a script without an ``if __name__ == "__main__"`` guard just works).
+Each worker is a ``python -c`` subprocess running
+:func:`quarry.execution.worker.worker_loop` behind a socket; it runs one task at
+a time. Workers are not started with :mod:`multiprocessing`, so they never
+re-import the user's ``__main__`` script (a script without an
+``if __name__ == "__main__"`` guard just works). One dispatcher thread per pool
+sends queued tasks to idle workers and waits on every worker's socket at once:
+it is readable on a reply, and at end-of-file when the worker dies (killed,
+segfault, out of memory), so both are learned the same way. A dead worker is
+replaced at once and its task goes back to the front of the queue with its
+attempt count raised; a task that has used up its attempts fails its query.
 
 Cancelling a query drops its queued tasks and raises a flag in shared memory
 that the query's running tasks check at every batch; a worker that does not
@@ -57,8 +58,6 @@ class PoolTask:
     on_reply: Callable[[dict], None]             # called on the dispatcher thread
     max_attempts: int = 3
     attempt: int = 1
-    started: float = 0.0
-    worker_pid: int | None = None
 
 
 @dataclass(eq=False)
@@ -255,15 +254,13 @@ class WorkerPool:
             try:
                 w.conn.send_bytes(task.payload(task.attempt))
             except (OSError, ValueError):
-                self._pending.appendleft(task)      # the worker died: its sentinel reports it next
+                self._pending.appendleft(task)      # the worker died: its socket reports it next
                 continue
             except Exception as exc:   # the message could not be built: fail the task, not the pool
                 from quarry.execution.worker import encode_error
                 reply = encode_error(exc)
                 threading.Thread(target=task.on_reply, args=(reply,), daemon=True).start()
                 continue
-            task.started = time.monotonic()
-            task.worker_pid = w.process.pid
             w.task = task
 
     def _replace(self, w: _Worker) -> list:

@@ -62,7 +62,6 @@ def _run_stage_task(plan: bytes, message: dict):
     except Exception as exc:          # reported like a pool worker does; KeyboardInterrupt is Ray's cancel
         reply, buffers = encode_error(exc), [None] * message["buckets"]
     reply["bucket_bytes"] = [0 if b is None else b.size for b in buffers]
-    reply["worker_pid"] = os.getpid()
     return (*buffers, reply)
 
 

@@ -24,7 +24,6 @@ from typing import Callable, Iterator
 
 import pyarrow as pa
 
-from quarry.errors import ExecutionError
 from quarry.execution import serialize
 from quarry.execution.stages import FileSource, Stage, StageGraph, task_counters
 from quarry.physical.base import ExecConfig, ExecContext
@@ -118,14 +117,11 @@ class StageRun:
                     readers[node.stage_id] = readers.get(node.stage_id, 0) + 1
         for stage in self.graph.stages:
             for node in stage.root.walk():
-                if not isinstance(node, HashJoinExec) or node.mode != "partitioned" or node.null_aware:
+                if not isinstance(node, HashJoinExec) or not node.may_broadcast_build():
                     continue
-                # broadcasting is correct only if the build side's unmatched rows are never emitted
-                allowed = node.kind in ("inner", "right") if node.build_left else \
-                    node.kind in ("inner", "left", "semi", "anti")
                 b, p = (0, 1) if node.build_left else (1, 0)
                 build, probe = node.children[b], node.children[p]
-                if not (allowed and isinstance(build, ShuffleReadExec) and isinstance(probe, ShuffleReadExec)
+                if not (isinstance(build, ShuffleReadExec) and isinstance(probe, ShuffleReadExec)
                         and build.mode == "hash" and probe.mode == "hash"):
                     continue
                 probe_stage = self.graph.by_id(probe.stage_id)
@@ -310,29 +306,3 @@ class PoolBackend:
         dropped = self.pool.cancel(run.query)
         for _ in dropped:
             run.in_flight -= 1
-
-
-class InProcessBackend:
-    """Runs the tasks of a stage graph on threads of the calling process (for tests and debugging)."""
-
-    def __init__(self, threads: int):
-        from concurrent.futures import ThreadPoolExecutor
-        self.executor = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="quarry-task")
-        self._cancelled: set[int] = set()
-
-    def submit(self, run: StageRun, stage: Stage, task: int, inputs: dict) -> None:
-        from quarry.execution.worker import encode_error, run_task
-
-        def work():
-            msg = serialize.loads(serialize.dumps(run.message(stage, task, 1, inputs)))
-            try:
-                reply = run_task(msg, lambda: run.query in self._cancelled)
-            except BaseException as exc:
-                reply = encode_error(exc)
-            run.deliver(stage, task, reply)
-
-        self.executor.submit(work)
-
-    def cancel(self, run: StageRun) -> None:
-        self._cancelled.add(run.query)
-

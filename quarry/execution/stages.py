@@ -29,6 +29,7 @@ same way, and read it through a source of their own with the same modes.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 import decimal
@@ -36,14 +37,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from quarry.logical.expressions import Call, Expr, Field
 from quarry.physical.base import ExecContext, ExecNode
 from quarry.physical.expr_eval import evaluate_array
-from quarry.physical.hashing import partition_ids
+from quarry.physical.hashing import partition_ids, split_by_ids
 from quarry.physical.operators import BroadcastExec, GatherExec, RepartitionExec
 
 
@@ -195,23 +195,9 @@ class BucketWriter:
         if self.mode != "hash" or self.buckets == 1:
             self._append(0, batch)
             return
-        n = self.buckets
-        pid = partition_ids([evaluate_array(k, batch) for k in self.keys], n)
-        if n <= 16:
-            # a few boolean filters beat a stable sort of the partition ids
-            for i in range(n):
-                part = batch.filter(pa.array(pid == i))
-                if part.num_rows:
-                    self._append(i, part)
-            return
-        order = np.argsort(pid, kind="stable")
-        counts = np.bincount(pid, minlength=n)
-        ordered = batch.take(pa.array(order))
-        start = 0
-        for i in range(n):
-            if counts[i]:
-                self._append(i, ordered.slice(start, counts[i]))
-            start += counts[i]
+        pid = partition_ids([evaluate_array(k, batch) for k in self.keys], self.buckets)
+        for i, piece in split_by_ids(batch, pid, self.buckets):
+            self._append(i, piece)
 
     def _append(self, bucket: int, batch: pa.RecordBatch) -> None:
         if batch.schema != self.schema:
@@ -436,20 +422,19 @@ def cut_stages(physical: ExecNode) -> StageGraph:
         node.children = [rewrite(c, inputs) for c in node.children]
         return node
 
-    import copy
     # the cut replaces children, so it works on a shallow copy of every node: the planner's tree stays
     # intact for EXPLAIN and for a second run of the same plan
-    plan = _copy_tree(physical, copy)
+    plan = _copy_tree(physical)
     result_inputs: list[int] = []
     root = rewrite(plan, result_inputs)
     stages.append(Stage(len(stages) + 1, root, "result", 1, [], result_inputs, None))
     return StageGraph(stages, physical)
 
 
-def _copy_tree(node: ExecNode, copy) -> ExecNode:
+def _copy_tree(node: ExecNode) -> ExecNode:
     clone = copy.copy(node)
     clone.metrics = dict(node.metrics)
-    clone.children = [_copy_tree(c, copy) for c in node.children]
+    clone.children = [_copy_tree(c) for c in node.children]
     return clone
 
 

@@ -157,7 +157,6 @@ def worker_loop(conn, cancelled) -> None:
             reply = run_task(message, lambda: cancelled(query))
         except BaseException as exc:      # reported to the caller; the worker lives on
             reply = encode_error(exc)
-        reply["worker_pid"] = os.getpid()
         try:
             conn.send_bytes(serialize.dumps(reply))
         except (EOFError, OSError, BrokenPipeError):

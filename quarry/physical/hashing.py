@@ -47,6 +47,7 @@ def _fixed_width_words(arr: pa.Array) -> np.ndarray:
     if pa.types.is_floating(t):
         values = np.asarray(pc.fill_null(arr.cast(pa.float64()), 0.0))
         values = np.where(values == 0.0, 0.0, values)   # -0.0 and 0.0 are equal
+        values = np.where(np.isnan(values), np.nan, values)   # so are NaNs with other payload bits
         return values.view(np.uint64)[:, None]
     if t == pa.int64() and not arr.null_count:
         values = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr) + arr.offset)[arr.offset:]
@@ -125,3 +126,27 @@ def partition_ids(columns: list, n: int, seed: int = 0) -> np.ndarray:
         with np.errstate(over="ignore"):
             h = _mix(h ^ (np.uint64(seed) * _MUL))
     return (h % np.uint64(n)).astype(np.int64)
+
+
+def split_by_ids(data, ids: np.ndarray, n: int):
+    """Yield ``(i, rows of data whose id is i)`` for each non-empty bucket i of ``n``, in order.
+
+    ``data`` is a RecordBatch or Table; ``ids`` one bucket number per row (from
+    :func:`partition_ids`). A few boolean filters beat a stable sort of the ids;
+    with many buckets it is one sort, one take and a slice per bucket.
+    """
+    if n <= 8:
+        for i in range(n):
+            mask = ids == i
+            if mask.all():
+                yield i, data
+                return
+            if mask.any():
+                yield i, data.filter(pa.array(mask))
+        return
+    counts = np.bincount(ids, minlength=n)
+    if np.count_nonzero(counts) > 1:
+        data = data.take(pa.array(np.argsort(ids, kind="stable")))
+    starts = np.cumsum(counts) - counts
+    for i in np.flatnonzero(counts):          # a loop over buckets, not rows
+        yield int(i), data.slice(int(starts[i]), int(counts[i]))

@@ -347,6 +347,13 @@ class HashJoinExec(ExecNode):
                     spills[side].files[bucket] = None
             yield out
 
+    def may_broadcast_build(self) -> bool:
+        """Whether this partitioned join may instead read its whole build side in every partition:
+        only if the build side's unmatched rows are never emitted, and not for NOT IN (null-aware)."""
+        if self.mode != "partitioned" or self.null_aware:
+            return False
+        return self.kind in ("inner", "right") if self.build_left else self.kind in ("inner", "left", "semi", "anti")
+
     def _adaptive_broadcast(self, ctx) -> pa.Table | None:
         """Once per query: the whole build side if it is small enough to broadcast, else None.
 
@@ -361,10 +368,8 @@ class HashJoinExec(ExecNode):
                 return ctx.buffers[key]
             build = self.children[0] if self.build_left else self.children[1]
             probe = self.children[1] if self.build_left else self.children[0]
-            allowed = (self.kind in ("inner", "right") if self.build_left
-                       else self.kind in ("inner", "left", "semi", "anti"))
             decision = None
-            if allowed and not self.null_aware and isinstance(build, RepartitionExec) \
+            if self.may_broadcast_build() and isinstance(build, RepartitionExec) \
                     and isinstance(probe, RepartitionExec) and probe.children[0].partitions <= self.partitions:
                 parts = run_partitions(build, ctx)
                 rows = sum(b.num_rows for part in parts for b in part)

@@ -21,7 +21,7 @@ from quarry.catalog.providers import ParquetTable, RowGroupInfo
 from quarry.logical.expressions import ColumnRef, Expr, SortKey, and_all, conjuncts
 from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitions
 from quarry.physical.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
-from quarry.physical.hashing import partition_ids
+from quarry.physical.hashing import partition_ids, split_by_ids
 from quarry.physical.merge import merge_sorted, sort_key_table
 from quarry.physical.pruning import can_skip
 from quarry.physical.spill import SpillFile
@@ -556,21 +556,8 @@ class RepartitionExec(ExecNode):
                     buckets[0].append(batch)
                     continue
                 pid = partition_ids([evaluate_array(k, batch) for k in self.keys], n)
-                if n <= 16:
-                    # a few boolean filters beat a stable sort of the partition ids
-                    for i in range(n):
-                        part = batch.filter(pa.array(pid == i))
-                        if part.num_rows:
-                            buckets[i].append(part)
-                    continue
-                order = np.argsort(pid, kind="stable")
-                counts = np.bincount(pid, minlength=n)
-                sorted_batch = batch.take(pa.array(order))
-                start = 0
-                for i in range(n):
-                    if counts[i]:
-                        buckets[i].append(sorted_batch.slice(start, counts[i]))
-                    start += counts[i]
+                for i, piece in split_by_ids(batch, pid, n):
+                    buckets[i].append(piece)
         return buckets
 
     def _execute(self, partition, ctx):

@@ -25,6 +25,8 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from quarry.physical.hashing import partition_ids, split_by_ids
+
 
 class MemoryBudget:
     """Bytes of operator state one task (or one in-process query) may hold, and its spill files."""
@@ -132,11 +134,6 @@ class SpillFile:
 
 # -- hash-partitioned spilling (shared by the spilling hash aggregation and the grace hash join) --
 
-import numpy as np                                        # noqa: E402  (kept next to their only users)
-import pyarrow.compute as pc                              # noqa: E402
-
-from quarry.physical.hashing import partition_ids         # noqa: E402
-
 SPILL_FANOUT = 16      # spill files a spilling operator splits its rows into
 SPILL_SEED = 0x5B1    # non-zero: the exchange feeding the operator partitioned on seed 0
 
@@ -167,15 +164,11 @@ class HashSpill:
         """Route each row of ``data`` to the file of its keys' bucket (one take, one slice per bucket)."""
         if data.num_rows == 0:
             return
-        ids = partition_ids([_canonical_nan(k) for k in keys], self.fanout, self.seed)
-        counts = np.bincount(ids, minlength=self.fanout)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        if np.count_nonzero(counts) > 1:
-            data = data.take(pa.array(np.argsort(ids, kind="stable")))
-        for bucket in np.flatnonzero(counts):        # a loop over buckets, not rows
+        ids = partition_ids(keys, self.fanout, self.seed)
+        for bucket, rows in split_by_ids(data, ids, self.fanout):
             if self.files[bucket] is None:
                 self.files[bucket] = self.budget.new_spill_file(self.schema)
-            self.files[bucket].write(data.slice(int(starts[bucket]), int(counts[bucket])))
+            self.files[bucket].write(rows)
 
     def finish(self) -> list[SpillFile | None]:
         """Close every file for reading; one entry per bucket, None where no row went."""
@@ -198,11 +191,3 @@ class HashSpill:
             if f is not None:
                 f.delete()
                 self.files[i] = None
-
-
-def _canonical_nan(col):
-    """Float keys with every NaN the same bits, so all NaNs of a group hash to one bucket."""
-    t = col.type
-    if not pa.types.is_floating(t):
-        return col
-    return pc.if_else(pc.is_nan(col), pa.scalar(float("nan"), t), col)
