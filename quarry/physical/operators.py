@@ -404,9 +404,10 @@ class SortExec(ExecNode):
                         # a top-k first drops the rows it will never return
                         buffer, rows, reserved = self._keep_top(buffer, memory, reserved)
                     if not memory.try_reserve(nbytes):
-                        # a top-k whose best rows take less than one input batch keeps them: a spill
-                        # file would free almost nothing
-                        if buffer and (self.fetch is None or reserved > nbytes):
+                        # a top-k whose best rows are fewer than a batch keeps them: a spill file would
+                        # free almost nothing (comparing rows, not bytes: under a budget shared with other
+                        # partitions a small input batch would otherwise spill a small top-k)
+                        if buffer and (self.fetch is None or rows > batch_rows):
                             runs.append(self._spill(buffer, ctx))
                             buffer, rows = [], 0
                             memory.release(reserved)
