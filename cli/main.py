@@ -21,7 +21,7 @@ import os
 import sys
 from typing import Callable
 
-from cli.formats import TEXT_MODES
+from quarry.cli.formats import TEXT_MODES
 
 DEMO_SCALE = 0.01
 DEMO_HINT = "SELECT l_returnflag, count(*) FROM lineitem GROUP BY 1;"
@@ -66,7 +66,7 @@ def shell_parser() -> argparse.ArgumentParser:
 
 def load_demo(shell) -> list[str]:
     """Register the TPC-H demo tables, generating them on first use; return their names."""
-    from tpch import datagen
+    from quarry.tpch import datagen
     if datagen.missing_tables(datagen.default_dir(DEMO_SCALE)):
         shell.note(f"generating the TPC-H demo data (scale factor {DEMO_SCALE:g}); this happens once...")
     data_dir = datagen.generate(DEMO_SCALE)
@@ -99,9 +99,9 @@ def run_shell(argv: list[str]) -> int:
     """The default command: the interactive shell, or a script when given one."""
     args = shell_parser().parse_args(argv)
     import quarry
-    from cli.shell import ExitShell, Shell
+    from quarry.cli.shell import ExitShell, Shell
     from quarry.errors import QuarryError
-    from tpch.datagen import DataGenerationError
+    from quarry.tpch.datagen import DataGenerationError
 
     scripted = bool(args.command) or args.file is not None or not sys.stdin.isatty()
     if args.maxrows is not None and args.maxrows < 0:
@@ -129,7 +129,7 @@ def run_shell(argv: list[str]) -> int:
             elif scripted:
                 ok = shell.run_script(sys.stdin.read())
             else:
-                from cli.repl import interact
+                from quarry.cli.repl import interact
                 return interact(shell, _banner(demo_tables))
         except ExitShell:
             ok = True

@@ -24,10 +24,10 @@ from prompt_toolkit.shortcuts import CompleteStyle
 from prompt_toolkit.styles import Style
 from pygments.lexers.sql import SqlLexer
 
-from cli.completion import SchemaCache, SqlCompleter
-from cli.formats import MODES
-from cli.script import is_complete
-from cli.shell import COMMANDS, ExitShell, Shell
+from quarry.cli.completion import SchemaCache, SqlCompleter
+from quarry.cli.formats import MODES
+from quarry.cli.script import is_complete
+from quarry.cli.shell import COMMANDS, ExitShell, Shell
 
 PROMPT = "quarry> "
 CONTINUATION = "     ...> "

@@ -31,9 +31,9 @@ from typing import Callable
 
 import pyarrow as pa
 
-from cli.formats import FILE_MODES, MODES, TEXT_MODES, render, write_file
-from cli.runner import QueryCancelled, QueryRunner, stream_is_tty
-from cli.script import Piece, is_exit_word, split_script
+from quarry.cli.formats import FILE_MODES, MODES, TEXT_MODES, render, write_file
+from quarry.cli.runner import QueryCancelled, QueryRunner, stream_is_tty
+from quarry.cli.script import Piece, is_exit_word, split_script
 from quarry.display import format_elapsed, type_label
 from quarry.errors import QuarryError, suggest
 

@@ -5,8 +5,8 @@
     >>> con.sql("SELECT 1 + 1 AS two").to_arrow()        # doctest: +SKIP
 """
 
-from quarry.column import Column, col, lit
-from quarry.dataframe import DataFrame, GroupedData
+from quarry.api.column import Column, col, lit
+from quarry.api.dataframe import DataFrame, GroupedData
 from quarry.errors import QuarryError
 from quarry.session import Session, connect
 from quarry import functions

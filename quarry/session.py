@@ -143,7 +143,7 @@ class Session:
 
         >>> con.register("lineitem", "data/lineitem.parquet")     # doctest: +SKIP
         """
-        from quarry.dataframe import DataFrame
+        from quarry.api.dataframe import DataFrame
         if isinstance(source, DataFrame):
             source.create_view(name, replace=True)
             return
@@ -160,7 +160,7 @@ class Session:
 
     def table(self, name: str):
         """A DataFrame reading the whole table ``name``."""
-        from quarry.dataframe import DataFrame
+        from quarry.api.dataframe import DataFrame
         from quarry.sql.binder import scan_of
         provider = self.catalog.get(name)
         plan = provider.build() if isinstance(provider, ViewTable) else scan_of(provider)
@@ -197,7 +197,7 @@ class Session:
 
         >>> df = con.from_arrow(pa.table({"x": [1, 2, 3]}))           # doctest: +SKIP
         """
-        from quarry.dataframe import DataFrame
+        from quarry.api.dataframe import DataFrame
         if isinstance(data, DataFrame):
             return data
         return self._scan_frame(provider_for(name, data))
@@ -211,7 +211,7 @@ class Session:
         return self._scan_frame(MemoryTable(name, pa.Table.from_pandas(data, preserve_index=False)))
 
     def _scan_frame(self, provider):
-        from quarry.dataframe import DataFrame
+        from quarry.api.dataframe import DataFrame
         from quarry.sql.binder import scan_of
         return DataFrame(self, scan_of(provider))
 

@@ -26,7 +26,7 @@ CACHE_DIR = REPO_ROOT / ".quarry-cache"
 @pytest.fixture(scope="session")
 def tpch_sf001() -> Path:
     """Return the directory of TPC-H SF 0.01 Parquet files, generating them on first use."""
-    from tpch.datagen import generate
+    from quarry.tpch.datagen import generate
 
     return generate(0.01, CACHE_DIR / "tpch" / "sf0.01")
 
@@ -38,7 +38,7 @@ def tpch_sf001() -> Path:
 def duckdb_tpch(tpch_sf001: Path) -> Iterator[Any]:
     """Return a DuckDB connection with the eight TPC-H tables as views over ``tpch_sf001``."""
     duckdb = pytest.importorskip("duckdb")
-    from tpch import create_duckdb_views
+    from quarry.tpch import create_duckdb_views
 
     con = duckdb.connect()
     create_duckdb_views(con, tpch_sf001)

@@ -13,8 +13,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from tpch import load_query
-from tpch.benchmark import (
+from quarry.tpch import load_query
+from quarry.tpch.benchmark import (
     QueryResult,
     build_parser,
     correct_cell,

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import quarry
-import quarry.column
+import quarry.api.column
 import quarry.functions as F
 from quarry import col, lit
 from quarry.errors import BindError, ParseError, QuarryError, QuarryTypeError, UnsupportedError
@@ -531,7 +531,7 @@ def test_arrow_stream_protocol_pandas_polars_duckdb(con, people):
 
 # -- documentation examples ------------------------------------------------------------------
 
-@pytest.mark.parametrize("module", [quarry.column, F])
+@pytest.mark.parametrize("module", [quarry.api.column, F])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0

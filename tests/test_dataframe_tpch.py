@@ -24,8 +24,8 @@ import quarry
 import quarry.functions as F
 from quarry import col, lit
 from quarry.testing import assert_tables_equal
-from tpch import QUERY_NUMBERS, load_query
-from tpch.datagen import table_paths
+from quarry.tpch import QUERY_NUMBERS, load_query
+from quarry.tpch.datagen import table_paths
 
 SAME_PLAN = (1, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 16, 18, 19, 21)
 REQUIRED_SAME_PLAN = (1, 3, 5, 6, 10, 18)       # the "done when" list

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 import quarry
 from quarry.errors import DataError
 from quarry.logical import types as T
-from quarry.physical import kernels
+from quarry.compute import kernels
 from quarry.testing import assert_tables_equal
 
 SETTINGS = dict(deadline=None, derandomize=True, database=None, max_examples=400,

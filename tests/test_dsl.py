@@ -414,7 +414,7 @@ def test_con_dsl_returns_a_lazy_dataframe_that_can_be_transformed_further(con):
 
 
 def test_equivalent_issue_example(con, tpch_sf001):
-    from tpch.datagen import table_paths
+    from quarry.tpch.datagen import table_paths
     con.register("lineitem", str(table_paths(tpch_sf001)["lineitem"]))
     pipeline = """from lineitem
 | filter l_shipdate <= date '1998-09-02'
@@ -620,7 +620,7 @@ def test_unknown_table_function_and_option(con):
 
 def test_the_shell_runs_lines_starting_with_from_as_pipelines(con):
     import io
-    from cli.shell import Shell
+    from quarry.cli.shell import Shell
     out, err = io.StringIO(), io.StringIO()
     shell = Shell(con, out=out, err=err, mode="csv")
     assert shell.run_script("from t\n| filter x > 3\n| select k, x\n\nSELECT 1 AS one;"), err.getvalue()

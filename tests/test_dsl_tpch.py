@@ -13,8 +13,8 @@ import sqlglot
 
 import quarry
 from quarry.testing import assert_tables_equal
-from tpch import load_query
-from tpch.datagen import table_paths
+from quarry.tpch import load_query
+from quarry.tpch.datagen import table_paths
 
 PIPELINES = {
     1: """

@@ -24,7 +24,7 @@ from quarry.execution.pool import get_pool
 from quarry.execution.serialize import dumps, loads, table_to_ipc
 from quarry.execution.stages import ShuffleReadExec
 from quarry.testing import assert_tables_equal
-from tpch import load_query, register_tables
+from quarry.tpch import load_query, register_tables
 
 JOIN_AGG = """
     SELECT o_orderpriority, count(*) AS n, sum(l_quantity) AS q
@@ -268,7 +268,7 @@ def test_single_partition_queries_run_in_the_caller_without_tasks(con):
 
 
 def test_the_shell_spinner_shows_engine_progress(con):
-    from cli.runner import engine_progress
+    from quarry.cli.runner import engine_progress
     texts = []
     con.on_progress(lambda p: texts.append(engine_progress(con)))
     con.sql(JOIN_AGG).to_arrow()
@@ -409,7 +409,7 @@ def test_subtrees_that_differ_do_not_share_a_stage(tpch_sf001, duckdb_tpch):
 
 def test_nans_with_different_bits_hash_alike_and_buckets_split_every_row_once():
     import numpy as np
-    from quarry.physical.hashing import hash_columns, partition_ids, split_by_ids
+    from quarry.compute.hashing import hash_columns, partition_ids, split_by_ids
     other_nan = np.frombuffer(np.uint64(0x7FF8000000000123).tobytes(), dtype=np.float64)[0]
     values = pa.array([float("nan"), other_nan, 0.0, -0.0])
     h = hash_columns([values])

@@ -18,7 +18,7 @@ pytest.importorskip("ray")
 import quarry  # noqa: E402
 from quarry.errors import ExecutionError  # noqa: E402
 from quarry.testing import assert_tables_equal  # noqa: E402
-from tpch import QUERY_NUMBERS, load_query, register_tables  # noqa: E402
+from quarry.tpch import QUERY_NUMBERS, load_query, register_tables  # noqa: E402
 
 
 @pytest.fixture(scope="module")

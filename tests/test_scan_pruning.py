@@ -10,8 +10,8 @@ import pytest
 
 import quarry
 from quarry.physical.operators import ParquetScanExec
-from tpch import load_query
-from tpch.datagen import table_paths
+from quarry.tpch import load_query
+from quarry.tpch.datagen import table_paths
 
 
 def _scan_metrics(con, sql):

@@ -18,7 +18,7 @@ import quarry
 from quarry.logical.expressions import ColumnRef, Field
 from quarry.physical.aggregate import HashAggregateExec
 from quarry.physical.base import ExecNode
-from quarry.physical.hashing import partition_ids
+from quarry.compute.hashing import partition_ids
 from quarry.physical.join import HashJoinExec
 from quarry.physical.spill import SPILL_FANOUT, SPILL_SEED
 from quarry.testing import assert_tables_equal

@@ -14,7 +14,7 @@ import sqlglot
 
 import quarry
 from quarry.testing import assert_tables_equal
-from tpch import QUERY_NUMBERS, load_query, register_tables
+from quarry.tpch import QUERY_NUMBERS, load_query, register_tables
 
 
 

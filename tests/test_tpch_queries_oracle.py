@@ -6,8 +6,8 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from tpch import QUERY_NUMBERS, load_query
-from tpch.benchmark import has_top_level_order_by
+from quarry.tpch import QUERY_NUMBERS, load_query
+from quarry.tpch.benchmark import has_top_level_order_by
 
 # Answer sizes at SF 0.01 (tpchgen-cli output is identical to dbgen's). At this scale
 # Q17 returns its single row with a NULL avg_yearly: no lineitem qualifies.

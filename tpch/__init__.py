@@ -7,8 +7,8 @@
 
 Example::
 
-    from tpch import load_query
-    from tpch.datagen import generate
+    from quarry.tpch import load_query
+    from quarry.tpch.datagen import generate
     data_dir = generate(0.01)
     sql = load_query(6)
 """
@@ -50,8 +50,8 @@ def create_duckdb_views(con: Any, data_dir: str | Path) -> None:
     >>> con = duckdb.connect()                          # doctest: +SKIP
     >>> create_duckdb_views(con, "~/.cache/quarry/tpch/sf1")  # doctest: +SKIP
     """
-    # Imported here so that `python -m tpch.datagen` does not find tpch.datagen pre-imported.
-    from tpch.datagen import table_paths
+    # Imported here so that `python -m quarry.tpch.datagen` does not find tpch.datagen pre-imported.
+    from quarry.tpch.datagen import table_paths
 
     for name, path in table_paths(Path(data_dir).expanduser()).items():
         literal = str(path).replace("'", "''")
@@ -63,7 +63,7 @@ def register_tables(con: Any, data_dir: str | Path) -> Any:
 
     >>> con = register_tables(quarry.connect(), tpch.datagen.generate(0.01))   # doctest: +SKIP
     """
-    from tpch.datagen import table_paths
+    from quarry.tpch.datagen import table_paths
 
     for name, path in table_paths(Path(data_dir).expanduser()).items():
         con.register(name, str(path))

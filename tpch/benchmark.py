@@ -20,7 +20,7 @@ is 0 even when answers differ, unless ``--strict`` is given.
 
 Usage::
 
-    python -m tpch.benchmark --sf 1 [--queries 1,6,14] [--runs 3] [--warmup 1]
+    python -m quarry.tpch.benchmark --sf 1 [--queries 1,6,14] [--runs 3] [--warmup 1]
                              [--workers N] [--baseline | --no-baseline]
                              [--duckdb-threads N] [--data DIR] [--json bench.json]
                              [--strict]
@@ -44,8 +44,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from tpch import QUERY_NUMBERS, create_duckdb_views, load_query, register_tables
-from tpch.datagen import (
+from quarry.tpch import QUERY_NUMBERS, create_duckdb_views, load_query, register_tables
+from quarry.tpch.datagen import (
     DataGenerationError,
     default_dir,
     generate,
@@ -658,9 +658,9 @@ def run_benchmark(args: argparse.Namespace) -> tuple[list[QueryResult], dict[str
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the command-line parser of ``python -m tpch.benchmark``."""
+    """Return the command-line parser of ``python -m quarry.tpch.benchmark``."""
     parser = argparse.ArgumentParser(
-        prog="python -m tpch.benchmark",
+        prog="python -m quarry.tpch.benchmark",
         description="Time quarry against DuckDB on TPC-H and check quarry's answers.",
     )
     parser.add_argument("--sf", type=float, default=1.0, help="scale factor (default 1)")

@@ -11,7 +11,7 @@ next call regenerates them.
 
 Run as a script to fill the cache::
 
-    python -m tpch.datagen --sf 0.01 [--out DIR] [--force]
+    python -m quarry.tpch.datagen --sf 0.01 [--out DIR] [--force]
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def _move_into_place(tmp_dir: Path, out_dir: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Generate TPC-H data from the command line and print its directory."""
     parser = argparse.ArgumentParser(
-        prog="python -m tpch.datagen",
+        prog="python -m quarry.tpch.datagen",
         description="Generate TPC-H Parquet files (one per table) with tpchgen-cli, cached.",
     )
     parser.add_argument("--sf", type=float, default=1.0, help="scale factor (default 1)")

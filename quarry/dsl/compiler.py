@@ -23,7 +23,7 @@ is exactly ``con.table("lineitem").filter(F.expr("l_quantity < 24")).limit(5)``.
 | ``rename new = old`` | ``.rename({"old": "new"})`` |
 | ``drop a, b`` | ``.drop("a", "b")`` |
 
-Expressions are passed as SQL text (``quarry.column.expr``), bound by the SQL
+Expressions are passed as SQL text (``quarry.api.column.expr``), bound by the SQL
 expression binder: the DSL has SQL's expression syntax and functions by
 construction. A QuarryError raised by an API call is moved to the pipeline's
 text: the line and column of the expression (or name) it is about, else of the
@@ -136,7 +136,7 @@ class Compiler:
     @staticmethod
     def column(source: _Source, name: str | None = None):
         """The API Column for an expression: ``F.expr(text)``, named when ``name`` is given."""
-        from quarry.column import expr, to_column
+        from quarry.api.column import expr, to_column
         text = source.text
         if name is None and (text == "*" or re.fullmatch(r"[A-Za-z_][\w$]*\.\*", text)):
             return to_column(text)          # `*` and `t.*` are select's, not expressions

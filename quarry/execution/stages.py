@@ -42,8 +42,8 @@ import pyarrow.ipc as ipc
 
 from quarry.logical.expressions import Call, Expr, Field
 from quarry.physical.base import ExecContext, ExecNode
-from quarry.physical.expr_eval import evaluate_array
-from quarry.physical.hashing import partition_ids, split_by_ids
+from quarry.compute.expr_eval import evaluate_array
+from quarry.compute.hashing import partition_ids, split_by_ids
 from quarry.physical.operators import BroadcastExec, GatherExec, RepartitionExec
 
 

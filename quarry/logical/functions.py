@@ -7,7 +7,7 @@ every expression in a plan is well typed::
 
     >>> e = call("add", [ColumnRef(f), lit(1)])     # doctest: +SKIP
 
-How each function runs lives in ``quarry.physical.kernels`` under the same name.
+How each function runs lives in ``quarry.compute.kernels`` under the same name.
 """
 
 from __future__ import annotations

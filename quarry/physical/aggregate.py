@@ -31,8 +31,8 @@ from quarry.errors import ExecutionError
 from quarry.logical import types as T
 from quarry.logical.expressions import AggCall, Field, new_id
 from quarry.physical.base import ExecNode, batches_of
-from quarry.physical.expr_eval import evaluate_array
-from quarry.physical.kernels import cast_value
+from quarry.compute.expr_eval import evaluate_array
+from quarry.compute.kernels import cast_value
 from quarry.physical.spill import SPILL_SEED, HashSpill
 from quarry.parallelism import arrow_threads
 

@@ -35,8 +35,8 @@ from quarry.logical import types as T
 from quarry.logical.expressions import ColumnRef, Expr
 from quarry.physical.base import ExecNode, batches_of, run_partitions
 from quarry.physical.operators import RepartitionExec
-from quarry.physical.expr_eval import evaluate_array, evaluate_predicate, to_arrow_expression
-from quarry.physical.kernels import cast_value
+from quarry.compute.expr_eval import evaluate_array, evaluate_predicate, to_arrow_expression
+from quarry.compute.kernels import cast_value
 from quarry.physical.spill import SPILL_SEED, HashSpill
 from quarry.parallelism import arrow_threads
 

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quarry.logical.expressions import SortKey
-from quarry.physical.expr_eval import evaluate_array
+from quarry.compute.expr_eval import evaluate_array
 
 
 SortSpec = list[tuple[str, str, str]]

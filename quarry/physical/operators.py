@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 from quarry.catalog.providers import ParquetTable, RowGroupInfo
 from quarry.logical.expressions import ColumnRef, Expr, SortKey, and_all, conjuncts
 from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitions
-from quarry.physical.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
-from quarry.physical.hashing import partition_ids, split_by_ids
+from quarry.compute.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
+from quarry.compute.hashing import partition_ids, split_by_ids
 from quarry.physical.merge import merge_sorted, sort_key_table
 from quarry.physical.pruning import can_skip
 from quarry.physical.spill import SpillFile

@@ -17,7 +17,7 @@ from quarry.logical.plan import (
     Aggregate, Cached, Filter, Join, Limit, LogicalPlan, Project, Scan, SetOp, SingleRow, Sort, Union, Values,
     Window,
 )
-from quarry.optimizer.statistics import estimate_rows
+from quarry.logical.statistics import estimate_rows
 from quarry.physical.aggregate import HashAggregateExec, decomposable
 from quarry.physical.base import ExecConfig, ExecNode
 from quarry.physical.join import HashJoinExec, NestedLoopJoinExec

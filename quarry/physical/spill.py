@@ -25,7 +25,7 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from quarry.physical.hashing import partition_ids, split_by_ids
+from quarry.compute.hashing import partition_ids, split_by_ids
 
 
 class MemoryBudget:

@@ -45,8 +45,8 @@ from quarry.logical.expressions import (
 )
 from quarry.physical.aggregate import HashAggregateExec, _aggregate_lists, _exact_median
 from quarry.physical.base import ExecNode, batches_of
-from quarry.physical.expr_eval import evaluate, evaluate_array
-from quarry.physical.kernels import cast_value, to_array
+from quarry.compute.expr_eval import evaluate, evaluate_array
+from quarry.compute.kernels import cast_value, to_array
 from quarry.physical.operators import sort_indices
 
 RANKING_FUNCTIONS = {"row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile"}

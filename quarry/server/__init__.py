@@ -7,17 +7,17 @@
     >>> server.shutdown()                                                      # doctest: +SKIP
 
 From the shell: ``quarry serve --data DIR`` (or ``python -m quarry.server --data DIR``).
-The modules, in the order a request meets them:
+Each protocol is a folder of its own over the same session; what they share stays here:
 
 - ``auth``: Basic-auth handshake, Bearer tokens with expiry, the users file;
-- ``protocol``: the Flight SQL protobuf messages, declared from the specification;
-- ``server``: the FlightServerBase subclass, one method per Flight RPC;
-- ``params``: binding ``?`` parameters as literal nodes of the parsed statement;
-- ``streaming``: running a physical plan batch by batch for DoGet, with cancellation;
-- ``metadata``: GetSqlInfo, GetTables, ... in the specification's result schemas;
-- ``state``: prepared statements and pending results, which expire;
-- ``errors``: quarry errors to Flight status codes;
-- ``cli``: ``quarry serve`` / ``python -m quarry.server``.
+- ``cli``: ``quarry serve`` / ``python -m quarry.server``;
+- ``flight_sql/``: Arrow Flight SQL. In the order a request meets them: ``protocol`` (the
+  Flight SQL protobuf messages, declared from the specification), ``server`` (the
+  FlightServerBase subclass, one method per Flight RPC), ``params`` (binding ``?``
+  parameters as literal nodes of the parsed statement), ``streaming`` (running a
+  physical plan batch by batch for DoGet, with cancellation), ``metadata`` (GetSqlInfo,
+  GetTables, ... in the specification's result schemas), ``state`` (prepared statements
+  and pending results, which expire), ``errors`` (quarry errors to Flight status codes).
 
 See docs/server.md for the guide.
 """
@@ -65,7 +65,7 @@ def serve(session, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, users: 
     ``token_ttl`` seconds after login. With ``block=False`` the server runs in the
     background until ``server.shutdown()``.
     """
-    from quarry.server.server import QuarryFlightSqlServer
+    from quarry.server.flight_sql.server import QuarryFlightSqlServer
     users = users if users is not None else Users()
     if not users and not is_loopback(host):
         raise QuarryError(f"refusing to listen on `{host}` without authentication",

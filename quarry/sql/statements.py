@@ -188,13 +188,13 @@ def run_sql(session, text: str):
 
 
 def _status(session, message: str, rows: int | None = None):
-    from quarry.dataframe import DataFrame
+    from quarry.api.dataframe import DataFrame
     table = pa.table({"status": [message]}) if rows is None else pa.table({"count": pa.array([rows], pa.int64())})
     return DataFrame.from_arrow(session, table)
 
 
 def _run_one(session, text: str):
-    from quarry.dataframe import DataFrame
+    from quarry.api.dataframe import DataFrame
     m = _EXPLAIN.match(text)
     if m:
         mode = (m.group(4) or "").lower() or "plan"
@@ -237,13 +237,13 @@ def _guarded(node, text: str, run):
 
 
 def _query(session, node, text):
-    from quarry.dataframe import DataFrame
+    from quarry.api.dataframe import DataFrame
     plan = Binder(session, text).bind_statement_query(node)
     return DataFrame(session, plan, sql=text)
 
 
 def _dispatch(session, node, text):
-    from quarry.dataframe import DataFrame
+    from quarry.api.dataframe import DataFrame
     if isinstance(node, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)):
         return _query(session, node, text)
     if isinstance(node, exp.Create):
@@ -291,7 +291,7 @@ def _dispatch(session, node, text):
 
 
 def _create(session, node: exp.Create, text):
-    from quarry.dataframe import DataFrame
+    from quarry.api.dataframe import DataFrame
     kind = (node.args.get("kind") or "").upper()
     target = node.this
     schema_node = target if isinstance(target, exp.Schema) else None
@@ -348,7 +348,7 @@ def _create(session, node: exp.Create, text):
 
 
 def _insert(session, node: exp.Insert, text):
-    from quarry.dataframe import DataFrame
+    from quarry.api.dataframe import DataFrame
     target = node.this
     columns = None
     if isinstance(target, exp.Schema):

@@ -1,7 +1,7 @@
 """Non-interactive use: -c, script files, piped stdin, output formats and exit statuses.
 
 CSV output, exit statuses, script files and stdin are checked on the real command
-in a subprocess; the other behaviours call ``cli.main.main`` in process (the same
+in a subprocess; the other behaviours call ``quarry.cli.main.main`` in process (the same
 code path after start-up, without a second of imports per test).
 """
 
@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cli.main import main
+from quarry.cli.main import main
 
 
 @pytest.fixture

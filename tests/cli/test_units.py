@@ -11,10 +11,10 @@ import pytest
 from prompt_toolkit.document import Document
 
 import quarry
-from cli.completion import SchemaCache, SqlCompleter
-from cli.runner import QueryCancelled, QueryRunner, Spinner, engine_progress
-from cli.script import Piece, is_complete, split_script
-from cli.shell import COMMANDS, Shell, data_sources, table_name_for
+from quarry.cli.completion import SchemaCache, SqlCompleter
+from quarry.cli.runner import QueryCancelled, QueryRunner, Spinner, engine_progress
+from quarry.cli.script import Piece, is_complete, split_script
+from quarry.cli.shell import COMMANDS, Shell, data_sources, table_name_for
 from quarry.display import format_table
 
 
@@ -223,7 +223,7 @@ def test_spinner_shows_elapsed_time_and_engine_progress():
 
 def test_history_path_respects_overrides(monkeypatch, tmp_path):
     from pathlib import Path
-    from cli.repl import history_path
+    from quarry.cli.repl import history_path
     monkeypatch.setenv("QUARRY_HISTORY", str(tmp_path / "h"))
     assert history_path() == tmp_path / "h"
     monkeypatch.delenv("QUARRY_HISTORY")

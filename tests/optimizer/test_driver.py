@@ -19,8 +19,8 @@ from quarry.optimizer.driver import Optimizer, Trace
 from quarry.optimizer.rule import Batch, FixedPoint, Once, OptimizerContext, Rule
 from quarry.optimizer.rules import BATCHES
 from quarry.testing import assert_tables_equal
-from tpch import QUERY_NUMBERS, load_query
-from tpch.datagen import table_paths
+from quarry.tpch import QUERY_NUMBERS, load_query
+from quarry.tpch.datagen import table_paths
 
 from rule_harness import DEPT, EMP
 

@@ -8,7 +8,7 @@ Without ``extract_equi_joins`` a comma join stays a cross join, and several TPC-
 queries then build cross products of 10^7 to 10^20 rows (Q2 was killed for lack of
 memory when tried; Q11 and Q16 ran out of memory with a 10 GB limit). Such a
 query is skipped before it runs: the test estimates the largest cross product of
-the unoptimized plan with ``quarry.optimizer.statistics`` and skips above
+the unoptimized plan with ``quarry.logical.statistics`` and skips above
 ``MAX_CROSS_ROWS``, naming the estimate. At SF 0.01 that skips Q2, Q3, Q5, Q7,
 Q8, Q9, Q10, Q11, Q12, Q14, Q16, Q17, Q18, Q19 and Q21; Q1, Q4, Q6, Q13, Q15,
 Q20 and Q22 run, each in well under a second. A run that still passes 20 s is
@@ -26,9 +26,9 @@ from quarry.errors import ExecutionError
 from quarry.logical.plan import Join
 from quarry.optimizer.rule import OptimizerContext
 from quarry.optimizer.rules import BATCHES, decorrelate_subqueries
-from quarry.optimizer.statistics import estimate_rows
+from quarry.logical.statistics import estimate_rows
 from quarry.testing import assert_tables_equal
-from tpch import QUERY_NUMBERS, load_query, register_tables
+from quarry.tpch import QUERY_NUMBERS, load_query, register_tables
 
 MAX_CROSS_ROWS = 1e6
 TIME_LIMIT_S = 20.0

@@ -39,7 +39,7 @@ def server(request, tmp_path_factory, tpch_sf001, scratch_dir) -> ServerProcess:
 def tpch_session(tpch_sf001):
     """An in-process quarry session over the same TPC-H files (the reference answers)."""
     import quarry
-    from tpch.datagen import table_paths
+    from quarry.tpch.datagen import table_paths
     con = quarry.connect()
     for name, path in table_paths(tpch_sf001).items():
         con.register(name, str(path))

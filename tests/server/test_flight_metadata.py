@@ -1,7 +1,7 @@
 """Metadata commands: ADBC's catalog calls, and the exact result schemas of the Flight SQL specification.
 
 The expected schemas are transcribed here from the comments in ``FlightSql.proto``,
-independently of ``quarry.server.metadata``, so a typo in either shows up.
+independently of ``quarry.server.flight_sql.metadata``, so a typo in either shows up.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pyarrow.flight as flight
 import pytest
 
 from flight_harness import call_options, connect, flight_client
-from quarry.server.protocol import MESSAGES, pack
+from quarry.server.flight_sql.protocol import MESSAGES, pack
 
 u8, s, b = pa.utf8(), pa.string(), pa.bool_()
 SPEC_SCHEMAS = {

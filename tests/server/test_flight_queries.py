@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from quarry.server.protocol import MESSAGES, pack
+from quarry.server.flight_sql.protocol import MESSAGES, pack
 from quarry.testing import assert_tables_equal
-from tpch import QUERY_NUMBERS, load_query
+from quarry.tpch import QUERY_NUMBERS, load_query
 
 from flight_harness import adbc, call_options, connect, flight_client, query
 

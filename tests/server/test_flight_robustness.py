@@ -15,7 +15,7 @@ import pytest
 from flight_harness import (
     REPO_ROOT, adbc, call_options, connect, flight_client, query, server_status, start_server, wait_until,
 )
-from quarry.server.protocol import MESSAGES, pack, unpack
+from quarry.server.flight_sql.protocol import MESSAGES, pack, unpack
 from quarry.testing import assert_tables_equal
 
 # a result of ~1.5 million rows: streamed in many batches, so a test can stop it midway
@@ -112,7 +112,7 @@ def test_query_cancelled_mid_stream(server):
 def test_client_killed_mid_stream_stops_the_query(server):
     child = (
         "import sys, pyarrow.flight as fl\n"
-        "from quarry.server.protocol import MESSAGES, pack\n"
+        "from quarry.server.flight_sql.protocol import MESSAGES, pack\n"
         f"c = fl.connect('{server.uri}')\n"
         f"d = fl.FlightDescriptor.for_command(pack(MESSAGES['CommandStatementQuery'](query={LONG_QUERY!r})))\n"
         "info = c.get_flight_info(d)\n"

@@ -13,7 +13,7 @@ import pytest
 
 from flight_harness import REPO_ROOT, adbc, call_options, connect, free_port, query, start_server
 from quarry.server.auth import hash_password
-from quarry.server.protocol import MESSAGES, pack
+from quarry.server.flight_sql.protocol import MESSAGES, pack
 
 TOKEN_TTL = 3
 

@@ -12,11 +12,11 @@ import quarry
 from quarry.errors import BindError, ParseError, UnsupportedError
 from quarry.server import is_loopback, serve
 from quarry.server.auth import TokenStore, Users, hash_password
-from quarry.server.errors import InvalidArgument, NotFound, to_flight_error
-from quarry.server.metadata import like_pattern
-from quarry.server.params import literal_node, parse_statement
-from quarry.server.protocol import MESSAGES, ProtocolError, optional, pack, unpack
-from quarry.server.state import HandleTable
+from quarry.server.flight_sql.errors import InvalidArgument, NotFound, to_flight_error
+from quarry.server.flight_sql.metadata import like_pattern
+from quarry.server.flight_sql.params import literal_node, parse_statement
+from quarry.server.flight_sql.protocol import MESSAGES, ProtocolError, optional, pack, unpack
+from quarry.server.flight_sql.state import HandleTable
 
 
 def test_commands_round_trip_through_any():

@@ -12,7 +12,7 @@ import time
 
 from flight_harness import connect, query, server_status
 from quarry.testing import compare_tables
-from tpch import load_query
+from quarry.tpch import load_query
 
 CLIENTS = 16
 QUERIES_PER_CLIENT = 50

@@ -15,7 +15,7 @@ is estimated smallest (a selective filter on a dimension shrinks the result),
 and each conjunct is attached to the lowest join where all its columns exist.
 Only when no input is connected is a cross join formed. Correct because inner
 joins are associative and commutative; a Project on top restores the original
-column order. Statistics come from ``quarry.optimizer.statistics``. Runs after
+column order. Statistics come from ``quarry.logical.statistics``. Runs after
 filters have been pushed down, so the estimates see them.
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 from quarry.logical.expressions import Call, ColumnRef, Expr, and_all, conjuncts
 from quarry.logical.plan import Filter, Join, LogicalPlan, Project
 from quarry.optimizer.rule import rule
-from quarry.optimizer.statistics import estimate_rows
+from quarry.logical.statistics import estimate_rows
 
 
 def _flatten(plan: LogicalPlan, leaves: list, conds: list) -> None:

@@ -33,7 +33,7 @@ def _fold(e: Expr) -> Expr:
         return e
     if not all(isinstance(a, Literal) for a in e.args):
         return e
-    from quarry.physical.expr_eval import evaluate   # the executor's own kernels: see the docstring
+    from quarry.compute.expr_eval import evaluate   # the executor's own kernels: see the docstring
     try:
         value = evaluate(e, _ONE_ROW)
     except (QuarryError, pa.ArrowException, ValueError, TypeError, ZeroDivisionError, OverflowError):

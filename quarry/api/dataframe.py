@@ -9,7 +9,7 @@ Aggregate with group fields then aggregate fields, a Window node under the
 Project, DISTINCT as an Aggregate), so a DataFrame query and its SQL text
 optimize to the same plan.
 
-    >>> import quarry, quarry.functions as F
+    >>> import quarry, quarry.api.functions as F
     >>> from quarry import col
     >>> con = quarry.connect()
     >>> con.register("t", pa.table({"k": ["a", "b", "a"], "x": [1, 2, 3]}))  # doctest: +SKIP
@@ -30,7 +30,7 @@ from contextlib import contextmanager
 
 import pyarrow as pa
 
-from quarry.column import (
+from quarry.api.column import (
     BindContext, Column, _StarColumn, field_column, to_column, to_condition, to_sort_column, _SIMPLE_NAME,
 )
 from quarry.errors import BindError, QuarryError, QuarryTypeError, UnsupportedError, suggest
@@ -255,7 +255,7 @@ class DataFrame:
 
     def select_expr(self, *expressions: str) -> "DataFrame":
         """``select`` of SQL expression texts. ``li.select_expr("l_quantity * 2 AS q2")``."""
-        from quarry.column import expr
+        from quarry.api.column import expr
         return self.select(*[expr(e) for e in expressions])
 
     def with_column(self, name: str, column) -> "DataFrame":
@@ -663,7 +663,7 @@ class DataFrame:
         others = {f.name.lower(): f for f in other._plan.schema}
         if [f.name.lower() for f in self._plan.schema] == [n.lower() for n in order]:
             return self
-        from quarry.column import lit
+        from quarry.api.column import lit
         items = []
         for name in order:
             f = by_name.get(name.lower())
@@ -935,7 +935,7 @@ class GroupedData:
             items: list[Column] = []
             for c in _flat(columns):
                 if isinstance(c, dict):
-                    from quarry.functions import call_function
+                    from quarry.api.functions import call_function
                     items.extend(call_function(fn, name).alias(f"{fn}({name})") for name, fn in c.items())
                 else:
                     items.append(to_column(c))
@@ -949,11 +949,11 @@ class GroupedData:
 
     def count(self) -> DataFrame:
         """Rows per group, in a column ``count``. ``orders.group_by("o_orderpriority").count()``."""
-        from quarry.functions import count
+        from quarry.api.functions import count
         return self.agg(count().alias("count"))
 
     def _each(self, fn_name: str, columns) -> DataFrame:
-        from quarry.functions import call_function
+        from quarry.api.functions import call_function
         return self.agg(*[call_function(fn_name, c) for c in _flat(columns)])
 
     def sum(self, *columns) -> DataFrame:

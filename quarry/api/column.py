@@ -537,7 +537,7 @@ class Column:
     def over(self, window: "WindowSpec | None" = None) -> "Column":
         """Compute this aggregate or ranking function over a window.
 
-        >>> import quarry.functions as F
+        >>> import quarry.api.functions as F
         >>> F.row_number().over(F.window(partition_by="o_custkey", order_by="o_orderdate")).name
         'row_number() OVER (PARTITION BY o_custkey ORDER BY o_orderdate ASC NULLS LAST)'
         """
@@ -588,7 +588,7 @@ class CaseColumn(Column):
     def when(self, condition, value) -> "CaseColumn":
         """Add a ``WHEN condition THEN value`` branch.
 
-        >>> import quarry.functions as F
+        >>> import quarry.api.functions as F
         >>> F.when(col("x") > 1, "big").when(col("x") > 0, "small").otherwise("none").name
         "CASE WHEN (x > 1) THEN 'big' WHEN (x > 0) THEN 'small' ELSE 'none' END"
         """
@@ -599,7 +599,7 @@ class CaseColumn(Column):
     def otherwise(self, value) -> "Column":
         """The value when no branch matched (NULL without it).
 
-        >>> import quarry.functions as F
+        >>> import quarry.api.functions as F
         >>> F.when(col("x") > 1, 1).otherwise(0).name
         'CASE WHEN (x > 1) THEN 1 ELSE 0 END'
         """
@@ -620,7 +620,7 @@ class WindowSpec:
     None = unbounded. Without a frame, an ordered window runs from the partition start to
     the current row (and its peers); an unordered one is the whole partition.
 
-    >>> import quarry.functions as F
+    >>> import quarry.api.functions as F
     >>> F.window(partition_by="k", order_by="t", rows=(-2, 0)).describe()
     'PARTITION BY k ORDER BY t ASC NULLS LAST ROWS BETWEEN 2 PRECEDING AND CURRENT ROW'
     """

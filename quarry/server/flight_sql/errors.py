@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from quarry.errors import BindError, CatalogError, QuarryError, UnsupportedError
-from quarry.server.protocol import ProtocolError
+from quarry.server.flight_sql.protocol import ProtocolError
 
 log = logging.getLogger("quarry.server")
 

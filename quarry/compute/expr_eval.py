@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from quarry.errors import DataError, ExecutionError, QuarryError
 from quarry.logical.expressions import AggCall, Call, ColumnRef, Expr, Literal, SubqueryExpr, WindowCall
-from quarry.physical.kernels import KERNELS, to_array
+from quarry.compute.kernels import KERNELS, to_array
 
 
 # Functions whose result is not simply NULL when an argument is NULL (SQL's "strict" rule

@@ -40,15 +40,15 @@ import pyarrow.flight as flight
 
 from quarry.catalog.providers import MemoryTable
 from quarry.errors import BindError, CatalogError, DataError
-from quarry.server import metadata
+from quarry.server.flight_sql import metadata
 from quarry.server.auth import AuthMiddlewareFactory, NoOpAuthHandler, TokenStore, Users, principal_of
-from quarry.server.errors import InvalidArgument, NotFound, Unimplemented, to_flight_error, translate_errors
-from quarry.server.params import ParsedStatement, parse_statement, rows_of
-from quarry.server.protocol import (
+from quarry.server.flight_sql.errors import InvalidArgument, NotFound, Unimplemented, to_flight_error, translate_errors
+from quarry.server.flight_sql.params import ParsedStatement, parse_statement, rows_of
+from quarry.server.flight_sql.protocol import (
     MESSAGES, CancelStatus, ProtocolError, TableExistsOption, TableNotExistOption, name_of, optional, pack, unpack,
 )
-from quarry.server.state import HandleTable, Janitor, PendingResult, PreparedStatement
-from quarry.server.streaming import QueryRun, result_schema
+from quarry.server.flight_sql.state import HandleTable, Janitor, PendingResult, PreparedStatement
+from quarry.server.flight_sql.streaming import QueryRun, result_schema
 
 log = logging.getLogger("quarry.server")
 

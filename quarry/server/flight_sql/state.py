@@ -19,8 +19,8 @@ from typing import Generic, TypeVar
 
 import pyarrow as pa
 
-from quarry.server.errors import NotFound
-from quarry.server.params import ParsedStatement
+from quarry.server.flight_sql.errors import NotFound
+from quarry.server.flight_sql.params import ParsedStatement
 
 V = TypeVar("V")
 

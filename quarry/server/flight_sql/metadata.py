@@ -18,7 +18,7 @@ import pyarrow as pa
 
 import quarry
 from quarry.logical import types as T
-from quarry.server.protocol import SqlInfo
+from quarry.server.flight_sql.protocol import SqlInfo
 
 CATALOG = "quarry"
 DB_SCHEMA = "main"

@@ -1,0 +1,1 @@
+"""Arrow Flight SQL: quarry behind ``pyarrow.flight.FlightServerBase`` (see quarry.server)."""
