@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from quarry.errors import DataError, ExecutionError, QuarryError
 from quarry.logical.expressions import AggCall, Call, ColumnRef, Expr, Literal, SubqueryExpr, WindowCall
 from quarry.compute.kernels import KERNELS, to_array
+from quarry.compute.scaled import is_decimal_arithmetic, scaled, to_decimal_array
 
 
 # Functions whose result is not simply NULL when an argument is NULL (SQL's "strict" rule
@@ -49,6 +50,11 @@ def evaluate(e: Expr, batch) -> pa.Array | pa.ChunkedArray | pa.Scalar:
     if isinstance(e, Literal):
         return literal_scalar(e)
     if isinstance(e, Call):
+        if is_decimal_arithmetic(e):
+            # decimal + - * over values that fit 64 bits: numpy int64, exact (see compute/scaled.py)
+            fast = scaled(e, batch)
+            if fast is not None:
+                return to_decimal_array(fast, e.type, batch.num_rows)
         fn = KERNELS.get(e.name)
         if fn is None:
             raise ExecutionError(f"function `{e.name}` has no implementation")

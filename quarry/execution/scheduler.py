@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from quarry.execution import serialize
 from quarry.execution.stages import FileSource, Stage, StageGraph, task_counters
-from quarry.physical.base import ExecConfig, ExecContext
+from quarry.physical.base import ExecConfig, ExecContext, merge_metrics
 
 POLL = 0.1       # seconds between checks for cancellation while waiting for tasks
 
@@ -221,8 +221,7 @@ class StageRun:
             m[key] += reply.get(key, 0)
         m["time"] += reply.get("time", 0.0)
         for node, metrics in zip(stage.root.walk(), reply.get("metrics", [])):
-            for key, value in metrics.items():
-                node.metrics[key] = node.metrics.get(key, 0) + value
+            merge_metrics(node.metrics, metrics)
         self.tasks_done += 1
         self.remaining[stage.id] -= 1
         if self.remaining[stage.id] == 0:

@@ -20,6 +20,7 @@ import traceback
 
 from quarry.errors import ExecutionError, QuarryError
 from quarry.execution import serialize
+from quarry.physical.base import metric_deltas
 from quarry.execution.stages import BucketWriter, ShuffleWriter, task_counters
 from quarry.physical.base import ExecContext
 
@@ -56,8 +57,7 @@ def run_task(message: dict, cancel_check=None, make_writer=None) -> dict:
         ctx.release()
     return {"ok": True, **writer.location(), "rows_out": writer.rows,
             "bytes_out": writer.bytes, "shuffle_write_bytes": out_bytes,
-            "metrics": [{k: v - before.get(k, 0) for k, v in node.metrics.items()}
-                        for node, before in zip(root.walk(), initial)],
+            "metrics": [metric_deltas(node.metrics, before) for node, before in zip(root.walk(), initial)],
             "time": time.perf_counter() - start, **counters}
 
 

@@ -6,18 +6,28 @@
 * ``single``: aggregate raw rows in one step; used for DISTINCT aggregates,
   grouping sets and functions whose states do not merge (median, stddev, ...).
 
-Memory: input batches are reserved from the run's budget (``ctx.memory``) as they
-arrive. While everything fits, a partition is grouped in one ``group_by`` over all
-of its rows, exactly as without a budget. When a reservation is refused:
+Memory follows the groups, not the input. ``partial`` and ``final`` fold each arriving
+batch into per-group states (:class:`GroupStates`): a batch is grouped on its own, its
+states join the pending ones, and pending states are merged by key once they outgrow
+the states already merged, so the states held are about one row per group. The bytes
+held are reserved from the run's budget (``ctx.memory``); when a reservation is refused:
 
-* ``partial`` groups what it holds and emits those states early (the final phase
-  merges states anyway), then starts again with an empty buffer;
-* ``final`` and ``single`` with group keys spill: rows go to spill files by a
-  seeded hash of the group keys, and each file is then grouped alone (its keys
-  occur in no other file). A file bigger than the whole budget is split again with
-  another seed, at most ``MAX_RESPLITS`` times (a single huge group cannot split);
-  then it is grouped in memory over the limit;
+* ``partial`` emits its states early and starts again empty (the final phase merges
+  states anyway), so it never holds more than the budget, whatever its input;
+* ``final`` and ``single`` with group keys spill: rows go to spill files by a seeded
+  hash of the group keys, and each file is then grouped alone (its keys occur in no
+  other file). A file bigger than the whole budget is split again with another seed,
+  at most ``MAX_RESPLITS`` times (a single huge group cannot split); then it is
+  grouped in memory over the limit;
 * keyless aggregates and grouping sets never spill: see ``HashAggregateExec``.
+
+``single`` (DISTINCT aggregates, grouping sets, median, stddev ...) holds its input
+rows, since their states do not merge.
+
+Decimal sums take 64-bit integers where the values allow it (``compute/scaled.py``):
+a batch's ``sum(price * (1 - discount))`` is an int64 sum of unscaled integers when
+its rows times their largest magnitude stay below 2**63, exact, and only the per-group
+sums become DECIMAL(38, s) states.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from quarry.logical.expressions import AggCall, Field, new_id
 from quarry.physical.base import ExecNode, batches_of
 from quarry.compute.expr_eval import evaluate_array
 from quarry.compute.kernels import cast_value
+from quarry.compute.scaled import int64_to_decimal, scaled, to_int64_array
 from quarry.physical.spill import SPILL_SEED, HashSpill
 from quarry.parallelism import arrow_threads
 
@@ -189,65 +200,84 @@ class HashAggregateExec(ExecNode):
         yield from batches_of(out, ctx.config.batch_rows)
 
     def _execute_partial(self, partition, ctx):
-        """Group the buffered rows and emit their states early whenever the budget is full."""
-        budget = ctx.memory
-        schema = self.children[0].schema
-        batches, reserved, emitted = [], 0, False
+        """Fold each batch into the group states; emit them early whenever the budget is full."""
+        states = GroupStates(self, ctx.memory, grouped=True)
+        emitted = False
         try:
             for batch in self.children[0].execute(partition, ctx):
-                if not budget.try_reserve(batch.nbytes):
-                    if batches:
-                        out = self._partial(_table_of(batches, schema))
-                        batches = []
-                        budget.release(reserved)
-                        reserved = 0
-                        self.add_metric("early_emits", 1)
-                        emitted = True
-                        yield from batches_of(out, ctx.config.batch_rows)
-                    if not budget.try_reserve(batch.nbytes):
-                        budget.reserve(batch.nbytes)      # one batch is the least state there is
-                reserved += batch.nbytes
-                batches.append(batch)
-            if batches or not emitted:
+                batch_states = self._partial(_as_table(batch))
+                if states.futile:
+                    # merging stopped paying: pass each batch's states on (the final phase merges)
+                    if states.rows:
+                        yield from batches_of(states.take(), ctx.config.batch_rows)
+                    emitted = True
+                    yield from batches_of(batch_states, ctx.config.batch_rows)
+                    continue
+                if not states.add(batch_states):
+                    self.add_metric("early_emits", 1)
+                    emitted = True
+                    if states.rows:
+                        yield from batches_of(states.take(), ctx.config.batch_rows)
+                    if not states.add(batch_states):
+                        yield from batches_of(batch_states, ctx.config.batch_rows)   # bigger than the budget
+            if states.rows or not emitted:
                 # (a keyless partial over no rows still emits its one row of empty states)
-                out = self._partial(_table_of(batches, schema))
-                batches = []
-                budget.release(reserved)
-                reserved = 0
+                out = states.take() if states.rows else self._partial(self.children[0].schema.empty_table())
                 yield from batches_of(out, ctx.config.batch_rows)
         finally:
-            budget.release(reserved)
+            states.release()
+            self.note_peak("peak_reserved_bytes", states.peak)
 
     def _execute_spillable(self, partition, ctx):
-        """Keyed ``final``/``single``: group in memory, or spill by key and group file by file."""
+        """Keyed ``final``/``single``: group in memory, or spill by key and group file by file.
+
+        ``final`` merges arriving states as they come (memory follows the groups); ``single``
+        holds its rows. Either spills everything once the budget refuses what it holds.
+        """
         budget = ctx.memory
         schema = self.children[0].schema
+        merging = self.mode == "final"
+        states = GroupStates(self, budget, grouped=False) if merging else None
         batches, reserved, spill = [], 0, None
         try:
             for batch in self.children[0].execute(partition, ctx):
                 if spill is None:
-                    if budget.try_reserve(batch.nbytes):
-                        reserved += batch.nbytes
-                        batches.append(batch)
-                        continue
+                    if merging:
+                        if states.add(_as_table(batch)):
+                            continue
+                        held = [t for t in [states.take()] if t is not None]
+                    else:
+                        if budget.try_reserve(batch.nbytes):
+                            reserved += batch.nbytes
+                            self.note_peak("peak_reserved_bytes", reserved)
+                            batches.append(batch)
+                            continue
+                        held, batches = batches, []
+                        budget.release(reserved)
+                        reserved = 0
                     spill = HashSpill(budget, schema, seed=SPILL_SEED)
-                    for held in batches:
-                        spill.write(held, self._spill_keys(held))
+                    for piece in held:
+                        spill.write(piece, self._spill_keys(piece))
+                    del held
+                spill.write(batch, self._spill_keys(batch))
+            if spill is None:
+                if merging:
+                    taken = states.take()
+                    out = self._finish_states(taken if taken is not None else self._merge_states(schema.empty_table()))
+                else:
+                    out = self._group(_table_of(batches, schema))
                     batches = []
                     budget.release(reserved)
                     reserved = 0
-                spill.write(batch, self._spill_keys(batch))
-            if spill is None:
-                out = self._group(_table_of(batches, schema))
-                batches = []
-                budget.release(reserved)
-                reserved = 0
                 yield from batches_of(out, ctx.config.batch_rows)
                 return
             for out in self._group_spilled(spill, budget, 0):
                 yield from batches_of(out, ctx.config.batch_rows)
         finally:
             budget.release(reserved)
+            if states is not None:
+                states.release()
+                self.note_peak("peak_reserved_bytes", states.peak)
             if spill is not None:
                 spill.delete()
 
@@ -302,13 +332,17 @@ class HashAggregateExec(ExecNode):
         return col
 
     def _partial(self, table: pa.Table) -> pa.Table:
+        """The states of ``table``'s groups (one row per group, in this node's output schema)."""
         n = table.num_rows
         cols = self._key_columns(table)
         specs = []
+        shared: dict = {}        # scaled subexpressions shared by this batch's aggregates
         for i, a in enumerate(self.aggs):
-            arg = self._arg_column(a, table, n)
-            if a.name == "avg" and not T.is_decimal(arg.type) and not T.is_integer(arg.type):
-                arg = cast_value(arg, T.FLOAT64)
+            arg = self._int64_sum_argument(a, table, n, shared)
+            if arg is None:
+                arg = self._arg_column(a, table, n)
+                if a.name == "avg" and not T.is_decimal(arg.type) and not T.is_integer(arg.type):
+                    arg = cast_value(arg, T.FLOAT64)
             cols[f"__a{i}"] = arg
             for fn, _ in DECOMPOSABLE[a.name]:
                 fn_name = "count" if fn == "count_all" else fn
@@ -317,19 +351,45 @@ class HashAggregateExec(ExecNode):
         result = _aggregate(work, list(self._key_columns_names()), specs)
         return self._rename(result, list(self.group_fields) + [f for fs in self.states for f in fs])
 
+    def _int64_sum_argument(self, a: AggCall, table: pa.Table, n: int, shared: dict):
+        """The argument of a decimal ``sum``/``avg`` as unscaled int64 values, when their sum over
+        ``table`` cannot overflow 64 bits (rows times the largest magnitude below 2**63), else None.
+        The int64 per-group sums become the DECIMAL(38, s) states in ``_rename``."""
+        if a.name not in ("sum", "avg") or a.filter is not None or not T.is_decimal(a.args[0].dtype):
+            return None
+        value = scaled(a.args[0], table, shared)
+        if value is None or value.is_constant or value.scale != a.args[0].dtype.scale \
+                or value.bound * max(n, 1) > INT64_SUM_LIMIT:
+            return None
+        return to_int64_array(value, n)
+
     def _key_columns_names(self):
         return [f"__k{j}" for j in range(len(self.group_exprs))]
 
     def _final(self, table: pa.Table) -> pa.Table:
-        cols = {f"__k{j}": table.column(f.key) for j, f in enumerate(self.group_fields)}
+        """Merge the states in ``table`` by key and finish each aggregate's value."""
+        return self._finish_states(self._merge_states(table))
+
+    def _merge_states(self, table: pa.Table) -> pa.Table:
+        """States (this node's input schema for ``final``, its output for ``partial``) merged by key:
+        one row per group, in the same schema."""
+        keys = self.group_fields
+        cols = {f"__k{j}": table.column(j) for j in range(len(keys))}
         specs = []
+        pos = len(keys)
         for i, (a, fs) in enumerate(zip(self.aggs, self.states)):
             for j, ((_, merge), f) in enumerate(zip(DECOMPOSABLE[a.name], fs)):
-                cols[f"__s{i}_{j}"] = table.column(f.key)
+                cols[f"__s{i}_{j}"] = table.column(pos)
+                pos += 1
                 specs.append((f"__s{i}_{j}", merge, _options(merge)))
-        n = table.num_rows
-        work = pa.table(cols) if cols else pa.table({"__dummy": pa.nulls(n)})
-        merged = _aggregate(work, self._key_columns_names(), specs)
+        work = pa.table(cols) if cols else pa.table({"__dummy": pa.nulls(table.num_rows)})
+        merged = _aggregate(work, self._key_columns_names()[:len(keys)], specs)
+        return pa.Table.from_arrays(
+            [c if c.type == t else cast_value(c, t) for c, t in zip(merged.columns, table.schema.types)],
+            schema=table.schema)
+
+    def _finish_states(self, merged: pa.Table) -> pa.Table:
+        """The final values of merged states (one row per group)."""
         arrays = [merged.column(j) for j in range(len(self.group_fields))]
         pos = len(self.group_fields)
         for a, fs in zip(self.aggs, self.states):
@@ -460,8 +520,96 @@ class HashAggregateExec(ExecNode):
         cols = []
         for i, f in enumerate(fields):
             col = result.column(i)
+            if col.type != f.dtype and pa.types.is_integer(col.type) and pa.types.is_decimal128(f.dtype):
+                col = int64_to_decimal(col, f.dtype)     # an int64 sum of unscaled decimals: exact
             cols.append(cast_value(col, f.dtype) if col.type != f.dtype else col)
         return pa.Table.from_arrays(cols, schema=self.schema)
+
+
+INT64_SUM_LIMIT = (1 << 63) - 1
+# pending states are merged once they reach this many rows (or twice the merged ones)
+MERGE_ROWS = 1 << 16
+
+
+class GroupStates:
+    """The per-group states one partial or final aggregation holds, reserved from the budget.
+
+    States arrive as small tables (a batch's groups); they wait as ``pending`` until there are
+    more pending rows than twice the merged ones (at least ``MERGE_ROWS``), and are then merged
+    by key with the aggregates' merge functions. So the rows held stay within a small factor
+    of the number of groups, and merging costs amortized linear time.
+
+    ``add`` returns False (and keeps nothing of ``states``) when the budget refuses them even
+    after a merge: the caller then takes what is held (``take``) to emit it early or to spill.
+    """
+
+    def __init__(self, node: HashAggregateExec, budget, grouped: bool):
+        self.node = node
+        self.grouped = grouped          # whether each added table already has one row per group
+        self.budget = budget
+        self.merged: pa.Table | None = None
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.reserved = 0
+        self.peak = 0
+        # merging that hardly shrinks the states (a key that rarely repeats across batches, as
+        # l_orderkey in a scan of lineitem) is wasted work: a partial then emits what it holds
+        self.futile = False
+
+    @property
+    def rows(self) -> int:
+        return self.pending_rows + (self.merged.num_rows if self.merged is not None else 0)
+
+    def add(self, states: pa.Table) -> bool:
+        if not self.budget.try_reserve(states.nbytes):
+            self._merge()
+            if not self.budget.try_reserve(states.nbytes):
+                return False
+        self._hold(states.nbytes)
+        self.pending.append(states)
+        self.pending_rows += states.num_rows
+        merged_rows = self.merged.num_rows if self.merged is not None else 0
+        if self.pending_rows >= max(MERGE_ROWS, 2 * merged_rows):
+            self._merge()
+        return True
+
+    def take(self) -> pa.Table | None:
+        """All states, merged by key (None if none were added); the holder is empty afterwards."""
+        self._merge()
+        out = self.merged
+        self.merged = None
+        self.release()
+        return out
+
+    def release(self) -> None:
+        self.budget.release(self.reserved)
+        self.reserved = 0
+        if self.merged is None:
+            self.pending, self.pending_rows = [], 0
+
+    def _hold(self, nbytes: int) -> None:
+        self.reserved += nbytes
+        self.peak = max(self.peak, self.reserved)
+
+    def _merge(self) -> None:
+        if not self.pending:
+            return
+        parts = ([self.merged] if self.merged is not None else []) + self.pending
+        table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        self.pending, self.pending_rows = [], 0
+        merged = self.node._merge_states(table) if len(parts) > 1 or not self.grouped else table
+        if len(parts) > 1 and merged.num_rows > 0.8 * table.num_rows:
+            self.futile = True
+        del table, parts
+        self.budget.release(self.reserved)
+        self.reserved = 0
+        self.budget.reserve(merged.nbytes)       # the merged states are the least there is
+        self._hold(merged.nbytes)
+        self.merged = merged
+
+
+def _as_table(batch) -> pa.Table:
+    return batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
 
 
 def _table_of(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:

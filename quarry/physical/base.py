@@ -133,6 +133,12 @@ class ExecNode:
         with _METRICS_LOCK:
             self.metrics[name] = self.metrics.get(name, 0) + value
 
+    def note_peak(self, name: str, value: float) -> None:
+        """Raise a ``peak_...`` metric to ``value`` if it is higher (a maximum over partitions and tasks)."""
+        with _METRICS_LOCK:
+            if value > self.metrics.get(name, 0):
+                self.metrics[name] = value
+
     def _execute(self, partition: int, ctx: ExecContext) -> Iterator[pa.RecordBatch]:  # pragma: no cover
         raise NotImplementedError
 
@@ -184,6 +190,25 @@ class ExecNode:
 
 
 _METRICS_LOCK = threading.Lock()
+
+
+def metric_deltas(metrics: dict, before: dict) -> dict:
+    """What a task added to an operator's metrics; a ``peak_`` metric is its value (peaks merge by max)."""
+    return {k: v if is_peak_metric(k) else v - before.get(k, 0) for k, v in metrics.items()}
+
+
+def is_peak_metric(name: str) -> bool:
+    """Metrics named ``peak_...`` are maxima over tasks, not sums."""
+    return name.startswith("peak_")
+
+
+def merge_metrics(into: dict, delta: dict) -> None:
+    """Add a task's metric deltas to an operator's metrics (maxima for ``peak_`` metrics)."""
+    for key, value in delta.items():
+        if is_peak_metric(key):
+            into[key] = max(into.get(key, 0), value)
+        else:
+            into[key] = into.get(key, 0) + value
 
 
 def run_partitions(node: ExecNode, ctx: ExecContext) -> list[list[pa.RecordBatch]]:
