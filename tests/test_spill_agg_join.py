@@ -37,9 +37,19 @@ def run(con, sql: str):
     return result.table, result.physical
 
 
+def executed(physical):
+    """The operators that ran: the plan's own, or (on worker processes) those of its stages."""
+    graph = getattr(physical, "stage_graph", None)
+    if graph is None:
+        yield from physical.walk()
+        return
+    for stage in graph.stages:
+        yield from stage.root.walk()
+
+
 def spilled(physical, node_type) -> list:
     """Metrics of the nodes of ``node_type`` that spilled."""
-    return [n.metrics for n in physical.walk() if isinstance(n, node_type) and n.metrics.get("spill_bytes")]
+    return [n.metrics for n in executed(physical) if isinstance(n, node_type) and n.metrics.get("spill_bytes")]
 
 
 def assert_no_spill_left(spill_dir) -> None:
@@ -164,7 +174,9 @@ JOINS = {
 @pytest.mark.parametrize("kind", list(JOINS))
 @pytest.mark.parametrize("workers", WORKERS)
 def test_tpch_join_spills(tpch, duckdb_tpch, tmp_path, workers, kind):
-    check(tpch(workers, memory_limit="128KB"), duckdb_tpch, JOINS[kind], HashJoinExec, tmp_path)
+    # a join holds only its build side (the probe side streams), here lineitem's 6k rows with
+    # l_quantity > 45 (48 KB) for anti: a budget of 16 KB is several times too small for every kind
+    check(tpch(workers, memory_limit="16KB"), duckdb_tpch, JOINS[kind], HashJoinExec, tmp_path)
 
 
 GENERATED_JOINS = {
@@ -254,3 +266,48 @@ def test_explain_analyze_reports_spill_bytes(tpch, tmp_path):
     line = next(x for x in text.splitlines() if "HashAggregate(final)" in x)
     assert "spill_bytes=" in line and "spill_files=" in line
     assert_no_spill_left(tmp_path)
+
+
+# -- memory follows operator state -------------------------------------------------------------
+
+def _peaks(physical, node_type) -> list[int]:
+    return [n.metrics.get("peak_reserved_bytes", 0) for n in executed(physical) if isinstance(n, node_type)]
+
+
+@pytest.mark.parametrize("executor", ["inline", "processes"])
+def test_aggregation_over_50_times_its_budget_with_few_groups_never_spills(tpch_sf001, duckdb_tpch, tmp_path,
+                                                                           executor):
+    # 60k lineitem rows of five columns, ~2 MB as Arrow: fifty times a 40 KB budget. The groups are
+    # four, so the state is four rows per aggregation whatever the input: it must fit without spilling.
+    budget = 40 * 1024
+    con = quarry.connect(workers=2, executor=executor, memory_limit=budget, spill_dir=str(tmp_path))
+    con.register("lineitem", str(tpch_sf001 / "lineitem.parquet"))
+    sql = """SELECT l_returnflag, l_linestatus, sum(l_quantity) AS q, sum(l_extendedprice * (1 - l_discount)) AS r,
+                    avg(l_discount) AS d, count(*) AS n
+             FROM lineitem GROUP BY l_returnflag, l_linestatus"""
+    input_bytes = con.sql("SELECT l_returnflag, l_linestatus, l_quantity, l_extendedprice, l_discount "
+                          "FROM lineitem").to_arrow().nbytes
+    assert input_bytes > 50 * budget
+    physical = check(con, duckdb_tpch, sql, HashAggregateExec, tmp_path, spills=False)
+    peaks = _peaks(physical, HashAggregateExec)
+    assert peaks and all(0 < p <= budget for p in peaks), peaks
+    assert not any(n.metrics.get("early_emits") for n in executed(physical))
+
+
+@pytest.mark.parametrize("executor", ["inline", "processes"])
+def test_join_holds_its_build_side_and_streams_the_probe_side(tpch_sf001, duckdb_tpch, tmp_path, executor):
+    # the probe side (all of lineitem) is many times the budget; the build side (parts of size 1)
+    # fits: nothing spills and the join never holds more than its build side
+    budget = 64 * 1024
+    con = quarry.connect(workers=2, executor=executor, memory_limit=budget, spill_dir=str(tmp_path),
+                         broadcast_rows=0)
+    for name in ("lineitem", "part"):
+        con.register(name, str(tpch_sf001 / f"{name}.parquet"))
+    sql = """SELECT l_orderkey, l_linenumber, l_extendedprice, p_name
+             FROM lineitem JOIN part ON l_partkey = p_partkey WHERE p_size = 1"""
+    probe_bytes = con.sql("SELECT l_orderkey, l_linenumber, l_extendedprice, l_partkey FROM lineitem") \
+        .to_arrow().nbytes
+    assert probe_bytes > 20 * budget
+    physical = check(con, duckdb_tpch, sql, HashJoinExec, tmp_path, spills=False)
+    peaks = _peaks(physical, HashJoinExec)
+    assert peaks and all(0 < p <= budget for p in peaks), peaks

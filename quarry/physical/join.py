@@ -13,14 +13,17 @@ surviving pairs with ``assemble_join``. Everything is vectorized.
 NULL, no row qualifies; a NULL on the left qualifies only if the subquery is
 empty.
 
-Memory: a hash join reserves the batches it holds from the run's budget. When
-its two inputs together do not fit, it becomes a grace hash join: both go to spill
-files by a seeded hash of their join keys (the same seed and fan-out on both
-sides, keys cast to one type so that equal keys hash equally), and then file
-pairs are joined one at a time. That is correct for every join kind, with any
-residual: rows that can match share a file pair, and each unmatched row is in
-exactly one file (NULL keys, which match nothing, all land in one). A null-aware
-anti join is the exception, see ``HashJoinExec``.
+Memory: a hash join holds its build side only. It reads the build input first,
+reserving its batches from the run's budget, and then streams the probe input
+through Acero batch by batch (the hash table is built once), so the probe side
+never sits in memory. When the build side does not fit, it becomes a grace hash
+join: both inputs go to spill files by a seeded hash of their join keys (the same
+seed and fan-out on both sides, keys cast to one type so that equal keys hash
+equally), and then file pairs are joined one at a time, each again streaming its
+probe file. That is correct for every join kind, with any residual: rows that can
+match share a file pair, and each unmatched row is in exactly one file (NULL keys,
+which match nothing, all land in one). The general path (a residual Acero cannot
+evaluate) and a null-aware anti join hold both inputs, see ``HashJoinExec``.
 """
 
 from __future__ import annotations
@@ -170,6 +173,14 @@ def _table_of(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
 
 
+def _one_batch(table: pa.Table, schema: pa.Schema) -> pa.RecordBatch:
+    """``table`` as one record batch of ``schema`` (the probe reader's fixed schema)."""
+    batches = table.combine_chunks().to_batches()
+    if not batches:
+        return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
+    return pa.RecordBatch.from_arrays(batches[0].columns, schema=schema)
+
+
 def _rows_table(n: int) -> pa.Table:
     return pa.table({"__rows": pa.nulls(n)}).drop_columns(["__rows"])
 
@@ -219,17 +230,21 @@ class HashJoinExec(ExecNode):
         if broadcast is not None:
             # the build side turned out small: join it whole with the probe input's own,
             # unshuffled partition (the probe exchange is never run)
-            probe_source = self.children[0 if self.build_left is False else 1].children[0]
-            probe = self.collect_child(probe_source, partition, ctx) if partition < probe_source.partitions \
-                else probe_source.schema.empty_table()
-            left, right = (broadcast, probe) if self.build_left else (probe, broadcast)
-        elif self.null_aware:
+            probe_source = self.children[1 if self.build_left else 0].children[0]
+            probe = probe_source.execute(partition, ctx) if partition < probe_source.partitions else iter(())
+            yield from self._probe(broadcast, probe, ctx)
+        elif self.null_aware or not self._streams():
             yield from self._execute_in_memory(partition, ctx)
-            return
         else:
             yield from self._execute_spillable(partition, ctx)
-            return
-        yield from batches_of(self.join_tables(left, right), ctx.config.batch_rows)
+
+    def _streams(self) -> bool:
+        """Whether the probe side can stream through Acero (no residual that only the general path evaluates)."""
+        return self.residual is None or self.acero_filter is not None
+
+    @property
+    def build_side(self) -> int:
+        return 0 if self.build_left else 1
 
     def _execute_in_memory(self, partition, ctx):
         """Hold both inputs, reserved even over the limit (NOT IN cannot be split, see above)."""
@@ -242,6 +257,7 @@ class HashJoinExec(ExecNode):
                 for batch in child.execute(partition, ctx):
                     budget.reserve(batch.nbytes)
                     reserved += batch.nbytes
+                    self.note_peak("peak_reserved_bytes", reserved)
                     batches.append(batch)
                 sides.append(_table_of(batches, child.schema))
             out = self.join_tables(*sides)
@@ -251,42 +267,103 @@ class HashJoinExec(ExecNode):
         yield from batches_of(out, ctx.config.batch_rows)
 
     def _execute_spillable(self, partition, ctx):
-        """Join in memory while both inputs fit; otherwise spill both and join file pair by file pair."""
+        """Hold the build side and stream the probe side; if the build side does not fit, spill both
+        and join file pair by file pair."""
         budget = ctx.memory
-        held: list[list[pa.RecordBatch]] = [[], []]
+        build_side = self.build_side
+        build_child, probe_child = self.children[build_side], self.children[1 - build_side]
+        held: list[pa.RecordBatch] = []
         reserved = 0
         spills: list[HashSpill] | None = None
         try:
-            for side, child in enumerate(self.children):
-                for batch in child.execute(partition, ctx):
-                    if spills is None:
-                        if budget.try_reserve(batch.nbytes):
-                            reserved += batch.nbytes
-                            held[side].append(batch)
-                            continue
-                        spills = [HashSpill(budget, c.schema, seed=SPILL_SEED) for c in self.children]
-                        for s, batches in enumerate(held):
-                            for b in batches:
-                                spills[s].write(b, self._spill_keys(s, b))
-                        held = [[], []]
-                        budget.release(reserved)
-                        reserved = 0
-                    spills[side].write(batch, self._spill_keys(side, batch))
+            for batch in build_child.execute(partition, ctx):
+                if spills is None:
+                    if budget.try_reserve(batch.nbytes):
+                        reserved += batch.nbytes
+                        self.note_peak("peak_reserved_bytes", reserved)
+                        held.append(batch)
+                        continue
+                    spills = [HashSpill(budget, c.schema, seed=SPILL_SEED) for c in self.children]
+                    for b in held:
+                        spills[build_side].write(b, self._spill_keys(build_side, b))
+                    held = []
+                    budget.release(reserved)
+                    reserved = 0
+                spills[build_side].write(batch, self._spill_keys(build_side, batch))
             if spills is None:
-                left, right = (_table_of(b, c.schema) for b, c in zip(held, self.children))
-                held = [[], []]
-                out = self.join_tables(left, right)
-                del left, right
-                budget.release(reserved)
-                reserved = 0
-                yield from batches_of(out, ctx.config.batch_rows)
+                build = _table_of(held, build_child.schema)
+                held = []
+                yield from self._probe(build, probe_child.execute(partition, ctx), ctx)
                 return
-            for out in self._join_spilled(spills, budget, 0):
-                yield from batches_of(out, ctx.config.batch_rows)
+            for batch in probe_child.execute(partition, ctx):
+                spills[1 - build_side].write(batch, self._spill_keys(1 - build_side, batch))
+            yield from self._join_spilled(spills, budget, 0, ctx)
         finally:
             budget.release(reserved)
             for spill in spills or ():
                 spill.delete()
+
+    def _probe(self, build: pa.Table, probe_batches, ctx):
+        """Join the whole ``build`` table with the probe batches as they arrive (Acero builds its hash
+        table once); batches of this join's schema. Falls back to joining whole tables for what
+        Acero cannot do."""
+        build_side = self.build_side
+        probe_schema = self.children[1 - build_side].schema
+        if self.kind in ("inner", "semi") and build.num_rows == 0:
+            for _ in probe_batches:       # nothing can match; the input still runs (and is cancellable)
+                pass
+            return
+        if not self._streams():
+            probe = _table_of(list(probe_batches), probe_schema)
+            left, right = (build, probe) if self.build_left else (probe, build)
+            yield from batches_of(self.join_tables(left, right), ctx.config.batch_rows)
+            return
+        bt, bkeys = _with_keys(build, self.left_keys if self.build_left else self.right_keys, "__bk")
+        probe_key_exprs = self.right_keys if self.build_left else self.left_keys
+        first = next(probe_batches, None)
+        if first is None and self.kind in ("inner", "semi", "left", "anti") and not self.build_left:
+            return                          # probe on the left, and no probe rows: no output at all
+        sample, pkeys = _with_keys(pa.Table.from_batches([first]) if first is not None
+                                   else probe_schema.empty_table(), probe_key_exprs, "__pk")
+        reader_schema = sample.schema
+
+        def probe_stream():
+            if first is not None:
+                yield _one_batch(sample, reader_schema)
+            for batch in probe_batches:
+                table, _ = _with_keys(pa.Table.from_batches([batch]), probe_key_exprs, "__pk")
+                yield _one_batch(table, reader_schema)
+
+        reader = pa.RecordBatchReader.from_batches(reader_schema, probe_stream())
+        probe_source = acero.Declaration("record_batch_reader_source",
+                                         acero.RecordBatchReaderSourceNodeOptions(reader))
+        kind = _ACERO_KIND[self.kind]
+        probe_out = list(probe_schema.names)
+        build_out = list(build.column_names)
+        if self.build_left:
+            # Acero hashes its right input: the probe (our right) goes left, kinds swap sides
+            opts = acero.HashJoinNodeOptions(_SWAPPED[kind], pkeys, bkeys,
+                                             left_output=probe_out if self.kind not in ("semi", "anti") else [],
+                                             right_output=build_out, filter_expression=self.acero_filter)
+        else:
+            opts = acero.HashJoinNodeOptions(kind, pkeys, bkeys, left_output=probe_out,
+                                             right_output=build_out if self.kind not in ("semi", "anti") else [],
+                                             filter_expression=self.acero_filter)
+        decl = acero.Declaration("hashjoin", opts, inputs=[probe_source, _source(bt)])
+        names = [f.name for f in self.schema]
+        try:
+            out = decl.to_reader(use_threads=arrow_threads())
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            # a key type Acero cannot hash: the general path, on whole tables
+            rest = _table_of(([first] if first is not None else []) + list(probe_batches), probe_schema)
+            left, right = (build, rest) if self.build_left else (rest, build)
+            yield from batches_of(self.join_tables(left, right), ctx.config.batch_rows)
+            return
+        with out:
+            for batch in out:
+                ctx.check_cancelled()
+                if batch.num_rows:
+                    yield pa.RecordBatch.from_arrays([batch.column(n) for n in names], schema=self.schema)
 
     def _spill_keys(self, side: int, batch) -> list[pa.Array]:
         """The join keys of a left (0) or right (1) batch, in the type both sides hash in."""
@@ -304,8 +381,9 @@ class HashJoinExec(ExecNode):
             keys.append(col)
         return keys
 
-    def _join_spilled(self, spills: list[HashSpill], budget, depth: int):
-        """Join the file pairs of ``spills`` one at a time, deleting each pair once joined."""
+    def _join_spilled(self, spills: list[HashSpill], budget, depth: int, ctx):
+        """Join the file pairs of ``spills`` one at a time (build file held, probe file streamed),
+        deleting each pair once joined; yields batches of the join's schema."""
         files = [s.finish() for s in spills]
         self.add_metric("spill_bytes", sum(s.nbytes for s in spills))
         self.add_metric("spill_files", sum(s.file_count for s in spills))
@@ -316,9 +394,9 @@ class HashJoinExec(ExecNode):
                     if f is not None:
                         f.delete()
                 continue
-            nbytes = sum(f.nbytes for f in pair if f is not None)
-            rows = sum(f.rows for f in pair if f is not None)
-            if nbytes > budget.limit and depth < MAX_RESPLITS and rows > 1:
+            build_held = pair[self.build_side]
+            if build_held is not None and build_held.nbytes > budget.limit and depth < MAX_RESPLITS \
+                    and build_held.rows > 1:
                 inner = [HashSpill(budget, s.schema, seed=s.seed + 1) for s in spills]
                 try:
                     for side, f in enumerate(pair):
@@ -328,24 +406,28 @@ class HashJoinExec(ExecNode):
                             f.delete()
                     split = sum(any(s.files[i] is not None for s in inner) for i in range(inner[0].fanout))
                     # all rows under one key hash: splitting again cannot help
-                    yield from self._join_spilled(inner, budget, depth + 1 if split > 1 else MAX_RESPLITS)
+                    yield from self._join_spilled(inner, budget, depth + 1 if split > 1 else MAX_RESPLITS, ctx)
                 finally:
                     for s in inner:
                         s.delete()
                 continue
-            budget.reserve(nbytes)
+            build_side = self.build_side
+            build_file, probe_file = pair[build_side], pair[1 - build_side]
+            held = build_file.nbytes if build_file is not None else 0
+            budget.reserve(held)
             try:
-                left, right = (f.read_all() if f is not None else c.schema.empty_table()
-                               for f, c in zip(pair, self.children))
-                out = self.join_tables(left, right)
-                del left, right
+                build = build_file.read_all() if build_file is not None \
+                    else self.children[build_side].schema.empty_table()
+                probe = probe_file.batches() if probe_file is not None else iter(())
+                for out in self._probe(build, probe, ctx):
+                    yield out
+                del build
             finally:
-                budget.release(nbytes)
+                budget.release(held)
             for side, f in enumerate(pair):
                 if f is not None:
                     f.delete()
                     spills[side].files[bucket] = None
-            yield out
 
     def may_broadcast_build(self) -> bool:
         """Whether this partitioned join may instead read its whole build side in every partition:
