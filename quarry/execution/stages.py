@@ -167,7 +167,9 @@ class FileSource:
         for path, index in chosen:
             if bucket is not None and not index[bucket]:
                 continue
-            with pa.memory_map(path) as source:
+            # read, not memory-mapped: a mapped file's pages count in the reader's RSS until
+            # unmapped, so a consumer of many shuffle files would look as big as their sum
+            with pa.OSFile(path) as source:
                 reader = ipc.open_file(source)
                 numbers = index[bucket] if bucket is not None else range(reader.num_record_batches)
                 for i in numbers:

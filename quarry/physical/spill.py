@@ -81,7 +81,7 @@ class MemoryBudget:
 
 
 class SpillFile:
-    """An Arrow IPC file written once, batch by batch, then read back (memory-mapped) and deleted."""
+    """An Arrow IPC file written once, batch by batch, then read back batch by batch and deleted."""
 
     def __init__(self, path: str, schema: pa.Schema, budget: MemoryBudget):
         self.path = path
@@ -113,9 +113,9 @@ class SpillFile:
         return self
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        """The batches written, in order (zero-copy from a memory map)."""
+        """The batches written, in order (read one at a time: a memory map's pages would stay in RSS)."""
         self.finish()
-        with pa.memory_map(self.path) as source:
+        with pa.OSFile(self.path) as source:
             reader = ipc.open_file(source)
             for i in range(reader.num_record_batches):
                 yield reader.get_batch(i)
