@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.acero as acero
 import pyarrow.compute as pc
 
 from quarry.errors import ExecutionError
@@ -200,26 +201,60 @@ class HashAggregateExec(ExecNode):
         yield from batches_of(out, ctx.config.batch_rows)
 
     def _execute_partial(self, partition, ctx):
-        """Fold each batch into the group states; emit them early whenever the budget is full."""
-        states = GroupStates(self, ctx.memory, grouped=True)
+        """Fold the input into the group states; emit them early whenever the budget is full.
+
+        With group keys the input is grouped in chunks, each one streaming Acero aggregation
+        over up to ``CHUNK_ROWS`` rows whose hash table is reserved by an estimate (rows times
+        the groups per row seen so far); the chunks' states are merged in :class:`GroupStates`.
+        Without keys every batch is one row of states, merged as it comes.
+        """
+        budget = ctx.memory
+        states = GroupStates(self, budget, grouped=True)
         emitted = False
+
+        def emit(new_states: pa.Table):
+            nonlocal emitted
+            if states.futile:
+                # merging stopped paying: pass the states on (the final phase merges them)
+                emitted = True
+                if states.rows:
+                    yield from batches_of(states.take(), ctx.config.batch_rows)
+                yield from batches_of(new_states, ctx.config.batch_rows)
+                return
+            if not states.add(new_states):
+                self.add_metric("early_emits", 1)
+                emitted = True
+                if states.rows:
+                    yield from batches_of(states.take(), ctx.config.batch_rows)
+                if not states.add(new_states):
+                    yield from batches_of(new_states, ctx.config.batch_rows)   # bigger than the budget
+
         try:
-            for batch in self.children[0].execute(partition, ctx):
-                batch_states = self._partial(_as_table(batch))
-                if states.futile:
-                    # merging stopped paying: pass each batch's states on (the final phase merges)
-                    if states.rows:
-                        yield from batches_of(states.take(), ctx.config.batch_rows)
-                    emitted = True
-                    yield from batches_of(batch_states, ctx.config.batch_rows)
-                    continue
-                if not states.add(batch_states):
-                    self.add_metric("early_emits", 1)
-                    emitted = True
-                    if states.rows:
-                        yield from batches_of(states.take(), ctx.config.batch_rows)
-                    if not states.add(batch_states):
-                        yield from batches_of(batch_states, ctx.config.batch_rows)   # bigger than the budget
+            source = _Pushback(self.children[0].execute(partition, ctx))
+            if self.group_exprs:
+                # the first batch is grouped alone: its groups per row say how big the hash table of
+                # a chunk may grow (reserved before it does); each chunk then updates the ratio
+                ratio = 1.0
+                first = next(source, None)
+                if first is not None:
+                    first_states = self._partial(_as_table(first))
+                    ratio = min(1.0, max(first_states.num_rows / max(first.num_rows, 1), 1 / CHUNK_ROWS))
+                    yield from emit(first_states)
+                while first is not None:
+                    chunk = _Chunk(self, source, budget, ratio)
+                    try:
+                        result = self._aggregate_chunk(chunk)
+                    finally:
+                        chunk.release()
+                    if result is None:
+                        break
+                    chunk_states = self._states_of(result)
+                    self.note_peak("peak_reserved_bytes", chunk.peak + states.reserved)
+                    ratio = min(1.0, max(chunk_states.num_rows / max(chunk.rows, 1), 1 / CHUNK_ROWS))
+                    yield from emit(chunk_states)
+            else:
+                for batch in source:
+                    yield from emit(self._partial(_as_table(batch)))
             if states.rows or not emitted:
                 # (a keyless partial over no rows still emits its one row of empty states)
                 out = states.take() if states.rows else self._partial(self.children[0].schema.empty_table())
@@ -333,35 +368,69 @@ class HashAggregateExec(ExecNode):
 
     def _partial(self, table: pa.Table) -> pa.Table:
         """The states of ``table``'s groups (one row per group, in this node's output schema)."""
+        work, _ = self._prepare(table)
+        return self._states_of(_aggregate(work, self._key_columns_names(), self._partial_specs()))
+
+    def _prepare(self, table: pa.Table) -> tuple[pa.Table, int]:
+        """The columns a partial aggregation groups: keys ``__k<j>``, then one argument ``__a<i>`` per
+        aggregate; and the largest magnitude among the int64 sum arguments (0 if none).
+
+        A decimal ``sum``/``avg`` argument is its unscaled int64 values when their sum over ``table``
+        cannot overflow 64 bits (rows times the largest magnitude below 2**63); the int64 per-group
+        sums become the DECIMAL(38, s) states in ``_states_of``."""
         n = table.num_rows
         cols = self._key_columns(table)
-        specs = []
         shared: dict = {}        # scaled subexpressions shared by this batch's aggregates
+        bound = 0
         for i, a in enumerate(self.aggs):
-            arg = self._int64_sum_argument(a, table, n, shared)
-            if arg is None:
+            value = self._int64_sum_value(a, table, shared)
+            if value is not None:
+                arg = to_int64_array(value, n)
+                bound = max(bound, value.bound)
+            else:
                 arg = self._arg_column(a, table, n)
                 if a.name == "avg" and not T.is_decimal(arg.type) and not T.is_integer(arg.type):
                     arg = cast_value(arg, T.FLOAT64)
             cols[f"__a{i}"] = arg
+        return (pa.table(cols) if cols else pa.table({"__dummy": pa.nulls(n)})), bound
+
+    def _partial_specs(self) -> list[tuple[str, str, object]]:
+        specs = []
+        for i, a in enumerate(self.aggs):
             for fn, _ in DECOMPOSABLE[a.name]:
                 fn_name = "count" if fn == "count_all" else fn
                 specs.append((f"__a{i}", fn_name, _options(fn_name)))
-        work = pa.table(cols) if cols else pa.table({"__dummy": pa.nulls(n)})
-        result = _aggregate(work, list(self._key_columns_names()), specs)
+        return specs
+
+    def _states_of(self, result: pa.Table) -> pa.Table:
         return self._rename(result, list(self.group_fields) + [f for fs in self.states for f in fs])
 
-    def _int64_sum_argument(self, a: AggCall, table: pa.Table, n: int, shared: dict):
-        """The argument of a decimal ``sum``/``avg`` as unscaled int64 values, when their sum over
-        ``table`` cannot overflow 64 bits (rows times the largest magnitude below 2**63), else None.
-        The int64 per-group sums become the DECIMAL(38, s) states in ``_rename``."""
+    def _int64_sum_value(self, a: AggCall, table: pa.Table, shared: dict):
+        """The scaled int64 values of a decimal ``sum``/``avg`` argument over ``table`` when their sum
+        cannot overflow (see ``_prepare``), else None."""
         if a.name not in ("sum", "avg") or a.filter is not None or not T.is_decimal(a.args[0].dtype):
             return None
         value = scaled(a.args[0], table, shared)
         if value is None or value.is_constant or value.scale != a.args[0].dtype.scale \
-                or value.bound * max(n, 1) > INT64_SUM_LIMIT:
+                or value.bound * max(table.num_rows, 1) > INT64_SUM_LIMIT:
             return None
-        return to_int64_array(value, n)
+        return value
+
+    def _aggregate_chunk(self, chunk: "_Chunk") -> pa.Table | None:
+        """Group a chunk's batches in one streaming Acero aggregation (one hash table, fed batch by batch);
+        None when the input had no batch left."""
+        first = chunk.first()
+        if first is None:
+            return None
+        specs = self._partial_specs()
+        keys = self._key_columns_names()
+        aggregates = [(col, "hash_" + fn, opts, f"{col}_{fn}") for col, fn, opts in specs]
+        reader = pa.RecordBatchReader.from_batches(first.schema, chunk.batches())
+        decl = acero.Declaration.from_sequence([
+            acero.Declaration("record_batch_reader_source", acero.RecordBatchReaderSourceNodeOptions(reader)),
+            acero.Declaration("aggregate", acero.AggregateNodeOptions(aggregates, keys=keys))])
+        result = decl.to_table(use_threads=arrow_threads())
+        return result.select(keys + [name for *_, name in aggregates])
 
     def _key_columns_names(self):
         return [f"__k{j}" for j in range(len(self.group_exprs))]
@@ -606,6 +675,100 @@ class GroupStates:
         self.budget.reserve(merged.nbytes)       # the merged states are the least there is
         self._hold(merged.nbytes)
         self.merged = merged
+
+
+CHUNK_ROWS = 1 << 21     # input rows one streaming aggregation takes at most before its states are merged
+
+
+class _Pushback:
+    """An iterator that can take one item back (the batch that did not fit a chunk)."""
+
+    def __init__(self, it):
+        self._it = iter(it)
+        self._back = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self._back:
+            return self._back.pop()
+        return next(self._it)
+
+    def push_back(self, item) -> None:
+        self._back.append(item)
+
+
+class _Chunk:
+    """The batches one streaming aggregation takes: prepared work columns of one schema, until
+    ``CHUNK_ROWS`` rows, until the budget refuses the estimated hash table (rows seen times
+    ``ratio`` groups per row times a row's bytes), or until a batch does not fit the chunk (other
+    argument representations, or int64 sums that could overflow); that batch goes back."""
+
+    def __init__(self, node: "HashAggregateExec", source: _Pushback, budget, ratio: float):
+        self.node = node
+        self.source = source
+        self.budget = budget
+        self.ratio = ratio
+        self.rows = 0
+        self.reserved = 0
+        self.peak = 0
+        self._first = None
+        self._schema = None
+        self._sum_bound = 0
+        self._row_bytes = 0.0
+
+    def first(self) -> pa.RecordBatch | None:
+        """The first prepared batch (None when the input is exhausted); it is always taken."""
+        try:
+            batch = next(self.source)
+        except StopIteration:
+            return None
+        work, bound = self.node._prepare(_as_table(batch))
+        self._schema = work.schema
+        self._row_bytes = work.nbytes / max(work.num_rows, 1)
+        self._take(work, bound, force=True)
+        self._first = _single_batch(work)
+        return self._first
+
+    def batches(self):
+        yield self._first
+        self._first = None
+        while self.rows < CHUNK_ROWS:
+            try:
+                batch = next(self.source)
+            except StopIteration:
+                return
+            work, bound = self.node._prepare(_as_table(batch))
+            if work.schema != self._schema or not self._take(work, bound, force=False):
+                self.source.push_back(batch)
+                return
+            yield _single_batch(work)
+
+    def _take(self, work: pa.Table, bound: int, force: bool) -> bool:
+        n = work.num_rows
+        if self._sum_bound + bound * n > INT64_SUM_LIMIT and not force:
+            return False
+        need = int(n * self.ratio * self._row_bytes)
+        if not self.budget.try_reserve(need):
+            if not force:
+                return False
+            self.budget.reserve(need)
+        self._sum_bound += bound * n
+        self.rows += n
+        self.reserved += need
+        self.peak = max(self.peak, self.reserved)
+        return True
+
+    def release(self) -> None:
+        self.budget.release(self.reserved)
+        self.reserved = 0
+
+
+def _single_batch(table: pa.Table) -> pa.RecordBatch:
+    batches = table.combine_chunks().to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_arrays(
+        [pa.array([], f.type) for f in table.schema], schema=table.schema)
 
 
 def _as_table(batch) -> pa.Table:

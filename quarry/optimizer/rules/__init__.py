@@ -13,7 +13,9 @@ Order matters, and every constraint is stated here:
    point: together they turn comma joins into keyed joins and move every filter (and
    every EXISTS/IN semi join) to its lowest point.
 5. ``reorder_joins`` once, after pushdown, because its estimates need filters at
-   the scans; pushdown runs again after it for conjuncts it left on top.
+   the scans; pushdown runs again after it for conjuncts it left on top, but without
+   ``push_down_semi_join``: the reorderer places semi/anti joins where their input is
+   smallest, which may be above joins, and pushing them down again would undo that.
 6. ``push_down_limit`` after joins are final.
 7. ``prune_columns`` last among the rewrites (it must see every expression where it
    ends up), then ``merge_projections`` tidies what pruning and the rewrites left.
@@ -33,7 +35,7 @@ BATCHES: list[Batch] = [
                                        push_down_semi_join.apply)),
     Batch("join order", Once(), (reorder_joins.apply,)),
     Batch("pushdown again", FixedPoint(30), (extract_equi_joins.apply, push_down_filter.apply,
-                                             push_down_semi_join.apply, simplify_expressions.apply)),
+                                             simplify_expressions.apply)),
     Batch("limits", FixedPoint(10), (push_down_limit.apply,)),
     Batch("prune", Once(), (prune_columns.apply,)),
     Batch("tidy", FixedPoint(10), (merge_projections.apply,)),
