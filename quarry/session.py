@@ -161,7 +161,7 @@ class Session:
     def table(self, name: str):
         """A DataFrame reading the whole table ``name``."""
         from quarry.api.dataframe import DataFrame
-        from quarry.sql.binder import scan_of
+        from quarry.logical.builder import scan_of
         provider = self.catalog.get(name)
         plan = provider.build() if isinstance(provider, ViewTable) else scan_of(provider)
         return DataFrame(self, plan)
@@ -212,7 +212,7 @@ class Session:
 
     def _scan_frame(self, provider):
         from quarry.api.dataframe import DataFrame
-        from quarry.sql.binder import scan_of
+        from quarry.logical.builder import scan_of
         return DataFrame(self, scan_of(provider))
 
     def check_path_allowed(self, paths) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from quarry.catalog.providers import TableProvider
-from quarry.errors import CatalogError, suggest
+from quarry.errors import CatalogError, UnknownTableError, suggest
 
 
 class Catalog:
@@ -51,9 +51,9 @@ class Catalog:
     def providers(self) -> list[TableProvider]:
         return [self._tables[k] for k in sorted(self._tables)]
 
-    def _missing(self, name: str) -> CatalogError:
+    def _missing(self, name: str) -> UnknownTableError:
         hint = suggest(name, self.names())
         if hint is None:
             hint = ("register it first: con.register('%s', 'path/to/file.parquet'), or query a file directly: "
                     "SELECT * FROM read_parquet('path')" % name)
-        return CatalogError(f"table `{name}` does not exist", hint=hint)
+        return UnknownTableError(name, hint=hint)
