@@ -75,6 +75,24 @@ def test_select_names_expressions_star_and_sql_text(con, people):
     assert people.select(people["age"], "people.name").columns == ["age", "name"]
 
 
+def test_a_string_that_is_exactly_a_column_name_is_that_column(con):
+    """'unit price' reads as SQL `unit AS price` only when no column has that name."""
+    con.register("items", pa.table({"unit price": [1.5, 2.5], "unit": [7, 8], "qty": [1, 2]}))
+    items = con.table("items")
+    assert items.select("unit price").to_pydict() == {"unit price": [1.5, 2.5]}
+    assert items.select(F.sum("unit price")).to_pydict() == {"sum(unit price)": [4.0]}
+    assert items.group_by("unit price").agg(F.max("qty")).columns == ["unit price", "max(qty)"]
+    assert items.with_columns("unit price").columns == ["unit price", "unit", "qty"]
+    assert items.sort("unit price desc").first()["qty"] == 2
+    assert items.join(items.alias("other"), on="unit price").columns == ["unit price", "unit", "qty", "unit", "qty"]
+    over = F.sum("unit price").over(F.window(partition_by="unit price"))
+    assert items.select(over).columns == ["sum(unit price) OVER (PARTITION BY unit price)"]
+    # otherwise the string is SQL text, named as SQL names it
+    assert items.select("unit qty").to_pydict() == {"qty": [7, 8]}
+    assert items.select(F.sum("qty * 2")).columns == ["sum(qty * 2)"]
+    assert items.select("qty * 2").columns == ["qty * 2"]
+
+
 def test_select_builds_the_sql_plan(con, people):
     same_plan(people.filter(col("age") > 30).select("name", (col("age") * 2).alias("a2")).sort("name"), con,
               "SELECT name, age * 2 AS a2 FROM people WHERE age > 30 ORDER BY name")
