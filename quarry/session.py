@@ -137,22 +137,29 @@ class Session:
         """Make ``source`` queryable as ``name``.
 
         ``source`` may be a Parquet file, directory (hive ``k=v`` folders become
-        columns) or glob; a CSV path; a pyarrow Table / RecordBatch / RecordBatchReader;
-        a pandas DataFrame; any object with ``__arrow_c_stream__``; or a quarry DataFrame
-        (registered as a view).
+        columns) or glob, or a list of them; a CSV path; a pyarrow Table / RecordBatch /
+        RecordBatchReader; a pandas or polars DataFrame; any object with
+        ``__arrow_c_stream__``; rows as a list of dicts (``[{"a": 1}, {"a": 2}]``, types
+        inferred by pyarrow); or a quarry DataFrame (registered as a view). Anything else,
+        or a ``name`` that is not a string, is a QuarryError with a hint.
 
         >>> con.register("lineitem", "data/lineitem.parquet")     # doctest: +SKIP
+        >>> con.register("points", [{"x": 1, "y": 2}, {"x": 3, "y": None}])   # doctest: +SKIP
         """
         from quarry.api.dataframe import DataFrame
+        name = _table_name(name, "register")
         if isinstance(source, DataFrame):
             source.create_view(name, replace=True)
             return
         if isinstance(source, (str, os.PathLike)):
             self.check_path_allowed(os.fspath(source))
+        elif isinstance(source, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in source):
+            self.check_path_allowed([os.fspath(p) for p in source])
         self.catalog.register(name, provider_for(name, source, **options))
 
     def unregister(self, name: str) -> None:
-        self.catalog.drop(name, if_exists=True)
+        """Forget the table or view ``name`` (no error when there is none)."""
+        self.catalog.drop(_table_name(name, "unregister"), if_exists=True)
 
     def tables(self) -> list[str]:
         """Names of all tables and views."""
@@ -162,7 +169,7 @@ class Session:
         """A DataFrame reading the whole table ``name``."""
         from quarry.api.dataframe import DataFrame
         from quarry.logical.builder import scan_of
-        provider = self.catalog.get(name)
+        provider = self.catalog.get(_table_name(name, "table"))
         plan = provider.build() if isinstance(provider, ViewTable) else scan_of(provider)
         return DataFrame(self, plan)
 
@@ -401,6 +408,16 @@ def connect(*, workers: int | None = None, executor: str | None = None, address:
     if workers is not None:
         merged.setdefault("target_partitions", max(1, int(workers)))
     return Session(merged, executor=executor, workers=workers, address=address, progress=progress)
+
+
+def _table_name(name, method: str) -> str:
+    """``name`` if it can name a table (a non-empty string), else a QuarryTypeError saying so."""
+    if isinstance(name, str) and name:
+        return name
+    from quarry.errors import QuarryTypeError
+    shown = "an empty string" if isinstance(name, str) else f"a Python {type(name).__name__}"
+    raise QuarryTypeError(f"{method}: the table name must be a non-empty string, not {shown}",
+                          hint=f"con.{method}('my_table'{', data' if method == 'register' else ''})")
 
 
 def _default_name(path) -> str:
