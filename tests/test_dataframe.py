@@ -539,6 +539,13 @@ def test_arrow_stream_protocol_pandas_polars_duckdb(con, people):
     assert pl.DataFrame(qdf)["age"].sum() == 161
     assert duckdb.sql("SELECT sum(age) AS s FROM qdf").fetchall() == [(161,)]
     assert duckdb.from_arrow(qdf).aggregate("count(*)").fetchall() == [(4,)]
+    # the stream is record batches of the result schema (not one struct column)
+    reader = pa.RecordBatchReader.from_stream(qdf)
+    assert reader.schema == qdf.schema and reader.read_all().num_columns == 2
+    assert pa.table(qdf).schema == qdf.schema
+    assert isinstance(qdf.to_polars(), pl.DataFrame) and qdf.to_polars()["name"].to_list() == ["ann", "dan", "bob", None]
+    assert qdf.to_polars().columns == pl.DataFrame(qdf).columns == ["name", "age"]
+    assert pd.api.interchange.from_dataframe(qdf)["age"].tolist() == [31, 38, 42, 50]
     # and back: anything with __arrow_c_stream__ registers as a table
     con.register("from_polars", pl.DataFrame({"a": [1, 2, 3]}))
     con.register("from_duckdb", duckdb.sql("SELECT 42 AS answer"))

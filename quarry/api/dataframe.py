@@ -646,6 +646,19 @@ class DataFrame:
         """Run the query; the result as a pandas DataFrame. ``df.to_pandas().head()``."""
         return self.to_arrow().to_pandas()
 
+    def to_polars(self):
+        """Run the query; the result as a polars DataFrame (needs polars installed). ``df.to_polars()``.
+
+        ``polars.DataFrame(df)`` does the same through the Arrow stream; ``polars.from_arrow(df)``
+        does not: polars gives a Series (of structs) for any Arrow stream that is not pyarrow's.
+        """
+        try:
+            import polars
+        except ImportError:
+            raise UnsupportedError("to_polars() needs polars, which is not installed",
+                                   hint="pip install polars, or use to_arrow() / to_pandas()") from None
+        return polars.from_arrow(self.to_arrow())
+
     def to_pylist(self) -> list[dict]:
         """Run the query; rows as dictionaries. ``df.to_pylist()[0]["l_quantity"]``."""
         return self.to_arrow().to_pylist()
@@ -824,8 +837,9 @@ class DataFrame:
     # -- interop and display ------------------------------------------------------------------
 
     def __arrow_c_stream__(self, requested_schema=None):
-        """The Arrow PyCapsule stream of the result, so ``pa.table(df)``, ``polars.from_arrow(df)`` and
-        ``duckdb.sql("select * from df")`` read a DataFrame directly. Runs the query.
+        """The Arrow PyCapsule stream of the result: record batches of :attr:`schema`. So ``pa.table(df)``,
+        ``polars.DataFrame(df)``, ``pandas.DataFrame.from_arrow(df)`` and ``duckdb.sql("select * from df")``
+        read a DataFrame directly. Runs the query.
 
         >>> pa.table(df)                                                                  # doctest: +SKIP
         """
