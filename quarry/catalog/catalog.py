@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 from quarry.catalog.providers import TableProvider
 from quarry.errors import CatalogError, UnknownTableError, suggest
@@ -35,11 +36,17 @@ class Catalog:
                 raise CatalogError(f"`{name}` is a table, not a view", hint=f"use DROP TABLE {name}")
             del self._tables[key]
 
-    def get(self, name: str) -> TableProvider:
+    def get(self, name: str, fallback: Callable[[str], TableProvider | None] | None = None) -> TableProvider:
+        """The provider registered as ``name``. When there is none, ``fallback(name)`` may supply one
+        (the session's replacement scan of a Python variable); a registered name always wins."""
         try:
             return self._tables[name.lower()]
         except KeyError:
-            raise self._missing(name) from None
+            pass
+        found = fallback(name) if fallback is not None else None
+        if found is None:
+            raise self._missing(name)
+        return found
 
     def exists(self, name: str) -> bool:
         return name.lower() in self._tables

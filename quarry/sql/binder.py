@@ -377,7 +377,8 @@ class Binder:
         if not self.catalog.exists(name) and self._looks_like_path(name):
             self.session.check_path_allowed(name)     # as read_parquet() does: servers limit file access
             return scan_of(provider_for(os.path.basename(name), name)), os.path.splitext(os.path.basename(name))[0]
-        provider = self.catalog.get(name)
+        # a name no table has may be a DataFrame variable of the caller (a replacement scan)
+        provider = self.catalog.get(name, fallback=getattr(self.session, "replacement_scan", None))
         if isinstance(provider, ViewTable):
             plan = provider.build()
             return self._rename(plan, [], provider.name, node), provider.name
