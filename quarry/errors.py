@@ -163,6 +163,14 @@ class NotGroupedError(BindError):
         self.name = name
 
 
+class UnknownSchemaError(BindError):
+    """A qualified table name whose schema (``name``) does not exist: quarry has one, ``main``."""
+
+    def __init__(self, name: str):
+        super().__init__(f"schema `{name}` does not exist", hint="quarry has one schema, `main`", subject=name)
+        self.name = name
+
+
 class CatalogError(BindError):
     """A table or view is missing, or already exists."""
 

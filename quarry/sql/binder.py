@@ -20,7 +20,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from quarry.catalog.providers import ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table
-from quarry.errors import BindError, QuarryError, UnsupportedError
+from quarry.errors import BindError, QuarryError, UnknownSchemaError, UnsupportedError
 from quarry.logical import builder as B
 from quarry.logical import functions as F
 from quarry.logical import types as T
@@ -365,7 +365,7 @@ class Binder:
     def _named_table(self, node: exp.Table, scope: Scope):
         name = node.name
         if node.args.get("db") is not None and node.db.lower() not in ("main", "memory"):
-            raise BindError(f"schema `{node.db}` does not exist", hint="quarry has one schema, `main`")
+            raise UnknownSchemaError(node.db)
         cte = scope.find_cte(name)
         if cte is not None:
             cte_node, visible = cte
