@@ -25,13 +25,45 @@ class QuarryError(Exception):
     kind = "Error"
 
     def __init__(self, message: str, *, sql: str | None = None, line: int | None = None,
-                 column: int | None = None, hint: str | None = None):
+                 column: int | None = None, hint: str | None = None, subject: str | None = None):
         super().__init__(message)
         self.message = message
         self.sql = sql
         self.line = line
         self.column = column
         self.hint = hint
+        # the name (column, table, function) the error is about, so a front end can point at it
+        # in its own text without reading the message
+        self.subject = subject
+        # the API method or DSL verb the error happened in, which prefixes the message
+        self.operation: str | None = None
+        self._detail = message
+
+    @property
+    def detail(self) -> str:
+        """The message without the operation prefix (``column `x` does not exist``)."""
+        return self._detail
+
+    def reword(self, message: str | None = None, hint: str | None = None) -> "QuarryError":
+        """Say the same error in a front end's words: a new message (kept under the operation prefix)
+        and/or hint. ``err.reword(hint="add `x` to group_by(...)")``."""
+        if message is not None:
+            self._detail = message
+            self._render()
+        if hint is not None:
+            self.hint = hint
+        return self
+
+    def in_operation(self, name: str) -> "QuarryError":
+        """Name the API method or DSL verb the error happened in: the message becomes
+        ``name: detail``. Naming another operation replaces the previous one."""
+        self.operation = name
+        self._render()
+        return self
+
+    def _render(self) -> None:
+        self.message = f"{self.operation}: {self._detail}" if self.operation else self._detail
+        self.args = (self.message,)
 
     def with_position(self, sql: str | None, line: int | None, column: int | None) -> "QuarryError":
         """Attach a statement position unless the error already has one."""
@@ -67,16 +99,122 @@ class BindError(QuarryError):
     kind = "Binder error"
 
 
+class UnknownColumnError(BindError):
+    """A column name does not resolve; ``name`` (and ``qualifier``) say which."""
+
+    def __init__(self, name: str, qualifier: str | None = None, *, hint: str | None = None):
+        full = f"{qualifier}.{name}" if qualifier else name
+        super().__init__(f"column `{full}` does not exist", hint=hint, subject=name)
+        self.name = name
+        self.qualifier = qualifier
+
+
+class AmbiguousColumnError(BindError):
+    """An unqualified name matches columns of several inputs; ``qualifiers`` are theirs (None: unnamed)."""
+
+    def __init__(self, name: str, qualifiers: list[str | None]):
+        shown = sorted({q or "?" for q in qualifiers})
+        super().__init__(f"column reference `{name}` is ambiguous",
+                         hint="qualify it: " + " or ".join(f"{q}.{name}" for q in shown), subject=name)
+        self.name = name
+        self.qualifiers = list(qualifiers)
+
+
+class MisplacedAggregateError(BindError):
+    """An aggregate function where none may be (WHERE, GROUP BY, a join condition, ``filter``, ...).
+
+    ``place`` completes the message: ``here``, ``in filter``.
+    """
+
+    def __init__(self, function: str, place: str = "here"):
+        super().__init__(f"aggregate function `{function}` is not allowed {place}",
+                         hint="aggregates belong in SELECT, HAVING or ORDER BY; filter groups with HAVING",
+                         subject=function)
+        self.function = function
+        self.place = place
+
+
+class NestedAggregateError(BindError):
+    """An aggregate inside the arguments of another aggregate (``sum(sum(x))`` without a window)."""
+
+    def __init__(self, function: str):
+        super().__init__("aggregate function calls cannot be nested",
+                         hint="compute the inner aggregate in a subquery", subject=function)
+        self.function = function
+
+
+class MisplacedWindowError(BindError):
+    """A window function where none may be (WHERE, GROUP BY, HAVING, ``filter``, ...)."""
+
+    def __init__(self, place: str = "here"):
+        super().__init__(f"window functions are not allowed {place}",
+                         hint="window functions belong in SELECT or ORDER BY; "
+                              "filter their result in an outer query")
+        self.place = place
+
+
+class NotGroupedError(BindError):
+    """A column (``name``) of an aggregating query that is neither a grouping key nor inside an aggregate."""
+
+    def __init__(self, name: str):
+        super().__init__(f"column `{name}` must appear in the GROUP BY clause or be used in an aggregate "
+                         "function", hint=f"add `{name}` to GROUP BY, or wrap it: any_value({name})",
+                         subject=name)
+        self.name = name
+
+
+class UnknownSchemaError(BindError):
+    """A qualified table name whose schema (``name``) does not exist: quarry has one, ``main``."""
+
+    def __init__(self, name: str):
+        super().__init__(f"schema `{name}` does not exist", hint="quarry has one schema, `main`", subject=name)
+        self.name = name
+
+
 class CatalogError(BindError):
     """A table or view is missing, or already exists."""
 
     kind = "Catalog error"
 
 
+class UnknownTableError(CatalogError):
+    """No table or view has this ``name``."""
+
+    def __init__(self, name: str, *, hint: str | None = None):
+        super().__init__(f"table `{name}` does not exist", hint=hint, subject=name)
+        self.name = name
+
+
 class QuarryTypeError(QuarryError):
     """Operand types do not fit the operation."""
 
     kind = "Type error"
+
+
+class NotBooleanError(BindError, QuarryTypeError):
+    """A condition (WHERE, HAVING, a join's ON, ``filter``) that is not BOOLEAN.
+
+    ``what`` names the condition (``WHERE condition``); ``type_name`` is the SQL type it has.
+    Both a binding and a type error: it is caught as either.
+    """
+
+    kind = "Type error"
+
+    def __init__(self, what: str, type_name: str):
+        super().__init__(f"{what} must be BOOLEAN, got {type_name}", hint="compare the value, e.g. `x <> 0`")
+        self.what = what
+        self.type_name = type_name
+
+
+class SetOperationError(BindError):
+    """The inputs of UNION / INTERSECT / EXCEPT do not line up: ``widths`` (column counts) differ,
+    or the column ``name`` has types that have no common type."""
+
+    def __init__(self, message: str, *, hint: str, widths: tuple[int, int] | None = None,
+                 name: str | None = None):
+        super().__init__(message, hint=hint, subject=name)
+        self.widths = widths
+        self.name = name
 
 
 class UnsupportedError(QuarryError):

@@ -8,9 +8,12 @@
 
 from __future__ import annotations
 
+import contextvars
 import os
+import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -32,7 +35,11 @@ DEFAULT_CONFIG = {
     "spill_dir": None,               # shuffle and spill files (None: the system temp directory)
     "task_max_attempts": 3,          # runs of a task whose worker process died, before the query fails
     "timeout": None,                 # seconds a query may run before it is cancelled (None: no limit)
+    "replacement_scans": True,       # SQL reads the caller's pandas/polars/Arrow variables by name
 }
+
+# the frame that called con.sql, while its statements are bound (None: no replacement scans)
+_SQL_CALLER: contextvars.ContextVar = contextvars.ContextVar("quarry_sql_caller", default=None)
 
 EXECUTORS = ("processes", "inline", "ray")
 
@@ -137,22 +144,29 @@ class Session:
         """Make ``source`` queryable as ``name``.
 
         ``source`` may be a Parquet file, directory (hive ``k=v`` folders become
-        columns) or glob; a CSV path; a pyarrow Table / RecordBatch / RecordBatchReader;
-        a pandas DataFrame; any object with ``__arrow_c_stream__``; or a quarry DataFrame
-        (registered as a view).
+        columns) or glob, or a list of them; a CSV path; a pyarrow Table / RecordBatch /
+        RecordBatchReader; a pandas or polars DataFrame; any object with
+        ``__arrow_c_stream__``; rows as a list of dicts (``[{"a": 1}, {"a": 2}]``, types
+        inferred by pyarrow); or a quarry DataFrame (registered as a view). Anything else,
+        or a ``name`` that is not a string, is a QuarryError with a hint.
 
         >>> con.register("lineitem", "data/lineitem.parquet")     # doctest: +SKIP
+        >>> con.register("points", [{"x": 1, "y": 2}, {"x": 3, "y": None}])   # doctest: +SKIP
         """
         from quarry.api.dataframe import DataFrame
+        name = _table_name(name, "register")
         if isinstance(source, DataFrame):
             source.create_view(name, replace=True)
             return
         if isinstance(source, (str, os.PathLike)):
             self.check_path_allowed(os.fspath(source))
+        elif isinstance(source, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in source):
+            self.check_path_allowed([os.fspath(p) for p in source])
         self.catalog.register(name, provider_for(name, source, **options))
 
     def unregister(self, name: str) -> None:
-        self.catalog.drop(name, if_exists=True)
+        """Forget the table or view ``name`` (no error when there is none)."""
+        self.catalog.drop(_table_name(name, "unregister"), if_exists=True)
 
     def tables(self) -> list[str]:
         """Names of all tables and views."""
@@ -161,8 +175,8 @@ class Session:
     def table(self, name: str):
         """A DataFrame reading the whole table ``name``."""
         from quarry.api.dataframe import DataFrame
-        from quarry.sql.binder import scan_of
-        provider = self.catalog.get(name)
+        from quarry.logical.builder import scan_of
+        provider = self.catalog.get(_table_name(name, "table"))
         plan = provider.build() if isinstance(provider, ViewTable) else scan_of(provider)
         return DataFrame(self, plan)
 
@@ -212,7 +226,7 @@ class Session:
 
     def _scan_frame(self, provider):
         from quarry.api.dataframe import DataFrame
-        from quarry.sql.binder import scan_of
+        from quarry.logical.builder import scan_of
         return DataFrame(self, scan_of(provider))
 
     def check_path_allowed(self, paths) -> None:
@@ -230,10 +244,15 @@ class Session:
     def sql(self, text: str):
         """Run SQL. Queries return a lazy DataFrame; DDL/DML run at once (returning a status frame).
 
+        A table name that is not registered may name a pandas, polars or pyarrow table (or a
+        quarry DataFrame) in a variable of the calling code: see :meth:`replacement_scan`.
+
         >>> con.sql("SELECT 42 AS answer").to_arrow()          # doctest: +SKIP
+        >>> trips = pa.table({"km": [3.5, 7.25]}); con.sql("SELECT sum(km) FROM trips")   # doctest: +SKIP
         """
         from quarry.sql.statements import run_sql
-        return run_sql(self, text)
+        with self._sql_caller(sys._getframe(1)):
+            return run_sql(self, text)
 
     def dsl(self, text: str):
         """Run a pipeline of the quarry DSL; returns a lazy DataFrame (see docs/dsl.md).
@@ -247,8 +266,55 @@ class Session:
         return compile_pipeline(self, text)
 
     def execute(self, text: str) -> pa.Table:
-        """Run SQL and return the result as a pyarrow Table."""
-        return self.sql(text).to_arrow()
+        """Run SQL and return the result as a pyarrow Table. ``con.execute("SELECT 1 AS x").num_rows``."""
+        from quarry.sql.statements import run_sql
+        with self._sql_caller(sys._getframe(1)):
+            result = run_sql(self, text)
+        return result.to_arrow()
+
+    # -- replacement scans ------------------------------------------------------------------------
+
+    @contextmanager
+    def _sql_caller(self, frame):
+        """Let the statements bound inside see ``frame``'s variables, when replacement scans may run:
+        the setting is on, the session is not a server's (``allowed_paths`` unset), and the caller
+        is user code rather than quarry's own (the shell, the Flight SQL server)."""
+        module = frame.f_globals.get("__name__") or ""
+        own = module == "quarry" or module.startswith("quarry.")
+        allowed = self.config["replacement_scans"] and self.allowed_paths is None and not own
+        token = _SQL_CALLER.set(frame if allowed else None)
+        try:
+            yield
+        finally:
+            _SQL_CALLER.reset(token)
+            del frame
+
+    def replacement_scan(self, name: str):
+        """The table a Python variable called ``name`` holds, for a SQL name no table is registered
+        under, as DuckDB's replacement scans do; None when there is no such variable.
+
+        Looked up while ``con.sql``/``con.execute`` binds a statement, in the calling code's local
+        variables, then its global ones (an exact name first, else the one differing only in case).
+        A pyarrow Table / RecordBatch / RecordBatchReader, a pandas or polars DataFrame or another
+        object with ``__arrow_c_stream__`` is read as it is at that moment; a quarry DataFrame is
+        read as a view of its plan. A variable holding anything else is an error saying so.
+        Off when the ``replacement_scans`` setting is False and always in a server's sessions.
+        """
+        frame = _SQL_CALLER.get()
+        if frame is None:
+            return None
+        found = _find_variable(name, (frame.f_locals, frame.f_globals))
+        if found is None:
+            return None
+        var_name, value = found
+        provider = _variable_table(var_name, value)
+        if provider is None:
+            from quarry.errors import UnknownTableError
+            kind = type(value).__name__
+            raise UnknownTableError(name, hint=f"the Python variable `{var_name}` holds a value of type {kind}, "
+                                               "not a table: SQL reads pandas, polars and pyarrow tables and "
+                                               "quarry DataFrames by their variable name")
+        return provider
 
     # -- running plans ---------------------------------------------------------------------------
 
@@ -401,6 +467,48 @@ def connect(*, workers: int | None = None, executor: str | None = None, address:
     if workers is not None:
         merged.setdefault("target_partitions", max(1, int(workers)))
     return Session(merged, executor=executor, workers=workers, address=address, progress=progress)
+
+
+def _find_variable(name: str, scopes) -> tuple[str, object] | None:
+    """``(variable name, value)`` of the variable ``name`` in the first of ``scopes`` (dicts) that has it;
+    a name differing only in case counts when it is the only one (SQL names are case-insensitive)."""
+    for scope in scopes:
+        if name in scope:
+            return name, scope[name]
+    lowered = name.lower()
+    for scope in scopes:
+        matches = [k for k in scope if isinstance(k, str) and k.lower() == lowered]
+        if len(matches) == 1:
+            return matches[0], scope[matches[0]]
+    return None
+
+
+def _variable_table(name: str, value):
+    """A table provider for a variable's value, or None when the value is no table."""
+    from quarry.api.dataframe import DataFrame
+    if isinstance(value, DataFrame):
+        from quarry.logical.plan_copy import fresh_copy
+        plan = value.logical_plan
+        return ViewTable(name, lambda: fresh_copy(plan), value.schema)
+    # an Arrow stream of arrays (a ChunkedArray) is a column, not a table
+    tabular = isinstance(value, (pa.Table, pa.RecordBatch, pa.RecordBatchReader)) or _is_pandas_frame(value) or \
+        hasattr(value, "__arrow_c_stream__") and not isinstance(value, pa.ChunkedArray)
+    return provider_for(name, value) if tabular else None
+
+
+def _is_pandas_frame(value) -> bool:
+    pandas = sys.modules.get("pandas")            # not imported: the value cannot be a pandas frame
+    return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
+def _table_name(name, method: str) -> str:
+    """``name`` if it can name a table (a non-empty string), else a QuarryTypeError saying so."""
+    if isinstance(name, str) and name:
+        return name
+    from quarry.errors import QuarryTypeError
+    shown = "an empty string" if isinstance(name, str) else f"a Python {type(name).__name__}"
+    raise QuarryTypeError(f"{method}: the table name must be a non-empty string, not {shown}",
+                          hint=f"con.{method}('my_table'{', data' if method == 'register' else ''})")
 
 
 def _default_name(path) -> str:

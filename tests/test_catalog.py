@@ -9,7 +9,7 @@ import pytest
 import quarry
 from quarry.catalog import Catalog
 from quarry.catalog.providers import MemoryTable, ParquetTable, expand_paths
-from quarry.errors import CatalogError, DataError
+from quarry.errors import CatalogError, DataError, QuarryTypeError
 
 
 def test_names_are_case_insensitive_and_keep_their_spelling():
@@ -68,6 +68,33 @@ def test_unsupported_objects_are_refused_with_a_hint():
     with pytest.raises(DataError, match="cannot register a dict") as info:
         con.register("x", {"a": [1]})
     assert "pandas" in info.value.hint
+
+
+def test_rows_as_a_list_of_dicts_register_as_a_table():
+    con = quarry.connect(workers=0)
+    con.register("visits", [{"name": "ann", "day": 3}, {"name": "bob", "day": None, "city": "Oslo"}])
+    assert con.table("visits").columns == ["name", "day", "city"]      # every key seen, in order
+    assert con.sql("SELECT name, day, city FROM visits ORDER BY name").to_pylist() == [
+        {"name": "ann", "day": 3, "city": None}, {"name": "bob", "day": None, "city": "Oslo"}]
+    with pytest.raises(DataError, match="cannot make a table of these rows") as info:
+        con.register("bad", [{"a": 1}, {"a": "x"}])
+    assert "one type" in info.value.hint
+
+
+@pytest.mark.parametrize("name, source, kind, words", [
+    (5, pa.table({"a": [1]}), QuarryTypeError, "table name must be a non-empty string, not a Python int"),
+    ("", pa.table({"a": [1]}), QuarryTypeError, "not an empty string"),
+    ("t", [1, 2], DataError, "cannot register a list of int values"),
+    ("t", [], DataError, "cannot register an empty list"),
+    ("t", 3.5, DataError, "cannot register a float"),
+])
+def test_register_mistakes_are_quarry_errors_with_a_hint(name, source, kind, words):
+    con = quarry.connect(workers=0)
+    with pytest.raises(kind, match=words) as info:
+        con.register(name, source)
+    assert info.value.hint
+    with pytest.raises(QuarryTypeError, match="table name must be"):
+        con.table(None)
 
 
 def test_expand_paths_skips_hidden_and_marker_files(tmp_path):

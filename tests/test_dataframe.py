@@ -75,6 +75,24 @@ def test_select_names_expressions_star_and_sql_text(con, people):
     assert people.select(people["age"], "people.name").columns == ["age", "name"]
 
 
+def test_a_string_that_is_exactly_a_column_name_is_that_column(con):
+    """'unit price' reads as SQL `unit AS price` only when no column has that name."""
+    con.register("items", pa.table({"unit price": [1.5, 2.5], "unit": [7, 8], "qty": [1, 2]}))
+    items = con.table("items")
+    assert items.select("unit price").to_pydict() == {"unit price": [1.5, 2.5]}
+    assert items.select(F.sum("unit price")).to_pydict() == {"sum(unit price)": [4.0]}
+    assert items.group_by("unit price").agg(F.max("qty")).columns == ["unit price", "max(qty)"]
+    assert items.with_columns("unit price").columns == ["unit price", "unit", "qty"]
+    assert items.sort("unit price desc").first()["qty"] == 2
+    assert items.join(items.alias("other"), on="unit price").columns == ["unit price", "unit", "qty", "unit", "qty"]
+    over = F.sum("unit price").over(F.window(partition_by="unit price"))
+    assert items.select(over).columns == ["sum(unit price) OVER (PARTITION BY unit price)"]
+    # otherwise the string is SQL text, named as SQL names it
+    assert items.select("unit qty").to_pydict() == {"qty": [7, 8]}
+    assert items.select(F.sum("qty * 2")).columns == ["sum(qty * 2)"]
+    assert items.select("qty * 2").columns == ["qty * 2"]
+
+
 def test_select_builds_the_sql_plan(con, people):
     same_plan(people.filter(col("age") > 30).select("name", (col("age") * 2).alias("a2")).sort("name"), con,
               "SELECT name, age * 2 AS a2 FROM people WHERE age > 30 ORDER BY name")
@@ -521,6 +539,13 @@ def test_arrow_stream_protocol_pandas_polars_duckdb(con, people):
     assert pl.DataFrame(qdf)["age"].sum() == 161
     assert duckdb.sql("SELECT sum(age) AS s FROM qdf").fetchall() == [(161,)]
     assert duckdb.from_arrow(qdf).aggregate("count(*)").fetchall() == [(4,)]
+    # the stream is record batches of the result schema (not one struct column)
+    reader = pa.RecordBatchReader.from_stream(qdf)
+    assert reader.schema == qdf.schema and reader.read_all().num_columns == 2
+    assert pa.table(qdf).schema == qdf.schema
+    assert isinstance(qdf.to_polars(), pl.DataFrame) and qdf.to_polars()["name"].to_list() == ["ann", "dan", "bob", None]
+    assert qdf.to_polars().columns == pl.DataFrame(qdf).columns == ["name", "age"]
+    assert pd.api.interchange.from_dataframe(qdf)["age"].tolist() == [31, 38, 42, 50]
     # and back: anything with __arrow_c_stream__ registers as a table
     con.register("from_polars", pl.DataFrame({"a": [1, 2, 3]}))
     con.register("from_duckdb", duckdb.sql("SELECT 42 AS answer"))

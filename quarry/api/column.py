@@ -2,9 +2,11 @@
 
 A Column is a recipe, as in Spark: ``col("l_quantity") * 2`` names no table and
 has no type until a DataFrame method binds it against its input's columns.
-Binding goes through the function registry (``quarry.logical.functions``) and,
-for SQL text, through the SQL expression binder, so a DataFrame expression and
-the same SQL expression become the very same typed logical expression::
+Binding goes through the function registry (``quarry.logical.functions``) and
+the plan builder's rules (``quarry.logical.builder.aggregate_call``), and SQL
+text goes through ``quarry.sql.expression.bind_expression``, so a DataFrame
+expression and the same SQL expression become the very same typed logical
+expression::
 
     >>> from quarry import col, lit
     >>> revenue = (col("l_extendedprice") * (1 - col("l_discount"))).alias("revenue")
@@ -29,12 +31,16 @@ from typing import Any, Callable
 
 import pyarrow as pa
 
-from quarry.errors import BindError, ParseError, QuarryError, QuarryTypeError, UnsupportedError, suggest
+from quarry.errors import (
+    AmbiguousColumnError, BindError, MisplacedWindowError, ParseError, QuarryTypeError, UnsupportedError, suggest,
+)
+from quarry.logical import builder as B
 from quarry.logical import functions as FN
 from quarry.logical import types as T
 from quarry.logical.expressions import (
     AggCall, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, WindowFrame,
 )
+from quarry.sql.expression import bind_expression, parse_expression, parse_type_name
 from quarry.sql.scope import Relation, Scope
 
 __all__ = ["Column", "WindowSpec", "BindContext", "col", "lit", "expr", "to_column", "parse_type"]
@@ -81,8 +87,8 @@ class BindContext:
         try:
             return self.scope.resolve(name)
         except BindError as err:
-            if "ambiguous" in err.message:
-                self._explain_ambiguity(name, err)
+            if isinstance(err, AmbiguousColumnError):
+                self._explain_ambiguity(err)
             if "." not in name:
                 raise
             qualifier, _, short = name.partition(".")
@@ -91,13 +97,12 @@ class BindContext:
             except BindError:
                 raise err from None
 
-    def _explain_ambiguity(self, name: str, err: BindError) -> None:
+    def _explain_ambiguity(self, err: AmbiguousColumnError) -> None:
         """When both same-named columns have the same qualifier (a self-join), qualifying cannot help."""
-        quals = [f.qualifier for f in self.fields if f.name.lower() == name.lower()]
-        if len(set(quals)) < len(quals):
-            err.hint = ("both inputs have this column under the same name: name them with alias(), e.g. "
-                        "a, b = df.alias('a'), df.alias('b'); a.join(b, col('a.x') == col('b.x')); "
-                        "or use df['x'] for one DataFrame's column")
+        if len(set(err.qualifiers)) < len(err.qualifiers):
+            err.reword(hint="both inputs have this column under the same name: name them with alias(), e.g. "
+                            "a, b = df.alias('a'), df.alias('b'); a.join(b, col('a.x') == col('b.x')); "
+                            "or use df['x'] for one DataFrame's column")
 
     def field_by_id(self, fid: int, owner=None) -> Field | None:
         """The current field of column id ``fid`` of the DataFrame whose plan is ``owner``, or None.
@@ -116,47 +121,18 @@ class BindContext:
                             "same DataFrame", hint="name the two sides with alias() and use col('a.x'), col('b.x')")
         return direct if direct is not None else copied
 
-    def bind_sql(self, text: str) -> tuple[Expr, str]:
-        """Bind a SQL expression (``"l_quantity < 24"``): the typed expression and its output name."""
-        from sqlglot import exp
-        node = parse_sql_expression(text)
-        from quarry.sql.binder import Binder, output_name
-        from quarry.sql.expr_binder import ExprBinder
-        padded = "SELECT " + text
-        binder = ExprBinder(Binder(self.session, padded), self.scope, allow_aggregates=self.allow_aggregates,
-                            allow_windows=self.allow_windows)
-        target = node.this if isinstance(node, exp.Alias) else node
-        try:
-            bound = binder.bind(target)
-        except QuarryError as err:
-            if err.sql == padded:
-                err.sql = text
-                if err.line == 1 and err.column is not None:
-                    err.column = max(err.column - len("SELECT "), 1)
-            raise
-        return bound, output_name(node)
+    def bind_sql(self, text: str) -> Expr:
+        """Bind a SQL expression (``"l_quantity < 24"``) against the input columns, as SQL binds it."""
+        return bind_expression(self.session, text, self.scope, allow_aggregates=self.allow_aggregates,
+                               allow_windows=self.allow_windows)
 
-
-def parse_sql_expression(text: str):
-    """Parse one SQL expression (optionally ``expr AS name``) with sqlglot's DuckDB dialect."""
-    import sqlglot
-    from sqlglot import exp
-    try:
-        tree = sqlglot.parse_one("SELECT " + text, read="duckdb")
-    except sqlglot.errors.ParseError as exc:
-        info = exc.errors[0] if exc.errors else {}
-        line, column = info.get("line"), info.get("col")
-        if line == 1 and column is not None:
-            column = max(column - len("SELECT "), 1)
-        detail = str(info.get("description") or exc).split(" for <class")[0]
-        raise ParseError(f"cannot parse the SQL expression `{text}`: {detail}",
-                         sql=text, line=line, column=column,
-                         hint="write a SQL expression such as \"l_quantity < 24\"") from None
-    clauses = ("from", "from_", "where", "group", "having", "order", "limit", "with", "with_")
-    if not isinstance(tree, exp.Select) or len(tree.expressions) != 1 or any(tree.args.get(k) for k in clauses):
-        raise ParseError(f"`{text}` is not one SQL expression", sql=text,
-                         hint="pass one expression; build queries with DataFrame methods")
-    return tree.expressions[0]
+    def column_named(self, name: str) -> Field | None:
+        """The input column whose name is exactly ``name`` (ignoring case), or None."""
+        lowered = name.lower()
+        matches = [f for f in self.fields if f.name.lower() == lowered]
+        if not matches:
+            return None
+        return self.resolve(matches[0].name) if len(matches) > 1 else matches[0]
 
 
 def parse_type(dtype) -> pa.DataType:
@@ -170,17 +146,7 @@ def parse_type(dtype) -> pa.DataType:
     if not isinstance(dtype, str):
         raise QuarryTypeError(f"cannot use a {type(dtype).__name__} as a type",
                               hint="pass a SQL type name such as 'BIGINT' or a pyarrow type")
-    from sqlglot import exp
-    from quarry.sql.expr_binder import sql_type
-    try:
-        node = exp.DataType.build(dtype, dialect="duckdb")
-        return sql_type(node)
-    except QuarryError:
-        raise
-    except Exception:
-        raise QuarryTypeError(f"unknown type `{dtype}`",
-                              hint="use a SQL type: BOOLEAN, INTEGER, BIGINT, DOUBLE, DECIMAL(p, s), "
-                                   "VARCHAR, DATE, TIMESTAMP") from None
+    return parse_type_name(dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -214,6 +180,40 @@ def _literal_expr(value, dtype: pa.DataType | None = None) -> Expr:
     return FN.lit(value, dtype)
 
 
+class _ColumnOrText:
+    """A piece of a Column's name that depends on the input: ``text`` when the input has a column
+    of exactly that name (then the string *is* that column), else ``display`` (its SQL reading)."""
+
+    __slots__ = ("text", "display")
+
+    def __init__(self, text: str, display: str):
+        self.text = text
+        self.display = display
+
+    def render(self, ctx: "BindContext | None") -> str:
+        if ctx is None:
+            return self.display
+        try:
+            return self.text if ctx.column_named(self.text) is not None else self.display
+        except BindError:
+            return self.text            # ambiguous: binding reports it
+
+
+def _render(name, ctx: "BindContext | None" = None) -> str:
+    """A Column's name from its parts: text, child Columns (by their own names) and input-dependent pieces."""
+    if isinstance(name, str):
+        return name
+    out = []
+    for part in name:
+        if isinstance(part, str):
+            out.append(part)
+        elif isinstance(part, Column):
+            out.append(part.name if ctx is None else part.name_in(ctx))
+        else:
+            out.append(part.render(ctx))
+    return "".join(out)
+
+
 class Column:
     """An expression over a DataFrame's columns; build with :func:`col`, :func:`lit`, operators and ``F.*``.
 
@@ -225,9 +225,10 @@ class Column:
 
     __slots__ = ("_fn", "_default_name", "_alias", "_sort", "_value", "_window_func")
 
-    def __init__(self, bind: Callable[[BindContext], Expr], name: str, *, alias: str | None = None,
+    def __init__(self, bind: Callable[[BindContext], Expr], name, *, alias: str | None = None,
                  sort: tuple[bool, bool] | None = None, value=_NO_VALUE, window_func: str | None = None):
         self._fn = bind
+        # a string, or a tuple of parts (strings, child Columns, _ColumnOrText) joined into one
         self._default_name = name
         self._alias = alias
         self._sort = sort
@@ -243,7 +244,13 @@ class Column:
         >>> col("x").name, (col("x") + 1).name, col("x").alias("y").name
         ('x', '(x + 1)', 'y')
         """
-        return self._alias if self._alias is not None else self._default_name
+        return self._alias if self._alias is not None else _render(self._default_name)
+
+    def name_in(self, ctx: BindContext) -> str:
+        """The output column name when bound in ``ctx``: as :attr:`name`, except that a string that
+        is exactly a column name of the input names that column (``"unit price"``, not SQL's
+        ``unit AS price``)."""
+        return self._alias if self._alias is not None else _render(self._default_name, ctx)
 
     def _copy(self, **changes) -> "Column":
         out = Column(self._fn, self._default_name, alias=self._alias, sort=self._sort, value=self._value,
@@ -304,7 +311,7 @@ class Column:
             if isinstance(value, Literal) and value.value is not None and T.is_string(value.dtype):
                 return FN.cast(value, target)
             return FN.cast(value, target, explicit=True)
-        return Column(bind, f"CAST({self.name} AS {T.sql_name(target)})")
+        return Column(bind, ("CAST(", self, f" AS {T.sql_name(target)})"))
 
     astype = cast
 
@@ -324,7 +331,7 @@ class Column:
             elif b is None:
                 b = right._bind_next_to(ctx, a)
             return FN.call(fname, [a, b])
-        return Column(bind, f"({left.name} {symbol} {right.name})")
+        return Column(bind, ("(", left, f" {symbol} ", right, ")"))
 
     def __add__(self, o): return self._binary("add", "+", o)
     def __radd__(self, o): return self._binary("add", "+", o, True)
@@ -350,17 +357,17 @@ class Column:
     def __ror__(self, o): return self._binary("or", "OR", o, True)
 
     def __neg__(self):
-        return Column(lambda ctx: FN.call("negate", [self.bind(ctx)]), f"(- {self.name})")
+        return Column(lambda ctx: FN.call("negate", [self.bind(ctx)]), ("(- ", self, ")"))
 
     def __invert__(self):
-        return Column(lambda ctx: FN.call("not", [self.bind(ctx)]), f"(NOT {self.name})")
+        return Column(lambda ctx: FN.call("not", [self.bind(ctx)]), ("(NOT ", self, ")"))
 
     def __pos__(self):
         return self
 
     # -- predicates -------------------------------------------------------------------------
 
-    def _unary(self, fname: str, name: str) -> "Column":
+    def _unary(self, fname: str, name) -> "Column":
         return Column(lambda ctx: FN.call(fname, [self.bind(ctx)]), name)
 
     def is_null(self) -> "Column":
@@ -369,7 +376,7 @@ class Column:
         >>> col("c_comment").is_null().name
         '(c_comment IS NULL)'
         """
-        return self._unary("is_null", f"({self.name} IS NULL)")
+        return self._unary("is_null", ("(", self, " IS NULL)"))
 
     def is_not_null(self) -> "Column":
         """``self IS NOT NULL``.
@@ -377,7 +384,7 @@ class Column:
         >>> col("c_comment").is_not_null().name
         '(c_comment IS NOT NULL)'
         """
-        return self._unary("is_not_null", f"({self.name} IS NOT NULL)")
+        return self._unary("is_not_null", ("(", self, " IS NOT NULL)"))
 
     def eq_null_safe(self, other) -> "Column":
         """``self IS NOT DISTINCT FROM other``: equal, with NULL equal to NULL.
@@ -402,7 +409,7 @@ class Column:
         def bind(ctx):
             target = self.bind(ctx)
             return FN.call("in_list", [target] + [i._bind_next_to(ctx, target) for i in items])
-        return Column(bind, f"({self.name} IN ({', '.join(i.name for i in items)}))")
+        return Column(bind, ("(", self, " IN (", *_joined(items), "))"))
 
     def between(self, low, high) -> "Column":
         """``low <= self AND self <= high`` (both ends included).
@@ -416,11 +423,11 @@ class Column:
             target = self.bind(ctx)
             return FN.call("and", [FN.call("greater_equal", [target, lo._bind_next_to(ctx, target)]),
                                    FN.call("less_equal", [target, hi._bind_next_to(ctx, target)])])
-        return Column(bind, f"({self.name} BETWEEN {lo.name} AND {hi.name})")
+        return Column(bind, ("(", self, " BETWEEN ", lo, " AND ", hi, ")"))
 
     def _pattern(self, fname: str, word: str, pattern) -> "Column":
         pat = to_column(pattern, literal_strings=True)
-        return Column(lambda ctx: FN.call(fname, [self.bind(ctx), pat.bind(ctx)]), f"({self.name} {word} {pat.name})")
+        return Column(lambda ctx: FN.call(fname, [self.bind(ctx), pat.bind(ctx)]), ("(", self, f" {word} ", pat, ")"))
 
     def like(self, pattern) -> "Column":
         """SQL ``LIKE``: ``%`` matches any text, ``_`` one character.
@@ -551,8 +558,7 @@ class Column:
 
         def bind(ctx):
             if not ctx.allow_windows:
-                raise BindError(f"window functions are not allowed in {ctx.method}",
-                                hint="compute the window in select(...) or with_column(...) first")
+                raise MisplacedWindowError(f"in {ctx.method}")
             inner = ctx.derive(allow_windows=False)
             func = func_col.bind(inner.derive(window_function=True))
             partition = tuple(to_column(p).bind(inner) for p in spec.partition)
@@ -561,7 +567,7 @@ class Column:
             if isinstance(func, AggCall) and func.distinct and order:
                 raise UnsupportedError("DISTINCT aggregates over an ordered window are not supported")
             return WindowCall(func, partition, order, frame)
-        return Column(bind, f"{self.name} OVER ({spec.describe()})")
+        return Column(bind, (self, " OVER (", *spec.describe_parts(), ")"))
 
 
 class CaseColumn(Column):
@@ -579,11 +585,13 @@ class CaseColumn(Column):
                 args += [cond.bind(ctx), value.bind(ctx)]
             args.append(default.bind(ctx) if default is not None else FN.lit(None))
             return FN.call("case", args)
-        parts = ["CASE"] + [f"WHEN {c.name} THEN {v.name}" for c, v in branches]
+        parts: list = ["CASE"]
+        for c, v in branches:
+            parts += [" WHEN ", c, " THEN ", v]
         if default is not None:
-            parts.append(f"ELSE {default.name}")
-        parts.append("END")
-        super().__init__(bind, " ".join(parts))
+            parts += [" ELSE ", default]
+        parts.append(" END")
+        super().__init__(bind, tuple(parts))
 
     def when(self, condition, value) -> "CaseColumn":
         """Add a ``WHEN condition THEN value`` branch.
@@ -652,19 +660,27 @@ class WindowSpec:
         return WindowFrame("range", None, 0) if ordered else WindowFrame("rows", None, None)
 
     def describe(self) -> str:
-        parts = []
+        """The window as SQL text (``PARTITION BY k ORDER BY t ASC NULLS LAST``)."""
+        return _render(self.describe_parts())
+
+    def describe_parts(self) -> tuple:
+        """:meth:`describe` as name parts, so column names can follow the input they are bound in."""
+        clauses: list[list] = []
         if self.partition:
-            parts.append("PARTITION BY " + ", ".join(to_column(p).name for p in self.partition))
+            clauses.append(["PARTITION BY ", *_joined([to_column(p) for p in self.partition])])
         if self.order:
-            keys = []
+            keys: list = []
             for o in self.order:
                 c = to_sort_column(o)
                 asc, nf = c._sort if c._sort is not None else (True, False)
-                keys.append(f"{c.name} {'ASC' if asc else 'DESC'} NULLS {'FIRST' if nf else 'LAST'}")
-            parts.append("ORDER BY " + ", ".join(keys))
+                keys.append((c, f" {'ASC' if asc else 'DESC'} NULLS {'FIRST' if nf else 'LAST'}"))
+            clauses.append(["ORDER BY ", *_joined(keys)])
         if self.frame is not None:
-            parts.append(str(self.frame))
-        return " ".join(parts)
+            clauses.append([str(self.frame)])
+        parts: list = []
+        for i, clause in enumerate(clauses):
+            parts += ([" "] if i else []) + clause
+        return tuple(parts)
 
 
 def _frame(mode: str, start, end) -> WindowFrame:
@@ -678,6 +694,16 @@ def _frame(mode: str, start, end) -> WindowFrame:
     if mode == "range" and (start not in (None, 0) or end not in (None, 0)):
         raise UnsupportedError("RANGE frames with offsets are not supported", hint="use a ROWS frame")
     return WindowFrame(mode, start, end)
+
+
+def _joined(items, separator: str = ", ") -> list:
+    """Name parts of ``items`` (Columns, or tuples of parts) separated by ``separator``."""
+    out: list = []
+    for i, item in enumerate(items):
+        if i:
+            out.append(separator)
+        out.extend(item if isinstance(item, tuple) else (item,))
+    return out
 
 
 def _flatten(items) -> list:
@@ -785,22 +811,12 @@ def expr(text: str) -> Column:
     """
     if not isinstance(text, str):
         raise BindError(f"expr() takes SQL text, got {type(text).__name__}")
-    node = parse_sql_expression(text)
-    from sqlglot import exp
-    alias = node.alias if isinstance(node, exp.Alias) else None
-    target = node.this if isinstance(node, exp.Alias) else node
-    display = _display_sql(target)
+    # named as SQL names it (``age * 2``), so SQL text names the same column here and in con.sql
+    parsed = parse_expression(text)
 
     def bind(ctx):
-        return ctx.bind_sql(text)[0]
-    return Column(bind, display, alias=alias)
-
-
-def _display_sql(node) -> str:
-    """Name of an unaliased SQL expression: the name SQL gives it (``age * 2``), so SQL text names
-    the same column in ``con.sql`` and in DataFrame methods."""
-    from quarry.sql.binder import output_name
-    return output_name(node)
+        return ctx.bind_sql(text)
+    return Column(bind, parsed.name, alias=parsed.alias)
 
 
 def to_column(value, *, literal_strings: bool = False) -> Column:
@@ -816,22 +832,17 @@ def to_column(value, *, literal_strings: bool = False) -> Column:
 
 
 def _sql_or_col(text: str) -> Column:
-    """A string that is not a plain name: a column with that exact name if one exists, else SQL text."""
+    """A string that is not a plain name: the column with exactly that name when the input has one
+    (``"unit price"``, named so too), else SQL text (``"x + 1"``, ``"x * 2 AS y"``)."""
 
     def bind(ctx):
-        lowered = text.lower()
-        for f in ctx.fields:
-            if f.name.lower() == lowered:
-                return ColumnRef(ctx.resolve(f.name)) if f.name == text else ColumnRef(f)
-        return ctx.bind_sql(text)[0]
+        found = ctx.column_named(text)
+        return ColumnRef(found) if found is not None else ctx.bind_sql(text)
     try:
-        node = parse_sql_expression(text)
-        from sqlglot import exp
-        alias = node.alias if isinstance(node, exp.Alias) else None
-        display = _display_sql(node.this if isinstance(node, exp.Alias) else node)
+        parsed = parse_expression(text)
     except ParseError:
-        alias, display = None, text
-    return Column(bind, display, alias=alias)
+        return Column(bind, text)
+    return Column(bind, (_ColumnOrText(text, parsed.name),))
 
 
 def to_condition(value) -> Column:
@@ -874,26 +885,16 @@ def _function_column(fname: str, args: list[Column], *, distinct: bool = False, 
     fdef = FN.lookup(fname)
     kind = fdef.kind
     shown = display if display is not None else fname.lower()
-    inner = "*" if star else ", ".join(a.name for a in args)
+    inner: list = ["*"] if star else _joined(args)
     if distinct:
-        inner = "DISTINCT " + inner
-    name = f"{shown}({inner})"
+        inner = ["DISTINCT "] + inner
+    name = (f"{shown}(", *inner, ")")
 
     def bind(ctx):
         if kind == "aggregate":
-            if not ctx.allow_aggregates:
-                raise BindError(f"aggregate function `{fname}` is not allowed in {ctx.method}",
-                                hint="aggregate in group_by(...).agg(...) or agg(...), "
-                                     "or over a window: F.sum(x).over(F.window(...))")
             inner_ctx = ctx.derive(allow_aggregates=False, allow_windows=False)
-            try:
-                bound = [a.bind(inner_ctx) for a in args]
-            except BindError as err:
-                if "aggregate function" in err.message and "not allowed" in err.message:
-                    raise BindError("aggregate function calls cannot be nested",
-                                    hint="aggregate in two steps: group_by(...).agg(...) twice") from None
-                raise
-            return FN.agg(fname, bound, distinct=distinct)
+            return B.aggregate_call(fname, lambda: [a.bind(inner_ctx) for a in args],
+                                    allowed=ctx.allow_aggregates, place=f"in {ctx.method}", distinct=distinct)
         if kind == "window":
             raise BindError(f"window function `{fname}` needs over(...)",
                             hint=f"write F.{fname}(...).over(F.window(order_by=...))")

@@ -3,11 +3,11 @@
 Transformations (``select``, ``filter``, ``group_by(...).agg(...)``, ``join``, ...)
 return a new DataFrame over a bigger plan; nothing runs until an action
 (``to_arrow``, ``show``, ``count``, ...) asks for rows. Then the plan goes
-through the same optimizer and executor as SQL. Each transformation builds the
-plan shapes the SQL binder builds for the same query (a Project over an
-Aggregate with group fields then aggregate fields, a Window node under the
-Project, DISTINCT as an Aggregate), so a DataFrame query and its SQL text
-optimize to the same plan.
+through the same optimizer and executor as SQL. Each transformation builds its
+nodes with the plan builder the SQL binder uses (:mod:`quarry.logical.builder`:
+a Project over an Aggregate with group fields then aggregate fields, a Window
+node under the Project, DISTINCT as an Aggregate, set operations, USING joins),
+so a DataFrame query and its SQL text optimize to the same plan.
 
     >>> import quarry, quarry.api.functions as F
     >>> from quarry import col
@@ -33,14 +33,19 @@ import pyarrow as pa
 from quarry.api.column import (
     BindContext, Column, _StarColumn, field_column, to_column, to_condition, to_sort_column, _SIMPLE_NAME,
 )
-from quarry.errors import BindError, QuarryError, QuarryTypeError, UnsupportedError, suggest
+from quarry.errors import (
+    BindError, MisplacedAggregateError, MisplacedWindowError, NestedAggregateError, NotBooleanError,
+    NotGroupedError, QuarryError, QuarryTypeError, SetOperationError, UnknownColumnError, UnsupportedError,
+    suggest,
+)
+from quarry.logical import builder as B
 from quarry.logical import functions as FN
 from quarry.logical import types as T
 from quarry.logical.expressions import (
-    AggCall, ColumnRef, Expr, Field, WindowCall, WindowFrame, and_all, new_id,
+    ColumnRef, Expr, Field, WindowCall, WindowFrame, and_all, new_id,
 )
 from quarry.logical.plan import (
-    Aggregate, Cached, Filter, Join, Limit, LogicalPlan, Project, Scan, SetOp, Sort, Union, Window, produced_ids,
+    Aggregate, Cached, Filter, Join, Limit, LogicalPlan, Project, Scan, Sort, Window, produced_ids,
 )
 from quarry.optimizer.driver import Trace
 
@@ -56,15 +61,38 @@ _JOIN_KINDS = {
 
 @contextmanager
 def _calling(method: str):
-    """Name the DataFrame method in any QuarryError raised inside: ``select: column `x` does not exist``."""
+    """Name the DataFrame method in any QuarryError raised inside (``select: column `x` does not exist``),
+    and say the builder's and SQL's errors in the API's words (the innermost method wins)."""
     try:
         yield
     except QuarryError as err:
-        if getattr(err, "dataframe_method", None) is None:
-            err.dataframe_method = method
-            err.message = f"{method}: {err.message}"
-            err.args = (err.message,)
+        if err.operation is None:
+            _in_api_words(err, method)
+            err.in_operation(method)
         raise
+
+
+def _in_api_words(err: QuarryError, method: str) -> None:
+    """Reword the errors whose SQL wording would mislead here, by their class and facts."""
+    if isinstance(err, NotGroupedError):
+        name = err.name
+        err.reword(f"column `{name}` must be a group_by key or be used in an aggregate function",
+                   f"add `{name}` to group_by(...), or aggregate it: F.any_value('{name}')")
+    elif isinstance(err, MisplacedAggregateError):
+        err.reword(f"aggregate function `{err.function}` is not allowed in {method}",
+                   "aggregate in group_by(...).agg(...) or agg(...), or over a window: F.sum(x).over(F.window(...))")
+    elif isinstance(err, NestedAggregateError):
+        err.reword(hint="aggregate in two steps: group_by(...).agg(...) twice")
+    elif isinstance(err, MisplacedWindowError):
+        err.reword(f"window functions are not allowed in {method}",
+                   "compute the window in select(...) or with_column(...) first")
+    elif isinstance(err, NotBooleanError):
+        err.reword(hint="compare the value, e.g. col('x') != 0")
+    elif isinstance(err, SetOperationError) and err.widths is not None:
+        err.reword(f"the inputs have {err.widths[0]} and {err.widths[1]} columns",
+                   "both sides need the same number of columns (union_by_name matches by name)")
+    elif isinstance(err, SetOperationError):
+        err.reword(hint="cast one side so the types agree")
 
 
 def _flat(items) -> list:
@@ -111,10 +139,6 @@ class DataFrame:
     def _ctx(self, method: str, **options) -> BindContext:
         return BindContext(self._session, self._plan.schema, method, remap=self._remap, **options)
 
-    def _binder(self):
-        from quarry.sql.binder import Binder
-        return Binder(self._session)
-
     def _resolve_name(self, ctx: BindContext, item) -> Field:
         """The input field a column name (or plain column) names."""
         if isinstance(item, str):
@@ -127,15 +151,10 @@ class DataFrame:
         raise QuarryTypeError(f"expected a column name, got a {type(item).__name__}")
 
     def _projection(self, ctx: BindContext, items: list, group_keys: list | None = None) -> LogicalPlan:
-        """Project ``items`` (Columns, or Fields passed through) the way SQL's SELECT does.
-
-        Aggregates split into an Aggregate (group fields, then aggregate fields named by
-        their text) with a Project on top; window functions into a Window node under the
-        Project; a plain column keeps its field (same id) when its name is unchanged.
-        Collecting aggregates and substituting their columns use the SQL binder's own helpers,
-        so both front ends split a select list the same way.
-        """
-        binder = self._binder()
+        """Project ``items`` (Columns, or Fields passed through) the way SQL's SELECT does, with the
+        plan builder's :func:`~quarry.logical.builder.select`: aggregates split into an Aggregate
+        with a Project on top, window functions into a Window under it, and a plain column keeps
+        its field (same id) when its name is unchanged."""
         bound: list[Expr] = []
         names: list[str] = []
         for item in items:
@@ -148,38 +167,14 @@ class DataFrame:
                     names.append(f.name)
             else:
                 bound.append(item.bind(ctx))
-                names.append(item.name)
+                names.append(item.name_in(ctx))
         if not bound:
             raise BindError("no columns selected", hint="select at least one column")
-        plan = self._plan
-
-        group_exprs: list[Expr] = []
+        group_exprs = None
         if group_keys is not None:
             key_ctx = ctx.derive(allow_aggregates=False, allow_windows=False)
-            for g in group_keys:
-                e = g.bind(key_ctx)
-                if e not in group_exprs:
-                    group_exprs.append(e)
-        aggs: list[AggCall] = []
-        binder.collect_aggs(bound, aggs)
-        if group_keys is not None or aggs:
-            input_ids = {f.id for f in plan.schema}
-            plan, mapping = binder.aggregate(plan, group_exprs, aggs)
-            rewritten = []
-            for e in bound:
-                out = binder.replace_exprs(e, mapping)
-                bad = [x for x in out.walk() if isinstance(x, ColumnRef) and x.field.id in input_ids]
-                if bad:
-                    name = bad[0].field.name
-                    raise BindError(f"column `{name}` must be a group_by key or be used in an aggregate function",
-                                    hint=f"add `{name}` to group_by(...), or aggregate it: F.any_value('{name}')")
-                rewritten.append(out)
-            bound = rewritten
-
-        plan, bound = binder.lift_windows(plan, bound)
-
-        from quarry.sql.binder import output_fields
-        return Project(plan, tuple(bound), tuple(output_fields(bound, names)))
+            group_exprs = [g.bind(key_ctx) for g in group_keys]
+        return B.select(self._plan, bound, names, group_exprs)
 
     # -- properties --------------------------------------------------------------------------
 
@@ -271,26 +266,29 @@ class DataFrame:
 
         >>> li.with_columns(disc=col("l_discount") * 100, tax=col("l_tax") * 100)   # doctest: +SKIP
         """
-        pairs: list[tuple[str, object]] = []
+        pairs: list[tuple[str | None, object]] = []      # None: the column's own name
         for c in _flat(columns):
             if isinstance(c, dict):
                 pairs.extend(c.items())
-            elif isinstance(c, Column):
-                pairs.append((c.name, c))
-            elif isinstance(c, str):
-                pairs.append((to_column(c).name, c))
+            elif isinstance(c, (Column, str)):
+                pairs.append((None, c))
             else:
                 raise QuarryTypeError(f"with_columns: cannot add a {type(c).__name__}",
                                       hint="pass a dict, Columns with alias(...), or name=Column keywords")
         pairs.extend(named.items())
         return self._with_columns("with_columns", pairs)
 
-    def _with_columns(self, method: str, pairs: list[tuple[str, object]]) -> "DataFrame":
+    def _with_columns(self, method: str, pairs: list[tuple[str | None, object]]) -> "DataFrame":
         with _calling(method):
-            for name, _ in pairs:
+            ctx = self._ctx(method, allow_windows=True)
+            named = []
+            for name, c in pairs:
+                column = to_column(c)
+                name = column.name_in(ctx) if name is None else name
                 if not isinstance(name, str) or not name:
                     raise BindError("the new column's name must be a non-empty string")
-            new = {name.lower(): to_column(c).alias(name) for name, c in pairs}
+                named.append((name, column))
+            new = {name.lower(): column.alias(name) for name, column in named}
             items: list = []
             for f in self._plan.schema:
                 key = f.name.lower()
@@ -299,7 +297,6 @@ class DataFrame:
                 else:
                     items.append(f)
             items.extend(new.values())
-            ctx = self._ctx(method, allow_windows=True)
             return self._new(self._projection(ctx, items))
 
     def drop(self, *columns) -> "DataFrame":
@@ -371,11 +368,8 @@ class DataFrame:
         """
         with _calling("filter"):
             ctx = self._ctx("filter")
-            predicate = to_condition(condition).bind(ctx)
-            if predicate.dtype != T.BOOL and not T.is_null(predicate.dtype):
-                raise QuarryTypeError(f"the condition must be BOOLEAN, got {T.sql_name(predicate.dtype)}",
-                                      hint="compare the value, e.g. col('x') != 0")
-            return self._new(Filter(self._plan, FN.cast(predicate, T.BOOL)))
+            predicate = B.condition(to_condition(condition).bind(ctx), "the condition")
+            return self._new(Filter(self._plan, predicate))
 
     where = filter
 
@@ -425,7 +419,7 @@ class DataFrame:
     def distinct(self) -> "DataFrame":
         """Remove duplicate rows (NULLs equal each other). ``df.select("o_custkey").distinct()``."""
         with _calling("distinct"):
-            return self._new(self._binder().distinct(self._plan))
+            return self._new(B.distinct(self._plan))
 
     def drop_duplicates(self, subset=None) -> "DataFrame":
         """Keep one row per distinct value of ``subset`` (all columns when None); which row is kept is arbitrary.
@@ -514,19 +508,16 @@ class DataFrame:
             if kind == "cross":
                 raise BindError("a cross join takes no `on`", hint="use how='inner' to join on a condition")
             items = _flat([on])
-            names = [i for i in items if isinstance(i, str) and _SIMPLE_NAME.match(i)]
+            lctx = self._ctx("join")
+            # a string is a key name when it is a plain name or exactly a column of the left side
+            names = [i for i in items if isinstance(i, str) and (_SIMPLE_NAME.match(i) or lctx.column_named(i))]
             if names and len(names) != len(items):
                 raise BindError("`on` mixes column names and conditions",
                                 hint="pass either names (on=['a', 'b']) or conditions (on=col('a') == col('b'))")
             if names:
                 return self._join_using(left, right, remap, names, kind)
             ctx = BindContext(self._session, left.schema + right.schema, "join", remap=remap, owners=owners)
-            parts = []
-            for item in items:
-                e = to_condition(item).bind(ctx)
-                if e.dtype != T.BOOL and not T.is_null(e.dtype):
-                    raise QuarryTypeError(f"the join condition must be BOOLEAN, got {T.sql_name(e.dtype)}")
-                parts.append(FN.cast(e, T.BOOL))
+            parts = [B.condition(to_condition(item).bind(ctx), "the join condition") for item in items]
             return self._new(Join(left, right, kind, and_all(parts)), remap)
 
     def cross_join(self, other: "DataFrame") -> "DataFrame":
@@ -554,72 +545,31 @@ class DataFrame:
         return right, remap, ((self._plan, {}), (other._plan, copied))
 
     def _join_using(self, left: LogicalPlan, right: LogicalPlan, remap: dict, names: list[str], kind: str):
+        """``join(other, on=["k", ...])``: SQL's ``JOIN ... USING``, with the very output shape SQL gives
+        (the plan builder's :func:`~quarry.logical.builder.join_using`)."""
         lctx = BindContext(self._session, left.schema, "join", remap=remap)
         rctx = BindContext(self._session, right.schema, "join", remap=remap)
-        pairs = []
+        keys = []
         for name in names:
-            try:
-                lf = lctx.resolve(name)
-            except BindError as err:
-                raise BindError(f"column `{name}` does not exist on the left side", hint=err.hint) from None
-            try:
-                rf = rctx.resolve(name)
-            except BindError as err:
-                raise BindError(f"column `{name}` does not exist on the right side", hint=err.hint) from None
-            pairs.append((name, lf, rf))
-        condition = and_all([FN.call("equal", [ColumnRef(lf), ColumnRef(rf)]) for _, lf, rf in pairs])
-        join = Join(left, right, kind, condition)
-        if kind in ("semi", "anti"):
-            return self._new(join, remap)
-        schema = {f.id: f for f in join.schema}          # with the join's nullability
-        merged = {lf.id: (name, rf) for name, lf, rf in pairs}
-        right_keys = {rf.id for _, _, rf in pairs}
-        exprs, fields = [], []
-        for f in left.schema:
-            if f.id not in merged:
-                exprs.append(ColumnRef(schema[f.id]))
-                fields.append(schema[f.id])
-                continue
-            name, rf = merged[f.id]
-            if kind in ("inner", "left"):
-                exprs.append(ColumnRef(schema[f.id]))
-                fields.append(schema[f.id])
-            elif kind == "right":
-                exprs.append(ColumnRef(schema[rf.id]))
-                fields.append(Field(f.name, rf.dtype, schema[rf.id].nullable, new_id(), f.qualifier))
-            else:
-                value = FN.call("coalesce", [ColumnRef(schema[f.id]), ColumnRef(schema[rf.id])])
-                exprs.append(value)
-                fields.append(Field(f.name, value.dtype, value.nullable, new_id()))
-        for f in right.schema:
-            if f.id not in right_keys:
-                exprs.append(ColumnRef(schema[f.id]))
-                fields.append(schema[f.id])
-        return self._new(Project(join, tuple(exprs), tuple(fields)), remap)
+            sides = []
+            for side, ctx in (("left", lctx), ("right", rctx)):
+                try:
+                    sides.append(ctx.resolve(name))
+                except UnknownColumnError as err:
+                    raise BindError(f"column `{name}` does not exist on the {side} side", hint=err.hint,
+                                    subject=name) from None
+            keys.append((name, sides[0], sides[1]))
+        return self._new(B.join_using(left, right, kind, keys).output(), remap)
 
     # -- set operations ----------------------------------------------------------------------
 
-    def _set_inputs(self, other: "DataFrame", method: str):
-        if not isinstance(other, DataFrame):
-            raise QuarryTypeError(f"{method} takes a DataFrame, got a {type(other).__name__}")
-        self._same_session(other)
-        left = self._plan
-        right, _, _ = self._distinct_ids(other)
-        if len(left.schema) != len(right.schema):
-            raise BindError(f"the inputs have {len(left.schema)} and {len(right.schema)} columns",
-                            hint="both sides need the same number of columns (union_by_name matches by name)")
-        types = []
-        for lf, rf in zip(left.schema, right.schema):
-            t = T.common_type(lf.dtype, rf.dtype)
-            if t is None:
-                raise BindError(f"column `{lf.name}` is {T.sql_name(lf.dtype)} on one side and "
-                                f"{T.sql_name(rf.dtype)} on the other", hint="cast one side so the types agree")
-            types.append(t)
-        binder = self._binder()
-        left, right = binder.cast_plan_output(left, types), binder.cast_plan_output(right, types)
-        fields = tuple(Field(lf.name, t, lf.nullable or rf.nullable)
-                       for lf, rf, t in zip(left.schema, right.schema, types))
-        return left, right, fields
+    def _set_operation(self, method: str, op: str, other: "DataFrame", all_rows: bool) -> "DataFrame":
+        with _calling(method):
+            if not isinstance(other, DataFrame):
+                raise QuarryTypeError(f"{method} takes a DataFrame, got a {type(other).__name__}")
+            self._same_session(other)
+            right, _, _ = self._distinct_ids(other)
+            return self._new(B.set_operation(op, self._plan, right, all=all_rows))
 
     def union(self, other: "DataFrame") -> "DataFrame":
         """All rows of both, matched by position, duplicates kept (SQL's UNION ALL, like Spark's union).
@@ -627,9 +577,7 @@ class DataFrame:
         >>> jan.union(feb)                                                               # doctest: +SKIP
         >>> jan.union(feb).distinct()          # SQL's UNION                             # doctest: +SKIP
         """
-        with _calling("union"):
-            left, right, fields = self._set_inputs(other, "union")
-            return self._new(Union((left, right), fields))
+        return self._set_operation("union", "union", other, True)
 
     union_all = union
 
@@ -672,29 +620,21 @@ class DataFrame:
 
     def intersect(self, other: "DataFrame") -> "DataFrame":
         """Distinct rows present in both (SQL's INTERSECT). ``a.intersect(b)``."""
-        with _calling("intersect"):
-            left, right, fields = self._set_inputs(other, "intersect")
-            return self._new(SetOp(left, right, "intersect", False, fields))
+        return self._set_operation("intersect", "intersect", other, False)
 
     def intersect_all(self, other: "DataFrame") -> "DataFrame":
         """Rows present in both, as many times as in both (INTERSECT ALL). ``a.intersect_all(b)``."""
-        with _calling("intersect_all"):
-            left, right, fields = self._set_inputs(other, "intersect_all")
-            return self._new(SetOp(left, right, "intersect", True, fields))
+        return self._set_operation("intersect_all", "intersect", other, True)
 
     def except_(self, other: "DataFrame") -> "DataFrame":
         """Distinct rows of this frame that are not in ``other`` (SQL's EXCEPT). ``a.except_(b)``."""
-        with _calling("except_"):
-            left, right, fields = self._set_inputs(other, "except_")
-            return self._new(SetOp(left, right, "except", False, fields))
+        return self._set_operation("except_", "except", other, False)
 
     subtract = except_
 
     def except_all(self, other: "DataFrame") -> "DataFrame":
         """Rows of this frame minus as many copies in ``other`` (EXCEPT ALL). ``a.except_all(b)``."""
-        with _calling("except_all"):
-            left, right, fields = self._set_inputs(other, "except_all")
-            return self._new(SetOp(left, right, "except", True, fields))
+        return self._set_operation("except_all", "except", other, True)
 
     # -- actions ------------------------------------------------------------------------------
 
@@ -705,6 +645,19 @@ class DataFrame:
     def to_pandas(self):
         """Run the query; the result as a pandas DataFrame. ``df.to_pandas().head()``."""
         return self.to_arrow().to_pandas()
+
+    def to_polars(self):
+        """Run the query; the result as a polars DataFrame (needs polars installed). ``df.to_polars()``.
+
+        ``polars.DataFrame(df)`` does the same through the Arrow stream; ``polars.from_arrow(df)``
+        does not: polars gives a Series (of structs) for any Arrow stream that is not pyarrow's.
+        """
+        try:
+            import polars
+        except ImportError:
+            raise UnsupportedError("to_polars() needs polars, which is not installed",
+                                   hint="pip install polars, or use to_arrow() / to_pandas()") from None
+        return polars.from_arrow(self.to_arrow())
 
     def to_pylist(self) -> list[dict]:
         """Run the query; rows as dictionaries. ``df.to_pylist()[0]["l_quantity"]``."""
@@ -884,8 +837,9 @@ class DataFrame:
     # -- interop and display ------------------------------------------------------------------
 
     def __arrow_c_stream__(self, requested_schema=None):
-        """The Arrow PyCapsule stream of the result, so ``pa.table(df)``, ``polars.from_arrow(df)`` and
-        ``duckdb.sql("select * from df")`` read a DataFrame directly. Runs the query.
+        """The Arrow PyCapsule stream of the result: record batches of :attr:`schema`. So ``pa.table(df)``,
+        ``polars.DataFrame(df)``, ``pandas.DataFrame.from_arrow(df)`` and ``duckdb.sql("select * from df")``
+        read a DataFrame directly. Runs the query.
 
         >>> pa.table(df)                                                                  # doctest: +SKIP
         """

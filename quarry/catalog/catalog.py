@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+from typing import Callable
 
 from quarry.catalog.providers import TableProvider
-from quarry.errors import CatalogError, suggest
+from quarry.errors import CatalogError, UnknownTableError, suggest
 
 
 class Catalog:
@@ -35,11 +36,17 @@ class Catalog:
                 raise CatalogError(f"`{name}` is a table, not a view", hint=f"use DROP TABLE {name}")
             del self._tables[key]
 
-    def get(self, name: str) -> TableProvider:
+    def get(self, name: str, fallback: Callable[[str], TableProvider | None] | None = None) -> TableProvider:
+        """The provider registered as ``name``. When there is none, ``fallback(name)`` may supply one
+        (the session's replacement scan of a Python variable); a registered name always wins."""
         try:
             return self._tables[name.lower()]
         except KeyError:
-            raise self._missing(name) from None
+            pass
+        found = fallback(name) if fallback is not None else None
+        if found is None:
+            raise self._missing(name)
+        return found
 
     def exists(self, name: str) -> bool:
         return name.lower() in self._tables
@@ -51,9 +58,9 @@ class Catalog:
     def providers(self) -> list[TableProvider]:
         return [self._tables[k] for k in sorted(self._tables)]
 
-    def _missing(self, name: str) -> CatalogError:
+    def _missing(self, name: str) -> UnknownTableError:
         hint = suggest(name, self.names())
         if hint is None:
             hint = ("register it first: con.register('%s', 'path/to/file.parquet'), or query a file directly: "
                     "SELECT * FROM read_parquet('path')" % name)
-        return CatalogError(f"table `{name}` does not exist", hint=hint)
+        return UnknownTableError(name, hint=hint)

@@ -436,9 +436,26 @@ class ViewTable(TableProvider):
 
 
 def provider_for(name: str, obj, **options) -> TableProvider:
-    """Pick the provider for whatever ``register`` was given."""
+    """Pick the provider for whatever ``register`` was given.
+
+    Paths (a string, ``os.PathLike`` or a list of them) are Parquet or CSV files; Arrow data
+    (a Table, RecordBatch, RecordBatchReader, anything with ``__arrow_c_stream__``) and pandas
+    DataFrames are read into memory; so are plain Python rows (a list of dicts, one per row,
+    columns from every key seen, types inferred by pyarrow). Anything else is a DataError
+    that says what would do.
+    """
     if isinstance(obj, TableProvider):
         return obj
+    if isinstance(obj, (list, tuple)) and obj and all(isinstance(r, dict) for r in obj):
+        return MemoryTable(name, _rows_table(obj))
+    if isinstance(obj, dict):
+        raise DataError("cannot register a dict as a table",
+                        hint="for a dict of columns pass pa.table(d) or pandas.DataFrame(d); rows are a list of "
+                             "dicts, one per row")
+    if isinstance(obj, (list, tuple)) and (not obj or not all(isinstance(p, (str, os.PathLike)) for p in obj)):
+        what = "an empty list" if not obj else f"a list of {type(obj[0]).__name__} values"
+        raise DataError(f"cannot register {what} as a table",
+                        hint="pass rows as a list of dicts ([{'a': 1}, {'a': 2}]) or a list of file paths")
     if isinstance(obj, (str, os.PathLike, list, tuple)):
         paths = expand_paths(obj)
         lowered = [p.lower() for p in paths]
@@ -460,7 +477,17 @@ def provider_for(name: str, obj, **options) -> TableProvider:
     except ImportError:
         pass
     raise DataError(f"cannot register a {type(obj).__name__} as a table",
-                    hint="pass a path (Parquet/CSV), a pyarrow Table/RecordBatchReader, or a pandas DataFrame")
+                    hint="pass a path (Parquet/CSV), a pyarrow Table/RecordBatchReader, a pandas or polars "
+                         "DataFrame, or rows as a list of dicts")
+
+
+def _rows_table(rows) -> pa.Table:
+    """A table of Python rows (dicts); pyarrow infers the columns (every key seen) and their types."""
+    try:
+        return pa.Table.from_struct_array(pa.array(rows))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(f"cannot make a table of these rows: {exc}",
+                        hint="give each column values of one type (None for NULL)") from None
 
 
 __all__ = ["TableProvider", "ParquetTable", "MemoryTable", "ViewTable", "TableStats", "ColumnStats",

@@ -25,9 +25,12 @@ is exactly ``con.table("lineitem").filter(F.expr("l_quantity < 24")).limit(5)``.
 
 Expressions are passed as SQL text (``quarry.api.column.expr``), bound by the SQL
 expression binder: the DSL has SQL's expression syntax and functions by
-construction. A QuarryError raised by an API call is moved to the pipeline's
-text: the line and column of the expression (or name) it is about, else of the
-step, and its message names the verb rather than the API method.
+construction, and its plans come from the plan builder (``quarry.logical.builder``)
+through the API. A QuarryError raised by an API call is moved to the pipeline's
+text: the line and column of the expression (or of the name the error is about,
+``err.subject``), else of the step; its message names the verb rather than the API
+method, and the errors whose API wording would mislead (an aggregate outside
+``group``, a column that is no group key, ...) are reworded by their class.
 """
 
 from __future__ import annotations
@@ -40,7 +43,10 @@ import sqlglot
 
 from quarry.dsl import ast as A
 from quarry.dsl.parser import SQL_DIALECT, offset_of, parse_pipeline, position
-from quarry.errors import BindError, QuarryError, UnsupportedError, suggest
+from quarry.errors import (
+    BindError, MisplacedAggregateError, MisplacedWindowError, NestedAggregateError, NotBooleanError,
+    NotGroupedError, QuarryError, UnsupportedError, suggest,
+)
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".tab", ".csv.gz")
 
@@ -95,10 +101,10 @@ class Compiler:
             raise
 
     def place(self, err: QuarryError, verb: str, span: A.Span, sources: list[_Source]) -> None:
-        method = getattr(err, "dataframe_method", None)
-        if method and err.message.startswith(f"{method}: ") and method != verb:
-            err.message = f"{verb}: " + err.message[len(method) + 2:]
-            err.args = (err.message,)
+        if err.sql != self.text:             # not yet placed by a nested pipeline
+            _in_dsl_words(err, verb)
+            if err.operation is not None and err.operation != verb:
+                err.in_operation(verb)
         if err.sql == self.text:
             return                      # already placed (an error inside a nested pipeline)
         if err.sql is not None and err.line is not None and not any(s.text == err.sql for s in sources):
@@ -107,25 +113,23 @@ class Compiler:
         if err.sql is not None and err.line is not None:
             source = next(s for s in sources if s.text == err.sql)
             offset = source.pipeline_offset(offset_of(source.text, err.line, err.column or 1))
-        if offset is None:
-            offset = self._quoted_name_offset(err.message, sources)
+        if offset is None and err.subject is not None:
+            offset = self._name_offset(err.subject, sources)
         if offset is None:
             # about the step as a whole, or its one expression (`filter l_quantity`: not BOOLEAN)
             offset = sources[0].pipeline_offset(0) if len(sources) == 1 else span.start
         err.sql = self.text
         err.line, err.column = position(self.text, offset)
-        err.hint = _dsl_hint(err, verb)
 
-    def _quoted_name_offset(self, message: str, sources: list[_Source]) -> int | None:
-        """Where a name the message quotes (``column `l_quantityy` does not exist``) is written."""
-        for name in re.findall(r"`([^`]+)`", message):
-            short = name.rsplit(".", 1)[-1]
-            for candidate in (name, short):
-                pattern = re.compile(r"(?<![\w$\"])\"?" + re.escape(candidate) + r"\"?(?![\w$])", re.IGNORECASE)
-                for source in sources:
-                    m = pattern.search(source.text)
-                    if m:
-                        return source.pipeline_offset(m.start())
+    def _name_offset(self, name: str, sources: list[_Source]) -> int | None:
+        """Where ``name`` (the column or table an error is about) is written in the step, if it is."""
+        short = name.rsplit(".", 1)[-1]
+        for candidate in (name, short):
+            pattern = re.compile(r"(?<![\w$\"])\"?" + re.escape(candidate) + r"\"?(?![\w$])", re.IGNORECASE)
+            for source in sources:
+                m = pattern.search(source.text)
+                if m:
+                    return source.pipeline_offset(m.start())
         return None
 
     def _span_source(self, span: A.Span) -> _Source:
@@ -299,20 +303,24 @@ class Compiler:
             return df.drop(*step.names)
 
 
-def _dsl_hint(err: QuarryError, verb: str) -> str | None:
-    """The error's hint in the DSL's words where the API's or SQL's would mislead."""
-    hint = err.hint
-    if "aggregate function" in err.message and "not allowed" in err.message:
-        if verb == "filter":
-            return "aggregate first (`group k (total = sum(x))`), then filter on the result: `filter total > 10`"
-        return "aggregate in `group k (...)` or `aggregate (...)`, or over a window: `window s = sum(x) over (...)`"
-    if "window function" in err.message and "not allowed" in err.message:
-        return "compute it first (`window r = rank() over (...)`), then use its name"
-    if hint:
-        hint = hint.replace("group_by(...)", "the group keys")
-        hint = re.sub(r"F\.(\w+)\('([^']*)'\)", r"\1(\2)", hint)      # F.any_value('x') -> any_value(x)
-        hint = re.sub(r"\bcol\('([^']*)'\)", r"\1", hint)                # col('x') != 0 -> x != 0
-    return hint
+def _in_dsl_words(err: QuarryError, verb: str) -> None:
+    """Reword, by its class and facts, an error whose API wording would mislead in a pipeline."""
+    if isinstance(err, MisplacedAggregateError):
+        hint = ("aggregate first (`group k (total = sum(x))`), then filter on the result: `filter total > 10`"
+                if verb == "filter" else
+                "aggregate in `group k (...)` or `aggregate (...)`, or over a window: `window s = sum(x) over (...)`")
+        err.reword(f"aggregate function `{err.function}` is not allowed in {verb}", hint)
+    elif isinstance(err, NestedAggregateError):
+        err.reword(hint="aggregate in two steps: `group k (s = sum(x)) | aggregate (m = max(s))`")
+    elif isinstance(err, MisplacedWindowError):
+        err.reword(f"window functions are not allowed in {verb}",
+                   "compute it first (`window r = rank() over (...)`), then use its name")
+    elif isinstance(err, NotGroupedError):
+        name = err.name
+        err.reword(f"column `{name}` must be a group key or be used in an aggregate function",
+                   f"add `{name}` to the group keys, or aggregate it: any_value({name})")
+    elif isinstance(err, NotBooleanError):
+        err.reword(hint="compare the value, e.g. `x != 0`")
 
 
 def _is_window(text: str) -> bool:

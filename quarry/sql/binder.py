@@ -6,6 +6,10 @@ from their grouping keys, window functions lifted into a Window node, and ORDER
 BY items that are not selected carried as hidden columns. Binding and analysis
 are one pass here (as DataFusion's SQL planner does) because the plan it emits
 is already resolved; the optimizer never changes what it means.
+
+The binder resolves and types; the plan nodes themselves come from
+:mod:`quarry.logical.builder`, the builder the DataFrame API uses too, so both
+front ends give the same query the same plan.
 """
 
 from __future__ import annotations
@@ -16,27 +20,20 @@ import pyarrow as pa
 from sqlglot import exp
 
 from quarry.catalog.providers import ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table
-from quarry.errors import BindError, QuarryError, UnsupportedError
+from quarry.errors import BindError, QuarryError, UnknownSchemaError, UnsupportedError
+from quarry.logical import builder as B
 from quarry.logical import functions as F
 from quarry.logical import types as T
+from quarry.logical.builder import output_fields, scan_of
 from quarry.logical.expressions import (
     AggCall, Call, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, new_id,
 )
-from quarry.logical.plan import (
-    Aggregate, Filter, Join, Limit, LogicalPlan, Project, Scan, SetOp, Sort, Union, Values, Window,
-)
+from quarry.logical.plan import Filter, Join, Limit, LogicalPlan, Project, Scan, Sort, Values
 from quarry.sql.expr_binder import ExprBinder, node_position
 from quarry.sql.scope import Relation, Scope
 
 
 _DATA_EXTENSIONS = (".parquet", ".pq", ".csv", ".tsv", ".tab", ".csv.gz")
-
-
-def scan_of(provider, alias: str | None = None) -> Scan:
-    """A Scan of every column of ``provider`` with fresh column ids."""
-    qualifier = alias or provider.name
-    fields = tuple(Field(f.name, f.type, f.nullable, new_id(), qualifier) for f in provider.schema)
-    return Scan(provider, fields, None, (), alias)
 
 
 def _option_flag(node: exp.Expression) -> bool:
@@ -58,21 +55,6 @@ def output_name(node: exp.Expression) -> str:
     if isinstance(node, exp.Column):
         return node.name
     return node.sql(dialect="duckdb", comments=False)
-
-
-def output_fields(exprs: list[Expr], names: list[str]) -> list[Field]:
-    """The fields a select list produces: a column passed through under its own name keeps
-    its field (so filters above and below speak of the same id); anything else is new."""
-    fields: list[Field] = []
-    used: set[int] = set()
-    for e, name in zip(exprs, names):
-        if isinstance(e, ColumnRef) and e.field.name == name and e.field.id not in used:
-            fields.append(e.field)
-        else:
-            qualifier = e.field.qualifier if isinstance(e, ColumnRef) else None
-            fields.append(Field(name, e.dtype, e.nullable, new_id(), qualifier))
-        used.add(fields[-1].id)
-    return fields
 
 
 class Binder:
@@ -122,50 +104,12 @@ class Binder:
     def bind_set_operation(self, node, scope: Scope) -> LogicalPlan:
         left = self.bind_query(node.this, Scope(parent=scope.parent, ctes=dict(scope.ctes)))
         right = self.bind_query(node.expression, Scope(parent=scope.parent, ctes=dict(scope.ctes)))
-        if len(left.schema) != len(right.schema):
-            raise self._error_at(BindError(
-                f"set operation inputs have {len(left.schema)} and {len(right.schema)} columns",
-                hint="both sides of UNION/INTERSECT/EXCEPT must select the same number of columns"), node)
-        types = []
-        for lf, rf in zip(left.schema, right.schema):
-            t = T.common_type(lf.dtype, rf.dtype)
-            if t is None:
-                raise self._error_at(BindError(
-                    f"column `{lf.name}` is {T.sql_name(lf.dtype)} on one side and {T.sql_name(rf.dtype)} on the other",
-                    hint="CAST one side so the types agree"), node)
-            types.append(t)
-        left, right = self.cast_plan_output(left, types), self.cast_plan_output(right, types)
-        fields = tuple(Field(lf.name, t, lf.nullable or rf.nullable)
-                       for lf, rf, t in zip(left.schema, right.schema, types))
-        distinct = bool(node.args.get("distinct"))
-        if isinstance(node, exp.Union):
-            plan: LogicalPlan = Union((left, right), fields)
-            if distinct:
-                plan = self.distinct(plan)
-        else:
-            kind = "intersect" if isinstance(node, exp.Intersect) else "except"
-            plan = SetOp(left, right, kind, not distinct, fields)
+        op = "union" if isinstance(node, exp.Union) else "intersect" if isinstance(node, exp.Intersect) else "except"
+        try:
+            plan = B.set_operation(op, left, right, all=not node.args.get("distinct"))
+        except QuarryError as err:
+            raise self._error_at(err, node)
         return self._apply_order_limit(node, plan, scope)
-
-    def cast_plan_output(self, plan: LogicalPlan, types) -> LogicalPlan:
-        """Project ``plan`` so its columns have ``types`` (no-op when they already do)."""
-        if all(f.dtype == t for f, t in zip(plan.schema, types)):
-            return plan
-        exprs, fields = [], []
-        for f, t in zip(plan.schema, types):
-            if f.dtype == t:
-                exprs.append(ColumnRef(f))
-                fields.append(f)
-            else:
-                exprs.append(F.cast(ColumnRef(f), t, explicit=True))
-                fields.append(Field(f.name, t, f.nullable, new_id(), f.qualifier))
-        return Project(plan, tuple(exprs), tuple(fields))
-
-    def distinct(self, plan: LogicalPlan) -> LogicalPlan:
-        """SELECT DISTINCT as an aggregate grouping by every column."""
-        groups = tuple(ColumnRef(f) for f in plan.schema)
-        fields = tuple(Field(f.name, f.dtype, f.nullable, new_id(), f.qualifier) for f in plan.schema)
-        return Aggregate(plan, groups, fields, (), ())
 
     def _apply_order_limit(self, node, plan: LogicalPlan, scope: Scope) -> LogicalPlan:
         """ORDER BY / LIMIT attached to a set operation or parenthesized query: by output column."""
@@ -289,6 +233,7 @@ class Binder:
 
     def bind_join(self, left: LogicalPlan, join: exp.Join, scope: Scope) -> LogicalPlan:
         before = len(scope.relations)
+        left_star = [f.id for f in scope.star_fields()] if scope.star is not None else None
         right = self.bind_table_ref(join.this, scope)
         side = (join.side or "").upper()
         kind_word = (join.kind or "").upper()
@@ -307,67 +252,67 @@ class Binder:
             kind = "cross"
         else:
             kind = "inner"
-        condition = None
         on = join.args.get("on")
         using = join.args.get("using")
-        using_pairs: list[tuple[str, Field, Field]] = []
+        if using:
+            return self._bind_using_join(left, right, kind, using, scope, before, left_star)
+        condition = None
         if on is not None:
-            condition = ExprBinder(self, scope).bind(on)
-        elif using:
-            left_rels = scope.relations[:before]
-            right_rel = scope.relations[before]
-            parts = []
-            for ident in using:
-                name = ident.name
-                # a column merged by an earlier USING is one column, not an ambiguous pair
-                lf = scope.using.get(name.lower())
-                try:
-                    if lf is None:
-                        lf = Scope(relations=left_rels).resolve(name)
-                    rf = Scope(relations=[right_rel]).resolve(name)
-                except BindError as err:
-                    raise self._error_at(err, ident)
-                parts.append(F.call("equal", [ColumnRef(lf), ColumnRef(rf)]))
-                right_rel.hidden.add(rf.id)
-                using_pairs.append((name, lf, rf))
-                scope.using[name.lower()] = lf
-            from quarry.logical.expressions import and_all
-            condition = and_all(parts)
+            condition = self._bool(ExprBinder(self, scope).bind(on), on, "JOIN")
         elif kind not in ("cross", "inner"):
             raise self._error_at(BindError(f"{kind.upper()} JOIN needs an ON or USING condition"), join)
         if kind == "inner" and condition is None:
             kind = "cross"
+        plan = Join(left, right, kind, condition)
         if kind in ("semi", "anti"):
             del scope.relations[before:]
-        if kind in ("left", "full"):
-            for rel in scope.relations[before:]:
-                rel.fields = [Field(f.name, f.dtype, True, f.id, f.qualifier) if not f.nullable else f
-                              for f in rel.fields]
-        if kind in ("right", "full"):
-            for rel in scope.relations[:before]:
-                rel.fields = [Field(f.name, f.dtype, True, f.id, f.qualifier) if not f.nullable else f
-                              for f in rel.fields]
-        plan: LogicalPlan = Join(left, right, kind, condition)
-        if kind in ("right", "full") and using_pairs:
-            plan = self._merge_using_columns(plan, using_pairs, scope)
+        self._join_nullability(scope, plan, before)
+        if left_star is not None and kind not in ("semi", "anti"):
+            scope.star = left_star + [f.id for r in scope.relations[before:] for f in r.fields]
         return plan
 
-    def _merge_using_columns(self, join: LogicalPlan, pairs, scope: Scope) -> LogicalPlan:
-        """Add ``coalesce(left.k, right.k)`` for each USING column of a RIGHT or FULL join.
+    def _bind_using_join(self, left: LogicalPlan, right: LogicalPlan, kind: str, using, scope: Scope,
+                         before: int, left_star: list[int] | None) -> LogicalPlan:
+        """``JOIN ... USING (k, ...)``: the builder merges each key into one column (DuckDB's shape),
+        which unqualified names and ``*`` then mean; ``l.k`` and ``r.k`` still name each side's own."""
+        if kind == "cross":
+            raise self._error_at(BindError("CROSS JOIN takes no USING condition"), using[0])
+        left_fields = [scope.field_by_id(i) for i in left_star] if left_star is not None else \
+            [f for r in scope.relations[:before] for f in r.fields]
+        right_rel = scope.relations[before]
+        keys = []
+        for ident in using:
+            name = ident.name
+            try:
+                # a column merged by an earlier USING is one column, not an ambiguous pair
+                lf = scope.field_by_id(scope.using[name.lower()]) if name.lower() in scope.using else \
+                    Scope(relations=scope.relations[:before]).resolve(name)
+                rf = Scope(relations=[right_rel]).resolve(name)
+            except BindError as err:
+                raise self._error_at(err, ident)
+            keys.append((name, lf, rf))
+        try:
+            built = B.join_using(left, right, kind, keys, left_fields, list(right_rel.fields))
+        except QuarryError as err:
+            raise self._error_at(err, using[0])
+        if kind in ("semi", "anti"):
+            del scope.relations[before:]
+        self._join_nullability(scope, built.plan, before)
+        new_ids = {f.id for f in built.plan.schema} - {f.id for f in scope.all_fields()}
+        if new_ids:
+            # the merged keys of a FULL join are columns of no table
+            scope.relations.append(Relation(None, [f for f in built.plan.schema if f.id in new_ids]))
+        for name, f in built.merged.items():
+            scope.using[name] = f.id
+        scope.star = [f.id for f in built.fields]
+        return built.plan
 
-        The unqualified name (and ``*``) means that merged column, which holds the key of
-        unmatched rows from either side; ``l.k`` and ``r.k`` still name each side's own.
-        """
-        exprs = [ColumnRef(f) for f in join.schema]
-        fields = list(join.schema)
-        for name, lf, rf in pairs:
-            merged = F.call("coalesce", [ColumnRef(lf), ColumnRef(rf)])
-            field = Field(name, merged.dtype, merged.nullable, new_id())
-            exprs.append(merged)
-            fields.append(field)
-            scope.using[name.lower()] = field
-            scope.star_replacements[lf.id] = field
-        return Project(join, tuple(exprs), tuple(fields))
+    @staticmethod
+    def _join_nullability(scope: Scope, plan: LogicalPlan, before: int) -> None:
+        """Give the scope's fields the nullability the join gives them (the outer side may be NULL)."""
+        current = {f.id: f for f in plan.schema}
+        for rel in scope.relations:
+            rel.fields = [current.get(f.id, f) for f in rel.fields]
 
     def bind_table_ref(self, node: exp.Expression, scope: Scope) -> LogicalPlan:
         """Bind one FROM item and add it to ``scope``'s relations."""
@@ -420,7 +365,7 @@ class Binder:
     def _named_table(self, node: exp.Table, scope: Scope):
         name = node.name
         if node.args.get("db") is not None and node.db.lower() not in ("main", "memory"):
-            raise BindError(f"schema `{node.db}` does not exist", hint="quarry has one schema, `main`")
+            raise UnknownSchemaError(node.db)
         cte = scope.find_cte(name)
         if cte is not None:
             cte_node, visible = cte
@@ -432,7 +377,8 @@ class Binder:
         if not self.catalog.exists(name) and self._looks_like_path(name):
             self.session.check_path_allowed(name)     # as read_parquet() does: servers limit file access
             return scan_of(provider_for(os.path.basename(name), name)), os.path.splitext(os.path.basename(name))[0]
-        provider = self.catalog.get(name)
+        # a name no table has may be a DataFrame variable of the caller (a replacement scan)
+        provider = self.catalog.get(name, fallback=getattr(self.session, "replacement_scan", None))
         if isinstance(provider, ViewTable):
             plan = provider.build()
             return self._rename(plan, [], provider.name, node), provider.name
@@ -578,27 +524,21 @@ class Binder:
                 else:
                     order_targets.append(("expr", ob.bind(t), asc, nf))
 
-        aggs: list[AggCall] = []
-        self.collect_aggs(bound, aggs)
-        if having is not None:
-            self.collect_aggs([having], aggs)
-        self.collect_aggs([t[1] for t in order_targets if t[0] == "expr"], aggs)
+        aggs: list[AggCall] = B.collect_aggregates(
+            bound + ([having] if having is not None else []) + [t[1] for t in order_targets if t[0] == "expr"])
 
         if group_node is not None or aggs:
             input_ids = {f.id for f in plan.schema}
-            plan, mapping = self.aggregate(plan, group_exprs, aggs, grouping_sets)
+            plan, mapping = B.aggregate(plan, group_exprs, aggs, grouping_sets)
             gfields, gid = plan.group_fields, plan.grouping_id
 
             def rewrite(e: Expr, node) -> Expr:
-                out = self.replace_exprs(e, mapping)
+                out = B.replace_exprs(e, mapping)
                 out = out.transform_up(lambda x: self._grouping_bits(x, gfields, gid, node))
-                bad = [x for x in out.walk() if isinstance(x, ColumnRef) and x.field.id in input_ids]
-                if bad:
-                    name = bad[0].field.name
-                    raise self._error_at(BindError(
-                        f"column `{name}` must appear in the GROUP BY clause or be used in an aggregate function",
-                        hint=f"add `{name}` to GROUP BY, or wrap it: any_value({name})"), node)
-                return out
+                try:
+                    return B.check_grouped(out, input_ids)
+                except QuarryError as err:
+                    raise self._error_at(err, node)
             bound = [rewrite(e, items[i][0]) for i, e in enumerate(bound)]
             if having is not None:
                 having = rewrite(having, having_node)
@@ -612,7 +552,7 @@ class Binder:
 
         # window functions
         order_exprs = [t[1] for t in order_targets if t[0] == "expr"]
-        plan, lifted = self.lift_windows(plan, bound + order_exprs)
+        plan, lifted = B.lift_windows(plan, bound + order_exprs)
         bound, lifted_order = lifted[:len(bound)], iter(lifted[len(bound):])
         order_targets = [(t[0], next(lifted_order) if t[0] == "expr" else t[1], t[2], t[3])
                          for t in order_targets]
@@ -643,7 +583,7 @@ class Binder:
 
         plan = Project(plan, tuple(proj_exprs), tuple(proj_fields))
         if distinct:
-            plan = self.distinct(plan)
+            plan = B.distinct(plan)
             remap = {old.id: new for old, new in zip(proj_fields, plan.schema)}
             order_keys = [SortKey(ColumnRef(remap[k.expr.field.id]), k.ascending, k.nulls_first) for k in order_keys]
             out_fields = list(plan.schema)
@@ -658,8 +598,7 @@ class Binder:
 
     def _star_fields(self, scope: Scope, qualifier: str | None, node) -> list[Field]:
         if qualifier is None:
-            fields = [scope.star_replacements.get(f.id, f) for r in scope.relations for f in r.fields
-                      if f.id not in r.hidden]
+            fields = scope.star_fields()
             if not fields:
                 raise self._error_at(BindError("SELECT * with no FROM clause"), node)
             return fields
@@ -668,97 +607,11 @@ class Binder:
                 return list(r.fields)
         raise self._error_at(BindError(f"table `{qualifier}` is not in the FROM clause"), node)
 
-    def _bool(self, e: Expr, node, what: str) -> Expr:
-        if e.dtype != T.BOOL and not T.is_null(e.dtype):
-            raise self._error_at(BindError(f"{what} condition must be BOOLEAN, got {T.sql_name(e.dtype)}",
-                                           hint="compare the value, e.g. `x <> 0`"), node)
-        return F.cast(e, T.BOOL)
-
-    @staticmethod
-    def _expr_name(e: Expr) -> str:
-        return e.field.name if isinstance(e, ColumnRef) else str(e)
-
-    def aggregate(self, plan: LogicalPlan, group_exprs: list[Expr], aggs: list[AggCall],
-                  grouping_sets=None) -> tuple[Aggregate, dict]:
-        """An Aggregate of ``plan`` and the map from each key / aggregate to the column holding it.
-
-        Shared by SQL and the DataFrame API so both build the same plan for the same query.
-        """
-        gfields = tuple(Field(self._expr_name(g), g.dtype, g.nullable or grouping_sets is not None, new_id(),
-                              g.field.qualifier if isinstance(g, ColumnRef) else None)
-                        for g in group_exprs)
-        afields = tuple(Field(str(a), a.dtype, a.nullable, new_id()) for a in aggs)
-        gid = Field("__grouping_id", T.INT64, False, new_id()) if grouping_sets is not None else None
-        agg = Aggregate(plan, tuple(group_exprs), gfields, tuple(aggs), afields, grouping_sets, gid)
-        mapping: dict = {}
-        for e, f in list(zip(group_exprs, gfields)) + list(zip(aggs, afields)):
-            mapping.setdefault(e, ColumnRef(f))
-        return agg, mapping
-
-    def lift_windows(self, plan: LogicalPlan, exprs: list[Expr]) -> tuple[LogicalPlan, list[Expr]]:
-        """Compute every window function in ``exprs`` in one Window node over ``plan``; return it
-        and ``exprs`` with each window call replaced by the column that holds its result."""
-        windows: list[WindowCall] = []
-        for e in exprs:
-            for x in e.walk():
-                if isinstance(x, WindowCall) and x not in windows:
-                    windows.append(x)
-        if not windows:
-            return plan, list(exprs)
-        wfields = tuple(Field(str(w.func), w.dtype, True, new_id()) for w in windows)
-        wmap = {w: ColumnRef(f) for w, f in zip(windows, wfields)}
-        return Window(plan, tuple(windows), wfields), [self.replace_exprs(e, wmap) for e in exprs]
-
-    def collect_aggs(self, exprs, out: list):
-        for e in exprs:
-            self._walk_aggs(e, out)
-
-    def _walk_aggs(self, e: Expr, out: list):
-        if isinstance(e, AggCall):
-            if e not in out:
-                out.append(e)
-            return
-        if isinstance(e, WindowCall):
-            # an aggregate used as the window function is computed by the Window node;
-            # aggregates nested in its arguments are computed by the Aggregate below it
-            for c in e.func.children() + e.partition_by + e.order_by:
-                self._walk_aggs(c, out)
-            return
-        for c in e.children():
-            self._walk_aggs(c, out)
-
-    def replace_exprs(self, e: Expr, mapping: dict) -> Expr:
-        if not mapping:
-            return e
-
-        def sub(node):
-            try:
-                hit = mapping.get(node)
-            except TypeError:
-                hit = None
-            if hit is not None:
-                return hit
-            if isinstance(node, WindowCall):
-                func = node.func
-                new_func = func.with_children(tuple(self.replace_exprs(c, mapping) for c in func.children()))
-                parts = tuple(self.replace_exprs(p, mapping) for p in node.partition_by)
-                order = tuple(SortKey(self.replace_exprs(k.expr, mapping), k.ascending, k.nulls_first)
-                              for k in node.order_by)
-                return WindowCall(new_func, parts, order, node.frame)
-            try:
-                hit = mapping.get(node)
-            except TypeError:
-                hit = None
-            return hit if hit is not None else node
-        return self._transform_down_stop(e, sub)
-
-    def _transform_down_stop(self, e: Expr, fn) -> Expr:
-        out = fn(e)
-        if out is not e:
-            return out
-        kids = e.children()
-        new = tuple(self._transform_down_stop(k, fn) for k in kids)
-        return e if all(a is b for a, b in zip(kids, new)) else e.with_children(new)
+    def _bool(self, e: Expr, node, clause: str) -> Expr:
+        try:
+            return B.condition(e, f"{clause} condition")
+        except QuarryError as err:
+            raise self._error_at(err, node)
 
     def _bind_group_by(self, group_node, scope, bound, alias_map):
         eb = ExprBinder(self, scope, aliases=alias_map)

@@ -14,7 +14,8 @@ import re
 import pyarrow as pa
 from sqlglot import exp
 
-from quarry.errors import BindError, QuarryError, QuarryTypeError, UnsupportedError
+from quarry.errors import BindError, MisplacedWindowError, QuarryError, QuarryTypeError, UnsupportedError
+from quarry.logical import builder as B
 from quarry.logical import functions as F
 from quarry.logical import types as T
 from quarry.logical.expressions import (
@@ -52,14 +53,6 @@ _DATE_UNITS = {"YEAR": "year", "YEARS": "year", "Y": "year", "QUARTER": "quarter
                "SECOND": "second", "SECONDS": "second", "MILLISECOND": "millisecond", "MICROSECOND": "microsecond",
                "DOW": "dayofweek", "DAYOFWEEK": "dayofweek", "DOY": "dayofyear", "DAYOFYEAR": "dayofyear",
                "EPOCH": "epoch", "ISODOW": "isodow"}
-
-
-def _quoted_literal(node: exp.Expression, message: str) -> exp.Expression | None:
-    """The string literal inside ``node`` whose SQL text ``message`` quotes, or None."""
-    for n in node.walk():
-        if isinstance(n, exp.Literal) and n.is_string and "'" + n.this.replace("'", "''") + "'" in message:
-            return n
-    return None
 
 
 def node_position(node: exp.Expression, sql: str | None) -> tuple[int | None, int | None]:
@@ -162,10 +155,29 @@ class ExprBinder:
             return self._bind(node)
         except QuarryError as err:
             if err.line is None:
-                # point at the string literal the message quotes (`hired > '2020-13-45'`), if any
-                line, col = node_position(_quoted_literal(node, err.message) or node, self.qb.sql)
+                # a constant that does not convert (`hired > '2020-13-45'`) is the place to point at
+                culprit = self._culprit_literal(node) if isinstance(err, QuarryTypeError) else None
+                line, col = node_position(culprit or node, self.qb.sql)
                 err.with_position(self.qb.sql, line, col)
             raise
+
+    def _culprit_literal(self, node: exp.Expression) -> exp.Expression | None:
+        """The string literal operand of ``node`` that a type error is about: the one which, read as
+        NULL instead, lets ``node`` bind. None when no such operand exists."""
+        for child in list(node.iter_expressions()):
+            target = child.this if isinstance(child, exp.Paren) else child
+            if not (isinstance(target, exp.Literal) and target.is_string):
+                continue
+            null = exp.Null()
+            target.replace(null)
+            try:
+                self._bind(node)
+                return target
+            except QuarryError:
+                continue
+            finally:
+                null.replace(target)
+        return None
 
     def _bind(self, node: exp.Expression) -> Expr:
         method = getattr(self, "_" + type(node).__name__, None)
@@ -283,7 +295,7 @@ class ExprBinder:
             inner = plan.schema[0]
             target, _ = F.coerce_pair(target, ColumnRef(inner), "compare")
             if target.dtype != inner.dtype:
-                plan = self.qb.cast_plan_output(plan, [target.dtype])
+                plan = B.cast_plan_output(plan, [target.dtype])
             out: Expr = InSubquery(target, plan)
         else:
             items = [self.bind(e) for e in node.expressions]
@@ -426,27 +438,22 @@ class ExprBinder:
             distinct = True
             arg_nodes = list(arg_nodes[0].expressions)
         if fdef.kind == "aggregate":
-            if not self.allow_aggregates:
-                raise BindError(f"aggregate function `{name}` is not allowed here",
-                                hint="aggregates belong in SELECT, HAVING or ORDER BY; filter groups with HAVING")
             if len(arg_nodes) == 1 and isinstance(arg_nodes[0], exp.Star):
                 arg_nodes = []
             inner = ExprBinder(self.qb, self.scope, allow_aggregates=False, allow_windows=False, aliases=self.aliases)
-            try:
+
+            def arguments() -> list[Expr]:
                 args = [inner.bind(a) for a in arg_nodes]
-            except BindError as err:
-                if "aggregate function" in err.message:
-                    raise BindError("aggregate function calls cannot be nested",
-                                    hint="compute the inner aggregate in a subquery") from None
-                raise
-            if self.scope.parent is not None and args:
-                read = set().union(*(a.column_ids() for a in args))
-                own = {f.id for f in self.scope.all_fields()} | {f.id for f in self.scope.using.values()}
-                if read and not read & own:
-                    # SQL makes such an aggregate part of the *outer* query; quarry does not move it there
-                    raise UnsupportedError(f"aggregate `{name}` of outer columns inside a subquery is not supported",
-                                           hint="compute the aggregate in the outer query, or join instead")
-            return F.agg(name, args, distinct=distinct)
+                if self.scope.parent is not None and args:
+                    read = set().union(*(a.column_ids() for a in args))
+                    own = {f.id for f in self.scope.all_fields()}
+                    if read and not read & own:
+                        # SQL makes such an aggregate part of the *outer* query; quarry does not move it there
+                        raise UnsupportedError(
+                            f"aggregate `{name}` of outer columns inside a subquery is not supported",
+                            hint="compute the aggregate in the outer query, or join instead")
+                return args
+            return B.aggregate_call(name, arguments, allowed=self.allow_aggregates, distinct=distinct)
         if fdef.kind == "window":
             raise BindError(f"window function `{name}` needs an OVER clause",
                             hint=f"write {name}() OVER (ORDER BY ...)")
@@ -474,8 +481,7 @@ class ExprBinder:
 
     def _Window(self, node: exp.Window) -> Expr:
         if not self.allow_windows:
-            raise BindError("window functions are not allowed here",
-                            hint="window functions belong in SELECT or ORDER BY; filter their result in an outer query")
+            raise MisplacedWindowError("here")
         func_node = node.this
         ignore_nulls = isinstance(func_node, exp.IgnoreNulls) or bool(node.args.get("ignore_nulls"))
         if isinstance(func_node, exp.IgnoreNulls):

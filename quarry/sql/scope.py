@@ -1,26 +1,30 @@
-"""Name resolution scopes for the SQL binder.
+"""Name resolution scopes for the SQL binder (and for SQL text inside the DataFrame API).
 
 A :class:`Scope` is one query level: the relations its FROM clause brought in
 (each a qualifier and its fields) and a parent scope for correlated subqueries.
 Resolving a name that only the parent knows yields an *outer reference*: a
 ColumnRef whose id the subquery's own plan does not produce.
+
+A ``JOIN ... USING`` changes what unqualified names and ``*`` mean (the key
+becomes one merged column); the plan builder decides that shape
+(:func:`quarry.logical.builder.join_using`) and the scope records it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from quarry.errors import BindError, suggest
+from quarry.errors import AmbiguousColumnError, BindError, UnknownColumnError, suggest
 from quarry.logical.expressions import Field
 
 
 @dataclass
 class Relation:
-    """One FROM item as seen by name resolution."""
+    """One FROM item as seen by name resolution (qualifier None: columns without a table name,
+    such as the merged keys of a FULL JOIN ... USING)."""
 
     qualifier: str | None
     fields: list[Field]
-    hidden: set[int] = field(default_factory=set)   # ids excluded from `*` (USING duplicates)
 
 
 @dataclass
@@ -28,10 +32,10 @@ class Scope:
     relations: list[Relation] = field(default_factory=list)
     parent: "Scope | None" = None
     ctes: dict = field(default_factory=dict)
-    # merged USING columns: lowercase name -> field that an unqualified name resolves to
-    using: dict[str, Field] = field(default_factory=dict)
-    # field id -> the merged USING column that replaces it in an unqualified `*` (RIGHT/FULL joins)
-    star_replacements: dict[int, Field] = field(default_factory=dict)
+    # merged USING columns: lowercase name -> id of the column an unqualified name resolves to
+    using: dict[str, int] = field(default_factory=dict)
+    # ids `*` expands to, in order, once a USING join has decided them (None: every relation's columns)
+    star: list[int] | None = None
 
     def child(self) -> "Scope":
         """A scope for a subquery: sees this one as its outer scope, and its CTEs."""
@@ -39,6 +43,17 @@ class Scope:
 
     def all_fields(self) -> list[Field]:
         return [f for r in self.relations for f in r.fields]
+
+    def field_by_id(self, fid: int) -> Field:
+        """This level's current field (with its current nullability) of column id ``fid``."""
+        return next(f for f in self.all_fields() if f.id == fid)
+
+    def star_fields(self) -> list[Field]:
+        """The columns an unqualified ``*`` stands for here, in order."""
+        if self.star is None:
+            return self.all_fields()
+        by_id = {f.id: f for f in self.all_fields()}
+        return [by_id[i] for i in self.star]
 
     def find_cte(self, name: str):
         return self.ctes.get(name.lower())
@@ -56,7 +71,7 @@ class Scope:
     def _lookup(self, name: str, qualifier: str | None) -> Field | None:
         lname = name.lower()
         if qualifier is None and lname in self.using:
-            return self.using[lname]
+            return self.field_by_id(self.using[lname])
         matches = []
         for rel in self.relations:
             if qualifier is not None and (rel.qualifier is None or rel.qualifier.lower() != qualifier.lower()):
@@ -67,9 +82,7 @@ class Scope:
         if not matches:
             return None
         if len(matches) > 1:
-            quals = sorted({(r.qualifier or "?") for r, _ in matches})
-            raise BindError(f"column reference `{name}` is ambiguous",
-                            hint="qualify it: " + " or ".join(f"{q}.{name}" for q in quals))
+            raise AmbiguousColumnError(name, [r.qualifier for r, _ in matches])
         return matches[0][1]
 
     def _unknown(self, name: str, qualifier: str | None) -> BindError:
@@ -81,15 +94,15 @@ class Scope:
                 scope = scope.parent
             if qualifier.lower() not in quals:
                 return BindError(f"table `{qualifier}` is not in the FROM clause",
-                                 hint=suggest(qualifier, quals) or "add it to FROM, or fix the qualifier")
+                                 hint=suggest(qualifier, quals) or "add it to FROM, or fix the qualifier",
+                                 subject=qualifier)
         candidates = []
         scope = self
         while scope is not None:
             candidates += [f.name for f in scope.all_fields()]
             scope = scope.parent
-        full = f"{qualifier}.{name}" if qualifier else name
         hint = suggest(name, candidates)
         if hint is None and candidates:
             shown = ", ".join(sorted(set(candidates))[:12])
             hint = f"columns in scope: {shown}"
-        return BindError(f"column `{full}` does not exist", hint=hint)
+        return UnknownColumnError(name, qualifier, hint=hint)

@@ -27,6 +27,7 @@ from quarry.errors import (
     BindError, DataError, ParseError, PlanError, QuarryError, QuarryTypeError, UnsupportedError,
 )
 from quarry.logical import types as T
+from quarry.logical.builder import cast_plan_output
 from quarry.sql.binder import Binder
 from quarry.sql.scope import Scope
 from quarry.sql.expr_binder import node_position, sql_type
@@ -384,7 +385,7 @@ def _insert(session, node: exp.Insert, text):
         if not (T.common_type(f.dtype, t) is not None or T.is_string(f.dtype) or T.is_string(t)):
             raise QuarryTypeError(f"cannot insert {T.sql_name(f.dtype)} into column `{n}` ({T.sql_name(t)})",
                                   hint="CAST the value to the column's type")
-    plan = binder.cast_plan_output(plan, targets)
+    plan = cast_plan_output(plan, targets)
     result = DataFrame(session, plan).to_arrow()
     arrays = []
     for f in schema:
