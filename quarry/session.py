@@ -354,13 +354,13 @@ class Session:
         is cut into stages that run as tasks on the worker pool (or Ray), and the
         executed stages are kept on ``physical.stage_graph`` for EXPLAIN ANALYZE.
         """
-        from quarry.execution.executor import quarry_errors, run_physical, stream_staged
+        from quarry.execution.executor import quarry_errors, stream_inline, stream_staged
         ctx = ctx or self.new_context(origin)
         with self._lock:
             self._running.add(ctx)
         try:
             if self.executor == "inline":
-                yield from run_physical(physical, ctx).to_batches()
+                yield from stream_inline(physical, ctx)
                 return
             from quarry.execution.scheduler import StageRun
             from quarry.execution.stages import cut_stages

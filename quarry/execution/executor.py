@@ -18,7 +18,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from quarry.errors import DataError, ExecutionError, QuarryError
-from quarry.physical.base import ExecContext, ExecNode, run_partitions
+from quarry.physical.base import ExecContext, ExecNode, stream_partitions
 
 
 @contextmanager
@@ -42,14 +42,23 @@ def quarry_errors():
 
 def run_physical(root: ExecNode, ctx: ExecContext) -> pa.Table:
     """Execute ``root`` (one output partition) in this process and return all rows as a Table."""
+    return pa.Table.from_batches(list(stream_inline(root, ctx)), schema=root.schema)
+
+
+def stream_inline(root: ExecNode, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+    """The batches of ``root`` (one output partition) run in this process, as they are produced."""
     from quarry.parallelism import use_arrow_threads
+    it = stream_partitions(root, ctx)
     try:
-        with quarry_errors(), use_arrow_threads(ctx.config.arrow_threads):
-            batches = [b for part in run_partitions(root, ctx) for b in part]
-            if not batches:
-                return root.schema.empty_table()
-            return pa.Table.from_batches(batches, schema=root.schema)
+        while True:
+            with quarry_errors(), use_arrow_threads(ctx.config.arrow_threads):
+                try:
+                    batch = next(it)
+                except StopIteration:
+                    return
+            yield batch
     finally:
+        it.close()
         ctx.release()
 
 

@@ -225,6 +225,62 @@ def run_partitions(node: ExecNode, ctx: ExecContext) -> list[list[pa.RecordBatch
         return list(pool.map(lambda p: list(node.execute(p, ctx)), range(n)))
 
 
+_DONE = object()
+
+
+def stream_partitions(node: ExecNode, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
+    """The batches of every partition of ``node`` as they are produced, partitions on threads.
+
+    Unlike :func:`run_partitions` nothing is collected: a bounded queue hands batches to the
+    caller, so a gather or the result of an in-process query holds a few batches, not the
+    partitions. If the caller stops early (or fails), the producing threads stop at their
+    next batch.
+    """
+    n = node.partitions
+    if n == 1:
+        yield from node.execute(0, ctx)
+        return
+    import queue
+    out: queue.Queue = queue.Queue(maxsize=2 * min(n, ctx.config.threads) + 2)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce(partition: int) -> None:
+        try:
+            for batch in node.execute(partition, ctx):
+                if not put(batch):
+                    return
+        except BaseException as exc:       # handed to the consumer, which raises it
+            put(("error", exc))
+            return
+        put(_DONE)
+
+    pool = ThreadPoolExecutor(max_workers=min(n, ctx.config.threads))
+    try:
+        for p in range(n):
+            pool.submit(produce, p)
+        finished = 0
+        while finished < n:
+            item = out.get()
+            if item is _DONE:
+                finished += 1
+            elif isinstance(item, tuple):
+                raise item[1]
+            else:
+                yield item
+    finally:
+        stop.set()
+        pool.shutdown(wait=True)
+
+
 def _fmt(v) -> str:
     if isinstance(v, float) and not v.is_integer():
         return f"{v:.3f}"

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from quarry.catalog.providers import ParquetTable, RowGroupInfo
 from quarry.logical.expressions import ColumnRef, Expr, SortKey, and_all, conjuncts
-from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitions
+from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitions, stream_partitions
 from quarry.compute.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
 from quarry.compute.hashing import partition_ids, split_by_ids
 from quarry.physical.merge import merge_sorted, sort_key_table
@@ -566,7 +566,7 @@ class RepartitionExec(ExecNode):
 
 
 class GatherExec(ExecNode):
-    """Merge all input partitions into one."""
+    """Merge all input partitions into one, batches passed on as they come."""
 
     name = "Gather"
 
@@ -574,8 +574,7 @@ class GatherExec(ExecNode):
         super().__init__([child], child.fields, 1)
 
     def _execute(self, partition, ctx):
-        for part in run_partitions(self.children[0], ctx):
-            yield from part
+        yield from stream_partitions(self.children[0], ctx)
 
 
 class BroadcastExec(ExecNode):
