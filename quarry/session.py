@@ -31,7 +31,7 @@ DEFAULT_CONFIG = {
     "batch_rows": 1 << 17,           # rows per record batch between operators
     "broadcast_rows": 200_000,       # a join side estimated below this is broadcast
     "disabled_rules": (),            # optimizer rules to skip, by name
-    "memory_limit": None,            # operator state per worker before spilling (None: a share of RAM)
+    "memory_limit": None,            # operator state of a whole query before spilling (None: RAM / 16)
     "spill_dir": None,               # shuffle and spill files (None: the system temp directory)
     "task_max_attempts": 3,          # runs of a task whose worker process died, before the query fails
     "timeout": None,                 # seconds a query may run before it is cancelled (None: no limit)
@@ -63,13 +63,32 @@ def parse_bytes(value) -> int:
         raise QuarryError(f"`{value}` is not a size", hint="write bytes as a number or with a unit: 512MB, 2GB") from None
 
 
-def default_memory_limit(workers: int) -> int:
-    """Half of the machine's memory, shared by the worker processes."""
+def default_memory_limit() -> int:
+    """The memory budget of one query when none is set: a sixteenth of the machine's RAM, at least
+    256 MB and at most 4 GB (1.5 GB on a 24 GB machine).
+
+    It is the operator state of the whole query, all its processes together (the driver's result
+    stage and every worker's task), so that several queries and the rest of the machine fit too;
+    queries whose state is bigger spill to disk. Python, Arrow's buffers in flight and the
+    processes themselves come on top of it.
+    """
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         total = 8 << 30
-    return max(64 << 20, total // 2 // max(1, workers))
+    return min(max(256 << 20, total // 16), 4 << 30)
+
+
+def task_memory_share(limit: int, executor: str, workers: int) -> int:
+    """The part of a query's budget ``limit`` that one task may hold.
+
+    In-process (``inline``) all partitions share one budget, so a task may use all of it. With
+    worker processes (or Ray) each of the ``workers`` processes runs one task at a time and the
+    driver runs the result stage, so each gets an equal share.
+    """
+    if executor == "inline":
+        return limit
+    return max(1 << 20, limit // (max(1, workers) + 1))
 
 
 @dataclass
@@ -132,7 +151,9 @@ class Session:
                           threads=parts,
                           batch_rows=int(self.config["batch_rows"]),
                           broadcast_rows=int(self.config["broadcast_rows"]),
-                          memory_limit=parse_bytes(limit) if limit is not None else default_memory_limit(parts),
+                          memory_limit=task_memory_share(
+                              parse_bytes(limit) if limit is not None else default_memory_limit(),
+                              self.executor, self.workers),
                           spill_dir=self.config["spill_dir"],
                           task_max_attempts=max(1, int(self.config["task_max_attempts"])),
                           # workers=0 is the serial baseline: one partition and one thread
