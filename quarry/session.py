@@ -88,7 +88,7 @@ def task_memory_share(limit: int, executor: str, workers: int) -> int:
     """
     if executor == "inline":
         return limit
-    return max(1 << 20, limit // (max(1, workers) + 1))
+    return max(1, limit // (max(1, workers) + 1))
 
 
 @dataclass
