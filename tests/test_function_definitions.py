@@ -332,3 +332,18 @@ def test_volatile_calls_are_never_folded_and_stable_ones_are_bound_once():
     con = quarry.connect(workers=0)
     rows = con.sql("SELECT now() AS a, now() AS b, current_date AS c").to_pylist()
     assert rows[0]["a"] == rows[0]["b"]
+
+
+def test_the_logical_layer_never_imports_compute_physical_or_optimizer():
+    """The definitions live in quarry/logical; kernels attach from below, never the other way."""
+    import ast
+    from pathlib import Path
+    root = Path(quarry.__file__).parent / "logical"
+    found = []
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [f"{path.name}: {n}" for n in names
+                      if n.startswith(("quarry.compute", "quarry.physical", "quarry.optimizer", "quarry.execution"))]
+    assert found == []
