@@ -10,6 +10,10 @@ SQL semantics (they fail on the code before the definitions existed).
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -336,8 +340,6 @@ def test_volatile_calls_are_never_folded_and_stable_ones_are_bound_once():
 
 def test_the_logical_layer_never_imports_compute_physical_or_optimizer():
     """The definitions live in quarry/logical; kernels attach from below, never the other way."""
-    import ast
-    from pathlib import Path
     root = Path(quarry.__file__).parent / "logical"
     found = []
     for path in root.glob("*.py"):
@@ -347,3 +349,31 @@ def test_the_logical_layer_never_imports_compute_physical_or_optimizer():
             found += [f"{path.name}: {n}" for n in names
                       if n.startswith(("quarry.compute", "quarry.physical", "quarry.optimizer", "quarry.execution"))]
     assert found == []
+
+
+# -------------------------------------------------------------------------------- the docs follow the definitions
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def _arity(d: F.FunctionDef) -> str:
+    if d.max_args == d.min_args:
+        return str(d.min_args)
+    return f"{d.min_args}+" if d.max_args is None else f"{d.min_args}–{d.max_args}"
+
+
+def test_the_function_table_in_the_sql_reference_is_the_registry():
+    text = (DOCS / "sql.md").read_text().split("<!-- functions:start", 1)[1].split("<!-- functions:end", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| ([^|]*) \| ([^|]*) \|", text, flags=re.MULTILINE)
+    documented = {name: (kind, args.strip(), sorted(re.findall(r"`(\w+)`", aliases)))
+                  for name, kind, args, aliases in rows}
+    registry = {d.name: (d.kind, _arity(d), sorted(d.aliases)) for d in F.REGISTRY.values()}
+    assert documented == registry
+
+
+def test_the_null_semantics_section_lists_the_null_tolerant_functions():
+    text = (DOCS / "sql.md").read_text().split("## NULL semantics", 1)[1].split("\n## ", 1)[0]
+    paragraph = text.split("The\n  NULL-tolerant ones, whose definitions say so, are:", 1)[1].split("\n- ", 1)[0]
+    listed = set(re.findall(r"`(\w+)`", paragraph))
+    tolerant = {d.name for d in F.REGISTRY.values() if d.kind == "scalar" and not d.strict and not d.rewrite}
+    assert listed == tolerant
