@@ -267,6 +267,7 @@ class FunctionDef:
 
     @property
     def strict(self) -> bool:
+        """Whether any NULL argument makes the result NULL (``Nulls.STRICT``)."""
         return self.nulls is Nulls.STRICT
 
     def null_propagating_args(self, n: int) -> range | tuple[int, ...]:
