@@ -134,12 +134,7 @@ class Session:
                                   "settings: " + ", ".join(DEFAULT_CONFIG))
             if key == "disabled_rules":
                 value = tuple([value] if isinstance(value, str) else value)
-                known = self.optimizer.rule_names()
-                for name in value:
-                    if name.strip().lower() not in known:
-                        from quarry.errors import suggest
-                        raise QuarryError(f"unknown optimizer rule `{name}`",
-                                          hint=suggest(name, known) or "rules: " + ", ".join(known))
+                self.optimizer.check_disabled(value)      # unknown rules and required ones raise now
             if key == "memory_limit" and value is not None:
                 parse_bytes(value)
             self.config[key] = value

@@ -25,7 +25,10 @@ import quarry
 from quarry.errors import DataError
 from quarry.logical import types as T
 from quarry.compute import kernels
+from quarry.logical.functions import definition
 from quarry.testing import assert_tables_equal
+
+MULTIPLY = definition("multiply").kernel
 
 SETTINGS = dict(deadline=None, derandomize=True, database=None, max_examples=400,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -110,7 +113,7 @@ def test_multiply_matches_checked_path(data, ta, tb, n):
     a, b = data.draw(operand(ta, n)), data.draw(operand(tb, n))
     if isinstance(a, pa.Scalar) and isinstance(b, pa.Scalar):
         return
-    fast = outcome(lambda: kernels.KERNELS["multiply"]("multiply", [a, b], dtype, n))
+    fast = outcome(lambda: MULTIPLY("multiply", [a, b], dtype, n))
     expected = outcome(lambda: plain_multiply(a, b, dtype))
     assert fast == expected
 
@@ -134,7 +137,7 @@ def test_unchecked_multiply_declines_what_might_overflow():
     b = pa.array([Decimal("99")], pa.decimal128(2, 0))
     assert kernels._unchecked_multiply(a, b, pa.decimal128(38, 0)) is None
     with pytest.raises(DataError):
-        kernels.KERNELS["multiply"]("multiply", [a, b], pa.decimal128(38, 0), 1)
+        MULTIPLY("multiply", [a, b], pa.decimal128(38, 0), 1)
 
 
 def test_value_digits_bounds_every_value():

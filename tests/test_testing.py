@@ -215,12 +215,27 @@ def test_row_count_mismatch_message_is_readable_unordered() -> None:
         flag=["A", "N", "R"],
         qty=pa.array([Decimal("1.0"), Decimal("2.0"), Decimal("3.5")], pa.decimal128(18, 1)),
     )
-    message = compare_tables(actual, expected, ordered=False)
-    assert message is not None
-    assert "row count: actual has 2 rows, expected 3" in message
-    assert "1 row only in expected" in message
-    assert "'R'" in message and "3.5" in message
-    assert "only in actual" not in message
+    # the decimals differ in precision and scale but not in value: A and N match, only R is missing,
+    # and the message shows it as a small table under the column names, each value as SQL would
+    assert compare_tables(actual, expected, ordered=False) == (
+        "tables differ (unordered comparison, rel_tol=1e-09):\n"
+        "  - row count: actual has 2 rows, expected 3\n"
+        "  - 1 row only in expected; first 1:\n"
+        "    flag | qty\n"
+        "    'R'  | 3.5")
+    # a value that really differs shows on both sides, each in its own table's scale
+    expected = expected.set_column(1, "qty", pa.array([Decimal("1.0"), Decimal("2.1"), Decimal("3.5")],
+                                                      pa.decimal128(18, 1)))
+    assert compare_tables(actual, expected, ordered=False) == (
+        "tables differ (unordered comparison, rel_tol=1e-09):\n"
+        "  - row count: actual has 2 rows, expected 3\n"
+        "  - 1 row only in actual; first 1:\n"
+        "    flag | qty\n"
+        "    'N'  | 2.00\n"
+        "  - 2 rows only in expected; first 2:\n"
+        "    flag | qty\n"
+        "    'N'  | 2.1\n"
+        "    'R'  | 3.5")
 
 
 def test_row_count_mismatch_message_is_readable_ordered() -> None:

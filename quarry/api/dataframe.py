@@ -739,6 +739,7 @@ class DataFrame:
             parts.append("== Initial Logical Plan ==\n" + self._plan.pretty())
             for batch, rule, text in trace.steps:
                 parts.append(f"== After {rule} ({batch}) ==\n{text}")
+            parts.append(trace.rule_summary())
         if mode == "analyze":
             import time
             start = time.perf_counter()

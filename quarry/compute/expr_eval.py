@@ -13,17 +13,9 @@ import pyarrow.compute as pc
 
 from quarry.errors import DataError, ExecutionError, QuarryError
 from quarry.logical.expressions import AggCall, Call, ColumnRef, Expr, Literal, SubqueryExpr, WindowCall
-from quarry.compute.kernels import KERNELS, to_array
+from quarry.logical.functions import definition
+from quarry.compute.kernels import to_array
 from quarry.compute.scaled import is_decimal_arithmetic, scaled, to_decimal_array
-
-
-# Functions whose result is not simply NULL when an argument is NULL (SQL's "strict" rule
-# does not hold for them): every other kernel gets only non-NULL constants.
-NULL_TOLERANT = frozenset({
-    "coalesce", "concat", "case", "is_null", "is_not_null", "is_true", "is_false", "is_not_true",
-    "is_not_false", "and", "or", "in_list", "is_distinct_from", "is_not_distinct_from", "nullif",
-    "greatest", "least", "grouping_bits", "random", "try_cast",
-})
 
 
 def _all_null(value) -> bool:
@@ -55,17 +47,18 @@ def evaluate(e: Expr, batch) -> pa.Array | pa.ChunkedArray | pa.Scalar:
             fast = scaled(e, batch)
             if fast is not None:
                 return to_decimal_array(fast, e.type, batch.num_rows)
-        fn = KERNELS.get(e.name)
-        if fn is None:
-            raise ExecutionError(f"function `{e.name}` has no implementation")
+        fdef = definition(e.name)
+        if fdef is None or fdef.kernel is None:
+            raise ExecutionError(f"function `{e.name}` has no implementation",
+                                 hint="this is a bug in quarry; please report it")
         args = [evaluate(a, batch) for a in e.args]
-        if e.name not in NULL_TOLERANT and any(_all_null(a) for a in args):
-            # a NULL argument of a strict function makes the result NULL; kernels never see it,
-            # so none of them needs a case for NULL constants or NULL-typed columns
+        if any(_all_null(args[i]) for i in fdef.null_propagating_args(len(args))):
+            # a NULL where the definition says NULL in means NULL out: kernels never see it,
+            # so none of them needs a case for NULL constants or NULL-typed columns there
             return pa.scalar(None, e.type) if all(isinstance(a, pa.Scalar) for a in args) \
                 else pa.nulls(batch.num_rows, e.type)
         try:
-            out = fn(e.name, args, e.type, batch.num_rows)
+            out = fdef.kernel(e.name, args, e.type, batch.num_rows)
         except QuarryError:
             raise
         except pa.ArrowInvalid as exc:

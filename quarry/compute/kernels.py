@@ -4,6 +4,13 @@ Each kernel takes the evaluated arguments (``pa.Array``/``pa.ChunkedArray`` or
 ``pa.Scalar``), the call's result type and the number of rows, and returns an
 array or scalar of that type. All per-row work is done by Arrow's C++ compute
 functions (or numpy for the few things Arrow lacks, such as month arithmetic).
+
+``@kernel("name", ...)`` attaches the function to the definition of that name in
+``quarry.logical.functions`` when this module is imported, so a function's
+signature, properties and implementation are one object. A kernel for a name
+with no definition fails the import. A strict function's kernel (most of them,
+see ``Nulls``) never sees a NULL constant or a NULL-typed column: the evaluator
+answers NULL first. It still sees arrays that contain NULLs.
 """
 
 from __future__ import annotations
@@ -17,15 +24,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quarry.errors import DataError, ExecutionError, UnsupportedError
+from quarry.logical import functions as F
 from quarry.logical import types as T
-
-KERNELS: dict[str, object] = {}
 
 
 def kernel(*names):
+    """Attach the decorated function as the kernel of each named function definition."""
     def deco(fn):
         for n in names:
-            KERNELS[n] = fn
+            fdef = F.definition(n)
+            if fdef is None or fdef.name != n:
+                raise RuntimeError(f"kernel for `{n}`, which has no function definition of that name")
+            fdef.attach_kernel(fn)
         return fn
     return deco
 

@@ -41,6 +41,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from quarry.logical.expressions import Call, Expr, Field
+from quarry.logical.functions import definition
 from quarry.physical.base import ExecContext, ExecNode
 from quarry.compute.expr_eval import evaluate_array
 from quarry.compute.hashing import partition_ids, split_by_ids
@@ -327,7 +328,6 @@ def _is_exchange(node: ExecNode) -> str | None:
 # attributes of operators that only label them for display, or are derived from others
 _NOT_SEMANTIC = {"children", "metrics", "schema", "label", "splits", "acero_filter", "dictionary_names",
                  "dictionary_keys", "stage_graph", "name"}
-_VOLATILE = {"random"}
 
 
 class _Volatile(Exception):
@@ -356,8 +356,8 @@ def signature(node: ExecNode, keys=(), mode: str = "", buckets: int = 0):
         if isinstance(obj, ExecNode):
             attrs = tuple((k, norm(v)) for k, v in sorted(vars(obj).items()) if k not in _NOT_SEMANTIC)
             return (type(obj).__name__, obj.partitions, attrs, tuple(norm(c) for c in obj.children))
-        if isinstance(obj, Call) and obj.name in _VOLATILE:
-            raise _Volatile
+        if isinstance(obj, Call) and not getattr(definition(obj.name), "deterministic", False):
+            raise _Volatile             # a volatile call (random()), by its function definition
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type) and isinstance(obj, Expr):
             return (type(obj).__name__,) + tuple(norm(getattr(obj, f.name)) for f in dataclasses.fields(obj))
         if isinstance(obj, (list, tuple)):

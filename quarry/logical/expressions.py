@@ -383,6 +383,3 @@ def replace_columns(e: Expr, mapping: dict[int, Expr]) -> Expr:
     return e.transform_up(sub)
 
 
-def is_deterministic(e: Expr) -> bool:
-    return not any(isinstance(x, Call) and x.name in ("random", "uuid") for x in e.walk())
-

@@ -1,19 +1,25 @@
 """The function registry: every scalar, aggregate and window function quarry knows.
 
-One registry serves SQL, the DataFrame API and the DSL. Each entry types its
-call: it coerces the arguments (inserting casts) and fixes the result type.
+One registry serves SQL, the DataFrame API and the DSL. Each function has one
+:class:`FunctionDef`: how a call is typed (it coerces the arguments, inserting
+casts, and fixes the result type), its volatility, its NULL handling, and, once
+``quarry.compute.kernels`` is imported, its kernel. Every other part of the engine
+asks the definition (:func:`is_deterministic`, :func:`rejects_nulls`,
+``FunctionDef.foldable``) instead of keeping its own list of names.
+
 Build calls with :func:`call`, :func:`agg` and :func:`cast`, never by hand, so
 every expression in a plan is well typed::
 
     >>> e = call("add", [ColumnRef(f), lit(1)])     # doctest: +SKIP
 
-How each function runs lives in ``quarry.compute.kernels`` under the same name.
+docs/adding-a-function.md walks through adding one.
 """
 
 from __future__ import annotations
 
 import datetime
 import decimal
+import enum
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,7 +27,7 @@ import pyarrow as pa
 
 from quarry.errors import BindError, QuarryTypeError, suggest
 from quarry.logical import types as T
-from quarry.logical.expressions import AggCall, Call, Expr, Literal
+from quarry.logical.expressions import AggCall, Call, ColumnRef, Expr, Literal
 
 # ---------------------------------------------------------------------------
 # literals and casts
@@ -179,42 +185,193 @@ def _literal_decimal_type(e: Expr) -> pa.DataType:
 
 
 # ---------------------------------------------------------------------------
-# the registry
+# function definitions
 
 
-@dataclass(frozen=True)
+class Volatility(enum.Enum):
+    """How a function's result may change for the same arguments (PostgreSQL's and DataFusion's levels)."""
+
+    IMMUTABLE = "immutable"   # same arguments, same result: may be folded, deduplicated, moved, shared
+    STABLE = "stable"         # the same within one query (now(), current_date): quarry binds it to a constant
+    VOLATILE = "volatile"     # may differ on every row (random()): never folded, deduplicated, moved or shared
+
+
+class Nulls(enum.Enum):
+    """What a NULL argument does to a scalar function's result."""
+
+    STRICT = "strict"         # any NULL argument makes the result NULL; the evaluator answers, not the kernel
+    TOLERANT = "tolerant"     # the kernel decides (coalesce, concat, IS NULL, AND, CASE, ...)
+
+
+# How a boolean function passes NULL-rejection on from its arguments (see `rejects_nulls`).
+REJECT_ANY = "any"            # not TRUE when any argument is not TRUE: AND, IS TRUE
+REJECT_ALL = "all"            # not TRUE when every argument is not TRUE: OR
+REJECT_NULL_ARG = "null_arg"  # FALSE when its argument is NULL: IS NOT NULL, IS FALSE
+
+
+@dataclass(eq=False)
 class FunctionDef:
+    """Everything quarry knows about one function, in one object (DataFusion's ``ScalarUDFImpl``).
+
+    The logical layer fills in the signature and the properties; the compute layer
+    attaches the kernel by name when ``quarry.compute.kernels`` is imported (the
+    logical layer never imports compute). A Python UDF is the same kind of object,
+    built with its ``kernel`` given at once. Every "is this foldable / deterministic /
+    NULL-tolerant / NULL-rejecting" question in the engine is answered from here:
+
+    - ``bind(name, args)`` coerces the arguments (inserting casts) and returns the
+      typed call, whose result type it fixes (or another expression: ``year(d)`` is
+      ``date_part('year', d)``, marked ``rewrite``). None for an ``internal`` function
+      that the binder or a rule builds directly (``try_cast``, ``check_single_row``).
+    - ``volatility``: see :class:`Volatility`.
+    - ``nulls``: see :class:`Nulls`. A NULL-tolerant function may list ``strict_args``,
+      the arguments where a NULL still makes the result NULL (the tested value of
+      ``x IN (...)``, the first argument of ``nullif``).
+    - ``null_rejection``: for boolean functions, how they pass on NULL-rejection from
+      their arguments (``REJECT_ANY``, ``REJECT_ALL``, ``REJECT_NULL_ARG``).
+    - ``kernel(name, args, result_type, num_rows)``: how a scalar function runs (see
+      ``quarry.compute.kernels``). Aggregates run in the aggregate operator and window
+      functions in the window operator, by name.
+
+    >>> lookup("coalesce").nulls is Nulls.TOLERANT, lookup("random").deterministic
+    (True, False)
+    """
+
     name: str
     kind: str                                               # "scalar" | "aggregate" | "window"
-    bind: Callable[[str, list[Expr]], Expr]                 # typed call from arguments
+    bind: Callable[[str, list[Expr]], Expr] | None          # typed call from arguments
     min_args: int = 0
     max_args: int | None = None
+    aliases: tuple[str, ...] = ()
+    volatility: Volatility = Volatility.IMMUTABLE
+    nulls: Nulls = Nulls.STRICT
+    strict_args: tuple[int, ...] = ()
+    null_rejection: str | None = None
+    internal: bool = False          # not callable by name from SQL or the DataFrame API
+    rewrite: bool = False           # binding always yields other expressions: no kernel of its own
     doc: str = ""
+    kernel: Callable | None = None
+
+    @property
+    def deterministic(self) -> bool:
+        """Whether two evaluations on the same row agree (false only for volatile functions)."""
+        return self.volatility is not Volatility.VOLATILE
+
+    @property
+    def foldable(self) -> bool:
+        """Whether a call on constants may be evaluated once at plan time.
+
+        Stable functions may: the optimizer runs once per query, like DataFusion's simplifier.
+        """
+        return self.volatility is not Volatility.VOLATILE
+
+    @property
+    def strict(self) -> bool:
+        """Whether any NULL argument makes the result NULL (``Nulls.STRICT``)."""
+        return self.nulls is Nulls.STRICT
+
+    def null_propagating_args(self, n: int) -> range | tuple[int, ...]:
+        """Positions among ``n`` arguments where a NULL makes the result NULL."""
+        return range(n) if self.strict else tuple(i for i in self.strict_args if i < n)
+
+    def attach_kernel(self, kernel: Callable) -> None:
+        """Give this function its implementation (once: a second kernel for one name is a bug)."""
+        if self.kind != "scalar" or self.rewrite:
+            raise ValueError(f"function `{self.name}` is a {self.kind} {'rewrite ' if self.rewrite else ''}"
+                             "function and takes no scalar kernel")
+        if self.kernel is not None and self.kernel is not kernel:
+            raise ValueError(f"function `{self.name}` already has a kernel")
+        self.kernel = kernel
+
+    def __repr__(self) -> str:
+        return f"FunctionDef({self.name!r}, {self.kind})"
 
 
-REGISTRY: dict[str, FunctionDef] = {}
-ALIASES: dict[str, str] = {}
+class FunctionRegistry:
+    """Function definitions by name and alias.
+
+    ``BUILTINS`` holds quarry's own. A registry with a ``parent`` sees the parent's
+    definitions under its own, which is how a session's Python UDFs will sit on top
+    of the built-ins without copying them.
+    """
+
+    def __init__(self, parent: "FunctionRegistry | None" = None):
+        self.parent = parent
+        self.functions: dict[str, FunctionDef] = {}     # callable by name
+        self.internal: dict[str, FunctionDef] = {}      # built by the binder or a rule only
+        self.aliases: dict[str, str] = {}
+
+    def add(self, fdef: FunctionDef) -> FunctionDef:
+        """Register ``fdef`` under its name and aliases (a name is defined once)."""
+        key = fdef.name.lower()
+        if key in self.functions or key in self.internal or key in self.aliases:
+            raise ValueError(f"function `{fdef.name}` is already defined")
+        (self.internal if fdef.internal else self.functions)[key] = fdef
+        for alias in fdef.aliases:
+            self.aliases[alias.lower()] = key
+        return fdef
+
+    def remove(self, name: str) -> None:
+        """Forget the function ``name`` and its aliases (a dropped UDF)."""
+        key = name.lower()
+        fdef = self.functions.pop(key, None) or self.internal.pop(key, None)
+        if fdef is not None:
+            for alias in fdef.aliases:
+                self.aliases.pop(alias.lower(), None)
+
+    def get(self, name: str) -> FunctionDef | None:
+        """The definition of ``name`` (an alias or an internal function too), or None."""
+        key = name.lower()
+        key = self.aliases.get(key, key)
+        found = self.functions.get(key) or self.internal.get(key)
+        if found is None and self.parent is not None:
+            return self.parent.get(name)
+        return found
+
+    def lookup(self, name: str) -> FunctionDef:
+        """The function a query calls by ``name``; unknown names raise with a suggestion."""
+        fdef = self.get(name)
+        if fdef is None or fdef.internal:
+            raise BindError(f"function `{name}` does not exist",
+                            hint=suggest(name.lower(), self.names()) or "see docs/sql.md for the function list")
+        return fdef
+
+    def definitions(self) -> list[FunctionDef]:
+        """Every definition, internal ones included (the parent's first)."""
+        own = list(self.functions.values()) + list(self.internal.values())
+        return (self.parent.definitions() if self.parent is not None else []) + own
+
+    def names(self) -> list[str]:
+        """Every name a query may call: functions and aliases."""
+        own = set(self.functions) | set(self.aliases)
+        return sorted(own | (set(self.parent.names()) if self.parent is not None else set()))
 
 
-def register(name, kind, bind, min_args=0, max_args=None, aliases=(), doc=""):
-    REGISTRY[name] = FunctionDef(name, kind, bind, min_args, max_args, doc)
-    for a in aliases:
-        ALIASES[a] = name
+BUILTINS = FunctionRegistry()
+REGISTRY = BUILTINS.functions          # name -> definition, for listings (Flight SQL metadata)
+ALIASES = BUILTINS.aliases
+
+
+def register(name, kind, bind, min_args=0, max_args=None, aliases=(), doc="", **properties) -> FunctionDef:
+    """Define a built-in function; ``properties`` are :class:`FunctionDef` fields (volatility, nulls, ...)."""
+    return BUILTINS.add(FunctionDef(name, kind, bind, min_args, max_args, tuple(aliases), doc=doc, **properties))
 
 
 def lookup(name: str) -> FunctionDef:
     """Find a function by SQL name; unknown names raise with a suggestion."""
-    key = name.lower()
-    key = ALIASES.get(key, key)
-    if key not in REGISTRY:
-        raise BindError(f"function `{name}` does not exist",
-                        hint=suggest(key, list(REGISTRY) + list(ALIASES)) or "see docs/sql.md for the function list")
-    return REGISTRY[key]
+    return BUILTINS.lookup(name)
+
+
+def definition(name: str) -> FunctionDef | None:
+    """The definition behind a ``Call``/``AggCall`` name in a plan (internal functions too), or None."""
+    return BUILTINS.get(name)
 
 
 def call(name: str, args: list[Expr]) -> Expr:
     """A typed call of the function ``name`` on ``args`` (coercing arguments)."""
-    fdef = lookup(name)
+    fdef = BUILTINS.get(name) or lookup(name)
+    if fdef.bind is None:
+        raise BindError(f"function `{name}` cannot be called directly")
     _check_arity(fdef, name, len(args))
     return fdef.bind(fdef.name, list(args))
 
@@ -226,6 +383,79 @@ def _check_arity(fdef: FunctionDef, name: str, n: int) -> None:
                     else f"{fdef.min_args}..{fdef.max_args if fdef.max_args is not None else 'n'}")
         raise QuarryTypeError(f"function `{name}` takes {expected} arguments, got {n}",
                               hint=f"check the arguments of {name}()")
+
+
+def fixed_signature(arg_types: list[pa.DataType], result_type: pa.DataType) -> Callable[[str, list[Expr]], Expr]:
+    """A ``bind`` for a function of fixed argument types: casts each argument, then types the call.
+
+    What a Python UDF declares (``(BIGINT, VARCHAR) -> DOUBLE``)::
+
+        >>> b = fixed_signature([T.INT64], T.FLOAT64); str(b("f", [lit(1)]).type)
+        'double'
+    """
+    def bind(name, args):
+        typed = [cast(a, t) for a, t in zip(args, arg_types)]
+        return Call(name, tuple(typed), result_type, True)
+    return bind
+
+
+# -- what the optimizer and the operators ask of expressions ------------------------------
+
+
+def is_deterministic(e: Expr) -> bool:
+    """Whether ``e`` gives the same value every time it is evaluated on a row (no volatile call inside).
+
+    A call of an unknown name counts as volatile, which only keeps rules from moving it.
+    """
+    for x in e.walk():
+        if isinstance(x, (Call, AggCall)):
+            fdef = definition(x.name)
+            if fdef is None or not fdef.deterministic:
+                return False
+    return True
+
+
+def null_if_null(e: Expr, ids: frozenset[int] | set[int]) -> bool:
+    """Whether ``e`` is NULL whenever every column in ``ids`` is NULL (by the definitions' strictness)."""
+    if isinstance(e, ColumnRef):
+        return e.field.id in ids
+    if isinstance(e, Literal):
+        return e.value is None
+    if isinstance(e, Call):
+        fdef = definition(e.name)
+        if fdef is None:
+            return False
+        return any(null_if_null(e.args[i], ids) for i in fdef.null_propagating_args(len(e.args)))
+    return False
+
+
+def rejects_nulls(e: Expr, ids: frozenset[int] | set[int]) -> bool:
+    """Whether the predicate ``e`` cannot be TRUE when every column in ``ids`` is NULL.
+
+    A filter with such a predicate drops the NULL-extended rows of an outer join (so the
+    join may become inner), and a conjunct over one dictionary column with it may be
+    evaluated on the dictionary alone (a NULL index then means FALSE). Conservative:
+    False when unsure.
+
+    >>> from quarry.logical.expressions import Field
+    >>> x = ColumnRef(Field("x", T.INT64, id=1)); rejects_nulls(call("equal", [x, lit(1)]), {1})
+    True
+    >>> rejects_nulls(call("is_null", [x]), {1}), rejects_nulls(call("coalesce", [x, lit(1)]), {1})
+    (False, False)
+    """
+    if null_if_null(e, ids):
+        return True
+    if not isinstance(e, Call):
+        return False
+    fdef = definition(e.name)
+    rule = fdef.null_rejection if fdef is not None else None
+    if rule == REJECT_ANY:
+        return any(rejects_nulls(a, ids) for a in e.args)
+    if rule == REJECT_ALL:
+        return bool(e.args) and all(rejects_nulls(a, ids) for a in e.args)
+    if rule == REJECT_NULL_ARG:
+        return any(null_if_null(a, ids) for a in e.args)
+    return False
 
 
 def _nullable(args) -> bool:
@@ -288,8 +518,10 @@ def _bind_date_arith(name, a, b):
 
 
 for _name, _op in (("add", "+"), ("subtract", "-"), ("multiply", "*"), ("divide", "/"), ("modulo", "%")):
-    register(_name, "scalar", _bind_arith(_op), 2, 2)
-ALIASES["mod"] = "modulo"
+    register(_name, "scalar", _bind_arith(_op), 2, 2, aliases=("mod",) if _name == "modulo" else ())
+# what `date + interval`, `date + n` and `date - date` bind to (see _bind_date_arith)
+for _name in ("date_add", "date_subtract", "date_add_days", "date_subtract_days", "date_diff_days"):
+    register(_name, "scalar", None, 2, 2, internal=True)
 
 
 def _bind_int_divide(name, args):
@@ -334,8 +566,8 @@ def _bind_distinct_from(name, args):
     return _mk(name, (a, b), T.BOOL, False)
 
 
-register("is_distinct_from", "scalar", _bind_distinct_from, 2, 2)
-register("is_not_distinct_from", "scalar", _bind_distinct_from, 2, 2)
+register("is_distinct_from", "scalar", _bind_distinct_from, 2, 2, nulls=Nulls.TOLERANT)
+register("is_not_distinct_from", "scalar", _bind_distinct_from, 2, 2, nulls=Nulls.TOLERANT)
 
 
 def _to_bool(e: Expr, what: str) -> Expr:
@@ -351,8 +583,9 @@ def _bind_logic(name, args):
     return _mk(name, [_to_bool(a, name.upper()) for a in args], T.BOOL)
 
 
-register("and", "scalar", _bind_logic, 2, 2)
-register("or", "scalar", _bind_logic, 2, 2)
+# NULL AND FALSE is FALSE, NULL OR TRUE is TRUE: both are NULL-tolerant; NOT NULL is NULL
+register("and", "scalar", _bind_logic, 2, 2, nulls=Nulls.TOLERANT, null_rejection=REJECT_ANY)
+register("or", "scalar", _bind_logic, 2, 2, nulls=Nulls.TOLERANT, null_rejection=REJECT_ALL)
 register("not", "scalar", _bind_logic, 1, 1)
 
 
@@ -360,16 +593,18 @@ def _bind_is(name, args):
     return _mk(name, args, T.BOOL, False)
 
 
-for _name in ("is_null", "is_not_null"):
-    register(_name, "scalar", _bind_is, 1, 1)
+register("is_null", "scalar", _bind_is, 1, 1, nulls=Nulls.TOLERANT)
+register("is_not_null", "scalar", _bind_is, 1, 1, nulls=Nulls.TOLERANT, null_rejection=REJECT_NULL_ARG)
 
 
 def _bind_is_bool(name, args):
     return _mk(name, [_to_bool(args[0], name)], T.BOOL, False)
 
 
-for _name in ("is_true", "is_false", "is_not_true", "is_not_false"):
-    register(_name, "scalar", _bind_is_bool, 1, 1)
+register("is_true", "scalar", _bind_is_bool, 1, 1, nulls=Nulls.TOLERANT, null_rejection=REJECT_ANY)
+register("is_false", "scalar", _bind_is_bool, 1, 1, nulls=Nulls.TOLERANT, null_rejection=REJECT_NULL_ARG)
+register("is_not_true", "scalar", _bind_is_bool, 1, 1, nulls=Nulls.TOLERANT)
+register("is_not_false", "scalar", _bind_is_bool, 1, 1, nulls=Nulls.TOLERANT)
 
 
 def _bind_in_list(name, args):
@@ -389,7 +624,8 @@ def _bind_in_list(name, args):
     return _mk("in_list", [cast(target, common)] + [cast(i, common) for i in items], T.BOOL)
 
 
-register("in_list", "scalar", _bind_in_list, 2)
+# 1 IN (1, NULL) is TRUE, but NULL IN (...) is NULL
+register("in_list", "scalar", _bind_in_list, 2, nulls=Nulls.TOLERANT, strict_args=(0,))
 
 
 def _bind_like(name, args):
@@ -435,7 +671,7 @@ def _bind_case(name, args):
     return Call("case", tuple(out), common, any(v.nullable for v in values))
 
 
-register("case", "scalar", _bind_case, 3)
+register("case", "scalar", _bind_case, 3, nulls=Nulls.TOLERANT)
 
 
 def _bind_coalesce(name, args):
@@ -444,7 +680,7 @@ def _bind_coalesce(name, args):
     return Call(name, tuple(args), common, all(a.nullable for a in args))
 
 
-register("coalesce", "scalar", _bind_coalesce, 1, aliases=("ifnull", "nvl"))
+register("coalesce", "scalar", _bind_coalesce, 1, aliases=("ifnull", "nvl"), nulls=Nulls.TOLERANT)
 
 
 def _bind_nullif(name, args):
@@ -452,14 +688,15 @@ def _bind_nullif(name, args):
     return Call("nullif", (a, b), a.dtype, True)
 
 
-register("nullif", "scalar", _bind_nullif, 2, 2)
+# nullif(NULL, b) is NULL, nullif(a, NULL) is a
+register("nullif", "scalar", _bind_nullif, 2, 2, nulls=Nulls.TOLERANT, strict_args=(0,))
 
 
 def _bind_if(name, args):
     return _bind_case("case", [args[0], args[1], args[2] if len(args) > 2 else lit(None)])
 
 
-register("if", "scalar", _bind_if, 2, 3, aliases=("iff",))
+register("if", "scalar", _bind_if, 2, 3, aliases=("iff",), rewrite=True)
 
 
 def _bind_greatest(name, args):
@@ -469,8 +706,9 @@ def _bind_greatest(name, args):
     return Call(name, tuple(cast(a, common) for a in args), common, all(a.nullable for a in args))
 
 
-register("greatest", "scalar", _bind_greatest, 1)
-register("least", "scalar", _bind_greatest, 1)
+# greatest(NULL, 1) is 1: NULLs are skipped, as in DuckDB
+register("greatest", "scalar", _bind_greatest, 1, nulls=Nulls.TOLERANT)
+register("least", "scalar", _bind_greatest, 1, nulls=Nulls.TOLERANT)
 
 
 # -- strings ------------------------------------------------------------------------
@@ -526,7 +764,7 @@ def _bind_concat(name, args):
                _nullable(args) if name == "concat_op" else False)
 
 
-register("concat", "scalar", _bind_concat, 1)
+register("concat", "scalar", _bind_concat, 1, nulls=Nulls.TOLERANT)
 # `a || b` is NULL when either side is NULL; concat() skips NULLs (like DuckDB).
 register("concat_op", "scalar", lambda n, a: Call("concat_op", tuple(cast(x, T.STRING) for x in a),
                                                   T.STRING, _nullable(a)), 2, 2)
@@ -597,8 +835,9 @@ for _name, _al in (("sqrt", ()), ("ln", ()), ("log10", ()), ("log2", ()), ("exp"
     register(_name, "scalar", _float_fn(), 1, 1, aliases=_al)
 register("power", "scalar", _float_fn(2), 2, 2, aliases=("pow",))
 register("log", "scalar", _float_fn(), 1, 2)
-register("random", "scalar", lambda n, a: Call("random", (), T.FLOAT64, False), 0, 0, aliases=("rand",))
-register("pi", "scalar", lambda n, a: Literal(3.141592653589793, T.FLOAT64), 0, 0)
+register("random", "scalar", lambda n, a: Call("random", (), T.FLOAT64, False), 0, 0, aliases=("rand",),
+         volatility=Volatility.VOLATILE)
+register("pi", "scalar", lambda n, a: Literal(3.141592653589793, T.FLOAT64), 0, 0, rewrite=True)
 
 # -- dates ---------------------------------------------------------------------------------
 
@@ -628,7 +867,8 @@ def _bind_date_part(name, args):
 
 register("date_part", "scalar", _bind_date_part, 2, 2, aliases=("datepart", "extract"))
 for _part in ("year", "month", "day", "quarter", "hour", "minute", "second", "dayofweek", "dayofyear", "week"):
-    register(_part, "scalar", (lambda p: lambda n, a: _bind_date_part("date_part", [lit(p), a[0]]))(_part), 1, 1)
+    register(_part, "scalar", (lambda p: lambda n, a: _bind_date_part("date_part", [lit(p), a[0]]))(_part), 1, 1,
+             rewrite=True)
 
 
 def _bind_date_trunc(name, args):
@@ -655,9 +895,11 @@ def _bind_date_diff(name, args):
 
 
 register("date_diff", "scalar", _bind_date_diff, 3, 3, aliases=("datediff",))
-register("current_date", "scalar", lambda n, a: Literal(datetime.date.today(), T.DATE), 0, 0, aliases=("today",))
+# Stable: bound to the time the statement is bound, so one query sees one value everywhere
+register("current_date", "scalar", lambda n, a: Literal(datetime.date.today(), T.DATE), 0, 0, aliases=("today",),
+         volatility=Volatility.STABLE, rewrite=True)
 register("now", "scalar", lambda n, a: Literal(datetime.datetime.now().replace(microsecond=0), T.TIMESTAMP),
-         0, 0, aliases=("current_timestamp",))
+         0, 0, aliases=("current_timestamp",), volatility=Volatility.STABLE, rewrite=True)
 
 
 def _bind_make_date(name, args):
@@ -666,15 +908,21 @@ def _bind_make_date(name, args):
 
 register("make_date", "scalar", _bind_make_date, 3, 3)
 register("strftime", "scalar", lambda n, a: _mk(n, [_temporal_arg(a[0], n), _str_arg(a[1], n)], T.STRING), 2, 2)
-register("to_date", "scalar", lambda n, a: cast(_str_arg(a[0], n), T.DATE, explicit=True), 1, 1)
+register("to_date", "scalar", lambda n, a: cast(_str_arg(a[0], n), T.DATE, explicit=True), 1, 1, rewrite=True)
+
+# -- made by the binder and the rules, not callable by name ---------------------------------
+
+register("cast", "scalar", None, 1, 1, internal=True)           # built by cast()
+register("try_cast", "scalar", None, 1, 1, internal=True)       # a bad value becomes NULL; NULL stays NULL
+# GROUPING(a, b): a placeholder the binder replaces by grouping_bits(grouping id, 'positions')
+register("grouping", "scalar", None, 1, internal=True, rewrite=True)
+register("grouping_bits", "scalar", None, 2, 2, internal=True)
+# The value of a decorrelated scalar subquery, failing when a key matched several rows. NULL-tolerant:
+# a NULL value must not skip the row count check (a subquery of `SELECT NULL` still has rows).
+register("check_single_row", "scalar", None, 2, 2, internal=True, nulls=Nulls.TOLERANT)
 
 # ---------------------------------------------------------------------------
 # aggregates
-
-AGGREGATES = {"count", "count_star", "sum", "avg", "min", "max", "stddev_samp", "stddev_pop", "var_samp",
-              "var_pop", "bool_and", "bool_or", "any_value", "approx_count_distinct", "median", "string_agg",
-              "product"}
-
 
 def agg(name: str, args: list[Expr], *, distinct: bool = False, filter: Expr | None = None) -> AggCall:
     """A typed aggregate call: ``agg("sum", [x])``; ``agg("count", [])`` is ``count(*)``."""
@@ -756,10 +1004,6 @@ register("string_agg", "aggregate", _agg_bind(_string_agg_type, 1, 2), 1, 2, ali
 # ---------------------------------------------------------------------------
 # window-only functions
 
-WINDOW_FUNCTIONS = {"row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead",
-                    "first_value", "last_value", "nth_value"}
-
-
 def _bind_ranking(result):
     def bind(name, args):
         return Call(name, tuple(args), result, False)
@@ -793,4 +1037,9 @@ register("nth_value", "window", lambda n, a: Call(n, (a[0], a[1]), a[0].dtype, T
 
 def function_names() -> list[str]:
     """Every callable name (for shell completion and docs)."""
-    return sorted(set(REGISTRY) | set(ALIASES))
+    return BUILTINS.names()
+
+
+# derived from the definitions above, never listed by hand
+AGGREGATES = frozenset(d.name for d in BUILTINS.definitions() if d.kind == "aggregate")
+WINDOW_FUNCTIONS = frozenset(d.name for d in BUILTINS.definitions() if d.kind == "window")

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from quarry.catalog.providers import ParquetTable, RowGroupInfo
 from quarry.logical.expressions import ColumnRef, Expr, SortKey, and_all, conjuncts
+from quarry.logical.functions import is_deterministic, rejects_nulls
 from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitions, stream_partitions
 from quarry.compute.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
 from quarry.compute.hashing import partition_ids, split_by_ids
@@ -107,24 +108,23 @@ class ParquetScanExec(ExecNode):
             yield from batches_of(table.select(out_keys), ctx.config.batch_rows)
 
 
-# functions that give a non-NULL result for a NULL input: their value on the dictionary
-# entries says nothing about rows whose index is NULL
-_NULL_SENSITIVE = {"is_null", "is_not_null", "coalesce", "case", "nullif", "is_distinct_from",
-                   "is_not_distinct_from", "is_true", "is_false", "is_not_true", "is_not_false", "concat",
-                   "in_list_nullable"}
-
-
 def _dictionary_conjunct(c: Expr, dictionary_keys: frozenset[str]) -> str | None:
-    """The one dictionary column a conjunct reads, if it can be evaluated per dictionary entry."""
-    refs = {x.field.key for x in c.walk() if isinstance(x, ColumnRef)}
+    """The one dictionary column a conjunct reads, if it can be evaluated per dictionary entry.
+
+    Rows whose index is NULL get FALSE, so the conjunct must be one that cannot be TRUE
+    for a NULL value (the function definitions' NULL handling decides: ``s = 'a'`` and
+    ``s IS NOT NULL`` qualify, ``coalesce(s, 'z') = 'z'`` and ``greatest(s, 'b') = 'b'`` do
+    not); and deterministic, since one evaluation per entry stands for all its rows.
+    """
+    refs = {x.field for x in c.walk() if isinstance(x, ColumnRef)}
     if len(refs) != 1:
         return None
-    (key,) = refs
-    if key not in dictionary_keys:
+    (field,) = refs
+    if field.key not in dictionary_keys:
         return None
-    if any(getattr(x, "name", None) in _NULL_SENSITIVE for x in c.walk()):
+    if not rejects_nulls(c, {field.id}) or not is_deterministic(c):
         return None
-    return key
+    return field.key
 
 
 def filter_with_dictionaries(table: pa.Table, predicate: Expr, dictionary_keys: frozenset[str]) -> pa.Table:

@@ -7,9 +7,12 @@ cases that must not fire assert the very same object.
 
 from __future__ import annotations
 
-from quarry.optimizer.rules import decorrelate_subqueries, push_down_semi_join
+from quarry.functions import col
+from quarry.optimizer.rules import decorrelate_subqueries, push_down_filter, push_down_semi_join
 
-from rule_harness import apply_once, assert_plan, assert_same_rows, bound, rewrite
+from rule_harness import (
+    apply_once, assert_plan, assert_rows_like_duckdb, assert_same_rows, bound, rewrite, to_fixed_point,
+)
 
 
 def _decorrelated(con, sql):
@@ -112,3 +115,48 @@ def test_pushing_is_idempotent(con):
         con, "SELECT e.name, d.dname FROM emp e JOIN dept d ON e.dept_id = d.id "
              "WHERE e.id IN (SELECT id FROM emp WHERE salary > 100)"))
     assert apply_once(push_down_semi_join, once) is once
+
+
+def test_semi_join_passes_a_filter_only_to_go_further(con):
+    plan = _decorrelated(con, "SELECT e.name, d.dname FROM emp e JOIN dept d ON e.dept_id = d.id "
+                              "WHERE e.salary > 60 AND e.id IN (SELECT id FROM emp WHERE salary > 100)")
+    filtered = to_fixed_point(plan, push_down_filter)
+    new = rewrite(push_down_semi_join, filtered)
+    assert_plan(new, """
+        Project: e.name, d.dname
+          Join: inner on (e.dept_id = d.id)
+            Join: semi on (e.id = emp.id)
+              Scan: emp AS e columns=[id, dept_id, salary, name] filters=[(e.salary > 60)]
+              Project: emp.id
+                Scan: emp columns=[id, dept_id, salary, name] filters=[(emp.salary > 100)]
+            Scan: dept AS d columns=[id, dname, budget]
+    """)
+
+
+def test_semi_join_and_a_filter_above_a_limit_settle_with_filter_pushdown(con, duck):
+    """A Filter neither rule can move further (it sits on a Limit) stays below the anti join.
+
+    Swapping the two anyway made push_down_filter and push_down_semi_join undo each other
+    until the pushdown batch hit its 30-round limit (found by the driver's limit warning on
+    a DataFrame pipeline, which builds the anti join right on the Filter).
+    """
+    df = (con.table("emp").sort("id").limit(7).filter(col("salary") > 60)
+          .join(con.table("dept").select(col("id").alias("did")), col("dept_id") == col("did"), how="anti"))
+    plan = df.logical_plan
+    expected_plan = """
+        Join: anti on (emp.dept_id = dept.did)
+          Filter: (emp.salary > 60)
+            Limit: 7
+              Sort: emp.id ASC NULLS LAST
+                Scan: emp columns=[id, dept_id, salary, name]
+          Project: dept.id AS did
+            Scan: dept columns=[id, dname, budget]
+    """
+    assert_plan(plan, expected_plan)
+    assert apply_once(push_down_semi_join, plan) is plan
+    settled = to_fixed_point(plan, push_down_filter, push_down_semi_join, limit=3)
+    assert_plan(settled, expected_plan)
+    sql = ("SELECT * FROM (SELECT * FROM emp ORDER BY id LIMIT 7) q "
+           "WHERE salary > 60 AND NOT EXISTS (SELECT 1 FROM dept d WHERE d.id = q.dept_id)")
+    rows = assert_rows_like_duckdb(con, duck, settled, sql)
+    assert rows.column("name").to_pylist() == ["gus"]    # NULL dept_id: no department matches

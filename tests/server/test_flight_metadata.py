@@ -10,7 +10,9 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from flight_harness import call_options, connect, flight_client
+adbc_driver_manager = pytest.importorskip("adbc_driver_manager")
+
+from flight_harness import adbc, call_options, connect, flight_client
 from quarry.server.flight_sql.protocol import MESSAGES, pack
 
 u8, s, b = pa.utf8(), pa.string(), pa.bool_()
@@ -150,8 +152,10 @@ def test_adbc_get_table_schema(server, tpch_session):
             remote = con.adbc_get_table_schema(name)
             assert remote.equals(tpch_session.table(name).schema, check_metadata=False)
             assert remote.field(0).metadata[b"ARROW:FLIGHT:SQL:TABLE_NAME"] == name.encode()
-        with pytest.raises(Exception):
+        # the server lists no table of that name; the Flight SQL driver reports it as NOT_FOUND
+        with pytest.raises(adbc.ProgrammingError, match="^NOT_FOUND: No table found$") as err:
             con.adbc_get_table_schema("no_such_table")
+        assert err.value.status_code == adbc_driver_manager.AdbcStatusCode.NOT_FOUND
 
 
 def test_adbc_get_table_types_and_info(server):

@@ -20,7 +20,8 @@ Correct when: subqueries appear as WHERE/HAVING conjuncts or in the select list
 and are correlated through predicates in Filters (and, for scalar subqueries,
 through equalities below their aggregate). Other shapes raise an
 UnsupportedError naming the construct. Runs first: every later rule and the
-physical planner assume there are no subquery expressions left.
+physical planner assume there are no subquery expressions left. Cannot be
+disabled (``disabled_rules`` refuses it), for the same reason.
 """
 
 from __future__ import annotations
@@ -310,7 +311,7 @@ def decorrelate(plan: LogicalPlan) -> LogicalPlan:
     return plan.transform_up(fn)
 
 
-@rule
+@rule(excludable=False)      # the physical planner cannot run a subquery expression
 def apply(plan: LogicalPlan, ctx) -> LogicalPlan:
     return decorrelate(plan)
 

@@ -13,7 +13,8 @@ including those of join conditions of lower joins in a chain of comma joins.
 
 from __future__ import annotations
 
-from quarry.logical.expressions import and_all, conjuncts, is_deterministic
+from quarry.logical.expressions import and_all, conjuncts
+from quarry.logical.functions import is_deterministic
 from quarry.logical.plan import Filter, Join, LogicalPlan
 from quarry.optimizer.rule import rule
 

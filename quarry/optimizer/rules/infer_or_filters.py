@@ -14,7 +14,8 @@ it would add the same predicates again and again).
 
 from __future__ import annotations
 
-from quarry.logical.expressions import Call, and_all, conjuncts, disjuncts, is_deterministic, or_all
+from quarry.logical.expressions import Call, and_all, conjuncts, disjuncts, or_all
+from quarry.logical.functions import is_deterministic
 from quarry.logical.plan import Filter, Join, LogicalPlan, Scan
 from quarry.optimizer.rule import rule
 

@@ -21,24 +21,21 @@ Non-deterministic conjuncts stay where they are.
 
 from __future__ import annotations
 
-from quarry.logical.expressions import Call, ColumnRef, Expr, and_all, conjuncts, is_deterministic, replace_columns
+from quarry.logical.expressions import ColumnRef, Expr, and_all, conjuncts, replace_columns
+from quarry.logical.functions import is_deterministic, rejects_nulls
 from quarry.logical.plan import (
     Aggregate, Filter, Join, LogicalPlan, Project, Scan, Sort, Union, Window,
 )
 from quarry.optimizer.rule import rule
 
-# functions whose result can be TRUE (or non-NULL) when an input is NULL: a predicate using
-# one of them may keep the NULL-extended rows of an outer join
-_NOT_NULL_REJECTING = {"is_null", "coalesce", "case", "or", "is_distinct_from", "is_not_distinct_from",
-                       "is_true", "is_false", "is_not_true", "is_not_false", "concat", "greatest", "least",
-                       "nullif", "if", "not"}   # NOT (FALSE AND NULL) is TRUE
-
-
 def null_rejecting(e: Expr, ids: frozenset[int]) -> bool:
-    """True when ``e`` cannot be TRUE if every column in ``ids`` is NULL (conservative)."""
-    if not (e.column_ids() & ids):
-        return False
-    return not any(isinstance(x, Call) and x.name in _NOT_NULL_REJECTING for x in e.walk())
+    """True when ``e`` cannot be TRUE if every column in ``ids`` is NULL (conservative).
+
+    Decided by the function definitions' NULL handling (``quarry.logical.functions.rejects_nulls``):
+    ``r.x = 1`` rejects NULLs, ``r.x IS NULL``, ``coalesce(r.x, 0) = 0`` and ``(r.x IS NOT NULL) = FALSE``
+    do not.
+    """
+    return bool(e.column_ids() & ids) and rejects_nulls(e, ids)
 
 
 def _wrap(plan: LogicalPlan, parts: list[Expr]) -> LogicalPlan:

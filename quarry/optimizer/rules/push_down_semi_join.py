@@ -9,9 +9,15 @@ A semi/anti join keeps or drops each left row depending only on that row's
 columns named in the condition. If those all come from one input of an inner
 join (or from the preserved left input of a left join), filtering that input
 first and joining afterwards gives the same rows, and the later joins see
-fewer of them. The same holds through a Filter and through a Project that
-passes the columns on unchanged. Runs with filter pushdown, before join
-ordering, so the reorderer sees the filtered input with its smaller estimate.
+fewer of them. The same holds through a Project that passes the columns on
+unchanged, and through a Filter, but only when the join can then go further
+down: a semi join and a Filter right above a node neither can cross (a Limit,
+an Aggregate) stay as ``push_down_filter`` leaves them, Filter first (it is the
+cheaper of the two). Swapping them anyway would undo ``push_down_filter``, which
+would swap them back, round after round, until the batch hit its limit.
+
+Runs with filter pushdown, before join ordering, so the reorderer sees the
+filtered input with its smaller estimate.
 """
 
 from __future__ import annotations
@@ -37,7 +43,9 @@ def _push(node: LogicalPlan) -> LogicalPlan:
             return Join(left.left, below(left.right), left.kind, left.condition, left.null_aware)
         return node
     if isinstance(left, Filter):
-        return Filter(below(left.input), left.predicate)
+        moved = below(left.input)
+        further = _push(moved)
+        return Filter(further, left.predicate) if further is not moved else node
     if isinstance(left, Project):
         passthrough = {f.id for e, f in zip(left.exprs, left.fields) if isinstance(e, ColumnRef) and e.field.id == f.id}
         if used <= passthrough:

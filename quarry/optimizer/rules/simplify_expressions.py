@@ -10,7 +10,9 @@ operand is); a factor common to every branch of an OR may be pulled out. A
 filter that is constantly FALSE or NULL keeps no rows. Constant calls are
 evaluated with the same kernels the executor uses (like Catalyst, whose
 expressions evaluate themselves), so folding never changes a result; a call
-that fails is left for run time, where the error names the row's data.
+that fails is left for run time, where the error names the row's data. Only
+calls whose definition is ``foldable`` fold (never ``random()``), and only
+deterministic conjuncts are deduplicated or factored.
 """
 
 from __future__ import annotations
@@ -18,18 +20,21 @@ from __future__ import annotations
 import pyarrow as pa
 
 from quarry.errors import QuarryError
-from quarry.logical.expressions import Call, Expr, Literal, and_all, conjuncts, disjuncts, is_deterministic, or_all
+from quarry.logical.expressions import Call, Expr, Literal, and_all, conjuncts, disjuncts, or_all
+from quarry.logical.functions import definition, is_deterministic
 from quarry.logical.plan import Filter, LogicalPlan, Values
 from quarry.optimizer.rule import rule
 
 _NEGATE = {"equal": "not_equal", "not_equal": "equal", "less": "greater_equal", "greater_equal": "less",
            "greater": "less_equal", "less_equal": "greater", "is_null": "is_not_null", "is_not_null": "is_null"}
-_NO_FOLD = {"random", "now", "current_date"}
 _ONE_ROW = pa.table({"__one": [None]})
 
 
 def _fold(e: Expr) -> Expr:
-    if not isinstance(e, Call) or e.name in _NO_FOLD or not e.args:
+    if not isinstance(e, Call) or not e.args:
+        return e
+    fdef = definition(e.name)
+    if fdef is None or not fdef.foldable:
         return e
     if not all(isinstance(a, Literal) for a in e.args):
         return e
