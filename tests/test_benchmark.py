@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from quarry.tpch import load_query
+from quarry.tpch import create_duckdb_views, load_query, register_tables
 from quarry.tpch.benchmark import (
     QueryResult,
     build_parser,
@@ -24,6 +24,7 @@ from quarry.tpch.benchmark import (
     summarize,
     wants_baseline,
 )
+from quarry.tpch.datagen import generate, missing_tables, table_paths
 
 pytest.importorskip("duckdb")
 
@@ -163,3 +164,25 @@ def test_correct_cell_lists_each_failing_run() -> None:
     assert correct_cell(both_wrong) == "NO"
     assert correct_cell(mixed) == "NO (parallel), ERROR (serial)"
     assert correct_cell(no_baseline) == "yes"
+
+
+# --- data in directories of parts ---------------------------------------------------------
+
+
+def test_tables_generated_in_parts_are_read_as_one_table(
+    tpch_sf001: Path, tmp_path: Path, duckdb_con
+) -> None:
+    import quarry
+
+    parts = generate(0.01, tmp_path / "parts", parts=2)
+    paths = table_paths(parts)
+    assert paths["lineitem"].is_dir() and len(list(paths["lineitem"].glob("*.parquet"))) == 2
+    assert missing_tables(parts) == []
+
+    create_duckdb_views(duckdb_con, parts)
+    con = register_tables(quarry.connect(workers=0), parts)
+    single = duckdb_con.sql(
+        f"select count(*) from read_parquet('{table_paths(tpch_sf001)['lineitem']}')"
+    ).fetchall()[0][0]
+    assert duckdb_con.sql("select count(*) from lineitem").fetchall()[0][0] == single
+    assert con.sql("select count(*) as n from lineitem").to_arrow()["n"][0].as_py() == single

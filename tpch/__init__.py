@@ -1,6 +1,7 @@
 """TPC-H for quarry: data generation, the 22 queries, and the benchmark against DuckDB.
 
-- `tpch.datagen` writes one Parquet file per table with ``tpchgen-cli`` and caches it.
+- `tpch.datagen` writes one Parquet file (or a directory of files) per table with
+  ``tpchgen-cli`` and caches it.
 - This package loads the query texts in ``tpch/queries/qNN.sql``: the 22 queries of the
   TPC-H specification with its validation (default substitution) parameters.
 - `tpch.benchmark` times quarry against DuckDB on the same files and checks the answers.
@@ -44,7 +45,9 @@ def load_query(n: int) -> str:
 def create_duckdb_views(con: Any, data_dir: str | Path) -> None:
     """Create one DuckDB view per TPC-H table over ``<data_dir>/<table>.parquet``.
 
-    Views (not tables) make DuckDB read the same Parquet files quarry reads, on every query.
+    A table that is a directory of parts (``datagen --parts``) is read as
+    ``<data_dir>/<table>/*.parquet``. Views (not tables) make DuckDB read the same
+    Parquet files quarry reads, on every query.
 
     >>> import duckdb                                   # doctest: +SKIP
     >>> con = duckdb.connect()                          # doctest: +SKIP
@@ -54,12 +57,16 @@ def create_duckdb_views(con: Any, data_dir: str | Path) -> None:
     from quarry.tpch.datagen import table_paths
 
     for name, path in table_paths(Path(data_dir).expanduser()).items():
-        literal = str(path).replace("'", "''")
+        source = path / "*.parquet" if path.is_dir() else path
+        literal = str(source).replace("'", "''")
         con.execute(f"create or replace view {name} as select * from read_parquet('{literal}')")
 
 
 def register_tables(con: Any, data_dir: str | Path) -> Any:
     """Register the eight TPC-H tables of ``data_dir`` in a quarry session; returns the session.
+
+    Each table is a ``<table>.parquet`` file or a ``<table>/`` directory of parts, which
+    quarry reads as one table.
 
     >>> con = register_tables(quarry.connect(), tpch.datagen.generate(0.01))   # doctest: +SKIP
     """
