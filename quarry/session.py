@@ -35,6 +35,7 @@ DEFAULT_CONFIG = {
     "spill_dir": None,               # shuffle and spill files (None: the system temp directory)
     "task_max_attempts": 3,          # runs of a task whose worker process died, before the query fails
     "timeout": None,                 # seconds a query may run before it is cancelled (None: no limit)
+    "runtime_filters": True,         # join filters made from build sides at run time, applied in probe scans
     "replacement_scans": True,       # SQL reads the caller's pandas/polars/Arrow variables by name
 }
 
@@ -151,6 +152,7 @@ class Session:
                               self.executor, self.workers),
                           spill_dir=self.config["spill_dir"],
                           task_max_attempts=max(1, int(self.config["task_max_attempts"])),
+                          runtime_filters=bool(self.config["runtime_filters"]),
                           # workers=0 is the serial baseline: one partition and one thread
                           arrow_threads=not (self.executor == "inline" and self.workers == 0))
 

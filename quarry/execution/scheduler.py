@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 import pyarrow as pa
 
 from quarry.execution import serialize
+from quarry.logical.expressions import ColumnRef
 from quarry.execution.stages import FileSource, Stage, StageGraph, task_counters
 from quarry.physical.base import ExecConfig, ExecContext, merge_metrics
 
@@ -81,6 +82,13 @@ class StageRun:
         self.adaptive: dict[int, list] = {}
         self.deferred: set[int] = set()
         self._find_adaptive_joins()
+        # join filters (quarry.physical.runtime_filter): the build stage that makes each one, and
+        # the keys it collects; stages whose scans apply one wait for that stage
+        self.filter_sources: dict[int, dict[int, object]] = {}      # stage id -> {filter id: build key}
+        self.filter_waits: dict[int, set[int]] = {}                  # stage id -> build stages it waits for
+        self.filter_parts: dict[int, list] = {}                      # filter id -> one JoinFilter per task
+        self.filters: dict[int, object] = ctx.runtime_filters        # filter id -> JoinFilter, once known
+        self._plan_filters()
 
     # -- driving ------------------------------------------------------------------------------
 
@@ -93,7 +101,7 @@ class StageRun:
                 os.makedirs(root, exist_ok=True)
                 self.dir = tempfile.mkdtemp(prefix=f"quarry-q{self.query}-", dir=root)
                 self._submit_ready()
-                while not set(result.inputs) <= self.done:
+                while not self._ready(result):
                     self._wait_one()
             self.ctx.shuffle_sources = {sid: self._source(self.graph.by_id(sid)) for sid in result.inputs}
             start = time.perf_counter()
@@ -104,6 +112,52 @@ class StageRun:
             self._finish_result(result, rows, time.perf_counter() - start)
         finally:
             self._stop()
+
+    def _plan_filters(self) -> None:
+        """Find where each join filter is made and used; drop those whose wait would be circular."""
+        from quarry.execution.stages import ShuffleReadExec
+        from quarry.physical.join import HashJoinExec
+        from quarry.physical.operators import ParquetScanExec
+        source_of: dict[int, int] = {}
+        for stage in self.graph.stages:
+            for node in stage.root.walk():
+                if isinstance(node, HashJoinExec) and node.runtime_filter is not None:
+                    build = node.children[node.build_side]
+                    if isinstance(build, ShuffleReadExec):
+                        fid, key = node.runtime_filter
+                        source = self.graph.by_id(build.stage_id)
+                        # a stage shared by equal subtrees names its columns by the first one's ids
+                        by_position = {f.id: g for f, g in zip(build.fields, source.root.fields)}
+                        key = key.transform_up(lambda e: ColumnRef(by_position[e.field.id])
+                                               if isinstance(e, ColumnRef) and e.field.id in by_position else e)
+                        source_of[fid] = source.id
+                        self.filter_sources.setdefault(source.id, {})[fid] = key
+        for stage in self.graph.stages:
+            for node in stage.root.walk():
+                if not isinstance(node, ParquetScanExec) or not node.runtime_filters:
+                    continue
+                kept = []
+                for fid, field in node.runtime_filters:
+                    source = source_of.get(fid)
+                    if source is None or source == stage.id or stage.id in self._upstream(source):
+                        continue          # no build stage to wait for, or it needs this stage's output
+                    kept.append((fid, field))
+                    self.filter_waits.setdefault(stage.id, set()).add(source)
+                node.runtime_filters = kept
+
+    def _upstream(self, stage_id: int) -> set[int]:
+        """Every stage whose output ``stage_id`` reads, directly or not."""
+        seen: set[int] = set()
+        todo = list(self.graph.by_id(stage_id).inputs)
+        while todo:
+            sid = todo.pop()
+            if sid not in seen:
+                seen.add(sid)
+                todo.extend(self.graph.by_id(sid).inputs)
+        return seen
+
+    def _ready(self, stage: Stage) -> bool:
+        return set(stage.inputs) <= self.done and self.filter_waits.get(stage.id, set()) <= self.done
 
     def _find_adaptive_joins(self) -> None:
         from quarry.physical.join import HashJoinExec
@@ -162,7 +216,7 @@ class StageRun:
 
     def _submit_ready(self) -> None:
         for stage in self.graph.stages[:-1]:
-            if stage.id in self.submitted or stage.id in self.deferred or not set(stage.inputs) <= self.done:
+            if stage.id in self.submitted or stage.id in self.deferred or not self._ready(stage):
                 continue
             self.submitted.add(stage.id)
             self.remaining[stage.id] = stage.tasks
@@ -185,11 +239,19 @@ class StageRun:
         msg = {"query": self.query, "stage": stage.id, "task": task, "attempt": attempt,
                "plan": self.plans[stage.id], "config": self.config, "inputs": inputs,
                "path": os.path.join(self.dir, f"s{stage.id}-t{task}-a{attempt}.arrow"),
-               "mode": stage.mode, "buckets": stage.buckets, "cwd": os.getcwd()}
+               "mode": stage.mode, "buckets": stage.buckets, "cwd": os.getcwd(),
+               "filter_sources": self.filter_sources.get(stage.id, {}),
+               "runtime_filters": {fid: f for fid, f in self.filters.items() if fid in self._filters_used(stage)}}
         fault = self.faults.get((stage.id, task, attempt)) or self.faults.get(("any", task, attempt))
         if fault and stage.mode != "result":
             msg["fault"] = fault
         return msg
+
+    @staticmethod
+    def _filters_used(stage: Stage) -> set[int]:
+        from quarry.physical.operators import ParquetScanExec
+        return {fid for node in stage.root.walk() if isinstance(node, ParquetScanExec)
+                for fid, _ in node.runtime_filters}
 
     def deliver(self, stage: Stage, task: int, reply: dict) -> None:
         """Called by the backend, on any thread, with a task's reply."""
@@ -222,9 +284,14 @@ class StageRun:
         m["time"] += reply.get("time", 0.0)
         for node, metrics in zip(stage.root.walk(), reply.get("metrics", [])):
             merge_metrics(node.metrics, metrics)
+        for fid, part in reply.get("filters", {}).items():
+            self.filter_parts.setdefault(fid, []).append(part)
         self.tasks_done += 1
         self.remaining[stage.id] -= 1
         if self.remaining[stage.id] == 0:
+            from quarry.physical.runtime_filter import JoinFilter
+            for fid in self.filter_sources.get(stage.id, {}):
+                self.filters[fid] = JoinFilter.merge(self.filter_parts.pop(fid, []))
             self.done.add(stage.id)
             self._decide_adaptive_joins(stage)
             self._submit_ready()

@@ -327,6 +327,7 @@ def _is_exchange(node: ExecNode) -> str | None:
 
 # attributes of operators that only label them for display, or are derived from others
 _NOT_SEMANTIC = {"children", "metrics", "schema", "label", "splits", "acero_filter", "dictionary_names",
+                 "estimates", "runtime_filter", "runtime_filters",
                  "dictionary_keys", "stage_graph", "name"}
 
 
@@ -339,7 +340,7 @@ def signature(node: ExecNode, keys=(), mode: str = "", buckets: int = 0):
 
     Spark's ReuseExchange idea: a query that spells the same subquery twice (TPC-H Q15's
     revenue view, Q11's HAVING subquery, Q21's two scans of late lineitems) shuffles it
-    once. Column ids are replaced by the order in which they first appear, so two copies
+    once. Join filters on scans (``runtime_filters``) do not count: a shared stage drops them. Column ids are replaced by the order in which they first appear, so two copies
     that differ only in ids and table aliases match, while any other difference (an
     operator, a constant, a column's position, another table object) does not. A subtree
     with a volatile function (``random()``) never matches, and returns None.
@@ -395,7 +396,13 @@ def cut_stages(physical: ExecNode) -> StageGraph:
     def new_stage(child: ExecNode, mode: str, buckets: int, keys, exchange) -> Stage:
         sig = signature(child, keys, mode, buckets)
         if sig is not None and sig in by_signature:
-            return by_signature[sig]
+            shared = by_signature[sig]
+            # equal but for join filters (one copy feeds a join that filters it): sharing the stage
+            # saves a whole computation, the filters only part of one, so the shared copy drops them
+            for node in shared.root.walk():
+                if getattr(node, "runtime_filters", None):
+                    node.runtime_filters = []
+            return shared
         inputs: list[int] = []
         root = rewrite(child, inputs)
         stage = Stage(len(stages) + 1, root, mode, buckets, list(keys), inputs, exchange)

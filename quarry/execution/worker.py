@@ -20,7 +20,9 @@ import traceback
 
 from quarry.errors import ExecutionError, QuarryError
 from quarry.execution import serialize
+from quarry.compute.expr_eval import evaluate_array
 from quarry.physical.base import metric_deltas
+from quarry.physical.runtime_filter import KeyCollector
 from quarry.execution.stages import BucketWriter, ShuffleWriter, task_counters
 from quarry.physical.base import ExecContext
 
@@ -38,6 +40,9 @@ def run_task(message: dict, cancel_check=None, make_writer=None) -> dict:
     ctx = ExecContext(message["config"])
     ctx.shuffle_sources = message["inputs"]
     ctx.cancel_check = cancel_check
+    ctx.runtime_filters = dict(message.get("runtime_filters") or {})
+    # a build stage collects the join keys it writes, for the filters of the probe scans
+    collectors = {fid: (key, KeyCollector()) for fid, key in (message.get("filter_sources") or {}).items()}
     if make_writer is None:
         writer = ShuffleWriter(message["path"], root.schema, message["mode"], keys, message["buckets"])
     else:
@@ -46,6 +51,8 @@ def run_task(message: dict, cancel_check=None, make_writer=None) -> dict:
     try:
         for batch in root.execute(message["task"], ctx):
             writer.write(batch)
+            for key, collector in collectors.values():
+                collector.add(evaluate_array(key, batch))
             _inject(fault, writer)
         _inject(fault, writer, end=True)
         out_bytes = writer.close()
@@ -58,6 +65,7 @@ def run_task(message: dict, cancel_check=None, make_writer=None) -> dict:
     return {"ok": True, **writer.location(), "rows_out": writer.rows,
             "bytes_out": writer.bytes, "shuffle_write_bytes": out_bytes,
             "metrics": [metric_deltas(node.metrics, before) for node, before in zip(root.walk(), initial)],
+            "filters": {fid: collector.result() for fid, (_, collector) in collectors.items()},
             "time": time.perf_counter() - start, **counters}
 
 

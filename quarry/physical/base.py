@@ -31,6 +31,7 @@ class ExecConfig:
     memory_limit: int = 2 << 30
     spill_dir: str | None = None     # where spill files go (default: the system temp directory)
     task_max_attempts: int = 3       # runs of a task whose worker died before the query fails
+    runtime_filters: bool = True     # join filters from build sides applied in probe scans
     arrow_threads: bool = True       # may Arrow's thread pool run kernels (False for workers=0)
 
 
@@ -51,6 +52,8 @@ class ExecContext:
     cancel_check: object = None
     deadline: float | None = None     # time.monotonic() after which the query is cancelled
     origin: object = None             # what started the query (a DataFrame's plan), for cancel(origin)
+    # join filters known so far, by id (see quarry.physical.runtime_filter)
+    runtime_filters: dict = field(default_factory=dict)
 
     @property
     def memory(self):

@@ -37,7 +37,8 @@ from quarry.errors import ExecutionError
 from quarry.logical import types as T
 from quarry.logical.expressions import ColumnRef, Expr
 from quarry.physical.base import ExecNode, batches_of, run_partitions
-from quarry.physical.operators import RepartitionExec
+from quarry.physical.operators import BroadcastExec, RepartitionExec
+from quarry.physical.runtime_filter import JoinFilter
 from quarry.compute.expr_eval import evaluate_array, evaluate_predicate, to_arrow_expression
 from quarry.compute.kernels import cast_value
 from quarry.physical.spill import SPILL_SEED, HashSpill
@@ -216,6 +217,9 @@ class HashJoinExec(ExecNode):
         # the type each key pair is hashed in when spilling: equal keys must hash equally
         # even if the two sides evaluate to different types (int32 and int64, decimal scales)
         self.spill_key_types = [T.common_type(a.dtype, b.dtype) for a, b in zip(self.left_keys, self.right_keys)]
+        self.estimates: tuple[float, float] | None = None    # planner's (build rows, probe rows)
+        # (id, build key) of the join filter this join's build side makes for its probe scan, if any
+        self.runtime_filter: tuple[int, Expr] | None = None
 
     def describe(self):
         on = ", ".join(f"{a} = {b}" for a, b in zip(self.left_keys, self.right_keys))
@@ -223,9 +227,12 @@ class HashJoinExec(ExecNode):
                f"build={'left' if self.build_left else 'right'}): {on}"
         if self.residual is not None:
             text += f" filter={self.residual}"
+        if self.runtime_filter is not None:
+            text += f" runtime_filter=#{self.runtime_filter[0]}"
         return text
 
     def _execute(self, partition, ctx):
+        self._publish_runtime_filter(ctx)
         broadcast = self._adaptive_broadcast(ctx) if self.mode == "partitioned" else None
         if broadcast is not None:
             # the build side turned out small: join it whole with the probe input's own,
@@ -237,6 +244,21 @@ class HashJoinExec(ExecNode):
             yield from self._execute_in_memory(partition, ctx)
         else:
             yield from self._execute_spillable(partition, ctx)
+
+    def _publish_runtime_filter(self, ctx) -> None:
+        """In one process: make this join's filter from its whole build exchange, before the probe side
+        runs. (On worker processes the scheduler makes it from the build stage's tasks.)"""
+        if self.runtime_filter is None:
+            return
+        fid, key = self.runtime_filter
+        build = self.children[self.build_side]
+        if fid in ctx.runtime_filters or not isinstance(build, (RepartitionExec, BroadcastExec)):
+            return
+        with ctx.exchange_lock(("runtime-filter", fid)):
+            if fid in ctx.runtime_filters:
+                return
+            batches = build.all_batches(ctx)
+            ctx.runtime_filters[fid] = JoinFilter.of(evaluate_array(key, b) for b in batches)
 
     def _streams(self) -> bool:
         """Whether the probe side can stream through Acero (no residual that only the general path evaluates)."""

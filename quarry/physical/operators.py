@@ -25,6 +25,7 @@ from quarry.compute.expr_eval import evaluate, evaluate_array, evaluate_predicat
 from quarry.compute.hashing import partition_ids, split_by_ids
 from quarry.physical.merge import merge_sorted, sort_key_table
 from quarry.physical.pruning import can_skip
+from quarry.physical.runtime_filter import describe_filters
 from quarry.physical.spill import SpillFile
 
 
@@ -62,12 +63,21 @@ class ParquetScanExec(ExecNode):
         self.dictionary_keys = frozenset(f.key for f in self.read_fields if f.name in self.dictionary_names)
         self.metrics.update({"files": len(set(rg.path for rg in provider.row_groups)), "row_groups": 0,
                              "row_groups_skipped": 0, "rows_read": 0, "bytes_read": 0, "bytes_skipped": 0})
+        # (id, field) of join filters that hash joins above make from their build sides at run time
+        self.runtime_filters: list = []
 
     def describe(self):
         text = f"ParquetScan: {self.label} columns=[{', '.join(self.columns)}]"
         if self.predicate is not None:
             text += f" predicate={self.predicate}"
+        if self.runtime_filters:
+            text += " " + describe_filters(self.runtime_filters)
         return text
+
+    def _join_filters(self, ctx: ExecContext) -> list:
+        """The runtime filters known for this scan: (field, JoinFilter) pairs."""
+        return [(field, ctx.runtime_filters[fid]) for fid, field in self.runtime_filters
+                if fid in ctx.runtime_filters]
 
     def _column_bytes(self, rg: RowGroupInfo) -> int:
         meta = self.provider._file_meta[rg.path].row_group(rg.index)
@@ -84,10 +94,12 @@ class ParquetScanExec(ExecNode):
         rename = [f.key for f in self.read_fields]
         out_keys = [f.key for f in self.fields]
         by_name = {f.name: f for f in self.table_fields}
+        join_filters = self._join_filters(ctx)
         files: dict = {}   # open Parquet readers of this partition (one thread each)
         for rg in self.splits[partition]:
             self.add_metric("row_groups", 1)
-            if self.predicate is not None and can_skip(self.predicate, rg, by_name):
+            if self.predicate is not None and can_skip(self.predicate, rg, by_name) or \
+                    any(jf.excludes(rg.stats.get(f.name)) for f, jf in join_filters):
                 self.add_metric("row_groups_skipped", 1)
                 self.add_metric("bytes_skipped", self._column_bytes(rg))
                 continue
@@ -101,11 +113,24 @@ class ParquetScanExec(ExecNode):
             if self.predicate is not None:
                 table = filter_with_dictionaries(table, self.predicate, self.dictionary_keys)
             table = decode_dictionaries(table, self.dictionary_keys)
+            if join_filters and table.num_rows:
+                table = apply_join_filters(table, join_filters, self)
             if not out_keys:
                 if table.num_rows:
                     yield rows_only(table.num_rows)
                 continue
             yield from batches_of(table.select(out_keys), ctx.config.batch_rows)
+
+
+def apply_join_filters(table: pa.Table, join_filters, node: ExecNode) -> pa.Table:
+    """Rows of ``table`` whose join keys may find a match (see quarry.physical.runtime_filter)."""
+    before = table.num_rows
+    for field, jf in join_filters:
+        mask = jf.keep(table.column(field.key))
+        if mask is not None:
+            table = table.filter(mask)
+    node.add_metric("rows_runtime_filtered", before - table.num_rows)
+    return table
 
 
 def _dictionary_conjunct(c: Expr, dictionary_keys: frozenset[str]) -> str | None:
@@ -564,6 +589,10 @@ class RepartitionExec(ExecNode):
     def _execute(self, partition, ctx):
         yield from self._buckets(ctx)[partition]
 
+    def all_batches(self, ctx: ExecContext) -> list[pa.RecordBatch]:
+        """Every batch of every output partition (computing the exchange if it has not run yet)."""
+        return [b for bucket in self._buckets(ctx) for b in bucket]
+
 
 class GatherExec(ExecNode):
     """Merge all input partitions into one, batches passed on as they come."""
@@ -586,11 +615,15 @@ class BroadcastExec(ExecNode):
         super().__init__([child], child.fields, partitions)
 
     def _execute(self, partition, ctx):
+        yield from self.all_batches(ctx)
+
+    def all_batches(self, ctx: ExecContext) -> list[pa.RecordBatch]:
+        """All input rows (computed once per query)."""
         key = ("broadcast", id(self))
         with ctx.exchange_lock(key):
             if key not in ctx.buffers:
                 ctx.buffers[key] = [b for part in run_partitions(self.children[0], ctx) for b in part]
-        yield from ctx.buffers[key]
+        return ctx.buffers[key]
 
 
 class SingleRowExec(ExecNode):

@@ -25,6 +25,7 @@ from quarry.physical.operators import (
     BroadcastExec, FilterExec, GatherExec, LimitExec, MemoryScanExec, MergeSortedExec, ParquetScanExec,
     ProjectExec, RepartitionExec, SingleRowExec, SortExec, UnionExec, ValuesExec,
 )
+from quarry.physical.runtime_filter import plan_runtime_filters
 from quarry.physical.setop import SetOpExec
 from quarry.physical.window import WindowExec
 
@@ -58,7 +59,10 @@ class PhysicalPlanner:
 
     def plan(self, logical: LogicalPlan) -> ExecNode:
         node = self._plan(logical)
-        return node if node.partitions == 1 else GatherExec(node)
+        node = node if node.partitions == 1 else GatherExec(node)
+        if self.config.runtime_filters:
+            plan_runtime_filters(node)
+        return node
 
     def _plan(self, p: LogicalPlan) -> ExecNode:
         method = getattr(self, "_" + type(p).__name__, None)
@@ -185,6 +189,7 @@ class PhysicalPlanner:
             else:
                 right = BroadcastExec(right, left.partitions)
                 node = HashJoinExec(left, right, p.kind, keys_l, keys_r, residual, p.null_aware, False, "broadcast")
+            node.estimates = (small, max(lrows, rrows))
             return node
         if p.null_aware:
             # NOT IN must see every subquery row in each partition to detect a NULL
@@ -192,4 +197,6 @@ class PhysicalPlanner:
             return HashJoinExec(left, right, p.kind, keys_l, keys_r, residual, True, False, "broadcast")
         left = RepartitionExec(left, keys_l, n)
         right = RepartitionExec(right, keys_r, n)
-        return HashJoinExec(left, right, p.kind, keys_l, keys_r, residual, False, build_left, "partitioned")
+        node = HashJoinExec(left, right, p.kind, keys_l, keys_r, residual, False, build_left, "partitioned")
+        node.estimates = (lrows, rrows) if build_left else (rrows, lrows)      # (build, probe)
+        return node

@@ -1,0 +1,236 @@
+"""Join filters made at run time from a hash join's build side, applied in the probe side's scan.
+
+DuckDB's join filter pushdown and Spark's dynamic partition pruning: once a join's build
+side is complete its keys are known, and a probe row whose key is not among them can only
+be dropped by the join. So the scan that produces the probe key drops such rows itself
+(and whole row groups whose min/max cannot meet the keys' range), before they are
+decoded further, shuffled and probed. TPC-H Q17 joins all of lineitem to 200-odd parts of
+one brand and container: with the filter the lineitem scan passes on a few thousand rows.
+
+A filter is planned (:func:`plan_runtime_filters`) for a hash join whose build side is
+estimated small and whose probe key, followed down through projections, filters,
+exchanges, group keys of aggregations and the row-preserving sides of other joins, is a
+column of a Parquet scan. Only where dropping probe rows without a match cannot change
+the answer: the probe side of an inner join, either side of a semi join, the side of a
+left (right) join whose unmatched rows are not emitted, the subquery side of an anti join.
+
+At run time the filter is a :class:`JoinFilter`: the distinct build keys (up to
+``MAX_VALUES``; more and only their range is kept) with their min and max. Whoever has
+the whole build side makes it: the scheduler from the replies of the build stage's tasks
+(each collects the keys it writes, so the probe scan's stage waits for the build stage),
+or, in one process, the join itself from its build exchange before reading the probe side.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quarry.logical.expressions import ColumnRef
+
+MAX_VALUES = 1 << 20          # distinct build keys kept as a set; beyond it only the range
+MAX_BUILD_ROWS = 4_000_000    # a build side estimated above this gets no filter
+MIN_REDUCTION = 4             # ... nor one not estimated this many times smaller than the probe side
+
+
+@dataclass
+class JoinFilter:
+    """The keys of a complete build side: their distinct values (or None: too many) and range.
+
+    ``min``/``max`` are None when the build side has no non-NULL key: then no probe row matches.
+    """
+
+    values: pa.Array | None
+    min: Any
+    max: Any
+
+    @classmethod
+    def of(cls, arrays) -> "JoinFilter":
+        """The filter of the key columns ``arrays`` (arrays or chunked arrays, one type)."""
+        collector = KeyCollector()
+        for a in arrays:
+            collector.add(a)
+        return collector.result()
+
+    @classmethod
+    def merge(cls, filters: list["JoinFilter"]) -> "JoinFilter":
+        """One filter for the union of the build sides ``filters`` came from (tasks of one stage)."""
+        ranged = [f for f in filters if f.min is not None]
+        if not ranged:
+            return cls(None, None, None)
+        lo = min(f.min for f in ranged)
+        hi = max(f.max for f in ranged)
+        values = None
+        if all(f.values is not None for f in filters):
+            chunks = [f.values for f in filters if len(f.values)]
+            if chunks:
+                merged = pc.unique(pa.chunked_array(chunks).combine_chunks())
+                values = merged if len(merged) <= MAX_VALUES else None
+        return cls(values, lo, hi)
+
+    @property
+    def matches_nothing(self) -> bool:
+        return self.min is None
+
+    def keep(self, column) -> pa.Array | None:
+        """A mask of the probe rows that may find a match (None: keep all); NULL keys never match."""
+        if self.matches_nothing:
+            return pa.array(np.zeros(len(column), dtype=bool))
+        try:
+            if self.values is not None:
+                values = self.values if self.values.type == column.type else self.values.cast(column.type)
+                return pc.is_in(column, value_set=values)
+            lo = pa.scalar(self.min).cast(column.type)
+            hi = pa.scalar(self.max).cast(column.type)
+            return pc.fill_null(pc.and_(pc.greater_equal(column, lo), pc.less_equal(column, hi)), False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            return None         # keys of another kind: filtering is only an optimization
+
+    def excludes(self, stats) -> bool:
+        """Whether a row group whose key statistics are ``stats`` (min, max) can hold no match."""
+        if self.matches_nothing:
+            return True
+        if stats is None or stats.min is None or stats.max is None:
+            return False
+        try:
+            return stats.max < self.min or stats.min > self.max
+        except TypeError:
+            return False
+
+
+class KeyCollector:
+    """Distinct non-NULL keys seen so far (until ``MAX_VALUES``), and their range."""
+
+    def __init__(self):
+        self.chunks: list[pa.Array] = []
+        self.count = 0
+        self.overflow = False
+        self.min = None
+        self.max = None
+
+    def add(self, column) -> None:
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        if pa.types.is_dictionary(column.type):
+            column = column.dictionary_decode()
+        if len(column) == 0 or column.null_count == len(column):
+            return
+        bounds = pc.min_max(column)
+        lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+        self.min = lo if self.min is None else min(self.min, lo)
+        self.max = hi if self.max is None else max(self.max, hi)
+        if self.overflow:
+            return
+        distinct = pc.unique(column.drop_null())
+        self.chunks.append(distinct)
+        self.count += len(distinct)
+        if self.count > 2 * MAX_VALUES:
+            self._compact()
+
+    def _compact(self) -> None:
+        merged = pc.unique(pa.chunked_array(self.chunks).combine_chunks())
+        if len(merged) > MAX_VALUES:
+            self.chunks, self.count, self.overflow = [], 0, True
+        else:
+            self.chunks, self.count = [merged], len(merged)
+
+    def result(self) -> JoinFilter:
+        if not self.overflow and self.chunks:
+            self._compact()
+        values = None if self.overflow else (self.chunks[0] if self.chunks else pa.array([], pa.null()))
+        return JoinFilter(values, self.min, self.max)
+
+
+# -- planning ----------------------------------------------------------------------------------
+
+_IDS = itertools.count(1)
+
+# the side of a join whose rows may be dropped when they find no match: (kind, probe is left) -> ok
+_FILTERABLE = {("inner", True): True, ("inner", False): True, ("semi", True): True, ("semi", False): True,
+               ("left", False): True, ("right", True): True, ("anti", False): True}
+
+
+def plan_runtime_filters(root) -> None:
+    """Give every hash join that qualifies (see the module docstring) a filter on its probe scan.
+
+    Sets ``join.runtime_filter = (id, build key expression)`` and appends ``(id, field)`` to the
+    scan's ``runtime_filters``.
+    """
+    from quarry.physical.join import HashJoinExec
+    for node in root.walk():
+        if not isinstance(node, HashJoinExec) or node.null_aware or node.runtime_filter is not None:
+            continue
+        probe_left = not node.build_left
+        if not _FILTERABLE.get((node.kind, probe_left)):
+            continue
+        build_rows, probe_rows = node.estimates if node.estimates else (None, None)
+        if build_rows is None or build_rows > MAX_BUILD_ROWS or build_rows * MIN_REDUCTION > probe_rows:
+            continue
+        probe_keys = node.left_keys if probe_left else node.right_keys
+        build_keys = node.right_keys if probe_left else node.left_keys
+        probe = node.children[0 if probe_left else 1]
+        for pkey, bkey in zip(probe_keys, build_keys):
+            if not isinstance(pkey, ColumnRef):
+                continue
+            target = trace_to_scan(probe, pkey.field.id)
+            if target is None:
+                continue
+            scan, field = target
+            fid = next(_IDS)
+            node.runtime_filter = (fid, bkey)
+            scan.runtime_filters = list(scan.runtime_filters) + [(fid, field)]
+            break
+
+
+def trace_to_scan(node, fid: int):
+    """The Parquet scan (and its field) that produces column ``fid`` of ``node``'s output, following
+    only operators through which dropping a row of that scan drops exactly the output rows that
+    carry its value; None if there is none."""
+    from quarry.physical.aggregate import HashAggregateExec
+    from quarry.physical.join import HashJoinExec
+    from quarry.physical.operators import (
+        BroadcastExec, FilterExec, GatherExec, ParquetScanExec, ProjectExec, RepartitionExec,
+    )
+    while True:
+        if isinstance(node, ParquetScanExec):
+            field = next((f for f in node.fields if f.id == fid), None)
+            return (node, field) if field is not None else None
+        if isinstance(node, (RepartitionExec, GatherExec, BroadcastExec, FilterExec)):
+            node = node.children[0]
+            continue
+        if isinstance(node, ProjectExec):
+            index = next((i for i, f in enumerate(node.fields) if f.id == fid), None)
+            if index is None or not isinstance(node.exprs[index], ColumnRef):
+                return None
+            fid = node.exprs[index].field.id
+            node = node.children[0]
+            continue
+        if isinstance(node, HashAggregateExec):
+            index = next((i for i, f in enumerate(node.group_fields) if f.id == fid), None)
+            if index is None or node.grouping_sets is not None or not isinstance(node.group_exprs[index], ColumnRef):
+                return None
+            fid = node.group_exprs[index].field.id
+            node = node.children[0]
+            continue
+        if isinstance(node, HashJoinExec):
+            left = any(f.id == fid for f in node.children[0].fields)
+            preserved = {"inner": (True, True), "semi": (True, False), "anti": (True, False),
+                         "left": (True, False), "right": (False, True)}.get(node.kind)
+            if preserved is None or not preserved[0 if left else 1]:
+                return None
+            node = node.children[0 if left else 1]
+            continue
+        return None
+
+
+def describe_filters(filters) -> str:
+    """How a scan shows its runtime filters in EXPLAIN: ``runtime_filter=[#3 l_partkey]``."""
+    return "runtime_filter=[" + ", ".join(f"#{fid} {field.name}" for fid, field in filters) + "]"
+
+
+__all__ = ["JoinFilter", "KeyCollector", "plan_runtime_filters", "trace_to_scan", "describe_filters"]

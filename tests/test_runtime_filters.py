@@ -1,0 +1,149 @@
+"""Join filters made from a hash join's build side at run time and applied in the probe side's scan.
+
+Every answer is checked against DuckDB; the metrics say whether the probe scan filtered rows
+(``rows_runtime_filtered``) or skipped row groups, so a filter that silently stopped working, or
+one applied where it would change the answer, fails here.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import quarry
+from quarry.physical.operators import ParquetScanExec
+from quarry.physical.runtime_filter import JoinFilter, KeyCollector
+from quarry.testing import assert_tables_equal
+from quarry.tpch import register_tables
+
+EXECUTORS = [pytest.param(dict(workers=0), id="workers0"),
+             pytest.param(dict(workers=2, executor="inline"), id="inline2"),
+             pytest.param(dict(workers=2), id="processes2")]
+
+
+def executed(physical):
+    graph = getattr(physical, "stage_graph", None)
+    if graph is None:
+        yield from physical.walk()
+        return
+    for stage in graph.stages:
+        yield from stage.root.walk()
+
+
+def scans_of(physical, table: str) -> list[ParquetScanExec]:
+    return [n for n in executed(physical) if isinstance(n, ParquetScanExec) and n.provider.name == table]
+
+
+def run(con, duckdb_tpch, sql: str):
+    result = con.run(con.sql(sql).logical_plan)
+    assert_tables_equal(result.table, duckdb_tpch.sql(sql).to_arrow_table(), ordered=False, check_names=False)
+    return result.physical
+
+
+def filtered(scans) -> int:
+    return sum(int(s.metrics.get("rows_runtime_filtered", 0)) for s in scans)
+
+
+# parts of one brand: a few dozen of 2000, so most lineitem rows cannot join
+BRAND = """SELECT l_orderkey, l_quantity, p_name FROM lineitem JOIN part ON l_partkey = p_partkey
+           WHERE p_brand = 'Brand#23' AND p_size < 20"""
+
+
+@pytest.mark.parametrize("settings", EXECUTORS)
+def test_probe_scan_drops_rows_the_build_side_cannot_match(tpch_sf001, duckdb_tpch, settings):
+    con = register_tables(quarry.connect(**settings), tpch_sf001)
+    physical = run(con, duckdb_tpch, BRAND)
+    lineitem = scans_of(physical, "lineitem")
+    assert lineitem and all(s.runtime_filters for s in lineitem)
+    assert filtered(lineitem) > 50_000          # of 60,175 rows, all but a few hundred go
+
+
+@pytest.mark.parametrize("settings", EXECUTORS)
+def test_switched_off_gives_the_same_answer_without_filtering(tpch_sf001, duckdb_tpch, settings):
+    con = register_tables(quarry.connect(**settings, runtime_filters=False), tpch_sf001)
+    physical = run(con, duckdb_tpch, BRAND)
+    assert filtered(scans_of(physical, "lineitem")) == 0
+    assert not any(s.runtime_filters for s in scans_of(physical, "lineitem"))
+
+
+@pytest.mark.parametrize("settings", EXECUTORS)
+def test_tpch_q17_filters_through_the_subquerys_aggregation(tpch_sf001, duckdb_tpch, settings):
+    # Q17's correlated average becomes an aggregation of lineitem by l_partkey joined to the parts:
+    # dropping lineitem rows of other parts drops whole groups the join would drop anyway
+    sql = """SELECT sum(l_extendedprice) / 7.0 AS avg_yearly FROM lineitem, part
+             WHERE p_partkey = l_partkey AND p_brand = 'Brand#12' AND p_container = 'SM PKG'
+               AND l_quantity < (SELECT 0.2 * avg(l_quantity) FROM lineitem WHERE l_partkey = p_partkey)"""
+    con = register_tables(quarry.connect(**settings), tpch_sf001)
+    physical = run(con, duckdb_tpch, sql)
+    lineitem = scans_of(physical, "lineitem")
+    assert len(lineitem) == 2 and all(s.runtime_filters for s in lineitem)
+    assert all(s.metrics.get("rows_runtime_filtered", 0) + s.metrics.get("bytes_skipped", 0) > 0
+               for s in lineitem)
+
+
+@pytest.mark.parametrize("sql", [
+    # lineitem is the preserved side: its rows without a part must still come out
+    """SELECT l_orderkey, l_linenumber, p_name FROM lineitem LEFT JOIN part
+       ON l_partkey = p_partkey AND p_size = 1""",
+    # NOT EXISTS keeps exactly the orders without a match
+    """SELECT o_orderkey FROM orders WHERE NOT EXISTS
+       (SELECT 1 FROM lineitem WHERE l_orderkey = o_orderkey AND l_quantity > 49)""",
+])
+@pytest.mark.parametrize("settings", EXECUTORS)
+def test_no_filter_where_unmatched_rows_are_emitted(tpch_sf001, duckdb_tpch, settings, sql):
+    con = register_tables(quarry.connect(**settings), tpch_sf001)
+    physical = run(con, duckdb_tpch, sql)
+    preserved = "lineitem" if "LEFT JOIN" in sql else "orders"
+    assert not any(s.runtime_filters for s in scans_of(physical, preserved))
+
+
+@pytest.mark.parametrize("settings", EXECUTORS)
+def test_an_empty_build_side_skips_every_probe_row_group(tpch_sf001, duckdb_tpch, settings):
+    sql = """SELECT l_orderkey FROM lineitem JOIN part ON l_partkey = p_partkey WHERE p_size > 1000"""
+    con = register_tables(quarry.connect(**settings), tpch_sf001)
+    physical = run(con, duckdb_tpch, sql)
+    lineitem = scans_of(physical, "lineitem")
+    assert lineitem and sum(s.metrics["row_groups_skipped"] for s in lineitem) == \
+        sum(s.metrics["row_groups"] for s in lineitem) > 0
+
+
+def test_the_filter_shows_in_explain(tpch_sf001):
+    con = register_tables(quarry.connect(workers=2), tpch_sf001)
+    text = con.sql(BRAND).explain_string("plan")
+    assert "runtime_filter=#" in text and "runtime_filter=[#" in text
+
+
+# -- the filter itself -------------------------------------------------------------------------
+
+def test_keys_null_and_range():
+    f = JoinFilter.of([pa.array([5, None, 3, 5]), pa.chunked_array([[9], [None]])])
+    assert sorted(f.values.to_pylist()) == [3, 5, 9] and (f.min, f.max) == (3, 9)
+    assert f.keep(pa.array([3, 4, None, 9, 10])).to_pylist() == [True, False, False, True, False]
+
+
+def test_no_key_at_all_matches_nothing():
+    f = JoinFilter.of([pa.array([None, None], pa.int64())])
+    assert f.matches_nothing
+    assert f.keep(pa.array([1, 2])).to_pylist() == [False, False]
+    assert f.excludes(None)
+
+
+def test_tasks_merge_and_many_keys_keep_only_their_range(monkeypatch):
+    import quarry.physical.runtime_filter as rf
+    merged = JoinFilter.merge([JoinFilter.of([pa.array([1, 2])]), JoinFilter.of([pa.array([2, 7])]),
+                               JoinFilter.of([pa.array([None], pa.int64())])])
+    assert sorted(merged.values.to_pylist()) == [1, 2, 7] and (merged.min, merged.max) == (1, 7)
+    monkeypatch.setattr(rf, "MAX_VALUES", 4)
+    collector = KeyCollector()
+    for start in range(0, 40, 10):
+        collector.add(pa.array(range(start, start + 10)))
+    wide = collector.result()
+    assert wide.values is None and (wide.min, wide.max) == (0, 39)
+    assert wide.keep(pa.array([-1, 0, 20, 39, 40])).to_pylist() == [False, True, True, True, False]
+
+
+def test_row_group_statistics_outside_the_range_are_skipped():
+    from quarry.catalog.providers import ColumnStats
+    f = JoinFilter.of([pa.array([100, 200])])
+    assert f.excludes(ColumnStats(1, 99, 0)) and f.excludes(ColumnStats(201, 300, 0))
+    assert not f.excludes(ColumnStats(150, 160, 0)) and not f.excludes(ColumnStats(None, None, 0))
