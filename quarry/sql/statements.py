@@ -5,8 +5,8 @@ Supported statements: queries (SELECT, set operations, VALUES, WITH), EXPLAIN
 TABLE t (columns), CREATE TABLE t USING parquet LOCATION 'path', INSERT INTO,
 DROP TABLE/VIEW [IF EXISTS], SHOW TABLES, DESCRIBE, COPY (query) TO 'file'.
 
-A script is split at semicolons; each statement is parsed with the text before it
-blanked out, so the line and column of any error are positions in the whole script.
+A script is split at semicolons by :mod:`quarry.sql.lexer` (the shell's splitter
+too); each statement is parsed with the text before it blanked out, so the line and column of any error are positions in the whole script.
 Whatever goes wrong ends as a QuarryError (an unexpected exception becomes a
 PlanError that names itself a bug, its cause attached).
 """
@@ -31,6 +31,7 @@ from quarry.logical.builder import cast_plan_output
 from quarry.sql.binder import Binder
 from quarry.sql.scope import Scope
 from quarry.sql.expr_binder import node_position, sql_type
+from quarry.sql.lexer import split_statements, unterminated_quote
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
@@ -90,90 +91,13 @@ def parse(text: str) -> list[exp.Expression]:
     return [s for s in statements if s is not None]
 
 
-def unterminated_quote(text: str) -> int | None:
-    """Offset of the quote that opens a string never closed (comments skipped), or None.
-
-    >>> unterminated_quote("SELECT 'ab' || 'c")
-    15
-    """
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if text.startswith("--", i):
-            end = text.find("\n", i)
-            i = n if end == -1 else end
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            if end == -1:
-                return None
-            i = end + 2
-        elif ch in ("'", '"'):
-            j = i + 1
-            while True:
-                close = text.find(ch, j)
-                if close == -1:
-                    return i
-                if text.startswith(ch * 2, close):     # '' inside a string is an escaped quote
-                    j = close + 2
-                    continue
-                break
-            i = close + 1
-        else:
-            i += 1
-    return None
-
-
-def statement_spans(text: str) -> list[tuple[int, str]]:
-    """Split a script at semicolons outside quotes and comments: ``(offset, text)`` per statement.
-
-    Pieces holding only whitespace and comments are dropped.
-
-    >>> statement_spans("SELECT 1; SELECT ';'")
-    [(0, 'SELECT 1'), (9, " SELECT ';'")]
-    """
-    spans, start, quote = [], 0, None
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in ("'", '"'):
-            quote = ch
-        elif text.startswith("--", i):
-            end = text.find("\n", i)
-            i = n if end == -1 else end
-            continue
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end == -1 else end + 2
-            continue
-        elif ch == ";":
-            spans.append((start, text[start:i]))
-            start = i + 1
-        i += 1
-    spans.append((start, text[start:]))
-    return [(offset, piece) for offset, piece in spans if _has_code(piece)]
-
-
-def _has_code(piece: str) -> bool:
-    """Whether ``piece`` holds anything but whitespace and comments."""
-    stripped = re.sub(r"/\*.*?(\*/|$)", " ", piece, flags=re.S)
-    return any(line.strip() and not line.strip().startswith("--") for line in stripped.splitlines())
-
-
-def split_statements(text: str) -> list[str]:
-    """Split a script into statement texts (semicolons outside quotes and comments)."""
-    return [piece for _, piece in statement_spans(text)]
-
-
 def run_sql(session, text: str):
     """Run every statement in ``text``; return the DataFrame of the last one.
 
     Each statement is parsed with everything before it blanked out (newlines kept), so
     error positions are positions in the whole script and carets point into it.
     """
-    spans = statement_spans(text)
+    spans = split_statements(text)
     if not spans:
         raise ParseError("empty statement", sql=text, hint="write a query, e.g. SELECT 1")
     result = None
