@@ -126,14 +126,10 @@ def test_history_persists_and_ctrl_r_finds_it(quarry_bin, env, tmp_path, shell):
 
 
 def test_dsl_pipeline_ends_at_a_blank_line(shell):
-    import quarry
     run_line(shell, "from nation")
     shell.expect_exact("...> ")
     run_line(shell, "| filter n_nationkey < 3")
     shell.expect_exact("...> ")
     run_line(shell, "")                          # the blank line ends the pipeline
-    if hasattr(quarry.Session, "dsl"):
-        shell.expect("3 rows")
-    else:
-        shell.expect_exact("the DSL is not available yet")
+    shell.expect("3 rows")
     shell.expect_exact(PROMPT)

@@ -14,7 +14,8 @@ import quarry
 from quarry.cli.completion import SchemaCache, SqlCompleter
 from quarry.cli.runner import QueryCancelled, QueryRunner, Spinner, engine_progress
 from quarry.cli.script import Piece, is_complete, split_script
-from quarry.cli.shell import COMMANDS, Shell, data_sources, table_name_for
+from quarry.catalog.discovery import discover, table_name
+from quarry.cli.shell import COMMANDS, Shell
 from quarry.display import format_table
 
 
@@ -132,7 +133,7 @@ def make_shell(con=None, **kwargs):
 
 def test_internal_errors_are_one_line_with_a_hint():
     class Broken:
-        def sql(self, text):
+        def statement(self, text):
             raise RuntimeError("boom\nsecond line")
 
         def cancel(self):
@@ -169,8 +170,8 @@ def test_open_names_tables_after_files(tmp_path):
     pq.write_table(pa.table({"x": [1]}), tmp_path / "my-data.parquet")
     (tmp_path / "notes.txt").write_text("not data")
     (tmp_path / ".hidden.csv").write_text("a\n1\n")
-    assert data_sources(str(tmp_path)) == [("my_data", str(tmp_path / "my-data.parquet"))]
-    assert table_name_for("2024.csv") == "t_2024"
+    assert discover(str(tmp_path)) == [("my_data", str(tmp_path / "my-data.parquet"))]
+    assert table_name("2024.csv") == "t_2024"
 
 
 # -- the runner ----------------------------------------------------------------------------------
