@@ -354,7 +354,10 @@ def write_file(path, schema: pa.Schema, batches: Iterable[pa.RecordBatch], fmt: 
         if fmt in TEXT_FORMATS:
             # `x.csv.gz` is gzipped, as readers (Arrow's, DuckDB's) expect from the name
             with (pa.CompressedOutputStream(tmp, "gzip") if path.lower().endswith(".gz") else open(tmp, "wb")) as f:
-                rows = _write_text(f.write, schema, batches, fmt, options)
+                def write(chunk: bytes) -> None:
+                    f.write(chunk)
+                    f.flush()           # a batch's rows leave memory before the next batch is computed
+                rows = _write_text(write, schema, batches, fmt, options)
         else:
             rows = _write_binary(tmp, schema, batches, fmt, options)
         os.replace(tmp, path)
