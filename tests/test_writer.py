@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import quarry
-from quarry.catalog.writer import render, write_file, write_partitioned, write_stream
+from quarry.catalog.writer import render, write_file, write_stream
 from quarry.errors import DataError, QuarryError, UnsupportedError
 from quarry.testing import assert_tables_equal
 

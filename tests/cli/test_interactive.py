@@ -133,3 +133,34 @@ def test_dsl_pipeline_ends_at_a_blank_line(shell):
     run_line(shell, "")                          # the blank line ends the pipeline
     shell.expect("3 rows")
     shell.expect_exact(PROMPT)
+
+
+LONG_QUERY = "SELECT count(*) FROM lineitem a, lineitem b WHERE a.l_orderkey + b.l_orderkey < 0;"
+
+
+def test_ctrl_d_typed_while_a_query_runs_exits_at_the_next_prompt(shell):
+    run_line(shell, LONG_QUERY)
+    shell.expect(r"running 1\.\d+s")
+    shell.sendeof()                              # Ctrl-D while the query runs: kept for the prompt
+    time.sleep(0.3)
+    shell.sendintr()                             # cancel; the shell must not lose the Ctrl-D meanwhile
+    shell.expect_exact("query cancelled")
+    shell.expect(pexpect.EOF, timeout=10)        # the next prompt read Ctrl-D: the shell ended
+    shell.close()
+    assert shell.exitstatus == 0
+
+
+def test_keys_typed_ahead_do_not_echo_into_the_output(shell):
+    run_line(shell, LONG_QUERY)
+    shell.expect(r"running 1\.\d+s")
+    shell.send("SELECT 99 AS typed_ahead;")      # typed while the query runs
+    time.sleep(0.5)
+    shell.sendintr()
+    shell.expect_exact("query cancelled")
+    assert "typed_ahead" not in shell.before      # not echoed while the query ran
+    shell.expect_exact(PROMPT)
+    shell.send("\r")                              # the typed text is in the new prompt's buffer
+    shell.expect(r"typed_ahead")
+    shell.expect(r"99")
+    shell.expect("1 row")
+    shell.expect_exact(PROMPT)
