@@ -460,7 +460,7 @@ class Session:
         """The progress of the query running now (the most recent one), or None."""
         with self._lock:
             runs = list(self._runs.values())
-        return runs[-1].progress if runs else None
+        return runs[-1].current_progress() if runs else None
 
     def cancel(self, origin=None) -> None:
         """Cancel the queries running in this session (all, or those started from ``origin``);

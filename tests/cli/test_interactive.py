@@ -164,3 +164,15 @@ def test_keys_typed_ahead_do_not_echo_into_the_output(shell):
     shell.expect(r"99")
     shell.expect("1 row")
     shell.expect_exact(PROMPT)
+
+
+def test_spinner_shows_a_bar_of_the_rows_to_scan(shell, tpch_sf001):
+    import re
+    import pyarrow.parquet as pq
+    from quarry.cli.runner import count_text
+    rows = pq.ParquetFile(tpch_sf001 / "lineitem.parquet").metadata.num_rows
+    run_line(shell, LONG_QUERY)                  # scans lineitem twice: the total comes from the footers
+    shell.expect(r"running 1\.\d+s  ▕[ ▏▎▍▌▋▊▉█]{10}▏ +\d+% · [\d.k]+/" + re.escape(count_text(2 * rows)) + " rows")
+    shell.sendintr()
+    shell.expect_exact("query cancelled")
+    shell.expect_exact(PROMPT)
