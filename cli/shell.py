@@ -36,7 +36,7 @@ from quarry.cli.runner import QueryCancelled, QueryRunner, stream_is_tty
 from quarry.cli.script import Piece, is_exit_word, split_script
 from quarry.display import format_elapsed, format_table
 from quarry.errors import QuarryError, suggest
-from quarry.sql.commands import QueryPlan, StatementResult, type_name
+from quarry.sql.commands import ExplainText, QueryPlan, RowCount, StatementResult, type_name
 from quarry.sql.lexer import code_only, quote_identifier
 
 MAX_READ_DEPTH = 16
@@ -196,25 +196,24 @@ class Shell:
     # -- output ----------------------------------------------------------------------------------
 
     def show(self, result: StatementResult, start: float) -> None:
-        """Show a statement's result in the current mode: a query's rows (run now), a status line,
-        or a plan. ``start`` is when the statement started, for ``.timer``."""
+        """Show a statement's result in the current mode: a query's rows (run now), a plan, or, in
+        table mode, a status line (``CREATE VIEW``, ``INSERT: 3 rows``). ``start`` is when the
+        statement started, for ``.timer``."""
         if isinstance(result, QueryPlan):
             self.show_query(result, start)
             return
         elapsed = time.perf_counter() - start
-        timing = f" in {format_elapsed(elapsed)}" if self.timer else ""
-        if result.kind == "explain":
-            if self.mode in ("table", "markdown"):
-                self.write(result.text)
-            else:
-                self.out.write(render(result.table(), self.mode))
+        if isinstance(result, ExplainText) and self.mode in ("table", "markdown"):
+            self.write(result.text)
+        elif isinstance(result, ExplainText):
+            self.out.write(render(result.table(), self.mode))       # the one `plan` cell, as data
         elif self.mode == "table":
-            rows = getattr(result, "rows", None)
-            line = result.verb if rows is None else f"{result.verb}: {rows} row{'s' if rows != 1 else ''}"
-            self.write(line + timing)
+            line = result.verb
+            if isinstance(result, RowCount):
+                line += f": {result.rows} row{'s' if result.rows != 1 else ''}"
+            self.write(line + (f" in {format_elapsed(elapsed)}" if self.timer else ""))
             return
-        if timing:
-            self.note("Time:" + timing[3:])
+        self._note_time(elapsed)
 
     def show_query(self, query: QueryPlan, start: float) -> None:
         """Run ``query`` and show its rows: a table, rows streamed in a data mode, or a file written."""
@@ -223,21 +222,21 @@ class Shell:
             elapsed = time.perf_counter() - start
             self.write(format_table(table, max_rows=self.maxrows, max_width=self.width(),
                                     elapsed=elapsed if self.timer else None, color=self.color()).rstrip("\n"))
-            return
-        if self.mode in FILE_MODES:
+        elif self.mode in FILE_MODES:
             path = self.mode_path
             rows = self.runner.run(lambda: write_file(path, query.schema, self.con.run_batches(query.plan),
                                                       self.mode))
-            note = f"wrote {rows} row{'s' if rows != 1 else ''} to {path} ({self.mode})"
+            elapsed = time.perf_counter() - start
+            self.note(f"wrote {rows} row{'s' if rows != 1 else ''} to {path} ({self.mode})"
+                      + (f" in {format_elapsed(elapsed)}" if self.timer else ""))
         else:
             # rows go out as the query produces them: `--format csv` of a big result never holds it all
             self.runner.run(lambda: write_stream(self.out, query.schema, self.con.run_batches(query.plan),
                                                  self.mode))
-            note = None
-        elapsed = time.perf_counter() - start
-        if note is not None:
-            self.note(note + (f" in {format_elapsed(elapsed)}" if self.timer else ""))
-        elif self.timer:
+            self._note_time(time.perf_counter() - start)
+
+    def _note_time(self, elapsed: float) -> None:
+        if self.timer:
             self.note(f"Time: {format_elapsed(elapsed)}")
 
     def write(self, text: str) -> None:
