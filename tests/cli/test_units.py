@@ -165,6 +165,15 @@ def test_status_statements_print_a_short_line():
     assert out.getvalue().splitlines() == ["CREATE TABLE: 1 row", "INSERT: 1 row", "DROP TABLE"]
 
 
+def test_the_shell_reads_no_python_variables_and_points_to_open():
+    """The shell calls con.statement from its own code: `sql` and `self` are its variables there,
+    never tables, so a missing table gets the shell's `.open` hint and not a variable's."""
+    shell, out, err = make_shell(quarry.connect(workers=0))
+    assert shell.run_script("SELECT * FROM sql;") is False
+    assert "table `sql` does not exist" in err.getvalue()
+    assert ".open DIR" in err.getvalue() and "variable" not in err.getvalue()
+
+
 def test_open_names_tables_after_files(tmp_path):
     import pyarrow.parquet as pq
     pq.write_table(pa.table({"x": [1]}), tmp_path / "my-data.parquet")

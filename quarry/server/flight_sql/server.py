@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from quarry.catalog.providers import MemoryTable
-from quarry.errors import BindError, CatalogError, DataError
+from quarry.errors import BindError, CatalogError, DataError, UnknownTableError
 from quarry.server.flight_sql import metadata
 from quarry.server.auth import AuthMiddlewareFactory, NoOpAuthHandler, TokenStore, Users, principal_of
 from quarry.server.flight_sql.errors import InvalidArgument, NotFound, Unimplemented, to_flight_error, translate_errors
@@ -346,8 +346,7 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
                     provider.append(_columns_like(table, provider.schema, name))
                     return table.num_rows
             elif if_not_exist == TableNotExistOption.FAIL:
-                raise NotFound(str(CatalogError(f"table `{name}` does not exist",
-                                                hint="ingest in create mode to create it")))
+                raise NotFound(str(UnknownTableError(name, hint="ingest in create mode to create it")))
             self.catalog.register(name, MemoryTable(name, table), replace=True)
         return table.num_rows
 
