@@ -15,6 +15,8 @@ from typing import Iterable
 from prompt_toolkit.completion import Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
 
+from quarry.sql.lexer import quote_identifier
+
 KEYWORDS = (
     "ALL", "AND", "ANALYZE", "ANTI", "AS", "ASC", "BETWEEN", "BY", "CASE", "CAST", "COPY", "CREATE",
     "CROSS", "CURRENT", "DATE", "DESC", "DESCRIBE", "DISTINCT", "DROP", "ELSE", "END", "EXCEPT",
@@ -36,16 +38,6 @@ _CLAUSES = re.compile(r"\b(select|from|join|where|group|order|having|on|limit|se
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _TAIL = re.compile(r"(?:([A-Za-z_][A-Za-z0-9_$]*)\.)?([A-Za-z_][A-Za-z0-9_$]*)?$")
 _ALIAS_AFTER = re.compile(r"\s+(?:as\s+)?([A-Za-z_][A-Za-z0-9_$]*)", re.IGNORECASE)
-_SIMPLE_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def quote_identifier(name: str) -> str:
-    """``name`` as SQL text: bare when it is a plain identifier and not a keyword, else quoted."""
-    if _SIMPLE_IDENTIFIER.fullmatch(name) and name.upper() not in KEYWORDS:
-        return name
-    return '"' + name.replace('"', '""') + '"'
-
-
 class SchemaCache:
     """Table names and their columns, read from the session on first use and kept until reset."""
 

@@ -6,11 +6,19 @@ new line under a ``...>`` continuation prompt. In a multi-line buffer, Enter wit
 the cursor before the end adds a line there, so statements can be edited. Alt-Enter (Esc, Enter) runs the
 buffer as it is. Ctrl-R searches the history, which persists in
 :func:`history_path`.
+
+While a statement runs, stdin is in cbreak mode without echo (:func:`quiet_stdin`):
+keys typed ahead wait, unseen, for the next prompt instead of echoing into the output,
+and Ctrl-D stays the byte prompt_toolkit reads as end of input. (In the terminal's line
+mode, which prompt_toolkit leaves it in between prompts, the line discipline turns
+Ctrl-D into a NUL byte, and the next prompt read that as Ctrl-Space.)
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
@@ -112,6 +120,38 @@ def make_prompt(shell: Shell) -> PromptSession:
     )
 
 
+@contextmanager
+def quiet_stdin(stream=None):
+    """Put the terminal ``stream`` (stdin) in cbreak mode without echo until the block ends.
+
+    Signals still work (Ctrl-C is still SIGINT), but no longer flush the input queue
+    (NOFLSH), so typed bytes stay queued for the next prompt through a cancel. The
+    settings change at once (TCSANOW), never flushing what was typed.
+    Without a terminal this does nothing.
+    """
+    stream = sys.stdin if stream is None else stream
+    try:
+        import termios
+    except ImportError:             # not POSIX: nothing to do
+        yield
+        return
+    try:
+        fd = stream.fileno()
+        saved = termios.tcgetattr(fd)
+    except (termios.error, AttributeError, ValueError, OSError):     # not a terminal
+        yield
+        return
+    quiet = termios.tcgetattr(fd)
+    quiet[3] &= ~(termios.ECHO | termios.ICANON)
+    quiet[3] |= termios.NOFLSH          # Ctrl-C cancels the query but keeps what was typed ahead
+    quiet[6][termios.VMIN], quiet[6][termios.VTIME] = 1, 0
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
+
+
 def interact(shell: Shell, banner: str | None = None) -> int:
     """Read, run, print until Ctrl-D or ``.quit``; return the exit status (0)."""
     session = make_prompt(shell)
@@ -127,7 +167,8 @@ def interact(shell: Shell, banner: str | None = None) -> int:
         if not text.strip():
             continue
         try:
-            shell.run_script(text)
+            with quiet_stdin():
+                shell.run_script(text)
         except ExitShell:
             break
         except KeyboardInterrupt:           # Ctrl-C while printing a result

@@ -5,7 +5,9 @@ on Ctrl-C it calls ``Session.cancel()`` and returns to the prompt without waitin
 the engine stops the query at its next batch boundary, and the abandoned worker is
 a daemon thread, so it can never keep the process alive.
 
-Progress comes from :func:`engine_progress`, which reads ``Session.progress()``:
+Progress comes from :func:`engine_progress`, which reads ``Session.progress()``: when
+the query scans Parquet, a bar of the input scanned so far (bytes read or pruned, out
+of what the files' footers say the scans may read) with the row counts; otherwise the
 stages and tasks done out of their totals, as the scheduler reports them.
 """
 
@@ -26,24 +28,78 @@ class QueryCancelled(Exception):
     """The user pressed Ctrl-C while a statement ran; it was cancelled."""
 
 
-def engine_progress(con) -> str | None:
-    """What the engine says about the running query, e.g. ``"42%"``; None when it says nothing.
+def engine_progress(con, unicode: bool = True) -> str | None:
+    """What the engine says about the running query, e.g. ``"▕████▌   ▏ 45% · 27.1k/60.2k rows"``;
+    None when it says nothing.
 
-    Reads ``con.progress()`` (a :class:`quarry.execution.scheduler.Progress`, shown as
-    ``stage 1/3 · tasks 4/6``; a fraction 0..1 or text also work); None when idle.
+    Reads ``con.progress()`` (a :class:`quarry.execution.scheduler.Progress`, see
+    :func:`describe_progress`; a fraction 0..1 or text also work); None when idle.
     """
     hook = getattr(con, "progress", None)
     if not callable(hook):
         return None
     try:
         value = hook()
+        if value is None:
+            return None
+        if isinstance(value, (int, float)):
+            return f"{100 * float(value):.0f}%"
+        return describe_progress(value, unicode)
     except Exception:         # progress is decoration: never let it break a query
         return None
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return f"{100 * float(value):.0f}%"
-    return str(value)
+
+
+def describe_progress(progress, unicode: bool = True) -> str:
+    """A progress line: a bar of the input scanned, when the query scans Parquet, else stages and tasks.
+
+    >>> from quarry.execution.scheduler import Progress
+    >>> describe_progress(Progress(1, 0, 2, 1, 3, rows_scanned=30_000, rows_to_scan=60_175,
+    ...                            bytes_scanned=5, bytes_to_scan=10), unicode=False)
+    '[#####     ]  50% . 30.0k/60.2k rows'
+    """
+    fraction = getattr(progress, "scan_fraction", None)
+    if fraction is None:
+        return str(progress)
+    dot = "·" if unicode else "."
+    text = (f"{bar(fraction, 10, unicode)} {100 * fraction:3.0f}% {dot} "
+            f"{count_text(progress.rows_scanned)}/{count_text(progress.rows_to_scan)} rows")
+    if fraction >= 1.0 and progress.stages_done < progress.stages_total:
+        # everything is read; what remains (joins, aggregates, sorts) shows as stages
+        text += f" {dot} stage {progress.stages_done}/{progress.stages_total}"
+    return text
+
+
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def bar(fraction: float, width: int, unicode: bool = True) -> str:
+    """A bar ``width`` cells wide, filled to ``fraction`` (eighths of a cell in Unicode).
+
+    >>> bar(0.5, 4, unicode=False), bar(0.55, 4)
+    ('[##  ]', '▕██▏ ▏')
+    """
+    fraction = min(max(fraction, 0.0), 1.0)
+    if not unicode:
+        filled = int(fraction * width)
+        return "[" + "#" * filled + " " * (width - filled) + "]"
+    eighths = int(fraction * width * 8)
+    full, part = divmod(eighths, 8)
+    cells = "█" * full + (_EIGHTHS[part] if part else "")
+    return "▕" + cells.ljust(width) + "▏"
+
+
+def count_text(n: int) -> str:
+    """A count in three digits: ``950``, ``60.2k``, ``6.0M``, ``1.2B``."""
+    for div, unit in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if n >= div:
+            return f"{n / div:.1f}{unit}"
+    return str(n)
+
+
+def is_unicode_stream(stream) -> bool:
+    """Whether ``stream`` writes UTF-8 (so the spinner and the bar may use box characters)."""
+    encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    return encoding.startswith("utf")
 
 
 class Spinner:
@@ -58,8 +114,7 @@ class Spinner:
         self.status = status
         self.delay = delay
         self.interval = interval
-        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-        self.frames = _FRAMES_UTF8 if encoding.startswith("utf") else _FRAMES_ASCII
+        self.frames = _FRAMES_UTF8 if is_unicode_stream(stream) else _FRAMES_ASCII
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._drawn = False
@@ -135,7 +190,8 @@ class QueryRunner:
         worker = threading.Thread(target=target, name="quarry-query", daemon=True)
         spinner = None
         if self.spinner_stream is not None:
-            spinner = Spinner(self.spinner_stream, lambda: engine_progress(self.con))
+            unicode = is_unicode_stream(self.spinner_stream)
+            spinner = Spinner(self.spinner_stream, lambda: engine_progress(self.con, unicode))
         try:
             worker.start()
             if spinner is not None:
@@ -161,4 +217,5 @@ def stream_is_tty(stream) -> bool:
         return False
 
 
-__all__ = ["QueryRunner", "QueryCancelled", "Spinner", "engine_progress", "stream_is_tty"]
+__all__ = ["QueryRunner", "QueryCancelled", "Spinner", "bar", "describe_progress", "engine_progress",
+           "stream_is_tty"]

@@ -1,12 +1,15 @@
 """Cut shell input into pieces: SQL statements, dot commands and DSL pipelines.
 
 One scanner serves both the prompt (is the buffer a finished statement, so Enter
-runs it?) and scripts (``quarry file.sql``, ``.read``, piped stdin), so both agree
-on where a statement ends:
+runs it?) and scripts (``quarry file.sql``, ``.read``, piped stdin), and it is the
+session's own (:mod:`quarry.sql.lexer`), so the shell, ``Session.sql`` and the
+parser agree on quotes, comments and where a statement ends:
 
 * SQL ends at a ``;`` outside quotes and ``--`` / ``/* */`` comments;
 * a dot command is one line starting with ``.`` where a statement could start;
-* a DSL pipeline starts with lowercase ``from `` and ends at ``;`` or a blank line.
+* a DSL pipeline starts with lowercase ``from `` and ends at such a ``;`` or at a
+  blank line (the shell runs it as SQL when it is FROM-first SQL, see
+  :meth:`quarry.cli.shell.Shell.run_from`).
 
     >>> [p.text for p in split_script("SELECT ';'; .tables\\nSELECT 2")[0]]
     ["SELECT ';'", '.tables', 'SELECT 2']
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from quarry.sql.lexer import find_end, skip_trivia
 
 _DSL_START = re.compile(r"from\s")
 _EXIT_WORDS = ("exit", "quit", "\\q")
@@ -29,65 +34,6 @@ class Piece:
     text: str
 
 
-def _skip_space_and_comments(text: str, i: int) -> int:
-    n = len(text)
-    while i < n:
-        if text[i].isspace():
-            i += 1
-        elif text.startswith("--", i):
-            end = text.find("\n", i)
-            i = n if end == -1 else end + 1
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end == -1 else end + 2
-        else:
-            break
-    return i
-
-
-def _find_semicolon(text: str, i: int, comments: bool = True) -> int:
-    """Index of the first ``;`` at or after ``i`` outside quotes (and comments), or -1."""
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch in ("'", '"', "`"):
-            end = text.find(ch, i + 1)          # a doubled quote '' reopens at once: same result
-            if end == -1:
-                return -1
-            i = end + 1
-            continue
-        if comments and text.startswith("--", i):
-            end = text.find("\n", i)
-            if end == -1:
-                return -1
-            i = end + 1
-            continue
-        if comments and text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            if end == -1:
-                return -1
-            i = end + 2
-            continue
-        if ch == ";":
-            return i
-        i += 1
-    return -1
-
-
-def _dsl_end(text: str, i: int) -> tuple[int, int]:
-    """(end of the pipeline text, where the next piece starts) for a DSL pipeline at ``i``.
-
-    Returns (-1, -1) when it is not finished: no ``;`` and no blank line yet.
-    """
-    semicolon = _find_semicolon(text, i, comments=False)
-    blank = re.compile(r"\n[ \t]*(\n|$)").search(text, i)
-    if blank and (semicolon == -1 or blank.start() < semicolon):
-        return blank.start(), blank.end()
-    if semicolon != -1:
-        return semicolon, semicolon + 1
-    return -1, -1
-
-
 def split_script(text: str, final: bool = True) -> tuple[list[Piece], str]:
     """Split ``text`` into pieces; return them and the unfinished rest.
 
@@ -97,7 +43,7 @@ def split_script(text: str, final: bool = True) -> tuple[list[Piece], str]:
     pieces: list[Piece] = []
     i, n = 0, len(text)
     while True:
-        i = _skip_space_and_comments(text, i)
+        i = skip_trivia(text, i)
         if i >= n:
             return pieces, ""
         if text[i] == ".":
@@ -106,23 +52,15 @@ def split_script(text: str, final: bool = True) -> tuple[list[Piece], str]:
             pieces.append(Piece("dot", text[i:end].strip()))
             i = end
             continue
-        if _DSL_START.match(text, i):
-            end, resume = _dsl_end(text, i)
-            if end == -1:
-                if not final:
-                    return pieces, text[i:]
-                end = resume = n
-            pieces.append(Piece("dsl", text[i:end].strip()))
-            i = resume
-            continue
-        end = _find_semicolon(text, i)
-        if end == -1:
-            if not final:
-                return pieces, text[i:]
-            pieces.append(Piece("sql", text[i:].strip()))
+        kind = "dsl" if _DSL_START.match(text, i) else "sql"
+        cut = find_end(text, i, blank_line_ends=kind == "dsl")
+        if not cut.terminated and not final:
+            return pieces, text[i:]
+        if cut.end > i:                       # `;;` is an empty statement: nothing to run
+            pieces.append(Piece(kind, text[i:cut.end].strip()))
+        if not cut.terminated:
             return pieces, ""
-        pieces.append(Piece("sql", text[i:end].strip()))
-        i = end + 1
+        i = cut.end + 1
 
 
 def is_complete(text: str) -> bool:

@@ -29,21 +29,23 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable
 
-import pyarrow as pa
 
-from quarry.cli.formats import FILE_MODES, MODES, TEXT_MODES, render, write_file
+from quarry.catalog.writer import render, write_file, write_stream
+from quarry.cli.formats import FILE_MODES, MODES, TEXT_MODES
 from quarry.cli.runner import QueryCancelled, QueryRunner, stream_is_tty
 from quarry.cli.script import Piece, is_exit_word, split_script
-from quarry.display import format_elapsed, type_label
+from quarry.display import format_elapsed, format_table
 from quarry.errors import QuarryError, suggest
+from quarry.sql.commands import ExplainText, QueryPlan, RowCount, StatementResult, type_name
+from quarry.sql.lexer import code_only, quote_identifier
 
-DATA_SUFFIXES = (".parquet", ".parq", ".csv", ".tsv", ".csv.gz")
 MAX_READ_DEPTH = 16
-_QUERY_WORDS = {"select", "with", "values", "show", "describe", "desc", "from", "table", "(", "pivot",
-                "unpivot", "summarize"}
-
-
-_VERB = re.compile(r"\s*(create\s+(?:or\s+replace\s+)?(?:temp\w*\s+)?\w+|drop\s+\w+|\w+)", re.IGNORECASE)
+# a front end's own hint for a table that does not exist (the catalog's default names con.register)
+MISSING_TABLE_HINT = (".open DIR registers the Parquet/CSV files in DIR as tables, or query a file directly: "
+                      "SELECT * FROM 'path/to/file.parquet'")
+FROM_HINT = ("lowercase `from` runs a DSL pipeline (steps after `|`: from nation | take 2), or FROM-first SQL "
+             "when it has no steps; FROM in capitals always runs SQL (FROM nation LIMIT 2)")
+_PIPE = re.compile(r"(?<!\|)\|(?!\|)")
 
 
 class ExitShell(Exception):
@@ -74,63 +76,13 @@ def command(name: str, args: str, help_text: str):
     return wrap
 
 
-def statement_kind(sql: str) -> str:
-    """``"explain"``, ``"query"`` (returns rows) or ``"status"`` (DDL/DML: CREATE, INSERT, ...).
+def is_pipeline(text: str) -> bool:
+    """Whether ``text`` (starting with ``from``) has pipeline steps: a ``|`` outside quotes and comments.
 
-    >>> statement_kind("explain select 1"), statement_kind("WITH x AS (SELECT 1) SELECT *"), \\
-    ...     statement_kind("CREATE VIEW v AS SELECT 1")
-    ('explain', 'query', 'status')
+    >>> is_pipeline("from t | take 1"), is_pipeline("from t select a || '|'")
+    (True, False)
     """
-    m = re.match(r"\s*(\(|[A-Za-z_]+)", sql)
-    word = m.group(1).lower() if m else ""
-    if word == "explain":
-        return "explain"
-    return "query" if word in _QUERY_WORDS else "status"
-
-
-def table_name_for(filename: str) -> str:
-    """The table name for a data file or folder: the stem, as an identifier.
-
-    >>> table_name_for("lineitem.parquet"), table_name_for("my-data.csv.gz"), table_name_for("2024")
-    ('lineitem', 'my_data', 't_2024')
-    """
-    stem = filename
-    for suffix in sorted(DATA_SUFFIXES, key=len, reverse=True):
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    stem = re.sub(r"\W", "_", stem) or "t"
-    return "t_" + stem if stem[0].isdigit() else stem
-
-
-def _is_data_folder(path: str) -> bool:
-    """Whether ``path`` holds data files anywhere below it (e.g. hive ``k=v/`` folders)."""
-    for root, dirs, names in os.walk(path):
-        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-        if any(n.lower().endswith(DATA_SUFFIXES) and not n.startswith((".", "_")) for n in names):
-            return True
-    return False
-
-
-def data_sources(path: str) -> list[tuple[str, str]]:
-    """``(table name, path)`` for every Parquet/CSV file and data folder directly in ``path``.
-
-    ``path`` may also be a single data file.
-    """
-    path = os.path.expanduser(path)
-    if os.path.isfile(path):
-        return [(table_name_for(os.path.basename(path)), path)]
-    if not os.path.isdir(path):
-        raise QuarryError(f"`{path}` does not exist", hint="give a directory of Parquet/CSV files or a file")
-    found = []
-    for entry in sorted(os.scandir(path), key=lambda e: e.name):
-        if entry.name.startswith((".", "_")):
-            continue
-        if entry.is_file() and entry.name.lower().endswith(DATA_SUFFIXES):
-            found.append((table_name_for(entry.name), entry.path))
-        elif entry.is_dir() and _is_data_folder(entry.path):
-            found.append((table_name_for(entry.name), entry.path))
-    return found
+    return _PIPE.search(code_only(text)) is not None
 
 
 class Shell:
@@ -151,6 +103,9 @@ class Shell:
         self.catalog_listeners: list[Callable[[], None]] = []
         self._output_file = None
         self._read_depth = 0
+        catalog = getattr(con, "catalog", None)
+        if catalog is not None:
+            catalog.missing_hint = MISSING_TABLE_HINT
 
     # -- running input ---------------------------------------------------------------------------
 
@@ -168,7 +123,7 @@ class Shell:
             if piece.kind == "dot":
                 self.run_command(piece.text)
             elif piece.kind == "dsl":
-                self.run_dsl(piece.text)
+                self.run_from(piece.text)
             elif is_exit_word(piece.text):
                 raise ExitShell()
             else:
@@ -194,21 +149,39 @@ class Shell:
             self._flush()
 
     def run_sql(self, sql: str) -> None:
-        """Run one SQL statement and show its result."""
-        kind = statement_kind(sql)
+        """Run SQL (one statement, or several separated by ``;``) and show the last result."""
         start = time.perf_counter()
-        table = self.runner.run(lambda: self.con.sql(sql).to_arrow())
-        self.show(table, time.perf_counter() - start, kind, sql)
+        result = self.runner.run(lambda: self.con.statement(sql))
+        self.show(result, start)
 
     def run_dsl(self, text: str) -> None:
-        """Run a pipeline (``from lineitem | ...``) with the session's DSL, if it has one."""
-        dsl = getattr(self.con, "dsl", None)
-        if dsl is None:
-            raise QuarryError("the DSL is not available yet",
-                              hint="write this query in SQL for now (lines starting with `from ` are DSL pipelines)")
+        """Run a pipeline (``from lineitem | ...``) with the session's DSL."""
         start = time.perf_counter()
-        table = self.runner.run(lambda: _as_table(dsl(text)))
-        self.show(table, time.perf_counter() - start, "query", text)
+        df = self.runner.run(lambda: self.con.dsl(text))
+        self.show(QueryPlan(df.logical_plan), start)
+
+    def run_from(self, text: str) -> None:
+        """Input starting with lowercase ``from``: a DSL pipeline, or DuckDB's FROM-first SQL.
+
+        It runs as a pipeline when it parses as one. Otherwise, unless it has pipeline steps
+        (a ``|``), it runs as SQL when it parses as SQL (``from nation limit 2``). When it is
+        neither, the error is the pipeline's (with steps) or the SQL's (without), and its
+        hint says how to force either reading.
+        """
+        from quarry.dsl import parse_pipeline
+        from quarry.sql.statements import parse
+        try:
+            parse_pipeline(text)
+        except QuarryError as not_a_pipeline:
+            if is_pipeline(text):
+                raise _with_hint(not_a_pipeline, FROM_HINT) from None
+            try:
+                parse(text)
+            except QuarryError as not_sql:
+                raise _with_hint(not_sql, FROM_HINT) from None
+            self.run_sql(text)
+            return
+        self.run_dsl(text)
 
     def run_command(self, text: str) -> None:
         """Run a dot command line such as ``.mode csv``."""
@@ -222,27 +195,48 @@ class Shell:
 
     # -- output ----------------------------------------------------------------------------------
 
-    def show(self, table: pa.Table, elapsed: float, kind: str, sql: str = "") -> None:
-        """Write a statement's result in the current mode."""
-        timing = elapsed if self.timer else None
-        if kind == "status":
-            if self.mode == "table":
-                self.write(_status_text(table, sql) + (f" in {format_elapsed(elapsed)}" if timing is not None else ""))
-            elif timing is not None:
-                self.note(f"Time: {format_elapsed(elapsed)}")
+    def show(self, result: StatementResult, start: float) -> None:
+        """Show a statement's result in the current mode: a query's rows (run now), a plan, or, in
+        table mode, a status line (``CREATE VIEW``, ``INSERT: 3 rows``). ``start`` is when the
+        statement started, for ``.timer``."""
+        if isinstance(result, QueryPlan):
+            self.show_query(result, start)
             return
-        if self.mode in FILE_MODES:
-            self.note(write_file(table, self.mode, self.mode_path)
-                      + (f" in {format_elapsed(elapsed)}" if timing is not None else ""))
+        elapsed = time.perf_counter() - start
+        if isinstance(result, ExplainText) and self.mode in ("table", "markdown"):
+            self.write(result.text)
+        elif isinstance(result, ExplainText):
+            self.out.write(render(result.table(), self.mode))       # the one `plan` cell, as data
+        elif self.mode == "table":
+            line = result.verb
+            if isinstance(result, RowCount):
+                line += f": {result.rows} row{'s' if result.rows != 1 else ''}"
+            self.write(line + (f" in {format_elapsed(elapsed)}" if self.timer else ""))
             return
-        if kind == "explain" and self.mode in ("table", "markdown") and table.column_names == ["plan"]:
-            self.write("\n".join(str(v) for v in table.column("plan").to_pylist()))
+        self._note_time(elapsed)
+
+    def show_query(self, query: QueryPlan, start: float) -> None:
+        """Run ``query`` and show its rows: a table, rows streamed in a data mode, or a file written."""
+        if self.mode == "table":
+            table = self.runner.run(lambda: self.con.run(query.plan).table)
+            elapsed = time.perf_counter() - start
+            self.write(format_table(table, max_rows=self.maxrows, max_width=self.width(),
+                                    elapsed=elapsed if self.timer else None, color=self.color()).rstrip("\n"))
+        elif self.mode in FILE_MODES:
+            path = self.mode_path
+            rows = self.runner.run(lambda: write_file(path, query.schema, self.con.run_batches(query.plan),
+                                                      self.mode))
+            elapsed = time.perf_counter() - start
+            self.note(f"wrote {rows} row{'s' if rows != 1 else ''} to {path} ({self.mode})"
+                      + (f" in {format_elapsed(elapsed)}" if self.timer else ""))
         else:
-            self.write(render(table, self.mode, max_rows=self.maxrows, max_width=self.width(),
-                              elapsed=timing, color=self.color()).rstrip("\n"))
-            if self.mode == "table":
-                return
-        if timing is not None:
+            # rows go out as the query produces them: `--format csv` of a big result never holds it all
+            self.runner.run(lambda: write_stream(self.out, query.schema, self.con.run_batches(query.plan),
+                                                 self.mode))
+            self._note_time(time.perf_counter() - start)
+
+    def _note_time(self, elapsed: float) -> None:
+        if self.timer:
             self.note(f"Time: {format_elapsed(elapsed)}")
 
     def write(self, text: str) -> None:
@@ -296,25 +290,13 @@ class Shell:
 
     def open_path(self, path: str) -> list[str]:
         """Register every data file and folder in ``path`` as a table; return the names."""
-        sources = data_sources(path)
-        if not sources:
-            raise QuarryError(f"no Parquet or CSV files in `{path}`",
-                              hint="tables come from *.parquet / *.csv files and folders of them")
-        names, failures = [], []
-        for name, source in sources:
-            if name in names:
-                failures.append(f"skipped {os.path.basename(source)}: another file is already table `{name}`")
-                continue
-            try:
-                self.con.register(name, source)
-                names.append(name)
-            except QuarryError as err:
-                failures.append(f"skipped {os.path.basename(source)}: {err.message}")
-        for failure in failures:
-            self.note(failure)
-        if not names:
-            raise QuarryError(f"could not register any table from `{path}`")
-        self.catalog_changed()
+        from quarry.catalog.discovery import register_directory
+        try:
+            names, notes = register_directory(self.con, path)
+        finally:
+            self.catalog_changed()
+        for note in notes:
+            self.note(note)
         self.note(f"registered {len(names)} table{'s' if len(names) != 1 else ''}: {', '.join(names)}")
         return names
 
@@ -326,24 +308,10 @@ class Shell:
             self.out = self.stdout
 
 
-def _as_table(result) -> pa.Table:
-    if isinstance(result, pa.Table):
-        return result
-    if hasattr(result, "to_arrow"):
-        return result.to_arrow()
-    raise QuarryError(f"the DSL returned a {type(result).__name__}, not a table")
-
-
-def _status_text(table: pa.Table, sql: str) -> str:
-    """``CREATE VIEW`` or ``INSERT: 3 rows`` for a DDL/DML result."""
-    if table.num_rows == 1 and table.column_names == ["status"]:
-        return str(table.column(0)[0].as_py())
-    m = _VERB.match(sql)
-    verb = re.sub(r"\s+(OR\s+REPLACE\s+)?", " ", m.group(1).upper()) if m else "OK"
-    if table.num_rows == 1 and table.column_names == ["count"]:
-        n = table.column(0)[0].as_py()
-        return f"{verb}: {n} row{'s' if n != 1 else ''}"
-    return verb
+def _with_hint(err: QuarryError, hint: str) -> QuarryError:
+    """``err`` with ``hint`` added on a line of its own, under the hint it has."""
+    err.hint = f"{err.hint}\n      {hint}" if err.hint else hint
+    return err
 
 
 def _parse_switch(value: str, current: bool, name: str) -> bool:
@@ -371,7 +339,8 @@ def _help(shell: Shell, arg: str) -> None:
     width = max(len(u) for u, _ in usages)
     lines = [f"{u.ljust(width)}  {h}" for u, h in usages]
     lines += ["",
-              "End SQL statements with ; (they may span lines). Lines starting with `from ` are DSL pipelines.",
+              "End SQL statements with ; (they may span lines). Input starting with lowercase `from ` is a DSL",
+              "pipeline (from nation | take 2) or FROM-first SQL (from nation limit 2); a blank line ends it too.",
               "Keys: Tab completes, Ctrl-R searches history, Ctrl-C cancels (a line or a running query), "
               "Ctrl-D exits."]
     shell.write("\n".join(lines))
@@ -398,12 +367,11 @@ def _schema(shell: Shell, arg: str) -> None:
         schema = shell.con.table(name).schema        # raises a helpful error for unknown names
         view_sql = _view_sql(shell.con, name)
         if view_sql:
-            blocks.append(f"CREATE VIEW {name} AS {view_sql};")
+            blocks.append(f"CREATE VIEW {quote_identifier(name)} AS {view_sql};")
             continue
-        from quarry.logical import types as T
-        cols = [f"    {f.name} {T.sql_name(T.normalize(f.type))}{'' if f.nullable else ' NOT NULL'}"
+        cols = [f"    {quote_identifier(f.name)} {type_name(f.type)}{'' if f.nullable else ' NOT NULL'}"
                 for f in schema]
-        blocks.append(f"CREATE TABLE {name} (\n" + ",\n".join(cols) + "\n);")
+        blocks.append(f"CREATE TABLE {quote_identifier(name)} (\n" + ",\n".join(cols) + "\n);")
     if blocks:
         shell.write("\n".join(blocks))
 
@@ -415,19 +383,14 @@ def _view_sql(con, name: str) -> str | None:
         return None
 
 
-@command(".describe", "TABLE", "columns of a table: name, type, nullable")
+@command(".describe", "TABLE", "columns of a table: name, type, nullable (DESCRIBE TABLE)")
 def _describe(shell: Shell, arg: str) -> None:
     if not arg:
         raise QuarryError("usage: .describe TABLE")
-    schema = shell.con.table(arg).schema
-    table = pa.table({
-        "column_name": pa.array(schema.names, pa.string()),
-        "column_type": pa.array([type_label(f.type) for f in schema], pa.string()),
-        "null": pa.array(["YES" if f.nullable else "NO" for f in schema], pa.string()),
-    })
+    name = arg if arg.startswith('"') else quote_identifier(arg)
     saved, shell.timer = shell.timer, False
     try:
-        shell.show(table, 0.0, "query")
+        shell.run_sql(f"DESCRIBE {name}")
     finally:
         shell.timer = saved
 
@@ -496,17 +459,15 @@ def _timer(shell: Shell, arg: str) -> None:
 
 @command(".explain", "[verbose|analyze] SQL", "show the query plan (analyze runs the query)")
 def _explain(shell: Shell, arg: str) -> None:
-    mode = "plan"
+    mode = ""
     first, _, rest = arg.partition(" ")
     if first.lower() in ("plan", "verbose", "analyze"):
-        mode, arg = first.lower(), rest
+        mode, arg = ("" if first.lower() == "plan" else first.upper() + " "), rest
     sql = arg.strip().rstrip(";").strip()
     if not sql:
         raise QuarryError("usage: .explain [verbose|analyze] SELECT ...")
-    if statement_kind(sql) != "query":
-        raise QuarryError(".explain takes a query", hint="for example: .explain SELECT count(*) FROM t")
-    text = shell.runner.run(lambda: shell.con.sql(sql).explain_string(mode))
-    shell.write(text.rstrip("\n"))
+    result = shell.runner.run(lambda: shell.con.statement(f"EXPLAIN {mode}{sql}"))
+    shell.write(result.text.rstrip("\n"))
 
 
 @command(".maxrows", "[N]", "rows shown in table mode, head and tail (0 = all)")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from quarry.catalog import Catalog, ViewTable, provider_for
+from quarry.catalog.discovery import table_name
 from quarry.errors import QuarryError, UnsupportedError
 from quarry.logical.plan import LogicalPlan
 from quarry.optimizer.driver import Optimizer, Trace
@@ -210,7 +211,7 @@ class Session:
         """
         from quarry.catalog.providers import ParquetTable
         self.check_path_allowed([os.fspath(p) for p in path] if isinstance(path, (list, tuple)) else os.fspath(path))
-        provider = ParquetTable(name or _default_name(path), path, hive_partitioning=hive_partitioning)
+        provider = ParquetTable(name or table_name(path), path, hive_partitioning=hive_partitioning)
         return self._scan_frame(provider)
 
     def read_csv(self, path, *, name: str | None = None, delimiter: str | None = None, header: bool = True):
@@ -220,7 +221,7 @@ class Session:
         """
         from quarry.catalog.providers import MemoryTable, read_csv_table
         self.check_path_allowed([os.fspath(p) for p in path] if isinstance(path, (list, tuple)) else os.fspath(path))
-        provider = MemoryTable(name or _default_name(path), read_csv_table(path, delimiter=delimiter, header=header))
+        provider = MemoryTable(name or table_name(path), read_csv_table(path, delimiter=delimiter, header=header))
         return self._scan_frame(provider)
 
     def from_arrow(self, data, *, name: str = "arrow"):
@@ -260,7 +261,8 @@ class Session:
     # -- SQL ------------------------------------------------------------------------------------
 
     def sql(self, text: str):
-        """Run SQL. Queries return a lazy DataFrame; DDL/DML run at once (returning a status frame).
+        """Run SQL. Queries return a lazy DataFrame; DDL/DML run at once (returning a status frame:
+        one row with a ``status``, ``count`` or ``plan`` column; see :meth:`statement`).
 
         A table name that is not registered may name a pandas, polars or pyarrow table (or a
         quarry DataFrame) in a variable of the calling code: see :meth:`replacement_scan`.
@@ -268,8 +270,31 @@ class Session:
         >>> con.sql("SELECT 42 AS answer").to_arrow()          # doctest: +SKIP
         >>> trips = pa.table({"km": [3.5, 7.25]}); con.sql("SELECT sum(km) FROM trips")   # doctest: +SKIP
         """
+        from quarry.api.dataframe import DataFrame
+        from quarry.sql.commands import QueryPlan
+        result = self._statement(text, sys._getframe(1))
+        if isinstance(result, QueryPlan):
+            return DataFrame(self, result.plan, sql=result.sql)
+        return DataFrame.from_arrow(self, result.table())
+
+    def statement(self, text: str):
+        """Run the statements in ``text``; the typed result of the last one
+        (:mod:`quarry.sql.commands`): a ``QueryPlan`` (a query, not run yet), a ``Status``
+        (DDL), a ``RowCount`` (rows written by INSERT, CREATE TABLE AS, COPY) or an ``ExplainText``.
+        Called from user code it sees the caller's variables as :meth:`sql` does; quarry's own
+        front ends (the shell, the servers) call it too, and so never read variables.
+
+        >>> con.statement("CREATE TABLE t AS SELECT 1 AS x").rows_changed     # doctest: +SKIP
+        1
+        """
+        return self._statement(text, sys._getframe(1))
+
+    def _statement(self, text: str, caller):
+        """Run ``text``'s statements with ``caller`` (the frame of whoever called ``sql``,
+        ``execute`` or ``statement``) as the scope of replacement scans. Each public entry point
+        passes its own caller's frame: one calling another would make quarry the caller."""
         from quarry.sql.statements import run_sql
-        with self._sql_caller(sys._getframe(1)):
+        with self._sql_caller(caller):
             return run_sql(self, text)
 
     def dsl(self, text: str):
@@ -284,11 +309,11 @@ class Session:
         return compile_pipeline(self, text)
 
     def execute(self, text: str) -> pa.Table:
-        """Run SQL and return the result as a pyarrow Table. ``con.execute("SELECT 1 AS x").num_rows``."""
-        from quarry.sql.statements import run_sql
-        with self._sql_caller(sys._getframe(1)):
-            result = run_sql(self, text)
-        return result.to_arrow()
+        """Run SQL and return the result as a pyarrow Table (a status table for DDL/DML).
+        ``con.execute("SELECT 1 AS x").num_rows``."""
+        from quarry.sql.commands import QueryPlan
+        result = self._statement(text, sys._getframe(1))
+        return self.run(result.plan).table if isinstance(result, QueryPlan) else result.table()
 
     # -- replacement scans ------------------------------------------------------------------------
 
@@ -311,8 +336,9 @@ class Session:
         """The table a Python variable called ``name`` holds, for a SQL name no table is registered
         under, as DuckDB's replacement scans do; None when there is no such variable.
 
-        Looked up while ``con.sql``/``con.execute`` binds a statement, in the calling code's local
-        variables, then its global ones (an exact name first, else the one differing only in case).
+        Looked up while ``con.sql``/``con.execute``/``con.statement`` binds a statement, in the
+        calling code's local variables, then its global ones (an exact name first, else the one
+        differing only in case).
         A pyarrow Table / RecordBatch / RecordBatchReader, a pandas or polars DataFrame or another
         object with ``__arrow_c_stream__`` is read as it is at that moment; a quarry DataFrame is
         read as a view of its plan. A variable holding anything else is an error saying so.
@@ -351,6 +377,15 @@ class Session:
         names = [f.name for f in plan.schema]
         table = pa.Table.from_arrays(table.columns, names=names) if table.num_columns == len(names) else table
         return QueryResult(table, physical, time.perf_counter() - start)
+
+    def run_batches(self, plan: LogicalPlan):
+        """Optimize, plan and execute ``plan``, yielding its result batches as they arrive (columns in
+        the plan's output order), for writers that must not hold the whole result.
+
+        >>> rows = sum(b.num_rows for b in con.run_batches(plan))          # doctest: +SKIP
+        """
+        physical = self.physical_plan(self.optimize(plan))
+        yield from self.execute_stream(physical, origin=plan)
 
     def new_context(self, origin=None) -> ExecContext:
         """An ExecContext for one query, with this session's settings and timeout."""
@@ -427,7 +462,7 @@ class Session:
         """The progress of the query running now (the most recent one), or None."""
         with self._lock:
             runs = list(self._runs.values())
-        return runs[-1].progress if runs else None
+        return runs[-1].current_progress() if runs else None
 
     def cancel(self, origin=None) -> None:
         """Cancel the queries running in this session (all, or those started from ``origin``);
@@ -527,17 +562,3 @@ def _table_name(name, method: str) -> str:
     shown = "an empty string" if isinstance(name, str) else f"a Python {type(name).__name__}"
     raise QuarryTypeError(f"{method}: the table name must be a non-empty string, not {shown}",
                           hint=f"con.{method}('my_table'{', data' if method == 'register' else ''})")
-
-
-def _default_name(path) -> str:
-    """A table name for a file path: its name without data-file extensions (``data/x.parquet`` -> ``x``)."""
-    if isinstance(path, (list, tuple)):
-        path = path[0] if path else "data"
-    text = os.fspath(path).rstrip("/\\")
-    base = os.path.basename(text)
-    if any(ch in base for ch in "*?["):
-        base = os.path.basename(os.path.dirname(text)) or "data"
-    for ext in (".csv.gz", ".parquet", ".pq", ".csv", ".tsv", ".tab", ".txt"):
-        if base.lower().endswith(ext):
-            return base[: -len(ext)] or "data"
-    return base or "data"

@@ -267,14 +267,32 @@ def test_single_partition_queries_run_in_the_caller_without_tasks(con):
     assert events[-1].stages_total == 1 and events[-1].tasks_total == 1
 
 
-def test_the_shell_spinner_shows_engine_progress(con):
-    from quarry.cli.runner import engine_progress
-    texts = []
-    con.on_progress(lambda p: texts.append(engine_progress(con)))
+def test_the_shell_spinner_shows_engine_progress(con, tpch_sf001):
+    import pyarrow.parquet as pq
+    from quarry.cli.runner import count_text, engine_progress
+    texts, events = [], []
+    con.on_progress(lambda p: (events.append(p), texts.append(engine_progress(con))))
     con.sql(JOIN_AGG).to_arrow()
     shown = [t for t in texts if t]
-    assert shown and all(t.startswith("stage ") and "tasks" in t for t in shown)
+    # a Parquet query shows a bar of the rows scanned, out of the totals in the files' footers
+    total = sum(pq.ParquetFile(tpch_sf001 / f"{t}.parquet").metadata.num_rows for t in ("lineitem", "orders"))
+    assert shown and all(t.endswith(f"/{count_text(total)} rows") or f"/{count_text(total)} rows ·" in t
+                         for t in shown)
+    assert events[0].rows_scanned == 0 and events[-1].rows_scanned == events[-1].rows_to_scan == total
+    fractions = [e.scan_fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert engine_progress(con) is None
+
+
+def test_progress_without_parquet_scans_counts_stages_and_tasks(spill_dir):
+    from quarry.cli.runner import engine_progress
+    con = quarry.connect(workers=2, spill_dir=str(spill_dir), broadcast_rows=0)
+    con.register("t", pa.table({"k": list(range(1000)), "v": list(range(1000))}))
+    texts = []
+    con.on_progress(lambda p: texts.append(engine_progress(con)))
+    con.sql("SELECT a.k % 7 AS g, count(*) FROM t a JOIN t b ON a.k = b.v GROUP BY 1").to_arrow()
+    shown = [t for t in texts if t]
+    assert shown and all(t.startswith("stage ") and "tasks" in t for t in shown)
 
 
 def test_a_partitioned_join_switches_to_broadcast_when_its_build_side_turns_out_small(tmp_path, spill_dir):

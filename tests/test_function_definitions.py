@@ -264,7 +264,7 @@ def test_a_scalar_subquery_of_null_still_fails_on_several_rows(left_join):
 @pytest.mark.parametrize("sql", [
     # were NULL-tolerant in the evaluator's list although SQL makes them strict
     "SELECT try_cast(NULL AS INTEGER) AS a, try_cast(s AS INTEGER) AS b FROM t",
-    "SELECT g, GROUPING(g) AS gr, count(*) AS n FROM t GROUP BY ROLLUP (g) ORDER BY g NULLS LAST",
+    "SELECT g, GROUPING(g) AS gr, count(*) AS n FROM t GROUP BY ROLLUP (g) ORDER BY g NULLS LAST, gr",
     # strict in some arguments only
     "SELECT s, nullif(s, '1') AS a, nullif('1', s) AS b, s IN ('1', NULL) AS c, '1' IN (s, '1') AS d FROM t",
     "SELECT greatest(s, NULL) AS a, least(NULL, s) AS b, concat(s, NULL, 'z') AS c, s || NULL AS d FROM t",

@@ -105,6 +105,37 @@ def test_quarrys_own_code_calling_con_sql_reads_no_variables(con):
     assert namespace["result"] == [{"x": 1}]
 
 
+def test_con_statement_and_ddl_read_the_callers_variables_too(con, tmp_path):
+    """The typed-result entry point and statements that run at once (CREATE TABLE AS, INSERT,
+    COPY) bind in the caller's scope as con.sql does; the rows are copied when they run."""
+    events = pa.table({"kind": ["a", "b", "a", "c"], "n": [1, 2, 3, 4]})
+    query = "SELECT kind, sum(n) AS n FROM events GROUP BY kind"
+    result = con.statement(query)
+    assert_tables_equal(con.run(result.plan).table, duckdb.sql(query).to_arrow_table(), ordered=False)
+    assert con.execute("CREATE TABLE kept AS SELECT * FROM events WHERE n > 1").to_pylist() == [{"count": 3}]
+    assert con.statement("INSERT INTO kept SELECT * FROM events WHERE kind = 'c'").rows_changed == 1
+    path = tmp_path / "events.parquet"
+    assert con.statement(f"COPY (SELECT * FROM events) TO '{path}'").rows_changed == events.num_rows
+    expected_kept = duckdb.sql("SELECT * FROM events WHERE n > 1 UNION ALL "
+                               "SELECT * FROM events WHERE kind = 'c'").to_arrow_table()
+    expected_copy = duckdb.sql("SELECT * FROM events").to_arrow_table()
+    del events                          # the table and the file hold their own rows now
+    assert_tables_equal(con.execute("SELECT * FROM kept"), expected_kept, ordered=False)
+    assert_tables_equal(duckdb.sql(f"SELECT * FROM '{path}'").to_arrow_table(), expected_copy, ordered=False)
+
+
+def test_quarrys_own_code_calling_con_statement_reads_no_variables(con):
+    """The shell and the Flight SQL server call con.statement: from quarry's modules it reads no variables."""
+    namespace = {"__name__": "quarry.server.example", "con": con, "t": pa.table({"x": [1]})}
+    with pytest.raises(UnknownTableError):
+        exec("con.statement('SELECT * FROM t')", namespace)
+    with pytest.raises(UnknownTableError):
+        exec("con.execute('CREATE TABLE u AS SELECT * FROM t')", namespace)
+    namespace["__name__"] = "user_script"
+    exec("result = con.statement('SELECT * FROM t')", namespace)
+    assert con.run(namespace["result"].plan).table.to_pylist() == [{"x": 1}]
+
+
 def test_no_lookup_outside_con_sql(con):
     t = pa.table({"x": [1]})   # noqa: F841
     with pytest.raises(UnknownTableError):

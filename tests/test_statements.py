@@ -348,3 +348,50 @@ def test_statements_from_a_file_path_in_from(con, tmp_path, monkeypatch):
     assert rows(con, "SELECT sum(k) FROM 'local.parquet'") == [(6,)]
     assert rows(con, "SELECT l.k FROM 'local.parquet' l WHERE l.k > 2") == [(3,)]
     assert os.path.exists("local.parquet")
+
+
+# ---------------------------------------------------------------------------- typed results
+
+def test_statements_return_typed_results(con, people):
+    from quarry.sql.commands import ExplainText, QueryPlan, RowCount, Status
+    con.register("people", people)
+    query = con.statement("SELECT id FROM people")
+    assert isinstance(query, QueryPlan) and query.schema.names == ["id"] and query.rows_changed is None
+    assert con.statement("CREATE TABLE t AS SELECT * FROM people WHERE id > 1") == RowCount("CREATE TABLE", 3)
+    assert con.statement("INSERT INTO t SELECT * FROM people") == RowCount("INSERT", 4)
+    assert con.statement("CREATE VIEW v AS SELECT 1 AS count") == Status("CREATE VIEW")
+    assert con.statement("DROP VIEW v").rows_changed == 0
+    explained = con.statement("EXPLAIN SELECT count(*) FROM t")
+    assert isinstance(explained, ExplainText) and "== Physical Plan ==" in explained.text
+    # a query whose columns look like a status is still a query
+    assert isinstance(con.statement("SELECT 'CREATE VIEW' AS status"), QueryPlan)
+    assert con.execute("SELECT 3 AS count").to_pylist() == [{"count": 3}]
+
+
+def test_queries_run_lazily_and_ddl_at_once(con, people):
+    con.register("people", people)
+    con.sql("CREATE TABLE snap AS SELECT * FROM people")        # ran: the table exists
+    pending = con.statement("SELECT * FROM snap")
+    con.sql("INSERT INTO snap SELECT * FROM people")
+    assert con.run(pending.plan).table.num_rows == 8            # the query sees rows inserted after it was bound
+
+
+def test_the_sql_layer_does_not_import_the_dataframe_api():
+    import ast
+    import quarry.sql
+    folder = Path(quarry.sql.__file__).parent
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith(("quarry.api", "quarry.session")), f"{path.name}: {node.module}"
+
+
+def test_describe_spells_types_as_sql(con, tmp_path):
+    (tmp_path / "items.csv").write_text("id,unit price,note\n1,2.5,\n2,3.0,\n")
+    con.register("items", str(tmp_path / "items.csv"))
+    described = con.sql("DESCRIBE items").to_pylist()
+    # an all-empty CSV column is VARCHAR, as DuckDB reads it (Arrow alone says `null`)
+    expected = duckdb.sql(f"DESCRIBE SELECT * FROM read_csv('{tmp_path / 'items.csv'}')").fetchall()
+    assert [(r["column_name"], r["column_type"]) for r in described] == [(r[0], r[1]) for r in expected]
+    con.sql("INSERT INTO items VALUES (3, 1.0, 'now a note')")
+    assert rows(con, "SELECT note FROM items WHERE id = 3") == [("now a note",)]

@@ -47,7 +47,6 @@ from quarry.logical.expressions import (
 from quarry.logical.plan import (
     Aggregate, Cached, Filter, Join, Limit, LogicalPlan, Project, Scan, Sort, Window, produced_ids,
 )
-from quarry.optimizer.driver import Trace
 
 __all__ = ["DataFrame", "GroupedData"]
 
@@ -723,40 +722,8 @@ class DataFrame:
 
     def explain_string(self, mode: str = "plan") -> str:
         """The text ``explain`` prints. ``"Cached" in df.cache().explain_string()``."""
-        mode = (mode or "plan").lower()
-        session = self._session
-        if mode not in ("plan", "verbose", "analyze", "logical"):
-            raise QuarryError(f"unknown explain mode `{mode}`",
-                              hint=suggest(mode, ["plan", "verbose", "analyze", "logical"])
-                              or "use 'plan', 'logical', 'verbose' or 'analyze'")
-        if mode == "logical":
-            return "== Logical Plan ==\n" + self._plan.pretty()
-        trace = Trace() if mode == "verbose" else None
-        optimized = session.optimize(self._plan, trace)
-        physical = session.physical_plan(optimized)
-        parts = []
-        if mode == "verbose":
-            parts.append("== Initial Logical Plan ==\n" + self._plan.pretty())
-            for batch, rule, text in trace.steps:
-                parts.append(f"== After {rule} ({batch}) ==\n{text}")
-            parts.append(trace.rule_summary())
-        if mode == "analyze":
-            import time
-            start = time.perf_counter()
-            table = session.execute_physical(physical, origin=self._plan)
-            elapsed = time.perf_counter() - start
-            parts.append("== Optimized Logical Plan ==\n" + optimized.pretty())
-            graph = getattr(physical, "stage_graph", None)
-            if graph is not None:
-                parts.append(f"== Stages (analyzed: {table.num_rows} rows in {elapsed * 1000:.1f} ms) ==\n"
-                             + graph.pretty(analyze=True))
-            else:
-                parts.append(f"== Physical Plan (analyzed: {table.num_rows} rows in {elapsed * 1000:.1f} ms) ==\n"
-                             + physical.pretty(analyze=True))
-            return "\n\n".join(parts)
-        parts.append("== Optimized Logical Plan ==\n" + optimized.pretty())
-        parts.append("== Physical Plan ==\n" + physical.pretty())
-        return "\n\n".join(parts)
+        from quarry.sql.commands import explain_text
+        return explain_text(self._session, self._plan, mode)
 
     def cache(self) -> "DataFrame":
         """Run the query now and keep the result in memory; later queries on this DataFrame (and on
@@ -783,46 +750,34 @@ class DataFrame:
             self._plan, self._uncached = self._uncached, None
         return self
 
-    def write_parquet(self, path: str, partition_by=None) -> None:
+    def write_parquet(self, path: str, partition_by=None, *, compression: str = "snappy") -> int:
         """Run the query and write Parquet: one file at ``path``, or with ``partition_by`` a directory of
-        hive folders (``path/l_returnflag=A/...``) that ``con.read_parquet(path)`` reads back.
+        hive folders (``path/l_returnflag=A/...``) that ``con.read_parquet(path)`` reads back. Returns the
+        number of rows written.
+
+        Batches are written as the query produces them, and the file (or each partition folder)
+        replaces the old one only once complete.
 
         >>> li.write_parquet("out/lineitem", partition_by=["l_returnflag"])               # doctest: +SKIP
         """
-        import pyarrow.parquet as pq
+        from quarry.catalog.writer import write_file, write_partitioned
         with _calling("write_parquet"):
             self._session.check_path_allowed(os.fspath(path))
-            keys = []
-            if partition_by is not None:
-                ctx = self._ctx("write_parquet")
-                keys = [self._resolve_name(ctx, c).name for c in _flat([partition_by])]
-            table = self.to_arrow()
-            try:
-                if keys:
-                    pq.write_to_dataset(table, os.fspath(path), partition_cols=keys,
-                                        existing_data_behavior="delete_matching")
-                else:
-                    parent = os.path.dirname(os.path.abspath(os.fspath(path)))
-                    os.makedirs(parent, exist_ok=True)
-                    pq.write_table(table, os.fspath(path))
-            except (OSError, pa.ArrowException) as exc:
-                from quarry.errors import DataError
-                raise DataError(f"cannot write `{path}`: {exc}") from exc
+            batches = self._session.run_batches(self._plan)
+            if partition_by is None:
+                return write_file(path, self.schema, batches, "parquet", compression=compression)
+            ctx = self._ctx("write_parquet")
+            keys = [self._resolve_name(ctx, c).name for c in _flat([partition_by])]
+            return write_partitioned(path, self.schema, batches, keys, compression=compression)
 
-    def write_csv(self, path: str, *, header: bool = True, delimiter: str = ",") -> None:
-        """Run the query and write one CSV file (NULL is an empty field). ``df.write_csv("out/q1.csv")``."""
-        import pyarrow.csv as pcsv
+    def write_csv(self, path: str, *, header: bool = True, delimiter: str = ",") -> int:
+        """Run the query and write one CSV file (NULL is an empty field; a name ending in ``.gz`` is
+        gzipped); returns the number of rows written. ``df.write_csv("out/q1.csv")``."""
+        from quarry.catalog.writer import write_file
         with _calling("write_csv"):
             self._session.check_path_allowed(os.fspath(path))
-            table = self.to_arrow()
-            try:
-                parent = os.path.dirname(os.path.abspath(os.fspath(path)))
-                os.makedirs(parent, exist_ok=True)
-                pcsv.write_csv(table, os.fspath(path),
-                               pcsv.WriteOptions(include_header=header, delimiter=delimiter))
-            except (OSError, pa.ArrowException) as exc:
-                from quarry.errors import DataError
-                raise DataError(f"cannot write `{path}`: {exc}") from exc
+            return write_file(path, self.schema, self._session.run_batches(self._plan), "csv", header=header,
+                              delimiter=delimiter)
 
     def create_view(self, name: str, replace: bool = True) -> None:
         """Make this DataFrame queryable from SQL as ``name``.

@@ -12,6 +12,10 @@ from quarry.errors import CatalogError, UnknownTableError, suggest
 class Catalog:
     """A flat namespace of tables and views (one schema, ``main``)."""
 
+    # the hint for a missing table with no near name; a front end sets its own (the shell: `.open DIR`)
+    missing_hint = ("register it first: con.register('{name}', 'path/to/file.parquet'), or query a file directly: "
+                    "SELECT * FROM read_parquet('path')")
+
     def __init__(self):
         self._tables: dict[str, TableProvider] = {}
         self._lock = threading.RLock()
@@ -59,8 +63,5 @@ class Catalog:
         return [self._tables[k] for k in sorted(self._tables)]
 
     def _missing(self, name: str) -> UnknownTableError:
-        hint = suggest(name, self.names())
-        if hint is None:
-            hint = ("register it first: con.register('%s', 'path/to/file.parquet'), or query a file directly: "
-                    "SELECT * FROM read_parquet('path')" % name)
+        hint = suggest(name, self.names()) or self.missing_hint.format(name=name)
         return UnknownTableError(name, hint=hint)

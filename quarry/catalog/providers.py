@@ -414,7 +414,11 @@ def read_csv_table(path, *, delimiter: str | None = None, header: bool = True) -
             # an empty field is NULL, a quoted "" an empty string (as DuckDB reads them, and as
             # COPY ... TO 'x.csv' writes them)
             convert = pcsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False)
-            tables.append(pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=convert))
+            table = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=convert)
+            # a column with no values has Arrow's null type; DuckDB reads it as VARCHAR, and so do we,
+            # so that it has a SQL type (DESCRIBE, .schema) and takes values on INSERT
+            tables.append(table.cast(pa.schema([pa.field(c.name, pa.string()) if pa.types.is_null(c.type) else c
+                                                for c in table.schema])))
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"cannot read CSV file `{f}`: {exc}", hint="check the delimiter and header options") from exc
     try:

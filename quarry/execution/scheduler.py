@@ -19,7 +19,7 @@ import queue
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
 
 import pyarrow as pa
@@ -44,10 +44,23 @@ class Progress:
     running: list[int] = field(default_factory=list)    # ids of stages with tasks in flight
     elapsed: float = 0.0
     finished: bool = False
+    # the query's Parquet scans: rows read, and bytes of the needed columns read or skipped (pruned),
+    # out of the totals their row groups hold (from the footers); 0 totals when nothing scans Parquet
+    rows_scanned: int = 0
+    rows_to_scan: int = 0
+    bytes_scanned: int = 0
+    bytes_to_scan: int = 0
 
     @property
     def fraction(self) -> float:
         return self.tasks_done / self.tasks_total if self.tasks_total else 1.0
+
+    @property
+    def scan_fraction(self) -> float | None:
+        """How much of the input the scans have got through (0..1), or None without Parquet scans."""
+        if self.bytes_to_scan:
+            return min(1.0, self.bytes_scanned / self.bytes_to_scan)
+        return min(1.0, self.rows_scanned / self.rows_to_scan) if self.rows_to_scan else None
 
     def __str__(self) -> str:
         return f"stage {self.stages_done}/{self.stages_total} · tasks {self.tasks_done}/{self.tasks_total}"
@@ -76,6 +89,7 @@ class StageRun:
         self.dir: str | None = None
         self.plans: dict[int, bytes] = {}
         self.table_files: dict = {}
+        self.scans = _parquet_scans(graph)          # for Progress: (scan, rows, bytes) from the footers
         self.progress = self._progress()
         # partitioned joins that may become broadcast joins once their build side is known:
         # build stage id -> [(join, index of the probe child, probe stage)]; probe stages wait
@@ -323,7 +337,20 @@ class StageRun:
         running = [sid for sid in self.submitted if sid not in self.done]
         return Progress(self.query, len(self.done), len(stages), self.tasks_done,
                         sum(s.tasks for s in stages[:-1]) + 1, sorted(running),
-                        time.perf_counter() - self.started, finished)
+                        time.perf_counter() - self.started, finished, **self._scanned())
+
+    def _scanned(self) -> dict:
+        """The scan counters: task metrics merged so far, and the result stage's scans (they run
+        in this process) as they read."""
+        rows = sum(node.metrics.get("rows_read", 0) for node, _, _ in self.scans)
+        done = sum(node.metrics.get("bytes_read", 0) + node.metrics.get("bytes_skipped", 0)
+                   for node, _, _ in self.scans)
+        return {"rows_scanned": int(rows), "rows_to_scan": sum(r for _, r, _ in self.scans),
+                "bytes_scanned": int(done), "bytes_to_scan": sum(b for _, _, b in self.scans)}
+
+    def current_progress(self) -> Progress:
+        """The progress as last reported, with the scan counters read now."""
+        return replace(self.progress, **self._scanned())
 
     def _report(self, finished: bool = False) -> None:
         self.progress = self._progress(finished)
@@ -372,3 +399,18 @@ class PoolBackend:
         dropped = self.pool.cancel(run.query)
         for _ in dropped:
             run.in_flight -= 1
+
+
+def _parquet_scans(graph: StageGraph) -> list[tuple]:
+    """``(scan, rows, bytes)`` for every Parquet scan of ``graph``: the rows and column bytes of the
+    row groups it may read, from the files' footers, known before anything runs."""
+    from quarry.physical.operators import ParquetScanExec
+    scans, seen = [], set()
+    for stage in graph.stages:
+        for node in stage.root.walk():
+            if isinstance(node, ParquetScanExec) and id(node) not in seen:
+                seen.add(id(node))
+                groups = [rg for split in node.splits for rg in split]
+                scans.append((node, sum(rg.num_rows for rg in groups),
+                              sum(node._column_bytes(rg) for rg in groups)))
+    return scans

@@ -5,9 +5,10 @@
 
 Every Parquet or CSV file directly inside a ``--data`` directory becomes a table named
 after the file (``lineitem.parquet`` -> ``lineitem``), and every sub-directory holding
-Parquet files (plain or hive-partitioned ``k=v/`` folders) becomes a table named after
-the directory. The ``--data`` directories are also the only places remote clients may
-read or write files (``read_parquet``, ``COPY``, ``CREATE TABLE ... LOCATION``).
+such files (plain or hive-partitioned ``k=v/`` folders) becomes a table named after the
+directory: the shell's ``.open`` rule, :func:`quarry.catalog.discovery.discover`. The
+``--data`` directories are also the only places remote clients may read or write files
+(``read_parquet``, ``COPY``, ``CREATE TABLE ... LOCATION``).
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
-import os
 import sys
 
 from quarry.errors import QuarryError
 
-_DATA_SUFFIXES = (".parquet", ".csv", ".tsv", ".csv.gz")
 log = logging.getLogger("quarry.server")
 
 
@@ -55,44 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def register_data_dir(session, directory: str) -> list[str]:
     """Register the tables found in ``directory`` (see the module docstring); return their names."""
-    if os.path.isfile(directory):
-        name = _table_name(os.path.basename(directory))
-        session.register(name, directory)
-        return [name]
-    if not os.path.isdir(directory):
-        raise QuarryError(f"data directory `{directory}` does not exist")
-    names = []
-    for entry in sorted(os.listdir(directory)):
-        if entry.startswith((".", "_")):
-            continue
-        path = os.path.join(directory, entry)
-        if os.path.isfile(path) and entry.lower().endswith(_DATA_SUFFIXES):
-            name = _table_name(entry)
-        elif os.path.isdir(path) and _holds_parquet(path):
-            name = entry
-        else:
-            continue
-        if session.catalog.exists(name):
-            log.warning("table `%s` from %s replaces one registered earlier", name, path)
-        session.register(name, path)
-        names.append(name)
+    from quarry.catalog.discovery import register_directory
+    names, notes = register_directory(session, directory)
+    for note in notes:
+        log.warning("%s (in %s)", note, directory)
     return names
-
-
-def _table_name(file_name: str) -> str:
-    lowered = file_name.lower()
-    for suffix in sorted(_DATA_SUFFIXES, key=len, reverse=True):
-        if lowered.endswith(suffix):
-            return file_name[: -len(suffix)]
-    return os.path.splitext(file_name)[0]
-
-
-def _holds_parquet(directory: str) -> bool:
-    for _root, dirs, files in os.walk(directory):
-        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
-        if any(f.lower().endswith(".parquet") for f in files):
-            return True
-    return False
 
 
 def serve_main(argv: list[str]) -> int:

@@ -1,36 +1,42 @@
-"""Parse SQL text and run each statement: queries become lazy DataFrames, the rest runs at once.
+"""Parse SQL text and bind each statement to a command; run the commands in order.
 
 Supported statements: queries (SELECT, set operations, VALUES, WITH), EXPLAIN
 [VERBOSE | ANALYZE], CREATE [OR REPLACE] VIEW, CREATE TABLE ... AS, CREATE
 TABLE t (columns), CREATE TABLE t USING parquet LOCATION 'path', INSERT INTO,
 DROP TABLE/VIEW [IF EXISTS], SHOW TABLES, DESCRIBE, COPY (query) TO 'file'.
 
-A script is split at semicolons; each statement is parsed with the text before it
-blanked out, so the line and column of any error are positions in the whole script.
-Whatever goes wrong ends as a QuarryError (an unexpected exception becomes a
-PlanError that names itself a bug, its cause attached).
+:func:`bind_statement` turns one parsed statement into a command of
+:mod:`quarry.sql.commands` (everything resolved, nothing run); :func:`run_sql` runs
+each statement's command and returns the typed result of the last one: a query
+plan (not run), a status, a row count or an explain text.
+
+A script is split at semicolons by :mod:`quarry.sql.lexer` (the shell's splitter
+too); each statement is parsed with the text before it blanked out, so the line and
+column of any error are positions in the whole script. Whatever goes wrong ends as a
+QuarryError (an unexpected exception becomes a PlanError that names itself a bug,
+its cause attached).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
-from quarry.catalog.providers import MemoryTable, ParquetTable, ViewTable
+from quarry.catalog.writer import check_options, format_for_path
 from quarry.errors import (
-    BindError, DataError, ParseError, PlanError, QuarryError, QuarryTypeError, UnsupportedError,
+    BindError, DataError, ParseError, PlanError, QuarryError, QuarryTypeError, UnsupportedError, suggest,
 )
 from quarry.logical import types as T
 from quarry.logical.builder import cast_plan_output
+from quarry.sql import commands as C
 from quarry.sql.binder import Binder
-from quarry.sql.scope import Scope
 from quarry.sql.expr_binder import node_position, sql_type
+from quarry.sql.lexer import split_statements, unterminated_quote
+from quarry.sql.scope import Scope
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
@@ -51,7 +57,6 @@ def _misspelled_statement(text: str) -> ParseError | None:
     m = re.match(r"(\s|--[^\n]*\n?|/\*.*?\*/)*([A-Za-z_]+)", text, re.S)
     if m is None or m.group(2).upper() in _STATEMENT_WORDS or text[m.end(2):m.end(2) + 1] in (".", "("):
         return None
-    from quarry.errors import suggest
     word, start = m.group(2), m.start(2)
     before = text[:start]
     line, col = before.count("\n") + 1, start - (before.rfind("\n") + 1) + 1
@@ -90,90 +95,13 @@ def parse(text: str) -> list[exp.Expression]:
     return [s for s in statements if s is not None]
 
 
-def unterminated_quote(text: str) -> int | None:
-    """Offset of the quote that opens a string never closed (comments skipped), or None.
-
-    >>> unterminated_quote("SELECT 'ab' || 'c")
-    15
-    """
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if text.startswith("--", i):
-            end = text.find("\n", i)
-            i = n if end == -1 else end
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            if end == -1:
-                return None
-            i = end + 2
-        elif ch in ("'", '"'):
-            j = i + 1
-            while True:
-                close = text.find(ch, j)
-                if close == -1:
-                    return i
-                if text.startswith(ch * 2, close):     # '' inside a string is an escaped quote
-                    j = close + 2
-                    continue
-                break
-            i = close + 1
-        else:
-            i += 1
-    return None
-
-
-def statement_spans(text: str) -> list[tuple[int, str]]:
-    """Split a script at semicolons outside quotes and comments: ``(offset, text)`` per statement.
-
-    Pieces holding only whitespace and comments are dropped.
-
-    >>> statement_spans("SELECT 1; SELECT ';'")
-    [(0, 'SELECT 1'), (9, " SELECT ';'")]
-    """
-    spans, start, quote = [], 0, None
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in ("'", '"'):
-            quote = ch
-        elif text.startswith("--", i):
-            end = text.find("\n", i)
-            i = n if end == -1 else end
-            continue
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            i = n if end == -1 else end + 2
-            continue
-        elif ch == ";":
-            spans.append((start, text[start:i]))
-            start = i + 1
-        i += 1
-    spans.append((start, text[start:]))
-    return [(offset, piece) for offset, piece in spans if _has_code(piece)]
-
-
-def _has_code(piece: str) -> bool:
-    """Whether ``piece`` holds anything but whitespace and comments."""
-    stripped = re.sub(r"/\*.*?(\*/|$)", " ", piece, flags=re.S)
-    return any(line.strip() and not line.strip().startswith("--") for line in stripped.splitlines())
-
-
-def split_statements(text: str) -> list[str]:
-    """Split a script into statement texts (semicolons outside quotes and comments)."""
-    return [piece for _, piece in statement_spans(text)]
-
-
-def run_sql(session, text: str):
-    """Run every statement in ``text``; return the DataFrame of the last one.
+def run_sql(session, text: str) -> C.StatementResult:
+    """Run every statement in ``text``; return the typed result of the last one.
 
     Each statement is parsed with everything before it blanked out (newlines kept), so
     error positions are positions in the whole script and carets point into it.
     """
-    spans = statement_spans(text)
+    spans = split_statements(text)
     if not spans:
         raise ParseError("empty statement", sql=text, hint="write a query, e.g. SELECT 1")
     result = None
@@ -188,14 +116,7 @@ def run_sql(session, text: str):
     return result
 
 
-def _status(session, message: str, rows: int | None = None):
-    from quarry.api.dataframe import DataFrame
-    table = pa.table({"status": [message]}) if rows is None else pa.table({"count": pa.array([rows], pa.int64())})
-    return DataFrame.from_arrow(session, table)
-
-
-def _run_one(session, text: str):
-    from quarry.api.dataframe import DataFrame
+def _run_one(session, text: str) -> C.StatementResult:
     m = _EXPLAIN.match(text)
     if m:
         mode = (m.group(4) or "").lower() or "plan"
@@ -208,12 +129,12 @@ def _run_one(session, text: str):
             raise
         if len(statements) != 1:
             raise ParseError("EXPLAIN takes exactly one query", sql=text)
-        return _guarded(statements[0], text, lambda node: DataFrame.from_arrow(
-            session, pa.table({"plan": [_query(session, node, inner).explain_string(mode)]})))
+        return _guarded(statements[0], text, lambda node: C.Explain(
+            Binder(session, inner).bind_statement_query(node), mode).run(session))
     statements = parse(text)
     if len(statements) != 1:
         raise ParseError("expected one statement", sql=text)
-    return _guarded(statements[0], text, lambda node: _dispatch(session, node, text))
+    return _guarded(statements[0], text, lambda node: bind_statement(session, node, text).run(session))
 
 
 def _guarded(node, text: str, run):
@@ -237,82 +158,65 @@ def _guarded(node, text: str, run):
                         column=col, hint="this is a bug in quarry; please report it") from exc
 
 
-def _query(session, node, text):
-    from quarry.api.dataframe import DataFrame
-    plan = Binder(session, text).bind_statement_query(node)
-    return DataFrame(session, plan, sql=text)
+_QUERIES = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
 
 
-def _dispatch(session, node, text):
-    from quarry.api.dataframe import DataFrame
-    if isinstance(node, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)):
-        return _query(session, node, text)
+def bind_statement(session, node: exp.Expression, text: str) -> C.Command:
+    """The command for one parsed statement: names resolved and the query bound, nothing run.
+
+    ``text`` is the statement's SQL (with the script before it blanked out), for error positions.
+    """
+    binder = Binder(session, text)
+    if isinstance(node, _QUERIES):
+        return C.Query(binder.bind_statement_query(node), text)
     if isinstance(node, exp.Create):
-        return _create(session, node, text)
+        return _create(session, binder, node)
     if isinstance(node, exp.Insert):
-        return _insert(session, node, text)
+        return _insert(session, binder, node)
     if isinstance(node, exp.Drop):
         kind = (node.args.get("kind") or "TABLE").upper()
         if kind not in ("TABLE", "VIEW"):
             raise UnsupportedError(f"DROP {kind} is not supported")
-        for t in node.args.get("tables") or [node.this]:
-            session.catalog.drop(t.name, if_exists=bool(node.args.get("exists")),
-                                 kind="view" if kind == "VIEW" else None)
-        return _status(session, f"DROP {kind}")
+        names = tuple(t.name for t in node.args.get("tables") or [node.this])
+        return C.Drop(kind, names, bool(node.args.get("exists")))
     if isinstance(node, exp.Show):
         what = str(node.this).upper()
         if what not in ("TABLES", "ALL TABLES"):
             raise UnsupportedError(f"SHOW {what} is not supported", hint="use SHOW TABLES")
-        providers = session.catalog.providers()
-        return DataFrame.from_arrow(session, pa.table({
-            "name": pa.array([p.name for p in providers], pa.string()),
-            "kind": pa.array([p.kind for p in providers], pa.string()),
-            "columns": pa.array([len(p.schema) for p in providers], pa.int64())}))
+        return C.ShowTables()
     if isinstance(node, exp.Describe):
         target = node.this
         if isinstance(target, exp.Table) and isinstance(target.this, exp.Identifier):
-            schema = session.table(target.name).schema
-        else:
-            schema = _query(session, target, text).schema
-        return DataFrame.from_arrow(session, pa.table({
-            "column_name": pa.array(schema.names, pa.string()),
-            "column_type": pa.array([T.sql_name(f.type) for f in schema], pa.string()),
-            "null": pa.array(["YES" if f.nullable else "NO" for f in schema], pa.string())}))
+            provider = session.catalog.get(target.name)
+            return C.Describe(provider.schema)
+        return C.Describe(C.output_schema(binder.bind_statement_query(target)))
     if isinstance(node, exp.Copy):
-        return _copy(session, node, text)
-    if isinstance(node, exp.Command):
-        misspelled = _misspelled_statement(text)
-        if misspelled is not None:
-            raise misspelled
-        raise UnsupportedError(f"`{node.this}` statements are not supported")
+        return _copy(session, binder, node)
     misspelled = _misspelled_statement(text)
     if misspelled is not None:
         raise misspelled
+    if isinstance(node, exp.Command):
+        raise UnsupportedError(f"`{node.this}` statements are not supported")
     raise UnsupportedError(f"{node.key.upper()} statements are not supported")
 
 
-def _create(session, node: exp.Create, text):
-    from quarry.api.dataframe import DataFrame
+def _create(session, binder: Binder, node: exp.Create) -> C.Command:
     kind = (node.args.get("kind") or "").upper()
     target = node.this
     schema_node = target if isinstance(target, exp.Schema) else None
     table = schema_node.this if schema_node is not None else target
     name = table.name
     replace = bool(node.args.get("replace"))
-    if_not_exists = bool(node.args.get("exists"))
-    if session.catalog.exists(name) and if_not_exists:
-        return _status(session, "CREATE " + kind)
+    if bool(node.args.get("exists")) and session.catalog.exists(name):
+        return C.Unchanged("CREATE " + kind)
     query = node.expression
     if kind == "VIEW":
         if query is None:
             raise BindError("CREATE VIEW needs AS SELECT ...")
         sql_text = query.sql(dialect=DIALECT)
-        plan = Binder(session, text).bind_statement_query(query)   # validate now
-        schema = pa.schema([pa.field(f.name, f.dtype, f.nullable) for f in plan.schema])
-        view = ViewTable(name, lambda: Binder(session, sql_text).bind_statement_query(
-            parse(sql_text)[0]), schema, sql_text)
-        session.catalog.register(name, view, replace=replace)
-        return _status(session, "CREATE VIEW")
+        plan = binder.bind_statement_query(query)   # validate now
+        return C.CreateView(name, lambda: Binder(session, sql_text).bind_statement_query(parse(sql_text)[0]),
+                            C.output_schema(plan), sql_text, replace)
     if kind != "TABLE":
         raise UnsupportedError(f"CREATE {kind} is not supported")
     props = node.args.get("properties")
@@ -324,18 +228,17 @@ def _create(session, node: exp.Create, text):
                 location = p.this.this if isinstance(p.this, exp.Literal) else p.this.name
             elif isinstance(p, exp.FileFormatProperty):
                 fmt = (p.this.name if hasattr(p.this, "name") else str(p.this)).lower()
+            else:
+                raise UnsupportedError(f"CREATE TABLE property `{p.sql(dialect=DIALECT)}` is not supported",
+                                       hint="CREATE TABLE takes USING parquet|csv LOCATION 'path'")
     if location is not None:
         if fmt not in (None, "parquet", "csv"):
             raise UnsupportedError(f"USING {fmt} is not supported", hint="use USING parquet or USING csv")
-        session.check_path_allowed(location)
-        from quarry.catalog.providers import provider_for
-        provider = provider_for(name, location) if fmt != "parquet" else ParquetTable(name, location)
-        session.catalog.register(name, provider, replace=replace)
-        return _status(session, "CREATE TABLE")
+        return C.CreateExternalTable(name, location, fmt, replace)
+    if fmt is not None:
+        raise BindError(f"USING {fmt} needs a LOCATION 'path'")
     if query is not None:
-        result = DataFrame(session, Binder(session, text).bind_statement_query(query)).to_arrow()
-        session.catalog.register(name, MemoryTable(name, result), replace=replace)
-        return _status(session, "CREATE TABLE", result.num_rows)
+        return C.CreateTableAs(name, binder.bind_statement_query(query), replace)
     if schema_node is None:
         raise BindError("CREATE TABLE needs columns, AS SELECT, or USING ... LOCATION")
     fields = []
@@ -344,32 +247,24 @@ def _create(session, node: exp.Create, text):
             dtype = sql_type(col.args["kind"])
             not_null = any(isinstance(c.kind, exp.NotNullColumnConstraint) for c in col.constraints)
             fields.append(pa.field(col.name, dtype, not not_null))
-    session.catalog.register(name, MemoryTable(name, pa.schema(fields).empty_table()), replace=replace)
-    return _status(session, "CREATE TABLE")
+    return C.CreateTable(name, pa.schema(fields), replace)
 
 
-def _insert(session, node: exp.Insert, text):
-    from quarry.api.dataframe import DataFrame
+def _insert(session, binder: Binder, node: exp.Insert) -> C.Insert:
     target = node.this
     columns = None
     if isinstance(target, exp.Schema):
         columns = [c.name for c in target.expressions]
         target = target.this
-    provider = session.catalog.get(target.name)
-    if not isinstance(provider, MemoryTable):
-        raise UnsupportedError(f"INSERT into `{target.name}` is not supported: only in-memory tables take INSERT",
-                               hint="create one with CREATE TABLE ... AS SELECT")
-    schema = provider.schema
+    schema = session.catalog.get(target.name).schema
     names = columns or schema.names
     by_lower = {c.lower(): c for c in schema.names}
     for n in names:
         if n.lower() not in by_lower:
-            from quarry.errors import suggest
             raise BindError(f"table `{target.name}` has no column `{n}`", hint=suggest(n, schema.names))
     names = [by_lower[n.lower()] for n in names]
     if len(set(names)) != len(names):
         raise BindError(f"INSERT names a column of `{target.name}` twice")
-    binder = Binder(session, text)
     targets = [schema.field(n).type for n in names]
     source = node.expression
     if isinstance(source, exp.Values):
@@ -385,50 +280,61 @@ def _insert(session, node: exp.Insert, text):
         if not (T.common_type(f.dtype, t) is not None or T.is_string(f.dtype) or T.is_string(t)):
             raise QuarryTypeError(f"cannot insert {T.sql_name(f.dtype)} into column `{n}` ({T.sql_name(t)})",
                                   hint="CAST the value to the column's type")
-    plan = cast_plan_output(plan, targets)
-    result = DataFrame(session, plan).to_arrow()
-    arrays = []
-    for f in schema:
-        if f.name in names:
-            arrays.append(result.column(names.index(f.name)))
-        else:
-            arrays.append(pa.nulls(result.num_rows, f.type))
-    provider.append(pa.Table.from_arrays(arrays, schema=schema))
-    return _status(session, "INSERT", result.num_rows)
+    return C.Insert(target.name, tuple(names), cast_plan_output(plan, targets))
 
 
-def _copy(session, node: exp.Copy, text):
+# COPY options quarry takes, by their SQL names, and the writer option each one sets
+_COPY_OPTIONS = {"format": "format", "header": "header", "delimiter": "delimiter", "delim": "delimiter",
+                 "sep": "delimiter", "compression": "compression", "codec": "compression"}
+
+
+def _option_value(node):
+    if node is None:
+        return True                              # a bare option, as in (HEADER)
+    if isinstance(node, exp.Boolean):
+        return bool(node.this)
+    if isinstance(node, exp.Literal):
+        return node.this if node.is_string else node.to_py()
+    if isinstance(node, (exp.Var, exp.Identifier, exp.Column)):
+        text = node.name
+        return {"true": True, "false": False}.get(text.lower(), text)
+    return node.sql(dialect=DIALECT)
+
+
+def _copy(session, binder: Binder, node: exp.Copy) -> C.Copy:
+    if node.args.get("kind"):        # sqlglot's kind is True for COPY ... FROM
+        raise UnsupportedError("COPY ... FROM is not supported",
+                               hint="read a file with SELECT * FROM 'file', or CREATE TABLE t AS SELECT * FROM 'file'")
     source = node.this
     if isinstance(source, exp.Subquery):
-        df = _query(session, source.this, text)
-    elif isinstance(source, exp.Table):
-        df = session.table(source.name)
+        plan = binder.bind_statement_query(source.this)
+    elif isinstance(source, exp.Table) and not isinstance(source.this, exp.Subquery):
+        plan = binder.bind_statement_query(exp.select("*").from_(source.copy()))
     else:
-        df = _query(session, source, text)
+        plan = binder.bind_statement_query(source)
     files = node.args.get("files") or []
     if not files:
         raise BindError("COPY needs a destination: COPY (query) TO 'file.parquet'")
     path = files[0].this if isinstance(files[0], exp.Literal) else files[0].name
-    session.check_path_allowed(path)
-    fmt = None
+    options: dict = {}
     for p in node.args.get("params") or []:
-        key = p.this.name.lower() if hasattr(p.this, "name") else str(p.this).lower()
-        if key == "format":
-            value = p.expression
-            fmt = (value.name if hasattr(value, "name") else str(value)).lower()
-    if fmt is None:
-        fmt = "csv" if path.lower().endswith((".csv", ".tsv")) else "parquet"
-    table = df.to_arrow()
-    try:
-        parent = os.path.dirname(os.path.abspath(path))
-        os.makedirs(parent, exist_ok=True)
-        if fmt == "parquet":
-            pq.write_table(table, path)
-        elif fmt == "csv":
-            import pyarrow.csv as pcsv
-            pcsv.write_csv(table, path)
-        else:
-            raise UnsupportedError(f"COPY format `{fmt}` is not supported", hint="use parquet or csv")
-    except OSError as exc:
-        raise DataError(f"cannot write `{path}`: {exc}") from exc
-    return _status(session, "COPY", table.num_rows)
+        key = (p.this.name if hasattr(p.this, "name") else str(p.this)).lower()
+        if key not in _COPY_OPTIONS:
+            raise UnsupportedError(f"COPY option `{key.upper()}` is not supported",
+                                   hint=suggest(key, _COPY_OPTIONS) or "COPY takes FORMAT, HEADER, DELIMITER and "
+                                                                       "COMPRESSION")
+        options[_COPY_OPTIONS[key]] = _option_value(p.expression)
+    fmt = str(options.pop("format", "") or "").lower()
+    if not fmt:
+        # the name picks the format: .csv (.csv.gz) and .tsv are CSV, anything else Parquet
+        fmt = format_for_path(path)
+        if fmt not in ("csv", "tsv"):
+            fmt = "parquet"
+    elif fmt not in ("parquet", "csv"):
+        raise UnsupportedError(f"COPY format `{fmt}` is not supported", hint="use FORMAT parquet or FORMAT csv")
+    if fmt == "tsv":
+        # a .tsv file is CSV with tabs, so that it reads back as one (read_csv takes .tsv as tab-separated)
+        fmt = "csv"
+        options.setdefault("delimiter", "\t")
+    check_options(fmt, options)
+    return C.Copy(plan, path, fmt, tuple(sorted(options.items())))

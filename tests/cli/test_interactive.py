@@ -126,14 +126,53 @@ def test_history_persists_and_ctrl_r_finds_it(quarry_bin, env, tmp_path, shell):
 
 
 def test_dsl_pipeline_ends_at_a_blank_line(shell):
-    import quarry
     run_line(shell, "from nation")
     shell.expect_exact("...> ")
     run_line(shell, "| filter n_nationkey < 3")
     shell.expect_exact("...> ")
     run_line(shell, "")                          # the blank line ends the pipeline
-    if hasattr(quarry.Session, "dsl"):
-        shell.expect("3 rows")
-    else:
-        shell.expect_exact("the DSL is not available yet")
+    shell.expect("3 rows")
+    shell.expect_exact(PROMPT)
+
+
+LONG_QUERY = "SELECT count(*) FROM lineitem a, lineitem b WHERE a.l_orderkey + b.l_orderkey < 0;"
+
+
+def test_ctrl_d_typed_while_a_query_runs_exits_at_the_next_prompt(shell):
+    run_line(shell, LONG_QUERY)
+    shell.expect(r"running 1\.\d+s")
+    shell.sendeof()                              # Ctrl-D while the query runs: kept for the prompt
+    time.sleep(0.3)
+    shell.sendintr()                             # cancel; the shell must not lose the Ctrl-D meanwhile
+    shell.expect_exact("query cancelled")
+    shell.expect(pexpect.EOF, timeout=10)        # the next prompt read Ctrl-D: the shell ended
+    shell.close()
+    assert shell.exitstatus == 0
+
+
+def test_keys_typed_ahead_do_not_echo_into_the_output(shell):
+    run_line(shell, LONG_QUERY)
+    shell.expect(r"running 1\.\d+s")
+    shell.send("SELECT 99 AS typed_ahead;")      # typed while the query runs
+    time.sleep(0.5)
+    shell.sendintr()
+    shell.expect_exact("query cancelled")
+    assert "typed_ahead" not in shell.before      # not echoed while the query ran
+    shell.expect_exact(PROMPT)
+    shell.send("\r")                              # the typed text is in the new prompt's buffer
+    shell.expect(r"typed_ahead")
+    shell.expect(r"99")
+    shell.expect("1 row")
+    shell.expect_exact(PROMPT)
+
+
+def test_spinner_shows_a_bar_of_the_rows_to_scan(shell, tpch_sf001):
+    import re
+    import pyarrow.parquet as pq
+    from quarry.cli.runner import count_text
+    rows = pq.ParquetFile(tpch_sf001 / "lineitem.parquet").metadata.num_rows
+    run_line(shell, LONG_QUERY)                  # scans lineitem twice: the total comes from the footers
+    shell.expect(r"running 1\.\d+s  ▕[ ▏▎▍▌▋▊▉█]{10}▏ +\d+% · [\d.k]+/" + re.escape(count_text(2 * rows)) + " rows")
+    shell.sendintr()
+    shell.expect_exact("query cancelled")
     shell.expect_exact(PROMPT)

@@ -192,22 +192,39 @@ def test_unknown_dot_command_suggests(quarry_main):
     assert "did you mean `.tables`?" in result.stderr
 
 
-def test_dsl_is_reported_missing(quarry_main, monkeypatch):
-    import quarry
-    monkeypatch.delattr(quarry.Session, "dsl", raising=False)
-    result = quarry_main("-c", "from nation | take 1;")
-    assert result.returncode == 1
-    assert "the DSL is not available yet" in result.stderr
-
-
-def test_dsl_pipelines_run_when_the_engine_has_them(quarry_main):
-    import quarry
-    if not hasattr(quarry.Session, "dsl"):
-        pytest.skip("the engine has no DSL yet")
+def test_dsl_pipelines_run(quarry_main):
     result = quarry_main("--demo", "--format", "csv", "-c",
                          "from nation\n| filter n_nationkey < 3\n| select n_name\n| sort n_name;")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ['"n_name"', '"ALGERIA"', '"ARGENTINA"', '"BRAZIL"']
+
+
+def test_from_first_sql_runs_as_sql(quarry_main):
+    # DuckDB's FROM-first SQL is no pipeline (`limit` is not a verb), so the shell runs it as SQL
+    result = quarry_main("--demo", "--format", "csv", "-c",
+                         "from nation select n_name where n_nationkey < 3 order by n_name limit 2;",
+                         "-c", "from region select r_name order by r_regionkey limit 1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ['"n_name"', '"ALGERIA"', '"ARGENTINA"', '"r_name"', '"AFRICA"']
+
+
+def test_from_text_that_is_neither_says_how_to_force_each(quarry_main):
+    pipeline = quarry_main("--demo", "-c", "from nation | limit 2")      # steps: read as a pipeline
+    assert pipeline.returncode == 1
+    assert "Parser error" in pipeline.stderr and "`limit`" in pipeline.stderr
+    assert "FROM in capitals" in pipeline.stderr and "from nation | take 2" in pipeline.stderr
+    sql = quarry_main("--demo", "-c", "from nation where")                # no steps: read as SQL
+    assert sql.returncode == 1
+    assert "syntax error" in sql.stderr and "FROM in capitals" in sql.stderr
+    forced = quarry_main("--demo", "--format", "csv", "-c", "FROM nation SELECT count(*) AS n")
+    assert forced.returncode == 0 and forced.stdout.splitlines() == ['"n"', "25"]
+
+
+def test_missing_table_hint_points_to_open(quarry_main):
+    result = quarry_main("-c", "SELECT * FROM sales")
+    assert result.returncode == 1
+    assert "table `sales` does not exist" in result.stderr
+    assert "HINT: .open DIR registers" in result.stderr and "con.register" not in result.stderr
 
 
 def test_version_and_serve(run):

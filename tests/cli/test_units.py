@@ -14,7 +14,8 @@ import quarry
 from quarry.cli.completion import SchemaCache, SqlCompleter
 from quarry.cli.runner import QueryCancelled, QueryRunner, Spinner, engine_progress
 from quarry.cli.script import Piece, is_complete, split_script
-from quarry.cli.shell import COMMANDS, Shell, data_sources, table_name_for
+from quarry.catalog.discovery import discover, table_name
+from quarry.cli.shell import COMMANDS, Shell
 from quarry.display import format_table
 
 
@@ -132,7 +133,7 @@ def make_shell(con=None, **kwargs):
 
 def test_internal_errors_are_one_line_with_a_hint():
     class Broken:
-        def sql(self, text):
+        def statement(self, text):
             raise RuntimeError("boom\nsecond line")
 
         def cancel(self):
@@ -164,13 +165,22 @@ def test_status_statements_print_a_short_line():
     assert out.getvalue().splitlines() == ["CREATE TABLE: 1 row", "INSERT: 1 row", "DROP TABLE"]
 
 
+def test_the_shell_reads_no_python_variables_and_points_to_open():
+    """The shell calls con.statement from its own code: `sql` and `self` are its variables there,
+    never tables, so a missing table gets the shell's `.open` hint and not a variable's."""
+    shell, out, err = make_shell(quarry.connect(workers=0))
+    assert shell.run_script("SELECT * FROM sql;") is False
+    assert "table `sql` does not exist" in err.getvalue()
+    assert ".open DIR" in err.getvalue() and "variable" not in err.getvalue()
+
+
 def test_open_names_tables_after_files(tmp_path):
     import pyarrow.parquet as pq
     pq.write_table(pa.table({"x": [1]}), tmp_path / "my-data.parquet")
     (tmp_path / "notes.txt").write_text("not data")
     (tmp_path / ".hidden.csv").write_text("a\n1\n")
-    assert data_sources(str(tmp_path)) == [("my_data", str(tmp_path / "my-data.parquet"))]
-    assert table_name_for("2024.csv") == "t_2024"
+    assert discover(str(tmp_path)) == [("my_data", str(tmp_path / "my-data.parquet"))]
+    assert table_name("2024.csv") == "t_2024"
 
 
 # -- the runner ----------------------------------------------------------------------------------
@@ -231,3 +241,63 @@ def test_history_path_respects_overrides(monkeypatch, tmp_path):
     assert history_path() == tmp_path / "quarry" / "history"
     monkeypatch.setenv("XDG_DATA_HOME", "relative/ignored")
     assert history_path() == Path.home() / ".local" / "share" / "quarry" / "history"
+
+
+def test_schema_quotes_names_and_prints_sql_types(tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    (tmp_path / "items.csv").write_text("id,unit price,note\n1,2.5,\n")
+    con = quarry.connect()
+    con.register("items", str(tmp_path / "items.csv"))
+    con.sql('CREATE TABLE "my table" ("order" INTEGER NOT NULL, amount DECIMAL(15,2))')
+    shell, out, err = make_shell(con)
+    assert shell.run_script(".schema"), err.getvalue()
+    text = out.getvalue()
+    assert text.splitlines() == ['CREATE TABLE items (', '    id BIGINT,', '    "unit price" DOUBLE,',
+                                 '    note VARCHAR', ');', 'CREATE TABLE "my table" (', '    "order" INTEGER NOT NULL,',
+                                 '    amount DECIMAL(15,2)', ');']
+    # what .schema prints is SQL DuckDB runs, giving the same columns and types
+    oracle = duckdb.connect()
+    oracle.execute(text)
+    assert oracle.sql('DESCRIBE "my table"').fetchall()[0][:3] == ("order", "INTEGER", "NO")
+    assert [r[:2] for r in oracle.sql("DESCRIBE items").fetchall()] == \
+        [(r["column_name"], r["column_type"]) for r in con.sql("DESCRIBE items").to_pylist()]
+
+
+def test_describe_command_is_the_describe_statement():
+    con = quarry.connect()
+    con.sql("CREATE TABLE t (a DECIMAL(15,2), b VARCHAR NOT NULL)")
+    shell, out, err = make_shell(con, mode="csv", timer=True)
+    assert shell.run_script(".describe t\nDESCRIBE t;"), err.getvalue()
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == ['"column_name","column_type","null"', '"a","DECIMAL(15,2)","YES"', '"b","VARCHAR","NO"']
+    assert lines[:3] == lines[3:]
+
+
+def test_data_modes_stream_every_batch():
+    con = quarry.connect(batch_rows=1000)
+    con.register("t", pa.table({"x": list(range(5000))}))
+    shell, out, err = make_shell(con, mode="json")
+    assert shell.run_script("SELECT x FROM t ORDER BY x;"), err.getvalue()
+    import json
+    assert [r["x"] for r in json.loads(out.getvalue())] == list(range(5000))
+
+
+def test_open_and_serve_find_the_same_tables(tmp_path):
+    import pyarrow.parquet as pq
+    from quarry.server.cli import register_data_dir
+    pq.write_table(pa.table({"x": [1]}), tmp_path / "2024.parquet")
+    (tmp_path / "my-data.csv").write_text("a\n1\n")
+    (tmp_path / "sales" / "year=2024").mkdir(parents=True)
+    pq.write_table(pa.table({"v": [5]}), tmp_path / "sales" / "year=2024" / "part-0.parquet")
+    (tmp_path / "csvs").mkdir()
+    (tmp_path / "csvs" / "a.csv").write_text("k\n1\n2\n")
+    for skipped in (".hidden.csv", "_SUCCESS", "README.txt"):
+        (tmp_path / skipped).write_text("k\n1\n")
+    shell, out, err = make_shell()
+    opened = shell.open_path(str(tmp_path))
+    served = quarry.connect()
+    assert register_data_dir(served, str(tmp_path)) == opened == ["t_2024", "csvs", "my_data", "sales"]
+    for con in (shell.con, served):
+        assert con.sql("SELECT count(*) AS n FROM csvs").to_pylist() == [{"n": 2}]
+        assert con.sql("SELECT year, v FROM sales").to_pylist() == [{"year": 2024, "v": 5}]
+    assert served.read_parquet(str(tmp_path / "2024.parquet")).logical_plan.schema[0].qualifier == "t_2024"

@@ -130,9 +130,13 @@ def test_like_patterns():
 
 
 def test_error_mapping():
-    from quarry.errors import CatalogError
+    from quarry.errors import CatalogError, UnknownSchemaError, UnknownTableError
     assert isinstance(to_flight_error(ParseError("bad")), InvalidArgument)
-    assert isinstance(to_flight_error(CatalogError("table `x` does not exist")), NotFound)
+    assert isinstance(to_flight_error(UnknownTableError("x")), NotFound)
+    assert isinstance(to_flight_error(UnknownSchemaError("s")), NotFound)
+    # by class, not text: a missing table with the shell's hint is still NOT_FOUND, an existing one is not
+    assert isinstance(to_flight_error(UnknownTableError("x", hint="open a directory with `.open DIR`")), NotFound)
+    assert isinstance(to_flight_error(CatalogError("table `x` already exists")), InvalidArgument)
     assert isinstance(to_flight_error(UnsupportedError("no")), NotImplementedError)
 
 

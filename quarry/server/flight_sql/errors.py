@@ -4,7 +4,7 @@
 raised in a handler               gRPC status             message the client sees
 ================================  ======================  ==========================================
 ParseError, BindError, ...        INVALID_ARGUMENT        ``str(err)`` (kind, caret, hint)
-CatalogError (unknown table)      NOT_FOUND               ``str(err)``
+Unknown{Table,Schema}Error        NOT_FOUND               ``str(err)`` (a missing table or schema)
 unknown handle / expired          NOT_FOUND               what is missing and why
 "query cancelled"                 CANCELLED               ``str(err)``
 UnsupportedError, unknown command UNIMPLEMENTED           ``str(err)``
@@ -29,7 +29,7 @@ import logging
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from quarry.errors import BindError, CatalogError, QuarryError, UnsupportedError
+from quarry.errors import QuarryError, UnknownSchemaError, UnknownTableError, UnsupportedError
 from quarry.server.flight_sql.protocol import ProtocolError
 
 log = logging.getLogger("quarry.server")
@@ -67,10 +67,12 @@ def is_cancellation(err: BaseException) -> bool:
 
 
 def is_missing_table(err: BaseException) -> bool:
-    """Whether ``err`` says a table or view does not exist (NOT_FOUND rather than INVALID_ARGUMENT)."""
-    if isinstance(err, CatalogError):
-        return "does not exist" in err.message
-    return isinstance(err, BindError) and err.message.startswith("schema `") and "does not exist" in err.message
+    """Whether ``err`` says a table, view or schema does not exist (NOT_FOUND rather than INVALID_ARGUMENT).
+
+    Decided by the error's class, never its text: the shell rewords a missing table's hint, and
+    a variable that holds no table is an UnknownTableError with its own hint.
+    """
+    return isinstance(err, (UnknownTableError, UnknownSchemaError))
 
 
 def to_flight_error(err: BaseException) -> BaseException:

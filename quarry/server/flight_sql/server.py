@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 
 from quarry.catalog.providers import MemoryTable
-from quarry.errors import BindError, CatalogError, DataError
+from quarry.errors import BindError, CatalogError, DataError, UnknownTableError
 from quarry.server.flight_sql import metadata
 from quarry.server.auth import AuthMiddlewareFactory, NoOpAuthHandler, TokenStore, Users, principal_of
 from quarry.server.flight_sql.errors import InvalidArgument, NotFound, Unimplemented, to_flight_error, translate_errors
@@ -48,7 +48,8 @@ from quarry.server.flight_sql.protocol import (
     MESSAGES, CancelStatus, ProtocolError, TableExistsOption, TableNotExistOption, name_of, optional, pack, unpack,
 )
 from quarry.server.flight_sql.state import HandleTable, Janitor, PendingResult, PreparedStatement
-from quarry.server.flight_sql.streaming import QueryRun, result_schema
+from quarry.server.flight_sql.streaming import QueryRun, TableRun
+from quarry.sql.commands import QueryPlan
 
 log = logging.getLogger("quarry.server")
 
@@ -112,11 +113,13 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
         session.allowed_paths = list(self.allowed_paths)
         return session
 
-    def _run_sql(self, session, text: str, read_only: bool):
+    def _run_statement(self, session, text: str, read_only: bool):
+        """The typed result of ``text`` (:mod:`quarry.sql.commands`); statements that may change the
+        catalog or a table run under the write lock."""
         if read_only:
-            return session.sql(text)
+            return session.statement(text)
         with self.write_lock:
-            return session.sql(text)
+            return session.statement(text)
 
     def _statement_results(self, session, statement: ParsedStatement, parameters: pa.Table | None) -> PendingResult:
         """Plan ``statement`` once per bound parameter row (statements that are not queries run now)."""
@@ -127,9 +130,10 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
             texts = [statement.bind_row(row) for row in rows_of(parameters)]
         else:
             texts = [statement.text]
-        frames = [self._run_sql(session, text, statement.read_only) for text in texts]
-        schema = result_schema(frames[0])
-        return PendingResult(schema, [QueryRun(session, df, schema) for df in frames])
+        results = [self._run_statement(session, text, statement.read_only) for text in texts]
+        schema = _result_schema(results[0])
+        return PendingResult(schema, [QueryRun(session, r.plan, schema) if isinstance(r, QueryPlan)
+                                      else TableRun(r.table(), schema) for r in results])
 
     def _execute_update(self, session, statement: ParsedStatement, parameters: pa.Table | None) -> int:
         """Run ``statement`` (for every parameter row); the number of rows it changed, or -1 if unknown."""
@@ -147,15 +151,14 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
         total, known = 0, True
         with self.write_lock if not statement.read_only else contextlib.nullcontext():
             for text in texts:
-                df = session.sql(text)
-                names = [f.name for f in df.logical_plan.schema]
-                if names == ["count"]:
-                    total += int(df.to_arrow().column(0)[0].as_py() or 0)
-                elif names == ["status"]:
-                    pass                                   # DDL: no rows changed
-                else:
-                    df.to_arrow()                          # a query sent as an update: run it, count unknown
+                result = session.statement(text)
+                if isinstance(result, QueryPlan):
+                    session.run(result.plan)               # a query sent as an update: run it, count unknown
                     known = False
+                elif result.rows_changed is None:
+                    known = False                          # EXPLAIN: nothing changed, but not a count either
+                else:
+                    total += result.rows_changed           # DDL: 0; INSERT, CREATE TABLE AS, COPY: rows
         return total if known else -1
 
     # -- GetFlightInfo / GetSchema ------------------------------------------------------------------
@@ -343,8 +346,7 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
                     provider.append(_columns_like(table, provider.schema, name))
                     return table.num_rows
             elif if_not_exist == TableNotExistOption.FAIL:
-                raise NotFound(str(CatalogError(f"table `{name}` does not exist",
-                                                hint="ingest in create mode to create it")))
+                raise NotFound(str(UnknownTableError(name, hint="ingest in create mode to create it")))
             self.catalog.register(name, MemoryTable(name, table), replace=True)
         return table.num_rows
 
@@ -399,7 +401,7 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
         return pack(result)
 
     def _dataset_schema(self, session, statement: ParsedStatement) -> pa.Schema | None:
-        return result_schema(session.sql(statement.text)) if statement.read_only else None
+        return _result_schema(session.statement(statement.text)) if statement.read_only else None
 
     def _cancel(self, info: flight.FlightInfo, user: str) -> int:
         """Cancel the query behind ``info``; a CancelStatus value."""
@@ -471,6 +473,11 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
         """Stop serving, waiting for the calls in progress (call from another thread than a handler)."""
         self.stop_background_work()
         super().shutdown()
+
+
+def _result_schema(result) -> pa.Schema:
+    """The schema a statement's result streams with: a query's output schema, else its status table's."""
+    return result.schema if isinstance(result, QueryPlan) else result.table().schema
 
 
 def _read_parameters(reader) -> pa.Table | None:

@@ -1,6 +1,6 @@
 """Run a query batch by batch for DoGet, so results stream instead of being materialized.
 
-:class:`QueryRun` plans a DataFrame once (optimized logical plan, then physical plan)
+:class:`QueryRun` plans a query once (optimized logical plan, then physical plan)
 and :meth:`QueryRun.batches` executes it: a thread runs the plan on the session's
 executor (stages on the worker pool, by default) and pushes the result batches into a
 small bounded queue; the DoGet thread
@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 import pyarrow as pa
 
 from quarry.errors import DataError, ExecutionError, QuarryError
+from quarry.sql.commands import output_schema
 
 _DONE = object()
 QUEUE_BATCHES = 4          # batches buffered ahead of a slow client, per query
@@ -31,23 +32,19 @@ POLL_SECONDS = 0.05        # how often a waiting consumer checks for cancellatio
 MAX_MESSAGE_BYTES = 4 << 20  # batches are sliced to about this size: gRPC clients refuse messages over 16 MiB
 
 
-def result_schema(df) -> pa.Schema:
-    """The schema quarry streams for ``df``: its output names and types, with its nullability."""
-    return df.schema
-
-
 class QueryRun:
-    """One execution of a query: its plan, its ExecContext (the cancellation switch), its schema."""
+    """One execution of a query (a logical plan): its physical plan, its ExecContext (the
+    cancellation switch), and the schema it streams (the plan's output names and types)."""
 
-    def __init__(self, session, df, schema: pa.Schema | None = None):
+    def __init__(self, session, plan, schema: pa.Schema | None = None):
         self.session = session
-        self.schema = schema if schema is not None else result_schema(df)
-        if len(self.schema) != len(df.logical_plan.schema):
-            raise ExecutionError(f"a result has {len(df.logical_plan.schema)} columns, expected {len(self.schema)}",
+        self.schema = schema if schema is not None else output_schema(plan)
+        if len(self.schema) != len(plan.schema):
+            raise ExecutionError(f"a result has {len(plan.schema)} columns, expected {len(self.schema)}",
                                  hint="every parameter row must produce the same columns")
-        optimized = session.optimize(df.logical_plan)
+        optimized = session.optimize(plan)
         self.physical = session.physical_plan(optimized)
-        self.ctx = session.new_context(df.logical_plan)
+        self.ctx = session.new_context(plan)
 
     def cancel(self) -> None:
         self.ctx.cancelled = True
@@ -141,4 +138,25 @@ def _as_quarry_error(exc: BaseException) -> BaseException:
     return exc
 
 
-__all__ = ["QueryRun", "result_schema"]
+class TableRun:
+    """A result computed already (a DDL status, an EXPLAIN text), streamed like a query's."""
+
+    def __init__(self, table: pa.Table, schema: pa.Schema | None = None):
+        self.schema = schema if schema is not None else table.schema
+        if len(self.schema) != table.num_columns:
+            raise ExecutionError(f"a result has {table.num_columns} columns, expected {len(self.schema)}",
+                                 hint="every parameter row must produce the same columns")
+        self.table = table
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def batches(self, client_gone: Callable[[], bool] = lambda: False) -> Iterator[pa.RecordBatch]:
+        for batch in self.table.to_batches():
+            if self.cancelled or client_gone():
+                raise ExecutionError("query cancelled")
+            yield pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+
+
+__all__ = ["QueryRun", "TableRun"]
