@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pyarrow as pa
@@ -446,3 +447,46 @@ def test_nans_with_different_bits_hash_alike_and_buckets_split_every_row_once():
         assert sorted(v for _, piece in pieces for v in piece.column("k").to_pylist()) == list(range(1000))
         for i, piece in pieces:
             assert set(partition_ids([piece.column("k")], n).tolist()) == {i}
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# a self-join on a key with few values: tens of millions of pairs, several seconds of work in every
+# operator (probe, join output, aggregation), so a cancel lands in the middle of long kernel work
+LONG = """SELECT a.l_returnflag, count(*) AS n, sum(a.l_quantity * b.l_discount) AS s
+          FROM lineitem a JOIN lineitem b ON a.l_suppkey = b.l_suppkey GROUP BY 1"""
+
+
+@pytest.mark.parametrize("settings", [dict(workers=2), dict(workers=2, executor="inline"), dict(workers=0)],
+                         ids=["processes", "inline", "workers0"])
+def test_a_cancelled_query_stops_using_cpu_within_a_second(tpch_sf001, spill_dir, settings):
+    con = register_tables(quarry.connect(**settings, spill_dir=str(spill_dir), broadcast_rows=0), tpch_sf001)
+    cancelled_at = []
+
+    def cancel():
+        cancelled_at.append(time.monotonic())
+        con.cancel()
+
+    timer = threading.Timer(1.5, cancel)
+    timer.start()
+    try:
+        with pytest.raises(ExecutionError, match="cancelled"):
+            con.sql(LONG).to_arrow()
+    finally:
+        timer.cancel()
+    returned = time.monotonic()
+    assert cancelled_at, "the query finished before it could be cancelled: make LONG longer"
+    # the caller gets its error within a second of the cancel ...
+    assert returned - cancelled_at[0] < 1.0
+    # ... and no worker process keeps working for the query afterwards
+    if settings.get("executor") is None:
+        pool = get_pool(2)
+        assert pool.busy_pids() == []
+        before = {pid: _cpu_seconds(pid) for pid in pool.pids()}
+        time.sleep(0.5)
+        assert all(_cpu_seconds(pid) - cpu < 0.1 for pid, cpu in before.items())
+    assert leftovers(spill_dir) == []

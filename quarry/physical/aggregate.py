@@ -429,7 +429,8 @@ class HashAggregateExec(ExecNode):
         decl = acero.Declaration.from_sequence([
             acero.Declaration("record_batch_reader_source", acero.RecordBatchReaderSourceNodeOptions(reader)),
             acero.Declaration("aggregate", acero.AggregateNodeOptions(aggregates, keys=keys))])
-        result = decl.to_table(use_threads=arrow_threads())
+        # serial, like the streaming join: no read-ahead past a cancel
+        result = decl.to_table(use_threads=False)
         return result.select(keys + [name for *_, name in aggregates])
 
     def _key_columns_names(self):

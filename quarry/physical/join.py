@@ -50,6 +50,7 @@ _SWAPPED = {"inner": "inner", "left outer": "right outer", "right outer": "left 
             "full outer": "full outer", "left semi": "right semi", "left anti": "right anti"}
 
 PAIR_CHUNK = 1 << 21   # candidate pairs evaluated at a time by nested loops
+PROBE_SLICE_ROWS = 4096  # probe rows Acero joins in one task (measured no slower than whole batches)
 MAX_RESPLITS = 2       # times a spilled file pair too big for the budget is split again before it is joined anyway
 
 # which inputs must have rows for a join kind to output any (a file pair missing one is skipped)
@@ -180,6 +181,11 @@ def _one_batch(table: pa.Table, schema: pa.Schema) -> pa.RecordBatch:
     if not batches:
         return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
     return pa.RecordBatch.from_arrays(batches[0].columns, schema=schema)
+
+
+def _slices(batch: pa.RecordBatch):
+    for start in range(0, max(batch.num_rows, 1), PROBE_SLICE_ROWS):
+        yield batch.slice(start, PROBE_SLICE_ROWS)
 
 
 def _rows_table(n: int) -> pa.Table:
@@ -350,11 +356,13 @@ class HashJoinExec(ExecNode):
         reader_schema = sample.schema
 
         def probe_stream():
+            # Acero probes a batch in one task, which a cancel cannot interrupt: slices keep each
+            # task short even where every probe row finds hundreds of matches
             if first is not None:
-                yield _one_batch(sample, reader_schema)
+                yield from _slices(_one_batch(sample, reader_schema))
             for batch in probe_batches:
                 table, _ = _with_keys(pa.Table.from_batches([batch]), probe_key_exprs, "__pk")
-                yield _one_batch(table, reader_schema)
+                yield from _slices(_one_batch(table, reader_schema))
 
         reader = pa.RecordBatchReader.from_batches(reader_schema, probe_stream())
         probe_source = acero.Declaration("record_batch_reader_source",
@@ -374,7 +382,10 @@ class HashJoinExec(ExecNode):
         decl = acero.Declaration("hashjoin", opts, inputs=[probe_source, _source(bt)])
         names = [f.name for f in self.schema]
         try:
-            out = decl.to_reader(use_threads=arrow_threads())
+            # serial: Acero then pulls a probe slice only when this loop asks for output, so a cancel
+            # stops it at once (with threads it reads ahead and finishes what it read before stopping);
+            # partitions run in parallel above it, and a worker process has one core's share anyway
+            out = decl.to_reader(use_threads=False)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
             # a key type Acero cannot hash: the general path, on whole tables
             rest = _table_of(([first] if first is not None else []) + list(probe_batches), probe_schema)
