@@ -147,3 +147,30 @@ def test_row_group_statistics_outside_the_range_are_skipped():
     f = JoinFilter.of([pa.array([100, 200])])
     assert f.excludes(ColumnStats(1, 99, 0)) and f.excludes(ColumnStats(201, 300, 0))
     assert not f.excludes(ColumnStats(150, 160, 0)) and not f.excludes(ColumnStats(None, None, 0))
+
+
+@pytest.mark.parametrize("keys", [
+    pa.array([5, 9, 1_000_000, 3], pa.int64()),                 # a bitmap over their range
+    pa.array([5, 9, 10**12, -7], pa.int64()),                    # too wide for a bitmap: binary search
+    pa.array([5, 9, 3], pa.int32()),
+])
+def test_integer_keys_are_looked_up_without_rebuilding_a_hash_set(keys):
+    f = JoinFilter.of([keys])
+    probe = pa.array([3, 4, 5, None, 9, 10**12, -7, 1_000_000, 0], pa.int64())
+    expected = [v is not None and v in set(keys.to_pylist()) for v in probe.to_pylist()]
+    assert f.keep(probe).to_pylist() == expected
+    assert f._integer_lookup() is f._integer_lookup()          # built once
+
+
+def test_date_keys_and_a_pickled_filter():
+    import datetime
+    import pickle
+    days = pa.array([datetime.date(1995, 3, 1), datetime.date(1996, 1, 2)])
+    f = pickle.loads(pickle.dumps(JoinFilter.of([days])))
+    probe = pa.array([datetime.date(1995, 3, 1), datetime.date(1995, 3, 2), None])
+    assert f.keep(probe).to_pylist() == [True, False, False]
+
+
+def test_string_keys_use_arrows_set_lookup():
+    f = JoinFilter.of([pa.array(["b", "a", None])])
+    assert f.keep(pa.array(["a", "c", None, "b"])).to_pylist() == [True, False, False, True]

@@ -125,7 +125,10 @@ class ParquetScanExec(ExecNode):
 def apply_join_filters(table: pa.Table, join_filters, node: ExecNode) -> pa.Table:
     """Rows of ``table`` whose join keys may find a match (see quarry.physical.runtime_filter)."""
     before = table.num_rows
-    for field, jf in join_filters:
+    # the filter with the fewest keys first: it is usually the most selective, and each later one
+    # then looks up fewer rows
+    for field, jf in sorted(join_filters, key=lambda p: len(p[1].values) if p[1].values is not None
+                            else float("inf")):
         mask = jf.keep(table.column(field.key))
         if mask is not None:
             table = table.filter(mask)

@@ -34,6 +34,8 @@ import pyarrow.compute as pc
 from quarry.logical.expressions import ColumnRef
 
 MAX_VALUES = 1 << 20          # distinct build keys kept as a set; beyond it only the range
+BITMAP_RANGE = 1 << 24        # integer keys spanning at most this range are looked up in a bitmap
+HASHED_VALUES = 1 << 16       # other keys: pc.is_in (which rebuilds its hash set per call) up to this many
 MAX_BUILD_ROWS = 4_000_000    # a build side estimated above this gets no filter
 MIN_REDUCTION = 4             # ... nor one not estimated this many times smaller than the probe side
 
@@ -48,6 +50,12 @@ class JoinFilter:
     values: pa.Array | None
     min: Any
     max: Any
+
+    def __getstate__(self):
+        return {"values": self.values, "min": self.min, "max": self.max}     # not the lookup built locally
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
 
     @classmethod
     def of(cls, arrays) -> "JoinFilter":
@@ -81,15 +89,49 @@ class JoinFilter:
         """A mask of the probe rows that may find a match (None: keep all); NULL keys never match."""
         if self.matches_nothing:
             return pa.array(np.zeros(len(column), dtype=bool))
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
         try:
-            if self.values is not None:
+            lookup = self._integer_lookup() if _is_integral(column.type) else None
+            if lookup is not None:
+                return lookup(column)
+            if self.values is not None and len(self.values) <= HASHED_VALUES:
                 values = self.values if self.values.type == column.type else self.values.cast(column.type)
                 return pc.is_in(column, value_set=values)
             lo = pa.scalar(self.min).cast(column.type)
             hi = pa.scalar(self.max).cast(column.type)
             return pc.fill_null(pc.and_(pc.greater_equal(column, lo), pc.less_equal(column, hi)), False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError):
             return None         # keys of another kind: filtering is only an optimization
+
+    def _integer_lookup(self):
+        """A function from an integer column to its mask, built once per filter (per process):
+        a bitmap over the keys' range when it is small, else binary search in the sorted keys;
+        None when the build keys are not integers or were too many to keep."""
+        cached = self.__dict__.get("_lookup")
+        if cached is not None or "_lookup" in self.__dict__:
+            return cached
+        lookup = None
+        if self.values is not None and _is_integral(self.values.type):
+            keys = np.unique(_as_int64(self.values))
+            lo, hi = int(keys[0]), int(keys[-1])
+            if hi - lo < BITMAP_RANGE:
+                bitmap = np.zeros(hi - lo + 1, dtype=bool)
+                bitmap[keys - lo] = True
+
+                def lookup(column, bitmap=bitmap, lo=lo, hi=hi):
+                    ints = _as_int64(column)
+                    inside = (ints >= lo) & (ints <= hi)
+                    hit = np.zeros(len(ints), dtype=bool)
+                    hit[inside] = bitmap[ints[inside] - lo]
+                    return _valid_only(hit, column)
+            else:
+                def lookup(column, keys=keys):
+                    ints = _as_int64(column)
+                    at = np.minimum(np.searchsorted(keys, ints), len(keys) - 1)
+                    return _valid_only(keys[at] == ints, column)
+        self.__dict__["_lookup"] = lookup
+        return lookup
 
     def excludes(self, stats) -> bool:
         """Whether a row group whose key statistics are ``stats`` (min, max) can hold no match."""
@@ -101,6 +143,27 @@ class JoinFilter:
             return stats.max < self.min or stats.min > self.max
         except TypeError:
             return False
+
+
+def _is_integral(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_date32(t) or pa.types.is_date64(t)
+
+
+def _as_int64(array) -> np.ndarray:
+    """The integers of an integer or date array (NULL slots arbitrary) as int64, without a Python loop."""
+    if pa.types.is_date32(array.type):
+        array = array.view(pa.int32())
+    elif pa.types.is_date64(array.type):
+        array = array.view(pa.int64())
+    return np.asarray(array.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64) \
+        if array.null_count else np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _valid_only(hit: np.ndarray, column) -> pa.Array:
+    """``hit`` as a mask, with NULL keys (which match nothing) false."""
+    if column.null_count:
+        hit &= np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    return pa.array(hit)
 
 
 class KeyCollector:
