@@ -623,7 +623,8 @@ class GroupStates:
         self.reserved = 0
         self.peak = 0
         # merging that hardly shrinks the states (a key that rarely repeats across batches, as
-        # l_orderkey in a scan of lineitem) is wasted work: a partial then emits what it holds
+        # l_orderkey in a scan of lineitem) is wasted work: a partial then emits what it holds,
+        # and a final phase merges only once, at the end (or when the budget is full)
         self.futile = False
 
     @property
@@ -639,7 +640,9 @@ class GroupStates:
         self.pending.append(states)
         self.pending_rows += states.num_rows
         merged_rows = self.merged.num_rows if self.merged is not None else 0
-        if self.pending_rows >= max(MERGE_ROWS, 2 * merged_rows):
+        # once merging has stopped shrinking the states, merging again before the end only hashes
+        # the same rows over and over (a final phase over keys that occur once per partial)
+        if self.pending_rows >= max(MERGE_ROWS, 2 * merged_rows) and not self.futile:
             self._merge()
         return True
 
