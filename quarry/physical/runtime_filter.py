@@ -105,31 +105,21 @@ class JoinFilter:
             return None         # keys of another kind: filtering is only an optimization
 
     def _integer_lookup(self):
-        """A function from an integer column to its mask, built once per filter (per process):
-        a bitmap over the keys' range when it is small, else binary search in the sorted keys;
-        None when the build keys are not integers or were too many to keep."""
-        cached = self.__dict__.get("_lookup")
-        if cached is not None or "_lookup" in self.__dict__:
-            return cached
+        """A function from an integer column to its mask, built once per filter and process (a
+        filter arrives afresh with every task): a bitmap over the keys' range when it is small, else
+        binary search in the sorted keys; None when the keys are not integers or were too many."""
+        if "_lookup" in self.__dict__:
+            return self.__dict__["_lookup"]
         lookup = None
-        if self.values is not None and _is_integral(self.values.type):
-            keys = np.unique(_as_int64(self.values))
-            lo, hi = int(keys[0]), int(keys[-1])
-            if hi - lo < BITMAP_RANGE:
-                bitmap = np.zeros(hi - lo + 1, dtype=bool)
-                bitmap[keys - lo] = True
-
-                def lookup(column, bitmap=bitmap, lo=lo, hi=hi):
-                    ints = _as_int64(column)
-                    inside = (ints >= lo) & (ints <= hi)
-                    hit = np.zeros(len(ints), dtype=bool)
-                    hit[inside] = bitmap[ints[inside] - lo]
-                    return _valid_only(hit, column)
-            else:
-                def lookup(column, keys=keys):
-                    ints = _as_int64(column)
-                    at = np.minimum(np.searchsorted(keys, ints), len(keys) - 1)
-                    return _valid_only(keys[at] == ints, column)
+        if self.values is not None and len(self.values) and _is_integral(self.values.type):
+            fingerprint = (len(self.values), self.min, self.max, str(self.values.type))
+            lookup = _LOOKUPS.get(fingerprint)
+            if lookup is None or lookup[0] is not self.values and not lookup[0].equals(self.values):
+                lookup = (self.values, _build_lookup(_as_int64(self.values)))
+                _LOOKUPS[fingerprint] = lookup
+                while len(_LOOKUPS) > 8:
+                    _LOOKUPS.pop(next(iter(_LOOKUPS)))
+            lookup = lookup[1]
         self.__dict__["_lookup"] = lookup
         return lookup
 
@@ -143,6 +133,32 @@ class JoinFilter:
             return stats.max < self.min or stats.min > self.max
         except TypeError:
             return False
+
+
+_LOOKUPS: dict = {}      # recent lookups by the filter they were built for (tasks of one stage share one)
+
+
+def _build_lookup(keys: np.ndarray):
+    """Membership of int64 ``keys`` (distinct): a bitmap over their range, else a sorted array."""
+    lo, hi = int(keys.min()), int(keys.max())
+    if hi - lo < BITMAP_RANGE:
+        bitmap = np.zeros(hi - lo + 1, dtype=bool)
+        bitmap[keys - lo] = True
+
+        def lookup(column):
+            ints = _as_int64(column)
+            inside = (ints >= lo) & (ints <= hi)
+            hit = np.zeros(len(ints), dtype=bool)
+            hit[inside] = bitmap[ints[inside] - lo]
+            return _valid_only(hit, column)
+        return lookup
+    ordered = np.sort(keys)
+
+    def lookup(column):
+        ints = _as_int64(column)
+        at = np.minimum(np.searchsorted(ordered, ints), len(ordered) - 1)
+        return _valid_only(ordered[at] == ints, column)
+    return lookup
 
 
 def _is_integral(t: pa.DataType) -> bool:
