@@ -14,7 +14,7 @@ import quarry
 from quarry.physical.operators import ParquetScanExec
 from quarry.physical.runtime_filter import JoinFilter, KeyCollector
 from quarry.testing import assert_tables_equal
-from quarry.tpch import register_tables
+from quarry.tpch import load_query, register_tables
 
 EXECUTORS = [pytest.param(dict(workers=0), id="workers0"),
              pytest.param(dict(workers=2, executor="inline"), id="inline2"),
@@ -174,3 +174,17 @@ def test_date_keys_and_a_pickled_filter():
 def test_string_keys_use_arrows_set_lookup():
     f = JoinFilter.of([pa.array(["b", "a", None])])
     assert f.keep(pa.array(["a", "c", None, "b"])).to_pylist() == [True, False, False, True]
+
+
+@pytest.mark.parametrize("settings", EXECUTORS)
+def test_a_filter_passes_on_across_an_equi_join_to_the_other_side(tpch_sf001, duckdb_tpch, settings):
+    # Q20's shape: partsupp filtered by the forest parts joins an aggregation of lineitem by
+    # (part, supplier); the parts' filter also reaches the lineitem scan under that aggregation
+    sql = load_query(20)
+    con = register_tables(quarry.connect(**settings), tpch_sf001)
+    physical = run(con, duckdb_tpch, sql)
+    partsupp = scans_of(physical, "partsupp")
+    lineitem = scans_of(physical, "lineitem")
+    part_filters = {fid for s in partsupp for fid, field in s.runtime_filters if field.name == "ps_partkey"}
+    assert part_filters and any(fid in part_filters for s in lineitem for fid, _ in s.runtime_filters)
+    assert filtered(lineitem) + sum(s.metrics.get("bytes_skipped", 0) for s in lineitem) > 0

@@ -238,7 +238,7 @@ class HashJoinExec(ExecNode):
         return text
 
     def _execute(self, partition, ctx):
-        self._publish_runtime_filter(ctx)
+        self.publish_runtime_filter(ctx)
         broadcast = self._adaptive_broadcast(ctx) if self.mode == "partitioned" else None
         if broadcast is not None:
             # the build side turned out small: join it whole with the probe input's own,
@@ -251,7 +251,7 @@ class HashJoinExec(ExecNode):
         else:
             yield from self._execute_spillable(partition, ctx)
 
-    def _publish_runtime_filter(self, ctx) -> None:
+    def publish_runtime_filter(self, ctx) -> None:
         """In one process: make this join's filter from its whole build exchange, before the probe side
         runs. (On worker processes the scheduler makes it from the build stage's tasks.)"""
         if self.runtime_filter is None:

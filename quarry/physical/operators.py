@@ -75,7 +75,13 @@ class ParquetScanExec(ExecNode):
         return text
 
     def _join_filters(self, ctx: ExecContext) -> list:
-        """The runtime filters known for this scan: (field, JoinFilter) pairs."""
+        """The runtime filters known for this scan: (field, JoinFilter) pairs. In one process a filter
+        not made yet is made now from its join's build side (a filter passed on across joins is
+        needed before the join that makes it runs)."""
+        for fid, _ in self.runtime_filters:
+            join = ctx.filter_joins.get(fid)
+            if fid not in ctx.runtime_filters and join is not None:
+                join.publish_runtime_filter(ctx)
         return [(field, ctx.runtime_filters[fid]) for fid, field in self.runtime_filters
                 if fid in ctx.runtime_filters]
 

@@ -235,35 +235,85 @@ _FILTERABLE = {("inner", True): True, ("inner", False): True, ("semi", True): Tr
 
 
 def plan_runtime_filters(root) -> None:
-    """Give every hash join that qualifies (see the module docstring) a filter on its probe scan.
+    """Give every hash join that qualifies (see the module docstring) a filter on its probe scan,
+    and pass filters on across equi-joins above them.
 
     Sets ``join.runtime_filter = (id, build key expression)`` and appends ``(id, field)`` to the
-    scan's ``runtime_filters``.
+    scan's ``runtime_filters``. Then, since every row leaving a join that applied filter F has its
+    key in F, a join further up on that key may drop the rows of its other side whose key is not in
+    F (where it drops that side's unmatched rows): TPC-H Q20 joins partsupp, already filtered by the
+    ``forest%`` parts, to an aggregation of lineitem by part, so F also filters that lineitem scan
+    before the aggregation.
     """
     from quarry.physical.join import HashJoinExec
-    for node in root.walk():
-        if not isinstance(node, HashJoinExec) or node.null_aware or node.runtime_filter is not None:
-            continue
+    joins = [n for n in _post_order(root) if isinstance(n, HashJoinExec) and not n.null_aware]
+    within: dict[int, set[int]] = {}          # column id -> filters every row's value is known to pass
+    sources: dict[int, object] = {}           # filter id -> the join whose build side makes it
+    for node in joins:
         probe_left = not node.build_left
-        if not _FILTERABLE.get((node.kind, probe_left)):
-            continue
         build_rows, probe_rows = node.estimates if node.estimates else (None, None)
-        if build_rows is None or build_rows > MAX_BUILD_ROWS or build_rows * MIN_REDUCTION > probe_rows:
+        if _FILTERABLE.get((node.kind, probe_left)) and build_rows is not None and \
+                build_rows <= MAX_BUILD_ROWS and build_rows * MIN_REDUCTION <= probe_rows:
+            probe_keys = node.left_keys if probe_left else node.right_keys
+            build_keys = node.right_keys if probe_left else node.left_keys
+            probe = node.children[0 if probe_left else 1]
+            for pkey, bkey in zip(probe_keys, build_keys):
+                if not isinstance(pkey, ColumnRef):
+                    continue
+                target = trace_to_scan(probe, pkey.field.id)
+                if target is None:
+                    continue
+                fid = next(_IDS)
+                node.runtime_filter = (fid, bkey)
+                sources[fid] = node
+                _attach(target, fid, node)
+                for key in (pkey, bkey):
+                    if isinstance(key, ColumnRef):
+                        within.setdefault(key.field.id, set()).add(fid)
+                break
+        _pass_on(node, within, sources)
+
+
+def _pass_on(node, within: dict[int, set[int]], sources: dict) -> None:
+    """Filters known to hold on one key of ``node``'s equi-join also filter the other side's key."""
+    for lkey, rkey in zip(node.left_keys, node.right_keys):
+        if not (isinstance(lkey, ColumnRef) and isinstance(rkey, ColumnRef)):
             continue
-        probe_keys = node.left_keys if probe_left else node.right_keys
-        build_keys = node.right_keys if probe_left else node.left_keys
-        probe = node.children[0 if probe_left else 1]
-        for pkey, bkey in zip(probe_keys, build_keys):
-            if not isinstance(pkey, ColumnRef):
+        for known, other, side in ((lkey, rkey, 1), (rkey, lkey, 0)):
+            fids = within.get(known.field.id, set()) - within.get(other.field.id, set())
+            # the other side's rows whose key is outside a filter find no match: only where the
+            # join drops its unmatched rows may they go
+            if not fids or not _FILTERABLE.get((node.kind, side == 0)):
                 continue
-            target = trace_to_scan(probe, pkey.field.id)
+            target = trace_to_scan(node.children[side], other.field.id)
             if target is None:
                 continue
-            scan, field = target
-            fid = next(_IDS)
-            node.runtime_filter = (fid, bkey)
-            scan.runtime_filters = list(scan.runtime_filters) + [(fid, field)]
-            break
+            for fid in sorted(fids):
+                _attach(target, fid, sources[fid])
+            within.setdefault(other.field.id, set()).update(fids)
+
+
+def _attach(target, fid: int, source) -> None:
+    """Give the scan of ``target`` filter ``fid``, unless the scan feeds the filter's own build side
+    (it would wait for itself)."""
+    scan, field = target
+    build = source.children[source.build_side]
+    if any(node is scan for node in build.walk()):
+        return
+    if all(f != fid for f, _ in scan.runtime_filters):
+        scan.runtime_filters = list(scan.runtime_filters) + [(fid, field)]
+
+
+def filter_sources(root) -> dict:
+    """Filter id -> the join that makes it, for running ``root`` in one process (see ParquetScanExec)."""
+    from quarry.physical.join import HashJoinExec
+    return {n.runtime_filter[0]: n for n in root.walk() if isinstance(n, HashJoinExec) and n.runtime_filter}
+
+
+def _post_order(node):
+    for child in node.children:
+        yield from _post_order(child)
+    yield node
 
 
 def trace_to_scan(node, fid: int):
