@@ -176,15 +176,26 @@ def test_string_keys_use_arrows_set_lookup():
     assert f.keep(pa.array(["a", "c", None, "b"])).to_pylist() == [True, False, False, True]
 
 
-@pytest.mark.parametrize("settings", EXECUTORS)
-def test_a_filter_passes_on_across_an_equi_join_to_the_other_side(tpch_sf001, duckdb_tpch, settings):
+def test_a_filter_passes_on_across_an_equi_join_to_the_other_side(tpch_sf001, duckdb_tpch):
     # Q20's shape: partsupp filtered by the forest parts joins an aggregation of lineitem by
-    # (part, supplier); the parts' filter also reaches the lineitem scan under that aggregation
+    # (part, supplier); the parts' filter also reaches the lineitem scan under that aggregation.
+    # On worker processes the lineitem scan's stage waits for the parts' stage (in one process the
+    # filter is made only when its own join runs, after the aggregation: too late to use)
     sql = load_query(20)
-    con = register_tables(quarry.connect(**settings), tpch_sf001)
+    con = register_tables(quarry.connect(workers=2), tpch_sf001)
     physical = run(con, duckdb_tpch, sql)
     partsupp = scans_of(physical, "partsupp")
     lineitem = scans_of(physical, "lineitem")
     part_filters = {fid for s in partsupp for fid, field in s.runtime_filters if field.name == "ps_partkey"}
     assert part_filters and any(fid in part_filters for s in lineitem for fid, _ in s.runtime_filters)
     assert filtered(lineitem) + sum(s.metrics.get("bytes_skipped", 0) for s in lineitem) > 0
+
+
+@pytest.mark.parametrize("settings", EXECUTORS)
+@pytest.mark.parametrize("disabled", [(), ("reorder_joins", "push_down_semi_join", "prune_columns")])
+def test_every_tpch_query_with_filters_passed_on_finishes_right(tpch_sf001, duckdb_tpch, settings, disabled):
+    # filters passed on across joins wait for other stages: no plan shape may make a circle of waits
+    # (joins left in their written order chained Q18's filters into one in an earlier version)
+    con = register_tables(quarry.connect(**settings, disabled_rules=list(disabled), timeout=60), tpch_sf001)
+    for n in (2, 5, 9, 17, 18, 20, 21):
+        run(con, duckdb_tpch, load_query(n))

@@ -48,8 +48,6 @@ def run_physical(root: ExecNode, ctx: ExecContext) -> pa.Table:
 def stream_inline(root: ExecNode, ctx: ExecContext) -> Iterator[pa.RecordBatch]:
     """The batches of ``root`` (one output partition) run in this process, as they are produced."""
     from quarry.parallelism import use_arrow_threads
-    from quarry.physical.runtime_filter import filter_sources
-    ctx.filter_joins = filter_sources(root)
     it = stream_partitions(root, ctx)
     try:
         while True:

@@ -160,14 +160,16 @@ class StageRun:
                 node.runtime_filters = kept
 
     def _upstream(self, stage_id: int) -> set[int]:
-        """Every stage whose output ``stage_id`` reads, directly or not."""
+        """Every stage ``stage_id`` waits for, directly or not: stages whose output it reads, and the
+        build stages of the join filters its scans apply (so no wait can close a circle)."""
         seen: set[int] = set()
-        todo = list(self.graph.by_id(stage_id).inputs)
+        todo = list(self.graph.by_id(stage_id).inputs) + list(self.filter_waits.get(stage_id, ()))
         while todo:
             sid = todo.pop()
             if sid not in seen:
                 seen.add(sid)
                 todo.extend(self.graph.by_id(sid).inputs)
+                todo.extend(self.filter_waits.get(sid, ()))
         return seen
 
     def _ready(self, stage: Stage) -> bool:

@@ -52,10 +52,8 @@ class ExecContext:
     cancel_check: object = None
     deadline: float | None = None     # time.monotonic() after which the query is cancelled
     origin: object = None             # what started the query (a DataFrame's plan), for cancel(origin)
-    # join filters known so far, by id (see quarry.physical.runtime_filter); in one process also the
-    # joins that make them, so a scan can have its filter made before the join would get to it
+    # join filters known so far, by id (see quarry.physical.runtime_filter)
     runtime_filters: dict = field(default_factory=dict)
-    filter_joins: dict = field(default_factory=dict)
 
     @property
     def memory(self):

@@ -183,9 +183,25 @@ def _one_batch(table: pa.Table, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(batches[0].columns, schema=schema)
 
 
-def _slices(batch: pa.RecordBatch):
-    for start in range(0, max(batch.num_rows, 1), PROBE_SLICE_ROWS):
-        yield batch.slice(start, PROBE_SLICE_ROWS)
+SLICE_OUTPUT_ROWS = 32_768  # output rows a probe slice should make at most: one Acero output batch
+
+
+def probe_slice_rows(build: pa.Table, key: str) -> int:
+    """Probe rows per Acero task for this build side.
+
+    Acero finishes every probe slice it has started when a join stops (a cancel), and one slice
+    is one task, so a slice should make about ``SLICE_OUTPUT_ROWS`` output rows at most. A probe
+    row makes about as many as a build key has rows: measured on a sample of the build side
+    (its first key; rows per composite key are no more), a key with hundreds of rows (a
+    self-join on a low-cardinality column) gives slices of a few dozen rows.
+    """
+    n = build.num_rows
+    if n == 0:
+        return PROBE_SLICE_ROWS
+    sample = build.column(key).slice(0, 65_536)
+    distinct = pc.count_distinct(sample, mode="all").as_py()
+    rows_per_key = len(sample) / max(distinct, 1)
+    return int(min(PROBE_SLICE_ROWS, max(16, SLICE_OUTPUT_ROWS / rows_per_key)))
 
 
 def _rows_table(n: int) -> pa.Table:
@@ -224,6 +240,9 @@ class HashJoinExec(ExecNode):
         # even if the two sides evaluate to different types (int32 and int64, decimal scales)
         self.spill_key_types = [T.common_type(a.dtype, b.dtype) for a, b in zip(self.left_keys, self.right_keys)]
         self.estimates: tuple[float, float] | None = None    # planner's (build rows, probe rows)
+        build = self.children[0 if build_left else 1]
+        if isinstance(build, RepartitionExec):
+            build.held = True      # read whole (for a join filter or an adaptive broadcast) and then again
         # (id, build key) of the join filter this join's build side makes for its probe scan, if any
         self.runtime_filter: tuple[int, Expr] | None = None
 
@@ -355,14 +374,27 @@ class HashJoinExec(ExecNode):
                                    else probe_schema.empty_table(), probe_key_exprs, "__pk")
         reader_schema = sample.schema
 
+        # "halt" ends the probe input at once when this join stops
+        stop = {"halt": False}
+        slice_rows = probe_slice_rows(bt, bkeys[0]) if bkeys else PROBE_SLICE_ROWS
+
+        def sliced(batch: pa.RecordBatch):
+            start = 0
+            while start < batch.num_rows and not stop["halt"]:
+                size = min(slice_rows, batch.num_rows - start)
+                yield batch.slice(start, size)
+                start += size
+
         def probe_stream():
             # Acero probes a batch in one task, which a cancel cannot interrupt: slices keep each
-            # task short even where every probe row finds hundreds of matches
+            # task short, and shorter still where every probe row finds many matches
             if first is not None:
-                yield from _slices(_one_batch(sample, reader_schema))
+                yield from sliced(_one_batch(sample, reader_schema))
             for batch in probe_batches:
+                if stop["halt"]:
+                    return
                 table, _ = _with_keys(pa.Table.from_batches([batch]), probe_key_exprs, "__pk")
-                yield from _slices(_one_batch(table, reader_schema))
+                yield from sliced(_one_batch(table, reader_schema))
 
         reader = pa.RecordBatchReader.from_batches(reader_schema, probe_stream())
         probe_source = acero.Declaration("record_batch_reader_source",
@@ -392,11 +424,16 @@ class HashJoinExec(ExecNode):
             left, right = (build, rest) if self.build_left else (rest, build)
             yield from batches_of(self.join_tables(left, right), ctx.config.batch_rows)
             return
-        with out:
+        try:
             for batch in out:
                 ctx.check_cancelled()
                 if batch.num_rows:
                     yield pa.RecordBatch.from_arrays([batch.column(n) for n in names], schema=self.schema)
+        finally:
+            # Acero's source thread may be waiting to pull more probe input: end that input first,
+            # so closing the plan does not wait on work nobody will read
+            stop["halt"] = True
+            out.close()
 
     def _spill_keys(self, side: int, batch) -> list[pa.Array]:
         """The join keys of a left (0) or right (1) batch, in the type both sides hash in."""

@@ -75,13 +75,14 @@ class ParquetScanExec(ExecNode):
         return text
 
     def _join_filters(self, ctx: ExecContext) -> list:
-        """The runtime filters known for this scan: (field, JoinFilter) pairs. In one process a filter
-        not made yet is made now from its join's build side (a filter passed on across joins is
-        needed before the join that makes it runs)."""
-        for fid, _ in self.runtime_filters:
-            join = ctx.filter_joins.get(fid)
-            if fid not in ctx.runtime_filters and join is not None:
-                join.publish_runtime_filter(ctx)
+        """The runtime filters known for this scan: (field, JoinFilter) pairs.
+
+        A filter not known yet is not waited for: with worker processes the scheduler starts this
+        scan's stage only once its filters' build stages are done; in one process a join makes its
+        filter just before it reads its probe side, and a filter passed on across a join further up
+        may come too late for this scan (making it here could wait on an exchange this very
+        computation holds).
+        """
         return [(field, ctx.runtime_filters[fid]) for fid, field in self.runtime_filters
                 if fid in ctx.runtime_filters]
 
@@ -562,13 +563,20 @@ def _drain(batches: deque) -> Iterator[pa.RecordBatch]:
 
 
 class RepartitionExec(ExecNode):
-    """Hash exchange: route every row to partition ``hash(keys) % n``."""
+    """Hash exchange: route every row to partition ``hash(keys) % n``.
+
+    In one process the exchange computes all its buckets at once and holds them, since its
+    consumers read their buckets in parallel. Into one partition there is nothing to route:
+    it streams its input through (memory follows the consumer, not the input), unless a join
+    holds it as its build side (``held``), which reads it whole more than once.
+    """
 
     name = "Repartition"
 
     def __init__(self, child: ExecNode, keys: list[Expr], partitions: int):
         super().__init__([child], child.fields, partitions)
         self.keys = keys
+        self.held = False
         self.metrics["shuffle_rows"] = 0
 
     def describe(self):
@@ -596,6 +604,11 @@ class RepartitionExec(ExecNode):
         return buckets
 
     def _execute(self, partition, ctx):
+        if self.partitions == 1 and not self.held:
+            for batch in stream_partitions(self.children[0], ctx):
+                self.add_metric("shuffle_rows", batch.num_rows)
+                yield batch
+            return
         yield from self._buckets(ctx)[partition]
 
     def all_batches(self, ctx: ExecContext) -> list[pa.RecordBatch]:

@@ -304,12 +304,6 @@ def _attach(target, fid: int, source) -> None:
         scan.runtime_filters = list(scan.runtime_filters) + [(fid, field)]
 
 
-def filter_sources(root) -> dict:
-    """Filter id -> the join that makes it, for running ``root`` in one process (see ParquetScanExec)."""
-    from quarry.physical.join import HashJoinExec
-    return {n.runtime_filter[0]: n for n in root.walk() if isinstance(n, HashJoinExec) and n.runtime_filter}
-
-
 def _post_order(node):
     for child in node.children:
         yield from _post_order(child)
