@@ -306,7 +306,8 @@ def excerpt_mismatch(block: Block) -> str | None:
         try:
             position = file_lines.index(line, position) + 1
         except ValueError:
-            return f"{block.where}: this line of the excerpt is not in {block.reason} (after line {position}): {line!r}"
+            return (f"{block.where}: this line of the excerpt is not in {block.reason} "
+                    f"(after line {position}): {line!r}")
     return None
 
 
@@ -620,6 +621,12 @@ def _status(status: Path) -> list[str]:
     return status.read_text().splitlines() if status.exists() else []
 
 
+def _last_block(status: Path) -> tuple[str, str]:
+    """(line, kind) of the block the child started last, from its status file."""
+    started = [line.split()[1:] for line in _status(status) if line.startswith("block ")]
+    return tuple(started[-1]) if started else ("?", "?")
+
+
 @pytest.mark.parametrize("path", DOC_FILES, ids=_rel)
 def test_doc_examples_run(path, tpch_sf001, tmp_path):
     """Every runnable block of one file runs, in order, in a subprocess with a timeout."""
@@ -640,16 +647,18 @@ def test_doc_examples_run(path, tpch_sf001, tmp_path):
     except subprocess.TimeoutExpired:
         _kill_group(child.pid)
         output, _ = child.communicate()
-        started = [line.split()[1:] for line in _status(status) if line.startswith("block ")]
-        line, kind = started[-1] if started else ("?", "?")
+        line, kind = _last_block(status)
         pytest.fail(f"{_rel(path)}:{line}: the ```{kind} block did not finish: the file's examples took "
                     f"more than {FILE_TIMEOUT} s\n{_tail(output)}")
     finally:
         # The child, its workers, and every shell block it started (each a process group of its own).
-        for pgid in [child.pid] + [int(line.split()[1]) for line in _status(status) if line.startswith("pgid ")]:
+        groups = [int(line.split()[1]) for line in _status(status) if line.startswith("pgid ")]
+        for pgid in [child.pid, *groups]:
             _kill_group(pgid)
     if not result.exists():
-        pytest.fail(f"{_rel(path)}: the example runner died (status {child.returncode}):\n{_tail(output)}")
+        line, kind = _last_block(status)
+        pytest.fail(f"{_rel(path)}:{line}: the example runner died (status {child.returncode}) in the "
+                    f"```{kind} block\n{_tail(output)}")
     failures = json.loads(result.read_text())
     if failures:
         pytest.fail("\n".join(failures) + f"\n--- output ---\n{_tail(output)}", pytrace=False)
