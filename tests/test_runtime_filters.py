@@ -199,3 +199,13 @@ def test_every_tpch_query_with_filters_passed_on_finishes_right(tpch_sf001, duck
     con = register_tables(quarry.connect(**settings, disabled_rules=list(disabled), timeout=60), tpch_sf001)
     for n in (2, 5, 9, 17, 18, 20, 21):
         run(con, duckdb_tpch, load_query(n))
+
+
+def test_equal_subtrees_filtered_alike_share_a_stage_and_keep_the_filter(tpch_sf001, duckdb_tpch):
+    # Q11 joins partsupp to German suppliers twice (the total and the per-part sums): both supplier
+    # scans get a filter from equal nation scans, so the one shared supplier stage keeps it
+    con = register_tables(quarry.connect(workers=2), tpch_sf001)
+    physical = run(con, duckdb_tpch, load_query(11))
+    supplier = scans_of(physical, "supplier")
+    assert len(supplier) == 1 and supplier[0].runtime_filters
+    assert filtered(supplier) > 0

@@ -335,15 +335,19 @@ class _Volatile(Exception):
     pass
 
 
-def signature(node: ExecNode, keys=(), mode: str = "", buckets: int = 0):
+def signature(node: ExecNode, keys=(), mode: str = "", buckets: int = 0, filters: dict | None = None):
     """A value equal for two subtrees exactly when they compute the same rows (up to column ids).
 
     Spark's ReuseExchange idea: a query that spells the same subquery twice (TPC-H Q15's
     revenue view, Q11's HAVING subquery, Q21's two scans of late lineitems) shuffles it
-    once. Join filters on scans (``runtime_filters``) do not count: a shared stage drops them. Column ids are replaced by the order in which they first appear, so two copies
+    once. Column ids are replaced by the order in which they first appear, so two copies
     that differ only in ids and table aliases match, while any other difference (an
     operator, a constant, a column's position, another table object) does not. A subtree
     with a volatile function (``random()``) never matches, and returns None.
+
+    Join filters on scans (``runtime_filters``) count only if ``filters`` is given: it maps a
+    filter id to a value standing for what the filter holds (the signature of its join's build
+    side and key), so copies filtered by equal build sides match and others do not.
     """
     ids: dict[int, int] = {}
 
@@ -356,6 +360,9 @@ def signature(node: ExecNode, keys=(), mode: str = "", buckets: int = 0):
             return ("F", ids.setdefault(obj.id, len(ids)), obj.name, str(obj.dtype))
         if isinstance(obj, ExecNode):
             attrs = tuple((k, norm(v)) for k, v in sorted(vars(obj).items()) if k not in _NOT_SEMANTIC)
+            if filters is not None and getattr(obj, "runtime_filters", None):
+                attrs += (("runtime_filters", tuple(sorted(
+                    repr((filters.get(fid, ("O", fid)), norm(field))) for fid, field in obj.runtime_filters))),)
             return (type(obj).__name__, obj.partitions, attrs, tuple(norm(c) for c in obj.children))
         if isinstance(obj, Call) and not getattr(definition(obj.name), "deterministic", False):
             raise _Volatile             # a volatile call (random()), by its function definition
@@ -392,23 +399,26 @@ def cut_stages(physical: ExecNode) -> StageGraph:
         MergeSortedExec = ()
     stages: list[Stage] = []
     by_signature: dict = {}
+    filters = _filter_identities(physical)
 
     def new_stage(child: ExecNode, mode: str, buckets: int, keys, exchange) -> Stage:
         sig = signature(child, keys, mode, buckets)
         if sig is not None and sig in by_signature:
-            shared = by_signature[sig]
+            shared, strict = by_signature[sig]
             # equal but for join filters (one copy feeds a join that filters it): sharing the stage
-            # saves a whole computation, the filters only part of one, so the shared copy drops them
-            for node in shared.root.walk():
-                if getattr(node, "runtime_filters", None):
-                    node.runtime_filters = []
+            # saves a whole computation, the filters only part of one, so the shared copy drops
+            # them, unless both copies are filtered alike (by equal build sides: TPC-H Q11)
+            if signature(child, keys, mode, buckets, filters) != strict:
+                for node in shared.root.walk():
+                    if getattr(node, "runtime_filters", None):
+                        node.runtime_filters = []
             return shared
         inputs: list[int] = []
         root = rewrite(child, inputs)
         stage = Stage(len(stages) + 1, root, mode, buckets, list(keys), inputs, exchange)
         stages.append(stage)
         if sig is not None:
-            by_signature[sig] = stage
+            by_signature[sig] = (stage, signature(child, keys, mode, buckets, filters))
         return stage
 
     def rewrite(node: ExecNode, inputs: list[int]) -> ExecNode:
@@ -438,6 +448,18 @@ def cut_stages(physical: ExecNode) -> StageGraph:
     root = rewrite(plan, result_inputs)
     stages.append(Stage(len(stages) + 1, root, "result", 1, [], result_inputs, None))
     return StageGraph(stages, physical)
+
+
+def _filter_identities(physical: ExecNode) -> dict:
+    """Filter id -> what the filter holds: its join's build side (as a signature) and key position."""
+    from quarry.physical.join import HashJoinExec
+    out = {}
+    for node in physical.walk():
+        if isinstance(node, HashJoinExec) and node.runtime_filter is not None:
+            fid, key = node.runtime_filter
+            build = node.children[node.build_side]
+            out[fid] = repr((signature(build, [key]), ))
+    return out
 
 
 def _copy_tree(node: ExecNode) -> ExecNode:
