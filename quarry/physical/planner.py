@@ -25,7 +25,7 @@ from quarry.physical.operators import (
     BroadcastExec, FilterExec, GatherExec, LimitExec, MemoryScanExec, MergeSortedExec, ParquetScanExec,
     ProjectExec, RepartitionExec, SingleRowExec, SortExec, UnionExec, ValuesExec,
 )
-from quarry.physical.runtime_filter import plan_runtime_filters
+from quarry.physical.filter_planning import plan_runtime_filters
 from quarry.physical.setop import SetOpExec
 from quarry.physical.window import WindowExec
 

@@ -7,7 +7,7 @@ be dropped by the join. So the scan that produces the probe key drops such rows 
 decoded further, shuffled and probed. TPC-H Q17 joins all of lineitem to 200-odd parts of
 one brand and container: with the filter the lineitem scan passes on a few thousand rows.
 
-A filter is planned (:func:`plan_runtime_filters`) for a hash join whose build side is
+A filter is planned (:func:`quarry.physical.filter_planning.plan_runtime_filters`) for a hash join whose build side is
 estimated small and whose probe key, followed down through projections, filters,
 exchanges, group keys of aggregations and the row-preserving sides of other joins, is a
 column of a Parquet scan. Only where dropping probe rows without a match cannot change
@@ -23,7 +23,6 @@ or, in one process, the join itself from its build exchange before reading the p
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,13 +30,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quarry.logical.expressions import ColumnRef
 
 MAX_VALUES = 1 << 20          # distinct build keys kept as a set; beyond it only the range
 BITMAP_RANGE = 1 << 24        # integer keys spanning at most this range are looked up in a bitmap
 HASHED_VALUES = 1 << 16       # other keys: pc.is_in (which rebuilds its hash set per call) up to this many
-MAX_BUILD_ROWS = 4_000_000    # a build side estimated above this gets no filter
-MIN_REDUCTION = 4             # ... nor one not estimated this many times smaller than the probe side
 
 
 @dataclass
@@ -225,135 +221,9 @@ class KeyCollector:
         return JoinFilter(values, self.min, self.max)
 
 
-# -- planning ----------------------------------------------------------------------------------
-
-_IDS = itertools.count(1)
-
-# the side of a join whose rows may be dropped when they find no match: (kind, probe is left) -> ok
-_FILTERABLE = {("inner", True): True, ("inner", False): True, ("semi", True): True, ("semi", False): True,
-               ("left", False): True, ("right", True): True, ("anti", False): True}
-
-
-def plan_runtime_filters(root) -> None:
-    """Give every hash join that qualifies (see the module docstring) a filter on its probe scan,
-    and pass filters on across equi-joins above them.
-
-    Sets ``join.runtime_filter = (id, build key expression)`` and appends ``(id, field)`` to the
-    scan's ``runtime_filters``. Then, since every row leaving a join that applied filter F has its
-    key in F, a join further up on that key may drop the rows of its other side whose key is not in
-    F (where it drops that side's unmatched rows): TPC-H Q20 joins partsupp, already filtered by the
-    ``forest%`` parts, to an aggregation of lineitem by part, so F also filters that lineitem scan
-    before the aggregation.
-    """
-    from quarry.physical.join import HashJoinExec
-    joins = [n for n in _post_order(root) if isinstance(n, HashJoinExec) and not n.null_aware]
-    within: dict[int, set[int]] = {}          # column id -> filters every row's value is known to pass
-    sources: dict[int, object] = {}           # filter id -> the join whose build side makes it
-    for node in joins:
-        probe_left = not node.build_left
-        build_rows, probe_rows = node.estimates if node.estimates else (None, None)
-        if _FILTERABLE.get((node.kind, probe_left)) and build_rows is not None and \
-                build_rows <= MAX_BUILD_ROWS and build_rows * MIN_REDUCTION <= probe_rows:
-            probe_keys = node.left_keys if probe_left else node.right_keys
-            build_keys = node.right_keys if probe_left else node.left_keys
-            probe = node.children[0 if probe_left else 1]
-            for pkey, bkey in zip(probe_keys, build_keys):
-                if not isinstance(pkey, ColumnRef):
-                    continue
-                target = trace_to_scan(probe, pkey.field.id)
-                if target is None:
-                    continue
-                fid = next(_IDS)
-                node.runtime_filter = (fid, bkey)
-                sources[fid] = node
-                _attach(target, fid, node)
-                for key in (pkey, bkey):
-                    if isinstance(key, ColumnRef):
-                        within.setdefault(key.field.id, set()).add(fid)
-                break
-        _pass_on(node, within, sources)
-
-
-def _pass_on(node, within: dict[int, set[int]], sources: dict) -> None:
-    """Filters known to hold on one key of ``node``'s equi-join also filter the other side's key."""
-    for lkey, rkey in zip(node.left_keys, node.right_keys):
-        if not (isinstance(lkey, ColumnRef) and isinstance(rkey, ColumnRef)):
-            continue
-        for known, other, side in ((lkey, rkey, 1), (rkey, lkey, 0)):
-            fids = within.get(known.field.id, set()) - within.get(other.field.id, set())
-            # the other side's rows whose key is outside a filter find no match: only where the
-            # join drops its unmatched rows may they go
-            if not fids or not _FILTERABLE.get((node.kind, side == 0)):
-                continue
-            target = trace_to_scan(node.children[side], other.field.id)
-            if target is None:
-                continue
-            for fid in sorted(fids):
-                _attach(target, fid, sources[fid])
-            within.setdefault(other.field.id, set()).update(fids)
-
-
-def _attach(target, fid: int, source) -> None:
-    """Give the scan of ``target`` filter ``fid``, unless the scan feeds the filter's own build side
-    (it would wait for itself)."""
-    scan, field = target
-    build = source.children[source.build_side]
-    if any(node is scan for node in build.walk()):
-        return
-    if all(f != fid for f, _ in scan.runtime_filters):
-        scan.runtime_filters = list(scan.runtime_filters) + [(fid, field)]
-
-
-def _post_order(node):
-    for child in node.children:
-        yield from _post_order(child)
-    yield node
-
-
-def trace_to_scan(node, fid: int):
-    """The Parquet scan (and its field) that produces column ``fid`` of ``node``'s output, following
-    only operators through which dropping a row of that scan drops exactly the output rows that
-    carry its value; None if there is none."""
-    from quarry.physical.aggregate import HashAggregateExec
-    from quarry.physical.join import HashJoinExec
-    from quarry.physical.operators import (
-        BroadcastExec, FilterExec, GatherExec, ParquetScanExec, ProjectExec, RepartitionExec,
-    )
-    while True:
-        if isinstance(node, ParquetScanExec):
-            field = next((f for f in node.fields if f.id == fid), None)
-            return (node, field) if field is not None else None
-        if isinstance(node, (RepartitionExec, GatherExec, BroadcastExec, FilterExec)):
-            node = node.children[0]
-            continue
-        if isinstance(node, ProjectExec):
-            index = next((i for i, f in enumerate(node.fields) if f.id == fid), None)
-            if index is None or not isinstance(node.exprs[index], ColumnRef):
-                return None
-            fid = node.exprs[index].field.id
-            node = node.children[0]
-            continue
-        if isinstance(node, HashAggregateExec):
-            index = next((i for i, f in enumerate(node.group_fields) if f.id == fid), None)
-            if index is None or node.grouping_sets is not None or not isinstance(node.group_exprs[index], ColumnRef):
-                return None
-            fid = node.group_exprs[index].field.id
-            node = node.children[0]
-            continue
-        if isinstance(node, HashJoinExec):
-            left = any(f.id == fid for f in node.children[0].fields)
-            preserved = {"inner": (True, True), "semi": (True, False), "anti": (True, False),
-                         "left": (True, False), "right": (False, True)}.get(node.kind)
-            if preserved is None or not preserved[0 if left else 1]:
-                return None
-            node = node.children[0 if left else 1]
-            continue
-        return None
-
-
 def describe_filters(filters) -> str:
     """How a scan shows its runtime filters in EXPLAIN: ``runtime_filter=[#3 l_partkey]``."""
     return "runtime_filter=[" + ", ".join(f"#{fid} {field.name}" for fid, field in filters) + "]"
 
 
-__all__ = ["JoinFilter", "KeyCollector", "plan_runtime_filters", "trace_to_scan", "describe_filters"]
+__all__ = ["JoinFilter", "KeyCollector", "describe_filters"]
