@@ -495,3 +495,38 @@ def test_a_cancelled_query_stops_using_cpu_within_a_second(tpch_sf001, spill_dir
         time.sleep(0.5)
         assert all(_cpu_seconds(pid) - cpu < 0.1 for pid, cpu in before.items())
     assert leftovers(spill_dir) == []
+
+
+def test_progress_counts_rows_scanned_while_a_task_still_runs(tmp_path):
+    """A worker reports each row group it scans through shared memory, so the progress bar moves
+    during a long task, not only when it ends."""
+    import pyarrow.parquet as pq
+    import numpy as np
+    rng = np.random.default_rng(3)
+    words = pa.array(["".join(w) for w in rng.choice(list("abcdefgh"), size=(4000, 12))])
+    table = pa.table({"s": pa.concat_arrays([words] * 100)})
+    path = tmp_path / "words.parquet"
+    pq.write_table(table, path, row_group_size=4000)             # 100 row groups, one task
+    con = quarry.connect(workers=1)
+    con.register("words", str(path))
+    seen = []
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            p = con.progress()
+            if p is not None:
+                seen.append((p.tasks_done, p.rows_scanned, p.rows_to_scan))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        n = con.sql("SELECT count(*) AS n FROM words WHERE regexp_matches(s, '(a|b)+(c|d)+(e|f)+g')") \
+            .to_pylist()[0]["n"]
+    finally:
+        done.set()
+        watcher.join()
+    assert n >= 0
+    mid_task = [rows for tasks, rows, total in seen if tasks == 0 and 0 < rows < total]
+    assert mid_task, f"no progress seen inside the task: {seen[:5]} ... {seen[-5:]}"

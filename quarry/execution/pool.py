@@ -70,19 +70,28 @@ class _Worker:
 
 
 class CancelFlags:
-    """One int64 per worker slot in a small memory-mapped file both sides map: the id of a query
-    whose running task must stop. Workers read theirs at every batch, without a system call."""
+    """A small memory-mapped file the pool and its workers share, one record per worker slot:
+    the id of a query whose running task must stop (workers read theirs at every batch, without
+    a system call), and the rows and column bytes the slot's running task has scanned so far
+    (workers add to them at every row group, so progress moves while a long task runs).
+
+    Layout: ``SLOTS`` int64 cancel flags, then ``SLOTS`` pairs of int64 scan counters.
+    """
 
     SLOTS = 1024
 
     def __init__(self):
         fd, self.path = tempfile.mkstemp(prefix="quarry-flags-")
-        os.ftruncate(fd, 8 * self.SLOTS)
-        self._map = mmap.mmap(fd, 8 * self.SLOTS)
+        os.ftruncate(fd, 24 * self.SLOTS)
+        self._map = mmap.mmap(fd, 24 * self.SLOTS)
         os.close(fd)
 
     def set(self, slot: int, query: int) -> None:
         struct.pack_into("q", self._map, 8 * slot, query)
+
+    def scanned(self, slot: int) -> tuple[int, int]:
+        """(rows, bytes) the task running in ``slot`` has scanned so far."""
+        return struct.unpack_from("qq", self._map, scan_offset(slot))
 
     def close(self) -> None:
         self._map.close()
@@ -90,6 +99,11 @@ class CancelFlags:
             os.remove(self.path)
         except OSError:
             pass
+
+
+def scan_offset(slot: int) -> int:
+    """Where a slot's scan counters are in the flag file."""
+    return 8 * CancelFlags.SLOTS + 16 * slot
 
 
 def worker_command(fd: int, flags: str, slot: int, threads: int) -> list[str]:
@@ -136,6 +150,17 @@ class WorkerPool:
                     w.kill_at = now + CANCEL_GRACE
         self._wake()
         return dropped
+
+    def scanned(self, query: int) -> tuple[int, int]:
+        """(rows, bytes) scanned so far by the tasks of ``query`` running now (not yet replied)."""
+        rows = nbytes = 0
+        with self._lock:
+            for w in self._workers:
+                if w.task is not None and w.task.query == query:
+                    r, b = self._flags.scanned(w.slot)
+                    rows += r
+                    nbytes += b
+        return rows, nbytes
 
     def pids(self) -> list[int]:
         """Process ids of the live workers."""

@@ -342,11 +342,16 @@ class StageRun:
                         time.perf_counter() - self.started, finished, **self._scanned())
 
     def _scanned(self) -> dict:
-        """The scan counters: task metrics merged so far, and the result stage's scans (they run
-        in this process) as they read."""
+        """The scan counters: task metrics merged so far, what running tasks have scanned so far,
+        and the result stage's scans (they run in this process) as they read."""
         rows = sum(node.metrics.get("rows_read", 0) for node, _, _ in self.scans)
         done = sum(node.metrics.get("bytes_read", 0) + node.metrics.get("bytes_skipped", 0)
                    for node, _, _ in self.scans)
+        live = getattr(getattr(self.backend, "pool", None), "scanned", None)
+        if live is not None:
+            # tasks still running report their scans through the pool's shared counters
+            live_rows, live_bytes = live(self.query)
+            rows, done = rows + live_rows, done + live_bytes
         return {"rows_scanned": int(rows), "rows_to_scan": sum(r for _, r, _ in self.scans),
                 "bytes_scanned": int(done), "bytes_to_scan": sum(b for _, _, b in self.scans)}
 

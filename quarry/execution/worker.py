@@ -27,7 +27,7 @@ from quarry.execution.stages import BucketWriter, ShuffleWriter, task_counters
 from quarry.physical.base import ExecContext
 
 
-def run_task(message: dict, cancel_check=None, make_writer=None) -> dict:
+def run_task(message: dict, cancel_check=None, make_writer=None, scan_progress=None) -> dict:
     """Run one task described by ``message``; returns its reply (see the module docstring).
 
     ``make_writer(schema, mode, keys, buckets)`` makes the task's output writer; by default
@@ -40,6 +40,7 @@ def run_task(message: dict, cancel_check=None, make_writer=None) -> dict:
     ctx = ExecContext(message["config"])
     ctx.shuffle_sources = message["inputs"]
     ctx.cancel_check = cancel_check
+    ctx.scan_progress = scan_progress
     ctx.runtime_filters = dict(message.get("runtime_filters") or {})
     # a build stage collects the join keys it writes, for the filters of the probe scans
     collectors = {fid: (key, KeyCollector()) for fid, key in (message.get("filter_sources") or {}).items()}
@@ -134,15 +135,25 @@ def main() -> None:
     with open(flag_path, "r+b") as f:
         flags = mmap.mmap(f.fileno(), 0)
     offset = 8 * slot
+    from quarry.execution.pool import scan_offset
+    counters = scan_offset(slot)
 
     def cancelled(query: int) -> bool:
         return struct.unpack_from("q", flags, offset)[0] == query
 
+    def scanned(rows: int, nbytes: int) -> None:
+        """Add to this slot's scan counters (``rows < 0``: reset them, a new task starts)."""
+        if rows < 0:
+            struct.pack_into("qq", flags, counters, 0, 0)
+            return
+        old_rows, old_bytes = struct.unpack_from("qq", flags, counters)
+        struct.pack_into("qq", flags, counters, old_rows + rows, old_bytes + nbytes)
+
     conn = Connection(socket.socket(fileno=fd).detach())
-    worker_loop(conn, cancelled)
+    worker_loop(conn, cancelled, scanned)
 
 
-def worker_loop(conn, cancelled) -> None:
+def worker_loop(conn, cancelled, scanned=None) -> None:
     """Receive a task, run it, reply; until the pipe closes.
 
     ``cancelled(query)`` reads shared memory the pool sets to a query's id to stop that
@@ -162,7 +173,9 @@ def worker_loop(conn, cancelled) -> None:
         try:
             if message.get("cwd") and message["cwd"] != os.getcwd():
                 os.chdir(message["cwd"])      # relative paths mean what they mean to the caller
-            reply = run_task(message, lambda: cancelled(query))
+            if scanned is not None:
+                scanned(-1, 0)
+            reply = run_task(message, lambda: cancelled(query), scan_progress=scanned)
         except BaseException as exc:      # reported to the caller; the worker lives on
             reply = encode_error(exc)
         try:

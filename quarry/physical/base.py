@@ -48,8 +48,10 @@ class ExecContext:
     # quarry.execution.shuffle.ShuffleReadExec)
     shuffle_sources: dict = field(default_factory=dict)
     _memory: object = None
-    # a worker process asks its pool whether the query was cancelled (see quarry.execution.pool)
+    # a worker process asks its pool whether the query was cancelled, and tells it how far its
+    # scans got (see quarry.execution.pool)
     cancel_check: object = None
+    scan_progress: object = None
     deadline: float | None = None     # time.monotonic() after which the query is cancelled
     origin: object = None             # what started the query (a DataFrame's plan), for cancel(origin)
     # join filters known so far, by id (see quarry.physical.runtime_filter)

@@ -105,13 +105,18 @@ class ParquetScanExec(ExecNode):
         files: dict = {}   # open Parquet readers of this partition (one thread each)
         for rg in self.splits[partition]:
             self.add_metric("row_groups", 1)
+            nbytes = self._column_bytes(rg)
             if self.predicate is not None and can_skip(self.predicate, rg, by_name) or \
                     any(jf.excludes(rg.stats.get(f.name)) for f, jf in join_filters):
                 self.add_metric("row_groups_skipped", 1)
-                self.add_metric("bytes_skipped", self._column_bytes(rg))
+                self.add_metric("bytes_skipped", nbytes)
+                if ctx.scan_progress is not None:
+                    ctx.scan_progress(0, nbytes)
                 continue
-            self.add_metric("bytes_read", self._column_bytes(rg))
+            self.add_metric("bytes_read", nbytes)
             self.add_metric("rows_read", rg.num_rows)
+            if ctx.scan_progress is not None:
+                ctx.scan_progress(rg.num_rows, nbytes)
             if not names:
                 yield rows_only(rg.num_rows)
                 continue
