@@ -32,7 +32,8 @@ import pyarrow.compute as pc
 
 
 MAX_VALUES = 1 << 20          # distinct build keys kept as a set; beyond it only the range
-BITMAP_RANGE = 1 << 24        # integer keys spanning at most this range are looked up in a bitmap
+BITMAP_RANGE = 1 << 30        # integer keys spanning at most this range are looked up in a bitmap
+                              # (one bit per value: 128 MB at most, 7.5 MB for SF 10's order keys)
 HASHED_VALUES = 1 << 16       # other keys: pc.is_in (which rebuilds its hash set per call) up to this many
 
 
@@ -138,14 +139,18 @@ def _build_lookup(keys: np.ndarray):
     """Membership of int64 ``keys`` (distinct): a bitmap over their range, else a sorted array."""
     lo, hi = int(keys.min()), int(keys.max())
     if hi - lo < BITMAP_RANGE:
-        bitmap = np.zeros(hi - lo + 1, dtype=bool)
-        bitmap[keys - lo] = True
+        # one bit per value of the range (np.packbits order: bit 7 - (i & 7) of byte i >> 3)
+        present = np.zeros(hi - lo + 1, dtype=bool)
+        present[keys - lo] = True
+        bits = np.packbits(present)
+        del present
 
         def lookup(column):
             ints = _as_int64(column)
             inside = (ints >= lo) & (ints <= hi)
+            at = ints[inside] - lo
             hit = np.zeros(len(ints), dtype=bool)
-            hit[inside] = bitmap[ints[inside] - lo]
+            hit[inside] = (bits[at >> 3] >> (7 - (at & 7)).astype(np.uint8)) & 1
             return _valid_only(hit, column)
         return lookup
     ordered = np.sort(keys)
