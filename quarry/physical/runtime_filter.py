@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-MAX_VALUES = 1 << 20          # distinct build keys kept as a set; beyond it only the range
+MAX_VALUES = 1 << 22          # distinct build keys kept as a set (4M); beyond it only the range
 BITMAP_RANGE = 1 << 30        # integer keys spanning at most this range are looked up in a bitmap
                               # (one bit per value: 128 MB at most, 7.5 MB for SF 10's order keys)
 HASHED_VALUES = 1 << 16       # other keys: pc.is_in (which rebuilds its hash set per call) up to this many
