@@ -38,7 +38,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["assert_tables_equal", "compare_tables"]
+__all__ = ["assert_tables_equal", "compare_tables", "executed_operators"]
 
 ABS_TOL = 1e-12
 _MAX_CELL_WIDTH = 40
@@ -182,6 +182,21 @@ def compare_tables(
         problems.append(_rows_block(names, tail, shown_rows))
 
     return _render(header, problems) if problems else None
+
+
+def executed_operators(physical):
+    """The operators that ran for a physical plan, with their metrics: the plan's own nodes in
+    one process, or (on worker processes) the nodes of the stages it was cut into.
+
+    >>> result = con.run(con.sql("SELECT 1 AS x").logical_plan)          # doctest: +SKIP
+    >>> [n.name for n in executed_operators(result.physical)]            # doctest: +SKIP
+    """
+    graph = getattr(physical, "stage_graph", None)
+    if graph is None:
+        yield from physical.walk()
+        return
+    for stage in graph.stages:
+        yield from stage.root.walk()
 
 
 def _as_table(value: pa.Table | pa.RecordBatch) -> pa.Table:

@@ -13,21 +13,12 @@ import pytest
 import quarry
 from quarry.physical.operators import ParquetScanExec
 from quarry.physical.runtime_filter import JoinFilter, KeyCollector
-from quarry.testing import assert_tables_equal
+from quarry.testing import assert_tables_equal, executed_operators as executed
 from quarry.tpch import load_query, register_tables
 
 EXECUTORS = [pytest.param(dict(workers=0), id="workers0"),
              pytest.param(dict(workers=2, executor="inline"), id="inline2"),
              pytest.param(dict(workers=2), id="processes2")]
-
-
-def executed(physical):
-    graph = getattr(physical, "stage_graph", None)
-    if graph is None:
-        yield from physical.walk()
-        return
-    for stage in graph.stages:
-        yield from stage.root.walk()
 
 
 def scans_of(physical, table: str) -> list[ParquetScanExec]:

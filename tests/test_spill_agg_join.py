@@ -21,7 +21,7 @@ from quarry.physical.base import ExecNode
 from quarry.compute.hashing import partition_ids
 from quarry.physical.join import HashJoinExec
 from quarry.physical.spill import SPILL_FANOUT, SPILL_SEED
-from quarry.testing import assert_tables_equal
+from quarry.testing import assert_tables_equal, executed_operators as executed
 
 WORKERS = [pytest.param(0, id="workers0"), pytest.param(2, id="workers2-inline")]
 
@@ -35,16 +35,6 @@ def run(con, sql: str):
     """(table, executed physical plan) of ``sql``."""
     result = con.run(con.sql(sql).logical_plan)
     return result.table, result.physical
-
-
-def executed(physical):
-    """The operators that ran: the plan's own, or (on worker processes) those of its stages."""
-    graph = getattr(physical, "stage_graph", None)
-    if graph is None:
-        yield from physical.walk()
-        return
-    for stage in graph.stages:
-        yield from stage.root.walk()
 
 
 def spilled(physical, node_type) -> list:
