@@ -1,0 +1,46 @@
+"""Cardinality estimates: rough on purpose, but in the right direction and within a few times of
+the truth that DuckDB counts, since join order, build sides and join filters follow them."""
+
+import duckdb
+import pytest
+
+import quarry
+from quarry.logical.plan import Filter, Scan
+from quarry.logical.statistics import estimate_rows
+from quarry.tpch import register_tables
+
+
+@pytest.fixture(scope="module")
+def con(tpch_sf001):
+    return register_tables(quarry.connect(), tpch_sf001)
+
+
+def _estimate(con, sql):
+    """Estimated rows of the filtered scan in ``sql``'s optimized plan (the filter may sit in the scan)."""
+    plan = con.optimize(con.sql(sql).logical_plan)
+    node = next(n for n in plan.walk() if isinstance(n, (Filter, Scan)))
+    return estimate_rows(node)
+
+
+def _actual(tpch_sf001, table, where):
+    return duckdb.sql(f"select count(*) from read_parquet('{tpch_sf001}/{table}.parquet') "
+                      f"where {where}").fetchall()[0][0]
+
+
+@pytest.mark.parametrize("table, where", [
+    ("part", "p_name like '%green%'"),              # TPC-H Q9: a tenth, not a quarter
+    ("part", "p_name like 'forest%'"),              # Q20
+    ("part", "p_type like '%BRASS'"),               # Q2
+    ("orders", "o_comment not like '%special%requests%'"),   # Q13
+])
+def test_like_estimates_are_within_eight_times_of_the_truth(con, tpch_sf001, table, where):
+    estimate = _estimate(con, f"select * from {table} where {where}")
+    actual = _actual(tpch_sf001, table, where)
+    assert actual / 8 <= estimate <= actual * 8, (estimate, actual)
+
+
+def test_a_longer_like_pattern_is_estimated_to_keep_fewer_rows(con):
+    short = _estimate(con, "select * from part where p_name like '%g%'")
+    long = _estimate(con, "select * from part where p_name like '%green%'")
+    longest = _estimate(con, "select * from part where p_name like '%green%forest%almond%'")
+    assert short > long > longest >= 0.01 * _estimate(con, "select * from part")
