@@ -16,6 +16,7 @@ with the statement line and a caret under the position::
 from __future__ import annotations
 
 import difflib
+import errno
 from typing import Iterable
 
 
@@ -239,6 +240,16 @@ class ExecutionError(QuarryError):
     """A query failed while running."""
 
     kind = "Execution error"
+
+
+def disk_full(exc: BaseException) -> ExecutionError | None:
+    """The error to raise for ``exc`` if it says a disk is full (a shuffle or spill file did not fit), else None."""
+    if isinstance(exc, OSError) and (getattr(exc, "errno", None) == errno.ENOSPC
+                                     or "No space left on device" in str(exc)):
+        return ExecutionError("no space left on the disk of the spill directory (shuffle and spill files)",
+                              hint="free space there, or point spill_dir at a bigger disk: "
+                                   "quarry.connect(spill_dir='/big/disk/tmp')")
+    return None
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str | None:

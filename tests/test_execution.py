@@ -154,6 +154,16 @@ def test_a_task_exception_fails_the_query_and_the_session_stays_usable(con, refe
     assert_tables_equal(con.sql(JOIN_AGG).to_arrow(), reference.sql(JOIN_AGG).to_arrow(), ordered=True)
 
 
+def test_a_full_disk_fails_the_query_with_a_hint_to_move_spill_dir(con, reference, spill_dir):
+    import errno
+    con.inject_faults({("any", 0, 1): {"os_error": errno.ENOSPC}})
+    with pytest.raises(ExecutionError) as info:
+        con.sql(JOIN_AGG).to_arrow()
+    assert "no space left" in info.value.message and "spill_dir" in info.value.hint
+    assert leftovers(spill_dir) == []
+    assert_tables_equal(con.sql(JOIN_AGG).to_arrow(), reference.sql(JOIN_AGG).to_arrow(), ordered=True)
+
+
 def test_a_quarry_error_inside_a_task_keeps_its_class_and_hint(tmp_path, spill_dir):
     import pyarrow.parquet as pq
     path = tmp_path / "t.parquet"

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from quarry.errors import DataError, ExecutionError, QuarryError
+from quarry.errors import DataError, ExecutionError, QuarryError, disk_full
 from quarry.physical.base import ExecContext, ExecNode, stream_partitions
 
 
@@ -29,6 +29,9 @@ def quarry_errors():
     except QuarryError:
         raise
     except (pa.ArrowInvalid, OSError) as exc:
+        full = disk_full(exc)
+        if full is not None:
+            raise full from exc
         raise DataError(f"query failed: {exc}") from exc
     except (pa.ArrowNotImplementedError, pa.ArrowTypeError, pa.ArrowKeyError) as exc:
         raise ExecutionError(f"query failed: {exc}", hint="this operation is not supported on these types") from exc

@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 
-from quarry.errors import ExecutionError, QuarryError
+from quarry.errors import ExecutionError, QuarryError, disk_full
 from quarry.execution import serialize
 from quarry.compute.expr_eval import evaluate_array
 from quarry.physical.base import metric_deltas
@@ -71,19 +71,24 @@ def run_task(message: dict, cancel_check=None, make_writer=None, scan_progress=N
 
 
 def _inject(fault: dict, writer: BucketWriter, end: bool = False) -> None:
-    """Faults that tests ask for: die mid-task like a killed or crashed process, or raise."""
+    """Faults that tests ask for: die mid-task like a killed or crashed process, or raise (an OSError too)."""
     if not fault:
         return
     if "kill_after_rows" in fault and (writer.rows >= fault["kill_after_rows"] or end):
         os.kill(os.getpid(), signal.SIGKILL)
     if "raise" in fault:
         raise RuntimeError(fault["raise"])
+    if "os_error" in fault:              # an errno, as a full disk (ENOSPC) raises it
+        raise OSError(fault["os_error"], os.strerror(fault["os_error"]))
 
 
 def encode_error(exc: BaseException) -> dict:
     """An exception as plain data that crosses a process boundary whatever its class."""
     if isinstance(exc, QuarryError):
         return {"ok": False, "quarry": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+    full = disk_full(exc)
+    if full is not None:
+        return {"ok": False, "quarry": "ExecutionError", "message": full.message, "hint": full.hint}
     if isinstance(exc, MemoryError):
         return {"ok": False, "quarry": "ExecutionError", "message": "a task ran out of memory",
                 "hint": "lower memory_limit so operators spill sooner, or add filters"}
