@@ -331,6 +331,29 @@ def test_a_partitioned_join_switches_to_broadcast_when_its_build_side_turns_out_
     assert leftovers(spill_dir) == []
 
 
+def test_a_partitioned_join_hashes_the_side_that_turned_out_smaller(tmp_path, spill_dir):
+    import duckdb
+    import pyarrow.parquet as pq
+    n = 200_000
+    pq.write_table(pa.table({"k": pa.array(range(n)), "v": pa.array([i % 13 for i in range(n)])}),
+                   tmp_path / "fact.parquet", row_group_size=25_000)
+    pq.write_table(pa.table({"dk": pa.array(range(0, 40_000, 2)), "x": pa.array(range(20_000))}),
+                   tmp_path / "dim.parquet", row_group_size=5_000)
+    # the estimate keeps a tenth of fact (20k rows, as many as dim has) where the filter keeps 200:
+    # the planner hashes dim, and the run finds fact's side a hundred times smaller
+    sql = "SELECT count(*) AS c, sum(v) AS s, sum(x) AS sx FROM fact JOIN dim ON k = dk WHERE k % 1000 = 0"
+    con = quarry.connect(workers=2, spill_dir=str(spill_dir), broadcast_rows=0, runtime_filters=False)
+    con.register("fact", str(tmp_path / "fact.parquet"))
+    con.register("dim", str(tmp_path / "dim.parquet"))
+    assert "HashJoin(inner, partitioned, build=right)" in con.sql(sql).explain_string("plan")
+    text = con.sql(sql).explain_string("analyze")
+    assert "build_side_swapped=1" in text and "build=left" in text
+    expected = duckdb.sql(sql.replace("fact", f"'{tmp_path / 'fact.parquet'}' fact")
+                          .replace("JOIN dim", f"JOIN '{tmp_path / 'dim.parquet'}' dim")).fetchall()
+    assert [tuple(r.values()) for r in con.sql(sql).to_pylist()] == expected
+    assert leftovers(spill_dir) == []
+
+
 def test_dataframe_cancel_stops_only_its_own_query(con, spill_dir, duckdb_tpch):
     df = con.sql(load_query(9))
     other = con.sql(JOIN_AGG)

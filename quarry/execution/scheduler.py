@@ -32,6 +32,9 @@ from quarry.physical.base import ExecConfig, ExecContext, merge_metrics
 POLL = 0.1       # seconds between checks for cancellation while waiting for tasks
 
 
+SWAP_BUILD_RATIO = 2.0     # a join hashes its probe side instead when the build side wrote this many times more
+
+
 @dataclass
 class Progress:
     """How far a query got: stages and tasks done out of the totals. ``str()`` gives a short line."""
@@ -230,11 +233,35 @@ class StageRun:
                     if s is probe_stage:
                         entries[k] = (stage, j, pi, ps)
 
+    def _choose_build_sides(self, stage: Stage) -> None:
+        """Hash the smaller input of each partitioned join in ``stage``, by the bytes its input
+        stages actually wrote (both are complete now), whatever side the estimates chose.
+
+        A join's output does not depend on which side it hashes, and a bad estimate (a join
+        filter, a correlated predicate) can make the planner build on the side 75 times larger
+        (Q7 at SF 10 built 1.46M lineitem rows against 120k customers)."""
+        from quarry.execution.stages import ShuffleReadExec
+        from quarry.physical.join import HashJoinExec
+        for node in stage.root.walk():
+            if not isinstance(node, HashJoinExec) or node.mode != "partitioned" or node.null_aware:
+                continue
+            b, p = (0, 1) if node.build_left else (1, 0)
+            build, probe = node.children[b], node.children[p]
+            if not (isinstance(build, ShuffleReadExec) and isinstance(probe, ShuffleReadExec)
+                    and build.mode == "hash" and probe.mode == "hash"):
+                continue
+            build_bytes = self.graph.by_id(build.stage_id).metrics["shuffle_write_bytes"]
+            probe_bytes = self.graph.by_id(probe.stage_id).metrics["shuffle_write_bytes"]
+            if build_bytes > SWAP_BUILD_RATIO * max(probe_bytes, 1):
+                node.build_left = not node.build_left
+                node.add_metric("build_side_swapped", 1)
+
     def _submit_ready(self) -> None:
         for stage in self.graph.stages[:-1]:
             if stage.id in self.submitted or stage.id in self.deferred or not self._ready(stage):
                 continue
             self.submitted.add(stage.id)
+            self._choose_build_sides(stage)
             self.remaining[stage.id] = stage.tasks
             stage.metrics["tasks"] = stage.tasks
             if stage.tasks == 0:
