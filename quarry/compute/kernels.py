@@ -270,9 +270,41 @@ _CMP = {"equal": pc.equal, "not_equal": pc.not_equal, "less": pc.less, "less_equ
         "greater": pc.greater, "greater_equal": pc.greater_equal}
 
 
+_NUMPY_CMP = {"equal": np.equal, "not_equal": np.not_equal, "less": np.less, "less_equal": np.less_equal,
+              "greater": np.greater, "greater_equal": np.greater_equal}
+_FLIPPED = {"equal": "equal", "not_equal": "not_equal", "less": "greater", "less_equal": "greater_equal",
+            "greater": "less", "greater_equal": "less_equal"}
+
+
 @kernel(*_CMP)
 def _compare(name, args, dtype, n):
-    return _CMP[name](*args)
+    a, b = args
+    if _is_scalar(a) and not _is_scalar(b):
+        fast = _compare_short_decimal(_FLIPPED[name], b, a)
+    else:
+        fast = _compare_short_decimal(name, a, b)
+    return fast if fast is not None else _CMP[name](a, b)
+
+
+def _compare_short_decimal(name, column, constant):
+    """``column <op> constant`` for a DECIMAL(p <= 18) column without NULLs, compared as the 64-bit
+    integers its values are (the low word of each 128-bit value; p <= 18 digits always fit), which
+    Arrow's decimal128 comparison takes three times as long over; None where that does not apply."""
+    if isinstance(column, pa.ChunkedArray):
+        if column.num_chunks != 1:
+            return None
+        column = column.chunk(0)
+    if not isinstance(column, pa.Array) or not pa.types.is_decimal128(column.type) \
+            or column.type.precision > 18 or column.null_count or sys.byteorder != "little" \
+            or not _is_scalar(constant) \
+            or not constant.is_valid or not (pa.types.is_decimal(constant.type) or pa.types.is_integer(constant.type)):
+        return None
+    unscaled = decimal.Decimal(constant.as_py()).scaleb(column.type.scale)
+    if unscaled != unscaled.to_integral_value() or abs(unscaled) >= 1 << 63:
+        return None
+    words = np.frombuffer(column.buffers()[1], dtype=np.int64)[2 * column.offset: 2 * (column.offset + len(column))]
+    hit = _NUMPY_CMP[name](words[0::2], np.int64(int(unscaled)))
+    return pa.Array.from_buffers(pa.bool_(), len(column), [None, pa.py_buffer(np.packbits(hit, bitorder="little"))])
 
 
 @kernel("is_distinct_from", "is_not_distinct_from")
