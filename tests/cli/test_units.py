@@ -192,7 +192,17 @@ def test_runner_returns_results_and_raises_errors():
         runner.run(lambda: 1 / 0)
 
 
-def test_runner_cancels_on_keyboard_interrupt():
+@pytest.fixture
+def python_sigint_handler():
+    """Python's own SIGINT handler for the test: a process started in the background (``cmd &`` in a
+    script) inherits SIGINT ignored, and _thread.interrupt_main() then does nothing."""
+    import signal
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_runner_cancels_on_keyboard_interrupt(python_sigint_handler):
     cancelled = threading.Event()
 
     class Con:
