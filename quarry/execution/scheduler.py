@@ -35,6 +35,16 @@ POLL = 0.1       # seconds between checks for cancellation while waiting for tas
 SWAP_BUILD_RATIO = 2.0     # a join hashes its probe side instead when the build side wrote this many times more
 
 
+def _shuffled_sides(join):
+    """(build, probe) of a join whose two inputs are both hash-exchange reads, else None."""
+    from quarry.execution.stages import ShuffleReadExec
+    build, probe = (join.children[0], join.children[1]) if join.build_left else (join.children[1], join.children[0])
+    if isinstance(build, ShuffleReadExec) and isinstance(probe, ShuffleReadExec) \
+            and build.mode == "hash" and probe.mode == "hash":
+        return build, probe
+    return None
+
+
 @dataclass
 class Progress:
     """How far a query got: stages and tasks done out of the totals. ``str()`` gives a short line."""
@@ -192,11 +202,11 @@ class StageRun:
             for node in stage.root.walk():
                 if not isinstance(node, HashJoinExec) or not node.may_broadcast_build():
                     continue
-                b, p = (0, 1) if node.build_left else (1, 0)
-                build, probe = node.children[b], node.children[p]
-                if not (isinstance(build, ShuffleReadExec) and isinstance(probe, ShuffleReadExec)
-                        and build.mode == "hash" and probe.mode == "hash"):
+                sides = _shuffled_sides(node)
+                if sides is None:
                     continue
+                build, probe = sides
+                p = 1 if node.build_left else 0
                 probe_stage = self.graph.by_id(probe.stage_id)
                 if probe_stage.tasks > node.partitions or probe_stage.id in self.deferred \
                         or readers.get(probe_stage.id, 0) > 1:     # a shared stage must still run
@@ -240,16 +250,14 @@ class StageRun:
         A join's output does not depend on which side it hashes, and a bad estimate (a join
         filter, a correlated predicate) can make the planner build on the side 75 times larger
         (Q7 at SF 10 built 1.46M lineitem rows against 120k customers)."""
-        from quarry.execution.stages import ShuffleReadExec
         from quarry.physical.join import HashJoinExec
         for node in stage.root.walk():
             if not isinstance(node, HashJoinExec) or node.mode != "partitioned" or node.null_aware:
                 continue
-            b, p = (0, 1) if node.build_left else (1, 0)
-            build, probe = node.children[b], node.children[p]
-            if not (isinstance(build, ShuffleReadExec) and isinstance(probe, ShuffleReadExec)
-                    and build.mode == "hash" and probe.mode == "hash"):
+            sides = _shuffled_sides(node)
+            if sides is None:
                 continue
+            build, probe = sides
             build_bytes = self.graph.by_id(build.stage_id).metrics["shuffle_write_bytes"]
             probe_bytes = self.graph.by_id(probe.stage_id).metrics["shuffle_write_bytes"]
             if build_bytes > SWAP_BUILD_RATIO * max(probe_bytes, 1):
