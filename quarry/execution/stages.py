@@ -451,14 +451,16 @@ def cut_stages(physical: ExecNode) -> StageGraph:
 
 
 def _filter_identities(physical: ExecNode) -> dict:
-    """Filter id -> what the filter holds: its join's build side (as a signature) and key position."""
+    """Filter id -> what the filter holds: the signature of its join's build side and key. A build
+    side without one (a volatile function) is left out, so its filter matches no other."""
     from quarry.physical.join import HashJoinExec
     out = {}
     for node in physical.walk():
         if isinstance(node, HashJoinExec) and node.runtime_filter is not None:
             fid, key = node.runtime_filter
-            build = node.children[node.build_side]
-            out[fid] = repr((signature(build, [key]), ))
+            identity = signature(node.children[node.build_side], [key])
+            if identity is not None:
+                out[fid] = repr(identity)
     return out
 
 

@@ -2,8 +2,9 @@
 
 Estimates start from exact Parquet row counts and use min/max and simple
 selectivity guesses for predicates (an equality keeps 10%, a range a third, or
-the share of the column's min..max that its bounds leave, LIKE a quarter, less the longer its pattern). They are rough on purpose: their job is to tell a 150k-row
-dimension from a 6M-row fact table, not to predict exact counts.
+the share of the column's min..max that its bounds leave, LIKE a quarter, less
+the longer its pattern). They are rough on purpose: their job is to tell a
+150k-row dimension from a 6M-row fact table, not to predict exact counts.
 """
 
 from __future__ import annotations
@@ -122,23 +123,11 @@ def _conjunct_selectivity(c: Expr, plan) -> float:
     if c.name == "or":
         return min(1.0, sum(_conjunct_selectivity(d, plan) for d in disjuncts(c)))
     if c.name == "equal":
-        a, b = c.args
-        if isinstance(a, ColumnRef) and isinstance(b, ColumnRef):
-            return 0.1
         return 0.1
-    if c.name in ("less", "less_equal", "greater", "greater_equal"):
-        a, b = c.args
-        if isinstance(a, ColumnRef) and isinstance(b, Literal) and b.value is not None:
-            frac = _range_fraction(a, c.name, b.value, plan)
-            if frac is not None:
-                return max(frac, 0.01)
-        if isinstance(b, ColumnRef) and isinstance(a, Literal) and a.value is not None:
-            flipped = {"less": "greater", "less_equal": "greater_equal", "greater": "less",
-                       "greater_equal": "less_equal"}[c.name]
-            frac = _range_fraction(b, flipped, a.value, plan)
-            if frac is not None:
-                return max(frac, 0.01)
-        return 0.33
+    if c.name in _FLIPPED:
+        bound = _range_bound(c)
+        frac = _range_fraction(*bound, plan) if bound is not None else None
+        return max(frac, 0.01) if frac is not None else 0.33
     if c.name in ("like", "ilike"):
         return _like_selectivity(c.args[1] if len(c.args) > 1 else None)
     if c.name == "not":

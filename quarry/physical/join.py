@@ -50,10 +50,16 @@ _SWAPPED = {"inner": "inner", "left outer": "right outer", "right outer": "left 
             "full outer": "full outer", "left semi": "right semi", "left anti": "right anti"}
 
 PAIR_CHUNK = 1 << 21   # candidate pairs evaluated at a time by nested loops
-_SCRAMBLE_SEED = 0x5EED
+PROBE_SLICE_ROWS = 4096  # probe rows Acero joins in one task (measured no slower than whole batches)
+MAX_RESPLITS = 2       # times a spilled file pair too big for the budget is split again before it is joined anyway
 # what Acero's hash join holds beyond the build batches themselves: a row-format copy of them
 # and about 64 bytes of hash table per row (a 120 MB, 5M-row build peaked at 565 MB)
 HASH_ROW_BYTES = 64
+_SCRAMBLE_SEED = 0x5EED
+
+# which inputs must have rows for a join kind to output any (a file pair missing one is skipped)
+_NEEDS = {"inner": (True, True), "semi": (True, True), "left": (True, False), "anti": (True, False),
+          "right": (False, True), "full": (False, False)}
 
 
 def build_state_bytes(nbytes: int, rows: int) -> int:
@@ -61,8 +67,8 @@ def build_state_bytes(nbytes: int, rows: int) -> int:
     return 2 * nbytes + HASH_ROW_BYTES * rows
 
 
-def _scrambled(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
-    """``batches`` in a fixed pseudo-random row order.
+def _scrambled(table: pa.Table) -> pa.Table:
+    """``table``'s rows in a fixed pseudo-random order.
 
     Acero emits the build rows a join keeps at the end (unmatched rows of an outer join's build
     side, a semi or anti join's output on the build side) by walking its hash table, so in the
@@ -70,17 +76,9 @@ def _scrambled(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
     arrive in that order is quadratic (TPC-H Q13 at SF 100: 2.5M customers without orders, grouped
     after a left join, took 18 minutes; scrambled, a second).
     """
-    table = _table_of(batches, schema)
     if table.num_rows < 2:
         return table
-    order = np.random.default_rng(_SCRAMBLE_SEED).permutation(table.num_rows)
-    return table.take(pa.array(order))
-PROBE_SLICE_ROWS = 4096  # probe rows Acero joins in one task (measured no slower than whole batches)
-MAX_RESPLITS = 2       # times a spilled file pair too big for the budget is split again before it is joined anyway
-
-# which inputs must have rows for a join kind to output any (a file pair missing one is skipped)
-_NEEDS = {"inner": (True, True), "semi": (True, True), "left": (True, False), "anti": (True, False),
-          "right": (False, True), "full": (False, False)}
+    return table.take(pa.array(np.random.default_rng(_SCRAMBLE_SEED).permutation(table.num_rows)))
 
 
 def join_fields(left_fields, right_fields, kind):
@@ -471,7 +469,7 @@ class HashJoinExec(ExecNode):
                     else:
                         yield batch
             if tail:
-                yield from batches_of(_scrambled(tail, self.schema), ctx.config.batch_rows)
+                yield from batches_of(_scrambled(_table_of(tail, self.schema)), ctx.config.batch_rows)
         finally:
             # Acero's source thread may be waiting to pull more probe input: end that input first,
             # so closing the plan does not wait on work nobody will read
@@ -608,9 +606,7 @@ class HashJoinExec(ExecNode):
         out = acero.Declaration("hashjoin", opts, inputs=inputs).to_table(use_threads=arrow_threads())
         cols = [out.column(f.name) for f in self.schema]
         out = pa.Table.from_arrays(cols, schema=self.schema)
-        if self._keeps_build_rows():
-            out = _scrambled(out.to_batches(), self.schema)
-        return out
+        return _scrambled(out) if self._keeps_build_rows() else out
 
     def _null_aware_anti(self, left: pa.Table, right: pa.Table) -> pa.Table:
         if right.num_rows == 0:
