@@ -200,3 +200,24 @@ def test_equal_subtrees_filtered_alike_share_a_stage_and_keep_the_filter(tpch_sf
     supplier = scans_of(physical, "supplier")
     assert len(supplier) == 1 and supplier[0].runtime_filters
     assert filtered(supplier) > 0
+
+
+def test_a_filter_from_a_volatile_build_side_has_no_identity(tpch_sf001):
+    # stages share equal subtrees with their join filters only when the filters' build sides are
+    # equal; a build side with random() is equal to nothing, not even a copy of itself
+    from quarry.execution.stages import _filter_identities
+    from quarry.physical.join import HashJoinExec
+    con = register_tables(quarry.connect(workers=2), tpch_sf001)
+
+    def filters_and_identities(where):
+        sql = ("SELECT count(*) FROM lineitem JOIN (SELECT p_partkey FROM part WHERE "
+               f"{where}) p ON l_partkey = p_partkey")
+        physical = con.physical_plan(con.optimize(con.sql(sql).logical_plan))
+        fids = [j.runtime_filter[0] for j in physical.walk()
+                if isinstance(j, HashJoinExec) and j.runtime_filter is not None]
+        return fids, _filter_identities(physical)
+
+    fids, identities = filters_and_identities("p_size < 3")
+    assert fids and all(f in identities for f in fids)
+    fids, identities = filters_and_identities("random() < 0.01")
+    assert fids and not any(f in identities for f in fids)
