@@ -236,6 +236,13 @@ class DataError(QuarryError):
     kind = "Data error"
 
 
+class AccessDeniedError(QuarryError):
+    """The caller may not do this: a file outside the allowed directories, a write with writing off,
+    or a statement its role does not allow (a server reports it as PERMISSION_DENIED)."""
+
+    kind = "Access error"
+
+
 class ExecutionError(QuarryError):
     """A query failed while running."""
 

@@ -121,7 +121,8 @@ class Session:
         self.config = dict(DEFAULT_CONFIG)
         if config:
             self.set_config(**config)
-        self.allowed_paths: list[str] | None = None   # set by the server for remote clients
+        self.sandbox = None                              # a FileSandbox: set by the server for remote clients
+        self.command_guard = None                        # checks each bound statement (the server's roles)
         self._running: set = set()                       # contexts of queries in flight, for cancel()
         self._lock = threading.Lock()
 
@@ -248,15 +249,28 @@ class Session:
         from quarry.logical.builder import scan_of
         return DataFrame(self, scan_of(provider))
 
+    @property
+    def allowed_paths(self) -> list[str] | None:
+        """The directories this session may read files in (None: any file); see :attr:`sandbox`."""
+        return None if self.sandbox is None else list(self.sandbox.roots)
+
+    @allowed_paths.setter
+    def allowed_paths(self, paths: list[str] | None) -> None:
+        from quarry.catalog.sandbox import FileSandbox
+        self.sandbox = None if paths is None else FileSandbox(paths)
+
     def check_path_allowed(self, paths) -> None:
-        """Refuse file access outside ``allowed_paths`` (set for remote clients by the server)."""
-        if self.allowed_paths is None:
-            return
-        for p in [paths] if isinstance(paths, str) else paths:
-            real = os.path.realpath(p.split("*")[0] or ".")
-            if not any(real == a or real.startswith(a.rstrip(os.sep) + os.sep) for a in self.allowed_paths):
-                from quarry.errors import QuarryError as _E
-                raise _E(f"access to `{p}` is not allowed", hint="the server only reads its configured data directories")
+        """Refuse reading ``paths`` (a path, glob or list) unless the session's :attr:`sandbox` allows every
+        file they name (no sandbox: every file is allowed). See :mod:`quarry.catalog.sandbox`."""
+        if self.sandbox is not None:
+            self.sandbox.check_read(paths)
+
+    def check_write_allowed(self, path) -> None:
+        """Refuse writing ``path`` unless the :attr:`sandbox` allows it (no sandbox: allowed): inside its
+        writable directory and not over a file a registered table reads."""
+        if self.sandbox is not None:
+            in_use = [f for p in self.catalog.providers() for f in getattr(p, "files", ())]
+            self.sandbox.check_write(path, in_use)
 
     # -- SQL ------------------------------------------------------------------------------------
 
@@ -293,8 +307,10 @@ class Session:
         """Run ``text``'s statements with ``caller`` (the frame of whoever called ``sql``,
         ``execute`` or ``statement``) as the scope of replacement scans. Each public entry point
         passes its own caller's frame: one calling another would make quarry the caller."""
+        from quarry.catalog.sandbox import redacting
         from quarry.sql.statements import run_sql
-        with self._sql_caller(caller):
+        # a restricted session's errors never quote the files it reads
+        with self._sql_caller(caller), redacting(self.sandbox is not None):
             return run_sql(self, text)
 
     def dsl(self, text: str):
@@ -320,11 +336,11 @@ class Session:
     @contextmanager
     def _sql_caller(self, frame):
         """Let the statements bound inside see ``frame``'s variables, when replacement scans may run:
-        the setting is on, the session is not a server's (``allowed_paths`` unset), and the caller
+        the setting is on, the session is not a server's (no ``sandbox``), and the caller
         is user code rather than quarry's own (the shell, the Flight SQL server)."""
         module = frame.f_globals.get("__name__") or ""
         own = module == "quarry" or module.startswith("quarry.")
-        allowed = self.config["replacement_scans"] and self.allowed_paths is None and not own
+        allowed = self.config["replacement_scans"] and self.sandbox is None and not own
         token = _SQL_CALLER.set(frame if allowed else None)
         try:
             yield

@@ -762,7 +762,7 @@ class DataFrame:
         """
         from quarry.catalog.writer import write_file, write_partitioned
         with _calling("write_parquet"):
-            self._session.check_path_allowed(os.fspath(path))
+            self._session.check_write_allowed(os.fspath(path))
             batches = self._session.run_batches(self._plan)
             if partition_by is None:
                 return write_file(path, self.schema, batches, "parquet", compression=compression)
@@ -775,7 +775,7 @@ class DataFrame:
         gzipped); returns the number of rows written. ``df.write_csv("out/q1.csv")``."""
         from quarry.catalog.writer import write_file
         with _calling("write_csv"):
-            self._session.check_path_allowed(os.fspath(path))
+            self._session.check_write_allowed(os.fspath(path))
             return write_file(path, self.schema, self._session.run_batches(self._plan), "csv", header=header,
                               delimiter=delimiter)
 

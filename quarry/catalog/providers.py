@@ -404,6 +404,7 @@ def _normalize_table(table: pa.Table) -> pa.Table:
 def read_csv_table(path, *, delimiter: str | None = None, header: bool = True) -> pa.Table:
     """Read CSV file(s) into an Arrow table (types inferred by Arrow)."""
     import pyarrow.csv as pcsv
+    from quarry.catalog.sandbox import csv_error_text, redacted
     files = expand_paths(path)
     tables = []
     for f in files:
@@ -420,7 +421,11 @@ def read_csv_table(path, *, delimiter: str | None = None, header: bool = True) -
             tables.append(table.cast(pa.schema([pa.field(c.name, pa.string()) if pa.types.is_null(c.type) else c
                                                 for c in table.schema])))
         except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"cannot read CSV file `{f}`: {exc}", hint="check the delimiter and header options") from exc
+            # a remote client must not learn a file's contents from the row pyarrow quotes
+            hidden = redacted()
+            detail = csv_error_text(str(exc)) if hidden else str(exc)
+            raise DataError(f"cannot read CSV file `{f}`: {detail}",
+                            hint="check the delimiter and header options") from (None if hidden else exc)
     try:
         return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

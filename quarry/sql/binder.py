@@ -374,7 +374,10 @@ class Binder:
             names = [c.name for c in cte_node.args["alias"].columns] if cte_node.args.get("alias") is not None \
                 and cte_node.args["alias"].columns else []
             return self._rename(plan, names, cte_node.alias_or_name, cte_node), cte_node.alias_or_name
-        if not self.catalog.exists(name) and self._looks_like_path(name):
+        # a restricted session decides from the text alone: asking the disk would tell its client which
+        # paths outside the sandbox exist ("not allowed" for one, "no such table" for another)
+        on_disk = getattr(self.session, "sandbox", None) is None
+        if not self.catalog.exists(name) and self._looks_like_path(name, on_disk):
             self.session.check_path_allowed(name)     # as read_parquet() does: servers limit file access
             return scan_of(provider_for(os.path.basename(name), name)), os.path.splitext(os.path.basename(name))[0]
         # a name no table has may be a DataFrame variable of the caller (a replacement scan)
@@ -385,12 +388,15 @@ class Binder:
         return scan_of(provider), provider.name
 
     @staticmethod
-    def _looks_like_path(name: str) -> bool:
+    def _looks_like_path(name: str, on_disk: bool = True) -> bool:
         """Whether a FROM name that is not in the catalog means a file (``FROM 'data/x.parquet'``).
 
         A name that exists on disk, has a glob, or ends with a data-file extension is a path,
-        so a missing file is reported as a missing file rather than as an unknown table.
+        so a missing file is reported as a missing file rather than as an unknown table. With
+        ``on_disk`` False the disk is not asked: any name with a folder separator is a path too.
         """
+        if not on_disk:
+            return any(ch in name for ch in "/\\*?[") or name.lower().endswith(_DATA_EXTENSIONS)
         if os.path.exists(name) or any(ch in name for ch in "*?"):
             return any(ch in name for ch in "/\\*.")
         return name.lower().endswith(_DATA_EXTENSIONS)

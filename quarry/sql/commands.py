@@ -5,7 +5,7 @@ Binding a statement (:func:`quarry.sql.statements.bind_statement`) turns it into
 bound (names resolved, the query a logical plan, the options checked), and nothing
 run yet. ``command.run(session)`` then does it, through the session alone: its
 catalog, ``session.run(plan)`` / ``session.run_batches(plan)`` to execute a plan,
-``session.check_path_allowed`` before touching a file. It returns a typed result:
+``session.check_path_allowed`` / ``check_write_allowed`` before touching a file. It returns a typed result:
 
 ==================  ==========================================  =================================
 result              statements                                  what a front end does with it
@@ -299,7 +299,7 @@ class Copy(Command):
     options: tuple[tuple[str, object], ...] = ()
 
     def run(self, session) -> RowCount:
-        session.check_path_allowed(self.path)
+        session.check_write_allowed(self.path)
         rows = write_file(self.path, output_schema(self.plan), session.run_batches(self.plan), self.format,
                           **dict(self.options))
         return RowCount("COPY", rows)

@@ -129,12 +129,24 @@ def _run_one(session, text: str) -> C.StatementResult:
             raise
         if len(statements) != 1:
             raise ParseError("EXPLAIN takes exactly one query", sql=text)
-        return _guarded(statements[0], text, lambda node: C.Explain(
-            Binder(session, inner).bind_statement_query(node), mode).run(session))
+        return _guarded(statements[0], text, lambda node: run_command(session, C.Explain(
+            Binder(session, inner).bind_statement_query(node), mode)))
     statements = parse(text)
     if len(statements) != 1:
         raise ParseError("expected one statement", sql=text)
-    return _guarded(statements[0], text, lambda node: bind_statement(session, node, text).run(session))
+    return _guarded(statements[0], text, lambda node: run_command(session, bind_statement(session, node, text)))
+
+
+def run_command(session, command: C.Command) -> C.StatementResult:
+    """Run a bound ``command``, past the session's ``command_guard`` when it has one (a server's check of
+    what the caller's role may do: ``check`` before running, ``done`` after it succeeded)."""
+    guard = getattr(session, "command_guard", None)
+    if guard is None:
+        return command.run(session)
+    guard.check(command)
+    result = command.run(session)
+    guard.done(command)
+    return result
 
 
 def _guarded(node, text: str, run):

@@ -1,0 +1,172 @@
+"""Which files a restricted session may read and write: the one owner of every path check.
+
+A server gives each remote client's session a :class:`FileSandbox`; every statement or
+API call that names a file (``read_parquet``, ``read_csv``, ``FROM 'file'``, ``CREATE
+TABLE ... LOCATION``, ``COPY ... TO``, ``DataFrame.write_*``) goes through
+:meth:`quarry.Session.check_path_allowed` or :meth:`quarry.Session.check_write_allowed`,
+which ask the sandbox. A session without one (``quarry.connect()``) may touch any file.
+
+Reads (:meth:`FileSandbox.check_read`): the path is expanded the way the readers expand
+it (a glob, a directory walked, a file) and every file it names is checked by its real
+path, symlinks and ``..`` resolved, against the allowed roots. A glob's fixed prefix must
+resolve inside a root and the pattern may not climb with ``..`` after its first wildcard,
+so ``data/**/../../etc/passwd`` is refused before anything is listed.
+
+Writes (:meth:`FileSandbox.check_write`): only inside the writable directory (none by
+default: writing is off), the target given without wildcards or ``..``, resolved through
+its existing ancestors, and never onto a file of a served table or inside a read-only root.
+
+Every refusal is an :class:`~quarry.errors.AccessDeniedError` whose text depends only
+on the path as written, never on what exists on disk, so refusals reveal nothing about
+files outside the roots.
+
+    >>> box = FileSandbox(["/srv/data"])
+    >>> box.allows("/srv/data/x.parquet"), box.allows("/srv/data/../etc/passwd")
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import re
+from typing import Iterable
+
+from quarry.errors import AccessDeniedError
+
+GLOB_CHARS = "*?["
+
+# set while a restricted session runs a statement: readers then keep file contents out of errors
+_REDACTING: contextvars.ContextVar[bool] = contextvars.ContextVar("quarry_redact_file_contents", default=False)
+
+
+def has_glob(path: str) -> bool:
+    """Whether ``path`` is a pattern (``*``, ``?`` or ``[``), as :func:`quarry.catalog.providers.expand_paths`
+    reads it."""
+    return any(ch in path for ch in GLOB_CHARS)
+
+
+def _inside(real: str, root: str) -> bool:
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _components(path: str) -> list[str]:
+    return re.split(r"[/\\]", path)
+
+
+class FileSandbox:
+    """The directories a session may read (``read_roots``) and the one it may write (``writable``).
+
+    ``writable`` (None: writing is not allowed) is readable too. Roots are kept as real paths.
+    """
+
+    def __init__(self, read_roots: Iterable[str | os.PathLike] = (), writable: str | os.PathLike | None = None):
+        self.read_roots = tuple(os.path.realpath(os.fspath(r)) for r in read_roots)
+        self.writable = os.path.realpath(os.fspath(writable)) if writable is not None else None
+
+    @property
+    def roots(self) -> tuple[str, ...]:
+        """Every directory reads may come from: the read roots and the writable directory."""
+        return self.read_roots + ((self.writable,) if self.writable is not None else ())
+
+    def allows(self, real: str) -> bool:
+        """Whether the resolved path ``real`` lies inside one of :attr:`roots`."""
+        return any(_inside(real, root) for root in self.roots)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def check_read(self, paths) -> None:
+        """Refuse ``paths`` (a path, a glob, or a list of them) unless every file they name is inside
+        the roots (see the module docstring)."""
+        for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+            self._check_one_read(os.fspath(path))
+
+    def _check_one_read(self, path: str) -> None:
+        from quarry.catalog.providers import expand_paths
+        if has_glob(path):
+            parts = _components(path)
+            first = next(i for i, part in enumerate(parts) if has_glob(part))
+            prefix = os.sep.join(parts[:first]) or ("/" if path.startswith(("/", "\\")) else ".")
+            if ".." in parts[first:] or not self.allows(os.path.realpath(prefix)):
+                raise self.refused(path)
+        elif not self.allows(os.path.realpath(path)):
+            raise self.refused(path)
+        elif not os.path.isdir(path):
+            return                          # a single file inside the roots: nothing else to resolve
+        # the files the readers will open: a symlink among them may still point outside
+        for file in expand_paths(path):
+            if not self.allows(os.path.realpath(file)):
+                raise self.refused(path)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def check_write(self, path, in_use: Iterable[str] = ()) -> None:
+        """Refuse writing ``path`` unless it lies in the writable directory, names no glob and no ``..``,
+        resolves (through its existing ancestors and any symlink) inside it, and is none of the files
+        ``in_use`` (those of registered tables)."""
+        path = os.fspath(path)
+        if self.writable is None:
+            raise AccessDeniedError(f"writing `{path}` is not allowed: this server is read-only",
+                                    hint="the server writes files only when started with --writable DIR")
+        if has_glob(path) or ".." in _components(path):
+            raise AccessDeniedError(f"writing `{path}` is not allowed: a write target names one file, without "
+                                    f"wildcards ({GLOB_CHARS}) or `..`", hint=self._write_hint())
+        real = os.path.realpath(path)
+        if real == self.writable or not _inside(real, self.writable) or \
+                any(_inside(real, root) for root in self.read_roots):
+            raise AccessDeniedError(f"writing `{path}` is not allowed", hint=self._write_hint())
+        if real in {os.path.realpath(f) for f in in_use}:
+            raise AccessDeniedError(f"writing `{path}` is not allowed: a table reads that file",
+                                    hint="write to a new file name, or drop the table first")
+
+    def _write_hint(self) -> str:
+        return f"write inside the server's writable directory, {self.writable}"
+
+    # -- errors --------------------------------------------------------------------------------
+
+    def refused(self, path: str) -> AccessDeniedError:
+        """The refusal of reading ``path``: the same text whether or not the path exists."""
+        return AccessDeniedError(f"access to `{path}` is not allowed",
+                                 hint="the server reads files only inside its data directories"
+                                      + (" and its writable directory" if self.writable is not None else ""))
+
+
+# -- file contents stay out of errors -----------------------------------------------------------
+
+@contextlib.contextmanager
+def redacting(on: bool = True):
+    """Within this block (a restricted session's statement), readers leave file contents out of
+    their error messages."""
+    token = _REDACTING.set(on)
+    try:
+        yield
+    finally:
+        _REDACTING.reset(token)
+
+
+def redacted() -> bool:
+    """Whether errors must not quote file contents now (see :func:`redacting`)."""
+    return _REDACTING.get()
+
+
+# pyarrow quotes the offending row or value at the end of its CSV errors
+_CSV_QUOTES = (re.compile(r"(Expected \d+ columns?, got \d+)\s*:.*", re.S),
+               re.compile(r"(conversion error to [\w\[\], ()]+?)\s*: invalid value .*", re.S))
+
+
+def csv_error_text(message: str) -> str:
+    """pyarrow's CSV error ``message`` without the row or value it quotes from the file.
+
+    >>> csv_error_text("CSV parse error: Expected 2 columns, got 3: root,x,0")
+    'CSV parse error: Expected 2 columns, got 3 (row contents not shown)'
+    """
+    for pattern in _CSV_QUOTES:
+        shortened, found = pattern.subn(r"\1 (row contents not shown)", message)
+        if found:
+            return shortened
+    # an error we do not know the shape of: keep its first clause only
+    return message.split(":", 1)[0] + " (details not shown)"
+
+
+__all__ = ["FileSandbox", "has_glob", "redacting", "redacted", "csv_error_text"]
