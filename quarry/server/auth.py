@@ -9,14 +9,26 @@ The flow Flight SQL clients (ADBC, JDBC) use:
    ``token_ttl`` seconds after it was issued, and the client must handshake again.
 
 With no users configured the server is open (it then refuses to listen anywhere but
-loopback; see :func:`quarry.server.serve`). Users come from a file of ``user:password``
-lines (``#`` starts a comment; a password may be stored as a ``pbkdf2_sha256$...``
-hash made by :func:`hash_password`) or from the ``QUARRY_SERVER_USER`` /
-``QUARRY_SERVER_PASSWORD`` environment variables.
+loopback; see :func:`quarry.server.serve`). Users come from a file of
+``user:password[:role]`` lines (``#`` starts a comment; a password may be stored as a
+``pbkdf2_sha256$...`` hash made by :func:`hash_password`) or from the
+``QUARRY_SERVER_USER`` / ``QUARRY_SERVER_PASSWORD`` (and ``QUARRY_SERVER_ROLE``)
+environment variables.
 
-    >>> users = Users({"ana": hash_password("s3cret", iterations=1000)})
-    >>> users.check("ana", "s3cret"), users.check("ana", "wrong")
-    (True, False)
+Each user has a role (:data:`ROLES`): ``read`` (queries), ``write`` (also DDL/DML and
+files in the writable directory), ``admin`` (also the tables the server serves and those
+of other users). A user without a role is ``read``, so a users file written before roles
+existed grants no more than queries. The role is the last ``:`` field only when it is one
+of the three names (a plain password may contain ``:``; one ending in ``:read``, ``:write``
+or ``:admin`` needs an explicit role after it).
+
+Logging in costs the same for a user who does not exist, a wrong password and a right one:
+every check runs PBKDF2 for as many iterations as the costliest hash in the file (see
+:meth:`Users.check`), so the answer's timing does not tell which user names exist.
+
+    >>> users = Users({"ana": hash_password("s3cret", iterations=1000)}, roles={"ana": "write"})
+    >>> users.check("ana", "s3cret"), users.check("ana", "wrong"), users.role_of("ana")
+    (True, False, 'write')
 """
 
 from __future__ import annotations
@@ -35,6 +47,9 @@ import pyarrow.flight as flight
 
 ENV_USER = "QUARRY_SERVER_USER"
 ENV_PASSWORD = "QUARRY_SERVER_PASSWORD"
+ENV_ROLE = "QUARRY_SERVER_ROLE"
+ROLES = ("read", "write", "admin")         # each allows what the ones before it do
+DEFAULT_ROLE = "read"
 _HASH_PREFIX = "pbkdf2_sha256$"
 ANONYMOUS = "anonymous"
 
@@ -46,40 +61,91 @@ def hash_password(password: str, *, iterations: int = 200_000, salt: bytes | Non
     return f"{_HASH_PREFIX}{iterations}${salt.hex()}${digest.hex()}"
 
 
+def _pbkdf2(password: str, salt: bytes, iterations: int) -> bytes:
+    """The one place login checks spend time (tests count its iterations)."""
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+
+
+def hash_cost(stored: str) -> int:
+    """The PBKDF2 iterations checking a password against ``stored`` takes (0 for a plain password);
+    a ValueError when ``stored`` looks like a hash but is malformed."""
+    if not stored.startswith(_HASH_PREFIX):
+        return 0
+    try:
+        iterations, salt, digest = stored[len(_HASH_PREFIX):].split("$")
+        bytes.fromhex(salt), bytes.fromhex(digest)
+        if int(iterations) < 1:
+            raise ValueError
+        return int(iterations)
+    except ValueError:
+        raise ValueError("malformed pbkdf2_sha256 hash (make one with --hash-password)") from None
+
+
 def _verify(stored: str, password: str) -> bool:
     if stored.startswith(_HASH_PREFIX):
         try:
             iterations, salt, digest = stored[len(_HASH_PREFIX):].split("$")
-            actual = hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), int(iterations))
+            actual = _pbkdf2(password, bytes.fromhex(salt), int(iterations))
             return hmac.compare_digest(actual, bytes.fromhex(digest))
         except ValueError:
             return False
     return hmac.compare_digest(stored.encode(), password.encode())
 
 
-class Users:
-    """The configured users: name -> password or password hash."""
+def _split_role(rest: str) -> tuple[str, str | None]:
+    """``password[:role]`` -> (password, role or None); the role only when it is one of :data:`ROLES`."""
+    password, sep, role = rest.rpartition(":")
+    if sep and password and role.strip().lower() in ROLES:
+        return password, role.strip().lower()
+    return rest, None
 
-    def __init__(self, passwords: dict[str, str] | None = None):
+
+class Users:
+    """The configured users: name -> password or password hash, and name -> role (default ``read``)."""
+
+    def __init__(self, passwords: dict[str, str] | None = None, roles: dict[str, str] | None = None):
         self._passwords = dict(passwords or {})
+        self._roles = {user: role for user, role in (roles or {}).items() if role != DEFAULT_ROLE}
+        for user, role in self._roles.items():
+            if role not in ROLES:
+                raise ValueError(f"user `{user}`: unknown role `{role}` (roles: {', '.join(ROLES)})")
+        # every check spends what the costliest hash costs: an unknown user, a wrong password and a
+        # right one take the same time (hash_cost raises now on a malformed hash)
+        self._cost = max([hash_cost(p) for p in self._passwords.values()], default=0)
+        self._dummy = hash_password(secrets.token_hex(8), iterations=self._cost) if self._cost else None
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, environ=os.environ) -> "Users":
-        """Users from ``path`` (``user:password`` lines) and from the environment variables."""
+        """Users from ``path`` (``user:password[:role]`` lines) and from the environment variables."""
         passwords: dict[str, str] = {}
+        roles: dict[str, str] = {}
         if path is not None:
             with open(path, encoding="utf-8") as fh:
                 for number, raw in enumerate(fh, 1):
                     line = raw.strip()
                     if not line or line.startswith("#"):
                         continue
-                    user, sep, password = line.partition(":")
+                    user, sep, rest = line.partition(":")
+                    password, role = _split_role(rest)
                     if not sep or not user.strip() or not password:
-                        raise ValueError(f"{path}:{number}: expected `user:password`")
+                        raise ValueError(f"{path}:{number}: expected `user:password` or `user:password:role`")
+                    try:
+                        hash_cost(password)
+                    except ValueError as exc:
+                        raise ValueError(f"{path}:{number}: {exc}") from None
                     passwords[user.strip()] = password
+                    roles[user.strip()] = role or DEFAULT_ROLE
         if environ.get(ENV_USER) and environ.get(ENV_PASSWORD):
             passwords[environ[ENV_USER]] = environ[ENV_PASSWORD]
-        return cls(passwords)
+            role = (environ.get(ENV_ROLE) or DEFAULT_ROLE).strip().lower()
+            if role not in ROLES:
+                raise ValueError(f"{ENV_ROLE}: unknown role `{role}` (roles: {', '.join(ROLES)})")
+            roles[environ[ENV_USER]] = role
+        return cls(passwords, roles)
+
+    def role_of(self, user: str) -> str:
+        """The role of ``user`` (``read`` when none was given)."""
+        return self._roles.get(user, DEFAULT_ROLE)
 
     def __bool__(self) -> bool:
         return bool(self._passwords)
@@ -88,10 +154,14 @@ class Users:
         return len(self._passwords)
 
     def check(self, user: str, password: str) -> bool:
+        """Whether ``password`` is ``user``'s; always after the same PBKDF2 work (see the module docstring)."""
         stored = self._passwords.get(user)
         if stored is None:
-            _verify(hash_password("x", iterations=1000, salt=b"0" * 16), password)   # same work either way
+            _verify(self._dummy or "", password)          # an unknown user costs what a known one does
             return False
+        spent = hash_cost(stored)
+        if spent < self._cost:                            # a cheaper hash (or a plain password): pad it
+            _pbkdf2(password, b"quarry-login-pad", self._cost - spent)
         return _verify(stored, password)
 
 
@@ -207,4 +277,4 @@ def principal_of(context) -> Principal:
 
 
 __all__ = ["Users", "TokenStore", "Principal", "AuthMiddlewareFactory", "NoOpAuthHandler", "hash_password",
-           "principal_of", "ENV_USER", "ENV_PASSWORD"]
+           "principal_of", "hash_cost", "ENV_USER", "ENV_PASSWORD", "ENV_ROLE", "ROLES", "DEFAULT_ROLE"]

@@ -7,8 +7,9 @@ Every Parquet or CSV file directly inside a ``--data`` directory becomes a table
 after the file (``lineitem.parquet`` -> ``lineitem``), and every sub-directory holding
 such files (plain or hive-partitioned ``k=v/`` folders) becomes a table named after the
 directory: the shell's ``.open`` rule, :func:`quarry.catalog.discovery.discover`. The
-``--data`` directories are also the only places remote clients may read or write files
-(``read_parquet``, ``COPY``, ``CREATE TABLE ... LOCATION``).
+``--data`` directories (and ``--writable``) are also the only places remote clients may
+read files (``read_parquet``, ``FROM 'file'``, ``CREATE TABLE ... LOCATION``); served data
+is read-only, and ``COPY`` writes files only inside ``--writable DIR`` (off without it).
 """
 
 from __future__ import annotations
@@ -25,19 +26,25 @@ log = logging.getLogger("quarry.server")
 
 def build_parser() -> argparse.ArgumentParser:
     from quarry.server import DEFAULT_PORT
-    from quarry.server.auth import ENV_PASSWORD, ENV_USER
+    from quarry.server.auth import ENV_PASSWORD, ENV_ROLE, ENV_USER, ROLES
     parser = argparse.ArgumentParser(
         prog="quarry serve",
         description="Serve quarry tables over Arrow Flight SQL (for ADBC and JDBC clients).",
-        epilog=f"Credentials come from --users (lines of `user:password`) and/or the {ENV_USER} and "
-               f"{ENV_PASSWORD} environment variables. Without credentials only a loopback --host is allowed.")
+        epilog=f"Credentials come from --users (lines of `user:password[:role]`, role read, write or admin; "
+               f"default read) and/or the {ENV_USER}, {ENV_PASSWORD} (and {ENV_ROLE}) environment variables. "
+               "Without credentials only a loopback --host is allowed.")
     parser.add_argument("--data", metavar="DIR", action="append", default=[],
-                        help="register every Parquet/CSV file and Parquet folder in DIR as a table; remote file "
-                             "access is limited to these directories (repeatable)")
+                        help="register every Parquet/CSV file and Parquet folder in DIR as a table (read-only); "
+                             "remote file access is limited to these directories (repeatable)")
+    parser.add_argument("--writable", metavar="DIR",
+                        help="let clients with the write role COPY files into DIR (outside every --data); "
+                             "without it the server writes no files")
+    parser.add_argument("--anonymous-role", choices=ROLES, default="write",
+                        help="the role of every client when no users are configured (default: write)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks one)")
-    parser.add_argument("--users", metavar="FILE", help="file of `user:password` lines (passwords may be hashes "
-                                                         "made with --hash-password)")
+    parser.add_argument("--users", metavar="FILE", help="file of `user:password[:role]` lines (passwords may be "
+                                                         "hashes made with --hash-password)")
     parser.add_argument("--tls-cert", metavar="PEM", help="TLS certificate chain (enables TLS, needs --tls-key)")
     parser.add_argument("--tls-key", metavar="PEM", help="TLS private key")
     parser.add_argument("--token-ttl", type=float, default=3600.0, metavar="SECONDS",
@@ -86,13 +93,15 @@ def serve_main(argv: list[str]) -> int:
         tables = [name for directory in args.data for name in register_data_dir(session, directory)]
         server = serve(session, args.host, args.port, users=users, tls_cert=args.tls_cert, tls_key=args.tls_key,
                        token_ttl=args.token_ttl, data_dirs=args.data, statement_ttl=args.statement_ttl,
-                       result_ttl=args.result_ttl, block=False)
+                       result_ttl=args.result_ttl, writable_dir=args.writable,
+                       anonymous_role=args.anonymous_role, block=False)
     except QuarryError as err:
         print(f"quarry serve: {err}", file=sys.stderr)
         return 2
     scheme = "grpc+tls" if args.tls_cert else "grpc"
     print(f"quarry: serving Flight SQL on {scheme}://{args.host}:{server.port} "
-          f"({len(tables)} tables; auth {'on' if users else 'off'}; TLS {'on' if args.tls_cert else 'off'})",
+          f"({len(tables)} tables; auth {'on' if users else 'off'}; TLS {'on' if args.tls_cert else 'off'}; "
+          f"file writes {'to ' + args.writable if args.writable else 'off'})",
           flush=True)
     server.serve()                     # returns once SIGINT/SIGTERM has shut the server down
     server.stop_background_work()

@@ -18,7 +18,7 @@ from flight_harness import ServerProcess, start_server
 
 @pytest.fixture(scope="session")
 def scratch_dir(tmp_path_factory) -> Path:
-    """A writable data directory the server lets clients COPY into, with a CSV and a hive-partitioned table."""
+    """A second (read-only) data directory, with a CSV and a hive-partitioned table."""
     root = tmp_path_factory.mktemp("scratch")
     (root / "small.csv").write_text("id,name\n1,ann\n2,bob\n3,cy\n")
     for year, values in ((2020, [1, 2]), (2021, [3])):
@@ -29,10 +29,17 @@ def scratch_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def server(request, tmp_path_factory, tpch_sf001, scratch_dir) -> ServerProcess:
-    """An open (no credentials) server over the TPC-H SF 0.01 tables and the scratch directory."""
-    return start_server(request, tmp_path_factory, ["--data", str(tpch_sf001), "--data", str(scratch_dir)],
-                        name="open")
+def writable_dir(tmp_path_factory) -> Path:
+    """The directory the open server lets clients COPY into (``--writable``)."""
+    return tmp_path_factory.mktemp("writable")
+
+
+@pytest.fixture(scope="session")
+def server(request, tmp_path_factory, tpch_sf001, scratch_dir, writable_dir) -> ServerProcess:
+    """An open (no credentials) server over the TPC-H SF 0.01 tables and the scratch directory, writing
+    files only into ``writable_dir``."""
+    return start_server(request, tmp_path_factory, ["--data", str(tpch_sf001), "--data", str(scratch_dir),
+                                                    "--writable", str(writable_dir)], name="open")
 
 
 @pytest.fixture(scope="session")

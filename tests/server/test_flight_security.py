@@ -155,9 +155,10 @@ def test_files_outside_the_data_directories_are_refused(server, tmp_path):
     assert not (tmp_path / "written.parquet").exists()
 
 
-def test_files_inside_the_data_directories_are_allowed(server, scratch_dir, tpch_sf001):
-    target = scratch_dir / "copied.parquet"
+def test_files_inside_the_data_directories_are_allowed(server, writable_dir, tpch_sf001):
+    target = writable_dir / "copied.parquet"
     assert query(server, f"COPY (SELECT * FROM region) TO '{target}'").to_pylist() == [{"count": 5}]
     assert target.exists()
+    assert query(server, f"SELECT count(*) AS n FROM '{target}'").to_pylist() == [{"n": 5}]
     table = query(server, f"SELECT count(*) AS n FROM read_parquet('{tpch_sf001 / 'nation.parquet'}')")
     assert table.to_pylist() == [{"n": 25}]

@@ -7,6 +7,7 @@ ParseError, BindError, ...        INVALID_ARGUMENT        ``str(err)`` (kind, ca
 Unknown{Table,Schema}Error        NOT_FOUND               ``str(err)`` (a missing table or schema)
 unknown handle / expired          NOT_FOUND               what is missing and why
 "query cancelled"                 CANCELLED               ``str(err)``
+AccessDeniedError                 PERMISSION_DENIED       ``str(err)`` (a file or a role's limit)
 UnsupportedError, unknown command UNIMPLEMENTED           ``str(err)``
 bad credentials / token           UNAUTHENTICATED         the reason
 anything else (a bug)             INTERNAL                a one-line summary; the traceback is logged
@@ -29,7 +30,7 @@ import logging
 import pyarrow as pa
 import pyarrow.flight as flight
 
-from quarry.errors import QuarryError, UnknownSchemaError, UnknownTableError, UnsupportedError
+from quarry.errors import AccessDeniedError, QuarryError, UnknownSchemaError, UnknownTableError, UnsupportedError
 from quarry.server.flight_sql.protocol import ProtocolError
 
 log = logging.getLogger("quarry.server")
@@ -82,6 +83,8 @@ def to_flight_error(err: BaseException) -> BaseException:
     if isinstance(err, QuarryError):
         if is_cancellation(err):
             return flight.FlightCancelledError(str(err))
+        if isinstance(err, AccessDeniedError):
+            return flight.FlightUnauthorizedError(str(err))
         if is_missing_table(err):
             return NotFound(str(err))
         if isinstance(err, UnsupportedError):

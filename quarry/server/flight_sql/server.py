@@ -19,8 +19,9 @@ DoAction           CreatePreparedStatement, ClosePreparedStatement, CancelFlight
 
 Concurrency and isolation: every RPC gets its own :class:`quarry.Session` sharing one
 :class:`quarry.catalog.Catalog` (so every client sees the same tables, the way a Spark
-Thrift server shares its metastore), with ``allowed_paths`` set to the server's data
-directories. Each query runs under its own ``ExecContext``, so one client's error or
+Thrift server shares its metastore), with the server's :class:`~quarry.catalog.sandbox.FileSandbox`
+(files only inside the data directories, writes only inside the writable one) and a
+:class:`~quarry.server.access.RoleGuard` for the caller's role. Each query runs under its own ``ExecContext``, so one client's error or
 cancellation never touches another's query. Statements that change the catalog or a
 table (DDL, INSERT, COPY, ingest) run one at a time under the server's write lock;
 queries take no lock (a table being appended to is replaced atomically, so a reader
@@ -32,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import threading
 
 import pyarrow as pa
@@ -41,6 +41,7 @@ import pyarrow.flight as flight
 from quarry.catalog.providers import MemoryTable
 from quarry.errors import BindError, CatalogError, DataError, UnknownTableError
 from quarry.server.flight_sql import metadata
+from quarry.server.access import RoleGuard, TableOwners
 from quarry.server.auth import AuthMiddlewareFactory, NoOpAuthHandler, TokenStore, Users, principal_of
 from quarry.server.flight_sql.errors import InvalidArgument, NotFound, Unimplemented, to_flight_error, translate_errors
 from quarry.server.flight_sql.params import ParsedStatement, parse_statement, rows_of
@@ -84,11 +85,16 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
 
     def __init__(self, session, location: str, *, users: Users | None = None, token_ttl: float = 3600.0,
                  tls_certificates: list | None = None, allowed_paths: list[str] | None = None,
-                 statement_ttl: float = 1800.0, result_ttl: float = 300.0, sweep_interval: float = 5.0):
+                 statement_ttl: float = 1800.0, result_ttl: float = 300.0, sweep_interval: float = 5.0,
+                 writable_dir: str | None = None, anonymous_role: str = "write"):
+        from quarry.catalog.sandbox import FileSandbox
         self.catalog = session.catalog
         self.config = dict(session.config)
-        self.allowed_paths = [os.path.realpath(p) for p in (allowed_paths or [])]
+        self.sandbox = FileSandbox(allowed_paths or [], writable_dir)
+        self.allowed_paths = list(self.sandbox.roots)
         self.users = users or Users()
+        self.anonymous_role = anonymous_role
+        self.owners = TableOwners()          # tables clients created; the served ones have no owner
         self.tokens = TokenStore(token_ttl)
         self.write_lock = threading.RLock()
         self.prepared: HandleTable[PreparedStatement] = HandleTable("prepared statement", statement_ttl)
@@ -105,13 +111,19 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
 
     # -- sessions and statements -----------------------------------------------------------------
 
-    def new_session(self):
-        """A session for one request: the shared catalog, the server's settings, restricted file access."""
+    def new_session(self, user: str):
+        """A session for one request of ``user``: the shared catalog, the server's settings, restricted
+        file access, and the statements ``user``'s role allows."""
         from quarry.session import Session
         session = Session(self.config)
         session.catalog = self.catalog
-        session.allowed_paths = list(self.allowed_paths)
+        session.sandbox = self.sandbox
+        session.command_guard = RoleGuard(user, self.role_of(user), self.owners, self.catalog)
         return session
+
+    def role_of(self, user: str) -> str:
+        """``user``'s role: from the users file, or the anonymous role when authentication is off."""
+        return self.users.role_of(user) if self.users else self.anonymous_role
 
     def _run_statement(self, session, text: str, read_only: bool):
         """The typed result of ``text`` (:mod:`quarry.sql.commands`); statements that may change the
@@ -187,7 +199,7 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
                 statement = parse_statement(command.query)
                 if not statement.read_only:
                     raise InvalidArgument("only queries have a result schema; this statement changes data")
-                return flight.SchemaResult(self._dataset_schema(self.new_session(), statement)
+                return flight.SchemaResult(self._dataset_schema(self.new_session(user), statement)
                                            or pa.schema([]))
             if kind == "CommandPreparedStatementQuery":
                 prepared = self.prepared.get(command.prepared_statement_handle, user)
@@ -201,7 +213,7 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
             raise self._unsupported(kind)
 
     def _plan(self, command, user: str) -> PendingResult:
-        session = self.new_session()
+        session = self.new_session(user)
         if name_of(command) == "CommandStatementQuery":
             self._refuse_transaction(command)
             statement = parse_statement(command.query)
@@ -295,7 +307,7 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
                 if statement.parameter_count:
                     raise InvalidArgument("the statement has `?` parameters; create a prepared statement and bind "
                                           "them")
-                count = self._execute_update(self.new_session(), statement, None)
+                count = self._execute_update(self.new_session(user), statement, None)
                 writer.write(MESSAGES["DoPutUpdateResult"](record_count=count).SerializeToString())
             elif kind == "CommandPreparedStatementQuery":
                 handle = command.prepared_statement_handle
@@ -308,17 +320,19 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
                 parameters = _read_parameters(reader)
                 if parameters is None or (parameters.num_columns == 0 and parameters.num_rows == 0):
                     parameters = prepared.parameters
-                count = self._execute_update(self.new_session(), prepared.statement, parameters)
+                count = self._execute_update(self.new_session(user), prepared.statement, parameters)
                 writer.write(MESSAGES["DoPutUpdateResult"](record_count=count).SerializeToString())
             elif kind == "CommandStatementIngest":
-                count = self._ingest(command, reader)
+                count = self._ingest(command, reader, user)
                 writer.write(MESSAGES["DoPutUpdateResult"](record_count=count).SerializeToString())
             else:
                 raise self._unsupported(kind)
 
-    def _ingest(self, command, reader) -> int:
+    def _ingest(self, command, reader, user: str) -> int:
         """CommandStatementIngest: create, append to or replace a table with the client's batches."""
         self._refuse_transaction(command)
+        guard = RoleGuard(user, self.role_of(user), self.owners, self.catalog)
+        guard.require("write", f"ingest into `{command.table}`")
         if command.temporary:
             raise Unimplemented("temporary tables are not supported; ingest into a regular table")
         catalog, schema = optional(command, "catalog"), optional(command, "schema")
@@ -335,6 +349,8 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
             raise InvalidArgument("the ingest command must say what to do if the table exists and if it does not")
         table = reader.read_all()
         with self.write_lock:
+            if self.catalog.exists(name) and if_exists != TableExistsOption.FAIL:
+                guard.require(guard.table_change(name), f"ingest into `{name}`")
             if self.catalog.exists(name):
                 if if_exists == TableExistsOption.FAIL:
                     raise InvalidArgument(str(CatalogError(f"table `{name}` already exists",
@@ -348,6 +364,7 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
             elif if_not_exist == TableNotExistOption.FAIL:
                 raise NotFound(str(UnknownTableError(name, hint="ingest in create mode to create it")))
             self.catalog.register(name, MemoryTable(name, table), replace=True)
+            self.owners.created(name, user)
         return table.num_rows
 
     # -- DoAction -----------------------------------------------------------------------------------
@@ -389,7 +406,7 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
         statement = parse_statement(request.query)
         dataset_schema = None
         if statement.read_only and not statement.parameter_count:
-            dataset_schema = self._dataset_schema(self.new_session(), statement)     # binds: unknown names fail now
+            dataset_schema = self._dataset_schema(self.new_session(user), statement)     # binds: unknown names fail now
         handle = self.prepared.add(PreparedStatement(statement, dataset_schema), user)
         result = MESSAGES["ActionCreatePreparedStatementResult"](prepared_statement_handle=handle)
         if dataset_schema is not None:
