@@ -88,7 +88,11 @@ def serve_main(argv: list[str]) -> int:
     except (OSError, ValueError) as exc:
         print(f"quarry serve: cannot read the users file: {exc}", file=sys.stderr)
         return 2
+    from quarry.catalog.sandbox import FileSandbox
     session = quarry.connect(workers=args.workers)
+    # discovery obeys the clients' sandbox too: a symlink in a data directory that points outside it is
+    # skipped (and logged), not served
+    session.sandbox = FileSandbox(args.data)
     try:
         tables = [name for directory in args.data for name in register_data_dir(session, directory)]
         server = serve(session, args.host, args.port, users=users, tls_cert=args.tls_cert, tls_key=args.tls_key,
