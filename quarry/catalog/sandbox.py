@@ -21,8 +21,12 @@ on the path as written, never on what exists on disk, so refusals reveal nothing
 files outside the roots.
 
     >>> box = FileSandbox(["/srv/data"])
-    >>> box.allows("/srv/data/x.parquet"), box.allows("/srv/data/../etc/passwd")
+    >>> box.allows(os.path.realpath("/srv/data/x.parquet")), box.allows(os.path.realpath("/srv/data/../etc"))
     (True, False)
+    >>> box.check_read("/srv/data/*/../../etc/passwd")
+    Traceback (most recent call last):
+    quarry.errors.AccessDeniedError: Access error: access to `/srv/data/*/../../etc/passwd` is not allowed
+    HINT: the server reads files only inside its data directories
 """
 
 from __future__ import annotations
