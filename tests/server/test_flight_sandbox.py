@@ -235,7 +235,12 @@ def test_write_role_changes_its_own_tables(roles_server):
     assert as_user(roles_server, "reader", "SELECT count(*) AS n FROM nation").to_pylist() == [{"n": 25}]
 
 
-def test_admin_role_changes_any_table(roles_server):
+def test_admin_role_changes_any_table(roles_server, dirs):
+    # even an admin cannot write into a served file: INSERT takes in-memory tables only
+    before = (dirs["served"] / "nation.parquet").read_bytes()
+    with pytest.raises(adbc.Error, match="only in-memory tables take INSERT"):
+        as_user(roles_server, "boss", "INSERT INTO nation SELECT * FROM nation")
+    assert (dirs["served"] / "nation.parquet").read_bytes() == before
     as_user(roles_server, "writer", "CREATE TABLE w_for_admin AS SELECT 1 AS x")
     as_user(roles_server, "boss", "INSERT INTO w_for_admin VALUES (2)")
     as_user(roles_server, "boss", "DROP TABLE w_for_admin")

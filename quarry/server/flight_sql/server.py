@@ -19,9 +19,10 @@ DoAction           CreatePreparedStatement, ClosePreparedStatement, CancelFlight
 
 Concurrency and isolation: every RPC gets its own :class:`quarry.Session` sharing one
 :class:`quarry.catalog.Catalog` (so every client sees the same tables, the way a Spark
-Thrift server shares its metastore), with the server's :class:`~quarry.catalog.sandbox.FileSandbox`
-(files only inside the data directories, writes only inside the writable one) and a
-:class:`~quarry.server.access.RoleGuard` for the caller's role. Each query runs under its own ``ExecContext``, so one client's error or
+Thrift server shares its metastore), with the server's
+:class:`~quarry.catalog.sandbox.FileSandbox` (files only inside the data directories,
+writes only inside the writable one) and a :class:`~quarry.server.access.RoleGuard` for
+the caller's role. Each query runs under its own ``ExecContext``, so one client's error or
 cancellation never touches another's query. Statements that change the catalog or a
 table (DDL, INSERT, COPY, ingest) run one at a time under the server's write lock;
 queries take no lock (a table being appended to is replaced atomically, so a reader
