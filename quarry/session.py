@@ -307,7 +307,7 @@ class Session:
         """Run ``text``'s statements with ``caller`` (the frame of whoever called ``sql``,
         ``execute`` or ``statement``) as the scope of replacement scans. Each public entry point
         passes its own caller's frame: one calling another would make quarry the caller."""
-        from quarry.catalog.sandbox import redacting
+        from quarry.catalog.redaction import redacting
         from quarry.sql.statements import run_sql
         # a restricted session's errors never quote the files it reads
         with self._sql_caller(caller), redacting(self.sandbox is not None):

@@ -404,7 +404,7 @@ def _normalize_table(table: pa.Table) -> pa.Table:
 def read_csv_table(path, *, delimiter: str | None = None, header: bool = True) -> pa.Table:
     """Read CSV file(s) into an Arrow table (types inferred by Arrow)."""
     import pyarrow.csv as pcsv
-    from quarry.catalog.sandbox import csv_error_text, redacted
+    from quarry.catalog.redaction import csv_error_text, redacted
     files = expand_paths(path)
     tables = []
     for f in files:

@@ -31,8 +31,6 @@ files outside the roots.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import os
 import re
 from typing import Iterable
@@ -40,10 +38,6 @@ from typing import Iterable
 from quarry.errors import AccessDeniedError
 
 GLOB_CHARS = "*?["
-
-# set while a restricted session runs a statement: readers then keep file contents out of errors
-_REDACTING: contextvars.ContextVar[bool] = contextvars.ContextVar("quarry_redact_file_contents", default=False)
-
 
 def has_glob(path: str) -> bool:
     """Whether ``path`` is a pattern (``*``, ``?`` or ``[``), as :func:`quarry.catalog.providers.expand_paths`
@@ -136,41 +130,4 @@ class FileSandbox:
                                       + (" and its writable directory" if self.writable is not None else ""))
 
 
-# -- file contents stay out of errors -----------------------------------------------------------
-
-@contextlib.contextmanager
-def redacting(on: bool = True):
-    """Within this block (a restricted session's statement), readers leave file contents out of
-    their error messages."""
-    token = _REDACTING.set(on)
-    try:
-        yield
-    finally:
-        _REDACTING.reset(token)
-
-
-def redacted() -> bool:
-    """Whether errors must not quote file contents now (see :func:`redacting`)."""
-    return _REDACTING.get()
-
-
-# pyarrow quotes the offending row or value at the end of its CSV errors
-_CSV_QUOTES = (re.compile(r"(Expected \d+ columns?, got \d+)\s*:.*", re.S),
-               re.compile(r"(conversion error to [\w\[\], ()]+?)\s*: invalid value .*", re.S))
-
-
-def csv_error_text(message: str) -> str:
-    """pyarrow's CSV error ``message`` without the row or value it quotes from the file.
-
-    >>> csv_error_text("CSV parse error: Expected 2 columns, got 3: root,x,0")
-    'CSV parse error: Expected 2 columns, got 3 (row contents not shown)'
-    """
-    for pattern in _CSV_QUOTES:
-        shortened, found = pattern.subn(r"\1 (row contents not shown)", message)
-        if found:
-            return shortened
-    # an error we do not know the shape of: keep its first clause only
-    return message.split(":", 1)[0] + " (details not shown)"
-
-
-__all__ = ["FileSandbox", "has_glob", "redacting", "redacted", "csv_error_text"]
+__all__ = ["FileSandbox", "has_glob"]

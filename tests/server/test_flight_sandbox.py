@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from flight_harness import adbc, call_options, connect, query, start_server
-from quarry.catalog.sandbox import FileSandbox, csv_error_text
+from quarry.catalog.redaction import csv_error_text
+from quarry.catalog.sandbox import FileSandbox
 from quarry.errors import AccessDeniedError
 from quarry.server import auth
 from quarry.server.auth import Users, hash_password
