@@ -127,31 +127,42 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
             if parameters is None or parameters.num_rows == 0:
                 raise InvalidArgument(f"the statement has {statement.parameter_count} parameter(s) but none are "
                                       "bound; bind them (DoPut) before executing")
-            texts = [statement.bind_row(row) for row in rows_of(parameters)]
+            results = [self._run_bound(session, statement, row) for row in rows_of(parameters)]
         else:
-            texts = [statement.text]
-        results = [self._run_statement(session, text, statement.read_only) for text in texts]
+            results = [self._run_statement(session, statement.text, statement.read_only)]
         schema = _result_schema(results[0])
         return PendingResult(schema, [QueryRun(session, r.plan, schema) if isinstance(r, QueryPlan)
                                       else TableRun(r.table(), schema) for r in results])
 
+    def _run_bound(self, session, statement: ParsedStatement, row: list):
+        """The typed result of ``statement`` with one row of parameter values bound (as typed literals)."""
+        if statement.read_only:
+            return statement.run(session, row)
+        with self.write_lock:
+            return statement.run(session, row)
+
     def _execute_update(self, session, statement: ParsedStatement, parameters: pa.Table | None) -> int:
-        """Run ``statement`` (for every parameter row); the number of rows it changed, or -1 if unknown."""
+        """Run ``statement`` (for every parameter row); the number of rows it changed, or -1 if unknown.
+
+        ``INSERT INTO t VALUES (?, ...)`` takes the whole parameter batch in one append (atomic);
+        other statements run once per parameter row.
+        """
         if statement.parameter_count:
             if parameters is None or parameters.num_rows == 0:
                 raise InvalidArgument(f"the statement has {statement.parameter_count} parameter(s) but none are "
                                       "bound")
-            rows = rows_of(parameters)
-            single = statement.bind_rows_as_values(rows)
-            texts = [single] if single is not None else [statement.bind_row(row) for row in rows]
+            if statement.takes_batch:
+                with self.write_lock:
+                    return statement.insert_batch(session, parameters).rows_changed
+            runs = [lambda row=row: statement.run(session, row) for row in rows_of(parameters)]
         else:
             if parameters is not None and parameters.num_columns and parameters.num_rows:
                 raise BindError(f"the statement has no parameters, {parameters.num_columns} were bound")
-            texts = [statement.text]
+            runs = [lambda: session.statement(statement.text)]
         total, known = 0, True
         with self.write_lock if not statement.read_only else contextlib.nullcontext():
-            for text in texts:
-                result = session.statement(text)
+            for run in runs:
+                result = run()
                 if isinstance(result, QueryPlan):
                     session.run(result.plan)               # a query sent as an update: run it, count unknown
                     known = False

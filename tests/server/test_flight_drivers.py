@@ -1,0 +1,124 @@
+"""What real drivers send: parameters of every type, LIMIT ?, bound batches, session options, tokens.
+
+Every client here is a real driver: the ADBC Flight SQL driver (its DB-API) and, where
+noted, the ``flightsql-dbapi`` package, which sends each parameter as a dense union.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from flight_harness import adbc, connect, query
+
+
+# -- parameters -----------------------------------------------------------------------------------
+
+
+def test_limit_and_offset_parameters(server):
+    sql = "SELECT n_nationkey FROM nation ORDER BY n_nationkey LIMIT ? OFFSET ?"
+    with connect(server) as con, con.cursor() as cur:
+        for limit, offset in ((3, 0), (2, 5), (10, 20), (0, 0)):
+            cur.execute(sql, (limit, offset))
+            assert [r[0] for r in cur.fetchall()] == list(range(25))[offset:offset + limit]
+        with pytest.raises(adbc.Error, match="LIMIT must be a non-negative integer"):
+            cur.execute(sql, (-1, 0))
+
+
+@pytest.mark.parametrize("value, arrow_type", [
+    (b"\x00\xffbytes'", pa.binary()),
+    (datetime.time(13, 45, 30, 250), pa.time64("us")),
+    (datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.timezone.utc), pa.timestamp("us", tz="UTC")),
+    (datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.timezone(datetime.timedelta(hours=2))), None),
+])
+def test_binary_time_and_zoned_timestamp_parameters(server, value, arrow_type):
+    table = query(server, "SELECT ? AS v", (value,))
+    assert table.column("v").to_pylist() == [value]
+    if arrow_type is not None:
+        assert table.schema.field("v").type == arrow_type
+
+
+def test_parameters_compare_with_columns_of_their_type(server, tpch_session):
+    sql = "SELECT count(*) AS n FROM lineitem WHERE l_shipdate >= ? AND l_discount > ? AND l_shipmode = ?"
+    args = (datetime.date(1996, 1, 1), decimal.Decimal("0.05"), "MAIL")
+    remote = query(server, sql, args)
+    local = tpch_session.sql("SELECT count(*) AS n FROM lineitem WHERE l_shipdate >= DATE '1996-01-01' "
+                             "AND l_discount > 0.05 AND l_shipmode = 'MAIL'").to_arrow()
+    assert remote.to_pylist() == local.to_pylist() and local.column("n")[0].as_py() > 0
+
+
+def test_arrow_parameter_batch_of_a_query_runs_once_per_row(server):
+    params = pa.record_batch({"k": pa.array([1, 3], pa.int64())})
+    with connect(server) as con, con.cursor() as cur:
+        cur.execute("SELECT n_name FROM nation WHERE n_nationkey = ?", params)
+        assert sorted(r[0] for r in cur.fetchall()) == ["ARGENTINA", "CANADA"]
+
+
+# -- executemany and bulk ingest ------------------------------------------------------------------
+
+
+def _five_columns(n: int) -> pa.Table:
+    """n rows of five types, with NULLs in every column but the key."""
+    keys = np.arange(n, dtype=np.int64)
+    holes = pa.array(keys % 11 == 0)
+    import pyarrow.compute as pc
+
+    def with_nulls(array):
+        return pc.if_else(holes, pa.nulls(n, array.type), array)
+
+    return pa.table({
+        "id": pa.array(keys),
+        "label": with_nulls(pc.binary_join_element_wise("row ", pc.cast(pa.array(keys), pa.string()), "'s", "")),
+        "score": with_nulls(pa.array(keys / 7.0)),
+        "day": with_nulls(pa.array((keys % 20000).astype("datetime64[D]"))),
+        "flag": with_nulls(pa.array(keys % 3 == 0)),
+    })
+
+
+def test_executemany_binds_the_whole_batch_exactly(server):
+    data = _five_columns(100_000)
+    with connect(server) as con, con.cursor() as cur:
+        cur.execute("CREATE OR REPLACE TABLE q_bulk (id BIGINT, label VARCHAR, score DOUBLE, day DATE, flag BOOLEAN)")
+        cur.fetchall()
+        cur.executemany("INSERT INTO q_bulk VALUES (?, ?, ?, ?, ?)", data)
+        assert cur.rowcount == data.num_rows
+        cur.execute("SELECT * FROM q_bulk ORDER BY id")
+        back = cur.fetch_arrow_table()
+        cur.execute("DROP TABLE q_bulk")
+        cur.fetchall()
+    assert back.schema.names == data.schema.names
+    assert [f.type for f in back.schema] == [f.type for f in data.schema]
+    assert back.equals(data)
+    assert back.column("label").null_count == data.column("label").null_count > 0
+
+
+def test_executemany_converts_to_the_column_types_and_is_atomic(server):
+    with connect(server) as con, con.cursor() as cur:
+        cur.execute("CREATE OR REPLACE TABLE q_conv (id INTEGER, amount DECIMAL(10,2), note VARCHAR)")
+        cur.fetchall()
+        cur.executemany("INSERT INTO q_conv (note, id, amount) VALUES (?, ?, ?)",
+                        [("a", 1, decimal.Decimal("1.50")), (None, 2, None)])
+        cur.execute("SELECT id, amount, note FROM q_conv ORDER BY id")
+        assert cur.fetchall() == [(1, decimal.Decimal("1.50"), "a"), (2, None, None)]
+        with pytest.raises(adbc.Error, match="oops") as failure:
+            cur.executemany("INSERT INTO q_conv VALUES (?, ?, ?)", [(3, "1.25", "ok"), (4, "oops", "bad")])
+        assert "INTERNAL" not in str(failure.value)
+        cur.execute("SELECT count(*) FROM q_conv")
+        assert cur.fetchall() == [(2,)]          # the failing batch left nothing behind
+        cur.execute("DROP TABLE q_conv")
+        cur.fetchall()
+
+
+def test_bulk_ingest_keeps_rows_nulls_and_types(server):
+    data = _five_columns(50_000)
+    with connect(server) as con, con.cursor() as cur:
+        assert cur.adbc_ingest("q_ingest_exact", data, mode="replace") == data.num_rows
+        cur.execute("SELECT * FROM q_ingest_exact ORDER BY id")
+        back = cur.fetch_arrow_table()
+        cur.execute("DROP TABLE q_ingest_exact")
+        cur.fetchall()
+    assert back.equals(data)
