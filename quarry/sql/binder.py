@@ -19,6 +19,7 @@ import os
 import pyarrow as pa
 from sqlglot import exp
 
+from quarry.catalog.information_schema import INFORMATION_SCHEMA
 from quarry.catalog.providers import ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table
 from quarry.errors import BindError, QuarryError, UnknownSchemaError, UnsupportedError
 from quarry.logical import builder as B
@@ -429,6 +430,9 @@ class Binder:
 
     def _named_table(self, node: exp.Table, scope: Scope):
         name = node.name
+        if node.args.get("db") is not None and node.db.lower() == INFORMATION_SCHEMA:
+            provider = self.catalog.information_schema(name)
+            return scan_of(provider), provider.name
         if node.args.get("db") is not None and node.db.lower() not in ("main", "memory"):
             raise UnknownSchemaError(node.db)
         cte = scope.find_cte(name)

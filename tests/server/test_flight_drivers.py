@@ -122,3 +122,24 @@ def test_bulk_ingest_keeps_rows_nulls_and_types(server):
         cur.execute("DROP TABLE q_ingest_exact")
         cur.fetchall()
     assert back.equals(data)
+
+
+# -- information_schema ---------------------------------------------------------------------------
+
+
+def test_information_schema_over_flight_sql(server):
+    with connect(server) as con, con.cursor() as cur:
+        cur.execute("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = ? "
+                    "ORDER BY table_name", ("main",))
+        tables = dict(cur.fetchall())
+        schema = con.adbc_get_table_schema("lineitem")
+        cur.execute("SELECT column_name, ordinal_position, is_nullable FROM information_schema.columns "
+                    "WHERE table_name = 'lineitem' ORDER BY ordinal_position")
+        columns = cur.fetchall()
+        cur.execute("SELECT catalog_name, schema_name FROM information_schema.schemata")
+        schemata = cur.fetchall()
+    assert {"lineitem", "nation", "orders", "small", "events"} <= set(tables)
+    assert tables["lineitem"] == "BASE TABLE"
+    assert [(name, position) for name, position, _ in columns] == [(n, i) for i, n in enumerate(schema.names, 1)]
+    assert [nullable for _, _, nullable in columns] == ["YES" if f.nullable else "NO" for f in schema]
+    assert ("quarry", "main") in schemata and ("quarry", "information_schema") in schemata
