@@ -143,3 +143,35 @@ def test_information_schema_over_flight_sql(server):
     assert [(name, position) for name, position, _ in columns] == [(n, i) for i, n in enumerate(schema.names, 1)]
     assert [nullable for _, _, nullable in columns] == ["YES" if f.nullable else "NO" for f in schema]
     assert ("quarry", "main") in schemata and ("quarry", "information_schema") in schemata
+
+
+# -- session options ------------------------------------------------------------------------------
+
+
+def test_current_catalog_and_schema(server):
+    with connect(server) as con:
+        assert con.adbc_current_catalog == "quarry"
+        assert con.adbc_current_db_schema == "main"
+        con.adbc_current_catalog = "quarry"              # the current ones: accepted
+        con.adbc_current_db_schema = "MAIN"
+        assert con.adbc_current_db_schema == "main"
+        with pytest.raises(adbc.Error, match="Not supported: setting the current catalog to 'elsewhere'"):
+            con.adbc_current_catalog = "elsewhere"
+        with pytest.raises(adbc.Error, match="Not supported: setting the current schema to 'sales'"):
+            con.adbc_current_db_schema = "sales"
+        with con.cursor() as cur:                        # the connection still works
+            cur.execute("SELECT count(*) FROM nation")
+            assert cur.fetchall() == [(25,)]
+
+
+def test_unknown_session_options_are_refused(server):
+    from quarry.server.flight_sql.protocol import MESSAGES
+    from flight_harness import call_options, flight, flight_client
+    request = MESSAGES["SetSessionOptionsRequest"]()
+    request.session_options.add(key="timezone").value.string_value = "UTC"
+    client = flight_client(server)
+    try:
+        with pytest.raises(pa.ArrowNotImplementedError, match="Not supported: session option `timezone`"):
+            list(client.do_action(flight.Action("SetSessionOptions", request.SerializeToString()), call_options()))
+    finally:
+        client.close()

@@ -40,7 +40,7 @@ import pyarrow.flight as flight
 
 from quarry.catalog.providers import MemoryTable
 from quarry.errors import BindError, CatalogError, DataError, UnknownTableError
-from quarry.server.flight_sql import metadata
+from quarry.server.flight_sql import metadata, session_options
 from quarry.server.auth import AuthMiddlewareFactory, NoOpAuthHandler, TokenStore, Users, principal_of
 from quarry.server.flight_sql.errors import InvalidArgument, NotFound, Unimplemented, to_flight_error, translate_errors
 from quarry.server.flight_sql.params import ParsedStatement, parse_statement, rows_of
@@ -71,6 +71,8 @@ _ACTIONS = [
     ("CancelFlightInfo", "Cancel the query behind a FlightInfo (CancelFlightInfoRequest)."),
     ("CancelQuery", "Deprecated form of CancelFlightInfo (ActionCancelQueryRequest)."),
     ("CloseSession", "Accepted for JDBC clients; quarry keeps no per-session state (CloseSessionRequest)."),
+    ("GetSessionOptions", "The current catalog and schema (GetSessionOptionsRequest)."),
+    ("SetSessionOptions", "Accepts catalog=quarry and schema=main, the only ones (SetSessionOptionsRequest)."),
     ("quarry.status", "JSON counts of running queries, pending results and prepared statements."),
 ]
 
@@ -387,6 +389,10 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
             if kind == "CloseSession":
                 # clients (the JDBC driver) close their session on disconnect; there is nothing to release
                 return [MESSAGES["CloseSessionResult"](status=1).SerializeToString()]      # CLOSED
+            if kind == "GetSessionOptions":
+                return [session_options.get_session_options(body)]
+            if kind == "SetSessionOptions":
+                return [session_options.set_session_options(body)]
             if kind == "quarry.status":
                 return [json.dumps(self.status()).encode()]
             if kind in ("BeginTransaction", "EndTransaction", "BeginSavepoint", "EndSavepoint"):
