@@ -175,3 +175,45 @@ def test_unknown_session_options_are_refused(server):
             list(client.do_action(flight.Action("SetSessionOptions", request.SerializeToString()), call_options()))
     finally:
         client.close()
+
+
+# -- login tokens ---------------------------------------------------------------------------------
+
+SHORT_TTL = 2.0
+
+
+@pytest.fixture(scope="module")
+def short_token_server(request, tmp_path_factory, tpch_sf001):
+    from flight_harness import start_server
+    users = tmp_path_factory.mktemp("short-users") / "users.txt"
+    users.write_text("ana:s3cret\n")
+    return start_server(request, tmp_path_factory,
+                        ["--data", str(tpch_sf001), "--users", str(users), "--token-ttl", str(SHORT_TTL)],
+                        name="short-token")
+
+
+def test_a_connection_in_use_outlives_its_first_token(short_token_server):
+    import time
+    con = connect(short_token_server, username="ana", password="s3cret")
+    try:
+        cur = con.cursor()
+        start = time.monotonic()
+        while time.monotonic() - start < 3 * SHORT_TTL:      # well past the first token's expiry
+            cur.execute("SELECT count(*) FROM region")
+            assert cur.fetchall() == [(5,)]
+            time.sleep(SHORT_TTL / 4)
+        assert con.adbc_current_catalog == "quarry"         # actions carry the renewed token too
+        cur.close()
+        time.sleep(SHORT_TTL + 0.5)                         # idle past a whole lifetime: the token is gone
+        cur = con.cursor()
+        with pytest.raises(adbc.Error, match="UNAUTHENTICATED") as failure:
+            cur.execute("SELECT 1")
+        assert "the login token has expired" in str(failure.value) and "connect again" in str(failure.value)
+        with pytest.raises(adbc.Error, match="the login token has expired"):
+            con.adbc_current_catalog
+        cur.close()
+    finally:
+        con.close()
+    with connect(short_token_server, username="ana", password="s3cret") as con, con.cursor() as cur:
+        cur.execute("SELECT 1")                             # reconnecting logs in again
+        assert cur.fetchall() == [(1,)]

@@ -217,3 +217,19 @@ def test_embedded_server_serves_a_session():
             assert cur.fetchall() == [(6,)]
     finally:
         server.shutdown()
+
+
+def test_tokens_are_renewed_past_half_their_lifetime():
+    import time
+    store = TokenStore(0.4)
+    token = store.issue("ana")
+    assert store.renewal(token) is None                     # young: no renewal
+    time.sleep(0.25)
+    successor = store.renewal(token)
+    assert successor is not None and successor != token
+    assert store.renewal(token) == successor                # one successor per token, however many calls
+    assert store.user_of(successor) == "ana" and store.user_of(token) == "ana"
+    time.sleep(0.2)
+    with pytest.raises(Exception, match="connect again"):
+        store.user_of(token)                                # the old one still expires on time
+    assert store.user_of(successor) == "ana"
