@@ -217,3 +217,28 @@ def test_a_connection_in_use_outlives_its_first_token(short_token_server):
     with connect(short_token_server, username="ana", password="s3cret") as con, con.cursor() as cur:
         cur.execute("SELECT 1")                             # reconnecting logs in again
         assert cur.fetchall() == [(1,)]
+
+
+# -- flightsql-dbapi (a second driver: every parameter a dense union) ------------------------------
+
+
+def test_flightsql_dbapi_runs_parameterised_queries(server, tpch_session):
+    flightsql = pytest.importorskip("flightsql")
+    client = flightsql.FlightSQLClient(host="127.0.0.1", port=server.port, insecure=True)
+    try:
+        cur = flightsql.connect(client).cursor()
+        cur.execute("SELECT o_orderkey, o_totalprice FROM orders WHERE o_custkey = ? AND o_orderstatus = ? "
+                    "AND o_totalprice > ? ORDER BY o_orderkey LIMIT ?", (4, "O", 1000.5, 3))
+        remote = [tuple(r) for r in cur.fetchall()]          # it returns rows as lists
+        local = tpch_session.sql("SELECT o_orderkey, o_totalprice FROM orders WHERE o_custkey = 4 AND "
+                                 "o_orderstatus = 'O' AND o_totalprice > 1000.5 ORDER BY o_orderkey LIMIT 3")
+        assert remote == [tuple(r.values()) for r in local.to_arrow().to_pylist()] and remote
+        cur.execute("SELECT ? AS b, ? AS t, ? || '!' AS s, ? * 2 AS i", (b"\x00raw", True, "it's", 21))
+        assert [tuple(r) for r in cur.fetchall()] == [(b"\x00raw", True, "it's!", 42)]
+        cur.execute("CREATE OR REPLACE TABLE q_fsql (id BIGINT, name VARCHAR, ok BOOLEAN)")
+        cur.executemany("INSERT INTO q_fsql VALUES (?, ?, ?)", [(1, "ann", True), (2, "bob", False)])
+        cur.execute("SELECT id, name, ok FROM q_fsql ORDER BY id")
+        assert [tuple(r) for r in cur.fetchall()] == [(1, "ann", True), (2, "bob", False)]
+        cur.execute("DROP TABLE q_fsql")
+    finally:
+        client.close()
