@@ -124,12 +124,17 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
             return session.statement(text)
 
     def _statement_results(self, session, statement: ParsedStatement, parameters: pa.Table | None) -> PendingResult:
-        """Plan ``statement`` once per bound parameter row (statements that are not queries run now)."""
+        """Plan ``statement`` once per bound parameter row (statements that are not queries run now;
+        an ``INSERT ... VALUES (?, ...)`` runs once for the whole batch)."""
         if statement.parameter_count:
             if parameters is None or parameters.num_rows == 0:
                 raise InvalidArgument(f"the statement has {statement.parameter_count} parameter(s) but none are "
                                       "bound; bind them (DoPut) before executing")
-            results = [self._run_bound(session, statement, row) for row in rows_of(parameters)]
+            if statement.takes_batch:          # INSERT ... VALUES (?, ...): every row in one append
+                with self.write_lock:
+                    results = [statement.insert_batch(session, parameters)]
+            else:
+                results = [self._run_bound(session, statement, row) for row in rows_of(parameters)]
         else:
             results = [self._run_statement(session, statement.text, statement.read_only)]
         schema = _result_schema(results[0])
