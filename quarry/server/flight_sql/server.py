@@ -14,6 +14,7 @@ DoPut              CommandStatementUpdate, CommandPreparedStatementUpdate (run, 
                    DoPutUpdateResult), CommandPreparedStatementQuery (bind parameters),
                    CommandStatementIngest (create or append a table from the client's stream)
 DoAction           CreatePreparedStatement, ClosePreparedStatement, CancelFlightInfo, CancelQuery,
+                   Get/SetSessionOptions (the current catalog and schema, :mod:`.session_options`),
                    ``quarry.status`` (counts of running queries, pending results, prepared statements)
 =================  =====================================================================================
 
