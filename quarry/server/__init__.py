@@ -15,9 +15,10 @@ Each protocol is a folder of its own over the same session; what they share stay
 - ``flight_sql/``: Arrow Flight SQL. In the order a request meets them: ``protocol`` (the
   Flight SQL protobuf messages, declared from the specification), ``server`` (the
   FlightServerBase subclass, one method per Flight RPC), ``params`` (binding ``?``
-  parameters as literal nodes of the parsed statement), ``streaming`` (running a
+  parameters as typed values of the plan), ``streaming`` (running a
   physical plan batch by batch for DoGet, with cancellation), ``metadata`` (GetSqlInfo,
-  GetTables, ... in the specification's result schemas), ``state`` (prepared statements
+  GetTables, ... in the specification's result schemas), ``session_options`` (the current
+  catalog and schema for Get/SetSessionOptions), ``state`` (prepared statements
   and pending results, which expire), ``errors`` (quarry errors to Flight status codes).
 
 See docs/server.md for the guide.
@@ -67,7 +68,8 @@ def serve(session, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, users: 
     client has ``anonymous_role`` (``read``, ``write`` or ``admin``). Prepared
     statements expire ``statement_ttl`` seconds after their last use, results that are
     never fetched ``result_ttl`` seconds after they were planned, login tokens
-    ``token_ttl`` seconds after login. With ``block=False`` the server runs in the
+    ``token_ttl`` seconds after they were issued (a call past half that time gets a
+    fresh token in its response headers, so connections in use stay logged in). With ``block=False`` the server runs in the
     background until ``server.shutdown()``.
     """
     from quarry.server.flight_sql.server import QuarryFlightSqlServer

@@ -6,7 +6,12 @@ The flow Flight SQL clients (ADBC, JDBC) use:
 2. the server checks the password and answers with ``authorization: Bearer <token>``
    in the response headers;
 3. every later call carries ``authorization: Bearer <token>``; a token expires
-   ``token_ttl`` seconds after it was issued, and the client must handshake again.
+   ``token_ttl`` seconds after it was issued, and the client must handshake again;
+4. a call made with a token past half its lifetime is answered with a fresh one in the
+   response headers (``authorization: Bearer <new token>``), which the ADBC driver adopts
+   for its next calls (it never repeats the handshake by itself); so a connection that
+   makes a call at least every ``token_ttl / 2`` seconds stays logged in, and one idle
+   longer than that may find its token expired (the error says to reconnect).
 
 With no users configured the server is open (it then refuses to listen anywhere but
 loopback; see :func:`quarry.server.serve`). Users come from a file of
@@ -179,6 +184,7 @@ class TokenStore:
     def __init__(self, ttl: float):
         self.ttl = float(ttl)
         self._tokens: dict[str, tuple[str, float]] = {}
+        self._successors: dict[str, str] = {}            # renewed token -> the token issued in its place
         self._lock = threading.Lock()
 
     def issue(self, user: str) -> str:
@@ -187,16 +193,38 @@ class TokenStore:
         with self._lock:
             # drop expired tokens so the table does not grow with every login
             self._tokens = {t: (u, exp) for t, (u, exp) in self._tokens.items() if exp > now}
+            self._successors = {t: s for t, s in self._successors.items() if t in self._tokens}
             self._tokens[token] = (user, now + self.ttl)
         return token
+
+    def renewal(self, token: str) -> str | None:
+        """A fresh token to send back for a call made with ``token``, once it is past half its lifetime.
+
+        Every call made with the same old token gets the same successor (so concurrent calls
+        do not mint one each); the old token stays valid until its own expiry, for calls
+        already under way with it.
+        """
+        with self._lock:
+            entry = self._tokens.get(token)
+            if entry is None or entry[1] - time.monotonic() > self.ttl / 2:
+                return None
+            successor = self._successors.get(token)
+            if successor is not None and successor in self._tokens:
+                return successor
+        successor = self.issue(entry[0])
+        with self._lock:
+            self._successors[token] = successor
+        return successor
 
     def user_of(self, token: str) -> str:
         """The user ``token`` belongs to; FlightUnauthenticatedError when unknown or expired."""
         with self._lock:
             entry = self._tokens.get(token)
             if entry is not None and entry[1] <= time.monotonic():
-                del self._tokens[token]
-                raise flight.FlightUnauthenticatedError("the token has expired; authenticate again")
+                # kept (until the next login sweeps it) so every later call says "expired", not "invalid"
+                raise flight.FlightUnauthenticatedError(
+                    f"the login token has expired (tokens last {self.ttl:g} s and are renewed by calls made "
+                    f"after {self.ttl / 2:g} s); connect again to log in, or ask for a longer --token-ttl")
         if entry is None:
             raise flight.FlightUnauthenticatedError("invalid token; authenticate again")
         return entry[0]
@@ -239,7 +267,8 @@ class AuthMiddlewareFactory(flight.ServerMiddlewareFactory):
             return AuthMiddleware(Principal(user), self.tokens.issue(user))
         if scheme == "bearer" and self.users:
             token = credentials.strip()
-            return AuthMiddleware(Principal(self.tokens.user_of(token), token))
+            user = self.tokens.user_of(token)
+            return AuthMiddleware(Principal(user, token), self.tokens.renewal(token))
         if not self.users:
             return AuthMiddleware(Principal(ANONYMOUS))
         if info.method == flight.FlightMethod.HANDSHAKE:

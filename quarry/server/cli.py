@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tls-cert", metavar="PEM", help="TLS certificate chain (enables TLS, needs --tls-key)")
     parser.add_argument("--tls-key", metavar="PEM", help="TLS private key")
     parser.add_argument("--token-ttl", type=float, default=3600.0, metavar="SECONDS",
-                        help="how long a login token stays valid (default: 3600)")
+                        help="how long a login token stays valid; calls past half of it get a fresh one "
+                             "(default: 3600)")
     parser.add_argument("--statement-ttl", type=float, default=1800.0, metavar="SECONDS",
                         help="close prepared statements unused for this long (default: 1800)")
     parser.add_argument("--result-ttl", type=float, default=300.0, metavar="SECONDS",

@@ -19,6 +19,7 @@ import os
 import pyarrow as pa
 from sqlglot import exp
 
+from quarry.catalog.information_schema import INFORMATION_SCHEMA
 from quarry.catalog.providers import ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table
 from quarry.errors import BindError, QuarryError, UnknownSchemaError, UnsupportedError
 from quarry.logical import builder as B
@@ -30,6 +31,7 @@ from quarry.logical.expressions import (
 )
 from quarry.logical.plan import Filter, Join, Limit, LogicalPlan, Project, Scan, Sort, Values
 from quarry.sql.expr_binder import ExprBinder, node_position
+from quarry.sql.parameters import parameter_literal, plain_batch, plain_scalar
 from quarry.sql.scope import Relation, Scope
 
 
@@ -60,10 +62,13 @@ def output_name(node: exp.Expression) -> str:
 class Binder:
     """Binds queries for one session; ``sql`` is the statement text, for error positions."""
 
-    def __init__(self, session, sql: str | None = None):
+    def __init__(self, session, sql: str | None = None, parameters=None):
         self.session = session
         self.catalog = session.catalog
         self.sql = sql
+        # values of the `$n` placeholders (a prepared statement's bound row), None when there are none
+        self.parameters = tuple(parameters) if parameters is not None else None
+        self._parameter_fields: tuple[Field, ...] | None = None     # set while binding a parameter batch
 
     # ------------------------------------------------------------------ entry points
 
@@ -154,11 +159,72 @@ class Binder:
     def _constant_int(self, node, what) -> int | None:
         if node is None:
             return None
+        if isinstance(node, exp.Placeholder) and self._parameter_fields is None:
+            return self._parameter_int(node, what)
         if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit():
             return int(node.this)
         if isinstance(node, exp.Null):
             return None
         raise self._error_at(BindError(f"{what} must be a non-negative integer constant"), node)
+
+    # ------------------------------------------------------------------ parameters
+
+    def bind_placeholder(self, node: exp.Placeholder) -> Expr:
+        """What ``$n`` means: a literal of the bound value, or the batch's column (see bind_parameter_batch)."""
+        number = self._placeholder_number(node)
+        if self._parameter_fields is not None:
+            return ColumnRef(self._parameter_fields[number - 1])
+        return parameter_literal(self.parameters[number - 1])
+
+    def _placeholder_number(self, node: exp.Placeholder) -> int:
+        bound = self._parameter_fields if self._parameter_fields is not None else self.parameters
+        if bound is None:
+            raise self._error_at(UnsupportedError("parameters (`?`) are only accepted through prepared statements"),
+                                 node)
+        text = str(node.this or "")
+        if not text.isdigit():
+            raise self._error_at(UnsupportedError(f"named parameters (`{node.sql()}`)",
+                                                  hint="write `?` for each parameter"), node)
+        number = int(text)
+        if not 1 <= number <= len(bound):
+            raise self._error_at(BindError(f"parameter ${number} is not bound ({len(bound)} were)",
+                                           hint="bind one value per `?`"), node)
+        return number
+
+    def _parameter_int(self, node: exp.Placeholder, what: str) -> int | None:
+        """LIMIT ? / OFFSET ?: the bound value, which must be a non-negative integer (NULL: no limit)."""
+        value = plain_scalar(self.parameters[self._placeholder_number(node) - 1])
+        if not value.is_valid:
+            return None
+        if pa.types.is_integer(value.type) and value.as_py() >= 0:
+            return value.as_py()
+        raise self._error_at(BindError(f"{what} must be a non-negative integer, the parameter is "
+                                       f"{value.as_py()!r} ({T.sql_name(value.type)})"), node)
+
+    def bind_parameter_batch(self, row: exp.Expression, batch: pa.Table, types: list[pa.DataType]) -> LogicalPlan:
+        """``VALUES (row)`` evaluated for every row of a parameter batch: a projection of a scan of the batch.
+
+        Each ``$n`` in ``row`` is the batch's column n (a column of :func:`plain_batch`), so
+        ``INSERT INTO t VALUES (?, ?)`` with 100k bound rows is one scan and one cast, and
+        ``VALUES (?, upper(?))`` works too. Each value converts to its target column's type.
+        """
+        items = row.expressions if isinstance(row, exp.Tuple) else [row]
+        if len(items) != len(types):
+            raise self._error_at(BindError(f"INSERT has {len(items)} values for {len(types)} columns",
+                                           hint="give one value per target column, or list the columns"), row)
+        scan = scan_of(MemoryTable("parameters", plain_batch(batch)))
+        self._parameter_fields = scan.table_fields
+        try:
+            eb = ExprBinder(self, Scope())
+            exprs = []
+            for item, t in zip(items, types):
+                try:
+                    exprs.append(F.cast(eb.bind(item), t))
+                except QuarryError as err:
+                    raise self._error_at(err, item)
+        finally:
+            self._parameter_fields = None
+        return B.project(scan, exprs, [f"col{i}" for i in range(len(exprs))])
 
     # ------------------------------------------------------------------ VALUES
 
@@ -364,6 +430,9 @@ class Binder:
 
     def _named_table(self, node: exp.Table, scope: Scope):
         name = node.name
+        if node.args.get("db") is not None and node.db.lower() == INFORMATION_SCHEMA:
+            provider = self.catalog.information_schema(name)
+            return scan_of(provider), provider.name
         if node.args.get("db") is not None and node.db.lower() not in ("main", "memory"):
             raise UnknownSchemaError(node.db)
         cte = scope.find_cte(name)

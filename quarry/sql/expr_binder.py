@@ -230,7 +230,7 @@ class ExprBinder:
         return self.bind(node.this)
 
     def _Placeholder(self, node):
-        raise UnsupportedError("parameters (`?`) are only accepted through prepared statements")
+        return self.qb.bind_placeholder(node)
 
     def _Interval(self, node: exp.Interval) -> Expr:
         unit = node.args.get("unit")

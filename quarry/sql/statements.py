@@ -173,18 +173,35 @@ def _guarded(node, text: str, run):
 _QUERIES = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
 
 
-def bind_statement(session, node: exp.Expression, text: str) -> C.Command:
+def run_prepared(session, node: exp.Expression, text: str, parameters=None,
+                 batch: pa.Table | None = None) -> C.StatementResult:
+    """Run one parsed statement whose ``$n`` placeholders take bound values (a prepared statement).
+
+    ``parameters`` is one row of values (Arrow scalars, in placeholder order); ``batch`` is a
+    table of parameter rows, which only ``INSERT INTO t VALUES (...)`` takes (every row is
+    inserted by one append; see :meth:`Binder.bind_parameter_batch`). The values become typed
+    literals or columns of the plan, never SQL text.
+    """
+    return _guarded(node, text, lambda n: bind_statement(session, n, text, parameters, batch).run(session))
+
+
+def bind_statement(session, node: exp.Expression, text: str, parameters=None,
+                   batch: pa.Table | None = None) -> C.Command:
     """The command for one parsed statement: names resolved and the query bound, nothing run.
 
-    ``text`` is the statement's SQL (with the script before it blanked out), for error positions.
+    ``text`` is the statement's SQL (with the script before it blanked out), for error positions;
+    ``parameters`` and ``batch`` are the values of its placeholders (see :func:`run_prepared`).
     """
-    binder = Binder(session, text)
+    binder = Binder(session, text, parameters)
+    if batch is not None and not _is_values_insert(node):
+        raise UnsupportedError("a batch of parameter rows for a statement other than INSERT INTO t VALUES (...)",
+                               hint="bind one row at a time")
     if isinstance(node, _QUERIES):
         return C.Query(binder.bind_statement_query(node), text)
     if isinstance(node, exp.Create):
         return _create(session, binder, node)
     if isinstance(node, exp.Insert):
-        return _insert(session, binder, node)
+        return _insert(session, binder, node, batch)
     if isinstance(node, exp.Drop):
         kind = (node.args.get("kind") or "TABLE").upper()
         if kind not in ("TABLE", "VIEW"):
@@ -225,6 +242,9 @@ def _create(session, binder: Binder, node: exp.Create) -> C.Command:
     if kind == "VIEW":
         if query is None:
             raise BindError("CREATE VIEW needs AS SELECT ...")
+        if any(isinstance(n, exp.Placeholder) for n in query.walk()):
+            # a view is bound again each time it is read, when the values are gone
+            raise UnsupportedError("parameters (`?`) in CREATE VIEW", hint="write the values into the view")
         sql_text = query.sql(dialect=DIALECT)
         plan = binder.bind_statement_query(query)   # validate now
         return C.CreateView(name, lambda: Binder(session, sql_text).bind_statement_query(parse(sql_text)[0]),
@@ -262,7 +282,13 @@ def _create(session, binder: Binder, node: exp.Create) -> C.Command:
     return C.CreateTable(name, pa.schema(fields), replace)
 
 
-def _insert(session, binder: Binder, node: exp.Insert) -> C.Insert:
+def _is_values_insert(node: exp.Expression) -> bool:
+    """Whether ``node`` is ``INSERT INTO t [(columns)] VALUES (one row)``: the form a parameter batch binds to."""
+    values = node.expression if isinstance(node, exp.Insert) else None
+    return isinstance(values, exp.Values) and len(values.expressions) == 1
+
+
+def _insert(session, binder: Binder, node: exp.Insert, batch: pa.Table | None = None) -> C.Insert:
     target = node.this
     columns = None
     if isinstance(target, exp.Schema):
@@ -279,7 +305,10 @@ def _insert(session, binder: Binder, node: exp.Insert) -> C.Insert:
         raise BindError(f"INSERT names a column of `{target.name}` twice")
     targets = [schema.field(n).type for n in names]
     source = node.expression
-    if isinstance(source, exp.Values):
+    if batch is not None:
+        # every row of the bound parameter batch at once: a scan of the batch, cast to the columns
+        plan = binder.bind_parameter_batch(source.expressions[0], batch, targets)
+    elif isinstance(source, exp.Values):
         # each value converts to its column's type, so ('7') fits an INTEGER column
         plan = binder.bind_values(source, Scope(), types=targets)
     else:

@@ -14,7 +14,7 @@ from quarry.server import is_loopback, serve
 from quarry.server.auth import TokenStore, Users, hash_password
 from quarry.server.flight_sql.errors import InvalidArgument, NotFound, to_flight_error
 from quarry.server.flight_sql.metadata import like_pattern
-from quarry.server.flight_sql.params import literal_node, parse_statement
+from quarry.server.flight_sql.params import parse_statement
 from quarry.server.flight_sql.protocol import MESSAGES, ProtocolError, optional, pack, unpack
 from quarry.server.flight_sql.state import HandleTable
 
@@ -47,45 +47,104 @@ def test_unknown_messages_are_protocol_errors():
         unpack(other.SerializeToString())
 
 
-def test_parameters_become_typed_literals():
-    statement = parse_statement("SELECT * FROM t WHERE a = ? AND b = ? AND c = ? AND d = ? AND e = ?")
+def _run_bound(con, sql: str, values: list) -> pa.Table:
+    result = parse_statement(sql).run(con, [v if isinstance(v, pa.Scalar) else pa.scalar(v) for v in values])
+    return con.run(result.plan).table
+
+
+def test_parameters_bind_as_values_of_their_own_type():
+    con = quarry.connect(workers=0)
+    statement = parse_statement("SELECT ? AS a, ? AS b, ? AS c, ? AS d, ? AS e")
     assert statement.parameter_count == 5 and statement.read_only
-    sql = statement.bind_row([pa.scalar("it's"), pa.scalar(3), pa.scalar(datetime.date(2020, 2, 29)),
-                              pa.scalar(decimal.Decimal("1E+2")), pa.scalar(None, pa.string())])
-    assert sql == ("SELECT * FROM t WHERE a = 'it''s' AND b = CAST(3 AS BIGINT) AND c = CAST('2020-02-29' AS DATE) "
-                   "AND d = CAST('100' AS DECIMAL(3, 0)) AND e = CAST(NULL AS TEXT)")
+    values = [pa.scalar("it's"), pa.scalar(3, pa.int16()), pa.scalar(datetime.date(2020, 2, 29)),
+              pa.scalar(decimal.Decimal("1E+2")), pa.scalar(None, pa.string())]
+    table = con.run(statement.run(con, values).plan).table
+    assert table.to_pylist() == [{"a": "it's", "b": 3, "c": datetime.date(2020, 2, 29),
+                                  "d": decimal.Decimal("100"), "e": None}]
+    assert [f.type for f in table.schema] == [pa.string(), pa.int16(), pa.date32(), values[3].type, pa.string()]
 
 
 def test_parameters_follow_text_order_across_clauses():
-    statement = parse_statement("WITH c AS (SELECT ? AS x) SELECT x, ? FROM c WHERE x > ? LIMIT 3")
-    sql = statement.bind_row([pa.scalar(1), pa.scalar(2), pa.scalar(3)])
-    assert sql.index("CAST(1") < sql.index("CAST(2") < sql.index("CAST(3")
-    assert quarry.connect().sql(sql).to_pylist() == []
+    con = quarry.connect(workers=0)
+    sql = "WITH c AS (SELECT ? AS x) SELECT x, ? AS y FROM c WHERE x > ? LIMIT ?"
+    assert _run_bound(con, sql, [5, "two", 3, 10]).to_pylist() == [{"x": 5, "y": "two"}]
+    assert _run_bound(con, sql, [5, "two", 7, 10]).to_pylist() == []
+    assert _run_bound(con, sql, [5, "two", 3, 0]).to_pylist() == []
+
+
+def test_limit_and_offset_parameters():
+    con = quarry.connect(workers=0)
+    sql = "SELECT x FROM (VALUES (1), (2), (3), (4), (5)) t(x) ORDER BY x LIMIT ? OFFSET ?"
+    assert _run_bound(con, sql, [2, 1]).column("x").to_pylist() == [2, 3]
+    assert _run_bound(con, sql, [pa.scalar(None, pa.int64()), 3]).column("x").to_pylist() == [4, 5]
+    for bad in (-1, "2", 1.5):
+        with pytest.raises(BindError, match="LIMIT must be a non-negative integer"):
+            _run_bound(con, sql, [bad, 0])
+
+
+def test_binary_time_and_zoned_timestamp_parameters():
+    con = quarry.connect(workers=0)
+    zoned = datetime.datetime(2024, 3, 1, 12, 30, tzinfo=datetime.timezone.utc)
+    values = [pa.scalar(b"\x00\xff'"), pa.scalar(datetime.time(23, 59, 58, 7)),
+              pa.scalar(zoned, pa.timestamp("us", tz="UTC"))]
+    table = _run_bound(con, "SELECT ? AS b, ? AS t, ? AS z, ? < ? AS earlier",
+                       values + [values[1], pa.scalar(datetime.time(23, 59, 59))])
+    assert table.to_pylist() == [{"b": b"\x00\xff'", "t": datetime.time(23, 59, 58, 7), "z": zoned,
+                                  "earlier": True}]
+    assert [f.type for f in table.schema][:3] == [pa.binary(), pa.time64("us"), pa.timestamp("us", tz="UTC")]
+
+
+def test_dense_union_parameters_bind_their_member_value():
+    # what flightsql-dbapi sends: one dense union (int64, float64, utf8, binary, bool) per parameter
+    children = [pa.array([], pa.int64()), pa.array([], pa.float64()), pa.array([], pa.string()),
+                pa.array([], pa.binary()), pa.array([], pa.bool_())]
+
+    def member(code: int, value, arrow_type):
+        kids = list(children)
+        kids[code] = pa.array([value], arrow_type)
+        return pa.UnionArray.from_dense(pa.array([code], pa.int8()), pa.array([0], pa.int32()), kids)[0]
+
+    con = quarry.connect(workers=0)
+    table = _run_bound(con, "SELECT ? + 1 AS i, ? AS f, ? AS s, ? AS b, ? AS t",
+                       [member(0, 41, pa.int64()), member(1, 0.5, pa.float64()), member(2, "x", pa.string()),
+                        member(3, b"y", pa.binary()), member(4, True, pa.bool_())])
+    assert table.to_pylist() == [{"i": 42, "f": 0.5, "s": "x", "b": b"y", "t": True}]
 
 
 def test_bound_strings_cannot_escape_their_literal():
-    con = quarry.connect()
+    con = quarry.connect(workers=0)
     con.register("t", pa.table({"s": ["a"]}))
-    statement = parse_statement("SELECT count(*) AS n FROM t WHERE s = ?")
     for evil in ("a' OR 'x'='x", "a'; DROP TABLE t; --", "a\\' OR 1=1 --", "$$a$$"):
-        assert con.sql(statement.bind_row([pa.scalar(evil)])).to_pylist() == [{"n": 0}]
+        assert _run_bound(con, "SELECT count(*) AS n FROM t WHERE s = ?", [evil]).to_pylist() == [{"n": 0}]
     assert con.tables() == ["t"]
 
 
-def test_insert_rows_merge_into_one_values_list():
-    statement = parse_statement("INSERT INTO t VALUES (?, ?)")
-    sql = statement.bind_rows_as_values([[pa.scalar(1), pa.scalar("a")], [pa.scalar(2), pa.scalar("b")]])
-    assert sql == "INSERT INTO t VALUES (CAST(1 AS BIGINT), 'a'), (CAST(2 AS BIGINT), 'b')"
-    assert parse_statement("INSERT INTO t SELECT ?").bind_rows_as_values([[pa.scalar(1)]]) is None
+def test_insert_values_binds_the_whole_batch():
+    con = quarry.connect(workers=0)
+    con.sql("CREATE TABLE t (a INTEGER, b VARCHAR, c DOUBLE)")
+    statement = parse_statement("INSERT INTO t (c, a, b) VALUES (?, ? * 10, upper(?))")
+    assert statement.takes_batch and not parse_statement("INSERT INTO t SELECT ?").takes_batch
+    union = pa.UnionArray.from_dense(pa.array([0, 1, 0], pa.int8()), pa.array([0, 0, 1], pa.int32()),
+                                     [pa.array([1, 3], pa.int64()), pa.array([2.5], pa.float64())])
+    batch = pa.table({"x": union, "y": pa.array([1, None, 3], pa.int64()),
+                      "z": pa.array(["a", "b", None]).dictionary_encode()})
+    assert statement.insert_batch(con, batch).rows_changed == 3
+    assert con.sql("SELECT * FROM t").to_arrow().to_pylist() == [
+        {"a": 10, "b": "A", "c": 1.0}, {"a": None, "b": "B", "c": 2.5}, {"a": 30, "b": None, "c": 3.0}]
 
 
 def test_parameter_errors():
+    con = quarry.connect(workers=0)
     with pytest.raises(UnsupportedError, match="positional"):
         parse_statement("SELECT $1, ?")
     with pytest.raises(BindError, match="2 parameter"):
-        parse_statement("SELECT ?, ?").bind_row([pa.scalar(1)])
-    with pytest.raises(UnsupportedError, match="not supported"):
-        literal_node(pa.scalar(b"\x00", pa.binary()))
+        parse_statement("SELECT ?, ?").run(con, [pa.scalar(1)])
+    with pytest.raises(UnsupportedError, match="Not supported: parameters of type list"):
+        _run_bound(con, "SELECT ? AS x", [pa.scalar([1, 2])])
+    with pytest.raises(UnsupportedError, match="Not supported: parameters .* in CREATE VIEW"):
+        _run_bound(con, "CREATE VIEW v AS SELECT ? AS x", [1])
+    with pytest.raises(UnsupportedError, match="only accepted through prepared statements"):
+        con.sql("SELECT $1")
     with pytest.raises(ParseError):
         parse_statement("SELEC ?")
 
@@ -158,3 +217,19 @@ def test_embedded_server_serves_a_session():
             assert cur.fetchall() == [(6,)]
     finally:
         server.shutdown()
+
+
+def test_tokens_are_renewed_past_half_their_lifetime():
+    import time
+    store = TokenStore(0.4)
+    token = store.issue("ana")
+    assert store.renewal(token) is None                     # young: no renewal
+    time.sleep(0.25)
+    successor = store.renewal(token)
+    assert successor is not None and successor != token
+    assert store.renewal(token) == successor                # one successor per token, however many calls
+    assert store.user_of(successor) == "ana" and store.user_of(token) == "ana"
+    time.sleep(0.2)
+    with pytest.raises(Exception, match="connect again"):
+        store.user_of(token)                                # the old one still expires on time
+    assert store.user_of(successor) == "ana"

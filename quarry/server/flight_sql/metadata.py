@@ -17,11 +17,12 @@ import re
 import pyarrow as pa
 
 import quarry
+from quarry.catalog.information_schema import CATALOG_NAME, SCHEMA_NAME
 from quarry.logical import types as T
 from quarry.server.flight_sql.protocol import SqlInfo
 
-CATALOG = "quarry"
-DB_SCHEMA = "main"
+CATALOG = CATALOG_NAME            # the names information_schema uses too
+DB_SCHEMA = SCHEMA_NAME
 TABLE_TYPES = ("TABLE", "VIEW")
 
 # -- result schemas (FlightSql.proto) ------------------------------------------------------------

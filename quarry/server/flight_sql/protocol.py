@@ -36,6 +36,7 @@ _T = descriptor_pb2.FieldDescriptorProto
 _SCALARS = {
     "string": _T.TYPE_STRING, "bytes": _T.TYPE_BYTES, "bool": _T.TYPE_BOOL,
     "int32": _T.TYPE_INT32, "int64": _T.TYPE_INT64, "uint32": _T.TYPE_UINT32,
+    "sfixed64": _T.TYPE_SFIXED64, "double": _T.TYPE_DOUBLE,
 }
 
 # name -> [(field, number, type, label)]; label is "" (proto3 implicit), "optional" (proto3 explicit
@@ -100,6 +101,23 @@ _FLIGHT_MESSAGES: dict[str, list[tuple[str, int, str, str]]] = {
     "CancelFlightInfoResult": [("status", 1, "int32", "")],
     "CloseSessionRequest": [],
     "CloseSessionResult": [("status", 1, "int32", "")],
+    # session options (the SetSessionOptions / GetSessionOptions actions); the `oneof option_value`
+    # members are declared `optional`, which is the same on the wire and says which one is set
+    "SessionOptionValue": [("string_value", 1, "string", "optional"), ("bool_value", 2, "bool", "optional"),
+                           ("int64_value", 3, "sfixed64", "optional"), ("double_value", 4, "double", "optional"),
+                           ("string_list_value", 5, "SessionOptionValue.StringListValue", "optional")],
+    "SessionOptionValue.StringListValue": [("values", 1, "string", "repeated")],
+    "SetSessionOptionsRequest": [("session_options", 1, "SetSessionOptionsRequest.SessionOptionsEntry",
+                                  "repeated")],
+    "SetSessionOptionsRequest.SessionOptionsEntry": [("key", 1, "string", ""),
+                                                     ("value", 2, "SessionOptionValue", "")],
+    "SetSessionOptionsResult": [("errors", 1, "SetSessionOptionsResult.ErrorsEntry", "repeated")],
+    "SetSessionOptionsResult.Error": [("value", 1, "int32", "")],
+    "SetSessionOptionsResult.ErrorsEntry": [("key", 1, "string", ""), ("value", 2, "SetSessionOptionsResult.Error", "")],
+    "GetSessionOptionsRequest": [],
+    "GetSessionOptionsResult": [("session_options", 1, "GetSessionOptionsResult.SessionOptionsEntry", "repeated")],
+    "GetSessionOptionsResult.SessionOptionsEntry": [("key", 1, "string", ""),
+                                                    ("value", 2, "SessionOptionValue", "")],
 }
 
 

@@ -14,6 +14,7 @@ DoPut              CommandStatementUpdate, CommandPreparedStatementUpdate (run, 
                    DoPutUpdateResult), CommandPreparedStatementQuery (bind parameters),
                    CommandStatementIngest (create or append a table from the client's stream)
 DoAction           CreatePreparedStatement, ClosePreparedStatement, CancelFlightInfo, CancelQuery,
+                   Get/SetSessionOptions (the current catalog and schema, :mod:`.session_options`),
                    ``quarry.status`` (counts of running queries, pending results, prepared statements)
 =================  =====================================================================================
 
@@ -41,7 +42,7 @@ import pyarrow.flight as flight
 
 from quarry.catalog.providers import MemoryTable
 from quarry.errors import BindError, CatalogError, DataError, UnknownTableError
-from quarry.server.flight_sql import metadata
+from quarry.server.flight_sql import metadata, session_options
 from quarry.server.access import RoleGuard, TableOwners
 from quarry.server.auth import AuthMiddlewareFactory, NoOpAuthHandler, TokenStore, Users, principal_of
 from quarry.server.flight_sql.errors import InvalidArgument, NotFound, Unimplemented, to_flight_error, translate_errors
@@ -73,6 +74,8 @@ _ACTIONS = [
     ("CancelFlightInfo", "Cancel the query behind a FlightInfo (CancelFlightInfoRequest)."),
     ("CancelQuery", "Deprecated form of CancelFlightInfo (ActionCancelQueryRequest)."),
     ("CloseSession", "Accepted for JDBC clients; quarry keeps no per-session state (CloseSessionRequest)."),
+    ("GetSessionOptions", "The current catalog and schema (GetSessionOptionsRequest)."),
+    ("SetSessionOptions", "Accepts catalog=quarry and schema=main, the only ones (SetSessionOptionsRequest)."),
     ("quarry.status", "JSON counts of running queries, pending results and prepared statements."),
 ]
 
@@ -135,36 +138,52 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
             return session.statement(text)
 
     def _statement_results(self, session, statement: ParsedStatement, parameters: pa.Table | None) -> PendingResult:
-        """Plan ``statement`` once per bound parameter row (statements that are not queries run now)."""
+        """Plan ``statement`` once per bound parameter row (statements that are not queries run now;
+        an ``INSERT ... VALUES (?, ...)`` runs once for the whole batch)."""
         if statement.parameter_count:
             if parameters is None or parameters.num_rows == 0:
                 raise InvalidArgument(f"the statement has {statement.parameter_count} parameter(s) but none are "
                                       "bound; bind them (DoPut) before executing")
-            texts = [statement.bind_row(row) for row in rows_of(parameters)]
+            if statement.takes_batch:          # INSERT ... VALUES (?, ...): every row in one append
+                with self.write_lock:
+                    results = [statement.insert_batch(session, parameters)]
+            else:
+                results = [self._run_bound(session, statement, row) for row in rows_of(parameters)]
         else:
-            texts = [statement.text]
-        results = [self._run_statement(session, text, statement.read_only) for text in texts]
+            results = [self._run_statement(session, statement.text, statement.read_only)]
         schema = _result_schema(results[0])
         return PendingResult(schema, [QueryRun(session, r.plan, schema) if isinstance(r, QueryPlan)
                                       else TableRun(r.table(), schema) for r in results])
 
+    def _run_bound(self, session, statement: ParsedStatement, row: list):
+        """The typed result of ``statement`` with one row of parameter values bound (as typed literals)."""
+        if statement.read_only:
+            return statement.run(session, row)
+        with self.write_lock:
+            return statement.run(session, row)
+
     def _execute_update(self, session, statement: ParsedStatement, parameters: pa.Table | None) -> int:
-        """Run ``statement`` (for every parameter row); the number of rows it changed, or -1 if unknown."""
+        """Run ``statement`` (for every parameter row); the number of rows it changed, or -1 if unknown.
+
+        ``INSERT INTO t VALUES (?, ...)`` takes the whole parameter batch in one append (atomic);
+        other statements run once per parameter row.
+        """
         if statement.parameter_count:
             if parameters is None or parameters.num_rows == 0:
                 raise InvalidArgument(f"the statement has {statement.parameter_count} parameter(s) but none are "
                                       "bound")
-            rows = rows_of(parameters)
-            single = statement.bind_rows_as_values(rows)
-            texts = [single] if single is not None else [statement.bind_row(row) for row in rows]
+            if statement.takes_batch:
+                with self.write_lock:
+                    return statement.insert_batch(session, parameters).rows_changed
+            runs = [lambda row=row: statement.run(session, row) for row in rows_of(parameters)]
         else:
             if parameters is not None and parameters.num_columns and parameters.num_rows:
                 raise BindError(f"the statement has no parameters, {parameters.num_columns} were bound")
-            texts = [statement.text]
+            runs = [lambda: session.statement(statement.text)]
         total, known = 0, True
         with self.write_lock if not statement.read_only else contextlib.nullcontext():
-            for text in texts:
-                result = session.statement(text)
+            for run in runs:
+                result = run()
                 if isinstance(result, QueryPlan):
                     session.run(result.plan)               # a query sent as an update: run it, count unknown
                     known = False
@@ -394,6 +413,10 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
             if kind == "CloseSession":
                 # clients (the JDBC driver) close their session on disconnect; there is nothing to release
                 return [MESSAGES["CloseSessionResult"](status=1).SerializeToString()]      # CLOSED
+            if kind == "GetSessionOptions":
+                return [session_options.get_session_options(body)]
+            if kind == "SetSessionOptions":
+                return [session_options.set_session_options(body)]
             if kind == "quarry.status":
                 return [json.dumps(self.status()).encode()]
             if kind in ("BeginTransaction", "EndTransaction", "BeginSavepoint", "EndSavepoint"):
