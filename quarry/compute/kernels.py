@@ -600,13 +600,33 @@ def _slice_bounds(start: int, length: int | None) -> tuple[int, int | None]:
     return start + length, start
 
 
+# DuckDB's range for a substring position or length; positions beyond it are refused, not clamped
+_SUBSTRING_RANGE = (-(2 ** 32), 2 ** 32 - 1)
+# any string is shorter than this, so a longer count means "all of it" (and stays inside int64)
+_NO_STRING_IS_LONGER = 2 ** 62
+
+
+def _in_substring_range(value: int, fname: str, what: str) -> int:
+    low, high = _SUBSTRING_RANGE
+    if not low <= value <= high:
+        raise DataError(f"{fname}() {what} {value} is outside the supported range [{low}, {high}]")
+    return value
+
+
+def _clamp_count(value: int) -> int:
+    """An integer argument counting characters, clamped to what a string can hold (no int64 overflow)."""
+    return max(-_NO_STRING_IS_LONGER, min(_NO_STRING_IS_LONGER, value))
+
+
 @kernel("substring")
 def _substring(name, args, dtype, n):
     s = args[0]
     start = args[1]
     length = args[2] if len(args) > 2 else None
     if _is_scalar(start) and (length is None or _is_scalar(length)):
-        begin, end = _slice_bounds(start.as_py(), length.as_py() if length is not None else None)
+        first = _in_substring_range(start.as_py(), "substring", "offset")
+        count = _in_substring_range(length.as_py(), "substring", "length") if length is not None else None
+        begin, end = _slice_bounds(first, count)
         if end is None:
             return pc.utf8_slice_codeunits(s, begin)
         return pc.utf8_slice_codeunits(s, begin, end)
@@ -619,8 +639,7 @@ def _left(name, args, dtype, n):
     s, k = args
     if not _is_scalar(k):
         raise UnsupportedError("left() with a non-constant length is not supported")
-    kk = k.as_py()
-    return pc.utf8_slice_codeunits(s, 0, kk)
+    return pc.utf8_slice_codeunits(s, 0, _clamp_count(k.as_py()))
 
 
 @kernel("right")
@@ -628,10 +647,15 @@ def _right(name, args, dtype, n):
     s, k = args
     if not _is_scalar(k):
         raise UnsupportedError("right() with a non-constant length is not supported")
-    kk = k.as_py()
+    kk = _clamp_count(k.as_py())
     if kk == 0:
         return pc.utf8_slice_codeunits(s, 0, 0)
-    return pc.utf8_slice_codeunits(s, -kk) if kk > 0 else pc.utf8_slice_codeunits(s, abs(kk))
+    # the last k characters; right(s, -k) is s without its first k characters
+    return pc.utf8_slice_codeunits(s, -kk)
+
+
+# lpad/rpad widths are DuckDB's INTEGER
+_PAD_WIDTH_MAX = 2 ** 31 - 1
 
 
 @kernel("lpad", "rpad")
@@ -640,6 +664,9 @@ def _pad(name, args, dtype, n):
     fill = args[2].as_py() if len(args) > 2 else " "
     if not _is_scalar(width) or (len(args) > 2 and not _is_scalar(args[2])):
         raise UnsupportedError(f"{name}() with a non-constant width or fill is not supported")
+    if abs(width.as_py()) > _PAD_WIDTH_MAX:
+        raise DataError(f"{name}() width {width.as_py()} is outside the supported range",
+                        hint=f"the width is an INTEGER, at most {_PAD_WIDTH_MAX}")
     w = max(width.as_py(), 0)
     truncated = pc.utf8_slice_codeunits(s, 0, w)       # longer strings are cut to the width
     missing = pc.subtract(pa.scalar(w, pa.int64()), cast_value(pc.utf8_length(truncated), T.INT64))
@@ -647,18 +674,31 @@ def _pad(name, args, dtype, n):
         if pc.any(pc.greater(missing, 0)).as_py():
             raise DataError(f"{name}() needs padding but the fill string is empty")
         return truncated
-    # padding of every possible length k (0..w), taken per row by index: a loop over the width,
-    # never over the rows
-    repeated = (fill * (w // len(fill) + 1))[:w]
-    pads = pa.array([repeated[:k] for k in range(w + 1)], pa.string())
-    padding = pads.take(missing) if not _is_scalar(missing) else pads[missing.as_py()]
+    # one padding string per distinct missing length (a loop over the distinct lengths, never
+    # over the rows), taken per row by index
+    if _is_scalar(missing):
+        k = missing.as_py()
+        padding = pa.scalar(None if k is None else (fill * (k // len(fill) + 1))[:k], pa.string())
+    else:
+        lengths = pc.unique(missing).drop_null()
+        pads = pa.array([(fill * (k // len(fill) + 1))[:k] for k in lengths.to_pylist()], pa.string())
+        padding = pads.take(pc.index_in(missing, lengths))
     parts = (padding, truncated) if name == "lpad" else (truncated, padding)
     return pc.binary_join_element_wise(*parts, "")
 
 
 @kernel("repeat")
 def _repeat(name, args, dtype, n):
-    return pc.binary_repeat(args[0], args[1])
+    # a negative count repeats nothing (DuckDB); Arrow refuses it
+    count = args[1]
+    if _is_scalar(count):
+        count = pa.scalar(max(count.as_py(), 0), count.type) if count.is_valid else count
+    else:
+        count = pc.if_else(pc.less(count, 0), pa.scalar(0, count.type), count)
+    try:
+        return pc.binary_repeat(args[0], count)
+    except (pa.ArrowCapacityError, pa.ArrowInvalid, MemoryError) as exc:
+        raise DataError("repeat() result is too large", hint="a string holds at most 2 GB") from exc
 
 
 @kernel("starts_with")
