@@ -1,0 +1,311 @@
+"""No silent wrong answers: SQL that quarry accepts means what it means in DuckDB.
+
+Each query runs in quarry twice (one partition, and ``target_partitions=3`` so the
+exchanges really split rows) and once in DuckDB, and the answers must match. Syntax
+quarry does not implement must be refused with "Not supported: ...", never read and
+ignored; the generic test at the end sets every argument sqlglot can attach to a
+query node that the binder does not read and checks each is refused.
+
+Exact values (``-0.0``, ``NaN``, the text of a number, a sum past BIGINT) are compared
+as Python values, not with the float tolerance of ``assert_tables_equal``.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal as D
+
+import pyarrow as pa
+import pytest
+import sqlglot
+from sqlglot import exp
+
+import quarry
+from quarry.errors import QuarryError
+from quarry.sql.binder import Binder
+from quarry.sql.guard import BOUND_ARGS, unread_args
+from quarry.testing import assert_tables_equal
+
+duckdb = pytest.importorskip("duckdb")
+
+
+def make_tables() -> dict[str, pa.Table]:
+    """Small tables with NULLs, duplicates and an empty one."""
+    t = pa.table({
+        "a": pa.array([1, 2, 3, None, 5, 2], pa.int32()),
+        "s": pa.array(["ABC", "x", None, "abc", "m", "x"]),
+        "ab": pa.array([2.5, None, 1.0, -1.0, 0.0, 2.5]),
+    })
+    u = pa.table({
+        "a": pa.array([10, None, 30], pa.int64()),
+        "z": pa.array(["p", "q", None]),
+    })
+    return {"t": t, "u": u, "e": t.slice(0, 0)}
+
+
+@pytest.fixture(scope="module")
+def engines():
+    """(quarry with 1 partition, quarry with 3 partitions, DuckDB), all holding the same tables."""
+    tables = make_tables()
+    single, parallel = quarry.connect(), quarry.connect(target_partitions=3)
+    oracle = duckdb.connect()
+    for name, table in tables.items():
+        single.register(name, table)
+        parallel.register(name, table)
+        oracle.register(name, table)
+    yield single, parallel, oracle
+    oracle.close()
+
+
+def check(engines, sql: str, ordered: bool = False, names: bool = True) -> None:
+    """Assert both quarry sessions answer ``sql`` as DuckDB does (column names too, unless told)."""
+    single, parallel, oracle = engines
+    expected = oracle.sql(sql).to_arrow_table()
+    for con in (single, parallel):
+        actual = con.sql(sql).to_arrow()
+        assert_tables_equal(actual, expected, ordered=ordered, check_names=names)
+
+
+def refused(engines, sql: str, what: str) -> None:
+    """Assert quarry refuses ``sql`` with "Not supported: ..." naming ``what``."""
+    for con in engines[:2]:
+        with pytest.raises(QuarryError) as info:
+            con.sql(sql).collect()
+        assert str(info.value).startswith("Not supported:"), str(info.value)
+        assert what.lower() in str(info.value).lower(), str(info.value)
+
+
+def rejected(engines, sql: str) -> None:
+    """Assert DuckDB and quarry both reject ``sql`` (quarry with a QuarryError, not a traceback)."""
+    with pytest.raises(duckdb.Error):
+        engines[2].sql(sql).fetchall()
+    for con in engines[:2]:
+        with pytest.raises(QuarryError):
+            con.sql(sql).collect()
+
+
+# ---------------------------------------------------------------------------- FROM-first, joins
+
+def test_from_first_with_several_items(engines):
+    check(engines, "FROM t x, u y SELECT count(*) AS n")
+    check(engines, "FROM t x, u y, t z SELECT x.a, y.z, z.s")
+    check(engines, "FROM t x, e y SELECT count(*) AS n")
+
+
+def test_asof_and_positional_joins_are_refused(engines):
+    refused(engines, "SELECT * FROM t x ASOF JOIN u y ON x.a >= y.a", "ASOF JOIN")
+    refused(engines, "SELECT * FROM t x POSITIONAL JOIN u y", "POSITIONAL JOIN")
+
+
+# ---------------------------------------------------------------------------- star modifiers, COLUMNS
+
+STAR = {
+    "replace": "SELECT * REPLACE (a + 100 AS a) FROM t",
+    "replace_two": "SELECT * REPLACE (upper(s) AS s, a * 2 AS a) FROM t",
+    "replace_qualified": "SELECT x.* REPLACE (x.a + 1 AS a), y.z FROM t x JOIN u y ON x.a * 10 = y.a",
+    "rename": "SELECT * RENAME (a AS b) FROM t",
+    "rename_to_existing": "SELECT * RENAME (a AS s) FROM t",
+    "rename_unknown_is_ignored": "SELECT * RENAME (zz AS y) FROM t",
+    "exclude_then_replace": "SELECT * EXCLUDE (a) REPLACE (s || '!' AS s) FROM t",
+    "replace_empty": "SELECT * REPLACE (a + 1 AS a) FROM e",
+    "columns_star": "SELECT COLUMNS(*) FROM t",
+    "columns_regex": "SELECT COLUMNS('a') FROM t",
+    "columns_anchored": "SELECT COLUMNS('^a$'), s FROM t",
+    "columns_in_aggregate": "SELECT min(COLUMNS(*)) FROM t",
+    "columns_in_expression": "SELECT COLUMNS('^a') IS NULL FROM t",
+    "columns_empty_table": "SELECT max(COLUMNS(*)) FROM e",
+}
+
+
+@pytest.mark.parametrize("name", STAR)
+def test_star_modifiers_and_columns(engines, name):
+    # DuckDB names `min(COLUMNS(*))` `min(a)` where quarry writes `MIN(a)`
+    check(engines, STAR[name], names=name not in ("columns_in_aggregate", "columns_in_expression",
+                                                  "columns_empty_table"))
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * EXCLUDE (zz) FROM t",
+    "SELECT * REPLACE (1 AS zz) FROM t",
+    "SELECT COLUMNS('zz') FROM t",
+    "SELECT COLUMNS('(') FROM t",
+    "SELECT * REPLACE (a + 1 AS a) RENAME (a AS b) FROM t",
+])
+def test_star_modifier_errors(engines, sql):
+    rejected(engines, sql)
+
+
+def test_columns_outside_the_select_list_is_refused(engines):
+    refused(engines, "SELECT a FROM t WHERE COLUMNS('a') > 1", "COLUMNS")
+
+
+# ---------------------------------------------------------------------------- LIMIT PERCENT
+
+@pytest.mark.parametrize("sql", [
+    "SELECT * FROM t ORDER BY a NULLS LAST, s LIMIT 50 PERCENT",
+    "SELECT * FROM t ORDER BY a NULLS FIRST, s LIMIT 34 PERCENT",
+    "SELECT * FROM t ORDER BY ab DESC NULLS LAST, a LIMIT 66.7 PERCENT",
+    "SELECT * FROM t ORDER BY a NULLS LAST, s LIMIT 10 PERCENT",
+    "SELECT * FROM t ORDER BY a NULLS LAST, s LIMIT 0 PERCENT",
+    "SELECT * FROM t ORDER BY a NULLS LAST, s LIMIT 100 PERCENT",
+    "SELECT * FROM t ORDER BY a NULLS LAST, s LIMIT 50 PERCENT OFFSET 1",
+    "SELECT * FROM t ORDER BY a NULLS LAST, s LIMIT 50 PERCENT OFFSET 5",
+    "SELECT * FROM e LIMIT 50 PERCENT",
+    "SELECT * FROM range(100) r(i) ORDER BY i LIMIT 29 PERCENT",
+    "(SELECT a FROM t UNION ALL SELECT a FROM t) ORDER BY a NULLS LAST LIMIT 50 PERCENT",
+])
+def test_limit_percent(engines, sql):
+    if "range(" in sql:
+        for con in engines[:2]:
+            con.register("r100", pa.table({"i": pa.array(range(100), pa.int64())}))
+        sql_q = sql.replace("range(100) r(i)", "r100")
+        expected = engines[2].sql(sql).to_arrow_table()
+        for con in engines[:2]:
+            assert con.sql(sql_q).to_arrow().column(0).to_pylist() == expected.column(0).to_pylist()
+        return
+    check(engines, sql, ordered=True)
+
+
+def test_limit_percent_row_count_without_order(engines):
+    # without ORDER BY which rows come is unspecified, how many is not
+    sql = "SELECT count(*) AS n FROM (SELECT * FROM t LIMIT 50 PERCENT) x"
+    check(engines, sql)
+
+
+def test_limit_percent_out_of_range(engines):
+    rejected(engines, "SELECT * FROM t LIMIT 200 PERCENT")
+
+
+# ---------------------------------------------------------------------------- UNION BY NAME
+
+UNION_BY_NAME = {
+    "same_columns_reordered": "SELECT a, s FROM t UNION ALL BY NAME SELECT s, a FROM t",
+    "missing_columns_null": "SELECT a, s FROM t UNION ALL BY NAME SELECT ab, A FROM t",
+    "distinct": "SELECT a, s FROM t UNION BY NAME SELECT ab, A FROM t",
+    "types_widen": "SELECT a, s FROM t UNION ALL BY NAME SELECT z, a FROM u",
+    "empty_side": "SELECT a FROM e UNION ALL BY NAME SELECT z FROM u",
+    "three": "SELECT a FROM t UNION ALL BY NAME SELECT z FROM u UNION ALL BY NAME SELECT s, ab FROM t",
+}
+
+
+@pytest.mark.parametrize("name", UNION_BY_NAME)
+def test_union_by_name(engines, name):
+    check(engines, UNION_BY_NAME[name])
+
+
+def test_intersect_by_name_is_refused(engines):
+    # DuckDB does not parse it; sqlglot does, and quarry must not pair columns by position
+    for con in engines[:2]:
+        with pytest.raises(QuarryError, match="BY NAME"):
+            con.sql("SELECT a FROM t INTERSECT BY NAME SELECT a FROM t").collect()
+
+
+# ---------------------------------------------------------------------------- COLLATE
+
+def test_collate_is_refused(engines):
+    refused(engines, "SELECT a FROM t WHERE s COLLATE NOCASE = 'abc'", "COLLATE")
+    for con in engines[:2]:
+        with pytest.raises(QuarryError, match="Not supported: .*COLLATE"):
+            con.sql("CREATE TABLE c (s VARCHAR COLLATE NOCASE)")
+
+
+def test_null_column_constraint_is_nullable():
+    con = quarry.connect()
+    con.sql("CREATE TABLE n (a INTEGER NULL, b INTEGER NOT NULL)")
+    con.sql("INSERT INTO n VALUES (NULL, 1)")
+    assert con.sql("SELECT * FROM n").collect() == [{"a": None, "b": 1}]
+
+
+# ---------------------------------------------------------------------------- string functions, edge integers
+
+BIG, SMALL = "9223372036854775807", "-9223372036854775808"
+
+STRING_EDGES = {
+    "right_min": f"SELECT right(s, {SMALL}) AS r FROM t",
+    "right_max": f"SELECT right(s, {BIG}) AS r FROM t",
+    "right_negative": "SELECT right(s, -1) AS r FROM t",
+    "left_min": f"SELECT left(s, {SMALL}) AS r FROM t",
+    "left_negative": "SELECT left(s, -2) AS r FROM t",
+    "substr_edge_of_range": "SELECT substr(s, 4294967295, 1) AS r FROM t",
+    "substr_negative_edge": "SELECT substr(s, -4294967296, 4294967295) AS r FROM t",
+    "repeat_negative": f"SELECT repeat(s, {SMALL}) AS r, repeat(s, -1) AS q FROM t",
+    "repeat_column_count": "SELECT repeat(s, a - 3) AS r FROM t",
+    "lpad_column": "SELECT lpad(s, 5, 'xy') AS l, rpad(s, 4, 'xyz') AS r FROM t",
+    "pad_empty": "SELECT lpad(s, 3, 'x') AS l FROM e",
+    "nulls": "SELECT left(s, NULL) AS a, right(NULL, 2) AS b, substr(s, NULL, 1) AS c, repeat(s, NULL) AS d, "
+             "lpad(s, NULL, 'x') AS e FROM t",
+}
+
+
+@pytest.mark.parametrize("name", STRING_EDGES)
+def test_string_functions_at_integer_edges(engines, name):
+    check(engines, STRING_EDGES[name])
+
+
+@pytest.mark.parametrize("sql", [
+    f"SELECT substr('abc', {SMALL}, 2)",
+    f"SELECT substr('abc', {BIG}, {BIG})",
+    f"SELECT substr('abc', 2, {BIG})",
+    f"SELECT substr('abc', -1, {SMALL})",
+    f"SELECT substr('abc', {BIG})",
+    f"SELECT lpad('a', {BIG}, 'x')",
+    f"SELECT rpad('a', {SMALL}, 'x')",
+    f"SELECT repeat('a', {BIG})",
+])
+def test_string_functions_out_of_range_are_errors(engines, sql):
+    rejected(engines, sql)
+
+
+# ---------------------------------------------------------------------------- nothing is silently ignored
+
+# a query holding a node of each class the binder binds
+_NODE_QUERIES = {
+    exp.Select: "SELECT a FROM t", exp.From: "SELECT a FROM t", exp.Table: "SELECT a FROM t",
+    exp.Union: "SELECT a FROM t UNION SELECT a FROM t",
+    exp.Intersect: "SELECT a FROM t INTERSECT SELECT a FROM t",
+    exp.Except: "SELECT a FROM t EXCEPT SELECT a FROM t",
+    exp.Subquery: "SELECT * FROM (SELECT a FROM t) x",
+    exp.Values: "SELECT * FROM (VALUES (1)) v(x)",
+    exp.TableAlias: "SELECT * FROM t x",
+    exp.Join: "SELECT * FROM t JOIN u ON t.a = u.a",
+    exp.Star: "SELECT * FROM t",
+    exp.Columns: "SELECT COLUMNS('a') FROM t",
+    exp.Where: "SELECT a FROM t WHERE a > 1",
+    exp.Group: "SELECT a FROM t GROUP BY a",
+    exp.Having: "SELECT a FROM t GROUP BY a HAVING a > 1",
+    exp.Order: "SELECT a FROM t ORDER BY a",
+    exp.Ordered: "SELECT a FROM t ORDER BY a",
+    exp.Limit: "SELECT a FROM t LIMIT 1",
+    exp.LimitOptions: "SELECT a FROM t LIMIT 50 PERCENT",
+    exp.Offset: "SELECT a FROM t LIMIT 1 OFFSET 1",
+    exp.Fetch: "SELECT a FROM t FETCH FIRST 1 ROWS ONLY",
+    exp.Distinct: "SELECT DISTINCT a FROM t",
+    exp.With: "WITH c AS (SELECT a FROM t) SELECT * FROM c",
+    exp.CTE: "WITH c AS (SELECT a FROM t) SELECT * FROM c",
+}
+
+
+def _unread_keys():
+    for cls, bound in BOUND_ARGS.items():
+        for key in cls.arg_types:
+            if key not in bound:
+                yield pytest.param(cls, key, id=f"{cls.__name__}.{key}")
+
+
+def test_every_bound_node_class_has_a_query():
+    assert set(_NODE_QUERIES) == set(BOUND_ARGS)
+
+
+@pytest.mark.parametrize("cls, key", list(_unread_keys()))
+def test_every_unread_argument_is_refused(engines, cls, key):
+    """Set each argument sqlglot knows for a node the binder binds, but the binder does not read:
+    binding must refuse it, never ignore it."""
+    from quarry.sql.guard import describe_arg
+    tree = sqlglot.parse_one(_NODE_QUERIES[cls], read="duckdb")
+    node = next(n for n in tree.walk() if type(n) is cls)
+    node.set(key, exp.Var(this="x"))
+    assert key in unread_args(node)
+    with pytest.raises(QuarryError) as info:
+        Binder(engines[0]).bind_statement_query(tree)
+    assert str(info.value).startswith("Not supported:"), str(info.value)
+    assert describe_arg(cls, key) in str(info.value)
