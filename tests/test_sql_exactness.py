@@ -309,3 +309,68 @@ def test_every_unread_argument_is_refused(engines, cls, key):
         Binder(engines[0]).bind_statement_query(tree)
     assert str(info.value).startswith("Not supported:"), str(info.value)
     assert describe_arg(cls, key) in str(info.value)
+
+
+# ---------------------------------------------------------------------------- numeric exactness
+
+def scalar(con, sql: str):
+    """The one value ``sql`` returns."""
+    table = con.sql(sql).to_arrow() if not hasattr(con, "fetchall") else None
+    if table is not None:
+        return table.column(0)[0].as_py()
+    return con.sql(sql).fetchall()[0][0]
+
+
+def same_value(a, b) -> bool:
+    """Exact equality that tells -0.0 from 0.0 and takes NaN as equal to NaN."""
+    if isinstance(a, float) and isinstance(b, float):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return a == b and math.copysign(1, a) == math.copysign(1, b)
+    return a == b and type(a) is type(b)
+
+
+EXACT_VALUES = [
+    "2.01::DOUBLE", "2.01::DOUBLE = 2.01e0", "2.01 = 2.01e0", "2.01::DECIMAL(5,2) + 0.0::DOUBLE",
+    "12345678901234567890.123::DECIMAL(38,3)::DOUBLE", "0.1::DECIMAL(20,19)::DOUBLE",
+    "123456789012345678::DOUBLE",
+    "round(0.95::DOUBLE, 1)", "round(-0.95::DOUBLE, 1)", "round(2.675::DOUBLE, 2)", "round(1.005::DOUBLE, 2)",
+    "round(0.125::DOUBLE, 2)", "round(-0.125::DOUBLE, 2)", "round(2.5::DOUBLE)", "round(-2.5::DOUBLE)",
+    "round(0.49999999999999994::DOUBLE)", "round(4503599627370495.5::DOUBLE)", "round(-0.04::DOUBLE, 1)",
+    "round(1e300::DOUBLE, 2)", "round(5e-324::DOUBLE, 400)", "round('nan'::DOUBLE, 1)", "round(NULL::DOUBLE, 1)",
+    "round(1234.5::DOUBLE, -2)", "round(1e-30::DOUBLE, 25)",
+    "0::DECIMAL(38,10)::VARCHAR", "(-0.001)::DECIMAL(38,3)::VARCHAR", "12.50::DECIMAL(10,2)::VARCHAR",
+    "12345678901234567890123456.789::DECIMAL(38,3)::VARCHAR", "0.0000000::DECIMAL(20,7) || ''",
+    "3.0::DOUBLE::VARCHAR", "1e15::DOUBLE::VARCHAR", "1e16::DOUBLE::VARCHAR", "1.5e-7::DOUBLE::VARCHAR",
+    "'-0.0'::DOUBLE::VARCHAR", "'nan'::DOUBLE::VARCHAR", "'-inf'::DOUBLE::VARCHAR", "1e15::DOUBLE || 'x'",
+    "3.0::FLOAT::VARCHAR", "123456789::FLOAT::VARCHAR", "0.1::FLOAT::VARCHAR", "NULL::DOUBLE::VARCHAR",
+    "TRY_CAST(1e10 AS DECIMAL(4,1))", "TRY_CAST(99.94::DOUBLE AS DECIMAL(3,1))", "CAST(-99.94::DOUBLE AS DECIMAL(3,1))",
+]
+
+
+@pytest.mark.parametrize("sql", EXACT_VALUES)
+def test_exact_values(engines, sql):
+    expected = scalar(engines[2], "SELECT " + sql)
+    for con in engines[:2]:
+        actual = scalar(con, "SELECT " + sql)
+        if isinstance(expected, (int, float, D)) and isinstance(actual, (int, float, D)) and \
+                not isinstance(expected, bool):
+            assert same_value(float(actual), float(expected)) and str(actual) == str(expected), (actual, expected)
+        else:
+            assert same_value(actual, expected), (actual, expected)
+
+
+def test_column_values_print_and_round_as_duckdb(engines):
+    check(engines, "SELECT ab::VARCHAR AS v, round(ab * 0.95, 1) AS r, (ab / 7)::VARCHAR AS q, "
+                   "TRY_CAST(ab * 1e5 AS DECIMAL(6,1)) AS d FROM t", ordered=False)
+    check(engines, "SELECT (a * 1.10)::VARCHAR AS v, (a * 1.10)::DOUBLE AS d FROM t")
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT CAST(1e10 AS DECIMAL(4,1))",
+    "SELECT CAST(99.95::DOUBLE AS DECIMAL(3,1))",
+    "SELECT CAST('nan'::DOUBLE AS DECIMAL(10,2))",
+    "SELECT CAST(ab * 1e5 AS DECIMAL(6,1)) FROM t",
+])
+def test_decimal_cast_overflow_is_an_error(engines, sql):
+    rejected(engines, sql)

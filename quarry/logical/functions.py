@@ -145,6 +145,15 @@ def _fold_literal_cast(e: Literal, dtype: pa.DataType) -> Literal | None:
         if len(value.as_tuple().digits) > dtype.precision and value != 0:
             raise QuarryTypeError(f"{e} does not fit {T.sql_name(dtype)}")
         return Literal(value, dtype)
+    # as the cast kernel does (Arrow's cast differs from DuckDB here): a decimal becomes the
+    # nearest double, and numbers print as DuckDB prints them
+    if T.is_decimal(e.dtype) and dtype == T.FLOAT64:
+        return Literal(float(e.value), dtype)
+    if T.is_decimal(e.dtype) and T.is_string(dtype):
+        scaled = decimal.Decimal(e.value).quantize(decimal.Decimal(1).scaleb(-e.dtype.scale), context=_WIDE)
+        return Literal(format(scaled, "f"), dtype)
+    if e.dtype == T.FLOAT64 and T.is_string(dtype) and isinstance(e.value, float):
+        return Literal(repr(e.value), dtype)
     try:
         value = pa.scalar(e.value, e.dtype).cast(dtype).as_py()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
