@@ -374,3 +374,44 @@ def test_column_values_print_and_round_as_duckdb(engines):
 ])
 def test_decimal_cast_overflow_is_an_error(engines, sql):
     rejected(engines, sql)
+
+
+# ---------------------------------------------------------------------------- grouping sets without aggregates
+
+GROUPING = {
+    "rollup_no_aggregate": "SELECT a FROM t GROUP BY ROLLUP (a)",
+    "cube_no_aggregate": "SELECT a, s FROM t GROUP BY CUBE (a, s)",
+    "sets_no_aggregate": "SELECT a, s FROM t GROUP BY GROUPING SETS ((a), (s), ())",
+    "cube_empty": "SELECT a FROM e GROUP BY CUBE (a)",
+    "cube_empty_count": "SELECT a, count(*) AS n FROM e GROUP BY CUBE (a)",
+    "rollup_empty": "SELECT a, s FROM e GROUP BY ROLLUP (a, s)",
+    "empty_set_only": "SELECT count(*) AS n FROM e GROUP BY GROUPING SETS (())",
+    "group_by_unit": "SELECT 1 AS one FROM e GROUP BY ()",
+    "group_by_unit_rows": "SELECT count(*) AS n FROM t GROUP BY ()",
+}
+
+
+@pytest.mark.parametrize("name", GROUPING)
+def test_grouping_sets_keep_the_grand_total(engines, name):
+    check(engines, GROUPING[name])
+
+
+# ---------------------------------------------------------------------------- dictionary-encoded Parquet with NULLs
+
+@pytest.fixture(scope="module")
+def dictionary_parquet(tmp_path_factory):
+    import pyarrow.parquet as pq
+    path = tmp_path_factory.mktemp("dict") / "d.parquet"
+    values = ["a", "m", None, "z", None, "b"] * 100
+    pq.write_table(pa.table({"s": pa.array(values)}), path, use_dictionary=True, row_group_size=250)
+    return str(path)
+
+
+@pytest.mark.parametrize("where", [
+    "greatest(s, 'm') = 'm'", "least(s, 'm') = 'm'", "coalesce(s, 'm') = 'm'", "s IS NULL",
+    "(s = 'a') IS NULL", "nullif(s, 'a') IS NULL", "concat(s, 'x') = 'x'", "s || 'x' IS NULL",
+    "ifnull(s, 'q') = 'q'", "CASE WHEN s IS NULL THEN true ELSE s = 'a' END", "NOT (s = 'a')",
+    "s IN ('a', NULL)", "NOT (s IN ('a', 'b'))", "s = 'a' OR s IS NULL",
+])
+def test_null_tolerant_filters_on_dictionary_columns(engines, dictionary_parquet, where):
+    check(engines, f"SELECT count(*) AS n FROM '{dictionary_parquet}' WHERE {where}")

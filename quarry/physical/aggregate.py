@@ -567,7 +567,8 @@ class HashAggregateExec(ExecNode):
         pieces = []
         for s in self.grouping_sets:
             arrays, positions = self._single_keys(table, list(s))
-            rows = len(arrays[0]) if arrays else 0
+            # no keys and no aggregates: the grand-total set is still one row (also over no rows)
+            rows = len(arrays[0]) if arrays else 1
             keyed = {p: arrays[j] for j, p in enumerate(positions)}
             out = []
             for j in range(k):

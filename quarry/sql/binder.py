@@ -751,6 +751,9 @@ class Binder:
                     combos.append(tuple(x for b, part in enumerate(idx) if mask >> (len(idx) - 1 - b) & 1
                                         for x in part))
                 sets.append(combos)
+            elif isinstance(item, exp.Tuple) and not item.expressions:
+                plain = False               # GROUP BY (): the grand total
+                sets.append([()])
             elif isinstance(item, exp.GroupingSets):
                 plain = False
                 options: list[tuple[int, ...]] = []
