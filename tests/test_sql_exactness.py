@@ -415,3 +415,39 @@ def dictionary_parquet(tmp_path_factory):
 ])
 def test_null_tolerant_filters_on_dictionary_columns(engines, dictionary_parquet, where):
     check(engines, f"SELECT count(*) AS n FROM '{dictionary_parquet}' WHERE {where}")
+
+
+# ---------------------------------------------------------------------------- exact integer sums, float keys
+
+BIGINT_EDGES = ("(SELECT 9223372036854775807::BIGINT AS x, 1 AS g UNION ALL SELECT 1, 1 UNION ALL SELECT NULL, 2 "
+                "UNION ALL SELECT (-9223372036854775807)::BIGINT - 1, 3 UNION ALL SELECT -1, 3) v")
+
+SUMS = {
+    "sum_past_bigint": f"SELECT sum(x) AS s FROM {BIGINT_EDGES}",
+    "sum_grouped": f"SELECT g, sum(x) AS s FROM {BIGINT_EDGES} GROUP BY g",
+    "avg_past_bigint": f"SELECT g, avg(x) AS m FROM {BIGINT_EDGES} GROUP BY g",
+    "sum_window": f"SELECT g, sum(x) OVER (PARTITION BY g) AS s FROM {BIGINT_EDGES}",
+    "sum_empty": "SELECT sum(CAST(a AS BIGINT)) AS s FROM e",
+    "sum_distinct": f"SELECT sum(DISTINCT x) AS s FROM {BIGINT_EDGES}",
+}
+
+
+@pytest.mark.parametrize("name", SUMS)
+def test_bigint_sums_are_exact(engines, name):
+    check(engines, SUMS[name])
+
+
+FLOAT_KEYS = ("(SELECT 0.0::DOUBLE AS x UNION ALL SELECT -0.0::DOUBLE UNION ALL SELECT 'nan'::DOUBLE "
+              "UNION ALL SELECT -'nan'::DOUBLE UNION ALL SELECT NULL UNION ALL SELECT 1.5) v")
+
+
+@pytest.mark.parametrize("sql", [
+    f"SELECT count(DISTINCT x) AS n FROM {FLOAT_KEYS}",
+    f"SELECT count(*) AS n FROM (SELECT x FROM {FLOAT_KEYS} GROUP BY x) g",
+    f"SELECT count(*) AS n FROM (SELECT DISTINCT x FROM {FLOAT_KEYS}) g",
+    f"SELECT x, count(*) AS n FROM {FLOAT_KEYS} GROUP BY x",
+    f"SELECT x FROM {FLOAT_KEYS} ORDER BY x NULLS LAST",
+    f"SELECT x FROM {FLOAT_KEYS} ORDER BY x DESC NULLS LAST",
+])
+def test_zero_signs_and_nans_group_as_in_duckdb(engines, sql):
+    check(engines, sql, ordered="ORDER BY" in sql)
