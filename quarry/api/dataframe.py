@@ -399,7 +399,7 @@ class DataFrame:
         with _calling("limit"):
             n = _count_arg(n, "limit")
             plan = self._plan
-            if isinstance(plan, Limit):
+            if isinstance(plan, Limit) and plan.percent is None:
                 # offset(k).limit(n) is SQL's LIMIT n OFFSET k
                 limit = n if plan.limit is None else min(n, plan.limit)
                 return self._new(Limit(plan.input, limit, plan.offset))
@@ -410,7 +410,7 @@ class DataFrame:
         with _calling("offset"):
             n = _count_arg(n, "offset")
             plan = self._plan
-            if isinstance(plan, Limit):
+            if isinstance(plan, Limit) and plan.percent is None:
                 limit = None if plan.limit is None else max(plan.limit - n, 0)
                 return self._new(Limit(plan.input, limit, plan.offset + n))
             return self._new(Limit(plan, None, n))

@@ -150,3 +150,14 @@ def split_by_ids(data, ids: np.ndarray, n: int):
     starts = np.cumsum(counts) - counts
     for i in np.flatnonzero(counts):          # a loop over buckets, not rows
         yield int(i), data.slice(int(starts[i]), int(counts[i]))
+
+
+def canonical_key(arr):
+    """``arr`` with the float values SQL calls equal made identical, for Arrow's hash grouping
+    and joins (which compare bits): -0.0 becomes 0.0 (adding 0.0 does it), as in DuckDB, where
+    ``count(DISTINCT x)`` over 0.0 and -0.0 is 1, and every NaN (whatever its sign and payload
+    bits) becomes the one NaN, so all NaNs are one group. Other types pass through unchanged."""
+    if not pa.types.is_floating(arr.type):
+        return arr
+    return pc.if_else(pc.is_nan(arr), pa.scalar(float("nan"), arr.type), pc.add(arr, pa.scalar(0.0, arr.type)))
+

@@ -56,6 +56,15 @@ def to_array(x, n: int) -> pa.Array:
 
 
 def cast_value(x, dtype: pa.DataType, safe: bool = True):
+    """Arrow's cast, except where its answer differs from DuckDB's: DECIMAL and DOUBLE print as
+    DuckDB prints them, and DECIMAL to DOUBLE is correctly rounded (Arrow scales by an inexact
+    power of ten: 2.01 became 2.0100000000000002; the decimal's text parses to the nearest double)."""
+    if x.type == dtype:
+        return x
+    if T.is_decimal(x.type) and (T.is_string(dtype) or T.is_float(dtype)):
+        x = _decimal_text(x)
+    elif T.is_float(x.type) and T.is_string(dtype):
+        x = _float_text(x)
     if x.type == dtype:
         return x
     try:
@@ -483,9 +492,64 @@ def _widen_decimal(a):
     return pc.cast(a, pa.decimal128(t.precision + 1, t.scale))
 
 
+def _decimal_text(a):
+    """DECIMAL values as DuckDB prints them: every digit of the scale, never an exponent.
+
+    Arrow writes ``0E-10`` for a zero at scale 10; here the unscaled integer is printed
+    and the point put in place with string kernels.
+    """
+    if _is_scalar(a):
+        return _decimal_text(pa.array([a.as_py()], a.type))[0]
+    scale = a.type.scale
+    digits = pc.cast(_relabel_decimal(a, pa.decimal128(38, 0)), pa.string())
+    if scale <= 0:
+        return digits
+    negative = pc.starts_with(digits, "-")
+    magnitude = pc.utf8_lpad(pc.utf8_ltrim(digits, characters="-"), scale + 1, padding="0")
+    text = pc.binary_join_element_wise(pc.utf8_slice_codeunits(magnitude, 0, -scale),
+                                       pc.utf8_slice_codeunits(magnitude, -scale), ".")
+    return pc.if_else(negative, pc.binary_join_element_wise("-", text, ""), text)
+
+
+def _float_text(a):
+    """DOUBLE / FLOAT values as DuckDB prints them: the shortest text that reads back as the same
+    value, laid out as Python's repr (``3.0``, ``1e+16``, ``1.5e-07``), which is what DuckDB writes.
+
+    numpy's float-to-string conversion (C, per array) gives exactly that layout; Arrow's does not
+    (``3``, ``1.5e-7``). A FLOAT is printed by its shortest digits, read as a DOUBLE.
+    """
+    if _is_scalar(a):
+        return _float_text(pa.array([a.as_py()], a.type))[0]
+    if isinstance(a, pa.ChunkedArray):
+        a = a.combine_chunks()
+    values = a.to_numpy(zero_copy_only=False)
+    if a.type == pa.float32():
+        values = values.astype(str).astype(np.float64)
+    text = pa.array(values.astype(str), pa.string())
+    return pc.if_else(pc.is_valid(a), text, pa.scalar(None, pa.string())) if a.null_count else text
+
+
+def _float_to_decimal(a, dtype, *, errors: bool):
+    """DOUBLE to DECIMAL, rounded half away from zero; a value that does not fit (or NaN, inf)
+    is an error, or NULL when ``errors`` is False (TRY_CAST)."""
+    a = pc.round(a, dtype.scale, round_mode="half_towards_infinity")
+    limit = 10.0 ** (dtype.precision - dtype.scale)
+    bad = pc.fill_null(pc.invert(pc.less(pc.abs(a), limit)), False)     # NaN compares false: bad too
+    if pc.any(bad).as_py() if not _is_scalar(bad) else bad.as_py():
+        if errors:
+            raise DataError(f"could not cast a DOUBLE value to {T.sql_name(dtype)}: it is out of range",
+                            hint="use a DECIMAL with more digits, or TRY_CAST to get NULL")
+        a = pc.if_else(bad, pa.scalar(None, a.type), a)
+    return pc.cast(a, dtype, safe=False)
+
+
 @kernel("cast")
 def _cast(name, args, dtype, n):
     a = args[0]
+    if T.is_integer(a.type) and T.is_float(dtype):
+        return cast_value(a, dtype, safe=False)        # a BIGINT past 2**53 rounds, as in DuckDB
+    if T.is_float(a.type) and T.is_decimal(dtype):
+        return _float_to_decimal(a, dtype, errors=True)
     if T.is_string(a.type) and (T.is_numeric(dtype) or T.is_temporal(dtype)):
         return _cast_string(a, dtype)
     if T.is_string(a.type) and dtype == T.BOOL:
@@ -503,15 +567,15 @@ def _cast(name, args, dtype, n):
         a = pc.round(a, round_mode="half_to_even")      # DuckDB rounds DOUBLE -> integer to even
     if T.is_decimal(a.type) and T.is_integer(dtype):
         a = pc.round(_widen_decimal(a), round_mode="half_towards_infinity")
-    if T.is_float(a.type) and T.is_decimal(dtype):
-        a = pc.round(a, dtype.scale, round_mode="half_towards_infinity")
     if T.is_decimal(a.type) and T.is_decimal(dtype) and dtype.scale < a.type.scale:
         a = pc.round(_widen_decimal(a), dtype.scale, round_mode="half_towards_infinity")
-    return cast_value(a, dtype, safe=not (T.is_float(a.type) and T.is_decimal(dtype)))
+    return cast_value(a, dtype)
 
 
 @kernel("try_cast")
 def _try_cast(name, args, dtype, n):
+    if T.is_float(args[0].type) and T.is_decimal(dtype):
+        return _float_to_decimal(args[0], dtype, errors=False)
     try:
         return _cast(name, args, dtype, n)
     except (DataError, pa.ArrowInvalid):
@@ -600,13 +664,33 @@ def _slice_bounds(start: int, length: int | None) -> tuple[int, int | None]:
     return start + length, start
 
 
+# DuckDB's range for a substring position or length; positions beyond it are refused, not clamped
+_SUBSTRING_RANGE = (-(2 ** 32), 2 ** 32 - 1)
+# any string is shorter than this, so a longer count means "all of it" (and stays inside int64)
+_NO_STRING_IS_LONGER = 2 ** 62
+
+
+def _in_substring_range(value: int, fname: str, what: str) -> int:
+    low, high = _SUBSTRING_RANGE
+    if not low <= value <= high:
+        raise DataError(f"{fname}() {what} {value} is outside the supported range [{low}, {high}]")
+    return value
+
+
+def _clamp_count(value: int) -> int:
+    """An integer argument counting characters, clamped to what a string can hold (no int64 overflow)."""
+    return max(-_NO_STRING_IS_LONGER, min(_NO_STRING_IS_LONGER, value))
+
+
 @kernel("substring")
 def _substring(name, args, dtype, n):
     s = args[0]
     start = args[1]
     length = args[2] if len(args) > 2 else None
     if _is_scalar(start) and (length is None or _is_scalar(length)):
-        begin, end = _slice_bounds(start.as_py(), length.as_py() if length is not None else None)
+        first = _in_substring_range(start.as_py(), "substring", "offset")
+        count = _in_substring_range(length.as_py(), "substring", "length") if length is not None else None
+        begin, end = _slice_bounds(first, count)
         if end is None:
             return pc.utf8_slice_codeunits(s, begin)
         return pc.utf8_slice_codeunits(s, begin, end)
@@ -619,8 +703,7 @@ def _left(name, args, dtype, n):
     s, k = args
     if not _is_scalar(k):
         raise UnsupportedError("left() with a non-constant length is not supported")
-    kk = k.as_py()
-    return pc.utf8_slice_codeunits(s, 0, kk)
+    return pc.utf8_slice_codeunits(s, 0, _clamp_count(k.as_py()))
 
 
 @kernel("right")
@@ -628,10 +711,15 @@ def _right(name, args, dtype, n):
     s, k = args
     if not _is_scalar(k):
         raise UnsupportedError("right() with a non-constant length is not supported")
-    kk = k.as_py()
+    kk = _clamp_count(k.as_py())
     if kk == 0:
         return pc.utf8_slice_codeunits(s, 0, 0)
-    return pc.utf8_slice_codeunits(s, -kk) if kk > 0 else pc.utf8_slice_codeunits(s, abs(kk))
+    # the last k characters; right(s, -k) is s without its first k characters
+    return pc.utf8_slice_codeunits(s, -kk)
+
+
+# lpad/rpad widths are DuckDB's INTEGER
+_PAD_WIDTH_MAX = 2 ** 31 - 1
 
 
 @kernel("lpad", "rpad")
@@ -640,6 +728,9 @@ def _pad(name, args, dtype, n):
     fill = args[2].as_py() if len(args) > 2 else " "
     if not _is_scalar(width) or (len(args) > 2 and not _is_scalar(args[2])):
         raise UnsupportedError(f"{name}() with a non-constant width or fill is not supported")
+    if abs(width.as_py()) > _PAD_WIDTH_MAX:
+        raise DataError(f"{name}() width {width.as_py()} is outside the supported range",
+                        hint=f"the width is an INTEGER, at most {_PAD_WIDTH_MAX}")
     w = max(width.as_py(), 0)
     truncated = pc.utf8_slice_codeunits(s, 0, w)       # longer strings are cut to the width
     missing = pc.subtract(pa.scalar(w, pa.int64()), cast_value(pc.utf8_length(truncated), T.INT64))
@@ -647,18 +738,31 @@ def _pad(name, args, dtype, n):
         if pc.any(pc.greater(missing, 0)).as_py():
             raise DataError(f"{name}() needs padding but the fill string is empty")
         return truncated
-    # padding of every possible length k (0..w), taken per row by index: a loop over the width,
-    # never over the rows
-    repeated = (fill * (w // len(fill) + 1))[:w]
-    pads = pa.array([repeated[:k] for k in range(w + 1)], pa.string())
-    padding = pads.take(missing) if not _is_scalar(missing) else pads[missing.as_py()]
+    # one padding string per distinct missing length (a loop over the distinct lengths, never
+    # over the rows), taken per row by index
+    if _is_scalar(missing):
+        k = missing.as_py()
+        padding = pa.scalar(None if k is None else (fill * (k // len(fill) + 1))[:k], pa.string())
+    else:
+        lengths = pc.unique(missing).drop_null()
+        pads = pa.array([(fill * (k // len(fill) + 1))[:k] for k in lengths.to_pylist()], pa.string())
+        padding = pads.take(pc.index_in(missing, lengths))
     parts = (padding, truncated) if name == "lpad" else (truncated, padding)
     return pc.binary_join_element_wise(*parts, "")
 
 
 @kernel("repeat")
 def _repeat(name, args, dtype, n):
-    return pc.binary_repeat(args[0], args[1])
+    # a negative count repeats nothing (DuckDB); Arrow refuses it
+    count = args[1]
+    if _is_scalar(count):
+        count = pa.scalar(max(count.as_py(), 0), count.type) if count.is_valid else count
+    else:
+        count = pc.if_else(pc.less(count, 0), pa.scalar(0, count.type), count)
+    try:
+        return pc.binary_repeat(args[0], count)
+    except (pa.ArrowCapacityError, pa.ArrowInvalid, MemoryError) as exc:
+        raise DataError("repeat() result is too large", hint="a string holds at most 2 GB") from exc
 
 
 @kernel("starts_with")
@@ -780,11 +884,65 @@ def _sign(name, args, dtype, n):
     return cast_value(pc.sign(args[0]), dtype, safe=False)       # -1.0, 0.0 and 1.0 are exact in TINYINT
 
 
+def _two_product_error(x: np.ndarray, p: float) -> np.ndarray:
+    """The rounding error of the double product ``x * p``: ``x * p == fl(x * p) + error`` exactly
+    (Dekker's TwoProduct with Veltkamp splitting, so no fused multiply-add is needed)."""
+    split = 134217729.0        # 2**27 + 1
+    def halves(v):
+        c = split * v
+        high = c - (c - v)
+        return high, v - high
+    xh, xl = halves(x)
+    ph, pl = halves(np.float64(p))
+    y = x * p
+    return ((xh * ph - y) + xh * pl + xl * ph) + xl * pl
+
+
+def _round_double(x, digits: int):
+    """Round doubles half away from zero at ``digits`` decimals, deciding by the double's exact
+    binary value (0.95 is 0.94999999999999995559..., so it rounds to 0.9, as in DuckDB).
+
+    ``x * 10**digits`` is rounded by the multiplication itself; only a product that lands
+    exactly on a half can be on the wrong side, and the product's exact error
+    (:func:`_two_product_error`) says which side the true value is on. The rounded integer
+    over ``10**digits`` is then correctly rounded, both being exact doubles.
+    """
+    if isinstance(x, pa.ChunkedArray):
+        x = x.combine_chunks()
+    if digits < 0 or digits > 22:
+        # 10**digits is not an exact double; Arrow's rounding is close enough there, and past
+        # 17 significant digits rounding changes nothing a double holds
+        if digits > 300:
+            return x
+        return pc.round(x, digits, round_mode="half_towards_infinity")
+    values = x.to_numpy(zero_copy_only=False).astype(np.float64)
+    p = 10.0 ** digits
+    with np.errstate(all="ignore"):
+        y = values * p
+        whole = np.trunc(y)
+        frac = y - whole
+        away = np.abs(frac) >= 0.5
+        tie = np.abs(frac) == 0.5
+        error = _two_product_error(values, p)
+        below = np.sign(error) == -np.sign(y)          # the true product is nearer zero than y
+        rounded = np.where(away & ~(tie & below), whole + np.sign(y), whole)     # keeps -0.0
+        out = rounded / p
+        # huge values (no digits after the point), NaN and inf stay as they are
+        keep = ~np.isfinite(y) | (np.abs(y) >= 2.0 ** 52)
+        out = np.where(keep, values, out)
+    mask = pc.is_null(x).to_numpy(zero_copy_only=False) if x.null_count else None
+    return pa.array(out, x.type if x.type == pa.float64() else pa.float64(), mask=mask)
+
+
 @kernel("round")
 def _round(name, args, dtype, n):
     x, digits = args
     d = digits.as_py()
-    out = pc.round(x, d, round_mode="half_towards_infinity")
+    if T.is_float(x.type):
+        out = _round_double(x, d) if not _is_scalar(x) else \
+            _round_double(pa.array([x.as_py()], x.type), d)[0]
+    else:
+        out = pc.round(x, d, round_mode="half_towards_infinity")
     return cast_value(out, dtype) if out.type != dtype else out
 
 

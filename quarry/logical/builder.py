@@ -49,7 +49,7 @@ from quarry.errors import (
 from quarry.logical import functions as F
 from quarry.logical import types as T
 from quarry.logical.expressions import (
-    AggCall, ColumnRef, Expr, Field, SortKey, WindowCall, and_all, new_id,
+    AggCall, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, and_all, new_id,
 )
 from quarry.logical.plan import Aggregate, Join, LogicalPlan, Project, Scan, SetOp, Union, Window
 
@@ -282,6 +282,30 @@ def select(plan: LogicalPlan, exprs: Sequence[Expr], names: Sequence[str],
 
 
 # ---------------------------------------------------------------------------- set operations
+
+def align_by_name(left: LogicalPlan, right: LogicalPlan) -> tuple[LogicalPlan, LogicalPlan]:
+    """The two inputs of ``UNION [ALL] BY NAME``, projected so their columns pair up by position.
+
+    Names match case-insensitively (DuckDB's rule): the output holds the left's columns in
+    their order, then the right's columns the left lacks; a side without a column gives
+    NULL for it.
+    """
+    def by_lower(plan: LogicalPlan, side: str) -> dict[str, Field]:
+        out: dict[str, Field] = {}
+        for f in plan.schema:
+            if f.name.lower() in out:
+                raise SetOperationError(f"the {side} input of UNION BY NAME has two columns named `{f.name}`",
+                                        hint="alias one of them", name=f.name)
+            out[f.name.lower()] = f
+        return out
+    lefts, rights = by_lower(left, "left"), by_lower(right, "right")
+    names = [f.name for f in left.schema] + [f.name for f in right.schema if f.name.lower() not in lefts]
+
+    def side(plan: LogicalPlan, fields: dict[str, Field]) -> LogicalPlan:
+        exprs = [ColumnRef(fields[n.lower()]) if n.lower() in fields else Literal(None, T.NULL) for n in names]
+        return project(plan, exprs, names)
+    return side(left, lefts), side(right, rights)
+
 
 def set_operation(op: str, left: LogicalPlan, right: LogicalPlan, *, all: bool) -> LogicalPlan:  # noqa: A002
     """``left UNION / INTERSECT / EXCEPT [ALL] right`` (``op`` is ``union``, ``intersect`` or ``except``).

@@ -145,6 +145,15 @@ def _fold_literal_cast(e: Literal, dtype: pa.DataType) -> Literal | None:
         if len(value.as_tuple().digits) > dtype.precision and value != 0:
             raise QuarryTypeError(f"{e} does not fit {T.sql_name(dtype)}")
         return Literal(value, dtype)
+    # as the cast kernel does (Arrow's cast differs from DuckDB here): a decimal becomes the
+    # nearest double, and numbers print as DuckDB prints them
+    if T.is_decimal(e.dtype) and dtype == T.FLOAT64:
+        return Literal(float(e.value), dtype)
+    if T.is_decimal(e.dtype) and T.is_string(dtype):
+        scaled = decimal.Decimal(e.value).quantize(decimal.Decimal(1).scaleb(-e.dtype.scale), context=_WIDE)
+        return Literal(format(scaled, "f"), dtype)
+    if e.dtype == T.FLOAT64 and T.is_string(dtype) and isinstance(e.value, float):
+        return Literal(repr(e.value), dtype)
     try:
         value = pa.scalar(e.value, e.dtype).cast(dtype).as_py()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
@@ -950,8 +959,20 @@ def _agg_bind(result_fn, min_args=1, max_args=1):
     return bind
 
 
+# a sum of BIGINT values is exact: it is summed as DECIMAL(38, 0), DuckDB's HUGEINT range up to
+# 38 digits (DuckDB widens to HUGEINT; a BIGINT result would wrap past 2**63 - 1)
+SUM_OF_BIGINT = pa.decimal128(38, 0)
+
+
+def _wide_integer(t: pa.DataType) -> bool:
+    return t in (pa.int64(), pa.uint64())
+
+
 def _sum_type(name, args):
     t = args[0].dtype
+    if _wide_integer(t):
+        args[0] = cast(args[0], SUM_OF_BIGINT)
+        return SUM_OF_BIGINT
     if T.is_integer(t):
         return T.INT64
     if T.is_decimal(t):
@@ -965,6 +986,8 @@ def _sum_type(name, args):
 def _avg_type(name, args):
     if not (T.is_numeric(args[0].dtype) or T.is_null(args[0].dtype)):
         raise QuarryTypeError(f"{name}() expects a number, got {T.sql_name(args[0].dtype)}")
+    if name == "avg" and _wide_integer(args[0].dtype):
+        args[0] = cast(args[0], SUM_OF_BIGINT)     # its sum state must not wrap either
     return T.FLOAT64
 
 

@@ -301,11 +301,17 @@ class Sort(LogicalPlan):
 
 @dataclass(frozen=True, eq=False)
 class Limit(LogicalPlan):
-    """Skip ``offset`` rows then keep at most ``limit`` (None = all)."""
+    """Skip ``offset`` rows then keep at most ``limit`` (None = all).
+
+    With ``percent`` (``LIMIT 50 PERCENT``, then ``limit`` is None) the rows kept are
+    ``floor(percent / 100 * n)`` of the ``n`` input rows (counted before the offset is
+    skipped), as DuckDB does.
+    """
 
     input: LogicalPlan
     limit: int | None
     offset: int = 0
+    percent: float | None = None
     _child_fields = ("input",)
 
     @property
@@ -313,7 +319,8 @@ class Limit(LogicalPlan):
         return self.input.schema
 
     def describe(self):
-        text = f"Limit: {self.limit if self.limit is not None else 'ALL'}"
+        text = f"Limit: {self.limit if self.limit is not None else 'ALL'}" if self.percent is None else \
+            f"Limit: {self.percent:g} PERCENT"
         if self.offset:
             text += f" offset={self.offset}"
         return text

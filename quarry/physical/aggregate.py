@@ -44,6 +44,7 @@ from quarry.logical.expressions import AggCall, Field, new_id
 from quarry.physical.base import ExecNode, batches_of
 from quarry.compute.expr_eval import evaluate_array
 from quarry.compute.kernels import cast_value
+from quarry.compute.hashing import canonical_key
 from quarry.compute.scaled import int64_to_decimal, scaled, to_int64_array
 from quarry.physical.spill import SPILL_SEED, HashSpill
 from quarry.parallelism import arrow_threads
@@ -354,13 +355,15 @@ class HashAggregateExec(ExecNode):
     # -- helpers -------------------------------------------------------------------------------
 
     def _key_columns(self, table: pa.Table) -> dict[str, pa.Array]:
-        return {f"__k{j}": evaluate_array(e, table) for j, e in enumerate(self.group_exprs)}
+        return {f"__k{j}": canonical_key(evaluate_array(e, table)) for j, e in enumerate(self.group_exprs)}
 
     def _arg_column(self, a: AggCall, table: pa.Table, n: int):
         if a.name == "count_star":
             col = pa.array(np.ones(n, dtype=np.bool_))
         else:
             col = evaluate_array(a.args[0], table)
+            if a.distinct:
+                col = canonical_key(col)
         if a.filter is not None:
             mask = pc.fill_null(evaluate_array(a.filter, table), False)
             col = pc.if_else(mask, col, pa.scalar(None, col.type))
@@ -567,7 +570,8 @@ class HashAggregateExec(ExecNode):
         pieces = []
         for s in self.grouping_sets:
             arrays, positions = self._single_keys(table, list(s))
-            rows = len(arrays[0]) if arrays else 0
+            # no keys and no aggregates: the grand-total set is still one row (also over no rows)
+            rows = len(arrays[0]) if arrays else 1
             keyed = {p: arrays[j] for j, p in enumerate(positions)}
             out = []
             for j in range(k):

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Iterator
 
+import math
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -325,24 +327,35 @@ class ProjectExec(ExecNode):
 
 
 class LimitExec(ExecNode):
-    """Skip ``offset`` rows, then pass at most ``limit`` rows of each partition."""
+    """Skip ``offset`` rows, then pass at most ``limit`` rows of each partition.
+
+    With ``percent`` the limit is ``floor(percent / 100 * n)`` for the partition's ``n`` rows
+    (a double product, as DuckDB computes it), so the rows are held until all have arrived.
+    """
 
     name = "Limit"
 
-    def __init__(self, child: ExecNode, limit: int | None, offset: int = 0):
+    def __init__(self, child: ExecNode, limit: int | None, offset: int = 0, percent: float | None = None):
         super().__init__([child], child.fields, child.partitions)
         self.limit = limit
         self.offset = offset
+        self.percent = percent
 
     def describe(self):
-        return f"Limit: {self.limit if self.limit is not None else 'ALL'}" + (f" offset={self.offset}" if self.offset else "")
+        text = f"Limit: {self.limit if self.limit is not None else 'ALL'}" if self.percent is None else \
+            f"Limit: {self.percent:g} PERCENT"
+        return text + (f" offset={self.offset}" if self.offset else "")
 
     def _execute(self, partition, ctx):
         skip = self.offset
         left = self.limit
+        batches = self.children[0].execute(partition, ctx)
+        if self.percent is not None:
+            batches = list(batches)
+            left = math.floor(self.percent / 100.0 * sum(b.num_rows for b in batches))
         if left == 0:
             return
-        for batch in self.children[0].execute(partition, ctx):
+        for batch in batches:
             if skip:
                 if batch.num_rows <= skip:
                     skip -= batch.num_rows

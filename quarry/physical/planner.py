@@ -134,6 +134,8 @@ class PhysicalPlanner:
 
     def _Limit(self, p: Limit) -> ExecNode:
         child = self._plan(p.input)
+        if p.percent is not None:
+            return LimitExec(child if child.partitions == 1 else GatherExec(child), None, p.offset, p.percent)
         if child.partitions == 1:
             return LimitExec(child, p.limit, p.offset)
         local_limit = None if p.limit is None else p.limit + p.offset

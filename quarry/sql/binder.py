@@ -15,13 +15,14 @@ front ends give the same query the same plan.
 from __future__ import annotations
 
 import os
+import re
 
 import pyarrow as pa
 from sqlglot import exp
 
 from quarry.catalog.information_schema import INFORMATION_SCHEMA
 from quarry.catalog.providers import ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table
-from quarry.errors import BindError, QuarryError, UnknownSchemaError, UnsupportedError
+from quarry.errors import BindError, QuarryError, UnknownSchemaError, UnsupportedError, suggest
 from quarry.logical import builder as B
 from quarry.logical import functions as F
 from quarry.logical import types as T
@@ -31,6 +32,7 @@ from quarry.logical.expressions import (
 )
 from quarry.logical.plan import Filter, Join, Limit, LogicalPlan, Project, Scan, Sort, Values
 from quarry.sql.expr_binder import ExprBinder, node_position
+from quarry.sql.guard import refuse_unread_args
 from quarry.sql.parameters import parameter_literal, plain_batch, plain_scalar
 from quarry.sql.scope import Relation, Scope
 
@@ -84,13 +86,19 @@ class Binder:
         line, col = node_position(node, self.sql)
         return err.with_position(self.sql, line, col)
 
+    def check(self, node: exp.Expression | None) -> None:
+        """Refuse any argument of ``node`` the binder does not implement (see :mod:`quarry.sql.guard`)."""
+        if node is not None:
+            refuse_unread_args(node, self._error_at)
+
     def bind_query(self, node: exp.Expression, scope: Scope) -> LogicalPlan:
         """Bind SELECT / set operation / VALUES / parenthesized query in ``scope``."""
+        self.check(node)
         with_ = node.args.get("with_") or node.args.get("with")
         if with_ is not None:
-            if with_.args.get("recursive"):
-                raise self._error_at(UnsupportedError("recursive CTEs are not supported"), node)
+            self.check(with_)
             for cte in with_.expressions:
+                self.check(cte)
                 name = cte.alias_or_name.lower()
                 scope.ctes[name] = (cte, dict(scope.ctes))
         if isinstance(node, exp.Subquery):
@@ -111,6 +119,8 @@ class Binder:
         right = self.bind_query(node.expression, Scope(parent=scope.parent, ctes=dict(scope.ctes)))
         op = "union" if isinstance(node, exp.Union) else "intersect" if isinstance(node, exp.Intersect) else "except"
         try:
+            if node.args.get("by_name"):
+                left, right = B.align_by_name(left, right)
             plan = B.set_operation(op, left, right, all=not node.args.get("distinct"))
         except QuarryError as err:
             raise self._error_at(err, node)
@@ -120,10 +130,12 @@ class Binder:
         """ORDER BY / LIMIT attached to a set operation or parenthesized query: by output column."""
         order = node.args.get("order")
         if order is not None:
+            self.check(order)
             out_scope = Scope(relations=[Relation(None, list(plan.schema))], parent=scope.parent)
             eb = ExprBinder(self, out_scope)
             keys = []
             for o in order.expressions:
+                self.check(o)
                 target = o.this
                 if _is_all(target):
                     keys.extend(SortKey(ColumnRef(f), not o.args.get("desc"), bool(o.args.get("nulls_first")))
@@ -144,17 +156,35 @@ class Binder:
         offset = node.args.get("offset")
         if limit is None and offset is None:
             return plan
+        self.check(limit)
+        self.check(offset)
+        options = limit.args.get("limit_options") if limit is not None else None
+        self.check(options)
         if isinstance(limit, exp.Fetch):
-            options = limit.args.get("limit_options")
-            if options is not None and (options.args.get("percent") or options.args.get("with_ties")):
-                raise self._error_at(UnsupportedError("FETCH ... PERCENT / WITH TIES is not supported",
-                                                      hint="use FETCH FIRST n ROWS ONLY or LIMIT n"), limit)
+            if options is not None and options.args.get("percent"):
+                raise self._error_at(UnsupportedError("FETCH ... PERCENT is not supported",
+                                                      hint="use LIMIT n PERCENT"), limit)
             n = self._constant_int(limit.args.get("count"), "FETCH FIRST") if limit.args.get("count") else 1
             k = self._constant_int(offset.expression if offset is not None else None, "OFFSET") or 0
             return Limit(plan, n, k)
-        n = self._constant_int(limit.expression if limit is not None else None, "LIMIT")
         k = self._constant_int(offset.expression if offset is not None else None, "OFFSET") or 0
+        if options is not None and options.args.get("percent"):
+            return Limit(plan, None, k, self._percent(limit.expression))
+        n = self._constant_int(limit.expression if limit is not None else None, "LIMIT")
         return Limit(plan, n, k)
+
+    def _percent(self, node) -> float:
+        """The constant of ``LIMIT p PERCENT``: a number from 0 to 100 (DuckDB's range)."""
+        try:
+            value = float(node.this) if isinstance(node, exp.Literal) and not node.is_string else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise self._error_at(BindError("LIMIT ... PERCENT must be a constant number"), node)
+        if not 0 <= value <= 100:
+            raise self._error_at(BindError(f"LIMIT {node.this} PERCENT is out of range",
+                                           hint="the percentage must be between 0 and 100"), node)
+        return value
 
     def _constant_int(self, node, what) -> int | None:
         if node is None:
@@ -292,12 +322,16 @@ class Binder:
         if from_ is None:
             one = Field("__one", T.BOOL, True, new_id())
             return Values(((Literal(None, T.BOOL),),), (one,))
+        self.check(from_)
         plan = self.bind_table_ref(from_.this, scope)
-        for join in sel.args.get("joins") or []:
+        # FROM-first syntax (`FROM a, b SELECT ...`) puts the further FROM items under the first table
+        joins = list(from_.this.args.get("joins") or []) if isinstance(from_.this, exp.Table) else []
+        for join in joins + list(sel.args.get("joins") or []):
             plan = self.bind_join(plan, join, scope)
         return plan
 
     def bind_join(self, left: LogicalPlan, join: exp.Join, scope: Scope) -> LogicalPlan:
+        self.check(join)
         before = len(scope.relations)
         left_star = [f.id for f in scope.star_fields()] if scope.star is not None else None
         right = self.bind_table_ref(join.this, scope)
@@ -306,6 +340,8 @@ class Binder:
         method = (join.args.get("method") or "").upper()
         if method == "NATURAL":
             raise self._error_at(UnsupportedError("NATURAL JOIN is not supported", hint="use JOIN ... USING (...)"), join)
+        if method:
+            raise self._error_at(UnsupportedError(f"{method} JOIN is not supported"), join)
         if kind_word in ("SEMI", "ANTI"):
             kind = kind_word.lower()
         elif side == "LEFT":
@@ -382,11 +418,10 @@ class Binder:
 
     def bind_table_ref(self, node: exp.Expression, scope: Scope) -> LogicalPlan:
         """Bind one FROM item and add it to ``scope``'s relations."""
-        if isinstance(node, exp.Table):
-            self._refuse_unknown_clauses(node, {"this", "db", "catalog", "alias", "joins", "pivots"})
-            if node.args.get("pivots"):
-                raise self._error_at(UnsupportedError("PIVOT / UNPIVOT is not supported"), node)
+        if isinstance(node, (exp.Table, exp.Subquery, exp.Values)):
+            self.check(node)
         alias_node = node.args.get("alias")
+        self.check(alias_node)
         alias = alias_node.name if alias_node is not None and alias_node.name else None
         col_aliases = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else []
         try:
@@ -395,8 +430,8 @@ class Binder:
             elif isinstance(node, exp.Table) and isinstance(node.this, (exp.Func, exp.Anonymous)):
                 plan, default_alias = self._table_function(node.this), None
             elif isinstance(node, exp.Subquery):
-                inner = node.this
-                plan = self.bind_query(inner, Scope(parent=scope.parent, ctes=dict(scope.ctes)))
+                # the Subquery node itself, so an ORDER BY / LIMIT written after its parentheses applies
+                plan = self.bind_query(node, Scope(parent=scope.parent, ctes=dict(scope.ctes)))
                 default_alias = None
             elif isinstance(node, exp.Values):
                 plan, default_alias = self.bind_values(node, scope), None
@@ -507,48 +542,18 @@ class Binder:
 
     # ------------------------------------------------------------------ SELECT
 
-    # SELECT clauses bind_select understands; any other clause sqlglot parsed is refused,
-    # never silently ignored (ignoring QUALIFY or TABLESAMPLE would give wrong answers)
-    _SELECT_CLAUSES = {"expressions", "from", "from_", "joins", "where", "group", "having", "order", "limit",
-                       "offset", "distinct", "with", "with_", "kind"}
-    _UNSUPPORTED_HINTS = {
-        "qualify": "filter the window function's result in an outer query",
-        "windows": "write the window specification inside OVER (...)",
-        "sample": "sampling is not supported in SQL yet; the DataFrame API has df.sample(fraction)",
-        "into": "use CREATE TABLE name AS SELECT ...",
-    }
-
-    def _refuse_unknown_clauses(self, node: exp.Expression, allowed: set[str]) -> None:
-        for key, value in node.args.items():
-            if key in allowed or not value:
-                continue
-            clause = {"windows": "WINDOW", "sample": "TABLESAMPLE / USING SAMPLE"}.get(key, key.upper())
-            raise self._error_at(UnsupportedError(f"the {clause} clause is not supported",
-                                                  hint=self._UNSUPPORTED_HINTS.get(key)),
-                                 value if isinstance(value, exp.Expression) else node)
-
     def bind_select(self, sel: exp.Select, scope: Scope) -> LogicalPlan:
-        self._refuse_unknown_clauses(sel, self._SELECT_CLAUSES)
+        self.check(sel)
         plan = self.bind_from(sel, scope)
         where = sel.args.get("where")
+        self.check(where)
         if where is not None:
             plan = Filter(plan, self._bool(ExprBinder(self, scope).bind(where.this), where, "WHERE"))
 
-        # select list, with * expanded
-        items: list[tuple[exp.Expression, str]] = []
+        # select list, with * and COLUMNS(...) expanded
+        items: list[tuple[exp.Expression, str, Field | None]] = []
         for item in sel.expressions:
-            star = item if isinstance(item, exp.Star) else (item.this if isinstance(item, exp.Column)
-                                                            and isinstance(item.this, exp.Star) else None)
-            if star is not None:
-                qualifier = item.table if isinstance(item, exp.Column) else None
-                excluded = {e.name.lower() for e in (star.args.get("except_") or star.args.get("except") or [])}
-                fields = self._star_fields(scope, qualifier, item)
-                for f in fields:
-                    if f.name.lower() in excluded:
-                        continue
-                    items.append((exp.column(f.name, table=None), f.name, f))
-                continue
-            items.append((item, output_name(item), None))
+            items.extend(self._select_items(item, scope))
         if not items:
             raise self._error_at(BindError("SELECT list is empty"), sel)
 
@@ -571,6 +576,7 @@ class Binder:
             group_exprs, grouping_sets = self._bind_group_by(group_node, scope, bound, alias_map)
 
         having_node = sel.args.get("having")
+        self.check(having_node)
         having = None
         if having_node is not None:
             having = ExprBinder(self, scope, allow_aggregates=True, aliases=alias_map).bind(having_node.this)
@@ -580,9 +586,11 @@ class Binder:
         order_keys: list[SortKey] = []
         order_targets: list = []   # per key: ("out", index) or ("expr", Expr)
         if order_node is not None:
+            self.check(order_node)
             ob = ExprBinder(self, scope, allow_aggregates=True, allow_windows=True)
             lowered = [n.lower() for n in names]
             for o in order_node.expressions:
+                self.check(o)
                 t = o.this
                 asc, nf = not o.args.get("desc"), bool(o.args.get("nulls_first"))
                 if _is_all(t):
@@ -637,8 +645,7 @@ class Binder:
         proj_exprs = list(bound)
         proj_fields = list(out_fields)
         distinct = sel.args.get("distinct") is not None
-        if distinct and sel.args["distinct"].args.get("on") is not None:
-            raise self._error_at(UnsupportedError("DISTINCT ON is not supported"), sel)
+        self.check(sel.args.get("distinct"))
         for t in order_targets:
             if t[0] == "out":
                 order_keys.append(SortKey(ColumnRef(out_fields[t[1]]), t[2], t[3]))
@@ -671,6 +678,91 @@ class Binder:
 
     # ------------------------------------------------------------------ helpers
 
+    def _select_items(self, item: exp.Expression, scope: Scope) -> list[tuple[exp.Expression, str, Field | None]]:
+        """One select item as (expression, output name, field it reads directly) triples.
+
+        ``*`` and ``t.*`` expand to their columns, with DuckDB's modifiers: ``EXCLUDE (a)`` drops a
+        column, ``REPLACE (expr AS a)`` computes ``a`` by ``expr`` in its place, ``RENAME (a AS b)``
+        gives it another name. ``COLUMNS(*)`` and ``COLUMNS('regex')`` expand to the columns ``*``
+        holds (those whose name the regular expression matches somewhere), also inside an expression
+        (``min(COLUMNS(*))`` is one ``min`` per column).
+        """
+        star = item if isinstance(item, exp.Star) else (item.this if isinstance(item, exp.Column)
+                                                        and isinstance(item.this, exp.Star) else None)
+        if star is not None:
+            self.check(star)
+            qualifier = item.table if isinstance(item, exp.Column) else None
+            fields = self._star_fields(scope, qualifier, item)
+            names = {f.name.lower() for f in fields}
+
+            def modifier(key: str, what: str) -> dict[str, exp.Expression]:
+                listed: dict[str, exp.Expression] = {}
+                for e in star.args.get(key) or []:
+                    name = (e.alias if isinstance(e, exp.Alias) and key == "replace" else
+                            (e.this.name if isinstance(e, exp.Alias) else e.name)).lower()
+                    if name not in names and key != "rename":
+                        raise self._error_at(BindError(f"column `{name}` in the {what} list is not in the FROM clause",
+                                                       hint=suggest(name, [f.name for f in fields])), e)
+                    if name in listed:
+                        raise self._error_at(BindError(f"column `{name}` is listed twice in {what}"), e)
+                    listed[name] = e
+                return listed
+            excluded = modifier("except_", "EXCLUDE")
+            replaced = modifier("replace", "REPLACE")
+            renamed = modifier("rename", "RENAME")
+            for both in (set(excluded) & set(replaced)) | (set(excluded) & set(renamed)) | \
+                    (set(replaced) & set(renamed)):
+                raise self._error_at(BindError(f"column `{both}` cannot be in two of EXCLUDE, REPLACE and RENAME"),
+                                     item)
+            out = []
+            for f in fields:
+                key = f.name.lower()
+                if key in excluded:
+                    continue
+                if key in replaced:
+                    out.append((replaced[key].this, f.name, None))
+                elif key in renamed:
+                    out.append((exp.column(f.name), renamed[key].alias, f))
+                else:
+                    out.append((exp.column(f.name), f.name, f))
+            return out
+        columns = [c for c in item.find_all(exp.Columns)]
+        if not columns:
+            return [(item, output_name(item), None)]
+        if len(columns) > 1 or isinstance(item, exp.Alias):
+            raise self._error_at(UnsupportedError("several COLUMNS(...) in one select item, or an alias on one, "
+                                                  "are not supported"), item)
+        node = columns[0]
+        self.check(node)
+        fields = scope.star_fields()
+        if isinstance(node.this, exp.Star) and not any(node.this.args.values()):
+            chosen = fields
+        elif isinstance(node.this, exp.Literal) and node.this.is_string:
+            try:
+                pattern = re.compile(node.this.this)
+            except re.error as err:
+                raise self._error_at(BindError(f"COLUMNS: invalid regular expression `{node.this.this}` ({err})"),
+                                     node)
+            chosen = [f for f in fields if pattern.search(f.name)]
+            if not chosen:
+                raise self._error_at(BindError(f"no column matches the regular expression `{node.this.this}`",
+                                               hint="the columns are " + ", ".join(f.name for f in fields)), node)
+        else:
+            raise self._error_at(UnsupportedError("COLUMNS takes '*' or a regular expression string here",
+                                                  hint="COLUMNS with a list or a lambda is not supported"), node)
+        if node is item:
+            return [(exp.column(f.name), f.name, f) for f in chosen]
+        out = []
+        for f in chosen:
+            # one copy of the expression per column
+            copy, column = item.copy(), exp.column(f.name)
+            copy.find(exp.Columns).replace(column)
+            name = output_name(copy)
+            if f.qualifier:
+                column.set("table", exp.to_identifier(f.qualifier))
+            out.append((copy, name, None))
+        return out
+
     def _star_fields(self, scope: Scope, qualifier: str | None, node) -> list[Field]:
         if qualifier is None:
             fields = scope.star_fields()
@@ -689,6 +781,7 @@ class Binder:
             raise self._error_at(err, node)
 
     def _bind_group_by(self, group_node, scope, bound, alias_map):
+        self.check(group_node)
         eb = ExprBinder(self, scope, aliases=alias_map)
         keys: list[Expr] = []
 
@@ -733,6 +826,9 @@ class Binder:
                     combos.append(tuple(x for b, part in enumerate(idx) if mask >> (len(idx) - 1 - b) & 1
                                         for x in part))
                 sets.append(combos)
+            elif isinstance(item, exp.Tuple) and not item.expressions:
+                plain = False               # GROUP BY (): the grand total
+                sets.append([()])
             elif isinstance(item, exp.GroupingSets):
                 plain = False
                 options: list[tuple[int, ...]] = []

@@ -410,6 +410,14 @@ class ExprBinder:
     def _Star(self, node):
         raise BindError("`*` is only allowed in the select list or count(*)")
 
+    def _Columns(self, node):
+        raise UnsupportedError("COLUMNS(...) is only supported in the select list",
+                               hint="name the columns, e.g. a = 1 AND b = 1")
+
+    def _Collate(self, node):
+        raise UnsupportedError("COLLATE is not supported",
+                               hint="compare lower(a) = lower(b) for a case-insensitive comparison")
+
     def _Anonymous(self, node: exp.Anonymous) -> Expr:
         name = node.name.lower()
         if name in ("read_parquet", "read_csv", "read_csv_auto"):
@@ -559,6 +567,7 @@ class ExprBinder:
         return WindowFrame(mode, start, end)
 
     def bind_sort_key(self, node: exp.Ordered) -> SortKey:
+        self.qb.check(node)
         desc = bool(node.args.get("desc"))
         nulls_first = bool(node.args.get("nulls_first"))
         return SortKey(self.bind(node.this), not desc, nulls_first)

@@ -277,7 +277,13 @@ def _create(session, binder: Binder, node: exp.Create) -> C.Command:
     for col in schema_node.expressions:
         if isinstance(col, exp.ColumnDef):
             dtype = sql_type(col.args["kind"])
-            not_null = any(isinstance(c.kind, exp.NotNullColumnConstraint) for c in col.constraints)
+            for c in col.constraints:
+                # every constraint but [NOT] NULL changes what the table accepts or how it compares
+                if not isinstance(c.kind, exp.NotNullColumnConstraint):
+                    raise UnsupportedError(f"the column constraint `{c.sql(dialect=DIALECT)}` is not supported",
+                                           hint="CREATE TABLE columns take a type and NOT NULL only")
+            not_null = any(isinstance(c.kind, exp.NotNullColumnConstraint) and not c.kind.args.get("allow_null")
+                           for c in col.constraints)
             fields.append(pa.field(col.name, dtype, not not_null))
     return C.CreateTable(name, pa.schema(fields), replace)
 

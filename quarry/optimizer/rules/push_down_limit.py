@@ -25,7 +25,7 @@ def _push(node: LogicalPlan) -> LogicalPlan:
         return Limit(Sort(child.input, child.keys, n), node.limit, node.offset)
     if isinstance(child, Project):
         return Project(Limit(child.input, node.limit, node.offset), child.exprs, child.fields)
-    if isinstance(child, Limit):
+    if isinstance(child, Limit) and child.percent is None:
         # Limit(Limit(x, a, o1), b, o2): rows o1+o2 .. of x, at most min(b, a - o2)
         inner_limit = child.limit
         limit = node.limit if inner_limit is None else max(0, min(node.limit, inner_limit - node.offset))
@@ -40,7 +40,7 @@ def _push(node: LogicalPlan) -> LogicalPlan:
 def _max_rows(plan: LogicalPlan) -> int | None:
     """An upper bound on the rows ``plan`` yields, when a Limit or top-k below it fixes one."""
     if isinstance(plan, Limit):
-        return plan.limit
+        return plan.limit if plan.percent is None else None
     if isinstance(plan, Sort) and plan.fetch is not None:
         return plan.fetch
     if isinstance(plan, (Project, Sort)):
