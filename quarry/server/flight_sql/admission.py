@@ -71,8 +71,8 @@ class Admission:
                 return
             if len(self._line) >= self.max_queued:
                 raise ResourceExhausted(
-                    f"resource exhausted: {self._running} queries are running and {len(self._line)} are waiting, "
-                    f"the most this server allows (--max-queries {self.max_queries}, --max-queued "
+                    f"resource exhausted: {self._running} running and {len(self._line)} waiting queries are the "
+                    f"most this server allows (--max-queries {self.max_queries}, --max-queued "
                     f"{self.max_queued}). HINT: retry later")
             self._line.append(ticket)
             deadline = time.monotonic() + self.queue_timeout
