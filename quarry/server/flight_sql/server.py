@@ -24,7 +24,9 @@ directories. Each query runs under its own ``ExecContext``, so one client's erro
 cancellation never touches another's query. Statements that change the catalog or a
 table (DDL, INSERT, COPY, ingest) run one at a time under the server's write lock;
 queries take no lock (a table being appended to is replaced atomically, so a reader
-sees it before or after the append).
+sees it before or after the append). The sessions run on the served session's executor
+(its worker processes, by default), under the limits of ``limits`` (a memory cap per
+query) and ``admission`` (how many queries run at once, and the line beyond).
 """
 
 from __future__ import annotations
