@@ -298,3 +298,28 @@ def test_bad_limits_are_clear_errors(tpch_sf001):
                           ({"max_queries": 0}, "at least 1"), ({"queue_timeout": 0}, "more than 0")):
         with pytest.raises(QuarryError, match=text):
             quarry.server.serve(con, "127.0.0.1", 0, block=False, **options)
+
+
+@pytest.fixture(scope="module")
+def short_ttl(request, tmp_path_factory, numbers_dir):
+    return start_server(request, tmp_path_factory,
+                        ["--data", str(numbers_dir), "--workers", "2", "--max-queries", "1", "--result-ttl", "1"],
+                        name="stall")
+
+
+def test_a_reader_that_stops_reading_loses_its_query_after_the_result_ttl(short_ttl):
+    server = short_ttl
+    with connect(server) as con, con.cursor() as cur:
+        cur.execute("SELECT x, y FROM numbers")
+        reader = cur.fetch_record_batch()
+        reader.read_next_batch()                           # then reads nothing while holding the stream
+        assert server_status(server)["admitted_queries"] == 1
+        # after --result-ttl seconds with a full queue the query is cancelled and its slot freed,
+        # though the stream itself stays open
+        assert wait_until(lambda: server_status(server)["admitted_queries"] == 0, timeout=10)
+        assert wait_until(lambda: not server_status(server)["streams"][0]["producing"], timeout=5)
+        assert server_status(server)["streams"][0]["rows_produced"] < NUMBERS
+        assert query(server, "SELECT count(*) AS n FROM numbers").to_pylist() == [{"n": NUMBERS}]
+        with pytest.raises(Exception, match="(?i)query cancelled"):       # what the driver raises varies
+            for _ in reader:
+                pass

@@ -55,13 +55,21 @@ class Admission:
     @contextmanager
     def slot(self, cancelled: Callable[[], bool] = lambda: False):
         """Hold a slot for the body; wait in line for one first if they are all taken."""
-        self._acquire(cancelled)
+        held = self.acquire(cancelled)
         try:
-            yield
+            yield held
         finally:
-            with self._changed:
-                self._running -= 1
-                self._changed.notify_all()
+            held.release()
+
+    def acquire(self, cancelled: Callable[[], bool] = lambda: False) -> "Slot":
+        """Take a slot (waiting in line for one); the caller must ``release()`` it."""
+        self._acquire(cancelled)
+        return Slot(self)
+
+    def _release(self) -> None:
+        with self._changed:
+            self._running -= 1
+            self._changed.notify_all()
 
     def _acquire(self, cancelled: Callable[[], bool]) -> None:
         ticket = object()
@@ -96,4 +104,20 @@ class Admission:
                 self._changed.notify_all()
 
 
-__all__ = ["Admission", "ResourceExhausted"]
+class Slot:
+    """One taken slot; ``release()`` gives it back, once, whoever calls it first (the stream's end,
+    or the producer of a stream whose reader stalled)."""
+
+    def __init__(self, admission: Admission):
+        self._admission = admission
+        self._held = True
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            held, self._held = self._held, False
+        if held:
+            self._admission._release()
+
+
+__all__ = ["Admission", "ResourceExhausted", "Slot"]

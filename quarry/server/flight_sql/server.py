@@ -257,10 +257,12 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
         with self._stats_lock:
             self._streaming[handle] = (pending, user)      # CancelFlightInfo finds it here while it streams
         try:
-            # the query waits here for a slot (see admission.py), then runs and streams
-            with self.admission.slot(cancelled=lambda: pending.cancelled or context.is_cancelled()):
+            # the query waits here for a slot (see admission.py), then runs and streams; a reader that
+            # stalls blocks this generator inside Flight, so the producer gives the slot back then
+            with self.admission.slot(cancelled=lambda: pending.cancelled or context.is_cancelled()) as slot:
                 for run in pending.runs:
-                    yield from run.batches(client_gone=context.is_cancelled, stall_timeout=self.result_ttl)
+                    yield from run.batches(client_gone=context.is_cancelled, stall_timeout=self.result_ttl,
+                                           on_stall=slot.release)
         except Exception as exc:
             if not pending.cancelled and context.is_cancelled():      # the client hung up while we waited
                 self._count_cancelled()

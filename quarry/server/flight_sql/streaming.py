@@ -61,10 +61,11 @@ class QueryRun:
     def cancelled(self) -> bool:
         return self.ctx.cancelled
 
-    def batches(self, client_gone: Callable[[], bool] = lambda: False,
-                stall_timeout: float | None = None) -> Iterator[pa.RecordBatch]:
+    def batches(self, client_gone: Callable[[], bool] = lambda: False, stall_timeout: float | None = None,
+                on_stall: Callable[[], None] = lambda: None) -> Iterator[pa.RecordBatch]:
         """Yield the result batches; stop (raising "query cancelled") once cancelled or the client is gone,
-        or once the client has taken no batch for ``stall_timeout`` seconds while the queue was full."""
+        or once the client has taken no batch for ``stall_timeout`` seconds while the queue was full
+        (then ``on_stall()`` runs on the producer's thread: the consumer is blocked in Flight)."""
         root, ctx = self.physical, self.ctx
         ctx.check_cancelled()
         out: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
@@ -80,6 +81,7 @@ class QueryRun:
                     if stall_timeout is not None and time.monotonic() - waited_since > stall_timeout:
                         self.stalled = True
                         ctx.cancelled = True
+                        on_stall()
                     continue
             return False
 
@@ -171,8 +173,8 @@ class TableRun:
     def cancel(self) -> None:
         self.cancelled = True
 
-    def batches(self, client_gone: Callable[[], bool] = lambda: False,
-                stall_timeout: float | None = None) -> Iterator[pa.RecordBatch]:
+    def batches(self, client_gone: Callable[[], bool] = lambda: False, stall_timeout: float | None = None,
+                on_stall: Callable[[], None] = lambda: None) -> Iterator[pa.RecordBatch]:
         for batch in self.table.to_batches():
             if self.cancelled or client_gone():
                 raise ExecutionError("query cancelled")
