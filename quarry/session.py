@@ -38,6 +38,8 @@ DEFAULT_CONFIG = {
     "timeout": None,                 # seconds a query may run before it is cancelled (None: no limit)
     "runtime_filters": True,         # join filters made from build sides at run time, applied in probe scans
     "replacement_scans": True,       # SQL reads the caller's pandas/polars/Arrow variables by name
+    "memory_cap": None,              # memory a query's worker tasks may hold together before they are killed
+    "stream_results": False,         # a result that is a plain scan/filter/project streams from this process
 }
 
 # the frame that called con.sql, while its statements are bound (None: no replacement scans)
@@ -138,7 +140,7 @@ class Session:
             if key == "disabled_rules":
                 value = tuple([value] if isinstance(value, str) else value)
                 self.optimizer.check_disabled(value)      # unknown rules and required ones raise now
-            if key == "memory_limit" and value is not None:
+            if key in ("memory_limit", "memory_cap") and value is not None:
                 parse_bytes(value)
             self.config[key] = value
 
@@ -155,6 +157,7 @@ class Session:
                           spill_dir=self.config["spill_dir"],
                           task_max_attempts=max(1, int(self.config["task_max_attempts"])),
                           runtime_filters=bool(self.config["runtime_filters"]),
+                          memory_cap=parse_bytes(cap) if (cap := self.config["memory_cap"]) is not None else None,
                           # workers=0 is the serial baseline: one partition and one thread
                           arrow_threads=not (self.executor == "inline" and self.workers == 0))
 
@@ -435,7 +438,7 @@ class Session:
             from quarry.execution.stages import cut_stages
             with quarry_errors():
                 backend = self._backend()
-            graph = cut_stages(physical)
+            graph = cut_stages(physical, stream_result=bool(self.config["stream_results"]))
             physical.stage_graph = graph
             run = StageRun(graph, backend, ctx.config, ctx, self._notify, self._faults.pop(0) if self._faults else None)
             with self._lock:
@@ -448,7 +451,8 @@ class Session:
 
     def inject_faults(self, faults: dict) -> None:
         """Make the next query's tasks fail: ``{(stage, task, attempt): {"kill_after_rows": 0}}``
-        (``stage`` may be ``"any"``); ``{"raise": "text"}`` raises instead. For tests."""
+        (``stage`` may be ``"any"``); ``{"raise": "text"}`` raises instead; ``{"hold_bytes": n}`` holds
+        ``n`` bytes for ``hold_seconds`` (as a query over its ``memory_cap`` would). For tests."""
         self._faults.append(faults)
 
     def _backend(self):

@@ -242,12 +242,12 @@ def test_a_script_without_a_main_guard_can_use_worker_processes(tmp_path):
         import pyarrow as pa, quarry
         con = quarry.connect(workers=2)
         con.register("t", pa.table({"k": list(range(50000)), "v": [1] * 50000}))
-        print(con.sql("SELECT k % 3 AS m, sum(v) AS s FROM t GROUP BY m ORDER BY m").to_pylist())
+        print([(r["m"], int(r["s"])) for r in con.sql("SELECT k % 3 AS m, sum(v) AS s FROM t GROUP BY m ORDER BY m").to_pylist()])
     """))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
-    assert "[{'m': 0, 's': 16667}, {'m': 1, 's': 16667}, {'m': 2, 's': 16666}]" in out.stdout
+    assert "[(0, 16667), (1, 16667), (2, 16666)]" in out.stdout
 
 
 def test_bad_executor_settings_are_clear_errors():
@@ -259,6 +259,48 @@ def test_bad_executor_settings_are_clear_errors():
     with pytest.raises(QuarryError) as info:
         quarry.connect(address="ray://x:10001")
     assert "ray" in info.value.hint
+
+
+def test_a_query_over_its_memory_cap_fails_alone_and_its_workers_are_replaced(con, reference, spill_dir):
+    # a task holds 300 MB that no operator reserved (as a join exploding inside one kernel call
+    # would): the pool's memory watch kills it within a poll, without waiting for it to finish
+    con.set_config(memory_cap="100MB")
+    pool = get_pool(2)
+    restarts = pool.restarts
+    con.inject_faults({("any", 0, 1): {"hold_bytes": 300 << 20, "hold_seconds": 60}})
+    start = time.monotonic()
+    with pytest.raises(ExecutionError) as info:
+        con.sql(JOIN_AGG).to_arrow()
+    assert time.monotonic() - start < 20
+    assert "exceeded its memory cap of 100 MB" in info.value.message
+    assert "memory_cap" in info.value.hint
+    assert pool.restarts > restarts and pool.busy_pids() == []
+    assert leftovers(spill_dir) == []
+    # the same query under the cap, and the session, go on working
+    assert_tables_equal(con.sql(JOIN_AGG).to_arrow(), reference.sql(JOIN_AGG).to_arrow(), ordered=True)
+    with pytest.raises(QuarryError):
+        con.set_config(memory_cap="lots")
+
+
+def test_stream_results_keeps_a_streaming_pipeline_in_the_result_stage(tmp_path, spill_dir):
+    import pyarrow.parquet as pq
+    from quarry.execution.stages import cut_stages
+    path = tmp_path / "numbers.parquet"
+    pq.write_table(pa.table({"x": pa.array(range(200_000), pa.int64())}), path, row_group_size=25_000)
+    con = quarry.connect(workers=2, spill_dir=str(spill_dir))
+    con.register("numbers", str(path))
+    scan = "SELECT x, x * 2 AS y FROM numbers WHERE x % 3 = 0"
+    plan = con.physical_plan(con.optimize(con.sql(scan).logical_plan))
+    assert len(cut_stages(plan).stages) == 2                      # the scan's tasks write files first
+    assert len(cut_stages(plan, stream_result=True).stages) == 1  # the scan streams from the result stage
+    # operators that hold rows stay in worker stages
+    agg = con.physical_plan(con.optimize(con.sql("SELECT x % 7 AS k, count(*) AS n FROM numbers GROUP BY 1")
+                                         .logical_plan))
+    assert len(cut_stages(agg, stream_result=True).stages) == len(cut_stages(agg).stages) > 1
+    expected = con.sql(scan).to_arrow()
+    con.set_config(stream_results=True)
+    assert_tables_equal(con.sql(scan).to_arrow(), expected, ordered=False)
+    assert expected.num_rows == 66_667
 
 
 def test_memory_limit_accepts_sizes():

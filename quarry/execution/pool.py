@@ -15,6 +15,13 @@ Cancelling a query drops its queued tasks and raises a flag in shared memory
 that the query's running tasks check at every batch; a worker that does not
 stop within ``CANCEL_GRACE`` seconds is killed and replaced.
 
+A query may have a memory cap (``memory_cap``): while its tasks run, the dispatcher reads
+each of their workers' anonymous resident memory every ``MEMORY_POLL`` seconds, and when
+what they hold above what each held when its task started adds up to more than the cap, it
+kills them all: the query fails with "query exceeded its memory cap", and no other query's
+task is touched (spilling operators stay under their ``memory_limit``; the cap catches what
+cannot spill). Only Linux reports the numbers (``/proc``); elsewhere there is no cap.
+
 Pools are shared by all sessions of a process that ask for the same number of
 workers (see :func:`get_pool`) and shut down when the process exits.
 """
@@ -39,7 +46,8 @@ from typing import Callable
 
 from quarry.execution import serialize
 
-CANCEL_GRACE = 3.0        # seconds a cancelled task may take to stop before its worker is killed
+CANCEL_GRACE = 1.0        # seconds a cancelled task may take to stop before its worker is killed
+MEMORY_POLL = 0.1         # seconds between reads of the memory of tasks whose query has a cap
 
 _QUERY_IDS = itertools.count(1)
 
@@ -58,6 +66,7 @@ class PoolTask:
     on_reply: Callable[[dict], None]             # called on the dispatcher thread
     max_attempts: int = 3
     attempt: int = 1
+    memory_cap: int | None = None                # bytes the query's running tasks may hold together
 
 
 @dataclass(eq=False)
@@ -67,6 +76,8 @@ class _Worker:
     slot: int                                    # this worker's cancel flag in the pool's flag file
     task: PoolTask | None = None
     kill_at: float | None = None
+    base_memory: int = 0                         # anonymous RSS when the task started (for memory caps)
+    over_cap: str | None = None                  # why the memory watch killed this worker's task
 
 
 class CancelFlags:
@@ -88,6 +99,9 @@ class CancelFlags:
 
     def set(self, slot: int, query: int) -> None:
         struct.pack_into("q", self._map, 8 * slot, query)
+
+    def reset_scanned(self, slot: int) -> None:
+        struct.pack_into("qq", self._map, scan_offset(slot), 0, 0)
 
     def scanned(self, slot: int) -> tuple[int, int]:
         """(rows, bytes) the task running in ``slot`` has scanned so far."""
@@ -233,7 +247,9 @@ class WorkerPool:
                 for w in self._workers:
                     waitables[w.conn] = w           # readable on a reply, and at EOF when the worker dies
                 deadline = min((w.kill_at for w in self._workers if w.kill_at is not None), default=None)
-            timeout = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+                capped = any(w.task is not None and w.task.memory_cap for w in self._workers)
+            timeout = MEMORY_POLL if capped else 0.5
+            timeout = timeout if deadline is None else max(0.0, min(timeout, deadline - time.monotonic()))
             ready = wait(list(waitables), timeout=timeout)
             callbacks = []
             with self._lock:
@@ -262,6 +278,8 @@ class WorkerPool:
                     if w.kill_at is not None and now >= w.kill_at and w.task is not None:
                         w.process.kill()                 # a cancelled task that would not stop
                         callbacks += self._replace(w)
+                if capped:
+                    callbacks += self._enforce_memory_caps()
             for task, reply in callbacks:
                 try:
                     task.on_reply(reply)
@@ -276,6 +294,8 @@ class WorkerPool:
             if w.task is not None:
                 continue
             task = self._pending.popleft()
+            # the previous task's scan counts stay in the slot until the worker reads the message
+            self._flags.reset_scanned(w.slot)
             try:
                 w.conn.send_bytes(task.payload(task.attempt))
             except (OSError, ValueError):
@@ -287,6 +307,29 @@ class WorkerPool:
                 threading.Thread(target=task.on_reply, args=(reply,), daemon=True).start()
                 continue
             w.task = task
+            if task.memory_cap:
+                w.base_memory = anonymous_memory(w.process.pid)
+
+    def _enforce_memory_caps(self) -> list:
+        """Kill the running tasks of every query whose workers hold more than its cap (lock held)."""
+        held: dict[int, list] = {}
+        for w in self._workers:
+            if w.task is not None and w.task.memory_cap and w.kill_at is None:
+                grown = max(0, anonymous_memory(w.process.pid) - w.base_memory)
+                held.setdefault(w.task.query, []).append((w, grown))
+        callbacks = []
+        for query, workers in held.items():
+            cap = workers[0][0].task.memory_cap
+            total = sum(grown for _, grown in workers)
+            if total <= cap:
+                continue
+            reason = (f"query exceeded its memory cap of {format_bytes(cap)}: its tasks held "
+                      f"{format_bytes(total)} in {len(workers)} worker process(es)")
+            for w, _ in workers:
+                w.over_cap = reason
+                w.process.kill()
+                callbacks += self._replace(w)
+        return callbacks
 
     def _replace(self, w: _Worker) -> list:
         """A worker died: start another; retry its task or fail it. Returns replies to deliver."""
@@ -306,6 +349,9 @@ class WorkerPool:
         task = w.task
         if task is None:
             return []
+        if w.over_cap is not None:
+            return [(task, {"ok": False, "quarry": "ExecutionError", "message": w.over_cap,
+                            "hint": "add filters, or raise the cap (`memory_cap`; the server's --query-memory)"})]
         if w.kill_at is not None:
             return [(task, {"ok": False, "quarry": "ExecutionError", "message": "query cancelled"})]
         if task.attempt < task.max_attempts:
@@ -317,6 +363,26 @@ class WorkerPool:
                                    f"({describe_exit(code)}), {task.attempt} times",
                         "hint": "a worker that runs out of memory is killed: lower memory_limit so operators "
                                 "spill sooner, or raise task_max_attempts"})]
+
+
+def anonymous_memory(pid: int) -> int:
+    """Bytes of anonymous resident memory of process ``pid`` (heap, Arrow buffers; not mapped files),
+    0 where ``/proc`` does not tell."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def format_bytes(n: int) -> str:
+    """``n`` bytes for a message: ``"300 MB"``, ``"1.5 GB"``."""
+    if n >= 1 << 30:
+        return f"{n / (1 << 30):.1f} GB"
+    return f"{n / (1 << 20):.0f} MB"
 
 
 def describe_exit(code: int | None) -> str:

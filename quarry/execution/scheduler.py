@@ -435,7 +435,8 @@ class PoolBackend:
 
         self.pool.submit(PoolTask(run.query, f"stage {stage.id} task {task}", payload,
                                   lambda reply: run.deliver(stage, task, reply),
-                                  max_attempts=run.config.task_max_attempts))
+                                  max_attempts=run.config.task_max_attempts,
+                                  memory_cap=run.config.memory_cap))
 
     def cancel(self, run: StageRun) -> None:
         dropped = self.pool.cancel(run.query)

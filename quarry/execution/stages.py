@@ -386,12 +386,16 @@ def signature(node: ExecNode, keys=(), mode: str = "", buckets: int = 0, filters
         return None
 
 
-def cut_stages(physical: ExecNode) -> StageGraph:
+def cut_stages(physical: ExecNode, stream_result: bool = False) -> StageGraph:
     """Split ``physical`` at its exchanges into stages (see the module docstring).
 
     The plan's own nodes are reused, not copied, so metrics that tasks report back
     land on the operators EXPLAIN ANALYZE prints. Two exchanges over equal subtrees
     (see :func:`signature`) share one stage.
+
+    With ``stream_result`` a Gather at the top of the plan over a pipeline that only streams
+    (see :func:`streamed_gather`) stays in the result stage, so its rows leave as they are
+    produced instead of after a stage of tasks has written them all.
     """
     try:
         from quarry.physical.operators import MergeSortedExec
@@ -423,7 +427,7 @@ def cut_stages(physical: ExecNode) -> StageGraph:
 
     def rewrite(node: ExecNode, inputs: list[int]) -> ExecNode:
         mode = _is_exchange(node)
-        if mode is not None:
+        if mode is not None and node is not kept_gather:
             child = node.children[0]
             buckets = node.partitions if mode == "hash" else 1
             stage = new_stage(child, mode, buckets, node.keys if mode == "hash" else [], node)
@@ -444,10 +448,33 @@ def cut_stages(physical: ExecNode) -> StageGraph:
     # the cut replaces children, so it works on a shallow copy of every node: the planner's tree stays
     # intact for EXPLAIN and for a second run of the same plan
     plan = _copy_tree(physical)
+    kept_gather = streamed_gather(plan) if stream_result else None
     result_inputs: list[int] = []
     root = rewrite(plan, result_inputs)
     stages.append(Stage(len(stages) + 1, root, "result", 1, [], result_inputs, None))
     return StageGraph(stages, physical)
+
+
+def streamed_gather(root: ExecNode) -> ExecNode | None:
+    """The Gather at the top of ``root`` (under only filters, projections and limits) whose input
+    is a pipeline that streams: scans, filters, projections, limits and unions, no exchange, no
+    operator that holds rows (join, aggregate, sort, window). None if there is none.
+
+    Such a pipeline holds a few batches whatever its size, so running it in the result stage
+    costs the calling process no memory to speak of, and its first rows leave at once.
+    """
+    from quarry.physical.operators import (
+        FilterExec, LimitExec, MemoryScanExec, ParquetScanExec, ProjectExec, UnionExec, ValuesExec,
+    )
+    streaming = (ParquetScanExec, MemoryScanExec, ValuesExec, FilterExec, ProjectExec, LimitExec, UnionExec)
+    node = root
+    while isinstance(node, (FilterExec, ProjectExec, LimitExec)) and len(node.children) == 1:
+        node = node.children[0]
+    if not isinstance(node, GatherExec):
+        return None
+    if all(type(n) in streaming for n in node.children[0].walk()):
+        return node
+    return None
 
 
 def _filter_identities(physical: ExecNode) -> dict:

@@ -71,9 +71,16 @@ def run_task(message: dict, cancel_check=None, make_writer=None, scan_progress=N
 
 
 def _inject(fault: dict, writer: BucketWriter, end: bool = False) -> None:
-    """Faults that tests ask for: die mid-task like a killed or crashed process, or raise (an OSError too)."""
+    """Faults that tests ask for: die mid-task like a killed or crashed process, raise (an OSError too),
+    or hold memory that no budget knows of (as a join exploding inside one kernel call would)."""
     if not fault:
         return
+    if "hold_bytes" in fault:
+        held = b"\x01" * fault["hold_bytes"]          # written, so every page is resident
+        deadline = time.monotonic() + fault.get("hold_seconds", 30)
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+        del held
     if "kill_after_rows" in fault and (writer.rows >= fault["kill_after_rows"] or end):
         os.kill(os.getpid(), signal.SIGKILL)
     if "raise" in fault:

@@ -33,6 +33,8 @@ class ExecConfig:
     task_max_attempts: int = 3       # runs of a task whose worker died before the query fails
     runtime_filters: bool = True     # join filters from build sides applied in probe scans
     arrow_threads: bool = True       # may Arrow's thread pool run kernels (False for workers=0)
+    # bytes a query's tasks may hold in worker processes, all together, before they are killed
+    memory_cap: int | None = None
 
 
 @dataclass(eq=False)

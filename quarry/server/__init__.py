@@ -56,7 +56,8 @@ def serve(session, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, users: 
           tls_cert: str | os.PathLike | None = None, tls_key: str | os.PathLike | None = None,
           token_ttl: float = 3600.0, data_dirs: list[str] | None = None, statement_ttl: float = 1800.0,
           result_ttl: float = 300.0, writable_dir: str | os.PathLike | None = None,
-          anonymous_role: str = "write", block: bool = True):
+          anonymous_role: str = "write", block: bool = True, query_memory: int | str | None = None,
+          max_queries: int | None = None, max_queued: int = 64, queue_timeout: float = 120.0):
     """Serve ``session``'s tables over Arrow Flight SQL; return the server (after it stops, if ``block``).
 
     ``users`` (see :class:`quarry.server.auth.Users`) turns on password authentication;
@@ -71,8 +72,17 @@ def serve(session, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, users: 
     ``token_ttl`` seconds after they were issued (a call past half that time gets a
     fresh token in its response headers, so connections in use stay logged in). With ``block=False`` the server runs in the
     background until ``server.shutdown()``.
+
+    Queries run on ``session``'s executor (its worker processes, for a ``quarry.connect()``
+    session). Each may hold ``query_memory`` bytes (``"2GB"``; default RAM / 8) before its
+    tasks are killed; at most ``max_queries`` (default: cores) run at once, up to
+    ``max_queued`` more wait in line, each for at most ``queue_timeout`` seconds.
     """
+    from quarry.server.flight_sql.limits import QueryLimits
     from quarry.server.flight_sql.server import QuarryFlightSqlServer
+    given = {"query_memory": query_memory, "max_queries": max_queries}
+    limits = QueryLimits(max_queued=max_queued, queue_timeout=queue_timeout,
+                         **{k: v for k, v in given.items() if v is not None})
     users = users if users is not None else Users()
     if not users and not is_loopback(host):
         raise QuarryError(f"refusing to listen on `{host}` without authentication",
@@ -96,7 +106,7 @@ def serve(session, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, users: 
         server = QuarryFlightSqlServer(session, location, users=users, token_ttl=token_ttl,
                                        tls_certificates=certificates, allowed_paths=data_dirs or [],
                                        statement_ttl=statement_ttl, result_ttl=result_ttl,
-                                       writable_dir=writable_dir, anonymous_role=anonymous_role)
+                                       writable_dir=writable_dir, anonymous_role=anonymous_role, limits=limits)
     except (OSError, flight.FlightError, pa.ArrowException) as exc:     # address in use, bad certificate
         raise QuarryError(f"cannot listen on {host}:{port}: {exc}",
                           hint="pick another --port, or check the TLS files") from None

@@ -54,7 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="close prepared statements unused for this long (default: 1800)")
     parser.add_argument("--result-ttl", type=float, default=300.0, metavar="SECONDS",
                         help="drop query results not fetched within this time (default: 300)")
-    parser.add_argument("--workers", type=int, metavar="N", help="partitions (threads) per query stage")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="worker processes that run queries, and partitions per query stage (default: cores)")
+    parser.add_argument("--query-memory", metavar="SIZE",
+                        help="memory one query may hold before it is stopped, e.g. 2GB (default: RAM / 8)")
+    parser.add_argument("--max-queries", type=int, metavar="N",
+                        help="queries that run at once; more wait in line (default: cores)")
+    parser.add_argument("--max-queued", type=int, default=64, metavar="N",
+                        help="queries that may wait for a slot; more are refused (default: 64)")
+    parser.add_argument("--queue-timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="how long a query may wait for a slot before it is refused (default: 120)")
     parser.add_argument("--hash-password", action="store_true",
                         help="read a password (prompt or stdin) and print its hash for a users file, then exit")
     return parser
@@ -99,7 +108,8 @@ def serve_main(argv: list[str]) -> int:
         server = serve(session, args.host, args.port, users=users, tls_cert=args.tls_cert, tls_key=args.tls_key,
                        token_ttl=args.token_ttl, data_dirs=args.data, statement_ttl=args.statement_ttl,
                        result_ttl=args.result_ttl, writable_dir=args.writable,
-                       anonymous_role=args.anonymous_role, block=False)
+                       anonymous_role=args.anonymous_role, block=False, query_memory=args.query_memory,
+                       max_queries=args.max_queries, max_queued=args.max_queued, queue_timeout=args.queue_timeout)
     except QuarryError as err:
         print(f"quarry serve: {err}", file=sys.stderr)
         return 2

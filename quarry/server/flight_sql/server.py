@@ -27,7 +27,9 @@ the caller's role. Each query runs under its own ``ExecContext``, so one client'
 cancellation never touches another's query. Statements that change the catalog or a
 table (DDL, INSERT, COPY, ingest) run one at a time under the server's write lock;
 queries take no lock (a table being appended to is replaced atomically, so a reader
-sees it before or after the append).
+sees it before or after the append). The sessions run on the served session's executor
+(its worker processes, by default), under the limits of ``limits`` (a memory cap per
+query) and ``admission`` (how many queries run at once, and the line beyond).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import pyarrow.flight as flight
 from quarry.catalog.providers import MemoryTable
 from quarry.errors import BindError, CatalogError, DataError, UnknownTableError
 from quarry.server.flight_sql import metadata, session_options
+from quarry.server.flight_sql.admission import Admission
 from quarry.server.access import RoleGuard, TableOwners
 from quarry.server.auth import AuthMiddlewareFactory, NoOpAuthHandler, TokenStore, Users, principal_of
 from quarry.server.flight_sql.errors import InvalidArgument, NotFound, Unimplemented, to_flight_error, translate_errors
@@ -51,6 +54,7 @@ from quarry.server.flight_sql.protocol import (
     MESSAGES, CancelStatus, ProtocolError, TableExistsOption, TableNotExistOption, name_of, optional, pack, unpack,
 )
 from quarry.server.flight_sql.state import HandleTable, Janitor, PendingResult, PreparedStatement
+from quarry.server.flight_sql.limits import QueryLimits, stream_status
 from quarry.server.flight_sql.streaming import QueryRun, TableRun
 from quarry.sql.commands import QueryPlan
 
@@ -90,10 +94,16 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
     def __init__(self, session, location: str, *, users: Users | None = None, token_ttl: float = 3600.0,
                  tls_certificates: list | None = None, allowed_paths: list[str] | None = None,
                  statement_ttl: float = 1800.0, result_ttl: float = 300.0, sweep_interval: float = 5.0,
-                 writable_dir: str | None = None, anonymous_role: str = "write"):
+                 writable_dir: str | None = None, anonymous_role: str = "write",
+                 limits: "QueryLimits | None" = None):
         from quarry.catalog.sandbox import FileSandbox
         self.catalog = session.catalog
-        self.config = dict(session.config)
+        self.limits = limits or QueryLimits()
+        self.config = self.limits.session_config(session.config, session.executor)
+        self.admission = Admission(self.limits.max_queries, self.limits.max_queued, self.limits.queue_timeout)
+        self.result_ttl = float(result_ttl)
+        # requests run on the served session's executor (its pool of worker processes, by default)
+        self.served = session
         self.sandbox = FileSandbox(allowed_paths or [], writable_dir)
         self.allowed_paths = list(self.sandbox.roots)
         self.users = users or Users()
@@ -119,8 +129,11 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
         """A session for one request of ``user``: the shared catalog, the server's settings, restricted
         file access, and the statements ``user``'s role allows."""
         from quarry.session import Session
-        session = Session(self.config)
+        served = self.served
+        session = Session(self.config, executor=served.executor, workers=served.workers, address=served.address)
         session.catalog = self.catalog
+        if served.executor != "inline":
+            session._backend_obj = served._backend()       # one pool (or Ray connection) for every request
         session.sandbox = self.sandbox
         session.command_guard = RoleGuard(user, self.role_of(user), self.owners, self.catalog)
         return session
@@ -134,7 +147,7 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
         catalog or a table run under the write lock."""
         if read_only:
             return session.statement(text)
-        with self.write_lock:
+        with self.admission.slot(), self.write_lock:
             return session.statement(text)
 
     def _statement_results(self, session, statement: ParsedStatement, parameters: pa.Table | None) -> PendingResult:
@@ -181,7 +194,7 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
                 raise BindError(f"the statement has no parameters, {parameters.num_columns} were bound")
             runs = [lambda: session.statement(statement.text)]
         total, known = 0, True
-        with self.write_lock if not statement.read_only else contextlib.nullcontext():
+        with self.admission.slot(), self.write_lock if not statement.read_only else contextlib.nullcontext():
             for run in runs:
                 result = run()
                 if isinstance(result, QueryPlan):
@@ -276,8 +289,12 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
         with self._stats_lock:
             self._streaming[handle] = (pending, user)      # CancelFlightInfo finds it here while it streams
         try:
-            for run in pending.runs:
-                yield from run.batches(client_gone=context.is_cancelled)
+            # the query waits here for a slot (see admission.py), then runs and streams; a reader that
+            # stalls blocks this generator inside Flight, so the producer gives the slot back then
+            with self.admission.slot(cancelled=lambda: pending.cancelled or context.is_cancelled()) as slot:
+                for run in pending.runs:
+                    yield from run.batches(client_gone=context.is_cancelled, stall_timeout=self.result_ttl,
+                                           on_stall=slot.release)
         except Exception as exc:
             if not pending.cancelled and context.is_cancelled():      # the client hung up while we waited
                 self._count_cancelled()
@@ -480,9 +497,13 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
         with self.write_lock:
             tables = len(self.catalog.names())
         with self._stats_lock:
-            return {"running_queries": len(self._streaming), "pending_results": len(self.results),
-                    "prepared_statements": len(self.prepared), "cancelled_queries": self._cancelled,
-                    "tables": tables}
+            streams = [stream_status(pending) for pending, _ in self._streaming.values()]
+            counts = {"running_queries": len(self._streaming), "pending_results": len(self.results),
+                      "prepared_statements": len(self.prepared), "cancelled_queries": self._cancelled,
+                      "tables": tables}
+        admitted = self.admission.counts()
+        return {**counts, "admitted_queries": admitted["running"], "queued_queries": admitted["queued"],
+                "streams": streams, **self.limits.status(self.served)}
 
     # -- helpers ------------------------------------------------------------------------------------
 

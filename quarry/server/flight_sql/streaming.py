@@ -8,7 +8,11 @@ takes them from the queue and hands them to Flight. The bound gives backpressure
 (a slow client slows the query down instead of buffering the whole result), and
 because the consumer waits on the queue with a timeout it can notice in time that
 the client went away or that CancelFlightInfo arrived, and then set
-``ExecContext.cancelled``, which stops every operator at its next batch.
+``ExecContext.cancelled``, which stops every operator at its next batch (and the
+query's tasks in the worker processes, see quarry.execution.pool). A client that
+takes no batch for ``stall_timeout`` seconds (the server's result TTL) while the
+queue is full has its query cancelled too, so a reader that stops reading without
+hanging up does not hold a query slot forever.
 
 Batches leave with the columns renamed from physical keys (``name#id``) to the
 query's output names and cast to :attr:`QueryRun.schema`, so the stream's schema is
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from typing import Callable, Iterator
 
 import pyarrow as pa
@@ -45,6 +50,9 @@ class QueryRun:
         optimized = session.optimize(plan)
         self.physical = session.physical_plan(optimized)
         self.ctx = session.new_context(plan)
+        self.rows_produced = 0          # rows the executor handed over so far (for quarry.status)
+        self.producing = False          # the executor is running (not finished, failed or stopped)
+        self.stalled = False            # the client read nothing for ``stall_timeout`` s: cancelled
 
     def cancel(self) -> None:
         self.ctx.cancelled = True
@@ -53,18 +61,27 @@ class QueryRun:
     def cancelled(self) -> bool:
         return self.ctx.cancelled
 
-    def batches(self, client_gone: Callable[[], bool] = lambda: False) -> Iterator[pa.RecordBatch]:
-        """Yield the result batches; stop (raising "query cancelled") once cancelled or the client is gone."""
+    def batches(self, client_gone: Callable[[], bool] = lambda: False, stall_timeout: float | None = None,
+                on_stall: Callable[[], None] = lambda: None) -> Iterator[pa.RecordBatch]:
+        """Yield the result batches; stop (raising "query cancelled") once cancelled or the client is gone,
+        or once the client has taken no batch for ``stall_timeout`` seconds while the queue was full
+        (then ``on_stall()`` runs on the producer's thread: the consumer is blocked in Flight)."""
         root, ctx = self.physical, self.ctx
         ctx.check_cancelled()
         out: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
 
         def put(item) -> bool:
+            # a full queue pauses the executor here: back-pressure from a slow client
+            waited_since = time.monotonic()
             while not ctx.cancelled:
                 try:
                     out.put(item, timeout=POLL_SECONDS)
                     return True
                 except queue.Full:
+                    if stall_timeout is not None and time.monotonic() - waited_since > stall_timeout:
+                        self.stalled = True
+                        ctx.cancelled = True
+                        on_stall()
                     continue
             return False
 
@@ -73,13 +90,17 @@ class QueryRun:
             # this thread only moves result batches into the bounded queue
             try:
                 for batch in self.session.execute_stream(root, ctx):
+                    self.rows_produced += batch.num_rows
                     if not put(batch):
                         return
             except BaseException as exc:        # handed to the consumer, which raises it
                 put(exc)
                 return
+            finally:
+                self.producing = False
             put(_DONE)
 
+        self.producing = True
         n_workers = 1
         workers = [threading.Thread(target=work, name="quarry-doget", daemon=True)]
         for w in workers:
@@ -152,7 +173,8 @@ class TableRun:
     def cancel(self) -> None:
         self.cancelled = True
 
-    def batches(self, client_gone: Callable[[], bool] = lambda: False) -> Iterator[pa.RecordBatch]:
+    def batches(self, client_gone: Callable[[], bool] = lambda: False, stall_timeout: float | None = None,
+                on_stall: Callable[[], None] = lambda: None) -> Iterator[pa.RecordBatch]:
         for batch in self.table.to_batches():
             if self.cancelled or client_gone():
                 raise ExecutionError("query cancelled")
