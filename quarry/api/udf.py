@@ -157,3 +157,37 @@ def as_user_function(fn, name: str, options: dict, what: str = "register_functio
     aggregate = bool(options.pop("aggregate", False))
     options.setdefault("name", name)
     return _decorator(aggregate, what, fn, options)
+
+
+# ------------------------------------------------------------------------ whole-table functions
+
+
+def _step(fn, schema, kind: str, what: str, args: tuple = ()) -> U.PythonTableStep:
+    if not callable(fn):
+        raise QuarryError(f"{what}: {fn!r} is not callable", hint=f"pass a function: {what}(my_function, schema=...)")
+    if schema is None:
+        raise QuarryError(f"{what}: the output schema is missing",
+                          hint=f"declare it: {what}(fn, schema='id bigint, score double')")
+    style = U.check_kind(kind, U.TABLE_KINDS, what)
+    raw = getattr(fn, "__name__", None) or what
+    return U.PythonTableStep("lambda" if raw == "<lambda>" else raw, fn, style, U.parse_schema(schema, what), args)
+
+
+def map_batches_plan(df, fn, schema, kind: str):
+    """The plan of ``df.map_batches(fn, schema=..., kind=...)``."""
+    step = _step(fn, schema, kind, "map_batches")
+    return U.MapBatches(df._plan, step, U.fields_for(step.schema))
+
+
+def apply_plan(grouped, fn, schema, kind: str):
+    """The plan of ``df.group_by(keys).apply(fn, schema=..., kind=...)`` (grouped map)."""
+    step = _step(fn, schema, kind, "apply")
+    df = grouped._df
+    ctx = df._ctx("apply")
+    keys = tuple(k.bind(ctx) for k in grouped._keys)
+    if any(k.contains(AggCall) or k.contains(WindowCall) for k in keys):
+        raise BindError("apply: group keys cannot be aggregates or window functions")
+    return U.MapGroups(df._plan, keys, step, U.fields_for(step.schema))
+
+
+from quarry.logical.expressions import AggCall, WindowCall  # noqa: E402

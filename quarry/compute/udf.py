@@ -225,6 +225,9 @@ def aggregate_slices(fdef, arrays: list[pa.Array], starts: np.ndarray, ends: np.
     out = []
     try:
         for a, b in zip(starts.tolist(), ends.tolist()):
+            if a >= b:
+                out.append(None)          # an empty frame: NULL, as for the built-in aggregates
+                continue
             value = func(*[piece(i, a, b) for i in range(len(arrays))])
             out.append(value.as_py() if isinstance(value, pa.Scalar) else
                        value.item() if isinstance(value, np.generic) else value)
