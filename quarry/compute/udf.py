@@ -18,8 +18,8 @@ too, with the user's own frames of the traceback (quarry's are left out). A UDFE
 ordinary task failure: the scheduler fails the query at once and retries nothing (only a worker
 process that died is retried).
 
-While a UDF runs, the rows and seconds it took are added to the metrics of the operator that
-evaluates it (``udf_metrics``), which EXPLAIN ANALYZE prints as ``name.rows`` and ``name.time``.
+The rows a UDF saw and the seconds it took are added to the metrics of the operator that
+evaluates it (``RUNNING``), which EXPLAIN ANALYZE prints as ``name.rows`` and ``name.time_ms``.
 """
 
 from __future__ import annotations
@@ -41,28 +41,16 @@ _local = threading.local()
 
 # ------------------------------------------------------------------------ metrics
 
-
-class udf_metrics:
-    """``with udf_metrics(node):`` UDFs run inside add their rows and time to ``node``'s metrics."""
-
-    def __init__(self, node):
-        self.node = node
-
-    def __enter__(self):
-        self.previous = getattr(_local, "node", None)
-        _local.node = self.node
-        return self
-
-    def __exit__(self, *exc):
-        _local.node = self.previous
-        return False
+# The operator whose batch is being computed on this thread (set by ExecNode.execute): a UDF's rows
+# and time go to its metrics, whatever evaluates the UDF (a projection, a filter, an aggregate's argument).
+RUNNING = threading.local()
 
 
 def _record(name: str, rows: int, seconds: float) -> None:
-    node = getattr(_local, "node", None)
+    node = getattr(RUNNING, "node", None)
     if node is not None:
         node.add_metric(f"{name}.rows", rows)
-        node.add_metric(f"{name}.time", seconds)
+        node.add_metric(f"{name}.time_ms", seconds * 1000)
 
 
 # ------------------------------------------------------------------------ errors

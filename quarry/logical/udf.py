@@ -96,10 +96,8 @@ def _restore_function(payload: bytes, name, kind, min_args, max_args, volatility
     found = _RESTORED.get(key)
     if found is not None:
         return found
-    import cloudpickle  # noqa: F401  (cloudpickle's output loads with pickle once it is importable)
-    import pickle
     try:
-        func = pickle.loads(payload)
+        func = _load(payload)
     except Exception as exc:
         raise UDFError(f"UDF `{name}` cannot be loaded in a worker process: {type(exc).__name__}: {exc}",
                        hint="the modules the function uses must be installed where the workers run",
@@ -111,6 +109,38 @@ def _restore_function(payload: bytes, name, kind, min_args, max_args, volatility
         _RESTORED.clear()
     _RESTORED[key] = fdef
     return fdef
+
+
+def _load(payload: bytes):
+    """The function :func:`_pickled` wrote, with its source file names back (see :func:`_refile`)."""
+    import pickle
+    import cloudpickle  # noqa: F401  (cloudpickle's output loads with pickle once it is importable)
+    filename, func = pickle.loads(payload)
+    if filename:
+        _refile(func, filename)
+    return func
+
+
+def _refile(func, filename: str) -> None:
+    """Give the functions that came by value their file name again. cloudpickle writes every code
+    object's file as ``<dynamic-code>``; a traceback of the user's code should name the user's file."""
+    import types
+
+    def fixed(code):
+        consts = tuple(fixed(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+        return code.replace(co_filename=filename, co_consts=consts) if code.co_filename == "<dynamic-code>" else code
+    module = getattr(func, "__module__", None)
+    seen = [func] + [g for g in getattr(func, "__globals__", {}).values()
+                     if isinstance(g, types.FunctionType) and g.__module__ == module]
+    for cell in getattr(func, "__closure__", None) or ():
+        try:
+            if isinstance(cell.cell_contents, types.FunctionType):
+                seen.append(cell.cell_contents)
+        except ValueError:
+            pass
+    for f in seen:
+        if isinstance(f, types.FunctionType):
+            f.__code__ = fixed(f.__code__)
 
 
 _PICKLED: dict = {}       # id(func) -> (func, bytes): a function is pickled once, not once per task
@@ -128,7 +158,8 @@ def _pickled(func, name: str) -> bytes:
         if by_value:
             cloudpickle.register_pickle_by_value(module)
         try:
-            data = cloudpickle.dumps(func)
+            code = getattr(func, "__code__", None)
+            data = cloudpickle.dumps((code.co_filename if code is not None else None, func))
         finally:
             if by_value:
                 cloudpickle.unregister_pickle_by_value(module)
@@ -281,10 +312,8 @@ class PythonTableStep:
 
 
 def _restore_step(name, payload, style, schema, args) -> PythonTableStep:
-    import cloudpickle  # noqa: F401
-    import pickle
     try:
-        func = pickle.loads(payload)
+        func = _load(payload)
     except Exception as exc:
         raise UDFError(f"function `{name}` cannot be loaded in a worker process: {type(exc).__name__}: {exc}",
                        subject=name) from None

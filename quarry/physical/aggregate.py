@@ -46,7 +46,7 @@ from quarry.compute.expr_eval import evaluate_array
 from quarry.compute.kernels import cast_value
 from quarry.compute.scaled import int64_to_decimal, scaled, to_int64_array
 from quarry.physical.spill import SPILL_SEED, HashSpill
-from quarry.compute.udf import grouped_udaf, udaf_positions, udf_metrics
+from quarry.compute.udf import grouped_udaf, udaf_positions
 from quarry.logical.udf import UDAFCall
 from quarry.parallelism import arrow_threads
 
@@ -531,8 +531,7 @@ class HashAggregateExec(ExecNode):
             col = result.column(len(key_names) + k)
             a = self.aggs[i]
             if kind == "udaf":
-                with udf_metrics(self):
-                    col = grouped_udaf(a, table, col)
+                col = grouped_udaf(a, table, col)
             elif kind == "distinct":
                 col = _aggregate_lists(col, a.name)
             elif kind == "median":

@@ -3,7 +3,7 @@ grouped map (``group_by(...).apply``) and table functions.
 
 A Project or Filter whose expressions call a Python UDF is planned as :class:`UDFProjectExec`
 or :class:`UDFFilterExec`: the same work as the plain operators, plus the UDFs' rows and time
-in the operator's metrics (EXPLAIN ANALYZE) and the output column's name in a UDF's errors.
+in the description (EXPLAIN) and the output column's name in a UDF's errors.
 
 :class:`MapBatchesExec` streams: each input batch goes whole to the function, as a
 ``pa.RecordBatch`` or a pandas DataFrame. :class:`MapGroupsExec` sits on a hash repartition by
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from quarry.errors import UDFError
 from quarry.compute.expr_eval import evaluate_array
-from quarry.compute.udf import call_user, table_argument, table_result, to_array, udf_metrics
+from quarry.compute.udf import call_user, table_argument, table_result, to_array
 from quarry.logical.udf import python_calls
 from quarry.physical.base import ExecNode
 from quarry.physical.operators import FilterExec, ProjectExec
@@ -41,8 +41,7 @@ class UDFProjectExec(ProjectExec):
             arrays = []
             for e, f in zip(self.exprs, self.fields):
                 try:
-                    with udf_metrics(self):
-                        arr = evaluate_array(e, batch)
+                    arr = evaluate_array(e, batch)
                 except UDFError as err:
                     raise _in_column(err, f.name) from None
                 if isinstance(arr, pa.ChunkedArray):
@@ -61,8 +60,7 @@ class UDFFilterExec(FilterExec):
         from quarry.compute.expr_eval import filter_batch
         for batch in self.children[0].execute(partition, ctx):
             try:
-                with udf_metrics(self):
-                    out = filter_batch(batch, self.predicate)
+                out = filter_batch(batch, self.predicate)
             except UDFError as err:
                 raise _in_column(err, "the filter") from None
             if out.num_rows:
@@ -116,7 +114,7 @@ class MapBatchesExec(ExecNode):
             out = table_result(step, call_user(step.name, step.func, [arg, *step.args]),
                                f"a pyarrow Table/RecordBatch or pandas DataFrame with {step.schema}")
             self.add_metric(f"{step.name}.rows", batch.num_rows)
-            self.add_metric(f"{step.name}.time", time.perf_counter() - start)
+            self.add_metric(f"{step.name}.time_ms", (time.perf_counter() - start) * 1000)
             if out.num_rows:
                 yield _renamed(out, self.schema)
 
@@ -162,7 +160,7 @@ class MapGroupsExec(ExecNode):
             if result.num_rows:
                 out.append(result)
         self.add_metric(f"{step.name}.rows", n)
-        self.add_metric(f"{step.name}.time", time.perf_counter() - start)
+        self.add_metric(f"{step.name}.time_ms", (time.perf_counter() - start) * 1000)
         if out:
             yield _renamed(pa.concat_tables(out), self.schema)
 
