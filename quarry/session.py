@@ -311,7 +311,7 @@ class Session:
         style = U.check_kind(kind, U.TABLE_KINDS, "register_table_function")
         if not callable(fn):
             raise QuarryError(f"register_table_function: {fn!r} is not callable")
-        if self.functions.get(key) is not None and self.functions.functions.get(key) is not None:
+        if key in self.functions.functions:
             raise QuarryError(f"register_table_function: `{key}` is already a scalar or aggregate UDF",
                               hint=f"unregister_function('{key}') first, or choose another name")
         self.table_functions[key] = U.PythonTableStep(key, fn, style, U.parse_schema(schema, "register_table_function"))

@@ -33,7 +33,7 @@ import pyarrow as pa
 from quarry.errors import QuarryError, UDFError, UnsupportedError
 from quarry.logical import types as T
 from quarry.logical.expressions import AggCall, Call, Expr, Field
-from quarry.logical.functions import BUILTINS, FunctionDef, Nulls, Volatility, cast
+from quarry.logical.functions import BUILTINS, FunctionDef, Nulls, cast
 from quarry.logical.plan import LogicalPlan
 
 SCALAR_KINDS = ("arrow", "pandas", "numpy", "row")

@@ -22,8 +22,8 @@ from quarry.physical.aggregate import HashAggregateExec, decomposable
 from quarry.physical.base import ExecConfig, ExecNode
 from quarry.physical.join import HashJoinExec, NestedLoopJoinExec
 from quarry.physical.operators import (
-    BroadcastExec, FilterExec, GatherExec, LimitExec, MemoryScanExec, MergeSortedExec, ParquetScanExec,
-    ProjectExec, RepartitionExec, SingleRowExec, SortExec, UnionExec, ValuesExec,
+    BroadcastExec, GatherExec, LimitExec, MemoryScanExec, MergeSortedExec, ParquetScanExec,
+    RepartitionExec, SingleRowExec, SortExec, UnionExec, ValuesExec,
 )
 from quarry.physical.filter_planning import plan_runtime_filters
 from quarry.physical.setop import SetOpExec
