@@ -249,6 +249,15 @@ class ExecutionError(QuarryError):
     kind = "Execution error"
 
 
+class UDFError(ExecutionError):
+    """A Python UDF failed: it raised, returned the wrong length or type, or cannot be shipped to the workers.
+
+    The message names the UDF (``subject``) and, where known, the output column; for an exception
+    raised inside the UDF it ends with the user's own frames of the traceback."""
+
+    kind = "UDF error"
+
+
 def disk_full(exc: BaseException) -> ExecutionError | None:
     """The error to raise for ``exc`` if it says a disk is full (a shuffle or spill file did not fit), else None."""
     if isinstance(exc, OSError) and (getattr(exc, "errno", None) == errno.ENOSPC

@@ -119,6 +119,9 @@ class Session:
         self._runs: dict = {}                            # context -> StageRun, for progress()
         self._faults: list = []                          # injected task faults, for tests (inject_faults)
         self.catalog = Catalog()
+        from quarry.logical.functions import BUILTINS, FunctionRegistry
+        self.functions = FunctionRegistry(BUILTINS)         # built-ins and this session's Python UDFs
+        self.table_functions: dict = {}                    # name -> PythonTableStep (register_table_function)
         self.optimizer = Optimizer(BATCHES)
         self.config = dict(DEFAULT_CONFIG)
         if config:
@@ -275,6 +278,52 @@ class Session:
             in_use = [f for p in self.catalog.providers() for f in getattr(p, "files", ())]
             self.sandbox.check_write(path, in_use)
 
+    # -- Python functions -----------------------------------------------------------------------
+
+    def register_function(self, name: str, fn, **options) -> None:
+        """Make a Python UDF callable by ``name`` in SQL and the DSL (see docs/udf.md).
+
+        ``fn`` is a UDF made with ``F.udf``/``F.udaf`` (registered under ``name``), or a plain
+        function with the options of ``F.udf`` (``returns=`` required; ``aggregate=True`` for a
+        ``F.udaf``). Registering a name again replaces the earlier function.
+
+        >>> con.register_function("discounted", discounted)                       # doctest: +SKIP
+        >>> con.register_function("plus_one", lambda x: pc.add(x, 1), returns="bigint")   # doctest: +SKIP
+        """
+        from quarry.api.udf import as_user_function
+        user = as_user_function(fn, name, dict(options))
+        if user.name in self.table_functions:
+            raise QuarryError(f"register_function: `{user.name}` is already a table function",
+                              hint=f"unregister_function('{user.name}') first, or choose another name")
+        self.functions.remove(user.name)
+        self.functions.add(user.definition)
+
+    def register_table_function(self, name: str, fn, *, schema, kind: str = "arrow") -> None:
+        """Make ``fn`` a table function of SQL's FROM: ``FROM name((SELECT ...), 'const', ...)``.
+
+        With a subquery argument, ``fn(batch, *constants)`` is called once per batch of the
+        subquery's rows (a ``pa.RecordBatch``, or a pandas DataFrame for ``kind="pandas"``) and
+        returns rows: a pyarrow Table/RecordBatch, a pandas DataFrame or a dict of columns, with
+        the columns of ``schema`` (a DDL string such as ``"doc_id bigint, token string"``, or a
+        ``pa.Schema``). Without one, ``fn(*constants)`` is called once.
+
+        >>> con.register_table_function("tokens", tokens, schema="doc_id bigint, token string")  # doctest: +SKIP
+        """
+        from quarry.logical import udf as U
+        key = U.check_name(name, "register_table_function")
+        style = U.check_kind(kind, U.TABLE_KINDS, "register_table_function")
+        if not callable(fn):
+            raise QuarryError(f"register_table_function: {fn!r} is not callable")
+        if key in self.functions.functions:
+            raise QuarryError(f"register_table_function: `{key}` is already a scalar or aggregate UDF",
+                              hint=f"unregister_function('{key}') first, or choose another name")
+        self.table_functions[key] = U.PythonTableStep(key, fn, style, U.parse_schema(schema, "register_table_function"))
+
+    def unregister_function(self, name: str) -> None:
+        """Forget the UDF or table function ``name`` (no error when there is none)."""
+        self.functions.remove(name)
+        self.table_functions.pop(name.lower(), None)
+
     # -- SQL ------------------------------------------------------------------------------------
 
     def sql(self, text: str):
@@ -313,7 +362,8 @@ class Session:
         from quarry.catalog.redaction import redacting
         from quarry.sql.statements import run_sql
         # a restricted session's errors never quote the files it reads
-        with self._sql_caller(caller), redacting(self.sandbox is not None):
+        from quarry.logical.functions import using_functions
+        with self._sql_caller(caller), redacting(self.sandbox is not None), using_functions(self.functions):
             return run_sql(self, text)
 
     def dsl(self, text: str):
@@ -325,7 +375,9 @@ class Session:
         >>> con.dsl("from lineitem | filter l_quantity < 24 | group l_returnflag (n = count())")  # doctest: +SKIP
         """
         from quarry.dsl import compile_pipeline
-        return compile_pipeline(self, text)
+        from quarry.logical.functions import using_functions
+        with using_functions(self.functions):
+            return compile_pipeline(self, text)
 
     def execute(self, text: str) -> pa.Table:
         """Run SQL and return the result as a pyarrow Table (a status table for DDL/DML).

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace as dc_replace
 from typing import Any, Callable
 
@@ -123,8 +124,10 @@ class BindContext:
 
     def bind_sql(self, text: str) -> Expr:
         """Bind a SQL expression (``"l_quantity < 24"``) against the input columns, as SQL binds it."""
-        return bind_expression(self.session, text, self.scope, allow_aggregates=self.allow_aggregates,
-                               allow_windows=self.allow_windows)
+        registry = getattr(self.session, "functions", None)
+        with FN.using_functions(registry) if registry is not None else nullcontext():
+            return bind_expression(self.session, text, self.scope, allow_aggregates=self.allow_aggregates,
+                                   allow_windows=self.allow_windows)
 
     def column_named(self, name: str) -> Field | None:
         """The input column whose name is exactly ``name`` (ignoring case), or None."""

@@ -470,6 +470,19 @@ class DataFrame:
 
     groupby = group_by
 
+    def map_batches(self, fn, *, schema, kind: str = "arrow") -> "DataFrame":
+        """Rows of ``fn`` applied to each batch of this frame, in the worker processes (docs/udf.md).
+
+        ``fn`` gets a ``pa.RecordBatch`` (``kind="arrow"``) or a pandas DataFrame (``kind="pandas"``)
+        and returns rows with the columns of ``schema`` (a DDL string or ``pa.Schema``). Batches are
+        of any size, in any order: ``fn`` must treat rows independently.
+
+        >>> li.map_batches(lambda b: b.filter(pc.greater(b["l_quantity"], 45)), schema=li.schema)  # doctest: +SKIP
+        """
+        from quarry.api.udf import map_batches_plan
+        with _calling("map_batches"):
+            return self._new(map_batches_plan(self, fn, schema, kind))
+
     def agg(self, *columns, **named) -> "DataFrame":
         """Aggregate the whole frame into one row. ``li.agg(F.sum("l_quantity").alias("q"), n=F.count())``."""
         return GroupedData(self, [], method="agg").agg(*columns, **named)
@@ -856,6 +869,16 @@ class GroupedData:
             ctx = self._df._ctx(self._method, allow_aggregates=True, allow_windows=True)
             plan = self._df._projection(ctx, list(self._keys) + items, group_keys=list(self._keys))
             return self._df._new(plan)
+
+    def apply(self, fn, *, schema, kind: str = "pandas") -> DataFrame:
+        """Grouped map: ``fn`` gets each group's rows, whole (a pandas DataFrame, or a pyarrow Table
+        for ``kind="arrow"``), and returns rows with the columns of ``schema`` (docs/udf.md).
+
+        >>> li.group_by("l_suppkey").apply(fit, schema="l_suppkey bigint, slope double")   # doctest: +SKIP
+        """
+        from quarry.api.udf import apply_plan
+        with _calling("apply"):
+            return self._df._new(apply_plan(self, fn, schema, kind))
 
     def count(self) -> DataFrame:
         """Rows per group, in a column ``count``. ``orders.group_by("o_orderpriority").count()``."""

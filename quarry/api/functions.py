@@ -30,9 +30,12 @@ from quarry.errors import QuarryError, QuarryTypeError, suggest
 from quarry.logical import functions as FN
 from quarry.logical import types as T
 from quarry.logical.expressions import Literal
+from quarry.api.udf import udf, udaf  # noqa: F401  (F.udf, F.udaf)
 
 __all__ = [
     "col", "column", "lit", "expr", "when", "window", "call_function", "date", "timestamp", "interval",
+    # Python UDFs (quarry/api/udf.py, docs/udf.md)
+    "udf", "udaf",
     # aggregates
     "count", "count_distinct", "sum", "sum_distinct", "avg", "mean", "min", "max", "median", "stddev",
     "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop", "any_value", "approx_count_distinct",

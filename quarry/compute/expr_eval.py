@@ -14,7 +14,9 @@ import pyarrow.compute as pc
 from quarry.errors import DataError, ExecutionError, QuarryError
 from quarry.logical.expressions import AggCall, Call, ColumnRef, Expr, Literal, SubqueryExpr, WindowCall
 from quarry.logical.functions import definition
+from quarry.logical.udf import UDFCall
 from quarry.compute.kernels import to_array
+from quarry.compute.udf import evaluate_udf
 from quarry.compute.scaled import is_decimal_arithmetic, scaled, to_decimal_array
 
 
@@ -41,6 +43,9 @@ def evaluate(e: Expr, batch) -> pa.Array | pa.ChunkedArray | pa.Scalar:
                                  f"({', '.join(batch.schema.names)})", hint="this is a planner bug") from None
     if isinstance(e, Literal):
         return literal_scalar(e)
+    if isinstance(e, UDFCall):
+        # a Python UDF: the whole batch to the user's function (compute/udf.py)
+        return evaluate_udf(e, [evaluate(a, batch) for a in e.args], batch.num_rows)
     if isinstance(e, Call):
         if is_decimal_arithmetic(e):
             # decimal + - * over values that fit 64 bits: numpy int64, exact (see compute/scaled.py)

@@ -183,6 +183,16 @@ class Compiler:
         name = relation.name
         positional = [a for a in relation.args if a.name is None]
         options = {a.name.lower(): a for a in relation.args if a.name is not None}
+        step = getattr(self.session, "table_functions", {}).get(name.lower())
+        if step is not None:        # a Python table function of constants (con.register_table_function)
+            from dataclasses import replace
+            from quarry.api.dataframe import DataFrame
+            from quarry.logical import udf as U
+            if options:
+                raise UnsupportedError(f"named arguments of the table function `{name}`",
+                                       hint=f"pass them by position: {name}(1, 'x')")
+            call = replace(step, args=tuple(_constant(a.expr) for a in positional))
+            return DataFrame(self.session, U.TableFunctionScan(call, U.fields_for(step.schema)))
         if name in ("read_parquet", "parquet_scan"):
             reader, allowed = self.session.read_parquet, {"hive_partitioning": "hive_partitioning"}
         elif name in ("read_csv", "read_csv_auto"):

@@ -40,8 +40,8 @@ from typing import Iterator
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from quarry.logical.expressions import Call, Expr, Field
-from quarry.logical.functions import definition
+from quarry.logical.expressions import AggCall, Call, Expr, Field
+from quarry.logical.functions import definition_of
 from quarry.physical.base import ExecContext, ExecNode
 from quarry.compute.expr_eval import evaluate_array
 from quarry.compute.hashing import partition_ids, split_by_ids
@@ -364,8 +364,10 @@ def signature(node: ExecNode, keys=(), mode: str = "", buckets: int = 0, filters
                 attrs += (("runtime_filters", tuple(sorted(
                     repr((filters.get(fid, ("O", fid)), norm(field))) for fid, field in obj.runtime_filters))),)
             return (type(obj).__name__, obj.partitions, attrs, tuple(norm(c) for c in obj.children))
-        if isinstance(obj, Call) and not getattr(definition(obj.name), "deterministic", False):
-            raise _Volatile             # a volatile call (random()), by its function definition
+        # a volatile call (random(), a Python UDF made with deterministic=False), by its definition
+        if isinstance(obj, (Call, AggCall)) and \
+                not getattr(definition_of(obj), "deterministic", isinstance(obj, AggCall)):
+            raise _Volatile
         if dataclasses.is_dataclass(obj) and not isinstance(obj, type) and isinstance(obj, Expr):
             return (type(obj).__name__,) + tuple(norm(getattr(obj, f.name)) for f in dataclasses.fields(obj))
         if isinstance(obj, (list, tuple)):

@@ -17,6 +17,9 @@ docs/adding-a-function.md walks through adding one.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import datetime
 import decimal
 import enum
@@ -361,19 +364,44 @@ REGISTRY = BUILTINS.functions          # name -> definition, for listings (Fligh
 ALIASES = BUILTINS.aliases
 
 
+# The registry of the session whose statement is being bound (its Python UDFs over BUILTINS), set by
+# the session around SQL and DSL binding; None: built-ins only. Plans never need it afterwards: a call
+# of a Python UDF carries its definition (see quarry.logical.udf).
+_ACTIVE: contextvars.ContextVar = contextvars.ContextVar("quarry_functions", default=None)
+
+
+@contextlib.contextmanager
+def using_functions(registry: "FunctionRegistry"):
+    """Resolve function names through ``registry`` (a session's) inside the block."""
+    token = _ACTIVE.set(registry)
+    try:
+        yield registry
+    finally:
+        _ACTIVE.reset(token)
+
+
+def _active() -> FunctionRegistry:
+    return _ACTIVE.get() or BUILTINS
+
+
 def register(name, kind, bind, min_args=0, max_args=None, aliases=(), doc="", **properties) -> FunctionDef:
     """Define a built-in function; ``properties`` are :class:`FunctionDef` fields (volatility, nulls, ...)."""
     return BUILTINS.add(FunctionDef(name, kind, bind, min_args, max_args, tuple(aliases), doc=doc, **properties))
 
 
 def lookup(name: str) -> FunctionDef:
-    """Find a function by SQL name; unknown names raise with a suggestion."""
-    return BUILTINS.lookup(name)
+    """Find a function by SQL name (the binding session's UDFs too); unknown names raise with a suggestion."""
+    return _active().lookup(name)
 
 
 def definition(name: str) -> FunctionDef | None:
     """The definition behind a ``Call``/``AggCall`` name in a plan (internal functions too), or None."""
     return BUILTINS.get(name)
+
+
+def definition_of(e: Expr) -> FunctionDef | None:
+    """The definition a ``Call``/``AggCall`` calls: a Python UDF's own, else the built-in of its name."""
+    return getattr(e, "function", None) or BUILTINS.get(e.name)
 
 
 def call(name: str, args: list[Expr]) -> Expr:
@@ -418,7 +446,7 @@ def is_deterministic(e: Expr) -> bool:
     """
     for x in e.walk():
         if isinstance(x, (Call, AggCall)):
-            fdef = definition(x.name)
+            fdef = definition_of(x)
             if fdef is None or not fdef.deterministic:
                 return False
     return True
@@ -431,7 +459,7 @@ def null_if_null(e: Expr, ids: frozenset[int] | set[int]) -> bool:
     if isinstance(e, Literal):
         return e.value is None
     if isinstance(e, Call):
-        fdef = definition(e.name)
+        fdef = definition_of(e)
         if fdef is None:
             return False
         return any(null_if_null(e.args[i], ids) for i in fdef.null_propagating_args(len(e.args)))
@@ -456,7 +484,7 @@ def rejects_nulls(e: Expr, ids: frozenset[int] | set[int]) -> bool:
         return True
     if not isinstance(e, Call):
         return False
-    fdef = definition(e.name)
+    fdef = definition_of(e)
     rule = fdef.null_rejection if fdef is not None else None
     if rule == REJECT_ANY:
         return any(rejects_nulls(a, ids) for a in e.args)
@@ -943,10 +971,10 @@ def agg(name: str, args: list[Expr], *, distinct: bool = False, filter: Expr | N
     args = [cast(a, T.INT32) if T.is_null(a.dtype) and fdef.name in ("count", "approx_count_distinct") else a
             for a in args]
     result = fdef.bind(fdef.name, list(args))
-    args = result.args
     if filter is not None:
         filter = _to_bool(filter, "FILTER")
-    return AggCall(result.name, args, result.type, distinct, filter)
+    # replace() keeps what a subclass carries (a Python aggregate's definition)
+    return dataclasses.replace(result, distinct=distinct, filter=filter)
 
 
 def _agg_bind(result_fn, min_args=1, max_args=1):

@@ -47,6 +47,8 @@ from quarry.compute.kernels import cast_value
 from quarry.compute.hashing import canonical_key
 from quarry.compute.scaled import int64_to_decimal, scaled, to_int64_array
 from quarry.physical.spill import SPILL_SEED, HashSpill
+from quarry.compute.udf import grouped_udaf, udaf_positions
+from quarry.logical.udf import UDAFCall
 from quarry.parallelism import arrow_threads
 
 MAX_RESPLITS = 2   # times a spill file too big for the budget is split again before it is grouped anyway
@@ -496,8 +498,14 @@ class HashAggregateExec(ExecNode):
         specs = []
         post = []   # per agg: how to finish
         for i, a in enumerate(self.aggs):
-            arg = self._arg_column(a, table, n)
             name = f"__a{i}"
+            if isinstance(a, UDAFCall):
+                # a Python aggregate: each group's row positions, handed to the function (compute/udf.py)
+                cols[name] = udaf_positions(a, table)
+                specs.append((name, "list", None))
+                post.append(("udaf", i))
+                continue
+            arg = self._arg_column(a, table, n)
             if a.distinct and a.name not in ("count", "approx_count_distinct"):
                 post.append(("distinct", i))
                 cols[name] = arg
@@ -525,7 +533,9 @@ class HashAggregateExec(ExecNode):
         for k, (kind, i) in enumerate(post):
             col = result.column(len(key_names) + k)
             a = self.aggs[i]
-            if kind == "distinct":
+            if kind == "udaf":
+                col = grouped_udaf(a, table, col)
+            elif kind == "distinct":
                 col = _aggregate_lists(col, a.name)
             elif kind == "median":
                 col = _exact_median(col)

@@ -16,6 +16,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
+from quarry.compute.udf import RUNNING
 from quarry.logical.expressions import Field
 
 
@@ -120,11 +121,14 @@ class ExecNode:
         while True:
             ctx.check_cancelled()
             start = time.perf_counter()
+            outer, RUNNING.node = getattr(RUNNING, "node", None), self    # whose metrics a Python UDF adds to
             try:
                 batch = next(it)
             except StopIteration:
                 self.add_metric("time", time.perf_counter() - start)
                 return
+            finally:
+                RUNNING.node = outer
             elapsed = time.perf_counter() - start
             with _METRICS_LOCK:
                 self.metrics["time"] += elapsed

@@ -22,11 +22,12 @@ from quarry.physical.aggregate import HashAggregateExec, decomposable
 from quarry.physical.base import ExecConfig, ExecNode
 from quarry.physical.join import HashJoinExec, NestedLoopJoinExec
 from quarry.physical.operators import (
-    BroadcastExec, FilterExec, GatherExec, LimitExec, MemoryScanExec, MergeSortedExec, ParquetScanExec,
-    ProjectExec, RepartitionExec, SingleRowExec, SortExec, UnionExec, ValuesExec,
+    BroadcastExec, GatherExec, LimitExec, MemoryScanExec, MergeSortedExec, ParquetScanExec,
+    RepartitionExec, SingleRowExec, SortExec, UnionExec, ValuesExec,
 )
 from quarry.physical.filter_planning import plan_runtime_filters
 from quarry.physical.setop import SetOpExec
+from quarry.physical.udf import MapBatchesExec, MapGroupsExec, TableFunctionExec, plan_filter, plan_project
 from quarry.physical.window import WindowExec
 
 
@@ -96,10 +97,25 @@ class PhysicalPlanner:
     # -- streaming --------------------------------------------------------------------------
 
     def _Filter(self, p: Filter) -> ExecNode:
-        return FilterExec(self._plan(p.input), p.predicate)
+        return plan_filter(self._plan(p.input), p.predicate)
 
     def _Project(self, p: Project) -> ExecNode:
-        return ProjectExec(self._plan(p.input), p.exprs, p.fields)
+        return plan_project(self._plan(p.input), p.exprs, p.fields)
+
+    # -- Python functions (quarry/physical/udf.py) --------------------------------------------
+
+    def _MapBatches(self, p) -> ExecNode:
+        return MapBatchesExec(self._plan(p.input), p.step, p.fields)
+
+    def _MapGroups(self, p) -> ExecNode:
+        child = self._plan(p.input)
+        # every partition must hold whole groups
+        child = RepartitionExec(child, list(p.keys), self.n) if p.keys else \
+            (child if child.partitions == 1 else GatherExec(child))
+        return MapGroupsExec(child, p.keys, p.step, p.fields)
+
+    def _TableFunctionScan(self, p) -> ExecNode:
+        return TableFunctionExec(p.step, p.fields)
 
     def _SingleRow(self, p: SingleRow) -> ExecNode:
         child = self._plan(p.input)

@@ -47,6 +47,8 @@ from quarry.physical.aggregate import HashAggregateExec, _aggregate_lists, _exac
 from quarry.physical.base import ExecNode, batches_of
 from quarry.compute.expr_eval import evaluate, evaluate_array
 from quarry.compute.kernels import cast_value, to_array
+from quarry.compute.udf import aggregate_slices
+from quarry.logical.udf import UDAFCall
 from quarry.physical.operators import sort_indices
 
 RANKING_FUNCTIONS = {"row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile"}
@@ -127,6 +129,11 @@ def check_window_call(w: WindowCall) -> None:
         raise UnsupportedError(f"{frame.mode.upper()} window frames are not supported", hint="use ROWS or RANGE")
     if frame.mode == "range" and (frame.start not in (None, 0) or frame.end not in (None, 0)):
         raise UnsupportedError("RANGE frames with offsets are not supported", hint="use a ROWS frame")
+    if isinstance(func, UDAFCall):
+        if func.filter is not None:
+            raise UnsupportedError(f"FILTER on the Python aggregate `{func.name}` over a window",
+                                   hint="filter the rows in a subquery first")
+        return
     if isinstance(func, AggCall):
         name = func.name
         if name not in FRAMED_AGGREGATES | WHOLE_PARTITION_AGGREGATES:
@@ -385,6 +392,8 @@ def _take_or_null(values: pa.Array, rows: np.ndarray, present: np.ndarray) -> pa
 
 
 def _aggregate(w: WindowCall, agg: AggCall, layout: _Layout, table: pa.Table) -> pa.Array:
+    if isinstance(agg, UDAFCall):
+        return _python_aggregate(w, agg, layout, table)
     name = agg.name
     if name in WHOLE_PARTITION_AGGREGATES or (agg.distinct and name not in _DISTINCT_INSENSITIVE):
         return _grouped_aggregate(agg, layout, table)
@@ -672,3 +681,18 @@ def _grouped_aggregate(agg: AggCall, layout: _Layout, table: pa.Table) -> pa.Arr
     slot = np.empty(len(grouped), dtype=np.int64)
     slot[np.asarray(grouped.column("part").to_numpy(), dtype=np.int64)] = np.arange(len(grouped), dtype=np.int64)
     return cast_value(to_array(result, len(grouped)).take(pa.array(slot[layout.part_id])), agg.dtype)
+
+
+def _python_aggregate(w: WindowCall, agg: UDAFCall, layout: _Layout, table: pa.Table) -> pa.Array:
+    """A Python aggregate UDF over window frames: one call per window partition when the frame is
+    the whole partition, else one call per row on that row's frame (zero-copy slices of the sorted
+    arguments either way); an empty frame is NULL."""
+    args = [layout.take(evaluate_array(a, table)) for a in agg.args]
+    if covers_whole_partition(w):
+        if layout.n == 0:
+            return pa.array([], agg.dtype)
+        firsts = np.flatnonzero(np.r_[True, layout.part_id[1:] != layout.part_id[:-1]])
+        values = aggregate_slices(agg.function, args, layout.part_start[firsts], layout.part_end[firsts], agg.dtype)
+        return values.take(pa.array(layout.part_id))
+    start, end = frame_bounds(layout, w.frame or default_frame(bool(w.order_by)))
+    return aggregate_slices(agg.function, args, start, end, agg.dtype)

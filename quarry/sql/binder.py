@@ -509,6 +509,10 @@ class Binder:
         name = (fn.name if isinstance(fn, exp.Anonymous) else fn.key).lower()
         # sqlglot keeps the path in `this` for some functions (read_csv) and among `expressions` for others
         args = ([fn.this] if isinstance(fn.this, exp.Expression) else []) + list(fn.expressions or [])
+        step = getattr(self.session, "table_functions", {}).get(name)
+        if step is not None:        # a Python table function (con.register_table_function)
+            from quarry.sql.table_functions import bind_python_table_function
+            return bind_python_table_function(self, step, args)
         positional, options = [], {}
         for a in args:
             if isinstance(a, (exp.EQ, exp.PropertyEQ)):

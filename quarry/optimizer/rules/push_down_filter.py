@@ -16,13 +16,16 @@ Where a conjunct may go:
 * into the Scan, which prunes row groups with it and filters rows as it reads.
 Join conditions are pushed too: a conjunct of an ON clause that uses one side
 only goes to that side when the join kind allows it.
-Non-deterministic conjuncts stay where they are.
+Non-deterministic conjuncts stay where they are. A conjunct calling a Python UDF stops above
+the Scan (never a scan predicate), and never moves below the projection that computes the
+UDF's value (it would run the UDF twice).
 """
 
 from __future__ import annotations
 
 from quarry.logical.expressions import ColumnRef, Expr, and_all, conjuncts, replace_columns
 from quarry.logical.functions import is_deterministic, rejects_nulls
+from quarry.logical.udf import contains_python_udf
 from quarry.logical.plan import (
     Aggregate, Filter, Join, LogicalPlan, Project, Scan, Sort, Union, Window,
 )
@@ -105,7 +108,9 @@ def _push(node: LogicalPlan) -> LogicalPlan:
         mapping = {f.id: e for f, e in zip(child.fields, child.exprs)}
         # a conjunct moves only if what it reads is deterministic too: `r < 0.5` over
         # `random() AS r` below the projection would draw a second, different random()
-        movable = [c for c in parts if is_deterministic(c) and is_deterministic(replace_columns(c, mapping))]
+        # nor if it would compute a Python UDF of the projection a second time below it
+        movable = [c for c in parts if is_deterministic(c) and is_deterministic(replace_columns(c, mapping))
+                   and (contains_python_udf(c) or not contains_python_udf(replace_columns(c, mapping)))]
         if not movable:
             return node
         keep = [c for c in parts if c not in movable]
@@ -151,10 +156,12 @@ def _push(node: LogicalPlan) -> LogicalPlan:
         keep = [c for c in parts if c not in down]
         return _wrap(Window(Filter(child.input, and_all(down)), child.exprs, child.fields), keep)
     if isinstance(child, Scan):
-        movable = [c for c in parts if is_deterministic(c)]
+        # a Python UDF never goes into a scan: the scan's predicate prunes row groups and runs
+        # inside the reader, and a UDF there would run per row group, before cheaper filters
+        movable = [c for c in parts if is_deterministic(c) and not contains_python_udf(c)]
         if not movable:
             return node
-        keep = [c for c in parts if not is_deterministic(c)]
+        keep = [c for c in parts if c not in movable]
         new_filters = tuple(child.filters) + tuple(c for c in movable if c not in child.filters)
         scan = Scan(child.source, child.table_fields, child.projection, new_filters, child.alias)
         return _wrap(scan, keep)

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from quarry.errors import QuarryError
 from quarry.logical.expressions import Call, Expr, Literal, and_all, conjuncts, disjuncts, or_all
-from quarry.logical.functions import definition, is_deterministic
+from quarry.logical.functions import definition_of, is_deterministic
 from quarry.logical.plan import Filter, LogicalPlan, Values
 from quarry.optimizer.rule import rule
 
@@ -33,7 +33,7 @@ _ONE_ROW = pa.table({"__one": [None]})
 def _fold(e: Expr) -> Expr:
     if not isinstance(e, Call) or not e.args:
         return e
-    fdef = definition(e.name)
+    fdef = definition_of(e)
     if fdef is None or not fdef.foldable:
         return e
     if not all(isinstance(a, Literal) for a in e.args):
