@@ -145,8 +145,8 @@ def test_uncorrelated_scalar_subquery_is_a_left_join_on_a_checked_single_row(con
               Join: left
                 Scan: emp columns=[id, dept_id, salary, name]
                 SingleRow
-                  Project: avg(emp.salary) AS AVG(salary)
-                    Aggregate: group=[] aggs=[avg(emp.salary) AS avg(emp.salary)]
+                  Project: avg(CAST(emp.salary AS DECIMAL(38,0))) AS AVG(salary)
+                    Aggregate: group=[] aggs=[avg(CAST(emp.salary AS DECIMAL(38,0))) AS avg(CAST(emp.salary AS DECIMAL(38,0)))]
                       Scan: emp columns=[id, dept_id, salary, name]
     """)
     rows = assert_rows_like_duckdb(con, duck, new, sql)

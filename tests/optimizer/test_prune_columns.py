@@ -151,7 +151,7 @@ def test_root_keeps_its_exact_output_even_when_nothing_above_reads_it(con):
     new = rewrite(prune_columns, aggregate)
     assert _schema(new) == _schema(aggregate)
     assert_plan(new, """
-        Aggregate: group=[emp.dept_id] aggs=[sum(emp.salary) AS sum(emp.salary), max(emp.name) AS max(emp.name)]
+        Aggregate: group=[emp.dept_id] aggs=[sum(CAST(emp.salary AS DECIMAL(38,0))) AS sum(CAST(emp.salary AS DECIMAL(38,0))), max(emp.name) AS max(emp.name)]
           Scan: emp columns=[dept_id, salary, name]
     """)
     assert_same_rows(con, aggregate, new)

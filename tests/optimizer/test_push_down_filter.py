@@ -226,9 +226,9 @@ def test_having_on_group_key_goes_below_aggregate_but_not_on_aggregate_value(con
                       "HAVING sum(salary) > 200 AND dept_id < 30")
     new = rewrite(push_down_filter, plan)
     assert_plan(new, """
-        Project: emp.dept_id, sum(emp.salary) AS total
-          Filter: (sum(emp.salary) > 200)
-            Aggregate: group=[emp.dept_id] aggs=[sum(emp.salary) AS sum(emp.salary)]
+        Project: emp.dept_id, sum(CAST(emp.salary AS DECIMAL(38,0))) AS total
+          Filter: (sum(CAST(emp.salary AS DECIMAL(38,0))) > 200)
+            Aggregate: group=[emp.dept_id] aggs=[sum(CAST(emp.salary AS DECIMAL(38,0))) AS sum(CAST(emp.salary AS DECIMAL(38,0)))]
               Scan: emp columns=[id, dept_id, salary, name] filters=[(emp.dept_id < 30)]
     """)
     rows = assert_same_rows(con, plan, new)
