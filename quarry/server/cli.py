@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import sys
 
 from quarry.errors import QuarryError
@@ -55,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--result-ttl", type=float, default=300.0, metavar="SECONDS",
                         help="drop query results not fetched within this time (default: 300)")
     parser.add_argument("--workers", type=int, metavar="N", help="partitions (threads) per query stage")
+    parser.add_argument("--ui-port", type=int, metavar="PORT",
+                        help="serve the web UI of the clients' jobs, stages and tasks on PORT (see docs/ui.md)")
+    parser.add_argument("--ui-host", default="127.0.0.1", help="address of the web UI (default: 127.0.0.1)")
+    parser.add_argument("--ui-token", default=os.environ.get("QUARRY_UI_TOKEN"),
+                        help="token the web UI asks for; required for a non-loopback --ui-host "
+                             "(default: $QUARRY_UI_TOKEN)")
     parser.add_argument("--hash-password", action="store_true",
                         help="read a password (prompt or stdin) and print its hash for a users file, then exit")
     return parser
@@ -100,6 +107,9 @@ def serve_main(argv: list[str]) -> int:
                        token_ttl=args.token_ttl, data_dirs=args.data, statement_ttl=args.statement_ttl,
                        result_ttl=args.result_ttl, writable_dir=args.writable,
                        anonymous_role=args.anonymous_role, block=False)
+        if args.ui_port is not None:
+            from quarry.ui import serve_ui_for
+            serve_ui_for(server, session, port=args.ui_port, host=args.ui_host, token=args.ui_token)
     except QuarryError as err:
         print(f"quarry serve: {err}", file=sys.stderr)
         return 2

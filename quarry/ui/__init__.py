@@ -36,7 +36,11 @@ def start_ui(session, port: int = 4040, host: str = "127.0.0.1", token: str | No
 
 
 def stop_ui(session) -> None:
-    """Stop the UI server and end the event log (the session is closing)."""
+    """Stop the UI server and end the event log (the session is closing). A session that reports to
+    another's recorder (a Flight SQL request's) just stops reporting."""
+    if session.ui_recorder is not None and session.ui_recorder.session is not session:
+        session.ui_recorder = None
+        return
     server, session.ui = session.ui, None
     if server is not None:
         server.close()
@@ -56,3 +60,18 @@ def set_event_log(session, directory) -> None:
         return
     import os
     session.ui_recorder.set_log_dir(os.fspath(directory) if directory is not None else None)
+
+
+def serve_ui_for(flight_server, session, port: int = 4040, host: str = "127.0.0.1", token: str | None = None):
+    """The UI of a Flight SQL server (``quarry serve --ui-port``): the server makes a session per
+    request, so each one is made to report to ``session``'s recorder."""
+    server = start_ui(session, port=port, host=host, token=token)
+    make_session = flight_server.new_session
+
+    def new_session(user: str):
+        request_session = make_session(user)
+        request_session.ui_recorder = session.ui_recorder
+        return request_session
+
+    flight_server.new_session = new_session
+    return server

@@ -106,7 +106,7 @@ class AppState:
             "callSite": e.get("callSite", ""), "submissionTime": e["time"], "completionTime": None,
             "status": "RUNNING", "stageIds": stage_ids, "sqlId": e.get("executionId"),
             "numTasks": sum(s["numTasks"] for s in e["stages"]), "numCompletedTasks": 0, "numFailedTasks": 0,
-            "numActiveTasks": 0, "numStages": len(stage_ids), "numCompletedStages": 0, "numSkippedStages": 0,
+            "numActiveTasks": 0, "numSkippedTasks": 0, "numStages": len(stage_ids), "numCompletedStages": 0, "numSkippedStages": 0,
             "numFailedStages": 0, "errorMessage": None}
         q = self.queries.get(e.get("executionId"))
         if q is not None:
@@ -165,6 +165,8 @@ class AppState:
         if job is not None:
             key = {"COMPLETE": "numCompletedStages", "SKIPPED": "numSkippedStages"}.get(e["status"], "numFailedStages")
             job[key] += 1
+            if e["status"] == "SKIPPED":
+                job["numSkippedTasks"] += s["numTasks"]
 
     def _on_JobEnd(self, e: dict) -> None:
         job = self.jobs.get(e["jobId"])

@@ -112,7 +112,8 @@ def jobs_page(state, base: str, params: dict) -> tuple[str, str]:
                      h(fmt_time(j["submissionTime"])),
                      h(fmt_duration(elapsed(j["submissionTime"], j["completionTime"]))), status(j["status"]),
                      bar(done_stages, stage_total) + h(skipped),
-                     bar(j["numCompletedTasks"], j["numTasks"], j["numFailedTasks"], j["numActiveTasks"])])
+                     bar(j["numCompletedTasks"], j["numTasks"] - j["numSkippedTasks"], j["numFailedTasks"],
+                         j["numActiveTasks"])])
     running = sum(1 for j in jobs if j["status"] == "RUNNING")
     summary = (f'<p class="summary">{len(jobs)} jobs · {running} running · '
                f'{sum(1 for j in jobs if j["status"] == "FAILED")} failed</p>')
@@ -399,9 +400,10 @@ def executors_page(state, base: str, params: dict, live=None) -> tuple[str, str]
 
 
 def live_worker_pids(session) -> list[int]:
-    backend = getattr(session, "_backend_obj", None)
-    pool = getattr(backend, "pool", None)
-    return pool.pids() if pool is not None else []
+    """The worker processes of this process's pools (shared by all its sessions, and by the Flight SQL
+    server's per-request sessions)."""
+    from quarry.execution import pool
+    return [pid for p in list(pool._POOLS.values()) if not p._closed for pid in p.pids()]
 
 
 def environment_page(state, base: str, params: dict) -> tuple[str, str]:

@@ -300,7 +300,7 @@ def _job(state, j: dict) -> dict:
             "submissionTime": spark_time(j["submissionTime"]), "completionTime": spark_time(j["completionTime"]),
             "stageIds": j["stageIds"], "status": j["status"], "numTasks": j["numTasks"],
             "numActiveTasks": j["numActiveTasks"], "numCompletedTasks": j["numCompletedTasks"],
-            "numSkippedTasks": 0, "numFailedTasks": j["numFailedTasks"], "numKilledTasks": 0,
+            "numSkippedTasks": j["numSkippedTasks"], "numFailedTasks": j["numFailedTasks"], "numKilledTasks": 0,
             "numActiveStages": active_stages, "numCompletedStages": j["numCompletedStages"],
             "numSkippedStages": j["numSkippedStages"], "numFailedStages": j["numFailedStages"],
             "sqlExecutionId": j.get("sqlId"), "errorMessage": j.get("errorMessage")}
