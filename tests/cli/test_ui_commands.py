@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 
-def test_ui_flag_prints_the_address_and_records_the_statements(run, env):
+def test_ui_flag_prints_the_address_and_dot_ui_repeats_it(run, env):
     for name in ("DISPLAY", "WAYLAND_DISPLAY"):       # no browser may open from a test
         env.pop(name, None)
     result = run("--ui", "--ui-port", "0", "-c", "SELECT 41 + 1 AS answer", "-c", ".ui")
