@@ -6,6 +6,7 @@
     quarry script.sql               run a file
     echo "SELECT 1;" | quarry       run what stdin holds
     quarry serve --data DIR ...     the Arrow Flight SQL server (see docs/server.md)
+    quarry history --event-log DIR  the web UI of past sessions (see docs/ui.md)
 
 argparse has no "default subcommand", and a shell that takes a script path as its
 first positional would be ambiguous with ``add_subparsers``; so :func:`main` looks
@@ -35,8 +36,15 @@ def serve(argv: list[str]) -> int:
     return serve_main(argv)
 
 
+def history(argv: list[str]) -> int:
+    """``quarry history``: the web UI over event logs (``quarry history --help``)."""
+    from quarry.ui.history import main as history_main
+    return history_main(argv)
+
+
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "serve": serve,
+    "history": history,
 }
 
 
@@ -47,7 +55,8 @@ def shell_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quarry",
         description="quarry: a SQL query engine on Apache Arrow. Without arguments, an interactive SQL shell.",
-        epilog="commands: quarry serve (an Arrow Flight SQL server; quarry serve --help). "
+        epilog="commands: quarry serve (an Arrow Flight SQL server; quarry serve --help), "
+               "quarry history (the web UI of past sessions; quarry history --help). "
                "Exit status: 0 on success, 1 if any statement failed, 2 for usage errors. "
                "See docs/shell.md.")
     parser.add_argument("file", nargs="?", help="run the statements in this SQL file and exit")
@@ -58,6 +67,10 @@ def shell_parser() -> argparse.ArgumentParser:
                         help="register every Parquet/CSV file or data folder in DIR as a table (like .open)")
     parser.add_argument("--demo", action="store_true",
                         help=f"register TPC-H tables (scale factor {DEMO_SCALE:g}, generated once and cached)")
+    parser.add_argument("--ui", action="store_true",
+                        help="serve the web UI of jobs, stages and tasks (on with --demo in a terminal); .ui opens it")
+    parser.add_argument("--ui-port", type=int, default=4040, metavar="PORT",
+                        help="port of the web UI (default 4040, or the next free one)")
     parser.add_argument("--maxrows", type=int, metavar="N", help="rows shown in table output (default 40; 0 = all)")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
     parser.add_argument("--version", action="version", version=f"quarry {quarry.__version__}")
@@ -112,6 +125,10 @@ def run_shell(argv: list[str]) -> int:
                   timer=not scripted, debug=args.debug, spinner=True)
     try:
         try:
+            if args.ui or (args.demo and not scripted):
+                from quarry.ui import start_ui
+                start_ui(shell.con, port=args.ui_port, quiet=True)
+                shell.note(f"quarry UI at {shell.con.ui_url}")
             demo_tables = load_demo(shell) if args.demo else None
             for directory in args.data or []:
                 shell.open_path(directory)

@@ -451,6 +451,19 @@ def _output(shell: Shell, arg: str) -> None:
         shell.out = shell._output_file
 
 
+@command(".ui", "", "open the web UI of jobs, stages and tasks in a browser (starting it if needed)")
+def _ui(shell: Shell, arg: str) -> None:
+    if arg:
+        raise QuarryError("usage: .ui")
+    from quarry.ui import start_ui
+    start_ui(shell.con, quiet=True)
+    import webbrowser
+    # no display (ssh, a container): a browser cannot open here, so only say where the UI is
+    headless = sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    opened = not headless and webbrowser.open(shell.con.ui_url)
+    shell.note(f"quarry UI at {shell.con.ui_url}" + ("" if opened else " (open it in a browser)"))
+
+
 @command(".timer", "[on|off]", "show how long each statement took")
 def _timer(shell: Shell, arg: str) -> None:
     shell.timer = _parse_switch(arg, shell.timer, ".timer")

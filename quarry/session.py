@@ -40,6 +40,7 @@ DEFAULT_CONFIG = {
     "replacement_scans": True,       # SQL reads the caller's pandas/polars/Arrow variables by name
     "memory_cap": None,              # memory a query's worker tasks may hold together before they are killed
     "stream_results": False,         # a result that is a plain scan/filter/project streams from this process
+    "event_log_dir": None,           # a directory for the web UI's event log of jobs, stages and tasks (docs/ui.md)
 }
 
 # the frame that called con.sql, while its statements are bound (None: no replacement scans)
@@ -118,6 +119,8 @@ class Session:
         self._backend_obj = None
         self._runs: dict = {}                            # context -> StageRun, for progress()
         self._faults: list = []                          # injected task faults, for tests (inject_faults)
+        self.ui_recorder = None                          # quarry.ui.events.Recorder, with the UI or an event log
+        self.ui = None                                   # quarry.ui.server.UIServer, with connect(ui=True)
         self.catalog = Catalog()
         from quarry.logical.functions import BUILTINS, FunctionRegistry
         self.functions = FunctionRegistry(BUILTINS)         # built-ins and this session's Python UDFs
@@ -146,6 +149,9 @@ class Session:
             if key in ("memory_limit", "memory_cap") and value is not None:
                 parse_bytes(value)
             self.config[key] = value
+            if key == "event_log_dir":
+                from quarry.ui import set_event_log
+                set_event_log(self, value)
 
     def exec_config(self) -> ExecConfig:
         parts = max(1, int(self.config["target_partitions"]))
@@ -363,8 +369,15 @@ class Session:
         from quarry.sql.statements import run_sql
         # a restricted session's errors never quote the files it reads
         from quarry.logical.functions import using_functions
-        with self._sql_caller(caller), redacting(self.sandbox is not None), using_functions(self.functions):
-            return run_sql(self, text)
+        recorder = self.ui_recorder
+        if recorder is None:
+            with self._sql_caller(caller), redacting(self.sandbox is not None), using_functions(self.functions):
+                return run_sql(self, text)
+        with self._sql_caller(caller), redacting(self.sandbox is not None), using_functions(self.functions), \
+                recorder.running_sql(text):
+            result = run_sql(self, text)
+        recorder.remember_sql(getattr(result, "plan", None), text)       # the UI shows a query's SQL
+        return result
 
     def dsl(self, text: str):
         """Run a pipeline of the quarry DSL; returns a lazy DataFrame (see docs/dsl.md).
@@ -482,8 +495,12 @@ class Session:
         ctx = ctx or self.new_context(origin)
         with self._lock:
             self._running.add(ctx)
+        # the web UI's record of this query's job, stages and tasks (None: no UI, no event log)
+        record = self.ui_recorder.start_query(physical, origin) if self.ui_recorder is not None else None
         try:
             if self.executor == "inline":
+                if record is not None:
+                    record.start(None)
                 yield from stream_inline(physical, ctx)
                 return
             from quarry.execution.scheduler import StageRun
@@ -492,11 +509,20 @@ class Session:
                 backend = self._backend()
             graph = cut_stages(physical, stream_result=bool(self.config["stream_results"]))
             physical.stage_graph = graph
-            run = StageRun(graph, backend, ctx.config, ctx, self._notify, self._faults.pop(0) if self._faults else None)
+            if record is not None:
+                record.start(graph)
+            run = StageRun(graph, backend, ctx.config, ctx, self._notify, self._faults.pop(0) if self._faults else None,
+                           listener=record)
             with self._lock:
                 self._runs[ctx] = run
             yield from stream_staged(run)
+        except BaseException as exc:
+            if record is not None:
+                record.end(exc)
+            raise
         finally:
+            if record is not None:
+                record.end(None)
             with self._lock:
                 self._running.discard(ctx)
                 self._runs.pop(ctx, None)
@@ -553,6 +579,14 @@ class Session:
         backend, self._backend_obj = self._backend_obj, None
         if backend is not None and hasattr(backend, "close"):
             backend.close()
+        if self.ui_recorder is not None:
+            from quarry.ui import stop_ui
+            stop_ui(self)
+
+    @property
+    def ui_url(self) -> str | None:
+        """The address of this session's web UI (``connect(ui=True)``), or None without one."""
+        return self.ui.url if self.ui is not None else None
 
     def __enter__(self):
         return self
@@ -562,7 +596,8 @@ class Session:
 
 
 def connect(*, workers: int | None = None, executor: str | None = None, address: str | None = None,
-            progress=None, config: dict | None = None, **settings) -> Session:
+            progress=None, config: dict | None = None, ui: bool = False, ui_port: int = 4040,
+            ui_host: str = "127.0.0.1", ui_token: str | None = None, **settings) -> Session:
     """Open an embedded quarry session.
 
     ``workers`` is the parallelism: how many worker processes run tasks and how many
@@ -572,6 +607,8 @@ def connect(*, workers: int | None = None, executor: str | None = None, address:
     on threads) or ``"ray"`` (Ray tasks on the cluster at ``address``, or a local one).
     ``progress`` is called as stages and tasks finish. ``config`` (or keyword settings)
     override defaults such as ``memory_limit`` and ``disabled_rules``.
+    ``ui=True`` serves the web UI of jobs, stages and tasks at ``con.ui_url`` (``ui_port``, or the
+    next free port after it; ``ui_host`` other than loopback needs ``ui_token``; see docs/ui.md).
 
     >>> con = quarry.connect()                       # doctest: +SKIP
     >>> con = quarry.connect(workers=4, memory_limit="1GB")   # doctest: +SKIP
@@ -591,7 +628,14 @@ def connect(*, workers: int | None = None, executor: str | None = None, address:
         raise QuarryError("`address` is for the Ray executor", hint='pass executor="ray" as well')
     if workers is not None:
         merged.setdefault("target_partitions", max(1, int(workers)))
-    return Session(merged, executor=executor, workers=workers, address=address, progress=progress)
+    session = Session(merged, executor=executor, workers=workers, address=address, progress=progress)
+    if ui:
+        from quarry.ui import start_ui
+        start_ui(session, port=ui_port, host=ui_host, token=ui_token)
+    elif ui_port != 4040 or ui_host != "127.0.0.1" or ui_token is not None:
+        raise UnsupportedError("Not supported: ui_port, ui_host or ui_token without ui=True",
+                               hint="pass ui=True to serve the web UI")
+    return session
 
 
 def _find_variable(name: str, scopes) -> tuple[str, object] | None:

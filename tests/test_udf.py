@@ -290,7 +290,7 @@ def test_a_lambda_in_a_script_without_main_guard_works(tmp_path):
         con.register("t", pa.table({"x": list(range(10000)), "k": [i % 3 for i in range(10000)]}))
         plus_one = F.udf(lambda x: pc.add(x, 1), returns="bigint", name="plus_one")
         out = con.table("t").select("k", plus_one("x").alias("y")).group_by("k").agg(F.sum("y").alias("s"))
-        print(json.dumps(sorted((r["k"], r["s"]) for r in out.to_pylist())))
+        print(json.dumps(sorted((r["k"], int(r["s"])) for r in out.to_pylist())))
     """))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env,

@@ -753,6 +753,8 @@ class DataFrame:
         self._uncached = self._plan
         # the same fields (same ids): Columns taken with df["x"] before caching still resolve
         self._plan = Cached(stored, fields, "cache")
+        if self._session.ui_recorder is not None:              # the web UI's storage page lists it
+            self._session.ui_recorder.cached(self, stored)
         return self
 
     persist = cache
@@ -761,6 +763,8 @@ class DataFrame:
         """Drop the rows kept by ``cache()``; the DataFrame runs its query again. ``df.unpersist()``."""
         if self._uncached is not None:
             self._plan, self._uncached = self._uncached, None
+            if self._session.ui_recorder is not None:
+                self._session.ui_recorder.uncached(self)
         return self
 
     def write_parquet(self, path: str, partition_by=None, *, compression: str = "snappy") -> int:

@@ -357,7 +357,7 @@ class WorkerPool:
         if task.attempt < task.max_attempts:
             task.attempt += 1
             self._pending.appendleft(task)
-            return [(task, {"ok": None, "retry": True, "exitcode": code})]
+            return [(task, {"ok": None, "retry": True, "exitcode": code, "worker": w.process.pid})]
         return [(task, {"ok": False, "quarry": "ExecutionError",
                         "message": f"a worker process died running {task.label} "
                                    f"({describe_exit(code)}), {task.attempt} times",

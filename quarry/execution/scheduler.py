@@ -83,7 +83,8 @@ class StageRun:
     """One execution of a :class:`StageGraph` on a backend (the process pool or Ray)."""
 
     def __init__(self, graph: StageGraph, backend, config: ExecConfig, ctx: ExecContext,
-                 progress: Callable[[Progress], None] | None = None, faults: dict | None = None):
+                 progress: Callable[[Progress], None] | None = None, faults: dict | None = None,
+                 listener=None):
         from quarry.execution.pool import new_query_id
         self.graph = graph
         self.backend = backend
@@ -92,6 +93,9 @@ class StageRun:
         self.query = new_query_id()
         self.progress_callback = progress
         self.faults = faults or {}
+        # told of stages submitted and completed and of every task attempt's reply (the web UI's
+        # quarry.ui.events.QueryRecord); None when nothing listens
+        self.listener = listener
         self.replies: queue.Queue = queue.Queue()
         self.done: set[int] = set()
         self.submitted: set[int] = set()
@@ -131,6 +135,8 @@ class StageRun:
                 while not self._ready(result):
                     self._wait_one()
             self.ctx.shuffle_sources = {sid: self._source(self.graph.by_id(sid)) for sid in result.inputs}
+            if self.listener is not None:
+                self.listener.stage_submitted(result)
             start = time.perf_counter()
             rows = 0
             for batch in result.root.execute(0, self.ctx):
@@ -272,8 +278,12 @@ class StageRun:
             self._choose_build_sides(stage)
             self.remaining[stage.id] = stage.tasks
             stage.metrics["tasks"] = stage.tasks
+            if self.listener is not None:
+                self.listener.stage_submitted(stage)
             if stage.tasks == 0:
                 self.done.add(stage.id)
+                if self.listener is not None:
+                    self.listener.stage_completed(stage)
                 continue
             # large in-memory tables go to files next to the shuffle files, where workers map them;
             # a backend whose workers may be on other machines gets them inline
@@ -319,6 +329,8 @@ class StageRun:
             return
 
     def _handle(self, stage: Stage, task: int, reply: dict) -> None:
+        if self.listener is not None:
+            self.listener.task_ended(stage, task, reply)
         if reply.get("retry"):
             stage.metrics["attempts"] += 1     # the dead attempt; the next one counts when it replies
             return
@@ -344,6 +356,8 @@ class StageRun:
             for fid in self.filter_sources.get(stage.id, {}):
                 self.filters[fid] = JoinFilter.merge(self.filter_parts.pop(fid, []))
             self.done.add(stage.id)
+            if self.listener is not None:
+                self.listener.stage_completed(stage)
             self._decide_adaptive_joins(stage)
             self._submit_ready()
         else:
@@ -365,6 +379,10 @@ class StageRun:
         m["time"] += elapsed
         self.tasks_done += 1
         self.done.add(result.id)
+        if self.listener is not None:
+            self.listener.task_ended(result, 0, {"ok": True, "time": elapsed, "worker": "driver", "rows_out": rows,
+                                                 **counters})
+            self.listener.stage_completed(result)
         self._report(finished=True)
 
     # -- progress and cleanup ---------------------------------------------------------------------

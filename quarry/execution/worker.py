@@ -182,6 +182,7 @@ def worker_loop(conn, cancelled, scanned=None) -> None:
         if message is None:
             return
         query = message["query"]
+        launched = time.time()
         try:
             if message.get("cwd") and message["cwd"] != os.getcwd():
                 os.chdir(message["cwd"])      # relative paths mean what they mean to the caller
@@ -190,6 +191,7 @@ def worker_loop(conn, cancelled, scanned=None) -> None:
             reply = run_task(message, lambda: cancelled(query), scan_progress=scanned)
         except BaseException as exc:      # reported to the caller; the worker lives on
             reply = encode_error(exc)
+        reply.update(worker=os.getpid(), launched=launched)       # who ran it and when, for the web UI
         try:
             conn.send_bytes(serialize.dumps(reply))
         except (EOFError, OSError, BrokenPipeError):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import sys
 
 from quarry.errors import QuarryError
@@ -64,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="queries that may wait for a slot; more are refused (default: 64)")
     parser.add_argument("--queue-timeout", type=float, default=120.0, metavar="SECONDS",
                         help="how long a query may wait for a slot before it is refused (default: 120)")
+    parser.add_argument("--ui-port", type=int, metavar="PORT",
+                        help="serve the web UI of the clients' jobs, stages and tasks on PORT (see docs/ui.md)")
+    parser.add_argument("--ui-host", default="127.0.0.1", help="address of the web UI (default: 127.0.0.1)")
+    parser.add_argument("--ui-token", default=os.environ.get("QUARRY_UI_TOKEN"),
+                        help="token the web UI asks for; required for a non-loopback --ui-host "
+                             "(default: $QUARRY_UI_TOKEN)")
     parser.add_argument("--hash-password", action="store_true",
                         help="read a password (prompt or stdin) and print its hash for a users file, then exit")
     return parser
@@ -110,6 +117,9 @@ def serve_main(argv: list[str]) -> int:
                        result_ttl=args.result_ttl, writable_dir=args.writable,
                        anonymous_role=args.anonymous_role, block=False, query_memory=args.query_memory,
                        max_queries=args.max_queries, max_queued=args.max_queued, queue_timeout=args.queue_timeout)
+        if args.ui_port is not None:
+            from quarry.ui import serve_ui_for
+            serve_ui_for(server, session, port=args.ui_port, host=args.ui_host, token=args.ui_token)
     except QuarryError as err:
         print(f"quarry serve: {err}", file=sys.stderr)
         return 2
