@@ -605,3 +605,28 @@ def test_progress_counts_rows_scanned_while_a_task_still_runs(tmp_path):
     assert n >= 0
     mid_task = [rows for tasks, rows, total in seen if tasks == 0 and 0 < rows < total]
     assert mid_task, f"no progress seen inside the task: {seen[:5]} ... {seen[-5:]}"
+
+
+def test_a_join_over_single_partition_inputs_runs_on_a_worker_not_in_the_result_stage(spill_dir):
+    # inputs of one partition need no exchange under the join; the result stage (this process, out
+    # of reach of the memory cap and of killing a task) must still not run it
+    import duckdb
+    from quarry.physical.join import HashJoinExec, NestedLoopJoinExec
+    a = pa.table({"k": [i % 7 for i in range(300)], "v": list(range(300))})
+    b = pa.table({"k": list(range(7)), "w": [10 * i for i in range(7)]})
+    con = quarry.connect(workers=2, spill_dir=str(spill_dir))
+    con.register("a", a)
+    con.register("b", b)
+    queries = ["SELECT a.v, b.w FROM a JOIN b ON a.k = b.k ORDER BY a.v DESC LIMIT 20",
+               "SELECT a.v, b.w FROM a JOIN b ON a.k < b.k ORDER BY 1, 2 LIMIT 50"]
+    duck = duckdb.connect()
+    duck.register("a", a)
+    duck.register("b", b)
+    for sql in queries:
+        result = con.run(con.sql(sql).logical_plan)
+        graph = result.physical.stage_graph
+        (final,) = [s for s in graph.stages if s.mode == "result"]
+        assert not [n for n in final.root.walk() if isinstance(n, (HashJoinExec, NestedLoopJoinExec))]
+        assert any(isinstance(n, (HashJoinExec, NestedLoopJoinExec)) for s in graph.stages if s.mode != "result"
+                   for n in s.root.walk())
+        assert_tables_equal(result.table, duck.sql(sql).to_arrow_table(), ordered=True)

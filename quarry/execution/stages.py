@@ -45,7 +45,8 @@ from quarry.logical.functions import definition_of
 from quarry.physical.base import ExecContext, ExecNode
 from quarry.compute.expr_eval import evaluate_array
 from quarry.compute.hashing import partition_ids, split_by_ids
-from quarry.physical.operators import BroadcastExec, GatherExec, RepartitionExec
+from quarry.physical.join import HashJoinExec, NestedLoopJoinExec
+from quarry.physical.operators import BroadcastExec, GatherExec, MergeSortedExec, RepartitionExec
 
 
 @dataclass
@@ -451,10 +452,25 @@ def cut_stages(physical: ExecNode, stream_result: bool = False) -> StageGraph:
     # intact for EXPLAIN and for a second run of the same plan
     plan = _copy_tree(physical)
     kept_gather = streamed_gather(plan) if stream_result else None
+    if kept_gather is None and _joins_in_stage(plan):
+        # the result stage runs in the calling process, beyond the reach of the pool's memory cap and
+        # of killing a task: a join there (a plan over inputs of one partition has no exchange under
+        # it) runs as a one-task stage on a worker instead, and the result stage reads its rows
+        plan = GatherExec(plan)
     result_inputs: list[int] = []
     root = rewrite(plan, result_inputs)
     stages.append(Stage(len(stages) + 1, root, "result", 1, [], result_inputs, None))
     return StageGraph(stages, physical)
+
+
+def _joins_in_stage(node: ExecNode) -> bool:
+    """Whether a join runs in ``node``'s own stage: under it, but above every exchange (and every
+    sorted merge, whose input is a stage of its own)."""
+    if isinstance(node, (HashJoinExec, NestedLoopJoinExec)):
+        return True
+    if _is_exchange(node) is not None or isinstance(node, MergeSortedExec):
+        return False
+    return any(_joins_in_stage(c) for c in node.children)
 
 
 def streamed_gather(root: ExecNode) -> ExecNode | None:
