@@ -50,6 +50,9 @@ BOUND_ARGS: dict[type, frozenset[str]] = {
     exp.With: frozenset({"expressions"}),
     # MATERIALIZED is a hint that changes no answer
     exp.CTE: frozenset({"this", "alias", "materialized"}),
+    # DELETE and UPDATE (quarry.sql.dml); sqlglot sets `using` and `cluster` to False when absent
+    exp.Delete: frozenset({"this", "where"}),
+    exp.Update: frozenset({"this", "expressions", "where"}),
 }
 
 # How a refused argument is named in the message, and what to do instead.
@@ -58,7 +61,8 @@ _NAMES = {
     "recursive": "recursive CTEs (WITH RECURSIVE)", "ilike": "SELECT * ILIKE", "with_fill": "ORDER BY ... WITH FILL",
     "with_ties": "WITH TIES", "match_condition": "MATCH_CONDITION", "pivots": "PIVOT / UNPIVOT",
     "laterals": "LATERAL VIEW", "on": "DISTINCT ON", "totals": "WITH TOTALS", "into": "SELECT ... INTO",
-    "by_name": "BY NAME", "percent": "PERCENT",
+    "by_name": "BY NAME", "percent": "PERCENT", "returning": "RETURNING", "from_": "UPDATE ... FROM",
+    "using": "DELETE ... USING",
 }
 _HINTS = {
     "qualify": "filter the window function's result in an outer query",
@@ -66,6 +70,8 @@ _HINTS = {
     "sample": "sampling is not supported in SQL yet; the DataFrame API has df.sample(fraction)",
     "into": "use CREATE TABLE name AS SELECT ...",
     "pivots": "write the pivot with CASE WHEN and GROUP BY",
+    "from_": "set the column to a scalar subquery: SET a = (SELECT u.x FROM u WHERE u.k = t.k)",
+    "using": "write the condition with a subquery: WHERE k IN (SELECT k FROM u)",
 }
 
 

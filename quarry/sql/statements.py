@@ -3,7 +3,8 @@
 Supported statements: queries (SELECT, set operations, VALUES, WITH), EXPLAIN
 [VERBOSE | ANALYZE], CREATE [OR REPLACE] VIEW, CREATE TABLE ... AS, CREATE
 TABLE t (columns), CREATE TABLE t USING parquet LOCATION 'path', INSERT INTO,
-DROP TABLE/VIEW [IF EXISTS], SHOW TABLES, DESCRIBE, COPY (query) TO 'file'.
+DELETE and UPDATE (in-memory tables), DROP TABLE/VIEW [IF EXISTS], SHOW TABLES, DESCRIBE,
+COPY (query) TO 'file'.
 
 :func:`bind_statement` turns one parsed statement into a command of
 :mod:`quarry.sql.commands` (everything resolved, nothing run); :func:`run_sql` runs
@@ -34,6 +35,7 @@ from quarry.logical import types as T
 from quarry.logical.builder import cast_plan_output
 from quarry.sql import commands as C
 from quarry.sql.binder import Binder
+from quarry.sql.dml import bind_delete, bind_update
 from quarry.sql.expr_binder import node_position, sql_type
 from quarry.sql.lexer import split_statements, unterminated_quote
 from quarry.sql.scope import Scope
@@ -221,6 +223,10 @@ def bind_statement(session, node: exp.Expression, text: str, parameters=None,
         return C.Describe(C.output_schema(binder.bind_statement_query(target)))
     if isinstance(node, exp.Copy):
         return _copy(session, binder, node)
+    if isinstance(node, exp.Delete):
+        return bind_delete(session, binder, node)
+    if isinstance(node, exp.Update):
+        return bind_update(session, binder, node)
     misspelled = _misspelled_statement(text)
     if misspelled is not None:
         raise misspelled
