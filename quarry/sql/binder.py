@@ -35,6 +35,7 @@ from quarry.sql.expr_binder import ExprBinder, node_position
 from quarry.sql.guard import refuse_unread_args
 from quarry.sql.parameters import parameter_literal, plain_batch, plain_scalar
 from quarry.sql.scope import Relation, Scope
+from quarry.sql.series import series_scan
 
 
 _DATA_EXTENSIONS = (".parquet", ".pq", ".csv", ".tsv", ".tab", ".csv.gz")
@@ -427,6 +428,8 @@ class Binder:
         try:
             if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
                 plan, default_alias = self._named_table(node, scope)
+            elif isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
+                plan, default_alias = series_scan(self, node.this)
             elif isinstance(node, exp.Table) and isinstance(node.this, (exp.Func, exp.Anonymous)):
                 plan, default_alias = self._table_function(node.this), None
             elif isinstance(node, exp.Subquery):
