@@ -38,6 +38,8 @@ DEFAULT_CONFIG = {
     "timeout": None,                 # seconds a query may run before it is cancelled (None: no limit)
     "runtime_filters": True,         # join filters made from build sides at run time, applied in probe scans
     "replacement_scans": True,       # SQL reads the caller's pandas/polars/Arrow variables by name
+    "default_null_order": "nulls_last",  # where ORDER BY puts NULLs when it does not say (as DuckDB's setting)
+    "default_order": "asc",          # ORDER BY without ASC or DESC
 }
 
 # the frame that called con.sql, while its statements are bound (None: no replacement scans)
@@ -121,6 +123,7 @@ class Session:
         self.config = dict(DEFAULT_CONFIG)
         if config:
             self.set_config(**config)
+        self.initial_config = dict(self.config)          # what SQL's RESET goes back to
         self.sandbox = None                              # a FileSandbox: set by the server for remote clients
         self.command_guard = None                        # checks each bound statement (the server's roles)
         self._running: set = set()                       # contexts of queries in flight, for cancel()
@@ -140,6 +143,9 @@ class Session:
                 self.optimizer.check_disabled(value)      # unknown rules and required ones raise now
             if key == "memory_limit" and value is not None:
                 parse_bytes(value)
+            if key in ("default_null_order", "default_order"):
+                from quarry.sql.settings import check_value
+                value = check_value(key, value)
             self.config[key] = value
 
     def exec_config(self) -> ExecConfig:

@@ -7,7 +7,8 @@ running it. The roles (see :mod:`quarry.server.auth`):
 =========  ==========================================================================================
 role       may
 =========  ==========================================================================================
-``read``   run queries: SELECT and the other queries, EXPLAIN, SHOW TABLES, DESCRIBE, metadata
+``read``   run queries: SELECT and the other queries, EXPLAIN, SHOW TABLES, DESCRIBE, metadata;
+           SET / RESET ``default_null_order`` and ``default_order`` (other settings need ``admin``)
 ``write``  also create tables and views (CREATE, CREATE ... AS, CREATE TABLE ... LOCATION, ingest),
            and change or drop the tables it created (INSERT, DELETE, UPDATE, CREATE OR REPLACE, DROP,
            ingest append or replace); COPY files into the server's writable directory
@@ -33,8 +34,9 @@ from quarry.errors import AccessDeniedError
 from quarry.server.auth import ROLES
 from quarry.sql.commands import (
     Copy, CreateExternalTable, CreateTable, CreateTableAs, CreateView, Delete, Describe, Drop, Explain, Insert,
-    Query, ShowTables, Unchanged, Update,
+    Query, ResetOption, SetOption, ShowTables, Unchanged, Update,
 )
+from quarry.sql.settings import HARMLESS
 
 _READS = (Query, Explain, ShowTables, Describe)
 _CREATES = (CreateView, CreateTable, CreateTableAs, CreateExternalTable)
@@ -88,6 +90,9 @@ class RoleGuard:
         guard does not know, so nothing new passes unchecked)."""
         if isinstance(command, _READS):
             return "read"
+        if isinstance(command, (SetOption, ResetOption)):
+            # how this session orders its own results is the caller's business; its resources are not
+            return "read" if command.key in HARMLESS else "admin"
         if isinstance(command, Unchanged):
             return "write"
         if isinstance(command, _CREATES):
@@ -144,6 +149,8 @@ def _describe(command) -> str:
         return "COPY"
     if isinstance(command, Unchanged):
         return command.verb
+    if isinstance(command, (SetOption, ResetOption)):
+        return f"{'SET' if isinstance(command, SetOption) else 'RESET'} `{command.key}`"
     return type(command).__name__
 
 

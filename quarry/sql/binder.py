@@ -36,6 +36,7 @@ from quarry.sql.guard import refuse_unread_args
 from quarry.sql.parameters import parameter_literal, plain_batch, plain_scalar
 from quarry.sql.scope import Relation, Scope
 from quarry.sql.series import series_scan
+from quarry.sql.settings import sort_direction
 
 
 _DATA_EXTENSIONS = (".parquet", ".pq", ".csv", ".tsv", ".tab", ".csv.gz")
@@ -138,15 +139,14 @@ class Binder:
             for o in order.expressions:
                 self.check(o)
                 target = o.this
+                asc, nf = sort_direction(self.session, o)
                 if _is_all(target):
-                    keys.extend(SortKey(ColumnRef(f), not o.args.get("desc"), bool(o.args.get("nulls_first")))
-                                for f in plan.schema)
+                    keys.extend(SortKey(ColumnRef(f), asc, nf) for f in plan.schema)
                 elif isinstance(target, exp.Literal) and not target.is_string:
                     idx = int(target.this)
                     if not 1 <= idx <= len(plan.schema):
                         raise self._error_at(BindError(f"ORDER BY position {idx} is out of range"), o)
-                    keys.append(SortKey(ColumnRef(plan.schema[idx - 1]), not o.args.get("desc"),
-                                        bool(o.args.get("nulls_first"))))
+                    keys.append(SortKey(ColumnRef(plan.schema[idx - 1]), asc, nf))
                 else:
                     keys.append(eb.bind_sort_key(o))
             plan = Sort(plan, tuple(keys))
@@ -595,7 +595,7 @@ class Binder:
             for o in order_node.expressions:
                 self.check(o)
                 t = o.this
-                asc, nf = not o.args.get("desc"), bool(o.args.get("nulls_first"))
+                asc, nf = sort_direction(self.session, o)
                 if _is_all(t):
                     # ORDER BY ALL: every output column, left to right
                     order_targets.extend(("out", i, asc, nf) for i in range(len(items)))

@@ -13,7 +13,7 @@ result              statements                                  what a front end
 ``QueryPlan``       SELECT, VALUES, set operations, WITH,       runs ``plan`` when rows are wanted
                     SHOW TABLES, DESCRIBE                       (lazily: nothing has run yet)
 ``Status``          CREATE VIEW, CREATE TABLE (columns,         prints ``verb``; no rows changed
-                    USING ... LOCATION), DROP
+                    USING ... LOCATION), DROP, SET, RESET
 ``RowCount``        INSERT, DELETE, UPDATE, CREATE TABLE AS,    ``rows`` were written (deleted,
                     COPY                                        changed)
 ``ExplainText``     EXPLAIN [VERBOSE | ANALYZE]                 prints ``text``
@@ -311,6 +311,33 @@ class Update(Command):
 
 
 @dataclass(frozen=True)
+class SetOption(Command):
+    """SET name = value: ``key`` is the configuration key (see :mod:`quarry.sql.settings`), ``value``
+    already checked."""
+
+    key: str
+    value: object
+
+    def run(self, session) -> Status:
+        session.set_config(**{self.key: self.value})
+        return Status("SET")
+
+
+@dataclass(frozen=True)
+class ResetOption(Command):
+    """RESET name: the setting goes back to what the session started with."""
+
+    key: str
+
+    def run(self, session) -> Status:
+        initial = getattr(session, "initial_config", None)
+        if initial is None:
+            raise UnsupportedError("RESET in a session that does not remember its first settings")
+        session.set_config(**{self.key: initial[self.key]})
+        return Status("RESET")
+
+
+@dataclass(frozen=True)
 class Drop(Command):
     """DROP TABLE|VIEW [IF EXISTS] names."""
 
@@ -419,5 +446,5 @@ def explain_text(session, plan: LogicalPlan, mode: str = "plan") -> str:
 
 __all__ = ["StatementResult", "QueryPlan", "Status", "RowCount", "ExplainText", "Command", "Query", "Explain",
            "Unchanged", "CreateView", "CreateTable", "CreateTableAs", "CreateExternalTable", "Insert", "Delete",
-           "Update", "Drop",
+           "Update", "SetOption", "ResetOption", "Drop",
            "ShowTables", "Describe", "Copy", "output_schema", "describe_table", "type_name", "explain_text"]

@@ -253,6 +253,12 @@ def test_delete_and_update_are_changes_of_a_table(roles_server):
     as_user(roles_server, "writer", "DROP TABLE w_dml")
 
 
+def test_a_reader_sets_only_its_own_orderings(roles_server):
+    as_user(roles_server, "reader", "SET default_null_order = 'nulls_first'")
+    denied(roles_server, "reader", "SET threads = 64", "admin")
+    denied(roles_server, "writer", "SET memory_limit = '100GB'", "admin")
+
+
 def test_admin_role_changes_any_table(roles_server, dirs):
     # even an admin cannot write into a served file: INSERT takes in-memory tables only
     before = (dirs["served"] / "nation.parquet").read_bytes()
