@@ -283,6 +283,7 @@ _NODE_QUERIES = {
     exp.Distinct: "SELECT DISTINCT a FROM t",
     exp.With: "WITH c AS (SELECT a FROM t) SELECT * FROM c",
     exp.CTE: "WITH c AS (SELECT a FROM t) SELECT * FROM c",
+    exp.Qualify: "SELECT a FROM t QUALIFY row_number() OVER (ORDER BY a) = 1",
     exp.Delete: "DELETE FROM t WHERE a > 1",
     exp.Update: "UPDATE t SET a = 1 WHERE a > 1",
 }
