@@ -40,6 +40,7 @@ DEFAULT_CONFIG = {
     "replacement_scans": True,       # SQL reads the caller's pandas/polars/Arrow variables by name
     "default_null_order": "nulls_last",  # where ORDER BY puts NULLs when it does not say (as DuckDB's setting)
     "default_order": "asc",          # ORDER BY without ASC or DESC
+    "recursion_limit": 10_000,       # rounds a recursive CTE may run before it is an error
 }
 
 # the frame that called con.sql, while its statements are bound (None: no replacement scans)

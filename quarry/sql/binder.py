@@ -35,6 +35,7 @@ from quarry.sql.expr_binder import ExprBinder, node_position
 from quarry.sql.guard import refuse_unread_args
 from quarry.sql.parameters import parameter_literal, plain_batch, plain_scalar
 from quarry.sql.scope import Relation, Scope
+from quarry.sql.recursive import WorkingTable, recursive_rows, references
 from quarry.sql.series import series_scan
 from quarry.sql.settings import sort_direction
 
@@ -102,6 +103,8 @@ class Binder:
             for cte in with_.expressions:
                 self.check(cte)
                 name = cte.alias_or_name.lower()
+                if with_.args.get("recursive") and references(cte.this, name):
+                    cte.meta["recursive"] = True
                 scope.ctes[name] = (cte, dict(scope.ctes))
         if isinstance(node, exp.Subquery):
             plan = self.bind_query(node.this, scope)
@@ -474,6 +477,12 @@ class Binder:
         if node.args.get("db") is not None and node.db.lower() not in ("main", "memory"):
             raise UnknownSchemaError(node.db)
         cte = scope.find_cte(name)
+        if isinstance(cte, WorkingTable):
+            # a recursive CTE's name in its own step: the rows of the round before
+            return scan_of(cte.provider), cte.provider.name
+        if cte is not None and cte[0].meta.get("recursive"):
+            provider = recursive_rows(self, cte[0], cte[1])
+            return scan_of(provider), provider.name
         if cte is not None:
             cte_node, visible = cte
             sub_scope = Scope(ctes={k: v for k, v in visible.items()})

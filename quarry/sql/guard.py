@@ -48,7 +48,7 @@ BOUND_ARGS: dict[type, frozenset[str]] = {
     exp.Fetch: frozenset({"direction", "count", "limit_options"}),
     exp.Distinct: frozenset({"on"}),
     exp.Qualify: frozenset({"this"}),
-    exp.With: frozenset({"expressions"}),
+    exp.With: frozenset({"expressions", "recursive"}),
     # MATERIALIZED is a hint that changes no answer
     exp.CTE: frozenset({"this", "alias", "materialized"}),
     # DELETE and UPDATE (quarry.sql.dml); sqlglot sets `using` and `cluster` to False when absent
