@@ -41,6 +41,9 @@ DEFAULT_CONFIG = {
     "memory_cap": None,              # memory a query's worker tasks may hold together before they are killed
     "stream_results": False,         # a result that is a plain scan/filter/project streams from this process
     "event_log_dir": None,           # a directory for the web UI's event log of jobs, stages and tasks (docs/ui.md)
+    "default_null_order": "nulls_last",  # where ORDER BY puts NULLs when it does not say (as DuckDB's setting)
+    "default_order": "asc",          # ORDER BY without ASC or DESC
+    "recursion_limit": 10_000,       # rounds a recursive CTE may run before it is an error
 }
 
 # the frame that called con.sql, while its statements are bound (None: no replacement scans)
@@ -129,6 +132,7 @@ class Session:
         self.config = dict(DEFAULT_CONFIG)
         if config:
             self.set_config(**config)
+        self.initial_config = dict(self.config)          # what SQL's RESET goes back to
         self.sandbox = None                              # a FileSandbox: set by the server for remote clients
         self.command_guard = None                        # checks each bound statement (the server's roles)
         self._running: set = set()                       # contexts of queries in flight, for cancel()
@@ -148,6 +152,9 @@ class Session:
                 self.optimizer.check_disabled(value)      # unknown rules and required ones raise now
             if key in ("memory_limit", "memory_cap") and value is not None:
                 parse_bytes(value)
+            if key in ("default_null_order", "default_order"):
+                from quarry.sql.settings import check_value
+                value = check_value(key, value)
             self.config[key] = value
             if key == "event_log_dir":
                 from quarry.ui import set_event_log

@@ -418,9 +418,8 @@ def test_create_existing_table(con):
 
 @pytest.mark.parametrize("sql, words", [
     ("SELECT * FROM people NATURAL JOIN depts", "NATURAL JOIN"),
-    ("WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r", "recursive CTEs"),
-    ("SELECT DISTINCT ON (dept) dept FROM people", "DISTINCT ON"),
-    ("UPDATE people SET id = 1", "UPDATE statements"),
+    ("WITH RECURSIVE r AS (SELECT * FROM r UNION ALL SELECT 1) SELECT * FROM r", "only the step reading"),
+    ("UPDATE people SET id = 1 FROM depts", "UPDATE ... FROM"),
     ("SELECT id, dept IN (SELECT dept FROM depts) FROM people", "only supported in WHERE and HAVING"),
     ("SELECT dept, (SELECT max(id) FROM depts) FROM people GROUP BY dept", "of outer columns inside a subquery"),
     ("SELECT id FROM people p WHERE EXISTS (SELECT 1 FROM depts d WHERE d.dept = p.dept) OR id > 1",

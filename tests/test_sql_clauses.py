@@ -27,8 +27,6 @@ def con():
 
 
 @pytest.mark.parametrize("sql, clause", [
-    ("SELECT x FROM t QUALIFY row_number() OVER (ORDER BY x) = 1", "QUALIFY"),
-    ("SELECT x, sum(x) OVER w FROM t WINDOW w AS (ORDER BY x)", "WINDOW"),
     ("SELECT x FROM t TABLESAMPLE (10 PERCENT)", "TABLESAMPLE"),
     ("SELECT x FROM t USING SAMPLE 10%", "TABLESAMPLE"),
     ("SELECT * INTO u FROM t", "INTO"),

@@ -24,6 +24,7 @@ import quarry
 from quarry.errors import QuarryError
 from quarry.sql.binder import Binder
 from quarry.sql.guard import BOUND_ARGS, unread_args
+from quarry.sql.statements import bind_statement
 from quarry.testing import assert_tables_equal
 
 duckdb = pytest.importorskip("duckdb")
@@ -282,6 +283,9 @@ _NODE_QUERIES = {
     exp.Distinct: "SELECT DISTINCT a FROM t",
     exp.With: "WITH c AS (SELECT a FROM t) SELECT * FROM c",
     exp.CTE: "WITH c AS (SELECT a FROM t) SELECT * FROM c",
+    exp.Qualify: "SELECT a FROM t QUALIFY row_number() OVER (ORDER BY a) = 1",
+    exp.Delete: "DELETE FROM t WHERE a > 1",
+    exp.Update: "UPDATE t SET a = 1 WHERE a > 1",
 }
 
 
@@ -306,7 +310,10 @@ def test_every_unread_argument_is_refused(engines, cls, key):
     node.set(key, exp.Var(this="x"))
     assert key in unread_args(node)
     with pytest.raises(QuarryError) as info:
-        Binder(engines[0]).bind_statement_query(tree)
+        if isinstance(tree, (exp.Delete, exp.Update)):
+            bind_statement(engines[0], tree, _NODE_QUERIES[cls])
+        else:
+            Binder(engines[0]).bind_statement_query(tree)
     assert str(info.value).startswith("Not supported:"), str(info.value)
     assert describe_arg(cls, key) in str(info.value)
 

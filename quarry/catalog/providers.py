@@ -384,6 +384,23 @@ class MemoryTable(TableProvider):
         table = _nullable_table(table)
         self.table = pa.concat_tables([self.table, table.cast(self.table.schema)])
 
+    def replace_rows(self, table: pa.Table, base: pa.Table, verb: str) -> None:
+        """Make ``table`` (columns as stored) the rows, in one step, if they are still ``base``: the rows
+        a DELETE or UPDATE computed its change from. NOT NULL columns are checked first."""
+        for f, column in zip(self.schema, table.columns):
+            if not f.nullable and column.null_count:
+                raise DataError(f"NULL value in column `{f.name}` of `{self.name}`, which is NOT NULL",
+                                hint=f"{verb} must give `{f.name}` a value in every row")
+        with _REPLACE_LOCK:
+            if self.table is not base:
+                raise DataError(f"`{self.name}` changed while {verb} ran; nothing was changed",
+                                hint="run the statement again")
+            self.table = table
+
+
+# one lock for every table's replace_rows (a lock attribute would not pickle with the table)
+_REPLACE_LOCK = threading.Lock()
+
 
 def _nullable_table(table: pa.Table) -> pa.Table:
     """``table`` with every field declared nullable (the data is unchanged)."""

@@ -7,10 +7,11 @@ running it. The roles (see :mod:`quarry.server.auth`):
 =========  ==========================================================================================
 role       may
 =========  ==========================================================================================
-``read``   run queries: SELECT and the other queries, EXPLAIN, SHOW TABLES, DESCRIBE, metadata
+``read``   run queries: SELECT and the other queries, EXPLAIN, SHOW TABLES, DESCRIBE, metadata;
+           SET / RESET ``default_null_order`` and ``default_order`` (other settings need ``admin``)
 ``write``  also create tables and views (CREATE, CREATE ... AS, CREATE TABLE ... LOCATION, ingest),
-           and change or drop the tables it created (INSERT, CREATE OR REPLACE, DROP, ingest append
-           or replace); COPY files into the server's writable directory
+           and change or drop the tables it created (INSERT, DELETE, UPDATE, CREATE OR REPLACE, DROP,
+           ingest append or replace); COPY files into the server's writable directory
 ``admin``  also change, replace or drop every other table: those the server serves from its data
            directories and those other users created (what every other session sees)
 =========  ==========================================================================================
@@ -32,9 +33,10 @@ import threading
 from quarry.errors import AccessDeniedError
 from quarry.server.auth import ROLES
 from quarry.sql.commands import (
-    Copy, CreateExternalTable, CreateTable, CreateTableAs, CreateView, Describe, Drop, Explain, Insert, Query,
-    ShowTables, Unchanged,
+    Copy, CreateExternalTable, CreateTable, CreateTableAs, CreateView, Delete, Describe, Drop, Explain, Insert,
+    Query, ResetOption, SetOption, ShowTables, Unchanged, Update,
 )
+from quarry.sql.settings import HARMLESS
 
 _READS = (Query, Explain, ShowTables, Describe)
 _CREATES = (CreateView, CreateTable, CreateTableAs, CreateExternalTable)
@@ -88,11 +90,14 @@ class RoleGuard:
         guard does not know, so nothing new passes unchecked)."""
         if isinstance(command, _READS):
             return "read"
+        if isinstance(command, (SetOption, ResetOption)):
+            # how this session orders its own results is the caller's business; its resources are not
+            return "read" if command.key in HARMLESS else "admin"
         if isinstance(command, Unchanged):
             return "write"
         if isinstance(command, _CREATES):
             return self.table_change(command.name) if command.replace else "write"
-        if isinstance(command, Insert):
+        if isinstance(command, (Insert, Delete, Update)):
             return self.table_change(command.table)
         if isinstance(command, Drop):
             return max((self.table_change(n) for n in command.names), key=ROLES.index, default="write")
@@ -131,6 +136,10 @@ def _describe(command) -> str:
     """How a refusal names the statement: ``DROP TABLE `nation```."""
     if isinstance(command, Insert):
         return f"INSERT into `{command.table}`"
+    if isinstance(command, Delete):
+        return f"DELETE from `{command.table}`"
+    if isinstance(command, Update):
+        return f"UPDATE of `{command.table}`"
     if isinstance(command, Drop):
         return f"DROP {command.kind} " + ", ".join(f"`{n}`" for n in command.names)
     if isinstance(command, _CREATES):
@@ -140,6 +149,8 @@ def _describe(command) -> str:
         return "COPY"
     if isinstance(command, Unchanged):
         return command.verb
+    if isinstance(command, (SetOption, ResetOption)):
+        return f"{'SET' if isinstance(command, SetOption) else 'RESET'} `{command.key}`"
     return type(command).__name__
 
 

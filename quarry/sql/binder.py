@@ -35,6 +35,9 @@ from quarry.sql.expr_binder import ExprBinder, node_position
 from quarry.sql.guard import refuse_unread_args
 from quarry.sql.parameters import parameter_literal, plain_batch, plain_scalar
 from quarry.sql.scope import Relation, Scope
+from quarry.sql.recursive import WorkingTable, recursive_rows, references
+from quarry.sql.series import series_scan
+from quarry.sql.settings import sort_direction
 
 
 _DATA_EXTENSIONS = (".parquet", ".pq", ".csv", ".tsv", ".tab", ".csv.gz")
@@ -100,6 +103,8 @@ class Binder:
             for cte in with_.expressions:
                 self.check(cte)
                 name = cte.alias_or_name.lower()
+                if with_.args.get("recursive") and references(cte.this, name):
+                    cte.meta["recursive"] = True
                 scope.ctes[name] = (cte, dict(scope.ctes))
         if isinstance(node, exp.Subquery):
             plan = self.bind_query(node.this, scope)
@@ -137,15 +142,14 @@ class Binder:
             for o in order.expressions:
                 self.check(o)
                 target = o.this
+                asc, nf = sort_direction(self.session, o)
                 if _is_all(target):
-                    keys.extend(SortKey(ColumnRef(f), not o.args.get("desc"), bool(o.args.get("nulls_first")))
-                                for f in plan.schema)
+                    keys.extend(SortKey(ColumnRef(f), asc, nf) for f in plan.schema)
                 elif isinstance(target, exp.Literal) and not target.is_string:
                     idx = int(target.this)
                     if not 1 <= idx <= len(plan.schema):
                         raise self._error_at(BindError(f"ORDER BY position {idx} is out of range"), o)
-                    keys.append(SortKey(ColumnRef(plan.schema[idx - 1]), not o.args.get("desc"),
-                                        bool(o.args.get("nulls_first"))))
+                    keys.append(SortKey(ColumnRef(plan.schema[idx - 1]), asc, nf))
                 else:
                     keys.append(eb.bind_sort_key(o))
             plan = Sort(plan, tuple(keys))
@@ -427,6 +431,8 @@ class Binder:
         try:
             if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
                 plan, default_alias = self._named_table(node, scope)
+            elif isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
+                plan, default_alias = series_scan(self, node.this)
             elif isinstance(node, exp.Table) and isinstance(node.this, (exp.Func, exp.Anonymous)):
                 plan, default_alias = self._table_function(node.this), None
             elif isinstance(node, exp.Subquery):
@@ -471,6 +477,12 @@ class Binder:
         if node.args.get("db") is not None and node.db.lower() not in ("main", "memory"):
             raise UnknownSchemaError(node.db)
         cte = scope.find_cte(name)
+        if isinstance(cte, WorkingTable):
+            # a recursive CTE's name in its own step: the rows of the round before
+            return scan_of(cte.provider), cte.provider.name
+        if cte is not None and cte[0].meta.get("recursive"):
+            provider = recursive_rows(self, cte[0], cte[1])
+            return scan_of(provider), provider.name
         if cte is not None:
             cte_node, visible = cte
             sub_scope = Scope(ctes={k: v for k, v in visible.items()})
@@ -546,8 +558,60 @@ class Binder:
 
     # ------------------------------------------------------------------ SELECT
 
+    def _expand_named_windows(self, sel: exp.Select) -> exp.Select:
+        """``sel`` with every ``OVER w`` / ``OVER (w ORDER BY ...)`` spelled out from its ``WINDOW w AS
+        (...)`` definition (a copy; the tree as parsed is bound again for each use of a CTE or view).
+
+        As in the SQL standard and DuckDB, a window that names another adds an ORDER BY only when the
+        named one has none, and a frame; it never adds a PARTITION BY. A name no WINDOW clause defines
+        is an error, never an empty window.
+        """
+        uses = [w for w in sel.find_all(exp.Window) if w.args.get("alias") is not None
+                and w.find_ancestor(exp.Select) is sel]
+        if not sel.args.get("windows") and not uses:
+            return sel
+        defined: dict[str, exp.Window] = {}
+        for w in sel.args.get("windows") or []:
+            name = w.this.name.lower()
+            if name in defined:
+                raise self._error_at(BindError(f"window `{w.this.name}` is defined twice"), w)
+            defined[name] = self._merge_window(w, defined)
+        sel = sel.copy()
+        sel.set("windows", None)
+        for w in [w for w in sel.find_all(exp.Window) if w.args.get("alias") is not None
+                  and w.find_ancestor(exp.Select) is sel]:
+            merged = self._merge_window(w, defined)
+            for key in ("partition_by", "order", "spec"):
+                w.set(key, merged.args.get(key))
+            w.set("alias", None)
+        return sel
+
+    def _merge_window(self, w: exp.Window, defined: dict[str, exp.Window]) -> exp.Window:
+        """The specification of window ``w`` with the named window it refers to (if any) folded in."""
+        ref = w.args.get("alias")
+        if ref is None:
+            return w
+        base = defined.get(ref.name.lower())
+        if base is None:
+            raise self._error_at(BindError(f"window `{ref.name}` is not defined",
+                                           hint=suggest(ref.name, list(defined)) or
+                                           f"define it: WINDOW {ref.name} AS (PARTITION BY ... ORDER BY ...)"), ref)
+        if w.args.get("partition_by"):
+            raise self._error_at(BindError(f"a window based on `{ref.name}` cannot add a PARTITION BY"), w)
+        if w.args.get("order") and base.args.get("order"):
+            raise self._error_at(BindError(f"a window based on `{ref.name}` cannot add an ORDER BY: it has one"),
+                                 w)
+        merged = exp.Window(this=w.this)
+        merged.set("partition_by", [p.copy() for p in base.args.get("partition_by") or []] or None)
+        order = w.args.get("order") or base.args.get("order")
+        merged.set("order", order.copy() if order is not None else None)
+        spec = w.args.get("spec") or base.args.get("spec")
+        merged.set("spec", spec.copy() if spec is not None else None)
+        return merged
+
     def bind_select(self, sel: exp.Select, scope: Scope) -> LogicalPlan:
         self.check(sel)
+        sel = self._expand_named_windows(sel)
         plan = self.bind_from(sel, scope)
         where = sel.args.get("where")
         self.check(where)
@@ -596,7 +660,7 @@ class Binder:
             for o in order_node.expressions:
                 self.check(o)
                 t = o.this
-                asc, nf = not o.args.get("desc"), bool(o.args.get("nulls_first"))
+                asc, nf = sort_direction(self.session, o)
                 if _is_all(t):
                     # ORDER BY ALL: every output column, left to right
                     order_targets.extend(("out", i, asc, nf) for i in range(len(items)))
@@ -611,8 +675,22 @@ class Binder:
                 else:
                     order_targets.append(("expr", ob.bind(t), asc, nf))
 
+        qualify_node = sel.args.get("qualify")
+        self.check(qualify_node)
+        qualify = None
+        if qualify_node is not None:
+            qb = ExprBinder(self, scope, allow_aggregates=True, allow_windows=True, aliases=alias_map)
+            qualify = self._bool(qb.bind(qualify_node.this), qualify_node, "QUALIFY")
+            if not any(isinstance(x, WindowCall) for e in bound + [qualify] for x in e.walk()):
+                raise self._error_at(BindError("QUALIFY needs a window function in the select list or in QUALIFY",
+                                               hint="use WHERE (or HAVING) to filter without one"), qualify_node)
+
+        distinct_node = sel.args.get("distinct")
+        distinct_on = self._distinct_on(distinct_node, scope, alias_map, names, bound, order_targets)
+
         aggs: list[AggCall] = B.collect_aggregates(
-            bound + ([having] if having is not None else []) + [t[1] for t in order_targets if t[0] == "expr"])
+            bound + ([having] if having is not None else []) + [t[1] for t in order_targets if t[0] == "expr"]
+            + ([qualify] if qualify is not None else []) + ([distinct_on] if distinct_on is not None else []))
 
         if group_node is not None or aggs:
             input_ids = {f.id for f in plan.schema}
@@ -631,6 +709,10 @@ class Binder:
                 having = rewrite(having, having_node)
             order_targets = [(t[0], rewrite(t[1], order_node) if t[0] == "expr" else t[1], t[2], t[3])
                              for t in order_targets]
+            if qualify is not None:
+                qualify = rewrite(qualify, qualify_node)
+            if distinct_on is not None:
+                distinct_on = rewrite(distinct_on, distinct_node)
             if having is not None:
                 plan = Filter(plan, having)
         elif having is not None:
@@ -639,7 +721,14 @@ class Binder:
 
         # window functions
         order_exprs = [t[1] for t in order_targets if t[0] == "expr"]
-        plan, lifted = B.lift_windows(plan, bound + order_exprs)
+        plan, lifted = B.lift_windows(plan, bound + order_exprs + ([qualify] if qualify is not None else []))
+        if qualify is not None:
+            # QUALIFY filters on the window results
+            plan = Filter(plan, lifted.pop())
+        if distinct_on is not None:
+            # then DISTINCT ON keeps the first row of each group, among the rows QUALIFY kept
+            plan, (first,) = B.lift_windows(plan, [distinct_on])
+            plan = Filter(plan, first)
         bound, lifted_order = lifted[:len(bound)], iter(lifted[len(bound):])
         order_targets = [(t[0], next(lifted_order) if t[0] == "expr" else t[1], t[2], t[3])
                          for t in order_targets]
@@ -648,7 +737,7 @@ class Binder:
         out_fields = output_fields(bound, names)
         proj_exprs = list(bound)
         proj_fields = list(out_fields)
-        distinct = sel.args.get("distinct") is not None
+        distinct = sel.args.get("distinct") is not None and distinct_on is None
         self.check(sel.args.get("distinct"))
         for t in order_targets:
             if t[0] == "out":
@@ -681,6 +770,33 @@ class Binder:
         return plan
 
     # ------------------------------------------------------------------ helpers
+
+    def _distinct_on(self, node, scope: Scope, alias_map, names, bound, order_targets) -> Expr | None:
+        """``DISTINCT ON (keys)`` as the condition ``row_number() OVER (PARTITION BY keys ORDER BY
+        <the query's ORDER BY>) = 1``: the first row of each group of keys in that order (any row of
+        it without an ORDER BY), as DuckDB keeps. None for a plain DISTINCT or none."""
+        on = node.args.get("on") if node is not None else None
+        if on is None:
+            return None
+        eb = ExprBinder(self, scope, allow_aggregates=True, aliases=alias_map)
+        lowered = [n.lower() for n in names]
+        keys = []
+        for k in (on.expressions if isinstance(on, exp.Tuple) else [on]):
+            if isinstance(k, exp.Literal) and not k.is_string and k.this.isdigit():
+                idx = int(k.this)
+                if not 1 <= idx <= len(bound):
+                    raise self._error_at(BindError(f"DISTINCT ON position {idx} is out of range"), k)
+                keys.append(bound[idx - 1])
+            elif isinstance(k, exp.Column) and not k.table and k.name.lower() in lowered:
+                keys.append(bound[lowered.index(k.name.lower())])
+            else:
+                keys.append(eb.bind(k))
+        order = tuple(SortKey(bound[t[1]] if t[0] == "out" else t[1], t[2], t[3]) for t in order_targets)
+        if any(isinstance(x, WindowCall) for e in keys + [k.expr for k in order] for x in e.walk()):
+            raise self._error_at(UnsupportedError("window functions in DISTINCT ON or in its ORDER BY",
+                                                  hint="compute them in a subquery first"), node)
+        rank = WindowCall(F.call("row_number", []), tuple(keys), order, None)
+        return F.call("equal", [rank, Literal(1, T.INT64)])
 
     def _select_items(self, item: exp.Expression, scope: Scope) -> list[tuple[exp.Expression, str, Field | None]]:
         """One select item as (expression, output name, field it reads directly) triples.

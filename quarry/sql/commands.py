@@ -13,8 +13,9 @@ result              statements                                  what a front end
 ``QueryPlan``       SELECT, VALUES, set operations, WITH,       runs ``plan`` when rows are wanted
                     SHOW TABLES, DESCRIBE                       (lazily: nothing has run yet)
 ``Status``          CREATE VIEW, CREATE TABLE (columns,         prints ``verb``; no rows changed
-                    USING ... LOCATION), DROP
-``RowCount``        INSERT, CREATE TABLE AS, COPY               ``rows`` were written
+                    USING ... LOCATION), DROP, SET, RESET
+``RowCount``        INSERT, DELETE, UPDATE, CREATE TABLE AS,    ``rows`` were written (deleted,
+                    COPY                                        changed)
 ``ExplainText``     EXPLAIN [VERBOSE | ANALYZE]                 prints ``text``
 ==================  ==========================================  =================================
 
@@ -37,7 +38,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from quarry.catalog.providers import MemoryTable, ParquetTable, ViewTable, provider_for
 from quarry.catalog.writer import write_file
@@ -254,6 +257,87 @@ class Insert(Command):
 
 
 @dataclass(frozen=True)
+class Delete(Command):
+    """DELETE FROM t [WHERE ...]: ``plan`` yields the positions of the rows to delete, in the rows
+    ``base`` held when the statement was bound (see :mod:`quarry.sql.dml`)."""
+
+    table: str
+    plan: LogicalPlan | None
+    base: pa.Table | None
+    refusal: QuarryError | None = None     # the table cannot change (its rows are files): raised on run
+
+    def run(self, session) -> RowCount:
+        if self.refusal is not None:
+            raise self.refusal
+        provider = session.catalog.get(self.table)
+        rows = session.run(self.plan).table.column(0)
+        if len(rows) == 0:
+            return RowCount("DELETE", 0)
+        keep = np.ones(self.base.num_rows, dtype=bool)
+        keep[rows.to_numpy()] = False
+        provider.replace_rows(self.base.filter(pa.array(keep)), self.base, "DELETE")
+        return RowCount("DELETE", len(rows))
+
+
+@dataclass(frozen=True)
+class Update(Command):
+    """UPDATE t SET columns = ... [WHERE ...]: ``plan`` yields each changed row's position in ``base``
+    and the new values of ``columns``, already of their types (see :mod:`quarry.sql.dml`)."""
+
+    table: str
+    columns: tuple[str, ...]
+    plan: LogicalPlan | None
+    base: pa.Table | None
+    refusal: QuarryError | None = None     # the table cannot change (its rows are files): raised on run
+
+    def run(self, session) -> RowCount:
+        if self.refusal is not None:
+            raise self.refusal
+        provider = session.catalog.get(self.table)
+        result = session.run(self.plan).table
+        if result.num_rows == 0:
+            return RowCount("UPDATE", 0)
+        result = result.take(pc.sort_indices(result.column(0)))
+        mask = np.zeros(self.base.num_rows, dtype=bool)
+        mask[result.column(0).to_numpy()] = True
+        mask = pa.array(mask)
+        columns = list(self.base.columns)
+        for i, name in enumerate(self.columns, start=1):
+            at = self.base.schema.get_field_index(name)
+            new = result.column(i).combine_chunks().cast(self.base.schema.field(at).type)
+            columns[at] = pc.replace_with_mask(columns[at].combine_chunks(), mask, new)
+        provider.replace_rows(pa.Table.from_arrays(columns, schema=self.base.schema), self.base, "UPDATE")
+        return RowCount("UPDATE", result.num_rows)
+
+
+@dataclass(frozen=True)
+class SetOption(Command):
+    """SET name = value: ``key`` is the configuration key (see :mod:`quarry.sql.settings`), ``value``
+    already checked."""
+
+    key: str
+    value: object
+
+    def run(self, session) -> Status:
+        session.set_config(**{self.key: self.value})
+        return Status("SET")
+
+
+@dataclass(frozen=True)
+class ResetOption(Command):
+    """RESET name: the setting goes back to what the session started with."""
+
+    key: str
+
+    def run(self, session) -> Status:
+        initial = getattr(session, "initial_config", None)
+        if initial is None:
+            raise UnsupportedError("RESET in a session that does not remember its first settings")
+        session.set_config(**{self.key: initial[self.key]})
+        return Status("RESET")
+
+
+@dataclass(frozen=True)
 class Drop(Command):
     """DROP TABLE|VIEW [IF EXISTS] names."""
 
@@ -361,5 +445,6 @@ def explain_text(session, plan: LogicalPlan, mode: str = "plan") -> str:
 
 
 __all__ = ["StatementResult", "QueryPlan", "Status", "RowCount", "ExplainText", "Command", "Query", "Explain",
-           "Unchanged", "CreateView", "CreateTable", "CreateTableAs", "CreateExternalTable", "Insert", "Drop",
+           "Unchanged", "CreateView", "CreateTable", "CreateTableAs", "CreateExternalTable", "Insert", "Delete",
+           "Update", "SetOption", "ResetOption", "Drop",
            "ShowTables", "Describe", "Copy", "output_schema", "describe_table", "type_name", "explain_text"]

@@ -422,7 +422,25 @@ class ExprBinder:
         name = node.name.lower()
         if name in ("read_parquet", "read_csv", "read_csv_auto"):
             raise BindError(f"{name}() is a table function; use it in FROM")
+        if name == "current_setting":
+            return self._current_setting(node)
         return self._call_named(name, list(node.expressions), node)
+
+    def _current_setting(self, node: exp.Anonymous) -> Expr:
+        """``current_setting('name')``: the session's setting as a constant, as of binding."""
+        from quarry.sql.settings import config_key, display
+        args = node.expressions
+        if len(args) != 1 or not (isinstance(args[0], exp.Literal) and args[0].is_string):
+            raise BindError("current_setting() takes the setting's name as a string", hint="current_setting('threads')")
+        key = config_key(args[0].this, self.qb.session.config)
+        value = display(key, self.qb.session.config[key])
+        if value is None:
+            return Literal(None, T.STRING)
+        if isinstance(value, bool):
+            return Literal(value, T.BOOL)
+        if isinstance(value, int):
+            return Literal(value, T.INT64)
+        return Literal(str(value), T.STRING)
 
     # -- functions -----------------------------------------------------------------------
 
@@ -567,10 +585,10 @@ class ExprBinder:
         return WindowFrame(mode, start, end)
 
     def bind_sort_key(self, node: exp.Ordered) -> SortKey:
+        from quarry.sql.settings import sort_direction
         self.qb.check(node)
-        desc = bool(node.args.get("desc"))
-        nulls_first = bool(node.args.get("nulls_first"))
-        return SortKey(self.bind(node.this), not desc, nulls_first)
+        ascending, nulls_first = sort_direction(getattr(self.qb, "session", None), node)
+        return SortKey(self.bind(node.this), ascending, nulls_first)
 
 
 __all__ = ["ExprBinder", "node_position", "sql_type", "interval_value"]

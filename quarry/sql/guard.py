@@ -1,6 +1,6 @@
 """Refuse every clause or modifier of a query that the binder does not implement.
 
-sqlglot parses far more than quarry binds: ``QUALIFY``, ``LIMIT ... PERCENT``,
+sqlglot parses far more than quarry binds: ``SELECT ... INTO``, ``WITH TIES``,
 ``ASOF`` joins, ``SELECT * ILIKE``, ``WITH FILL`` ... A binder that reads only the
 arguments it knows would silently drop the rest and give a wrong answer. So each
 query node the binder handles is checked here against the one list of argument
@@ -9,11 +9,11 @@ keys the binder reads for it; any other argument that is set is refused with
 someone implements it and adds it here.
 
 >>> import sqlglot
->>> refuse_unread_args(sqlglot.parse_one("SELECT 1 QUALIFY true", read="duckdb"))
+>>> refuse_unread_args(sqlglot.parse_one("SELECT * INTO u FROM t", read="duckdb"))
 Traceback (most recent call last):
 ...
-quarry.errors.UnsupportedError: Not supported: the QUALIFY clause is not supported
-HINT: filter the window function's result in an outer query
+quarry.errors.UnsupportedError: Not supported: SELECT ... INTO is not supported
+HINT: use CREATE TABLE name AS SELECT ...
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from quarry.errors import UnsupportedError
 # For each sqlglot node class the binder binds: the argument keys it reads (and so implements).
 BOUND_ARGS: dict[type, frozenset[str]] = {
     exp.Select: frozenset({"expressions", "from_", "joins", "where", "group", "having", "order", "limit",
-                           "offset", "distinct", "with_"}),
+                           "offset", "distinct", "with_", "qualify", "windows"}),
     exp.Union: frozenset({"this", "expression", "distinct", "by_name", "order", "limit", "offset", "with_"}),
     exp.Intersect: frozenset({"this", "expression", "distinct", "order", "limit", "offset", "with_"}),
     exp.Except: frozenset({"this", "expression", "distinct", "order", "limit", "offset", "with_"}),
@@ -46,10 +46,14 @@ BOUND_ARGS: dict[type, frozenset[str]] = {
     exp.LimitOptions: frozenset({"percent", "rows"}),     # ROWS is a noise word (FETCH FIRST 2 ROWS ONLY)
     exp.Offset: frozenset({"expression"}),
     exp.Fetch: frozenset({"direction", "count", "limit_options"}),
-    exp.Distinct: frozenset(),
-    exp.With: frozenset({"expressions"}),
+    exp.Distinct: frozenset({"on"}),
+    exp.Qualify: frozenset({"this"}),
+    exp.With: frozenset({"expressions", "recursive"}),
     # MATERIALIZED is a hint that changes no answer
     exp.CTE: frozenset({"this", "alias", "materialized"}),
+    # DELETE and UPDATE (quarry.sql.dml); sqlglot sets `using` and `cluster` to False when absent
+    exp.Delete: frozenset({"this", "where"}),
+    exp.Update: frozenset({"this", "expressions", "where"}),
 }
 
 # How a refused argument is named in the message, and what to do instead.
@@ -58,7 +62,8 @@ _NAMES = {
     "recursive": "recursive CTEs (WITH RECURSIVE)", "ilike": "SELECT * ILIKE", "with_fill": "ORDER BY ... WITH FILL",
     "with_ties": "WITH TIES", "match_condition": "MATCH_CONDITION", "pivots": "PIVOT / UNPIVOT",
     "laterals": "LATERAL VIEW", "on": "DISTINCT ON", "totals": "WITH TOTALS", "into": "SELECT ... INTO",
-    "by_name": "BY NAME", "percent": "PERCENT",
+    "by_name": "BY NAME", "percent": "PERCENT", "returning": "RETURNING", "from_": "UPDATE ... FROM",
+    "using": "DELETE ... USING",
 }
 _HINTS = {
     "qualify": "filter the window function's result in an outer query",
@@ -66,6 +71,8 @@ _HINTS = {
     "sample": "sampling is not supported in SQL yet; the DataFrame API has df.sample(fraction)",
     "into": "use CREATE TABLE name AS SELECT ...",
     "pivots": "write the pivot with CASE WHEN and GROUP BY",
+    "from_": "set the column to a scalar subquery: SET a = (SELECT u.x FROM u WHERE u.k = t.k)",
+    "using": "write the condition with a subquery: WHERE k IN (SELECT k FROM u)",
 }
 
 

@@ -3,7 +3,8 @@
 Supported statements: queries (SELECT, set operations, VALUES, WITH), EXPLAIN
 [VERBOSE | ANALYZE], CREATE [OR REPLACE] VIEW, CREATE TABLE ... AS, CREATE
 TABLE t (columns), CREATE TABLE t USING parquet LOCATION 'path', INSERT INTO,
-DROP TABLE/VIEW [IF EXISTS], SHOW TABLES, DESCRIBE, COPY (query) TO 'file'.
+DELETE and UPDATE (in-memory tables), SET and RESET, DROP TABLE/VIEW [IF EXISTS], SHOW TABLES, DESCRIBE,
+COPY (query) TO 'file'.
 
 :func:`bind_statement` turns one parsed statement into a command of
 :mod:`quarry.sql.commands` (everything resolved, nothing run); :func:`run_sql` runs
@@ -25,6 +26,7 @@ import re
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.duckdb import DuckDB
 
 from quarry.catalog.writer import check_options, format_for_path
 from quarry.errors import (
@@ -34,6 +36,8 @@ from quarry.logical import types as T
 from quarry.logical.builder import cast_plan_output
 from quarry.sql import commands as C
 from quarry.sql.binder import Binder
+from quarry.sql import settings
+from quarry.sql.dml import bind_delete, bind_update
 from quarry.sql.expr_binder import node_position, sql_type
 from quarry.sql.lexer import split_statements, unterminated_quote
 from quarry.sql.scope import Scope
@@ -65,10 +69,37 @@ def _misspelled_statement(text: str) -> ParseError | None:
                       hint=hint.replace("`", "") if hint.startswith("did") else hint)
 
 
+class _Parser(DuckDB.Parser):
+    """DuckDB's parser, recording on each ORDER BY item whether NULLS FIRST/LAST was written
+    (``meta["nulls_explicit"]``): sqlglot's tree says the same for ``NULLS LAST`` and for nothing,
+    and only the latter follows ``SET default_null_order``."""
+
+    def _parse_ordered(self, parse_method=None):
+        after = []
+        inner = parse_method or self._parse_disjunction
+
+        def parse_item():
+            item = inner()
+            after.append(self._index)       # the tokens after the item: [ASC|DESC] [NULLS FIRST|LAST]
+            return item
+        node = super()._parse_ordered(parse_item)
+        if node is not None and after:
+            words = [t.text.upper() for t in self._tokens[after[0]:after[0] + 3]]
+            node.meta["nulls_explicit"] = "NULLS" in words[:2]
+        return node
+
+
+class _Dialect(DuckDB):
+    """The DuckDB dialect with quarry's :class:`_Parser`; SQL is generated as DuckDB's."""
+
+    class Parser(_Parser):
+        pass
+
+
 def parse(text: str) -> list[exp.Expression]:
     """Parse SQL into sqlglot statements; syntax errors become a ParseError with a caret."""
     try:
-        statements = sqlglot.parse(text, read=DIALECT)
+        statements = sqlglot.parse(text, read=_Dialect)
     except sqlglot.errors.ParseError as err:
         misspelled = _misspelled_statement(text)
         if misspelled is not None:
@@ -221,12 +252,47 @@ def bind_statement(session, node: exp.Expression, text: str, parameters=None,
         return C.Describe(C.output_schema(binder.bind_statement_query(target)))
     if isinstance(node, exp.Copy):
         return _copy(session, binder, node)
+    if isinstance(node, exp.Set):
+        return _set(session, node)
+    if isinstance(node, exp.Command) and str(node.this).upper() == "RESET":
+        return _reset(session, node)
+    if isinstance(node, exp.Delete):
+        return bind_delete(session, binder, node)
+    if isinstance(node, exp.Update):
+        return bind_update(session, binder, node)
     misspelled = _misspelled_statement(text)
     if misspelled is not None:
         raise misspelled
     if isinstance(node, exp.Command):
         raise UnsupportedError(f"`{node.this}` statements are not supported")
     raise UnsupportedError(f"{node.key.upper()} statements are not supported")
+
+
+def _set(session, node: exp.Set) -> C.SetOption:
+    """``SET [SESSION] name = value`` / ``SET name TO value``: one session setting."""
+    if node.args.get("unset") or node.args.get("tag") or len(node.expressions) != 1:
+        raise UnsupportedError("this form of SET", hint="write SET name = value, one setting per statement")
+    item = node.expressions[0]
+    kind = (item.args.get("kind") or "").upper()
+    if kind not in ("", "SESSION"):
+        raise UnsupportedError(f"SET {kind}: settings belong to the session",
+                               hint="write SET name = value (it lasts as long as the session)")
+    assignment = item.this
+    if not isinstance(assignment, exp.EQ) or not isinstance(assignment.this, (exp.Column, exp.Identifier, exp.Var)):
+        raise UnsupportedError(f"SET `{item.sql(dialect=DIALECT)}`", hint="write SET name = value")
+    key = settings.config_key(assignment.this.name, session.config)
+    initial = getattr(session, "initial_config", session.config)
+    return C.SetOption(key, settings.check_value(key, settings.sql_value(assignment.expression), initial.get(key)))
+
+
+def _reset(session, node: exp.Command) -> C.ResetOption:
+    """``RESET [SESSION] name`` (sqlglot leaves RESET as text)."""
+    words = str(node.expression.this if isinstance(node.expression, exp.Literal) else node.expression).split()
+    if words and words[0].upper() == "SESSION":
+        words = words[1:]
+    if len(words) != 1 or words[0].upper() == "ALL":
+        raise UnsupportedError(f"RESET {' '.join(words)}", hint="write RESET name, one setting per statement")
+    return C.ResetOption(settings.config_key(words[0].strip(";"), session.config))
 
 
 def _create(session, binder: Binder, node: exp.Create) -> C.Command:

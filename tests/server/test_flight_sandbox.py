@@ -236,6 +236,29 @@ def test_write_role_changes_its_own_tables(roles_server):
     assert as_user(roles_server, "reader", "SELECT count(*) AS n FROM nation").to_pylist() == [{"n": 25}]
 
 
+def test_delete_and_update_are_changes_of_a_table(roles_server):
+    """DELETE and UPDATE need what INSERT needs: the table's creator (a writer) or an admin; a reader never."""
+    as_user(roles_server, "writer", "CREATE TABLE w_dml AS SELECT * FROM (VALUES (1), (2), (3)) v(x)")
+    for sql in ("DELETE FROM w_dml WHERE x = 1", "UPDATE w_dml SET x = 0"):
+        denied(roles_server, "reader", sql, "admin")
+        denied(roles_server, "writer2", sql, "admin")
+    denied(roles_server, "writer", "DELETE FROM nation", "admin")
+    # a served table is files: even an admin's DELETE is refused (after the role check)
+    with pytest.raises(adbc.Error, match="quarry does not rewrite files"):
+        as_user(roles_server, "boss", "DELETE FROM nation WHERE n_nationkey = 1")
+    assert as_user(roles_server, "reader", "SELECT sum(x) AS s FROM w_dml").to_pylist() == [{"s": 6}]
+    as_user(roles_server, "writer", "DELETE FROM w_dml WHERE x = 1")
+    as_user(roles_server, "writer", "UPDATE w_dml SET x = x * 10")
+    assert as_user(roles_server, "reader", "SELECT sum(x) AS s FROM w_dml").to_pylist() == [{"s": 50}]
+    as_user(roles_server, "writer", "DROP TABLE w_dml")
+
+
+def test_a_reader_sets_only_its_own_orderings(roles_server):
+    as_user(roles_server, "reader", "SET default_null_order = 'nulls_first'")
+    denied(roles_server, "reader", "SET threads = 64", "admin")
+    denied(roles_server, "writer", "SET memory_limit = '100GB'", "admin")
+
+
 def test_admin_role_changes_any_table(roles_server, dirs):
     # even an admin cannot write into a served file: INSERT takes in-memory tables only
     before = (dirs["served"] / "nation.parquet").read_bytes()
