@@ -44,6 +44,10 @@ def config_key(name: str, config: dict) -> str:
     return key
 
 
+# settings that take a number of bytes or a size string, whatever their current value's type
+SIZE_SETTINGS = ("memory_limit", "memory_cap")
+
+
 def check_value(key: str, value, default=None):
     """``value`` as setting ``key`` takes it (the type of ``default``, its initial value); a bad value
     raises."""
@@ -58,6 +62,8 @@ def check_value(key: str, value, default=None):
         if text is None:
             raise QuarryError(f"`{value}` is not a sort order", hint="use 'asc' or 'desc'")
         return text
+    if key in SIZE_SETTINGS:
+        return value                      # a byte count or a size ('512MB'): the session checks it when set
     if isinstance(default, bool):
         if isinstance(value, str) and value.lower() in ("true", "false", "on", "off", "1", "0"):
             return value.lower() in ("true", "on", "1")

@@ -400,10 +400,12 @@ def executors_page(state, base: str, params: dict, live=None) -> tuple[str, str]
 
 
 def live_worker_pids(session) -> list[int]:
-    """The worker processes of this process's pools (shared by all its sessions, and by the Flight SQL
-    server's per-request sessions)."""
-    from quarry.execution import pool
-    return [pid for p in list(pool._POOLS.values()) if not p._closed for pid in p.pids()]
+    """The worker processes of ``session``'s pool (a pool is shared by the sessions of one size in this
+    process, and by the Flight SQL server's per-request sessions); none before it ran on one."""
+    own = getattr(getattr(session, "_backend_obj", None), "pool", None)
+    if own is None or own._closed:
+        return []
+    return list(own.pids())
 
 
 def environment_page(state, base: str, params: dict) -> tuple[str, str]:
