@@ -503,7 +503,7 @@ class Session:
         with self._lock:
             self._running.add(ctx)
         # the web UI's record of this query's job, stages and tasks (None: no UI, no event log)
-        record = self.ui_recorder.start_query(physical, origin) if self.ui_recorder is not None else None
+        record = self.ui_recorder.start_query(physical, origin if origin is not None else ctx.origin) if self.ui_recorder is not None else None
         try:
             if self.executor == "inline":
                 if record is not None:

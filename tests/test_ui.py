@@ -274,3 +274,24 @@ def test_history_errors_are_clear(tmp_path):
         serve_history(str(tmp_path), port=0)
     with pytest.raises(QuarryError, match="no event log directory"):
         serve_history(str(tmp_path / "missing"), port=0)
+
+
+def test_a_flight_sql_servers_queries_show_their_sql_text(tpch_sf001):
+    # quarry serve --ui-port: each request gets its own session, reporting to the served one's UI
+    import adbc_driver_flightsql.dbapi as flight_sql
+    import quarry.server
+    from quarry.ui import serve_ui_for
+    served = register_tables(quarry.connect(workers=2), tpch_sf001)
+    server = quarry.server.serve(served, "127.0.0.1", 0, block=False)
+    serve_ui_for(server, served, port=0)
+    try:
+        sql = "SELECT n_regionkey, count(*) AS n FROM nation GROUP BY n_regionkey ORDER BY 1"
+        with flight_sql.connect(f"grpc://127.0.0.1:{server.port}", autocommit=True) as client, \
+                client.cursor() as cur:
+            cur.execute(sql)
+            assert len(cur.fetchall()) == 5
+        jobs = api(served, "/jobs")
+        assert [j["name"] for j in jobs] == [sql] and jobs[0]["status"] == "SUCCEEDED"
+    finally:
+        server.shutdown()
+        served.close()                                      # stops the UI too
