@@ -41,6 +41,7 @@ from quarry.sql.dml import bind_delete, bind_update
 from quarry.sql.expr_binder import node_position, sql_type
 from quarry.sql.lexer import split_statements, unterminated_quote
 from quarry.sql.scope import Scope
+from quarry.sql.secrets import bind_secret_statement, is_secret_statement
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
@@ -162,6 +163,9 @@ def _run_one(session, text: str) -> C.StatementResult:
             raise ParseError("EXPLAIN takes exactly one query", sql=text)
         return _guarded(statements[0], text, lambda node: run_command(session, C.Explain(
             Binder(session, inner).bind_statement_query(node), mode)))
+    if is_secret_statement(text):
+        # before sqlglot, which cannot parse it and would log its text (keys and all)
+        return run_command(session, bind_secret_statement(text))
     statements = parse(text)
     if len(statements) != 1:
         raise ParseError("expected one statement", sql=text)
