@@ -375,6 +375,11 @@ def list_location(location: str, storage: Storage | None = None) -> Listing:
         if info.type == pafs.FileType.File:
             return Listing([RemoteFile(location, info.size, info.mtime_ns or 0)], None)
         if info.type == pafs.FileType.NotFound:
+            bucket = path.split("/", 1)[0]
+            if scheme in S3_SCHEMES and "/" in path and fs.get_file_info(bucket).type == pafs.FileType.NotFound:
+                raise DataError(f"cannot read `{location}`: bucket `{bucket}` does not exist",
+                                hint="check the bucket name (and the endpoint: s3_endpoint or the secret's ENDPOINT)",
+                                subject=bucket)
             raise DataError(f"`{location}` does not exist", hint="check the bucket and the key prefix",
                             subject=bucket_of(location))
         infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
