@@ -205,3 +205,96 @@ def test_secret_settings_are_redacted():
     con = quarry.connect(workers=0, s3_secret_access_key="topsecret-1")
     shown = con.sql("SELECT current_setting('s3_secret_access_key') AS v").to_arrow().column(0)[0].as_py()
     assert shown == "<redacted>"
+
+
+# -- writes -------------------------------------------------------------------------------------------
+
+def _visible(s3, prefix: str) -> list[str]:
+    """Keys under ``prefix`` a reader sees (no ``_``/``.`` component below the prefix)."""
+    infos = s3.filesystem().get_file_info(pafs.FileSelector(prefix, recursive=True, allow_not_found=True))
+    rel = [i.path[len(prefix):].strip("/") for i in infos if i.type == pafs.FileType.File]
+    return sorted(r for r in rel if not any(part.startswith(("_", ".")) for part in r.split("/")))
+
+
+def test_copy_partitioned_to_s3_reads_back(s3, tpch_s3, duckdb_tpch):
+    rows = tpch_s3.sql("COPY (SELECT o_orderkey, o_totalprice, o_orderstatus FROM orders) "
+                       "TO 's3://lake/out/orders/' (FORMAT parquet, PARTITION_BY (o_orderstatus))")
+    assert rows.to_arrow().column(0)[0].as_py() == 15000
+    assert _visible(s3, "lake/out/orders") == [f"o_orderstatus={s}/part-0.parquet" for s in "FOP"]
+    assert s3.filesystem().get_file_info("lake/out/orders/_SUCCESS").type == pafs.FileType.File
+    import pyarrow.dataset as ds
+    back = ds.dataset("lake/out/orders", filesystem=s3.filesystem(), partitioning="hive",
+                      exclude_invalid_files=True).to_table()
+    expected = duckdb_tpch.sql("SELECT o_orderkey, o_totalprice, o_orderstatus FROM orders").to_arrow_table()
+    assert_tables_equal(back.select(["o_orderkey", "o_totalprice", "o_orderstatus"]).cast(expected.schema),
+                        expected, ordered=False)
+
+
+def test_write_parquet_file_to_s3(s3, tpch_s3):
+    df = tpch_s3.sql("SELECT n_nationkey, n_name FROM nation")
+    assert df.write_parquet("s3://lake/out/nation.parquet") == 25
+    with s3.filesystem().open_input_file("lake/out/nation.parquet") as f:
+        back = pq.read_table(f)
+    assert sorted(back.column("n_name").to_pylist()) == sorted(df.to_arrow().column("n_name").to_pylist())
+    assert _visible(s3, "lake/out") == ["nation.parquet"] + [p for p in _visible(s3, "lake/out") if p != "nation.parquet"]
+    tpch_s3.sql("COPY (SELECT r_name FROM region) TO 's3://lake/out/region.csv'")
+    with s3.filesystem().open_input_stream("lake/out/region.csv") as f:
+        assert f.read().decode().splitlines()[0] == '"r_name"'
+
+
+def test_failed_write_leaves_nothing_visible(s3, tpch_s3, monkeypatch):
+    from quarry.catalog import writer
+    real = writer._batches
+
+    def failing(schema, batches):
+        for i, batch in enumerate(real(schema, batches)):
+            if i == 2:
+                raise OSError("disk on fire")
+            yield batch
+    monkeypatch.setattr(writer, "_batches", failing)
+    tpch_s3.set_config(batch_rows=1000)
+    try:
+        with pytest.raises(QuarryError, match="disk on fire"):
+            tpch_s3.sql("SELECT * FROM lineitem").write_parquet("s3://lake/failed/", partition_by=["l_returnflag"])
+    finally:
+        tpch_s3.set_config(batch_rows=1 << 17)
+    assert _visible(s3, "lake/failed") == []
+    # the staging prefix was removed too
+    infos = s3.filesystem().get_file_info(pafs.FileSelector("lake/failed", recursive=True, allow_not_found=True))
+    assert [i for i in infos if i.type == pafs.FileType.File] == []
+
+
+KILLED_WRITER = """
+import os, signal, sys
+import quarry
+from quarry.catalog import writer
+real = writer._batches
+def killed(schema, batches):
+    for i, batch in enumerate(real(schema, batches)):
+        if i == 30:
+            print("killed after", i, "batches", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)      # the process dies half-way through the data
+        yield batch
+writer._batches = killed
+config = dict(s3_endpoint=sys.argv[1], s3_access_key_id=sys.argv[2], s3_secret_access_key=sys.argv[3],
+              s3_region="us-east-1", batch_rows=1000)
+con = quarry.connect(workers=0, config=config)
+con.register("lineitem", "s3://tpch/sf001/lineitem.parquet")
+con.sql("COPY lineitem TO 's3://lake/killed/' (FORMAT parquet, PARTITION_BY (l_returnflag))")
+"""
+
+
+def test_killed_write_leaves_nothing_visible(s3, tmp_path):
+    import subprocess
+    import sys
+    script = tmp_path / "kill.py"
+    script.write_text(KILLED_WRITER)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, str(script), s3.url, s3.key_id, s3.secret], env=env, timeout=120,
+                          capture_output=True)
+    assert done.returncode == -9, done.stderr.decode()[-2000:]
+    assert b"killed after 30 batches" in done.stdout          # half of lineitem's 60 batches reached the writer
+    assert _visible(s3, "lake/killed") == []
+    con = quarry.connect(workers=0, config=s3.config())
+    with pytest.raises(DataError, match="does not exist|no data files"):
+        con.register("k", "s3://lake/killed/")

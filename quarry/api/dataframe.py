@@ -778,7 +778,7 @@ class DataFrame:
         >>> li.write_parquet("out/lineitem", partition_by=["l_returnflag"])               # doctest: +SKIP
         """
         from quarry.catalog.writer import write_file, write_partitioned
-        with _calling("write_parquet"):
+        with _calling("write_parquet"), self._session.using_storage():
             self._session.check_write_allowed(os.fspath(path))
             batches = self._session.run_batches(self._plan)
             if partition_by is None:
@@ -791,7 +791,7 @@ class DataFrame:
         """Run the query and write one CSV file (NULL is an empty field; a name ending in ``.gz`` is
         gzipped); returns the number of rows written. ``df.write_csv("out/q1.csv")``."""
         from quarry.catalog.writer import write_file
-        with _calling("write_csv"):
+        with _calling("write_csv"), self._session.using_storage():
             self._session.check_write_allowed(os.fspath(path))
             return write_file(path, self.schema, self._session.run_batches(self._plan), "csv", header=header,
                               delimiter=delimiter)
