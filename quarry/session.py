@@ -246,6 +246,25 @@ class Session:
             provider = ParquetTable(name or table_name(path), path, hive_partitioning=hive_partitioning)
         return self._scan_frame(provider)
 
+    def read_delta(self, path, *, version: int | None = None, timestamp=None, name: str | None = None):
+        """A DataFrame over a Delta table (local or ``s3://``): the latest snapshot, or ``version`` /
+        ``timestamp`` (time travel). See docs/sources.md.
+
+        >>> orders = con.read_delta("warehouse/orders", version=3)     # doctest: +SKIP
+        """
+        from quarry.catalog.delta import DeltaTable
+        self.check_path_allowed(os.fspath(path))
+        with self.using_storage():
+            provider = DeltaTable(name or table_name(path), path, version=version, timestamp=timestamp)
+        return self._scan_frame(provider)
+
+    def delta_history(self, path, limit: int | None = None) -> pa.Table:
+        """The commits of the Delta table at ``path``, newest first (``version``, ``timestamp``, ``operation``)."""
+        from quarry.catalog.delta import history
+        self.check_path_allowed(os.fspath(path))
+        with self.using_storage():
+            return history(path, limit)
+
     def read_csv(self, path, *, name: str | None = None, delimiter: str | None = None, header: bool = True):
         """A DataFrame over CSV file(s), loaded into memory now with types inferred by Arrow.
 

@@ -540,6 +540,9 @@ def provider_for(name: str, obj, **options) -> TableProvider:
         raise DataError(f"cannot register {what} as a table",
                         hint="pass rows as a list of dicts ([{'a': 1}, {'a': 2}]) or a list of file paths")
     if isinstance(obj, (str, os.PathLike, list, tuple)):
+        from quarry.catalog.delta import DeltaTable, is_delta_table
+        if is_delta_table(obj):
+            return DeltaTable(name, obj, **options)
         paths = expand_paths(obj)
         lowered = [p.lower() for p in paths]
         if all(p.endswith((".csv", ".tsv", ".csv.gz", ".txt", ".tab")) for p in lowered):
