@@ -70,6 +70,7 @@ def bind_table_format_scan(binder, node: exp.Table):
         session.check_path_allowed(path)
         from quarry.catalog.delta import DeltaTable
         provider = DeltaTable(os.path.basename(path.rstrip("/")) or "delta", path, version=version, timestamp=timestamp)
+        session.check_path_allowed(provider.files)      # a log may name files outside the table's directory
         return scan_of(provider), provider.name
     if name == "iceberg_scan":
         from quarry.catalog.iceberg import iceberg_provider
