@@ -44,6 +44,14 @@ DEFAULT_CONFIG = {
     "default_null_order": "nulls_last",  # where ORDER BY puts NULLs when it does not say (as DuckDB's setting)
     "default_order": "asc",          # ORDER BY without ASC or DESC
     "recursion_limit": 10_000,       # rounds a recursive CTE may run before it is an error
+    # object stores (docs/sources.md); unset: the AWS default chain (environment, profile, instance)
+    "s3_endpoint": None,             # host:port or URL of an S3-compatible store
+    "s3_region": None,
+    "s3_access_key_id": None,
+    "s3_secret_access_key": None,    # shown redacted by current_setting and the UI
+    "s3_session_token": None,        # shown redacted too
+    "s3_use_ssl": True,              # https (false: http) for an endpoint given without a scheme
+    "s3_url_style": None,            # "path" or "vhost" addressing (None: pyarrow's default)
 }
 
 # the frame that called con.sql, while its statements are bound (None: no replacement scans)
@@ -135,6 +143,7 @@ class Session:
         self.initial_config = dict(self.config)          # what SQL's RESET goes back to
         self.sandbox = None                              # a FileSandbox: set by the server for remote clients
         self.command_guard = None                        # checks each bound statement (the server's roles)
+        self.secrets: dict = {}                          # CREATE SECRET: name -> S3Credentials, in memory only
         self._running: set = set()                       # contexts of queries in flight, for cancel()
         self._lock = threading.Lock()
 
@@ -201,7 +210,9 @@ class Session:
             self.check_path_allowed(os.fspath(source))
         elif isinstance(source, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in source):
             self.check_path_allowed([os.fspath(p) for p in source])
-        self.catalog.register(name, provider_for(name, source, **options))
+        with self.using_storage():
+            provider = provider_for(name, source, **options)
+        self.catalog.register(name, provider)
 
     def unregister(self, name: str) -> None:
         """Forget the table or view ``name`` (no error when there is none)."""
@@ -231,8 +242,28 @@ class Session:
         """
         from quarry.catalog.providers import ParquetTable
         self.check_path_allowed([os.fspath(p) for p in path] if isinstance(path, (list, tuple)) else os.fspath(path))
-        provider = ParquetTable(name or table_name(path), path, hive_partitioning=hive_partitioning)
+        with self.using_storage():
+            provider = ParquetTable(name or table_name(path), path, hive_partitioning=hive_partitioning)
         return self._scan_frame(provider)
+
+    def read_delta(self, path, *, version: int | None = None, timestamp=None, name: str | None = None):
+        """A DataFrame over a Delta table (local or ``s3://``): the latest snapshot, or ``version`` /
+        ``timestamp`` (time travel). See docs/sources.md.
+
+        >>> orders = con.read_delta("warehouse/orders", version=3)     # doctest: +SKIP
+        """
+        from quarry.catalog.delta import DeltaTable
+        self.check_path_allowed(os.fspath(path))
+        with self.using_storage():
+            provider = DeltaTable(name or table_name(path), path, version=version, timestamp=timestamp)
+        return self._scan_frame(provider)
+
+    def delta_history(self, path, limit: int | None = None) -> pa.Table:
+        """The commits of the Delta table at ``path``, newest first (``version``, ``timestamp``, ``operation``)."""
+        from quarry.catalog.delta import history
+        self.check_path_allowed(os.fspath(path))
+        with self.using_storage():
+            return history(path, limit)
 
     def read_csv(self, path, *, name: str | None = None, delimiter: str | None = None, header: bool = True):
         """A DataFrame over CSV file(s), loaded into memory now with types inferred by Arrow.
@@ -241,7 +272,9 @@ class Session:
         """
         from quarry.catalog.providers import MemoryTable, read_csv_table
         self.check_path_allowed([os.fspath(p) for p in path] if isinstance(path, (list, tuple)) else os.fspath(path))
-        provider = MemoryTable(name or table_name(path), read_csv_table(path, delimiter=delimiter, header=header))
+        with self.using_storage():
+            table = read_csv_table(path, delimiter=delimiter, header=header)
+        provider = MemoryTable(name or table_name(path), table)
         return self._scan_frame(provider)
 
     def from_arrow(self, data, *, name: str = "arrow"):
@@ -290,6 +323,17 @@ class Session:
         if self.sandbox is not None:
             in_use = [f for p in self.catalog.providers() for f in getattr(p, "files", ())]
             self.sandbox.check_write(path, in_use)
+
+    def storage(self):
+        """What remote paths are read with: the ``s3_*`` settings and the secrets (a snapshot; see
+        :mod:`quarry.catalog.filesystems`)."""
+        from quarry.catalog.filesystems import make_storage
+        return make_storage(self.config, self.secrets.values())
+
+    def using_storage(self):
+        """A context in which remote paths opened by readers and writers use :meth:`storage`."""
+        from quarry.catalog.filesystems import using_storage
+        return using_storage(self.storage())
 
     # -- Python functions -----------------------------------------------------------------------
 
@@ -376,14 +420,17 @@ class Session:
         from quarry.sql.statements import run_sql
         # a restricted session's errors never quote the files it reads
         from quarry.logical.functions import using_functions
+        from quarry.sql.secrets import redact_sql
         recorder = self.ui_recorder
         if recorder is None:
-            with self._sql_caller(caller), redacting(self.sandbox is not None), using_functions(self.functions):
+            with self._sql_caller(caller), redacting(self.sandbox is not None), using_functions(self.functions), \
+                    self.using_storage():
                 return run_sql(self, text)
+        shown = redact_sql(text)                    # a CREATE SECRET's keys never reach the UI or event log
         with self._sql_caller(caller), redacting(self.sandbox is not None), using_functions(self.functions), \
-                recorder.running_sql(text):
+                self.using_storage(), recorder.running_sql(shown):
             result = run_sql(self, text)
-        recorder.remember_sql(getattr(result, "plan", None), text)       # the UI shows a query's SQL
+        recorder.remember_sql(getattr(result, "plan", None), shown)       # the UI shows a query's SQL
         return result
 
     def dsl(self, text: str):

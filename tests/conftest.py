@@ -54,3 +54,18 @@ def duckdb_con() -> Iterator[Any]:
     yield con
     con.close()
 
+
+
+# --- an S3-compatible endpoint (moto) ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A moto S3 server on 127.0.0.1 for the whole run (skipped when moto is not installed)."""
+    pytest.importorskip("moto")
+    pytest.importorskip("boto3")
+    import s3server
+
+    server = s3server.start()
+    yield server
+    server.stop()

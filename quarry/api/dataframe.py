@@ -778,7 +778,7 @@ class DataFrame:
         >>> li.write_parquet("out/lineitem", partition_by=["l_returnflag"])               # doctest: +SKIP
         """
         from quarry.catalog.writer import write_file, write_partitioned
-        with _calling("write_parquet"):
+        with _calling("write_parquet"), self._session.using_storage():
             self._session.check_write_allowed(os.fspath(path))
             batches = self._session.run_batches(self._plan)
             if partition_by is None:
@@ -787,11 +787,29 @@ class DataFrame:
             keys = [self._resolve_name(ctx, c).name for c in _flat([partition_by])]
             return write_partitioned(path, self.schema, batches, keys, compression=compression)
 
+    def write_delta(self, path: str, *, mode: str = "error", partition_by=None, schema_mode: str | None = None) -> int:
+        """Run the query and commit its rows to the Delta table at ``path`` (local or ``s3://``), streaming
+        batches into deltalake's writer; ``mode`` is ``"append"``, ``"overwrite"``, ``"error"`` (the default:
+        the table must not exist) or ``"ignore"``; ``schema_mode="merge"`` adds new columns. Returns the
+        number of rows written.
+
+        >>> daily.write_delta("warehouse/daily", mode="append", partition_by=["day"])        # doctest: +SKIP
+        """
+        from quarry.catalog.delta import write_delta
+        with _calling("write_delta"), self._session.using_storage():
+            self._session.check_write_allowed(os.fspath(path))
+            keys = None
+            if partition_by is not None:
+                ctx = self._ctx("write_delta")
+                keys = [self._resolve_name(ctx, c).name for c in _flat([partition_by])]
+            return write_delta(path, self.schema, self._session.run_batches(self._plan), mode=mode,
+                               partition_by=keys, schema_mode=schema_mode)
+
     def write_csv(self, path: str, *, header: bool = True, delimiter: str = ",") -> int:
         """Run the query and write one CSV file (NULL is an empty field; a name ending in ``.gz`` is
         gzipped); returns the number of rows written. ``df.write_csv("out/q1.csv")``."""
         from quarry.catalog.writer import write_file
-        with _calling("write_csv"):
+        with _calling("write_csv"), self._session.using_storage():
             self._session.check_write_allowed(os.fspath(path))
             return write_file(path, self.schema, self._session.run_batches(self._plan), "csv", header=header,
                               delimiter=delimiter)

@@ -22,6 +22,7 @@ import pyarrow as pa
 import numpy as np
 import pyarrow.parquet as pq
 
+from quarry.catalog.filesystems import is_remote, list_files
 from quarry.errors import DataError
 from quarry.logical.types import normalize, normalize_schema
 from quarry.parallelism import arrow_threads
@@ -89,6 +90,8 @@ def expand_paths(location: str | os.PathLike | list) -> list[str]:
             out.extend(expand_paths(loc))
         return out
     loc = os.fspath(location)
+    if is_remote(loc):
+        return [f.uri for f in list_files(loc)]
     if any(ch in loc for ch in "*?["):
         files = sorted(p for p in globlib.glob(loc, recursive=True) if os.path.isfile(p))
         if not files:
@@ -136,8 +139,13 @@ def hive_partitions(root: str, files: list[str]) -> tuple[list[str], list[dict[s
     """Partition keys and per-file values from ``k=v`` folders below ``root``."""
     keys: list[str] = []
     per_file = []
+    remote = is_remote(root)
     for f in files:
-        rel = os.path.relpath(os.path.dirname(f), root) if os.path.isdir(root) else ""
+        if remote:
+            # object-store keys below the listed prefix (no directories to ask about)
+            rel = f[len(root):].strip("/").rpartition("/")[0] if f.startswith(root.rstrip("/") + "/") else ""
+        else:
+            rel = os.path.relpath(os.path.dirname(f), root) if os.path.isdir(root) else ""
         values = {}
         if rel and rel != ".":
             for part in Path(rel).parts:
@@ -171,22 +179,30 @@ class ParquetTable(TableProvider):
     def __init__(self, name: str, location, *, hive_partitioning: bool | None = None):
         self.name = name
         self.location = location
-        self.files = [f for f in expand_paths(location)]
-        root = os.fspath(location) if isinstance(location, (str, os.PathLike)) and os.path.isdir(location) else ""
-        keys, values = hive_partitions(root, self.files) if root and hive_partitioning is not False else ([], [{}] * len(self.files))
-        self.partition_keys = keys
-        file_schemas = []
-        self.row_groups: list[RowGroupInfo] = []
         self._file_meta = {}
         self._lock = threading.Lock()
-        for path in self.files:
-            try:
-                pf = pq.ParquetFile(path)
-            except (pa.ArrowException, OSError) as exc:
-                raise DataError(f"cannot read Parquet file `{path}`: {exc}",
-                                hint="the file is missing, not Parquet, or corrupt; regenerate or remove it") from exc
-            file_schemas.append(pf.schema_arrow)
-            self._file_meta[path] = pf.metadata
+        # remote files: the credentials to read them (they travel with the plan to the workers), and
+        # each file's size, so a read needs no request to learn it
+        self.storage = None
+        self.file_sizes: dict[str, int] = {}
+        if is_remote(location):
+            keys, values = self._list_remote(location, hive_partitioning)
+            file_schemas = [self._file_meta[path].schema.to_arrow_schema() for path in self.files]
+        else:
+            self.files = [f for f in expand_paths(location)]
+            root = os.fspath(location) if isinstance(location, (str, os.PathLike)) and os.path.isdir(location) else ""
+            keys, values = hive_partitions(root, self.files) if root and hive_partitioning is not False else ([], [{}] * len(self.files))
+            file_schemas = []
+            for path in self.files:
+                try:
+                    pf = pq.ParquetFile(path)
+                except (pa.ArrowException, OSError) as exc:
+                    raise DataError(f"cannot read Parquet file `{path}`: {exc}",
+                                    hint="the file is missing, not Parquet, or corrupt; regenerate or remove it") from exc
+                file_schemas.append(pf.schema_arrow)
+                self._file_meta[path] = pf.metadata
+        self.partition_keys = keys
+        self.row_groups: list[RowGroupInfo] = []
         try:
             raw = pa.unify_schemas(file_schemas) if len(file_schemas) > 1 else file_schemas[0]
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -201,6 +217,28 @@ class ParquetTable(TableProvider):
         for path, pvals in zip(self.files, values):
             typed = {k: self._typed_partition_value(k, pvals.get(k)) for k in keys}
             self._collect_row_groups(path, self._file_meta[path], typed)
+
+    def _list_remote(self, location, hive_partitioning):
+        """List remote files and fetch their footers (concurrently, cached): ``(keys, per-file values)``."""
+        from quarry.catalog.filesystems import current_storage, list_location, read_footers
+        self.storage = current_storage()
+        locations = list(location) if isinstance(location, (list, tuple)) else [location]
+        self.files, keys, values = [], [], []
+        remote_files = []
+        for loc in locations:
+            listing = list_location(os.fspath(loc), self.storage)
+            remote_files += listing.files
+            paths = [f.uri for f in listing.files]
+            self.files += paths
+            if listing.root and hive_partitioning is not False:
+                found, per_file = hive_partitions(listing.root, paths)
+                keys += [k for k in found if k not in keys]
+                values += per_file
+            else:
+                values += [{}] * len(paths)
+        self.file_sizes = {f.uri: f.size for f in remote_files}
+        self._file_meta.update(read_footers(remote_files, self.storage))
+        return keys, values
 
     def __getstate__(self):
         # travels to worker processes inside physical plans; locks stay behind
@@ -312,10 +350,11 @@ class ParquetTable(TableProvider):
         return self._dictionary_columns
 
     def read_row_group(self, rg: RowGroupInfo, columns: list[str], open_files: dict | None = None,
-                       dictionary: frozenset[str] = frozenset()) -> pa.Table:
+                       dictionary: frozenset[str] = frozenset(), io=None) -> pa.Table:
         """Read the named columns of one row group, types normalized, partition columns filled.
 
-        ``open_files`` caches readers by path for a caller that reads many row groups;
+        ``open_files`` caches readers by path for a caller that reads many row groups; ``io`` (a
+        :class:`quarry.catalog.filesystems.IOCounter`) counts the bytes and requests of remote reads;
         columns named in ``dictionary`` come back as dictionary arrays (see
         :meth:`dictionary_columns`), the rest in their normalized type.
         """
@@ -324,13 +363,24 @@ class ParquetTable(TableProvider):
             pf = open_files.get(rg.path) if open_files is not None else None
             if pf is None:
                 in_file = set(self._file_meta[rg.path].schema.names)
-                pf = pq.ParquetFile(rg.path, metadata=self._file_meta.get(rg.path),
-                                    read_dictionary=sorted(dictionary & in_file) or None)
+                if self.storage is not None:
+                    # ranged reads of only the column chunks read; pre_buffer coalesces neighbouring
+                    # chunks into one request
+                    from quarry.catalog.filesystems import open_input
+                    source = open_input(rg.path, self.file_sizes.get(rg.path), self.storage, io)
+                    pf = pq.ParquetFile(source, metadata=self._file_meta.get(rg.path), pre_buffer=True,
+                                        read_dictionary=sorted(dictionary & in_file) or None)
+                else:
+                    pf = pq.ParquetFile(rg.path, metadata=self._file_meta.get(rg.path),
+                                        read_dictionary=sorted(dictionary & in_file) or None)
                 if open_files is not None:
                     open_files[rg.path] = pf
             present = set(pf.schema_arrow.names)
             table = pf.read_row_group(rg.index, columns=[c for c in file_cols if c in present], use_threads=arrow_threads())
         except (pa.ArrowException, OSError) as exc:
+            if self.storage is not None:
+                from quarry.catalog.filesystems import remote_error
+                raise remote_error(rg.path, exc, self.storage) from None
             raise DataError(f"cannot read `{rg.path}` (row group {rg.index}): {exc}",
                             hint="the file changed or is corrupt since it was registered; register it again") from exc
         arrays, names = [], []
@@ -432,7 +482,14 @@ def read_csv_table(path, *, delimiter: str | None = None, header: bool = True) -
             # an empty field is NULL, a quoted "" an empty string (as DuckDB reads them, and as
             # COPY ... TO 'x.csv' writes them)
             convert = pcsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False)
-            table = pcsv.read_csv(f, read_options=read, parse_options=parse, convert_options=convert)
+            if is_remote(f):
+                from quarry.catalog.filesystems import open_input
+                source = open_input(f, None)
+                if f.lower().endswith(".gz"):
+                    source = pa.CompressedInputStream(source, "gzip")
+            else:
+                source = f
+            table = pcsv.read_csv(source, read_options=read, parse_options=parse, convert_options=convert)
             # a column with no values has Arrow's null type; DuckDB reads it as VARCHAR, and so do we,
             # so that it has a SQL type (DESCRIBE, .schema) and takes values on INSERT
             tables.append(table.cast(pa.schema([pa.field(c.name, pa.string()) if pa.types.is_null(c.type) else c
@@ -483,6 +540,9 @@ def provider_for(name: str, obj, **options) -> TableProvider:
         raise DataError(f"cannot register {what} as a table",
                         hint="pass rows as a list of dicts ([{'a': 1}, {'a': 2}]) or a list of file paths")
     if isinstance(obj, (str, os.PathLike, list, tuple)):
+        from quarry.catalog.delta import DeltaTable, is_delta_table
+        if is_delta_table(obj):
+            return DeltaTable(name, obj, **options)
         paths = expand_paths(obj)
         lowered = [p.lower() for p in paths]
         if all(p.endswith((".csv", ".tsv", ".csv.gz", ".txt", ".tab")) for p in lowered):

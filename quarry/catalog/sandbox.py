@@ -16,6 +16,12 @@ Writes (:meth:`FileSandbox.check_write`): only inside the writable directory (no
 default: writing is off), the target given without wildcards or ``..``, resolved through
 its existing ancestors, and never onto a file of a served table or inside a read-only root.
 
+Remote paths (``s3://``, ``gs://``, ...; :mod:`quarry.catalog.filesystems`): a root given as a URI
+is an allowed remote prefix (``s3://lake/public/``), and ``remote_writable`` prefixes may be written.
+A remote path is allowed only when it lies under one of them, compared as text after the scheme is
+lower-cased: an object store has no symlinks, and a path with a ``..`` or ``.`` component, or a
+glob whose fixed part is outside, is refused. Every other bucket is refused with the same text.
+
 Every refusal is an :class:`~quarry.errors.AccessDeniedError` whose text depends only
 on the path as written, never on what exists on disk, so refusals reveal nothing about
 files outside the roots.
@@ -59,8 +65,14 @@ class FileSandbox:
     ``writable`` (None: writing is not allowed) is readable too. Roots are kept as real paths.
     """
 
-    def __init__(self, read_roots: Iterable[str | os.PathLike] = (), writable: str | os.PathLike | None = None):
-        self.read_roots = tuple(os.path.realpath(os.fspath(r)) for r in read_roots)
+    def __init__(self, read_roots: Iterable[str | os.PathLike] = (), writable: str | os.PathLike | None = None,
+                 remote_writable: Iterable[str] = ()):
+        from quarry.catalog.filesystems import is_remote
+        roots = [os.fspath(r) for r in read_roots]
+        self.read_roots = tuple(os.path.realpath(r) for r in roots if not is_remote(r))
+        self.remote_writable = tuple(_remote_prefix(p) for p in remote_writable)
+        # remote prefixes reads may come from (the writable ones too)
+        self.remote_prefixes = tuple(_remote_prefix(r) for r in roots if is_remote(r)) + self.remote_writable
         self.writable = os.path.realpath(os.fspath(writable)) if writable is not None else None
 
     @property
@@ -77,8 +89,21 @@ class FileSandbox:
     def check_read(self, paths) -> None:
         """Refuse ``paths`` (a path, a glob, or a list of them) unless every file they name is inside
         the roots (see the module docstring)."""
+        from quarry.catalog.filesystems import is_remote
         for path in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
-            self._check_one_read(os.fspath(path))
+            path = os.fspath(path)
+            if is_remote(path):
+                if not self.allows_remote(path, self.remote_prefixes):
+                    raise self.refused(path)
+                continue
+            self._check_one_read(path)
+
+    def allows_remote(self, uri: str, prefixes: tuple[str, ...]) -> bool:
+        """Whether the remote ``uri`` (a glob's fixed part) lies under one of ``prefixes``."""
+        normal = _normal_uri(uri)
+        if normal is None:
+            return False
+        return any(normal == p.rstrip("/") or normal.startswith(p) for p in prefixes)
 
     def _check_one_read(self, path: str) -> None:
         from quarry.catalog.providers import expand_paths
@@ -104,6 +129,17 @@ class FileSandbox:
         resolves (through its existing ancestors and any symlink) inside it, and is none of the files
         ``in_use`` (those of registered tables)."""
         path = os.fspath(path)
+        from quarry.catalog.filesystems import is_remote
+        if is_remote(path):
+            if has_glob(path) or not self.allows_remote(path, self.remote_writable):
+                raise AccessDeniedError(f"writing `{path}` is not allowed",
+                                        hint="the server writes to object stores only under its writable prefixes"
+                                        + (": " + ", ".join(self.remote_writable) if self.remote_writable else
+                                           " (none: writing there is off)"))
+            if any(f.startswith(path.rstrip("/") + "/") or f == path for f in in_use):
+                raise AccessDeniedError(f"writing `{path}` is not allowed: a table reads that file",
+                                        hint="write to a new prefix, or drop the table first")
+            return
         if self.writable is None:
             raise AccessDeniedError(f"writing `{path}` is not allowed: this server is read-only",
                                     hint="the server writes files only when started with --writable DIR")
@@ -128,6 +164,30 @@ class FileSandbox:
         return AccessDeniedError(f"access to `{path}` is not allowed",
                                  hint="the server reads files only inside its data directories"
                                       + (" and its writable directory" if self.writable is not None else ""))
+
+
+def _remote_prefix(uri: str) -> str:
+    """An allowed remote prefix in the form :func:`_normal_uri` compares: ``s3://bucket/dir/``."""
+    normal = _normal_uri(os.fspath(uri))
+    if normal is None or has_glob(normal):
+        raise ValueError(f"`{uri}` is not a remote prefix (no wildcards, `.` or `..`)")
+    return normal.rstrip("/") + "/"
+
+
+def _normal_uri(uri: str) -> str | None:
+    """``uri`` with its scheme lower-cased and doubled slashes folded, up to its first wildcard component;
+    None when a component is ``.`` or ``..`` (anywhere, even after a wildcard)."""
+    scheme, _, rest = uri.partition("://")
+    parts = rest.split("/")
+    if any(p in (".", "..") for p in parts) or "\\" in rest or "" in parts[:-1]:
+        return None                # `a//b` is another key than `a/b` on an object store: refuse it
+    kept = []
+    for part in parts:
+        if has_glob(part):
+            break
+        if part:
+            kept.append(part)
+    return scheme.lower() + "://" + "/".join(kept)
 
 
 __all__ = ["FileSandbox", "has_glob"]

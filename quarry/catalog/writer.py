@@ -53,6 +53,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from quarry.catalog.filesystems import is_remote
 from quarry.errors import DataError, QuarryError, UnsupportedError, suggest
 
 TEXT_FORMATS = ("csv", "tsv", "json", "markdown")
@@ -346,6 +347,8 @@ def write_file(path, schema: pa.Schema, batches: Iterable[pa.RecordBatch], fmt: 
     path = os.fspath(path)
     fmt = fmt or format_for_path(path)
     check_options(fmt, options)
+    if is_remote(path):
+        return _write_remote(path, schema, batches, fmt, options, None)
     if os.path.isdir(path):
         raise DataError(f"cannot write `{path}`: it is a directory", hint="give a file name")
     tmp = None
@@ -381,6 +384,8 @@ def write_partitioned(path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
     import pyarrow.dataset as ds
     path = os.fspath(path)
     check_options("parquet", options)
+    if is_remote(path):
+        return _write_remote(path, schema, batches, "parquet", options, list(keys))
     if os.path.isfile(path):
         raise DataError(f"cannot write `{path}`: it is a file", hint="partitioned output is a directory")
     rows = 0
@@ -422,6 +427,109 @@ def write_partitioned(path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
 def _leaf_folders(root: str) -> list[str]:
     """The folders under ``root`` that hold files (the innermost partition folders)."""
     return sorted(folder for folder, _, files in os.walk(root) if files and folder != root)
+
+
+# -- object stores ---------------------------------------------------------------------------------
+#
+# An object store has no rename, so a write goes to a staging prefix, ``<target dir>/_temporary/<id>/``
+# (hidden from every listing: names starting with ``_`` are skipped), and is committed by server-side
+# copies once every batch is written; a directory target then gets a ``_SUCCESS`` marker, as Spark's
+# committer leaves. A write that fails or is killed before the commit leaves only the staging prefix
+# (removed on failure when the process is still alive), so nothing shows at the target.
+
+SUCCESS_MARKER = "_SUCCESS"
+
+
+def _write_remote(uri: str, schema: pa.Schema, batches, fmt: str, options: dict, keys: list[str] | None) -> int:
+    import uuid
+    import pyarrow.fs as pafs
+    from quarry.catalog.filesystems import current_storage, filesystem, remote_error
+    storage = current_storage()
+    fs, path = filesystem(uri, storage)
+    directory = keys is not None or uri.endswith("/")
+    base = path.rstrip("/") if directory else path.rsplit("/", 1)[0]
+    if "/" not in base and not directory and base == path:
+        raise DataError(f"cannot write `{uri}`: give a key inside the bucket", hint="e.g. s3://bucket/out/q.parquet")
+    staging = f"{base}/_temporary/{uuid.uuid4().hex}"
+    rows = 0
+
+    def counted():
+        nonlocal rows
+        for batch in _batches(schema, batches):
+            rows += batch.num_rows
+            yield batch
+
+    committed: list[str] = []
+    try:
+        if keys is not None or directory:
+            import pyarrow.dataset as ds
+            if fmt != "parquet":
+                raise UnsupportedError(f"{fmt} output to a directory", hint="write Parquet, or name one file")
+            file_format = ds.ParquetFileFormat()
+            write_options = file_format.make_write_options(
+                compression=str(options.get("compression", "snappy")).lower())
+            ds.write_dataset(pa.RecordBatchReader.from_batches(schema, counted()), staging, format=file_format,
+                             filesystem=fs, file_options=write_options, partitioning=keys or None,
+                             partitioning_flavor="hive" if keys else None, basename_template="part-{i}.parquet",
+                             existing_data_behavior="overwrite_or_ignore", create_dir=False)
+        else:
+            name = path.rsplit("/", 1)[1]
+            target = f"{staging}/{name}"
+            if fmt == "parquet":
+                import pyarrow.parquet as pq
+                compression = str(options.get("compression", "snappy")).lower()
+                with pq.ParquetWriter(target, schema, compression=compression, filesystem=fs) as writer:
+                    for batch in counted():
+                        writer.write_batch(batch)
+            elif fmt == "arrow":
+                with fs.open_output_stream(target) as sink, pa.ipc.new_file(sink, schema) as writer:
+                    for batch in counted():
+                        writer.write_batch(batch)
+            else:
+                compression = "gzip" if name.lower().endswith(".gz") else None
+                with fs.open_output_stream(target, compression=compression) as sink:
+                    _write_text(lambda chunk: sink.write(chunk) if chunk else None, schema, counted(), fmt,
+                                options)
+        written = [i.path for i in fs.get_file_info(pafs.FileSelector(staging, recursive=True))
+                   if i.type == pafs.FileType.File]
+        # commit: a partition replaces the files of the same partition; then the marker
+        targets = {f: base + f[len(staging):] for f in written}
+        if directory:
+            for folder in sorted({t.rsplit("/", 1)[0] for t in targets.values()}):
+                old = fs.get_file_info(pafs.FileSelector(folder, recursive=keys is None, allow_not_found=True))
+                for info in old:
+                    if info.type == pafs.FileType.File and (keys or not info.base_name.startswith("_")) and \
+                            "/_temporary/" not in info.path:
+                        fs.delete_file(info.path)
+        for source, target in targets.items():
+            fs.copy_file(source, target)
+            committed.append(target)
+        if directory:
+            with fs.open_output_stream(f"{base}/{SUCCESS_MARKER}"):
+                pass
+        committed = []
+        return rows
+    except (OSError, pa.ArrowException) as exc:
+        raise remote_error(uri, exc, storage, "write") from None
+    finally:
+        for target in committed:          # a commit that failed half-way takes back what it copied
+            try:
+                fs.delete_file(target)
+            except (OSError, pa.ArrowException):
+                pass
+        _remove_remote_dir(fs, staging)
+
+
+def _remove_remote_dir(fs, prefix: str) -> None:
+    """Delete every object under ``prefix`` (best effort: the write's own error is the one to report)."""
+    import pyarrow.fs as pafs
+    try:
+        for info in fs.get_file_info(pafs.FileSelector(prefix, recursive=True, allow_not_found=True)):
+            if info.type == pafs.FileType.File:
+                fs.delete_file(info.path)
+        fs.delete_dir(prefix)
+    except (OSError, pa.ArrowException):
+        pass
 
 
 def _remove(path: str) -> None:

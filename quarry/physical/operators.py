@@ -65,6 +65,9 @@ class ParquetScanExec(ExecNode):
         self.dictionary_keys = frozenset(f.key for f in self.read_fields if f.name in self.dictionary_names)
         self.metrics.update({"files": len(set(rg.path for rg in provider.row_groups)), "row_groups": 0,
                              "row_groups_skipped": 0, "rows_read": 0, "bytes_read": 0, "bytes_skipped": 0})
+        if provider.storage is not None:
+            # an object store's scan also counts what crossed the network: bytes and (ranged GET) requests
+            self.metrics.update({"bytes_fetched": 0, "requests": 0})
         # (id, field) of join filters that hash joins above make from their build sides at run time
         self.runtime_filters: list = []
 
@@ -105,6 +108,10 @@ class ParquetScanExec(ExecNode):
         by_name = {f.name: f for f in self.table_fields}
         join_filters = self._join_filters(ctx)
         files: dict = {}   # open Parquet readers of this partition (one thread each)
+        io = None
+        if self.provider.storage is not None:
+            from quarry.catalog.filesystems import IOCounter
+            io = IOCounter()
         for rg in self.splits[partition]:
             self.add_metric("row_groups", 1)
             nbytes = self._column_bytes(rg)
@@ -122,7 +129,13 @@ class ParquetScanExec(ExecNode):
             if not names:
                 yield rows_only(rg.num_rows)
                 continue
-            table = self.provider.read_row_group(rg, names, files, self.dictionary_names)
+            if io is None:
+                table = self.provider.read_row_group(rg, names, files, self.dictionary_names)
+            else:
+                before_bytes, before_requests = io.bytes, io.requests
+                table = self.provider.read_row_group(rg, names, files, self.dictionary_names, io)
+                self.add_metric("bytes_fetched", io.bytes - before_bytes)
+                self.add_metric("requests", io.requests - before_requests)
             table = table.rename_columns(rename)
             if self.predicate is not None:
                 table = filter_with_dictionaries(table, self.predicate, self.dictionary_keys)

@@ -21,7 +21,9 @@ import pyarrow as pa
 from sqlglot import exp
 
 from quarry.catalog.information_schema import INFORMATION_SCHEMA
+from quarry.catalog.filesystems import is_remote
 from quarry.catalog.providers import ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table
+from quarry.sql.table_formats import bind_table_format_scan, is_table_format_scan
 from quarry.errors import BindError, QuarryError, UnknownSchemaError, UnsupportedError, suggest
 from quarry.logical import builder as B
 from quarry.logical import functions as F
@@ -429,7 +431,9 @@ class Binder:
         alias = alias_node.name if alias_node is not None and alias_node.name else None
         col_aliases = [c.name for c in alias_node.columns] if alias_node is not None and alias_node.columns else []
         try:
-            if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
+            if isinstance(node, exp.Table) and is_table_format_scan(node):
+                plan, default_alias = bind_table_format_scan(self, node)
+            elif isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
                 plan, default_alias = self._named_table(node, scope)
             elif isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
                 plan, default_alias = series_scan(self, node.this)
@@ -511,6 +515,8 @@ class Binder:
         so a missing file is reported as a missing file rather than as an unknown table. With
         ``on_disk`` False the disk is not asked: any name with a folder separator is a path too.
         """
+        if is_remote(name):
+            return True
         if not on_disk:
             return any(ch in name for ch in "/\\*?[") or name.lower().endswith(_DATA_EXTENSIONS)
         if os.path.exists(name) or any(ch in name for ch in "*?"):

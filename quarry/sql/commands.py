@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quarry.catalog.providers import MemoryTable, ParquetTable, ViewTable, provider_for
-from quarry.catalog.writer import write_file
+from quarry.catalog.writer import write_file, write_partitioned
 from quarry.errors import QuarryError, UnsupportedError, suggest
 from quarry.logical import types as T
 from quarry.logical.plan import LogicalPlan
@@ -381,11 +381,16 @@ class Copy(Command):
     path: str
     format: str
     options: tuple[tuple[str, object], ...] = ()
+    partition_by: tuple[str, ...] = ()           # PARTITION_BY (cols): hive folders under the path
 
     def run(self, session) -> RowCount:
         session.check_write_allowed(self.path)
-        rows = write_file(self.path, output_schema(self.plan), session.run_batches(self.plan), self.format,
-                          **dict(self.options))
+        if self.partition_by:
+            rows = write_partitioned(self.path, output_schema(self.plan), session.run_batches(self.plan),
+                                     list(self.partition_by), **dict(self.options))
+        else:
+            rows = write_file(self.path, output_schema(self.plan), session.run_batches(self.plan), self.format,
+                              **dict(self.options))
         return RowCount("COPY", rows)
 
 

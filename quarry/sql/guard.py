@@ -32,7 +32,7 @@ BOUND_ARGS: dict[type, frozenset[str]] = {
     exp.Subquery: frozenset({"this", "alias", "order", "limit", "offset", "with_"}),
     exp.Values: frozenset({"expressions", "alias"}),
     exp.From: frozenset({"this"}),
-    exp.Table: frozenset({"this", "db", "catalog", "alias", "joins"}),
+    exp.Table: frozenset({"this", "db", "catalog", "alias", "joins", "version"}),   # version: quarry.sql.table_formats
     exp.TableAlias: frozenset({"this", "columns"}),
     exp.Join: frozenset({"this", "on", "side", "kind", "using", "method"}),
     exp.Star: frozenset({"except_", "replace", "rename"}),

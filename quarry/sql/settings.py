@@ -100,7 +100,10 @@ def sql_value(node):
 
 
 def display(key: str, value):
-    """The value ``current_setting`` shows (DuckDB spells the orders in capitals)."""
+    """The value ``current_setting`` shows (DuckDB spells the orders in capitals; secrets redacted)."""
+    from quarry.catalog.filesystems import REDACTED, SECRET_SETTINGS
+    if key in SECRET_SETTINGS and value is not None:
+        return REDACTED
     if key in ("default_null_order", "default_order") and isinstance(value, str):
         return value.upper()
     if isinstance(value, tuple):

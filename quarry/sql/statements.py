@@ -41,6 +41,7 @@ from quarry.sql.dml import bind_delete, bind_update
 from quarry.sql.expr_binder import node_position, sql_type
 from quarry.sql.lexer import split_statements, unterminated_quote
 from quarry.sql.scope import Scope
+from quarry.sql.secrets import bind_secret_statement, is_secret_statement
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
@@ -162,6 +163,9 @@ def _run_one(session, text: str) -> C.StatementResult:
             raise ParseError("EXPLAIN takes exactly one query", sql=text)
         return _guarded(statements[0], text, lambda node: run_command(session, C.Explain(
             Binder(session, inner).bind_statement_query(node), mode)))
+    if is_secret_statement(text):
+        # before sqlglot, which cannot parse it and would log its text (keys and all)
+        return run_command(session, bind_secret_statement(text))
     statements = parse(text)
     if len(statements) != 1:
         raise ParseError("expected one statement", sql=text)
@@ -430,12 +434,16 @@ def _copy(session, binder: Binder, node: exp.Copy) -> C.Copy:
         raise BindError("COPY needs a destination: COPY (query) TO 'file.parquet'")
     path = files[0].this if isinstance(files[0], exp.Literal) else files[0].name
     options: dict = {}
+    partition_by: tuple[str, ...] = ()
     for p in node.args.get("params") or []:
         key = (p.this.name if hasattr(p.this, "name") else str(p.this)).lower()
+        if key == "partition_by":
+            partition_by = _partition_columns(p.expression, output_names(plan))
+            continue
         if key not in _COPY_OPTIONS:
             raise UnsupportedError(f"COPY option `{key.upper()}` is not supported",
-                                   hint=suggest(key, _COPY_OPTIONS) or "COPY takes FORMAT, HEADER, DELIMITER and "
-                                                                       "COMPRESSION")
+                                   hint=suggest(key, list(_COPY_OPTIONS) + ["partition_by"])
+                                   or "COPY takes FORMAT, HEADER, DELIMITER, COMPRESSION and PARTITION_BY")
         options[_COPY_OPTIONS[key]] = _option_value(p.expression)
     fmt = str(options.pop("format", "") or "").lower()
     if not fmt:
@@ -450,4 +458,27 @@ def _copy(session, binder: Binder, node: exp.Copy) -> C.Copy:
         fmt = "csv"
         options.setdefault("delimiter", "\t")
     check_options(fmt, options)
-    return C.Copy(plan, path, fmt, tuple(sorted(options.items())))
+    if partition_by and fmt != "parquet":
+        raise UnsupportedError(f"PARTITION_BY with FORMAT {fmt}", hint="partitioned output is Parquet")
+    return C.Copy(plan, path, fmt, tuple(sorted(options.items())), partition_by)
+
+
+def output_names(plan) -> list[str]:
+    return list(C.output_schema(plan).names)
+
+
+def _partition_columns(node, names: list[str]) -> tuple[str, ...]:
+    """The columns of ``PARTITION_BY (a, b)``, each one of the query's output columns."""
+    items = node.expressions if isinstance(node, exp.Tuple) else [node.this if isinstance(node, exp.Paren) else node]
+    out = []
+    for item in items:
+        if not isinstance(item, (exp.Column, exp.Identifier, exp.Var)):
+            raise UnsupportedError(f"PARTITION_BY `{item.sql(dialect=DIALECT)}`", hint="PARTITION_BY names columns: "
+                                   "PARTITION_BY (year, month)")
+        name = item.name
+        match = [n for n in names if n.lower() == name.lower()]
+        if not match:
+            raise BindError(f"PARTITION_BY column `{name}` is not in the query's output",
+                            hint=suggest(name, names) or "output columns: " + ", ".join(names))
+        out.append(match[0])
+    return tuple(out)

@@ -544,6 +544,8 @@ def _runtime() -> dict:
 
 
 def _properties(session) -> list:
-    props = [[k, repr(v)] for k, v in sorted(session.config.items())]
+    from quarry.catalog.filesystems import REDACTED, SECRET_SETTINGS
+    props = [[k, REDACTED if k in SECRET_SETTINGS and v is not None else repr(v)]
+             for k, v in sorted(session.config.items())]
     props += [["executor", session.executor], ["workers", str(session.workers)]]
     return props

@@ -1,0 +1,540 @@
+"""Remote paths (``s3://``, ``gs://``, ``abfs://``, ``hdfs://``) through ``pyarrow.fs``: listing, globs,
+ranged reads, cached footers, credentials.
+
+A location with a scheme is remote; everything else stays a local path handled by the readers as
+before. The pieces a reader needs:
+
+* :func:`list_files` expands a remote file, "directory" (a key prefix, walked recursively, hidden
+  ``.``/``_`` names skipped as on local disks) or glob (``*``, ``?``, ``[..]`` within one path
+  component, ``**`` across components) into :class:`RemoteFile` entries with size and mtime;
+* :func:`read_footers` fetches the Parquet footers of many files concurrently, each cached in this
+  process by (uri, size, mtime), so re-registering a table or a second ``FROM 's3://...'`` fetches
+  nothing; a file rewritten in place has another size or mtime and is read again;
+* :func:`open_input` opens a file for ranged reads (``pyarrow.parquet.ParquetFile`` then fetches only
+  the column chunks it reads; with ``pre_buffer`` neighbouring chunks are coalesced into one request),
+  counting bytes and requests into an :class:`IOCounter` for the scan's metrics.
+
+Credentials: a :class:`Storage` is a snapshot of what a session knows — its ``s3_*`` settings and the
+secrets made by ``CREATE SECRET`` (a secret with a ``SCOPE`` applies to paths under it; the longest
+scope wins; an unscoped secret beats the settings). With neither, pyarrow's default AWS chain
+applies (environment variables, ``~/.aws`` profiles, instance metadata). A Storage travels inside
+physical plans to worker processes (and Ray workers), so they can read with no shared disk; its
+``repr`` never shows a secret, and every error raised here has known secret values blanked.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import contextvars
+import re
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Iterable
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+
+from quarry.errors import AccessDeniedError, DataError, UnsupportedError
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+S3_SCHEMES = ("s3", "s3a")
+OTHER_SCHEMES = {"gs": "GCS", "gcs": "GCS", "abfs": "Azure", "abfss": "Azure", "az": "Azure",
+                 "hdfs": "HDFS", "viewfs": "HDFS"}
+REDACTED = "<redacted>"
+FOOTER_THREADS = 8
+
+
+def scheme_of(path) -> str | None:
+    """The lower-cased scheme of a URI (``s3``), None for a local path (``file://`` counts as local).
+
+    >>> scheme_of("s3://bucket/x.parquet"), scheme_of("data/x.parquet"), scheme_of("file:///tmp/x")
+    ('s3', None, None)
+    """
+    if not isinstance(path, str):
+        return None
+    m = _SCHEME.match(path)
+    if m is None or m.group(1).lower() == "file":
+        return None
+    return m.group(1).lower()
+
+
+def is_remote(location) -> bool:
+    """Whether ``location`` (a path, or a list of paths) names remote files."""
+    if isinstance(location, (list, tuple)):
+        return bool(location) and any(is_remote(p) for p in location)
+    return scheme_of(location) is not None
+
+
+def bucket_of(uri: str) -> str:
+    """The bucket (container, host) a URI names: ``s3://warehouse/x`` is ``warehouse``."""
+    rest = _SCHEME.sub("", uri)
+    return rest.split("/", 1)[0]
+
+
+# -- credentials ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class S3Credentials:
+    """How to reach S3 or an S3-compatible store for the paths under ``scope`` ("" = every path)."""
+
+    key_id: str | None = None
+    secret: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    endpoint: str | None = None
+    region: str | None = None
+    use_ssl: bool = True
+    url_style: str | None = None          # "path" or "vhost" (None: pyarrow's choice)
+    scope: str = ""
+    name: str = "settings"
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in (("name", self.name), ("scope", self.scope),
+                                                    ("key_id", self.key_id), ("endpoint", self.endpoint),
+                                                    ("region", self.region)) if v)
+        return f"S3Credentials({shown}, secret={REDACTED if self.secret else None})"
+
+    def secret_values(self) -> tuple[str, ...]:
+        return tuple(v for v in (self.secret, self.session_token) if v)
+
+    def filesystem_options(self) -> dict:
+        """Keyword arguments of ``pyarrow.fs.S3FileSystem``."""
+        options: dict = {}
+        if self.key_id or self.secret:
+            options.update(access_key=self.key_id or "", secret_key=self.secret or "")
+            if self.session_token:
+                options["session_token"] = self.session_token
+        if self.region:
+            options["region"] = self.region
+        if self.endpoint:
+            m = re.match(r"^(https?)://(.*)$", self.endpoint)
+            if m:
+                options["scheme"], options["endpoint_override"] = m.group(1), m.group(2).rstrip("/")
+            else:
+                options["scheme"] = "https" if self.use_ssl else "http"
+                options["endpoint_override"] = self.endpoint.rstrip("/")
+        elif not self.use_ssl:
+            options["scheme"] = "http"
+        if self.url_style is not None:
+            options["force_virtual_addressing"] = self.url_style == "vhost"
+        return options
+
+
+S3_SETTINGS = {"s3_endpoint": "endpoint", "s3_region": "region", "s3_access_key_id": "key_id",
+               "s3_secret_access_key": "secret", "s3_session_token": "session_token", "s3_use_ssl": "use_ssl",
+               "s3_url_style": "url_style"}
+# settings whose values are secrets: SHOW, current_setting and the UI print them redacted
+SECRET_SETTINGS = frozenset({"s3_secret_access_key", "s3_session_token"})
+
+
+def s3_from_settings(config: dict) -> S3Credentials:
+    """The S3 credentials a session's ``s3_*`` settings give (unset ones are left to the AWS chain)."""
+    values = {attr: config.get(key) for key, attr in S3_SETTINGS.items() if config.get(key) is not None}
+    if "use_ssl" in values:
+        values["use_ssl"] = _flag(values["use_ssl"], "s3_use_ssl")
+    if values.get("url_style") not in (None, "path", "vhost"):
+        raise DataError(f"s3_url_style must be 'path' or 'vhost', not `{values['url_style']}`")
+    return S3Credentials(**values)
+
+
+def _flag(value, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "on", "1", "yes"):
+        return True
+    if text in ("false", "off", "0", "no"):
+        return False
+    raise DataError(f"{name} takes true or false, not `{value}`")
+
+
+@dataclass(frozen=True)
+class Storage:
+    """What a session knows about reaching remote storage: S3 secrets (most specific first) and the
+    defaults from its settings. Immutable and picklable: plans carry it to worker processes."""
+
+    s3_secrets: tuple[S3Credentials, ...] = ()
+    s3_default: S3Credentials = S3Credentials()
+
+    def s3_for(self, uri: str) -> S3Credentials:
+        """The credentials for ``uri``: the secret with the longest matching scope, else the settings."""
+        for secret in self.s3_secrets:
+            if not secret.scope or uri.startswith(secret.scope):
+                return secret
+        return self.s3_default
+
+    def secret_values(self) -> tuple[str, ...]:
+        out = []
+        for cred in self.s3_secrets + (self.s3_default,):
+            out.extend(cred.secret_values())
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        return f"Storage({len(self.s3_secrets)} secrets, default={self.s3_default!r})"
+
+
+def make_storage(config: dict, secrets: Iterable[S3Credentials] = ()) -> Storage:
+    """A :class:`Storage` of a session's settings and secrets (scoped secrets first, longest scope first;
+    an unscoped secret after them, before the settings)."""
+    ordered = sorted(secrets, key=lambda s: (-len(s.scope), s.name))
+    return Storage(tuple(ordered), s3_from_settings(config))
+
+
+# the Storage of the session running the current statement (set by the Session's entry points)
+_CURRENT: contextvars.ContextVar[Storage | None] = contextvars.ContextVar("quarry_storage", default=None)
+
+
+@contextlib.contextmanager
+def using_storage(storage: Storage):
+    """Within this block, remote paths are opened with ``storage``'s credentials."""
+    token = _CURRENT.set(storage)
+    try:
+        yield storage
+    finally:
+        _CURRENT.reset(token)
+
+
+def current_storage() -> Storage:
+    """The Storage of the running statement (outside any session: the default AWS chain only)."""
+    return _CURRENT.get() or Storage()
+
+
+# -- filesystems ------------------------------------------------------------------------------------
+
+_FILESYSTEMS: dict = {}
+_FS_LOCK = threading.Lock()
+
+
+def filesystem(uri: str, storage: Storage | None = None) -> tuple[pafs.FileSystem, str]:
+    """``(pyarrow filesystem, path inside it)`` for a remote ``uri``; filesystems are cached per process."""
+    storage = storage or current_storage()
+    scheme = scheme_of(uri)
+    if scheme is None:
+        raise DataError(f"`{uri}` is not a remote path")
+    rest = _SCHEME.sub("", uri)
+    if scheme in S3_SCHEMES:
+        cred = storage.s3_for(uri)
+        key = ("s3", cred)
+        with _FS_LOCK:
+            fs = _FILESYSTEMS.get(key)
+            if fs is None:
+                fs = _FILESYSTEMS[key] = pafs.S3FileSystem(**cred.filesystem_options())
+        return fs, rest.rstrip("/") if rest.count("/") else rest
+    if scheme in OTHER_SCHEMES:
+        kind = OTHER_SCHEMES[scheme]
+        root = scheme + "://" + rest.split("/", 1)[0]
+        with _FS_LOCK:
+            cached = _FILESYSTEMS.get(("uri", root))
+        if cached is None:
+            try:
+                cached = pafs.FileSystem.from_uri(uri)[0]
+            except (ImportError, pa.ArrowNotImplementedError) as exc:
+                raise UnsupportedError(f"{kind} paths (`{scheme}://`): this pyarrow has no {kind} filesystem",
+                                       hint=f"install a pyarrow built with {kind} support ({exc})") from None
+            except (OSError, pa.ArrowException) as exc:
+                raise DataError(f"cannot open {kind} storage for `{uri}`: {_scrub(str(exc), storage)}",
+                                hint=f"check the {kind} credentials in the environment") from None
+            with _FS_LOCK:
+                _FILESYSTEMS[("uri", root)] = cached
+        try:
+            path = pafs.FileSystem.from_uri(uri)[1] if kind == "HDFS" else rest
+        except (OSError, pa.ArrowException):
+            path = rest
+        return cached, path.rstrip("/") or path
+    raise UnsupportedError(f"paths with the scheme `{scheme}://`",
+                           hint="quarry reads s3://, gs://, abfs://, hdfs:// and local paths")
+
+
+def _scrub(text: str, storage: Storage) -> str:
+    for value in storage.secret_values():
+        text = text.replace(value, REDACTED)
+    return text
+
+
+_AWS_CODE = re.compile(r"AWS Error (\w+)")
+
+
+def remote_error(uri: str, exc: Exception, storage: Storage | None = None, doing: str = "read"):
+    """A clear QuarryError for a failure on ``uri``, naming its bucket; secrets never appear in it."""
+    storage = storage or current_storage()
+    text = _scrub(str(exc), storage)
+    bucket = bucket_of(uri)
+    m = _AWS_CODE.search(text)
+    code = m.group(1) if m else ""
+    creds = ("give credentials with CREATE SECRET (TYPE s3, KEY_ID '...', SECRET '...'), the "
+             "s3_access_key_id / s3_secret_access_key settings, or the AWS environment variables / profile")
+    if code in ("ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH", "EXPIRED_TOKEN",
+                "UNRECOGNIZED_CLIENT", "INVALID_CLIENT_TOKEN_ID") or "Forbidden" in text \
+            or re.search(r"\b403\b", text):
+        why = {"INVALID_ACCESS_KEY_ID": "the access key id is not known",
+               "SIGNATURE_DOES_NOT_MATCH": "the secret key does not match the access key id",
+               "EXPIRED_TOKEN": "the session token has expired"}.get(code, "access denied")
+        return AccessDeniedError(f"cannot {doing} `{uri}`: bucket `{bucket}` refused the credentials ({why})",
+                                 hint=creds, subject=bucket)
+    if code in ("NO_SUCH_BUCKET",) or "bucket does not exist" in text.lower() or "NoSuchBucket" in text:
+        return DataError(f"cannot {doing} `{uri}`: bucket `{bucket}` does not exist",
+                         hint="check the bucket name (and the endpoint: s3_endpoint or the secret's ENDPOINT)",
+                         subject=bucket)
+    if code in ("NETWORK_CONNECTION", "ENDPOINT_CONNECTION") or "curlCode" in text or "connect" in text.lower() \
+            and "AWS Error" in text:
+        return DataError(f"cannot {doing} `{uri}`: the storage endpoint of bucket `{bucket}` is not reachable",
+                         hint="check s3_endpoint / the secret's ENDPOINT and USE_SSL, and that the server is up",
+                         subject=bucket)
+    return DataError(f"cannot {doing} `{uri}` (bucket `{bucket}`): {text}", subject=bucket)
+
+
+# -- listing ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One remote data file: its URI, size and modification time (ns; 0 when the store gives none)."""
+
+    uri: str
+    size: int
+    mtime_ns: int = 0
+
+
+def _uri_maker(location: str):
+    """The function turning a path inside ``location``'s filesystem back into a URI."""
+    scheme = scheme_of(location)
+    if scheme in S3_SCHEMES or scheme in ("gs", "gcs") or OTHER_SCHEMES.get(scheme) == "Azure":
+        return lambda p: f"{scheme}://{p}"           # the path starts with the bucket (container)
+    authority = _SCHEME.sub("", location).split("/", 1)[0]
+    return lambda p: f"{scheme}://{authority}/{p.lstrip('/')}"
+
+
+def _glob_regex(pattern: str) -> re.Pattern:
+    """A regex for a glob over '/'-separated paths: ``**`` spans components, ``*`` and ``?`` do not."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]*/)*")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif ch == "*":
+            out.append("[^/]*")
+            i += 1
+        elif ch == "?":
+            out.append("[^/]")
+            i += 1
+        elif ch == "[":
+            end = pattern.find("]", i + 1)
+            if end < 0:
+                out.append(re.escape(ch))
+                i += 1
+            else:
+                body = pattern[i + 1:end]
+                out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+                i = end + 1
+        else:
+            out.append(re.escape(ch))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _hidden(relative: str) -> bool:
+    return any(part.startswith((".", "_")) for part in relative.split("/"))
+
+
+def _data_name(name: str) -> bool:
+    return not name.endswith((".crc", ".tmp"))
+
+
+@dataclass
+class Listing:
+    """What a remote location expands to: its files and the directory hive partitions are relative to
+    (None: no partition folders, e.g. a single file)."""
+
+    files: list[RemoteFile]
+    root: str | None
+
+
+def list_location(location: str, storage: Storage | None = None) -> Listing:
+    """Expand a remote file, prefix or glob into its data files (sorted by URI)."""
+    storage = storage or current_storage()
+    scheme = scheme_of(location)
+    fs, path = filesystem(location, storage)
+    to_uri = _uri_maker(location)
+    try:
+        if any(ch in path for ch in "*?["):
+            parts = path.split("/")
+            first = next(i for i, part in enumerate(parts) if any(ch in part for ch in "*?["))
+            base = "/".join(parts[:first])
+            regex = _glob_regex(path)
+            infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+            files = [RemoteFile(to_uri(i.path), i.size, i.mtime_ns or 0) for i in infos
+                     if i.type == pafs.FileType.File and regex.match(i.path)
+                     and not i.base_name.startswith(".")]
+            if not files:
+                raise DataError(f"no files match `{location}`", hint="check the path and the glob pattern")
+            return Listing(sorted(files, key=lambda f: f.uri), location.rsplit("/", len(parts) - first)[0])
+        info = fs.get_file_info(path)
+        if info.type == pafs.FileType.File:
+            return Listing([RemoteFile(location, info.size, info.mtime_ns or 0)], None)
+        if info.type == pafs.FileType.NotFound:
+            bucket = path.split("/", 1)[0]
+            if scheme in S3_SCHEMES and "/" in path and fs.get_file_info(bucket).type == pafs.FileType.NotFound:
+                raise DataError(f"cannot read `{location}`: bucket `{bucket}` does not exist",
+                                hint="check the bucket name (and the endpoint: s3_endpoint or the secret's ENDPOINT)",
+                                subject=bucket)
+            raise DataError(f"`{location}` does not exist", hint="check the bucket and the key prefix",
+                            subject=bucket_of(location))
+        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
+        files = [RemoteFile(to_uri(i.path), i.size, i.mtime_ns or 0) for i in infos
+                 if i.type == pafs.FileType.File and not _hidden(i.path[len(path):].lstrip("/"))
+                 and _data_name(i.base_name)]
+    except (OSError, pa.ArrowException) as exc:
+        raise remote_error(location, exc, storage, "list") from None
+    if not files:
+        raise DataError(f"`{location}` contains no data files", subject=bucket_of(location))
+    return Listing(sorted(files, key=lambda f: f.uri), location.rstrip("/"))
+
+
+def list_files(location, storage: Storage | None = None) -> list[RemoteFile]:
+    """The data files of a remote location or list of locations."""
+    if isinstance(location, (list, tuple)):
+        return [f for loc in location for f in list_files(loc, storage)]
+    return list_location(location, storage).files
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+class IOCounter:
+    """Bytes and requests a reader fetched (added to by :class:`CountingFile`; thread-safe)."""
+
+    def __init__(self):
+        self.bytes = 0
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def add(self, nbytes: int, requests: int = 1) -> None:
+        with self._lock:
+            self.bytes += nbytes
+            self.requests += requests
+
+
+class CountingFile:
+    """A file-like view of a pyarrow random-access file that counts each read as one request.
+
+    pyarrow's S3 file issues one ranged GET per read, so reads here are requests to the store.
+    """
+
+    def __init__(self, raw: pa.NativeFile, counter: IOCounter):
+        self.raw = raw
+        self.counter = counter
+        self.closed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def size(self) -> int:
+        return self.raw.size()
+
+    def read(self, nbytes: int | None = None) -> bytes:
+        data = self.raw.read(nbytes) if nbytes is not None and nbytes >= 0 else self.raw.read()
+        self.counter.add(len(data))
+        return data
+
+    def read_at(self, nbytes: int, offset: int) -> bytes:
+        data = self.raw.read_at(nbytes, offset)
+        self.counter.add(len(data))
+        return data
+
+    def close(self) -> None:
+        self.closed = True
+        self.raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_input(uri: str, size: int | None, storage: Storage | None = None, counter: IOCounter | None = None):
+    """Open ``uri`` for ranged reads (``size``, when known, is checked against the store's)."""
+    storage = storage or current_storage()
+    fs, path = filesystem(uri, storage)
+    try:
+        # pyarrow's Python API opens by path, which asks the store for the size (a HEAD request)
+        raw = fs.open_input_file(path)
+        if counter is not None:
+            counter.add(0)
+    except (OSError, pa.ArrowException) as exc:
+        raise remote_error(uri, exc, storage) from None
+    return CountingFile(raw, counter) if counter is not None else raw
+
+
+_FOOTERS: dict = {}
+_FOOTERS_LOCK = threading.Lock()
+FOOTER_CACHE_FILES = 4096
+
+
+def footer_cache_key(f: RemoteFile) -> tuple:
+    return (f.uri, f.size, f.mtime_ns)
+
+
+def read_footers(files: list[RemoteFile], storage: Storage | None = None,
+                 counter: IOCounter | None = None) -> dict[str, object]:
+    """``{uri: pyarrow FileMetaData}`` of every file, fetched concurrently; cached per (uri, size, mtime)."""
+    import pyarrow.parquet as pq
+    storage = storage or current_storage()
+    found: dict[str, object] = {}
+    missing = []
+    with _FOOTERS_LOCK:
+        for f in files:
+            meta = _FOOTERS.get(footer_cache_key(f))
+            if meta is None:
+                missing.append(f)
+            else:
+                found[f.uri] = meta
+
+    def fetch(f: RemoteFile):
+        source = open_input(f.uri, f.size, storage, counter)
+        try:
+            return pq.ParquetFile(source).metadata
+        except (OSError, pa.ArrowException) as exc:
+            if isinstance(exc, OSError) and "AWS Error" in str(exc):
+                raise remote_error(f.uri, exc, storage) from None
+            raise DataError(f"cannot read Parquet file `{f.uri}`: {_scrub(str(exc), storage)}",
+                            hint="the file is not Parquet, or corrupt; rewrite or remove it") from None
+        finally:
+            source.close()
+
+    if missing:
+        with concurrent.futures.ThreadPoolExecutor(min(FOOTER_THREADS, len(missing))) as pool:
+            metas = list(pool.map(fetch, missing))
+        with _FOOTERS_LOCK:
+            if len(_FOOTERS) + len(missing) > FOOTER_CACHE_FILES:
+                _FOOTERS.clear()
+            for f, meta in zip(missing, metas):
+                _FOOTERS[footer_cache_key(f)] = meta
+                found[f.uri] = meta
+    return found
+
+
+def clear_footer_cache() -> None:
+    """Forget every cached footer (tests; a store that rewrites files keeping size and mtime)."""
+    with _FOOTERS_LOCK:
+        _FOOTERS.clear()
+
+
+__all__ = ["is_remote", "scheme_of", "bucket_of", "S3Credentials", "Storage", "make_storage", "using_storage",
+           "current_storage", "filesystem", "remote_error", "RemoteFile", "Listing", "list_location",
+           "list_files", "IOCounter", "CountingFile", "open_input", "read_footers", "clear_footer_cache",
+           "SECRET_SETTINGS", "S3_SETTINGS", "s3_from_settings"]

@@ -1,0 +1,136 @@
+"""Delta Lake tables: tables written by ``deltalake`` read back equal (appends, a schema change, time
+travel, partition pruning), locally and on s3://; quarry's writes read back with ``deltalake``."""
+
+from __future__ import annotations
+
+import datetime
+
+import pyarrow as pa
+import pytest
+
+import quarry
+from quarry.errors import QuarryError
+from quarry.physical.operators import ParquetScanExec
+from quarry.testing import assert_tables_equal
+
+deltalake = pytest.importorskip("deltalake")
+
+
+def _v0():
+    return pa.table({"id": pa.array([1, 2, 3, 4], pa.int64()), "day": ["2024-01-01", "2024-01-01", "2024-01-02",
+                                                                        "2024-01-03"],
+                     "amount": pa.array([1.5, 2.5, 3.5, 4.5])})
+
+
+def _make(uri, storage_options=None):
+    """Version 0: four rows in three partitions; 1: an append; 2: a new column (schema merge)."""
+    deltalake.write_deltalake(uri, _v0(), partition_by=["day"], storage_options=storage_options)
+    deltalake.write_deltalake(uri, pa.table({"id": pa.array([5], pa.int64()), "day": ["2024-01-02"],
+                                             "amount": pa.array([5.5])}), mode="append",
+                              storage_options=storage_options)
+    deltalake.write_deltalake(uri, pa.table({"id": pa.array([6], pa.int64()), "day": ["2024-01-04"],
+                                             "amount": pa.array([6.5]), "note": ["new"]}), mode="append",
+                              schema_mode="merge", storage_options=storage_options)
+
+
+def _expected(uri, version=None, storage_options=None):
+    return deltalake.DeltaTable(uri, version=version, storage_options=storage_options).to_pyarrow_table()
+
+
+@pytest.fixture(scope="module")
+def local_delta(tmp_path_factory):
+    uri = str(tmp_path_factory.mktemp("delta") / "sales")
+    _make(uri)
+    return uri
+
+
+def _same(actual: pa.Table, expected: pa.Table):
+    expected = expected.select(actual.column_names)
+    assert_tables_equal(actual, expected.cast(actual.schema), ordered=False)
+
+
+def test_latest_snapshot_after_appends_and_a_new_column(local_delta):
+    con = quarry.connect(workers=0)
+    actual = con.sql(f"SELECT * FROM delta_scan('{local_delta}')").to_arrow()
+    assert set(actual.column_names) == {"id", "day", "amount", "note"}
+    _same(actual, _expected(local_delta))
+    # rows written before `note` existed read it as NULL
+    assert con.sql(f"SELECT count(*) FROM delta_scan('{local_delta}') WHERE note IS NULL").to_arrow() \
+        .column(0)[0].as_py() == 5
+
+
+@pytest.mark.parametrize("version", [0, 1, 2])
+def test_version_as_of(local_delta, version):
+    con = quarry.connect(workers=0)
+    actual = con.sql(f"SELECT * FROM delta_scan('{local_delta}') VERSION AS OF {version}").to_arrow()
+    _same(actual, _expected(local_delta, version))
+    con.register("sales", local_delta)
+    _same(con.sql(f"SELECT * FROM sales VERSION AS OF {version}").to_arrow(), _expected(local_delta, version))
+    _same(con.read_delta(local_delta, version=version).to_arrow(), _expected(local_delta, version))
+
+
+def test_timestamp_as_of(local_delta):
+    history = deltalake.DeltaTable(local_delta).history()
+    v1 = next(h for h in history if h["version"] == 1)
+    at = datetime.datetime.fromtimestamp(v1["timestamp"] / 1000, datetime.timezone.utc)
+    con = quarry.connect(workers=0)
+    text = at.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+    actual = con.sql(f"SELECT * FROM delta_scan('{local_delta}') TIMESTAMP AS OF '{text}'").to_arrow()
+    _same(actual, _expected(local_delta, 1))
+
+
+def test_partition_values_from_the_log_prune(local_delta):
+    con = quarry.connect(workers=0)
+    con.register("sales", local_delta)
+    df = con.sql("SELECT id, amount FROM sales WHERE day = '2024-01-02'")
+    physical = con.physical_plan(con.optimize(df.logical_plan))
+    from quarry.execution.executor import run_physical
+    from quarry.physical.base import ExecContext
+    table = run_physical(physical, ExecContext(con.exec_config()))
+    (scan,) = [n for n in physical.walk() if isinstance(n, ParquetScanExec)]
+    assert sorted(table.column(0).to_pylist()) == [3, 5]
+    assert scan.metrics["files"] == 5 and scan.metrics["row_groups_skipped"] == 3
+
+
+def test_missing_version_and_non_delta_are_clear(local_delta, tmp_path):
+    con = quarry.connect(workers=0)
+    with pytest.raises(QuarryError, match="no snapshot version 99"):
+        con.sql(f"SELECT * FROM delta_scan('{local_delta}') VERSION AS OF 99").to_arrow()
+    with pytest.raises(QuarryError, match="not a Delta table"):
+        con.sql(f"SELECT * FROM delta_scan('{tmp_path}')").to_arrow()
+    con.register("t", pa.table({"x": [1]}))
+    with pytest.raises(QuarryError, match="Not supported: time travel on `t`"):
+        con.sql("SELECT * FROM t VERSION AS OF 1").to_arrow()
+
+
+def test_quarry_writes_read_back_with_deltalake(tmp_path):
+    con = quarry.connect(workers=2)
+    con.register("src", _v0())
+    uri = str(tmp_path / "out")
+    assert con.sql("SELECT * FROM src").write_delta(uri, partition_by=["day"]) == 4
+    assert con.sql("SELECT id + 10 AS id, day, amount FROM src").write_delta(uri, mode="append") == 4
+    table = deltalake.DeltaTable(uri)
+    assert table.version() == 1 and table.metadata().partition_columns == ["day"]
+    expected = pa.concat_tables([_v0(), _v0().set_column(0, "id", pa.compute.add(_v0().column("id"), 10))])
+    _same(table.to_pyarrow_table(), expected)
+    assert con.sql("SELECT * FROM src WHERE id = 1").write_delta(uri, mode="overwrite") == 1
+    assert deltalake.DeltaTable(uri).to_pyarrow_table().column("id").to_pylist() == [1]
+    with pytest.raises(QuarryError, match="Delta write mode `upsert`"):
+        con.sql("SELECT * FROM src").write_delta(uri, mode="upsert")
+
+
+def test_delta_on_s3(s3_server):
+    s3_server.create_bucket("deltalake")
+    options = {"AWS_ACCESS_KEY_ID": s3_server.key_id, "AWS_SECRET_ACCESS_KEY": s3_server.secret,
+               "AWS_ENDPOINT_URL": s3_server.url, "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true",
+               "AWS_S3_ALLOW_UNSAFE_RENAME": "true"}
+    uri = "s3://deltalake/sales"
+    _make(uri, options)
+    con = quarry.connect(workers=2, config=s3_server.config())
+    con.register("sales", uri)
+    _same(con.sql("SELECT * FROM sales").to_arrow(), _expected(uri, storage_options=options))
+    _same(con.sql("SELECT * FROM sales VERSION AS OF 1").to_arrow(), _expected(uri, 1, options))
+    assert con.sql("SELECT id, day, amount FROM sales WHERE id > 4").write_delta(
+        "s3://deltalake/copy", mode="append", partition_by=["day"]) == 2
+    _same(deltalake.DeltaTable("s3://deltalake/copy", storage_options=options).to_pyarrow_table(),
+          con.sql("SELECT id, day, amount FROM sales WHERE id > 4").to_arrow())
