@@ -44,7 +44,6 @@ from quarry.sql.scope import Scope
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-DIALECT = "duckdb"
 _EXPLAIN = re.compile(r"^(\s*)(explain)(\s+(analyze|verbose))?\b", re.IGNORECASE)
 
 
@@ -90,10 +89,18 @@ class _Parser(DuckDB.Parser):
 
 
 class _Dialect(DuckDB):
-    """The DuckDB dialect with quarry's :class:`_Parser`; SQL is generated as DuckDB's."""
+    """The DuckDB dialect with quarry's :class:`_Parser`; SQL is generated as DuckDB's.
+
+    Indexes stay as written (``l[1]`` is the first element, as in DuckDB): sqlglot's DuckDB
+    dialect would shift constant ones to 0-based, and only those whose type it can guess."""
+
+    INDEX_OFFSET = 0
 
     class Parser(_Parser):
         pass
+
+
+DIALECT = _Dialect          # SQL generated from a parsed statement (views, messages) reads back the same
 
 
 def parse(text: str) -> list[exp.Expression]:
