@@ -58,7 +58,7 @@ def struct_pack(names: list[str], args: list[Expr]) -> Expr:
     lowered = [n.lower() for n in names]
     if len(set(lowered)) != len(lowered):
         raise QuarryTypeError("a struct's field names must be unique", hint="rename the repeated field")
-    typed = [cast(a, T.INT32) if T.is_null(a.dtype) else a for a in args]
+    typed = list(args)
     dtype = pa.struct([pa.field(n, a.dtype) for n, a in zip(names, typed)])
     return Call("struct_pack", tuple(typed), dtype, False)
 
@@ -130,7 +130,7 @@ def _bind_struct_extract(name, args):
     return Call("struct_extract", (target, Literal(i, T.INT32)), target.dtype.field(i).type, True)
 
 
-register("struct_extract", "scalar", _bind_struct_extract, 2, 2,
+register("struct_extract", "scalar", _bind_struct_extract, 2, 2, aliases=("structextract",),
          doc="struct_extract(s, 'name'): the field `name` of struct s (also s.name and s['name'])")
 
 
