@@ -458,3 +458,8 @@ def nested_to_text(arr, n: int) -> pa.Array:
 
 
 __all__ = ["Parts", "as_list_array", "build_list", "cast_nested", "nested_to_text", "parts", "render", "take_ranges"]
+
+
+@kernel("to_json")
+def _to_json(name, args, dtype, n):
+    return render(to_array(args[0], n), json=True)

@@ -374,3 +374,5 @@ register("array_agg", "aggregate", _bind_array_agg, 1, None, aliases=("list", "a
 
 register("typeof", "scalar", lambda n, a: Literal(T.sql_name(a[0].dtype), T.STRING), 1, 1, rewrite=True,
          nulls=Nulls.TOLERANT, doc="typeof(x): the SQL name of x's type")
+register("to_json", "scalar", lambda n, a: _mk(n, [a[0]], T.STRING), 1, 1,
+         doc="to_json(x): x as JSON text (lists as arrays, structs and maps as objects)")

@@ -21,7 +21,9 @@ import pyarrow as pa
 from sqlglot import exp
 
 from quarry.catalog.information_schema import INFORMATION_SCHEMA
-from quarry.catalog.providers import ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table
+from quarry.catalog.providers import (
+    ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table, read_json_table,
+)
 from quarry.errors import BindError, QuarryError, UnknownSchemaError, UnsupportedError, suggest
 from quarry.logical import builder as B
 from quarry.logical import functions as F
@@ -40,7 +42,7 @@ from quarry.sql.series import series_scan
 from quarry.sql.settings import sort_direction
 
 
-_DATA_EXTENSIONS = (".parquet", ".pq", ".csv", ".tsv", ".tab", ".csv.gz")
+_DATA_EXTENSIONS = (".parquet", ".pq", ".csv", ".tsv", ".tab", ".csv.gz", ".json", ".jsonl", ".ndjson")
 
 
 def _option_flag(node: exp.Expression) -> bool:
@@ -560,6 +562,11 @@ class Binder:
         if name in ("readparquet", "read_parquet", "parquet_scan"):
             hive = options.get("hive_partitioning")
             provider = ParquetTable(label, paths, hive_partitioning=None if hive is None else _option_flag(hive))
+        elif name in ("read_json", "read_json_auto", "read_ndjson", "read_ndjson_auto", "readjson"):
+            if options:
+                raise UnsupportedError(f"{name}() options ({', '.join(options)})",
+                                       hint="read_json('path') infers the columns of newline-delimited JSON")
+            provider = MemoryTable(label, read_json_table(paths))
         elif name in ("readcsv", "read_csv", "read_csv_auto"):
             delim = options.get("delim") or options.get("sep") or options.get("delimiter")
             header = options.get("header")

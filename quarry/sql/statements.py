@@ -448,10 +448,13 @@ def _copy(session, binder: Binder, node: exp.Copy) -> C.Copy:
     if not fmt:
         # the name picks the format: .csv (.csv.gz) and .tsv are CSV, anything else Parquet
         fmt = format_for_path(path)
-        if fmt not in ("csv", "tsv"):
+        if fmt not in ("csv", "tsv", "json", "ndjson"):
             fmt = "parquet"
-    elif fmt not in ("parquet", "csv"):
-        raise UnsupportedError(f"COPY format `{fmt}` is not supported", hint="use FORMAT parquet or FORMAT csv")
+    elif fmt not in ("parquet", "csv", "json"):
+        raise UnsupportedError(f"COPY format `{fmt}` is not supported",
+                               hint="use FORMAT parquet, FORMAT csv or FORMAT json")
+    if fmt == "json":
+        fmt = "ndjson"          # as DuckDB's COPY writes JSON: one object per line
     if fmt == "tsv":
         # a .tsv file is CSV with tabs, so that it reads back as one (read_csv takes .tsv as tab-separated)
         fmt = "csv"
