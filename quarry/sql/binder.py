@@ -466,7 +466,13 @@ class Binder:
         rows = Values(((Literal(None, T.BOOL),),), (one,))
         eb = ExprBinder(self, Scope(parent=scope.parent, ctes=dict(scope.ctes)))
         eb.allow_unnest = True
-        lists = [eb.bind(exp.Explode(this=e)) for e in node.expressions]
+        try:
+            lists = [eb.bind(exp.Explode(this=e)) for e in node.expressions]
+        except BindError as err:
+            if not any(isinstance(c, exp.Column) for e in node.expressions for c in e.walk()):
+                raise
+            raise UnsupportedError("unnest() of a column of another FROM item (a lateral join)",
+                                   hint="unnest in the select list: SELECT t.*, unnest(t.l) FROM t") from err
         plan, refs = B.lift_unnests(rows, lists)
         fields = [Field("unnest", r.dtype, True, new_id()) for r in refs]
         return Project(plan, tuple(refs), tuple(fields))
