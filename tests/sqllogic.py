@@ -20,7 +20,8 @@ The format (a subset of SQLite's and DuckDB's) is a sequence of records separate
 column) and a sort mode: ``nosort`` (the default: rows compared in order), ``rowsort`` (rows sorted
 as text first) or ``valuesort`` (all values sorted, one per line). Values are printed the same way
 for every engine: ``NULL``, ``true``/``false``, ``(empty)`` for the empty string, doubles with 12
-significant digits, decimals in full, dates and timestamps in ISO form; a row's values are separated
+significant digits, decimals in full, dates and timestamps in ISO form, lists as ``[1, NULL]``,
+structs and maps as ``{'a': 1, 'b': 'x'}`` (strings inside them quoted); a row's values are separated
 by tabs. A record prefixed by ``onlyif quarry`` runs only in quarry (refusals DuckDB does not share),
 by ``skipif quarry`` only in DuckDB (its own spelling of a setup step); ``halt`` ends the file.
 ``__TEST_DIR__`` in SQL is replaced by a temporary directory of the run.
@@ -137,7 +138,32 @@ def format_value(value) -> str:
         return value.isoformat(sep=" ")
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_inner_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_inner_value(k)}: {_inner_value(v)}" for k, v in value.items()) + "}"
     return str(value)
+
+
+def _inner_value(value) -> str:
+    """A value inside a LIST, STRUCT or MAP: strings quoted (so 'NULL' and '' differ from NULL)."""
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''").replace("\t", "\\t").replace("\n", "\\n") + "'"
+    return format_value(value)
+
+
+def python_value(value, dtype):
+    """A quarry (Arrow) value as DuckDB's Python client gives it: a MAP as a dict, not a list of pairs."""
+    import pyarrow as pa
+    if value is None:
+        return None
+    if pa.types.is_map(dtype):
+        return {python_value(k, dtype.key_type): python_value(v, dtype.item_type) for k, v in value}
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        return [python_value(v, dtype.value_type) for v in value]
+    if pa.types.is_struct(dtype):
+        return {f.name: python_value(value[f.name], f.type) for f in dtype}
+    return value
 
 
 def format_rows(rows: list[tuple], record: Record) -> list[str]:
@@ -154,6 +180,11 @@ def format_rows(rows: list[tuple], record: Record) -> list[str]:
 
 # -- engines ------------------------------------------------------------------------------------
 
+def pa_nested(dtype) -> bool:
+    import pyarrow as pa
+    return pa.types.is_nested(dtype)
+
+
 class QuarryEngine:
     """Runs records in a quarry session."""
 
@@ -165,7 +196,12 @@ class QuarryEngine:
 
     def run(self, sql: str):
         """The rows ``sql`` gives (a statement's status table too)."""
-        return [tuple(r.values()) for r in self.con.execute(sql).to_pylist()]
+        result = self.con.execute(sql)
+        rows = [tuple(r.values()) for r in result.to_pylist()]
+        types = [f.type for f in result.schema] if hasattr(result, "schema") else []
+        if any(pa_nested(t) for t in types):
+            rows = [tuple(python_value(v, t) for v, t in zip(row, types)) for row in rows]
+        return rows
 
     def close(self):
         self.con.close()

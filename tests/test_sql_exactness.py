@@ -286,6 +286,7 @@ _NODE_QUERIES = {
     exp.Qualify: "SELECT a FROM t QUALIFY row_number() OVER (ORDER BY a) = 1",
     exp.Delete: "DELETE FROM t WHERE a > 1",
     exp.Update: "UPDATE t SET a = 1 WHERE a > 1",
+    exp.Bracket: "SELECT [1, 2][1]",
 }
 
 

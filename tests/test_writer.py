@@ -141,8 +141,8 @@ def test_copy_refuses_unknown_options_and_copy_from(con, tmp_path):
     assert str(info.value).startswith("Not supported: COPY option `ROW_GROUP_SIZE`")
     with pytest.raises(UnsupportedError, match="option `header` for parquet"):
         con.sql(f"COPY t TO '{tmp_path}/x.parquet' (HEADER false)")
-    with pytest.raises(UnsupportedError, match="COPY format `json`"):
-        con.sql(f"COPY t TO '{tmp_path}/x.json' (FORMAT json)")
+    with pytest.raises(UnsupportedError, match="COPY format `xml`"):
+        con.sql(f"COPY t TO '{tmp_path}/x.xml' (FORMAT xml)")
     (tmp_path / "in.csv").write_text("id\n1\n")
     with pytest.raises(UnsupportedError, match="COPY ... FROM"):
         con.sql(f"COPY t FROM '{tmp_path}/in.csv'")

@@ -24,7 +24,7 @@ import re
 
 from quarry.errors import DataError, QuarryError
 
-DATA_SUFFIXES = (".parquet", ".parq", ".pq", ".csv", ".csv.gz", ".tsv", ".tab")
+DATA_SUFFIXES = (".parquet", ".parq", ".pq", ".csv", ".csv.gz", ".tsv", ".tab", ".json", ".jsonl", ".ndjson")
 # stripped from a name, but not enough to make a file in a directory a table (README.txt)
 _NAME_SUFFIXES = DATA_SUFFIXES + (".txt",)
 

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from quarry.catalog.filesystems import is_remote, list_files
-from quarry.errors import DataError
+from quarry.errors import DataError, UnsupportedError
 from quarry.logical.types import normalize, normalize_schema
 from quarry.parallelism import arrow_threads
 
@@ -468,6 +468,37 @@ def _normalize_table(table: pa.Table) -> pa.Table:
     return table.combine_chunks() if table.num_rows and any(c.num_chunks > 64 for c in table.columns) else table
 
 
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+def read_json_table(path) -> pa.Table:
+    """Read newline-delimited JSON file(s), one object a line, into an Arrow table (types inferred by
+    Arrow's JSON reader: BIGINT, DOUBLE, VARCHAR, BOOLEAN, lists and structs)."""
+    import pyarrow.json as pjson
+    from quarry.catalog.redaction import redacted
+    tables = []
+    for f in expand_paths(path):
+        try:
+            with open(f, "rb") as handle:
+                start = handle.read(4096).lstrip()
+            if start.startswith(b"["):
+                raise UnsupportedError(f"the JSON file `{f}` holds one array",
+                                       hint="write one JSON object per line (newline-delimited JSON), as "
+                                            "COPY ... TO 'x.json' does")
+            table = pjson.read_json(f)
+            tables.append(table.cast(pa.schema([pa.field(c.name, pa.string()) if pa.types.is_null(c.type) else c
+                                                for c in table.schema])))
+        except (pa.ArrowException, OSError) as exc:
+            hidden = redacted()
+            raise DataError(f"cannot read JSON file `{f}`: {'(details hidden)' if hidden else exc}",
+                            hint="each line must be one JSON object") from (None if hidden else exc)
+    try:
+        table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"the JSON files do not share columns of one type: {exc}") from exc
+    return _normalize_table(table)
+
+
 def read_csv_table(path, *, delimiter: str | None = None, header: bool = True) -> pa.Table:
     """Read CSV file(s) into an Arrow table (types inferred by Arrow)."""
     import pyarrow.csv as pcsv
@@ -547,6 +578,8 @@ def provider_for(name: str, obj, **options) -> TableProvider:
         lowered = [p.lower() for p in paths]
         if all(p.endswith((".csv", ".tsv", ".csv.gz", ".txt", ".tab")) for p in lowered):
             return MemoryTable(name, read_csv_table(obj, **options))
+        if all(p.endswith(JSON_SUFFIXES) for p in lowered):
+            return MemoryTable(name, read_json_table(obj))
         return ParquetTable(name, obj, **options)
     if isinstance(obj, pa.Table):
         return MemoryTable(name, obj)

@@ -14,6 +14,8 @@ csv         RFC 4180 CSV with a header; NULL is an empty field    ``header``, ``
 tsv         tab-separated, unquoted; tabs, newlines and           ``header``
             backslashes in text written as ``\\t``, ``\\n``, ``\\\\``
 json        a JSON array, one object per row and line
+ndjson      newline-delimited JSON: one object per line (COPY's
+            FORMAT json, ``.jsonl``, ``.ndjson``)
 markdown    a GitHub Markdown table, numbers right-aligned
 ==========  ====================================================  =====================
 
@@ -56,11 +58,11 @@ import pyarrow.csv as pacsv
 from quarry.catalog.filesystems import is_remote
 from quarry.errors import DataError, QuarryError, UnsupportedError, suggest
 
-TEXT_FORMATS = ("csv", "tsv", "json", "markdown")
+TEXT_FORMATS = ("csv", "tsv", "json", "ndjson", "markdown")
 BINARY_FORMATS = ("parquet", "arrow")
 FORMATS = BINARY_FORMATS + TEXT_FORMATS
 OPTIONS = {"parquet": ("compression",), "arrow": (), "csv": ("header", "delimiter"), "tsv": ("header",),
-           "json": (), "markdown": ()}
+           "json": (), "ndjson": (), "markdown": ()}
 COMPRESSIONS = ("snappy", "zstd", "gzip", "brotli", "lz4", "none")
 
 # the process umask, read once: temporary files are created 0600, the result gets the usual mode
@@ -76,7 +78,7 @@ def format_for_path(path: str) -> str:
     ('csv', 'tsv', 'parquet')
     """
     lowered = os.fspath(path).lower()
-    for suffixes, fmt in (((".csv", ".csv.gz"), "csv"), ((".tsv", ".tab"), "tsv"), ((".json",), "json"),
+    for suffixes, fmt in (((".csv", ".csv.gz"), "csv"), ((".tsv", ".tab"), "tsv"), ((".json",), "json"), ((".jsonl", ".ndjson"), "ndjson"),
                           ((".arrow", ".feather", ".ipc"), "arrow"), ((".md",), "markdown")):
         if lowered.endswith(suffixes):
             return fmt
@@ -236,6 +238,23 @@ class _Json(_Text):
         return b"\n]\n" if self.any_rows else b"[]\n"
 
 
+class _NdJson(_Text):
+    """Newline-delimited JSON, one object per row, as DuckDB's ``COPY ... (FORMAT json)`` writes it.
+    Each batch's lines are made by Arrow string kernels (``nested_kernels.render``), not per row."""
+
+    def rows(self, batch) -> bytes:
+        import numpy as np
+        from quarry.compute.nested_kernels import build_list, render
+        if not batch.num_rows:
+            return b""
+        columns = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in batch.columns]
+        rows = pa.StructArray.from_arrays(columns, names=batch.schema.names) if columns else \
+            pa.array([{}] * batch.num_rows)
+        lines = render(rows, json=True)
+        text = pc.binary_join(build_list(np.array([len(lines)]), lines, None), "\n")[0].as_py()
+        return (text + "\n").encode()
+
+
 class _Markdown(_Text):
     """A GitHub-flavoured Markdown table; numeric columns right-aligned, NULL as ``NULL``."""
 
@@ -256,7 +275,7 @@ class _Markdown(_Text):
                        for r in range(batch.num_rows)).encode()
 
 
-_TEXT = {"csv": _Csv, "tsv": _Tsv, "json": _Json, "markdown": _Markdown}
+_TEXT = {"csv": _Csv, "tsv": _Tsv, "json": _Json, "ndjson": _NdJson, "markdown": _Markdown}
 
 
 def _write_text(write, schema: pa.Schema, batches, fmt: str, options: dict) -> int:

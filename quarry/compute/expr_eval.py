@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from quarry.errors import DataError, ExecutionError, QuarryError
 from quarry.logical.expressions import AggCall, Call, ColumnRef, Expr, Literal, SubqueryExpr, WindowCall
 from quarry.logical.functions import definition
+from quarry.logical.nested import Lambda, LambdaParam
 from quarry.logical.udf import UDFCall
 from quarry.compute.kernels import to_array
 from quarry.compute.udf import evaluate_udf
@@ -43,6 +44,8 @@ def evaluate(e: Expr, batch) -> pa.Array | pa.ChunkedArray | pa.Scalar:
                                  f"({', '.join(batch.schema.names)})", hint="this is a planner bug") from None
     if isinstance(e, Literal):
         return literal_scalar(e)
+    if isinstance(e, LambdaParam):
+        return batch.column(e.field.key)
     if isinstance(e, UDFCall):
         # a Python UDF: the whole batch to the user's function (compute/udf.py)
         return evaluate_udf(e, [evaluate(a, batch) for a in e.args], batch.num_rows)
@@ -56,7 +59,7 @@ def evaluate(e: Expr, batch) -> pa.Array | pa.ChunkedArray | pa.Scalar:
         if fdef is None or fdef.kernel is None:
             raise ExecutionError(f"function `{e.name}` has no implementation",
                                  hint="this is a bug in quarry; please report it")
-        args = [evaluate(a, batch) for a in e.args]
+        args = [BoundLambda(a, batch) if isinstance(a, Lambda) else evaluate(a, batch) for a in e.args]
         if any(_all_null(args[i]) for i in fdef.null_propagating_args(len(args))):
             # a NULL where the definition says NULL in means NULL out: kernels never see it,
             # so none of them needs a case for NULL constants or NULL-typed columns there
@@ -80,6 +83,33 @@ def evaluate(e: Expr, batch) -> pa.Array | pa.ChunkedArray | pa.Scalar:
         raise ExecutionError("a subquery reached execution without being decorrelated",
                              hint="is the `decorrelate_subqueries` rule disabled?")
     raise ExecutionError(f"cannot evaluate {type(e).__name__}")
+
+
+class BoundLambda:
+    """A lambda argument handed to its function's kernel, with the batch its outer columns come from.
+
+    ``apply(values, parents, positions)`` evaluates the body once over all the flat list values:
+    a batch of the parameter (the values, and their 1-based positions for a second parameter)
+    plus each outer column the body reads, taken at the values' parent rows."""
+
+    def __init__(self, fn: Lambda, batch):
+        self.fn = fn
+        self.batch = batch
+
+    def apply(self, values, parents, positions):
+        columns, names = [], []
+        for param, data in zip(self.fn.params, (values, pa.array(positions + 1, pa.int64()))):
+            columns.append(data if data.type == param.dtype else data.cast(param.dtype))
+            names.append(param.key)
+        outer = {e.field.key for e in self.fn.body.walk() if isinstance(e, ColumnRef)}
+        take = pa.array(parents, pa.int64())
+        for key in sorted(outer):
+            column = self.batch.column(key)
+            columns.append(column.take(take))
+            names.append(key)
+        flat = pa.RecordBatch.from_arrays([c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+                                           for c in columns], names=names)
+        return evaluate_array(self.fn.body, flat)
 
 
 def evaluate_array(e: Expr, batch) -> pa.Array | pa.ChunkedArray:

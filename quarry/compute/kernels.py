@@ -546,6 +546,9 @@ def _float_to_decimal(a, dtype, *, errors: bool):
 @kernel("cast")
 def _cast(name, args, dtype, n):
     a = args[0]
+    if T.is_nested(a.type) or T.is_nested(dtype):
+        from quarry.compute.nested_kernels import cast_nested
+        return cast_nested(a, dtype, n, lambda x, t: _cast(name, [x], t, len(x)))
     if T.is_integer(a.type) and T.is_float(dtype):
         return cast_value(a, dtype, safe=False)        # a BIGINT past 2**53 rounds, as in DuckDB
     if T.is_float(a.type) and T.is_decimal(dtype):
@@ -1169,3 +1172,7 @@ def _check_single_row(name, args, dtype, n):
         raise ExecutionError("more than one row returned by a subquery used as an expression",
                              hint="add an aggregate (max, any_value) or a LIMIT 1 to the subquery")
     return value
+
+
+# the LIST, STRUCT and MAP kernels attach themselves to their definitions on import
+from quarry.compute import nested_kernels  # noqa: E402,F401

@@ -45,6 +45,7 @@ import pyarrow as pa
 
 from quarry.errors import (
     MisplacedAggregateError, NestedAggregateError, NotBooleanError, NotGroupedError, SetOperationError,
+    UnsupportedError,
 )
 from quarry.logical import functions as F
 from quarry.logical import types as T
@@ -125,6 +126,7 @@ def condition(e: Expr, what: str = "the condition") -> Expr:
 def distinct(plan: LogicalPlan) -> Aggregate:
     """SELECT DISTINCT as an aggregate grouping by every column."""
     groups = tuple(ColumnRef(f) for f in plan.schema)
+    _refuse_nested_keys(groups, "SELECT DISTINCT over")
     fields = tuple(Field(f.name, f.dtype, f.nullable, new_id(), f.qualifier) for f in plan.schema)
     return Aggregate(plan, groups, fields, (), ())
 
@@ -174,6 +176,14 @@ def _key_name(e: Expr) -> str:
     return e.field.name if isinstance(e, ColumnRef) else str(e)
 
 
+def _refuse_nested_keys(keys: Sequence[Expr], what: str) -> None:
+    """LIST, STRUCT and MAP values are not grouping keys yet (Arrow's grouping cannot hash them)."""
+    for k in keys:
+        if T.is_nested(k.dtype):
+            raise UnsupportedError(f"{what} a {T.sql_name(k.dtype)} value",
+                                   hint="group by its text instead: CAST(x AS VARCHAR)")
+
+
 def aggregate(plan: LogicalPlan, group_exprs: Sequence[Expr], aggs: Sequence[AggCall],
               grouping_sets=None) -> tuple[Aggregate, dict]:
     """An Aggregate of ``plan`` and the map from each key / aggregate to the column holding it.
@@ -181,6 +191,11 @@ def aggregate(plan: LogicalPlan, group_exprs: Sequence[Expr], aggs: Sequence[Agg
     With ``grouping_sets`` (tuples of indexes into ``group_exprs``) every key is nullable
     and a ``__grouping_id`` column is appended.
     """
+    _refuse_nested_keys(group_exprs, "GROUP BY")
+    for a in aggs:
+        if a.name in ("min", "max") and a.args and T.is_nested(a.args[0].dtype):
+            raise UnsupportedError(f"{a.name}() of a {T.sql_name(a.args[0].dtype)} value",
+                                   hint="use any_value(), or the min of one of its elements")
     gfields = tuple(Field(_key_name(g), g.dtype, g.nullable or grouping_sets is not None, new_id(),
                           g.field.qualifier if isinstance(g, ColumnRef) else None)
                     for g in group_exprs)
@@ -259,6 +274,27 @@ def lift_windows(plan: LogicalPlan, exprs: Sequence[Expr]) -> tuple[LogicalPlan,
     wfields = tuple(Field(str(w.func), w.dtype, True, new_id()) for w in windows)
     wmap = {w: ColumnRef(f) for w, f in zip(windows, wfields)}
     return Window(plan, tuple(windows), wfields), [replace_exprs(e, wmap) for e in exprs]
+
+
+def lift_unnests(plan: LogicalPlan, exprs: Sequence[Expr]) -> tuple[LogicalPlan, list[Expr]]:
+    """Compute every ``unnest(list)`` in ``exprs`` in one Unnest node over ``plan`` (so several
+    unnests of one SELECT are aligned, as in DuckDB); return it and ``exprs`` with each unnest
+    replaced by the column of its elements."""
+    from quarry.logical.nested import Unnest, UnnestExpr
+    found: list[UnnestExpr] = []
+    for e in exprs:
+        for x in e.walk():
+            if isinstance(x, UnnestExpr) and x not in found:
+                if any(isinstance(y, UnnestExpr) for y in x.arg.walk()):
+                    from quarry.errors import UnsupportedError
+                    raise UnsupportedError("unnest() inside unnest()", hint="unnest in a subquery first, "
+                                           "or use flatten()")
+                found.append(x)
+    if not found:
+        return plan, list(exprs)
+    ufields = tuple(Field("unnest", u.dtype, True, new_id()) for u in found)
+    umap = {u: ColumnRef(f) for u, f in zip(found, ufields)}
+    return Unnest(plan, tuple(u.arg for u in found), ufields), [replace_exprs(e, umap) for e in exprs]
 
 
 def select(plan: LogicalPlan, exprs: Sequence[Expr], names: Sequence[str],

@@ -64,6 +64,8 @@ def lit(value, dtype: pa.DataType | None = None) -> Literal:
 def _can_cast(src: pa.DataType, dst: pa.DataType) -> bool:
     if src == dst or T.is_null(src):
         return True
+    if T.is_nested(src) or T.is_nested(dst):
+        return _can_cast_nested(src, dst)
     if T.is_string(src) or T.is_string(dst):
         return True
     if T.is_numeric(src) and T.is_numeric(dst):
@@ -72,6 +74,21 @@ def _can_cast(src: pa.DataType, dst: pa.DataType) -> bool:
         return True
     if src == T.BOOL and (T.is_numeric(dst)) or dst == T.BOOL and T.is_numeric(src):
         return True
+    return False
+
+
+def _can_cast_nested(src: pa.DataType, dst: pa.DataType) -> bool:
+    """Lists cast element by element, maps key and value, structs field by field (same fields, by
+    position, as Arrow casts them); a nested value casts to VARCHAR as DuckDB prints it."""
+    if T.is_string(dst):
+        return True
+    if T.is_list(src) and T.is_list(dst):
+        return _can_cast(src.value_type, dst.value_type)
+    if T.is_map(src) and T.is_map(dst):
+        return _can_cast(src.key_type, dst.key_type) and _can_cast(src.item_type, dst.item_type)
+    if T.is_struct(src) and T.is_struct(dst):
+        return [f.name.lower() for f in src] == [f.name.lower() for f in dst] and \
+            all(_can_cast(a.type, b.type) for a, b in zip(src, dst))
     return False
 
 
@@ -778,7 +795,14 @@ register("lower", "scalar", _string_fn(), 1, 1, aliases=("lcase",))
 register("trim", "scalar", _string_fn(), 1, 2, aliases=("btrim",))
 register("ltrim", "scalar", _string_fn(), 1, 2)
 register("rtrim", "scalar", _string_fn(), 1, 2)
-register("length", "scalar", _string_fn(T.INT64), 1, 1, aliases=("char_length", "character_length", "len", "strlen"))
+def _bind_length(name, args):
+    if T.is_list(args[0].dtype) or T.is_map(args[0].dtype):
+        from quarry.logical.nested_functions import list_length   # len() of a list or map
+        return list_length(args[0])
+    return _string_fn(T.INT64)(name, args)
+
+
+register("length", "scalar", _bind_length, 1, 1, aliases=("char_length", "character_length", "len", "strlen"))
 register("reverse", "scalar", _string_fn(), 1, 1)
 register("replace", "scalar", _string_fn(), 3, 3)
 register("substring", "scalar", _string_fn(ints=(1, 2)), 2, 3, aliases=("substr",))
@@ -1090,6 +1114,9 @@ def function_names() -> list[str]:
     """Every callable name (for shell completion and docs)."""
     return BUILTINS.names()
 
+
+# LIST, STRUCT and MAP functions (registered on import; they use the helpers above)
+from quarry.logical import nested_functions  # noqa: E402,F401
 
 # derived from the definitions above, never listed by hand
 AGGREGATES = frozenset(d.name for d in BUILTINS.definitions() if d.kind == "aggregate")

@@ -57,10 +57,13 @@ def normalize(t: pa.DataType) -> pa.DataType:
         return pa.decimal128(min(t.precision, MAX_DECIMAL_PRECISION), min(t.scale, MAX_DECIMAL_PRECISION))
     if pa.types.is_date64(t):
         return DATE
-    if pa.types.is_large_list(t) or pa.types.is_list_view(t):
+    if pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_large_list_view(t) \
+            or pa.types.is_fixed_size_list(t) or pa.types.is_list(t):
         return pa.list_(normalize(t.value_type))
-    if pa.types.is_list(t):
-        return pa.list_(normalize(t.value_type))
+    if pa.types.is_map(t):
+        return pa.map_(normalize(t.key_type), normalize(t.item_type))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, normalize(f.type)) for f in t])
     return t
 
 
@@ -95,6 +98,23 @@ def is_temporal(t: pa.DataType) -> bool:
 
 def is_null(t: pa.DataType) -> bool:
     return pa.types.is_null(t)
+
+
+def is_list(t: pa.DataType) -> bool:
+    return pa.types.is_list(t)
+
+
+def is_struct(t: pa.DataType) -> bool:
+    return pa.types.is_struct(t)
+
+
+def is_map(t: pa.DataType) -> bool:
+    return pa.types.is_map(t)
+
+
+def is_nested(t: pa.DataType) -> bool:
+    """Whether values of ``t`` hold other values: LIST, STRUCT or MAP."""
+    return pa.types.is_nested(t)
 
 
 def decimal_for_integer(t: pa.DataType) -> pa.DataType:
@@ -157,6 +177,19 @@ def common_type(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
         return TIMESTAMP if (pa.types.is_timestamp(a) or pa.types.is_timestamp(b)) else DATE
     if pa.types.is_timestamp(a) and pa.types.is_timestamp(b):
         return a
+    if is_map(a) and is_map(b):
+        key, item = common_type(a.key_type, b.key_type), common_type(a.item_type, b.item_type)
+        return pa.map_(key, item) if key is not None and item is not None else None
+    if is_list(a) and is_list(b):
+        inner = common_type(a.value_type, b.value_type)
+        return pa.list_(inner) if inner is not None else None
+    if is_struct(a) and is_struct(b):
+        if [f.name for f in a] != [f.name for f in b]:
+            return None
+        inner = [common_type(x.type, y.type) for x, y in zip(a, b)]
+        if any(i is None for i in inner):
+            return None
+        return pa.struct([pa.field(f.name, i) for f, i in zip(a, inner)])
     # A string literal next to a date/number is coerced by the analyzer, not here.
     return None
 
@@ -216,8 +249,20 @@ def sql_name(t: pa.DataType) -> str:
     if pa.types.is_interval(t) or pa.types.is_duration(t):
         return "INTERVAL"
     if pa.types.is_list(t):
-        return f"{sql_name(t.value_type)}[]"
+        inner = sql_name(t.value_type)
+        return ('"NULL"' if inner == "NULL" else inner) + "[]"
+    if pa.types.is_map(t):
+        return f"MAP({sql_name(t.key_type)}, {sql_name(t.item_type)})"
+    if pa.types.is_struct(t):
+        return "STRUCT(" + ", ".join(f"{_sql_identifier(f.name)} {sql_name(f.type)}" for f in t) + ")"
     return _SQL_NAMES.get(str(t), str(t).upper())
+
+
+def _sql_identifier(name: str) -> str:
+    """A struct field's name as DuckDB prints it in a type: bare when it is a plain word."""
+    if name and (name[0].isalpha() or name[0] == "_") and all(c.isalnum() or c == "_" for c in name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 _NAMED_TYPES = {

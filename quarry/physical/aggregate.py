@@ -69,7 +69,9 @@ DECOMPOSABLE = {
 
 
 def decomposable(aggs) -> bool:
-    return all(a.name in DECOMPOSABLE and not a.distinct for a in aggs)
+    # any_value of a LIST/STRUCT/MAP: Arrow's "one" has no kernel for them (see _single_keys)
+    return all(a.name in DECOMPOSABLE and not a.distinct and not (a.args and T.is_nested(a.args[0].dtype))
+               for a in aggs)
 
 
 def state_fields(aggs: tuple[AggCall, ...]) -> list[list[Field]]:
@@ -505,6 +507,19 @@ class HashAggregateExec(ExecNode):
                 specs.append((name, "list", None))
                 post.append(("udaf", i))
                 continue
+            if a.name == "any_value" and T.is_nested(a.dtype):
+                # a nested value: the first row where it is not NULL, by the smallest such position
+                valid = pc.fill_null(pc.is_valid(self._arg_column(a, table, n)), False)
+                cols[name] = pc.if_else(valid, pa.array(np.arange(n, dtype=np.int64)), pa.scalar(None, pa.int64()))
+                specs.append((name, "min", _options("min")))
+                post.append(("any_nested", i))
+                continue
+            if a.name == "array_agg" and not a.distinct:
+                # each group's row positions, put in order (input order without ORDER BY) afterwards
+                cols[name] = udaf_positions(a, table)
+                specs.append((name, "list", None))
+                post.append(("array_agg", i))
+                continue
             arg = self._arg_column(a, table, n)
             if a.distinct and a.name not in ("count", "approx_count_distinct"):
                 post.append(("distinct", i))
@@ -535,6 +550,10 @@ class HashAggregateExec(ExecNode):
             a = self.aggs[i]
             if kind == "udaf":
                 col = grouped_udaf(a, table, col)
+            elif kind == "array_agg":
+                col = _ordered_lists(a, table, col)
+            elif kind == "any_nested":
+                col = evaluate_array(a.args[0], table).take(col)
             elif kind == "distinct":
                 col = _aggregate_lists(col, a.name)
             elif kind == "median":
@@ -817,6 +836,31 @@ def _aggregate_lists(lists, fn: str) -> pa.Array:
     # scatter back: groups whose list was empty get NULL
     positions = pc.index_in(pa.array(np.arange(n, dtype=np.int64)), value_set=grouped.column("p").cast(pa.int64()))
     return grouped.column(1).take(positions)
+
+
+def _ordered_lists(a: AggCall, table: pa.Table, positions) -> pa.Array:
+    """array_agg: each group's list of row positions (NULL: left out by FILTER) as the list of its
+    values, ordered by the aggregate's ORDER BY keys (``a.args[1:]``), then by input position.
+    A group with no row left is NULL."""
+    from quarry.compute.nested_kernels import Parts, build_list
+    lists = positions.combine_chunks() if isinstance(positions, pa.ChunkedArray) else positions
+    p = Parts(lists)
+    keep = p.flat.is_valid()
+    rows = pa.array(p.parents, pa.int64()).filter(keep)
+    flat = p.flat.filter(keep)
+    columns = {"__group": rows}
+    sort_keys = [("__group", "ascending")]
+    for j, key in enumerate(a.args[1:]):
+        columns[f"__o{j}"] = evaluate_array(key.expr, table).take(flat)
+        sort_keys.append((f"__o{j}", "ascending" if key.ascending else "descending",
+                          "at_start" if key.nulls_first else "at_end"))
+    columns["__position"] = flat
+    sort_keys.append(("__position", "ascending"))
+    order = pc.sort_indices(pa.table(columns), sort_keys=sort_keys)
+    values = evaluate_array(a.args[0], table).take(flat.take(order))
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    lengths = np.bincount(np.asarray(rows.to_numpy(), dtype=np.int64), minlength=len(lists)).astype(np.int64)
+    return build_list(lengths, values, p.valid & (lengths > 0), a.dtype)
 
 
 def _join_lists(lists, sep: str) -> pa.Array:

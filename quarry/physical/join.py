@@ -309,8 +309,15 @@ class HashJoinExec(ExecNode):
             ctx.runtime_filters[fid] = JoinFilter.of(evaluate_array(key, b) for b in batches)
 
     def _streams(self) -> bool:
-        """Whether the probe side can stream through Acero (no residual that only the general path evaluates)."""
-        return self.residual is None or self.acero_filter is not None
+        """Whether the probe side can stream through Acero (no residual that only the general path evaluates,
+        and no LIST/STRUCT/MAP column, which Acero's hash join cannot carry)."""
+        return (self.residual is None or self.acero_filter is not None) and not self._nested_payload
+
+    @property
+    def _nested_payload(self) -> bool:
+        # Acero's hash join aborts the process on a nested non-key column (Arrow 26): such joins
+        # take the general path, which joins row numbers and then takes every column by them
+        return any(T.is_nested(f.dtype) for c in self.children for f in c.fields)
 
     def _keeps_build_rows(self) -> bool:
         """Whether Acero emits rows of the build side itself at the end (see _scrambled)."""
@@ -579,7 +586,7 @@ class HashJoinExec(ExecNode):
             return self._null_aware_anti(left, right)
         if self.kind in ("inner", "semi") and (left.num_rows == 0 or right.num_rows == 0):
             return self.schema.empty_table()
-        if self.residual is None or self.acero_filter is not None:
+        if (self.residual is None or self.acero_filter is not None) and not self._nested_payload:
             try:
                 return self._acero(left, right)
             except (pa.ArrowNotImplementedError, pa.ArrowInvalid):

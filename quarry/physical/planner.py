@@ -117,6 +117,10 @@ class PhysicalPlanner:
     def _TableFunctionScan(self, p) -> ExecNode:
         return TableFunctionExec(p.step, p.fields)
 
+    def _Unnest(self, p) -> ExecNode:
+        from quarry.physical.unnest import UnnestExec
+        return UnnestExec(self._plan(p.input), p.lists, p.fields)
+
     def _SingleRow(self, p: SingleRow) -> ExecNode:
         child = self._plan(p.input)
         return SingleRowExec(child if child.partitions == 1 else GatherExec(child))

@@ -22,7 +22,9 @@ from sqlglot import exp
 
 from quarry.catalog.information_schema import INFORMATION_SCHEMA
 from quarry.catalog.filesystems import is_remote
-from quarry.catalog.providers import ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table
+from quarry.catalog.providers import (
+    ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table, read_json_table,
+)
 from quarry.sql.table_formats import bind_table_format_scan, is_table_format_scan
 from quarry.errors import BindError, QuarryError, UnknownSchemaError, UnsupportedError, suggest
 from quarry.logical import builder as B
@@ -42,7 +44,7 @@ from quarry.sql.series import series_scan
 from quarry.sql.settings import sort_direction
 
 
-_DATA_EXTENSIONS = (".parquet", ".pq", ".csv", ".tsv", ".tab", ".csv.gz")
+_DATA_EXTENSIONS = (".parquet", ".pq", ".csv", ".tsv", ".tab", ".csv.gz", ".json", ".jsonl", ".ndjson")
 
 
 def _option_flag(node: exp.Expression) -> bool:
@@ -63,7 +65,8 @@ def output_name(node: exp.Expression) -> str:
         return node.alias
     if isinstance(node, exp.Column):
         return node.name
-    return node.sql(dialect="duckdb", comments=False)
+    from quarry.sql.statements import DIALECT     # indexes as written (l[1]), see _Dialect
+    return node.sql(dialect=DIALECT, comments=False)
 
 
 class Binder:
@@ -448,7 +451,7 @@ class Binder:
             elif isinstance(node, exp.Lateral):
                 raise UnsupportedError("LATERAL is not supported", hint="rewrite it as a join or a subquery")
             elif isinstance(node, exp.Unnest):
-                raise UnsupportedError("UNNEST is not supported")
+                plan, default_alias = self._unnest_table(node, scope), "unnest"
             else:
                 raise UnsupportedError(f"`{node.sql(dialect='duckdb')}` is not supported in FROM")
         except QuarryError as err:
@@ -457,6 +460,26 @@ class Binder:
         plan = self._rename(plan, col_aliases, qualifier, node)
         scope.relations.append(Relation(qualifier, list(plan.schema)))
         return plan
+
+    def _unnest_table(self, node: exp.Unnest, scope: Scope) -> LogicalPlan:
+        """``FROM unnest([1, 2])``: one row per element (several lists aligned, as in SELECT)."""
+        if node.args.get("offset"):
+            raise UnsupportedError("UNNEST ... WITH OFFSET / WITH ORDINALITY")
+        from quarry.logical.nested import UnnestExpr
+        one = Field("__one", T.BOOL, True, new_id())
+        rows = Values(((Literal(None, T.BOOL),),), (one,))
+        eb = ExprBinder(self, Scope(parent=scope.parent, ctes=dict(scope.ctes)))
+        eb.allow_unnest = True
+        try:
+            lists = [eb.bind(exp.Explode(this=e)) for e in node.expressions]
+        except BindError as err:
+            if not any(isinstance(c, exp.Column) for e in node.expressions for c in e.walk()):
+                raise
+            raise UnsupportedError("unnest() of a column of another FROM item (a lateral join)",
+                                   hint="unnest in the select list: SELECT t.*, unnest(t.l) FROM t") from err
+        plan, refs = B.lift_unnests(rows, lists)
+        fields = [Field("unnest", r.dtype, True, new_id()) for r in refs]
+        return Project(plan, tuple(refs), tuple(fields))
 
     def _rename(self, plan: LogicalPlan, names: list[str], qualifier: str | None, node) -> LogicalPlan:
         if len(names) > len(plan.schema):
@@ -551,6 +574,11 @@ class Binder:
         if name in ("readparquet", "read_parquet", "parquet_scan"):
             hive = options.get("hive_partitioning")
             provider = ParquetTable(label, paths, hive_partitioning=None if hive is None else _option_flag(hive))
+        elif name in ("read_json", "read_json_auto", "read_ndjson", "read_ndjson_auto", "readjson"):
+            if options:
+                raise UnsupportedError(f"{name}() options ({', '.join(options)})",
+                                       hint="read_json('path') infers the columns of newline-delimited JSON")
+            provider = MemoryTable(label, read_json_table(paths))
         elif name in ("readcsv", "read_csv", "read_csv_auto"):
             delim = options.get("delim") or options.get("sep") or options.get("delimiter")
             header = options.get("header")
@@ -632,6 +660,7 @@ class Binder:
             raise self._error_at(BindError("SELECT list is empty"), sel)
 
         select_binder = ExprBinder(self, scope, allow_aggregates=True, allow_windows=True)
+        select_binder.allow_unnest = True       # unnest(l) in the select list, lifted below
         bound: list[Expr] = []
         for node, name, star_field in items:
             if star_field is not None:
@@ -735,6 +764,12 @@ class Binder:
             # then DISTINCT ON keeps the first row of each group, among the rows QUALIFY kept
             plan, (first,) = B.lift_windows(plan, [distinct_on])
             plan = Filter(plan, first)
+        bound, lifted_order = lifted[:len(bound)], iter(lifted[len(bound):])
+        order_targets = [(t[0], next(lifted_order) if t[0] == "expr" else t[1], t[2], t[3])
+                         for t in order_targets]
+        # unnest(...) in the select list: one Unnest over everything computed so far
+        order_exprs = [t[1] for t in order_targets if t[0] == "expr"]
+        plan, lifted = B.lift_unnests(plan, bound + order_exprs)
         bound, lifted_order = lifted[:len(bound)], iter(lifted[len(bound):])
         order_targets = [(t[0], next(lifted_order) if t[0] == "expr" else t[1], t[2], t[3])
                          for t in order_targets]

@@ -22,6 +22,7 @@ from quarry.logical.expressions import (
     AggCall, Call, ColumnRef, Exists, Expr, InSubquery, Literal, ScalarSubquery, SortKey, WindowCall,
     WindowFrame,
 )
+from quarry.sql.nested_binder import NestedExprs
 from quarry.sql.scope import Scope
 
 _BINARY = {
@@ -115,8 +116,11 @@ def interval_value(text: str, unit: str | None) -> tuple[int, int, int]:
 
 
 def sql_type(dt: exp.DataType) -> pa.DataType:
-    """Arrow type of a sqlglot DataType (``DECIMAL(15,2)``, ``VARCHAR``, ...)."""
+    """Arrow type of a sqlglot DataType (``DECIMAL(15,2)``, ``VARCHAR``, ``INTEGER[]``,
+    ``STRUCT(a INTEGER)``, ``MAP(VARCHAR, INTEGER)``, ...)."""
     name = dt.this.name if hasattr(dt.this, "name") else str(dt.this)
+    if name in ("ARRAY", "LIST", "STRUCT", "MAP"):
+        return _nested_sql_type(name, dt)
     params = []
     for p in dt.expressions:
         value = p.this if isinstance(p, exp.DataTypeParam) else p
@@ -135,8 +139,30 @@ def sql_type(dt: exp.DataType) -> pa.DataType:
     return T.from_sql_name(name, params)
 
 
-class ExprBinder:
-    """Binds expressions of one query level.
+def _nested_sql_type(name: str, dt: exp.DataType) -> pa.DataType:
+    inner = dt.expressions
+    if name in ("ARRAY", "LIST"):
+        if dt.args.get("values"):
+            raise UnsupportedError("fixed-size ARRAY types (INTEGER[3])", hint="use a LIST type: INTEGER[]")
+        if len(inner) != 1 or not isinstance(inner[0], exp.DataType):
+            raise QuarryTypeError("a LIST type names its element type", hint="write INTEGER[]")
+        return pa.list_(sql_type(inner[0]))
+    if name == "MAP":
+        if len(inner) != 2 or not all(isinstance(t, exp.DataType) for t in inner):
+            raise QuarryTypeError("a MAP type names its key and value types", hint="write MAP(VARCHAR, INTEGER)")
+        return pa.map_(sql_type(inner[0]), sql_type(inner[1]))
+    fields = []
+    for f in inner:
+        if not isinstance(f, exp.ColumnDef) or not isinstance(f.args.get("kind"), exp.DataType):
+            raise QuarryTypeError("a STRUCT type names each field and its type", hint="write STRUCT(a INTEGER)")
+        fields.append(pa.field(f.name, sql_type(f.args["kind"])))
+    if not fields:
+        raise QuarryTypeError("a STRUCT type needs at least one field")
+    return pa.struct(fields)
+
+
+class ExprBinder(NestedExprs):
+    """Binds expressions of one query level (nested-value syntax in :class:`NestedExprs`).
 
     ``query_binder`` binds subqueries (it is the :class:`~quarry.sql.binder.Binder`).
     ``aliases`` maps select-list aliases usable here (GROUP BY, HAVING, ORDER BY).
@@ -197,14 +223,27 @@ class ExprBinder:
             raise BindError("`*` is only allowed in the select list or count(*)")
         name = node.name
         qualifier = node.table or None
+        if qualifier is None and name.lower() in self.lambda_params:
+            return self.lambda_params[name.lower()]
         if qualifier is None and name.lower() in self.aliases:
             try:
                 return ColumnRef(self.scope.resolve(name))
             except BindError:
                 return self.aliases[name.lower()]
-        return ColumnRef(self.scope.resolve(name, qualifier))
+        if qualifier is not None and qualifier.lower() in self.lambda_params and not node.args.get("db"):
+            return self._field_of(self.lambda_params[qualifier.lower()], name)
+        try:
+            return ColumnRef(self.scope.resolve(name, qualifier))
+        except BindError:
+            # `s.a`: the field a of a STRUCT column s, when no table s has a column a
+            found = self.struct_path(node) if qualifier is not None else None
+            if found is None:
+                raise
+            return found
 
     def _Identifier(self, node):
+        if node.name.lower() in self.lambda_params:
+            return self.lambda_params[node.name.lower()]
         return ColumnRef(self.scope.resolve(node.name))
 
     def _Literal(self, node: exp.Literal) -> Expr:
@@ -424,6 +463,8 @@ class ExprBinder:
             raise BindError(f"{name}() is a table function; use it in FROM")
         if name == "current_setting":
             return self._current_setting(node)
+        if name == "row":
+            return self._row(node)
         return self._call_named(name, list(node.expressions), node)
 
     def _current_setting(self, node: exp.Anonymous) -> Expr:
@@ -459,6 +500,8 @@ class ExprBinder:
 
     def _call_named(self, name: str, arg_nodes: list, node: exp.Expression) -> Expr:
         fdef = F.lookup(name)
+        if any(isinstance(a, exp.Lambda) for a in arg_nodes):
+            return self.lambda_call(fdef.name, arg_nodes)
         distinct = False
         if len(arg_nodes) == 1 and isinstance(arg_nodes[0], exp.Distinct):
             distinct = True

@@ -54,6 +54,8 @@ BOUND_ARGS: dict[type, frozenset[str]] = {
     # DELETE and UPDATE (quarry.sql.dml); sqlglot sets `using` and `cluster` to False when absent
     exp.Delete: frozenset({"this", "where"}),
     exp.Update: frozenset({"this", "expressions", "where"}),
+    # l[i], l[a:b], s['a'], m[k] (quarry.sql.nested_binder)
+    exp.Bracket: frozenset({"this", "expressions"}),
 }
 
 # How a refused argument is named in the message, and what to do instead.

@@ -45,7 +45,6 @@ from quarry.sql.secrets import bind_secret_statement, is_secret_statement
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
-DIALECT = "duckdb"
 _EXPLAIN = re.compile(r"^(\s*)(explain)(\s+(analyze|verbose))?\b", re.IGNORECASE)
 
 
@@ -91,10 +90,18 @@ class _Parser(DuckDB.Parser):
 
 
 class _Dialect(DuckDB):
-    """The DuckDB dialect with quarry's :class:`_Parser`; SQL is generated as DuckDB's."""
+    """The DuckDB dialect with quarry's :class:`_Parser`; SQL is generated as DuckDB's.
+
+    Indexes stay as written (``l[1]`` is the first element, as in DuckDB): sqlglot's DuckDB
+    dialect would shift constant ones to 0-based, and only those whose type it can guess."""
+
+    INDEX_OFFSET = 0
 
     class Parser(_Parser):
         pass
+
+
+DIALECT = _Dialect          # SQL generated from a parsed statement (views, messages) reads back the same
 
 
 def parse(text: str) -> list[exp.Expression]:
@@ -449,10 +456,13 @@ def _copy(session, binder: Binder, node: exp.Copy) -> C.Copy:
     if not fmt:
         # the name picks the format: .csv (.csv.gz) and .tsv are CSV, anything else Parquet
         fmt = format_for_path(path)
-        if fmt not in ("csv", "tsv"):
+        if fmt not in ("csv", "tsv", "json", "ndjson"):
             fmt = "parquet"
-    elif fmt not in ("parquet", "csv"):
-        raise UnsupportedError(f"COPY format `{fmt}` is not supported", hint="use FORMAT parquet or FORMAT csv")
+    elif fmt not in ("parquet", "csv", "json"):
+        raise UnsupportedError(f"COPY format `{fmt}` is not supported",
+                               hint="use FORMAT parquet, FORMAT csv or FORMAT json")
+    if fmt == "json":
+        fmt = "ndjson"          # as DuckDB's COPY writes JSON: one object per line
     if fmt == "tsv":
         # a .tsv file is CSV with tabs, so that it reads back as one (read_csv takes .tsv as tab-separated)
         fmt = "csv"

@@ -1,0 +1,465 @@
+"""Kernels of the LIST, STRUCT and MAP functions (``quarry.logical.nested_functions``).
+
+Every kernel works on whole columns: a list column is taken apart into its flat
+values (``pc.list_flatten``), the row each value belongs to (``pc.list_parent_indices``)
+and each row's start and length among them; the work is done on the flat values with
+Arrow kernels or numpy, and the result is put back together from new lengths with
+``pa.ListArray.from_arrays``. No kernel loops over rows in Python.
+
+A lambda (``list_transform(l, x -> x + 1)``) is evaluated the same way: its body runs
+once, with the expression evaluator, on a batch of the flat values (and the outer
+columns it reads, repeated to the flat values' rows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quarry.errors import DataError, UnsupportedError
+from quarry.logical import types as T
+from quarry.compute.kernels import cast_value, kernel, to_array
+
+
+# -- taking lists apart and putting them together ------------------------------------------------
+
+
+def as_list_array(x, n: int) -> pa.ListArray:
+    """``x`` (array, chunked array or scalar) as one ListArray of ``n`` rows; a MAP becomes the
+    list of its entries (``struct<key, value>``)."""
+    arr = to_array(x, n)
+    if pa.types.is_map(arr.type):
+        entries = pa.StructArray.from_arrays([arr.keys, arr.items], ["key", "value"])
+        return pa.ListArray.from_arrays(arr.offsets, entries, mask=arr.is_null() if arr.null_count else None)
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), pa.list_(pa.null()))
+    return arr
+
+
+class Parts:
+    """A list column taken apart: ``flat`` values, each value's ``parents`` row, and per row
+    ``starts`` (into ``flat``), ``lengths`` (0 for a NULL list) and ``valid``."""
+
+    def __init__(self, lists: pa.ListArray):
+        self.lists = lists
+        self.n = len(lists)
+        self.flat = pc.list_flatten(lists)
+        self.parents = np.asarray(pc.list_parent_indices(lists).to_numpy(zero_copy_only=False), dtype=np.int64)
+        lengths = pc.fill_null(pc.list_value_length(lists), 0)
+        self.lengths = np.asarray(lengths.to_numpy(zero_copy_only=False), dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]]).astype(np.int64) if self.n \
+            else np.zeros(0, dtype=np.int64)
+        self.valid = np.asarray(lists.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+
+    def positions(self) -> np.ndarray:
+        """The 0-based position of each flat value inside its own list."""
+        return np.arange(len(self.flat), dtype=np.int64) - self.starts[self.parents]
+
+
+def parts(x, n: int) -> Parts:
+    return Parts(as_list_array(x, n))
+
+
+def build_list(lengths: np.ndarray, values: pa.Array, valid: np.ndarray | None, dtype: pa.DataType | None = None):
+    """A ListArray of rows with ``lengths`` over the consecutive ``values``, NULL where not ``valid``."""
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    mask = None if valid is None or valid.all() else pa.array(~valid)
+    if dtype is not None and values.type != dtype.value_type:
+        values = values.cast(dtype.value_type)
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)
+
+
+def take_ranges(values: pa.Array, starts: np.ndarray, lengths: np.ndarray) -> pa.Array:
+    """The values ``values[starts[i] : starts[i] + lengths[i]]`` of every i, one after another."""
+    total = int(lengths.sum())
+    if total == 0:
+        return values.slice(0, 0)
+    ends = np.cumsum(lengths)
+    pos = np.arange(total, dtype=np.int64) - np.repeat(ends - lengths - starts, lengths)
+    return values.take(pa.array(pos, pa.int64()))
+
+
+def _int_values(x, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """An integer argument as (int64 values, valid mask) of ``n`` rows."""
+    arr = to_array(x, n)
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    values = np.asarray(pc.fill_null(arr.cast(pa.int64()), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    return values, valid
+
+
+def _scatter(n: int, rows: np.ndarray, values: pa.Array, dtype: pa.DataType) -> pa.Array:
+    """An array of ``n`` rows holding ``values`` at ``rows`` and NULL elsewhere."""
+    index = np.full(n, -1, dtype=np.int64)
+    index[rows] = np.arange(len(rows), dtype=np.int64)
+    return values.take(pa.array(index, mask=index < 0)).cast(dtype)
+
+
+def _first_match(p: Parts, match: np.ndarray) -> np.ndarray:
+    """Per row, the flat position of its first value where ``match`` holds, or -1."""
+    hits = np.nonzero(match)[0]
+    rows = p.parents[hits]
+    out = np.full(p.n, -1, dtype=np.int64)
+    uniq, first = np.unique(rows, return_index=True)
+    out[uniq] = hits[first]
+    return out
+
+
+def _mask_of(arr) -> np.ndarray:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+# -- constructors --------------------------------------------------------------------------------
+
+
+@kernel("list_value")
+def _list_value(name, args, dtype, n):
+    k = len(args)
+    element = dtype.value_type
+    if k == 0:
+        return build_list(np.zeros(n, dtype=np.int64), pa.array([], element), None)
+    arrays = [to_array(a, n).cast(element) for a in args]
+    values = pa.concat_arrays(arrays)
+    order = (np.arange(n, dtype=np.int64)[:, None] + np.arange(k, dtype=np.int64)[None, :] * n).ravel()
+    return build_list(np.full(n, k, dtype=np.int64), values.take(pa.array(order)), None)
+
+
+@kernel("struct_pack")
+def _struct_pack(name, args, dtype, n):
+    arrays = [to_array(a, n).cast(f.type) for a, f in zip(args, dtype)]
+    return pa.StructArray.from_arrays(arrays, fields=list(dtype))
+
+
+@kernel("map_from_lists")
+def _map_from_lists(name, args, dtype, n):
+    keys, values = parts(args[0], n), parts(args[1], n)
+    both = keys.valid & values.valid
+    if (keys.lengths[both] != values.lengths[both]).any():
+        raise DataError("a map needs as many keys as values", hint="give map() two lists of one length")
+    lengths = np.where(both, keys.lengths, 0)
+    key_values = take_ranges(keys.flat, keys.starts, lengths)
+    if key_values.null_count:
+        raise DataError("a map key cannot be NULL")
+    item_values = take_ranges(values.flat, values.starts, lengths)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32), pa.int32())
+    out = pa.MapArray.from_arrays(offsets, key_values.cast(dtype.key_type), item_values.cast(dtype.item_type))
+    if not both.all():
+        out = pc.if_else(pa.array(both), out, pa.scalar(None, out.type))
+    return out
+
+
+# -- access ---------------------------------------------------------------------------------------
+
+
+@kernel("list_extract")
+def _list_extract(name, args, dtype, n):
+    p = parts(args[0], n)
+    index, index_valid = _int_values(args[1], n)
+    at = np.where(index > 0, index - 1, p.lengths + index)
+    ok = p.valid & index_valid & (index != 0) & (at >= 0) & (at < p.lengths)
+    pos = np.where(ok, p.starts + at, 0)
+    return p.flat.take(pa.array(pos, mask=~ok)) if len(p.flat) else pa.nulls(n, dtype)
+
+
+def _slice_bound(value: np.ndarray, lengths: np.ndarray, end: bool) -> np.ndarray:
+    """A 1-based (negative: from the end) slice bound as a 0-based position, clamped to the list."""
+    if end:
+        out = np.where(value >= 0, value, lengths + value + 1)
+    else:
+        out = np.where(value > 0, value - 1, np.where(value == 0, 0, lengths + value))
+    return np.clip(out, 0, lengths)
+
+
+@kernel("list_slice")
+def _list_slice(name, args, dtype, n):
+    p = parts(args[0], n)
+    begin, begin_valid = _int_values(args[1], n)
+    end, end_valid = _int_values(args[2], n)
+    start = _slice_bound(begin, p.lengths, False)
+    stop = _slice_bound(end, p.lengths, True)
+    valid = p.valid & begin_valid & end_valid
+    lengths = np.where(valid, np.maximum(stop - start, 0), 0)
+    return build_list(lengths, take_ranges(p.flat, p.starts + start, lengths), valid, dtype)
+
+
+@kernel("struct_extract")
+def _struct_extract(name, args, dtype, n):
+    return pc.struct_field(to_array(args[0], n), [args[1].as_py()])
+
+
+def _map_matches(name, args, n) -> tuple[Parts, np.ndarray]:
+    p = parts(args[0], n)
+    keys = pc.struct_field(p.flat, [0])
+    wanted = to_array(args[1], n).take(pa.array(p.parents)) if len(p.flat) else keys
+    return p, _first_match(p, _mask_of(pc.equal(keys, wanted)))
+
+
+@kernel("map_extract_value")
+def _map_extract_value(name, args, dtype, n):
+    p, pos = _map_matches(name, args, n)
+    found = pos >= 0
+    if not len(p.flat):
+        return pa.nulls(n, dtype)
+    return pc.struct_field(p.flat, [1]).take(pa.array(np.where(found, pos, 0), mask=~found))
+
+
+@kernel("map_extract")
+def _map_extract(name, args, dtype, n):
+    p, pos = _map_matches(name, args, n)
+    found = pos >= 0
+    items = pc.struct_field(p.flat, [1]) if len(p.flat) else pa.array([], dtype.value_type)
+    values = items.take(pa.array(pos[found])) if found.any() else items.slice(0, 0)
+    return build_list(found.astype(np.int64), values, p.valid, dtype)
+
+
+@kernel("list_length", "cardinality")
+def _list_length(name, args, dtype, n):
+    return pc.list_value_length(as_list_array(args[0], n)).cast(pa.int64())
+
+
+@kernel("map_keys", "map_values")
+def _map_part(name, args, dtype, n):
+    p = parts(args[0], n)
+    field = 0 if name == "map_keys" else 1
+    values = pc.struct_field(p.flat, [field]) if len(p.flat) else pa.array([], dtype.value_type)
+    return build_list(p.lengths, values, p.valid, dtype)
+
+
+# -- searching ------------------------------------------------------------------------------------
+
+
+def _position(args, n) -> tuple[Parts, np.ndarray]:
+    p = parts(args[0], n)
+    if not len(p.flat):
+        return p, np.full(n, -1, dtype=np.int64)
+    wanted = to_array(args[1], n).take(pa.array(p.parents))
+    return p, _first_match(p, _mask_of(pc.equal(p.flat, wanted)))
+
+
+@kernel("list_contains")
+def _list_contains(name, args, dtype, n):
+    p, pos = _position(args, n)
+    return pa.array(pos >= 0, mask=~p.valid)
+
+
+@kernel("list_position")
+def _list_position(name, args, dtype, n):
+    p, pos = _position(args, n)
+    found = pos >= 0
+    return pa.array(np.where(found, pos - p.starts + 1, 0).astype(np.int32), mask=~(found & p.valid))
+
+
+# -- rearranging ----------------------------------------------------------------------------------
+
+
+@kernel("list_concat")
+def _list_concat(name, args, dtype, n):
+    a, b = parts(args[0], n), parts(args[1], n)
+    combined = pa.concat_arrays([a.flat.cast(dtype.value_type), b.flat.cast(dtype.value_type)])
+    starts = np.stack([a.starts, b.starts + len(a.flat)], axis=1).ravel()
+    lengths = np.stack([a.lengths, b.lengths], axis=1).ravel()
+    return build_list(a.lengths + b.lengths, take_ranges(combined, starts, lengths), a.valid | b.valid, dtype)
+
+
+def _no_nested_elements(p: Parts, fname: str) -> None:
+    if T.is_nested(p.flat.type):
+        raise UnsupportedError(f"{fname}() of a list of {T.sql_name(p.flat.type)} values")
+
+
+@kernel("list_distinct")
+def _list_distinct(name, args, dtype, n):
+    p = parts(args[0], n)
+    _no_nested_elements(p, name)
+    keep = p.flat.is_valid()
+    pairs = pa.table({"p": pa.array(p.parents).filter(keep), "v": p.flat.filter(keep)})
+    unique = pairs.group_by(["p", "v"], use_threads=False).aggregate([])
+    unique = unique.take(pc.sort_indices(unique, sort_keys=[("p", "ascending")]))
+    rows = np.asarray(unique.column("p").to_numpy(), dtype=np.int64)
+    return build_list(np.bincount(rows, minlength=n).astype(np.int64), unique.column("v").combine_chunks(),
+                      p.valid, dtype)
+
+
+@kernel("list_sort")
+def _list_sort(name, args, dtype, n):
+    p = parts(args[0], n)
+    _no_nested_elements(p, name)
+    ascending, nulls_first = args[1].as_py(), args[2].as_py()
+    table = pa.table({"p": pa.array(p.parents, pa.int64()), "v": p.flat})
+    order = pc.sort_indices(table, sort_keys=[("p", "ascending"), ("v", "ascending" if ascending else "descending",
+                                                                  "at_start" if nulls_first else "at_end")])
+    return build_list(p.lengths, p.flat.take(order), p.valid, dtype)
+
+
+@kernel("list_reverse")
+def _list_reverse(name, args, dtype, n):
+    p = parts(args[0], n)
+    starts, lengths = p.starts[p.parents], p.lengths[p.parents]
+    pos = starts + lengths - 1 - (np.arange(len(p.flat), dtype=np.int64) - starts)
+    return build_list(p.lengths, p.flat.take(pa.array(pos, pa.int64())), p.valid, dtype)
+
+
+@kernel("flatten")
+def _flatten(name, args, dtype, n):
+    outer = parts(args[0], n)
+    inner = Parts(as_list_array(outer.flat, len(outer.flat)))
+    lengths = np.bincount(outer.parents, weights=inner.lengths, minlength=n).astype(np.int64) \
+        if len(outer.flat) else np.zeros(n, dtype=np.int64)
+    return build_list(lengths, inner.flat, outer.valid, dtype)
+
+
+_LIST_AGGREGATE = {"list_sum": "sum", "list_min": "min", "list_max": "max", "list_avg": "mean"}
+
+
+@kernel(*_LIST_AGGREGATE)
+def _list_aggregate(name, args, dtype, n):
+    p = parts(args[0], n)
+    if not len(p.flat) or pa.types.is_null(p.flat.type):
+        return pa.nulls(n, dtype)
+    values = p.flat if name != "list_avg" else cast_value(p.flat, T.FLOAT64)
+    fn = _LIST_AGGREGATE[name]
+    grouped = pa.table({"p": pa.array(p.parents, pa.int64()), "v": values}).group_by("p", use_threads=False) \
+        .aggregate([("v", fn, pc.ScalarAggregateOptions(skip_nulls=True, min_count=1))])
+    rows = np.asarray(grouped.column("p").to_numpy(), dtype=np.int64)
+    result = grouped.column(1).combine_chunks()
+    return _scatter(n, rows, result if result.type == dtype else cast_value(result, dtype), dtype)
+
+
+# -- strings ------------------------------------------------------------------------------------
+
+
+@kernel("string_split")
+def _string_split(name, args, dtype, n):
+    sep = args[1]
+    if not isinstance(sep, pa.Scalar):
+        raise UnsupportedError("string_split() with a separator that varies by row",
+                               hint="use a constant separator")
+    if sep.as_py() == "":
+        raise UnsupportedError("string_split() with an empty separator")
+    text = to_array(args[0], n)
+    return pc.split_pattern(text, pattern=sep.as_py())
+
+
+@kernel("array_to_string")
+def _array_to_string(name, args, dtype, n):
+    sep = args[1]
+    if not isinstance(sep, pa.Scalar):
+        raise UnsupportedError("array_to_string() with a separator that varies by row",
+                               hint="use a constant separator")
+    p = parts(args[0], n)
+    keep = p.flat.is_valid()
+    lengths = np.bincount(p.parents[_mask_of(keep)], minlength=n).astype(np.int64) if len(p.flat) \
+        else np.zeros(n, dtype=np.int64)
+    strings = build_list(lengths, p.flat.filter(keep).cast(pa.string()), p.valid)
+    return pc.binary_join(strings, sep.as_py())
+
+
+# -- lambdas --------------------------------------------------------------------------------------
+
+
+def _apply_lambda(fn, p: Parts):
+    """The lambda's body evaluated once over the flat values of ``p`` (``fn`` is a BoundLambda)."""
+    return fn.apply(p.flat, p.parents, p.positions())
+
+
+@kernel("list_transform")
+def _list_transform(name, args, dtype, n):
+    p = parts(args[0], n)
+    values = _apply_lambda(args[1], p)
+    return build_list(p.lengths, values, p.valid, dtype)
+
+
+@kernel("list_filter")
+def _list_filter(name, args, dtype, n):
+    p = parts(args[0], n)
+    keep = _mask_of(_apply_lambda(args[1], p))
+    lengths = np.bincount(p.parents[keep], minlength=n).astype(np.int64) if len(p.flat) \
+        else np.zeros(n, dtype=np.int64)
+    return build_list(lengths, p.flat.filter(pa.array(keep)), p.valid, dtype)
+
+
+# -- printing nested values -----------------------------------------------------------------------
+
+
+def _quote_json(strings: pa.Array) -> pa.Array:
+    out = strings
+    for raw, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"),
+                         ("\b", "\\b"), ("\f", "\\f")):
+        out = pc.replace_substring(out, raw, escaped)
+    return pc.binary_join_element_wise('"', out, '"', "")
+
+
+def render(arr: pa.Array, json: bool) -> pa.Array:
+    """Each value's text: as DuckDB casts it to VARCHAR (``[1, 2]``, ``{'a': 1}``, ``{k=1}``), or as
+    JSON. NULL stays NULL at the top; inside a nested value it prints as NULL (null)."""
+    t = arr.type
+    null_word = "null" if json else "NULL"
+    if pa.types.is_null(t):
+        return pa.nulls(len(arr), pa.string())
+    if pa.types.is_list(t) or pa.types.is_map(t):
+        p = Parts(as_list_array(arr, len(arr)))
+        if pa.types.is_map(t):
+            keys = render(pc.struct_field(p.flat, [0]), json)
+            if json and not pa.types.is_string(t.key_type):
+                keys = _quote_json(keys)
+            items = pc.fill_null(render(pc.struct_field(p.flat, [1]), json), null_word)
+            inner = pc.binary_join_element_wise(keys, items, ":" if json else "=")
+            opening, closing = "{", "}"
+        else:
+            inner = pc.fill_null(render(p.flat, json), null_word)
+            opening, closing = "[", "]"
+        joined = pc.binary_join(build_list(p.lengths, inner.cast(pa.string()), p.valid), "," if json else ", ")
+        return pc.binary_join_element_wise(opening, joined, closing, "")
+    if pa.types.is_struct(t):
+        pieces = []
+        for i, f in enumerate(t):
+            value = pc.fill_null(render(pc.struct_field(arr, [i]), json), null_word)
+            label = ('"' + f.name.replace('"', '\\"') + '":') if json else ("'" + f.name + "': ")
+            pieces.append(pc.binary_join_element_wise(label, value, ""))
+        body = pc.binary_join_element_wise(*pieces, "," if json else ", ") if pieces else pa.array([""] * len(arr))
+        out = pc.binary_join_element_wise("{", body, "}", "")
+        return pc.if_else(arr.is_valid(), out, pa.scalar(None, pa.string()))
+    if json:
+        if pa.types.is_string(t):
+            return _quote_json(arr)
+        if pa.types.is_boolean(t) or T.is_numeric(t):
+            return cast_value(arr, pa.string())
+        return _quote_json(cast_value(arr, pa.string()))
+    return cast_value(arr, pa.string())
+
+
+def cast_nested(x, dtype: pa.DataType, n: int, cast_values) -> pa.Array:
+    """CAST of a LIST, STRUCT or MAP value: element by element (field by field, key and value) with
+    ``cast_values(array, type)``, the scalar cast, so elements convert as single values do."""
+    arr = to_array(x, n)
+    if T.is_string(dtype):
+        return render(arr, json=False)
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), dtype)
+    if pa.types.is_list(arr.type) and pa.types.is_list(dtype):
+        p = Parts(arr)
+        return build_list(p.lengths, cast_values(p.flat, dtype.value_type), p.valid, dtype)
+    if pa.types.is_map(arr.type) and pa.types.is_map(dtype):
+        p = Parts(as_list_array(arr, len(arr)))
+        keys = cast_values(pc.struct_field(p.flat, [0]), dtype.key_type)
+        items = cast_values(pc.struct_field(p.flat, [1]), dtype.item_type)
+        offsets = pa.array(np.concatenate([[0], np.cumsum(p.lengths)]).astype(np.int32), pa.int32())
+        out = pa.MapArray.from_arrays(offsets, keys, items)
+        return out if p.valid.all() else pc.if_else(pa.array(p.valid), out, pa.scalar(None, out.type))
+    if pa.types.is_struct(arr.type) and pa.types.is_struct(dtype):
+        fields = [cast_values(pc.struct_field(arr, [i]), f.type) for i, f in enumerate(dtype)]
+        mask = arr.is_null() if arr.null_count else None
+        return pa.StructArray.from_arrays(fields, fields=list(dtype), mask=mask)
+    raise UnsupportedError(f"cast from {T.sql_name(arr.type)} to {T.sql_name(dtype)}")
+
+
+def nested_to_text(arr, n: int) -> pa.Array:
+    """CAST(nested AS VARCHAR)."""
+    return render(to_array(arr, n), json=False)
+
+
+__all__ = ["Parts", "as_list_array", "build_list", "cast_nested", "nested_to_text", "parts", "render", "take_ranges"]
+
+
+@kernel("to_json")
+def _to_json(name, args, dtype, n):
+    return render(to_array(args[0], n), json=True)
