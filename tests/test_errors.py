@@ -370,7 +370,7 @@ def test_files_with_incompatible_schemas(con, tmp_path):
 
 
 def test_unknown_table_function(con):
-    err = fail(con, "SELECT * FROM read_json('x.json')", UnsupportedError)
+    err = fail(con, "SELECT * FROM read_avro('x.avro')", UnsupportedError)
     assert "read_parquet" in err.hint
 
 
