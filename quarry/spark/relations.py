@@ -433,6 +433,8 @@ def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Sc
     """Read ``paths`` in format ``fmt`` into one Arrow table, as ``spark.read.format(fmt)`` does; every
     path passes the session's sandbox first."""
     from quarry.catalog.providers import expand_paths
+    if fmt not in ("parquet", "csv", "json", "text"):
+        raise not_supported(f"reading the `{fmt}` format")
     session.check_path_allowed(paths)
     if fmt == "parquet":
         _check_options(fmt, options, _PARQUET_OPTIONS)

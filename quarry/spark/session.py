@@ -157,7 +157,7 @@ def _strip_plan_ids(message) -> None:
             value.ClearField("plan_id")
         if field.message_type is None:
             continue
-        if field.label == field.LABEL_REPEATED:
+        if field.is_repeated:
             if field.message_type.GetOptions().map_entry:
                 continue
             for item in value:

@@ -191,16 +191,18 @@ def parse_ddl(text: str, time_zone: str = "UTC") -> pa.DataType:
     """
     stripped = text.strip()
     try:
-        return _ddl_type(exp.DataType.build(stripped, dialect="spark"), time_zone)
+        # a column list first ("a INT, b STRING"): "long string" would otherwise parse as the type long
+        node = sqlglot.parse_one(f"CREATE TABLE t ({stripped})", read="spark")
+        columns = node.this.expressions
+        if columns and all(isinstance(c, exp.ColumnDef) and c.args.get("kind") is not None for c in columns):
+            return pa.struct([pa.field(c.name, _ddl_type(c.args["kind"], time_zone), not _not_null(c))
+                              for c in columns])
     except SparkError:
         raise
     except Exception:
         pass
     try:
-        node = sqlglot.parse_one(f"CREATE TABLE t ({stripped})", read="spark")
-        columns = node.this.expressions
-        return pa.struct([pa.field(c.name, _ddl_type(c.args["kind"], time_zone), not _not_null(c))
-                          for c in columns])
+        return _ddl_type(exp.DataType.build(stripped, dialect="spark"), time_zone)
     except SparkError:
         raise
     except Exception:
