@@ -123,7 +123,7 @@ def serve(session=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, us
         return quarry_session
 
     service = SparkConnectService(new_session, users=users, admission=admission)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="spark-connect"),
+    server = grpc.server(_DaemonExecutor(threads),
                          options=[("grpc.max_receive_message_length", _MAX_MESSAGE),
                                   ("grpc.max_send_message_length", _MAX_MESSAGE)])
     base_pb2_grpc.add_SparkConnectServiceServicer_to_server(service, server)
@@ -145,6 +145,42 @@ def serve(session=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, us
     running = SparkConnectServer(server, service, host, bound, tls_cert is not None)
     _RUNNING.append(running)
     return running
+
+
+class _DaemonExecutor(futures.Executor):
+    """The RPC threads: daemon threads taking calls from a queue.
+
+    Not ``concurrent.futures.ThreadPoolExecutor``: that one refuses new work once the interpreter
+    starts exiting, while PySpark's own exit handler still sends its last ReleaseSession and
+    ReleaseExecute calls to an in-process server (``quarry.spark.session()``)."""
+
+    def __init__(self, threads: int):
+        import queue
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._stopped = False
+        for i in range(threads):
+            threading.Thread(target=self._work, name=f"spark-connect-{i}", daemon=True).start()
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, fn, args, kwargs = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:          # handed to whoever waits on the future (gRPC)
+                future.set_exception(exc)
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: futures.Future = futures.Future()
+        self._queue.put((future, fn, args, kwargs))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._stopped = True
 
 
 _RUNNING: list[SparkConnectServer] = []
