@@ -7,6 +7,7 @@
     echo "SELECT 1;" | quarry       run what stdin holds
     quarry serve --data DIR ...     the Arrow Flight SQL server (see docs/server.md)
     quarry history --event-log DIR  the web UI of past sessions (see docs/ui.md)
+    quarry spark-connect --data DIR the Spark Connect server for PySpark (see docs/spark.md)
 
 argparse has no "default subcommand", and a shell that takes a script path as its
 first positional would be ambiguous with ``add_subparsers``; so :func:`main` looks
@@ -42,9 +43,16 @@ def history(argv: list[str]) -> int:
     return history_main(argv)
 
 
+def spark_connect(argv: list[str]) -> int:
+    """``quarry spark-connect``: the Spark Connect server for PySpark (``quarry spark-connect --help``)."""
+    from quarry.spark.cli import spark_connect_main
+    return spark_connect_main(argv)
+
+
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "serve": serve,
     "history": history,
+    "spark-connect": spark_connect,
 }
 
 
@@ -56,7 +64,8 @@ def shell_parser() -> argparse.ArgumentParser:
         prog="quarry",
         description="quarry: a SQL query engine on Apache Arrow. Without arguments, an interactive SQL shell.",
         epilog="commands: quarry serve (an Arrow Flight SQL server; quarry serve --help), "
-               "quarry history (the web UI of past sessions; quarry history --help). "
+               "quarry history (the web UI of past sessions; quarry history --help), "
+               "quarry spark-connect (a Spark Connect server for PySpark). "
                "Exit status: 0 on success, 1 if any statement failed, 2 for usage errors. "
                "See docs/shell.md.")
     parser.add_argument("file", nargs="?", help="run the statements in this SQL file and exit")

@@ -1,0 +1,516 @@
+"""Spark Connect expressions (``spark.connect.Expression``) as quarry Columns, named as Spark names them.
+
+Each expression becomes a :class:`quarry.api.column.Column`, so it is resolved and typed by
+the same binder and function registry as the DataFrame API, and reaches the plan builder as
+the same typed expression. Beside each Column goes the output name Spark would give it
+(``(a + 1)``, ``sum(x)``, ``count(1)``, ``CAST(x AS INT)``), which the relation translator
+puts on every top-level expression, so result columns are named as in Spark.
+
+Where Spark's meaning differs from quarry's SQL defaults, the translation says so:
+
+- names resolve case-insensitively (quarry's rule already);
+- ``orderBy("x")`` sorts ascending with NULLs first, descending with NULLs last (Spark's
+  default order, not quarry's NULLS LAST);
+- ``sum`` of integers is ``bigint`` (quarry's exact sum is DECIMAL(38,0));
+- ``dayofweek`` counts 1 = Sunday, ``datediff(end, start)`` takes the end first;
+- integer literals are ``int`` unless they need ``bigint``, as in Spark.
+
+Anything else (lambdas, struct/array extraction, Python UDFs, functions not in the table
+below) raises ``Not supported: ...`` naming it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+
+import pyarrow as pa
+import sqlglot
+
+from pyspark.sql.connect.proto import expressions_pb2
+
+from quarry.api import functions as QF
+from quarry.api.column import Column, WindowSpec, _function_column, col, expr, lit
+from quarry.logical import functions as FN
+from quarry.logical import types as T
+from quarry.logical.expressions import WindowFrame
+from quarry.spark.errors import SparkError, not_supported
+from quarry.spark.types import from_arrow, simple_string, to_arrow
+
+Expression = expressions_pb2.Expression
+
+__all__ = ["ExpressionTranslator", "Translated", "split_identifier"]
+
+_EPOCH = datetime.date(1970, 1, 1)
+_EPOCH_TS = datetime.datetime(1970, 1, 1)
+
+
+class Translated:
+    """One translated expression: the quarry Column and the name Spark gives it."""
+
+    __slots__ = ("column", "name", "star")
+
+    def __init__(self, column: Column, name: str, star: bool = False):
+        self.column = column
+        self.name = name
+        self.star = star
+
+    def named(self) -> Column:
+        """The Column under its Spark name (stars stay stars: they name many columns)."""
+        return self.column if self.star else self.column.alias(self.name)
+
+
+def split_identifier(text: str) -> list[str]:
+    """The parts of a Spark identifier: ``a.b`` -> ``['a', 'b']``, ```a.b`.c`` -> ``['a.b', 'c']``.
+
+    >>> split_identifier("`my col`.x")
+    ['my col', 'x']
+    """
+    parts, current, quoted, i = [], [], False, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "`":
+            if quoted and i + 1 < len(text) and text[i + 1] == "`":
+                current.append("`")
+                i += 2
+                continue
+            quoted = not quoted
+        elif ch == "." and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def _spark_sql_to_quarry(text: str) -> str:
+    """A Spark SQL expression as quarry's (DuckDB-flavoured) SQL text, through sqlglot's dialects."""
+    try:
+        return sqlglot.transpile(text, read="spark", write="duckdb")[0]
+    except sqlglot.errors.ParseError as err:
+        raise SparkError(f"syntax error in the expression `{text}`: {err}", error_class="PARSE_SYNTAX_ERROR",
+                         exception="ParseException", parameters={"error": text, "hint": ""}) from None
+
+
+def _literal_text(value) -> str:
+    """Spark's column name for a literal: ``1``, ``abc`` (strings unquoted), ``NULL``, ``true``."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.datetime):
+        return f"TIMESTAMP '{value}'"
+    if isinstance(value, datetime.date):
+        return f"DATE '{value}'"
+    return str(value)
+
+
+# ---------------------------------------------------------------------------- functions
+
+_BINARY = {"+": ("add", "+"), "-": ("subtract", "-"), "*": ("multiply", "*"), "/": ("divide", "/"),
+           "%": ("modulo", "%"), "==": ("equal", "="), "!=": ("not_equal", "!="), "<": ("less", "<"),
+           "<=": ("less_equal", "<="), ">": ("greater", ">"), ">=": ("greater_equal", ">="),
+           "<=>": ("is_not_distinct_from", "<=>"), "and": ("and", "AND"), "or": ("or", "OR")}
+
+# Spark name -> quarry registry name, for functions whose arguments and meaning agree
+_SAME = {
+    "upper": "upper", "lower": "lower", "ucase": "upper", "lcase": "lower", "length": "length",
+    "char_length": "length", "character_length": "length", "trim": "trim", "ltrim": "ltrim", "rtrim": "rtrim",
+    "concat": "concat", "coalesce": "coalesce", "abs": "abs", "floor": "floor", "ceil": "ceil",
+    "ceiling": "ceil", "sqrt": "sqrt", "exp": "exp", "ln": "ln", "log10": "log10", "log2": "log2",
+    "power": "power", "pow": "power", "greatest": "greatest", "least": "least", "nullif": "nullif",
+    "nvl": "coalesce", "ifnull": "coalesce", "year": "year", "month": "month", "dayofmonth": "day",
+    "day": "day", "hour": "hour", "minute": "minute", "second": "second", "dayofyear": "dayofyear",
+    "quarter": "quarter", "weekofyear": "week", "to_date": "to_date", "regexp_replace": "regexp_replace",
+    "lpad": "lpad", "rpad": "rpad", "reverse": "reverse", "repeat": "repeat", "instr": "instr",
+    "current_date": "current_date", "current_timestamp": "current_timestamp", "now": "now",
+    "rand": "random", "random": "random", "sign": "sign", "signum": "sign", "round": "round",
+    "contains": "contains", "startswith": "starts_with", "endswith": "ends_with", "left": "left",
+    "right": "right", "substr": "substring", "substring": "substring", "split_part": "split_part",
+    "make_date": "make_date", "pi": "pi", "sin": "sin", "cos": "cos", "tan": "tan", "atan": "atan",
+    "cbrt": "cbrt",
+    # aggregates
+    "sum": "sum", "avg": "avg", "mean": "avg", "min": "min", "max": "max", "count": "count",
+    "first": "first", "any_value": "any_value", "stddev": "stddev_samp", "stddev_samp": "stddev_samp",
+    "std": "stddev_samp", "stddev_pop": "stddev_pop", "variance": "var_samp", "var_samp": "var_samp",
+    "var_pop": "var_pop", "approx_count_distinct": "approx_count_distinct", "median": "median",
+    "bool_and": "bool_and", "every": "bool_and", "bool_or": "bool_or", "some": "bool_or", "any": "bool_or",
+    "product": "product", "first_value": "first_value", "last_value": "last_value",
+    # window functions
+    "row_number": "row_number", "rank": "rank", "dense_rank": "dense_rank", "percent_rank": "percent_rank",
+    "cume_dist": "cume_dist", "ntile": "ntile", "lag": "lag", "lead": "lead", "nth_value": "nth_value",
+}
+
+# renamed functions Spark shows under another name in column names
+_SHOWN = {"startswith": "startswith", "endswith": "endswith"}
+
+
+def _bigint_sum(column: Column) -> Column:
+    """Spark's ``sum`` of integers is a ``bigint``; quarry's exact sum of them is DECIMAL(38,0)."""
+    def bind(ctx):
+        e = column.bind(ctx)
+        if T.is_decimal(e.dtype) and e.dtype.scale == 0 and getattr(e, "args", None) is not None \
+                and all(T.is_integer(a.dtype) for a in e.args):
+            return FN.cast(e, T.INT64, explicit=True)
+        return e
+    return Column(bind, column.name)
+
+
+class Function:
+    """A translated call: ``base`` (the registry's call, which ``over()`` may take) and ``finish``, applied
+    after the call or after its window (a cast, an offset)."""
+
+    def __init__(self, base: Column, finish=None):
+        self.base = base
+        self.finish = finish or (lambda c: c)
+
+    def plain(self) -> Column:
+        return self.finish(self.base)
+
+
+class ExpressionTranslator:
+    """Translate ``spark.connect.Expression`` messages for one plan.
+
+    ``resolve_plan_id(plan_id)`` returns the quarry DataFrame a ``df["col"]`` reference
+    (an attribute with a plan id) belongs to, or None when the id is unknown.
+    """
+
+    def __init__(self, resolve_plan_id=None, time_zone: str = "UTC"):
+        self.resolve_plan_id = resolve_plan_id or (lambda plan_id: None)
+        self.time_zone = time_zone
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def translate(self, e: Expression) -> Translated:
+        kind = e.WhichOneof("expr_type")
+        method = getattr(self, f"_{kind}", None)
+        if method is None:
+            raise not_supported(f"the expression `{kind}`")
+        return method(getattr(e, kind))
+
+    def column(self, e: Expression) -> Column:
+        return self.translate(e).column
+
+    def sort_column(self, e: Expression) -> Column:
+        """A sort key, with Spark's default NULL order when the client gave none."""
+        if e.WhichOneof("expr_type") == "sort_order":
+            return self._sort_key(e.sort_order)
+        return self.column(e).asc_nulls_first()
+
+    # -- leaves -------------------------------------------------------------------------------
+
+    def _unresolved_attribute(self, a) -> Translated:
+        if a.is_metadata_column:
+            raise not_supported("metadata columns")
+        parts = split_identifier(a.unparsed_identifier)
+        if a.HasField("plan_id"):
+            owner = self.resolve_plan_id(a.plan_id)
+            if owner is not None and len(parts) in (1, 2):
+                name = parts[-1]
+                if name == "*":
+                    return Translated(col("*"), "*", star=True)
+                return Translated(_owned_column(owner, name), name)
+        if len(parts) > 2:
+            raise not_supported(f"the nested field reference `{a.unparsed_identifier}`")
+        if parts[-1] == "*":
+            return Translated(col(".".join(parts)), "*", star=True)
+        name = ".".join(parts) if len(parts) == 2 else parts[0]
+        return Translated(col(name), parts[-1])
+
+    def _unresolved_star(self, s) -> Translated:
+        target = s.unparsed_target if s.HasField("unparsed_target") else ""
+        if s.HasField("plan_id"):
+            raise not_supported("df['*'] (the star of one DataFrame); select('*') or alias the DataFrames")
+        if target:
+            qualifier = target[:-2] if target.endswith(".*") else target
+            return Translated(col(f"{split_identifier(qualifier)[-1]}.*"), "*", star=True)
+        return Translated(col("*"), "*", star=True)
+
+    def _expression_string(self, s) -> Translated:
+        text = _spark_sql_to_quarry(s.expression)
+        column = expr(text)
+        return Translated(column, column.name)
+
+    def _literal(self, literal) -> Translated:
+        value, dtype = self.literal_value(literal)
+        return Translated(lit(value, dtype) if dtype is not None else lit(value), _literal_text(value))
+
+    def literal_value(self, literal) -> tuple[object, pa.DataType | None]:
+        """A Literal message's Python value and Arrow type."""
+        kind = literal.WhichOneof("literal_type")
+        if kind == "null":
+            return None, to_arrow(literal.null, self.time_zone) if literal.null.WhichOneof("kind") not in (
+                None, "null") else None
+        if kind == "boolean":
+            return literal.boolean, pa.bool_()
+        if kind in ("byte", "short", "integer", "long"):
+            return int(getattr(literal, kind)), {"byte": pa.int8(), "short": pa.int16(), "integer": pa.int32(),
+                                                 "long": pa.int64()}[kind]
+        if kind == "float":
+            return float(literal.float), pa.float32()
+        if kind == "double":
+            return float(literal.double), pa.float64()
+        if kind == "decimal":
+            value = decimal.Decimal(literal.decimal.value)
+            exponent = value.as_tuple().exponent
+            scale = literal.decimal.scale if literal.decimal.HasField("scale") else max(0, -exponent)
+            digits = len(value.as_tuple().digits)
+            precision = literal.decimal.precision if literal.decimal.HasField("precision") else \
+                max(digits, scale, 1)
+            return value, pa.decimal128(min(precision, 38), scale)
+        if kind == "string":
+            return literal.string, pa.string()
+        if kind == "binary":
+            return bytes(literal.binary), pa.binary()
+        if kind == "date":
+            return _EPOCH + datetime.timedelta(days=literal.date), pa.date32()
+        if kind in ("timestamp", "timestamp_ntz"):
+            value = _EPOCH_TS + datetime.timedelta(microseconds=getattr(literal, kind))
+            return value, pa.timestamp("us")
+        if kind == "day_time_interval":
+            return datetime.timedelta(microseconds=literal.day_time_interval), None
+        raise not_supported(f"literals of type `{kind}`")
+
+    # -- structure ---------------------------------------------------------------------------
+
+    def _alias(self, a) -> Translated:
+        if len(a.name) != 1:
+            raise not_supported("an alias with several names (for a generator)")
+        inner = self.translate(a.expr)
+        return Translated(inner.column.alias(a.name[0]), a.name[0])
+
+    def _cast(self, c) -> Translated:
+        inner = self.translate(c.expr)
+        if c.HasField("type"):
+            target = to_arrow(c.type, self.time_zone)
+            shown = simple_string(c.type)
+        else:
+            from quarry.spark.types import parse_ddl
+            target = parse_ddl(c.type_str, self.time_zone)
+            shown = simple_string(from_arrow(target))
+        if c.eval_mode == Expression.Cast.EVAL_MODE_TRY:
+            raise not_supported("try_cast")
+        if pa.types.is_timestamp(target) and target.tz is not None:
+            target = pa.timestamp("us")          # quarry computes timestamps without a zone
+        return Translated(inner.column.cast(target), f"CAST({inner.name} AS {shown.upper()})")
+
+    def _sort_order(self, s) -> Translated:
+        inner = self.translate(s.child)
+        return Translated(self._sort_key(s), inner.name)
+
+    def _sort_key(self, s) -> Column:
+        column = self.column(s.child)
+        ascending = s.direction != Expression.SortOrder.SORT_DIRECTION_DESCENDING
+        if s.null_ordering == Expression.SortOrder.SORT_NULLS_UNSPECIFIED:
+            nulls_first = ascending                         # Spark: ASC NULLS FIRST, DESC NULLS LAST
+        else:
+            nulls_first = s.null_ordering == Expression.SortOrder.SORT_NULLS_FIRST
+        if ascending:
+            return column.asc_nulls_first() if nulls_first else column.asc_nulls_last()
+        return column.desc_nulls_first() if nulls_first else column.desc_nulls_last()
+
+    def _window(self, w) -> Translated:
+        fn_expr = w.window_function
+        if fn_expr.WhichOneof("expr_type") != "unresolved_function":
+            raise not_supported(f"a window over `{fn_expr.WhichOneof('expr_type')}`")
+        call = self.function(fn_expr.unresolved_function)
+        fname = self._function_name(fn_expr.unresolved_function)
+        partition = tuple(self.column(p) for p in w.partition_spec)
+        order = tuple(self._sort_key(o) for o in w.order_spec)
+        frame = self._frame(w.frame_spec) if w.HasField("frame_spec") else None
+        spec = WindowSpec(partition, order, frame)
+        parts = []
+        if w.partition_spec:
+            parts.append("PARTITION BY " + ", ".join(self.translate(p).name for p in w.partition_spec))
+        if w.order_spec:
+            parts.append("ORDER BY " + ", ".join(self._sort_text(o) for o in w.order_spec))
+        name = f"{fname} OVER ({' '.join(parts)})"
+        return Translated(call.finish(call.base.over(spec)), name)
+
+    def _sort_text(self, s) -> str:
+        ascending = s.direction != Expression.SortOrder.SORT_DIRECTION_DESCENDING
+        nulls_first = ascending if s.null_ordering == Expression.SortOrder.SORT_NULLS_UNSPECIFIED else \
+            s.null_ordering == Expression.SortOrder.SORT_NULLS_FIRST
+        return f"{self.translate(s.child).name} {'ASC' if ascending else 'DESC'} " \
+               f"NULLS {'FIRST' if nulls_first else 'LAST'}"
+
+    def _frame(self, f) -> WindowFrame:
+        mode = {Expression.Window.WindowFrame.FRAME_TYPE_ROW: "rows",
+                Expression.Window.WindowFrame.FRAME_TYPE_RANGE: "range"}.get(f.frame_type)
+        if mode is None:
+            raise not_supported("a window frame without a type")
+
+        def bound(b, lower: bool):
+            kind = b.WhichOneof("boundary")
+            if kind == "current_row":
+                return 0
+            if kind == "unbounded":
+                return None
+            if kind == "value":
+                value, _ = self.literal_value(b.value.literal) if b.value.WhichOneof("expr_type") == "literal" \
+                    else (None, None)
+                if not isinstance(value, int):
+                    raise not_supported("a window frame bound that is not an integer literal")
+                return value
+            raise not_supported("a window frame without bounds")
+        start, end = bound(f.lower, True), bound(f.upper, False)
+        if mode == "range" and (start not in (None, 0) or end not in (None, 0)):
+            raise not_supported("RANGE frames with offsets")
+        return WindowFrame(mode, start, end)
+
+    # -- functions ---------------------------------------------------------------------------
+
+    def _unresolved_function(self, f) -> Translated:
+        return Translated(self.function(f).plain(), self._function_name(f))
+
+    def _function_name(self, f) -> str:
+        name = f.function_name
+        lower = name.lower()
+        if lower == "count" and len(f.arguments) == 1 and f.arguments[0].WhichOneof("expr_type") == "unresolved_star":
+            return "count(1)"
+        args = [self.translate(a).name for a in f.arguments]
+        if lower in _BINARY and len(args) == 2:
+            return f"({args[0]} {_BINARY[lower][1]} {args[1]})"
+        if lower == "not":
+            return f"(NOT {args[0]})"
+        if lower == "negative":
+            return f"(- {args[0]})"
+        if lower == "isnull":
+            return f"({args[0]} IS NULL)"
+        if lower == "isnotnull":
+            return f"({args[0]} IS NOT NULL)"
+        if lower == "in":
+            return f"({args[0]} IN ({', '.join(args[1:])}))"
+        if lower in ("like", "ilike"):
+            return f"{args[0]} {lower.upper()} {args[1]}"
+        if lower == "rlike":
+            return f"RLIKE({args[0]}, {args[1]})"
+        if lower == "when":
+            text = "CASE"
+            for i in range(0, len(args) - 1, 2):
+                text += f" WHEN {args[i]} THEN {args[i + 1]}"
+            if len(args) % 2:
+                text += f" ELSE {args[-1]}"
+            return text + " END"
+        distinct = "DISTINCT " if f.is_distinct else ""
+        return f"{_SHOWN.get(lower, name)}({distinct}{', '.join(args)})"
+
+    def function(self, f) -> Function:
+        """The quarry call for an ``UnresolvedFunction``."""
+        if f.is_user_defined_function:
+            raise not_supported(f"the user-defined function `{f.function_name}`")
+        name = f.function_name.lower()
+        if name == "count" and len(f.arguments) == 1 and f.arguments[0].WhichOneof("expr_type") == "unresolved_star":
+            return Function(_function_column("count", [], star=True))       # count("*") is count(*)
+        args = [self.column(a) for a in f.arguments]
+        if name in _BINARY:
+            if len(args) != 2:
+                raise SparkError(f"`{name}` takes two arguments, got {len(args)}")
+            op = _BINARY[name][0]
+            return Function(_binary(op, args[0], args[1]))
+        if name == "not":
+            return Function(~args[0])
+        if name == "negative":
+            return Function(-args[0])
+        if name == "isnull":
+            return Function(args[0].is_null())
+        if name == "isnotnull":
+            return Function(args[0].is_not_null())
+        if name == "in":
+            if len(args) < 2:
+                raise SparkError("`in` needs a value list")
+            return Function(_function_column("in_list", args))
+        if name == "isnan":
+            return Function(_binary("not_equal", args[0], args[0]))
+        if name in ("like", "ilike"):
+            return Function(_function_column(name, args))
+        if name in ("rlike", "regexp", "regexp_like"):
+            return Function(_function_column("regexp_matches", args))
+        if name == "when":
+            if len(args) < 2:
+                raise SparkError("`when` needs a condition and a value")
+            case = QF.when(args[0], args[1])
+            for i in range(2, len(args) - 1, 2):
+                case = case.when(args[i], args[i + 1])
+            return Function(case.otherwise(args[-1]) if len(args) % 2 else case)
+        if name == "dayofweek":                        # Spark: 1 = Sunday ... 7 = Saturday
+            return Function(_function_column("dayofweek", args) + lit(1, pa.int32()))
+        if name == "datediff":                         # datediff(end, start) in days
+            if len(args) != 2:
+                raise SparkError("`datediff` takes (end, start)")
+            return Function(_function_column("date_diff", [lit("day"), args[1], args[0]]))
+        if name in ("date_add", "date_sub"):
+            return Function(self._date_add(name, f))
+        if name in ("date_trunc", "trunc"):
+            if len(args) != 2:
+                raise SparkError(f"`{name}` takes two arguments")
+            unit, value = (args[0], args[1]) if name == "date_trunc" else (args[1], args[0])
+            return Function(_function_column("date_trunc", [unit, value]))
+        if name == "log" and len(args) == 2:        # log(base, x)
+            return Function(_function_column("ln", [args[1]]) / _function_column("ln", [args[0]]))
+        if name == "log":
+            return Function(_function_column("ln", args))
+        if name == "count" and f.is_distinct:
+            if len(args) != 1:
+                raise not_supported("count(DISTINCT ...) of several columns")
+            return Function(_function_column("count", args, distinct=True))
+        if name == "count_distinct":
+            return Function(_function_column("count", args, distinct=True))
+        if name == "sum_distinct":
+            return Function(_function_column("sum", args, distinct=True), _bigint_sum)
+        if name == "first" and len(args) == 2:
+            raise not_supported("first(..., ignorenulls)")
+        if name in _SAME:
+            target = _SAME[name]
+            if name == "count" and len(args) == 1:
+                return Function(_function_column("count", args))
+            base = _function_column(target, args, distinct=f.is_distinct)
+            return Function(base, _bigint_sum if target == "sum" else None)
+        raise not_supported(f"the function `{f.function_name}`")
+
+    def _date_add(self, name: str, f) -> Column:
+        if len(f.arguments) != 2 or f.arguments[1].WhichOneof("expr_type") != "literal":
+            raise not_supported(f"`{name}` with a number of days that is not a literal")
+        days, _ = self.literal_value(f.arguments[1].literal)
+        if not isinstance(days, int):
+            raise SparkError(f"`{name}` takes a whole number of days")
+        base = self.column(f.arguments[0])
+        step = QF.interval(days=days)
+        return (base + step if name == "date_add" else base - step).cast(pa.date32())
+
+    # -- refused -----------------------------------------------------------------------------
+
+    def _lambda_function(self, _):
+        raise not_supported("lambda functions (transform, filter, aggregate, exists)")
+
+    def _unresolved_extract_value(self, _):
+        raise not_supported("extracting a struct field, array element or map value")
+
+    def _common_inline_user_defined_function(self, f):
+        raise not_supported(f"the Python UDF `{f.function_name}`")
+
+    def _unresolved_regex(self, r):
+        raise not_supported(f"colRegex (`{r.col_name}`)")
+
+
+def _binary(fname: str, left: Column, right: Column) -> Column:
+    """``left <op> right`` through the Column API's own operator (so literals adapt to decimals as there)."""
+    method = {"add": "__add__", "subtract": "__sub__", "multiply": "__mul__", "divide": "__truediv__",
+              "modulo": "__mod__", "equal": "__eq__", "not_equal": "__ne__", "less": "__lt__",
+              "less_equal": "__le__", "greater": "__gt__", "greater_equal": "__ge__", "and": "__and__",
+              "or": "__or__"}.get(fname)
+    if method is not None:
+        return getattr(left, method)(right)
+    return left.eq_null_safe(right)
+
+
+def _owned_column(owner, name: str) -> Column:
+    """``df["name"]`` of the quarry DataFrame ``owner``: fixed to that frame's column, so it stays
+    unambiguous in a join of two frames that both have ``name``."""
+    from quarry.errors import QuarryError
+    try:
+        return owner[name]
+    except QuarryError:
+        return col(name)

@@ -1,0 +1,521 @@
+"""Spark Connect relations (``spark.connect.Relation``) as quarry DataFrames.
+
+Each relation becomes a call of quarry's DataFrame API, which builds its nodes with the plan
+builder (:mod:`quarry.logical.builder`) the SQL binder uses, so a PySpark program and the
+same query in quarry's SQL reach the optimizer as the same plan. Spark's shapes where they
+differ from quarry's are made here:
+
+- ``join(other, "k")`` (USING) puts the keys first, then the other left and right columns;
+- ``withColumnRenamed`` and ``drop`` of a column that does not exist do nothing, as in Spark;
+- ``spark.read.csv`` reads every column as a string unless ``inferSchema`` or a schema is
+  given, names headerless columns ``_c0, _c1, ...``; ``text`` reads lines into ``value``;
+- ``Range`` is a ``bigint`` column ``id``; ``LocalRelation`` is the client's Arrow stream.
+
+``df["x"]`` references carry the plan id of the DataFrame they were taken from; every
+translated relation is remembered under its plan id, so such a reference binds to that
+frame's own column (unambiguous in a join of two frames that both have ``x``).
+
+Relations quarry does not implement raise ``Not supported: the relation `...```.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pyspark.sql.connect.proto import relations_pb2
+
+from quarry.api.dataframe import DataFrame
+from quarry.logical import builder as B
+from quarry.logical.expressions import ColumnRef
+from quarry.spark.errors import SparkError, not_supported
+from quarry.spark.expressions import ExpressionTranslator, split_identifier
+from quarry.spark.show import show_string
+from quarry.spark.types import parse_ddl, schema_to_arrow
+
+Relation = relations_pb2.Relation
+
+__all__ = ["RelationTranslator", "read_files"]
+
+_JOIN_TYPES = {
+    relations_pb2.Join.JOIN_TYPE_UNSPECIFIED: "inner", relations_pb2.Join.JOIN_TYPE_INNER: "inner",
+    relations_pb2.Join.JOIN_TYPE_FULL_OUTER: "full", relations_pb2.Join.JOIN_TYPE_LEFT_OUTER: "left",
+    relations_pb2.Join.JOIN_TYPE_RIGHT_OUTER: "right", relations_pb2.Join.JOIN_TYPE_LEFT_ANTI: "anti",
+    relations_pb2.Join.JOIN_TYPE_LEFT_SEMI: "semi", relations_pb2.Join.JOIN_TYPE_CROSS: "cross",
+}
+
+# options each reader honours; any other option is refused, never ignored
+_CSV_OPTIONS = {"header", "inferschema", "sep", "delimiter", "encoding", "nullvalue", "path"}
+_PARQUET_OPTIONS = {"path", "mergeschema"}
+_JSON_OPTIONS = {"path", "multiline"}
+_TEXT_OPTIONS = {"path", "wholetext"}
+
+
+def _true(value: str | None) -> bool:
+    return str(value).strip().lower() == "true"
+
+
+class RelationTranslator:
+    """Translate the relations of one request for the Spark session ``state``
+    (:class:`quarry.spark.session.SparkSessionState`)."""
+
+    def __init__(self, state):
+        self.state = state
+        self.session = state.session
+        self.by_plan_id: dict[int, DataFrame] = {}
+        self.expressions = ExpressionTranslator(self.by_plan_id.get, state.time_zone)
+
+    # -- entry -------------------------------------------------------------------------------
+
+    def translate(self, rel: Relation) -> DataFrame:
+        cached = self.state.cached(rel)
+        if cached is not None:
+            df = DataFrame.from_arrow(self.session, cached, "cache")
+        else:
+            kind = rel.WhichOneof("rel_type")
+            method = getattr(self, f"_{kind}", None)
+            if method is None:
+                raise not_supported(f"the relation `{kind}`")
+            df = method(getattr(rel, kind))
+        if rel.HasField("common") and rel.common.HasField("plan_id"):
+            self.by_plan_id[rel.common.plan_id] = df
+        return df
+
+    def _columns(self, exprs) -> list:
+        return [self.expressions.translate(e).named() for e in exprs]
+
+    # -- sources -----------------------------------------------------------------------------
+
+    def _read(self, r) -> DataFrame:
+        if r.is_streaming:
+            raise not_supported("streaming reads")
+        kind = r.WhichOneof("read_type")
+        if kind == "named_table":
+            if r.named_table.options:
+                raise not_supported("options on a table read")
+            return self.table(r.named_table.unparsed_identifier)
+        source = r.data_source
+        fmt = (source.format or "parquet").lower()
+        if source.predicates:
+            raise not_supported("JDBC predicates")
+        options = {k.lower(): v for k, v in source.options.items()}
+        paths = list(source.paths) or ([options["path"]] if "path" in options else [])
+        if not paths:
+            raise SparkError(f"no path given to read {fmt}", error_class="UNABLE_TO_INFER_SCHEMA")
+        schema = None
+        if source.HasField("schema") and source.schema:
+            schema = _schema_from_text(source.schema, self.state.time_zone)
+        return DataFrame.from_arrow(self.session, read_files(self.session, fmt, paths, options, schema), fmt)
+
+    def table(self, identifier: str) -> DataFrame:
+        parts = split_identifier(identifier)
+        while len(parts) > 1 and parts[0].lower() in ("spark_catalog", "default"):
+            parts = parts[1:]
+        if len(parts) != 1:
+            raise not_supported(f"the qualified table name `{identifier}`")
+        return self.session.table(parts[0])
+
+    def _local_relation(self, r) -> DataFrame:
+        table = None
+        if r.HasField("data") and r.data:
+            with pa.ipc.open_stream(r.data) as reader:
+                table = reader.read_all()
+        if r.HasField("schema") and r.schema:
+            schema = _schema_from_text(r.schema, self.state.time_zone)
+            if table is None:
+                table = schema.empty_table()
+            elif table.num_columns == len(schema):
+                table = pa.Table.from_arrays(table.columns, names=schema.names)
+                if table.schema.types != schema.types:
+                    table = table.cast(pa.schema([pa.field(f.name, f.type, True) for f in schema]))
+        if table is None:
+            raise SparkError("a local relation without data or schema")
+        return DataFrame.from_arrow(self.session, _zone_free(table), "local")
+
+    def _range(self, r) -> DataFrame:
+        start = r.start if r.HasField("start") else 0
+        step = r.step or 1
+        values = np.arange(start, r.end, step, dtype=np.int64)
+        table = pa.table({"id": pa.array(values, pa.int64())}, schema=pa.schema([pa.field("id", pa.int64(), False)]))
+        return DataFrame.from_arrow(self.session, table, "range")
+
+    def _sql(self, s) -> DataFrame:
+        from quarry.spark.sql import run_spark_sql
+        from quarry.sql.commands import QueryPlan
+        named, positional = self.sql_arguments(s)
+        result = run_spark_sql(self.session, s.query, named, positional)
+        if isinstance(result, QueryPlan):
+            return DataFrame(self.session, result.plan)
+        return DataFrame.from_arrow(self.session, result.table(), "sql")
+
+    def sql_arguments(self, s) -> tuple[dict, list]:
+        """The named and positional parameter values of a ``SQL`` relation or ``SqlCommand``."""
+        named = {k: self._constant(v, k) for k, v in s.args.items()}
+        named.update({k: self._constant_expr(v, k) for k, v in s.named_arguments.items()})
+        positional = [self._constant(v, "?") for v in s.pos_args]
+        positional += [self._constant_expr(v, "?") for v in s.pos_arguments]
+        return named, positional
+
+    def _constant(self, literal, name: str):
+        return self.expressions.literal_value(literal)[0]
+
+    def _constant_expr(self, e, name: str):
+        if e.WhichOneof("expr_type") != "literal":
+            raise not_supported(f"the SQL parameter `{name}` that is not a literal")
+        return self.expressions.literal_value(e.literal)[0]
+
+    # -- row and column operations -----------------------------------------------------------
+
+    def _project(self, p) -> DataFrame:
+        if not p.HasField("input"):
+            # select without a FROM: one row
+            one = DataFrame.from_arrow(self.session, pa.table({"__one": [1]}), "one")
+            return one.select(*self._columns(p.expressions))
+        df = self.translate(p.input)
+        return df.select(*self._columns(p.expressions))
+
+    def _filter(self, f) -> DataFrame:
+        df = self.translate(f.input)
+        return df.filter(self.expressions.column(f.condition))
+
+    def _with_columns(self, w) -> DataFrame:
+        df = self.translate(w.input)
+        pairs = {}
+        for a in w.aliases:
+            if len(a.name) != 1:
+                raise not_supported("withColumns with a multi-part name")
+            pairs[a.name[0]] = self.expressions.column(a.expr)
+        return df.with_columns(pairs)
+
+    def _with_columns_renamed(self, w) -> DataFrame:
+        df = self.translate(w.input)
+        renames = list(w.rename_columns_map.items()) + [(r.col_name, r.new_col_name) for r in w.renames]
+        present = {name.lower() for name in df.columns}
+        mapping = {old: new for old, new in renames if old.lower() in present}   # Spark: a missing name is a no-op
+        return df.rename(mapping) if mapping else df
+
+    def _drop(self, d) -> DataFrame:
+        df = self.translate(d.input)
+        present = {name.lower() for name in df.columns}
+        targets: list = [n for n in d.column_names if n.lower() in present]   # Spark: a missing name is a no-op
+        for e in d.columns:
+            if e.WhichOneof("expr_type") == "unresolved_attribute" and not e.unresolved_attribute.HasField("plan_id"):
+                name = e.unresolved_attribute.unparsed_identifier
+                if name.lower() in present:
+                    targets.append(name)
+            else:
+                targets.append(self.expressions.column(e))
+        return df.drop(*targets) if targets else df
+
+    def _to_df(self, t) -> DataFrame:
+        df = self.translate(t.input)
+        fields = df.logical_plan.schema
+        if len(t.column_names) != len(fields):
+            raise SparkError(f"toDF needs {len(fields)} names, got {len(t.column_names)}",
+                             error_class="INVALID_COLUMN_NAME_AS_PATH")
+        plan = B.project(df.logical_plan, [ColumnRef(f) for f in fields], list(t.column_names))
+        return DataFrame(self.session, plan)
+
+    def _subquery_alias(self, s) -> DataFrame:
+        if s.qualifier:
+            raise not_supported("an alias with a qualifier")
+        return self.translate(s.input).alias(s.alias)
+
+    def _sort(self, s) -> DataFrame:
+        df = self.translate(s.input)
+        return df.sort(*[self.expressions._sort_key(o) for o in s.order])
+
+    def _limit(self, lim) -> DataFrame:
+        return self.translate(lim.input).limit(lim.limit)
+
+    def _offset(self, o) -> DataFrame:
+        return self.translate(o.input).offset(o.offset)
+
+    def _tail(self, t) -> DataFrame:
+        table = self.translate(t.input).to_arrow()
+        return DataFrame.from_arrow(self.session, table.slice(max(table.num_rows - t.limit, 0)), "tail")
+
+    def _deduplicate(self, d) -> DataFrame:
+        if d.within_watermark:
+            raise not_supported("dropDuplicatesWithinWatermark")
+        df = self.translate(d.input)
+        if d.all_columns_as_keys or not d.column_names:
+            return df.distinct()
+        return df.drop_duplicates(list(d.column_names))
+
+    def _sample(self, s) -> DataFrame:
+        if s.with_replacement:
+            raise not_supported("sampling with replacement")
+        if s.lower_bound != 0:
+            raise not_supported("randomSplit")
+        # the client always sends a seed (a random one when the program gave none), which quarry cannot
+        # honour: sampled rows differ from run to run (see docs/spark.md)
+        return self.translate(s.input).sample(float(s.upper_bound))
+
+    def _repartition(self, r) -> DataFrame:
+        return self.translate(r.input)           # partitioning is the engine's: nothing to change in the result
+
+    def _repartition_by_expression(self, r) -> DataFrame:
+        return self.translate(r.input)
+
+    def _hint(self, h) -> DataFrame:
+        return self.translate(h.input)           # hints never change a result; quarry's optimizer picks joins
+
+    # -- joins, aggregates, set operations ---------------------------------------------------
+
+    def _join(self, j) -> DataFrame:
+        if j.HasField("join_data_type"):
+            raise not_supported("joinWith")
+        left = self.translate(j.left)
+        right = self.translate(j.right)
+        kind = _JOIN_TYPES.get(j.join_type)
+        if kind is None:
+            raise not_supported(f"the join type {j.join_type}")
+        if j.using_columns:
+            return self._join_using(left, right, list(j.using_columns), kind)
+        if not j.HasField("join_condition"):
+            if kind in ("inner", "cross"):
+                return left.join(right, how="cross")
+            raise SparkError(f"a {kind} join needs a condition or columns", error_class="UNSUPPORTED_JOIN_TYPE")
+        condition = self.expressions.column(j.join_condition)
+        return left.join(right, on=condition, how="inner" if kind == "cross" else kind)
+
+    def _join_using(self, left: DataFrame, right: DataFrame, keys: list[str], kind: str) -> DataFrame:
+        joined = left.join(right, on=keys, how=kind)
+        lowered = {k.lower() for k in keys}
+        fields = joined.logical_plan.schema
+        key_fields = [next(f for f in fields if f.name.lower() == k.lower()) for k in keys]
+        others = [f for f in fields if f.name.lower() not in lowered or f not in key_fields]
+        ordered = key_fields + [f for f in others if f not in key_fields]
+        return DataFrame(self.session, B.project_fields(joined.logical_plan, ordered))
+
+    def _aggregate(self, a) -> DataFrame:
+        df = self.translate(a.input)
+        keys = [self.expressions.translate(g).named() for g in a.grouping_expressions]
+        aggs = self._columns(a.aggregate_expressions)
+        kind = a.group_type
+        if kind == relations_pb2.Aggregate.GROUP_TYPE_PIVOT:
+            return self._pivot(df, a, keys, aggs)
+        if kind not in (relations_pb2.Aggregate.GROUP_TYPE_GROUPBY, relations_pb2.Aggregate.GROUP_TYPE_UNSPECIFIED):
+            name = relations_pb2.Aggregate.GroupType.Name(kind).removeprefix("GROUP_TYPE_").lower()
+            raise not_supported(f"{name} aggregation")
+        if not aggs:
+            return df.select(*keys).distinct() if keys else df
+        return df.group_by(*keys).agg(*aggs)
+
+    def _pivot(self, df: DataFrame, a, keys: list, aggs: list) -> DataFrame:
+        if not a.pivot.values:
+            raise not_supported("pivot without a list of values")
+        if len(aggs) != 1:
+            raise not_supported("pivot with several aggregates")
+        from quarry.api.column import lit
+        pivot_col = self.expressions.column(a.pivot.col)
+        agg_expr = a.aggregate_expressions[0]
+        outputs = []
+        for value in a.pivot.values:
+            v, dtype = self.expressions.literal_value(value)
+            condition = pivot_col == lit(v, dtype)
+            outputs.append(self._filtered_aggregate(agg_expr, condition).alias(str(v) if v is not None else "null"))
+        return df.group_by(*keys).agg(*outputs)
+
+    def _filtered_aggregate(self, agg_expr, condition):
+        """``agg(x)`` of the rows where ``condition`` holds: the aggregate's arguments become
+        ``CASE WHEN condition THEN arg END`` (NULLs are skipped by every aggregate pivot takes)."""
+        from quarry.api import functions as QF
+        e = agg_expr.alias.expr if agg_expr.WhichOneof("expr_type") == "alias" else agg_expr
+        if e.WhichOneof("expr_type") != "unresolved_function":
+            raise not_supported("pivot over an expression that is not an aggregate call")
+        f = e.unresolved_function
+        from quarry.api.column import _function_column
+        from quarry.spark.expressions import _SAME, _bigint_sum
+        target = _SAME.get(f.function_name.lower())
+        if target is None or target not in ("sum", "avg", "min", "max", "count", "first", "any_value"):
+            raise not_supported(f"pivot with `{f.function_name}`")
+        args = [QF.when(condition, self.expressions.column(x)) for x in f.arguments]
+        base = _function_column(target, args, distinct=f.is_distinct)
+        return _bigint_sum(base) if target == "sum" else base
+
+    def _set_op(self, s) -> DataFrame:
+        left = self.translate(s.left_input)
+        right = self.translate(s.right_input)
+        op = s.set_op_type
+        if op == relations_pb2.SetOperation.SET_OP_TYPE_UNION:
+            if s.by_name:
+                out = left.union_by_name(right, allow_missing_columns=s.allow_missing_columns)
+            else:
+                out = left.union(right)
+            return out if s.is_all else out.distinct()
+        if s.by_name:
+            raise not_supported("intersect/except by name")
+        if op == relations_pb2.SetOperation.SET_OP_TYPE_INTERSECT:
+            return left.intersect_all(right) if s.is_all else left.intersect(right)
+        if op == relations_pb2.SetOperation.SET_OP_TYPE_EXCEPT:
+            return left.except_all(right) if s.is_all else left.except_(right)
+        raise not_supported("a set operation without a type")
+
+    # -- output ------------------------------------------------------------------------------
+
+    def _show_string(self, s) -> DataFrame:
+        df = self.translate(s.input)
+        table = df.limit(max(s.num_rows, 0) + 1).to_arrow()
+        text = show_string(table, s.num_rows, s.truncate, s.vertical)
+        return DataFrame.from_arrow(self.session, pa.table({"show_string": [text]}), "show")
+
+    def _html_string(self, s) -> DataFrame:
+        raise not_supported("HTML output (df._repr_html_); use df.show()")
+
+
+# ---------------------------------------------------------------------------- files
+
+def _schema_from_text(text: str, time_zone: str) -> pa.Schema:
+    """A schema sent as text: Spark's JSON form (``{"type": "struct", ...}``) or DDL (``a INT, b STRING``)."""
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        import json
+        t = _json_type(json.loads(stripped), time_zone)
+    else:
+        t = parse_ddl(stripped, time_zone)
+    if not pa.types.is_struct(t):
+        t = pa.struct([pa.field("value", t)])
+    return pa.schema([t.field(i) for i in range(t.num_fields)])
+
+
+_JSON_SIMPLE = {"null": pa.null(), "boolean": pa.bool_(), "byte": pa.int8(), "short": pa.int16(),
+                "integer": pa.int32(), "long": pa.int64(), "float": pa.float32(), "double": pa.float64(),
+                "string": pa.string(), "binary": pa.binary(), "date": pa.date32(),
+                "timestamp_ntz": pa.timestamp("us"), "void": pa.null()}
+
+
+def _json_type(t, time_zone: str) -> pa.DataType:
+    """A type in Spark's JSON schema form (``StructType.json()``)."""
+    if isinstance(t, str):
+        if t in _JSON_SIMPLE:
+            return _JSON_SIMPLE[t]
+        if t == "timestamp":
+            return pa.timestamp("us", tz=time_zone)
+        if t.startswith("decimal"):
+            inside = t[t.index("(") + 1:t.index(")")].split(",")
+            return pa.decimal128(int(inside[0]), int(inside[1]))
+        return parse_ddl(t, time_zone)
+    kind = t.get("type")
+    if kind == "struct":
+        return pa.struct([pa.field(f["name"], _json_type(f["type"], time_zone), f.get("nullable", True))
+                          for f in t["fields"]])
+    if kind == "array":
+        return pa.list_(pa.field("element", _json_type(t["elementType"], time_zone), t.get("containsNull", True)))
+    if kind == "map":
+        return pa.map_(_json_type(t["keyType"], time_zone), _json_type(t["valueType"], time_zone))
+    raise not_supported(f"the schema type `{kind}`")
+
+
+def _zone_free(table: pa.Table) -> pa.Table:
+    """Timestamps with a zone as quarry's zone-less timestamps (the same instants, in UTC)."""
+    if not any(pa.types.is_timestamp(f.type) and f.type.tz is not None for f in table.schema):
+        return table
+    fields = [pa.field(f.name, pa.timestamp("us"), f.nullable) if pa.types.is_timestamp(f.type) and f.type.tz
+              else f for f in table.schema]
+    # a zoned timestamp holds UTC instants: dropping the zone keeps the same instants, as UTC wall time
+    columns = [c.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).cast(pa.timestamp("us"))
+               if pa.types.is_timestamp(c.type) and c.type.tz else c for c in table.columns]
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _check_options(fmt: str, options: dict, allowed: set) -> None:
+    for key in options:
+        if key not in allowed:
+            raise not_supported(f"the {fmt} option `{key}`")
+
+
+def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
+    """Read ``paths`` in format ``fmt`` into one Arrow table, as ``spark.read.format(fmt)`` does; every
+    path passes the session's sandbox first."""
+    from quarry.catalog.providers import expand_paths
+    if fmt not in ("parquet", "csv", "json", "text"):
+        raise not_supported(f"reading the `{fmt}` format")
+    session.check_path_allowed(paths)
+    if fmt == "parquet":
+        _check_options(fmt, options, _PARQUET_OPTIONS)
+        table = session.read_parquet(paths if len(paths) > 1 else paths[0]).to_arrow()
+        return _apply_schema(table, schema) if schema is not None else table
+    files = expand_paths(paths)
+    if fmt == "csv":
+        _check_options(fmt, options, _CSV_OPTIONS)
+        return _read_csv(files, options, schema)
+    if fmt == "json":
+        _check_options(fmt, options, _JSON_OPTIONS)
+        if _true(options.get("multiline")):
+            raise not_supported("multiLine JSON")
+        import pyarrow.json as pjson
+        parse = pjson.ParseOptions(explicit_schema=schema) if schema is not None else None
+        tables = [pjson.read_json(f, parse_options=parse) for f in files]
+        table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+        # Spark orders inferred JSON columns by name
+        return table if schema is not None else table.select(sorted(table.column_names))
+    if fmt == "text":
+        _check_options(fmt, options, _TEXT_OPTIONS)
+        if _true(options.get("wholetext")):
+            raise not_supported("wholetext")
+        return _read_text(files)
+    raise not_supported(f"reading the `{fmt}` format")
+
+
+def _read_text(files: list[str]) -> pa.Table:
+    """Each line of each file as a row of the string column ``value`` (line ends dropped)."""
+    chunks = []
+    for f in files:
+        with open(f, "rb") as fh:
+            data = fh.read().decode("utf-8", errors="replace")
+        lines = pc.split_pattern_regex(pa.array([data]), r"\r?\n").flatten()
+        if data.endswith("\n") or not data:
+            lines = lines.slice(0, len(lines) - 1)
+        chunks.append(lines)
+    return pa.table({"value": pa.chunked_array(chunks, pa.string())})
+
+
+def _read_csv(files: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
+    import pyarrow.csv as pcsv
+    header = _true(options.get("header"))
+    infer = _true(options.get("inferschema"))
+    delimiter = options.get("sep") or options.get("delimiter") or ","
+    encoding = options.get("encoding", "utf-8")
+    null_value = options.get("nullvalue")
+    tables = []
+    for f in files:
+        read = pcsv.ReadOptions(autogenerate_column_names=not header, encoding=encoding)
+        convert = pcsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False,
+                                      null_values=[null_value] if null_value is not None else [""])
+        if schema is None and not infer:
+            # Spark reads every column as a string without inferSchema: read all as strings
+            probe = pcsv.open_csv(f, read_options=read, parse_options=pcsv.ParseOptions(delimiter=delimiter))
+            names = probe.schema.names
+            probe.close()
+            convert.column_types = {n: pa.string() for n in names}
+        try:
+            table = pcsv.read_csv(f, read_options=read, parse_options=pcsv.ParseOptions(delimiter=delimiter),
+                                  convert_options=convert)
+        except (pa.ArrowException, OSError) as exc:
+            raise SparkError(f"cannot read CSV file `{os.path.basename(f)}`: {exc}",
+                             exception="SparkRuntimeException") from None
+        if not header:
+            table = table.rename_columns([f"_c{i}" for i in range(table.num_columns)])
+        tables.append(table)
+    table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    table = table.cast(pa.schema([pa.field(c.name, pa.string()) if pa.types.is_null(c.type) else c
+                                  for c in table.schema]))
+    return _apply_schema(table, schema) if schema is not None else table
+
+
+def _apply_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table``'s columns, by position, under ``schema``'s names and types (Spark's user schema)."""
+    if table.num_columns != len(schema):
+        raise SparkError(f"the schema has {len(schema)} columns, the data {table.num_columns}",
+                         exception="SparkRuntimeException")
+    try:
+        columns = [c.cast(f.type) for c, f in zip(table.columns, schema)]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SparkError(f"the data does not fit the schema: {exc}", error_class="CAST_INVALID_INPUT",
+                         exception="SparkRuntimeException") from None
+    return pa.Table.from_arrays(columns, names=schema.names)

@@ -1,0 +1,487 @@
+"""The ``SparkConnectService`` gRPC servicer: one method per RPC of the Spark Connect protocol.
+
+=================  ==========================================================================
+RPC                what quarry does
+=================  ==========================================================================
+ExecutePlan        a relation: its schema, then its rows as Arrow IPC batches (with row counts
+                   and start offsets), then ``result_complete``; a command (``spark.sql``,
+                   temp views, writes): its result, then ``result_complete``. Always run as a
+                   reattachable :class:`~quarry.spark.operations.Operation`.
+ReattachExecute    the responses of a running or finished operation after the last one seen
+ReleaseExecute     drops responses the client has (``release_until``) or the operation
+AnalyzePlan        schema, explain, tree_string, is_local, is_streaming, input_files,
+                   spark_version, ddl_parse, persist / unpersist / get_storage_level; the
+                   others are refused
+Config             set, get, get_with_default, get_option, get_all, unset, is_modifiable
+Interrupt          all of the session's operations, those with a tag, or one by id
+ReleaseSession     cancels what runs and forgets the session
+FetchErrorDetails  nothing to add: every error travels whole in its status
+AddArtifacts,      refused (``Not supported``): quarry runs no JVM code and ships no files
+ArtifactStatus
+=================  ==========================================================================
+
+Every failure reaches the client as PySpark's own exception (:mod:`quarry.spark.errors`).
+Sessions are isolated per ``session_id`` (:mod:`quarry.spark.session`); a request of a
+session must come from the user that opened it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+
+import grpc
+import pyarrow as pa
+
+from pyspark.sql.connect.proto import base_pb2, base_pb2_grpc, relations_pb2
+
+from quarry.spark.errors import SparkError, not_supported, to_status
+from quarry.spark.operations import Operation
+from quarry.spark.relations import RelationTranslator
+from quarry.spark.session import SparkSessionState
+from quarry.spark.types import from_arrow, parse_ddl, schema_from_arrow, simple_string
+
+log = logging.getLogger("quarry.spark")
+
+__all__ = ["SparkConnectService"]
+
+_BATCH_BYTES = 4 << 20          # Arrow data per response, well under gRPC's message limit
+_AUTH_CACHE_SECONDS = 300.0     # a checked token is not re-hashed for this long
+
+
+def _client_version() -> str:
+    import pyspark
+    return pyspark.__version__
+
+
+class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
+    """Serve quarry to PySpark clients. ``new_session(user)`` makes the quarry Session of a new Spark session
+    (the server's tables, sandbox, role guard); ``users`` (a :class:`quarry.server.auth.Users`) turns on
+    token checks; ``admission`` limits how many queries run at once."""
+
+    def __init__(self, new_session, users=None, admission=None):
+        self._new_session = new_session
+        self.users = users
+        self.admission = admission
+        self.sessions: dict[str, SparkSessionState] = {}
+        self._lock = threading.Lock()
+        self._verified: dict[tuple[str, bytes], float] = {}
+
+    # -- sessions and auth -----------------------------------------------------------------------
+
+    def _user(self, request, context) -> str:
+        user = request.user_context.user_id or "anonymous"
+        if not self.users:
+            return user
+        token = None
+        for key, value in context.invocation_metadata():
+            if key.lower() == "authorization" and value.lower().startswith("bearer "):
+                token = value[7:]
+        if token is None:
+            raise SparkError("authentication required: connect with sc://host:port/;user_id=USER;token=PASSWORD",
+                             error_class="UNAUTHENTICATED", code=grpc.StatusCode.UNAUTHENTICATED)
+        digest = hmac.new(b"quarry-spark", token.encode(), hashlib.sha256).digest()
+        now = time.monotonic()
+        seen = self._verified.get((user, digest))
+        if seen is None or now - seen > _AUTH_CACHE_SECONDS:
+            if not self.users.check(user, token):
+                raise SparkError("invalid user or token", error_class="UNAUTHENTICATED",
+                                 code=grpc.StatusCode.UNAUTHENTICATED)
+            self._verified[(user, digest)] = now
+        return user
+
+    def state(self, request, context, create: bool = True) -> SparkSessionState:
+        user = self._user(request, context)
+        sid = request.session_id
+        if not sid:
+            raise SparkError("the request has no session_id", error_class="INVALID_HANDLE.FORMAT")
+        with self._lock:
+            state = self.sessions.get(sid)
+            if state is None:
+                if not create:
+                    raise SparkError(f"INVALID_HANDLE.SESSION_NOT_FOUND: no session `{sid}`",
+                                     error_class="INVALID_HANDLE.SESSION_NOT_FOUND")
+                state = SparkSessionState(sid, user, self._new_session(user))
+                self.sessions[sid] = state
+        if state.user != user:
+            raise SparkError("the session belongs to another user", error_class="INVALID_HANDLE.SESSION_NOT_FOUND",
+                             code=grpc.StatusCode.PERMISSION_DENIED)
+        observed = getattr(request, "client_observed_server_side_session_id", "")
+        if observed and observed != state.server_side_session_id:
+            raise SparkError("the server-side session changed (the server restarted)",
+                             error_class="INVALID_HANDLE.SESSION_CHANGED")
+        return state
+
+    def _stamp(self, response, state: SparkSessionState):
+        response.session_id = state.session_id
+        response.server_side_session_id = state.server_side_session_id
+        return response
+
+    # -- ExecutePlan ---------------------------------------------------------------------------
+
+    def ExecutePlan(self, request, context):
+        try:
+            state = self.state(request, context)
+            op_id = request.operation_id or None
+            if op_id and op_id in state.operations:
+                raise SparkError(f"the operation `{op_id}` already exists",
+                                 error_class="INVALID_HANDLE.OPERATION_ALREADY_EXISTS")
+            holder: dict = {}
+            op = Operation(op_id, request.tags, lambda: self._produce(state, request.plan, holder, op),
+                           lambda: state.session.cancel(origin=holder.get("plan")) if holder.get("plan") else None)
+            reattachable = any(o.reattach_options.reattachable for o in request.request_options
+                               if o.HasField("reattach_options"))
+            state.operations[op.operation_id] = op
+            op.start()
+            try:
+                yield from op.read(alive=context.is_active)
+            finally:
+                if not reattachable and op.done:
+                    state.operations.pop(op.operation_id, None)
+        except Exception as err:
+            context.abort_with_status(to_status(err))
+
+    def _response(self, state, op, **fields):
+        response = base_pb2.ExecutePlanResponse(operation_id=op.operation_id, **fields)
+        return self._stamp(response, state)
+
+    def _produce(self, state: SparkSessionState, plan, holder: dict, op: Operation):
+        kind = plan.WhichOneof("op_type")
+        if kind == "root":
+            yield from self._relation_results(state, plan.root, holder, op)
+        elif kind == "command":
+            yield from self._command(state, plan.command, holder, op)
+        else:
+            raise not_supported("compressed plans")
+        yield self._response(state, op, result_complete=base_pb2.ExecutePlanResponse.ResultComplete())
+
+    def _relation_results(self, state, rel, holder, op):
+        df = RelationTranslator(state).translate(rel)
+        schema = df.schema
+        yield self._response(state, op, schema=schema_from_arrow(schema))
+        plan = df.logical_plan
+        holder["plan"] = plan
+        sent = 0
+        slot = self.admission.slot(lambda: op.interrupted) if self.admission is not None else _NoSlot()
+        with slot:
+            for batch in state.session.run_batches(plan):
+                batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema) \
+                    if batch.schema != schema else batch
+                for piece in _pieces(batch):
+                    yield self._arrow(state, op, piece, sent)
+                    sent += piece.num_rows
+        if sent == 0:
+            # no rows: one empty batch, so the client still learns the column types
+            yield self._arrow(state, op, pa.RecordBatch.from_pylist([], schema=schema), 0)
+
+    def _arrow(self, state, op, batch: pa.RecordBatch, offset: int):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        arrow = base_pb2.ExecutePlanResponse.ArrowBatch(row_count=batch.num_rows, data=sink.getvalue().to_pybytes(),
+                                                        start_offset=offset)
+        return self._response(state, op, arrow_batch=arrow)
+
+    # -- commands ------------------------------------------------------------------------------
+
+    def _command(self, state, command, holder, op):
+        kind = command.WhichOneof("command_type")
+        if kind == "sql_command":
+            yield self._response(state, op, sql_command_result=self._sql_command(state, command.sql_command))
+        elif kind == "create_dataframe_view":
+            self._create_view(state, command.create_dataframe_view)
+        elif kind == "write_operation":
+            from quarry.spark.writes import write
+            write(state, RelationTranslator(state), command.write_operation)
+        else:
+            raise not_supported(f"the command `{kind}`")
+
+    def _sql_command(self, state, c) -> base_pb2.ExecutePlanResponse.SqlCommandResult:
+        from quarry.spark.sql import parse_spark_sql, run_spark_sql
+        from sqlglot import exp
+        translator = RelationTranslator(state)
+        result = base_pb2.ExecutePlanResponse.SqlCommandResult()
+        if c.HasField("input"):
+            # newer clients send the query as a SQL relation (with its arguments)
+            if c.input.WhichOneof("rel_type") != "sql":
+                raise not_supported(f"sql over a `{c.input.WhichOneof('rel_type')}` input")
+            c = c.input.sql
+            text = c.query
+        else:
+            text = c.sql
+        statements = parse_spark_sql(text)
+        queries = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
+        if len(statements) == 1 and isinstance(statements[0], queries):
+            # a query stays lazy: the client runs the relation it gets back
+            sql = relations_pb2.SQL(query=text)
+            for k, v in c.args.items():
+                sql.args[k].CopyFrom(v)
+            sql.pos_args.extend(c.pos_args)
+            for k, v in c.named_arguments.items():
+                sql.named_arguments[k].CopyFrom(v)
+            sql.pos_arguments.extend(c.pos_arguments)
+            result.relation.sql.CopyFrom(sql)
+            return result
+        named, positional = translator.sql_arguments(c)
+        outcome = run_spark_sql(state.session, text, named, positional)
+        from quarry.sql.commands import QueryPlan
+        table = state.session.run(outcome.plan).table if isinstance(outcome, QueryPlan) else outcome.table()
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        result.relation.local_relation.data = sink.getvalue().to_pybytes()
+        return result
+
+    def _create_view(self, state, c) -> None:
+        if c.is_global:
+            raise not_supported("global temporary views (createGlobalTempView); use createOrReplaceTempView")
+        df = RelationTranslator(state).translate(c.input)
+        if not c.replace and state.session.catalog.exists(c.name):
+            raise SparkError(f"the temporary view `{c.name}` already exists",
+                             error_class="TEMP_TABLE_OR_VIEW_ALREADY_EXISTS", parameters={"relationName": c.name})
+        df.create_view(c.name, replace=True)
+
+    # -- ReattachExecute / ReleaseExecute ------------------------------------------------------
+
+    def ReattachExecute(self, request, context):
+        try:
+            state = self.state(request, context, create=False)
+            op = state.operations.get(request.operation_id)
+            if op is None:
+                raise SparkError(f"INVALID_HANDLE.OPERATION_NOT_FOUND: no operation `{request.operation_id}`",
+                                 error_class="INVALID_HANDLE.OPERATION_NOT_FOUND")
+            after = request.last_response_id if request.HasField("last_response_id") else None
+            yield from op.read(after, alive=context.is_active)
+        except Exception as err:
+            context.abort_with_status(to_status(err))
+
+    def ReleaseExecute(self, request, context):
+        try:
+            state = self.state(request, context, create=False)
+            op = state.operations.get(request.operation_id)
+            if op is not None:
+                if request.HasField("release_all"):
+                    op.release_all()
+                    state.operations.pop(request.operation_id, None)
+                else:
+                    op.release_until(request.release_until.response_id)
+            response = base_pb2.ReleaseExecuteResponse(operation_id=request.operation_id)
+            return self._stamp(response, state)
+        except Exception as err:
+            context.abort_with_status(to_status(err))
+
+    # -- AnalyzePlan -----------------------------------------------------------------------------
+
+    def AnalyzePlan(self, request, context):
+        try:
+            state = self.state(request, context)
+            response = self._stamp(base_pb2.AnalyzePlanResponse(), state)
+            kind = request.WhichOneof("analyze")
+            translate = RelationTranslator(state).translate
+            if kind == "schema":
+                response.schema.schema.CopyFrom(schema_from_arrow(translate(request.schema.plan.root).schema))
+            elif kind == "explain":
+                response.explain.explain_string = self._explain(translate(request.explain.plan.root),
+                                                                request.explain.explain_mode)
+            elif kind == "tree_string":
+                level = request.tree_string.level if request.tree_string.HasField("level") else None
+                response.tree_string.tree_string = tree_string(translate(request.tree_string.plan.root).schema, level)
+            elif kind == "is_local":
+                response.is_local.is_local = request.is_local.plan.root.WhichOneof("rel_type") == "local_relation"
+            elif kind == "is_streaming":
+                response.is_streaming.is_streaming = False
+            elif kind == "input_files":
+                response.input_files.files.extend(_input_files(translate(request.input_files.plan.root)))
+            elif kind == "spark_version":
+                response.spark_version.version = _client_version()
+            elif kind == "ddl_parse":
+                t = parse_ddl(request.ddl_parse.ddl_string, state.time_zone)
+                response.ddl_parse.parsed.CopyFrom(from_arrow(t))
+            elif kind == "persist":
+                rel = request.persist.relation
+                state.persist(rel, translate(rel).to_arrow())
+                response.persist.SetInParent()
+            elif kind == "unpersist":
+                state.unpersist(request.unpersist.relation)
+                response.unpersist.SetInParent()
+            elif kind == "get_storage_level":
+                cached = state.is_cached(request.get_storage_level.relation)
+                level = response.get_storage_level.storage_level
+                level.use_memory = cached
+                level.deserialized = cached
+                level.replication = 1
+            else:
+                raise not_supported(f"AnalyzePlan `{kind}`")
+            return response
+        except Exception as err:
+            context.abort_with_status(to_status(err))
+
+    @staticmethod
+    def _explain(df, mode: int) -> str:
+        modes = base_pb2.AnalyzePlanRequest.Explain.ExplainMode
+        if mode == modes.EXPLAIN_MODE_EXTENDED:
+            return df.explain_string("logical").rstrip("\n") + "\n\n" + df.explain_string("plan").rstrip("\n") + "\n"
+        if mode in (modes.EXPLAIN_MODE_CODEGEN, modes.EXPLAIN_MODE_COST):
+            raise not_supported(f"explain mode {modes.Name(mode).removeprefix('EXPLAIN_MODE_').lower()}")
+        return df.explain_string("plan").rstrip("\n") + "\n"      # quarry's own sections and headers
+
+    # -- Config ----------------------------------------------------------------------------------
+
+    def Config(self, request, context):
+        try:
+            state = self.state(request, context)
+            response = self._stamp(base_pb2.ConfigResponse(), state)
+            op = request.operation
+            kind = op.WhichOneof("op_type")
+            pairs = response.pairs
+            if kind == "set":
+                for kv in op.set.pairs:
+                    state.set(kv.key, kv.value)
+            elif kind == "get":
+                for key in op.get.keys:
+                    pairs.add(key=key, value=state.get(key))
+            elif kind == "get_with_default":
+                for kv in op.get_with_default.pairs:
+                    if kv.key in state.conf:
+                        pairs.add(key=kv.key, value=state.conf[kv.key])
+                    elif kv.HasField("value"):
+                        pairs.add(key=kv.key, value=kv.value)
+                    else:
+                        pairs.add(key=kv.key)
+            elif kind == "get_option":
+                for key in op.get_option.keys:
+                    if key in state.conf:
+                        pairs.add(key=key, value=state.conf[key])
+                    else:
+                        pairs.add(key=key)
+            elif kind == "get_all":
+                prefix = op.get_all.prefix if op.get_all.HasField("prefix") else ""
+                for key in sorted(state.conf):
+                    if key.startswith(prefix):
+                        pairs.add(key=key, value=state.conf[key])
+            elif kind == "unset":
+                for key in op.unset.keys:
+                    state.unset(key)
+            elif kind == "is_modifiable":
+                for key in op.is_modifiable.keys:
+                    pairs.add(key=key, value="true" if state.is_modifiable(key) else "false")
+            else:
+                raise not_supported(f"Config `{kind}`")
+            return response
+        except Exception as err:
+            context.abort_with_status(to_status(err))
+
+    # -- Interrupt / ReleaseSession / errors / artifacts -------------------------------------------
+
+    def Interrupt(self, request, context):
+        try:
+            state = self.state(request, context)
+            kinds = base_pb2.InterruptRequest.InterruptType
+            if request.interrupt_type == kinds.INTERRUPT_TYPE_TAG:
+                chosen = [op for op in state.operations.values() if request.operation_tag in op.tags]
+            elif request.interrupt_type == kinds.INTERRUPT_TYPE_OPERATION_ID:
+                chosen = [op for op in state.operations.values() if op.operation_id == request.operation_id]
+            else:
+                chosen = list(state.operations.values())
+            response = self._stamp(base_pb2.InterruptResponse(), state)
+            response.interrupted_ids.extend(op.operation_id for op in chosen if op.interrupt())
+            return response
+        except Exception as err:
+            context.abort_with_status(to_status(err))
+
+    def ReleaseSession(self, request, context):
+        try:
+            self._user(request, context)
+            with self._lock:
+                state = self.sessions.pop(request.session_id, None)
+            response = base_pb2.ReleaseSessionResponse(session_id=request.session_id)
+            if state is not None:
+                response.server_side_session_id = state.server_side_session_id
+                state.close()
+            return response
+        except Exception as err:
+            context.abort_with_status(to_status(err))
+
+    def FetchErrorDetails(self, request, context):
+        try:
+            state = self.state(request, context)
+            return self._stamp(base_pb2.FetchErrorDetailsResponse(), state)
+        except Exception as err:
+            context.abort_with_status(to_status(err))
+
+    def AddArtifacts(self, request_iterator, context):
+        context.abort_with_status(to_status(not_supported("artifacts (addArtifact, large local data, JARs)")))
+
+    def ArtifactStatus(self, request, context):
+        context.abort_with_status(to_status(not_supported("artifacts (addArtifact, large local data, JARs)")))
+
+    def close(self) -> None:
+        with self._lock:
+            states = list(self.sessions.values())
+            self.sessions.clear()
+        for state in states:
+            state.close()
+
+
+class _NoSlot:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _pieces(batch: pa.RecordBatch):
+    """``batch`` cut into slices of about :data:`_BATCH_BYTES` each."""
+    if batch.num_rows == 0:
+        return
+    size = batch.nbytes
+    rows = batch.num_rows if size <= _BATCH_BYTES else max(1, batch.num_rows * _BATCH_BYTES // size)
+    for start in range(0, batch.num_rows, rows):
+        yield batch.slice(start, rows)
+
+
+def tree_string(schema: pa.Schema, level: int | None = None) -> str:
+    """``printSchema()`` text: ``root`` then `` |-- name: type (nullable = true)`` per column, nested
+    fields indented (down to ``level`` levels)."""
+    lines = ["root"]
+
+    def add(name: str, t: pa.DataType, nullable: bool, depth: int):
+        if level is not None and depth > level:
+            return
+        dt = from_arrow(t)
+        shown = simple_string(dt)
+        kind = dt.WhichOneof("kind")
+        if kind in ("struct", "array", "map"):
+            shown = kind
+        lines.append(f"{' |   ' * (depth - 1)} |-- {name}: {shown} (nullable = {str(nullable).lower()})")
+        if pa.types.is_struct(t):
+            for i in range(t.num_fields):
+                f = t.field(i)
+                add(f.name, f.type, f.nullable, depth + 1)
+        elif pa.types.is_list(t):
+            add("element", t.value_type, t.value_field.nullable, depth + 1)
+        elif pa.types.is_map(t):
+            add("key", t.key_type, False, depth + 1)
+            add("value", t.item_type, t.item_field.nullable, depth + 1)
+
+    for f in schema:
+        add(f.name, f.type, f.nullable, 1)
+    return "\n".join(lines) + "\n"
+
+
+def _input_files(df) -> list[str]:
+    from quarry.logical.plan import Scan
+    files: list[str] = []
+
+    def walk(plan):
+        if isinstance(plan, Scan):
+            files.extend(getattr(plan.source, "files", ()) or ())
+        for child in plan.children():
+            walk(child)
+    walk(df.logical_plan)
+    return sorted(set(files))
+

@@ -1,0 +1,166 @@
+"""One Spark session on the server: its quarry Session (own temp views), its configuration, its cache,
+and its operations.
+
+A PySpark client names its session with a UUID (``session_id``); the server keeps one
+:class:`SparkSessionState` per id, so two clients never see each other's temp views,
+settings or cached DataFrames. Each state's quarry Session starts with the server's tables
+(those registered from ``--data``) and shares the server's worker pool, sandbox and role
+guard; what a client registers (``createOrReplaceTempView``, ``CREATE TABLE``) lands only in
+its own catalog.
+
+Configuration is Spark's key/value store. These keys change what quarry does; all others
+are kept and returned but change nothing (as in Spark, a key no one reads does nothing):
+
+- ``spark.sql.session.timeZone``: the zone of ``TimestampType`` values from the client;
+- ``spark.sql.caseSensitive``: only ``false`` (quarry resolves names case-insensitively);
+- ``spark.sql.ansi.enabled``: only ``true`` (quarry's casts and arithmetic raise on bad input).
+
+The defaults below are the values the PySpark client asks for before it converts results
+(``toPandas``) or sends local data (``createDataFrame``).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pyarrow as pa
+
+from quarry.spark.errors import SparkError, not_supported
+
+__all__ = ["SparkSessionState", "DEFAULT_CONF"]
+
+DEFAULT_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_LTZ",
+    "spark.sql.ansi.enabled": "true",
+    "spark.sql.caseSensitive": "false",
+    "spark.sql.shuffle.partitions": "200",
+    # createDataFrame: local data always travels inline (never as a cached artifact)
+    "spark.sql.session.localRelationCacheThreshold": str(1 << 62),
+    "spark.sql.session.localRelationSizeLimit": str(1 << 62),
+    "spark.sql.session.localRelationChunkSizeRows": "10000",
+    "spark.sql.session.localRelationChunkSizeBytes": str(16 << 20),
+    "spark.sql.session.localRelationBatchOfChunksSizeBytes": str(128 << 20),
+    "spark.sql.execution.pandas.convertToArrowArraySafely": "false",
+    "spark.sql.execution.pandas.inferPandasDictAsMap": "false",
+    "spark.sql.pyspark.inferNestedDictAsStruct.enabled": "false",
+    "spark.sql.pyspark.legacy.inferArrayTypeFromFirstElement.enabled": "false",
+    "spark.sql.pyspark.legacy.inferMapTypeFromFirstPair.enabled": "false",
+    "spark.sql.execution.arrow.useLargeVarTypes": "false",
+    "spark.sql.execution.pandas.structHandlingMode": "legacy",
+    "spark.sql.execution.arrow.pyspark.selfDestruct.enabled": "false",
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "10000",
+    "spark.sql.pyspark.jvmStacktrace.enabled": "false",
+    "spark.sql.connect.serverStacktrace.enabled": "false",
+    "spark.sql.repl.eagerEval.enabled": "false",
+    "spark.sql.repl.eagerEval.maxNumRows": "20",
+    "spark.sql.repl.eagerEval.truncate": "20",
+    "spark.sql.execution.pyspark.binaryAsBytes": "true",
+    "spark.sql.execution.pythonUDF.arrow.enabled": "false",
+    "spark.sql.execution.pythonUDTF.arrow.enabled": "false",
+    "spark.sql.artifact.isolation.enabled": "false",
+    "spark.sql.artifact.isolation.alwaysApplyClassloader": "false",
+}
+
+# keys that are fixed for a server's lifetime (Spark's static settings)
+STATIC_PREFIXES = ("spark.connect.", "spark.driver.", "spark.executor.", "spark.master", "spark.app.")
+
+# keys quarry reads, and the only values it can honour
+_ONLY = {"spark.sql.caseSensitive": ("false",), "spark.sql.ansi.enabled": ("true",)}
+
+
+class SparkSessionState:
+    """What the server keeps for one client session (see the module docstring)."""
+
+    def __init__(self, session_id: str, user: str, session):
+        self.session_id = session_id
+        self.server_side_session_id = str(uuid.uuid4())
+        self.user = user
+        self.session = session
+        self.conf: dict[str, str] = dict(DEFAULT_CONF)
+        self.operations: dict = {}                   # operation id -> Operation
+        self._cache: dict[bytes, pa.Table] = {}      # serialized relation -> its rows (df.cache())
+        self.lock = threading.RLock()
+
+    @property
+    def time_zone(self) -> str:
+        return self.conf.get("spark.sql.session.timeZone", "UTC")
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def get(self, key: str) -> str:
+        if key not in self.conf:
+            raise SparkError(f"the SQL config `{key}` is not set", error_class="SQL_CONF_NOT_FOUND",
+                             exception="SparkNoSuchElementException", parameters={"sqlConf": f'"{key}"'})
+        return self.conf[key]
+
+    def set(self, key: str, value: str) -> None:
+        if key.startswith(STATIC_PREFIXES):
+            raise SparkError(f"cannot modify the value of the static config `{key}`",
+                             error_class="CANNOT_MODIFY_CONFIG", parameters={"key": f'"{key}"', "docroot": ""})
+        if key in _ONLY and str(value).lower() not in _ONLY[key]:
+            raise not_supported(f"{key}={value} (quarry supports only {_ONLY[key][0]})")
+        if key == "spark.sql.session.timeZone":
+            try:
+                pa.scalar(0, pa.timestamp("us", tz=value)).cast(pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise SparkError(f"invalid time zone `{value}`", error_class="INVALID_CONF_VALUE.TIME_ZONE",
+                                 exception="IllegalArgumentException") from None
+        self.conf[key] = value
+
+    def unset(self, key: str) -> None:
+        if key in DEFAULT_CONF:
+            self.conf[key] = DEFAULT_CONF[key]
+        else:
+            self.conf.pop(key, None)
+
+    @staticmethod
+    def is_modifiable(key: str) -> bool:
+        return not key.startswith(STATIC_PREFIXES)
+
+    # -- cache -----------------------------------------------------------------------------------
+
+    def cached(self, relation) -> pa.Table | None:
+        if not self._cache:
+            return None
+        return self._cache.get(_cache_key(relation))
+
+    def persist(self, relation, table: pa.Table) -> None:
+        self._cache[_cache_key(relation)] = table
+
+    def unpersist(self, relation) -> bool:
+        return self._cache.pop(_cache_key(relation), None) is not None
+
+    def is_cached(self, relation) -> bool:
+        return _cache_key(relation) in self._cache
+
+    def close(self) -> None:
+        """Cancel what still runs and forget the session's views and cache."""
+        for op in list(self.operations.values()):
+            op.interrupt()
+        self._cache.clear()
+
+
+def _cache_key(relation) -> bytes:
+    """A relation's identity for the cache: its serialized message without plan ids (which the
+    client numbers afresh for each DataFrame, so the same query built twice matches)."""
+    copy = type(relation)()
+    copy.CopyFrom(relation)
+    _strip_plan_ids(copy)
+    return copy.SerializeToString(deterministic=True)
+
+
+def _strip_plan_ids(message) -> None:
+    for field, value in message.ListFields():
+        if field.name == "common" and field.message_type is not None and field.message_type.name == "RelationCommon":
+            value.ClearField("plan_id")
+        if field.message_type is None:
+            continue
+        if field.is_repeated:
+            if field.message_type.GetOptions().map_entry:
+                continue
+            for item in value:
+                _strip_plan_ids(item)
+        else:
+            _strip_plan_ids(value)

@@ -1,0 +1,127 @@
+"""``spark.sql(...)``: Spark SQL text, parsed by sqlglot's Spark dialect, bound by quarry's SQL binder.
+
+The statement is parsed with ``read="spark"`` (so backquoted names, ``parquet.`path```,
+Spark's functions and literal forms parse as Spark means them), then the very AST goes to
+quarry's statement binder (:func:`quarry.sql.statements.bind_statement`) and runs past the
+session's command guard, as quarry's own SQL does. Two things are adjusted first, on the AST:
+
+- parameters: ``:name`` and ``?`` markers take the literals of ``args`` / ``pos_args``
+  (``spark.sql("... WHERE x > :lo", args={"lo": 5})``), as typed literals, never text;
+- ``ORDER BY x`` with no NULLS clause gets Spark's default order (NULLS FIRST ascending,
+  NULLS LAST descending), which the Spark dialect records on each ordering key;
+- a table name qualified by Spark's default catalog and database (``spark_catalog.default.t``,
+  ``default.t``) names the table ``t``;
+- ``parquet.`path``` / ``csv.`path``` / ``json.`path``` become quarry's ``read_parquet('path')``,
+  ``read_csv('path')`` table functions (the sandbox checks their paths).
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+
+import sqlglot
+from sqlglot import exp
+
+from quarry.errors import ParseError, QuarryError
+from quarry.spark.errors import SparkError, not_supported
+
+__all__ = ["run_spark_sql", "parse_spark_sql"]
+
+_DEFAULT_QUALIFIERS = {"default", "spark_catalog"}
+_FILE_FORMATS = {"parquet": "read_parquet", "csv": "read_csv"}
+
+
+def parse_spark_sql(text: str) -> list[exp.Expression]:
+    """Parse Spark SQL; a syntax error is a quarry ParseError (PySpark's ParseException on the client)."""
+    try:
+        statements = sqlglot.parse(text, read="spark")
+    except sqlglot.errors.ParseError as err:
+        info = err.errors[0] if err.errors else {}
+        raise ParseError(f"syntax error: {info.get('description') or err}", sql=text, line=info.get("line"),
+                         column=info.get("col"),
+                         hint=f"check the SQL near `{info.get('highlight')}`" if info.get("highlight") else None) \
+            from None
+    except sqlglot.errors.TokenError as err:
+        raise ParseError(f"syntax error: {err}", sql=text, hint="check quotes and brackets") from None
+    statements = [s for s in statements if s is not None]
+    if not statements:
+        raise ParseError("empty statement", sql=text, hint="write a query, e.g. SELECT 1")
+    return statements
+
+
+def _literal_node(value) -> exp.Expression:
+    """A sqlglot literal for a parameter value (typed: dates and timestamps as typed literals)."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float, decimal.Decimal)):
+        node = exp.Literal.number(str(value))
+        return exp.Neg(this=exp.Literal.number(str(-value))) if value < 0 else node
+    if isinstance(value, datetime.datetime):
+        return exp.Cast(this=exp.Literal.string(str(value)), to=exp.DataType.build("TIMESTAMP"))
+    if isinstance(value, datetime.date):
+        return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType.build("DATE"))
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    raise not_supported(f"a SQL parameter of type {type(value).__name__}")
+
+
+def _rewrite(node: exp.Expression, named: dict, positional: list) -> exp.Expression:
+    position = iter(range(len(positional)))
+
+    def visit(n):
+        if isinstance(n, exp.Placeholder):
+            key = n.name
+            if key and key != "?":
+                if key not in named:
+                    raise SparkError(f"the parameter `:{key}` has no value", error_class="UNBOUND_SQL_PARAMETER",
+                                     parameters={"name": key})
+                return _literal_node(named[key])
+            i = next(position, None)
+            if i is None:
+                raise SparkError("more `?` markers than positional arguments", error_class="UNBOUND_SQL_PARAMETER",
+                                 parameters={"name": "?"})
+            return _literal_node(positional[i])
+        if isinstance(n, exp.Ordered) and n.args.get("nulls_first") is None:
+            n.set("nulls_first", not n.args.get("desc"))
+            return n
+        if isinstance(n, exp.Table):
+            db = n.args.get("db")
+            if db is not None and db.name.lower() in _FILE_FORMATS and isinstance(n.this, exp.Identifier) \
+                    and n.this.quoted:
+                function = exp.Anonymous(this=_FILE_FORMATS[db.name.lower()],
+                                         expressions=[exp.Literal.string(n.this.name)])
+                return exp.Table(this=function, alias=n.args.get("alias"))
+            if db is not None and db.name.lower() in ("json", "text", "orc"):
+                raise not_supported(f"SQL over {db.name} files; use spark.read.{db.name.lower()}(...)")
+            if db is not None and db.name.lower() in _DEFAULT_QUALIFIERS:
+                n.set("db", None)
+                n.set("catalog", None)
+        return n
+    return node.transform(visit, copy=True)
+
+
+def run_spark_sql(session, text: str, named: dict | None = None, positional: list | None = None):
+    """Run the statements in ``text``; the typed result (:mod:`quarry.sql.commands`) of the last one."""
+    from quarry.catalog.redaction import redacting
+    from quarry.logical.functions import using_functions
+    from quarry.sql.expr_binder import node_position
+    from quarry.sql.statements import bind_statement, run_command
+    result = None
+    for node in parse_spark_sql(text):
+        node = _rewrite(node, named or {}, positional or [])
+        try:
+            with redacting(session.sandbox is not None), using_functions(session.functions):
+                result = run_command(session, bind_statement(session, node, text))
+        except QuarryError as err:
+            if err.line is None:
+                try:
+                    line, column = node_position(node, text)
+                    err.with_position(text, line, column)
+                except Exception:          # a rewritten node may have no position: keep the message
+                    pass
+            err.sql = err.sql or text
+            raise
+    return result
