@@ -120,6 +120,8 @@ def serve(session=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, us
         quarry_session.sandbox = sandbox
         role = users.role_of(user) if users else anonymous_role
         quarry_session.command_guard = RoleGuard(user, role, owners, quarry_session.catalog)
+        if served.ui_recorder is not None:
+            quarry_session.ui_recorder = served.ui_recorder     # clients' jobs show in the served session's UI
         return quarry_session
 
     service = SparkConnectService(new_session, users=users, admission=admission)

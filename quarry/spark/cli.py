@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -42,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tls-key", metavar="PEM", help="TLS private key")
     parser.add_argument("--workers", type=int, metavar="N", help="worker processes that run queries (default: cores)")
     parser.add_argument("--max-queries", type=int, metavar="N", help="queries that run at once (default: cores)")
+    parser.add_argument("--ui-port", type=int, metavar="PORT",
+                        help="serve the web UI of the clients' jobs, stages and tasks on PORT (see docs/ui.md)")
+    parser.add_argument("--ui-host", default="127.0.0.1", help="address of the web UI (default: 127.0.0.1)")
+    parser.add_argument("--ui-token", default=os.environ.get("QUARRY_UI_TOKEN"),
+                        help="token the web UI asks for; required for a non-loopback --ui-host "
+                             "(default: $QUARRY_UI_TOKEN)")
     return parser
 
 
@@ -66,6 +73,9 @@ def spark_connect_main(argv: list[str]) -> int:
     session.sandbox = FileSandbox(args.data)
     try:
         tables = [name for directory in args.data for name in register_data_dir(session, directory)]
+        if args.ui_port is not None:
+            from quarry.ui import start_ui
+            start_ui(session, port=args.ui_port, host=args.ui_host, token=args.ui_token)
         server = serve(session, args.host, args.port, users=users, tls_cert=args.tls_cert, tls_key=args.tls_key,
                        data_dirs=args.data, writable_dir=args.writable, anonymous_role=args.anonymous_role,
                        max_queries=args.max_queries)
