@@ -66,7 +66,7 @@ class SparkConnectServer:
 def serve(session=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, users=None, tls_cert=None,
           tls_key=None, data_dirs: list[str] | None = None, writable_dir=None, anonymous_role: str = "write",
           max_queries: int | None = None, max_queued: int = 64, queue_timeout: float = 120.0,
-          threads: int = 32) -> SparkConnectServer:
+          query_memory: int | str | None = None, threads: int = 32) -> SparkConnectServer:
     """Serve ``session``'s tables (default: a new ``quarry.connect()``) to PySpark clients; returns at once.
 
     Security is the Flight SQL server's (:func:`quarry.server.serve`): without ``users`` (a
@@ -105,13 +105,16 @@ def serve(session=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, us
     writable = check_writable_dir(writable_dir, data_dirs or [])
     sandbox = FileSandbox(list(data_dirs), writable) if data_dirs or writable else served.sandbox
     limits = QueryLimits(max_queued=max_queued, queue_timeout=queue_timeout,
-                         **({"max_queries": max_queries} if max_queries is not None else {}))
+                         **({"max_queries": max_queries} if max_queries is not None else {}),
+                         **({"query_memory": query_memory} if query_memory is not None else {}))
+    # the Flight SQL server's per-query limits: spill at half of query_memory, killed past all of it
+    client_config = limits.session_config(served.config, served.executor)
     admission = Admission(limits.max_queries, limits.max_queued, limits.queue_timeout)
     owners = TableOwners()
 
     def new_session(user: str):
         """A client session's quarry Session: the served tables, the served executor, sandbox and roles."""
-        quarry_session = Session(dict(served.config), executor=served.executor, workers=served.workers,
+        quarry_session = Session(dict(client_config), executor=served.executor, workers=served.workers,
                                  address=served.address)
         for name in served.catalog.names():
             quarry_session.catalog.register(name, served.catalog.get(name))

@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tls-key", metavar="PEM", help="TLS private key")
     parser.add_argument("--workers", type=int, metavar="N", help="worker processes that run queries (default: cores)")
     parser.add_argument("--max-queries", type=int, metavar="N", help="queries that run at once (default: cores)")
+    parser.add_argument("--query-memory", metavar="SIZE",
+                        help="memory one query may hold before it is stopped, e.g. 2GB (default: RAM / 8)")
     parser.add_argument("--ui-port", type=int, metavar="PORT",
                         help="serve the web UI of the clients' jobs, stages and tasks on PORT (see docs/ui.md)")
     parser.add_argument("--ui-host", default="127.0.0.1", help="address of the web UI (default: 127.0.0.1)")
@@ -78,7 +80,7 @@ def spark_connect_main(argv: list[str]) -> int:
             start_ui(session, port=args.ui_port, host=args.ui_host, token=args.ui_token)
         server = serve(session, args.host, args.port, users=users, tls_cert=args.tls_cert, tls_key=args.tls_key,
                        data_dirs=args.data, writable_dir=args.writable, anonymous_role=args.anonymous_role,
-                       max_queries=args.max_queries)
+                       max_queries=args.max_queries, query_memory=args.query_memory)
     except QuarryError as err:
         print(f"quarry spark-connect: {err}", file=sys.stderr)
         return 2

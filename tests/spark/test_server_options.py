@@ -1,9 +1,12 @@
-"""``quarry spark-connect --ui-port``: the clients' queries show in the served session's web UI."""
+"""``quarry spark-connect`` options shared with ``quarry serve``: ``--ui-port`` (the clients' queries show in
+the served session's web UI) and ``--query-memory`` (a query over its cap fails alone)."""
 
 from __future__ import annotations
 
 import json
 import urllib.request
+
+import pytest
 
 
 def _api(url: str, path: str):
@@ -34,6 +37,30 @@ def test_a_spark_clients_queries_show_in_the_served_sessions_ui(tpch_sf001):
         jobs = _api(served.ui_url, "/jobs")
         assert jobs and all(j["status"] == "SUCCEEDED" for j in jobs)
         assert sum(j["numTasks"] for j in jobs) >= 2            # the group-by ran as stages of tasks
+    finally:
+        server.stop(0)
+        served.close()
+
+
+def test_a_spark_query_over_its_memory_cap_fails_alone(tpch_sf001):
+    # the Flight SQL server's limits: a query holding more than query_memory in the workers is stopped
+    import quarry
+    import quarry.spark
+    from pyspark.sql import SparkSession
+    from quarry.tpch import register_tables
+    served = register_tables(quarry.connect(workers=2), tpch_sf001)
+    server = quarry.spark.serve(served, "127.0.0.1", 0, query_memory="256MB")
+    try:
+        spark = SparkSession.builder.remote(server.url).create()
+        try:
+            # ~1.2 GB of strings in one aggregation group, which cannot spill
+            hungry = ("SELECT o_orderstatus, string_agg(l_comment || o_comment, ',') AS s FROM lineitem, "
+                      "(SELECT o_comment, o_orderstatus FROM orders LIMIT 200) o GROUP BY 1")
+            with pytest.raises(Exception, match="memory cap"):    # PySpark's exception, quarry's text
+                spark.sql(hungry).collect()
+            assert spark.sql("SELECT count(*) AS n FROM nation").collect()[0]["n"] == 25
+        finally:
+            spark.stop()
     finally:
         server.stop(0)
         served.close()
