@@ -17,6 +17,31 @@ pytest.importorskip("pyspark.sql.connect.proto", reason="the spark extra (pyspar
 os.environ.setdefault("SPARK_CONNECT_MODE_ENABLED", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_client_outlives_the_tests():
+    """pyspark-client registers an exit handler per client that calls its server unless the client was
+    closed; with the test servers stopped by then it retries for minutes, and the test run never ends.
+    Every client a test left open is closed when the tests end (a test should stop its own)."""
+    import weakref
+    from pyspark.sql.connect.client.core import SparkConnectClient
+    clients = weakref.WeakSet()
+    original = SparkConnectClient.__init__
+
+    def tracked(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        clients.add(self)
+
+    SparkConnectClient.__init__ = tracked
+    yield
+    SparkConnectClient.__init__ = original
+    for client in list(clients):
+        if not client.is_closed:
+            try:
+                client.close()
+            except Exception:
+                pass
+
+
 @pytest.fixture(scope="module")
 def spark_server(tpch_sf001):
     import quarry

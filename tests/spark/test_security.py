@@ -24,7 +24,10 @@ def test_a_token_is_the_users_password():
         assert spark.range(3).count() == 3
         spark.stop()
         wrong = SparkSession.builder.remote(f"sc://localhost:{server.port}/;user_id=alice;token=nope").create()
-        with pytest.raises(PySparkException, match="invalid user or token"):
-            wrong.range(1).collect()
+        try:
+            with pytest.raises(PySparkException, match="invalid user or token"):
+                wrong.range(1).collect()
+        finally:
+            wrong.stop()       # an unclosed client calls the (then stopped) server at exit, retrying for minutes
     finally:
         server.stop(0)
