@@ -366,6 +366,7 @@ class Session:
 
         >>> con.register_table_function("tokens", tokens, schema="doc_id bigint, token string")  # doctest: +SKIP
         """
+        from quarry.api.udf import parse_schema
         from quarry.logical import udf as U
         key = U.check_name(name, "register_table_function")
         style = U.check_kind(kind, U.TABLE_KINDS, "register_table_function")
@@ -374,7 +375,7 @@ class Session:
         if key in self.functions.functions:
             raise QuarryError(f"register_table_function: `{key}` is already a scalar or aggregate UDF",
                               hint=f"unregister_function('{key}') first, or choose another name")
-        self.table_functions[key] = U.PythonTableStep(key, fn, style, U.parse_schema(schema, "register_table_function"))
+        self.table_functions[key] = U.PythonTableStep(key, fn, style, parse_schema(schema, "register_table_function"))
 
     def unregister_function(self, name: str) -> None:
         """Forget the UDF or table function ``name`` (no error when there is none)."""

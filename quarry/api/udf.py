@@ -17,10 +17,14 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
+import pyarrow as pa
+
 from quarry.api.column import Column, _joined, to_column
 from quarry.errors import BindError, MisplacedAggregateError, NestedAggregateError, QuarryError, UnsupportedError
+from quarry.logical import types as T
 from quarry.logical import udf as U
 from quarry.logical.functions import Nulls, Volatility, _check_arity
+from quarry.sql.expression import parse_type_name
 
 
 class UserFunction:
@@ -101,11 +105,11 @@ def make_function(func: Callable, *, returns, kind: str, name: str | None, deter
     style = U.check_kind(kind, U.AGGREGATE_KINDS if aggregate else U.SCALAR_KINDS, what)
     raw = name or getattr(func, "__name__", None) or "udf"
     fname = U.check_name("lambda_udf" if raw == "<lambda>" else raw, what)
-    arg_types = None if args is None else tuple(U.parse_type(t, what) for t in args)
+    arg_types = None if args is None else tuple(parse_type(t, what) for t in args)
     min_args, max_args = _arity(func, arg_types)
     fdef = U.PythonFunction(fname, "aggregate" if aggregate else "scalar", None, min_args, max_args,
                             volatility=Volatility.IMMUTABLE if deterministic else Volatility.VOLATILE,
-                            nulls=Nulls.TOLERANT, func=func, style=style, returns=U.parse_type(returns, what),
+                            nulls=Nulls.TOLERANT, func=func, style=style, returns=parse_type(returns, what),
                             arg_types=arg_types, result_nullable=bool(nullable),
                             doc=(getattr(func, "__doc__", None) or "").strip())
     return UserFunction(fdef)
@@ -170,7 +174,7 @@ def _step(fn, schema, kind: str, what: str, args: tuple = ()) -> U.PythonTableSt
                           hint=f"declare it: {what}(fn, schema='id bigint, score double')")
     style = U.check_kind(kind, U.TABLE_KINDS, what)
     raw = getattr(fn, "__name__", None) or what
-    return U.PythonTableStep("lambda" if raw == "<lambda>" else raw, fn, style, U.parse_schema(schema, what), args)
+    return U.PythonTableStep("lambda" if raw == "<lambda>" else raw, fn, style, parse_schema(schema, what), args)
 
 
 def map_batches_plan(df, fn, schema, kind: str):
@@ -191,3 +195,58 @@ def apply_plan(grouped, fn, schema, kind: str):
 
 
 from quarry.logical.expressions import AggCall, WindowCall  # noqa: E402
+
+
+# ------------------------------------------------------------------------ declarations
+
+
+def parse_type(spec, what: str) -> pa.DataType:
+    """An Arrow type from a pyarrow type or a quarry/DuckDB type name (``"double"``, ``"DECIMAL(15,2)"``)."""
+    if isinstance(spec, pa.DataType):
+        return T.normalize(spec)
+    if isinstance(spec, str):
+        return parse_type_name(spec)
+    raise QuarryError(f"{what}: cannot use a {type(spec).__name__} as a type",
+                      hint="pass a type name such as 'double' or 'bigint', or a pyarrow type")
+
+
+def parse_schema(spec, what: str) -> pa.Schema:
+    """A schema from a DDL string (``"l_suppkey bigint, slope double"``), a ``pa.Schema`` or a dict."""
+    if isinstance(spec, pa.Schema):
+        return pa.schema([pa.field(f.name, T.normalize(f.type), f.nullable) for f in spec])
+    if isinstance(spec, dict):
+        return pa.schema([(k, parse_type(v, what)) for k, v in spec.items()])
+    if isinstance(spec, str):
+        fields = []
+        for part in _split_top_level(spec):
+            bits = part.strip().split(None, 1)
+            if len(bits) != 2:
+                raise QuarryError(f"{what}: `{part.strip()}` is not `name type`",
+                                  hint="write the schema as 'name type, name type', e.g. 'id bigint, score double'")
+            name, type_text = bits
+            fields.append(pa.field(name.strip('"'), parse_type(type_text, what)))
+        if not fields:
+            raise QuarryError(f"{what}: the schema is empty", hint="write it as 'name type, name type'")
+        return pa.schema(fields)
+    raise QuarryError(f"{what}: cannot use a {type(spec).__name__} as a schema",
+                      hint="pass a DDL string such as 'id bigint, score double', or a pyarrow schema")
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split on commas outside parentheses (``decimal(15, 2)`` stays one type)."""
+    parts, depth, current = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    if "".join(current).strip():
+        parts.append("".join(current))
+    return parts
+
+

@@ -226,57 +226,6 @@ def python_calls(exprs) -> list[PythonFunction]:
 # ------------------------------------------------------------------------ declarations
 
 
-def parse_type(spec, what: str) -> pa.DataType:
-    """An Arrow type from a pyarrow type or a quarry/DuckDB type name (``"double"``, ``"DECIMAL(15,2)"``)."""
-    if isinstance(spec, pa.DataType):
-        return T.normalize(spec)
-    if isinstance(spec, str):
-        from quarry.sql.expression import parse_type_name
-        return parse_type_name(spec)
-    raise QuarryError(f"{what}: cannot use a {type(spec).__name__} as a type",
-                      hint="pass a type name such as 'double' or 'bigint', or a pyarrow type")
-
-
-def parse_schema(spec, what: str) -> pa.Schema:
-    """A schema from a DDL string (``"l_suppkey bigint, slope double"``), a ``pa.Schema`` or a dict."""
-    if isinstance(spec, pa.Schema):
-        return pa.schema([pa.field(f.name, T.normalize(f.type), f.nullable) for f in spec])
-    if isinstance(spec, dict):
-        return pa.schema([(k, parse_type(v, what)) for k, v in spec.items()])
-    if isinstance(spec, str):
-        fields = []
-        for part in _split_top_level(spec):
-            bits = part.strip().split(None, 1)
-            if len(bits) != 2:
-                raise QuarryError(f"{what}: `{part.strip()}` is not `name type`",
-                                  hint="write the schema as 'name type, name type', e.g. 'id bigint, score double'")
-            name, type_text = bits
-            fields.append(pa.field(name.strip('"'), parse_type(type_text, what)))
-        if not fields:
-            raise QuarryError(f"{what}: the schema is empty", hint="write it as 'name type, name type'")
-        return pa.schema(fields)
-    raise QuarryError(f"{what}: cannot use a {type(spec).__name__} as a schema",
-                      hint="pass a DDL string such as 'id bigint, score double', or a pyarrow schema")
-
-
-def _split_top_level(text: str) -> list[str]:
-    """Split on commas outside parentheses (``decimal(15, 2)`` stays one type)."""
-    parts, depth, current = [], 0, []
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    if "".join(current).strip():
-        parts.append("".join(current))
-    return parts
-
-
 def check_name(name: str, what: str) -> str:
     """A UDF may not take a built-in function's name: plans find built-ins by name."""
     if not isinstance(name, str) or not name.isidentifier():
