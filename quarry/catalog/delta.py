@@ -211,18 +211,12 @@ def write_delta(uri: str, schema: pa.Schema, batches, *, mode: str = "error", pa
         raise UnsupportedError(f"Delta write mode `{mode}`", hint="use one of " + ", ".join(WRITE_MODES))
     if schema_mode not in (None, "merge", "overwrite"):
         raise UnsupportedError(f"Delta schema_mode `{schema_mode}`", hint="use 'merge' or 'overwrite'")
-    from quarry.catalog.writer import _batches
+    from quarry.catalog.writer import CountedBatches
     uri = os.fspath(uri)
-    rows = 0
-
-    def counted():
-        nonlocal rows
-        for batch in _batches(schema, batches):
-            rows += batch.num_rows
-            yield batch
+    counted = CountedBatches(schema, batches)
     storage = current_storage()
     try:
-        deltalake.write_deltalake(uri, pa.RecordBatchReader.from_batches(schema, counted()), mode=mode,
+        deltalake.write_deltalake(uri, pa.RecordBatchReader.from_batches(schema, counted), mode=mode,
                                   partition_by=list(partition_by) if partition_by else None,
                                   schema_mode=schema_mode, storage_options=storage_options(uri, storage))
     except (OSError, deltalake.exceptions.DeltaError, ValueError) as exc:
@@ -231,7 +225,7 @@ def write_delta(uri: str, schema: pa.Schema, batches, *, mode: str = "error", pa
             text = text.replace(secret, "<redacted>")
         raise DataError(f"cannot write Delta table `{uri}`: {text}",
                         hint="mode='append' adds to an existing table, mode='overwrite' replaces it") from None
-    return rows
+    return counted.rows
 
 
 __all__ = ["DeltaTable", "is_delta_table", "open_delta", "history", "write_delta", "storage_options"]

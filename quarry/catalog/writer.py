@@ -118,6 +118,19 @@ def _batches(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> Iterator[p
             yield _conform(batch, schema)
 
 
+class CountedBatches:
+    """``batches`` conformed to ``schema`` (empty ones dropped), iterated once by a writer; ``rows``
+    counts the rows that went by."""
+
+    def __init__(self, schema: pa.Schema, batches: Iterable[pa.RecordBatch]):
+        self.schema, self.batches, self.rows = schema, batches, 0
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        for batch in _batches(self.schema, self.batches):
+            self.rows += batch.num_rows
+            yield batch
+
+
 # -- text formats ----------------------------------------------------------------------------------
 
 class _Text:
@@ -407,20 +420,14 @@ def write_partitioned(path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
         return _write_remote(path, schema, batches, "parquet", options, list(keys))
     if os.path.isfile(path):
         raise DataError(f"cannot write `{path}`: it is a file", hint="partitioned output is a directory")
-    rows = 0
-
-    def counted():
-        nonlocal rows
-        for batch in _batches(schema, batches):
-            rows += batch.num_rows
-            yield batch
+    counted = CountedBatches(schema, batches)
 
     staging = None
     try:
         staging = _temporary_next_to(path, directory=True)
         file_format = ds.ParquetFileFormat()
         write_options = file_format.make_write_options(compression=str(options.get("compression", "snappy")).lower())
-        ds.write_dataset(pa.RecordBatchReader.from_batches(schema, counted()), staging, format=file_format,
+        ds.write_dataset(pa.RecordBatchReader.from_batches(schema, counted), staging, format=file_format,
                          file_options=write_options, partitioning=keys, partitioning_flavor="hive",
                          existing_data_behavior="overwrite_or_ignore")
         os.makedirs(path, exist_ok=True)
@@ -435,7 +442,7 @@ def write_partitioned(path, schema: pa.Schema, batches: Iterable[pa.RecordBatch]
             os.rename(leaf, target)
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
-        return rows
+        return counted.rows
     except (OSError, pa.ArrowException) as exc:
         raise _cannot_write(path, exc) from exc
     finally:
@@ -470,13 +477,7 @@ def _write_remote(uri: str, schema: pa.Schema, batches, fmt: str, options: dict,
     if "/" not in base and not directory and base == path:
         raise DataError(f"cannot write `{uri}`: give a key inside the bucket", hint="e.g. s3://bucket/out/q.parquet")
     staging = f"{base}/_temporary/{uuid.uuid4().hex}"
-    rows = 0
-
-    def counted():
-        nonlocal rows
-        for batch in _batches(schema, batches):
-            rows += batch.num_rows
-            yield batch
+    counted = CountedBatches(schema, batches)
 
     committed: list[str] = []
     try:
@@ -487,7 +488,7 @@ def _write_remote(uri: str, schema: pa.Schema, batches, fmt: str, options: dict,
             file_format = ds.ParquetFileFormat()
             write_options = file_format.make_write_options(
                 compression=str(options.get("compression", "snappy")).lower())
-            ds.write_dataset(pa.RecordBatchReader.from_batches(schema, counted()), staging, format=file_format,
+            ds.write_dataset(pa.RecordBatchReader.from_batches(schema, counted), staging, format=file_format,
                              filesystem=fs, file_options=write_options, partitioning=keys or None,
                              partitioning_flavor="hive" if keys else None, basename_template="part-{i}.parquet",
                              existing_data_behavior="overwrite_or_ignore", create_dir=False)
@@ -498,16 +499,16 @@ def _write_remote(uri: str, schema: pa.Schema, batches, fmt: str, options: dict,
                 import pyarrow.parquet as pq
                 compression = str(options.get("compression", "snappy")).lower()
                 with pq.ParquetWriter(target, schema, compression=compression, filesystem=fs) as writer:
-                    for batch in counted():
+                    for batch in counted:
                         writer.write_batch(batch)
             elif fmt == "arrow":
                 with fs.open_output_stream(target) as sink, pa.ipc.new_file(sink, schema) as writer:
-                    for batch in counted():
+                    for batch in counted:
                         writer.write_batch(batch)
             else:
                 compression = "gzip" if name.lower().endswith(".gz") else None
                 with fs.open_output_stream(target, compression=compression) as sink:
-                    _write_text(lambda chunk: sink.write(chunk) if chunk else None, schema, counted(), fmt,
+                    _write_text(lambda chunk: sink.write(chunk) if chunk else None, schema, counted, fmt,
                                 options)
         written = [i.path for i in fs.get_file_info(pafs.FileSelector(staging, recursive=True))
                    if i.type == pafs.FileType.File]
@@ -527,7 +528,7 @@ def _write_remote(uri: str, schema: pa.Schema, batches, fmt: str, options: dict,
             with fs.open_output_stream(f"{base}/{SUCCESS_MARKER}"):
                 pass
         committed = []
-        return rows
+        return counted.rows
     except (OSError, pa.ArrowException) as exc:
         raise remote_error(uri, exc, storage, "write") from None
     finally:

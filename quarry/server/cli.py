@@ -65,15 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
                         help="queries that may wait for a slot; more are refused (default: 64)")
     parser.add_argument("--queue-timeout", type=float, default=120.0, metavar="SECONDS",
                         help="how long a query may wait for a slot before it is refused (default: 120)")
+    add_ui_arguments(parser)
+    parser.add_argument("--hash-password", action="store_true",
+                        help="read a password (prompt or stdin) and print its hash for a users file, then exit")
+    return parser
+
+
+def add_ui_arguments(parser: argparse.ArgumentParser) -> None:
+    """The web UI's options, which every server command takes (``--ui-port``, ``--ui-host``, ``--ui-token``)."""
     parser.add_argument("--ui-port", type=int, metavar="PORT",
                         help="serve the web UI of the clients' jobs, stages and tasks on PORT (see docs/ui.md)")
     parser.add_argument("--ui-host", default="127.0.0.1", help="address of the web UI (default: 127.0.0.1)")
     parser.add_argument("--ui-token", default=os.environ.get("QUARRY_UI_TOKEN"),
                         help="token the web UI asks for; required for a non-loopback --ui-host "
                              "(default: $QUARRY_UI_TOKEN)")
-    parser.add_argument("--hash-password", action="store_true",
-                        help="read a password (prompt or stdin) and print its hash for a users file, then exit")
-    return parser
 
 
 def register_data_dir(session, directory: str) -> list[str]:

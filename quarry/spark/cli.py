@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
 
 from quarry.errors import QuarryError
+from quarry.server.cli import add_ui_arguments
 
 __all__ = ["spark_connect_main", "build_parser"]
 
@@ -45,12 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-queries", type=int, metavar="N", help="queries that run at once (default: cores)")
     parser.add_argument("--query-memory", metavar="SIZE",
                         help="memory one query may hold before it is stopped, e.g. 2GB (default: RAM / 8)")
-    parser.add_argument("--ui-port", type=int, metavar="PORT",
-                        help="serve the web UI of the clients' jobs, stages and tasks on PORT (see docs/ui.md)")
-    parser.add_argument("--ui-host", default="127.0.0.1", help="address of the web UI (default: 127.0.0.1)")
-    parser.add_argument("--ui-token", default=os.environ.get("QUARRY_UI_TOKEN"),
-                        help="token the web UI asks for; required for a non-loopback --ui-host "
-                             "(default: $QUARRY_UI_TOKEN)")
+    add_ui_arguments(parser)
     return parser
 
 
