@@ -35,6 +35,7 @@ from quarry.logical import functions as FN
 from quarry.logical import types as T
 from quarry.logical.expressions import WindowFrame
 from quarry.spark.errors import SparkError, not_supported
+from quarry.spark.functions import Call, Function, lookup
 from quarry.spark.types import from_arrow, simple_string, to_arrow
 
 Expression = expressions_pb2.Expression
@@ -156,18 +157,6 @@ def _bigint_sum(column: Column) -> Column:
             return FN.cast(e, T.INT64, explicit=True)
         return e
     return Column(bind, column.name)
-
-
-class Function:
-    """A translated call: ``base`` (the registry's call, which ``over()`` may take) and ``finish``, applied
-    after the call or after its window (a cast, an offset)."""
-
-    def __init__(self, base: Column, finish=None):
-        self.base = base
-        self.finish = finish or (lambda c: c)
-
-    def plain(self) -> Column:
-        return self.finish(self.base)
 
 
 class ExpressionTranslator:
@@ -371,6 +360,9 @@ class ExpressionTranslator:
         if lower == "count" and len(f.arguments) == 1 and f.arguments[0].WhichOneof("expr_type") == "unresolved_star":
             return "count(1)"
         args = [self.translate(a).name for a in f.arguments]
+        registered = lookup(lower)
+        if registered is not None and registered.namer is not None:
+            return registered.namer(name, args, Call(self, f, lower))
         if lower in _BINARY and len(args) == 2:
             return f"({args[0]} {_BINARY[lower][1]} {args[1]})"
         if lower == "not":
@@ -404,6 +396,9 @@ class ExpressionTranslator:
         name = f.function_name.lower()
         if name == "count" and len(f.arguments) == 1 and f.arguments[0].WhichOneof("expr_type") == "unresolved_star":
             return Function(_function_column("count", [], star=True))       # count("*") is count(*)
+        registered = lookup(name)
+        if registered is not None:
+            return registered.build(Call(self, f, name))
         args = [self.column(a) for a in f.arguments]
         if name in _BINARY:
             if len(args) != 2:
