@@ -376,11 +376,13 @@ class HashAggregateExec(ExecNode):
     def _partial(self, table: pa.Table) -> pa.Table:
         """The states of ``table``'s groups (one row per group, in this node's output schema)."""
         work, _ = self._prepare(table)
-        return self._states_of(_aggregate(work, self._key_columns_names(), self._partial_specs()))
+        keys = self._key_columns_names()
+        return self._states_of(self._expand_states(_aggregate(work, keys, self._partial_specs()), len(keys)))
 
     def _prepare(self, table: pa.Table) -> tuple[pa.Table, int]:
         """The columns a partial aggregation groups: keys ``__k<j>``, then one argument ``__a<i>`` per
-        aggregate; and the largest magnitude among the int64 sum arguments (0 if none).
+        distinct aggregate argument (see ``_argument_slots``); and the largest magnitude among the
+        int64 sum arguments (0 if none).
 
         A decimal ``sum``/``avg`` argument is its unscaled int64 values when their sum over ``table``
         cannot overflow 64 bits (rows times the largest magnitude below 2**63); the int64 per-group
@@ -389,7 +391,11 @@ class HashAggregateExec(ExecNode):
         cols = self._key_columns(table)
         shared: dict = {}        # scaled subexpressions shared by this batch's aggregates
         bound = 0
+        slots, _ = self._partial_layout()
         for i, a in enumerate(self.aggs):
+            name = f"__a{slots[i]}"
+            if name in cols:
+                continue                     # an earlier aggregate has the same argument
             value = self._int64_sum_value(a, table, shared)
             if value is not None:
                 arg = to_int64_array(value, n)
@@ -398,16 +404,62 @@ class HashAggregateExec(ExecNode):
                 arg = self._arg_column(a, table, n)
                 if a.name == "avg" and not T.is_decimal(arg.type) and not T.is_integer(arg.type):
                     arg = cast_value(arg, T.FLOAT64)
-            cols[f"__a{i}"] = arg
+            cols[name] = arg
         return (pa.table(cols) if cols else pa.table({"__dummy": pa.nulls(n)})), bound
 
-    def _partial_specs(self) -> list[tuple[str, str, object]]:
-        specs = []
+    def _partial_layout(self) -> tuple[list[int], list[tuple[int, str]]]:
+        """Which argument column each aggregate reads, and the distinct (column, function) pairs.
+
+        Aggregates that read the same argument share one column, and one Arrow aggregation serves
+        every state that computes the same function of it: TPC-H Q1's ``sum(l_quantity)`` and
+        ``avg(l_quantity)`` sum ``l_quantity`` once, and its four ``count``s of whole rows are one.
+        Returns (argument slot per aggregate, the pairs in the order Arrow computes them).
+        """
+        cached = self.__dict__.get("_layout")
+        if cached is not None:
+            return cached
+        def signature(a, family):
+            as_double = a.name == "avg" and not (T.is_decimal(a.args[0].dtype) or T.is_integer(a.args[0].dtype))
+            return (family, a.args, a.filter, a.distinct, as_double)
+
+        # sum and avg read the argument as int64 scaled values where they can (the same decision
+        # for both; avg of other numbers as float64); a count of the same argument counts that
+        # column's non-NULL rows, which are the argument's
+        summed = {signature(a, "sum") for a in self.aggs if a.name in ("sum", "avg")}
+        slot_of: dict = {}
+        slots = []
+        for a in self.aggs:
+            if a.name == "count_star":
+                key = ("count_star", a.filter)
+            elif a.name in ("sum", "avg"):
+                key = signature(a, "sum")
+            elif a.name == "count" and signature(a, "sum") in summed:
+                key = signature(a, "sum")
+            else:
+                key = signature(a, "value")
+            slots.append(slot_of.setdefault(key, len(slot_of)))
+        pairs: list[tuple[int, str]] = []
         for i, a in enumerate(self.aggs):
             for fn, _ in DECOMPOSABLE[a.name]:
-                fn_name = "count" if fn == "count_all" else fn
-                specs.append((f"__a{i}", fn_name, _options(fn_name)))
-        return specs
+                pair = (slots[i], "count" if fn == "count_all" else fn)
+                if pair not in pairs:
+                    pairs.append(pair)
+        self.__dict__["_layout"] = (slots, pairs)
+        return slots, pairs
+
+    def _partial_specs(self) -> list[tuple[str, str, object]]:
+        """The distinct Arrow aggregations of a partial aggregation (see ``_partial_layout``)."""
+        _, pairs = self._partial_layout()
+        return [(f"__a{slot}", fn, _options(fn)) for slot, fn in pairs]
+
+    def _expand_states(self, result: pa.Table, nkeys: int) -> pa.Table:
+        """Keys then one column per distinct aggregation -> keys then every aggregate's states."""
+        slots, pairs = self._partial_layout()
+        columns = [result.column(j) for j in range(nkeys)]
+        for i, a in enumerate(self.aggs):
+            for fn, _ in DECOMPOSABLE[a.name]:
+                columns.append(result.column(nkeys + pairs.index((slots[i], "count" if fn == "count_all" else fn))))
+        return pa.Table.from_arrays(columns, names=[f"c{j}" for j in range(len(columns))])
 
     def _states_of(self, result: pa.Table) -> pa.Table:
         return self._rename(result, list(self.group_fields) + [f for fs in self.states for f in fs])
@@ -438,7 +490,7 @@ class HashAggregateExec(ExecNode):
             acero.Declaration("aggregate", acero.AggregateNodeOptions(aggregates, keys=keys))])
         # serial, like the streaming join: no read-ahead past a cancel
         result = decl.to_table(use_threads=False)
-        return result.select(keys + [name for *_, name in aggregates])
+        return self._expand_states(result.select(keys + [name for *_, name in aggregates]), len(keys))
 
     def _key_columns_names(self):
         return [f"__k{j}" for j in range(len(self.group_exprs))]
