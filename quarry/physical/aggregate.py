@@ -44,7 +44,7 @@ from quarry.logical.expressions import AggCall, Field, new_id
 from quarry.physical.base import ExecNode, batches_of
 from quarry.compute.expr_eval import evaluate_array
 from quarry.compute.kernels import cast_value
-from quarry.compute.hashing import canonical_key
+from quarry.compute.hashing import canonical_key, pack_short_strings, unpack_short_strings
 from quarry.compute.scaled import int64_to_decimal, scaled, to_int64_array
 from quarry.physical.spill import SPILL_SEED, HashSpill
 from quarry.compute.udf import grouped_udaf, udaf_positions
@@ -389,6 +389,10 @@ class HashAggregateExec(ExecNode):
         sums become the DECIMAL(38, s) states in ``_states_of``."""
         n = table.num_rows
         cols = self._key_columns(table)
+        for name, key in cols.items():
+            packed = pack_short_strings(key)        # unpacked in _expand_states
+            if packed is not None:
+                cols[name] = packed
         shared: dict = {}        # scaled subexpressions shared by this batch's aggregates
         bound = 0
         slots, _ = self._partial_layout()
@@ -455,7 +459,12 @@ class HashAggregateExec(ExecNode):
     def _expand_states(self, result: pa.Table, nkeys: int) -> pa.Table:
         """Keys then one column per distinct aggregation -> keys then every aggregate's states."""
         slots, pairs = self._partial_layout()
-        columns = [result.column(j) for j in range(nkeys)]
+        columns = []
+        for j in range(nkeys):
+            key, dtype = result.column(j), self.group_fields[j].dtype
+            if pa.types.is_uint64(key.type) and (pa.types.is_string(dtype) or pa.types.is_large_string(dtype)):
+                key = unpack_short_strings(key, dtype)       # packed in _prepare
+            columns.append(key)
         for i, a in enumerate(self.aggs):
             for fn, _ in DECOMPOSABLE[a.name]:
                 columns.append(result.column(nkeys + pairs.index((slots[i], "count" if fn == "count_all" else fn))))
