@@ -293,33 +293,22 @@ class RelationTranslator:
         return DataFrame(self.session, B.project_fields(joined.logical_plan, ordered))
 
     def _aggregate(self, a) -> DataFrame:
+        from quarry.spark import grouping
         df = self.translate(a.input)
-        keys = [self.expressions.translate(g).named() for g in a.grouping_expressions]
-        aggs = self._columns(a.aggregate_expressions)
         kind = a.group_type
         if kind == relations_pb2.Aggregate.GROUP_TYPE_PIVOT:
-            return self._pivot(df, a, keys, aggs)
+            keys = [self.expressions.translate(g).named() for g in a.grouping_expressions]
+            return grouping.pivot_aggregate(self, df, a, keys)
         if kind not in (relations_pb2.Aggregate.GROUP_TYPE_GROUPBY, relations_pb2.Aggregate.GROUP_TYPE_UNSPECIFIED):
-            name = relations_pb2.Aggregate.GroupType.Name(kind).removeprefix("GROUP_TYPE_").lower()
-            raise not_supported(f"{name} aggregation")
+            return grouping.grouped_aggregate(self, df, a)          # rollup, cube, grouping sets
+        if _uses_grouping(a.aggregate_expressions):
+            raise SparkError("grouping() / grouping_id() can only be used with GroupingSets / Cube / Rollup",
+                             error_class="UNSUPPORTED_GROUPING_EXPRESSION")
+        keys = [self.expressions.translate(g).named() for g in a.grouping_expressions]
+        aggs = self._columns(a.aggregate_expressions)
         if not aggs:
             return df.select(*keys).distinct() if keys else df
         return df.group_by(*keys).agg(*aggs)
-
-    def _pivot(self, df: DataFrame, a, keys: list, aggs: list) -> DataFrame:
-        if not a.pivot.values:
-            raise not_supported("pivot without a list of values")
-        if len(aggs) != 1:
-            raise not_supported("pivot with several aggregates")
-        from quarry.api.column import lit
-        pivot_col = self.expressions.column(a.pivot.col)
-        agg_expr = a.aggregate_expressions[0]
-        outputs = []
-        for value in a.pivot.values:
-            v, dtype = self.expressions.literal_value(value)
-            condition = pivot_col == lit(v, dtype)
-            outputs.append(self._filtered_aggregate(agg_expr, condition).alias(str(v) if v is not None else "null"))
-        return df.group_by(*keys).agg(*outputs)
 
     def _filtered_aggregate(self, agg_expr, condition):
         """``agg(x)`` of the rows where ``condition`` holds: the aggregate's arguments become
@@ -366,6 +355,22 @@ class RelationTranslator:
 
     def _html_string(self, s) -> DataFrame:
         raise not_supported("HTML output (df._repr_html_); use df.show()")
+
+
+def _uses_grouping(exprs) -> bool:
+    """Whether any of the expressions calls ``grouping`` or ``grouping_id``."""
+    def walk(message) -> bool:
+        for field, value in message.ListFields():
+            if field.name == "function_name" and str(value).lower() in ("grouping", "grouping_id"):
+                return True
+            if field.message_type is None:
+                continue
+            items = value if field.is_repeated and not field.message_type.GetOptions().map_entry else \
+                ([] if field.is_repeated else [value])
+            if any(walk(x) for x in items):
+                return True
+        return False
+    return any(walk(e) for e in exprs)
 
 
 # ---------------------------------------------------------------------------- files

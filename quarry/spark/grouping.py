@@ -1,0 +1,175 @@
+"""``rollup``, ``cube``, ``groupingSets`` and ``pivot`` (the Aggregate relation's group types other
+than plain ``groupBy``), with ``grouping()`` and ``grouping_id()``.
+
+All of them reach quarry's plan builder as the SQL binder's ``GROUP BY ROLLUP / CUBE /
+GROUPING SETS`` does: one :func:`quarry.logical.builder.aggregate` with the grouping sets (tuples
+of key positions), whose ``__grouping_id`` column (a bit per key, 1 = not in the set) gives
+``grouping(col)`` (a ``tinyint``) and ``grouping_id(cols...)`` (a ``bigint``; every key when
+called without arguments), as in Spark.
+
+- ``rollup(a, b)``: the sets ``(a, b), (a), ()``; ``cube(a, b)``: every subset;
+- ``groupingSets([[a, b], [a], []], a, b)``: the sets given, over the keys given;
+- ``pivot(col)`` without values first finds ``col``'s distinct values (sorted, NULL last in
+  Spark's order: NULLs first for ascending), then aggregates each as ``pivot(col, values)``
+  does; with several aggregates a column is named ``<value>_<aggregate>``.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from pyspark.sql.connect.proto import relations_pb2
+
+from quarry.api.column import Column, lit
+from quarry.logical import builder as B
+from quarry.logical import functions as FN
+from quarry.logical import types as T
+from quarry.logical.expressions import Call, ColumnRef, Literal
+from quarry.spark.errors import SparkError, not_supported
+from quarry.spark.expressions import ExpressionTranslator
+from quarry.spark.functions import Function
+
+__all__ = ["grouped_aggregate", "pivot_values"]
+
+_AGG = relations_pb2.Aggregate
+
+# Spark caps the distinct values pivot finds itself (spark.sql.pivotMaxValues)
+_PIVOT_MAX_VALUES = 10000
+
+
+class _GroupingTranslator(ExpressionTranslator):
+    """The relation's expression translator, plus ``grouping`` and ``grouping_id``: placeholders the
+    aggregate below turns into bits of its grouping id."""
+
+    def function(self, f) -> Function:
+        name = f.function_name.lower()
+        if name not in ("grouping", "grouping_id") or f.is_user_defined_function:
+            return super().function(f)
+        args = [self.column(a) for a in f.arguments]
+        if name == "grouping" and len(args) != 1:
+            raise SparkError("grouping() takes one column", error_class="WRONG_NUM_ARGS")
+
+        def bind(ctx):
+            inner = ctx.derive(allow_aggregates=False, allow_windows=False)
+            call = Call("grouping", tuple(a.bind(inner) for a in args) or (_ALL_KEYS,), T.INT64, False)
+            return FN.cast(call, T.INT8, explicit=True) if name == "grouping" else call
+        return Function(Column(bind, name))
+
+
+# grouping_id() without arguments: every key (replaced once the keys are known)
+_ALL_KEYS = Literal("*all-keys*", T.STRING)
+
+
+def _translator(base: ExpressionTranslator) -> _GroupingTranslator:
+    g = object.__new__(_GroupingTranslator)
+    g.__dict__.update(base.__dict__)
+    return g
+
+
+def _grouping_bits(e, gfields, gid):
+    """``grouping(...)`` as bits of the aggregate's grouping id (0 without grouping sets)."""
+    if not (isinstance(e, Call) and e.name == "grouping"):
+        return e
+    if len(e.args) == 1 and e.args[0] is _ALL_KEYS:
+        positions = list(range(len(gfields)))
+    else:
+        positions = []
+        for a in e.args:
+            pos = next((i for i, f in enumerate(gfields) if isinstance(a, ColumnRef) and a.field.id == f.id), None)
+            if pos is None:
+                raise SparkError("the arguments of grouping() / grouping_id() must be grouping columns",
+                                 error_class="GROUPING_COLUMN_MISMATCH")
+            positions.append(pos)
+    if gid is None:
+        return Literal(0, T.INT64)
+    return Call("grouping_bits", (ColumnRef(gid), Literal(",".join(map(str, positions)), T.STRING)), T.INT64, False)
+
+
+def grouped_aggregate(translator, df, a):
+    """The Aggregate relation ``a`` over the quarry DataFrame ``df``, for every group type but pivot."""
+    ex = _translator(translator.expressions)
+    keys = [ex.translate(g) for g in a.grouping_expressions]
+    outputs = [ex.translate(e) for e in a.aggregate_expressions]
+    kind = a.group_type
+    ctx = df._ctx("groupBy", allow_aggregates=True, allow_windows=True)
+    key_ctx = ctx.derive(allow_aggregates=False, allow_windows=False)
+    key_exprs: list = []
+    for k in keys:
+        e = k.column.bind(key_ctx)
+        if e not in key_exprs:
+            key_exprs.append(e)
+    n = len(key_exprs)
+    if kind == _AGG.GROUP_TYPE_ROLLUP:
+        sets = tuple(tuple(range(m)) for m in range(n, -1, -1))
+    elif kind == _AGG.GROUP_TYPE_CUBE:
+        sets = tuple(tuple(i for i in range(n) if mask >> (n - 1 - i) & 1) for mask in range(2 ** n - 1, -1, -1))
+    elif kind == _AGG.GROUP_TYPE_GROUPING_SETS:
+        chosen = []
+        for gs in a.grouping_sets:
+            positions = []
+            for g in gs.grouping_set:
+                e = ex.column(g).bind(key_ctx)
+                if e not in key_exprs:
+                    raise SparkError("a grouping set holds a column that is not a grouping column",
+                                     error_class="GROUPING_COLUMN_MISMATCH")
+                positions.append(key_exprs.index(e))
+            chosen.append(tuple(dict.fromkeys(positions)))
+        sets = tuple(chosen)
+    else:
+        sets = None
+    items = [k.named() for k in keys] + [o.named() for o in outputs]
+    bound = [c.bind(ctx) for c in items]
+    names = [c.name_in(ctx) for c in items]
+    aggs = B.collect_aggregates(bound)
+    input_ids = {f.id for f in df.logical_plan.schema}
+    plan, mapping = B.aggregate(df.logical_plan, key_exprs, aggs, sets)
+    gfields, gid = plan.group_fields, plan.grouping_id
+    rewritten = []
+    for e in bound:
+        out = B.replace_exprs(e, mapping).transform_up(lambda x: _grouping_bits(x, gfields, gid))
+        rewritten.append(B.check_grouped(out, input_ids))
+    plan, rewritten = B.lift_windows(plan, rewritten)
+    return df._new(B.project(plan, rewritten, names))
+
+
+# ---------------------------------------------------------------------------- pivot
+
+def pivot_values(translator, df, a) -> list[tuple[object, pa.DataType | None]]:
+    """The values a pivot makes columns of: those given, or the pivot column's distinct values."""
+    if a.pivot.values:
+        return [translator.expressions.literal_value(v) for v in a.pivot.values]
+    pivot_col = translator.expressions.column(a.pivot.col)
+    from quarry.api.column import col
+    found = df.select(pivot_col.alias("v")).distinct().sort(col("v").asc_nulls_first()).limit(
+        _PIVOT_MAX_VALUES + 1).to_arrow().column(0)
+    if len(found) > _PIVOT_MAX_VALUES:
+        raise SparkError(f"the pivot column has more than {_PIVOT_MAX_VALUES} distinct values",
+                         error_class="PIVOT_VALUE_DATA_TYPE_MISMATCH")
+    dtype = found.type
+    return [(v, dtype) for v in found.to_pylist()]
+
+
+def pivot_aggregate(translator, df, a, keys: list) -> object:
+    """``groupBy(keys).pivot(col[, values]).agg(...)``: one filtered aggregate per value and aggregate."""
+    values = pivot_values(translator, df, a)
+    pivot_col = translator.expressions.column(a.pivot.col)
+    several = len(a.aggregate_expressions) > 1
+    outputs = []
+    for v, dtype in values:
+        condition = pivot_col.is_null() if v is None else pivot_col == (lit(v, dtype) if dtype is not None else lit(v))
+        label = _value_label(v, dtype)
+        for agg_expr in a.aggregate_expressions:
+            column = translator._filtered_aggregate(agg_expr, condition)
+            name = f"{label}_{translator.expressions.translate(agg_expr).name}" if several else label
+            outputs.append(column.alias(name))
+    if not outputs:
+        raise not_supported("pivot without an aggregate")
+    return df.group_by(*keys).agg(*outputs) if keys else df.agg(*outputs)
+
+
+def _value_label(v, dtype) -> str:
+    """A pivot value as Spark names its column (the value cast to a string; NULL as ``null``)."""
+    if v is None:
+        return "null"
+    from quarry.spark.show import cell_text
+    return cell_text(v, dtype) if dtype is not None else str(v)
