@@ -247,13 +247,8 @@ class RelationTranslator:
         return df.drop_duplicates(list(d.column_names))
 
     def _sample(self, s) -> DataFrame:
-        if s.with_replacement:
-            raise not_supported("sampling with replacement")
-        if s.lower_bound != 0:
-            raise not_supported("randomSplit")
-        # the client always sends a seed (a random one when the program gave none), which quarry cannot
-        # honour: sampled rows differ from run to run (see docs/spark.md)
-        return self.translate(s.input).sample(float(s.upper_bound))
+        from quarry.spark import stat
+        return stat.sample(self.session, self.translate(s.input), s)    # the seed honoured (stat.py)
 
     def _repartition(self, r) -> DataFrame:
         return self.translate(r.input)           # partitioning is the engine's: nothing to change in the result
@@ -354,7 +349,64 @@ class RelationTranslator:
         return DataFrame.from_arrow(self.session, pa.table({"show_string": [text]}), "show")
 
     def _html_string(self, s) -> DataFrame:
-        raise not_supported("HTML output (df._repr_html_); use df.show()")
+        from quarry.spark.show import html_string
+        df = self.translate(s.input)
+        table = df.limit(max(s.num_rows, 0) + 1).to_arrow()
+        text = html_string(table, s.num_rows, s.truncate)
+        return DataFrame.from_arrow(self.session, pa.table({"html_string": [text]}), "html")
+
+    # -- na, stat, unpivot (quarry/spark/na.py, stat.py, reshape.py) -------------------------
+
+    def _fill_na(self, r) -> DataFrame:
+        from quarry.spark import na
+        return na.fill(self, self.translate(r.input), r)
+
+    def _drop_na(self, r) -> DataFrame:
+        from quarry.spark import na
+        return na.drop(self, self.translate(r.input), r)
+
+    def _replace(self, r) -> DataFrame:
+        from quarry.spark import na
+        return na.replace(self, self.translate(r.input), r)
+
+    def _summary(self, r) -> DataFrame:
+        from quarry.spark import stat
+        return stat.summary(self.session, self.translate(r.input), list(r.statistics))
+
+    def _describe(self, r) -> DataFrame:
+        from quarry.spark import stat
+        return stat.describe(self.session, self.translate(r.input), list(r.cols))
+
+    def _crosstab(self, r) -> DataFrame:
+        from quarry.spark import stat
+        return stat.crosstab(self.session, self.translate(r.input), r.col1, r.col2)
+
+    def _freq_items(self, r) -> DataFrame:
+        from quarry.spark import stat
+        support = r.support if r.HasField("support") else 0.01
+        return stat.freq_items(self.session, self.translate(r.input), list(r.cols), support)
+
+    def _approx_quantile(self, r) -> DataFrame:
+        from quarry.spark import stat
+        return stat.approx_quantile(self.session, self.translate(r.input), list(r.cols), list(r.probabilities),
+                                    r.relative_error)
+
+    def _cov(self, r) -> DataFrame:
+        from quarry.spark import stat
+        return stat.cov(self.session, self.translate(r.input), r.col1, r.col2)
+
+    def _corr(self, r) -> DataFrame:
+        from quarry.spark import stat
+        method = r.method if r.HasField("method") else "pearson"
+        return stat.corr(self.session, self.translate(r.input), r.col1, r.col2, method)
+
+    def _sample_by(self, r) -> DataFrame:
+        from quarry.spark import stat
+        return stat.sample_by(self, self.translate(r.input), r)
+
+    def _unpivot(self, u) -> DataFrame:
+        from quarry.spark.reshape import unpivot
+        return unpivot(self, self.translate(u.input), u)
 
 
 def _uses_grouping(exprs) -> bool:

@@ -1,0 +1,311 @@
+"""``df.describe``, ``df.summary`` and ``df.stat`` (crosstab, freqItems, approxQuantile, corr, cov,
+sampleBy), and ``sample`` / ``randomSplit`` with their seed: the Stat* and Sample relations.
+
+- ``summary(*statistics)`` (default ``count, mean, stddev, min, 25%, 50%, 75%, max``; also
+  ``count_distinct``, ``approx_count_distinct`` and any ``p%``) covers the numeric and string
+  columns and gives every value as a string, as Spark does (``12.0``, ``1.0E10``, NULL where a
+  statistic does not apply): ``mean``/``stddev``/percentiles of a string column are those of
+  its values read as numbers (NULL for text). ``describe(*cols)`` is the first five
+  statistics over ``cols``.
+- Percentiles (``p%``, ``approxQuantile``) are the values at rank ``ceil(p * n)`` among the
+  ``n`` non-NULL values: what Spark's approximate percentile gives whenever its error bound
+  lets it be exact, and always within any ``relativeError``.
+- ``cov`` is the sample covariance, ``corr`` Pearson's coefficient, over the rows where
+  both values are non-NULL.
+- ``crosstab(a, b)``: a row per distinct ``a`` (as a string, in column ``a_b``), a column per
+  distinct ``b`` (as a string, in string order), each cell the count of the pair (0 if none).
+- ``freqItems(cols, support)``: per column the items in more than ``support`` of the rows
+  (every item when there are at most ``1 / support`` distinct ones, as Spark's counter keeps
+  them all), most frequent first.
+- ``sample(withReplacement, fraction, seed)``, ``randomSplit(weights, seed)``,
+  ``sampleBy(col, fractions, seed)``: each row draws from a generator seeded with ``seed``, so
+  the same seed over the same rows picks the same rows; without replacement a row is kept
+  when its draw falls in ``[lower, upper)`` (``randomSplit``'s splits are disjoint and cover
+  every row), with replacement it is repeated a Poisson(``fraction``) number of times.
+
+Aggregates run in the engine; what comes back (a row of statistics, the pairs of a crosstab)
+is small. Sampling draws one number per row with NumPy over the rows of the input, which it
+reads whole and sorts by every column first (the engine's workers may return rows in another
+order each run), so a seed picks the same rows of the same data every time.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quarry.api import functions as QF
+from quarry.api.column import Column, col, lit
+from quarry.api.dataframe import DataFrame
+from quarry.logical import types as T
+from quarry.logical.expressions import Call
+from quarry.spark.errors import SparkError
+from quarry.spark.na import _family, _fields
+from quarry.spark.show import cell_text
+
+__all__ = ["summary", "describe", "crosstab", "freq_items", "approx_quantile", "corr", "cov", "sample", "sample_by"]
+
+_DEFAULT_STATS = ["count", "mean", "stddev", "min", "25%", "50%", "75%", "max"]
+
+
+def _text(value, dtype: pa.DataType) -> str | None:
+    """A value cast to a string as Spark casts it (NULL stays NULL)."""
+    return None if value is None else cell_text(value, dtype)
+
+
+def _as_double(column: Column) -> Column:
+    """A string column's values read as doubles, NULL where one is not a number (``try_cast``)."""
+    return Column(lambda ctx: Call("try_cast", (column.bind(ctx),), T.FLOAT64, True), column.name)
+
+
+def _local(session, table: pa.Table, label: str) -> DataFrame:
+    return DataFrame.from_arrow(session, table, label)
+
+
+# ---------------------------------------------------------------------------- percentiles
+
+def _at_ranks(df: DataFrame, column: Column, probabilities: list[float], skip_nan: bool = False) -> list:
+    """The values at rank ``ceil(p * n)`` (1-based, at least 1) among the non-NULL values of ``column``."""
+    v = col("__v")
+    base = df.select(column.alias("__v")).filter(v.is_not_null() & (v == v) if skip_nan else v.is_not_null())
+    n = base.count()
+    if n == 0:
+        return [None] * len(probabilities)
+    ranks = [min(max(math.ceil(p * n), 1), n) for p in probabilities]
+    numbered = base.with_column("__rn", QF.row_number().over(QF.window(order_by=v.asc_nulls_last())))
+    wanted = functools.reduce(lambda a, b: a | b, [col("__rn") == lit(k, pa.int64()) for k in sorted(set(ranks))])
+    picked = numbered.filter(wanted).to_arrow()
+    found = dict(zip(picked.column("__rn").to_pylist(), picked.column("__v").to_pylist()))
+    return [found.get(k) for k in ranks]
+
+
+def _percent(stat: str) -> float:
+    try:
+        p = float(stat[:-1]) / 100.0
+    except ValueError:
+        raise SparkError(f"unable to parse `{stat}` as a percentile", error_class="INVALID_PERCENTILE",
+                         exception="IllegalArgumentException") from None
+    if not 0 <= p <= 1:
+        raise SparkError("percentiles must be in the range [0, 1]", exception="IllegalArgumentException")
+    return p
+
+
+# ---------------------------------------------------------------------------- describe / summary
+
+def summary(session, df: DataFrame, statistics: list[str]) -> DataFrame:
+    stats = list(statistics) or list(_DEFAULT_STATS)
+    fields = [f for f in df.logical_plan.schema if _family(f.dtype) in ("numeric", "string")]
+    for s in stats:
+        if not s.endswith("%") and s.lower() not in ("count", "count_distinct", "approx_count_distinct", "mean",
+                                                     "stddev", "min", "max"):
+            raise SparkError(f"{s} is not a recognised statistic", error_class="STATISTIC_NOT_RECOGNIZED",
+                             exception="IllegalArgumentException")
+        if s.endswith("%"):
+            _percent(s)
+    aggs: list[Column] = []
+    slots: dict[tuple[int, str], int] = {}
+    for i, f in enumerate(fields):
+        c = df[f.name]
+        numbers = c if _family(f.dtype) == "numeric" else _as_double(c)
+        for s in dict.fromkeys(x.lower() for x in stats if not x.endswith("%")):
+            agg = {"count": lambda: QF.count(c), "count_distinct": lambda: QF.count_distinct(c),
+                   "approx_count_distinct": lambda: QF.approx_count_distinct(c),
+                   "mean": lambda: QF.call_function("avg", numbers),
+                   "stddev": lambda: QF.call_function("stddev_samp", numbers),
+                   "min": lambda: QF.call_function("min", c), "max": lambda: QF.call_function("max", c)}[s]()
+            slots[(i, s)] = len(aggs)
+            aggs.append(agg.alias(f"__s{len(aggs)}"))
+    row = df.agg(*aggs).to_arrow() if aggs else None
+    percentiles = [_percent(s) for s in stats if s.endswith("%")]
+    columns = {"summary": stats}
+    for i, f in enumerate(fields):
+        ranked = []
+        if percentiles:
+            numeric = _family(f.dtype) == "numeric"
+            values = _at_ranks(df, df[f.name] if numeric else _as_double(df[f.name]), percentiles,
+                               skip_nan=not numeric)
+            ranked = [_text(v, f.dtype if numeric else pa.float64()) for v in values]
+        out, k = [], 0
+        for s in stats:
+            if s.endswith("%"):
+                out.append(ranked[k])
+                k += 1
+                continue
+            cell = row.column(slots[(i, s.lower())])
+            out.append(_text(cell[0].as_py(), cell.type))
+        columns[f.name] = out
+    table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    return _local(session, table, "summary")
+
+
+def describe(session, df: DataFrame, cols: list[str]) -> DataFrame:
+    if cols:
+        df = df.select(*[df[f.name] for f in _fields(df, cols)])
+    return summary(session, df, ["count", "mean", "stddev", "min", "max"])
+
+
+# ---------------------------------------------------------------------------- crosstab / freqItems
+
+def crosstab(session, df: DataFrame, col1: str, col2: str) -> DataFrame:
+    f1, f2 = _fields(df, [col1, col2])
+    pairs = df.group_by(df[f1.name].alias("a"), df[f2.name].alias("b")).agg(QF.count().alias("n")).to_arrow()
+    a = [_label(v, f1.dtype) for v in pairs.column("a").to_pylist()]
+    b = [_label(v, f2.dtype) for v in pairs.column("b").to_pylist()]
+    rows = list(dict.fromkeys(a))
+    cols = sorted(set(b))
+    if len(cols) > 10000:
+        raise SparkError(f"the number of distinct values of `{col2}` is more than 10000",
+                         exception="IllegalArgumentException")
+    counts = np.zeros((len(rows), len(cols)), dtype=np.int64)
+    ri = pc.index_in(pa.array(a, pa.string()), pa.array(rows, pa.string())).to_numpy()
+    ci = pc.index_in(pa.array(b, pa.string()), pa.array(cols, pa.string())).to_numpy()
+    np.add.at(counts, (ri, ci), pairs.column("n").to_numpy())
+    data = {f"{f1.name}_{f2.name}": pa.array(rows, pa.string())}
+    for j, name in enumerate(cols):
+        data[name] = pa.array(counts[:, j], pa.int64())
+    names = list(data)
+    table = pa.Table.from_arrays(list(data.values()), names=names) if len(set(names)) == len(names) else None
+    if table is None:
+        raise SparkError("crosstab: two values of the second column name the same column")
+    return _local(session, table, "crosstab")
+
+
+def _label(v, dtype) -> str:
+    return "null" if v is None else cell_text(v, dtype)
+
+
+def freq_items(session, df: DataFrame, cols: list[str], support: float) -> DataFrame:
+    if not 1e-4 <= support <= 1:
+        raise SparkError(f"support ({support}) must be greater than 1e-4 and at most 1",
+                         exception="IllegalArgumentException")
+    fields = _fields(df, cols)
+    total = df.count()
+    arrays, names = [], []
+    for f in fields:
+        counts = df.group_by(df[f.name].alias("v")).agg(QF.count().alias("n")).to_arrow()
+        order = pc.sort_indices(counts, sort_keys=[("n", "descending")])
+        counts = counts.take(order)
+        if counts.num_rows > 1 / support:
+            counts = counts.filter(pc.greater(counts.column("n"), support * total))
+        values = counts.column("v").combine_chunks() if counts.num_rows else pa.array([], f.dtype)
+        arrays.append(pa.array([values.to_pylist()], pa.list_(f.dtype)))
+        names.append(f"{f.name}_freqItems")
+    return _local(session, pa.Table.from_arrays(arrays, names=names), "freqItems")
+
+
+# ---------------------------------------------------------------------------- quantiles, corr, cov
+
+def approx_quantile(session, df: DataFrame, cols: list[str], probabilities: list[float], error: float) -> DataFrame:
+    if error < 0:
+        raise SparkError("relativeError must be non-negative", exception="IllegalArgumentException")
+    out = []
+    for f in _fields(df, cols):
+        if _family(f.dtype) != "numeric":
+            raise SparkError(f"approxQuantile needs a numeric column, `{f.name}` is {T.sql_name(f.dtype)}",
+                             error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
+        c = df[f.name].cast(pa.float64())
+        values = _at_ranks(df, c, list(probabilities)) if probabilities else []
+        out.append([] if any(v is None for v in values) else values)
+    arr = pa.array([out], pa.list_(pa.list_(pa.float64())))
+    return _local(session, pa.table({"approx_quantile": arr}), "approxQuantile")
+
+
+def _moments(df: DataFrame, col1: str, col2: str, what: str):
+    f1, f2 = _fields(df, [col1, col2])
+    for f in (f1, f2):
+        if _family(f.dtype) != "numeric":
+            raise SparkError(f"{what} needs numeric columns, `{f.name}` is {T.sql_name(f.dtype)}",
+                             exception="IllegalArgumentException")
+    x, y = df[f1.name].cast(pa.float64()), df[f2.name].cast(pa.float64())
+    both = df.select(x.alias("x"), y.alias("y")).filter(col("x").is_not_null() & col("y").is_not_null())
+    first = both.agg(QF.count().alias("n"), QF.call_function("avg", "x").alias("mx"),
+                     QF.call_function("avg", "y").alias("my")).to_pylist()[0]
+    n = first["n"]
+    if n == 0:
+        return 0, None, None, None
+    dx, dy = col("x") - lit(first["mx"]), col("y") - lit(first["my"])
+    second = both.agg(QF.call_function("sum", dx * dy).alias("sxy"), QF.call_function("sum", dx * dx).alias("sxx"),
+                      QF.call_function("sum", dy * dy).alias("syy")).to_pylist()[0]
+    return n, second["sxy"], second["sxx"], second["syy"]
+
+
+def cov(session, df: DataFrame, col1: str, col2: str) -> DataFrame:
+    n, sxy, _, _ = _moments(df, col1, col2, "cov")
+    value = None if n < 2 else sxy / (n - 1)
+    return _local(session, pa.table({"cov": pa.array([value], pa.float64())}), "cov")
+
+
+def corr(session, df: DataFrame, col1: str, col2: str, method: str) -> DataFrame:
+    if (method or "pearson").lower() != "pearson":
+        raise SparkError(f"Currently only the calculation of the Pearson Correlation coefficient is supported, "
+                         f"not {method}", exception="IllegalArgumentException")
+    n, sxy, sxx, syy = _moments(df, col1, col2, "corr")
+    if n < 2 or sxy is None:
+        value = None
+    elif sxx == 0 or syy == 0:
+        value = float("nan")
+    else:
+        value = sxy / math.sqrt(sxx * syy)
+    return _local(session, pa.table({"corr": pa.array([value], pa.float64())}), "corr")
+
+
+# ---------------------------------------------------------------------------- sampling
+
+def _generator(seed: int) -> np.random.Generator:
+    return np.random.default_rng(seed & 0xFFFF_FFFF_FFFF_FFFF)
+
+
+def _sorted_rows(table: pa.Table) -> pa.Table:
+    """``table``'s rows in one order whatever order they came in (by every column that sorts)."""
+    keys = [(name, "ascending") for name, t in zip(table.column_names, table.schema.types)
+            if not (pa.types.is_nested(t) or pa.types.is_null(t))]
+    return table.take(pc.sort_indices(table, sort_keys=keys, null_placement="at_start")) if keys else table
+
+
+def sample(session, df: DataFrame, s) -> DataFrame:
+    lower, upper = float(s.lower_bound), float(s.upper_bound)
+    if not 0.0 <= lower <= upper:
+        raise SparkError(f"the sampling bounds [{lower}, {upper}) are not a range of fractions",
+                         exception="IllegalArgumentException")
+    seed = s.seed if s.HasField("seed") else int(np.random.SeedSequence().entropy & 0x7FFF_FFFF_FFFF_FFFF)
+    # the engine may return the rows in another order each run: the draws go to the rows in sorted order
+    table = _sorted_rows(df.to_arrow())
+    rng = _generator(seed)
+    if s.with_replacement:
+        counts = rng.poisson(upper - lower, table.num_rows)
+        picked = table.take(pa.array(np.repeat(np.arange(table.num_rows), counts)))
+    else:
+        if upper > 1.0 + 1e-7:
+            raise SparkError(f"the fraction {upper} of a sample without replacement is above 1",
+                             exception="IllegalArgumentException")
+        u = rng.random(table.num_rows)
+        picked = table.filter(pa.array((u >= lower) & (u < upper)))
+    return _local(session, picked, "sample")
+
+
+def sample_by(translator, df: DataFrame, s) -> DataFrame:
+    column = translator.expressions.column(s.col)
+    strata = [translator.expressions.literal_value(f.stratum)[0] for f in s.fractions]
+    fractions = [float(f.fraction) for f in s.fractions]
+    for fr in fractions:
+        if not 0.0 <= fr <= 1.0:
+            raise SparkError(f"the fraction {fr} of sampleBy is not in [0, 1]", exception="IllegalArgumentException")
+    seed = s.seed if s.HasField("seed") else 0
+    table = _sorted_rows(df.with_column("__stratum", column).to_arrow())
+    stratum = table.column("__stratum").combine_chunks()
+    table = table.drop_columns(["__stratum"])
+    if not strata:
+        return _local(translator.session, table.slice(0, 0), "sampleBy")
+    try:
+        keys = pa.array(strata).cast(stratum.type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        raise SparkError("the strata of sampleBy do not have the column's type",
+                         error_class="DATATYPE_MISMATCH") from None
+    position = pc.index_in(stratum, keys)
+    fraction = pc.fill_null(pc.take(pa.array(fractions, pa.float64()), position), 0.0).to_numpy(zero_copy_only=False)
+    u = _generator(seed).random(table.num_rows)
+    return _local(translator.session, table.filter(pa.array(u < fraction)), "sampleBy")
