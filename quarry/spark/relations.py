@@ -114,6 +114,8 @@ class RelationTranslator:
         parts = split_identifier(identifier)
         while len(parts) > 1 and parts[0].lower() in ("spark_catalog", "default"):
             parts = parts[1:]
+        if len(parts) == 2 and parts[0].lower() == "global_temp":
+            return DataFrame(self.session, self.state.global_view(parts[1]).build())
         if len(parts) != 1:
             raise not_supported(f"the qualified table name `{identifier}`")
         return self.session.table(parts[0])
@@ -403,6 +405,10 @@ class RelationTranslator:
     def _sample_by(self, r) -> DataFrame:
         from quarry.spark import stat
         return stat.sample_by(self, self.translate(r.input), r)
+
+    def _catalog(self, c) -> DataFrame:
+        from quarry.spark.catalog import catalog_relation
+        return catalog_relation(self, c)
 
     def _unpivot(self, u) -> DataFrame:
         from quarry.spark.reshape import unpivot

@@ -69,6 +69,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         self.sessions: dict[str, SparkSessionState] = {}
         self._lock = threading.Lock()
         self._verified: dict[tuple[str, bytes], float] = {}
+        self._global_views: dict[str, dict] = {}     # user -> that user's global temp views
 
     # -- sessions and auth -----------------------------------------------------------------------
 
@@ -105,6 +106,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
                     raise SparkError(f"INVALID_HANDLE.SESSION_NOT_FOUND: no session `{sid}`",
                                      error_class="INVALID_HANDLE.SESSION_NOT_FOUND")
                 state = SparkSessionState(sid, user, self._new_session(user))
+                state.global_store = self._global_views.setdefault(user, {})
                 self.sessions[sid] = state
         if state.user != user:
             raise SparkError("the session belongs to another user", error_class="INVALID_HANDLE.SESSION_NOT_FOUND",
@@ -236,9 +238,17 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         return result
 
     def _create_view(self, state, c) -> None:
-        if c.is_global:
-            raise not_supported("global temporary views (createGlobalTempView); use createOrReplaceTempView")
         df = RelationTranslator(state).translate(c.input)
+        if c.is_global:
+            from quarry.catalog.providers import ViewTable
+            from quarry.logical.plan_copy import fresh_copy
+            if not c.replace and c.name.lower() in state.global_store:
+                raise SparkError(f"the temporary view `global_temp.{c.name}` already exists",
+                                 error_class="TEMP_TABLE_OR_VIEW_ALREADY_EXISTS",
+                                 parameters={"relationName": f"`global_temp`.`{c.name}`"})
+            plan = df.logical_plan
+            state.global_store[c.name.lower()] = ViewTable(c.name, lambda: fresh_copy(plan), df.schema)
+            return
         if not c.replace and state.session.catalog.exists(c.name):
             raise SparkError(f"the temporary view `{c.name}` already exists",
                              error_class="TEMP_TABLE_OR_VIEW_ALREADY_EXISTS", parameters={"relationName": c.name})

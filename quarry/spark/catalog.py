@@ -1,0 +1,257 @@
+"""``spark.catalog``: the Catalog relation, over the session's quarry catalog.
+
+quarry has one catalog (``spark_catalog``) with one database (``default``): the server's tables
+(from ``--data``) and those a client made (``saveAsTable``, ``CREATE TABLE``) are its tables,
+temp views (``createOrReplaceTempView``) are temporary (``tableType`` ``TEMPORARY``, no
+namespace), global temp views live in ``global_temp`` (shared by the server's sessions).
+
+Supported: currentCatalog, setCurrentCatalog (``spark_catalog`` only), listCatalogs,
+currentDatabase, setCurrentDatabase (``default`` only), listDatabases, getDatabase,
+databaseExists, listTables, getTable, tableExists, listColumns, listViews, createTable /
+createExternalTable (over a path: parquet or csv files), dropTempView, dropGlobalTempView,
+dropTable, dropView, isCached, cacheTable, uncacheTable, clearCache, refreshTable and
+refreshByPath (nothing to refresh: every query reads the files as they are). Patterns are
+Spark's: ``*`` for any characters, ``|`` between alternatives, case-insensitive.
+
+The rest (functions, partitions, databases other than ``default``, table properties) is
+refused by name.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+
+from quarry.api.dataframe import DataFrame
+from quarry.spark.errors import SparkError, not_supported
+from quarry.spark.types import from_arrow, simple_string
+
+__all__ = ["catalog_relation", "GLOBAL_DATABASE"]
+
+CATALOG = "spark_catalog"
+DATABASE = "default"
+GLOBAL_DATABASE = "global_temp"
+
+
+def _matches(pattern: str | None):
+    if not pattern:
+        return lambda name: True
+    options = [re.compile(re.escape(p.strip()).replace(r"\*", ".*"), re.IGNORECASE) for p in pattern.split("|")]
+    return lambda name: any(o.fullmatch(name) for o in options)
+
+
+def _frame(session, data: dict, types: dict) -> DataFrame:
+    table = pa.table({k: pa.array(v, types[k]) for k, v in data.items()})
+    return DataFrame.from_arrow(session, table, "catalog")
+
+
+def _bool(session, value: bool, name: str = "value") -> DataFrame:
+    return _frame(session, {name: [value]}, {name: pa.bool_()})
+
+
+def _done(session) -> DataFrame:
+    return _frame(session, {"done": []}, {"done": pa.bool_()})
+
+
+def _check_database(db: str | None) -> None:
+    if db and db.lower() not in (DATABASE, f"{CATALOG}.{DATABASE}", GLOBAL_DATABASE):
+        raise SparkError(f"the database `{db}` does not exist (quarry has `{DATABASE}` and `{GLOBAL_DATABASE}`)",
+                         error_class="SCHEMA_NOT_FOUND", parameters={"schemaName": f"`{db}`"})
+
+
+def _split(name: str, db: str | None = None) -> tuple[str | None, str]:
+    from quarry.spark.expressions import split_identifier
+    parts = split_identifier(name)
+    while len(parts) > 1 and parts[0].lower() == CATALOG:
+        parts = parts[1:]
+    if len(parts) == 2:
+        return parts[0].lower(), parts[1]
+    if len(parts) != 1:
+        raise not_supported(f"the qualified name `{name}`")
+    return (db.lower() if db else None), parts[0]
+
+
+_TABLE_TYPES = {"name": pa.string(), "catalog": pa.string(), "namespace": pa.list_(pa.string()),
+                "description": pa.string(), "tableType": pa.string(), "isTemporary": pa.bool_()}
+
+
+class _Tables:
+    """The rows of listTables / getTable."""
+
+    def __init__(self):
+        self.rows = {k: [] for k in _TABLE_TYPES}
+
+    def add(self, name: str, temporary: bool, database: str | None, kind: str = "MANAGED"):
+        self.rows["name"].append(name)
+        self.rows["catalog"].append(None if temporary and database is None else CATALOG if database else None)
+        self.rows["namespace"].append([database] if database else [])
+        self.rows["description"].append(None)
+        self.rows["tableType"].append("TEMPORARY" if temporary else kind)
+        self.rows["isTemporary"].append(temporary)
+
+
+def _entries(translator, db: str | None):
+    """(name, temporary, database, kind) of every table and view ``db`` shows (temp views always)."""
+    state = translator.state
+    out = []
+    if db in (None, DATABASE):
+        for provider in state.session.catalog.providers():
+            temporary = provider.kind == "view"
+            kind = "EXTERNAL" if provider.kind in ("parquet", "csv") else "MANAGED"
+            out.append((provider.name, temporary, None if temporary else DATABASE, kind))
+    if db == GLOBAL_DATABASE:
+        for name in sorted(state.global_views()):
+            out.append((name, True, GLOBAL_DATABASE, "TEMPORARY"))
+    return out
+
+
+def catalog_relation(translator, c) -> DataFrame:
+    session = translator.session
+    state = translator.state
+    kind = c.WhichOneof("cat_type")
+    m = getattr(c, kind) if kind else None
+    if kind == "current_catalog":
+        return _frame(session, {"catalog": [CATALOG]}, {"catalog": pa.string()})
+    if kind == "set_current_catalog":
+        if m.catalog_name.lower() != CATALOG:
+            raise SparkError(f"the catalog `{m.catalog_name}` does not exist", error_class="CATALOG_NOT_FOUND")
+        return _done(session)
+    if kind == "list_catalogs":
+        names = [CATALOG] if _matches(m.pattern if m.HasField("pattern") else None)(CATALOG) else []
+        return _frame(session, {"name": names, "description": [None] * len(names)},
+                      {"name": pa.string(), "description": pa.string()})
+    if kind == "current_database":
+        return _frame(session, {"db": [DATABASE]}, {"db": pa.string()})
+    if kind == "set_current_database":
+        if m.db_name.lower() != DATABASE:
+            raise not_supported(f"a current database other than `{DATABASE}` (`{m.db_name}`)")
+        return _done(session)
+    if kind in ("list_databases", "get_database", "database_exists"):
+        if kind == "list_databases":
+            match = _matches(m.pattern if m.HasField("pattern") else None)
+            names = [d for d in (DATABASE,) if match(d)]
+        else:
+            name = m.db_name.lower().removeprefix(f"{CATALOG}.")
+            if kind == "database_exists":
+                return _bool(session, name == DATABASE)
+            if name != DATABASE:
+                _check_database(m.db_name)
+                raise SparkError(f"the database `{m.db_name}` does not exist", error_class="SCHEMA_NOT_FOUND")
+            names = [DATABASE]
+        return _frame(session, {"name": names, "catalog": [CATALOG] * len(names),
+                                "description": ["default database"] * len(names),
+                                "locationUri": [None] * len(names)},
+                      {"name": pa.string(), "catalog": pa.string(), "description": pa.string(),
+                       "locationUri": pa.string()})
+    if kind in ("list_tables", "list_views"):
+        db = m.db_name.lower() if m.HasField("db_name") else None
+        _check_database(db)
+        match = _matches(m.pattern if m.HasField("pattern") else None)
+        rows = _Tables()
+        for name, temporary, database, tkind in _entries(translator, db):
+            if match(name) and (kind == "list_tables" or temporary):
+                rows.add(name, temporary, database, tkind if not temporary else "TEMPORARY")
+        return _frame(session, rows.rows, _TABLE_TYPES)
+    if kind in ("get_table", "table_exists"):
+        db, name = _split(m.table_name, m.db_name if m.HasField("db_name") else None)
+        found = [e for e in _entries(translator, db or DATABASE) if e[0].lower() == name.lower()]
+        if kind == "table_exists":
+            return _bool(session, bool(found))
+        if not found:
+            raise SparkError(f"the table or view `{m.table_name}` cannot be found", error_class="TABLE_OR_VIEW_NOT_FOUND",
+                             parameters={"relationName": f"`{m.table_name}`"})
+        rows = _Tables()
+        rows.add(*found[0])
+        return _frame(session, rows.rows, _TABLE_TYPES)
+    if kind == "list_columns":
+        db, name = _split(m.table_name, m.db_name if m.HasField("db_name") else None)
+        df = translator.table(f"{db}.{name}" if db else name)
+        schema = df.schema
+        n = len(schema)
+        return _frame(session, {"name": schema.names, "description": [None] * n,
+                                "dataType": [simple_string(from_arrow(f.type)) for f in schema],
+                                "nullable": [f.nullable for f in schema], "isPartition": [False] * n,
+                                "isBucket": [False] * n, "isCluster": [False] * n},
+                      {"name": pa.string(), "description": pa.string(), "dataType": pa.string(),
+                       "nullable": pa.bool_(), "isPartition": pa.bool_(), "isBucket": pa.bool_(),
+                       "isCluster": pa.bool_()})
+    if kind in ("create_table", "create_external_table"):
+        return _create_table(translator, m)
+    if kind == "drop_temp_view":
+        catalog = session.catalog
+        exists = catalog.exists(m.view_name) and catalog.get(m.view_name).kind == "view"
+        if exists:
+            catalog.drop(m.view_name)
+        return _bool(session, exists)
+    if kind == "drop_global_temp_view":
+        return _bool(session, state.drop_global_view(m.view_name))
+    if kind in ("drop_table", "drop_view"):
+        name = m.table_name if kind == "drop_table" else m.view_name
+        db, bare = _split(name)
+        if db == GLOBAL_DATABASE:
+            if not state.drop_global_view(bare) and not m.if_exists:
+                raise SparkError(f"the view `{name}` cannot be found", error_class="TABLE_OR_VIEW_NOT_FOUND")
+            return _done(session)
+        _guard(session, f"drop `{bare}`")
+        session.catalog.drop(bare, if_exists=m.if_exists, kind="view" if kind == "drop_view" else None)
+        return _done(session)
+    if kind in ("is_cached", "cache_table", "uncache_table"):
+        rel = _table_relation(m.table_name)
+        if kind == "is_cached":
+            return _bool(session, state.is_cached(rel))
+        if kind == "cache_table":
+            state.persist(rel, translator.table(m.table_name).to_arrow())
+        else:
+            state.unpersist(rel)
+        return _done(session)
+    if kind == "clear_cache":
+        state.clear_cache()
+        return _done(session)
+    if kind in ("refresh_table", "refresh_by_path", "recover_partitions"):
+        return _done(session)                 # quarry reads the files as they are on every query
+    name = kind or "an empty catalog call"
+    raise not_supported(f"spark.catalog `{name}`")
+
+
+def _guard(session, what: str) -> None:
+    guard = session.command_guard
+    if guard is not None:
+        guard.require("write", what)
+
+
+def _table_relation(name: str):
+    """The relation ``spark.table(name)`` sends (the key of its cached rows)."""
+    from pyspark.sql.connect.proto import relations_pb2
+    rel = relations_pb2.Relation()
+    rel.read.named_table.unparsed_identifier = name
+    return rel
+
+
+def _create_table(translator, m) -> DataFrame:
+    from quarry.catalog.providers import MemoryTable
+    from quarry.spark.relations import read_files
+    session = translator.session
+    db, name = _split(m.table_name)
+    if db not in (None, DATABASE):
+        raise not_supported(f"creating a table in `{db}`")
+    if session.catalog.exists(name):
+        raise SparkError(f"the table `{name}` already exists", error_class="TABLE_OR_VIEW_ALREADY_EXISTS",
+                         parameters={"relationName": f"`{name}`"})
+    _guard(session, f"create the table `{name}`")
+    options = {k.lower(): v for k, v in m.options.items()}
+    path = m.path if m.HasField("path") else options.pop("path", None)
+    fmt = (m.source if m.HasField("source") else "parquet").lower()
+    schema = None
+    if m.HasField("schema"):
+        from quarry.spark.types import to_arrow
+        t = to_arrow(m.schema, translator.state.time_zone)
+        schema = pa.schema([t.field(i) for i in range(t.num_fields)]) if pa.types.is_struct(t) else None
+    if path is None:
+        if schema is None:
+            raise SparkError("createTable without a path needs a schema", error_class="UNABLE_TO_INFER_SCHEMA")
+        session.catalog.register(name, MemoryTable(name, schema.empty_table()), replace=False)
+    else:
+        table = read_files(session, fmt, [path], options, schema)
+        session.catalog.register(name, MemoryTable(name, table), replace=False)
+    return translator.table(name)
