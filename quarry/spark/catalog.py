@@ -235,6 +235,12 @@ def _create_table(translator, m) -> DataFrame:
     db, name = _split(m.table_name)
     if db not in (None, DATABASE):
         raise not_supported(f"creating a table in `{db}`")
+    # the client's DataFrame of createTable is this relation: each use of it runs it again, and finds the
+    # table this very call made
+    made = translator.state.__dict__.setdefault("created_tables", {})
+    key = m.SerializeToString(deterministic=True)
+    if session.catalog.exists(name) and made.get(name.lower()) == key:
+        return translator.table(name)
     if session.catalog.exists(name):
         raise SparkError(f"the table `{name}` already exists", error_class="TABLE_OR_VIEW_ALREADY_EXISTS",
                          parameters={"relationName": f"`{name}`"})
@@ -254,4 +260,5 @@ def _create_table(translator, m) -> DataFrame:
     else:
         table = read_files(session, fmt, [path], options, schema)
         session.catalog.register(name, MemoryTable(name, table), replace=False)
+    made[name.lower()] = key
     return translator.table(name)

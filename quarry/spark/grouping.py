@@ -11,7 +11,9 @@ called without arguments), as in Spark.
 - ``groupingSets([[a, b], [a], []], a, b)``: the sets given, over the keys given;
 - ``pivot(col)`` without values first finds ``col``'s distinct values (sorted, NULL last in
   Spark's order: NULLs first for ascending), then aggregates each as ``pivot(col, values)``
-  does; with several aggregates a column is named ``<value>_<aggregate>``.
+  does; with several aggregates a column is named ``<value>_<aggregate>``. As in Spark (which
+  pivots the aggregates of each group and value), a count is NULL where a group has no row
+  with the value.
 """
 
 from __future__ import annotations
@@ -160,11 +162,22 @@ def pivot_aggregate(translator, df, a, keys: list) -> object:
         label = _value_label(v, dtype)
         for agg_expr in a.aggregate_expressions:
             column = translator._filtered_aggregate(agg_expr, condition)
+            if _is_count(agg_expr):
+                # Spark pivots the counts of each (group, value): a value with no rows in a group is NULL, not 0
+                from quarry.api import functions as QF
+                matched = QF.call_function("count", QF.when(condition, lit(1)))
+                column = QF.when(matched == lit(0), lit(None, pa.int64())).otherwise(column)
             name = f"{label}_{translator.expressions.translate(agg_expr).name}" if several else label
             outputs.append(column.alias(name))
     if not outputs:
         raise not_supported("pivot without an aggregate")
     return df.group_by(*keys).agg(*outputs) if keys else df.agg(*outputs)
+
+
+def _is_count(agg_expr) -> bool:
+    e = agg_expr.alias.expr if agg_expr.WhichOneof("expr_type") == "alias" else agg_expr
+    return e.WhichOneof("expr_type") == "unresolved_function" and \
+        e.unresolved_function.function_name.lower() in ("count", "count_distinct")
 
 
 def _value_label(v, dtype) -> str:

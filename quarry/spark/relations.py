@@ -320,7 +320,9 @@ class RelationTranslator:
         target = _SAME.get(f.function_name.lower())
         if target is None or target not in ("sum", "avg", "min", "max", "count", "first", "any_value"):
             raise not_supported(f"pivot with `{f.function_name}`")
-        args = [QF.when(condition, self.expressions.column(x)) for x in f.arguments]
+        from quarry.api.column import lit
+        args = [QF.when(condition, lit(1) if x.WhichOneof("expr_type") == "unresolved_star" else
+                        self.expressions.column(x)) for x in f.arguments]
         base = _function_column(target, args, distinct=f.is_distinct)
         return _bigint_sum(base) if target == "sum" else base
 
