@@ -5,7 +5,8 @@ sampleBy), and ``sample`` / ``randomSplit`` with their seed: the Stat* and Sampl
   ``count_distinct``, ``approx_count_distinct`` and any ``p%``) covers the numeric and string
   columns and gives every value as a string, as Spark does (``12.0``, ``1.0E10``, NULL where a
   statistic does not apply): ``mean``/``stddev``/percentiles of a string column are those of
-  its values read as numbers (NULL for text). ``describe(*cols)`` is the first five
+  its values read as numbers (NULL for text); the mean of a ``decimal(p, s)`` column is a
+  decimal with ``s + 4`` digits (``1.875000``), as Spark's ``avg`` of decimals. ``describe(*cols)`` is the first five
   statistics over ``cols``.
 - Percentiles (``p%``, ``approxQuantile``) are the values at rank ``ceil(p * n)`` among the
   ``n`` non-NULL values: what Spark's approximate percentile gives whenever its error bound
@@ -114,7 +115,7 @@ def summary(session, df: DataFrame, statistics: list[str]) -> DataFrame:
         for s in dict.fromkeys(x.lower() for x in stats if not x.endswith("%")):
             agg = {"count": lambda: QF.count(c), "count_distinct": lambda: QF.count_distinct(c),
                    "approx_count_distinct": lambda: QF.approx_count_distinct(c),
-                   "mean": lambda: QF.call_function("avg", numbers),
+                   "mean": lambda: QF.call_function("sum" if T.is_decimal(f.dtype) else "avg", numbers),
                    "stddev": lambda: QF.call_function("stddev_samp", numbers),
                    "min": lambda: QF.call_function("min", c), "max": lambda: QF.call_function("max", c)}[s]()
             slots[(i, s)] = len(aggs)
@@ -136,10 +137,27 @@ def summary(session, df: DataFrame, statistics: list[str]) -> DataFrame:
                 k += 1
                 continue
             cell = row.column(slots[(i, s.lower())])
+            if s.lower() == "mean" and T.is_decimal(f.dtype):
+                out.append(_decimal_mean(cell[0].as_py(), row.column(slots[(i, "count")])[0].as_py()
+                                         if (i, "count") in slots else df.filter(df[f.name].is_not_null()).count(),
+                                         f.dtype.scale))
+                continue
             out.append(_text(cell[0].as_py(), cell.type))
         columns[f.name] = out
     table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
     return _local(session, table, "summary")
+
+
+def _decimal_mean(total, n: int, scale: int) -> str | None:
+    """Spark's ``avg`` of a ``decimal(p, s)`` column: a ``decimal(p + 4, s + 4)``, rounded half up."""
+    import decimal
+    if total is None or not n:
+        return None
+    with decimal.localcontext() as ctx:
+        ctx.prec = 80
+        value = (decimal.Decimal(total) / n).quantize(decimal.Decimal(1).scaleb(-min(scale + 4, 38)),
+                                                     rounding=decimal.ROUND_HALF_UP)
+    return format(value, "f")
 
 
 def describe(session, df: DataFrame, cols: list[str]) -> DataFrame:

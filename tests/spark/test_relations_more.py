@@ -185,6 +185,16 @@ def test_describe_covers_string_columns_with_strings(measures):
                                                   ("min", "Alice"), ("max", "Tom")]
 
 
+def test_describe_of_decimals_and_of_no_rows(spark):
+    import decimal
+    df = spark.createDataFrame([(decimal.Decimal("1.50"),), (decimal.Decimal("2.25"),)], "x decimal(10,2)")
+    # Spark's avg of a decimal(10,2) is a decimal(14,6); min and max keep the column's scale
+    assert rows(df.describe()) == [("count", "2"), ("mean", "1.875000"), ("stddev", "0.5303300858899106"),
+                                   ("min", "1.50"), ("max", "2.25")]
+    assert rows(spark.range(0).describe()) == [("count", "0"), ("mean", None), ("stddev", None), ("min", None),
+                                               ("max", None)]
+
+
 def test_summary_percentiles_match_spark_rank_rule(spark):
     values = [7, 1, 9, 4, 4, 12, 3, 8, 10, 2, 6]
     df = spark.createDataFrame([(v,) for v in values], "v int")
