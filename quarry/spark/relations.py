@@ -148,7 +148,7 @@ class RelationTranslator:
         from quarry.spark.sql import run_spark_sql
         from quarry.sql.commands import QueryPlan
         named, positional = self.sql_arguments(s)
-        result = run_spark_sql(self.session, s.query, named, positional)
+        result = run_spark_sql(self.session, s.query, named, positional, self.state.global_store)
         if isinstance(result, QueryPlan):
             return DataFrame(self.session, result.plan)
         return DataFrame.from_arrow(self.session, result.table(), "sql")
@@ -407,6 +407,9 @@ class RelationTranslator:
     def _sample_by(self, r) -> DataFrame:
         from quarry.spark import stat
         return stat.sample_by(self, self.translate(r.input), r)
+
+    def _cached_remote_relation(self, c) -> DataFrame:
+        return DataFrame.from_arrow(self.session, self.state.checkpointed(c.relation_id), "checkpoint")
 
     def _catalog(self, c) -> DataFrame:
         from quarry.spark.catalog import catalog_relation

@@ -198,6 +198,15 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         elif kind == "write_operation":
             from quarry.spark.writes import write
             write(state, RelationTranslator(state), command.write_operation)
+        elif kind == "checkpoint_command":
+            # df.checkpoint() / localCheckpoint(): the rows kept under an id the client's DataFrame names
+            c = command.checkpoint_command
+            relation_id = state.checkpoint(RelationTranslator(state).translate(c.relation).to_arrow())
+            result = base_pb2.CheckpointCommandResult()
+            result.relation.relation_id = relation_id
+            yield self._response(state, op, checkpoint_command_result=result)
+        elif kind == "remove_cached_remote_relation_command":
+            state.release_checkpoint(command.remove_cached_remote_relation_command.relation.relation_id)
         else:
             raise not_supported(f"the command `{kind}`")
 
@@ -228,7 +237,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             result.relation.sql.CopyFrom(sql)
             return result
         named, positional = translator.sql_arguments(c)
-        outcome = run_spark_sql(state.session, text, named, positional)
+        outcome = run_spark_sql(state.session, text, named, positional, state.global_store)
         from quarry.sql.commands import QueryPlan
         table = state.session.run(outcome.plan).table if isinstance(outcome, QueryPlan) else outcome.table()
         sink = pa.BufferOutputStream()

@@ -85,6 +85,7 @@ class SparkSessionState:
         # global temp views (``global_temp.name``): lower-cased name -> ViewTable, shared by the sessions
         # of one user on this server (the service hands the same dict to each of them)
         self.global_store: dict = {}
+        self._checkpoints: dict[str, pa.Table] = {}   # df.checkpoint(): relation id -> its rows
 
     @property
     def time_zone(self) -> str:
@@ -141,6 +142,21 @@ class SparkSessionState:
     def clear_cache(self) -> None:
         self._cache.clear()
 
+    def checkpoint(self, table: pa.Table) -> str:
+        relation_id = str(uuid.uuid4())
+        self._checkpoints[relation_id] = table
+        return relation_id
+
+    def checkpointed(self, relation_id: str) -> pa.Table:
+        table = self._checkpoints.get(relation_id)
+        if table is None:
+            raise SparkError(f"no checkpointed DataFrame `{relation_id}` in this session",
+                             error_class="INVALID_HANDLE.SESSION_NOT_FOUND")
+        return table
+
+    def release_checkpoint(self, relation_id: str) -> None:
+        self._checkpoints.pop(relation_id, None)
+
     # -- global temp views -------------------------------------------------------------------------
 
     def global_views(self) -> list[str]:
@@ -161,6 +177,7 @@ class SparkSessionState:
         for op in list(self.operations.values()):
             op.interrupt()
         self._cache.clear()
+        self._checkpoints.clear()
 
 
 def _cache_key(relation) -> bytes:

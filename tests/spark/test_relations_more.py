@@ -395,6 +395,8 @@ def test_global_temp_view(spark, spark_server):
         finally:
             other.stop()
         assert [t.name for t in spark.catalog.listTables("global_temp")] == ["shared"]
+        assert rows(spark.sql("SELECT a.x FROM global_temp.shared a JOIN global_temp.shared b ON a.x = b.x "
+                              "WHERE a.x > 1")) == [(2,)]
     finally:
         assert spark.catalog.dropGlobalTempView("shared") is True
     assert spark.catalog.dropGlobalTempView("shared") is False
@@ -424,3 +426,12 @@ def test_persist_storage_level_and_api_odds_and_ends(spark):
     assert df.transform(lambda d, k: d.filter(d.id > k), 1).count() == 2
     assert df.select(df.colRegex("`(i|v)d?`")).columns == ["id", "v"]
     assert df.select(df.colRegex("`V`")).columns == ["v"]          # case-insensitive, as in Spark
+
+
+def test_checkpoint_and_local_checkpoint(spark, duckdb_con):
+    df = spark.range(10).withColumn("sq", F.col("id") * F.col("id"))
+    local = df.localCheckpoint()
+    kept = df.checkpoint()
+    expected = duckdb_con.sql("SELECT i, i * i FROM range(10) t(i) WHERE i > 6 ORDER BY i").fetchall()
+    assert rows(local.filter("id > 6").orderBy("id")) == expected
+    assert rows(kept.filter(F.col("id") > 6).orderBy("id")) == expected
