@@ -15,6 +15,11 @@ differ from quarry's are made here:
 translated relation is remembered under its plan id, so such a reference binds to that
 frame's own column (unambiguous in a join of two frames that both have ``x``).
 
+The larger relations live in their own modules: rollup/cube/grouping sets and pivot in
+:mod:`quarry.spark.grouping`, ``df.na`` in :mod:`quarry.spark.na`, describe/summary/``df.stat``
+and seeded sampling in :mod:`quarry.spark.stat`, unpivot in :mod:`quarry.spark.reshape`,
+``spark.catalog`` in :mod:`quarry.spark.catalog`.
+
 Relations quarry does not implement raise ``Not supported: the relation `...```.
 """
 

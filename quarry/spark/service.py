@@ -5,7 +5,8 @@ RPC                what quarry does
 =================  ==========================================================================
 ExecutePlan        a relation: its schema, then its rows as Arrow IPC batches (with row counts
                    and start offsets), then ``result_complete``; a command (``spark.sql``,
-                   temp views, writes): its result, then ``result_complete``. Always run as a
+                   temp and global temp views, writes, ``writeTo``, checkpoints): its result,
+                   then ``result_complete``. Always run as a
                    reattachable :class:`~quarry.spark.operations.Operation`.
 ReattachExecute    the responses of a running or finished operation after the last one seen
 ReleaseExecute     drops responses the client has (``release_until``) or the operation
@@ -198,6 +199,9 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         elif kind == "write_operation":
             from quarry.spark.writes import write
             write(state, RelationTranslator(state), command.write_operation)
+        elif kind == "write_operation_v2":
+            from quarry.spark.writes import write_v2
+            write_v2(state, RelationTranslator(state), command.write_operation_v2)
         elif kind == "checkpoint_command":
             # df.checkpoint() / localCheckpoint(): the rows kept under an id the client's DataFrame names
             c = command.checkpoint_command

@@ -13,7 +13,10 @@ memory, like quarry's ``CREATE TABLE AS``; the format and ``partitionBy`` change
 what it returns), with the same modes: ``errorifexists`` refuses an existing table,
 ``ignore`` keeps it, ``overwrite`` replaces it, ``append`` adds the rows (matched by column
 name, cast to the table's types). ``insertInto(name[, overwrite])`` adds (or, overwriting,
-replaces) the rows of an existing table, matched by position as in Spark.
+replaces) the rows of an existing table, matched by position as in Spark. ``df.writeTo(name)``
+does the same with ``create``, ``replace``, ``createOrReplace``, ``append`` (by name),
+``overwrite(lit(True))`` and ``overwritePartitions`` (these tables have no partitions: every
+row is replaced).
 
 Not supported (refused): ``bucketBy``, ``sortBy``, formats other than parquet/csv/json, and
 options other than those listed in ``_OPTIONS``.
@@ -103,17 +106,61 @@ def _write_json(df, target: str) -> None:
 
 def _save_table(state, translator, w) -> None:
     """``saveAsTable`` / ``insertInto``: the rows into a table of the session's catalog (see the module)."""
-    from quarry.catalog.providers import MemoryTable
+    insert = w.table.save_method == commands_pb2.WriteOperation.SaveTable.TABLE_SAVE_METHOD_INSERT_INTO
+    _store(state, translator, w.table.table_name, w.input, _MODES.get(w.mode, "errorifexists"), insert)
+
+
+def _table_name(identifier: str) -> str:
     from quarry.spark.expressions import split_identifier
-    session = state.session
-    parts = split_identifier(w.table.table_name)
+    parts = split_identifier(identifier)
     while len(parts) > 1 and parts[0].lower() in ("spark_catalog", "default"):
         parts = parts[1:]
     if len(parts) != 1:
-        raise not_supported(f"a table outside the default database (`{w.table.table_name}`)")
-    name = parts[0]
-    mode = _MODES.get(w.mode, "errorifexists")
-    insert = w.table.save_method == commands_pb2.WriteOperation.SaveTable.TABLE_SAVE_METHOD_INSERT_INTO
+        raise not_supported(f"a table outside the default database (`{identifier}`)")
+    return parts[0]
+
+
+_V2 = commands_pb2.WriteOperationV2
+
+
+def write_v2(state, translator, w) -> None:
+    """``df.writeTo(name).create() / replace() / createOrReplace() / append() / overwrite(True) /
+    overwritePartitions()``, onto the same tables as ``saveAsTable`` (which have no partitions:
+    ``overwritePartitions`` replaces every row)."""
+    guard = state.session.command_guard
+    if guard is not None:
+        guard.require("write", f"write the table `{w.table_name}`")
+    if w.partitioning_columns or w.clustering_columns:
+        raise not_supported("writeTo(...).partitionedBy / clusterBy")
+    name = _table_name(w.table_name)
+    exists = state.session.catalog.exists(name)
+    mode = w.mode
+    if mode == _V2.MODE_CREATE:
+        _store(state, translator, w.table_name, w.input, "errorifexists", False)
+    elif mode == _V2.MODE_CREATE_OR_REPLACE:
+        _store(state, translator, w.table_name, w.input, "overwrite", False)
+    elif mode in (_V2.MODE_REPLACE, _V2.MODE_APPEND, _V2.MODE_OVERWRITE, _V2.MODE_OVERWRITE_PARTITIONS):
+        if not exists:
+            raise SparkError(f"the table `{w.table_name}` cannot be found", error_class="TABLE_OR_VIEW_NOT_FOUND",
+                             parameters={"relationName": f"`{w.table_name}`"})
+        if mode == _V2.MODE_OVERWRITE:
+            c = w.overwrite_condition
+            if not (c.WhichOneof("expr_type") == "literal" and c.literal.WhichOneof("literal_type") == "boolean"
+                    and c.literal.boolean):
+                raise not_supported("overwrite(condition) with a condition other than lit(True)")
+        if mode == _V2.MODE_REPLACE:            # a new table in the old one's place (its own columns)
+            _store(state, translator, w.table_name, w.input, "overwrite", False)
+        else:                                   # the rows of the table, matched by column name
+            how = "append" if mode == _V2.MODE_APPEND else "overwrite"
+            _store(state, translator, w.table_name, w.input, how, False, by_name=True)
+    else:
+        raise not_supported("writeTo without a mode")
+
+
+def _store(state, translator, identifier: str, source, mode: str, insert: bool, by_name: bool = False) -> None:
+    from quarry.catalog.providers import MemoryTable
+    session = state.session
+    name = _table_name(identifier)
     catalog = session.catalog
     exists = catalog.exists(name)
     if exists and catalog.get(name).kind == "view":
@@ -129,29 +176,36 @@ def _save_table(state, translator, w) -> None:
                              parameters={"relationName": f"`{name}`"})
         if mode == "ignore":
             return
-    rows = translator.translate(w.input).to_arrow()
-    if exists and (insert or mode == "append"):
+    rows = translator.translate(source).to_arrow()
+    if exists and (insert or mode == "append" or by_name):
         current = translator.table(name).to_arrow()
-        target = current.schema
-        if insert:
-            if rows.num_columns != len(target):
-                raise SparkError(f"insertInto `{name}`: the table has {len(target)} columns, the data "
-                                 f"{rows.num_columns}", error_class="INSERT_COLUMN_ARITY_MISMATCH")
-            columns = rows.columns
+        fitted = _fit(name, rows, current.schema, by_position=insert)
+        if mode == "overwrite":
+            rows = fitted               # insertInto(overwrite=True), writeTo().replace() / overwrite(...)
         else:
-            by_lower = {n.lower(): i for i, n in enumerate(rows.column_names)}
-            missing = [f.name for f in target if f.name.lower() not in by_lower]
-            if missing or rows.num_columns != len(target):
-                raise SparkError(f"append to `{name}`: the columns differ (table: {target.names}, data: "
-                                 f"{rows.column_names})", error_class="INSERT_COLUMN_ARITY_MISMATCH")
-            columns = [rows.column(by_lower[f.name.lower()]) for f in target]
-        try:
-            cast = pa.Table.from_arrays([c.cast(f.type) for c, f in zip(columns, target)],
-                                        schema=pa.schema([f.with_nullable(True) for f in target]))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise SparkError(f"the rows do not fit the table `{name}`: {exc}", error_class="CAST_INVALID_INPUT") \
-                from None
-        overwrite = insert and mode == "overwrite"
-        base = current.cast(cast.schema) if current.schema != cast.schema else current
-        rows = cast if overwrite else pa.concat_tables([base, cast])
+            base = current.cast(fitted.schema) if current.schema != fitted.schema else current
+            rows = pa.concat_tables([base, fitted])
     catalog.register(name, MemoryTable(name, rows), replace=True)
+
+
+def _fit(name: str, rows: pa.Table, target: pa.Schema, by_position: bool) -> pa.Table:
+    """``rows`` as rows of the table ``name`` (schema ``target``): columns matched by position
+    (``insertInto``) or by name (``append``, ``writeTo``), cast to the table's types."""
+    if rows.num_columns != len(target):
+        raise SparkError(f"`{name}` has {len(target)} columns, the data {rows.num_columns}",
+                         error_class="INSERT_COLUMN_ARITY_MISMATCH")
+    if by_position:
+        columns = rows.columns
+    else:
+        by_lower = {n.lower(): i for i, n in enumerate(rows.column_names)}
+        missing = [f.name for f in target if f.name.lower() not in by_lower]
+        if missing:
+            raise SparkError(f"the data has no column {missing[0]!r} of the table `{name}` (table: {target.names}, "
+                             f"data: {rows.column_names})", error_class="INCOMPATIBLE_DATA_FOR_TABLE.CANNOT_FIND_DATA")
+        columns = [rows.column(by_lower[f.name.lower()]) for f in target]
+    try:
+        return pa.Table.from_arrays([c.cast(f.type) for c, f in zip(columns, target)],
+                                    schema=pa.schema([f.with_nullable(True) for f in target]))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SparkError(f"the rows do not fit the table `{name}`: {exc}", error_class="CAST_INVALID_INPUT") \
+            from None

@@ -348,6 +348,27 @@ def test_save_as_table_modes_and_insert_into(spark):
     assert not spark.catalog.tableExists("kept")
 
 
+def test_write_to_v2(spark):
+    df = spark.createDataFrame([(1, "a"), (2, "b")], ["id", "v"])
+    df.writeTo("v2").create()
+    try:
+        with pytest.raises(AnalysisException, match="already exists"):
+            df.writeTo("v2").create()
+        df.select("v", "id").writeTo("v2").append()                 # by name
+        assert sorted(rows(spark.table("v2"))) == [(1, "a"), (1, "a"), (2, "b"), (2, "b")]
+        df.filter("id = 2").select("v").writeTo("v2").replace()     # a new table, its own columns
+        assert spark.table("v2").columns == ["v"] and rows(spark.table("v2")) == [("b",)]
+        df.writeTo("v2").createOrReplace()
+        df.filter("id = 1").writeTo("v2").overwrite(F.lit(True))
+        assert rows(spark.table("v2")) == [(1, "a")]
+        df.writeTo("v2").overwritePartitions()
+        assert sorted(rows(spark.table("v2"))) == [(1, "a"), (2, "b")]
+        with pytest.raises(AnalysisException, match="cannot be found"):
+            df.writeTo("v2_missing").append()
+    finally:
+        spark.catalog.dropTable("v2")
+
+
 def test_catalog_calls(spark):
     df = spark.createDataFrame([(1, "a")], "id bigint, v string")
     df.createOrReplaceTempView("cat_view")
