@@ -64,6 +64,12 @@ def _as_type(value, dtype: pa.DataType):
     return str(value)
 
 
+def column_of(df, f):
+    """The Column of ``df``'s field ``f`` (by its id: a name with dots or backquotes needs no parsing)."""
+    from quarry.api.column import field_column
+    return field_column(f, df.logical_plan)
+
+
 def _fields(df, names: list[str]) -> list:
     """The fields ``names`` name (case-insensitively); an unknown name is Spark's error."""
     by_lower = {f.name.lower(): f for f in df.logical_plan.schema}
@@ -84,7 +90,7 @@ def _rebuild(df, replaced: dict):
         return df
     columns = []
     for f in df.logical_plan.schema:
-        columns.append(replaced[f.id].alias(f.name) if f.id in replaced else df[f.name])
+        columns.append(replaced[f.id].alias(f.name) if f.id in replaced else column_of(df, f))
     return df.select(*columns)
 
 
@@ -113,7 +119,7 @@ def fill(translator, df, r):
         if _family(f.dtype) is None:
             raise SparkError(f"na.fill cannot fill the column `{f.name}` of type {T.sql_name(f.dtype)}",
                              error_class="UNSUPPORTED_DATA_TYPE")
-        c = df[f.name]
+        c = column_of(df, f)
         try:
             typed = lit(_as_type(value, f.dtype), f.dtype)
         except (ValueError, decimal.InvalidOperation):
@@ -130,7 +136,7 @@ def drop(translator, df, r):
         return df
     present = None
     for f in targets:
-        one = QF.when(_missing(df[f.name], f.dtype), lit(0, pa.int32())).otherwise(lit(1, pa.int32()))
+        one = QF.when(_missing(column_of(df, f), f.dtype), lit(0, pa.int32())).otherwise(lit(1, pa.int32()))
         present = one if present is None else present + one
     return df.filter(present >= lit(need, pa.int32()))
 
@@ -151,7 +157,7 @@ def replace(translator, df, r):
     for f in targets:
         if family is None or _family(f.dtype) != family:
             continue
-        c = df[f.name]
+        c = column_of(df, f)
         case = None
         for old, new in pairs:
             condition = c.is_null() if old is None else c == lit(_as_type(old, f.dtype), f.dtype)

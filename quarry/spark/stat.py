@@ -45,7 +45,7 @@ from quarry.api.dataframe import DataFrame
 from quarry.logical import types as T
 from quarry.logical.expressions import Call
 from quarry.spark.errors import SparkError
-from quarry.spark.na import _family, _fields
+from quarry.spark.na import _family, _fields, column_of
 from quarry.spark.show import cell_text
 
 __all__ = ["summary", "describe", "crosstab", "freq_items", "approx_quantile", "corr", "cov", "sample", "sample_by"]
@@ -110,7 +110,7 @@ def summary(session, df: DataFrame, statistics: list[str]) -> DataFrame:
     aggs: list[Column] = []
     slots: dict[tuple[int, str], int] = {}
     for i, f in enumerate(fields):
-        c = df[f.name]
+        c = column_of(df, f)
         numbers = c if _family(f.dtype) == "numeric" else _as_double(c)
         for s in dict.fromkeys(x.lower() for x in stats if not x.endswith("%")):
             agg = {"count": lambda: QF.count(c), "count_distinct": lambda: QF.count_distinct(c),
@@ -127,7 +127,7 @@ def summary(session, df: DataFrame, statistics: list[str]) -> DataFrame:
         ranked = []
         if percentiles:
             numeric = _family(f.dtype) == "numeric"
-            values = _at_ranks(df, df[f.name] if numeric else _as_double(df[f.name]), percentiles,
+            values = _at_ranks(df, column_of(df, f) if numeric else _as_double(column_of(df, f)), percentiles,
                                skip_nan=not numeric)
             ranked = [_text(v, f.dtype if numeric else pa.float64()) for v in values]
         out, k = [], 0
@@ -139,7 +139,7 @@ def summary(session, df: DataFrame, statistics: list[str]) -> DataFrame:
             cell = row.column(slots[(i, s.lower())])
             if s.lower() == "mean" and T.is_decimal(f.dtype):
                 out.append(_decimal_mean(cell[0].as_py(), row.column(slots[(i, "count")])[0].as_py()
-                                         if (i, "count") in slots else df.filter(df[f.name].is_not_null()).count(),
+                                         if (i, "count") in slots else df.filter(column_of(df, f).is_not_null()).count(),
                                          f.dtype.scale))
                 continue
             out.append(_text(cell[0].as_py(), cell.type))
@@ -162,7 +162,7 @@ def _decimal_mean(total, n: int, scale: int) -> str | None:
 
 def describe(session, df: DataFrame, cols: list[str]) -> DataFrame:
     if cols:
-        df = df.select(*[df[f.name] for f in _fields(df, cols)])
+        df = df.select(*[column_of(df, f) for f in _fields(df, cols)])
     return summary(session, df, ["count", "mean", "stddev", "min", "max"])
 
 
@@ -170,7 +170,7 @@ def describe(session, df: DataFrame, cols: list[str]) -> DataFrame:
 
 def crosstab(session, df: DataFrame, col1: str, col2: str) -> DataFrame:
     f1, f2 = _fields(df, [col1, col2])
-    pairs = df.group_by(df[f1.name].alias("a"), df[f2.name].alias("b")).agg(QF.count().alias("n")).to_arrow()
+    pairs = df.group_by(column_of(df, f1).alias("a"), column_of(df, f2).alias("b")).agg(QF.count().alias("n")).to_arrow()
     a = [_label(v, f1.dtype) for v in pairs.column("a").to_pylist()]
     b = [_label(v, f2.dtype) for v in pairs.column("b").to_pylist()]
     rows = list(dict.fromkeys(a))
@@ -204,7 +204,7 @@ def freq_items(session, df: DataFrame, cols: list[str], support: float) -> DataF
     total = df.count()
     arrays, names = [], []
     for f in fields:
-        counts = df.group_by(df[f.name].alias("v")).agg(QF.count().alias("n")).to_arrow()
+        counts = df.group_by(column_of(df, f).alias("v")).agg(QF.count().alias("n")).to_arrow()
         order = pc.sort_indices(counts, sort_keys=[("n", "descending")])
         counts = counts.take(order)
         if counts.num_rows > 1 / support:
@@ -225,7 +225,7 @@ def approx_quantile(session, df: DataFrame, cols: list[str], probabilities: list
         if _family(f.dtype) != "numeric":
             raise SparkError(f"approxQuantile needs a numeric column, `{f.name}` is {T.sql_name(f.dtype)}",
                              error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
-        c = df[f.name].cast(pa.float64())
+        c = column_of(df, f).cast(pa.float64())
         values = _at_ranks(df, c, list(probabilities)) if probabilities else []
         out.append([] if any(v is None for v in values) else values)
     arr = pa.array([out], pa.list_(pa.list_(pa.float64())))
@@ -238,7 +238,7 @@ def _moments(df: DataFrame, col1: str, col2: str, what: str):
         if _family(f.dtype) != "numeric":
             raise SparkError(f"{what} needs numeric columns, `{f.name}` is {T.sql_name(f.dtype)}",
                              exception="IllegalArgumentException")
-    x, y = df[f1.name].cast(pa.float64()), df[f2.name].cast(pa.float64())
+    x, y = column_of(df, f1).cast(pa.float64()), column_of(df, f2).cast(pa.float64())
     both = df.select(x.alias("x"), y.alias("y")).filter(col("x").is_not_null() & col("y").is_not_null())
     first = both.agg(QF.count().alias("n"), QF.call_function("avg", "x").alias("mx"),
                      QF.call_function("avg", "y").alias("my")).to_pylist()[0]

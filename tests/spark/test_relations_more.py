@@ -107,6 +107,14 @@ def test_fillna_fills_nan_too(spark):
     assert rows(df.na.fill(0.0)) == [(0.0,), (0.0,), (2.0,)]
 
 
+def test_na_and_describe_with_odd_column_names(spark):
+    df = spark.createDataFrame([(1, None), (None, "x")], "`a.b` int, `c d` string")
+    assert rows(df.na.fill(0).na.fill("-")) == [(1, "-"), (0, "x")]
+    assert rows(df.dropna(subset=["c d"])) == [(None, "x")]
+    assert df.describe().columns == ["summary", "a.b", "c d"]
+    assert rows(df.describe().select("`a.b`"))[:1] == [("1",)]
+
+
 def test_dropna_how_thresh_subset(people, duckdb_con):
     assert rows(people.na.drop()) == []
     assert rows(people.dropna(thresh=2)) == [(10, 80.5, "Alice", None), (5, None, "Bob", None)]
