@@ -9,9 +9,18 @@ value column.
 
 It is one Unnest over two lists built per row (the names, the values), so the rows come out
 in Spark's order: each input row's values together.
+
+``df.to(schema)`` (the ToSchema relation) gives the columns of ``schema``, in its order, taken
+by name (case-insensitively) and cast to its types; other columns are dropped, a missing one
+is Spark's ``UNRESOLVED_COLUMN``, a NULL-able column where the schema says NOT NULL is
+``NULLABLE_COLUMN_OR_FIELD``, and a cast Spark does not allow there (a string to a number, a
+number to a string) is ``INVALID_COLUMN_OR_FIELD_DATA_TYPE``. Nested fields are not reordered:
+a struct must already have the schema's fields.
 """
 
 from __future__ import annotations
+
+import pyarrow as pa
 
 from quarry.logical import builder as B
 from quarry.logical import functions as FN
@@ -20,7 +29,7 @@ from quarry.logical.expressions import ColumnRef, Literal
 from quarry.logical.nested import UnnestExpr
 from quarry.spark.errors import SparkError
 
-__all__ = ["unpivot"]
+__all__ = ["unpivot", "to_schema"]
 
 
 def unpivot(translator, df, u):
@@ -53,3 +62,39 @@ def unpivot(translator, df, u):
     plan, lifted = B.lift_unnests(df.logical_plan, exprs)
     names = id_names + [u.variable_column_name, u.value_column_name]
     return df._new(B.project(plan, lifted, names))
+
+
+def _kind(t) -> str:
+    if T.is_numeric(t):
+        return "number"
+    if T.is_string(t):
+        return "string"
+    return str(t)
+
+
+def to_schema(translator, df, r):
+    from quarry.spark.types import to_arrow
+    target = to_arrow(r.schema, translator.state.time_zone)
+    by_lower = {f.name.lower(): f for f in df.logical_plan.schema}
+    exprs, names = [], []
+    for i in range(target.num_fields):
+        want = target.field(i)
+        if pa.types.is_timestamp(want.type) and want.type.tz is not None:
+            want = want.with_type(pa.timestamp("us"))        # quarry computes timestamps without a zone
+        f = by_lower.get(want.name.lower())
+        if f is None:
+            raise SparkError(f"the column `{want.name}` of the schema is not a column of the DataFrame",
+                             error_class="UNRESOLVED_COLUMN.WITH_SUGGESTION",
+                             parameters={"objectName": f"`{want.name}`", "proposal": ""})
+        if f.nullable and not want.nullable:
+            raise SparkError(f"the column `{want.name}` may be NULL, the schema says it may not",
+                             error_class="NULLABLE_COLUMN_OR_FIELD", parameters={"name": f"`{want.name}`"})
+        e = ColumnRef(f)
+        if f.dtype != want.type:
+            if _kind(f.dtype) != _kind(want.type) and not (T.is_numeric(f.dtype) and T.is_numeric(want.type)):
+                raise SparkError(f"the column `{want.name}` is {T.sql_name(f.dtype)}, which cannot become "
+                                 f"{T.sql_name(want.type)}", error_class="INVALID_COLUMN_OR_FIELD_DATA_TYPE")
+            e = FN.cast(e, want.type, explicit=True)
+        exprs.append(e)
+        names.append(want.name)
+    return df._new(B.project(df.logical_plan, exprs, names))

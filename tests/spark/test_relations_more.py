@@ -464,3 +464,15 @@ def test_checkpoint_and_local_checkpoint(spark, duckdb_con):
     expected = duckdb_con.sql("SELECT i, i * i FROM range(10) t(i) WHERE i > 6 ORDER BY i").fetchall()
     assert rows(local.filter("id > 6").orderBy("id")) == expected
     assert rows(kept.filter(F.col("id") > 6).orderBy("id")) == expected
+
+
+def test_to_schema_reorders_casts_and_projects(spark):
+    from pyspark.sql.types import DoubleType, IntegerType, LongType, StringType, StructField, StructType
+    df = spark.createDataFrame([(1, "a", 2.5)], ["i", "j", "k"])
+    out = df.to(StructType([StructField("J", StringType()), StructField("i", IntegerType())]))
+    assert out.schema == StructType([StructField("J", StringType()), StructField("i", IntegerType())])
+    assert rows(out) == [("a", 1)]
+    with pytest.raises(AnalysisException, match="not a column"):
+        df.to(StructType([StructField("zz", StringType())])).collect()
+    with pytest.raises(AnalysisException, match="cannot become"):
+        df.to(StructType([StructField("j", LongType()), StructField("k", DoubleType())])).collect()
