@@ -420,6 +420,10 @@ class RelationTranslator:
         from quarry.spark.catalog import catalog_relation
         return catalog_relation(self, c)
 
+    def _transpose(self, r) -> DataFrame:
+        from quarry.spark.reshape import transpose
+        return transpose(self, self.translate(r.input), r)
+
     def _to_schema(self, r) -> DataFrame:
         from quarry.spark.reshape import to_schema
         return to_schema(self, self.translate(r.input), r)

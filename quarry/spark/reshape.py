@@ -10,6 +10,13 @@ value column.
 It is one Unnest over two lists built per row (the names, the values), so the rows come out
 in Spark's order: each input row's values together.
 
+``df.transpose(index)`` (the Transpose relation; the first column when no index is given):
+the index column's values, sorted, named as strings, become the columns, after a ``key``
+column holding the other columns' names; each cell is the value of that column in that
+row, the other columns widened to one type (``TRANSPOSE_NO_LEAST_COMMON_TYPE`` when they
+have none). At most 500 index values (``TRANSPOSE_EXCEED_ROW_LIMIT``); rows whose index is
+NULL are left out.
+
 ``df.to(schema)`` (the ToSchema relation) gives the columns of ``schema``, in its order, taken
 by name (case-insensitively) and cast to its types; other columns are dropped, a missing one
 is Spark's ``UNRESOLVED_COLUMN``, a NULL-able column where the schema says NOT NULL is
@@ -29,7 +36,10 @@ from quarry.logical.expressions import ColumnRef, Literal
 from quarry.logical.nested import UnnestExpr
 from quarry.spark.errors import SparkError
 
-__all__ = ["unpivot", "to_schema"]
+__all__ = ["unpivot", "to_schema", "transpose"]
+
+# Spark's spark.sql.transposeMaxValues: at most this many index values become columns
+_TRANSPOSE_MAX_VALUES = 500
 
 
 def unpivot(translator, df, u):
@@ -98,3 +108,43 @@ def to_schema(translator, df, r):
         exprs.append(e)
         names.append(want.name)
     return df._new(B.project(df.logical_plan, exprs, names))
+
+
+def transpose(translator, df, r):
+    from quarry.api.column import col
+    from quarry.api.dataframe import DataFrame
+    from quarry.spark.show import cell_text
+    if len(r.index_columns) > 1:
+        raise SparkError("transpose takes one index column", error_class="TRANSPOSE_INVALID_INDEX_COLUMN")
+    fields = list(df.logical_plan.schema)
+    if not fields:
+        return df
+    from quarry.spark.na import column_of
+    if r.index_columns:
+        index_column = translator.expressions.column(r.index_columns[0])
+        bound = index_column.bind(df._ctx("transpose"))
+        others = [f for f in fields if not (isinstance(bound, ColumnRef) and bound.field.id == f.id)]
+    else:
+        index_column = column_of(df, fields[0])
+        others = fields[1:]
+    common = None
+    for f in others:
+        widened = f.dtype if common is None else T.common_type(common, f.dtype)
+        if widened is None or (common is not None and T.is_numeric(common) != T.is_numeric(f.dtype)):
+            raise SparkError(f"transpose: the columns have no common type ({T.sql_name(common)} and "
+                             f"{T.sql_name(f.dtype)})", error_class="TRANSPOSE_NO_LEAST_COMMON_TYPE")
+        common = widened
+    picked = [column_of(df, f).cast(common).alias(f"__c{i}") for i, f in enumerate(others)]
+    table = df.select(index_column.alias("__index"), *picked).filter(col("__index").is_not_null()) \
+        .sort(col("__index").asc_nulls_first()).limit(_TRANSPOSE_MAX_VALUES + 1).to_arrow()
+    if table.num_rows > _TRANSPOSE_MAX_VALUES:
+        raise SparkError(f"transpose makes at most {_TRANSPOSE_MAX_VALUES} columns", error_class="TRANSPOSE_EXCEED_ROW_LIMIT")
+    index_type = table.schema.field("__index").type
+    names = [cell_text(v, index_type) for v in table.column("__index").to_pylist()]
+    cells = [table.column(f"__c{i}").to_pylist() for i in range(len(others))]      # at most 500 rows
+    arrays = [pa.array([f.name for f in others], pa.string())]
+    out_type = common if common is not None else pa.null()
+    for j in range(len(names)):
+        arrays.append(pa.array([cells[k][j] for k in range(len(others))], out_type))
+    result = pa.Table.from_arrays(arrays, names=["key"] + names)
+    return DataFrame.from_arrow(translator.session, result, "transpose")

@@ -476,3 +476,20 @@ def test_to_schema_reorders_casts_and_projects(spark):
         df.to(StructType([StructField("zz", StringType())])).collect()
     with pytest.raises(AnalysisException, match="cannot become"):
         df.to(StructType([StructField("j", LongType()), StructField("k", DoubleType())])).collect()
+
+
+def test_transpose_docstring_example(spark, capsys):
+    df = spark.createDataFrame([("B", 3, 4), ("A", 1, 2)], ["id", "val1", "val2"])
+    df.transpose().show()
+    df.transpose(df.id).show()
+    table = """+----+---+---+
+| key|  A|  B|
++----+---+---+
+|val1|  1|  3|
+|val2|  2|  4|
++----+---+---+
+
+"""
+    assert capsys.readouterr().out == table + table
+    mixed = spark.createDataFrame([(2, 1.5, 3)], ["n", "x", "y"]).transpose()
+    assert rows(mixed) == [("x", 1.5), ("y", 3.0)] and mixed.columns == ["key", "2"]
