@@ -27,7 +27,7 @@ from quarry.api.dataframe import DataFrame
 from quarry.spark.errors import SparkError, not_supported
 from quarry.spark.types import from_arrow, simple_string
 
-__all__ = ["catalog_relation", "GLOBAL_DATABASE"]
+__all__ = ["catalog_relation", "table_relation", "GLOBAL_DATABASE"]
 
 CATALOG = "spark_catalog"
 DATABASE = "default"
@@ -183,6 +183,7 @@ def catalog_relation(translator, c) -> DataFrame:
         exists = catalog.exists(m.view_name) and catalog.get(m.view_name).kind == "view"
         if exists:
             catalog.drop(m.view_name)
+            state.unpersist(table_relation(m.view_name))
         return _bool(session, exists)
     if kind == "drop_global_temp_view":
         return _bool(session, state.drop_global_view(m.view_name))
@@ -195,9 +196,10 @@ def catalog_relation(translator, c) -> DataFrame:
             return _done(session)
         _guard(session, f"drop `{bare}`")
         session.catalog.drop(bare, if_exists=m.if_exists, kind="view" if kind == "drop_view" else None)
+        state.unpersist(table_relation(name))
         return _done(session)
     if kind in ("is_cached", "cache_table", "uncache_table"):
-        rel = _table_relation(m.table_name)
+        rel = table_relation(m.table_name)
         if kind == "is_cached":
             return _bool(session, state.is_cached(rel))
         if kind == "cache_table":
@@ -220,10 +222,11 @@ def _guard(session, what: str) -> None:
         guard.require("write", what)
 
 
-def _table_relation(name: str):
+def table_relation(name: str):
     """The relation ``spark.table(name)`` sends (the key of its cached rows)."""
     from pyspark.sql.connect.proto import relations_pb2
     rel = relations_pb2.Relation()
+    rel.common.SetInParent()              # the client's relation has a `common` (its plan id is not part of the key)
     rel.read.named_table.unparsed_identifier = name
     return rel
 

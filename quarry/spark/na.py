@@ -55,8 +55,9 @@ def _as_type(value, dtype: pa.DataType):
         return None
     if T.is_integer(dtype):
         return int(value)
-    if T.is_decimal(dtype):
-        return decimal.Decimal(str(value))
+    if T.is_decimal(dtype):                  # rounded to the column's scale, half up, as Spark's cast
+        return decimal.Decimal(str(value)).quantize(decimal.Decimal(1).scaleb(-dtype.scale),
+                                                    rounding=decimal.ROUND_HALF_UP)
     if pa.types.is_floating(dtype):
         return float(value)
     if pa.types.is_boolean(dtype):

@@ -186,6 +186,9 @@ def _store(state, translator, identifier: str, source, mode: str, insert: bool, 
             base = current.cast(fitted.schema) if current.schema != fitted.schema else current
             rows = pa.concat_tables([base, fitted])
     catalog.register(name, MemoryTable(name, rows), replace=True)
+    from quarry.spark.catalog import table_relation
+    if state.is_cached(table_relation(name)):          # a cached table stays cached, with its new rows
+        state.persist(table_relation(name), translator.table(name).to_arrow())
 
 
 def _fit(name: str, rows: pa.Table, target: pa.Schema, by_position: bool) -> pa.Table:

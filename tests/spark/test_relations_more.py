@@ -400,6 +400,8 @@ def test_catalog_calls(spark):
         spark.catalog.cacheTable("cat_table")
         assert spark.catalog.isCached("cat_table")
         assert rows(spark.table("cat_table")) == [(1, "a")]
+        df.write.insertInto("cat_table")                       # a cached table keeps its new rows cached
+        assert spark.catalog.isCached("cat_table") and rows(spark.table("cat_table")) == [(1, "a"), (1, "a")]
         spark.catalog.uncacheTable("cat_table")
         assert not spark.catalog.isCached("cat_table")
         spark.catalog.cacheTable("cat_table")
