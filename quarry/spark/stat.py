@@ -69,19 +69,30 @@ def _local(session, table: pa.Table, label: str) -> DataFrame:
 
 # ---------------------------------------------------------------------------- percentiles
 
-def _at_ranks(df: DataFrame, column: Column, probabilities: list[float], skip_nan: bool = False) -> list:
-    """The values at rank ``ceil(p * n)`` (1-based, at least 1) among the non-NULL values of ``column``."""
-    v = col("__v")
-    base = df.select(column.alias("__v")).filter(v.is_not_null() & (v == v) if skip_nan else v.is_not_null())
-    n = base.count()
-    if n == 0:
-        return [None] * len(probabilities)
-    ranks = [min(max(math.ceil(p * n), 1), n) for p in probabilities]
-    numbered = base.with_column("__rn", QF.row_number().over(QF.window(order_by=v.asc_nulls_last())))
-    wanted = functools.reduce(lambda a, b: a | b, [col("__rn") == lit(k, pa.int64()) for k in sorted(set(ranks))])
-    picked = numbered.filter(wanted).to_arrow()
-    found = dict(zip(picked.column("__rn").to_pylist(), picked.column("__v").to_pylist()))
-    return [found.get(k) for k in ranks]
+def _at_ranks(df: DataFrame, columns: list[Column], probabilities: list[float]) -> list[list]:
+    """Per column, the values at rank ``ceil(p * n)`` (1-based, at least 1) among its ``n`` non-NULL
+    values, for each ``p``: one query counts the values, one numbers the rows of every column
+    (NULLs last) and keeps those at the wanted ranks."""
+    if not columns:
+        return []
+    counts = df.agg(*[QF.count(c).alias(f"__n{i}") for i, c in enumerate(columns)]).to_pylist()[0]
+    ns = [counts[f"__n{i}"] for i in range(len(columns))]
+    ranks = [[min(max(math.ceil(p * n), 1), n) for p in probabilities] if n else [] for n in ns]
+    values = df.select(*[c.alias(f"__v{i}") for i, c in enumerate(columns)])
+    numbered = values.with_columns({f"__r{i}": QF.row_number().over(QF.window(order_by=col(f"__v{i}").asc_nulls_last()))
+                                    for i in range(len(columns)) if ranks[i]})
+    wanted = [col(f"__r{i}") == lit(k, pa.int64()) for i in range(len(columns)) for k in sorted(set(ranks[i]))]
+    if not wanted:
+        return [[None] * len(probabilities) for _ in columns]
+    picked = numbered.filter(functools.reduce(lambda a, b: a | b, wanted)).to_arrow()
+    out = []
+    for i in range(len(columns)):
+        if not ranks[i]:
+            out.append([None] * len(probabilities))
+            continue
+        found = dict(zip(picked.column(f"__r{i}").to_pylist(), picked.column(f"__v{i}").to_pylist()))
+        out.append([found.get(k) for k in ranks[i]])
+    return out
 
 
 def _percent(stat: str) -> float:
@@ -123,13 +134,13 @@ def summary(session, df: DataFrame, statistics: list[str]) -> DataFrame:
     row = df.agg(*aggs).to_arrow() if aggs else None
     percentiles = [_percent(s) for s in stats if s.endswith("%")]
     columns = {"summary": stats}
+    numeric = [_family(f.dtype) == "numeric" for f in fields]
+    at_ranks = _at_ranks(df, [column_of(df, f) if numeric[i] else _as_double(column_of(df, f))
+                              for i, f in enumerate(fields)], percentiles) if percentiles else []
     for i, f in enumerate(fields):
         ranked = []
         if percentiles:
-            numeric = _family(f.dtype) == "numeric"
-            values = _at_ranks(df, column_of(df, f) if numeric else _as_double(column_of(df, f)), percentiles,
-                               skip_nan=not numeric)
-            ranked = [_text(v, f.dtype if numeric else pa.float64()) for v in values]
+            ranked = [_text(v, f.dtype if numeric[i] else pa.float64()) for v in at_ranks[i]]
         out, k = [], 0
         for s in stats:
             if s.endswith("%"):
@@ -220,13 +231,13 @@ def freq_items(session, df: DataFrame, cols: list[str], support: float) -> DataF
 def approx_quantile(session, df: DataFrame, cols: list[str], probabilities: list[float], error: float) -> DataFrame:
     if error < 0:
         raise SparkError("relativeError must be non-negative", exception="IllegalArgumentException")
-    out = []
+    out, chosen = [], []
     for f in _fields(df, cols):
         if _family(f.dtype) != "numeric":
             raise SparkError(f"approxQuantile needs a numeric column, `{f.name}` is {T.sql_name(f.dtype)}",
                              error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
-        c = column_of(df, f).cast(pa.float64())
-        values = _at_ranks(df, c, list(probabilities)) if probabilities else []
+        chosen.append(column_of(df, f).cast(pa.float64()))
+    for values in (_at_ranks(df, chosen, list(probabilities)) if probabilities else [[] for _ in chosen]):
         out.append([] if any(v is None for v in values) else values)
     arr = pa.array([out], pa.list_(pa.list_(pa.float64())))
     return _local(session, pa.table({"approx_quantile": arr}), "approxQuantile")
