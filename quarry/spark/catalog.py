@@ -8,13 +8,15 @@ namespace), global temp views live in ``global_temp`` (shared by the server's se
 Supported: currentCatalog, setCurrentCatalog (``spark_catalog`` only), listCatalogs,
 currentDatabase, setCurrentDatabase (``default`` only), listDatabases, getDatabase,
 databaseExists, listTables, getTable, tableExists, listColumns, listViews, createTable /
-createExternalTable (over a path: parquet or csv files), dropTempView, dropGlobalTempView,
+createExternalTable (over a path: parquet or csv files), listFunctions, functionExists,
+getFunction, dropTempView, dropGlobalTempView,
 dropTable, dropView, isCached, cacheTable, uncacheTable, clearCache, refreshTable and
 refreshByPath (nothing to refresh: every query reads the files as they are). Patterns are
 Spark's: ``*`` for any characters, ``|`` between alternatives, case-insensitive.
 
-The rest (functions, partitions, databases other than ``default``, table properties) is
-refused by name.
+listFunctions lists the Spark functions the front end translates (built-in, so temporary, as
+Spark lists them); functionExists and getFunction ask the translator. The rest (partitions,
+databases other than ``default``, table properties) is refused by name.
 """
 
 from __future__ import annotations
@@ -176,6 +178,8 @@ def catalog_relation(translator, c) -> DataFrame:
                       {"name": pa.string(), "description": pa.string(), "dataType": pa.string(),
                        "nullable": pa.bool_(), "isPartition": pa.bool_(), "isBucket": pa.bool_(),
                        "isCluster": pa.bool_()})
+    if kind in ("list_functions", "get_function", "function_exists"):
+        return _functions(translator, kind, m)
     if kind in ("create_table", "create_external_table"):
         return _create_table(translator, m)
     if kind == "drop_temp_view":
@@ -214,6 +218,52 @@ def catalog_relation(translator, c) -> DataFrame:
         return _done(session)                 # quarry reads the files as they are on every query
     name = kind or "an empty catalog call"
     raise not_supported(f"spark.catalog `{name}`")
+
+
+_FUNCTION_TYPES = {"name": pa.string(), "catalog": pa.string(), "namespace": pa.list_(pa.string()),
+                   "description": pa.string(), "className": pa.string(), "isTemporary": pa.bool_()}
+
+
+def _function_names() -> list[str]:
+    """The Spark functions the expression translator knows by name (its registry and its tables)."""
+    from quarry.spark import expressions as SE
+    from quarry.spark.functions import REGISTRY
+    names = set(REGISTRY) | set(SE._SAME) | {n for n in SE._BINARY if n.isalpha()}
+    return sorted(n.lower() for n in names)
+
+
+def _function_known(translator, name: str) -> bool:
+    """Whether the translator takes ``name`` (asked with no arguments: only "Not supported: the
+    function" says it does not)."""
+    from pyspark.sql.connect.proto import expressions_pb2
+    call = expressions_pb2.Expression.UnresolvedFunction(function_name=name)
+    try:
+        translator.expressions.function(call)
+    except SparkError as err:
+        return not err.message.startswith("Not supported: the function")
+    except Exception:               # wrong arguments: the function exists
+        return True
+    return True
+
+
+def _functions(translator, kind: str, m) -> DataFrame:
+    session = translator.session
+    if m.HasField("db_name"):
+        _check_database(m.db_name)
+    if kind == "function_exists":
+        return _bool(session, _function_known(translator, m.function_name))
+    if kind == "get_function":
+        if not _function_known(translator, m.function_name):
+            raise SparkError(f"the function `{m.function_name}` cannot be found", error_class="ROUTINE_NOT_FOUND",
+                             parameters={"routineName": f"`{m.function_name}`"})
+        names = [m.function_name.lower()]
+    else:
+        match = _matches(m.pattern if m.HasField("pattern") else None)
+        names = [n for n in _function_names() if match(n)]
+    rows = {"name": names, "catalog": [None] * len(names), "namespace": [None] * len(names),
+            "description": [None] * len(names), "className": [None] * len(names),
+            "isTemporary": [True] * len(names)}
+    return _frame(session, rows, _FUNCTION_TYPES)
 
 
 def _guard(session, what: str) -> None:

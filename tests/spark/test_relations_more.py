@@ -407,6 +407,10 @@ def test_catalog_calls(spark):
         spark.catalog.cacheTable("cat_table")
         spark.catalog.clearCache()
         assert not spark.catalog.isCached("cat_table")
+        assert [f.name for f in spark.catalog.listFunctions(pattern="upp*|lower")] == ["lower", "upper"]
+        assert spark.catalog.functionExists("upper") and not spark.catalog.functionExists("no_such_function")
+        with pytest.raises(AnalysisException, match="cannot be found"):
+            spark.catalog.getFunction("no_such_function")
         assert spark.catalog.dropTempView("cat_view") is True
         assert spark.catalog.dropTempView("cat_view") is False
     finally:
