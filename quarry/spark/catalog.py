@@ -11,7 +11,9 @@ databaseExists, listTables, getTable, tableExists, listColumns, listViews, creat
 createExternalTable (over a path: parquet or csv files), listFunctions, functionExists,
 getFunction, dropTempView, dropGlobalTempView,
 dropTable, dropView, isCached, cacheTable, uncacheTable, clearCache, refreshTable and
-refreshByPath (nothing to refresh: every query reads the files as they are). Patterns are
+refreshByPath (nothing to refresh: every query reads the files as they are), truncateTable
+(the table keeps its columns and loses its rows), analyzeTable (nothing to do: quarry keeps
+no statistics to refresh). Patterns are
 Spark's: ``*`` for any characters, ``|`` between alternatives, case-insensitive.
 
 listFunctions lists the Spark functions the front end translates (built-in, so temporary, as
@@ -214,7 +216,18 @@ def catalog_relation(translator, c) -> DataFrame:
     if kind == "clear_cache":
         state.clear_cache()
         return _done(session)
-    if kind in ("refresh_table", "refresh_by_path", "recover_partitions"):
+    if kind == "truncate_table":
+        from quarry.catalog.providers import MemoryTable
+        db, bare = _split(m.table_name)
+        provider = session.catalog.get(bare)
+        if provider.kind == "view":
+            raise SparkError(f"`{bare}` is a view: only tables can be truncated",
+                             error_class="EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE")
+        _guard(session, f"truncate `{bare}`")
+        session.catalog.register(bare, MemoryTable(provider.name, provider.schema.empty_table()), replace=True)
+        state.unpersist(table_relation(m.table_name))
+        return _done(session)
+    if kind in ("refresh_table", "refresh_by_path", "recover_partitions", "analyze_table"):
         return _done(session)                 # quarry reads the files as they are on every query
     name = kind or "an empty catalog call"
     raise not_supported(f"spark.catalog `{name}`")

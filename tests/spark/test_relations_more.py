@@ -411,6 +411,8 @@ def test_catalog_calls(spark):
         assert spark.catalog.functionExists("upper") and not spark.catalog.functionExists("no_such_function")
         with pytest.raises(AnalysisException, match="cannot be found"):
             spark.catalog.getFunction("no_such_function")
+        spark.catalog.truncateTable("cat_table")
+        assert spark.table("cat_table").count() == 0 and spark.table("cat_table").columns == ["id", "v"]
         assert spark.catalog.dropTempView("cat_view") is True
         assert spark.catalog.dropTempView("cat_view") is False
     finally:
