@@ -40,6 +40,7 @@ import pyarrow as pa
 from pyspark.sql.connect.proto import base_pb2, base_pb2_grpc, relations_pb2
 
 from quarry.spark.errors import SparkError, not_supported, to_status
+from quarry.spark.metadata import with_metadata
 from quarry.spark.operations import Operation
 from quarry.spark.relations import RelationTranslator
 from quarry.spark.session import SparkSessionState
@@ -164,7 +165,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
     def _relation_results(self, state, rel, holder, op):
         df = RelationTranslator(state).translate(rel)
         schema = df.schema
-        yield self._response(state, op, schema=schema_from_arrow(schema))
+        yield self._response(state, op, schema=with_metadata(schema_from_arrow(schema), rel))
         plan = df.logical_plan
         holder["plan"] = plan
         sent = 0
@@ -305,7 +306,8 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             kind = request.WhichOneof("analyze")
             translate = RelationTranslator(state).translate
             if kind == "schema":
-                response.schema.schema.CopyFrom(schema_from_arrow(translate(request.schema.plan.root).schema))
+                root = request.schema.plan.root
+                response.schema.schema.CopyFrom(with_metadata(schema_from_arrow(translate(root).schema), root))
             elif kind == "explain":
                 response.explain.explain_string = self._explain(translate(request.explain.plan.root),
                                                                 request.explain.explain_mode)

@@ -501,3 +501,13 @@ def test_transpose_docstring_example(spark, capsys):
     assert capsys.readouterr().out == table + table
     mixed = spark.createDataFrame([(2, 1.5, 3)], ["n", "x", "y"]).transpose()
     assert rows(mixed) == [("x", 1.5), ("y", 3.0)] and mixed.columns == ["key", "2"]
+
+
+def test_with_metadata_reaches_the_schema(spark):
+    df = spark.createDataFrame([(1, "a")], ["id", "v"])
+    tagged = df.withMetadata("id", {"comment": "key"})
+    assert tagged.schema["id"].metadata == {"comment": "key"} and tagged.schema["v"].metadata == {}
+    later = tagged.filter("id > 0").select("id", F.col("v").alias("w", metadata={"x": 1})).withColumnRenamed("id", "k")
+    assert [f.metadata for f in later.schema.fields] == [{"comment": "key"}, {"x": 1}]
+    assert tagged.select((F.col("id") + 1).alias("id")).schema["id"].metadata == {}    # computed anew: none
+    assert rows(later) == [(1, "a")]
