@@ -511,3 +511,9 @@ def test_with_metadata_reaches_the_schema(spark):
     assert [f.metadata for f in later.schema.fields] == [{"comment": "key"}, {"x": 1}]
     assert tagged.select((F.col("id") + 1).alias("id")).schema["id"].metadata == {}    # computed anew: none
     assert rows(later) == [(1, "a")]
+
+
+def test_quarry_spark_session_stays_a_function_after_a_server_starts(spark_server):
+    import quarry.spark
+    # the service's import of the submodule quarry.spark.session must not shadow the function
+    assert callable(quarry.spark.session) and quarry.spark.session.__module__ == "quarry.spark"
