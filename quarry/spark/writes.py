@@ -18,6 +18,10 @@ does the same with ``create``, ``replace``, ``createOrReplace``, ``append`` (by 
 ``overwrite(lit(True))`` and ``overwritePartitions`` (these tables have no partitions: every
 row is replaced).
 
+``repartition(n)`` or ``coalesce(n)`` just before a path write makes up to ``n`` part files
+(``part-00000-...`` to ``part-0000<n-1>-...``, even runs of rows), ``repartition(n, "k")`` puts
+the rows of one key in one file, as Spark writes one file per partition.
+
 Not supported (refused): ``bucketBy``, ``sortBy``, formats other than parquet/csv/json, and
 options other than those listed in ``_OPTIONS``.
 """
@@ -85,7 +89,21 @@ def write(state, translator, w) -> None:
         df.write_parquet(path, partition_by=partition, **_parquet_options(options))
         return
     os.makedirs(path, exist_ok=True)
-    target = os.path.join(path, f"part-00000-{uuid.uuid4()}.{fmt}")
+    parts = _requested_files(w.input)
+    if parts is None or parts <= 1:
+        _write_file(df, fmt, os.path.join(path, f"part-00000-{uuid.uuid4()}.{fmt}"), options)
+        return
+    # repartition(n) / coalesce(n) before the write: up to n part files, as Spark writes one per partition
+    from quarry.api.dataframe import DataFrame
+    table = df.to_arrow()
+    keys = _partition_keys(translator, w.input, df)
+    for i, piece in enumerate(_split(table, parts, keys)):
+        if piece.num_rows or i == 0:
+            _write_file(DataFrame.from_arrow(session, piece, "part"), fmt,
+                        os.path.join(path, f"part-{i:05d}-{uuid.uuid4()}.{fmt}"), options)
+
+
+def _write_file(df, fmt: str, target: str, options: dict) -> None:
     if fmt == "parquet":
         df.write_parquet(target, **_parquet_options(options))
     elif fmt == "csv":
@@ -93,6 +111,54 @@ def write(state, translator, w) -> None:
         df.write_csv(target, header=header, delimiter=options.get("sep") or options.get("delimiter") or ",")
     else:
         _write_json(df, target)
+
+
+def _requested_files(rel) -> int | None:
+    """The partition count a ``repartition(n)`` / ``coalesce(n)`` / ``repartition(n, cols)`` on top of
+    the written relation asks for (None when there is none)."""
+    kind = rel.WhichOneof("rel_type")
+    if kind == "repartition":
+        return rel.repartition.num_partitions
+    if kind == "repartition_by_expression" and rel.repartition_by_expression.HasField("num_partitions"):
+        return rel.repartition_by_expression.num_partitions
+    return None
+
+
+def _partition_keys(translator, rel, df) -> list[str] | None:
+    """For ``repartition(n, cols)``: the names of the key columns, when they are plain columns."""
+    if rel.WhichOneof("rel_type") != "repartition_by_expression":
+        return None
+    names = []
+    present = {c.lower(): c for c in df.columns}
+    for e in rel.repartition_by_expression.partition_exprs:
+        if e.WhichOneof("expr_type") == "sort_order":
+            return None                      # repartitionByRange: ranges, not keys
+        if e.WhichOneof("expr_type") != "unresolved_attribute":
+            raise not_supported("repartition(n, expression) before a write; repartition by columns")
+        name = e.unresolved_attribute.unparsed_identifier
+        if name.lower() not in present:
+            raise SparkError(f"cannot resolve `{name}` to repartition by", error_class="UNRESOLVED_COLUMN.WITH_SUGGESTION",
+                             parameters={"objectName": f"`{name}`", "proposal": ""})
+        names.append(present[name.lower()])
+    return names
+
+
+def _split(table: pa.Table, parts: int, keys: list[str] | None) -> list[pa.Table]:
+    """``table`` cut into ``parts`` pieces: by key (rows with equal keys together) or into even runs."""
+    import numpy as np
+    import pyarrow.compute as pc
+    if not keys:
+        size = -(-table.num_rows // parts) if table.num_rows else 0
+        return [table.slice(i * size, size) for i in range(parts)] if size else [table]
+    # each distinct key gets a number (in order of first appearance), its rows go to piece number % parts
+    combined = table.select(keys).group_by(keys, use_threads=False).aggregate([])
+    index = combined.append_column("__k", pa.array(np.arange(combined.num_rows) % parts))
+    joined = table.append_column("__row", pa.array(np.arange(table.num_rows))).join(
+        index, keys=keys, join_type="left outer", use_threads=False)
+    joined = joined.sort_by("__row")
+    piece_of = pc.fill_null(joined.column("__k"), 0)        # NULL keys (which a join does not match) go first
+    rest = joined.drop_columns(["__k", "__row"]).select(table.column_names)
+    return [rest.filter(pc.equal(piece_of, i)) for i in range(parts)]
 
 
 def _parquet_options(options: dict) -> dict:

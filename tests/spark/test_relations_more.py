@@ -517,3 +517,20 @@ def test_quarry_spark_session_stays_a_function_after_a_server_starts(spark_serve
     import quarry.spark
     # the service's import of the submodule quarry.spark.session must not shadow the function
     assert callable(quarry.spark.session) and quarry.spark.session.__module__ == "quarry.spark"
+
+
+def test_repartition_before_a_write_makes_that_many_files(spark, tmp_path, duckdb_con):
+    import pyarrow.parquet as pq
+    df = spark.range(100).withColumn("k", F.col("id") % 7)
+    df.repartition(3).write.parquet(str(tmp_path / "three"))
+    files = sorted(p.name for p in (tmp_path / "three").iterdir() if p.name.startswith("part-"))
+    assert [f[:10] for f in files] == ["part-00000", "part-00001", "part-00002"]
+    assert sorted(r.id for r in spark.read.parquet(str(tmp_path / "three")).collect()) == list(range(100))
+    df.coalesce(1).write.csv(str(tmp_path / "one"))
+    assert len([p for p in (tmp_path / "one").iterdir() if p.name.startswith("part-")]) == 1
+    df.repartition(2, "k").write.parquet(str(tmp_path / "bykey"))
+    keys = [set(pq.read_table(p).column("k").to_pylist()) for p in sorted((tmp_path / "bykey").iterdir())
+            if p.name.startswith("part-")]
+    assert len(keys) == 2 and not keys[0] & keys[1] and keys[0] | keys[1] == set(range(7))
+    expected = duckdb_con.sql(f"SELECT count(*), sum(id) FROM read_parquet('{tmp_path / 'bykey'}/*.parquet')").fetchall()
+    assert expected == [(100, sum(range(100)))]
