@@ -446,8 +446,16 @@ def test_create_table_over_files(spark, tmp_path):
     try:
         assert rows(df.orderBy("a")) == [(1, "x"), (2, "y")]
         assert spark.catalog.tableExists("from_csv")
+        from pyspark.sql.types import LongType, StringType, StructField, StructType
+        empty = spark.catalog.createTable("empty_t", schema=StructType([StructField("n", LongType()),
+                                                                       StructField("s", StringType())]))
+        assert empty.columns == ["n", "s"] and empty.count() == 0
+        spark.createDataFrame([(5, "e")], "n bigint, s string").write.insertInto("empty_t")
+        assert rows(spark.table("empty_t")) == [(5, "e")]
     finally:
         spark.catalog.dropTable("from_csv")
+        if spark.catalog.tableExists("empty_t"):
+            spark.catalog.dropTable("empty_t")
 
 
 def test_persist_storage_level_and_api_odds_and_ends(spark):
