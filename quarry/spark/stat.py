@@ -290,9 +290,9 @@ def _generator(seed: int) -> np.random.Generator:
 
 def _sorted_rows(table: pa.Table) -> pa.Table:
     """``table``'s rows in one order whatever order they came in (by every column that sorts)."""
-    keys = [(name, "ascending") for name, t in zip(table.column_names, table.schema.types)
+    keys = [(name, "ascending", "at_start") for name, t in zip(table.column_names, table.schema.types)
             if not (pa.types.is_nested(t) or pa.types.is_null(t))]
-    return table.take(pc.sort_indices(table, sort_keys=keys, null_placement="at_start")) if keys else table
+    return table.take(pc.sort_indices(table, sort_keys=keys)) if keys else table
 
 
 def sample(session, df: DataFrame, s) -> DataFrame:
