@@ -11,9 +11,9 @@ called without arguments), as in Spark.
 - ``groupingSets([[a, b], [a], []], a, b)``: the sets given, over the keys given;
 - ``pivot(col)`` without values first finds ``col``'s distinct values (sorted, NULL last in
   Spark's order: NULLs first for ascending), then aggregates each as ``pivot(col, values)``
-  does; with several aggregates a column is named ``<value>_<aggregate>``. As in Spark (which
-  pivots the aggregates of each group and value), a count is NULL where a group has no row
-  with the value.
+  does; with several aggregates a column is named ``<value>_<aggregate>``. As in Spark, it
+  aggregates each group and value first, then puts each value's results in its columns: any
+  aggregate pivots, and a group with no row of a value has NULL there (a count too).
 """
 
 from __future__ import annotations
@@ -152,32 +152,39 @@ def pivot_values(translator, df, a) -> list[tuple[object, pa.DataType | None]]:
 
 
 def pivot_aggregate(translator, df, a, keys: list) -> object:
-    """``groupBy(keys).pivot(col[, values]).agg(...)``: one filtered aggregate per value and aggregate."""
+    """``groupBy(keys).pivot(col[, values]).agg(...)`` in Spark's two steps: every aggregate per group
+    and pivot value, then per group one column per value and aggregate, holding that value's result
+    (so any aggregate pivots, and a group without the value gets NULL, a count included)."""
+    from quarry.api import functions as QF
+    from quarry.api.column import col
     values = pivot_values(translator, df, a)
-    pivot_col = translator.expressions.column(a.pivot.col)
-    several = len(a.aggregate_expressions) > 1
-    outputs = []
-    for v, dtype in values:
-        condition = pivot_col.is_null() if v is None else pivot_col == (lit(v, dtype) if dtype is not None else lit(v))
-        label = _value_label(v, dtype)
-        for agg_expr in a.aggregate_expressions:
-            column = translator._filtered_aggregate(agg_expr, condition)
-            if _is_count(agg_expr):
-                # Spark pivots the counts of each (group, value): a value with no rows in a group is NULL, not 0
-                from quarry.api import functions as QF
-                matched = QF.call_function("count", QF.when(condition, lit(1)))
-                column = QF.when(matched == lit(0), lit(None, pa.int64())).otherwise(column)
-            name = f"{label}_{translator.expressions.translate(agg_expr).name}" if several else label
-            outputs.append(column.alias(name))
-    if not outputs:
+    if not a.aggregate_expressions:
         raise not_supported("pivot without an aggregate")
-    return df.group_by(*keys).agg(*outputs) if keys else df.agg(*outputs)
+    translated = [translator.expressions.translate(e) for e in a.aggregate_expressions]
+    pivot_col = translator.expressions.column(a.pivot.col)
+    inner = [t.column.alias(f"__agg{i}") for i, t in enumerate(translated)]
+    first = df.group_by(*keys, pivot_col.alias("__pivot")).agg(*inner)
+    key_names = first.columns[:len(keys)]
+    types = {f.name: f.type for f in first.schema}
+    several = len(translated) > 1
+    outputs = []
+    pv = col("__pivot")
+    for v, dtype in values:
+        condition = pv.is_null() if v is None else pv == (lit(v, dtype) if dtype is not None else lit(v))
+        label = _value_label(v, dtype)
+        for i, t in enumerate(translated):
+            picked = _one(QF.when(condition, col(f"__agg{i}")), types[f"__agg{i}"])
+            outputs.append(picked.alias(f"{label}_{t.name}" if several else label))
+    key_columns = [first[name] for name in key_names]
+    return first.group_by(*key_columns).agg(*outputs) if keys else first.agg(*outputs)
 
 
-def _is_count(agg_expr) -> bool:
-    e = agg_expr.alias.expr if agg_expr.WhichOneof("expr_type") == "alias" else agg_expr
-    return e.WhichOneof("expr_type") == "unresolved_function" and \
-        e.unresolved_function.function_name.lower() in ("count", "count_distinct")
+def _one(column, dtype):
+    """The one non-NULL value of a group (each group holds at most one): ``max`` where the type is
+    ordered, ``any_value`` otherwise."""
+    from quarry.api import functions as QF
+    ordered = T.is_numeric(dtype) or T.is_string(dtype) or pa.types.is_temporal(dtype)
+    return QF.call_function("max" if ordered else "any_value", column)
 
 
 def _value_label(v, dtype) -> str:

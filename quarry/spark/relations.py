@@ -312,25 +312,6 @@ class RelationTranslator:
             return df.select(*keys).distinct() if keys else df
         return df.group_by(*keys).agg(*aggs)
 
-    def _filtered_aggregate(self, agg_expr, condition):
-        """``agg(x)`` of the rows where ``condition`` holds: the aggregate's arguments become
-        ``CASE WHEN condition THEN arg END`` (NULLs are skipped by every aggregate pivot takes)."""
-        from quarry.api import functions as QF
-        e = agg_expr.alias.expr if agg_expr.WhichOneof("expr_type") == "alias" else agg_expr
-        if e.WhichOneof("expr_type") != "unresolved_function":
-            raise not_supported("pivot over an expression that is not an aggregate call")
-        f = e.unresolved_function
-        from quarry.api.column import _function_column
-        from quarry.spark.expressions import _SAME, _bigint_sum
-        target = _SAME.get(f.function_name.lower())
-        if target is None or target not in ("sum", "avg", "min", "max", "count", "first", "any_value"):
-            raise not_supported(f"pivot with `{f.function_name}`")
-        from quarry.api.column import lit
-        args = [QF.when(condition, lit(1) if x.WhichOneof("expr_type") == "unresolved_star" else
-                        self.expressions.column(x)) for x in f.arguments]
-        base = _function_column(target, args, distinct=f.is_distinct)
-        return _bigint_sum(base) if target == "sum" else base
-
     def _set_op(self, s) -> DataFrame:
         left = self.translate(s.left_input)
         right = self.translate(s.right_input)

@@ -75,6 +75,16 @@ def test_pivot_without_values_finds_them(sales, duck_sales):
     assert rows(got) == expected
 
 
+def test_pivot_of_any_aggregate_matches_duckdb(sales, duck_sales):
+    got = sales.groupBy("item").pivot("year", [2024, 2025]).agg(
+        (F.sum(F.col("amount") * 2) + F.countDistinct("city")).alias("x")).orderBy("item")
+    expected = duck_sales.sql(
+        "SELECT item, sum(amount * 2) FILTER (WHERE year = 2024) + count(DISTINCT city) FILTER (WHERE year = 2024), "
+        "sum(amount * 2) FILTER (WHERE year = 2025) + count(DISTINCT city) FILTER (WHERE year = 2025) "
+        "FROM sales GROUP BY item ORDER BY item").fetchall()
+    assert rows(got) == expected
+
+
 def test_pivot_with_two_aggregates_names_value_then_aggregate(sales):
     got = sales.groupBy("item").pivot("city", ["paris", "rome"]).agg(F.count("*").alias("n"),
                                                                   F.min("year").alias("y")).orderBy("item")
