@@ -133,7 +133,7 @@ def summary(session, df: DataFrame, statistics: list[str]) -> DataFrame:
             aggs.append(agg.alias(f"__s{len(aggs)}"))
     row = df.agg(*aggs).to_arrow() if aggs else None
     percentiles = [_percent(s) for s in stats if s.endswith("%")]
-    columns = {"summary": stats}
+    names, columns = ["summary"], [stats]
     numeric = [_family(f.dtype) == "numeric" for f in fields]
     at_ranks = _at_ranks(df, [column_of(df, f) if numeric[i] else _as_double(column_of(df, f))
                               for i, f in enumerate(fields)], percentiles) if percentiles else []
@@ -154,8 +154,9 @@ def summary(session, df: DataFrame, statistics: list[str]) -> DataFrame:
                                          f.dtype.scale))
                 continue
             out.append(_text(cell[0].as_py(), cell.type))
-        columns[f.name] = out
-    table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+        names.append(f.name)
+        columns.append(out)
+    table = pa.Table.from_arrays([pa.array(values, pa.string()) for values in columns], names=names)
     return _local(session, table, "summary")
 
 
