@@ -17,6 +17,8 @@ The format, from Spark's documented output::
   below 4), and cells are right-aligned; ``truncate=False`` (0) left-aligns them;
 - values print as Spark casts them to text: ``NULL``, ``true``, ``1.0``, ``1.0E10``,
   ``2024-01-31 12:00:00``, ``[1, 2]``, ``{a -> 1}``, binary as ``[0A FF]``;
+- control characters in names and cells print escaped (a newline as ``\\n``, also ``\\r``,
+  ``\\t``, ``\\f``, ``\\b``, ``\\v``, ``\\a``), before truncation;
 - when there are more rows than shown, ``only showing top N rows`` follows;
 - ``vertical=True`` prints one ``-RECORD i`` block per row (``(0 rows)`` when empty).
 
@@ -133,7 +135,14 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
+# Spark's SchemaUtils.escapeMetaCharacters: control characters would break the table's lines
+_META = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f", "\b": "\\b", "\v": "\\v",
+                       "\a": "\\a"})
+
+
 def _truncated(cell: str, truncate: int) -> str:
+    """A name or cell as Spark's ``getRows`` gives it: control characters escaped (``\\n``), then cut."""
+    cell = cell.translate(_META)
     if truncate > 0 and len(cell) > truncate:
         return cell[:truncate] if truncate < 4 else cell[:truncate - 3] + "..."
     return cell

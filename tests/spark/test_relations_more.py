@@ -552,3 +552,21 @@ def test_repartition_before_a_write_makes_that_many_files(spark, tmp_path, duckd
     assert len(keys) == 2 and not keys[0] & keys[1] and keys[0] | keys[1] == set(range(7))
     expected = duckdb_con.sql(f"SELECT count(*), sum(id) FROM read_parquet('{tmp_path / 'bykey'}/*.parquet')").fetchall()
     assert expected == [(100, sum(range(100)))]
+
+
+def test_show_and_html_escape_control_characters_as_spark(spark, capsys):
+    # Spark's getRows escapes meta characters (SchemaUtils.escapeMetaCharacters) before truncating
+    df = spark.createDataFrame([("a\nb", "t\tab")], ["x", "y\nz"])
+    df.show()
+    assert capsys.readouterr().out == """+----+-----+
+|   x| y\\nz|
++----+-----+
+|a\\nb|t\\tab|
++----+-----+
+
+"""
+    spark.conf.set("spark.sql.repl.eagerEval.enabled", True)
+    try:
+        assert "<tr><td>a\\nb</td><td>t\\tab</td></tr>" in df._repr_html_()
+    finally:
+        spark.conf.unset("spark.sql.repl.eagerEval.enabled")
