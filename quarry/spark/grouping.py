@@ -31,7 +31,7 @@ from quarry.spark.errors import SparkError, not_supported
 from quarry.spark.expressions import ExpressionTranslator
 from quarry.spark.functions import Function
 
-__all__ = ["grouped_aggregate", "pivot_values"]
+__all__ = ["aggregate", "grouped_aggregate", "pivot_aggregate", "pivot_values", "uses_grouping"]
 
 _AGG = relations_pb2.Aggregate
 
@@ -85,6 +85,34 @@ def _grouping_bits(e, gfields, gid):
     if gid is None:
         return Literal(0, T.INT64)
     return Call("grouping_bits", (ColumnRef(gid), Literal(",".join(map(str, positions)), T.STRING)), T.INT64, False)
+
+
+def aggregate(translator, df, a):
+    """The Aggregate relation ``a`` (anything but a plain groupBy) over the quarry DataFrame ``df``."""
+    kind = a.group_type
+    if kind == _AGG.GROUP_TYPE_PIVOT:
+        keys = [translator.expressions.translate(g).named() for g in a.grouping_expressions]
+        return pivot_aggregate(translator, df, a, keys)
+    if kind in (_AGG.GROUP_TYPE_GROUPBY, _AGG.GROUP_TYPE_UNSPECIFIED):
+        raise SparkError("grouping() / grouping_id() can only be used with GroupingSets / Cube / Rollup",
+                         error_class="UNSUPPORTED_GROUPING_EXPRESSION")
+    return grouped_aggregate(translator, df, a)
+
+
+def uses_grouping(exprs) -> bool:
+    """Whether any of the expressions (messages) calls ``grouping`` or ``grouping_id``."""
+    def walk(message) -> bool:
+        for field, value in message.ListFields():
+            if field.name == "function_name" and str(value).lower() in ("grouping", "grouping_id"):
+                return True
+            if field.message_type is None:
+                continue
+            items = value if field.is_repeated and not field.message_type.GetOptions().map_entry else \
+                ([] if field.is_repeated else [value])
+            if any(walk(x) for x in items):
+                return True
+        return False
+    return any(walk(e) for e in exprs)
 
 
 def grouped_aggregate(translator, df, a):

@@ -295,17 +295,10 @@ class RelationTranslator:
         return DataFrame(self.session, B.project_fields(joined.logical_plan, ordered))
 
     def _aggregate(self, a) -> DataFrame:
-        from quarry.spark import grouping
         df = self.translate(a.input)
-        kind = a.group_type
-        if kind == relations_pb2.Aggregate.GROUP_TYPE_PIVOT:
-            keys = [self.expressions.translate(g).named() for g in a.grouping_expressions]
-            return grouping.pivot_aggregate(self, df, a, keys)
-        if kind not in (relations_pb2.Aggregate.GROUP_TYPE_GROUPBY, relations_pb2.Aggregate.GROUP_TYPE_UNSPECIFIED):
-            return grouping.grouped_aggregate(self, df, a)          # rollup, cube, grouping sets
-        if _uses_grouping(a.aggregate_expressions):
-            raise SparkError("grouping() / grouping_id() can only be used with GroupingSets / Cube / Rollup",
-                             error_class="UNSUPPORTED_GROUPING_EXPRESSION")
+        if not _plain_group_by(a):
+            from quarry.spark import grouping
+            return grouping.aggregate(self, df, a)      # rollup, cube, grouping sets, pivot (grouping.py)
         keys = [self.expressions.translate(g).named() for g in a.grouping_expressions]
         aggs = self._columns(a.aggregate_expressions)
         if not aggs:
@@ -414,20 +407,12 @@ class RelationTranslator:
         return unpivot(self, self.translate(u.input), u)
 
 
-def _uses_grouping(exprs) -> bool:
-    """Whether any of the expressions calls ``grouping`` or ``grouping_id``."""
-    def walk(message) -> bool:
-        for field, value in message.ListFields():
-            if field.name == "function_name" and str(value).lower() in ("grouping", "grouping_id"):
-                return True
-            if field.message_type is None:
-                continue
-            items = value if field.is_repeated and not field.message_type.GetOptions().map_entry else \
-                ([] if field.is_repeated else [value])
-            if any(walk(x) for x in items):
-                return True
+def _plain_group_by(a) -> bool:
+    """Whether the Aggregate ``a`` is a plain ``groupBy`` (no grouping sets, no pivot, no ``grouping()``)."""
+    if a.group_type not in (relations_pb2.Aggregate.GROUP_TYPE_GROUPBY, relations_pb2.Aggregate.GROUP_TYPE_UNSPECIFIED):
         return False
-    return any(walk(e) for e in exprs)
+    from quarry.spark.grouping import uses_grouping
+    return not uses_grouping(a.aggregate_expressions)
 
 
 # ---------------------------------------------------------------------------- files
