@@ -8,12 +8,13 @@ namespace), global temp views live in ``global_temp`` (shared by the server's se
 Supported: currentCatalog, setCurrentCatalog (``spark_catalog`` only), listCatalogs,
 currentDatabase, setCurrentDatabase (``default`` only), listDatabases, getDatabase,
 databaseExists, listTables, getTable, tableExists, listColumns, listViews, createTable /
-createExternalTable (over a path: parquet or csv files), listFunctions, functionExists,
-getFunction, dropTempView, dropGlobalTempView,
-dropTable, dropView, isCached, cacheTable, uncacheTable, clearCache, refreshTable and
-refreshByPath (nothing to refresh: every query reads the files as they are), truncateTable
-(the table keeps its columns and loses its rows), analyzeTable (nothing to do: quarry keeps
-no statistics to refresh). Patterns are
+createExternalTable (a Parquet path becomes an external table over its files, other sources
+are read into memory), listFunctions, functionExists, getFunction, dropTempView,
+dropGlobalTempView, dropTable, dropView, isCached, cacheTable, uncacheTable, clearCache,
+refreshTable (an external Parquet table lists its files again, as Spark refreshes its cached
+listing; a cached table is uncached), refreshByPath and recoverPartitions (nothing to do),
+truncateTable (the table keeps its columns and loses its rows), analyzeTable (nothing to do:
+quarry keeps no statistics to refresh). Patterns are
 Spark's: ``*`` for any characters, ``|`` between alternatives, case-insensitive.
 
 listFunctions lists the Spark functions the front end translates (built-in, so temporary, as
@@ -227,7 +228,16 @@ def catalog_relation(translator, c) -> DataFrame:
         session.catalog.register(bare, MemoryTable(provider.name, provider.schema.empty_table()), replace=True)
         state.unpersist(table_relation(m.table_name))
         return _done(session)
-    if kind in ("refresh_table", "refresh_by_path", "recover_partitions", "analyze_table"):
+    if kind == "refresh_table":
+        # an external Parquet table lists its files again (Spark caches the listing until a refresh)
+        from quarry.catalog.providers import ParquetTable
+        db, bare = _split(m.table_name)
+        provider = session.catalog.get(bare)
+        if isinstance(provider, ParquetTable):
+            session.catalog.register(bare, ParquetTable(provider.name, provider.location), replace=True)
+        state.unpersist(table_relation(m.table_name))
+        return _done(session)
+    if kind in ("refresh_by_path", "recover_partitions", "analyze_table"):
         return _done(session)                 # quarry reads the files as they are on every query
     name = kind or "an empty catalog call"
     raise not_supported(f"spark.catalog `{name}`")
@@ -323,6 +333,11 @@ def _create_table(translator, m) -> DataFrame:
         if schema is None:
             raise SparkError("createTable without a path needs a schema", error_class="UNABLE_TO_INFER_SCHEMA")
         session.catalog.register(name, MemoryTable(name, schema.empty_table()), replace=False)
+    elif fmt == "parquet" and schema is None and not options:
+        # an external table: the files, read by each query as they are then
+        from quarry.catalog.providers import ParquetTable
+        session.check_path_allowed([path])
+        session.catalog.register(name, ParquetTable(name, path), replace=False)
     else:
         table = read_files(session, fmt, [path], options, schema)
         session.catalog.register(name, MemoryTable(name, table), replace=False)

@@ -449,6 +449,23 @@ def test_global_temp_view(spark, spark_server):
     assert spark.catalog.dropGlobalTempView("shared") is False
 
 
+def test_create_external_table_over_parquet_and_refresh(spark, tmp_path, duckdb_con):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    folder = tmp_path / "ext"
+    folder.mkdir()
+    pq.write_table(pa.table({"n": [1, 2]}), folder / "a.parquet")
+    spark.catalog.createTable("ext_t", path=str(folder))
+    try:
+        assert spark.catalog.getTable("ext_t").tableType == "EXTERNAL"
+        pq.write_table(pa.table({"n": [3]}), folder / "b.parquet")       # seen after a refresh, as in Spark
+        spark.catalog.refreshTable("ext_t")
+        expected = duckdb_con.sql(f"SELECT sum(n)::BIGINT FROM read_parquet('{folder}/*.parquet')").fetchall()[0][0]
+        assert spark.table("ext_t").agg(F.sum("n")).collect()[0][0] == expected == 6
+    finally:
+        spark.catalog.dropTable("ext_t")
+
+
 def test_create_table_over_files(spark, tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("a,b\n1,x\n2,y\n")
