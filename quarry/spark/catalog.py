@@ -164,7 +164,8 @@ def catalog_relation(translator, c) -> DataFrame:
         if kind == "table_exists":
             return _bool(session, bool(found))
         if not found:
-            raise SparkError(f"the table or view `{m.table_name}` cannot be found", error_class="TABLE_OR_VIEW_NOT_FOUND",
+            raise SparkError(f"the table or view `{m.table_name}` cannot be found",
+                             error_class="TABLE_OR_VIEW_NOT_FOUND",
                              parameters={"relationName": f"`{m.table_name}`"})
         rows = _Tables()
         rows.add(*found[0])

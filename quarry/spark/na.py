@@ -143,8 +143,8 @@ def drop(translator, df, r):
 
 
 def replace(translator, df, r):
-    pairs = [(translator.expressions.literal_value(x.old_value)[0], translator.expressions.literal_value(x.new_value)[0])
-             for x in r.replacements]
+    value = translator.expressions.literal_value
+    pairs = [(value(x.old_value)[0], value(x.new_value)[0]) for x in r.replacements]
     if not pairs:
         return df
     families = {_value_family(old) for old, _ in pairs if old is not None}

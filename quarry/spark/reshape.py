@@ -138,7 +138,8 @@ def transpose(translator, df, r):
     table = df.select(index_column.alias("__index"), *picked).filter(col("__index").is_not_null()) \
         .sort(col("__index").asc_nulls_first()).limit(_TRANSPOSE_MAX_VALUES + 1).to_arrow()
     if table.num_rows > _TRANSPOSE_MAX_VALUES:
-        raise SparkError(f"transpose makes at most {_TRANSPOSE_MAX_VALUES} columns", error_class="TRANSPOSE_EXCEED_ROW_LIMIT")
+        raise SparkError(f"transpose makes at most {_TRANSPOSE_MAX_VALUES} columns",
+                         error_class="TRANSPOSE_EXCEED_ROW_LIMIT")
     index_type = table.schema.field("__index").type
     names = [cell_text(v, index_type) for v in table.column("__index").to_pylist()]
     cells = [table.column(f"__c{i}").to_pylist() for i in range(len(others))]      # at most 500 rows

@@ -166,7 +166,8 @@ class SparkSessionState:
         view = self.global_store.get(name.lower())
         if view is None:
             raise SparkError(f"the global temporary view `global_temp.{name}` cannot be found",
-                             error_class="TABLE_OR_VIEW_NOT_FOUND", parameters={"relationName": f"`global_temp`.`{name}`"})
+                             error_class="TABLE_OR_VIEW_NOT_FOUND",
+                             parameters={"relationName": f"`global_temp`.`{name}`"})
         return view
 
     def drop_global_view(self, name: str) -> bool:

@@ -149,9 +149,9 @@ def summary(session, df: DataFrame, statistics: list[str]) -> DataFrame:
                 continue
             cell = row.column(slots[(i, s.lower())])
             if s.lower() == "mean" and T.is_decimal(f.dtype):
-                out.append(_decimal_mean(cell[0].as_py(), row.column(slots[(i, "count")])[0].as_py()
-                                         if (i, "count") in slots else df.filter(column_of(df, f).is_not_null()).count(),
-                                         f.dtype.scale))
+                n = row.column(slots[(i, "count")])[0].as_py() if (i, "count") in slots else \
+                    df.filter(column_of(df, f).is_not_null()).count()
+                out.append(_decimal_mean(cell[0].as_py(), n, f.dtype.scale))
                 continue
             out.append(_text(cell[0].as_py(), cell.type))
         names.append(f.name)
@@ -182,7 +182,8 @@ def describe(session, df: DataFrame, cols: list[str]) -> DataFrame:
 
 def crosstab(session, df: DataFrame, col1: str, col2: str) -> DataFrame:
     f1, f2 = _fields(df, [col1, col2])
-    pairs = df.group_by(column_of(df, f1).alias("a"), column_of(df, f2).alias("b")).agg(QF.count().alias("n")).to_arrow()
+    pairs = df.group_by(column_of(df, f1).alias("a"), column_of(df, f2).alias("b")) \
+        .agg(QF.count().alias("n")).to_arrow()
     a = [_label(v, f1.dtype) for v in pairs.column("a").to_pylist()]
     b = [_label(v, f2.dtype) for v in pairs.column("b").to_pylist()]
     rows = list(dict.fromkeys(a))

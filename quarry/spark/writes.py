@@ -137,7 +137,8 @@ def _partition_keys(translator, rel, df) -> list[str] | None:
             raise not_supported("repartition(n, expression) before a write; repartition by columns")
         name = e.unresolved_attribute.unparsed_identifier
         if name.lower() not in present:
-            raise SparkError(f"cannot resolve `{name}` to repartition by", error_class="UNRESOLVED_COLUMN.WITH_SUGGESTION",
+            raise SparkError(f"cannot resolve `{name}` to repartition by",
+                             error_class="UNRESOLVED_COLUMN.WITH_SUGGESTION",
                              parameters={"objectName": f"`{name}`", "proposal": ""})
         names.append(present[name.lower()])
     return names
