@@ -9,7 +9,8 @@ sampleBy), and ``sample`` / ``randomSplit`` with their seed: the Stat* and Sampl
   decimal with ``s + 4`` digits (``1.875000``), as Spark's ``avg`` of decimals. ``describe(*cols)`` is the first five
   statistics over ``cols``.
 - Percentiles (``p%``, ``approxQuantile``) are the values at rank ``ceil(p * n)`` among the
-  ``n`` non-NULL values: what Spark's approximate percentile gives whenever its error bound
+  ``n`` non-NULL values (the smallest for ``p <= relativeError``, the largest for
+  ``p >= 1 - relativeError``): what Spark's quantile summary answers whenever its error bound
   lets it be exact, and always within any ``relativeError``.
 - ``cov`` is the sample covariance, ``corr`` Pearson's coefficient, over the rows where
   both values are non-NULL.
@@ -69,15 +70,26 @@ def _local(session, table: pa.Table, label: str) -> DataFrame:
 
 # ---------------------------------------------------------------------------- percentiles
 
-def _at_ranks(df: DataFrame, columns: list[Column], probabilities: list[float]) -> list[list]:
-    """Per column, the values at rank ``ceil(p * n)`` (1-based, at least 1) among its ``n`` non-NULL
-    values, for each ``p``: one query counts the values, one numbers the rows of every column
-    (NULLs last) and keeps those at the wanted ranks."""
+def _rank(p: float, n: int, error: float) -> int:
+    """The 1-based rank Spark's quantile summary answers ``p`` with, when exact: the smallest value
+    for ``p <= error``, the largest for ``p >= 1 - error``, else the value at ``ceil(p * n)``."""
+    if p <= error:
+        return 1
+    if p >= 1 - error:
+        return n
+    return min(max(math.ceil(p * n), 1), n)
+
+
+def _at_ranks(df: DataFrame, columns: list[Column], probabilities: list[float], error: float = 1e-4) -> list[list]:
+    """Per column, the values at the ranks :func:`_rank` gives among its ``n`` non-NULL values, for
+    each ``p``: one query counts the values, one numbers the rows of every column (NULLs last) and
+    keeps those at the wanted ranks. ``error`` is the relative error asked for (``summary``'s
+    percentiles use Spark's default accuracy, 10000, so 1e-4)."""
     if not columns:
         return []
     counts = df.agg(*[QF.count(c).alias(f"__n{i}") for i, c in enumerate(columns)]).to_pylist()[0]
     ns = [counts[f"__n{i}"] for i in range(len(columns))]
-    ranks = [[min(max(math.ceil(p * n), 1), n) for p in probabilities] if n else [] for n in ns]
+    ranks = [[_rank(p, n, error) for p in probabilities] if n else [] for n in ns]
     values = df.select(*[c.alias(f"__v{i}") for i, c in enumerate(columns)])
     numbered = values.with_columns({f"__r{i}": QF.row_number().over(QF.window(order_by=col(f"__v{i}").asc_nulls_last()))
                                     for i in range(len(columns)) if ranks[i]})
@@ -239,7 +251,7 @@ def approx_quantile(session, df: DataFrame, cols: list[str], probabilities: list
             raise SparkError(f"approxQuantile needs a numeric column, `{f.name}` is {T.sql_name(f.dtype)}",
                              error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
         chosen.append(column_of(df, f).cast(pa.float64()))
-    for values in (_at_ranks(df, chosen, list(probabilities)) if probabilities else [[] for _ in chosen]):
+    for values in (_at_ranks(df, chosen, list(probabilities), error) if probabilities else [[] for _ in chosen]):
         out.append([] if any(v is None for v in values) else values)
     arr = pa.array([out], pa.list_(pa.list_(pa.float64())))
     return _local(session, pa.table({"approx_quantile": arr}), "approxQuantile")

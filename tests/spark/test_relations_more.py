@@ -261,6 +261,8 @@ def test_approx_quantile(spark):
     want = [ordered[max(math.ceil(p * len(values)), 1) - 1] for p in (0.0, 0.25, 0.5, 0.95, 1.0)]
     assert df.approxQuantile("a", [0.0, 0.25, 0.5, 0.95, 1.0], 0.0) == want
     assert df.approxQuantile(["a", "b"], [0.5], 0.01) == [[want[2]], [want[2] * 2]]
+    # within relativeError of either end, Spark's summary answers the smallest or the largest value
+    assert df.approxQuantile("a", [0.05, 0.96], 0.1) == [1.0, 10.0]
 
 
 # -- unpivot ---------------------------------------------------------------------------------------
