@@ -89,6 +89,9 @@ def serve(session=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, us
     from quarry.server.flight_sql.limits import QueryLimits
     from quarry.session import Session
     from quarry.spark.service import SparkConnectService
+    # importing the service imported the submodule quarry.spark.session, which Python binds over this
+    # package's session() function: bind the function again, so quarry.spark.session() works every time
+    globals()["session"] = _session_function
 
     served = session if session is not None else quarry.connect()
     users = users if users is not None else Users()
@@ -222,3 +225,6 @@ def _close_all() -> None:
     # exit handler still sends its last ReleaseExecute calls from a thread pool at this point
     for server in list(_RUNNING):
         server.service.close()
+
+
+_session_function = session

@@ -486,8 +486,10 @@ class ExpressionTranslator:
     def _common_inline_user_defined_function(self, f):
         raise not_supported(f"the Python UDF `{f.function_name}`")
 
-    def _unresolved_regex(self, r):
-        raise not_supported(f"colRegex (`{r.col_name}`)")
+    def _unresolved_regex(self, r) -> Translated:
+        from quarry.spark.colregex import regex_column          # df.colRegex("`pattern`")
+        column, star = regex_column(r.col_name)
+        return Translated(column, "*" if star else r.col_name, star=star)
 
 
 def _binary(fname: str, left: Column, right: Column) -> Column:

@@ -15,6 +15,11 @@ differ from quarry's are made here:
 translated relation is remembered under its plan id, so such a reference binds to that
 frame's own column (unambiguous in a join of two frames that both have ``x``).
 
+The larger relations live in their own modules: rollup/cube/grouping sets and pivot in
+:mod:`quarry.spark.grouping`, ``df.na`` in :mod:`quarry.spark.na`, describe/summary/``df.stat``
+and seeded sampling in :mod:`quarry.spark.stat`, unpivot in :mod:`quarry.spark.reshape`,
+``spark.catalog`` in :mod:`quarry.spark.catalog`.
+
 Relations quarry does not implement raise ``Not supported: the relation `...```.
 """
 
@@ -114,6 +119,8 @@ class RelationTranslator:
         parts = split_identifier(identifier)
         while len(parts) > 1 and parts[0].lower() in ("spark_catalog", "default"):
             parts = parts[1:]
+        if len(parts) == 2 and parts[0].lower() == "global_temp":
+            return DataFrame(self.session, self.state.global_view(parts[1]).build())
         if len(parts) != 1:
             raise not_supported(f"the qualified table name `{identifier}`")
         return self.session.table(parts[0])
@@ -146,7 +153,7 @@ class RelationTranslator:
         from quarry.spark.sql import run_spark_sql
         from quarry.sql.commands import QueryPlan
         named, positional = self.sql_arguments(s)
-        result = run_spark_sql(self.session, s.query, named, positional)
+        result = run_spark_sql(self.session, s.query, named, positional, self.state.global_store)
         if isinstance(result, QueryPlan):
             return DataFrame(self.session, result.plan)
         return DataFrame.from_arrow(self.session, result.table(), "sql")
@@ -247,13 +254,8 @@ class RelationTranslator:
         return df.drop_duplicates(list(d.column_names))
 
     def _sample(self, s) -> DataFrame:
-        if s.with_replacement:
-            raise not_supported("sampling with replacement")
-        if s.lower_bound != 0:
-            raise not_supported("randomSplit")
-        # the client always sends a seed (a random one when the program gave none), which quarry cannot
-        # honour: sampled rows differ from run to run (see docs/spark.md)
-        return self.translate(s.input).sample(float(s.upper_bound))
+        from quarry.spark import stat
+        return stat.sample(self.session, self.translate(s.input), s)    # the seed honoured (stat.py)
 
     def _repartition(self, r) -> DataFrame:
         return self.translate(r.input)           # partitioning is the engine's: nothing to change in the result
@@ -294,49 +296,14 @@ class RelationTranslator:
 
     def _aggregate(self, a) -> DataFrame:
         df = self.translate(a.input)
+        if not _plain_group_by(a):
+            from quarry.spark import grouping
+            return grouping.aggregate(self, df, a)      # rollup, cube, grouping sets, pivot (grouping.py)
         keys = [self.expressions.translate(g).named() for g in a.grouping_expressions]
         aggs = self._columns(a.aggregate_expressions)
-        kind = a.group_type
-        if kind == relations_pb2.Aggregate.GROUP_TYPE_PIVOT:
-            return self._pivot(df, a, keys, aggs)
-        if kind not in (relations_pb2.Aggregate.GROUP_TYPE_GROUPBY, relations_pb2.Aggregate.GROUP_TYPE_UNSPECIFIED):
-            name = relations_pb2.Aggregate.GroupType.Name(kind).removeprefix("GROUP_TYPE_").lower()
-            raise not_supported(f"{name} aggregation")
         if not aggs:
             return df.select(*keys).distinct() if keys else df
         return df.group_by(*keys).agg(*aggs)
-
-    def _pivot(self, df: DataFrame, a, keys: list, aggs: list) -> DataFrame:
-        if not a.pivot.values:
-            raise not_supported("pivot without a list of values")
-        if len(aggs) != 1:
-            raise not_supported("pivot with several aggregates")
-        from quarry.api.column import lit
-        pivot_col = self.expressions.column(a.pivot.col)
-        agg_expr = a.aggregate_expressions[0]
-        outputs = []
-        for value in a.pivot.values:
-            v, dtype = self.expressions.literal_value(value)
-            condition = pivot_col == lit(v, dtype)
-            outputs.append(self._filtered_aggregate(agg_expr, condition).alias(str(v) if v is not None else "null"))
-        return df.group_by(*keys).agg(*outputs)
-
-    def _filtered_aggregate(self, agg_expr, condition):
-        """``agg(x)`` of the rows where ``condition`` holds: the aggregate's arguments become
-        ``CASE WHEN condition THEN arg END`` (NULLs are skipped by every aggregate pivot takes)."""
-        from quarry.api import functions as QF
-        e = agg_expr.alias.expr if agg_expr.WhichOneof("expr_type") == "alias" else agg_expr
-        if e.WhichOneof("expr_type") != "unresolved_function":
-            raise not_supported("pivot over an expression that is not an aggregate call")
-        f = e.unresolved_function
-        from quarry.api.column import _function_column
-        from quarry.spark.expressions import _SAME, _bigint_sum
-        target = _SAME.get(f.function_name.lower())
-        if target is None or target not in ("sum", "avg", "min", "max", "count", "first", "any_value"):
-            raise not_supported(f"pivot with `{f.function_name}`")
-        args = [QF.when(condition, self.expressions.column(x)) for x in f.arguments]
-        base = _function_column(target, args, distinct=f.is_distinct)
-        return _bigint_sum(base) if target == "sum" else base
 
     def _set_op(self, s) -> DataFrame:
         left = self.translate(s.left_input)
@@ -365,7 +332,87 @@ class RelationTranslator:
         return DataFrame.from_arrow(self.session, pa.table({"show_string": [text]}), "show")
 
     def _html_string(self, s) -> DataFrame:
-        raise not_supported("HTML output (df._repr_html_); use df.show()")
+        from quarry.spark.show import html_string
+        df = self.translate(s.input)
+        table = df.limit(max(s.num_rows, 0) + 1).to_arrow()
+        text = html_string(table, s.num_rows, s.truncate)
+        return DataFrame.from_arrow(self.session, pa.table({"html_string": [text]}), "html")
+
+    # -- na, stat, unpivot (quarry/spark/na.py, stat.py, reshape.py) -------------------------
+
+    def _fill_na(self, r) -> DataFrame:
+        from quarry.spark import na
+        return na.fill(self, self.translate(r.input), r)
+
+    def _drop_na(self, r) -> DataFrame:
+        from quarry.spark import na
+        return na.drop(self, self.translate(r.input), r)
+
+    def _replace(self, r) -> DataFrame:
+        from quarry.spark import na
+        return na.replace(self, self.translate(r.input), r)
+
+    def _summary(self, r) -> DataFrame:
+        from quarry.spark import stat
+        return stat.summary(self.session, self.translate(r.input), list(r.statistics))
+
+    def _describe(self, r) -> DataFrame:
+        from quarry.spark import stat
+        return stat.describe(self.session, self.translate(r.input), list(r.cols))
+
+    def _crosstab(self, r) -> DataFrame:
+        from quarry.spark import stat
+        return stat.crosstab(self.session, self.translate(r.input), r.col1, r.col2)
+
+    def _freq_items(self, r) -> DataFrame:
+        from quarry.spark import stat
+        support = r.support if r.HasField("support") else 0.01
+        return stat.freq_items(self.session, self.translate(r.input), list(r.cols), support)
+
+    def _approx_quantile(self, r) -> DataFrame:
+        from quarry.spark import stat
+        return stat.approx_quantile(self.session, self.translate(r.input), list(r.cols), list(r.probabilities),
+                                    r.relative_error)
+
+    def _cov(self, r) -> DataFrame:
+        from quarry.spark import stat
+        return stat.cov(self.session, self.translate(r.input), r.col1, r.col2)
+
+    def _corr(self, r) -> DataFrame:
+        from quarry.spark import stat
+        method = r.method if r.HasField("method") else "pearson"
+        return stat.corr(self.session, self.translate(r.input), r.col1, r.col2, method)
+
+    def _sample_by(self, r) -> DataFrame:
+        from quarry.spark import stat
+        return stat.sample_by(self, self.translate(r.input), r)
+
+    def _cached_remote_relation(self, c) -> DataFrame:
+        return DataFrame.from_arrow(self.session, self.state.checkpointed(c.relation_id), "checkpoint")
+
+    def _catalog(self, c) -> DataFrame:
+        from quarry.spark.catalog import catalog_relation
+        return catalog_relation(self, c)
+
+    def _transpose(self, r) -> DataFrame:
+        from quarry.spark.reshape import transpose
+        return transpose(self, self.translate(r.input), r)
+
+    def _to_schema(self, r) -> DataFrame:
+        from quarry.spark.reshape import to_schema
+        return to_schema(self, self.translate(r.input), r)
+
+    def _unpivot(self, u) -> DataFrame:
+        from quarry.spark.reshape import unpivot
+        return unpivot(self, self.translate(u.input), u)
+
+
+def _plain_group_by(a) -> bool:
+    """Whether the Aggregate ``a`` is a plain ``groupBy`` (no grouping sets, no pivot, no ``grouping()``)."""
+    if a.group_type not in (relations_pb2.Aggregate.GROUP_TYPE_GROUPBY, relations_pb2.Aggregate.GROUP_TYPE_UNSPECIFIED):
+        return False
+    from quarry.spark.grouping import uses_grouping
+    return not uses_grouping(a.aggregate_expressions)
 
 
 # ---------------------------------------------------------------------------- files

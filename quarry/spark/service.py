@@ -5,7 +5,8 @@ RPC                what quarry does
 =================  ==========================================================================
 ExecutePlan        a relation: its schema, then its rows as Arrow IPC batches (with row counts
                    and start offsets), then ``result_complete``; a command (``spark.sql``,
-                   temp views, writes): its result, then ``result_complete``. Always run as a
+                   temp and global temp views, writes, ``writeTo``, checkpoints): its result,
+                   then ``result_complete``. Always run as a
                    reattachable :class:`~quarry.spark.operations.Operation`.
 ReattachExecute    the responses of a running or finished operation after the last one seen
 ReleaseExecute     drops responses the client has (``release_until``) or the operation
@@ -39,6 +40,7 @@ import pyarrow as pa
 from pyspark.sql.connect.proto import base_pb2, base_pb2_grpc, relations_pb2
 
 from quarry.spark.errors import SparkError, not_supported, to_status
+from quarry.spark.metadata import with_metadata
 from quarry.spark.operations import Operation
 from quarry.spark.relations import RelationTranslator
 from quarry.spark.session import SparkSessionState
@@ -69,6 +71,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         self.sessions: dict[str, SparkSessionState] = {}
         self._lock = threading.Lock()
         self._verified: dict[tuple[str, bytes], float] = {}
+        self._global_views: dict[str, dict] = {}     # user -> that user's global temp views
 
     # -- sessions and auth -----------------------------------------------------------------------
 
@@ -105,6 +108,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
                     raise SparkError(f"INVALID_HANDLE.SESSION_NOT_FOUND: no session `{sid}`",
                                      error_class="INVALID_HANDLE.SESSION_NOT_FOUND")
                 state = SparkSessionState(sid, user, self._new_session(user))
+                state.global_store = self._global_views.setdefault(user, {})
                 self.sessions[sid] = state
         if state.user != user:
             raise SparkError("the session belongs to another user", error_class="INVALID_HANDLE.SESSION_NOT_FOUND",
@@ -161,7 +165,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
     def _relation_results(self, state, rel, holder, op):
         df = RelationTranslator(state).translate(rel)
         schema = df.schema
-        yield self._response(state, op, schema=schema_from_arrow(schema))
+        yield self._response(state, op, schema=with_metadata(schema_from_arrow(schema), rel))
         plan = df.logical_plan
         holder["plan"] = plan
         sent = 0
@@ -196,6 +200,18 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         elif kind == "write_operation":
             from quarry.spark.writes import write
             write(state, RelationTranslator(state), command.write_operation)
+        elif kind == "write_operation_v2":
+            from quarry.spark.writes import write_v2
+            write_v2(state, RelationTranslator(state), command.write_operation_v2)
+        elif kind == "checkpoint_command":
+            # df.checkpoint() / localCheckpoint(): the rows kept under an id the client's DataFrame names
+            c = command.checkpoint_command
+            relation_id = state.checkpoint(RelationTranslator(state).translate(c.relation).to_arrow())
+            result = base_pb2.CheckpointCommandResult()
+            result.relation.relation_id = relation_id
+            yield self._response(state, op, checkpoint_command_result=result)
+        elif kind == "remove_cached_remote_relation_command":
+            state.release_checkpoint(command.remove_cached_remote_relation_command.relation.relation_id)
         else:
             raise not_supported(f"the command `{kind}`")
 
@@ -226,7 +242,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             result.relation.sql.CopyFrom(sql)
             return result
         named, positional = translator.sql_arguments(c)
-        outcome = run_spark_sql(state.session, text, named, positional)
+        outcome = run_spark_sql(state.session, text, named, positional, state.global_store)
         from quarry.sql.commands import QueryPlan
         table = state.session.run(outcome.plan).table if isinstance(outcome, QueryPlan) else outcome.table()
         sink = pa.BufferOutputStream()
@@ -236,9 +252,17 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         return result
 
     def _create_view(self, state, c) -> None:
-        if c.is_global:
-            raise not_supported("global temporary views (createGlobalTempView); use createOrReplaceTempView")
         df = RelationTranslator(state).translate(c.input)
+        if c.is_global:
+            from quarry.catalog.providers import ViewTable
+            from quarry.logical.plan_copy import fresh_copy
+            if not c.replace and c.name.lower() in state.global_store:
+                raise SparkError(f"the temporary view `global_temp.{c.name}` already exists",
+                                 error_class="TEMP_TABLE_OR_VIEW_ALREADY_EXISTS",
+                                 parameters={"relationName": f"`global_temp`.`{c.name}`"})
+            plan = df.logical_plan
+            state.global_store[c.name.lower()] = ViewTable(c.name, lambda: fresh_copy(plan), df.schema)
+            return
         if not c.replace and state.session.catalog.exists(c.name):
             raise SparkError(f"the temporary view `{c.name}` already exists",
                              error_class="TEMP_TABLE_OR_VIEW_ALREADY_EXISTS", parameters={"relationName": c.name})
@@ -282,7 +306,8 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             kind = request.WhichOneof("analyze")
             translate = RelationTranslator(state).translate
             if kind == "schema":
-                response.schema.schema.CopyFrom(schema_from_arrow(translate(request.schema.plan.root).schema))
+                root = request.schema.plan.root
+                response.schema.schema.CopyFrom(with_metadata(schema_from_arrow(translate(root).schema), root))
             elif kind == "explain":
                 response.explain.explain_string = self._explain(translate(request.explain.plan.root),
                                                                 request.explain.explain_mode)

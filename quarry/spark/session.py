@@ -82,6 +82,10 @@ class SparkSessionState:
         self.operations: dict = {}                   # operation id -> Operation
         self._cache: dict[bytes, pa.Table] = {}      # serialized relation -> its rows (df.cache())
         self.lock = threading.RLock()
+        # global temp views (``global_temp.name``): lower-cased name -> ViewTable, shared by the sessions
+        # of one user on this server (the service hands the same dict to each of them)
+        self.global_store: dict = {}
+        self._checkpoints: dict[str, pa.Table] = {}   # df.checkpoint(): relation id -> its rows
 
     @property
     def time_zone(self) -> str:
@@ -135,11 +139,46 @@ class SparkSessionState:
     def is_cached(self, relation) -> bool:
         return _cache_key(relation) in self._cache
 
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def checkpoint(self, table: pa.Table) -> str:
+        relation_id = str(uuid.uuid4())
+        self._checkpoints[relation_id] = table
+        return relation_id
+
+    def checkpointed(self, relation_id: str) -> pa.Table:
+        table = self._checkpoints.get(relation_id)
+        if table is None:
+            raise SparkError(f"no checkpointed DataFrame `{relation_id}` in this session",
+                             error_class="INVALID_HANDLE.SESSION_NOT_FOUND")
+        return table
+
+    def release_checkpoint(self, relation_id: str) -> None:
+        self._checkpoints.pop(relation_id, None)
+
+    # -- global temp views -------------------------------------------------------------------------
+
+    def global_views(self) -> list[str]:
+        return [view.name for view in list(self.global_store.values())]
+
+    def global_view(self, name: str):
+        view = self.global_store.get(name.lower())
+        if view is None:
+            raise SparkError(f"the global temporary view `global_temp.{name}` cannot be found",
+                             error_class="TABLE_OR_VIEW_NOT_FOUND",
+                             parameters={"relationName": f"`global_temp`.`{name}`"})
+        return view
+
+    def drop_global_view(self, name: str) -> bool:
+        return self.global_store.pop(name.lower(), None) is not None
+
     def close(self) -> None:
         """Cancel what still runs and forget the session's views and cache."""
         for op in list(self.operations.values()):
             op.interrupt()
         self._cache.clear()
+        self._checkpoints.clear()
 
 
 def _cache_key(relation) -> bytes:

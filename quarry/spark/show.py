@@ -17,8 +17,16 @@ The format, from Spark's documented output::
   below 4), and cells are right-aligned; ``truncate=False`` (0) left-aligns them;
 - values print as Spark casts them to text: ``NULL``, ``true``, ``1.0``, ``1.0E10``,
   ``2024-01-31 12:00:00``, ``[1, 2]``, ``{a -> 1}``, binary as ``[0A FF]``;
+- control characters in names and cells print escaped (a newline as ``\\n``, also ``\\r``,
+  ``\\t``, ``\\f``, ``\\b``, ``\\v``, ``\\a``), before truncation;
 - when there are more rows than shown, ``only showing top N rows`` follows;
 - ``vertical=True`` prints one ``-RECORD i`` block per row (``(0 rows)`` when empty).
+
+``html_string`` is ``Dataset.htmlString`` (``df._repr_html_()`` with
+``spark.sql.repl.eagerEval.enabled``): a ``<table border='1'>`` with a ``<tr><th>`` row of names
+and a ``<tr><td>`` row per shown row, the same cells truncated as above, escaped as Apache
+Commons' ``escapeHtml4`` escapes them (``&amp;``, ``&lt;``, ``&gt;``, ``&quot;`` and HTML 4's
+named entities such as ``&eacute;``), then the same ``only showing top N rows`` line.
 
 Only the rows shown (at most ``num_rows + 1``) are formatted, here in Python: at most a
 screenful of cells, never a whole result.
@@ -43,7 +51,7 @@ import unicodedata
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["show_string", "cell_text"]
+__all__ = ["show_string", "html_string", "cell_text"]
 
 
 def _java_double(v: float) -> str:
@@ -127,7 +135,14 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
+# Spark's SchemaUtils.escapeMetaCharacters: control characters would break the table's lines
+_META = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f", "\b": "\\b", "\v": "\\v",
+                       "\a": "\\a"})
+
+
 def _truncated(cell: str, truncate: int) -> str:
+    """A name or cell as Spark's ``getRows`` gives it: control characters escaped (``\\n``), then cut."""
+    cell = cell.translate(_META)
     if truncate > 0 and len(cell) > truncate:
         return cell[:truncate] if truncate < 4 else cell[:truncate - 3] + "..."
     return cell
@@ -172,6 +187,31 @@ def show_string(table: pa.Table, num_rows: int, truncate: int, vertical: bool = 
             out.append("\n".join(lines) + "\n")
         if not rows:
             out.append("(0 rows)\n")
+    if has_more:
+        out.append(f"only showing top {num_rows} {'row' if num_rows == 1 else 'rows'}\n")
+    return "".join(out)
+
+
+def _escape_html4(text: str) -> str:
+    """``StringEscapeUtils.escapeHtml4``: ``& < > "`` and every HTML 4.01 named entity (not ``'``)."""
+    from html.entities import codepoint2name
+    if text.isascii() and not any(ch in text for ch in '&<>"'):
+        return text
+    return "".join(f"&{codepoint2name[ord(ch)]};" if ord(ch) in codepoint2name else ch for ch in text)
+
+
+def html_string(table: pa.Table, num_rows: int, truncate: int) -> str:
+    """The HTML ``Dataset.htmlString(num_rows, truncate)`` makes for ``table`` (up to ``num_rows + 1``
+    rows, as for :func:`show_string`)."""
+    num_rows = max(num_rows, 0)
+    has_more = table.num_rows > num_rows
+    shown = table.slice(0, num_rows)
+    names = [_truncated(name, truncate) for name in table.column_names]
+    columns = [[_truncated(cell_text(v, c.type), truncate) for v in c.to_pylist()] for c in shown.columns]
+    out = ["<table border='1'>\n", "<tr><th>" + "</th><th>".join(map(_escape_html4, names)) + "</th></tr>\n"]
+    for row in zip(*columns):
+        out.append("<tr><td>" + "</td><td>".join(map(_escape_html4, row)) + "</td></tr>\n")
+    out.append("</table>\n")
     if has_more:
         out.append(f"only showing top {num_rows} {'row' if num_rows == 1 else 'rows'}\n")
     return "".join(out)

@@ -12,7 +12,9 @@ session's command guard, as quarry's own SQL does. Two things are adjusted first
 - a table name qualified by Spark's default catalog and database (``spark_catalog.default.t``,
   ``default.t``) names the table ``t``;
 - ``parquet.`path``` / ``csv.`path``` / ``json.`path``` become quarry's ``read_parquet('path')``,
-  ``read_csv('path')`` table functions (the sandbox checks their paths).
+  ``read_csv('path')`` table functions (the sandbox checks their paths);
+- ``global_temp.v`` names the global temp view ``v`` (``createGlobalTempView``), registered in
+  the session's catalog under a hidden name while the statement binds.
 """
 
 from __future__ import annotations
@@ -68,7 +70,11 @@ def _literal_node(value) -> exp.Expression:
     raise not_supported(f"a SQL parameter of type {type(value).__name__}")
 
 
-def _rewrite(node: exp.Expression, named: dict, positional: list) -> exp.Expression:
+GLOBAL_PREFIX = "global_temp."
+
+
+def _rewrite(node: exp.Expression, named: dict, positional: list, global_views: dict | None = None,
+             used: dict | None = None) -> exp.Expression:
     position = iter(range(len(positional)))
 
     def visit(n):
@@ -94,6 +100,16 @@ def _rewrite(node: exp.Expression, named: dict, positional: list) -> exp.Express
                 function = exp.Anonymous(this=_FILE_FORMATS[db.name.lower()],
                                          expressions=[exp.Literal.string(n.this.name)])
                 return exp.Table(this=function, alias=n.args.get("alias"))
+            if db is not None and db.name.lower() == "global_temp" and global_views is not None:
+                view = global_views.get(n.name.lower())
+                if view is None:
+                    raise SparkError(f"the global temporary view `global_temp.{n.name}` cannot be found",
+                                     error_class="TABLE_OR_VIEW_NOT_FOUND",
+                                     parameters={"relationName": f"`global_temp`.`{n.name}`"})
+                hidden = GLOBAL_PREFIX + n.name.lower()
+                used[hidden] = view
+                alias = n.args.get("alias") or exp.TableAlias(this=exp.to_identifier(n.name))
+                return exp.Table(this=exp.to_identifier(hidden, quoted=True), alias=alias)
             if db is not None and db.name.lower() in ("json", "text", "orc"):
                 raise not_supported(f"SQL over {db.name} files; use spark.read.{db.name.lower()}(...)")
             if db is not None and db.name.lower() in _DEFAULT_QUALIFIERS:
@@ -103,16 +119,21 @@ def _rewrite(node: exp.Expression, named: dict, positional: list) -> exp.Express
     return node.transform(visit, copy=True)
 
 
-def run_spark_sql(session, text: str, named: dict | None = None, positional: list | None = None):
-    """Run the statements in ``text``; the typed result (:mod:`quarry.sql.commands`) of the last one."""
+def run_spark_sql(session, text: str, named: dict | None = None, positional: list | None = None,
+                  global_views: dict | None = None):
+    """Run the statements in ``text``; the typed result (:mod:`quarry.sql.commands`) of the last one.
+    ``global_views`` (lower-cased name -> view) are what ``global_temp.name`` reads."""
     from quarry.catalog.redaction import redacting
     from quarry.logical.functions import using_functions
     from quarry.sql.expr_binder import node_position
     from quarry.sql.statements import bind_statement, run_command
     result = None
     for node in parse_spark_sql(text):
-        node = _rewrite(node, named or {}, positional or [])
+        used: dict = {}
+        node = _rewrite(node, named or {}, positional or [], global_views, used)
         try:
+            for hidden, view in used.items():
+                session.catalog.register(hidden, view)
             with redacting(session.sandbox is not None), using_functions(session.functions):
                 result = run_command(session, bind_statement(session, node, text))
         except QuarryError as err:
@@ -124,4 +145,7 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
                     pass
             err.sql = err.sql or text
             raise
+        finally:
+            for hidden in used:                      # bound already: the plan holds the view's query
+                session.catalog.drop(hidden, if_exists=True)
     return result

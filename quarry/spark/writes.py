@@ -8,8 +8,22 @@ existing path, ``ignore`` then writes nothing, ``overwrite`` replaces it, ``appe
 file. Every path passes the session's sandbox (``check_write_allowed``) first, and a write
 needs the caller's role to allow writes.
 
-Not supported (refused): ``saveAsTable`` / ``insertInto``, ``bucketBy``, ``sortBy``, formats
-other than parquet/csv/json, and options other than those listed in ``_OPTIONS``.
+``saveAsTable(name)`` makes ``name`` a table of the session's catalog holding the rows (in
+memory, like quarry's ``CREATE TABLE AS``; the format and ``partitionBy`` change nothing in
+what it returns), with the same modes: ``errorifexists`` refuses an existing table,
+``ignore`` keeps it, ``overwrite`` replaces it, ``append`` adds the rows (matched by column
+name, cast to the table's types). ``insertInto(name[, overwrite])`` adds (or, overwriting,
+replaces) the rows of an existing table, matched by position as in Spark. ``df.writeTo(name)``
+does the same with ``create``, ``replace``, ``createOrReplace``, ``append`` (by name),
+``overwrite(lit(True))`` and ``overwritePartitions`` (these tables have no partitions: every
+row is replaced).
+
+``repartition(n)`` or ``coalesce(n)`` just before a path write makes up to ``n`` part files
+(``part-00000-...`` to ``part-0000<n-1>-...``, even runs of rows), ``repartition(n, "k")`` puts
+the rows of one key in one file, as Spark writes one file per partition.
+
+Not supported (refused): ``bucketBy``, ``sortBy``, formats other than parquet/csv/json, and
+options other than those listed in ``_OPTIONS``.
 """
 
 from __future__ import annotations
@@ -36,8 +50,6 @@ _OPTIONS = {"parquet": {"compression"}, "csv": {"header", "sep", "delimiter"}, "
 
 def write(state, translator, w) -> None:
     """Run the WriteOperation ``w`` for the Spark session ``state``."""
-    if w.WhichOneof("save_type") != "path":
-        raise not_supported("saveAsTable / insertInto (write to a path instead)")
     if w.HasField("bucket_by") or w.sort_column_names or w.clustering_columns:
         raise not_supported("bucketBy / sortBy / clusterBy")
     fmt = (w.source or "parquet").lower()
@@ -49,6 +61,13 @@ def write(state, translator, w) -> None:
             raise not_supported(f"the {fmt} write option `{key}`")
     session = state.session
     guard = session.command_guard
+    if w.WhichOneof("save_type") == "table":
+        if guard is not None:
+            guard.require("write", f"write the table `{w.table.table_name}`")
+        _save_table(state, translator, w)
+        return
+    if w.WhichOneof("save_type") != "path":
+        raise not_supported("a write without a path or table")
     if guard is not None:
         guard.require("write", f"write {fmt} files")
     path = w.path
@@ -70,7 +89,21 @@ def write(state, translator, w) -> None:
         df.write_parquet(path, partition_by=partition, **_parquet_options(options))
         return
     os.makedirs(path, exist_ok=True)
-    target = os.path.join(path, f"part-00000-{uuid.uuid4()}.{fmt}")
+    parts = _requested_files(w.input)
+    if parts is None or parts <= 1:
+        _write_file(df, fmt, os.path.join(path, f"part-00000-{uuid.uuid4()}.{fmt}"), options)
+        return
+    # repartition(n) / coalesce(n) before the write: up to n part files, as Spark writes one per partition
+    from quarry.api.dataframe import DataFrame
+    table = df.to_arrow()
+    keys = _partition_keys(translator, w.input, df)
+    for i, piece in enumerate(_split(table, parts, keys)):
+        if piece.num_rows or i == 0:
+            _write_file(DataFrame.from_arrow(session, piece, "part"), fmt,
+                        os.path.join(path, f"part-{i:05d}-{uuid.uuid4()}.{fmt}"), options)
+
+
+def _write_file(df, fmt: str, target: str, options: dict) -> None:
     if fmt == "parquet":
         df.write_parquet(target, **_parquet_options(options))
     elif fmt == "csv":
@@ -80,6 +113,55 @@ def write(state, translator, w) -> None:
         _write_json(df, target)
 
 
+def _requested_files(rel) -> int | None:
+    """The partition count a ``repartition(n)`` / ``coalesce(n)`` / ``repartition(n, cols)`` on top of
+    the written relation asks for (None when there is none)."""
+    kind = rel.WhichOneof("rel_type")
+    if kind == "repartition":
+        return rel.repartition.num_partitions
+    if kind == "repartition_by_expression" and rel.repartition_by_expression.HasField("num_partitions"):
+        return rel.repartition_by_expression.num_partitions
+    return None
+
+
+def _partition_keys(translator, rel, df) -> list[str] | None:
+    """For ``repartition(n, cols)``: the names of the key columns, when they are plain columns."""
+    if rel.WhichOneof("rel_type") != "repartition_by_expression":
+        return None
+    names = []
+    present = {c.lower(): c for c in df.columns}
+    for e in rel.repartition_by_expression.partition_exprs:
+        if e.WhichOneof("expr_type") == "sort_order":
+            return None                      # repartitionByRange: ranges, not keys
+        if e.WhichOneof("expr_type") != "unresolved_attribute":
+            raise not_supported("repartition(n, expression) before a write; repartition by columns")
+        name = e.unresolved_attribute.unparsed_identifier
+        if name.lower() not in present:
+            raise SparkError(f"cannot resolve `{name}` to repartition by",
+                             error_class="UNRESOLVED_COLUMN.WITH_SUGGESTION",
+                             parameters={"objectName": f"`{name}`", "proposal": ""})
+        names.append(present[name.lower()])
+    return names
+
+
+def _split(table: pa.Table, parts: int, keys: list[str] | None) -> list[pa.Table]:
+    """``table`` cut into ``parts`` pieces: by key (rows with equal keys together) or into even runs."""
+    import numpy as np
+    import pyarrow.compute as pc
+    if not keys:
+        size = -(-table.num_rows // parts) if table.num_rows else 0
+        return [table.slice(i * size, size) for i in range(parts)] if size else [table]
+    # each distinct key gets a number (in order of first appearance), its rows go to piece number % parts
+    combined = table.select(keys).group_by(keys, use_threads=False).aggregate([])
+    index = combined.append_column("__k", pa.array(np.arange(combined.num_rows) % parts))
+    joined = table.append_column("__row", pa.array(np.arange(table.num_rows))).join(
+        index, keys=keys, join_type="left outer", use_threads=False)
+    joined = joined.sort_by("__row")
+    piece_of = pc.fill_null(joined.column("__k"), 0)        # NULL keys (which a join does not match) go first
+    rest = joined.drop_columns(["__k", "__row"]).select(table.column_names)
+    return [rest.filter(pc.equal(piece_of, i)) for i in range(parts)]
+
+
 def _parquet_options(options: dict) -> dict:
     return {"compression": options["compression"]} if "compression" in options else {}
 
@@ -87,3 +169,113 @@ def _parquet_options(options: dict) -> dict:
 def _write_json(df, target: str) -> None:
     """JSON lines, one object per row (pandas' vectorized writer; NULLs are written as ``null``)."""
     df.to_arrow().to_pandas().to_json(target, orient="records", lines=True, date_format="iso")
+
+
+def _save_table(state, translator, w) -> None:
+    """``saveAsTable`` / ``insertInto``: the rows into a table of the session's catalog (see the module)."""
+    insert = w.table.save_method == commands_pb2.WriteOperation.SaveTable.TABLE_SAVE_METHOD_INSERT_INTO
+    _store(state, translator, w.table.table_name, w.input, _MODES.get(w.mode, "errorifexists"), insert)
+
+
+def _table_name(identifier: str) -> str:
+    from quarry.spark.expressions import split_identifier
+    parts = split_identifier(identifier)
+    while len(parts) > 1 and parts[0].lower() in ("spark_catalog", "default"):
+        parts = parts[1:]
+    if len(parts) != 1:
+        raise not_supported(f"a table outside the default database (`{identifier}`)")
+    return parts[0]
+
+
+_V2 = commands_pb2.WriteOperationV2
+
+
+def write_v2(state, translator, w) -> None:
+    """``df.writeTo(name).create() / replace() / createOrReplace() / append() / overwrite(True) /
+    overwritePartitions()``, onto the same tables as ``saveAsTable`` (which have no partitions:
+    ``overwritePartitions`` replaces every row)."""
+    guard = state.session.command_guard
+    if guard is not None:
+        guard.require("write", f"write the table `{w.table_name}`")
+    if w.partitioning_columns or w.clustering_columns:
+        raise not_supported("writeTo(...).partitionedBy / clusterBy")
+    name = _table_name(w.table_name)
+    exists = state.session.catalog.exists(name)
+    mode = w.mode
+    if mode == _V2.MODE_CREATE:
+        _store(state, translator, w.table_name, w.input, "errorifexists", False)
+    elif mode == _V2.MODE_CREATE_OR_REPLACE:
+        _store(state, translator, w.table_name, w.input, "overwrite", False)
+    elif mode in (_V2.MODE_REPLACE, _V2.MODE_APPEND, _V2.MODE_OVERWRITE, _V2.MODE_OVERWRITE_PARTITIONS):
+        if not exists:
+            raise SparkError(f"the table `{w.table_name}` cannot be found", error_class="TABLE_OR_VIEW_NOT_FOUND",
+                             parameters={"relationName": f"`{w.table_name}`"})
+        if mode == _V2.MODE_OVERWRITE:
+            c = w.overwrite_condition
+            if not (c.WhichOneof("expr_type") == "literal" and c.literal.WhichOneof("literal_type") == "boolean"
+                    and c.literal.boolean):
+                raise not_supported("overwrite(condition) with a condition other than lit(True)")
+        if mode == _V2.MODE_REPLACE:            # a new table in the old one's place (its own columns)
+            _store(state, translator, w.table_name, w.input, "overwrite", False)
+        else:                                   # the rows of the table, matched by column name
+            how = "append" if mode == _V2.MODE_APPEND else "overwrite"
+            _store(state, translator, w.table_name, w.input, how, False, by_name=True)
+    else:
+        raise not_supported("writeTo without a mode")
+
+
+def _store(state, translator, identifier: str, source, mode: str, insert: bool, by_name: bool = False) -> None:
+    from quarry.catalog.providers import MemoryTable
+    session = state.session
+    name = _table_name(identifier)
+    catalog = session.catalog
+    exists = catalog.exists(name)
+    if exists and catalog.get(name).kind == "view":
+        raise SparkError(f"`{name}` is a temporary view, not a table", error_class="UNSUPPORTED_INSERT.NOT_ALLOWED",
+                         exception="AnalysisException")
+    if insert:
+        if not exists:
+            raise SparkError(f"the table `{name}` cannot be found", error_class="TABLE_OR_VIEW_NOT_FOUND",
+                             parameters={"relationName": f"`{name}`"})
+    elif exists:
+        if mode == "errorifexists":
+            raise SparkError(f"the table `{name}` already exists", error_class="TABLE_OR_VIEW_ALREADY_EXISTS",
+                             parameters={"relationName": f"`{name}`"})
+        if mode == "ignore":
+            return
+    rows = translator.translate(source).to_arrow()
+    if exists and (insert or mode == "append" or by_name):
+        current = translator.table(name).to_arrow()
+        fitted = _fit(name, rows, current.schema, by_position=insert)
+        if mode == "overwrite":
+            rows = fitted               # insertInto(overwrite=True), writeTo().replace() / overwrite(...)
+        else:
+            base = current.cast(fitted.schema) if current.schema != fitted.schema else current
+            rows = pa.concat_tables([base, fitted])
+    catalog.register(name, MemoryTable(name, rows), replace=True)
+    from quarry.spark.catalog import table_relation
+    if state.is_cached(table_relation(name)):          # a cached table stays cached, with its new rows
+        state.persist(table_relation(name), translator.table(name).to_arrow())
+
+
+def _fit(name: str, rows: pa.Table, target: pa.Schema, by_position: bool) -> pa.Table:
+    """``rows`` as rows of the table ``name`` (schema ``target``): columns matched by position
+    (``insertInto``) or by name (``append``, ``writeTo``), cast to the table's types."""
+    if rows.num_columns != len(target):
+        raise SparkError(f"`{name}` has {len(target)} columns, the data {rows.num_columns}",
+                         error_class="INSERT_COLUMN_ARITY_MISMATCH")
+    if by_position:
+        columns = rows.columns
+    else:
+        by_lower = {n.lower(): i for i, n in enumerate(rows.column_names)}
+        missing = [f.name for f in target if f.name.lower() not in by_lower]
+        if missing:
+            raise SparkError(f"the data has no column {missing[0]!r} of the table `{name}` (table: {target.names}, "
+                             f"data: {rows.column_names})", error_class="INCOMPATIBLE_DATA_FOR_TABLE.CANNOT_FIND_DATA")
+        columns = [rows.column(by_lower[f.name.lower()]) for f in target]
+    try:
+        return pa.Table.from_arrays([c.cast(f.type) for c, f in zip(columns, target)],
+                                    schema=pa.schema([f.with_nullable(True) for f in target]))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SparkError(f"the rows do not fit the table `{name}`: {exc}", error_class="CAST_INVALID_INPUT") \
+            from None

@@ -393,5 +393,5 @@ def test_unknown_table_and_syntax_errors(spark):
 def test_unsupported_things_are_refused_by_name(people):
     with pytest.raises(UnsupportedOperationException, match="Not supported: the function `collect_list`"):
         people.groupBy("city").agg(F.collect_list("name")).collect()
-    with pytest.raises(UnsupportedOperationException, match="Not supported: rollup aggregation"):
-        people.rollup("city").count().collect()
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the relation `with_watermark`"):
+        people.withWatermark("name", "1 minute").collect()

@@ -1,0 +1,346 @@
+"""``spark.catalog``: the Catalog relation, over the session's quarry catalog.
+
+quarry has one catalog (``spark_catalog``) with one database (``default``): the server's tables
+(from ``--data``) and those a client made (``saveAsTable``, ``CREATE TABLE``) are its tables,
+temp views (``createOrReplaceTempView``) are temporary (``tableType`` ``TEMPORARY``, no
+namespace), global temp views live in ``global_temp`` (shared by the server's sessions).
+
+Supported: currentCatalog, setCurrentCatalog (``spark_catalog`` only), listCatalogs,
+currentDatabase, setCurrentDatabase (``default`` only), listDatabases, getDatabase,
+databaseExists, listTables, getTable, tableExists, listColumns, listViews, createTable /
+createExternalTable (a Parquet path becomes an external table over its files, other sources
+are read into memory), listFunctions, functionExists, getFunction, dropTempView,
+dropGlobalTempView, dropTable, dropView, isCached, cacheTable, uncacheTable, clearCache,
+refreshTable (an external Parquet table lists its files again, as Spark refreshes its cached
+listing; a cached table is uncached), refreshByPath and recoverPartitions (nothing to do),
+truncateTable (the table keeps its columns and loses its rows), analyzeTable (nothing to do:
+quarry keeps no statistics to refresh). Patterns are
+Spark's: ``*`` for any characters, ``|`` between alternatives, case-insensitive.
+
+listFunctions lists the Spark functions the front end translates (built-in, so temporary, as
+Spark lists them); functionExists and getFunction ask the translator. The rest (partitions,
+databases other than ``default``, table properties) is refused by name.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+
+from quarry.api.dataframe import DataFrame
+from quarry.spark.errors import SparkError, not_supported
+from quarry.spark.types import from_arrow, simple_string
+
+__all__ = ["catalog_relation", "table_relation", "GLOBAL_DATABASE"]
+
+CATALOG = "spark_catalog"
+DATABASE = "default"
+GLOBAL_DATABASE = "global_temp"
+
+
+def _matches(pattern: str | None):
+    if not pattern:
+        return lambda name: True
+    options = [re.compile(re.escape(p.strip()).replace(r"\*", ".*"), re.IGNORECASE) for p in pattern.split("|")]
+    return lambda name: any(o.fullmatch(name) for o in options)
+
+
+def _frame(session, data: dict, types: dict) -> DataFrame:
+    table = pa.table({k: pa.array(v, types[k]) for k, v in data.items()})
+    return DataFrame.from_arrow(session, table, "catalog")
+
+
+def _bool(session, value: bool, name: str = "value") -> DataFrame:
+    return _frame(session, {name: [value]}, {name: pa.bool_()})
+
+
+def _done(session) -> DataFrame:
+    return _frame(session, {"done": []}, {"done": pa.bool_()})
+
+
+def _check_database(db: str | None) -> None:
+    if db and db.lower() not in (DATABASE, f"{CATALOG}.{DATABASE}", GLOBAL_DATABASE):
+        raise SparkError(f"the database `{db}` does not exist (quarry has `{DATABASE}` and `{GLOBAL_DATABASE}`)",
+                         error_class="SCHEMA_NOT_FOUND", parameters={"schemaName": f"`{db}`"})
+
+
+def _split(name: str, db: str | None = None) -> tuple[str | None, str]:
+    from quarry.spark.expressions import split_identifier
+    parts = split_identifier(name)
+    while len(parts) > 1 and parts[0].lower() == CATALOG:
+        parts = parts[1:]
+    if len(parts) == 2:
+        return parts[0].lower(), parts[1]
+    if len(parts) != 1:
+        raise not_supported(f"the qualified name `{name}`")
+    return (db.lower() if db else None), parts[0]
+
+
+_TABLE_TYPES = {"name": pa.string(), "catalog": pa.string(), "namespace": pa.list_(pa.string()),
+                "description": pa.string(), "tableType": pa.string(), "isTemporary": pa.bool_()}
+
+
+class _Tables:
+    """The rows of listTables / getTable."""
+
+    def __init__(self):
+        self.rows = {k: [] for k in _TABLE_TYPES}
+
+    def add(self, name: str, temporary: bool, database: str | None, kind: str = "MANAGED"):
+        self.rows["name"].append(name)
+        self.rows["catalog"].append(None if temporary and database is None else CATALOG if database else None)
+        self.rows["namespace"].append([database] if database else [])
+        self.rows["description"].append(None)
+        self.rows["tableType"].append("TEMPORARY" if temporary else kind)
+        self.rows["isTemporary"].append(temporary)
+
+
+def _entries(translator, db: str | None):
+    """(name, temporary, database, kind) of every table and view ``db`` shows (temp views always)."""
+    state = translator.state
+    out = []
+    if db in (None, DATABASE):
+        for provider in state.session.catalog.providers():
+            temporary = provider.kind == "view"
+            kind = "EXTERNAL" if provider.kind in ("parquet", "csv") else "MANAGED"
+            out.append((provider.name, temporary, None if temporary else DATABASE, kind))
+    if db == GLOBAL_DATABASE:
+        for name in sorted(state.global_views()):
+            out.append((name, True, GLOBAL_DATABASE, "TEMPORARY"))
+    return out
+
+
+def catalog_relation(translator, c) -> DataFrame:
+    session = translator.session
+    state = translator.state
+    kind = c.WhichOneof("cat_type")
+    m = getattr(c, kind) if kind else None
+    if kind == "current_catalog":
+        return _frame(session, {"catalog": [CATALOG]}, {"catalog": pa.string()})
+    if kind == "set_current_catalog":
+        if m.catalog_name.lower() != CATALOG:
+            raise SparkError(f"the catalog `{m.catalog_name}` does not exist", error_class="CATALOG_NOT_FOUND")
+        return _done(session)
+    if kind == "list_catalogs":
+        names = [CATALOG] if _matches(m.pattern if m.HasField("pattern") else None)(CATALOG) else []
+        return _frame(session, {"name": names, "description": [None] * len(names)},
+                      {"name": pa.string(), "description": pa.string()})
+    if kind == "current_database":
+        return _frame(session, {"db": [DATABASE]}, {"db": pa.string()})
+    if kind == "set_current_database":
+        if m.db_name.lower() != DATABASE:
+            raise not_supported(f"a current database other than `{DATABASE}` (`{m.db_name}`)")
+        return _done(session)
+    if kind in ("list_databases", "get_database", "database_exists"):
+        if kind == "list_databases":
+            match = _matches(m.pattern if m.HasField("pattern") else None)
+            names = [d for d in (DATABASE,) if match(d)]
+        else:
+            name = m.db_name.lower().removeprefix(f"{CATALOG}.")
+            if kind == "database_exists":
+                return _bool(session, name == DATABASE)
+            if name != DATABASE:
+                _check_database(m.db_name)
+                raise SparkError(f"the database `{m.db_name}` does not exist", error_class="SCHEMA_NOT_FOUND")
+            names = [DATABASE]
+        return _frame(session, {"name": names, "catalog": [CATALOG] * len(names),
+                                "description": ["default database"] * len(names),
+                                "locationUri": [None] * len(names)},
+                      {"name": pa.string(), "catalog": pa.string(), "description": pa.string(),
+                       "locationUri": pa.string()})
+    if kind in ("list_tables", "list_views"):
+        db = m.db_name.lower() if m.HasField("db_name") else None
+        _check_database(db)
+        match = _matches(m.pattern if m.HasField("pattern") else None)
+        rows = _Tables()
+        for name, temporary, database, tkind in _entries(translator, db):
+            if match(name) and (kind == "list_tables" or temporary):
+                rows.add(name, temporary, database, tkind if not temporary else "TEMPORARY")
+        return _frame(session, rows.rows, _TABLE_TYPES)
+    if kind in ("get_table", "table_exists"):
+        db, name = _split(m.table_name, m.db_name if m.HasField("db_name") else None)
+        found = [e for e in _entries(translator, db or DATABASE) if e[0].lower() == name.lower()]
+        if kind == "table_exists":
+            return _bool(session, bool(found))
+        if not found:
+            raise SparkError(f"the table or view `{m.table_name}` cannot be found",
+                             error_class="TABLE_OR_VIEW_NOT_FOUND",
+                             parameters={"relationName": f"`{m.table_name}`"})
+        rows = _Tables()
+        rows.add(*found[0])
+        return _frame(session, rows.rows, _TABLE_TYPES)
+    if kind == "list_columns":
+        db, name = _split(m.table_name, m.db_name if m.HasField("db_name") else None)
+        df = translator.table(f"{db}.{name}" if db else name)
+        schema = df.schema
+        n = len(schema)
+        return _frame(session, {"name": schema.names, "description": [None] * n,
+                                "dataType": [simple_string(from_arrow(f.type)) for f in schema],
+                                "nullable": [f.nullable for f in schema], "isPartition": [False] * n,
+                                "isBucket": [False] * n, "isCluster": [False] * n},
+                      {"name": pa.string(), "description": pa.string(), "dataType": pa.string(),
+                       "nullable": pa.bool_(), "isPartition": pa.bool_(), "isBucket": pa.bool_(),
+                       "isCluster": pa.bool_()})
+    if kind in ("list_functions", "get_function", "function_exists"):
+        return _functions(translator, kind, m)
+    if kind in ("create_table", "create_external_table"):
+        return _create_table(translator, m)
+    if kind == "drop_temp_view":
+        catalog = session.catalog
+        exists = catalog.exists(m.view_name) and catalog.get(m.view_name).kind == "view"
+        if exists:
+            catalog.drop(m.view_name)
+            state.unpersist(table_relation(m.view_name))
+        return _bool(session, exists)
+    if kind == "drop_global_temp_view":
+        return _bool(session, state.drop_global_view(m.view_name))
+    if kind in ("drop_table", "drop_view"):
+        name = m.table_name if kind == "drop_table" else m.view_name
+        db, bare = _split(name)
+        if db == GLOBAL_DATABASE:
+            if not state.drop_global_view(bare) and not m.if_exists:
+                raise SparkError(f"the view `{name}` cannot be found", error_class="TABLE_OR_VIEW_NOT_FOUND")
+            return _done(session)
+        _guard(session, f"drop `{bare}`")
+        session.catalog.drop(bare, if_exists=m.if_exists, kind="view" if kind == "drop_view" else None)
+        state.unpersist(table_relation(name))
+        return _done(session)
+    if kind in ("is_cached", "cache_table", "uncache_table"):
+        rel = table_relation(m.table_name)
+        if kind == "is_cached":
+            return _bool(session, state.is_cached(rel))
+        if kind == "cache_table":
+            state.persist(rel, translator.table(m.table_name).to_arrow())
+        else:
+            state.unpersist(rel)
+        return _done(session)
+    if kind == "clear_cache":
+        state.clear_cache()
+        return _done(session)
+    if kind == "truncate_table":
+        from quarry.catalog.providers import MemoryTable
+        db, bare = _split(m.table_name)
+        provider = session.catalog.get(bare)
+        if provider.kind == "view":
+            raise SparkError(f"`{bare}` is a view: only tables can be truncated",
+                             error_class="EXPECT_TABLE_NOT_VIEW.NO_ALTERNATIVE")
+        _guard(session, f"truncate `{bare}`")
+        session.catalog.register(bare, MemoryTable(provider.name, provider.schema.empty_table()), replace=True)
+        state.unpersist(table_relation(m.table_name))
+        return _done(session)
+    if kind == "refresh_table":
+        # an external Parquet table lists its files again (Spark caches the listing until a refresh)
+        from quarry.catalog.providers import ParquetTable
+        db, bare = _split(m.table_name)
+        provider = session.catalog.get(bare)
+        if isinstance(provider, ParquetTable):
+            session.catalog.register(bare, ParquetTable(provider.name, provider.location), replace=True)
+        state.unpersist(table_relation(m.table_name))
+        return _done(session)
+    if kind in ("refresh_by_path", "recover_partitions", "analyze_table"):
+        return _done(session)                 # quarry reads the files as they are on every query
+    name = kind or "an empty catalog call"
+    raise not_supported(f"spark.catalog `{name}`")
+
+
+_FUNCTION_TYPES = {"name": pa.string(), "catalog": pa.string(), "namespace": pa.list_(pa.string()),
+                   "description": pa.string(), "className": pa.string(), "isTemporary": pa.bool_()}
+
+
+def _function_names() -> list[str]:
+    """The Spark functions the expression translator knows by name (its registry and its tables)."""
+    from quarry.spark import expressions as SE
+    from quarry.spark.functions import REGISTRY
+    names = set(REGISTRY) | set(SE._SAME) | {n for n in SE._BINARY if n.isalpha()}
+    return sorted(n.lower() for n in names)
+
+
+def _function_known(translator, name: str) -> bool:
+    """Whether the translator takes ``name`` (asked with no arguments: only "Not supported: the
+    function" says it does not)."""
+    from pyspark.sql.connect.proto import expressions_pb2
+    call = expressions_pb2.Expression.UnresolvedFunction(function_name=name)
+    try:
+        translator.expressions.function(call)
+    except SparkError as err:
+        return not err.message.startswith("Not supported: the function")
+    except Exception:               # wrong arguments: the function exists
+        return True
+    return True
+
+
+def _functions(translator, kind: str, m) -> DataFrame:
+    session = translator.session
+    if m.HasField("db_name"):
+        _check_database(m.db_name)
+    if kind == "function_exists":
+        return _bool(session, _function_known(translator, m.function_name))
+    if kind == "get_function":
+        if not _function_known(translator, m.function_name):
+            raise SparkError(f"the function `{m.function_name}` cannot be found", error_class="ROUTINE_NOT_FOUND",
+                             parameters={"routineName": f"`{m.function_name}`"})
+        names = [m.function_name.lower()]
+    else:
+        match = _matches(m.pattern if m.HasField("pattern") else None)
+        names = [n for n in _function_names() if match(n)]
+    rows = {"name": names, "catalog": [None] * len(names), "namespace": [None] * len(names),
+            "description": [None] * len(names), "className": [None] * len(names),
+            "isTemporary": [True] * len(names)}
+    return _frame(session, rows, _FUNCTION_TYPES)
+
+
+def _guard(session, what: str) -> None:
+    guard = session.command_guard
+    if guard is not None:
+        guard.require("write", what)
+
+
+def table_relation(name: str):
+    """The relation ``spark.table(name)`` sends (the key of its cached rows)."""
+    from pyspark.sql.connect.proto import relations_pb2
+    rel = relations_pb2.Relation()
+    rel.common.SetInParent()              # the client's relation has a `common` (its plan id is not part of the key)
+    rel.read.named_table.unparsed_identifier = name
+    return rel
+
+
+def _create_table(translator, m) -> DataFrame:
+    from quarry.catalog.providers import MemoryTable
+    from quarry.spark.relations import read_files
+    session = translator.session
+    db, name = _split(m.table_name)
+    if db not in (None, DATABASE):
+        raise not_supported(f"creating a table in `{db}`")
+    # the client's DataFrame of createTable is this relation: each use of it runs it again, and finds the
+    # table this very call made
+    made = translator.state.__dict__.setdefault("created_tables", {})
+    key = m.SerializeToString(deterministic=True)
+    if session.catalog.exists(name) and made.get(name.lower()) == key:
+        return translator.table(name)
+    if session.catalog.exists(name):
+        raise SparkError(f"the table `{name}` already exists", error_class="TABLE_OR_VIEW_ALREADY_EXISTS",
+                         parameters={"relationName": f"`{name}`"})
+    _guard(session, f"create the table `{name}`")
+    options = {k.lower(): v for k, v in m.options.items()}
+    path = m.path if m.HasField("path") else options.pop("path", None)
+    fmt = (m.source if m.HasField("source") else "parquet").lower()
+    schema = None
+    if m.HasField("schema"):
+        from quarry.spark.types import to_arrow
+        t = to_arrow(m.schema, translator.state.time_zone)
+        schema = pa.schema([t.field(i) for i in range(t.num_fields)]) if pa.types.is_struct(t) else None
+    if path is None:
+        if schema is None:
+            raise SparkError("createTable without a path needs a schema", error_class="UNABLE_TO_INFER_SCHEMA")
+        session.catalog.register(name, MemoryTable(name, schema.empty_table()), replace=False)
+    elif fmt == "parquet" and schema is None and not options:
+        # an external table: the files, read by each query as they are then
+        from quarry.catalog.providers import ParquetTable
+        session.check_path_allowed([path])
+        session.catalog.register(name, ParquetTable(name, path), replace=False)
+    else:
+        table = read_files(session, fmt, [path], options, schema)
+        session.catalog.register(name, MemoryTable(name, table), replace=False)
+    made[name.lower()] = key
+    return translator.table(name)

@@ -1,0 +1,591 @@
+"""More PySpark programs through the real ``pyspark-client``: rollup/cube/grouping sets, pivot,
+the na and stat functions, unpivot, HTML output, seeded sampling, tables and the catalog.
+
+Each answer is DuckDB's over the same rows, or written by hand from Spark's documentation
+(the pyspark docstring examples of describe, summary, crosstab, unpivot, na.fill, ...)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pyspark.errors import AnalysisException
+from pyspark.sql import functions as F
+
+SALES = [("paris", "tea", 2024, 10.0), ("paris", "tea", 2025, 12.5), ("paris", "coffee", 2024, 7.0),
+         ("rome", "coffee", 2024, 3.0), ("rome", "coffee", 2025, None), ("oslo", "tea", 2025, 4.5)]
+
+
+@pytest.fixture(scope="module")
+def sales(spark):
+    return spark.createDataFrame(SALES, "city string, item string, year int, amount double")
+
+
+@pytest.fixture
+def duck_sales(duckdb_con):
+    duckdb_con.execute("CREATE TABLE sales (city VARCHAR, item VARCHAR, year INTEGER, amount DOUBLE)")
+    duckdb_con.executemany("INSERT INTO sales VALUES (?, ?, ?, ?)", SALES)
+    return duckdb_con
+
+
+def rows(df):
+    return [tuple(r) for r in df.collect()]
+
+
+def _key(row):
+    return tuple((v is None, v) for v in row)
+
+
+# -- rollup, cube, grouping sets, pivot ----------------------------------------------------------
+
+def test_rollup_with_grouping(sales, duck_sales):
+    got = sales.rollup("city", "item").agg(F.sum("amount").alias("total"), F.count("*").alias("n"),
+                                          F.grouping("city").alias("gc"), F.grouping_id().alias("gid"))
+    assert got.columns == ["city", "item", "total", "n", "gc", "gid"]
+    expected = duck_sales.sql("SELECT city, item, sum(amount), count(*), grouping(city), grouping(city, item) "
+                              "FROM sales GROUP BY ROLLUP (city, item)").fetchall()
+    assert sorted(rows(got), key=_key) == sorted(expected, key=_key)
+    assert dict(got.dtypes)["gc"] == "tinyint" and dict(got.dtypes)["gid"] == "bigint"
+
+
+def test_cube_counts_every_combination(sales, duck_sales):
+    got = sales.cube("city", "year").agg(F.max("amount").alias("top")).orderBy("city", "year")
+    expected = duck_sales.sql("SELECT city, year, max(amount) FROM sales GROUP BY CUBE (city, year)").fetchall()
+    assert sorted(rows(got), key=_key) == sorted(expected, key=_key)
+    assert len(rows(got)) == len(expected) == 11          # 5 pairs, 3 cities, 2 years, the total
+
+
+def test_grouping_sets(sales, duck_sales):
+    got = sales.groupingSets([["city"], ["item"], []], "city", "item").agg(F.sum("amount").alias("s"))
+    expected = duck_sales.sql("SELECT city, item, sum(amount) FROM sales "
+                              "GROUP BY GROUPING SETS ((city), (item), ())").fetchall()
+    assert sorted(rows(got), key=_key) == sorted(expected, key=_key)
+
+
+def test_grouping_without_rollup_is_refused_as_in_spark(sales):
+    with pytest.raises(AnalysisException, match="GroupingSets / Cube / Rollup"):
+        sales.groupBy("city").agg(F.grouping_id()).collect()
+
+
+def test_pivot_without_values_finds_them(sales, duck_sales):
+    got = sales.groupBy("city").pivot("year").sum("amount").orderBy("city")
+    assert got.columns == ["city", "2024", "2025"]
+    expected = duck_sales.sql("SELECT city, sum(amount) FILTER (WHERE year = 2024), "
+                              "sum(amount) FILTER (WHERE year = 2025) FROM sales GROUP BY city ORDER BY city").fetchall()
+    assert rows(got) == expected
+
+
+def test_pivot_of_any_aggregate_matches_duckdb(sales, duck_sales):
+    got = sales.groupBy("item").pivot("year", [2024, 2025]).agg(
+        (F.sum(F.col("amount") * 2) + F.countDistinct("city")).alias("x")).orderBy("item")
+    expected = duck_sales.sql(
+        "SELECT item, sum(amount * 2) FILTER (WHERE year = 2024) + count(DISTINCT city) FILTER (WHERE year = 2024), "
+        "sum(amount * 2) FILTER (WHERE year = 2025) + count(DISTINCT city) FILTER (WHERE year = 2025) "
+        "FROM sales GROUP BY item ORDER BY item").fetchall()
+    assert rows(got) == expected
+
+
+def test_pivot_with_two_aggregates_names_value_then_aggregate(sales):
+    got = sales.groupBy("item").pivot("city", ["paris", "rome"]).agg(F.count("*").alias("n"),
+                                                                  F.min("year").alias("y")).orderBy("item")
+    assert got.columns == ["item", "paris_n", "paris_y", "rome_n", "rome_y"]
+    assert rows(got) == [("coffee", 1, 2024, 2, 2024), ("tea", 2, 2024, None, None)]    # NULL, not 0, as Spark
+
+
+# -- na functions: the pyspark docstring examples --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def people(spark):
+    return spark.createDataFrame([(10, 80.5, "Alice", None), (5, None, "Bob", None), (None, None, "Tom", None),
+                                  (None, None, None, True)], schema=["age", "height", "name", "bool"])
+
+
+def test_fillna_by_type(people):
+    assert rows(people.na.fill(50)) == [(10, 80.5, "Alice", None), (5, 50.0, "Bob", None),
+                                        (50, 50.0, "Tom", None), (50, 50.0, None, True)]
+    assert rows(people.fillna(False).select("bool")) == [(False,), (False,), (False,), (True,)]
+    assert rows(people.fillna({"age": 50, "name": "unknown"})) == [
+        (10, 80.5, "Alice", None), (5, None, "Bob", None), (50, None, "Tom", None), (50, None, "unknown", True)]
+    # a string fills only string columns; a subset limits the columns
+    assert rows(people.na.fill("x")) == rows(people.na.fill({"name": "x"}))
+    assert rows(people.na.fill(1.9, subset=["age"]).select("age", "height")) == [
+        (10, 80.5), (5, None), (1, None), (1, None)]
+
+
+def test_fillna_fills_nan_too(spark):
+    df = spark.createDataFrame([(float("nan"),), (None,), (2.0,)], "x double")
+    assert rows(df.na.fill(0.0)) == [(0.0,), (0.0,), (2.0,)]
+
+
+def test_na_and_describe_with_odd_column_names(spark):
+    df = spark.createDataFrame([(1, None), (None, "x")], "`a.b` int, `c d` string")
+    assert rows(df.na.fill(0).na.fill("-")) == [(1, "-"), (0, "x")]
+    assert rows(df.dropna(subset=["c d"])) == [(None, "x")]
+    assert df.describe().columns == ["summary", "a.b", "c d"]
+    assert rows(df.describe().select("`a.b`"))[:1] == [("1",)]
+
+
+def test_dropna_how_thresh_subset(people, duckdb_con):
+    assert rows(people.na.drop()) == []
+    assert rows(people.dropna(thresh=2)) == [(10, 80.5, "Alice", None), (5, None, "Bob", None)]
+    assert rows(people.na.drop(how="all", subset=["age", "height"])) == [(10, 80.5, "Alice", None),
+                                                                         (5, None, "Bob", None)]
+    assert rows(people.na.drop(subset=["name"]).select("name")) == [("Alice",), ("Bob",), ("Tom",)]
+
+
+def test_replace(people):
+    assert rows(people.na.replace(10, 20).select("age")) == [(20,), (5,), (None,), (None,)]
+    assert rows(people.na.replace("Alice", None).select("name")) == [(None,), ("Bob",), ("Tom",), (None,)]
+    assert rows(people.na.replace({"Alice": "A", "Bob": "B"}, subset=["name"]).select("name")) == [
+        ("A",), ("B",), ("Tom",), (None,)]
+    assert rows(people.replace(["Alice", "Bob"], ["A", "B"], "name").select("name")) == [
+        ("A",), ("B",), ("Tom",), (None,)]
+    assert rows(people.replace(80.5, 1.0).select("height")) == [(1.0,), (None,), (None,), (None,)]
+
+
+# -- describe / summary: the pyspark docstring example ---------------------------------------------
+
+@pytest.fixture(scope="module")
+def measures(spark):
+    return spark.createDataFrame([("Bob", 13, 40.3, 150.5), ("Alice", 12, 37.8, 142.3), ("Tom", 11, 44.1, 142.2)],
+                                 ["name", "age", "weight", "height"])
+
+
+DESCRIBED = """+-------+----+------------------+-----------------+
+|summary| age|            weight|           height|
++-------+----+------------------+-----------------+
+|  count|   3|                 3|                3|
+|   mean|12.0| 40.73333333333333|            145.0|
+| stddev| 1.0|3.1722757341273704|4.763402145525822|
+|    min|  11|              37.8|            142.2|
+|    max|  13|              44.1|            150.5|
++-------+----+------------------+-----------------+
+"""
+
+SUMMARY = """+-------+----+------------------+-----------------+
+|summary| age|            weight|           height|
++-------+----+------------------+-----------------+
+|  count|   3|                 3|                3|
+|   mean|12.0| 40.73333333333333|            145.0|
+| stddev| 1.0|3.1722757341273704|4.763402145525822|
+|    min|  11|              37.8|            142.2|
+|    25%|  11|              37.8|            142.2|
+|    50%|  12|              40.3|            142.3|
+|    75%|  13|              44.1|            150.5|
+|    max|  13|              44.1|            150.5|
++-------+----+------------------+-----------------+
+"""
+
+
+def test_describe_and_summary_print_as_in_spark(measures, capsys):
+    measures.describe(["age", "weight", "height"]).show()
+    measures.select("age", "weight", "height").summary().show()
+    measures.select("age", "weight", "height").summary("count", "min", "25%", "75%", "max").show()
+    out = capsys.readouterr().out
+    assert out == DESCRIBED + "\n" + SUMMARY + "\n" + """+-------+---+------+------+
+|summary|age|weight|height|
++-------+---+------+------+
+|  count|  3|     3|     3|
+|    min| 11|  37.8| 142.2|
+|    25%| 11|  37.8| 142.2|
+|    75%| 13|  44.1| 150.5|
+|    max| 13|  44.1| 150.5|
++-------+---+------+------+
+
+"""
+
+
+def test_describe_covers_string_columns_with_strings(measures):
+    df = measures.describe()
+    assert df.columns == ["summary", "name", "age", "weight", "height"]
+    assert dict(df.dtypes) == {c: "string" for c in df.columns}
+    assert rows(df.select("summary", "name")) == [("count", "3"), ("mean", None), ("stddev", None),
+                                                  ("min", "Alice"), ("max", "Tom")]
+
+
+def test_describe_of_decimals_and_of_no_rows(spark):
+    import decimal
+    df = spark.createDataFrame([(decimal.Decimal("1.50"),), (decimal.Decimal("2.25"),)], "x decimal(10,2)")
+    # Spark's avg of a decimal(10,2) is a decimal(14,6); min and max keep the column's scale
+    assert rows(df.describe()) == [("count", "2"), ("mean", "1.875000"), ("stddev", "0.5303300858899106"),
+                                   ("min", "1.50"), ("max", "2.25")]
+    assert rows(spark.range(0).describe()) == [("count", "0"), ("mean", None), ("stddev", None), ("min", None),
+                                               ("max", None)]
+
+
+def test_summary_percentiles_match_spark_rank_rule(spark):
+    values = [7, 1, 9, 4, 4, 12, 3, 8, 10, 2, 6]
+    df = spark.createDataFrame([(v,) for v in values], "v int")
+    got = df.summary("10%", "50%", "90%", "count_distinct").collect()
+    ordered = sorted(values)
+    # Spark's percentile: the value at rank ceil(p * n) among the n sorted values
+    expected = [str(ordered[max(math.ceil(p * len(values)), 1) - 1]) for p in (0.1, 0.5, 0.9)]
+    assert [r["v"] for r in got] == expected + [str(len(set(values)))]
+
+
+# -- stat functions --------------------------------------------------------------------------------
+
+def test_crosstab_docstring_example(spark, capsys):
+    df = spark.createDataFrame([(1, 11), (1, 11), (3, 10), (4, 8), (4, 8)], ["c1", "c2"])
+    df.crosstab("c1", "c2").sort("c1_c2").show()
+    assert capsys.readouterr().out == """+-----+---+---+---+
+|c1_c2| 10| 11|  8|
++-----+---+---+---+
+|    1|  0|  2|  0|
+|    3|  1|  0|  0|
+|    4|  0|  0|  2|
++-----+---+---+---+
+
+"""
+
+
+def test_freq_items(spark):
+    df = spark.createDataFrame([(1, 11), (1, 11), (3, 10), (4, 8), (4, 8)], ["c1", "c2"])
+    got = df.freqItems(["c1", "c2"]).collect()[0]
+    assert sorted(got["c1_freqItems"]) == [1, 3, 4] and sorted(got["c2_freqItems"]) == [8, 10, 11]
+    many = spark.range(1000).withColumn("k", F.when(F.col("id") < 600, F.lit(0)).otherwise(F.col("id")))
+    assert many.stat.freqItems(["k"], 0.5).collect()[0][0] == [0]
+
+
+def test_corr_cov_match_duckdb(sales, duck_sales):
+    got_corr = sales.corr("year", "amount")
+    got_cov = sales.stat.cov("year", "amount")
+    corr, cov = duck_sales.sql("SELECT corr(year, amount), covar_samp(year, amount) FROM sales").fetchall()[0]
+    assert got_corr == pytest.approx(corr) and got_cov == pytest.approx(cov)
+
+
+def test_approx_quantile(spark):
+    values = [float(v) for v in [5, 3, 9, 1, 7, 2, 8, 6, 4, 10]]
+    df = spark.createDataFrame([(v, v * 2) for v in values] + [(None, None)], "a double, b double")
+    ordered = sorted(values)
+    want = [ordered[max(math.ceil(p * len(values)), 1) - 1] for p in (0.0, 0.25, 0.5, 0.95, 1.0)]
+    assert df.approxQuantile("a", [0.0, 0.25, 0.5, 0.95, 1.0], 0.0) == want
+    assert df.approxQuantile(["a", "b"], [0.5], 0.01) == [[want[2]], [want[2] * 2]]
+    # within relativeError of either end, Spark's summary answers the smallest or the largest value
+    assert df.approxQuantile("a", [0.05, 0.96], 0.1) == [1.0, 10.0]
+
+
+# -- unpivot ---------------------------------------------------------------------------------------
+
+def test_unpivot_docstring_example(spark, capsys):
+    df = spark.createDataFrame([(1, 11, 1.1), (2, 12, 1.2)], ["id", "int", "double"])
+    df.unpivot("id", ["int", "double"], "var", "val").show()
+    assert capsys.readouterr().out == """+---+------+----+
+| id|   var| val|
++---+------+----+
+|  1|   int|11.0|
+|  1|double| 1.1|
+|  2|   int|12.0|
+|  2|double| 1.2|
++---+------+----+
+
+"""
+
+
+def test_melt_without_values_matches_duckdb(sales, duck_sales):
+    mixed = sales.select("city", "item", "year").melt(["city"], None, "key", "value")
+    with pytest.raises(AnalysisException, match="UNPIVOT_VALUE_DATA_TYPE_MISMATCH|no common type"):
+        mixed.collect()                                  # a string and an int: Spark refuses them too
+    expected = duck_sales.sql("SELECT city, key, value FROM (UNPIVOT (SELECT city, item, year::VARCHAR AS year "
+                              "FROM sales) ON item, year INTO NAME key VALUE value)").fetchall()
+    strings = sales.select("city", "item", F.col("year").cast("string").alias("year")).melt(
+        ["city"], None, "key", "value")
+    assert strings.columns == ["city", "key", "value"]
+    assert sorted(rows(strings)) == sorted(expected)
+
+
+# -- HTML ------------------------------------------------------------------------------------------
+
+def test_repr_html_is_spark_html_string(spark):
+    spark.conf.set("spark.sql.repl.eagerEval.enabled", True)
+    spark.conf.set("spark.sql.repl.eagerEval.maxNumRows", 2)
+    try:
+        df = spark.createDataFrame([("a<b", 1), ("café & thé", None), ("c", 3)], ["s", "n"])
+        assert df._repr_html_() == (
+            "<table border='1'>\n"
+            "<tr><th>s</th><th>n</th></tr>\n"
+            "<tr><td>a&lt;b</td><td>1</td></tr>\n"
+            "<tr><td>caf&eacute; &amp; th&eacute;</td><td>NULL</td></tr>\n"
+            "</table>\n"
+            "only showing top 2 rows\n")
+    finally:
+        spark.conf.unset("spark.sql.repl.eagerEval.enabled")
+        spark.conf.unset("spark.sql.repl.eagerEval.maxNumRows")
+
+
+# -- sampling --------------------------------------------------------------------------------------
+
+def test_sample_with_a_seed_is_repeatable(spark):
+    df = spark.range(1000)
+    once = [r.id for r in df.sample(fraction=0.1, seed=42).collect()]
+    again = [r.id for r in df.sample(fraction=0.1, seed=42).collect()]
+    other = [r.id for r in df.sample(fraction=0.1, seed=43).collect()]
+    assert sorted(once) == sorted(again) and sorted(once) != sorted(other)
+    assert 50 < len(once) < 150
+    doubled = df.sample(True, 2.0, seed=1).count()
+    assert 1800 < doubled < 2200                     # with replacement: rows repeat, Poisson(2) times each
+
+
+def test_random_split_partitions_the_rows(spark):
+    df = spark.range(500).withColumn("v", F.col("id") % 7)
+    a, b, c = df.randomSplit([0.2, 0.3, 0.5], seed=11)
+    ids = [sorted(r.id for r in part.collect()) for part in (a, b, c)]
+    assert sorted(ids[0] + ids[1] + ids[2]) == list(range(500))
+    assert [sorted(r.id for r in part.collect()) for part in df.randomSplit([0.2, 0.3, 0.5], seed=11)] == ids
+    assert 50 < len(ids[0]) < 150 and 175 < len(ids[2]) < 325
+
+
+def test_sample_by_strata(spark):
+    df = spark.range(3000).withColumn("k", F.col("id") % 3)
+    got = df.sampleBy("k", fractions={0: 0.1, 1: 1.0}, seed=0)
+    counts = dict(rows(got.groupBy("k").count()))
+    assert set(counts) == {0, 1} and counts[1] == 1000 and 50 < counts[0] < 150
+    assert sorted(rows(got)) == sorted(rows(df.sampleBy("k", fractions={0: 0.1, 1: 1.0}, seed=0)))
+
+
+# -- tables, views, catalog ------------------------------------------------------------------------
+
+def test_save_as_table_modes_and_insert_into(spark):
+    df = spark.createDataFrame([(1, "a"), (2, "b")], ["id", "v"])
+    df.write.saveAsTable("kept")
+    try:
+        with pytest.raises(AnalysisException, match="already exists"):
+            df.write.saveAsTable("kept")
+        df.write.mode("ignore").saveAsTable("kept")
+        assert spark.table("kept").count() == 2
+        df.write.mode("append").saveAsTable("kept")
+        assert sorted(rows(spark.table("kept"))) == [(1, "a"), (1, "a"), (2, "b"), (2, "b")]
+        df.filter("id = 1").write.mode("overwrite").saveAsTable("kept")
+        assert rows(spark.table("kept")) == [(1, "a")]
+        df.select(F.col("id") + 10, F.upper("v")).write.insertInto("kept")
+        assert sorted(rows(spark.sql("SELECT * FROM kept"))) == [(1, "a"), (11, "A"), (12, "B")]
+        df.write.insertInto("kept", overwrite=True)
+        assert sorted(rows(spark.table("kept"))) == [(1, "a"), (2, "b")]
+        with pytest.raises(AnalysisException, match="cannot be found"):
+            df.write.insertInto("missing_table")
+    finally:
+        spark.catalog.dropTable("kept")
+    assert not spark.catalog.tableExists("kept")
+
+
+def test_write_to_v2(spark):
+    df = spark.createDataFrame([(1, "a"), (2, "b")], ["id", "v"])
+    df.writeTo("v2").create()
+    try:
+        with pytest.raises(AnalysisException, match="already exists"):
+            df.writeTo("v2").create()
+        df.select("v", "id").writeTo("v2").append()                 # by name
+        assert sorted(rows(spark.table("v2"))) == [(1, "a"), (1, "a"), (2, "b"), (2, "b")]
+        df.filter("id = 2").select("v").writeTo("v2").replace()     # a new table, its own columns
+        assert spark.table("v2").columns == ["v"] and rows(spark.table("v2")) == [("b",)]
+        df.writeTo("v2").createOrReplace()
+        df.filter("id = 1").writeTo("v2").overwrite(F.lit(True))
+        assert rows(spark.table("v2")) == [(1, "a")]
+        df.writeTo("v2").overwritePartitions()
+        assert sorted(rows(spark.table("v2"))) == [(1, "a"), (2, "b")]
+        with pytest.raises(AnalysisException, match="cannot be found"):
+            df.writeTo("v2_missing").append()
+    finally:
+        spark.catalog.dropTable("v2")
+
+
+def test_catalog_calls(spark):
+    df = spark.createDataFrame([(1, "a")], "id bigint, v string")
+    df.createOrReplaceTempView("cat_view")
+    df.write.saveAsTable("cat_table")
+    try:
+        assert spark.catalog.currentDatabase() == "default"
+        assert spark.catalog.currentCatalog() == "spark_catalog"
+        assert [d.name for d in spark.catalog.listDatabases()] == ["default"]
+        tables = {t.name: t for t in spark.catalog.listTables(pattern="cat_*")}
+        assert set(tables) == {"cat_view", "cat_table"}
+        assert tables["cat_view"].isTemporary and tables["cat_view"].tableType == "TEMPORARY"
+        assert not tables["cat_table"].isTemporary and tables["cat_table"].namespace == ["default"]
+        assert "nation" in {t.name for t in spark.catalog.listTables()}      # the server's tables
+        assert [(c.name, c.dataType) for c in spark.catalog.listColumns("cat_table")] == [
+            ("id", "bigint"), ("v", "string")]
+        assert spark.catalog.tableExists("cat_table") and spark.catalog.tableExists("default.cat_view")
+        assert not spark.catalog.tableExists("nothing_here")
+        assert spark.catalog.databaseExists("default") and not spark.catalog.databaseExists("other")
+        assert spark.catalog.getTable("cat_table").tableType == "MANAGED"
+        assert not spark.catalog.isCached("cat_table")
+        spark.catalog.cacheTable("cat_table")
+        assert spark.catalog.isCached("cat_table")
+        assert rows(spark.table("cat_table")) == [(1, "a")]
+        df.write.insertInto("cat_table")                       # a cached table keeps its new rows cached
+        assert spark.catalog.isCached("cat_table") and rows(spark.table("cat_table")) == [(1, "a"), (1, "a")]
+        spark.catalog.uncacheTable("cat_table")
+        assert not spark.catalog.isCached("cat_table")
+        spark.catalog.cacheTable("cat_table")
+        spark.catalog.clearCache()
+        assert not spark.catalog.isCached("cat_table")
+        assert [f.name for f in spark.catalog.listFunctions(pattern="upp*|lower")] == ["lower", "upper"]
+        assert spark.catalog.functionExists("upper") and not spark.catalog.functionExists("no_such_function")
+        with pytest.raises(AnalysisException, match="cannot be found"):
+            spark.catalog.getFunction("no_such_function")
+        spark.catalog.truncateTable("cat_table")
+        assert spark.table("cat_table").count() == 0 and spark.table("cat_table").columns == ["id", "v"]
+        assert spark.catalog.dropTempView("cat_view") is True
+        assert spark.catalog.dropTempView("cat_view") is False
+    finally:
+        spark.catalog.dropTable("cat_table")
+
+
+def test_global_temp_view(spark, spark_server):
+    from pyspark.sql import SparkSession
+    df = spark.createDataFrame([(1,), (2,)], "x int")
+    df.createGlobalTempView("shared")
+    try:
+        with pytest.raises(AnalysisException, match="already exists"):
+            df.createGlobalTempView("shared")
+        other = SparkSession.builder.remote(spark_server.url).create()   # another session sees it
+        try:
+            assert rows(other.table("global_temp.shared").orderBy("x")) == [(1,), (2,)]
+        finally:
+            other.stop()
+        assert [t.name for t in spark.catalog.listTables("global_temp")] == ["shared"]
+        assert rows(spark.sql("SELECT a.x FROM global_temp.shared a JOIN global_temp.shared b ON a.x = b.x "
+                              "WHERE a.x > 1")) == [(2,)]
+    finally:
+        assert spark.catalog.dropGlobalTempView("shared") is True
+    assert spark.catalog.dropGlobalTempView("shared") is False
+
+
+def test_create_external_table_over_parquet_and_refresh(spark, tmp_path, duckdb_con):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    folder = tmp_path / "ext"
+    folder.mkdir()
+    pq.write_table(pa.table({"n": [1, 2]}), folder / "a.parquet")
+    spark.catalog.createTable("ext_t", path=str(folder))
+    try:
+        assert spark.catalog.getTable("ext_t").tableType == "EXTERNAL"
+        pq.write_table(pa.table({"n": [3]}), folder / "b.parquet")       # seen after a refresh, as in Spark
+        spark.catalog.refreshTable("ext_t")
+        expected = duckdb_con.sql(f"SELECT sum(n)::BIGINT FROM read_parquet('{folder}/*.parquet')").fetchall()[0][0]
+        assert spark.table("ext_t").agg(F.sum("n")).collect()[0][0] == expected == 6
+    finally:
+        spark.catalog.dropTable("ext_t")
+
+
+def test_create_table_over_files(spark, tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,x\n2,y\n")
+    df = spark.catalog.createTable("from_csv", path=str(path), source="csv", header="true", inferSchema="true")
+    try:
+        assert rows(df.orderBy("a")) == [(1, "x"), (2, "y")]
+        assert spark.catalog.tableExists("from_csv")
+        from pyspark.sql.types import LongType, StringType, StructField, StructType
+        empty = spark.catalog.createTable("empty_t", schema=StructType([StructField("n", LongType()),
+                                                                       StructField("s", StringType())]))
+        assert empty.columns == ["n", "s"] and empty.count() == 0
+        spark.createDataFrame([(5, "e")], "n bigint, s string").write.insertInto("empty_t")
+        assert rows(spark.table("empty_t")) == [(5, "e")]
+    finally:
+        spark.catalog.dropTable("from_csv")
+        if spark.catalog.tableExists("empty_t"):
+            spark.catalog.dropTable("empty_t")
+
+
+def test_persist_storage_level_and_api_odds_and_ends(spark):
+    df = spark.createDataFrame([(1, "a"), (2, "b"), (3, "c")], ["id", "v"])
+    df.persist()
+    assert df.is_cached and df.storageLevel.useMemory
+    df.unpersist()
+    assert not df.is_cached
+    assert [tuple(r) for r in df.orderBy("id").tail(1)] == [(3, "c")]
+    assert rows(df.orderBy("id").offset(2)) == [(3, "c")]
+    assert df.hint("broadcast").repartition(3).coalesce(1).repartition(2, "id").count() == 3
+    assert df.toDF("x", "y").columns == ["x", "y"]
+    assert df.transform(lambda d, k: d.filter(d.id > k), 1).count() == 2
+    assert df.select(df.colRegex("`(i|v)d?`")).columns == ["id", "v"]
+    assert df.select(df.colRegex("`V`")).columns == ["v"]          # case-insensitive, as in Spark
+
+
+def test_checkpoint_and_local_checkpoint(spark, duckdb_con):
+    df = spark.range(10).withColumn("sq", F.col("id") * F.col("id"))
+    local = df.localCheckpoint()
+    kept = df.checkpoint()
+    expected = duckdb_con.sql("SELECT i, i * i FROM range(10) t(i) WHERE i > 6 ORDER BY i").fetchall()
+    assert rows(local.filter("id > 6").orderBy("id")) == expected
+    assert rows(kept.filter(F.col("id") > 6).orderBy("id")) == expected
+
+
+def test_to_schema_reorders_casts_and_projects(spark):
+    from pyspark.sql.types import DoubleType, IntegerType, LongType, StringType, StructField, StructType
+    df = spark.createDataFrame([(1, "a", 2.5)], ["i", "j", "k"])
+    out = df.to(StructType([StructField("J", StringType()), StructField("i", IntegerType())]))
+    assert out.schema == StructType([StructField("J", StringType()), StructField("i", IntegerType())])
+    assert rows(out) == [("a", 1)]
+    with pytest.raises(AnalysisException, match="not a column"):
+        df.to(StructType([StructField("zz", StringType())])).collect()
+    with pytest.raises(AnalysisException, match="cannot become"):
+        df.to(StructType([StructField("j", LongType()), StructField("k", DoubleType())])).collect()
+
+
+def test_transpose_docstring_example(spark, capsys):
+    df = spark.createDataFrame([("B", 3, 4), ("A", 1, 2)], ["id", "val1", "val2"])
+    df.transpose().show()
+    df.transpose(df.id).show()
+    table = """+----+---+---+
+| key|  A|  B|
++----+---+---+
+|val1|  1|  3|
+|val2|  2|  4|
++----+---+---+
+
+"""
+    assert capsys.readouterr().out == table + table
+    mixed = spark.createDataFrame([(2, 1.5, 3)], ["n", "x", "y"]).transpose()
+    assert rows(mixed) == [("x", 1.5), ("y", 3.0)] and mixed.columns == ["key", "2"]
+
+
+def test_with_metadata_reaches_the_schema(spark):
+    df = spark.createDataFrame([(1, "a")], ["id", "v"])
+    tagged = df.withMetadata("id", {"comment": "key"})
+    assert tagged.schema["id"].metadata == {"comment": "key"} and tagged.schema["v"].metadata == {}
+    later = tagged.filter("id > 0").select("id", F.col("v").alias("w", metadata={"x": 1})).withColumnRenamed("id", "k")
+    assert [f.metadata for f in later.schema.fields] == [{"comment": "key"}, {"x": 1}]
+    assert tagged.select((F.col("id") + 1).alias("id")).schema["id"].metadata == {}    # computed anew: none
+    assert rows(later) == [(1, "a")]
+
+
+def test_quarry_spark_session_stays_a_function_after_a_server_starts(spark_server):
+    import quarry.spark
+    # the service's import of the submodule quarry.spark.session must not shadow the function
+    assert callable(quarry.spark.session) and quarry.spark.session.__module__ == "quarry.spark"
+
+
+def test_repartition_before_a_write_makes_that_many_files(spark, tmp_path, duckdb_con):
+    import pyarrow.parquet as pq
+    df = spark.range(100).withColumn("k", F.col("id") % 7)
+    df.repartition(3).write.parquet(str(tmp_path / "three"))
+    files = sorted(p.name for p in (tmp_path / "three").iterdir() if p.name.startswith("part-"))
+    assert [f[:10] for f in files] == ["part-00000", "part-00001", "part-00002"]
+    assert sorted(r.id for r in spark.read.parquet(str(tmp_path / "three")).collect()) == list(range(100))
+    df.coalesce(1).write.csv(str(tmp_path / "one"))
+    assert len([p for p in (tmp_path / "one").iterdir() if p.name.startswith("part-")]) == 1
+    df.repartition(2, "k").write.parquet(str(tmp_path / "bykey"))
+    keys = [set(pq.read_table(p).column("k").to_pylist()) for p in sorted((tmp_path / "bykey").iterdir())
+            if p.name.startswith("part-")]
+    assert len(keys) == 2 and not keys[0] & keys[1] and keys[0] | keys[1] == set(range(7))
+    expected = duckdb_con.sql(f"SELECT count(*), sum(id) FROM read_parquet('{tmp_path / 'bykey'}/*.parquet')").fetchall()
+    assert expected == [(100, sum(range(100)))]
+
+
+def test_show_and_html_escape_control_characters_as_spark(spark, capsys):
+    # Spark's getRows escapes meta characters (SchemaUtils.escapeMetaCharacters) before truncating
+    df = spark.createDataFrame([("a\nb", "t\tab")], ["x", "y\nz"])
+    df.show()
+    assert capsys.readouterr().out == """+----+-----+
+|   x| y\\nz|
++----+-----+
+|a\\nb|t\\tab|
++----+-----+
+
+"""
+    spark.conf.set("spark.sql.repl.eagerEval.enabled", True)
+    try:
+        assert "<tr><td>a\\nb</td><td>t\\tab</td></tr>" in df._repr_html_()
+    finally:
+        spark.conf.unset("spark.sql.repl.eagerEval.enabled")
