@@ -166,9 +166,10 @@ class ExpressionTranslator:
     (an attribute with a plan id) belongs to, or None when the id is unknown.
     """
 
-    def __init__(self, resolve_plan_id=None, time_zone: str = "UTC"):
+    def __init__(self, resolve_plan_id=None, time_zone: str = "UTC", ansi: bool = True):
         self.resolve_plan_id = resolve_plan_id or (lambda plan_id: None)
         self.time_zone = time_zone
+        self.ansi = ansi                 # spark.sql.ansi.enabled: errors (True) or NULL results
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -279,11 +280,14 @@ class ExpressionTranslator:
             from quarry.spark.types import parse_ddl
             target = parse_ddl(c.type_str, self.time_zone)
             shown = simple_string(from_arrow(target))
-        if c.eval_mode == Expression.Cast.EVAL_MODE_TRY:
-            raise not_supported("try_cast")
         if pa.types.is_timestamp(target) and target.tz is not None:
             target = pa.timestamp("us")          # quarry computes timestamps without a zone
-        return Translated(inner.column.cast(target), f"CAST({inner.name} AS {shown.upper()})")
+        from quarry.spark.functions.internal import ansi_cast, try_cast
+        if c.eval_mode == Expression.Cast.EVAL_MODE_TRY:
+            return Translated(try_cast(inner.column, target), f"TRY_CAST({inner.name} AS {shown.upper()})")
+        if not self.ansi:                       # Spark without ANSI mode: a bad value casts to NULL
+            return Translated(try_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
+        return Translated(ansi_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
 
     def _sort_order(self, s) -> Translated:
         inner = self.translate(s.child)
