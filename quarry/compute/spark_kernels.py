@@ -102,7 +102,8 @@ def _floor_ceil(name, args, dtype, n):
     out = fn(x)
     # Spark casts the double to BIGINT saturating at its range (NaN -> 0)
     out = pc.if_else(pc.is_nan(out), 0.0, out)
-    out = pc.max_element_wise(pc.min_element_wise(out, 9.223372036854775e18), -9.223372036854775e18)
+    out = pc.max_element_wise(pc.min_element_wise(out, 9.223372036854775e18, skip_nulls=False),
+                              -9.223372036854775e18, skip_nulls=False)
     return cast_value(out, T.INT64, safe=False)
 
 
