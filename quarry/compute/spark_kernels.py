@@ -502,7 +502,15 @@ def _concat_ws(name, args, dtype, n):
         return pa.scalar("", T.STRING)
     if len(parts) == 1:
         return pc.fill_null(parts[0], "") if not isinstance(parts[0], pa.Scalar) else parts[0]
-    return pc.binary_join_element_wise(*parts, sep, null_handling="skip")
+    if all(isinstance(p, pa.Scalar) for p in parts):
+        return pc.binary_join_element_wise(*parts, sep, null_handling="skip")
+    # Arrow 26 drops the rows whose values are all NULL in "skip" mode: such a row gets one '' value
+    arrays = [to_array(p, n).cast(T.STRING) for p in parts]
+    all_null = arrays[0].is_null()
+    for a in arrays[1:]:
+        all_null = pc.and_(all_null, a.is_null())
+    arrays[0] = pc.if_else(all_null, "", arrays[0])
+    return pc.binary_join_element_wise(*arrays, sep, null_handling="skip")
 
 
 def _java_replacement(text: str) -> str:
@@ -947,14 +955,31 @@ def _fixed_decimals(x: np.ndarray, digits: int, valid) -> pa.Array:
 def _overlay(name, args, dtype, n):
     s, r = args[0], args[1]
     pos, length = _const(args[2]), _const(args[3])
-    if length is None or length < 0:
-        length_arr = pc.utf8_length(r)
-        if not isinstance(length_arr, pa.Scalar):
-            raise UnsupportedError("Not supported: overlay without a length when the replacement is a column")
-        length = length_arr.as_py()
     head = spark_substring(s, 1, pos - 1)
-    tail = spark_substring(s, pos + length, None)
+    if length is None or length < 0:
+        # the replacement's own length, row by row: drop that many characters after the head
+        skip = np.asarray(pc.fill_null(pc.utf8_length(to_array(r, n)), 0)).astype(np.int64) + max(pos - 1, 0)
+        tail = _drop_chars(to_array(s, n), skip)
+    else:
+        tail = spark_substring(s, pos + length, None)
     return pc.binary_join_element_wise(head, r, tail, "")
+
+
+def _drop_chars(arr: pa.Array, k: np.ndarray) -> pa.Array:
+    """Each string without its first ``k[i]`` characters (vectorized over the UTF-8 bytes)."""
+    data, offsets, valid = _bytes_of(arr, len(arr))
+    n = len(offsets) - 1
+    lead = ((data & 0xC0) != 0x80).astype(np.int64)
+    row_of = np.repeat(np.arange(n), np.diff(offsets))
+    chars_before = np.cumsum(lead) - lead                       # characters before each byte, overall
+    row_first = np.zeros(n, np.int64)
+    nonempty = np.diff(offsets) > 0
+    row_first[nonempty] = chars_before[offsets[:-1][nonempty]]
+    keep = (chars_before - row_first[row_of]) >= k[row_of]
+    kept = np.bincount(row_of[keep], minlength=n) if len(data) else np.zeros(n, np.int64)
+    out_offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(kept, out=out_offsets[1:])
+    return _strings_from(data[keep], out_offsets, valid, pa.string())
 
 
 @kernel("spark_octet_length")

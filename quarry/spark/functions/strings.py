@@ -70,17 +70,21 @@ def _bit_length(call: Call):
 
 def _trim_name(kind):
     def namer(name, args, call):
-        if len(args) == 1:
-            return f"{name.lower()}({args[0]})"
-        return f"TRIM({kind} {args[1]} FROM {args[0]})"
+        if len(args) == 1 or name.lower() == "btrim":
+            return f"{name.lower()}({', '.join(args)})"
+        return f"TRIM({kind} {args[0]} FROM {args[1]})"
     return namer
 
 
 for _name, _kind in (("trim", "BOTH"), ("btrim", "BOTH"), ("ltrim", "LEADING"), ("rtrim", "TRAILING")):
     def _trim(call: Call, op=_name):
         call.expect(1, 2)
-        chars = _const(call, 1, "set of characters", " ")
-        return _string(op, call, chars)
+        if len(call.protos) == 1:
+            return _string(op, call, " ")
+        # the client sends trim(chars, str) for trim/ltrim/rtrim, and btrim(str, chars)
+        chars_at, str_at = (1, 0) if op == "btrim" else (0, 1)
+        chars = _const(call, chars_at, "set of characters")
+        return internal("spark_string", op, call.args[str_at], chars)
     spark_function(_name, namer=_trim_name(_kind))(_trim)
 
 
