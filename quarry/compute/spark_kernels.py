@@ -409,6 +409,8 @@ _WORDS = {"add": "integer", "subtract": "integer", "multiply": "integer"}
 @kernel("spark_arith")
 def _arith(name, args, dtype, n):
     op, a, b, ansi = _const(args[0]), args[1], args[2], bool(_const(args[3]))
+    if op.startswith("try_"):
+        return _try_arith(op[4:], a, b, dtype, n)
     if op in _CHECKED:
         if T.is_float(dtype) or T.is_decimal(dtype):
             return _WRAPPED[op](a, b)
@@ -457,6 +459,33 @@ def _arith(name, args, dtype, n):
             valid &= v
     out = _from_np(rem, None if valid.all() else valid, T.INT64)
     return cast_value(out, dtype, safe=False)
+
+
+def _try_arith(op, a, b, dtype, n):
+    """``try_add``/``try_subtract``/``try_multiply``: NULL where the integer result overflows."""
+    if not T.is_integer(dtype):
+        return _WRAPPED[op](a, b)
+    av, va = _np(cast_value(a, T.INT64), n, np.int64)
+    bv, vb = _np(cast_value(b, T.INT64), n, np.int64)
+    with np.errstate(all="ignore"):
+        r = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply}[op](av, bv)
+        if dtype == T.INT64:
+            if op == "add":
+                bad = ((av ^ r) & (bv ^ r)) < 0
+            elif op == "subtract":
+                bad = ((av ^ bv) & (av ^ r)) < 0
+            else:
+                nz = av != 0
+                safe = np.where(nz, av, 1)
+                bad = nz & ((r // safe != bv) | ((av == -1) & (bv == np.iinfo(np.int64).min)))
+        else:
+            info = np.iinfo(dtype.to_pandas_dtype())
+            bad = (r < info.min) | (r > info.max)
+    valid = ~bad
+    for v in (va, vb):
+        if v is not None:
+            valid &= v
+    return cast_value(_from_np(r, None if valid.all() else valid, T.INT64), dtype, safe=False)
 
 
 @kernel("spark_width_bucket")
@@ -560,8 +589,89 @@ def spark_substring(s, pos: int, length):
     return _slice(s, pos, stop)
 
 
-def _soundex(s):
-    raise UnsupportedError("Not supported: soundex")
+_SOUNDEX = np.frombuffer(b"01230127022455012623017202", np.uint8)
+
+
+def _soundex(s, n):
+    """Spark's soundex over the bytes: the first letter, then up to three codes (H and W are skipped,
+    vowels separate equal codes); a string not starting with a letter is returned as it is."""
+    arr = to_array(s, n)
+    data, offsets, valid = _bytes_of(arr, n)
+    lengths = np.diff(offsets)
+    width = int(lengths.max()) if n else 0
+    padded = np.concatenate([data, np.zeros(1, np.uint8)])
+
+    def upper_at(i):
+        has = lengths > i
+        b = np.where(has, padded[np.where(has, offsets[:-1] + i, len(data))], 0).astype(np.int64)
+        b = np.where((b >= 97) & (b <= 122), b - 32, b)
+        return b, has
+    first, has = upper_at(0)
+    letter = has & (first >= 65) & (first <= 90)
+    out = np.full((n, 4), ord("0"), np.uint8)
+    out[:, 0] = np.where(letter, first, 0).astype(np.uint8)
+    last = np.where(letter, _SOUNDEX[np.clip(first - 65, 0, 25)], ord("0")).astype(np.uint8)
+    count = np.ones(n, np.int64)
+    for i in range(1, width):
+        b, has = upper_at(i)
+        active = has & letter & (count < 4)
+        is_letter = (b >= 65) & (b <= 90)
+        code = _SOUNDEX[np.clip(b - 65, 0, 25)]
+        code = np.where(is_letter, code, ord("0")).astype(np.uint8)
+        skip = is_letter & (code == ord("7"))
+        emit = active & ~skip & (code != ord("0")) & (code != last)
+        rows = np.flatnonzero(emit)
+        out[rows, count[rows]] = code[rows]
+        count = count + emit
+        last = np.where(active & ~skip, code, last)
+    coded = _fixed_rows_to_strings(out, np.full(n, 4, np.int64), None, right_aligned=False)
+    result = pc.if_else(pa.array(letter), coded, arr)
+    return result
+
+
+def _url_encode(s, n):
+    data, offsets, valid = _bytes_of(s, n)
+    keep = ((data >= 48) & (data <= 57)) | ((data >= 65) & (data <= 90)) | ((data >= 97) & (data <= 122)) | \
+        np.isin(data, np.frombuffer(b".-*_", np.uint8))
+    space = data == 32
+    width = np.where(keep | space, 1, 3)
+    starts = np.concatenate([[0], np.cumsum(width)])
+    out = np.empty(int(starts[-1]), np.uint8)
+    pos = starts[:-1]
+    out[pos] = np.where(keep, data, np.where(space, ord("+"), ord("%")))
+    enc = np.flatnonzero(~keep & ~space)
+    hexd = np.frombuffer(b"0123456789ABCDEF", np.uint8)
+    out[pos[enc] + 1] = hexd[data[enc] >> 4]
+    out[pos[enc] + 2] = hexd[data[enc] & 15]
+    return _strings_from(out, starts[offsets], valid, pa.string())
+
+
+def _url_decode(s, n, strict: bool):
+    data, offsets, valid = _bytes_of(s, n)
+    lengths = np.diff(offsets)
+    row_of = np.repeat(np.arange(n), lengths)
+    row_end = offsets[1:][row_of] if len(data) else np.zeros(0, np.int64)
+    pct = np.flatnonzero(data == ord("%"))
+    padded = np.concatenate([data, np.zeros(2, np.uint8)])
+    hi, lo = _HEX_VALUE[padded[pct + 1]], _HEX_VALUE[padded[pct + 2]]
+    ok = (pct + 2 < row_end[pct]) & (hi != 255) & (lo != 255) if len(pct) else np.zeros(0, bool)
+    bad_rows = np.zeros(n, bool)
+    bad_rows[row_of[pct[~ok]]] = True
+    if strict and bad_rows.any():
+        raise DataError("url_decode: the input has an invalid percent escape (use try_url_decode to get NULL)")
+    out = np.where(data == ord("+"), ord(" "), data).astype(np.uint8)
+    good = pct[ok]
+    out[good] = (hi[ok] << 4) | lo[ok]
+    keep = np.ones(len(data), bool)
+    keep[good + 1] = False
+    keep[good + 2] = False
+    kept = np.bincount(row_of[keep], minlength=n) if len(data) else np.zeros(n, np.int64)
+    new_offsets = np.concatenate([[0], np.cumsum(kept)])
+    ok_rows = ~bad_rows if valid is None else (valid & ~bad_rows)
+    try:
+        return _strings_from(out[keep], new_offsets, None if ok_rows.all() else ok_rows, pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        raise DataError("url_decode: the decoded bytes are not valid UTF-8") from None
 
 
 @kernel("spark_string")
@@ -638,7 +748,14 @@ def _string(name, args, dtype, n):
         k = int(p[0])
         return pc.utf8_slice_codeunits(s, -k) if k > 0 else pc.utf8_slice_codeunits(s, 0, 0)
     if op == "soundex":
-        return _soundex(s)
+        return _soundex(s, n)
+    if op == "url_encode":
+        return _url_encode(s, n)
+    if op in ("url_decode", "try_url_decode"):
+        return _url_decode(s, n, op == "url_decode")
+    if op == "quote":
+        inner = pc.replace_substring(s, "'", "\\'")
+        return pc.binary_join_element_wise("'", inner, "'", "")
     raise ExecutionError(f"unknown string operation `{op}`")
 
 
@@ -673,9 +790,13 @@ def _string_int(name, args, dtype, n):
                         ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)],
                        ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F))
         return _from_np(cp.astype(np.int32), valid, T.INT32)
-    if op == "find_in_set":
-        target = p[0] if False else None
-        raise ExecutionError("find_in_set")
+    if op == "regexp_count":
+        return cast_value(pc.count_substring_regex(s, p[0]), T.INT32)
+    if op == "regexp_instr":
+        pattern = p[0]
+        matched = pc.match_substring_regex(s, pattern)
+        prefix = pc.replace_substring_regex(s, f"(?s)^(.*?)(?:{pattern}).*$", "\\1", max_replacements=1)
+        return cast_value(pc.if_else(matched, pc.add(pc.utf8_length(prefix), 1), 0), T.INT32)
     raise ExecutionError(f"unknown string operation `{op}`")
 
 
@@ -703,6 +824,62 @@ def _string_list(name, args, dtype, n):
         parts = pc.split_pattern(marked, "\x01")
         return pc.list_slice(parts, 1, None, 2) if True else parts
     raise ExecutionError(f"unknown string operation `{op}`")
+
+
+@kernel("spark_find_in_set")
+def _find_in_set(name, args, dtype, n):
+    s, lst = to_array(args[0], n), to_array(args[1], n)
+    parts = to_array(pc.split_pattern(lst, ","), n)
+    flat = parts.values
+    parent = np.asarray(pc.list_parent_indices(parts))
+    target = s.take(pa.array(parent, pa.int64())) if len(parent) else pa.array([], T.STRING)
+    eq = np.asarray(pc.fill_null(pc.equal(flat, target), False)) if len(parent) else np.zeros(0, bool)
+    offsets = np.asarray(parts.offsets)
+    out = np.zeros(n, np.int32)
+    idx = np.flatnonzero(eq)
+    rows = parent[idx]
+    out[rows[::-1]] = (idx - offsets[rows] + 1)[::-1]
+    has_comma = np.asarray(pc.fill_null(pc.match_substring(s, ","), False))
+    out = np.where(has_comma, 0, out)
+    valid = np.asarray(pc.and_(s.is_valid(), lst.is_valid()))
+    return _from_np(out, None if valid.all() else valid, T.INT32)
+
+
+@kernel("spark_format_number")
+def _format_number(name, args, dtype, n):
+    digits = _const(args[1])
+    if not isinstance(digits, int):
+        raise UnsupportedError("Not supported: format_number with a format pattern (only a number of decimals)")
+    x, valid = _np(cast_value(args[0], T.FLOAT64), n, np.float64)
+    if digits < 0:
+        return pa.nulls(n, T.STRING)
+    r = _round_float(x, digits, True)
+    neg = np.signbit(r) & (r != 0)
+    ax = np.abs(r)
+    whole = np.floor(ax)
+    frac = np.rint((ax - whole) * 10.0 ** digits)
+    carry = frac >= 10.0 ** digits
+    whole, frac = whole + carry, np.where(carry, 0, frac)
+    text = pa.array(whole.astype(np.int64)).cast(pa.string())
+    data, offsets, _ = _bytes_of(text, n)
+    lengths = np.diff(offsets)
+    commas = np.maximum(lengths - 1, 0) // 3
+    row_of = np.repeat(np.arange(n), lengths)
+    j = np.arange(len(data)) - offsets[:-1][row_of]
+    k = lengths[row_of] - j
+    before = commas[row_of] - (k - 1) // 3
+    new_len = lengths + commas
+    new_off = np.concatenate([[0], np.cumsum(new_len)])
+    out = np.full(int(new_off[-1]), ord(","), np.uint8)
+    out[new_off[:-1][row_of] + j + before] = data
+    grouped = _strings_from(out, new_off, None, pa.string())
+    if digits:
+        f = pc.utf8_lpad(pa.array(frac.astype(np.int64)).cast(pa.string()), digits, "0")
+        grouped = pc.binary_join_element_wise(grouped, f, ".")
+    grouped = pc.if_else(pa.array(neg), pc.binary_join_element_wise("-", grouped, ""), grouped)
+    if valid is not None:
+        grouped = pc.if_else(pa.array(valid), grouped, pa.scalar(None, T.STRING))
+    return grouped
 
 
 @kernel("spark_pad")

@@ -195,6 +195,8 @@ _internal("spark_string", lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], T.ST
 _internal("spark_string_int", lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], T.INT32), 2, 10)
 _internal("spark_string_list",
           lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], pa.list_(T.STRING)), 2, 10)
+_internal("spark_find_in_set", lambda n, a: _call(n, [_str(a[0]), _str(a[1])], T.INT32), 2)
+_internal("spark_format_number", lambda n, a: _call(n, [a[0], a[1]], T.STRING), 2)
 _internal("spark_pad", lambda n, a: _call(n, [a[0], _str(a[1]), _long(a[2], "lpad"), _str(a[3])], T.STRING), 4)
 _internal("spark_chr", lambda n, a: _call(n, [_long(a[0], "chr")], T.STRING), 1)
 _internal("spark_encode", lambda n, a: _call(n, [_str(a[0]), a[1]], T.BINARY), 2)

@@ -81,3 +81,31 @@ def _assert_true(call: Call):
                                                             "is not true!")
     return QF.when(call.args[0].is_not_null() & call.args[0], lit(None, "string")).otherwise(
         internal("spark_raise_error", message))
+
+
+@spark_function("current_catalog", namer=lambda n, a, c: "current_catalog()")
+def _current_catalog(call: Call):
+    call.expect(0)
+    return lit("spark_catalog")
+
+
+@spark_function("current_database", "current_schema", namer=lambda n, a, c: "current_schema()")
+def _current_database(call: Call):
+    call.expect(0)
+    return lit("default")
+
+
+for _name in ("input_file_block_length", "input_file_block_start"):
+    def _block(call: Call, name=_name):
+        call.expect(0)
+        return lit(-1, pa.int64())
+    spark_function(_name, namer=(lambda name: lambda n, a, c: f"{name}()")(_name))(_block)
+
+
+@spark_function("uniform")
+def _uniform(call: Call):
+    call.expect(2, 3)
+    low, high = call.args[0], call.args[1]
+    seed = call.literal(2)
+    draw = internal("spark_rand", "rand", lit(seed, pa.int64()))
+    return low + draw * (high - low)

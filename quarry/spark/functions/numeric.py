@@ -256,3 +256,25 @@ def _conv(call: Call):
 def _width_bucket(call: Call):
     call.expect(4)
     return internal("spark_width_bucket", *call.args)
+
+
+@spark_function("bit_get", "getbit")
+def _bit_get(call: Call):
+    call.expect(2)
+    shifted = internal("spark_shift", "right", call.args[0], call.args[1])
+    return internal("spark_bitwise", "and", shifted, 1).cast("tinyint")
+
+
+for _name in ("try_add", "try_subtract", "try_multiply"):
+    def _try(call: Call, op=_name):
+        call.expect(2)
+        a, b = call.args
+
+        def bind(ctx):
+            ea, eb = a.bind(ctx), b.bind(ctx)
+            if (T.is_integer(ea.dtype) or T.is_null(ea.dtype)) and (T.is_integer(eb.dtype) or T.is_null(eb.dtype)):
+                return FN.call("spark_arith", [FN.lit(op), ea, eb, FN.lit(False)])
+            return getattr(_Bound(ea), {"try_add": "__add__", "try_subtract": "__sub__",
+                                        "try_multiply": "__mul__"}[op])(_Bound(eb)).bind(ctx)
+        return Column(bind, op)
+    spark_function(_name)(_try)

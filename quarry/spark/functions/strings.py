@@ -305,3 +305,79 @@ def _endswith(call: Call):
 def _split_part(call: Call):
     call.expect(3)
     return _function_column("split_part", call.args)
+
+
+for _name in ("soundex", "url_encode", "url_decode", "try_url_decode", "quote"):
+    def _text_op(call: Call, op=_name):
+        call.expect(1)
+        return _string(op, call)
+    spark_function(_name)(_text_op)
+
+
+@spark_function("regexp_count")
+def _regexp_count(call: Call):
+    call.expect(2)
+    return internal("spark_string_int", "regexp_count", call.args[0], _const(call, 1, "pattern"))
+
+
+@spark_function("regexp_instr", namer=lambda n, a, c: f"regexp_instr({a[0]}, {a[1]}, {a[2] if len(a) > 2 else 0})")
+def _regexp_instr(call: Call):
+    call.expect(2, 3)
+    if _const(call, 2, "group index", 0) != 0:
+        raise not_supported("`regexp_instr` of a group (only of the whole match, index 0)")
+    return internal("spark_string_int", "regexp_instr", call.args[0], _const(call, 1, "pattern"))
+
+
+@spark_function("find_in_set")
+def _find_in_set(call: Call):
+    call.expect(2)
+    return internal("spark_find_in_set", call.args[0], call.args[1])
+
+
+@spark_function("format_number")
+def _format_number(call: Call):
+    call.expect(2)
+    return internal("spark_format_number", call.args[0], _const(call, 1, "number of decimals"))
+
+
+for _name in ("to_binary", "try_to_binary"):
+    def _to_binary(call: Call, op=_name):
+        call.expect(1, 2)
+        fmt = str(_const(call, 1, "format", "hex")).lower()
+        if fmt == "hex":
+            return internal("spark_unhex", call.args[0])
+        if fmt in ("utf-8", "utf8"):
+            return internal("spark_encode", call.args[0], "utf-8")
+        if fmt == "base64":
+            return internal("spark_unbase64", call.args[0])
+        if op == "try_to_binary":
+            return lit(None, "binary")
+        raise SparkError(f"`to_binary`: the format `{fmt}` is not one of 'hex', 'utf-8', 'base64'",
+                         error_class="INVALID_PARAMETER_VALUE.BINARY_FORMAT")
+    spark_function(_name)(_to_binary)
+
+
+@spark_function("is_valid_utf8")
+def _is_valid_utf8(call: Call):
+    call.expect(1)
+    from quarry.api import functions as QF
+    x = call.args[0]                 # quarry's strings are valid UTF-8 by construction
+    return QF.when(x.is_null(), lit(None, "boolean")).otherwise(lit(True))
+
+
+for _name in ("make_valid_utf8", "validate_utf8", "try_validate_utf8"):
+    def _valid_utf8(call: Call):
+        call.expect(1)
+        return call.args[0].cast("string")
+    spark_function(_name)(_valid_utf8)
+
+
+@spark_function("elt")
+def _elt(call: Call):
+    call.expect(2, -1)
+    from quarry.api import functions as QF
+    index, values = call.args[0], call.args[1:]
+    case = QF.when(index == lit(1), values[0])
+    for i, v in enumerate(values[1:], start=2):
+        case = case.when(index == lit(i), v)
+    return case.otherwise(lit(None, "string"))
