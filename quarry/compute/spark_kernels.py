@@ -1208,3 +1208,88 @@ def _nanvl(name, args, dtype, n):
 
 
 from quarry.compute import spark_hashing  # noqa: E402,F401  (md5, sha*, crc32, hash, xxhash64)
+
+
+# ------------------------------------------------------------------ JSON
+
+
+def _json_index(x, n):
+    from quarry.compute.json_kernels import JsonIndex
+    return JsonIndex(to_array(x, n))
+
+
+@kernel("spark_json_string")
+def _json_string(name, args, dtype, n):
+    from quarry.compute.json_kernels import parse_path
+    op = _const(args[0])
+    index = _json_index(args[1], n)
+    if op == "get_json_object":
+        lo, hi, valid = index.follow(parse_path(_const(args[2])))
+        return index.value(lo, hi, valid)
+    raise ExecutionError(f"unknown JSON operation `{op}`")
+
+
+@kernel("spark_json_int")
+def _json_int(name, args, dtype, n):
+    op = _const(args[0])
+    index = _json_index(args[1], n)
+    if op == "json_array_length":
+        count, ok = index.array_length(index.lo, index.hi, index.valid)
+        return _from_np(count.astype(np.int32), None if ok.all() else ok, T.INT32)
+    raise ExecutionError(f"unknown JSON operation `{op}`")
+
+
+@kernel("spark_json_keys")
+def _json_keys(name, args, dtype, n):
+    index = _json_index(args[0], n)
+    return index.object_keys(index.lo, index.hi, index.valid)
+
+
+def _json_field(index, lo, hi, valid, dtype, n):
+    """The values of one from_json field, converted to ``dtype``."""
+    from quarry.compute.kernels import _try_cast
+    if pa.types.is_struct(dtype):
+        first = index.kind(lo, hi, valid)
+        ok = valid & (first == 123)
+        children = []
+        for f in dtype:
+            clo, chi, cvalid = index.follow([f.name], lo, hi, ok)
+            children.append(_json_field(index, clo, chi, cvalid, f.type, n))
+        return pa.StructArray.from_arrays(children, fields=list(dtype), mask=pa.array(~ok))
+    if T.is_nested(dtype):
+        raise UnsupportedError("Not supported: from_json into arrays or maps (only structs of scalar fields)")
+    text = index.value(lo, hi, valid)
+    if T.is_string(dtype):
+        return text
+    if dtype == T.BOOL:
+        return pc.if_else(pc.equal(text, "true"), True, pc.if_else(pc.equal(text, "false"), False,
+                                                                 pa.scalar(None, T.BOOL)))
+    return _try_cast("try_cast", [text], dtype, n)
+
+
+@kernel("spark_from_json")
+def _from_json(name, args, dtype, n):
+    index = _json_index(args[0], n)
+    return _json_field(index, index.lo, index.hi, index.valid, dtype, n)
+
+
+@kernel("json_extract")
+def _json_extract(name, args, dtype, n):
+    from quarry.compute.json_kernels import parse_path
+    path = args[1]
+    if not isinstance(path, pa.Scalar):
+        raise UnsupportedError("Not supported: json_extract with a path that is not a constant")
+    index = _json_index(args[0], n)
+    lo, hi, valid = index.follow(parse_path(path.as_py()))
+    return index.text(lo, hi, valid)
+
+
+@kernel("json_extract_string")
+def _json_extract_string(name, args, dtype, n):
+    from quarry.compute.json_kernels import parse_path
+    path = args[1]
+    if not isinstance(path, pa.Scalar):
+        raise UnsupportedError("Not supported: json_extract_string with a path that is not a constant")
+    index = _json_index(args[0], n)
+    lo, hi, valid = index.follow(parse_path(path.as_py()))
+    return index.value(lo, hi, valid)

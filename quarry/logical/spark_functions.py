@@ -232,3 +232,26 @@ _internal("spark_nanvl", lambda n, a: _call(n, [_dbl(a[0], "nanvl"), _dbl(a[1], 
 
 def lit_bool(value: bool) -> Literal:
     return lit(bool(value))
+
+# -- JSON (quarry.compute.json_kernels) ------------------------------------------------------------
+
+
+def _type_from_hex(text: str) -> pa.DataType:
+    """An Arrow type sent as the hex of a one-field IPC schema (how the Spark layer passes a parsed schema)."""
+    return pa.ipc.read_schema(pa.py_buffer(bytes.fromhex(text))).field(0).type
+
+
+def type_to_hex(t: pa.DataType) -> str:
+    return pa.schema([pa.field("t", t)]).serialize().to_pybytes().hex()
+
+
+_internal("spark_json_string", lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], T.STRING), 2, 3)
+_internal("spark_json_int", lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], T.INT32), 2, 3)
+_internal("spark_json_keys", lambda n, a: _call(n, [_str(a[0])], pa.list_(T.STRING)), 1)
+_internal("spark_from_json", lambda n, a: _call(n, [_str(a[0]), a[1]], _type_from_hex(a[1].value)), 2)
+
+# SQL's json_extract (JSON text of the value at a path) and json_extract_string (its string value)
+register("json_extract", "scalar", lambda n, a: _call(n, [_str(a[0]), _str(a[1])], T.STRING), 2, 2,
+         doc="json_extract(json, '$.path'): the JSON text of the value at the path (NULL when absent)")
+register("json_extract_string", "scalar", lambda n, a: _call(n, [_str(a[0]), _str(a[1])], T.STRING), 2, 2,
+         doc="json_extract_string(json, '$.path'): the value at the path as a string (NULL when absent)")
