@@ -1201,6 +1201,18 @@ def _raise_error(name, args, dtype, n):
     raise ExecutionError(str(text))
 
 
+@kernel("spark_assert_true")
+def _assert_true(name, args, dtype, n):
+    cond = to_array(args[0], n)
+    bad = pc.invert(pc.fill_null(cond, False))
+    if n and pc.any(bad).as_py():
+        message = args[1]
+        text = message.as_py() if isinstance(message, pa.Scalar) else \
+            to_array(message, n).filter(bad)[0].as_py()
+        raise ExecutionError(str(text))
+    return pa.nulls(n, T.STRING)
+
+
 @kernel("spark_nanvl")
 def _nanvl(name, args, dtype, n):
     a, b = args

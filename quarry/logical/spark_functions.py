@@ -226,6 +226,8 @@ _internal("spark_rand", lambda n, a: _call(n, list(a), T.FLOAT64, False), 2, 2,
           volatility=Volatility.VOLATILE)
 _internal("spark_uuid", lambda n, a: _call(n, [], T.STRING, False), 0, 0, volatility=Volatility.VOLATILE)
 _internal("spark_raise_error", lambda n, a: _call(n, [_str(a[0])], T.NULL), 1, 1, volatility=Volatility.VOLATILE)
+_internal("spark_assert_true", lambda n, a: _call(n, [a[0], _str(a[1])], T.STRING), 2, 2,
+          volatility=Volatility.VOLATILE, **TOLERANT)
 _internal("spark_nanvl", lambda n, a: _call(n, [_dbl(a[0], "nanvl"), _dbl(a[1], "nanvl")], T.FLOAT64), 2,
           **TOLERANT)
 

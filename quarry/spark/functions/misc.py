@@ -76,11 +76,9 @@ def _raise_error(call: Call):
 @spark_function("assert_true")
 def _assert_true(call: Call):
     call.expect(1, 2)
-    from quarry.api import functions as QF
     message = call.args[1] if len(call.protos) > 1 else lit(f"'{call.translator.translate(call.protos[0]).name}' "
                                                             "is not true!")
-    return QF.when(call.args[0].is_not_null() & call.args[0], lit(None, "string")).otherwise(
-        internal("spark_raise_error", message))
+    return internal("spark_assert_true", call.args[0], message)
 
 
 @spark_function("current_catalog", namer=lambda n, a, c: "current_catalog()")
