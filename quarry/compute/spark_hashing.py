@@ -99,7 +99,6 @@ def _m3_bytes(data, offsets, seed):
     order = np.argsort(-words, kind="stable")
     sorted_words = words[order]
     for j in range(int(sorted_words[0]) if n else 0):
-        active = order[:int(np.searchsorted(-sorted_words, -j, side="left"))]
         active = order[:int((sorted_words > j).sum())]
         pos = starts[active] + 4 * j
         k = (padded[pos].astype(U32) | (padded[pos + 1].astype(U32) << U32(8)) |

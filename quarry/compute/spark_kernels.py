@@ -254,11 +254,7 @@ def _fixed_rows_to_strings(rows: np.ndarray, lengths: np.ndarray, valid, *, righ
         data = np.where((data >= 65) & (data <= 90), data + 32, data).astype(np.uint8)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
-    mask = None if valid is None else pa.array(~valid).buffers()[1]
-    validity = None
-    if valid is not None:
-        validity = pa.array(valid, pa.bool_()).buffers()[1]
-    del mask
+    validity = None if valid is None else pa.array(valid, pa.bool_()).buffers()[1]
     return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(offsets.tobytes()),
                                                   pa.py_buffer(data.tobytes())],
                                  null_count=-1 if valid is not None else 0)
@@ -371,9 +367,8 @@ def _conv(name, args, dtype, n):
         value = np.where(neg, (~value) + np.uint64(1), value)
         out_neg = np.zeros(n, bool)
     else:
+        # a negative target base prints signed: the input's own sign, or the sign of its 64-bit value
         signed = value.view(np.int64)
-        out_neg = neg ^ (signed < 0) if True else neg
-        out_neg = np.where(neg, ~(signed < 0) | (signed == 0) & False, signed < 0)
         out_neg = np.where(neg, value != 0, signed < 0)
         value = np.where(neg, value, np.where(signed < 0, (~value) + np.uint64(1), value))
     r = np.uint64(abs(to_base))
@@ -808,11 +803,9 @@ def _string_list(name, args, dtype, n):
     if op == "split":
         pattern, limit = p[0], int(p[1]) if len(p) > 1 and p[1] is not None else -1
         if pattern == "":
-            chars = pc.utf8_slice_codeunits(s, 0)
             raise UnsupportedError("Not supported: split with an empty pattern")
         if limit == 1:
-            return pc.split_pattern(s, "\x00\x00never\x00", max_splits=0) if False else \
-                pc.split_pattern_regex(s, pattern, max_splits=0)
+            return pc.split_pattern_regex(s, pattern, max_splits=0)
         return pc.split_pattern_regex(s, pattern, max_splits=limit - 1 if limit > 0 else None)
     if op == "regexp_extract_all":
         pattern, idx = p[0], int(p[1]) if len(p) > 1 else 1
@@ -822,7 +815,7 @@ def _string_list(name, args, dtype, n):
                             f"has {groups} group(s)")
         marked = pc.replace_substring_regex(s, f"(?s).*?({pattern})", f"\x01\\{idx + 1}\x01")
         parts = pc.split_pattern(marked, "\x01")
-        return pc.list_slice(parts, 1, None, 2) if True else parts
+        return pc.list_slice(parts, 1, None, 2)
     raise ExecutionError(f"unknown string operation `{op}`")
 
 
@@ -893,16 +886,13 @@ def _pad(name, args, dtype, n):
         return cut
     # pad with a long enough run of the pad text, then cut to the width
     run = fill * (w // len(fill) + 1)
-    length = pc.utf8_length(cut)
-    need = pc.subtract(w, length)
     if op == "lpad":
-        # the run's first `need` characters, then the string
-        padded = pc.binary_join_element_wise(run, cut, "")
-        rs = pc.utf8_reverse(padded)
-        # the last w characters of run+cut == lpad; take them through the reversed text
-        return pc.utf8_reverse(pc.utf8_slice_codeunits(rs, 0, w))
+        # the first (w - length) characters of the run, then the string
+        arr = to_array(cut, n)
+        need = w - np.asarray(pc.fill_null(pc.utf8_length(arr), 0)).astype(np.int64)
+        prefix = _keep_chars(to_array(pa.scalar(run, T.STRING), n), np.maximum(need, 0))
+        return pc.binary_join_element_wise(prefix, arr, "")
     padded = pc.binary_join_element_wise(cut, run, "")
-    del need
     return pc.utf8_slice_codeunits(padded, 0, w)
 
 
@@ -1142,7 +1132,12 @@ def _overlay(name, args, dtype, n):
     return pc.binary_join_element_wise(head, r, tail, "")
 
 
-def _drop_chars(arr: pa.Array, k: np.ndarray) -> pa.Array:
+def _keep_chars(arr: pa.Array, k: np.ndarray) -> pa.Array:
+    """Each string cut to its first ``k[i]`` characters (vectorized over the UTF-8 bytes)."""
+    return _drop_chars(arr, k, keep_first=True)
+
+
+def _drop_chars(arr: pa.Array, k: np.ndarray, keep_first: bool = False) -> pa.Array:
     """Each string without its first ``k[i]`` characters (vectorized over the UTF-8 bytes)."""
     data, offsets, valid = _bytes_of(arr, len(arr))
     n = len(offsets) - 1
@@ -1153,6 +1148,8 @@ def _drop_chars(arr: pa.Array, k: np.ndarray) -> pa.Array:
     nonempty = np.diff(offsets) > 0
     row_first[nonempty] = chars_before[offsets[:-1][nonempty]]
     keep = (chars_before - row_first[row_of]) >= k[row_of]
+    if keep_first:
+        keep = ~keep
     kept = np.bincount(row_of[keep], minlength=n) if len(data) else np.zeros(n, np.int64)
     out_offsets = np.zeros(n + 1, np.int64)
     np.cumsum(kept, out=out_offsets[1:])
