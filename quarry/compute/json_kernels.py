@@ -25,6 +25,8 @@ __all__ = ["JsonIndex", "parse_path"]
 
 _WS = np.zeros(256, bool)
 _WS[[9, 10, 13, 32]] = True
+_STRUCTURAL = np.zeros(256, bool)
+_STRUCTURAL[[44, 58, 93, 125]] = True          # , : ] }
 
 
 def parse_path(path: str) -> list:
@@ -65,30 +67,32 @@ class JsonIndex:
         data, offsets, valid = _bytes_of(arr, n)
         self.data, self.offsets = data, offsets
         lengths = np.diff(offsets)
-        row_of = np.repeat(np.arange(n), lengths)
+        row_of = np.repeat(np.arange(n, dtype=np.int32), lengths)
         self.row_of = row_of
         total = len(data)
+        quote = data == 34
         is_bs = data == 92
-        cs = np.cumsum(is_bs)
-        run = cs - np.maximum.accumulate(np.where(~is_bs, cs, 0)) if total else cs
-        escaped = np.zeros(total, bool)
-        if total > 1:
-            escaped[1:] = (run[:-1] % 2) == 1
-        quote = (data == 34) & ~escaped
-        qc = np.cumsum(quote)
-        start_q = np.concatenate([[0], qc])[offsets[:-1]] if n else np.zeros(0, np.int64)
+        if is_bs.any():                                      # a quote after an odd run of backslashes is escaped
+            cs = np.cumsum(is_bs, dtype=np.int32)
+            run = cs - np.maximum.accumulate(np.where(~is_bs, cs, 0))
+            escaped = np.zeros(total, bool)
+            escaped[1:] = (run[:-1] & 1) == 1
+            quote &= ~escaped
+        qc = np.cumsum(quote, dtype=np.int32)
+        start_q = np.concatenate([[0], qc])[offsets[:-1]] if n else np.zeros(0, np.int32)
         qrow = qc - (start_q[row_of] if total else 0)
-        inside = ((qrow - quote) % 2) == 1                   # string content and its closing quote
+        inside = ((qrow - quote) & 1) == 1                   # string content and its closing quote
         self.quote_pos = np.flatnonzero(quote)
         outside = ~inside & ~quote
         self.outside = outside
         opens = outside & ((data == 123) | (data == 91))
         closes = outside & ((data == 125) | (data == 93))
-        step = opens.astype(np.int64) - closes.astype(np.int64)
-        depth = np.cumsum(step)
-        start_d = np.concatenate([[0], depth])[offsets[:-1]] if n else np.zeros(0, np.int64)
+        step = opens.astype(np.int8) - closes.astype(np.int8)
+        depth = np.cumsum(step, dtype=np.int32)
+        start_d = np.concatenate([[0], depth])[offsets[:-1]] if n else np.zeros(0, np.int32)
         depth = depth - (start_d[row_of] if total else 0)
-        self.depth_before = depth - step
+        self.depth_before = (depth - step).astype(np.int64)
+        self.nonspace = np.flatnonzero(~_WS[data])
         # rows that are not balanced are not JSON
         ends = offsets[1:] - 1
         last_depth = np.where(lengths > 0, depth[np.clip(ends, 0, max(total - 1, 0))] if total else 0, 0)
@@ -97,12 +101,14 @@ class JsonIndex:
         self.valid = ok if valid is None else ok & valid
         self.big = total + 1
 
-        def keyed(mask):
-            pos = np.flatnonzero(mask)
+        structural = np.flatnonzero(outside & _STRUCTURAL[data])
+        kinds = data[structural]
+
+        def keyed(pos):
             return np.sort(self.depth_before[pos] * self.big + pos)
-        self.colons = keyed(outside & (data == 58))
-        self.commas = keyed(outside & (data == 44))
-        self.closers = keyed(closes)
+        self.colons = keyed(structural[kinds == 58])
+        self.commas = keyed(structural[kinds == 44])
+        self.closers = keyed(structural[(kinds == 125) | (kinds == 93)])
         # the whole value of each row, without surrounding whitespace
         self.lo, self.hi = self._trim(offsets[:-1].copy(), offsets[1:].copy())
 
@@ -112,9 +118,7 @@ class JsonIndex:
         data, total = self.data, len(self.data)
         if not total:
             return lo, hi
-        ws = _WS[data]
-        # first non-space at or after lo; last non-space before hi
-        nonspace = np.flatnonzero(~ws)
+        nonspace = self.nonspace                   # first non-space at or after lo; last one before hi
         i = np.searchsorted(nonspace, lo)
         new_lo = np.where(i < len(nonspace), nonspace[np.minimum(i, len(nonspace) - 1)], hi)
         j = np.searchsorted(nonspace, hi) - 1
