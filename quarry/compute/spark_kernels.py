@@ -483,6 +483,15 @@ def _try_arith(op, a, b, dtype, n):
     return cast_value(_from_np(r, None if valid.all() else valid, T.INT64), dtype, safe=False)
 
 
+@kernel("spark_nonzero")
+def _nonzero(name, args, dtype, n):
+    b = args[0]
+    zero = pc.equal(b, pa.scalar(0, b.type))
+    if (zero.as_py() if isinstance(zero, pa.Scalar) else pc.any(zero).as_py()):
+        raise _ansi_error("divide", True)
+    return b
+
+
 @kernel("spark_width_bucket")
 def _width_bucket(name, args, dtype, n):
     v, vv = _np(args[0], n, np.float64)

@@ -177,6 +177,8 @@ def _bind_arith(name, args):
 
 _internal("spark_arith", _bind_arith, 4)
 
+# the divisor itself, raising DIVIDE_BY_ZERO where it is 0 (decimal division under ANSI mode)
+_internal("spark_nonzero", lambda n, a: _call(n, [a[0]], a[0].dtype, a[0].nullable), 1)
 _internal("spark_width_bucket",
           lambda n, a: _call(n, [_dbl(a[0], "width_bucket"), _dbl(a[1], "width_bucket"),
                                  _dbl(a[2], "width_bucket"), _long(a[3], "width_bucket")], T.INT64), 4)

@@ -137,6 +137,17 @@ def test_integer_division_by_zero_raises_in_ansi_mode(fn_spark):
         assert info.value.getErrorClass() == "DIVIDE_BY_ZERO"
 
 
+def test_decimal_division_by_zero_raises_in_ansi_mode(fn_spark):
+    from decimal import Decimal
+    from pyspark.errors import ArithmeticException
+    df = fn_spark.createDataFrame([(Decimal("1.50"), Decimal("0.00"))], "a decimal(10,2), b decimal(10,2)")
+    with pytest.raises(ArithmeticException) as info:
+        df.select(df.a / df.b).collect()
+    assert info.value.getErrorClass() == "DIVIDE_BY_ZERO"
+    ok = fn_spark.createDataFrame([(Decimal("1.50"), Decimal("0.50"))], "a decimal(10,2), b decimal(10,2)")
+    assert float(ok.select(ok.a / ok.b).collect()[0][0]) == 3.0
+
+
 def test_integer_overflow_raises_in_ansi_mode(fn_spark):
     from pyspark.errors import ArithmeticException
     df = fn_spark.createDataFrame([(2147483647, 1)], "a int, b int")

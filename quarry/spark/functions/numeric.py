@@ -50,6 +50,8 @@ def _arith(op: str, call: Call) -> Column:
             if op in ("add", "subtract", "multiply") and (T.is_float(ta) or T.is_float(tb)):
                 return FN.call(op, [ea, eb])
             return FN.call("spark_arith", [FN.lit(op), ea, eb, FN.lit(ansi)])
+        if ansi and op in ("divide", "remainder") and T.is_decimal(tb):
+            eb = FN.call("spark_nonzero", [eb])
         return getattr(_Bound(ea), method)(_Bound(eb)).bind(ctx)
     return Column(bind, op)
 
