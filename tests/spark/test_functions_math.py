@@ -164,6 +164,11 @@ def test_invalid_cast_raises_in_ansi_mode(fn_spark):
     assert info.value.getErrorClass() == "CAST_INVALID_INPUT"
 
 
+def test_string_to_integer_cast_drops_the_fraction(fn_spark):
+    df = fn_spark.createDataFrame([("2.7",), ("-2.7",), (" 7 ",), (None,)], "s string")
+    assert [r[0] for r in df.select(df.s.cast("int")).collect()] == [2, -2, 7, None]
+
+
 def test_ansi_off_gives_null_and_wraps(fn_spark):
     from pyspark.sql import functions as F
     fn_spark.conf.set("spark.sql.ansi.enabled", "false")
