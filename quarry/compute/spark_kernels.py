@@ -1021,21 +1021,36 @@ def _levenshtein(name, args, dtype, n):
     valid = np.asarray(pc.and_(pc.is_valid(a), pc.is_valid(b)))
     ma, la = _codepoints(a, n)
     mb, lb = _codepoints(b, n)
-    wa, wb = ma.shape[1], mb.shape[1]
-    # the classic dynamic programme, one row of the table at a time, for all pairs at once
-    prev = np.tile(np.arange(wb + 1, dtype=np.int64), (n, 1))
-    dist_at = np.where(la == 0, lb, 0)
-    for i in range(1, wa + 1):
-        cur = np.empty_like(prev)
-        cur[:, 0] = i
-        ca = ma[:, i - 1]
-        for j in range(1, wb + 1):
-            cost = (ca != mb[:, j - 1]).astype(np.int64)
-            cur[:, j] = np.minimum(np.minimum(prev[:, j] + 1, cur[:, j - 1] + 1), prev[:, j - 1] + cost)
-        prev = cur
-        done = la == i
-        dist_at = np.where(done, prev[np.arange(n), lb], dist_at)
-    out = dist_at
+    wa, wb = int(la.max()) if n else 0, int(lb.max()) if n else 0
+    # the classic dynamic programme over anti-diagonals (i + j = k): one numpy step per diagonal computes
+    # that diagonal's cells for every pair at once. diag[:, i] holds D[i][k - i].
+    big = np.int64(1 << 40)
+    i_all = np.arange(wa + 1)
+    prev2 = np.full((n, wa + 1), big)                   # diagonal k - 2
+    prev = np.full((n, wa + 1), big)                    # diagonal k - 1
+    prev[:, 0] = 0                                      # k = 0: D[0][0]
+    out = np.zeros(n, np.int64)
+    out[(la == 0) & (lb == 0)] = 0
+    mb_pad = np.concatenate([mb, np.full((n, 1), -2, np.int32)], axis=1)
+    for k in range(1, wa + wb + 1):
+        cur = np.full((n, wa + 1), big)
+        lo_i, hi_i = max(0, k - wb), min(wa, k)
+        i = i_all[lo_i:hi_i + 1]
+        j = k - i
+        inner = (i >= 1) & (j >= 1)
+        ii, jj = i[inner], j[inner]
+        if len(ii):
+            cost = (ma[:, ii - 1] != mb_pad[:, jj - 1]).astype(np.int64)
+            cur[:, ii] = np.minimum(np.minimum(prev[:, ii - 1] + 1, prev[:, ii] + 1), prev2[:, ii - 1] + cost)
+        if lo_i == 0:
+            cur[:, 0] = k                                # D[0][k]
+        if hi_i == k:
+            cur[:, k] = k                                # D[k][0]
+        done = (la + lb) == k
+        if done.any():
+            rows = np.flatnonzero(done)
+            out[rows] = cur[rows, la[rows]]
+        prev2, prev = prev, cur
     if len(args) > 2:
         threshold = _const(args[2])
         if threshold is not None:
