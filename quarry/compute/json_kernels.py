@@ -219,8 +219,8 @@ class JsonIndex:
         data = self.data[idx]
         if compact and len(idx):
             keep = ~(self.outside[idx] & _WS[data])
-            row = np.repeat(np.arange(self.n), lens)
-            kept = np.bincount(row[keep], minlength=self.n)
+            row = np.repeat(np.arange(len(lo)), lens)
+            kept = np.bincount(row[keep], minlength=len(lo))
             data = data[keep]
             out_off = np.concatenate([[0], np.cumsum(kept)])
         return _strings_from(data, out_off, None if valid.all() else valid, pa.string())
@@ -275,6 +275,52 @@ class JsonIndex:
         counts = np.bincount(keys_rows, minlength=self.n)
         offs = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
         return pa.ListArray.from_arrays(pa.array(offs), keys, mask=pa.array(~ok))
+
+
+    def elements(self, lo, hi, valid):
+        """The elements of each row's array: (row of each element, element lo, element hi, row ok)."""
+        first = self._first_byte(lo, hi)
+        ok = valid & (first == 91)
+        depth = (self.depth_before[np.minimum(lo, max(len(self.data) - 1, 0))] + 1) if len(self.data) else lo * 0
+        commas_d, commas_p = self.commas // self.big, self.commas % self.big
+        row = self.row_of[commas_p] if len(commas_p) else np.zeros(0, np.int64)
+        inside = (commas_d == depth[row]) & (commas_p > lo[row]) & (commas_p < hi[row]) & ok[row] \
+            if len(commas_p) else np.zeros(0, bool)
+        sep_rows, sep_pos = row[inside], commas_p[inside]
+        inner_lo, inner_hi = self._trim(lo + 1, np.maximum(hi - 1, lo + 1))
+        nonempty = ok & (inner_hi > inner_lo)
+        # element starts: after '[' and after each comma; ends: each comma and the closing ']'
+        rows = np.concatenate([np.flatnonzero(nonempty), sep_rows])
+        starts = np.concatenate([lo[nonempty] + 1, sep_pos + 1])
+        order = np.lexsort((starts, rows))
+        rows, starts = rows[order], starts[order]
+        ends = np.empty_like(starts)
+        if len(starts):
+            ends[:-1] = starts[1:] - 1
+            last = np.ones(len(starts), bool)
+            last[:-1] = rows[1:] != rows[:-1]
+            ends[last] = hi[rows[last]] - 1
+        e_lo, e_hi = self._trim(starts, np.maximum(ends, starts))
+        return rows, e_lo, e_hi, ok
+
+    def members(self, lo, hi, valid):
+        """The members of each row's object: (row, key lo, key hi, value lo, value hi, row ok)."""
+        first = self._first_byte(lo, hi)
+        ok = valid & (first == 123)
+        depth = (self.depth_before[np.minimum(lo, max(len(self.data) - 1, 0))] + 1) if len(self.data) else lo * 0
+        colon_d, colon_p = self.colons // self.big, self.colons % self.big
+        row = self.row_of[colon_p] if len(colon_p) else np.zeros(0, np.int64)
+        member = (colon_d == depth[row]) & (colon_p > lo[row]) & (colon_p < hi[row]) & ok[row] \
+            if len(colon_p) else np.zeros(0, bool)
+        hits = np.flatnonzero(member)
+        c, d, rows = colon_p[hits], colon_d[hits], row[hits]
+        qi = np.searchsorted(self.quote_pos, c) - 1
+        k_lo, k_hi = self.quote_pos[np.maximum(qi - 1, 0)] + 1, self.quote_pos[np.maximum(qi, 0)]
+        comma = self._next(self.commas, d, c)
+        close = self._next(self.closers, d, c)
+        end = np.where((comma >= 0) & ((close < 0) | (comma < close)), comma, close)
+        v_lo, v_hi = self._trim(c + 1, np.maximum(end, c + 1))
+        return rows, k_lo, k_hi, v_lo, v_hi, ok
 
 
 class JsonSpans:

@@ -1289,8 +1289,30 @@ def _json_field(index, lo, hi, valid, dtype, n):
             clo, chi, cvalid = index.follow([f.name], lo, hi, ok)
             children.append(_json_field(index, clo, chi, cvalid, f.type, n))
         return pa.StructArray.from_arrays(children, fields=list(dtype), mask=pa.array(~ok))
+    if pa.types.is_list(dtype) and not T.is_nested(dtype.value_type):
+        rows, e_lo, e_hi, ok = index.elements(lo, hi, valid)
+        values = _json_scalar(index, e_lo, e_hi, np.ones(len(e_lo), bool), dtype.value_type, len(e_lo))
+        counts = np.bincount(rows, minlength=len(lo)) if len(rows) else np.zeros(len(lo), np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), values, type=dtype, mask=pa.array(~ok))
+    if pa.types.is_map(dtype) and T.is_string(dtype.key_type) and not T.is_nested(dtype.item_type):
+        from quarry.compute.json_kernels import JsonSpans, unescape
+        rows, k_lo, k_hi, v_lo, v_hi, ok = index.members(lo, hi, valid)
+        order = np.argsort(rows, kind="stable")
+        rows, k_lo, k_hi, v_lo, v_hi = rows[order], k_lo[order], k_hi[order], v_lo[order], v_hi[order]
+        keys = unescape(JsonSpans(index, k_lo, k_hi).text())
+        items = _json_scalar(index, v_lo, v_hi, np.ones(len(v_lo), bool), dtype.item_type, len(v_lo))
+        counts = np.bincount(rows, minlength=len(lo)) if len(rows) else np.zeros(len(lo), np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        return pa.MapArray.from_arrays(pa.array(offsets), keys, items, type=dtype, mask=pa.array(~ok))
     if T.is_nested(dtype):
-        raise UnsupportedError("Not supported: from_json into arrays or maps (only structs of scalar fields)")
+        raise UnsupportedError("Not supported: from_json into nested arrays or maps (arrays and string-keyed "
+                               "maps of scalars, and structs, are supported)")
+    return _json_scalar(index, lo, hi, valid, dtype, n)
+
+
+def _json_scalar(index, lo, hi, valid, dtype, n):
+    from quarry.compute.kernels import _try_cast
     text = index.value(lo, hi, valid)
     if T.is_string(dtype):
         return text

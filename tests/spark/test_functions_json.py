@@ -61,6 +61,26 @@ def test_from_json_into_a_struct(fn_spark):
     assert [r.v for r in out] == [Row(a=1, b="x", c=Row(d=2.5)), Row(a=None, b=None, c=None), None, None]
 
 
+def test_from_json_with_a_struct_type(fn_spark):
+    from pyspark.sql import Row
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import IntegerType, StringType, StructField, StructType
+    schema = StructType([StructField("a", IntegerType()), StructField("b", StringType())])
+    df = fn_spark.createDataFrame(rows('{"a": 1, "b": "x"}', '{"b": null}'), J)
+    assert [r.v for r in df.select(F.from_json("j", schema).alias("v")).collect()] == \
+        [Row(a=1, b="x"), Row(a=None, b=None)]
+
+
+def test_from_json_into_an_array_and_a_map(fn_spark):
+    from pyspark.sql import functions as F
+    df = fn_spark.createDataFrame(rows("[1, 2, 3]", "[]", "[1, \"x\"]", '{"a": 1}', None), J)
+    out = [r[0] for r in df.select(F.from_json("j", "array<int>")).collect()]
+    assert out == [[1, 2, 3], [], [1, None], None, None]
+    df = fn_spark.createDataFrame(rows('{"a": 1, "b": 2}', "{}", "[1]"), J)
+    out = [r[0] for r in df.select(F.from_json("j", "map<string, int>")).collect()]
+    assert out == [{"a": 1, "b": 2}, {}, None]
+
+
 def test_to_json_of_a_struct(fn_spark):
     from pyspark.sql import functions as F
     df = fn_spark.createDataFrame([((2, "Alice"),)], "value struct<age: int, name: string>")

@@ -57,16 +57,19 @@ def _no_options(call: Call, at: int):
 def _from_json(call: Call):
     call.expect(2, 3)
     _no_options(call, 2)
-    from quarry.spark.relations import _schema_from_text
+    from quarry.spark.relations import _json_type
+    from quarry.spark.types import parse_ddl
     text = _literal(call, 1, "schema")
     try:
-        schema = _schema_from_text(text, call.translator.time_zone)
+        stripped = str(text).strip()
+        # a StructType/ArrayType/MapType as Spark's JSON form, or DDL (`a INT, b STRING`, `array<int>`)
+        target = _json_type(json.loads(stripped), call.translator.time_zone) if stripped.startswith("{") else \
+            parse_ddl(stripped, call.translator.time_zone)
     except SparkError:
         raise
     except Exception as exc:
         raise SparkError(f"from_json: cannot read the schema `{text}`: {exc}",
                          error_class="INVALID_SCHEMA.PARSE_ERROR") from None
-    target = pa.struct(list(schema))
     source = call.args[0]
 
     def bind(ctx):
