@@ -678,10 +678,34 @@ def _url_decode(s, n, strict: bool):
         raise DataError("url_decode: the decoded bytes are not valid UTF-8") from None
 
 
+def spark_substring_columns(s, pos, length, n):
+    """``substring`` with a position and/or length that vary by row (Spark's rule, row by row in numpy)."""
+    arr = to_array(s, n)
+    chars = np.asarray(pc.fill_null(pc.utf8_length(arr), 0)).astype(np.int64)
+    p, vp = _np(cast_value(pos, T.INT64), n, np.int64)
+    big = np.int64(1 << 40)
+    if length is None:
+        ln, vl = np.full(n, big), None
+    else:
+        ln, vl = _np(cast_value(length, T.INT64), n, np.int64)
+    start = np.where(p > 0, p - 1, np.where(p < 0, chars + p, 0))
+    end = np.minimum(start + np.minimum(ln, big), chars)
+    start = np.maximum(start, 0)
+    end = np.maximum(end, start)
+    out = _keep_chars(_drop_chars(arr, start), end - start)
+    valid = np.asarray(arr.is_valid())
+    for v in (vp, vl):
+        if v is not None:
+            valid &= v
+    return out if valid.all() else pc.if_else(pa.array(valid), out, pa.scalar(None, T.STRING))
+
+
 @kernel("spark_string")
 def _string(name, args, dtype, n):
     op = _const(args[0])
     s = args[1]
+    if op == "substring" and any(not isinstance(a, pa.Scalar) for a in args[2:]):
+        return spark_substring_columns(s, args[2], args[3] if len(args) > 3 else None, n)
     p = [_const(a) for a in args[2:]]
     if op == "substring":
         return spark_substring(s, int(p[0]), None if len(p) < 2 or p[1] is None else int(p[1]))

@@ -91,6 +91,9 @@ for _name, _kind in (("trim", "BOTH"), ("btrim", "BOTH"), ("ltrim", "LEADING"), 
 @spark_function("substring", "substr")
 def _substring(call: Call):
     call.expect(2, 3)
+    if not all(call.is_literal(i) for i in range(1, len(call.protos))):
+        # a position or length from a column: Spark's rule row by row
+        return internal("spark_string", "substring", *call.args)
     pos = _const(call, 1, "position")
     length = _const(call, 2, "length")
     if not isinstance(pos, int) or (length is not None and not isinstance(length, int)):
