@@ -700,12 +700,36 @@ def spark_substring_columns(s, pos, length, n):
     return out if valid.all() else pc.if_else(pa.array(valid), out, pa.scalar(None, T.STRING))
 
 
+def _per_pattern(s, patterns, replacements, n, fn):
+    """``fn(strings, pattern, replacement)`` where the pattern/replacement vary by row: once per distinct
+    (pattern, replacement) pair of the batch, over the rows that have it (a regex compiles once per pair)."""
+    arr = to_array(s, n)
+    pat, rep = to_array(patterns, n), to_array(replacements, n)
+    distinct = pa.table({"p": pat, "r": rep}).group_by(["p", "r"]).aggregate([])
+    out = pa.nulls(n, T.STRING)
+    for pair in distinct.to_pylist():                     # distinct pairs, not rows
+        if pair["p"] is None or pair["r"] is None:
+            continue
+        mask = pc.and_(pc.equal(pat, pair["p"]), pc.equal(rep, pair["r"]))
+        mask = pc.fill_null(mask, False)
+        done = fn(arr, pair["p"], pair["r"])
+        out = pc.if_else(mask, done, out)
+    return out
+
+
 @kernel("spark_string")
 def _string(name, args, dtype, n):
     op = _const(args[0])
     s = args[1]
     if op == "substring" and any(not isinstance(a, pa.Scalar) for a in args[2:]):
         return spark_substring_columns(s, args[2], args[3] if len(args) > 3 else None, n)
+    if op == "repeat" and not isinstance(args[2], pa.Scalar):
+        counts = pc.max_element_wise(cast_value(args[2], T.INT64), 0, skip_nulls=False)
+        return pc.binary_repeat(s, counts)
+    if op == "regexp_replace" and any(not isinstance(a, pa.Scalar) for a in args[2:]):
+        return _per_pattern(s, args[2], args[3], n,
+                            lambda part, pattern, repl: pc.replace_substring_regex(part, pattern,
+                                                                                   _java_replacement(repl)))
     p = [_const(a) for a in args[2:]]
     if op == "substring":
         return spark_substring(s, int(p[0]), None if len(p) < 2 or p[1] is None else int(p[1]))

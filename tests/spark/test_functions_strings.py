@@ -83,6 +83,12 @@ CASES = [
      ["-----", None, ""], r"regexp_replace(s, (\d+), --, 1)"),
     ("regexp-replace-group", S, rows("100-200",), lambda F, d: F.regexp_replace("s", r"(\d+)-(\d+)", "$2-$1"),
      ["200-100"], None),
+    ("regexp-replace-columns", "str string, pattern string, replacement string",
+     [("100-200", r"(\d+)", "--"), ("a1b22", r"\d", "#"), ("x", None, "y"), ("100-200", r"(\d+)", "--")],
+     lambda F, d: F.regexp_replace(d.str, d.pattern, d.replacement), ["-----", "a#b##", None, "-----"],
+     "regexp_replace(str, pattern, replacement, 1)"),
+    ("repeat-column", "s string, t int", [("ab", 3), ("ab", -1), ("ab", None)],
+     lambda F, d: F.repeat(d.s, d.t), ["ababab", "", None], "repeat(s, t)"),
     ("regexp-substr", S, rows("1a 2b 14m", "none"), lambda F, d: F.regexp_substr("s", F.lit(r"\d+")),
      ["1", None], None),
     ("rlike", S, rows("1a 2b 14m", "x", None), lambda F, d: d.s.rlike(r"\d+"), [True, False, None], None),
@@ -190,5 +196,5 @@ def test_non_constant_pattern_is_refused_by_name(fn_spark):
     from pyspark.errors import PySparkException
     from pyspark.sql import functions as F
     df = fn_spark.createDataFrame([("a", "b")], "s string, p string")
-    with pytest.raises(PySparkException, match="Not supported: `regexp_replace` with a pattern"):
-        df.select(F.regexp_replace("s", F.col("p"), "x")).collect()
+    with pytest.raises(PySparkException, match="Not supported: `split` with a pattern"):
+        df.select(F.split("s", F.col("p"))).collect()

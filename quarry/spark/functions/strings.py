@@ -122,6 +122,8 @@ def _substring_index(call: Call):
 @spark_function("repeat")
 def _repeat(call: Call):
     call.expect(2)
+    if not call.is_literal(1):
+        return internal("spark_string", "repeat", call.args[0], call.args[1])
     return _string("repeat", call, _const(call, 1, "count"))
 
 
@@ -147,6 +149,9 @@ def _regexp_replace(call: Call):
     call.expect(3, 4)
     if _const(call, 3, "position", 1) != 1:
         raise not_supported("`regexp_replace` from a position other than 1")
+    if not (call.is_literal(1) and call.is_literal(2)):
+        # patterns from a column: each distinct pattern compiles once per batch
+        return internal("spark_string", "regexp_replace", call.args[0], call.args[1], call.args[2])
     return _string("regexp_replace", call, _const(call, 1, "pattern"), _const(call, 2, "replacement"))
 
 
