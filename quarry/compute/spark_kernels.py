@@ -816,9 +816,24 @@ def _string_int(name, args, dtype, n):
     op = _const(args[0])
     s = args[1]
     p = [_const(a) for a in args[2:]]
+    if op in ("instr", "locate") and not isinstance(args[2], pa.Scalar):
+        # the substring varies by row: once per distinct substring of the batch
+        subs = to_array(args[2], n)
+        out = pa.nulls(n, T.INT32)
+        for value in pc.unique(subs).to_pylist():
+            if value is None:
+                continue
+            rows = pc.fill_null(pc.equal(subs, value), False)
+            done = _string_int(name, [args[0], s, pa.scalar(value, T.STRING), *args[3:]], dtype, n)
+            out = pc.if_else(rows, done, out)
+        return out
     if op in ("instr", "locate"):
         sub = p[0]
         pos = int(p[1]) if len(p) > 1 else 1
+        if sub == "":                                   # the empty string is found at the start position
+            length = pc.utf8_length(s)
+            at = pa.scalar(max(pos, 1), T.INT64)
+            return cast_value(pc.if_else(pc.less_equal(at, pc.add(length, 1)), at, 0), T.INT32)
         if op == "locate" and pos < 1:
             return pc.if_else(pc.is_valid(to_array(s, n)), pa.scalar(0, T.INT32), pa.scalar(None, T.INT32))
         tail = pc.utf8_slice_codeunits(s, pos - 1) if pos > 1 else s

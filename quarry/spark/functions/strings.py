@@ -217,6 +217,8 @@ spark_function("rpad")(_pad("rpad"))
 @spark_function("instr")
 def _instr(call: Call):
     call.expect(2)
+    if not call.is_literal(1):
+        return internal("spark_string_int", "instr", call.args[0], call.args[1])
     return internal("spark_string_int", "instr", call.args[0], _const(call, 1, "substring"))
 
 
