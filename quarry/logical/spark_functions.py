@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from quarry.errors import QuarryTypeError
+from quarry.errors import QuarryTypeError, UnsupportedError
 from quarry.logical import types as T
 from quarry.logical.expressions import Call, Expr, Literal
 from quarry.logical.functions import Nulls, Volatility, cast, lit, register
@@ -37,7 +37,10 @@ def _dbl(e: Expr, fname: str) -> Expr:
     return cast(_num(e, fname), T.FLOAT64)
 
 
-def _str(e: Expr) -> Expr:
+def _str(e: Expr, fname: str = "this string function") -> Expr:
+    if T.is_nested(e.dtype):
+        # arrays and maps are the collection functions' (concat of arrays, reverse of an array, ...)
+        raise UnsupportedError(f"Not supported: {fname} of a {T.sql_name(e.dtype)} value")
     return e if T.is_string(e.dtype) else cast(e, T.STRING)
 
 
@@ -187,13 +190,13 @@ _internal("spark_width_bucket",
 
 
 def _texts(args):
-    return [a if T.is_string(a.dtype) or _is_binary(a.dtype) else cast(a, T.STRING) for a in args]
+    return [a if T.is_string(a.dtype) or _is_binary(a.dtype) else _str(a, "concat") for a in args]
 
 
 _internal("spark_concat", lambda n, a: _call(n, _texts(a), T.STRING), 1, 10_000)
 _internal("spark_concat_ws", lambda n, a: _call(n, [_str(x) for x in a], T.STRING), 1, 10_000, **TOLERANT)
 # spark_string(op, s, *constants): one string -> string operation with constant parameters
-_internal("spark_string", lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], T.STRING), 2, 10)
+_internal("spark_string", lambda n, a: _call(n, [a[0], _str(a[1], a[0].value), *a[2:]], T.STRING), 2, 10)
 _internal("spark_string_int", lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], T.INT32), 2, 10)
 _internal("spark_string_list",
           lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], pa.list_(T.STRING)), 2, 10)
