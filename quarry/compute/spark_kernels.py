@@ -398,7 +398,6 @@ def _ansi_error(op: str, zero: bool, kind: str = "integer"):
 
 _CHECKED = {"add": pc.add_checked, "subtract": pc.subtract_checked, "multiply": pc.multiply_checked}
 _WRAPPED = {"add": pc.add, "subtract": pc.subtract, "multiply": pc.multiply}
-_WORDS = {"add": "integer", "subtract": "integer", "multiply": "integer"}
 
 
 @kernel("spark_arith")

@@ -13,8 +13,8 @@ import pyarrow as pa
 
 from quarry.errors import QuarryTypeError, UnsupportedError
 from quarry.logical import types as T
-from quarry.logical.expressions import Call, Expr, Literal
-from quarry.logical.functions import Nulls, Volatility, cast, lit, register
+from quarry.logical.expressions import Call, Expr
+from quarry.logical.functions import Nulls, Volatility, cast, register
 
 __all__: list[str] = []
 
@@ -236,9 +236,6 @@ _internal("spark_assert_true", lambda n, a: _call(n, [a[0], _str(a[1])], T.STRIN
 _internal("spark_nanvl", lambda n, a: _call(n, [_dbl(a[0], "nanvl"), _dbl(a[1], "nanvl")], T.FLOAT64), 2,
           **TOLERANT)
 
-
-def lit_bool(value: bool) -> Literal:
-    return lit(bool(value))
 
 # -- JSON (quarry.compute.json_kernels) ------------------------------------------------------------
 

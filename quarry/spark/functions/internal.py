@@ -9,7 +9,7 @@ from quarry.logical import functions as FN
 from quarry.logical import types as T
 from quarry.logical.expressions import Call as CallExpr
 
-__all__ = ["internal", "const", "try_cast", "bound_type_column"]
+__all__ = ["ansi_cast", "const", "internal", "try_cast"]
 
 
 def const(value, dtype: pa.DataType | None = None) -> Column:
@@ -52,10 +52,3 @@ def ansi_cast(column: Column, target: pa.DataType) -> Column:
         value = _spark_integral_text(column.bind(ctx), target)
         return FN.cast(value, target, explicit=True)
     return Column(bind, "cast")
-
-
-def bound_type_column(column: Column, build) -> Column:
-    """A Column built from the bound type of ``column``: ``build(expr, ctx)`` returns the expression."""
-    def bind(ctx):
-        return build(column.bind(ctx), ctx)
-    return Column(bind, "typed")

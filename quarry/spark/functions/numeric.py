@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from quarry.api.column import Column
+from quarry.api.column import Column, lit
 from quarry.logical import functions as FN
 from quarry.logical import types as T
 from quarry.spark.errors import SparkError, not_supported
@@ -135,12 +135,15 @@ for _name, _display, _op in (("atan2", "ATAN2", "atan2"), ("hypot", "HYPOT", "hy
     spark_function(_name, namer=shown(_display))(_binary)
 
 
-spark_function("e", namer=shown("E"))(lambda call: (call.expect(0), internal("spark_unary_double", "exp", 1.0))[1])
-spark_function("pi", namer=shown("PI"))(lambda call: (call.expect(0), FN_lit_pi())[1])
+@spark_function("e", namer=shown("E"))
+def _e(call: Call):
+    call.expect(0)
+    return lit(math.e)
 
 
-def FN_lit_pi():
-    from quarry.api.column import lit
+@spark_function("pi", namer=shown("PI"))
+def _pi(call: Call):
+    call.expect(0)
     return lit(math.pi)
 
 
