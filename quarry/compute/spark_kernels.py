@@ -567,6 +567,13 @@ def _java_replacement(text: str) -> str:
     return "".join(out)
 
 
+def _matches_empty(pattern: str) -> bool:
+    try:
+        return re.fullmatch(pattern, "") is not None
+    except re.error:
+        return False
+
+
 def _group_count(pattern: str) -> int:
     try:
         return re.compile(pattern).groups
@@ -874,7 +881,13 @@ def _string_list(name, args, dtype, n):
     if op == "split":
         pattern, limit = p[0], int(p[1]) if len(p) > 1 and p[1] is not None else -1
         if pattern == "":
-            raise UnsupportedError("Not supported: split with an empty pattern")
+            # Spark splits into characters: mark the end of each one, then split at the marks
+            marked = pc.replace_substring_regex(s, "(?s)(.)", "\\1\x01")
+            marked = pc.utf8_slice_codeunits(marked, 0, -1)
+            return pc.split_pattern(marked, "\x01", max_splits=limit - 1 if limit > 0 else None)
+        if _matches_empty(pattern):
+            # Arrow's regex split does not advance past an empty match
+            raise UnsupportedError(f"Not supported: split with a pattern that matches the empty string (`{pattern}`)")
         if limit == 1:
             return pc.split_pattern_regex(s, pattern, max_splits=0)
         return pc.split_pattern_regex(s, pattern, max_splits=limit - 1 if limit > 0 else None)

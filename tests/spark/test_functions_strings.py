@@ -103,6 +103,8 @@ CASES = [
      "split(s, [ABC], 2)"),
     ("split-negative-limit", S, rows("oneAtwoBthreeC",), lambda F, d: F.split("s", "[ABC]", -2),
      [["one", "two", "three", ""]], "split(s, [ABC], -2)"),
+    ("split-empty-pattern", S, rows("abc", "", "hé"), lambda F, d: F.split("s", ""), [["a", "b", "c"], [""], ["h", "é"]],
+     None),
     ("split-limit-one", S, rows("a,b",), lambda F, d: F.split("s", ",", 1), [["a,b"]], None),
     ("translate", S, rows("AaBbCc", "translate", None), lambda F, d: F.translate("s", "abc", "123"),
      ["A1B2C3", "tr1nsl1te", None], "translate(s, abc, 123)"),
@@ -195,6 +197,14 @@ def test_regexp_extract_group_out_of_range_raises(fn_spark):
     df = fn_spark.createDataFrame([("100-200",)], "s string")
     with pytest.raises(PySparkException, match="group index"):
         df.select(F.regexp_extract("s", r"(\d+)", 3)).collect()
+
+
+def test_split_on_a_pattern_matching_empty_is_refused_not_hung(fn_spark):
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as F
+    df = fn_spark.createDataFrame([("a b",)], "s string")
+    with pytest.raises(PySparkException, match="matches the empty string"):
+        df.select(F.split("s", r"\s*")).collect()
 
 
 def test_non_constant_pattern_is_refused_by_name(fn_spark):
