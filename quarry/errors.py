@@ -236,6 +236,22 @@ class DataError(QuarryError):
     kind = "Data error"
 
 
+class ArithmeticError_(DataError):
+    """Arithmetic went out of its type's domain (base of the two below, which front ends tell apart)."""
+
+
+class DivideByZeroError(ArithmeticError_):
+    """A division or remainder by zero where the dialect raises (Spark's ANSI mode)."""
+
+
+class ArithmeticOverflowError(ArithmeticError_):
+    """An integer result does not fit its type where the dialect raises (Spark's ANSI mode)."""
+
+
+class InvalidCastError(DataError):
+    """A value cannot be cast to the target type (``CAST('a' AS INT)``) where the dialect raises."""
+
+
 class AccessDeniedError(QuarryError):
     """The caller may not do this: a file outside the allowed directories, a write with writing off,
     or a statement its role does not allow (a server reports it as PERMISSION_DENIED)."""

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quarry.errors import DataError, ExecutionError, UnsupportedError
+from quarry.errors import DataError, ExecutionError, InvalidCastError, UnsupportedError
 from quarry.logical import functions as F
 from quarry.logical import types as T
 
@@ -554,12 +554,18 @@ def _cast(name, args, dtype, n):
     if T.is_float(a.type) and T.is_decimal(dtype):
         return _float_to_decimal(a, dtype, errors=True)
     if T.is_string(a.type) and (T.is_numeric(dtype) or T.is_temporal(dtype)):
-        return _cast_string(a, dtype)
+        try:
+            return _cast_string(a, dtype)
+        except (DataError, pa.ArrowInvalid) as exc:
+            detail = exc.message if isinstance(exc, DataError) else str(exc)
+            raise InvalidCastError(detail if isinstance(exc, DataError) else
+                                   f"cannot cast a string to {T.sql_name(dtype)}: {detail}",
+                                   hint="check the data, or use TRY_CAST to get NULL for bad values") from exc
     if T.is_string(a.type) and dtype == T.BOOL:
         lowered = pc.utf8_lower(pc.utf8_trim_whitespace(a))
         ok = pc.is_in(lowered, value_set=pa.array(["true", "false", "t", "f", "1", "0", "yes", "no"]))
         if not pc.all(pc.fill_null(ok, True)).as_py():
-            raise DataError("cannot cast a string to BOOLEAN", hint="use 'true' or 'false'")
+            raise InvalidCastError("cannot cast a string to BOOLEAN", hint="use 'true' or 'false'")
         return pc.is_in(lowered, value_set=pa.array(["true", "t", "1", "yes"]))
     if T.is_integer(a.type) and T.is_decimal(dtype):
         # Arrow wants room for every value of the integer type; go through that decimal, then check
@@ -1176,3 +1182,6 @@ def _check_single_row(name, args, dtype, n):
 
 # the LIST, STRUCT and MAP kernels attach themselves to their definitions on import
 from quarry.compute import nested_kernels  # noqa: E402,F401
+
+# the kernels of the Spark-semantics functions (quarry.logical.spark_functions)
+from quarry.compute import spark_kernels  # noqa: E402,F401

@@ -1121,3 +1121,6 @@ from quarry.logical import nested_functions  # noqa: E402,F401
 # derived from the definitions above, never listed by hand
 AGGREGATES = frozenset(d.name for d in BUILTINS.definitions() if d.kind == "aggregate")
 WINDOW_FUNCTIONS = frozenset(d.name for d in BUILTINS.definitions() if d.kind == "window")
+
+# functions with Spark's semantics, built by the Spark Connect translator (internal: not callable by name)
+from quarry.logical import spark_functions  # noqa: E402,F401

@@ -23,6 +23,9 @@ errors
 UnsupportedError, "Not     UnsupportedOperationException         UNSUPPORTED_FEATURE
 supported: ..."
 AccessDeniedError          AnalysisException                     INSUFFICIENT_PERMISSIONS
+DivideByZeroError          ArithmeticException                   DIVIDE_BY_ZERO
+ArithmeticOverflowError    ArithmeticException                   ARITHMETIC_OVERFLOW
+InvalidCastError           NumberFormatException                 CAST_INVALID_INPUT
 DataError, ExecutionError  SparkRuntimeException                 (none)
 anything else              SparkException                        INTERNAL_ERROR
 =========================  ====================================  ======================================
@@ -52,7 +55,8 @@ _CLASSES = {
                        "org.apache.spark.sql.AnalysisException"],
     "UnsupportedOperationException": ["java.lang.UnsupportedOperationException"],
     "IllegalArgumentException": ["java.lang.IllegalArgumentException"],
-    "ArithmeticException": ["java.lang.ArithmeticException"],
+    "ArithmeticException": ["org.apache.spark.SparkArithmeticException", "java.lang.ArithmeticException"],
+    "NumberFormatException": ["org.apache.spark.SparkNumberFormatException", "java.lang.NumberFormatException"],
     "SparkRuntimeException": ["org.apache.spark.SparkRuntimeException"],
     "SparkNoSuchElementException": ["org.apache.spark.SparkNoSuchElementException"],
     "SparkException": ["org.apache.spark.SparkException"],
@@ -62,7 +66,8 @@ _SQL_STATES = {"PARSE_SYNTAX_ERROR": "42601", "UNRESOLVED_COLUMN.WITH_SUGGESTION
                "TABLE_OR_VIEW_NOT_FOUND": "42P01", "AMBIGUOUS_REFERENCE": "42704",
                "MISSING_AGGREGATION": "42803", "UNSUPPORTED_FEATURE": "0A000", "INTERNAL_ERROR": "XX000",
                "SQL_CONF_NOT_FOUND": "42K0I", "INVALID_HANDLE.OPERATION_NOT_FOUND": "HY000",
-               "INVALID_HANDLE.SESSION_NOT_FOUND": "HY000", "OPERATION_CANCELED": "HY008"}
+               "INVALID_HANDLE.SESSION_NOT_FOUND": "HY000", "OPERATION_CANCELED": "HY008",
+               "DIVIDE_BY_ZERO": "22012", "ARITHMETIC_OVERFLOW": "22003", "CAST_INVALID_INPUT": "22018"}
 
 _MAX_MESSAGE = 4000          # gRPC trailers are small: a longer message is cut
 
@@ -128,6 +133,16 @@ def as_spark_error(err: BaseException) -> SparkError:
         if is_cancellation(err):
             return SparkError(text, error_class="OPERATION_CANCELED", exception="SparkException",
                               code=grpc.StatusCode.CANCELLED)
+        if isinstance(err, QE.DivideByZeroError):
+            return SparkError(text, error_class="DIVIDE_BY_ZERO", exception="ArithmeticException",
+                              parameters={"config": '"spark.sql.ansi.enabled"'})
+        if isinstance(err, QE.ArithmeticOverflowError):
+            return SparkError(text, error_class="ARITHMETIC_OVERFLOW", exception="ArithmeticException",
+                              parameters={"message": text, "alternative": "", "config": '"spark.sql.ansi.enabled"'})
+        if isinstance(err, QE.InvalidCastError):
+            return SparkError(text, error_class="CAST_INVALID_INPUT", exception="NumberFormatException",
+                              parameters={"expression": "", "sourceType": "", "targetType": "",
+                                          "ansiConfig": '"spark.sql.ansi.enabled"'})
         if isinstance(err, (QE.DataError, QE.ExecutionError)):
             return SparkError(text, exception="SparkRuntimeException")
         return SparkError(text, exception="SparkException")

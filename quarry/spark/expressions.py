@@ -117,21 +117,12 @@ _BINARY = {"+": ("add", "+"), "-": ("subtract", "-"), "*": ("multiply", "*"), "/
 
 # Spark name -> quarry registry name, for functions whose arguments and meaning agree
 _SAME = {
-    "upper": "upper", "lower": "lower", "ucase": "upper", "lcase": "lower", "length": "length",
-    "char_length": "length", "character_length": "length", "trim": "trim", "ltrim": "ltrim", "rtrim": "rtrim",
-    "concat": "concat", "coalesce": "coalesce", "abs": "abs", "floor": "floor", "ceil": "ceil",
-    "ceiling": "ceil", "sqrt": "sqrt", "exp": "exp", "ln": "ln", "log10": "log10", "log2": "log2",
-    "power": "power", "pow": "power", "greatest": "greatest", "least": "least", "nullif": "nullif",
-    "nvl": "coalesce", "ifnull": "coalesce", "year": "year", "month": "month", "dayofmonth": "day",
+    # (the math, string and conditional functions are in quarry.spark.functions: numeric, strings, conditional)
+    "year": "year", "month": "month", "dayofmonth": "day",
     "day": "day", "hour": "hour", "minute": "minute", "second": "second", "dayofyear": "dayofyear",
-    "quarter": "quarter", "weekofyear": "week", "to_date": "to_date", "regexp_replace": "regexp_replace",
-    "lpad": "lpad", "rpad": "rpad", "reverse": "reverse", "repeat": "repeat", "instr": "instr",
+    "quarter": "quarter", "weekofyear": "week", "to_date": "to_date",
     "current_date": "current_date", "current_timestamp": "current_timestamp", "now": "now",
-    "rand": "random", "random": "random", "sign": "sign", "signum": "sign", "round": "round",
-    "contains": "contains", "startswith": "starts_with", "endswith": "ends_with", "left": "left",
-    "right": "right", "substr": "substring", "substring": "substring", "split_part": "split_part",
-    "make_date": "make_date", "pi": "pi", "sin": "sin", "cos": "cos", "tan": "tan", "atan": "atan",
-    "cbrt": "cbrt",
+    "make_date": "make_date",
     # aggregates
     "sum": "sum", "avg": "avg", "mean": "avg", "min": "min", "max": "max", "count": "count",
     "first": "first", "any_value": "any_value", "stddev": "stddev_samp", "stddev_samp": "stddev_samp",
@@ -143,6 +134,12 @@ _SAME = {
     "row_number": "row_number", "rank": "rank", "dense_rank": "dense_rank", "percent_rank": "percent_rank",
     "cume_dist": "cume_dist", "ntile": "ntile", "lag": "lag", "lead": "lead", "nth_value": "nth_value",
 }
+
+# the names ExpressionTranslator.function() handles itself (beside the registry and _SAME)
+HANDLED = frozenset(list(_BINARY) + ["not", "negative", "isnull", "isnotnull", "in", "isnan", "like", "ilike",
+                                     "rlike", "regexp", "regexp_like", "when", "dayofweek", "datediff",
+                                     "date_add", "date_sub", "date_trunc", "trunc", "log", "count",
+                                     "count_distinct", "sum_distinct", "first"])
 
 # renamed functions Spark shows under another name in column names
 _SHOWN = {"startswith": "startswith", "endswith": "endswith"}
@@ -166,9 +163,10 @@ class ExpressionTranslator:
     (an attribute with a plan id) belongs to, or None when the id is unknown.
     """
 
-    def __init__(self, resolve_plan_id=None, time_zone: str = "UTC"):
+    def __init__(self, resolve_plan_id=None, time_zone: str = "UTC", ansi: bool = True):
         self.resolve_plan_id = resolve_plan_id or (lambda plan_id: None)
         self.time_zone = time_zone
+        self.ansi = ansi                 # spark.sql.ansi.enabled: errors (True) or NULL results
 
     # -- entry points -------------------------------------------------------------------------
 
@@ -279,11 +277,14 @@ class ExpressionTranslator:
             from quarry.spark.types import parse_ddl
             target = parse_ddl(c.type_str, self.time_zone)
             shown = simple_string(from_arrow(target))
-        if c.eval_mode == Expression.Cast.EVAL_MODE_TRY:
-            raise not_supported("try_cast")
         if pa.types.is_timestamp(target) and target.tz is not None:
             target = pa.timestamp("us")          # quarry computes timestamps without a zone
-        return Translated(inner.column.cast(target), f"CAST({inner.name} AS {shown.upper()})")
+        from quarry.spark.functions.internal import ansi_cast, try_cast
+        if c.eval_mode == Expression.Cast.EVAL_MODE_TRY:
+            return Translated(try_cast(inner.column, target), f"TRY_CAST({inner.name} AS {shown.upper()})")
+        if not self.ansi:                       # Spark without ANSI mode: a bad value casts to NULL
+            return Translated(try_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
+        return Translated(ansi_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
 
     def _sort_order(self, s) -> Translated:
         inner = self.translate(s.child)
@@ -463,6 +464,10 @@ class ExpressionTranslator:
                 return Function(_function_column("count", args))
             base = _function_column(target, args, distinct=f.is_distinct)
             return Function(base, _bigint_sum if target == "sum" else None)
+        from quarry.spark.functions.refused import refusal
+        hint = refusal(name)
+        if hint is not None:
+            raise not_supported(f"the function `{f.function_name}` ({hint})")
         raise not_supported(f"the function `{f.function_name}`")
 
     def _date_add(self, name: str, f) -> Column:
@@ -474,6 +479,11 @@ class ExpressionTranslator:
         base = self.column(f.arguments[0])
         step = QF.interval(days=days)
         return (base + step if name == "date_add" else base - step).cast(pa.date32())
+
+    def _call_function(self, c) -> Translated:
+        """``F.call_function(name, *cols)``: the call of the named function."""
+        f = Expression.UnresolvedFunction(function_name=c.function_name, arguments=c.arguments)
+        return self._unresolved_function(f)
 
     # -- refused -----------------------------------------------------------------------------
 

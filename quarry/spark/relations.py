@@ -71,7 +71,7 @@ class RelationTranslator:
         self.state = state
         self.session = state.session
         self.by_plan_id: dict[int, DataFrame] = {}
-        self.expressions = ExpressionTranslator(self.by_plan_id.get, state.time_zone)
+        self.expressions = ExpressionTranslator(self.by_plan_id.get, state.time_zone, ansi=state.ansi)
 
     # -- entry -------------------------------------------------------------------------------
 

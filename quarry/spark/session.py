@@ -13,7 +13,8 @@ are kept and returned but change nothing (as in Spark, a key no one reads does n
 
 - ``spark.sql.session.timeZone``: the zone of ``TimestampType`` values from the client;
 - ``spark.sql.caseSensitive``: only ``false`` (quarry resolves names case-insensitively);
-- ``spark.sql.ansi.enabled``: only ``true`` (quarry's casts and arithmetic raise on bad input).
+- ``spark.sql.ansi.enabled``: ``true`` (the default: arithmetic and casts raise Spark's errors) or ``false``
+  (division by zero and bad casts give NULL, integer overflow wraps).
 
 The defaults below are the values the PySpark client asks for before it converts results
 (``toPandas``) or sends local data (``createDataFrame``).
@@ -67,7 +68,7 @@ DEFAULT_CONF = {
 STATIC_PREFIXES = ("spark.connect.", "spark.driver.", "spark.executor.", "spark.master", "spark.app.")
 
 # keys quarry reads, and the only values it can honour
-_ONLY = {"spark.sql.caseSensitive": ("false",), "spark.sql.ansi.enabled": ("true",)}
+_ONLY = {"spark.sql.caseSensitive": ("false",), "spark.sql.ansi.enabled": ("true", "false")}
 
 
 class SparkSessionState:
@@ -86,6 +87,11 @@ class SparkSessionState:
         # of one user on this server (the service hands the same dict to each of them)
         self.global_store: dict = {}
         self._checkpoints: dict[str, pa.Table] = {}   # df.checkpoint(): relation id -> its rows
+
+    @property
+    def ansi(self) -> bool:
+        """Spark's ANSI mode (``spark.sql.ansi.enabled``): arithmetic and casts raise; off, they give NULL."""
+        return str(self.conf.get("spark.sql.ansi.enabled", "true")).strip().lower() == "true"
 
     @property
     def time_zone(self) -> str:

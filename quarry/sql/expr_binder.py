@@ -457,6 +457,22 @@ class ExprBinder(NestedExprs):
         raise UnsupportedError("COLLATE is not supported",
                                hint="compare lower(a) = lower(b) for a case-insensitive comparison")
 
+    def _JSONExtract(self, node) -> Expr:
+        """``json_extract(j, path)`` and ``j -> path``: the JSON text at the path (quarry.compute.json_kernels)."""
+        return self._call_named("json_extract", [node.this, self._json_path(node)], node)
+
+    def _JSONExtractScalar(self, node) -> Expr:
+        """``json_extract_string(j, path)`` and ``j ->> path``: the value at the path as a string."""
+        return self._call_named("json_extract_string", [node.this, self._json_path(node)], node)
+
+    @staticmethod
+    def _json_path(node) -> exp.Expression:
+        path = node.args.get("expression")
+        if isinstance(path, exp.JSONPath):
+            text = path.sql(dialect="duckdb")
+            return exp.Literal.string(text[1:-1].replace("''", "'") if text.startswith("'") else text)
+        return path
+
     def _Anonymous(self, node: exp.Anonymous) -> Expr:
         name = node.name.lower()
         if name in ("read_parquet", "read_csv", "read_csv_auto"):

@@ -1,0 +1,1425 @@
+"""Kernels of the Spark-semantics functions (``quarry.logical.spark_functions``), vectorized.
+
+Per-row work is Arrow compute or numpy over whole columns; constant parameters (an operation
+name, a regex, a position) are read once per batch.
+"""
+
+from __future__ import annotations
+
+import base64 as _b64
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quarry.compute.kernels import cast_value, kernel, to_array
+from quarry.errors import ArithmeticOverflowError, DataError, DivideByZeroError, ExecutionError, UnsupportedError
+from quarry.logical import types as T
+
+
+def _const(x):
+    return x.as_py() if isinstance(x, pa.Scalar) else x
+
+
+def _np(x, n, dtype=None):
+    """A column as a numpy array (NULLs as zero) and its validity (None: all valid)."""
+    arr = to_array(x, n)
+    valid = None if arr.null_count == 0 else np.asarray(arr.is_valid())
+    fill = 0 if dtype is None or not np.issubdtype(np.dtype(dtype), np.floating) else 0.0
+    if arr.null_count:
+        arr = pc.fill_null(arr, pa.scalar(fill, arr.type) if not pa.types.is_boolean(arr.type) else False)
+    out = arr.to_numpy(zero_copy_only=False)
+    return (out.astype(dtype) if dtype is not None else out), valid
+
+
+def _from_np(values, valid, dtype):
+    mask = None if valid is None else ~valid
+    return pa.array(values, type=dtype, mask=mask)
+
+
+# ------------------------------------------------------------------ math
+
+_UNARY = {
+    "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "sinh": np.sinh, "cosh": np.cosh,
+    "tanh": np.tanh, "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh,
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "cot": lambda x: 1.0 / np.tan(x),
+    "csc": lambda x: 1.0 / np.sin(x), "sec": lambda x: 1.0 / np.cos(x), "degrees": np.degrees,
+    "radians": np.radians, "expm1": np.expm1, "exp": np.exp, "sqrt": np.sqrt, "cbrt": np.cbrt,
+    "rint": np.rint, "signum": np.sign, "abs": np.abs,
+    "ln": np.log, "log": np.log, "log10": np.log10, "log2": np.log2, "log1p": np.log1p,
+}
+# Spark's logarithms are NULL (not NaN or -Infinity) outside their domain
+_LOG_DOMAIN = {"ln": 0.0, "log": 0.0, "log10": 0.0, "log2": 0.0, "log1p": -1.0}
+
+
+@kernel("spark_unary_double")
+def _unary_double(name, args, dtype, n):
+    op = _const(args[0])
+    x, valid = _np(args[1], n, np.float64)
+    with np.errstate(all="ignore"):
+        out = _UNARY[op](x)
+    if op in _LOG_DOMAIN:
+        ok = x > _LOG_DOMAIN[op]
+        valid = ok if valid is None else (valid & ok)
+    if isinstance(args[1], pa.Scalar):
+        return pa.scalar(None if valid is not None and not valid[0] else float(out[0]), T.FLOAT64) if n else \
+            pa.scalar(None, T.FLOAT64)
+    return _from_np(out, valid, T.FLOAT64)
+
+
+@kernel("spark_binary_double")
+def _binary_double(name, args, dtype, n):
+    op = _const(args[0])
+    x, vx = _np(args[1], n, np.float64)
+    y, vy = _np(args[2], n, np.float64)
+    valid = vx if vy is None else (vy if vx is None else vx & vy)
+    with np.errstate(all="ignore"):
+        if op == "atan2":
+            out = np.arctan2(x, y)
+        elif op == "hypot":
+            out = np.hypot(x, y)
+        elif op == "pow":
+            out = np.power(x, y)
+        elif op == "log":                               # log(base, x): NULL when either is <= 0
+            out = np.log(y) / np.log(x)
+            ok = (x > 0) & (y > 0)
+            valid = ok if valid is None else valid & ok
+        else:
+            raise ExecutionError(f"unknown operation `{op}`")
+    return _from_np(out, valid, T.FLOAT64)
+
+
+@kernel("spark_floor_ceil")
+def _floor_ceil(name, args, dtype, n):
+    op, x = _const(args[0]), args[1]
+    if T.is_decimal(x.type):
+        fn = pc.floor if op == "floor" else pc.ceil
+        return cast_value(fn(x), dtype)
+    if T.is_integer(x.type):
+        return cast_value(x, T.INT64)
+    fn = pc.floor if op == "floor" else pc.ceil
+    out = fn(x)
+    # Spark casts the double to BIGINT saturating at its range (NaN -> 0)
+    out = pc.if_else(pc.is_nan(out), 0.0, out)
+    out = pc.max_element_wise(pc.min_element_wise(out, 9.223372036854775e18, skip_nulls=False),
+                              -9.223372036854775e18, skip_nulls=False)
+    return cast_value(out, T.INT64, safe=False)
+
+
+def _round_float(x: np.ndarray, digits: int, half_even: bool) -> np.ndarray:
+    """``x`` rounded to ``digits`` decimals as Spark rounds a double: the decimal value the double
+    prints as (its shortest representation) rounded HALF_UP or HALF_EVEN."""
+    ax = np.abs(x)
+    with np.errstate(all="ignore"):
+        if digits >= 0:
+            p = 10.0 ** digits
+            y = ax * p
+            fl = np.floor(y)
+            tie = (fl + 0.5) / p == ax
+        else:
+            p = 10.0 ** (-digits)
+            y = ax / p
+            fl = np.floor(y)
+            tie = (fl + 0.5) * p == ax
+        nearest = np.floor(y + 0.5)
+        nearest = np.where(np.abs(y - fl - 0.5) < 1e-9 * np.maximum(y, 1.0), np.where(y - fl >= 0.5, fl + 1, fl),
+                           nearest)
+        if half_even:
+            up = fl + (np.mod(fl, 2.0) == 1.0)
+        else:
+            up = fl + 1.0
+        r = np.where(tie, up, nearest)
+        out = (r / p if digits >= 0 else r * p) * np.sign(x)
+        # values too large to have decimals at this scale, and NaN/Infinity, stay as they are
+        keep = ~np.isfinite(y) | (ax >= 2.0 ** 52 / max(p if digits >= 0 else 1.0, 1.0))
+        if digits >= 0:
+            keep |= ax >= 2.0 ** 52
+        out = np.where(keep & (digits >= 0), x, out)
+    return out
+
+
+@kernel("spark_round")
+def _round(name, args, dtype, n):
+    mode, x, digits = _const(args[0]), args[1], _const(args[2])
+    half_even = mode == "bround"
+    if T.is_decimal(x.type):
+        out = pc.round(x, digits, round_mode="half_to_even" if half_even else "half_towards_infinity")
+        return cast_value(out, dtype)
+    if T.is_integer(x.type):
+        if digits >= 0:
+            return x
+        v, valid = _np(x, n, np.int64)
+        q = np.int64(10) ** np.int64(min(-digits, 18)) if -digits <= 18 else None
+        if q is None:
+            return _from_np(np.zeros(len(v), np.int64), valid, dtype)
+        a = np.abs(v)
+        fl, rem = a // q, a % q
+        half = q // 2
+        up = (rem > half) | ((rem == half) & (~half_even | (fl % 2 == 1)))
+        r = (fl + up) * q * np.sign(v)
+        return cast_value(_from_np(r, valid, T.INT64), dtype, safe=False)
+    v, valid = _np(x, n, np.float64)
+    out = _round_float(v, digits, half_even)
+    return cast_value(_from_np(out, valid, T.FLOAT64), dtype)
+
+
+_FACTORIALS = np.array([1, 1, 2, 6, 24, 120, 720, 5040, 40320, 362880, 3628800, 39916800, 479001600,
+                        6227020800, 87178291200, 1307674368000, 20922789888000, 355687428096000,
+                        6402373705728000, 121645100408832000, 2432902008176640000], dtype=np.int64)
+
+
+@kernel("spark_int_unary")
+def _int_unary(name, args, dtype, n):
+    op, x = _const(args[0]), to_array(args[1], n)
+    if op == "factorial":                             # NULL outside 0..20, as in Spark
+        v, valid = _np(x, n, np.int64)
+        ok = (v >= 0) & (v <= 20)
+        valid = ok if valid is None else valid & ok
+        return _from_np(_FACTORIALS[np.clip(v, 0, 20)], valid, T.INT64)
+    if op == "bitwise_not":
+        return pc.bit_wise_not(x)
+    if op == "bit_count":
+        if pa.types.is_boolean(x.type):
+            return pc.cast(x, T.INT32)
+        v, valid = _np(x, n)
+        u = v.astype(np.int64).view(np.uint64) if v.dtype.itemsize == 8 else \
+            v.astype(np.int64).astype(np.uint64) & np.uint64((1 << (8 * v.dtype.itemsize)) - 1)
+        counts = np.zeros(len(u), np.int32)
+        for shift in range(0, 64, 8):
+            counts += _POPCOUNT[((u >> np.uint64(shift)) & np.uint64(0xFF)).astype(np.intp)]
+        return _from_np(counts, valid, T.INT32)
+    if op == "bin":
+        return _radix_text(x, 2)
+    raise ExecutionError(f"unknown operation `{op}`")
+
+
+@kernel("spark_shift")
+def _shift(name, args, dtype, n):
+    op = _const(args[0])
+    v, valid = _np(args[1], n)
+    k, vk = _np(args[2], n, np.int64)
+    width = v.dtype.itemsize * 8
+    k = (k & (width - 1)).astype(v.dtype)
+    if op == "left":
+        out = np.left_shift(v, k)
+    elif op == "right":
+        out = np.right_shift(v, k)
+    else:
+        unsigned = v.view(np.dtype(f"u{v.dtype.itemsize}"))
+        out = np.right_shift(unsigned, k.view(unsigned.dtype)).view(v.dtype)
+    if vk is not None:
+        valid = vk if valid is None else valid & vk
+    out = _from_np(out, valid, dtype)
+    return out[0] if isinstance(args[1], pa.Scalar) and isinstance(args[2], pa.Scalar) and n == 1 else out
+
+
+@kernel("spark_bitwise")
+def _bitwise(name, args, dtype, n):
+    op = _const(args[0])
+    fn = {"and": pc.bit_wise_and, "or": pc.bit_wise_or, "xor": pc.bit_wise_xor}[op]
+    return fn(args[1], args[2])
+
+
+_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int32)
+_DIGITS = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", dtype=np.uint8)
+
+
+def _radix_text(x, radix: int, lower: bool = False) -> pa.Array:
+    """Each BIGINT as an unsigned (two's complement) number in ``radix``, vectorized by digit position."""
+    n = len(x)
+    v, valid = _np(x, n, np.int64)
+    u = v.view(np.uint64)
+    width = {2: 64, 16: 16, 8: 22}.get(radix) or 64
+    digits = np.zeros((n, width), dtype=np.uint8)
+    count = np.ones(n, dtype=np.int64)
+    rest = u.copy()
+    r = np.uint64(radix)
+    for i in range(width):
+        digits[:, width - 1 - i] = _DIGITS[(rest % r).astype(np.intp)]
+        rest //= r
+        count = np.where(rest > 0, i + 2, count)
+    count = np.minimum(count, width)
+    return _fixed_rows_to_strings(digits, count, valid, right_aligned=True, lower=lower)
+
+
+def _fixed_rows_to_strings(rows: np.ndarray, lengths: np.ndarray, valid, *, right_aligned: bool,
+                           lower: bool = False) -> pa.Array:
+    """A string array from a (rows x width) uint8 matrix, keeping ``lengths`` bytes of each row."""
+    n, width = rows.shape
+    cols = np.arange(width)
+    keep = (cols[None, :] >= (width - lengths)[:, None]) if right_aligned else (cols[None, :] < lengths[:, None])
+    data = rows[keep]
+    if lower:
+        data = np.where((data >= 65) & (data <= 90), data + 32, data).astype(np.uint8)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    validity = None if valid is None else pa.array(valid, pa.bool_()).buffers()[1]
+    return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(offsets.tobytes()),
+                                                  pa.py_buffer(data.tobytes())],
+                                 null_count=-1 if valid is not None else 0)
+
+
+def _bytes_of(x, n):
+    """A string/binary column's bytes as (data uint8, offsets int64, validity)."""
+    arr = to_array(x, n)
+    if pa.types.is_large_string(arr.type) or pa.types.is_large_binary(arr.type):
+        arr = arr.cast(pa.binary() if pa.types.is_large_binary(arr.type) else pa.string())
+    if arr.offset or arr.null_count:
+        arr = pc.fill_null(arr, pa.scalar(b"" if pa.types.is_binary(arr.type) else "", arr.type)) \
+            if arr.null_count else arr
+        arr = pa.concat_arrays([arr]) if arr.offset else arr
+    valid = None if x is None or to_array(x, n).null_count == 0 else np.asarray(to_array(x, n).is_valid())
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32, count=len(arr) + 1).astype(np.int64) if len(arr) else \
+        np.zeros(1, np.int64)
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    if len(arr) and offsets[0]:
+        data = data[offsets[0]:]
+        offsets = offsets - offsets[0]
+    return data[:offsets[-1]], offsets, valid
+
+
+@kernel("spark_hex")
+def _hex(name, args, dtype, n):
+    x = to_array(args[0], n)
+    if T.is_integer(x.type):
+        return _radix_text(x, 16)
+    data, offsets, valid = _bytes_of(x, n)
+    hi = _DIGITS[(data >> 4).astype(np.intp)]
+    lo = _DIGITS[(data & 15).astype(np.intp)]
+    out = np.empty(2 * len(data), np.uint8)
+    out[0::2], out[1::2] = hi, lo
+    return _strings_from(out, offsets * 2, valid, pa.string())
+
+
+def _strings_from(data: np.ndarray, offsets: np.ndarray, valid, dtype) -> pa.Array:
+    n = len(offsets) - 1
+    validity = None if valid is None else pa.array(valid, pa.bool_()).buffers()[1]
+    return pa.Array.from_buffers(dtype, n, [validity, pa.py_buffer(offsets.astype(np.int32).tobytes()),
+                                            pa.py_buffer(np.ascontiguousarray(data, np.uint8).tobytes())],
+                                 null_count=-1 if valid is not None else 0)
+
+
+_HEX_VALUE = np.full(256, 255, dtype=np.uint8)
+for _i, _c in enumerate(b"0123456789"):
+    _HEX_VALUE[_c] = _i
+for _i, _c in enumerate(b"abcdef"):
+    _HEX_VALUE[_c] = 10 + _i
+    _HEX_VALUE[_c - 32] = 10 + _i
+
+
+@kernel("spark_unhex")
+def _unhex(name, args, dtype, n):
+    data, offsets, valid = _bytes_of(args[0], n)
+    lengths = np.diff(offsets)
+    odd = (lengths % 2).astype(bool)
+    # an odd number of digits reads as if a leading 0 were there (Spark's rule)
+    if odd.any():
+        starts = offsets[:-1]
+        ins = np.repeat(starts[odd], 1)
+        data = np.insert(data, ins, ord("0"))
+        lengths = lengths + odd
+        offsets = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+    values = _HEX_VALUE[data.astype(np.intp)]
+    bad_byte = values == 255
+    row_of = np.repeat(np.arange(len(lengths)), lengths)
+    bad_rows = np.zeros(len(lengths), bool)
+    bad_rows[row_of[bad_byte]] = True
+    out = (values[0::2] << 4) | values[1::2]
+    ok = ~bad_rows if valid is None else valid & ~bad_rows
+    return _strings_from(out.astype(np.uint8), offsets // 2, None if ok.all() else ok, pa.binary())
+
+
+@kernel("spark_conv")
+def _conv(name, args, dtype, n):
+    src = to_array(args[0], n)
+    from_base, to_base = int(_const(args[1])), int(_const(args[2]))
+    if not (2 <= from_base <= 36 and 2 <= abs(to_base) <= 36):
+        return pa.nulls(n, T.STRING)
+    # digits of the source base, vectorized by position (Spark reads the longest valid prefix)
+    text = pc.utf8_upper(pc.utf8_trim_whitespace(src))
+    negative = pc.fill_null(pc.starts_with(text, "-"), False)
+    text = pc.utf8_ltrim(text, "-")
+    data, offsets, valid = _bytes_of(text, n)
+    lengths = np.diff(offsets)
+    width = int(lengths.max()) if len(lengths) else 0
+    value = np.zeros(n, np.uint64)
+    alive = np.ones(n, bool)
+    overflow = np.zeros(n, bool)
+    table = np.full(256, 255, np.uint8)
+    for i, c in enumerate(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"):
+        table[c] = i
+    b = np.uint64(from_base)
+    for i in range(width):
+        has = alive & (lengths > i)
+        pos = np.where(has, offsets[:-1] + i, 0)
+        d = table[data[pos].astype(np.intp)] if len(data) else np.zeros(n, np.uint8)
+        ok = has & (d < from_base)
+        alive = ok
+        limit = (np.uint64(2 ** 64 - 1) - d.astype(np.uint64)) // b
+        overflow |= ok & (value > limit)
+        value = np.where(ok, value * b + d.astype(np.uint64), value)
+    value = np.where(overflow, np.uint64(2 ** 64 - 1), value)
+    neg = np.asarray(negative)
+    if to_base > 0:
+        value = np.where(neg, (~value) + np.uint64(1), value)
+        out_neg = np.zeros(n, bool)
+    else:
+        # a negative target base prints signed: the input's own sign, or the sign of its 64-bit value
+        signed = value.view(np.int64)
+        out_neg = np.where(neg, value != 0, signed < 0)
+        value = np.where(neg, value, np.where(signed < 0, (~value) + np.uint64(1), value))
+    r = np.uint64(abs(to_base))
+    digits = np.zeros((n, 64), np.uint8)
+    count = np.ones(n, np.int64)
+    rest = value.copy()
+    for i in range(64):
+        digits[:, 63 - i] = _DIGITS[(rest % r).astype(np.intp)]
+        rest //= r
+        count = np.where(rest > 0, i + 2, count)
+    count = np.minimum(count, 64)
+    out = _fixed_rows_to_strings(digits, count, valid, right_aligned=True)
+    if out_neg.any():
+        out = pc.if_else(pa.array(out_neg), pc.binary_join_element_wise("-", out, ""), out)
+    return out
+
+
+def _ansi_error(op: str, zero: bool, kind: str = "integer"):
+    if zero:
+        return DivideByZeroError("Division by zero. Use `try_divide` to tolerate divisor being 0 and return "
+                                 "NULL instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to "
+                                 "bypass this error.", hint=None)
+    return ArithmeticOverflowError(f"{kind} overflow. Use 'try_{op}' to tolerate overflow and return NULL "
+                                   "instead. If necessary set \"spark.sql.ansi.enabled\" to \"false\" to bypass "
+                                   "this error.")
+
+
+_CHECKED = {"add": pc.add_checked, "subtract": pc.subtract_checked, "multiply": pc.multiply_checked}
+_WRAPPED = {"add": pc.add, "subtract": pc.subtract, "multiply": pc.multiply}
+
+
+@kernel("spark_arith")
+def _arith(name, args, dtype, n):
+    op, a, b, ansi = _const(args[0]), args[1], args[2], bool(_const(args[3]))
+    if op.startswith("try_"):
+        return _try_arith(op[4:], a, b, dtype, n)
+    if op in _CHECKED:
+        if T.is_float(dtype) or T.is_decimal(dtype):
+            return _WRAPPED[op](a, b)
+        if not ansi:
+            return _WRAPPED[op](a, b)
+        try:
+            return _CHECKED[op](a, b)
+        except pa.ArrowInvalid:
+            raise _ansi_error(op, False, "long" if dtype == T.INT64 else "integer") from None
+    zero = pc.fill_null(pc.equal(b, pa.scalar(0, b.type)), False)
+    any_zero = pc.any(zero).as_py() if not isinstance(zero, pa.Scalar) else zero.as_py()
+    if any_zero and ansi:
+        a_valid = pc.is_valid(a)
+        hit = pc.and_(zero, a_valid)
+        if (pc.any(hit).as_py() if not isinstance(hit, pa.Scalar) else hit.as_py()):
+            raise _ansi_error(op, True)
+    if op == "divide":
+        fa, fb = cast_value(a, T.FLOAT64), cast_value(b, T.FLOAT64)
+        out = pc.divide(fa, pc.if_else(zero, 1.0, fb))
+        return pc.if_else(zero, pa.scalar(None, T.FLOAT64), out)
+    if T.is_float(dtype) or T.is_decimal(dtype):
+        fa, va = _np(cast_value(a, T.FLOAT64), n, np.float64)
+        fb, vb = _np(cast_value(b, T.FLOAT64), n, np.float64)
+        z = fb == 0
+        safe = np.where(z, 1.0, fb)
+        with np.errstate(all="ignore"):
+            rem = np.fmod(fa, safe)
+            if op == "pmod":                      # Spark: r = a % n; r < 0 ? (r + n) % n : r
+                rem = np.where(rem < 0, np.fmod(rem + safe, safe), rem)
+        valid = ~z
+        for v in (va, vb):
+            if v is not None:
+                valid &= v
+        out = _from_np(rem, None if valid.all() else valid, T.FLOAT64)
+        return cast_value(out, dtype, safe=False) if T.is_decimal(dtype) else cast_value(out, dtype)
+    av, va = _np(a, n, np.int64)
+    bv, vb = _np(b, n, np.int64)
+    z = bv == 0
+    safe = np.where(z, 1, bv)
+    rem = np.fmod(av, safe)                        # the sign of the dividend, as in Java
+    if op == "pmod":
+        rem = np.where(rem < 0, np.fmod(rem + safe, safe), rem)
+    valid = ~z
+    for v in (va, vb):
+        if v is not None:
+            valid &= v
+    out = _from_np(rem, None if valid.all() else valid, T.INT64)
+    return cast_value(out, dtype, safe=False)
+
+
+def _try_arith(op, a, b, dtype, n):
+    """``try_add``/``try_subtract``/``try_multiply``: NULL where the integer result overflows."""
+    if not T.is_integer(dtype):
+        return _WRAPPED[op](a, b)
+    av, va = _np(cast_value(a, T.INT64), n, np.int64)
+    bv, vb = _np(cast_value(b, T.INT64), n, np.int64)
+    with np.errstate(all="ignore"):
+        r = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply}[op](av, bv)
+        if dtype == T.INT64:
+            if op == "add":
+                bad = ((av ^ r) & (bv ^ r)) < 0
+            elif op == "subtract":
+                bad = ((av ^ bv) & (av ^ r)) < 0
+            else:
+                nz = av != 0
+                safe = np.where(nz, av, 1)
+                bad = nz & ((r // safe != bv) | ((av == -1) & (bv == np.iinfo(np.int64).min)))
+        else:
+            info = np.iinfo(dtype.to_pandas_dtype())
+            bad = (r < info.min) | (r > info.max)
+    valid = ~bad
+    for v in (va, vb):
+        if v is not None:
+            valid &= v
+    return cast_value(_from_np(r, None if valid.all() else valid, T.INT64), dtype, safe=False)
+
+
+@kernel("spark_nonzero")
+def _nonzero(name, args, dtype, n):
+    b = args[0]
+    zero = pc.equal(b, pa.scalar(0, b.type))
+    if (zero.as_py() if isinstance(zero, pa.Scalar) else pc.any(zero).as_py()):
+        raise _ansi_error("divide", True)
+    return b
+
+
+@kernel("spark_width_bucket")
+def _width_bucket(name, args, dtype, n):
+    v, vv = _np(args[0], n, np.float64)
+    lo, vl = _np(args[1], n, np.float64)
+    hi, vh = _np(args[2], n, np.float64)
+    k, vk = _np(args[3], n, np.int64)
+    valid = np.ones(n, bool)
+    for m in (vv, vl, vh, vk):
+        if m is not None:
+            valid &= m
+    with np.errstate(all="ignore"):
+        ok = (k > 0) & (lo != hi) & np.isfinite(v) & np.isfinite(lo) & np.isfinite(hi)
+        asc = lo < hi
+        frac = np.where(asc, (v - lo) / (hi - lo), (lo - v) / (lo - hi))
+        bucket = np.floor(frac * k).astype(np.int64) + 1
+        bucket = np.where(frac < 0, 0, np.where(frac >= 1, k + 1, bucket))
+    valid &= ok
+    return _from_np(bucket, None if valid.all() else valid, T.INT64)
+
+
+# ------------------------------------------------------------------ strings
+
+
+@kernel("spark_concat")
+def _concat(name, args, dtype, n):
+    arrays = [cast_value(a, T.STRING) if not T.is_string(a.type) else a for a in args]
+    if len(arrays) == 1:
+        return arrays[0]
+    return pc.binary_join_element_wise(*arrays, "", null_handling="emit_null")
+
+
+@kernel("spark_concat_ws")
+def _concat_ws(name, args, dtype, n):
+    sep = args[0]
+    if not isinstance(sep, pa.Scalar):
+        raise UnsupportedError("Not supported: concat_ws with a separator that is not a constant")
+    if not sep.is_valid:
+        return pa.nulls(n, T.STRING) if n else pa.array([], T.STRING)
+    parts = [a for a in args[1:] if not (isinstance(a, pa.Scalar) and not a.is_valid)]
+    if not parts:
+        return pa.scalar("", T.STRING)
+    if len(parts) == 1:
+        return pc.fill_null(parts[0], "") if not isinstance(parts[0], pa.Scalar) else parts[0]
+    if all(isinstance(p, pa.Scalar) for p in parts):
+        return pc.binary_join_element_wise(*parts, sep, null_handling="skip")
+    # Arrow 26 drops the rows whose values are all NULL in "skip" mode: such a row gets one '' value
+    arrays = [to_array(p, n).cast(T.STRING) for p in parts]
+    all_null = arrays[0].is_null()
+    for a in arrays[1:]:
+        all_null = pc.and_(all_null, a.is_null())
+    arrays[0] = pc.if_else(all_null, "", arrays[0])
+    return pc.binary_join_element_wise(*arrays, sep, null_handling="skip")
+
+
+def _java_replacement(text: str) -> str:
+    """A Java regex replacement (``$1``, ``\\$``) as RE2's (``\\1``)."""
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            out.append("\\\\" if nxt == "\\" else nxt)
+            i += 2
+            continue
+        if ch == "$" and i + 1 < len(text) and text[i + 1].isdigit():
+            j = i + 1
+            while j < len(text) and text[j].isdigit():
+                j += 1
+            out.append("\\" + text[i + 1:j])
+            i = j
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _matches_empty(pattern: str) -> bool:
+    try:
+        return re.fullmatch(pattern, "") is not None
+    except re.error:
+        return False
+
+
+def _group_count(pattern: str) -> int:
+    try:
+        return re.compile(pattern).groups
+    except re.error:
+        return 0
+
+
+def _slice(s, start: int, stop):
+    return pc.utf8_slice_codeunits(s, start, stop) if stop is not None else pc.utf8_slice_codeunits(s, start)
+
+
+def spark_substring(s, pos: int, length):
+    """Spark's ``substring(s, pos, len)``: 1-based; 0 reads as 1; a negative position counts from the end."""
+    big = 2 ** 62
+    if length is not None and length <= 0:
+        return pc.utf8_slice_codeunits(s, 0, 0)
+    if pos > 0:
+        start = pos - 1
+        return _slice(s, start, None if length is None else min(start + length, big))
+    if pos == 0:
+        return _slice(s, 0, None if length is None else length)
+    stop = None if length is None or pos + length >= 0 else pos + length
+    return _slice(s, pos, stop)
+
+
+_SOUNDEX = np.frombuffer(b"01230127022455012623017202", np.uint8)
+
+
+def _soundex(s, n):
+    """Spark's soundex over the bytes: the first letter, then up to three codes (H and W are skipped,
+    vowels separate equal codes); a string not starting with a letter is returned as it is."""
+    arr = to_array(s, n)
+    data, offsets, valid = _bytes_of(arr, n)
+    lengths = np.diff(offsets)
+    width = int(lengths.max()) if n else 0
+    padded = np.concatenate([data, np.zeros(1, np.uint8)])
+
+    def upper_at(i):
+        has = lengths > i
+        b = np.where(has, padded[np.where(has, offsets[:-1] + i, len(data))], 0).astype(np.int64)
+        b = np.where((b >= 97) & (b <= 122), b - 32, b)
+        return b, has
+    first, has = upper_at(0)
+    letter = has & (first >= 65) & (first <= 90)
+    out = np.full((n, 4), ord("0"), np.uint8)
+    out[:, 0] = np.where(letter, first, 0).astype(np.uint8)
+    last = np.where(letter, _SOUNDEX[np.clip(first - 65, 0, 25)], ord("0")).astype(np.uint8)
+    count = np.ones(n, np.int64)
+    for i in range(1, width):
+        b, has = upper_at(i)
+        active = has & letter & (count < 4)
+        is_letter = (b >= 65) & (b <= 90)
+        code = _SOUNDEX[np.clip(b - 65, 0, 25)]
+        code = np.where(is_letter, code, ord("0")).astype(np.uint8)
+        skip = is_letter & (code == ord("7"))
+        emit = active & ~skip & (code != ord("0")) & (code != last)
+        rows = np.flatnonzero(emit)
+        out[rows, count[rows]] = code[rows]
+        count = count + emit
+        last = np.where(active & ~skip, code, last)
+    coded = _fixed_rows_to_strings(out, np.full(n, 4, np.int64), None, right_aligned=False)
+    result = pc.if_else(pa.array(letter), coded, arr)
+    return result
+
+
+def _url_encode(s, n):
+    data, offsets, valid = _bytes_of(s, n)
+    keep = ((data >= 48) & (data <= 57)) | ((data >= 65) & (data <= 90)) | ((data >= 97) & (data <= 122)) | \
+        np.isin(data, np.frombuffer(b".-*_", np.uint8))
+    space = data == 32
+    width = np.where(keep | space, 1, 3)
+    starts = np.concatenate([[0], np.cumsum(width)])
+    out = np.empty(int(starts[-1]), np.uint8)
+    pos = starts[:-1]
+    out[pos] = np.where(keep, data, np.where(space, ord("+"), ord("%")))
+    enc = np.flatnonzero(~keep & ~space)
+    hexd = np.frombuffer(b"0123456789ABCDEF", np.uint8)
+    out[pos[enc] + 1] = hexd[data[enc] >> 4]
+    out[pos[enc] + 2] = hexd[data[enc] & 15]
+    return _strings_from(out, starts[offsets], valid, pa.string())
+
+
+def _url_decode(s, n, strict: bool):
+    data, offsets, valid = _bytes_of(s, n)
+    lengths = np.diff(offsets)
+    row_of = np.repeat(np.arange(n), lengths)
+    row_end = offsets[1:][row_of] if len(data) else np.zeros(0, np.int64)
+    pct = np.flatnonzero(data == ord("%"))
+    padded = np.concatenate([data, np.zeros(2, np.uint8)])
+    hi, lo = _HEX_VALUE[padded[pct + 1]], _HEX_VALUE[padded[pct + 2]]
+    ok = (pct + 2 < row_end[pct]) & (hi != 255) & (lo != 255) if len(pct) else np.zeros(0, bool)
+    bad_rows = np.zeros(n, bool)
+    bad_rows[row_of[pct[~ok]]] = True
+    if strict and bad_rows.any():
+        raise DataError("url_decode: the input has an invalid percent escape (use try_url_decode to get NULL)")
+    out = np.where(data == ord("+"), ord(" "), data).astype(np.uint8)
+    good = pct[ok]
+    out[good] = (hi[ok] << 4) | lo[ok]
+    keep = np.ones(len(data), bool)
+    keep[good + 1] = False
+    keep[good + 2] = False
+    kept = np.bincount(row_of[keep], minlength=n) if len(data) else np.zeros(n, np.int64)
+    new_offsets = np.concatenate([[0], np.cumsum(kept)])
+    ok_rows = ~bad_rows if valid is None else (valid & ~bad_rows)
+    try:
+        return _strings_from(out[keep], new_offsets, None if ok_rows.all() else ok_rows, pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        raise DataError("url_decode: the decoded bytes are not valid UTF-8") from None
+
+
+def spark_substring_columns(s, pos, length, n):
+    """``substring`` with a position and/or length that vary by row (Spark's rule, row by row in numpy)."""
+    arr = to_array(s, n)
+    chars = np.asarray(pc.fill_null(pc.utf8_length(arr), 0)).astype(np.int64)
+    p, vp = _np(cast_value(pos, T.INT64), n, np.int64)
+    big = np.int64(1 << 40)
+    if length is None:
+        ln, vl = np.full(n, big), None
+    else:
+        ln, vl = _np(cast_value(length, T.INT64), n, np.int64)
+    start = np.where(p > 0, p - 1, np.where(p < 0, chars + p, 0))
+    end = np.minimum(start + np.minimum(ln, big), chars)
+    start = np.maximum(start, 0)
+    end = np.maximum(end, start)
+    out = _keep_chars(_drop_chars(arr, start), end - start)
+    valid = np.asarray(arr.is_valid())
+    for v in (vp, vl):
+        if v is not None:
+            valid &= v
+    return out if valid.all() else pc.if_else(pa.array(valid), out, pa.scalar(None, T.STRING))
+
+
+def _per_pattern(s, patterns, replacements, n, fn):
+    """``fn(strings, pattern, replacement)`` where the pattern/replacement vary by row: once per distinct
+    (pattern, replacement) pair of the batch, over the rows that have it (a regex compiles once per pair)."""
+    arr = to_array(s, n)
+    pat, rep = to_array(patterns, n), to_array(replacements, n)
+    distinct = pa.table({"p": pat, "r": rep}).group_by(["p", "r"]).aggregate([])
+    out = pa.nulls(n, T.STRING)
+    for pair in distinct.to_pylist():                     # distinct pairs, not rows
+        if pair["p"] is None or pair["r"] is None:
+            continue
+        mask = pc.and_(pc.equal(pat, pair["p"]), pc.equal(rep, pair["r"]))
+        mask = pc.fill_null(mask, False)
+        done = fn(arr, pair["p"], pair["r"])
+        out = pc.if_else(mask, done, out)
+    return out
+
+
+@kernel("spark_string")
+def _string(name, args, dtype, n):
+    op = _const(args[0])
+    s = args[1]
+    if op == "substring" and any(not isinstance(a, pa.Scalar) for a in args[2:]):
+        return spark_substring_columns(s, args[2], args[3] if len(args) > 3 else None, n)
+    if op == "repeat" and not isinstance(args[2], pa.Scalar):
+        counts = pc.max_element_wise(cast_value(args[2], T.INT64), 0, skip_nulls=False)
+        return pc.binary_repeat(s, counts)
+    if op == "regexp_replace" and any(not isinstance(a, pa.Scalar) for a in args[2:]):
+        return _per_pattern(s, args[2], args[3], n,
+                            lambda part, pattern, repl: pc.replace_substring_regex(part, pattern,
+                                                                                   _java_replacement(repl)))
+    p = [_const(a) for a in args[2:]]
+    if op == "substring":
+        return spark_substring(s, int(p[0]), None if len(p) < 2 or p[1] is None else int(p[1]))
+    if op == "substring_index":
+        delim, count = p[0], int(p[1])
+        if count == 0 or delim == "":
+            return pc.utf8_slice_codeunits(s, 0, 0)
+        if count > 0:
+            parts = pc.split_pattern(s, delim, max_splits=count)
+            return pc.binary_join(pc.list_slice(parts, 0, count), delim)
+        rs = pc.utf8_reverse(s)
+        rd = delim[::-1]
+        parts = pc.split_pattern(rs, rd, max_splits=-count)
+        return pc.utf8_reverse(pc.binary_join(pc.list_slice(parts, 0, -count), rd))
+    if op == "regexp_replace":
+        pattern, replacement = p[0], p[1]
+        return pc.replace_substring_regex(s, pattern, _java_replacement(replacement))
+    if op == "regexp_extract":
+        pattern, idx = p[0], int(p[1])
+        groups = _group_count(pattern)
+        if idx < 0 or idx > groups:
+            raise DataError(f"regexp_extract: the group index {idx} is out of range: the regex `{pattern}` "
+                            f"has {groups} group(s)")
+        matched = pc.match_substring_regex(s, pattern)
+        got = pc.replace_substring_regex(s, f"(?s)^.*?({pattern}).*$", f"\\{idx + 1}", max_replacements=1)
+        return pc.if_else(matched, got, "")
+    if op == "translate":
+        matching, replace = p[0], p[1]
+        out = s
+        seen = []
+        for ch in matching:
+            if ch in seen:
+                continue
+            seen.append(ch)
+        for i, ch in enumerate(seen):
+            out = pc.replace_substring(out, ch, chr(0xF0000 + i))
+        for i, ch in enumerate(seen):
+            j = matching.index(ch)
+            out = pc.replace_substring(out, chr(0xF0000 + i), replace[j] if j < len(replace) else "")
+        return out
+    if op == "initcap":
+        arr = to_array(s, n)
+        words = to_array(pc.split_pattern(pc.utf8_lower(arr), " "), n)
+        caps = pc.utf8_capitalize(words.values)
+        rebuilt = pa.ListArray.from_arrays(words.offsets, caps, mask=words.is_null())
+        return pc.binary_join(rebuilt, " ")
+    if op in ("trim", "ltrim", "rtrim", "btrim"):
+        chars = " " if not p or p[0] is None else p[0]
+        if chars == "":
+            return s
+        fn = {"trim": pc.utf8_trim, "btrim": pc.utf8_trim, "ltrim": pc.utf8_ltrim, "rtrim": pc.utf8_rtrim}[op]
+        return fn(s, chars)
+    if op == "repeat":
+        k = int(p[0])
+        return pc.binary_repeat(s, max(k, 0))
+    if op == "replace":
+        return pc.replace_substring(s, p[0], p[1] if len(p) > 1 and p[1] is not None else "")
+    if op == "upper":
+        return pc.utf8_upper(s)
+    if op == "lower":
+        return pc.utf8_lower(s)
+    if op == "reverse":
+        return pc.utf8_reverse(s)
+    if op == "left":
+        k = int(p[0])
+        return pc.utf8_slice_codeunits(s, 0, max(k, 0))
+    if op == "right":
+        k = int(p[0])
+        return pc.utf8_slice_codeunits(s, -k) if k > 0 else pc.utf8_slice_codeunits(s, 0, 0)
+    if op == "soundex":
+        return _soundex(s, n)
+    if op == "url_encode":
+        return _url_encode(s, n)
+    if op in ("url_decode", "try_url_decode"):
+        return _url_decode(s, n, op == "url_decode")
+    if op == "quote":
+        inner = pc.replace_substring(s, "'", "\\'")
+        return pc.binary_join_element_wise("'", inner, "'", "")
+    raise ExecutionError(f"unknown string operation `{op}`")
+
+
+@kernel("spark_string_int")
+def _string_int(name, args, dtype, n):
+    op = _const(args[0])
+    s = args[1]
+    p = [_const(a) for a in args[2:]]
+    if op in ("instr", "locate") and not isinstance(args[2], pa.Scalar):
+        # the substring varies by row: once per distinct substring of the batch
+        subs = to_array(args[2], n)
+        out = pa.nulls(n, T.INT32)
+        for value in pc.unique(subs).to_pylist():
+            if value is None:
+                continue
+            rows = pc.fill_null(pc.equal(subs, value), False)
+            done = _string_int(name, [args[0], s, pa.scalar(value, T.STRING), *args[3:]], dtype, n)
+            out = pc.if_else(rows, done, out)
+        return out
+    if op in ("instr", "locate"):
+        sub = p[0]
+        pos = int(p[1]) if len(p) > 1 else 1
+        if sub == "":                                   # the empty string is found at the start position
+            length = pc.utf8_length(s)
+            at = pa.scalar(max(pos, 1), T.INT64)
+            return cast_value(pc.if_else(pc.less_equal(at, pc.add(length, 1)), at, 0), T.INT32)
+        if op == "locate" and pos < 1:
+            return pc.if_else(pc.is_valid(to_array(s, n)), pa.scalar(0, T.INT32), pa.scalar(None, T.INT32))
+        tail = pc.utf8_slice_codeunits(s, pos - 1) if pos > 1 else s
+        head = pc.list_element(pc.split_pattern(tail, sub, max_splits=1), 0)
+        found = pc.match_substring(tail, sub)
+        at = pc.add(pc.utf8_length(head), pos)
+        return cast_value(pc.if_else(found, at, 0), T.INT32)
+    if op == "length":
+        arr = s
+        return cast_value(pc.utf8_length(arr), T.INT32)
+    if op == "ascii":
+        first = pc.cast(pc.utf8_slice_codeunits(s, 0, 1), pa.binary())
+        data, offsets, valid = _bytes_of(first, n)
+        lengths = np.diff(offsets)
+        starts = offsets[:-1]
+        padded = np.concatenate([data, np.zeros(4, np.uint8)]).astype(np.int64)
+        b0, b1 = padded[starts], padded[starts + 1]
+        b2, b3 = padded[starts + 2], padded[starts + 3]
+        cp = np.select([lengths == 0, lengths == 1, lengths == 2, lengths == 3],
+                       [0, b0, ((b0 & 0x1F) << 6) | (b1 & 0x3F),
+                        ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)],
+                       ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F))
+        return _from_np(cp.astype(np.int32), valid, T.INT32)
+    if op == "regexp_count":
+        return cast_value(pc.count_substring_regex(s, p[0]), T.INT32)
+    if op == "regexp_instr":
+        pattern = p[0]
+        matched = pc.match_substring_regex(s, pattern)
+        prefix = pc.replace_substring_regex(s, f"(?s)^(.*?)(?:{pattern}).*$", "\\1", max_replacements=1)
+        return cast_value(pc.if_else(matched, pc.add(pc.utf8_length(prefix), 1), 0), T.INT32)
+    raise ExecutionError(f"unknown string operation `{op}`")
+
+
+@kernel("spark_string_list")
+def _string_list(name, args, dtype, n):
+    op = _const(args[0])
+    s = args[1]
+    p = [_const(a) for a in args[2:]]
+    if op == "split":
+        pattern, limit = p[0], int(p[1]) if len(p) > 1 and p[1] is not None else -1
+        if pattern == "":
+            # Spark splits into characters: mark the end of each one, then split at the marks
+            marked = pc.replace_substring_regex(s, "(?s)(.)", "\\1\x01")
+            marked = pc.utf8_slice_codeunits(marked, 0, -1)
+            return pc.split_pattern(marked, "\x01", max_splits=limit - 1 if limit > 0 else None)
+        if _matches_empty(pattern):
+            # Arrow's regex split does not advance past an empty match
+            raise UnsupportedError(f"Not supported: split with a pattern that matches the empty string (`{pattern}`)")
+        if limit == 1:
+            return pc.split_pattern_regex(s, pattern, max_splits=0)
+        return pc.split_pattern_regex(s, pattern, max_splits=limit - 1 if limit > 0 else None)
+    if op == "regexp_extract_all":
+        pattern, idx = p[0], int(p[1]) if len(p) > 1 else 1
+        groups = _group_count(pattern)
+        if idx < 0 or idx > groups:
+            raise DataError(f"regexp_extract_all: the group index {idx} is out of range: the regex `{pattern}` "
+                            f"has {groups} group(s)")
+        marked = pc.replace_substring_regex(s, f"(?s).*?({pattern})", f"\x01\\{idx + 1}\x01")
+        parts = pc.split_pattern(marked, "\x01")
+        return pc.list_slice(parts, 1, None, 2)
+    raise ExecutionError(f"unknown string operation `{op}`")
+
+
+@kernel("spark_find_in_set")
+def _find_in_set(name, args, dtype, n):
+    s, lst = to_array(args[0], n), to_array(args[1], n)
+    parts = to_array(pc.split_pattern(lst, ","), n)
+    flat = parts.values
+    parent = np.asarray(pc.list_parent_indices(parts))
+    target = s.take(pa.array(parent, pa.int64())) if len(parent) else pa.array([], T.STRING)
+    eq = np.asarray(pc.fill_null(pc.equal(flat, target), False)) if len(parent) else np.zeros(0, bool)
+    offsets = np.asarray(parts.offsets)
+    out = np.zeros(n, np.int32)
+    idx = np.flatnonzero(eq)
+    rows = parent[idx]
+    out[rows[::-1]] = (idx - offsets[rows] + 1)[::-1]
+    has_comma = np.asarray(pc.fill_null(pc.match_substring(s, ","), False))
+    out = np.where(has_comma, 0, out)
+    valid = np.asarray(pc.and_(s.is_valid(), lst.is_valid()))
+    return _from_np(out, None if valid.all() else valid, T.INT32)
+
+
+@kernel("spark_format_number")
+def _format_number(name, args, dtype, n):
+    digits = _const(args[1])
+    if not isinstance(digits, int):
+        raise UnsupportedError("Not supported: format_number with a format pattern (only a number of decimals)")
+    x, valid = _np(cast_value(args[0], T.FLOAT64), n, np.float64)
+    if digits < 0:
+        return pa.nulls(n, T.STRING)
+    r = _round_float(x, digits, True)
+    neg = np.signbit(r) & (r != 0)
+    ax = np.abs(r)
+    whole = np.floor(ax)
+    frac = np.rint((ax - whole) * 10.0 ** digits)
+    carry = frac >= 10.0 ** digits
+    whole, frac = whole + carry, np.where(carry, 0, frac)
+    text = pa.array(whole.astype(np.int64)).cast(pa.string())
+    data, offsets, _ = _bytes_of(text, n)
+    lengths = np.diff(offsets)
+    commas = np.maximum(lengths - 1, 0) // 3
+    row_of = np.repeat(np.arange(n), lengths)
+    j = np.arange(len(data)) - offsets[:-1][row_of]
+    k = lengths[row_of] - j
+    before = commas[row_of] - (k - 1) // 3
+    new_len = lengths + commas
+    new_off = np.concatenate([[0], np.cumsum(new_len)])
+    out = np.full(int(new_off[-1]), ord(","), np.uint8)
+    out[new_off[:-1][row_of] + j + before] = data
+    grouped = _strings_from(out, new_off, None, pa.string())
+    if digits:
+        f = pc.utf8_lpad(pa.array(frac.astype(np.int64)).cast(pa.string()), digits, "0")
+        grouped = pc.binary_join_element_wise(grouped, f, ".")
+    grouped = pc.if_else(pa.array(neg), pc.binary_join_element_wise("-", grouped, ""), grouped)
+    if valid is not None:
+        grouped = pc.if_else(pa.array(valid), grouped, pa.scalar(None, T.STRING))
+    return grouped
+
+
+@kernel("spark_pad")
+def _pad(name, args, dtype, n):
+    op, s, width, pad = _const(args[0]), args[1], args[2], args[3]
+    if not isinstance(width, pa.Scalar) or not isinstance(pad, pa.Scalar):
+        raise UnsupportedError(f"Not supported: {op} with a length or pad that is not a constant")
+    w, fill = max(int(width.as_py()), 0), pad.as_py()
+    cut = pc.utf8_slice_codeunits(s, 0, w)
+    if fill == "":
+        return cut
+    # pad with a long enough run of the pad text, then cut to the width
+    run = fill * (w // len(fill) + 1)
+    if op == "lpad":
+        # the first (w - length) characters of the run, then the string
+        arr = to_array(cut, n)
+        need = w - np.asarray(pc.fill_null(pc.utf8_length(arr), 0)).astype(np.int64)
+        prefix = _keep_chars(to_array(pa.scalar(run, T.STRING), n), np.maximum(need, 0))
+        return pc.binary_join_element_wise(prefix, arr, "")
+    padded = pc.binary_join_element_wise(cut, run, "")
+    return pc.utf8_slice_codeunits(padded, 0, w)
+
+
+_CHR_TABLE = pa.array([chr(i) for i in range(256)] + [""], pa.string())
+
+
+@kernel("spark_chr")
+def _chr(name, args, dtype, n):
+    v, valid = _np(args[0], n, np.int64)
+    idx = np.where(v < 0, 256, v % 256)
+    out = _CHR_TABLE.take(pa.array(idx))
+    if valid is not None:
+        out = pc.if_else(pa.array(valid), out, pa.scalar(None, T.STRING))
+    return out
+
+
+_UTF8 = {"utf-8", "utf8"}
+
+
+@kernel("spark_encode")
+def _encode(name, args, dtype, n):
+    charset = str(_const(args[1])).lower()
+    if charset not in _UTF8:
+        raise UnsupportedError(f"Not supported: encode with the charset `{_const(args[1])}` (only UTF-8)")
+    return pc.cast(args[0], pa.binary())
+
+
+@kernel("spark_decode")
+def _decode(name, args, dtype, n):
+    charset = str(_const(args[1])).lower()
+    if charset not in _UTF8:
+        raise UnsupportedError(f"Not supported: decode with the charset `{_const(args[1])}` (only UTF-8)")
+    try:
+        return pc.cast(args[0], pa.string())
+    except pa.ArrowInvalid:
+        raise DataError("decode: the bytes are not valid UTF-8") from None
+
+
+@kernel("spark_base64")
+def _base64(name, args, dtype, n):
+    data, offsets, valid = _bytes_of(args[0], n)
+    lengths = np.diff(offsets)
+    groups = (lengths + 2) // 3
+    padded_len = groups * 3
+    starts_in = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(padded_len, out=starts_in[1:])
+    buf = np.zeros(int(starts_in[-1]), np.uint8)
+    row_of = np.repeat(np.arange(len(lengths)), lengths)
+    pos = starts_in[:-1][row_of] + (np.arange(len(data)) - offsets[:-1][row_of])
+    buf[pos] = data
+    enc = np.frombuffer(_b64.b64encode(buf.tobytes()), dtype=np.uint8).copy()
+    out_offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(groups * 4, out=out_offsets[1:])
+    # each row's zero padding became 'A's: its last (3 - len % 3) % 3 characters are '='
+    pad = (padded_len - lengths)
+    ends = out_offsets[1:]
+    for k in (1, 2):
+        rows = pad >= k
+        enc[ends[rows] - k] = ord("=")
+    return _strings_from(enc, out_offsets, valid, pa.string())
+
+
+@kernel("spark_unbase64")
+def _unbase64(name, args, dtype, n):
+    text = pc.replace_substring_regex(args[0], r"\s", "")
+    data, offsets, valid = _bytes_of(text, n)
+    lengths = np.diff(offsets)
+    # rows without padding get it: each row is then a whole number of 4-character groups
+    missing = (-lengths) % 4
+    if missing.any():
+        text = pc.binary_join_element_wise(text, pa.array(np.array(["", "=", "==", "==="])[missing]), "")
+        data, offsets, _ = _bytes_of(text, n)
+        lengths = np.diff(offsets)
+    row_of = np.repeat(np.arange(len(lengths)), lengths)
+    is_pad = data == ord("=")
+    pads = np.bincount(row_of[is_pad], minlength=len(lengths)) if len(data) else np.zeros(len(lengths), np.int64)
+    clean = np.where(is_pad, ord("A"), data).astype(np.uint8)
+    try:
+        raw = np.frombuffer(_b64.b64decode(clean.tobytes(), validate=True), dtype=np.uint8)
+    except ValueError:
+        raise DataError("unbase64: the input is not valid base64") from None
+    out_len = lengths // 4 * 3 - pads
+    starts = offsets[:-1] // 4 * 3
+    keep_row = np.repeat(np.arange(len(lengths)), np.maximum(out_len, 0))
+    within = np.arange(len(keep_row)) - np.repeat(np.cumsum(np.maximum(out_len, 0)) - np.maximum(out_len, 0),
+                                                  np.maximum(out_len, 0))
+    picked = raw[starts[keep_row] + within] if len(keep_row) else np.zeros(0, np.uint8)
+    out_offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(np.maximum(out_len, 0), out=out_offsets[1:])
+    return _strings_from(picked, out_offsets, valid, pa.binary())
+
+
+def _codepoints(x, n):
+    """Strings as a (rows x max length) int32 matrix of code points, and their lengths."""
+    arr = to_array(x, n)
+    lengths = np.asarray(pc.fill_null(pc.utf8_length(arr), 0)).astype(np.int64)
+    width = int(lengths.max()) if n else 0
+    # UTF-32 via Arrow is not available: decode UTF-8 with numpy
+    data, offsets, _ = _bytes_of(arr, n)
+    lead = (data & 0xC0) != 0x80
+    cp_start = np.flatnonzero(lead)
+    padded = np.concatenate([data, np.zeros(4, np.uint8)]).astype(np.int32)
+    b0, b1, b2, b3 = (padded[cp_start + k] for k in range(4))
+    cp = np.select([b0 < 0x80, b0 < 0xE0, b0 < 0xF0],
+                   [b0, ((b0 & 0x1F) << 6) | (b1 & 0x3F), ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)],
+                   ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F))
+    matrix = np.full((n, max(width, 1)), -1, np.int32)
+    row = np.repeat(np.arange(n), lengths)
+    col = np.arange(len(row)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    matrix[row, col] = cp
+    return matrix, lengths
+
+
+@kernel("spark_levenshtein")
+def _levenshtein(name, args, dtype, n):
+    a, b = to_array(args[0], n), to_array(args[1], n)
+    valid = np.asarray(pc.and_(pc.is_valid(a), pc.is_valid(b)))
+    ma, la = _codepoints(a, n)
+    mb, lb = _codepoints(b, n)
+    wa, wb = int(la.max()) if n else 0, int(lb.max()) if n else 0
+    # the classic dynamic programme over anti-diagonals (i + j = k): one numpy step per diagonal computes
+    # that diagonal's cells for every pair at once. diag[:, i] holds D[i][k - i].
+    big = np.int64(1 << 40)
+    i_all = np.arange(wa + 1)
+    prev2 = np.full((n, wa + 1), big)                   # diagonal k - 2
+    prev = np.full((n, wa + 1), big)                    # diagonal k - 1
+    prev[:, 0] = 0                                      # k = 0: D[0][0]
+    out = np.zeros(n, np.int64)
+    out[(la == 0) & (lb == 0)] = 0
+    mb_pad = np.concatenate([mb, np.full((n, 1), -2, np.int32)], axis=1)
+    for k in range(1, wa + wb + 1):
+        cur = np.full((n, wa + 1), big)
+        lo_i, hi_i = max(0, k - wb), min(wa, k)
+        i = i_all[lo_i:hi_i + 1]
+        j = k - i
+        inner = (i >= 1) & (j >= 1)
+        ii, jj = i[inner], j[inner]
+        if len(ii):
+            cost = (ma[:, ii - 1] != mb_pad[:, jj - 1]).astype(np.int64)
+            cur[:, ii] = np.minimum(np.minimum(prev[:, ii - 1] + 1, prev[:, ii] + 1), prev2[:, ii - 1] + cost)
+        if lo_i == 0:
+            cur[:, 0] = k                                # D[0][k]
+        if hi_i == k:
+            cur[:, k] = k                                # D[k][0]
+        done = (la + lb) == k
+        if done.any():
+            rows = np.flatnonzero(done)
+            out[rows] = cur[rows, la[rows]]
+        prev2, prev = prev, cur
+    if len(args) > 2:
+        threshold = _const(args[2])
+        if threshold is not None:
+            out = np.where(out > int(threshold), -1, out)
+    return _from_np(out.astype(np.int32), None if valid.all() else valid, T.INT32)
+
+
+_FORMAT = re.compile(r"%(?:(\d+)\$)?([-#+ 0,(<]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])")
+
+
+@kernel("spark_format_string")
+def _format_string(name, args, dtype, n):
+    fmt = _const(args[0])
+    if fmt is None:
+        return pa.nulls(n, T.STRING)
+    values = args[1:]
+    pieces, pos, next_arg = [], 0, 0
+    for m in _FORMAT.finditer(fmt):
+        pieces.append(fmt[pos:m.start()])
+        pos = m.end()
+        index, flags, width, precision, conv = m.groups()
+        if conv == "%":
+            pieces.append("%")
+            continue
+        if conv == "n":
+            pieces.append("\n")
+            continue
+        i = int(index) - 1 if index else next_arg
+        if not index:
+            next_arg += 1
+        if i >= len(values):
+            raise DataError(f"format_string: the format `{fmt}` needs more arguments")
+        v = values[i]
+        if conv in ("s", "S"):
+            text = pc.fill_null(cast_value(v, T.STRING), "null") if not T.is_string(v.type) else \
+                pc.fill_null(v, "null")
+            if precision:
+                text = pc.utf8_slice_codeunits(text, 0, int(precision))
+            if conv == "S":
+                text = pc.utf8_upper(text)
+        elif conv == "d" and (T.is_integer(v.type) or T.is_null(v.type)):
+            if flags.replace("-", "").replace("0", ""):
+                raise UnsupportedError(f"Not supported: the format flags `{flags}` in format_string")
+            text = pc.fill_null(cast_value(v, T.STRING), "null")
+            if "0" in flags and width:
+                text = pc.utf8_lpad(text, int(width), "0")
+                width = None
+        elif conv == "f" and (T.is_numeric(v.type) or T.is_null(v.type)):
+            if flags.replace("-", ""):
+                raise UnsupportedError(f"Not supported: the format flags `{flags}` in format_string")
+            digits = 6 if precision is None else int(precision)
+            fv, valid = _np(cast_value(v, T.FLOAT64), n, np.float64)
+            r = _round_float(fv, digits, False)
+            text = _fixed_decimals(r, digits, valid)
+            text = pc.fill_null(text, "null")
+        else:
+            raise UnsupportedError(f"Not supported: the conversion `%{conv}` in format_string")
+        if width:
+            fn = pc.utf8_rpad if "-" in flags else pc.utf8_lpad
+            text = fn(text, int(width), " ")
+        pieces.append(text)
+    pieces.append(fmt[pos:])
+    pieces = [p for p in pieces if not (isinstance(p, str) and p == "")]
+    if not pieces:
+        return pa.scalar("", T.STRING)
+    if len(pieces) == 1:
+        return pieces[0] if not isinstance(pieces[0], str) else pa.scalar(pieces[0], T.STRING)
+    return pc.binary_join_element_wise(*pieces, "")
+
+
+def _fixed_decimals(x: np.ndarray, digits: int, valid) -> pa.Array:
+    """Each double printed with exactly ``digits`` decimals (the value already rounded to them)."""
+    neg = np.signbit(x) & (x != 0)
+    ax = np.abs(x)
+    whole = np.floor(ax)
+    frac = np.rint((ax - whole) * 10.0 ** digits)
+    carry = frac >= 10.0 ** digits
+    whole = whole + carry
+    frac = np.where(carry, 0, frac)
+    w = pa.array(whole.astype(np.int64)).cast(pa.string())
+    if digits:
+        f = pc.utf8_lpad(pa.array(frac.astype(np.int64)).cast(pa.string()), digits, "0")
+        text = pc.binary_join_element_wise(w, f, ".")
+    else:
+        text = w
+    text = pc.if_else(pa.array(neg), pc.binary_join_element_wise("-", text, ""), text)
+    if valid is not None:
+        text = pc.if_else(pa.array(valid), text, pa.scalar(None, T.STRING))
+    return text
+
+
+@kernel("spark_overlay")
+def _overlay(name, args, dtype, n):
+    s, r = args[0], args[1]
+    pos, length = _const(args[2]), _const(args[3])
+    head = spark_substring(s, 1, pos - 1)
+    if length is None or length < 0:
+        # the replacement's own length, row by row: drop that many characters after the head
+        skip = np.asarray(pc.fill_null(pc.utf8_length(to_array(r, n)), 0)).astype(np.int64) + max(pos - 1, 0)
+        tail = _drop_chars(to_array(s, n), skip)
+    else:
+        tail = spark_substring(s, pos + length, None)
+    return pc.binary_join_element_wise(head, r, tail, "")
+
+
+def _keep_chars(arr: pa.Array, k: np.ndarray) -> pa.Array:
+    """Each string cut to its first ``k[i]`` characters (vectorized over the UTF-8 bytes)."""
+    return _drop_chars(arr, k, keep_first=True)
+
+
+def _drop_chars(arr: pa.Array, k: np.ndarray, keep_first: bool = False) -> pa.Array:
+    """Each string without its first ``k[i]`` characters (vectorized over the UTF-8 bytes)."""
+    data, offsets, valid = _bytes_of(arr, len(arr))
+    n = len(offsets) - 1
+    lead = ((data & 0xC0) != 0x80).astype(np.int64)
+    row_of = np.repeat(np.arange(n), np.diff(offsets))
+    chars_before = np.cumsum(lead) - lead                       # characters before each byte, overall
+    row_first = np.zeros(n, np.int64)
+    nonempty = np.diff(offsets) > 0
+    row_first[nonempty] = chars_before[offsets[:-1][nonempty]]
+    keep = (chars_before - row_first[row_of]) >= k[row_of]
+    if keep_first:
+        keep = ~keep
+    kept = np.bincount(row_of[keep], minlength=n) if len(data) else np.zeros(n, np.int64)
+    out_offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(kept, out=out_offsets[1:])
+    return _strings_from(data[keep], out_offsets, valid, pa.string())
+
+
+@kernel("spark_octet_length")
+def _octet_length(name, args, dtype, n):
+    return cast_value(pc.binary_length(args[0]), T.INT32)
+
+
+# ------------------------------------------------------------------ misc
+
+
+@kernel("spark_rand")
+def _rand(name, args, dtype, n):
+    kind, seed = _const(args[0]), _const(args[1])
+    rng = np.random.default_rng(None if seed is None else int(seed) & 0xFFFFFFFFFFFFFFFF)
+    values = rng.standard_normal(n) if kind == "randn" else rng.random(n)
+    return pa.array(values, T.FLOAT64)
+
+
+_HEXCHARS = np.frombuffer(b"0123456789abcdef", np.uint8)
+
+
+@kernel("spark_uuid")
+def _uuid(name, args, dtype, n):
+    raw = np.frombuffer(np.random.default_rng().bytes(16 * n), np.uint8).reshape(n, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40                 # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80                 # RFC 4122 variant
+    hexes = np.empty((n, 32), np.uint8)
+    hexes[:, 0::2] = _HEXCHARS[raw >> 4]
+    hexes[:, 1::2] = _HEXCHARS[raw & 15]
+    dash = np.full((n, 1), ord("-"), np.uint8)
+    rows = np.concatenate([hexes[:, :8], dash, hexes[:, 8:12], dash, hexes[:, 12:16], dash, hexes[:, 16:20],
+                           dash, hexes[:, 20:]], axis=1)
+    return _fixed_rows_to_strings(rows, np.full(n, 36, np.int64), None, right_aligned=False)
+
+
+@kernel("spark_raise_error")
+def _raise_error(name, args, dtype, n):
+    if n == 0:
+        return pa.nulls(0, T.NULL)
+    message = args[0]
+    text = message.as_py() if isinstance(message, pa.Scalar) else to_array(message, n)[0].as_py()
+    raise ExecutionError(str(text))
+
+
+@kernel("spark_assert_true")
+def _assert_true(name, args, dtype, n):
+    cond = to_array(args[0], n)
+    bad = pc.invert(pc.fill_null(cond, False))
+    if n and pc.any(bad).as_py():
+        message = args[1]
+        text = message.as_py() if isinstance(message, pa.Scalar) else \
+            to_array(message, n).filter(bad)[0].as_py()
+        raise ExecutionError(str(text))
+    return pa.nulls(n, T.STRING)
+
+
+@kernel("spark_nanvl")
+def _nanvl(name, args, dtype, n):
+    a, b = args
+    return pc.if_else(pc.fill_null(pc.is_nan(a), False), b, a)
+
+
+from quarry.compute import spark_hashing  # noqa: E402,F401  (md5, sha*, crc32, hash, xxhash64)
+
+
+# ------------------------------------------------------------------ JSON
+
+
+def _json_index(x, n):
+    from quarry.compute.json_kernels import JsonIndex
+    return JsonIndex(to_array(x, n))
+
+
+@kernel("spark_json_string")
+def _json_string(name, args, dtype, n):
+    from quarry.compute.json_kernels import parse_path
+    op = _const(args[0])
+    index = _json_index(args[1], n)
+    if op == "get_json_object":
+        lo, hi, valid = index.follow(parse_path(_const(args[2])))
+        return index.value(lo, hi, valid)
+    raise ExecutionError(f"unknown JSON operation `{op}`")
+
+
+@kernel("spark_json_int")
+def _json_int(name, args, dtype, n):
+    op = _const(args[0])
+    index = _json_index(args[1], n)
+    if op == "json_array_length":
+        count, ok = index.array_length(index.lo, index.hi, index.valid)
+        return _from_np(count.astype(np.int32), None if ok.all() else ok, T.INT32)
+    raise ExecutionError(f"unknown JSON operation `{op}`")
+
+
+@kernel("spark_json_keys")
+def _json_keys(name, args, dtype, n):
+    index = _json_index(args[0], n)
+    return index.object_keys(index.lo, index.hi, index.valid)
+
+
+def _json_field(index, lo, hi, valid, dtype, n):
+    """The values of one from_json field, converted to ``dtype``."""
+    from quarry.compute.kernels import _try_cast
+    if pa.types.is_struct(dtype):
+        first = index.kind(lo, hi, valid)
+        ok = valid & (first == 123)
+        children = []
+        for f in dtype:
+            clo, chi, cvalid = index.follow([f.name], lo, hi, ok)
+            children.append(_json_field(index, clo, chi, cvalid, f.type, n))
+        return pa.StructArray.from_arrays(children, fields=list(dtype), mask=pa.array(~ok))
+    if pa.types.is_list(dtype) and not T.is_nested(dtype.value_type):
+        rows, e_lo, e_hi, ok = index.elements(lo, hi, valid)
+        values = _json_scalar(index, e_lo, e_hi, np.ones(len(e_lo), bool), dtype.value_type, len(e_lo))
+        counts = np.bincount(rows, minlength=len(lo)) if len(rows) else np.zeros(len(lo), np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), values, type=dtype, mask=pa.array(~ok))
+    if pa.types.is_map(dtype) and T.is_string(dtype.key_type) and not T.is_nested(dtype.item_type):
+        from quarry.compute.json_kernels import JsonSpans, unescape
+        rows, k_lo, k_hi, v_lo, v_hi, ok = index.members(lo, hi, valid)
+        order = np.argsort(rows, kind="stable")
+        rows, k_lo, k_hi, v_lo, v_hi = rows[order], k_lo[order], k_hi[order], v_lo[order], v_hi[order]
+        keys = unescape(JsonSpans(index, k_lo, k_hi).text())
+        items = _json_scalar(index, v_lo, v_hi, np.ones(len(v_lo), bool), dtype.item_type, len(v_lo))
+        counts = np.bincount(rows, minlength=len(lo)) if len(rows) else np.zeros(len(lo), np.int64)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        return pa.MapArray.from_arrays(pa.array(offsets), keys, items, type=dtype, mask=pa.array(~ok))
+    if T.is_nested(dtype):
+        raise UnsupportedError("Not supported: from_json into nested arrays or maps (arrays and string-keyed "
+                               "maps of scalars, and structs, are supported)")
+    return _json_scalar(index, lo, hi, valid, dtype, n)
+
+
+def _json_scalar(index, lo, hi, valid, dtype, n):
+    from quarry.compute.kernels import _try_cast
+    text = index.value(lo, hi, valid)
+    if T.is_string(dtype):
+        return text
+    if dtype == T.BOOL:
+        return pc.if_else(pc.equal(text, "true"), True, pc.if_else(pc.equal(text, "false"), False,
+                                                                 pa.scalar(None, T.BOOL)))
+    return _try_cast("try_cast", [text], dtype, n)
+
+
+@kernel("spark_from_json")
+def _from_json(name, args, dtype, n):
+    index = _json_index(args[0], n)
+    return _json_field(index, index.lo, index.hi, index.valid, dtype, n)
+
+
+@kernel("json_extract")
+def _json_extract(name, args, dtype, n):
+    from quarry.compute.json_kernels import parse_path
+    path = args[1]
+    if not isinstance(path, pa.Scalar):
+        raise UnsupportedError("Not supported: json_extract with a path that is not a constant")
+    index = _json_index(args[0], n)
+    lo, hi, valid = index.follow(parse_path(path.as_py()))
+    return index.text(lo, hi, valid)
+
+
+@kernel("json_extract_string")
+def _json_extract_string(name, args, dtype, n):
+    from quarry.compute.json_kernels import parse_path
+    path = args[1]
+    if not isinstance(path, pa.Scalar):
+        raise UnsupportedError("Not supported: json_extract_string with a path that is not a constant")
+    index = _json_index(args[0], n)
+    lo, hi, valid = index.follow(parse_path(path.as_py()))
+    return index.value(lo, hi, valid)

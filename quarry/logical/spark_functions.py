@@ -1,0 +1,261 @@
+"""Function definitions with Spark's semantics, for the Spark Connect front end (``quarry.spark.functions``).
+
+They are internal (SQL and the DataFrame API do not call them by name): the Spark translator builds
+them. Many are one definition for a family of operations named by a constant first argument
+(``spark_unary_double('asin', x)``), so the kernels in ``quarry.compute.spark_kernels`` dispatch on
+it once per batch. Arguments named ``ansi`` are a constant BOOLEAN: whether Spark's ANSI mode was
+on when the call was translated (errors) or off (NULL or wrapped results).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from quarry.errors import QuarryTypeError, UnsupportedError
+from quarry.logical import types as T
+from quarry.logical.expressions import Call, Expr
+from quarry.logical.functions import Nulls, Volatility, cast, register
+
+__all__: list[str] = []
+
+TOLERANT = {"nulls": Nulls.TOLERANT}
+
+
+def _is_binary(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t)
+
+
+def _num(e: Expr, fname: str) -> Expr:
+    if T.is_numeric(e.dtype) or T.is_null(e.dtype):
+        return e
+    if T.is_string(e.dtype):
+        return cast(e, T.FLOAT64)           # Spark casts a string argument of a math function implicitly
+    raise QuarryTypeError(f"function `{fname}` expects a number, got {T.sql_name(e.dtype)}")
+
+
+def _dbl(e: Expr, fname: str) -> Expr:
+    return cast(_num(e, fname), T.FLOAT64)
+
+
+def _str(e: Expr, fname: str = "this string function") -> Expr:
+    if T.is_nested(e.dtype):
+        # arrays and maps are the collection functions' (concat of arrays, reverse of an array, ...)
+        raise UnsupportedError(f"Not supported: {fname} of a {T.sql_name(e.dtype)} value")
+    return e if T.is_string(e.dtype) else cast(e, T.STRING)
+
+
+def _long(e: Expr, fname: str) -> Expr:
+    if T.is_integer(e.dtype) or T.is_null(e.dtype):
+        return cast(e, T.INT64)
+    if T.is_string(e.dtype):
+        return cast(e, T.INT64)
+    raise QuarryTypeError(f"function `{fname}` expects an integer, got {T.sql_name(e.dtype)}")
+
+
+def _integral(e: Expr, fname: str) -> Expr:
+    """An integer argument keeping its width (a NULL becomes INT)."""
+    if T.is_integer(e.dtype):
+        return e
+    if T.is_null(e.dtype):
+        return cast(e, T.INT32)
+    raise QuarryTypeError(f"function `{fname}` expects an integer, got {T.sql_name(e.dtype)}")
+
+
+def _call(name, args, dtype, nullable=True):
+    return Call(name, tuple(args), dtype, nullable)
+
+
+def _internal(name, bind, lo, hi=None, **props):
+    register(name, "scalar", bind, lo, hi if hi is not None else lo, internal=True, **props)
+
+
+# -- math ---------------------------------------------------------------------------------------
+
+_internal("spark_unary_double", lambda n, a: _call(n, [a[0], _dbl(a[1], a[0].value)], T.FLOAT64), 2)
+_internal("spark_binary_double",
+          lambda n, a: _call(n, [a[0], _dbl(a[1], a[0].value), _dbl(a[2], a[0].value)], T.FLOAT64), 3)
+
+
+def _bind_floor_ceil(name, args):
+    op, x = args
+    x = _num(x, op.value)
+    if T.is_decimal(x.dtype):
+        p, s = x.dtype.precision, x.dtype.scale
+        return _call(name, [op, x], pa.decimal128(min(max(p - s + 1, 1), 38), 0))
+    return _call(name, [op, x if T.is_integer(x.dtype) else cast(x, T.FLOAT64)], T.INT64)
+
+
+_internal("spark_floor_ceil", _bind_floor_ceil, 2)
+
+
+def _bind_round(name, args):
+    mode, x, digits = args
+    x = _num(x, "round")
+    if T.is_decimal(x.dtype):
+        p, s = x.dtype.precision, x.dtype.scale
+        d = digits.value
+        scale = max(min(d, s), 0)
+        precision = min(max(p - s + scale + 1, 1), 38)
+        return _call(name, [mode, x, digits], pa.decimal128(precision, scale))
+    if T.is_integer(x.dtype):
+        return _call(name, [mode, x, digits], x.dtype)
+    if T.is_null(x.dtype):
+        x = cast(x, T.FLOAT64)
+    return _call(name, [mode, x, digits], x.dtype if x.dtype == pa.float32() else T.FLOAT64)
+
+
+_internal("spark_round", _bind_round, 3)
+
+
+def _bind_int_unary(name, args):
+    op, x = args
+    fname = op.value
+    if fname in ("bin",):
+        return _call(name, [op, _long(x, fname)], T.STRING)
+    if fname in ("factorial",):
+        return _call(name, [op, cast(_integral(x, fname), T.INT32)], T.INT64)
+    if fname == "bit_count":
+        x = x if T.is_integer(x.dtype) or x.dtype == T.BOOL else _integral(x, fname)
+        return _call(name, [op, x], T.INT32)
+    x = _integral(x, fname)
+    return _call(name, [op, x], x.dtype)           # bitwise_not
+
+
+_internal("spark_int_unary", _bind_int_unary, 2)
+
+
+def _bind_shift(name, args):
+    op, x, k = args
+    x = _integral(x, op.value)
+    if x.dtype.bit_width < 32:
+        x = cast(x, T.INT32)
+    return _call(name, [op, x, cast(_integral(k, op.value), T.INT32)], x.dtype)
+
+
+_internal("spark_shift", _bind_shift, 3)
+
+
+def _bind_bitwise(name, args):
+    op, a, b = args
+    a, b = _integral(a, op.value), _integral(b, op.value)
+    t = T.common_type(a.dtype, b.dtype) or T.INT64
+    return _call(name, [op, cast(a, t), cast(b, t)], t)
+
+
+_internal("spark_bitwise", _bind_bitwise, 3)
+
+
+def _bind_hex(name, args):
+    x = args[0]
+    if T.is_integer(x.dtype) or T.is_null(x.dtype):
+        return _call(name, [cast(x, T.INT64)], T.STRING)
+    if _is_binary(x.dtype) or T.is_string(x.dtype):
+        return _call(name, [x], T.STRING)
+    if T.is_numeric(x.dtype):
+        return _call(name, [cast(x, T.INT64)], T.STRING)
+    raise QuarryTypeError(f"function `hex` expects a number, string or binary, got {T.sql_name(x.dtype)}")
+
+
+_internal("spark_hex", _bind_hex, 1)
+_internal("spark_unhex", lambda n, a: _call(n, [_str(a[0])], T.BINARY), 1)
+_internal("spark_conv", lambda n, a: _call(n, [_str(a[0]), a[1], a[2]], T.STRING), 3)
+
+
+def _bind_arith(name, args):
+    """``spark_arith(op, a, b, ansi)`` on two integers (+, -, *: the wider type; overflow raises under
+    ANSI and wraps without) or ``spark_divide``/``spark_remainder``/``spark_pmod``."""
+    op, a, b, ansi = args
+    ta, tb = a.dtype, b.dtype
+    if T.is_null(ta):
+        ta = tb if not T.is_null(tb) else T.INT32
+    if T.is_null(tb):
+        tb = ta
+    t = T.common_type(ta, tb) or T.FLOAT64
+    if op.value == "divide":
+        t = T.FLOAT64
+    if T.is_integer(t) and t.bit_width < 32 and op.value in ("add", "subtract", "multiply"):
+        pass                                   # Spark keeps TINYINT/SMALLINT (and overflows there)
+    return _call(name, [op, cast(a, t), cast(b, t), ansi], t)
+
+
+_internal("spark_arith", _bind_arith, 4)
+
+# the divisor itself, raising DIVIDE_BY_ZERO where it is 0 (decimal division under ANSI mode)
+_internal("spark_nonzero", lambda n, a: _call(n, [a[0]], a[0].dtype, a[0].nullable), 1)
+_internal("spark_width_bucket",
+          lambda n, a: _call(n, [_dbl(a[0], "width_bucket"), _dbl(a[1], "width_bucket"),
+                                 _dbl(a[2], "width_bucket"), _long(a[3], "width_bucket")], T.INT64), 4)
+
+# -- strings ------------------------------------------------------------------------------------
+
+
+def _texts(args):
+    return [a if T.is_string(a.dtype) or _is_binary(a.dtype) else _str(a, "concat") for a in args]
+
+
+_internal("spark_concat", lambda n, a: _call(n, _texts(a), T.STRING), 1, 10_000)
+_internal("spark_concat_ws", lambda n, a: _call(n, [_str(x) for x in a], T.STRING), 1, 10_000, **TOLERANT)
+# spark_string(op, s, *constants): one string -> string operation with constant parameters
+_internal("spark_string", lambda n, a: _call(n, [a[0], _str(a[1], a[0].value), *a[2:]], T.STRING), 2, 10)
+_internal("spark_string_int", lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], T.INT32), 2, 10)
+_internal("spark_string_list",
+          lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], pa.list_(T.STRING)), 2, 10)
+_internal("spark_find_in_set", lambda n, a: _call(n, [_str(a[0]), _str(a[1])], T.INT32), 2)
+_internal("spark_format_number", lambda n, a: _call(n, [a[0], a[1]], T.STRING), 2)
+_internal("spark_pad", lambda n, a: _call(n, [a[0], _str(a[1]), _long(a[2], "lpad"), _str(a[3])], T.STRING), 4)
+_internal("spark_chr", lambda n, a: _call(n, [_long(a[0], "chr")], T.STRING), 1)
+_internal("spark_encode", lambda n, a: _call(n, [_str(a[0]), a[1]], T.BINARY), 2)
+_internal("spark_decode", lambda n, a: _call(n, [cast(a[0], T.BINARY) if T.is_string(a[0].dtype) else a[0], a[1]],
+                                               T.STRING), 2)
+_internal("spark_base64", lambda n, a: _call(n, [cast(a[0], T.BINARY) if not _is_binary(a[0].dtype) else a[0]],
+                                               T.STRING), 1)
+_internal("spark_unbase64", lambda n, a: _call(n, [_str(a[0])], T.BINARY), 1)
+_internal("spark_levenshtein", lambda n, a: _call(n, [_str(a[0]), _str(a[1]), *a[2:]], T.INT32), 2, 3)
+_internal("spark_format_string", lambda n, a: _call(n, [a[0], *a[1:]], T.STRING), 1, 10_000, **TOLERANT)
+_internal("spark_overlay", lambda n, a: _call(n, [_str(a[0]), _str(a[1]), a[2], a[3]], T.STRING), 4)
+_internal("spark_octet_length", lambda n, a: _call(n, [cast(a[0], T.BINARY) if T.is_string(a[0].dtype) else a[0]],
+                                                     T.INT32), 1)
+
+# -- hashing ------------------------------------------------------------------------------------
+
+_internal("spark_digest", lambda n, a: _call(n, [a[0], cast(a[1], T.BINARY) if not _is_binary(a[1].dtype)
+                                                  else a[1]], T.STRING), 2)
+_internal("spark_crc32", lambda n, a: _call(n, [cast(a[0], T.BINARY) if not _is_binary(a[0].dtype) else a[0]],
+                                              T.INT64), 1)
+_internal("spark_murmur3", lambda n, a: _call(n, list(a), T.INT32, False), 1, 10_000, **TOLERANT)
+_internal("spark_xxhash64", lambda n, a: _call(n, list(a), T.INT64, False), 1, 10_000, **TOLERANT)
+
+# -- misc ---------------------------------------------------------------------------------------
+
+_internal("spark_rand", lambda n, a: _call(n, list(a), T.FLOAT64, False), 2, 2,
+          volatility=Volatility.VOLATILE)
+_internal("spark_uuid", lambda n, a: _call(n, [], T.STRING, False), 0, 0, volatility=Volatility.VOLATILE)
+_internal("spark_raise_error", lambda n, a: _call(n, [_str(a[0])], T.NULL), 1, 1, volatility=Volatility.VOLATILE)
+_internal("spark_assert_true", lambda n, a: _call(n, [a[0], _str(a[1])], T.STRING), 2, 2,
+          volatility=Volatility.VOLATILE, **TOLERANT)
+_internal("spark_nanvl", lambda n, a: _call(n, [_dbl(a[0], "nanvl"), _dbl(a[1], "nanvl")], T.FLOAT64), 2,
+          **TOLERANT)
+
+
+# -- JSON (quarry.compute.json_kernels) ------------------------------------------------------------
+
+
+def _type_from_hex(text: str) -> pa.DataType:
+    """An Arrow type sent as the hex of a one-field IPC schema (how the Spark layer passes a parsed schema)."""
+    return pa.ipc.read_schema(pa.py_buffer(bytes.fromhex(text))).field(0).type
+
+
+def type_to_hex(t: pa.DataType) -> str:
+    return pa.schema([pa.field("t", t)]).serialize().to_pybytes().hex()
+
+
+_internal("spark_json_string", lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], T.STRING), 2, 3)
+_internal("spark_json_int", lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], T.INT32), 2, 3)
+_internal("spark_json_keys", lambda n, a: _call(n, [_str(a[0])], pa.list_(T.STRING)), 1)
+_internal("spark_from_json", lambda n, a: _call(n, [_str(a[0]), a[1]], _type_from_hex(a[1].value)), 2)
+
+# SQL's json_extract (JSON text of the value at a path) and json_extract_string (its string value)
+register("json_extract", "scalar", lambda n, a: _call(n, [_str(a[0]), _str(a[1])], T.STRING), 2, 2,
+         doc="json_extract(json, '$.path'): the JSON text of the value at the path (NULL when absent)")
+register("json_extract_string", "scalar", lambda n, a: _call(n, [_str(a[0]), _str(a[1])], T.STRING), 2, 2,
+         doc="json_extract_string(json, '$.path'): the value at the path as a string (NULL when absent)")
