@@ -49,12 +49,27 @@ _EPOCH_TS = datetime.datetime(1970, 1, 1)
 class Translated:
     """One translated expression: the quarry Column and the name Spark gives it."""
 
-    __slots__ = ("column", "name", "star")
+    __slots__ = ("column", "name", "star", "generator", "names")
 
-    def __init__(self, column: Column, name: str, star: bool = False):
+    def __init__(self, column: Column, name: str, star: bool = False, generator=None, names=None):
         self.column = column
         self.name = name
         self.star = star
+        self.generator = generator      # (Spark name, argument Columns) of explode & co.
+        self.names = names              # the aliases of a generator's output columns
+
+    def outputs(self, shape) -> list[Column]:
+        """The named Columns this expression puts in a select list (several for some generators);
+        ``shape(column)`` is the Arrow type of a column over the select's input."""
+        if self.generator is None:
+            return [self.named()]
+        from quarry.spark.functions.nested import generator
+        outs = generator(self.generator[0], self.generator[1], shape)
+        names = self.names or [n for _, n in outs]
+        if len(names) != len(outs):
+            raise SparkError(f"`{self.generator[0]}` gives {len(outs)} column(s) but {len(names)} alias(es)",
+                             error_class="UDTF_ALIAS_NUMBER_MISMATCH")
+        return [c.alias(n) for (c, _), n in zip(outs, names)]
 
     def named(self) -> Column:
         """The Column under its Spark name (stars stay stars: they name many columns)."""
@@ -201,12 +216,13 @@ class ExpressionTranslator:
                 if name == "*":
                     return Translated(col("*"), "*", star=True)
                 return Translated(_owned_column(owner, name), name)
-        if len(parts) > 2:
-            raise not_supported(f"the nested field reference `{a.unparsed_identifier}`")
         if parts[-1] == "*":
+            if len(parts) > 2:
+                raise not_supported(f"the star of a nested field `{a.unparsed_identifier}`")
             return Translated(col(".".join(parts)), "*", star=True)
-        name = ".".join(parts) if len(parts) == 2 else parts[0]
-        return Translated(col(name), parts[-1])
+        if len(parts) == 1:
+            return Translated(col(parts[0]), parts[0])
+        return Translated(_dotted_column(parts), parts[-1])
 
     def _unresolved_star(self, s) -> Translated:
         target = s.unparsed_target if s.HasField("unparsed_target") else ""
@@ -265,9 +281,12 @@ class ExpressionTranslator:
     # -- structure ---------------------------------------------------------------------------
 
     def _alias(self, a) -> Translated:
-        if len(a.name) != 1:
-            raise not_supported("an alias with several names (for a generator)")
         inner = self.translate(a.expr)
+        if inner.generator is not None:
+            return Translated(inner.column, a.name[0], generator=inner.generator, names=list(a.name))
+        if len(a.name) != 1:
+            raise SparkError("only a generator (explode, posexplode, inline) takes several aliases",
+                             error_class="MULTI_ALIAS_WITHOUT_GENERATOR")
         return Translated(inner.column.alias(a.name[0]), a.name[0])
 
     def _cast(self, c) -> Translated:
@@ -352,6 +371,14 @@ class ExpressionTranslator:
     # -- functions ---------------------------------------------------------------------------
 
     def _unresolved_function(self, f) -> Translated:
+        from quarry.spark.functions.nested import GENERATORS
+        lower = f.function_name.lower()
+        if lower in GENERATORS and not f.is_user_defined_function:
+            args = [self.column(a) for a in f.arguments]
+            def elsewhere(ctx, lower=lower):
+                raise SparkError(f"the generator `{lower}` is only allowed in select()",
+                                 error_class="UNSUPPORTED_GENERATOR.OUTSIDE_SELECT")
+            return Translated(Column(elsewhere, lower), "col", generator=(lower, args))
         return Translated(self.function(f).plain(), self._function_name(f))
 
     def _function_name(self, f) -> str:
@@ -477,11 +504,27 @@ class ExpressionTranslator:
 
     # -- refused -----------------------------------------------------------------------------
 
-    def _lambda_function(self, _):
-        raise not_supported("lambda functions (transform, filter, aggregate, exists)")
+    def _lambda_function(self, lf) -> Translated:
+        from quarry.spark.functions.nested import LambdaColumn
+        names = [".".join(v.name_parts) for v in lf.arguments]
+        body = self.translate(lf.function)
+        shown = ", ".join("namedlambdavariable()" for _ in names)
+        return Translated(LambdaColumn(names, body.column), f"lambdafunction({body.name}, {shown})")
 
-    def _unresolved_extract_value(self, _):
-        raise not_supported("extracting a struct field, array element or map value")
+    def _unresolved_named_lambda_variable(self, v) -> Translated:
+        from quarry.spark.functions.nested import lambda_variable
+        return Translated(lambda_variable(".".join(v.name_parts)), "namedlambdavariable()")
+
+    def _unresolved_extract_value(self, e) -> Translated:
+        from quarry.spark.functions.nested import extract_value
+        child = self.translate(e.child)
+        if e.extraction.WhichOneof("expr_type") == "literal":
+            key, _ = self.literal_value(e.extraction.literal)
+            if isinstance(key, str):
+                return Translated(extract_value(child.column, key), f"{child.name}.{key}" if key else child.name)
+            return Translated(extract_value(child.column, key), f"{child.name}[{_literal_text(key)}]")
+        key_t = self.translate(e.extraction)
+        return Translated(extract_value(child.column, key_t.column), f"{child.name}[{key_t.name}]")
 
     def _common_inline_user_defined_function(self, f):
         raise not_supported(f"the Python UDF `{f.function_name}`")
@@ -499,6 +542,32 @@ def _binary(fname: str, left: Column, right: Column) -> Column:
     if method is not None:
         return getattr(left, method)(right)
     return left.eq_null_safe(right)
+
+
+def _dotted_column(parts: list[str]) -> Column:
+    """``t.x`` (a qualified column) or ``s.a.b`` (a struct column's fields), whichever the input has."""
+    from quarry.errors import QuarryError
+    from quarry.spark.functions.nested import extract_value
+
+    def bind(ctx):
+        if len(parts) == 2:
+            try:
+                return col(".".join(parts)).bind(ctx)
+            except QuarryError:
+                pass
+        for head in (1, 2):
+            if head >= len(parts):
+                break
+            try:
+                base = col(".".join(parts[:head])).bind(ctx)
+            except QuarryError:
+                continue
+            column = Column(lambda _ctx, base=base: base, parts[head - 1])
+            for name in parts[head:]:
+                column = extract_value(column, name)
+            return column.bind(ctx)
+        return col(".".join(parts)).bind(ctx)          # the binder's own error, with its suggestion
+    return Column(bind, parts[-1])
 
 
 def _owned_column(owner, name: str) -> Column:

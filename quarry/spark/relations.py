@@ -84,8 +84,17 @@ class RelationTranslator:
             self.by_plan_id[rel.common.plan_id] = df
         return df
 
-    def _columns(self, exprs) -> list:
-        return [self.expressions.translate(e).named() for e in exprs]
+    def _columns(self, exprs, df: DataFrame | None = None) -> list:
+        """The named Columns of a select list (a generator may give several; ``df`` is the input)."""
+        def shape(column):
+            if df is None:
+                raise SparkError("a generator (explode, posexplode, inline) is only allowed in select()",
+                                 error_class="UNSUPPORTED_GENERATOR.OUTSIDE_SELECT")
+            return df.select(column.alias("__shape")).schema.field(0).type
+        out = []
+        for e in exprs:
+            out.extend(self.expressions.translate(e).outputs(shape))
+        return out
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -173,9 +182,9 @@ class RelationTranslator:
         if not p.HasField("input"):
             # select without a FROM: one row
             one = DataFrame.from_arrow(self.session, pa.table({"__one": [1]}), "one")
-            return one.select(*self._columns(p.expressions))
+            return one.select(*self._columns(p.expressions, one))
         df = self.translate(p.input)
-        return df.select(*self._columns(p.expressions))
+        return df.select(*self._columns(p.expressions, df))
 
     def _filter(self, f) -> DataFrame:
         df = self.translate(f.input)
