@@ -172,8 +172,8 @@ def _zone_shift(name, args, dtype, n):
 @kernel("spark_time_bucket")
 def _time_bucket(name, args, dtype, n):
     us, valid = _micros(args[0], n)
-    width, start = int(args[1].as_py()), int(args[2].as_py())
-    return _timestamps_out(us - np.mod(us - start, width), valid)
+    width, start, end = int(args[1].as_py()), int(args[2].as_py()), bool(args[3].as_py())
+    return _timestamps_out(us - np.mod(us - start, width) + (width if end else 0), valid)
 
 
 @kernel("spark_make_timestamp")

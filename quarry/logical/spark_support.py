@@ -67,9 +67,10 @@ register("spark_parse", "scalar",
 # spark_zone_shift(ts, zone, to_utc): wall time in UTC -> wall time in zone, or back
 register("spark_zone_shift", "scalar",
          lambda n, a: _mk(n, [_timestamp(a[0], n), cast(a[1], T.STRING), _const(a[2], n)], T.TIMESTAMP), 3, 3)
-# spark_time_bucket(ts, width_us, start_us): the start of ts's tumbling window
+# spark_time_bucket(ts, width_us, start_us, end?): the start (or end) of ts's tumbling window
 register("spark_time_bucket", "scalar",
-         lambda n, a: _mk(n, [_timestamp(a[0], n), _const(a[1], n), _const(a[2], n)], T.TIMESTAMP), 3, 3)
+         lambda n, a: _mk(n, [_timestamp(a[0], n), _const(a[1], n), _const(a[2], n), _const(a[3], n)], T.TIMESTAMP),
+         4, 4)
 register("spark_make_timestamp", "scalar",
          lambda n, a: _mk(n, [_int(x, n) for x in a[:5]] + [cast(a[5], pa.decimal128(16, 6))], T.TIMESTAMP), 6, 6)
 # epoch seconds <-> timestamps
