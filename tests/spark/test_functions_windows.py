@@ -1,0 +1,67 @@
+"""Spark's window functions through the real pyspark-client; expected values from Spark's
+documentation (pyspark docstring examples) and its result types."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.errors import PySparkException
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, IntegerType
+
+
+@pytest.fixture(scope="module")
+def df(spark):
+    # the pyspark docstring frame for lag/lead/nth_value: ("a", 1), ("a", 2), ("a", 3), ("b", 8), ("b", 2)
+    return spark.createDataFrame([("a", 1), ("a", 2), ("a", 3), ("b", 8), ("b", 2)], "c1 string, c2 int")
+
+
+W = Window.partitionBy("c1").orderBy("c2")
+
+CASES = [
+    ("row_number", F.row_number(), [1, 2, 3, 1, 2]),
+    ("lag", F.lag("c2"), [None, 1, 2, None, 2]),
+    ("lag with default", F.lag("c2", 1, 0), [0, 1, 2, 0, 2]),
+    ("lag 2", F.lag("c2", 2, -1), [-1, -1, 1, -1, -1]),
+    ("lead", F.lead("c2"), [2, 3, None, 8, None]),
+    ("lead with default", F.lead("c2", 1, 0), [2, 3, 0, 8, 0]),
+    ("nth_value", F.nth_value("c2", 1), [1, 1, 1, 2, 2]),
+    ("nth_value 2", F.nth_value("c2", 2), [None, 2, 2, None, 8]),
+    ("ntile", F.ntile(2), [1, 1, 2, 1, 2]),
+    ("cume_dist", F.cume_dist(), [pytest.approx(1 / 3), pytest.approx(2 / 3), 1.0, 0.5, 1.0]),
+    ("percent_rank", F.percent_rank(), [0.0, 0.5, 1.0, 0.0, 1.0]),
+]
+
+
+@pytest.mark.parametrize("column, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_window_function(df, column, expected):
+    out = df.select("c1", "c2", column.over(W).alias("v")).orderBy("c1", "c2")
+    assert [r["v"] for r in out.collect()] == expected
+
+
+def test_rank_and_dense_rank_with_ties(spark):
+    # pyspark docstring: rank/dense_rank of [1, 1, 2, 3, 3, 4]
+    t = spark.createDataFrame([(v,) for v in [1, 1, 2, 3, 3, 4]], "value int")
+    w = Window.orderBy("value")
+    out = t.select("value", F.rank().over(w).alias("r"), F.dense_rank().over(w).alias("d")).orderBy("value")
+    assert [(r["r"], r["d"]) for r in out.collect()] == [(1, 1), (1, 1), (3, 2), (4, 3), (4, 3), (6, 4)]
+
+
+def test_ranking_types_are_int(df):
+    out = df.select(F.row_number().over(W), F.rank().over(W), F.dense_rank().over(W), F.ntile(3).over(W),
+                    F.percent_rank().over(W))
+    assert [f.dataType for f in out.schema.fields] == [IntegerType()] * 4 + [DoubleType()]
+    assert out.columns[0] == "row_number() OVER (PARTITION BY c1 ORDER BY c2 ASC NULLS FIRST)"
+
+
+def test_lag_over_nulls_and_empty_partition(spark):
+    t = spark.createDataFrame([(1, None), (2, 5), (3, None)], "t int, v int")
+    w = Window.orderBy("t")
+    assert [r[1] for r in t.select("t", F.lag("v").over(w)).orderBy("t").collect()] == [None, None, 5]
+    empty = spark.createDataFrame([], "t int, v int")
+    assert empty.select(F.row_number().over(w)).collect() == []
+
+
+def test_ignore_nulls_refused_by_name(df):
+    with pytest.raises(PySparkException, match="Not supported.*ignoreNulls"):
+        df.select(F.nth_value("c2", 2, ignoreNulls=True).over(W)).collect()
