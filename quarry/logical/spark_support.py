@@ -16,7 +16,13 @@ import pyarrow as pa
 from quarry.errors import QuarryTypeError
 from quarry.logical import types as T
 from quarry.logical.expressions import Call, Expr, Literal
-from quarry.logical.functions import Nulls, _mk, _nullable, cast, register
+from quarry.logical.functions import Nulls, _mk, _nullable, cast
+from quarry.logical.functions import register as _register
+
+
+def register(name, kind, bind, min_args=0, max_args=None, **properties):
+    """Register an internal definition: built by the Spark translator, not callable from quarry's SQL."""
+    return _register(name, kind, bind, min_args, max_args, internal=True, **properties)
 
 
 def _date(e: Expr, fname: str) -> Expr:
