@@ -273,6 +273,14 @@ class ExpressionTranslator:
             return _EPOCH + datetime.timedelta(days=literal.date), pa.date32()
         if kind in ("timestamp", "timestamp_ntz"):
             value = _EPOCH_TS + datetime.timedelta(microseconds=getattr(literal, kind))
+            if kind == "timestamp" and self.time_zone not in ("UTC", "Etc/UTC", "Z", "+00:00"):
+                # an instant: quarry keeps the session zone's wall time (see relations._zone_free)
+                import zoneinfo
+                try:
+                    zone = zoneinfo.ZoneInfo(self.time_zone)
+                    value = value.replace(tzinfo=datetime.timezone.utc).astimezone(zone).replace(tzinfo=None)
+                except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                    pass
             return value, pa.timestamp("us")
         if kind == "day_time_interval":
             return datetime.timedelta(microseconds=literal.day_time_interval), None

@@ -142,7 +142,7 @@ class RelationTranslator:
                     table = table.cast(pa.schema([pa.field(f.name, f.type, True) for f in schema]))
         if table is None:
             raise SparkError("a local relation without data or schema")
-        return DataFrame.from_arrow(self.session, _zone_free(table), "local")
+        return DataFrame.from_arrow(self.session, _zone_free(table, self.state.time_zone), "local")
 
     def _range(self, r) -> DataFrame:
         start = r.start if r.HasField("start") else 0
@@ -420,16 +420,22 @@ def _json_type(t, time_zone: str) -> pa.DataType:
     raise not_supported(f"the schema type `{kind}`")
 
 
-def _zone_free(table: pa.Table) -> pa.Table:
-    """Timestamps with a zone as quarry's zone-less timestamps (the same instants, in UTC)."""
+def _zone_free(table: pa.Table, time_zone: str = "UTC") -> pa.Table:
+    """Timestamps with a zone as quarry's zone-less timestamps: the wall time in the session time zone
+    (``spark.sql.session.timeZone``), which is what Spark shows and computes fields (hour, day) in."""
     if not any(pa.types.is_timestamp(f.type) and f.type.tz is not None for f in table.schema):
         return table
     fields = [pa.field(f.name, pa.timestamp("us"), f.nullable) if pa.types.is_timestamp(f.type) and f.type.tz
               else f for f in table.schema]
-    # a zoned timestamp holds UTC instants: dropping the zone keeps the same instants, as UTC wall time
-    columns = [c.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).cast(pa.timestamp("us"))
-               if pa.types.is_timestamp(c.type) and c.type.tz else c for c in table.columns]
+    columns = [_session_wall_time(c, time_zone) if pa.types.is_timestamp(c.type) and c.type.tz else c
+               for c in table.columns]
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _session_wall_time(column, time_zone: str):
+    """Zoned instants as the session zone's wall times (zone-less)."""
+    zoned = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us", tz=time_zone))
+    return pc.local_timestamp(zoned).cast(pa.timestamp("us"))
 
 
 def _check_options(fmt: str, options: dict, allowed: set) -> None:

@@ -128,3 +128,29 @@ def test_untranslatable_pattern_letters_are_refused_by_name(spark, pattern, lett
 def test_sliding_window_refused(spark):
     with pytest.raises(PySparkException, match="Not supported.*sliding"):
         spark.range(1).select(F.window(TS("2016-03-11 09:00:07"), "10 seconds", "5 seconds")).collect()
+
+
+@pytest.fixture
+def los_angeles(spark):
+    spark.conf.set("spark.sql.session.timeZone", "America/Los_Angeles")
+    yield spark
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+
+
+def test_session_time_zone_is_honoured(los_angeles):
+    spark = los_angeles
+    row = spark.range(1).select(
+        F.unix_timestamp(F.lit("2015-04-08"), "yyyy-MM-dd").alias("u"),
+        F.from_unixtime(F.lit(1428476400)).alias("f"),
+        F.timestamp_seconds(F.lit(1230219000)).alias("t"),
+        F.current_timezone().alias("z")).collect()[0]
+    # pyspark docstrings, session zone America/Los_Angeles
+    assert tuple(row) == (1428476400, "2015-04-08 00:00:00", dt.datetime(2008, 12, 25, 7, 30), "America/Los_Angeles")
+
+
+def test_timestamps_from_the_client_are_session_wall_times(los_angeles):
+    spark = los_angeles
+    df = spark.createDataFrame([(dt.datetime(2024, 1, 1, 8, 0, tzinfo=dt.timezone.utc),)], "ts timestamp")
+    row = df.select(F.hour("ts").alias("h"), F.date_format("ts", "yyyy-MM-dd HH:mm").alias("s"),
+                    F.unix_timestamp("ts").alias("u")).collect()[0]
+    assert tuple(row) == (0, "2024-01-01 00:00", 1704096000)

@@ -115,6 +115,20 @@ def _parse(value: Column, pattern: str, as_date: bool) -> Column:
     return expr_column(build, value)
 
 
+_UTC = ("UTC", "Etc/UTC", "Z", "+00:00", "GMT")
+
+
+def _wall_to_utc(call: Call, e):
+    """A wall time in the session time zone as the UTC wall time of the same instant."""
+    zone = call.translator.time_zone
+    return e if zone in _UTC else _call("spark_zone_shift", e, FN.lit(zone), FN.lit(True))
+
+
+def _utc_to_wall(call: Call, e):
+    zone = call.translator.time_zone
+    return e if zone in _UTC else _call("spark_zone_shift", e, FN.lit(zone), FN.lit(False))
+
+
 @spark_function("date_format")
 def _date_format(call: Call):
     call.expect(2)
@@ -141,24 +155,26 @@ def _to_timestamp(call: Call):
 def _unix_timestamp(call: Call):
     call.expect(0, 2)
     if not call.protos:
-        from quarry.api.column import _function_column
-        return expr_column(lambda now: _call("spark_epoch_seconds", now), _function_column("now", []))
+        import time
+        return lit(int(time.time()))
     pattern = _pattern_arg(call, 1, "yyyy-MM-dd HH:mm:ss")
-    return expr_column(lambda ts: _call("spark_epoch_seconds", ts), _parse(call.args[0], pattern, False))
+    return expr_column(lambda ts: _call("spark_epoch_seconds", _wall_to_utc(call, ts)),
+                       _parse(call.args[0], pattern, False))
 
 
 @spark_function("from_unixtime")
 def _from_unixtime(call: Call):
     call.expect(1, 2)
     pattern = _pattern_arg(call, 1, "yyyy-MM-dd HH:mm:ss")
-    ts = expr_column(lambda s: _call("spark_from_epoch", FN.cast(s, T.INT64), FN.lit(1_000_000)), call.args[0])
+    ts = expr_column(lambda s: _utc_to_wall(call, _call("spark_from_epoch", FN.cast(s, T.INT64), FN.lit(1_000_000))),
+                     call.args[0])
     return _format(ts, pattern)
 
 
 def _epoch_builder(scale: int):
     def builder(call: Call):
         call.expect(1)
-        return expr_column(lambda s: _call("spark_from_epoch", s, FN.lit(scale)), call.args[0])
+        return expr_column(lambda s: _utc_to_wall(call, _call("spark_from_epoch", s, FN.lit(scale))), call.args[0])
     return builder
 
 
@@ -176,7 +192,7 @@ def _unix_units(call: Call):
                            call.args[0])
     if call.name != "unix_seconds":
         raise not_supported(f"`{call.name}`; unix_seconds(ts) gives whole seconds")
-    return expr_column(lambda ts: _call("spark_epoch_seconds", ts), call.args[0])
+    return expr_column(lambda ts: _call("spark_epoch_seconds", _wall_to_utc(call, ts)), call.args[0])
 
 
 def _days_arg(call: Call, sign: int):
@@ -288,6 +304,33 @@ spark_function("to_utc_timestamp")(_zone_shift(True))
 
 def _no_args_name(name, args, call):
     return f"{name}()"
+
+
+@spark_function("current_timestamp", "now", "localtimestamp", namer=_no_args_name)
+def _current_timestamp(call: Call):
+    call.expect(0)
+    import datetime as _dt
+    import zoneinfo
+    now = _dt.datetime.now(_dt.timezone.utc)
+    try:
+        now = now.astimezone(zoneinfo.ZoneInfo(call.translator.time_zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pass
+    # one value for the whole query, the session zone's wall time
+    return lit(now.replace(tzinfo=None), pa.timestamp("us"))
+
+
+@spark_function("current_date", "curdate", namer=_no_args_name)
+def _current_date(call: Call):
+    call.expect(0)
+    import datetime as _dt
+    import zoneinfo
+    now = _dt.datetime.now(_dt.timezone.utc)
+    try:
+        now = now.astimezone(zoneinfo.ZoneInfo(call.translator.time_zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        pass
+    return lit(now.date(), pa.date32())
 
 
 @spark_function("current_timezone", namer=_no_args_name)
