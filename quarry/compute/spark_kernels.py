@@ -348,3 +348,135 @@ def _list_percentile(name, args, dtype, n):
 
 
 __all__: list[str] = []
+
+
+# -- higher-order functions with two-parameter lambdas ------------------------------------------
+
+def _evaluate_lambda(bound, params: list, rows: np.ndarray) -> pa.Array:
+    """``bound`` (a BoundLambda) evaluated with its parameters set to ``params`` (arrays, one value per
+    entry of ``rows``) and its outer columns taken at ``rows``."""
+    from quarry.compute.expr_eval import evaluate_array
+    from quarry.logical.expressions import ColumnRef
+    fn = bound.fn
+    columns, names = [], []
+    for param, data in zip(fn.params, params):
+        columns.append(data if data.type == param.dtype else data.cast(param.dtype))
+        names.append(param.key)
+    outer = {e.field.key for e in fn.body.walk() if isinstance(e, ColumnRef)}
+    take = pa.array(rows, pa.int64())
+    for key in sorted(outer):
+        column = bound.batch.column(key)
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        columns.append(column.take(take))
+        names.append(key)
+    out = evaluate_array(fn.body, pa.RecordBatch.from_arrays(columns, names=names))
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+
+
+@kernel("spark_fold")
+def _fold(name, args, dtype, n):
+    p = parts(args[0], n)
+    acc_type = args[2].fn.params[0].dtype
+    acc = to_array(args[1], n).cast(acc_type)
+    longest = int(p.lengths.max()) if n else 0
+    for k in range(longest):                      # one step per element position, over all rows at once
+        rows = np.nonzero(p.lengths > k)[0]
+        x = p.flat.take(pa.array(p.starts[rows] + k, pa.int64()))
+        merged = _evaluate_lambda(args[2], [acc.take(pa.array(rows, pa.int64())), x], rows).cast(acc_type)
+        index = np.arange(n, dtype=np.int64)
+        index[rows] = n + np.arange(len(rows), dtype=np.int64)
+        acc = pa.concat_arrays([acc, merged]).take(pa.array(index, pa.int64()))
+    if len(args) > 3:
+        acc = _evaluate_lambda(args[3], [acc], np.arange(n, dtype=np.int64))
+    mask = ~p.valid
+    return pc.if_else(pa.array(mask), pa.nulls(n, acc.type), acc).cast(dtype) if mask.any() else acc.cast(dtype)
+
+
+def _comparisons(bound, p, rows: np.ndarray, a_flat: np.ndarray, b_flat: np.ndarray) -> np.ndarray:
+    """The comparator on pairs of flat elements (one pair per entry of ``rows``), as int64."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=np.int64)
+    out = _evaluate_lambda(bound, [p.flat.take(pa.array(a_flat, pa.int64())),
+                                   p.flat.take(pa.array(b_flat, pa.int64()))], rows)
+    if out.null_count:
+        raise DataError("[COMPARATOR_RETURNS_NULL] the comparator of array_sort returned NULL")
+    return np.asarray(out.cast(pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _small_sort(bound, p, rows: np.ndarray) -> np.ndarray:
+    """Java's sort of arrays under 32 elements (what Spark's array_sort runs for them): the leading run
+    (a strictly descending one reversed), then binary insertion of each later element. Vectorized over
+    ``rows``: each comparison step is one evaluation of the comparator for every row at that step."""
+    lengths = p.lengths[rows]
+    width = int(lengths.max()) if len(rows) else 0
+    cols = np.arange(width, dtype=np.int64)
+    a = np.where(cols[None, :] < lengths[:, None], p.starts[rows][:, None] + cols[None, :], -1)
+    m = len(rows)
+    # the leading run: c(a[k], a[k-1]) for every k at once
+    run = np.ones(m, dtype=np.int64)
+    if width > 1:
+        ks = np.nonzero((cols[None, 1:] < lengths[:, None]))
+        c = np.zeros((m, width), dtype=np.int64)
+        c[ks[0], ks[1] + 1] = _comparisons(bound, p, rows[ks[0]], a[ks[0], ks[1] + 1], a[ks[0], ks[1]])
+        descending = (lengths > 1) & (c[:, 1] < 0)
+        inside = cols[None, 1:] < lengths[:, None]
+        ok = np.where(descending[:, None], c[:, 1:] < 0, c[:, 1:] >= 0) & inside
+        run = 1 + np.cumprod(ok, axis=1).sum(axis=1)
+        run = np.where(lengths > 1, run, lengths)
+        # reverse a descending run
+        rev = descending[:, None] & (cols[None, :] < run[:, None])
+        source = np.where(rev, run[:, None] - 1 - cols[None, :], cols[None, :])
+        a = np.take_along_axis(a, source, axis=1)
+    for start in range(1, width):
+        active = (start >= run) & (start < lengths)
+        if not active.any():
+            continue
+        pivot = a[:, start]
+        left = np.zeros(m, dtype=np.int64)
+        right = np.full(m, start, dtype=np.int64)
+        while True:
+            searching = active & (left < right)
+            if not searching.any():
+                break
+            idx = np.nonzero(searching)[0]
+            mid = (left[idx] + right[idx]) >> 1
+            c = _comparisons(bound, p, rows[idx], pivot[idx], a[idx, mid])
+            right[idx] = np.where(c < 0, mid, right[idx])
+            left[idx] = np.where(c < 0, left[idx], mid + 1)
+        shift = active[:, None] & (cols[None, :] > left[:, None]) & (cols[None, :] <= start)
+        source = np.where(shift, cols[None, :] - 1, cols[None, :])
+        moved = np.take_along_axis(a, source, axis=1)
+        moved[active, left[active]] = pivot[active]
+        a = np.where(active[:, None], moved, a)
+    return a
+
+
+@kernel("spark_sort_by")
+def _sort_by(name, args, dtype, n):
+    p = parts(args[0], n)
+    order = np.arange(len(p.flat), dtype=np.int64)
+    small = np.nonzero((p.lengths > 1) & (p.lengths < 32))[0]
+    if len(small):
+        a = _small_sort(args[1], p, small)
+        valid = a >= 0
+        targets = p.starts[small][:, None] + np.arange(a.shape[1], dtype=np.int64)[None, :]
+        order[targets[valid]] = a[valid]
+    large = np.nonzero(p.lengths >= 32)[0]
+    if len(large):
+        # a longer array: each element's place is how many elements sort before it (equal ones keep their
+        # order) — what any stable sort gives for a consistent comparator
+        sizes = p.lengths[large] ** 2
+        if int(sizes.sum()) > 50_000_000:
+            raise UnsupportedError("array_sort with a comparator over arrays this long",
+                                   hint="sort with sort_array or array_sort(col) without a comparator")
+        rows = np.repeat(large, sizes)
+        within = np.arange(int(sizes.sum()), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        length = p.lengths[rows]
+        i = p.starts[rows] + within // length
+        j = p.starts[rows] + within % length
+        c = _comparisons(args[1], p, rows, j, i)
+        before = (c < 0) | ((c == 0) & (j < i))
+        rank = np.bincount(i[before], minlength=len(p.flat)).astype(np.int64)
+        members = np.nonzero(np.isin(p.parents, large))[0]
+        order[p.starts[p.parents[members]] + rank[members]] = members
+    return build_list(p.lengths, p.flat.take(pa.array(order, pa.int64())), p.valid, dtype)

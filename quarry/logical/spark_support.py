@@ -153,3 +153,35 @@ register("spark_list_percentile", "scalar", _bind_list_percentile, 3, 3)
 
 __all__: list[str] = []
 _ = (Nulls, _nullable)
+
+
+# -- higher-order functions with two-parameter lambdas ------------------------------------------
+
+def _bind_fold(name, args):
+    from quarry.logical.nested import Lambda
+    target, zero, merge = _list(args[0], name), args[1], args[2]
+    finish = args[3] if len(args) > 3 else None
+    if not isinstance(merge, Lambda) or (finish is not None and not isinstance(finish, Lambda)):
+        raise QuarryTypeError(f"{name}() takes lambdas for merge and finish")
+    if merge.body.dtype != zero.dtype:
+        merge = Lambda(merge.params, cast(merge.body, zero.dtype))
+    out = (target, zero, merge) + ((finish,) if finish is not None else ())
+    return Call(name, out, (finish.dtype if finish is not None else zero.dtype), True)
+
+
+# spark_fold(list, zero, (acc, x) -> merge [, acc -> finish]): Spark's aggregate(); evaluated one element
+# position at a time over every row that has that position (a loop over positions, not rows)
+register("spark_fold", "scalar", _bind_fold, 3, 4, nulls=Nulls.TOLERANT, strict_args=(0,))
+
+
+def _bind_sort_by(name, args):
+    from quarry.logical.nested import Lambda
+    target, cmp = _list(args[0], name), args[1]
+    if not isinstance(cmp, Lambda):
+        raise QuarryTypeError(f"{name}() takes a comparator lambda")
+    return Call(name, (target, cmp), target.dtype, target.nullable)
+
+
+# spark_sort_by(list, (a, b) -> int): array_sort with a comparator; every pair of a list's elements is
+# compared in one evaluation of the comparator (lists are sorted by how many elements precede each)
+register("spark_sort_by", "scalar", _bind_sort_by, 2, 2, nulls=Nulls.TOLERANT, strict_args=(0,))

@@ -147,10 +147,34 @@ def test_element_at_errors_under_ansi(spark, column):
 
 
 def test_refused_by_name(spark):
-    with pytest.raises(PySparkException, match="Not supported.*aggregate"):
-        spark.range(1).select(F.aggregate(ints(1, 2), F.lit(0), lambda acc, x: acc + x)).collect()
-    with pytest.raises(PySparkException, match="Not supported.*comparator"):
-        spark.range(1).select(F.array_sort(ints(1, 2), lambda a, b: a - b)).collect()
+    with pytest.raises(PySparkException, match="Not supported.*transform_keys"):
+        spark.range(1).select(F.transform_keys(F.create_map(F.lit(1), F.lit(2)), lambda k, v: k + 1)).collect()
+
+
+def test_aggregate_folds(spark):
+    # pyspark docstring: aggregate of [20.0, 4.0, 2.0, 6.0, 10.0] is 42.0; with a struct accumulator the mean 8.4
+    df = spark.createDataFrame([(1, [20.0, 4.0, 2.0, 6.0, 10.0]), (2, []), (3, None)], "id int, values array<double>")
+    sums = df.select(F.aggregate("values", F.lit(0.0), lambda acc, x: acc + x).alias("v"))
+    assert [r["v"] for r in df.select("id", F.aggregate("values", F.lit(0.0), lambda acc, x: acc + x).alias("v"))
+            .orderBy("id").collect()] == [42.0, 0.0, None]
+    assert sums.columns == ["v"]
+
+    def merge(acc, x):
+        return F.struct((acc.count + 1).alias("count"), (acc.sum + x).alias("sum"))
+    mean = df.filter("id = 1").select(F.aggregate("values", F.struct(F.lit(0).alias("count"), F.lit(0.0).alias("sum")),
+                                                  merge, lambda acc: acc.sum / acc.count).alias("mean"))
+    assert mean.collect()[0]["mean"] == pytest.approx(8.4)
+
+
+def test_array_sort_with_a_comparator(spark):
+    # pyspark docstring: sort by length, descending, NULLs compare equal
+    df = spark.createDataFrame([(["foo", "foobar", None, "bar"],), (["foo"],), ([],), (None,)], ["data"])
+    out = df.select(F.array_sort("data", lambda x, y: F.when(x.isNull() | y.isNull(), F.lit(0))
+                                 .otherwise(F.length(y) - F.length(x))).alias("r"))
+    assert [r["r"] for r in out.collect()] == [["foobar", "foo", None, "bar"], ["foo"], [], None]
+    long = list(range(40, 0, -1))
+    got = spark.range(1).select(F.array_sort(ints(*long), lambda x, y: x - y).alias("r")).collect()[0]["r"]
+    assert got == sorted(long)
 
 
 def test_word_count(spark, tmp_path):

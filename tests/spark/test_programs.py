@@ -392,7 +392,7 @@ def test_unknown_table_and_syntax_errors(spark):
 
 
 def test_unsupported_things_are_refused_by_name(people):
-    with pytest.raises(UnsupportedOperationException, match="Not supported: `aggregate`"):
-        people.select(F.aggregate(F.array("id"), F.lit(0), lambda acc, x: acc + x)).collect()
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the map higher-order function"):
+        people.select(F.transform_values(F.create_map("id", "name"), lambda k, v: v)).collect()
     with pytest.raises(UnsupportedOperationException, match="Not supported: rollup aggregation"):
         people.rollup("city").count().collect()

@@ -208,10 +208,32 @@ def _zip_with(call: Call):
     return Column(bind, "zip_with")
 
 
+def _two_parameter_lambda(ctx, fn: LambdaColumn, types: list, fname: str) -> Lambda:
+    if len(fn.names) != len(types):
+        raise SparkError(f"a lambda of `{fname}` takes {len(types)} parameter(s), got {len(fn.names)}",
+                         error_class="INVALID_LAMBDA_FUNCTION_CALL")
+    fields = [Field(name, t, True, new_id()) for name, t in zip(fn.names, types)]
+    body = fn.bind_body(ctx, {f.name: LambdaParam(f) for f in fields})
+    return Lambda(tuple(fields), body)
+
+
 @spark_function("aggregate", "reduce")
 def _aggregate(call: Call):
-    raise not_supported(f"`{call.name}` (a fold over an array's elements); for sums and counts use "
-                        "array functions or explode + groupBy")
+    call.expect(3, 4)
+    target, zero = call.args[0], call.args[1]
+    merge = _lambda_of(call, 2)
+    finish = _lambda_of(call, 3) if len(call.args) > 3 else None
+
+    def bind(ctx):
+        lst = _list_arg(target.bind(ctx), call.name)
+        z = zero.bind(ctx)
+        if T.is_null(z.dtype):
+            z = FN.cast(z, lst.dtype.value_type)
+        args = [lst, z, _two_parameter_lambda(ctx, merge, [z.dtype, lst.dtype.value_type], call.name)]
+        if finish is not None:
+            args.append(_two_parameter_lambda(ctx, finish, [z.dtype], call.name))
+        return _call("spark_fold", *args)
+    return Column(bind, call.name)
 
 
 @spark_function("transform_keys", "transform_values", "map_filter", "map_zip_with")
@@ -305,7 +327,13 @@ def _array_join(call: Call):
 def _array_sort(call: Call):
     call.expect(1, 2)
     if len(call.args) > 1:
-        raise not_supported("array_sort with a comparator lambda; use sort_array or array_sort(col)")
+        target, cmp = call.args[0], _lambda_of(call, 1)
+
+        def bind(ctx):
+            lst = _list_arg(target.bind(ctx), "array_sort")
+            element = lst.dtype.value_type
+            return _call("spark_sort_by", lst, _two_parameter_lambda(ctx, cmp, [element, element], "array_sort"))
+        return Column(bind, "array_sort")
     return expr_column(lambda a: bind_list_sort(_list_arg(a, "array_sort"), True, False), call.args[0])
 
 
