@@ -313,7 +313,41 @@ class RelationTranslator:
             raise not_supported(f"{name} aggregation")
         if not aggs:
             return df.select(*keys).distinct() if keys else df
+        names = [self.expressions.translate(g).name for g in a.grouping_expressions]
+        types = [df.select(k.alias("__shape")).schema.field(0).type for k in keys] if keys else []
+        if any(pa.types.is_struct(t) for t in types):
+            return self._group_by_structs(df, keys, names, types, aggs)
         return df.group_by(*keys).agg(*aggs)
+
+    def _group_by_structs(self, df: DataFrame, keys: list, names: list, types: list, aggs: list) -> DataFrame:
+        """``groupBy(window(...))`` and other STRUCT keys: grouped by the struct's fields (quarry groups
+        by scalar keys), the struct put back together over the result."""
+        from quarry.api.column import Column, col
+        from quarry.logical.nested_functions import struct_pack
+        from quarry.spark.functions.nested import extract_value
+        flat, rebuild = [], []
+        for i, (k, name, t) in enumerate(zip(keys, names, types)):
+            if pa.types.is_struct(t):
+                parts = [f"__key{i}_{j}" for j in range(t.num_fields)]
+                flat += [extract_value(k, f.name).alias(part) for f, part in zip(t, parts)]
+                rebuild.append((name, [f.name for f in t], parts))
+            else:
+                flat.append(k)
+                rebuild.append((name, None, None))
+        grouped = df.group_by(*flat).agg(*aggs)
+        outputs = []
+        position = 0
+        for name, fields, parts in rebuild:
+            if fields is None:
+                outputs.append(grouped.columns[position])
+                position += 1
+                continue
+            columns = [col(part) for part in parts]
+            outputs.append(Column(lambda ctx, fields=fields, columns=columns:
+                                  struct_pack(fields, [c.bind(ctx) for c in columns]), name).alias(name))
+            position += len(parts)
+        outputs += grouped.columns[position:]
+        return grouped.select(*outputs)
 
     def _pivot(self, df: DataFrame, a, keys: list, aggs: list) -> DataFrame:
         if not a.pivot.values:

@@ -105,10 +105,10 @@ def test_names_as_spark(spark):
 def test_tumbling_window_groups(spark):
     df = spark.createDataFrame([(dt.datetime(2016, 3, 11, 9, 0, 7), 1), (dt.datetime(2016, 3, 11, 9, 0, 8), 2),
                                 (dt.datetime(2016, 3, 11, 9, 0, 12), 3)], "date timestamp, val int")
-    # grouping by the struct itself is not supported by quarry's aggregate (docs/spark.md): group by its start
-    out = df.groupBy(F.window("date", "5 seconds").start.alias("start")).agg(F.sum("val").alias("sum"))
-    got = sorted((r["start"].second, r["sum"]) for r in out.collect())
-    assert got == [(5, 3), (10, 3)]
+    out = df.groupBy(F.window("date", "5 seconds")).agg(F.sum("val").alias("sum"))
+    assert out.columns == ["window", "sum"]
+    got = sorted((r["window"]["start"].second, r["window"]["end"].second, r["sum"]) for r in out.collect())
+    assert got == [(5, 10, 3), (10, 15, 3)]
 
 
 def test_unparsable_text_raises_under_ansi(spark):
