@@ -185,3 +185,15 @@ def _bind_sort_by(name, args):
 # spark_sort_by(list, (a, b) -> int): array_sort with a comparator; every pair of a list's elements is
 # compared in one evaluation of the comparator (lists are sorted by how many elements precede each)
 register("spark_sort_by", "scalar", _bind_sort_by, 2, 2, nulls=Nulls.TOLERANT, strict_args=(0,))
+
+
+# -- window functions that skip NULLs (Spark's ignoreNulls) ---------------------------------------
+
+def _bind_offset_ignoring_nulls(name, args):
+    from quarry.logical.functions import _bind_offset
+    return _bind_offset(name, args)
+
+
+register("lag_ignore_nulls", "window", _bind_offset_ignoring_nulls, 1, 3)
+register("lead_ignore_nulls", "window", _bind_offset_ignoring_nulls, 1, 3)
+register("nth_value_ignore_nulls", "window", lambda n, a: Call(n, (a[0], a[1]), a[0].dtype, True), 2, 2)

@@ -327,8 +327,16 @@ class ExpressionTranslator:
             return column.asc_nulls_first() if nulls_first else column.asc_nulls_last()
         return column.desc_nulls_first() if nulls_first else column.desc_nulls_last()
 
+    def _call_function(self, c) -> Translated:
+        """``F.call_function(name, ...)``: the same as the function called by name."""
+        return self._unresolved_function(_as_unresolved(c))
+
     def _window(self, w) -> Translated:
         fn_expr = w.window_function
+        if fn_expr.WhichOneof("expr_type") == "call_function":
+            converted = Expression()
+            converted.unresolved_function.CopyFrom(_as_unresolved(fn_expr.call_function))
+            fn_expr = converted
         if fn_expr.WhichOneof("expr_type") != "unresolved_function":
             raise not_supported(f"a window over `{fn_expr.WhichOneof('expr_type')}`")
         call = self.function(fn_expr.unresolved_function)
@@ -550,6 +558,12 @@ def _binary(fname: str, left: Column, right: Column) -> Column:
     if method is not None:
         return getattr(left, method)(right)
     return left.eq_null_safe(right)
+
+
+def _as_unresolved(c):
+    f = Expression.UnresolvedFunction(function_name=c.function_name)
+    f.arguments.extend(c.arguments)
+    return f
 
 
 def _dotted_column(parts: list[str]) -> Column:

@@ -62,6 +62,25 @@ def test_lag_over_nulls_and_empty_partition(spark):
     assert empty.select(F.row_number().over(w)).collect() == []
 
 
-def test_ignore_nulls_refused_by_name(df):
-    with pytest.raises(PySparkException, match="Not supported.*ignoreNulls"):
-        df.select(F.nth_value("c2", 2, ignoreNulls=True).over(W)).collect()
+@pytest.fixture(scope="module")
+def gaps(spark):
+    return spark.createDataFrame([("a", 1, None), ("a", 2, 10), ("a", 3, None), ("a", 4, 30), ("a", 5, None),
+                                  ("b", 1, None), ("b", 2, 7)], "k string, t int, v int")
+
+
+def test_nth_value_ignore_nulls(gaps):
+    w = Window.partitionBy("k").orderBy("t")
+    out = gaps.select("k", "t", F.nth_value("v", 2, ignoreNulls=True).over(w).alias("n"),
+                      F.nth_value("v", 2).over(w).alias("plain")).orderBy("k", "t")
+    assert [(r["n"], r["plain"]) for r in out.collect()] == [
+        (None, None), (None, 10), (None, 10), (30, 10), (30, 10), (None, None), (None, 7)]
+
+
+def test_lag_lead_ignore_nulls(gaps):
+    # Spark's lag/lead(..., ignoreNulls = true): the offset counts non-NULL rows only (stays in the partition)
+    w = Window.partitionBy("k").orderBy("t")
+    lag = F.call_function("lag", F.col("v"), F.lit(1), F.lit(None), F.lit(True))
+    lead = F.call_function("lead", F.col("v"), F.lit(1), F.lit(-1), F.lit(True))
+    out = gaps.select("k", "t", lag.over(w).alias("lag"), lead.over(w).alias("lead")).orderBy("k", "t")
+    assert [(r["lag"], r["lead"]) for r in out.collect()] == [
+        (None, 10), (None, 30), (10, 30), (10, -1), (30, -1), (None, 7), (None, -1)]

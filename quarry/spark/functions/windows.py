@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from quarry.api.column import _function_column
-from quarry.spark.errors import SparkError, not_supported
+from quarry.api.column import Column, _function_column
+from quarry.logical import functions as FN
+from quarry.spark.errors import SparkError
 from quarry.spark.functions.base import Call, Function, spark_function
 
 __all__: list[str] = []
@@ -43,14 +44,25 @@ def _ntile(call: Call):
     return Function(_function_column("ntile", call.args), _int32)
 
 
+def _skipping_nulls(name: str, args: list) -> Column:
+    """The window function ``name`` that skips NULL values (an internal definition: built here, not by name)."""
+    def bind(ctx):
+        if not ctx.window_function:
+            raise SparkError(f"`{name.removesuffix('_ignore_nulls')}` needs over(...)",
+                             error_class="WINDOW_FUNCTION_WITHOUT_OVER_CLAUSE")
+        inner = ctx.derive(window_function=False, allow_windows=False, allow_aggregates=False)
+        return FN.call(name, [a.bind(inner) for a in args])
+    return Column(bind, name, window_func=name)
+
+
 def _offset(call: Call):
     call.expect(1, 4)
-    if call.is_literal(3) and call.literal(3):
-        raise not_supported(f"{call.name}(..., ignoreNulls=True)")
     offset = call.literal(1, 1)
     if not isinstance(offset, int):
         raise SparkError(f"{call.name}() takes a whole number as its offset", error_class="DATATYPE_MISMATCH")
     args = call.args[:3]
+    if call.is_literal(3) and call.literal(3):
+        return Function(_skipping_nulls(f"{call.name}_ignore_nulls", args))
     return Function(_function_column(call.name, args))
 
 
@@ -69,9 +81,9 @@ def _nth_name(name, args, call):
 @spark_function("nth_value", namer=_nth_name)
 def _nth_value(call: Call):
     call.expect(2, 3)
-    if call.is_literal(2) and call.literal(2):
-        raise not_supported("nth_value(..., ignoreNulls=True)")
     n = call.literal(1)
     if not isinstance(n, int) or n <= 0:
         raise SparkError("nth_value() takes a positive position", error_class="DATATYPE_MISMATCH")
+    if call.is_literal(2) and call.literal(2):
+        return Function(_skipping_nulls("nth_value_ignore_nulls", call.args[:2]))
     return Function(_function_column("nth_value", call.args[:2]))
