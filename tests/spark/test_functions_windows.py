@@ -84,3 +84,16 @@ def test_lag_lead_ignore_nulls(gaps):
     out = gaps.select("k", "t", lag.over(w).alias("lag"), lead.over(w).alias("lead")).orderBy("k", "t")
     assert [(r["lag"], r["lead"]) for r in out.collect()] == [
         (None, 10), (None, 30), (10, 30), (10, -1), (30, -1), (None, 7), (None, -1)]
+
+
+def test_aggregates_over_windows(gaps):
+    w = Window.partitionBy("k").orderBy("t")
+    whole = Window.partitionBy("k")
+    out = gaps.select("k", "t", F.first("v").over(w).alias("f"), F.first("v", True).over(w).alias("fi"),
+                      F.last("v").over(w).alias("l"), F.sum("v").over(w).alias("s"),
+                      F.bool_or(F.col("v") > 20).over(whole).alias("b"),
+                      F.count("v").over(whole).alias("d"))
+    assert [tuple(r)[2:] for r in out.orderBy("k", "t").collect()] == [
+        (None, None, None, None, True, 2), (None, 10, 10, 10, True, 2), (None, 10, None, 10, True, 2),
+        (None, 10, 30, 40, True, 2), (None, 10, None, 40, True, 2), (None, None, None, None, False, 1),
+        (None, 7, 7, 7, False, 1)]

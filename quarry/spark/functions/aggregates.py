@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from quarry.api.column import Column
+from quarry.api.column import Column, _function_column
 from quarry.logical import builder as B
 from quarry.logical import functions as FN
 from quarry.logical import types as T
@@ -69,8 +69,21 @@ def _first_last(index: int):
     def builder(call: Call):
         call.expect(1, 2)
         ignore = bool(call.literal(1, False))
-        return _aggregate_column(lambda ctx, x: _call("list_extract", _values(ctx, x, not ignore), FN.lit(index)),
-                                 call.args[0], name=call.name)
+        x = call.args[0]
+
+        def bind(ctx):
+            if ctx.window_function:
+                # over a window: the frame's first/last value (NULLs kept unless ignorenulls)
+                inner = ctx.derive(window_function=False, allow_windows=False, allow_aggregates=False)
+                value = x.bind(inner)
+                if not ignore:
+                    return FN.call("first_value" if index == 1 else "last_value", [value])
+                if index == 1:
+                    return FN.call("nth_value_ignore_nulls", [value, FN.lit(1)])
+                raise not_supported("last(..., ignorenulls=True) over a window")
+            inner = ctx.derive(allow_aggregates=False, allow_windows=False)
+            return _call("list_extract", _values(ctx, x.bind(inner), not ignore), FN.lit(index))
+        return Column(bind, call.name, window_func="first_value" if index == 1 else "last_value")
     return builder
 
 
@@ -83,14 +96,14 @@ def _any_value(call: Call):
     call.expect(1, 2)
     # quarry's any_value skips NULLs; Spark's may return one unless ignoreNulls: the NULL-skipping one is
     # a valid answer to both
-    return _aggregate_column(lambda ctx, x: _agg(ctx, "any_value", [x]), call.args[0], name=call.name)
+    return _function_column("any_value", call.args[:1])
 
 
 @spark_function("count_distinct", "countdistinct")
 def _count_distinct(call: Call):
     if len(call.args) != 1:
         raise not_supported("count_distinct of several columns")
-    return _aggregate_column(lambda ctx, x: _agg(ctx, "count", [x], distinct=True), call.args[0], name=call.name)
+    return _function_column("count", call.args, distinct=True)
 
 
 def _count_distinct_name(name, args, call):
@@ -111,7 +124,7 @@ def _count_if(call: Call):
 @spark_function("approx_count_distinct")
 def _approx_count_distinct(call: Call):
     call.expect(1, 2)
-    return _aggregate_column(lambda ctx, x: _agg(ctx, "count", [x], distinct=True), call.args[0], name=call.name)
+    return _function_column("approx_count_distinct", call.args[:1])
 
 
 def _sum_finish(column: Column) -> Column:
@@ -304,13 +317,13 @@ def _listagg(call: Call):
 @spark_function("bool_and", "every")
 def _bool_and(call: Call):
     call.expect(1)
-    return _aggregate_column(lambda ctx, x: _agg(ctx, "bool_and", [x]), call.args[0], name=call.name)
+    return _function_column("bool_and", call.args)
 
 
 @spark_function("bool_or", "some", "any")
 def _bool_or(call: Call):
     call.expect(1)
-    return _aggregate_column(lambda ctx, x: _agg(ctx, "bool_or", [x]), call.args[0], name=call.name)
+    return _function_column("bool_or", call.args)
 
 
 @spark_function("stddev", "std", "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop")
