@@ -480,3 +480,19 @@ def _sort_by(name, args, dtype, n):
         members = np.nonzero(np.isin(p.parents, large))[0]
         order[p.starts[p.parents[members]] + rank[members]] = members
     return build_list(p.lengths, p.flat.take(pa.array(order, pa.int64())), p.valid, dtype)
+
+
+@kernel("spark_sliding_windows")
+def _sliding_windows(name, args, dtype, n):
+    us, valid = _micros(args[0], n)
+    width, slide, start = (int(a.as_py()) for a in args[1:])
+    count = -(-width // slide)                     # the most windows one instant can be in
+    last = us - np.mod(us - start, slide)          # the latest window start at or before ts
+    starts = last[:, None] - slide * np.arange(count - 1, -1, -1, dtype=np.int64)[None, :]
+    keep = (starts + width > us[:, None]) & valid[:, None]
+    lengths = keep.sum(axis=1).astype(np.int64)
+    flat_starts = starts[keep]
+    entries = pa.StructArray.from_arrays(
+        [pa.array(flat_starts, pa.int64()).cast(pa.timestamp("us")),
+         pa.array(flat_starts + width, pa.int64()).cast(pa.timestamp("us"))], fields=list(dtype.value_type))
+    return build_list(lengths, entries, valid, dtype)

@@ -197,3 +197,14 @@ def _bind_offset_ignoring_nulls(name, args):
 register("lag_ignore_nulls", "window", _bind_offset_ignoring_nulls, 1, 3)
 register("lead_ignore_nulls", "window", _bind_offset_ignoring_nulls, 1, 3)
 register("nth_value_ignore_nulls", "window", lambda n, a: Call(n, (a[0], a[1]), a[0].dtype, True), 2, 2)
+
+
+def _bind_sliding(name, args):
+    ts = _timestamp(args[0], name)
+    entry = pa.struct([pa.field("start", T.TIMESTAMP), pa.field("end", T.TIMESTAMP)])
+    return Call(name, (ts,) + tuple(_const(a, name) for a in args[1:]), pa.list_(entry), True)
+
+
+# spark_sliding_windows(ts, width_us, slide_us, start_us): every window [start, end) of the sliding
+# series that holds ts, earliest first (a NULL ts has none)
+register("spark_sliding_windows", "scalar", _bind_sliding, 4, 4)

@@ -304,6 +304,7 @@ class RelationTranslator:
     def _aggregate(self, a) -> DataFrame:
         df = self.translate(a.input)
         keys = [self.expressions.translate(g).named() for g in a.grouping_expressions]
+        df, keys = self._expand_sliding_windows(df, a.grouping_expressions, keys)
         aggs = self._columns(a.aggregate_expressions)
         kind = a.group_type
         if kind == relations_pb2.Aggregate.GROUP_TYPE_PIVOT:
@@ -318,6 +319,19 @@ class RelationTranslator:
         if any(pa.types.is_struct(t) for t in types):
             return self._group_by_structs(df, keys, names, types, aggs)
         return df.group_by(*keys).agg(*aggs)
+
+    def _expand_sliding_windows(self, df: DataFrame, exprs, keys: list) -> tuple[DataFrame, list]:
+        """``groupBy(window(ts, width, slide))``: each row repeated once per window it is in (a
+        select with the windows' generator), then grouped by the window column."""
+        from quarry.api.column import col
+        from quarry.spark.functions.dates import SlidingWindow
+        sliding = [i for i, e in enumerate(exprs) if isinstance(self.expressions.translate(e).column, SlidingWindow)]
+        if not sliding:
+            return df, keys
+        extra = {i: f"__window{i}" for i in sliding}
+        df = df.select("*", *[keys[i].alias(name) for i, name in extra.items()])
+        names = [self.expressions.translate(e).name for e in exprs]
+        return df, [col(extra[i]).alias(names[i]) if i in extra else k for i, k in enumerate(keys)]
 
     def _group_by_structs(self, df: DataFrame, keys: list, names: list, types: list, aggs: list) -> DataFrame:
         """``groupBy(window(...))`` and other STRUCT keys: grouped by the struct's fields (quarry groups

@@ -125,9 +125,15 @@ def test_untranslatable_pattern_letters_are_refused_by_name(spark, pattern, lett
         spark.range(1).select(fn(arg, pattern)).collect()
 
 
-def test_sliding_window_refused(spark):
-    with pytest.raises(PySparkException, match="Not supported.*sliding"):
-        spark.range(1).select(F.window(TS("2016-03-11 09:00:07"), "10 seconds", "5 seconds")).collect()
+def test_sliding_windows(spark):
+    df = spark.createDataFrame([(dt.datetime(2016, 3, 11, 9, 0, 7), 1), (dt.datetime(2016, 3, 11, 9, 0, 12), 2)],
+                               "date timestamp, val int")
+    # each row is in every 10-second window that slides by 5 seconds over it
+    rows = df.select("val", F.window("date", "10 seconds", "5 seconds").alias("w")).collect()
+    got = sorted((r["val"], r["w"]["start"].second, r["w"]["end"].second) for r in rows)
+    assert got == [(1, 0, 10), (1, 5, 15), (2, 5, 15), (2, 10, 20)]
+    out = df.groupBy(F.window("date", "10 seconds", "5 seconds")).agg(F.sum("val").alias("sum"))
+    assert sorted((r["window"]["start"].second, r["sum"]) for r in out.collect()) == [(0, 1), (5, 3), (10, 2)]
 
 
 @pytest.fixture

@@ -416,6 +416,10 @@ def _duration_us(text: str) -> int:
     return total
 
 
+class SlidingWindow(Column):
+    """``window(ts, width, slide)`` with slide < width: one row per window holding ts (Spark's Expand)."""
+
+
 def _window_name(name, args, call):
     return "window"
 
@@ -428,8 +432,17 @@ def _window(call: Call):
     start = _duration_us(str(call.literal(3))) if len(call.protos) > 3 and call.literal(3) else 0
     if width <= 0:
         raise SparkError("window() needs a positive duration", error_class="INVALID_PARAMETER_VALUE")
+    if slide <= 0 or slide > width:
+        raise SparkError("window(): the slide duration must be positive and at most the window duration",
+                         error_class="INVALID_PARAMETER_VALUE")
     if slide != width:
-        raise not_supported("sliding windows (a slide duration other than the window duration)")
+        # a row is in several windows: a generator of them (groupBy pre-expands it, see relations)
+        def sliding(ctx):
+            from quarry.logical.nested import UnnestExpr
+            ts = call.args[0].bind(ctx)
+            return UnnestExpr(_call("spark_sliding_windows", ts, FN.lit(width, T.INT64), FN.lit(slide, T.INT64),
+                                    FN.lit(start % slide, T.INT64)))
+        return SlidingWindow(sliding, "window")
 
     def build(ts):
         begin = _call("spark_time_bucket", ts, FN.lit(width, T.INT64), FN.lit(start % width, T.INT64), FN.lit(False))
