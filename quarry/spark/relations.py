@@ -196,7 +196,16 @@ class RelationTranslator:
         for a in w.aliases:
             if len(a.name) != 1:
                 raise not_supported("withColumns with a multi-part name")
-            pairs[a.name[0]] = self.expressions.column(a.expr)
+            t = self.expressions.translate(a.expr)
+            if t.generator is not None:
+                # withColumn("w", explode(...)): the row repeated per element, as in select
+                outs = t.outputs(lambda c: df.select(c.alias("__shape")).schema.field(0).type)
+                if len(outs) != 1:
+                    raise SparkError(f"`{t.generator[0]}` gives {len(outs)} columns; withColumn takes one",
+                                     error_class="UDTF_ALIAS_NUMBER_MISMATCH")
+                pairs[a.name[0]] = outs[0]
+            else:
+                pairs[a.name[0]] = t.column
         return df.with_columns(pairs)
 
     def _with_columns_renamed(self, w) -> DataFrame:

@@ -193,3 +193,14 @@ def test_word_count(spark, tmp_path):
             pytest.skip("F.split is not in this branch (the string family's)")
         raise
     assert ("the", 3) in got and len(got) == 6
+
+
+def test_explode_in_with_column(nested):
+    out = nested.withColumn("e", F.explode("arr")).select("id", "e").orderBy("id", "e")
+    assert [tuple(r) for r in out.collect()] == [(1, None), (1, 1), (1, 2)]
+
+
+def test_inline_outer_and_null_struct_array(spark):
+    df = spark.createDataFrame([(1, [(1, "a")]), (2, None), (3, [])], "id int, x array<struct<n:int,t:string>>")
+    out = df.select("id", F.inline_outer("x")).orderBy("id")
+    assert [tuple(r) for r in out.collect()] == [(1, 1, "a"), (2, None, None), (3, None, None)]
