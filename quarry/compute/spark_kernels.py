@@ -143,7 +143,7 @@ def _parse(name, args, dtype, n):
     fmt, as_date = args[1].as_py(), args[2].as_py()
     out = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
     failed = _valid(text) & ~_valid(out)
-    if failed.any():
+    if failed.any() and not (len(args) > 3 and args[3].as_py()):
         bad = text.filter(pa.array(failed))[0].as_py()
         raise DataError(f"[CANNOT_PARSE_TIMESTAMP] Text '{bad}' could not be parsed with the pattern",
                         hint="use try_to_timestamp, or set spark.sql.ansi.enabled to false")

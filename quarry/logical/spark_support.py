@@ -67,9 +67,10 @@ register("spark_months_between", "scalar",
 register("spark_format", "scalar",
          lambda n, a: _mk(n, [_timestamp(a[0], n), _const(a[1], n), _const(a[2], n)], T.STRING), 3, 3)
 # spark_parse(text, strptime format, date?): NULL text is NULL; text that does not parse is an error
+# (a fourth argument TRUE: text that does not parse is NULL, the try_ forms)
 register("spark_parse", "scalar",
-         lambda n, a: _mk(n, [cast(a[0], T.STRING), _const(a[1], n), _const(a[2], n)],
-                          T.DATE if a[2].value else T.TIMESTAMP), 3, 3)
+         lambda n, a: _mk(n, [cast(a[0], T.STRING)] + [_const(x, n) for x in a[1:]],
+                          T.DATE if a[2].value else T.TIMESTAMP), 3, 4)
 # spark_zone_shift(ts, zone, to_utc): wall time in UTC -> wall time in zone, or back
 register("spark_zone_shift", "scalar",
          lambda n, a: _mk(n, [_timestamp(a[0], n), cast(a[1], T.STRING), _const(a[2], n)], T.TIMESTAMP), 3, 3)

@@ -94,3 +94,19 @@ def test_result_types_and_names(spark):
     assert types[:4] == [LongType(), DoubleType(), DecimalType(20, 2), DecimalType(14, 6)]
     assert out.columns == ["sum(i)", "avg(i)", "sum(d)", "avg(d)", "first(i)", "collect_list(i)"]
     assert tuple(out.collect()[0]) == (1, 1.0, decimal.Decimal("1.50"), decimal.Decimal("1.500000"), 1, [1])
+
+
+def test_regression_aggregates(spark):
+    # y = 2x + 1 on four points, one pair with a NULL (skipped)
+    df = spark.createDataFrame([(3.0, 1.0), (5.0, 2.0), (7.0, 3.0), (9.0, 4.0), (None, 5.0)], "y double, x double")
+    row = df.agg(F.regr_count("y", "x"), F.regr_slope("y", "x"), F.regr_intercept("y", "x"), F.regr_r2("y", "x"),
+                 F.regr_avgx("y", "x"), F.regr_avgy("y", "x"), F.regr_sxx("y", "x"), F.regr_syy("y", "x"),
+                 F.regr_sxy("y", "x")).collect()[0]
+    assert tuple(row) == (4, pytest.approx(2.0), pytest.approx(1.0), pytest.approx(1.0), 2.5, 6.0,
+                          pytest.approx(5.0), pytest.approx(20.0), pytest.approx(10.0))
+
+
+def test_listagg_distinct(spark):
+    df = spark.createDataFrame([("a",), ("b",), ("a",), (None,)], "s string")
+    got = df.agg(F.listagg_distinct("s", F.lit("-")).alias("v")).collect()[0]["v"]
+    assert sorted(got.split("-")) == ["a", "b"]

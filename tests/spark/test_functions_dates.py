@@ -160,3 +160,18 @@ def test_timestamps_from_the_client_are_session_wall_times(los_angeles):
     row = df.select(F.hour("ts").alias("h"), F.date_format("ts", "yyyy-MM-dd HH:mm").alias("s"),
                     F.unix_timestamp("ts").alias("u")).collect()[0]
     assert tuple(row) == (0, "2024-01-01 00:00", 1704096000)
+
+
+MORE = [
+    ("try_to_timestamp bad text", F.try_to_timestamp(F.lit("nope"), F.lit("yyyy-MM-dd")), None),
+    ("try_to_timestamp", F.try_to_timestamp(F.lit("2024-02-29"), F.lit("yyyy-MM-dd")), dt.datetime(2024, 2, 29)),
+    ("dayname", F.dayname(D("2024-02-29")), "Thu"),
+    ("monthname", F.monthname(D("2024-02-29")), "Feb"),
+    ("date_from_unix_date", F.date_from_unix_date(F.lit(1)), dt.date(1970, 1, 2)),
+    ("to_unix_timestamp", F.to_unix_timestamp(F.lit("2016-04-08"), F.lit("yyyy-MM-dd")), 1460073600),
+]
+
+
+@pytest.mark.parametrize("column, expected", [c[1:] for c in MORE], ids=[c[0] for c in MORE])
+def test_more_datetime_functions(spark, column, expected):
+    assert spark.range(1).select(column.alias("v")).collect()[0]["v"] == expected

@@ -204,3 +204,23 @@ def test_inline_outer_and_null_struct_array(spark):
     df = spark.createDataFrame([(1, [(1, "a")]), (2, None), (3, [])], "id int, x array<struct<n:int,t:string>>")
     out = df.select("id", F.inline_outer("x")).orderBy("id")
     assert [tuple(r) for r in out.collect()] == [(1, 1, "a"), (2, None, None), (3, None, None)]
+
+
+MORE = [
+    ("array_append", F.array_append(ints(1, 2), F.lit(3)), [1, 2, 3]),
+    ("array_append NULL array", F.array_append(F.lit(None).cast("array<int>"), F.lit(3)), None),
+    ("array_prepend", F.array_prepend(ints(2, 3), F.lit(1)), [1, 2, 3]),
+    ("array_repeat", F.array_repeat(F.lit("ab"), 3), ["ab", "ab", "ab"]),
+    ("array_repeat zero", F.array_repeat(F.lit("ab"), 0), []),
+    ("arrays_overlap", F.arrays_overlap(ints(1, 2), ints(2, 3)), True),
+    ("arrays_overlap none", F.arrays_overlap(ints(1, 2), ints(3)), False),
+    ("arrays_overlap NULL element", F.arrays_overlap(ints(1, None), ints(3)), None),
+    ("map_from_entries", F.map_from_entries(A(F.struct(F.lit(1).alias("k"), F.lit("a").alias("v")),
+                                              F.struct(F.lit(2).alias("k"), F.lit("b").alias("v")))),
+     {1: "a", 2: "b"}),
+]
+
+
+@pytest.mark.parametrize("column, expected", [c[1:] for c in MORE], ids=[c[0] for c in MORE])
+def test_more_collection_functions(spark, column, expected):
+    assert spark.range(1).select(column.alias("v")).collect()[0]["v"] == expected

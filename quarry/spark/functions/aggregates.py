@@ -307,9 +307,12 @@ def _listagg(call: Call):
     call.expect(1, 2)
     sep = call.args[1] if len(call.args) > 1 else None
 
+    if call.distinct:
+        return _listagg_distinct(call)
+
     def build(ctx, x, *rest):
         delimiter = rest[0] if rest else Literal("", T.STRING)
-        return _agg(ctx, "string_agg", [FN.cast(x, T.STRING), delimiter], distinct=call.distinct)
+        return _agg(ctx, "string_agg", [FN.cast(x, T.STRING), delimiter])
     cols = [call.args[0]] + ([sep] if sep is not None else [])
     return _aggregate_column(build, *cols, name=call.name)
 
@@ -332,3 +335,57 @@ def _spread(call: Call):
     target = {"stddev": "stddev_samp", "std": "stddev_samp", "variance": "var_samp"}.get(call.name, call.name)
     from quarry.api.column import _function_column
     return Function(_function_column(target, call.args, distinct=call.distinct))
+
+
+@spark_function("listagg_distinct", "string_agg_distinct")
+def _listagg_distinct(call: Call):
+    call.expect(1, 2)
+    sep = call.args[1] if len(call.args) > 1 else None
+
+    def build(ctx, x, *rest):
+        delimiter = rest[0] if rest else Literal("", T.STRING)
+        values = _call("spark_array_distinct", _values(ctx, FN.cast(x, T.STRING), False))
+        joined = _call("array_to_string", values, delimiter)
+        # no values: NULL, as listagg
+        return _case(_call("equal", _call("list_length", values), FN.lit(0, T.INT64)), _null_of(T.STRING), joined)
+    return _aggregate_column(build, *([call.args[0]] + ([sep] if sep is not None else [])), name=call.name)
+
+
+@spark_function("regr_count", "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy", "regr_sxy", "regr_slope",
+                "regr_intercept", "regr_r2")
+def _regression(call: Call):
+    call.expect(2)
+    name = call.name
+
+    def build(ctx, y, x):
+        # over the rows where both y and x are not NULL
+        x, y = _moments(ctx, x, y)
+        n = _agg(ctx, "count", [x])
+        if name == "regr_count":
+            return n
+        nd = _double(n)
+        mx, my = _agg(ctx, "avg", [x]), _agg(ctx, "avg", [y])
+        if name == "regr_avgx":
+            return mx
+        if name == "regr_avgy":
+            return my
+        mul, sub, div = (lambda a, b: _call("multiply", a, b)), (lambda a, b: _call("subtract", a, b)), \
+            (lambda a, b: _call("divide", a, b))
+        var_x = sub(_agg(ctx, "avg", [mul(x, x)]), mul(mx, mx))
+        var_y = sub(_agg(ctx, "avg", [mul(y, y)]), mul(my, my))
+        cov = sub(_agg(ctx, "avg", [mul(x, y)]), mul(mx, my))
+        empty = _call("equal", nd, _f(0))
+        if name in ("regr_sxx", "regr_syy", "regr_sxy"):
+            value = mul({"regr_sxx": var_x, "regr_syy": var_y, "regr_sxy": cov}[name], nd)
+            return _case(empty, _null_of(T.FLOAT64), value)
+        flat_x = _call("less_equal", _call("abs", var_x), _f(1e-300))
+        slope = div(cov, var_x)
+        if name == "regr_slope":
+            return _case(empty, _null_of(T.FLOAT64), flat_x, _null_of(T.FLOAT64), slope)
+        if name == "regr_intercept":
+            return _case(empty, _null_of(T.FLOAT64), flat_x, _null_of(T.FLOAT64), sub(my, mul(slope, mx)))
+        # regr_r2: NULL when x is constant, 1 when y is constant, else corr squared
+        flat_y = _call("less_equal", _call("abs", var_y), _f(1e-300))
+        r2 = div(mul(cov, cov), mul(var_x, var_y))
+        return _case(empty, _null_of(T.FLOAT64), flat_x, _null_of(T.FLOAT64), flat_y, _f(1.0), r2)
+    return _aggregate_column(build, *call.args, name=name)

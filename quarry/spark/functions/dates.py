@@ -105,14 +105,41 @@ def _format(value: Column, pattern: str) -> Column:
     return expr_column(lambda v: _call("spark_format", v, FN.lit(fmt), FN.lit(digits)), value)
 
 
-def _parse(value: Column, pattern: str, as_date: bool) -> Column:
+def _parse(value: Column, pattern: str, as_date: bool, try_: bool = False) -> Column:
     fmt, _ = java_pattern(pattern, parsing=True)
 
     def build(v):
         if pa.types.is_timestamp(v.dtype) or v.dtype == T.DATE:
             return FN.cast(v, T.DATE if as_date else T.TIMESTAMP, explicit=True)
-        return _call("spark_parse", v, FN.lit(fmt), FN.lit(as_date))
+        return _call("spark_parse", v, FN.lit(fmt), FN.lit(as_date), FN.lit(try_))
     return expr_column(build, value)
+
+
+@spark_function("try_to_timestamp", "try_to_date")
+def _try_parse(call: Call):
+    call.expect(1, 2)
+    as_date = call.name == "try_to_date"
+    default = "yyyy-MM-dd" if as_date else "yyyy-MM-dd HH:mm:ss"
+    return _parse(call.args[0], _pattern_arg(call, 1, default), as_date, True)
+
+
+@spark_function("dayname")
+def _dayname(call: Call):
+    call.expect(1)
+    return _format(call.args[0], "EEE")
+
+
+@spark_function("monthname")
+def _monthname(call: Call):
+    call.expect(1)
+    return _format(call.args[0], "MMM")
+
+
+@spark_function("date_from_unix_date")
+def _date_from_unix_date(call: Call):
+    call.expect(1)
+    epoch = Literal(datetime.date(1970, 1, 1), T.DATE)
+    return expr_column(lambda n: _call("spark_date_add", epoch, n), call.args[0])
 
 
 _UTC = ("UTC", "Etc/UTC", "Z", "+00:00", "GMT")
@@ -143,7 +170,7 @@ def _to_date(call: Call):
     return _parse(call.args[0], _pattern_arg(call, 1, ""), True)
 
 
-@spark_function("to_timestamp", "to_timestamp_ntz")
+@spark_function("to_timestamp", "to_timestamp_ntz", "to_timestamp_ltz")
 def _to_timestamp(call: Call):
     call.expect(1, 2)
     if len(call.protos) == 1:
@@ -151,7 +178,7 @@ def _to_timestamp(call: Call):
     return _parse(call.args[0], _pattern_arg(call, 1, ""), False)
 
 
-@spark_function("unix_timestamp")
+@spark_function("unix_timestamp", "to_unix_timestamp")
 def _unix_timestamp(call: Call):
     call.expect(0, 2)
     if not call.protos:
@@ -283,7 +310,7 @@ def _make_date(call: Call):
     return expr_column(lambda y, m, d: _call("make_date", y, m, d), *call.args)
 
 
-@spark_function("make_timestamp", "make_timestamp_ntz")
+@spark_function("make_timestamp", "make_timestamp_ntz", "make_timestamp_ltz")
 def _make_timestamp(call: Call):
     call.expect(6, 7)
     if len(call.protos) == 7:

@@ -615,3 +615,64 @@ for _g in sorted(GENERATORS):
         raise SparkError(f"the generator `{_g}` is only allowed in select()",
                          error_class="UNSUPPORTED_GENERATOR.OUTSIDE_SELECT")
     spark_function(_g)(_generator_elsewhere)
+
+
+# -- more arrays and maps ------------------------------------------------------------------------
+
+@spark_function("array_append", "array_prepend")
+def _array_append(call: Call):
+    call.expect(2)
+    append = call.name == "array_append"
+
+    def build(a, v):
+        a = _list_arg(a, call.name)
+        one = _call("list_value", FN.cast(v, a.dtype.value_type) if not T.is_null(a.dtype.value_type) else v)
+        joined = _call("list_concat", a, one) if append else _call("list_concat", one, a)
+        return _case(_call("is_null", a), _null_of(joined.dtype), joined)
+    return expr_column(build, *call.args)
+
+
+@spark_function("array_repeat")
+def _array_repeat(call: Call):
+    call.expect(2)
+
+    def build(v, count):
+        count = FN.cast(count, T.INT64)
+        positions = _call("spark_sequence", FN.lit(1, T.INT64), _call("greatest", count, FN.lit(1, T.INT64)),
+                          FN.lit(1, T.INT64))
+        repeated = _call("list_transform", positions, _lambda(T.INT64, lambda x, i: v))
+        empty = _call("list_slice", repeated, FN.lit(1), FN.lit(0))
+        return _case(_call("less", count, FN.lit(1, T.INT64)), empty, repeated)
+    return expr_column(build, *call.args)
+
+
+@spark_function("arrays_overlap")
+def _arrays_overlap(call: Call):
+    call.expect(2)
+
+    def build(a, b):
+        a, b = _list_arg(a, "arrays_overlap"), _list_arg(b, "arrays_overlap")
+        common = _call("list_filter", a, _lambda(a.dtype.value_type, lambda x, i: _call(
+            "coalesce", _call("list_contains", b, x), FN.lit(False))))
+        found = _call("greater", _call("list_length", common), FN.lit(0, T.INT64))
+        both = _call("and", _call("greater", _call("list_length", a), FN.lit(0, T.INT64)),
+                     _call("greater", _call("list_length", b), FN.lit(0, T.INT64)))
+        # Spark: TRUE on a common non-NULL element; else NULL when both are non-empty and one holds a NULL
+        return _case(_call("or", _call("is_null", a), _call("is_null", b)), _null_of(T.BOOL), found, FN.lit(True),
+                     _call("and", both, _call("or", _has_null(a), _has_null(b))), _null_of(T.BOOL), FN.lit(False))
+    return expr_column(build, *call.args)
+
+
+@spark_function("map_from_entries")
+def _map_from_entries(call: Call):
+    call.expect(1)
+
+    def build(a):
+        a = _list_arg(a, "map_from_entries")
+        entry = a.dtype.value_type
+        if not (pa.types.is_struct(entry) and entry.num_fields == 2):
+            raise SparkError("`map_from_entries` expects an array of two-field structs", error_class="DATATYPE_MISMATCH")
+        keys = _call("list_transform", a, _lambda(entry, lambda e, i: _call("struct_extract", e, FN.lit(1))))
+        values = _call("list_transform", a, _lambda(entry, lambda e, i: _call("struct_extract", e, FN.lit(2))))
+        return map_from_lists(keys, values)
+    return expr_column(build, call.args[0])
