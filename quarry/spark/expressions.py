@@ -11,12 +11,13 @@ Where Spark's meaning differs from quarry's SQL defaults, the translation says s
 - names resolve case-insensitively (quarry's rule already);
 - ``orderBy("x")`` sorts ascending with NULLs first, descending with NULLs last (Spark's
   default order, not quarry's NULLS LAST);
-- ``sum`` of integers is ``bigint`` (quarry's exact sum is DECIMAL(38,0));
-- ``dayofweek`` counts 1 = Sunday, ``datediff(end, start)`` takes the end first;
-- integer literals are ``int`` unless they need ``bigint``, as in Spark.
+- integer literals are ``int`` unless they need ``bigint``, as in Spark;
+- Spark's function library (``sum`` of integers is ``bigint``, ``dayofweek`` counts from Sunday,
+  lambdas, generators, ...) is in :mod:`quarry.spark.functions`; lambdas and struct/array/map
+  extraction translate here into the Columns those functions take.
 
-Anything else (lambdas, struct/array extraction, Python UDFs, functions not in the table
-below) raises ``Not supported: ...`` naming it.
+Anything else (Python UDFs, functions neither registered nor in the table below) raises
+``Not supported: ...`` naming it.
 """
 
 from __future__ import annotations
@@ -147,16 +148,8 @@ _SAME = {
     "right": "right", "substr": "substring", "substring": "substring", "split_part": "split_part",
     "make_date": "make_date", "pi": "pi", "sin": "sin", "cos": "cos", "tan": "tan", "atan": "atan",
     "cbrt": "cbrt",
-    # aggregates
-    "sum": "sum", "avg": "avg", "mean": "avg", "min": "min", "max": "max", "count": "count",
-    "first": "first", "any_value": "any_value", "stddev": "stddev_samp", "stddev_samp": "stddev_samp",
-    "std": "stddev_samp", "stddev_pop": "stddev_pop", "variance": "var_samp", "var_samp": "var_samp",
-    "var_pop": "var_pop", "approx_count_distinct": "approx_count_distinct", "median": "median",
-    "bool_and": "bool_and", "every": "bool_and", "bool_or": "bool_or", "some": "bool_or", "any": "bool_or",
-    "product": "product", "first_value": "first_value", "last_value": "last_value",
-    # window functions
-    "row_number": "row_number", "rank": "rank", "dense_rank": "dense_rank", "percent_rank": "percent_rank",
-    "cume_dist": "cume_dist", "ntile": "ntile", "lag": "lag", "lead": "lead", "nth_value": "nth_value",
+    # aggregates (the others, and the window functions, are in quarry/spark/functions/)
+    "min": "min", "max": "max", "count": "count", "product": "product",
 }
 
 # renamed functions Spark shows under another name in column names
@@ -473,19 +466,6 @@ class ExpressionTranslator:
             for i in range(2, len(args) - 1, 2):
                 case = case.when(args[i], args[i + 1])
             return Function(case.otherwise(args[-1]) if len(args) % 2 else case)
-        if name == "dayofweek":                        # Spark: 1 = Sunday ... 7 = Saturday
-            return Function(_function_column("dayofweek", args) + lit(1, pa.int32()))
-        if name == "datediff":                         # datediff(end, start) in days
-            if len(args) != 2:
-                raise SparkError("`datediff` takes (end, start)")
-            return Function(_function_column("date_diff", [lit("day"), args[1], args[0]]))
-        if name in ("date_add", "date_sub"):
-            return Function(self._date_add(name, f))
-        if name in ("date_trunc", "trunc"):
-            if len(args) != 2:
-                raise SparkError(f"`{name}` takes two arguments")
-            unit, value = (args[0], args[1]) if name == "date_trunc" else (args[1], args[0])
-            return Function(_function_column("date_trunc", [unit, value]))
         if name == "log" and len(args) == 2:        # log(base, x)
             return Function(_function_column("ln", [args[1]]) / _function_column("ln", [args[0]]))
         if name == "log":
@@ -494,12 +474,6 @@ class ExpressionTranslator:
             if len(args) != 1:
                 raise not_supported("count(DISTINCT ...) of several columns")
             return Function(_function_column("count", args, distinct=True))
-        if name == "count_distinct":
-            return Function(_function_column("count", args, distinct=True))
-        if name == "sum_distinct":
-            return Function(_function_column("sum", args, distinct=True), _bigint_sum)
-        if name == "first" and len(args) == 2:
-            raise not_supported("first(..., ignorenulls)")
         if name in _SAME:
             target = _SAME[name]
             if name == "count" and len(args) == 1:
@@ -507,16 +481,6 @@ class ExpressionTranslator:
             base = _function_column(target, args, distinct=f.is_distinct)
             return Function(base, _bigint_sum if target == "sum" else None)
         raise not_supported(f"the function `{f.function_name}`")
-
-    def _date_add(self, name: str, f) -> Column:
-        if len(f.arguments) != 2 or f.arguments[1].WhichOneof("expr_type") != "literal":
-            raise not_supported(f"`{name}` with a number of days that is not a literal")
-        days, _ = self.literal_value(f.arguments[1].literal)
-        if not isinstance(days, int):
-            raise SparkError(f"`{name}` takes a whole number of days")
-        base = self.column(f.arguments[0])
-        step = QF.interval(days=days)
-        return (base + step if name == "date_add" else base - step).cast(pa.date32())
 
     # -- refused -----------------------------------------------------------------------------
 
