@@ -377,32 +377,35 @@ class RelationTranslator:
             raise not_supported("pivot without a list of values")
         if len(aggs) != 1:
             raise not_supported("pivot with several aggregates")
-        from quarry.api.column import lit
-        pivot_col = self.expressions.column(a.pivot.col)
         agg_expr = a.aggregate_expressions[0]
         outputs = []
         for value in a.pivot.values:
-            v, dtype = self.expressions.literal_value(value)
-            condition = pivot_col == lit(v, dtype)
-            outputs.append(self._filtered_aggregate(agg_expr, condition).alias(str(v) if v is not None else "null"))
+            v, _ = self.expressions.literal_value(value)
+            outputs.append(self._filtered_aggregate(agg_expr, a.pivot.col, value).alias(str(v) if v is not None
+                                                                                         else "null"))
         return df.group_by(*keys).agg(*outputs)
 
-    def _filtered_aggregate(self, agg_expr, condition):
-        """``agg(x)`` of the rows where ``condition`` holds: the aggregate's arguments become
-        ``CASE WHEN condition THEN arg END`` (NULLs are skipped by every aggregate pivot takes)."""
-        from quarry.api import functions as QF
+    def _filtered_aggregate(self, agg_expr, pivot_col, value):
+        """``agg(x)`` of the rows where the pivot column equals ``value``: the aggregate call with its
+        arguments as ``CASE WHEN pivot = value THEN arg END`` (NULLs are skipped by the aggregates pivot
+        takes), translated as any call (so every aggregate of the registry pivots)."""
+        from pyspark.sql.connect.proto import expressions_pb2
+        Expression = expressions_pb2.Expression
         e = agg_expr.alias.expr if agg_expr.WhichOneof("expr_type") == "alias" else agg_expr
         if e.WhichOneof("expr_type") != "unresolved_function":
             raise not_supported("pivot over an expression that is not an aggregate call")
         f = e.unresolved_function
-        from quarry.api.column import _function_column
-        from quarry.spark.expressions import _SAME, _bigint_sum
-        target = _SAME.get(f.function_name.lower())
-        if target is None or target not in ("sum", "avg", "min", "max", "count", "first", "any_value"):
-            raise not_supported(f"pivot with `{f.function_name}`")
-        args = [QF.when(condition, self.expressions.column(x)) for x in f.arguments]
-        base = _function_column(target, args, distinct=f.is_distinct)
-        return _bigint_sum(base) if target == "sum" else base
+        condition = Expression(unresolved_function=Expression.UnresolvedFunction(
+            function_name="==", arguments=[pivot_col, Expression(literal=value)]))
+        rewritten = Expression.UnresolvedFunction(function_name=f.function_name, is_distinct=f.is_distinct)
+        for i, arg in enumerate(f.arguments):
+            if arg.WhichOneof("expr_type") == "unresolved_star":          # count(*): count the matching rows
+                arg = Expression(literal=Expression.Literal(integer=1))
+            if i == 0 or arg.WhichOneof("expr_type") != "literal":
+                arg = Expression(unresolved_function=Expression.UnresolvedFunction(
+                    function_name="when", arguments=[condition, arg]))
+            rewritten.arguments.append(arg)
+        return self.expressions.function(rewritten).plain()
 
     def _set_op(self, s) -> DataFrame:
         left = self.translate(s.left_input)

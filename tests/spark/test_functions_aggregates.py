@@ -110,3 +110,10 @@ def test_listagg_distinct(spark):
     df = spark.createDataFrame([("a",), ("b",), ("a",), (None,)], "s string")
     got = df.agg(F.listagg_distinct("s", F.lit("-")).alias("v")).collect()[0]["v"]
     assert sorted(got.split("-")) == ["a", "b"]
+
+
+def test_pivot_takes_any_aggregate(data):
+    out = data.groupBy("k").pivot("x", [2, 5]).agg(F.collect_list("y")).orderBy("k")
+    assert [tuple(r) for r in out.collect()] == [("a", [1.0], [3.0]), ("b", [], []), ("c", [], [])]
+    counted = data.groupBy("k").pivot("x", [5]).count().orderBy("k")
+    assert [tuple(r) for r in counted.collect()] == [("a", 2), ("b", 0), ("c", 0)]
