@@ -56,7 +56,7 @@ OFFSET_FUNCTIONS = {"lag", "lead", "lag_ignore_nulls", "lead_ignore_nulls"}
 VALUE_FUNCTIONS = {"first_value", "last_value", "nth_value", "nth_value_ignore_nulls"}
 # Aggregates computed over any frame (prefix sums or doubling).
 FRAMED_AGGREGATES = {"count", "count_star", "sum", "avg", "min", "max", "any_value", "bool_and", "bool_or",
-                     "product", "var_samp", "var_pop", "stddev_samp", "stddev_pop"}
+                     "product", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "array_agg"}
 # Aggregates computed by grouped aggregation, so only over the whole window partition.
 WHOLE_PARTITION_AGGREGATES = {"median", "string_agg", "approx_count_distinct"}
 # For these, DISTINCT does not change the answer, so any frame works.
@@ -427,6 +427,12 @@ def _aggregate(w: WindowCall, agg: AggCall, layout: _Layout, table: pa.Table) ->
     if name in WHOLE_PARTITION_AGGREGATES or (agg.distinct and name not in _DISTINCT_INSENSITIVE):
         return _grouped_aggregate(agg, layout, table)
     start, end = frame_bounds(layout, w.frame or default_frame(bool(w.order_by)))
+    if name == "array_agg" and agg.filter is None:
+        # each frame's values as a list (NULLs included, as array_agg), by one take of the frames' ranges
+        from quarry.compute.nested_kernels import build_list, take_ranges
+        values = layout.take(evaluate_array(agg.args[0], table))
+        lengths = np.maximum(end - start, 0).astype(np.int64)
+        return build_list(lengths, take_ranges(values, start.astype(np.int64), lengths), None, agg.dtype)
     values, valid = _aggregate_input(agg, layout, table)
     count = _frame_sum_of_counts(valid, start, end)
     if name in ("count", "count_star"):

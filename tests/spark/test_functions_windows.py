@@ -97,3 +97,15 @@ def test_aggregates_over_windows(gaps):
         (None, None, None, None, True, 2), (None, 10, 10, 10, True, 2), (None, 10, None, 10, True, 2),
         (None, 10, 30, 40, True, 2), (None, 10, None, 40, True, 2), (None, None, None, None, False, 1),
         (None, 7, 7, 7, False, 1)]
+
+
+def test_collect_list_over_windows(gaps):
+    running = Window.partitionBy("k").orderBy("t")
+    sliding = Window.partitionBy("k").orderBy("t").rowsBetween(-1, 1)
+    out = gaps.select("k", "t", F.collect_list("v").over(running).alias("run"),
+                      F.collect_list("t").over(sliding).alias("near"),
+                      F.collect_set("v").over(Window.partitionBy("k")).alias("all")).orderBy("k", "t")
+    rows = [(r["run"], r["near"], sorted(r["all"])) for r in out.collect()]
+    assert rows == [([], [1, 2], [10, 30]), ([10], [1, 2, 3], [10, 30]), ([10], [2, 3, 4], [10, 30]),
+                    ([10, 30], [3, 4, 5], [10, 30]), ([10, 30], [4, 5], [10, 30]), ([], [1, 2], [7]),
+                    ([7], [1, 2], [7])]

@@ -49,20 +49,30 @@ def _drop_flag(name, args, call):
     return f"{name}({args[0]})"
 
 
+def _list_finish(distinct: bool):
+    """After ``array_agg`` (grouped or over a window): the NULLs dropped (and duplicates), ``[]`` for none."""
+    def finish(column: Column) -> Column:
+        def build(lst):
+            element = lst.dtype.value_type
+            kept = _call("list_filter", lst, _lambda(element, lambda v, i: _call("is_not_null", v)))
+            if distinct:
+                kept = _call("list_distinct", kept)
+            return _call("coalesce", kept, FN.cast(_call("list_value"), pa.list_(element)))
+        from quarry.spark.functions.nested import expr_column
+        return expr_column(build, column)
+    return finish
+
+
 @spark_function("collect_list", "array_agg")
 def _collect_list(call: Call):
     call.expect(1)
-    return _aggregate_column(lambda ctx, x: _call("coalesce", _values(ctx, x, False),
-                                                  FN.cast(_call("list_value"), pa.list_(x.dtype))),
-                             call.args[0], name=call.name)
+    return Function(_function_column("array_agg", call.args), _list_finish(False))
 
 
 @spark_function("collect_set")
 def _collect_set(call: Call):
     call.expect(1)
-    return _aggregate_column(lambda ctx, x: _call("coalesce", _call("list_distinct", _values(ctx, x, False)),
-                                                  FN.cast(_call("list_value"), pa.list_(x.dtype))),
-                             call.args[0], name=call.name)
+    return Function(_function_column("array_agg", call.args), _list_finish(True))
 
 
 def _first_last(index: int):
