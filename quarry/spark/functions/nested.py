@@ -289,7 +289,10 @@ def _membership(name: str, keep_members: bool):
         a, b = _list_arg(a, name), _list_arg(b, name)
 
         def body(x, i):
-            member = _call("coalesce", _call("list_contains", b, x), FN.lit(False))
+            # a NULL element matches a NULL element (Spark's set semantics for arrays)
+            member = _case(_call("is_null", x), _has_null(b),
+                           _call("coalesce", _call("list_contains", b, x), FN.lit(False)))
+            member = _call("coalesce", member, FN.lit(False))
             return member if keep_members else _call("not", member)
         kept = _call("list_filter", a, _lambda(a.dtype.value_type, body))
         return _both_or_null(a, b, _call("spark_array_distinct", kept))
@@ -412,7 +415,14 @@ def _slice(call: Call):
 @spark_function("flatten")
 def _flatten(call: Call):
     call.expect(1)
-    return expr_column(lambda a: _call("flatten", a), call.args[0])
+    def build(a):
+        a = _list_arg(a, "flatten")
+        flat = _call("flatten", a)
+        # Spark: an inner NULL array makes the result NULL
+        inner_null = _call("list_length", _call("list_filter", a, _lambda(a.dtype.value_type,
+                                                                              lambda x, i: _call("is_null", x))))
+        return _case(_call("greater", inner_null, FN.lit(0, T.INT64)), _null_of(flat.dtype), flat)
+    return expr_column(build, call.args[0])
 
 
 @spark_function("sequence")
