@@ -3,6 +3,8 @@ documentation (the pyspark docstring examples) and its stated NULL rules."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from pyspark.errors import PySparkException
 from pyspark.sql import Row
@@ -47,6 +49,8 @@ CASES = [
     ("sequence", F.sequence(F.lit(-2), F.lit(2)), [-2, -1, 0, 1, 2]),
     ("sequence step", F.sequence(F.lit(4), F.lit(-4), F.lit(-2)), [4, 2, 0, -2, -4]),
     ("sequence down by default", F.sequence(F.lit(5), F.lit(1)), [5, 4, 3, 2, 1]),
+    ("sequence of dates across a leap day", F.sequence(F.lit("2024-02-28").cast("date"), F.lit("2024-03-01").cast("date")),
+     [datetime.date(2024, 2, 28), datetime.date(2024, 2, 29), datetime.date(2024, 3, 1)]),
     ("size", F.size(ints(1, 2, 3)), 3),
     ("size empty", F.size(ints()), 0),
     ("size NULL (Spark 4 default)", F.size(F.lit(None).cast("array<int>")), None),

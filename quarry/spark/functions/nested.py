@@ -430,9 +430,15 @@ def _sequence(call: Call):
     call.expect(2, 3)
 
     def build(start, stop, step=None):
+        if start.dtype == T.DATE and stop.dtype == T.DATE and step is None:
+            # dates, one day apart (either direction): the day offsets, added to start
+            days = _call("date_diff", FN.lit("day"), start, stop)
+            offsets = _call("spark_sequence", FN.lit(0, T.INT64), days,
+                            _case(_call("less_equal", start, stop), FN.lit(1, T.INT64), FN.lit(-1, T.INT64)))
+            return _call("list_transform", offsets, _lambda(T.INT64, lambda x, i: _call("spark_date_add", start, x)))
         for e in (start, stop):
             if not (T.is_integer(e.dtype) or T.is_null(e.dtype)):
-                raise not_supported(f"sequence() of {T.sql_name(e.dtype)} values (only integers)")
+                raise not_supported(f"sequence() of {T.sql_name(e.dtype)} values (integers, or dates a day apart)")
         if step is None:
             step = _case(_call("less_equal", start, stop), FN.lit(1), FN.lit(-1))
         out = _call("spark_sequence", start, stop, step)
