@@ -232,3 +232,11 @@ MORE = [
 @pytest.mark.parametrize("column, expected", [c[1:] for c in MORE], ids=[c[0] for c in MORE])
 def test_more_collection_functions(spark, column, expected):
     assert spark.range(1).select(column.alias("v")).collect()[0]["v"] == expected
+
+
+def test_arrays_zip(spark):
+    # pyspark docstring: arrays_zip(vals1, vals2) of [1, 2, 3] and [2, 4, 6] (a shorter one padded with NULL)
+    df = spark.createDataFrame([([1, 2, 3], [2, 4])], "vals1 array<int>, vals2 array<int>")
+    got = df.select(F.arrays_zip("vals1", "vals2").alias("z")).collect()[0]["z"]
+    assert got == [Row(vals1=1, vals2=2), Row(vals1=2, vals2=4), Row(vals1=3, vals2=None)]
+    assert df.select(F.arrays_zip(F.lit(None).cast("array<int>"), "vals1").alias("z")).collect()[0]["z"] is None

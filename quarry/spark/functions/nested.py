@@ -692,3 +692,28 @@ def _map_from_entries(call: Call):
         values = _call("list_transform", a, _lambda(entry, lambda e, i: _call("struct_extract", e, FN.lit(2))))
         return map_from_lists(keys, values)
     return expr_column(build, call.args[0])
+
+
+@spark_function("arrays_zip")
+def _arrays_zip(call: Call):
+    if not call.args:
+        raise SparkError("`arrays_zip` takes at least one array", error_class="WRONG_NUM_ARGS")
+    # fields named after the columns (Spark: the argument's position for other expressions)
+    names = [n if not n.startswith("col") or call.protos[i].WhichOneof("expr_type") in ("unresolved_attribute", "alias")
+             else str(i) for i, n in enumerate(_field_names(call))]
+
+    def build(*lists):
+        lists = [_list_arg(a, "arrays_zip") for a in lists]
+        longest = _call("greatest", *[_call("list_length", a) for a in lists])
+        upto = _call("spark_sequence", FN.lit(1, T.INT64), _call("greatest", longest, FN.lit(1, T.INT64)),
+                     FN.lit(1, T.INT64))
+        positions = _call("list_slice", upto, FN.lit(1), longest)
+
+        def body(p, i):
+            return struct_pack(names, [_call("list_extract", a, p) for a in lists])
+        zipped = _call("list_transform", positions, _lambda(T.INT64, body))
+        cond = _call("is_null", lists[0])
+        for a in lists[1:]:
+            cond = _call("or", cond, _call("is_null", a))
+        return _case(cond, _null_of(zipped.dtype), zipped)
+    return expr_column(build, *call.args)
