@@ -16,7 +16,7 @@ import pyarrow as pa
 from quarry.errors import QuarryTypeError
 from quarry.logical import types as T
 from quarry.logical.expressions import Call, Expr, Literal
-from quarry.logical.functions import Nulls, _mk, _nullable, cast
+from quarry.logical.functions import Nulls, _mk, cast
 from quarry.logical.functions import register as _register
 
 
@@ -153,7 +153,6 @@ def _bind_list_percentile(name, args):
 register("spark_list_percentile", "scalar", _bind_list_percentile, 3, 3)
 
 __all__: list[str] = []
-_ = (Nulls, _nullable)
 
 
 # -- higher-order functions with two-parameter lambdas ------------------------------------------

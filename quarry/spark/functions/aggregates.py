@@ -116,13 +116,6 @@ def _count_distinct(call: Call):
     return _function_column("count", call.args, distinct=True)
 
 
-def _count_distinct_name(name, args, call):
-    return f"count(DISTINCT {', '.join(args)})"
-
-
-_ = _count_distinct_name
-
-
 @spark_function("count_if")
 def _count_if(call: Call):
     call.expect(1)
