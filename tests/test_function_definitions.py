@@ -132,7 +132,7 @@ WINDOW_CALLS = {
 
 # built by the Spark front end only (Spark's ignoreNulls), not callable from SQL; their tests are in
 # tests/spark/test_functions_windows.py
-INTERNAL_WINDOW = {"lag_ignore_nulls", "lead_ignore_nulls", "nth_value_ignore_nulls"}
+INTERNAL_WINDOW = {"lag_ignore_nulls", "lead_ignore_nulls", "nth_value_ignore_nulls", "last_value_ignore_nulls"}
 
 
 def test_the_window_list_covers_every_window_definition():

@@ -208,3 +208,4 @@ def _bind_sliding(name, args):
 # spark_sliding_windows(ts, width_us, slide_us, start_us): every window [start, end) of the sliding
 # series that holds ts, earliest first (a NULL ts has none)
 register("spark_sliding_windows", "scalar", _bind_sliding, 4, 4)
+register("last_value_ignore_nulls", "window", lambda n, a: Call(n, (a[0],), a[0].dtype, True), 1, 1)

@@ -53,7 +53,7 @@ from quarry.physical.operators import sort_indices
 
 RANKING_FUNCTIONS = {"row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile"}
 OFFSET_FUNCTIONS = {"lag", "lead", "lag_ignore_nulls", "lead_ignore_nulls"}
-VALUE_FUNCTIONS = {"first_value", "last_value", "nth_value", "nth_value_ignore_nulls"}
+VALUE_FUNCTIONS = {"first_value", "last_value", "nth_value", "nth_value_ignore_nulls", "last_value_ignore_nulls"}
 # Aggregates computed over any frame (prefix sums or doubling).
 FRAMED_AGGREGATES = {"count", "count_star", "sum", "avg", "min", "max", "any_value", "bool_and", "bool_or",
                      "product", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "array_agg"}
@@ -368,6 +368,15 @@ def _value(name: str, func: Call, layout: _Layout, table: pa.Table, start: np.nd
     values = layout.take(evaluate_array(func.args[0], table))
     if name == "first_value":
         row, present = start, end > start
+    elif name == "last_value_ignore_nulls":
+        # the frame's last non-NULL value: by the running count of non-NULL rows
+        valid = _bools(pc.is_valid(values))
+        positions = np.flatnonzero(valid)
+        running = np.concatenate([[0], np.cumsum(valid)])
+        k = running[np.maximum(end, start)] - 1
+        present = (end > start) & (k >= running[start]) & (k >= 0)
+        row = positions[np.clip(k, 0, max(len(positions) - 1, 0))] if len(positions) else np.zeros_like(k)
+        return _take_or_null(values, row, present)
     elif name == "last_value":
         row, present = end - 1, end > start
     else:

@@ -89,6 +89,8 @@ def test_lag_lead_ignore_nulls(gaps):
 def test_aggregates_over_windows(gaps):
     w = Window.partitionBy("k").orderBy("t")
     whole = Window.partitionBy("k")
+    last_seen = gaps.select("k", "t", F.last("v", True).over(w).alias("li")).orderBy("k", "t")
+    assert [r["li"] for r in last_seen.collect()] == [None, 10, 10, 30, 30, None, 7]
     out = gaps.select("k", "t", F.first("v").over(w).alias("f"), F.first("v", True).over(w).alias("fi"),
                       F.last("v").over(w).alias("l"), F.sum("v").over(w).alias("s"),
                       F.bool_or(F.col("v") > 20).over(whole).alias("b"),

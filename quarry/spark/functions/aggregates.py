@@ -90,7 +90,7 @@ def _first_last(index: int):
                     return FN.call("first_value" if index == 1 else "last_value", [value])
                 if index == 1:
                     return FN.call("nth_value_ignore_nulls", [value, FN.lit(1)])
-                raise not_supported("last(..., ignorenulls=True) over a window")
+                return FN.call("last_value_ignore_nulls", [value])
             inner = ctx.derive(allow_aggregates=False, allow_windows=False)
             return _call("list_extract", _values(ctx, x.bind(inner), not ignore), FN.lit(index))
         return Column(bind, call.name, window_func="first_value" if index == 1 else "last_value")
