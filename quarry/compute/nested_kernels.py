@@ -463,3 +463,7 @@ __all__ = ["Parts", "as_list_array", "build_list", "cast_nested", "nested_to_tex
 @kernel("to_json")
 def _to_json(name, args, dtype, n):
     return render(to_array(args[0], n), json=True)
+
+
+# the kernels of quarry.logical.spark_support
+from quarry.compute import spark_support_kernels  # noqa: E402,F401

@@ -314,6 +314,7 @@ def select(plan: LogicalPlan, exprs: Sequence[Expr], names: Sequence[str],
         plan, mapping = aggregate(plan, keys, aggs)
         exprs = [over_aggregate(e, mapping, input_ids) for e in exprs]
     plan, exprs = lift_windows(plan, exprs)
+    plan, exprs = lift_unnests(plan, exprs)      # generators (the Spark front end's explode)
     return project(plan, exprs, names)
 
 

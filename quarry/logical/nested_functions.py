@@ -376,3 +376,7 @@ register("typeof", "scalar", lambda n, a: Literal(T.sql_name(a[0].dtype), T.STRI
          nulls=Nulls.TOLERANT, doc="typeof(x): the SQL name of x's type")
 register("to_json", "scalar", lambda n, a: _mk(n, [a[0]], T.STRING), 1, 1,
          doc="to_json(x): x as JSON text (lists as arrays, structs and maps as objects)")
+
+
+# the functions the Spark front end builds Spark's semantics from (registered on import)
+from quarry.logical import spark_support  # noqa: E402,F401

@@ -52,11 +52,11 @@ from quarry.logical.udf import UDAFCall
 from quarry.physical.operators import sort_indices
 
 RANKING_FUNCTIONS = {"row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile"}
-OFFSET_FUNCTIONS = {"lag", "lead"}
-VALUE_FUNCTIONS = {"first_value", "last_value", "nth_value"}
+OFFSET_FUNCTIONS = {"lag", "lead", "lag_ignore_nulls", "lead_ignore_nulls"}
+VALUE_FUNCTIONS = {"first_value", "last_value", "nth_value", "nth_value_ignore_nulls", "last_value_ignore_nulls"}
 # Aggregates computed over any frame (prefix sums or doubling).
 FRAMED_AGGREGATES = {"count", "count_star", "sum", "avg", "min", "max", "any_value", "bool_and", "bool_or",
-                     "product", "var_samp", "var_pop", "stddev_samp", "stddev_pop"}
+                     "product", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "array_agg"}
 # Aggregates computed by grouped aggregation, so only over the whole window partition.
 WHOLE_PARTITION_AGGREGATES = {"median", "string_agg", "approx_count_distinct"}
 # For these, DISTINCT does not change the answer, so any frame works.
@@ -354,7 +354,10 @@ def _offset(name: str, func: Call, layout: _Layout, table: pa.Table) -> pa.Array
     if offset_expr.value is None:
         return pa.nulls(n, func.type)
     offset = max(min(int(offset_expr.value), n + 1), -n - 1)
-    target = np.arange(n, dtype=np.int64) + (offset if name == "lead" else -offset)
+    if name.endswith("_ignore_nulls"):
+        target = _skipping_nulls(values, offset if name.startswith("lead") else -offset)
+    else:
+        target = np.arange(n, dtype=np.int64) + (offset if name == "lead" else -offset)
     inside = (target >= layout.part_start) & (target < layout.part_end)
     taken = values.take(pa.array(np.where(inside, target, 0)))
     return pc.if_else(pa.array(inside), taken, default)
@@ -365,15 +368,50 @@ def _value(name: str, func: Call, layout: _Layout, table: pa.Table, start: np.nd
     values = layout.take(evaluate_array(func.args[0], table))
     if name == "first_value":
         row, present = start, end > start
+    elif name == "last_value_ignore_nulls":
+        # the frame's last non-NULL value: by the running count of non-NULL rows
+        valid = _bools(pc.is_valid(values))
+        positions = np.flatnonzero(valid)
+        running = np.concatenate([[0], np.cumsum(valid)])
+        k = running[np.maximum(end, start)] - 1
+        present = (end > start) & (k >= running[start]) & (k >= 0)
+        row = positions[np.clip(k, 0, max(len(positions) - 1, 0))] if len(positions) else np.zeros_like(k)
+        return _take_or_null(values, row, present)
     elif name == "last_value":
         row, present = end - 1, end > start
     else:
         nth, known = _int_argument(func.args[1], layout, table)
         if (known & (nth <= 0)).any():
             raise DataError("nth_value() needs a position >= 1", hint="positions in the frame count from 1")
+        if name == "nth_value_ignore_nulls":
+            # the nth non-NULL value of the frame: by the running count of non-NULL rows
+            valid = _bools(pc.is_valid(values))
+            positions = np.flatnonzero(valid)
+            before = np.concatenate([[0], np.cumsum(valid)])[start]
+            k = before + np.where(known, nth, 1) - 1
+            row = positions[np.minimum(k, max(len(positions) - 1, 0))] if len(positions) else np.zeros_like(k)
+            present = known & (k < len(positions)) & (row < end) & (end > start)
+            return _take_or_null(values, row, present)
         row = start + np.where(known, nth, 1) - 1
         present = known & (row < end)
     return _take_or_null(values, row, present)
+
+
+def _skipping_nulls(values: pa.Array, offset: int) -> np.ndarray:
+    """Per row, the row ``offset`` non-NULL rows away (negative: before it), or -1 when there is none
+    (the caller keeps it inside the row's partition)."""
+    n = len(values)
+    valid = _bools(pc.is_valid(values))
+    positions = np.flatnonzero(valid)
+    counts = np.cumsum(valid)                     # non-NULL rows up to and including each row
+    if offset < 0:
+        k = counts - valid.astype(np.int64) + offset      # index among non-NULL rows
+    elif offset > 0:
+        k = counts + offset - 1
+    else:
+        return np.arange(n, dtype=np.int64)
+    ok = (k >= 0) & (k < len(positions))
+    return np.where(ok, positions[np.clip(k, 0, max(len(positions) - 1, 0))] if len(positions) else -1, -1)
 
 
 def _int_argument(expr: Expr, layout: _Layout, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
@@ -398,6 +436,12 @@ def _aggregate(w: WindowCall, agg: AggCall, layout: _Layout, table: pa.Table) ->
     if name in WHOLE_PARTITION_AGGREGATES or (agg.distinct and name not in _DISTINCT_INSENSITIVE):
         return _grouped_aggregate(agg, layout, table)
     start, end = frame_bounds(layout, w.frame or default_frame(bool(w.order_by)))
+    if name == "array_agg" and agg.filter is None:
+        # each frame's values as a list (NULLs included, as array_agg), by one take of the frames' ranges
+        from quarry.compute.nested_kernels import build_list, take_ranges
+        values = layout.take(evaluate_array(agg.args[0], table))
+        lengths = np.maximum(end - start, 0).astype(np.int64)
+        return build_list(lengths, take_ranges(values, start.astype(np.int64), lengths), None, agg.dtype)
     values, valid = _aggregate_input(agg, layout, table)
     count = _frame_sum_of_counts(valid, start, end)
     if name in ("count", "count_star"):

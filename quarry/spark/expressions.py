@@ -11,12 +11,13 @@ Where Spark's meaning differs from quarry's SQL defaults, the translation says s
 - names resolve case-insensitively (quarry's rule already);
 - ``orderBy("x")`` sorts ascending with NULLs first, descending with NULLs last (Spark's
   default order, not quarry's NULLS LAST);
-- ``sum`` of integers is ``bigint`` (quarry's exact sum is DECIMAL(38,0));
-- ``dayofweek`` counts 1 = Sunday, ``datediff(end, start)`` takes the end first;
-- integer literals are ``int`` unless they need ``bigint``, as in Spark.
+- integer literals are ``int`` unless they need ``bigint``, as in Spark;
+- Spark's function library (``sum`` of integers is ``bigint``, ``dayofweek`` counts from Sunday,
+  lambdas, generators, ...) is in :mod:`quarry.spark.functions`; lambdas and struct/array/map
+  extraction translate here into the Columns those functions take.
 
-Anything else (lambdas, struct/array extraction, Python UDFs, functions not in the table
-below) raises ``Not supported: ...`` naming it.
+Anything else (Python UDFs, functions neither registered nor in the table below) raises
+``Not supported: ...`` naming it.
 """
 
 from __future__ import annotations
@@ -49,12 +50,27 @@ _EPOCH_TS = datetime.datetime(1970, 1, 1)
 class Translated:
     """One translated expression: the quarry Column and the name Spark gives it."""
 
-    __slots__ = ("column", "name", "star")
+    __slots__ = ("column", "name", "star", "generator", "names")
 
-    def __init__(self, column: Column, name: str, star: bool = False):
+    def __init__(self, column: Column, name: str, star: bool = False, generator=None, names=None):
         self.column = column
         self.name = name
         self.star = star
+        self.generator = generator      # (Spark name, argument Columns) of explode & co.
+        self.names = names              # the aliases of a generator's output columns
+
+    def outputs(self, shape) -> list[Column]:
+        """The named Columns this expression puts in a select list (several for some generators);
+        ``shape(column)`` is the Arrow type of a column over the select's input."""
+        if self.generator is None:
+            return [self.named()]
+        from quarry.spark.functions.nested import generator
+        outs = generator(self.generator[0], self.generator[1], shape)
+        names = self.names or [n for _, n in outs]
+        if len(names) != len(outs):
+            raise SparkError(f"`{self.generator[0]}` gives {len(outs)} column(s) but {len(names)} alias(es)",
+                             error_class="UDTF_ALIAS_NUMBER_MISMATCH")
+        return [c.alias(n) for (c, _), n in zip(outs, names)]
 
     def named(self) -> Column:
         """The Column under its Spark name (stars stay stars: they name many columns)."""
@@ -123,16 +139,8 @@ _SAME = {
     "quarter": "quarter", "weekofyear": "week", "to_date": "to_date",
     "current_date": "current_date", "current_timestamp": "current_timestamp", "now": "now",
     "make_date": "make_date",
-    # aggregates
-    "sum": "sum", "avg": "avg", "mean": "avg", "min": "min", "max": "max", "count": "count",
-    "first": "first", "any_value": "any_value", "stddev": "stddev_samp", "stddev_samp": "stddev_samp",
-    "std": "stddev_samp", "stddev_pop": "stddev_pop", "variance": "var_samp", "var_samp": "var_samp",
-    "var_pop": "var_pop", "approx_count_distinct": "approx_count_distinct", "median": "median",
-    "bool_and": "bool_and", "every": "bool_and", "bool_or": "bool_or", "some": "bool_or", "any": "bool_or",
-    "product": "product", "first_value": "first_value", "last_value": "last_value",
-    # window functions
-    "row_number": "row_number", "rank": "rank", "dense_rank": "dense_rank", "percent_rank": "percent_rank",
-    "cume_dist": "cume_dist", "ntile": "ntile", "lag": "lag", "lead": "lead", "nth_value": "nth_value",
+    # aggregates (the others, and the window functions, are in quarry/spark/functions/)
+    "min": "min", "max": "max", "count": "count", "product": "product",
 }
 
 # the names ExpressionTranslator.function() handles itself (beside the registry and _SAME)
@@ -199,12 +207,13 @@ class ExpressionTranslator:
                 if name == "*":
                     return Translated(col("*"), "*", star=True)
                 return Translated(_owned_column(owner, name), name)
-        if len(parts) > 2:
-            raise not_supported(f"the nested field reference `{a.unparsed_identifier}`")
         if parts[-1] == "*":
+            if len(parts) > 2:
+                raise not_supported(f"the star of a nested field `{a.unparsed_identifier}`")
             return Translated(col(".".join(parts)), "*", star=True)
-        name = ".".join(parts) if len(parts) == 2 else parts[0]
-        return Translated(col(name), parts[-1])
+        if len(parts) == 1:
+            return Translated(col(parts[0]), parts[0])
+        return Translated(_dotted_column(parts), parts[-1])
 
     def _unresolved_star(self, s) -> Translated:
         target = s.unparsed_target if s.HasField("unparsed_target") else ""
@@ -255,6 +264,14 @@ class ExpressionTranslator:
             return _EPOCH + datetime.timedelta(days=literal.date), pa.date32()
         if kind in ("timestamp", "timestamp_ntz"):
             value = _EPOCH_TS + datetime.timedelta(microseconds=getattr(literal, kind))
+            if kind == "timestamp" and self.time_zone not in ("UTC", "Etc/UTC", "Z", "+00:00"):
+                # an instant: quarry keeps the session zone's wall time (see relations._zone_free)
+                import zoneinfo
+                try:
+                    zone = zoneinfo.ZoneInfo(self.time_zone)
+                    value = value.replace(tzinfo=datetime.timezone.utc).astimezone(zone).replace(tzinfo=None)
+                except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                    pass
             return value, pa.timestamp("us")
         if kind == "day_time_interval":
             return datetime.timedelta(microseconds=literal.day_time_interval), None
@@ -263,9 +280,12 @@ class ExpressionTranslator:
     # -- structure ---------------------------------------------------------------------------
 
     def _alias(self, a) -> Translated:
-        if len(a.name) != 1:
-            raise not_supported("an alias with several names (for a generator)")
         inner = self.translate(a.expr)
+        if inner.generator is not None:
+            return Translated(inner.column, a.name[0], generator=inner.generator, names=list(a.name))
+        if len(a.name) != 1:
+            raise SparkError("only a generator (explode, posexplode, inline) takes several aliases",
+                             error_class="MULTI_ALIAS_WITHOUT_GENERATOR")
         return Translated(inner.column.alias(a.name[0]), a.name[0])
 
     def _cast(self, c) -> Translated:
@@ -301,8 +321,16 @@ class ExpressionTranslator:
             return column.asc_nulls_first() if nulls_first else column.asc_nulls_last()
         return column.desc_nulls_first() if nulls_first else column.desc_nulls_last()
 
+    def _call_function(self, c) -> Translated:
+        """``F.call_function(name, ...)``: the same as the function called by name."""
+        return self._unresolved_function(_as_unresolved(c))
+
     def _window(self, w) -> Translated:
         fn_expr = w.window_function
+        if fn_expr.WhichOneof("expr_type") == "call_function":
+            converted = Expression()
+            converted.unresolved_function.CopyFrom(_as_unresolved(fn_expr.call_function))
+            fn_expr = converted
         if fn_expr.WhichOneof("expr_type") != "unresolved_function":
             raise not_supported(f"a window over `{fn_expr.WhichOneof('expr_type')}`")
         call = self.function(fn_expr.unresolved_function)
@@ -353,6 +381,14 @@ class ExpressionTranslator:
     # -- functions ---------------------------------------------------------------------------
 
     def _unresolved_function(self, f) -> Translated:
+        from quarry.spark.functions.nested import GENERATORS
+        lower = f.function_name.lower()
+        if lower in GENERATORS and not f.is_user_defined_function:
+            args = [self.column(a) for a in f.arguments]
+            def elsewhere(ctx, lower=lower):
+                raise SparkError(f"the generator `{lower}` is only allowed in select()",
+                                 error_class="UNSUPPORTED_GENERATOR.OUTSIDE_SELECT")
+            return Translated(Column(elsewhere, lower), "col", generator=(lower, args))
         return Translated(self.function(f).plain(), self._function_name(f))
 
     def _function_name(self, f) -> str:
@@ -431,19 +467,6 @@ class ExpressionTranslator:
             for i in range(2, len(args) - 1, 2):
                 case = case.when(args[i], args[i + 1])
             return Function(case.otherwise(args[-1]) if len(args) % 2 else case)
-        if name == "dayofweek":                        # Spark: 1 = Sunday ... 7 = Saturday
-            return Function(_function_column("dayofweek", args) + lit(1, pa.int32()))
-        if name == "datediff":                         # datediff(end, start) in days
-            if len(args) != 2:
-                raise SparkError("`datediff` takes (end, start)")
-            return Function(_function_column("date_diff", [lit("day"), args[1], args[0]]))
-        if name in ("date_add", "date_sub"):
-            return Function(self._date_add(name, f))
-        if name in ("date_trunc", "trunc"):
-            if len(args) != 2:
-                raise SparkError(f"`{name}` takes two arguments")
-            unit, value = (args[0], args[1]) if name == "date_trunc" else (args[1], args[0])
-            return Function(_function_column("date_trunc", [unit, value]))
         if name == "log" and len(args) == 2:        # log(base, x)
             return Function(_function_column("ln", [args[1]]) / _function_column("ln", [args[0]]))
         if name == "log":
@@ -452,12 +475,6 @@ class ExpressionTranslator:
             if len(args) != 1:
                 raise not_supported("count(DISTINCT ...) of several columns")
             return Function(_function_column("count", args, distinct=True))
-        if name == "count_distinct":
-            return Function(_function_column("count", args, distinct=True))
-        if name == "sum_distinct":
-            return Function(_function_column("sum", args, distinct=True), _bigint_sum)
-        if name == "first" and len(args) == 2:
-            raise not_supported("first(..., ignorenulls)")
         if name in _SAME:
             target = _SAME[name]
             if name == "count" and len(args) == 1:
@@ -470,28 +487,29 @@ class ExpressionTranslator:
             raise not_supported(f"the function `{f.function_name}` ({hint})")
         raise not_supported(f"the function `{f.function_name}`")
 
-    def _date_add(self, name: str, f) -> Column:
-        if len(f.arguments) != 2 or f.arguments[1].WhichOneof("expr_type") != "literal":
-            raise not_supported(f"`{name}` with a number of days that is not a literal")
-        days, _ = self.literal_value(f.arguments[1].literal)
-        if not isinstance(days, int):
-            raise SparkError(f"`{name}` takes a whole number of days")
-        base = self.column(f.arguments[0])
-        step = QF.interval(days=days)
-        return (base + step if name == "date_add" else base - step).cast(pa.date32())
-
-    def _call_function(self, c) -> Translated:
-        """``F.call_function(name, *cols)``: the call of the named function."""
-        f = Expression.UnresolvedFunction(function_name=c.function_name, arguments=c.arguments)
-        return self._unresolved_function(f)
-
     # -- refused -----------------------------------------------------------------------------
 
-    def _lambda_function(self, _):
-        raise not_supported("lambda functions (transform, filter, aggregate, exists)")
+    def _lambda_function(self, lf) -> Translated:
+        from quarry.spark.functions.nested import LambdaColumn
+        names = [".".join(v.name_parts) for v in lf.arguments]
+        body = self.translate(lf.function)
+        shown = ", ".join("namedlambdavariable()" for _ in names)
+        return Translated(LambdaColumn(names, body.column), f"lambdafunction({body.name}, {shown})")
 
-    def _unresolved_extract_value(self, _):
-        raise not_supported("extracting a struct field, array element or map value")
+    def _unresolved_named_lambda_variable(self, v) -> Translated:
+        from quarry.spark.functions.nested import lambda_variable
+        return Translated(lambda_variable(".".join(v.name_parts)), "namedlambdavariable()")
+
+    def _unresolved_extract_value(self, e) -> Translated:
+        from quarry.spark.functions.nested import extract_value
+        child = self.translate(e.child)
+        if e.extraction.WhichOneof("expr_type") == "literal":
+            key, _ = self.literal_value(e.extraction.literal)
+            if isinstance(key, str):
+                return Translated(extract_value(child.column, key), f"{child.name}.{key}" if key else child.name)
+            return Translated(extract_value(child.column, key), f"{child.name}[{_literal_text(key)}]")
+        key_t = self.translate(e.extraction)
+        return Translated(extract_value(child.column, key_t.column), f"{child.name}[{key_t.name}]")
 
     def _common_inline_user_defined_function(self, f):
         raise not_supported(f"the Python UDF `{f.function_name}`")
@@ -511,6 +529,38 @@ def _binary(fname: str, left: Column, right: Column) -> Column:
     if method is not None:
         return getattr(left, method)(right)
     return left.eq_null_safe(right)
+
+
+def _as_unresolved(c):
+    f = Expression.UnresolvedFunction(function_name=c.function_name)
+    f.arguments.extend(c.arguments)
+    return f
+
+
+def _dotted_column(parts: list[str]) -> Column:
+    """``t.x`` (a qualified column) or ``s.a.b`` (a struct column's fields), whichever the input has."""
+    from quarry.errors import QuarryError
+    from quarry.spark.functions.nested import extract_value
+
+    def bind(ctx):
+        if len(parts) == 2:
+            try:
+                return col(".".join(parts)).bind(ctx)
+            except QuarryError:
+                pass
+        for head in (1, 2):
+            if head >= len(parts):
+                break
+            try:
+                base = col(".".join(parts[:head])).bind(ctx)
+            except QuarryError:
+                continue
+            column = Column(lambda _ctx, base=base: base, parts[head - 1])
+            for name in parts[head:]:
+                column = extract_value(column, name)
+            return column.bind(ctx)
+        return col(".".join(parts)).bind(ctx)          # the binder's own error, with its suggestion
+    return Column(bind, parts[-1])
 
 
 def _owned_column(owner, name: str) -> Column:

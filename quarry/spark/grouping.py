@@ -195,6 +195,16 @@ def pivot_aggregate(translator, df, a, keys: list) -> object:
     key_names = first.columns[:len(keys)]
     types = {f.name: f.type for f in first.schema}
     several = len(translated) > 1
+    if not all(_pivots_first(types[f"__agg{i}"]) for i in range(len(translated))):
+        # Spark's other plan: each aggregate over the rows of each value (CASE WHEN pivot = v THEN
+        # arg END), so a group without the value gets the aggregate of no rows ([] for collect_list)
+        outputs = []
+        for v, dtype in values:
+            label = _value_label(v, dtype)
+            for e, t in zip(a.aggregate_expressions, translated):
+                outputs.append(_filtered_aggregate(translator, e, a.pivot.col, v, dtype)
+                               .alias(f"{label}_{t.name}" if several else label))
+        return df.group_by(*keys).agg(*outputs) if keys else df.agg(*outputs)
     outputs = []
     pv = col("__pivot")
     for v, dtype in values:
@@ -205,6 +215,61 @@ def pivot_aggregate(translator, df, a, keys: list) -> object:
             outputs.append(picked.alias(f"{label}_{t.name}" if several else label))
     key_columns = [first[name] for name in key_names]
     return first.group_by(*key_columns).agg(*outputs) if keys else first.agg(*outputs)
+
+
+def _pivots_first(dtype) -> bool:
+    """Whether Spark pivots an aggregate of this result type in two steps (its PivotFirst takes the
+    fixed-width numbers, booleans and decimals; a group without a value then gets NULL)."""
+    return T.is_numeric(dtype) or pa.types.is_boolean(dtype)
+
+
+def _filtered_aggregate(translator, agg_expr, pivot_col, value, dtype):
+    """``agg(x)`` over the rows where the pivot column is ``value``: the call with its first argument
+    (and any other that is not a literal) as ``CASE WHEN pivot = value THEN arg END``, translated as any
+    call, so every aggregate of the registry pivots (NULLs are what aggregates skip)."""
+    from pyspark.sql.connect.proto import expressions_pb2
+    Expression = expressions_pb2.Expression
+    e = agg_expr.alias.expr if agg_expr.WhichOneof("expr_type") == "alias" else agg_expr
+    if e.WhichOneof("expr_type") != "unresolved_function":
+        raise not_supported("pivot over an expression that is not an aggregate call")
+    f = e.unresolved_function
+    condition = Expression(unresolved_function=Expression.UnresolvedFunction(
+        function_name="isnull" if value is None else "==",
+        arguments=[pivot_col] if value is None else [pivot_col, _literal_message(value)]))
+    rewritten = Expression.UnresolvedFunction(function_name=f.function_name, is_distinct=f.is_distinct)
+    for i, arg in enumerate(f.arguments):
+        if arg.WhichOneof("expr_type") == "unresolved_star":          # count(*): count the matching rows
+            arg = Expression(literal=Expression.Literal(integer=1))
+        if i == 0 or arg.WhichOneof("expr_type") != "literal":
+            arg = Expression(unresolved_function=Expression.UnresolvedFunction(
+                function_name="when", arguments=[condition, arg]))
+        rewritten.arguments.append(arg)
+    return translator.expressions.function(rewritten).plain()
+
+
+def _literal_message(value):
+    """A Spark Connect literal of a pivot value (as the client would send it)."""
+    import datetime
+    import decimal
+    from pyspark.sql.connect.proto import expressions_pb2
+    L = expressions_pb2.Expression.Literal
+    if isinstance(value, bool):
+        lit_ = L(boolean=value)
+    elif isinstance(value, int):
+        lit_ = L(long=value)
+    elif isinstance(value, float):
+        lit_ = L(double=value)
+    elif isinstance(value, str):
+        lit_ = L(string=value)
+    elif isinstance(value, datetime.datetime):
+        raise not_supported("pivot on timestamp values with a collection aggregate")
+    elif isinstance(value, datetime.date):
+        lit_ = L(date=(value - datetime.date(1970, 1, 1)).days)
+    elif isinstance(value, decimal.Decimal):
+        lit_ = L(decimal=L.Decimal(value=str(value)))
+    else:
+        raise not_supported(f"pivot on a value of type {type(value).__name__} with a collection aggregate")
+    return expressions_pb2.Expression(literal=lit_)
 
 
 def _one(column, dtype):

@@ -89,8 +89,17 @@ class RelationTranslator:
             self.by_plan_id[rel.common.plan_id] = df
         return df
 
-    def _columns(self, exprs) -> list:
-        return [self.expressions.translate(e).named() for e in exprs]
+    def _columns(self, exprs, df: DataFrame | None = None) -> list:
+        """The named Columns of a select list (a generator may give several; ``df`` is the input)."""
+        def shape(column):
+            if df is None:
+                raise SparkError("a generator (explode, posexplode, inline) is only allowed in select()",
+                                 error_class="UNSUPPORTED_GENERATOR.OUTSIDE_SELECT")
+            return df.select(column.alias("__shape")).schema.field(0).type
+        out = []
+        for e in exprs:
+            out.extend(self.expressions.translate(e).outputs(shape))
+        return out
 
     # -- sources -----------------------------------------------------------------------------
 
@@ -140,7 +149,7 @@ class RelationTranslator:
                     table = table.cast(pa.schema([pa.field(f.name, f.type, True) for f in schema]))
         if table is None:
             raise SparkError("a local relation without data or schema")
-        return DataFrame.from_arrow(self.session, _zone_free(table), "local")
+        return DataFrame.from_arrow(self.session, _zone_free(table, self.state.time_zone), "local")
 
     def _range(self, r) -> DataFrame:
         start = r.start if r.HasField("start") else 0
@@ -180,9 +189,9 @@ class RelationTranslator:
         if not p.HasField("input"):
             # select without a FROM: one row
             one = DataFrame.from_arrow(self.session, pa.table({"__one": [1]}), "one")
-            return one.select(*self._columns(p.expressions))
+            return one.select(*self._columns(p.expressions, one))
         df = self.translate(p.input)
-        return df.select(*self._columns(p.expressions))
+        return df.select(*self._columns(p.expressions, df))
 
     def _filter(self, f) -> DataFrame:
         df = self.translate(f.input)
@@ -194,7 +203,16 @@ class RelationTranslator:
         for a in w.aliases:
             if len(a.name) != 1:
                 raise not_supported("withColumns with a multi-part name")
-            pairs[a.name[0]] = self.expressions.column(a.expr)
+            t = self.expressions.translate(a.expr)
+            if t.generator is not None:
+                # withColumn("w", explode(...)): the row repeated per element, as in select
+                outs = t.outputs(lambda c: df.select(c.alias("__shape")).schema.field(0).type)
+                if len(outs) != 1:
+                    raise SparkError(f"`{t.generator[0]}` gives {len(outs)} columns; withColumn takes one",
+                                     error_class="UDTF_ALIAS_NUMBER_MISMATCH")
+                pairs[a.name[0]] = outs[0]
+            else:
+                pairs[a.name[0]] = t.column
         return df.with_columns(pairs)
 
     def _with_columns_renamed(self, w) -> DataFrame:
@@ -300,10 +318,58 @@ class RelationTranslator:
             from quarry.spark import grouping
             return grouping.aggregate(self, df, a)      # rollup, cube, grouping sets, pivot (grouping.py)
         keys = [self.expressions.translate(g).named() for g in a.grouping_expressions]
+        df, keys = self._expand_sliding_windows(df, a.grouping_expressions, keys)
         aggs = self._columns(a.aggregate_expressions)
         if not aggs:
             return df.select(*keys).distinct() if keys else df
+        names = [self.expressions.translate(g).name for g in a.grouping_expressions]
+        types = [df.select(k.alias("__shape")).schema.field(0).type for k in keys] if keys else []
+        if any(pa.types.is_struct(t) for t in types):
+            return self._group_by_structs(df, keys, names, types, aggs)
         return df.group_by(*keys).agg(*aggs)
+
+    def _expand_sliding_windows(self, df: DataFrame, exprs, keys: list) -> tuple[DataFrame, list]:
+        """``groupBy(window(ts, width, slide))``: each row repeated once per window it is in (a
+        select with the windows' generator), then grouped by the window column."""
+        from quarry.api.column import col
+        from quarry.spark.functions.dates import SlidingWindow
+        sliding = [i for i, e in enumerate(exprs) if isinstance(self.expressions.translate(e).column, SlidingWindow)]
+        if not sliding:
+            return df, keys
+        extra = {i: f"__window{i}" for i in sliding}
+        df = df.select("*", *[keys[i].alias(name) for i, name in extra.items()])
+        names = [self.expressions.translate(e).name for e in exprs]
+        return df, [col(extra[i]).alias(names[i]) if i in extra else k for i, k in enumerate(keys)]
+
+    def _group_by_structs(self, df: DataFrame, keys: list, names: list, types: list, aggs: list) -> DataFrame:
+        """``groupBy(window(...))`` and other STRUCT keys: grouped by the struct's fields (quarry groups
+        by scalar keys), the struct put back together over the result."""
+        from quarry.api.column import Column, col
+        from quarry.logical.nested_functions import struct_pack
+        from quarry.spark.functions.nested import extract_value
+        flat, rebuild = [], []
+        for i, (k, name, t) in enumerate(zip(keys, names, types)):
+            if pa.types.is_struct(t):
+                parts = [f"__key{i}_{j}" for j in range(t.num_fields)]
+                flat += [extract_value(k, f.name).alias(part) for f, part in zip(t, parts)]
+                rebuild.append((name, [f.name for f in t], parts))
+            else:
+                flat.append(k)
+                rebuild.append((name, None, None))
+        grouped = df.group_by(*flat).agg(*aggs)
+        outputs = []
+        position = 0
+        for name, fields, parts in rebuild:
+            if fields is None:
+                outputs.append(grouped.columns[position])
+                position += 1
+                continue
+            columns = [col(part) for part in parts]
+            outputs.append(Column(lambda ctx, fields=fields, columns=columns:
+                                  struct_pack(fields, [c.bind(ctx) for c in columns]), name).alias(name))
+            position += len(parts)
+        outputs += grouped.columns[position:]
+        return grouped.select(*outputs)
 
     def _set_op(self, s) -> DataFrame:
         left = self.translate(s.left_input)
@@ -458,16 +524,22 @@ def _json_type(t, time_zone: str) -> pa.DataType:
     raise not_supported(f"the schema type `{kind}`")
 
 
-def _zone_free(table: pa.Table) -> pa.Table:
-    """Timestamps with a zone as quarry's zone-less timestamps (the same instants, in UTC)."""
+def _zone_free(table: pa.Table, time_zone: str = "UTC") -> pa.Table:
+    """Timestamps with a zone as quarry's zone-less timestamps: the wall time in the session time zone
+    (``spark.sql.session.timeZone``), which is what Spark shows and computes fields (hour, day) in."""
     if not any(pa.types.is_timestamp(f.type) and f.type.tz is not None for f in table.schema):
         return table
     fields = [pa.field(f.name, pa.timestamp("us"), f.nullable) if pa.types.is_timestamp(f.type) and f.type.tz
               else f for f in table.schema]
-    # a zoned timestamp holds UTC instants: dropping the zone keeps the same instants, as UTC wall time
-    columns = [c.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).cast(pa.timestamp("us"))
-               if pa.types.is_timestamp(c.type) and c.type.tz else c for c in table.columns]
+    columns = [_session_wall_time(c, time_zone) if pa.types.is_timestamp(c.type) and c.type.tz else c
+               for c in table.columns]
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _session_wall_time(column, time_zone: str):
+    """Zoned instants as the session zone's wall times (zone-less)."""
+    zoned = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us", tz=time_zone))
+    return pc.local_timestamp(zoned).cast(pa.timestamp("us"))
 
 
 def _check_options(fmt: str, options: dict, allowed: set) -> None:

@@ -196,8 +196,9 @@ def test_group_by_agg_against_duckdb(spark, duckdb_tpch):
         "SELECT l_returnflag, l_linestatus, sum(l_quantity), avg(l_discount), count(*), count(DISTINCT l_suppkey) "
         "FROM lineitem WHERE l_shipdate <= DATE '1998-09-02' GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
     actual = rows(got)
+    # avg of a decimal is a decimal in Spark (precision + 4, scale + 4); DuckDB answers a double
     assert [r[:3] + r[4:] for r in actual] == [r[:3] + r[4:] for r in expected]
-    assert all(abs(a[3] - e[3]) < 1e-12 for a, e in zip(actual, expected))
+    assert all(abs(float(a[3]) - float(e[3])) < 1e-6 for a, e in zip(actual, expected))
 
 
 def test_tpch_q3_with_the_dataframe_api(spark, duckdb_tpch):
@@ -391,7 +392,7 @@ def test_unknown_table_and_syntax_errors(spark):
 
 
 def test_unsupported_things_are_refused_by_name(people):
-    with pytest.raises(UnsupportedOperationException, match="Not supported: the function `collect_list`"):
-        people.groupBy("city").agg(F.collect_list("name")).collect()
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the map higher-order function"):
+        people.select(F.transform_values(F.create_map("id", "name"), lambda k, v: v)).collect()
     with pytest.raises(UnsupportedOperationException, match="Not supported: the relation `with_watermark`"):
         people.withWatermark("name", "1 minute").collect()

@@ -1,5 +1,394 @@
-"""Spark's aggregates functions, with Spark's semantics (see docs/spark.md, "Functions")."""
+"""Spark's aggregate functions, with Spark's semantics (see docs/spark.md, "Functions").
+
+Where quarry has the aggregate under Spark's meaning it is called directly; the others are built
+from quarry's aggregates at binding time: ``collect_list`` is ``array_agg`` without its NULLs,
+``first``/``last`` take the first/last element of the group's list (NULLs kept unless ignorenulls),
+``max_by`` the value at the position of the maximum, the moments (``corr``, ``covar_*``,
+``skewness``, ``kurtosis``) come from averages of powers, and ``percentile``/``percentile_approx``/
+``mode`` are list kernels over the group's values.
+"""
 
 from __future__ import annotations
 
-from quarry.spark.functions.base import Call, Function, spark_function  # noqa: F401
+import pyarrow as pa
+
+from quarry.api.column import Column, _function_column
+from quarry.logical import builder as B
+from quarry.logical import functions as FN
+from quarry.logical import types as T
+from quarry.logical.expressions import Expr, Literal
+from quarry.spark.errors import SparkError, not_supported
+from quarry.spark.functions.base import Call, Function, spark_function
+from quarry.spark.functions.nested import _call, _case, _lambda, _null_of
+
+__all__: list[str] = []
+
+
+def _agg(ctx, name: str, args: list[Expr], distinct: bool = False) -> Expr:
+    return B.aggregate_call(name, lambda: args, allowed=ctx.allow_aggregates, place=f"in {ctx.method}",
+                            distinct=distinct)
+
+
+def _aggregate_column(build, *columns: Column, name: str) -> Column:
+    """An aggregate built from quarry aggregates: ``build(ctx, *argument expressions)``."""
+    def bind(ctx):
+        inner = ctx.derive(allow_aggregates=False, allow_windows=False)
+        return build(ctx, *[c.bind(inner) for c in columns])
+    return Column(bind, name)
+
+
+def _values(ctx, x: Expr, keep_nulls: bool) -> Expr:
+    """The group's values of ``x`` in input order, as a list (without NULLs unless ``keep_nulls``)."""
+    lst = _agg(ctx, "array_agg", [x])
+    if not keep_nulls:
+        lst = _call("list_filter", lst, _lambda(x.dtype, lambda v, i: _call("is_not_null", v)))
+    return lst
+
+
+def _drop_flag(name, args, call):
+    return f"{name}({args[0]})"
+
+
+def _list_finish(distinct: bool):
+    """After ``array_agg`` (grouped or over a window): the NULLs dropped (and duplicates), ``[]`` for none."""
+    def finish(column: Column) -> Column:
+        def build(lst):
+            element = lst.dtype.value_type
+            kept = _call("list_filter", lst, _lambda(element, lambda v, i: _call("is_not_null", v)))
+            if distinct:
+                kept = _call("list_distinct", kept)
+            return _call("coalesce", kept, FN.cast(_call("list_value"), pa.list_(element)))
+        from quarry.spark.functions.nested import expr_column
+        return expr_column(build, column)
+    return finish
+
+
+@spark_function("collect_list", "array_agg")
+def _collect_list(call: Call):
+    call.expect(1)
+    return Function(_function_column("array_agg", call.args), _list_finish(False))
+
+
+@spark_function("collect_set")
+def _collect_set(call: Call):
+    call.expect(1)
+    return Function(_function_column("array_agg", call.args), _list_finish(True))
+
+
+def _first_last(index: int):
+    def builder(call: Call):
+        call.expect(1, 2)
+        ignore = bool(call.literal(1, False))
+        x = call.args[0]
+
+        def bind(ctx):
+            if ctx.window_function:
+                # over a window: the frame's first/last value (NULLs kept unless ignorenulls)
+                inner = ctx.derive(window_function=False, allow_windows=False, allow_aggregates=False)
+                value = x.bind(inner)
+                if not ignore:
+                    return FN.call("first_value" if index == 1 else "last_value", [value])
+                if index == 1:
+                    return FN.call("nth_value_ignore_nulls", [value, FN.lit(1)])
+                return FN.call("last_value_ignore_nulls", [value])
+            inner = ctx.derive(allow_aggregates=False, allow_windows=False)
+            return _call("list_extract", _values(ctx, x.bind(inner), not ignore), FN.lit(index))
+        return Column(bind, call.name, window_func="first_value" if index == 1 else "last_value")
+    return builder
+
+
+spark_function("first", "first_value", namer=_drop_flag)(_first_last(1))
+spark_function("last", "last_value", namer=_drop_flag)(_first_last(-1))
+
+
+@spark_function("any_value", namer=_drop_flag)
+def _any_value(call: Call):
+    call.expect(1, 2)
+    # quarry's any_value skips NULLs; Spark's may return one unless ignoreNulls: the NULL-skipping one is
+    # a valid answer to both
+    return _function_column("any_value", call.args[:1])
+
+
+@spark_function("count_distinct", "countdistinct")
+def _count_distinct(call: Call):
+    if len(call.args) != 1:
+        raise not_supported("count_distinct of several columns")
+    return _function_column("count", call.args, distinct=True)
+
+
+@spark_function("count_if")
+def _count_if(call: Call):
+    call.expect(1)
+    return _aggregate_column(
+        lambda ctx, c: _agg(ctx, "count", [_case(FN.cast(c, T.BOOL), FN.lit(1), _null_of(T.INT32))]),
+        call.args[0], name=call.name)
+
+
+@spark_function("approx_count_distinct")
+def _approx_count_distinct(call: Call):
+    call.expect(1, 2)
+    return _function_column("approx_count_distinct", call.args[:1])
+
+
+def _sum_finish(column: Column) -> Column:
+    """Spark's sum types: integers -> bigint, decimal(p, s) -> decimal(min(38, p + 10), s)."""
+    def bind(ctx):
+        e = column.bind(ctx)
+        arg = e.args[0] if getattr(e, "args", None) else None
+        if arg is not None and T.is_integer(arg.dtype):
+            return FN.cast(e, T.INT64, explicit=True)
+        if arg is not None and T.is_decimal(arg.dtype):
+            return FN.cast(e, pa.decimal128(min(38, arg.dtype.precision + 10), arg.dtype.scale), explicit=True)
+        return e
+    return Column(bind, column.name)
+
+
+def _avg_finish(column: Column) -> Column:
+    """Spark's avg types: decimal(p, s) -> decimal(min(38, p + 4), min(38, s + 4)), others double."""
+    def bind(ctx):
+        e = column.bind(ctx)
+        arg = e.args[0] if getattr(e, "args", None) else None
+        if arg is not None and T.is_decimal(arg.dtype):
+            return FN.cast(e, pa.decimal128(min(38, arg.dtype.precision + 4), min(38, arg.dtype.scale + 4)),
+                           explicit=True)
+        return FN.cast(e, T.FLOAT64, explicit=True)
+    return Column(bind, column.name)
+
+
+@spark_function("sum")
+def _sum(call: Call):
+    call.expect(1)
+    from quarry.api.column import _function_column
+    return Function(_function_column("sum", call.args, distinct=call.distinct), _sum_finish)
+
+
+@spark_function("sum_distinct", "sumdistinct")
+def _sum_distinct(call: Call):
+    call.expect(1)
+    from quarry.api.column import _function_column
+    return Function(_function_column("sum", call.args, distinct=True), _sum_finish)
+
+
+@spark_function("avg", "mean")
+def _avg(call: Call):
+    call.expect(1)
+    from quarry.api.column import _function_column
+    return Function(_function_column("avg", call.args, distinct=call.distinct), _avg_finish)
+
+
+def _double(e: Expr) -> Expr:
+    return FN.cast(e, T.FLOAT64, explicit=True)
+
+
+def _moments(ctx, x: Expr, y: Expr | None = None):
+    """avg(x), avg(y), avg(x*y) and count over the rows where x (and y) are not NULL."""
+    x = _double(x)
+    if y is not None:
+        y = _double(y)
+        both = _call("and", _call("is_not_null", x), _call("is_not_null", y))
+        x = _case(both, x, _null_of(T.FLOAT64))
+        y = _case(both, y, _null_of(T.FLOAT64))
+    return x, y
+
+
+def _f(v: float) -> Expr:
+    return Literal(float(v), T.FLOAT64)
+
+
+@spark_function("covar_pop", "covar_samp", "corr")
+def _covariance(call: Call):
+    call.expect(2)
+    name = call.name
+
+    def build(ctx, x, y):
+        x, y = _moments(ctx, x, y)
+        n = _double(_agg(ctx, "count", [x]))
+        mx, my = _agg(ctx, "avg", [x]), _agg(ctx, "avg", [y])
+        mxy = _agg(ctx, "avg", [_call("multiply", x, y)])
+        cov = _call("subtract", mxy, _call("multiply", mx, my))
+        if name == "covar_pop":
+            return _case(_call("equal", n, _f(0)), _null_of(T.FLOAT64), cov)
+        if name == "covar_samp":
+            # Spark: NULL for one row (n - 1 = 0)
+            return _case(_call("less_equal", n, _f(1)), _null_of(T.FLOAT64),
+                         _call("divide", _call("multiply", cov, n), _call("subtract", n, _f(1))))
+        sx, sy = _agg(ctx, "stddev_pop", [x]), _agg(ctx, "stddev_pop", [y])
+        denominator = _call("multiply", sx, sy)
+        return _case(_call("equal", n, _f(0)), _null_of(T.FLOAT64),
+                     _call("equal", denominator, _f(0)), _null_of(T.FLOAT64),
+                     _call("divide", cov, denominator))
+    return _aggregate_column(build, *call.args, name=name)
+
+
+@spark_function("skewness", "kurtosis")
+def _shape_moments(call: Call):
+    call.expect(1)
+    name = call.name
+
+    def build(ctx, x):
+        x, _ = _moments(ctx, x)
+        m1 = _agg(ctx, "avg", [x])
+        m2 = _agg(ctx, "avg", [_call("multiply", x, x)])
+        m3 = _agg(ctx, "avg", [_call("multiply", _call("multiply", x, x), x)])
+        mul, sub, add = (lambda a, b: _call("multiply", a, b)), (lambda a, b: _call("subtract", a, b)), \
+            (lambda a, b: _call("add", a, b))
+        var = sub(m2, mul(m1, m1))                                            # central 2nd moment
+        if name == "skewness":
+            c3 = add(sub(m3, mul(_f(3), mul(m1, m2))), mul(_f(2), mul(m1, mul(m1, m1))))
+            value = _call("divide", c3, _call("power", var, _f(1.5)))
+        else:
+            m4 = _agg(ctx, "avg", [_call("multiply", _call("multiply", x, x), _call("multiply", x, x))])
+            c4 = add(sub(add(sub(m4, mul(_f(4), mul(m1, m3))), mul(_f(6), mul(mul(m1, m1), m2))),
+                         mul(_f(3), mul(mul(m1, m1), mul(m1, m1)))), _f(0))
+            value = sub(_call("divide", c4, mul(var, var)), _f(3))
+        # Spark (statisticalAggregate not legacy): NULL without rows and when all values are equal (0 / 0)
+        return _case(_call("is_null", var), _null_of(T.FLOAT64),
+                     _call("less_equal", _call("abs", var), _f(1e-300)), _null_of(T.FLOAT64), value)
+    return _aggregate_column(build, *call.args, name=name)
+
+
+@spark_function("max_by", "min_by")
+def _max_by(call: Call):
+    call.expect(2)
+    largest = call.name == "max_by"
+
+    def build(ctx, x, order):
+        values, keys = _agg(ctx, "array_agg", [x]), _agg(ctx, "array_agg", [order])
+        best = _agg(ctx, "max" if largest else "min", [order])
+        # the value of the (first) row whose ordering value is the largest / smallest
+        return _call("list_extract", values, _call("list_position", keys, best))
+    return _aggregate_column(build, *call.args, name=call.name)
+
+
+@spark_function("mode", namer=_drop_flag)
+def _mode(call: Call):
+    call.expect(1, 2)
+    return _aggregate_column(lambda ctx, x: _call("spark_list_mode", _agg(ctx, "array_agg", [x])), call.args[0],
+                             name=call.name)
+
+
+def _percentages(call: Call, i: int):
+    p = call.protos[i]
+    kind = p.WhichOneof("expr_type")
+    if kind == "literal":
+        lit = p.literal
+        if lit.WhichOneof("literal_type") == "array":
+            return [call.translator.literal_value(e)[0] for e in lit.array.elements]
+        return call.literal(i)
+    if kind == "unresolved_function" and p.unresolved_function.function_name.lower() == "array":
+        return [call.translator.literal_value(a.literal)[0] for a in p.unresolved_function.arguments]
+    raise SparkError(f"`{call.name}` takes the percentage as a literal", error_class="DATATYPE_MISMATCH")
+
+
+def _percentile(interpolate: bool):
+    def builder(call: Call):
+        call.expect(2, 3)
+        p = _percentages(call, 1)
+        if isinstance(p, list):
+            p_lit = Literal([float(v) for v in p], pa.list_(T.FLOAT64))
+        else:
+            p_lit = Literal(float(p), T.FLOAT64)
+        return _aggregate_column(
+            lambda ctx, x: _call("spark_list_percentile", _agg(ctx, "array_agg", [x]), p_lit, FN.lit(interpolate)),
+            call.args[0], name=call.name)
+    return builder
+
+
+spark_function("percentile")(_percentile(True))
+spark_function("percentile_approx", "approx_percentile")(_percentile(False))
+
+
+@spark_function("median")
+def _median(call: Call):
+    call.expect(1)
+    return _aggregate_column(lambda ctx, x: _call("spark_list_percentile", _agg(ctx, "array_agg", [x]),
+                                                  Literal(0.5, T.FLOAT64), FN.lit(True)), call.args[0], name="median")
+
+
+@spark_function("listagg", "string_agg")
+def _listagg(call: Call):
+    call.expect(1, 2)
+    sep = call.args[1] if len(call.args) > 1 else None
+
+    if call.distinct:
+        return _listagg_distinct(call)
+
+    def build(ctx, x, *rest):
+        delimiter = rest[0] if rest else Literal("", T.STRING)
+        return _agg(ctx, "string_agg", [FN.cast(x, T.STRING), delimiter])
+    cols = [call.args[0]] + ([sep] if sep is not None else [])
+    return _aggregate_column(build, *cols, name=call.name)
+
+
+@spark_function("bool_and", "every")
+def _bool_and(call: Call):
+    call.expect(1)
+    return _function_column("bool_and", call.args)
+
+
+@spark_function("bool_or", "some", "any")
+def _bool_or(call: Call):
+    call.expect(1)
+    return _function_column("bool_or", call.args)
+
+
+@spark_function("stddev", "std", "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop")
+def _spread(call: Call):
+    call.expect(1)
+    target = {"stddev": "stddev_samp", "std": "stddev_samp", "variance": "var_samp"}.get(call.name, call.name)
+    from quarry.api.column import _function_column
+    return Function(_function_column(target, call.args, distinct=call.distinct))
+
+
+@spark_function("listagg_distinct", "string_agg_distinct")
+def _listagg_distinct(call: Call):
+    call.expect(1, 2)
+    sep = call.args[1] if len(call.args) > 1 else None
+
+    def build(ctx, x, *rest):
+        delimiter = rest[0] if rest else Literal("", T.STRING)
+        values = _call("spark_array_distinct", _values(ctx, FN.cast(x, T.STRING), False))
+        joined = _call("array_to_string", values, delimiter)
+        # no values: NULL, as listagg
+        return _case(_call("equal", _call("list_length", values), FN.lit(0, T.INT64)), _null_of(T.STRING), joined)
+    return _aggregate_column(build, *([call.args[0]] + ([sep] if sep is not None else [])), name=call.name)
+
+
+@spark_function("regr_count", "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy", "regr_sxy", "regr_slope",
+                "regr_intercept", "regr_r2")
+def _regression(call: Call):
+    call.expect(2)
+    name = call.name
+
+    def build(ctx, y, x):
+        # over the rows where both y and x are not NULL
+        x, y = _moments(ctx, x, y)
+        n = _agg(ctx, "count", [x])
+        if name == "regr_count":
+            return n
+        nd = _double(n)
+        mx, my = _agg(ctx, "avg", [x]), _agg(ctx, "avg", [y])
+        if name == "regr_avgx":
+            return mx
+        if name == "regr_avgy":
+            return my
+        mul, sub, div = (lambda a, b: _call("multiply", a, b)), (lambda a, b: _call("subtract", a, b)), \
+            (lambda a, b: _call("divide", a, b))
+        var_x = sub(_agg(ctx, "avg", [mul(x, x)]), mul(mx, mx))
+        var_y = sub(_agg(ctx, "avg", [mul(y, y)]), mul(my, my))
+        cov = sub(_agg(ctx, "avg", [mul(x, y)]), mul(mx, my))
+        empty = _call("equal", nd, _f(0))
+        if name in ("regr_sxx", "regr_syy", "regr_sxy"):
+            value = mul({"regr_sxx": var_x, "regr_syy": var_y, "regr_sxy": cov}[name], nd)
+            return _case(empty, _null_of(T.FLOAT64), value)
+        flat_x = _call("less_equal", _call("abs", var_x), _f(1e-300))
+        slope = div(cov, var_x)
+        if name == "regr_slope":
+            return _case(empty, _null_of(T.FLOAT64), flat_x, _null_of(T.FLOAT64), slope)
+        if name == "regr_intercept":
+            return _case(empty, _null_of(T.FLOAT64), flat_x, _null_of(T.FLOAT64), sub(my, mul(slope, mx)))
+        # regr_r2: NULL when x is constant, 1 when y is constant, else corr squared
+        flat_y = _call("less_equal", _call("abs", var_y), _f(1e-300))
+        r2 = div(mul(cov, cov), mul(var_x, var_y))
+        return _case(empty, _null_of(T.FLOAT64), flat_x, _null_of(T.FLOAT64), flat_y, _f(1.0), r2)
+    return _aggregate_column(build, *call.args, name=name)

@@ -77,35 +77,19 @@ for _kind in ("double", "integer"):
                 "tuple_union_theta"):
         REFUSED[f"{_fn}_{_kind}"] = _SKETCH
 
-_F16B = "part of the date/time, aggregate, window and collection families (issue #16, second half)"
+_F16B = "not in quarry's date/time, aggregate, window and collection families yet"
 
-# f16b family: date/time, aggregate, window and collection functions not handled yet on this branch.
-# The merger drops each entry that branch f16b implements.
+# date/time, aggregate, window and collection functions the registry does not hold
 REFUSED_F16B: dict[str, str] = {name: _F16B for name in """
-add_months aggregate approx_percentile array array_agg array_append array_compact array_contains
-array_distinct array_except array_insert array_intersect array_join array_max array_min array_position
-array_prepend array_remove array_repeat array_size array_sort array_union arrays_overlap arrays_zip bit_and
-bit_or bit_xor bitmap_and_agg bitmap_construct_agg bitmap_or_agg cardinality collect_list collect_set
-convert_timezone corr count_if covar_pop covar_samp create_map curdate current_time current_timezone
-date_diff date_format date_from_unix_date date_part dateadd datepart dayname element_at exists explode
-explode_outer extract filter flatten forall from_unixtime from_utc_timestamp get grouping grouping_id
-histogram_numeric hll_sketch_agg hll_union_agg inline inline_outer kurtosis last last_day listagg
-listagg_distinct localtimestamp make_dt_interval make_interval make_time make_timestamp make_timestamp_ltz
-make_timestamp_ntz make_ym_interval map_concat map_contains_key map_entries map_filter map_from_arrays
-map_from_entries map_keys map_values map_zip_with max_by min_by mode monthname months_between named_struct
-next_day percentile percentile_approx posexplode posexplode_outer reduce regr_avgx regr_avgy regr_count
-regr_intercept regr_r2 regr_slope regr_sxx regr_sxy regr_syy sequence session_window shuffle size
-skewness slice sort_array str_to_map string_agg string_agg_distinct struct theta_intersection_agg
+array_insert bit_and bit_or bit_xor bitmap_and_agg bitmap_construct_agg bitmap_or_agg convert_timezone
+current_time grouping grouping_id histogram_numeric hll_sketch_agg hll_union_agg make_dt_interval
+make_interval make_time make_ym_interval map_concat session_window shuffle str_to_map theta_intersection_agg
 theta_sketch_agg theta_union_agg time_bucket time_diff time_from_micros time_from_millis time_from_seconds
-time_to_micros time_to_millis time_to_seconds time_trunc timestamp_add timestamp_diff timestamp_micros
-timestamp_millis timestamp_seconds to_time to_timestamp to_timestamp_ltz to_timestamp_ntz to_unix_timestamp
-to_utc_timestamp transform transform_keys transform_values try_avg try_element_at try_make_interval
-try_make_timestamp try_make_timestamp_ltz try_make_timestamp_ntz try_sum try_to_date try_to_time
-try_to_timestamp unix_date unix_micros unix_millis unix_seconds unix_timestamp weekday window window_time
-zip_with
-kll_sketch_agg_bigint kll_sketch_agg_double kll_sketch_agg_float kll_merge_agg_bigint kll_merge_agg_double
-kll_merge_agg_float tuple_intersection_agg_double tuple_intersection_agg_integer tuple_sketch_agg_double
-tuple_sketch_agg_integer tuple_union_agg_double tuple_union_agg_integer
+time_to_micros time_to_millis time_to_seconds time_trunc timestamp_add timestamp_diff to_time try_avg
+try_make_interval try_make_timestamp try_make_timestamp_ltz try_make_timestamp_ntz try_sum try_to_time
+window_time kll_sketch_agg_bigint kll_sketch_agg_double kll_sketch_agg_float kll_merge_agg_bigint
+kll_merge_agg_double kll_merge_agg_float tuple_intersection_agg_double tuple_intersection_agg_integer
+tuple_sketch_agg_double tuple_sketch_agg_integer tuple_union_agg_double tuple_union_agg_integer
 """.split()}
 
 # public names of pyspark.sql.functions that build something other than a function call

@@ -1,0 +1,120 @@
+"""Spark's aggregate functions through the real pyspark-client; expected values from Spark's
+documentation (pyspark docstring examples) and its NULL and result-type rules."""
+
+from __future__ import annotations
+
+import decimal
+
+import pytest
+from pyspark.sql import functions as F
+from pyspark.sql.types import DecimalType, DoubleType, LongType
+
+
+@pytest.fixture(scope="module")
+def data(spark):
+    return spark.createDataFrame(
+        [("a", 2, 1.0), ("a", None, 2.0), ("a", 5, 3.0), ("a", 5, None), ("b", None, 4.0), ("c", 1, 1.0)],
+        "k string, x int, y double")
+
+
+def one(df, column):
+    return df.agg(column.alias("v")).collect()[0]["v"]
+
+
+def by_key(df, column):
+    return {r["k"]: r["v"] for r in df.groupBy("k").agg(column.alias("v")).collect()}
+
+
+CASES = [
+    ("collect_list skips NULL", F.collect_list("x"), {"a": [2, 5, 5], "b": [], "c": [1]}),
+    ("collect_set", F.array_sort(F.collect_set("x")), {"a": [2, 5], "b": [], "c": [1]}),
+    ("first keeps NULL", F.first("x"), {"a": 2, "b": None, "c": 1}),
+    ("first ignorenulls", F.first("x", ignorenulls=True), {"a": 2, "b": None, "c": 1}),
+    ("last", F.last("x"), {"a": 5, "b": None, "c": 1}),
+    ("last ignorenulls", F.last("y", ignorenulls=True), {"a": 3.0, "b": 4.0, "c": 1.0}),
+    ("last keeps NULL", F.last("y"), {"a": None, "b": 4.0, "c": 1.0}),
+    ("count_distinct", F.count_distinct("x"), {"a": 2, "b": 0, "c": 1}),
+    ("approx_count_distinct", F.approx_count_distinct("x"), {"a": 2, "b": 0, "c": 1}),
+    ("count_if", F.count_if(F.col("x") > 2), {"a": 2, "b": 0, "c": 0}),
+    ("sum", F.sum("x"), {"a": 12, "b": None, "c": 1}),
+    ("avg", F.avg("x"), {"a": 4.0, "b": None, "c": 1.0}),
+    ("max_by", F.max_by("y", "x"), {"a": 3.0, "b": None, "c": 1.0}),
+    ("min_by", F.min_by("y", "x"), {"a": 1.0, "b": None, "c": 1.0}),
+    ("mode", F.mode("x"), {"a": 5, "b": None, "c": 1}),
+    ("median", F.median("x"), {"a": 5.0, "b": None, "c": 1.0}),
+    ("percentile", F.percentile("x", 0.25), {"a": 3.5, "b": None, "c": 1.0}),
+    ("percentile_approx", F.percentile_approx("x", 0.5), {"a": 5, "b": None, "c": 1}),
+    ("percentile_approx list", F.percentile_approx("x", [0.0, 1.0]), {"a": [2, 5], "b": None, "c": [1, 1]}),
+    ("stddev of one row is NULL", F.stddev("x"), {"a": pytest.approx(1.7320508075688772), "b": None, "c": None}),
+    ("var_pop", F.var_pop("x"), {"a": 2.0, "b": None, "c": 0.0}),
+    ("bool_and", F.bool_and(F.col("x") > 1), {"a": True, "b": None, "c": False}),
+    ("bool_or", F.bool_or(F.col("x") > 4), {"a": True, "b": None, "c": False}),
+    ("listagg", F.listagg(F.col("x").cast("string"), F.lit(",")), {"a": "2,5,5", "b": None, "c": "1"}),
+]
+
+
+@pytest.mark.parametrize("column, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_grouped_aggregate(data, column, expected):
+    assert by_key(data, column) == expected
+
+
+def test_moments_from_docs(spark):
+    # pyspark docstrings: corr / covar of a = [1..20], b = [1..20] * ... ; skewness/kurtosis of [1, 1, 1, 2] etc.
+    df = spark.createDataFrame([(float(a), float(b)) for a, b in zip(range(20), [1, 5, 2, 7, 4, 9, 3, 1, 8, 2,
+                                                                                 6, 3, 9, 1, 4, 7, 2, 8, 5, 6])],
+                               "a double, b double")
+    n = 20
+    xs, ys = [float(v) for v in range(20)], [1, 5, 2, 7, 4, 9, 3, 1, 8, 2, 6, 3, 9, 1, 4, 7, 2, 8, 5, 6]
+    mx, my = sum(xs) / n, sum(ys) / n
+    cov = sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+    assert one(df, F.covar_pop("a", "b")) == pytest.approx(cov / n)
+    assert one(df, F.covar_samp("a", "b")) == pytest.approx(cov / (n - 1))
+    sx = sum((x - mx) ** 2 for x in xs) ** 0.5
+    sy = sum((y - my) ** 2 for y in ys) ** 0.5
+    assert one(df, F.corr("a", "b")) == pytest.approx(cov / (sx * sy))
+    s = spark.createDataFrame([(v,) for v in [-10.0, -20.0, 100.0, 1000.0]], "c double")
+    # pyspark docstring values
+    assert one(s, F.skewness("c")) == pytest.approx(1.1135657469022011)
+    assert one(s, F.kurtosis("c")) == pytest.approx(-0.7014368047529627)
+
+
+def test_empty_and_constant_inputs(spark):
+    empty = spark.createDataFrame([], "x int")
+    assert one(empty, F.collect_list("x")) == []
+    assert one(empty, F.sum("x")) is None
+    same = spark.createDataFrame([(2.0,), (2.0,)], "x double")
+    assert one(same, F.skewness("x")) is None                  # 0 / 0 is NULL (not legacy statisticalAggregate)
+    assert one(same, F.corr("x", "x")) is None
+
+
+def test_result_types_and_names(spark):
+    df = spark.createDataFrame([(1, decimal.Decimal("1.50"))], "i int, d decimal(10,2)")
+    out = df.agg(F.sum("i"), F.avg("i"), F.sum("d"), F.avg("d"), F.first("i", True), F.collect_list("i"))
+    types = [f.dataType for f in out.schema.fields]
+    assert types[:4] == [LongType(), DoubleType(), DecimalType(20, 2), DecimalType(14, 6)]
+    assert out.columns == ["sum(i)", "avg(i)", "sum(d)", "avg(d)", "first(i)", "collect_list(i)"]
+    assert tuple(out.collect()[0]) == (1, 1.0, decimal.Decimal("1.50"), decimal.Decimal("1.500000"), 1, [1])
+
+
+def test_regression_aggregates(spark):
+    # y = 2x + 1 on four points, one pair with a NULL (skipped)
+    df = spark.createDataFrame([(3.0, 1.0), (5.0, 2.0), (7.0, 3.0), (9.0, 4.0), (None, 5.0)], "y double, x double")
+    row = df.agg(F.regr_count("y", "x"), F.regr_slope("y", "x"), F.regr_intercept("y", "x"), F.regr_r2("y", "x"),
+                 F.regr_avgx("y", "x"), F.regr_avgy("y", "x"), F.regr_sxx("y", "x"), F.regr_syy("y", "x"),
+                 F.regr_sxy("y", "x")).collect()[0]
+    assert tuple(row) == (4, pytest.approx(2.0), pytest.approx(1.0), pytest.approx(1.0), 2.5, 6.0,
+                          pytest.approx(5.0), pytest.approx(20.0), pytest.approx(10.0))
+
+
+def test_listagg_distinct(spark):
+    df = spark.createDataFrame([("a",), ("b",), ("a",), (None,)], "s string")
+    got = df.agg(F.listagg_distinct("s", F.lit("-")).alias("v")).collect()[0]["v"]
+    assert sorted(got.split("-")) == ["a", "b"]
+
+
+def test_pivot_takes_any_aggregate(data):
+    out = data.groupBy("k").pivot("x", [2, 5]).agg(F.collect_list("y")).orderBy("k")
+    assert [tuple(r) for r in out.collect()] == [("a", [1.0], [3.0]), ("b", [], []), ("c", [], [])]
+    # a count pivots in Spark's two steps (PivotFirst): a group without the value gets NULL
+    counted = data.groupBy("k").pivot("x", [5]).count().orderBy("k")
+    assert [tuple(r) for r in counted.collect()] == [("a", 2), ("b", None), ("c", None)]

@@ -1,0 +1,113 @@
+"""Spark's window functions through the real pyspark-client; expected values from Spark's
+documentation (pyspark docstring examples) and its result types."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.errors import PySparkException
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, IntegerType
+
+
+@pytest.fixture(scope="module")
+def df(spark):
+    # the pyspark docstring frame for lag/lead/nth_value: ("a", 1), ("a", 2), ("a", 3), ("b", 8), ("b", 2)
+    return spark.createDataFrame([("a", 1), ("a", 2), ("a", 3), ("b", 8), ("b", 2)], "c1 string, c2 int")
+
+
+W = Window.partitionBy("c1").orderBy("c2")
+
+CASES = [
+    ("row_number", F.row_number(), [1, 2, 3, 1, 2]),
+    ("lag", F.lag("c2"), [None, 1, 2, None, 2]),
+    ("lag with default", F.lag("c2", 1, 0), [0, 1, 2, 0, 2]),
+    ("lag 2", F.lag("c2", 2, -1), [-1, -1, 1, -1, -1]),
+    ("lead", F.lead("c2"), [2, 3, None, 8, None]),
+    ("lead with default", F.lead("c2", 1, 0), [2, 3, 0, 8, 0]),
+    ("nth_value", F.nth_value("c2", 1), [1, 1, 1, 2, 2]),
+    ("nth_value 2", F.nth_value("c2", 2), [None, 2, 2, None, 8]),
+    ("ntile", F.ntile(2), [1, 1, 2, 1, 2]),
+    ("cume_dist", F.cume_dist(), [pytest.approx(1 / 3), pytest.approx(2 / 3), 1.0, 0.5, 1.0]),
+    ("percent_rank", F.percent_rank(), [0.0, 0.5, 1.0, 0.0, 1.0]),
+]
+
+
+@pytest.mark.parametrize("column, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_window_function(df, column, expected):
+    out = df.select("c1", "c2", column.over(W).alias("v")).orderBy("c1", "c2")
+    assert [r["v"] for r in out.collect()] == expected
+
+
+def test_rank_and_dense_rank_with_ties(spark):
+    # pyspark docstring: rank/dense_rank of [1, 1, 2, 3, 3, 4]
+    t = spark.createDataFrame([(v,) for v in [1, 1, 2, 3, 3, 4]], "value int")
+    w = Window.orderBy("value")
+    out = t.select("value", F.rank().over(w).alias("r"), F.dense_rank().over(w).alias("d")).orderBy("value")
+    assert [(r["r"], r["d"]) for r in out.collect()] == [(1, 1), (1, 1), (3, 2), (4, 3), (4, 3), (6, 4)]
+
+
+def test_ranking_types_are_int(df):
+    out = df.select(F.row_number().over(W), F.rank().over(W), F.dense_rank().over(W), F.ntile(3).over(W),
+                    F.percent_rank().over(W))
+    assert [f.dataType for f in out.schema.fields] == [IntegerType()] * 4 + [DoubleType()]
+    assert out.columns[0] == "row_number() OVER (PARTITION BY c1 ORDER BY c2 ASC NULLS FIRST)"
+
+
+def test_lag_over_nulls_and_empty_partition(spark):
+    t = spark.createDataFrame([(1, None), (2, 5), (3, None)], "t int, v int")
+    w = Window.orderBy("t")
+    assert [r[1] for r in t.select("t", F.lag("v").over(w)).orderBy("t").collect()] == [None, None, 5]
+    empty = spark.createDataFrame([], "t int, v int")
+    assert empty.select(F.row_number().over(w)).collect() == []
+
+
+@pytest.fixture(scope="module")
+def gaps(spark):
+    return spark.createDataFrame([("a", 1, None), ("a", 2, 10), ("a", 3, None), ("a", 4, 30), ("a", 5, None),
+                                  ("b", 1, None), ("b", 2, 7)], "k string, t int, v int")
+
+
+def test_nth_value_ignore_nulls(gaps):
+    w = Window.partitionBy("k").orderBy("t")
+    out = gaps.select("k", "t", F.nth_value("v", 2, ignoreNulls=True).over(w).alias("n"),
+                      F.nth_value("v", 2).over(w).alias("plain")).orderBy("k", "t")
+    assert [(r["n"], r["plain"]) for r in out.collect()] == [
+        (None, None), (None, 10), (None, 10), (30, 10), (30, 10), (None, None), (None, 7)]
+
+
+def test_lag_lead_ignore_nulls(gaps):
+    # Spark's lag/lead(..., ignoreNulls = true): the offset counts non-NULL rows only (stays in the partition)
+    w = Window.partitionBy("k").orderBy("t")
+    lag = F.call_function("lag", F.col("v"), F.lit(1), F.lit(None), F.lit(True))
+    lead = F.call_function("lead", F.col("v"), F.lit(1), F.lit(-1), F.lit(True))
+    out = gaps.select("k", "t", lag.over(w).alias("lag"), lead.over(w).alias("lead")).orderBy("k", "t")
+    assert [(r["lag"], r["lead"]) for r in out.collect()] == [
+        (None, 10), (None, 30), (10, 30), (10, -1), (30, -1), (None, 7), (None, -1)]
+
+
+def test_aggregates_over_windows(gaps):
+    w = Window.partitionBy("k").orderBy("t")
+    whole = Window.partitionBy("k")
+    last_seen = gaps.select("k", "t", F.last("v", True).over(w).alias("li")).orderBy("k", "t")
+    assert [r["li"] for r in last_seen.collect()] == [None, 10, 10, 30, 30, None, 7]
+    out = gaps.select("k", "t", F.first("v").over(w).alias("f"), F.first("v", True).over(w).alias("fi"),
+                      F.last("v").over(w).alias("l"), F.sum("v").over(w).alias("s"),
+                      F.bool_or(F.col("v") > 20).over(whole).alias("b"),
+                      F.count("v").over(whole).alias("d"))
+    assert [tuple(r)[2:] for r in out.orderBy("k", "t").collect()] == [
+        (None, None, None, None, True, 2), (None, 10, 10, 10, True, 2), (None, 10, None, 10, True, 2),
+        (None, 10, 30, 40, True, 2), (None, 10, None, 40, True, 2), (None, None, None, None, False, 1),
+        (None, 7, 7, 7, False, 1)]
+
+
+def test_collect_list_over_windows(gaps):
+    running = Window.partitionBy("k").orderBy("t")
+    sliding = Window.partitionBy("k").orderBy("t").rowsBetween(-1, 1)
+    out = gaps.select("k", "t", F.collect_list("v").over(running).alias("run"),
+                      F.collect_list("t").over(sliding).alias("near"),
+                      F.collect_set("v").over(Window.partitionBy("k")).alias("all")).orderBy("k", "t")
+    rows = [(r["run"], r["near"], sorted(r["all"])) for r in out.collect()]
+    assert rows == [([], [1, 2], [10, 30]), ([10], [1, 2, 3], [10, 30]), ([10], [2, 3, 4], [10, 30]),
+                    ([10, 30], [3, 4, 5], [10, 30]), ([10, 30], [4, 5], [10, 30]), ([], [1, 2], [7]),
+                    ([7], [1, 2], [7])]
