@@ -23,6 +23,8 @@ errors
 UnsupportedError, "Not     UnsupportedOperationException         UNSUPPORTED_FEATURE
 supported: ..."
 AccessDeniedError          AnalysisException                     INSUFFICIENT_PERMISSIONS
+UDFError (a Python UDF    PythonException                       (none)
+failed)
 DataError, ExecutionError  SparkRuntimeException                 (none)
 anything else              SparkException                        INTERNAL_ERROR
 =========================  ====================================  ======================================
@@ -56,6 +58,7 @@ _CLASSES = {
     "SparkRuntimeException": ["org.apache.spark.SparkRuntimeException"],
     "SparkNoSuchElementException": ["org.apache.spark.SparkNoSuchElementException"],
     "SparkException": ["org.apache.spark.SparkException"],
+    "PythonException": ["org.apache.spark.api.python.PythonException", "org.apache.spark.SparkException"],
 }
 
 _SQL_STATES = {"PARSE_SYNTAX_ERROR": "42601", "UNRESOLVED_COLUMN.WITH_SUGGESTION": "42703",
@@ -128,6 +131,8 @@ def as_spark_error(err: BaseException) -> SparkError:
         if is_cancellation(err):
             return SparkError(text, error_class="OPERATION_CANCELED", exception="SparkException",
                               code=grpc.StatusCode.CANCELLED)
+        if isinstance(err, QE.UDFError):
+            return SparkError(text, exception="PythonException")
         if isinstance(err, (QE.DataError, QE.ExecutionError)):
             return SparkError(text, exception="SparkRuntimeException")
         return SparkError(text, exception="SparkException")

@@ -302,10 +302,14 @@ class ExpressionTranslator:
 
     def _window(self, w) -> Translated:
         fn_expr = w.window_function
-        if fn_expr.WhichOneof("expr_type") != "unresolved_function":
+        if fn_expr.WhichOneof("expr_type") == "common_inline_user_defined_function":   # a pandas_udf aggregate
+            udf = self.translate(fn_expr)
+            call, fname = Function(udf.column), udf.name
+        elif fn_expr.WhichOneof("expr_type") != "unresolved_function":
             raise not_supported(f"a window over `{fn_expr.WhichOneof('expr_type')}`")
-        call = self.function(fn_expr.unresolved_function)
-        fname = self._function_name(fn_expr.unresolved_function)
+        else:
+            call = self.function(fn_expr.unresolved_function)
+            fname = self._function_name(fn_expr.unresolved_function)
         partition = tuple(self.column(p) for p in w.partition_spec)
         order = tuple(self._sort_key(o) for o in w.order_spec)
         frame = self._frame(w.frame_spec) if w.HasField("frame_spec") else None
@@ -484,7 +488,8 @@ class ExpressionTranslator:
         raise not_supported("extracting a struct field, array element or map value")
 
     def _common_inline_user_defined_function(self, f):
-        raise not_supported(f"the Python UDF `{f.function_name}`")
+        from quarry.spark.udfs import udf_expression
+        return udf_expression(self, f)
 
     def _unresolved_regex(self, r):
         raise not_supported(f"colRegex (`{r.col_name}`)")

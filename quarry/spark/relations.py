@@ -67,6 +67,7 @@ class RelationTranslator:
         self.session = state.session
         self.by_plan_id: dict[int, DataFrame] = {}
         self.expressions = ExpressionTranslator(self.by_plan_id.get, state.time_zone)
+        self.expressions.state = state               # Python UDFs need the session (quarry.spark.udfs)
 
     # -- entry -------------------------------------------------------------------------------
 
@@ -260,6 +261,18 @@ class RelationTranslator:
 
     def _repartition_by_expression(self, r) -> DataFrame:
         return self.translate(r.input)
+
+    def _map_partitions(self, m) -> DataFrame:
+        from quarry.spark.udfs import map_partitions
+        return map_partitions(self, m)
+
+    def _group_map(self, g) -> DataFrame:
+        from quarry.spark.udfs import group_map
+        return group_map(self, g)
+
+    def _co_group_map(self, c) -> DataFrame:
+        from quarry.spark.udfs import cogroup_map
+        return cogroup_map(self, c)
 
     def _hint(self, h) -> DataFrame:
         return self.translate(h.input)           # hints never change a result; quarry's optimizer picks joins

@@ -193,6 +193,9 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             yield self._response(state, op, sql_command_result=self._sql_command(state, command.sql_command))
         elif kind == "create_dataframe_view":
             self._create_view(state, command.create_dataframe_view)
+        elif kind == "register_function":
+            from quarry.spark.udfs import register
+            register(state, command.register_function)
         elif kind == "write_operation":
             from quarry.spark.writes import write
             write(state, RelationTranslator(state), command.write_operation)
