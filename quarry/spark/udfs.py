@@ -99,28 +99,32 @@ def _eval_name(eval_type: int) -> str:
 
 _LOAD_LOCK = threading.Lock()
 _ARTIFACT_PATHS: list[str] = []          # the artifact directories this process put on sys.path
+_CURRENT = [()]                          # the artifact paths of the session whose function last ran here
 
 
 def _use_paths(paths: tuple[str, ...]) -> None:
     """Put a session's artifact directories first on ``sys.path``; forget the paths and modules of other
-    sessions' artifacts, so two sessions' ``helpers.py`` never mix in one worker."""
-    if not paths and not _ARTIFACT_PATHS:
+    sessions' artifacts, so two sessions' ``helpers.py`` never mix in one worker (a module a function
+    imports as it runs is imported again after another session's function ran)."""
+    if paths == _CURRENT[0]:
         return
-    wanted = [os.path.realpath(p) for p in paths]
-    stale = [p for p in _ARTIFACT_PATHS if p not in wanted]
-    for p in stale:
-        while p in sys.path:
-            sys.path.remove(p)
-        _ARTIFACT_PATHS.remove(p)
-        prefix = p + os.sep
-        for name, module in list(sys.modules.items()):
-            file = getattr(module, "__file__", None) or ""
-            if file and os.path.realpath(file).startswith(prefix):
-                del sys.modules[name]
-    for p in reversed(wanted):
-        if p not in _ARTIFACT_PATHS:
-            sys.path.insert(0, p)
-            _ARTIFACT_PATHS.append(p)
+    with _LOAD_LOCK:
+        wanted = [os.path.realpath(p) for p in paths]
+        stale = [p for p in _ARTIFACT_PATHS if p not in wanted]
+        for p in stale:
+            while p in sys.path:
+                sys.path.remove(p)
+            _ARTIFACT_PATHS.remove(p)
+            prefix = p + os.sep
+            for name, module in list(sys.modules.items()):
+                file = getattr(module, "__file__", None) or ""
+                if file and (file == p or os.path.realpath(file).startswith(prefix)):
+                    del sys.modules[name]
+        for p in reversed(wanted):
+            if p not in _ARTIFACT_PATHS:
+                sys.path.insert(0, p)
+                _ARTIFACT_PATHS.append(p)
+        _CURRENT[0] = paths
 
 
 class SparkFunction:
@@ -144,10 +148,11 @@ class SparkFunction:
         self.paths = paths              # the session's artifact directories (pyfiles, archives)
         self.key_shown = True           # False: the one key column is a constant (groupBy() without keys)
         self._func = None
+        self._with_key = None
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_func"] = None
+        state["_func"] = state["_with_key"] = None
         return state
 
     def __setstate__(self, state):
@@ -155,9 +160,10 @@ class SparkFunction:
 
     @property
     def func(self):
+        if self.paths != _CURRENT[0]:
+            _use_paths(self.paths)
         if self._func is None:
             with _LOAD_LOCK:
-                _use_paths(self.paths)
                 if self._func is None:
                     # a worker process is no Spark Connect client, but what the function refers to
                     # (pyspark.sql.connect.functions, say) imports only in Connect mode
@@ -165,18 +171,18 @@ class SparkFunction:
                     from pyspark.serializers import CloudPickleSerializer
                     func, _ = CloudPickleSerializer().loads(self.command)
                     self._func = func
-        elif self.paths:
-            _use_paths(self.paths)
         return self._func
 
     def _takes_key(self, plain: int) -> bool:
         """Whether a grouped function takes the group key first (Spark: one more positional parameter)."""
-        try:
-            params = [p for p in inspect.signature(self.func).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        except (TypeError, ValueError):
-            return False
-        return len(params) == plain + 1
+        if self._with_key is None:
+            try:
+                params = [p for p in inspect.signature(self.func).parameters.values()
+                          if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+                self._with_key = len(params) == plain + 1
+            except (TypeError, ValueError):
+                self._with_key = False
+        return self._with_key
 
     # -- the call -----------------------------------------------------------------------------
 
