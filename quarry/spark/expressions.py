@@ -467,6 +467,10 @@ class ExpressionTranslator:
                 return Function(_function_column("count", args))
             base = _function_column(target, args, distinct=f.is_distinct)
             return Function(base, _bigint_sum if target == "sum" else None)
+        from quarry.spark.udfs import registered_call          # spark.udf.register, then F.call_udf
+        found = registered_call(self, f)
+        if found is not None:
+            return Function(found)
         raise not_supported(f"the function `{f.function_name}`")
 
     def _date_add(self, name: str, f) -> Column:

@@ -427,6 +427,19 @@ def register(state, f) -> None:
     state.session.register_function(name, UserFunction(definition))
 
 
+def registered_call(translator, f):
+    """``F.call_udf("name", ...)`` of a function the session registered: its Column, or None."""
+    state = getattr(translator, "state", None)
+    if state is None:
+        return None
+    from quarry.api.udf import UserFunction
+    from quarry.logical.udf import PythonFunction
+    definition = state.session.functions.functions.get(f.function_name.lower())
+    if not isinstance(definition, PythonFunction):
+        return None
+    return UserFunction(definition)(*[translator.column(a) for a in f.arguments])
+
+
 # ---------------------------------------------------------------------------- relations
 
 

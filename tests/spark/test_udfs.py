@@ -191,6 +191,13 @@ def test_registered_udf_returned_object_works_in_dataframes(spark, sales):
     assert spark.sql("SELECT squared(7) AS s").collect()[0].s == 49
 
 
+def test_call_udf_calls_a_registered_function(spark, sales):
+    spark.udf.register("fruit_len", lambda s: len(s), IntegerType())
+    out = sales.orderBy("id").select(F.call_udf("fruit_len", F.col("fruit")).alias("n"))
+    assert [r.n for r in out.collect()] == [5, 4, 5, 4, 5, 4]
+    assert sales.selectExpr("max(fruit_len(fruit)) AS m").collect()[0].m == 5
+
+
 def test_udfs_of_two_sessions_are_their_own(spark_server):
     from pyspark.sql import SparkSession
     one = SparkSession.builder.remote(spark_server.url).create()
