@@ -326,6 +326,12 @@ def _python_udf(f, what: str):
         raise not_supported(f"{'Scala' if kind == 'scalar_scala_udf' else 'Java'} UDFs (`{f.function_name}`)")
     if any(a.WhichOneof("expr_type") == "named_argument_expression" for a in f.arguments):
         raise not_supported(f"named arguments of the Python UDF `{f.function_name}`")
+    here = "%d.%d" % sys.version_info[:2]
+    if f.python_udf.python_ver and f.python_udf.python_ver != here:
+        # pickled code objects load only in the Python version that made them
+        raise SparkError(f"the Python UDF `{f.function_name}` comes from Python {f.python_udf.python_ver}, "
+                         f"the server's workers run Python {here}: run the client on Python {here}",
+                         error_class="PYTHON_VERSION_MISMATCH", exception="PythonException")
     return f.python_udf
 
 

@@ -400,3 +400,17 @@ def test_python_udfs_can_be_refused(tpch_sf001):
     finally:
         spark.stop()
         server.stop(0)
+
+
+def test_a_udf_from_another_python_version_is_refused(sales, monkeypatch):
+    from pyspark.sql.connect import expressions as E
+    original = E.PythonUDF.to_plan
+
+    def from_old_python(self, session):
+        plan = original(self, session)
+        plan.python_ver = "3.1"
+        return plan
+
+    monkeypatch.setattr(E.PythonUDF, "to_plan", from_old_python)
+    with pytest.raises(PythonException, match="comes from Python 3.1"):
+        sales.select(F.udf(lambda x: x, "long")("id")).collect()
