@@ -266,6 +266,8 @@ class SparkFunction:
                 if not type(out).__module__.startswith("pandas") or not hasattr(out, "columns"):
                     raise TypeError(f"the function returned a {type(out).__name__}, not a pandas.DataFrame")
                 labels = list(out.columns)
+                if not labels and len(out) == 0:
+                    continue                  # an empty DataFrame without columns: no rows (as Spark allows)
                 if all(isinstance(c, str) for c in labels) and set(schema.names) <= set(labels):
                     out = out[list(schema.names)]
                 elif len(labels) != len(schema):
