@@ -13,8 +13,9 @@ Each query is run, as SQL text, by
 DuckDB answers each query once, untimed: the reference every engine's answer is checked
 against (`quarry.testing.compare_tables`, in order when the query has a top-level ORDER
 BY; Spark's decimal averages are compared to DuckDB's doubles to their last digit). Each
-engine gets ``--warmup`` untimed runs, then the median of ``--runs`` timed runs is
-reported, with the ratios quarry-spark / quarry (the protocol's overhead) and
+engine gets ``--warmup`` untimed runs, then ``--runs`` timed rounds run every engine once
+each, in turn (so load from elsewhere on the machine falls on all engines alike), and the
+median of each engine's timed runs is reported, with the ratios quarry-spark / quarry (the protocol's overhead) and
 quarry-spark / sail (below 1: quarry is faster), and their geometric means over the
 queries every engine answered.
 
@@ -51,8 +52,8 @@ from quarry.tpch.benchmark import (
 )
 from quarry.tpch.datagen import default_dir, generate, missing_tables, scale_label
 from quarry.tpch.engines import (
-    _STARTUP_SQL, DuckDBRunner, QuarryRunner, Runner, SailRunner, _as_table, _Deadline, _first_line,
-    _version_of,
+    _STARTUP_SQL, DuckDBRunner, QuarryRunner, RunOutcome, Runner, SailRunner, _as_table, _Deadline,
+    _first_line, _version_of,
 )
 
 __all__ = ["QuarrySparkRunner", "SparkQueryResult", "run", "main", "ENGINES"]
@@ -135,21 +136,59 @@ class SparkQueryResult:
 
 def run_query(n: int, runners: dict[str, Runner], reference: DuckDBRunner, *, runs: int, warmup: int,
               rel_tol: float = 1e-6) -> SparkQueryResult:
+    """Query ``n`` on every engine, checked against DuckDB's answer.
+
+    The engines take turns: each does its warm-up runs, then each timed round runs every engine
+    once (starting with a different one each round), so a burst of load on a shared machine
+    falls on all of them alike rather than on whichever engine's runs it happened to meet.
+    """
+    import statistics
     sql = load_query(n)
     result = SparkQueryResult(query=n)
     expected, ref = reference.measure(sql, warmup=0, runs=1)
     ordered = has_top_level_order_by(sql)
+    names = [name for name, runner in runners.items() if runner.error is None]
     for name, runner in runners.items():
-        table, outcome = runner.measure(sql, warmup=warmup, runs=runs)
+        result.runs[name] = []
+        if runner.error is not None:
+            result.errors[name] = runner.error
+    last: dict[str, pa.Table] = {}
+
+    def once(name: str) -> float | None:
+        runner = runners[name]
+        try:
+            start = time.perf_counter()
+            last[name] = runner.run(sql)
+            return time.perf_counter() - start
+        except Exception as exc:
+            result.errors[name] = _first_line(exc)
+            return None
+        finally:
+            runner.leftovers()
+
+    for name in list(names):
+        for _ in range(warmup):
+            if once(name) is None:
+                names.remove(name)
+                break
+    for round_ in range(runs):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)] if names else []:
+            if name in result.errors:
+                continue
+            seconds = once(name)
+            if seconds is not None:
+                result.runs[name].append(seconds)
+    for name in runners:
+        outcome = RunOutcome(error=result.errors.get(name))
+        if outcome.error is None and result.runs[name]:
+            outcome.seconds = statistics.median(result.runs[name])
         result.seconds[name] = outcome.seconds
-        result.runs[name] = outcome.runs
         align = spark_decimals_as_floats if name != "quarry" else None
-        verdict, error, difference = _judge(table, outcome, expected if ref.error is None else None,
+        verdict, error, difference = _judge(last.get(name), outcome, expected if ref.error is None else None,
                                             ordered=ordered, rel_tol=rel_tol, align=align)
         result.correct[name] = verdict
         if error or difference:
             result.errors[name] = (error or difference or "")[:500]
-        del table
     return result
 
 
