@@ -4,11 +4,16 @@ Each query is run, as SQL text, by
 
 - ``quarry``: quarry's own API (``con.sql(sql).to_arrow()``);
 - ``quarry-spark``: PySpark (``spark.sql(sql).toArrow()``) against quarry's Spark Connect
-  server (:mod:`quarry.spark`), started in this process over the *same* quarry session, so
-  both quarry columns use the same worker pool and the difference between them is the
-  protocol (planning through the Spark front end, Arrow batches over gRPC, PySpark's client);
-- ``sail``: PySpark against Sail (``pysail``, a Spark Connect server on DataFusion), started
-  in this process on a free port (skipped with a note when ``pysail`` is not installed).
+  server (:mod:`quarry.spark`) over the same files with as many workers, so the difference
+  from ``quarry`` is the protocol (the Spark front end, Arrow batches over gRPC, PySpark's
+  client);
+- ``sail``: PySpark against Sail (``pysail``, a Spark Connect server on DataFusion), the
+  tables registered as temporary views over the files (an ERROR column when ``pysail`` is
+  not installed).
+
+Each server runs in a process of its own (this file, run with ``--serve quarry|sail``), on a
+free loopback port, as a deployed server would: inside the benchmark's process it would share
+the interpreter and the CPU with the client and with the other server.
 
 DuckDB answers each query once, untimed: the reference every engine's answer is checked
 against (`quarry.testing.compare_tables`, in order when the query has a top-level ORDER
@@ -52,54 +57,83 @@ from quarry.tpch.benchmark import (
 )
 from quarry.tpch.datagen import default_dir, generate, missing_tables, scale_label
 from quarry.tpch.engines import (
-    _STARTUP_SQL, DuckDBRunner, QuarryRunner, RunOutcome, Runner, SailRunner, _as_table, _Deadline,
-    _first_line, _version_of,
+    _STARTUP_SQL, DuckDBRunner, QuarryRunner, RunOutcome, Runner, _as_table, _Deadline, _first_line,
+    _version_of,
 )
 
-__all__ = ["QuarrySparkRunner", "SparkQueryResult", "run", "main", "ENGINES"]
+__all__ = ["SparkServerRunner", "serve_child", "SparkQueryResult", "run", "main", "ENGINES"]
 
 ENGINES = ("quarry", "quarry-spark", "sail")
 
 
-class QuarrySparkRunner(Runner):
-    """PySpark against quarry's Spark Connect server, in this process, over the quarry session
-    ``session`` (its tables, its worker pool)."""
+class SparkServerRunner(Runner):
+    """PySpark in this process against a Spark Connect server in a process of its own: quarry's
+    (``kind="quarry"``: ``quarry.spark.serve`` over the TPC-H tables, ``workers`` worker processes)
+    or Sail's (``kind="sail"``: ``pysail``'s server, ``workers`` its parallelism; the tables are
+    registered as temporary views over the Parquet files, as Spark users do).
 
-    name = "quarry-spark"
+    Each server has its own process, as a deployed server would: a server inside the benchmark's
+    process would share its CPU and interpreter with the client and with the other server (Sail's
+    runtime threads in the same process slowed both Spark columns 2-5x in trials)."""
 
-    def __init__(self, session: Any, *, timeout: float | None = None) -> None:
-        self.session = session
+    def __init__(self, kind: str, data_dir: Path, workers: int | None, *, timeout: float | None = None) -> None:
+        self.name = "quarry-spark" if kind == "quarry" else "sail"
+        self.kind = kind
+        self.data_dir = data_dir
+        self.workers = workers
         self.timeout = timeout
-        self.server: Any = None
+        self.process: Any = None
         self.spark: Any = None
-        self.error = None if session is not None else "quarry is unavailable"
+        self.error = None
         try:
             import pyspark
-            self.version = f"pyspark-client {pyspark.__version__}"
+            self.client = f"pyspark-client {pyspark.__version__}"
         except ImportError:
             self.error = "pyspark-client is not installed; pip install 'quarry[spark]'"
+        if kind == "sail":
+            from quarry.tpch.engines import _distribution_version, sail_missing
+            self.error = self.error or sail_missing()
+            self.version = f"pysail {_distribution_version('pysail')}"
+        else:
+            import quarry
+            self.version = f"quarry {_version_of(quarry, 'quarry')}"
+
+    def describe(self) -> str:
+        threads = "cores" if self.workers is None else self.workers
+        what = "workers" if self.kind == "quarry" else "parallelism"
+        return f"{self.version}, {what} {threads}, its own process; {getattr(self, 'client', '')}"
 
     def start(self) -> None:
         if self.error is not None:
             return
+        import subprocess
         os.environ.setdefault("SPARK_CONNECT_MODE_ENABLED", "1")
         start = time.perf_counter()
+        command = [sys.executable, os.path.abspath(__file__), "--serve", self.kind, "--data", str(self.data_dir)]
+        if self.workers is not None:
+            command += ["--workers", str(self.workers)]
         try:
-            import quarry.spark
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            line = self.process.stdout.readline().strip()          # "port N" once it listens
+            if not line.startswith("port "):
+                raise RuntimeError(f"the {self.kind} server did not start (it printed {line!r})")
             from pyspark.sql import SparkSession
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
-                self.server = quarry.spark.serve(self.session, "127.0.0.1", 0)
-                self.spark = SparkSession.builder.remote(self.server.url).create()
+                self.spark = SparkSession.builder.remote(f"sc://localhost:{line.split()[1]}").create()
+            if self.kind == "sail":
+                from quarry.tpch.datagen import table_paths
+                for name, path in table_paths(self.data_dir).items():
+                    self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
             self.spark.sql(_STARTUP_SQL).toArrow()
         except Exception as exc:
-            self.error = f"quarry spark-connect setup failed: {_first_line(exc)}"
+            self.error = f"{self.name} setup failed: {_first_line(exc)}"
             return
         self.startup_s = time.perf_counter() - start
 
     def run(self, sql: str) -> pa.Table:
         if self.spark is None:
-            raise RuntimeError(self.error or "quarry spark-connect was not started")
+            raise RuntimeError(self.error or f"{self.name} was not started")
         deadline = _Deadline(self.timeout, self.spark.interruptAll)
         try:
             with deadline:
@@ -115,8 +149,37 @@ class QuarrySparkRunner(Runner):
                 self.spark.stop()
             except Exception:
                 pass
-        if self.server is not None:
-            self.server.stop(0)
+        if self.process is not None:
+            try:
+                self.process.stdin.close()               # the server stops at the end of its stdin
+                self.process.wait(timeout=30)
+            except Exception:
+                self.process.kill()
+                self.process.wait()
+
+
+def serve_child(kind: str, data_dir: str, workers: int | None) -> int:
+    """``--serve quarry|sail``: a Spark Connect server on a free port; prints ``port N``, serves until
+    its stdin ends."""
+    if kind == "quarry":
+        import quarry
+        import quarry.spark
+        from quarry.tpch import register_tables
+        session = register_tables(quarry.connect(workers=workers), data_dir)
+        server = quarry.spark.serve(session, "127.0.0.1", 0)
+        port = server.port
+    else:
+        if workers is not None:
+            os.environ["SAIL_EXECUTION__DEFAULT_PARALLELISM"] = str(workers)
+        os.environ.setdefault("RUST_LOG", "warn")
+        from pysail.spark import SparkConnectServer
+        server = SparkConnectServer("127.0.0.1", 0)
+        server.start(background=True)
+        port = server.listening_address[1]
+    print(f"port {port}", flush=True)
+    sys.stdin.read()
+    server.stop(0) if kind == "quarry" else server.stop()
+    return 0
 
 
 @dataclass
@@ -249,23 +312,21 @@ def run(args: argparse.Namespace) -> tuple[list[SparkQueryResult], dict[str, Any
         print(f"generating TPC-H SF {scale_label(args.sf)} into {data_dir} ...", file=sys.stderr)
         data_dir = generate(args.sf, data_dir)
     queries = parse_queries(args.queries) if args.queries else list(QUERY_NUMBERS)
-    reference = DuckDBRunner(data_dir, args.workers, timeout=args.timeout)
+    reference = DuckDBRunner(data_dir, args.workers or None, timeout=args.timeout)
     own = QuarryRunner(data_dir, args.workers, timeout=args.timeout)
     runners: dict[str, Runner] = {}
     if "quarry" in engines:
         runners["quarry"] = own
     if "quarry-spark" in engines:
-        runners["quarry-spark"] = QuarrySparkRunner(own.connection, timeout=args.timeout)
+        runners["quarry-spark"] = SparkServerRunner("quarry", data_dir, args.workers, timeout=args.timeout)
     if "sail" in engines:
-        runners["sail"] = SailRunner(data_dir, args.workers, timeout=args.timeout)
+        runners["sail"] = SparkServerRunner("sail", data_dir, args.workers or None, timeout=args.timeout)
     try:
         own.start()
         for runner in runners.values():
             if runner is not own:
                 runner.start()
-        versions = {name: runner.describe() if name != "quarry-spark" else
-                    f"{_version_of(__import__('quarry'), 'quarry')}, {runner.version}"
-                    for name, runner in runners.items()}
+        versions = {name: runner.describe() for name, runner in runners.items()}
         results = []
         for n in queries:
             result = run_query(n, runners, reference, runs=args.runs, warmup=args.warmup)
@@ -299,11 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=None, help="seconds per run of a query (default none)")
     parser.add_argument("--data", default=None, help="TPC-H Parquet directory (default: the datagen cache)")
     parser.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    parser.add_argument("--serve", choices=("quarry", "sail"), default=None, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.serve:
+        return serve_child(args.serve, args.data, args.workers)
     results, summary, header = run(args)
     print_report(results, list(results[0].seconds) if results else [], summary, header)
     if args.json:
