@@ -19,6 +19,8 @@ The server speaks the Spark Connect gRPC protocol with the message definitions t
 - ``relations``: Spark relations -> quarry DataFrames (and so the plan builder);
 - ``expressions``: Spark expressions -> quarry Columns, with Spark's names and semantics;
 - ``sql``: ``spark.sql`` through sqlglot's Spark dialect onto quarry's SQL binder;
+- ``udfs``: Python UDFs and the Python relations, on quarry's UDF machinery; ``artifacts``: a
+  session's uploaded pyfiles;
 - ``types``: Spark data types <-> Arrow types; ``show``: ``df.show()`` text; ``writes``: ``df.write``;
 - ``errors``: quarry errors -> PySpark's exception classes.
 

@@ -15,8 +15,9 @@ Where Spark's meaning differs from quarry's SQL defaults, the translation says s
 - ``dayofweek`` counts 1 = Sunday, ``datediff(end, start)`` takes the end first;
 - integer literals are ``int`` unless they need ``bigint``, as in Spark.
 
-Anything else (lambdas, struct/array extraction, Python UDFs, functions not in the table
-below) raises ``Not supported: ...`` naming it.
+Python UDFs (``CommonInlineUserDefinedFunction``) are :mod:`quarry.spark.udfs`'. Anything else
+(lambdas, struct/array extraction, functions not in the table below) raises ``Not supported: ...``
+naming it.
 """
 
 from __future__ import annotations

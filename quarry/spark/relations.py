@@ -15,7 +15,9 @@ differ from quarry's are made here:
 translated relation is remembered under its plan id, so such a reference binds to that
 frame's own column (unambiguous in a join of two frames that both have ``x``).
 
-Relations quarry does not implement raise ``Not supported: the relation `...```.
+The Python relations (``mapInPandas``/``mapInArrow``, grouped and cogrouped maps) are
+:mod:`quarry.spark.udfs`'. Relations quarry does not implement raise ``Not supported: the
+relation `...```.
 """
 
 from __future__ import annotations
