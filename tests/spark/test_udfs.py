@@ -414,3 +414,50 @@ def test_a_udf_from_another_python_version_is_refused(sales, monkeypatch):
     monkeypatch.setattr(E.PythonUDF, "to_plan", from_old_python)
     with pytest.raises(PythonException, match="comes from Python 3.1"):
         sales.select(F.udf(lambda x: x, "long")("id")).collect()
+
+
+def test_arrow_udf_scalar_and_aggregate(sales, sales_pd):
+    from pyspark.sql.functions import arrow_udf
+
+    @arrow_udf("long")
+    def doubled(q: pa.Array) -> pa.Array:
+        return pc.multiply(q, 2)
+
+    @arrow_udf("double")
+    def total(p: pa.Array) -> float:
+        return pc.sum(p).as_py()
+
+    assert [r[0] for r in sales.orderBy("id").select(doubled("qty")).collect()] == [6, None, 10, 4, 14, 2]
+    out = sales.groupBy("region").agg(total("price").alias("t")).orderBy("region")
+    expected = sales_pd.groupby("region").price.sum().sort_index()
+    assert rows(out) == [(k, pytest.approx(v)) for k, v in expected.items()]
+
+
+def test_pandas_udf_aggregate_over_an_iterator(sales, sales_pd):
+    @pandas_udf("long")
+    def count_big(batches: Iterator[pd.Series]) -> int:
+        return int(sum((b > 2).sum() for b in batches))
+
+    out = sales.groupBy("region").agg(count_big("qty").alias("n")).orderBy("region")
+    expected = (sales_pd.qty > 2).groupby(sales_pd.region).sum().sort_index()
+    assert rows(out) == [(k, int(v)) for k, v in expected.items()]
+
+
+def test_apply_in_pandas_over_an_iterator_of_frames(sales, sales_pd):
+    def sizes(key: Tuple, frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        yield pd.DataFrame({"region": [key[0]], "n": [sum(len(f) for f in frames)]})
+
+    out = sales.groupBy("region").applyInPandas(sizes, "region string, n long").orderBy("region")
+    assert rows(out) == [(k, v) for k, v in sales_pd.groupby("region").size().sort_index().items()]
+
+
+def test_a_registered_aggregate_over_a_sql_window(spark, sales, sales_pd):
+    @pandas_udf("double")
+    def spread(p: pd.Series) -> float:
+        return float(p.max() - p.min())
+
+    spark.udf.register("price_spread", spread)
+    sales.createOrReplaceTempView("sales_win")
+    out = spark.sql("SELECT id, price_spread(price) OVER (PARTITION BY region) AS s FROM sales_win ORDER BY id")
+    by_region = sales_pd.groupby("region").price.agg(lambda p: p.max() - p.min())
+    assert rows(out) == [(i, pytest.approx(by_region[r])) for i, r in zip(sales_pd.id, sales_pd.region)]
