@@ -461,3 +461,20 @@ def test_a_registered_aggregate_over_a_sql_window(spark, sales, sales_pd):
     out = spark.sql("SELECT id, price_spread(price) OVER (PARTITION BY region) AS s FROM sales_win ORDER BY id")
     by_region = sales_pd.groupby("region").price.agg(lambda p: p.max() - p.min())
     assert rows(out) == [(i, pytest.approx(by_region[r])) for i, r in zip(sales_pd.id, sales_pd.region)]
+
+
+def test_the_python_role_option_and_its_default():
+    import quarry
+    import quarry.spark
+    from quarry.errors import QuarryError
+    from quarry.server.auth import Users
+    from quarry.spark.cli import build_parser
+    assert build_parser().parse_args(["--python-role", "none"]).python_role == "none"
+    assert build_parser().parse_args([]).python_role is None             # auto: write, or admin with users
+    with pytest.raises(QuarryError, match="unknown role"):
+        quarry.spark.serve(quarry.connect(workers=0), "127.0.0.1", 0, python_role="root")
+    server = quarry.spark.serve(quarry.connect(workers=0), "127.0.0.1", 0, users=Users({"ann": "pw:write"}))
+    try:
+        assert server.service.python_role == "admin"
+    finally:
+        server.stop(0)
