@@ -7,7 +7,8 @@ Each style gets the arguments of a whole batch at once:
 * ``numpy``: ``np.ndarray`` per argument (``Array.to_numpy``: zero-copy for numbers without NULLs;
   NULLs become NaN for numbers, None in an object array otherwise);
 * ``row``: one Python value per argument and row, from ``to_pylist()`` of the batch, in one list
-  comprehension. A row with a NULL argument gives NULL without calling the function. The only
+  comprehension. A row with a NULL argument gives NULL without calling the function (unless the
+  definition says ``null_calls``, as PySpark's ``udf`` does: then it gets None). The only
   per-value path, and the slow one.
 
 The result must have one value per row; it is converted to Arrow and, if its type is not the
@@ -180,7 +181,7 @@ def _run_rows(fdef, arrays: list[pa.Array], n: int) -> list:
     """One call per row (NULL in, NULL out), in one comprehension over the batch's Python values."""
     func = fdef.func
     columns = [a.to_pylist() for a in arrays]
-    has_nulls = any(a.null_count for a in arrays)
+    has_nulls = not fdef.null_calls and any(a.null_count for a in arrays)
     try:
         if not columns:
             return [func() for _ in range(n)]

@@ -56,6 +56,7 @@ class PythonFunction(FunctionDef):
     returns: pa.DataType = dc_field(default_factory=pa.float64)
     arg_types: tuple[pa.DataType, ...] | None = None
     result_nullable: bool = True
+    null_calls: bool = False        # row style: call the function on NULL arguments too (PySpark's udf)
 
     def __post_init__(self):
         if self.bind is None:
@@ -81,7 +82,7 @@ class PythonFunction(FunctionDef):
     def __reduce__(self):
         return _restore_function, (_pickled(self.func, self.name), self.name, self.kind, self.min_args,
                                    self.max_args, self.volatility, self.style, self.returns, self.arg_types,
-                                   self.result_nullable, id(self), os.getpid())
+                                   self.result_nullable, id(self), os.getpid(), self.null_calls)
 
     def __repr__(self) -> str:
         return f"PythonFunction({self.name!r}, {self.kind}, {self.style})"
@@ -91,7 +92,7 @@ _RESTORED: dict = {}      # (pid, id) of the caller's definition -> this process
 
 
 def _restore_function(payload: bytes, name, kind, min_args, max_args, volatility, style, returns, arg_types,
-                      result_nullable, origin_id, origin_pid) -> PythonFunction:
+                      result_nullable, origin_id, origin_pid, null_calls=False) -> PythonFunction:
     key = (origin_pid, origin_id, payload)
     found = _RESTORED.get(key)
     if found is not None:
@@ -104,7 +105,7 @@ def _restore_function(payload: bytes, name, kind, min_args, max_args, volatility
                        subject=name) from None
     fdef = PythonFunction(name, kind, None, min_args, max_args, volatility=volatility, nulls=Nulls.TOLERANT,
                           func=func, style=style, returns=returns, arg_types=arg_types,
-                          result_nullable=result_nullable)
+                          result_nullable=result_nullable, null_calls=null_calls)
     if len(_RESTORED) > 256:
         _RESTORED.clear()
     _RESTORED[key] = fdef

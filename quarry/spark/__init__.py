@@ -19,6 +19,8 @@ The server speaks the Spark Connect gRPC protocol with the message definitions t
 - ``relations``: Spark relations -> quarry DataFrames (and so the plan builder);
 - ``expressions``: Spark expressions -> quarry Columns, with Spark's names and semantics;
 - ``sql``: ``spark.sql`` through sqlglot's Spark dialect onto quarry's SQL binder;
+- ``udfs``: Python UDFs and the Python relations, on quarry's UDF machinery; ``artifacts``: a
+  session's uploaded pyfiles;
 - ``types``: Spark data types <-> Arrow types; ``show``: ``df.show()`` text; ``writes``: ``df.write``;
 - ``errors``: quarry errors -> PySpark's exception classes.
 
@@ -66,7 +68,8 @@ class SparkConnectServer:
 def serve(session=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, users=None, tls_cert=None,
           tls_key=None, data_dirs: list[str] | None = None, writable_dir=None, anonymous_role: str = "write",
           max_queries: int | None = None, max_queued: int = 64, queue_timeout: float = 120.0,
-          query_memory: int | str | None = None, threads: int = 32) -> SparkConnectServer:
+          query_memory: int | str | None = None, threads: int = 32,
+          python_role: str | None = "auto") -> SparkConnectServer:
     """Serve ``session``'s tables (default: a new ``quarry.connect()``) to PySpark clients; returns at once.
 
     Security is the Flight SQL server's (:func:`quarry.server.serve`): without ``users`` (a
@@ -76,6 +79,12 @@ def serve(session=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, us
     credentials: connect to ``localhost``). Remote clients read files only inside ``data_dirs`` (and
     ``writable_dir``) and write only inside ``writable_dir``, through the session's
     :class:`~quarry.catalog.sandbox.FileSandbox`; ``session.sandbox`` is kept when no directories are given.
+
+    Python UDFs and ``pyfiles`` artifacts run the client's own code in the server's worker processes,
+    with the server's permissions and outside the file sandbox: ``python_role`` is the least role
+    allowed to send them (``"read"``, ``"write"``, ``"admin"``; None: nobody). ``"auto"`` is
+    ``"write"`` without users (a loopback server, where anonymous clients have ``anonymous_role``)
+    and ``"admin"`` with users.
     """
     import grpc
     import quarry
@@ -105,6 +114,10 @@ def serve(session=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, us
     if users and tls_cert is None and not is_loopback(host):
         raise QuarryError("a token needs TLS off loopback: PySpark sends tokens only over a secure channel",
                           hint="pass --tls-cert and --tls-key, or listen on 127.0.0.1")
+    if python_role == "auto":
+        python_role = "admin" if users else "write"
+    if python_role is not None and python_role not in ROLES:
+        raise QuarryError(f"unknown role `{python_role}` for Python code", hint="roles: " + ", ".join(ROLES))
     writable = check_writable_dir(writable_dir, data_dirs or [])
     sandbox = FileSandbox(list(data_dirs), writable) if data_dirs or writable else served.sandbox
     limits = QueryLimits(max_queued=max_queued, queue_timeout=queue_timeout,
@@ -130,7 +143,7 @@ def serve(session=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, us
             quarry_session.ui_recorder = served.ui_recorder     # clients' jobs show in the served session's UI
         return quarry_session
 
-    service = SparkConnectService(new_session, users=users, admission=admission)
+    service = SparkConnectService(new_session, users=users, admission=admission, python_role=python_role)
     server = grpc.server(_DaemonExecutor(threads),
                          options=[("grpc.max_receive_message_length", _MAX_MESSAGE),
                                   ("grpc.max_send_message_length", _MAX_MESSAGE)])

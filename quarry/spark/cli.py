@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-queries", type=int, metavar="N", help="queries that run at once (default: cores)")
     parser.add_argument("--query-memory", metavar="SIZE",
                         help="memory one query may hold before it is stopped, e.g. 2GB (default: RAM / 8)")
+    parser.add_argument("--python-role", choices=[*ROLES, "none"], default=None,
+                        help="the least role that may run Python UDFs and upload pyfiles, which run the client's "
+                             "code on the server (default: write without --users, admin with them)")
     add_ui_arguments(parser)
     return parser
 
@@ -75,7 +78,9 @@ def spark_connect_main(argv: list[str]) -> int:
             start_ui(session, port=args.ui_port, host=args.ui_host, token=args.ui_token)
         server = serve(session, args.host, args.port, users=users, tls_cert=args.tls_cert, tls_key=args.tls_key,
                        data_dirs=args.data, writable_dir=args.writable, anonymous_role=args.anonymous_role,
-                       max_queries=args.max_queries, query_memory=args.query_memory)
+                       max_queries=args.max_queries, query_memory=args.query_memory,
+                       python_role="auto" if args.python_role is None else
+                       None if args.python_role == "none" else args.python_role)
     except QuarryError as err:
         print(f"quarry spark-connect: {err}", file=sys.stderr)
         return 2

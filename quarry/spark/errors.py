@@ -26,6 +26,8 @@ AccessDeniedError          AnalysisException                     INSUFFICIENT_PE
 DivideByZeroError          ArithmeticException                   DIVIDE_BY_ZERO
 ArithmeticOverflowError    ArithmeticException                   ARITHMETIC_OVERFLOW
 InvalidCastError           NumberFormatException                 CAST_INVALID_INPUT
+UDFError (a Python UDF    PythonException                       (none)
+failed)
 DataError, ExecutionError  SparkRuntimeException                 (none)
 anything else              SparkException                        INTERNAL_ERROR
 =========================  ====================================  ======================================
@@ -60,6 +62,7 @@ _CLASSES = {
     "SparkRuntimeException": ["org.apache.spark.SparkRuntimeException"],
     "SparkNoSuchElementException": ["org.apache.spark.SparkNoSuchElementException"],
     "SparkException": ["org.apache.spark.SparkException"],
+    "PythonException": ["org.apache.spark.api.python.PythonException", "org.apache.spark.SparkException"],
 }
 
 _SQL_STATES = {"PARSE_SYNTAX_ERROR": "42601", "UNRESOLVED_COLUMN.WITH_SUGGESTION": "42703",
@@ -143,6 +146,8 @@ def as_spark_error(err: BaseException) -> SparkError:
             return SparkError(text, error_class="CAST_INVALID_INPUT", exception="NumberFormatException",
                               parameters={"expression": "", "sourceType": "", "targetType": "",
                                           "ansiConfig": '"spark.sql.ansi.enabled"'})
+        if isinstance(err, QE.UDFError):
+            return SparkError(text, exception="PythonException")
         if isinstance(err, (QE.DataError, QE.ExecutionError)):
             return SparkError(text, exception="SparkRuntimeException")
         return SparkError(text, exception="SparkException")

@@ -16,8 +16,8 @@ Where Spark's meaning differs from quarry's SQL defaults, the translation says s
   lambdas, generators, ...) is in :mod:`quarry.spark.functions`; lambdas and struct/array/map
   extraction translate here into the Columns those functions take.
 
-Anything else (Python UDFs, functions neither registered nor in the table below) raises
-``Not supported: ...`` naming it.
+Python UDFs (``CommonInlineUserDefinedFunction``) are :mod:`quarry.spark.udfs`'. Anything else
+(functions neither registered nor in the table below) raises ``Not supported: ...`` naming it.
 """
 
 from __future__ import annotations
@@ -331,10 +331,14 @@ class ExpressionTranslator:
             converted = Expression()
             converted.unresolved_function.CopyFrom(_as_unresolved(fn_expr.call_function))
             fn_expr = converted
-        if fn_expr.WhichOneof("expr_type") != "unresolved_function":
+        if fn_expr.WhichOneof("expr_type") == "common_inline_user_defined_function":   # a pandas_udf aggregate
+            udf = self.translate(fn_expr)
+            call, fname = Function(udf.column), udf.name
+        elif fn_expr.WhichOneof("expr_type") != "unresolved_function":
             raise not_supported(f"a window over `{fn_expr.WhichOneof('expr_type')}`")
-        call = self.function(fn_expr.unresolved_function)
-        fname = self._function_name(fn_expr.unresolved_function)
+        else:
+            call = self.function(fn_expr.unresolved_function)
+            fname = self._function_name(fn_expr.unresolved_function)
         partition = tuple(self.column(p) for p in w.partition_spec)
         order = tuple(self._sort_key(o) for o in w.order_spec)
         frame = self._frame(w.frame_spec) if w.HasField("frame_spec") else None
@@ -481,6 +485,10 @@ class ExpressionTranslator:
                 return Function(_function_column("count", args))
             base = _function_column(target, args, distinct=f.is_distinct)
             return Function(base, _bigint_sum if target == "sum" else None)
+        from quarry.spark.udfs import registered_call          # spark.udf.register, then F.call_udf
+        found = registered_call(self, f)
+        if found is not None:
+            return Function(found)
         from quarry.spark.functions.refused import refusal
         hint = refusal(name)
         if hint is not None:
@@ -512,7 +520,8 @@ class ExpressionTranslator:
         return Translated(extract_value(child.column, key_t.column), f"{child.name}[{key_t.name}]")
 
     def _common_inline_user_defined_function(self, f):
-        raise not_supported(f"the Python UDF `{f.function_name}`")
+        from quarry.spark.udfs import udf_expression
+        return udf_expression(self, f)
 
     def _unresolved_regex(self, r) -> Translated:
         from quarry.spark.colregex import regex_column          # df.colRegex("`pattern`")

@@ -18,7 +18,8 @@ frame's own column (unambiguous in a join of two frames that both have ``x``).
 The larger relations live in their own modules: rollup/cube/grouping sets and pivot in
 :mod:`quarry.spark.grouping`, ``df.na`` in :mod:`quarry.spark.na`, describe/summary/``df.stat``
 and seeded sampling in :mod:`quarry.spark.stat`, unpivot in :mod:`quarry.spark.reshape`,
-``spark.catalog`` in :mod:`quarry.spark.catalog`.
+``spark.catalog`` in :mod:`quarry.spark.catalog`, and the Python relations (``mapInPandas``/``mapInArrow``,
+grouped and cogrouped maps) in :mod:`quarry.spark.udfs`.
 
 Relations quarry does not implement raise ``Not supported: the relation `...```.
 """
@@ -72,6 +73,7 @@ class RelationTranslator:
         self.session = state.session
         self.by_plan_id: dict[int, DataFrame] = {}
         self.expressions = ExpressionTranslator(self.by_plan_id.get, state.time_zone, ansi=state.ansi)
+        self.expressions.state = state               # Python UDFs need the session (quarry.spark.udfs)
 
     # -- entry -------------------------------------------------------------------------------
 
@@ -280,6 +282,18 @@ class RelationTranslator:
 
     def _repartition_by_expression(self, r) -> DataFrame:
         return self.translate(r.input)
+
+    def _map_partitions(self, m) -> DataFrame:
+        from quarry.spark.udfs import map_partitions
+        return map_partitions(self, m)
+
+    def _group_map(self, g) -> DataFrame:
+        from quarry.spark.udfs import group_map
+        return group_map(self, g)
+
+    def _co_group_map(self, c) -> DataFrame:
+        from quarry.spark.udfs import cogroup_map
+        return cogroup_map(self, c)
 
     def _hint(self, h) -> DataFrame:
         return self.translate(h.input)           # hints never change a result; quarry's optimizer picks joins

@@ -17,8 +17,10 @@ Config             set, get, get_with_default, get_option, get_all, unset, is_mo
 Interrupt          all of the session's operations, those with a tag, or one by id
 ReleaseSession     cancels what runs and forgets the session
 FetchErrorDetails  nothing to add: every error travels whole in its status
-AddArtifacts,      refused (``Not supported``): quarry runs no JVM code and ships no files
-ArtifactStatus
+AddArtifacts       a session's Python files (``pyfiles/``) and cached blobs (``cache/``), chunked
+                   or batched, CRC-checked, under the session's own directory
+                   (:mod:`quarry.spark.artifacts`); JARs, archives and files are refused
+ArtifactStatus     whether the session holds each named artifact
 =================  ==========================================================================
 
 Every failure reaches the client as PySpark's own exception (:mod:`quarry.spark.errors`).
@@ -64,10 +66,13 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
     (the server's tables, sandbox, role guard); ``users`` (a :class:`quarry.server.auth.Users`) turns on
     token checks; ``admission`` limits how many queries run at once."""
 
-    def __init__(self, new_session, users=None, admission=None):
+    def __init__(self, new_session, users=None, admission=None, python_role: str | None = "write"):
+        from quarry.spark.artifacts import ArtifactStore
         self._new_session = new_session
         self.users = users
         self.admission = admission
+        self.python_role = python_role          # the least role that may run Python code (None: nobody)
+        self.artifacts = ArtifactStore()
         self.sessions: dict[str, SparkSessionState] = {}
         self._lock = threading.Lock()
         self._verified: dict[tuple[str, bytes], float] = {}
@@ -109,6 +114,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
                                      error_class="INVALID_HANDLE.SESSION_NOT_FOUND")
                 state = SparkSessionState(sid, user, self._new_session(user))
                 state.global_store = self._global_views.setdefault(user, {})
+                self._python_hooks(state)
                 self.sessions[sid] = state
         if state.user != user:
             raise SparkError("the session belongs to another user", error_class="INVALID_HANDLE.SESSION_NOT_FOUND",
@@ -118,6 +124,22 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             raise SparkError("the server-side session changed (the server restarted)",
                              error_class="INVALID_HANDLE.SESSION_CHANGED")
         return state
+
+    def _python_hooks(self, state: SparkSessionState) -> None:
+        """What :mod:`quarry.spark.udfs` asks a session: may it run Python code, and where are its pyfiles."""
+        store, sid, needed = self.artifacts, state.session_id, self.python_role
+
+        def check_python(what: str) -> None:
+            from quarry.server.access import role_allows
+            guard = getattr(state.session, "command_guard", None)
+            role = getattr(guard, "role", None)
+            if needed is None or (role is not None and not role_allows(role, needed)):
+                raise SparkError(f"running Python code (`{what}`) needs the role `{needed or 'none'}` on this "
+                                 f"server" + (f"; `{state.user}` has `{role}`" if role else ""),
+                                 error_class="INSUFFICIENT_PERMISSIONS", code=grpc.StatusCode.PERMISSION_DENIED)
+
+        state.check_python = check_python
+        state.python_paths = lambda: store.python_paths(sid)
 
     def _stamp(self, response, state: SparkSessionState):
         response.session_id = state.session_id
@@ -197,6 +219,9 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             yield self._response(state, op, sql_command_result=self._sql_command(state, command.sql_command))
         elif kind == "create_dataframe_view":
             self._create_view(state, command.create_dataframe_view)
+        elif kind == "register_function":
+            from quarry.spark.udfs import register
+            register(state, command.register_function)
         elif kind == "write_operation":
             from quarry.spark.writes import write
             write(state, RelationTranslator(state), command.write_operation)
@@ -426,6 +451,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             if state is not None:
                 response.server_side_session_id = state.server_side_session_id
                 state.close()
+                self.artifacts.release(state.session_id)
             return response
         except Exception as err:
             context.abort_with_status(to_status(err))
@@ -438,10 +464,37 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             context.abort_with_status(to_status(err))
 
     def AddArtifacts(self, request_iterator, context):
-        context.abort_with_status(to_status(not_supported("artifacts (addArtifact, large local data, JARs)")))
+        try:
+            first = next(iter(request_iterator), None)
+            if first is None:
+                raise SparkError("an AddArtifacts call without requests", error_class="INVALID_ARTIFACT_STREAM")
+            state = self.state(first, context)
+            import itertools
+            requests = itertools.chain([first], request_iterator)
+
+            def checked():
+                for request in requests:
+                    names = [a.name for a in request.batch.artifacts] if request.HasField("batch") else \
+                        [request.begin_chunk.name] if request.HasField("begin_chunk") else []
+                    if any(n.startswith("pyfiles/") for n in names):
+                        state.check_python(names[0])
+                    yield request
+            response = self._stamp(base_pb2.AddArtifactsResponse(), state)
+            for name, ok in self.artifacts.add(state.session_id, checked()):
+                response.artifacts.add(name=name, is_crc_successful=ok)
+            return response
+        except Exception as err:
+            context.abort_with_status(to_status(err))
 
     def ArtifactStatus(self, request, context):
-        context.abort_with_status(to_status(not_supported("artifacts (addArtifact, large local data, JARs)")))
+        try:
+            state = self.state(request, context)
+            response = self._stamp(base_pb2.ArtifactStatusesResponse(), state)
+            for name in request.names:
+                response.statuses[name].exists = self.artifacts.exists(state.session_id, name)
+            return response
+        except Exception as err:
+            context.abort_with_status(to_status(err))
 
     def close(self) -> None:
         with self._lock:
@@ -449,6 +502,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             self.sessions.clear()
         for state in states:
             state.close()
+        self.artifacts.close()
 
 
 class _NoSlot:
