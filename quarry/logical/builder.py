@@ -244,12 +244,37 @@ def replace_exprs(e: Expr, mapping: dict) -> Expr:
     return down(e)
 
 
+def replace_in_subqueries(e: Expr, columns: dict[int, Expr]) -> Expr:
+    """``e`` with the outer references of its subqueries (at any depth) to ``columns`` replaced."""
+    import dataclasses
+    from quarry.logical.expressions import SubqueryExpr, replace_columns
+    if not columns:
+        return e
+
+    def in_plan(plan):
+        return plan.transform_up(lambda n: n.map_expressions(
+            lambda x: replace_in_subqueries(replace_columns(x, columns), columns)))
+
+    def fn(x):
+        if isinstance(x, SubqueryExpr) and x.outer_ids() & set(columns):
+            return dataclasses.replace(x, plan=in_plan(x.plan))
+        return x
+    return e.transform_up(fn)
+
+
 def check_grouped(e: Expr, input_ids: set[int]) -> Expr:
     """``e`` (already over an Aggregate's output) if it reads no column of the aggregated input;
     else a NotGroupedError naming the first such column."""
     bad = [x for x in e.walk() if isinstance(x, ColumnRef) and x.field.id in input_ids]
     if bad:
         raise NotGroupedError(bad[0].field.name)
+    from quarry.logical.expressions import SubqueryExpr
+    for x in e.walk():
+        if isinstance(x, SubqueryExpr) and x.outer_ids() & input_ids:
+            fid = next(iter(x.outer_ids() & input_ids))
+            names = [f.name for n in x.plan.walk() for ex in n.expressions() for f in
+                     (c.field for c in ex.walk() if isinstance(c, ColumnRef)) if f.id == fid]
+            raise NotGroupedError(names[0] if names else f"#{fid}")
     return e
 
 

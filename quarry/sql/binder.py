@@ -732,8 +732,11 @@ class Binder:
             plan, mapping = B.aggregate(plan, group_exprs, aggs, grouping_sets)
             gfields, gid = plan.group_fields, plan.grouping_id
 
+            columns = {k.field.id: v for k, v in mapping.items() if isinstance(k, ColumnRef)}
+
             def rewrite(e: Expr, node) -> Expr:
-                out = B.replace_exprs(e, mapping)
+                # a subquery's references to grouped columns read the Aggregate's key columns
+                out = B.replace_exprs(B.replace_in_subqueries(e, columns), mapping)
                 out = out.transform_up(lambda x: self._grouping_bits(x, gfields, gid, node))
                 try:
                     return B.check_grouped(out, input_ids)

@@ -29,6 +29,8 @@ from __future__ import annotations
 from quarry.errors import UnsupportedError
 from quarry.logical import functions as F
 from quarry.logical import types as T
+from dataclasses import replace as _replace
+
 from quarry.logical.expressions import (
     AggCall, Call, ColumnRef, Exists, Expr, Field, InSubquery, Literal, ScalarSubquery, SubqueryExpr, and_all,
     conjuncts, new_id, replace_columns,
@@ -37,7 +39,11 @@ from quarry.logical.plan import (
     Aggregate, Filter, Join, Limit, LogicalPlan, Project, Sort, outer_references, produced_ids,
 )
 from quarry.logical.plan import SingleRow
+from quarry.logical.plan_copy import fresh_copy
 from quarry.optimizer.rule import rule
+from quarry.optimizer.rules.dependent_join import (
+    DomainPusher, correlated_columns, empty_value, is_scalar_aggregate,
+)
 from quarry.optimizer.rules.simplify_expressions import simplify
 
 
@@ -116,45 +122,168 @@ def _strip_for_membership(plan: LogicalPlan) -> LogicalPlan:
 # -------------------------------------------------------------------------- predicates
 
 
+def _compare(items, values, op: str) -> Expr:
+    """``items op values`` for a row: the AND of item-wise equalities (``=``) or its negation (``<>``)."""
+    if len(items) == 1:
+        return F.call(op, [items[0], values[0]])
+    if op not in ("equal", "not_equal"):
+        raise UnsupportedError("a row value compared with ANY / ALL other than by = or <>")
+    eq = and_all([F.call("equal", [a, b]) for a, b in zip(items, values)])
+    return eq if op == "equal" else F.call("not", [eq])
+
+
+def _general_semi(input_plan: LogicalPlan, plan: LogicalPlan, extra: list[Expr], kind: str) -> LogicalPlan:
+    """Semi/anti join of ``input_plan`` with ``plan`` correlated in any way (the dependent join)."""
+    cols = correlated_columns(input_plan, plan)
+    pusher = DomainPusher(input_plan, cols)
+    pushed, dmap = pusher.push(plan)
+    return Join(input_plan, pushed, kind, and_all(extra + pusher.join_outer(dmap)))
+
+
 def _semi_anti(input_plan: LogicalPlan, sub: Expr, negated: bool) -> LogicalPlan:
     outer = produced_ids(input_plan)
+    kind = "anti" if negated else "semi"
     if isinstance(sub, Exists):
         plan = _strip_for_membership(decorrelate(sub.plan))
-        plan, corr = pull_up(plan, outer)
+        try:
+            pulled, corr = pull_up(plan, outer)
+        except UnsupportedError:
+            return _general_semi(input_plan, plan, [], kind)
         if not corr:
             # uncorrelated EXISTS: one row of the subquery decides for every outer row
-            plan = Limit(plan, 1)
-        return Join(input_plan, plan, "anti" if negated else "semi", and_all(corr))
-    assert isinstance(sub, InSubquery)
+            pulled = Limit(pulled, 1)
+        return Join(input_plan, pulled, kind, and_all(corr))
+    assert isinstance(sub, InSubquery) and sub.quantifier == "any" and not negated
+    plan = _strip_for_membership(decorrelate(sub.plan))
+    match = _compare(sub.items, [ColumnRef(f) for f in plan.schema], sub.op)
+    try:
+        pulled, corr = pull_up(plan, outer)
+    except UnsupportedError:
+        return _general_semi(input_plan, plan, [match], kind)
+    return Join(input_plan, pulled, "semi", and_all([match] + corr))
+
+
+def _null_aware_anti(input_plan: LogicalPlan, sub: InSubquery) -> LogicalPlan | None:
+    """``x NOT IN (uncorrelated subquery)`` as a null-aware anti join, or None for other shapes."""
+    if sub.op != "equal" or sub.quantifier != "any" or len(sub.items) != 1:
+        return None
     plan = _strip_for_membership(decorrelate(sub.plan))
     value = plan.schema[0]
-    plan, corr = pull_up(plan, outer)
-    cond = and_all([F.call("equal", [sub.expr, ColumnRef(value)])] + corr)
-    if not negated:
-        return Join(input_plan, plan, "semi", cond)
-    if corr and (sub.expr.nullable or value.nullable):
-        raise UnsupportedError("correlated NOT IN over nullable columns is not supported",
-                               hint="use NOT EXISTS, whose NULL handling is simpler")
-    null_aware = sub.expr.nullable or value.nullable
-    return Join(input_plan, plan, "anti", cond, null_aware=null_aware)
+    if outer_references(plan) & produced_ids(input_plan):
+        if sub.expr.nullable or value.nullable:
+            return None
+        plan, corr = pull_up(plan, produced_ids(input_plan))
+        cond = and_all([F.call("equal", [sub.expr, ColumnRef(value)])] + corr)
+        return Join(input_plan, plan, "anti", cond)
+    cond = F.call("equal", [sub.expr, ColumnRef(value)])
+    return Join(input_plan, plan, "anti", cond, null_aware=sub.expr.nullable or value.nullable)
+
+
+# -------------------------------------------------------------------------- mark joins
+
+_NEGATE = {"equal": "not_equal", "not_equal": "equal", "less": "greater_equal", "less_equal": "greater",
+           "greater": "less_equal", "greater_equal": "less"}
+_BOOL_NULL = Literal(None, T.BOOL)
+_TRUE = Literal(True, T.BOOL)
+_FALSE = Literal(False, T.BOOL)
+
+
+def _scalar_agg(plan: LogicalPlan, agg: AggCall) -> ScalarSubquery:
+    f = Field("__mark", agg.dtype, True, new_id())
+    return ScalarSubquery(Aggregate(plan, (), (), (agg,), (f,)))
+
+
+def _exists_value(plan: LogicalPlan) -> Expr:
+    """EXISTS as a value: ``(SELECT count(*) FROM (...)) > 0`` (over one row when uncorrelated)."""
+    inner = plan if outer_references(plan) else Limit(plan, 1)
+    return F.call("greater", [_scalar_agg(inner, F.agg("count", [])), Literal(0, T.INT64)])
+
+
+def _state(plan: LogicalPlan) -> Expr:
+    """NULL for an empty subquery, 2 when its value column has a NULL, else 1."""
+    copy = fresh_copy(plan)
+    v = ColumnRef(copy.schema[0])
+    return _scalar_agg(copy, F.agg("max", [F.call("case", [F.call("is_null", [v]), Literal(2, T.INT64),
+                                                           Literal(1, T.INT64)])]))
+
+
+def _any_value(items, plan: LogicalPlan, op: str) -> Expr:
+    """``items op ANY (plan)``, three-valued: TRUE if a row compares TRUE, else NULL if one compares
+    NULL, else FALSE (so FALSE over an empty subquery)."""
+    if len(items) != len(plan.schema):
+        raise UnsupportedError(f"comparing {len(items)} values with a subquery of {len(plan.schema)} columns")
+    if len(items) == 1 and op != "equal":
+        # min / max of the subquery decide, with its row count and NULLs (all scalar aggregates)
+        x = items[0]
+        state = _state(plan)
+        if op == "not_equal":
+            lo, hi = fresh_copy(plan), fresh_copy(plan)
+            cmp = F.call("or", [F.call("not_equal", [x, _scalar_agg(lo, F.agg("min", [ColumnRef(lo.schema[0])]))]),
+                                F.call("not_equal", [x, _scalar_agg(hi, F.agg("max", [ColumnRef(hi.schema[0])]))])])
+        else:
+            copy = fresh_copy(plan)
+            which = "min" if op in ("greater", "greater_equal") else "max"
+            cmp = F.call(op, [x, _scalar_agg(copy, F.agg(which, [ColumnRef(copy.schema[0])]))])
+        unknown = F.call("or", [F.call("equal", [state, Literal(2, T.INT64)]), F.call("is_null", [x])])
+        return F.call("case", [F.call("is_null", [state]), _FALSE, cmp, _TRUE, unknown, _BOOL_NULL, _FALSE])
+    if len(items) == 1:
+        # x = ANY: a keyed lookup of x (a hash join), plus whether the subquery is empty or has a NULL
+        x = items[0]
+        copy = fresh_copy(plan)
+        matched = _scalar_agg(Filter(copy, F.call("equal", [x, ColumnRef(copy.schema[0])])),
+                              F.agg("max", [Literal(1, T.INT64)]))
+        state = _state(plan)
+        unknown = F.call("or", [F.call("equal", [state, Literal(2, T.INT64)]), F.call("is_null", [x])])
+        return F.call("case", [F.call("is_not_null", [matched]), _TRUE, F.call("is_null", [state]), _FALSE,
+                               unknown, _BOOL_NULL, _FALSE])
+    # a row value: a row that compares TRUE, else one that compares NULL
+    hit, maybe = fresh_copy(plan), fresh_copy(plan)
+    matched = _scalar_agg(Filter(hit, _compare(items, [ColumnRef(f) for f in hit.schema], op)),
+                          F.agg("max", [Literal(1, T.INT64)]))
+    unknown = _scalar_agg(Filter(maybe, F.call("is_null", [_compare(items, [ColumnRef(f) for f in maybe.schema],
+                                                                      op)])),
+                          F.agg("max", [Literal(1, T.INT64)]))
+    return F.call("case", [F.call("is_not_null", [matched]), _TRUE, F.call("is_not_null", [unknown]), _BOOL_NULL,
+                           _FALSE])
+
+
+def _mark_value(x: Expr) -> Expr:
+    """EXISTS / IN / ANY / ALL as a boolean value computed by scalar subqueries (the mark join)."""
+    if isinstance(x, Exists):
+        return _exists_value(_strip_for_membership(x.plan))
+    assert isinstance(x, InSubquery)
+    plan = _strip_for_membership(x.plan)
+    if x.quantifier == "all":
+        return F.call("not", [_any_value(x.items, plan, _NEGATE[x.op])])
+    return _any_value(x.items, plan, x.op)
+
+
+def _marks(e: Expr) -> Expr:
+    """``e`` with every EXISTS / IN / ANY / ALL replaced by its value over scalar subqueries."""
+    def fn(x):
+        return _mark_value(x) if isinstance(x, (Exists, InSubquery)) else x
+    return e.transform_down(fn)
 
 
 def _filter_with_subqueries(node: Filter) -> LogicalPlan:
     plan = node.input
     rest = []
     for c in conjuncts(node.predicate):
-        if isinstance(c, (Exists, InSubquery)):
+        if isinstance(c, Exists) or (isinstance(c, InSubquery) and c.quantifier == "any"
+                                     and (c.op == "equal" or len(c.items) > 1)):
             plan = _semi_anti(plan, c, False)
-        elif isinstance(c, Call) and c.name == "not" and isinstance(c.args[0], (Exists, InSubquery)):
+            continue
+        if isinstance(c, Call) and c.name == "not" and isinstance(c.args[0], Exists):
             plan = _semi_anti(plan, c.args[0], True)
-        elif _has_subquery(c):
-            if any(isinstance(x, (Exists, InSubquery)) for x in c.walk()):
-                raise UnsupportedError("EXISTS / IN subqueries are supported as AND-ed conditions only",
-                                       hint="rewrite `... OR EXISTS (...)` as a UNION, or use a join")
-            plan, c = _scalar_subqueries(plan, c)
-            rest.append(c)
-        else:
-            rest.append(c)
+            continue
+        if isinstance(c, Call) and c.name == "not" and isinstance(c.args[0], InSubquery):
+            anti = _null_aware_anti(plan, c.args[0])
+            if anti is not None:
+                plan = anti
+                continue
+        if _has_subquery(c):
+            plan, c = _scalar_subqueries(plan, _marks(c))
+        rest.append(c)
     if rest:
         plan = Filter(plan, and_all(rest))
     return _restore(plan, node.schema)
@@ -251,6 +380,16 @@ def _group_by_correlation(corr, outer, groups, gfields):
     return groups, gfields, conds
 
 
+def _general_scalar(plan: LogicalPlan, sub: LogicalPlan) -> tuple[LogicalPlan, Expr]:
+    """A scalar subquery correlated in any way: the dependent join, left-joined on the domain."""
+    pusher = DomainPusher(plan, correlated_columns(plan, sub))
+    pushed, dmap = pusher.push(sub)
+    if not is_scalar_aggregate(sub):
+        pushed = pusher.at_most_one_row(pushed, dmap, sub.schema)
+    value = sub.schema[0]
+    return Join(plan, pushed, "left", and_all(pusher.join_outer(dmap))), ColumnRef(_replace(value, nullable=True))
+
+
 def _scalar_subqueries(plan: LogicalPlan, e: Expr) -> tuple[LogicalPlan, Expr]:
     """Join every scalar subquery in ``e`` onto ``plan``; return the plan and ``e`` rewritten."""
     replacements: dict[int, Expr] = {}
@@ -265,7 +404,13 @@ def _scalar_subqueries(plan: LogicalPlan, e: Expr) -> tuple[LogicalPlan, Expr]:
                 plan = Join(plan, SingleRow(sub), "left", None)
                 replacements[id(x)] = ColumnRef(value)
             else:
-                sub2, conds, empties, marker = _decorrelate_scalar(sub, outer)
+                try:
+                    sub2, conds, empties, marker = _decorrelate_scalar(sub, outer)
+                except UnsupportedError:
+                    # correlated in a way the equality pull-up cannot take: the dependent join
+                    plan, ref = _general_scalar(plan, sub)
+                    replacements[id(x)] = ref
+                    return
                 plan = Join(plan, sub2, "left", and_all(conds))
                 ref = ColumnRef(sub2.schema[0])
                 empty = empties.get(sub2.schema[0].id)
@@ -273,8 +418,9 @@ def _scalar_subqueries(plan: LogicalPlan, e: Expr) -> tuple[LogicalPlan, Expr]:
                     # no matching rows: the subquery's value over an empty group (count bug)
                     ref = F.call("case", [F.call("is_null", [ColumnRef(marker)]), empty, ref])
                 replacements[id(x)] = ref
+            return
         elif isinstance(x, (Exists, InSubquery)):
-            raise UnsupportedError("EXISTS / IN subqueries are only supported in WHERE and HAVING conditions")
+            raise AssertionError("EXISTS / IN are rewritten to scalar subqueries first")
         for c in x.children():
             visit(c)
     visit(e)
@@ -289,7 +435,7 @@ def _project_with_subqueries(node: Project) -> LogicalPlan:
     exprs = []
     for e in node.exprs:
         if _has_subquery(e):
-            plan, e = _scalar_subqueries(plan, e)
+            plan, e = _scalar_subqueries(plan, _marks(e))
         exprs.append(e)
     return Project(plan, tuple(exprs), node.fields)
 
