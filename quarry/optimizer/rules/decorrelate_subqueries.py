@@ -41,7 +41,7 @@ from quarry.logical.plan import (
 from quarry.logical.plan import SingleRow
 from quarry.logical.plan_copy import fresh_copy
 from quarry.optimizer.rule import rule
-from quarry.optimizer.rules.dependent_join import (
+from quarry.optimizer.dependent_join import (
     DomainPusher, correlated_columns, empty_value, is_scalar_aggregate,
 )
 from quarry.optimizer.rules.simplify_expressions import simplify
@@ -443,9 +443,77 @@ def _project_with_subqueries(node: Project) -> LogicalPlan:
 # -------------------------------------------------------------------------- the rule
 
 
+def _join_with_subqueries(node: Join) -> LogicalPlan:
+    """A subquery in a join's ON condition: above an inner join, or below the inner side of an outer one."""
+    subs = [c for c in conjuncts(node.condition) if _has_subquery(c)]
+    rest = [c for c in conjuncts(node.condition) if not _has_subquery(c)]
+    reads = set().union(*(c.column_ids() for c in subs))
+    if node.kind in ("inner", "cross"):
+        joined = Join(node.left, node.right, "inner" if rest else "cross", and_all(rest), lateral=node.lateral)
+        return _filter_with_subqueries(Filter(_lateral(joined) if node.lateral else joined, and_all(subs)))
+    if node.kind == "left" and not (reads & produced_ids(node.left)):
+        right = _filter_with_subqueries(Filter(node.right, and_all(subs)))
+        joined = Join(node.left, right, "left", and_all(rest), lateral=node.lateral)
+        return _lateral(joined) if node.lateral else joined
+    if node.kind == "right" and not (reads & produced_ids(node.right)):
+        left = _filter_with_subqueries(Filter(node.left, and_all(subs)))
+        return Join(left, node.right, "right", and_all(rest))
+    raise UnsupportedError(f"a subquery in the ON condition of a {node.kind.upper()} JOIN that reads "
+                           "its preserved side", hint="compute the subquery's value in a derived table first")
+
+
+def _lateral_direct(right: LogicalPlan, left: LogicalPlan) -> LogicalPlan | None:
+    """``right`` with its one-row VALUES leaf replaced by ``left``, when ``right`` is only
+    projections, filters and unnests over it (``LATERAL unnest(t.l)``, ``LATERAL (SELECT t.a + 1)``):
+    then the inner lateral join is that plan, no join needed. None for other shapes."""
+    from quarry.logical.nested import Unnest
+    from quarry.logical.plan import Values
+    if isinstance(right, Values):
+        if len(right.rows) != 1 or any(e.column_ids() for e in right.rows[0]):
+            return None
+        return Project(left, tuple(ColumnRef(f) for f in left.schema) + right.rows[0],
+                       left.schema + right.fields)
+    if isinstance(right, (Project, Filter, Unnest)):
+        child = _lateral_direct(right.input, left)
+        if child is None:
+            return None
+        if isinstance(right, Project):
+            return Project(child, tuple(ColumnRef(f) for f in left.schema) + right.exprs, left.schema + right.fields)
+        return right.with_children((child,))
+    return None
+
+
+def _lateral(node: Join) -> LogicalPlan:
+    """``left JOIN LATERAL right``: right computed for every left row (the dependent join)."""
+    left, right = node.left, node.right
+    if node.kind in ("inner", "cross"):
+        direct = _lateral_direct(right, left)
+        if direct is not None:
+            out: LogicalPlan = Filter(direct, node.condition) if node.condition is not None else direct
+            return _restore(out, node.schema)
+    outer = produced_ids(left)
+    try:
+        pulled, corr = pull_up(right, outer)
+    except UnsupportedError:
+        pulled = None
+    if pulled is not None and not (outer_references(pulled) & outer):
+        cond = and_all(conjuncts(node.condition) + corr)
+        kind = "inner" if node.kind == "cross" and cond is not None else node.kind
+        return _restore(Join(left, pulled, kind, cond), node.schema)
+    pusher = DomainPusher(left, correlated_columns(left, right))
+    pushed, dmap = pusher.push(right)
+    cond = and_all(conjuncts(node.condition) + pusher.join_outer(dmap))
+    kind = "inner" if node.kind == "cross" else node.kind
+    return _restore(Join(left, pushed, kind, cond), node.schema)
+
+
 def decorrelate(plan: LogicalPlan) -> LogicalPlan:
     """Remove every subquery expression from ``plan`` (recursively)."""
     def fn(node: LogicalPlan) -> LogicalPlan:
+        if isinstance(node, Join) and any(_has_subquery(e) for e in node.expressions()):
+            return _join_with_subqueries(node)
+        if isinstance(node, Join) and node.lateral:
+            return _lateral(node)
         if not any(_has_subquery(e) for e in node.expressions()):
             return node
         if isinstance(node, Filter):
