@@ -36,7 +36,7 @@ from quarry.logical.expressions import (
     conjuncts, new_id, replace_columns,
 )
 from quarry.logical.plan import (
-    Aggregate, Filter, Join, Limit, LogicalPlan, Project, Sort, outer_references, produced_ids,
+    Aggregate, Filter, Join, Limit, LogicalPlan, Project, Sort, Window, outer_references, produced_ids,
 )
 from quarry.logical.plan import SingleRow
 from quarry.logical.plan_copy import fresh_copy
@@ -458,8 +458,39 @@ def _join_with_subqueries(node: Join) -> LogicalPlan:
     if node.kind == "right" and not (reads & produced_ids(node.right)):
         left = _filter_with_subqueries(Filter(node.left, and_all(subs)))
         return Join(left, node.right, "right", and_all(rest))
+    if node.kind == "left" and not node.lateral:
+        # subqueries that read only the preserved side: their values become columns of that side
+        sub_reads = set().union(*(x.outer_ids() for c in subs for x in c.walk() if isinstance(x, SubqueryExpr)))
+        if not (sub_reads & produced_ids(node.right)):
+            left = node.left
+            conds = []
+            for c in subs:
+                left, c = _scalar_subqueries(left, _marks(c))
+                conds.append(c)
+            return _restore(Join(left, node.right, "left", and_all(rest + conds)), node.schema)
     raise UnsupportedError(f"a subquery in the ON condition of a {node.kind.upper()} JOIN that reads "
                            "its preserved side", hint="compute the subquery's value in a derived table first")
+
+
+def _below(node: LogicalPlan) -> LogicalPlan:
+    """A node of one input with subqueries in its expressions (an aggregate's argument, a window's
+    key): each subquery's value is computed by a projection below it, then read as a column."""
+    fields: dict[int, Field] = {}
+    values: list[Expr] = []
+
+    def lift(x):
+        if isinstance(x, SubqueryExpr) or (isinstance(x, Call) and x.name == "not"
+                                           and isinstance(x.args[0], SubqueryExpr)):
+            f = Field("__subquery", x.dtype, True, new_id())
+            fields[id(x)] = f
+            values.append(x)
+            return ColumnRef(f)
+        return x
+    new = node.map_expressions(lambda e: e.transform_down(lift))
+    child = node.input
+    proj = Project(child, tuple(ColumnRef(f) for f in child.schema) + tuple(values),
+                   child.schema + tuple(fields[id(v)] for v in values))
+    return new.with_children((_project_with_subqueries(proj),))
 
 
 def _lateral_direct(right: LogicalPlan, left: LogicalPlan) -> LogicalPlan | None:
@@ -520,6 +551,8 @@ def decorrelate(plan: LogicalPlan) -> LogicalPlan:
             return _filter_with_subqueries(node)
         if isinstance(node, Project):
             return _project_with_subqueries(node)
+        if isinstance(node, (Aggregate, Window)):
+            return _below(node)
         raise UnsupportedError(f"subqueries are not supported inside {type(node).__name__}",
                                hint="move the subquery into WHERE, HAVING or the select list")
     return plan.transform_up(fn)
