@@ -445,7 +445,7 @@ class Binder:
             elif isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
                 plan, default_alias = self._named_table(node, scope)
             elif isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
-                plan, default_alias = series_scan(self, node.this)
+                plan, default_alias = series_scan(self, node.this, scope)
             elif isinstance(node, exp.Table) and isinstance(node.this, (exp.Func, exp.Anonymous)):
                 plan, default_alias = self._table_function(node.this), None
             elif isinstance(node, exp.Subquery):
@@ -457,6 +457,9 @@ class Binder:
             elif isinstance(node, exp.Lateral) and isinstance(node.this, exp.Subquery):
                 self.check(node)
                 plan, default_alias = self.bind_query(node.this, scope.child()), None
+            elif isinstance(node, exp.Lateral) and isinstance(node.this, exp.GenerateSeries):
+                self.check(node)
+                plan, default_alias = series_scan(self, node.this, scope)
             elif isinstance(node, exp.Lateral) and isinstance(node.this, exp.Unnest):
                 self.check(node)
                 plan, default_alias = self._unnest_table(node.this, scope), "unnest"
