@@ -169,9 +169,10 @@ def _null_aware_anti(input_plan: LogicalPlan, sub: InSubquery) -> LogicalPlan | 
         return None
     plan = _strip_for_membership(decorrelate(sub.plan))
     value = plan.schema[0]
+    if outer_references(plan) and (sub.expr.nullable or value.nullable):
+        # correlated (with this query or one around it): the mark form keeps NULLs per outer row
+        return None
     if outer_references(plan) & produced_ids(input_plan):
-        if sub.expr.nullable or value.nullable:
-            return None
         plan, corr = pull_up(plan, produced_ids(input_plan))
         cond = and_all([F.call("equal", [sub.expr, ColumnRef(value)])] + corr)
         return Join(input_plan, plan, "anti", cond)
