@@ -384,11 +384,45 @@ def _group_by_correlation(corr, outer, groups, gfields):
 def _general_scalar(plan: LogicalPlan, sub: LogicalPlan) -> tuple[LogicalPlan, Expr]:
     """A scalar subquery correlated in any way: the dependent join, left-joined on the domain."""
     pusher = DomainPusher(plan, correlated_columns(plan, sub))
-    pushed, dmap = pusher.push(sub)
-    if not is_scalar_aggregate(sub):
-        pushed = pusher.at_most_one_row(pushed, dmap, sub.schema)
     value = sub.schema[0]
+    if is_scalar_aggregate(sub):
+        return _general_scalar_aggregate(plan, sub, pusher)
+    pushed, dmap = pusher.push(sub)
+    pushed = pusher.at_most_one_row(pushed, dmap, sub.schema)
     return Join(plan, pushed, "left", and_all(pusher.join_outer(dmap))), ColumnRef(_replace(value, nullable=True))
+
+
+def _general_scalar_aggregate(plan: LogicalPlan, sub: LogicalPlan, pusher: DomainPusher):
+    """Projections over an aggregate without GROUP BY, correlated in any way: the aggregate is
+    grouped by the domain, and an outer row with no group gets the value over no rows (the
+    count bug), computed from the outer row itself, so the domain is read only once."""
+    chain = []
+    node = sub
+    while isinstance(node, Project):
+        chain.append(node)
+        node = node.input
+    agg = node
+    child, dmap = pusher.push(agg.input)
+    dfields = tuple(Field(f.name, f.dtype, f.nullable, new_id()) for f in pusher.dfields(dmap))
+    new = {c.id: f for c, f in zip(pusher.cols, dfields)}
+    marker = Field("__matched", T.BOOL, False, new_id())
+    aggs = tuple(pusher.subst(a, dmap) for a in agg.aggs)
+    top: LogicalPlan = Aggregate(child, pusher.drefs(dmap), dfields, aggs, agg.agg_fields)
+    top = Project(top, tuple(ColumnRef(f) for f in agg.agg_fields) + pusher.drefs(new) + (Literal(True, T.BOOL),),
+                  agg.agg_fields + dfields + (marker,))
+    empties: dict[int, Expr] = {f.id: empty_value(a) for a, f in zip(agg.aggs, agg.agg_fields)}
+    for proj in reversed(chain):
+        exprs = tuple(pusher.subst(e, new) for e in proj.exprs) + pusher.drefs(new) + (ColumnRef(marker),)
+        top = Project(top, exprs, proj.fields + dfields + (marker,))
+        # the value over no rows, in terms of the outer row's own columns
+        empties = {f.id: simplify(replace_columns(e, empties)) for e, f in zip(proj.exprs, proj.fields)}
+    value = sub.schema[0]
+    joined = Join(plan, top, "left", and_all(pusher.join_outer(new)))
+    ref: Expr = ColumnRef(_replace(value, nullable=True))
+    empty = empties.get(value.id)
+    if empty is not None and not (isinstance(empty, Literal) and empty.value is None):
+        ref = F.call("case", [F.call("is_null", [ColumnRef(_replace(marker, nullable=True))]), empty, ref])
+    return joined, ref
 
 
 def _scalar_subqueries(plan: LogicalPlan, e: Expr) -> tuple[LogicalPlan, Expr]:
