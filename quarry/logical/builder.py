@@ -71,13 +71,16 @@ def scan_of(source, alias: str | None = None) -> Scan:
     return Scan(source, fields, None, (), alias)
 
 
-def output_fields(exprs: Sequence[Expr], names: Sequence[str]) -> list[Field]:
+def output_fields(exprs: Sequence[Expr], names: Sequence[str], available: set[int] | None = None) -> list[Field]:
     """The fields a select list produces: a column passed through under its own name keeps
-    its field (so filters above and below speak of the same id); anything else is new."""
+    its field (so filters above and below speak of the same id); anything else is new. With
+    ``available`` (the input's column ids), a column that is not one of them (an outer column a
+    subquery selects) is new too, so the subquery's output is never the outer column itself."""
     fields: list[Field] = []
     used: set[int] = set()
     for e, name in zip(exprs, names):
-        if isinstance(e, ColumnRef) and e.field.name == name and e.field.id not in used:
+        if isinstance(e, ColumnRef) and e.field.name == name and e.field.id not in used and \
+                (available is None or e.field.id in available):
             fields.append(e.field)
         else:
             qualifier = e.field.qualifier if isinstance(e, ColumnRef) else None

@@ -246,6 +246,20 @@ class DomainPusher:
                 exprs.append(ColumnRef(f))
         return Project(win, tuple(exprs), plan.schema)
 
+    def _Values(self, node):
+        """VALUES rows that read outer columns: each row computed over the domain, then a union."""
+        branches = []
+        for row in node.rows:
+            d, dmap = self.domain()
+            fields = tuple(Field(f.name, f.dtype, True, new_id()) for f in node.fields)
+            branches.append(Project(d, tuple(self.subst(e, dmap) for e in row) + self.drefs(dmap),
+                                    fields + self.dfields(dmap)))
+        new = self._fresh_dmap(dmap)
+        if len(branches) == 1:
+            only = branches[0]
+            return Project(only, tuple(ColumnRef(f) for f in only.schema), node.fields + self.dfields(new)), new
+        return Union(tuple(branches), node.fields + self.dfields(new)), new
+
     def _set_inputs(self, inputs):
         outs, maps = [], []
         for inp in inputs:

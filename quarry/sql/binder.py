@@ -791,7 +791,7 @@ class Binder:
                          for t in order_targets]
 
         # projection (plus hidden ORDER BY columns)
-        out_fields = output_fields(bound, names)
+        out_fields = output_fields(bound, names, {f.id for f in plan.schema})
         proj_exprs = list(bound)
         proj_fields = list(out_fields)
         distinct = sel.args.get("distinct") is not None and distinct_on is None
