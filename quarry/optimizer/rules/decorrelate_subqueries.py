@@ -105,7 +105,7 @@ def pull_up(plan: LogicalPlan, outer: set[int]) -> tuple[LogicalPlan, list[Expr]
         if plan.condition is not None and plan.condition.column_ids() & outer:
             raise UnsupportedError("correlation in a join condition inside a subquery is not supported")
         return Join(left, plan.right, plan.kind, plan.condition, plan.null_aware), lc
-    if isinstance(plan, Sort):
+    if isinstance(plan, Sort) and plan.fetch is None:
         child, conds = pull_up(plan.input, outer)
         return Sort(child, plan.keys, plan.fetch), conds
     raise UnsupportedError(f"a correlated subquery containing {type(plan).__name__} is not supported",
@@ -386,7 +386,8 @@ def _general_scalar(plan: LogicalPlan, sub: LogicalPlan) -> tuple[LogicalPlan, E
     pusher = DomainPusher(plan, correlated_columns(plan, sub))
     value = sub.schema[0]
     if is_scalar_aggregate(sub):
-        return _general_scalar_aggregate(plan, sub, pusher)
+        joined, refs = _general_scalar_aggregate(plan, sub, pusher)
+        return joined, refs[value.id]
     pushed, dmap = pusher.push(sub)
     pushed = pusher.at_most_one_row(pushed, dmap, sub.schema)
     return Join(plan, pushed, "left", and_all(pusher.join_outer(dmap))), ColumnRef(_replace(value, nullable=True))
@@ -416,13 +417,15 @@ def _general_scalar_aggregate(plan: LogicalPlan, sub: LogicalPlan, pusher: Domai
         top = Project(top, exprs, proj.fields + dfields + (marker,))
         # the value over no rows, in terms of the outer row's own columns
         empties = {f.id: simplify(replace_columns(e, empties)) for e, f in zip(proj.exprs, proj.fields)}
-    value = sub.schema[0]
     joined = Join(plan, top, "left", and_all(pusher.join_outer(new)))
-    ref: Expr = ColumnRef(_replace(value, nullable=True))
-    empty = empties.get(value.id)
-    if empty is not None and not (isinstance(empty, Literal) and empty.value is None):
-        ref = F.call("case", [F.call("is_null", [ColumnRef(_replace(marker, nullable=True))]), empty, ref])
-    return joined, ref
+    refs: dict[int, Expr] = {}
+    for f in sub.schema:
+        ref: Expr = ColumnRef(_replace(f, nullable=True))
+        empty = empties.get(f.id)
+        if empty is not None and not (isinstance(empty, Literal) and empty.value is None):
+            ref = F.call("case", [F.call("is_null", [ColumnRef(_replace(marker, nullable=True))]), empty, ref])
+        refs[f.id] = ref
+    return joined, refs
 
 
 def _scalar_subqueries(plan: LogicalPlan, e: Expr) -> tuple[LogicalPlan, Expr]:
@@ -567,6 +570,24 @@ def _lateral(node: Join) -> LogicalPlan:
         kind = "inner" if node.kind == "cross" and cond is not None else node.kind
         return _restore(Join(left, pulled, kind, cond), node.schema)
     pusher = DomainPusher(left, correlated_columns(left, right))
+    if is_scalar_aggregate(right) and node.kind in ("inner", "cross", "left"):
+        # one row for every left row: the aggregate grouped by the domain, left-joined
+        joined, refs = _general_scalar_aggregate(left, right, pusher)
+        if node.kind == "left" and node.condition is not None:
+            # the ON condition decides whether the one row joins: NULLs where it is not TRUE
+            inner = tuple(Field(f.name, f.dtype, True, new_id()) for f in right.schema)
+            out: LogicalPlan = Project(joined, tuple(ColumnRef(f) for f in left.schema)
+                                       + tuple(refs[f.id] for f in right.schema), left.schema + inner)
+            cond = replace_columns(node.condition, {f.id: ColumnRef(g) for f, g in zip(right.schema, inner)})
+            out = Project(out, tuple(ColumnRef(f) for f in left.schema) + tuple(
+                F.call("case", [cond, ColumnRef(g), Literal(None, g.dtype)]) for g in inner),
+                left.schema + tuple(_replace(f, nullable=True) for f in right.schema))
+        else:
+            out = Project(joined, tuple(ColumnRef(f) for f in left.schema)
+                          + tuple(refs[f.id] for f in right.schema), left.schema + right.schema)
+            if node.condition is not None:
+                out = Filter(out, node.condition)
+        return _restore(out, node.schema)
     pushed, dmap = pusher.push(right)
     cond = and_all(conjuncts(node.condition) + pusher.join_outer(dmap))
     kind = "inner" if node.kind == "cross" else node.kind
