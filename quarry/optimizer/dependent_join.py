@@ -82,6 +82,10 @@ class DomainPusher:
     """Pushes the domain of ``cols`` (columns of ``outer``) down through subquery plans."""
 
     def __init__(self, outer: LogicalPlan, cols: list[Field]):
+        for c in cols:
+            if pa.types.is_nested(c.dtype):
+                raise UnsupportedError(f"a subquery correlated with the {T.sql_name(c.dtype)} column `{c.name}` "
+                                       "other than by equality", hint="correlate on a scalar column")
         self.outer = outer
         self.cols = cols
         self.ids = {c.id for c in cols}
