@@ -424,9 +424,9 @@ def test_create_existing_table(con):
     ("SELECT dept, (SELECT max(id) FROM depts) FROM people GROUP BY dept", "of outer columns inside a subquery"),
     ("SELECT * FROM people p FULL JOIN LATERAL (SELECT d.budget FROM depts d WHERE d.dept = p.dept) l ON true",
      "FULL JOIN with a LATERAL subquery"),
-    ("SELECT * FROM people p LEFT JOIN depts d ON p.dept = d.dept AND "
+    ("SELECT * FROM people p FULL JOIN depts d ON p.dept = d.dept AND "
      "EXISTS (SELECT 1 FROM depts e WHERE e.budget > d.budget AND e.dept = p.dept)",
-     "ON condition of a LEFT JOIN"),
+     "ON condition of a FULL JOIN"),
     ("SELECT substring(name, id) FROM people", "non-constant positions"),
     ("SELECT id FROM people WHERE name LIKE dept", "non-constant pattern"),
 ])

@@ -506,6 +506,13 @@ def _join_with_subqueries(node: Join) -> LogicalPlan:
                 left, c = _scalar_subqueries(left, _marks(c))
                 conds.append(c)
             return _restore(Join(left, node.right, "left", and_all(rest + conds)), node.schema)
+        # otherwise L LEFT JOIN R ON p is L LEFT JOIN LATERAL (SELECT * FROM R WHERE p) ON true
+        right = _filter_with_subqueries(Filter(node.right, node.condition))
+        return _restore(_lateral(Join(node.left, right, "left", None, lateral=True)), node.schema)
+    if node.kind == "right" and not node.lateral:
+        # the mirror image: R LEFT JOIN L, columns put back in order
+        mirrored = _join_with_subqueries(Join(node.right, node.left, "left", node.condition))
+        return _restore(mirrored, node.schema)
     raise UnsupportedError(f"a subquery in the ON condition of a {node.kind.upper()} JOIN that reads "
                            "its preserved side", hint="compute the subquery's value in a derived table first")
 
