@@ -1,4 +1,4 @@
-"""Rewrite subquery expressions (EXISTS, IN, scalar) into joins.
+"""Rewrite subquery expressions (EXISTS, IN, ANY/ALL, scalar) and LATERAL joins into joins.
 
     Filter: EXISTS(Filter: l.k = o.k AND l.x > 1 (Scan l))      Join: semi on l.k = o.k
       Scan o                                             ==>      Scan o
@@ -16,21 +16,39 @@
   ``count(*) + 1`` is 1, not NULL: the "count bug"). Without an aggregate, the
   matching rows are counted per key and more than one is an error at run time.
 
-Correct when: subqueries appear as WHERE/HAVING conjuncts or in the select list
-and are correlated through predicates in Filters (and, for scalar subqueries,
-through equalities below their aggregate). Other shapes raise an
-UnsupportedError naming the construct. Runs first: every later rule and the
-physical planner assume there are no subquery expressions left. Cannot be
+* Anything else -- EXISTS / IN / ``x op ANY|ALL`` under OR, in CASE, in the select
+  list (a *mark*) -- becomes scalar subqueries whose values give TRUE, FALSE or NULL
+  as SQL's three-valued logic says (``_mark_value``): EXISTS is ``count(*) > 0``,
+  ``x op ANY`` reads the subquery's min or max, row count and NULLs (``=`` a keyed
+  lookup of ``x``), a row value ``(a, b) IN`` a lookup of the row and of a row that
+  compares NULL; ALL is NOT ANY of the negated comparison.
+* A subquery correlated in any other way (a non-equality, an outer column in the
+  select list or inside an aggregate, a correlated LIMIT, UNION or window) is the
+  dependent join of Neumann & Kemper, pushed down by
+  :mod:`quarry.optimizer.dependent_join` and joined back on the domain columns.
+  The equality pull-up is tried first; the general path is the fallback.
+* ``LATERAL`` joins (``Join.lateral``) are the same dependent join with the FROM
+  items on the left; a right side of projections and unnests over one VALUES row
+  (``unnest(t.l)``, ``range(t.n)``) is just evaluated over the left side.
+* A subquery in a join's ON condition goes above an inner join, below the inner
+  side of an outer one, onto the preserved side when it reads only that, and
+  otherwise turns ``L LEFT JOIN R ON p`` into ``L LEFT JOIN LATERAL (R WHERE p)``.
+  An aggregate's argument, a window's key: a projection below computes it.
+
+Shapes with no rewrite (a FULL JOIN's ON reading a preserved side, a correlated
+subquery holding a FULL JOIN or GROUPING SETS, ...) raise an UnsupportedError
+naming the construct. Runs first: every later rule and the physical planner
+assume there are no subquery expressions (or lateral joins) left. Cannot be
 disabled (``disabled_rules`` refuses it), for the same reason.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace as _replace
+
 from quarry.errors import UnsupportedError
 from quarry.logical import functions as F
 from quarry.logical import types as T
-from dataclasses import replace as _replace
-
 from quarry.logical.expressions import (
     AggCall, Call, ColumnRef, Exists, Expr, Field, InSubquery, Literal, ScalarSubquery, SubqueryExpr, and_all,
     conjuncts, new_id, replace_columns,
@@ -293,13 +311,6 @@ def _filter_with_subqueries(node: Filter) -> LogicalPlan:
 # -------------------------------------------------------------------------- scalar subqueries
 
 
-def _empty_value(a: AggCall) -> Literal:
-    """What an aggregate returns over no rows: 0 for counts, NULL otherwise."""
-    if a.name in ("count", "count_star", "approx_count_distinct"):
-        return Literal(0, a.dtype)
-    return Literal(None, a.dtype)
-
-
 def _decorrelate_scalar(sub: LogicalPlan, outer: set[int]):
     """Rewrite a correlated scalar subquery for a LEFT join.
 
@@ -340,7 +351,7 @@ def _decorrelate_scalar(sub: LogicalPlan, outer: set[int]):
         # aggregates first (the value stays the first column), then the keys and the marker
         out = Project(agg, tuple(ColumnRef(f) for f in sub.agg_fields + tuple(gfields)) + (Literal(True, T.BOOL),),
                       sub.agg_fields + tuple(gfields) + (marker,))
-        empties = {f.id: _empty_value(a) for a, f in zip(sub.aggs, sub.agg_fields)}
+        empties = {f.id: empty_value(a) for a, f in zip(sub.aggs, sub.agg_fields)}
         return out, conds, empties, marker
     # no aggregate: at most one row may match each outer row; count them to check at run time
     child, corr = pull_up(sub, outer)
