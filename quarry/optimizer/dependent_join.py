@@ -234,6 +234,11 @@ class DomainPusher:
                       for w in node.exprs)
         return Window(child, exprs, node.fields), dmap
 
+    def _Unnest(self, node):
+        from quarry.logical.nested import Unnest
+        child, dmap = self.push(node.input)
+        return Unnest(child, tuple(self.subst(e, dmap) for e in node.lists), node.fields), dmap
+
     def _SingleRow(self, node: SingleRow):
         child, dmap = self.push(node.input)
         return self.at_most_one_row(child, dmap, node.input.schema), dmap
