@@ -247,19 +247,21 @@ def replace_exprs(e: Expr, mapping: dict) -> Expr:
     return down(e)
 
 
-def replace_in_subqueries(e: Expr, columns: dict[int, Expr]) -> Expr:
-    """``e`` with the outer references of its subqueries (at any depth) to ``columns`` replaced."""
+def replace_in_subqueries(e: Expr, mapping: dict) -> Expr:
+    """``e`` with the outer references of its subqueries (at any depth) to the keys of
+    ``mapping`` (an Aggregate's keys: columns or expressions of the outer query) replaced."""
     import dataclasses
-    from quarry.logical.expressions import SubqueryExpr, replace_columns
-    if not columns:
+    from quarry.logical.expressions import SubqueryExpr
+    if not mapping:
         return e
+    reads = set().union(*(k.column_ids() for k in mapping))
 
     def in_plan(plan):
         return plan.transform_up(lambda n: n.map_expressions(
-            lambda x: replace_in_subqueries(replace_columns(x, columns), columns)))
+            lambda x: replace_in_subqueries(replace_exprs(x, mapping), mapping)))
 
     def fn(x):
-        if isinstance(x, SubqueryExpr) and x.outer_ids() & set(columns):
+        if isinstance(x, SubqueryExpr) and x.outer_ids() & reads:
             return dataclasses.replace(x, plan=in_plan(x.plan))
         return x
     return e.transform_up(fn)

@@ -745,11 +745,11 @@ class Binder:
             plan, mapping = B.aggregate(plan, group_exprs, aggs, grouping_sets)
             gfields, gid = plan.group_fields, plan.grouping_id
 
-            columns = {k.field.id: v for k, v in mapping.items() if isinstance(k, ColumnRef)}
+            keys = {k: v for k, v in mapping.items() if not isinstance(k, AggCall) and k.column_ids()}
 
             def rewrite(e: Expr, node) -> Expr:
-                # a subquery's references to grouped columns read the Aggregate's key columns
-                out = B.replace_exprs(B.replace_in_subqueries(e, columns), mapping)
+                # a subquery's references to grouped columns (or key expressions) read the Aggregate's keys
+                out = B.replace_in_subqueries(B.replace_exprs(e, mapping), keys)
                 out = out.transform_up(lambda x: self._grouping_bits(x, gfields, gid, node))
                 try:
                     return B.check_grouped(out, input_ids)
