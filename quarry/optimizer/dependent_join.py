@@ -94,7 +94,8 @@ class DomainPusher:
 
     def domain(self) -> tuple[LogicalPlan, dict[int, Field]]:
         """A fresh plan of the distinct values of the correlated columns, and their fields by outer id."""
-        proj = fresh_copy(Project(self.outer, tuple(ColumnRef(c) for c in self.cols), tuple(self.cols)))
+        source = domain_source(self.outer, self.ids)
+        proj = fresh_copy(Project(source, tuple(ColumnRef(c) for c in self.cols), tuple(self.cols)))
         fields = tuple(Field(c.name, c.dtype, c.nullable, new_id()) for c in self.cols)
         agg = Aggregate(proj, tuple(ColumnRef(f) for f in proj.schema), fields, (), ())
         return agg, {c.id: f for c, f in zip(self.cols, fields)}
@@ -287,6 +288,28 @@ class DomainPusher:
         (left, right), maps = self._set_inputs((node.left, node.right))
         new = self._fresh_dmap(maps[0])
         return SetOp(left, right, node.kind, node.all, node.fields + self.dfields(new)), new
+
+
+def domain_source(plan: LogicalPlan, ids: set[int]) -> LogicalPlan:
+    """The smallest part of ``plan`` whose rows hold every value ``ids`` take in ``plan`` (maybe more).
+
+    Filters and the joins that keep only left rows' values (inner, cross, left, semi, anti) may
+    be looked through while their left side produces ``ids``: the domain may hold values no outer
+    row has (they join nothing), never miss one. This keeps the domain of the second of several
+    subqueries from re-reading the joins that computed the first.
+    """
+    while True:
+        if isinstance(plan, Filter) and ids <= plan.input.schema_ids:
+            plan = plan.input
+        elif isinstance(plan, Join) and plan.kind in ("inner", "cross", "left", "semi", "anti") \
+                and ids <= plan.left.schema_ids:
+            plan = plan.left
+        elif isinstance(plan, Project) and ids <= plan.input.schema_ids and all(
+                isinstance(e, ColumnRef) and e.field.id == f.id for e, f in zip(plan.exprs, plan.fields)
+                if f.id in ids):
+            plan = plan.input
+        else:
+            return plan
 
 
 def is_scalar_aggregate(plan: LogicalPlan) -> bool:
