@@ -420,12 +420,13 @@ def test_create_existing_table(con):
     ("SELECT * FROM people NATURAL JOIN depts", "NATURAL JOIN"),
     ("WITH RECURSIVE r AS (SELECT * FROM r UNION ALL SELECT 1) SELECT * FROM r", "only the step reading"),
     ("UPDATE people SET id = 1 FROM depts", "UPDATE ... FROM"),
-    ("SELECT id, dept IN (SELECT dept FROM depts) FROM people", "only supported in WHERE and HAVING"),
+    ("SELECT (id, dept) < ANY (SELECT id, dept FROM depts) FROM people", "a row value compared with ANY"),
     ("SELECT dept, (SELECT max(id) FROM depts) FROM people GROUP BY dept", "of outer columns inside a subquery"),
-    ("SELECT id FROM people p WHERE EXISTS (SELECT 1 FROM depts d WHERE d.dept = p.dept) OR id > 1",
-     "AND-ed conditions only"),
-    ("SELECT name, (SELECT count(*) FROM depts d WHERE d.budget > p.id) FROM people p",
-     "correlated through equalities"),
+    ("SELECT * FROM people p FULL JOIN LATERAL (SELECT d.budget FROM depts d WHERE d.dept = p.dept) l ON true",
+     "FULL JOIN with a LATERAL subquery"),
+    ("SELECT * FROM people p FULL JOIN depts d ON p.dept = d.dept AND "
+     "EXISTS (SELECT 1 FROM depts e WHERE e.budget > d.budget AND e.dept = p.dept)",
+     "ON condition of a FULL JOIN"),
     ("SELECT substring(name, id) FROM people", "non-constant positions"),
     ("SELECT id FROM people WHERE name LIKE dept", "non-constant pattern"),
 ])

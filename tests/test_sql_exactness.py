@@ -266,6 +266,7 @@ _NODE_QUERIES = {
     exp.Intersect: "SELECT a FROM t INTERSECT SELECT a FROM t",
     exp.Except: "SELECT a FROM t EXCEPT SELECT a FROM t",
     exp.Subquery: "SELECT * FROM (SELECT a FROM t) x",
+    exp.Lateral: "SELECT * FROM t, LATERAL (SELECT t.a) x",
     exp.Values: "SELECT * FROM (VALUES (1)) v(x)",
     exp.TableAlias: "SELECT * FROM t x",
     exp.Join: "SELECT * FROM t JOIN u ON t.a = u.a",

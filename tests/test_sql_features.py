@@ -564,12 +564,9 @@ def test_set_operations(engines, sql, ordered):
     "SELECT id, (SELECT sum(d.budget * p.age) FROM depts d) FROM people p",
     "SELECT id, (SELECT sum(d.budget + p.age) FROM depts d WHERE d.dept = p.dept) FROM people p",
 ])
-def test_outer_column_inside_subquery_aggregate_is_reported(engines, sql):
-    """Not supported yet: an aggregate over an outer column says so instead of failing in the planner."""
-    single, parallel, _ = engines
-    for con in (single, parallel):
-        with pytest.raises(quarry.errors.UnsupportedError, match="outer columns"):
-            con.sql(sql).to_arrow()
+def test_outer_column_inside_subquery_aggregate(engines, sql):
+    """An aggregate over an outer column inside a subquery: the dependent join, as DuckDB answers it."""
+    check(engines, sql, False)
 
 
 @pytest.mark.parametrize("sql", [

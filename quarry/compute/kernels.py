@@ -1180,6 +1180,41 @@ def _check_single_row(name, args, dtype, n):
     return value
 
 
+def series_lists(name: str, start: np.ndarray, stop: np.ndarray, step: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """The list ``range(start, stop, step)`` (``generate_series``: stop included) of each row, vectorized."""
+    if np.any(valid & (step == 0)):
+        raise DataError(f"{name}() step cannot be 0")
+    step = np.where(valid, step, 1)
+    span = np.where(valid, stop - start, 0)
+    if name == "range":
+        count = np.where(step > 0, (span + step - 1) // step, (span + step + 1) // step)
+    else:
+        count = np.where((span >= 0) == (step > 0), span // step + 1, 0)
+        count = np.where(span == 0, 1, count)
+    count = np.where(valid, np.maximum(count, 0), 0).astype(np.int64)
+    total = int(count.sum())
+    if total > 100_000_000:
+        raise DataError(f"{name}() would make {total} rows, more than 100000000")
+    offsets = np.zeros(len(count) + 1, dtype=np.int64)
+    np.cumsum(count, out=offsets[1:])
+    within = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1], count)
+    values = np.repeat(start, count) + np.repeat(step, count) * within
+    return pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values, pa.int64()),
+                                         mask=pa.array(~valid)).cast(pa.list_(pa.int64()))
+
+
+@kernel("__range_list", "__generate_series_list")
+def _series_list(name, args, dtype, n):
+    """Each row's range / generate_series as a list (quarry.sql.series.series_lists)."""
+    cols = [pa.array([a.as_py()] * n, pa.int64()) if isinstance(a, pa.Scalar) else a.cast(pa.int64())
+            for a in args]
+    valid = np.ones(n, dtype=bool)
+    for c in cols:
+        valid &= ~np.asarray(c.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    values = [np.asarray(c.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64) for c in cols]
+    return series_lists(name.strip("_").removesuffix("_list"), *values, valid)
+
+
 # the LIST, STRUCT and MAP kernels attach themselves to their definitions on import
 from quarry.compute import nested_kernels  # noqa: E402,F401
 

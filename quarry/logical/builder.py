@@ -71,13 +71,16 @@ def scan_of(source, alias: str | None = None) -> Scan:
     return Scan(source, fields, None, (), alias)
 
 
-def output_fields(exprs: Sequence[Expr], names: Sequence[str]) -> list[Field]:
+def output_fields(exprs: Sequence[Expr], names: Sequence[str], available: set[int] | None = None) -> list[Field]:
     """The fields a select list produces: a column passed through under its own name keeps
-    its field (so filters above and below speak of the same id); anything else is new."""
+    its field (so filters above and below speak of the same id); anything else is new. With
+    ``available`` (the input's column ids), a column that is not one of them (an outer column a
+    subquery selects) is new too, so the subquery's output is never the outer column itself."""
     fields: list[Field] = []
     used: set[int] = set()
     for e, name in zip(exprs, names):
-        if isinstance(e, ColumnRef) and e.field.name == name and e.field.id not in used:
+        if isinstance(e, ColumnRef) and e.field.name == name and e.field.id not in used and \
+                (available is None or e.field.id in available):
             fields.append(e.field)
         else:
             qualifier = e.field.qualifier if isinstance(e, ColumnRef) else None
@@ -244,12 +247,39 @@ def replace_exprs(e: Expr, mapping: dict) -> Expr:
     return down(e)
 
 
+def replace_in_subqueries(e: Expr, mapping: dict) -> Expr:
+    """``e`` with the outer references of its subqueries (at any depth) to the keys of
+    ``mapping`` (an Aggregate's keys: columns or expressions of the outer query) replaced."""
+    import dataclasses
+    from quarry.logical.expressions import SubqueryExpr
+    if not mapping:
+        return e
+    reads = set().union(*(k.column_ids() for k in mapping))
+
+    def in_plan(plan):
+        return plan.transform_up(lambda n: n.map_expressions(
+            lambda x: replace_in_subqueries(replace_exprs(x, mapping), mapping)))
+
+    def fn(x):
+        if isinstance(x, SubqueryExpr) and x.outer_ids() & reads:
+            return dataclasses.replace(x, plan=in_plan(x.plan))
+        return x
+    return e.transform_up(fn)
+
+
 def check_grouped(e: Expr, input_ids: set[int]) -> Expr:
     """``e`` (already over an Aggregate's output) if it reads no column of the aggregated input;
     else a NotGroupedError naming the first such column."""
     bad = [x for x in e.walk() if isinstance(x, ColumnRef) and x.field.id in input_ids]
     if bad:
         raise NotGroupedError(bad[0].field.name)
+    from quarry.logical.expressions import SubqueryExpr
+    for x in e.walk():
+        if isinstance(x, SubqueryExpr) and x.outer_ids() & input_ids:
+            fid = next(iter(x.outer_ids() & input_ids))
+            names = [f.name for n in x.plan.walk() for ex in n.expressions() for f in
+                     (c.field for c in ex.walk() if isinstance(c, ColumnRef)) if f.id == fid]
+            raise NotGroupedError(names[0] if names else f"#{fid}")
     return e
 
 

@@ -319,18 +319,47 @@ class Exists(SubqueryExpr):
 
 @dataclass(frozen=True, eq=False)
 class InSubquery(SubqueryExpr):
-    """``expr IN (SELECT col ...)``; ``NOT IN`` is ``not(InSubquery)`` (three-valued)."""
+    """``expr IN (SELECT col ...)``, and the quantified comparisons ``expr op ANY|ALL (SELECT ...)``.
+
+    ``op`` is a comparison function name (``equal``, ``less``, ...), ``quantifier`` "any" or "all";
+    IN is ``= ANY``, ``NOT IN`` is ``not(InSubquery)`` (three-valued). ``expr`` may be a
+    :class:`Row` when the subquery returns several columns: ``(a, b) IN (SELECT x, y ...)``.
+    """
 
     expr: Expr
     plan: Any
+    op: str = "equal"
+    quantifier: str = "any"
     _child_fields = ("expr",)
 
     @property
     def dtype(self):
         return pa.bool_()
 
+    @property
+    def items(self) -> tuple[Expr, ...]:
+        """The compared values: the row's items, or the one expression."""
+        return self.expr.items if isinstance(self.expr, Row) else (self.expr,)
+
     def __str__(self):
-        return f"({self.expr} IN subquery)"
+        if self.op == "equal" and self.quantifier == "any":
+            return f"({self.expr} IN subquery)"
+        return f"({self.expr} {INFIX.get(self.op, self.op)} {self.quantifier.upper()} subquery)"
+
+
+@dataclass(frozen=True, eq=True)
+class Row(Expr):
+    """A row value ``(a, b)`` on the left of ``IN (SELECT a, b ...)``: only inside an InSubquery."""
+
+    items: tuple[Expr, ...]
+    _child_fields = ("items",)
+
+    @property
+    def dtype(self):
+        return pa.struct([(f"v{i}", e.dtype) for i, e in enumerate(self.items)])
+
+    def __str__(self):
+        return "(" + ", ".join(map(str, self.items)) + ")"
 
 
 # ---------------------------------------------------------------------------

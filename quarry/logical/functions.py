@@ -981,6 +981,10 @@ register("grouping_bits", "scalar", None, 2, 2, internal=True)
 # The value of a decorrelated scalar subquery, failing when a key matched several rows. NULL-tolerant:
 # a NULL value must not skip the row count check (a subquery of `SELECT NULL` still has rows).
 register("check_single_row", "scalar", None, 2, 2, internal=True, nulls=Nulls.TOLERANT)
+# range(a, b, c) / generate_series(a, b, c) of each row as a list, for a lateral call
+# (FROM t, range(t.n)); NULL if an argument is NULL
+register("__range_list", "scalar", None, 3, 3, internal=True)
+register("__generate_series_list", "scalar", None, 3, 3, internal=True)
 
 # ---------------------------------------------------------------------------
 # aggregates

@@ -228,7 +228,9 @@ class Join(LogicalPlan):
 
     kind: inner, left, right, full, semi, anti, cross. semi/anti output only the
     left columns. ``null_aware`` marks the anti join of ``NOT IN``: a NULL on either
-    side makes the membership unknown, so the left row is dropped.
+    side makes the membership unknown, so the left row is dropped. ``lateral`` (LATERAL, or a
+    FROM subquery naming an earlier FROM item) lets ``right`` read ``left``'s columns; the
+    decorrelation rule removes it, like a subquery expression.
     """
 
     left: LogicalPlan
@@ -236,6 +238,7 @@ class Join(LogicalPlan):
     kind: str
     condition: Expr | None = None
     null_aware: bool = False
+    lateral: bool = False
     _child_fields = ("left", "right")
     _expr_fields = ("condition",)
 
@@ -253,6 +256,8 @@ class Join(LogicalPlan):
 
     def describe(self):
         text = f"Join: {self.kind}"
+        if self.lateral:
+            text += " lateral"
         if self.null_aware:
             text += " (null-aware)"
         if self.condition is not None:

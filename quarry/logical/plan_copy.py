@@ -9,10 +9,15 @@ from quarry.logical.plan import LogicalPlan
 
 
 def fresh_copy(plan: LogicalPlan) -> LogicalPlan:
-    """``plan`` with every column it produces given a new id (references follow)."""
+    """``plan`` with every column it produces given a new id (references follow); the columns it
+    reads from a query around it (a correlated subquery's outer references) keep theirs."""
+    from quarry.logical.plan import outer_references
     mapping: dict[int, Field] = {}
+    outer = outer_references(plan)
 
     def field_of(f: Field) -> Field:
+        if f.id in outer:
+            return f
         if f.id not in mapping:
             mapping[f.id] = Field(f.name, f.dtype, f.nullable, new_id(), f.qualifier)
         return mapping[f.id]

@@ -59,10 +59,16 @@ def dangling_reference(plan: LogicalPlan, outer: frozenset[int] = frozenset()) -
 
     ``outer`` holds the ids of the enclosing queries, which a subquery's plan may read.
     """
-    for node in plan.walk():
-        visible = _visible(node) | outer
+    stack = [(plan, outer)]
+    while stack:
+        node, seen = stack.pop()
+        visible = _visible(node) | seen
         for e in node.expressions():
             found = _check_expr(e, node, visible)
             if found is not None:
                 return found
+        for child in node.children():
+            # a lateral join's right side reads its left side's columns
+            lateral = getattr(node, "lateral", False) and child is node.right
+            stack.append((child, seen | node.left.schema_ids if lateral else seen))
     return None

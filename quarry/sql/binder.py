@@ -34,7 +34,9 @@ from quarry.logical.builder import output_fields, scan_of
 from quarry.logical.expressions import (
     AggCall, Call, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, new_id,
 )
-from quarry.logical.plan import Filter, Join, Limit, LogicalPlan, Project, Scan, Sort, Values
+from quarry.logical.plan import (
+    Filter, Join, Limit, LogicalPlan, Project, Scan, Sort, Values, outer_references, produced_ids,
+)
 from quarry.sql.expr_binder import ExprBinder, node_position
 from quarry.sql.guard import refuse_unread_args
 from quarry.sql.parameters import parameter_literal, plain_batch, plain_scalar
@@ -374,7 +376,11 @@ class Binder:
             raise self._error_at(BindError(f"{kind.upper()} JOIN needs an ON or USING condition"), join)
         if kind == "inner" and condition is None:
             kind = "cross"
-        plan = Join(left, right, kind, condition)
+        lateral = bool(outer_references(right) & produced_ids(left))
+        if lateral and kind not in ("inner", "cross", "left"):
+            raise self._error_at(UnsupportedError(f"a {kind.upper()} JOIN with a LATERAL subquery",
+                                                  hint="use an inner or LEFT JOIN"), join)
+        plan = Join(left, right, kind, condition, lateral=lateral)
         if kind in ("semi", "anti"):
             del scope.relations[before:]
         self._join_nullability(scope, plan, before)
@@ -439,17 +445,28 @@ class Binder:
             elif isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
                 plan, default_alias = self._named_table(node, scope)
             elif isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
-                plan, default_alias = series_scan(self, node.this)
+                plan, default_alias = series_scan(self, node.this, scope)
             elif isinstance(node, exp.Table) and isinstance(node.this, (exp.Func, exp.Anonymous)):
                 plan, default_alias = self._table_function(node.this), None
             elif isinstance(node, exp.Subquery):
-                # the Subquery node itself, so an ORDER BY / LIMIT written after its parentheses applies
-                plan = self.bind_query(node, Scope(parent=scope.parent, ctes=dict(scope.ctes)))
+                # the Subquery node itself, so an ORDER BY / LIMIT written after its parentheses applies;
+                # it may name earlier FROM items (an implicit LATERAL, as in DuckDB)
+                plan = self.bind_query(node, scope.child() if scope.relations else
+                                       Scope(parent=scope.parent, ctes=dict(scope.ctes)))
                 default_alias = None
+            elif isinstance(node, exp.Lateral) and isinstance(node.this, exp.Subquery):
+                self.check(node)
+                plan, default_alias = self.bind_query(node.this, scope.child()), None
+            elif isinstance(node, exp.Lateral) and isinstance(node.this, exp.GenerateSeries):
+                self.check(node)
+                plan, default_alias = series_scan(self, node.this, scope)
+            elif isinstance(node, exp.Lateral) and isinstance(node.this, exp.Unnest):
+                self.check(node)
+                plan, default_alias = self._unnest_table(node.this, scope), "unnest"
             elif isinstance(node, exp.Values):
                 plan, default_alias = self.bind_values(node, scope), None
             elif isinstance(node, exp.Lateral):
-                raise UnsupportedError("LATERAL is not supported", hint="rewrite it as a join or a subquery")
+                raise UnsupportedError(f"LATERAL `{node.this.sql(dialect='duckdb')}` (only a subquery or unnest)")
             elif isinstance(node, exp.Unnest):
                 plan, default_alias = self._unnest_table(node, scope), "unnest"
             else:
@@ -468,15 +485,11 @@ class Binder:
         from quarry.logical.nested import UnnestExpr
         one = Field("__one", T.BOOL, True, new_id())
         rows = Values(((Literal(None, T.BOOL),),), (one,))
-        eb = ExprBinder(self, Scope(parent=scope.parent, ctes=dict(scope.ctes)))
+        # unnest(t.l) may read earlier FROM items: a lateral join, made by bind_join
+        eb = ExprBinder(self, scope.child() if scope.relations else
+                        Scope(parent=scope.parent, ctes=dict(scope.ctes)))
         eb.allow_unnest = True
-        try:
-            lists = [eb.bind(exp.Explode(this=e)) for e in node.expressions]
-        except BindError as err:
-            if not any(isinstance(c, exp.Column) for e in node.expressions for c in e.walk()):
-                raise
-            raise UnsupportedError("unnest() of a column of another FROM item (a lateral join)",
-                                   hint="unnest in the select list: SELECT t.*, unnest(t.l) FROM t") from err
+        lists = [eb.bind(exp.Explode(this=e)) for e in node.expressions]
         plan, refs = B.lift_unnests(rows, lists)
         fields = [Field("unnest", r.dtype, True, new_id()) for r in refs]
         return Project(plan, tuple(refs), tuple(fields))
@@ -732,8 +745,11 @@ class Binder:
             plan, mapping = B.aggregate(plan, group_exprs, aggs, grouping_sets)
             gfields, gid = plan.group_fields, plan.grouping_id
 
+            keys = {k: v for k, v in mapping.items() if not isinstance(k, AggCall) and k.column_ids()}
+
             def rewrite(e: Expr, node) -> Expr:
-                out = B.replace_exprs(e, mapping)
+                # a subquery's references to grouped columns (or key expressions) read the Aggregate's keys
+                out = B.replace_in_subqueries(B.replace_exprs(e, mapping), keys)
                 out = out.transform_up(lambda x: self._grouping_bits(x, gfields, gid, node))
                 try:
                     return B.check_grouped(out, input_ids)
@@ -775,7 +791,7 @@ class Binder:
                          for t in order_targets]
 
         # projection (plus hidden ORDER BY columns)
-        out_fields = output_fields(bound, names)
+        out_fields = output_fields(bound, names, {f.id for f in plan.schema})
         proj_exprs = list(bound)
         proj_fields = list(out_fields)
         distinct = sel.args.get("distinct") is not None and distinct_on is None

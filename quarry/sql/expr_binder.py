@@ -19,9 +19,10 @@ from quarry.logical import builder as B
 from quarry.logical import functions as F
 from quarry.logical import types as T
 from quarry.logical.expressions import (
-    AggCall, Call, ColumnRef, Exists, Expr, InSubquery, Literal, ScalarSubquery, SortKey, WindowCall,
-    WindowFrame,
+    AggCall, Call, ColumnRef, Exists, Expr, InSubquery, Literal, Row, ScalarSubquery, SortKey, WindowCall,
+    WindowFrame, and_all, or_all,
 )
+from quarry.logical.plan import LogicalPlan
 from quarry.sql.nested_binder import NestedExprs
 from quarry.sql.scope import Scope
 
@@ -31,6 +32,39 @@ _BINARY = {
     exp.GTE: "greater_equal", exp.And: "and", exp.Or: "or", exp.DPipe: "concat_op",
     exp.NullSafeEQ: "is_not_distinct_from", exp.NullSafeNEQ: "is_distinct_from",
 }
+
+_COMPARISONS = ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
+_SYMBOL = {"equal": "=", "not_equal": "<>", "less": "<", "less_equal": "<=", "greater": ">", "greater_equal": ">="}
+
+
+def _row_items(node: exp.Expression):
+    """The items of a row value ``(a, b)`` / ``ROW(a, b)``, or None for any other expression."""
+    if isinstance(node, exp.Tuple):
+        return list(node.expressions)
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "row":
+        return list(node.expressions)
+    return None
+
+
+def row_compare(op: str, a: list[Expr], b: list[Expr]) -> Expr:
+    """Rows compared as DuckDB compares them: item by item, NULL equal to NULL and above every value."""
+    if op in ("greater", "greater_equal"):
+        return row_compare("less" if op == "greater" else "less_equal", b, a)
+    eqs = [F.call("is_not_distinct_from", [x, y]) for x, y in zip(a, b)]
+    if op in ("equal", "is_not_distinct_from"):
+        return and_all(eqs)
+    if op in ("not_equal", "is_distinct_from"):
+        return F.call("not", [and_all(eqs)])
+    # less: the first item that differs decides; a NULL item is the largest
+    options = []
+    for i, (x, y) in enumerate(zip(a, b)):
+        lt = F.call("case", [F.call("is_null", [x]), Literal(False, T.BOOL), F.call("is_null", [y]),
+                             Literal(True, T.BOOL), F.call("less", [x, y])])
+        options.append(and_all(eqs[:i] + [lt]))
+    if op == "less_equal":
+        options.append(and_all(eqs))
+    return or_all(options)
+
 
 # sqlglot class keys whose quarry function has another name
 _RENAMES = {
@@ -211,6 +245,12 @@ class ExprBinder(NestedExprs):
             return method(node)
         for cls, fname in _BINARY.items():
             if isinstance(node, cls):
+                if fname in _COMPARISONS and isinstance(node.expression, (exp.Any, exp.All)):
+                    return self._quantified(node, fname)
+                if fname in _COMPARISONS or fname in ("is_distinct_from", "is_not_distinct_from"):
+                    left, right = _row_items(node.this), _row_items(node.expression)
+                    if left is not None or right is not None:
+                        return self._row_comparison(node, fname, left, right)
                 return F.call(fname, [self.bind(node.this), self.bind(node.expression)])
         if isinstance(node, exp.Func):
             return self._function(node)
@@ -323,9 +363,75 @@ class ExprBinder(NestedExprs):
         out = F.call(name, [self.bind(inner.this), self.bind(inner.expression), escape])
         return F.call("not", [out]) if inner.args.get("negate") else out
 
+    # -- quantified comparisons and row values ------------------------------------------
+
+    def _subquery_of(self, node: exp.Expression, what: str) -> LogicalPlan:
+        query = node.this if isinstance(node, exp.Subquery) else node
+        if not isinstance(query, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)):
+            raise UnsupportedError(f"{what} over `{node.sql(dialect='duckdb')}` (only a subquery)",
+                                   hint=f"write {what} (SELECT ...)")
+        return self.qb.bind_subquery(query, self.scope)
+
+    def _compared(self, target_node: exp.Expression, plan: LogicalPlan, what: str):
+        """The left side of ``IN`` / ``op ANY`` (a value or a row) and the plan, its types made alike."""
+        items_nodes = _row_items(target_node)
+        items = [self.bind(n) for n in items_nodes] if items_nodes is not None else [self.bind(target_node)]
+        if len(items) != len(plan.schema):
+            raise BindError(f"{what} compares {len(items)} value{'s' if len(items) > 1 else ''} with a subquery "
+                            f"that returns {len(plan.schema)} columns")
+        coerced, types = [], []
+        for item, inner in zip(items, plan.schema):
+            item, _ = F.coerce_pair(item, ColumnRef(inner), "compare")
+            coerced.append(item)
+            types.append(item.dtype)
+        if any(t != f.dtype for t, f in zip(types, plan.schema)):
+            plan = B.cast_plan_output(plan, types)
+        target = Row(tuple(coerced)) if items_nodes is not None else coerced[0]
+        return target, plan
+
+    def _quantified(self, node: exp.Expression, op: str) -> Expr:
+        """``x op ANY|SOME|ALL (SELECT ...)``."""
+        q = node.expression
+        quantifier = "all" if isinstance(q, exp.All) else "any"
+        plan = self._subquery_of(q.this, quantifier.upper())
+        target, plan = self._compared(node.this, plan, quantifier.upper())
+        if isinstance(target, Row) and op not in ("equal", "not_equal"):
+            raise UnsupportedError(f"a row value compared with {quantifier.upper()} by `{_SYMBOL[op]}`",
+                                   hint="compare rows with = or <>")
+        return InSubquery(target, plan, op, quantifier)
+
+    def _row_comparison(self, node, op: str, left, right) -> Expr:
+        """``(a, b) op (c, d)``: rows compare as DuckDB's do, item by item, left to right, a NULL
+        item equal to a NULL and above every value (so the result is never NULL)."""
+        if left is None or right is None:
+            raise UnsupportedError(f"comparing a row value with `{(node.expression if left else node.this).sql(dialect='duckdb')}`",
+                                   hint="compare two row values of the same length: (a, b) = (1, 2)")
+        if len(left) != len(right):
+            raise BindError(f"cannot compare rows of {len(left)} and {len(right)} values")
+        a = [self.bind(n) for n in left]
+        b = [self.bind(n) for n in right]
+        return row_compare(op, a, b)
+
     def _In(self, node: exp.In) -> Expr:
-        target = self.bind(node.this)
         query = node.args.get("query")
+        row = _row_items(node.this)
+        if row is not None:
+            if query is not None:
+                target, plan = self._compared(node.this, self._subquery_of(query, "IN"), "IN")
+                out: Expr = InSubquery(target, plan)
+            else:
+                if node.args.get("unnest") is not None:
+                    raise UnsupportedError("IN UNNEST is not supported")
+                items = [self.bind(n) for n in row]
+                options = []
+                for e in node.expressions:
+                    other = _row_items(e)
+                    if other is None or len(other) != len(items):
+                        raise BindError(f"IN compares a row of {len(items)} values with `{e.sql(dialect='duckdb')}`")
+                    options.append(row_compare("equal", items, [self.bind(n) for n in other]))
+                out = or_all(options)
+            return F.call("not", [out]) if node.args.get("is_not") else out
+        target = self.bind(node.this)
         if query is not None:
             sub = query.this if isinstance(query, exp.Subquery) else query
             plan = self.qb.bind_subquery(sub, self.scope)

@@ -30,6 +30,7 @@ BOUND_ARGS: dict[type, frozenset[str]] = {
     exp.Intersect: frozenset({"this", "expression", "distinct", "order", "limit", "offset", "with_"}),
     exp.Except: frozenset({"this", "expression", "distinct", "order", "limit", "offset", "with_"}),
     exp.Subquery: frozenset({"this", "alias", "order", "limit", "offset", "with_"}),
+    exp.Lateral: frozenset({"this", "alias"}),
     exp.Values: frozenset({"expressions", "alias"}),
     exp.From: frozenset({"this"}),
     exp.Table: frozenset({"this", "db", "catalog", "alias", "joins", "version"}),   # version: quarry.sql.table_formats

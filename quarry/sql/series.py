@@ -31,14 +31,25 @@ MAX_ROWS = 100_000_000
 _ONE_ROW = pa.record_batch([pa.array([None], pa.null())], names=["__one"])
 
 
-def series_scan(binder, node: exp.GenerateSeries):
-    """The scan of the rows ``range(...)`` / ``generate_series(...)`` gives, and its default alias."""
+def series_scan(binder, node: exp.GenerateSeries, scope: Scope | None = None):
+    """The scan of the rows ``range(...)`` / ``generate_series(...)`` gives, and its default alias.
+
+    With arguments that read earlier FROM items (``FROM t, range(t.n)``, a lateral call) the plan
+    is instead an unnest of a per-row list of integers, which the lateral join then runs for each
+    row of those items."""
     name = "range" if node.args.get("is_end_exclusive") else "generate_series"
     args = [node.args.get(k) for k in ("start", "end", "step")]
     if node.args.get("end") is None:
         raise BindError(f"{name}() needs a stop value", hint=f"e.g. {name}(10) or {name}(1, 10, 2)")
     values = []
     eb = ExprBinder(binder, Scope())
+    if scope is not None and scope.relations:
+        try:
+            for arg in args:
+                if arg is not None:
+                    eb.bind(arg)
+        except BindError:
+            return _lateral_series(binder, name, args, scope), name
     for arg in args:
         if arg is None:
             values.append(None)
@@ -59,6 +70,34 @@ def series_scan(binder, node: exp.GenerateSeries):
         column = _integers(name, start, stop, step)
     table = pa.table({name: column})
     return scan_of(MemoryTable(name, table)), name
+
+
+def _lateral_series(binder, name: str, args, scope: Scope):
+    """``range(t.a)`` reading another FROM item: unnest(series list of each row's arguments)."""
+    from quarry.logical import builder as B
+    from quarry.logical import functions as F
+    from quarry.logical.expressions import Call, Field, Literal, new_id
+    from quarry.logical.nested import UnnestExpr
+    from quarry.logical.plan import Project, Values
+    eb = ExprBinder(binder, scope.child())
+    bound = [eb.bind(a) if a is not None else None for a in args]
+    start, stop, step = bound
+    if start is None:
+        start = Literal(0, T.INT64)
+    if step is None:
+        step = Literal(1, T.INT64)
+    parts = []
+    for e in (start, stop, step):
+        if not (T.is_integer(e.dtype) or T.is_null(e.dtype)):
+            raise UnsupportedError(f"{name}() of {T.sql_name(e.dtype)} values that read another FROM item",
+                                   hint="only BIGINT bounds may come from another FROM item")
+        parts.append(e if e.dtype == T.INT64 else F.cast(e, T.INT64))
+    series = Call("__" + name + "_list", tuple(parts), pa.list_(pa.int64()), True)
+    one = Field("__one", T.BOOL, True, new_id())
+    rows = Values(((Literal(None, T.BOOL),),), (one,))
+    plan, refs = B.lift_unnests(rows, [UnnestExpr(series)])
+    fields = [Field(name, T.INT64, True, new_id())]
+    return Project(plan, tuple(refs), tuple(fields))
 
 
 def _integers(name: str, start, stop, step) -> pa.Array:

@@ -229,12 +229,18 @@ def test_plan_without_subqueries_is_left_alone(con):
     assert apply_once(decorrelate_subqueries, plan) is plan
 
 
-def test_exists_under_or_is_rejected_with_a_hint(con):
-    plan = bound(con, "SELECT d.dname FROM dept d WHERE d.budget > 900 OR "
-                      "EXISTS (SELECT 1 FROM emp e WHERE e.dept_id = d.id)")
-    with pytest.raises(UnsupportedError) as err:
-        apply_once(decorrelate_subqueries, plan)
-    assert err.value.hint
+def test_exists_under_or_is_a_mark_computed_by_a_scalar_subquery(con, duck):
+    sql = ("SELECT d.dname FROM dept d WHERE d.budget > 900 OR "
+           "EXISTS (SELECT 1 FROM emp e WHERE e.dept_id = d.id)")
+    _, new = _decorrelate(con, sql)
+    assert_rows_like_duckdb(con, duck, new, sql)
+
+
+def test_non_equality_correlated_count_is_a_dependent_join_on_the_domain(con, duck):
+    sql = "SELECT e.name, (SELECT count(*) FROM emp x WHERE x.salary < e.salary) AS n FROM emp e"
+    _, new = _decorrelate(con, sql)
+    assert "Aggregate" in new.pretty()
+    assert_rows_like_duckdb(con, duck, new, sql)
 
 
 # ---------------------------------------------------------------------------------------- bugs

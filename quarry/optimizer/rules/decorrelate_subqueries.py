@@ -1,4 +1,4 @@
-"""Rewrite subquery expressions (EXISTS, IN, scalar) into joins.
+"""Rewrite subquery expressions (EXISTS, IN, ANY/ALL, scalar) and LATERAL joins into joins.
 
     Filter: EXISTS(Filter: l.k = o.k AND l.x > 1 (Scan l))      Join: semi on l.k = o.k
       Scan o                                             ==>      Scan o
@@ -16,15 +16,35 @@
   ``count(*) + 1`` is 1, not NULL: the "count bug"). Without an aggregate, the
   matching rows are counted per key and more than one is an error at run time.
 
-Correct when: subqueries appear as WHERE/HAVING conjuncts or in the select list
-and are correlated through predicates in Filters (and, for scalar subqueries,
-through equalities below their aggregate). Other shapes raise an
-UnsupportedError naming the construct. Runs first: every later rule and the
-physical planner assume there are no subquery expressions left. Cannot be
+* Anything else -- EXISTS / IN / ``x op ANY|ALL`` under OR, in CASE, in the select
+  list (a *mark*) -- becomes scalar subqueries whose values give TRUE, FALSE or NULL
+  as SQL's three-valued logic says (``_mark_value``): EXISTS is ``count(*) > 0``,
+  ``x op ANY`` reads the subquery's min or max, row count and NULLs (``=`` a keyed
+  lookup of ``x``), a row value ``(a, b) IN`` a lookup of the row and of a row that
+  compares NULL; ALL is NOT ANY of the negated comparison.
+* A subquery correlated in any other way (a non-equality, an outer column in the
+  select list or inside an aggregate, a correlated LIMIT, UNION or window) is the
+  dependent join of Neumann & Kemper, pushed down by
+  :mod:`quarry.optimizer.dependent_join` and joined back on the domain columns.
+  The equality pull-up is tried first; the general path is the fallback.
+* ``LATERAL`` joins (``Join.lateral``) are the same dependent join with the FROM
+  items on the left; a right side of projections and unnests over one VALUES row
+  (``unnest(t.l)``, ``range(t.n)``) is just evaluated over the left side.
+* A subquery in a join's ON condition goes above an inner join, below the inner
+  side of an outer one, onto the preserved side when it reads only that, and
+  otherwise turns ``L LEFT JOIN R ON p`` into ``L LEFT JOIN LATERAL (R WHERE p)``.
+  An aggregate's argument, a window's key: a projection below computes it.
+
+Shapes with no rewrite (a FULL JOIN's ON reading a preserved side, a correlated
+subquery holding a FULL JOIN or GROUPING SETS, ...) raise an UnsupportedError
+naming the construct. Runs first: every later rule and the physical planner
+assume there are no subquery expressions (or lateral joins) left. Cannot be
 disabled (``disabled_rules`` refuses it), for the same reason.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace as _replace
 
 from quarry.errors import UnsupportedError
 from quarry.logical import functions as F
@@ -34,10 +54,14 @@ from quarry.logical.expressions import (
     conjuncts, new_id, replace_columns,
 )
 from quarry.logical.plan import (
-    Aggregate, Filter, Join, Limit, LogicalPlan, Project, Sort, outer_references, produced_ids,
+    Aggregate, Filter, Join, Limit, LogicalPlan, Project, Sort, Window, outer_references, produced_ids,
 )
 from quarry.logical.plan import SingleRow
+from quarry.logical.plan_copy import fresh_copy
 from quarry.optimizer.rule import rule
+from quarry.optimizer.dependent_join import (
+    DomainPusher, correlated_columns, empty_value, is_scalar_aggregate,
+)
 from quarry.optimizer.rules.simplify_expressions import simplify
 
 
@@ -99,7 +123,7 @@ def pull_up(plan: LogicalPlan, outer: set[int]) -> tuple[LogicalPlan, list[Expr]
         if plan.condition is not None and plan.condition.column_ids() & outer:
             raise UnsupportedError("correlation in a join condition inside a subquery is not supported")
         return Join(left, plan.right, plan.kind, plan.condition, plan.null_aware), lc
-    if isinstance(plan, Sort):
+    if isinstance(plan, Sort) and plan.fetch is None:
         child, conds = pull_up(plan.input, outer)
         return Sort(child, plan.keys, plan.fetch), conds
     raise UnsupportedError(f"a correlated subquery containing {type(plan).__name__} is not supported",
@@ -116,58 +140,175 @@ def _strip_for_membership(plan: LogicalPlan) -> LogicalPlan:
 # -------------------------------------------------------------------------- predicates
 
 
+def _compare(items, values, op: str) -> Expr:
+    """``items op values`` for a row: the AND of item-wise equalities (``=``) or its negation (``<>``)."""
+    if len(items) == 1:
+        return F.call(op, [items[0], values[0]])
+    if op not in ("equal", "not_equal"):
+        raise UnsupportedError("a row value compared with ANY / ALL other than by = or <>")
+    eq = and_all([F.call("equal", [a, b]) for a, b in zip(items, values)])
+    return eq if op == "equal" else F.call("not", [eq])
+
+
+def _general_semi(input_plan: LogicalPlan, plan: LogicalPlan, extra: list[Expr], kind: str) -> LogicalPlan:
+    """Semi/anti join of ``input_plan`` with ``plan`` correlated in any way (the dependent join)."""
+    cols = correlated_columns(input_plan, plan)
+    pusher = DomainPusher(input_plan, cols)
+    pushed, dmap = pusher.push(plan)
+    return Join(input_plan, pushed, kind, and_all(extra + pusher.join_outer(dmap)))
+
+
 def _semi_anti(input_plan: LogicalPlan, sub: Expr, negated: bool) -> LogicalPlan:
     outer = produced_ids(input_plan)
+    kind = "anti" if negated else "semi"
     if isinstance(sub, Exists):
         plan = _strip_for_membership(decorrelate(sub.plan))
-        plan, corr = pull_up(plan, outer)
+        try:
+            pulled, corr = pull_up(plan, outer)
+        except UnsupportedError:
+            return _general_semi(input_plan, plan, [], kind)
         if not corr:
             # uncorrelated EXISTS: one row of the subquery decides for every outer row
-            plan = Limit(plan, 1)
-        return Join(input_plan, plan, "anti" if negated else "semi", and_all(corr))
-    assert isinstance(sub, InSubquery)
+            pulled = Limit(pulled, 1)
+        return Join(input_plan, pulled, kind, and_all(corr))
+    assert isinstance(sub, InSubquery) and sub.quantifier == "any" and not negated
+    plan = _strip_for_membership(decorrelate(sub.plan))
+    match = _compare(sub.items, [ColumnRef(f) for f in plan.schema], sub.op)
+    try:
+        pulled, corr = pull_up(plan, outer)
+    except UnsupportedError:
+        return _general_semi(input_plan, plan, [match], kind)
+    return Join(input_plan, pulled, "semi", and_all([match] + corr))
+
+
+def _null_aware_anti(input_plan: LogicalPlan, sub: InSubquery) -> LogicalPlan | None:
+    """``x NOT IN (uncorrelated subquery)`` as a null-aware anti join, or None for other shapes."""
+    if sub.op != "equal" or sub.quantifier != "any" or len(sub.items) != 1:
+        return None
     plan = _strip_for_membership(decorrelate(sub.plan))
     value = plan.schema[0]
-    plan, corr = pull_up(plan, outer)
-    cond = and_all([F.call("equal", [sub.expr, ColumnRef(value)])] + corr)
-    if not negated:
-        return Join(input_plan, plan, "semi", cond)
-    if corr and (sub.expr.nullable or value.nullable):
-        raise UnsupportedError("correlated NOT IN over nullable columns is not supported",
-                               hint="use NOT EXISTS, whose NULL handling is simpler")
-    null_aware = sub.expr.nullable or value.nullable
-    return Join(input_plan, plan, "anti", cond, null_aware=null_aware)
+    if outer_references(plan) and (sub.expr.nullable or value.nullable):
+        # correlated (with this query or one around it): the mark form keeps NULLs per outer row
+        return None
+    if outer_references(plan) & produced_ids(input_plan):
+        plan, corr = pull_up(plan, produced_ids(input_plan))
+        cond = and_all([F.call("equal", [sub.expr, ColumnRef(value)])] + corr)
+        return Join(input_plan, plan, "anti", cond)
+    cond = F.call("equal", [sub.expr, ColumnRef(value)])
+    return Join(input_plan, plan, "anti", cond, null_aware=sub.expr.nullable or value.nullable)
+
+
+# -------------------------------------------------------------------------- mark joins
+
+_NEGATE = {"equal": "not_equal", "not_equal": "equal", "less": "greater_equal", "less_equal": "greater",
+           "greater": "less_equal", "greater_equal": "less"}
+_BOOL_NULL = Literal(None, T.BOOL)
+_TRUE = Literal(True, T.BOOL)
+_FALSE = Literal(False, T.BOOL)
+
+
+def _scalar_agg(plan: LogicalPlan, agg: AggCall) -> ScalarSubquery:
+    f = Field("__mark", agg.dtype, True, new_id())
+    return ScalarSubquery(Aggregate(plan, (), (), (agg,), (f,)))
+
+
+def _exists_value(plan: LogicalPlan) -> Expr:
+    """EXISTS as a value: ``(SELECT count(*) FROM (...)) > 0`` (over one row when uncorrelated)."""
+    inner = plan if outer_references(plan) else Limit(plan, 1)
+    return F.call("greater", [_scalar_agg(inner, F.agg("count", [])), Literal(0, T.INT64)])
+
+
+def _state(plan: LogicalPlan) -> Expr:
+    """NULL for an empty subquery, 2 when its value column has a NULL, else 1."""
+    copy = fresh_copy(plan)
+    v = ColumnRef(copy.schema[0])
+    return _scalar_agg(copy, F.agg("max", [F.call("case", [F.call("is_null", [v]), Literal(2, T.INT64),
+                                                           Literal(1, T.INT64)])]))
+
+
+def _any_value(items, plan: LogicalPlan, op: str) -> Expr:
+    """``items op ANY (plan)``, three-valued: TRUE if a row compares TRUE, else NULL if one compares
+    NULL, else FALSE (so FALSE over an empty subquery)."""
+    if len(items) != len(plan.schema):
+        raise UnsupportedError(f"comparing {len(items)} values with a subquery of {len(plan.schema)} columns")
+    if len(items) == 1 and op != "equal":
+        # min / max of the subquery decide, with its row count and NULLs (all scalar aggregates)
+        x = items[0]
+        state = _state(plan)
+        if op == "not_equal":
+            lo, hi = fresh_copy(plan), fresh_copy(plan)
+            cmp = F.call("or", [F.call("not_equal", [x, _scalar_agg(lo, F.agg("min", [ColumnRef(lo.schema[0])]))]),
+                                F.call("not_equal", [x, _scalar_agg(hi, F.agg("max", [ColumnRef(hi.schema[0])]))])])
+        else:
+            copy = fresh_copy(plan)
+            which = "min" if op in ("greater", "greater_equal") else "max"
+            cmp = F.call(op, [x, _scalar_agg(copy, F.agg(which, [ColumnRef(copy.schema[0])]))])
+        unknown = F.call("or", [F.call("equal", [state, Literal(2, T.INT64)]), F.call("is_null", [x])])
+        return F.call("case", [F.call("is_null", [state]), _FALSE, cmp, _TRUE, unknown, _BOOL_NULL, _FALSE])
+    if len(items) == 1:
+        # x = ANY: a keyed lookup of x (a hash join), plus whether the subquery is empty or has a NULL
+        x = items[0]
+        copy = fresh_copy(plan)
+        matched = _scalar_agg(Filter(copy, F.call("equal", [x, ColumnRef(copy.schema[0])])),
+                              F.agg("max", [Literal(1, T.INT64)]))
+        state = _state(plan)
+        unknown = F.call("or", [F.call("equal", [state, Literal(2, T.INT64)]), F.call("is_null", [x])])
+        return F.call("case", [F.call("is_not_null", [matched]), _TRUE, F.call("is_null", [state]), _FALSE,
+                               unknown, _BOOL_NULL, _FALSE])
+    # a row value: a row that compares TRUE, else one that compares NULL
+    hit, maybe = fresh_copy(plan), fresh_copy(plan)
+    matched = _scalar_agg(Filter(hit, _compare(items, [ColumnRef(f) for f in hit.schema], op)),
+                          F.agg("max", [Literal(1, T.INT64)]))
+    unknown = _scalar_agg(Filter(maybe, F.call("is_null", [_compare(items, [ColumnRef(f) for f in maybe.schema],
+                                                                      op)])),
+                          F.agg("max", [Literal(1, T.INT64)]))
+    return F.call("case", [F.call("is_not_null", [matched]), _TRUE, F.call("is_not_null", [unknown]), _BOOL_NULL,
+                           _FALSE])
+
+
+def _mark_value(x: Expr) -> Expr:
+    """EXISTS / IN / ANY / ALL as a boolean value computed by scalar subqueries (the mark join)."""
+    if isinstance(x, Exists):
+        return _exists_value(_strip_for_membership(x.plan))
+    assert isinstance(x, InSubquery)
+    plan = _strip_for_membership(x.plan)
+    if x.quantifier == "all":
+        return F.call("not", [_any_value(x.items, plan, _NEGATE[x.op])])
+    return _any_value(x.items, plan, x.op)
+
+
+def _marks(e: Expr) -> Expr:
+    """``e`` with every EXISTS / IN / ANY / ALL replaced by its value over scalar subqueries."""
+    def fn(x):
+        return _mark_value(x) if isinstance(x, (Exists, InSubquery)) else x
+    return e.transform_down(fn)
 
 
 def _filter_with_subqueries(node: Filter) -> LogicalPlan:
     plan = node.input
     rest = []
     for c in conjuncts(node.predicate):
-        if isinstance(c, (Exists, InSubquery)):
+        if isinstance(c, Exists) or (isinstance(c, InSubquery) and c.quantifier == "any"
+                                     and (c.op == "equal" or len(c.items) > 1)):
             plan = _semi_anti(plan, c, False)
-        elif isinstance(c, Call) and c.name == "not" and isinstance(c.args[0], (Exists, InSubquery)):
+            continue
+        if isinstance(c, Call) and c.name == "not" and isinstance(c.args[0], Exists):
             plan = _semi_anti(plan, c.args[0], True)
-        elif _has_subquery(c):
-            if any(isinstance(x, (Exists, InSubquery)) for x in c.walk()):
-                raise UnsupportedError("EXISTS / IN subqueries are supported as AND-ed conditions only",
-                                       hint="rewrite `... OR EXISTS (...)` as a UNION, or use a join")
-            plan, c = _scalar_subqueries(plan, c)
-            rest.append(c)
-        else:
-            rest.append(c)
+            continue
+        if isinstance(c, Call) and c.name == "not" and isinstance(c.args[0], InSubquery):
+            anti = _null_aware_anti(plan, c.args[0])
+            if anti is not None:
+                plan = anti
+                continue
+        if _has_subquery(c):
+            plan, c = _scalar_subqueries(plan, _marks(c))
+        rest.append(c)
     if rest:
         plan = Filter(plan, and_all(rest))
     return _restore(plan, node.schema)
 
 
 # -------------------------------------------------------------------------- scalar subqueries
-
-
-def _empty_value(a: AggCall) -> Literal:
-    """What an aggregate returns over no rows: 0 for counts, NULL otherwise."""
-    if a.name in ("count", "count_star", "approx_count_distinct"):
-        return Literal(0, a.dtype)
-    return Literal(None, a.dtype)
 
 
 def _decorrelate_scalar(sub: LogicalPlan, outer: set[int]):
@@ -210,7 +351,7 @@ def _decorrelate_scalar(sub: LogicalPlan, outer: set[int]):
         # aggregates first (the value stays the first column), then the keys and the marker
         out = Project(agg, tuple(ColumnRef(f) for f in sub.agg_fields + tuple(gfields)) + (Literal(True, T.BOOL),),
                       sub.agg_fields + tuple(gfields) + (marker,))
-        empties = {f.id: _empty_value(a) for a, f in zip(sub.aggs, sub.agg_fields)}
+        empties = {f.id: empty_value(a) for a, f in zip(sub.aggs, sub.agg_fields)}
         return out, conds, empties, marker
     # no aggregate: at most one row may match each outer row; count them to check at run time
     child, corr = pull_up(sub, outer)
@@ -251,6 +392,53 @@ def _group_by_correlation(corr, outer, groups, gfields):
     return groups, gfields, conds
 
 
+def _general_scalar(plan: LogicalPlan, sub: LogicalPlan) -> tuple[LogicalPlan, Expr]:
+    """A scalar subquery correlated in any way: the dependent join, left-joined on the domain."""
+    pusher = DomainPusher(plan, correlated_columns(plan, sub))
+    value = sub.schema[0]
+    if is_scalar_aggregate(sub):
+        joined, refs = _general_scalar_aggregate(plan, sub, pusher)
+        return joined, refs[value.id]
+    pushed, dmap = pusher.push(sub)
+    pushed = pusher.at_most_one_row(pushed, dmap, sub.schema)
+    return Join(plan, pushed, "left", and_all(pusher.join_outer(dmap))), ColumnRef(_replace(value, nullable=True))
+
+
+def _general_scalar_aggregate(plan: LogicalPlan, sub: LogicalPlan, pusher: DomainPusher):
+    """Projections over an aggregate without GROUP BY, correlated in any way: the aggregate is
+    grouped by the domain, and an outer row with no group gets the value over no rows (the
+    count bug), computed from the outer row itself, so the domain is read only once."""
+    chain = []
+    node = sub
+    while isinstance(node, Project):
+        chain.append(node)
+        node = node.input
+    agg = node
+    child, dmap = pusher.push(agg.input)
+    dfields = tuple(Field(f.name, f.dtype, f.nullable, new_id()) for f in pusher.dfields(dmap))
+    new = {c.id: f for c, f in zip(pusher.cols, dfields)}
+    marker = Field("__matched", T.BOOL, False, new_id())
+    aggs = tuple(pusher.subst(a, dmap) for a in agg.aggs)
+    top: LogicalPlan = Aggregate(child, pusher.drefs(dmap), dfields, aggs, agg.agg_fields)
+    top = Project(top, tuple(ColumnRef(f) for f in agg.agg_fields) + pusher.drefs(new) + (Literal(True, T.BOOL),),
+                  agg.agg_fields + dfields + (marker,))
+    empties: dict[int, Expr] = {f.id: empty_value(a) for a, f in zip(agg.aggs, agg.agg_fields)}
+    for proj in reversed(chain):
+        exprs = tuple(pusher.subst(e, new) for e in proj.exprs) + pusher.drefs(new) + (ColumnRef(marker),)
+        top = Project(top, exprs, proj.fields + dfields + (marker,))
+        # the value over no rows, in terms of the outer row's own columns
+        empties = {f.id: simplify(replace_columns(e, empties)) for e, f in zip(proj.exprs, proj.fields)}
+    joined = Join(plan, top, "left", and_all(pusher.join_outer(new)))
+    refs: dict[int, Expr] = {}
+    for f in sub.schema:
+        ref: Expr = ColumnRef(_replace(f, nullable=True))
+        empty = empties.get(f.id)
+        if empty is not None and not (isinstance(empty, Literal) and empty.value is None):
+            ref = F.call("case", [F.call("is_null", [ColumnRef(_replace(marker, nullable=True))]), empty, ref])
+        refs[f.id] = ref
+    return joined, refs
+
+
 def _scalar_subqueries(plan: LogicalPlan, e: Expr) -> tuple[LogicalPlan, Expr]:
     """Join every scalar subquery in ``e`` onto ``plan``; return the plan and ``e`` rewritten."""
     replacements: dict[int, Expr] = {}
@@ -265,7 +453,13 @@ def _scalar_subqueries(plan: LogicalPlan, e: Expr) -> tuple[LogicalPlan, Expr]:
                 plan = Join(plan, SingleRow(sub), "left", None)
                 replacements[id(x)] = ColumnRef(value)
             else:
-                sub2, conds, empties, marker = _decorrelate_scalar(sub, outer)
+                try:
+                    sub2, conds, empties, marker = _decorrelate_scalar(sub, outer)
+                except UnsupportedError:
+                    # correlated in a way the equality pull-up cannot take: the dependent join
+                    plan, ref = _general_scalar(plan, sub)
+                    replacements[id(x)] = ref
+                    return
                 plan = Join(plan, sub2, "left", and_all(conds))
                 ref = ColumnRef(sub2.schema[0])
                 empty = empties.get(sub2.schema[0].id)
@@ -273,8 +467,9 @@ def _scalar_subqueries(plan: LogicalPlan, e: Expr) -> tuple[LogicalPlan, Expr]:
                     # no matching rows: the subquery's value over an empty group (count bug)
                     ref = F.call("case", [F.call("is_null", [ColumnRef(marker)]), empty, ref])
                 replacements[id(x)] = ref
+            return
         elif isinstance(x, (Exists, InSubquery)):
-            raise UnsupportedError("EXISTS / IN subqueries are only supported in WHERE and HAVING conditions")
+            raise AssertionError("EXISTS / IN are rewritten to scalar subqueries first")
         for c in x.children():
             visit(c)
     visit(e)
@@ -289,7 +484,7 @@ def _project_with_subqueries(node: Project) -> LogicalPlan:
     exprs = []
     for e in node.exprs:
         if _has_subquery(e):
-            plan, e = _scalar_subqueries(plan, e)
+            plan, e = _scalar_subqueries(plan, _marks(e))
         exprs.append(e)
     return Project(plan, tuple(exprs), node.fields)
 
@@ -297,15 +492,141 @@ def _project_with_subqueries(node: Project) -> LogicalPlan:
 # -------------------------------------------------------------------------- the rule
 
 
+def _join_with_subqueries(node: Join) -> LogicalPlan:
+    """A subquery in a join's ON condition: above an inner join, or below the inner side of an outer one."""
+    subs = [c for c in conjuncts(node.condition) if _has_subquery(c)]
+    rest = [c for c in conjuncts(node.condition) if not _has_subquery(c)]
+    reads = set().union(*(c.column_ids() for c in subs))
+    if node.kind in ("inner", "cross"):
+        joined = Join(node.left, node.right, "inner" if rest else "cross", and_all(rest), lateral=node.lateral)
+        return _filter_with_subqueries(Filter(_lateral(joined) if node.lateral else joined, and_all(subs)))
+    if node.kind == "left" and not (reads & produced_ids(node.left)):
+        right = _filter_with_subqueries(Filter(node.right, and_all(subs)))
+        joined = Join(node.left, right, "left", and_all(rest), lateral=node.lateral)
+        return _lateral(joined) if node.lateral else joined
+    if node.kind == "right" and not (reads & produced_ids(node.right)):
+        left = _filter_with_subqueries(Filter(node.left, and_all(subs)))
+        return Join(left, node.right, "right", and_all(rest))
+    if node.kind == "left" and not node.lateral:
+        # subqueries that read only the preserved side: their values become columns of that side
+        sub_reads = set().union(*(x.outer_ids() for c in subs for x in c.walk() if isinstance(x, SubqueryExpr)))
+        if not (sub_reads & produced_ids(node.right)):
+            left = node.left
+            conds = []
+            for c in subs:
+                left, c = _scalar_subqueries(left, _marks(c))
+                conds.append(c)
+            return _restore(Join(left, node.right, "left", and_all(rest + conds)), node.schema)
+        # otherwise L LEFT JOIN R ON p is L LEFT JOIN LATERAL (SELECT * FROM R WHERE p) ON true
+        right = _filter_with_subqueries(Filter(node.right, node.condition))
+        return _restore(_lateral(Join(node.left, right, "left", None, lateral=True)), node.schema)
+    if node.kind == "right" and not node.lateral:
+        # the mirror image: R LEFT JOIN L, columns put back in order
+        mirrored = _join_with_subqueries(Join(node.right, node.left, "left", node.condition))
+        return _restore(mirrored, node.schema)
+    raise UnsupportedError(f"a subquery in the ON condition of a {node.kind.upper()} JOIN that reads "
+                           "its preserved side", hint="compute the subquery's value in a derived table first")
+
+
+def _below(node: LogicalPlan) -> LogicalPlan:
+    """A node of one input with subqueries in its expressions (an aggregate's argument, a window's
+    key): each subquery's value is computed by a projection below it, then read as a column."""
+    fields: dict[int, Field] = {}
+    values: list[Expr] = []
+
+    def lift(x):
+        if isinstance(x, SubqueryExpr) or (isinstance(x, Call) and x.name == "not"
+                                           and isinstance(x.args[0], SubqueryExpr)):
+            f = Field("__subquery", x.dtype, True, new_id())
+            fields[id(x)] = f
+            values.append(x)
+            return ColumnRef(f)
+        return x
+    new = node.map_expressions(lambda e: e.transform_down(lift))
+    child = node.input
+    proj = Project(child, tuple(ColumnRef(f) for f in child.schema) + tuple(values),
+                   child.schema + tuple(fields[id(v)] for v in values))
+    return new.with_children((_project_with_subqueries(proj),))
+
+
+def _lateral_direct(right: LogicalPlan, left: LogicalPlan) -> LogicalPlan | None:
+    """``right`` with its one-row VALUES leaf replaced by ``left``, when ``right`` is only
+    projections, filters and unnests over it (``LATERAL unnest(t.l)``, ``LATERAL (SELECT t.a + 1)``):
+    then the inner lateral join is that plan, no join needed. None for other shapes."""
+    from quarry.logical.nested import Unnest
+    from quarry.logical.plan import Values
+    if isinstance(right, Values):
+        if len(right.rows) != 1 or any(e.column_ids() for e in right.rows[0]):
+            return None
+        return Project(left, tuple(ColumnRef(f) for f in left.schema) + right.rows[0],
+                       left.schema + right.fields)
+    if isinstance(right, (Project, Filter, Unnest)):
+        child = _lateral_direct(right.input, left)
+        if child is None:
+            return None
+        if isinstance(right, Project):
+            return Project(child, tuple(ColumnRef(f) for f in left.schema) + right.exprs, left.schema + right.fields)
+        return right.with_children((child,))
+    return None
+
+
+def _lateral(node: Join) -> LogicalPlan:
+    """``left JOIN LATERAL right``: right computed for every left row (the dependent join)."""
+    left, right = node.left, node.right
+    if node.kind in ("inner", "cross"):
+        direct = _lateral_direct(right, left)
+        if direct is not None:
+            out: LogicalPlan = Filter(direct, node.condition) if node.condition is not None else direct
+            return _restore(out, node.schema)
+    outer = produced_ids(left)
+    try:
+        pulled, corr = pull_up(right, outer)
+    except UnsupportedError:
+        pulled = None
+    if pulled is not None and not (outer_references(pulled) & outer):
+        cond = and_all(conjuncts(node.condition) + corr)
+        kind = "inner" if node.kind == "cross" and cond is not None else node.kind
+        return _restore(Join(left, pulled, kind, cond), node.schema)
+    pusher = DomainPusher(left, correlated_columns(left, right))
+    if is_scalar_aggregate(right) and node.kind in ("inner", "cross", "left"):
+        # one row for every left row: the aggregate grouped by the domain, left-joined
+        joined, refs = _general_scalar_aggregate(left, right, pusher)
+        if node.kind == "left" and node.condition is not None:
+            # the ON condition decides whether the one row joins: NULLs where it is not TRUE
+            inner = tuple(Field(f.name, f.dtype, True, new_id()) for f in right.schema)
+            out: LogicalPlan = Project(joined, tuple(ColumnRef(f) for f in left.schema)
+                                       + tuple(refs[f.id] for f in right.schema), left.schema + inner)
+            cond = replace_columns(node.condition, {f.id: ColumnRef(g) for f, g in zip(right.schema, inner)})
+            out = Project(out, tuple(ColumnRef(f) for f in left.schema) + tuple(
+                F.call("case", [cond, ColumnRef(g), Literal(None, g.dtype)]) for g in inner),
+                left.schema + tuple(_replace(f, nullable=True) for f in right.schema))
+        else:
+            out = Project(joined, tuple(ColumnRef(f) for f in left.schema)
+                          + tuple(refs[f.id] for f in right.schema), left.schema + right.schema)
+            if node.condition is not None:
+                out = Filter(out, node.condition)
+        return _restore(out, node.schema)
+    pushed, dmap = pusher.push(right)
+    cond = and_all(conjuncts(node.condition) + pusher.join_outer(dmap))
+    kind = "inner" if node.kind == "cross" else node.kind
+    return _restore(Join(left, pushed, kind, cond), node.schema)
+
+
 def decorrelate(plan: LogicalPlan) -> LogicalPlan:
     """Remove every subquery expression from ``plan`` (recursively)."""
     def fn(node: LogicalPlan) -> LogicalPlan:
+        if isinstance(node, Join) and any(_has_subquery(e) for e in node.expressions()):
+            return _join_with_subqueries(node)
+        if isinstance(node, Join) and node.lateral:
+            return _lateral(node)
         if not any(_has_subquery(e) for e in node.expressions()):
             return node
         if isinstance(node, Filter):
             return _filter_with_subqueries(node)
         if isinstance(node, Project):
             return _project_with_subqueries(node)
+        if isinstance(node, (Aggregate, Window)):
+            return _below(node)
         raise UnsupportedError(f"subqueries are not supported inside {type(node).__name__}",
                                hint="move the subquery into WHERE, HAVING or the select list")
     return plan.transform_up(fn)
