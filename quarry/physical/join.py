@@ -646,8 +646,10 @@ class NestedLoopJoinExec(ExecNode):
         return text
 
     def _execute(self, partition, ctx):
-        left = self.collect_child(self.children[0], partition, ctx)
         right = self.collect_child(self.children[1], partition, ctx)
+        if right.num_rows == 0 and self.kind in ("inner", "semi"):
+            return                  # nothing can match: the left input (often a large join) never runs
+        left = self.collect_child(self.children[0], partition, ctx)
         if self.kind in ("right", "full") and self.children[0].partitions != 1:
             raise ExecutionError("a RIGHT/FULL join without equality keys needs a single partition")
         nl, nr = left.num_rows, right.num_rows
