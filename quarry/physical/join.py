@@ -39,6 +39,7 @@ from quarry.logical.expressions import ColumnRef, Expr
 from quarry.physical.base import ExecNode, batches_of, run_partitions
 from quarry.physical.operators import BroadcastExec, RepartitionExec
 from quarry.physical.runtime_filter import JoinFilter
+from quarry.compute.hashing import canonical_key
 from quarry.compute.expr_eval import evaluate_array, evaluate_predicate, to_arrow_expression
 from quarry.compute.kernels import cast_value
 from quarry.physical.spill import SPILL_SEED, HashSpill
@@ -101,11 +102,12 @@ def _source(table: pa.Table) -> acero.Declaration:
 def _with_keys(table: pa.Table, keys: list[Expr], prefix: str) -> tuple[pa.Table, list[str]]:
     names = []
     for i, k in enumerate(keys):
-        if isinstance(k, ColumnRef):
+        if isinstance(k, ColumnRef) and not pa.types.is_floating(k.field.dtype):
             names.append(k.field.key)
         else:
+            # float keys compare as SQL does, not by bits: every NaN one value (NaN = NaN), -0.0 = 0.0
             name = f"{prefix}{i}"
-            table = table.append_column(name, evaluate_array(k, table))
+            table = table.append_column(name, canonical_key(evaluate_array(k, table)))
             names.append(name)
     return table, names
 
