@@ -59,14 +59,7 @@ def _is_all(node: exp.Expression) -> bool:
     return isinstance(node, exp.Var) and node.name.upper() == "ALL"
 
 
-def output_name(node: exp.Expression) -> str:
-    """The column name SQL gives an unaliased select item (DuckDB-style)."""
-    if isinstance(node, exp.Alias):
-        return node.alias
-    if isinstance(node, exp.Column):
-        return node.name
-    from quarry.sql.statements import DIALECT     # indexes as written (l[1]), see _Dialect
-    return node.sql(dialect=DIALECT, comments=False)
+from quarry.sql.names import output_name  # noqa: E402  (the name DuckDB gives a select item)
 
 
 class Binder:
@@ -918,7 +911,7 @@ class Binder:
             # one copy of the expression per column
             copy, column = item.copy(), exp.column(f.name)
             copy.find(exp.Columns).replace(column)
-            name = output_name(copy)
+            name = f.name                  # DuckDB names each expansion after its column: min(COLUMNS(*)) is `a`
             if f.qualifier:
                 column.set("table", exp.to_identifier(f.qualifier))
             out.append((copy, name, None))

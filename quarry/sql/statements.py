@@ -131,7 +131,19 @@ def parse(text: str) -> list[exp.Expression]:
         line, col = before.count("\n") + 1, start - (before.rfind("\n") + 1) + 1
         raise ParseError("syntax error: unterminated quoted string", sql=text, line=line, column=col,
                          hint=f"close the {text[start]} that starts here") from None
-    return [s for s in statements if s is not None]
+    statements = [s for s in statements if s is not None]
+    _record_source(statements, text)
+    return statements
+
+
+def _record_source(statements, text: str) -> None:
+    """Keep on each node the parser placed in the text (functions, literals) the text it was written
+    as, ``meta["source"]``: output names spell functions and numbers as written (see sql/names.py)."""
+    for statement in statements:
+        for node in statement.walk():
+            meta = node._meta if hasattr(node, "_meta") else None
+            if meta and "start" in meta and "end" in meta and "source" not in meta:
+                meta["source"] = text[meta["start"]:meta["end"] + 1]
 
 
 def run_sql(session, text: str) -> C.StatementResult:
