@@ -290,6 +290,8 @@ _FLIPPED = {"equal": "equal", "not_equal": "not_equal", "less": "greater", "less
 @kernel(*_CMP)
 def _compare(name, args, dtype, n):
     a, b = args
+    if pa.types.is_nested(a.type) or pa.types.is_nested(b.type):
+        return _compare_nested(name, a, b, n)
     if _is_scalar(a) and not _is_scalar(b):
         fast = _compare_short_decimal(_FLIPPED[name], b, a)
     else:
@@ -299,6 +301,21 @@ def _compare(name, args, dtype, n):
     if pa.types.is_floating(a.type) or pa.types.is_floating(b.type):
         return _compare_floats(name, a, b)
     return _CMP[name](a, b)
+
+
+def _compare_nested(name, a, b, n):
+    """``=``/``<>`` of LIST, STRUCT and MAP values as DuckDB compares them: element by element, a NULL
+    element equal to a NULL element (``[1, NULL] = [1, NULL]`` is true), NULL only for a NULL value.
+    Both sides are rendered as canonical JSON text (strings quoted and escaped, so distinct values
+    never share a text) and the texts compared. The binder refuses ordering comparisons."""
+    from quarry.compute.nested_kernels import render
+    if name not in ("equal", "not_equal"):
+        raise UnsupportedError(f"comparing {T.sql_name(a.type)} values with `{name}`")
+
+    def text(x):
+        arr = to_array(x, n)
+        return render(arr, json=True)
+    return _CMP[name](text(a), text(b))
 
 
 def _nan_mask(x):

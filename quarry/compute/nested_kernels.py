@@ -258,7 +258,9 @@ def _list_concat(name, args, dtype, n):
     combined = pa.concat_arrays([a.flat.cast(dtype.value_type), b.flat.cast(dtype.value_type)])
     starts = np.stack([a.starts, b.starts + len(a.flat)], axis=1).ravel()
     lengths = np.stack([a.lengths, b.lengths], axis=1).ravel()
-    return build_list(a.lengths + b.lengths, take_ranges(combined, starts, lengths), a.valid | b.valid, dtype)
+    # never NULL: DuckDB's list_concat(NULL, NULL) is [] (a NULL list counts as empty)
+    return build_list(a.lengths + b.lengths, take_ranges(combined, starts, lengths),
+                      np.ones(n, dtype=bool), dtype)
 
 
 def _no_nested_elements(p: Parts, fname: str) -> None:
