@@ -150,6 +150,7 @@ class Binder:
                     keys.append(SortKey(ColumnRef(plan.schema[idx - 1]), asc, nf))
                 else:
                     keys.append(eb.bind_sort_key(o))
+            B.refuse_nested_sort_keys(keys)
             plan = Sort(plan, tuple(keys))
         return self._apply_limit(node, plan)
 
@@ -797,6 +798,7 @@ class Binder:
             order_keys = [SortKey(ColumnRef(remap[k.expr.field.id]), k.ascending, k.nulls_first) for k in order_keys]
             out_fields = list(plan.schema)
         if order_keys:
+            B.refuse_nested_sort_keys(order_keys)
             plan = Sort(plan, tuple(order_keys))
         plan = self._apply_limit(sel, plan)
         if len(proj_fields) > len(out_fields) and not distinct:
