@@ -244,8 +244,12 @@ def render(node: exp.Expression) -> str:
     if isinstance(node, exp.Between):
         return f"({render(node.this)} BETWEEN {render(node.args['low'])} AND {render(node.args['high'])})"
     if isinstance(node, exp.In):
-        if node.args.get("query") is not None or node.args.get("unnest") is not None:
-            raise ValueError("IN subquery")
+        query = node.args.get("query")
+        if query is not None:                  # DuckDB prints x IN (SELECT ...) as x = ANY(SELECT ...)
+            inner = query.this if isinstance(query, exp.Subquery) else query
+            return f"({render(node.this)} = ANY({_fallback(inner)}))"
+        if node.args.get("unnest") is not None:
+            raise ValueError("IN UNNEST")
         return f"({render(node.this)} IN ({', '.join(render(e) for e in node.expressions)}))"
     if isinstance(node, (exp.Cast, exp.TryCast)):
         word = "TRY_CAST" if isinstance(node, exp.TryCast) or node.args.get("safe") else "CAST"
