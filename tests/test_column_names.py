@@ -35,6 +35,8 @@ SHAPES = [
     "CAST(a AS VARCHAR)", "a::VARCHAR", "CAST(a AS BIGINT)", "a::DOUBLE", "CAST(a AS DECIMAL(10,2))",
     "a::NUMERIC(10,2)", "TRY_CAST(s AS INTEGER)", "CAST(a AS INTEGER)", "a::INT", "a::REAL", "a::FLOAT",
     "a::SMALLINT", "a::HUGEINT", "a::BOOLEAN", "s::BLOB", "NULL::INTEGER", "1::BIGINT",
+    "a::TEXT", "CAST(a AS STRING)", "CAST(a AS NUMERIC)", "CAST(a AS DECIMAL)", "a::INT8", "a::FLOAT8",
+    "CAST(a AS VARCHAR(10))", "CAST(v AS DECIMAL(5))", "TRY_CAST(s AS INT)",
     "1", "'abc'", "1.5", "NULL", "true", "false", "1e10", "-1", "'it''s'", "3.0",
     "DATE '2020-01-01'", "TIMESTAMP '2020-01-01 10:00:00'", "INTERVAL 1 DAY", "INTERVAL 2 HOUR",
     "d + INTERVAL 1 DAY",

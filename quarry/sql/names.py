@@ -13,8 +13,9 @@ SQL sqlglot would generate (``SUM(v)``, ``a + 1``). The rules, from DuckDB's ``T
 * ``CASE  WHEN (c) THEN (v) ELSE e END`` (ELSE NULL when omitted), ``[1, 2]`` is ``list_value(1, 2)``,
   ``{'x': 1}`` is ``struct_pack(x := 1)``, EXTRACT is ``date_part('YEAR', d)``.
 
-Where sqlglot no longer knows what was written (``VARCHAR`` and ``TEXT`` are one type to it,
-``2 ** 3`` and ``2 ^ 3`` one node) the common spelling is used.
+Type names come from the text the parser recorded (``meta["type_text"]``: ``TEXT`` stays ``TEXT``,
+``INT`` becomes ``INTEGER`` as in DuckDB). Where sqlglot no longer knows what was written
+(``2 ** 3`` and ``2 ^ 3`` are one node, ``+a`` is ``a``) the common spelling is used.
 """
 
 from __future__ import annotations
@@ -132,7 +133,17 @@ def _literal(node: exp.Literal) -> str:
     return text if text is not None and re.fullmatch(r"[0-9._eE+-]+", text) else node.this
 
 
+# type names DuckDB's parser spells its own way; any other name it keeps as written (TEXT, INT8)
+_WRITTEN_TYPES = {"INT": "INTEGER", "INTEGER": "INTEGER", "REAL": "FLOAT", "NUMERIC": "DECIMAL", "DEC": "DECIMAL",
+                  "DECIMAL": "DECIMAL", "CHAR": "VARCHAR", "CHARACTER": "VARCHAR", "VARCHAR": "VARCHAR"}
+
+
 def _type(dt: exp.DataType) -> str:
+    written = dt.meta.get("type_text") if dt.meta else None
+    if written is not None and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*( ?\( ?[0-9]+( ?, ?[0-9]+)? ?\))?", written):
+        base = written.split("(")[0].strip().upper()
+        params = re.findall(r"[0-9]+", written[len(written.split("(")[0]):])
+        return _WRITTEN_TYPES.get(base, base) + (f"({', '.join(params)})" if params else "")
     name = dt.this.value if isinstance(dt.this, exp.DType) else str(dt.this)
     if dt.this == exp.DType.ARRAY or name == "LIST":
         inner = dt.expressions[0] if dt.expressions else None

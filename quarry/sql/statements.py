@@ -89,6 +89,15 @@ class _Parser(DuckDB.Parser):
         return node
 
 
+    def _parse_types(self, *args, **kwargs):
+        # the type as written (``TEXT``, ``INT8``, ``DECIMAL``): output names keep DuckDB's spelling
+        start = self._index
+        node = super()._parse_types(*args, **kwargs)
+        if isinstance(node, exp.DataType) and self._index > start:
+            node.meta["type_text"] = " ".join(t.text for t in self._tokens[start:self._index])
+        return node
+
+
 class _Dialect(DuckDB):
     """The DuckDB dialect with quarry's :class:`_Parser`; SQL is generated as DuckDB's.
 
