@@ -197,7 +197,8 @@ class QuarryEngine:
     def run(self, sql: str):
         """The rows ``sql`` gives (a statement's status table too)."""
         result = self.con.execute(sql)
-        rows = [tuple(r.values()) for r in result.to_pylist()]
+        # by position: a dict per row would merge columns of the same name (SELECT a.k, b.k)
+        rows = list(zip(*(c.to_pylist() for c in result.columns))) if result.num_columns else []
         types = [f.type for f in result.schema] if hasattr(result, "schema") else []
         if any(pa_nested(t) for t in types):
             rows = [tuple(python_value(v, t) for v, t in zip(row, types)) for row in rows]

@@ -109,7 +109,7 @@ def _queries(con: quarry.Session) -> dict:
                       col("c_custkey") == col("o_custkey"))
                 .join(t("lineitem"), col("o_orderkey") == col("l_orderkey"))
                 .group_by("c_name", "c_custkey", "o_orderkey", "o_orderdate", "o_totalprice")
-                .agg(F.sum("l_quantity").alias("SUM(l_quantity)"))
+                .agg(F.sum("l_quantity").alias("sum(l_quantity)"))
                 .sort(col("o_totalprice").desc(), "o_orderdate")
                 .limit(100))
 

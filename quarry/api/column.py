@@ -810,7 +810,7 @@ def expr(text: str) -> Column:
     they would in SQL (``expr("sum(l_quantity)")`` in ``agg``).
 
     >>> expr("l_quantity < 24").name
-    'l_quantity < 24'
+    '(l_quantity < 24)'
     """
     if not isinstance(text, str):
         raise BindError(f"expr() takes SQL text, got {type(text).__name__}")

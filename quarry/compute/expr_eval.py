@@ -160,6 +160,9 @@ def to_arrow_expression(e: Expr) -> pc.Expression | None:
         if e.name in _ACERO_BINARY and len(args) == 2:
             if e.name in ("add", "subtract", "multiply") and not pa.types.is_floating(e.type):
                 return None   # decimal/int arithmetic typing differs; evaluate it ourselves
+            if e.name in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal") and \
+                    any(pa.types.is_floating(a.dtype) for a in e.args):
+                return None   # Acero compares NaN as IEEE does; ours puts NaN above every number
             return pc.Expression._call(_ACERO_BINARY[e.name], args)
         if e.name == "not":
             return pc.Expression._call("invert", args)

@@ -16,6 +16,7 @@ answers NULL first. It still sees arrays that contain NULLs.
 from __future__ import annotations
 
 import decimal
+import math
 import re
 import sys
 
@@ -26,6 +27,7 @@ import pyarrow.compute as pc
 from quarry.errors import DataError, ExecutionError, InvalidCastError, UnsupportedError
 from quarry.logical import functions as F
 from quarry.logical import types as T
+from quarry.compute.hashing import canonical_key
 
 
 def kernel(*names):
@@ -288,11 +290,69 @@ _FLIPPED = {"equal": "equal", "not_equal": "not_equal", "less": "greater", "less
 @kernel(*_CMP)
 def _compare(name, args, dtype, n):
     a, b = args
+    if pa.types.is_nested(a.type) or pa.types.is_nested(b.type):
+        return _compare_nested(name, a, b, n)
     if _is_scalar(a) and not _is_scalar(b):
         fast = _compare_short_decimal(_FLIPPED[name], b, a)
     else:
         fast = _compare_short_decimal(name, a, b)
-    return fast if fast is not None else _CMP[name](a, b)
+    if fast is not None:
+        return fast
+    if pa.types.is_floating(a.type) or pa.types.is_floating(b.type):
+        return _compare_floats(name, a, b)
+    return _CMP[name](a, b)
+
+
+def _compare_nested(name, a, b, n):
+    """``=``/``<>`` of LIST, STRUCT and MAP values as DuckDB compares them: element by element, a NULL
+    element equal to a NULL element (``[1, NULL] = [1, NULL]`` is true), NULL only for a NULL value.
+    Both sides are rendered as canonical JSON text (strings quoted and escaped, so distinct values
+    never share a text) and the texts compared. The binder refuses ordering comparisons."""
+    from quarry.compute.nested_kernels import render
+    if name not in ("equal", "not_equal"):
+        raise UnsupportedError(f"comparing {T.sql_name(a.type)} values with `{name}`")
+
+    def text(x):
+        arr = to_array(x, n)
+        return render(arr, json=True)
+    return _CMP[name](text(a), text(b))
+
+
+def _nan_mask(x):
+    """``is_nan`` of a float array or scalar (NULL stays NULL); None when ``x`` holds no NaN."""
+    if not pa.types.is_floating(x.type):
+        return None
+    if _is_scalar(x):
+        return pc.is_nan(x) if x.is_valid and math.isnan(x.as_py()) else None
+    mask = pc.is_nan(x)
+    return mask if pc.any(mask).as_py() else None
+
+
+def _compare_floats(name, a, b):
+    """Comparisons as DuckDB makes them: NaN equals NaN and is greater than every other number
+    (Arrow's IEEE comparisons say NaN is neither equal to, above nor below anything). Without a NaN
+    on either side it is Arrow's comparison."""
+    an, bn = _nan_mask(a), _nan_mask(b)
+    plain = _CMP[name](a, b)
+    if an is None and bn is None:
+        return plain
+    false = pa.scalar(False)
+    an = false if an is None else an
+    bn = false if bn is None else bn
+    either = pc.or_(an, bn)
+    if name in ("equal", "not_equal"):
+        nan_case = pc.and_(an, bn)
+    elif name == "less":
+        nan_case = pc.and_(pc.invert(an), bn)
+    elif name == "less_equal":
+        nan_case = bn
+    elif name == "greater":
+        nan_case = pc.and_(an, pc.invert(bn))
+    else:
+        nan_case = an
+    if name == "not_equal":
+        nan_case = pc.invert(nan_case)
+    return pc.if_else(either, nan_case, plain)
 
 
 def _compare_short_decimal(name, column, constant):
@@ -321,7 +381,7 @@ def _distinct_from(name, args, dtype, n):
     a, b = args
     if pa.types.is_null(a.type) and pa.types.is_null(b.type):
         a, b = cast_value(a, T.BOOL), cast_value(b, T.BOOL)   # Arrow compares no null-typed values
-    eq = pc.equal(a, b)
+    eq = _compare("equal", (a, b), dtype, n)
     an, bn = pc.is_null(a), pc.is_null(b)
     same = pc.if_else(pc.or_(an, bn), pc.and_(an, bn), eq)
     return same if name == "is_not_distinct_from" else pc.invert(same)
@@ -371,14 +431,20 @@ def _in_list(name, args, dtype, n):
             return pa.scalar(None, pa.bool_())
         if pa.types.is_null(target.type):
             return pa.nulls(n, pa.bool_())
-        hit = pc.is_in(target, value_set=value_set, skip_nulls=True)
+        if pa.types.is_floating(target.type):
+            # Arrow's set lookup compares bits: -nan would miss nan, -0.0 miss 0.0
+            target_key = canonical_key(target) if not _is_scalar(target) else \
+                canonical_key(pa.array([target.as_py()], target.type))[0]
+            hit = pc.is_in(target_key, value_set=canonical_key(value_set), skip_nulls=True)
+        else:
+            hit = pc.is_in(target, value_set=value_set, skip_nulls=True)
         # three-valued: x IN (...) is NULL when x is NULL, or when not found and the list has a NULL
         if has_null:
             hit = pc.if_else(hit, True, pa.scalar(None, pa.bool_()))
         return pc.if_else(pc.is_null(target), pa.scalar(None, pa.bool_()), hit) if not _is_scalar(target) else hit
     out = None
     for item in items:
-        eq = pc.equal(target, item)
+        eq = _compare("equal", (target, item), dtype, n)
         out = eq if out is None else pc.or_kleene(out, eq)
     return out
 
@@ -443,7 +509,23 @@ def _nullif(name, args, dtype, n):
 @kernel("greatest", "least")
 def _greatest(name, args, dtype, n):
     fn = pc.max_element_wise if name == "greatest" else pc.min_element_wise
-    return fn(*args, skip_nulls=True)
+    out = fn(*args, skip_nulls=True)
+    if not pa.types.is_floating(dtype):
+        return out
+    # Arrow passes over NaN; DuckDB's NaN is above every number: greatest is NaN when any argument
+    # is, least only when every non-NULL argument is
+    masks = [m for m in (_nan_mask(a) for a in args) if m is not None]
+    if not masks:
+        return out
+    if name == "greatest":
+        hit = masks[0]
+        for m in masks[1:]:
+            hit = pc.or_kleene(hit, m)
+        hit = pc.fill_null(hit, False)
+    else:
+        # every argument NaN or NULL (and not all NULL): Arrow's minimum is then NaN or NULL already
+        return out
+    return pc.if_else(hit, pa.scalar(float("nan"), dtype), out)
 
 
 def _string_to_decimal(text, scale: int, target: pa.DataType | None = None):

@@ -232,8 +232,9 @@ def _position(args, n) -> tuple[Parts, np.ndarray]:
     p = parts(args[0], n)
     if not len(p.flat):
         return p, np.full(n, -1, dtype=np.int64)
+    from quarry.compute.kernels import _compare          # SQL's equality: NaN equals NaN
     wanted = to_array(args[1], n).take(pa.array(p.parents))
-    return p, _first_match(p, _mask_of(pc.equal(p.flat, wanted)))
+    return p, _first_match(p, _mask_of(_compare("equal", (p.flat, wanted), pa.bool_(), len(wanted))))
 
 
 @kernel("list_contains")
@@ -258,7 +259,9 @@ def _list_concat(name, args, dtype, n):
     combined = pa.concat_arrays([a.flat.cast(dtype.value_type), b.flat.cast(dtype.value_type)])
     starts = np.stack([a.starts, b.starts + len(a.flat)], axis=1).ravel()
     lengths = np.stack([a.lengths, b.lengths], axis=1).ravel()
-    return build_list(a.lengths + b.lengths, take_ranges(combined, starts, lengths), a.valid | b.valid, dtype)
+    # never NULL: DuckDB's list_concat(NULL, NULL) is [] (a NULL list counts as empty)
+    return build_list(a.lengths + b.lengths, take_ranges(combined, starts, lengths),
+                      np.ones(n, dtype=bool), dtype)
 
 
 def _no_nested_elements(p: Parts, fname: str) -> None:
@@ -317,10 +320,20 @@ def _list_aggregate(name, args, dtype, n):
         return pa.nulls(n, dtype)
     values = p.flat if name != "list_avg" else cast_value(p.flat, T.FLOAT64)
     fn = _LIST_AGGREGATE[name]
-    grouped = pa.table({"p": pa.array(p.parents, pa.int64()), "v": values}).group_by("p", use_threads=False) \
-        .aggregate([("v", fn, pc.ScalarAggregateOptions(skip_nulls=True, min_count=1))])
+    opts = pc.ScalarAggregateOptions(skip_nulls=True, min_count=1)
+    nan_max = fn == "max" and pa.types.is_floating(values.type)
+    columns = {"p": pa.array(p.parents, pa.int64()), "v": values}
+    specs = [("v", fn, opts)]
+    if nan_max:
+        # Arrow's max passes over NaN; DuckDB's NaN is above every number
+        columns["nan"] = pc.is_nan(values)
+        specs.append(("nan", "any", opts))
+    grouped = pa.table(columns).group_by("p", use_threads=False).aggregate(specs)
     rows = np.asarray(grouped.column("p").to_numpy(), dtype=np.int64)
     result = grouped.column(1).combine_chunks()
+    if nan_max:
+        hit = pc.fill_null(grouped.column(2).combine_chunks(), False)
+        result = pc.if_else(hit, pa.scalar(float("nan"), result.type), result)
     return _scatter(n, rows, result if result.type == dtype else cast_value(result, dtype), dtype)
 
 

@@ -187,6 +187,14 @@ def _refuse_nested_keys(keys: Sequence[Expr], what: str) -> None:
                                    hint="group by its text instead: CAST(x AS VARCHAR)")
 
 
+def refuse_nested_sort_keys(keys) -> None:
+    """LIST, STRUCT and MAP values are not ORDER BY keys yet (Arrow's sort cannot order them)."""
+    for k in keys:
+        if T.is_nested(k.expr.dtype):
+            raise UnsupportedError(f"ORDER BY a {T.sql_name(k.expr.dtype)} value",
+                                   hint="order by one of its elements or fields, or by CAST(x AS VARCHAR)")
+
+
 def aggregate(plan: LogicalPlan, group_exprs: Sequence[Expr], aggs: Sequence[AggCall],
               grouping_sets=None) -> tuple[Aggregate, dict]:
     """An Aggregate of ``plan`` and the map from each key / aggregate to the column holding it.

@@ -28,7 +28,7 @@ from typing import Callable
 
 import pyarrow as pa
 
-from quarry.errors import BindError, QuarryTypeError, suggest
+from quarry.errors import BindError, QuarryTypeError, UnsupportedError, suggest
 from quarry.logical import types as T
 from quarry.logical.expressions import AggCall, Call, ColumnRef, Expr, Literal
 
@@ -608,6 +608,9 @@ register("negate", "scalar", _bind_negate, 1, 1)
 
 def _bind_compare(name, args):
     a, b = coerce_pair(args[0], args[1], "compare")
+    if name not in ("equal", "not_equal") and (T.is_nested(a.dtype) or T.is_nested(b.dtype)):
+        raise UnsupportedError(f"comparing {T.sql_name(a.dtype)} values by order (<, <=, >, >=)",
+                               hint="compare their elements or fields, or use = and <>")
     return _mk(name, (a, b), T.BOOL)
 
 

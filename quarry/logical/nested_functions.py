@@ -221,7 +221,7 @@ def _bind_list_concat(name, args):
     lists = [_list_arg(a, name) for a in args]
     element = common_element_type([Literal(None, a.dtype.value_type) for a in lists], name)
     typed = [cast(a, pa.list_(element)) for a in lists]
-    return Call("list_concat", tuple(typed), pa.list_(element), all(a.nullable for a in typed))
+    return Call("list_concat", tuple(typed), pa.list_(element), False)
 
 
 register("list_concat", "scalar", _bind_list_concat, 2, 2, aliases=("array_concat", "list_cat", "array_cat",

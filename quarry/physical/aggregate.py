@@ -98,7 +98,8 @@ def state_fields(aggs: tuple[AggCall, ...]) -> list[list[Field]]:
 _GROUPED_ONLY = {"one", "list", "distinct"}
 
 
-def _aggregate(table: pa.Table, keys: list[str], specs: list[tuple[str, str, object]]) -> pa.Table:
+def _aggregate(table: pa.Table, keys: list[str], specs: list[tuple[str, str, object]], *,
+               nan_flags: bool = True) -> pa.Table:
     """Run Arrow's grouped aggregation; returns keys then one column per spec, in order.
 
     Without keys it is a grand total of exactly one row, also over empty input (counts
@@ -106,7 +107,16 @@ def _aggregate(table: pa.Table, keys: list[str], specs: list[tuple[str, str, obj
     """
     if not specs and not keys:
         return table.select([])
+    table, specs, nan_max = _with_nan_flags(table, specs) if nan_flags else (table, specs, [])
     names = [f"{col}_{fn}" if col else fn for col, fn, _ in specs]
+    if nan_max:
+        result = _aggregate(table, keys, specs, nan_flags=False)
+        for name, flag in nan_max:
+            i = result.schema.get_field_index(name)
+            hit = pc.fill_null(result.column(flag), False)
+            fixed = pc.if_else(hit, pa.scalar(float("nan"), result.schema.field(i).type), result.column(i))
+            result = result.set_column(i, name, fixed)
+        return result.drop_columns([flag for _, flag in nan_max])
     if not keys and any(fn in _GROUPED_ONLY for _, fn, _ in specs):
         work = table.append_column("__all", pa.array(np.zeros(table.num_rows, dtype=np.int8)))
         result = work.group_by(["__all"], use_threads=arrow_threads()).aggregate(specs)
@@ -117,6 +127,24 @@ def _aggregate(table: pa.Table, keys: list[str], specs: list[tuple[str, str, obj
         return result.select(names)
     result = table.group_by(keys, use_threads=arrow_threads()).aggregate(specs)
     return result.select(keys + names) if result.num_columns else result
+
+
+def _with_nan_flags(table: pa.Table, specs):
+    """Arrow's ``max`` passes over NaN, DuckDB's NaN is above every number: for each float ``max``
+    over a column holding a NaN, a flag column (its ``any`` per group) that puts NaN in its place.
+    ``(table, specs, [(max result name, flag result name)])``; nothing changes without a NaN."""
+    fixes = []
+    for col, fn, _ in list(specs):
+        if fn != "max" or not col or not pa.types.is_floating(table.schema.field(col).type):
+            continue
+        mask = pc.is_nan(table.column(col))
+        if not pc.any(mask).as_py():
+            continue
+        flag = f"__nanflag{len(fixes)}_{col}"
+        table = table.append_column(flag, mask)
+        specs = list(specs) + [(flag, "any", pc.ScalarAggregateOptions(skip_nulls=True, min_count=1))]
+        fixes.append((f"{col}_max", f"{flag}_any"))
+    return table, specs, fixes
 
 
 def _options(fn: str, distinct=False):

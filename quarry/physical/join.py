@@ -39,6 +39,7 @@ from quarry.logical.expressions import ColumnRef, Expr
 from quarry.physical.base import ExecNode, batches_of, run_partitions
 from quarry.physical.operators import BroadcastExec, RepartitionExec
 from quarry.physical.runtime_filter import JoinFilter
+from quarry.compute.hashing import canonical_key
 from quarry.compute.expr_eval import evaluate_array, evaluate_predicate, to_arrow_expression
 from quarry.compute.kernels import cast_value
 from quarry.physical.spill import SPILL_SEED, HashSpill
@@ -111,11 +112,12 @@ def _source(table: pa.Table) -> acero.Declaration:
 def _with_keys(table: pa.Table, keys: list[Expr], prefix: str) -> tuple[pa.Table, list[str]]:
     names = []
     for i, k in enumerate(keys):
-        if isinstance(k, ColumnRef):
+        if isinstance(k, ColumnRef) and not pa.types.is_floating(k.field.dtype):
             names.append(k.field.key)
         else:
+            # float keys compare as SQL does, not by bits: every NaN one value (NaN = NaN), -0.0 = 0.0
             name = f"{prefix}{i}"
-            table = table.append_column(name, evaluate_array(k, table))
+            table = table.append_column(name, canonical_key(evaluate_array(k, table)))
             names.append(name)
     return table, names
 
@@ -691,8 +693,10 @@ class NestedLoopJoinExec(ExecNode):
         return text
 
     def _execute(self, partition, ctx):
-        left = self.collect_child(self.children[0], partition, ctx)
         right = self.collect_child(self.children[1], partition, ctx)
+        if right.num_rows == 0 and self.kind in ("inner", "semi"):
+            return                  # nothing can match: the left input (often a large join) never runs
+        left = self.collect_child(self.children[0], partition, ctx)
         if self.kind in ("right", "full") and self.children[0].partitions != 1:
             raise ExecutionError("a RIGHT/FULL join without equality keys needs a single partition")
         nl, nr = left.num_rows, right.num_rows

@@ -66,6 +66,10 @@ def _compare_false(op: str, s: ColumnStats, value, rg: RowGroupInfo) -> bool:
     lo, hi = s.min, s.max
     if lo is None or hi is None:
         return False
+    if (isinstance(lo, float) or isinstance(hi, float)) and op not in ("equal", "less", "less_equal"):
+        # Parquet's float statistics leave NaN out, and NaN is above every number: a row group
+        # whose max is 1.0 may still hold rows where x > 5 or x <> 1
+        return False
     try:
         if op == "equal":
             return value < lo or value > hi

@@ -88,6 +88,8 @@ class JoinFilter:
             return pa.array(np.zeros(len(column), dtype=bool))
         if isinstance(column, pa.ChunkedArray):
             column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        if pa.types.is_floating(column.type):
+            return None         # NaN keys match NaN, which neither Arrow's ranges nor bit lookups see
         try:
             lookup = self._integer_lookup() if _is_integral(column.type) else None
             if lookup is not None:
@@ -124,8 +126,8 @@ class JoinFilter:
         """Whether a row group whose key statistics are ``stats`` (min, max) can hold no match."""
         if self.matches_nothing:
             return True
-        if stats is None or stats.min is None or stats.max is None:
-            return False
+        if stats is None or stats.min is None or stats.max is None or isinstance(stats.max, float):
+            return False        # float statistics leave NaN out
         try:
             return stats.max < self.min or stats.min > self.max
         except TypeError:

@@ -61,14 +61,7 @@ def _is_all(node: exp.Expression) -> bool:
     return isinstance(node, exp.Var) and node.name.upper() == "ALL"
 
 
-def output_name(node: exp.Expression) -> str:
-    """The column name SQL gives an unaliased select item (DuckDB-style)."""
-    if isinstance(node, exp.Alias):
-        return node.alias
-    if isinstance(node, exp.Column):
-        return node.name
-    from quarry.sql.statements import DIALECT     # indexes as written (l[1]), see _Dialect
-    return node.sql(dialect=DIALECT, comments=False)
+from quarry.sql.names import output_name  # noqa: E402  (the name DuckDB gives a select item)
 
 
 class Binder:
@@ -159,6 +152,7 @@ class Binder:
                     keys.append(SortKey(ColumnRef(plan.schema[idx - 1]), asc, nf))
                 else:
                     keys.append(eb.bind_sort_key(o))
+            B.refuse_nested_sort_keys(keys)
             plan = Sort(plan, tuple(keys))
         return self._apply_limit(node, plan)
 
@@ -820,6 +814,7 @@ class Binder:
             order_keys = [SortKey(ColumnRef(remap[k.expr.field.id]), k.ascending, k.nulls_first) for k in order_keys]
             out_fields = list(plan.schema)
         if order_keys:
+            B.refuse_nested_sort_keys(order_keys)
             plan = Sort(plan, tuple(order_keys))
         plan = self._apply_limit(sel, plan)
         if len(proj_fields) > len(out_fields) and not distinct:
@@ -934,7 +929,7 @@ class Binder:
             # one copy of the expression per column
             copy, column = item.copy(), exp.column(f.name)
             copy.find(exp.Columns).replace(column)
-            name = output_name(copy)
+            name = f.name                  # DuckDB names each expansion after its column: min(COLUMNS(*)) is `a`
             if f.qualifier:
                 column.set("table", exp.to_identifier(f.qualifier))
             out.append((copy, name, None))

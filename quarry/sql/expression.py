@@ -9,7 +9,7 @@ means in ``con.sql``. This is the only door into the binder from outside ``sql/`
     >>> parse_expression("l_quantity * 2 AS q2").name
     'q2'
     >>> parse_expression("l_quantity < 24").name
-    'l_quantity < 24'
+    '(l_quantity < 24)'
 """
 
 from __future__ import annotations

@@ -89,6 +89,15 @@ class _Parser(DuckDB.Parser):
         return node
 
 
+    def _parse_types(self, *args, **kwargs):
+        # the type as written (``TEXT``, ``INT8``, ``DECIMAL``): output names keep DuckDB's spelling
+        start = self._index
+        node = super()._parse_types(*args, **kwargs)
+        if isinstance(node, exp.DataType) and self._index > start:
+            node.meta["type_text"] = " ".join(t.text for t in self._tokens[start:self._index])
+        return node
+
+
 class _Dialect(DuckDB):
     """The DuckDB dialect with quarry's :class:`_Parser`; SQL is generated as DuckDB's.
 
@@ -131,7 +140,19 @@ def parse(text: str) -> list[exp.Expression]:
         line, col = before.count("\n") + 1, start - (before.rfind("\n") + 1) + 1
         raise ParseError("syntax error: unterminated quoted string", sql=text, line=line, column=col,
                          hint=f"close the {text[start]} that starts here") from None
-    return [s for s in statements if s is not None]
+    statements = [s for s in statements if s is not None]
+    _record_source(statements, text)
+    return statements
+
+
+def _record_source(statements, text: str) -> None:
+    """Keep on each node the parser placed in the text (functions, literals) the text it was written
+    as, ``meta["source"]``: output names spell functions and numbers as written (see sql/names.py)."""
+    for statement in statements:
+        for node in statement.walk():
+            meta = node._meta if hasattr(node, "_meta") else None
+            if meta and "start" in meta and "end" in meta and "source" not in meta:
+                meta["source"] = text[meta["start"]:meta["end"] + 1]
 
 
 def run_sql(session, text: str) -> C.StatementResult:

@@ -141,11 +141,11 @@ def test_uncorrelated_scalar_subquery_is_a_left_join_on_a_checked_single_row(con
     assert_plan(new, """
         Project: emp.name
           Project: emp.id, emp.dept_id, emp.salary, emp.name
-            Filter: (CAST(emp.salary AS DOUBLE) > AVG(salary))
+            Filter: (CAST(emp.salary AS DOUBLE) > avg(salary))
               Join: left
                 Scan: emp columns=[id, dept_id, salary, name]
                 SingleRow
-                  Project: avg(CAST(emp.salary AS DECIMAL(38,0))) AS AVG(salary)
+                  Project: avg(CAST(emp.salary AS DECIMAL(38,0))) AS avg(salary)
                     Aggregate: group=[] aggs=[avg(CAST(emp.salary AS DECIMAL(38,0))) AS avg(CAST(emp.salary AS DECIMAL(38,0)))]
                       Scan: emp columns=[id, dept_id, salary, name]
     """)
@@ -166,20 +166,20 @@ def test_correlated_count_is_grouped_joined_and_zero_for_empty_groups(con, duck)
     sql = "SELECT d.dname, (SELECT count(*) FROM emp e WHERE e.dept_id = d.id) AS n FROM dept d"
     plan, new = _decorrelate(con, sql)
     assert_plan(plan, """
-        Project: d.dname, scalar-subquery(COUNT(*)#{id}) AS n
+        Project: d.dname, scalar-subquery(count_star()#{id}) AS n
           Scan: dept AS d columns=[id, dname, budget]
           <ScalarSubquery>
-            Project: count_star(*) AS COUNT(*)
+            Project: count_star(*) AS count_star()
               Aggregate: group=[] aggs=[count_star(*) AS count_star(*)]
                 Filter: (e.dept_id = d.id)
                   Scan: emp AS e columns=[id, dept_id, salary, name]
     """.replace("{id}", str(plan.exprs[1].plan.schema[0].id)))
     # __matched is NULL exactly for departments without employees, which get count 0
     assert_plan(new, """
-        Project: d.dname, CASE WHEN (__matched IS NULL) THEN 0 ELSE COUNT(*) END AS n
+        Project: d.dname, CASE WHEN (__matched IS NULL) THEN 0 ELSE count_star() END AS n
           Join: left on (d.id = e.dept_id)
             Scan: dept AS d columns=[id, dname, budget]
-            Project: count_star(*) AS COUNT(*), e.dept_id, __matched
+            Project: count_star(*) AS count_star(), e.dept_id, __matched
               Project: count_star(*), e.dept_id, TRUE AS __matched
                 Aggregate: group=[e.dept_id AS e.dept_id] aggs=[count_star(*) AS count_star(*)]
                   Scan: emp AS e columns=[id, dept_id, salary, name]
@@ -195,10 +195,10 @@ def test_correlated_scalar_aggregate_in_where(con, duck):
     assert_plan(new, """
         Project: e.name
           Project: e.id, e.dept_id, e.salary, e.name
-            Filter: (e.salary >= MAX(e2.salary))
+            Filter: (e.salary >= max(e2.salary))
               Join: left on (e.dept_id = e2.dept_id)
                 Scan: emp AS e columns=[id, dept_id, salary, name]
-                Project: max(e2.salary) AS MAX(e2.salary), e2.dept_id, __matched
+                Project: max(e2.salary), e2.dept_id, __matched
                   Project: max(e2.salary), e2.dept_id, TRUE AS __matched
                     Aggregate: group=[e2.dept_id AS e2.dept_id] aggs=[max(e2.salary) AS max(e2.salary)]
                       Scan: emp AS e2 columns=[id, dept_id, salary, name]

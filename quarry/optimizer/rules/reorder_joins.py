@@ -43,9 +43,9 @@ not in it (see rules/__init__.py).
 from __future__ import annotations
 
 from quarry.logical.expressions import Call, ColumnRef, Expr, and_all, conjuncts
-from quarry.logical.plan import Filter, Join, LogicalPlan, Project
+from quarry.logical.plan import Filter, Join, LogicalPlan, Project, Scan, Values
 from quarry.optimizer.rule import rule
-from quarry.logical.statistics import estimate_rows
+from quarry.logical.statistics import _base_rows, estimate_rows
 
 
 def _flatten(plan: LogicalPlan, leaves: list, conds: list) -> None:
@@ -57,13 +57,24 @@ def _flatten(plan: LogicalPlan, leaves: list, conds: list) -> None:
         leaves.append(plan)
 
 
-def _join_estimate(current: LogicalPlan, cur_rows: float, leaf: LogicalPlan, leaf_rows: float,
-                   cond: Expr | None) -> float:
-    """Estimated rows of joining ``current`` with ``leaf`` on ``cond``."""
-    if cond is None:
-        return cur_rows * leaf_rows
-    probe = Join(current, leaf, "inner", cond)
-    return estimate_rows(probe)
+def _known_empty(plan: LogicalPlan) -> bool:
+    """``plan`` has no rows for certain (an empty table, VALUES with no rows, a scan of either)."""
+    if isinstance(plan, Scan):
+        return plan.source.statistics().row_count == 0
+    if isinstance(plan, Values):
+        return not plan.rows
+    if isinstance(plan, (Filter, Project)):
+        return _known_empty(plan.input)
+    return False
+
+
+def _pair_estimate(lrows: float, lbase: float, rrows: float, rbase: float, has_cond: bool) -> float:
+    """Estimated rows of joining two inputs: the arithmetic of ``estimate_rows`` for a Join, from the
+    inputs' estimates and unfiltered sizes, so that trying a candidate never walks the joined tree."""
+    if not has_cond:
+        return lrows * rrows
+    small_base = lbase if lrows <= rrows else rbase
+    return max(lrows, rrows) * min(1.0, min(lrows, rrows) / max(small_base, 1.0))
 
 
 def _peel(leaf: LogicalPlan) -> tuple[LogicalPlan, list[Join]]:
@@ -79,6 +90,103 @@ def _with_semi(base: LogicalPlan, semi: Join) -> Join:
     return Join(base, semi.right, semi.kind, semi.condition, semi.null_aware)
 
 
+class _Problem:
+    """The flattened join chain: its inputs with their estimates, and its conjuncts' column sets."""
+
+    def __init__(self, leaves: list[LogicalPlan], conds: list[Expr]):
+        self.leaves = leaves
+        self.conds = conds
+        self.cond_ids = [c.column_ids() for c in conds]
+        self.rows = [estimate_rows(l) for l in leaves]
+        self.base = [_base_rows(l) for l in leaves]
+        self.ids = [frozenset(l.schema_ids) for l in leaves]
+        self.empty = [_known_empty(l) for l in leaves]
+
+    def usable(self, pending: list[int], left: set, right: frozenset | set) -> list[int]:
+        both = left | right
+        return [c for c in pending if self.cond_ids[c] <= both and self.cond_ids[c] & right
+                and self.cond_ids[c] & left]
+
+    def order(self, members: list[int], pending: list[int]) -> tuple[list, list[int], float, float, set]:
+        """Greedy left-deep order of ``members``: ``(steps, pending left, rows, base rows, column ids)``
+        where a step is ``(unit, condition indices, estimated rows after)`` and a unit is a leaf index
+        or, for inputs that only connect among themselves, a nested ``steps`` list (a bushy join)."""
+        remaining = list(members)
+        # an input known to be empty first: every join above it is empty and ends at once; else
+        # the largest input (the fact table, the probe side of every hash join)
+        empty = [i for i in remaining if self.empty[i]]
+        first = empty[0] if empty else max(remaining, key=lambda i: (self.rows[i], -i))
+        remaining.remove(first)
+        cur_ids, cur_rows, cur_base = set(self.ids[first]), self.rows[first], self.base[first]
+        steps: list = [(first, [], cur_rows)]
+        while remaining:
+            best = None
+            for i in remaining:
+                usable = self.usable(pending, cur_ids, self.ids[i])
+                # only an equality between the two sides makes a hash join; anything else would be
+                # a nested loop, so such inputs wait until an equality connects them
+                if not any(_is_equi(self.conds[c], cur_ids, self.ids[i]) for c in usable):
+                    continue
+                est = _pair_estimate(cur_rows, cur_base, self.rows[i], self.base[i], True)
+                if best is None or est < best[0] or (est == best[0] and self.rows[i] < self.rows[best[1]]):
+                    best = (est, i, usable)
+            if best is not None:
+                est, i, usable = best
+                remaining.remove(i)
+                unit, ids, rows, base = i, self.ids[i], self.rows[i], self.base[i]
+            else:
+                # nothing joins what is joined so far by an equality: join the remaining inputs that
+                # connect among themselves first (one group, ordered the same way), the smallest
+                # group's result next; a group of one is a single input, as before
+                unit, ids, rows, base, pending = self._smallest_group(remaining, pending)
+                usable = self.usable(pending, cur_ids, ids)
+                est = _pair_estimate(cur_rows, cur_base, rows, base, bool(usable))
+            pending = [c for c in pending if c not in usable]
+            cur_ids |= ids
+            cur_rows, cur_base = max(est, 1.0), max(cur_base, base)
+            steps.append((unit, usable, cur_rows))
+        return steps, pending, cur_rows, cur_base, cur_ids
+
+    def _smallest_group(self, remaining: list[int], pending: list[int]):
+        """Take the connected group (by equalities among ``remaining``) that joins to the fewest rows
+        out of ``remaining``; ``(unit, column ids, rows, base rows, pending left)``."""
+        groups, seen = [], set()
+        for i in remaining:
+            if i in seen:
+                continue
+            group, frontier = [i], [i]
+            seen.add(i)
+            while frontier:
+                j = frontier.pop()
+                for k in remaining:
+                    if k not in seen and any(_is_equi(self.conds[c], self.ids[j], self.ids[k])
+                                             for c in self.usable(pending, set(self.ids[j]), self.ids[k])):
+                        seen.add(k)
+                        group.append(k)
+                        frontier.append(k)
+            groups.append(group)
+        best = None
+        for group in groups:
+            if len(group) == 1:
+                i = group[0]
+                cand = (self.rows[i], i, self.ids[i], self.rows[i], self.base[i], pending)
+            else:
+                steps, left, rows, base, ids = self.order(group, pending)
+                cand = (rows, steps, ids, rows, base, left)
+            if best is None or cand[0] < best[0]:
+                best = cand
+        _, unit, ids, rows, base, left = best
+        for i in _leaves_of(unit):
+            remaining.remove(i)
+        return unit, frozenset(ids), rows, base, left
+
+
+def _leaves_of(unit) -> list[int]:
+    if isinstance(unit, int):
+        return [unit]
+    return [i for step in unit for i in _leaves_of(step[0])]
+
+
 def reorder(plan: Join) -> LogicalPlan:
     leaves: list[LogicalPlan] = []
     conds: list[Expr] = []
@@ -91,46 +199,13 @@ def reorder(plan: Join) -> LogicalPlan:
         if semis:
             leaves[i] = base
             peeled.extend((i, j) for j in semis)
-    rows = [estimate_rows(l) for l in leaves]
-    ids = [set(l.schema_ids) for l in leaves]
-    remaining = list(range(len(leaves)))
-    first = max(remaining, key=lambda i: (rows[i], -i))
-    remaining.remove(first)
-    current, cur_ids, cur_rows = leaves[first], set(ids[first]), rows[first]
-    pending = list(conds)
-    order = [first]
-    steps = [(None, None, cur_rows)]           # (leaf joined, its condition, estimated rows after)
-    while remaining:
-        best = None
-        for i in remaining:
-            usable = [c for c in pending if c.column_ids() <= cur_ids | ids[i]
-                      and c.column_ids() & ids[i] and c.column_ids() & cur_ids]
-            # only an equality between the two sides makes a hash join; anything else would be
-            # a nested loop, so such inputs wait until an equality connects them
-            if not any(_is_equi(c, cur_ids, ids[i]) for c in usable):
-                continue
-            est = _join_estimate(current, cur_rows, leaves[i], rows[i], and_all(usable))
-            if best is None or est < best[0] or (est == best[0] and rows[i] < rows[best[1]]):
-                best = (est, i, usable)
-        if best is None:
-            # nothing connected: cross join the smallest remaining input
-            i = min(remaining, key=lambda k: rows[k])
-            est, usable = cur_rows * rows[i], []
-        else:
-            est, i, usable = best
-        remaining.remove(i)
-        order.append(i)
-        cond = and_all(usable)
-        pending = [c for c in pending if not any(c is u for u in usable)]
-        current = Join(current, leaves[i], "inner" if cond is not None else "cross", cond)
-        cur_ids |= ids[i]
-        cur_rows = max(est, 1.0)
-        steps.append((i, cond, cur_rows))
-    if peeled:
-        current = _rebuild_with_semis(leaves, rows, order, steps, peeled)
+    problem = _Problem(leaves, conds)
+    steps, pending, _, _, _ = problem.order(list(range(len(leaves))), list(range(len(conds))))
+    order = _leaves_of(steps)
+    current = _rebuild(problem, steps, peeled)
     if pending:
         # conjuncts over a single input or none (constants): keep them on top, push_down_filter moves them
-        current = Filter(current, and_all(pending))
+        current = Filter(current, and_all([conds[c] for c in pending]))
     if order == sorted(order) and _same_shape(plan, current):
         return plan
     if tuple(f.id for f in current.schema) == tuple(f.id for f in plan.schema):
@@ -138,34 +213,44 @@ def reorder(plan: Join) -> LogicalPlan:
     return Project(current, tuple(ColumnRef(f) for f in plan.schema), plan.schema)
 
 
-def _rebuild_with_semis(leaves, rows, order, steps, peeled) -> LogicalPlan:
-    """The joined inputs in ``order`` with each peeled semi/anti join where its left side is estimated
-    smallest: on its own input (``rows`` of it) or after a later step; ties go to the lowest place."""
-    position = {leaf: k for k, leaf in enumerate(order)}
+def _rebuild(problem: _Problem, steps: list, peeled) -> LogicalPlan:
+    """The joined inputs in the order of ``steps`` with each peeled semi/anti join where its left side
+    is estimated smallest: on its own input or after a later top-level step; ties go to the lowest
+    place. Inside a nested group a semi/anti join stays on its input."""
+    rows = problem.rows
+    position = {step[0]: k for k, step in enumerate(steps) if isinstance(step[0], int)}
     on_leaf: dict[int, list[Join]] = {}
     after_step: dict[int, list[Join]] = {}
     for leaf, semi in peeled:
-        k = position[leaf]
+        k = position.get(leaf)
         best_step, best_rows = None, rows[leaf]
-        for step in range(max(k, 1), len(steps)):
-            if steps[step][2] < best_rows:
-                best_step, best_rows = step, steps[step][2]
+        if k is not None:
+            for step in range(max(k, 1), len(steps)):
+                if steps[step][2] < best_rows:
+                    best_step, best_rows = step, steps[step][2]
         (on_leaf.setdefault(leaf, []) if best_step is None else after_step.setdefault(best_step, [])).append(semi)
 
-    def leaf_plan(i: int) -> LogicalPlan:
-        plan = leaves[i]
-        for semi in on_leaf.get(i, ()):
+    def unit_plan(unit) -> LogicalPlan:
+        if not isinstance(unit, int):
+            return build(unit, {})
+        plan = problem.leaves[unit]
+        for semi in on_leaf.get(unit, ()):
             plan = _with_semi(plan, semi)
         return plan
 
-    current = leaf_plan(order[0])
-    for step in range(len(steps)):
-        if step:
-            i, cond, _ = steps[step]
-            current = Join(current, leaf_plan(i), "inner" if cond is not None else "cross", cond)
-        for semi in after_step.get(step, ()):
+    def build(steps: list, after: dict) -> LogicalPlan:
+        current = unit_plan(steps[0][0])
+        for semi in after.get(0, ()):
             current = _with_semi(current, semi)
-    return current
+        for step in range(1, len(steps)):
+            unit, used, _ = steps[step]
+            cond = and_all([problem.conds[c] for c in used])
+            current = Join(current, unit_plan(unit), "inner" if cond is not None else "cross", cond)
+            for semi in after.get(step, ()):
+                current = _with_semi(current, semi)
+        return current
+
+    return build(steps, after_step)
 
 
 def _is_equi(c: Expr, left: set[int], right: set[int]) -> bool:

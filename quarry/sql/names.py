@@ -1,0 +1,352 @@
+"""Output column names as DuckDB gives them: ``sum(v)``, ``count_star()``, ``(a + 1)``, ``lower("名前")``.
+
+An unaliased select item is named by DuckDB's own printing of the parsed expression, not by the
+SQL sqlglot would generate (``SUM(v)``, ``a + 1``). The rules, from DuckDB's ``ToString``:
+
+* operators are fully parenthesized: ``(a + (b * 2))``, ``(NOT (a > 1))``, ``(-(a))``, ``(a IS NULL)``;
+  ``<>`` is ``!=``, LIKE/ILIKE/GLOB are ``~~``/``~~*``/``~~~`` (``!~~`` negated);
+* functions keep the name as written, lower-cased (``substr``, ``ceiling``), quoted when it is a
+  keyword (``"left"``, ``"nullif"``); ``count(*)`` is ``count_star()``; COALESCE stays upper-case;
+* identifiers are quoted unless made of ASCII letters, digits and ``_`` (``"名前"``) or a keyword;
+* literals as written (``1e10``, ``.5``), booleans ``true``/``false``, typed literals and ``::``
+  as ``CAST(x AS TYPE)`` with DuckDB's type names (``INTEGER``, ``FLOAT``, ``VARCHAR``);
+* ``CASE  WHEN (c) THEN (v) ELSE e END`` (ELSE NULL when omitted), ``[1, 2]`` is ``list_value(1, 2)``,
+  ``{'x': 1}`` is ``struct_pack(x := 1)``, EXTRACT is ``date_part('YEAR', d)``.
+
+Type names come from the text the parser recorded (``meta["type_text"]``: ``TEXT`` stays ``TEXT``,
+``INT`` becomes ``INTEGER`` as in DuckDB). Where sqlglot no longer knows what was written
+(``2 ** 3`` and ``2 ^ 3`` are one node, ``+a`` is ``a``) the common spelling is used.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+
+_KEYWORDS = frozenset("""
+abort absolute access action add admin after aggregate all also alter always analyse analyze and
+anti any approx array as asc asof assertion assignment asymmetric at attach attribute authorization
+backward before begin between bigint binary bit boolean both by cache call called cascade cascaded
+case cast catalog centuries century chain char character characteristics check checkpoint class
+close cluster coalesce collate collation column columns comment comments commit committed
+compression concurrently configuration conflict connect connection constraint constraints content
+continue conversion copy cost create cross csv cube current cursor cycle data database day days
+deallocate dec decade decades decimal declare default defaults deferrable deferred definer delete
+delimiter delimiters depends desc describe destroy detach dictionary disable discard disconnect
+distance distinct do document domain double drop each else enable encoding encrypted end enum error
+escape event exact except exclude excluding exclusive execute exists explain export export_state
+extension extensions external extract false family fetch filter first float following for force
+foreign forward freeze from full function functions generated glob global grant granted group
+grouping grouping_id groups handler having header hold hour hours identity if ignore ilike immediate
+immutable implicit import in include including increment index indexes inherit inherits initially
+inline inner inout input insensitive insert install instead int integer intersect interval into
+invoker is isnull isolation join json key label lambda language large last lateral leading leakproof
+left level like limit listen load local location lock locked logged macro map mapping match matched
+materialized maxvalue merge method microsecond microseconds millennia millennium millisecond
+milliseconds minute minutes minvalue mode month months move name names national natural nchar
+nearest new next no none not nothing notify notnull nowait null nullif nulls numeric object of off
+offset oids old on only operator option options or order ordinality others out outer over overlaps
+overlay overriding owned owner parallel parser partial partition partitioned passing password
+percent persistent pivot pivot_longer pivot_wider placing plans policy position positional pragma
+preceding precision prepare prepared preserve primary prior privileges procedural procedure program
+publication qualify quarter quarters quote range read real reassign recheck recursive ref references
+referencing refresh register reindex relative release rename repeatable replace replica reset
+resource resources respect restart restrict returning returns revoke right role rollback rollup row
+rows rule sample savepoint schema schemas scope scroll search second seconds secret secure security
+select semi sequence sequences serializable server session set setof sets share show similar
+similarity simple skip smallint snapshot some sorted source sql stable standalone start statement
+statistics stdin stdout storage stored strict strip struct subscription substring summarize
+symmetric sysid system table tables tablesample tablespace target temp template temporary text then
+ties time timestamp to trailing transaction transform treat trigger trim true truncate trusted
+try_cast tuple type types unbounded uncommitted unencrypted union unique unknown unlisten unlogged
+unpack unpivot until update use user using vacuum valid validate validator value values varchar
+variable variadic varying verbose version view views virtual volatile week weeks when where
+whitespace window with within without work wrapper write xml xmlattributes xmlconcat xmlelement
+xmlexists xmlforest xmlnamespaces xmlparse xmlpi xmlroot xmlserialize xmltable year years yes zone""".split())
+
+_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+_BINARY = {
+    exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.IntDiv: "//", exp.Mod: "%",
+    exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=",
+    exp.And: "AND", exp.Or: "OR", exp.DPipe: "||", exp.Pow: "^",
+    exp.BitwiseAnd: "&", exp.BitwiseOr: "|", exp.BitwiseLeftShift: "<<", exp.BitwiseRightShift: ">>",
+    exp.NullSafeEQ: "IS NOT DISTINCT FROM", exp.NullSafeNEQ: "IS DISTINCT FROM",
+}
+_MATCH = {exp.Like: "~~", exp.ILike: "~~*", exp.Glob: "~~~"}
+
+_TYPE_NAMES = {
+    "TEXT": "VARCHAR", "VARCHAR": "VARCHAR", "CHAR": "VARCHAR", "NVARCHAR": "VARCHAR", "NCHAR": "VARCHAR",
+    "INT": "INTEGER", "BIGINT": "BIGINT", "SMALLINT": "SMALLINT", "TINYINT": "TINYINT", "INT128": "HUGEINT",
+    "UINT128": "UHUGEINT", "UBIGINT": "UBIGINT", "UINT": "UINTEGER", "USMALLINT": "USMALLINT",
+    "UTINYINT": "UTINYINT", "DOUBLE": "DOUBLE", "FLOAT": "FLOAT", "DECIMAL": "DECIMAL", "BOOLEAN": "BOOLEAN",
+    "DATE": "DATE", "TIMESTAMP": "TIMESTAMP", "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE", "TIME": "TIME",
+    "INTERVAL": "INTERVAL", "VARBINARY": "BLOB", "BLOB": "BLOB", "BINARY": "BLOB", "UUID": "UUID",
+    "JSON": "JSON", "BIT": "BIT",
+}
+
+# EXTRACT/INTERVAL units: the to_* function and its argument's cast, as DuckDB rewrites INTERVAL n UNIT
+_INTERVAL = {"DAY": ("to_days", "INTEGER"), "HOUR": ("to_hours", "BIGINT"), "MINUTE": ("to_minutes", "BIGINT"),
+             "SECOND": ("to_seconds", None), "MONTH": ("to_months", "INTEGER"), "YEAR": ("to_years", "INTEGER"),
+             "WEEK": ("to_weeks", "INTEGER"), "MILLISECOND": ("to_milliseconds", None),
+             "MICROSECOND": ("to_microseconds", "BIGINT")}
+
+
+# functions sqlglot parses without recording where their name was, spelled as DuckDB does
+_CLASS_NAMES = {exp.GroupConcat: "string_agg"}
+
+
+def quote(name: str) -> str:
+    """An identifier as DuckDB prints it: bare when plain ASCII and no keyword, else double-quoted."""
+    if _PLAIN.match(name) and name.lower() not in _KEYWORDS:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def output_name(node: exp.Expression) -> str:
+    """The column name DuckDB gives an unaliased select item ``node``."""
+    if isinstance(node, exp.Alias):
+        return node.alias
+    if isinstance(node, exp.Column):
+        return node.name
+    try:
+        return render(node)
+    except Exception:                 # noqa: BLE001 - a shape this printer does not know
+        return _fallback(node)
+
+
+def _fallback(node: exp.Expression) -> str:
+    from quarry.sql.statements import DIALECT
+    return node.sql(dialect=DIALECT, comments=False)
+
+
+def _source(node: exp.Expression) -> str | None:
+    """The text ``node`` was parsed from, when the parser recorded it (see statements.parse)."""
+    return node.meta.get("source") if node.meta else None
+
+
+def _literal(node: exp.Literal) -> str:
+    if node.is_string:
+        return "'" + node.this.replace("'", "''") + "'"
+    text = _source(node)
+    return text if text is not None and re.fullmatch(r"[0-9._eE+-]+", text) else node.this
+
+
+# type names DuckDB's parser spells its own way; any other name it keeps as written (TEXT, INT8)
+_WRITTEN_TYPES = {"INT": "INTEGER", "INTEGER": "INTEGER", "REAL": "FLOAT", "NUMERIC": "DECIMAL", "DEC": "DECIMAL",
+                  "DECIMAL": "DECIMAL", "CHAR": "VARCHAR", "CHARACTER": "VARCHAR", "VARCHAR": "VARCHAR"}
+
+
+def _type(dt: exp.DataType) -> str:
+    written = dt.meta.get("type_text") if dt.meta else None
+    if written is not None and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*( ?\( ?[0-9]+( ?, ?[0-9]+)? ?\))?", written):
+        base = written.split("(")[0].strip().upper()
+        params = re.findall(r"[0-9]+", written[len(written.split("(")[0]):])
+        return _WRITTEN_TYPES.get(base, base) + (f"({', '.join(params)})" if params else "")
+    name = dt.this.value if isinstance(dt.this, exp.DType) else str(dt.this)
+    if dt.this == exp.DType.ARRAY or name == "LIST":
+        inner = dt.expressions[0] if dt.expressions else None
+        return (_type(inner) if inner is not None else "NULL") + "[]"
+    base = _TYPE_NAMES.get(name)
+    if base is None:
+        return _fallback(dt)
+    params = [e.this.sql() if isinstance(e, exp.DataTypeParam) else e.sql() for e in dt.expressions]
+    return base + (f"({', '.join(params)})" if params else "")
+
+
+def _args(node: exp.Expression) -> list[exp.Expression]:
+    return [v for k, v in node.args.items() if isinstance(v, exp.Expression)]
+
+
+def _func_name(node: exp.Func, generated: str) -> str:
+    """The function's name as written (lower-cased), else as sqlglot's DuckDB SQL spells it."""
+    if isinstance(node, exp.Coalesce):
+        return "COALESCE"             # also for IFNULL/NVL, which DuckDB's parser turns into it
+    if type(node) in _CLASS_NAMES:
+        return _CLASS_NAMES[type(node)]
+    text = _source(node)
+    if text is not None and _PLAIN.match(text):
+        name = text.lower()
+    else:
+        m = re.match(r'"?([A-Za-z_][A-Za-z0-9_]*)"?\(', generated)
+        if m is None:
+            raise ValueError("not a plain function call")
+        name = m.group(1).lower()
+    if name == "coalesce":
+        return "COALESCE"
+    return quote(name)
+
+
+def _call(node: exp.Func) -> str:
+    """A function call: sqlglot's DuckDB SQL for the call with each argument a placeholder (so the
+    arguments keep the order it writes them in), the placeholders then replaced by their names."""
+    from quarry.sql.statements import DIALECT
+    copy = node.copy()
+    parts = {}
+    for key, value in list(copy.args.items()):
+        values = value if isinstance(value, list) else [value]
+        out = []
+        for v in values:
+            if isinstance(v, exp.Expression) and not isinstance(v, (exp.DataType, exp.Var)):
+                tag = f"__qn{len(parts)}__"
+                parts[tag] = render(v)
+                out.append(exp.column(tag))
+            else:
+                out.append(v)
+        copy.set(key, out if isinstance(value, list) else out[0])
+    generated = copy.sql(dialect=DIALECT, comments=False)
+    m = re.match(r'"?[A-Za-z_][A-Za-z0-9_]*"?\((.*)\)\Z', generated, re.S)
+    if m is None:
+        raise ValueError("not a plain function call")
+    body = m.group(1)
+    for tag, text in parts.items():
+        body = body.replace(tag, text)
+    if "__qn" in body:
+        raise ValueError("an argument was not placed")
+    return f"{_func_name(node, generated)}({body})"
+
+
+def render(node: exp.Expression) -> str:
+    """DuckDB's printing of one expression (see the module docstring)."""
+    if isinstance(node, exp.Paren):
+        return render(node.this)
+    if isinstance(node, exp.Column):
+        return ".".join(quote(p.name) for p in node.parts)
+    if isinstance(node, exp.Identifier):
+        return quote(node.name)
+    if isinstance(node, exp.Literal):
+        return _literal(node)
+    if isinstance(node, exp.Boolean):
+        return "true" if node.this else "false"
+    if isinstance(node, exp.Null):
+        return "NULL"
+    if isinstance(node, exp.Star):
+        return "*"
+    if isinstance(node, exp.Neg):
+        if isinstance(node.this, exp.Literal) and not node.this.is_string:
+            return "-" + _literal(node.this)
+        return f"(-({render(node.this)}))"
+    if isinstance(node, exp.BitwiseNot):
+        return f"(~({render(node.this)}))"
+    if isinstance(node, exp.Not):
+        inner = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
+        if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
+            return f"({render(inner.this)} IS NOT NULL)"
+        if type(inner) in _MATCH:
+            return f"({render(inner.this)} !{_MATCH[type(inner)]} {render(inner.expression)})"
+        return f"(NOT {render(inner)})"
+    if type(node) in _MATCH:
+        op = _MATCH[type(node)]
+        if node.args.get("negate"):
+            op = "!" + op
+        if node.args.get("escape") is not None:
+            raise ValueError("LIKE ... ESCAPE")
+        return f"({render(node.this)} {op} {render(node.expression)})"
+    if isinstance(node, exp.Escape):
+        raise ValueError("ESCAPE")
+    if type(node) in _BINARY:
+        written = _source(node)
+        if written is not None and _PLAIN.match(written):       # power(a, 2), mod(a, 2): as called
+            return f"{quote(written.lower())}({render(node.this)}, {render(node.expression)})"
+        return f"({render(node.this)} {_BINARY[type(node)]} {render(node.expression)})"
+    if isinstance(node, exp.Is):
+        return f"({render(node.this)} IS {render(node.expression)})"
+    if isinstance(node, exp.Between):
+        return f"({render(node.this)} BETWEEN {render(node.args['low'])} AND {render(node.args['high'])})"
+    if isinstance(node, exp.In):
+        query = node.args.get("query")
+        if query is not None:                  # DuckDB prints x IN (SELECT ...) as x = ANY(SELECT ...)
+            inner = query.this if isinstance(query, exp.Subquery) else query
+            return f"({render(node.this)} = ANY({_fallback(inner)}))"
+        if node.args.get("unnest") is not None:
+            raise ValueError("IN UNNEST")
+        return f"({render(node.this)} IN ({', '.join(render(e) for e in node.expressions)}))"
+    if isinstance(node, (exp.Cast, exp.TryCast)):
+        word = "TRY_CAST" if isinstance(node, exp.TryCast) or node.args.get("safe") else "CAST"
+        return f"{word}({render(node.this)} AS {_type(node.to)})"
+    if isinstance(node, exp.Case):
+        subject = node.this
+        out = "CASE "
+        for when in node.args.get("ifs") or []:
+            cond = when.this
+            cond_text = f"({render(subject)} = {render(cond)})" if subject is not None else render(cond)
+            out += f" WHEN ({cond_text}) THEN ({render(when.args['true'])})"
+        default = node.args.get("default")
+        return out + f" ELSE {render(default) if default is not None else 'NULL'} END"
+    if isinstance(node, exp.Count):
+        arg = node.this
+        if arg is None or isinstance(arg, exp.Star):
+            return "count_star()"
+    if isinstance(node, exp.Distinct):
+        return "DISTINCT " + ", ".join(render(e) for e in node.expressions)
+    if isinstance(node, exp.Filter):
+        where = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
+        return f"{render(node.this)} FILTER (WHERE {render(where)})"
+    if isinstance(node, exp.Window):
+        return _window(node)
+    if isinstance(node, exp.Array):
+        return f"list_value({', '.join(render(e) for e in node.expressions)})"
+    if isinstance(node, exp.Struct):
+        items = []
+        for e in node.expressions:
+            if not isinstance(e, (exp.PropertyEQ, exp.Slice)):
+                raise ValueError("struct entry without a name")
+            key = e.this.name if isinstance(e.this, (exp.Identifier, exp.Literal)) else render(e.this)
+            items.append(f"{quote(key)} := {render(e.expression)}")
+        return f"struct_pack({', '.join(items)})"
+    if isinstance(node, exp.ToMap) and isinstance(node.this, exp.Struct):
+        keys = [render(e.this) for e in node.this.expressions]
+        values = [render(e.expression) for e in node.this.expressions]
+        return f'"map"(list_value({", ".join(keys)}), list_value({", ".join(values)}))'
+    if isinstance(node, exp.Bracket):
+        return f"{render(node.this)}[{', '.join(render(e) for e in node.expressions)}]"
+    if isinstance(node, exp.Slice):
+        return f"{render(node.this) if node.this is not None else ''}:" \
+               f"{render(node.expression) if node.expression is not None else ''}"
+    if isinstance(node, exp.Extract):
+        unit = node.this.name if isinstance(node.this, (exp.Var, exp.Identifier)) else render(node.this)
+        return f"date_part('{unit.upper()}', {render(node.expression)})"
+    if isinstance(node, exp.Interval) and isinstance(node.args.get("unit"), exp.Var):
+        unit = node.args["unit"].name.upper().rstrip("S")
+        if unit in _INTERVAL and isinstance(node.this, exp.Literal):
+            fn, cast = _INTERVAL[unit]
+            value = node.this.this
+            value = value if re.fullmatch(r"-?[0-9.]+", value) else "'" + value.replace("'", "''") + "'"
+            inner = f"CAST({value} AS DOUBLE)"
+            return f"{fn}({inner})" if cast is None else f"{fn}(CAST(trunc({inner}) AS {cast}))"
+    if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)) and isinstance(node.args.get("unit"), (exp.Var, exp.Literal)):
+        # the unit as users write it (sqlglot keeps it upper-cased)
+        unit = node.args["unit"].name.lower()
+        return f"date_trunc('{unit}', {render(node.this)})"
+    if isinstance(node, exp.Subquery):
+        return f"({_fallback(node.this)})"
+    if isinstance(node, exp.Exists):
+        return f"EXISTS({_fallback(node.this)})"
+    if isinstance(node, exp.If):
+        args = [node.this, node.args.get("true"), node.args.get("false")]
+        return '"if"(' + ", ".join(render(a) if a is not None else "NULL" for a in args) + ")"
+    if isinstance(node, exp.Func) and not isinstance(node, (exp.Lambda,)):
+        return _call(node)
+    raise ValueError(f"no DuckDB name for {type(node).__name__}")
+
+
+def _window(node: exp.Window) -> str:
+    parts = []
+    if node.args.get("partition_by"):
+        parts.append("PARTITION BY " + ", ".join(render(e) for e in node.args["partition_by"]))
+    order = node.args.get("order")
+    if order is not None:
+        items = []
+        for o in order.expressions:
+            text = render(o.this) + (" DESC" if o.args.get("desc") else "")
+            if o.meta.get("nulls_explicit"):
+                text += " NULLS FIRST" if o.args.get("nulls_first") else " NULLS LAST"
+            items.append(text)
+        parts.append("ORDER BY " + ", ".join(items))
+    spec = node.args.get("spec")
+    if spec is not None:
+        parts.append(_fallback(spec))
+    if node.args.get("alias") is not None:
+        raise ValueError("named window")
+    return f"{render(node.this)} OVER ({' '.join(parts)})"
