@@ -970,6 +970,14 @@ def _abs(name, args, dtype, n):
     return pc.abs(args[0])
 
 
+@kernel("isnan", "isinf", "isfinite")
+def _float_class(name, args, dtype, n):
+    x = args[0]
+    if name == "isnan":
+        return pc.is_nan(x)
+    return pc.is_inf(x) if name == "isinf" else pc.is_finite(x)
+
+
 @kernel("sign")
 def _sign(name, args, dtype, n):
     return cast_value(pc.sign(args[0]), dtype, safe=False)       # -1.0, 0.0 and 1.0 are exact in TINYINT

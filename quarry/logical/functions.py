@@ -850,6 +850,9 @@ def _bind_same_numeric(name, args):
 register("abs", "scalar", _bind_same_numeric, 1, 1)
 # sign() is a TINYINT -1, 0 or 1 for every numeric type, as in DuckDB
 register("sign", "scalar", lambda n, a: _mk(n, [cast(_num_arg(a[0], n), T.FLOAT64)], T.INT8), 1, 1)
+# isnan()/isinf()/isfinite() of a number, as in DuckDB (NaN = NaN is true in comparisons, so x <> x cannot find one)
+for _name in ("isnan", "isinf", "isfinite"):
+    register(_name, "scalar", lambda n, a: _mk(n, [cast(_num_arg(a[0], n), T.FLOAT64)], T.BOOL), 1, 1)
 
 
 def _bind_round(name, args):

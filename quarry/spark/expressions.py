@@ -459,7 +459,7 @@ class ExpressionTranslator:
                 raise SparkError("`in` needs a value list")
             return Function(_function_column("in_list", args))
         if name == "isnan":
-            return Function(_binary("not_equal", args[0], args[0]))
+            return Function(_function_column("isnan", args))
         if name in ("like", "ilike"):
             return Function(_function_column(name, args))
         if name in ("rlike", "regexp", "regexp_like"):

@@ -24,7 +24,7 @@ import decimal
 import pyarrow as pa
 
 from quarry.api import functions as QF
-from quarry.api.column import lit
+from quarry.api.column import _function_column, lit
 from quarry.logical import types as T
 from quarry.spark.errors import SparkError
 
@@ -98,7 +98,7 @@ def _rebuild(df, replaced: dict):
 def _missing(column, dtype: pa.DataType):
     """NULL, or NaN in a floating column (Spark's na functions treat NaN as missing)."""
     if pa.types.is_floating(dtype):
-        return column.is_null() | (column != column)
+        return column.is_null() | _function_column("isnan", [column])
     return column.is_null()
 
 

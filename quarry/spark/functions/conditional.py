@@ -77,7 +77,7 @@ def _equal_null(call: Call):
 def _isnan(call: Call):
     call.expect(1)
     x = call.args[0]
-    return QF.when(x.is_null(), lit(False)).otherwise(x != x)
+    return QF.when(x.is_null(), lit(False)).otherwise(_function_column("isnan", [x]))
 
 
 @spark_function("if", "iff")
