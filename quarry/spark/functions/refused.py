@@ -2,8 +2,8 @@
 
 A call of one of these raises ``Not supported: the function `name` (hint)`` (UnsupportedOperationException,
 error class UNSUPPORTED_FEATURE). ``REFUSED`` holds the math, string, conditional, hashing, JSON and misc
-families; ``REFUSED_F16B`` holds names of the date/time, aggregate, window and collection families that the
-other half of issue #16 (branch f16b) owns: drop each entry there that f16b implements.
+families; ``REFUSED_F16B`` the date/time, aggregate, window and collection families (the registry holds the
+rest of those).
 
 ``CLIENT_SIDE`` are public names of ``pyspark.sql.functions`` that never reach the server as a function
 call (they build column references, literals, sort orders, SQL text or UDFs, which the translator handles
