@@ -261,7 +261,7 @@ class ParquetTable(TableProvider):
             return datetime.date.fromisoformat(text)
         return text
 
-    def _collect_row_groups(self, path, meta, partition):
+    def _collect_row_groups(self, path, meta, partition, out: list | None = None):
         arrow_types = {f.name: f.type for f in self.file_schema}
         names = [meta.schema.column(i).path for i in range(meta.num_columns)]
         for rg in range(meta.num_row_groups):
@@ -285,7 +285,8 @@ class ParquetTable(TableProvider):
                                               s.null_count if s.has_null_count else None)
                 else:
                     stats[name] = ColumnStats(None, None, s.null_count if s.has_null_count else None)
-            self.row_groups.append(RowGroupInfo(path, rg, g.num_rows, g.total_byte_size, stats, partition))
+            (self.row_groups if out is None else out).append(
+                RowGroupInfo(path, rg, g.num_rows, g.total_byte_size, stats, partition))
 
     def statistics(self) -> TableStats:
         """Row count and per-column min/max/nulls over all row groups (computed once)."""
