@@ -350,6 +350,10 @@ class ParquetTable(TableProvider):
         self._dictionary_columns = frozenset(ok)
         return self._dictionary_columns
 
+    def column_names_in_file(self, path: str) -> dict[str, str | None] | None:
+        """``{column: its name in the file at path, or None if absent}``; None: the names are the same."""
+        return None
+
     def read_row_group(self, rg: RowGroupInfo, columns: list[str], open_files: dict | None = None,
                        dictionary: frozenset[str] = frozenset(), io=None) -> pa.Table:
         """Read the named columns of one row group, types normalized, partition columns filled.
@@ -359,7 +363,10 @@ class ParquetTable(TableProvider):
         columns named in ``dictionary`` come back as dictionary arrays (see
         :meth:`dictionary_columns`), the rest in their normalized type.
         """
-        file_cols = [c for c in columns if c not in rg.partition]
+        # a table format's file may hold a column under another name (Iceberg matches by field id)
+        renamed = self.column_names_in_file(rg.path)
+        in_file_name = (lambda c: c) if renamed is None else renamed.get
+        file_cols = [in_file_name(c) for c in columns if c not in rg.partition and in_file_name(c) is not None]
         try:
             pf = open_files.get(rg.path) if open_files is not None else None
             if pf is None:
@@ -389,11 +396,11 @@ class ParquetTable(TableProvider):
             if c in rg.partition:
                 t = self.schema.field(c).type
                 arrays.append(constant_array(rg.partition[c], t, rg.num_rows))
-            elif c not in present:
+            elif in_file_name(c) not in present:
                 # a file written before the column existed: NULLs, as DuckDB's union_by_name gives
                 arrays.append(pa.nulls(rg.num_rows, self.schema.field(c).type))
             else:
-                col = table.column(c)
+                col = table.column(in_file_name(c))
                 target = self.schema.field(c).type
                 if c in dictionary and pa.types.is_dictionary(col.type):
                     if col.type.value_type != target:

@@ -73,10 +73,9 @@ def bind_table_format_scan(binder, node: exp.Table):
         session.check_path_allowed(provider.files)      # a log may name files outside the table's directory
         return scan_of(provider), provider.name
     if name == "iceberg_scan":
-        from quarry.catalog.iceberg import iceberg_provider
         table_name = _string_argument(node, name)
-        provider = iceberg_provider(session, table_name, snapshot_id=version, timestamp=timestamp)
-        return scan_of(provider), table_name.rsplit(".", 1)[-1]
+        provider = session.iceberg_table(table_name, snapshot_id=version, timestamp=timestamp)
+        return scan_of(provider), provider.name
     if not isinstance(node.this, exp.Identifier):
         raise UnsupportedError("VERSION AS OF on a table function", hint="use delta_scan('path') VERSION AS OF n")
     provider = session.catalog.get(node.name)
