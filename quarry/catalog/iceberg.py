@@ -423,8 +423,7 @@ def load_catalog(name: str, catalog=None, **properties):
                              "warehouse='file:///data/lake')")
     from pyiceberg.catalog import load_catalog as load
     try:
-        return load(name, **{k.replace("_", "-") if k not in ("type", "uri", "warehouse") else k: str(v)
-                             for k, v in properties.items()})
+        return load(name, **{k: str(v) for k, v in properties.items()})
     except ImportError as exc:
         raise UnsupportedError(f"Iceberg catalog type `{properties.get('type')}`: {exc}",
                                hint="install the pyiceberg extra for it, e.g. pip install 'pyiceberg[sql-sqlite]'"
