@@ -213,6 +213,8 @@ class Session:
             self.check_path_allowed([os.fspath(p) for p in source])
         with self.using_storage():
             provider = provider_for(name, source, **options)
+        if getattr(provider, "data_files", None) is not None:
+            self.check_path_allowed(provider.files)      # a Delta log or Iceberg manifest may name files elsewhere
         self.catalog.register(name, provider)
 
     def unregister(self, name: str) -> None:

@@ -223,6 +223,11 @@ def test_registered_iceberg_table_and_time_travel_on_its_name(lake):
     assert con.sql("SELECT count(*) AS n FROM sales").to_arrow().to_pylist() == [{"n": 800}]
     sid = lake["snapshots"][0]
     assert con.sql(f"SELECT count(*) AS n FROM sales VERSION AS OF {sid}").to_arrow().to_pylist() == [{"n": 300}]
+    # a directory holding an Iceberg table's metadata/ is that table, as a _delta_log/ makes a Delta table
+    con.register("by_path", lake["location"][len("file://"):])
+    assert con.catalog.get("by_path").kind == "iceberg"
+    _same(con.sql("SELECT * FROM by_path").to_arrow(), _pyiceberg(lake))
+    assert con.sql(f"SELECT count(*) AS n FROM by_path VERSION AS OF {sid}").to_arrow().to_pylist() == [{"n": 300}]
 
 
 def test_worker_processes_read_the_planned_files(lake):

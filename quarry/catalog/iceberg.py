@@ -103,6 +103,29 @@ def metadata_location(location: str, storage=None) -> str:
     return f"{location}/metadata/{max(versions)[1]}"
 
 
+def is_iceberg_table(location) -> bool:
+    """Whether ``location`` is an Iceberg table's directory (``metadata/`` holds ``*.metadata.json``
+    or ``version-hint.text``) and no Delta table; local directories and object-store prefixes."""
+    if not isinstance(location, (str, os.PathLike)):
+        return False
+    text = os.fspath(location).rstrip("/")
+    if any(ch in text for ch in "*?[") or text.endswith(".parquet"):
+        return False
+    if not is_remote(text):
+        folder = os.path.join(text, "metadata")
+        if not os.path.isdir(folder) or os.path.isdir(os.path.join(text, "_delta_log")):
+            return False
+        return any(n == "version-hint.text" or _METADATA_FILE.match(n) for n in os.listdir(folder))
+    import pyarrow.fs as pafs
+    from quarry.catalog.filesystems import filesystem
+    try:
+        fs, path = filesystem(text)
+        infos = fs.get_file_info(pafs.FileSelector(path + "/metadata", allow_not_found=True))
+    except (OSError, pa.ArrowException):
+        return False
+    return any(i.base_name == "version-hint.text" or _METADATA_FILE.match(i.base_name) for i in infos)
+
+
 def looks_like_location(text: str) -> bool:
     """Whether ``iceberg_scan``'s argument is a path (rather than ``[catalog.]namespace.table``)."""
     return "/" in text or "\\" in text or "://" in text or text.endswith(".json") or os.path.isdir(text)
@@ -444,5 +467,5 @@ def snapshots(session, table_name: str) -> pa.Table:
         "parent_id": pa.array([s.parent_snapshot_id for s in snaps], pa.int64())})
 
 
-__all__ = ["IcebergTable", "iceberg_provider", "iceberg_filter", "load_catalog", "load_table", "snapshots",
+__all__ = ["IcebergTable", "is_iceberg_table", "iceberg_provider", "iceberg_filter", "load_catalog", "load_table", "snapshots",
            "metadata_location", "file_io_properties"]

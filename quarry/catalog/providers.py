@@ -582,6 +582,12 @@ def provider_for(name: str, obj, **options) -> TableProvider:
         from quarry.catalog.delta import DeltaTable, is_delta_table
         if is_delta_table(obj):
             return DeltaTable(name, obj, **options)
+        from quarry.catalog.iceberg import is_iceberg_table
+        if is_iceberg_table(obj):
+            from quarry.catalog.iceberg import iceberg_provider
+            provider = iceberg_provider(None, os.fspath(obj), **options)
+            provider.name = name
+            return provider
         paths = expand_paths(obj)
         lowered = [p.lower() for p in paths]
         if all(p.endswith((".csv", ".tsv", ".csv.gz", ".txt", ".tab")) for p in lowered):
