@@ -283,3 +283,39 @@ def test_iceberg_on_s3(s3_server, tmp_path):
     first = table.metadata.snapshots[0].snapshot_id
     assert con.sql(f"SELECT count(*) AS n FROM iceberg_scan('s3lake.db.events') VERSION AS OF {first}") \
         .to_arrow().to_pylist() == [{"n": 10}]
+
+
+def test_deletes_and_overwrites_written_by_pyiceberg(tmp_path):
+    catalog = _catalog(tmp_path)
+    catalog.create_namespace("db")
+    data = pa.table({"l": pa.array(range(100), pa.int64()), "s": [f"s{i % 7}" for i in range(100)]})
+    table = catalog.create_table("db.t", schema=data.schema)
+    table.append(data)
+    table.delete("l < 10")
+    table = catalog.load_table("db.t")
+    table.overwrite(pa.table({"l": pa.array([500], pa.int64()), "s": ["x"]}), overwrite_filter="l >= 90")
+    table = catalog.load_table("db.t")
+    con = quarry.connect(workers=0)
+    con.register_iceberg_catalog("c", catalog)
+    _same(con.sql("SELECT * FROM iceberg_scan('c.db.t')").to_arrow(), table.scan().to_arrow())
+    for snapshot in table.metadata.snapshots:
+        _same(con.sql(f"SELECT * FROM iceberg_scan('c.db.t') VERSION AS OF {snapshot.snapshot_id}").to_arrow(),
+              table.scan(snapshot_id=snapshot.snapshot_id).to_arrow())
+
+
+def test_row_level_delete_files_are_not_supported(tmp_path, monkeypatch):
+    from pyiceberg.table import DataScan, FileScanTask
+    catalog = _catalog(tmp_path)
+    catalog.create_namespace("db")
+    table = catalog.create_table("db.t", schema=pa.schema([("l", pa.int64())]))
+    table.append(pa.table({"l": pa.array([1, 2], pa.int64())}))
+    real = DataScan.plan_files
+
+    def with_deletes(self):
+        return [FileScanTask(t.file, delete_files={t.file}) for t in real(self)]
+
+    monkeypatch.setattr(DataScan, "plan_files", with_deletes)
+    con = quarry.connect(workers=0)
+    con.register_iceberg_catalog("c", catalog)
+    with pytest.raises(QuarryError, match="Not supported: Iceberg row-level deletes"):
+        con.sql("SELECT * FROM iceberg_scan('c.db.t')").to_arrow()
