@@ -319,3 +319,34 @@ def test_row_level_delete_files_are_not_supported(tmp_path, monkeypatch):
     con.register_iceberg_catalog("c", catalog)
     with pytest.raises(QuarryError, match="Not supported: Iceberg row-level deletes"):
         con.sql("SELECT * FROM iceberg_scan('c.db.t')").to_arrow()
+
+
+def test_attach_an_iceberg_catalog_and_name_its_tables(lake):
+    con = quarry.connect(workers=0)
+    root = lake["root"]
+    # a SQL catalog keeps its tables under its name: the fixture's is `lake`
+    con.sql(f"ATTACH 'file://{root}' AS lake (TYPE iceberg, CATALOG_TYPE 'sql', "
+            f"URI 'sqlite:///{root}/catalog.db', 'init_catalog_tables' 'false')")
+    assert set(con.iceberg_catalogs) == {"lake"}
+    expected = _pyiceberg(lake)
+    _same(con.sql("SELECT * FROM lake.db.sales").to_arrow(), expected)               # as DuckDB names them
+    _same(con.sql("SELECT * FROM iceberg_scan('lake.db.sales')").to_arrow(), expected)
+    sid = lake["snapshots"][1]
+    assert con.sql(f"SELECT count(*) AS n FROM lake.db.sales VERSION AS OF {sid} AS s WHERE s.region = 'us'") \
+        .to_arrow().to_pylist() == [{"n": 300}]
+    con.sql(f"ATTACH IF NOT EXISTS 'x' AS lake (TYPE iceberg, URI 'sqlite:///{root}/catalog.db')")
+    with pytest.raises(BindError, match="already attached"):
+        con.sql(f"ATTACH 'x' AS lake (TYPE iceberg, URI 'sqlite:///{root}/catalog.db')")
+    with pytest.raises(QuarryError, match="Not supported: ATTACH"):
+        con.sql("ATTACH 'other.duckdb' AS o")
+    con.sql("DETACH lake")
+    assert con.iceberg_catalogs == {}
+    con.sql("DETACH DATABASE IF EXISTS lake")
+    with pytest.raises(BindError, match="not attached"):
+        con.sql("DETACH lake")
+    from quarry.sql.secrets import redact_sql
+    assert "hush" not in redact_sql("ATTACH '' AS r (TYPE iceberg, URI 'http://x', TOKEN 'hush')")
+    sandboxed = quarry.connect(workers=0)
+    sandboxed.allowed_paths = [str(root)]
+    with pytest.raises(AccessDeniedError, match="ATTACH is not allowed"):
+        sandboxed.sql(f"ATTACH '' AS lake (TYPE iceberg, URI 'sqlite:///{root}/catalog.db')")

@@ -41,6 +41,7 @@ from quarry.sql.dml import bind_delete, bind_update
 from quarry.sql.expr_binder import node_position, sql_type
 from quarry.sql.lexer import split_statements, unterminated_quote
 from quarry.sql.scope import Scope
+from quarry.sql.attach import bind_attach_statement, is_attach_statement
 from quarry.sql.secrets import bind_secret_statement, is_secret_statement
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -173,6 +174,9 @@ def _run_one(session, text: str) -> C.StatementResult:
     if is_secret_statement(text):
         # before sqlglot, which cannot parse it and would log its text (keys and all)
         return run_command(session, bind_secret_statement(text))
+    if is_attach_statement(text):
+        # ATTACH ... (TYPE iceberg): its options may hold a catalog's credentials, as a secret's do
+        return run_command(session, bind_attach_statement(text))
     statements = parse(text)
     if len(statements) != 1:
         raise ParseError("expected one statement", sql=text)
