@@ -42,6 +42,7 @@ def test_clients_read_the_servers_catalog(ice_server, lake):
         [{"s": 10, "n": 4}]
     assert query(ice_server, f"SELECT count(*) AS n FROM iceberg_scan('db.t') VERSION AS OF {lake['first']}") \
         .to_pylist() == [{"n": 3}]
+    assert query(ice_server, "SELECT max(name) AS m FROM lake.db.t").to_pylist() == [{"m": "d"}]
 
 
 def test_clients_cannot_reach_other_tables(ice_server, lake):
@@ -51,3 +52,11 @@ def test_clients_cannot_reach_other_tables(ice_server, lake):
         query(ice_server, "SELECT * FROM iceberg_scan('s3://elsewhere/t')")
     with pytest.raises(adbc.Error, match="names no registered Iceberg catalog|does not exist"):
         query(ice_server, "SELECT * FROM iceberg_scan('other.db.t')")
+    with pytest.raises(adbc.Error, match="schema `db` does not exist"):
+        query(ice_server, "SELECT * FROM other.db.t")
+    # a client cannot bring its own catalog, nor drop the server's
+    with pytest.raises(adbc.Error, match="not allowed"):
+        query(ice_server, f"ATTACH '' AS mine (TYPE iceberg, URI '{lake['uri']}')")
+    with pytest.raises(adbc.Error, match="not allowed"):
+        query(ice_server, "DETACH lake")
+    assert query(ice_server, "SELECT count(*) AS n FROM lake.db.t").to_pylist() == [{"n": 4}]
