@@ -334,6 +334,13 @@ def test_attach_an_iceberg_catalog_and_name_its_tables(lake):
     sid = lake["snapshots"][1]
     assert con.sql(f"SELECT count(*) AS n FROM lake.db.sales VERSION AS OF {sid} AS s WHERE s.region = 'us'") \
         .to_arrow().to_pylist() == [{"n": 300}]
+    assert [r["column_name"] for r in con.sql("DESCRIBE lake.db.sales").to_arrow().to_pylist()] == \
+        ["id", "ts", "region", "total", "note"]
+    for sql in ("INSERT INTO lake.db.sales SELECT * FROM lake.db.sales", "CREATE TABLE lake.db.x AS SELECT 1 AS a",
+                "DROP TABLE lake.db.sales", "DELETE FROM lake.db.sales", "UPDATE lake.db.sales SET id = 1"):
+        with pytest.raises(QuarryError, match="Not supported: .* on Iceberg table `lake.db."):
+            con.sql(sql)
+    assert con.tables() == []                    # nothing was made in `main` instead
     con.sql(f"ATTACH IF NOT EXISTS 'x' AS lake (TYPE iceberg, URI 'sqlite:///{root}/catalog.db')")
     with pytest.raises(BindError, match="already attached"):
         con.sql(f"ATTACH 'x' AS lake (TYPE iceberg, URI 'sqlite:///{root}/catalog.db')")
