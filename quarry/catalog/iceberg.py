@@ -243,8 +243,24 @@ class IcebergTable(SnapshotTable):
             if data.file_format != FileFormat.PARQUET:
                 raise UnsupportedError(f"Iceberg {data.file_format.name} data files in `{self.name}`",
                                        hint="quarry reads Iceberg tables whose data files are Parquet")
-            files.append(DataFile(_file_uri(data.file_path), data.file_size_in_bytes, None, data.record_count))
+            files.append(DataFile(_file_uri(data.file_path), data.file_size_in_bytes, None, data.record_count,
+                                  self._bounds(data)))
         return files
+
+    def _bounds(self, data) -> dict:
+        """``{column: ColumnStats}`` from a data file's manifest entry (lower/upper bounds, null counts),
+        for the optimizer's estimates (pyiceberg's planner does the pruning with them)."""
+        from quarry.catalog.providers import ColumnStats
+        lower, upper = data.lower_bounds or {}, data.upper_bounds or {}
+        nulls = data.null_value_counts or {}
+        out = {}
+        for f in self.iceberg_schema.fields:
+            fid = f.field_id
+            if fid not in lower and fid not in upper and fid not in nulls:
+                continue
+            out[f.name] = ColumnStats(_bound(f.field_type, lower.get(fid)), _bound(f.field_type, upper.get(fid)),
+                                      nulls.get(fid))
+        return out
 
     def keep_files(self, predicate, by_name) -> list[DataFile]:
         """The files pyiceberg's planner keeps for ``predicate``: manifests pruned by their partition
@@ -293,6 +309,29 @@ class IcebergTable(SnapshotTable):
         state.pop("iceberg", None)            # the pyiceberg table stays with the session
         state.pop("iceberg_schema", None)
         return state
+
+
+def _bound(iceberg_type, raw: bytes | None):
+    """A manifest bound as the Python value quarry's statistics compare (None: unknown)."""
+    if raw is None:
+        return None
+    from pyiceberg import types as T
+    from pyiceberg.conversions import from_bytes
+    try:
+        value = from_bytes(iceberg_type, raw)
+    except Exception:  # noqa: BLE001 - a bound written before a type was widened, or one pyiceberg cannot read
+        return None
+    epoch = datetime.datetime(1970, 1, 1)
+    if isinstance(iceberg_type, T.DateType):
+        return datetime.date(1970, 1, 1) + datetime.timedelta(days=value)
+    if isinstance(iceberg_type, T.TimestampType):
+        return epoch + datetime.timedelta(microseconds=value)
+    if isinstance(iceberg_type, T.TimestamptzType):
+        return (epoch + datetime.timedelta(microseconds=value)).replace(tzinfo=datetime.timezone.utc)
+    if isinstance(iceberg_type, (T.IntegerType, T.LongType, T.FloatType, T.DoubleType, T.DecimalType, T.StringType,
+                                 T.BooleanType)):
+        return value
+    return None
 
 
 def _file_uri(path: str) -> str:
