@@ -357,3 +357,7 @@ def test_attach_an_iceberg_catalog_and_name_its_tables(lake):
     sandboxed.allowed_paths = [str(root)]
     with pytest.raises(AccessDeniedError, match="ATTACH is not allowed"):
         sandboxed.sql(f"ATTACH '' AS lake (TYPE iceberg, URI 'sqlite:///{root}/catalog.db')")
+    wrong = quarry.connect(workers=0, config=dict(s3_server.config(), s3_secret_access_key="not-the-secret-123"))
+    with pytest.raises(AccessDeniedError) as info:
+        wrong.sql(f"SELECT * FROM iceberg_scan('{table.metadata.location}')").to_arrow()
+    assert "bucket `ice`" in str(info.value) and "not-the-secret-123" not in str(info.value)

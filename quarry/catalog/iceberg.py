@@ -168,6 +168,9 @@ def load_table(session, name: str, storage=None):
                         hint=f"the catalog `{catalog.name}` has no table `{identifier}`") from None
     except ValueError as exc:
         raise BindError(f"`{name}` is not an Iceberg table name: {exc}", hint="iceberg_scan('db.orders')") from None
+    except OSError as exc:
+        raise DataError(f"cannot load Iceberg table `{name}` from catalog `{catalog.name}`: {_redact(exc, storage)}",
+                        hint="check the catalog's address and credentials, and the store's") from None
 
 
 def _redact(exc, storage) -> str:
