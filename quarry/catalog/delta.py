@@ -3,8 +3,10 @@
 * :class:`DeltaTable` is a :class:`~quarry.catalog.providers.ParquetTable` over one snapshot of a
   Delta table (the latest, ``version=n`` or ``timestamp=...``): the file list and the partition
   values come from the Delta log (partition columns are not stored in the files), the schema is the
-  table's (a file written before a column was added reads it as NULL), and each file's footer gives
-  the row-group statistics that pruning uses, as for plain Parquet. Local paths and ``s3://`` both
+  table's (a file written before a column was added reads it as NULL). The log's partition values and
+  per-file min/max/null counts drop files when a query is planned, before any footer is read
+  (:class:`~quarry.catalog.snapshot.SnapshotTable`); the kept files' footers give the row-group
+  statistics that prune further, as for plain Parquet. Local paths and ``s3://`` both
   work; ``s3://`` uses the session's credentials (settings or ``CREATE SECRET``).
 * :func:`write_delta` appends to or overwrites a table from a stream of record batches
   (``deltalake.write_deltalake`` reads them as they come; nothing is collected first).
