@@ -213,7 +213,7 @@ class Session:
             self.check_path_allowed([os.fspath(p) for p in source])
         with self.using_storage():
             provider = provider_for(name, source, **options)
-        if getattr(provider, "data_files", None) is not None:
+        if self.sandbox is not None and getattr(provider, "kind", None) in ("delta", "iceberg"):
             self.check_path_allowed(provider.files)      # a Delta log or Iceberg manifest may name files elsewhere
         self.catalog.register(name, provider)
 
@@ -301,7 +301,7 @@ class Session:
         if looks_like_location(table):
             self.check_path_allowed(table)
         provider = iceberg_provider(self, table, snapshot_id=snapshot_id, timestamp=timestamp)
-        if looks_like_location(table):
+        if looks_like_location(table) and self.sandbox is not None:
             self.check_path_allowed(provider.files)      # metadata may name files outside the table's directory
         return provider
 

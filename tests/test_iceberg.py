@@ -187,6 +187,27 @@ def test_manifests_prune_files_before_any_footer(lake, monkeypatch):
     assert table.column(0).to_pylist() == [0] and scan.metrics["files"] == 0
 
 
+def test_manifests_are_skipped_by_their_partition_summaries(lake, monkeypatch):
+    """Each append wrote one manifest; `region = 'ap'` (only in the last append) opens one of them."""
+    from pyiceberg.manifest import ManifestFile
+    fetched = []
+    real = ManifestFile.fetch_manifest_entry
+
+    def counting(self, *args, **kwargs):
+        fetched.append(self.manifest_path)
+        return real(self, *args, **kwargs)
+
+    con = _session(lake)
+    provider = con.iceberg_table("lake.db.sales")
+    manifests = len(lake["table"].current_snapshot().manifests(lake["table"].io))
+    assert manifests == 4
+    monkeypatch.setattr(ManifestFile, "fetch_manifest_entry", counting)
+    table, (scan,) = _run(con, "SELECT count(*) AS n FROM iceberg_scan('db.sales') WHERE region = 'ap'")
+    assert table.column(0).to_pylist() == [100]
+    assert len(set(fetched)) == 1                  # the other three manifests were never opened
+    assert provider.statistics().row_count == 800  # the optimizer's row count: from the manifests
+
+
 def test_bucket_partitions_prune_an_equality(tmp_path):
     catalog = _catalog(tmp_path)
     catalog.create_namespace("db")
@@ -283,6 +304,10 @@ def test_iceberg_on_s3(s3_server, tmp_path):
     first = table.metadata.snapshots[0].snapshot_id
     assert con.sql(f"SELECT count(*) AS n FROM iceberg_scan('s3lake.db.events') VERSION AS OF {first}") \
         .to_arrow().to_pylist() == [{"n": 10}]
+    wrong = quarry.connect(workers=0, config=dict(s3_server.config(), s3_secret_access_key="not-the-secret-123"))
+    with pytest.raises(AccessDeniedError) as info:
+        wrong.sql(f"SELECT * FROM iceberg_scan('{table.metadata.location}')").to_arrow()
+    assert "bucket `ice`" in str(info.value) and "not-the-secret-123" not in str(info.value)
 
 
 def test_deletes_and_overwrites_written_by_pyiceberg(tmp_path):
@@ -357,7 +382,3 @@ def test_attach_an_iceberg_catalog_and_name_its_tables(lake):
     sandboxed.allowed_paths = [str(root)]
     with pytest.raises(AccessDeniedError, match="ATTACH is not allowed"):
         sandboxed.sql(f"ATTACH '' AS lake (TYPE iceberg, URI 'sqlite:///{root}/catalog.db')")
-    wrong = quarry.connect(workers=0, config=dict(s3_server.config(), s3_secret_access_key="not-the-secret-123"))
-    with pytest.raises(AccessDeniedError) as info:
-        wrong.sql(f"SELECT * FROM iceberg_scan('{table.metadata.location}')").to_arrow()
-    assert "bucket `ice`" in str(info.value) and "not-the-secret-123" not in str(info.value)

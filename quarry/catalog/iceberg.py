@@ -226,7 +226,28 @@ class IcebergTable(SnapshotTable):
         self.file_schema = pa.schema([pa.field(f.name, normalize(f.type), f.nullable) for f in arrow])
         self.schema = self.file_schema
         self._renames: dict[str, dict[str, str | None]] = {}
-        self._set_files(self._plan(None) if self.snapshot_id is not None else [])
+        self._summary = dict(snapshot.summary.additional_properties) if snapshot is not None and snapshot.summary \
+            else {}
+        # the file list is planned when first needed: a query with a filter plans only what it keeps,
+        # so manifests its partition summaries rule out are never opened
+        self._set_files(None if self.snapshot_id is not None else [])
+
+    def _all_files(self) -> list[DataFile]:
+        return self._plan(None)
+
+    def file_count(self) -> int:
+        total = self._summary.get("total-data-files")
+        if self._data_files is None and total is not None:
+            return int(total)
+        return len(self.data_files)
+
+    def statistics(self):
+        # before the files are listed, the snapshot's summary knows the row count and size
+        if self._data_files is None and "total-records" in self._summary:
+            from quarry.catalog.providers import TableStats
+            size = self._summary.get("total-files-size")
+            return TableStats(int(self._summary["total-records"]), {}, int(size) if size is not None else None)
+        return super().statistics()
 
     def _plan(self, row_filter) -> list[DataFile]:
         from pyiceberg.expressions import AlwaysTrue
@@ -265,7 +286,7 @@ class IcebergTable(SnapshotTable):
                                       nulls.get(fid))
         return out
 
-    def keep_files(self, predicate, by_name) -> list[DataFile]:
+    def keep_files(self, predicate, by_name) -> list[DataFile] | None:
         """The files pyiceberg's planner keeps for ``predicate``: manifests pruned by their partition
         summaries, data files by partition values and column bounds."""
         # pyiceberg binds a filter to the table's current schema, even for an older snapshot: columns
@@ -279,9 +300,8 @@ class IcebergTable(SnapshotTable):
                 pass              # dropped since: no pruning on it
         row_filter = iceberg_filter(predicate, {n: f for n, f in by_name.items() if n in names}, current, names)
         if row_filter is None or self.snapshot_id is None:
-            return self.data_files
-        kept = {f.path for f in self._plan(row_filter)}
-        return [f for f in self.data_files if f.path in kept]
+            return None
+        return self._plan(row_filter)
 
     def _load_row_groups(self):
         import dataclasses

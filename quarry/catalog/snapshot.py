@@ -15,12 +15,16 @@ use; ``statistics()`` (join ordering) comes from the file-level numbers and read
 from __future__ import annotations
 
 import copy
+import threading
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from quarry.catalog.providers import ColumnStats, ParquetTable, RowGroupInfo, TableStats
 from quarry.errors import DataError
+
+
+_LISTING_LOCK = threading.RLock()       # one snapshot's lazy file listing at a time
 
 
 @dataclass(frozen=True)
@@ -45,13 +49,51 @@ class SnapshotTable(ParquetTable):
 
     kind = "snapshot"
 
-    def _set_files(self, files: list[DataFile]) -> None:
-        self.data_files = list(files)
-        self.files = [f.path for f in self.data_files]
-        self.file_sizes = {f.path: f.size for f in self.data_files if f.size is not None}
+    def _set_files(self, files: list[DataFile] | None) -> None:
+        """The snapshot's data files; None: not known yet (:meth:`_all_files` lists them on first use)."""
+        self._data_files = None if files is None else list(files)
+        self._paths = self._sizes = None
         self._file_meta = {}
+        self._footers = {}                # footers read so far, shared with this table's pruned copies
         self._row_groups = None
         self.files_skipped = 0
+
+    def _all_files(self) -> list[DataFile]:
+        """Every data file of the snapshot, for a format that lists them lazily."""
+        raise NotImplementedError
+
+    @property
+    def data_files(self) -> list[DataFile]:
+        if self._data_files is None:
+            # not self._lock: row_groups holds that one while it asks for the files
+            with _LISTING_LOCK:
+                if self._data_files is None:
+                    self._data_files = self._all_files()
+        return self._data_files
+
+    @property
+    def files(self) -> list[str]:
+        if self._paths is None:
+            self._paths = [f.path for f in self.data_files]
+        return self._paths
+
+    @files.setter
+    def files(self, value) -> None:
+        self._paths = value
+
+    @property
+    def file_sizes(self) -> dict[str, int]:
+        if self._sizes is None:
+            self._sizes = {f.path: f.size for f in self.data_files if f.size is not None}
+        return self._sizes
+
+    @file_sizes.setter
+    def file_sizes(self, value) -> None:
+        self._sizes = value
+
+    def file_count(self) -> int:
+        """How many data files the snapshot has (a format may know without listing them)."""
+        return len(self.data_files)
 
     # every row group of the kept files; read on first use
     @property
@@ -67,6 +109,11 @@ class SnapshotTable(ParquetTable):
         self._row_groups = value
 
     def _load_row_groups(self) -> list[RowGroupInfo]:
+        shared = getattr(self, "_footers", None)
+        shared = {} if shared is None else shared
+        for f in self.data_files:
+            if f.path not in self._file_meta and f.path in shared:
+                self._file_meta[f.path] = shared[f.path]
         missing = [f for f in self.data_files if f.path not in self._file_meta]
         if self.storage is not None:
             from quarry.catalog.filesystems import RemoteFile, read_footers
@@ -81,15 +128,18 @@ class SnapshotTable(ParquetTable):
                     raise DataError(f"cannot read `{f.path}` of {self.kind} table `{self.location}`: {exc}",
                                     hint="the table's files changed outside the table format; expired or vacuumed?"
                                     ) from None
+        for f in missing:
+            shared[f.path] = self._file_meta[f.path]
         out: list[RowGroupInfo] = []
         for f in self.data_files:
             self._collect_row_groups(f.path, self._file_meta[f.path], f.partition, out)
         return out
 
-    def keep_files(self, predicate, by_name) -> list[DataFile]:
-        """The files ``predicate`` may match, judged by the metadata's per-file statistics."""
+    def keep_files(self, predicate, by_name) -> list[DataFile] | None:
+        """The files ``predicate`` may match, judged by the metadata's per-file statistics (None: all)."""
         from quarry.physical.pruning import can_skip
-        return [f for f in self.data_files if not can_skip(predicate, file_as_row_group(f), by_name)]
+        keep = [f for f in self.data_files if not can_skip(predicate, file_as_row_group(f), by_name)]
+        return None if len(keep) == len(self.data_files) else keep
 
     def for_scan(self, predicate, table_fields) -> "SnapshotTable":
         """This table with only the files ``predicate`` (a scan's pushed-down filter) may match."""
@@ -97,19 +147,24 @@ class SnapshotTable(ParquetTable):
             return self
         by_name = {f.name: f for f in table_fields}
         keep = self.keep_files(predicate, by_name)
-        if len(keep) == len(self.data_files):
+        if keep is None:
             return self
         pruned = copy.copy(self)
+        pruned._footers = getattr(self, "_footers", None)      # (copy.copy goes through __getstate__)
         kept = {f.path for f in keep}
-        pruned.data_files = keep
-        pruned.files = [f.path for f in keep]
-        pruned.file_sizes = {p: s for p, s in self.file_sizes.items() if p in kept}
+        pruned._data_files = list(keep)
+        pruned._paths = pruned._sizes = None
         pruned._file_meta = {p: m for p, m in self._file_meta.items() if p in kept}
         pruned._row_groups = None
         pruned._statistics = None
         pruned._dictionary_columns = None
-        pruned.files_skipped = self.files_skipped + len(self.data_files) - len(keep)
+        pruned.files_skipped = self.files_skipped + self.file_count() - len(keep)
         return pruned
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_footers", None)       # the plan carries the kept files' footers in _file_meta
+        return state
 
     def statistics(self) -> TableStats:
         cached = getattr(self, "_statistics", None)
