@@ -144,6 +144,7 @@ class Session:
         self.sandbox = None                              # a FileSandbox: set by the server for remote clients
         self.command_guard = None                        # checks each bound statement (the server's roles)
         self.secrets: dict = {}                          # CREATE SECRET: name -> S3Credentials, in memory only
+        self.iceberg_catalogs: dict = {}                 # register_iceberg_catalog: name -> pyiceberg Catalog
         self._running: set = set()                       # contexts of queries in flight, for cancel()
         self._lock = threading.Lock()
 
@@ -212,6 +213,8 @@ class Session:
             self.check_path_allowed([os.fspath(p) for p in source])
         with self.using_storage():
             provider = provider_for(name, source, **options)
+        if self.sandbox is not None and getattr(provider, "kind", None) in ("delta", "iceberg"):
+            self.check_path_allowed(provider.files)      # a Delta log or Iceberg manifest may name files elsewhere
         self.catalog.register(name, provider)
 
     def unregister(self, name: str) -> None:
@@ -264,6 +267,50 @@ class Session:
         self.check_path_allowed(os.fspath(path))
         with self.using_storage():
             return history(path, limit)
+
+    def register_iceberg_catalog(self, name: str, catalog=None, **properties) -> None:
+        """Make the Iceberg catalog ``name`` known to ``iceberg_scan('name.db.table')`` (or
+        ``iceberg_scan('db.table')`` while it is the only one): a ``pyiceberg.catalog.Catalog``, or the
+        properties pyiceberg's ``load_catalog`` takes (``type='sql'|'rest'|'glue'|'hive'``, ``uri``,
+        ``warehouse``, ``s3.endpoint``, ...). See docs/sources.md.
+
+        >>> con.register_iceberg_catalog("lake", type="sql", uri="sqlite:///lake.db",
+        ...                              warehouse="file:///data/lake")          # doctest: +SKIP
+        """
+        if self.sandbox is not None:
+            from quarry.errors import AccessDeniedError
+            raise AccessDeniedError("registering an Iceberg catalog is not allowed",
+                                    hint="a server's clients use the catalogs the server was started with")
+        from quarry.catalog.iceberg import load_catalog
+        self.iceberg_catalogs[name] = load_catalog(name, catalog, **properties)
+
+    def read_iceberg(self, table: str, *, snapshot_id: int | None = None, timestamp=None, name: str | None = None):
+        """A DataFrame over an Iceberg table: a path (its directory or a ``.metadata.json`` file) or a
+        registered catalog's ``[catalog.]namespace.table``; ``snapshot_id`` / ``timestamp``: time travel.
+
+        >>> orders = con.read_iceberg("lake.db.orders", snapshot_id=8126451)     # doctest: +SKIP
+        """
+        provider = self.iceberg_table(table, snapshot_id=snapshot_id, timestamp=timestamp)
+        if name:
+            provider.name = name
+        return self._scan_frame(provider)
+
+    def iceberg_table(self, table: str, *, snapshot_id: int | None = None, timestamp=None):
+        """The table provider of an Iceberg table (what ``iceberg_scan`` reads), checked against the sandbox."""
+        from quarry.catalog.iceberg import iceberg_provider, looks_like_location
+        if looks_like_location(table):
+            self.check_path_allowed(table)
+        provider = iceberg_provider(self, table, snapshot_id=snapshot_id, timestamp=timestamp)
+        if looks_like_location(table) and self.sandbox is not None:
+            self.check_path_allowed(provider.files)      # metadata may name files outside the table's directory
+        return provider
+
+    def iceberg_snapshots(self, table: str) -> pa.Table:
+        """The snapshots of an Iceberg table, oldest first (``snapshot_id``, ``timestamp``, ``operation``)."""
+        from quarry.catalog.iceberg import looks_like_location, snapshots
+        if looks_like_location(table):
+            self.check_path_allowed(table)
+        return snapshots(self, table)
 
     def read_csv(self, path, *, name: str | None = None, delimiter: str | None = None, header: bool = True):
         """A DataFrame over CSV file(s), loaded into memory now with types inferred by Arrow.

@@ -89,7 +89,71 @@ def test_partition_values_from_the_log_prune(local_delta):
     table = run_physical(physical, ExecContext(con.exec_config()))
     (scan,) = [n for n in physical.walk() if isinstance(n, ParquetScanExec)]
     assert sorted(table.column(0).to_pylist()) == [3, 5]
-    assert scan.metrics["files"] == 5 and scan.metrics["row_groups_skipped"] == 3
+    # the log's partition values drop the other three files before their footers are read
+    assert scan.metrics["files"] == 2 and scan.metrics["files_skipped"] == 3
+    assert scan.metrics["row_groups_skipped"] == 0
+
+
+@pytest.fixture(scope="module")
+def ranged_delta(tmp_path_factory):
+    """Eight unpartitioned files (appends) of 1000 ids each, ids ascending: file k holds [1000k, 1000k+1000)."""
+    uri = str(tmp_path_factory.mktemp("ranged") / "events")
+    for k in range(8):
+        ids = pa.array(range(1000 * k, 1000 * k + 1000), pa.int64())
+        deltalake.write_deltalake(uri, pa.table({"id": ids, "score": pa.compute.multiply(ids, 0.5),
+                                                 "tag": pa.array([f"t{k}"] * 1000)}),
+                                  mode="append" if k else "error")
+    return uri
+
+
+def _run(con, sql):
+    from quarry.execution.executor import run_physical
+    from quarry.physical.base import ExecContext
+    df = con.sql(sql)
+    physical = con.physical_plan(con.optimize(df.logical_plan))
+    table = run_physical(physical, ExecContext(con.exec_config()))
+    return table.rename_columns([f.name for f in df.logical_plan.schema]), \
+        [n for n in physical.walk() if isinstance(n, ParquetScanExec)]
+
+
+def test_log_statistics_prune_files_before_any_footer(ranged_delta, duckdb_con, monkeypatch):
+    import pyarrow.parquet as pq
+    opened = []
+    real = pq.ParquetFile
+
+    def counting(source, *args, **kwargs):
+        opened.append(str(source))
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(pq, "ParquetFile", counting)
+    con = quarry.connect(workers=0)
+    con.register("events", ranged_delta)
+    assert opened == []                                  # registering reads the log, not the files
+    sql = "SELECT id, score, tag FROM events WHERE id BETWEEN 2500 AND 3100"
+    table, (scan,) = _run(con, sql)
+    assert scan.metrics["files"] == 2 and scan.metrics["files_skipped"] == 6
+    assert len(set(opened)) == 2                         # footers of the two files [2000, 4000) only
+    expected = pa.table(deltalake.DeltaTable(ranged_delta).to_pyarrow_dataset().to_table(
+        filter=(pa.compute.field("id") >= 2500) & (pa.compute.field("id") <= 3100)))
+    _same(table, expected)
+    duck = duckdb_con.sql(f"SELECT id, score, tag FROM read_parquet({sorted(_data_files(ranged_delta))}) "
+                          "WHERE id BETWEEN 2500 AND 3100").to_arrow_table()
+    _same(table, duck)
+    # other shapes the statistics decide: a range with no file, IN, a string column, IS NULL
+    for where, files in (("id > 100000", 0), ("id IN (5, 7005)", 2), ("tag = 't3'", 1), ("id IS NULL", 0),
+                         ("score < 10 OR id >= 7999", 2)):
+        table, (scan,) = _run(con, f"SELECT count(*) AS n FROM events WHERE {where}")
+        assert scan.metrics["files"] == files, where
+        expected = duckdb_con.sql(f"SELECT count(*) AS n FROM read_parquet({sorted(_data_files(ranged_delta))}) "
+                                  f"WHERE {where}").to_arrow_table()
+        assert table.column(0).to_pylist() == expected.column(0).to_pylist(), where
+    # no predicate: every file, every footer
+    table, (scan,) = _run(con, "SELECT count(*) AS n FROM events")
+    assert table.column(0).to_pylist() == [8000] and scan.metrics["files"] == 8
+
+
+def _data_files(uri):
+    return deltalake.DeltaTable(uri).file_uris()
 
 
 def test_missing_version_and_non_delta_are_clear(local_delta, tmp_path):

@@ -99,3 +99,48 @@ def test_finished_query_drops_its_objects_though_the_stage_graph_stays(ray_tpch)
     stages = result.physical.stage_graph.stages[:-1]
     assert all(s.outputs for s in stages)                    # the tasks delivered output ...
     assert all(refs == [] for s in stages for refs in s.outputs.values())   # ... no longer held
+
+
+def test_ray_workers_read_s3_with_no_shared_disk(ray_tpch, s3_server, tmp_path, duckdb_con):
+    """Parquet with hive partitions and a Delta table in the local S3 endpoint (moto), read by tasks
+    on the Ray workers: the local copy is deleted before the query, so the bytes can only come from
+    the store, with the credentials that travel inside the plan."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    deltalake = pytest.importorskip("deltalake")
+    from quarry.catalog.delta import storage_options
+    from quarry.catalog.filesystems import make_storage
+
+    s3_server.create_bucket("raylake")
+    local = tmp_path / "events"
+    frames = []
+    for d in range(1, 5):
+        folder = local / f"day={d}"
+        folder.mkdir(parents=True)
+        part = pa.table({"id": pa.array(range(d * 1000, d * 1000 + 1000), pa.int64()),
+                         "v": pa.array([float(i % 13) for i in range(1000)])})
+        pq.write_table(part, folder / "part-0.parquet", row_group_size=250)
+        frames.append(part.append_column("day", pa.array([d] * 1000, pa.int64())))
+    s3_server.upload_dir(str(local), "raylake/events")
+    shutil.rmtree(local)                               # nothing on the local disk to fall back on
+    expected_table = pa.concat_tables(frames)
+    options = storage_options("s3://raylake/delta", make_storage(s3_server.config(), ()))
+    deltalake.write_deltalake("s3://raylake/delta", expected_table, partition_by=["day"], storage_options=options)
+
+    con = quarry.connect(executor="ray", workers=2, config=s3_server.config())
+    try:
+        con.register("events", "s3://raylake/events/")
+        con.register("delta_events", "s3://raylake/delta")
+        sql = "SELECT day, count(*) AS n, sum(v) AS s FROM {} WHERE day >= 3 AND id % 2 = 0 GROUP BY day"
+        duckdb_con.register("expected_events", expected_table)
+        expected = duckdb_con.sql(sql.format("expected_events")).to_arrow_table()
+        for table in ("events", "delta_events"):
+            assert_tables_equal(con.sql(sql.format(table)).to_arrow(), expected, ordered=False)
+        text = con.sql(sql.format("events")).explain_string("analyze")
+        assert "Stage 1 (" in text                        # stages ran as Ray tasks
+        fetched = [int(x.split("=")[1].split()[0].rstrip(",")) for x in text.split() if x.startswith("bytes_fetched=")]
+        assert fetched and sum(fetched) > 0               # ... which fetched the bytes from the store
+    finally:
+        con.close()

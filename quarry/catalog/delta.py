@@ -3,8 +3,10 @@
 * :class:`DeltaTable` is a :class:`~quarry.catalog.providers.ParquetTable` over one snapshot of a
   Delta table (the latest, ``version=n`` or ``timestamp=...``): the file list and the partition
   values come from the Delta log (partition columns are not stored in the files), the schema is the
-  table's (a file written before a column was added reads it as NULL), and each file's footer gives
-  the row-group statistics that pruning uses, as for plain Parquet. Local paths and ``s3://`` both
+  table's (a file written before a column was added reads it as NULL). The log's partition values and
+  per-file min/max/null counts drop files when a query is planned, before any footer is read
+  (:class:`~quarry.catalog.snapshot.SnapshotTable`); the kept files' footers give the row-group
+  statistics that prune further, as for plain Parquet. Local paths and ``s3://`` both
   work; ``s3://`` uses the session's credentials (settings or ``CREATE SECRET``).
 * :func:`write_delta` appends to or overwrites a table from a stream of record batches
   (``deltalake.write_deltalake`` reads them as they come; nothing is collected first).
@@ -21,8 +23,9 @@ import urllib.parse
 
 import pyarrow as pa
 
-from quarry.catalog.filesystems import RemoteFile, current_storage, is_remote, read_footers, remote_error
-from quarry.catalog.providers import ParquetTable, RowGroupInfo  # noqa: F401  (RowGroupInfo: docs)
+from quarry.catalog.filesystems import current_storage, is_remote, remote_error
+from quarry.catalog.providers import ColumnStats
+from quarry.catalog.snapshot import DataFile, SnapshotTable
 from quarry.errors import DataError, UnsupportedError
 from quarry.logical.types import normalize
 
@@ -121,8 +124,9 @@ def _as_datetime(value) -> datetime.datetime:
     return _as_datetime(parsed)
 
 
-class DeltaTable(ParquetTable):
-    """One snapshot of a Delta table, scanned as Parquet with the log's file list and partition values."""
+class DeltaTable(SnapshotTable):
+    """One snapshot of a Delta table, scanned as Parquet with the log's file list, partition values and
+    per-file statistics (files they rule out are dropped before their footers are read)."""
 
     kind = "delta"
 
@@ -152,29 +156,19 @@ class DeltaTable(ParquetTable):
         self.schema = pa.schema([pa.field(f.name, normalize(f.type), f.nullable) for f in self.file_schema]
                                 + [pa.field(k, self.partition_types[k], True) for k in keys])
         actions = pa.table(table.get_add_actions(flatten=True))
-        paths = actions.column("path").to_pylist()
+        paths = [self._file_uri(p) for p in actions.column("path").to_pylist()]
         sizes = actions.column("size_bytes").to_pylist()
         mtimes = actions.column("modification_time").to_pylist()
-        self.files = [self._file_uri(p) for p in paths]
-        self.file_sizes = dict(zip(self.files, sizes))
-        self._file_meta = {}
-        if self.storage is not None:
-            remote = [RemoteFile(f, size, mtime * 1_000_000) for f, size, mtime in zip(self.files, sizes, mtimes)]
-            self._file_meta.update(read_footers(remote, self.storage))
-        else:
-            import pyarrow.parquet as pq
-            for f in self.files:
-                try:
-                    self._file_meta[f] = pq.ParquetFile(f).metadata
-                except (OSError, pa.ArrowException) as exc:
-                    raise DataError(f"cannot read `{f}` of Delta table `{uri}`: {exc}",
-                                    hint="the table's files changed outside Delta; vacuumed?") from None
-        self.row_groups = []
+        n = len(paths)
+        rows = actions.column("num_records").to_pylist() if "num_records" in actions.column_names else [None] * n
         partition_columns = {k: actions.column(f"partition.{k}") for k in keys if f"partition.{k}" in actions.column_names}
         typed = {k: col.cast(self.partition_types[k]).to_pylist() if col.type != self.partition_types[k]
                  else col.to_pylist() for k, col in partition_columns.items()}
-        for i, f in enumerate(self.files):
-            self._collect_row_groups(f, self._file_meta[f], {k: typed[k][i] if k in typed else None for k in keys})
+        stats = _file_stats(actions, self.file_schema, n)
+        self._set_files([DataFile(path, size, mtime * 1_000_000,
+                                  -1 if rows[i] is None else rows[i], stats[i],
+                                  {k: typed[k][i] if k in typed else None for k in keys})
+                         for i, (path, size, mtime) in enumerate(zip(paths, sizes, mtimes))])
 
     def at_version(self, version: int | None = None, timestamp=None) -> "DeltaTable":
         """The same table as of another version or timestamp (``FROM t VERSION AS OF n``)."""
@@ -187,6 +181,43 @@ class DeltaTable(ParquetTable):
         if "://" in path or os.path.isabs(path):
             return path
         return f"{self.location}/{path}" if is_remote(self.location) else os.path.join(self.location, path)
+
+
+# a writer may truncate long strings in its statistics (Spark keeps 32 characters): such a max is no bound
+STRING_STATS_PREFIX = 32
+
+
+def _file_stats(actions: pa.Table, file_schema: pa.Schema, n: int) -> list[dict]:
+    """Per-file ``{column: ColumnStats}`` from the add actions' ``min.c`` / ``max.c`` / ``null_count.c``.
+
+    Only top-level columns of types whose log statistics are exact bounds are kept; a timestamp's
+    statistics are in milliseconds (a max rounded down is widened by 1 ms), a string max that may have
+    been truncated is dropped. A column without statistics is unknown (never pruned on).
+    """
+    names = set(actions.column_names)
+    per_file = [{} for _ in range(n)]
+    for f in file_schema:
+        t = f.type
+        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) or pa.types.is_date(t)
+                or pa.types.is_timestamp(t) or pa.types.is_string(t) or pa.types.is_large_string(t)
+                or pa.types.is_string_view(t) or pa.types.is_boolean(t)):
+            continue
+        lo = actions.column(f"min.{f.name}") if f"min.{f.name}" in names else None
+        hi = actions.column(f"max.{f.name}") if f"max.{f.name}" in names else None
+        nulls = actions.column(f"null_count.{f.name}").to_pylist() if f"null_count.{f.name}" in names else [None] * n
+        if hi is not None and pa.types.is_timestamp(hi.type):
+            import pyarrow.compute as pc
+            hi = pc.add(hi.cast(pa.timestamp("us", hi.type.tz), safe=False), pa.scalar(1000, pa.duration("us")))
+        if hi is not None and (pa.types.is_string(hi.type) or pa.types.is_large_string(hi.type)):
+            import pyarrow.compute as pc
+            hi = pc.if_else(pc.less(pc.utf8_length(hi), STRING_STATS_PREFIX), hi, pa.scalar(None, hi.type))
+        lows = lo.to_pylist() if lo is not None else [None] * n
+        highs = hi.to_pylist() if hi is not None else [None] * n
+        for i in range(n):                 # one entry per file (the log's own size), not per row
+            if lows[i] is None and highs[i] is None and nulls[i] is None:
+                continue
+            per_file[i][f.name] = ColumnStats(lows[i], highs[i], nulls[i])
+    return per_file
 
 
 def history(uri: str, limit: int | None = None) -> pa.Table:

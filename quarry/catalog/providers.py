@@ -261,7 +261,7 @@ class ParquetTable(TableProvider):
             return datetime.date.fromisoformat(text)
         return text
 
-    def _collect_row_groups(self, path, meta, partition):
+    def _collect_row_groups(self, path, meta, partition, out: list | None = None):
         arrow_types = {f.name: f.type for f in self.file_schema}
         names = [meta.schema.column(i).path for i in range(meta.num_columns)]
         for rg in range(meta.num_row_groups):
@@ -285,7 +285,8 @@ class ParquetTable(TableProvider):
                                               s.null_count if s.has_null_count else None)
                 else:
                     stats[name] = ColumnStats(None, None, s.null_count if s.has_null_count else None)
-            self.row_groups.append(RowGroupInfo(path, rg, g.num_rows, g.total_byte_size, stats, partition))
+            (self.row_groups if out is None else out).append(
+                RowGroupInfo(path, rg, g.num_rows, g.total_byte_size, stats, partition))
 
     def statistics(self) -> TableStats:
         """Row count and per-column min/max/nulls over all row groups (computed once)."""
@@ -349,6 +350,10 @@ class ParquetTable(TableProvider):
         self._dictionary_columns = frozenset(ok)
         return self._dictionary_columns
 
+    def column_names_in_file(self, path: str) -> dict[str, str | None] | None:
+        """``{column: its name in the file at path, or None if absent}``; None: the names are the same."""
+        return None
+
     def read_row_group(self, rg: RowGroupInfo, columns: list[str], open_files: dict | None = None,
                        dictionary: frozenset[str] = frozenset(), io=None) -> pa.Table:
         """Read the named columns of one row group, types normalized, partition columns filled.
@@ -358,7 +363,10 @@ class ParquetTable(TableProvider):
         columns named in ``dictionary`` come back as dictionary arrays (see
         :meth:`dictionary_columns`), the rest in their normalized type.
         """
-        file_cols = [c for c in columns if c not in rg.partition]
+        # a table format's file may hold a column under another name (Iceberg matches by field id)
+        renamed = self.column_names_in_file(rg.path)
+        in_file_name = (lambda c: c) if renamed is None else renamed.get
+        file_cols = [in_file_name(c) for c in columns if c not in rg.partition and in_file_name(c) is not None]
         try:
             pf = open_files.get(rg.path) if open_files is not None else None
             if pf is None:
@@ -388,11 +396,11 @@ class ParquetTable(TableProvider):
             if c in rg.partition:
                 t = self.schema.field(c).type
                 arrays.append(constant_array(rg.partition[c], t, rg.num_rows))
-            elif c not in present:
+            elif in_file_name(c) not in present:
                 # a file written before the column existed: NULLs, as DuckDB's union_by_name gives
                 arrays.append(pa.nulls(rg.num_rows, self.schema.field(c).type))
             else:
-                col = table.column(c)
+                col = table.column(in_file_name(c))
                 target = self.schema.field(c).type
                 if c in dictionary and pa.types.is_dictionary(col.type):
                     if col.type.value_type != target:
@@ -574,6 +582,12 @@ def provider_for(name: str, obj, **options) -> TableProvider:
         from quarry.catalog.delta import DeltaTable, is_delta_table
         if is_delta_table(obj):
             return DeltaTable(name, obj, **options)
+        from quarry.catalog.iceberg import is_iceberg_table
+        if is_iceberg_table(obj):
+            from quarry.catalog.iceberg import iceberg_provider
+            provider = iceberg_provider(None, os.fspath(obj), **options)
+            provider.name = name
+            return provider
         paths = expand_paths(obj)
         lowered = [p.lower() for p in paths]
         if all(p.endswith((".csv", ".tsv", ".csv.gz", ".txt", ".tab")) for p in lowered):

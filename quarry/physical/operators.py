@@ -65,6 +65,9 @@ class ParquetScanExec(ExecNode):
         self.dictionary_keys = frozenset(f.key for f in self.read_fields if f.name in self.dictionary_names)
         self.metrics.update({"files": len(set(rg.path for rg in provider.row_groups)), "row_groups": 0,
                              "row_groups_skipped": 0, "rows_read": 0, "bytes_read": 0, "bytes_skipped": 0})
+        if hasattr(provider, "files_skipped"):
+            # files a Delta log's or Iceberg manifest's statistics ruled out before any footer was read
+            self.metrics["files_skipped"] = provider.files_skipped
         if provider.storage is not None:
             # an object store's scan also counts what crossed the network: bytes and (ranged GET) requests
             self.metrics.update({"bytes_fetched": 0, "requests": 0})

@@ -78,6 +78,9 @@ class PhysicalPlanner:
         source = p.source
         label = source.name if not p.alias or p.alias == source.name else f"{source.name} AS {p.alias}"
         if isinstance(source, ParquetTable):
+            if hasattr(source, "for_scan"):
+                # a Delta/Iceberg snapshot: the table's metadata drops files before their footers are read
+                source = source.for_scan(predicate, p.table_fields)
             parts = max(1, min(self.n, len(source.row_groups)))
             return ParquetScanExec(source, p.table_fields, p.schema, predicate, parts, label)
         if isinstance(source, MemoryTable):

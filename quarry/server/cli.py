@@ -25,6 +25,20 @@ from quarry.errors import QuarryError
 log = logging.getLogger("quarry.server")
 
 
+def parse_catalog_option(text: str) -> tuple[str, dict[str, str]]:
+    """``lake:type=sql,uri=sqlite:///x.db`` -> ``("lake", {"type": "sql", "uri": "sqlite:///x.db"})``."""
+    name, sep, rest = text.partition(":")
+    if not sep or not name.strip():
+        raise ValueError(f"`{text}` is not NAME:KEY=VALUE,...")
+    properties = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ValueError(f"`{item}` in `{text}` is not KEY=VALUE")
+        properties[key.strip()] = value
+    return name.strip(), properties
+
+
 def build_parser() -> argparse.ArgumentParser:
     from quarry.server import DEFAULT_PORT
     from quarry.server.auth import ENV_PASSWORD, ENV_ROLE, ENV_USER, ROLES
@@ -40,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--writable", metavar="DIR",
                         help="let clients with the write role COPY files into DIR (outside every --data); "
                              "without it the server writes no files")
+    parser.add_argument("--iceberg-catalog", metavar="NAME:KEY=VALUE,...", action="append", default=[],
+                        help="an Iceberg catalog clients may read with iceberg_scan('NAME.db.table'): pyiceberg "
+                             "catalog properties, e.g. lake:type=sql,uri=sqlite:////srv/lake.db,"
+                             "warehouse=file:///srv/lake (repeatable); clients cannot register others")
     parser.add_argument("--anonymous-role", choices=ROLES, default="write",
                         help="the role of every client when no users are configured (default: write)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -112,6 +130,12 @@ def serve_main(argv: list[str]) -> int:
         return 2
     from quarry.catalog.sandbox import FileSandbox
     session = quarry.connect(workers=args.workers)
+    try:
+        for name, properties in (parse_catalog_option(text) for text in args.iceberg_catalog):
+            session.register_iceberg_catalog(name, **properties)
+    except (QuarryError, ValueError) as err:
+        print(f"quarry serve: --iceberg-catalog: {err}", file=sys.stderr)
+        return 2
     # discovery obeys the clients' sandbox too: a symlink in a data directory that points outside it is
     # skipped (and logged), not served
     session.sandbox = FileSandbox(args.data)

@@ -508,6 +508,10 @@ class Binder:
         if node.args.get("db") is not None and node.db.lower() == INFORMATION_SCHEMA:
             provider = self.catalog.information_schema(name)
             return scan_of(provider), provider.name
+        if node.args.get("catalog") is not None and node.catalog in getattr(self.session, "iceberg_catalogs", {}):
+            # lake.db.orders: a table of a registered Iceberg catalog (as DuckDB names an attached one's)
+            provider = self.session.iceberg_table(f"{node.catalog}.{node.db}.{name}")
+            return scan_of(provider), provider.name
         if node.args.get("db") is not None and node.db.lower() not in ("main", "memory"):
             raise UnknownSchemaError(node.db)
         cte = scope.find_cte(name)

@@ -47,8 +47,9 @@ def is_secret_statement(text: str) -> bool:
 
 
 def redact_sql(text: str) -> str:
-    """``text`` with every string literal blanked when it contains a CREATE SECRET."""
-    if not re.search(r"\bSECRET\b", text, re.I):
+    """``text`` with every string literal blanked when it contains a CREATE SECRET or an ATTACH (whose
+    options may hold a catalog's credentials)."""
+    if not re.search(r"\b(SECRET|ATTACH)\b", text, re.I):
         return text
     return re.sub(r"'(?:[^']|'')*'", "'<redacted>'", text)
 

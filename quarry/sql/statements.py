@@ -41,6 +41,7 @@ from quarry.sql.dml import bind_delete, bind_update
 from quarry.sql.expr_binder import node_position, sql_type
 from quarry.sql.lexer import split_statements, unterminated_quote
 from quarry.sql.scope import Scope
+from quarry.sql.attach import bind_attach_statement, is_attach_statement
 from quarry.sql.secrets import bind_secret_statement, is_secret_statement
 
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -194,6 +195,9 @@ def _run_one(session, text: str) -> C.StatementResult:
     if is_secret_statement(text):
         # before sqlglot, which cannot parse it and would log its text (keys and all)
         return run_command(session, bind_secret_statement(text))
+    if is_attach_statement(text):
+        # ATTACH ... (TYPE iceberg): its options may hold a catalog's credentials, as a secret's do
+        return run_command(session, bind_attach_statement(text))
     statements = parse(text)
     if len(statements) != 1:
         raise ParseError("expected one statement", sql=text)
@@ -248,6 +252,27 @@ def run_prepared(session, node: exp.Expression, text: str, parameters=None,
     return _guarded(node, text, lambda n: bind_statement(session, n, text, parameters, batch).run(session))
 
 
+def _iceberg_catalog_of(session, table: exp.Table) -> str | None:
+    """The registered Iceberg catalog a ``catalog.db.table`` name is in, if any."""
+    catalog = table.args.get("catalog")
+    if catalog is None or table.catalog not in getattr(session, "iceberg_catalogs", {}):
+        return None
+    return table.catalog
+
+
+def _refuse_iceberg_writes(session, node: exp.Expression) -> None:
+    """CREATE, INSERT, DROP, DELETE, UPDATE, MERGE of a registered Iceberg catalog's table: quarry
+    reads Iceberg tables and does not write them (rather than quietly making a table in `main`)."""
+    if not isinstance(node, (exp.Create, exp.Insert, exp.Drop, exp.Delete, exp.Update, exp.Merge)):
+        return
+    targets = list(node.args.get("tables") or []) + [node.this]
+    for target in targets:
+        table = target.this if isinstance(target, exp.Schema) else target
+        if isinstance(table, exp.Table) and _iceberg_catalog_of(session, table) is not None:
+            raise UnsupportedError(f"{node.key.upper()} on Iceberg table `{table.catalog}.{table.db}.{table.name}`",
+                                   hint="quarry reads Iceberg tables; write them with pyiceberg (or Spark)")
+
+
 def bind_statement(session, node: exp.Expression, text: str, parameters=None,
                    batch: pa.Table | None = None) -> C.Command:
     """The command for one parsed statement: names resolved and the query bound, nothing run.
@@ -261,6 +286,7 @@ def bind_statement(session, node: exp.Expression, text: str, parameters=None,
                                hint="bind one row at a time")
     if isinstance(node, _QUERIES):
         return C.Query(binder.bind_statement_query(node), text)
+    _refuse_iceberg_writes(session, node)
     if isinstance(node, exp.Create):
         return _create(session, binder, node)
     if isinstance(node, exp.Insert):
@@ -278,6 +304,8 @@ def bind_statement(session, node: exp.Expression, text: str, parameters=None,
         return C.ShowTables()
     if isinstance(node, exp.Describe):
         target = node.this
+        if isinstance(target, exp.Table) and _iceberg_catalog_of(session, target) is not None:
+            return C.Describe(session.iceberg_table(f"{target.catalog}.{target.db}.{target.name}").schema)
         if isinstance(target, exp.Table) and isinstance(target.this, exp.Identifier):
             provider = session.catalog.get(target.name)
             return C.Describe(provider.schema)

@@ -5,6 +5,7 @@
     SELECT * FROM delta_scan('warehouse/orders') TIMESTAMP AS OF '2024-05-01 12:00:00'
     SELECT * FROM orders VERSION AS OF 3          -- a registered Delta or Iceberg table
     SELECT * FROM iceberg_scan('db.orders') VERSION AS OF 8126451   -- an Iceberg snapshot id
+    SELECT * FROM lake.db.orders VERSION AS OF 8126451              -- a registered Iceberg catalog's table
 
 ``VERSION AS OF`` on any other table is "Not supported". Paths go through the session's sandbox.
 """
@@ -73,12 +74,15 @@ def bind_table_format_scan(binder, node: exp.Table):
         session.check_path_allowed(provider.files)      # a log may name files outside the table's directory
         return scan_of(provider), provider.name
     if name == "iceberg_scan":
-        from quarry.catalog.iceberg import iceberg_provider
         table_name = _string_argument(node, name)
-        provider = iceberg_provider(session, table_name, snapshot_id=version, timestamp=timestamp)
-        return scan_of(provider), table_name.rsplit(".", 1)[-1]
+        provider = session.iceberg_table(table_name, snapshot_id=version, timestamp=timestamp)
+        return scan_of(provider), provider.name
     if not isinstance(node.this, exp.Identifier):
         raise UnsupportedError("VERSION AS OF on a table function", hint="use delta_scan('path') VERSION AS OF n")
+    if node.args.get("catalog") is not None and node.catalog in getattr(session, "iceberg_catalogs", {}):
+        provider = session.iceberg_table(f"{node.catalog}.{node.db}.{node.name}", snapshot_id=version,
+                                         timestamp=timestamp)
+        return scan_of(provider), provider.name
     provider = session.catalog.get(node.name)
     at = provider.at_version(version, timestamp) if hasattr(provider, "at_version") else None
     if at is None:

@@ -1,7 +1,8 @@
 """What real drivers send: parameters of every type, LIMIT ?, bound batches, session options, tokens.
 
-Every client here is a real driver: the ADBC Flight SQL driver (its DB-API) and, where
-noted, the ``flightsql-dbapi`` package, which sends each parameter as a dense union.
+Every client here is a real driver, the ADBC Flight SQL driver (its DB-API), or, where
+noted, raw ``pyarrow.flight`` calls that send each parameter as a dense union, as the
+``flightsql-dbapi`` driver does.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from flight_harness import adbc, connect, query
+from flight_harness import adbc, call_options, connect, flight, flight_client, query
 
 
 # -- parameters -----------------------------------------------------------------------------------
@@ -219,26 +220,70 @@ def test_a_connection_in_use_outlives_its_first_token(short_token_server):
         assert cur.fetchall() == [(1,)]
 
 
-# -- flightsql-dbapi (a second driver: every parameter a dense union) ------------------------------
+# -- dense-union parameters, as flightsql-dbapi sends them ----------------------------------------
+# flightsql-dbapi (a second Python driver) pins SQLAlchemy < 2, which pyiceberg's SQL catalog cannot
+# share an environment with; what it puts on the wire is reproduced here with pyarrow.flight: a
+# prepared statement, then DoPut of one row whose every parameter is a dense union of (int64,
+# float64, utf8, binary, bool), then GetFlightInfo and DoGet.
+
+_UNION_MEMBERS = [(int, pa.int64()), (float, pa.float64()), (str, pa.string()), (bytes, pa.binary()),
+                  (bool, pa.bool_())]
 
 
-def test_flightsql_dbapi_runs_parameterised_queries(server, tpch_session):
-    flightsql = pytest.importorskip("flightsql")
-    client = flightsql.FlightSQLClient(host="127.0.0.1", port=server.port, insecure=True)
+def _dense_union(value) -> pa.UnionArray:
+    code = next(i for i, (t, _) in enumerate(_UNION_MEMBERS) if type(value) is t)
+    children = [pa.array([value] if i == code else [], arrow) for i, (_, arrow) in enumerate(_UNION_MEMBERS)]
+    return pa.UnionArray.from_dense(pa.array([code], pa.int8()), pa.array([0], pa.int32()), children,
+                                    [t.__name__ for t, _ in _UNION_MEMBERS])
+
+
+def _run_with_union_parameters(client, sql, rows):
+    """Prepare ``sql``, bind each row of ``rows`` (a DoPut per row, as the driver's executemany does),
+    and return the last result (None for a statement without one)."""
+    from quarry.server.flight_sql.protocol import MESSAGES, pack, unpack
+    request = pack(MESSAGES["ActionCreatePreparedStatementRequest"](query=sql))
+    body = next(iter(client.do_action(flight.Action("CreatePreparedStatement", request), call_options())))
+    handle = unpack(body.body.to_pybytes()).prepared_statement_handle
+    descriptor = flight.FlightDescriptor.for_command(
+        pack(MESSAGES["CommandPreparedStatementQuery"](prepared_statement_handle=handle)))
+    result = None
     try:
-        cur = flightsql.connect(client).cursor()
-        cur.execute("SELECT o_orderkey, o_totalprice FROM orders WHERE o_custkey = ? AND o_orderstatus = ? "
-                    "AND o_totalprice > ? ORDER BY o_orderkey LIMIT ?", (4, "O", 1000.5, 3))
-        remote = [tuple(r) for r in cur.fetchall()]          # it returns rows as lists
+        for row in rows:
+            if not row:           # no parameters: the driver sends no DoPut
+                info = client.get_flight_info(descriptor, call_options())
+                result = client.do_get(info.endpoints[0].ticket, call_options()).read_all()
+                continue
+            batch = pa.RecordBatch.from_arrays([_dense_union(v) for v in row], names=[str(i) for i in range(len(row))])
+            writer, reader = client.do_put(descriptor, batch.schema, call_options())
+            writer.write_batch(batch)
+            writer.done_writing()
+            reader.read()
+            writer.close()
+            info = client.get_flight_info(descriptor, call_options())
+            result = client.do_get(info.endpoints[0].ticket, call_options()).read_all()
+    finally:
+        close = pack(MESSAGES["ActionClosePreparedStatementRequest"](prepared_statement_handle=handle))
+        list(client.do_action(flight.Action("ClosePreparedStatement", close), call_options()))
+    return result
+
+
+def test_dense_union_parameters_over_the_wire(server, tpch_session):
+    client = flight_client(server)
+    try:
+        remote = _run_with_union_parameters(
+            client, "SELECT o_orderkey, o_totalprice FROM orders WHERE o_custkey = ? AND o_orderstatus = ? "
+                    "AND o_totalprice > ? ORDER BY o_orderkey LIMIT ?", [(4, "O", 1000.5, 3)])
         local = tpch_session.sql("SELECT o_orderkey, o_totalprice FROM orders WHERE o_custkey = 4 AND "
                                  "o_orderstatus = 'O' AND o_totalprice > 1000.5 ORDER BY o_orderkey LIMIT 3")
-        assert remote == [tuple(r.values()) for r in local.to_arrow().to_pylist()] and remote
-        cur.execute("SELECT ? AS b, ? AS t, ? || '!' AS s, ? * 2 AS i", (b"\x00raw", True, "it's", 21))
-        assert [tuple(r) for r in cur.fetchall()] == [(b"\x00raw", True, "it's!", 42)]
-        cur.execute("CREATE OR REPLACE TABLE q_fsql (id BIGINT, name VARCHAR, ok BOOLEAN)")
-        cur.executemany("INSERT INTO q_fsql VALUES (?, ?, ?)", [(1, "ann", True), (2, "bob", False)])
-        cur.execute("SELECT id, name, ok FROM q_fsql ORDER BY id")
-        assert [tuple(r) for r in cur.fetchall()] == [(1, "ann", True), (2, "bob", False)]
-        cur.execute("DROP TABLE q_fsql")
+        assert remote.to_pylist() == local.to_arrow().to_pylist() and remote.num_rows
+        mixed = _run_with_union_parameters(client, "SELECT ? AS b, ? AS t, ? || '!' AS s, ? * 2 AS i",
+                                           [(b"\x00raw", True, "it's", 21)])
+        assert mixed.to_pylist() == [{"b": b"\x00raw", "t": True, "s": "it's!", "i": 42}]
+        _run_with_union_parameters(client, "CREATE OR REPLACE TABLE q_union (id BIGINT, name VARCHAR, ok BOOLEAN)",
+                                   [()])
+        _run_with_union_parameters(client, "INSERT INTO q_union VALUES (?, ?, ?)", [(1, "ann", True), (2, "bob", False)])
+        rows = _run_with_union_parameters(client, "SELECT id, name, ok FROM q_union ORDER BY id", [()])
+        assert rows.to_pylist() == [{"id": 1, "name": "ann", "ok": True}, {"id": 2, "name": "bob", "ok": False}]
+        _run_with_union_parameters(client, "DROP TABLE q_union", [()])
     finally:
         client.close()

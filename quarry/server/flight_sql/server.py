@@ -135,6 +135,7 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
         if served.executor != "inline":
             session._backend_obj = served._backend()       # one pool (or Ray connection) for every request
         session.sandbox = self.sandbox
+        session.iceberg_catalogs = served.iceberg_catalogs   # the server's catalogs; clients cannot add one
         session.command_guard = RoleGuard(user, self.role_of(user), self.owners, self.catalog)
         return session
 
