@@ -15,9 +15,12 @@ NULL in both (DuckDB is set up so). ``derandomize=True`` makes every run the sam
 from __future__ import annotations
 
 import datetime as dt
+import math
+import tempfile
 from decimal import Decimal
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -245,7 +248,7 @@ def any_expr(q: str):
 
 # ---------------------------------------------------------------------------- running
 
-def answers_match(tables: dict[str, pa.Table], queries: list[str], ordered: bool) -> None:
+def answers_match(tables: dict[str, pa.Table], queries: list[str], ordered: bool, parquet: bool = False) -> None:
     """Run each query in DuckDB and in quarry (1 and 3 partitions); the answers must be equal.
 
     The engines are set up once per example and asked several queries, which finds more
@@ -256,10 +259,17 @@ def answers_match(tables: dict[str, pa.Table], queries: list[str], ordered: bool
     oracle.sql("SET error_on_division_by_zero = false")
     oracle.sql("SET ieee_floating_point_ops = false")
     sessions = [quarry.connect(), quarry.connect(target_partitions=3)]
+    folder = tempfile.TemporaryDirectory() if parquet else None
     for name, table in tables.items():
         oracle.register(name, table)
+        source = table
+        if parquet:
+            # dictionary-encoded pages, NULLs and several row groups (statistics prune them): the
+            # reader paths that a table in memory never takes. DuckDB reads the table itself.
+            source = f"{folder.name}/{name}.parquet"
+            pq.write_table(table, source, use_dictionary=True, row_group_size=7)
         for con in sessions:
-            con.register(name, table)
+            con.register(name, source)
     compared = 0
     for sql in queries:
         try:
@@ -280,6 +290,8 @@ def answers_match(tables: dict[str, pa.Table], queries: list[str], ordered: bool
                     raise AssertionError(f"{sql}\n{err}") from None
         compared += expected is not None
     oracle.close()
+    if folder is not None:
+        folder.cleanup()
     reject_unless(compared > 0)
 
 
@@ -403,3 +415,49 @@ def test_set_operations(data, a, b):
             left, right = ("k % 3", "upper(s)"), ("k", "upper(t)")
         queries.append(f"SELECT {left[0]}, {left[1]} FROM a {op} SELECT {right[0]}, {right[1]} FROM b")
     answers_match({"a": a, "b": b}, queries, ordered=False)
+
+
+# ---------------------------------------------------------------------------- Parquet and edge values
+
+EDGE_DOUBLES = [math.nan, -math.nan, math.inf, -math.inf, -0.0, 0.0]
+EDGE_BIGINTS = [2**62, -(2**62), 2**63 - 1, -(2**63), 0]
+
+
+@st.composite
+def table_edges(draw) -> pa.Table:
+    """``table_a``'s columns with edge values mixed in: NaN (of both signs), +-inf, -0.0 and 0.0
+    among the doubles, BIGINTs at and near the ends of their range (sums overflow 64 bits), and few
+    distinct strings (so Parquet keeps them as dictionaries)."""
+    a = draw(table_a())
+    n = a.num_rows
+    f = [draw(st.one_of(st.sampled_from(EDGE_DOUBLES), st.just(v))) if v is not None else None
+         for v in a.column("f").to_pylist()]
+    i = [draw(st.one_of(st.sampled_from(EDGE_BIGINTS), st.just(v))) if v is not None else None
+         for v in a.column("i").to_pylist()]
+    s = draw(st.lists(nullable(st.sampled_from(["a", "b", "Ω", ""])), min_size=n, max_size=n))
+    return a.set_column(a.column_names.index("f"), "f", pa.array(f, pa.float64())) \
+            .set_column(a.column_names.index("i"), "i", pa.array(i, pa.int64())) \
+            .set_column(a.column_names.index("s"), "s", pa.array(s, pa.string()))
+
+
+@settings(max_examples=25, **SETTINGS)
+@given(data=st.data(), a=table_edges())
+def test_parquet_with_dictionaries_nulls_and_edge_values(data, a):
+    """The fuzzer's filters and aggregations over a Parquet file (dictionary pages, NULLs, row
+    groups of 7 rows) holding NaN, +-inf, -0.0 and BIGINTs whose sums overflow 64 bits."""
+    queries = []
+    for _ in range(QUERIES_PER_TABLE):
+        exprs = data.draw(st.lists(any_expr(""), min_size=1, max_size=2), label="select")
+        where = data.draw(st.none() | predicate(""), label="where")
+        queries.append(f"SELECT id, {', '.join(exprs)} FROM a" + (f" WHERE {where}" if where else ""))
+        keys = data.draw(st.lists(st.sampled_from(["k", "s", "f", "f > 0"]), max_size=2, unique=True), label="keys")
+        aggs = data.draw(st.lists(st.sampled_from(["count(*)", "sum(i)", "min(f)", "max(f)", "count(DISTINCT f)",
+                                                   "min(s)", "max(s)", "sum(f)", "count(s)"]),
+                                  min_size=1, max_size=3), label="aggs")
+        sql = f"SELECT {', '.join(keys + aggs)} FROM a"
+        if where:
+            sql += f" WHERE {where}"
+        if keys:
+            sql += " GROUP BY " + ", ".join(keys)
+        queries.append(sql)
+    answers_match({"a": a}, queries, ordered=False, parquet=True)
