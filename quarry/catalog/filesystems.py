@@ -241,8 +241,34 @@ def filesystem(uri: str, storage: Storage | None = None) -> tuple[pafs.FileSyste
         except (OSError, pa.ArrowException):
             path = rest
         return cached, path.rstrip("/") or path
+    fs = _fsspec_filesystem(scheme)
+    if fs is not None:
+        return fs, rest.rstrip("/") or rest
     raise UnsupportedError(f"paths with the scheme `{scheme}://`",
-                           hint="quarry reads s3://, gs://, abfs://, hdfs:// and local paths")
+                           hint="quarry reads s3://, gs://, abfs://, hdfs:// and local paths, and any scheme "
+                                "fsspec knows when fsspec is installed (pip install fsspec)")
+
+
+def _fsspec_filesystem(scheme: str) -> pafs.FileSystem | None:
+    """Any other scheme fsspec has an implementation for (``memory://``, ``http://``, ``sftp://``,
+    ...), wrapped as a pyarrow filesystem; None when fsspec is missing or does not know the scheme."""
+    key = ("fsspec", scheme)
+    with _FS_LOCK:
+        cached = _FILESYSTEMS.get(key)
+    if cached is not None:
+        return cached
+    try:
+        import fsspec
+        implementation = fsspec.filesystem(scheme)
+    except (ImportError, ValueError):
+        return None
+    except Exception as exc:            # the implementation's own dependency or setup is missing
+        raise UnsupportedError(f"paths with the scheme `{scheme}://`",
+                               hint=f"fsspec's {scheme} filesystem could not start: {exc}") from None
+    fs = pafs.PyFileSystem(pafs.FSSpecHandler(implementation))
+    with _FS_LOCK:
+        _FILESYSTEMS[key] = fs
+    return fs
 
 
 def _scrub(text: str, storage: Storage) -> str:
@@ -299,6 +325,8 @@ def _uri_maker(location: str):
     scheme = scheme_of(location)
     if scheme in S3_SCHEMES or scheme in ("gs", "gcs") or OTHER_SCHEMES.get(scheme) == "Azure":
         return lambda p: f"{scheme}://{p}"           # the path starts with the bucket (container)
+    if scheme not in OTHER_SCHEMES:
+        return lambda p: f"{scheme}://{p.lstrip('/')}"       # an fsspec filesystem: paths from its root
     authority = _SCHEME.sub("", location).split("/", 1)[0]
     return lambda p: f"{scheme}://{authority}/{p.lstrip('/')}"
 
@@ -358,6 +386,8 @@ def list_location(location: str, storage: Storage | None = None) -> Listing:
     scheme = scheme_of(location)
     fs, path = filesystem(location, storage)
     to_uri = _uri_maker(location)
+    # fsspec filesystems (memory://) list paths from their root, with a leading slash
+    norm = (lambda p: p.lstrip("/")) if scheme not in S3_SCHEMES and scheme not in OTHER_SCHEMES else (lambda p: p)
     try:
         if any(ch in path for ch in "*?["):
             parts = path.split("/")
@@ -365,8 +395,8 @@ def list_location(location: str, storage: Storage | None = None) -> Listing:
             base = "/".join(parts[:first])
             regex = _glob_regex(path)
             infos = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
-            files = [RemoteFile(to_uri(i.path), i.size, i.mtime_ns or 0) for i in infos
-                     if i.type == pafs.FileType.File and regex.match(i.path)
+            files = [RemoteFile(to_uri(norm(i.path)), i.size, i.mtime_ns or 0) for i in infos
+                     if i.type == pafs.FileType.File and regex.match(norm(i.path))
                      and not i.base_name.startswith(".")]
             if not files:
                 raise DataError(f"no files match `{location}`", hint="check the path and the glob pattern")
@@ -383,8 +413,8 @@ def list_location(location: str, storage: Storage | None = None) -> Listing:
             raise DataError(f"`{location}` does not exist", hint="check the bucket and the key prefix",
                             subject=bucket_of(location))
         infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
-        files = [RemoteFile(to_uri(i.path), i.size, i.mtime_ns or 0) for i in infos
-                 if i.type == pafs.FileType.File and not _hidden(i.path[len(path):].lstrip("/"))
+        files = [RemoteFile(to_uri(norm(i.path)), i.size, i.mtime_ns or 0) for i in infos
+                 if i.type == pafs.FileType.File and not _hidden(norm(i.path)[len(norm(path)):].lstrip("/"))
                  and _data_name(i.base_name)]
     except (OSError, pa.ArrowException) as exc:
         raise remote_error(location, exc, storage, "list") from None
