@@ -265,7 +265,8 @@ def _refuse_iceberg_writes(session, node: exp.Expression) -> None:
     reads Iceberg tables and does not write them (rather than quietly making a table in `main`)."""
     if not isinstance(node, (exp.Create, exp.Insert, exp.Drop, exp.Delete, exp.Update, exp.Merge)):
         return
-    targets = list(node.args.get("tables") or []) + [node.this]
+    tables = node.args.get("tables") or []
+    targets = (tables if isinstance(tables, list) else [tables]) + [node.this]
     for target in targets:
         table = target.this if isinstance(target, exp.Schema) else target
         if isinstance(table, exp.Table) and _iceberg_catalog_of(session, table) is not None:
