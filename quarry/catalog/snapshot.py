@@ -40,7 +40,7 @@ class DataFile:
 
 
 def file_as_row_group(f: DataFile) -> RowGroupInfo:
-    """A whole file as one pruning unit (:func:`quarry.physical.pruning.can_skip` judges it)."""
+    """A whole file as one pruning unit (:func:`quarry.catalog.pruning.can_skip` judges it)."""
     return RowGroupInfo(f.path, -1, f.num_rows, f.size or 0, f.stats, f.partition)
 
 
@@ -137,7 +137,7 @@ class SnapshotTable(ParquetTable):
 
     def keep_files(self, predicate, by_name) -> list[DataFile] | None:
         """The files ``predicate`` may match, judged by the metadata's per-file statistics (None: all)."""
-        from quarry.physical.pruning import can_skip
+        from quarry.catalog.pruning import can_skip
         keep = [f for f in self.data_files if not can_skip(predicate, file_as_row_group(f), by_name)]
         return None if len(keep) == len(self.data_files) else keep
 

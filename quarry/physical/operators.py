@@ -26,7 +26,7 @@ from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitio
 from quarry.compute.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
 from quarry.compute.hashing import partition_ids, split_by_ids
 from quarry.physical.merge import merge_sorted, sort_key_table
-from quarry.physical.pruning import can_skip
+from quarry.catalog.pruning import can_skip
 from quarry.physical.runtime_filter import describe_filters
 from quarry.physical.spill import SpillFile
 
