@@ -51,3 +51,22 @@ def test_nan_through_parquet_statistics_and_joins(path, workers):
     finally:
         con.close()
         ref.close()
+
+
+def test_a_null_compared_with_nan_is_null_as_in_duckdb():
+    # found by the Parquet fuzzer: NULL = NaN was false, so NOT (d = f) kept the row
+    import math
+    t = pa.table({"id": pa.array([0, 1, 2, 3, 4], pa.int32()),
+                  "d": pa.array([None, None, None, 1, 2], pa.decimal128(9, 2)),
+                  "f": pa.array([None, 1.0, math.nan, math.nan, 2.0]),
+                  "g": pa.array([math.nan, None, math.nan, None, math.nan])})
+    con = quarry.connect(workers=0)
+    con.register("a", t)
+    oracle = duckdb.connect()
+    oracle.register("a", t)
+    oracle.execute("SET ieee_floating_point_ops = false")
+    for op in ("=", "<>", "<", "<=", ">", ">="):
+        for left, right in (("d", "f"), ("f", "g"), ("f", "'nan'::DOUBLE"), ("NULL::DOUBLE", "g")):
+            sql = f"SELECT id, {left} {op} {right} AS x, NOT ({left} {op} {right}) AS y FROM a ORDER BY id"
+            ours = [tuple(r.values()) for r in con.sql(sql).to_arrow().to_pylist()]
+            assert ours == oracle.execute(sql).fetchall(), sql

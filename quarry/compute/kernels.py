@@ -352,7 +352,9 @@ def _compare_floats(name, a, b):
         nan_case = an
     if name == "not_equal":
         nan_case = pc.invert(nan_case)
-    return pc.if_else(either, nan_case, plain)
+    # a NULL on either side is NULL, NaN or not (Arrow's comparison already says so)
+    use_nan = pc.and_(pc.fill_null(either, False), pc.and_(pc.is_valid(a), pc.is_valid(b)))
+    return pc.if_else(use_nan, nan_case, plain)
 
 
 def _compare_short_decimal(name, column, constant):
