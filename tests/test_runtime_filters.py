@@ -221,3 +221,30 @@ def test_a_filter_from_a_volatile_build_side_has_no_identity(tpch_sf001):
     assert fids and all(f in identities for f in fids)
     fids, identities = filters_and_identities("random() < 0.01")
     assert fids and not any(f in identities for f in fids)
+
+
+@pytest.mark.parametrize("values", [
+    [7, 3, 3, -2, 7, 0],                                  # dense: a bitmap over the range
+    [10**12, 5, -10**12, 5, 10**12],                      # sparse: a sort
+    list(range(0, 6_000_000, 4)) + list(range(0, 6_000_000, 6)),   # order-key-like, overlapping halves
+])
+@pytest.mark.parametrize("dtype", [pa.int64(), pa.int32(), pa.date32()])
+def test_distinct_keys_of_integer_columns_equal_pythons_set(values, dtype):
+    import datetime
+    from quarry.physical.runtime_filter import _distinct
+    if pa.types.is_int32(dtype) or pa.types.is_date32(dtype):
+        values = [v for v in values if -2**31 <= v < 2**31 and (dtype != pa.date32() or abs(v) < 2_000_000)]
+    if dtype == pa.date32():
+        arr = pa.array([datetime.date(1970, 1, 1) + datetime.timedelta(days=v) for v in values], dtype)
+    else:
+        arr = pa.array(values, dtype)
+    out = _distinct(arr)
+    assert out.type == dtype
+    assert len(out) == len(set(arr.to_pylist())) and set(out.to_pylist()) == set(arr.to_pylist())
+
+
+def test_tasks_with_overlapping_keys_merge_to_the_distinct_union():
+    parts = [JoinFilter.of([pa.array(range(s, 3_000_000, 3))]) for s in (0, 1, 2, 0)]
+    merged = JoinFilter.merge(parts)
+    assert len(merged.values) == 3_000_000 and (merged.min, merged.max) == (0, 2_999_999)
+    assert set(merged.values.to_numpy().tolist()) == set(range(3_000_000))
