@@ -145,6 +145,10 @@ class _Pickler(pickle.Pickler):
         self.table_files = table_files if table_files is not None else {}
 
     def reducer_override(self, obj):
+        # called for every plan node, expression and field of a stage's plan (about 140 per stage):
+        # a type seen to need none of the reductions below returns at once
+        if type(obj) in _PLAIN_TYPES:
+            return NotImplemented
         if isinstance(obj, _cached_types()):
             return _provider, _provider_reduction(obj)
         if isinstance(obj, pa.Table):
@@ -165,6 +169,7 @@ class _Pickler(pickle.Pickler):
             return _field_from_ipc, (pa.schema([obj]).serialize().to_pybytes(),)
         if isinstance(obj, pa.DataType):
             return _type_from_ipc, (pa.schema([pa.field("t", obj)]).serialize().to_pybytes(),)
+        _PLAIN_TYPES.add(type(obj))
         return NotImplemented
 
     def _table_file(self, table: pa.Table) -> str:
@@ -178,9 +183,16 @@ class _Pickler(pickle.Pickler):
         return path
 
 
+_PLAIN_TYPES: set[type] = set()    # types reducer_override leaves to pickle (none of its cases)
+_CACHED_TYPES: tuple | None = None
+
+
 def _cached_types() -> tuple:
-    from quarry.catalog.providers import ParquetTable
-    return (ParquetTable,)
+    global _CACHED_TYPES
+    if _CACHED_TYPES is None:
+        from quarry.catalog.providers import ParquetTable
+        _CACHED_TYPES = (ParquetTable,)
+    return _CACHED_TYPES
 
 
 def dumps(obj, table_dir: str | None = None, table_files: dict | None = None) -> bytes:

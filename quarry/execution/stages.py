@@ -425,7 +425,9 @@ def cut_stages(physical: ExecNode, stream_result: bool = False) -> StageGraph:
         stage = Stage(len(stages) + 1, root, mode, buckets, list(keys), inputs, exchange)
         stages.append(stage)
         if sig is not None:
-            by_signature[sig] = (stage, signature(child, keys, mode, buckets, filters))
+            # the filter-aware signature differs only where a scan below carries join filters
+            filtered = any(getattr(n, "runtime_filters", None) for n in child.walk())
+            by_signature[sig] = (stage, signature(child, keys, mode, buckets, filters) if filtered else sig)
         return stage
 
     def rewrite(node: ExecNode, inputs: list[int]) -> ExecNode:
