@@ -13,6 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from quarry.compute.masks import bool_array
+
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
 _NULL_HASH = np.uint64(0x51ED2701)
@@ -142,7 +144,7 @@ def split_by_ids(data, ids: np.ndarray, n: int):
                 yield i, data
                 return
             if mask.any():
-                yield i, data.filter(pa.array(mask))
+                yield i, data.filter(bool_array(mask))
         return
     counts = np.bincount(ids, minlength=n)
     if np.count_nonzero(counts) > 1:

@@ -42,6 +42,7 @@ from quarry.physical.runtime_filter import JoinFilter
 from quarry.compute.hashing import canonical_key
 from quarry.compute.expr_eval import evaluate_array, evaluate_predicate, to_arrow_expression
 from quarry.compute.kernels import cast_value
+from quarry.compute.masks import bool_array
 from quarry.physical.spill import SPILL_SEED, HashSpill
 from quarry.parallelism import arrow_threads
 
@@ -168,11 +169,11 @@ def assemble_join(kind: str, left: pa.Table, right: pa.Table, li: np.ndarray, ri
     if kind == "semi":
         keep = np.zeros(left.num_rows, dtype=bool)
         keep[li] = True
-        return left.filter(pa.array(keep))
+        return left.filter(bool_array(keep))
     if kind == "anti":
         keep = np.ones(left.num_rows, dtype=bool)
         keep[li] = False
-        return left.filter(pa.array(keep))
+        return left.filter(bool_array(keep))
     parts = []
     matched = pa.Table.from_arrays(
         [c.take(pa.array(li)) for c in left.columns] + [c.take(pa.array(ri)) for c in right.columns],
@@ -181,13 +182,13 @@ def assemble_join(kind: str, left: pa.Table, right: pa.Table, li: np.ndarray, ri
     if kind in ("left", "full"):
         hit = np.zeros(left.num_rows, dtype=bool)
         hit[li] = True
-        rest = left.filter(pa.array(~hit))
+        rest = left.filter(bool_array(~hit))
         parts.append(pa.Table.from_arrays(rest.columns + _null_columns(rest.num_rows, right.schema),
                                           schema=schema))
     if kind in ("right", "full"):
         hit = np.zeros(right.num_rows, dtype=bool)
         hit[ri] = True
-        rest = right.filter(pa.array(~hit))
+        rest = right.filter(bool_array(~hit))
         parts.append(pa.Table.from_arrays(_null_columns(rest.num_rows, left.schema) + rest.columns,
                                           schema=schema))
     return pa.concat_tables(parts) if len(parts) > 1 else parts[0]

@@ -30,6 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from quarry.compute.masks import bool_array
+
 
 MAX_VALUES = 1 << 22          # distinct build keys kept as a set (4M); beyond it only the range
 BITMAP_RANGE = 1 << 30        # integer keys spanning at most this range are looked up in a bitmap
@@ -143,18 +145,23 @@ def _build_lookup(keys: np.ndarray):
     """Membership of int64 ``keys`` (repeats allowed): a bitmap over their range, else a sorted array."""
     lo, hi = int(keys.min()), int(keys.max())
     if hi - lo < BITMAP_RANGE:
-        # one bit per value of the range (np.packbits order: bit 7 - (i & 7) of byte i >> 3)
+        # one bit per value of the range, bit i & 7 of byte i >> 3 (little bit order)
         present = np.zeros(hi - lo + 1, dtype=bool)
         present[keys - lo] = True
-        bits = np.packbits(present)
+        bits = np.packbits(present, bitorder="little")
         del present
+
+        def bit_at(at: np.ndarray) -> np.ndarray:
+            return ((bits[at >> 3] >> (at & 7).astype(np.uint8)) & 1).view(bool)
 
         def lookup(column):
             ints = _as_int64(column)
-            inside = (ints >= lo) & (ints <= hi)
-            at = ints[inside] - lo
-            hit = np.zeros(len(ints), dtype=bool)
-            hit[inside] = (bits[at >> 3] >> (7 - (at & 7)).astype(np.uint8)) & 1
+            if len(ints) and ints.min() >= lo and ints.max() <= hi:
+                hit = bit_at(ints - lo)          # every key inside the range (the usual case): no masking
+            else:
+                inside = (ints >= lo) & (ints <= hi)
+                hit = np.zeros(len(ints), dtype=bool)
+                hit[inside] = bit_at(ints[inside] - lo)
             return _valid_only(hit, column)
         return lookup
     ordered = np.sort(keys)
@@ -215,8 +222,8 @@ def _as_int64(array) -> np.ndarray:
 def _valid_only(hit: np.ndarray, column) -> pa.Array:
     """``hit`` as a mask, with NULL keys (which match nothing) false."""
     if column.null_count:
-        hit &= np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    return pa.array(hit)
+        hit = hit & np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    return bool_array(hit)
 
 
 class KeyCollector:
