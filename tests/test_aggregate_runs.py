@@ -84,9 +84,12 @@ def test_exact_runs_of_ordered_keys_are_the_groups(lengths, nulls_every):
     assert_tables_equal(runs, _sorted(expected, ["k"]).cast(runs.schema), ordered=True)
 
 
-def test_exact_refuses_keys_out_of_order_or_null():
+def test_exact_sorts_a_key_a_little_out_of_order_and_refuses_nulls_many_keys_or_disorder():
     specs = SPECS[:2]
-    assert aggregate_runs(pa.table({"k": [1, 1, 2, 1], "v": [1, 2, 3, 4]}), ["k"], specs, exact=True) is None
+    few = aggregate_runs(pa.table({"k": [1, 1, 2, 1], "v": [1, 2, 3, 4]}), ["k"], specs, exact=True)
+    assert few.to_pydict() == {"k": [1, 2], "v_sum": [7, 3], "v_count": [3, 1]}
+    shuffled = np.random.default_rng(3).permutation(1000)
+    assert aggregate_runs(pa.table({"k": shuffled, "v": shuffled}), ["k"], specs, exact=True) is None
     assert aggregate_runs(pa.table({"k": [1, 1, None, None], "v": [1, 2, 3, 4]}), ["k"], specs, exact=True) is None
     assert aggregate_runs(pa.table({"k": [1, 1, 2, 2], "j": [1, 2, 1, 2], "v": [1, 2, 3, 4]}), ["k", "j"],
                           specs, exact=True) is None
@@ -154,3 +157,29 @@ def test_the_ordered_scan_is_grouped_by_runs(ordered_files):
     text = con.sql("EXPLAIN ANALYZE SELECT k, sum(v) FROM ordered GROUP BY k").to_arrow().column(0).to_pylist()
     text = "\n".join(str(t) for t in text)
     assert "run_grouped_rows=" in text
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=2, max_size=40), st.integers(1, 4), st.randoms(use_true_random=False))
+def test_exact_runs_sort_a_key_in_a_few_sorted_pieces(lengths, pieces, rnd):
+    """A final's states arrive as a few sorted pieces (tasks' outputs, merged states): it sorts them."""
+    keys = [i for i, length in enumerate(lengths) for _ in range(length)]
+    cuts = sorted(rnd.sample(range(1, len(keys)), min(pieces, len(keys) - 1)))
+    parts = [keys[a:b] for a, b in zip([0] + cuts, cuts + [len(keys)])]
+    rnd.shuffle(parts)
+    keys = [k for p in parts for k in p]
+    values = [decimal.Decimal(rnd.randint(-10**6, 10**6)).scaleb(-2) if rnd.random() > 0.1 else None
+              for _ in keys]
+    table = pa.table({"k": pa.array(keys, pa.int64()), "p": pa.array(values, pa.decimal128(38, 2))})
+    specs = [("p", "sum", _options("sum")), ("p", "count", _options("count"))]
+    runs = aggregate_runs(table, ["k"], specs, exact=True)
+    assert runs is not None
+    expected = _sorted(_arrow_groups(table, ["k"], specs), ["k"])
+    assert_tables_equal(runs, expected.cast(runs.schema), ordered=True)
+    assert runs.schema.field("p_sum").type == pa.decimal128(38, 2)
+
+
+def test_decimal_sums_that_could_overflow_64_bits_go_to_arrow():
+    big = decimal.Decimal(2**62).scaleb(-2)
+    table = pa.table({"k": [1, 1, 1, 2], "p": pa.array([big, big, big, big], pa.decimal128(38, 2))})
+    assert aggregate_runs(table, ["k"], [("p", "sum", _options("sum"))], exact=True) is None

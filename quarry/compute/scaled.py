@@ -138,6 +138,11 @@ def int64_to_decimal(values, dtype: pa.DataType) -> pa.Array:
     return to_decimal_array(Scaled(ints, dtype.scale, 0, valid), dtype, len(values))
 
 
+def column_as_int64(col) -> Scaled | None:
+    """A decimal128 or integer column's unscaled int64 values, or None when some do not fit 64 bits."""
+    return _column(col)
+
+
 # -- leaves ---------------------------------------------------------------------------------
 
 
