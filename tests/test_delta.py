@@ -198,3 +198,23 @@ def test_delta_on_s3(s3_server):
         "s3://deltalake/copy", mode="append", partition_by=["day"]) == 2
     _same(deltalake.DeltaTable("s3://deltalake/copy", storage_options=options).to_pyarrow_table(),
           con.sql("SELECT id, day, amount FROM sales WHERE id > 4").to_arrow())
+
+
+def test_describe_history_lists_the_commits_deltalake_reports(local_delta, tmp_path):
+    con = quarry.connect(workers=0)
+    expected = deltalake.DeltaTable(local_delta).history()
+    want = [(h["version"], h["operation"]) for h in expected]
+    assert len(want) == 3
+    by_path = con.sql(f"DESCRIBE HISTORY '{local_delta}'").to_arrow()
+    assert list(zip(by_path.column("version").to_pylist(), by_path.column("operation").to_pylist())) == want
+    assert by_path.column("timestamp").to_pylist() == [
+        datetime.datetime.fromtimestamp(h["timestamp"] / 1000, datetime.timezone.utc) for h in expected]
+    spark_style = con.sql(f"DESCRIBE HISTORY delta.\"{local_delta}\"").to_arrow()
+    assert spark_style.column("version").to_pylist() == [v for v, _ in want]
+    con.register("sales", local_delta)
+    assert con.sql("DESCRIBE HISTORY sales").to_arrow().column("version").to_pylist() == [v for v, _ in want]
+    con.register("plain", pa.table({"x": [1]}))
+    with pytest.raises(QuarryError, match="Not supported: DESCRIBE HISTORY of `plain`"):
+        con.sql("DESCRIBE HISTORY plain").to_arrow()
+    with pytest.raises(QuarryError, match="not a Delta table"):
+        con.sql(f"DESCRIBE HISTORY '{tmp_path}'").to_arrow()

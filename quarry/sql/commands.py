@@ -374,6 +374,17 @@ class Describe(Command):
 
 
 @dataclass(frozen=True)
+class DescribeHistory(Command):
+    """DESCRIBE HISTORY of the Delta table at ``path``: its commits, newest first (``version``,
+    ``timestamp``, ``operation``, ``operation_parameters``), as :meth:`quarry.Session.delta_history`."""
+
+    path: str
+
+    def run(self, session) -> QueryPlan:
+        return table_query("history", session.delta_history(self.path))
+
+
+@dataclass(frozen=True)
 class Copy(Command):
     """COPY (query) | t TO 'path' (options): streams the result into the writer, batch by batch."""
 
@@ -452,4 +463,4 @@ def explain_text(session, plan: LogicalPlan, mode: str = "plan") -> str:
 __all__ = ["StatementResult", "QueryPlan", "Status", "RowCount", "ExplainText", "Command", "Query", "Explain",
            "Unchanged", "CreateView", "CreateTable", "CreateTableAs", "CreateExternalTable", "Insert", "Delete",
            "Update", "SetOption", "ResetOption", "Drop",
-           "ShowTables", "Describe", "Copy", "output_schema", "describe_table", "type_name", "explain_text"]
+           "ShowTables", "Describe", "DescribeHistory", "Copy", "output_schema", "describe_table", "type_name", "explain_text"]
