@@ -141,14 +141,86 @@ def test_footers_are_cached_per_file(s3, monkeypatch):
     from quarry.catalog import filesystems
     con = quarry.connect(workers=0, config=s3.config())
     con.register("orders", f"{TPCH_PREFIX}/orders.parquet")
-    opened = []
-    real = filesystems.open_input
-    monkeypatch.setattr(filesystems, "open_input", lambda *a, **k: opened.append(a[0]) or real(*a, **k))
+    footers = []
+    real = filesystems._read_footer
+    monkeypatch.setattr(filesystems, "_read_footer", lambda source: footers.append(source) or real(source))
     con.register("orders2", f"{TPCH_PREFIX}/orders.parquet")
-    assert opened == []                         # same size and mtime: the footer came from the cache
+    assert footers == []                        # same size and ETag: the footer came from the cache
     filesystems.clear_footer_cache()
     con.register("orders3", f"{TPCH_PREFIX}/orders.parquet")
-    assert opened == [f"{TPCH_PREFIX}/orders.parquet"]
+    assert len(footers) == 1
+
+
+class _InFlight:
+    """Wraps a function to count how many calls run at the same time (each call lingers a little)."""
+
+    def __init__(self, real):
+        import threading
+        self.real, self.now, self.most, self.calls = real, 0, 0, 0
+        self.lock = threading.Lock()
+
+    def __call__(self, *args, **kwargs):
+        import time
+        with self.lock:
+            self.now += 1
+            self.calls += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.2)
+            return self.real(*args, **kwargs)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def test_listing_and_footer_fetches_run_concurrently(s3, events, monkeypatch, duckdb_con):
+    from quarry.catalog import filesystems
+    filesystems.clear_footer_cache()
+    listing = _InFlight(filesystems.list_location)
+    opening = _InFlight(filesystems.open_input)
+    monkeypatch.setattr(filesystems, "list_location", listing)
+    monkeypatch.setattr(filesystems, "open_input", opening)
+    con = quarry.connect(workers=0, config=s3.config())
+    con.register("days", [f"s3://lake/events/day=2024-01-0{d}/part-0.parquet" for d in range(1, 6)])
+    assert listing.calls >= 5 and listing.most >= 2
+    assert opening.calls == 5 and opening.most >= 2          # the five footers were fetched at once
+    expected = duckdb_con.sql(f"SELECT count(*) AS n, sum(v) AS s FROM read_parquet('{events}/*/*.parquet')")
+    assert_tables_equal(con.sql("SELECT count(*) AS n, sum(v) AS s FROM days").to_arrow(),
+                        expected.to_arrow_table(), ordered=False)
+
+
+def _same_size_tables():
+    """Two tables whose Parquet files have the same size but other values (and statistics)."""
+    a = pa.table({"k": pa.array(range(0, 1000), pa.int64())})
+    b = pa.table({"k": pa.array(range(5000, 6000), pa.int64())})
+    return a, b
+
+
+def _put(s3, key, table):
+    with s3.filesystem().open_output_stream(key) as f:
+        pq.write_table(table, f, compression="none", use_dictionary=False)
+    return s3.filesystem().get_file_info(key).size
+
+
+def test_an_object_rewritten_in_place_invalidates_its_cached_footer(s3, duckdb_con):
+    a, b = _same_size_tables()
+    size_a = _put(s3, "lake/rewritten/x.parquet", a)
+    con = quarry.connect(workers=0, config=s3.config())
+    sql = "SELECT count(*) AS n, sum(k) AS s, min(k) AS lo FROM '{}' WHERE k >= 500"
+    uri = "s3://lake/rewritten/x.parquet"
+    first = con.sql(sql.format(uri)).to_arrow()
+    duckdb_con.register("a", a)
+    assert_tables_equal(first, duckdb_con.sql(sql.format("a").replace("'a'", "a")).to_arrow_table(), ordered=False)
+    con.register("old", uri)
+    # the same key, the same size (moto lists no mtime): only the ETag tells the files apart
+    assert _put(s3, "lake/rewritten/x.parquet", b) == size_a
+    second = con.sql(sql.format(uri)).to_arrow()
+    duckdb_con.register("b", b)
+    assert_tables_equal(second, duckdb_con.sql(sql.format("b").replace("'b'", "b")).to_arrow_table(), ordered=False)
+    assert second.column("lo")[0].as_py() == 5000
+    # a table planned on the old object is not read with the old footer's offsets
+    with pytest.raises(DataError, match="changed since the table was planned"):
+        con.sql("SELECT sum(k) FROM old").to_arrow()
 
 
 def test_wrong_credentials_name_the_bucket(s3):
