@@ -117,6 +117,17 @@ class QueryResult:
     trace: Trace | None = None
 
 
+def _reads_process_local(physical) -> bool:
+    """Whether a physical plan scans files only this process can read (see
+    :func:`quarry.catalog.filesystems.is_process_local`)."""
+    from quarry.catalog.filesystems import is_process_local
+    for node in physical.walk():
+        provider = getattr(node, "provider", None)
+        if provider is not None and is_process_local(getattr(provider, "location", None)):
+            return True
+    return False
+
+
 class Session:
     """A connection to an embedded quarry: tables, views, settings, and query execution."""
 
@@ -600,7 +611,8 @@ class Session:
         # the web UI's record of this query's job, stages and tasks (None: no UI, no event log)
         record = self.ui_recorder.start_query(physical, origin if origin is not None else ctx.origin) if self.ui_recorder is not None else None
         try:
-            if self.executor == "inline":
+            if self.executor == "inline" or _reads_process_local(physical):
+                # (files in this process's memory:// only: worker processes would find nothing)
                 if record is not None:
                     record.start(None)
                 yield from stream_inline(physical, ctx)

@@ -68,6 +68,18 @@ def is_remote(location) -> bool:
     return scheme_of(location) is not None
 
 
+# fsspec filesystems that live inside one process: worker processes (and Ray workers) cannot see them
+PROCESS_LOCAL_SCHEMES = frozenset({"memory"})
+
+
+def is_process_local(location) -> bool:
+    """Whether ``location`` (a path, or a list of paths) names files only this process can read
+    (fsspec's ``memory://``): a query reading them runs in the driver, not on worker processes."""
+    if isinstance(location, (list, tuple)):
+        return any(is_process_local(p) for p in location)
+    return scheme_of(location) in PROCESS_LOCAL_SCHEMES
+
+
 def bucket_of(uri: str) -> str:
     """The bucket (container, host) a URI names: ``s3://warehouse/x`` is ``warehouse``."""
     rest = _SCHEME.sub("", uri)
@@ -618,7 +630,7 @@ def clear_footer_cache() -> None:
         _FOOTERS.clear()
 
 
-__all__ = ["is_remote", "scheme_of", "bucket_of", "S3Credentials", "Storage", "make_storage", "using_storage",
+__all__ = ["is_remote", "is_process_local", "PROCESS_LOCAL_SCHEMES", "scheme_of", "bucket_of", "S3Credentials", "Storage", "make_storage", "using_storage",
            "current_storage", "filesystem", "remote_error", "RemoteFile", "Listing", "list_location",
            "list_files", "list_locations", "IOCounter", "CountingFile", "open_input", "read_footers", "clear_footer_cache",
            "etag_of", "forget_footer",
