@@ -316,6 +316,15 @@ class Session:
             self.check_path_allowed(provider.files)      # metadata may name files outside the table's directory
         return provider
 
+    def iceberg_catalog_tables(self, columns: bool = False) -> list:
+        """The tables of the registered Iceberg catalogs (:class:`quarry.catalog.iceberg.CatalogTable`,
+        with schemas when ``columns``), as ``information_schema`` and the Flight SQL listing show them."""
+        if not self.iceberg_catalogs:
+            return []
+        from quarry.catalog.iceberg import catalog_tables
+        with self.using_storage():
+            return catalog_tables(self.iceberg_catalogs, columns)
+
     def iceberg_snapshots(self, table: str) -> pa.Table:
         """The snapshots of an Iceberg table, oldest first (``snapshot_id``, ``timestamp``, ``operation``)."""
         from quarry.catalog.iceberg import looks_like_location, snapshots
