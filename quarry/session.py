@@ -386,7 +386,11 @@ class Session:
 
     def check_write_allowed(self, path) -> None:
         """Refuse writing ``path`` unless the :attr:`sandbox` allows it (no sandbox: allowed): inside its
-        writable directory and not over a file a registered table reads."""
+        writable directory and not over a file a registered table reads. Writing into an Iceberg table
+        (``lake.db.t`` of a registered catalog, or a path inside a local Iceberg table's directory) is
+        refused: quarry does not write Iceberg tables."""
+        from quarry.catalog.iceberg import refuse_iceberg_write
+        refuse_iceberg_write(os.fspath(path), self.iceberg_catalogs)
         if self.sandbox is not None:
             in_use = [f for p in self.catalog.providers() for f in getattr(p, "files", ())]
             self.sandbox.check_write(path, in_use)

@@ -410,3 +410,32 @@ def test_catalog_tables_are_listed_by_information_schema(lake, tmp_path):
     con.sql("DETACH ops")
     assert "ops" not in con.sql("SELECT DISTINCT table_catalog FROM information_schema.tables").to_arrow() \
         .column(0).to_pylist()
+
+
+def test_writes_into_an_iceberg_table_are_refused(lake, tmp_path):
+    con = _session(lake)
+    location = lake["location"][len("file://"):]
+    con.register("reg", location)
+    before = _pyiceberg(lake)
+    refused = {
+        "INSERT INTO lake.db.sales SELECT * FROM lake.db.sales": "on Iceberg table `lake.db.sales`",
+        "INSERT INTO reg SELECT * FROM reg": "INSERT into `reg`",
+        "COPY (SELECT 1 AS id) TO 'lake.db.sales'": "writing into Iceberg table `lake.db.sales`",
+        f"COPY (SELECT 1 AS id) TO '{location}' (FORMAT parquet)": "writing into Iceberg table",
+        f"COPY (SELECT 1 AS id) TO '{location}/data/extra.parquet'": "writing into Iceberg table",
+        "COPY reg FROM 'x.parquet'": "COPY ... FROM",
+    }
+    for sql, what in refused.items():
+        with pytest.raises(QuarryError, match=f"Not supported: .*{what}") as info:
+            con.sql(sql).to_arrow()
+        assert "Traceback" not in str(info.value)
+    for write in (lambda df: df.write_parquet(f"{location}/data/more.parquet"),
+                  lambda df: df.write_delta(location, mode="append")):
+        with pytest.raises(QuarryError, match="Not supported: .*writing into Iceberg table"):
+            write(con.sql("SELECT 1 AS id"))
+    # nothing was written: the table and its data directory are as pyiceberg left them
+    _same(con.sql("SELECT * FROM lake.db.sales").to_arrow(), before)
+    import os
+    assert not os.path.exists(f"{location}/data/extra.parquet") and not os.path.exists("lake.db.sales")
+    # a path next to the table, not inside it, is written as before
+    assert con.sql("SELECT 1 AS id").write_parquet(str(tmp_path / "elsewhere.parquet")) == 1

@@ -491,6 +491,26 @@ def iceberg_provider(session, table_name: str, snapshot_id: int | None = None, t
                             storage=storage if is_remote(location or table.metadata.location) else None)
 
 
+def refuse_iceberg_write(target: str, catalogs: dict) -> None:
+    """Refuse a write (COPY ... TO, ``DataFrame.write_*``) aimed at an Iceberg table: a registered
+    catalog's ``catalog.namespace.table``, or a local path at or inside an Iceberg table's directory
+    (a file there would not be in the table's metadata, so no reader would see it)."""
+    hint = "quarry reads Iceberg tables but does not write them; append with pyiceberg (table.append(arrow_table))"
+    parts = target.split(".")
+    if not looks_like_location(target) and len(parts) >= 3 and parts[0] in catalogs:
+        raise UnsupportedError(f"writing into Iceberg table `{target}`", hint=hint)
+    if is_remote(target):
+        return
+    folder = os.path.abspath(target)
+    for _ in range(64):                    # the target and its ancestors
+        if os.path.isdir(os.path.join(folder, "metadata")) and is_iceberg_table(folder):
+            raise UnsupportedError(f"writing into Iceberg table `{folder}` (`{target}`)", hint=hint)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return
+        folder = parent
+
+
 @dataclass(frozen=True)
 class CatalogTable:
     """A table of a registered Iceberg catalog, as ``information_schema`` and Flight SQL list it:
@@ -580,5 +600,5 @@ def snapshots(session, table_name: str) -> pa.Table:
         "parent_id": pa.array([s.parent_snapshot_id for s in snaps], pa.int64())})
 
 
-__all__ = ["IcebergTable", "CatalogTable", "catalog_tables", "arrow_schema", "is_iceberg_table", "iceberg_provider", "iceberg_filter", "load_catalog", "load_table", "snapshots",
+__all__ = ["IcebergTable", "CatalogTable", "refuse_iceberg_write", "catalog_tables", "arrow_schema", "is_iceberg_table", "iceberg_provider", "iceberg_filter", "load_catalog", "load_table", "snapshots",
            "metadata_location", "file_io_properties"]
