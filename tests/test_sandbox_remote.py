@@ -56,3 +56,99 @@ def test_a_restricted_session_refuses_remote_paths_before_any_request():
 def test_a_prefix_with_dots_is_not_a_root():
     with pytest.raises(ValueError):
         FileSandbox(["s3://lake/../x/"])
+
+
+# -- the servers: clients reach only the buckets (prefixes) the server was started with ------------------
+
+@pytest.fixture(scope="module")
+def vault(s3_server, tmp_path_factory):
+    """``s3://vault/public/a.parquet`` (served), ``s3://vault/private/b.parquet`` and
+    ``s3://vaultother/c.parquet`` (not served); the local copy of the public file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    s3_server.create_bucket("vault")
+    s3_server.create_bucket("vaultother")
+    root = tmp_path_factory.mktemp("vault")
+    table = pa.table({"k": pa.array(range(100), pa.int64())})
+    pq.write_table(table, root / "a.parquet")
+    fs = s3_server.filesystem()
+    for key in ("vault/public/a.parquet", "vault/private/b.parquet", "vaultother/c.parquet"):
+        with fs.open_output_stream(key) as out:
+            pq.write_table(table, out)
+    return root / "a.parquet"
+
+
+def _served_session(s3_server):
+    """A session that reaches the store through a secret (which its clients must use, not see)."""
+    served = quarry.connect(workers=0)
+    served.sql(f"CREATE SECRET store (TYPE s3, KEY_ID '{s3_server.key_id}', SECRET '{s3_server.secret}', "
+               f"ENDPOINT '{s3_server.endpoint}', USE_SSL false, REGION 'us-east-1')")
+    return served
+
+
+REFUSED_READS = ["SELECT count(*) AS n FROM 's3://vault/private/b.parquet'",
+                 "SELECT count(*) AS n FROM read_parquet('s3://vault/*/b.parquet')",
+                 "SELECT count(*) AS n FROM 's3://vaultother/c.parquet'",
+                 "SELECT count(*) AS n FROM 's3://vault/public/../private/b.parquet'"]
+REFUSED_CHANGES = {"SET s3_endpoint = 'http://127.0.0.1:1'": "changing `s3_endpoint` is not allowed",
+                   "SET s3_access_key_id = 'mine'": "changing `s3_access_key_id` is not allowed",
+                   "CREATE SECRET mine (TYPE s3, KEY_ID 'a', SECRET 'b')": "CREATE SECRET is not allowed",
+                   "DROP SECRET store": "DROP SECRET is not allowed"}
+
+
+def test_flight_sql_clients_read_only_the_served_prefix(s3_server, vault):
+    import duckdb
+    adbc = pytest.importorskip("adbc_driver_flightsql.dbapi")
+    from quarry.server import serve
+    # even an admin client: the refusals are the sandbox's, not a role's
+    server = serve(_served_session(s3_server), "127.0.0.1", 0, data_dirs=["s3://vault/public/"], block=False,
+                   anonymous_role="admin")
+    try:
+        def run(sql):
+            with adbc.connect(f"grpc://127.0.0.1:{server.port}", autocommit=True) as con, con.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetch_arrow_table()
+        expected = duckdb.sql(f"SELECT count(*) AS n, sum(k) AS s FROM '{vault}'").fetchall()
+        got = run("SELECT count(*) AS n, sum(k) AS s FROM 's3://vault/public/a.parquet'").to_pylist()
+        assert [(r["n"], r["s"]) for r in got] == expected
+        for sql in REFUSED_READS:
+            with pytest.raises(adbc.Error, match="is not allowed"):
+                run(sql)
+        for sql, message in REFUSED_CHANGES.items():
+            with pytest.raises(adbc.Error, match=message) as info:
+                run(sql)
+            assert s3_server.secret not in str(info.value)
+        # the refusals changed nothing: the next client still reads through the server's secret
+        assert run("SELECT count(*) AS n FROM 's3://vault/public/a.parquet'").to_pylist() == [{"n": expected[0][0]}]
+    finally:
+        server.shutdown()
+
+
+def test_spark_connect_clients_read_only_the_served_prefix(s3_server, vault):
+    import duckdb
+    pytest.importorskip("pyspark")
+    import quarry.spark
+    from pyspark.sql import SparkSession
+    server = quarry.spark.serve(_served_session(s3_server), "127.0.0.1", 0, data_dirs=["s3://vault/public/"],
+                                anonymous_role="admin")
+    spark = SparkSession.builder.remote(server.url).create()
+    try:
+        expected = duckdb.sql(f"SELECT count(*) AS n, sum(k) AS s FROM '{vault}'").fetchall()
+        row = spark.read.parquet("s3://vault/public/a.parquet").selectExpr("count(*) AS n", "sum(k) AS s").collect()[0]
+        assert (row["n"], row["s"]) == expected[0]
+        for path in ("s3://vault/private/b.parquet", "s3://vaultother/c.parquet", "s3://vault/public/../private/"):
+            with pytest.raises(Exception, match="is not allowed"):
+                spark.read.parquet(path).collect()
+        for sql in REFUSED_READS:
+            with pytest.raises(Exception, match="is not allowed"):
+                spark.sql(sql).collect()
+        for sql, message in REFUSED_CHANGES.items():
+            # Spark SQL has no SECRET statements: those are refused before they reach the sandbox
+            with pytest.raises(Exception, match=message + ("|`(CREATE|DROP)` statements are not supported"
+                                                           if "SECRET" in sql else "")) as info:
+                spark.sql(sql).collect()
+            assert s3_server.secret not in str(info.value)
+        assert spark.sql("SELECT count(*) AS n FROM 's3://vault/public/a.parquet'").collect()[0]["n"] == expected[0][0]
+    finally:
+        spark.stop()
+        server.stop(0)

@@ -310,6 +310,16 @@ class Update(Command):
         return RowCount("UPDATE", result.num_rows)
 
 
+def refuse_storage_setting(session, key: str) -> None:
+    """A server's client may not change how object stores are reached (``s3_endpoint``, the keys, ...):
+    it would point the server's credentials at another endpoint, or reach buckets with its own."""
+    from quarry.catalog.filesystems import S3_SETTINGS
+    if getattr(session, "sandbox", None) is not None and key in S3_SETTINGS:
+        from quarry.errors import AccessDeniedError
+        raise AccessDeniedError(f"changing `{key}` is not allowed in this session",
+                                hint="the server reads object stores with the settings it was started with")
+
+
 @dataclass(frozen=True)
 class SetOption(Command):
     """SET name = value: ``key`` is the configuration key (see :mod:`quarry.sql.settings`), ``value``
@@ -319,6 +329,7 @@ class SetOption(Command):
     value: object
 
     def run(self, session) -> Status:
+        refuse_storage_setting(session, self.key)
         session.set_config(**{self.key: self.value})
         return Status("SET")
 

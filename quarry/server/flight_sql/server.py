@@ -136,6 +136,7 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
             session._backend_obj = served._backend()       # one pool (or Ray connection) for every request
         session.sandbox = self.sandbox
         session.iceberg_catalogs = served.iceberg_catalogs   # the server's catalogs; clients cannot add one
+        session.secrets = dict(served.secrets)       # the server's object-store secrets (clients cannot change them)
         session.command_guard = RoleGuard(user, self.role_of(user), self.owners, self.catalog)
         return session
 
