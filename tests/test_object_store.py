@@ -370,3 +370,43 @@ def test_killed_write_leaves_nothing_visible(s3, tmp_path):
     con = quarry.connect(workers=0, config=s3.config())
     with pytest.raises(DataError, match="does not exist|no data files"):
         con.register("k", "s3://lake/killed/")
+
+
+def test_secrets_never_reach_the_ui_the_event_log_or_errors(s3, tmp_path):
+    import json
+    import urllib.request
+
+    def get(url):
+        with urllib.request.urlopen(url, timeout=20) as r:
+            return r.read().decode()
+    con = quarry.connect(workers=0, ui=True, ui_port=0, event_log_dir=str(tmp_path))
+    try:
+        con.sql(f"CREATE SECRET lake (TYPE s3, KEY_ID '{s3.key_id}', SECRET '{s3.secret}', "
+                f"ENDPOINT '{s3.endpoint}', USE_SSL false, REGION 'us-east-1')")
+        con.set_config(s3_secret_access_key=s3.secret)          # the setting's value is a secret too
+        sql = f"SELECT count(*) AS n FROM '{TPCH_PREFIX}/nation.parquet'"
+        assert con.sql(sql).to_arrow().column("n")[0].as_py() == 25
+        explained = con.sql(f"EXPLAIN ANALYZE {sql}").to_arrow()
+        assert s3.secret not in str(explained.to_pylist()) and s3.secret not in con.sql(sql).explain_string("analyze")
+        shown = con.sql("SELECT current_setting('s3_secret_access_key') AS v").to_arrow().column("v")[0].as_py()
+        assert shown == "<redacted>"
+        # a failing statement's error quotes neither the secret nor the statement's strings
+        con.sql("CREATE SECRET bad (TYPE s3, KEY_ID 'nobody', SECRET 'bad-secret-456', ENDPOINT "
+                f"'{s3.endpoint}', USE_SSL false, SCOPE 's3://tpch/sf001/region')")
+        with pytest.raises(QuarryError) as info:
+            con.sql(f"SELECT * FROM '{TPCH_PREFIX}/region.parquet'").to_arrow()
+        assert "bad-secret-456" not in str(info.value) and s3.secret not in str(info.value)
+        with pytest.raises(QuarryError) as info:
+            con.sql(f"CREATE SECRET lake (TYPE s3, KEY_ID 'x', SECRET '{s3.secret}')")      # already exists
+        assert s3.secret not in str(info.value)
+        app = json.loads(get(con.ui_url + "/api/v1/applications"))[0]["id"]
+        seen = [get(con.ui_url + page) for page in ("/jobs/", "/stages/", "/SQL/", "/environment/")]
+        seen += [get(f"{con.ui_url}/api/v1/applications/{app}/{what}") for what in ("sql", "jobs", "environment")]
+        assert any("nation.parquet" in text for text in seen)         # the queries are there
+        for text in seen:
+            assert s3.secret not in text and "bad-secret-456" not in text
+    finally:
+        con.close()
+    logged = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())
+    assert "nation.parquet" in logged
+    assert s3.secret not in logged and "bad-secret-456" not in logged
