@@ -410,3 +410,26 @@ def test_secrets_never_reach_the_ui_the_event_log_or_errors(s3, tmp_path):
     logged = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())
     assert "nation.parquet" in logged
     assert s3.secret not in logged and "bad-secret-456" not in logged
+
+
+def test_credentials_from_the_aws_environment_and_a_profile(s3, tmp_path, monkeypatch):
+    # no key in the session: pyarrow's default AWS chain finds it (environment variables, then profiles)
+    from quarry.catalog import filesystems
+    monkeypatch.setattr(filesystems, "_FILESYSTEMS", {})          # a filesystem made now, from this environment
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")         # no instance to ask on this machine
+    endpoint_only = {"s3_endpoint": s3.url, "s3_region": s3.region}
+    sql = f"SELECT count(*) AS n FROM '{TPCH_PREFIX}/region.parquet'"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret)
+    assert quarry.connect(workers=0, config=endpoint_only).sql(sql).to_arrow().column("n")[0].as_py() == 5
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setattr(filesystems, "_FILESYSTEMS", {})
+    profiles = tmp_path / "credentials"
+    profiles.write_text(f"[lake]\naws_access_key_id = {s3.key_id}\naws_secret_access_key = {s3.secret}\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(profiles))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_PROFILE", "lake")
+    assert quarry.connect(workers=0, config=endpoint_only).sql(sql).to_arrow().column("n")[0].as_py() == 5
