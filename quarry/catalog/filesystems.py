@@ -144,6 +144,12 @@ SECRET_SETTINGS = frozenset({"s3_secret_access_key", "s3_session_token"})
 def s3_from_settings(config: dict) -> S3Credentials:
     """The S3 credentials a session's ``s3_*`` settings give (unset ones are left to the AWS chain)."""
     values = {attr: config.get(key) for key, attr in S3_SETTINGS.items() if config.get(key) is not None}
+    if "endpoint" not in values:
+        # the AWS SDKs' standard variables for another endpoint (pyarrow's SDK does not read them)
+        import os
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            values["endpoint"] = endpoint
     if "use_ssl" in values:
         values["use_ssl"] = _flag(values["use_ssl"], "s3_use_ssl")
     if values.get("url_style") not in (None, "path", "vhost"):
