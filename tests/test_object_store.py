@@ -103,6 +103,22 @@ def test_three_of_sixteen_columns_fetch_only_their_chunks(s3, tpch_sf001):
     assert table.column("q")[0].as_py() == pa.compute.sum(expected.column("l_quantity")).as_py()
 
 
+def test_worker_processes_report_bytes_and_requests_in_explain_analyze(tpch_s3, tpch_sf001):
+    import re
+    text = tpch_s3.sql("SELECT sum(l_quantity) AS q, sum(l_extendedprice) AS p, max(l_shipdate) AS d "
+                       "FROM lineitem").explain_string("analyze")
+    (line,) = [ln for ln in text.splitlines() if "ParquetScan:" in ln]
+    fetched = int(re.search(r"bytes_fetched=(\d+)", line).group(1))
+    requests = int(re.search(r"requests=(\d+)", line).group(1))
+    meta = pq.ParquetFile(os.path.join(tpch_sf001, "lineitem.parquet")).metadata
+    wanted = {"l_quantity", "l_extendedprice", "l_shipdate"}
+    chunk_bytes = sum(meta.row_group(r).column(c).total_compressed_size for r in range(meta.num_row_groups)
+                      for c in range(meta.num_columns) if meta.row_group(r).column(c).path_in_schema in wanted)
+    # the tasks' counters, summed over the worker processes: the three columns' chunks, a few requests
+    assert chunk_bytes <= fetched <= chunk_bytes * 1.1 + 4096 * 2
+    assert 1 <= requests <= 2 + 3 * meta.num_row_groups
+
+
 def test_glob_reads_only_the_matching_files(s3, events, duckdb_con):
     con = quarry.connect(workers=0, config=s3.config())
     table, (scan,) = _scans(con, "SELECT count(*) AS n, sum(v) AS s FROM "
