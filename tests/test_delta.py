@@ -255,3 +255,28 @@ def test_write_delta_streams_batches_and_merges_a_new_column(tmp_path, monkeypat
     assert sorted(back.column("id").to_pylist()) == list(range(10_000)) + list(range(10_000, 10_005))
     # and quarry reads the evolved table back as deltalake does
     _same(con.sql(f"SELECT * FROM delta_scan('{uri}')").to_arrow(), back)
+
+
+def test_a_delta_tables_footers_are_reused_without_a_request(s3_server, monkeypatch):
+    from quarry.catalog import filesystems
+    s3_server.create_bucket("deltafooters")
+    options = {"AWS_ACCESS_KEY_ID": s3_server.key_id, "AWS_SECRET_ACCESS_KEY": s3_server.secret,
+               "AWS_ENDPOINT_URL": s3_server.url, "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true",
+               "AWS_S3_ALLOW_UNSAFE_RENAME": "true"}
+    uri = "s3://deltafooters/t"
+    _make(uri, options)
+    files = len(deltalake.DeltaTable(uri, storage_options=options).file_uris())
+    opened = []
+    real = filesystems.open_input
+    monkeypatch.setattr(filesystems, "open_input", lambda *a, **k: opened.append(a[0]) or real(*a, **k))
+    con = quarry.connect(workers=0, config=s3_server.config())
+    sql = f"SELECT count(*) AS n, sum(amount) AS s FROM delta_scan('{uri}')"
+    first = con.sql(sql).to_arrow()
+    first_opens, opened[:] = len(opened), []
+    second = con.sql(sql).to_arrow()
+    assert first.equals(second)
+    # a Delta data file is never rewritten in place: its cached footer needs no HEAD to be trusted, so
+    # the second query opens each file once, to read it, where the first also opened it for its footer
+    assert first_opens == 2 * files and len(opened) == files
+    expected = _expected(uri, storage_options=options)
+    assert first.column("n")[0].as_py() == expected.num_rows

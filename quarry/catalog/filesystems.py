@@ -579,19 +579,30 @@ def _read_footer(source):
 
 
 def read_footers(files: list[RemoteFile], storage: Storage | None = None,
-                 counter: IOCounter | None = None, etags: dict | None = None) -> dict[str, object]:
+                 counter: IOCounter | None = None, etags: dict | None = None,
+                 immutable: bool = False) -> dict[str, object]:
     """``{uri: pyarrow FileMetaData}`` of every file, fetched concurrently, cached per file.
 
     Each file is opened (one HEAD request, which returns its ETag); a cached footer is used when the
     ETag and size are unchanged (a store that sends no ETag: size and mtime), so the footer's ranged
     reads are saved while an object rewritten in place, even with the same size in the same second
     (S3's mtimes have 1 s resolution), is read again. ``etags`` (when given) receives each file's
-    ETag, for the scan to check the file is still the one planned.
+    ETag, for the scan to check the file is still the one planned. ``immutable`` files (a Delta or
+    Iceberg table's: the formats never rewrite a data file in place) reuse a cached footer of the same
+    size with no request.
     """
     storage = storage or current_storage()
     found: dict[str, object] = {}
     with _FOOTERS_LOCK:
-        missing = [(f, _FOOTERS.get(f.uri)) for f in files]
+        missing = []
+        for f in files:
+            entry = _FOOTERS.get(f.uri)
+            if immutable and entry is not None and entry.size == f.size:
+                found[f.uri] = entry.meta
+                if etags is not None and entry.etag:
+                    etags[f.uri] = entry.etag
+            else:
+                missing.append((f, entry))
 
     def fetch(item) -> _Footer:
         f, entry = item

@@ -120,7 +120,7 @@ class SnapshotTable(ParquetTable):
             remote = [RemoteFile(f.path, f.size, f.mtime_ns or 0) for f in missing]
             if getattr(self, "file_etags", None) is None:
                 self.file_etags = {}
-            self._file_meta.update(read_footers(remote, self.storage, etags=self.file_etags))
+            self._file_meta.update(read_footers(remote, self.storage, etags=self.file_etags, immutable=True))
         else:
             import pyarrow.parquet as pq
             for f in missing:
