@@ -176,7 +176,7 @@ class ParquetTable(TableProvider):
 
     kind = "parquet"
 
-    def __init__(self, name: str, location, *, hive_partitioning: bool | None = None):
+    def __init__(self, name: str, location, *, hive_partitioning: bool | None = None, listings=None):
         self.name = name
         self.location = location
         self._file_meta = {}
@@ -187,7 +187,7 @@ class ParquetTable(TableProvider):
         self.file_sizes: dict[str, int] = {}
         self.file_etags: dict[str, str] = {}       # the ETag each remote footer was read at
         if is_remote(location):
-            keys, values = self._list_remote(location, hive_partitioning)
+            keys, values = self._list_remote(location, hive_partitioning, listings)
             file_schemas = [self._file_meta[path].schema.to_arrow_schema() for path in self.files]
         else:
             self.files = [f for f in expand_paths(location)]
@@ -219,15 +219,18 @@ class ParquetTable(TableProvider):
             typed = {k: self._typed_partition_value(k, pvals.get(k)) for k in keys}
             self._collect_row_groups(path, self._file_meta[path], typed)
 
-    def _list_remote(self, location, hive_partitioning):
-        """List remote files and fetch their footers (concurrently, cached): ``(keys, per-file values)``."""
+    def _list_remote(self, location, hive_partitioning, listings=None):
+        """List remote files (unless ``listings`` of ``location`` are given) and fetch their footers
+        (concurrently, cached): ``(keys, per-file values)``."""
         from quarry.catalog.filesystems import current_storage, list_locations, read_footers
         self.storage = current_storage()
         locations = list(location) if isinstance(location, (list, tuple)) else [location]
         self.files, keys, values = [], [], []
         remote_files = []
         # several locations (a list of paths) are listed at once, as the footers are fetched
-        for listing in list_locations([os.fspath(loc) for loc in locations], self.storage):
+        if listings is None:
+            listings = list_locations([os.fspath(loc) for loc in locations], self.storage)
+        for listing in listings:
             remote_files += listing.files
             paths = [f.uri for f in listing.files]
             self.files += paths
@@ -603,13 +606,21 @@ def provider_for(name: str, obj, **options) -> TableProvider:
             provider = iceberg_provider(None, os.fspath(obj), **options)
             provider.name = name
             return provider
-        paths = expand_paths(obj)
+        listings = None
+        if is_remote(obj):
+            # listed once: the listing that tells the format is the one the Parquet table uses
+            from quarry.catalog.filesystems import list_locations
+            locations = list(obj) if isinstance(obj, (list, tuple)) else [obj]
+            listings = list_locations([os.fspath(loc) for loc in locations])
+            paths = [f.uri for listing in listings for f in listing.files]
+        else:
+            paths = expand_paths(obj)
         lowered = [p.lower() for p in paths]
         if all(p.endswith((".csv", ".tsv", ".csv.gz", ".txt", ".tab")) for p in lowered):
             return MemoryTable(name, read_csv_table(obj, **options))
         if all(p.endswith(JSON_SUFFIXES) for p in lowered):
             return MemoryTable(name, read_json_table(obj))
-        return ParquetTable(name, obj, **options)
+        return ParquetTable(name, obj, listings=listings, **options)
     if isinstance(obj, pa.Table):
         return MemoryTable(name, obj)
     if isinstance(obj, pa.RecordBatch):
