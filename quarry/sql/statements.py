@@ -4,7 +4,7 @@ Supported statements: queries (SELECT, set operations, VALUES, WITH), EXPLAIN
 [VERBOSE | ANALYZE], CREATE [OR REPLACE] VIEW, CREATE TABLE ... AS, CREATE
 TABLE t (columns), CREATE TABLE t USING parquet LOCATION 'path', INSERT INTO,
 DELETE and UPDATE (in-memory tables), SET and RESET, DROP TABLE/VIEW [IF EXISTS], SHOW TABLES, DESCRIBE,
-COPY (query) TO 'file'.
+DESCRIBE HISTORY (Delta tables), COPY (query) TO 'file'.
 
 :func:`bind_statement` turns one parsed statement into a command of
 :mod:`quarry.sql.commands` (everything resolved, nothing run); :func:`run_sql` runs
