@@ -8,6 +8,7 @@ import quarry
 from quarry.catalog.sandbox import FileSandbox
 from quarry.errors import AccessDeniedError
 
+REPO_ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 BOX = FileSandbox(["s3://lake/public/"], remote_writable=["s3://lake/out"])
 
 
@@ -188,3 +189,46 @@ def test_spark_connect_clients_use_only_the_servers_iceberg_catalogs(tmp_path):
     finally:
         spark.stop()
         server.stop(0)
+
+
+def test_quarry_spark_connect_serves_an_object_store_prefix(s3_server, vault, tmp_path):
+    # the command line: `quarry spark-connect --data s3://...`, the store reached through the AWS environment
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import duckdb
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=s3_server.key_id, AWS_SECRET_ACCESS_KEY=s3_server.secret,
+               AWS_ENDPOINT_URL=s3_server.url, AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    for name in [n for n in env if n.startswith(("SPARK_", "PYSPARK_"))]:
+        del env[name]            # a client session in this process set them; the server is no client
+    log = tmp_path / "server.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "cli.main", "spark-connect", "--data", "s3://vault/public/",
+                                    "--host", "127.0.0.1", "--port", str(port), "--workers", "0"],
+                                   stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(REPO_ROOT))
+    try:
+        deadline = time.monotonic() + 60
+        while "serving Spark Connect" not in log.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert "(1 tables" in log.read_text()
+        spark = SparkSession.builder.remote(f"sc://127.0.0.1:{port}").create()
+        try:
+            expected = duckdb.sql(f"SELECT count(*) AS n, sum(k) AS s FROM '{vault}'").fetchall()[0]
+            row = spark.sql("SELECT count(*) AS n, sum(k) AS s FROM a").collect()[0]
+            assert (row["n"], row["s"]) == expected
+            with pytest.raises(Exception, match="is not allowed"):
+                spark.read.parquet("s3://vault/private/b.parquet").collect()
+        finally:
+            spark.stop()
+    finally:
+        process.terminate()
+        process.wait(15)
