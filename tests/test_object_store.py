@@ -449,3 +449,14 @@ def test_credentials_from_the_aws_environment_and_a_profile(s3, tmp_path, monkey
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_PROFILE", "lake")
     assert quarry.connect(workers=0, config=endpoint_only).sql(sql).to_arrow().column("n")[0].as_py() == 5
+
+
+def test_a_glob_over_hive_folders_keeps_the_partition_column_and_prunes(s3, events, duckdb_con):
+    con = quarry.connect(workers=0, config=s3.config())
+    sql = ("SELECT day, count(*) AS n, sum(v) AS s FROM read_parquet('{}') WHERE day >= DATE '2024-01-04' "
+           "GROUP BY day")
+    table, (scan,) = _scans(con, sql.format("s3://lake/events/day=2024-01-0*/*.parquet"))
+    assert scan.metrics["files"] == 5 and scan.metrics["row_groups_skipped"] == 3
+    expected = duckdb_con.sql(sql.format(f"{events}/day=2024-01-0*/*.parquet").replace(
+        "*.parquet')", "*.parquet', hive_partitioning = true)")).to_arrow_table()
+    assert_tables_equal(table, expected.cast(table.schema), ordered=False)
