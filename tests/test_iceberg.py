@@ -424,6 +424,7 @@ def test_writes_into_an_iceberg_table_are_refused(lake, tmp_path):
         f"COPY (SELECT 1 AS id) TO '{location}' (FORMAT parquet)": "writing into Iceberg table",
         f"COPY (SELECT 1 AS id) TO '{location}/data/extra.parquet'": "writing into Iceberg table",
         "COPY reg FROM 'x.parquet'": "COPY ... FROM",
+        f"INSERT INTO iceberg_scan('{location}') VALUES (1)": "INSERT into the table function `iceberg_scan",
     }
     for sql, what in refused.items():
         with pytest.raises(QuarryError, match=f"Not supported: .*{what}") as info:

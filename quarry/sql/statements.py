@@ -447,6 +447,12 @@ def _insert(session, binder: Binder, node: exp.Insert, batch: pa.Table | None = 
     target = node.this
     columns = None
     if isinstance(target, exp.Schema):
+        if any(not isinstance(c, (exp.Identifier, exp.Column)) for c in target.expressions) and \
+                not session.catalog.exists(target.this.name):
+            # INSERT INTO delta_scan('path') / iceberg_scan(...): a table function, not a table
+            raise UnsupportedError(f"INSERT into the table function `{target.this.name}(...)`",
+                                   hint="quarry writes Delta tables with df.write_delta(path, mode='append'); "
+                                        "it does not write Iceberg tables")
         columns = [c.name for c in target.expressions]
         target = target.this
     schema = session.catalog.get(target.name).schema
