@@ -117,6 +117,17 @@ class QueryResult:
     trace: Trace | None = None
 
 
+def _reads_process_local(physical) -> bool:
+    """Whether a physical plan scans files only this process can read (see
+    :func:`quarry.catalog.filesystems.is_process_local`)."""
+    from quarry.catalog.filesystems import is_process_local
+    for node in physical.walk():
+        provider = getattr(node, "provider", None)
+        if provider is not None and is_process_local(getattr(provider, "location", None)):
+            return True
+    return False
+
+
 class Session:
     """A connection to an embedded quarry: tables, views, settings, and query execution."""
 
@@ -305,6 +316,15 @@ class Session:
             self.check_path_allowed(provider.files)      # metadata may name files outside the table's directory
         return provider
 
+    def iceberg_catalog_tables(self, columns: bool = False) -> list:
+        """The tables of the registered Iceberg catalogs (:class:`quarry.catalog.iceberg.CatalogTable`,
+        with schemas when ``columns``), as ``information_schema`` and the Flight SQL listing show them."""
+        if not self.iceberg_catalogs:
+            return []
+        from quarry.catalog.iceberg import catalog_tables
+        with self.using_storage():
+            return catalog_tables(self.iceberg_catalogs, columns)
+
     def iceberg_snapshots(self, table: str) -> pa.Table:
         """The snapshots of an Iceberg table, oldest first (``snapshot_id``, ``timestamp``, ``operation``)."""
         from quarry.catalog.iceberg import looks_like_location, snapshots
@@ -366,7 +386,11 @@ class Session:
 
     def check_write_allowed(self, path) -> None:
         """Refuse writing ``path`` unless the :attr:`sandbox` allows it (no sandbox: allowed): inside its
-        writable directory and not over a file a registered table reads."""
+        writable directory and not over a file a registered table reads. Writing into an Iceberg table
+        (``lake.db.t`` of a registered catalog, or a path inside a local Iceberg table's directory) is
+        refused: quarry does not write Iceberg tables."""
+        from quarry.catalog.iceberg import refuse_iceberg_write
+        refuse_iceberg_write(os.fspath(path), self.iceberg_catalogs)
         if self.sandbox is not None:
             in_use = [f for p in self.catalog.providers() for f in getattr(p, "files", ())]
             self.sandbox.check_write(path, in_use)
@@ -600,7 +624,8 @@ class Session:
         # the web UI's record of this query's job, stages and tasks (None: no UI, no event log)
         record = self.ui_recorder.start_query(physical, origin if origin is not None else ctx.origin) if self.ui_recorder is not None else None
         try:
-            if self.executor == "inline":
+            if self.executor == "inline" or _reads_process_local(physical):
+                # (files in this process's memory:// only: worker processes would find nothing)
                 if record is not None:
                     record.start(None)
                 yield from stream_inline(physical, ctx)

@@ -1,4 +1,5 @@
-"""Schemes pyarrow has no filesystem for go through fsspec (here its in-process ``memory://``):
+"""Schemes pyarrow has no filesystem for go through fsspec (here its in-process ``memory://``, whose
+queries run in the driver even with worker processes):
 globs and hive partitions work as on object stores, answers match DuckDB's over the same rows, and
 a scheme nobody knows is refused by name."""
 
@@ -44,3 +45,18 @@ def test_a_scheme_no_filesystem_knows_is_refused_by_name():
     con = quarry.connect(workers=0)
     with pytest.raises(quarry.QuarryError, match="Not supported: paths with the scheme `nosuchscheme://`"):
         con.sql("SELECT * FROM read_parquet('nosuchscheme://bucket/x.parquet')").to_arrow()
+
+
+def test_memory_paths_with_worker_processes_are_read_in_the_driver(events):
+    # memory:// exists only in this process: worker processes would see an empty filesystem, so a
+    # query reading it runs in the driver, with the same answer as at workers=0
+    con = quarry.connect(workers=2)
+    con.register("ev", "memory://quarry-test/events/")
+    sql = "SELECT day, count(*) AS n, sum(k) AS total FROM ev GROUP BY day ORDER BY day"
+    oracle = duckdb.connect()
+    oracle.register("ev", events)
+    assert [tuple(r.values()) for r in con.sql(sql).to_arrow().to_pylist()] == oracle.execute(sql).fetchall()
+    joined = "SELECT count(*) AS n FROM ev JOIN (SELECT DISTINCT k FROM ev WHERE day = 0) d USING (k)"
+    assert con.sql(joined).to_arrow().column("n")[0].as_py() == oracle.execute(joined).fetchall()[0][0]
+    plan = "\n".join(con.sql(f"EXPLAIN ANALYZE {sql}").to_arrow().column(0).to_pylist())
+    assert "Stage" not in plan

@@ -382,3 +382,61 @@ def test_attach_an_iceberg_catalog_and_name_its_tables(lake):
     sandboxed.allowed_paths = [str(root)]
     with pytest.raises(AccessDeniedError, match="ATTACH is not allowed"):
         sandboxed.sql(f"ATTACH '' AS lake (TYPE iceberg, URI 'sqlite:///{root}/catalog.db')")
+
+
+def test_catalog_tables_are_listed_by_information_schema(lake, tmp_path):
+    con = _session(lake)
+    other = _catalog(tmp_path, name="ops")
+    other.create_namespace("logs")
+    other.create_table("logs.events", schema=pa.schema([("at", pa.timestamp("us")), ("msg", pa.string())]))
+    con.register_iceberg_catalog("ops", other)
+    con.register("local_t", pa.table({"x": pa.array([1], pa.int32())}))
+    # what pyiceberg's catalogs hold, under each catalog's name and namespace (as DuckDB lists ATTACHed ones)
+    expected = sorted([("quarry", "main", "local_t")] +
+                      [("lake",) + tuple(i) for i in lake["catalog"].list_tables("db")] +
+                      [("ops",) + tuple(i) for i in other.list_tables("logs")])
+    rows = con.sql("SELECT table_catalog, table_schema, table_name, table_type FROM information_schema.tables").to_arrow()
+    assert sorted((r["table_catalog"], r["table_schema"], r["table_name"]) for r in rows.to_pylist()) == expected
+    assert set(rows.column("table_type").to_pylist()) == {"BASE TABLE"}
+    columns = con.sql("SELECT column_name, data_type, ordinal_position FROM information_schema.columns "
+                      "WHERE table_catalog = 'lake' AND table_name = 'sales' ORDER BY ordinal_position").to_arrow()
+    current = lake["catalog"].load_table("db.sales").schema()
+    assert columns.column("column_name").to_pylist() == [f.name for f in current.fields]
+    # the types the fixture gave them (id widened to long, amount renamed to total, note added)
+    assert columns.column("data_type").to_pylist() == ["BIGINT", "TIMESTAMP", "VARCHAR", "DOUBLE", "VARCHAR"]
+    schemata = con.sql("SELECT catalog_name, schema_name FROM information_schema.schemata").to_arrow().to_pylist()
+    assert {("lake", "db"), ("ops", "logs"), ("quarry", "main")} <= {(r["catalog_name"], r["schema_name"])
+                                                                      for r in schemata}
+    con.sql("DETACH ops")
+    assert "ops" not in con.sql("SELECT DISTINCT table_catalog FROM information_schema.tables").to_arrow() \
+        .column(0).to_pylist()
+
+
+def test_writes_into_an_iceberg_table_are_refused(lake, tmp_path):
+    con = _session(lake)
+    location = lake["location"][len("file://"):]
+    con.register("reg", location)
+    before = _pyiceberg(lake)
+    refused = {
+        "INSERT INTO lake.db.sales SELECT * FROM lake.db.sales": "on Iceberg table `lake.db.sales`",
+        "INSERT INTO reg SELECT * FROM reg": "INSERT into `reg`",
+        "COPY (SELECT 1 AS id) TO 'lake.db.sales'": "writing into Iceberg table `lake.db.sales`",
+        f"COPY (SELECT 1 AS id) TO '{location}' (FORMAT parquet)": "writing into Iceberg table",
+        f"COPY (SELECT 1 AS id) TO '{location}/data/extra.parquet'": "writing into Iceberg table",
+        "COPY reg FROM 'x.parquet'": "COPY ... FROM",
+        f"INSERT INTO iceberg_scan('{location}') VALUES (1)": "INSERT into the table function `iceberg_scan",
+    }
+    for sql, what in refused.items():
+        with pytest.raises(QuarryError, match=f"Not supported: .*{what}") as info:
+            con.sql(sql).to_arrow()
+        assert "Traceback" not in str(info.value)
+    for write in (lambda df: df.write_parquet(f"{location}/data/more.parquet"),
+                  lambda df: df.write_delta(location, mode="append")):
+        with pytest.raises(QuarryError, match="Not supported: .*writing into Iceberg table"):
+            write(con.sql("SELECT 1 AS id"))
+    # nothing was written: the table and its data directory are as pyiceberg left them
+    _same(con.sql("SELECT * FROM lake.db.sales").to_arrow(), before)
+    import os
+    assert not os.path.exists(f"{location}/data/extra.parquet") and not os.path.exists("lake.db.sales")
+    # a path next to the table, not inside it, is written as before
+    assert con.sql("SELECT 1 AS id").write_parquet(str(tmp_path / "elsewhere.parquet")) == 1

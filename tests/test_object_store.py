@@ -103,6 +103,22 @@ def test_three_of_sixteen_columns_fetch_only_their_chunks(s3, tpch_sf001):
     assert table.column("q")[0].as_py() == pa.compute.sum(expected.column("l_quantity")).as_py()
 
 
+def test_worker_processes_report_bytes_and_requests_in_explain_analyze(tpch_s3, tpch_sf001):
+    import re
+    text = tpch_s3.sql("SELECT sum(l_quantity) AS q, sum(l_extendedprice) AS p, max(l_shipdate) AS d "
+                       "FROM lineitem").explain_string("analyze")
+    (line,) = [ln for ln in text.splitlines() if "ParquetScan:" in ln]
+    fetched = int(re.search(r"bytes_fetched=(\d+)", line).group(1))
+    requests = int(re.search(r"requests=(\d+)", line).group(1))
+    meta = pq.ParquetFile(os.path.join(tpch_sf001, "lineitem.parquet")).metadata
+    wanted = {"l_quantity", "l_extendedprice", "l_shipdate"}
+    chunk_bytes = sum(meta.row_group(r).column(c).total_compressed_size for r in range(meta.num_row_groups)
+                      for c in range(meta.num_columns) if meta.row_group(r).column(c).path_in_schema in wanted)
+    # the tasks' counters, summed over the worker processes: the three columns' chunks, a few requests
+    assert chunk_bytes <= fetched <= chunk_bytes * 1.1 + 4096 * 2
+    assert 1 <= requests <= 2 + 3 * meta.num_row_groups
+
+
 def test_glob_reads_only_the_matching_files(s3, events, duckdb_con):
     con = quarry.connect(workers=0, config=s3.config())
     table, (scan,) = _scans(con, "SELECT count(*) AS n, sum(v) AS s FROM "
@@ -141,14 +157,86 @@ def test_footers_are_cached_per_file(s3, monkeypatch):
     from quarry.catalog import filesystems
     con = quarry.connect(workers=0, config=s3.config())
     con.register("orders", f"{TPCH_PREFIX}/orders.parquet")
-    opened = []
-    real = filesystems.open_input
-    monkeypatch.setattr(filesystems, "open_input", lambda *a, **k: opened.append(a[0]) or real(*a, **k))
+    footers = []
+    real = filesystems._read_footer
+    monkeypatch.setattr(filesystems, "_read_footer", lambda source: footers.append(source) or real(source))
     con.register("orders2", f"{TPCH_PREFIX}/orders.parquet")
-    assert opened == []                         # same size and mtime: the footer came from the cache
+    assert footers == []                        # same size and ETag: the footer came from the cache
     filesystems.clear_footer_cache()
     con.register("orders3", f"{TPCH_PREFIX}/orders.parquet")
-    assert opened == [f"{TPCH_PREFIX}/orders.parquet"]
+    assert len(footers) == 1
+
+
+class _InFlight:
+    """Wraps a function to count how many calls run at the same time (each call lingers a little)."""
+
+    def __init__(self, real):
+        import threading
+        self.real, self.now, self.most, self.calls = real, 0, 0, 0
+        self.lock = threading.Lock()
+
+    def __call__(self, *args, **kwargs):
+        import time
+        with self.lock:
+            self.now += 1
+            self.calls += 1
+            self.most = max(self.most, self.now)
+        try:
+            time.sleep(0.2)
+            return self.real(*args, **kwargs)
+        finally:
+            with self.lock:
+                self.now -= 1
+
+
+def test_listing_and_footer_fetches_run_concurrently(s3, events, monkeypatch, duckdb_con):
+    from quarry.catalog import filesystems
+    filesystems.clear_footer_cache()
+    listing = _InFlight(filesystems.list_location)
+    opening = _InFlight(filesystems.open_input)
+    monkeypatch.setattr(filesystems, "list_location", listing)
+    monkeypatch.setattr(filesystems, "open_input", opening)
+    con = quarry.connect(workers=0, config=s3.config())
+    con.register("days", [f"s3://lake/events/day=2024-01-0{d}/part-0.parquet" for d in range(1, 6)])
+    assert listing.calls == 5 and listing.most >= 2            # each location listed once, at once
+    assert opening.calls == 5 and opening.most >= 2          # the five footers were fetched at once
+    expected = duckdb_con.sql(f"SELECT count(*) AS n, sum(v) AS s FROM read_parquet('{events}/*/*.parquet')")
+    assert_tables_equal(con.sql("SELECT count(*) AS n, sum(v) AS s FROM days").to_arrow(),
+                        expected.to_arrow_table(), ordered=False)
+
+
+def _same_size_tables():
+    """Two tables whose Parquet files have the same size but other values (and statistics)."""
+    a = pa.table({"k": pa.array(range(0, 1000), pa.int64())})
+    b = pa.table({"k": pa.array(range(5000, 6000), pa.int64())})
+    return a, b
+
+
+def _put(s3, key, table):
+    with s3.filesystem().open_output_stream(key) as f:
+        pq.write_table(table, f, compression="none", use_dictionary=False)
+    return s3.filesystem().get_file_info(key).size
+
+
+def test_an_object_rewritten_in_place_invalidates_its_cached_footer(s3, duckdb_con):
+    a, b = _same_size_tables()
+    size_a = _put(s3, "lake/rewritten/x.parquet", a)
+    con = quarry.connect(workers=0, config=s3.config())
+    sql = "SELECT count(*) AS n, sum(k) AS s, min(k) AS lo FROM '{}' WHERE k >= 500"
+    uri = "s3://lake/rewritten/x.parquet"
+    first = con.sql(sql.format(uri)).to_arrow()
+    duckdb_con.register("a", a)
+    assert_tables_equal(first, duckdb_con.sql(sql.format("a").replace("'a'", "a")).to_arrow_table(), ordered=False)
+    con.register("old", uri)
+    # the same key, the same size (moto lists no mtime): only the ETag tells the files apart
+    assert _put(s3, "lake/rewritten/x.parquet", b) == size_a
+    second = con.sql(sql.format(uri)).to_arrow()
+    duckdb_con.register("b", b)
+    assert_tables_equal(second, duckdb_con.sql(sql.format("b").replace("'b'", "b")).to_arrow_table(), ordered=False)
+    assert second.column("lo")[0].as_py() == 5000
+    # a table planned on the old object is not read with the old footer's offsets
+    with pytest.raises(DataError, match="changed since the table was planned"):
+        con.sql("SELECT sum(k) FROM old").to_arrow()
 
 
 def test_wrong_credentials_name_the_bucket(s3):
@@ -298,3 +386,77 @@ def test_killed_write_leaves_nothing_visible(s3, tmp_path):
     con = quarry.connect(workers=0, config=s3.config())
     with pytest.raises(DataError, match="does not exist|no data files"):
         con.register("k", "s3://lake/killed/")
+
+
+def test_secrets_never_reach_the_ui_the_event_log_or_errors(s3, tmp_path):
+    import json
+    import urllib.request
+
+    def get(url):
+        with urllib.request.urlopen(url, timeout=20) as r:
+            return r.read().decode()
+    con = quarry.connect(workers=0, ui=True, ui_port=0, event_log_dir=str(tmp_path))
+    try:
+        con.sql(f"CREATE SECRET lake (TYPE s3, KEY_ID '{s3.key_id}', SECRET '{s3.secret}', "
+                f"ENDPOINT '{s3.endpoint}', USE_SSL false, REGION 'us-east-1')")
+        con.set_config(s3_secret_access_key=s3.secret)          # the setting's value is a secret too
+        sql = f"SELECT count(*) AS n FROM '{TPCH_PREFIX}/nation.parquet'"
+        assert con.sql(sql).to_arrow().column("n")[0].as_py() == 25
+        explained = con.sql(f"EXPLAIN ANALYZE {sql}").to_arrow()
+        assert s3.secret not in str(explained.to_pylist()) and s3.secret not in con.sql(sql).explain_string("analyze")
+        shown = con.sql("SELECT current_setting('s3_secret_access_key') AS v").to_arrow().column("v")[0].as_py()
+        assert shown == "<redacted>"
+        # a failing statement's error quotes neither the secret nor the statement's strings
+        con.sql("CREATE SECRET bad (TYPE s3, KEY_ID 'nobody', SECRET 'bad-secret-456', ENDPOINT "
+                f"'{s3.endpoint}', USE_SSL false, SCOPE 's3://tpch/sf001/region')")
+        with pytest.raises(QuarryError) as info:
+            con.sql(f"SELECT * FROM '{TPCH_PREFIX}/region.parquet'").to_arrow()
+        assert "bad-secret-456" not in str(info.value) and s3.secret not in str(info.value)
+        with pytest.raises(QuarryError) as info:
+            con.sql(f"CREATE SECRET lake (TYPE s3, KEY_ID 'x', SECRET '{s3.secret}')")      # already exists
+        assert s3.secret not in str(info.value)
+        app = json.loads(get(con.ui_url + "/api/v1/applications"))[0]["id"]
+        seen = [get(con.ui_url + page) for page in ("/jobs/", "/stages/", "/SQL/", "/environment/")]
+        seen += [get(f"{con.ui_url}/api/v1/applications/{app}/{what}") for what in ("sql", "jobs", "environment")]
+        assert any("nation.parquet" in text for text in seen)         # the queries are there
+        for text in seen:
+            assert s3.secret not in text and "bad-secret-456" not in text
+    finally:
+        con.close()
+    logged = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())
+    assert "nation.parquet" in logged
+    assert s3.secret not in logged and "bad-secret-456" not in logged
+
+
+def test_credentials_from_the_aws_environment_and_a_profile(s3, tmp_path, monkeypatch):
+    # no key in the session: pyarrow's default AWS chain finds it (environment variables, then profiles)
+    from quarry.catalog import filesystems
+    monkeypatch.setattr(filesystems, "_FILESYSTEMS", {})          # a filesystem made now, from this environment
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")         # no instance to ask on this machine
+    endpoint_only = {"s3_endpoint": s3.url, "s3_region": s3.region}
+    sql = f"SELECT count(*) AS n FROM '{TPCH_PREFIX}/region.parquet'"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret)
+    assert quarry.connect(workers=0, config=endpoint_only).sql(sql).to_arrow().column("n")[0].as_py() == 5
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setattr(filesystems, "_FILESYSTEMS", {})
+    profiles = tmp_path / "credentials"
+    profiles.write_text(f"[lake]\naws_access_key_id = {s3.key_id}\naws_secret_access_key = {s3.secret}\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(profiles))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_PROFILE", "lake")
+    assert quarry.connect(workers=0, config=endpoint_only).sql(sql).to_arrow().column("n")[0].as_py() == 5
+
+
+def test_a_glob_over_hive_folders_keeps_the_partition_column_and_prunes(s3, events, duckdb_con):
+    con = quarry.connect(workers=0, config=s3.config())
+    sql = ("SELECT day, count(*) AS n, sum(v) AS s FROM read_parquet('{}') WHERE day >= DATE '2024-01-04' "
+           "GROUP BY day")
+    table, (scan,) = _scans(con, sql.format("s3://lake/events/day=2024-01-0*/*.parquet"))
+    assert scan.metrics["files"] == 5 and scan.metrics["row_groups_skipped"] == 3
+    expected = duckdb_con.sql(sql.format(f"{events}/day=2024-01-0*/*.parquet").replace(
+        "*.parquet')", "*.parquet', hive_partitioning = true)")).to_arrow_table()
+    assert_tables_equal(table, expected.cast(table.schema), ordered=False)

@@ -62,17 +62,20 @@ class Catalog:
     def providers(self) -> list[TableProvider]:
         return [self._tables[k] for k in sorted(self._tables)]
 
-    def information_schema(self, name: str) -> TableProvider:
+    def information_schema(self, name: str, external=None) -> TableProvider:
         """``information_schema.<name>`` (``tables``, ``columns``, ``schemata``) as of now, an in-memory table.
 
         >>> Catalog().information_schema("schemata").table.column("schema_name").to_pylist()
         ['main', 'information_schema']
         """
-        from quarry.catalog.information_schema import information_schema_table
+        from quarry.catalog.information_schema import check_view, information_schema_table
         from quarry.catalog.providers import MemoryTable
+        check_view(name)
         with self._lock:            # a snapshot: DDL on another thread cannot change it midway
             providers = list(self._tables.values())
-        return MemoryTable(name.lower(), information_schema_table(name, providers))
+        # external(columns): the tables of the session's Iceberg catalogs (see information_schema_table)
+        listed = external(name.lower() == "columns") if external is not None else ()
+        return MemoryTable(name.lower(), information_schema_table(name, providers, listed))
 
     def _missing(self, name: str) -> UnknownTableError:
         hint = suggest(name, self.names()) or self.missing_hint.format(name=name)

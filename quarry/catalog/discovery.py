@@ -69,6 +69,9 @@ def discover(path) -> list[tuple[str, str]]:
     >>> discover("warehouse")                     # doctest: +SKIP
     [('lineitem', 'warehouse/lineitem.parquet'), ('sales', 'warehouse/sales')]
     """
+    from quarry.catalog.filesystems import is_remote
+    if is_remote(path):
+        return _discover_remote(os.fspath(path))
     path = os.path.expanduser(os.fspath(path))
     if os.path.isfile(path):
         return [(table_name(path), path)]
@@ -83,6 +86,27 @@ def discover(path) -> list[tuple[str, str]]:
     return found
 
 
+def _discover_remote(uri: str) -> list[tuple[str, str]]:
+    """:func:`discover` for an object-store prefix (``s3://lake/public/``): one recursive listing, a
+    table per data file directly under it and per folder holding data files below it."""
+    from quarry.catalog.filesystems import list_location
+    listing = list_location(uri)
+    if listing.root is None:                     # the URI is one file
+        return [(table_name(uri), uri)]
+    root = listing.root.rstrip("/") + "/"
+    found: dict[str, str] = {}
+    for f in listing.files:
+        rel = f.uri[len(root):] if f.uri.startswith(root) else ""
+        first, _, rest = rel.partition("/")
+        if not first:
+            continue
+        if rest:
+            found.setdefault(first, root + first)
+        elif _is_data_file(first):
+            found.setdefault(first, f.uri)
+    return [(table_name(name), found[name]) for name in sorted(found)]
+
+
 def register_directory(session, path) -> tuple[list[str], list[str]]:
     """Register what :func:`discover` finds in ``path`` with ``session``; ``(names, notes)``.
 
@@ -92,7 +116,8 @@ def register_directory(session, path) -> tuple[list[str], list[str]]:
     registered before (from another directory) is kept. ``notes`` says so, for the
     caller to show or log. Raises a DataError when ``path`` holds no data at all.
     """
-    sources = discover(path)
+    with session.using_storage():          # an object-store prefix is listed with the session's credentials
+        sources = discover(path)
     if not sources:
         raise DataError(f"no Parquet or CSV files in `{path}`",
                         hint="tables come from *.parquet / *.csv files and folders of them")

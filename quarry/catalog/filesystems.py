@@ -8,8 +8,10 @@ before. The pieces a reader needs:
   ``.``/``_`` names skipped as on local disks) or glob (``*``, ``?``, ``[..]`` within one path
   component, ``**`` across components) into :class:`RemoteFile` entries with size and mtime;
 * :func:`read_footers` fetches the Parquet footers of many files concurrently, each cached in this
-  process by (uri, size, mtime), so re-registering a table or a second ``FROM 's3://...'`` fetches
-  nothing; a file rewritten in place has another size or mtime and is read again;
+  process and validated by the ETag (and size) its HEAD request returns, so re-registering a table
+  or a second ``FROM 's3://...'`` reads no footer again; a file rewritten in place, even with the
+  same size, has another ETag and is read again (and a scan of a file changed since planning is
+  refused);
 * :func:`open_input` opens a file for ranged reads (``pyarrow.parquet.ParquetFile`` then fetches only
   the column chunks it reads; with ``pre_buffer`` neighbouring chunks are coalesced into one request),
   counting bytes and requests into an :class:`IOCounter` for the scan's metrics.
@@ -64,6 +66,18 @@ def is_remote(location) -> bool:
     if isinstance(location, (list, tuple)):
         return bool(location) and any(is_remote(p) for p in location)
     return scheme_of(location) is not None
+
+
+# fsspec filesystems that live inside one process: worker processes (and Ray workers) cannot see them
+PROCESS_LOCAL_SCHEMES = frozenset({"memory"})
+
+
+def is_process_local(location) -> bool:
+    """Whether ``location`` (a path, or a list of paths) names files only this process can read
+    (fsspec's ``memory://``): a query reading them runs in the driver, not on worker processes."""
+    if isinstance(location, (list, tuple)):
+        return any(is_process_local(p) for p in location)
+    return scheme_of(location) in PROCESS_LOCAL_SCHEMES
 
 
 def bucket_of(uri: str) -> str:
@@ -130,6 +144,12 @@ SECRET_SETTINGS = frozenset({"s3_secret_access_key", "s3_session_token"})
 def s3_from_settings(config: dict) -> S3Credentials:
     """The S3 credentials a session's ``s3_*`` settings give (unset ones are left to the AWS chain)."""
     values = {attr: config.get(key) for key, attr in S3_SETTINGS.items() if config.get(key) is not None}
+    if "endpoint" not in values:
+        # the AWS SDKs' standard variables for another endpoint (pyarrow's SDK does not read them)
+        import os
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            values["endpoint"] = endpoint
     if "use_ssl" in values:
         values["use_ssl"] = _flag(values["use_ssl"], "s3_use_ssl")
     if values.get("url_style") not in (None, "path", "vhost"):
@@ -423,10 +443,20 @@ def list_location(location: str, storage: Storage | None = None) -> Listing:
     return Listing(sorted(files, key=lambda f: f.uri), location.rstrip("/"))
 
 
+def list_locations(locations, storage: Storage | None = None) -> list[Listing]:
+    """:func:`list_location` of each of ``locations``, listed concurrently (in their order)."""
+    storage = storage or current_storage()
+    locations = [str(loc) for loc in locations]
+    if len(locations) <= 1:
+        return [list_location(loc, storage) for loc in locations]
+    with concurrent.futures.ThreadPoolExecutor(min(FOOTER_THREADS, len(locations))) as pool:
+        return list(pool.map(lambda loc: list_location(loc, storage), locations))
+
+
 def list_files(location, storage: Storage | None = None) -> list[RemoteFile]:
-    """The data files of a remote location or list of locations."""
+    """The data files of a remote location or list of locations (listed concurrently)."""
     if isinstance(location, (list, tuple)):
-        return [f for loc in location for f in list_files(loc, storage)]
+        return [f for listing in list_locations(location, storage) for f in listing.files]
     return list_location(location, storage).files
 
 
@@ -510,34 +540,79 @@ def open_input(uri: str, size: int | None, storage: Storage | None = None, count
     return CountingFile(raw, counter) if counter is not None else raw
 
 
-_FOOTERS: dict = {}
+@dataclass(frozen=True)
+class _Footer:
+    """A cached footer and what it was read from: size, mtime (0: the store gave none) and ETag."""
+
+    size: int
+    mtime_ns: int
+    etag: str | None
+    meta: object
+
+
+_FOOTERS: dict[str, _Footer] = {}
 _FOOTERS_LOCK = threading.Lock()
 FOOTER_CACHE_FILES = 4096
 
 
-def footer_cache_key(f: RemoteFile) -> tuple:
-    return (f.uri, f.size, f.mtime_ns)
+def etag_of(source) -> str | None:
+    """The ETag the store sent when ``source`` (from :func:`open_input`) was opened; None when it sent none."""
+    raw = source.raw if isinstance(source, CountingFile) else source
+    try:
+        metadata = raw.metadata()
+    except (AttributeError, OSError, pa.ArrowException):
+        return None
+    for key in (b"ETag", "ETag", b"etag", "etag"):
+        try:
+            value = metadata[key]
+        except (KeyError, TypeError):
+            continue
+        if value:
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+def _read_footer(source):
+    """The Parquet footer of an opened file (one or two ranged reads at its end)."""
+    import pyarrow.parquet as pq
+    return pq.ParquetFile(source).metadata
 
 
 def read_footers(files: list[RemoteFile], storage: Storage | None = None,
-                 counter: IOCounter | None = None) -> dict[str, object]:
-    """``{uri: pyarrow FileMetaData}`` of every file, fetched concurrently; cached per (uri, size, mtime)."""
-    import pyarrow.parquet as pq
+                 counter: IOCounter | None = None, etags: dict | None = None,
+                 immutable: bool = False) -> dict[str, object]:
+    """``{uri: pyarrow FileMetaData}`` of every file, fetched concurrently, cached per file.
+
+    Each file is opened (one HEAD request, which returns its ETag); a cached footer is used when the
+    ETag and size are unchanged (a store that sends no ETag: size and mtime), so the footer's ranged
+    reads are saved while an object rewritten in place, even with the same size in the same second
+    (S3's mtimes have 1 s resolution), is read again. ``etags`` (when given) receives each file's
+    ETag, for the scan to check the file is still the one planned. ``immutable`` files (a Delta or
+    Iceberg table's: the formats never rewrite a data file in place) reuse a cached footer of the same
+    size with no request.
+    """
     storage = storage or current_storage()
     found: dict[str, object] = {}
-    missing = []
     with _FOOTERS_LOCK:
+        missing = []
         for f in files:
-            meta = _FOOTERS.get(footer_cache_key(f))
-            if meta is None:
-                missing.append(f)
+            entry = _FOOTERS.get(f.uri)
+            if immutable and entry is not None and entry.size == f.size:
+                found[f.uri] = entry.meta
+                if etags is not None and entry.etag:
+                    etags[f.uri] = entry.etag
             else:
-                found[f.uri] = meta
+                missing.append((f, entry))
 
-    def fetch(f: RemoteFile):
+    def fetch(item) -> _Footer:
+        f, entry = item
         source = open_input(f.uri, f.size, storage, counter)
         try:
-            return pq.ParquetFile(source).metadata
+            etag = etag_of(source)
+            if entry is not None and entry.size == f.size and (entry.etag == etag if etag is not None
+                                                                 else f.mtime_ns and entry.mtime_ns == f.mtime_ns):
+                return replace(entry, mtime_ns=f.mtime_ns)
+            return _Footer(f.size, f.mtime_ns, etag, _read_footer(source))
         except (OSError, pa.ArrowException) as exc:
             if isinstance(exc, OSError) and "AWS Error" in str(exc):
                 raise remote_error(f.uri, exc, storage) from None
@@ -548,14 +623,22 @@ def read_footers(files: list[RemoteFile], storage: Storage | None = None,
 
     if missing:
         with concurrent.futures.ThreadPoolExecutor(min(FOOTER_THREADS, len(missing))) as pool:
-            metas = list(pool.map(fetch, missing))
+            footers = list(pool.map(fetch, missing))
         with _FOOTERS_LOCK:
-            if len(_FOOTERS) + len(missing) > FOOTER_CACHE_FILES:
+            if len(_FOOTERS) + sum(f.uri not in _FOOTERS for f, _ in missing) > FOOTER_CACHE_FILES:
                 _FOOTERS.clear()
-            for f, meta in zip(missing, metas):
-                _FOOTERS[footer_cache_key(f)] = meta
-                found[f.uri] = meta
+            for (f, _), footer in zip(missing, footers):
+                _FOOTERS[f.uri] = footer
+                found[f.uri] = footer.meta
+                if etags is not None and footer.etag:
+                    etags[f.uri] = footer.etag
     return found
+
+
+def forget_footer(uri: str) -> None:
+    """Drop ``uri``'s cached footer (the scan found the object changed since it was planned)."""
+    with _FOOTERS_LOCK:
+        _FOOTERS.pop(uri, None)
 
 
 def clear_footer_cache() -> None:
@@ -564,7 +647,8 @@ def clear_footer_cache() -> None:
         _FOOTERS.clear()
 
 
-__all__ = ["is_remote", "scheme_of", "bucket_of", "S3Credentials", "Storage", "make_storage", "using_storage",
+__all__ = ["is_remote", "is_process_local", "PROCESS_LOCAL_SCHEMES", "scheme_of", "bucket_of", "S3Credentials", "Storage", "make_storage", "using_storage",
            "current_storage", "filesystem", "remote_error", "RemoteFile", "Listing", "list_location",
-           "list_files", "IOCounter", "CountingFile", "open_input", "read_footers", "clear_footer_cache",
+           "list_files", "list_locations", "IOCounter", "CountingFile", "open_input", "read_footers", "clear_footer_cache",
+           "etag_of", "forget_footer",
            "SECRET_SETTINGS", "S3_SETTINGS", "s3_from_settings"]

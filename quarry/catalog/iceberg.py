@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -218,12 +219,10 @@ class IcebergTable(SnapshotTable):
         self.snapshot_id = snapshot.snapshot_id if snapshot is not None else None
         scan = table.scan(snapshot_id=self.snapshot_id) if self.snapshot_id is not None else table.scan()
         self.iceberg_schema = scan.projection()
-        from pyiceberg.io.pyarrow import schema_to_pyarrow
-        arrow = schema_to_pyarrow(self.iceberg_schema, include_field_ids=False)
         self.field_ids = {f.name: f.field_id for f in self.iceberg_schema.fields}
         self.partition_keys = []
         self.partition_types = {}
-        self.file_schema = pa.schema([pa.field(f.name, normalize(f.type), f.nullable) for f in arrow])
+        self.file_schema = arrow_schema(self.iceberg_schema)
         self.schema = self.file_schema
         self._renames: dict[str, dict[str, str | None]] = {}
         self._summary = dict(snapshot.summary.additional_properties) if snapshot is not None and snapshot.summary \
@@ -492,6 +491,78 @@ def iceberg_provider(session, table_name: str, snapshot_id: int | None = None, t
                             storage=storage if is_remote(location or table.metadata.location) else None)
 
 
+def refuse_iceberg_write(target: str, catalogs: dict) -> None:
+    """Refuse a write (COPY ... TO, ``DataFrame.write_*``) aimed at an Iceberg table: a registered
+    catalog's ``catalog.namespace.table``, or a local path at or inside an Iceberg table's directory
+    (a file there would not be in the table's metadata, so no reader would see it)."""
+    hint = "quarry reads Iceberg tables but does not write them; append with pyiceberg (table.append(arrow_table))"
+    parts = target.split(".")
+    if not looks_like_location(target) and len(parts) >= 3 and parts[0] in catalogs:
+        raise UnsupportedError(f"writing into Iceberg table `{target}`", hint=hint)
+    if is_remote(target):
+        return
+    folder = os.path.abspath(target)
+    for _ in range(64):                    # the target and its ancestors
+        if os.path.isdir(os.path.join(folder, "metadata")) and is_iceberg_table(folder):
+            raise UnsupportedError(f"writing into Iceberg table `{folder}` (`{target}`)", hint=hint)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return
+        folder = parent
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    """A table of a registered Iceberg catalog, as ``information_schema`` and Flight SQL list it:
+    ``catalog`` (the registered name), ``namespace`` (dotted when nested), ``name``, and its columns
+    (``schema``; None when only the names were asked for)."""
+
+    catalog: str
+    namespace: str
+    name: str
+    schema: pa.Schema | None = None
+
+
+def arrow_schema(iceberg_schema) -> pa.Schema:
+    """The Arrow schema quarry reads an Iceberg schema as (types normalized, no field ids)."""
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
+    arrow = schema_to_pyarrow(iceberg_schema, include_field_ids=False)
+    return pa.schema([pa.field(f.name, normalize(f.type), f.nullable) for f in arrow])
+
+
+def _namespaces(catalog) -> list[tuple]:
+    """Every namespace of ``catalog``, nested ones too, sorted."""
+    seen: set[tuple] = set()
+    todo = [tuple(ns) for ns in catalog.list_namespaces()]
+    while todo:
+        ns = todo.pop()
+        if ns in seen:
+            continue
+        seen.add(ns)
+        try:
+            todo.extend(tuple(child) for child in catalog.list_namespaces(ns) if tuple(child) != ns)
+        except NotImplementedError:
+            pass
+    return sorted(seen)
+
+
+def catalog_tables(catalogs: dict, columns: bool = False) -> list[CatalogTable]:
+    """The tables of the registered Iceberg ``catalogs`` (name -> pyiceberg catalog), sorted; with
+    ``columns`` each table's metadata is loaded for its schema (the current one)."""
+    out = []
+    for catalog_name in sorted(catalogs):
+        catalog = catalogs[catalog_name]
+        try:
+            for ns in _namespaces(catalog):
+                for identifier in sorted(tuple(i) for i in catalog.list_tables(ns)):
+                    schema = arrow_schema(catalog.load_table(identifier).schema()) if columns else None
+                    out.append(CatalogTable(catalog_name, ".".join(identifier[:-1]), identifier[-1], schema))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"cannot list the tables of Iceberg catalog `{catalog_name}`: {exc}",
+                            hint="check the catalog's address and credentials") from None
+    return out
+
+
 def load_catalog(name: str, catalog=None, **properties):
     """A pyiceberg catalog: ``catalog`` itself (any ``pyiceberg.catalog.Catalog``), or one made by
     ``pyiceberg.catalog.load_catalog(name, **properties)`` (``type='sql'|'rest'|'glue'|'hive'|...``)."""
@@ -529,5 +600,5 @@ def snapshots(session, table_name: str) -> pa.Table:
         "parent_id": pa.array([s.parent_snapshot_id for s in snaps], pa.int64())})
 
 
-__all__ = ["IcebergTable", "is_iceberg_table", "iceberg_provider", "iceberg_filter", "load_catalog", "load_table", "snapshots",
+__all__ = ["IcebergTable", "CatalogTable", "refuse_iceberg_write", "catalog_tables", "arrow_schema", "is_iceberg_table", "iceberg_provider", "iceberg_filter", "load_catalog", "load_table", "snapshots",
            "metadata_location", "file_io_properties"]

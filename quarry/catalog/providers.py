@@ -176,7 +176,7 @@ class ParquetTable(TableProvider):
 
     kind = "parquet"
 
-    def __init__(self, name: str, location, *, hive_partitioning: bool | None = None):
+    def __init__(self, name: str, location, *, hive_partitioning: bool | None = None, listings=None):
         self.name = name
         self.location = location
         self._file_meta = {}
@@ -185,8 +185,9 @@ class ParquetTable(TableProvider):
         # each file's size, so a read needs no request to learn it
         self.storage = None
         self.file_sizes: dict[str, int] = {}
+        self.file_etags: dict[str, str] = {}       # the ETag each remote footer was read at
         if is_remote(location):
-            keys, values = self._list_remote(location, hive_partitioning)
+            keys, values = self._list_remote(location, hive_partitioning, listings)
             file_schemas = [self._file_meta[path].schema.to_arrow_schema() for path in self.files]
         else:
             self.files = [f for f in expand_paths(location)]
@@ -218,15 +219,18 @@ class ParquetTable(TableProvider):
             typed = {k: self._typed_partition_value(k, pvals.get(k)) for k in keys}
             self._collect_row_groups(path, self._file_meta[path], typed)
 
-    def _list_remote(self, location, hive_partitioning):
-        """List remote files and fetch their footers (concurrently, cached): ``(keys, per-file values)``."""
-        from quarry.catalog.filesystems import current_storage, list_location, read_footers
+    def _list_remote(self, location, hive_partitioning, listings=None):
+        """List remote files (unless ``listings`` of ``location`` are given) and fetch their footers
+        (concurrently, cached): ``(keys, per-file values)``."""
+        from quarry.catalog.filesystems import current_storage, list_locations, read_footers
         self.storage = current_storage()
         locations = list(location) if isinstance(location, (list, tuple)) else [location]
         self.files, keys, values = [], [], []
         remote_files = []
-        for loc in locations:
-            listing = list_location(os.fspath(loc), self.storage)
+        # several locations (a list of paths) are listed at once, as the footers are fetched
+        if listings is None:
+            listings = list_locations([os.fspath(loc) for loc in locations], self.storage)
+        for listing in listings:
             remote_files += listing.files
             paths = [f.uri for f in listing.files]
             self.files += paths
@@ -237,7 +241,7 @@ class ParquetTable(TableProvider):
             else:
                 values += [{}] * len(paths)
         self.file_sizes = {f.uri: f.size for f in remote_files}
-        self._file_meta.update(read_footers(remote_files, self.storage))
+        self._file_meta.update(read_footers(remote_files, self.storage, etags=self.file_etags))
         return keys, values
 
     def __getstate__(self):
@@ -350,6 +354,19 @@ class ParquetTable(TableProvider):
         self._dictionary_columns = frozenset(ok)
         return self._dictionary_columns
 
+    def _check_unchanged(self, path: str, source) -> None:
+        """Refuse reading a remote file rewritten since its footer was read: the planned row groups
+        and column chunks would be the old file's. Its cached footer is dropped, so registering again
+        reads the new one."""
+        from quarry.catalog.filesystems import etag_of, forget_footer
+        planned = getattr(self, "file_etags", {}).get(path)
+        current = etag_of(source) if planned is not None else None
+        if planned is not None and current is not None and current != planned:
+            source.close()
+            forget_footer(path)
+            raise DataError(f"`{path}` changed since the table was planned (its ETag is not the one its "
+                            "footer was read at)", hint="register the table again, or run the query again")
+
     def column_names_in_file(self, path: str) -> dict[str, str | None] | None:
         """``{column: its name in the file at path, or None if absent}``; None: the names are the same."""
         return None
@@ -376,6 +393,7 @@ class ParquetTable(TableProvider):
                     # chunks into one request
                     from quarry.catalog.filesystems import open_input
                     source = open_input(rg.path, self.file_sizes.get(rg.path), self.storage, io)
+                    self._check_unchanged(rg.path, source)
                     pf = pq.ParquetFile(source, metadata=self._file_meta.get(rg.path), pre_buffer=True,
                                         read_dictionary=sorted(dictionary & in_file) or None)
                 else:
@@ -588,13 +606,21 @@ def provider_for(name: str, obj, **options) -> TableProvider:
             provider = iceberg_provider(None, os.fspath(obj), **options)
             provider.name = name
             return provider
-        paths = expand_paths(obj)
+        listings = None
+        if is_remote(obj):
+            # listed once: the listing that tells the format is the one the Parquet table uses
+            from quarry.catalog.filesystems import list_locations
+            locations = list(obj) if isinstance(obj, (list, tuple)) else [obj]
+            listings = list_locations([os.fspath(loc) for loc in locations])
+            paths = [f.uri for listing in listings for f in listing.files]
+        else:
+            paths = expand_paths(obj)
         lowered = [p.lower() for p in paths]
         if all(p.endswith((".csv", ".tsv", ".csv.gz", ".txt", ".tab")) for p in lowered):
             return MemoryTable(name, read_csv_table(obj, **options))
         if all(p.endswith(JSON_SUFFIXES) for p in lowered):
             return MemoryTable(name, read_json_table(obj))
-        return ParquetTable(name, obj, **options)
+        return ParquetTable(name, obj, listings=listings, **options)
     if isinstance(obj, pa.Table):
         return MemoryTable(name, obj)
     if isinstance(obj, pa.RecordBatch):

@@ -118,7 +118,9 @@ class SnapshotTable(ParquetTable):
         if self.storage is not None:
             from quarry.catalog.filesystems import RemoteFile, read_footers
             remote = [RemoteFile(f.path, f.size, f.mtime_ns or 0) for f in missing]
-            self._file_meta.update(read_footers(remote, self.storage))
+            if getattr(self, "file_etags", None) is None:
+                self.file_etags = {}
+            self._file_meta.update(read_footers(remote, self.storage, etags=self.file_etags, immutable=True))
         else:
             import pyarrow.parquet as pq
             for f in missing:

@@ -138,6 +138,7 @@ def serve(session=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, us
             quarry_session._backend_obj = served._backend()      # one worker pool for every session
         quarry_session.sandbox = sandbox
         quarry_session.iceberg_catalogs = served.iceberg_catalogs   # the server's; clients cannot add one
+        quarry_session.secrets = dict(served.secrets)    # the server's object-store secrets, read-only to clients
         role = users.role_of(user) if users else anonymous_role
         quarry_session.command_guard = RoleGuard(user, role, owners, quarry_session.catalog)
         if served.ui_recorder is not None:

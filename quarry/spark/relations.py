@@ -56,6 +56,7 @@ _JOIN_TYPES = {
 # options each reader honours; any other option is refused, never ignored
 _CSV_OPTIONS = {"header", "inferschema", "sep", "delimiter", "encoding", "nullvalue", "path"}
 _PARQUET_OPTIONS = {"path", "mergeschema"}
+_DELTA_OPTIONS = {"path", "versionasof", "timestampasof"}       # Delta's time-travel reader options
 _JSON_OPTIONS = {"path", "multiline"}
 _TEXT_OPTIONS = {"path", "wholetext"}
 
@@ -566,9 +567,23 @@ def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Sc
     """Read ``paths`` in format ``fmt`` into one Arrow table, as ``spark.read.format(fmt)`` does; every
     path passes the session's sandbox first."""
     from quarry.catalog.providers import expand_paths
-    if fmt not in ("parquet", "csv", "json", "text"):
+    if fmt not in ("parquet", "csv", "json", "text", "delta"):
         raise not_supported(f"reading the `{fmt}` format")
     session.check_path_allowed(paths)
+    if fmt == "delta":
+        # spark.read.format("delta").option("versionAsOf", 3).load(path), as Delta Lake's reader takes it
+        _check_options(fmt, options, _DELTA_OPTIONS)
+        if len(paths) != 1:
+            raise not_supported("reading several Delta tables in one load")
+        if "versionasof" in options and "timestampasof" in options:
+            raise SparkError("give versionAsOf or timestampAsOf, not both")
+        version = options.get("versionasof")
+        try:
+            version = int(version) if version is not None else None
+        except ValueError:
+            raise SparkError(f"versionAsOf takes a version number, not `{version}`") from None
+        table = session.read_delta(paths[0], version=version, timestamp=options.get("timestampasof")).to_arrow()
+        return _apply_schema(table, schema) if schema is not None else table
     if fmt == "parquet":
         _check_options(fmt, options, _PARQUET_OPTIONS)
         table = session.read_parquet(paths if len(paths) > 1 else paths[0]).to_arrow()

@@ -134,7 +134,9 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
         try:
             for hidden, view in used.items():
                 session.catalog.register(hidden, view)
-            with redacting(session.sandbox is not None), using_functions(session.functions):
+            # remote paths the statement names are opened with the session's settings and secrets
+            with redacting(session.sandbox is not None), using_functions(session.functions), \
+                    session.using_storage():
                 result = run_command(session, bind_statement(session, node, text))
         except QuarryError as err:
             if err.line is None:

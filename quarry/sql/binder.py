@@ -506,7 +506,8 @@ class Binder:
     def _named_table(self, node: exp.Table, scope: Scope):
         name = node.name
         if node.args.get("db") is not None and node.db.lower() == INFORMATION_SCHEMA:
-            provider = self.catalog.information_schema(name)
+            provider = self.catalog.information_schema(name, self.session.iceberg_catalog_tables
+                                                       if getattr(self.session, "iceberg_catalogs", None) else None)
             return scan_of(provider), provider.name
         if node.args.get("catalog") is not None and node.catalog in getattr(self.session, "iceberg_catalogs", {}):
             # lake.db.orders: a table of a registered Iceberg catalog (as DuckDB names an attached one's)

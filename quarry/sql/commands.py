@@ -310,6 +310,16 @@ class Update(Command):
         return RowCount("UPDATE", result.num_rows)
 
 
+def refuse_storage_setting(session, key: str) -> None:
+    """A server's client may not change how object stores are reached (``s3_endpoint``, the keys, ...):
+    it would point the server's credentials at another endpoint, or reach buckets with its own."""
+    from quarry.catalog.filesystems import S3_SETTINGS
+    if getattr(session, "sandbox", None) is not None and key in S3_SETTINGS:
+        from quarry.errors import AccessDeniedError
+        raise AccessDeniedError(f"changing `{key}` is not allowed in this session",
+                                hint="the server reads object stores with the settings it was started with")
+
+
 @dataclass(frozen=True)
 class SetOption(Command):
     """SET name = value: ``key`` is the configuration key (see :mod:`quarry.sql.settings`), ``value``
@@ -319,6 +329,7 @@ class SetOption(Command):
     value: object
 
     def run(self, session) -> Status:
+        refuse_storage_setting(session, self.key)
         session.set_config(**{self.key: self.value})
         return Status("SET")
 
@@ -371,6 +382,17 @@ class Describe(Command):
 
     def run(self, session) -> QueryPlan:
         return table_query("describe", describe_table(self.schema))
+
+
+@dataclass(frozen=True)
+class DescribeHistory(Command):
+    """DESCRIBE HISTORY of the Delta table at ``path``: its commits, newest first (``version``,
+    ``timestamp``, ``operation``, ``operation_parameters``), as :meth:`quarry.Session.delta_history`."""
+
+    path: str
+
+    def run(self, session) -> QueryPlan:
+        return table_query("history", session.delta_history(self.path))
 
 
 @dataclass(frozen=True)
@@ -452,4 +474,4 @@ def explain_text(session, plan: LogicalPlan, mode: str = "plan") -> str:
 __all__ = ["StatementResult", "QueryPlan", "Status", "RowCount", "ExplainText", "Command", "Query", "Explain",
            "Unchanged", "CreateView", "CreateTable", "CreateTableAs", "CreateExternalTable", "Insert", "Delete",
            "Update", "SetOption", "ResetOption", "Drop",
-           "ShowTables", "Describe", "Copy", "output_schema", "describe_table", "type_name", "explain_text"]
+           "ShowTables", "Describe", "DescribeHistory", "Copy", "output_schema", "describe_table", "type_name", "explain_text"]

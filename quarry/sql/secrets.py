@@ -118,6 +118,9 @@ class DropSecret(Command):
     if_exists: bool = False
 
     def run(self, session) -> Status:
+        if getattr(session, "sandbox", None) is not None:
+            raise AccessDeniedError("DROP SECRET is not allowed in this session",
+                                    hint="the server reads object stores with the credentials it was started with")
         if self.name not in session.secrets:
             if self.if_exists:
                 return Status("DROP SECRET")

@@ -4,7 +4,7 @@ Supported statements: queries (SELECT, set operations, VALUES, WITH), EXPLAIN
 [VERBOSE | ANALYZE], CREATE [OR REPLACE] VIEW, CREATE TABLE ... AS, CREATE
 TABLE t (columns), CREATE TABLE t USING parquet LOCATION 'path', INSERT INTO,
 DELETE and UPDATE (in-memory tables), SET and RESET, DROP TABLE/VIEW [IF EXISTS], SHOW TABLES, DESCRIBE,
-COPY (query) TO 'file'.
+DESCRIBE HISTORY (Delta tables), COPY (query) TO 'file'.
 
 :func:`bind_statement` turns one parsed statement into a command of
 :mod:`quarry.sql.commands` (everything resolved, nothing run); :func:`run_sql` runs
@@ -252,6 +252,26 @@ def run_prepared(session, node: exp.Expression, text: str, parameters=None,
     return _guarded(node, text, lambda n: bind_statement(session, n, text, parameters, batch).run(session))
 
 
+def _describe_history(session, target) -> C.DescribeHistory:
+    """DESCRIBE HISTORY of a Delta table: by path (``'s3://lake/t'``, ``delta."/data/t"``) or by the name
+    of a registered Delta table."""
+    if not isinstance(target, exp.Table) or not isinstance(target.this, exp.Identifier):
+        raise UnsupportedError(f"DESCRIBE HISTORY of `{target.sql()}`", hint="name a Delta table or its path")
+    name = target.name
+    if target.db.lower() == "delta" and not target.catalog:
+        return C.DescribeHistory(name)                 # Spark's delta."path"
+    if target.db or target.catalog:
+        raise UnsupportedError(f"DESCRIBE HISTORY of `{target.sql()}`: only Delta tables have a history here",
+                               hint='name a registered Delta table, or its path as \'path\' or delta."path"')
+    if target.this.quoted and ("/" in name or "\\" in name or "://" in name) and not session.catalog.exists(name):
+        return C.DescribeHistory(name)
+    provider = session.catalog.get(name)
+    if getattr(provider, "kind", None) != "delta":
+        raise UnsupportedError(f"DESCRIBE HISTORY of `{name}`, a {getattr(provider, 'kind', 'table')} table: "
+                               "only Delta tables keep a commit history", hint="DESCRIBE shows its columns")
+    return C.DescribeHistory(provider.location)
+
+
 def _iceberg_catalog_of(session, table: exp.Table) -> str | None:
     """The registered Iceberg catalog a ``catalog.db.table`` name is in, if any."""
     catalog = table.args.get("catalog")
@@ -303,6 +323,8 @@ def bind_statement(session, node: exp.Expression, text: str, parameters=None,
         if what not in ("TABLES", "ALL TABLES"):
             raise UnsupportedError(f"SHOW {what} is not supported", hint="use SHOW TABLES")
         return C.ShowTables()
+    if isinstance(node, exp.Describe) and str(node.args.get("style") or "").upper() == "HISTORY":
+        return _describe_history(session, node.this)
     if isinstance(node, exp.Describe):
         target = node.this
         if isinstance(target, exp.Table) and _iceberg_catalog_of(session, target) is not None:
@@ -425,6 +447,12 @@ def _insert(session, binder: Binder, node: exp.Insert, batch: pa.Table | None = 
     target = node.this
     columns = None
     if isinstance(target, exp.Schema):
+        if any(not isinstance(c, (exp.Identifier, exp.Column)) for c in target.expressions) and \
+                not session.catalog.exists(target.this.name):
+            # INSERT INTO delta_scan('path') / iceberg_scan(...): a table function, not a table
+            raise UnsupportedError(f"INSERT into the table function `{target.this.name}(...)`",
+                                   hint="quarry writes Delta tables with df.write_delta(path, mode='append'); "
+                                        "it does not write Iceberg tables")
         columns = [c.name for c in target.expressions]
         target = target.this
     schema = session.catalog.get(target.name).schema

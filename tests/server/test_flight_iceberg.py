@@ -1,5 +1,5 @@
-"""A Flight SQL server started with an Iceberg catalog (``--iceberg-catalog``): its clients read that
-catalog's tables and nothing else: no other catalog, no table by a path outside ``--data``, and no
+"""A Flight SQL server started with an Iceberg catalog (``--iceberg-catalog``): its clients see that
+catalog's tables in the metadata listings and read them, and nothing else: no other catalog, no table by a path outside ``--data``, and no
 way to register a catalog of their own."""
 
 from __future__ import annotations
@@ -60,3 +60,33 @@ def test_clients_cannot_reach_other_tables(ice_server, lake):
     with pytest.raises(adbc.Error, match="not allowed"):
         query(ice_server, "DETACH lake")
     assert query(ice_server, "SELECT count(*) AS n FROM lake.db.t").to_pylist() == [{"n": 4}]
+
+
+def test_the_catalogs_tables_are_listed_by_get_objects_and_information_schema(ice_server, lake):
+    from pyiceberg.catalog.sql import SqlCatalog
+    from flight_harness import connect
+    catalog = SqlCatalog("lake", uri=lake["uri"], warehouse=f"file://{lake['root']}")
+    expected = sorted(tuple(i) for i in catalog.list_tables("db"))          # what pyiceberg holds: [("db", "t")]
+    arrow_schema = catalog.load_table("db.t").schema().as_arrow()
+    with connect(ice_server) as con:
+        objects = con.adbc_get_objects(depth="all").read_all().to_pylist()
+        by_catalog = {c["catalog_name"]: c["catalog_db_schemas"] for c in objects}
+        assert set(by_catalog) == {"quarry", "lake"}
+        listed = sorted((s["db_schema_name"], t["table_name"]) for s in by_catalog["lake"]
+                        for t in s["db_schema_tables"])
+        assert listed == expected
+        (db,) = by_catalog["lake"]
+        (t,) = db["db_schema_tables"]
+        assert t["table_type"] == "TABLE"
+        assert [c["column_name"] for c in t["table_columns"]] == arrow_schema.names
+        # a catalog filter, and the schema of one table through GetTables(include_schema)
+        only = con.adbc_get_objects(depth="tables", catalog_filter="lake").read_all().to_pylist()
+        assert [c["catalog_name"] for c in only] == ["lake"]
+        schema = con.adbc_get_table_schema("t", catalog_filter="lake", db_schema_filter="db")
+        assert schema.names == arrow_schema.names
+        # quarry serves pyiceberg's large_string as string, as every table's strings
+        assert [f.type for f in schema] == [pa.string() if pa.types.is_large_string(f.type) else f.type
+                                            for f in arrow_schema]
+    rows = query(ice_server, "SELECT table_catalog, table_schema, table_name FROM information_schema.tables "
+                             "WHERE table_catalog = 'lake'").to_pylist()
+    assert [(r["table_schema"], r["table_name"]) for r in rows] == expected

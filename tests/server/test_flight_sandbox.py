@@ -354,3 +354,28 @@ def test_unknown_users_cost_the_same_pbkdf2_work(monkeypatch):
 
     costs = {(u, p): cost(u, p) for u in ("slow", "cheap", "plain", "nobody") for p in ("pw", "wrong")}
     assert set(costs.values()) == {5000}, costs
+
+
+def test_quarry_serve_serves_an_object_store_prefix(s3_server, request, tmp_path_factory, tmp_path):
+    # `quarry serve --data s3://...`: the prefix's files and folders become tables, read with the AWS
+    # environment (AWS_ENDPOINT_URL for a store that is not AWS), and clients reach nothing else
+    import duckdb
+    s3_server.create_bucket("served")
+    fs = s3_server.filesystem()
+    local = tmp_path / "orders.parquet"
+    pq.write_table(pa.table({"o": pa.array(range(50), pa.int64())}), local)
+    for key in ("served/public/orders.parquet", "served/public/events/day=1/part-0.parquet",
+                "served/private/secret.parquet"):
+        with fs.open_output_stream(key) as out:
+            pq.write_table(pa.table({"o": pa.array(range(50), pa.int64())}), out)
+    env = {"AWS_ACCESS_KEY_ID": s3_server.key_id, "AWS_SECRET_ACCESS_KEY": s3_server.secret,
+           "AWS_ENDPOINT_URL": s3_server.url, "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    server = start_server(request, tmp_path_factory, ["--data", "s3://served/public/"], env=env, name="s3served")
+    assert "2 tables" in server.log()
+    expected = duckdb.sql(f"SELECT count(*) AS n, sum(o) AS s FROM '{local}'").fetchall()
+    for table in ("orders", "events", "'s3://served/public/orders.parquet'"):
+        got = query(server, f"SELECT count(*) AS n, sum(o) AS s FROM {table}").to_pylist()
+        assert [(r["n"], r["s"]) for r in got] == expected
+    for sql in ("SELECT * FROM 's3://served/private/secret.parquet'", "SET s3_endpoint = 'http://127.0.0.1:1'"):
+        with pytest.raises(adbc.Error, match="not allowed"):
+            query(server, sql)

@@ -133,16 +133,27 @@ def _catalog_matches(catalog: str | None) -> bool:
     return catalog is None or catalog.lower() == CATALOG
 
 
-def get_catalogs() -> pa.Table:
-    """``CommandGetCatalogs``: the one catalog."""
-    return pa.Table.from_pylist([{"catalog_name": CATALOG}], schema=CATALOGS_SCHEMA)
+def get_catalogs(external=()) -> pa.Table:
+    """``CommandGetCatalogs``: quarry's own catalog, then each Iceberg catalog with a table in ``external``
+    (:class:`quarry.catalog.iceberg.CatalogTable` entries)."""
+    names = [CATALOG] + sorted({t.catalog for t in external} - {CATALOG})
+    return pa.Table.from_pylist([{"catalog_name": n} for n in names], schema=CATALOGS_SCHEMA)
 
 
-def get_db_schemas(catalog: str | None, schema_pattern: str | None) -> pa.Table:
-    """``CommandGetDbSchemas``: ``main``, if the filters let it through."""
+def _named(name: str, wanted: str | None) -> bool:
+    return wanted is None or wanted.lower() == name.lower()
+
+
+def get_db_schemas(catalog: str | None, schema_pattern: str | None, external=()) -> pa.Table:
+    """``CommandGetDbSchemas``: ``main`` and the namespaces of the Iceberg tables in ``external``, if the
+    filters let them through."""
     rows = []
-    if _catalog_matches(catalog) and _matches(like_pattern(schema_pattern), DB_SCHEMA):
+    regex = like_pattern(schema_pattern)
+    if _catalog_matches(catalog) and _matches(regex, DB_SCHEMA):
         rows.append({"catalog_name": CATALOG, "db_schema_name": DB_SCHEMA})
+    for catalog_name, namespace in sorted({(t.catalog, t.namespace) for t in external}):
+        if _named(catalog_name, catalog) and _matches(regex, namespace):
+            rows.append({"catalog_name": catalog_name, "db_schema_name": namespace})
     return pa.Table.from_pylist(rows, schema=DB_SCHEMAS_SCHEMA)
 
 
@@ -150,11 +161,12 @@ def table_type_of(provider) -> str:
     return "VIEW" if provider.kind == "view" else "TABLE"
 
 
-def column_metadata(table_name: str, schema: pa.Schema) -> pa.Schema:
+def column_metadata(table_name: str, schema: pa.Schema, catalog: str = CATALOG,
+                    db_schema: str = DB_SCHEMA) -> pa.Schema:
     """``schema`` with the optional ``ARROW:FLIGHT:SQL:*`` field metadata JDBC tools read."""
     fields = []
     for f in schema:
-        meta = {"ARROW:FLIGHT:SQL:CATALOG_NAME": CATALOG, "ARROW:FLIGHT:SQL:DB_SCHEMA_NAME": DB_SCHEMA,
+        meta = {"ARROW:FLIGHT:SQL:CATALOG_NAME": catalog, "ARROW:FLIGHT:SQL:DB_SCHEMA_NAME": db_schema,
                 "ARROW:FLIGHT:SQL:TABLE_NAME": table_name, "ARROW:FLIGHT:SQL:TYPE_NAME": T.sql_name(f.type),
                 "ARROW:FLIGHT:SQL:IS_AUTO_INCREMENT": "0",
                 "ARROW:FLIGHT:SQL:IS_CASE_SENSITIVE": "1" if T.is_string(f.type) else "0",
@@ -167,13 +179,25 @@ def column_metadata(table_name: str, schema: pa.Schema) -> pa.Schema:
 
 
 def get_tables(catalog_object, catalog: str | None, schema_pattern: str | None, table_pattern: str | None,
-               table_types: list[str], include_schema: bool) -> pa.Table:
-    """``CommandGetTables`` over ``catalog_object`` (a :class:`quarry.catalog.Catalog`)."""
+               table_types: list[str], include_schema: bool, external=()) -> pa.Table:
+    """``CommandGetTables`` over ``catalog_object`` (a :class:`quarry.catalog.Catalog`), then the Iceberg
+    catalogs' tables in ``external`` (:class:`quarry.catalog.iceberg.CatalogTable`; with schemas when
+    ``include_schema``)."""
     schema = TABLES_WITH_SCHEMA_SCHEMA if include_schema else TABLES_SCHEMA
     rows = []
-    if _catalog_matches(catalog) and _matches(like_pattern(schema_pattern), DB_SCHEMA):
-        wanted = {t.upper() for t in table_types}
-        regex = like_pattern(table_pattern)
+    wanted = {t.upper() for t in table_types}
+    regex = like_pattern(table_pattern)
+    schema_regex = like_pattern(schema_pattern)
+    if not wanted or "TABLE" in wanted:
+        for t in external:
+            if _named(t.catalog, catalog) and _matches(schema_regex, t.namespace) and _matches(regex, t.name):
+                row = {"catalog_name": t.catalog, "db_schema_name": t.namespace, "table_name": t.name,
+                       "table_type": "TABLE"}
+                if include_schema:
+                    row["table_schema"] = column_metadata(t.name, t.schema, t.catalog, t.namespace) \
+                        .serialize().to_pybytes()
+                rows.append(row)
+    if _catalog_matches(catalog) and _matches(schema_regex, DB_SCHEMA):
         for provider in catalog_object.providers():
             kind = table_type_of(provider)
             if (wanted and kind not in wanted) or not _matches(regex, provider.name):
@@ -183,7 +207,9 @@ def get_tables(catalog_object, catalog: str | None, schema_pattern: str | None, 
             if include_schema:
                 row["table_schema"] = column_metadata(provider.name, provider.schema).serialize().to_pybytes()
             rows.append(row)
-    rows.sort(key=lambda r: (r["table_name"].lower(), r["table_type"]))
+    # the specification's order: catalog, schema, table name
+    rows.sort(key=lambda r: (r["catalog_name"] != CATALOG, r["catalog_name"], r["db_schema_name"],
+                             r["table_name"].lower(), r["table_type"]))
     return pa.Table.from_pylist(rows, schema=schema)
 
 

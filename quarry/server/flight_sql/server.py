@@ -136,8 +136,13 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
             session._backend_obj = served._backend()       # one pool (or Ray connection) for every request
         session.sandbox = self.sandbox
         session.iceberg_catalogs = served.iceberg_catalogs   # the server's catalogs; clients cannot add one
+        session.secrets = dict(served.secrets)       # the server's object-store secrets (clients cannot change them)
         session.command_guard = RoleGuard(user, self.role_of(user), self.owners, self.catalog)
         return session
+
+    def _iceberg_tables(self, columns: bool = False) -> list:
+        """The tables of the served session's Iceberg catalogs (see :mod:`quarry.catalog.iceberg`)."""
+        return self.served.iceberg_catalog_tables(columns) if self.served.iceberg_catalogs else []
 
     def role_of(self, user: str) -> str:
         """``user``'s role: from the users file, or the anonymous role when authentication is off."""
@@ -312,17 +317,20 @@ class QuarryFlightSqlServer(flight.FlightServerBase):
 
     def _metadata_table(self, command) -> pa.Table:
         kind = name_of(command)
+        # the tables of the Iceberg catalogs the server was started with, listed under their names
         if kind == "CommandGetCatalogs":
-            return metadata.get_catalogs()
+            return metadata.get_catalogs(self._iceberg_tables())
         if kind == "CommandGetDbSchemas":
-            return metadata.get_db_schemas(optional(command, "catalog"), optional(command, "db_schema_filter_pattern"))
+            return metadata.get_db_schemas(optional(command, "catalog"), optional(command, "db_schema_filter_pattern"),
+                                           self._iceberg_tables())
         if kind == "CommandGetTables":
+            external = self._iceberg_tables(columns=command.include_schema)
             # the write lock keeps DDL from changing the catalog while it is listed
             with self.write_lock:
                 return metadata.get_tables(self.catalog, optional(command, "catalog"),
                                            optional(command, "db_schema_filter_pattern"),
                                            optional(command, "table_name_filter_pattern"),
-                                           list(command.table_types), command.include_schema)
+                                           list(command.table_types), command.include_schema, external)
         if kind == "CommandGetTableTypes":
             return metadata.get_table_types()
         if kind == "CommandGetSqlInfo":
