@@ -66,10 +66,12 @@ def _true(value: str | None) -> bool:
 
 class RelationTranslator:
     """Translate the relations of one request for the Spark session ``state``
-    (:class:`quarry.spark.session.SparkSessionState`)."""
+    (:class:`quarry.spark.session.SparkSessionState`). ``use_cache=False`` ignores what ``df.cache()``
+    holds, as Spark's analyzed plans do (``sameSemantics`` of a cached and an uncached frame)."""
 
-    def __init__(self, state):
+    def __init__(self, state, use_cache: bool = True):
         self.state = state
+        self.use_cache = use_cache
         self.session = state.session
         self.by_plan_id: dict[int, DataFrame] = {}
         self.expressions = ExpressionTranslator(self.by_plan_id.get, state.time_zone, ansi=state.ansi)
@@ -78,7 +80,7 @@ class RelationTranslator:
     # -- entry -------------------------------------------------------------------------------
 
     def translate(self, rel: Relation) -> DataFrame:
-        cached = self.state.cached(rel)
+        cached = self.state.cached(rel) if self.use_cache else None
         if cached is not None:
             df = DataFrame.from_arrow(self.session, cached, "cache")
         else:

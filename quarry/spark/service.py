@@ -11,8 +11,9 @@ ExecutePlan        a relation: its schema, then its rows as Arrow IPC batches (w
 ReattachExecute    the responses of a running or finished operation after the last one seen
 ReleaseExecute     drops responses the client has (``release_until``) or the operation
 AnalyzePlan        schema, explain, tree_string, is_local, is_streaming, input_files,
-                   spark_version, ddl_parse, persist / unpersist / get_storage_level; the
-                   others are refused
+                   spark_version, ddl_parse, same_semantics / semantic_hash (the plans'
+                   canonical forms, :mod:`quarry.logical.canonical`), persist / unpersist /
+                   get_storage_level; the others (json_to_ddl) are refused
 Config             set, get, get_with_default, get_option, get_all, unset, is_modifiable
 Interrupt          all of the session's operations, those with a tag, or one by id
 ReleaseSession     cancels what runs and forgets the session
@@ -357,6 +358,16 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             elif kind == "unpersist":
                 state.unpersist(request.unpersist.relation)
                 response.unpersist.SetInParent()
+            elif kind == "same_semantics":
+                from quarry.logical.canonical import same_semantics
+                analyzed = RelationTranslator(state, use_cache=False).translate
+                r = request.same_semantics
+                response.same_semantics.result = same_semantics(analyzed(r.target_plan.root).logical_plan,
+                                                                analyzed(r.other_plan.root).logical_plan)
+            elif kind == "semantic_hash":
+                from quarry.logical.canonical import semantic_hash
+                analyzed = RelationTranslator(state, use_cache=False).translate
+                response.semantic_hash.result = semantic_hash(analyzed(request.semantic_hash.plan.root).logical_plan)
             elif kind == "get_storage_level":
                 cached = state.is_cached(request.get_storage_level.relation)
                 level = response.get_storage_level.storage_level
