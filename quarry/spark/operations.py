@@ -17,6 +17,8 @@ from __future__ import annotations
 import threading
 import uuid
 
+import grpc
+
 from quarry.spark.errors import SparkError
 
 __all__ = ["Operation", "AHEAD"]
@@ -59,8 +61,9 @@ class Operation:
                     self._responses.append((response.response_id, response))
                     self._cond.notify_all()
             if self.interrupted and self._error is None:
+                # the status a cancelled query reports (quarry.spark.errors), whichever side saw it first
                 self._error = SparkError("the operation was interrupted", error_class="OPERATION_CANCELED",
-                                         exception="SparkException")
+                                         exception="SparkException", code=grpc.StatusCode.CANCELLED)
         except BaseException as err:          # reported to the readers, as the client's exception
             self._error = err
         finally:
