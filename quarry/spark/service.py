@@ -345,7 +345,8 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             elif kind == "is_streaming":
                 response.is_streaming.is_streaming = False
             elif kind == "input_files":
-                response.input_files.files.extend(_input_files(translate(request.input_files.plan.root)))
+                root = request.input_files.plan.root
+                response.input_files.files.extend(_input_files(translate(root), root))
             elif kind == "spark_version":
                 response.spark_version.version = _client_version()
             elif kind == "ddl_parse":
@@ -535,35 +536,54 @@ def _pieces(batch: pa.RecordBatch):
 
 
 def tree_string(schema: pa.Schema, level: int | None = None) -> str:
-    """``printSchema()`` text: ``root`` then `` |-- name: type (nullable = true)`` per column, nested
-    fields indented (down to ``level`` levels)."""
+    """``printSchema()`` text as Spark writes it: ``root``, then `` |-- name: type (nullable = true)`` per
+    column with Spark's type names (``integer``, ``long``, ``decimal(10,2)``, ``struct``), nested fields,
+    array elements (``containsNull``) and map keys and values (``valueContainsNull``) indented, down to
+    ``level`` levels (all of them when ``level`` is None or not positive)."""
     lines = ["root"]
 
-    def add(name: str, t: pa.DataType, nullable: bool, depth: int):
-        if level is not None and depth > level:
-            return
+    def type_name(t: pa.DataType) -> str:
         dt = from_arrow(t)
-        shown = simple_string(dt)
         kind = dt.WhichOneof("kind")
-        if kind in ("struct", "array", "map"):
-            shown = kind
-        lines.append(f"{' |   ' * (depth - 1)} |-- {name}: {shown} (nullable = {str(nullable).lower()})")
+        if kind in ("decimal", "char", "var_char", "day_time_interval", "year_month_interval"):
+            return simple_string(dt)
+        return {"null": "void", "calendar_interval": "interval"}.get(kind, kind)
+
+    # ``depth`` is how many levels may still be shown (Spark's maxDepth): each struct, array or map
+    # entered takes one, so a struct's fields and an array's element are one level below their column
+    def field(name: str, t: pa.DataType, nullable: bool, prefix: str, depth: float):
+        if depth > 0:
+            lines.append(f"{prefix}-- {name}: {type_name(t)} (nullable = {str(nullable).lower()})")
+            nested(t, prefix + "    |", depth - 1)
+
+    def nested(t: pa.DataType, prefix: str, depth: float):
+        if depth <= 0:
+            return
         if pa.types.is_struct(t):
             for i in range(t.num_fields):
-                f = t.field(i)
-                add(f.name, f.type, f.nullable, depth + 1)
-        elif pa.types.is_list(t):
-            add("element", t.value_type, t.value_field.nullable, depth + 1)
+                field(t.field(i).name, t.field(i).type, t.field(i).nullable, prefix, depth)
+        elif pa.types.is_list(t) or pa.types.is_large_list(t):
+            lines.append(f"{prefix}-- element: {type_name(t.value_type)} "
+                         f"(containsNull = {str(t.value_field.nullable).lower()})")
+            nested(t.value_type, prefix + "    |", depth - 1)
         elif pa.types.is_map(t):
-            add("key", t.key_type, False, depth + 1)
-            add("value", t.item_type, t.item_field.nullable, depth + 1)
+            lines.append(f"{prefix}-- key: {type_name(t.key_type)}")
+            nested(t.key_type, prefix + "    |", depth - 1)
+            lines.append(f"{prefix}-- value: {type_name(t.item_type)} "
+                         f"(valueContainsNull = {str(t.item_field.nullable).lower()})")
+            nested(t.item_type, prefix + "    |", depth - 1)
 
     for f in schema:
-        add(f.name, f.type, f.nullable, 1)
+        field(f.name, f.type, f.nullable, " |", level if level is not None and level > 0 else float("inf"))
     return "\n".join(lines) + "\n"
 
 
-def _input_files(df) -> list[str]:
+def _input_files(df, rel) -> list[str]:
+    """The files ``df.inputFiles()`` names: those of the tables its plan scans, and those of the
+    ``spark.read`` sources in the relation ``rel`` (read whole into memory, they leave no scan behind)."""
+    import os
+    from quarry.catalog.filesystems import is_remote
+    from quarry.catalog.providers import expand_paths
     from quarry.logical.plan import Scan
     files: list[str] = []
 
@@ -573,5 +593,16 @@ def _input_files(df) -> list[str]:
         for child in plan.children():
             walk(child)
     walk(df.logical_plan)
-    return sorted(set(files))
 
+    def reads(message):
+        if isinstance(message, relations_pb2.Read) and message.HasField("data_source"):
+            source = message.data_source
+            paths = list(source.paths) or [v for k, v in source.options.items() if k.lower() == "path"]
+            files.extend(expand_paths(paths))
+        for field, value in message.ListFields():
+            if field.message_type is None or (field.is_repeated and field.message_type.GetOptions().map_entry):
+                continue
+            for item in (value if field.is_repeated else [value]):
+                reads(item)
+    reads(rel)
+    return sorted({f if is_remote(f) else os.path.abspath(f) for f in files})
