@@ -1,0 +1,154 @@
+"""Relations #15 lists that had no test of their own, and what quarry refuses, each refused by name.
+
+Answers are DuckDB's over the same rows or written by hand from Spark's documentation; a refusal
+must be PySpark's ``UnsupportedOperationException`` with quarry's ``Not supported: <what>``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.errors import ParseException, UnsupportedOperationException
+from pyspark.sql import Row, Window
+from pyspark.sql import functions as F
+
+PAIRS = [(1, "a"), (2, "b"), (2, "b"), (2, "b"), (3, None), (None, "d")]
+OTHER = [(2, "b"), (2, "b"), (3, None), (4, "e")]
+
+
+def _sorted(rows):
+    return sorted((tuple(r) for r in rows), key=lambda t: tuple((v is None, v) for v in t))
+
+
+@pytest.fixture(scope="module")
+def frames(spark):
+    return (spark.createDataFrame(PAIRS, "k int, v string"), spark.createDataFrame(OTHER, "k int, v string"))
+
+
+@pytest.fixture
+def duck_pairs(duckdb_con):
+    for name, data in (("a", PAIRS), ("b", OTHER)):
+        duckdb_con.execute(f"CREATE TABLE {name} (k INTEGER, v VARCHAR)")
+        duckdb_con.executemany(f"INSERT INTO {name} VALUES (?, ?)", data)
+    return duckdb_con
+
+
+# -- set operations with duplicates and NULLs, against DuckDB ---------------------------------------
+
+
+@pytest.mark.parametrize("method, sql", [
+    ("intersectAll", "SELECT * FROM a INTERSECT ALL SELECT * FROM b"),
+    ("intersect", "SELECT * FROM a INTERSECT SELECT * FROM b"),
+    ("exceptAll", "SELECT * FROM a EXCEPT ALL SELECT * FROM b"),
+    ("subtract", "SELECT * FROM a EXCEPT SELECT * FROM b"),
+    ("unionAll", "SELECT * FROM a UNION ALL SELECT * FROM b"),
+])
+def test_set_operations_match_duckdb(frames, duck_pairs, method, sql):
+    a, b = frames
+    assert _sorted(getattr(a, method)(b).collect()) == _sorted(duck_pairs.execute(sql).fetchall())
+
+
+def test_union_then_distinct_matches_duckdb(frames, duck_pairs):
+    a, b = frames
+    expected = duck_pairs.execute("SELECT * FROM a UNION SELECT * FROM b").fetchall()
+    assert _sorted(a.union(b).distinct().collect()) == _sorted(expected)
+
+
+def test_drop_duplicates_with_a_subset_keeps_one_row_per_key(frames, duck_pairs):
+    a, _ = frames
+    out = a.dropDuplicates(["k"]).select("k").collect()
+    assert _sorted(out) == _sorted(duck_pairs.execute("SELECT DISTINCT k FROM a").fetchall())
+
+
+# -- WithColumns, WithColumnsRenamed, LocalRelation without a schema, Hint, Tail -------------------------
+
+
+def test_with_columns_and_with_columns_renamed(frames):
+    a, _ = frames
+    out = a.withColumns({"k2": F.col("k") * 2, "tag": F.lit("t")}).withColumnsRenamed({"k": "key", "v": "value"})
+    assert out.columns == ["key", "value", "k2", "tag"]
+    first = out.filter("key = 1").collect()
+    assert [tuple(r) for r in first] == [(1, "a", 2, "t")]
+    # withColumns replaces a column that exists, in its place
+    assert a.withColumns({"k": F.col("k") + 10}).columns == ["k", "v"]
+    assert sorted(r.k for r in a.withColumns({"k": F.col("k") + 10}).collect() if r.k is not None) == \
+        [11, 12, 12, 12, 13]
+
+
+def test_create_dataframe_without_a_schema(spark):
+    # Spark names tuple columns _1, _2, ... and infers long for Python ints, string for str
+    tuples = spark.createDataFrame([(1, "a"), (2, None)])
+    assert tuples.columns == ["_1", "_2"]
+    assert [f.dataType.simpleString() for f in tuples.schema.fields] == ["bigint", "string"]
+    assert [tuple(r) for r in tuples.orderBy("_1").collect()] == [(1, "a"), (2, None)]
+    rows = spark.createDataFrame([Row(name="x", n=1.5), Row(name="y", n=None)])
+    assert rows.columns == ["name", "n"]
+    assert [f.dataType.simpleString() for f in rows.schema.fields] == ["string", "double"]
+    dicts = spark.createDataFrame([{"a": 1, "b": True}, {"a": 2, "b": False}])
+    assert sorted(dicts.columns) == ["a", "b"]
+    assert sorted(r.a for r in dicts.filter("b").collect()) == [1]
+
+
+def test_hints_are_accepted_and_change_nothing(spark):
+    n, r = spark.table("nation"), spark.table("region")
+    plain = n.join(r, n.n_regionkey == r.r_regionkey).count()
+    assert n.join(r.hint("broadcast"), n.n_regionkey == r.r_regionkey).count() == plain == 25
+    assert n.hint("coalesce", 3).count() == 25
+
+
+def test_tail_and_sort_within_partitions(spark):
+    df = spark.range(10)
+    assert [r.id for r in df.orderBy("id").tail(3)] == [7, 8, 9]
+    assert sorted(r.id for r in df.sortWithinPartitions(F.desc("id")).collect()) == list(range(10))
+
+
+def test_a_syntax_error_is_parse_syntax_error(spark):
+    with pytest.raises(ParseException) as err:
+        spark.sql("SELECT FROM WHERE").collect()
+    assert err.value.getCondition() == "PARSE_SYNTAX_ERROR"
+
+
+# -- what is refused, by name ------------------------------------------------------------------------
+
+
+def test_apply_in_pandas_with_state_is_refused_by_name(frames):
+    from pyspark.sql.streaming.state import GroupStateTimeout
+    a, _ = frames
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the relation `apply_in_pandas_with_state`"):
+        a.groupBy("k").applyInPandasWithState(lambda key, pdfs, state: pdfs, "k int", "k int", "Append",
+                                              GroupStateTimeout.NoTimeout).collect()
+
+
+def test_python_udtfs_are_refused_by_name(spark):
+    from pyspark.sql.functions import udtf
+
+    @udtf(returnType="x: int")
+    class Numbers:
+        def eval(self, n: int):
+            for i in range(n):
+                yield (i,)
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the relation "
+                                                            "`common_inline_user_defined_table_function`"):
+        Numbers(F.lit(3)).collect()
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the command `register_table_function`"):
+        spark.udtf.register("numbers", Numbers)
+
+
+def test_streaming_is_refused_by_name(spark, tmp_path):
+    with pytest.raises(UnsupportedOperationException, match="Not supported: streaming reads"):
+        spark.readStream.format("rate").load().collect()
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the command `write_stream_operation_start`"):
+        spark.readStream.format("rate").load().writeStream.format("console").start()
+
+
+def test_ml_is_refused_by_name(frames):
+    from pyspark.ml.feature import VectorAssembler
+    a, _ = frames
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the relation `ml_relation`"):
+        VectorAssembler(inputCols=["k"], outputCol="features").transform(a).collect()
+
+
+def test_range_frames_with_offsets_are_refused_by_name(frames):
+    a, _ = frames
+    w = Window.orderBy("k").rangeBetween(-1, 0)
+    with pytest.raises(UnsupportedOperationException, match="Not supported: RANGE frames with offsets"):
+        a.select(F.sum("k").over(w)).collect()
