@@ -4,7 +4,7 @@
 RPC                what quarry does
 =================  ==========================================================================
 ExecutePlan        a relation: its schema, then its rows as Arrow IPC batches (with row counts
-                   and start offsets), then ``result_complete``; a command (``spark.sql``,
+                   and start offsets), its operators' metrics, then ``result_complete``; a command (``spark.sql``,
                    temp and global temp views, writes, ``writeTo``, checkpoints): its result,
                    then ``result_complete``. Always run as a
                    reattachable :class:`~quarry.spark.operations.Operation`.
@@ -193,8 +193,10 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         holder["plan"] = plan
         sent = 0
         slot = self.admission.slot(lambda: op.interrupted) if self.admission is not None else _NoSlot()
+        session = state.session
+        physical = session.physical_plan(session.optimize(plan))
         with slot:
-            for batch in state.session.run_batches(plan):
+            for batch in session.execute_stream(physical, origin=plan):
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema) \
                     if batch.schema != schema else batch
                 for piece in _pieces(batch):
@@ -203,6 +205,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         if sent == 0:
             # no rows: one empty batch, so the client still learns the column types
             yield self._arrow(state, op, pa.RecordBatch.from_pylist([], schema=schema), 0)
+        yield self._response(state, op, metrics=plan_metrics(physical))
 
     def _arrow(self, state, op, batch: pa.RecordBatch, offset: int):
         sink = pa.BufferOutputStream()
@@ -576,6 +579,42 @@ def tree_string(schema: pa.Schema, level: int | None = None) -> str:
     for f in schema:
         field(f.name, f.type, f.nullable, " |", level if level is not None and level > 0 else float("inf"))
     return "\n".join(lines) + "\n"
+
+
+def plan_metrics(physical) -> base_pb2.ExecutePlanResponse.Metrics:
+    """What running ``physical`` measured, per operator, as Spark reports a plan's metrics after its rows
+    (``df.executionInfo.metrics``): ``numOutputRows``, ``numOutputBatches``, ``time`` (the operator's own,
+    ms) and each operator's own counters (spill, peaks). Operators are numbered in a walk from the root,
+    ``parent`` -1 for the root; run in stages, each stage's operators, a stage's root under the root of
+    the stage that reads it."""
+    out = base_pb2.ExecutePlanResponse.Metrics()
+    graph = getattr(physical, "stage_graph", None)
+    trees = [(stage.id, stage.root) for stage in reversed(graph.stages)] if graph is not None else [(None, physical)]
+    consumer = {i: stage.id for stage in graph.stages for i in stage.inputs} if graph is not None else {}
+    root_ids: dict = {}
+
+    def add(node, parent: int) -> None:
+        number = len(out.metrics)
+        m = out.metrics.add(name=node.name, plan_id=number, parent=parent)
+        own = {"numOutputRows": ("rows", "sum"), "numOutputBatches": ("batches", "sum")}
+        for spark_name, (key, kind) in own.items():
+            m.execution_metrics[spark_name].CopyFrom(
+                base_pb2.ExecutePlanResponse.Metrics.MetricValue(name=spark_name, value=int(node.metrics.get(key, 0)),
+                                                                 metric_type=kind))
+        m.execution_metrics["time"].CopyFrom(base_pb2.ExecutePlanResponse.Metrics.MetricValue(
+            name="time", value=int(node.exclusive_time() * 1000), metric_type="timing"))
+        for key, value in node.metrics.items():
+            if key not in ("rows", "batches", "time"):
+                m.execution_metrics[key].CopyFrom(base_pb2.ExecutePlanResponse.Metrics.MetricValue(
+                    name=key, value=int(value), metric_type="max" if key.startswith("peak_") else "sum"))
+        for child in node.children:
+            add(child, number)
+
+    for stage_id, root in trees:
+        parent = root_ids.get(consumer.get(stage_id), -1)
+        root_ids[stage_id] = len(out.metrics)
+        add(root, parent)
+    return out
 
 
 def _input_files(df, rel) -> list[str]:

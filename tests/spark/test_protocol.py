@@ -62,6 +62,26 @@ def test_execute_plan_sends_schema_batches_with_counts_and_completes(spark, stub
     stub.ReleaseSession(base_pb2.ReleaseSessionRequest(session_id=sid, user_context=_user()))
 
 
+def test_execute_plan_reports_each_operators_metrics(spark, stub):
+    # ids 0..99 divisible by 3: 34 rows; id % 5 of those: 5 groups
+    df = spark.range(100).filter("id % 3 = 0").selectExpr("id % 5 AS k").groupBy("k").count()
+    request = base_pb2.ExecutePlanRequest(session_id=spark.client._session_id, plan=_plan(df))
+    request.user_context.user_id = spark.client._user_id or "anonymous"
+    responses = list(stub.ExecutePlan(request))
+    metrics = [r.metrics for r in responses if r.HasField("metrics")]
+    assert len(metrics) == 1 and responses[-1].HasField("result_complete")
+    nodes = {m.plan_id: m for m in metrics[0].metrics}
+    roots = [m for m in nodes.values() if m.parent == -1]
+    assert len(roots) == 1 and roots[0].execution_metrics["numOutputRows"].value == 5
+    assert all(m.parent in nodes for m in nodes.values() if m.parent != -1)
+    rows_of = {m.name: m.execution_metrics["numOutputRows"].value for m in nodes.values()}
+    assert rows_of["Filter"] == 34
+    assert all(m.execution_metrics["numOutputRows"].metric_type == "sum" for m in nodes.values())
+    # and PySpark hands them to the program
+    assert len(df.collect()) == 5
+    assert "Filter(numOutputRows: 34 (sum))" in df.executionInfo.metrics.toText()
+
+
 def test_a_broken_stream_is_reattached_after_the_last_response_seen(spark, stub):
     sid, op = str(uuid.uuid4()), str(uuid.uuid4())
     option = base_pb2.ExecutePlanRequest.RequestOption(
