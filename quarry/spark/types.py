@@ -164,8 +164,18 @@ _DDL_TYPES = {
 }
 
 
+_DAY_TIME_UNITS = {"DAY", "HOUR", "MINUTE", "SECOND"}
+
+
 def _ddl_type(node: exp.DataType, time_zone: str) -> pa.DataType:
     t = node.this
+    if isinstance(t, exp.Interval):
+        # INTERVAL DAY [TO SECOND], HOUR TO MINUTE, ...: Spark's DayTimeIntervalType, microseconds
+        unit = t.args.get("unit")
+        units = [unit.this.name, unit.expression.name] if isinstance(unit, exp.IntervalSpan) else [unit.name]
+        if all(u.upper() in _DAY_TIME_UNITS for u in units):
+            return pa.duration("us")
+        raise not_supported(f"the type `{node.sql(dialect='spark')}` (year-month intervals)")
     if t in _DDL_TYPES:
         return _DDL_TYPES[t]
     if t in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPLTZ, exp.DataType.Type.TIMESTAMPTZ):

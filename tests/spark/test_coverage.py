@@ -107,6 +107,21 @@ def test_a_syntax_error_is_parse_syntax_error(spark):
     assert err.value.getCondition() == "PARSE_SYNTAX_ERROR"
 
 
+def test_day_time_intervals_travel_as_spark_types_them(spark):
+    import datetime
+    from pyspark.sql.types import DayTimeIntervalType
+    values = [(1, datetime.timedelta(days=1, seconds=5)), (2, None), (3, datetime.timedelta(microseconds=-7))]
+    df = spark.createDataFrame(values, "k int, d interval day to second")
+    # Spark's DayTimeIntervalType(DAY, SECOND) is (0, 3); any day-time field range is that type's values
+    assert df.schema["d"].dataType == DayTimeIntervalType(0, 3)
+    assert [tuple(r) for r in df.orderBy("k").collect()] == values
+    assert [r.k for r in df.orderBy("d").collect()] == [2, 3, 1]          # NULL first ascending
+    assert spark.createDataFrame([(datetime.timedelta(hours=3),)], "d interval hour to minute").collect()[0].d == \
+        datetime.timedelta(hours=3)
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the type `INTERVAL YEAR TO MONTH`"):
+        spark.createDataFrame([(1,)], "d interval year to month").collect()
+
+
 # -- what is refused, by name ------------------------------------------------------------------------
 
 
