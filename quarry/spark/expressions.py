@@ -249,13 +249,19 @@ class ExpressionTranslator:
         if kind == "double":
             return float(literal.double), pa.float64()
         if kind == "decimal":
+            # Spark's rule: the value's own precision and scale, each raised to the one the message
+            # states (PySpark states decimal(10,0) for every Decimal: lit(Decimal("12.345")) is
+            # decimal(10,3), not a rounded 12)
             value = decimal.Decimal(literal.decimal.value)
             exponent = value.as_tuple().exponent
-            scale = literal.decimal.scale if literal.decimal.HasField("scale") else max(0, -exponent)
             digits = len(value.as_tuple().digits)
-            precision = literal.decimal.precision if literal.decimal.HasField("precision") else \
-                max(digits, scale, 1)
-            return value, pa.decimal128(min(precision, 38), scale)
+            scale = max(0, -exponent)
+            precision = digits + exponent if exponent > 0 else digits
+            if literal.decimal.HasField("precision"):
+                precision = max(precision, literal.decimal.precision)
+            if literal.decimal.HasField("scale"):
+                scale = max(scale, literal.decimal.scale)
+            return value, pa.decimal128(min(max(precision, scale, 1), 38), scale)
         if kind == "string":
             return literal.string, pa.string()
         if kind == "binary":

@@ -122,6 +122,35 @@ def test_day_time_intervals_travel_as_spark_types_them(spark):
         spark.createDataFrame([(1,)], "d interval year to month").collect()
 
 
+@pytest.mark.parametrize("text, precision, scale", [
+    ("12.345", 10, 3), ("1E+3", 10, 0), ("0.001", 10, 3), ("-7", 10, 0), ("123456789012.5", 13, 1)])
+def test_decimal_literals_keep_their_digits(spark, text, precision, scale):
+    # PySpark sends every Decimal as decimal(10,0); Spark's server raises each of precision and scale to
+    # the value's own, so the literal is never rounded
+    import decimal
+    from pyspark.sql.types import DecimalType
+    df = spark.range(1).select(F.lit(decimal.Decimal(text)).alias("x"))
+    assert df.schema["x"].dataType == DecimalType(precision, scale)
+    assert df.collect()[0].x == decimal.Decimal(text)
+
+
+def test_literals_of_each_type(spark):
+    import datetime
+    import decimal
+    import numpy as np
+    values = [True, 7, 2 ** 40, 1.5, np.float32(2.5), np.int8(3), np.int16(300), "hé", b"\x00\x01",
+              datetime.date(2024, 2, 29), datetime.datetime(2024, 2, 29, 13, 14, 15, 123456), None, [1, 2, None],
+              [[1], [2, 3]], decimal.Decimal("2.50")]
+    out = spark.range(1).select(*[F.lit(v).alias(f"c{i}") for i, v in enumerate(values)])
+    # PySpark's own inference: int -> int (long past 32 bits), float -> double, numpy widths kept
+    # (the timestamp's type is left out: Spark's is `timestamp`, quarry's `timestamp_ntz`, a known difference)
+    types = [f.dataType.simpleString() for f in out.schema.fields]
+    assert types[:10] + types[11:] == [
+        "boolean", "int", "bigint", "double", "float", "tinyint", "smallint", "string", "binary", "date",
+        "void", "array<int>", "array<array<int>>", "decimal(10,2)"]
+    assert list(out.collect()[0]) == values            # the session zone is UTC: the same wall time
+
+
 # -- what is refused, by name ------------------------------------------------------------------------
 
 
