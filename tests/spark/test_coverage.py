@@ -151,6 +151,17 @@ def test_literals_of_each_type(spark):
     assert list(out.collect()[0]) == values            # the session zone is UTC: the same wall time
 
 
+def test_parquet_files_with_different_columns_are_merged(spark, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"a": [1]}), tmp_path / "p1.parquet")
+    pq.write_table(pa.table({"a": [2], "b": ["x"]}), tmp_path / "p2.parquet")
+    # Spark with mergeSchema=true: the union of the columns, NULL where a file lacks one
+    df = spark.read.option("mergeSchema", "true").parquet(str(tmp_path))
+    assert df.columns == ["a", "b"]
+    assert _sorted(df.collect()) == [(1, None), (2, "x")]
+
+
 # -- what is refused, by name ------------------------------------------------------------------------
 
 
@@ -189,6 +200,17 @@ def test_ml_is_refused_by_name(frames):
     a, _ = frames
     with pytest.raises(UnsupportedOperationException, match="Not supported: the relation `ml_relation`"):
         VectorAssembler(inputCols=["k"], outputCol="features").transform(a).collect()
+
+
+def test_reader_options_quarry_does_not_honour_are_refused_by_name(spark, tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("a\n1\n")
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the csv option `quote`"):
+        spark.read.option("quote", "'").csv(str(path)).collect()
+    with pytest.raises(UnsupportedOperationException, match="Not supported: multiLine JSON"):
+        spark.read.option("multiLine", True).json(str(path)).collect()
+    with pytest.raises(UnsupportedOperationException, match="Not supported: reading the `orc` format"):
+        spark.read.orc(str(path)).collect()
 
 
 def test_range_frames_with_offsets_are_refused_by_name(frames):
