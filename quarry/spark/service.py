@@ -10,7 +10,7 @@ ExecutePlan        a relation: its schema, then its rows as Arrow IPC batches (w
                    reattachable :class:`~quarry.spark.operations.Operation`.
 ReattachExecute    the responses of a running or finished operation after the last one seen
 ReleaseExecute     drops responses the client has (``release_until``) or the operation
-AnalyzePlan        schema, explain, tree_string, is_local, is_streaming, input_files,
+AnalyzePlan        schema, explain (all modes but codegen), tree_string, is_local, is_streaming, input_files,
                    spark_version, ddl_parse, same_semantics / semantic_hash (the plans'
                    canonical forms, :mod:`quarry.logical.canonical`), persist / unpersist /
                    get_storage_level; the others (json_to_ddl) are refused
@@ -338,7 +338,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
                 root = request.schema.plan.root
                 response.schema.schema.CopyFrom(with_metadata(schema_from_arrow(translate(root).schema), root))
             elif kind == "explain":
-                response.explain.explain_string = self._explain(translate(request.explain.plan.root),
+                response.explain.explain_string = self._explain(state.session, translate(request.explain.plan.root),
                                                                 request.explain.explain_mode)
             elif kind == "tree_string":
                 level = request.tree_string.level if request.tree_string.HasField("level") else None
@@ -385,12 +385,25 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             context.abort_with_status(to_status(err))
 
     @staticmethod
-    def _explain(df, mode: int) -> str:
+    def _explain(session, df, mode: int) -> str:
         modes = base_pb2.AnalyzePlanRequest.Explain.ExplainMode
         if mode == modes.EXPLAIN_MODE_EXTENDED:
             return df.explain_string("logical").rstrip("\n") + "\n\n" + df.explain_string("plan").rstrip("\n") + "\n"
-        if mode in (modes.EXPLAIN_MODE_CODEGEN, modes.EXPLAIN_MODE_COST):
-            raise not_supported(f"explain mode {modes.Name(mode).removeprefix('EXPLAIN_MODE_').lower()}")
+        if mode == modes.EXPLAIN_MODE_COST:
+            # Spark's cost mode: the optimized logical plan with each node's statistics, then the physical plan
+            from quarry.logical.statistics import estimate_rows
+            optimized = session.optimize(df.logical_plan)
+            lines = []
+
+            def add(node, depth):
+                lines.append(f"{'  ' * depth}{node.describe()}, Statistics(rowCount={int(estimate_rows(node))})")
+                for child in node.children():
+                    add(child, depth + 1)
+            add(optimized, 0)
+            return ("== Optimized Logical Plan ==\n" + "\n".join(lines) + "\n\n== Physical Plan ==\n"
+                    + session.physical_plan(optimized).pretty() + "\n")
+        if mode == modes.EXPLAIN_MODE_CODEGEN:
+            raise not_supported("explain mode codegen (quarry generates no code: its operators run Arrow kernels)")
         return df.explain_string("plan").rstrip("\n") + "\n"      # quarry's own sections and headers
 
     # -- Config ----------------------------------------------------------------------------------

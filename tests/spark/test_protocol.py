@@ -249,9 +249,15 @@ def test_explain_modes(spark, capsys):
     formatted = capsys.readouterr().out
     assert "== Physical Plan ==" in simple and "== Physical Plan ==" in formatted
     assert "== Logical Plan ==" in extended and "== Physical Plan ==" in extended
-    for mode in ("codegen", "cost"):
-        with pytest.raises(PySparkException, match=f"Not supported: explain mode {mode}"):
-            df.explain(mode)
+    with pytest.raises(PySparkException, match="Not supported: explain mode codegen"):
+        df.explain("codegen")
+    # cost: each node of the optimized plan with its row count (nation has 25 rows, region 5)
+    spark.table("region").explain("cost")
+    cost = capsys.readouterr().out
+    assert cost.startswith("== Optimized Logical Plan ==\n") and "== Physical Plan ==" in cost
+    assert "Statistics(rowCount=5)" in cost.split("== Physical Plan ==")[0]
+    df.explain("cost")
+    assert all("Statistics(rowCount=" in line for line in capsys.readouterr().out.split("\n\n")[0].splitlines()[1:])
 
 
 def test_is_local_input_files_and_version(spark, tmp_path):
