@@ -13,7 +13,8 @@ ReleaseExecute     drops responses the client has (``release_until``) or the ope
 AnalyzePlan        schema, explain (all modes but codegen), tree_string, is_local, is_streaming, input_files,
                    spark_version, ddl_parse, same_semantics / semantic_hash (the plans'
                    canonical forms, :mod:`quarry.logical.canonical`), persist / unpersist /
-                   get_storage_level; the others (json_to_ddl) are refused
+                   get_storage_level,
+                   json_to_ddl (``StructType.toDDL()``)
 Config             set, get, get_with_default, get_option, get_all, unset, is_modifiable
 Interrupt          all of the session's operations, those with a tag, or one by id
 ReleaseSession     cancels what runs and forgets the session
@@ -355,6 +356,9 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             elif kind == "ddl_parse":
                 t = parse_ddl(request.ddl_parse.ddl_string, state.time_zone)
                 response.ddl_parse.parsed.CopyFrom(from_arrow(t))
+            elif kind == "json_to_ddl":
+                from quarry.spark.types import json_to_ddl
+                response.json_to_ddl.ddl_string = json_to_ddl(request.json_to_ddl.json_string)
             elif kind == "persist":
                 rel = request.persist.relation
                 state.persist(rel, translate(rel).to_arrow())

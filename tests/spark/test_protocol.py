@@ -342,3 +342,19 @@ def test_fetch_error_details_answers_with_nothing_more(spark, stub):
     request.user_context.user_id = spark.client._user_id or "anonymous"
     response = stub.FetchErrorDetails(request)
     assert response.session_id == spark.client._session_id and len(response.errors) == 0
+
+
+def test_json_to_ddl_is_struct_type_to_ddl(spark):
+    from pyspark.sql.types import (ArrayType, DecimalType, IntegerType, LongType, MapType, StringType, StructField,
+                                   StructType, TimestampType)
+    schema = StructType([
+        StructField("a", IntegerType()),
+        StructField("b", ArrayType(StringType()), False),
+        StructField("c", MapType(StringType(), DecimalType(10, 2))),
+        StructField("d e", StructType([StructField("x", LongType(), False), StructField("y", TimestampType())])),
+        StructField("n", StringType(), metadata={"comment": "it's"}),
+    ])
+    # Spark's StructType.toDDL: fields joined by ",", DataType.sql names, names quoted only when needed,
+    # NOT NULL and COMMENT '...' (with \ and ' escaped) after the type
+    assert schema.toDDL() == ("a INT,b ARRAY<STRING> NOT NULL,c MAP<STRING, DECIMAL(10,2)>,"
+                              "`d e` STRUCT<x: BIGINT NOT NULL, y: TIMESTAMP>,n STRING COMMENT 'it\\'s'")
