@@ -122,6 +122,15 @@ class Operation:
     def done(self) -> bool:
         return self._done
 
+    @property
+    def state(self) -> str:
+        """``running``, ``succeeded``, ``failed`` or ``cancelled`` (what GetStatus reports)."""
+        if not self._done:
+            return "running"
+        if self.interrupted:
+            return "cancelled"
+        return "failed" if self._error is not None else "succeeded"
+
     def interrupt(self, quiet: bool = False) -> bool:
         """Stop the execution (its running query is cancelled); whether it was still running."""
         with self._cond:

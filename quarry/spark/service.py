@@ -23,6 +23,9 @@ AddArtifacts       a session's Python files (``pyfiles/``) and cached blobs (``c
                    or batched, CRC-checked, under the session's own directory
                    (:mod:`quarry.spark.artifacts`); JARs, archives and files are refused
 ArtifactStatus     whether the session holds each named artifact
+GetStatus          the state of the session's operations (running, succeeded, failed, cancelled;
+                   unknown once released)
+CloneSession       refused
 =================  ==========================================================================
 
 Every failure reaches the client as PySpark's own exception (:mod:`quarry.spark.errors`).
@@ -492,6 +495,30 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         try:
             state = self.state(request, context)
             return self._stamp(base_pb2.FetchErrorDetailsResponse(), state)
+        except Exception as err:
+            context.abort_with_status(to_status(err))
+
+    def GetStatus(self, request, context):
+        try:
+            state = self.state(request, context)
+            response = self._stamp(base_pb2.GetStatusResponse(), state)
+            if request.HasField("operation_status"):
+                states = base_pb2.GetStatusResponse.OperationStatus.OperationState
+                ops = dict(state.operations)
+                wanted = list(request.operation_status.operation_ids) or list(ops)
+                for op_id in wanted:
+                    op = ops.get(op_id)
+                    name = "UNKNOWN" if op is None else op.state.upper()
+                    response.operation_statuses.add(operation_id=op_id,
+                                                    state=states.Value(f"OPERATION_STATE_{name}"))
+            return response
+        except Exception as err:
+            context.abort_with_status(to_status(err))
+
+    def CloneSession(self, request, context):
+        try:
+            self.state(request, context)
+            raise not_supported("CloneSession (copying a session's views, settings, functions and cache)")
         except Exception as err:
             context.abort_with_status(to_status(err))
 

@@ -217,6 +217,26 @@ def test_interrupt_one_operation_by_id(spark_server, spark, stub):
     assert outcome["error"].code() == grpc.StatusCode.CANCELLED
 
 
+def test_get_status_reports_running_and_cancelled_operations(spark_server, spark):
+    states = base_pb2.GetStatusResponse.OperationStatus.OperationState
+    thread, outcome = _run_in_thread(_slow(spark).collect)
+    op = _running_ops(spark_server, spark)[0]
+    status = spark.client._get_operation_statuses([op.operation_id, "no-such-operation"])
+    assert [(s.operation_id, s.state) for s in status.operation_statuses] == [
+        (op.operation_id, states.OPERATION_STATE_RUNNING), ("no-such-operation", states.OPERATION_STATE_UNKNOWN)]
+    assert op.operation_id in [s.operation_id for s in spark.client._get_operation_statuses().operation_statuses]
+    spark.interruptOperation(op.operation_id)
+    thread.join(60)
+    assert outcome["error"].getCondition() == "OPERATION_CANCELED"
+    assert op.state == "cancelled"
+
+
+def test_clone_session_is_refused_by_name(spark):
+    # PySpark hands CloneSession's gRPC error on as it is, without its own exception class
+    with pytest.raises(grpc.RpcError, match="Not supported: CloneSession"):
+        spark.cloneSession()
+
+
 # -- AnalyzePlan -------------------------------------------------------------------------------
 
 
