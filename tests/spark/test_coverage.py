@@ -59,6 +59,29 @@ def test_drop_duplicates_with_a_subset_keeps_one_row_per_key(frames, duck_pairs)
     assert _sorted(out) == _sorted(duck_pairs.execute("SELECT DISTINCT k FROM a").fetchall())
 
 
+EMPLOYEES = [(1, "ann", None), (2, "bob", 1), (3, "cy", 1), (4, "dee", 2), (5, "eve", 9)]
+
+
+@pytest.mark.parametrize("how, sql", [
+    ("inner", "JOIN"), ("left", "LEFT JOIN"), ("right", "RIGHT JOIN"), ("full", "FULL JOIN"),
+    ("leftouter", "LEFT JOIN"), ("outer", "FULL JOIN"), ("left_semi", "SEMI JOIN"), ("semi", "SEMI JOIN"),
+    ("left_anti", "ANTI JOIN"), ("anti", "ANTI JOIN"),
+])
+def test_self_join_through_aliases_on_a_condition_matches_duckdb(spark, duckdb_con, how, sql):
+    duckdb_con.execute("CREATE TABLE emp (id INTEGER, name VARCHAR, boss INTEGER)")
+    duckdb_con.executemany("INSERT INTO emp VALUES (?, ?, ?)", EMPLOYEES)
+    emp = spark.createDataFrame(EMPLOYEES, "id int, name string, boss int")
+    e, b = emp.alias("e"), emp.alias("b")
+    joined = e.join(b, F.col("e.boss") == F.col("b.id"), how)
+    if "SEMI" in sql or "ANTI" in sql:
+        got = joined.select("e.name").collect()
+        expected = duckdb_con.execute(f"SELECT e.name FROM emp e {sql} emp b ON e.boss = b.id").fetchall()
+    else:
+        got = joined.select(F.col("e.name"), F.col("b.name").alias("boss_name")).collect()
+        expected = duckdb_con.execute(f"SELECT e.name, b.name FROM emp e {sql} emp b ON e.boss = b.id").fetchall()
+    assert _sorted(got) == _sorted(expected)
+
+
 # -- WithColumns, WithColumnsRenamed, LocalRelation without a schema, Hint, Tail -------------------------
 
 
