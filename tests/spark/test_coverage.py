@@ -241,3 +241,37 @@ def test_range_frames_with_offsets_are_refused_by_name(frames):
     w = Window.orderBy("k").rangeBetween(-1, 0)
     with pytest.raises(UnsupportedOperationException, match="Not supported: RANGE frames with offsets"):
         a.select(F.sum("k").over(w)).collect()
+
+
+# -- writes to a path: format, modes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "json"])
+def test_path_writes_with_every_mode(spark, tmp_path, fmt):
+    from pyspark.errors import AnalysisException
+    path = str(tmp_path / f"out_{fmt}")
+    df = spark.createDataFrame([(1, "a"), (2, None)], "k int, v string")
+
+    def read():
+        reader = spark.read.format(fmt)
+        if fmt == "csv":
+            reader = reader.option("header", True).schema("k int, v string")
+        elif fmt == "json":
+            reader = reader.schema("k int, v string")
+        return _sorted(reader.load(path).collect())
+    def writer(frame, mode=None):
+        w = frame.write.format(fmt)
+        w = w.option("header", True) if fmt == "csv" else w
+        return w.mode(mode) if mode else w
+    writer(df).save(path)
+    assert read() == [(1, "a"), (2, None)]
+    # Spark's default mode is errorifexists: an existing path is an error, and nothing changes
+    with pytest.raises(AnalysisException) as err:
+        writer(df).save(path)
+    assert err.value.getCondition() == "PATH_ALREADY_EXISTS"
+    writer(df.filter("k = 1"), "ignore").save(path)
+    assert read() == [(1, "a"), (2, None)]
+    writer(df.filter("k = 1"), "append").save(path)
+    assert read() == [(1, "a"), (1, "a"), (2, None)]
+    writer(df.filter("k = 2"), "overwrite").save(path)
+    assert read() == [(2, None)]
