@@ -82,6 +82,25 @@ def test_self_join_through_aliases_on_a_condition_matches_duckdb(spark, duckdb_c
     assert _sorted(got) == _sorted(expected)
 
 
+def test_stars(spark):
+    df = spark.createDataFrame([(1, "a", (2, (3, "z")))], "k int, v string, s struct<x:int, n:struct<p:int, q:string>>")
+    assert df.select("*").columns == ["k", "v", "s"]
+    assert df.select("*", (F.col("k") + 1).alias("k1")).columns == ["k", "v", "s", "k1"]
+    assert df.select(F.col("*")).columns == ["k", "v", "s"]
+    assert df.selectExpr("*", "k * 2 AS d").columns == ["k", "v", "s", "d"]
+    # the star of a struct column: its fields, as Spark expands s.*
+    assert [tuple(r) for r in df.select("s.*").collect()] == [(2, (3, "z"))]
+    assert df.select("s.*").columns == ["x", "n"]
+    assert [tuple(r) for r in df.select("s.n.*").collect()] == [(3, "z")]
+    assert df.selectExpr("s.*").columns == ["x", "n"]
+    # the star of a DataFrame alias: its columns only
+    other = spark.createDataFrame([(1, 9.5)], "k int, w double")
+    joined = df.alias("l").join(other.alias("r"), F.col("l.k") == F.col("r.k"))
+    assert joined.select("r.*").columns == ["k", "w"]
+    assert [tuple(r) for r in joined.select("r.*", "l.v").collect()] == [(1, 9.5, "a")]
+    assert joined.selectExpr("l.*").columns == ["k", "v", "s"]
+
+
 # -- WithColumns, WithColumnsRenamed, LocalRelation without a schema, Hint, Tail -------------------------
 
 
@@ -234,6 +253,13 @@ def test_reader_options_quarry_does_not_honour_are_refused_by_name(spark, tmp_pa
         spark.read.option("multiLine", True).json(str(path)).collect()
     with pytest.raises(UnsupportedOperationException, match="Not supported: reading the `orc` format"):
         spark.read.orc(str(path)).collect()
+
+
+def test_observe_is_refused_by_name(frames):
+    from pyspark.sql import Observation
+    a, _ = frames
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the relation `collect_metrics`"):
+        a.observe(Observation("o"), F.count(F.lit(1)).alias("n")).collect()
 
 
 def test_range_frames_with_offsets_are_refused_by_name(frames):
