@@ -130,6 +130,19 @@ def test_create_dataframe_without_a_schema(spark):
     assert sorted(r.a for r in dicts.filter("b").collect()) == [1]
 
 
+def test_create_dataframe_from_an_arrow_table(spark):
+    import datetime
+    import pyarrow as pa
+    table = pa.table({"k": pa.array([3, 1, None], pa.int32()), "s": ["c", "a", "b"],
+                      "d": pa.array([datetime.date(2024, 1, 3), None, datetime.date(2024, 1, 1)]),
+                      "l": pa.array([[1], [], None], pa.list_(pa.int64()))})
+    df = spark.createDataFrame(table)
+    assert [f.dataType.simpleString() for f in df.schema.fields] == ["int", "string", "date", "array<bigint>"]
+    assert [tuple(r) for r in df.orderBy("s").collect()] == [
+        (1, "a", None, []), (None, "b", datetime.date(2024, 1, 1), None), (3, "c", datetime.date(2024, 1, 3), [1])]
+    assert df.toArrow().column("k").to_pylist() == [3, 1, None]
+
+
 def test_hints_are_accepted_and_change_nothing(spark):
     n, r = spark.table("nation"), spark.table("region")
     plain = n.join(r, n.n_regionkey == r.r_regionkey).count()
