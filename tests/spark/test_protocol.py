@@ -294,6 +294,11 @@ def test_is_local_input_files_and_version(spark, tmp_path):
     joined = spark.read.parquet(str(tmp_path / "one.parquet")).union(
         spark.read.option("header", True).csv(str(csv)).select(F.col("a").cast("long")))
     assert joined.inputFiles() == [str(csv), str(tmp_path / "one.parquet")]
+    # a catalog table names the files it scans
+    import os
+    table_files = spark.table("nation").inputFiles()
+    assert table_files and all(os.path.isabs(f) and os.path.exists(f) for f in table_files)
+    assert spark.range(3).inputFiles() == []
     # the server speaks the protocol of the client it is installed with
     assert spark.version == pyspark.__version__
 
