@@ -4,17 +4,16 @@
 RPC                what quarry does
 =================  ==========================================================================
 ExecutePlan        a relation: its schema, then its rows as Arrow IPC batches (with row counts
-                   and start offsets), its operators' metrics, then ``result_complete``; a command (``spark.sql``,
-                   temp and global temp views, writes, ``writeTo``, checkpoints): its result,
-                   then ``result_complete``. Always run as a
+                   and start offsets), its operators' metrics, then ``result_complete``; a
+                   command (``spark.sql``, temp and global temp views, writes, ``writeTo``,
+                   checkpoints): its result, then ``result_complete``. Always run as a
                    reattachable :class:`~quarry.spark.operations.Operation`.
 ReattachExecute    the responses of a running or finished operation after the last one seen
 ReleaseExecute     drops responses the client has (``release_until``) or the operation
-AnalyzePlan        schema, explain (all modes but codegen), tree_string, is_local, is_streaming, input_files,
-                   spark_version, ddl_parse, same_semantics / semantic_hash (the plans'
-                   canonical forms, :mod:`quarry.logical.canonical`), persist / unpersist /
-                   get_storage_level,
-                   json_to_ddl (``StructType.toDDL()``)
+AnalyzePlan        schema, explain (all modes but codegen), tree_string, is_local,
+                   is_streaming, input_files, spark_version, ddl_parse, json_to_ddl,
+                   same_semantics / semantic_hash (the plans' canonical forms,
+                   :mod:`quarry.logical.canonical`), persist / unpersist / get_storage_level
 Config             set, get, get_with_default, get_option, get_all, unset, is_modifiable
 Interrupt          all of the session's operations, those with a tag, or one by id
 ReleaseSession     cancels what runs and forgets the session

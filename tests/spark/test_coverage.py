@@ -246,7 +246,8 @@ def test_python_udtfs_are_refused_by_name(spark):
 def test_streaming_is_refused_by_name(spark, tmp_path):
     with pytest.raises(UnsupportedOperationException, match="Not supported: streaming reads"):
         spark.readStream.format("rate").load().collect()
-    with pytest.raises(UnsupportedOperationException, match="Not supported: the command `write_stream_operation_start`"):
+    with pytest.raises(UnsupportedOperationException,
+                       match="Not supported: the command `write_stream_operation_start`"):
         spark.readStream.format("rate").load().writeStream.format("console").start()
 
 
