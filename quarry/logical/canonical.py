@@ -43,10 +43,12 @@ _COSMETIC = {Scan: {"alias"}, Cached: {"label"}}
 
 class _Rows:
     """An in-memory table in a canonical form: equal when the column types and the rows are equal
-    (column names are field keys, which differ between builds)."""
+    (column names are field keys, which differ between builds). ``digest`` (a function of the table, or
+    None) puts the rows' content into the text :func:`semantic_hash` hashes."""
 
-    def __init__(self, table: pa.Table):
+    def __init__(self, table: pa.Table, digest=None):
         self.table = table.rename_columns([str(i) for i in range(table.num_columns)])
+        self.digest = digest
 
     def __eq__(self, other):
         return isinstance(other, _Rows) and self.table.schema.types == other.table.schema.types \
@@ -56,7 +58,8 @@ class _Rows:
         return hash((self.table.num_rows, tuple(map(str, self.table.schema.types))))
 
     def __repr__(self):
-        return f"rows({self.table.num_rows}, {', '.join(map(str, self.table.schema.types))})"
+        content = f", {self.digest(self.table)}" if self.digest is not None else ""
+        return f"rows({self.table.num_rows}, {', '.join(map(str, self.table.schema.types))}{content})"
 
 
 class _Same:
@@ -81,8 +84,9 @@ _PLAIN = (str, int, bool, bytes, type(None), decimal.Decimal, datetime.date, dat
 
 
 class _Canonicalizer:
-    def __init__(self):
+    def __init__(self, digest=None):
         self.ordinals: dict[int, int] = {}
+        self.digest = digest
 
     def column(self, f: Field):
         ordinal = self.ordinals.setdefault(f.id, len(self.ordinals))
@@ -100,7 +104,7 @@ class _Canonicalizer:
         if isinstance(value, (pa.DataType, pa.Schema)):
             return ("type", str(value))
         if isinstance(value, pa.Table):
-            return _Rows(value)
+            return _Rows(value, self.digest)
         if isinstance(value, dict):
             return ("dict",) + tuple(sorted((repr(self.key(k)), self.key(v)) for k, v in value.items()))
         if isinstance(value, (LogicalPlan, Expr, WindowFrame)):
@@ -131,10 +135,10 @@ def _ordered(call: Call, key: tuple) -> tuple:
     return tuple(out)
 
 
-def canonical(plan: LogicalPlan):
+def canonical(plan: LogicalPlan, digest=None):
     """``plan`` as a nested tuple that is equal (and hashes equal) for plans that compute the same thing
-    by the rules of the module docstring."""
-    return _Canonicalizer().key(plan)
+    by the rules of the module docstring; ``digest`` as for :func:`semantic_hash`."""
+    return _Canonicalizer(digest).key(plan)
 
 
 def same_semantics(a: LogicalPlan, b: LogicalPlan) -> bool:
@@ -142,8 +146,12 @@ def same_semantics(a: LogicalPlan, b: LogicalPlan) -> bool:
     return canonical(a) == canonical(b)
 
 
-def semantic_hash(plan: LogicalPlan) -> int:
+def semantic_hash(plan: LogicalPlan, digest=None) -> int:
     """A 32-bit signed hash of the canonical form: equal for plans that :func:`same_semantics` calls the
-    same, and the same in every process (it hashes the text of the canonical form, not Python's ``hash``)."""
-    digest = hashlib.blake2b(repr(canonical(plan)).encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    same, and the same in every process (it hashes the text of the canonical form, not Python's ``hash``).
+
+    ``digest(table)`` (the logical layer computes nothing over rows itself) gives a text that is equal for
+    equal in-memory tables, so tables with other rows hash apart; without it only their row counts and
+    column types count."""
+    digest_bytes = hashlib.blake2b(repr(canonical(plan, digest)).encode(), digest_size=4).digest()
+    return int.from_bytes(digest_bytes, "big", signed=True)

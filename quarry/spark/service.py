@@ -377,7 +377,8 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             elif kind == "semantic_hash":
                 from quarry.logical.canonical import semantic_hash
                 analyzed = RelationTranslator(state, use_cache=False).translate
-                response.semantic_hash.result = semantic_hash(analyzed(request.semantic_hash.plan.root).logical_plan)
+                response.semantic_hash.result = semantic_hash(analyzed(request.semantic_hash.plan.root).logical_plan,
+                                                              _table_digest)
             elif kind == "get_storage_level":
                 cached = state.is_cached(request.get_storage_level.relation)
                 level = response.get_storage_level.storage_level
@@ -622,6 +623,23 @@ def tree_string(schema: pa.Schema, level: int | None = None) -> str:
     for f in schema:
         field(f.name, f.type, f.nullable, " |", level if level is not None and level > 0 else float("inf"))
     return "\n".join(lines) + "\n"
+
+
+def _table_digest(table: pa.Table) -> str:
+    """An order-sensitive digest of a table's rows for ``semanticHash`` (equal tables, equal digests):
+    the vectorized row hashes of the exchanges, weighted by position. Types the row hash does not take
+    (nested ones) leave it out."""
+    import numpy as np
+    from quarry.compute.hashing import hash_columns
+    if table.num_rows == 0 or table.num_columns == 0:
+        return "empty"
+    try:
+        rows = hash_columns([table.column(i) for i in range(table.num_columns)])
+    except (TypeError, ValueError, pa.ArrowException):
+        return "unhashed"
+    with np.errstate(over="ignore"):
+        total = (rows * np.arange(1, len(rows) + 1, dtype=np.uint64)).sum(dtype=np.uint64)
+    return format(int(total), "016x")
 
 
 def plan_metrics(physical) -> base_pb2.ExecutePlanResponse.Metrics:

@@ -20,12 +20,12 @@ def df(spark):
 
 
 def _agree(x, y) -> bool:
-    """sameSemantics both ways, with the hashes equal exactly when the frames are the same."""
+    """sameSemantics both ways, with the hashes equal exactly when the frames are the same (a 32-bit hash
+    could collide; these do not)."""
     same = x.sameSemantics(y)
     assert y.sameSemantics(x) is same
-    assert isinstance(x.semanticHash(), int)
-    if same:
-        assert x.semanticHash() == y.semanticHash()
+    assert isinstance(x.semanticHash(), int) and -2 ** 31 <= x.semanticHash() < 2 ** 31     # a Java int
+    assert (x.semanticHash() == y.semanticHash()) is same
     return same
 
 
