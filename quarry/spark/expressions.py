@@ -26,6 +26,7 @@ import datetime
 import decimal
 import re
 
+import grpc
 import pyarrow as pa
 import sqlglot
 
@@ -208,6 +209,9 @@ class ExpressionTranslator:
 
     def translate(self, e: Expression) -> Translated:
         kind = e.WhichOneof("expr_type")
+        if kind is None:
+            raise SparkError("the plan has an expression with nothing in it (a required expression is missing)",
+                             code=grpc.StatusCode.INVALID_ARGUMENT)
         method = getattr(self, f"_{kind}", None)
         if method is None:
             raise not_supported(f"the expression `{kind}`")

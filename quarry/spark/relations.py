@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 
+import grpc
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -85,6 +86,9 @@ class RelationTranslator:
             df = DataFrame.from_arrow(self.session, cached, "cache")
         else:
             kind = rel.WhichOneof("rel_type")
+            if kind is None:
+                raise SparkError("the plan has a relation with nothing in it (a required input is missing)",
+                                 code=grpc.StatusCode.INVALID_ARGUMENT)
             method = getattr(self, f"_{kind}", None)
             if method is None:
                 raise not_supported(f"the relation `{kind}`")
@@ -157,7 +161,10 @@ class RelationTranslator:
 
     def _range(self, r) -> DataFrame:
         start = r.start if r.HasField("start") else 0
-        step = r.step or 1
+        step = r.step
+        if step == 0:
+            raise SparkError("the step of a range cannot be 0", error_class="INVALID_PARAMETER_VALUE",
+                             exception="IllegalArgumentException")
         values = np.arange(start, r.end, step, dtype=np.int64)
         table = pa.table({"id": pa.array(values, pa.int64())}, schema=pa.schema([pa.field("id", pa.int64(), False)]))
         return DataFrame.from_arrow(self.session, table, "range")

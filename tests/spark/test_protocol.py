@@ -383,3 +383,25 @@ def test_json_to_ddl_is_struct_type_to_ddl(spark):
     # NOT NULL and COMMENT '...' (with \ and ' escaped) after the type
     assert schema.toDDL() == ("a INT,b ARRAY<STRING> NOT NULL,c MAP<STRING, DECIMAL(10,2)>,"
                               "`d e` STRUCT<x: BIGINT NOT NULL, y: TIMESTAMP>,n STRING COMMENT 'it\\'s'")
+
+
+def test_malformed_plans_get_clear_errors(spark, stub):
+    from pyspark.sql.connect.proto import relations_pb2
+
+    def run(rel):
+        request = base_pb2.ExecutePlanRequest(session_id=spark.client._session_id, plan=base_pb2.Plan(root=rel))
+        request.user_context.user_id = spark.client._user_id or "anonymous"
+        with pytest.raises(grpc.RpcError) as err:
+            list(stub.ExecutePlan(request))
+        assert "Traceback" not in err.value.details()
+        return err.value
+    assert "a relation with nothing in it" in run(relations_pb2.Relation()).details()
+    no_condition = relations_pb2.Relation()
+    no_condition.filter.input.range.end = 3
+    no_condition.filter.input.range.step = 1
+    assert "an expression with nothing in it" in run(no_condition).details()
+    # Spark refuses a range whose step is 0 (it would never end)
+    zero_step = relations_pb2.Relation()
+    zero_step.range.end = 3
+    zero_step.range.step = 0
+    assert "step of a range cannot be 0" in run(zero_step).details()
