@@ -13,7 +13,8 @@ the canonical form of a plan is the plan itself with
 - the two operands of ``AND``, ``OR``, ``+``, ``*``, ``=``, ``<>``, ``<=>`` sorted (when both are
   deterministic), and ``a > b`` written ``b < a`` (``>=`` as ``<=``);
 - an in-memory table (``createDataFrame``, a file read whole) compared by its rows, a table of the
-  catalog by the provider object, and a Python function by identity.
+  catalog by the provider object, and a Python function by its ``semantic_key()`` when the function
+  has one (PySpark's pickled command), else by identity.
 
     >>> same_semantics(df.filter("a > 1").logical_plan, df.filter("1 < a").logical_plan)   # doctest: +SKIP
     True
@@ -30,6 +31,7 @@ import pyarrow as pa
 
 from quarry.logical.expressions import Call, Expr, Field, WindowFrame
 from quarry.logical.plan import Cached, LogicalPlan, Scan
+from quarry.logical.udf import PythonFunction, PythonTableStep
 
 __all__ = ["canonical", "same_semantics", "semantic_hash"]
 
@@ -109,6 +111,14 @@ class _Canonicalizer:
             return ("dict",) + tuple(sorted((repr(self.key(k)), self.key(v)) for k, v in value.items()))
         if isinstance(value, (LogicalPlan, Expr, WindowFrame)):
             return self.node(value)
+        if isinstance(value, PythonFunction) and hasattr(value.func, "semantic_key"):
+            # a Python UDF the same function as another by what it was made from (a front end's
+            # ``semantic_key``: PySpark's pickled command), not by being the same object
+            return ("python_function", value.name, value.kind, value.style, str(value.returns),
+                    self.key(value.func.semantic_key()))
+        if isinstance(value, PythonTableStep) and hasattr(value.func, "semantic_key"):
+            return ("python_step", value.name, value.style, str(value.schema), self.key(value.args),
+                    self.key(value.func.semantic_key()))
         return _Same(value)
 
     def node(self, value):

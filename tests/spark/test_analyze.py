@@ -86,3 +86,23 @@ def test_cached_and_uncached_frames_are_the_same_plan(spark, df):
         assert _agree(cached, df.filter(F.col("a") > 1).select("b")) is True
     finally:
         cached.unpersist()
+
+
+def test_python_udfs_compare_by_their_function(df):
+    # Spark compares a Python UDF by its pickled function: the same udf called twice is the same plan
+    plus_one = F.udf(lambda x: x + 1, "int")
+    times_two = F.udf(lambda x: x * 2, "int")
+    assert _agree(df.select(plus_one("a").alias("r")), df.select(plus_one("a").alias("r"))) is True
+    assert _agree(df.select(plus_one("a").alias("r")), df.select(times_two("a").alias("r"))) is False
+    assert _agree(df.select(plus_one("a").alias("r")), df.select(plus_one("c").alias("r"))) is False
+
+
+def test_map_in_pandas_compares_by_its_function(df):
+    def keep(frames):
+        yield from frames
+
+    def drop(frames):
+        for f in frames:
+            yield f.iloc[0:0]
+    assert _agree(df.mapInPandas(keep, df.schema), df.mapInPandas(keep, df.schema)) is True
+    assert _agree(df.mapInPandas(keep, df.schema), df.mapInPandas(drop, df.schema)) is False
