@@ -674,6 +674,8 @@ def _try_cast(name, args, dtype, n):
     except (DataError, pa.ArrowInvalid):
         pass
     arr = to_array(args[0], n)
+    if T.is_numeric(arr.type) and T.is_numeric(dtype):
+        return _try_narrow(arr, dtype)
     # value by value only on the failing path, via a vectorized mask of parseable values
     if T.is_string(arr.type) and (T.is_numeric(dtype) or T.is_temporal(dtype)):
         pattern = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$" if T.is_numeric(dtype) \
@@ -685,6 +687,32 @@ def _try_cast(name, args, dtype, n):
         except (DataError, pa.ArrowInvalid):
             return pa.nulls(n, dtype)
     return pa.nulls(n, dtype)
+
+
+def _try_narrow(arr: pa.Array, dtype: pa.DataType) -> pa.Array:
+    """TRY_CAST of numbers some of which do not fit ``dtype``: NULL for those only. A value fits when it
+    survives the round trip: rounded as CAST rounds, cast without checks, and cast back unchanged
+    (300 as TINYINT wraps to 44, 1e20 as INTEGER to garbage, NaN to anything: none comes back equal)."""
+    source = arr
+    if T.is_float(arr.type) and T.is_integer(dtype):
+        source = pc.round(arr, round_mode="half_to_even")
+    elif T.is_decimal(arr.type) and T.is_integer(dtype):
+        source = pc.round(_widen_decimal(arr), round_mode="half_towards_infinity")
+    elif T.is_decimal(arr.type) and T.is_decimal(dtype) and dtype.scale < arr.type.scale:
+        source = pc.round(_widen_decimal(arr), dtype.scale, round_mode="half_towards_infinity")
+    try:
+        unchecked = pc.cast(source, dtype, safe=False)
+        back = pc.cast(unchecked, source.type, safe=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.nulls(len(arr), dtype)
+    fits = pc.equal(back, source)
+    if T.is_decimal(dtype):
+        # an unchecked decimal cast keeps digits past the precision (1000.0 as DECIMAL(3,1)): bound it
+        limit = 10.0 ** (dtype.precision - dtype.scale)
+        fits = pc.and_(fits, pc.less(pc.abs(pc.cast(source, pa.float64(), safe=False)), limit))
+    fits = pc.fill_null(fits, False)
+    # cast again from only the values that fit, so no out-of-range value hides under a NULL
+    return pc.cast(pc.if_else(fits, source, pa.scalar(None, source.type)), dtype, safe=False)
 
 
 # ---------------------------------------------------------------- strings
