@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quarry.errors import DataError, ExecutionError, InvalidCastError, UnsupportedError
+from quarry.errors import CastOverflowError, DataError, ExecutionError, InvalidCastError, UnsupportedError
 from quarry.logical import functions as F
 from quarry.logical import types as T
 from quarry.compute.hashing import canonical_key
@@ -621,7 +621,7 @@ def _float_to_decimal(a, dtype, *, errors: bool):
     bad = pc.fill_null(pc.invert(pc.less(pc.abs(a), limit)), False)     # NaN compares false: bad too
     if pc.any(bad).as_py() if not _is_scalar(bad) else bad.as_py():
         if errors:
-            raise DataError(f"could not cast a DOUBLE value to {T.sql_name(dtype)}: it is out of range",
+            raise CastOverflowError(f"could not cast a DOUBLE value to {T.sql_name(dtype)}: it is out of range",
                             hint="use a DECIMAL with more digits, or TRY_CAST to get NULL")
         a = pc.if_else(bad, pa.scalar(None, a.type), a)
     return pc.cast(a, dtype, safe=False)
@@ -662,6 +662,11 @@ def _cast(name, args, dtype, n):
         a = pc.round(_widen_decimal(a), round_mode="half_towards_infinity")
     if T.is_decimal(a.type) and T.is_decimal(dtype) and dtype.scale < a.type.scale:
         a = pc.round(_widen_decimal(a), dtype.scale, round_mode="half_towards_infinity")
+    if T.is_numeric(a.type) and T.is_numeric(dtype):
+        try:
+            return cast_value(a, dtype)
+        except DataError as exc:          # a number out of the target's range: front ends name it so
+            raise CastOverflowError(exc.message, hint=exc.hint) from exc
     return cast_value(a, dtype)
 
 

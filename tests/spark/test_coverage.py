@@ -217,6 +217,17 @@ def test_parquet_files_with_different_columns_are_merged(spark, tmp_path):
     assert _sorted(df.collect()) == [(1, None), (2, "x")]
 
 
+def test_ansi_casts_that_overflow_raise_cast_overflow(spark):
+    # Spark 4 (ANSI mode) raises SparkArithmeticException [CAST_OVERFLOW] for a number that does not fit
+    from pyspark.errors import ArithmeticException
+    df = spark.createDataFrame([(300, 1e20)], "i int, d double")
+    for column, target in (("i", "tinyint"), ("d", "bigint"), ("d", "decimal(5,2)")):
+        with pytest.raises(ArithmeticException) as err:
+            df.select(F.col(column).cast(target)).collect()
+        assert err.value.getCondition() == "CAST_OVERFLOW"
+        assert err.value.getSqlState() == "22003"
+
+
 # -- what is refused, by name ------------------------------------------------------------------------
 
 
