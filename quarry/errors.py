@@ -248,6 +248,10 @@ class ArithmeticOverflowError(ArithmeticError_):
     """An integer result does not fit its type where the dialect raises (Spark's ANSI mode)."""
 
 
+class CastOverflowError(ArithmeticOverflowError):
+    """A number does not fit the type it is cast to (``CAST(300 AS TINYINT)``) where the dialect raises."""
+
+
 class InvalidCastError(DataError):
     """A value cannot be cast to the target type (``CAST('a' AS INT)``) where the dialect raises."""
 

@@ -374,6 +374,23 @@ def test_column_values_print_and_round_as_duckdb(engines):
 
 
 @pytest.mark.parametrize("sql", [
+    "SELECT x, TRY_CAST(x AS TINYINT) AS t FROM (VALUES (1), (300), (-5), (-129), (NULL)) v(x)",
+    "SELECT x, TRY_CAST(x AS INTEGER) AS t FROM (VALUES (1.5), (1e20), (-5.0), (2.5)) v(x)",
+    "SELECT x, TRY_CAST(x AS INTEGER) AS t FROM (VALUES (1.5::DOUBLE), ('nan'::DOUBLE), ('-inf'::DOUBLE), "
+    "(-2147483648.0::DOUBLE), (2147483648.0::DOUBLE)) v(x)",
+    "SELECT x, TRY_CAST(x AS BIGINT) AS t FROM (VALUES (9.3e18::DOUBLE), (-9.3e18::DOUBLE), (9.2e18::DOUBLE)) v(x)",
+    "SELECT x, TRY_CAST(x AS SMALLINT) AS t FROM (VALUES (12.5::DECIMAL(10,1)), (99999.4::DECIMAL(10,1)), "
+    "(-3.5::DECIMAL(10,1))) v(x)",
+    "SELECT x, TRY_CAST(x AS DECIMAL(3,1)) AS t FROM (VALUES (12.34::DECIMAL(10,2)), (999.99::DECIMAL(10,2)), "
+    "(99.96::DECIMAL(10,2)), (-99.94::DECIMAL(10,2))) v(x)",
+    "SELECT a, TRY_CAST(a * 100 AS TINYINT) AS t FROM t",
+])
+def test_try_cast_makes_null_only_the_values_that_do_not_fit(engines, sql):
+    # one value out of range used to turn the whole column NULL
+    check(engines, sql)
+
+
+@pytest.mark.parametrize("sql", [
     "SELECT CAST(1e10 AS DECIMAL(4,1))",
     "SELECT CAST(99.95::DOUBLE AS DECIMAL(3,1))",
     "SELECT CAST('nan'::DOUBLE AS DECIMAL(10,2))",

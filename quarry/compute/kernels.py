@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quarry.errors import DataError, ExecutionError, InvalidCastError, UnsupportedError
+from quarry.errors import CastOverflowError, DataError, ExecutionError, InvalidCastError, UnsupportedError
 from quarry.logical import functions as F
 from quarry.logical import types as T
 from quarry.compute.hashing import canonical_key
@@ -621,7 +621,7 @@ def _float_to_decimal(a, dtype, *, errors: bool):
     bad = pc.fill_null(pc.invert(pc.less(pc.abs(a), limit)), False)     # NaN compares false: bad too
     if pc.any(bad).as_py() if not _is_scalar(bad) else bad.as_py():
         if errors:
-            raise DataError(f"could not cast a DOUBLE value to {T.sql_name(dtype)}: it is out of range",
+            raise CastOverflowError(f"could not cast a DOUBLE value to {T.sql_name(dtype)}: it is out of range",
                             hint="use a DECIMAL with more digits, or TRY_CAST to get NULL")
         a = pc.if_else(bad, pa.scalar(None, a.type), a)
     return pc.cast(a, dtype, safe=False)
@@ -662,6 +662,11 @@ def _cast(name, args, dtype, n):
         a = pc.round(_widen_decimal(a), round_mode="half_towards_infinity")
     if T.is_decimal(a.type) and T.is_decimal(dtype) and dtype.scale < a.type.scale:
         a = pc.round(_widen_decimal(a), dtype.scale, round_mode="half_towards_infinity")
+    if T.is_numeric(a.type) and T.is_numeric(dtype):
+        try:
+            return cast_value(a, dtype)
+        except DataError as exc:          # a number out of the target's range: front ends name it so
+            raise CastOverflowError(exc.message, hint=exc.hint) from exc
     return cast_value(a, dtype)
 
 
@@ -674,6 +679,8 @@ def _try_cast(name, args, dtype, n):
     except (DataError, pa.ArrowInvalid):
         pass
     arr = to_array(args[0], n)
+    if T.is_numeric(arr.type) and T.is_numeric(dtype):
+        return _try_narrow(arr, dtype)
     # value by value only on the failing path, via a vectorized mask of parseable values
     if T.is_string(arr.type) and (T.is_numeric(dtype) or T.is_temporal(dtype)):
         pattern = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$" if T.is_numeric(dtype) \
@@ -685,6 +692,32 @@ def _try_cast(name, args, dtype, n):
         except (DataError, pa.ArrowInvalid):
             return pa.nulls(n, dtype)
     return pa.nulls(n, dtype)
+
+
+def _try_narrow(arr: pa.Array, dtype: pa.DataType) -> pa.Array:
+    """TRY_CAST of numbers some of which do not fit ``dtype``: NULL for those only. A value fits when it
+    survives the round trip: rounded as CAST rounds, cast without checks, and cast back unchanged
+    (300 as TINYINT wraps to 44, 1e20 as INTEGER to garbage, NaN to anything: none comes back equal)."""
+    source = arr
+    if T.is_float(arr.type) and T.is_integer(dtype):
+        source = pc.round(arr, round_mode="half_to_even")
+    elif T.is_decimal(arr.type) and T.is_integer(dtype):
+        source = pc.round(_widen_decimal(arr), round_mode="half_towards_infinity")
+    elif T.is_decimal(arr.type) and T.is_decimal(dtype) and dtype.scale < arr.type.scale:
+        source = pc.round(_widen_decimal(arr), dtype.scale, round_mode="half_towards_infinity")
+    try:
+        unchecked = pc.cast(source, dtype, safe=False)
+        back = pc.cast(unchecked, source.type, safe=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.nulls(len(arr), dtype)
+    fits = pc.equal(back, source)
+    if T.is_decimal(dtype):
+        # an unchecked decimal cast keeps digits past the precision (1000.0 as DECIMAL(3,1)): bound it
+        limit = 10.0 ** (dtype.precision - dtype.scale)
+        fits = pc.and_(fits, pc.less(pc.abs(pc.cast(source, pa.float64(), safe=False)), limit))
+    fits = pc.fill_null(fits, False)
+    # cast again from only the values that fit, so no out-of-range value hides under a NULL
+    return pc.cast(pc.if_else(fits, source, pa.scalar(None, source.type)), dtype, safe=False)
 
 
 # ---------------------------------------------------------------- strings

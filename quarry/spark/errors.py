@@ -24,6 +24,7 @@ UnsupportedError, "Not     UnsupportedOperationException         UNSUPPORTED_FEA
 supported: ..."
 AccessDeniedError          AnalysisException                     INSUFFICIENT_PERMISSIONS
 DivideByZeroError          ArithmeticException                   DIVIDE_BY_ZERO
+CastOverflowError          ArithmeticException                   CAST_OVERFLOW
 ArithmeticOverflowError    ArithmeticException                   ARITHMETIC_OVERFLOW
 InvalidCastError           NumberFormatException                 CAST_INVALID_INPUT
 UDFError (a Python UDF    PythonException                       (none)
@@ -70,7 +71,7 @@ _SQL_STATES = {"PARSE_SYNTAX_ERROR": "42601", "UNRESOLVED_COLUMN.WITH_SUGGESTION
                "MISSING_AGGREGATION": "42803", "UNSUPPORTED_FEATURE": "0A000", "INTERNAL_ERROR": "XX000",
                "SQL_CONF_NOT_FOUND": "42K0I", "INVALID_HANDLE.OPERATION_NOT_FOUND": "HY000",
                "INVALID_HANDLE.SESSION_NOT_FOUND": "HY000", "OPERATION_CANCELED": "HY008",
-               "DIVIDE_BY_ZERO": "22012", "ARITHMETIC_OVERFLOW": "22003", "CAST_INVALID_INPUT": "22018"}
+               "DIVIDE_BY_ZERO": "22012", "ARITHMETIC_OVERFLOW": "22003", "CAST_OVERFLOW": "22003", "CAST_INVALID_INPUT": "22018"}
 
 _MAX_MESSAGE = 4000          # gRPC trailers are small: a longer message is cut
 
@@ -139,6 +140,10 @@ def as_spark_error(err: BaseException) -> SparkError:
         if isinstance(err, QE.DivideByZeroError):
             return SparkError(text, error_class="DIVIDE_BY_ZERO", exception="ArithmeticException",
                               parameters={"config": '"spark.sql.ansi.enabled"'})
+        if isinstance(err, QE.CastOverflowError):
+            return SparkError(text, error_class="CAST_OVERFLOW", exception="ArithmeticException",
+                              parameters={"value": "", "sourceType": "", "targetType": "",
+                                          "ansiConfig": '"spark.sql.ansi.enabled"'})
         if isinstance(err, QE.ArithmeticOverflowError):
             return SparkError(text, error_class="ARITHMETIC_OVERFLOW", exception="ArithmeticException",
                               parameters={"message": text, "alternative": "", "config": '"spark.sql.ansi.enabled"'})

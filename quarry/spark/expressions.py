@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import re
 
+import grpc
 import pyarrow as pa
 import sqlglot
 
@@ -50,18 +52,21 @@ _EPOCH_TS = datetime.datetime(1970, 1, 1)
 class Translated:
     """One translated expression: the quarry Column and the name Spark gives it."""
 
-    __slots__ = ("column", "name", "star", "generator", "names")
+    __slots__ = ("column", "name", "star", "generator", "names", "struct")
 
-    def __init__(self, column: Column, name: str, star: bool = False, generator=None, names=None):
+    def __init__(self, column: Column, name: str, star: bool = False, generator=None, names=None, struct=None):
         self.column = column
         self.name = name
         self.star = star
         self.generator = generator      # (Spark name, argument Columns) of explode & co.
         self.names = names              # the aliases of a generator's output columns
+        self.struct = struct            # ``x.*``: the column ``x``, whose fields it means if ``x`` is a struct
 
     def outputs(self, shape) -> list[Column]:
-        """The named Columns this expression puts in a select list (several for some generators);
-        ``shape(column)`` is the Arrow type of a column over the select's input."""
+        """The named Columns this expression puts in a select list (several for some generators and
+        for the star of a struct); ``shape(column)`` is the Arrow type of a column over the select's input."""
+        if self.star and self.struct is not None:
+            return self._struct_fields(shape)
         if self.generator is None:
             return [self.named()]
         from quarry.spark.functions.nested import generator
@@ -72,9 +77,33 @@ class Translated:
                              error_class="UDTF_ALIAS_NUMBER_MISMATCH")
         return [c.alias(n) for (c, _), n in zip(outs, names)]
 
+    def _struct_fields(self, shape) -> list[Column]:
+        """``s.*``: each field of the struct column ``s`` under its own name, when ``s`` is a struct column;
+        else the star of the DataFrame alias ``s``."""
+        from quarry.errors import QuarryError
+        from quarry.spark.functions.nested import extract_value
+        try:
+            t = shape(self.struct)
+        except (QuarryError, SparkError):
+            t = None                    # no column of that name: the qualifier is a DataFrame alias
+        if t is None or not pa.types.is_struct(t):
+            return [self.named()]
+        return [extract_value(self.struct, t.field(i).name).alias(t.field(i).name) for i in range(t.num_fields)]
+
     def named(self) -> Column:
         """The Column under its Spark name (stars stay stars: they name many columns)."""
         return self.column if self.star else self.column.alias(self.name)
+
+
+_IDENTIFIER_STAR = re.compile(r"((`[^`]*(``[^`]*)*`|[A-Za-z_][A-Za-z0-9_]*)\.)+\*")
+
+
+def _star(qualifier: str) -> Translated:
+    """``qualifier.*``: the columns of the DataFrame alias ``qualifier``, or the fields of the struct column
+    of that name (decided when the select's input is known, :meth:`Translated.outputs`)."""
+    parts = split_identifier(qualifier)
+    struct = col(parts[0]) if len(parts) == 1 else _dotted_column(parts)
+    return Translated(col(f"{parts[-1]}.*"), "*", star=True, struct=struct)
 
 
 def split_identifier(text: str) -> list[str]:
@@ -180,6 +209,9 @@ class ExpressionTranslator:
 
     def translate(self, e: Expression) -> Translated:
         kind = e.WhichOneof("expr_type")
+        if kind is None:
+            raise SparkError("the plan has an expression with nothing in it (a required expression is missing)",
+                             code=grpc.StatusCode.INVALID_ARGUMENT)
         method = getattr(self, f"_{kind}", None)
         if method is None:
             raise not_supported(f"the expression `{kind}`")
@@ -210,7 +242,7 @@ class ExpressionTranslator:
         if parts[-1] == "*":
             if len(parts) > 2:
                 raise not_supported(f"the star of a nested field `{a.unparsed_identifier}`")
-            return Translated(col(".".join(parts)), "*", star=True)
+            return _star(parts[0]) if len(parts) == 2 else Translated(col("*"), "*", star=True)
         if len(parts) == 1:
             return Translated(col(parts[0]), parts[0])
         return Translated(_dotted_column(parts), parts[-1])
@@ -220,11 +252,15 @@ class ExpressionTranslator:
         if s.HasField("plan_id"):
             raise not_supported("df['*'] (the star of one DataFrame); select('*') or alias the DataFrames")
         if target:
-            qualifier = target[:-2] if target.endswith(".*") else target
-            return Translated(col(f"{split_identifier(qualifier)[-1]}.*"), "*", star=True)
+            return _star(target[:-2] if target.endswith(".*") else target)
         return Translated(col("*"), "*", star=True)
 
     def _expression_string(self, s) -> Translated:
+        stripped = s.expression.strip()
+        if stripped == "*":                              # selectExpr("*", ...)
+            return Translated(col("*"), "*", star=True)
+        if stripped.endswith(".*") and _IDENTIFIER_STAR.fullmatch(stripped):
+            return _star(stripped[:-2])                  # selectExpr("t.*"), selectExpr("s.*")
         text = _spark_sql_to_quarry(s.expression)
         column = expr(text)
         return Translated(column, column.name)
@@ -249,13 +285,19 @@ class ExpressionTranslator:
         if kind == "double":
             return float(literal.double), pa.float64()
         if kind == "decimal":
+            # Spark's rule: the value's own precision and scale, each raised to the one the message
+            # states (PySpark states decimal(10,0) for every Decimal: lit(Decimal("12.345")) is
+            # decimal(10,3), not a rounded 12)
             value = decimal.Decimal(literal.decimal.value)
             exponent = value.as_tuple().exponent
-            scale = literal.decimal.scale if literal.decimal.HasField("scale") else max(0, -exponent)
             digits = len(value.as_tuple().digits)
-            precision = literal.decimal.precision if literal.decimal.HasField("precision") else \
-                max(digits, scale, 1)
-            return value, pa.decimal128(min(precision, 38), scale)
+            scale = max(0, -exponent)
+            precision = digits + exponent if exponent > 0 else digits
+            if literal.decimal.HasField("precision"):
+                precision = max(precision, literal.decimal.precision)
+            if literal.decimal.HasField("scale"):
+                scale = max(scale, literal.decimal.scale)
+            return value, pa.decimal128(min(max(precision, scale, 1), 38), scale)
         if kind == "string":
             return literal.string, pa.string()
         if kind == "binary":

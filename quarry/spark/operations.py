@@ -17,6 +17,8 @@ from __future__ import annotations
 import threading
 import uuid
 
+import grpc
+
 from quarry.spark.errors import SparkError
 
 __all__ = ["Operation", "AHEAD"]
@@ -59,8 +61,9 @@ class Operation:
                     self._responses.append((response.response_id, response))
                     self._cond.notify_all()
             if self.interrupted and self._error is None:
+                # the status a cancelled query reports (quarry.spark.errors), whichever side saw it first
                 self._error = SparkError("the operation was interrupted", error_class="OPERATION_CANCELED",
-                                         exception="SparkException")
+                                         exception="SparkException", code=grpc.StatusCode.CANCELLED)
         except BaseException as err:          # reported to the readers, as the client's exception
             self._error = err
         finally:
@@ -118,6 +121,15 @@ class Operation:
     @property
     def done(self) -> bool:
         return self._done
+
+    @property
+    def state(self) -> str:
+        """``running``, ``succeeded``, ``failed`` or ``cancelled`` (what GetStatus reports)."""
+        if not self._done:
+            return "running"
+        if self.interrupted:
+            return "cancelled"
+        return "failed" if self._error is not None else "succeeded"
 
     def interrupt(self, quiet: bool = False) -> bool:
         """Stop the execution (its running query is cancelled); whether it was still running."""

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 
+import grpc
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -67,10 +68,12 @@ def _true(value: str | None) -> bool:
 
 class RelationTranslator:
     """Translate the relations of one request for the Spark session ``state``
-    (:class:`quarry.spark.session.SparkSessionState`)."""
+    (:class:`quarry.spark.session.SparkSessionState`). ``use_cache=False`` ignores what ``df.cache()``
+    holds, as Spark's analyzed plans do (``sameSemantics`` of a cached and an uncached frame)."""
 
-    def __init__(self, state):
+    def __init__(self, state, use_cache: bool = True):
         self.state = state
+        self.use_cache = use_cache
         self.session = state.session
         self.by_plan_id: dict[int, DataFrame] = {}
         self.expressions = ExpressionTranslator(self.by_plan_id.get, state.time_zone, ansi=state.ansi)
@@ -79,11 +82,14 @@ class RelationTranslator:
     # -- entry -------------------------------------------------------------------------------
 
     def translate(self, rel: Relation) -> DataFrame:
-        cached = self.state.cached(rel)
+        cached = self.state.cached(rel) if self.use_cache else None
         if cached is not None:
             df = DataFrame.from_arrow(self.session, cached, "cache")
         else:
             kind = rel.WhichOneof("rel_type")
+            if kind is None:
+                raise SparkError("the plan has a relation with nothing in it (a required input is missing)",
+                                 code=grpc.StatusCode.INVALID_ARGUMENT)
             method = getattr(self, f"_{kind}", None)
             if method is None:
                 raise not_supported(f"the relation `{kind}`")
@@ -156,7 +162,10 @@ class RelationTranslator:
 
     def _range(self, r) -> DataFrame:
         start = r.start if r.HasField("start") else 0
-        step = r.step or 1
+        step = r.step
+        if step == 0:
+            raise SparkError("the step of a range cannot be 0", error_class="INVALID_PARAMETER_VALUE",
+                             exception="IllegalArgumentException")
         values = np.arange(start, r.end, step, dtype=np.int64)
         table = pa.table({"id": pa.array(values, pa.int64())}, schema=pa.schema([pa.field("id", pa.int64(), False)]))
         return DataFrame.from_arrow(self.session, table, "range")

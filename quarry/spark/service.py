@@ -4,15 +4,16 @@
 RPC                what quarry does
 =================  ==========================================================================
 ExecutePlan        a relation: its schema, then its rows as Arrow IPC batches (with row counts
-                   and start offsets), then ``result_complete``; a command (``spark.sql``,
-                   temp and global temp views, writes, ``writeTo``, checkpoints): its result,
-                   then ``result_complete``. Always run as a
+                   and start offsets), its operators' metrics, then ``result_complete``; a
+                   command (``spark.sql``, temp and global temp views, writes, ``writeTo``,
+                   checkpoints): its result, then ``result_complete``. Always run as a
                    reattachable :class:`~quarry.spark.operations.Operation`.
 ReattachExecute    the responses of a running or finished operation after the last one seen
 ReleaseExecute     drops responses the client has (``release_until``) or the operation
-AnalyzePlan        schema, explain, tree_string, is_local, is_streaming, input_files,
-                   spark_version, ddl_parse, persist / unpersist / get_storage_level; the
-                   others are refused
+AnalyzePlan        schema, explain (all modes but codegen), tree_string, is_local,
+                   is_streaming, input_files, spark_version, ddl_parse, json_to_ddl,
+                   same_semantics / semantic_hash (the plans' canonical forms,
+                   :mod:`quarry.logical.canonical`), persist / unpersist / get_storage_level
 Config             set, get, get_with_default, get_option, get_all, unset, is_modifiable
 Interrupt          all of the session's operations, those with a tag, or one by id
 ReleaseSession     cancels what runs and forgets the session
@@ -21,6 +22,9 @@ AddArtifacts       a session's Python files (``pyfiles/``) and cached blobs (``c
                    or batched, CRC-checked, under the session's own directory
                    (:mod:`quarry.spark.artifacts`); JARs, archives and files are refused
 ArtifactStatus     whether the session holds each named artifact
+GetStatus          the state of the session's operations (running, succeeded, failed, cancelled;
+                   unknown once released)
+CloneSession       refused
 =================  ==========================================================================
 
 Every failure reaches the client as PySpark's own exception (:mod:`quarry.spark.errors`).
@@ -192,8 +196,10 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         holder["plan"] = plan
         sent = 0
         slot = self.admission.slot(lambda: op.interrupted) if self.admission is not None else _NoSlot()
+        session = state.session
+        physical = session.physical_plan(session.optimize(plan))
         with slot:
-            for batch in state.session.run_batches(plan):
+            for batch in session.execute_stream(physical, origin=plan):
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema) \
                     if batch.schema != schema else batch
                 for piece in _pieces(batch):
@@ -202,6 +208,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         if sent == 0:
             # no rows: one empty batch, so the client still learns the column types
             yield self._arrow(state, op, pa.RecordBatch.from_pylist([], schema=schema), 0)
+        yield self._response(state, op, metrics=plan_metrics(physical))
 
     def _arrow(self, state, op, batch: pa.RecordBatch, offset: int):
         sink = pa.BufferOutputStream()
@@ -334,7 +341,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
                 root = request.schema.plan.root
                 response.schema.schema.CopyFrom(with_metadata(schema_from_arrow(translate(root).schema), root))
             elif kind == "explain":
-                response.explain.explain_string = self._explain(translate(request.explain.plan.root),
+                response.explain.explain_string = self._explain(state.session, translate(request.explain.plan.root),
                                                                 request.explain.explain_mode)
             elif kind == "tree_string":
                 level = request.tree_string.level if request.tree_string.HasField("level") else None
@@ -344,12 +351,16 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             elif kind == "is_streaming":
                 response.is_streaming.is_streaming = False
             elif kind == "input_files":
-                response.input_files.files.extend(_input_files(translate(request.input_files.plan.root)))
+                root = request.input_files.plan.root
+                response.input_files.files.extend(_input_files(translate(root), root))
             elif kind == "spark_version":
                 response.spark_version.version = _client_version()
             elif kind == "ddl_parse":
                 t = parse_ddl(request.ddl_parse.ddl_string, state.time_zone)
                 response.ddl_parse.parsed.CopyFrom(from_arrow(t))
+            elif kind == "json_to_ddl":
+                from quarry.spark.types import json_to_ddl
+                response.json_to_ddl.ddl_string = json_to_ddl(request.json_to_ddl.json_string)
             elif kind == "persist":
                 rel = request.persist.relation
                 state.persist(rel, translate(rel).to_arrow())
@@ -357,6 +368,17 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             elif kind == "unpersist":
                 state.unpersist(request.unpersist.relation)
                 response.unpersist.SetInParent()
+            elif kind == "same_semantics":
+                from quarry.logical.canonical import same_semantics
+                analyzed = RelationTranslator(state, use_cache=False).translate
+                r = request.same_semantics
+                response.same_semantics.result = same_semantics(analyzed(r.target_plan.root).logical_plan,
+                                                                analyzed(r.other_plan.root).logical_plan)
+            elif kind == "semantic_hash":
+                from quarry.logical.canonical import semantic_hash
+                analyzed = RelationTranslator(state, use_cache=False).translate
+                response.semantic_hash.result = semantic_hash(analyzed(request.semantic_hash.plan.root).logical_plan,
+                                                              _table_digest)
             elif kind == "get_storage_level":
                 cached = state.is_cached(request.get_storage_level.relation)
                 level = response.get_storage_level.storage_level
@@ -370,12 +392,25 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             context.abort_with_status(to_status(err))
 
     @staticmethod
-    def _explain(df, mode: int) -> str:
+    def _explain(session, df, mode: int) -> str:
         modes = base_pb2.AnalyzePlanRequest.Explain.ExplainMode
         if mode == modes.EXPLAIN_MODE_EXTENDED:
             return df.explain_string("logical").rstrip("\n") + "\n\n" + df.explain_string("plan").rstrip("\n") + "\n"
-        if mode in (modes.EXPLAIN_MODE_CODEGEN, modes.EXPLAIN_MODE_COST):
-            raise not_supported(f"explain mode {modes.Name(mode).removeprefix('EXPLAIN_MODE_').lower()}")
+        if mode == modes.EXPLAIN_MODE_COST:
+            # Spark's cost mode: the optimized logical plan with each node's statistics, then the physical plan
+            from quarry.logical.statistics import estimate_rows
+            optimized = session.optimize(df.logical_plan)
+            lines = []
+
+            def add(node, depth):
+                lines.append(f"{'  ' * depth}{node.describe()}, Statistics(rowCount={int(estimate_rows(node))})")
+                for child in node.children():
+                    add(child, depth + 1)
+            add(optimized, 0)
+            return ("== Optimized Logical Plan ==\n" + "\n".join(lines) + "\n\n== Physical Plan ==\n"
+                    + session.physical_plan(optimized).pretty() + "\n")
+        if mode == modes.EXPLAIN_MODE_CODEGEN:
+            raise not_supported("explain mode codegen (quarry generates no code: its operators run Arrow kernels)")
         return df.explain_string("plan").rstrip("\n") + "\n"      # quarry's own sections and headers
 
     # -- Config ----------------------------------------------------------------------------------
@@ -463,6 +498,30 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         except Exception as err:
             context.abort_with_status(to_status(err))
 
+    def GetStatus(self, request, context):
+        try:
+            state = self.state(request, context)
+            response = self._stamp(base_pb2.GetStatusResponse(), state)
+            if request.HasField("operation_status"):
+                states = base_pb2.GetStatusResponse.OperationStatus.OperationState
+                ops = dict(state.operations)
+                wanted = list(request.operation_status.operation_ids) or list(ops)
+                for op_id in wanted:
+                    op = ops.get(op_id)
+                    name = "UNKNOWN" if op is None else op.state.upper()
+                    response.operation_statuses.add(operation_id=op_id,
+                                                    state=states.Value(f"OPERATION_STATE_{name}"))
+            return response
+        except Exception as err:
+            context.abort_with_status(to_status(err))
+
+    def CloneSession(self, request, context):
+        try:
+            self.state(request, context)
+            raise not_supported("CloneSession (copying a session's views, settings, functions and cache)")
+        except Exception as err:
+            context.abort_with_status(to_status(err))
+
     def AddArtifacts(self, request_iterator, context):
         try:
             first = next(iter(request_iterator), None)
@@ -524,35 +583,107 @@ def _pieces(batch: pa.RecordBatch):
 
 
 def tree_string(schema: pa.Schema, level: int | None = None) -> str:
-    """``printSchema()`` text: ``root`` then `` |-- name: type (nullable = true)`` per column, nested
-    fields indented (down to ``level`` levels)."""
+    """``printSchema()`` text as Spark writes it: ``root``, then `` |-- name: type (nullable = true)`` per
+    column with Spark's type names (``integer``, ``long``, ``decimal(10,2)``, ``struct``), nested fields,
+    array elements (``containsNull``) and map keys and values (``valueContainsNull``) indented, down to
+    ``level`` levels (all of them when ``level`` is None or not positive)."""
     lines = ["root"]
 
-    def add(name: str, t: pa.DataType, nullable: bool, depth: int):
-        if level is not None and depth > level:
-            return
+    def type_name(t: pa.DataType) -> str:
         dt = from_arrow(t)
-        shown = simple_string(dt)
         kind = dt.WhichOneof("kind")
-        if kind in ("struct", "array", "map"):
-            shown = kind
-        lines.append(f"{' |   ' * (depth - 1)} |-- {name}: {shown} (nullable = {str(nullable).lower()})")
+        if kind in ("decimal", "char", "var_char", "day_time_interval", "year_month_interval"):
+            return simple_string(dt)
+        return {"null": "void", "calendar_interval": "interval"}.get(kind, kind)
+
+    # ``depth`` is how many levels may still be shown (Spark's maxDepth): each struct, array or map
+    # entered takes one, so a struct's fields and an array's element are one level below their column
+    def field(name: str, t: pa.DataType, nullable: bool, prefix: str, depth: float):
+        if depth > 0:
+            lines.append(f"{prefix}-- {name}: {type_name(t)} (nullable = {str(nullable).lower()})")
+            nested(t, prefix + "    |", depth - 1)
+
+    def nested(t: pa.DataType, prefix: str, depth: float):
+        if depth <= 0:
+            return
         if pa.types.is_struct(t):
             for i in range(t.num_fields):
-                f = t.field(i)
-                add(f.name, f.type, f.nullable, depth + 1)
-        elif pa.types.is_list(t):
-            add("element", t.value_type, t.value_field.nullable, depth + 1)
+                field(t.field(i).name, t.field(i).type, t.field(i).nullable, prefix, depth)
+        elif pa.types.is_list(t) or pa.types.is_large_list(t):
+            lines.append(f"{prefix}-- element: {type_name(t.value_type)} "
+                         f"(containsNull = {str(t.value_field.nullable).lower()})")
+            nested(t.value_type, prefix + "    |", depth - 1)
         elif pa.types.is_map(t):
-            add("key", t.key_type, False, depth + 1)
-            add("value", t.item_type, t.item_field.nullable, depth + 1)
+            lines.append(f"{prefix}-- key: {type_name(t.key_type)}")
+            nested(t.key_type, prefix + "    |", depth - 1)
+            lines.append(f"{prefix}-- value: {type_name(t.item_type)} "
+                         f"(valueContainsNull = {str(t.item_field.nullable).lower()})")
+            nested(t.item_type, prefix + "    |", depth - 1)
 
     for f in schema:
-        add(f.name, f.type, f.nullable, 1)
+        field(f.name, f.type, f.nullable, " |", level if level is not None and level > 0 else float("inf"))
     return "\n".join(lines) + "\n"
 
 
-def _input_files(df) -> list[str]:
+def _table_digest(table: pa.Table) -> str:
+    """An order-sensitive digest of a table's rows for ``semanticHash`` (equal tables, equal digests):
+    the vectorized row hashes of the exchanges, weighted by position. Types the row hash does not take
+    (nested ones) leave it out."""
+    import numpy as np
+    from quarry.compute.hashing import hash_columns
+    if table.num_rows == 0 or table.num_columns == 0:
+        return "empty"
+    try:
+        rows = hash_columns([table.column(i) for i in range(table.num_columns)])
+    except (TypeError, ValueError, pa.ArrowException):
+        return "unhashed"
+    with np.errstate(over="ignore"):
+        total = (rows * np.arange(1, len(rows) + 1, dtype=np.uint64)).sum(dtype=np.uint64)
+    return format(int(total), "016x")
+
+
+def plan_metrics(physical) -> base_pb2.ExecutePlanResponse.Metrics:
+    """What running ``physical`` measured, per operator, as Spark reports a plan's metrics after its rows
+    (``df.executionInfo.metrics``): ``numOutputRows``, ``numOutputBatches``, ``time`` (the operator's own,
+    ms) and each operator's own counters (spill, peaks). Operators are numbered in a walk from the root,
+    ``parent`` -1 for the root; run in stages, each stage's operators, a stage's root under the root of
+    the stage that reads it."""
+    out = base_pb2.ExecutePlanResponse.Metrics()
+    graph = getattr(physical, "stage_graph", None)
+    trees = [(stage.id, stage.root) for stage in reversed(graph.stages)] if graph is not None else [(None, physical)]
+    consumer = {i: stage.id for stage in graph.stages for i in stage.inputs} if graph is not None else {}
+    root_ids: dict = {}
+
+    def add(node, parent: int) -> None:
+        number = len(out.metrics)
+        m = out.metrics.add(name=node.name, plan_id=number, parent=parent)
+        own = {"numOutputRows": ("rows", "sum"), "numOutputBatches": ("batches", "sum")}
+        for spark_name, (key, kind) in own.items():
+            m.execution_metrics[spark_name].CopyFrom(
+                base_pb2.ExecutePlanResponse.Metrics.MetricValue(name=spark_name, value=int(node.metrics.get(key, 0)),
+                                                                 metric_type=kind))
+        m.execution_metrics["time"].CopyFrom(base_pb2.ExecutePlanResponse.Metrics.MetricValue(
+            name="time", value=int(node.exclusive_time() * 1000), metric_type="timing"))
+        for key, value in node.metrics.items():
+            if key not in ("rows", "batches", "time"):
+                m.execution_metrics[key].CopyFrom(base_pb2.ExecutePlanResponse.Metrics.MetricValue(
+                    name=key, value=int(value), metric_type="max" if key.startswith("peak_") else "sum"))
+        for child in node.children:
+            add(child, number)
+
+    for stage_id, root in trees:
+        parent = root_ids.get(consumer.get(stage_id), -1)
+        root_ids[stage_id] = len(out.metrics)
+        add(root, parent)
+    return out
+
+
+def _input_files(df, rel) -> list[str]:
+    """The files ``df.inputFiles()`` names: those of the tables its plan scans, and those of the
+    ``spark.read`` sources in the relation ``rel`` (read whole into memory, they leave no scan behind)."""
+    import os
+    from quarry.catalog.filesystems import is_remote
+    from quarry.catalog.providers import expand_paths
     from quarry.logical.plan import Scan
     files: list[str] = []
 
@@ -562,5 +693,16 @@ def _input_files(df) -> list[str]:
         for child in plan.children():
             walk(child)
     walk(df.logical_plan)
-    return sorted(set(files))
 
+    def reads(message):
+        if isinstance(message, relations_pb2.Read) and message.HasField("data_source"):
+            source = message.data_source
+            paths = list(source.paths) or [v for k, v in source.options.items() if k.lower() == "path"]
+            files.extend(expand_paths(paths))
+        for field, value in message.ListFields():
+            if field.message_type is None or (field.is_repeated and field.message_type.GetOptions().map_entry):
+                continue
+            for item in (value if field.is_repeated else [value]):
+                reads(item)
+    reads(rel)
+    return sorted({f if is_remote(f) else os.path.abspath(f) for f in files})

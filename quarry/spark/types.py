@@ -42,7 +42,8 @@ from pyspark.sql.connect.proto import types_pb2
 
 from quarry.spark.errors import SparkError, not_supported
 
-__all__ = ["to_arrow", "from_arrow", "schema_to_arrow", "schema_from_arrow", "parse_ddl", "simple_string"]
+__all__ = ["to_arrow", "from_arrow", "schema_to_arrow", "schema_from_arrow", "parse_ddl", "simple_string",
+           "json_to_ddl"]
 
 DataType = types_pb2.DataType
 
@@ -164,8 +165,18 @@ _DDL_TYPES = {
 }
 
 
+_DAY_TIME_UNITS = {"DAY", "HOUR", "MINUTE", "SECOND"}
+
+
 def _ddl_type(node: exp.DataType, time_zone: str) -> pa.DataType:
     t = node.this
+    if isinstance(t, exp.Interval):
+        # INTERVAL DAY [TO SECOND], HOUR TO MINUTE, ...: Spark's DayTimeIntervalType, microseconds
+        unit = t.args.get("unit")
+        units = [unit.this.name, unit.expression.name] if isinstance(unit, exp.IntervalSpan) else [unit.name]
+        if all(u.upper() in _DAY_TIME_UNITS for u in units):
+            return pa.duration("us")
+        raise not_supported(f"the type `{node.sql(dialect='spark')}` (year-month intervals)")
     if t in _DDL_TYPES:
         return _DDL_TYPES[t]
     if t in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPLTZ, exp.DataType.Type.TIMESTAMPTZ):
@@ -241,3 +252,81 @@ def simple_string(dt: DataType) -> str:
     if kind == "unparsed":
         return dt.unparsed.data_type_string
     return kind or "unknown"
+
+
+# ---------------------------------------------------------------------------- JSON schemas to DDL
+
+_SQL_NAMES = {"boolean": "BOOLEAN", "byte": "TINYINT", "short": "SMALLINT", "integer": "INT", "long": "BIGINT",
+              "float": "FLOAT", "double": "DOUBLE", "string": "STRING", "binary": "BINARY", "date": "DATE",
+              "timestamp": "TIMESTAMP", "timestamp_ntz": "TIMESTAMP_NTZ", "null": "VOID", "void": "VOID",
+              "interval": "INTERVAL", "variant": "VARIANT"}
+
+
+def _quote(name: str) -> str:
+    """A name as Spark's DDL writes it: bare when it is letters, digits and ``_`` (not only digits)."""
+    import re
+    if re.fullmatch(r"[A-Za-z0-9_]+", name) and not name.isdigit():
+        return name
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _json_type_sql(t) -> str:
+    """The SQL text (``DataType.sql``) of a type in Spark's JSON form."""
+    import re
+    if isinstance(t, str):
+        name = t.strip().lower()
+        if name in _SQL_NAMES:
+            return _SQL_NAMES[name]
+        m = re.fullmatch(r"(decimal|char|varchar)\((\d+)(?:,\s*(\d+))?\)", name)
+        if m:
+            return f"{m.group(1).upper()}({m.group(2)}" + (f",{m.group(3)}" if m.group(3) else "") + ")"
+        if name.startswith("interval "):
+            return name.upper()
+        if name == "decimal":
+            return "DECIMAL(10,0)"
+        raise not_supported(f"the type `{t}` in a JSON schema")
+    if isinstance(t, dict):
+        kind = t.get("type")
+        if kind == "array":
+            return f"ARRAY<{_json_type_sql(t['elementType'])}>"
+        if kind == "map":
+            return f"MAP<{_json_type_sql(t['keyType'])}, {_json_type_sql(t['valueType'])}>"
+        if kind == "struct":
+            return "STRUCT<" + ", ".join(_json_field_ddl(f, ": ") for f in t.get("fields", [])) + ">"
+        if kind == "udt":
+            raise not_supported("user-defined types in a JSON schema")
+    raise SparkError(f"`{t}` is not a data type of a JSON schema", error_class="INVALID_JSON_SCHEMA",
+                     exception="AnalysisException")
+
+
+def _json_field_ddl(f: dict, separator: str) -> str:
+    text = f"{_quote(f['name'])}{separator}{_json_type_sql(f['type'])}"
+    if not f.get("nullable", True):
+        text += " NOT NULL"
+    comment = (f.get("metadata") or {}).get("comment")
+    if comment is not None:
+        text += " COMMENT '" + str(comment).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return text
+
+
+def json_to_ddl(text: str) -> str:
+    """A schema in Spark's JSON form (``StructType.json()``) as Spark's DDL (``StructType.toDDL()``):
+    fields joined by ``,``, each ``name TYPE`` with `` NOT NULL`` and `` COMMENT '...'`` when they apply.
+
+    >>> json_to_ddl('{"type":"struct","fields":[{"name":"a","type":"integer","nullable":false,"metadata":{}}]}')
+    'a INT NOT NULL'
+    """
+    import json
+    try:
+        schema = json.loads(text)
+    except ValueError as exc:
+        raise SparkError(f"the schema is not JSON: {exc}", error_class="INVALID_JSON_SCHEMA",
+                         exception="AnalysisException") from None
+    if not isinstance(schema, dict) or schema.get("type") != "struct":
+        raise SparkError("a JSON schema must be a struct type", error_class="INVALID_JSON_SCHEMA",
+                         exception="AnalysisException")
+    try:
+        return ",".join(_json_field_ddl(f, " ") for f in schema.get("fields", []))
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise SparkError(f"a field of the JSON schema is malformed ({type(exc).__name__}: {exc})",
+                         error_class="INVALID_JSON_SCHEMA", exception="AnalysisException") from None
