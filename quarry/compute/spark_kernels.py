@@ -482,13 +482,109 @@ def _try_arith(op, a, b, dtype, n):
     return cast_value(_from_np(r, None if valid.all() else valid, T.INT64), dtype, safe=False)
 
 
-@kernel("spark_nonzero")
-def _nonzero(name, args, dtype, n):
-    b = args[0]
-    zero = pc.equal(b, pa.scalar(0, b.type))
-    if (zero.as_py() if isinstance(zero, pa.Scalar) else pc.any(zero).as_py()):
-        raise _ansi_error("divide", True)
-    return b
+# -- decimal arithmetic (Spark's DecimalPrecision result types; quarry.logical.spark_functions) -----------
+#
+# Each operation is computed exactly in Arrow's decimal256 (76 digits), then rounded HALF_UP (Java's: ties
+# away from zero) to the result's scale, as Spark's Decimal does with BigDecimal; a value over the result's
+# precision raises under ANSI mode and is NULL without it. Division truncates a quotient carried one digit
+# past the result's scale and rounds that digit: the digits a truncation keeps are the exact quotient's, so
+# HALF_UP of it is HALF_UP of the exact quotient.
+
+_WIDE = 76
+
+
+def _wide(x, t: pa.DataType, n: int):
+    return cast_value(to_array(x, n), pa.decimal256(t.precision, t.scale))
+
+
+def _fit(x):
+    """``x`` (decimal256) declared only as wide as this batch's values need: Arrow types a product or a
+    quotient by the declared precisions (a DECIMAL(38,10) by a DECIMAL(38,10) would need 77 digits), while
+    the values of a wide column are mostly short."""
+    t = x.type
+    top = pc.max(pc.abs(x)).as_py()
+    if top is None or not top:
+        digits = 1
+    else:
+        parts = top.as_tuple()
+        digits = len(parts.digits) + parts.exponent + t.scale      # the digits of the unscaled value
+    return cast_value(x, pa.decimal256(max(digits, t.scale, 1), t.scale))
+
+
+def _decimal_too_wide(op: str, a: pa.DataType, b: pa.DataType):
+    return UnsupportedError(f"Not supported: the decimal {op} of {T.sql_name(a)} and {T.sql_name(b)} "
+                            f"(its exact result needs more than {_WIDE} digits)")
+
+
+def _truncated_quotient(a, b, ta, tb, scale: int):
+    """``a / b`` truncated toward zero at ``scale`` digits or more (the divisor has no zeros)."""
+    p1, s1, p2, s2 = ta.precision, ta.scale, tb.precision, tb.scale
+    # Arrow's decimal division: the quotient's scale is max(4, s1' + p2 - s2 + 1) for a dividend at scale s1'
+    target = max(scale, s1 + p2 - s2 + 1, 4)
+    s1_wide = target - p2 + s2 - 1
+    if p1 - s1 + s2 + target > _WIDE or p1 - s1 + s1_wide > _WIDE:
+        raise _decimal_too_wide("division", ta, tb)
+    a = cast_value(a, pa.decimal256(p1 - s1 + s1_wide, s1_wide))
+    return pc.divide(a, b)
+
+
+def _round_half_up(x, scale: int):
+    """``x`` (decimal256) rounded HALF_UP to ``scale`` digits, as a decimal256 of that scale."""
+    t = x.type
+    if t.scale <= scale:
+        return x
+    room = min(_WIDE, t.precision + 1)                 # rounding 9.99 up to 10.0 takes one more digit
+    x = pc.round(cast_value(x, pa.decimal256(room, t.scale)), scale, round_mode="half_towards_infinity")
+    return cast_value(x, pa.decimal256(room - t.scale + scale, scale))
+
+
+@kernel("spark_decimal_arith")
+def _decimal_arith(name, args, dtype, n):
+    op, ansi = _const(args[0]), bool(_const(args[3]))
+    a, b = _wide(args[1], args[1].type, n), _wide(args[2], args[2].type, n)
+    zero = None
+    if op in ("divide", "remainder", "pmod"):
+        zero = pc.fill_null(pc.equal(b, pa.scalar(0, b.type)), False)
+        if pc.any(zero).as_py():
+            if ansi and pc.any(pc.and_(zero, pc.is_valid(a))).as_py():
+                raise _ansi_error("divide", True)
+            b = pc.if_else(zero, pa.scalar(1, pa.decimal256(args[2].type.precision, args[2].type.scale)),
+                           cast_value(b, pa.decimal256(args[2].type.precision, args[2].type.scale)))
+        else:
+            zero = None
+    a, b = _fit(a), _fit(b)
+    ta, tb = a.type, b.type
+    try:
+        if op in ("add", "subtract", "multiply"):
+            out = getattr(pc, op)(a, b)
+        elif op == "divide":
+            out = _truncated_quotient(a, b, ta, tb, dtype.scale + 1)
+        else:                        # remainder: a - trunc(a / b) * b, with the sign of the dividend (Java's)
+            whole = pc.round(_truncated_quotient(a, b, ta, tb, 0), 0, round_mode="towards_zero")
+            whole = _fit(cast_value(whole, pa.decimal256(whole.type.precision - whole.type.scale, 0)))
+            out = pc.subtract(a, pc.multiply(whole, b))
+            if op == "pmod":         # Spark: r < 0 ? (r + n) % n : r, which is r + n for n > 0 and r for n < 0
+                fix = pc.and_(pc.less(out, pa.scalar(0, out.type)), pc.greater(b, pa.scalar(0, b.type)))
+                out = pc.if_else(fix, pc.add(out, b), out)
+    except pa.ArrowInvalid as err:
+        if "precision out of range" in str(err).lower():
+            raise _decimal_too_wide({"add": "addition", "subtract": "subtraction",
+                                     "multiply": "multiplication"}.get(op, op), ta, tb) from None
+        raise
+    out = _round_half_up(out, dtype.scale)
+    if zero is not None:
+        out = pc.if_else(zero, pa.scalar(None, out.type), out)
+    limit = pa.scalar(10 ** (dtype.precision - dtype.scale), pa.decimal256(dtype.precision - dtype.scale + 1, 0))
+    over = pc.fill_null(pc.greater_equal(pc.abs(out), limit), False)
+    if pc.any(over).as_py():
+        if ansi:
+            bad = out.filter(over)[0].as_py()
+            raise ArithmeticOverflowError(
+                f"[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION] {bad} cannot be represented as "
+                f"Decimal({dtype.precision}, {dtype.scale}). If necessary set \"spark.sql.ansi.enabled\" to "
+                "\"false\" to bypass this error, and return NULL instead.")
+        out = pc.if_else(over, pa.scalar(None, out.type), out)
+    return cast_value(out, dtype)
 
 
 @kernel("spark_width_bucket")

@@ -180,8 +180,83 @@ def _bind_arith(name, args):
 
 _internal("spark_arith", _bind_arith, 4)
 
-# the divisor itself, raising DIVIDE_BY_ZERO where it is 0 (decimal division under ANSI mode)
-_internal("spark_nonzero", lambda n, a: _call(n, [a[0]], a[0].dtype, a[0].nullable), 1)
+
+# -- decimal arithmetic: Spark's DecimalPrecision rules ---------------------------------------------
+
+# the decimal type Spark widens an integer operand to (DecimalType.forType: BYTE 3, SHORT 5, INT 10, LONG 20
+# digits; quarry's own BIGINT is DECIMAL(19,0)); an integer literal takes its own digits (fromLiteral)
+_SPARK_INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 20}
+MINIMUM_ADJUSTED_SCALE = 6
+
+
+def spark_decimal_operand(e: Expr) -> pa.DataType | None:
+    """The decimal type ``e`` takes in Spark's decimal arithmetic, or None (not a decimal operand)."""
+    from quarry.logical.expressions import Literal
+    if T.is_decimal(e.dtype):
+        return e.dtype
+    if T.is_integer(e.dtype):
+        if isinstance(e, Literal) and e.value is not None:
+            return T.decimal_for_literal(e.value)
+        return pa.decimal128(_SPARK_INT_DIGITS.get(e.dtype.bit_width, 20), 0)
+    return None
+
+
+def adjust_precision_scale(precision: int, scale: int) -> pa.DataType:
+    """Spark's ``DecimalType.adjustPrecisionScale`` (``spark.sql.decimalOperations.allowPrecisionLoss``, on
+    by default): a result wider than 38 digits keeps its integer digits and gives up scale, down to 6 digits
+    (or the scale it had, when less).
+
+    >>> adjust_precision_scale(45, 14)
+    Decimal128Type(decimal128(38, 7))
+    """
+    if precision <= T.MAX_DECIMAL_PRECISION:
+        return pa.decimal128(precision, scale)
+    int_digits = precision - scale
+    min_scale = min(scale, MINIMUM_ADJUSTED_SCALE)
+    return pa.decimal128(T.MAX_DECIMAL_PRECISION, max(T.MAX_DECIMAL_PRECISION - int_digits, min_scale))
+
+
+def spark_decimal_result(op: str, a: pa.DataType, b: pa.DataType) -> pa.DataType:
+    """The result type of ``a <op> b`` on decimals (Spark's ``DecimalPrecision``).
+
+    >>> spark_decimal_result("divide", pa.decimal128(5, 2), pa.decimal128(4, 1))
+    Decimal128Type(decimal128(11, 7))
+    """
+    p1, s1, p2, s2 = a.precision, a.scale, b.precision, b.scale
+    if op in ("add", "subtract"):
+        scale = max(s1, s2)
+        return adjust_precision_scale(max(p1 - s1, p2 - s2) + scale + 1, scale)
+    if op == "multiply":
+        return adjust_precision_scale(p1 + p2 + 1, s1 + s2)
+    if op == "divide":
+        scale = max(MINIMUM_ADJUSTED_SCALE, s1 + p2 + 1)
+        return adjust_precision_scale(p1 - s1 + s2 + scale, scale)
+    if op in ("remainder", "pmod"):
+        scale = max(s1, s2)
+        return adjust_precision_scale(min(p1 - s1, p2 - s2) + scale, scale)
+    raise ValueError(f"not a decimal operation: {op}")
+
+
+def bind_spark_decimal(op: str, a: Expr, b: Expr, ansi: bool) -> Expr | None:
+    """``a <op> b`` with Spark's decimal result type, when one operand is a decimal and the other a decimal,
+    an integer or NULL; None otherwise (a DOUBLE operand makes the operation DOUBLE, as in Spark)."""
+    from quarry.logical.expressions import Literal
+    ta, tb = spark_decimal_operand(a), spark_decimal_operand(b)
+    if not (T.is_decimal(a.dtype) or T.is_decimal(b.dtype)):
+        return None
+    if ta is None and T.is_null(a.dtype):
+        ta = tb
+    if tb is None and T.is_null(b.dtype):
+        tb = ta
+    if ta is None or tb is None:
+        return None
+    result = spark_decimal_result(op, ta, tb)
+    return _call("spark_decimal_arith", [Literal(op, T.STRING), cast(a, ta), cast(b, tb), Literal(ansi, T.BOOL)],
+                 result)
+
+
+_internal("spark_decimal_arith", lambda n, a: _call(n, a, spark_decimal_result(a[0].value, a[1].dtype, a[2].dtype)),
+          4)
 _internal("spark_width_bucket",
           lambda n, a: _call(n, [_dbl(a[0], "width_bucket"), _dbl(a[1], "width_bucket"),
                                  _dbl(a[2], "width_bucket"), _long(a[3], "width_bucket")], T.INT64), 4)

@@ -15,6 +15,9 @@ session's command guard, as quarry's own SQL does. Two things are adjusted first
   ``read_csv('path')`` table functions (the sandbox checks their paths);
 - ``global_temp.v`` names the global temp view ``v`` (``createGlobalTempView``), registered in
   the session's catalog under a hidden name while the statement binds.
+
+Arithmetic on decimals binds with Spark's result precision and scale (``DecimalPrecision``: ``/`` of
+decimals is a decimal, not a DOUBLE), rounded HALF_UP, through :func:`arithmetic_rules`.
 """
 
 from __future__ import annotations
@@ -119,12 +122,21 @@ def _rewrite(node: exp.Expression, named: dict, positional: list, global_views: 
     return node.transform(visit, copy=True)
 
 
+def _spark_arithmetic(ansi: bool):
+    """Spark's decimal result types for ``+ - * / %`` in SQL (``DecimalPrecision``); other operands bind
+    as quarry's."""
+    from quarry.logical.spark_functions import bind_spark_decimal
+    names = {"modulo": "remainder"}
+    return lambda name, a, b: bind_spark_decimal(names.get(name, name), a, b, ansi)
+
+
 def run_spark_sql(session, text: str, named: dict | None = None, positional: list | None = None,
-                  global_views: dict | None = None):
+                  global_views: dict | None = None, ansi: bool = True):
     """Run the statements in ``text``; the typed result (:mod:`quarry.sql.commands`) of the last one.
-    ``global_views`` (lower-cased name -> view) are what ``global_temp.name`` reads."""
+    ``global_views`` (lower-cased name -> view) are what ``global_temp.name`` reads; ``ansi`` is
+    ``spark.sql.ansi.enabled`` (decimal overflow and division by zero raise, or are NULL)."""
     from quarry.catalog.redaction import redacting
-    from quarry.logical.functions import using_functions
+    from quarry.logical.functions import arithmetic_rules, using_functions
     from quarry.sql.expr_binder import node_position
     from quarry.sql.statements import bind_statement, run_command
     result = None
@@ -134,7 +146,8 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
         try:
             for hidden, view in used.items():
                 session.catalog.register(hidden, view)
-            with redacting(session.sandbox is not None), using_functions(session.functions):
+            with redacting(session.sandbox is not None), using_functions(session.functions), \
+                    arithmetic_rules(_spark_arithmetic(ansi)):
                 result = run_command(session, bind_statement(session, node, text))
         except QuarryError as err:
             if err.line is None:
