@@ -1430,6 +1430,9 @@ def _json_string(name, args, dtype, n):
     if op == "get_json_object":
         lo, hi, valid = index.follow(parse_path(_const(args[2])))
         return index.value(lo, hi, valid)
+    if op == "json_tuple":                     # a top-level field, named as written (no path syntax)
+        lo, hi, valid = index.follow([_const(args[2])])
+        return index.value(lo, hi, valid)
     raise ExecutionError(f"unknown JSON operation `{op}`")
 
 

@@ -9,7 +9,8 @@ ascending, ``array_distinct`` keeps one NULL. A Spark lambda (``lambda_function`
 its index parameter counts from 0 as in Spark.
 
 Generators (``explode``, ``posexplode``, ``inline`` and their ``_outer`` forms) become quarry's
-``unnest``: the select list's Unnest node repeats the row per element.
+``unnest``: the select list's Unnest node repeats the row per element. ``json_tuple`` gives one row per
+row, so its columns are plain expressions (one JSON field each).
 """
 
 from __future__ import annotations
@@ -576,7 +577,7 @@ def extract_value(child: Column, key) -> Column:
 
 # -- generators -----------------------------------------------------------------------------------
 
-GENERATORS = {"explode", "explode_outer", "posexplode", "posexplode_outer", "inline", "inline_outer"}
+GENERATORS = {"explode", "explode_outer", "posexplode", "posexplode_outer", "inline", "inline_outer", "json_tuple"}
 
 
 def _outer(lst: Expr) -> Expr:
@@ -588,6 +589,8 @@ def _outer(lst: Expr) -> Expr:
 def generator(name: str, args: list[Column], shape) -> list[tuple[Column, str]]:
     """The output columns (Column, Spark name) of a generator call; ``shape`` gives the argument's type
     (the generators of a map and of an array of structs have more than one output column)."""
+    if name == "json_tuple":
+        return _json_tuple(args)
     if len(args) != 1:
         raise SparkError(f"`{name}` takes one argument, got {len(args)}")
     arg = args[0]
@@ -624,6 +627,27 @@ def generator(name: str, args: list[Column], shape) -> list[tuple[Column, str]]:
         return out
     out.append((part(lambda u, ctx: u), "col"))
     return out
+
+
+def _json_tuple(args: list[Column]) -> list[tuple[Column, str]]:
+    """``json_tuple(json, 'f1', 'f2', ...)``: one column per field (``c0``, ``c1``, ...), each the field's value
+    as ``get_json_object`` gives it (a string without quotes, other values as JSON text), NULL for a missing
+    field, a JSON null, a text that is not JSON or an array; one output row per input row."""
+    if len(args) < 2:
+        raise SparkError("`json_tuple` takes a JSON string and at least one field name",
+                         error_class="WRONG_NUM_ARGS.WITHOUT_SUGGESTION")
+    source = args[0]
+
+    def field(ctx, column):
+        name = column.bind(ctx)
+        if not isinstance(name, Literal) or not (name.value is None or isinstance(name.value, str)):
+            raise not_supported("`json_tuple` with a field name that is not a constant string")
+        text = source.bind(ctx)
+        text = text if T.is_string(text.dtype) else FN.cast(text, T.STRING)
+        if name.value is None:                       # Spark: a NULL field name gives NULL
+            return FN.lit(None, T.STRING)
+        return FN.call("spark_json_string", [FN.lit("json_tuple"), text, FN.lit(name.value)])
+    return [(Column(lambda ctx, c=c: field(ctx, c), f"c{i}"), f"c{i}") for i, c in enumerate(args[1:])]
 
 
 for _g in sorted(GENERATORS):
