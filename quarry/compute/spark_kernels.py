@@ -1059,7 +1059,9 @@ def _format_number(name, args, dtype, n):
 def _pad(name, args, dtype, n):
     op, s, width, pad = _const(args[0]), args[1], args[2], args[3]
     if not isinstance(width, pa.Scalar) or not isinstance(pad, pa.Scalar):
-        raise UnsupportedError(f"Not supported: {op} with a length or pad that is not a constant")
+        return _pad_columns(op, s, width, pad, n)
+    if not width.is_valid or not pad.is_valid:
+        return pa.nulls(n, T.STRING)
     w, fill = max(int(width.as_py()), 0), pad.as_py()
     cut = pc.utf8_slice_codeunits(s, 0, w)
     if fill == "":
@@ -1074,6 +1076,25 @@ def _pad(name, args, dtype, n):
         return pc.binary_join_element_wise(prefix, arr, "")
     padded = pc.binary_join_element_wise(cut, run, "")
     return pc.utf8_slice_codeunits(padded, 0, w)
+
+
+def _pad_columns(op, s, width, pad, n):
+    """``lpad``/``rpad`` with a length or pad per row: each string cut to its length, then as many
+    characters of its pad repeated as it lacks (none for an empty pad), before it or after it."""
+    s, pad = to_array(s, n), to_array(pad, n)
+    w, w_valid = _np(cast_value(width, T.INT64), n, np.int64)
+    w = np.maximum(w, 0)
+    length = np.asarray(pc.fill_null(pc.utf8_length(s), 0)).astype(np.int64)
+    pad_length = np.asarray(pc.fill_null(pc.utf8_length(pad), 0)).astype(np.int64)
+    cut = _keep_chars(s, np.minimum(length, w))
+    need = np.where(pad_length > 0, np.maximum(w - length, 0), 0)
+    times = -(-need // np.maximum(pad_length, 1))                   # ceil(need / pad length) copies
+    run = _keep_chars(pc.binary_repeat(pc.fill_null(pad, ""), pa.array(times)), need)
+    out = pc.binary_join_element_wise(run, cut, "") if op == "lpad" else pc.binary_join_element_wise(cut, run, "")
+    valid = pc.and_(pc.is_valid(s), pc.is_valid(pad))
+    if w_valid is not None:
+        valid = pc.and_(valid, pa.array(w_valid))
+    return pc.if_else(valid, out, pa.scalar(None, T.STRING))
 
 
 _CHR_TABLE = pa.array([chr(i) for i in range(256)] + [""], pa.string())
@@ -1338,11 +1359,12 @@ def _drop_chars(arr: pa.Array, k: np.ndarray, keep_first: bool = False) -> pa.Ar
     n = len(offsets) - 1
     lead = ((data & 0xC0) != 0x80).astype(np.int64)
     row_of = np.repeat(np.arange(n), np.diff(offsets))
-    chars_before = np.cumsum(lead) - lead                       # characters before each byte, overall
+    # the character each byte belongs to, counted overall (a continuation byte goes with its lead byte)
+    char_of = np.cumsum(lead) - 1
     row_first = np.zeros(n, np.int64)
     nonempty = np.diff(offsets) > 0
-    row_first[nonempty] = chars_before[offsets[:-1][nonempty]]
-    keep = (chars_before - row_first[row_of]) >= k[row_of]
+    row_first[nonempty] = char_of[offsets[:-1][nonempty]]
+    keep = (char_of - row_first[row_of]) >= k[row_of]
     if keep_first:
         keep = ~keep
     kept = np.bincount(row_of[keep], minlength=n) if len(data) else np.zeros(n, np.int64)

@@ -277,7 +277,16 @@ _internal("spark_string_list",
           lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], pa.list_(T.STRING)), 2, 10)
 _internal("spark_find_in_set", lambda n, a: _call(n, [_str(a[0]), _str(a[1])], T.INT32), 2)
 _internal("spark_format_number", lambda n, a: _call(n, [a[0], a[1]], T.STRING), 2)
-_internal("spark_pad", lambda n, a: _call(n, [a[0], _str(a[1]), _long(a[2], "lpad"), _str(a[3])], T.STRING), 4)
+
+
+def _bind_pad(name, args):
+    op, s, width, pad = args
+    if _is_binary(pad.dtype):
+        raise UnsupportedError(f"Not supported: `{op.value}` with a binary pad")
+    return _call(name, [op, _str(s, op.value), _long(width, op.value), _str(pad, op.value)], T.STRING)
+
+
+_internal("spark_pad", _bind_pad, 4)
 _internal("spark_chr", lambda n, a: _call(n, [_long(a[0], "chr")], T.STRING), 1)
 _internal("spark_encode", lambda n, a: _call(n, [_str(a[0]), a[1]], T.BINARY), 2)
 _internal("spark_decode", lambda n, a: _call(n, [cast(a[0], T.BINARY) if T.is_string(a[0].dtype) else a[0], a[1]],
