@@ -1389,6 +1389,19 @@ def _rand(name, args, dtype, n):
     return pa.array(values, T.FLOAT64)
 
 
+@kernel("spark_row_id")
+def _row_id(name, args, dtype, n):
+    from quarry.compute.position import current_position
+    at = current_position()
+    return pa.array((np.int64(at.partition) << np.int64(33)) + at.offset + np.arange(n, dtype=np.int64), T.INT64)
+
+
+@kernel("spark_partition_index")
+def _partition_index(name, args, dtype, n):
+    from quarry.compute.position import current_position
+    return pa.array(np.full(n, current_position().partition, np.int32), T.INT32)
+
+
 _HEXCHARS = np.frombuffer(b"0123456789abcdef", np.uint8)
 
 

@@ -313,6 +313,11 @@ _internal("spark_xxhash64", lambda n, a: _call(n, list(a), T.INT64, False), 1, 1
 
 _internal("spark_rand", lambda n, a: _call(n, list(a), T.FLOAT64, False), 2, 2,
           volatility=Volatility.VOLATILE)
+# Spark's monotonically_increasing_id (partition << 33 plus the row's index in its partition) and
+# spark_partition_id: from the position of the batch in its partition (quarry.compute.position)
+_internal("spark_row_id", lambda n, a: _call(n, [], T.INT64, False), 0, 0, volatility=Volatility.VOLATILE)
+_internal("spark_partition_index", lambda n, a: _call(n, [], T.INT32, False), 0, 0,
+          volatility=Volatility.VOLATILE)
 _internal("spark_uuid", lambda n, a: _call(n, [], T.STRING, False), 0, 0, volatility=Volatility.VOLATILE)
 _internal("spark_raise_error", lambda n, a: _call(n, [_str(a[0])], T.NULL), 1, 1, volatility=Volatility.VOLATILE)
 _internal("spark_assert_true", lambda n, a: _call(n, [a[0], _str(a[1])], T.STRING), 2, 2,

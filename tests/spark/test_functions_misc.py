@@ -46,6 +46,52 @@ def test_monotonically_increasing_id_is_increasing_and_unique(fn_spark):
     assert df.select(F.monotonically_increasing_id()).columns == ["monotonically_increasing_id()"]
 
 
+@pytest.fixture(scope="module")
+def three_partitions(tmp_path_factory):
+    """A PySpark session over a quarry server whose table ``t`` (three Parquet files) scans as three
+    partitions, of 4, 5 and 6 rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import quarry
+    import quarry.spark
+    from pyspark.sql import SparkSession
+    folder = tmp_path_factory.mktemp("parts")
+    for k in range(3):
+        pq.write_table(pa.table({"i": list(range(k * 10, k * 10 + 4 + k))}), folder / f"part{k}.parquet")
+    session = quarry.connect(executor="inline", target_partitions=3)
+    session.register("t", str(folder))
+    server = quarry.spark.serve(session, "127.0.0.1", 0)
+    spark = SparkSession.builder.remote(server.url).create()
+    try:
+        yield spark
+    finally:
+        spark.stop()
+        server.stop(0)
+
+
+def _ids_by_partition(rows):
+    by: dict = {}
+    for partition, row_id in rows:
+        by.setdefault(partition, []).append(row_id)
+    return by
+
+
+def test_monotonically_increasing_id_is_sparks_value_per_partition(three_partitions):
+    # Spark: "The current implementation puts the partition ID in the upper 31 bits, and the record number
+    # within each partition in the lower 33 bits"
+    from pyspark.sql import functions as F
+    df = three_partitions.table("t")
+    for frame in (df, df.filter("i % 2 = 0")):       # after a filter the record numbers count its rows
+        rows = frame.select(F.spark_partition_id(), F.monotonically_increasing_id()).collect()
+        by = _ids_by_partition(rows)
+        assert sorted(by) == [0, 1, 2]
+        for partition, ids in by.items():
+            assert ids == [(partition << 33) + k for k in range(len(ids))]
+    counts = {p: len(ids) for p, ids in _ids_by_partition(
+        df.select(F.spark_partition_id(), F.lit(0)).collect()).items()}
+    assert sorted(counts.values()) == [4, 5, 6]
+
+
 def test_rand_with_a_seed_is_deterministic_and_in_range(fn_spark):
     from pyspark.sql import functions as F
     df = fn_spark.createDataFrame([(i,) for i in range(100)], "i int")
