@@ -6,6 +6,9 @@
   floats by their IEEE bits (-0.0 as 0.0), strings and binaries by their bytes, where Spark mixes each
   trailing byte (sign-extended) as a whole word.
 - ``xxhash64`` is XXH64 with seed 42, folded the same way.
+- nested values fold the same way inside a column: an array's elements in order, a struct's fields, a
+  map's entries key then value (element ``j`` of every row is one vectorized step); a decimal over 18
+  digits hashes the bytes of Java's ``BigInteger.toByteArray`` of its unscaled value.
 - ``md5``, ``sha1``, ``sha2`` (224, 256, 384, 512) and ``crc32`` follow their RFC/FIPS definitions.
 
 Variable-length inputs run block by block: rows are sorted by their number of blocks, so block ``j``
@@ -255,9 +258,73 @@ def _column_values(arr: pa.Array, n: int):
         if valid is not None:
             low[~valid] = 0
         return "long", low, valid
+    if pa.types.is_decimal128(t):
+        return "bytes", _decimal_bytes(arr), valid
     if T.is_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
         return "bytes", arr, valid
     raise UnsupportedError(f"Not supported: hashing a column of type {T.sql_name(t)} (hash, xxhash64)")
+
+
+def _decimal_bytes(arr: pa.Array) -> pa.Array:
+    """The unscaled values of a decimal over 18 digits as Java's ``BigInteger.toByteArray``: big-endian two's
+    complement in the fewest bytes that keep the sign bit (what Spark hashes for them)."""
+    n = len(arr)
+    raw = np.frombuffer(arr.buffers()[1], np.uint8)[16 * arr.offset:16 * (arr.offset + n)].reshape(n, 16)
+    big = raw[:, ::-1]                                          # Arrow stores them little-endian
+    sign = np.where(big[:, 0] & 0x80, np.uint8(0xFF), np.uint8(0))
+    # a leading byte is redundant when it is all sign bits and the next byte carries the same sign bit
+    redundant = (big[:, :-1] == sign[:, None]) & ((big[:, 1:] & 0x80) == (sign[:, None] & 0x80))
+    skip = np.cumprod(redundant, axis=1).sum(axis=1)
+    keep = np.arange(16)[None, :] >= skip[:, None]
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(16 - skip, out=offsets[1:])
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(big[keep].tobytes())])
+
+
+def _hash_column(arr: pa.Array, seed: np.ndarray, width: int) -> np.ndarray:
+    """Spark's hash of each row's value with that row's running ``seed``; a NULL keeps its seed. An array
+    hashes its elements in order, each seeding the next; a struct its fields; a map each entry's key,
+    then its value."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    t = arr.type
+    n = len(arr)
+    if pa.types.is_null(t) or n == 0:
+        return seed
+    if pa.types.is_dictionary(t):
+        arr = arr.dictionary_decode()
+        t = arr.type
+    if pa.types.is_struct(t):
+        for child in arr.flatten():                 # a NULL struct makes every field NULL: the seed stays
+            seed = _hash_column(child, seed, width)
+        return seed
+    if pa.types.is_map(t) or pa.types.is_list(t) or pa.types.is_large_list(t):
+        offsets = np.asarray(arr.offsets).astype(np.int64)
+        lengths = np.diff(offsets)
+        if arr.null_count:
+            lengths = np.where(np.asarray(arr.is_valid()), lengths, 0)
+        children = [arr.keys, arr.items] if pa.types.is_map(t) else [arr.values]
+        order = np.argsort(-lengths, kind="stable")
+        ranked = lengths[order]
+        seed = seed.copy()
+        # element j of every row that has one, as one vectorized step: the elements of a row run in order
+        for j in range(int(ranked[0]) if n else 0):
+            active = order[:int((ranked > j).sum())]
+            at = pa.array(offsets[:-1][active] + j)
+            h = seed[active]
+            for child in children:
+                h = _hash_column(child.take(at), h, width)
+            seed[active] = h
+        return seed
+    kind, values, valid = _column_values(arr, n)
+    if kind == "int":
+        h = _m3_int(values, seed) if width == 32 else _xx_int(values, seed)
+    elif kind == "long":
+        h = _m3_long(values, seed) if width == 32 else _xx_long(values, seed)
+    else:
+        data, offsets, _ = _bytes(values, n)
+        h = _m3_bytes(data, offsets, seed) if width == 32 else _xx_bytes(data, offsets, seed)
+    return h if valid is None else np.where(valid, h, seed)
 
 
 def _fold(args, n, width):
@@ -265,18 +332,7 @@ def _fold(args, n, width):
     for a in args:
         if isinstance(a, pa.Scalar) and not a.is_valid:
             continue
-        arr = to_array(a, n)
-        if pa.types.is_null(arr.type):
-            continue
-        kind, values, valid = _column_values(arr, n)
-        if kind == "int":
-            h = _m3_int(values, seed) if width == 32 else _xx_int(values, seed)
-        elif kind == "long":
-            h = _m3_long(values, seed) if width == 32 else _xx_long(values, seed)
-        else:
-            data, offsets, _ = _bytes(values, n)
-            h = _m3_bytes(data, offsets, seed) if width == 32 else _xx_bytes(data, offsets, seed)
-        seed = h if valid is None else np.where(valid, h, seed)
+        seed = _hash_column(to_array(a, n), seed, width)
     return seed
 
 
