@@ -1383,9 +1383,17 @@ def _octet_length(name, args, dtype, n):
 
 @kernel("spark_rand")
 def _rand(name, args, dtype, n):
+    from quarry.compute.position import current_position
+    from quarry.compute.spark_random import spark_rand, spark_randn
     kind, seed = _const(args[0]), _const(args[1])
-    rng = np.random.default_rng(None if seed is None else int(seed) & 0xFFFFFFFFFFFFFFFF)
-    values = rng.standard_normal(n) if kind == "randn" else rng.random(n)
+    if seed is None:                            # Spark draws a seed when none is given
+        seed = int(np.random.default_rng().integers(-2 ** 63, 2 ** 63 - 1))
+    seed = (int(seed) + 2 ** 63) % 2 ** 64 - 2 ** 63          # a Java long
+    at = current_position()
+    if kind == "randn":
+        values = spark_randn(seed, at.partition, at.offset, n, at.state)
+    else:
+        values = spark_rand(seed, at.partition, at.offset, n)
     return pa.array(values, T.FLOAT64)
 
 

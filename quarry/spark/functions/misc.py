@@ -4,7 +4,7 @@
   row's index within its partition (the partitions of quarry's plan where the select runs);
 - ``spark_partition_id()``: the index of that partition;
 - ``input_file_name()``: '' (what Spark returns when the file is not known);
-- ``rand(seed)``/``randn(seed)``: seeded and deterministic for a given seed (not Spark's XORShift values);
+- ``rand(seed)``/``randn(seed)``: Spark's values (its XORShiftRandom per partition, ``quarry.compute.spark_random``);
 - ``uuid()``: random version-4 UUIDs; ``typeof(x)``: Spark's simple type name of ``x``.
 """
 
