@@ -4,8 +4,8 @@ From Spark's documentation: ``monotonically_increasing_id`` is "guaranteed to be
 and unique, but not consecutive"; ``spark_partition_id`` is the partition id; ``input_file_name`` is the
 empty string when unknown; ``rand(seed)`` is uniform in [0.0, 1.0) and ``randn(seed)`` standard normal,
 deterministic for a seed, with the values of pyspark's docstrings (``rand(seed=42)`` over one partition is
-0.619189370225..., 0.5096018842446...) and of a clean-room reference of Spark's XORShiftRandom below; ``uuid`` is "a canonical UUID 36-character string"; ``typeof`` is the DDL
-name of the type (``typeof(1) = 'int'``, ``typeof(array(1)) = 'array<int>'``).
+0.619189370225..., 0.5096018842446...) and of a clean-room reference of Spark's XORShiftRandom below;
+``uuid`` is "a canonical UUID 36-character string"; ``typeof`` is the DDL name of the type (``typeof(1) = 'int'``, ``typeof(array(1)) = 'array<int>'``).
 """
 
 from __future__ import annotations
