@@ -161,3 +161,50 @@ def test_decimal_division_by_zero_is_null_without_ansi_mode(fn_spark):
         assert df.select(df.a / df.b, df.a % df.b).collect()[0][:] == (None, None)
     finally:
         fn_spark.conf.set("spark.sql.ansi.enabled", "true")
+
+
+def test_select_expr_arithmetic_is_spark_sqls(fn_spark):
+    # selectExpr/expr text binds as spark.sql does: Spark's decimal types, and Spark's names for them
+    from pyspark.sql.types import DecimalType
+    df = fn_spark.createDataFrame([(D("1.50"), D("3.0"))], "d decimal(5,2), e decimal(4,1)")
+    out = df.selectExpr("d / e", "d * e")
+    assert out.columns == ["(d / e)", "(d * e)"]
+    assert [f.dataType for f in out.schema.fields] == [DecimalType(*spark_type("/", 5, 2, 4, 1)),
+                                                       DecimalType(*spark_type("*", 5, 2, 4, 1))]
+    assert list(out.collect()[0]) == [exact("/", D("1.50"), D("3.0"), *spark_type("/", 5, 2, 4, 1)),
+                                      exact("*", D("1.50"), D("3.0"), *spark_type("*", 5, 2, 4, 1))]
+
+
+@pytest.mark.parametrize("text", ["a / b", "a % b", "x / y", "d / e"])
+def test_division_by_zero_in_sql_text_raises_in_ansi_mode_and_is_null_without(fn_spark, text):
+    from pyspark.errors import ArithmeticException
+    df = fn_spark.createDataFrame([(1, 0, 1.5, 0.0, D("1.50"), D("0.0"))],
+                                  "a int, b int, x double, y double, d decimal(5,2), e decimal(4,1)")
+    df.createOrReplaceTempView("zeros")
+    for run in (lambda: df.selectExpr(text).collect(), lambda: fn_spark.sql(f"SELECT {text} FROM zeros").collect()):
+        with pytest.raises(ArithmeticException) as info:
+            run()
+        assert info.value.getErrorClass() == "DIVIDE_BY_ZERO"
+    fn_spark.conf.set("spark.sql.ansi.enabled", "false")
+    try:
+        assert df.selectExpr(text).collect()[0][0] is None
+        assert fn_spark.sql(f"SELECT {text} FROM zeros").collect()[0][0] is None
+    finally:
+        fn_spark.conf.set("spark.sql.ansi.enabled", "true")
+
+
+def test_cast_in_sql_text_raises_in_ansi_mode_and_try_cast_does_not(fn_spark):
+    from pyspark.errors import PySparkException
+    df = fn_spark.createDataFrame([("x",)], "s string")
+    df.createOrReplaceTempView("texts")
+    with pytest.raises(PySparkException, match="'x'"):
+        fn_spark.sql("SELECT CAST(s AS INT) FROM texts").collect()
+    with pytest.raises(PySparkException, match="'x'"):
+        df.selectExpr("CAST(s AS INT)").collect()
+    assert fn_spark.sql("SELECT TRY_CAST(s AS INT) FROM texts").collect()[0][0] is None
+    fn_spark.conf.set("spark.sql.ansi.enabled", "false")
+    try:
+        assert fn_spark.sql("SELECT CAST(s AS INT) FROM texts").collect()[0][0] is None
+        assert df.selectExpr("CAST(s AS INT)").collect()[0][0] is None
+    finally:
+        fn_spark.conf.set("spark.sql.ansi.enabled", "true")
