@@ -484,9 +484,8 @@ class ExpressionTranslator:
         if name == "log":
             return Function(_function_column("ln", args))
         if name == "count" and f.is_distinct:
-            if len(args) != 1:
-                raise not_supported("count(DISTINCT ...) of several columns")
-            return Function(_function_column("count", args, distinct=True))
+            from quarry.spark.functions.aggregates import count_distinct
+            return Function(count_distinct(args))
         if name in _SAME:
             target = _SAME[name]
             if name == "count" and len(args) == 1:

@@ -34,6 +34,8 @@ CASES = [
     ("last ignorenulls", F.last("y", ignorenulls=True), {"a": 3.0, "b": 4.0, "c": 1.0}),
     ("last keeps NULL", F.last("y"), {"a": None, "b": 4.0, "c": 1.0}),
     ("count_distinct", F.count_distinct("x"), {"a": 2, "b": 0, "c": 1}),
+    # Spark: "the number of rows for which the supplied expression(s) are unique and non-null"
+    ("count_distinct of two columns", F.count_distinct("x", "y"), {"a": 2, "b": 0, "c": 1}),
     ("approx_count_distinct", F.approx_count_distinct("x"), {"a": 2, "b": 0, "c": 1}),
     ("count_if", F.count_if(F.col("x") > 2), {"a": 2, "b": 0, "c": 0}),
     ("sum", F.sum("x"), {"a": 12, "b": None, "c": 1}),
@@ -118,3 +120,12 @@ def test_pivot_takes_any_aggregate(data):
     # a count pivots in Spark's two steps (PivotFirst): a group without the value gets NULL
     counted = data.groupBy("k").pivot("x", [5]).count().orderBy("k")
     assert [tuple(r) for r in counted.collect()] == [("a", 2), ("b", None), ("c", None)]
+
+
+def test_count_distinct_of_several_columns_counts_distinct_rows(spark):
+    rows = [("a:", "b", 0.0), ("a", ":b", -0.0), ("a:", "b", -0.0), ("a", ":b", 1.0), (None, "b", 0.0), ("", "", 0.0)]
+    df = spark.createDataFrame(rows, "s string, t string, z double")
+    # distinct non-NULL (s, t): ('a:', 'b'), ('a', ':b'), ('', ''); with z, where -0.0 equals 0.0:
+    # ('a:', 'b', 0), ('a', ':b', 0), ('a', ':b', 1), ('', '', 0)
+    out = df.agg(F.count_distinct("s", "t").alias("two"), F.countDistinct("s", "t", "z").alias("three")).collect()[0]
+    assert (out.two, out.three) == (3, 4)

@@ -109,11 +109,35 @@ def _any_value(call: Call):
     return _function_column("any_value", call.args[:1])
 
 
+def count_distinct(args: list[Column]) -> Column:
+    """Spark's ``count(DISTINCT a, b, ...)``: the number of distinct rows of the arguments among the rows
+    where none of them is NULL (several arguments count distinct structs of them)."""
+    if len(args) == 1:
+        return _function_column("count", args, distinct=True)
+
+    def build(ctx, *es):
+        # quarry's DISTINCT aggregates take scalar keys: the row is one text, each value's text after its
+        # length (so no two rows share one), a float's -0.0 added to 0.0 first (Spark counts them as one)
+        parts = []
+        for e in es:
+            if not (T.is_numeric(e.dtype) or T.is_string(e.dtype) or T.is_temporal(e.dtype) or e.dtype == T.BOOL):
+                raise not_supported(f"count_distinct of several columns with a {T.sql_name(e.dtype)} column")
+            if T.is_float(e.dtype):
+                e = _call("add", e, FN.lit(0.0))
+            text = FN.cast(e, T.STRING)
+            parts += [FN.cast(_call("length", text), T.STRING), FN.lit(":"), text]
+        whole = _call("is_not_null", es[0])
+        for e in es[1:]:
+            whole = _call("and", whole, _call("is_not_null", e))
+        key = _call("concat", *parts)
+        return _agg(ctx, "count", [_case(whole, key, _null_of(T.STRING))], distinct=True)
+    return _aggregate_column(build, *args, name="count")
+
+
 @spark_function("count_distinct", "countdistinct")
 def _count_distinct(call: Call):
-    if len(call.args) != 1:
-        raise not_supported("count_distinct of several columns")
-    return _function_column("count", call.args, distinct=True)
+    call.expect(1, -1)
+    return count_distinct(call.args)
 
 
 @spark_function("count_if")
