@@ -98,6 +98,19 @@ def test_result_types_and_names(spark):
     assert tuple(out.collect()[0]) == (1, 1.0, decimal.Decimal("1.50"), decimal.Decimal("1.500000"), 1, [1])
 
 
+def test_sum_of_bigints_is_a_bigint(spark):
+    # Spark: sum of an integral column is a bigint (quarry sums BIGINTs exactly, as DECIMAL(38,0), first);
+    # past the bigint range it raises under ANSI mode
+    from pyspark.errors import PySparkException
+    df = spark.createDataFrame([(2,), (3,), (None,)], "l long")
+    out = df.agg(F.sum("l"))
+    assert out.schema.fields[0].dataType == LongType() and out.collect()[0][0] == 5
+    assert df.groupBy().sum("l").schema.fields[0].dataType == LongType()
+    big = spark.createDataFrame([(2 ** 62,), (2 ** 62,)], "l long")
+    with pytest.raises(PySparkException):
+        big.agg(F.sum("l")).collect()
+
+
 def test_regression_aggregates(spark):
     # y = 2x + 1 on four points, one pair with a NULL (skipped)
     df = spark.createDataFrame([(3.0, 1.0), (5.0, 2.0), (7.0, 3.0), (9.0, 4.0), (None, 5.0)], "y double, x double")

@@ -16,7 +16,7 @@ from quarry.api.column import Column, _function_column
 from quarry.logical import builder as B
 from quarry.logical import functions as FN
 from quarry.logical import types as T
-from quarry.logical.expressions import Expr, Literal
+from quarry.logical.expressions import Call as CallExpr, Expr, Literal
 from quarry.spark.errors import SparkError, not_supported
 from quarry.spark.functions.base import Call, Function, spark_function
 from quarry.spark.functions.nested import _call, _case, _lambda, _null_of
@@ -159,6 +159,8 @@ def _sum_finish(column: Column) -> Column:
     def bind(ctx):
         e = column.bind(ctx)
         arg = e.args[0] if getattr(e, "args", None) else None
+        if isinstance(arg, CallExpr) and arg.name == "cast" and T.is_integer(arg.args[0].dtype):
+            arg = arg.args[0]                        # quarry sums a BIGINT exactly, as DECIMAL(38,0)
         if arg is not None and T.is_integer(arg.dtype):
             return FN.cast(e, T.INT64, explicit=True)
         if arg is not None and T.is_decimal(arg.dtype):
