@@ -142,3 +142,27 @@ def test_count_distinct_of_several_columns_counts_distinct_rows(spark):
     # ('a:', 'b', 0), ('a', ':b', 0), ('a', ':b', 1), ('', '', 0)
     out = df.agg(F.count_distinct("s", "t").alias("two"), F.countDistinct("s", "t", "z").alias("three")).collect()[0]
     assert (out.two, out.three) == (3, 4)
+
+
+def test_try_sum_and_try_avg_are_null_on_overflow(spark):
+    # the pyspark.sql.functions.try_sum / try_avg docstring examples
+    from pyspark.sql.types import DecimalType
+    assert spark.range(10).select(F.try_sum("id")).collect()[0][0] == 45
+    ab = spark.createDataFrame([(1, 2), (3, 4)], ["A", "B"])
+    assert ab.select(F.try_sum(F.col("A") + F.col("B"))).collect()[0][0] == 10
+    ages = spark.createDataFrame([(1982, None), (1990, 2), (2000, 4)], ["birth", "age"])
+    assert tuple(ages.select(F.try_sum("age"), F.try_avg("age")).collect()[0]) == (6, 3.0)
+    assert spark.createDataFrame([(1982, 15), (1990, 2)], ["birth", "age"]).select(
+        F.try_avg("age")).collect()[0][0] == 8.5
+    ones = spark.createDataFrame([(decimal.Decimal("1" * 38),)] * 10, "number DECIMAL(38, 0)")
+    assert ones.select(F.try_sum(ones.number)).collect()[0][0] is None
+    pair = spark.createDataFrame([(decimal.Decimal("1" * 38),), (decimal.Decimal(0),)], "number DECIMAL(38, 0)")
+    assert pair.select(F.try_avg(pair.number)).collect()[0][0] is None
+    # a bigint sum past 2^63 - 1 is NULL; the types are sum's and avg's
+    longs = spark.createDataFrame([(2 ** 62,), (2 ** 62,)], "l long")
+    assert longs.select(F.try_sum("l")).collect()[0][0] is None
+    d = spark.createDataFrame([(decimal.Decimal("1.25"),), (decimal.Decimal("2.50"),)], "d decimal(5,2)")
+    out = d.select(F.try_sum("d"), F.try_avg("d"))
+    assert [f.dataType for f in out.schema.fields] == [DecimalType(15, 2), DecimalType(9, 6)]
+    assert tuple(out.collect()[0]) == (decimal.Decimal("3.75"), decimal.Decimal("1.875000"))
+    assert out.columns == ["try_sum(d)", "try_avg(d)"]

@@ -202,6 +202,53 @@ def _avg(call: Call):
     return Function(_function_column("avg", call.args, distinct=call.distinct), _avg_finish)
 
 
+def _within(e: Expr, target: pa.DataType) -> Expr:
+    """``e`` cast to ``target`` (BIGINT or a decimal) where it fits, NULL where it does not (the ``try_``
+    aggregates); quarry's exact sums may hold more digits than Spark's result type."""
+    import decimal
+    if T.is_integer(target):
+        low, high = FN.lit(decimal.Decimal(-2 ** 63)), FN.lit(decimal.Decimal(2 ** 63 - 1))
+        fits = _call("and", _call("greater_equal", e, low), _call("less_equal", e, high))
+    else:
+        digits = target.precision - target.scale           # the largest value of the type, all nines
+        largest = decimal.Decimal(("9" * digits or "0") + ("." + "9" * target.scale if target.scale else ""))
+        fits = _call("less_equal", _call("abs", e), FN.lit(largest))
+    fits = _call("coalesce", fits, FN.lit(False))
+    safe = _case(fits, e, FN.cast(FN.lit(0), e.dtype))            # every branch is evaluated: cast only fits
+    return _case(fits, FN.cast(safe, target, explicit=True), _null_of(target))
+
+
+@spark_function("try_sum")
+def _try_sum(call: Call):
+    """Spark's ``try_sum``: ``sum``'s type and value, NULL where the sum overflows that type."""
+    call.expect(1)
+
+    def build(ctx, x):
+        total = _agg(ctx, "sum", [x])
+        if T.is_integer(x.dtype):
+            return _within(total, T.INT64)
+        if T.is_decimal(x.dtype):
+            return _within(total, pa.decimal128(min(38, x.dtype.precision + 10), x.dtype.scale))
+        return total
+    return _aggregate_column(build, call.args[0], name="try_sum")
+
+
+@spark_function("try_avg")
+def _try_avg(call: Call):
+    """Spark's ``try_avg``: ``avg``'s type and value, NULL where the sum or the average overflows (only
+    decimals can: an average of integers is a DOUBLE of their exact sum)."""
+    call.expect(1)
+
+    def build(ctx, x):
+        if not T.is_decimal(x.dtype):
+            return _double(_agg(ctx, "avg", [x]))
+        p, s = x.dtype.precision, x.dtype.scale
+        total = _within(_agg(ctx, "sum", [x]), pa.decimal128(min(38, p + 10), s))
+        mean = _within(_agg(ctx, "avg", [x]), pa.decimal128(min(38, p + 4), min(38, s + 4)))
+        return _case(_call("is_not_null", total), mean, _null_of(mean.dtype))
+    return _aggregate_column(build, call.args[0], name="try_avg")
+
+
 def _double(e: Expr) -> Expr:
     return FN.cast(e, T.FLOAT64, explicit=True)
 
