@@ -166,3 +166,27 @@ def test_try_sum_and_try_avg_are_null_on_overflow(spark):
     assert [f.dataType for f in out.schema.fields] == [DecimalType(15, 2), DecimalType(9, 6)]
     assert tuple(out.collect()[0]) == (decimal.Decimal("3.75"), decimal.Decimal("1.875000"))
     assert out.columns == ["try_sum(d)", "try_avg(d)"]
+
+
+@pytest.mark.parametrize("dtype", ["tinyint", "int", "bigint"])
+def test_bit_and_or_xor(spark, dtype):
+    # the docstring examples (bit_and of 1, 1, 2 is 0; of 1, NULL, 2 is 0; of NULLs NULL; of 5 is 5), then
+    # two's complement values of each width against Python's own & | ^
+    import functools
+    import operator
+    from pyspark.sql.types import ByteType, IntegerType, LongType
+    top = {"tinyint": 2 ** 7, "int": 2 ** 31, "bigint": 2 ** 63}[dtype]
+    groups = {"doc1": [1, 1, 2], "doc2": [1, None, 2], "nulls": [None, None], "one": [5],
+              "signs": [-1, -8, 6, None], "edges": [-top, top - 1, -top + 3, 0x55 % top]}
+    rows = [(k, v) for k, vs in groups.items() for v in vs]
+    df = spark.createDataFrame(rows, f"k string, c {dtype}")
+    out = df.groupBy("k").agg(F.bit_and("c"), F.bit_or("c"), F.bit_xor("c"))
+    assert out.columns == ["k", "bit_and(c)", "bit_or(c)", "bit_xor(c)"]
+    kind = {"tinyint": ByteType(), "int": IntegerType(), "bigint": LongType()}[dtype]
+    assert [f.dataType for f in out.schema.fields[1:]] == [kind] * 3
+    got = {r[0]: tuple(r[1:]) for r in out.collect()}
+    for k, vs in groups.items():
+        values = [v for v in vs if v is not None]
+        want = tuple(functools.reduce(f, values) if values else None for f in (operator.and_, operator.or_,
+                                                                                 operator.xor))
+        assert got[k] == want, k

@@ -249,6 +249,40 @@ def _try_avg(call: Call):
     return _aggregate_column(build, call.args[0], name="try_avg")
 
 
+def _bitwise_aggregate(op: str):
+    """Spark's ``bit_and``/``bit_or``/``bit_xor`` of an integer column (NULLs skipped, NULL for none), one bit
+    at a time: bit ``b`` of the result is the min (and), max (or) or sum mod 2 (xor) of the values' bit ``b``,
+    so each is a plain vectorized aggregate; the bits are then put together in the argument's type."""
+    def build(ctx, x):
+        if not T.is_integer(x.dtype):
+            raise SparkError(f"`bit_{op}` expects an integer, got {T.sql_name(x.dtype)}",
+                             error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
+        width = x.dtype.bit_width
+        wide = FN.cast(x, T.INT64)
+        total = None
+        for b in range(width):
+            bit = _call("spark_bitwise", FN.lit("and"), _call("spark_shift", FN.lit("right"), wide, FN.lit(b)),
+                        FN.lit(1, T.INT64))
+            if op == "xor":
+                value = FN.cast(_call("spark_arith", FN.lit("remainder"), FN.cast(_agg(ctx, "sum", [bit]), T.INT64),
+                                      FN.lit(2, T.INT64), FN.lit(False)), T.INT64)
+            else:
+                value = FN.cast(_agg(ctx, "min" if op == "and" else "max", [bit]), T.INT64)
+            if b == width - 1 and width < 64:      # the sign bit of a narrower type weighs -2^(width-1)
+                part = _call("negate", _call("spark_shift", FN.lit("left"), value, FN.lit(b)))
+                total = _call("add", total, part)
+            else:                                  # (bit 63 shifted left wraps to -2^63 itself)
+                part = _call("spark_shift", FN.lit("left"), value, FN.lit(b))
+                total = part if total is None else _call("spark_bitwise", FN.lit("or"), total, part)
+        return FN.cast(total, x.dtype)
+    return build
+
+
+for _op in ("and", "or", "xor"):
+    spark_function(f"bit_{_op}")((lambda op: lambda call: (
+        call.expect(1), _aggregate_column(_bitwise_aggregate(op), call.args[0], name=f"bit_{op}"))[1])(_op))
+
+
 def _double(e: Expr) -> Expr:
     return FN.cast(e, T.FLOAT64, explicit=True)
 
