@@ -499,3 +499,11 @@ def _regression(call: Call):
         r2 = div(mul(cov, cov), mul(var_x, var_y))
         return _case(empty, _null_of(T.FLOAT64), flat_x, _null_of(T.FLOAT64), flat_y, _f(1.0), r2)
     return _aggregate_column(build, *call.args, name=name)
+
+
+@spark_function("grouping", "grouping_id")
+def _grouping_elsewhere(call: Call):
+    """``grouping``/``grouping_id`` are the rollup/cube/grouping-sets aggregate's (``quarry.spark.grouping``
+    translates them there); anywhere else Spark refuses them with this error."""
+    raise SparkError("grouping() / grouping_id() can only be used with GroupingSets / Cube / Rollup",
+                     error_class="UNSUPPORTED_GROUPING_EXPRESSION")
