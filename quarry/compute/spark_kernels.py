@@ -574,6 +574,12 @@ def _decimal_arith(name, args, dtype, n):
     out = _round_half_up(out, dtype.scale)
     if zero is not None:
         out = pc.if_else(zero, pa.scalar(None, out.type), out)
+    return _within_precision(out, dtype, ansi)
+
+
+def _within_precision(out, dtype: pa.DataType, ansi: bool):
+    """``out`` (decimal256 at ``dtype``'s scale) as ``dtype``: a value over its precision raises under ANSI
+    mode (Spark's NUMERIC_VALUE_OUT_OF_RANGE) and is NULL without."""
     limit = pa.scalar(10 ** (dtype.precision - dtype.scale), pa.decimal256(dtype.precision - dtype.scale + 1, 0))
     over = pc.fill_null(pc.greater_equal(pc.abs(out), limit), False)
     if pc.any(over).as_py():
@@ -585,6 +591,13 @@ def _decimal_arith(name, args, dtype, n):
                 "\"false\" to bypass this error, and return NULL instead.")
         out = pc.if_else(over, pa.scalar(None, out.type), out)
     return cast_value(out, dtype)
+
+
+@kernel("spark_decimal_check")
+def _decimal_check(name, args, dtype, n):
+    x = to_array(args[0], n)
+    wide = x.cast(pa.decimal256(76, x.type.scale), safe=False)     # the exact value, however many digits
+    return _within_precision(_round_half_up(wide, dtype.scale), dtype, bool(_const(args[1])))
 
 
 @kernel("spark_width_bucket")

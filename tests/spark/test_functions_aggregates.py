@@ -190,3 +190,16 @@ def test_bit_and_or_xor(spark, dtype):
         want = tuple(functools.reduce(f, values) if values else None for f in (operator.and_, operator.or_,
                                                                                  operator.xor))
         assert got[k] == want, k
+
+
+def test_sum_of_decimals_past_their_type_raises_in_ansi_mode_and_is_null_without(spark):
+    # Spark's sum of a DECIMAL(38, 0) is a DECIMAL(38, 0) (min(38, p + 10)); ten 38-digit values overflow it
+    from pyspark.errors import ArithmeticException
+    ones = spark.createDataFrame([(decimal.Decimal("1" * 38),)] * 10, "number DECIMAL(38, 0)")
+    with pytest.raises(ArithmeticException):
+        ones.select(F.sum(ones.number)).collect()
+    spark.conf.set("spark.sql.ansi.enabled", "false")
+    try:
+        assert ones.select(F.sum(ones.number)).collect()[0][0] is None
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", "true")

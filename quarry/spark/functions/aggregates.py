@@ -154,8 +154,9 @@ def _approx_count_distinct(call: Call):
     return _function_column("approx_count_distinct", call.args[:1])
 
 
-def _sum_finish(column: Column) -> Column:
-    """Spark's sum types: integers -> bigint, decimal(p, s) -> decimal(min(38, p + 10), s)."""
+def _sum_finish(column: Column, ansi: bool = True) -> Column:
+    """Spark's sum types: integers -> bigint, decimal(p, s) -> decimal(min(38, p + 10), s) (a sum over it
+    raises under ANSI mode, NULL without)."""
     def bind(ctx):
         e = column.bind(ctx)
         arg = e.args[0] if getattr(e, "args", None) else None
@@ -164,7 +165,8 @@ def _sum_finish(column: Column) -> Column:
         if arg is not None and T.is_integer(arg.dtype):
             return FN.cast(e, T.INT64, explicit=True)
         if arg is not None and T.is_decimal(arg.dtype):
-            return FN.cast(e, pa.decimal128(min(38, arg.dtype.precision + 10), arg.dtype.scale), explicit=True)
+            target = pa.decimal128(min(38, arg.dtype.precision + 10), arg.dtype.scale)
+            return CallExpr("spark_decimal_check", (e, Literal(ansi, T.BOOL)), target, True)
         return e
     return Column(bind, column.name)
 
@@ -185,14 +187,16 @@ def _avg_finish(column: Column) -> Column:
 def _sum(call: Call):
     call.expect(1)
     from quarry.api.column import _function_column
-    return Function(_function_column("sum", call.args, distinct=call.distinct), _sum_finish)
+    ansi = call.translator.ansi
+    return Function(_function_column("sum", call.args, distinct=call.distinct), lambda c: _sum_finish(c, ansi))
 
 
 @spark_function("sum_distinct", "sumdistinct")
 def _sum_distinct(call: Call):
     call.expect(1)
     from quarry.api.column import _function_column
-    return Function(_function_column("sum", call.args, distinct=True), _sum_finish)
+    ansi = call.translator.ansi
+    return Function(_function_column("sum", call.args, distinct=True), lambda c: _sum_finish(c, ansi))
 
 
 @spark_function("avg", "mean")
