@@ -175,3 +175,22 @@ MORE = [
 @pytest.mark.parametrize("column, expected", [c[1:] for c in MORE], ids=[c[0] for c in MORE])
 def test_more_datetime_functions(spark, column, expected):
     assert spark.range(1).select(column.alias("v")).collect()[0]["v"] == expected
+
+
+def test_convert_timezone_docstring_examples(spark):
+    # pyspark.sql.functions.convert_timezone, with the session zone America/Los_Angeles: 2015-04-08 00:00 there
+    # is 15:00 in Hong Kong (UTC-7 and UTC+8 in April), and back
+    import datetime
+    from pyspark.sql import functions as sf
+    spark.conf.set("spark.sql.session.timeZone", "America/Los_Angeles")
+    try:
+        df = spark.createDataFrame([("2015-04-08 00:00:00",)], ["ts"])
+        out = df.select(sf.convert_timezone(None, sf.lit("Asia/Hong_Kong"), sf.col("ts").cast("timestamp_ntz")))
+        assert out.columns == ["convert_timezone(current_timezone(), Asia/Hong_Kong, CAST(ts AS TIMESTAMP_NTZ))"]
+        assert out.collect()[0][0] == datetime.datetime(2015, 4, 8, 15, 0)
+        df = spark.createDataFrame([("2015-04-08 15:00:00",), (None,)], ["ts"])
+        out = df.select(sf.convert_timezone(sf.lit("Asia/Hong_Kong"), sf.lit("America/Los_Angeles"),
+                                            sf.col("ts").cast("timestamp_ntz")))
+        assert [r[0] for r in out.collect()] == [datetime.datetime(2015, 4, 8, 0, 0), None]
+    finally:
+        spark.conf.unset("spark.sql.session.timeZone")

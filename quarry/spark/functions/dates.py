@@ -329,6 +329,22 @@ spark_function("from_utc_timestamp")(_zone_shift(False))
 spark_function("to_utc_timestamp")(_zone_shift(True))
 
 
+def _convert_timezone_name(name, args, call):
+    shown = args if len(args) == 3 else ["current_timezone()", *args]
+    return f"convert_timezone({', '.join(shown)})"
+
+
+@spark_function("convert_timezone", namer=_convert_timezone_name)
+def _convert_timezone(call: Call):
+    """``convert_timezone([sourceTz, ]targetTz, sourceTs)``: the wall time ``sourceTs`` in ``sourceTz`` (the
+    session zone when omitted) as the same instant's wall time in ``targetTz``."""
+    call.expect(2, 3)
+    source = call.args[0] if len(call.protos) == 3 else lit(call.translator.time_zone)
+    target, ts = call.args[-2], call.args[-1]
+    return expr_column(lambda s, t, x: _call("spark_zone_shift", _call("spark_zone_shift", x, s, FN.lit(True)), t,
+                                             FN.lit(False)), source, target, ts)
+
+
 def _no_args_name(name, args, call):
     return f"{name}()"
 
