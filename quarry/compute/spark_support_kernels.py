@@ -496,3 +496,38 @@ def _sliding_windows(name, args, dtype, n):
         [pa.array(flat_starts, pa.int64()).cast(pa.timestamp("us")),
          pa.array(flat_starts + width, pa.int64()).cast(pa.timestamp("us"))], fields=list(dtype.value_type))
     return build_list(lengths, entries, valid, dtype)
+
+
+@kernel("spark_array_insert")
+def _array_insert(name, args, dtype, n):
+    """Each row is ``arr[:cut] + NULL * before + [value] + NULL * after + arr[cut:]``: for a position p > 0 the
+    value lands at index p (NULLs fill up to it); for p < 0 it lands |p| - 1 places before the end of the new
+    array (-1: after the last element), NULLs between it and the array when |p| passes its start."""
+    lists = parts(args[0], n)
+    pos, pos_valid = _ints(args[1], n)
+    values = to_array(args[2], n)
+    valid = lists.valid & pos_valid
+    if (valid & (pos == 0)).any():
+        raise DataError("[INVALID_INDEX_OF_ZERO] The index 0 is invalid. An index shall be either < 0 or > 0 "
+                        "(the first element has index 1).")
+    size = lists.lengths
+    k = -pos
+    cut = np.where(pos > 0, np.minimum(pos - 1, size), np.where(k <= size, size + 1 - k, 0))
+    before = np.where(pos > 0, np.maximum(pos - 1 - size, 0), 0)
+    after = np.where((pos < 0) & (k > size), k - 1 - size, 0)
+    length = np.where(valid, size + before + 1 + after, 0)
+    cut, before, after = (np.where(valid, x, 0) for x in (cut, before, after))
+    total = int(length.sum())
+    row = np.repeat(np.arange(n), length)
+    starts_out = np.concatenate([[0], np.cumsum(length)[:-1]]) if n else np.zeros(0, np.int64)
+    j = np.arange(total) - starts_out[row]
+    c, b, a = cut[row], before[row], after[row]
+    flat_size = len(lists.flat)
+    null_at = flat_size + n                            # the index of a NULL appended after the values
+    source = np.where(j < c, lists.starts[row] + j,
+                      np.where(j < c + b, null_at,
+                               np.where(j == c + b, flat_size + row,
+                                        np.where(j <= c + b + a, null_at, lists.starts[row] + j - b - 1 - a))))
+    pool = pa.concat_arrays([lists.flat.cast(dtype.value_type), values.cast(dtype.value_type),
+                             pa.nulls(1, dtype.value_type)])
+    return build_list(length, pool.take(pa.array(source, pa.int64())), valid, dtype)

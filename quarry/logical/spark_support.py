@@ -209,3 +209,18 @@ def _bind_sliding(name, args):
 # series that holds ts, earliest first (a NULL ts has none)
 register("spark_sliding_windows", "scalar", _bind_sliding, 4, 4)
 register("last_value_ignore_nulls", "window", lambda n, a: Call(n, (a[0],), a[0].dtype, True), 1, 1)
+
+
+def _bind_array_insert(name, args):
+    arr, pos, value = args
+    if not pa.types.is_list(arr.dtype):
+        raise QuarryTypeError(f"array_insert() expects an array, got {T.sql_name(arr.dtype)}")
+    element = arr.dtype.value_type
+    if T.is_null(element):
+        element = value.dtype
+        arr = cast(arr, pa.list_(element))
+    return Call(name, (arr, cast(pos, T.INT32), cast(value, element)), arr.dtype, True)
+
+
+# spark_array_insert(arr, pos, value): Spark 4's array_insert (1-based; -1 appends; past either end pads NULLs)
+register("spark_array_insert", "scalar", _bind_array_insert, 3, 3, nulls=Nulls.TOLERANT)

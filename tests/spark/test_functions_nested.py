@@ -240,3 +240,26 @@ def test_arrays_zip(spark):
     got = df.select(F.arrays_zip("vals1", "vals2").alias("z")).collect()[0]["z"]
     assert got == [Row(vals1=1, vals2=2), Row(vals1=2, vals2=4), Row(vals1=3, vals2=None)]
     assert df.select(F.arrays_zip(F.lit(None).cast("array<int>"), "vals1").alias("z")).collect()[0]["z"] is None
+
+
+def test_array_insert(spark):
+    # pyspark's docstring examples ([a, b, c]: 2 -> [a, d, b, c], -2 -> [a, b, d, c], 5 -> [a, b, c, NULL, e],
+    # a NULL value, a NULL array) and the Spark SQL reference's (array_insert(array(1, 2, 3, 4), 5, 5) =
+    # [1, 2, 3, 4, 5], (array(5, 4, 3, 2), -1, 1) = [5, 4, 3, 2, 1], (array(5, 3, 2, 1), -4, 4) =
+    # [5, 4, 3, 2, 1]); past the start a negative index prepends with NULLs
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as sf
+    df = spark.createDataFrame([(["a", "b", "c"],)], ["data"])
+    got = df.select(sf.array_insert(df.data, 2, sf.lit("d")), sf.array_insert(df.data, -2, sf.lit("d")),
+                    sf.array_insert(df.data, 5, sf.lit("e")), sf.array_insert(df.data, 2, sf.lit(None)),
+                    sf.array_insert(df.data, -5, sf.lit("e")))
+    assert got.columns[0] == "array_insert(data, 2, d)"
+    assert list(got.collect()[0]) == [["a", "d", "b", "c"], ["a", "b", "d", "c"], ["a", "b", "c", None, "e"],
+                                      ["a", None, "b", "c"], ["e", None, "a", "b", "c"]]
+    rows = [([1, 2, 3, 4], 5, 5), ([5, 4, 3, 2], -1, 1), ([5, 3, 2, 1], -4, 4), (None, 1, 5), ([1], None, 2),
+            ([], 1, 7), ([], -1, 7)]
+    ints = spark.createDataFrame(rows, "a array<int>, p int, v int")
+    assert [r[0] for r in ints.select(sf.array_insert("a", sf.col("p"), sf.col("v"))).collect()] == \
+        [[1, 2, 3, 4, 5], [5, 4, 3, 2, 1], [5, 4, 3, 2, 1], None, None, [7], [7]]
+    with pytest.raises(PySparkException, match="INVALID_INDEX_OF_ZERO"):
+        df.select(sf.array_insert(df.data, 0, sf.lit("x"))).collect()

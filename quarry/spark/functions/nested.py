@@ -499,6 +499,12 @@ def _map_entries(call: Call):
     return expr_column(lambda m: _call("spark_map_entries", m), call.args[0])
 
 
+@spark_function("array_insert")
+def _array_insert(call: Call):
+    call.expect(3)
+    return expr_column(lambda a, p, v: _call("spark_array_insert", a, p, v), *call.args)
+
+
 @spark_function("map_from_arrays")
 def _map_from_arrays(call: Call):
     call.expect(2)
