@@ -531,3 +531,18 @@ def _array_insert(name, args, dtype, n):
     pool = pa.concat_arrays([lists.flat.cast(dtype.value_type), values.cast(dtype.value_type),
                              pa.nulls(1, dtype.value_type)])
     return build_list(length, pool.take(pa.array(source, pa.int64())), valid, dtype)
+
+
+@kernel("spark_shuffle")
+def _shuffle(name, args, dtype, n):
+    """Each array's elements in a random order: a random key per element, sorted within its row (one
+    lexsort over the batch). Seeded by the seed, the partition and the batch's first row, so a seeded
+    shuffle repeats; not Spark's own sequence of permutations."""
+    from quarry.compute.position import current_position
+    lists = parts(args[0], n)
+    seed = args[1].as_py() if isinstance(args[1], pa.Scalar) else None
+    at = current_position()
+    entropy = None if seed is None else [int(seed) & 0xFFFFFFFFFFFFFFFF, at.partition, at.offset]
+    keys = np.random.default_rng(entropy).random(len(lists.flat))
+    order = np.lexsort((keys, lists.parents)) if len(keys) else np.zeros(0, np.int64)
+    return build_list(lists.lengths, lists.flat.take(pa.array(order, pa.int64())), lists.valid, dtype)

@@ -16,7 +16,7 @@ import pyarrow as pa
 from quarry.errors import QuarryTypeError
 from quarry.logical import types as T
 from quarry.logical.expressions import Call, Expr, Literal
-from quarry.logical.functions import Nulls, _mk, cast
+from quarry.logical.functions import Nulls, Volatility, _mk, cast
 from quarry.logical.functions import register as _register
 
 
@@ -224,3 +224,14 @@ def _bind_array_insert(name, args):
 
 # spark_array_insert(arr, pos, value): Spark 4's array_insert (1-based; -1 appends; past either end pads NULLs)
 register("spark_array_insert", "scalar", _bind_array_insert, 3, 3, nulls=Nulls.TOLERANT)
+
+
+def _bind_shuffle(name, args):
+    arr, seed = args
+    if not pa.types.is_list(arr.dtype):
+        raise QuarryTypeError(f"shuffle() expects an array, got {T.sql_name(arr.dtype)}")
+    return Call(name, (arr, cast(seed, T.INT64)), arr.dtype, arr.nullable)
+
+
+# spark_shuffle(arr, seed): a random permutation of each array (seeded per partition and batch position)
+register("spark_shuffle", "scalar", _bind_shuffle, 2, 2, nulls=Nulls.TOLERANT, volatility=Volatility.VOLATILE)

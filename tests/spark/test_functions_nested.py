@@ -263,3 +263,20 @@ def test_array_insert(spark):
         [[1, 2, 3, 4, 5], [5, 4, 3, 2, 1], [5, 4, 3, 2, 1], None, None, [7], [7]]
     with pytest.raises(PySparkException, match="INVALID_INDEX_OF_ZERO"):
         df.select(sf.array_insert(df.data, 0, sf.lit("x"))).collect()
+
+
+def test_shuffle_is_a_permutation_of_each_array(spark):
+    # Spark: "Generates a random permutation of the given array"; NULL for NULL; seeded, it repeats
+    from pyspark.sql import functions as sf
+    rows = [([1, 20, 3, 5],), ([1, 20, None, 3],), (None,), ([],)] + [(list(range(10)),)] * 200
+    df = spark.createDataFrame(rows, ["data"])
+    out = [r[0] for r in df.select(sf.shuffle(df.data, 42)).collect()]
+    again = [r[0] for r in df.select(sf.shuffle(df.data, 42)).collect()]
+    assert out == again
+    assert df.select(sf.shuffle(df.data, 42)).columns == ["shuffle(data, 42)"]
+    for (src,), got in zip(rows, out):
+        if src is None:
+            assert got is None
+        else:
+            assert sorted(got, key=lambda v: (v is None, v)) == sorted(src, key=lambda v: (v is None, v))
+    assert len({tuple(g) for g in out[4:]}) > 100            # 200 shuffles of ten elements: mostly distinct

@@ -505,6 +505,16 @@ def _array_insert(call: Call):
     return expr_column(lambda a, p, v: _call("spark_array_insert", a, p, v), *call.args)
 
 
+@spark_function("shuffle")
+def _shuffle(call: Call):
+    call.expect(1, 2)
+    if len(call.protos) > 1 and not call.is_literal(1):
+        raise not_supported("`shuffle` with a seed that is not a constant")
+    seed = call.literal(1) if len(call.protos) > 1 else None
+    from quarry.api.column import lit
+    return expr_column(lambda a, s: _call("spark_shuffle", a, s), call.args[0], lit(seed, pa.int64()))
+
+
 @spark_function("map_from_arrays")
 def _map_from_arrays(call: Call):
     call.expect(2)
