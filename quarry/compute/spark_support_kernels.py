@@ -546,3 +546,37 @@ def _shuffle(name, args, dtype, n):
     keys = np.random.default_rng(entropy).random(len(lists.flat))
     order = np.lexsort((keys, lists.parents)) if len(keys) else np.zeros(0, np.int64)
     return build_list(lists.lengths, lists.flat.take(pa.array(order, pa.int64())), lists.valid, dtype)
+
+
+@kernel("spark_map_concat")
+def _map_concat(name, args, dtype, n):
+    """The maps' entries row by row, the first map's first; a key met twice in a row raises Spark's
+    DUPLICATED_MAP_KEY (its default spark.sql.mapKeyDedupPolicy, EXCEPTION)."""
+    maps = [to_array(a, n) for a in args]
+    valid = np.ones(n, bool)
+    rows, which, keys, items = [], [], [], []
+    for j, m in enumerate(maps):
+        valid &= _valid(m)
+        p = parts(m, n)                              # a map is a list of (key, value) entries
+        rows.append(p.parents)
+        which.append(np.full(len(p.parents), j))
+        keys.append(pc.struct_field(p.flat, [0]))
+        items.append(pc.struct_field(p.flat, [1]))
+    row = np.concatenate(rows)
+    keep = valid[row]
+    order = np.lexsort((np.concatenate(which), row))          # row, then map, then position (stable)
+    order = order[keep[order]]
+    key = pa.concat_arrays(keys).take(pa.array(order, pa.int64()))
+    item = pa.concat_arrays(items).take(pa.array(order, pa.int64()))
+    owner = row[order]
+    counts = pa.table({"r": owner, "k": key}).group_by(["r", "k"]).aggregate([("r", "count")])
+    twice = pc.greater(counts["r_count"], 1)
+    if pc.any(twice).as_py():
+        dup = counts.filter(twice)["k"][0].as_py()
+        raise DataError(f"[DUPLICATED_MAP_KEY] Duplicate map key {dup} was found, please check the input data.",
+                        hint="quarry keeps Spark's default spark.sql.mapKeyDedupPolicy, EXCEPTION (LAST_WIN is "
+                             "not supported)")
+    lengths = np.bincount(owner, minlength=n) if len(owner) else np.zeros(n, np.int64)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32), pa.int32())
+    out = pa.MapArray.from_arrays(offsets, key.cast(dtype.key_type), item.cast(dtype.item_type))
+    return out if valid.all() else pc.if_else(pa.array(valid), out, pa.scalar(None, out.type))

@@ -235,3 +235,18 @@ def _bind_shuffle(name, args):
 
 # spark_shuffle(arr, seed): a random permutation of each array (seeded per partition and batch position)
 register("spark_shuffle", "scalar", _bind_shuffle, 2, 2, nulls=Nulls.TOLERANT, volatility=Volatility.VOLATILE)
+
+
+def _bind_map_concat(name, args):
+    maps = [a for a in args if not T.is_null(a.dtype)]
+    for a in maps:
+        if not pa.types.is_map(a.dtype):
+            raise QuarryTypeError(f"map_concat() expects maps, got {T.sql_name(a.dtype)}")
+    if not maps:
+        return Literal(None, pa.map_(T.STRING, T.STRING))
+    first = maps[0].dtype
+    return Call(name, tuple(cast(a, first) for a in args), first, True)
+
+
+# spark_map_concat(m1, m2, ...): the entries of every map in order; NULL if any is NULL; a key twice raises
+register("spark_map_concat", "scalar", _bind_map_concat, 1, 10_000)

@@ -280,3 +280,22 @@ def test_shuffle_is_a_permutation_of_each_array(spark):
         else:
             assert sorted(got, key=lambda v: (v is None, v)) == sorted(src, key=lambda v: (v is None, v))
     assert len({tuple(g) for g in out[4:]}) > 100            # 200 shuffles of ten elements: mostly distinct
+
+
+def test_map_concat(spark):
+    # pyspark's docstring examples ({1: a, 2: b} + {3: c}; three maps; an empty map; a NULL value), a NULL map
+    # (Spark: NULL), and a key in two maps, which raises under Spark's default mapKeyDedupPolicy (EXCEPTION)
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as sf
+    df = spark.createDataFrame([({1: "a", 2: "b"}, {3: "c"}, {}), ({1: "a", 2: "b"}, {}, {}),
+                                ({1: "a", 2: "b"}, {3: None}, {}), ({1: "a"}, {2: "b"}, {3: "c"}),
+                                ({1: "a"}, None, {})], "map1 map<int,string>, map2 map<int,string>, map3 map<int,string>")
+    out = df.select(sf.map_concat("map1", "map2"), sf.map_concat("map1", "map2", "map3"))
+    assert out.columns == ["map_concat(map1, map2)", "map_concat(map1, map2, map3)"]
+    got = [tuple(r) for r in out.collect()]
+    assert [g[0] for g in got] == [{1: "a", 2: "b", 3: "c"}, {1: "a", 2: "b"}, {1: "a", 2: "b", 3: None},
+                                   {1: "a", 2: "b"}, None]
+    assert got[3][1] == {1: "a", 2: "b", 3: "c"}
+    dup = spark.createDataFrame([({1: "a", 2: "b"}, {2: "c", 3: "d"})], "map1 map<int,string>, map2 map<int,string>")
+    with pytest.raises(PySparkException, match="DUPLICATED_MAP_KEY"):
+        dup.select(sf.map_concat("map1", "map2")).collect()

@@ -515,6 +515,12 @@ def _shuffle(call: Call):
     return expr_column(lambda a, s: _call("spark_shuffle", a, s), call.args[0], lit(seed, pa.int64()))
 
 
+@spark_function("map_concat")
+def _map_concat(call: Call):
+    call.expect(1, -1)
+    return expr_column(lambda *ms: _call("spark_map_concat", *ms), *call.args)
+
+
 @spark_function("map_from_arrays")
 def _map_from_arrays(call: Call):
     call.expect(2)
