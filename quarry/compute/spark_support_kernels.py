@@ -568,7 +568,12 @@ def _map_concat(name, args, dtype, n):
     order = order[keep[order]]
     key = pa.concat_arrays(keys).take(pa.array(order, pa.int64()))
     item = pa.concat_arrays(items).take(pa.array(order, pa.int64()))
-    owner = row[order]
+    return _build_map(row[order], key, item, valid, n, dtype)
+
+
+def _build_map(owner, key, item, valid, n, dtype):
+    """A MapArray of ``n`` rows from entries in row order (``owner``: each entry's row); a key twice in a
+    row raises Spark's DUPLICATED_MAP_KEY (its default spark.sql.mapKeyDedupPolicy, EXCEPTION)."""
     counts = pa.table({"r": owner, "k": key}).group_by(["r", "k"]).aggregate([("r", "count")])
     twice = pc.greater(counts["r_count"], 1)
     if pc.any(twice).as_py():
@@ -580,3 +585,28 @@ def _map_concat(name, args, dtype, n):
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32), pa.int32())
     out = pa.MapArray.from_arrays(offsets, key.cast(dtype.key_type), item.cast(dtype.item_type))
     return out if valid.all() else pc.if_else(pa.array(valid), out, pa.scalar(None, out.type))
+
+
+@kernel("spark_str_to_map")
+def _str_to_map(name, args, dtype, n):
+    """``str_to_map(text, pairDelim, keyValueDelim)``: the text split at the pair delimiter (a regex; empty
+    pieces kept), each piece at the first key-value delimiter (a regex); no delimiter: a NULL value."""
+    text = to_array(args[0], n)
+    pair, kv = args[1].as_py(), args[2].as_py()
+    valid = _valid(text)
+    pieces = pc.split_pattern_regex(pc.fill_null(text, ""), pair)
+    p = parts(pieces, n)
+    owner = p.parents[valid[p.parents]]
+    flat = p.flat.filter(pa.array(valid[p.parents]))
+    halves = pc.split_pattern_regex(flat, kv, max_splits=1)
+    key = pc.list_element(halves, 0)
+    has_value = pc.greater(pc.list_value_length(halves), 1)
+    item = pc.if_else(has_value, _second(halves), pa.scalar(None, pa.string()))
+    return _build_map(owner, key, item, valid, n, dtype)
+
+
+def _second(halves: pa.Array) -> pa.Array:
+    """The second element of each list of one or two strings ('' where there is none)."""
+    padded = pc.list_slice(halves, 1, 2, return_fixed_size_list=False)
+    return pc.list_element(pc.if_else(pc.equal(pc.list_value_length(padded), 0),
+                                      pa.scalar([""], padded.type), padded), 0)

@@ -250,3 +250,7 @@ def _bind_map_concat(name, args):
 
 # spark_map_concat(m1, m2, ...): the entries of every map in order; NULL if any is NULL; a key twice raises
 register("spark_map_concat", "scalar", _bind_map_concat, 1, 10_000)
+
+# spark_str_to_map(text, pairDelim, keyValueDelim): a map<string, string> (the delimiters are constant regexes)
+register("spark_str_to_map", "scalar",
+         lambda n, a: Call(n, (cast(a[0], T.STRING), a[1], a[2]), pa.map_(T.STRING, T.STRING), True), 3, 3)

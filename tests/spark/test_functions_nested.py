@@ -299,3 +299,23 @@ def test_map_concat(spark):
     dup = spark.createDataFrame([({1: "a", 2: "b"}, {2: "c", 3: "d"})], "map1 map<int,string>, map2 map<int,string>")
     with pytest.raises(PySparkException, match="DUPLICATED_MAP_KEY"):
         dup.select(sf.map_concat("map1", "map2")).collect()
+
+
+def test_str_to_map(spark):
+    # pyspark's docstring examples (defaults ',' and ':'; ';' and '='), and Spark's rules: each pair split at its
+    # first key-value delimiter, a pair without one has a NULL value, '' is {'': NULL}, NULL is NULL, a key twice
+    # raises DUPLICATED_MAP_KEY; the delimiters are regexes
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as sf
+    df = spark.createDataFrame([("a:1,b:2,c:3",), ("x",), ("",), (None,), ("k:v:w,m",)], ["e"])
+    out = df.select(sf.str_to_map(df.e))
+    assert out.columns == ["str_to_map(e, ,, :)"]
+    assert [r[0] for r in out.collect()] == [{"a": "1", "b": "2", "c": "3"}, {"x": None}, {"": None}, None,
+                                             {"k": "v:w", "m": None}]
+    semi = spark.createDataFrame([("a=1;b=2;c=3",), ("a = 1 ;  b=2",)], ["e"])
+    assert semi.select(sf.str_to_map(semi.e, sf.lit(";"), sf.lit("="))).collect()[0][0] == \
+        {"a": "1", "b": "2", "c": "3"}
+    assert semi.select(sf.str_to_map(semi.e, sf.lit(r"\s*;\s*"), sf.lit(r"\s*=\s*"))).collect()[1][0] == \
+        {"a": "1", "b": "2"}
+    with pytest.raises(PySparkException, match="DUPLICATED_MAP_KEY"):
+        spark.createDataFrame([("a:1,a:2",)], ["e"]).select(sf.str_to_map("e")).collect()

@@ -521,6 +521,18 @@ def _map_concat(call: Call):
     return expr_column(lambda *ms: _call("spark_map_concat", *ms), *call.args)
 
 
+@spark_function("str_to_map")
+def _str_to_map(call: Call):
+    call.expect(1, 3)
+    delimiters = []
+    for i, default in ((1, ","), (2, ":")):
+        if len(call.protos) > i and not call.is_literal(i):
+            raise not_supported("`str_to_map` with a delimiter that is not a constant")
+        value = call.literal(i) if len(call.protos) > i else default
+        delimiters.append(FN.lit(default if value is None else str(value)))
+    return expr_column(lambda t: _call("spark_str_to_map", t, *delimiters), call.args[0])
+
+
 @spark_function("map_from_arrays")
 def _map_from_arrays(call: Call):
     call.expect(2)
