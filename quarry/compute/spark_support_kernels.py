@@ -191,8 +191,10 @@ def _make_timestamp(name, args, dtype, n):
     length = ((np.where(valid, months, 0).astype("datetime64[M]") + 1).astype("datetime64[D]") - start).astype(np.int64)
     bad |= valid & (d > length)
     if bad.any():
-        raise DataError("[DATETIME_FIELD_OUT_OF_BOUNDS] make_timestamp(): a field is out of range",
-                        hint="use try_make_timestamp, or set spark.sql.ansi.enabled to false")
+        if len(args) < 7 or bool(args[6].as_py()):
+            raise DataError("[DATETIME_FIELD_OUT_OF_BOUNDS] make_timestamp(): a field is out of range",
+                            hint="use try_make_timestamp, or set spark.sql.ansi.enabled to false")
+        valid &= ~bad                              # try_make_timestamp, or without ANSI mode: NULL
     day_us = (start.astype(np.int64) + d - 1) * _DAY_US
     return _timestamps_out(day_us + h * 3_600_000_000 + mi * 60_000_000 + sec_us, valid)
 

@@ -78,8 +78,10 @@ register("spark_zone_shift", "scalar",
 register("spark_time_bucket", "scalar",
          lambda n, a: _mk(n, [_timestamp(a[0], n), _const(a[1], n), _const(a[2], n), _const(a[3], n)], T.TIMESTAMP),
          4, 4)
+# spark_make_timestamp(y, mo, d, h, mi, s[, raise]): a field out of range raises (ANSI) or gives NULL
 register("spark_make_timestamp", "scalar",
-         lambda n, a: _mk(n, [_int(x, n) for x in a[:5]] + [cast(a[5], pa.decimal128(16, 6))], T.TIMESTAMP), 6, 6)
+         lambda n, a: _mk(n, [_int(x, n) for x in a[:5]] + [cast(a[5], pa.decimal128(16, 6))] + list(a[6:]),
+                          T.TIMESTAMP), 6, 7)
 # epoch seconds <-> timestamps
 register("spark_epoch_seconds", "scalar", lambda n, a: _mk(n, [_timestamp(a[0], n)], T.INT64), 1, 1)
 register("spark_from_epoch", "scalar",

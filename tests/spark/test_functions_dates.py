@@ -194,3 +194,24 @@ def test_convert_timezone_docstring_examples(spark):
         assert [r[0] for r in out.collect()] == [datetime.datetime(2015, 4, 8, 0, 0), None]
     finally:
         spark.conf.unset("spark.sql.session.timeZone")
+
+
+def test_try_make_timestamp_and_make_timestamp_without_ansi_give_null(spark):
+    # pyspark's try_make_timestamp docstring: (2014, 12, 28, 6, 30, 45.887) is 2014-12-28 06:30:45.887 and a
+    # month of 13 is NULL; make_timestamp raises DATETIME_FIELD_OUT_OF_BOUNDS under ANSI mode, NULL without
+    import datetime
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as sf
+    df = spark.createDataFrame([[2014, 12, 28, 6, 30, 45.887], [2014, 13, 28, 6, 30, 45.887],
+                                [2023, 2, 29, 0, 0, 0.0]], ["year", "month", "day", "hour", "min", "sec"])
+    fields = (df.year, df.month, df.day, df.hour, df.min, df.sec)
+    out = df.select(sf.try_make_timestamp(*fields))
+    assert out.columns == ["try_make_timestamp(year, month, day, hour, min, sec)"]
+    assert [r[0] for r in out.collect()] == [datetime.datetime(2014, 12, 28, 6, 30, 45, 887000), None, None]
+    with pytest.raises(PySparkException, match="DATETIME_FIELD_OUT_OF_BOUNDS"):
+        df.select(sf.make_timestamp(*fields)).collect()
+    spark.conf.set("spark.sql.ansi.enabled", "false")
+    try:
+        assert [r[0] for r in df.select(sf.make_timestamp(*fields)).collect()][1:] == [None, None]
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", "true")

@@ -310,12 +310,18 @@ def _make_date(call: Call):
     return expr_column(lambda y, m, d: _call("make_date", y, m, d), *call.args)
 
 
-@spark_function("make_timestamp", "make_timestamp_ntz", "make_timestamp_ltz")
-def _make_timestamp(call: Call):
-    call.expect(6, 7)
-    if len(call.protos) == 7:
-        raise not_supported("make_timestamp with a time zone argument")
-    return expr_column(lambda *a: _call("spark_make_timestamp", *a), *call.args)
+def _make_timestamp_of(errors):
+    def build(call: Call):
+        call.expect(6, 7)
+        if len(call.protos) == 7:
+            raise not_supported(f"{call.name} with a time zone argument")
+        raises = call.translator.ansi if errors else False      # the try_ forms give NULL in either mode
+        return expr_column(lambda *a: _call("spark_make_timestamp", *a, FN.lit(raises)), *call.args)
+    return build
+
+
+spark_function("make_timestamp", "make_timestamp_ntz", "make_timestamp_ltz")(_make_timestamp_of(True))
+spark_function("try_make_timestamp", "try_make_timestamp_ntz", "try_make_timestamp_ltz")(_make_timestamp_of(False))
 
 
 def _zone_shift(to_utc: bool):
