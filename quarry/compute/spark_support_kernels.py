@@ -202,7 +202,8 @@ def _make_timestamp(name, args, dtype, n):
 @kernel("spark_epoch_seconds")
 def _epoch_seconds(name, args, dtype, n):
     us, valid = _micros(args[0], n)
-    return pa.array(np.floor_divide(us, 1_000_000), pa.int64(), mask=~valid)
+    per = int(args[1].as_py()) if len(args) > 1 else 1_000_000      # microseconds per unit
+    return pa.array(np.floor_divide(us, per), pa.int64(), mask=~valid)
 
 
 @kernel("spark_from_epoch")

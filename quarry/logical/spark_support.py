@@ -83,7 +83,8 @@ register("spark_make_timestamp", "scalar",
          lambda n, a: _mk(n, [_int(x, n) for x in a[:5]] + [cast(a[5], pa.decimal128(16, 6))] + list(a[6:]),
                           T.TIMESTAMP), 6, 7)
 # epoch seconds <-> timestamps
-register("spark_epoch_seconds", "scalar", lambda n, a: _mk(n, [_timestamp(a[0], n)], T.INT64), 1, 1)
+# (the optional second argument: microseconds per unit, 1000 for unix_millis, 1 for unix_micros)
+register("spark_epoch_seconds", "scalar", lambda n, a: _mk(n, [_timestamp(a[0], n), *a[1:]], T.INT64), 1, 2)
 register("spark_from_epoch", "scalar",
          lambda n, a: _mk(n, [a[0], _const(a[1], n)], T.TIMESTAMP), 2, 2)
 

@@ -215,3 +215,19 @@ def test_try_make_timestamp_and_make_timestamp_without_ansi_give_null(spark):
         assert [r[0] for r in df.select(sf.make_timestamp(*fields)).collect()][1:] == [None, None]
     finally:
         spark.conf.set("spark.sql.ansi.enabled", "true")
+
+
+def test_unix_millis_and_micros_docstring_examples(spark):
+    # pyspark's docstrings, in the session zone America/Los_Angeles
+    from pyspark.sql import functions as sf
+    spark.conf.set("spark.sql.session.timeZone", "America/Los_Angeles")
+    try:
+        df = spark.createDataFrame([("2015-07-22 10:00:00",), ("2022-10-09 11:12:13",), (None,)], ["ts"])
+        out = df.select(sf.unix_millis(sf.to_timestamp("ts")), sf.unix_micros(sf.to_timestamp("ts")),
+                        sf.unix_seconds(sf.to_timestamp("ts")))
+        assert out.columns[:2] == ["unix_millis(to_timestamp(ts))", "unix_micros(to_timestamp(ts))"]
+        assert [tuple(r) for r in out.collect()] == [(1437584400000, 1437584400000000, 1437584400),
+                                                     (1665339133000, 1665339133000000, 1665339133),
+                                                     (None, None, None)]
+    finally:
+        spark.conf.unset("spark.sql.session.timeZone")

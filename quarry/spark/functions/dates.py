@@ -217,9 +217,9 @@ def _unix_units(call: Call):
         epoch = Literal(datetime.date(1970, 1, 1), T.DATE)
         return expr_column(lambda d: FN.cast(_call("date_diff", FN.lit("day"), epoch, FN.cast(d, T.DATE)), T.INT32),
                            call.args[0])
-    if call.name != "unix_seconds":
-        raise not_supported(f"`{call.name}`; unix_seconds(ts) gives whole seconds")
-    return expr_column(lambda ts: _call("spark_epoch_seconds", _wall_to_utc(call, ts)), call.args[0])
+    per = {"unix_seconds": 1_000_000, "unix_millis": 1_000, "unix_micros": 1}[call.name]
+    return expr_column(lambda ts: _call("spark_epoch_seconds", _wall_to_utc(call, ts), FN.lit(per, T.INT64)),
+                       call.args[0])
 
 
 def _days_arg(call: Call, sign: int):
