@@ -319,3 +319,20 @@ def test_str_to_map(spark):
         {"a": "1", "b": "2"}
     with pytest.raises(PySparkException, match="DUPLICATED_MAP_KEY"):
         spark.createDataFrame([("a:1,a:2",)], ["e"]).select(sf.str_to_map("e")).collect()
+
+
+def test_transform_values_and_map_filter(spark):
+    # pyspark's docstring examples; a NULL map stays NULL and an empty map empty
+    from pyspark.sql import functions as sf
+    df = spark.createDataFrame([(1, {"IT": 10.0, "SALES": 2.0, "OPS": 24.0}), (2, None), (3, {})],
+                               "id int, data map<string,double>")
+    rows = df.select(sf.transform_values("data", lambda k, v: sf.when(k.isin("IT", "OPS"), v + 10.0)
+                                         .otherwise(v)).alias("new_data")).collect()
+    assert sorted(rows[0]["new_data"].items()) == [("IT", 20.0), ("OPS", 34.0), ("SALES", 2.0)]
+    assert rows[1]["new_data"] is None and rows[2]["new_data"] == {}
+    df = spark.createDataFrame([(1, {"foo": 42.0, "bar": 1.0, "baz": 32.0})], ("id", "data"))
+    for fn, want in ((lambda _, v: v > 30.0, [("baz", 32.0), ("foo", 42.0)]),
+                     (lambda k, _: k.startswith("b"), [("bar", 1.0), ("baz", 32.0)]),
+                     (lambda k, v: k.startswith("b") & (v > 1.0), [("baz", 32.0)])):
+        row = df.select(sf.map_filter("data", fn).alias("data_filtered")).head()
+        assert sorted(row["data_filtered"].items()) == want

@@ -237,9 +237,46 @@ def _aggregate(call: Call):
     return Column(bind, call.name)
 
 
-@spark_function("transform_keys", "transform_values", "map_filter", "map_zip_with")
+@spark_function("transform_keys", "map_zip_with")
 def _map_higher_order(call: Call):
-    raise not_supported(f"the map higher-order function `{call.name}`")
+    raise not_supported(f"the map higher-order function `{call.name}` (transform_values and map_filter are "
+                        "supported)")
+
+
+def _entry_lambda(ctx, fn: LambdaColumn, entry: pa.DataType, fname: str) -> Lambda:
+    """A ``(k, v) -> ...`` lambda over a map's entries (structs of key and value)."""
+    if len(fn.names) != 2:
+        raise SparkError(f"the lambda of `{fname}` takes 2 parameters, got {len(fn.names)}",
+                         error_class="INVALID_LAMBDA_FUNCTION_CALL")
+    return _lambda(entry, lambda x, i: fn.bind_body(ctx, {fn.names[0]: _call("struct_extract", x, FN.lit("key")),
+                                                          fn.names[1]: _call("struct_extract", x, FN.lit("value"))}))
+
+
+def _field_of_entries(entries: Expr, field: str) -> Expr:
+    return _call("list_transform", entries,
+                 _lambda(entries.dtype.value_type, lambda x, i: _call("struct_extract", x, FN.lit(field))))
+
+
+@spark_function("transform_values", "map_filter")
+def _map_entries_function(call: Call):
+    """``transform_values(m, (k, v) -> v2)`` and ``map_filter(m, (k, v) -> bool)``, over the map's entries as a
+    list (the lambda's body runs once per batch over all entries)."""
+    call.expect(2)
+    target, fn = call.args[0], _lambda_of(call, 1)
+
+    def bind(ctx):
+        m = target.bind(ctx)
+        if not pa.types.is_map(m.dtype):
+            raise SparkError(f"`{call.name}` expects a map, got {T.sql_name(m.dtype)}",
+                             error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
+        entries = _call("spark_map_entries", m)
+        entry = entries.dtype.value_type
+        body = _entry_lambda(ctx, fn, entry, call.name)
+        if call.name == "map_filter":
+            kept = _call("list_filter", entries, body)
+            return map_from_lists(_field_of_entries(kept, "key"), _field_of_entries(kept, "value"))
+        return map_from_lists(_field_of_entries(entries, "key"), _call("list_transform", entries, body))
+    return Column(bind, call.name)
 
 
 # -- arrays --------------------------------------------------------------------------------------
