@@ -237,12 +237,6 @@ def _aggregate(call: Call):
     return Column(bind, call.name)
 
 
-@spark_function("transform_keys", "map_zip_with")
-def _map_higher_order(call: Call):
-    raise not_supported(f"the map higher-order function `{call.name}` (transform_values and map_filter are "
-                        "supported)")
-
-
 def _entry_lambda(ctx, fn: LambdaColumn, entry: pa.DataType, fname: str) -> Lambda:
     """A ``(k, v) -> ...`` lambda over a map's entries (structs of key and value)."""
     if len(fn.names) != 2:
