@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from quarry.errors import QuarryTypeError, UnsupportedError
 from quarry.logical import types as T
-from quarry.logical.expressions import Call, Expr
+from quarry.logical.expressions import Call, Expr, Literal
 from quarry.logical.functions import Nulls, Volatility, cast, register
 
 __all__: list[str] = []
@@ -191,7 +191,6 @@ MINIMUM_ADJUSTED_SCALE = 6
 
 def spark_decimal_operand(e: Expr) -> pa.DataType | None:
     """The decimal type ``e`` takes in Spark's decimal arithmetic, or None (not a decimal operand)."""
-    from quarry.logical.expressions import Literal
     if T.is_decimal(e.dtype):
         return e.dtype
     if T.is_integer(e.dtype):
@@ -240,7 +239,6 @@ def spark_decimal_result(op: str, a: pa.DataType, b: pa.DataType) -> pa.DataType
 def bind_spark_decimal(op: str, a: Expr, b: Expr, ansi: bool) -> Expr | None:
     """``a <op> b`` with Spark's decimal result type, when one operand is a decimal and the other a decimal,
     an integer or NULL; None otherwise (a DOUBLE operand makes the operation DOUBLE, as in Spark)."""
-    from quarry.logical.expressions import Literal
     ta, tb = spark_decimal_operand(a), spark_decimal_operand(b)
     if not (T.is_decimal(a.dtype) or T.is_decimal(b.dtype)):
         return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from quarry.api.column import Column, _function_column, lit
+from quarry.api.column import Column, lit
 from quarry.logical.expressions import Literal
 from quarry.spark.errors import SparkError
 from quarry.spark.functions.base import Call, spark_function
