@@ -231,3 +231,14 @@ def test_unix_millis_and_micros_docstring_examples(spark):
                                                      (None, None, None)]
     finally:
         spark.conf.unset("spark.sql.session.timeZone")
+
+
+def test_window_time_is_a_microsecond_before_the_window_end(spark):
+    # pyspark's window_time docstring: the 5-second window {09:00:05, 09:00:10} has the event time
+    # 2016-03-11 09:00:09.999999
+    import datetime
+    from pyspark.sql import functions as sf
+    df = spark.createDataFrame([(datetime.datetime(2016, 3, 11, 9, 0, 7), 1)], ["dt", "v"])
+    out = df.groupBy(sf.window("dt", "5 seconds")).agg(sf.sum("v")).select("*", sf.window_time("window"))
+    assert out.columns == ["window", "sum(v)", "window_time(window)"]
+    assert out.collect()[0][2] == datetime.datetime(2016, 3, 11, 9, 0, 9, 999999)

@@ -198,6 +198,20 @@ def _from_unixtime(call: Call):
     return _format(ts, pattern)
 
 
+@spark_function("window_time")
+def _window_time(call: Call):
+    """``window_time(window)``: the window's event time, one microsecond before its (exclusive) end."""
+    call.expect(1)
+
+    def event_time(w):
+        if not (pa.types.is_struct(w.dtype) and "end" in [f.name for f in w.dtype]):
+            raise SparkError("`window_time` takes the window column of a time window aggregation",
+                             error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
+        end_us = _call("spark_epoch_seconds", _call("struct_extract", w, FN.lit("end")), FN.lit(1, T.INT64))
+        return _call("spark_from_epoch", _call("subtract", end_us, FN.lit(1, T.INT64)), FN.lit(1))
+    return expr_column(event_time, call.args[0])
+
+
 def _epoch_builder(scale: int):
     def builder(call: Call):
         call.expect(1)
