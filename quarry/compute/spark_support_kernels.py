@@ -613,3 +613,69 @@ def _second(halves: pa.Array) -> pa.Array:
     padded = pc.list_slice(halves, 1, 2, return_fixed_size_list=False)
     return pc.list_element(pc.if_else(pc.equal(pc.list_value_length(padded), 0),
                                       pa.scalar([""], padded.type), padded), 0)
+
+
+_UNIT_US = {"MICROSECOND": 1, "MILLISECOND": 1_000, "SECOND": 1_000_000, "MINUTE": 60_000_000,
+            "HOUR": 3_600_000_000}
+_UNIT_DAYS = {"DAY": 1, "DAYOFYEAR": 1, "WEEK": 7}
+_UNIT_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
+
+
+def _time_unit(unit: str, fname: str) -> str:
+    key = str(unit).upper()
+    if key not in _UNIT_US and key not in _UNIT_DAYS and key not in _UNIT_MONTHS:
+        raise DataError(f"[INVALID_PARAMETER_VALUE.DATETIME_UNIT] {fname}: the unit `{unit}` is not one of "
+                        "MICROSECOND, MILLISECOND, SECOND, MINUTE, HOUR, DAY, DAYOFYEAR, WEEK, MONTH, QUARTER, YEAR")
+    return key
+
+
+def _truncated_div(a: np.ndarray, b) -> np.ndarray:
+    return np.sign(a) * (np.abs(a) // b)                 # toward zero, as Java's long division
+
+
+@kernel("spark_timestamp_add")
+def _timestamp_add(name, args, dtype, n):
+    """Spark's ``timestampadd``: sub-day units add to the wall time, days and weeks add calendar days, months
+    (quarters, years) add months keeping the time of day, a day past the month's end becoming its last."""
+    unit = _time_unit(args[0].as_py(), "timestampadd")
+    q, q_valid = _ints(args[1], n)
+    us, valid = _micros(args[2], n)
+    valid = valid & q_valid
+    if unit in _UNIT_US:
+        return _timestamps_out(us + q * _UNIT_US[unit], valid)
+    if unit in _UNIT_DAYS:
+        return _timestamps_out(us + q * _UNIT_DAYS[unit] * _DAY_US, valid)
+    days = np.floor_divide(us, _DAY_US)
+    time_of_day = us - days * _DAY_US
+    d = days.astype("datetime64[D]")
+    month = d.astype("datetime64[M]")
+    day_of_month = (d - month.astype("datetime64[D]")).astype(np.int64)
+    target = month + q * _UNIT_MONTHS[unit]
+    last = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64) - 1
+    new_days = target.astype("datetime64[D]").astype(np.int64) + np.minimum(day_of_month, last)
+    return _timestamps_out(new_days * _DAY_US + time_of_day, valid)
+
+
+@kernel("spark_timestamp_diff")
+def _timestamp_diff(name, args, dtype, n):
+    """Spark's ``timestampdiff`` (java.time's ``ChronoUnit.between`` of the wall times): whole units from start
+    to end, toward zero; for days and longer a day counts only once the end's time of day reaches the start's."""
+    unit = _time_unit(args[0].as_py(), "timestampdiff")
+    start, v1 = _micros(args[1], n)
+    end, v2 = _micros(args[2], n)
+    valid = v1 & v2
+    if unit in _UNIT_US:
+        out = _truncated_div(end - start, _UNIT_US[unit])
+        return pa.array(out, pa.int64(), mask=~valid)
+    d1, d2 = np.floor_divide(start, _DAY_US), np.floor_divide(end, _DAY_US)
+    t1, t2 = start - d1 * _DAY_US, end - d2 * _DAY_US
+    d2 = np.where((d2 > d1) & (t2 < t1), d2 - 1, np.where((d2 < d1) & (t2 > t1), d2 + 1, d2))
+    if unit in _UNIT_DAYS:
+        return pa.array(_truncated_div(d2 - d1, _UNIT_DAYS[unit]), pa.int64(), mask=~valid)
+
+    def packed(days):                                   # java.time's (proleptic month * 32 + day of month)
+        day = days.astype("datetime64[D]")
+        month = day.astype("datetime64[M]")
+        return month.astype(np.int64) * 32 + (day - month.astype("datetime64[D]")).astype(np.int64) + 1
+    months = _truncated_div(packed(d2) - packed(d1), 32)
+    return pa.array(_truncated_div(months, _UNIT_MONTHS[unit]), pa.int64(), mask=~valid)

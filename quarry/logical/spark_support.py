@@ -257,3 +257,9 @@ register("spark_map_concat", "scalar", _bind_map_concat, 1, 10_000)
 # spark_str_to_map(text, pairDelim, keyValueDelim): a map<string, string> (the delimiters are constant regexes)
 register("spark_str_to_map", "scalar",
          lambda n, a: Call(n, (cast(a[0], T.STRING), a[1], a[2]), pa.map_(T.STRING, T.STRING), True), 3, 3)
+
+# spark_timestamp_add(unit, quantity, ts) and spark_timestamp_diff(unit, start, end) (the unit a constant)
+register("spark_timestamp_add", "scalar",
+         lambda n, a: _mk(n, [cast(a[0], T.STRING), cast(a[1], T.INT64), _timestamp(a[2], n)], T.TIMESTAMP), 3, 3)
+register("spark_timestamp_diff", "scalar",
+         lambda n, a: _mk(n, [cast(a[0], T.STRING), _timestamp(a[1], n), _timestamp(a[2], n)], T.INT64), 3, 3)

@@ -242,3 +242,36 @@ def test_window_time_is_a_microsecond_before_the_window_end(spark):
     out = df.groupBy(sf.window("dt", "5 seconds")).agg(sf.sum("v")).select("*", sf.window_time("window"))
     assert out.columns == ["window", "sum(v)", "window_time(window)"]
     assert out.collect()[0][2] == datetime.datetime(2016, 3, 11, 9, 0, 9, 999999)
+
+
+def test_timestamp_add_and_diff(spark):
+    # pyspark's docstring examples, then java.time's rules Spark uses: plusMonths keeps the time of day and
+    # clamps the day to the month's end; ChronoUnit.between counts whole units toward zero, a day (and so a
+    # month) only once the end's time of day reaches the start's
+    import datetime
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as sf
+    D = datetime.datetime
+    df = spark.createDataFrame([(D(2016, 3, 11, 9, 0, 7), 2), (D(2024, 4, 2, 9, 0, 7), 3)], ["ts", "quantity"])
+    out = df.select(sf.timestamp_add("year", "quantity", "ts"), sf.timestamp_add("WEEK", sf.lit(5), df.ts),
+                    sf.timestamp_add("day", sf.lit(-5), "ts"))
+    assert out.columns == ["timestampadd(year, quantity, ts)", "timestampadd(WEEK, 5, ts)",
+                           "timestampadd(day, -5, ts)"]
+    assert [tuple(r) for r in out.collect()] == [
+        (D(2018, 3, 11, 9, 0, 7), D(2016, 4, 15, 9, 0, 7), D(2016, 3, 6, 9, 0, 7)),
+        (D(2027, 4, 2, 9, 0, 7), D(2024, 5, 7, 9, 0, 7), D(2024, 3, 28, 9, 0, 7))]
+    df = spark.createDataFrame([(D(2016, 3, 11, 9, 0, 7), D(2024, 4, 2, 9, 0, 7))], ["ts1", "ts2"])
+    out = df.select(sf.timestamp_diff("year", "ts1", "ts2"), sf.timestamp_diff("WEEK", "ts1", "ts2"),
+                    sf.timestamp_diff("day", df.ts2, df.ts1))
+    assert out.columns == ["timestampdiff(year, ts1, ts2)", "timestampdiff(WEEK, ts1, ts2)",
+                           "timestampdiff(day, ts2, ts1)"]
+    assert tuple(out.collect()[0]) == (8, 420, -2944)
+    edge = spark.createDataFrame([(D(2024, 1, 31, 10, 0), D(2024, 2, 29, 9, 0), None)],
+                                 "a timestamp, b timestamp, c timestamp")
+    row = edge.select(sf.timestamp_add("MONTH", sf.lit(1), "a"), sf.timestamp_add("QUARTER", sf.lit(-1), "a"),
+                      sf.timestamp_diff("DAY", "a", "b"), sf.timestamp_diff("MONTH", "a", "b"),
+                      sf.timestamp_diff("HOUR", "b", "a"), sf.timestamp_diff("MINUTE", "a", "c"),
+                      sf.timestamp_add("HOUR", sf.lit(-11), "a")).collect()[0]
+    assert tuple(row) == (D(2024, 2, 29, 10, 0), D(2023, 10, 31, 10, 0), 28, 0, -695, None, D(2024, 1, 30, 23, 0))
+    with pytest.raises(PySparkException, match="DATETIME_UNIT"):
+        edge.select(sf.timestamp_add("FORTNIGHT", sf.lit(1), "a")).collect()

@@ -198,6 +198,22 @@ def _from_unixtime(call: Call):
     return _format(ts, pattern)
 
 
+@spark_function("timestampadd", "timestamp_add")
+def _timestamp_add(call: Call):
+    call.expect(3)
+    if not call.is_literal(0):
+        raise not_supported("`timestampadd` with a unit that is not a constant")
+    return expr_column(lambda u, q, ts: _call("spark_timestamp_add", u, q, ts), *call.args)
+
+
+@spark_function("timestampdiff", "timestamp_diff")
+def _timestamp_diff(call: Call):
+    call.expect(3)
+    if not call.is_literal(0):
+        raise not_supported("`timestampdiff` with a unit that is not a constant")
+    return expr_column(lambda u, a, b: _call("spark_timestamp_diff", u, a, b), *call.args)
+
+
 @spark_function("window_time")
 def _window_time(call: Call):
     """``window_time(window)``: the window's event time, one microsecond before its (exclusive) end."""

@@ -85,7 +85,7 @@ bitmap_and_agg bitmap_construct_agg bitmap_or_agg
 current_time histogram_numeric hll_sketch_agg hll_union_agg make_dt_interval
 make_interval make_time make_ym_interval session_window theta_intersection_agg
 theta_sketch_agg theta_union_agg time_bucket time_diff time_from_micros time_from_millis time_from_seconds
-time_to_micros time_to_millis time_to_seconds time_trunc timestamp_add timestamp_diff to_time
+time_to_micros time_to_millis time_to_seconds time_trunc to_time
 try_make_interval try_to_time
 kll_sketch_agg_bigint kll_sketch_agg_double kll_sketch_agg_float kll_merge_agg_bigint
 kll_merge_agg_double kll_merge_agg_float tuple_intersection_agg_double tuple_intersection_agg_integer
@@ -112,6 +112,7 @@ WIRE_NAMES: dict[str, str] = {
     "sumDistinct": "sum", "bitwiseNOT": "~", "shiftLeft": "shiftleft", "shiftRight": "shiftright",
     "shiftRightUnsigned": "shiftrightunsigned", "approxCountDistinct": "approx_count_distinct",
     "toDegrees": "degrees", "toRadians": "radians",
+    "timestamp_add": "timestampadd", "timestamp_diff": "timestampdiff",
 }
 
 
