@@ -6,6 +6,9 @@
   floats by their IEEE bits (-0.0 as 0.0), strings and binaries by their bytes, where Spark mixes each
   trailing byte (sign-extended) as a whole word.
 - ``xxhash64`` is XXH64 with seed 42, folded the same way.
+- nested values fold the same way inside a column: an array's elements in order, a struct's fields, a
+  map's entries key then value (element ``j`` of every row is one vectorized step); a decimal over 18
+  digits hashes the bytes of Java's ``BigInteger.toByteArray`` of its unscaled value.
 - ``md5``, ``sha1``, ``sha2`` (224, 256, 384, 512) and ``crc32`` follow their RFC/FIPS definitions.
 
 Variable-length inputs run block by block: rows are sorted by their number of blocks, so block ``j``
@@ -255,9 +258,73 @@ def _column_values(arr: pa.Array, n: int):
         if valid is not None:
             low[~valid] = 0
         return "long", low, valid
+    if pa.types.is_decimal128(t):
+        return "bytes", _decimal_bytes(arr), valid
     if T.is_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
         return "bytes", arr, valid
     raise UnsupportedError(f"Not supported: hashing a column of type {T.sql_name(t)} (hash, xxhash64)")
+
+
+def _decimal_bytes(arr: pa.Array) -> pa.Array:
+    """The unscaled values of a decimal over 18 digits as Java's ``BigInteger.toByteArray``: big-endian two's
+    complement in the fewest bytes that keep the sign bit (what Spark hashes for them)."""
+    n = len(arr)
+    raw = np.frombuffer(arr.buffers()[1], np.uint8)[16 * arr.offset:16 * (arr.offset + n)].reshape(n, 16)
+    big = raw[:, ::-1]                                          # Arrow stores them little-endian
+    sign = np.where(big[:, 0] & 0x80, np.uint8(0xFF), np.uint8(0))
+    # a leading byte is redundant when it is all sign bits and the next byte carries the same sign bit
+    redundant = (big[:, :-1] == sign[:, None]) & ((big[:, 1:] & 0x80) == (sign[:, None] & 0x80))
+    skip = np.cumprod(redundant, axis=1).sum(axis=1)
+    keep = np.arange(16)[None, :] >= skip[:, None]
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(16 - skip, out=offsets[1:])
+    return pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(big[keep].tobytes())])
+
+
+def _hash_column(arr: pa.Array, seed: np.ndarray, width: int) -> np.ndarray:
+    """Spark's hash of each row's value with that row's running ``seed``; a NULL keeps its seed. An array
+    hashes its elements in order, each seeding the next; a struct its fields; a map each entry's key,
+    then its value."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    t = arr.type
+    n = len(arr)
+    if pa.types.is_null(t) or n == 0:
+        return seed
+    if pa.types.is_dictionary(t):
+        arr = arr.dictionary_decode()
+        t = arr.type
+    if pa.types.is_struct(t):
+        for child in arr.flatten():                 # a NULL struct makes every field NULL: the seed stays
+            seed = _hash_column(child, seed, width)
+        return seed
+    if pa.types.is_map(t) or pa.types.is_list(t) or pa.types.is_large_list(t):
+        offsets = np.asarray(arr.offsets).astype(np.int64)
+        lengths = np.diff(offsets)
+        if arr.null_count:
+            lengths = np.where(np.asarray(arr.is_valid()), lengths, 0)
+        children = [arr.keys, arr.items] if pa.types.is_map(t) else [arr.values]
+        order = np.argsort(-lengths, kind="stable")
+        ranked = lengths[order]
+        seed = seed.copy()
+        # element j of every row that has one, as one vectorized step: the elements of a row run in order
+        for j in range(int(ranked[0]) if n else 0):
+            active = order[:int((ranked > j).sum())]
+            at = pa.array(offsets[:-1][active] + j)
+            h = seed[active]
+            for child in children:
+                h = _hash_column(child.take(at), h, width)
+            seed[active] = h
+        return seed
+    kind, values, valid = _column_values(arr, n)
+    if kind == "int":
+        h = _m3_int(values, seed) if width == 32 else _xx_int(values, seed)
+    elif kind == "long":
+        h = _m3_long(values, seed) if width == 32 else _xx_long(values, seed)
+    else:
+        data, offsets, _ = _bytes(values, n)
+        h = _m3_bytes(data, offsets, seed) if width == 32 else _xx_bytes(data, offsets, seed)
+    return h if valid is None else np.where(valid, h, seed)
 
 
 def _fold(args, n, width):
@@ -265,18 +332,7 @@ def _fold(args, n, width):
     for a in args:
         if isinstance(a, pa.Scalar) and not a.is_valid:
             continue
-        arr = to_array(a, n)
-        if pa.types.is_null(arr.type):
-            continue
-        kind, values, valid = _column_values(arr, n)
-        if kind == "int":
-            h = _m3_int(values, seed) if width == 32 else _xx_int(values, seed)
-        elif kind == "long":
-            h = _m3_long(values, seed) if width == 32 else _xx_long(values, seed)
-        else:
-            data, offsets, _ = _bytes(values, n)
-            h = _m3_bytes(data, offsets, seed) if width == 32 else _xx_bytes(data, offsets, seed)
-        seed = h if valid is None else np.where(valid, h, seed)
+        seed = _hash_column(to_array(a, n), seed, width)
     return seed
 
 
@@ -416,46 +472,37 @@ _H512 = np.array([_iroot(p << 128, 2) & 0xFFFFFFFFFFFFFFFF for p in _PR[:8]], U6
 _H384 = np.array([_iroot(p << 128, 2) & 0xFFFFFFFFFFFFFFFF for p in _PR[8:16]], U64)
 
 
-def _sha2_32(data, offsets, init):
-    buf, starts, blocks = _padded(data, offsets, 64, 8, True)
+# The two SHA-2 shapes (FIPS 180-4): 32-bit words, 64 rounds over 64-byte blocks (SHA-224/256), and
+# 64-bit words, 80 rounds over 128-byte blocks (SHA-384/512); they differ in these constants only.
+_SHA2_32 = dict(word=4, rounds=64, k=_K256, rotr=_rotr32, kind=U32, big=">u4",
+                sigma=((7, 18, 3), (17, 19, 10)), big_sigma=((2, 13, 22), (6, 11, 25)))
+_SHA2_64 = dict(word=8, rounds=80, k=_K512, rotr=_rotr64, kind=U64, big=">u8",
+                sigma=((1, 8, 7), (19, 61, 6)), big_sigma=((28, 34, 39), (14, 18, 41)))
+
+
+def _sha2(data, offsets, init, shape):
+    word, rounds, K, rotr, kind = shape["word"], shape["rounds"], shape["k"], shape["rotr"], shape["kind"]
+    (r0a, r0b, sh0), (r1a, r1b, sh1) = shape["sigma"]
+    (a0, a1, a2), (e0, e1, e2) = shape["big_sigma"]
+    block = 16 * word
+    buf, starts, blocks = _padded(data, offsets, block, 2 * word, True)
     n = len(blocks)
     state = np.tile(init, (n, 1))
-    for act, pos in _blocks(buf, starts, blocks, 64):
-        w = list(_gather_words(buf, pos, 16, 4, True).T)
-        for i in range(16, 64):
-            s0 = _rotr32(w[i - 15], 7) ^ _rotr32(w[i - 15], 18) ^ (w[i - 15] >> U32(3))
-            s1 = _rotr32(w[i - 2], 17) ^ _rotr32(w[i - 2], 19) ^ (w[i - 2] >> U32(10))
+    for act, pos in _blocks(buf, starts, blocks, block):
+        w = list(_gather_words(buf, pos, 16, word, True).T)
+        for i in range(16, rounds):
+            s0 = rotr(w[i - 15], r0a) ^ rotr(w[i - 15], r0b) ^ (w[i - 15] >> kind(sh0))
+            s1 = rotr(w[i - 2], r1a) ^ rotr(w[i - 2], r1b) ^ (w[i - 2] >> kind(sh1))
             w.append(w[i - 16] + s0 + w[i - 7] + s1)
         a, b, c, d, e, f, g, h = (state[act, i].copy() for i in range(8))
-        for i in range(64):
-            s1 = _rotr32(e, 6) ^ _rotr32(e, 11) ^ _rotr32(e, 25)
-            t1 = h + s1 + ((e & f) ^ (~e & g)) + _K256[i] + w[i]
-            s0 = _rotr32(a, 2) ^ _rotr32(a, 13) ^ _rotr32(a, 22)
+        for i in range(rounds):
+            s1 = rotr(e, e0) ^ rotr(e, e1) ^ rotr(e, e2)
+            t1 = h + s1 + ((e & f) ^ (~e & g)) + K[i] + w[i]
+            s0 = rotr(a, a0) ^ rotr(a, a1) ^ rotr(a, a2)
             t2 = s0 + ((a & b) ^ (a & c) ^ (b & c))
             h, g, f, e, d, c, b, a = g, f, e, d + t1, c, b, a, t1 + t2
         state[act] += np.stack([a, b, c, d, e, f, g, h], axis=1)
-    return state.astype(">u4").view(np.uint8).reshape(n, 32)
-
-
-def _sha2_64(data, offsets, init):
-    buf, starts, blocks = _padded(data, offsets, 128, 16, True)
-    n = len(blocks)
-    state = np.tile(init, (n, 1))
-    for act, pos in _blocks(buf, starts, blocks, 128):
-        w = list(_gather_words(buf, pos, 16, 8, True).T)
-        for i in range(16, 80):
-            s0 = _rotr64(w[i - 15], 1) ^ _rotr64(w[i - 15], 8) ^ (w[i - 15] >> U64(7))
-            s1 = _rotr64(w[i - 2], 19) ^ _rotr64(w[i - 2], 61) ^ (w[i - 2] >> U64(6))
-            w.append(w[i - 16] + s0 + w[i - 7] + s1)
-        a, b, c, d, e, f, g, h = (state[act, i].copy() for i in range(8))
-        for i in range(80):
-            s1 = _rotr64(e, 14) ^ _rotr64(e, 18) ^ _rotr64(e, 41)
-            t1 = h + s1 + ((e & f) ^ (~e & g)) + _K512[i] + w[i]
-            s0 = _rotr64(a, 28) ^ _rotr64(a, 34) ^ _rotr64(a, 39)
-            t2 = s0 + ((a & b) ^ (a & c) ^ (b & c))
-            h, g, f, e, d, c, b, a = g, f, e, d + t1, c, b, a, t1 + t2
-        state[act] += np.stack([a, b, c, d, e, f, g, h], axis=1)
-    return state.astype(">u8").view(np.uint8).reshape(n, 64)
+    return state.astype(shape["big"]).view(np.uint8).reshape(n, 8 * word)
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
@@ -472,8 +519,8 @@ def _hex_rows(digest: np.ndarray, valid) -> pa.Array:
 
 _DIGESTS = {
     "md5": lambda d, o: _md5(d, o), "sha1": lambda d, o: _sha1(d, o),
-    "sha224": lambda d, o: _sha2_32(d, o, _H224)[:, :28], "sha256": lambda d, o: _sha2_32(d, o, _H256),
-    "sha384": lambda d, o: _sha2_64(d, o, _H384)[:, :48], "sha512": lambda d, o: _sha2_64(d, o, _H512),
+    "sha224": lambda d, o: _sha2(d, o, _H224, _SHA2_32)[:, :28], "sha256": lambda d, o: _sha2(d, o, _H256, _SHA2_32),
+    "sha384": lambda d, o: _sha2(d, o, _H384, _SHA2_64)[:, :48], "sha512": lambda d, o: _sha2(d, o, _H512, _SHA2_64),
 }
 
 

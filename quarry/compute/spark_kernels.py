@@ -482,13 +482,122 @@ def _try_arith(op, a, b, dtype, n):
     return cast_value(_from_np(r, None if valid.all() else valid, T.INT64), dtype, safe=False)
 
 
-@kernel("spark_nonzero")
-def _nonzero(name, args, dtype, n):
-    b = args[0]
-    zero = pc.equal(b, pa.scalar(0, b.type))
-    if (zero.as_py() if isinstance(zero, pa.Scalar) else pc.any(zero).as_py()):
-        raise _ansi_error("divide", True)
-    return b
+# -- decimal arithmetic (Spark's DecimalPrecision result types; quarry.logical.spark_functions) -----------
+#
+# Each operation is computed exactly in Arrow's decimal256 (76 digits), then rounded HALF_UP (Java's: ties
+# away from zero) to the result's scale, as Spark's Decimal does with BigDecimal; a value over the result's
+# precision raises under ANSI mode and is NULL without it. Division truncates a quotient carried one digit
+# past the result's scale and rounds that digit: the digits a truncation keeps are the exact quotient's, so
+# HALF_UP of it is HALF_UP of the exact quotient.
+
+_WIDE = 76
+
+
+def _wide(x, t: pa.DataType, n: int):
+    return cast_value(to_array(x, n), pa.decimal256(t.precision, t.scale))
+
+
+def _fit(x):
+    """``x`` (decimal256) declared only as wide as this batch's values need: Arrow types a product or a
+    quotient by the declared precisions (a DECIMAL(38,10) by a DECIMAL(38,10) would need 77 digits), while
+    the values of a wide column are mostly short."""
+    t = x.type
+    top = pc.max(pc.abs(x)).as_py()
+    if top is None or not top:
+        digits = 1
+    else:
+        parts = top.as_tuple()
+        digits = len(parts.digits) + parts.exponent + t.scale      # the digits of the unscaled value
+    return cast_value(x, pa.decimal256(max(digits, t.scale, 1), t.scale))
+
+
+def _decimal_too_wide(op: str, a: pa.DataType, b: pa.DataType):
+    return UnsupportedError(f"Not supported: the decimal {op} of {T.sql_name(a)} and {T.sql_name(b)} "
+                            f"(its exact result needs more than {_WIDE} digits)")
+
+
+def _truncated_quotient(a, b, ta, tb, scale: int):
+    """``a / b`` truncated toward zero at ``scale`` digits or more (the divisor has no zeros)."""
+    p1, s1, p2, s2 = ta.precision, ta.scale, tb.precision, tb.scale
+    # Arrow's decimal division: the quotient's scale is max(4, s1' + p2 - s2 + 1) for a dividend at scale s1'
+    target = max(scale, s1 + p2 - s2 + 1, 4)
+    s1_wide = target - p2 + s2 - 1
+    if p1 - s1 + s2 + target > _WIDE or p1 - s1 + s1_wide > _WIDE:
+        raise _decimal_too_wide("division", ta, tb)
+    a = cast_value(a, pa.decimal256(p1 - s1 + s1_wide, s1_wide))
+    return pc.divide(a, b)
+
+
+def _round_half_up(x, scale: int):
+    """``x`` (decimal256) rounded HALF_UP to ``scale`` digits, as a decimal256 of that scale."""
+    t = x.type
+    if t.scale <= scale:
+        return x
+    room = min(_WIDE, t.precision + 1)                 # rounding 9.99 up to 10.0 takes one more digit
+    x = pc.round(cast_value(x, pa.decimal256(room, t.scale)), scale, round_mode="half_towards_infinity")
+    return cast_value(x, pa.decimal256(room - t.scale + scale, scale))
+
+
+@kernel("spark_decimal_arith")
+def _decimal_arith(name, args, dtype, n):
+    op, ansi = _const(args[0]), bool(_const(args[3]))
+    a, b = _wide(args[1], args[1].type, n), _wide(args[2], args[2].type, n)
+    zero = None
+    if op in ("divide", "remainder", "pmod"):
+        zero = pc.fill_null(pc.equal(b, pa.scalar(0, b.type)), False)
+        if pc.any(zero).as_py():
+            if ansi and pc.any(pc.and_(zero, pc.is_valid(a))).as_py():
+                raise _ansi_error("divide", True)
+            b = pc.if_else(zero, pa.scalar(1, pa.decimal256(args[2].type.precision, args[2].type.scale)),
+                           cast_value(b, pa.decimal256(args[2].type.precision, args[2].type.scale)))
+        else:
+            zero = None
+    a, b = _fit(a), _fit(b)
+    ta, tb = a.type, b.type
+    try:
+        if op in ("add", "subtract", "multiply"):
+            out = getattr(pc, op)(a, b)
+        elif op == "divide":
+            out = _truncated_quotient(a, b, ta, tb, dtype.scale + 1)
+        else:                        # remainder: a - trunc(a / b) * b, with the sign of the dividend (Java's)
+            whole = pc.round(_truncated_quotient(a, b, ta, tb, 0), 0, round_mode="towards_zero")
+            whole = _fit(cast_value(whole, pa.decimal256(whole.type.precision - whole.type.scale, 0)))
+            out = pc.subtract(a, pc.multiply(whole, b))
+            if op == "pmod":         # Spark: r < 0 ? (r + n) % n : r, which is r + n for n > 0 and r for n < 0
+                fix = pc.and_(pc.less(out, pa.scalar(0, out.type)), pc.greater(b, pa.scalar(0, b.type)))
+                out = pc.if_else(fix, pc.add(out, b), out)
+    except pa.ArrowInvalid as err:
+        if "precision out of range" in str(err).lower():
+            raise _decimal_too_wide({"add": "addition", "subtract": "subtraction",
+                                     "multiply": "multiplication"}.get(op, op), ta, tb) from None
+        raise
+    out = _round_half_up(out, dtype.scale)
+    if zero is not None:
+        out = pc.if_else(zero, pa.scalar(None, out.type), out)
+    return _within_precision(out, dtype, ansi)
+
+
+def _within_precision(out, dtype: pa.DataType, ansi: bool):
+    """``out`` (decimal256 at ``dtype``'s scale) as ``dtype``: a value over its precision raises under ANSI
+    mode (Spark's NUMERIC_VALUE_OUT_OF_RANGE) and is NULL without."""
+    limit = pa.scalar(10 ** (dtype.precision - dtype.scale), pa.decimal256(dtype.precision - dtype.scale + 1, 0))
+    over = pc.fill_null(pc.greater_equal(pc.abs(out), limit), False)
+    if pc.any(over).as_py():
+        if ansi:
+            bad = out.filter(over)[0].as_py()
+            raise ArithmeticOverflowError(
+                f"[NUMERIC_VALUE_OUT_OF_RANGE.WITH_SUGGESTION] {bad} cannot be represented as "
+                f"Decimal({dtype.precision}, {dtype.scale}). If necessary set \"spark.sql.ansi.enabled\" to "
+                "\"false\" to bypass this error, and return NULL instead.")
+        out = pc.if_else(over, pa.scalar(None, out.type), out)
+    return cast_value(out, dtype)
+
+
+@kernel("spark_decimal_check")
+def _decimal_check(name, args, dtype, n):
+    x = to_array(args[0], n)
+    wide = x.cast(pa.decimal256(76, x.type.scale), safe=False)     # the exact value, however many digits
+    return _within_precision(_round_half_up(wide, dtype.scale), dtype, bool(_const(args[1])))
 
 
 @kernel("spark_width_bucket")
@@ -963,7 +1072,9 @@ def _format_number(name, args, dtype, n):
 def _pad(name, args, dtype, n):
     op, s, width, pad = _const(args[0]), args[1], args[2], args[3]
     if not isinstance(width, pa.Scalar) or not isinstance(pad, pa.Scalar):
-        raise UnsupportedError(f"Not supported: {op} with a length or pad that is not a constant")
+        return _pad_columns(op, s, width, pad, n)
+    if not width.is_valid or not pad.is_valid:
+        return pa.nulls(n, T.STRING)
     w, fill = max(int(width.as_py()), 0), pad.as_py()
     cut = pc.utf8_slice_codeunits(s, 0, w)
     if fill == "":
@@ -978,6 +1089,25 @@ def _pad(name, args, dtype, n):
         return pc.binary_join_element_wise(prefix, arr, "")
     padded = pc.binary_join_element_wise(cut, run, "")
     return pc.utf8_slice_codeunits(padded, 0, w)
+
+
+def _pad_columns(op, s, width, pad, n):
+    """``lpad``/``rpad`` with a length or pad per row: each string cut to its length, then as many
+    characters of its pad repeated as it lacks (none for an empty pad), before it or after it."""
+    s, pad = to_array(s, n), to_array(pad, n)
+    w, w_valid = _np(cast_value(width, T.INT64), n, np.int64)
+    w = np.maximum(w, 0)
+    length = np.asarray(pc.fill_null(pc.utf8_length(s), 0)).astype(np.int64)
+    pad_length = np.asarray(pc.fill_null(pc.utf8_length(pad), 0)).astype(np.int64)
+    cut = _keep_chars(s, np.minimum(length, w))
+    need = np.where(pad_length > 0, np.maximum(w - length, 0), 0)
+    times = -(-need // np.maximum(pad_length, 1))                   # ceil(need / pad length) copies
+    run = _keep_chars(pc.binary_repeat(pc.fill_null(pad, ""), pa.array(times)), need)
+    out = pc.binary_join_element_wise(run, cut, "") if op == "lpad" else pc.binary_join_element_wise(cut, run, "")
+    valid = pc.and_(pc.is_valid(s), pc.is_valid(pad))
+    if w_valid is not None:
+        valid = pc.and_(valid, pa.array(w_valid))
+    return pc.if_else(valid, out, pa.scalar(None, T.STRING))
 
 
 _CHR_TABLE = pa.array([chr(i) for i in range(256)] + [""], pa.string())
@@ -1242,11 +1372,12 @@ def _drop_chars(arr: pa.Array, k: np.ndarray, keep_first: bool = False) -> pa.Ar
     n = len(offsets) - 1
     lead = ((data & 0xC0) != 0x80).astype(np.int64)
     row_of = np.repeat(np.arange(n), np.diff(offsets))
-    chars_before = np.cumsum(lead) - lead                       # characters before each byte, overall
+    # the character each byte belongs to, counted overall (a continuation byte goes with its lead byte)
+    char_of = np.cumsum(lead) - 1
     row_first = np.zeros(n, np.int64)
     nonempty = np.diff(offsets) > 0
-    row_first[nonempty] = chars_before[offsets[:-1][nonempty]]
-    keep = (chars_before - row_first[row_of]) >= k[row_of]
+    row_first[nonempty] = char_of[offsets[:-1][nonempty]]
+    keep = (char_of - row_first[row_of]) >= k[row_of]
     if keep_first:
         keep = ~keep
     kept = np.bincount(row_of[keep], minlength=n) if len(data) else np.zeros(n, np.int64)
@@ -1265,10 +1396,31 @@ def _octet_length(name, args, dtype, n):
 
 @kernel("spark_rand")
 def _rand(name, args, dtype, n):
+    from quarry.compute.position import current_position
+    from quarry.compute.spark_random import spark_rand, spark_randn
     kind, seed = _const(args[0]), _const(args[1])
-    rng = np.random.default_rng(None if seed is None else int(seed) & 0xFFFFFFFFFFFFFFFF)
-    values = rng.standard_normal(n) if kind == "randn" else rng.random(n)
+    if seed is None:                            # Spark draws a seed when none is given
+        seed = int(np.random.default_rng().integers(-2 ** 63, 2 ** 63 - 1))
+    seed = (int(seed) + 2 ** 63) % 2 ** 64 - 2 ** 63          # a Java long
+    at = current_position()
+    if kind == "randn":
+        values = spark_randn(seed, at.partition, at.offset, n, at.state)
+    else:
+        values = spark_rand(seed, at.partition, at.offset, n)
     return pa.array(values, T.FLOAT64)
+
+
+@kernel("spark_row_id")
+def _row_id(name, args, dtype, n):
+    from quarry.compute.position import current_position
+    at = current_position()
+    return pa.array((np.int64(at.partition) << np.int64(33)) + at.offset + np.arange(n, dtype=np.int64), T.INT64)
+
+
+@kernel("spark_partition_index")
+def _partition_index(name, args, dtype, n):
+    from quarry.compute.position import current_position
+    return pa.array(np.full(n, current_position().partition, np.int32), T.INT32)
 
 
 _HEXCHARS = np.frombuffer(b"0123456789abcdef", np.uint8)
@@ -1333,6 +1485,9 @@ def _json_string(name, args, dtype, n):
     index = _json_index(args[1], n)
     if op == "get_json_object":
         lo, hi, valid = index.follow(parse_path(_const(args[2])))
+        return index.value(lo, hi, valid)
+    if op == "json_tuple":                     # a top-level field, named as written (no path syntax)
+        lo, hi, valid = index.follow([_const(args[2])])
         return index.value(lo, hi, valid)
     raise ExecutionError(f"unknown JSON operation `{op}`")
 

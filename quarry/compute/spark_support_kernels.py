@@ -191,8 +191,10 @@ def _make_timestamp(name, args, dtype, n):
     length = ((np.where(valid, months, 0).astype("datetime64[M]") + 1).astype("datetime64[D]") - start).astype(np.int64)
     bad |= valid & (d > length)
     if bad.any():
-        raise DataError("[DATETIME_FIELD_OUT_OF_BOUNDS] make_timestamp(): a field is out of range",
-                        hint="use try_make_timestamp, or set spark.sql.ansi.enabled to false")
+        if len(args) < 7 or bool(args[6].as_py()):
+            raise DataError("[DATETIME_FIELD_OUT_OF_BOUNDS] make_timestamp(): a field is out of range",
+                            hint="use try_make_timestamp, or set spark.sql.ansi.enabled to false")
+        valid &= ~bad                              # try_make_timestamp, or without ANSI mode: NULL
     day_us = (start.astype(np.int64) + d - 1) * _DAY_US
     return _timestamps_out(day_us + h * 3_600_000_000 + mi * 60_000_000 + sec_us, valid)
 
@@ -200,7 +202,8 @@ def _make_timestamp(name, args, dtype, n):
 @kernel("spark_epoch_seconds")
 def _epoch_seconds(name, args, dtype, n):
     us, valid = _micros(args[0], n)
-    return pa.array(np.floor_divide(us, 1_000_000), pa.int64(), mask=~valid)
+    per = int(args[1].as_py()) if len(args) > 1 else 1_000_000      # microseconds per unit
+    return pa.array(np.floor_divide(us, per), pa.int64(), mask=~valid)
 
 
 @kernel("spark_from_epoch")
@@ -496,3 +499,183 @@ def _sliding_windows(name, args, dtype, n):
         [pa.array(flat_starts, pa.int64()).cast(pa.timestamp("us")),
          pa.array(flat_starts + width, pa.int64()).cast(pa.timestamp("us"))], fields=list(dtype.value_type))
     return build_list(lengths, entries, valid, dtype)
+
+
+@kernel("spark_array_insert")
+def _array_insert(name, args, dtype, n):
+    """Each row is ``arr[:cut] + NULL * before + [value] + NULL * after + arr[cut:]``: for a position p > 0 the
+    value lands at index p (NULLs fill up to it); for p < 0 it lands |p| - 1 places before the end of the new
+    array (-1: after the last element), NULLs between it and the array when |p| passes its start."""
+    lists = parts(args[0], n)
+    pos, pos_valid = _ints(args[1], n)
+    values = to_array(args[2], n)
+    valid = lists.valid & pos_valid
+    if (valid & (pos == 0)).any():
+        raise DataError("[INVALID_INDEX_OF_ZERO] The index 0 is invalid. An index shall be either < 0 or > 0 "
+                        "(the first element has index 1).")
+    size = lists.lengths
+    k = -pos
+    cut = np.where(pos > 0, np.minimum(pos - 1, size), np.where(k <= size, size + 1 - k, 0))
+    before = np.where(pos > 0, np.maximum(pos - 1 - size, 0), 0)
+    after = np.where((pos < 0) & (k > size), k - 1 - size, 0)
+    length = np.where(valid, size + before + 1 + after, 0)
+    cut, before, after = (np.where(valid, x, 0) for x in (cut, before, after))
+    total = int(length.sum())
+    row = np.repeat(np.arange(n), length)
+    starts_out = np.concatenate([[0], np.cumsum(length)[:-1]]) if n else np.zeros(0, np.int64)
+    j = np.arange(total) - starts_out[row]
+    c, b, a = cut[row], before[row], after[row]
+    flat_size = len(lists.flat)
+    null_at = flat_size + n                            # the index of a NULL appended after the values
+    source = np.where(j < c, lists.starts[row] + j,
+                      np.where(j < c + b, null_at,
+                               np.where(j == c + b, flat_size + row,
+                                        np.where(j <= c + b + a, null_at, lists.starts[row] + j - b - 1 - a))))
+    pool = pa.concat_arrays([lists.flat.cast(dtype.value_type), values.cast(dtype.value_type),
+                             pa.nulls(1, dtype.value_type)])
+    return build_list(length, pool.take(pa.array(source, pa.int64())), valid, dtype)
+
+
+@kernel("spark_shuffle")
+def _shuffle(name, args, dtype, n):
+    """Each array's elements in a random order: a random key per element, sorted within its row (one
+    lexsort over the batch). Seeded by the seed, the partition and the batch's first row, so a seeded
+    shuffle repeats; not Spark's own sequence of permutations."""
+    from quarry.compute.position import current_position
+    lists = parts(args[0], n)
+    seed = args[1].as_py() if isinstance(args[1], pa.Scalar) else None
+    at = current_position()
+    entropy = None if seed is None else [int(seed) & 0xFFFFFFFFFFFFFFFF, at.partition, at.offset]
+    keys = np.random.default_rng(entropy).random(len(lists.flat))
+    order = np.lexsort((keys, lists.parents)) if len(keys) else np.zeros(0, np.int64)
+    return build_list(lists.lengths, lists.flat.take(pa.array(order, pa.int64())), lists.valid, dtype)
+
+
+@kernel("spark_map_concat")
+def _map_concat(name, args, dtype, n):
+    """The maps' entries row by row, the first map's first; a key met twice in a row raises Spark's
+    DUPLICATED_MAP_KEY (its default spark.sql.mapKeyDedupPolicy, EXCEPTION)."""
+    maps = [to_array(a, n) for a in args]
+    valid = np.ones(n, bool)
+    rows, which, keys, items = [], [], [], []
+    for j, m in enumerate(maps):
+        valid &= _valid(m)
+        p = parts(m, n)                              # a map is a list of (key, value) entries
+        rows.append(p.parents)
+        which.append(np.full(len(p.parents), j))
+        keys.append(pc.struct_field(p.flat, [0]))
+        items.append(pc.struct_field(p.flat, [1]))
+    row = np.concatenate(rows)
+    keep = valid[row]
+    order = np.lexsort((np.concatenate(which), row))          # row, then map, then position (stable)
+    order = order[keep[order]]
+    key = pa.concat_arrays(keys).take(pa.array(order, pa.int64()))
+    item = pa.concat_arrays(items).take(pa.array(order, pa.int64()))
+    return _build_map(row[order], key, item, valid, n, dtype)
+
+
+def _build_map(owner, key, item, valid, n, dtype):
+    """A MapArray of ``n`` rows from entries in row order (``owner``: each entry's row); a key twice in a
+    row raises Spark's DUPLICATED_MAP_KEY (its default spark.sql.mapKeyDedupPolicy, EXCEPTION)."""
+    counts = pa.table({"r": owner, "k": key}).group_by(["r", "k"]).aggregate([("r", "count")])
+    twice = pc.greater(counts["r_count"], 1)
+    if pc.any(twice).as_py():
+        dup = counts.filter(twice)["k"][0].as_py()
+        raise DataError(f"[DUPLICATED_MAP_KEY] Duplicate map key {dup} was found, please check the input data.",
+                        hint="quarry keeps Spark's default spark.sql.mapKeyDedupPolicy, EXCEPTION (LAST_WIN is "
+                             "not supported)")
+    lengths = np.bincount(owner, minlength=n) if len(owner) else np.zeros(n, np.int64)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32), pa.int32())
+    out = pa.MapArray.from_arrays(offsets, key.cast(dtype.key_type), item.cast(dtype.item_type))
+    return out if valid.all() else pc.if_else(pa.array(valid), out, pa.scalar(None, out.type))
+
+
+@kernel("spark_str_to_map")
+def _str_to_map(name, args, dtype, n):
+    """``str_to_map(text, pairDelim, keyValueDelim)``: the text split at the pair delimiter (a regex; empty
+    pieces kept), each piece at the first key-value delimiter (a regex); no delimiter: a NULL value."""
+    text = to_array(args[0], n)
+    pair, kv = args[1].as_py(), args[2].as_py()
+    valid = _valid(text)
+    pieces = pc.split_pattern_regex(pc.fill_null(text, ""), pair)
+    p = parts(pieces, n)
+    owner = p.parents[valid[p.parents]]
+    flat = p.flat.filter(pa.array(valid[p.parents]))
+    halves = pc.split_pattern_regex(flat, kv, max_splits=1)
+    key = pc.list_element(halves, 0)
+    has_value = pc.greater(pc.list_value_length(halves), 1)
+    item = pc.if_else(has_value, _second(halves), pa.scalar(None, pa.string()))
+    return _build_map(owner, key, item, valid, n, dtype)
+
+
+def _second(halves: pa.Array) -> pa.Array:
+    """The second element of each list of one or two strings ('' where there is none)."""
+    padded = pc.list_slice(halves, 1, 2, return_fixed_size_list=False)
+    return pc.list_element(pc.if_else(pc.equal(pc.list_value_length(padded), 0),
+                                      pa.scalar([""], padded.type), padded), 0)
+
+
+_UNIT_US = {"MICROSECOND": 1, "MILLISECOND": 1_000, "SECOND": 1_000_000, "MINUTE": 60_000_000,
+            "HOUR": 3_600_000_000}
+_UNIT_DAYS = {"DAY": 1, "DAYOFYEAR": 1, "WEEK": 7}
+_UNIT_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
+
+
+def _time_unit(unit: str, fname: str) -> str:
+    key = str(unit).upper()
+    if key not in _UNIT_US and key not in _UNIT_DAYS and key not in _UNIT_MONTHS:
+        raise DataError(f"[INVALID_PARAMETER_VALUE.DATETIME_UNIT] {fname}: the unit `{unit}` is not one of "
+                        "MICROSECOND, MILLISECOND, SECOND, MINUTE, HOUR, DAY, DAYOFYEAR, WEEK, MONTH, QUARTER, YEAR")
+    return key
+
+
+def _truncated_div(a: np.ndarray, b) -> np.ndarray:
+    return np.sign(a) * (np.abs(a) // b)                 # toward zero, as Java's long division
+
+
+@kernel("spark_timestamp_add")
+def _timestamp_add(name, args, dtype, n):
+    """Spark's ``timestampadd``: sub-day units add to the wall time, days and weeks add calendar days, months
+    (quarters, years) add months keeping the time of day, a day past the month's end becoming its last."""
+    unit = _time_unit(args[0].as_py(), "timestampadd")
+    q, q_valid = _ints(args[1], n)
+    us, valid = _micros(args[2], n)
+    valid = valid & q_valid
+    if unit in _UNIT_US:
+        return _timestamps_out(us + q * _UNIT_US[unit], valid)
+    if unit in _UNIT_DAYS:
+        return _timestamps_out(us + q * _UNIT_DAYS[unit] * _DAY_US, valid)
+    days = np.floor_divide(us, _DAY_US)
+    time_of_day = us - days * _DAY_US
+    d = days.astype("datetime64[D]")
+    month = d.astype("datetime64[M]")
+    day_of_month = (d - month.astype("datetime64[D]")).astype(np.int64)
+    target = month + q * _UNIT_MONTHS[unit]
+    last = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64) - 1
+    new_days = target.astype("datetime64[D]").astype(np.int64) + np.minimum(day_of_month, last)
+    return _timestamps_out(new_days * _DAY_US + time_of_day, valid)
+
+
+@kernel("spark_timestamp_diff")
+def _timestamp_diff(name, args, dtype, n):
+    """Spark's ``timestampdiff`` (java.time's ``ChronoUnit.between`` of the wall times): whole units from start
+    to end, toward zero; for days and longer a day counts only once the end's time of day reaches the start's."""
+    unit = _time_unit(args[0].as_py(), "timestampdiff")
+    start, v1 = _micros(args[1], n)
+    end, v2 = _micros(args[2], n)
+    valid = v1 & v2
+    if unit in _UNIT_US:
+        out = _truncated_div(end - start, _UNIT_US[unit])
+        return pa.array(out, pa.int64(), mask=~valid)
+    d1, d2 = np.floor_divide(start, _DAY_US), np.floor_divide(end, _DAY_US)
+    t1, t2 = start - d1 * _DAY_US, end - d2 * _DAY_US
+    d2 = np.where((d2 > d1) & (t2 < t1), d2 - 1, np.where((d2 < d1) & (t2 > t1), d2 + 1, d2))
+    if unit in _UNIT_DAYS:
+        return pa.array(_truncated_div(d2 - d1, _UNIT_DAYS[unit]), pa.int64(), mask=~valid)
+
+    def packed(days):                                   # java.time's (proleptic month * 32 + day of month)
+        day = days.astype("datetime64[D]")
+        month = day.astype("datetime64[M]")
+        return month.astype(np.int64) * 32 + (day - month.astype("datetime64[D]")).astype(np.int64) + 1
+    months = _truncated_div(packed(d2) - packed(d1), 32)
+    return pa.array(_truncated_div(months, _UNIT_MONTHS[unit]), pa.int64(), mask=~valid)

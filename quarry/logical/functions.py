@@ -523,9 +523,30 @@ def _mk(name, args, dtype, nullable=None):
 # -- arithmetic ----------------------------------------------------------------
 
 
+# A front end whose decimal arithmetic has other result types binds ``+ - * / %`` through its own binder
+# while this is set: ``bind(name, a, b) -> Expr | None`` (None: quarry's rules). quarry.spark.sql sets it
+# around spark.sql(...) for Spark's DecimalPrecision rules.
+_ARITHMETIC_OVERRIDE: contextvars.ContextVar = contextvars.ContextVar("quarry_arithmetic", default=None)
+
+
+@contextlib.contextmanager
+def arithmetic_rules(bind):
+    """Bind arithmetic through ``bind(name, a, b)`` first inside the block (see ``_ARITHMETIC_OVERRIDE``)."""
+    token = _ARITHMETIC_OVERRIDE.set(bind)
+    try:
+        yield
+    finally:
+        _ARITHMETIC_OVERRIDE.reset(token)
+
+
 def _bind_arith(op):
     def bind(name, args):
         a, b = args
+        override = _ARITHMETIC_OVERRIDE.get()
+        if override is not None:
+            bound = override(name, a, b)
+            if bound is not None:
+                return bound
         ta, tb = a.dtype, b.dtype
         if T.is_decimal(ta) or T.is_decimal(tb):
             # an integer literal next to a decimal takes the smallest decimal that holds it

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from quarry.errors import QuarryTypeError, UnsupportedError
 from quarry.logical import types as T
-from quarry.logical.expressions import Call, Expr
+from quarry.logical.expressions import Call, Expr, Literal
 from quarry.logical.functions import Nulls, Volatility, cast, register
 
 __all__: list[str] = []
@@ -180,8 +180,85 @@ def _bind_arith(name, args):
 
 _internal("spark_arith", _bind_arith, 4)
 
-# the divisor itself, raising DIVIDE_BY_ZERO where it is 0 (decimal division under ANSI mode)
-_internal("spark_nonzero", lambda n, a: _call(n, [a[0]], a[0].dtype, a[0].nullable), 1)
+
+# -- decimal arithmetic: Spark's DecimalPrecision rules ---------------------------------------------
+
+# the decimal type Spark widens an integer operand to (DecimalType.forType: BYTE 3, SHORT 5, INT 10, LONG 20
+# digits; quarry's own BIGINT is DECIMAL(19,0)); an integer literal takes its own digits (fromLiteral)
+_SPARK_INT_DIGITS = {8: 3, 16: 5, 32: 10, 64: 20}
+MINIMUM_ADJUSTED_SCALE = 6
+
+
+def spark_decimal_operand(e: Expr) -> pa.DataType | None:
+    """The decimal type ``e`` takes in Spark's decimal arithmetic, or None (not a decimal operand)."""
+    if T.is_decimal(e.dtype):
+        return e.dtype
+    if T.is_integer(e.dtype):
+        if isinstance(e, Literal) and e.value is not None:
+            return T.decimal_for_literal(e.value)
+        return pa.decimal128(_SPARK_INT_DIGITS.get(e.dtype.bit_width, 20), 0)
+    return None
+
+
+def adjust_precision_scale(precision: int, scale: int) -> pa.DataType:
+    """Spark's ``DecimalType.adjustPrecisionScale`` (``spark.sql.decimalOperations.allowPrecisionLoss``, on
+    by default): a result wider than 38 digits keeps its integer digits and gives up scale, down to 6 digits
+    (or the scale it had, when less).
+
+    >>> adjust_precision_scale(45, 14)
+    Decimal128Type(decimal128(38, 7))
+    """
+    if precision <= T.MAX_DECIMAL_PRECISION:
+        return pa.decimal128(precision, scale)
+    int_digits = precision - scale
+    min_scale = min(scale, MINIMUM_ADJUSTED_SCALE)
+    return pa.decimal128(T.MAX_DECIMAL_PRECISION, max(T.MAX_DECIMAL_PRECISION - int_digits, min_scale))
+
+
+def spark_decimal_result(op: str, a: pa.DataType, b: pa.DataType) -> pa.DataType:
+    """The result type of ``a <op> b`` on decimals (Spark's ``DecimalPrecision``).
+
+    >>> spark_decimal_result("divide", pa.decimal128(5, 2), pa.decimal128(4, 1))
+    Decimal128Type(decimal128(11, 7))
+    """
+    p1, s1, p2, s2 = a.precision, a.scale, b.precision, b.scale
+    if op in ("add", "subtract"):
+        scale = max(s1, s2)
+        return adjust_precision_scale(max(p1 - s1, p2 - s2) + scale + 1, scale)
+    if op == "multiply":
+        return adjust_precision_scale(p1 + p2 + 1, s1 + s2)
+    if op == "divide":
+        scale = max(MINIMUM_ADJUSTED_SCALE, s1 + p2 + 1)
+        return adjust_precision_scale(p1 - s1 + s2 + scale, scale)
+    if op in ("remainder", "pmod"):
+        scale = max(s1, s2)
+        return adjust_precision_scale(min(p1 - s1, p2 - s2) + scale, scale)
+    raise ValueError(f"not a decimal operation: {op}")
+
+
+def bind_spark_decimal(op: str, a: Expr, b: Expr, ansi: bool) -> Expr | None:
+    """``a <op> b`` with Spark's decimal result type, when one operand is a decimal and the other a decimal,
+    an integer or NULL; None otherwise (a DOUBLE operand makes the operation DOUBLE, as in Spark)."""
+    ta, tb = spark_decimal_operand(a), spark_decimal_operand(b)
+    if not (T.is_decimal(a.dtype) or T.is_decimal(b.dtype)):
+        return None
+    if ta is None and T.is_null(a.dtype):
+        ta = tb
+    if tb is None and T.is_null(b.dtype):
+        tb = ta
+    if ta is None or tb is None:
+        return None
+    result = spark_decimal_result(op, ta, tb)
+    return _call("spark_decimal_arith", [Literal(op, T.STRING), cast(a, ta), cast(b, tb), Literal(ansi, T.BOOL)],
+                 result)
+
+
+_internal("spark_decimal_arith", lambda n, a: _call(n, a, spark_decimal_result(a[0].value, a[1].dtype, a[2].dtype)),
+          4)
+
+# spark_decimal_check(x, ansi): a decimal result put in its Spark type (the call's), raising under ANSI or NULL
+# where it has too many digits (quarry's exact sum of a DECIMAL(38, s) may hold 39)
+_internal("spark_decimal_check", lambda n, a: _call(n, a, a[0].dtype), 2)
 _internal("spark_width_bucket",
           lambda n, a: _call(n, [_dbl(a[0], "width_bucket"), _dbl(a[1], "width_bucket"),
                                  _dbl(a[2], "width_bucket"), _long(a[3], "width_bucket")], T.INT64), 4)
@@ -202,7 +279,16 @@ _internal("spark_string_list",
           lambda n, a: _call(n, [a[0], _str(a[1]), *a[2:]], pa.list_(T.STRING)), 2, 10)
 _internal("spark_find_in_set", lambda n, a: _call(n, [_str(a[0]), _str(a[1])], T.INT32), 2)
 _internal("spark_format_number", lambda n, a: _call(n, [a[0], a[1]], T.STRING), 2)
-_internal("spark_pad", lambda n, a: _call(n, [a[0], _str(a[1]), _long(a[2], "lpad"), _str(a[3])], T.STRING), 4)
+
+
+def _bind_pad(name, args):
+    op, s, width, pad = args
+    if _is_binary(pad.dtype):
+        raise UnsupportedError(f"Not supported: `{op.value}` with a binary pad")
+    return _call(name, [op, _str(s, op.value), _long(width, op.value), _str(pad, op.value)], T.STRING)
+
+
+_internal("spark_pad", _bind_pad, 4)
 _internal("spark_chr", lambda n, a: _call(n, [_long(a[0], "chr")], T.STRING), 1)
 _internal("spark_encode", lambda n, a: _call(n, [_str(a[0]), a[1]], T.BINARY), 2)
 _internal("spark_decode", lambda n, a: _call(n, [cast(a[0], T.BINARY) if T.is_string(a[0].dtype) else a[0], a[1]],
@@ -228,6 +314,11 @@ _internal("spark_xxhash64", lambda n, a: _call(n, list(a), T.INT64, False), 1, 1
 # -- misc ---------------------------------------------------------------------------------------
 
 _internal("spark_rand", lambda n, a: _call(n, list(a), T.FLOAT64, False), 2, 2,
+          volatility=Volatility.VOLATILE)
+# Spark's monotonically_increasing_id (partition << 33 plus the row's index in its partition) and
+# spark_partition_id: from the position of the batch in its partition (quarry.compute.position)
+_internal("spark_row_id", lambda n, a: _call(n, [], T.INT64, False), 0, 0, volatility=Volatility.VOLATILE)
+_internal("spark_partition_index", lambda n, a: _call(n, [], T.INT32, False), 0, 0,
           volatility=Volatility.VOLATILE)
 _internal("spark_uuid", lambda n, a: _call(n, [], T.STRING, False), 0, 0, volatility=Volatility.VOLATILE)
 _internal("spark_raise_error", lambda n, a: _call(n, [_str(a[0])], T.NULL), 1, 1, volatility=Volatility.VOLATILE)

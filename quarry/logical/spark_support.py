@@ -16,7 +16,7 @@ import pyarrow as pa
 from quarry.errors import QuarryTypeError
 from quarry.logical import types as T
 from quarry.logical.expressions import Call, Expr, Literal
-from quarry.logical.functions import Nulls, _mk, cast
+from quarry.logical.functions import Nulls, Volatility, _mk, cast
 from quarry.logical.functions import register as _register
 
 
@@ -78,10 +78,13 @@ register("spark_zone_shift", "scalar",
 register("spark_time_bucket", "scalar",
          lambda n, a: _mk(n, [_timestamp(a[0], n), _const(a[1], n), _const(a[2], n), _const(a[3], n)], T.TIMESTAMP),
          4, 4)
+# spark_make_timestamp(y, mo, d, h, mi, s[, raise]): a field out of range raises (ANSI) or gives NULL
 register("spark_make_timestamp", "scalar",
-         lambda n, a: _mk(n, [_int(x, n) for x in a[:5]] + [cast(a[5], pa.decimal128(16, 6))], T.TIMESTAMP), 6, 6)
+         lambda n, a: _mk(n, [_int(x, n) for x in a[:5]] + [cast(a[5], pa.decimal128(16, 6))] + list(a[6:]),
+                          T.TIMESTAMP), 6, 7)
 # epoch seconds <-> timestamps
-register("spark_epoch_seconds", "scalar", lambda n, a: _mk(n, [_timestamp(a[0], n)], T.INT64), 1, 1)
+# (the optional second argument: microseconds per unit, 1000 for unix_millis, 1 for unix_micros)
+register("spark_epoch_seconds", "scalar", lambda n, a: _mk(n, [_timestamp(a[0], n), *a[1:]], T.INT64), 1, 2)
 register("spark_from_epoch", "scalar",
          lambda n, a: _mk(n, [a[0], _const(a[1], n)], T.TIMESTAMP), 2, 2)
 
@@ -209,3 +212,54 @@ def _bind_sliding(name, args):
 # series that holds ts, earliest first (a NULL ts has none)
 register("spark_sliding_windows", "scalar", _bind_sliding, 4, 4)
 register("last_value_ignore_nulls", "window", lambda n, a: Call(n, (a[0],), a[0].dtype, True), 1, 1)
+
+
+def _bind_array_insert(name, args):
+    arr, pos, value = args
+    if not pa.types.is_list(arr.dtype):
+        raise QuarryTypeError(f"array_insert() expects an array, got {T.sql_name(arr.dtype)}")
+    element = arr.dtype.value_type
+    if T.is_null(element):
+        element = value.dtype
+        arr = cast(arr, pa.list_(element))
+    return Call(name, (arr, cast(pos, T.INT32), cast(value, element)), arr.dtype, True)
+
+
+# spark_array_insert(arr, pos, value): Spark 4's array_insert (1-based; -1 appends; past either end pads NULLs)
+register("spark_array_insert", "scalar", _bind_array_insert, 3, 3, nulls=Nulls.TOLERANT)
+
+
+def _bind_shuffle(name, args):
+    arr, seed = args
+    if not pa.types.is_list(arr.dtype):
+        raise QuarryTypeError(f"shuffle() expects an array, got {T.sql_name(arr.dtype)}")
+    return Call(name, (arr, cast(seed, T.INT64)), arr.dtype, arr.nullable)
+
+
+# spark_shuffle(arr, seed): a random permutation of each array (seeded per partition and batch position)
+register("spark_shuffle", "scalar", _bind_shuffle, 2, 2, nulls=Nulls.TOLERANT, volatility=Volatility.VOLATILE)
+
+
+def _bind_map_concat(name, args):
+    maps = [a for a in args if not T.is_null(a.dtype)]
+    for a in maps:
+        if not pa.types.is_map(a.dtype):
+            raise QuarryTypeError(f"map_concat() expects maps, got {T.sql_name(a.dtype)}")
+    if not maps:
+        return Literal(None, pa.map_(T.STRING, T.STRING))
+    first = maps[0].dtype
+    return Call(name, tuple(cast(a, first) for a in args), first, True)
+
+
+# spark_map_concat(m1, m2, ...): the entries of every map in order; NULL if any is NULL; a key twice raises
+register("spark_map_concat", "scalar", _bind_map_concat, 1, 10_000)
+
+# spark_str_to_map(text, pairDelim, keyValueDelim): a map<string, string> (the delimiters are constant regexes)
+register("spark_str_to_map", "scalar",
+         lambda n, a: Call(n, (cast(a[0], T.STRING), a[1], a[2]), pa.map_(T.STRING, T.STRING), True), 3, 3)
+
+# spark_timestamp_add(unit, quantity, ts) and spark_timestamp_diff(unit, start, end) (the unit a constant)
+register("spark_timestamp_add", "scalar",
+         lambda n, a: _mk(n, [cast(a[0], T.STRING), cast(a[1], T.INT64), _timestamp(a[2], n)], T.TIMESTAMP), 3, 3)
+register("spark_timestamp_diff", "scalar",
+         lambda n, a: _mk(n, [cast(a[0], T.STRING), _timestamp(a[1], n), _timestamp(a[2], n)], T.INT64), 3, 3)

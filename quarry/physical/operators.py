@@ -25,6 +25,7 @@ from quarry.logical.functions import is_deterministic, rejects_nulls
 from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitions, stream_partitions
 from quarry.compute.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
 from quarry.compute.hashing import partition_ids, split_by_ids
+from quarry.compute.position import BatchPosition, at_position
 from quarry.physical.merge import merge_sorted, sort_key_table
 from quarry.catalog.pruning import can_skip
 from quarry.physical.runtime_filter import describe_filters
@@ -308,8 +309,11 @@ class FilterExec(ExecNode):
         return f"Filter: {self.predicate}"
 
     def _execute(self, partition, ctx):
+        position = BatchPosition(partition)
         for batch in self.children[0].execute(partition, ctx):
-            out = filter_batch(batch, self.predicate)
+            with at_position(position):
+                out = filter_batch(batch, self.predicate)
+            position.offset += batch.num_rows
             if out.num_rows:
                 yield out
 
@@ -329,16 +333,19 @@ class ProjectExec(ExecNode):
         return "Project: " + ", ".join(parts)
 
     def _execute(self, partition, ctx):
+        position = BatchPosition(partition)        # for row ids and per-partition random sequences
         for batch in self.children[0].execute(partition, ctx):
             if not self.exprs:
                 yield rows_only(batch.num_rows)   # no columns, but the rows still count
                 continue
             arrays = []
-            for e in self.exprs:
-                arr = evaluate_array(e, batch)
-                if isinstance(arr, pa.ChunkedArray):
-                    arr = arr.combine_chunks()
-                arrays.append(arr)
+            with at_position(position):
+                for e in self.exprs:
+                    arr = evaluate_array(e, batch)
+                    if isinstance(arr, pa.ChunkedArray):
+                        arr = arr.combine_chunks()
+                    arrays.append(arr)
+            position.offset += batch.num_rows
             yield pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 
 

@@ -131,10 +131,12 @@ def split_identifier(text: str) -> list[str]:
     return parts
 
 
-def _spark_sql_to_quarry(text: str) -> str:
-    """A Spark SQL expression as quarry's (DuckDB-flavoured) SQL text, through sqlglot's dialects."""
+def _spark_sql_to_quarry(text: str, ansi: bool = True) -> str:
+    """A Spark SQL expression as quarry's (DuckDB-flavoured) SQL text, through sqlglot's dialects, with
+    Spark 4's ANSI meaning of ``/``, ``%`` and ``CAST`` (:func:`quarry.spark.sql.spark_ansi_ast`)."""
+    from quarry.spark.sql import spark_ansi_ast
     try:
-        return sqlglot.transpile(text, read="spark", write="duckdb")[0]
+        return spark_ansi_ast(sqlglot.parse_one(text, read="spark"), ansi).sql(dialect="duckdb")
     except sqlglot.errors.ParseError as err:
         raise SparkError(f"syntax error in the expression `{text}`: {err}", error_class="PARSE_SYNTAX_ERROR",
                          exception="ParseException", parameters={"error": text, "hint": ""}) from None
@@ -261,9 +263,15 @@ class ExpressionTranslator:
             return Translated(col("*"), "*", star=True)
         if stripped.endswith(".*") and _IDENTIFIER_STAR.fullmatch(stripped):
             return _star(stripped[:-2])                  # selectExpr("t.*"), selectExpr("s.*")
-        text = _spark_sql_to_quarry(s.expression)
-        column = expr(text)
-        return Translated(column, column.name)
+        from quarry.logical.functions import arithmetic_rules
+        from quarry.spark.sql import spark_arithmetic
+        column = expr(_spark_sql_to_quarry(s.expression, self.ansi))
+        ansi = self.ansi
+
+        def bind(ctx):                       # arithmetic as spark.sql binds it (Spark's decimals and divisions)
+            with arithmetic_rules(spark_arithmetic(ansi)):
+                return column.bind(ctx)
+        return Translated(Column(bind, column.name), column.name)
 
     def _literal(self, literal) -> Translated:
         value, dtype = self.literal_value(literal)
@@ -518,9 +526,8 @@ class ExpressionTranslator:
         if name == "log":
             return Function(_function_column("ln", args))
         if name == "count" and f.is_distinct:
-            if len(args) != 1:
-                raise not_supported("count(DISTINCT ...) of several columns")
-            return Function(_function_column("count", args, distinct=True))
+            from quarry.spark.functions.aggregates import count_distinct
+            return Function(count_distinct(args))
         if name in _SAME:
             target = _SAME[name]
             if name == "count" and len(args) == 1:

@@ -174,7 +174,8 @@ class RelationTranslator:
         from quarry.spark.sql import run_spark_sql
         from quarry.sql.commands import QueryPlan
         named, positional = self.sql_arguments(s)
-        result = run_spark_sql(self.session, s.query, named, positional, self.state.global_store)
+        result = run_spark_sql(self.session, s.query, named, positional, self.state.global_store,
+                               ansi=self.state.ansi)
         if isinstance(result, QueryPlan):
             return DataFrame(self.session, result.plan)
         return DataFrame.from_arrow(self.session, result.table(), "sql")

@@ -15,6 +15,11 @@ session's command guard, as quarry's own SQL does. Two things are adjusted first
   ``read_csv('path')`` table functions (the sandbox checks their paths);
 - ``global_temp.v`` names the global temp view ``v`` (``createGlobalTempView``), registered in
   the session's catalog under a hidden name while the statement binds.
+
+Arithmetic on decimals binds with Spark's result precision and scale (``DecimalPrecision``: ``/`` of
+decimals is a decimal, not a DOUBLE), rounded HALF_UP, and ``/``, ``%`` by zero raise DIVIDE_BY_ZERO under
+ANSI mode, through :func:`arithmetic_rules`; a ``CAST`` raises on a bad value under ANSI mode
+(:func:`spark_ansi_ast`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from sqlglot import exp
 from quarry.errors import ParseError, QuarryError
 from quarry.spark.errors import SparkError, not_supported
 
-__all__ = ["run_spark_sql", "parse_spark_sql"]
+__all__ = ["run_spark_sql", "parse_spark_sql", "spark_ansi_ast", "spark_arithmetic"]
 
 _DEFAULT_QUALIFIERS = {"default", "spark_catalog"}
 _FILE_FORMATS = {"parquet": "read_parquet", "csv": "read_csv"}
@@ -119,24 +124,60 @@ def _rewrite(node: exp.Expression, named: dict, positional: list, global_views: 
     return node.transform(visit, copy=True)
 
 
+def spark_arithmetic(ansi: bool):
+    """How ``+ - * / %`` bind in Spark SQL text: Spark's decimal result types (``DecimalPrecision``), and
+    ``/``, ``%`` of other numbers as Spark's (DIVIDE_BY_ZERO under ANSI mode, NULL without); the rest as
+    quarry's."""
+    from quarry.logical import functions as FN
+    from quarry.logical import types as T
+    from quarry.logical.spark_functions import bind_spark_decimal
+    names = {"modulo": "remainder"}
+
+    def bind(name, a, b):
+        op = names.get(name, name)
+        decimal = bind_spark_decimal(op, a, b, ansi)
+        if decimal is not None:
+            return decimal
+        plain = [T.is_integer(x.dtype) or T.is_float(x.dtype) or T.is_null(x.dtype) for x in (a, b)]
+        if op in ("divide", "remainder") and all(plain) and not (T.is_null(a.dtype) and T.is_null(b.dtype)):
+            return FN.call("spark_arith", [FN.lit(op), a, b, FN.lit(ansi)])
+        return None
+    return bind
+
+
+def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
+    """Spark 4's ANSI meaning on a parsed Spark SQL tree: sqlglot reads Spark's ``/`` and ``%`` as "safe"
+    (NULL for a zero divisor, written as NULLIF) and ``CAST`` as ``TRY_CAST``, which is Spark without ANSI
+    mode. The divisions bind as Spark's (see :func:`spark_arithmetic`); a ``CAST`` stays a cast that raises
+    under ANSI mode (``TRY_CAST`` written as such keeps its NULL)."""
+    def visit(n):
+        if isinstance(n, (exp.Div, exp.Mod)) and n.args.get("safe"):
+            n.set("safe", None)
+        elif isinstance(n, exp.TryCast) and not n.args.get("safe") and ansi:
+            return exp.Cast(**{k: v for k, v in n.args.items() if k in ("this", "to", "format")})
+        return n
+    return node.transform(visit, copy=False)
+
+
 def run_spark_sql(session, text: str, named: dict | None = None, positional: list | None = None,
-                  global_views: dict | None = None):
+                  global_views: dict | None = None, ansi: bool = True):
     """Run the statements in ``text``; the typed result (:mod:`quarry.sql.commands`) of the last one.
-    ``global_views`` (lower-cased name -> view) are what ``global_temp.name`` reads."""
+    ``global_views`` (lower-cased name -> view) are what ``global_temp.name`` reads; ``ansi`` is
+    ``spark.sql.ansi.enabled`` (decimal overflow and division by zero raise, or are NULL)."""
     from quarry.catalog.redaction import redacting
-    from quarry.logical.functions import using_functions
+    from quarry.logical.functions import arithmetic_rules, using_functions
     from quarry.sql.expr_binder import node_position
     from quarry.sql.statements import bind_statement, run_command
     result = None
     for node in parse_spark_sql(text):
         used: dict = {}
-        node = _rewrite(node, named or {}, positional or [], global_views, used)
+        node = spark_ansi_ast(_rewrite(node, named or {}, positional or [], global_views, used), ansi)
         try:
             for hidden, view in used.items():
                 session.catalog.register(hidden, view)
             # remote paths the statement names are opened with the session's settings and secrets
             with redacting(session.sandbox is not None), using_functions(session.functions), \
-                    session.using_storage():
+                    session.using_storage(), arithmetic_rules(spark_arithmetic(ansi)):
                 result = run_command(session, bind_statement(session, node, text))
         except QuarryError as err:
             if err.line is None:

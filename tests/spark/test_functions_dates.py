@@ -175,3 +175,103 @@ MORE = [
 @pytest.mark.parametrize("column, expected", [c[1:] for c in MORE], ids=[c[0] for c in MORE])
 def test_more_datetime_functions(spark, column, expected):
     assert spark.range(1).select(column.alias("v")).collect()[0]["v"] == expected
+
+
+def test_convert_timezone_docstring_examples(spark):
+    # pyspark.sql.functions.convert_timezone, with the session zone America/Los_Angeles: 2015-04-08 00:00 there
+    # is 15:00 in Hong Kong (UTC-7 and UTC+8 in April), and back
+    import datetime
+    from pyspark.sql import functions as sf
+    spark.conf.set("spark.sql.session.timeZone", "America/Los_Angeles")
+    try:
+        df = spark.createDataFrame([("2015-04-08 00:00:00",)], ["ts"])
+        out = df.select(sf.convert_timezone(None, sf.lit("Asia/Hong_Kong"), sf.col("ts").cast("timestamp_ntz")))
+        assert out.columns == ["convert_timezone(current_timezone(), Asia/Hong_Kong, CAST(ts AS TIMESTAMP_NTZ))"]
+        assert out.collect()[0][0] == datetime.datetime(2015, 4, 8, 15, 0)
+        df = spark.createDataFrame([("2015-04-08 15:00:00",), (None,)], ["ts"])
+        out = df.select(sf.convert_timezone(sf.lit("Asia/Hong_Kong"), sf.lit("America/Los_Angeles"),
+                                            sf.col("ts").cast("timestamp_ntz")))
+        assert [r[0] for r in out.collect()] == [datetime.datetime(2015, 4, 8, 0, 0), None]
+    finally:
+        spark.conf.unset("spark.sql.session.timeZone")
+
+
+def test_try_make_timestamp_and_make_timestamp_without_ansi_give_null(spark):
+    # pyspark's try_make_timestamp docstring: (2014, 12, 28, 6, 30, 45.887) is 2014-12-28 06:30:45.887 and a
+    # month of 13 is NULL; make_timestamp raises DATETIME_FIELD_OUT_OF_BOUNDS under ANSI mode, NULL without
+    import datetime
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as sf
+    df = spark.createDataFrame([[2014, 12, 28, 6, 30, 45.887], [2014, 13, 28, 6, 30, 45.887],
+                                [2023, 2, 29, 0, 0, 0.0]], ["year", "month", "day", "hour", "min", "sec"])
+    fields = (df.year, df.month, df.day, df.hour, df.min, df.sec)
+    out = df.select(sf.try_make_timestamp(*fields))
+    assert out.columns == ["try_make_timestamp(year, month, day, hour, min, sec)"]
+    assert [r[0] for r in out.collect()] == [datetime.datetime(2014, 12, 28, 6, 30, 45, 887000), None, None]
+    with pytest.raises(PySparkException, match="DATETIME_FIELD_OUT_OF_BOUNDS"):
+        df.select(sf.make_timestamp(*fields)).collect()
+    spark.conf.set("spark.sql.ansi.enabled", "false")
+    try:
+        assert [r[0] for r in df.select(sf.make_timestamp(*fields)).collect()][1:] == [None, None]
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", "true")
+
+
+def test_unix_millis_and_micros_docstring_examples(spark):
+    # pyspark's docstrings, in the session zone America/Los_Angeles
+    from pyspark.sql import functions as sf
+    spark.conf.set("spark.sql.session.timeZone", "America/Los_Angeles")
+    try:
+        df = spark.createDataFrame([("2015-07-22 10:00:00",), ("2022-10-09 11:12:13",), (None,)], ["ts"])
+        out = df.select(sf.unix_millis(sf.to_timestamp("ts")), sf.unix_micros(sf.to_timestamp("ts")),
+                        sf.unix_seconds(sf.to_timestamp("ts")))
+        assert out.columns[:2] == ["unix_millis(to_timestamp(ts))", "unix_micros(to_timestamp(ts))"]
+        assert [tuple(r) for r in out.collect()] == [(1437584400000, 1437584400000000, 1437584400),
+                                                     (1665339133000, 1665339133000000, 1665339133),
+                                                     (None, None, None)]
+    finally:
+        spark.conf.unset("spark.sql.session.timeZone")
+
+
+def test_window_time_is_a_microsecond_before_the_window_end(spark):
+    # pyspark's window_time docstring: the 5-second window {09:00:05, 09:00:10} has the event time
+    # 2016-03-11 09:00:09.999999
+    import datetime
+    from pyspark.sql import functions as sf
+    df = spark.createDataFrame([(datetime.datetime(2016, 3, 11, 9, 0, 7), 1)], ["dt", "v"])
+    out = df.groupBy(sf.window("dt", "5 seconds")).agg(sf.sum("v")).select("*", sf.window_time("window"))
+    assert out.columns == ["window", "sum(v)", "window_time(window)"]
+    assert out.collect()[0][2] == datetime.datetime(2016, 3, 11, 9, 0, 9, 999999)
+
+
+def test_timestamp_add_and_diff(spark):
+    # pyspark's docstring examples, then java.time's rules Spark uses: plusMonths keeps the time of day and
+    # clamps the day to the month's end; ChronoUnit.between counts whole units toward zero, a day (and so a
+    # month) only once the end's time of day reaches the start's
+    import datetime
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as sf
+    D = datetime.datetime
+    df = spark.createDataFrame([(D(2016, 3, 11, 9, 0, 7), 2), (D(2024, 4, 2, 9, 0, 7), 3)], ["ts", "quantity"])
+    out = df.select(sf.timestamp_add("year", "quantity", "ts"), sf.timestamp_add("WEEK", sf.lit(5), df.ts),
+                    sf.timestamp_add("day", sf.lit(-5), "ts"))
+    assert out.columns == ["timestampadd(year, quantity, ts)", "timestampadd(WEEK, 5, ts)",
+                           "timestampadd(day, -5, ts)"]
+    assert [tuple(r) for r in out.collect()] == [
+        (D(2018, 3, 11, 9, 0, 7), D(2016, 4, 15, 9, 0, 7), D(2016, 3, 6, 9, 0, 7)),
+        (D(2027, 4, 2, 9, 0, 7), D(2024, 5, 7, 9, 0, 7), D(2024, 3, 28, 9, 0, 7))]
+    df = spark.createDataFrame([(D(2016, 3, 11, 9, 0, 7), D(2024, 4, 2, 9, 0, 7))], ["ts1", "ts2"])
+    out = df.select(sf.timestamp_diff("year", "ts1", "ts2"), sf.timestamp_diff("WEEK", "ts1", "ts2"),
+                    sf.timestamp_diff("day", df.ts2, df.ts1))
+    assert out.columns == ["timestampdiff(year, ts1, ts2)", "timestampdiff(WEEK, ts1, ts2)",
+                           "timestampdiff(day, ts2, ts1)"]
+    assert tuple(out.collect()[0]) == (8, 420, -2944)
+    edge = spark.createDataFrame([(D(2024, 1, 31, 10, 0), D(2024, 2, 29, 9, 0), None)],
+                                 "a timestamp, b timestamp, c timestamp")
+    row = edge.select(sf.timestamp_add("MONTH", sf.lit(1), "a"), sf.timestamp_add("QUARTER", sf.lit(-1), "a"),
+                      sf.timestamp_diff("DAY", "a", "b"), sf.timestamp_diff("MONTH", "a", "b"),
+                      sf.timestamp_diff("HOUR", "b", "a"), sf.timestamp_diff("MINUTE", "a", "c"),
+                      sf.timestamp_add("HOUR", sf.lit(-11), "a")).collect()[0]
+    assert tuple(row) == (D(2024, 2, 29, 10, 0), D(2023, 10, 31, 10, 0), 28, 0, -695, None, D(2024, 1, 30, 23, 0))
+    with pytest.raises(PySparkException, match="DATETIME_UNIT"):
+        edge.select(sf.timestamp_add("FORTNIGHT", sf.lit(1), "a")).collect()

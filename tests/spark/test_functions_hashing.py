@@ -99,6 +99,53 @@ def test_murmur3_and_xxh64_primitives_match_published_vectors():
     assert xx(b"abc", 0) == 0x44BC2CF5AD770999
 
 
+NESTED = "c1 string, c2 string, i int, j int"
+NESTED_ROWS = [("ABC", "DEF", 1, 2)]
+
+
+@pytest.mark.parametrize("width", ["hash", "xxhash64"])
+def test_hash_of_nested_values_folds_their_parts(fn_spark, width):
+    # Spark hashes an array's elements in order, each with the running hash as its seed, a struct's fields
+    # the same way and a map's entries key then value; a NULL element leaves the seed. So an array, a
+    # struct or a map of ('ABC', 'DEF') hashes as hash('ABC', 'DEF') does: 599895104 and
+    # xxhash64 3233247871021311208 in pyspark's docstrings; of 'ABC' alone -757602832 / 4105715581806190027.
+    from pyspark.sql import functions as F
+    two, one = {"hash": (599895104, -757602832), "xxhash64": (3233247871021311208, 4105715581806190027)}[width]
+    fn = getattr(F, width)
+    df = fn_spark.createDataFrame(NESTED_ROWS, NESTED)
+    row = df.select(fn(F.array("c1", "c2")), fn(F.struct("c1", "c2")), fn(F.create_map("c1", "c2")),
+                    fn(F.array(F.array("c1"), F.array("c2"))), fn(F.array("c1", F.lit(None).cast("string"))),
+                    fn(F.array("c1").alias("a"), "c2"), fn(F.struct(F.struct("c1"), F.array("c2"))),
+                    fn(F.array(F.struct("c1", "c2"))),
+                    fn(F.array().cast("array<string>")), fn(F.lit(None).cast("array<int>")),
+                    fn(F.array("i", "j")), fn("i", "j")).collect()[0]
+    assert list(row[:8]) == [two, two, two, two, one, two, two, two]
+    assert list(row[8:10]) == [42, 42]                          # nothing hashed: the seed
+    assert row[10] == row[11]                                   # hash(array(1, 2)) = hash(1, 2)
+
+
+def _to_byte_array(unscaled: int) -> bytes:
+    """Java's BigInteger.toByteArray: big-endian two's complement in bitLength() / 8 + 1 bytes, where
+    bitLength() excludes the sign bit (for a negative x it is the bit length of -x - 1)."""
+    bits = (~unscaled).bit_length() if unscaled < 0 else unscaled.bit_length()
+    return unscaled.to_bytes(bits // 8 + 1, "big", signed=True)
+
+
+def test_hash_of_a_wide_decimal_is_the_hash_of_its_unscaled_bytes(fn_spark):
+    # Spark: a decimal over 18 digits hashes BigInteger.toByteArray of its unscaled value with
+    # hashUnsafeBytes, as a binary value is hashed
+    from decimal import Decimal
+    from pyspark.sql import functions as F
+    values = [Decimal("0.00"), Decimal("1.00"), Decimal("-1.00"), Decimal("1.27"), Decimal("1.28"), Decimal("-1.28"),
+              Decimal("-1.29"), Decimal("12345678901234567890123456789012345.67"),
+              Decimal("-99999999999999999999999999999999999.99"), Decimal("655.35"), Decimal("-327.68")]
+    rows = [(v, _to_byte_array(int(str(v).replace(".", "")))) for v in values] + [(None, None)]   # scale 2
+    df = fn_spark.createDataFrame(rows, "d decimal(38,2), b binary")
+    out = df.select(F.hash("d"), F.hash("b"), F.xxhash64("d"), F.xxhash64("b")).collect()
+    assert [(r[0], r[2]) for r in out] == [(r[1], r[3]) for r in out]
+    assert out[-1][0] == 42 and len({r[0] for r in out}) == len(out)
+
+
 def test_hash_of_many_rows_is_one_value_per_row(fn_spark):
     from pyspark.sql import functions as F
     texts = _texts()

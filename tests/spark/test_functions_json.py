@@ -87,12 +87,36 @@ def test_to_json_of_a_struct(fn_spark):
     assert df.select(F.to_json(df.value).alias("json")).collect()[0].json == '{"age":2,"name":"Alice"}'
 
 
-def test_json_tuple_is_refused_with_a_hint(fn_spark):
+def test_json_tuple_gives_one_column_per_field(fn_spark):
+    from pyspark.sql import functions as F
+    # pyspark.sql.functions.json_tuple's docstring example
+    data = [("1", '''{"f1": "value1", "f2": "value2"}'''), ("2", '''{"f1": "value12"}''')]
+    df = fn_spark.createDataFrame(data, ("key", "jstring"))
+    out = df.select(df.key, F.json_tuple(df.jstring, "f1", "f2"))
+    assert out.columns == ["key", "c0", "c1"]
+    assert [tuple(r) for r in out.collect()] == [("1", "value1", "value2"), ("2", "value12", None)]
+
+
+def test_json_tuple_edges(fn_spark):
+    from pyspark.sql import functions as F
+    # strings without their quotes, other values as JSON text; NULL for a missing field, a JSON null,
+    # text that is not JSON, a root that is not an object and a NULL input
+    df = fn_spark.createDataFrame(rows('{"a": 1, "b": {"x": [1, 2]}, "c": null, "d": true, "e": "t"}',
+                                       "not json", "[1, 2]", None, "{}"), J)
+    out = df.select(F.json_tuple("j", "a", "b", "c", "d", "e").alias("a", "b", "c", "d", "e"))
+    assert out.columns == ["a", "b", "c", "d", "e"]
+    assert [tuple(r) for r in out.collect()] == [("1", '{"x":[1,2]}', None, "true", "t"),
+                                                 (None,) * 5, (None,) * 5, (None,) * 5, (None,) * 5]
+
+
+def test_json_tuple_needs_a_field(fn_spark):
     from pyspark.errors import PySparkException
     from pyspark.sql import functions as F
-    df = fn_spark.createDataFrame(rows('{"a": 1}',), J)
-    with pytest.raises(PySparkException, match="Not supported: the function `json_tuple`.*get_json_object"):
-        df.select(F.json_tuple("j", "a")).collect()
+    df = fn_spark.createDataFrame(rows('{"a": 1}'), J)
+    with pytest.raises(PySparkException, match="json_tuple"):             # the client checks json_tuple's
+        df.select(F.call_function("json_tuple", F.col("j"))).collect()     # arguments: call it by name
+    with pytest.raises(PySparkException, match="Not supported: `json_tuple` with a field name that is not"):
+        df.select(F.json_tuple("j", F.col("j"))).collect()
 
 
 def test_sql_json_extract_shares_the_kernel():

@@ -240,3 +240,99 @@ def test_arrays_zip(spark):
     got = df.select(F.arrays_zip("vals1", "vals2").alias("z")).collect()[0]["z"]
     assert got == [Row(vals1=1, vals2=2), Row(vals1=2, vals2=4), Row(vals1=3, vals2=None)]
     assert df.select(F.arrays_zip(F.lit(None).cast("array<int>"), "vals1").alias("z")).collect()[0]["z"] is None
+
+
+def test_array_insert(spark):
+    # pyspark's docstring examples ([a, b, c]: 2 -> [a, d, b, c], -2 -> [a, b, d, c], 5 -> [a, b, c, NULL, e],
+    # a NULL value, a NULL array) and the Spark SQL reference's (array_insert(array(1, 2, 3, 4), 5, 5) =
+    # [1, 2, 3, 4, 5], (array(5, 4, 3, 2), -1, 1) = [5, 4, 3, 2, 1], (array(5, 3, 2, 1), -4, 4) =
+    # [5, 4, 3, 2, 1]); past the start a negative index prepends with NULLs
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as sf
+    df = spark.createDataFrame([(["a", "b", "c"],)], ["data"])
+    got = df.select(sf.array_insert(df.data, 2, sf.lit("d")), sf.array_insert(df.data, -2, sf.lit("d")),
+                    sf.array_insert(df.data, 5, sf.lit("e")), sf.array_insert(df.data, 2, sf.lit(None)),
+                    sf.array_insert(df.data, -5, sf.lit("e")))
+    assert got.columns[0] == "array_insert(data, 2, d)"
+    assert list(got.collect()[0]) == [["a", "d", "b", "c"], ["a", "b", "d", "c"], ["a", "b", "c", None, "e"],
+                                      ["a", None, "b", "c"], ["e", None, "a", "b", "c"]]
+    rows = [([1, 2, 3, 4], 5, 5), ([5, 4, 3, 2], -1, 1), ([5, 3, 2, 1], -4, 4), (None, 1, 5), ([1], None, 2),
+            ([], 1, 7), ([], -1, 7)]
+    ints = spark.createDataFrame(rows, "a array<int>, p int, v int")
+    assert [r[0] for r in ints.select(sf.array_insert("a", sf.col("p"), sf.col("v"))).collect()] == \
+        [[1, 2, 3, 4, 5], [5, 4, 3, 2, 1], [5, 4, 3, 2, 1], None, None, [7], [7]]
+    with pytest.raises(PySparkException, match="INVALID_INDEX_OF_ZERO"):
+        df.select(sf.array_insert(df.data, 0, sf.lit("x"))).collect()
+
+
+def test_shuffle_is_a_permutation_of_each_array(spark):
+    # Spark: "Generates a random permutation of the given array"; NULL for NULL; seeded, it repeats
+    from pyspark.sql import functions as sf
+    rows = [([1, 20, 3, 5],), ([1, 20, None, 3],), (None,), ([],)] + [(list(range(10)),)] * 200
+    df = spark.createDataFrame(rows, ["data"])
+    out = [r[0] for r in df.select(sf.shuffle(df.data, 42)).collect()]
+    again = [r[0] for r in df.select(sf.shuffle(df.data, 42)).collect()]
+    assert out == again
+    assert df.select(sf.shuffle(df.data, 42)).columns == ["shuffle(data, 42)"]
+    for (src,), got in zip(rows, out):
+        if src is None:
+            assert got is None
+        else:
+            assert sorted(got, key=lambda v: (v is None, v)) == sorted(src, key=lambda v: (v is None, v))
+    assert len({tuple(g) for g in out[4:]}) > 100            # 200 shuffles of ten elements: mostly distinct
+
+
+def test_map_concat(spark):
+    # pyspark's docstring examples ({1: a, 2: b} + {3: c}; three maps; an empty map; a NULL value), a NULL map
+    # (Spark: NULL), and a key in two maps, which raises under Spark's default mapKeyDedupPolicy (EXCEPTION)
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as sf
+    df = spark.createDataFrame([({1: "a", 2: "b"}, {3: "c"}, {}), ({1: "a", 2: "b"}, {}, {}),
+                                ({1: "a", 2: "b"}, {3: None}, {}), ({1: "a"}, {2: "b"}, {3: "c"}),
+                                ({1: "a"}, None, {})], "map1 map<int,string>, map2 map<int,string>, map3 map<int,string>")
+    out = df.select(sf.map_concat("map1", "map2"), sf.map_concat("map1", "map2", "map3"))
+    assert out.columns == ["map_concat(map1, map2)", "map_concat(map1, map2, map3)"]
+    got = [tuple(r) for r in out.collect()]
+    assert [g[0] for g in got] == [{1: "a", 2: "b", 3: "c"}, {1: "a", 2: "b"}, {1: "a", 2: "b", 3: None},
+                                   {1: "a", 2: "b"}, None]
+    assert got[3][1] == {1: "a", 2: "b", 3: "c"}
+    dup = spark.createDataFrame([({1: "a", 2: "b"}, {2: "c", 3: "d"})], "map1 map<int,string>, map2 map<int,string>")
+    with pytest.raises(PySparkException, match="DUPLICATED_MAP_KEY"):
+        dup.select(sf.map_concat("map1", "map2")).collect()
+
+
+def test_str_to_map(spark):
+    # pyspark's docstring examples (defaults ',' and ':'; ';' and '='), and Spark's rules: each pair split at its
+    # first key-value delimiter, a pair without one has a NULL value, '' is {'': NULL}, NULL is NULL, a key twice
+    # raises DUPLICATED_MAP_KEY; the delimiters are regexes
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as sf
+    df = spark.createDataFrame([("a:1,b:2,c:3",), ("x",), ("",), (None,), ("k:v:w,m",)], ["e"])
+    out = df.select(sf.str_to_map(df.e))
+    assert out.columns == ["str_to_map(e, ,, :)"]
+    assert [r[0] for r in out.collect()] == [{"a": "1", "b": "2", "c": "3"}, {"x": None}, {"": None}, None,
+                                             {"k": "v:w", "m": None}]
+    semi = spark.createDataFrame([("a=1;b=2;c=3",), ("a = 1 ;  b=2",)], ["e"])
+    assert semi.select(sf.str_to_map(semi.e, sf.lit(";"), sf.lit("="))).collect()[0][0] == \
+        {"a": "1", "b": "2", "c": "3"}
+    assert semi.select(sf.str_to_map(semi.e, sf.lit(r"\s*;\s*"), sf.lit(r"\s*=\s*"))).collect()[1][0] == \
+        {"a": "1", "b": "2"}
+    with pytest.raises(PySparkException, match="DUPLICATED_MAP_KEY"):
+        spark.createDataFrame([("a:1,a:2",)], ["e"]).select(sf.str_to_map("e")).collect()
+
+
+def test_transform_values_and_map_filter(spark):
+    # pyspark's docstring examples; a NULL map stays NULL and an empty map empty
+    from pyspark.sql import functions as sf
+    df = spark.createDataFrame([(1, {"IT": 10.0, "SALES": 2.0, "OPS": 24.0}), (2, None), (3, {})],
+                               "id int, data map<string,double>")
+    rows = df.select(sf.transform_values("data", lambda k, v: sf.when(k.isin("IT", "OPS"), v + 10.0)
+                                         .otherwise(v)).alias("new_data")).collect()
+    assert sorted(rows[0]["new_data"].items()) == [("IT", 20.0), ("OPS", 34.0), ("SALES", 2.0)]
+    assert rows[1]["new_data"] is None and rows[2]["new_data"] == {}
+    df = spark.createDataFrame([(1, {"foo": 42.0, "bar": 1.0, "baz": 32.0})], ("id", "data"))
+    for fn, want in ((lambda _, v: v > 30.0, [("baz", 32.0), ("foo", 42.0)]),
+                     (lambda k, _: k.startswith("b"), [("bar", 1.0), ("baz", 32.0)]),
+                     (lambda k, v: k.startswith("b") & (v > 1.0), [("baz", 32.0)])):
+        row = df.select(sf.map_filter("data", fn).alias("data_filtered")).head()
+        assert sorted(row["data_filtered"].items()) == want

@@ -22,6 +22,10 @@ def rows(*values):
     return [(v,) for v in values]
 
 
+PAD = "s string, n int, p string"
+PAD_ROWS = [("abcd", 6, "#"), ("xyz", 2, "uv"), ("12", 7, "uv"), ("hé", 4, "ö"), ("ab", 5, ""), ("ab", -1, "x"),
+            (None, 3, "x"), ("ab", None, "x"), ("ab", 3, None)]
+
 CASES = [
     ("concat", "a string, b string", [("Spark", "SQL"), ("a", None), ("", "")],
      lambda F, d: F.concat("a", "b"), ["SparkSQL", None, ""], "concat(a, b)"),
@@ -31,6 +35,10 @@ CASES = [
      "concat_ws(-, a, b)"),
     ("substring", S, rows("abcd", None, ""), lambda F, d: F.substring("s", 1, 2), ["ab", None, ""],
      "substring(s, 1, 2)"),
+    # positions count characters, not UTF-8 bytes
+    ("substring-columns-non-ascii", "s string, p int, l int", [("héllo wörld", 2, 3), ("öö", 2, 5)],
+     lambda F, d: F.substring(d.s, d.p, d.l), ["éll", "ö"], None),
+    ("lpad-non-ascii-pad", S, rows("hé", "abc"), lambda F, d: F.lpad("s", 5, "ö"), ["öööhé", "ööabc"], None),
     ("substring-negative", S, rows("Spark SQL", "ab"), lambda F, d: F.substring("s", -3, 3), ["SQL", "ab"], None),
     ("substring-negative-len", S, rows("Spark SQL",), lambda F, d: F.substring("s", -3, 2), ["SQ"], None),
     ("substring-before-start", S, rows("abc",), lambda F, d: F.substring("s", -5, 3), ["a"], None),
@@ -74,6 +82,16 @@ CASES = [
     ("rpad", S, rows("abcd", "xyz", "12"), lambda F, d: F.rpad("s", 6, "#"), ["abcd##", "xyz###", "12####"],
      "rpad(s, 6, #)"),
     ("rpad-truncates", S, rows("hi",), lambda F, d: F.rpad("s", 1, "??"), ["h"], None),
+    # length and pad as columns (Spark 4): cut to the length, or padded with the pad repeated and cut;
+    # an empty pad pads nothing; a NULL anywhere is NULL
+    ("lpad-columns", PAD, PAD_ROWS, lambda F, d: F.lpad("s", d.n, d.p),
+     ["##abcd", "xy", "uvuvu12", "ööhé", "ab", "", None, None, None], "lpad(s, n, p)"),
+    ("rpad-columns", PAD, PAD_ROWS, lambda F, d: F.rpad("s", d.n, d.p),
+     ["abcd##", "xy", "12uvuvu", "héöö", "ab", "", None, None, None], "rpad(s, n, p)"),
+    ("lpad-column-length", PAD, PAD_ROWS[:3], lambda F, d: F.lpad("s", d.n, "*"), ["**abcd", "xy", "*****12"],
+     "lpad(s, n, *)"),
+    ("rpad-column-pad", PAD, PAD_ROWS[:3], lambda F, d: F.rpad("s", 5, d.p), ["abcd#", "xyzuv", "12uvu"],
+     "rpad(s, 5, p)"),
     ("regexp-extract", S, rows("100-200", "foo", None), lambda F, d: F.regexp_extract("s", r"(\d+)-(\d+)", 1),
      ["100", "", None], r"regexp_extract(s, (\d+)-(\d+), 1)"),
     ("regexp-extract-unmatched-group", S, rows("aaaac",), lambda F, d: F.regexp_extract("s", "(a+)(b)?(c)", 2),

@@ -65,6 +65,8 @@ def test_grouping_sets(sales, duck_sales):
 def test_grouping_without_rollup_is_refused_as_in_spark(sales):
     with pytest.raises(AnalysisException, match="GroupingSets / Cube / Rollup"):
         sales.groupBy("city").agg(F.grouping_id()).collect()
+    with pytest.raises(AnalysisException, match="GroupingSets / Cube / Rollup"):
+        sales.select(F.grouping("city")).collect()
 
 
 def test_pivot_without_values_finds_them(sales, duck_sales):

@@ -16,7 +16,7 @@ from quarry.api.column import Column, _function_column
 from quarry.logical import builder as B
 from quarry.logical import functions as FN
 from quarry.logical import types as T
-from quarry.logical.expressions import Expr, Literal
+from quarry.logical.expressions import Call as CallExpr, Expr, Literal
 from quarry.spark.errors import SparkError, not_supported
 from quarry.spark.functions.base import Call, Function, spark_function
 from quarry.spark.functions.nested import _call, _case, _lambda, _null_of
@@ -109,11 +109,35 @@ def _any_value(call: Call):
     return _function_column("any_value", call.args[:1])
 
 
+def count_distinct(args: list[Column]) -> Column:
+    """Spark's ``count(DISTINCT a, b, ...)``: the number of distinct rows of the arguments among the rows
+    where none of them is NULL (several arguments count distinct structs of them)."""
+    if len(args) == 1:
+        return _function_column("count", args, distinct=True)
+
+    def build(ctx, *es):
+        # quarry's DISTINCT aggregates take scalar keys: the row is one text, each value's text after its
+        # length (so no two rows share one), a float's -0.0 added to 0.0 first (Spark counts them as one)
+        parts = []
+        for e in es:
+            if not (T.is_numeric(e.dtype) or T.is_string(e.dtype) or T.is_temporal(e.dtype) or e.dtype == T.BOOL):
+                raise not_supported(f"count_distinct of several columns with a {T.sql_name(e.dtype)} column")
+            if T.is_float(e.dtype):
+                e = _call("add", e, FN.lit(0.0))
+            text = FN.cast(e, T.STRING)
+            parts += [FN.cast(_call("length", text), T.STRING), FN.lit(":"), text]
+        whole = _call("is_not_null", es[0])
+        for e in es[1:]:
+            whole = _call("and", whole, _call("is_not_null", e))
+        key = _call("concat", *parts)
+        return _agg(ctx, "count", [_case(whole, key, _null_of(T.STRING))], distinct=True)
+    return _aggregate_column(build, *args, name="count")
+
+
 @spark_function("count_distinct", "countdistinct")
 def _count_distinct(call: Call):
-    if len(call.args) != 1:
-        raise not_supported("count_distinct of several columns")
-    return _function_column("count", call.args, distinct=True)
+    call.expect(1, -1)
+    return count_distinct(call.args)
 
 
 @spark_function("count_if")
@@ -130,15 +154,19 @@ def _approx_count_distinct(call: Call):
     return _function_column("approx_count_distinct", call.args[:1])
 
 
-def _sum_finish(column: Column) -> Column:
-    """Spark's sum types: integers -> bigint, decimal(p, s) -> decimal(min(38, p + 10), s)."""
+def _sum_finish(column: Column, ansi: bool = True) -> Column:
+    """Spark's sum types: integers -> bigint, decimal(p, s) -> decimal(min(38, p + 10), s) (a sum over it
+    raises under ANSI mode, NULL without)."""
     def bind(ctx):
         e = column.bind(ctx)
         arg = e.args[0] if getattr(e, "args", None) else None
+        if isinstance(arg, CallExpr) and arg.name == "cast" and T.is_integer(arg.args[0].dtype):
+            arg = arg.args[0]                        # quarry sums a BIGINT exactly, as DECIMAL(38,0)
         if arg is not None and T.is_integer(arg.dtype):
             return FN.cast(e, T.INT64, explicit=True)
         if arg is not None and T.is_decimal(arg.dtype):
-            return FN.cast(e, pa.decimal128(min(38, arg.dtype.precision + 10), arg.dtype.scale), explicit=True)
+            target = pa.decimal128(min(38, arg.dtype.precision + 10), arg.dtype.scale)
+            return CallExpr("spark_decimal_check", (e, Literal(ansi, T.BOOL)), target, True)
         return e
     return Column(bind, column.name)
 
@@ -159,14 +187,16 @@ def _avg_finish(column: Column) -> Column:
 def _sum(call: Call):
     call.expect(1)
     from quarry.api.column import _function_column
-    return Function(_function_column("sum", call.args, distinct=call.distinct), _sum_finish)
+    ansi = call.translator.ansi
+    return Function(_function_column("sum", call.args, distinct=call.distinct), lambda c: _sum_finish(c, ansi))
 
 
 @spark_function("sum_distinct", "sumdistinct")
 def _sum_distinct(call: Call):
     call.expect(1)
     from quarry.api.column import _function_column
-    return Function(_function_column("sum", call.args, distinct=True), _sum_finish)
+    ansi = call.translator.ansi
+    return Function(_function_column("sum", call.args, distinct=True), lambda c: _sum_finish(c, ansi))
 
 
 @spark_function("avg", "mean")
@@ -174,6 +204,87 @@ def _avg(call: Call):
     call.expect(1)
     from quarry.api.column import _function_column
     return Function(_function_column("avg", call.args, distinct=call.distinct), _avg_finish)
+
+
+def _within(e: Expr, target: pa.DataType) -> Expr:
+    """``e`` cast to ``target`` (BIGINT or a decimal) where it fits, NULL where it does not (the ``try_``
+    aggregates); quarry's exact sums may hold more digits than Spark's result type."""
+    import decimal
+    if T.is_integer(target):
+        low, high = FN.lit(decimal.Decimal(-2 ** 63)), FN.lit(decimal.Decimal(2 ** 63 - 1))
+        fits = _call("and", _call("greater_equal", e, low), _call("less_equal", e, high))
+    else:
+        digits = target.precision - target.scale           # the largest value of the type, all nines
+        largest = decimal.Decimal(("9" * digits or "0") + ("." + "9" * target.scale if target.scale else ""))
+        fits = _call("less_equal", _call("abs", e), FN.lit(largest))
+    fits = _call("coalesce", fits, FN.lit(False))
+    safe = _case(fits, e, FN.cast(FN.lit(0), e.dtype))            # every branch is evaluated: cast only fits
+    return _case(fits, FN.cast(safe, target, explicit=True), _null_of(target))
+
+
+@spark_function("try_sum")
+def _try_sum(call: Call):
+    """Spark's ``try_sum``: ``sum``'s type and value, NULL where the sum overflows that type."""
+    call.expect(1)
+
+    def build(ctx, x):
+        total = _agg(ctx, "sum", [x])
+        if T.is_integer(x.dtype):
+            return _within(total, T.INT64)
+        if T.is_decimal(x.dtype):
+            return _within(total, pa.decimal128(min(38, x.dtype.precision + 10), x.dtype.scale))
+        return total
+    return _aggregate_column(build, call.args[0], name="try_sum")
+
+
+@spark_function("try_avg")
+def _try_avg(call: Call):
+    """Spark's ``try_avg``: ``avg``'s type and value, NULL where the sum or the average overflows (only
+    decimals can: an average of integers is a DOUBLE of their exact sum)."""
+    call.expect(1)
+
+    def build(ctx, x):
+        if not T.is_decimal(x.dtype):
+            return _double(_agg(ctx, "avg", [x]))
+        p, s = x.dtype.precision, x.dtype.scale
+        total = _within(_agg(ctx, "sum", [x]), pa.decimal128(min(38, p + 10), s))
+        mean = _within(_agg(ctx, "avg", [x]), pa.decimal128(min(38, p + 4), min(38, s + 4)))
+        return _case(_call("is_not_null", total), mean, _null_of(mean.dtype))
+    return _aggregate_column(build, call.args[0], name="try_avg")
+
+
+def _bitwise_aggregate(op: str):
+    """Spark's ``bit_and``/``bit_or``/``bit_xor`` of an integer column (NULLs skipped, NULL for none), one bit
+    at a time: bit ``b`` of the result is the min (and), max (or) or sum mod 2 (xor) of the values' bit ``b``,
+    so each is a plain vectorized aggregate; the bits are then put together in the argument's type."""
+    def build(ctx, x):
+        if not T.is_integer(x.dtype):
+            raise SparkError(f"`bit_{op}` expects an integer, got {T.sql_name(x.dtype)}",
+                             error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
+        width = x.dtype.bit_width
+        wide = FN.cast(x, T.INT64)
+        total = None
+        for b in range(width):
+            bit = _call("spark_bitwise", FN.lit("and"), _call("spark_shift", FN.lit("right"), wide, FN.lit(b)),
+                        FN.lit(1, T.INT64))
+            if op == "xor":
+                value = FN.cast(_call("spark_arith", FN.lit("remainder"), FN.cast(_agg(ctx, "sum", [bit]), T.INT64),
+                                      FN.lit(2, T.INT64), FN.lit(False)), T.INT64)
+            else:
+                value = FN.cast(_agg(ctx, "min" if op == "and" else "max", [bit]), T.INT64)
+            if b == width - 1 and width < 64:      # the sign bit of a narrower type weighs -2^(width-1)
+                part = _call("negate", _call("spark_shift", FN.lit("left"), value, FN.lit(b)))
+                total = _call("add", total, part)
+            else:                                  # (bit 63 shifted left wraps to -2^63 itself)
+                part = _call("spark_shift", FN.lit("left"), value, FN.lit(b))
+                total = part if total is None else _call("spark_bitwise", FN.lit("or"), total, part)
+        return FN.cast(total, x.dtype)
+    return build
+
+
+for _op in ("and", "or", "xor"):
+    spark_function(f"bit_{_op}")((lambda op: lambda call: (
+        call.expect(1), _aggregate_column(_bitwise_aggregate(op), call.args[0], name=f"bit_{op}"))[1])(_op))
 
 
 def _double(e: Expr) -> Expr:
@@ -392,3 +503,11 @@ def _regression(call: Call):
         r2 = div(mul(cov, cov), mul(var_x, var_y))
         return _case(empty, _null_of(T.FLOAT64), flat_x, _null_of(T.FLOAT64), flat_y, _f(1.0), r2)
     return _aggregate_column(build, *call.args, name=name)
+
+
+@spark_function("grouping", "grouping_id")
+def _grouping_elsewhere(call: Call):
+    """``grouping``/``grouping_id`` are the rollup/cube/grouping-sets aggregate's (``quarry.spark.grouping``
+    translates them there); anywhere else Spark refuses them with this error."""
+    raise SparkError("grouping() / grouping_id() can only be used with GroupingSets / Cube / Rollup",
+                     error_class="UNSUPPORTED_GROUPING_EXPRESSION")

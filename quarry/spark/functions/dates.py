@@ -198,6 +198,36 @@ def _from_unixtime(call: Call):
     return _format(ts, pattern)
 
 
+@spark_function("timestampadd", "timestamp_add")
+def _timestamp_add(call: Call):
+    call.expect(3)
+    if not call.is_literal(0):
+        raise not_supported("`timestampadd` with a unit that is not a constant")
+    return expr_column(lambda u, q, ts: _call("spark_timestamp_add", u, q, ts), *call.args)
+
+
+@spark_function("timestampdiff", "timestamp_diff")
+def _timestamp_diff(call: Call):
+    call.expect(3)
+    if not call.is_literal(0):
+        raise not_supported("`timestampdiff` with a unit that is not a constant")
+    return expr_column(lambda u, a, b: _call("spark_timestamp_diff", u, a, b), *call.args)
+
+
+@spark_function("window_time")
+def _window_time(call: Call):
+    """``window_time(window)``: the window's event time, one microsecond before its (exclusive) end."""
+    call.expect(1)
+
+    def event_time(w):
+        if not (pa.types.is_struct(w.dtype) and "end" in [f.name for f in w.dtype]):
+            raise SparkError("`window_time` takes the window column of a time window aggregation",
+                             error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
+        end_us = _call("spark_epoch_seconds", _call("struct_extract", w, FN.lit("end")), FN.lit(1, T.INT64))
+        return _call("spark_from_epoch", _call("subtract", end_us, FN.lit(1, T.INT64)), FN.lit(1))
+    return expr_column(event_time, call.args[0])
+
+
 def _epoch_builder(scale: int):
     def builder(call: Call):
         call.expect(1)
@@ -217,9 +247,9 @@ def _unix_units(call: Call):
         epoch = Literal(datetime.date(1970, 1, 1), T.DATE)
         return expr_column(lambda d: FN.cast(_call("date_diff", FN.lit("day"), epoch, FN.cast(d, T.DATE)), T.INT32),
                            call.args[0])
-    if call.name != "unix_seconds":
-        raise not_supported(f"`{call.name}`; unix_seconds(ts) gives whole seconds")
-    return expr_column(lambda ts: _call("spark_epoch_seconds", _wall_to_utc(call, ts)), call.args[0])
+    per = {"unix_seconds": 1_000_000, "unix_millis": 1_000, "unix_micros": 1}[call.name]
+    return expr_column(lambda ts: _call("spark_epoch_seconds", _wall_to_utc(call, ts), FN.lit(per, T.INT64)),
+                       call.args[0])
 
 
 def _days_arg(call: Call, sign: int):
@@ -310,12 +340,18 @@ def _make_date(call: Call):
     return expr_column(lambda y, m, d: _call("make_date", y, m, d), *call.args)
 
 
-@spark_function("make_timestamp", "make_timestamp_ntz", "make_timestamp_ltz")
-def _make_timestamp(call: Call):
-    call.expect(6, 7)
-    if len(call.protos) == 7:
-        raise not_supported("make_timestamp with a time zone argument")
-    return expr_column(lambda *a: _call("spark_make_timestamp", *a), *call.args)
+def _make_timestamp_of(errors):
+    def build(call: Call):
+        call.expect(6, 7)
+        if len(call.protos) == 7:
+            raise not_supported(f"{call.name} with a time zone argument")
+        raises = call.translator.ansi if errors else False      # the try_ forms give NULL in either mode
+        return expr_column(lambda *a: _call("spark_make_timestamp", *a, FN.lit(raises)), *call.args)
+    return build
+
+
+spark_function("make_timestamp", "make_timestamp_ntz", "make_timestamp_ltz")(_make_timestamp_of(True))
+spark_function("try_make_timestamp", "try_make_timestamp_ntz", "try_make_timestamp_ltz")(_make_timestamp_of(False))
 
 
 def _zone_shift(to_utc: bool):
@@ -327,6 +363,22 @@ def _zone_shift(to_utc: bool):
 
 spark_function("from_utc_timestamp")(_zone_shift(False))
 spark_function("to_utc_timestamp")(_zone_shift(True))
+
+
+def _convert_timezone_name(name, args, call):
+    shown = args if len(args) == 3 else ["current_timezone()", *args]
+    return f"convert_timezone({', '.join(shown)})"
+
+
+@spark_function("convert_timezone", namer=_convert_timezone_name)
+def _convert_timezone(call: Call):
+    """``convert_timezone([sourceTz, ]targetTz, sourceTs)``: the wall time ``sourceTs`` in ``sourceTz`` (the
+    session zone when omitted) as the same instant's wall time in ``targetTz``."""
+    call.expect(2, 3)
+    source = call.args[0] if len(call.protos) == 3 else lit(call.translator.time_zone)
+    target, ts = call.args[-2], call.args[-1]
+    return expr_column(lambda s, t, x: _call("spark_zone_shift", _call("spark_zone_shift", x, s, FN.lit(True)), t,
+                                             FN.lit(False)), source, target, ts)
 
 
 def _no_args_name(name, args, call):

@@ -86,12 +86,6 @@ def _to_json(call: Call):
     return _function_column("to_json", call.args[:1])
 
 
-@spark_function("json_tuple")
-def _json_tuple(call: Call):
-    raise not_supported("the function `json_tuple` (a generator of several columns); use one "
-                        "get_json_object(col, '$.field') per field")
-
-
 def _ddl(value) -> str:
     if isinstance(value, bool):
         return "BOOLEAN"

@@ -1,10 +1,10 @@
 """Spark's miscellaneous functions (see docs/spark.md, "Functions").
 
-- ``monotonically_increasing_id()``: 0, 1, 2, ... over the result (Spark's ids are only promised to be
-  increasing and unique; quarry's are also consecutive);
-- ``spark_partition_id()``: 0 (quarry's result is one partition to the client);
+- ``monotonically_increasing_id()``: Spark's value, the partition's index shifted left by 33 bits plus the
+  row's index within its partition (the partitions of quarry's plan where the select runs);
+- ``spark_partition_id()``: the index of that partition;
 - ``input_file_name()``: '' (what Spark returns when the file is not known);
-- ``rand(seed)``/``randn(seed)``: seeded and deterministic for a given seed (not Spark's XORShift values);
+- ``rand(seed)``/``randn(seed)``: Spark's values (its XORShiftRandom per partition, ``quarry.compute.spark_random``);
 - ``uuid()``: random version-4 UUIDs; ``typeof(x)``: Spark's simple type name of ``x``.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from quarry.api.column import Column, WindowSpec, _function_column, lit
+from quarry.api.column import Column, lit
 from quarry.logical.expressions import Literal
 from quarry.spark.errors import SparkError
 from quarry.spark.functions.base import Call, spark_function
@@ -24,13 +24,13 @@ __all__: list[str] = []
 @spark_function("monotonically_increasing_id", namer=lambda n, a, c: "monotonically_increasing_id()")
 def _monotonic(call: Call):
     call.expect(0)
-    return (_function_column("row_number", []).over(WindowSpec()) - lit(1)).cast(pa.int64())
+    return internal("spark_row_id")
 
 
 @spark_function("spark_partition_id", namer=lambda n, a, c: "SPARK_PARTITION_ID()")
 def _partition_id(call: Call):
     call.expect(0)
-    return lit(0, pa.int32())
+    return internal("spark_partition_index")
 
 
 @spark_function("input_file_name", namer=lambda n, a, c: "input_file_name()")

@@ -9,7 +9,8 @@ ascending, ``array_distinct`` keeps one NULL. A Spark lambda (``lambda_function`
 its index parameter counts from 0 as in Spark.
 
 Generators (``explode``, ``posexplode``, ``inline`` and their ``_outer`` forms) become quarry's
-``unnest``: the select list's Unnest node repeats the row per element.
+``unnest``: the select list's Unnest node repeats the row per element. ``json_tuple`` gives one row per
+row, so its columns are plain expressions (one JSON field each).
 """
 
 from __future__ import annotations
@@ -236,9 +237,40 @@ def _aggregate(call: Call):
     return Column(bind, call.name)
 
 
-@spark_function("transform_keys", "transform_values", "map_filter", "map_zip_with")
-def _map_higher_order(call: Call):
-    raise not_supported(f"the map higher-order function `{call.name}`")
+def _entry_lambda(ctx, fn: LambdaColumn, entry: pa.DataType, fname: str) -> Lambda:
+    """A ``(k, v) -> ...`` lambda over a map's entries (structs of key and value)."""
+    if len(fn.names) != 2:
+        raise SparkError(f"the lambda of `{fname}` takes 2 parameters, got {len(fn.names)}",
+                         error_class="INVALID_LAMBDA_FUNCTION_CALL")
+    return _lambda(entry, lambda x, i: fn.bind_body(ctx, {fn.names[0]: _call("struct_extract", x, FN.lit("key")),
+                                                          fn.names[1]: _call("struct_extract", x, FN.lit("value"))}))
+
+
+def _field_of_entries(entries: Expr, field: str) -> Expr:
+    return _call("list_transform", entries,
+                 _lambda(entries.dtype.value_type, lambda x, i: _call("struct_extract", x, FN.lit(field))))
+
+
+@spark_function("transform_values", "map_filter")
+def _map_entries_function(call: Call):
+    """``transform_values(m, (k, v) -> v2)`` and ``map_filter(m, (k, v) -> bool)``, over the map's entries as a
+    list (the lambda's body runs once per batch over all entries)."""
+    call.expect(2)
+    target, fn = call.args[0], _lambda_of(call, 1)
+
+    def bind(ctx):
+        m = target.bind(ctx)
+        if not pa.types.is_map(m.dtype):
+            raise SparkError(f"`{call.name}` expects a map, got {T.sql_name(m.dtype)}",
+                             error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
+        entries = _call("spark_map_entries", m)
+        entry = entries.dtype.value_type
+        body = _entry_lambda(ctx, fn, entry, call.name)
+        if call.name == "map_filter":
+            kept = _call("list_filter", entries, body)
+            return map_from_lists(_field_of_entries(kept, "key"), _field_of_entries(kept, "value"))
+        return map_from_lists(_field_of_entries(entries, "key"), _call("list_transform", entries, body))
+    return Column(bind, call.name)
 
 
 # -- arrays --------------------------------------------------------------------------------------
@@ -498,6 +530,40 @@ def _map_entries(call: Call):
     return expr_column(lambda m: _call("spark_map_entries", m), call.args[0])
 
 
+@spark_function("array_insert")
+def _array_insert(call: Call):
+    call.expect(3)
+    return expr_column(lambda a, p, v: _call("spark_array_insert", a, p, v), *call.args)
+
+
+@spark_function("shuffle")
+def _shuffle(call: Call):
+    call.expect(1, 2)
+    if len(call.protos) > 1 and not call.is_literal(1):
+        raise not_supported("`shuffle` with a seed that is not a constant")
+    seed = call.literal(1) if len(call.protos) > 1 else None
+    from quarry.api.column import lit
+    return expr_column(lambda a, s: _call("spark_shuffle", a, s), call.args[0], lit(seed, pa.int64()))
+
+
+@spark_function("map_concat")
+def _map_concat(call: Call):
+    call.expect(1, -1)
+    return expr_column(lambda *ms: _call("spark_map_concat", *ms), *call.args)
+
+
+@spark_function("str_to_map")
+def _str_to_map(call: Call):
+    call.expect(1, 3)
+    delimiters = []
+    for i, default in ((1, ","), (2, ":")):
+        if len(call.protos) > i and not call.is_literal(i):
+            raise not_supported("`str_to_map` with a delimiter that is not a constant")
+        value = call.literal(i) if len(call.protos) > i else default
+        delimiters.append(FN.lit(default if value is None else str(value)))
+    return expr_column(lambda t: _call("spark_str_to_map", t, *delimiters), call.args[0])
+
+
 @spark_function("map_from_arrays")
 def _map_from_arrays(call: Call):
     call.expect(2)
@@ -576,7 +642,7 @@ def extract_value(child: Column, key) -> Column:
 
 # -- generators -----------------------------------------------------------------------------------
 
-GENERATORS = {"explode", "explode_outer", "posexplode", "posexplode_outer", "inline", "inline_outer"}
+GENERATORS = {"explode", "explode_outer", "posexplode", "posexplode_outer", "inline", "inline_outer", "json_tuple"}
 
 
 def _outer(lst: Expr) -> Expr:
@@ -588,6 +654,8 @@ def _outer(lst: Expr) -> Expr:
 def generator(name: str, args: list[Column], shape) -> list[tuple[Column, str]]:
     """The output columns (Column, Spark name) of a generator call; ``shape`` gives the argument's type
     (the generators of a map and of an array of structs have more than one output column)."""
+    if name == "json_tuple":
+        return _json_tuple(args)
     if len(args) != 1:
         raise SparkError(f"`{name}` takes one argument, got {len(args)}")
     arg = args[0]
@@ -624,6 +692,27 @@ def generator(name: str, args: list[Column], shape) -> list[tuple[Column, str]]:
         return out
     out.append((part(lambda u, ctx: u), "col"))
     return out
+
+
+def _json_tuple(args: list[Column]) -> list[tuple[Column, str]]:
+    """``json_tuple(json, 'f1', 'f2', ...)``: one column per field (``c0``, ``c1``, ...), each the field's value
+    as ``get_json_object`` gives it (a string without quotes, other values as JSON text), NULL for a missing
+    field, a JSON null, a text that is not JSON or an array; one output row per input row."""
+    if len(args) < 2:
+        raise SparkError("`json_tuple` takes a JSON string and at least one field name",
+                         error_class="WRONG_NUM_ARGS.WITHOUT_SUGGESTION")
+    source = args[0]
+
+    def field(ctx, column):
+        name = column.bind(ctx)
+        if not isinstance(name, Literal) or not (name.value is None or isinstance(name.value, str)):
+            raise not_supported("`json_tuple` with a field name that is not a constant string")
+        text = source.bind(ctx)
+        text = text if T.is_string(text.dtype) else FN.cast(text, T.STRING)
+        if name.value is None:                       # Spark: a NULL field name gives NULL
+            return FN.lit(None, T.STRING)
+        return FN.call("spark_json_string", [FN.lit("json_tuple"), text, FN.lit(name.value)])
+    return [(Column(lambda ctx, c=c: field(ctx, c), f"c{i}"), f"c{i}") for i, c in enumerate(args[1:])]
 
 
 for _g in sorted(GENERATORS):

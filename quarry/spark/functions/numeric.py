@@ -1,6 +1,7 @@
 """Spark's math functions and arithmetic operators, with Spark's semantics (see docs/spark.md, "Functions").
 
-- ``/`` is DOUBLE division for integers and doubles (decimals keep quarry's decimal division);
+- ``/`` is DOUBLE division for integers and doubles; on decimals ``+ - * / %`` and ``pmod`` take Spark's
+  result precision and scale (``DecimalPrecision``) and round HALF_UP;
 - ``%`` and ``pmod`` of integers are integers (``%`` takes the dividend's sign, ``pmod`` is never negative);
 - under ANSI mode (``spark.sql.ansi.enabled``, on by default) a division by zero raises DIVIDE_BY_ZERO and
   an integer overflow ARITHMETIC_OVERFLOW; with it off a division by zero is NULL and overflow wraps;
@@ -15,6 +16,7 @@ import math
 from quarry.api.column import Column, lit
 from quarry.logical import functions as FN
 from quarry.logical import types as T
+from quarry.logical.spark_functions import bind_spark_decimal
 from quarry.spark.errors import SparkError, not_supported
 from quarry.spark.functions.base import Call, spark_function
 from quarry.spark.functions.internal import internal
@@ -50,9 +52,21 @@ def _arith(op: str, call: Call) -> Column:
             if op in ("add", "subtract", "multiply") and (T.is_float(ta) or T.is_float(tb)):
                 return FN.call(op, [ea, eb])
             return FN.call("spark_arith", [FN.lit(op), ea, eb, FN.lit(ansi)])
-        if ansi and op in ("divide", "remainder") and T.is_decimal(tb):
-            eb = FN.call("spark_nonzero", [eb])
+        decimal = bind_spark_decimal(op, ea, eb, ansi)
+        if decimal is not None:
+            return decimal
         return getattr(_Bound(ea), method)(_Bound(eb)).bind(ctx)
+    return Column(bind, op)
+
+
+def _decimal_or(op: str, a: Column, b: Column, ansi: bool, otherwise: str) -> Column:
+    """``op`` with Spark's decimal rules when an operand is a decimal, else the internal ``otherwise``."""
+    def bind(ctx):
+        ea, eb = a.bind(ctx), b.bind(ctx)
+        decimal = bind_spark_decimal(op, ea, eb, ansi)
+        if decimal is not None:
+            return decimal
+        return FN.call(otherwise, [FN.lit(op), ea, eb, FN.lit(ansi)])
     return Column(bind, op)
 
 
@@ -77,19 +91,19 @@ def _mod(call: Call):
 def _pmod(call: Call):
     call.expect(2)
     a, b = call.args
-    return internal("spark_arith", "pmod", a, b, call.translator.ansi)
+    return _decimal_or("pmod", a, b, call.translator.ansi, "spark_arith")
 
 
 @spark_function("try_divide")
 def _try_divide(call: Call):
     call.expect(2)
-    return internal("spark_arith", "divide", call.args[0], call.args[1], False)
+    return _decimal_or("divide", call.args[0], call.args[1], False, "spark_arith")
 
 
 @spark_function("try_mod")
 def _try_mod(call: Call):
     call.expect(2)
-    return internal("spark_arith", "remainder", call.args[0], call.args[1], False)
+    return _decimal_or("remainder", call.args[0], call.args[1], False, "spark_arith")
 
 
 # -- one-argument double functions -----------------------------------------------------------------
@@ -279,6 +293,9 @@ for _name in ("try_add", "try_subtract", "try_multiply"):
             ea, eb = a.bind(ctx), b.bind(ctx)
             if (T.is_integer(ea.dtype) or T.is_null(ea.dtype)) and (T.is_integer(eb.dtype) or T.is_null(eb.dtype)):
                 return FN.call("spark_arith", [FN.lit(op), ea, eb, FN.lit(False)])
+            decimal = bind_spark_decimal(op[4:], ea, eb, False)
+            if decimal is not None:
+                return decimal
             return getattr(_Bound(ea), {"try_add": "__add__", "try_subtract": "__sub__",
                                         "try_multiply": "__mul__"}[op])(_Bound(eb)).bind(ctx)
         return Column(bind, op)

@@ -81,16 +81,18 @@ _F16B = "not in quarry's date/time, aggregate, window and collection families ye
 
 # date/time, aggregate, window and collection functions the registry does not hold
 REFUSED_F16B: dict[str, str] = {name: _F16B for name in """
-array_insert bit_and bit_or bit_xor bitmap_and_agg bitmap_construct_agg bitmap_or_agg convert_timezone
-current_time grouping grouping_id histogram_numeric hll_sketch_agg hll_union_agg make_dt_interval
-make_interval make_time make_ym_interval map_concat session_window shuffle str_to_map theta_intersection_agg
+bitmap_and_agg bitmap_construct_agg bitmap_or_agg
+current_time histogram_numeric hll_sketch_agg hll_union_agg make_dt_interval
+make_interval make_time make_ym_interval session_window theta_intersection_agg
 theta_sketch_agg theta_union_agg time_bucket time_diff time_from_micros time_from_millis time_from_seconds
-time_to_micros time_to_millis time_to_seconds time_trunc timestamp_add timestamp_diff to_time try_avg
-try_make_interval try_make_timestamp try_make_timestamp_ltz try_make_timestamp_ntz try_sum try_to_time
-window_time kll_sketch_agg_bigint kll_sketch_agg_double kll_sketch_agg_float kll_merge_agg_bigint
+time_to_micros time_to_millis time_to_seconds time_trunc to_time
+try_make_interval try_to_time
+kll_sketch_agg_bigint kll_sketch_agg_double kll_sketch_agg_float kll_merge_agg_bigint
 kll_merge_agg_double kll_merge_agg_float tuple_intersection_agg_double tuple_intersection_agg_integer
 tuple_sketch_agg_double tuple_sketch_agg_integer tuple_union_agg_double tuple_union_agg_integer
 """.split()}
+for _name in ("transform_keys", "map_zip_with"):
+    REFUSED_F16B[_name] = "a map higher-order function not in quarry yet; transform_values and map_filter are"
 
 # public names of pyspark.sql.functions that build something other than a function call
 CLIENT_SIDE: dict[str, str] = {
@@ -110,6 +112,7 @@ WIRE_NAMES: dict[str, str] = {
     "sumDistinct": "sum", "bitwiseNOT": "~", "shiftLeft": "shiftleft", "shiftRight": "shiftright",
     "shiftRightUnsigned": "shiftrightunsigned", "approxCountDistinct": "approx_count_distinct",
     "toDegrees": "degrees", "toRadians": "radians",
+    "timestamp_add": "timestampadd", "timestamp_diff": "timestampdiff",
 }
 
 

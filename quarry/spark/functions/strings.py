@@ -203,10 +203,10 @@ def _split(call: Call):
 def _pad(op):
     def build(call: Call):
         call.expect(2, 3)
-        pad = _const(call, 2, "pad string", " ")
+        pad = " " if len(call.protos) < 3 else call.literal(2) if call.is_literal(2) else call.args[2]
         if isinstance(pad, bytes):
             raise not_supported(f"`{op}` with a binary pad")
-        return internal("spark_pad", op, call.args[0], call.args[1], pad)
+        return internal("spark_pad", op, call.args[0], call.args[1], pad)     # length and pad may be columns
     return build
 
 
