@@ -26,7 +26,8 @@ SHAPES = [
     "if(a > 1, 'x', 'y')", "list_contains(l, 1)", "len(l)", "array_length(l)",
     # arithmetic and comparison: fully parenthesized
     "a + 1", "a - 1", "a * 2", "a / 2", "a // 2", "a % 2", "-a", "- (a + 1)", "a * -1", "a + b * 2",
-    "(a + b) * 2", "a ^ 2", "a = 1", "a <> 1", "a != 1", "a < 1", "a >= 1", "a > 1 AND b < 2",
+    "(a + b) * 2", "a ^ 2", "a ** 2", "2 ** 3", "2 ** 3 ** 2", "2 ^ 3 ** 2", "a ** -1",
+    "+a", "+ + a", "+(a + 1)", "-+a", "+-1", "+ 1", "+[1, 2]", "+a * 2", "sum(+a)", "a = 1", "a <> 1", "a != 1", "a < 1", "a >= 1", "a > 1 AND b < 2",
     "a > 1 OR b < 2", "NOT a > 1", "NOT (a > 1)", "a IS NULL", "a IS NOT NULL", "a BETWEEN 1 AND 2",
     "a NOT BETWEEN 1 AND 2", "a IN (1, 2)", "a NOT IN (1, 2)", "a IN (1)", "a IS DISTINCT FROM b",
     "a IS NOT DISTINCT FROM 1", "s LIKE 'a%'", "s NOT LIKE 'a%'", "s ILIKE 'a%'", "s NOT ILIKE 'a'",

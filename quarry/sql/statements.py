@@ -27,6 +27,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.tokens import TokenType
 
 from quarry.catalog.writer import check_options, format_for_path
 from quarry.errors import (
@@ -89,6 +90,26 @@ class _Parser(DuckDB.Parser):
             node.meta["nulls_explicit"] = "NULLS" in words[:2]
         return node
 
+
+    def _parse_exponent(self):
+        # as sqlglot's, recording which operator was written: DuckDB names ``2 ** 3`` and ``2 ^ 3`` apart
+        this = self._parse_unary()
+        while self._match_set(self.EXPONENT):
+            token, comments = self._prev, self._prev_comments
+            this = self.expression(self.EXPONENT[token.token_type](this=this, expression=self._parse_unary()),
+                                   comments=comments)
+            this.meta["operator"] = token.text
+        return this
+
+    def _parse_unary(self):
+        # unary ``+`` is a no-op, but DuckDB names ``+a`` ``(+(a))``: count the pluses on the operand
+        if self._curr is not None and self._curr.token_type == TokenType.PLUS:
+            self._advance()
+            node = self._parse_unary()
+            if node is not None:
+                node.meta["unary_plus"] = node.meta.get("unary_plus", 0) + 1
+            return node
+        return super()._parse_unary()
 
     def _parse_types(self, *args, **kwargs):
         # the type as written (``TEXT``, ``INT8``, ``DECIMAL``): output names keep DuckDB's spelling
