@@ -608,9 +608,10 @@ register("negate", "scalar", _bind_negate, 1, 1)
 
 def _bind_compare(name, args):
     a, b = coerce_pair(args[0], args[1], "compare")
-    if name not in ("equal", "not_equal") and (T.is_nested(a.dtype) or T.is_nested(b.dtype)):
-        raise UnsupportedError(f"comparing {T.sql_name(a.dtype)} values by order (<, <=, >, >=)",
-                               hint="compare their elements or fields, or use = and <>")
+    if T.is_nested(a.dtype):
+        # compared by their sort keys: element by element, a NULL element above every value (DuckDB's order)
+        from quarry.logical.nested import refuse_unkeyable
+        refuse_unkeyable(a.dtype, "comparing")
     return _mk(name, (a, b), T.BOOL)
 
 

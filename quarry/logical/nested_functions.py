@@ -15,7 +15,7 @@ from quarry.logical.expressions import AggCall, Call, Expr, Literal
 from quarry.logical.functions import (
     SUM_OF_BIGINT, Nulls, _int_arg, _mk, _nullable, _str_arg, cast, lit, register,
 )
-from quarry.logical.nested import Lambda
+from quarry.logical.nested import Lambda, refuse_unkeyable, unkeyable_type  # noqa: F401 (re-exported)
 
 STRICT_FIRST = {"nulls": Nulls.TOLERANT, "strict_args": (0,)}
 
@@ -77,6 +77,18 @@ def map_from_lists(keys: Expr, values: Expr) -> Expr:
 
 
 register("map_from_lists", "scalar", None, 2, 2, internal=True)
+
+
+def nested_key(e: Expr, nulls_first: bool = False) -> Expr:
+    """A LIST, STRUCT or MAP value's BINARY sort key (``compute.nested_kernels.sort_key``): equal keys
+    for equal values, and byte order is DuckDB's order (``nulls_first``: Spark's, NULL elements and
+    fields before values). The physical planner groups, sorts and joins nested values by it; NULL for
+    a NULL value."""
+    args = (e, Literal(True, T.BOOL)) if nulls_first else (e,)
+    return Call("nested_key", args, pa.binary(), e.nullable)
+
+
+register("nested_key", "scalar", None, 1, 2, internal=True)
 
 
 def _bind_list_extract(name, args):

@@ -931,7 +931,7 @@ def _ordered_lists(a: AggCall, table: pa.Table, positions) -> pa.Array:
     """array_agg: each group's list of row positions (NULL: left out by FILTER) as the list of its
     values, ordered by the aggregate's ORDER BY keys (``a.args[1:]``), then by input position.
     A group with no row left is NULL."""
-    from quarry.compute.nested_kernels import Parts, build_list
+    from quarry.compute.nested_kernels import Parts, build_list, sort_key
     lists = positions.combine_chunks() if isinstance(positions, pa.ChunkedArray) else positions
     p = Parts(lists)
     keep = p.flat.is_valid()
@@ -940,7 +940,10 @@ def _ordered_lists(a: AggCall, table: pa.Table, positions) -> pa.Array:
     columns = {"__group": rows}
     sort_keys = [("__group", "ascending")]
     for j, key in enumerate(a.args[1:]):
-        columns[f"__o{j}"] = evaluate_array(key.expr, table).take(flat)
+        column = evaluate_array(key.expr, table).take(flat)
+        if T.is_nested(column.type):
+            column = sort_key(column, len(column))      # a LIST/STRUCT/MAP orders by its sort key
+        columns[f"__o{j}"] = column
         sort_keys.append((f"__o{j}", "ascending" if key.ascending else "descending",
                           "at_start" if key.nulls_first else "at_end"))
     columns["__position"] = flat

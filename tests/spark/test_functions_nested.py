@@ -240,3 +240,23 @@ def test_arrays_zip(spark):
     got = df.select(F.arrays_zip("vals1", "vals2").alias("z")).collect()[0]["z"]
     assert got == [Row(vals1=1, vals2=2), Row(vals1=2, vals2=4), Row(vals1=3, vals2=None)]
     assert df.select(F.arrays_zip(F.lit(None).cast("array<int>"), "vals1").alias("z")).collect()[0]["z"] is None
+
+
+def test_order_by_array_and_struct_puts_null_elements_first(spark):
+    """Spark orders arrays element by element with a NULL element before every value and a shorter
+    array before its extensions (ArrayType's ordering), structs field by field likewise (each field
+    ascending, NULLS FIRST); DESC reverses it all; a NULL array is first ascending (NULLS FIRST)."""
+    df = spark.createDataFrame(
+        [(1, [1, 2]), (2, [1, None]), (3, [1]), (4, []), (5, None), (6, [None]), (7, [0])], "id int, a array<int>")
+    assert [r["id"] for r in df.orderBy("a").collect()] == [5, 4, 6, 7, 3, 2, 1]
+    assert [r["id"] for r in df.orderBy(F.col("a").desc()).collect()] == [1, 2, 3, 7, 6, 4, 5]
+    st = spark.createDataFrame([(1, (1, None)), (2, (1, 2)), (3, (None, 5)), (4, None)], "id int, s struct<a:int,b:int>")
+    assert [r["id"] for r in st.orderBy("s").collect()] == [4, 3, 1, 2]
+    # grouping is by value, NULL elements equal to each other
+    assert sorted((r["n"]) for r in df.union(df).groupBy("a").agg(F.count("*").alias("n")).collect()) == [2] * 7
+
+
+def test_order_by_map_is_refused(spark):
+    df = spark.createDataFrame([(1, {"a": 1})], "id int, m map<string,int>")
+    with pytest.raises(PySparkException):
+        df.orderBy("m").collect()
