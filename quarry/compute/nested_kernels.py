@@ -250,18 +250,45 @@ def _list_position(name, args, dtype, n):
     return pa.array(np.where(found, pos - p.starts + 1, 0).astype(np.int32), mask=~(found & p.valid))
 
 
+_NEGATED = {"equal": "not_equal", "not_equal": "equal", "less": "greater_equal", "less_equal": "greater",
+            "greater": "less_equal", "greater_equal": "less"}
+
+
+@kernel("list_quantified")
+def _list_quantified(name, args, dtype, n):
+    """``x op ANY (list)``: TRUE when ``x op e`` is TRUE for some element, else NULL when it is NULL for
+    some, else FALSE (also for a NULL or empty list); ``x op ALL (list)`` is ``NOT (x negated-op ANY
+    (list))``. One comparison over all the elements, counted per row."""
+    from quarry.compute.kernels import _compare
+    op, quantifier = args[2].as_py(), args[3].as_py()
+    if quantifier == "all":
+        op = _NEGATED[op]
+    p = parts(args[0], n)
+    hit = np.zeros(n, dtype=bool)
+    unknown = np.zeros(n, dtype=bool)
+    if len(p.flat):
+        wanted = to_array(args[1], n).take(pa.array(p.parents))
+        found = _compare(op, (wanted, p.flat), pa.bool_(), len(wanted))
+        true = np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+        null = np.asarray(pc.is_null(found).to_numpy(zero_copy_only=False), dtype=bool)
+        hit = np.bincount(p.parents[true], minlength=n) > 0
+        unknown = (np.bincount(p.parents[null], minlength=n) > 0) & ~hit
+    return pa.array(~hit if quantifier == "all" else hit, mask=unknown)
+
+
 # -- rearranging ----------------------------------------------------------------------------------
 
 
-@kernel("list_concat")
+@kernel("list_concat", "list_concat_op")
 def _list_concat(name, args, dtype, n):
     a, b = parts(args[0], n), parts(args[1], n)
     combined = pa.concat_arrays([a.flat.cast(dtype.value_type), b.flat.cast(dtype.value_type)])
     starts = np.stack([a.starts, b.starts + len(a.flat)], axis=1).ravel()
     lengths = np.stack([a.lengths, b.lengths], axis=1).ravel()
-    # never NULL: DuckDB's list_concat(NULL, NULL) is [] (a NULL list counts as empty)
-    return build_list(a.lengths + b.lengths, take_ranges(combined, starts, lengths),
-                      np.ones(n, dtype=bool), dtype)
+    # list_concat is never NULL: DuckDB's list_concat(NULL, NULL) is [] (a NULL list counts as empty);
+    # l || m is NULL when either is
+    valid = a.valid & b.valid if name == "list_concat_op" else np.ones(n, dtype=bool)
+    return build_list(a.lengths + b.lengths, take_ranges(combined, starts, lengths), valid, dtype)
 
 
 def _refuse_unkeyable_elements(p: Parts, fname: str) -> None:

@@ -831,8 +831,14 @@ def _bind_concat(name, args):
 
 register("concat", "scalar", _bind_concat, 1, nulls=Nulls.TOLERANT)
 # `a || b` is NULL when either side is NULL; concat() skips NULLs (like DuckDB).
-register("concat_op", "scalar", lambda n, a: Call("concat_op", tuple(cast(x, T.STRING) for x in a),
-                                                  T.STRING, _nullable(a)), 2, 2)
+def _bind_concat_op(name, args):
+    if any(pa.types.is_list(a.dtype) for a in args):       # [1] || [2] is list concatenation, as in DuckDB
+        from quarry.logical.nested_functions import bind_list_concat_op
+        return bind_list_concat_op(args)
+    return Call("concat_op", tuple(cast(x, T.STRING) for x in args), T.STRING, _nullable(args))
+
+
+register("concat_op", "scalar", _bind_concat_op, 2, 2)
 
 # -- math ------------------------------------------------------------------------------
 

@@ -221,6 +221,24 @@ def _bind_contains(result):
     return bind
 
 
+def _bind_list_quantified(name, args):
+    values, target, op, quantifier = args
+    word = str(quantifier.value).upper()
+    if T.is_null(values.dtype):
+        values = cast(values, pa.list_(target.dtype if not T.is_null(target.dtype) else T.INT32))
+    if not pa.types.is_list(values.dtype):
+        raise QuarryTypeError(f"{word} needs a subquery or a LIST, got {T.sql_name(values.dtype)}",
+                              hint=f"write x = {word} (SELECT ...) or x = {word} ([1, 2])")
+    values, target = _element_and_value(word, [values, target])
+    if T.is_nested(target.dtype):
+        refuse_unkeyable(target.dtype, "comparing")
+    return Call(name, (values, target, op, quantifier), T.BOOL, True)
+
+
+# x op ANY (list) / x op ALL (list): the binder's spelling of DuckDB's x op ANY (SELECT unnest(list))
+register("list_quantified", "scalar", _bind_list_quantified, 4, 4, internal=True, nulls=Nulls.TOLERANT)
+
+
 register("list_contains", "scalar", _bind_contains(T.BOOL), 2, 2,
          aliases=("array_contains", "list_has", "array_has", "arraycontains"),
          doc="list_contains(l, x): whether l has an element equal to x")
@@ -236,6 +254,19 @@ def _bind_list_concat(name, args):
     return Call("list_concat", tuple(typed), pa.list_(element), False)
 
 
+def bind_list_concat_op(args) -> Expr:
+    """``l || m`` of two lists: their concatenation, NULL when either is NULL (DuckDB's ``||``; the
+    function list_concat counts a NULL list as empty)."""
+    for a in args:
+        if not (pa.types.is_list(a.dtype) or T.is_null(a.dtype)):
+            raise QuarryTypeError(f"cannot concatenate {' and '.join(T.sql_name(x.dtype) for x in args)}",
+                                  hint="CAST the value to a list, or use list_append(l, x)")
+    typed = [a if pa.types.is_list(a.dtype) else cast(a, pa.list_(T.NULL)) for a in args]
+    concat = _bind_list_concat("list_concat", typed)
+    return Call("list_concat_op", concat.args, concat.dtype, _nullable(args))
+
+
+register("list_concat_op", "scalar", None, 2, 2, internal=True)
 register("list_concat", "scalar", _bind_list_concat, 2, 2, aliases=("array_concat", "list_cat", "array_cat",
                                                                       "arrayconcat"),
          nulls=Nulls.TOLERANT, doc="list_concat(a, b): the elements of a then b (a NULL list counts as empty)")

@@ -253,6 +253,8 @@ def _render(node: exp.Expression) -> str:
         return f"({render(node.this)} {op} {render(node.expression)})"
     if isinstance(node, exp.Escape):
         raise ValueError("ESCAPE")
+    if type(node) in _BINARY and isinstance(node.expression, (exp.Any, exp.All)):
+        return _quantified(node)
     if type(node) in _BINARY:
         written = _source(node)
         if written is not None and _PLAIN.match(written):       # power(a, 2), mod(a, 2): as called
@@ -338,6 +340,28 @@ def _render(node: exp.Expression) -> str:
     if isinstance(node, exp.Func) and not isinstance(node, (exp.Lambda,)):
         return _call(node)
     raise ValueError(f"no DuckDB name for {type(node).__name__}")
+
+
+_NEGATED_OPS = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def _quantified(node: exp.Expression) -> str:
+    """``x op ANY (...)``: DuckDB prints a list as ``ANY(SELECT unnest(l))``, and ``x op ALL (...)`` as
+    ``(NOT (x negated-op ANY(...)))``."""
+    q = node.expression
+    inner = q.this
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    if isinstance(inner, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values)):
+        body = _fallback(inner)
+    elif isinstance(inner, exp.Subquery):
+        body = _fallback(inner.this)
+    else:
+        body = f"SELECT unnest({render(inner)})"
+    op = _BINARY[type(node)]
+    if isinstance(q, exp.All):
+        return f"(NOT ({render(node.this)} {_NEGATED_OPS[op]} ANY({body})))"
+    return f"({render(node.this)} {op} ANY({body}))"
 
 
 def _window(node: exp.Window) -> str:

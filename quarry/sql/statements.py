@@ -163,8 +163,24 @@ def parse(text: str) -> list[exp.Expression]:
         raise ParseError("syntax error: unterminated quoted string", sql=text, line=line, column=col,
                          hint=f"close the {text[start]} that starts here") from None
     statements = [s for s in statements if s is not None]
+    _quantify_all(statements)
     _record_source(statements, text)
     return statements
+
+
+_COMPARISON_NODES = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
+
+
+def _quantify_all(statements) -> None:
+    """``x > ALL (l)`` / ``x = SOME (l)`` over a list: sqlglot reads ``ALL (l)`` as a call of a function
+    ``all`` (only ``ALL (SELECT ...)`` becomes a quantifier); make it the quantifier, as ``ANY (l)``
+    already is."""
+    quantifiers = {"ALL": exp.All, "SOME": exp.Any}
+    for statement in statements:
+        for node in list(statement.find_all(exp.Anonymous)):
+            if node.name.upper() in quantifiers and len(node.expressions) == 1 and node.arg_key == "expression" \
+                    and isinstance(node.parent, _COMPARISON_NODES):
+                node.replace(quantifiers[node.name.upper()](this=exp.Paren(this=node.expressions[0])))
 
 
 def _record_source(statements, text: str) -> None:
