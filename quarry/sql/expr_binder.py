@@ -427,6 +427,9 @@ class ExprBinder(NestedExprs):
 
     def _In(self, node: exp.In) -> Expr:
         query = node.args.get("query")
+        if query is None and not node.expressions and node.args.get("unnest") is None \
+                and node.args.get("field") is None:
+            raise BindError("IN needs a list of values or a subquery", hint="write x IN (1, 2) or x IN (SELECT ...)")
         row = _row_items(node.this)
         if row is not None:
             if query is not None:

@@ -27,6 +27,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.errors import ErrorLevel
 from sqlglot.tokens import TokenType
 
 from quarry.catalog.writer import check_options, format_for_path
@@ -90,6 +91,23 @@ class _Parser(DuckDB.Parser):
             node.meta["nulls_explicit"] = "NULLS" in words[:2]
         return node
 
+
+    def validate_expression(self, expression, args=None):
+        # sqlglot's message names its own classes ("Required keyword: 'expression' missing for
+        # <class 'sqlglot.expressions.core.EQ'>"): say what is missing in SQL's words instead
+        if self.error_level != ErrorLevel.IGNORE and \
+                any(m.startswith("Required keyword") for m in expression.error_messages(args)):
+            after = self._prev.text if self._prev is not None else ""
+            self.raise_error(f"an expression is missing after `{after}`" if after else "an expression is missing")
+        return super().validate_expression(expression, args)
+
+    def _parse_join(self, *args, **kwargs):
+        node = super()._parse_join(*args, **kwargs)
+        # `JOIN t ON` with nothing after ON: sqlglot leaves no condition, which would be a cross join
+        if isinstance(node, exp.Join) and node.args.get("on") is None and self._prev is not None \
+                and self._prev.token_type == TokenType.ON:
+            self.raise_error("a join condition is missing after `ON`")
+        return node
 
     def _parse_exponent(self):
         # as sqlglot's, recording which operator was written: DuckDB names ``2 ** 3`` and ``2 ^ 3`` apart
