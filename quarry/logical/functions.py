@@ -824,6 +824,17 @@ register("regexp_matches", "scalar", _string_fn(T.BOOL), 2, 3, aliases=("regexp_
 register("regexp_replace", "scalar", _string_fn(), 3, 4)
 
 
+def _bind_levenshtein(name, args):
+    # the edit distance in characters (code points), as DuckDB counts it; the kernel is the one the
+    # Spark front end's levenshtein uses (same definition), its INT result widened to DuckDB's BIGINT
+    a, b = _str_arg(args[0], name), _str_arg(args[1], name)
+    return cast(Call("spark_levenshtein", (a, b), T.INT32, _nullable([a, b])), T.INT64)
+
+
+register("levenshtein", "scalar", _bind_levenshtein, 2, 2, aliases=("editdist3",), rewrite=True,
+         doc="levenshtein(a, b): the fewest single-character edits that turn a into b")
+
+
 def _bind_concat(name, args):
     return _mk("concat", [cast(a, T.STRING) for a in args], T.STRING,
                _nullable(args) if name == "concat_op" else False)
