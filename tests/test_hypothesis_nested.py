@@ -132,7 +132,8 @@ def query(draw) -> tuple[str, bool]:
     if kind == "join":
         key = draw(st.sampled_from(["l", "s", "ld", "ll", "m", "ls"]))
         return f"SELECT a.id AS x, b.id AS y FROM t a JOIN t b ON a.{key} = b.{key}", False
-    return f"SELECT array_agg(id ORDER BY id), list(s.a ORDER BY id), count(l), min(len(l)) FROM t", True
+    return f"SELECT array_agg(id ORDER BY id), list(s.a ORDER BY id), count(l), min(len(l)), min(l), max(s), " \
+        f"max(ld), min(m) FROM t", True
 
 
 def _cell(text: str) -> str:

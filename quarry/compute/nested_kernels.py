@@ -401,7 +401,8 @@ def _array_to_string(name, args, dtype, n):
     keep = p.flat.is_valid()
     lengths = np.bincount(p.parents[_mask_of(keep)], minlength=n).astype(np.int64) if len(p.flat) \
         else np.zeros(n, dtype=np.int64)
-    strings = build_list(lengths, p.flat.filter(keep).cast(pa.string()), p.valid)
+    # DuckDB: a list of only NULLs joins to NULL (an empty list to '')
+    strings = build_list(lengths, p.flat.filter(keep).cast(pa.string()), p.valid & ~((p.lengths > 0) & (lengths == 0)))
     return pc.binary_join(strings, sep.as_py())
 
 

@@ -210,8 +210,7 @@ def aggregate(plan: LogicalPlan, group_exprs: Sequence[Expr], aggs: Sequence[Agg
         if a.distinct and a.args and T.is_nested(a.args[0].dtype):
             refuse_unkeyable(a.args[0].dtype, f"{a.name}(DISTINCT ...) of")
         if a.name in ("min", "max") and a.args and T.is_nested(a.args[0].dtype):
-            raise UnsupportedError(f"{a.name}() of a {T.sql_name(a.args[0].dtype)} value",
-                                   hint="use any_value(), or the min of one of its elements")
+            refuse_unkeyable(a.args[0].dtype, f"{a.name}() of")     # the smallest by its sort key
     gfields = tuple(Field(_key_name(g), g.dtype, g.nullable or grouping_sets is not None, new_id(),
                           g.field.qualifier if isinstance(g, ColumnRef) else None)
                     for g in group_exprs)

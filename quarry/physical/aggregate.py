@@ -45,6 +45,7 @@ from quarry.physical.base import ExecNode, batches_of
 from quarry.compute.expr_eval import evaluate_array
 from quarry.compute.kernels import cast_value
 from quarry.compute.hashing import canonical_key, pack_short_strings, unpack_short_strings
+from quarry.compute.nested_kernels import sort_key
 from quarry.compute.scaled import int64_to_decimal, scaled, to_int64_array
 from quarry.physical.spill import SPILL_SEED, HashSpill
 from quarry.compute.udf import grouped_udaf, udaf_positions
@@ -603,6 +604,17 @@ class HashAggregateExec(ExecNode):
                 specs.append((name, "min", _options("min")))
                 post.append(("any_nested", i))
                 continue
+            if a.name in ("min", "max") and T.is_nested(a.dtype):
+                # a nested value: the smallest (largest) sort key, with the row position appended
+                # (keys are prefix-free, so the order stays the keys'), gives the row to take it from
+                arg = self._arg_column(a, table, n)
+                arg = arg.combine_chunks() if isinstance(arg, pa.ChunkedArray) else arg
+                rows = np.arange(n, dtype=">u8").view(np.uint8)
+                where = pa.FixedSizeBinaryArray.from_buffers(pa.binary(8), n, [None, pa.py_buffer(rows.tobytes())])
+                cols[name] = pc.binary_join_element_wise(sort_key(arg, n), where.cast(pa.binary()), b"")
+                specs.append((name, a.name, _options(a.name)))
+                post.append(("nested_extreme", i))
+                continue
             if a.name == "array_agg" and not a.distinct:
                 # each group's row positions, put in order (input order without ORDER BY) afterwards
                 cols[name] = udaf_positions(a, table)
@@ -643,6 +655,8 @@ class HashAggregateExec(ExecNode):
                 col = _ordered_lists(a, table, col)
             elif kind == "any_nested":
                 col = evaluate_array(a.args[0], table).take(col)
+            elif kind == "nested_extreme":
+                col = evaluate_array(a.args[0], table).take(_appended_rows(col))
             elif kind == "distinct":
                 col = _aggregate_lists(col, a.name)
             elif kind == "median":
@@ -927,11 +941,20 @@ def _aggregate_lists(lists, fn: str) -> pa.Array:
     return grouped.column(1).take(positions)
 
 
+def _appended_rows(keys) -> pa.Array:
+    """The row numbers in the last 8 bytes (big-endian) of each key; NULL for a NULL key."""
+    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    valid = np.asarray(keys.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    tails = pc.binary_slice(pc.fill_null(keys, b"\x00" * 8), -8).cast(pa.binary(8))
+    rows = np.frombuffer(tails.buffers()[1], dtype=">u8", count=tails.offset + len(tails))[tails.offset:]
+    return pa.array(rows.astype(np.int64), mask=~valid)
+
+
 def _ordered_lists(a: AggCall, table: pa.Table, positions) -> pa.Array:
     """array_agg: each group's list of row positions (NULL: left out by FILTER) as the list of its
     values, ordered by the aggregate's ORDER BY keys (``a.args[1:]``), then by input position.
     A group with no row left is NULL."""
-    from quarry.compute.nested_kernels import Parts, build_list, sort_key
+    from quarry.compute.nested_kernels import Parts, build_list
     lists = positions.combine_chunks() if isinstance(positions, pa.ChunkedArray) else positions
     p = Parts(lists)
     keep = p.flat.is_valid()
