@@ -260,3 +260,14 @@ def test_order_by_map_is_refused(spark):
     df = spark.createDataFrame([(1, {"a": 1})], "id int, m map<string,int>")
     with pytest.raises(PySparkException):
         df.orderBy("m").collect()
+
+
+def test_group_by_map_is_refused(spark):
+    """Spark cannot group by a MAP (GROUP_EXPRESSION_TYPE_IS_NOT_ORDERABLE); an array groups by value."""
+    df = spark.createDataFrame([(1, {"a": 1})], "id int, m map<string,int>")
+    with pytest.raises(PySparkException):
+        df.groupBy("m").count().collect()
+    with pytest.raises(PySparkException, match="cannot group by `m`, a MAP value"):
+        df.groupBy("m").agg(F.count("*")).collect()
+    with pytest.raises(PySparkException, match="cannot group by `m`"):
+        df.rollup("m").count().collect()
