@@ -26,11 +26,13 @@ SHAPES = [
     "if(a > 1, 'x', 'y')", "list_contains(l, 1)", "len(l)", "array_length(l)",
     # arithmetic and comparison: fully parenthesized
     "a + 1", "a - 1", "a * 2", "a / 2", "a // 2", "a % 2", "-a", "- (a + 1)", "a * -1", "a + b * 2",
-    "(a + b) * 2", "a ^ 2", "a = 1", "a <> 1", "a != 1", "a < 1", "a >= 1", "a > 1 AND b < 2",
+    "(a + b) * 2", "a ^ 2", "a ** 2", "2 ** 3", "2 ** 3 ** 2", "2 ^ 3 ** 2", "a ** -1",
+    "+a", "+ + a", "+(a + 1)", "-+a", "+-1", "+ 1", "+[1, 2]", "+a * 2", "sum(+a)", "a = 1", "a <> 1", "a != 1", "a < 1", "a >= 1", "a > 1 AND b < 2",
     "a > 1 OR b < 2", "NOT a > 1", "NOT (a > 1)", "a IS NULL", "a IS NOT NULL", "a BETWEEN 1 AND 2",
     "a NOT BETWEEN 1 AND 2", "a IN (1, 2)", "a NOT IN (1, 2)", "a IN (1)", "a IS DISTINCT FROM b",
     "a IS NOT DISTINCT FROM 1", "s LIKE 'a%'", "s NOT LIKE 'a%'", "s ILIKE 'a%'", "s NOT ILIKE 'a'",
-    "s || 'x'", "a BETWEEN 1 AND 2 AND true", "nullif(1, 1) IS NULL",
+    "s || 'x'", "l || [3]", "a = ANY([1, 2])", "a > ALL([1, 2])", "a = SOME(l)", "a <> ALL(l)", "a < ANY(l)",
+    "a BETWEEN 1 AND 2 AND true", "nullif(1, 1) IS NULL",
     # casts and literals
     "CAST(a AS VARCHAR)", "a::VARCHAR", "CAST(a AS BIGINT)", "a::DOUBLE", "CAST(a AS DECIMAL(10,2))",
     "a::NUMERIC(10,2)", "TRY_CAST(s AS INTEGER)", "CAST(a AS INTEGER)", "a::INT", "a::REAL", "a::FLOAT",

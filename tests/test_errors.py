@@ -102,6 +102,26 @@ def test_incomplete_statement(con):
     assert_caret(err, 1, 10)
 
 
+@pytest.mark.parametrize("sql, says", [
+    ("SELECT 1 =", "an expression is missing after `=`"),
+    ("SELECT 1 +", "an expression is missing after `+`"),
+    ("SELECT id FROM people WHERE", "an expression is missing after `WHERE`"),
+    ("SELECT * FROM people JOIN depts ON", "a join condition is missing after `ON`"),
+    ("SELECT id FROM people WHERE id IN", "IN needs a list of values or a subquery"),
+])
+def test_incomplete_expressions_say_what_is_missing_in_sql_words(con, sql, says):
+    """#12: never sqlglot's "Required keyword: 'expression' missing for <class ...EQ>", and an ON with
+    nothing after it is an error (it ran as a cross join); DuckDB rejects each of these too."""
+    duckdb = pytest.importorskip("duckdb")
+    ref = duckdb.connect()
+    ref.execute("CREATE TABLE people AS SELECT 1 AS id, 'eng' AS dept; CREATE TABLE depts AS SELECT 'eng' AS dept")
+    with pytest.raises(duckdb.Error):
+        ref.execute(sql)
+    err = fail(con, sql)
+    assert says in err.message
+    assert "sqlglot" not in str(err) and "<class" not in str(err) and "in_list" not in str(err)
+
+
 def test_unterminated_string(con):
     err = fail(con, "SELECT 1,\n 'it''s' || 'open\n FROM people", ParseError)
     assert "unterminated quoted string" in err.message

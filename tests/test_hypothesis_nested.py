@@ -3,8 +3,8 @@
 Hypothesis draws a small table with LIST, LIST of LIST, LIST of VARCHAR, STRUCT and MAP columns
 (with NaN, infinities and -0.0 in a DOUBLE list; NULL lists, NULL elements, empty lists, NULL structs and fields all included, possibly no rows)
 and asks queries built from templates: list functions and lambdas, indexing and slicing, struct
-field access, map lookups, comparisons of nested values, unnest, and lists as grouping, DISTINCT
-and ORDER BY keys. Each query runs in DuckDB and in quarry (one and three partitions); rows are
+field access, map lookups, comparisons of nested values, unnest, and lists, structs and maps as
+grouping, DISTINCT, ORDER BY (both directions, NULLS FIRST/LAST) and join keys. Each query runs in DuckDB and in quarry (one and three partitions); rows are
 compared as the sqllogictest runner prints them. Where quarry refuses with "Not supported", the
 refusal stands (it is never a wrong answer); any other error where DuckDB answers is a failure.
 ``derandomize=True`` makes every run the same.
@@ -111,7 +111,7 @@ def query(draw) -> tuple[str, bool]:
     e = draw(scalar_expr())
     le = draw(list_expr())
     kind = draw(st.sampled_from(["select", "select", "select", "where", "unnest", "unnest_agg", "group",
-                                 "distinct", "order", "agg"]))
+                                 "distinct", "order", "order", "join", "agg"]))
     if kind == "select":
         return f"SELECT id, {e} FROM t", False
     if kind == "where":
@@ -121,13 +121,19 @@ def query(draw) -> tuple[str, bool]:
     if kind == "unnest_agg":
         return f"SELECT count(*), sum(u), count(u) FROM (SELECT unnest({le}) AS u FROM t)", False
     if kind == "group":
-        key = draw(st.sampled_from(["l", le, "s", "ls", "s.b", "ld[1]"]))
+        key = draw(st.sampled_from(["l", le, "s", "ls", "s.b", "ld[1]", "ld", "ll", "m"]))
         return f"SELECT {key} AS g, count(*), sum(id) FROM t GROUP BY {key}", False
     if kind == "distinct":
-        return f"SELECT DISTINCT {draw(st.sampled_from(['l', 's', 'ls', le]))} FROM t", False
+        return f"SELECT DISTINCT {draw(st.sampled_from(['l', 's', 'ls', le, 'ld', 'll', 'm']))} FROM t", False
     if kind == "order":
-        return f"SELECT id, {le} AS v FROM t ORDER BY v NULLS LAST, id", True
-    return f"SELECT array_agg(id ORDER BY id), list(s.a ORDER BY id), count(l), min(len(l)) FROM t", True
+        key = draw(st.sampled_from([le, "s", "ld", "ll", "m", "ls"]))
+        direction = draw(st.sampled_from(["NULLS LAST", "DESC NULLS LAST", "NULLS FIRST", "DESC NULLS FIRST"]))
+        return f"SELECT id, {key} AS v FROM t ORDER BY v {direction}, id", True
+    if kind == "join":
+        key = draw(st.sampled_from(["l", "s", "ld", "ll", "m", "ls"]))
+        return f"SELECT a.id AS x, b.id AS y FROM t a JOIN t b ON a.{key} = b.{key}", False
+    return f"SELECT array_agg(id ORDER BY id), list(s.a ORDER BY id), count(l), min(len(l)), min(l), max(s), " \
+        f"max(ld), min(m) FROM t", True
 
 
 def _cell(text: str) -> str:

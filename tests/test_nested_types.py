@@ -48,6 +48,23 @@ QUERIES = [
     "SELECT count(*), sum(x) FROM (SELECT unnest(l) AS x FROM '{f}')",
     "SELECT k, list_transform(l, x -> x + k), list_filter(l, x -> x % 2 = 0) FROM '{f}' WHERE k < 40 ORDER BY k",
     "SELECT k, l FROM (SELECT k, l, row_number() OVER (PARTITION BY g ORDER BY k) AS r FROM '{f}') WHERE r = 1 ORDER BY k",
+    # nested values as GROUP BY, DISTINCT, ORDER BY and join keys (compared by value, NULL elements equal)
+    "SELECT l, count(*), min(k) FROM '{f}' GROUP BY l ORDER BY min(k)",
+    "SELECT s, m, count(*) FROM '{f}' GROUP BY s, m ORDER BY min(k)",
+    "SELECT g, s, count(*) FROM '{f}' GROUP BY ROLLUP (g, s) "
+    "ORDER BY g NULLS FIRST, s NULLS FIRST, grouping(s), 3",
+    "SELECT count(*) FROM (SELECT DISTINCT l, s FROM '{f}')",
+    "SELECT count(DISTINCT l), count(DISTINCT s), count(DISTINCT m) FROM '{f}'",
+    "SELECT k, l FROM '{f}' ORDER BY l, k",
+    "SELECT k, l FROM '{f}' ORDER BY l DESC, k LIMIT 40",
+    "SELECT k, s FROM '{f}' ORDER BY s NULLS FIRST, k",
+    "SELECT k, m FROM '{f}' ORDER BY m DESC NULLS LAST, k",
+    "SELECT a.k, count(*) FROM '{f}' a JOIN '{f}' b ON a.l = b.l WHERE a.k < 200 GROUP BY a.k ORDER BY a.k",
+    "SELECT a.k AS ak, b.k AS bk FROM '{f}' a JOIN '{f}' b ON a.s = b.s AND a.m = b.m WHERE a.k < 60 AND b.k < 300 ORDER BY 1, 2",
+    "SELECT a.k AS ak, b.k AS bk FROM (SELECT * FROM '{f}' WHERE k < 30) a LEFT JOIN (SELECT * FROM '{f}' WHERE k > 2900) b "
+    "ON a.l = b.l ORDER BY 1, 2",
+    "SELECT l FROM '{f}' WHERE k < 100 INTERSECT SELECT l FROM '{f}' WHERE k > 2900 ORDER BY 1",
+    "SELECT k, l < [5], l >= [5, NULL], s > {{'a': 1, 'b': 's5'}}, l = [k] FROM '{f}' WHERE k < 100 ORDER BY k",
 ]
 
 

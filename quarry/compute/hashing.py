@@ -59,7 +59,8 @@ def _fixed_width_words(arr: pa.Array) -> np.ndarray:
 
 
 def _string_hash(arr: pa.Array) -> np.ndarray:
-    arr = arr.cast(pa.string()) if not pa.types.is_string(arr.type) else arr
+    if not (pa.types.is_string(arr.type) or pa.types.is_binary(arr.type)):
+        arr = arr.cast(pa.string())     # large strings; BINARY (nested sort keys) is not UTF-8, keep it
     n = len(arr)
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=n + 1 + arr.offset)[arr.offset:]
     data_buf = arr.buffers()[2]
@@ -103,6 +104,10 @@ def hash_columns(columns: list) -> np.ndarray:
             arr = _as_array(col)
             if pa.types.is_dictionary(arr.type):
                 arr = arr.cast(arr.type.value_type)
+            if pa.types.is_nested(arr.type):
+                # LIST, STRUCT, MAP: their sort key, equal exactly for the values SQL calls equal
+                from quarry.compute.nested_kernels import sort_key
+                arr = sort_key(arr, len(arr))
             if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or pa.types.is_binary(arr.type):
                 ch = _string_hash(arr)
             else:

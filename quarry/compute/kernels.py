@@ -304,13 +304,17 @@ def _compare(name, args, dtype, n):
 
 
 def _compare_nested(name, a, b, n):
-    """``=``/``<>`` of LIST, STRUCT and MAP values as DuckDB compares them: element by element, a NULL
-    element equal to a NULL element (``[1, NULL] = [1, NULL]`` is true), NULL only for a NULL value.
-    Both sides are rendered as canonical JSON text (strings quoted and escaped, so distinct values
-    never share a text) and the texts compared. The binder refuses ordering comparisons."""
-    from quarry.compute.nested_kernels import render
+    """Comparisons of LIST, STRUCT and MAP values as DuckDB makes them: element by element (field by
+    field), a NULL element equal to a NULL element (``[1, NULL] = [1, NULL]`` is true) and above every
+    value (``[1, 2] < [1, NULL]``), a shorter list before its extensions; NULL only for a NULL value.
+    Values of one type compare by their sort keys (``nested_kernels.sort_key``, whose byte order is
+    that order). Equality of two different types (the binder casts both sides to one) compares their
+    canonical JSON texts (strings quoted and escaped, so distinct values never share a text)."""
+    from quarry.compute.nested_kernels import render, sort_key
+    if a.type == b.type:
+        return _CMP[name](sort_key(a, n), sort_key(b, n))
     if name not in ("equal", "not_equal"):
-        raise UnsupportedError(f"comparing {T.sql_name(a.type)} values with `{name}`")
+        raise UnsupportedError(f"comparing {T.sql_name(a.type)} and {T.sql_name(b.type)} values with `{name}`")
 
     def text(x):
         arr = to_array(x, n)
@@ -425,7 +429,7 @@ def _is_bool(name, args, dtype, n):
 @kernel("in_list")
 def _in_list(name, args, dtype, n):
     target, items = args[0], args[1:]
-    if all(_is_scalar(i) for i in items):
+    if all(_is_scalar(i) for i in items) and not pa.types.is_nested(target.type):
         values = [i for i in items if i.is_valid]
         has_null = len(values) < len(items)
         value_set = pa.array([v.as_py() for v in values], target.type)

@@ -250,30 +250,68 @@ def _list_position(name, args, dtype, n):
     return pa.array(np.where(found, pos - p.starts + 1, 0).astype(np.int32), mask=~(found & p.valid))
 
 
+_NEGATED = {"equal": "not_equal", "not_equal": "equal", "less": "greater_equal", "less_equal": "greater",
+            "greater": "less_equal", "greater_equal": "less"}
+
+
+@kernel("list_quantified")
+def _list_quantified(name, args, dtype, n):
+    """``x op ANY (list)``: TRUE when ``x op e`` is TRUE for some element, else NULL when it is NULL for
+    some, else FALSE (also for a NULL or empty list); ``x op ALL (list)`` is ``NOT (x negated-op ANY
+    (list))``. One comparison over all the elements, counted per row."""
+    from quarry.compute.kernels import _compare
+    op, quantifier = args[2].as_py(), args[3].as_py()
+    if quantifier == "all":
+        op = _NEGATED[op]
+    p = parts(args[0], n)
+    hit = np.zeros(n, dtype=bool)
+    unknown = np.zeros(n, dtype=bool)
+    if len(p.flat):
+        wanted = to_array(args[1], n).take(pa.array(p.parents))
+        found = _compare(op, (wanted, p.flat), pa.bool_(), len(wanted))
+        true = np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+        null = np.asarray(pc.is_null(found).to_numpy(zero_copy_only=False), dtype=bool)
+        hit = np.bincount(p.parents[true], minlength=n) > 0
+        unknown = (np.bincount(p.parents[null], minlength=n) > 0) & ~hit
+    return pa.array(~hit if quantifier == "all" else hit, mask=unknown)
+
+
 # -- rearranging ----------------------------------------------------------------------------------
 
 
-@kernel("list_concat")
+@kernel("list_concat", "list_concat_op")
 def _list_concat(name, args, dtype, n):
     a, b = parts(args[0], n), parts(args[1], n)
     combined = pa.concat_arrays([a.flat.cast(dtype.value_type), b.flat.cast(dtype.value_type)])
     starts = np.stack([a.starts, b.starts + len(a.flat)], axis=1).ravel()
     lengths = np.stack([a.lengths, b.lengths], axis=1).ravel()
-    # never NULL: DuckDB's list_concat(NULL, NULL) is [] (a NULL list counts as empty)
-    return build_list(a.lengths + b.lengths, take_ranges(combined, starts, lengths),
-                      np.ones(n, dtype=bool), dtype)
+    # list_concat is never NULL: DuckDB's list_concat(NULL, NULL) is [] (a NULL list counts as empty);
+    # l || m is NULL when either is
+    valid = a.valid & b.valid if name == "list_concat_op" else np.ones(n, dtype=bool)
+    return build_list(a.lengths + b.lengths, take_ranges(combined, starts, lengths), valid, dtype)
 
 
-def _no_nested_elements(p: Parts, fname: str) -> None:
-    if T.is_nested(p.flat.type):
+def _refuse_unkeyable_elements(p: Parts, fname: str) -> None:
+    """Nested elements sort and compare by their sort keys; those holding INTERVALs have none."""
+    from quarry.logical.nested import unkeyable_type
+    if T.is_nested(p.flat.type) and unkeyable_type(p.flat.type) is not None:
         raise UnsupportedError(f"{fname}() of a list of {T.sql_name(p.flat.type)} values")
 
 
 @kernel("list_distinct")
 def _list_distinct(name, args, dtype, n):
     p = parts(args[0], n)
-    _no_nested_elements(p, name)
+    _refuse_unkeyable_elements(p, name)
     keep = p.flat.is_valid()
+    if T.is_nested(p.flat.type):
+        # nested elements: one per distinct sort key, the first of them, in the order they come
+        pairs = pa.table({"p": pa.array(p.parents).filter(keep), "v": sort_key(p.flat, len(p.flat)).filter(keep),
+                          "i": pa.array(np.arange(len(p.flat), dtype=np.int64)).filter(keep)})
+        unique = pairs.group_by(["p", "v"], use_threads=False).aggregate([("i", "min")])
+        unique = unique.take(pc.sort_indices(unique, sort_keys=[("p", "ascending"), ("i_min", "ascending")]))
+        rows = np.asarray(unique.column("p").to_numpy(), dtype=np.int64)
+        return build_list(np.bincount(rows, minlength=n).astype(np.int64), p.flat.take(unique.column("i_min").combine_chunks()),
+                          p.valid, dtype)
     pairs = pa.table({"p": pa.array(p.parents).filter(keep), "v": p.flat.filter(keep)})
     unique = pairs.group_by(["p", "v"], use_threads=False).aggregate([])
     unique = unique.take(pc.sort_indices(unique, sort_keys=[("p", "ascending")]))
@@ -285,9 +323,10 @@ def _list_distinct(name, args, dtype, n):
 @kernel("list_sort")
 def _list_sort(name, args, dtype, n):
     p = parts(args[0], n)
-    _no_nested_elements(p, name)
+    _refuse_unkeyable_elements(p, name)
     ascending, nulls_first = args[1].as_py(), args[2].as_py()
-    table = pa.table({"p": pa.array(p.parents, pa.int64()), "v": p.flat})
+    values = sort_key(p.flat, len(p.flat)) if T.is_nested(p.flat.type) else p.flat
+    table = pa.table({"p": pa.array(p.parents, pa.int64()), "v": values})
     order = pc.sort_indices(table, sort_keys=[("p", "ascending"), ("v", "ascending" if ascending else "descending",
                                                                   "at_start" if nulls_first else "at_end")])
     return build_list(p.lengths, p.flat.take(order), p.valid, dtype)
@@ -362,7 +401,8 @@ def _array_to_string(name, args, dtype, n):
     keep = p.flat.is_valid()
     lengths = np.bincount(p.parents[_mask_of(keep)], minlength=n).astype(np.int64) if len(p.flat) \
         else np.zeros(n, dtype=np.int64)
-    strings = build_list(lengths, p.flat.filter(keep).cast(pa.string()), p.valid)
+    # DuckDB: a list of only NULLs joins to NULL (an empty list to '')
+    strings = build_list(lengths, p.flat.filter(keep).cast(pa.string()), p.valid & ~((p.lengths > 0) & (lengths == 0)))
     return pc.binary_join(strings, sep.as_py())
 
 
@@ -470,7 +510,107 @@ def nested_to_text(arr, n: int) -> pa.Array:
     return render(to_array(arr, n), json=False)
 
 
-__all__ = ["Parts", "as_list_array", "build_list", "cast_nested", "nested_to_text", "parts", "render", "take_ranges"]
+# -- sort keys: LIST, STRUCT and MAP values as bytes that order and compare as DuckDB's values do ---------
+
+_END = b"\x00"
+
+
+def sort_key(x, n: int, nulls_first: bool = False) -> pa.Array:
+    """Each nested value as a BINARY key whose byte order (memcmp) is DuckDB's order of the values,
+    and whose equality is theirs; NULL stays NULL. GROUP BY, DISTINCT, ORDER BY, joins and the
+    comparison operators on LIST, STRUCT and MAP values work on these keys (Arrow can hash, sort
+    and join binary columns, not nested ones).
+
+    The encoding is prefix-free, so keys concatenate: an element or field is ``01`` + its key,
+    or ``02`` when NULL (NULL sorts after every value, at any depth); a list is its elements then
+    ``00`` (a shorter list sorts first: ``[] < [1] < [1, 2] < [1, NULL]``); a struct its fields in
+    order; a MAP the list of its entries (key, value), in stored order, as DuckDB compares maps.
+    Integers are big-endian with the sign bit flipped; doubles the usual order-preserving bits,
+    -0.0 as 0.0 and every NaN one NaN, above infinity; strings their bytes with ``00`` escaped as
+    ``00 FF``, ended by ``00 00``. With ``nulls_first`` a NULL element or field is ``01`` and a value
+    ``02`` + its key instead: Spark's order, which puts NULL elements before every value.
+
+        >>> sort_key(pa.array([[1], [], None]), 3).to_pylist()
+        [b'\x01\x80\x00\x00\x00\x00\x00\x00\x01\x00', b'\x00', None]
+    """
+    marks = (b"\x02", b"\x01") if nulls_first else (b"\x01", b"\x02")
+    return _key(to_array(x, n), marks)
+
+
+def _element(arr: pa.Array, marks: tuple[bytes, bytes]) -> pa.Array:
+    """The key of each element or field, marked valid or NULL (never NULL itself)."""
+    valid, null = marks
+    return pc.fill_null(pc.binary_join_element_wise(valid, _key(arr, marks), b""), null)
+
+
+def _key(arr: pa.Array, marks: tuple[bytes, bytes]) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    t = arr.type
+    n = len(arr)
+    if pa.types.is_dictionary(t):
+        return _key(arr.dictionary_decode(), marks)
+    if pa.types.is_null(t):
+        return pa.nulls(n, pa.binary())
+    if pa.types.is_map(t) or pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        if not pa.types.is_map(t) and not pa.types.is_list(t):
+            arr = arr.cast(pa.list_(t.value_type))
+        p = Parts(as_list_array(arr, n))
+        elements = _element(p.flat, marks).cast(pa.binary())
+        joined = pc.binary_join(build_list(p.lengths, elements, p.valid), b"")
+        return pc.binary_join_element_wise(joined, _END, b"")
+    if pa.types.is_struct(t):
+        fields = [_element(pc.struct_field(arr, [i]), marks) for i in range(t.num_fields)]
+        body = pc.binary_join_element_wise(*fields, b"") if fields else pa.array([b""] * n, pa.binary())
+        return pc.if_else(arr.is_valid(), body, pa.scalar(None, pa.binary())) if arr.null_count else body
+    if T.is_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        raw = arr.cast(pa.binary())
+        return pc.binary_join_element_wise(pc.replace_substring(raw, b"\x00", b"\x00\xff"), b"\x00\x00", b"")
+    return _fixed_width_key(arr)
+
+
+def _fixed_width_key(arr: pa.Array) -> pa.Array:
+    """Big-endian bytes of fixed-width values, ordered as the values are."""
+    t = arr.type
+    n = len(arr)
+    if pa.types.is_decimal(t):
+        width = t.byte_width
+        raw = np.frombuffer(arr.buffers()[1], dtype=np.uint8, count=(arr.offset + n) * width)
+        rows = raw[arr.offset * width:].reshape(n, width)[:, ::-1].copy()   # little- to big-endian
+        rows[:, 0] ^= 0x80
+    elif pa.types.is_boolean(t):
+        rows = np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=np.uint8)[:, None]
+    elif pa.types.is_floating(t):
+        values = np.asarray(pc.fill_null(arr.cast(pa.float64()), 0.0).to_numpy(zero_copy_only=False)) + 0.0
+        values = np.where(np.isnan(values), np.nan, values)      # one NaN, above +inf; -0.0 + 0.0 is 0.0
+        bits = values.view(np.uint64)
+        bits = np.where(bits >> np.uint64(63), ~bits, bits | np.uint64(1 << 63))
+        rows = bits.astype(">u8").view(np.uint8).reshape(n, 8)
+    elif pa.types.is_unsigned_integer(t):
+        values = np.asarray(pc.fill_null(arr.cast(pa.uint64()), 0).to_numpy(zero_copy_only=False), dtype=np.uint64)
+        rows = values.astype(">u8").view(np.uint8).reshape(n, 8)
+    elif pa.types.is_integer(t) or pa.types.is_temporal(t) and not pa.types.is_interval(t):
+        if pa.types.is_date32(t) or pa.types.is_time32(t):
+            arr = arr.cast(pa.int32())
+        values = np.asarray(pc.fill_null(arr.cast(pa.int64()), 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+        bits = values.view(np.uint64) ^ np.uint64(1 << 63)
+        rows = bits.astype(">u8").view(np.uint8).reshape(n, 8)
+    else:
+        raise UnsupportedError(f"grouping, ordering or comparing nested values holding {T.sql_name(t)} values")
+    width = rows.shape[1]
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, pa.py_buffer(rows.tobytes())])
+    out = fixed.cast(pa.binary())
+    return pc.if_else(arr.is_valid(), out, pa.scalar(None, pa.binary())) if arr.null_count else out
+
+
+@kernel("nested_key")
+def _nested_key(name, args, dtype, n):
+    nulls_first = len(args) > 1 and args[1].as_py()
+    return sort_key(args[0], n, nulls_first=bool(nulls_first))
+
+
+__all__ = ["Parts", "as_list_array", "build_list", "cast_nested", "nested_to_text", "parts", "render", "sort_key",
+           "take_ranges"]
 
 
 @kernel("to_json")

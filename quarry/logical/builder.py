@@ -53,6 +53,7 @@ from quarry.logical.expressions import (
     AggCall, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, and_all, new_id,
 )
 from quarry.logical.plan import Aggregate, Join, LogicalPlan, Project, Scan, SetOp, Union, Window
+from quarry.logical.nested import refuse_unkeyable
 
 __all__ = [
     "scan_of", "output_fields", "project", "project_fields", "cast_plan_output", "condition", "distinct",
@@ -180,19 +181,18 @@ def _key_name(e: Expr) -> str:
 
 
 def _refuse_nested_keys(keys: Sequence[Expr], what: str) -> None:
-    """LIST, STRUCT and MAP values are not grouping keys yet (Arrow's grouping cannot hash them)."""
+    """LIST, STRUCT and MAP grouping keys are grouped by their sort keys (physical/planner.py); the
+    few inner types those cannot encode (INTERVAL) are refused here, at planning."""
     for k in keys:
         if T.is_nested(k.dtype):
-            raise UnsupportedError(f"{what} a {T.sql_name(k.dtype)} value",
-                                   hint="group by its text instead: CAST(x AS VARCHAR)")
+            refuse_unkeyable(k.dtype, what)
 
 
 def refuse_nested_sort_keys(keys) -> None:
-    """LIST, STRUCT and MAP values are not ORDER BY keys yet (Arrow's sort cannot order them)."""
+    """LIST, STRUCT and MAP ORDER BY keys sort by their sort keys; refuse the ones those cannot encode."""
     for k in keys:
         if T.is_nested(k.expr.dtype):
-            raise UnsupportedError(f"ORDER BY a {T.sql_name(k.expr.dtype)} value",
-                                   hint="order by one of its elements or fields, or by CAST(x AS VARCHAR)")
+            refuse_unkeyable(k.expr.dtype, "ORDER BY")
 
 
 def aggregate(plan: LogicalPlan, group_exprs: Sequence[Expr], aggs: Sequence[AggCall],
@@ -204,9 +204,13 @@ def aggregate(plan: LogicalPlan, group_exprs: Sequence[Expr], aggs: Sequence[Agg
     """
     _refuse_nested_keys(group_exprs, "GROUP BY")
     for a in aggs:
+        if a.distinct and a.args and T.is_nested(a.args[0].dtype) and a.name not in ("count", "approx_count_distinct"):
+            raise UnsupportedError(f"{a.name}(DISTINCT ...) of a {T.sql_name(a.args[0].dtype)} value",
+                                   hint="aggregate over SELECT DISTINCT in a subquery")
+        if a.distinct and a.args and T.is_nested(a.args[0].dtype):
+            refuse_unkeyable(a.args[0].dtype, f"{a.name}(DISTINCT ...) of")
         if a.name in ("min", "max") and a.args and T.is_nested(a.args[0].dtype):
-            raise UnsupportedError(f"{a.name}() of a {T.sql_name(a.args[0].dtype)} value",
-                                   hint="use any_value(), or the min of one of its elements")
+            refuse_unkeyable(a.args[0].dtype, f"{a.name}() of")     # the smallest by its sort key
     gfields = tuple(Field(_key_name(g), g.dtype, g.nullable or grouping_sets is not None, new_id(),
                           g.field.qualifier if isinstance(g, ColumnRef) else None)
                     for g in group_exprs)

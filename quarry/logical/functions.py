@@ -629,9 +629,10 @@ register("negate", "scalar", _bind_negate, 1, 1)
 
 def _bind_compare(name, args):
     a, b = coerce_pair(args[0], args[1], "compare")
-    if name not in ("equal", "not_equal") and (T.is_nested(a.dtype) or T.is_nested(b.dtype)):
-        raise UnsupportedError(f"comparing {T.sql_name(a.dtype)} values by order (<, <=, >, >=)",
-                               hint="compare their elements or fields, or use = and <>")
+    if T.is_nested(a.dtype):
+        # compared by their sort keys: element by element, a NULL element above every value (DuckDB's order)
+        from quarry.logical.nested import refuse_unkeyable
+        refuse_unkeyable(a.dtype, "comparing")
     return _mk(name, (a, b), T.BOOL)
 
 
@@ -844,6 +845,17 @@ register("regexp_matches", "scalar", _string_fn(T.BOOL), 2, 3, aliases=("regexp_
 register("regexp_replace", "scalar", _string_fn(), 3, 4)
 
 
+def _bind_levenshtein(name, args):
+    # the edit distance in characters (code points), as DuckDB counts it; the kernel is the one the
+    # Spark front end's levenshtein uses (same definition), its INT result widened to DuckDB's BIGINT
+    a, b = _str_arg(args[0], name), _str_arg(args[1], name)
+    return cast(Call("spark_levenshtein", (a, b), T.INT32, _nullable([a, b])), T.INT64)
+
+
+register("levenshtein", "scalar", _bind_levenshtein, 2, 2, aliases=("editdist3",), rewrite=True,
+         doc="levenshtein(a, b): the fewest single-character edits that turn a into b")
+
+
 def _bind_concat(name, args):
     return _mk("concat", [cast(a, T.STRING) for a in args], T.STRING,
                _nullable(args) if name == "concat_op" else False)
@@ -851,8 +863,14 @@ def _bind_concat(name, args):
 
 register("concat", "scalar", _bind_concat, 1, nulls=Nulls.TOLERANT)
 # `a || b` is NULL when either side is NULL; concat() skips NULLs (like DuckDB).
-register("concat_op", "scalar", lambda n, a: Call("concat_op", tuple(cast(x, T.STRING) for x in a),
-                                                  T.STRING, _nullable(a)), 2, 2)
+def _bind_concat_op(name, args):
+    if any(pa.types.is_list(a.dtype) for a in args):       # [1] || [2] is list concatenation, as in DuckDB
+        from quarry.logical.nested_functions import bind_list_concat_op
+        return bind_list_concat_op(args)
+    return Call("concat_op", tuple(cast(x, T.STRING) for x in args), T.STRING, _nullable(args))
+
+
+register("concat_op", "scalar", _bind_concat_op, 2, 2)
 
 # -- math ------------------------------------------------------------------------------
 

@@ -9,6 +9,8 @@
 * :class:`Unnest`: one output row per element of its lists, the input's columns
   repeated; several lists in one node are aligned, the shorter padded with NULLs
   (as DuckDB does for several unnests in one SELECT).
+* :func:`refuse_unkeyable`: the nested types whose sort keys (grouping, ordering, joining
+  and comparing them) cannot be encoded, refused at planning.
 
     Unnest: unnest(l) AS u
       Scan: t
@@ -21,6 +23,8 @@ from functools import cached_property
 
 import pyarrow as pa
 
+from quarry.errors import UnsupportedError
+from quarry.logical import types as T
 from quarry.logical.expressions import Expr, Field
 from quarry.logical.plan import LogicalPlan, _names
 
@@ -96,4 +100,32 @@ def element_type(t: pa.DataType) -> pa.DataType:
     return t.value_type if pa.types.is_list(t) else pa.null()
 
 
-__all__ = ["Lambda", "LambdaParam", "Unnest", "UnnestExpr", "element_type"]
+def unkeyable_type(t: pa.DataType) -> pa.DataType | None:
+    """The first type inside ``t`` that the sort key (``compute.nested_kernels.sort_key``) cannot
+    encode (INTERVAL), or None."""
+    if pa.types.is_dictionary(t):
+        return unkeyable_type(t.value_type)
+    if pa.types.is_map(t):
+        return unkeyable_type(t.key_type) or unkeyable_type(t.item_type)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return unkeyable_type(t.value_type)
+    if pa.types.is_struct(t):
+        return next((u for u in (unkeyable_type(f.type) for f in t) if u is not None), None)
+    if pa.types.is_null(t) or pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t) \
+            or pa.types.is_decimal(t) or pa.types.is_temporal(t) and not pa.types.is_interval(t) \
+            or T.is_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t) \
+            or pa.types.is_fixed_size_binary(t):
+        return None
+    return t
+
+
+def refuse_unkeyable(dtype: pa.DataType, what: str) -> None:
+    """Raise 'Not supported' when a nested ``dtype`` holds a type its sort key cannot encode (INTERVAL,
+    whose order DuckDB normalizes): ``what`` names the use (``GROUP BY``, ``ORDER BY``)."""
+    inner = unkeyable_type(dtype)
+    if inner is not None:
+        raise UnsupportedError(f"{what} a {T.sql_name(dtype)} value (it holds {T.sql_name(inner)} values)",
+                               hint="group or order by the other fields, or by CAST(x AS VARCHAR)")
+
+
+__all__ = ["Lambda", "LambdaParam", "Unnest", "UnnestExpr", "element_type", "refuse_unkeyable", "unkeyable_type"]

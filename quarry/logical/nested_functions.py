@@ -15,7 +15,7 @@ from quarry.logical.expressions import AggCall, Call, Expr, Literal
 from quarry.logical.functions import (
     SUM_OF_BIGINT, Nulls, _int_arg, _mk, _nullable, _str_arg, cast, lit, register,
 )
-from quarry.logical.nested import Lambda
+from quarry.logical.nested import Lambda, refuse_unkeyable, unkeyable_type  # noqa: F401 (re-exported)
 
 STRICT_FIRST = {"nulls": Nulls.TOLERANT, "strict_args": (0,)}
 
@@ -77,6 +77,18 @@ def map_from_lists(keys: Expr, values: Expr) -> Expr:
 
 
 register("map_from_lists", "scalar", None, 2, 2, internal=True)
+
+
+def nested_key(e: Expr, nulls_first: bool = False) -> Expr:
+    """A LIST, STRUCT or MAP value's BINARY sort key (``compute.nested_kernels.sort_key``): equal keys
+    for equal values, and byte order is DuckDB's order (``nulls_first``: Spark's, NULL elements and
+    fields before values). The physical planner groups, sorts and joins nested values by it; NULL for
+    a NULL value."""
+    args = (e, Literal(True, T.BOOL)) if nulls_first else (e,)
+    return Call("nested_key", args, pa.binary(), e.nullable)
+
+
+register("nested_key", "scalar", None, 1, 2, internal=True)
 
 
 def _bind_list_extract(name, args):
@@ -209,6 +221,24 @@ def _bind_contains(result):
     return bind
 
 
+def _bind_list_quantified(name, args):
+    values, target, op, quantifier = args
+    word = str(quantifier.value).upper()
+    if T.is_null(values.dtype):
+        values = cast(values, pa.list_(target.dtype if not T.is_null(target.dtype) else T.INT32))
+    if not pa.types.is_list(values.dtype):
+        raise QuarryTypeError(f"{word} needs a subquery or a LIST, got {T.sql_name(values.dtype)}",
+                              hint=f"write x = {word} (SELECT ...) or x = {word} ([1, 2])")
+    values, target = _element_and_value(word, [values, target])
+    if T.is_nested(target.dtype):
+        refuse_unkeyable(target.dtype, "comparing")
+    return Call(name, (values, target, op, quantifier), T.BOOL, True)
+
+
+# x op ANY (list) / x op ALL (list): the binder's spelling of DuckDB's x op ANY (SELECT unnest(list))
+register("list_quantified", "scalar", _bind_list_quantified, 4, 4, internal=True, nulls=Nulls.TOLERANT)
+
+
 register("list_contains", "scalar", _bind_contains(T.BOOL), 2, 2,
          aliases=("array_contains", "list_has", "array_has", "arraycontains"),
          doc="list_contains(l, x): whether l has an element equal to x")
@@ -224,6 +254,19 @@ def _bind_list_concat(name, args):
     return Call("list_concat", tuple(typed), pa.list_(element), False)
 
 
+def bind_list_concat_op(args) -> Expr:
+    """``l || m`` of two lists: their concatenation, NULL when either is NULL (DuckDB's ``||``; the
+    function list_concat counts a NULL list as empty)."""
+    for a in args:
+        if not (pa.types.is_list(a.dtype) or T.is_null(a.dtype)):
+            raise QuarryTypeError(f"cannot concatenate {' and '.join(T.sql_name(x.dtype) for x in args)}",
+                                  hint="CAST the value to a list, or use list_append(l, x)")
+    typed = [a if pa.types.is_list(a.dtype) else cast(a, pa.list_(T.NULL)) for a in args]
+    concat = _bind_list_concat("list_concat", typed)
+    return Call("list_concat_op", concat.args, concat.dtype, _nullable(args))
+
+
+register("list_concat_op", "scalar", None, 2, 2, internal=True)
 register("list_concat", "scalar", _bind_list_concat, 2, 2, aliases=("array_concat", "list_cat", "array_cat",
                                                                       "arrayconcat"),
          nulls=Nulls.TOLERANT, doc="list_concat(a, b): the elements of a then b (a NULL list counts as empty)")

@@ -46,6 +46,7 @@ from quarry.physical.base import ExecNode, batches_of
 from quarry.compute.expr_eval import evaluate_array
 from quarry.compute.kernels import cast_value
 from quarry.compute.hashing import canonical_key, pack_short_strings, unpack_short_strings
+from quarry.compute.nested_kernels import sort_key
 from quarry.compute.scaled import (Scaled, column_as_int64, int64_to_decimal, scaled, to_decimal_array,
                                    to_int64_array)
 from quarry.physical.spill import SPILL_SEED, HashSpill
@@ -793,6 +794,17 @@ class HashAggregateExec(ExecNode):
                 specs.append((name, "min", _options("min")))
                 post.append(("any_nested", i))
                 continue
+            if a.name in ("min", "max") and T.is_nested(a.dtype):
+                # a nested value: the smallest (largest) sort key, with the row position appended
+                # (keys are prefix-free, so the order stays the keys'), gives the row to take it from
+                arg = self._arg_column(a, table, n)
+                arg = arg.combine_chunks() if isinstance(arg, pa.ChunkedArray) else arg
+                rows = np.arange(n, dtype=">u8").view(np.uint8)
+                where = pa.FixedSizeBinaryArray.from_buffers(pa.binary(8), n, [None, pa.py_buffer(rows.tobytes())])
+                cols[name] = pc.binary_join_element_wise(sort_key(arg, n), where.cast(pa.binary()), b"")
+                specs.append((name, a.name, _options(a.name)))
+                post.append(("nested_extreme", i))
+                continue
             if a.name == "array_agg" and not a.distinct:
                 # each group's row positions, put in order (input order without ORDER BY) afterwards
                 cols[name] = udaf_positions(a, table)
@@ -833,6 +845,8 @@ class HashAggregateExec(ExecNode):
                 col = _ordered_lists(a, table, col)
             elif kind == "any_nested":
                 col = evaluate_array(a.args[0], table).take(col)
+            elif kind == "nested_extreme":
+                col = evaluate_array(a.args[0], table).take(_appended_rows(col))
             elif kind == "distinct":
                 col = _aggregate_lists(col, a.name)
             elif kind == "median":
@@ -1117,6 +1131,15 @@ def _aggregate_lists(lists, fn: str) -> pa.Array:
     return grouped.column(1).take(positions)
 
 
+def _appended_rows(keys) -> pa.Array:
+    """The row numbers in the last 8 bytes (big-endian) of each key; NULL for a NULL key."""
+    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    valid = np.asarray(keys.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    tails = pc.binary_slice(pc.fill_null(keys, b"\x00" * 8), -8).cast(pa.binary(8))
+    rows = np.frombuffer(tails.buffers()[1], dtype=">u8", count=tails.offset + len(tails))[tails.offset:]
+    return pa.array(rows.astype(np.int64), mask=~valid)
+
+
 def _ordered_lists(a: AggCall, table: pa.Table, positions) -> pa.Array:
     """array_agg: each group's list of row positions (NULL: left out by FILTER) as the list of its
     values, ordered by the aggregate's ORDER BY keys (``a.args[1:]``), then by input position.
@@ -1130,7 +1153,10 @@ def _ordered_lists(a: AggCall, table: pa.Table, positions) -> pa.Array:
     columns = {"__group": rows}
     sort_keys = [("__group", "ascending")]
     for j, key in enumerate(a.args[1:]):
-        columns[f"__o{j}"] = evaluate_array(key.expr, table).take(flat)
+        column = evaluate_array(key.expr, table).take(flat)
+        if T.is_nested(column.type):
+            column = sort_key(column, len(column))      # a LIST/STRUCT/MAP orders by its sort key
+        columns[f"__o{j}"] = column
         sort_keys.append((f"__o{j}", "ascending" if key.ascending else "descending",
                           "at_start" if key.nulls_first else "at_end"))
     columns["__position"] = flat

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from quarry.catalog.providers import MemoryTable, ParquetTable
 from quarry.errors import PlanError, UnsupportedError
-from quarry.logical.expressions import ColumnRef, Expr, and_all, conjuncts
+import dataclasses
+
+import pyarrow as pa
+
+from quarry.logical import functions as F
+from quarry.logical import types as T
+from quarry.logical.expressions import ColumnRef, Expr, Field, SortKey, and_all, conjuncts, new_id
+from quarry.logical.nested_functions import nested_key
 from quarry.logical.plan import (
     Aggregate, Cached, Filter, Join, Limit, LogicalPlan, Project, Scan, SetOp, SingleRow, Sort, Union, Values,
     Window,
@@ -29,6 +36,73 @@ from quarry.physical.filter_planning import plan_runtime_filters
 from quarry.physical.setop import SetOpExec
 from quarry.physical.udf import MapBatchesExec, MapGroupsExec, TableFunctionExec, plan_filter, plan_project
 from quarry.physical.window import WindowExec
+
+
+def _keyed(e: Expr) -> Expr:
+    """``e``, or its BINARY sort key when it is a LIST, STRUCT or MAP value (Arrow's grouping, sorting
+    and joins take no nested keys; the key orders and compares as DuckDB's nested values do)."""
+    return nested_key(e) if T.is_nested(e.dtype) else e
+
+
+def _key_pairs(keys_l: list[Expr], keys_r: list[Expr]) -> tuple[list[Expr], list[Expr]]:
+    """Equi-join keys with every nested pair replaced by the pair's sort keys, of one common type."""
+    out_l, out_r = [], []
+    for a, b in zip(keys_l, keys_r):
+        if T.is_nested(a.dtype) or T.is_nested(b.dtype):
+            if a.dtype != b.dtype:
+                common = T.common_type(a.dtype, b.dtype)
+                if common is None:
+                    raise UnsupportedError(f"joining {T.sql_name(a.dtype)} to {T.sql_name(b.dtype)} values")
+                a, b = F.cast(a, common), F.cast(b, common)
+            a, b = nested_key(a), nested_key(b)
+        out_l.append(a)
+        out_r.append(b)
+    return out_l, out_r
+
+
+def _counts_nested(a) -> bool:
+    """``count(DISTINCT l)`` of a nested ``l``: it counts the distinct sort keys instead."""
+    return a.name in ("count", "approx_count_distinct") and len(a.args) == 1 and T.is_nested(a.args[0].dtype) \
+        and (a.distinct or a.name == "approx_count_distinct")
+
+
+def needs_keys(p: Aggregate) -> bool:
+    """Whether ``p`` groups by, or counts distinct, LIST, STRUCT or MAP values (see keyed_aggregate)."""
+    return any(T.is_nested(g.dtype) for g in p.group_exprs) or any(_counts_nested(a) for a in p.aggs)
+
+
+def keyed_aggregate(p: Aggregate) -> LogicalPlan:
+    """An Aggregate grouping by LIST, STRUCT or MAP values, as one grouping by their sort keys.
+
+    Each nested key ``g`` becomes ``nested_key(g)``, and ``any_value(g)`` (one value of the group:
+    the values of a group are all equal) gives the value back; a Project on top restores the
+    Aggregate's columns, ids included, so nothing above changes. Under grouping sets a key that is
+    rolled up is NULL: the value is NULL wherever its key is. ``count(DISTINCT l)`` counts the keys.
+    """
+    groups, gfields, extra_aggs, extra_fields, outputs = [], [], [], [], []
+    for g, f in zip(p.group_exprs, p.group_fields):
+        if not T.is_nested(g.dtype):
+            groups.append(g)
+            gfields.append(f)
+            outputs.append(ColumnRef(f))
+            continue
+        key_field = Field(f"{f.name}_key", pa.binary(), f.nullable, new_id())
+        value_field = Field(f.name, f.dtype, True, new_id())
+        groups.append(nested_key(g))
+        gfields.append(key_field)
+        extra_aggs.append(F.agg("any_value", [g]))
+        extra_fields.append(value_field)
+        value: Expr = ColumnRef(value_field)
+        if p.grouping_sets is not None:
+            value = F.call("case", [F.call("is_null", [ColumnRef(key_field)]), F.lit(None), value])
+        outputs.append(value)
+    aggs = tuple(dataclasses.replace(a, args=(nested_key(a.args[0]),)) if _counts_nested(a) else a for a in p.aggs)
+    agg = Aggregate(p.input, tuple(groups), tuple(gfields), aggs + tuple(extra_aggs),
+                    p.agg_fields + tuple(extra_fields), p.grouping_sets, p.grouping_id)
+    outputs += [ColumnRef(f) for f in p.agg_fields]
+    if p.grouping_id is not None:
+        outputs.append(ColumnRef(p.grouping_id))
+    return Project(agg, tuple(outputs), p.schema)
 
 
 def split_join_condition(condition: Expr | None, left_ids: set[int], right_ids: set[int]):
@@ -134,6 +208,8 @@ class PhysicalPlanner:
     # -- blocking ---------------------------------------------------------------------------
 
     def _Aggregate(self, p: Aggregate) -> ExecNode:
+        if needs_keys(p):
+            return self._plan(keyed_aggregate(p))
         child = self._plan(p.input)
         keys = list(p.group_exprs)
         if p.grouping_sets is not None or not decomposable(p.aggs):
@@ -149,6 +225,9 @@ class PhysicalPlanner:
                                  p.aggs, p.agg_fields, states=partial.states)
 
     def _Sort(self, p: Sort) -> ExecNode:
+        if any(T.is_nested(k.expr.dtype) for k in p.keys):
+            keys = tuple(SortKey(_keyed(k.expr), k.ascending, k.nulls_first) for k in p.keys)
+            return self._Sort(Sort(p.input, keys, p.fetch))
         child = self._plan(p.input)
         if child.partitions == 1:
             return SortExec(child, p.keys, p.fetch)
@@ -165,6 +244,12 @@ class PhysicalPlanner:
         return LimitExec(GatherExec(LimitExec(child, local_limit, 0)), p.limit, p.offset)
 
     def _Window(self, p: Window) -> ExecNode:
+        if any(T.is_nested(e.dtype) for w in p.exprs for e in list(w.partition_by) + [k.expr for k in w.order_by]):
+            exprs = tuple(dataclasses.replace(
+                w, partition_by=tuple(_keyed(e) for e in w.partition_by),
+                order_by=tuple(SortKey(_keyed(k.expr), k.ascending, k.nulls_first) for k in w.order_by))
+                for w in p.exprs)
+            return self._Window(Window(p.input, exprs, p.fields))
         child = self._plan(p.input)
         parts = {tuple(w.partition_by) for w in p.exprs}
         if len(parts) == 1 and next(iter(parts)):
@@ -185,6 +270,7 @@ class PhysicalPlanner:
         left_ids = set(p.left.schema_ids)
         right_ids = set(p.right.schema_ids)
         keys_l, keys_r, residual = split_join_condition(p.condition, left_ids, right_ids)
+        keys_l, keys_r = _key_pairs(keys_l, keys_r)
         left, right = self._plan(p.left), self._plan(p.right)
         if not keys_l:
             if p.null_aware:

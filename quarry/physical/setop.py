@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from quarry.compute.nested_kernels import sort_key
 from quarry.physical.base import ExecNode, batches_of
 
 
@@ -37,7 +38,20 @@ class SetOpExec(ExecNode):
                                   + [pa.array(np.zeros(right.num_rows, dtype=np.int64))], names=names + ["l"])
         both = pa.concat_tables([lt.cast(lt.schema), rt.cast(lt.schema)])
         both = both.append_column("r", pc.subtract(1, both.column("l")))
-        counts = both.group_by(names).aggregate([("l", "sum"), ("r", "sum")])
+        nested = [i for i, f in enumerate(self.schema) if pa.types.is_nested(f.type)]
+        keys = names
+        if nested:
+            # LIST, STRUCT and MAP rows group by their sort keys; a group's first row gives the values
+            keyed = both.append_column("__row", pa.array(np.arange(both.num_rows, dtype=np.int64)))
+            for i in nested:
+                keyed = keyed.append_column(f"__key{i}", sort_key(both.column(i), both.num_rows))
+            keys = [f"__key{i}" if i in nested else name for i, name in enumerate(names)]
+            counts = keyed.group_by(keys).aggregate([("l", "sum"), ("r", "sum"), ("__row", "min")])
+            values = both.select(names).take(counts.column("__row_min"))
+            counts = pa.Table.from_arrays(values.columns + [counts.column("l_sum"), counts.column("r_sum")],
+                                          names=names + ["l_sum", "r_sum"])
+        else:
+            counts = both.group_by(names).aggregate([("l", "sum"), ("r", "sum")])
         lc = np.asarray(counts.column("l_sum").to_numpy())
         rc = np.asarray(counts.column("r_sum").to_numpy())
         if self.kind == "intersect":

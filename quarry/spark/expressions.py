@@ -361,7 +361,8 @@ class ExpressionTranslator:
         return Translated(self._sort_key(s), inner.name)
 
     def _sort_key(self, s) -> Column:
-        column = self.column(s.child)
+        from quarry.spark.functions.internal import order_key
+        column = order_key(self.column(s.child))
         ascending = s.direction != Expression.SortOrder.SORT_DIRECTION_DESCENDING
         if s.null_ordering == Expression.SortOrder.SORT_NULLS_UNSPECIFIED:
             nulls_first = ascending                         # Spark: ASC NULLS FIRST, DESC NULLS LAST

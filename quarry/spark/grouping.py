@@ -126,6 +126,10 @@ def grouped_aggregate(translator, df, a):
     key_exprs: list = []
     for k in keys:
         e = k.column.bind(key_ctx)
+        if pa.types.is_map(e.dtype):
+            # Spark refuses map grouping keys (maps have no equality there); quarry's SQL groups them
+            raise SparkError(f"cannot group by `{k.name}`, a value of type {T.sql_name(e.dtype)}",
+                             error_class="GROUP_EXPRESSION_TYPE_IS_NOT_ORDERABLE")
         if e not in key_exprs:
             key_exprs.append(e)
     n = len(key_exprs)

@@ -349,6 +349,12 @@ class RelationTranslator:
             return df.select(*keys).distinct() if keys else df
         names = [self.expressions.translate(g).name for g in a.grouping_expressions]
         types = [df.select(k.alias("__shape")).schema.field(0).type for k in keys] if keys else []
+        for name, t in zip(names, types):
+            if pa.types.is_map(t):
+                # Spark refuses map grouping keys (maps have no equality there); quarry's SQL groups them
+                from quarry.spark.errors import SparkError
+                raise SparkError(f"cannot group by `{name}`, a MAP value",
+                                 error_class="GROUP_EXPRESSION_TYPE_IS_NOT_ORDERABLE")
         if any(pa.types.is_struct(t) for t in types):
             return self._group_by_structs(df, keys, names, types, aggs)
         return df.group_by(*keys).agg(*aggs)

@@ -393,12 +393,25 @@ class ExprBinder(NestedExprs):
         """``x op ANY|SOME|ALL (SELECT ...)``."""
         q = node.expression
         quantifier = "all" if isinstance(q, exp.All) else "any"
+        inner = q.this
+        while isinstance(inner, exp.Paren):
+            inner = inner.this
+        if not isinstance(inner, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)):
+            return self._quantified_list(node, inner, op, quantifier)
         plan = self._subquery_of(q.this, quantifier.upper())
         target, plan = self._compared(node.this, plan, quantifier.upper())
         if isinstance(target, Row) and op not in ("equal", "not_equal"):
             raise UnsupportedError(f"a row value compared with {quantifier.upper()} by `{_SYMBOL[op]}`",
                                    hint="compare rows with = or <>")
         return InSubquery(target, plan, op, quantifier)
+
+    def _quantified_list(self, node: exp.Expression, values: exp.Expression, op: str, quantifier: str) -> Expr:
+        """``x op ANY|SOME|ALL (list)``: over the list's elements, as DuckDB's ``x op ANY (SELECT unnest(list))``
+        (a NULL or empty list holds no element: ANY is FALSE, ALL TRUE)."""
+        if _row_items(node.this) is not None:
+            raise UnsupportedError(f"a row value compared with {quantifier.upper()} over a list",
+                                   hint=f"write {quantifier.upper()} (SELECT ...)")
+        return F.call("list_quantified", [self.bind(values), self.bind(node.this), F.lit(op), F.lit(quantifier)])
 
     def _row_comparison(self, node, op: str, left, right) -> Expr:
         """``(a, b) op (c, d)``: rows compare as DuckDB's do, item by item, left to right, a NULL
@@ -414,6 +427,9 @@ class ExprBinder(NestedExprs):
 
     def _In(self, node: exp.In) -> Expr:
         query = node.args.get("query")
+        if query is None and not node.expressions and node.args.get("unnest") is None \
+                and node.args.get("field") is None:
+            raise BindError("IN needs a list of values or a subquery", hint="write x IN (1, 2) or x IN (SELECT ...)")
         row = _row_items(node.this)
         if row is not None:
             if query is not None:

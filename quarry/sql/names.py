@@ -14,8 +14,9 @@ SQL sqlglot would generate (``SUM(v)``, ``a + 1``). The rules, from DuckDB's ``T
   ``{'x': 1}`` is ``struct_pack(x := 1)``, EXTRACT is ``date_part('YEAR', d)``.
 
 Type names come from the text the parser recorded (``meta["type_text"]``: ``TEXT`` stays ``TEXT``,
-``INT`` becomes ``INTEGER`` as in DuckDB). Where sqlglot no longer knows what was written
-(``2 ** 3`` and ``2 ^ 3`` are one node, ``+a`` is ``a``) the common spelling is used.
+``INT`` becomes ``INTEGER`` as in DuckDB). The parser also records what sqlglot's tree
+loses: which of ``2 ** 3`` and ``2 ^ 3`` was written (``meta["operator"]``) and how many unary pluses
+stood before an operand (``meta["unary_plus"]``: ``+a`` is ``(+(a))``).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def output_name(node: exp.Expression) -> str:
     """The column name DuckDB gives an unaliased select item ``node``."""
     if isinstance(node, exp.Alias):
         return node.alias
-    if isinstance(node, exp.Column):
+    if isinstance(node, exp.Column) and not node.meta.get("unary_plus"):
         return node.name
     try:
         return render(node)
@@ -209,6 +210,13 @@ def _call(node: exp.Func) -> str:
 
 def render(node: exp.Expression) -> str:
     """DuckDB's printing of one expression (see the module docstring)."""
+    text = _render(node)
+    for _ in range(node.meta.get("unary_plus", 0) if getattr(node, "_meta", None) else 0):   # +a is (+(a)), as DuckDB prints it
+        text = f"(+({text}))"
+    return text
+
+
+def _render(node: exp.Expression) -> str:
     if isinstance(node, exp.Paren):
         return render(node.this)
     if isinstance(node, exp.Column):
@@ -245,11 +253,14 @@ def render(node: exp.Expression) -> str:
         return f"({render(node.this)} {op} {render(node.expression)})"
     if isinstance(node, exp.Escape):
         raise ValueError("ESCAPE")
+    if type(node) in _BINARY and isinstance(node.expression, (exp.Any, exp.All)):
+        return _quantified(node)
     if type(node) in _BINARY:
         written = _source(node)
         if written is not None and _PLAIN.match(written):       # power(a, 2), mod(a, 2): as called
             return f"{quote(written.lower())}({render(node.this)}, {render(node.expression)})"
-        return f"({render(node.this)} {_BINARY[type(node)]} {render(node.expression)})"
+        op = node.meta.get("operator", _BINARY[type(node)]) if isinstance(node, exp.Pow) else _BINARY[type(node)]
+        return f"({render(node.this)} {op} {render(node.expression)})"
     if isinstance(node, exp.Is):
         return f"({render(node.this)} IS {render(node.expression)})"
     if isinstance(node, exp.Between):
@@ -329,6 +340,28 @@ def render(node: exp.Expression) -> str:
     if isinstance(node, exp.Func) and not isinstance(node, (exp.Lambda,)):
         return _call(node)
     raise ValueError(f"no DuckDB name for {type(node).__name__}")
+
+
+_NEGATED_OPS = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def _quantified(node: exp.Expression) -> str:
+    """``x op ANY (...)``: DuckDB prints a list as ``ANY(SELECT unnest(l))``, and ``x op ALL (...)`` as
+    ``(NOT (x negated-op ANY(...)))``."""
+    q = node.expression
+    inner = q.this
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    if isinstance(inner, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values)):
+        body = _fallback(inner)
+    elif isinstance(inner, exp.Subquery):
+        body = _fallback(inner.this)
+    else:
+        body = f"SELECT unnest({render(inner)})"
+    op = _BINARY[type(node)]
+    if isinstance(q, exp.All):
+        return f"(NOT ({render(node.this)} {_NEGATED_OPS[op]} ANY({body})))"
+    return f"({render(node.this)} {op} ANY({body}))"
 
 
 def _window(node: exp.Window) -> str:

@@ -27,6 +27,8 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.duckdb import DuckDB
+from sqlglot.errors import ErrorLevel
+from sqlglot.tokens import TokenType
 
 from quarry.catalog.writer import check_options, format_for_path
 from quarry.errors import (
@@ -90,6 +92,43 @@ class _Parser(DuckDB.Parser):
         return node
 
 
+    def validate_expression(self, expression, args=None):
+        # sqlglot's message names its own classes ("Required keyword: 'expression' missing for
+        # <class 'sqlglot.expressions.core.EQ'>"): say what is missing in SQL's words instead
+        if self.error_level != ErrorLevel.IGNORE and \
+                any(m.startswith("Required keyword") for m in expression.error_messages(args)):
+            after = self._prev.text if self._prev is not None else ""
+            self.raise_error(f"an expression is missing after `{after}`" if after else "an expression is missing")
+        return super().validate_expression(expression, args)
+
+    def _parse_join(self, *args, **kwargs):
+        node = super()._parse_join(*args, **kwargs)
+        # `JOIN t ON` with nothing after ON: sqlglot leaves no condition, which would be a cross join
+        if isinstance(node, exp.Join) and node.args.get("on") is None and self._prev is not None \
+                and self._prev.token_type == TokenType.ON:
+            self.raise_error("a join condition is missing after `ON`")
+        return node
+
+    def _parse_exponent(self):
+        # as sqlglot's, recording which operator was written: DuckDB names ``2 ** 3`` and ``2 ^ 3`` apart
+        this = self._parse_unary()
+        while self._match_set(self.EXPONENT):
+            token, comments = self._prev, self._prev_comments
+            this = self.expression(self.EXPONENT[token.token_type](this=this, expression=self._parse_unary()),
+                                   comments=comments)
+            this.meta["operator"] = token.text
+        return this
+
+    def _parse_unary(self):
+        # unary ``+`` is a no-op, but DuckDB names ``+a`` ``(+(a))``: count the pluses on the operand
+        if self._curr is not None and self._curr.token_type == TokenType.PLUS:
+            self._advance()
+            node = self._parse_unary()
+            if node is not None:
+                node.meta["unary_plus"] = node.meta.get("unary_plus", 0) + 1
+            return node
+        return super()._parse_unary()
+
     def _parse_types(self, *args, **kwargs):
         # the type as written (``TEXT``, ``INT8``, ``DECIMAL``): output names keep DuckDB's spelling
         start = self._index
@@ -142,8 +181,24 @@ def parse(text: str) -> list[exp.Expression]:
         raise ParseError("syntax error: unterminated quoted string", sql=text, line=line, column=col,
                          hint=f"close the {text[start]} that starts here") from None
     statements = [s for s in statements if s is not None]
+    _quantify_all(statements)
     _record_source(statements, text)
     return statements
+
+
+_COMPARISON_NODES = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
+
+
+def _quantify_all(statements) -> None:
+    """``x > ALL (l)`` / ``x = SOME (l)`` over a list: sqlglot reads ``ALL (l)`` as a call of a function
+    ``all`` (only ``ALL (SELECT ...)`` becomes a quantifier); make it the quantifier, as ``ANY (l)``
+    already is."""
+    quantifiers = {"ALL": exp.All, "SOME": exp.Any}
+    for statement in statements:
+        for node in list(statement.find_all(exp.Anonymous)):
+            if node.name.upper() in quantifiers and len(node.expressions) == 1 and node.arg_key == "expression" \
+                    and isinstance(node.parent, _COMPARISON_NODES):
+                node.replace(quantifiers[node.name.upper()](this=exp.Paren(this=node.expressions[0])))
 
 
 def _record_source(statements, text: str) -> None:

@@ -336,3 +336,34 @@ def test_transform_values_and_map_filter(spark):
                      (lambda k, v: k.startswith("b") & (v > 1.0), [("baz", 32.0)])):
         row = df.select(sf.map_filter("data", fn).alias("data_filtered")).head()
         assert sorted(row["data_filtered"].items()) == want
+
+
+def test_order_by_array_and_struct_puts_null_elements_first(spark):
+    """Spark orders arrays element by element with a NULL element before every value and a shorter
+    array before its extensions (ArrayType's ordering), structs field by field likewise (each field
+    ascending, NULLS FIRST); DESC reverses it all; a NULL array is first ascending (NULLS FIRST)."""
+    df = spark.createDataFrame(
+        [(1, [1, 2]), (2, [1, None]), (3, [1]), (4, []), (5, None), (6, [None]), (7, [0])], "id int, a array<int>")
+    assert [r["id"] for r in df.orderBy("a").collect()] == [5, 4, 6, 7, 3, 2, 1]
+    assert [r["id"] for r in df.orderBy(F.col("a").desc()).collect()] == [1, 2, 3, 7, 6, 4, 5]
+    st = spark.createDataFrame([(1, (1, None)), (2, (1, 2)), (3, (None, 5)), (4, None)], "id int, s struct<a:int,b:int>")
+    assert [r["id"] for r in st.orderBy("s").collect()] == [4, 3, 1, 2]
+    # grouping is by value, NULL elements equal to each other
+    assert sorted((r["n"]) for r in df.union(df).groupBy("a").agg(F.count("*").alias("n")).collect()) == [2] * 7
+
+
+def test_order_by_map_is_refused(spark):
+    df = spark.createDataFrame([(1, {"a": 1})], "id int, m map<string,int>")
+    with pytest.raises(PySparkException):
+        df.orderBy("m").collect()
+
+
+def test_group_by_map_is_refused(spark):
+    """Spark cannot group by a MAP (GROUP_EXPRESSION_TYPE_IS_NOT_ORDERABLE); an array groups by value."""
+    df = spark.createDataFrame([(1, {"a": 1})], "id int, m map<string,int>")
+    with pytest.raises(PySparkException):
+        df.groupBy("m").count().collect()
+    with pytest.raises(PySparkException, match="cannot group by `m`, a MAP value"):
+        df.groupBy("m").agg(F.count("*")).collect()
+    with pytest.raises(PySparkException, match="cannot group by `m`"):
+        df.rollup("m").count().collect()

@@ -32,10 +32,11 @@
   (``unnest(t.l)``, ``range(t.n)``) is just evaluated over the left side.
 * A subquery in a join's ON condition goes above an inner join, below the inner
   side of an outer one, onto the preserved side when it reads only that, and
-  otherwise turns ``L LEFT JOIN R ON p`` into ``L LEFT JOIN LATERAL (R WHERE p)``.
+  otherwise turns ``L LEFT JOIN R ON p`` into ``L LEFT JOIN LATERAL (R WHERE p)``. In a FULL
+  JOIN (both sides preserved) it goes onto the side it reads.
   An aggregate's argument, a window's key: a projection below computes it.
 
-Shapes with no rewrite (a FULL JOIN's ON reading a preserved side, a correlated
+Shapes with no rewrite (a subquery in a FULL JOIN's ON reading both sides, a correlated
 subquery holding a FULL JOIN or GROUPING SETS, ...) raise an UnsupportedError
 naming the construct. Runs first: every later rule and the physical planner
 assume there are no subquery expressions (or lateral joins) left. Cannot be
@@ -524,6 +525,25 @@ def _join_with_subqueries(node: Join) -> LogicalPlan:
         # the mirror image: R LEFT JOIN L, columns put back in order
         mirrored = _join_with_subqueries(Join(node.right, node.left, "left", node.condition))
         return _restore(mirrored, node.schema)
+    if node.kind == "full" and not node.lateral:
+        # both sides are preserved: a subquery whose value depends on one side's row only (its
+        # correlation, and the compared value of an IN / ANY, read that side) becomes a column of
+        # that side, computed for every row of it, matched or not, as in the LEFT JOIN case above
+        left, right = node.left, node.right
+        left_ids, right_ids = produced_ids(left), produced_ids(right)
+        conds = []
+        for c in subs:
+            marked = _marks(c)
+            sub_reads = set().union(*(x.outer_ids() for x in marked.walk() if isinstance(x, SubqueryExpr)))
+            if not (sub_reads & right_ids):
+                left, marked = _scalar_subqueries(left, marked)
+            elif not (sub_reads & left_ids):
+                right, marked = _scalar_subqueries(right, marked)
+            else:
+                raise UnsupportedError("a subquery in the ON condition of a FULL JOIN that reads both of its sides",
+                                       hint="compute the subquery's value in a derived table first")
+            conds.append(marked)
+        return _restore(Join(left, right, "full", and_all(rest + conds)), node.schema)
     raise UnsupportedError(f"a subquery in the ON condition of a {node.kind.upper()} JOIN that reads "
                            "its preserved side", hint="compute the subquery's value in a derived table first")
 

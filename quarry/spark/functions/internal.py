@@ -9,7 +9,7 @@ from quarry.logical import functions as FN
 from quarry.logical import types as T
 from quarry.logical.expressions import Call as CallExpr
 
-__all__ = ["ansi_cast", "const", "internal", "try_cast"]
+__all__ = ["ansi_cast", "const", "internal", "order_key", "try_cast"]
 
 
 def const(value, dtype: pa.DataType | None = None) -> Column:
@@ -52,3 +52,22 @@ def ansi_cast(column: Column, target: pa.DataType) -> Column:
         value = _spark_integral_text(column.bind(ctx), target)
         return FN.cast(value, target, explicit=True)
     return Column(bind, "cast")
+
+
+def order_key(column: Column) -> Column:
+    """What an ORDER BY item sorts by: the value itself, but an ARRAY or STRUCT by a sort key in
+    Spark's order (element by element, NULL elements and fields before every value, a shorter array
+    first). quarry's own key is DuckDB's order, NULL elements last. Spark cannot order MAP values."""
+    def bind(ctx):
+        value = column.bind(ctx)
+        if pa.types.is_map(value.dtype):
+            from quarry.spark.errors import SparkError
+            raise SparkError(f"cannot sort by a value of type {T.sql_name(value.dtype)}",
+                             error_class="DATATYPE_MISMATCH.INVALID_ORDERING_TYPE")
+        if not T.is_nested(value.dtype):
+            return value
+        from quarry.logical.nested import refuse_unkeyable
+        from quarry.logical.nested_functions import nested_key
+        refuse_unkeyable(value.dtype, "ORDER BY")
+        return nested_key(value, nulls_first=True)
+    return Column(bind, column._default_name)
