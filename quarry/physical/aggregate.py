@@ -147,7 +147,7 @@ def _run_key_type(t: pa.DataType) -> bool:
 def _run_starts(table: pa.Table, keys: list[str], exact: bool = False) -> np.ndarray | None:
     """Where each run of equal keys starts, or None when the keys cannot be compared so or repeat
     too little in a row for runs to pay (see :func:`aggregate_runs`). With ``exact`` the runs must
-    be the groups: one key, without NULLs, in order."""
+    be the groups: one key, without NULLs, in order (the caller puts it so, :func:`_in_key_order`)."""
     n = table.num_rows
     if n < 2 or not keys or exact and len(keys) != 1:
         return None
@@ -163,8 +163,6 @@ def _run_starts(table: pa.Table, keys: list[str], exact: bool = False) -> np.nda
         if col.null_count:
             # NULL keys are one group: a run goes on across two NULLs and ends at a NULL next to a value
             ne = pc.if_else(pc.is_null(ne), pc.xor(pc.is_null(after), pc.is_null(before)), ne)
-        if exact and (col.null_count or pc.any(pc.less(after, before)).as_py()):
-            return None
         ne = np.asarray(ne.to_numpy(zero_copy_only=False), dtype=bool)
         if change is None:
             first = (col, after, before)
