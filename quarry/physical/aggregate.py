@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 
 from quarry.errors import ExecutionError
 from quarry.logical import types as T
-from quarry.logical.expressions import AggCall, Field, new_id
+from quarry.logical.expressions import AggCall, ColumnRef, Field, new_id
 from quarry.physical.base import ExecNode, batches_of
 from quarry.compute.expr_eval import evaluate_array
 from quarry.compute.kernels import cast_value
@@ -551,8 +551,33 @@ class HashAggregateExec(ExecNode):
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _key_columns(self, table: pa.Table) -> dict[str, pa.Array]:
-        return {f"__k{j}": canonical_key(evaluate_array(e, table)) for j, e in enumerate(self.group_exprs)}
+    def dictionary_key_inputs(self, dictionary_keys: frozenset[str]) -> frozenset[str]:
+        """The input columns among ``dictionary_keys`` this aggregation may receive dictionary-encoded:
+        those it reads only as plain group keys (see ``_key_columns``)."""
+        keys = {e.field.key for e in self.group_exprs if isinstance(e, ColumnRef)}
+        other: set[int] = set()
+        for e in self.group_exprs:
+            if not isinstance(e, ColumnRef):
+                other |= e.column_ids()
+        for a in self.aggs:
+            filt = getattr(a, "filter", None)
+            for x in list(getattr(a, "args", ())) + ([filt] if filt is not None else []):
+                other |= x.column_ids()
+        return frozenset(k for k in dictionary_keys & keys if int(k.rsplit("#", 1)[1]) not in other)
+
+    def _key_columns(self, table: pa.Table, packed: bool = False) -> dict[str, pa.Array]:
+        """The group keys of ``table`` as the grouping sees them. A dictionary-encoded key (a scan
+        below passes some on, see ``dictionary_key_inputs``) is decoded; with ``packed`` one whose
+        values are short strings of one length becomes their packed integers (see
+        ``pack_short_strings``), made from the dictionary's few values and taken by the indices,
+        which costs far less than decoding the strings."""
+        cols = {}
+        for j, e in enumerate(self.group_exprs):
+            col = evaluate_array(e, table)
+            if pa.types.is_dictionary(col.type):
+                col = _dictionary_key(col, packed)
+            cols[f"__k{j}"] = canonical_key(col)
+        return cols
 
     def _arg_column(self, a: AggCall, table: pa.Table, n: int):
         if a.name == "count_star":
@@ -586,7 +611,7 @@ class HashAggregateExec(ExecNode):
         cannot overflow 64 bits (rows times the largest magnitude below 2**63); the int64 per-group
         sums become the DECIMAL(38, s) states in ``_states_of``."""
         n = table.num_rows
-        cols = self._key_columns(table)
+        cols = self._key_columns(table, packed=True)
         for name, key in cols.items():
             packed = pack_short_strings(key)        # unpacked in _expand_states
             if packed is not None:
@@ -1091,6 +1116,22 @@ class _Chunk:
     def release(self) -> None:
         self.budget.release(self.reserved)
         self.reserved = 0
+
+
+def _dictionary_key(col, packed: bool):
+    """A dictionary-encoded key column decoded, or (``packed``) as packed short strings if every
+    chunk's dictionary packs (see ``HashAggregateExec._key_columns``)."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    if packed:
+        out = []
+        for c in chunks:
+            values = pack_short_strings(c.dictionary)
+            if values is None:
+                break
+            out.append(values.take(c.indices))
+        else:
+            return out[0] if len(out) == 1 else pa.chunked_array(out, pa.uint64())
+    return col.cast(col.type.value_type)
 
 
 def _single_batch(table: pa.Table) -> pa.RecordBatch:

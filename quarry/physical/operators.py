@@ -64,6 +64,8 @@ class ParquetScanExec(ExecNode):
         # low-cardinality strings are read as dictionaries and decoded after filtering
         self.dictionary_names = frozenset(f.name for f in self.read_fields) & provider.dictionary_columns()
         self.dictionary_keys = frozenset(f.key for f in self.read_fields if f.name in self.dictionary_names)
+        # dictionary columns the operator above takes as they are (a partial aggregation's group keys)
+        self.keep_dictionary_keys: frozenset[str] = frozenset()
         self.metrics.update({"files": len(set(rg.path for rg in provider.row_groups)), "row_groups": 0,
                              "row_groups_skipped": 0, "rows_read": 0, "bytes_read": 0, "bytes_skipped": 0})
         if hasattr(provider, "files_skipped"):
@@ -143,7 +145,7 @@ class ParquetScanExec(ExecNode):
             table = table.rename_columns(rename)
             if self.predicate is not None:
                 table = filter_with_dictionaries(table, self.predicate, self.dictionary_keys)
-            table = decode_dictionaries(table, self.dictionary_keys)
+            table = decode_dictionaries(table, self.dictionary_keys - self.keep_dictionary_keys)
             if join_filters and table.num_rows:
                 table = apply_join_filters(table, join_filters, self)
             if not out_keys:
