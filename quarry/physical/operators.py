@@ -113,6 +113,7 @@ class ParquetScanExec(ExecNode):
         out_keys = [f.key for f in self.fields]
         by_name = {f.name: f for f in self.table_fields}
         join_filters = self._join_filters(ctx)
+        kept = list(dict.fromkeys(out_keys + [f.key for f, _ in join_filters]))
         files: dict = {}   # open Parquet readers of this partition (one thread each)
         io = None
         if self.provider.storage is not None:
@@ -144,7 +145,8 @@ class ParquetScanExec(ExecNode):
                 self.add_metric("requests", io.requests - before_requests)
             table = table.rename_columns(rename)
             if self.predicate is not None:
-                table = filter_with_dictionaries(table, self.predicate, self.dictionary_keys)
+                # columns only the predicate reads are dropped before the rows are, not copied
+                table = filter_with_dictionaries(table, self.predicate, self.dictionary_keys, kept)
             table = decode_dictionaries(table, self.dictionary_keys - self.keep_dictionary_keys)
             if join_filters and table.num_rows:
                 table = apply_join_filters(table, join_filters, self)
@@ -188,11 +190,18 @@ def _dictionary_conjunct(c: Expr, dictionary_keys: frozenset[str]) -> str | None
     return field.key
 
 
-def filter_with_dictionaries(table: pa.Table, predicate: Expr, dictionary_keys: frozenset[str]) -> pa.Table:
+def filter_with_dictionaries(table: pa.Table, predicate: Expr, dictionary_keys: frozenset[str],
+                             keep: list[str] | None = None) -> pa.Table:
     """Filter rows by ``predicate``; conjuncts over one dictionary column are evaluated once
-    per distinct value and mapped to rows through the indices."""
+    per distinct value and mapped to rows through the indices. With ``keep``, only those columns
+    are returned (and filtered)."""
     if not dictionary_keys:
-        return filter_batch(table, predicate)
+        mask = evaluate_predicate(predicate, table)
+        if keep is not None:
+            table = table.select(keep)
+        if mask is True:
+            return table
+        return table.slice(0, 0) if mask is False else table.filter(mask)
     masks = []
     rest = []
     for c in conjuncts(predicate):
@@ -215,6 +224,8 @@ def filter_with_dictionaries(table: pa.Table, predicate: Expr, dictionary_keys: 
             return table.slice(0, 0)
         if mask is not True:
             masks.append(mask)
+    if keep is not None:
+        table = table.select(keep)
     if not masks:
         return table
     combined = masks[0]
