@@ -193,3 +193,21 @@ def test_hdfs_without_libhdfs_is_a_clear_error():
     with pytest.raises(QuarryError, match="Not supported: HDFS paths .*libhdfs") as info:
         con.register("t", "hdfs://namenode:8020/warehouse/t/")
     assert "HADOOP_HOME" in info.value.hint
+
+
+def test_connection_strings_become_pyarrows_options():
+    # the two shapes Microsoft documents: Azure's own endpoints (EndpointSuffix) and an emulator's
+    # BlobEndpoint; pyarrow takes an authority starting with "." as Azure's "<account><authority>"
+    from quarry.catalog.filesystems import AzureCredentials
+    cred = AzureCredentials.from_connection_string(
+        "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net")
+    assert cred.filesystem_options() == {
+        "account_name": "acct", "account_key": "a2V5", "blob_storage_authority": ".blob.core.windows.net",
+        "blob_storage_scheme": "https", "dfs_storage_authority": ".dfs.core.windows.net", "dfs_storage_scheme": "https"}
+    cred = AzureCredentials.from_connection_string(
+        "AccountName=devstoreaccount1;SharedAccessSignature=?sv=1&sig=x;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1")
+    options = cred.filesystem_options()
+    assert options["sas_token"] == "sv=1&sig=x" and "account_key" not in options
+    assert options["blob_storage_authority"] == options["dfs_storage_authority"] == "127.0.0.1:10000"
+    assert options["blob_storage_scheme"] == "http"
+    assert "sig=x" not in repr(cred) and "a2V5" not in repr(AzureCredentials(account_key="a2V5"))

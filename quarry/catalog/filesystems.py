@@ -274,9 +274,9 @@ class AzureCredentials:
         if self.endpoint:
             scheme, authority = _split_endpoint(self.endpoint, self.use_ssl)
             if authority.lower().startswith(account.lower() + ".blob."):
-                authority = authority[len(account) + 1:].replace("blob.", "", 1)
-                dfs = "dfs." + authority
-                authority = "blob." + authority
+                # Azure's own hosts: pyarrow puts the account before an authority starting with "."
+                authority = authority[len(account):]
+                dfs = authority.replace(".blob.", ".dfs.", 1)
             else:
                 dfs = authority                 # an emulator (Azurite) serves both on one port
             options.update(blob_storage_authority=authority, blob_storage_scheme=scheme,
@@ -456,7 +456,7 @@ def _cached(key, kind: str, scheme: str, make) -> pafs.FileSystem:
         return fs
     try:
         fs = make()
-    except (ImportError, AttributeError, pa.ArrowNotImplementedError) as exc:
+    except (ImportError, AttributeError, TypeError, pa.ArrowNotImplementedError) as exc:   # an older pyarrow
         raise UnsupportedError(f"{kind} paths (`{scheme}://`): this pyarrow has no {kind} filesystem",
                                hint=f"install a pyarrow built with {kind} support ({exc})") from None
     except (OSError, pa.ArrowException) as exc:
@@ -534,7 +534,7 @@ def remote_error(uri: str, exc: Exception, storage: Storage | None = None, doing
                      }.get(kind, "s3_endpoint / the secret's ENDPOINT")
     if code in ("ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH", "EXPIRED_TOKEN",
                 "UNRECOGNIZED_CLIENT", "INVALID_CLIENT_TOKEN_ID") or "Forbidden" in text \
-            or re.search(r"\b403\b", text):
+            or re.search(r"\b40[13]\b|PERMISSION_DENIED|UNAUTHENTICATED|AuthorizationFailure", text):
         why = {"INVALID_ACCESS_KEY_ID": "the access key id is not known",
                "SIGNATURE_DOES_NOT_MATCH": "the secret key does not match the access key id",
                "EXPIRED_TOKEN": "the session token has expired"}.get(code, "access denied")
