@@ -211,3 +211,19 @@ def test_connection_strings_become_pyarrows_options():
     assert options["blob_storage_authority"] == options["dfs_storage_authority"] == "127.0.0.1:10000"
     assert options["blob_storage_scheme"] == "http"
     assert "sig=x" not in repr(cred) and "a2V5" not in repr(AzureCredentials(account_key="a2V5"))
+
+
+def test_delta_tables_on_azure(azure_server, duckdb_con):
+    pytest.importorskip("deltalake")
+    con = quarry.connect(workers=0, config=azure_server.config())
+    azure_server.create_bucket("deltas")
+    rows = con.sql("SELECT i AS id, i % 3 AS k FROM range(100) t(i)")
+    assert rows.write_delta("az://deltas/t", partition_by=["k"]) == 100
+    con.sql("SELECT i + 100 AS id, i % 3 AS k FROM range(10) t(i)").write_delta("az://deltas/t", mode="append")
+    sql = "SELECT k, count(*) AS n, sum(id) AS s FROM {} GROUP BY k"
+    expected = duckdb_con.sql(sql.format("(SELECT i AS id, i % 3 AS k FROM range(100) t(i) UNION ALL "
+                                         "SELECT i + 100, i % 3 FROM range(10) t(i))")).to_arrow_table()
+    got = con.sql(sql.format("delta_scan('az://deltas/t')")).to_arrow()
+    assert_tables_equal(got, expected.cast(got.schema), ordered=False)
+    old = con.sql("SELECT count(*) AS n FROM delta_scan('az://deltas/t') VERSION AS OF 0").to_arrow()
+    assert old.column("n")[0].as_py() == 100
