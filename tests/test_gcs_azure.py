@@ -154,19 +154,25 @@ def test_azure_wrong_key_names_the_container(azure_server):
     assert shown == "<redacted>"
 
 
-def test_azure_paths_that_name_the_account(store):
-    if store.kind != "azure":
-        pytest.skip("an Azure path form")
-    con = quarry.connect(workers=0, config={"azure_storage_connection_string": store.connection_string.replace(
-        f"AccountName={store.account};", "")})          # the account comes from each path
-    for path in (f"abfss://tpch@{store.account}.dfs.core.windows.net/sf001/region.parquet",
-                 f"az://{store.account}.blob.core.windows.net/tpch/sf001/region.parquet"):
-        assert con.sql(f"SELECT count(*) AS n FROM '{path}'").to_arrow().column("n")[0].as_py() == 5
-    con.register("events", f"abfss://lake@{store.account}.dfs.core.windows.net/events/")
-    assert con.sql("SELECT count(*) AS n FROM events WHERE day = DATE '2024-01-02'").to_arrow() \
-        .column("n")[0].as_py() == 1000
+def test_azure_paths_that_name_the_account(azure_server, tmp_path):
+    root = tmp_path / "named"
+    for d in (1, 2):
+        (root / f"day=2024-01-0{d}").mkdir(parents=True)
+        pq.write_table(pa.table({"id": pa.array(range(d * 10), pa.int64())}), root / f"day=2024-01-0{d}" / "p.parquet")
+    azure_server.create_bucket("named")
+    azure_server.upload_dir(str(root), "named/events")
+    account = azure_server.account
+    # the account comes from each path, not from the settings
+    con = quarry.connect(workers=0, config={"azure_storage_connection_string": azure_server.connection_string.replace(
+        f"AccountName={account};", "")})
+    for path in (f"abfss://named@{account}.dfs.core.windows.net/events/day=2024-01-02/p.parquet",
+                 f"az://{account}.blob.core.windows.net/named/events/day=2024-01-02/p.parquet"):
+        assert con.sql(f"SELECT count(*) AS n FROM '{path}'").to_arrow().column("n")[0].as_py() == 20
+    con.register("events", f"abfss://named@{account}.dfs.core.windows.net/events/")
+    assert con.sql("SELECT count(*) AS n FROM events WHERE day = DATE '2024-01-01'").to_arrow() \
+        .column("n")[0].as_py() == 10
     with pytest.raises(DataError, match="no Azure storage account"):
-        con.register("t", "az://tpch/sf001/region.parquet")
+        con.register("t", "az://named/events/")
 
 
 def test_secrets_of_other_types_refuse_what_quarry_cannot_do():
