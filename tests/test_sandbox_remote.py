@@ -277,6 +277,10 @@ def test_spark_connect_writes_and_reads_object_store_paths_inside_the_sandbox(s3
             with pytest.raises(Exception, match="is not allowed"):
                 source.write.parquet(path)
         assert fs.get_file_info("vault/public/copy").type == pafs.FileType.NotFound
+        # the catalog and inputFiles reach the store with the server's credentials too
+        assert source.inputFiles() == ["s3://vault/public/a.parquet"]
+        spark.catalog.createTable("public_a", path="s3://vault/public/a.parquet")
+        assert spark.table("public_a").count() == duckdb.sql(f"SELECT count(*) FROM '{vault}'").fetchall()[0][0]
     finally:
         spark.stop()
         server.stop(0)
