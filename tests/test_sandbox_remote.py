@@ -94,6 +94,9 @@ REFUSED_READS = ["SELECT count(*) AS n FROM 's3://vault/private/b.parquet'",
                  "SELECT count(*) AS n FROM 's3://vault/public/../private/b.parquet'"]
 REFUSED_CHANGES = {"SET s3_endpoint = 'http://127.0.0.1:1'": "changing `s3_endpoint` is not allowed",
                    "SET s3_access_key_id = 'mine'": "changing `s3_access_key_id` is not allowed",
+                   "SET gcs_endpoint = '127.0.0.1:1'": "changing `gcs_endpoint` is not allowed",
+                   "SET azure_storage_connection_string = 'AccountName=x'":
+                       "changing `azure_storage_connection_string` is not allowed",
                    "CREATE SECRET mine (TYPE s3, KEY_ID 'a', SECRET 'b')": "CREATE SECRET is not allowed",
                    "DROP SECRET store": "DROP SECRET is not allowed"}
 
