@@ -210,6 +210,8 @@ def test_connection_strings_become_pyarrows_options():
     assert cred.filesystem_options() == {
         "account_name": "acct", "account_key": "a2V5", "blob_storage_authority": ".blob.core.windows.net",
         "blob_storage_scheme": "https", "dfs_storage_authority": ".dfs.core.windows.net", "dfs_storage_scheme": "https"}
+    # a path naming another account (abfss://c@other.dfs.core.windows.net/) is reached on its own host
+    assert cred.filesystem_options("other")["blob_storage_authority"] == ".blob.core.windows.net"
     cred = AzureCredentials.from_connection_string(
         "AccountName=devstoreaccount1;SharedAccessSignature=?sv=1&sig=x;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1")
     options = cred.filesystem_options()

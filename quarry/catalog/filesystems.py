@@ -273,9 +273,10 @@ class AzureCredentials:
             options["sas_token"] = self.sas_token.lstrip("?")
         if self.endpoint:
             scheme, authority = _split_endpoint(self.endpoint, self.use_ssl)
-            if authority.lower().startswith(account.lower() + ".blob."):
-                # Azure's own hosts: pyarrow puts the account before an authority starting with "."
-                authority = authority[len(account):]
+            if re.match(r"^[^.:]+\.blob\.", authority):
+                # Azure's own hosts (<account>.blob.<suffix>): pyarrow puts the account a path names
+                # before an authority starting with "."
+                authority = authority[authority.index("."):]
                 dfs = authority.replace(".blob.", ".dfs.", 1)
             else:
                 dfs = authority                 # an emulator (Azurite) serves both on one port
