@@ -275,6 +275,10 @@ def test_spark_connect_writes_and_reads_object_store_paths_inside_the_sandbox(s3
             f"SELECT k % 3 AS m, count(*) FROM '{vault}' GROUP BY m ORDER BY m").fetchall()
         source.filter("k < 3").write.csv("s3://vault/scratch/csv", header=True)
         assert sorted(r["k"] for r in spark.read.csv("s3://vault/scratch/csv", header=True).collect()) == ["0", "1", "2"]
+        source.filter("k < 3").write.json("s3://vault/scratch/json")
+        assert sorted(r["k"] for r in spark.read.json("s3://vault/scratch/json").collect()) == [0, 1, 2]
+        assert sorted(r["value"] for r in spark.read.text("s3://vault/scratch/json").collect()) == \
+            ['{"k":0}', '{"k":1}', '{"k":2}']
         # outside the writable prefix: refused before any request
         for path in ("s3://vault/public/copy", "s3://vaultother/x", "s3://vault/scratch/../public/x"):
             with pytest.raises(Exception, match="is not allowed"):
