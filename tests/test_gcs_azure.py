@@ -235,3 +235,14 @@ def test_delta_tables_on_azure(azure_server, duckdb_con):
     assert_tables_equal(got, expected.cast(got.schema), ordered=False)
     old = con.sql("SELECT count(*) AS n FROM delta_scan('az://deltas/t') VERSION AS OF 0").to_arrow()
     assert old.column("n")[0].as_py() == 100
+
+
+def test_an_unreachable_gcs_endpoint_fails_soon_naming_the_bucket():
+    import time
+    con = quarry.connect(workers=0, config={"gcs_endpoint": "127.0.0.1:1", "gcs_use_ssl": False,
+                                            "gcs_anonymous": True, "gcs_retry_seconds": 1})
+    started = time.perf_counter()
+    with pytest.raises(DataError, match="storage endpoint of bucket `lake` is not reachable") as info:
+        con.register("t", "gs://lake/events/")
+    assert time.perf_counter() - started < 15           # not Google's 15 minutes of retries
+    assert "gcs_endpoint" in info.value.hint

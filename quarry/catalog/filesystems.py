@@ -142,7 +142,7 @@ S3_SETTINGS = {"s3_endpoint": "endpoint", "s3_region": "region", "s3_access_key_
 # settings whose values are secrets: SHOW, current_setting and the UI print them redacted
 SECRET_SETTINGS = frozenset({"s3_secret_access_key", "s3_session_token", "azure_storage_connection_string"})
 # the settings that say how object stores are reached (a server's clients may not change them)
-STORAGE_SETTINGS = frozenset(S3_SETTINGS) | {"gcs_endpoint", "gcs_use_ssl", "gcs_anonymous",
+STORAGE_SETTINGS = frozenset(S3_SETTINGS) | {"gcs_endpoint", "gcs_use_ssl", "gcs_anonymous", "gcs_retry_seconds",
                                               "azure_storage_connection_string", "azure_account_name"}
 
 
@@ -185,13 +185,17 @@ class GcsCredentials:
     anonymous: bool = False
     scope: str = ""
     name: str = "settings"
+    # how long a request is retried (Google's client retries for 15 minutes, so a wrong endpoint
+    # would hang a query that long); the gcs_retry_seconds setting
+    retry_seconds: int = 20
 
     def secret_values(self) -> tuple[str, ...]:
         return ()
 
     def filesystem_options(self) -> dict:
         """Keyword arguments of ``pyarrow.fs.GcsFileSystem``."""
-        options: dict = {}
+        import datetime
+        options: dict = {"retry_time_limit": datetime.timedelta(seconds=self.retry_seconds)}
         if self.anonymous:
             options["anonymous"] = True
         if self.endpoint:
@@ -297,7 +301,7 @@ def gcs_from_settings(config: dict) -> GcsCredentials:
     if not endpoint and os.environ.get("STORAGE_EMULATOR_HOST"):
         endpoint, anonymous = os.environ["STORAGE_EMULATOR_HOST"], True
     return GcsCredentials(endpoint=endpoint or None, use_ssl=_flag(config.get("gcs_use_ssl", True), "gcs_use_ssl"),
-                          anonymous=anonymous)
+                          anonymous=anonymous, retry_seconds=int(config.get("gcs_retry_seconds") or 20))
 
 
 def azure_from_settings(config: dict) -> AzureCredentials:
@@ -360,8 +364,10 @@ def make_storage(config: dict, secrets: Iterable = ()) -> Storage:
         return tuple(sorted((s for s in secrets if isinstance(s, kind)), key=lambda s: (-len(s.scope), s.name)))
     secrets = list(secrets)
     threads = config.get("remote_io_threads") or FETCH_THREADS
-    return Storage(ordered(S3Credentials), s3_from_settings(config), ordered(GcsCredentials),
-                   gcs_from_settings(config), ordered(AzureCredentials), azure_from_settings(config), int(threads))
+    gcs = gcs_from_settings(config)
+    gcs_secrets = tuple(replace(s, retry_seconds=gcs.retry_seconds) for s in ordered(GcsCredentials))
+    return Storage(ordered(S3Credentials), s3_from_settings(config), gcs_secrets, gcs,
+                   ordered(AzureCredentials), azure_from_settings(config), int(threads))
 
 
 # the Storage of the session running the current statement (set by the Session's entry points)
