@@ -537,7 +537,8 @@ def remote_error(uri: str, exc: Exception, storage: Storage | None = None, doing
                       "azure_storage_connection_string setting, or Azure's environment credentials"}.get(
         kind, "give credentials with CREATE SECRET (TYPE s3, KEY_ID '...', SECRET '...'), the "
               "s3_access_key_id / s3_secret_access_key settings, or the AWS environment variables / profile")
-    endpoint_hint = {"GCS": "gcs_endpoint / the secret's ENDPOINT", "Azure": "the connection string's BlobEndpoint"
+    endpoint_hint = {"GCS": "gcs_endpoint / the secret's ENDPOINT",
+                     "Azure": "the connection string's BlobEndpoint and DefaultEndpointsProtocol"
                      }.get(kind, "s3_endpoint / the secret's ENDPOINT")
     if code in ("ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH", "EXPIRED_TOKEN",
                 "UNRECOGNIZED_CLIENT", "INVALID_CLIENT_TOKEN_ID") or "Forbidden" in text \
@@ -554,7 +555,8 @@ def remote_error(uri: str, exc: Exception, storage: Storage | None = None, doing
     if code in ("NETWORK_CONNECTION", "ENDPOINT_CONNECTION") or "curlCode" in text or "connect" in text.lower() \
             and ("AWS Error" in text or "Azure Error" in text or "UNAVAILABLE" in text):
         return DataError(f"cannot {doing} `{uri}`: the storage endpoint of bucket `{bucket}` is not reachable",
-                         hint=f"check {endpoint_hint} (and USE_SSL), and that the server is up",
+                         hint=f"check {endpoint_hint}{'' if kind == 'Azure' else ' (and USE_SSL)'}, and "
+                              "that the server is up",
                          subject=bucket)
     return DataError(f"cannot {doing} `{uri}` (bucket `{bucket}`): {text}", subject=bucket)
 
