@@ -52,6 +52,13 @@ DEFAULT_CONFIG = {
     "s3_session_token": None,        # shown redacted too
     "s3_use_ssl": True,              # https (false: http) for an endpoint given without a scheme
     "s3_url_style": None,            # "path" or "vhost" addressing (None: pyarrow's default)
+    "gcs_endpoint": None,            # host:port or URL of a GCS emulator (None: Google's; STORAGE_EMULATOR_HOST)
+    "gcs_use_ssl": True,             # https (false: http) for a gcs_endpoint given without a scheme
+    "gcs_anonymous": False,          # no credentials (an emulator, public buckets)
+    "gcs_retry_seconds": 20,         # how long a GCS request is retried (Google's client default: 15 minutes)
+    "azure_storage_connection_string": None,  # AccountName=...;AccountKey=...;BlobEndpoint=... (redacted)
+    "azure_account_name": None,      # for az:// paths that do not name their account
+    "remote_io_threads": 8,          # object-store listings and footer fetches in flight at once
 }
 
 # the frame that called con.sql, while its statements are bound (None: no replacement scans)

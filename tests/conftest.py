@@ -69,3 +69,30 @@ def s3_server():
     server = s3server.start()
     yield server
     server.stop()
+
+
+# --- GCS and Azure emulators --------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def gcs_server():
+    """gcp-storage-emulator on 127.0.0.1 for the whole run (skipped, saying why, when it cannot run)."""
+    import emulators
+    try:
+        server = emulators.start_gcs()
+    except emulators.Unavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def azure_server(tmp_path_factory):
+    """Azurite's Blob service on 127.0.0.1 for the whole run (skipped when node or Azurite is missing)."""
+    import emulators
+    try:
+        server = emulators.start_azurite(str(tmp_path_factory.mktemp("azurite")))
+    except emulators.Unavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()

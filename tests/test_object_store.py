@@ -205,6 +205,37 @@ def test_listing_and_footer_fetches_run_concurrently(s3, events, monkeypatch, du
                         expected.to_arrow_table(), ordered=False)
 
 
+def test_footer_fetches_of_a_prefix_are_bounded_by_remote_io_threads(s3, monkeypatch, duckdb_con, tmp_path):
+    # a prefix of 16 files: with an artificial latency of 0.2 s per open (the HEAD before the footer),
+    # the opens overlap up to remote_io_threads at a time, and one thread opens them one by one
+    import time
+    from quarry.catalog import filesystems
+    local = tmp_path / "many"
+    local.mkdir()
+    for i in range(16):
+        pq.write_table(pa.table({"i": pa.array([i] * 10, pa.int64())}), local / f"f{i:02d}.parquet")
+    s3.upload_dir(str(local), "lake/many")
+    expected = duckdb_con.sql(f"SELECT count(*) AS n, sum(i) AS s FROM '{local}/*.parquet'").to_arrow_table()
+    for threads in (4, 1):
+        filesystems.clear_footer_cache()
+        opening = _InFlight(filesystems.open_input)
+        monkeypatch.setattr(filesystems, "open_input", opening)
+        con = quarry.connect(workers=0, config=s3.config())
+        con.sql(f"SET remote_io_threads = {threads}")
+        started = time.perf_counter()
+        con.register("many", "s3://lake/many/")
+        took = time.perf_counter() - started
+        assert opening.calls == 16 and opening.most == threads
+        assert took >= 16 / threads * 0.2 * 0.9
+        if threads == 4:
+            assert took < 16 * 0.2 * 0.6              # far less than one at a time
+        assert_tables_equal(con.sql("SELECT count(*) AS n, sum(i) AS s FROM many").to_arrow(), expected,
+                            ordered=False)
+        monkeypatch.setattr(filesystems, "open_input", opening.real)
+    with pytest.raises(QuarryError, match="at least 1"):
+        quarry.connect(workers=0).sql("SET remote_io_threads = 0")
+
+
 def _same_size_tables():
     """Two tables whose Parquet files have the same size but other values (and statistics)."""
     a = pa.table({"k": pa.array(range(0, 1000), pa.int64())})

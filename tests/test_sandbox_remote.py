@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow.fs as pafs
 import pytest
 
 import quarry
@@ -93,6 +94,9 @@ REFUSED_READS = ["SELECT count(*) AS n FROM 's3://vault/private/b.parquet'",
                  "SELECT count(*) AS n FROM 's3://vault/public/../private/b.parquet'"]
 REFUSED_CHANGES = {"SET s3_endpoint = 'http://127.0.0.1:1'": "changing `s3_endpoint` is not allowed",
                    "SET s3_access_key_id = 'mine'": "changing `s3_access_key_id` is not allowed",
+                   "SET gcs_endpoint = '127.0.0.1:1'": "changing `gcs_endpoint` is not allowed",
+                   "SET azure_storage_connection_string = 'AccountName=x'":
+                       "changing `azure_storage_connection_string` is not allowed",
                    "CREATE SECRET mine (TYPE s3, KEY_ID 'a', SECRET 'b')": "CREATE SECRET is not allowed",
                    "DROP SECRET store": "DROP SECRET is not allowed"}
 
@@ -232,3 +236,73 @@ def test_quarry_spark_connect_serves_an_object_store_prefix(s3_server, vault, tm
     finally:
         process.terminate()
         process.wait(15)
+
+
+def test_spark_connect_writes_and_reads_object_store_paths_inside_the_sandbox(s3_server, vault):
+    import duckdb
+    pytest.importorskip("pyspark")
+    import pyarrow.dataset as ds
+    import quarry.spark
+    from pyspark.sql import SparkSession
+    from quarry.catalog.sandbox import FileSandbox
+    served = _served_session(s3_server)
+    served.sandbox = FileSandbox(["s3://vault/public/"], remote_writable=["s3://vault/scratch/"])
+    server = quarry.spark.serve(served, "127.0.0.1", 0, anonymous_role="write")
+    spark = SparkSession.builder.remote(server.url).create()
+    fs = s3_server.filesystem()
+
+    def back(prefix):
+        return ds.dataset(prefix, filesystem=fs, partitioning="hive", exclude_invalid_files=True).to_table()
+    try:
+        source = spark.read.parquet("s3://vault/public/a.parquet")
+        source.filter("k < 30").write.parquet("s3://vault/scratch/small")
+        expected = duckdb.sql(f"SELECT k FROM '{vault}' WHERE k < 30").fetchall()
+        assert sorted(back("vault/scratch/small").column("k").to_pylist()) == sorted(r[0] for r in expected)
+        # Spark's modes: an existing path is refused, appended to, overwritten
+        with pytest.raises(Exception, match="already exists"):
+            source.write.parquet("s3://vault/scratch/small")
+        source.filter("k >= 90").write.mode("append").parquet("s3://vault/scratch/small")
+        row = spark.read.parquet("s3://vault/scratch/small").selectExpr("count(*) AS n", "sum(k) AS s").collect()[0]
+        expected = duckdb.sql(f"SELECT count(*), sum(k) FROM '{vault}' WHERE k < 30 OR k >= 90").fetchall()[0]
+        assert (row["n"], row["s"]) == expected
+        source.filter("k >= 90").write.mode("overwrite").format("parquet").save("s3://vault/scratch/small")
+        assert sorted(back("vault/scratch/small").column("k").to_pylist()) == list(range(90, 100))
+        # hive folders, read back by SQL's read_parquet with the partition column
+        source.selectExpr("k", "k % 3 AS m").write.partitionBy("m").parquet("s3://vault/scratch/parts")
+        rows = spark.sql("SELECT m, count(*) AS n FROM read_parquet('s3://vault/scratch/parts/') GROUP BY m "
+                         "ORDER BY m").collect()
+        assert [(r["m"], r["n"]) for r in rows] == duckdb.sql(
+            f"SELECT k % 3 AS m, count(*) FROM '{vault}' GROUP BY m ORDER BY m").fetchall()
+        source.filter("k < 3").write.csv("s3://vault/scratch/csv", header=True)
+        assert sorted(r["k"] for r in spark.read.csv("s3://vault/scratch/csv", header=True).collect()) == ["0", "1", "2"]
+        source.filter("k < 3").write.json("s3://vault/scratch/json")
+        assert sorted(r["k"] for r in spark.read.json("s3://vault/scratch/json").collect()) == [0, 1, 2]
+        assert sorted(r["value"] for r in spark.read.text("s3://vault/scratch/json").collect()) == \
+            ['{"k":0}', '{"k":1}', '{"k":2}']
+        # outside the writable prefix: refused before any request
+        for path in ("s3://vault/public/copy", "s3://vaultother/x", "s3://vault/scratch/../public/x"):
+            with pytest.raises(Exception, match="is not allowed"):
+                source.write.parquet(path)
+        assert fs.get_file_info("vault/public/copy").type == pafs.FileType.NotFound
+        # the catalog and inputFiles reach the store with the server's credentials too
+        assert source.inputFiles() == ["s3://vault/public/a.parquet"]
+        spark.catalog.createTable("public_a", path="s3://vault/public/a.parquet")
+        assert spark.table("public_a").count() == duckdb.sql(f"SELECT count(*) FROM '{vault}'").fetchall()[0][0]
+    finally:
+        spark.stop()
+        server.stop(0)
+
+
+def test_spark_read_of_parquet_plans_a_scan_not_a_copy(s3_server, vault):
+    # spark.read.parquet(...) gives a scan of the files, as SQL's read_parquet: nothing is read into
+    # the server's memory before a query runs, and a query reads only the chunks it needs
+    from quarry.catalog.providers import ParquetTable
+    from quarry.logical.plan import Cached, Scan
+    from quarry.spark.relations import read_frame
+    session = _served_session(s3_server)
+    frame = read_frame(session, "parquet", ["s3://vault/public/a.parquet"], {}, None)
+    nodes = list(frame.logical_plan.walk())
+    assert not any(isinstance(n, Cached) for n in nodes)
+    (scan,) = [n for n in nodes if isinstance(n, Scan)]
+    assert isinstance(scan.source, ParquetTable) and scan.source.files == ["s3://vault/public/a.parquet"]
+    assert frame.filter("k = 7").to_arrow().column(0).to_pylist() == [7]

@@ -46,8 +46,10 @@ def storage_options(uri: str, storage=None) -> dict | None:
     if not is_remote(uri):
         return None
     storage = storage or current_storage()
+    if uri.lower().startswith(("az://", "abfs://", "abfss://")):
+        return _azure_options(uri, storage)
     if not uri.lower().startswith(("s3://", "s3a://")):
-        return {}
+        return {}          # gs://: deltalake reads Google's default credentials itself
     cred = storage.s3_for(uri)
     options = {}
     if cred.key_id:
@@ -67,6 +69,27 @@ def storage_options(uri: str, storage=None) -> dict | None:
         options["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] = "true"
     # quarry's writer commits alone on S3 (no DynamoDB lock); concurrent writers must coordinate themselves
     options["AWS_S3_ALLOW_UNSAFE_RENAME"] = "true"
+    return options
+
+
+def _azure_options(uri: str, storage) -> dict:
+    """deltalake's (object_store's) Azure options from the session's Azure settings or secret: the
+    account and its key (or SAS token), and an emulator's Blob endpoint (its URL, with the account)."""
+    from quarry.catalog.filesystems import _azure_path
+    cred = storage.azure_for(uri)
+    options = {}
+    account = _azure_path(uri)[0] or cred.account_name
+    if account:
+        options["account_name"] = account
+    if cred.account_key:
+        options["account_key"] = cred.account_key
+    elif cred.sas_token:
+        options["sas_token"] = cred.sas_token.lstrip("?")
+    if cred.endpoint:
+        url = cred.endpoint if "://" in cred.endpoint else ("https://" if cred.use_ssl else "http://") + cred.endpoint
+        options["endpoint"] = url.rstrip("/")
+        if url.startswith("http://"):
+            options["allow_http"] = "true"
     return options
 
 

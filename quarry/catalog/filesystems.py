@@ -44,7 +44,7 @@ S3_SCHEMES = ("s3", "s3a")
 OTHER_SCHEMES = {"gs": "GCS", "gcs": "GCS", "abfs": "Azure", "abfss": "Azure", "az": "Azure",
                  "hdfs": "HDFS", "viewfs": "HDFS"}
 REDACTED = "<redacted>"
-FOOTER_THREADS = 8
+FETCH_THREADS = 8          # the default of the remote_io_threads setting
 
 
 def scheme_of(path) -> str | None:
@@ -82,6 +82,8 @@ def is_process_local(location) -> bool:
 
 def bucket_of(uri: str) -> str:
     """The bucket (container, host) a URI names: ``s3://warehouse/x`` is ``warehouse``."""
+    if OTHER_SCHEMES.get(scheme_of(uri)) == "Azure":
+        return _azure_path(uri)[1].split("/", 1)[0]
     rest = _SCHEME.sub("", uri)
     return rest.split("/", 1)[0]
 
@@ -138,7 +140,10 @@ S3_SETTINGS = {"s3_endpoint": "endpoint", "s3_region": "region", "s3_access_key_
                "s3_secret_access_key": "secret", "s3_session_token": "session_token", "s3_use_ssl": "use_ssl",
                "s3_url_style": "url_style"}
 # settings whose values are secrets: SHOW, current_setting and the UI print them redacted
-SECRET_SETTINGS = frozenset({"s3_secret_access_key", "s3_session_token"})
+SECRET_SETTINGS = frozenset({"s3_secret_access_key", "s3_session_token", "azure_storage_connection_string"})
+# the settings that say how object stores are reached (a server's clients may not change them)
+STORAGE_SETTINGS = frozenset(S3_SETTINGS) | {"gcs_endpoint", "gcs_use_ssl", "gcs_anonymous", "gcs_retry_seconds",
+                                              "azure_storage_connection_string", "azure_account_name"}
 
 
 def s3_from_settings(config: dict) -> S3Credentials:
@@ -169,35 +174,200 @@ def _flag(value, name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class GcsCredentials:
+    """How to reach Google Cloud Storage (or an emulator) for the paths under ``scope`` ("" = every path).
+
+    With no ``endpoint`` and not ``anonymous``, Google's application default credentials apply
+    (``GOOGLE_APPLICATION_CREDENTIALS``, gcloud's login, the metadata server)."""
+
+    endpoint: str | None = None           # host:port or URL (an emulator); None: storage.googleapis.com
+    use_ssl: bool = True
+    anonymous: bool = False
+    scope: str = ""
+    name: str = "settings"
+    # how long a request is retried (Google's client retries for 15 minutes, so a wrong endpoint
+    # would hang a query that long); the gcs_retry_seconds setting
+    retry_seconds: int = 20
+
+    def secret_values(self) -> tuple[str, ...]:
+        return ()
+
+    def filesystem_options(self) -> dict:
+        """Keyword arguments of ``pyarrow.fs.GcsFileSystem``."""
+        import datetime
+        options: dict = {"retry_time_limit": datetime.timedelta(seconds=self.retry_seconds)}
+        if self.anonymous:
+            options["anonymous"] = True
+        if self.endpoint:
+            scheme, authority = _split_endpoint(self.endpoint, self.use_ssl)
+            options.update(scheme=scheme, endpoint_override=authority)
+        elif not self.use_ssl:
+            options["scheme"] = "http"
+        return options
+
+
+def _split_endpoint(endpoint: str, use_ssl: bool) -> tuple[str, str]:
+    """``(scheme, host:port)`` of an endpoint given as a URL or as ``host:port`` (then ``use_ssl`` decides)."""
+    m = re.match(r"^(https?)://([^/]*)", endpoint)
+    if m:
+        return m.group(1), m.group(2)
+    return ("https" if use_ssl else "http"), endpoint.rstrip("/")
+
+
+@dataclass(frozen=True)
+class AzureCredentials:
+    """How to reach Azure Blob Storage / ADLS (or Azurite) for the paths under ``scope``.
+
+    With no ``account_key`` nor ``sas_token``, Azure's default credential chain applies (environment
+    variables, managed identity, the Azure CLI's login)."""
+
+    account_name: str | None = None
+    account_key: str | None = field(default=None, repr=False)
+    sas_token: str | None = field(default=None, repr=False)
+    endpoint: str | None = None           # the Blob service's URL or host:port (Azurite); None: Azure's
+    use_ssl: bool = True
+    scope: str = ""
+    name: str = "settings"
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v!r}" for k, v in (("name", self.name), ("scope", self.scope),
+                                                    ("account_name", self.account_name),
+                                                    ("endpoint", self.endpoint)) if v)
+        hidden = REDACTED if self.account_key or self.sas_token else None
+        return f"AzureCredentials({shown}, secret={hidden})"
+
+    def secret_values(self) -> tuple[str, ...]:
+        return tuple(v for v in (self.account_key, self.sas_token) if v)
+
+    @classmethod
+    def from_connection_string(cls, text: str, **kwargs) -> "AzureCredentials":
+        """The credentials an Azure Storage connection string gives (``AccountName=...;AccountKey=...;
+        BlobEndpoint=...``, as the Azure SDKs and Azurite's documentation write them)."""
+        parts: dict = {}
+        for item in str(text).split(";"):
+            if not item.strip():
+                continue
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise DataError("an Azure connection string is `Key=value` pairs separated by `;`",
+                                hint="e.g. DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...")
+            parts[key.strip().lower()] = value.strip()
+        if "usedevelopmentstorage" in parts:
+            raise UnsupportedError("UseDevelopmentStorage in an Azure connection string",
+                                   hint="write Azurite's AccountName, AccountKey and BlobEndpoint out")
+        use_ssl = parts.get("defaultendpointsprotocol", "https").lower() != "http"
+        endpoint = parts.get("blobendpoint")
+        if endpoint is None and parts.get("endpointsuffix"):
+            endpoint = f"{'https' if use_ssl else 'http'}://{parts.get('accountname', '')}.blob.{parts['endpointsuffix']}"
+        return cls(account_name=parts.get("accountname"), account_key=parts.get("accountkey"),
+                   sas_token=parts.get("sharedaccesssignature"), endpoint=endpoint, use_ssl=use_ssl, **kwargs)
+
+    def filesystem_options(self, account: str | None = None) -> dict:
+        """Keyword arguments of ``pyarrow.fs.AzureFileSystem`` (``account``: the one a URI names)."""
+        account = account or self.account_name
+        if not account:
+            raise DataError("no Azure storage account is known for this path",
+                            hint="set azure_account_name (or azure_storage_connection_string), give a "
+                                 "CREATE SECRET (TYPE azure, ...), or name it in the path: "
+                                 "abfss://container@account.dfs.core.windows.net/...")
+        options: dict = {"account_name": account}
+        if self.account_key:
+            options["account_key"] = self.account_key
+        elif self.sas_token:
+            options["sas_token"] = self.sas_token.lstrip("?")
+        if self.endpoint:
+            scheme, authority = _split_endpoint(self.endpoint, self.use_ssl)
+            if re.match(r"^[^.:]+\.blob\.", authority):
+                # Azure's own hosts (<account>.blob.<suffix>): pyarrow puts the account a path names
+                # before an authority starting with "."
+                authority = authority[authority.index("."):]
+                dfs = authority.replace(".blob.", ".dfs.", 1)
+            else:
+                dfs = authority                 # an emulator (Azurite) serves both on one port
+            options.update(blob_storage_authority=authority, blob_storage_scheme=scheme,
+                           dfs_storage_authority=dfs, dfs_storage_scheme=scheme)
+        elif not self.use_ssl:
+            options.update(blob_storage_scheme="http", dfs_storage_scheme="http")
+        return options
+
+
+def gcs_from_settings(config: dict) -> GcsCredentials:
+    """The GCS settings of a session (``gcs_endpoint``, ``gcs_use_ssl``, ``gcs_anonymous``); with no
+    ``gcs_endpoint``, ``STORAGE_EMULATOR_HOST`` names an emulator, reached anonymously (as Google's
+    client libraries do)."""
+    import os
+    endpoint = config.get("gcs_endpoint")
+    anonymous = _flag(config.get("gcs_anonymous", False), "gcs_anonymous")
+    if not endpoint and os.environ.get("STORAGE_EMULATOR_HOST"):
+        endpoint, anonymous = os.environ["STORAGE_EMULATOR_HOST"], True
+    return GcsCredentials(endpoint=endpoint or None, use_ssl=_flag(config.get("gcs_use_ssl", True), "gcs_use_ssl"),
+                          anonymous=anonymous, retry_seconds=int(config.get("gcs_retry_seconds") or 20))
+
+
+def azure_from_settings(config: dict) -> AzureCredentials:
+    """The Azure settings of a session (DuckDB's ``azure_storage_connection_string`` and
+    ``azure_account_name``); with neither, ``AZURE_STORAGE_CONNECTION_STRING`` from the environment."""
+    import os
+    text = config.get("azure_storage_connection_string") or os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+    cred = AzureCredentials.from_connection_string(text) if text else AzureCredentials()
+    if config.get("azure_account_name"):
+        cred = replace(cred, account_name=config["azure_account_name"])
+    return cred
+
+
+@dataclass(frozen=True)
 class Storage:
-    """What a session knows about reaching remote storage: S3 secrets (most specific first) and the
-    defaults from its settings. Immutable and picklable: plans carry it to worker processes."""
+    """What a session knows about reaching remote storage: the secrets of each store (most specific
+    first), the defaults from its settings, and how many requests may run at once. Immutable and
+    picklable: plans carry it to worker processes."""
 
     s3_secrets: tuple[S3Credentials, ...] = ()
     s3_default: S3Credentials = S3Credentials()
+    gcs_secrets: tuple[GcsCredentials, ...] = ()
+    gcs_default: GcsCredentials = GcsCredentials()
+    azure_secrets: tuple[AzureCredentials, ...] = ()
+    azure_default: AzureCredentials = AzureCredentials()
+    io_threads: int = FETCH_THREADS       # listings and footer fetches in flight at once
 
     def s3_for(self, uri: str) -> S3Credentials:
         """The credentials for ``uri``: the secret with the longest matching scope, else the settings."""
-        for secret in self.s3_secrets:
-            if not secret.scope or uri.startswith(secret.scope):
-                return secret
-        return self.s3_default
+        return _scoped(self.s3_secrets, self.s3_default, uri)
+
+    def gcs_for(self, uri: str) -> GcsCredentials:
+        return _scoped(self.gcs_secrets, self.gcs_default, uri)
+
+    def azure_for(self, uri: str) -> AzureCredentials:
+        return _scoped(self.azure_secrets, self.azure_default, uri)
 
     def secret_values(self) -> tuple[str, ...]:
         out = []
-        for cred in self.s3_secrets + (self.s3_default,):
+        for cred in (self.s3_secrets + (self.s3_default,) + self.azure_secrets + (self.azure_default,)):
             out.extend(cred.secret_values())
         return tuple(out)
 
     def __repr__(self) -> str:
-        return f"Storage({len(self.s3_secrets)} secrets, default={self.s3_default!r})"
+        count = len(self.s3_secrets) + len(self.gcs_secrets) + len(self.azure_secrets)
+        return f"Storage({count} secrets, default={self.s3_default!r})"
 
 
-def make_storage(config: dict, secrets: Iterable[S3Credentials] = ()) -> Storage:
-    """A :class:`Storage` of a session's settings and secrets (scoped secrets first, longest scope first;
-    an unscoped secret after them, before the settings)."""
-    ordered = sorted(secrets, key=lambda s: (-len(s.scope), s.name))
-    return Storage(tuple(ordered), s3_from_settings(config))
+def _scoped(secrets, default, uri: str):
+    for secret in secrets:
+        if not secret.scope or uri.startswith(secret.scope):
+            return secret
+    return default
+
+
+def make_storage(config: dict, secrets: Iterable = ()) -> Storage:
+    """A :class:`Storage` of a session's settings and secrets (of each kind: scoped secrets first,
+    longest scope first; an unscoped secret after them, before the settings)."""
+    def ordered(kind):
+        return tuple(sorted((s for s in secrets if isinstance(s, kind)), key=lambda s: (-len(s.scope), s.name)))
+    secrets = list(secrets)
+    threads = config.get("remote_io_threads") or FETCH_THREADS
+    gcs = gcs_from_settings(config)
+    gcs_secrets = tuple(replace(s, retry_seconds=gcs.retry_seconds) for s in ordered(GcsCredentials))
+    return Storage(ordered(S3Credentials), s3_from_settings(config), gcs_secrets, gcs,
+                   ordered(AzureCredentials), azure_from_settings(config), int(threads))
 
 
 # the Storage of the session running the current statement (set by the Session's entry points)
@@ -240,8 +410,17 @@ def filesystem(uri: str, storage: Storage | None = None) -> tuple[pafs.FileSyste
             if fs is None:
                 fs = _FILESYSTEMS[key] = pafs.S3FileSystem(**cred.filesystem_options())
         return fs, rest.rstrip("/") if rest.count("/") else rest
-    if scheme in OTHER_SCHEMES:
-        kind = OTHER_SCHEMES[scheme]
+    if scheme in ("gs", "gcs"):
+        cred = storage.gcs_for(uri)
+        fs = _cached(("gcs", cred), "GCS", scheme, lambda: pafs.GcsFileSystem(**cred.filesystem_options()))
+        return fs, rest.rstrip("/") if rest.count("/") else rest
+    if OTHER_SCHEMES.get(scheme) == "Azure":
+        account, path = _azure_path(uri)
+        cred = storage.azure_for(uri)
+        options = cred.filesystem_options(account)
+        fs = _cached(("azure", cred, account), "Azure", scheme, lambda: pafs.AzureFileSystem(**options))
+        return fs, path.rstrip("/") if path.count("/") else path
+    if OTHER_SCHEMES.get(scheme) == "HDFS":
         root = scheme + "://" + rest.split("/", 1)[0]
         with _FS_LOCK:
             cached = _FILESYSTEMS.get(("uri", root))
@@ -249,15 +428,22 @@ def filesystem(uri: str, storage: Storage | None = None) -> tuple[pafs.FileSyste
             try:
                 cached = pafs.FileSystem.from_uri(uri)[0]
             except (ImportError, pa.ArrowNotImplementedError) as exc:
-                raise UnsupportedError(f"{kind} paths (`{scheme}://`): this pyarrow has no {kind} filesystem",
-                                       hint=f"install a pyarrow built with {kind} support ({exc})") from None
+                raise UnsupportedError(f"HDFS paths (`{scheme}://`): this pyarrow has no HDFS filesystem",
+                                       hint=f"install a pyarrow built with HDFS support ({exc})") from None
             except (OSError, pa.ArrowException) as exc:
-                raise DataError(f"cannot open {kind} storage for `{uri}`: {_scrub(str(exc), storage)}",
-                                hint=f"check the {kind} credentials in the environment") from None
+                text = _scrub(str(exc), storage)
+                if "libhdfs" in text or "libjvm" in text or "JAVA_HOME" in text or "HADOOP_HOME" in text:
+                    raise UnsupportedError(
+                        f"HDFS paths (`{uri}`): libhdfs (Hadoop's native client) and a JVM are not found "
+                        "on this machine", hint="install Hadoop and a JDK and set HADOOP_HOME, JAVA_HOME and "
+                        "ARROW_LIBHDFS_DIR (the folder of libhdfs.so), or copy the data to a local path or "
+                        "an object store") from None
+                raise DataError(f"cannot open HDFS storage for `{uri}`: {text}",
+                                hint="check the namenode's host and port, and the Hadoop configuration") from None
             with _FS_LOCK:
                 _FILESYSTEMS[("uri", root)] = cached
         try:
-            path = pafs.FileSystem.from_uri(uri)[1] if kind == "HDFS" else rest
+            path = pafs.FileSystem.from_uri(uri)[1]
         except (OSError, pa.ArrowException):
             path = rest
         return cached, path.rstrip("/") or path
@@ -267,6 +453,43 @@ def filesystem(uri: str, storage: Storage | None = None) -> tuple[pafs.FileSyste
     raise UnsupportedError(f"paths with the scheme `{scheme}://`",
                            hint="quarry reads s3://, gs://, abfs://, hdfs:// and local paths, and any scheme "
                                 "fsspec knows when fsspec is installed (pip install fsspec)")
+
+
+def _cached(key, kind: str, scheme: str, make) -> pafs.FileSystem:
+    """The process's filesystem for ``key``, made by ``make()`` the first time."""
+    with _FS_LOCK:
+        fs = _FILESYSTEMS.get(key)
+    if fs is not None:
+        return fs
+    try:
+        fs = make()
+    except (ImportError, AttributeError, TypeError, pa.ArrowNotImplementedError) as exc:   # an older pyarrow
+        raise UnsupportedError(f"{kind} paths (`{scheme}://`): this pyarrow has no {kind} filesystem",
+                               hint=f"install a pyarrow built with {kind} support ({exc})") from None
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"cannot open {kind} storage for `{scheme}://`: {exc}",
+                        hint=f"check the {kind} settings or secret") from None
+    with _FS_LOCK:
+        return _FILESYSTEMS.setdefault(key, fs)
+
+
+_ABFS_AUTHORITY = re.compile(r"^([^@/]+)@([^./]+)\.(?:dfs|blob)\.[^/]+$")
+_AZ_AUTHORITY = re.compile(r"^([^./]+)\.(?:dfs|blob)\.core\.windows\.net$", re.I)
+
+
+def _azure_path(uri: str) -> tuple[str | None, str]:
+    """``(account the URI names or None, "container/path")`` of an Azure URI: ``az://container/path``,
+    ``abfss://container/path``, ``abfss://container@account.dfs.core.windows.net/path`` or
+    ``az://account.blob.core.windows.net/container/path``."""
+    rest = _SCHEME.sub("", uri)
+    authority, _, path = rest.partition("/")
+    m = _ABFS_AUTHORITY.match(authority)
+    if m:
+        return m.group(2), f"{m.group(1)}/{path}" if path else m.group(1)
+    m = _AZ_AUTHORITY.match(authority)
+    if m:
+        return m.group(1), path
+    return None, rest
 
 
 def _fsspec_filesystem(scheme: str) -> pafs.FileSystem | None:
@@ -307,24 +530,33 @@ def remote_error(uri: str, exc: Exception, storage: Storage | None = None, doing
     bucket = bucket_of(uri)
     m = _AWS_CODE.search(text)
     code = m.group(1) if m else ""
-    creds = ("give credentials with CREATE SECRET (TYPE s3, KEY_ID '...', SECRET '...'), the "
-             "s3_access_key_id / s3_secret_access_key settings, or the AWS environment variables / profile")
+    kind = OTHER_SCHEMES.get(scheme_of(uri), "S3")
+    creds = {"GCS": "give GCS credentials with GOOGLE_APPLICATION_CREDENTIALS (or gcloud's login), or "
+                    "reach an emulator with CREATE SECRET (TYPE gcs, ENDPOINT '...', ANONYMOUS true)",
+             "Azure": "give the account's key with CREATE SECRET (TYPE azure, CONNECTION_STRING '...') or the "
+                      "azure_storage_connection_string setting, or Azure's environment credentials"}.get(
+        kind, "give credentials with CREATE SECRET (TYPE s3, KEY_ID '...', SECRET '...'), the "
+              "s3_access_key_id / s3_secret_access_key settings, or the AWS environment variables / profile")
+    endpoint_hint = {"GCS": "gcs_endpoint / the secret's ENDPOINT",
+                     "Azure": "the connection string's BlobEndpoint and DefaultEndpointsProtocol"
+                     }.get(kind, "s3_endpoint / the secret's ENDPOINT")
     if code in ("ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH", "EXPIRED_TOKEN",
                 "UNRECOGNIZED_CLIENT", "INVALID_CLIENT_TOKEN_ID") or "Forbidden" in text \
-            or re.search(r"\b403\b", text):
+            or re.search(r"\b40[13]\b|PERMISSION_DENIED|UNAUTHENTICATED|AuthorizationFailure", text):
         why = {"INVALID_ACCESS_KEY_ID": "the access key id is not known",
                "SIGNATURE_DOES_NOT_MATCH": "the secret key does not match the access key id",
                "EXPIRED_TOKEN": "the session token has expired"}.get(code, "access denied")
         return AccessDeniedError(f"cannot {doing} `{uri}`: bucket `{bucket}` refused the credentials ({why})",
                                  hint=creds, subject=bucket)
-    if code in ("NO_SUCH_BUCKET",) or "bucket does not exist" in text.lower() or "NoSuchBucket" in text:
+    if code in ("NO_SUCH_BUCKET",) or "bucket does not exist" in text.lower() or "NoSuchBucket" in text \
+            or "ContainerNotFound" in text:
         return DataError(f"cannot {doing} `{uri}`: bucket `{bucket}` does not exist",
-                         hint="check the bucket name (and the endpoint: s3_endpoint or the secret's ENDPOINT)",
-                         subject=bucket)
+                         hint=f"check the bucket name (and the endpoint: {endpoint_hint})", subject=bucket)
     if code in ("NETWORK_CONNECTION", "ENDPOINT_CONNECTION") or "curlCode" in text or "connect" in text.lower() \
-            and "AWS Error" in text:
+            and ("AWS Error" in text or "Azure Error" in text or "UNAVAILABLE" in text):
         return DataError(f"cannot {doing} `{uri}`: the storage endpoint of bucket `{bucket}` is not reachable",
-                         hint="check s3_endpoint / the secret's ENDPOINT and USE_SSL, and that the server is up",
+                         hint=f"check {endpoint_hint}{'' if kind == 'Azure' else ' (and USE_SSL)'}, and "
+                              "that the server is up",
                          subject=bucket)
     return DataError(f"cannot {doing} `{uri}` (bucket `{bucket}`): {text}", subject=bucket)
 
@@ -343,6 +575,14 @@ class RemoteFile:
 def _uri_maker(location: str):
     """The function turning a path inside ``location``'s filesystem back into a URI."""
     scheme = scheme_of(location)
+    if OTHER_SCHEMES.get(scheme) == "Azure":
+        authority = _SCHEME.sub("", location).split("/", 1)[0]
+        m = _ABFS_AUTHORITY.match(authority)
+        if m:               # container@account.dfs...: the path's first component is the container
+            host = authority.split("@", 1)[1]
+            return lambda p: f"{scheme}://{p.split('/', 1)[0]}@{host}/{p.split('/', 1)[1] if '/' in p else ''}"
+        if _AZ_AUTHORITY.match(authority):
+            return lambda p: f"{scheme}://{authority}/{p}"
     if scheme in S3_SCHEMES or scheme in ("gs", "gcs") or OTHER_SCHEMES.get(scheme) == "Azure":
         return lambda p: f"{scheme}://{p}"           # the path starts with the bucket (container)
     if scheme not in OTHER_SCHEMES:
@@ -426,10 +666,9 @@ def list_location(location: str, storage: Storage | None = None) -> Listing:
             return Listing([RemoteFile(location, info.size, info.mtime_ns or 0)], None)
         if info.type == pafs.FileType.NotFound:
             bucket = path.split("/", 1)[0]
-            if scheme in S3_SCHEMES and "/" in path and fs.get_file_info(bucket).type == pafs.FileType.NotFound:
-                raise DataError(f"cannot read `{location}`: bucket `{bucket}` does not exist",
-                                hint="check the bucket name (and the endpoint: s3_endpoint or the secret's ENDPOINT)",
-                                subject=bucket)
+            if (scheme in S3_SCHEMES or OTHER_SCHEMES.get(scheme) in ("GCS", "Azure")) and "/" in path \
+                    and fs.get_file_info(bucket).type == pafs.FileType.NotFound:
+                raise remote_error(location, FileNotFoundError("NoSuchBucket"), storage, "read")
             raise DataError(f"`{location}` does not exist", hint="check the bucket and the key prefix",
                             subject=bucket_of(location))
         infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
@@ -449,7 +688,7 @@ def list_locations(locations, storage: Storage | None = None) -> list[Listing]:
     locations = [str(loc) for loc in locations]
     if len(locations) <= 1:
         return [list_location(loc, storage) for loc in locations]
-    with concurrent.futures.ThreadPoolExecutor(min(FOOTER_THREADS, len(locations))) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(storage.io_threads, len(locations)))) as pool:
         return list(pool.map(lambda loc: list_location(loc, storage), locations))
 
 
@@ -614,7 +853,7 @@ def read_footers(files: list[RemoteFile], storage: Storage | None = None,
                 return replace(entry, mtime_ns=f.mtime_ns)
             return _Footer(f.size, f.mtime_ns, etag, _read_footer(source))
         except (OSError, pa.ArrowException) as exc:
-            if isinstance(exc, OSError) and "AWS Error" in str(exc):
+            if isinstance(exc, OSError) and re.search(r"AWS Error|Azure Error|google::cloud", str(exc)):
                 raise remote_error(f.uri, exc, storage) from None
             raise DataError(f"cannot read Parquet file `{f.uri}`: {_scrub(str(exc), storage)}",
                             hint="the file is not Parquet, or corrupt; rewrite or remove it") from None
@@ -622,7 +861,7 @@ def read_footers(files: list[RemoteFile], storage: Storage | None = None,
             source.close()
 
     if missing:
-        with concurrent.futures.ThreadPoolExecutor(min(FOOTER_THREADS, len(missing))) as pool:
+        with concurrent.futures.ThreadPoolExecutor(max(1, min(storage.io_threads, len(missing)))) as pool:
             footers = list(pool.map(fetch, missing))
         with _FOOTERS_LOCK:
             if len(_FOOTERS) + sum(f.uri not in _FOOTERS for f, _ in missing) > FOOTER_CACHE_FILES:

@@ -244,6 +244,11 @@ class ParquetTable(TableProvider):
         self._file_meta.update(read_footers(remote_files, self.storage, etags=self.file_etags))
         return keys, values
 
+    def semantic_key(self) -> tuple:
+        """What this table reads, for ``sameSemantics`` (:mod:`quarry.logical.canonical`): the same files
+        with the same partition columns are the same relation, whichever object lists them."""
+        return ("parquet", tuple(self.files), tuple(self.partition_keys), str(self.schema))
+
     def __getstate__(self):
         # travels to worker processes inside physical plans; locks stay behind
         state = dict(self.__dict__)

@@ -488,10 +488,17 @@ def _write_remote(uri: str, schema: pa.Schema, batches, fmt: str, options: dict,
             file_format = ds.ParquetFileFormat()
             write_options = file_format.make_write_options(
                 compression=str(options.get("compression", "snappy")).lower())
-            ds.write_dataset(pa.RecordBatchReader.from_batches(schema, counted), staging, format=file_format,
-                             filesystem=fs, file_options=write_options, partitioning=keys or None,
-                             partitioning_flavor="hive" if keys else None, basename_template="part-{i}.parquet",
-                             existing_data_behavior="overwrite_or_ignore", create_dir=False)
+            # the query's own failure ends the input cleanly and is raised once write_dataset has
+            # returned: raised through it, pyarrow may still be finishing a file in the staging prefix
+            # when the clean-up below lists it, and that file would stay behind
+            failed: list[Exception] = []
+            ds.write_dataset(pa.RecordBatchReader.from_batches(schema, _until_failure(counted, failed)), staging,
+                             format=file_format, filesystem=fs, file_options=write_options,
+                             partitioning=keys or None, partitioning_flavor="hive" if keys else None,
+                             basename_template="part-{i}.parquet", existing_data_behavior="overwrite_or_ignore",
+                             create_dir=False)
+            if failed:
+                raise failed[0]
         else:
             name = path.rsplit("/", 1)[1]
             target = f"{staging}/{name}"
@@ -538,6 +545,14 @@ def _write_remote(uri: str, schema: pa.Schema, batches, fmt: str, options: dict,
             except (OSError, pa.ArrowException):
                 pass
         _remove_remote_dir(fs, staging)
+
+
+def _until_failure(batches, failed: list):
+    """``batches`` until one raises; the exception goes into ``failed`` and the stream just ends."""
+    try:
+        yield from batches
+    except Exception as exc:
+        failed.append(exc)
 
 
 def _remove_remote_dir(fs, prefix: str) -> None:

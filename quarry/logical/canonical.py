@@ -119,6 +119,10 @@ class _Canonicalizer:
         if isinstance(value, PythonTableStep) and hasattr(value.func, "semantic_key"):
             return ("python_step", value.name, value.style, str(value.schema), self.key(value.args),
                     self.key(value.func.semantic_key()))
+        if hasattr(value, "semantic_key"):
+            # a table source that says what it reads (a Parquet scan: its files), so two reads of the
+            # same files are the same relation, as Spark compares file relations by their location
+            return ("source", type(value).__name__, self.key(value.semantic_key()))
         return _Same(value)
 
     def node(self, value):

@@ -338,7 +338,9 @@ def _create_table(translator, m) -> DataFrame:
         # an external table: the files, read by each query as they are then
         from quarry.catalog.providers import ParquetTable
         session.check_path_allowed([path])
-        session.catalog.register(name, ParquetTable(name, path), replace=False)
+        with session.using_storage():          # an object-store path: the session's credentials
+            provider = ParquetTable(name, path)
+        session.catalog.register(name, provider, replace=False)
     else:
         table = read_files(session, fmt, [path], options, schema)
         session.catalog.register(name, MemoryTable(name, table), replace=False)

@@ -131,7 +131,7 @@ class RelationTranslator:
         schema = None
         if source.HasField("schema") and source.schema:
             schema = _schema_from_text(source.schema, self.state.time_zone)
-        return DataFrame.from_arrow(self.session, read_files(self.session, fmt, paths, options, schema), fmt)
+        return read_frame(self.session, fmt, paths, options, schema)
 
     def table(self, identifier: str) -> DataFrame:
         parts = split_identifier(identifier)
@@ -579,6 +579,37 @@ def _check_options(fmt: str, options: dict, allowed: set) -> None:
             raise not_supported(f"the {fmt} option `{key}`")
 
 
+def read_frame(session, fmt: str, paths: list[str], options: dict, schema: pa.Schema | None) -> DataFrame:
+    """``spark.read.format(fmt).load(paths)`` as a DataFrame. Parquet and Delta without a user schema
+    are scans, as SQL's ``read_parquet`` / ``delta_scan`` make them (local or on an object store): the
+    files are planned from their footers (or the Delta log) and read by each query, with its column
+    and row-group pruning, not loaded into the server first. The other formats, and a user schema
+    (applied by position), read the files into memory (see :func:`read_files`)."""
+    if fmt in ("parquet", "delta") and schema is None:
+        session.check_path_allowed(paths)
+        if fmt == "parquet":
+            _check_options(fmt, options, _PARQUET_OPTIONS)
+            return session.read_parquet(paths if len(paths) > 1 else paths[0], name=fmt)
+        version, timestamp = _delta_version(options, paths)
+        return session.read_delta(paths[0], version=version, timestamp=timestamp, name=fmt)
+    return DataFrame.from_arrow(session, read_files(session, fmt, paths, options, schema), fmt)
+
+
+def _delta_version(options: dict, paths: list[str]):
+    """``(versionAsOf, timestampAsOf)`` of a Delta read, as Delta Lake's reader takes them."""
+    _check_options("delta", options, _DELTA_OPTIONS)
+    if len(paths) != 1:
+        raise not_supported("reading several Delta tables in one load")
+    if "versionasof" in options and "timestampasof" in options:
+        raise SparkError("give versionAsOf or timestampAsOf, not both")
+    version = options.get("versionasof")
+    try:
+        version = int(version) if version is not None else None
+    except ValueError:
+        raise SparkError(f"versionAsOf takes a version number, not `{version}`") from None
+    return version, options.get("timestampasof")
+
+
 def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
     """Read ``paths`` in format ``fmt`` into one Arrow table, as ``spark.read.format(fmt)`` does; every
     path passes the session's sandbox first."""
@@ -588,23 +619,19 @@ def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Sc
     session.check_path_allowed(paths)
     if fmt == "delta":
         # spark.read.format("delta").option("versionAsOf", 3).load(path), as Delta Lake's reader takes it
-        _check_options(fmt, options, _DELTA_OPTIONS)
-        if len(paths) != 1:
-            raise not_supported("reading several Delta tables in one load")
-        if "versionasof" in options and "timestampasof" in options:
-            raise SparkError("give versionAsOf or timestampAsOf, not both")
-        version = options.get("versionasof")
-        try:
-            version = int(version) if version is not None else None
-        except ValueError:
-            raise SparkError(f"versionAsOf takes a version number, not `{version}`") from None
-        table = session.read_delta(paths[0], version=version, timestamp=options.get("timestampasof")).to_arrow()
+        version, timestamp = _delta_version(options, paths)
+        table = session.read_delta(paths[0], version=version, timestamp=timestamp).to_arrow()
         return _apply_schema(table, schema) if schema is not None else table
     if fmt == "parquet":
         _check_options(fmt, options, _PARQUET_OPTIONS)
         table = session.read_parquet(paths if len(paths) > 1 else paths[0]).to_arrow()
         return _apply_schema(table, schema) if schema is not None else table
-    files = expand_paths(paths)
+    with session.using_storage():
+        files = expand_paths(paths)
+        return _read_small_files(fmt, files, options, schema)
+
+
+def _read_small_files(fmt: str, files: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
     if fmt == "csv":
         _check_options(fmt, options, _CSV_OPTIONS)
         return _read_csv(files, options, schema)
@@ -614,7 +641,7 @@ def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Sc
             raise not_supported("multiLine JSON")
         import pyarrow.json as pjson
         parse = pjson.ParseOptions(explicit_schema=schema) if schema is not None else None
-        tables = [pjson.read_json(f, parse_options=parse) for f in files]
+        tables = [pjson.read_json(_open(f), parse_options=parse) for f in files]
         table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
         # Spark orders inferred JSON columns by name
         return table if schema is not None else table.select(sorted(table.column_names))
@@ -626,11 +653,23 @@ def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Sc
     raise not_supported(f"reading the `{fmt}` format")
 
 
+def _open(path: str):
+    """A binary input stream of a local file or an object-store URI (the session's credentials)."""
+    from quarry.catalog.filesystems import filesystem, is_remote, remote_error
+    if not is_remote(path):
+        return open(path, "rb")
+    fs, inner = filesystem(path)
+    try:
+        return fs.open_input_stream(inner)
+    except (OSError, pa.ArrowException) as exc:
+        raise remote_error(path, exc) from None
+
+
 def _read_text(files: list[str]) -> pa.Table:
     """Each line of each file as a row of the string column ``value`` (line ends dropped)."""
     chunks = []
     for f in files:
-        with open(f, "rb") as fh:
+        with _open(f) as fh:
             data = fh.read().decode("utf-8", errors="replace")
         lines = pc.split_pattern_regex(pa.array([data]), r"\r?\n").flatten()
         if data.endswith("\n") or not data:
@@ -653,12 +692,12 @@ def _read_csv(files: list[str], options: dict, schema: pa.Schema | None) -> pa.T
                                       null_values=[null_value] if null_value is not None else [""])
         if schema is None and not infer:
             # Spark reads every column as a string without inferSchema: read all as strings
-            probe = pcsv.open_csv(f, read_options=read, parse_options=pcsv.ParseOptions(delimiter=delimiter))
+            probe = pcsv.open_csv(_open(f), read_options=read, parse_options=pcsv.ParseOptions(delimiter=delimiter))
             names = probe.schema.names
             probe.close()
             convert.column_types = {n: pa.string() for n in names}
         try:
-            table = pcsv.read_csv(f, read_options=read, parse_options=pcsv.ParseOptions(delimiter=delimiter),
+            table = pcsv.read_csv(_open(f), read_options=read, parse_options=pcsv.ParseOptions(delimiter=delimiter),
                                   convert_options=convert)
         except (pa.ArrowException, OSError) as exc:
             raise SparkError(f"cannot read CSV file `{os.path.basename(f)}`: {exc}",

@@ -698,7 +698,8 @@ def _input_files(df, rel) -> list[str]:
         if isinstance(message, relations_pb2.Read) and message.HasField("data_source"):
             source = message.data_source
             paths = list(source.paths) or [v for k, v in source.options.items() if k.lower() == "path"]
-            files.extend(expand_paths(paths))
+            with df._session.using_storage():
+                files.extend(expand_paths(paths))
         for field, value in message.ListFields():
             if field.message_type is None or (field.is_repeated and field.message_type.GetOptions().map_entry):
                 continue

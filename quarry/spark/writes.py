@@ -6,7 +6,9 @@ folders ``out/k=v/...`` (Parquet only), which ``spark.read.parquet("out")`` (and
 ``read_parquet``) read back. Modes are Spark's: ``errorifexists`` (the default) refuses an
 existing path, ``ignore`` then writes nothing, ``overwrite`` replaces it, ``append`` adds a part
 file. Every path passes the session's sandbox (``check_write_allowed``) first, and a write
-needs the caller's role to allow writes.
+needs the caller's role to allow writes. An object-store path (``s3://``, ``gs://``, ``az://``) is
+written through quarry's object-store writers, with the session's credentials: each part file is
+staged and then copied in place, and ``overwrite`` deletes the objects under the path first.
 
 ``saveAsTable(name)`` makes ``name`` a table of the session's catalog holding the rows (in
 memory, like quarry's ``CREATE TABLE AS``; the format and ``partitionBy`` change nothing in
@@ -36,6 +38,7 @@ import pyarrow as pa
 
 from pyspark.sql.connect.proto import commands_pb2
 
+from quarry.catalog.filesystems import is_remote
 from quarry.spark.errors import SparkError, not_supported
 
 __all__ = ["write"]
@@ -73,25 +76,27 @@ def write(state, translator, w) -> None:
     path = w.path
     session.check_write_allowed(path)
     mode = _MODES.get(w.mode, "errorifexists")
-    if os.path.exists(path):
-        if mode == "errorifexists":
-            raise SparkError(f"the path `{path}` already exists", error_class="PATH_ALREADY_EXISTS",
-                             parameters={"outputPath": path})
-        if mode == "ignore":
-            return
-        if mode == "overwrite":
-            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+    with session.using_storage():
+        if _exists(path):
+            if mode == "errorifexists":
+                raise SparkError(f"the path `{path}` already exists", error_class="PATH_ALREADY_EXISTS",
+                                 parameters={"outputPath": path})
+            if mode == "ignore":
+                return
+            if mode == "overwrite":
+                _remove(path)
     df = translator.translate(w.input)
     partition = list(w.partitioning_columns)
     if partition:
         if fmt != "parquet":
             raise not_supported(f"partitionBy with {fmt}")
-        df.write_parquet(path, partition_by=partition, **_parquet_options(options))
+        df.write_parquet(_as_directory(path), partition_by=partition, **_parquet_options(options))
         return
-    os.makedirs(path, exist_ok=True)
+    if not is_remote(path):
+        os.makedirs(path, exist_ok=True)
     parts = _requested_files(w.input)
     if parts is None or parts <= 1:
-        _write_file(df, fmt, os.path.join(path, f"part-00000-{uuid.uuid4()}.{fmt}"), options)
+        _write_file(df, fmt, _join(path, f"part-00000-{uuid.uuid4()}.{fmt}"), options)
         return
     # repartition(n) / coalesce(n) before the write: up to n part files, as Spark writes one per partition
     from quarry.api.dataframe import DataFrame
@@ -100,7 +105,50 @@ def write(state, translator, w) -> None:
     for i, piece in enumerate(_split(table, parts, keys)):
         if piece.num_rows or i == 0:
             _write_file(DataFrame.from_arrow(session, piece, "part"), fmt,
-                        os.path.join(path, f"part-{i:05d}-{uuid.uuid4()}.{fmt}"), options)
+                        _join(path, f"part-{i:05d}-{uuid.uuid4()}.{fmt}"), options)
+
+
+def _join(directory: str, name: str) -> str:
+    return f"{directory.rstrip('/')}/{name}" if is_remote(directory) else os.path.join(directory, name)
+
+
+def _as_directory(path: str) -> str:
+    """An object-store target written as a directory of files ends in ``/`` (quarry's writers' rule)."""
+    return path.rstrip("/") + "/" if is_remote(path) else path
+
+
+def _exists(path: str) -> bool:
+    """Whether a local path, or an object-store file or non-empty prefix, exists."""
+    if not is_remote(path):
+        return os.path.exists(path)
+    import pyarrow.fs as pafs
+    from quarry.catalog.filesystems import filesystem, remote_error
+    fs, inner = filesystem(path)
+    try:
+        info = fs.get_file_info(inner)
+        if info.type == pafs.FileType.File:
+            return True
+        listed = fs.get_file_info(pafs.FileSelector(inner, recursive=True, allow_not_found=True))
+    except (OSError, pa.ArrowException) as exc:
+        raise remote_error(path, exc, doing="check") from None
+    return any(i.type == pafs.FileType.File for i in listed)
+
+
+def _remove(path: str) -> None:
+    """Delete a local file or directory, or every object at or under an object-store path."""
+    if not is_remote(path):
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        return
+    import pyarrow.fs as pafs
+    from quarry.catalog.filesystems import filesystem, remote_error
+    fs, inner = filesystem(path)
+    try:
+        if fs.get_file_info(inner).type == pafs.FileType.File:
+            fs.delete_file(inner)
+        else:
+            fs.delete_dir_contents(inner, missing_dir_ok=True)
+    except (OSError, pa.ArrowException) as exc:
+        raise remote_error(path, exc, doing="overwrite") from None
 
 
 def _write_file(df, fmt: str, target: str, options: dict) -> None:
@@ -168,7 +216,19 @@ def _parquet_options(options: dict) -> dict:
 
 def _write_json(df, target: str) -> None:
     """JSON lines, one object per row (pandas' vectorized writer; NULLs are written as ``null``)."""
-    df.to_arrow().to_pandas().to_json(target, orient="records", lines=True, date_format="iso")
+    frame = df.to_arrow().to_pandas()
+    if not is_remote(target):
+        frame.to_json(target, orient="records", lines=True, date_format="iso")
+        return
+    from quarry.catalog.filesystems import filesystem, remote_error
+    text = frame.to_json(orient="records", lines=True, date_format="iso")
+    with df._session.using_storage():
+        fs, inner = filesystem(target)
+        try:
+            with fs.open_output_stream(inner) as out:
+                out.write(text.encode())
+        except (OSError, pa.ArrowException) as exc:
+            raise remote_error(target, exc, doing="write") from None
 
 
 def _save_table(state, translator, w) -> None:

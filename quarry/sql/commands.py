@@ -313,8 +313,8 @@ class Update(Command):
 def refuse_storage_setting(session, key: str) -> None:
     """A server's client may not change how object stores are reached (``s3_endpoint``, the keys, ...):
     it would point the server's credentials at another endpoint, or reach buckets with its own."""
-    from quarry.catalog.filesystems import S3_SETTINGS
-    if getattr(session, "sandbox", None) is not None and key in S3_SETTINGS:
+    from quarry.catalog.filesystems import STORAGE_SETTINGS
+    if getattr(session, "sandbox", None) is not None and key in STORAGE_SETTINGS:
         from quarry.errors import AccessDeniedError
         raise AccessDeniedError(f"changing `{key}` is not allowed in this session",
                                 hint="the server reads object stores with the settings it was started with")

@@ -6,6 +6,10 @@ DuckDB's syntax::
         TYPE s3, KEY_ID '...', SECRET '...', [SESSION_TOKEN '...'], [REGION '...'],
         [ENDPOINT 'host:port'], [USE_SSL false], [URL_STYLE 'path'], [SCOPE 's3://bucket/prefix'],
         [PROVIDER config | credential_chain])
+    CREATE SECRET [name] (TYPE gcs, [ENDPOINT 'host:port'], [USE_SSL false], [ANONYMOUS true],
+        [SCOPE 'gs://bucket/prefix'])
+    CREATE SECRET [name] (TYPE azure, CONNECTION_STRING '...' | ACCOUNT_NAME '...',
+        [SCOPE 'az://container/prefix'])
     DROP [TEMPORARY] SECRET [IF EXISTS] name
 
 These statements are recognized here, before sqlglot sees them: sqlglot does not parse them and
@@ -23,11 +27,12 @@ A secret is never written anywhere (``PERSISTENT`` is refused) and no statement 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
-from quarry.catalog.filesystems import S3Credentials
-from quarry.errors import AccessDeniedError, BindError, ParseError, UnsupportedError, suggest
+from quarry.catalog.filesystems import AzureCredentials, GcsCredentials, S3Credentials
+from quarry.errors import AccessDeniedError, BindError, ParseError, QuarryError, UnsupportedError, suggest
 from quarry.sql.commands import Command, Status
 
 _CREATE = re.compile(r"^\s*CREATE\s+(OR\s+REPLACE\s+)?((?:TEMPORARY|TEMP|PERSISTENT)\s+)?SECRET\b"
@@ -37,8 +42,15 @@ _DROP = re.compile(r"^\s*DROP\s+((?:TEMPORARY|TEMP|PERSISTENT)\s+)?SECRET\b(\s+I
 _LOOKS_LIKE = re.compile(r"^\s*(CREATE|DROP)\b[\w\s]*\bSECRET\b", re.I)
 _TOKEN = re.compile(r"\s*(?:'((?:[^']|'')*)'|([A-Za-z_][\w.]*)|(-?\d+)|(,))", re.S)
 
-OPTIONS = ("type", "key_id", "secret", "session_token", "region", "endpoint", "use_ssl", "url_style", "scope",
-           "provider")
+# the options of each TYPE (DuckDB's names; ANONYMOUS is quarry's, for an emulator or a public bucket)
+TYPE_OPTIONS = {
+    "s3": ("key_id", "secret", "session_token", "region", "endpoint", "use_ssl", "url_style", "scope", "provider"),
+    "gcs": ("key_id", "secret", "endpoint", "use_ssl", "anonymous", "scope", "provider"),
+    "azure": ("connection_string", "account_name", "scope", "provider"),
+}
+TYPE_OPTIONS["r2"] = TYPE_OPTIONS["s3"]
+OPTIONS = ("type",) + tuple(sorted({o for opts in TYPE_OPTIONS.values() for o in opts}))
+_SCOPE_SCHEMES = {"s3": r"s3a?", "r2": r"s3a?", "gcs": r"gs|gcs", "azure": r"az|abfss?"}
 
 
 def is_secret_statement(text: str) -> bool:
@@ -91,9 +103,9 @@ def _options(body: str) -> dict:
 
 @dataclass(frozen=True)
 class CreateSecret(Command):
-    """CREATE SECRET: remember S3 credentials in this session (memory only)."""
+    """CREATE SECRET: remember an object store's credentials in this session (memory only)."""
 
-    credentials: S3Credentials
+    credentials: S3Credentials | GcsCredentials | AzureCredentials
     replace: bool = False
     if_not_exists: bool = False
 
@@ -147,29 +159,64 @@ def bind_secret_statement(text: str) -> Command:
                                                           "write CREATE SECRET (or CREATE TEMPORARY SECRET)")
     options = _options(body)
     kind = str(options.pop("type", "")).lower()
-    if kind not in ("s3", "r2"):
-        raise UnsupportedError(f"secrets of TYPE `{kind or '(none)'}`", hint="quarry keeps secrets of TYPE s3; GCS, "
-                               "Azure and HDFS read their credentials from the environment")
+    if kind not in TYPE_OPTIONS:
+        raise UnsupportedError(f"secrets of TYPE `{kind or '(none)'}`",
+                               hint="quarry keeps secrets of TYPE s3 (r2), gcs and azure; HDFS reads its "
+                                    "credentials from the Hadoop configuration")
+    for key in options:
+        if key not in TYPE_OPTIONS[kind]:
+            raise UnsupportedError(f"CREATE SECRET option `{key.upper()}` in a secret of TYPE `{kind}`",
+                                   hint="options: " + ", ".join(o.upper() for o in TYPE_OPTIONS[kind]))
     provider = str(options.pop("provider", "config")).lower()
     if provider not in ("config", "credential_chain"):
         raise UnsupportedError(f"secret PROVIDER `{provider}`", hint="use PROVIDER config or credential_chain")
-    if provider == "credential_chain" and ("key_id" in options or "secret" in options):
-        raise BindError("a credential_chain secret takes no KEY_ID or SECRET",
+    if provider == "credential_chain" and ({"key_id", "secret", "connection_string"} & set(options)):
+        raise BindError("a credential_chain secret takes no KEY_ID, SECRET or CONNECTION_STRING",
                         hint="leave PROVIDER out to give the keys")
-    url_style = options.get("url_style")
-    if url_style is not None and str(url_style).lower() not in ("path", "vhost"):
-        raise BindError("URL_STYLE is 'path' or 'vhost'")
     scope = options.get("scope", "")
-    if scope and not re.match(r"^s3a?://", str(scope), re.I):
-        raise BindError("a secret's SCOPE is an s3:// prefix", hint="SCOPE 's3://bucket/prefix'")
+    if scope and not re.match(rf"^(?:{_SCOPE_SCHEMES[kind]})://", str(scope), re.I):
+        example = {"gcs": "gs://bucket/prefix", "azure": "az://container/prefix"}.get(kind, "s3://bucket/prefix")
+        raise BindError(f"a {kind} secret's SCOPE is a {example.split(':')[0]}:// prefix", hint=f"SCOPE '{example}'")
     use_ssl = options.get("use_ssl", True)
     if not isinstance(use_ssl, bool):
         raise BindError("USE_SSL takes true or false")
+    name = (name or f"__default_{kind}").lower()
+    if kind == "gcs":
+        if "key_id" in options or "secret" in options:
+            # DuckDB reaches GCS through its S3-compatible XML API with HMAC keys; pyarrow's GCS client
+            # speaks the JSON API with OAuth credentials, which take no HMAC key
+            raise UnsupportedError("KEY_ID / SECRET (HMAC keys) in a secret of TYPE `gcs`",
+                                   hint="GCS is read with Google's application default credentials "
+                                        "(GOOGLE_APPLICATION_CREDENTIALS, gcloud's login); or reach GCS's "
+                                        "S3-compatible endpoint with a TYPE s3 secret (ENDPOINT "
+                                        "'storage.googleapis.com') and s3:// paths")
+        anonymous = options.get("anonymous", False)
+        if not isinstance(anonymous, bool):
+            raise BindError("ANONYMOUS takes true or false")
+        return CreateSecret(GcsCredentials(endpoint=_text(options.get("endpoint")), use_ssl=use_ssl,
+                                           anonymous=anonymous, scope=str(scope), name=name),
+                            bool(replace), bool(if_not_exists))
+    if kind == "azure":
+        extra = {"scope": str(scope), "name": name}
+        if options.get("connection_string") is not None:
+            try:
+                cred = AzureCredentials.from_connection_string(options["connection_string"], **extra)
+            except QuarryError as exc:      # never quote the string (it holds the key)
+                raise BindError(f"CREATE SECRET: the CONNECTION_STRING cannot be read: {exc.message}",
+                                hint=exc.hint) from None
+        else:
+            cred = AzureCredentials(**extra)
+        if options.get("account_name") is not None:
+            cred = dataclasses.replace(cred, account_name=str(options["account_name"]))
+        return CreateSecret(cred, bool(replace), bool(if_not_exists))
+    url_style = options.get("url_style")
+    if url_style is not None and str(url_style).lower() not in ("path", "vhost"):
+        raise BindError("URL_STYLE is 'path' or 'vhost'")
     cred = S3Credentials(key_id=_text(options.get("key_id")), secret=_text(options.get("secret")),
                          session_token=_text(options.get("session_token")), endpoint=_text(options.get("endpoint")),
                          region=_text(options.get("region")), use_ssl=use_ssl,
                          url_style=str(url_style).lower() if url_style is not None else None,
-                         scope=str(scope), name=(name or f"__default_{kind}").lower())
+                         scope=str(scope), name=name)
     return CreateSecret(cred, bool(replace), bool(if_not_exists))
 
 

@@ -106,3 +106,14 @@ def test_map_in_pandas_compares_by_its_function(df):
             yield f.iloc[0:0]
     assert _agree(df.mapInPandas(keep, df.schema), df.mapInPandas(keep, df.schema)) is True
     assert _agree(df.mapInPandas(keep, df.schema), df.mapInPandas(drop, df.schema)) is False
+
+
+def test_two_reads_of_the_same_parquet_files_are_the_same_relation(spark, tmp_path):
+    # Spark compares file relations by their location: the same path read twice is the same plan
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    for name, rows in (("one", [1, 2]), ("two", [3])):
+        pq.write_table(pa.table({"a": pa.array(rows, pa.int64())}), tmp_path / f"{name}.parquet")
+    one, two = str(tmp_path / "one.parquet"), str(tmp_path / "two.parquet")
+    assert _agree(spark.read.parquet(one).filter("a > 1"), spark.read.parquet(one).filter("1 < a")) is True
+    assert _agree(spark.read.parquet(one).filter("a > 1"), spark.read.parquet(two).filter("a > 1")) is False
