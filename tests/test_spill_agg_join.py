@@ -147,6 +147,17 @@ def test_keyless_and_grouping_sets_do_not_spill_but_are_right(generated, duckdb_
           HashAggregateExec, tmp_path, spills=False)
 
 
+@pytest.mark.parametrize("memory_limit", ["1KB", "512MB"])
+@pytest.mark.parametrize("workers", WORKERS)
+def test_keyless_partial_over_many_small_batches(generated, duckdb_con, tmp_path, workers, memory_limit):
+    """A selective filter leaves batches of a few rows: the keyless partial aggregation takes them
+    KEYLESS_ROWS at a time while the budget holds them, one at a time when it cannot."""
+    con = generated(workers, memory_limit=memory_limit)
+    con.sql("SET batch_rows = 1000")
+    check(con, duckdb_con, "SELECT count(*) AS n, sum(v) AS sv, min(dk) AS lo, avg(k) AS a FROM probe "
+          "WHERE v % 97 = 3", HashAggregateExec, tmp_path, spills=False)
+
+
 # -- join --------------------------------------------------------------------------------------
 
 JOINS = {
