@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections import Counter
 import datetime
 import decimal
 import os
@@ -406,16 +407,24 @@ def cut_stages(physical: ExecNode, stream_result: bool = False) -> StageGraph:
         MergeSortedExec = ()
     stages: list[Stage] = []
     by_signature: dict = {}
-    filters = _filter_identities(physical)
+    lazy_filters: list[dict] = []
+
+    def filters() -> dict:
+        if not lazy_filters:
+            lazy_filters.append(_filter_identities(physical))
+        return lazy_filters[0]
 
     def new_stage(child: ExecNode, mode: str, buckets: int, keys, exchange) -> Stage:
-        sig = signature(child, keys, mode, buckets)
+        # a full signature walks the whole subtree, and nested exchanges made that quadratic (Q2: 58
+        # ms); only subtrees whose cheap fingerprint another exchange shares can be equal
+        twins = fingerprints[(_fingerprint(child, memo), mode, buckets, len(keys))] > 1
+        sig = signature(child, keys, mode, buckets) if twins else None
         if sig is not None and sig in by_signature:
             shared, strict = by_signature[sig]
             # equal but for join filters (one copy feeds a join that filters it): sharing the stage
             # saves a whole computation, the filters only part of one, so the shared copy drops
             # them, unless both copies are filtered alike (by equal build sides: TPC-H Q11)
-            if signature(child, keys, mode, buckets, filters) != strict:
+            if signature(child, keys, mode, buckets, filters()) != strict:
                 for node in shared.root.walk():
                     if getattr(node, "runtime_filters", None):
                         node.runtime_filters = []
@@ -427,7 +436,7 @@ def cut_stages(physical: ExecNode, stream_result: bool = False) -> StageGraph:
         if sig is not None:
             # the filter-aware signature differs only where a scan below carries join filters
             filtered = any(getattr(n, "runtime_filters", None) for n in child.walk())
-            by_signature[sig] = (stage, signature(child, keys, mode, buckets, filters) if filtered else sig)
+            by_signature[sig] = (stage, signature(child, keys, mode, buckets, filters()) if filtered else sig)
         return stage
 
     def rewrite(node: ExecNode, inputs: list[int]) -> ExecNode:
@@ -453,6 +462,8 @@ def cut_stages(physical: ExecNode, stream_result: bool = False) -> StageGraph:
     # the cut replaces children, so it works on a shallow copy of every node: the planner's tree stays
     # intact for EXPLAIN and for a second run of the same plan
     plan = _copy_tree(physical)
+    memo: dict = {}
+    fingerprints = Counter(_exchange_fingerprints(plan, memo))
     kept_gather = streamed_gather(plan) if stream_result else None
     if kept_gather is None and _joins_in_stage(plan):
         # the result stage runs in the calling process, beyond the reach of the pool's memory cap and
@@ -463,6 +474,30 @@ def cut_stages(physical: ExecNode, stream_result: bool = False) -> StageGraph:
     root = rewrite(plan, result_inputs)
     stages.append(Stage(len(stages) + 1, root, "result", 1, [], result_inputs, None))
     return StageGraph(stages, physical)
+
+
+def _fingerprint(node: ExecNode, memo: dict) -> tuple:
+    """What two subtrees with equal signatures (see :func:`signature`) must share: operator types,
+    partitions and column types, without ids or constants; computed once per node (``memo``)."""
+    fp = memo.get(id(node))
+    if fp is None:
+        fp = (type(node).__name__, node.partitions, tuple(str(f.dtype) for f in node.fields),
+              tuple(_fingerprint(c, memo) for c in node.children))
+        memo[id(node)] = fp
+    return fp
+
+
+def _exchange_fingerprints(plan: ExecNode, memo: dict):
+    """The fingerprint of every subtree ``cut_stages`` may make a stage of, as ``new_stage`` keys it."""
+    from quarry.physical.operators import MergeSortedExec
+    for node in plan.walk():
+        mode = _is_exchange(node)
+        if mode is not None:
+            buckets = node.partitions if mode == "hash" else 1
+            keys = node.keys if mode == "hash" else []
+            yield (_fingerprint(node.children[0], memo), mode, buckets, len(keys))
+        elif isinstance(node, MergeSortedExec):
+            yield (_fingerprint(node.children[0], memo), "forward", 1, 0)
 
 
 def _joins_in_stage(node: ExecNode) -> bool:
