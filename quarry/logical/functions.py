@@ -1114,6 +1114,14 @@ register("approx_count_distinct", "aggregate", _agg_bind(lambda n, a: T.INT64), 
 for _name, _al in (("stddev_samp", ("stddev", "std")), ("stddev_pop", ()), ("var_samp", ("variance", "var")),
                    ("var_pop", ())):
     register(_name, "aggregate", _agg_bind(_avg_type), 1, 1, aliases=_al)
+def _bind_count_if(name, args):
+    # DuckDB's count_if is a sum of the condition as 0/1: HUGEINT, and NULL over no rows (or only NULL
+    # conditions), not 0 as count() gives; count_if(DISTINCT c) counts the distinct TRUE, so it is 1 at most
+    one = cast(_to_bool(args[0], name), T.INT64)
+    return AggCall("sum", (cast(one, SUM_OF_BIGINT),), SUM_OF_BIGINT)
+
+
+register("count_if", "aggregate", _bind_count_if, 1, 1, aliases=("countif",))
 register("bool_and", "aggregate", _agg_bind(_bool_type), 1, 1, aliases=("every",))
 register("bool_or", "aggregate", _agg_bind(_bool_type), 1, 1)
 
