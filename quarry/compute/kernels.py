@@ -1299,6 +1299,22 @@ def unsupported(name: str):
                          hint="this is a bug in quarry; please report it")
 
 
+@kernel("check_unsigned")
+def _check_unsigned(name, args, dtype, n):
+    """A BIGINT value cast to an unsigned type (``UTINYINT``...), failing outside ``0 .. top``."""
+    value, top, type_name = (a.as_py() if isinstance(a, pa.Scalar) and i else a for i, a in enumerate(args))
+    bad = pc.or_(pc.less(value, 0), pc.greater(value, top))
+    if isinstance(value, pa.Scalar):
+        first = value.as_py() if bad.as_py() else None
+    else:
+        wrong = pc.filter(value, bad)
+        first = wrong[0].as_py() if len(wrong) else None
+    if first is not None:
+        raise CastOverflowError(f"cannot cast value to {type_name}: {first} is out of range 0 to {top}",
+                                hint="check the data, or use TRY_CAST to get NULL for bad values")
+    return value
+
+
 @kernel("check_single_row")
 def _check_single_row(name, args, dtype, n):
     """The value of a correlated scalar subquery, failing if a key matched several rows."""

@@ -1018,7 +1018,32 @@ register("to_date", "scalar", lambda n, a: cast(_str_arg(a[0], n), T.DATE, expli
 
 # -- made by the binder and the rules, not callable by name ---------------------------------
 
+# DuckDB's unsigned integer types are stored in a wider signed type (UTINYINT as SMALLINT, ...); a cast to
+# one checks DuckDB's range, which the storage type alone would not. UBIGINT is held as BIGINT, so it stops
+# at BIGINT's maximum.
+UNSIGNED_TYPES = {"UTINYINT": (T.INT16, 2**8 - 1), "USMALLINT": (T.INT32, 2**16 - 1),
+                  "UINTEGER": (T.INT64, 2**32 - 1), "UBIGINT": (T.INT64, 2**63 - 1)}
+
+
+def unsigned_cast(e: Expr, type_name: str, *, try_cast: bool = False) -> Expr:
+    """``CAST(e AS UTINYINT)`` and its kin: a cast to BIGINT, the range check, then the storage type.
+
+    A value outside ``0 .. max`` fails the cast (``check_unsigned`` raises), or is NULL for TRY_CAST.
+    """
+    storage, top = UNSIGNED_TYPES[type_name]
+    if try_cast:
+        wide = Call("try_cast", (e,), T.INT64, True) if e.dtype != T.INT64 else e
+        fits = call("and", [call("greater_equal", [wide, Literal(0, T.INT64)]),
+                            call("less_equal", [wide, Literal(top, T.INT64)])])
+        return call("case", [fits, cast(wide, storage), Literal(None, storage)])
+    wide = cast(e, T.INT64, explicit=True)
+    checked = Call("check_unsigned", (wide, Literal(top, T.INT64), Literal(type_name, T.STRING)), T.INT64,
+                   wide.nullable)
+    return cast(checked, storage)
+
+
 register("cast", "scalar", None, 1, 1, internal=True)           # built by cast()
+register("check_unsigned", "scalar", None, 3, 3, internal=True)     # built by unsigned_cast()
 register("try_cast", "scalar", None, 1, 1, internal=True)       # a bad value becomes NULL; NULL stays NULL
 # GROUPING(a, b): a placeholder the binder replaces by grouping_bits(grouping id, 'positions')
 register("grouping", "scalar", None, 1, internal=True, rewrite=True)

@@ -149,6 +149,13 @@ def interval_value(text: str, unit: str | None) -> tuple[int, int, int]:
     return months, days, nanos
 
 
+def _unsigned_name(dt: exp.DataType) -> str | None:
+    """DuckDB's name of an unsigned integer type (``UINTEGER``), or None for any other type."""
+    name = dt.this.name if hasattr(dt.this, "name") else str(dt.this)
+    name = {"UINT": "UINTEGER"}.get(name, name)
+    return name if name in F.UNSIGNED_TYPES else None
+
+
 def sql_type(dt: exp.DataType) -> pa.DataType:
     """Arrow type of a sqlglot DataType (``DECIMAL(15,2)``, ``VARCHAR``, ``INTEGER[]``,
     ``STRUCT(a INTEGER)``, ``MAP(VARCHAR, INTEGER)``, ...)."""
@@ -479,6 +486,15 @@ class ExprBinder(NestedExprs):
         return self._Subquery(exp.Subquery(this=node))
 
     def _Cast(self, node: exp.Cast) -> Expr:
+        unsigned = _unsigned_name(node.args["to"])
+        if unsigned is not None:
+            value = self.bind(node.this)
+            storage, top = F.UNSIGNED_TYPES[unsigned]
+            if isinstance(value, Literal) and value.value is not None and T.is_integer(value.dtype) and \
+                    not 0 <= value.value <= top:
+                raise QuarryTypeError(f"{value} is out of range for {unsigned} (0 to {top})",
+                                      hint="use a wider type, e.g. BIGINT")
+            return F.unsigned_cast(value, unsigned)
         target = sql_type(node.args["to"])
         value = self.bind(node.this)
         if isinstance(value, Literal) and value.value is not None and T.is_string(value.dtype):
@@ -494,6 +510,9 @@ class ExprBinder(NestedExprs):
         return F.cast(value, target, explicit=True)
 
     def _TryCast(self, node):
+        unsigned = _unsigned_name(node.args["to"])
+        if unsigned is not None:
+            return F.unsigned_cast(self.bind(node.this), unsigned, try_cast=True)
         target = sql_type(node.args["to"])
         value = self.bind(node.this)
         return Call("try_cast", (value,), target, True)
