@@ -991,6 +991,98 @@ def _regexp_replace(name, args, dtype, n):
                                       max_replacements=None if "g" in flags else 1)
 
 
+def regex_groups(pattern: str) -> tuple[int, set[int]]:
+    """The number of capturing groups of an RE2 ``pattern``, and those that may take no part in a match.
+
+    A group may be left out when it, or a group around it, is followed by a quantifier that allows zero
+    repetitions, or when an alternation (``|``) sits in a group around it (or at the top level).
+
+    >>> regex_groups("([a-z])(\\d+)?")
+    (2, {2})
+    """
+    count, optional = 0, set()
+    # one frame per open parenthesis: (its group number or None, the groups opened inside it)
+    frames: list[tuple[int | None, list[int]]] = [(None, [])]
+    alternated: list[bool] = [False]
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            if j < len(pattern) and pattern[j] == "^":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1
+            while j < len(pattern) and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "(":
+            rest = pattern[i + 1:]
+            capturing = not rest.startswith("?") or rest.startswith(("?P<", "?<")) and not rest.startswith(("?<=", "?<!"))
+            group = None
+            if capturing:
+                count += 1
+                group = count
+                for frame in frames:
+                    frame[1].append(group)
+            frames.append((group, []))
+            alternated.append(False)
+        elif c == ")" and len(frames) > 1:
+            group, inside = frames.pop()
+            if alternated.pop():
+                optional.update(inside)
+            if pattern[i + 1:i + 2] in ("?", "*") or re.match(r"\{0+(,\d*)?\}", pattern[i + 1:]):
+                optional.update(inside + ([group] if group else []))
+        elif c == "|":
+            alternated[-1] = True
+        i += 1
+    if alternated[0]:
+        optional.update(frames[0][1])
+    return count, optional
+
+
+@kernel("regexp_extract_all")
+def _regexp_extract_all(name, args, dtype, n):
+    """Every non-overlapping match of a constant pattern, or its ``group``, as a VARCHAR[].
+
+    One regex replacement per batch turns each match into its group between two U+0001 marks (the
+    text between matches is consumed by a lazy prefix), and a split at the marks keeps every second
+    piece: ``'a1b22'`` with ``\\d+`` becomes ``'\x011\x01\x0122\x01'``, then ``['1', '22']``.
+    """
+    if not all(_is_scalar(a) for a in args[1:]):
+        raise UnsupportedError("regexp_extract_all() with a non-constant pattern, group or options",
+                               hint="write the pattern as a string literal")
+    pattern = args[1].as_py()
+    group = args[2].as_py() if len(args) > 2 else 0
+    flags = _regex_flags(args, 3)
+    unknown = set(flags) - set("cims")
+    if unknown:
+        raise UnsupportedError(f"regexp_extract_all() option `{sorted(unknown)[0]}`",
+                               hint="the options quarry takes are 'i' (ignore case), 'c', 'm' and 's'")
+    count, optional = regex_groups(pattern)
+    if group < 0 or group > count:
+        raise DataError(f"regexp_extract_all(): the pattern `{pattern}` has {count} group(s), there is no group {group}",
+                        hint="group 0 is the whole match, 1 the first parenthesized group")
+    if group in optional:
+        # Arrow's replacement writes '' for a group that took no part; DuckDB gives NULL there
+        raise UnsupportedError(f"regexp_extract_all() of group {group} of `{pattern}`, which may "
+                               "take no part in a match", hint="extract a group that every match contains")
+    s = args[0]
+    if _is_scalar(s):
+        s = to_array(s, 1)
+    if pc.any(pc.match_substring(s, "\x01")).as_py():
+        raise UnsupportedError("regexp_extract_all() of a string holding the character U+0001")
+    inline = "".join(f for f in flags if f in "ims")
+    inner = f"(?{inline}:{pattern})" if inline else pattern
+    marked = pc.replace_substring_regex(s, f"(?s:.*?)({inner})", f"\x01\\{group + 1}\x01")
+    out = pc.list_slice(pc.split_pattern(marked, "\x01"), 1, None, 2)
+    return out[0] if _is_scalar(args[0]) else out
+
+
 @kernel("concat")
 def _concat(name, args, dtype, n):
     parts = [pc.fill_null(a, "") if not _is_scalar(a) else (a if a.is_valid else pa.scalar("")) for a in args]

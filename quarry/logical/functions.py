@@ -845,6 +845,15 @@ register("regexp_matches", "scalar", _string_fn(T.BOOL), 2, 3, aliases=("regexp_
 register("regexp_replace", "scalar", _string_fn(), 3, 4)
 
 
+def _bind_regexp_extract_all(name, args):
+    typed = [_int_arg(a, name) if i == 2 else _str_arg(a, name) for i, a in enumerate(args)]
+    return _mk(name, typed, pa.list_(T.STRING))
+
+
+# regexp_extract_all(s, pattern [, group [, options]]): every non-overlapping match (or its group) as a list
+register("regexp_extract_all", "scalar", _bind_regexp_extract_all, 2, 4)
+
+
 def _bind_levenshtein(name, args):
     # the edit distance in characters (code points), as DuckDB counts it; the kernel is the one the
     # Spark front end's levenshtein uses (same definition), its INT result widened to DuckDB's BIGINT

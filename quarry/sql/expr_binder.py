@@ -72,6 +72,7 @@ _RENAMES = {
     "variancepop": "var_pop", "anyvalue": "any_value", "approxdistinct": "approx_count_distinct",
     "groupconcat": "string_agg", "stringagg": "string_agg", "logicaland": "bool_and", "logicalor": "bool_or",
     "strposition": "strpos", "regexplike": "regexp_matches", "regexpreplace": "regexp_replace",
+    "regexpextractall": "regexp_extract_all",
     "currentdate": "current_date", "currenttimestamp": "now", "startswith": "starts_with",
     "endswith": "ends_with", "pow": "power", "dayofweek": "dayofweek", "dayofyear": "dayofyear",
     "weekofyear": "week", "length": "length", "avg": "avg", "count": "count", "split_part": "split_part",
