@@ -1457,3 +1457,4 @@ from quarry.compute import nested_kernels  # noqa: E402,F401
 
 # the kernels of the Spark-semantics functions (quarry.logical.spark_functions)
 from quarry.compute import spark_kernels  # noqa: E402,F401
+from quarry.compute import format_kernels  # noqa: E402,F401

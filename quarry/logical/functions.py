@@ -854,6 +854,42 @@ def _bind_regexp_extract_all(name, args):
 register("regexp_extract_all", "scalar", _bind_regexp_extract_all, 2, 4)
 
 
+def _bind_format(name, args):
+    """``printf(fmt, ...)`` and ``format(fmt, ...)``: the format must be a constant; its fields are checked
+    against the argument types here, as DuckDB checks them (``%d`` takes an integer, ``%f`` a number)."""
+    from quarry.logical import format_strings
+    fmt, values = _str_arg(args[0], name), list(args[1:])
+    if not isinstance(fmt, Literal):
+        raise UnsupportedError(f"{name}() with a format that is not a constant string",
+                               hint=f"write the format as a string literal: {name}('...', x)")
+    if fmt.value is not None:
+        for spec in format_strings.parse(name, fmt.value):
+            if isinstance(spec, str):
+                continue
+            if spec.arg >= len(values):
+                raise BindError(f"{name}(): the format `{fmt.value}` reads argument {spec.arg + 1}, "
+                                f"but {len(values)} were given")
+            t = values[spec.arg].dtype
+            if T.is_null(t):
+                continue
+            if pa.types.is_nested(t):
+                raise UnsupportedError(f"{name}() of a {T.sql_name(t)} value", hint="format its elements instead")
+            number = T.is_numeric(t)
+            whole = T.is_integer(t) or t == T.BOOL or T.is_decimal(t) and t.scale == 0   # 2**63 - 1 is a DECIMAL
+            fits = {"d": whole, "f": T.is_float(t) or T.is_decimal(t),
+                    "s": not number, "": not (number and spec.precision is not None)}[spec.conversion]
+            if not fits or (spec.plus or spec.zero or spec.space) and not number:
+                raise QuarryTypeError(f"{name}(): the field {spec.conversion or '{}'} cannot format a value of "
+                                      f"type {T.sql_name(t)}",
+                                      hint="%d/{:d} take integers, %f/{:f} numbers, %s/{:s} text; CAST the "
+                                           "argument to another type")
+    return _mk(name, [fmt] + values, T.STRING)
+
+
+register("printf", "scalar", _bind_format, 1)
+register("format", "scalar", _bind_format, 1)
+
+
 def _bind_levenshtein(name, args):
     # the edit distance in characters (code points), as DuckDB counts it; the kernel is the one the
     # Spark front end's levenshtein uses (same definition), its INT result widened to DuckDB's BIGINT
