@@ -67,6 +67,8 @@ def cast_value(x, dtype: pa.DataType, safe: bool = True):
         x = _decimal_text(x)
     elif T.is_float(x.type) and T.is_string(dtype):
         x = _float_text(x)
+    elif pa.types.is_interval(x.type) and T.is_string(dtype):
+        x = interval_text(x)
     if x.type == dtype:
         return x
     try:
@@ -1283,6 +1285,78 @@ def _date_days(name, args, dtype, n):
     ints = _day_numbers(d)
     out = pc.add_checked(ints, k) if name == "date_add_days" else pc.subtract_checked(ints, k)
     return pc.cast(pc.cast(out, pa.int32()), pa.date32())
+
+
+# Arrow's month_day_nano_interval: int32 months, int32 days, int64 nanoseconds per value
+_INTERVAL_LAYOUT = np.dtype([("months", "<i4"), ("days", "<i4"), ("nanos", "<i8")])
+_MICROS_PER_DAY = 86_400_000_000
+
+
+def interval_parts(x) -> np.ndarray:
+    """The months, days and nanoseconds of an INTERVAL array, as a numpy structured array (zero-copy)."""
+    x = x.combine_chunks() if isinstance(x, pa.ChunkedArray) else x
+    return np.frombuffer(x.buffers()[1], _INTERVAL_LAYOUT, count=x.offset + len(x))[x.offset:]
+
+
+def interval_array(months: np.ndarray, days: np.ndarray, nanos: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """An INTERVAL array from its parts; NULL where ``valid`` is False."""
+    data = np.zeros(len(months), _INTERVAL_LAYOUT)
+    data["months"], data["days"], data["nanos"] = months, days, nanos
+    validity = None if valid.all() else pa.array(valid).buffers()[1]
+    return pa.Array.from_buffers(T.INTERVAL, len(months), [validity, pa.py_buffer(data.tobytes())],
+                                 null_count=int((~valid).sum()))
+
+
+@kernel("timestamp_diff")
+def _timestamp_diff(name, args, dtype, n):
+    """``a - b`` of timestamps, as DuckDB: whole days (toward zero) and the microseconds left, no months."""
+    scalar = all(_is_scalar(x) for x in args)
+    a, b = (to_array(x, 1 if scalar else n) for x in args)
+    valid = np.asarray(pc.and_(a.is_valid(), b.is_valid()))
+    a_us, b_us = (np.asarray(pc.fill_null(pc.cast(x.cast(pa.timestamp("us", x.type.tz)), pa.int64()), 0))
+                  for x in (a, b))
+    micros = a_us - b_us
+    days = np.sign(micros) * (np.abs(micros) // _MICROS_PER_DAY)
+    out = interval_array(np.zeros(len(micros), np.int32), days.astype(np.int32),
+                         (micros - days * _MICROS_PER_DAY) * 1000, valid)
+    return out[0] if scalar else out
+
+
+def interval_text(x) -> pa.Array:
+    """INTERVAL values printed as DuckDB prints them: ``1 year 2 months 3 days 04:05:06.5``; the
+    parts that are 0 left out, each with its own sign (``-60 days -01:00:00``); ``00:00:00`` for 0."""
+    scalar = _is_scalar(x)
+    x = to_array(x, 1) if scalar else x
+    parts = interval_parts(x)
+    months = parts["months"].astype(np.int64)
+    years = np.sign(months) * (np.abs(months) // 12)
+    months = months - 12 * years
+    micros = np.sign(parts["nanos"]) * (np.abs(parts["nanos"]) // 1000)
+
+    def unit(values: np.ndarray, word: str) -> pa.Array:
+        # "3 days " (a space after each part), or "" when the part is 0
+        text = pc.binary_join_element_wise(pa.array(values).cast(T.STRING),
+                                           pa.array(np.where(np.abs(values) == 1, f" {word} ", f" {word}s ")), "")
+        return pc.if_else(pa.array(values != 0), text, "")
+
+    magnitude = np.abs(micros)
+    seconds = magnitude // 1_000_000
+
+    def two(values: np.ndarray) -> pa.Array:
+        return pc.utf8_lpad(pa.array(values).cast(T.STRING), 2, "0")
+
+    fraction = pc.utf8_rtrim(pc.utf8_lpad(pa.array(magnitude % 1_000_000).cast(T.STRING), 6, "0"), "0")
+    clock = pc.binary_join_element_wise(two(seconds // 3600), two(seconds // 60 % 60), two(seconds % 60), ":")
+    clock = pc.if_else(pc.equal(pc.utf8_length(fraction), 0), clock,
+                       pc.binary_join_element_wise(clock, fraction, "."))
+    clock = pc.binary_join_element_wise(pa.array(np.where(micros < 0, "-", "")), clock, "")
+    clock = pc.if_else(pa.array(micros != 0), clock, "")
+    # (not null_handling="skip": Arrow 26 drops the rows where every part is NULL)
+    text = pc.utf8_rtrim(pc.binary_join_element_wise(unit(years, "year"), unit(months, "month"),
+                                                     unit(parts["days"], "day"), clock, ""), " ")
+    text = pc.if_else(pc.equal(text, ""), "00:00:00", text)
+    out = pc.if_else(x.is_valid(), text, pa.scalar(None, T.STRING))
+    return out[0] if scalar else out
 
 
 @kernel("date_diff_days")

@@ -586,7 +586,13 @@ def _bind_date_arith(name, a, b):
     if T.is_temporal(b.dtype) and name == "subtract":
         if pa.types.is_date(a.dtype) and pa.types.is_date(b.dtype):
             return Call("date_diff_days", (a, b), T.INT64, _nullable([a, b]))
-        raise QuarryTypeError("subtracting timestamps is not supported", hint="use date_diff('second', a, b)")
+        # DuckDB: a TIMESTAMP minus a TIMESTAMP (or DATE) is an INTERVAL of days and microseconds
+        if (a.dtype.tz if pa.types.is_timestamp(a.dtype) else None) != \
+                (b.dtype.tz if pa.types.is_timestamp(b.dtype) else None):
+            raise QuarryTypeError(f"cannot subtract {T.sql_name(b.dtype)} from {T.sql_name(a.dtype)}",
+                                  hint="CAST both to TIMESTAMP or both to TIMESTAMPTZ")
+        a, b = (cast(x, T.TIMESTAMP) if pa.types.is_date(x.dtype) else x for x in (a, b))
+        return Call("timestamp_diff", (a, b), T.INTERVAL, _nullable([a, b]))
     if (T.is_integer(b.dtype) or T.is_null(b.dtype)) and pa.types.is_date(a.dtype):
         return Call("date_" + name + "_days", (a, cast(b, T.INT64)), a.dtype, _nullable([a, b]))
     raise QuarryTypeError(f"cannot apply `{name}` to {T.sql_name(a.dtype)} and {T.sql_name(b.dtype)}")
@@ -595,7 +601,8 @@ def _bind_date_arith(name, a, b):
 for _name, _op in (("add", "+"), ("subtract", "-"), ("multiply", "*"), ("divide", "/"), ("modulo", "%")):
     register(_name, "scalar", _bind_arith(_op), 2, 2, aliases=("mod",) if _name == "modulo" else ())
 # what `date + interval`, `date + n` and `date - date` bind to (see _bind_date_arith)
-for _name in ("date_add", "date_subtract", "date_add_days", "date_subtract_days", "date_diff_days"):
+for _name in ("date_add", "date_subtract", "date_add_days", "date_subtract_days", "date_diff_days",
+              "timestamp_diff"):
     register(_name, "scalar", None, 2, 2, internal=True)
 
 
@@ -633,6 +640,10 @@ def _bind_compare(name, args):
         # compared by their sort keys: element by element, a NULL element above every value (DuckDB's order)
         from quarry.logical.nested import refuse_unkeyable
         refuse_unkeyable(a.dtype, "comparing")
+    if pa.types.is_interval(a.dtype):
+        # DuckDB compares intervals normalized (1 month = 30 days); Arrow has no kernel for them
+        raise UnsupportedError("comparing INTERVAL values",
+                               hint="compare a count instead, e.g. date_diff('second', a, b) > 3600")
     return _mk(name, (a, b), T.BOOL)
 
 
