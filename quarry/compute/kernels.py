@@ -1307,8 +1307,8 @@ def interval_array(months: np.ndarray, days: np.ndarray, nanos: np.ndarray, vali
                                  null_count=int((~valid).sum()))
 
 
-@kernel("timestamp_diff")
-def _timestamp_diff(name, args, dtype, n):
+@kernel("timestamp_subtract")
+def _timestamp_subtract(name, args, dtype, n):
     """``a - b`` of timestamps, as DuckDB: whole days (toward zero) and the microseconds left, no months."""
     scalar = all(_is_scalar(x) for x in args)
     a, b = (to_array(x, 1 if scalar else n) for x in args)

@@ -592,7 +592,7 @@ def _bind_date_arith(name, a, b):
             raise QuarryTypeError(f"cannot subtract {T.sql_name(b.dtype)} from {T.sql_name(a.dtype)}",
                                   hint="CAST both to TIMESTAMP or both to TIMESTAMPTZ")
         a, b = (cast(x, T.TIMESTAMP) if pa.types.is_date(x.dtype) else x for x in (a, b))
-        return Call("timestamp_diff", (a, b), T.INTERVAL, _nullable([a, b]))
+        return Call("timestamp_subtract", (a, b), T.INTERVAL, _nullable([a, b]))
     if (T.is_integer(b.dtype) or T.is_null(b.dtype)) and pa.types.is_date(a.dtype):
         return Call("date_" + name + "_days", (a, cast(b, T.INT64)), a.dtype, _nullable([a, b]))
     raise QuarryTypeError(f"cannot apply `{name}` to {T.sql_name(a.dtype)} and {T.sql_name(b.dtype)}")
@@ -602,7 +602,7 @@ for _name, _op in (("add", "+"), ("subtract", "-"), ("multiply", "*"), ("divide"
     register(_name, "scalar", _bind_arith(_op), 2, 2, aliases=("mod",) if _name == "modulo" else ())
 # what `date + interval`, `date + n` and `date - date` bind to (see _bind_date_arith)
 for _name in ("date_add", "date_subtract", "date_add_days", "date_subtract_days", "date_diff_days",
-              "timestamp_diff"):
+              "timestamp_subtract"):
     register(_name, "scalar", None, 2, 2, internal=True)
 
 
