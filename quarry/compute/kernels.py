@@ -69,6 +69,13 @@ def cast_value(x, dtype: pa.DataType, safe: bool = True):
         x = _float_text(x)
     elif pa.types.is_interval(x.type) and T.is_string(dtype):
         x = interval_text(x)
+    elif T.is_time(x.type) and T.is_string(dtype):
+        x = _time_text(x)
+    elif T.is_string(x.type) and T.is_time(dtype):
+        x, ok = string_to_time(x)
+        if not (pc.all(pc.fill_null(ok, True)).as_py() if not _is_scalar(ok) else ok.as_py() is not False):
+            raise InvalidCastError("cannot cast a string to TIME: expected [YYYY-MM-DD ]HH:MM[:SS[.ffffff]]",
+                                   hint="check the data, or use TRY_CAST to get NULL for bad values")
     if x.type == dtype:
         return x
     try:
@@ -601,6 +608,34 @@ def _decimal_text(a):
     return pc.if_else(negative, pc.binary_join_element_wise("-", text, ""), text)
 
 
+def string_to_time(text):
+    """Strings as TIME values (``T.TIME_PATTERN``), and whether each was one: (times, ok). A string that
+    is not a time (or says 25:00) is NULL in ``times`` and False in ``ok``; a NULL string is NULL in both."""
+    scalar = _is_scalar(text)
+    text = to_array(text, 1) if scalar else text
+    matched = pc.fill_null(pc.match_substring_regex(text, T.TIME_PATTERN), False)
+    parts = pc.extract_regex(pc.if_else(matched, text, "00:00"), T.TIME_PATTERN)
+
+    def number(key: str, width: int = 0):
+        digits = parts.field(key)
+        digits = pc.if_else(pc.equal(digits, ""), "0", digits)      # an optional part left out
+        return pc.cast(pc.utf8_rpad(digits, width, "0") if width else digits, T.INT64)
+
+    hour, minute, second, fraction = number("h"), number("m"), number("s"), number("f", 6)
+    ok = pc.and_(matched, pc.and_(pc.and_(pc.less(hour, 24), pc.less(minute, 60)), pc.less(second, 60)))
+    micros = pc.add(pc.multiply(pc.add(pc.multiply(pc.add(pc.multiply(hour, 60), minute), 60), second),
+                                1_000_000), fraction)
+    times = pc.cast(pc.if_else(ok, micros, pa.scalar(None, T.INT64)), T.TIME)
+    ok = pc.if_else(text.is_valid(), ok, pa.scalar(None, T.BOOL))
+    return (times[0], ok[0]) if scalar else (times, ok)
+
+
+def _time_text(x):
+    """TIME values as DuckDB prints them: ``12:30:00``, with the fraction only when there is one (``.25``)."""
+    text = pc.cast(pc.cast(x, T.TIME), T.STRING)          # HH:MM:SS.ffffff
+    return pc.utf8_rtrim(pc.utf8_rtrim(text, "0"), ".")
+
+
 def _float_text(a):
     """DOUBLE / FLOAT values as DuckDB prints them: the shortest text that reads back as the same
     value, laid out as Python's repr (``3.0``, ``1e+16``, ``1.5e-07``), which is what DuckDB writes.
@@ -687,6 +722,8 @@ def _try_cast(name, args, dtype, n):
     arr = to_array(args[0], n)
     if T.is_numeric(arr.type) and T.is_numeric(dtype):
         return _try_narrow(arr, dtype)
+    if T.is_string(arr.type) and T.is_time(dtype):
+        return string_to_time(arr)[0]
     # value by value only on the failing path, via a vectorized mask of parseable values
     if T.is_string(arr.type) and (T.is_numeric(dtype) or T.is_temporal(dtype)):
         pattern = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$" if T.is_numeric(dtype) \

@@ -23,6 +23,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -72,6 +73,8 @@ def _can_cast(src: pa.DataType, dst: pa.DataType) -> bool:
         return True
     if T.is_temporal(src) and T.is_temporal(dst):
         return True
+    if T.is_time(dst) and (T.is_time(src) or pa.types.is_timestamp(src)):
+        return True                       # the time of day of a timestamp; a DATE has none (DuckDB)
     if src == T.BOOL and (T.is_numeric(dst)) or dst == T.BOOL and T.is_numeric(src):
         return True
     return False
@@ -141,6 +144,8 @@ def parse_literal_text(text: str, dtype: pa.DataType):
         return int(number)
     if T.is_float(dtype):
         return float(text)
+    if T.is_time(dtype):
+        return _parse_time(text)
     if dtype == T.BOOL:
         if text.lower() in _TRUE_WORDS:
             return True
@@ -150,10 +155,19 @@ def parse_literal_text(text: str, dtype: pa.DataType):
     return pa.scalar(text).cast(dtype).as_py()
 
 
+def _parse_time(text: str) -> datetime.time:
+    """A TIME literal's value, read as the cast kernel reads it (``T.TIME_PATTERN``)."""
+    m = re.match(T.TIME_PATTERN, text)
+    if m is None or int(m["h"]) > 23 or int(m["m"]) > 59 or int(m["s"] or 0) > 59:
+        raise ValueError(text)
+    return datetime.time(int(m["h"]), int(m["m"]), int(m["s"] or 0), int((m["f"] or "0").ljust(6, "0")))
+
+
 def _fold_literal_cast(e: Literal, dtype: pa.DataType) -> Literal | None:
     if e.value is None:
         return Literal(None, dtype)
-    if T.is_string(e.dtype) and (T.is_numeric(dtype) or T.is_temporal(dtype) or dtype == T.BOOL):
+    if T.is_string(e.dtype) and (T.is_numeric(dtype) or T.is_temporal(dtype) or T.is_time(dtype)
+                                 or dtype == T.BOOL):
         try:
             return Literal(parse_literal_text(e.value, dtype), dtype)
         except (ValueError, OverflowError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -548,6 +562,9 @@ def _bind_arith(op):
             if bound is not None:
                 return bound
         ta, tb = a.dtype, b.dtype
+        if T.is_time(ta) or T.is_time(tb):
+            raise UnsupportedError(f"`{op}` on TIME values (DATE + TIME, TIME ± INTERVAL, TIME - TIME)",
+                                   hint="compute with its parts: hour(t), minute(t), second(t)")
         if T.is_decimal(ta) or T.is_decimal(tb):
             # an integer literal next to a decimal takes the smallest decimal that holds it
             ta, tb = _literal_decimal_type(a), _literal_decimal_type(b)
@@ -1005,10 +1022,11 @@ register("pi", "scalar", lambda n, a: Literal(3.141592653589793, T.FLOAT64), 0, 
 
 DATE_PARTS = {"year", "quarter", "month", "week", "day", "dayofweek", "dow", "dayofyear", "doy", "hour",
               "minute", "second", "millisecond", "microsecond", "epoch", "isodow"}
+TIME_PARTS = {"hour", "minute", "second", "millisecond", "microsecond"}      # the parts a TIME has
 
 
-def _temporal_arg(e, fname):
-    if T.is_temporal(e.dtype) or T.is_null(e.dtype):
+def _temporal_arg(e, fname, time_ok: bool = False):
+    if T.is_temporal(e.dtype) or T.is_null(e.dtype) or time_ok and T.is_time(e.dtype):
         return e
     if isinstance(e, Literal) and T.is_string(e.dtype):
         return cast(e, T.DATE)
@@ -1022,7 +1040,7 @@ def _bind_date_part(name, args):
     part = part_expr.value.lower()
     if part not in DATE_PARTS:
         raise QuarryTypeError(f"unknown date part `{part}`", hint=suggest(part, DATE_PARTS))
-    value = _temporal_arg(value, name)
+    value = _temporal_arg(value, name, time_ok=part in TIME_PARTS)
     result = T.FLOAT64 if part == "epoch" else T.INT64
     return Call("date_part", (Literal(part, T.STRING), value), result, value.nullable)
 
