@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import decimal
 import math
+import os
 import re
 import sys
 
@@ -1249,6 +1250,50 @@ def _log(name, args, dtype, n):
 @kernel("random")
 def _random(name, args, dtype, n):
     return pa.array(np.random.random(n))
+
+
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
+# where the 32 hex digits go among the 36 characters of a canonical UUID (hyphens at 8, 13, 18, 23)
+_UUID_DIGIT_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+
+
+@kernel("gen_random_uuid")
+def _gen_random_uuid(name, args, dtype, n):
+    """``n`` random version-4 UUIDs as canonical text, built as one byte matrix (no row loop). The bytes
+    come from ``os.urandom``, so forked worker processes never repeat each other's values."""
+    raw = np.frombuffer(os.urandom(16 * n), np.uint8).reshape(n, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40          # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80          # the RFC 4122 variant
+    chars = np.full((n, 36), ord("-"), np.uint8)
+    digits = np.empty((n, 32), np.uint8)
+    digits[:, 0::2], digits[:, 1::2] = _HEX_DIGITS[raw >> 4], _HEX_DIGITS[raw & 0x0F]
+    chars[:, _UUID_DIGIT_AT] = digits
+    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
+    return pa.Array.from_buffers(T.STRING, n, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(chars.tobytes())])
+
+
+def _uuid_canonical(text) -> tuple[pa.Array, pa.Array]:
+    """Text as canonical UUIDs and whether each was one: 32 hex digits, hyphens anywhere, the whole
+    optionally in braces (DuckDB's reading); (NULL, False) where it was not, (NULL, NULL) for NULL."""
+    braced = pc.and_(pc.starts_with(text, "{"), pc.ends_with(text, "}"))
+    inner = pc.if_else(braced, pc.utf8_slice_codeunits(text, 1, -1), text)
+    digits = pc.utf8_lower(pc.replace_substring(inner, "-", ""))
+    ok = pc.match_substring_regex(digits, "^[0-9a-f]{32}$")
+    pieces = [pc.utf8_slice_codeunits(digits, a, b) for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))]
+    canonical = pc.binary_join_element_wise(*pieces, "-")
+    return pc.if_else(pc.fill_null(ok, False), canonical, pa.scalar(None, T.STRING)), ok
+
+
+@kernel("uuid_text", "try_uuid")
+def _uuid_text(name, args, dtype, n):
+    scalar = _is_scalar(args[0])
+    text = to_array(args[0], 1) if scalar else args[0]
+    canonical, ok = _uuid_canonical(text)
+    if name == "uuid_text" and not pc.all(pc.fill_null(ok, True)).as_py():
+        bad = pc.filter(text, pc.invert(pc.fill_null(ok, True)))[0].as_py()
+        raise InvalidCastError(f"cannot cast '{bad}' to UUID",
+                               hint="a UUID is 32 hex digits, e.g. 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'")
+    return canonical[0] if scalar else canonical
 
 
 # ---------------------------------------------------------------- dates

@@ -1017,6 +1017,23 @@ register("log", "scalar", _float_fn(), 1, 2)
 register("random", "scalar", lambda n, a: Call("random", (), T.FLOAT64, False), 0, 0, aliases=("rand",),
          volatility=Volatility.VOLATILE)
 register("pi", "scalar", lambda n, a: Literal(3.141592653589793, T.FLOAT64), 0, 0, rewrite=True)
+# a random (version 4) UUID per row, in its canonical text (quarry keeps UUIDs as VARCHAR)
+register("gen_random_uuid", "scalar", lambda n, a: Call("gen_random_uuid", (), T.STRING, False), 0, 0,
+         aliases=("uuid", "uuidv4"), volatility=Volatility.VOLATILE)
+
+
+def uuid_cast(e: Expr, *, try_cast: bool = False) -> Expr:
+    """``CAST(e AS UUID)``: the text checked (32 hex digits, hyphens anywhere, optionally in braces, as
+    DuckDB reads it) and written in canonical form, ``a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11``; a bad value
+    fails the cast, or is NULL for TRY_CAST."""
+    if not (T.is_string(e.dtype) or T.is_null(e.dtype)):
+        raise QuarryTypeError(f"cannot cast {T.sql_name(e.dtype)} to UUID", hint="cast a VARCHAR to UUID")
+    return Call("try_uuid" if try_cast else "uuid_text", (cast(e, T.STRING),), T.STRING,
+                True if try_cast else e.nullable)
+
+
+register("uuid_text", "scalar", None, 1, 1, internal=True)     # built by uuid_cast()
+register("try_uuid", "scalar", None, 1, 1, internal=True)
 
 # -- dates ---------------------------------------------------------------------------------
 

@@ -282,6 +282,7 @@ _NAMED_TYPES = {
     "DATE": DATE, "TIMESTAMP": TIMESTAMP, "DATETIME": TIMESTAMP, "INTERVAL": INTERVAL, "TIME": TIME,
     "UTINYINT": INT16, "USMALLINT": INT32, "UINT": INT64, "UBIGINT": INT64, "HUGEINT": pa.decimal128(38, 0),
     "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "UUID": STRING,          # kept as its canonical text; CAST(x AS UUID) checks and normalizes it
 }
 
 

@@ -150,6 +150,10 @@ def interval_value(text: str, unit: str | None) -> tuple[int, int, int]:
     return months, days, nanos
 
 
+def _is_uuid(dt: exp.DataType) -> bool:
+    return (dt.this.name if hasattr(dt.this, "name") else str(dt.this)) == "UUID"
+
+
 def _unsigned_name(dt: exp.DataType) -> str | None:
     """DuckDB's name of an unsigned integer type (``UINTEGER``), or None for any other type."""
     name = dt.this.name if hasattr(dt.this, "name") else str(dt.this)
@@ -487,6 +491,8 @@ class ExprBinder(NestedExprs):
         return self._Subquery(exp.Subquery(this=node))
 
     def _Cast(self, node: exp.Cast) -> Expr:
+        if _is_uuid(node.args["to"]):
+            return F.uuid_cast(self.bind(node.this))
         unsigned = _unsigned_name(node.args["to"])
         if unsigned is not None:
             value = self.bind(node.this)
@@ -511,6 +517,8 @@ class ExprBinder(NestedExprs):
         return F.cast(value, target, explicit=True)
 
     def _TryCast(self, node):
+        if _is_uuid(node.args["to"]):
+            return F.uuid_cast(self.bind(node.this), try_cast=True)
         unsigned = _unsigned_name(node.args["to"])
         if unsigned is not None:
             return F.unsigned_cast(self.bind(node.this), unsigned, try_cast=True)
