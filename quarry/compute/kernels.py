@@ -1404,6 +1404,46 @@ def _timestamp_subtract(name, args, dtype, n):
     return out[0] if scalar else out
 
 
+def _year_month_day(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    d = days.astype("datetime64[D]")
+    month, year = d.astype("datetime64[M]"), d.astype("datetime64[Y]")
+    return (year.astype(np.int64) + 1970, (month - year.astype("datetime64[M]")).astype(np.int64) + 1,
+            (d - month.astype("datetime64[D]")).astype(np.int64) + 1)
+
+
+def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    first = ((year - 1970) * 12 + (month - 1)).astype("datetime64[M]")
+    return ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
+
+
+@kernel("age")
+def _age(name, args, dtype, n):
+    """``age(a, b)``: the later minus the earlier field by field (years, months, days, time of day), a
+    negative field borrowing from the next (a day borrows the length of the earlier value's month), and
+    the sign put back on every part, as DuckDB and PostgreSQL count it."""
+    scalar = all(_is_scalar(x) for x in args)
+    a, b = (to_array(x, 1 if scalar else n) for x in args)
+    valid = np.asarray(pc.and_(a.is_valid(), b.is_valid()))
+    a_us, b_us = (np.asarray(pc.fill_null(pc.cast(x.cast(pa.timestamp("us", x.type.tz)), pa.int64()), 0))
+                  for x in (a, b))
+    negative = a_us < b_us
+    later, earlier = np.where(negative, b_us, a_us), np.where(negative, a_us, b_us)
+    later_day, earlier_day = later // _MICROS_PER_DAY, earlier // _MICROS_PER_DAY
+    (y1, m1, d1), (y0, m0, d0) = _year_month_day(later_day), _year_month_day(earlier_day)
+    years, months, days = y1 - y0, m1 - m0, d1 - d0
+    micros = (later - later_day * _MICROS_PER_DAY) - (earlier - earlier_day * _MICROS_PER_DAY)
+    borrow = micros < 0
+    micros, days = np.where(borrow, micros + _MICROS_PER_DAY, micros), days - borrow
+    borrow = days < 0
+    days, months = np.where(borrow, days + _days_in_month(y0, m0), days), months - borrow
+    borrow = months < 0
+    months, years = np.where(borrow, months + 12, months), years - borrow
+    sign = np.where(negative, -1, 1)
+    out = interval_array((sign * (years * 12 + months)).astype(np.int32), (sign * days).astype(np.int32),
+                         sign * micros * 1000, valid)
+    return out[0] if scalar else out
+
+
 def interval_text(x) -> pa.Array:
     """INTERVAL values printed as DuckDB prints them: ``1 year 2 months 3 days 04:05:06.5``; the
     parts that are 0 left out, each with its own sign (``-60 days -01:00:00``); ``00:00:00`` for 0."""

@@ -1104,6 +1104,23 @@ def _bind_make_date(name, args):
 
 
 register("make_date", "scalar", _bind_make_date, 3, 3)
+
+
+def _bind_age(name, args):
+    if len(args) == 1:             # age(ts): from midnight today, as DuckDB
+        args = [Literal(datetime.datetime.combine(datetime.date.today(), datetime.time()), T.TIMESTAMP)] + list(args)
+    a, b = (cast(x, T.TIMESTAMP) if pa.types.is_date(x.dtype) or T.is_null(x.dtype) else x for x in args)
+    for x in (a, b):
+        if not pa.types.is_timestamp(x.dtype):
+            raise QuarryTypeError(f"age() expects a TIMESTAMP or DATE, got {T.sql_name(x.dtype)}")
+    if a.dtype.tz != b.dtype.tz:
+        raise QuarryTypeError("age() of a TIMESTAMP and a TIMESTAMP WITH TIME ZONE",
+                              hint="CAST both to TIMESTAMP or both to TIMESTAMPTZ")
+    return _mk("age", [a, b], T.INTERVAL)
+
+
+# age(a, b): a - b in years, months and days of the calendar (DuckDB's and PostgreSQL's), then the time
+register("age", "scalar", _bind_age, 1, 2)
 register("strftime", "scalar", lambda n, a: _mk(n, [_temporal_arg(a[0], n), _str_arg(a[1], n)], T.STRING), 2, 2)
 register("to_date", "scalar", lambda n, a: cast(_str_arg(a[0], n), T.DATE, explicit=True), 1, 1, rewrite=True)
 
