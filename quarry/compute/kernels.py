@@ -1111,13 +1111,17 @@ def _regexp_extract_all(name, args, dtype, n):
         # Arrow's replacement writes '' for a group that took no part; DuckDB gives NULL there
         raise UnsupportedError(f"regexp_extract_all() of group {group} of `{pattern}`, which may "
                                "take no part in a match", hint="extract a group that every match contains")
+    inline = "".join(f for f in flags if f in "ims")
+    inner = f"(?{inline}:{pattern})" if inline else pattern
+    if pc.match_substring_regex(pa.scalar(""), f"^(?:{inner})$").as_py():
+        # after a non-empty match, DuckDB also finds an empty one where it ends; Arrow's replacement does not
+        raise UnsupportedError(f"regexp_extract_all() with a pattern that matches the empty string (`{pattern}`)",
+                               hint="make the pattern match at least one character, e.g. x+ for x*")
     s = args[0]
     if _is_scalar(s):
         s = to_array(s, 1)
     if pc.any(pc.match_substring(s, "\x01")).as_py():
         raise UnsupportedError("regexp_extract_all() of a string holding the character U+0001")
-    inline = "".join(f for f in flags if f in "ims")
-    inner = f"(?{inline}:{pattern})" if inline else pattern
     marked = pc.replace_substring_regex(s, f"(?s:.*?)({inner})", f"\x01\\{group + 1}\x01")
     out = pc.list_slice(pc.split_pattern(marked, "\x01"), 1, None, 2)
     return out[0] if _is_scalar(args[0]) else out

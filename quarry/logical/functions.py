@@ -1143,7 +1143,8 @@ def unsigned_cast(e: Expr, type_name: str, *, try_cast: bool = False) -> Expr:
         wide = Call("try_cast", (e,), T.INT64, True) if e.dtype != T.INT64 else e
         fits = call("and", [call("greater_equal", [wide, Literal(0, T.INT64)]),
                             call("less_equal", [wide, Literal(top, T.INT64)])])
-        return call("case", [fits, cast(wide, storage), Literal(None, storage)])
+        # CASE evaluates its branch on every row, so the branch must not fail where `fits` is false
+        return call("case", [fits, Call("try_cast", (wide,), storage, True), Literal(None, storage)])
     wide = cast(e, T.INT64, explicit=True)
     checked = Call("check_unsigned", (wide, Literal(top, T.INT64), Literal(type_name, T.STRING)), T.INT64,
                    wide.nullable)
