@@ -1251,7 +1251,10 @@ for _name, _al in (("stddev_samp", ("stddev", "std")), ("stddev_pop", ()), ("var
 def _bind_count_if(name, args):
     # DuckDB's count_if is a sum of the condition as 0/1: HUGEINT, and NULL over no rows (or only NULL
     # conditions), not 0 as count() gives; count_if(DISTINCT c) counts the distinct TRUE, so it is 1 at most
-    one = cast(_to_bool(args[0], name), T.INT64)
+    cond = args[0]
+    if isinstance(cond, Literal) and T.is_string(cond.dtype):
+        cond = cast(cond, T.BOOL)          # count_if('true'), as DuckDB reads the literal
+    one = cast(_to_bool(cond, name), T.INT64)
     return AggCall("sum", (cast(one, SUM_OF_BIGINT),), SUM_OF_BIGINT)
 
 

@@ -61,6 +61,8 @@ def normalize(t: pa.DataType) -> pa.DataType:
         return pa.decimal128(min(t.precision, MAX_DECIMAL_PRECISION), min(t.scale, MAX_DECIMAL_PRECISION))
     if pa.types.is_date64(t):
         return DATE
+    if pa.types.is_time(t):
+        return TIME                      # time32[s|ms] and time64[ns] from files: TIME, in microseconds
     if pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_large_list_view(t) \
             or pa.types.is_fixed_size_list(t) or pa.types.is_list(t):
         return pa.list_(normalize(t.value_type))
