@@ -95,3 +95,17 @@ def test_unsigned_casts_agree_with_duckdb():
     _both(table, "SELECT i, TRY_CAST(x AS UTINYINT) AS a, TRY_CAST(x AS USMALLINT) AS b, "
                  "TRY_CAST(x AS UINTEGER) AS c, TRY_CAST(x AS UBIGINT) AS d, "
                  "TRY_CAST(CAST(x AS VARCHAR) AS UTINYINT) AS e FROM t ORDER BY i")
+
+
+def test_time_columns_of_every_unit_read_as_duckdb_reads_them(tmp_path):
+    import datetime
+    import pyarrow.parquet as pq
+    table = pa.table({"i": [1, 2, 3],
+                      "s": pa.array([datetime.time(1, 2, 3), None, datetime.time(23, 59, 59)], pa.time32("s")),
+                      "ms": pa.array([3_723_250, 0, None], pa.time32("ms")),
+                      "ns": pa.array([3_723_000_001_000, 60_000_000_000, None], pa.time64("ns"))})
+    pq.write_table(table, tmp_path / "times.parquet")
+    path = str(tmp_path / "times.parquet")
+    sql = (f"SELECT i, s, ms, ns, CAST(ms AS VARCHAR) AS text, s > TIME '02:00' AS late, hour(ns) AS h "
+           f"FROM read_parquet('{path}') ORDER BY i")
+    _both(pa.table({"x": [1]}), sql)
