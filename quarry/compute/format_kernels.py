@@ -80,7 +80,7 @@ def _pad(text: pa.Array, width: int, align: str, fill: str) -> pa.Array:
     return pc.utf8_lpad(text, width, fill)
 
 
-def _field(spec: format_strings.Spec, x: pa.Array, printf: bool) -> pa.Array:
+def _field(spec: format_strings.Spec, x: pa.Array) -> pa.Array:
     number = T.is_numeric(x.type)
     if spec.conversion == "d" or (spec.conversion == "" and T.is_integer(x.type)):
         negative, digits = _integer(x)
@@ -90,7 +90,7 @@ def _field(spec: format_strings.Spec, x: pa.Array, printf: bool) -> pa.Array:
         text = _as_text(x)
         if spec.precision is not None:
             text = pc.utf8_slice_codeunits(text, 0, spec.precision)
-        align = spec.align or ("<" if not number or printf else ">")
+        align = spec.align or (">" if number else "<")       # fmt's defaults (printf's spec has one)
         return _pad(text, spec.width, align, spec.fill)
     sign = pc.if_else(negative, "-", "+" if spec.plus else " " if spec.space else "")
     if spec.zero and spec.width:
@@ -109,11 +109,11 @@ def _format(name, args, dtype, n):
     constant = all(isinstance(a, pa.Scalar) for a in args)
     rows = 1 if constant else n
     values = [to_array(a, rows) for a in args[1:]]
-    pieces = [p if isinstance(p, str) else _field(p, values[p.arg], name == "printf")
-              for p in format_strings.parse(name, fmt.as_py())]
-    out = pc.binary_join_element_wise(*pieces, "") if pieces else pa.array([""] * rows, T.STRING)
-    if isinstance(out, pa.Scalar) or (pieces and all(isinstance(p, str) for p in pieces)):
+    pieces = [p if isinstance(p, str) else _field(p, values[p.arg]) for p in format_strings.parse(name, fmt.as_py())]
+    if all(isinstance(p, str) for p in pieces):          # no fields: the text itself on every row
         out = to_array(pa.scalar("".join(pieces), T.STRING), rows)
+    else:
+        out = pc.binary_join_element_wise(*pieces, "")
     # a NULL argument makes the result NULL even where the format does not read it, as in DuckDB
     for v in values:
         if v.null_count:

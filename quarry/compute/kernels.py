@@ -1062,7 +1062,8 @@ def regex_groups(pattern: str) -> tuple[int, set[int]]:
             continue
         if c == "(":
             rest = pattern[i + 1:]
-            capturing = not rest.startswith("?") or rest.startswith(("?P<", "?<")) and not rest.startswith(("?<=", "?<!"))
+            named = rest.startswith(("?P<", "?<")) and not rest.startswith(("?<=", "?<!"))
+            capturing = not rest.startswith("?") or named
             group = None
             if capturing:
                 count += 1
@@ -1105,7 +1106,8 @@ def _regexp_extract_all(name, args, dtype, n):
                                hint="the options quarry takes are 'i' (ignore case), 'c', 'm' and 's'")
     count, optional = regex_groups(pattern)
     if group < 0 or group > count:
-        raise DataError(f"regexp_extract_all(): the pattern `{pattern}` has {count} group(s), there is no group {group}",
+        raise DataError(f"regexp_extract_all(): the pattern `{pattern}` has {count} group(s), "
+                        f"there is no group {group}",
                         hint="group 0 is the whole match, 1 the first parenthesized group")
     if group in optional:
         # Arrow's replacement writes '' for a group that took no part; DuckDB gives NULL there
