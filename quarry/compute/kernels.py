@@ -1450,6 +1450,23 @@ def _age(name, args, dtype, n):
     return out[0] if scalar else out
 
 
+def interval_micros(x) -> pa.Array:
+    """INTERVAL values' lengths in microseconds, a month counted as 30 days: what DuckDB compares and
+    sorts by (it normalizes 30 days to a month and 24 hours to a day first, which orders the same)."""
+    scalar = _is_scalar(x)
+    x = to_array(x, 1) if scalar else x
+    x = x.combine_chunks() if isinstance(x, pa.ChunkedArray) else x
+    parts = interval_parts(x)
+    micros = (parts["months"].astype(np.int64) * 30 + parts["days"]) * _MICROS_PER_DAY + parts["nanos"] // 1000
+    out = pa.array(micros, T.INT64, mask=np.asarray(x.is_null()) if x.null_count else None)
+    return out[0] if scalar else out
+
+
+@kernel("interval_micros")
+def _interval_micros(name, args, dtype, n):
+    return interval_micros(args[0])
+
+
 def interval_text(x) -> pa.Array:
     """INTERVAL values printed as DuckDB prints them: ``1 year 2 months 3 days 04:05:06.5``; the
     parts that are 0 left out, each with its own sign (``-60 days -01:00:00``); ``00:00:00`` for 0."""

@@ -658,9 +658,9 @@ def _bind_compare(name, args):
         from quarry.logical.nested import refuse_unkeyable
         refuse_unkeyable(a.dtype, "comparing")
     if pa.types.is_interval(a.dtype):
-        # DuckDB compares intervals normalized (1 month = 30 days); Arrow has no kernel for them
-        raise UnsupportedError("comparing INTERVAL values",
-                               hint="compare a count instead, e.g. date_diff('second', a, b) > 3600")
+        # DuckDB compares intervals normalized (a month is 30 days, a day 24 hours), which is comparing
+        # their lengths in microseconds; Arrow has no comparison kernel for intervals
+        a, b = (Call("interval_micros", (x,), T.INT64, x.nullable) for x in (a, b))
     return _mk(name, (a, b), T.BOOL)
 
 
@@ -1033,6 +1033,7 @@ def uuid_cast(e: Expr, *, try_cast: bool = False) -> Expr:
 
 
 register("uuid_text", "scalar", None, 1, 1, internal=True)     # built by uuid_cast()
+register("interval_micros", "scalar", None, 1, 1, internal=True)   # built by _bind_compare
 register("try_uuid", "scalar", None, 1, 1, internal=True)
 
 # -- dates ---------------------------------------------------------------------------------
