@@ -61,7 +61,8 @@ def test_printf_fixed_point_rounding_agrees_with_duckdb():
     table = pa.table({"i": np.arange(ROWS), "x": pa.array(values, mask=rng.random(ROWS) < 0.05),
                       "n": rng.integers(-99999, 99999, ROWS)})
     _both(table, "SELECT i, printf('%.2f|%.0f|%08.3f|%+.1f|%-12.4f|%f', x, x, x, x, x, x) AS p, "
-                 "printf('%d|%6d|%-6d|%06d|%+d', n, n, n, n, n) AS q, "
+                 "printf('%d|%6d|%-6d|%06d|%+d|%x|%#o|%08X', n, n, n, n, n, n, n, n) AS q, "
+                 "format('{:x}|{:#b}|{:>8o}', n, n, n) AS r, "
                  "format('{:.3f}|{:>9d}|{}', x, n, n) AS f FROM t ORDER BY i")
 
 

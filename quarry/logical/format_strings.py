@@ -31,14 +31,15 @@ class Spec:
     plus: bool = False
     zero: bool = False
     space: bool = False               # printf's ' ' flag: a space where a + would be
+    alternate: bool = False           # '#': 0x before hex digits, 0 (printf) or 0o (format) before octal
 
 
 _PRINTF = re.compile(r"%([-+ 0#']*)(\d+)?(?:\.(\d*))?(hh|h|ll|l|j|z|t|L)?(.)?", re.S)
 
 
 def parse_printf(text: str) -> list[str | Spec]:
-    """The pieces of a printf format: ``%[-+0][width][.precision][length]conversion``, conversion one of
-    ``d i u`` (integers), ``f F`` (fixed-point), ``s`` (text) and ``%%``."""
+    """The pieces of a printf format: ``%[-+ #0][width][.precision][length]conversion``, conversion one of
+    ``d i u`` (integers), ``x X o`` (integers in hex and octal), ``f F`` (fixed-point), ``s`` (text) and ``%%``."""
     pieces: list[str | Spec] = []
     pos, arg = 0, 0
     for m in _PRINTF.finditer(text):
@@ -52,31 +53,34 @@ def parse_printf(text: str) -> list[str | Spec]:
             pieces.append("%")
             continue
         spelled = m.group(0)
-        kind = {"d": "d", "i": "d", "u": "d", "f": "f", "F": "f", "s": "s"}.get(conv)
+        kind = {"d": "d", "i": "d", "u": "d", "f": "f", "F": "f", "s": "s", "x": "x", "X": "X", "o": "o"}.get(conv)
         if kind is None:
             raise UnsupportedError(f"printf specifier `{spelled}`",
-                                   hint="quarry's printf takes %d, %i, %u, %f, %s and %%, with the flags -, +, "
-                                        "space and 0, a width and a precision")
-        bad = set(flags) - set("-+0 ")
-        if bad or ("-" in flags and "0" in flags) or (kind == "s" and set(flags) & set("+0 ")) \
-                or (kind == "d" and precision is not None):
+                                   hint="quarry's printf takes %d, %i, %u, %x, %X, %o, %f, %s and %%, with the "
+                                        "flags -, +, space, # and 0, a width and a precision")
+        bad = set(flags) - set("-+0 #")
+        radix = kind in "xXo"
+        if bad or ("-" in flags and "0" in flags) or (kind == "s" and set(flags) & set("+0 #")) \
+                or (kind in "dxXo" and precision is not None) or ("#" in flags and not radix) \
+                or (radix and set(flags) & set("+ ")):
             raise UnsupportedError(f"printf specifier `{spelled}`",
                                    hint="the flags quarry takes are - (left-align), and of a number + or space "
                                         "(sign) and 0 (zero-pad); a precision goes with %f and %s")
         pieces.append(Spec(arg, kind, int(width or 0), int(precision or 0) if precision is not None else None,
-                           "<" if "-" in flags else ">", " ", "+" in flags, "0" in flags, " " in flags))
+                           "<" if "-" in flags else ">", " ", "+" in flags, "0" in flags, " " in flags,
+                           "#" in flags))
         arg += 1
     if pos < len(text):
         pieces.append(text[pos:])
     return _merge(pieces)
 
 
-_FIELD_SPEC = re.compile(r"(?:(.)?([<>^]))?(\+)?(0)?(\d+)?(?:\.(\d+))?([dfs])?", re.S)
+_FIELD_SPEC = re.compile(r"(?:(.)?([<>^]))?(\+)?(#)?(0)?(\d+)?(?:\.(\d+))?([dfsxXob])?", re.S)
 
 
 def parse_format(text: str) -> list[str | Spec]:
     """The pieces of a fmt format: ``{}`` or ``{n}`` fields (not both), ``{{``/``}}`` for braces, and a spec
-    ``{:[[fill]align][+][0][width][.precision][d|f|s]}``."""
+    ``{:[[fill]align][+][#][0][width][.precision][d|f|s|x|X|o|b]}``."""
     pieces: list[str | Spec] = []
     i, auto, manual = 0, 0, False
     literal = []
@@ -110,13 +114,17 @@ def parse_format(text: str) -> list[str | Spec]:
         m = _FIELD_SPEC.fullmatch(spec)
         if m is None:
             raise UnsupportedError(f"format spec `{{{field}}}`",
-                                   hint="quarry's format takes [[fill]align][+][0][width][.precision][d|f|s]")
-        fill, align, plus, zero, width, precision, conv = m.groups()
+                                   hint="quarry's format takes [[fill]align][+][#][0][width][.precision]"
+                                        "[d|f|s|x|X|o|b]")
+        fill, align, plus, alternate, zero, width, precision, conv = m.groups()
+        if alternate and conv not in ("x", "X", "o", "b"):
+            raise UnsupportedError(f"format spec `{{{field}}}`", hint="# goes with the types x, X, o and b")
         if literal:
             pieces.append("".join(literal))
             literal = []
         pieces.append(Spec(arg, conv or "", int(width or 0), int(precision) if precision is not None else None,
-                           align or "", fill or " ", plus is not None, zero is not None))
+                           align or "", fill or " ", plus is not None, zero is not None, False,
+                           alternate is not None))
         i = end + 1
     if literal:
         pieces.append("".join(literal))

@@ -904,7 +904,7 @@ def _bind_format(name, args):
                 raise UnsupportedError(f"{name}() of a {T.sql_name(t)} value", hint="format its elements instead")
             number = T.is_numeric(t)
             whole = T.is_integer(t) or t == T.BOOL or T.is_decimal(t) and t.scale == 0   # 2**63 - 1 is a DECIMAL
-            fits = {"d": whole, "f": T.is_float(t) or T.is_decimal(t),
+            fits = {"d": whole, "x": whole, "X": whole, "o": whole, "b": whole, "f": T.is_float(t) or T.is_decimal(t),
                     "s": not number, "": not (number and spec.precision is not None)}[spec.conversion]
             if not fits or (spec.plus or spec.zero or spec.space) and not number:
                 raise QuarryTypeError(f"{name}(): the field {spec.conversion or '{}'} cannot format a value of "
