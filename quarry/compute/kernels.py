@@ -1395,6 +1395,33 @@ def interval_array(months: np.ndarray, days: np.ndarray, nanos: np.ndarray, vali
                                  null_count=int((~valid).sum()))
 
 
+def _time_micros(t) -> pa.Array:
+    return pc.cast(pc.cast(t, T.TIME), T.INT64)
+
+
+@kernel("date_add_time")
+def _date_add_time(name, args, dtype, n):
+    """DATE + TIME: the timestamp at that time of that day."""
+    d, t = args
+    midnight = pc.cast(cast_value(d, T.TIMESTAMP), T.INT64)
+    return pc.cast(pc.add(midnight, _time_micros(t)), T.TIMESTAMP)
+
+
+@kernel("time_add_interval", "time_subtract_interval")
+def _time_interval(name, args, dtype, n):
+    """TIME ± INTERVAL: the interval's hours, minutes and seconds added around the clock (DuckDB wraps past
+    midnight and ignores the months and days)."""
+    scalar = all(_is_scalar(x) for x in args)
+    t, interval = (to_array(x, 1 if scalar else n) for x in args)
+    valid = np.asarray(pc.and_(t.is_valid(), interval.is_valid()))
+    step = interval_parts(interval)["nanos"] // 1000
+    if name == "time_subtract_interval":
+        step = -step
+    micros = (np.asarray(pc.fill_null(_time_micros(t), 0)) + step) % _MICROS_PER_DAY
+    out = pa.array(micros, T.INT64, mask=~valid).cast(T.TIME)
+    return out[0] if scalar else out
+
+
 @kernel("timestamp_subtract")
 def _timestamp_subtract(name, args, dtype, n):
     """``a - b`` of timestamps, as DuckDB: whole days (toward zero) and the microseconds left, no months."""

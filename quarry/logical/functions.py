@@ -563,8 +563,7 @@ def _bind_arith(op):
                 return bound
         ta, tb = a.dtype, b.dtype
         if T.is_time(ta) or T.is_time(tb):
-            raise UnsupportedError(f"`{op}` on TIME values (DATE + TIME, TIME ± INTERVAL, TIME - TIME)",
-                                   hint="compute with its parts: hour(t), minute(t), second(t)")
+            return _bind_time_arith(name, op, a, b)
         if T.is_decimal(ta) or T.is_decimal(tb):
             # an integer literal next to a decimal takes the smallest decimal that holds it
             ta, tb = _literal_decimal_type(a), _literal_decimal_type(b)
@@ -590,6 +589,22 @@ def _bind_arith(op):
         nullable = _nullable(args) or name in ("divide", "modulo")
         return Call(name, (a, b), result, nullable)
     return bind
+
+
+def _bind_time_arith(name, op, a, b):
+    """DuckDB's TIME arithmetic: ``DATE + TIME`` is a TIMESTAMP, ``TIME ± INTERVAL`` a TIME that wraps
+    around midnight (the interval's months and days do not move it); nothing else."""
+    if name == "add" and (pa.types.is_date(a.dtype) and T.is_time(b.dtype) or
+                          T.is_time(a.dtype) and pa.types.is_date(b.dtype)):
+        d, t = (a, b) if pa.types.is_date(a.dtype) else (b, a)
+        return Call("date_add_time", (d, t), T.TIMESTAMP, _nullable([d, t]))
+    if name == "add" and pa.types.is_interval(a.dtype) and T.is_time(b.dtype):
+        a, b = b, a
+    if name in ("add", "subtract") and T.is_time(a.dtype) and pa.types.is_interval(b.dtype):
+        return Call("time_" + name + "_interval", (a, b), T.TIME, _nullable([a, b]))
+    raise QuarryTypeError(f"cannot apply `{op}` to {T.sql_name(a.dtype)} and {T.sql_name(b.dtype)}",
+                          hint="DATE + TIME is a TIMESTAMP and TIME ± INTERVAL a TIME; compute other things "
+                               "with hour(t), minute(t), second(t)")
 
 
 def _bind_date_arith(name, a, b):
@@ -619,7 +634,7 @@ for _name, _op in (("add", "+"), ("subtract", "-"), ("multiply", "*"), ("divide"
     register(_name, "scalar", _bind_arith(_op), 2, 2, aliases=("mod",) if _name == "modulo" else ())
 # what `date + interval`, `date + n` and `date - date` bind to (see _bind_date_arith)
 for _name in ("date_add", "date_subtract", "date_add_days", "date_subtract_days", "date_diff_days",
-              "timestamp_subtract"):
+              "timestamp_subtract", "date_add_time", "time_add_interval", "time_subtract_interval"):
     register(_name, "scalar", None, 2, 2, internal=True)
 
 
