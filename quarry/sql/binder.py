@@ -360,9 +360,12 @@ class Binder:
         on = join.args.get("on")
         using = join.args.get("using")
         if method == "NATURAL":
-            if kind in ("cross", "semi", "anti"):
-                raise self._error_at(UnsupportedError(f"NATURAL {kind.upper()} JOIN",
-                                                      hint="use NATURAL [LEFT | RIGHT | FULL] JOIN"), join)
+            if on is not None or using:
+                raise self._error_at(BindError("a NATURAL JOIN takes no ON or USING condition",
+                                               hint="drop NATURAL, or the condition"), join)
+            if kind == "cross":
+                raise self._error_at(BindError("a CROSS JOIN cannot be NATURAL",
+                                               hint="use NATURAL [LEFT | RIGHT | FULL | SEMI | ANTI] JOIN"), join)
             using = self._natural_keys(scope, before, left_star, join)
         if using:
             return self._bind_using_join(left, right, kind, using, scope, before, left_star)
