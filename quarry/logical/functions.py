@@ -1157,7 +1157,8 @@ def unsigned_cast(e: Expr, type_name: str, *, try_cast: bool = False) -> Expr:
     storage, top = UNSIGNED_TYPES[type_name]
     if try_cast:
         # a narrower integer always fits BIGINT; text, decimals and doubles may not
-        wide = cast(e, T.INT64) if T.is_integer(e.dtype) or T.is_null(e.dtype) else Call("try_cast", (e,), T.INT64, True)
+        wide = cast(e, T.INT64) if T.is_integer(e.dtype) or T.is_null(e.dtype) else \
+            Call("try_cast", (e,), T.INT64, True)
         fits = call("and", [call("greater_equal", [wide, Literal(0, T.INT64)]),
                             call("less_equal", [wide, Literal(top, T.INT64)])])
         # CASE evaluates its branch on every row, so the branch must not fail where `fits` is false
