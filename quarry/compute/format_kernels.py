@@ -161,7 +161,8 @@ def _format(name, args, dtype, n):
     constant = all(isinstance(a, pa.Scalar) for a in args)
     rows = 1 if constant else n
     values = [to_array(a, rows) for a in args[1:]]
-    pieces = [p if isinstance(p, str) else _field(p, values[p.arg], name == "printf") for p in format_strings.parse(name, fmt.as_py())]
+    pieces = [p if isinstance(p, str) else _field(p, values[p.arg], name == "printf")
+              for p in format_strings.parse(name, fmt.as_py())]
     if all(isinstance(p, str) for p in pieces):          # no fields: the text itself on every row
         out = to_array(pa.scalar("".join(pieces), T.STRING), rows)
     else:
