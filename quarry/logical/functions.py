@@ -564,6 +564,12 @@ def _bind_arith(op):
         ta, tb = a.dtype, b.dtype
         if T.is_time(ta) or T.is_time(tb):
             return _bind_time_arith(name, op, a, b)
+        if name in ("add", "subtract") and (T.is_null(ta) and T.is_temporal(tb) or
+                                            T.is_temporal(ta) and T.is_null(tb)):
+            # a NULL operand makes the result NULL, of the type DuckDB gives it (NULL - ts is an INTERVAL)
+            if T.is_null(tb) or name == "add":
+                return Literal(None, tb if T.is_null(ta) else ta)
+            return Literal(None, T.INTERVAL if pa.types.is_timestamp(tb) else T.INT64)
         if T.is_decimal(ta) or T.is_decimal(tb):
             # an integer literal next to a decimal takes the smallest decimal that holds it
             ta, tb = _literal_decimal_type(a), _literal_decimal_type(b)
