@@ -437,7 +437,7 @@ def test_create_existing_table(con):
 
 
 @pytest.mark.parametrize("sql, words", [
-    ("SELECT * FROM people NATURAL JOIN depts", "NATURAL JOIN"),
+    ("SELECT * FROM people p ASOF JOIN depts d ON p.dept = d.dept AND p.id >= d.budget", "ASOF JOIN"),
     ("WITH RECURSIVE r AS (SELECT * FROM r UNION ALL SELECT 1) SELECT * FROM r", "only the step reading"),
     ("UPDATE people SET id = 1 FROM depts", "UPDATE ... FROM"),
     ("SELECT (id, dept) < ANY (SELECT id, dept FROM depts) FROM people", "a row value compared with ANY"),

@@ -105,7 +105,7 @@ AGG_CALLS = {
     "var_samp": "var_samp(x)", "var_pop": "var_pop(x)", "bool_and": "bool_and(b)", "bool_or": "bool_or(b)",
     "any_value": "any_value(CASE WHEN g = 2 THEN x END)", "median": "median(x)", "product": "product(x)",
     "approx_count_distinct": "approx_count_distinct(x)", "string_agg": "length(string_agg(s, ','))",
-    "array_agg": "array_agg(x ORDER BY x DESC)",
+    "array_agg": "array_agg(x ORDER BY x DESC)", "count_if": "count_if(x > 3)", "histogram": "histogram(s)",
 }
 
 

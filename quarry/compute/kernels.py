@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import decimal
 import math
+import os
 import re
 import sys
 
@@ -67,6 +68,15 @@ def cast_value(x, dtype: pa.DataType, safe: bool = True):
         x = _decimal_text(x)
     elif T.is_float(x.type) and T.is_string(dtype):
         x = _float_text(x)
+    elif pa.types.is_interval(x.type) and T.is_string(dtype):
+        x = interval_text(x)
+    elif T.is_time(x.type) and T.is_string(dtype):
+        x = _time_text(x)
+    elif T.is_string(x.type) and T.is_time(dtype):
+        x, ok = string_to_time(x)
+        if not (pc.all(pc.fill_null(ok, True)).as_py() if not _is_scalar(ok) else ok.as_py() is not False):
+            raise InvalidCastError("cannot cast a string to TIME: expected [YYYY-MM-DD ]HH:MM[:SS[.ffffff]]",
+                                   hint="check the data, or use TRY_CAST to get NULL for bad values")
     if x.type == dtype:
         return x
     try:
@@ -599,6 +609,34 @@ def _decimal_text(a):
     return pc.if_else(negative, pc.binary_join_element_wise("-", text, ""), text)
 
 
+def string_to_time(text):
+    """Strings as TIME values (``T.TIME_PATTERN``), and whether each was one: (times, ok). A string that
+    is not a time (or says 25:00) is NULL in ``times`` and False in ``ok``; a NULL string is NULL in both."""
+    scalar = _is_scalar(text)
+    text = to_array(text, 1) if scalar else text
+    matched = pc.fill_null(pc.match_substring_regex(text, T.TIME_PATTERN), False)
+    parts = pc.extract_regex(pc.if_else(matched, text, "00:00"), T.TIME_PATTERN)
+
+    def number(key: str, width: int = 0):
+        digits = parts.field(key)
+        digits = pc.if_else(pc.equal(digits, ""), "0", digits)      # an optional part left out
+        return pc.cast(pc.utf8_rpad(digits, width, "0") if width else digits, T.INT64)
+
+    hour, minute, second, fraction = number("h"), number("m"), number("s"), number("f", 6)
+    ok = pc.and_(matched, pc.and_(pc.and_(pc.less(hour, 24), pc.less(minute, 60)), pc.less(second, 60)))
+    micros = pc.add(pc.multiply(pc.add(pc.multiply(pc.add(pc.multiply(hour, 60), minute), 60), second),
+                                1_000_000), fraction)
+    times = pc.cast(pc.if_else(ok, micros, pa.scalar(None, T.INT64)), T.TIME)
+    ok = pc.if_else(text.is_valid(), ok, pa.scalar(None, T.BOOL))
+    return (times[0], ok[0]) if scalar else (times, ok)
+
+
+def _time_text(x):
+    """TIME values as DuckDB prints them: ``12:30:00``, with the fraction only when there is one (``.25``)."""
+    text = pc.cast(pc.cast(x, T.TIME), T.STRING)          # HH:MM:SS.ffffff
+    return pc.utf8_rtrim(pc.utf8_rtrim(text, "0"), ".")
+
+
 def _float_text(a):
     """DOUBLE / FLOAT values as DuckDB prints them: the shortest text that reads back as the same
     value, laid out as Python's repr (``3.0``, ``1e+16``, ``1.5e-07``), which is what DuckDB writes.
@@ -685,6 +723,8 @@ def _try_cast(name, args, dtype, n):
     arr = to_array(args[0], n)
     if T.is_numeric(arr.type) and T.is_numeric(dtype):
         return _try_narrow(arr, dtype)
+    if T.is_string(arr.type) and T.is_time(dtype):
+        return string_to_time(arr)[0]
     # value by value only on the failing path, via a vectorized mask of parseable values
     if T.is_string(arr.type) and (T.is_numeric(dtype) or T.is_temporal(dtype)):
         pattern = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$" if T.is_numeric(dtype) \
@@ -991,6 +1031,104 @@ def _regexp_replace(name, args, dtype, n):
                                       max_replacements=None if "g" in flags else 1)
 
 
+def regex_groups(pattern: str) -> tuple[int, set[int]]:
+    """The number of capturing groups of an RE2 ``pattern``, and those that may take no part in a match.
+
+    A group may be left out when it, or a group around it, is followed by a quantifier that allows zero
+    repetitions, or when an alternation (``|``) sits in a group around it (or at the top level).
+
+    >>> regex_groups("([a-z])(\\d+)?")
+    (2, {2})
+    """
+    count, optional = 0, set()
+    # one frame per open parenthesis: (its group number or None, the groups opened inside it)
+    frames: list[tuple[int | None, list[int]]] = [(None, [])]
+    alternated: list[bool] = [False]
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "[":
+            j = i + 1
+            if j < len(pattern) and pattern[j] == "^":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1
+            while j < len(pattern) and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "(":
+            rest = pattern[i + 1:]
+            named = rest.startswith(("?P<", "?<")) and not rest.startswith(("?<=", "?<!"))
+            capturing = not rest.startswith("?") or named
+            group = None
+            if capturing:
+                count += 1
+                group = count
+                for frame in frames:
+                    frame[1].append(group)
+            frames.append((group, []))
+            alternated.append(False)
+        elif c == ")" and len(frames) > 1:
+            group, inside = frames.pop()
+            if alternated.pop():
+                optional.update(inside)
+            if pattern[i + 1:i + 2] in ("?", "*") or re.match(r"\{0+(,\d*)?\}", pattern[i + 1:]):
+                optional.update(inside + ([group] if group else []))
+        elif c == "|":
+            alternated[-1] = True
+        i += 1
+    if alternated[0]:
+        optional.update(frames[0][1])
+    return count, optional
+
+
+@kernel("regexp_extract_all")
+def _regexp_extract_all(name, args, dtype, n):
+    """Every non-overlapping match of a constant pattern, or its ``group``, as a VARCHAR[].
+
+    One regex replacement per batch turns each match into its group between two U+0001 marks (the
+    text between matches is consumed by a lazy prefix), and a split at the marks keeps every second
+    piece: ``'a1b22'`` with ``\\d+`` becomes ``'\x011\x01\x0122\x01'``, then ``['1', '22']``.
+    """
+    if not all(_is_scalar(a) for a in args[1:]):
+        raise UnsupportedError("regexp_extract_all() with a non-constant pattern, group or options",
+                               hint="write the pattern as a string literal")
+    pattern = args[1].as_py()
+    group = args[2].as_py() if len(args) > 2 else 0
+    flags = _regex_flags(args, 3)
+    unknown = set(flags) - set("cims")
+    if unknown:
+        raise UnsupportedError(f"regexp_extract_all() option `{sorted(unknown)[0]}`",
+                               hint="the options quarry takes are 'i' (ignore case), 'c', 'm' and 's'")
+    count, optional = regex_groups(pattern)
+    if group < 0 or group > count:
+        raise DataError(f"regexp_extract_all(): the pattern `{pattern}` has {count} group(s), "
+                        f"there is no group {group}",
+                        hint="group 0 is the whole match, 1 the first parenthesized group")
+    if group in optional:
+        # Arrow's replacement writes '' for a group that took no part; DuckDB gives NULL there
+        raise UnsupportedError(f"regexp_extract_all() of group {group} of `{pattern}`, which may "
+                               "take no part in a match", hint="extract a group that every match contains")
+    inline = "".join(f for f in flags if f in "ims")
+    inner = f"(?{inline}:{pattern})" if inline else pattern
+    if pc.match_substring_regex(pa.scalar(""), f"^(?:{inner})$").as_py():
+        # after a non-empty match, DuckDB also finds an empty one where it ends; Arrow's replacement does not
+        raise UnsupportedError(f"regexp_extract_all() with a pattern that matches the empty string (`{pattern}`)",
+                               hint="make the pattern match at least one character, e.g. x+ for x*")
+    s = args[0]
+    if _is_scalar(s):
+        s = to_array(s, 1)
+    if pc.any(pc.match_substring(s, "\x01")).as_py():
+        raise UnsupportedError("regexp_extract_all() of a string holding the character U+0001")
+    marked = pc.replace_substring_regex(s, f"(?s:.*?)({inner})", f"\x01\\{group + 1}\x01")
+    out = pc.list_slice(pc.split_pattern(marked, "\x01"), 1, None, 2)
+    return out[0] if _is_scalar(args[0]) else out
+
+
 @kernel("concat")
 def _concat(name, args, dtype, n):
     parts = [pc.fill_null(a, "") if not _is_scalar(a) else (a if a.is_valid else pa.scalar("")) for a in args]
@@ -1120,6 +1258,50 @@ def _random(name, args, dtype, n):
     return pa.array(np.random.random(n))
 
 
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
+# where the 32 hex digits go among the 36 characters of a canonical UUID (hyphens at 8, 13, 18, 23)
+_UUID_DIGIT_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+
+
+@kernel("gen_random_uuid")
+def _gen_random_uuid(name, args, dtype, n):
+    """``n`` random version-4 UUIDs as canonical text, built as one byte matrix (no row loop). The bytes
+    come from ``os.urandom``, so forked worker processes never repeat each other's values."""
+    raw = np.frombuffer(os.urandom(16 * n), np.uint8).reshape(n, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40          # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80          # the RFC 4122 variant
+    chars = np.full((n, 36), ord("-"), np.uint8)
+    digits = np.empty((n, 32), np.uint8)
+    digits[:, 0::2], digits[:, 1::2] = _HEX_DIGITS[raw >> 4], _HEX_DIGITS[raw & 0x0F]
+    chars[:, _UUID_DIGIT_AT] = digits
+    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
+    return pa.Array.from_buffers(T.STRING, n, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(chars.tobytes())])
+
+
+def _uuid_canonical(text) -> tuple[pa.Array, pa.Array]:
+    """Text as canonical UUIDs and whether each was one: 32 hex digits, hyphens anywhere, the whole
+    optionally in braces (DuckDB's reading); (NULL, False) where it was not, (NULL, NULL) for NULL."""
+    braced = pc.and_(pc.starts_with(text, "{"), pc.ends_with(text, "}"))
+    inner = pc.if_else(braced, pc.utf8_slice_codeunits(text, 1, -1), text)
+    digits = pc.utf8_lower(pc.replace_substring(inner, "-", ""))
+    ok = pc.match_substring_regex(digits, "^[0-9a-f]{32}$")
+    pieces = [pc.utf8_slice_codeunits(digits, a, b) for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))]
+    canonical = pc.binary_join_element_wise(*pieces, "-")
+    return pc.if_else(pc.fill_null(ok, False), canonical, pa.scalar(None, T.STRING)), ok
+
+
+@kernel("uuid_text", "try_uuid")
+def _uuid_text(name, args, dtype, n):
+    scalar = _is_scalar(args[0])
+    text = to_array(args[0], 1) if scalar else args[0]
+    canonical, ok = _uuid_canonical(text)
+    if name == "uuid_text" and not pc.all(pc.fill_null(ok, True)).as_py():
+        bad = pc.filter(text, pc.invert(pc.fill_null(ok, True)))[0].as_py()
+        raise InvalidCastError(f"cannot cast '{bad}' to UUID",
+                               hint="a UUID is 32 hex digits, e.g. 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'")
+    return canonical[0] if scalar else canonical
+
+
 # ---------------------------------------------------------------- dates
 
 def _np_days(a) -> tuple[np.ndarray, np.ndarray | None]:
@@ -1191,6 +1373,162 @@ def _date_days(name, args, dtype, n):
     ints = _day_numbers(d)
     out = pc.add_checked(ints, k) if name == "date_add_days" else pc.subtract_checked(ints, k)
     return pc.cast(pc.cast(out, pa.int32()), pa.date32())
+
+
+# Arrow's month_day_nano_interval: int32 months, int32 days, int64 nanoseconds per value
+_INTERVAL_LAYOUT = np.dtype([("months", "<i4"), ("days", "<i4"), ("nanos", "<i8")])
+_MICROS_PER_DAY = 86_400_000_000
+
+
+def interval_parts(x) -> np.ndarray:
+    """The months, days and nanoseconds of an INTERVAL array, as a numpy structured array (zero-copy)."""
+    x = x.combine_chunks() if isinstance(x, pa.ChunkedArray) else x
+    return np.frombuffer(x.buffers()[1], _INTERVAL_LAYOUT, count=x.offset + len(x))[x.offset:]
+
+
+def interval_array(months: np.ndarray, days: np.ndarray, nanos: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """An INTERVAL array from its parts; NULL where ``valid`` is False."""
+    data = np.zeros(len(months), _INTERVAL_LAYOUT)
+    data["months"], data["days"], data["nanos"] = months, days, nanos
+    validity = None if valid.all() else pa.array(valid).buffers()[1]
+    return pa.Array.from_buffers(T.INTERVAL, len(months), [validity, pa.py_buffer(data.tobytes())],
+                                 null_count=int((~valid).sum()))
+
+
+def _time_micros(t) -> pa.Array:
+    return pc.cast(pc.cast(t, T.TIME), T.INT64)
+
+
+@kernel("date_add_time")
+def _date_add_time(name, args, dtype, n):
+    """DATE + TIME: the timestamp at that time of that day."""
+    d, t = args
+    midnight = pc.cast(cast_value(d, T.TIMESTAMP), T.INT64)
+    return pc.cast(pc.add(midnight, _time_micros(t)), T.TIMESTAMP)
+
+
+@kernel("time_add_interval", "time_subtract_interval")
+def _time_interval(name, args, dtype, n):
+    """TIME ± INTERVAL: the interval's hours, minutes and seconds added around the clock (DuckDB wraps past
+    midnight and ignores the months and days)."""
+    scalar = all(_is_scalar(x) for x in args)
+    t, interval = (to_array(x, 1 if scalar else n) for x in args)
+    valid = np.asarray(pc.and_(t.is_valid(), interval.is_valid()))
+    step = interval_parts(interval)["nanos"] // 1000
+    if name == "time_subtract_interval":
+        step = -step
+    micros = (np.asarray(pc.fill_null(_time_micros(t), 0)) + step) % _MICROS_PER_DAY
+    out = pa.array(micros, T.INT64, mask=~valid).cast(T.TIME)
+    return out[0] if scalar else out
+
+
+@kernel("timestamp_subtract")
+def _timestamp_subtract(name, args, dtype, n):
+    """``a - b`` of timestamps, as DuckDB: whole days (toward zero) and the microseconds left, no months."""
+    scalar = all(_is_scalar(x) for x in args)
+    a, b = (to_array(x, 1 if scalar else n) for x in args)
+    valid = np.asarray(pc.and_(a.is_valid(), b.is_valid()))
+    a_us, b_us = (np.asarray(pc.fill_null(pc.cast(x.cast(pa.timestamp("us", x.type.tz)), pa.int64()), 0))
+                  for x in (a, b))
+    micros = a_us - b_us
+    days = np.sign(micros) * (np.abs(micros) // _MICROS_PER_DAY)
+    out = interval_array(np.zeros(len(micros), np.int32), days.astype(np.int32),
+                         (micros - days * _MICROS_PER_DAY) * 1000, valid)
+    return out[0] if scalar else out
+
+
+def _year_month_day(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    d = days.astype("datetime64[D]")
+    month, year = d.astype("datetime64[M]"), d.astype("datetime64[Y]")
+    return (year.astype(np.int64) + 1970, (month - year.astype("datetime64[M]")).astype(np.int64) + 1,
+            (d - month.astype("datetime64[D]")).astype(np.int64) + 1)
+
+
+def _days_in_month(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    first = ((year - 1970) * 12 + (month - 1)).astype("datetime64[M]")
+    return ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
+
+
+@kernel("age")
+def _age(name, args, dtype, n):
+    """``age(a, b)``: the later minus the earlier field by field (years, months, days, time of day), a
+    negative field borrowing from the next (a day borrows the length of the earlier value's month), and
+    the sign put back on every part, as DuckDB and PostgreSQL count it."""
+    scalar = all(_is_scalar(x) for x in args)
+    a, b = (to_array(x, 1 if scalar else n) for x in args)
+    valid = np.asarray(pc.and_(a.is_valid(), b.is_valid()))
+    a_us, b_us = (np.asarray(pc.fill_null(pc.cast(x.cast(pa.timestamp("us", x.type.tz)), pa.int64()), 0))
+                  for x in (a, b))
+    negative = a_us < b_us
+    later, earlier = np.where(negative, b_us, a_us), np.where(negative, a_us, b_us)
+    later_day, earlier_day = later // _MICROS_PER_DAY, earlier // _MICROS_PER_DAY
+    (y1, m1, d1), (y0, m0, d0) = _year_month_day(later_day), _year_month_day(earlier_day)
+    years, months, days = y1 - y0, m1 - m0, d1 - d0
+    micros = (later - later_day * _MICROS_PER_DAY) - (earlier - earlier_day * _MICROS_PER_DAY)
+    borrow = micros < 0
+    micros, days = np.where(borrow, micros + _MICROS_PER_DAY, micros), days - borrow
+    borrow = days < 0
+    days, months = np.where(borrow, days + _days_in_month(y0, m0), days), months - borrow
+    borrow = months < 0
+    months, years = np.where(borrow, months + 12, months), years - borrow
+    sign = np.where(negative, -1, 1)
+    out = interval_array((sign * (years * 12 + months)).astype(np.int32), (sign * days).astype(np.int32),
+                         sign * micros * 1000, valid)
+    return out[0] if scalar else out
+
+
+def interval_micros(x) -> pa.Array:
+    """INTERVAL values' lengths in microseconds, a month counted as 30 days: what DuckDB compares and
+    sorts by (it normalizes 30 days to a month and 24 hours to a day first, which orders the same)."""
+    scalar = _is_scalar(x)
+    x = to_array(x, 1) if scalar else x
+    x = x.combine_chunks() if isinstance(x, pa.ChunkedArray) else x
+    parts = interval_parts(x)
+    micros = (parts["months"].astype(np.int64) * 30 + parts["days"]) * _MICROS_PER_DAY + parts["nanos"] // 1000
+    out = pa.array(micros, T.INT64, mask=np.asarray(x.is_null()) if x.null_count else None)
+    return out[0] if scalar else out
+
+
+@kernel("interval_micros")
+def _interval_micros(name, args, dtype, n):
+    return interval_micros(args[0])
+
+
+def interval_text(x) -> pa.Array:
+    """INTERVAL values printed as DuckDB prints them: ``1 year 2 months 3 days 04:05:06.5``; the
+    parts that are 0 left out, each with its own sign (``-60 days -01:00:00``); ``00:00:00`` for 0."""
+    scalar = _is_scalar(x)
+    x = to_array(x, 1) if scalar else x
+    parts = interval_parts(x)
+    months = parts["months"].astype(np.int64)
+    years = np.sign(months) * (np.abs(months) // 12)
+    months = months - 12 * years
+    micros = np.sign(parts["nanos"]) * (np.abs(parts["nanos"]) // 1000)
+
+    def unit(values: np.ndarray, word: str) -> pa.Array:
+        # "3 days " (a space after each part), or "" when the part is 0
+        text = pc.binary_join_element_wise(pa.array(values).cast(T.STRING),
+                                           pa.array(np.where(np.abs(values) == 1, f" {word} ", f" {word}s ")), "")
+        return pc.if_else(pa.array(values != 0), text, "")
+
+    magnitude = np.abs(micros)
+    seconds = magnitude // 1_000_000
+
+    def two(values: np.ndarray) -> pa.Array:
+        return pc.utf8_lpad(pa.array(values).cast(T.STRING), 2, "0")
+
+    fraction = pc.utf8_rtrim(pc.utf8_lpad(pa.array(magnitude % 1_000_000).cast(T.STRING), 6, "0"), "0")
+    clock = pc.binary_join_element_wise(two(seconds // 3600), two(seconds // 60 % 60), two(seconds % 60), ":")
+    clock = pc.if_else(pc.equal(pc.utf8_length(fraction), 0), clock,
+                       pc.binary_join_element_wise(clock, fraction, "."))
+    clock = pc.binary_join_element_wise(pa.array(np.where(micros < 0, "-", "")), clock, "")
+    clock = pc.if_else(pa.array(micros != 0), clock, "")
+    # (not null_handling="skip": Arrow 26 drops the rows where every part is NULL)
+    text = pc.utf8_rtrim(pc.binary_join_element_wise(unit(years, "year"), unit(months, "month"),
+                                                     unit(parts["days"], "day"), clock, ""), " ")
+    text = pc.if_else(pc.equal(text, ""), "00:00:00", text)
+    out = pc.if_else(x.is_valid(), text, pa.scalar(None, T.STRING))
+    return out[0] if scalar else out
 
 
 @kernel("date_diff_days")
@@ -1299,6 +1637,22 @@ def unsupported(name: str):
                          hint="this is a bug in quarry; please report it")
 
 
+@kernel("check_unsigned")
+def _check_unsigned(name, args, dtype, n):
+    """A BIGINT value cast to an unsigned type (``UTINYINT``...), failing outside ``0 .. top``."""
+    value, top, type_name = (a.as_py() if isinstance(a, pa.Scalar) and i else a for i, a in enumerate(args))
+    bad = pc.or_(pc.less(value, 0), pc.greater(value, top))
+    if isinstance(value, pa.Scalar):
+        first = value.as_py() if bad.as_py() else None
+    else:
+        wrong = pc.filter(value, bad)
+        first = wrong[0].as_py() if len(wrong) else None
+    if first is not None:
+        raise CastOverflowError(f"cannot cast value to {type_name}: {first} is out of range 0 to {top}",
+                                hint="check the data, or use TRY_CAST to get NULL for bad values")
+    return value
+
+
 @kernel("check_single_row")
 def _check_single_row(name, args, dtype, n):
     """The value of a correlated scalar subquery, failing if a key matched several rows."""
@@ -1349,3 +1703,4 @@ from quarry.compute import nested_kernels  # noqa: E402,F401
 
 # the kernels of the Spark-semantics functions (quarry.logical.spark_functions)
 from quarry.compute import spark_kernels  # noqa: E402,F401
+from quarry.compute import format_kernels  # noqa: E402,F401

@@ -23,6 +23,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -72,6 +73,8 @@ def _can_cast(src: pa.DataType, dst: pa.DataType) -> bool:
         return True
     if T.is_temporal(src) and T.is_temporal(dst):
         return True
+    if T.is_time(dst) and (T.is_time(src) or pa.types.is_timestamp(src)):
+        return True                       # the time of day of a timestamp; a DATE has none (DuckDB)
     if src == T.BOOL and (T.is_numeric(dst)) or dst == T.BOOL and T.is_numeric(src):
         return True
     return False
@@ -141,6 +144,8 @@ def parse_literal_text(text: str, dtype: pa.DataType):
         return int(number)
     if T.is_float(dtype):
         return float(text)
+    if T.is_time(dtype):
+        return _parse_time(text)
     if dtype == T.BOOL:
         if text.lower() in _TRUE_WORDS:
             return True
@@ -150,10 +155,19 @@ def parse_literal_text(text: str, dtype: pa.DataType):
     return pa.scalar(text).cast(dtype).as_py()
 
 
+def _parse_time(text: str) -> datetime.time:
+    """A TIME literal's value, read as the cast kernel reads it (``T.TIME_PATTERN``)."""
+    m = re.match(T.TIME_PATTERN, text)
+    if m is None or int(m["h"]) > 23 or int(m["m"]) > 59 or int(m["s"] or 0) > 59:
+        raise ValueError(text)
+    return datetime.time(int(m["h"]), int(m["m"]), int(m["s"] or 0), int((m["f"] or "0").ljust(6, "0")))
+
+
 def _fold_literal_cast(e: Literal, dtype: pa.DataType) -> Literal | None:
     if e.value is None:
         return Literal(None, dtype)
-    if T.is_string(e.dtype) and (T.is_numeric(dtype) or T.is_temporal(dtype) or dtype == T.BOOL):
+    if T.is_string(e.dtype) and (T.is_numeric(dtype) or T.is_temporal(dtype) or T.is_time(dtype)
+                                 or dtype == T.BOOL):
         try:
             return Literal(parse_literal_text(e.value, dtype), dtype)
         except (ValueError, OverflowError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -548,6 +562,14 @@ def _bind_arith(op):
             if bound is not None:
                 return bound
         ta, tb = a.dtype, b.dtype
+        if T.is_time(ta) or T.is_time(tb):
+            return _bind_time_arith(name, op, a, b)
+        if name in ("add", "subtract") and (T.is_null(ta) and T.is_temporal(tb) or
+                                            T.is_temporal(ta) and T.is_null(tb)):
+            # a NULL operand makes the result NULL, of the type DuckDB gives it (NULL - ts is an INTERVAL)
+            if T.is_null(tb) or name == "add":
+                return Literal(None, tb if T.is_null(ta) else ta)
+            return Literal(None, T.INTERVAL if pa.types.is_timestamp(tb) else T.INT64)
         if T.is_decimal(ta) or T.is_decimal(tb):
             # an integer literal next to a decimal takes the smallest decimal that holds it
             ta, tb = _literal_decimal_type(a), _literal_decimal_type(b)
@@ -575,6 +597,22 @@ def _bind_arith(op):
     return bind
 
 
+def _bind_time_arith(name, op, a, b):
+    """DuckDB's TIME arithmetic: ``DATE + TIME`` is a TIMESTAMP, ``TIME ± INTERVAL`` a TIME that wraps
+    around midnight (the interval's months and days do not move it); nothing else."""
+    if name == "add" and (pa.types.is_date(a.dtype) and T.is_time(b.dtype) or
+                          T.is_time(a.dtype) and pa.types.is_date(b.dtype)):
+        d, t = (a, b) if pa.types.is_date(a.dtype) else (b, a)
+        return Call("date_add_time", (d, t), T.TIMESTAMP, _nullable([d, t]))
+    if name == "add" and pa.types.is_interval(a.dtype) and T.is_time(b.dtype):
+        a, b = b, a
+    if name in ("add", "subtract") and T.is_time(a.dtype) and pa.types.is_interval(b.dtype):
+        return Call("time_" + name + "_interval", (a, b), T.TIME, _nullable([a, b]))
+    raise QuarryTypeError(f"cannot apply `{op}` to {T.sql_name(a.dtype)} and {T.sql_name(b.dtype)}",
+                          hint="DATE + TIME is a TIMESTAMP and TIME ± INTERVAL a TIME; compute other things "
+                               "with hour(t), minute(t), second(t)")
+
+
 def _bind_date_arith(name, a, b):
     if pa.types.is_interval(b.dtype):
         if name not in ("add", "subtract"):
@@ -586,7 +624,13 @@ def _bind_date_arith(name, a, b):
     if T.is_temporal(b.dtype) and name == "subtract":
         if pa.types.is_date(a.dtype) and pa.types.is_date(b.dtype):
             return Call("date_diff_days", (a, b), T.INT64, _nullable([a, b]))
-        raise QuarryTypeError("subtracting timestamps is not supported", hint="use date_diff('second', a, b)")
+        # DuckDB: a TIMESTAMP minus a TIMESTAMP (or DATE) is an INTERVAL of days and microseconds
+        if (a.dtype.tz if pa.types.is_timestamp(a.dtype) else None) != \
+                (b.dtype.tz if pa.types.is_timestamp(b.dtype) else None):
+            raise QuarryTypeError(f"cannot subtract {T.sql_name(b.dtype)} from {T.sql_name(a.dtype)}",
+                                  hint="CAST both to TIMESTAMP or both to TIMESTAMPTZ")
+        a, b = (cast(x, T.TIMESTAMP) if pa.types.is_date(x.dtype) else x for x in (a, b))
+        return Call("timestamp_subtract", (a, b), T.INTERVAL, _nullable([a, b]))
     if (T.is_integer(b.dtype) or T.is_null(b.dtype)) and pa.types.is_date(a.dtype):
         return Call("date_" + name + "_days", (a, cast(b, T.INT64)), a.dtype, _nullable([a, b]))
     raise QuarryTypeError(f"cannot apply `{name}` to {T.sql_name(a.dtype)} and {T.sql_name(b.dtype)}")
@@ -595,7 +639,8 @@ def _bind_date_arith(name, a, b):
 for _name, _op in (("add", "+"), ("subtract", "-"), ("multiply", "*"), ("divide", "/"), ("modulo", "%")):
     register(_name, "scalar", _bind_arith(_op), 2, 2, aliases=("mod",) if _name == "modulo" else ())
 # what `date + interval`, `date + n` and `date - date` bind to (see _bind_date_arith)
-for _name in ("date_add", "date_subtract", "date_add_days", "date_subtract_days", "date_diff_days"):
+for _name in ("date_add", "date_subtract", "date_add_days", "date_subtract_days", "date_diff_days",
+              "timestamp_subtract", "date_add_time", "time_add_interval", "time_subtract_interval"):
     register(_name, "scalar", None, 2, 2, internal=True)
 
 
@@ -633,6 +678,10 @@ def _bind_compare(name, args):
         # compared by their sort keys: element by element, a NULL element above every value (DuckDB's order)
         from quarry.logical.nested import refuse_unkeyable
         refuse_unkeyable(a.dtype, "comparing")
+    if pa.types.is_interval(a.dtype):
+        # DuckDB compares intervals normalized (a month is 30 days, a day 24 hours), which is comparing
+        # their lengths in microseconds; Arrow has no comparison kernel for intervals
+        a, b = (Call("interval_micros", (x,), T.INT64, x.nullable) for x in (a, b))
     return _mk(name, (a, b), T.BOOL)
 
 
@@ -845,6 +894,51 @@ register("regexp_matches", "scalar", _string_fn(T.BOOL), 2, 3, aliases=("regexp_
 register("regexp_replace", "scalar", _string_fn(), 3, 4)
 
 
+def _bind_regexp_extract_all(name, args):
+    typed = [_int_arg(a, name) if i == 2 else _str_arg(a, name) for i, a in enumerate(args)]
+    return _mk(name, typed, pa.list_(T.STRING))
+
+
+# regexp_extract_all(s, pattern [, group [, options]]): every non-overlapping match (or its group) as a list
+register("regexp_extract_all", "scalar", _bind_regexp_extract_all, 2, 4)
+
+
+def _bind_format(name, args):
+    """``printf(fmt, ...)`` and ``format(fmt, ...)``: the format must be a constant; its fields are checked
+    against the argument types here, as DuckDB checks them (``%d`` takes an integer, ``%f`` a number)."""
+    from quarry.logical import format_strings
+    fmt, values = _str_arg(args[0], name), list(args[1:])
+    if not isinstance(fmt, Literal):
+        raise UnsupportedError(f"{name}() with a format that is not a constant string",
+                               hint=f"write the format as a string literal: {name}('...', x)")
+    if fmt.value is not None:
+        for spec in format_strings.parse(name, fmt.value):
+            if isinstance(spec, str):
+                continue
+            if spec.arg >= len(values):
+                raise BindError(f"{name}(): the format `{fmt.value}` reads argument {spec.arg + 1}, "
+                                f"but {len(values)} were given")
+            t = values[spec.arg].dtype
+            if T.is_null(t):
+                continue
+            if pa.types.is_nested(t):
+                raise UnsupportedError(f"{name}() of a {T.sql_name(t)} value", hint="format its elements instead")
+            number = T.is_numeric(t)
+            whole = T.is_integer(t) or t == T.BOOL or T.is_decimal(t) and t.scale == 0   # 2**63 - 1 is a DECIMAL
+            fits = {"d": whole, "x": whole, "X": whole, "o": whole, "b": whole, "f": T.is_float(t) or T.is_decimal(t),
+                    "s": not number, "": not (number and spec.precision is not None)}[spec.conversion]
+            if not fits or (spec.plus or spec.zero or spec.space) and not number:
+                raise QuarryTypeError(f"{name}(): the field {spec.conversion or '{}'} cannot format a value of "
+                                      f"type {T.sql_name(t)}",
+                                      hint="%d/{:d} take integers, %f/{:f} numbers, %s/{:s} text; CAST the "
+                                           "argument to another type")
+    return _mk(name, [fmt] + values, T.STRING)
+
+
+register("printf", "scalar", _bind_format, 1)
+register("format", "scalar", _bind_format, 1)
+
+
 def _bind_levenshtein(name, args):
     # the edit distance in characters (code points), as DuckDB counts it; the kernel is the one the
     # Spark front end's levenshtein uses (same definition), its INT result widened to DuckDB's BIGINT
@@ -944,15 +1038,34 @@ register("log", "scalar", _float_fn(), 1, 2)
 register("random", "scalar", lambda n, a: Call("random", (), T.FLOAT64, False), 0, 0, aliases=("rand",),
          volatility=Volatility.VOLATILE)
 register("pi", "scalar", lambda n, a: Literal(3.141592653589793, T.FLOAT64), 0, 0, rewrite=True)
+# a random (version 4) UUID per row, in its canonical text (quarry keeps UUIDs as VARCHAR)
+register("gen_random_uuid", "scalar", lambda n, a: Call("gen_random_uuid", (), T.STRING, False), 0, 0,
+         aliases=("uuid", "uuidv4"), volatility=Volatility.VOLATILE)
+
+
+def uuid_cast(e: Expr, *, try_cast: bool = False) -> Expr:
+    """``CAST(e AS UUID)``: the text checked (32 hex digits, hyphens anywhere, optionally in braces, as
+    DuckDB reads it) and written in canonical form, ``a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11``; a bad value
+    fails the cast, or is NULL for TRY_CAST."""
+    if not (T.is_string(e.dtype) or T.is_null(e.dtype)):
+        raise QuarryTypeError(f"cannot cast {T.sql_name(e.dtype)} to UUID", hint="cast a VARCHAR to UUID")
+    return Call("try_uuid" if try_cast else "uuid_text", (cast(e, T.STRING),), T.STRING,
+                True if try_cast else e.nullable)
+
+
+register("uuid_text", "scalar", None, 1, 1, internal=True)     # built by uuid_cast()
+register("interval_micros", "scalar", None, 1, 1, internal=True)   # built by _bind_compare
+register("try_uuid", "scalar", None, 1, 1, internal=True)
 
 # -- dates ---------------------------------------------------------------------------------
 
 DATE_PARTS = {"year", "quarter", "month", "week", "day", "dayofweek", "dow", "dayofyear", "doy", "hour",
               "minute", "second", "millisecond", "microsecond", "epoch", "isodow"}
+TIME_PARTS = {"hour", "minute", "second", "millisecond", "microsecond"}      # the parts a TIME has
 
 
-def _temporal_arg(e, fname):
-    if T.is_temporal(e.dtype) or T.is_null(e.dtype):
+def _temporal_arg(e, fname, time_ok: bool = False):
+    if T.is_temporal(e.dtype) or T.is_null(e.dtype) or time_ok and T.is_time(e.dtype):
         return e
     if isinstance(e, Literal) and T.is_string(e.dtype):
         return cast(e, T.DATE)
@@ -966,7 +1079,7 @@ def _bind_date_part(name, args):
     part = part_expr.value.lower()
     if part not in DATE_PARTS:
         raise QuarryTypeError(f"unknown date part `{part}`", hint=suggest(part, DATE_PARTS))
-    value = _temporal_arg(value, name)
+    value = _temporal_arg(value, name, time_ok=part in TIME_PARTS)
     result = T.FLOAT64 if part == "epoch" else T.INT64
     return Call("date_part", (Literal(part, T.STRING), value), result, value.nullable)
 
@@ -1013,12 +1126,57 @@ def _bind_make_date(name, args):
 
 
 register("make_date", "scalar", _bind_make_date, 3, 3)
+
+
+def _bind_age(name, args):
+    if len(args) == 1:             # age(ts): from midnight today, as DuckDB
+        args = [Literal(datetime.datetime.combine(datetime.date.today(), datetime.time()), T.TIMESTAMP)] + list(args)
+    a, b = (cast(x, T.TIMESTAMP) if pa.types.is_date(x.dtype) or T.is_null(x.dtype) else x for x in args)
+    for x in (a, b):
+        if not pa.types.is_timestamp(x.dtype):
+            raise QuarryTypeError(f"age() expects a TIMESTAMP or DATE, got {T.sql_name(x.dtype)}")
+    if a.dtype.tz != b.dtype.tz:
+        raise QuarryTypeError("age() of a TIMESTAMP and a TIMESTAMP WITH TIME ZONE",
+                              hint="CAST both to TIMESTAMP or both to TIMESTAMPTZ")
+    return _mk("age", [a, b], T.INTERVAL)
+
+
+# age(a, b): a - b in years, months and days of the calendar (DuckDB's and PostgreSQL's), then the time
+register("age", "scalar", _bind_age, 1, 2)
 register("strftime", "scalar", lambda n, a: _mk(n, [_temporal_arg(a[0], n), _str_arg(a[1], n)], T.STRING), 2, 2)
 register("to_date", "scalar", lambda n, a: cast(_str_arg(a[0], n), T.DATE, explicit=True), 1, 1, rewrite=True)
 
 # -- made by the binder and the rules, not callable by name ---------------------------------
 
+# DuckDB's unsigned integer types are stored in a wider signed type (UTINYINT as SMALLINT, ...); a cast to
+# one checks DuckDB's range, which the storage type alone would not. UBIGINT is held as BIGINT, so it stops
+# at BIGINT's maximum.
+UNSIGNED_TYPES = {"UTINYINT": (T.INT16, 2**8 - 1), "USMALLINT": (T.INT32, 2**16 - 1),
+                  "UINTEGER": (T.INT64, 2**32 - 1), "UBIGINT": (T.INT64, 2**63 - 1)}
+
+
+def unsigned_cast(e: Expr, type_name: str, *, try_cast: bool = False) -> Expr:
+    """``CAST(e AS UTINYINT)`` and its kin: a cast to BIGINT, the range check, then the storage type.
+
+    A value outside ``0 .. max`` fails the cast (``check_unsigned`` raises), or is NULL for TRY_CAST.
+    """
+    storage, top = UNSIGNED_TYPES[type_name]
+    if try_cast:
+        # a narrower integer always fits BIGINT; text, decimals and doubles may not
+        wide = cast(e, T.INT64) if T.is_integer(e.dtype) or T.is_null(e.dtype) else \
+            Call("try_cast", (e,), T.INT64, True)
+        fits = call("and", [call("greater_equal", [wide, Literal(0, T.INT64)]),
+                            call("less_equal", [wide, Literal(top, T.INT64)])])
+        # CASE evaluates its branch on every row, so the branch must not fail where `fits` is false
+        return call("case", [fits, Call("try_cast", (wide,), storage, True), Literal(None, storage)])
+    wide = cast(e, T.INT64, explicit=True)
+    checked = Call("check_unsigned", (wide, Literal(top, T.INT64), Literal(type_name, T.STRING)), T.INT64,
+                   wide.nullable)
+    return cast(checked, storage)
+
+
 register("cast", "scalar", None, 1, 1, internal=True)           # built by cast()
+register("check_unsigned", "scalar", None, 3, 3, internal=True)     # built by unsigned_cast()
 register("try_cast", "scalar", None, 1, 1, internal=True)       # a bad value becomes NULL; NULL stays NULL
 # GROUPING(a, b): a placeholder the binder replaces by grouping_bits(grouping id, 'positions')
 register("grouping", "scalar", None, 1, internal=True, rewrite=True)
@@ -1114,6 +1272,17 @@ register("approx_count_distinct", "aggregate", _agg_bind(lambda n, a: T.INT64), 
 for _name, _al in (("stddev_samp", ("stddev", "std")), ("stddev_pop", ()), ("var_samp", ("variance", "var")),
                    ("var_pop", ())):
     register(_name, "aggregate", _agg_bind(_avg_type), 1, 1, aliases=_al)
+def _bind_count_if(name, args):
+    # DuckDB's count_if is a sum of the condition as 0/1: HUGEINT, and NULL over no rows (or only NULL
+    # conditions), not 0 as count() gives; count_if(DISTINCT c) counts the distinct TRUE, so it is 1 at most
+    cond = args[0]
+    if isinstance(cond, Literal) and T.is_string(cond.dtype):
+        cond = cast(cond, T.BOOL)          # count_if('true'), as DuckDB reads the literal
+    one = cast(_to_bool(cond, name), T.INT64)
+    return AggCall("sum", (cast(one, SUM_OF_BIGINT),), SUM_OF_BIGINT)
+
+
+register("count_if", "aggregate", _bind_count_if, 1, 1, aliases=("countif",))
 register("bool_and", "aggregate", _agg_bind(_bool_type), 1, 1, aliases=("every",))
 register("bool_or", "aggregate", _agg_bind(_bool_type), 1, 1)
 

@@ -415,6 +415,22 @@ register("array_agg", "aggregate", _bind_array_agg, 1, None, aliases=("list", "a
          doc="array_agg(x [ORDER BY ...]): the values of x (NULLs included) as a list")
 
 
+def _bind_histogram(name, args):
+    x = args[0]
+    if len(args) > 1:
+        raise UnsupportedError("histogram() with bins (a second argument)", hint="count values with GROUP BY")
+    if T.is_null(x.dtype):
+        x = cast(x, T.INT32)
+    if T.is_nested(x.dtype):
+        raise UnsupportedError(f"histogram() of {T.sql_name(x.dtype)} values", hint="histogram a scalar column")
+    # DuckDB's counts are UBIGINT, which quarry holds as BIGINT
+    return AggCall("histogram", (x,), pa.map_(x.dtype, T.INT64))
+
+
+register("histogram", "aggregate", _bind_histogram, 1, 2,
+         doc="histogram(x): a MAP from each distinct non-NULL value of x, in order, to its count")
+
+
 register("typeof", "scalar", lambda n, a: Literal(T.sql_name(a[0].dtype), T.STRING), 1, 1, rewrite=True,
          nulls=Nulls.TOLERANT, doc="typeof(x): the SQL name of x's type")
 register("to_json", "scalar", lambda n, a: _mk(n, [a[0]], T.STRING), 1, 1,

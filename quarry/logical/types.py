@@ -24,7 +24,11 @@ STRING = pa.string()
 BINARY = pa.binary()
 DATE = pa.date32()
 TIMESTAMP = pa.timestamp("us")
+TIME = pa.time64("us")
 NULL = pa.null()
+
+# the text a TIME is read from, as DuckDB reads it: ``[YYYY-MM-DD ]HH:MM[:SS[.ffffff]]``
+TIME_PATTERN = r"^(?:\d{4}-\d{2}-\d{2}[ T])?(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2})(?:\.(?P<f>\d{1,6}))?)?$"
 INTERVAL = pa.month_day_nano_interval()
 
 _INT_RANK = {pa.int8(): 1, pa.int16(): 2, pa.int32(): 3, pa.int64(): 4,
@@ -57,6 +61,8 @@ def normalize(t: pa.DataType) -> pa.DataType:
         return pa.decimal128(min(t.precision, MAX_DECIMAL_PRECISION), min(t.scale, MAX_DECIMAL_PRECISION))
     if pa.types.is_date64(t):
         return DATE
+    if pa.types.is_time(t):
+        return TIME                      # time32[s|ms] and time64[ns] from files: TIME, in microseconds
     if pa.types.is_large_list(t) or pa.types.is_list_view(t) or pa.types.is_large_list_view(t) \
             or pa.types.is_fixed_size_list(t) or pa.types.is_list(t):
         return pa.list_(normalize(t.value_type))
@@ -94,6 +100,11 @@ def is_string(t: pa.DataType) -> bool:
 
 def is_temporal(t: pa.DataType) -> bool:
     return pa.types.is_date(t) or pa.types.is_timestamp(t)
+
+
+def is_time(t: pa.DataType) -> bool:
+    """TIME: a time of day without a date (Arrow's time32/time64)."""
+    return pa.types.is_time(t)
 
 
 def is_null(t: pa.DataType) -> bool:
@@ -236,7 +247,7 @@ def arithmetic_type(op: str, a: pa.DataType, b: pa.DataType) -> pa.DataType:
 _SQL_NAMES = {
     "bool": "BOOLEAN", "int8": "TINYINT", "int16": "SMALLINT", "int32": "INTEGER", "int64": "BIGINT",
     "float": "REAL", "double": "DOUBLE", "string": "VARCHAR", "binary": "BLOB", "date32[day]": "DATE",
-    "null": "NULL",
+    "null": "NULL", "time64[us]": "TIME",
 }
 
 
@@ -270,9 +281,10 @@ _NAMED_TYPES = {
     "BIGINT": INT64, "INT64": INT64, "LONG": INT64, "FLOAT": FLOAT32, "REAL": FLOAT32, "DOUBLE": FLOAT64,
     "DOUBLE PRECISION": FLOAT64, "VARCHAR": STRING, "CHAR": STRING, "TEXT": STRING, "STRING": STRING,
     "NCHAR": STRING, "NVARCHAR": STRING, "BINARY": BINARY, "VARBINARY": BINARY, "BLOB": BINARY,
-    "DATE": DATE, "TIMESTAMP": TIMESTAMP, "DATETIME": TIMESTAMP, "INTERVAL": INTERVAL,
+    "DATE": DATE, "TIMESTAMP": TIMESTAMP, "DATETIME": TIMESTAMP, "INTERVAL": INTERVAL, "TIME": TIME,
     "UTINYINT": INT16, "USMALLINT": INT32, "UINT": INT64, "UBIGINT": INT64, "HUGEINT": pa.decimal128(38, 0),
     "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+    "UUID": STRING,          # kept as its canonical text; CAST(x AS UUID) checks and normalizes it
 }
 
 
@@ -294,4 +306,4 @@ def from_sql_name(name: str, params: list[int] | None = None) -> pa.DataType:
     if upper in _NAMED_TYPES:
         return _NAMED_TYPES[upper]
     raise UnsupportedError(f"type `{name}` is not supported",
-                           hint="use BOOLEAN, INTEGER, BIGINT, DOUBLE, DECIMAL(p,s), VARCHAR, DATE or TIMESTAMP")
+                           hint="use BOOLEAN, INTEGER, BIGINT, DOUBLE, DECIMAL(p,s), VARCHAR, DATE, TIME or TIMESTAMP")

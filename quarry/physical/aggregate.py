@@ -860,6 +860,16 @@ class HashAggregateExec(ExecNode):
                 specs.append((name, "list", None))
                 post.append(("array_agg", i))
                 continue
+            if a.name == "histogram":
+                # each group's values (NULL where FILTER left the row out), counted afterwards
+                arg = evaluate_array(a.args[0], table)
+                if a.filter is not None:
+                    arg = pc.if_else(pc.fill_null(evaluate_array(a.filter, table), False), arg,
+                                     pa.scalar(None, arg.type))
+                cols[name] = arg
+                specs.append((name, "list", None))
+                post.append(("histogram", i))
+                continue
             arg = self._arg_column(a, table, n)
             if a.distinct and a.name not in ("count", "approx_count_distinct"):
                 post.append(("distinct", i))
@@ -898,6 +908,8 @@ class HashAggregateExec(ExecNode):
                 col = evaluate_array(a.args[0], table).take(_appended_rows(col))
             elif kind == "distinct":
                 col = _aggregate_lists(col, a.name)
+            elif kind == "histogram":
+                col = histogram_of_lists(col, a.distinct, a.dtype)
             elif kind == "median":
                 col = _exact_median(col)
             elif kind == "string_agg":
@@ -925,7 +937,7 @@ class HashAggregateExec(ExecNode):
         if name in ("var_samp", "var_pop", "stddev_samp", "stddev_pop"):
             fn = "variance" if name.startswith("var") else "stddev"
             return fn, pc.VarianceOptions(ddof=1 if name.endswith("samp") else 0, min_count=1)
-        if name == "median":
+        if name in ("median", "histogram"):
             return "list", None
         if name == "string_agg":
             return "list", None
@@ -1195,6 +1207,35 @@ def _aggregate_lists(lists, fn: str) -> pa.Array:
     # scatter back: groups whose list was empty get NULL
     positions = pc.index_in(pa.array(np.arange(n, dtype=np.int64)), value_set=grouped.column("p").cast(pa.int64()))
     return grouped.column(1).take(positions)
+
+
+def histogram_of_lists(lists, distinct: bool, dtype: pa.DataType) -> pa.Array:
+    """histogram: each list of values as a MAP from its distinct non-NULL values, in ascending order,
+    to how often each occurs (1 with DISTINCT); NULL for a list without such values.
+
+    The values are grouped and counted by (list, value) with Arrow's grouped kernels and sorted by
+    list, then value; -0.0 counts as 0.0, and NaN sorts after every number, as in DuckDB.
+    """
+    lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+    n = len(lists)
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists)
+    keep = flat.is_valid()
+    flat, parents = flat.filter(keep), parents.filter(keep)
+    if T.is_float(flat.type):
+        flat = pc.if_else(pc.equal(flat, 0), pa.scalar(0, flat.type), flat)
+    counted = pa.table({"g": parents, "v": flat}).group_by(["g", "v"], use_threads=False) \
+        .aggregate([([], "count_all")])
+    counted = counted.take(pc.sort_indices(counted, sort_keys=[("g", "ascending"), ("v", "ascending")]))
+    groups = np.asarray(counted.column("g").to_numpy(), dtype=np.int64)
+    lengths = np.bincount(groups, minlength=n)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    counts = counted.column("count_all").combine_chunks()
+    if distinct:
+        counts = pa.array(np.ones(len(counts), dtype=np.int64))
+    keys = counted.column("v").combine_chunks().cast(dtype.key_type)
+    return pa.MapArray.from_arrays(offsets, keys, counts.cast(dtype.item_type), type=dtype,
+                                   mask=pa.array(lengths == 0))
 
 
 def _appended_rows(keys) -> pa.Array:

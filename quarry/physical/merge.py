@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from quarry.logical.expressions import SortKey
 from quarry.compute.expr_eval import evaluate_array
+from quarry.compute.kernels import interval_micros
 
 
 SortSpec = list[tuple[str, str, str]]
@@ -49,6 +50,7 @@ def sort_key_table(data: pa.Table | pa.RecordBatch, keys: tuple[SortKey, ...]) -
 
     Arrow keeps NaN beside the NULLs; SQL (and DuckDB) sorts NaN above every
     number, so a float key is preceded by an ``is_nan`` column (NULL for NULL).
+    An INTERVAL key sorts by its length, a month counted as 30 days, as DuckDB sorts it.
     """
     cols = {}
     spec: SortSpec = []
@@ -56,6 +58,8 @@ def sort_key_table(data: pa.Table | pa.RecordBatch, keys: tuple[SortKey, ...]) -
         values = evaluate_array(k.expr, data)
         order = "ascending" if k.ascending else "descending"
         nulls = "at_start" if k.nulls_first else "at_end"
+        if pa.types.is_interval(values.type):
+            values = interval_micros(values)          # Arrow cannot sort intervals; DuckDB's order
         if pa.types.is_floating(values.type):
             cols[f"__nan{i}"] = pc.is_nan(values)
             spec.append((f"__nan{i}", order, nulls))

@@ -43,7 +43,7 @@ from quarry.logical import types as T
 from quarry.logical.expressions import (
     AggCall, Call, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, WindowFrame,
 )
-from quarry.physical.aggregate import HashAggregateExec, _aggregate_lists, _exact_median
+from quarry.physical.aggregate import HashAggregateExec, _aggregate_lists, _exact_median, histogram_of_lists
 from quarry.physical.base import ExecNode, batches_of
 from quarry.compute.expr_eval import evaluate, evaluate_array
 from quarry.compute.kernels import cast_value, to_array
@@ -58,7 +58,7 @@ VALUE_FUNCTIONS = {"first_value", "last_value", "nth_value", "nth_value_ignore_n
 FRAMED_AGGREGATES = {"count", "count_star", "sum", "avg", "min", "max", "any_value", "bool_and", "bool_or",
                      "product", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "array_agg"}
 # Aggregates computed by grouped aggregation, so only over the whole window partition.
-WHOLE_PARTITION_AGGREGATES = {"median", "string_agg", "approx_count_distinct"}
+WHOLE_PARTITION_AGGREGATES = {"median", "string_agg", "approx_count_distinct", "histogram"}
 # For these, DISTINCT does not change the answer, so any frame works.
 _DISTINCT_INSENSITIVE = {"min", "max", "any_value", "bool_and", "bool_or"}
 
@@ -702,7 +702,9 @@ def _grouped_aggregate(agg: AggCall, layout: _Layout, table: pa.Table) -> pa.Arr
     if not valid.all():
         values = pc.if_else(pa.array(valid), values, pa.scalar(None, values.type))
     name = agg.name
-    if agg.distinct and name not in ("count", "approx_count_distinct"):
+    if name == "histogram":
+        spec, finish = ("list", None), "histogram"
+    elif agg.distinct and name not in ("count", "approx_count_distinct"):
         spec, finish = ("distinct", pc.CountOptions(mode="only_valid")), "distinct"
     else:
         if name in ("median", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "avg"):
@@ -716,6 +718,8 @@ def _grouped_aggregate(agg: AggCall, layout: _Layout, table: pa.Table) -> pa.Arr
         result = _aggregate_lists(result, name)
     elif finish == "median":
         result = _exact_median(result)
+    elif finish == "histogram":
+        result = histogram_of_lists(result, agg.distinct, agg.dtype)
     elif finish == "string_agg":
         separator = agg.args[1] if len(agg.args) > 1 else None
         result = pc.binary_join(result, separator.value if isinstance(separator, Literal) else ",")

@@ -343,9 +343,7 @@ class Binder:
         side = (join.side or "").upper()
         kind_word = (join.kind or "").upper()
         method = (join.args.get("method") or "").upper()
-        if method == "NATURAL":
-            raise self._error_at(UnsupportedError("NATURAL JOIN is not supported", hint="use JOIN ... USING (...)"), join)
-        if method:
+        if method and method != "NATURAL":
             raise self._error_at(UnsupportedError(f"{method} JOIN is not supported"), join)
         if kind_word in ("SEMI", "ANTI"):
             kind = kind_word.lower()
@@ -361,6 +359,14 @@ class Binder:
             kind = "inner"
         on = join.args.get("on")
         using = join.args.get("using")
+        if method == "NATURAL":
+            if on is not None or using:
+                raise self._error_at(BindError("a NATURAL JOIN takes no ON or USING condition",
+                                               hint="drop NATURAL, or the condition"), join)
+            if kind == "cross":
+                raise self._error_at(BindError("a CROSS JOIN cannot be NATURAL",
+                                               hint="use NATURAL [LEFT | RIGHT | FULL | SEMI | ANTI] JOIN"), join)
+            using = self._natural_keys(scope, before, left_star, join)
         if using:
             return self._bind_using_join(left, right, kind, using, scope, before, left_star)
         condition = None
@@ -381,6 +387,22 @@ class Binder:
         if left_star is not None and kind not in ("semi", "anti"):
             scope.star = left_star + [f.id for r in scope.relations[before:] for f in r.fields]
         return plan
+
+    def _natural_keys(self, scope: Scope, before: int, left_star: list[int] | None, join: exp.Join) -> list:
+        """The USING list of a NATURAL JOIN: every column name both sides have, in the left side's order."""
+        left_fields = [scope.field_by_id(i) for i in left_star] if left_star is not None else \
+            [f for r in scope.relations[:before] for f in r.fields]
+        right_names = {f.name.lower() for r in scope.relations[before:] for f in r.fields}
+        keys, seen = [], set()
+        for f in left_fields:
+            if f.name.lower() in right_names and f.name.lower() not in seen:
+                seen.add(f.name.lower())
+                keys.append(exp.to_identifier(f.name))
+        if not keys:
+            # DuckDB refuses rather than silently computing a cross product
+            raise self._error_at(BindError("no columns found to join on in NATURAL JOIN",
+                                           hint="use CROSS JOIN if you meant a cross product"), join)
+        return keys
 
     def _bind_using_join(self, left: LogicalPlan, right: LogicalPlan, kind: str, using, scope: Scope,
                          before: int, left_star: list[int] | None) -> LogicalPlan:

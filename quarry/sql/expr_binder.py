@@ -72,6 +72,7 @@ _RENAMES = {
     "variancepop": "var_pop", "anyvalue": "any_value", "approxdistinct": "approx_count_distinct",
     "groupconcat": "string_agg", "stringagg": "string_agg", "logicaland": "bool_and", "logicalor": "bool_or",
     "strposition": "strpos", "regexplike": "regexp_matches", "regexpreplace": "regexp_replace",
+    "regexpextractall": "regexp_extract_all",
     "currentdate": "current_date", "currenttimestamp": "now", "startswith": "starts_with",
     "endswith": "ends_with", "pow": "power", "dayofweek": "dayofweek", "dayofyear": "dayofyear",
     "weekofyear": "week", "length": "length", "avg": "avg", "count": "count", "split_part": "split_part",
@@ -147,6 +148,17 @@ def interval_value(text: str, unit: str | None) -> tuple[int, int, int]:
         else:
             raise QuarryTypeError(f"unknown interval unit `{u}`", hint="use YEAR, MONTH, DAY, HOUR, MINUTE or SECOND")
     return months, days, nanos
+
+
+def _is_uuid(dt: exp.DataType) -> bool:
+    return (dt.this.name if hasattr(dt.this, "name") else str(dt.this)) == "UUID"
+
+
+def _unsigned_name(dt: exp.DataType) -> str | None:
+    """DuckDB's name of an unsigned integer type (``UINTEGER``), or None for any other type."""
+    name = dt.this.name if hasattr(dt.this, "name") else str(dt.this)
+    name = {"UINT": "UINTEGER"}.get(name, name)
+    return name if name in F.UNSIGNED_TYPES else None
 
 
 def sql_type(dt: exp.DataType) -> pa.DataType:
@@ -479,6 +491,17 @@ class ExprBinder(NestedExprs):
         return self._Subquery(exp.Subquery(this=node))
 
     def _Cast(self, node: exp.Cast) -> Expr:
+        if _is_uuid(node.args["to"]):
+            return F.uuid_cast(self.bind(node.this))
+        unsigned = _unsigned_name(node.args["to"])
+        if unsigned is not None:
+            value = self.bind(node.this)
+            storage, top = F.UNSIGNED_TYPES[unsigned]
+            if isinstance(value, Literal) and value.value is not None and T.is_integer(value.dtype) and \
+                    not 0 <= value.value <= top:
+                raise QuarryTypeError(f"{value} is out of range for {unsigned} (0 to {top})",
+                                      hint="use a wider type, e.g. BIGINT")
+            return F.unsigned_cast(value, unsigned)
         target = sql_type(node.args["to"])
         value = self.bind(node.this)
         if isinstance(value, Literal) and value.value is not None and T.is_string(value.dtype):
@@ -494,6 +517,11 @@ class ExprBinder(NestedExprs):
         return F.cast(value, target, explicit=True)
 
     def _TryCast(self, node):
+        if _is_uuid(node.args["to"]):
+            return F.uuid_cast(self.bind(node.this), try_cast=True)
+        unsigned = _unsigned_name(node.args["to"])
+        if unsigned is not None:
+            return F.unsigned_cast(self.bind(node.this), unsigned, try_cast=True)
         target = sql_type(node.args["to"])
         value = self.bind(node.this)
         return Call("try_cast", (value,), target, True)
