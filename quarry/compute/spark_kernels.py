@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64 as _b64
 import re
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -598,6 +599,50 @@ def _decimal_check(name, args, dtype, n):
     x = to_array(args[0], n)
     wide = x.cast(pa.decimal256(76, x.type.scale), safe=False)     # the exact value, however many digits
     return _within_precision(_round_half_up(wide, dtype.scale), dtype, bool(_const(args[1])))
+
+
+@kernel("spark_cast")
+def _spark_cast(name, args, dtype, n):
+    """CAST between numeric types as Spark casts: a DOUBLE or DECIMAL to an integer type drops its fraction
+    (toward zero; quarry's SQL rounds), a DECIMAL target rounds HALF_UP. A value out of the target's range
+    raises CAST_OVERFLOW in mode 'ansi' and is NULL in mode 'try'; in mode 'legacy' (Spark without ANSI
+    mode) a DECIMAL target is NULL too, but an integer target takes the JVM's narrowing conversion, as
+    Spark's docs show for ``CAST(2147483648L AS INT) = -2147483648``: an integer or a decimal keeps its low
+    bits; a DOUBLE first saturates at INT's bounds (BIGINT's for a BIGINT target; NaN is 0), and then
+    keeps the low bits of that for TINYINT and SMALLINT."""
+    from quarry.compute.kernels import _cast, _try_cast
+    mode = _const(args[1])
+    x = to_array(args[0], n)
+    if T.is_integer(dtype) and (T.is_float(x.type) or T.is_decimal(x.type)):
+        x = pc.trunc(x)
+    if mode == "ansi":
+        return _cast("cast", [x], dtype, n)
+    if mode == "try" or not T.is_integer(dtype):
+        return _try_cast("try_cast", [x], dtype, n)
+    if T.is_integer(x.type):
+        return pc.cast(x, dtype, safe=False)            # two's complement: the low bits
+    if T.is_decimal(x.type):
+        return pc.cast(_decimal_low_word(x), dtype, safe=False)
+    wide = T.INT64 if dtype == T.INT64 else T.INT32
+    info = np.iinfo(wide.to_pandas_dtype())
+    limit = 2.0 ** (info.bits - 1)
+    # NaN (and NULL, whose slot reads as NaN) is 0; infinities become the largest doubles, so saturate
+    values = np.nan_to_num(x.to_numpy(zero_copy_only=False).astype(np.float64), nan=0.0)
+    narrowed = np.where((values > -limit) & (values < limit), values, 0).astype(info.dtype)
+    narrowed = np.where(values >= limit, info.max, np.where(values <= -limit, info.min, narrowed))
+    valid = ~np.asarray(x.is_null())
+    out = _from_np(narrowed.astype(wide.to_pandas_dtype()), None if valid.all() else valid, wide)
+    return pc.cast(out, dtype, safe=False)
+
+
+def _decimal_low_word(x: pa.Array) -> pa.Array:
+    """The low 64 bits of each (integral) decimal's unscaled value, as a BIGINT: Java's
+    ``BigDecimal.longValue()``. Read from the two's complement 128-bit words Arrow stores."""
+    x = pc.cast(x, pa.decimal128(38, 0)) if x.type.scale or not pa.types.is_decimal128(x.type) else x
+    words = np.frombuffer(x.buffers()[1], dtype=np.int64)[2 * x.offset: 2 * (x.offset + len(x))]
+    low = words[0::2] if sys.byteorder == "little" else words[1::2]
+    valid = ~np.asarray(x.is_null())
+    return _from_np(np.array(low, np.int64), None if valid.all() else valid, T.INT64)
 
 
 @kernel("spark_width_bucket")

@@ -259,6 +259,9 @@ _internal("spark_decimal_arith", lambda n, a: _call(n, a, spark_decimal_result(a
 # spark_decimal_check(x, ansi): a decimal result put in its Spark type (the call's), raising under ANSI or NULL
 # where it has too many digits (quarry's exact sum of a DECIMAL(38, s) may hold 39)
 _internal("spark_decimal_check", lambda n, a: _call(n, a, a[0].dtype), 2)
+# spark_cast(x, mode): a number cast to another numeric type (the call's) as Spark casts it, ``mode`` being
+# 'ansi' (raise on overflow), 'try' (NULL) or 'legacy' (without ANSI mode); built with its type, not bound
+_internal("spark_cast", lambda n, a: _call(n, a, a[0].dtype), 2)
 _internal("spark_width_bucket",
           lambda n, a: _call(n, [_dbl(a[0], "width_bucket"), _dbl(a[1], "width_bucket"),
                                  _dbl(a[2], "width_bucket"), _long(a[3], "width_bucket")], T.INT64), 4)

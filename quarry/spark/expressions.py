@@ -349,11 +349,13 @@ class ExpressionTranslator:
             shown = simple_string(from_arrow(target))
         if pa.types.is_timestamp(target) and target.tz is not None:
             target = pa.timestamp("us")          # quarry computes timestamps without a zone
-        from quarry.spark.functions.internal import ansi_cast, try_cast
+        from quarry.spark.functions.internal import ansi_cast, legacy_cast, try_cast
         if c.eval_mode == Expression.Cast.EVAL_MODE_TRY:
             return Translated(try_cast(inner.column, target), f"TRY_CAST({inner.name} AS {shown.upper()})")
-        if not self.ansi:                       # Spark without ANSI mode: a bad value casts to NULL
-            return Translated(try_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
+        legacy = c.eval_mode == Expression.Cast.EVAL_MODE_LEGACY
+        if legacy or (not self.ansi and c.eval_mode != Expression.Cast.EVAL_MODE_ANSI):
+            # Spark without ANSI mode: text that does not cast is NULL, an integer out of range wraps
+            return Translated(legacy_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
         return Translated(ansi_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
 
     def _sort_order(self, s) -> Translated:
