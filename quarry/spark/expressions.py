@@ -581,8 +581,28 @@ class ExpressionTranslator:
         return Translated(column, "*" if star else r.col_name, star=star)
 
 
+_COMPARISONS = frozenset(["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"])
+
+
 def _binary(fname: str, left: Column, right: Column) -> Column:
-    """``left <op> right`` through the Column API's own operator (so literals adapt to decimals as there)."""
+    """``left <op> right`` through the Column API's own operator (so literals adapt to decimals as there);
+    a comparison with a day-time interval reads an INTERVAL constant beside it as one."""
+    plain = _operator(fname, left, right)
+    if fname not in _COMPARISONS:
+        return plain
+
+    def bind(ctx):
+        a, b = left.bind(ctx), right.bind(ctx)
+        if pa.types.is_duration(a.dtype) or pa.types.is_duration(b.dtype):
+            from quarry.logical.spark_functions import as_day_time
+            da, db = as_day_time(a), as_day_time(b)
+            if da is not None and db is not None:
+                return FN.call(fname, [da, db])
+        return plain.bind(ctx)
+    return Column(bind, plain.name)
+
+
+def _operator(fname: str, left: Column, right: Column) -> Column:
     method = {"add": "__add__", "subtract": "__sub__", "multiply": "__mul__", "divide": "__truediv__",
               "modulo": "__mod__", "equal": "__eq__", "not_equal": "__ne__", "less": "__lt__",
               "less_equal": "__le__", "greater": "__gt__", "greater_equal": "__ge__", "and": "__and__",

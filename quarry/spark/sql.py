@@ -130,11 +130,14 @@ def spark_arithmetic(ansi: bool):
     quarry's."""
     from quarry.logical import functions as FN
     from quarry.logical import types as T
-    from quarry.logical.spark_functions import bind_spark_decimal
+    from quarry.logical.spark_functions import bind_spark_decimal, bind_spark_interval
     names = {"modulo": "remainder"}
 
     def bind(name, a, b):
         op = names.get(name, name)
+        interval = bind_spark_interval(op, a, b)
+        if interval is not None:
+            return interval
         decimal = bind_spark_decimal(op, a, b, ansi)
         if decimal is not None:
             return decimal
@@ -143,6 +146,9 @@ def spark_arithmetic(ansi: bool):
             return FN.call("spark_arith", [FN.lit(op), a, b, FN.lit(ansi)])
         return None
     return bind
+
+
+_ZONED = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
 
 
 def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
@@ -155,6 +161,9 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
             n.set("safe", None)
         elif isinstance(n, exp.TryCast) and not n.args.get("safe") and ansi:
             return exp.Cast(**{k: v for k, v in n.args.items() if k in ("this", "to", "format")})
+        elif isinstance(n, exp.DataType) and n.this in _ZONED:
+            # Spark's TIMESTAMP (sqlglot's TIMESTAMPTZ): quarry holds it as the wall time in the session zone
+            return exp.DataType.build("TIMESTAMP")
         return n
     return node.transform(visit, copy=False)
 

@@ -16,7 +16,7 @@ import math
 from quarry.api.column import Column, lit
 from quarry.logical import functions as FN
 from quarry.logical import types as T
-from quarry.logical.spark_functions import bind_spark_decimal
+from quarry.logical.spark_functions import bind_spark_decimal, bind_spark_interval
 from quarry.spark.errors import SparkError, not_supported
 from quarry.spark.functions.base import Call, spark_function
 from quarry.spark.functions.internal import internal
@@ -52,6 +52,9 @@ def _arith(op: str, call: Call) -> Column:
             if op in ("add", "subtract", "multiply") and (T.is_float(ta) or T.is_float(tb)):
                 return FN.call(op, [ea, eb])
             return FN.call("spark_arith", [FN.lit(op), ea, eb, FN.lit(ansi)])
+        interval = bind_spark_interval(op, ea, eb)
+        if interval is not None:
+            return interval
         decimal = bind_spark_decimal(op, ea, eb, ansi)
         if decimal is not None:
             return decimal
