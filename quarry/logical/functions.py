@@ -520,6 +520,31 @@ def _mk(name, args, dtype, nullable=None):
     return Call(name, tuple(args), dtype, _nullable(args) if nullable is None else nullable)
 
 
+# -- front-end casts -----------------------------------------------------------
+
+# A front end whose SQL casts mean something else binds ``CAST``/``TRY_CAST`` through its own binder while
+# this is set: ``bind(value, target, mode) -> Expr | None`` with ``mode`` 'cast', 'try_cast' or 'lenient'
+# (a TRY_CAST a front end wrote for its CAST, as Spark without ANSI mode; None: quarry's rules).
+# quarry.spark.sql sets it around spark.sql(...) for Spark's numeric casts.
+_CAST_OVERRIDE: contextvars.ContextVar = contextvars.ContextVar("quarry_cast", default=None)
+
+
+@contextlib.contextmanager
+def cast_rules(bind):
+    """Bind SQL casts through ``bind(value, target, mode)`` first inside the block (see ``_CAST_OVERRIDE``)."""
+    token = _CAST_OVERRIDE.set(bind)
+    try:
+        yield
+    finally:
+        _CAST_OVERRIDE.reset(token)
+
+
+def front_end_cast(value: Expr, target: pa.DataType, mode: str) -> Expr | None:
+    """The cast the active :func:`cast_rules` binds, or None."""
+    override = _CAST_OVERRIDE.get()
+    return override(value, target, mode) if override is not None else None
+
+
 # -- arithmetic ----------------------------------------------------------------
 
 

@@ -263,13 +263,13 @@ class ExpressionTranslator:
             return Translated(col("*"), "*", star=True)
         if stripped.endswith(".*") and _IDENTIFIER_STAR.fullmatch(stripped):
             return _star(stripped[:-2])                  # selectExpr("t.*"), selectExpr("s.*")
-        from quarry.logical.functions import arithmetic_rules
-        from quarry.spark.sql import spark_arithmetic
+        from quarry.logical.functions import arithmetic_rules, cast_rules
+        from quarry.spark.sql import spark_arithmetic, spark_casts
         column = expr(_spark_sql_to_quarry(s.expression, self.ansi))
         ansi = self.ansi
 
-        def bind(ctx):                       # arithmetic as spark.sql binds it (Spark's decimals and divisions)
-            with arithmetic_rules(spark_arithmetic(ansi)):
+        def bind(ctx):            # arithmetic and casts as spark.sql binds them (Spark's decimals, divisions)
+            with arithmetic_rules(spark_arithmetic(ansi)), cast_rules(spark_casts(ansi)):
                 return column.bind(ctx)
         return Translated(Column(bind, column.name), column.name)
 

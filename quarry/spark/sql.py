@@ -151,6 +151,25 @@ def spark_arithmetic(ansi: bool):
 _ZONED = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
 
 
+def spark_casts(ansi: bool):
+    """How ``CAST``/``TRY_CAST`` bind in Spark SQL text (see ``quarry.logical.functions.cast_rules``): a
+    number to another numeric type as the DataFrame casts do (``spark_cast``: the fraction dropped toward
+    zero; overflow raises under ANSI mode, is NULL in TRY_CAST, and wraps as the JVM narrows in a CAST
+    without ANSI mode); without ANSI mode any other CAST is a TRY_CAST; the rest as quarry's."""
+    from quarry.logical import types as T
+    from quarry.logical.expressions import Call, Literal
+
+    def bind(value, target, mode: str):
+        lenient = mode == "lenient" or (mode == "cast" and not ansi)
+        if value.dtype != target and T.is_numeric(value.dtype) and T.is_numeric(target):
+            spark_mode = "legacy" if lenient else "try" if mode == "try_cast" else "ansi"
+            return Call("spark_cast", (value, Literal(spark_mode, T.STRING)), target, True)
+        if lenient:
+            return Call("try_cast", (value,), target, True)
+        return None
+    return bind
+
+
 def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
     """Spark 4's ANSI meaning on a parsed Spark SQL tree: sqlglot reads Spark's ``/`` and ``%`` as "safe"
     (NULL for a zero divisor, written as NULLIF) and ``CAST`` as ``TRY_CAST``, which is Spark without ANSI
@@ -159,7 +178,8 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
     def visit(n):
         if isinstance(n, (exp.Div, exp.Mod)) and n.args.get("safe"):
             n.set("safe", None)
-        elif isinstance(n, exp.TryCast) and not n.args.get("safe") and ansi:
+        elif isinstance(n, exp.TryCast) and not n.args.get("safe"):
+            # a CAST (without ANSI mode it binds as Spark's lenient cast, see spark_casts)
             return exp.Cast(**{k: v for k, v in n.args.items() if k in ("this", "to", "format")})
         elif isinstance(n, exp.DataType) and n.this in _ZONED:
             # Spark's TIMESTAMP (sqlglot's TIMESTAMPTZ): quarry holds it as the wall time in the session zone
@@ -174,7 +194,7 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
     ``global_views`` (lower-cased name -> view) are what ``global_temp.name`` reads; ``ansi`` is
     ``spark.sql.ansi.enabled`` (decimal overflow and division by zero raise, or are NULL)."""
     from quarry.catalog.redaction import redacting
-    from quarry.logical.functions import arithmetic_rules, using_functions
+    from quarry.logical.functions import arithmetic_rules, cast_rules, using_functions
     from quarry.sql.expr_binder import node_position
     from quarry.sql.statements import bind_statement, run_command
     result = None
@@ -186,7 +206,8 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
                 session.catalog.register(hidden, view)
             # remote paths the statement names are opened with the session's settings and secrets
             with redacting(session.sandbox is not None), using_functions(session.functions), \
-                    session.using_storage(), arithmetic_rules(spark_arithmetic(ansi)):
+                    session.using_storage(), arithmetic_rules(spark_arithmetic(ansi)), \
+                    cast_rules(spark_casts(ansi)):
                 result = run_command(session, bind_statement(session, node, text))
         except QuarryError as err:
             if err.line is None:

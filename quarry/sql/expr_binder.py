@@ -530,6 +530,9 @@ class ExprBinder(NestedExprs):
     def _Cast(self, node: exp.Cast) -> Expr:
         target = sql_type(node.args["to"])
         value = self.bind(node.this)
+        bound = F.front_end_cast(value, target, "cast")
+        if bound is not None:
+            return bound
         if isinstance(value, Literal) and value.value is not None and T.is_string(value.dtype):
             return F.cast(value, target)          # folds now, so a bad string is reported with its position
         exact = T.is_integer(value.dtype) or T.is_decimal(value.dtype)
@@ -545,6 +548,10 @@ class ExprBinder(NestedExprs):
     def _TryCast(self, node):
         target = sql_type(node.args["to"])
         value = self.bind(node.this)
+        # sqlglot marks a TRY_CAST written as such "safe"; one it made of another dialect's CAST is not
+        bound = F.front_end_cast(value, target, "try_cast" if node.args.get("safe") else "lenient")
+        if bound is not None:
+            return bound
         return Call("try_cast", (value,), target, True)
 
     def _Case(self, node: exp.Case) -> Expr:

@@ -134,3 +134,35 @@ def test_try_cast_in_sql_text_keeps_the_good_values(fn_spark):
                                      ", ".join(f"('{t}', {i})" for i, t in enumerate(texts)) +
                                      ") v(s, i) ORDER BY i").fetchall()]
     assert got == want and got[0] == 1 and got[1] is None
+
+
+@pytest.mark.parametrize("ansi", ["true", "false"])
+def test_casts_in_sql_text_are_the_dataframe_casts(fn_spark, ansi):
+    from pyspark.errors import ArithmeticException
+    from pyspark.sql import functions as F
+    rows = [(2.7, 300), (-2.7, 5), (1e20, 2 ** 31), (None, None)]
+    df = fn_spark.createDataFrame(rows, "d double, b bigint")
+    df.createOrReplaceTempView("numbers")
+    fn_spark.conf.set("spark.sql.ansi.enabled", ansi)
+    try:
+        for text, column in (("TRY_CAST(d AS INT)", F.col("d").try_cast("int")),
+                             ("TRY_CAST(b AS TINYINT)", F.col("b").try_cast("tinyint")),
+                             ("CAST(d AS DECIMAL(3,1))", F.col("d").cast("decimal(3,1)")),
+                             ("CAST(d AS TINYINT)", F.col("d").cast("tinyint")),
+                             ("CAST(b AS INT)", F.col("b").cast("int"))):
+            if ansi == "true" and text.startswith("CAST"):
+                for run in (lambda: fn_spark.sql(f"SELECT {text} FROM numbers").collect(),
+                            lambda: df.selectExpr(text).collect()):
+                    with pytest.raises(ArithmeticException):
+                        run()
+                continue
+            want = [r[0] for r in df.select(column).collect()]
+            assert [r[0] for r in fn_spark.sql(f"SELECT {text} FROM numbers").collect()] == want, text
+            assert [r[0] for r in df.selectExpr(text).collect()] == want, text
+        # the fraction is dropped, not rounded, in either mode
+        assert fn_spark.sql("SELECT CAST(d AS INT) AS x FROM numbers WHERE abs(d) < 10").collect() == \
+            [(2,), (-2,)]
+        if ansi == "false":           # the documented example
+            assert fn_spark.sql("SELECT CAST(2147483648L AS INT) AS x").collect()[0].x == -2147483648
+    finally:
+        fn_spark.conf.set("spark.sql.ansi.enabled", "true")
