@@ -670,6 +670,18 @@ def _spark_interval(name, args, dtype, n):
         return pc.cast(a, _DAY_TIME)
     if kind == "from_interval":
         return _interval_as_day_time(a)
+    if kind == "micros":
+        return pc.cast(a, pa.int64())
+    if kind == "from_micros":                  # an aggregate of microseconds (a sum may be a DECIMAL)
+        try:
+            return pc.cast(pc.cast(a, pa.int64()), _DAY_TIME)
+        except pa.ArrowInvalid as exc:
+            raise _overflow("a sum") from exc
+    if kind in ("negate", "abs"):
+        try:
+            return pc.cast(getattr(pc, kind + "_checked")(pc.cast(a, pa.int64())), _DAY_TIME)
+        except pa.ArrowInvalid as exc:
+            raise _overflow(f"the {kind} of an interval") from exc
     b = to_array(args[2], n)
     try:
         if kind == "between":

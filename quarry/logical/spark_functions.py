@@ -332,6 +332,13 @@ def bind_spark_interval(op: str, a: Expr, b: Expr) -> Expr | None:
     raise QuarryTypeError(f"cannot apply `{op}` to {T.sql_name(ta)} and {T.sql_name(tb)}")
 
 
+def spark_interval_unary(kind: str, e: Expr) -> Expr:
+    """A day-time interval's ``negate`` or ``abs``, its ``micros`` (BIGINT), or ``from_micros`` (the
+    interval of a BIGINT or DECIMAL(38,0) number of microseconds: an aggregate of ``micros``)."""
+    dtype = T.INT64 if kind == "micros" else DAY_TIME
+    return _call("spark_interval", [Literal(kind, T.STRING), e], dtype)
+
+
 # spark_interval(kind, x, y): the day-time interval operations of bind_spark_interval (typed when built)
 _internal("spark_interval", lambda n, a: _call(n, a, DAY_TIME), 2, 3)
 

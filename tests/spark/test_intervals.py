@@ -128,3 +128,39 @@ def test_make_dt_interval(fn_spark):
         dt.timedelta(days=1, hours=2, minutes=3, seconds=4, microseconds=500001), dt.timedelta(hours=-1), None]
     assert _column(df, F.make_dt_interval()) == [dt.timedelta(0)] * 3
     assert _column(df, F.make_dt_interval(F.lit(2))) == [dt.timedelta(days=2)] * 3
+
+
+def test_intervals_negate_and_aggregate_as_intervals(fn_spark):
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DayTimeIntervalType
+    us = dt.timedelta(microseconds=1)
+    rows = [(1, dt.timedelta(hours=5)), (1, dt.timedelta(days=-2) + us), (2, None), (2, 5 * us)]
+    df = fn_spark.createDataFrame(rows, "k int, iv interval day to second")
+    assert _column(df, -F.col("iv")) == [None if v is None else -v for _, v in rows]
+    assert _column(df, F.abs("iv")) == [None if v is None else abs(v) for _, v in rows]
+    out = df.groupBy("k").agg(F.min("iv"), F.max("iv"), F.sum("iv"), F.avg("iv")).orderBy("k")
+    assert all(isinstance(f.dataType, DayTimeIntervalType) for f in out.schema.fields[1:])
+
+    def half_up(micros, n):                  # the exact quotient, halves away from zero
+        q, r = divmod(abs(micros), n)
+        return (q + (2 * r >= n)) * (1 if micros >= 0 else -1)
+    want = []
+    for k in (1, 2):
+        values = [v for key, v in rows if key == k and v is not None]
+        total = sum(values, dt.timedelta(0))
+        want.append((k, min(values), max(values), total, half_up(total // us, len(values)) * us))
+    assert [tuple(r) for r in out.collect()] == want
+    running = df.select("k", "iv", F.sum("iv").over(Window.partitionBy("k").orderBy("iv")).alias("s"))
+    got = sorted((r.k, r.iv if r.iv is not None else dt.timedelta.min, r.s) for r in running.collect())
+    assert [s for _, _, s in got] == [dt.timedelta(days=-2) + us, dt.timedelta(days=-2, hours=5) + us, None, 5 * us]
+
+
+def test_casts_of_intervals_are_refused(fn_spark):
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as F
+    df = fn_spark.createDataFrame([(dt.timedelta(hours=5),)], "iv interval day to second")
+    # Spark's text is INTERVAL '0 05:00:00' DAY TO SECOND; quarry's cast would give microseconds
+    for target in ("string", "bigint"):
+        with pytest.raises(PySparkException, match="Not supported: a cast from INTERVAL"):
+            df.select(F.col("iv").cast(target)).collect()
