@@ -501,3 +501,17 @@ FLOAT_KEYS = ("(SELECT 0.0::DOUBLE AS x UNION ALL SELECT -0.0::DOUBLE UNION ALL 
 ])
 def test_zero_signs_and_nans_group_as_in_duckdb(engines, sql):
     check(engines, sql, ordered="ORDER BY" in sql)
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT map(['a', 'a'], [1, 2]) AS m",
+    "SELECT MAP {'a': 1, 'b': 2, 'a': 3} AS m",
+    "SELECT map(l, [1, 2, 3]) AS m FROM (VALUES (['x', 'y', 'z']), (['p', 'q', 'p'])) v(l)",
+])
+def test_a_map_with_a_key_twice_is_refused(engines, sql):
+    # quarry used to keep both entries
+    rejected(engines, sql)
+
+
+def test_maps_with_distinct_keys_still_build(engines):
+    check(engines, "SELECT map(l, [1, 2]) AS m FROM (VALUES (['x', 'y']), (['y', 'x'])) v(l)")

@@ -576,7 +576,8 @@ def _str_to_map(call: Call):
 def _map_from_arrays(call: Call):
     call.expect(2)
     policy = _dedup_policy(call)
-    return expr_column(lambda k, v: _call("spark_map_dedup", map_from_lists(k, v), policy), *call.args)
+    return expr_column(lambda k, v: _call("spark_map_dedup", map_from_lists(k, v, keep_duplicates=True), policy),
+                       *call.args)
 
 
 def _map_name(name, args, call):
@@ -592,8 +593,8 @@ def _create_map(call: Call):
 
     def build(*es):
         keys, values = es[0::2], es[1::2]
-        return _call("spark_map_dedup", map_from_lists(_call("list_value", *keys), _call("list_value", *values)),
-                     policy)
+        pairs = map_from_lists(_call("list_value", *keys), _call("list_value", *values), keep_duplicates=True)
+        return _call("spark_map_dedup", pairs, policy)
     return expr_column(build, *call.args)
 
 
