@@ -385,6 +385,8 @@ def test_maps_with_a_key_twice_follow_spark_sql_map_key_dedup_policy(spark):
         "map_concat": lambda: one.select(sf.map_entries(sf.map_concat(
             sf.create_map(sf.lit("a"), sf.lit(1), sf.lit("c"), sf.lit(0)), sf.create_map(sf.lit("a"), sf.lit(2))))),
         "str_to_map": lambda: one.select(sf.map_entries(sf.str_to_map(sf.lit("a:1,b:2,a:3")))),
+        "map_from_entries": lambda: one.select(sf.map_entries(sf.map_from_entries(sf.array(
+            sf.struct(sf.lit("k").alias("a"), sf.lit(1).alias("b")), sf.struct(sf.lit("k").alias("a"), sf.lit(2).alias("b")))))),
     }
     for name, frame in built.items():
         with pytest.raises(PySparkException) as info:
@@ -401,7 +403,8 @@ def test_maps_with_a_key_twice_follow_spark_sql_map_key_dedup_policy(spark):
     assert entries == {"map_from_arrays": [[("a", 3), ("b", 2)], [("x", 9)], None],
                        "create_map": [[("a", 2), ("b", 5)]],
                        "map_concat": [[("a", 2), ("c", 0)]],
-                       "str_to_map": [[("a", "3"), ("b", "2")]]}
+                       "str_to_map": [[("a", "3"), ("b", "2")]],
+                       "map_from_entries": [[("k", 2)]]}
     assert spark.conf.get("spark.sql.mapKeyDedupPolicy") == "EXCEPTION"
     with pytest.raises(PySparkException, match="Not supported: spark.sql.mapKeyDedupPolicy=FIRST_WIN"):
         spark.conf.set("spark.sql.mapKeyDedupPolicy", "FIRST_WIN")

@@ -784,6 +784,7 @@ def _arrays_overlap(call: Call):
 @spark_function("map_from_entries")
 def _map_from_entries(call: Call):
     call.expect(1)
+    policy = _dedup_policy(call)
 
     def build(a):
         a = _list_arg(a, "map_from_entries")
@@ -792,7 +793,7 @@ def _map_from_entries(call: Call):
             raise SparkError("`map_from_entries` expects an array of two-field structs", error_class="DATATYPE_MISMATCH")
         keys = _call("list_transform", a, _lambda(entry, lambda e, i: _call("struct_extract", e, FN.lit(1))))
         values = _call("list_transform", a, _lambda(entry, lambda e, i: _call("struct_extract", e, FN.lit(2))))
-        return map_from_lists(keys, values)
+        return _call("spark_map_dedup", map_from_lists(keys, values, keep_duplicates=True), policy)
     return expr_column(build, call.args[0])
 
 
