@@ -152,7 +152,25 @@ def _literal_text(value) -> str:
         return f"TIMESTAMP '{value}'"
     if isinstance(value, datetime.date):
         return f"DATE '{value}'"
+    if isinstance(value, datetime.timedelta):
+        return _day_time_text(value)
     return str(value)
+
+
+def _day_time_text(value: datetime.timedelta) -> str:
+    """A day-time interval as Spark writes it: ``INTERVAL '1 02:03:04.5' DAY TO SECOND``.
+
+    >>> _day_time_text(-datetime.timedelta(days=1, seconds=1, microseconds=500000))
+    "INTERVAL '-1 00:00:01.5' DAY TO SECOND"
+    """
+    micros = value // datetime.timedelta(microseconds=1)
+    sign, micros = ("-" if micros < 0 else ""), abs(micros)
+    days, micros = divmod(micros, 86_400_000_000)
+    hours, micros = divmod(micros, 3_600_000_000)
+    minutes, micros = divmod(micros, 60_000_000)
+    seconds, fraction = divmod(micros, 1_000_000)
+    second_text = f"{seconds:02d}" + (f".{fraction:06d}".rstrip("0") if fraction else "")
+    return f"INTERVAL '{sign}{days} {hours:02d}:{minutes:02d}:{second_text}' DAY TO SECOND"
 
 
 # ---------------------------------------------------------------------------- functions
@@ -275,6 +293,9 @@ class ExpressionTranslator:
 
     def _literal(self, literal) -> Translated:
         value, dtype = self.literal_value(literal)
+        if dtype is not None and pa.types.is_duration(dtype):     # quarry's lit() reads a timedelta as INTERVAL
+            from quarry.logical.expressions import Literal
+            return Translated(Column(lambda ctx: Literal(value, dtype), "lit"), _literal_text(value))
         return Translated(lit(value, dtype) if dtype is not None else lit(value), _literal_text(value))
 
     def literal_value(self, literal) -> tuple[object, pa.DataType | None]:
@@ -323,8 +344,8 @@ class ExpressionTranslator:
                 except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                     pass
             return value, pa.timestamp("us")
-        if kind == "day_time_interval":
-            return datetime.timedelta(microseconds=literal.day_time_interval), None
+        if kind == "day_time_interval":             # Spark's DayTimeIntervalType: a duration in µs
+            return datetime.timedelta(microseconds=literal.day_time_interval), pa.duration("us")
         raise not_supported(f"literals of type `{kind}`")
 
     # -- structure ---------------------------------------------------------------------------

@@ -164,3 +164,18 @@ def test_casts_of_intervals_are_refused(fn_spark):
     for target in ("string", "bigint"):
         with pytest.raises(PySparkException, match="Not supported: a cast from INTERVAL"):
             df.select(F.col("iv").cast(target)).collect()
+
+
+def test_a_timedelta_literal_is_a_day_time_interval(frame):
+    # the client sends lit(timedelta) as a DayTimeIntervalType literal: a date plus one is a timestamp
+    # (Spark's TimeAdd), and its column name is Spark's text of the interval
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DayTimeIntervalType
+    one_day, hour = dt.timedelta(days=1), dt.timedelta(hours=1, microseconds=500000)
+    out = frame.select(F.lit(hour).alias("h"), F.col("d") + F.lit(one_day), F.col("iv") > F.lit(hour))
+    assert isinstance(out.schema["h"].dataType, DayTimeIntervalType)
+    assert out.columns[1:] == ["(d + INTERVAL '1 00:00:00' DAY TO SECOND)",
+                               "(iv > INTERVAL '0 01:00:00.5' DAY TO SECOND)"]
+    assert [tuple(r) for r in out.collect()] == [
+        (hour, None if d is None else _midnight(d) + one_day, None if iv is None else iv > hour)
+        for _, _, d, _, iv in ROWS]
