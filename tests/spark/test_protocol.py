@@ -279,6 +279,34 @@ def test_interrupt_stops_a_python_function_in_the_middle_of_a_batch(spark_server
     assert spark.range(5).select(F.udf(lambda x: x + 1, "long")("id")).count() == 5     # the pool goes on
 
 
+def test_interrupt_returns_at_once_when_the_function_runs_in_the_servers_process():
+    # workers=0: the function runs in the server's process, where nothing can stop it mid-batch; the
+    # interrupted call still returns at once, and the server serves the next query meanwhile
+    import quarry
+    import quarry.spark
+    from pyspark.sql import SparkSession
+    server = quarry.spark.serve(quarry.connect(workers=0), "127.0.0.1", 0)
+    session = SparkSession.builder.remote(server.url).create()
+    try:
+        @F.udf("long")
+        def sleepy(x):
+            import time as t
+            t.sleep(4)
+            return x
+        thread, outcome = _run_in_thread(session.range(2).select(sleepy("id")).collect)
+        _running_ops(server, session)
+        time.sleep(0.5)
+        started = time.monotonic()
+        session.interruptAll()
+        thread.join(20)
+        assert outcome["error"].getCondition() == "OPERATION_CANCELED"
+        assert time.monotonic() - started < 2
+        assert session.range(3).count() == 3
+    finally:
+        session.stop()
+        server.stop(0)
+
+
 def test_clone_session_is_refused_by_name(spark):
     # PySpark hands CloneSession's gRPC error on as it is, without its own exception class
     with pytest.raises(grpc.RpcError, match="Not supported: CloneSession"):
