@@ -677,6 +677,8 @@ def _spark_interval(name, args, dtype, n):
             return pc.cast(pc.cast(a, pa.int64()), _DAY_TIME)
         except pa.ArrowInvalid as exc:
             raise _overflow("a sum") from exc
+    if kind == "text":
+        return _day_time_strings(a)
     if kind in ("negate", "abs"):
         try:
             return pc.cast(getattr(pc, kind + "_checked")(pc.cast(a, pa.int64())), _DAY_TIME)
@@ -730,6 +732,27 @@ def _interval_as_day_time(a: pa.Array) -> pa.Array:
                                "and calendar intervals)", hint="use days, hours, minutes and seconds")
     micros = fields["days"].astype(np.int64) * 86_400_000_000 + fields["nanos"] // 1000
     return _from_np(np.where(live, micros, 0), valid, _DAY_TIME)
+
+
+def _day_time_strings(a: pa.Array) -> pa.Array:
+    """Day-time intervals as Spark casts them to STRING: ``INTERVAL '-1 02:03:04.5' DAY TO SECOND``
+    (the fraction of a second without trailing zeros, none when whole)."""
+    micros, valid = _micros(a, len(a))
+    magnitude = np.abs(micros)
+    days, rest = np.divmod(magnitude, 86_400_000_000)
+    hours, rest = np.divmod(rest, 3_600_000_000)
+    minutes, rest = np.divmod(rest, 60_000_000)
+    seconds, fraction = np.divmod(rest, 1_000_000)
+
+    def padded(values, width):
+        return pc.utf8_lpad(pc.cast(pa.array(values), pa.string()), width, padding="0")
+    tail = pc.utf8_rtrim(padded(fraction, 6), characters="0")
+    tail = pc.if_else(pa.array(fraction != 0), pc.binary_join_element_wise(".", tail, ""), "")
+    sign = pc.if_else(pa.array(micros < 0), "-", "")
+    text = pc.binary_join_element_wise(
+        "INTERVAL '", sign, pc.cast(pa.array(days), pa.string()), " ", padded(hours, 2), ":", padded(minutes, 2),
+        ":", padded(seconds, 2), tail, "' DAY TO SECOND", "")
+    return text if valid is None else pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
 
 
 def _both(x, y):

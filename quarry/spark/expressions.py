@@ -153,24 +153,11 @@ def _literal_text(value) -> str:
     if isinstance(value, datetime.date):
         return f"DATE '{value}'"
     if isinstance(value, datetime.timedelta):
-        return _day_time_text(value)
+        from quarry.spark.show import _interval_text
+        return _interval_text(value)                 # INTERVAL '1 00:00:00' DAY TO SECOND
     return str(value)
 
 
-def _day_time_text(value: datetime.timedelta) -> str:
-    """A day-time interval as Spark writes it: ``INTERVAL '1 02:03:04.5' DAY TO SECOND``.
-
-    >>> _day_time_text(-datetime.timedelta(days=1, seconds=1, microseconds=500000))
-    "INTERVAL '-1 00:00:01.5' DAY TO SECOND"
-    """
-    micros = value // datetime.timedelta(microseconds=1)
-    sign, micros = ("-" if micros < 0 else ""), abs(micros)
-    days, micros = divmod(micros, 86_400_000_000)
-    hours, micros = divmod(micros, 3_600_000_000)
-    minutes, micros = divmod(micros, 60_000_000)
-    seconds, fraction = divmod(micros, 1_000_000)
-    second_text = f"{seconds:02d}" + (f".{fraction:06d}".rstrip("0") if fraction else "")
-    return f"INTERVAL '{sign}{days} {hours:02d}:{minutes:02d}:{second_text}' DAY TO SECOND"
 
 
 # ---------------------------------------------------------------------------- functions

@@ -156,14 +156,18 @@ def test_intervals_negate_and_aggregate_as_intervals(fn_spark):
     assert [s for _, _, s in got] == [dt.timedelta(days=-2) + us, dt.timedelta(days=-2, hours=5) + us, None, 5 * us]
 
 
-def test_casts_of_intervals_are_refused(fn_spark):
+def test_intervals_cast_to_spark_s_text_and_other_casts_are_refused(fn_spark):
     from pyspark.errors import PySparkException
     from pyspark.sql import functions as F
-    df = fn_spark.createDataFrame([(dt.timedelta(hours=5),)], "iv interval day to second")
-    # Spark's text is INTERVAL '0 05:00:00' DAY TO SECOND; quarry's cast would give microseconds
-    for target in ("string", "bigint"):
-        with pytest.raises(PySparkException, match="Not supported: a cast from INTERVAL"):
-            df.select(F.col("iv").cast(target)).collect()
+    values = [dt.timedelta(hours=5), -dt.timedelta(days=1, seconds=1, microseconds=500000),
+              dt.timedelta(days=12, minutes=3, microseconds=7), None]
+    df = fn_spark.createDataFrame([(v,) for v in values], "iv interval day to second")
+    # Spark's form for DAY TO SECOND: sign, days, hh:mm:ss and the fraction without trailing zeros
+    assert _column(df, F.col("iv").cast("string")) == [
+        "INTERVAL '0 05:00:00' DAY TO SECOND", "INTERVAL '-1 00:00:01.5' DAY TO SECOND",
+        "INTERVAL '12 00:03:00.000007' DAY TO SECOND", None]
+    with pytest.raises(PySparkException, match="Not supported: a cast from INTERVAL"):
+        df.select(F.col("iv").cast("bigint")).collect()
 
 
 def test_a_timedelta_literal_is_a_day_time_interval(frame):

@@ -36,9 +36,12 @@ def _spark_integral_text(value, target):
 
 def _numeric_cast(value, target: pa.DataType, mode: str):
     """A number cast to another numeric type as Spark casts it (``spark_cast``: a fraction dropped toward
-    an integer, overflow by ``mode``), or None when ``value`` or ``target`` is not a number. A cast from or
-    to a day-time interval (Spark's text ``INTERVAL '0 05:00:00' DAY TO SECOND``, its single-field
-    numbers) is refused: quarry's would give microseconds."""
+    an integer, overflow by ``mode``), or None when ``value`` or ``target`` is not a number. A day-time
+    interval casts to Spark's text (``INTERVAL '0 05:00:00' DAY TO SECOND``); any other cast from or to
+    one (Spark's single-field numbers, the parsing of its text) is refused: quarry's would give
+    microseconds."""
+    if pa.types.is_duration(value.dtype) and T.is_string(target):
+        return CallExpr("spark_interval", (Literal("text", T.STRING), value), target, True)
     if value.dtype != target and (pa.types.is_duration(value.dtype) or pa.types.is_duration(target)):
         from quarry.spark.errors import not_supported
         raise not_supported(f"a cast from {T.sql_name(value.dtype)} to {T.sql_name(target)} "
