@@ -181,6 +181,9 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
         elif isinstance(n, exp.TryCast) and not n.args.get("safe"):
             # a CAST (without ANSI mode it binds as Spark's lenient cast, see spark_casts)
             return exp.Cast(**{k: v for k, v in n.args.items() if k in ("this", "to", "format")})
+        elif isinstance(n, exp.VarMap):
+            # Spark's map(k1, v1, k2, v2, ...): quarry's map(keys, values) (a key twice raises)
+            return exp.Map(keys=n.args["keys"], values=n.args["values"])
         elif isinstance(n, exp.DataType) and n.this in _ZONED:
             # Spark's TIMESTAMP (sqlglot's TIMESTAMPTZ): quarry holds it as the wall time in the session zone
             return exp.DataType.build("TIMESTAMP")

@@ -408,3 +408,12 @@ def test_maps_with_a_key_twice_follow_spark_sql_map_key_dedup_policy(spark):
     assert spark.conf.get("spark.sql.mapKeyDedupPolicy") == "EXCEPTION"
     with pytest.raises(PySparkException, match="Not supported: spark.sql.mapKeyDedupPolicy=FIRST_WIN"):
         spark.conf.set("spark.sql.mapKeyDedupPolicy", "FIRST_WIN")
+
+
+def test_map_in_sql_text(spark):
+    # Spark SQL's map(k1, v1, k2, v2, ...); a key twice raises (Spark's default policy, EXCEPTION)
+    from pyspark.errors import PySparkException
+    row = spark.sql("SELECT map('a', 1, 'b', 2) AS m, map_keys(map(1, 'x', 2, 'y')) AS k").collect()[0]
+    assert row.m == {"a": 1, "b": 2} and row.k == [1, 2]
+    with pytest.raises(PySparkException, match="key twice"):
+        spark.sql("SELECT map('a', 1, 'a', 2) AS m").collect()
