@@ -515,3 +515,14 @@ def test_a_map_with_a_key_twice_is_refused(engines, sql):
 
 def test_maps_with_distinct_keys_still_build(engines):
     check(engines, "SELECT map(l, [1, 2]) AS m FROM (VALUES (['x', 'y']), (['y', 'x'])) v(l)")
+
+
+def test_durations_compare_with_interval_constants_and_refuse_min_max():
+    # durations come only from Arrow data (DuckDB reads them as INTERVAL): an INTERVAL constant without
+    # months beside one is that many microseconds; Arrow has no min/max kernel for them
+    import datetime as dt
+    con = quarry.connect()
+    con.register("d", pa.table({"iv": pa.array([dt.timedelta(hours=5), dt.timedelta(minutes=1)], pa.duration("us"))}))
+    assert con.sql("SELECT iv FROM d WHERE iv > INTERVAL 2 MINUTE").to_pylist() == [{"iv": dt.timedelta(hours=5)}]
+    with pytest.raises(QuarryError, match="Not supported: max\\(\\) of a duration"):
+        con.sql("SELECT max(iv) FROM d").to_pylist()

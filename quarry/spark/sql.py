@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime
 import decimal
 
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
@@ -160,6 +161,9 @@ def spark_casts(ansi: bool):
     from quarry.logical.expressions import Call, Literal
 
     def bind(value, target, mode: str):
+        if pa.types.is_duration(value.dtype) or pa.types.is_duration(target):
+            from quarry.spark.functions.internal import interval_cast
+            return interval_cast(value, target)
         lenient = mode == "lenient" or (mode == "cast" and not ansi)
         if value.dtype != target and T.is_numeric(value.dtype) and T.is_numeric(target):
             spark_mode = "legacy" if lenient else "try" if mode == "try_cast" else "ansi"

@@ -183,3 +183,14 @@ def test_a_timedelta_literal_is_a_day_time_interval(frame):
     assert [tuple(r) for r in out.collect()] == [
         (hour, None if d is None else _midnight(d) + one_day, None if iv is None else iv > hour)
         for _, _, d, _, iv in ROWS]
+
+
+def test_intervals_in_sql_text_compare_and_cast_to_text(fn_spark):
+    fn_spark.createDataFrame([(dt.timedelta(hours=5),), (dt.timedelta(minutes=5),)],
+                             "iv interval day to second").createOrReplaceTempView("spans")
+    rows = fn_spark.sql("SELECT iv > INTERVAL 1 HOUR AS longer, CAST(iv AS STRING) AS text FROM spans "
+                        "WHERE iv < INTERVAL '6' HOUR").collect()
+    assert sorted(tuple(r) for r in rows) == [(False, "INTERVAL '0 00:05:00' DAY TO SECOND"),
+                                              (True, "INTERVAL '0 05:00:00' DAY TO SECOND")]
+    assert fn_spark.sql("SELECT TIMESTAMP'2024-01-02 00:00:00' - TIMESTAMP'2024-01-01 00:00:00' "
+                        "> INTERVAL 23 HOURS AS x").collect()[0].x is True

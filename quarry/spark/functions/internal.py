@@ -10,7 +10,7 @@ from quarry.logical import types as T
 from quarry.logical.expressions import Call as CallExpr
 from quarry.logical.expressions import Literal
 
-__all__ = ["ansi_cast", "const", "internal", "legacy_cast", "order_key", "try_cast"]
+__all__ = ["ansi_cast", "const", "internal", "interval_cast", "legacy_cast", "order_key", "try_cast"]
 
 
 def const(value, dtype: pa.DataType | None = None) -> Column:
@@ -40,15 +40,24 @@ def _numeric_cast(value, target: pa.DataType, mode: str):
     interval casts to Spark's text (``INTERVAL '0 05:00:00' DAY TO SECOND``); any other cast from or to
     one (Spark's single-field numbers, the parsing of its text) is refused: quarry's would give
     microseconds."""
-    if pa.types.is_duration(value.dtype) and T.is_string(target):
-        return CallExpr("spark_interval", (Literal("text", T.STRING), value), target, True)
-    if value.dtype != target and (pa.types.is_duration(value.dtype) or pa.types.is_duration(target)):
-        from quarry.spark.errors import not_supported
-        raise not_supported(f"a cast from {T.sql_name(value.dtype)} to {T.sql_name(target)} "
-                            "(day-time intervals cast only to themselves)")
+    if pa.types.is_duration(value.dtype) or pa.types.is_duration(target):
+        return interval_cast(value, target)
     if value.dtype != target and T.is_numeric(value.dtype) and T.is_numeric(target):
         return CallExpr("spark_cast", (value, Literal(mode, T.STRING)), target, True)
     return None
+
+
+def interval_cast(value, target: pa.DataType):
+    """A cast from or to a day-time interval: to STRING Spark's text (``INTERVAL '0 05:00:00' DAY TO
+    SECOND``), to itself nothing; any other is refused (Spark's single-field numbers and the parsing of
+    its text are not implemented)."""
+    if value.dtype == target:
+        return value
+    if pa.types.is_duration(value.dtype) and T.is_string(target):
+        return CallExpr("spark_interval", (Literal("text", T.STRING), value), target, True)
+    from quarry.spark.errors import not_supported
+    raise not_supported(f"a cast from {T.sql_name(value.dtype)} to {T.sql_name(target)} "
+                        "(day-time intervals cast only to STRING)")
 
 
 def try_cast(column: Column, target: pa.DataType) -> Column:
