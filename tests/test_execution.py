@@ -630,3 +630,39 @@ def test_a_join_over_single_partition_inputs_runs_on_a_worker_not_in_the_result_
         assert any(isinstance(n, (HashJoinExec, NestedLoopJoinExec)) for s in graph.stages if s.mode != "result"
                    for n in s.root.walk())
         assert_tables_equal(result.table, duck.sql(sql).to_arrow_table(), ordered=True)
+
+
+def _sleeps_in_its_batch(x):
+    time.sleep(30)
+    return x
+
+
+def test_a_python_udf_over_single_partition_inputs_runs_on_a_worker_and_a_cancel_stops_it(spill_dir):
+    # the result stage runs in this process, where a function busy with a batch could not be stopped:
+    # the UDF runs on a worker, which the pool kills when the query is cancelled (and replaces)
+    import quarry.functions as F
+    from quarry.physical.udf import UDFProjectExec
+    con = quarry.connect(workers=2, spill_dir=str(spill_dir))
+    con.register("t", pa.table({"x": [1, 2, 3]}))
+    sleepy = F.udf(_sleeps_in_its_batch, returns="bigint")
+    df = con.table("t").select(sleepy("x").alias("y"))
+    graph = con.run(con.table("t").select(F.udf(lambda x: x, returns="bigint", name="same")("x").alias("y"))
+                    .logical_plan).physical.stage_graph
+    (final,) = [s for s in graph.stages if s.mode == "result"]
+    assert not [n for n in final.root.walk() if isinstance(n, UDFProjectExec)]
+    outcome = {}
+
+    def run():
+        try:
+            df.to_arrow()
+        except QuarryError as err:
+            outcome["error"] = err
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    time.sleep(1.5)                                   # the worker is inside the 30 s sleep
+    started = time.monotonic()
+    df.cancel()
+    thread.join(20)
+    assert not thread.is_alive() and "cancelled" in str(outcome.get("error"))
+    assert time.monotonic() - started < 5
+    assert con.sql("SELECT sum(x) AS s FROM t").to_pylist() == [{"s": 6}]

@@ -714,28 +714,115 @@ def _cast(name, args, dtype, n):
 
 @kernel("try_cast")
 def _try_cast(name, args, dtype, n):
-    if T.is_float(args[0].type) and T.is_decimal(dtype):
-        return _float_to_decimal(args[0], dtype, errors=False)
+    a = args[0]
+    if T.is_nested(a.type) or T.is_nested(dtype):
+        from quarry.compute.nested_kernels import cast_nested
+        return cast_nested(a, dtype, n, lambda x, t: _try_cast(name, [x], t, len(x)))
+    if T.is_float(a.type) and T.is_decimal(dtype):
+        return _float_to_decimal(a, dtype, errors=False)
     try:
         return _cast(name, args, dtype, n)
     except (DataError, pa.ArrowInvalid):
         pass
-    arr = to_array(args[0], n)
+    # some value does not cast: find which, with masks over the whole batch, and NULL only those
+    arr = to_array(a, n)
     if T.is_numeric(arr.type) and T.is_numeric(dtype):
         return _try_narrow(arr, dtype)
     if T.is_string(arr.type) and T.is_time(dtype):
         return string_to_time(arr)[0]
-    # value by value only on the failing path, via a vectorized mask of parseable values
-    if T.is_string(arr.type) and (T.is_numeric(dtype) or T.is_temporal(dtype)):
-        pattern = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$" if T.is_numeric(dtype) \
-            else r"^\s*\d{4}-\d{2}-\d{2}"
-        ok = pc.fill_null(pc.match_substring_regex(arr, pattern), False)
-        cleaned = pc.if_else(ok, arr, pa.scalar(None, arr.type))
-        try:
-            return _cast(name, [cleaned], dtype, n)
-        except (DataError, pa.ArrowInvalid):
-            return pa.nulls(n, dtype)
-    return pa.nulls(n, dtype)
+    if T.is_string(arr.type) and T.is_numeric(dtype):
+        return _try_string_number(pc.utf8_trim_whitespace(arr), dtype)
+    if T.is_string(arr.type) and dtype == T.BOOL:
+        lowered = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
+        known = pc.is_in(lowered, value_set=pa.array(["true", "false", "t", "f", "1", "0", "yes", "no"]))
+        value = pc.is_in(lowered, value_set=pa.array(["true", "t", "1", "yes"]))
+        return pc.if_else(known, value, pa.scalar(None, T.BOOL))
+    if T.is_string(arr.type) and (pa.types.is_date32(dtype) or pa.types.is_timestamp(dtype)):
+        return _try_string_datetime(pc.utf8_trim_whitespace(arr), dtype)
+    raise UnsupportedError(f"Not supported: TRY_CAST from {T.sql_name(arr.type)} to {T.sql_name(dtype)} "
+                           "of values some of which do not cast", hint="use CAST, or cast through VARCHAR")
+
+
+_NUMBER_TEXT = r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+# the digits of the largest magnitude of each integer type (2**63 has 19)
+_INTEGER_DIGITS = {8: 3, 16: 5, 32: 10, 64: 19}
+
+
+def _try_string_number(text: pa.Array, dtype: pa.DataType) -> pa.Array:
+    """TRY_CAST of trimmed strings to a number: NULL for each string that is not a number or whose
+    value does not fit ``dtype``, the others as CAST converts them (rounded half away from zero).
+
+    A string without an exponent is read exactly: its integer digits counted (more than the target
+    holds is out of range), its fraction cut after the one digit that decides the rounding, so every
+    remaining string parses into one wide decimal, which is rounded and checked against the target's
+    range. A string with an exponent (rare) is read as a DOUBLE and converted as a DOUBLE is."""
+    number = pc.fill_null(pc.match_substring_regex(text, _NUMBER_TEXT), False)
+    if T.is_float(dtype):
+        as_double = pc.cast(pc.if_else(number, text, pa.scalar(None, text.type)), pa.float64())
+        return _try_narrow(as_double, dtype) if dtype != pa.float64() else as_double
+    exponent = pc.and_(number, pc.match_substring_regex(text, "[eE]"))
+    plain = pc.and_(number, pc.invert(exponent))
+    scale = dtype.scale if T.is_decimal(dtype) else 0
+    integer_digits = dtype.precision - scale if T.is_decimal(dtype) else _INTEGER_DIGITS[dtype.bit_width]
+    # '+007.50' -> '7.50' -> ... ; '.5' -> '0.5'; '5.' -> '5.0'
+    digits = pc.replace_substring_regex(text, r"^\+", "")
+    digits = pc.replace_substring_regex(digits, r"^(-?)0+(\d)", r"\1\2")
+    digits = pc.replace_substring_regex(digits, r"^(-?)\.", r"\10.")
+    digits = pc.replace_substring_regex(digits, r"\.$", ".0")
+    digits = pc.replace_substring_regex(digits, r"^(-?\d*\.\d{0,%d})\d*$" % (scale + 1), r"\1")
+    whole = pc.utf8_length(pc.replace_substring_regex(digits, r"^-?(\d*).*$", r"\1"))
+    fits_digits = pc.fill_null(pc.and_(plain, pc.less_equal(whole, integer_digits)), False)
+    # room for the digits, one carried by the rounding, and the deciding fraction digit
+    precision = integer_digits + 1 + scale + 1
+    wide = (pa.decimal128 if precision <= T.MAX_DECIMAL_PRECISION else pa.decimal256)
+    parsed = pc.cast(pc.if_else(fits_digits, digits, pa.scalar(None, digits.type)), wide(precision, scale + 1))
+    rounded = pc.cast(pc.round(parsed, scale, round_mode="half_towards_infinity"), wide(precision, scale))
+    if T.is_decimal(dtype):
+        limit = pa.scalar(decimal.Decimal(10) ** integer_digits, rounded.type)
+        fits = pc.less(pc.abs(rounded), limit)
+    else:
+        info = np.iinfo(dtype.to_pandas_dtype())
+        fits = pc.and_(pc.greater_equal(rounded, pa.scalar(decimal.Decimal(int(info.min)), rounded.type)),
+                       pc.less_equal(rounded, pa.scalar(decimal.Decimal(int(info.max)), rounded.type)))
+    exact = pc.cast(pc.if_else(pc.fill_null(fits, False), rounded, pa.scalar(None, rounded.type)), dtype)
+    if not pc.any(exponent).as_py():
+        return exact
+    as_double = pc.cast(pc.if_else(exponent, text, pa.scalar(None, text.type)), pa.float64())
+    if T.is_decimal(dtype):
+        scientific = _float_to_decimal(as_double, dtype, errors=False)
+    else:        # strings round half away from zero (DOUBLEs to even): round first, the rest is exact
+        scientific = _try_narrow(pc.round(as_double, round_mode="half_towards_infinity"), dtype)
+    return pc.coalesce(exact, scientific)
+
+
+_DATE_TEXT = r"^(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})"
+_TIME_TEXT = r"(?:[T ](?P<hh>\d{2})(?::(?P<mi>\d{2})(?::(?P<ss>\d{2})(?:\.\d{1,9})?)?)?)?"
+_MONTH_DAYS = pa.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int64())
+
+
+def _try_string_datetime(text: pa.Array, dtype: pa.DataType) -> pa.Array:
+    """TRY_CAST of trimmed strings to DATE or TIMESTAMP: NULL for each string not in the ISO form CAST
+    reads (``YYYY-MM-DD``, then for a TIMESTAMP an optional ``[T ]hh[:mm[:ss[.f]]]``) or naming a day or
+    time that does not exist (month 13, February 30th outside leap years, hour 24)."""
+    timestamp = pa.types.is_timestamp(dtype)
+    parts = pc.extract_regex(text, _DATE_TEXT + (_TIME_TEXT if timestamp else "") + "$")
+    names = ["y", "m", "d", "hh", "mi", "ss"] if timestamp else ["y", "m", "d"]
+    field = {}
+    for i, f in enumerate(names):
+        digits = pc.struct_field(parts, [i])             # '' where an optional time field is absent
+        field[f] = pc.cast(pc.if_else(pc.equal(digits, ""), pa.scalar(None, digits.type), digits), pa.int64())
+    year, month, day = field["y"], field["m"], field["d"]
+    leap = pc.and_(pc.equal(pc.bit_wise_and(year, 3), 0),
+                   pc.or_(pc.not_equal(pc.remainder(year, 100), 0), pc.equal(pc.remainder(year, 400), 0)))
+    ok = pc.and_(pc.and_(pc.greater_equal(month, 1), pc.less_equal(month, 12)), pc.greater_equal(day, 1))
+    month_days = pc.take(_MONTH_DAYS, pc.if_else(ok, month, 0))
+    month_days = pc.add(month_days, pc.cast(pc.and_(leap, pc.equal(month, 2)), pa.int64()))
+    ok = pc.and_(ok, pc.less_equal(day, month_days))
+    if timestamp:
+        for f, top in (("hh", 23), ("mi", 59), ("ss", 59)):
+            ok = pc.and_(ok, pc.fill_null(pc.less_equal(field[f], top), True))
+    ok = pc.fill_null(ok, False)
+    return cast_value(pc.if_else(ok, text, pa.scalar(None, text.type)), dtype)
 
 
 def _try_narrow(arr: pa.Array, dtype: pa.DataType) -> pa.Array:

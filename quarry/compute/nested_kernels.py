@@ -140,6 +140,14 @@ def _map_from_lists(name, args, dtype, n):
     key_values = take_ranges(keys.flat, keys.starts, lengths)
     if key_values.null_count:
         raise DataError("a map key cannot be NULL")
+    keep_duplicates = len(args) > 2 and bool(args[2].as_py())
+    if not keep_duplicates and len(key_values) > 1:
+        owner = np.repeat(np.arange(n, dtype=np.int64), lengths)
+        counts = pa.table({"r": owner, "k": key_values}).group_by(["r", "k"], use_threads=False) \
+            .aggregate([("r", "count")])
+        if pc.any(pc.greater(counts["r_count"], 1)).as_py():
+            raise DataError("map keys must be unique: a map has a key twice",
+                            hint="give each key once (DuckDB refuses such a map too)")
     item_values = take_ranges(values.flat, values.starts, lengths)
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32), pa.int32())
     out = pa.MapArray.from_arrays(offsets, key_values.cast(dtype.key_type), item_values.cast(dtype.item_type))

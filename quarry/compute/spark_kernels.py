@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64 as _b64
 import re
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -598,6 +599,189 @@ def _decimal_check(name, args, dtype, n):
     x = to_array(args[0], n)
     wide = x.cast(pa.decimal256(76, x.type.scale), safe=False)     # the exact value, however many digits
     return _within_precision(_round_half_up(wide, dtype.scale), dtype, bool(_const(args[1])))
+
+
+@kernel("spark_cast")
+def _spark_cast(name, args, dtype, n):
+    """CAST between numeric types as Spark casts: a DOUBLE or DECIMAL to an integer type drops its fraction
+    (toward zero; quarry's SQL rounds), a DECIMAL target rounds HALF_UP. A value out of the target's range
+    raises CAST_OVERFLOW in mode 'ansi' and is NULL in mode 'try'; in mode 'legacy' (Spark without ANSI
+    mode) a DECIMAL target is NULL too, but an integer target takes the JVM's narrowing conversion, as
+    Spark's docs show for ``CAST(2147483648L AS INT) = -2147483648``: an integer or a decimal keeps its low
+    bits; a DOUBLE first saturates at INT's bounds (BIGINT's for a BIGINT target; NaN is 0), and then
+    keeps the low bits of that for TINYINT and SMALLINT."""
+    from quarry.compute.kernels import _cast, _try_cast
+    mode = _const(args[1])
+    x = to_array(args[0], n)
+    if T.is_integer(dtype) and (T.is_float(x.type) or T.is_decimal(x.type)):
+        x = pc.trunc(x)
+    if mode == "ansi":
+        return _cast("cast", [x], dtype, n)
+    if mode == "try" or not T.is_integer(dtype):
+        return _try_cast("try_cast", [x], dtype, n)
+    if T.is_integer(x.type):
+        return pc.cast(x, dtype, safe=False)            # two's complement: the low bits
+    if T.is_decimal(x.type):
+        return pc.cast(_decimal_low_word(x), dtype, safe=False)
+    wide = T.INT64 if dtype == T.INT64 else T.INT32
+    info = np.iinfo(wide.to_pandas_dtype())
+    limit = 2.0 ** (info.bits - 1)
+    # NaN (and NULL, whose slot reads as NaN) is 0; infinities become the largest doubles, so saturate
+    values = np.nan_to_num(x.to_numpy(zero_copy_only=False).astype(np.float64), nan=0.0)
+    narrowed = np.where((values > -limit) & (values < limit), values, 0).astype(info.dtype)
+    narrowed = np.where(values >= limit, info.max, np.where(values <= -limit, info.min, narrowed))
+    valid = ~np.asarray(x.is_null())
+    out = _from_np(narrowed.astype(wide.to_pandas_dtype()), None if valid.all() else valid, wide)
+    return pc.cast(out, dtype, safe=False)
+
+
+def _decimal_low_word(x: pa.Array) -> pa.Array:
+    """The low 64 bits of each (integral) decimal's unscaled value, as a BIGINT: Java's
+    ``BigDecimal.longValue()``. Read from the two's complement 128-bit words Arrow stores."""
+    x = pc.cast(x, pa.decimal128(38, 0)) if x.type.scale or not pa.types.is_decimal128(x.type) else x
+    words = np.frombuffer(x.buffers()[1], dtype=np.int64)[2 * x.offset: 2 * (x.offset + len(x))]
+    low = words[0::2] if sys.byteorder == "little" else words[1::2]
+    valid = ~np.asarray(x.is_null())
+    return _from_np(np.array(low, np.int64), None if valid.all() else valid, T.INT64)
+
+
+_DAY_TIME = pa.duration("us")
+
+
+def _micros(x, n) -> tuple[np.ndarray, np.ndarray | None]:
+    """A day-time interval's microseconds (int64) and validity (None: all valid)."""
+    return _np(pc.cast(to_array(x, n), pa.int64()), n, np.int64)
+
+
+def _overflow(what: str):
+    return ArithmeticOverflowError(f"interval overflow: {what} does not fit a day-time interval",
+                                   hint="use smaller values")
+
+
+@kernel("spark_interval")
+def _spark_interval(name, args, dtype, n):
+    """The day-time interval operations (``bind_spark_interval``): ``between`` two timestamps, a timestamp
+    plus or minus an interval, intervals added, an interval times or divided by a number (HALF_UP to
+    the microsecond, as Spark's ``MultiplyDTInterval``/``DivideDTInterval``); overflow raises, as in Spark
+    whatever its ANSI mode, and so does a division by zero (``INTERVAL_DIVIDED_BY_ZERO``)."""
+    kind = _const(args[0])
+    a = to_array(args[1], n)
+    if kind == "to_us":
+        return pc.cast(a, _DAY_TIME)
+    if kind == "from_interval":
+        return _interval_as_day_time(a)
+    if kind == "micros":
+        return pc.cast(a, pa.int64())
+    if kind == "from_micros":                  # an aggregate of microseconds (a sum may be a DECIMAL)
+        try:
+            return pc.cast(pc.cast(a, pa.int64()), _DAY_TIME)
+        except pa.ArrowInvalid as exc:
+            raise _overflow("a sum") from exc
+    if kind == "text":
+        return _day_time_strings(a)
+    if kind in ("negate", "abs"):
+        try:
+            return pc.cast(getattr(pc, kind + "_checked")(pc.cast(a, pa.int64())), _DAY_TIME)
+        except pa.ArrowInvalid as exc:
+            raise _overflow(f"the {kind} of an interval") from exc
+    b = to_array(args[2], n)
+    try:
+        if kind == "between":
+            return pc.subtract_checked(a, b)
+        if kind in ("add", "subtract") and (pa.types.is_timestamp(a.type) or pa.types.is_duration(b.type)):
+            return getattr(pc, kind + "_checked")(a, b)
+    except pa.ArrowInvalid as exc:
+        raise _overflow("the result") from exc
+    micros, valid = _micros(a, n)
+    if kind == "multiply" and T.is_integer(b.type):
+        factor, fvalid = _np(b, n, np.int64)
+        try:
+            product = pc.multiply_checked(pa.array(micros), pa.array(factor)).to_numpy()
+        except pa.ArrowInvalid as exc:
+            raise _overflow("a product") from exc
+        return _from_np(product, _both(valid, fvalid), _DAY_TIME)
+    if kind == "multiply":
+        factor, fvalid = _np(b, n, np.float64)
+        return _rounded(micros * factor, _both(valid, fvalid))
+    if kind == "divide":
+        divisor, dvalid = _np(b, n, np.float64 if T.is_float(b.type) else np.int64)
+        both = _both(valid, dvalid)
+        if np.any((divisor == 0) & (both if both is not None else True)):
+            from quarry.errors import DivideByZeroError
+            raise DivideByZeroError("an interval divided by zero", hint="use try_divide, or filter out the zeros")
+        safe = np.where(divisor == 0, 1, divisor)
+        if T.is_float(b.type):
+            return _rounded(micros / safe, both)
+        # exact: |q| = (|m| + |d| // 2) // |d| rounds the halves away from zero (Guava's LongMath HALF_UP)
+        magnitude = (np.abs(micros) + np.abs(safe) // 2) // np.abs(safe)
+        return _from_np(np.where((micros < 0) != (safe < 0), -magnitude, magnitude), both, _DAY_TIME)
+    raise ExecutionError(f"unknown interval operation `{kind}`")
+
+
+_MONTH_DAY_NANO = np.dtype([("months", "<i4"), ("days", "<i4"), ("nanos", "<i8")])
+
+
+def _interval_as_day_time(a: pa.Array) -> pa.Array:
+    """quarry's INTERVAL values (months, days, nanoseconds) as day-time intervals; one with months has no
+    day-time equivalent (it is Spark's year-month or calendar interval) and is refused."""
+    fields = np.frombuffer(a.buffers()[1], dtype=_MONTH_DAY_NANO)[a.offset: a.offset + len(a)]
+    valid = None if a.null_count == 0 else np.asarray(a.is_valid())
+    live = valid if valid is not None else np.ones(len(a), bool)
+    if np.any(live & (fields["months"] != 0)):
+        raise UnsupportedError("Not supported: an interval with months or years in a result (Spark's year-month "
+                               "and calendar intervals)", hint="use days, hours, minutes and seconds")
+    micros = fields["days"].astype(np.int64) * 86_400_000_000 + fields["nanos"] // 1000
+    return _from_np(np.where(live, micros, 0), valid, _DAY_TIME)
+
+
+def _day_time_strings(a: pa.Array) -> pa.Array:
+    """Day-time intervals as Spark casts them to STRING: ``INTERVAL '-1 02:03:04.5' DAY TO SECOND``
+    (the fraction of a second without trailing zeros, none when whole)."""
+    micros, valid = _micros(a, len(a))
+    magnitude = np.abs(micros)
+    days, rest = np.divmod(magnitude, 86_400_000_000)
+    hours, rest = np.divmod(rest, 3_600_000_000)
+    minutes, rest = np.divmod(rest, 60_000_000)
+    seconds, fraction = np.divmod(rest, 1_000_000)
+
+    def padded(values, width):
+        return pc.utf8_lpad(pc.cast(pa.array(values), pa.string()), width, padding="0")
+    tail = pc.utf8_rtrim(padded(fraction, 6), characters="0")
+    tail = pc.if_else(pa.array(fraction != 0), pc.binary_join_element_wise(".", tail, ""), "")
+    sign = pc.if_else(pa.array(micros < 0), "-", "")
+    text = pc.binary_join_element_wise(
+        "INTERVAL '", sign, pc.cast(pa.array(days), pa.string()), " ", padded(hours, 2), ":", padded(minutes, 2),
+        ":", padded(seconds, 2), tail, "' DAY TO SECOND", "")
+    return text if valid is None else pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
+
+
+def _both(x, y):
+    return y if x is None else x if y is None else x & y
+
+
+def _rounded(values: np.ndarray, valid) -> pa.Array:
+    """Microseconds as DOUBLEs rounded HALF_UP to an interval; a value out of its range raises."""
+    rounded = np.where(values < 0, -np.floor(-values + 0.5), np.floor(values + 0.5))
+    live = valid if valid is not None else np.ones(len(values), bool)
+    if np.any(live & ~(np.abs(np.nan_to_num(rounded, nan=np.inf)) < 2.0 ** 63)):
+        raise _overflow("a product")
+    return _from_np(np.where(live, rounded, 0).astype(np.int64), valid, _DAY_TIME)
+
+
+@kernel("spark_make_dt_interval")
+def _make_dt_interval(name, args, dtype, n):
+    """``make_dt_interval(days, hours, mins, secs)`` in microseconds; overflow raises."""
+    from quarry.compute.kernels import _relabel_decimal
+    parts = [pc.cast(to_array(a, n), pa.int64()) for a in args[:3]]
+    secs = to_array(args[3], n)
+    micros = _relabel_decimal(secs, pa.decimal128(18, 0))          # DECIMAL(18,6): the unscaled value is µs
+    total = pc.cast(micros, pa.int64())
+    try:
+        for part, unit in zip(parts, (86_400_000_000, 3_600_000_000, 60_000_000)):
+            total = pc.add_checked(total, pc.multiply_checked(part, unit))
+    except pa.ArrowInvalid as exc:
+        raise _overflow("make_dt_interval") from exc
+    return pc.cast(total, _DAY_TIME)
 
 
 @kernel("spark_width_bucket")

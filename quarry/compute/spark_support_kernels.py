@@ -551,10 +551,26 @@ def _shuffle(name, args, dtype, n):
     return build_list(lists.lengths, lists.flat.take(pa.array(order, pa.int64())), lists.valid, dtype)
 
 
+_POLICIES = ("EXCEPTION", "LAST_WIN")
+
+
+def _policy(x) -> str:
+    """A ``spark.sql.mapKeyDedupPolicy`` constant argument."""
+    value = str(x.as_py()).upper()
+    if value not in _POLICIES:
+        raise UnsupportedError(f"Not supported: spark.sql.mapKeyDedupPolicy={value}",
+                               hint="use EXCEPTION (Spark's default) or LAST_WIN")
+    return value
+
+
 @kernel("spark_map_concat")
 def _map_concat(name, args, dtype, n):
     """The maps' entries row by row, the first map's first; a key met twice in a row raises Spark's
-    DUPLICATED_MAP_KEY (its default spark.sql.mapKeyDedupPolicy, EXCEPTION)."""
+    DUPLICATED_MAP_KEY (its default spark.sql.mapKeyDedupPolicy, EXCEPTION), or with a first argument
+    'LAST_WIN' (the policy; a map is never a string) keeps the later value."""
+    policy = "EXCEPTION"
+    if pa.types.is_string(args[0].type):
+        policy, args = _policy(args[0]), args[1:]
     maps = [to_array(a, n) for a in args]
     valid = np.ones(n, bool)
     rows, which, keys, items = [], [], [], []
@@ -571,19 +587,37 @@ def _map_concat(name, args, dtype, n):
     order = order[keep[order]]
     key = pa.concat_arrays(keys).take(pa.array(order, pa.int64()))
     item = pa.concat_arrays(items).take(pa.array(order, pa.int64()))
-    return _build_map(row[order], key, item, valid, n, dtype)
+    return _build_map(row[order], key, item, valid, n, dtype, policy)
 
 
-def _build_map(owner, key, item, valid, n, dtype):
+@kernel("spark_map_dedup")
+def _map_dedup(name, args, dtype, n):
+    """A map's repeated keys under ``spark.sql.mapKeyDedupPolicy`` (the second argument): EXCEPTION raises
+    DUPLICATED_MAP_KEY, LAST_WIN keeps the key where it first appears with the value it had last."""
+    m = to_array(args[0], n)
+    p = parts(m, n)
+    key, item = pc.struct_field(p.flat, [0]), pc.struct_field(p.flat, [1])
+    return _build_map(p.parents, key, item, _valid(m), n, dtype, _policy(args[1]))
+
+
+def _build_map(owner, key, item, valid, n, dtype, policy: str = "EXCEPTION"):
     """A MapArray of ``n`` rows from entries in row order (``owner``: each entry's row); a key twice in a
-    row raises Spark's DUPLICATED_MAP_KEY (its default spark.sql.mapKeyDedupPolicy, EXCEPTION)."""
-    counts = pa.table({"r": owner, "k": key}).group_by(["r", "k"]).aggregate([("r", "count")])
-    twice = pc.greater(counts["r_count"], 1)
+    row raises Spark's DUPLICATED_MAP_KEY (its default spark.sql.mapKeyDedupPolicy, EXCEPTION), or under
+    LAST_WIN stays where it first appears with its last value (Spark's ``ArrayBasedMapBuilder``)."""
+    entries = pa.table({"r": owner, "k": key, "i": np.arange(len(owner), dtype=np.int64)})
+    counts = entries.group_by(["r", "k"], use_threads=False).aggregate([("i", "min"), ("i", "max"), ("i", "count")])
+    twice = pc.greater(counts["i_count"], 1)
     if pc.any(twice).as_py():
-        dup = counts.filter(twice)["k"][0].as_py()
-        raise DataError(f"[DUPLICATED_MAP_KEY] Duplicate map key {dup} was found, please check the input data.",
-                        hint="quarry keeps Spark's default spark.sql.mapKeyDedupPolicy, EXCEPTION (LAST_WIN is "
-                             "not supported)")
+        if policy != "LAST_WIN":
+            dup = counts.filter(twice)["k"][0].as_py()
+            raise DataError(f"[DUPLICATED_MAP_KEY] Duplicate map key {dup} was found, please check the input "
+                            "data.", hint="set spark.sql.mapKeyDedupPolicy to LAST_WIN to keep the last value")
+        first = counts["i_min"].to_numpy()
+        order = np.argsort(first, kind="stable")
+        first, last = first[order], counts["i_max"].to_numpy()[order]
+        owner = np.asarray(owner)[first]
+        key = key.take(pa.array(first, pa.int64()))
+        item = item.take(pa.array(last, pa.int64()))
     lengths = np.bincount(owner, minlength=n) if len(owner) else np.zeros(n, np.int64)
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32), pa.int32())
     out = pa.MapArray.from_arrays(offsets, key.cast(dtype.key_type), item.cast(dtype.item_type))
@@ -605,7 +639,7 @@ def _str_to_map(name, args, dtype, n):
     key = pc.list_element(halves, 0)
     has_value = pc.greater(pc.list_value_length(halves), 1)
     item = pc.if_else(has_value, _second(halves), pa.scalar(None, pa.string()))
-    return _build_map(owner, key, item, valid, n, dtype)
+    return _build_map(owner, key, item, valid, n, dtype, _policy(args[3]) if len(args) > 3 else "EXCEPTION")
 
 
 def _second(halves: pa.Array) -> pa.Array:

@@ -465,10 +465,11 @@ def cut_stages(physical: ExecNode, stream_result: bool = False) -> StageGraph:
     memo: dict = {}
     fingerprints = Counter(_exchange_fingerprints(plan, memo))
     kept_gather = streamed_gather(plan) if stream_result else None
-    if kept_gather is None and _joins_in_stage(plan):
+    if kept_gather is None and _worker_only_in_stage(plan):
         # the result stage runs in the calling process, beyond the reach of the pool's memory cap and
         # of killing a task: a join there (a plan over inputs of one partition has no exchange under
-        # it) runs as a one-task stage on a worker instead, and the result stage reads its rows
+        # it), or a Python function (which only a kill stops mid-batch when its query is cancelled),
+        # runs as a stage on the workers instead, and the result stage reads its rows
         plan = GatherExec(plan)
     result_inputs: list[int] = []
     root = rewrite(plan, result_inputs)
@@ -500,14 +501,17 @@ def _exchange_fingerprints(plan: ExecNode, memo: dict):
             yield (_fingerprint(node.children[0], memo), "forward", 1, 0)
 
 
-def _joins_in_stage(node: ExecNode) -> bool:
-    """Whether a join runs in ``node``'s own stage: under it, but above every exchange (and every
-    sorted merge, whose input is a stage of its own)."""
-    if isinstance(node, (HashJoinExec, NestedLoopJoinExec)):
+def _worker_only_in_stage(node: ExecNode) -> bool:
+    """Whether a join or a Python function (a UDF, ``map_batches``, a grouped map, a table function)
+    runs in ``node``'s own stage: under it, but above every exchange (and every sorted merge, whose input
+    is a stage of its own)."""
+    from quarry.physical.udf import MapBatchesExec, MapGroupsExec, TableFunctionExec, UDFFilterExec, UDFProjectExec
+    if isinstance(node, (HashJoinExec, NestedLoopJoinExec, UDFProjectExec, UDFFilterExec, MapBatchesExec,
+                         MapGroupsExec, TableFunctionExec)):
         return True
     if _is_exchange(node) is not None or isinstance(node, MergeSortedExec):
         return False
-    return any(_joins_in_stage(c) for c in node.children)
+    return any(_worker_only_in_stage(c) for c in node.children)
 
 
 def streamed_gather(root: ExecNode) -> ExecNode | None:

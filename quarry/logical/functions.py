@@ -208,6 +208,12 @@ def coerce_pair(a: Expr, b: Expr, what: str) -> tuple[Expr, Expr]:
         return a, cast(b, ta)
     if T.is_string(ta) and isinstance(a, Literal) and not T.is_string(tb) and not T.is_null(tb):
         return cast(a, tb), b
+    # An INTERVAL constant without months next to a duration (Arrow data: Spark's day-time intervals)
+    # is that many microseconds.
+    if pa.types.is_duration(ta) and _fixed_interval(b) is not None:
+        return a, Literal(_fixed_interval(b), ta)
+    if pa.types.is_duration(tb) and _fixed_interval(a) is not None:
+        return Literal(_fixed_interval(a), tb), b
     if T.is_decimal(ta) and T.is_integer(tb) and isinstance(b, Literal) and b.value is not None:
         target = T.numeric_common(ta, T.decimal_for_literal(b.value))
         return cast(a, target), cast(b, target)
@@ -219,6 +225,16 @@ def coerce_pair(a: Expr, b: Expr, what: str) -> tuple[Expr, Expr]:
         raise QuarryTypeError(f"cannot {what} {T.sql_name(ta)} and {T.sql_name(tb)}",
                               hint="add an explicit CAST to make the types agree")
     return cast(a, target), cast(b, target)
+
+
+def _fixed_interval(e: Expr):
+    """An INTERVAL constant without months as a ``timedelta`` (whole microseconds), else None."""
+    if isinstance(e, Literal) and pa.types.is_interval(e.dtype) and e.value is not None:
+        months, days, nanos = tuple(e.value)
+        if months == 0:
+            import datetime
+            return datetime.timedelta(days=days, microseconds=nanos // 1000)
+    return None
 
 
 def _literal_decimal_type(e: Expr) -> pa.DataType:
@@ -532,6 +548,31 @@ def _nullable(args) -> bool:
 
 def _mk(name, args, dtype, nullable=None):
     return Call(name, tuple(args), dtype, _nullable(args) if nullable is None else nullable)
+
+
+# -- front-end casts -----------------------------------------------------------
+
+# A front end whose SQL casts mean something else binds ``CAST``/``TRY_CAST`` through its own binder while
+# this is set: ``bind(value, target, mode) -> Expr | None`` with ``mode`` 'cast', 'try_cast' or 'lenient'
+# (a TRY_CAST a front end wrote for its CAST, as Spark without ANSI mode; None: quarry's rules).
+# quarry.spark.sql sets it around spark.sql(...) for Spark's numeric casts.
+_CAST_OVERRIDE: contextvars.ContextVar = contextvars.ContextVar("quarry_cast", default=None)
+
+
+@contextlib.contextmanager
+def cast_rules(bind):
+    """Bind SQL casts through ``bind(value, target, mode)`` first inside the block (see ``_CAST_OVERRIDE``)."""
+    token = _CAST_OVERRIDE.set(bind)
+    try:
+        yield
+    finally:
+        _CAST_OVERRIDE.reset(token)
+
+
+def front_end_cast(value: Expr, target: pa.DataType, mode: str) -> Expr | None:
+    """The cast the active :func:`cast_rules` binds, or None."""
+    override = _CAST_OVERRIDE.get()
+    return override(value, target, mode) if override is not None else None
 
 
 # -- arithmetic ----------------------------------------------------------------
@@ -1264,8 +1305,15 @@ register("count_star", "aggregate", _agg_bind(lambda n, a: T.INT64), 0, 0)
 register("sum", "aggregate", _agg_bind(_sum_type), 1, 1)
 register("product", "aggregate", _agg_bind(lambda n, a: (a.__setitem__(0, cast(a[0], T.FLOAT64)), T.FLOAT64)[1]), 1, 1)
 register("avg", "aggregate", _agg_bind(_avg_type), 1, 1, aliases=("mean",))
-register("min", "aggregate", _agg_bind(_same_type), 1, 1)
-register("max", "aggregate", _agg_bind(_same_type), 1, 1)
+def _ordered_type(name, args):
+    if pa.types.is_duration(args[0].dtype):         # Arrow has no min/max kernel for durations
+        raise UnsupportedError(f"{name}() of a duration (interval) column",
+                               hint="the Spark front end's min/max take day-time intervals")
+    return args[0].dtype
+
+
+register("min", "aggregate", _agg_bind(_ordered_type), 1, 1)
+register("max", "aggregate", _agg_bind(_ordered_type), 1, 1)
 register("any_value", "aggregate", _agg_bind(_same_type), 1, 1, aliases=("first", "arbitrary"))
 register("median", "aggregate", _agg_bind(_avg_type), 1, 1)
 register("approx_count_distinct", "aggregate", _agg_bind(lambda n, a: T.INT64), 1, 1)

@@ -66,17 +66,20 @@ def struct_pack(names: list[str], args: list[Expr]) -> Expr:
 register("struct_pack", "scalar", None, 1, internal=True, nulls=Nulls.TOLERANT)
 
 
-def map_from_lists(keys: Expr, values: Expr) -> Expr:
-    """``MAP {k: v, ...}`` and ``map([k, ...], [v, ...])``: a MAP from a list of keys and one of values."""
+def map_from_lists(keys: Expr, values: Expr, keep_duplicates: bool = False) -> Expr:
+    """``MAP {k: v, ...}`` and ``map([k, ...], [v, ...])``: a MAP from a list of keys and one of values.
+    A key twice in one map is an error, as in DuckDB, unless ``keep_duplicates`` (a caller that resolves
+    them itself, as Spark's ``spark.sql.mapKeyDedupPolicy`` does)."""
     keys, values = _list_arg(keys, "map"), _list_arg(values, "map")
     key_type = keys.dtype.value_type
     if T.is_null(key_type) or T.is_nested(key_type):
         raise UnsupportedError(f"MAP keys of type {T.sql_name(key_type)}", hint="use VARCHAR or number keys")
-    return Call("map_from_lists", (keys, values), pa.map_(key_type, values.dtype.value_type),
+    extra = (Literal(True, T.BOOL),) if keep_duplicates else ()
+    return Call("map_from_lists", (keys, values) + extra, pa.map_(key_type, values.dtype.value_type),
                 _nullable([keys, values]))
 
 
-register("map_from_lists", "scalar", None, 2, 2, internal=True)
+register("map_from_lists", "scalar", None, 2, 3, internal=True)
 
 
 def nested_key(e: Expr, nulls_first: bool = False) -> Expr:

@@ -9,6 +9,8 @@ on when the call was translated (errors) or off (NULL or wrapped results).
 
 from __future__ import annotations
 
+import datetime
+
 import pyarrow as pa
 
 from quarry.errors import QuarryTypeError, UnsupportedError
@@ -259,9 +261,99 @@ _internal("spark_decimal_arith", lambda n, a: _call(n, a, spark_decimal_result(a
 # spark_decimal_check(x, ansi): a decimal result put in its Spark type (the call's), raising under ANSI or NULL
 # where it has too many digits (quarry's exact sum of a DECIMAL(38, s) may hold 39)
 _internal("spark_decimal_check", lambda n, a: _call(n, a, a[0].dtype), 2)
+# spark_cast(x, mode): a number cast to another numeric type (the call's) as Spark casts it, ``mode`` being
+# 'ansi' (raise on overflow), 'try' (NULL) or 'legacy' (without ANSI mode); built with its type, not bound
+_internal("spark_cast", lambda n, a: _call(n, a, a[0].dtype), 2)
 _internal("spark_width_bucket",
           lambda n, a: _call(n, [_dbl(a[0], "width_bucket"), _dbl(a[1], "width_bucket"),
                                  _dbl(a[2], "width_bucket"), _long(a[3], "width_bucket")], T.INT64), 4)
+
+# -- day-time intervals -------------------------------------------------------------------------
+# Spark's DayTimeIntervalType is an Arrow duration in microseconds (its Arrow mapping); quarry's own
+# INTERVAL constants (month, day, nanosecond) stand for one when they have no months.
+
+DAY_TIME = pa.duration("us")
+
+
+def as_day_time(e: Expr) -> Expr | None:
+    """``e`` as a day-time interval: a duration, or an INTERVAL constant without months
+    (``INTERVAL '3' DAY``, ``INTERVAL '1' HOUR``); None for anything else."""
+    if pa.types.is_duration(e.dtype):
+        return e if e.dtype == DAY_TIME else _call("spark_interval", [Literal("to_us", T.STRING), e], DAY_TIME)
+    if isinstance(e, Literal) and pa.types.is_interval(e.dtype) and e.value is not None:
+        months, days, nanos = tuple(e.value)
+        if months == 0:
+            return Literal(datetime.timedelta(days=days, microseconds=nanos // 1000), DAY_TIME)
+    return None
+
+
+def _temporal(t: pa.DataType) -> bool:
+    return pa.types.is_date(t) or pa.types.is_timestamp(t)
+
+
+def _as_timestamp(e: Expr) -> Expr:
+    return cast(e, T.TIMESTAMP) if pa.types.is_date(e.dtype) else e
+
+
+def bind_spark_interval(op: str, a: Expr, b: Expr) -> Expr | None:
+    """``a <op> b`` where Spark's answer is or takes a day-time interval, or None when neither operand is one
+    and the operation is not a difference of dates or timestamps (quarry's own rules then apply, which
+    already add INTERVAL constants to dates and timestamps).
+
+    - a timestamp (or date) minus a timestamp (or date) is the interval between them (Spark's
+      ``SubtractTimestamps``/``SubtractDates`` with ANSI intervals, its default);
+    - a timestamp or date plus or minus a day-time interval is a timestamp;
+    - intervals add and subtract; an interval times or divided by a number is an interval, rounded HALF_UP
+      to the microsecond."""
+    ta, tb = a.dtype, b.dtype
+    if op == "subtract" and _temporal(ta) and _temporal(tb):
+        return _call("spark_interval", [Literal("between", T.STRING), _as_timestamp(a), _as_timestamp(b)],
+                     DAY_TIME)
+    if not (pa.types.is_duration(ta) or pa.types.is_duration(tb)):
+        return None
+    da, db = as_day_time(a), as_day_time(b)
+    kind = Literal(op, T.STRING)
+    if op in ("add", "subtract") and _temporal(ta) and db is not None:
+        return _call("spark_interval", [kind, _as_timestamp(a), db], T.TIMESTAMP)
+    if op == "add" and da is not None and _temporal(tb):
+        return _call("spark_interval", [kind, _as_timestamp(b), da], T.TIMESTAMP)
+    if op in ("add", "subtract") and da is not None and db is not None:
+        return _call("spark_interval", [kind, da, db], DAY_TIME)
+    number = lambda t: T.is_integer(t) or T.is_float(t)          # noqa: E731
+    if op == "multiply" and da is not None and number(tb):
+        return _call("spark_interval", [kind, da, b], DAY_TIME)
+    if op == "multiply" and db is not None and number(ta):
+        return _call("spark_interval", [kind, db, a], DAY_TIME)
+    if op == "divide" and da is not None and number(tb):
+        return _call("spark_interval", [kind, da, b], DAY_TIME)
+    if op in ("multiply", "divide") and (T.is_decimal(ta) or T.is_decimal(tb)):
+        raise UnsupportedError(f"Not supported: `{op}` of a day-time interval and a DECIMAL",
+                               hint="cast the number to DOUBLE")
+    raise QuarryTypeError(f"cannot apply `{op}` to {T.sql_name(ta)} and {T.sql_name(tb)}")
+
+
+def spark_interval_unary(kind: str, e: Expr) -> Expr:
+    """A day-time interval's ``negate`` or ``abs``, its ``micros`` (BIGINT), or ``from_micros`` (the
+    interval of a BIGINT or DECIMAL(38,0) number of microseconds: an aggregate of ``micros``)."""
+    dtype = T.INT64 if kind == "micros" else DAY_TIME
+    return _call("spark_interval", [Literal(kind, T.STRING), e], dtype)
+
+
+# spark_interval(kind, x, y): the day-time interval operations of bind_spark_interval (typed when built)
+_internal("spark_interval", lambda n, a: _call(n, a, DAY_TIME), 2, 3)
+
+
+def bind_spark_make_dt_interval(days: Expr, hours: Expr, mins: Expr, secs: Expr) -> Expr:
+    """``make_dt_interval(days, hours, mins, secs)``: Spark's interval of that many days, hours, minutes and
+    seconds (``secs`` a DECIMAL(18,6), so to the microsecond)."""
+    return _call("spark_make_dt_interval", [_long(days, "make_dt_interval"), _long(hours, "make_dt_interval"),
+                                            _long(mins, "make_dt_interval"),
+                                            cast(_num(secs, "make_dt_interval"), pa.decimal128(18, 6))],
+                 DAY_TIME)
+
+
+_internal("spark_make_dt_interval", lambda n, a: bind_spark_make_dt_interval(*a), 4)
+
 
 # -- strings ------------------------------------------------------------------------------------
 

@@ -241,6 +241,9 @@ register("spark_shuffle", "scalar", _bind_shuffle, 2, 2, nulls=Nulls.TOLERANT, v
 
 
 def _bind_map_concat(name, args):
+    policy = ()
+    if args and T.is_string(args[0].dtype):             # the dedup policy (a map is never a string)
+        policy, args = (args[0],), args[1:]
     maps = [a for a in args if not T.is_null(a.dtype)]
     for a in maps:
         if not pa.types.is_map(a.dtype):
@@ -248,15 +251,28 @@ def _bind_map_concat(name, args):
     if not maps:
         return Literal(None, pa.map_(T.STRING, T.STRING))
     first = maps[0].dtype
-    return Call(name, tuple(cast(a, first) for a in args), first, True)
+    return Call(name, policy + tuple(cast(a, first) for a in args), first, True)
 
 
-# spark_map_concat(m1, m2, ...): the entries of every map in order; NULL if any is NULL; a key twice raises
+# spark_map_concat([policy,] m1, m2, ...): the entries of every map in order; NULL if any is NULL; a key twice
+# raises, or with the policy 'LAST_WIN' keeps its last value (spark.sql.mapKeyDedupPolicy)
 register("spark_map_concat", "scalar", _bind_map_concat, 1, 10_000)
 
-# spark_str_to_map(text, pairDelim, keyValueDelim): a map<string, string> (the delimiters are constant regexes)
+# spark_str_to_map(text, pairDelim, keyValueDelim[, policy]): a map<string, string> (the delimiters are
+# constant regexes; the policy as spark_map_concat's)
 register("spark_str_to_map", "scalar",
-         lambda n, a: Call(n, (cast(a[0], T.STRING), a[1], a[2]), pa.map_(T.STRING, T.STRING), True), 3, 3)
+         lambda n, a: Call(n, (cast(a[0], T.STRING),) + tuple(a[1:]), pa.map_(T.STRING, T.STRING), True), 3, 4)
+
+
+def _bind_map_dedup(name, args):
+    m, policy = args
+    if not pa.types.is_map(m.dtype):
+        raise QuarryTypeError(f"expected a map, got {T.sql_name(m.dtype)}")
+    return Call(name, (m, policy), m.dtype, m.nullable)
+
+
+# spark_map_dedup(m, policy): the map's repeated keys under spark.sql.mapKeyDedupPolicy
+register("spark_map_dedup", "scalar", _bind_map_dedup, 2, 2)
 
 # spark_timestamp_add(unit, quantity, ts) and spark_timestamp_diff(unit, start, end) (the unit a constant)
 register("spark_timestamp_add", "scalar",

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import grpc
 from google.protobuf import any_pb2
@@ -66,7 +67,7 @@ _CLASSES = {
     "PythonException": ["org.apache.spark.api.python.PythonException", "org.apache.spark.SparkException"],
 }
 
-_SQL_STATES = {"PARSE_SYNTAX_ERROR": "42601", "UNRESOLVED_COLUMN.WITH_SUGGESTION": "42703",
+_SQL_STATES = {"PARSE_SYNTAX_ERROR": "42601", "DUPLICATED_MAP_KEY": "23505", "UNRESOLVED_COLUMN.WITH_SUGGESTION": "42703",
                "TABLE_OR_VIEW_NOT_FOUND": "42P01", "AMBIGUOUS_REFERENCE": "42704",
                "MISSING_AGGREGATION": "42803", "UNSUPPORTED_FEATURE": "0A000", "INTERNAL_ERROR": "XX000",
                "SQL_CONF_NOT_FOUND": "42K0I", "INVALID_HANDLE.OPERATION_NOT_FOUND": "HY000",
@@ -154,7 +155,9 @@ def as_spark_error(err: BaseException) -> SparkError:
         if isinstance(err, QE.UDFError):
             return SparkError(text, exception="PythonException")
         if isinstance(err, (QE.DataError, QE.ExecutionError)):
-            return SparkError(text, exception="SparkRuntimeException")
+            # a kernel that raises one of Spark's own errors names its class first: "[DUPLICATED_MAP_KEY] ..."
+            named = re.match(r"\[([A-Z][A-Z_.]*)\] ", str(getattr(err, "message", "") or ""))
+            return SparkError(text, exception="SparkRuntimeException", error_class=named.group(1) if named else None)
         return SparkError(text, exception="SparkException")
     log.exception("internal error in the Spark Connect server")
     return SparkError(f"internal error: {type(err).__name__}: {err}", error_class="INTERNAL_ERROR",

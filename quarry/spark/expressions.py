@@ -152,7 +152,12 @@ def _literal_text(value) -> str:
         return f"TIMESTAMP '{value}'"
     if isinstance(value, datetime.date):
         return f"DATE '{value}'"
+    if isinstance(value, datetime.timedelta):
+        from quarry.spark.show import _interval_text
+        return _interval_text(value)                 # INTERVAL '1 00:00:00' DAY TO SECOND
     return str(value)
+
+
 
 
 # ---------------------------------------------------------------------------- functions
@@ -263,18 +268,21 @@ class ExpressionTranslator:
             return Translated(col("*"), "*", star=True)
         if stripped.endswith(".*") and _IDENTIFIER_STAR.fullmatch(stripped):
             return _star(stripped[:-2])                  # selectExpr("t.*"), selectExpr("s.*")
-        from quarry.logical.functions import arithmetic_rules
-        from quarry.spark.sql import spark_arithmetic
+        from quarry.logical.functions import arithmetic_rules, cast_rules
+        from quarry.spark.sql import spark_arithmetic, spark_casts
         column = expr(_spark_sql_to_quarry(s.expression, self.ansi))
         ansi = self.ansi
 
-        def bind(ctx):                       # arithmetic as spark.sql binds it (Spark's decimals and divisions)
-            with arithmetic_rules(spark_arithmetic(ansi)):
+        def bind(ctx):            # arithmetic and casts as spark.sql binds them (Spark's decimals, divisions)
+            with arithmetic_rules(spark_arithmetic(ansi)), cast_rules(spark_casts(ansi)):
                 return column.bind(ctx)
         return Translated(Column(bind, column.name), column.name)
 
     def _literal(self, literal) -> Translated:
         value, dtype = self.literal_value(literal)
+        if dtype is not None and pa.types.is_duration(dtype):     # quarry's lit() reads a timedelta as INTERVAL
+            from quarry.logical.expressions import Literal
+            return Translated(Column(lambda ctx: Literal(value, dtype), "lit"), _literal_text(value))
         return Translated(lit(value, dtype) if dtype is not None else lit(value), _literal_text(value))
 
     def literal_value(self, literal) -> tuple[object, pa.DataType | None]:
@@ -323,8 +331,8 @@ class ExpressionTranslator:
                 except (zoneinfo.ZoneInfoNotFoundError, ValueError):
                     pass
             return value, pa.timestamp("us")
-        if kind == "day_time_interval":
-            return datetime.timedelta(microseconds=literal.day_time_interval), None
+        if kind == "day_time_interval":             # Spark's DayTimeIntervalType: a duration in µs
+            return datetime.timedelta(microseconds=literal.day_time_interval), pa.duration("us")
         raise not_supported(f"literals of type `{kind}`")
 
     # -- structure ---------------------------------------------------------------------------
@@ -349,11 +357,13 @@ class ExpressionTranslator:
             shown = simple_string(from_arrow(target))
         if pa.types.is_timestamp(target) and target.tz is not None:
             target = pa.timestamp("us")          # quarry computes timestamps without a zone
-        from quarry.spark.functions.internal import ansi_cast, try_cast
+        from quarry.spark.functions.internal import ansi_cast, legacy_cast, try_cast
         if c.eval_mode == Expression.Cast.EVAL_MODE_TRY:
             return Translated(try_cast(inner.column, target), f"TRY_CAST({inner.name} AS {shown.upper()})")
-        if not self.ansi:                       # Spark without ANSI mode: a bad value casts to NULL
-            return Translated(try_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
+        legacy = c.eval_mode == Expression.Cast.EVAL_MODE_LEGACY
+        if legacy or (not self.ansi and c.eval_mode != Expression.Cast.EVAL_MODE_ANSI):
+            # Spark without ANSI mode: text that does not cast is NULL, an integer out of range wraps
+            return Translated(legacy_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
         return Translated(ansi_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
 
     def _sort_order(self, s) -> Translated:
@@ -579,8 +589,28 @@ class ExpressionTranslator:
         return Translated(column, "*" if star else r.col_name, star=star)
 
 
+_COMPARISONS = frozenset(["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"])
+
+
 def _binary(fname: str, left: Column, right: Column) -> Column:
-    """``left <op> right`` through the Column API's own operator (so literals adapt to decimals as there)."""
+    """``left <op> right`` through the Column API's own operator (so literals adapt to decimals as there);
+    a comparison with a day-time interval reads an INTERVAL constant beside it as one."""
+    plain = _operator(fname, left, right)
+    if fname not in _COMPARISONS:
+        return plain
+
+    def bind(ctx):
+        a, b = left.bind(ctx), right.bind(ctx)
+        if pa.types.is_duration(a.dtype) or pa.types.is_duration(b.dtype):
+            from quarry.logical.spark_functions import as_day_time
+            da, db = as_day_time(a), as_day_time(b)
+            if da is not None and db is not None:
+                return FN.call(fname, [da, db])
+        return plain.bind(ctx)
+    return Column(bind, plain.name)
+
+
+def _operator(fname: str, left: Column, right: Column) -> Column:
     method = {"add": "__add__", "subtract": "__sub__", "multiply": "__mul__", "divide": "__truediv__",
               "modulo": "__mod__", "equal": "__eq__", "not_equal": "__ne__", "less": "__lt__",
               "less_equal": "__le__", "greater": "__gt__", "greater_equal": "__ge__", "and": "__and__",

@@ -26,6 +26,12 @@ __all__ = ["Operation", "AHEAD"]
 AHEAD = 16            # responses produced beyond the furthest one a reader has taken
 
 
+def _cancelled() -> SparkError:
+    """The status a cancelled query reports (quarry.spark.errors), whichever side saw it first."""
+    return SparkError("the operation was interrupted", error_class="OPERATION_CANCELED",
+                      exception="SparkException", code=grpc.StatusCode.CANCELLED)
+
+
 class Operation:
     """One execution: ``produce`` (a generator of ExecutePlanResponse) run on a thread of its own."""
 
@@ -61,11 +67,10 @@ class Operation:
                     self._responses.append((response.response_id, response))
                     self._cond.notify_all()
             if self.interrupted and self._error is None:
-                # the status a cancelled query reports (quarry.spark.errors), whichever side saw it first
-                self._error = SparkError("the operation was interrupted", error_class="OPERATION_CANCELED",
-                                         exception="SparkException", code=grpc.StatusCode.CANCELLED)
+                self._error = _cancelled()
         except BaseException as err:          # reported to the readers, as the client's exception
-            self._error = err
+            # a query stopped by the interrupt ("query cancelled") reports the interrupt
+            self._error = _cancelled() if self.interrupted else err
         finally:
             with self._cond:
                 self._done = True
@@ -86,6 +91,10 @@ class Operation:
         while True:
             with self._cond:
                 while position >= self._base + len(self._responses) and not self._done:
+                    if self.interrupted:
+                        # the reader stops at the interrupt, whether or not the query has stopped yet (a
+                        # Python function in the calling process finishes its batch first)
+                        raise _cancelled()
                     self._cond.wait(0.5)
                     if not alive():
                         return
@@ -125,10 +134,10 @@ class Operation:
     @property
     def state(self) -> str:
         """``running``, ``succeeded``, ``failed`` or ``cancelled`` (what GetStatus reports)."""
+        if self.interrupted:              # (its query may take a moment more to stop)
+            return "cancelled"
         if not self._done:
             return "running"
-        if self.interrupted:
-            return "cancelled"
         return "failed" if self._error is not None else "succeeded"
 
     def interrupt(self, quiet: bool = False) -> bool:

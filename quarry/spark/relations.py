@@ -81,6 +81,25 @@ class RelationTranslator:
 
     # -- entry -------------------------------------------------------------------------------
 
+    def translate_result(self, rel: Relation) -> DataFrame:
+        """``translate``, with quarry's INTERVAL columns (from SQL text: ``SELECT INTERVAL 3 DAYS``) as Spark's
+        day-time intervals, the interval type the client reads."""
+        df = self.translate(rel)
+        if not any(pa.types.is_interval(f.type) for f in df.schema):
+            return df
+        from quarry.api.column import Column, col
+        from quarry.logical import types as T
+        from quarry.logical.expressions import Call as CallExpr
+        from quarry.logical.expressions import Literal
+        from quarry.logical.spark_functions import DAY_TIME
+
+        def as_day_time(name):
+            def bind(ctx):
+                return CallExpr("spark_interval", (Literal("from_interval", T.STRING), col(name).bind(ctx)),
+                                DAY_TIME, True)
+            return Column(bind, name).alias(name)
+        return df.select(*[as_day_time(f.name) if pa.types.is_interval(f.type) else col(f.name) for f in df.schema])
+
     def translate(self, rel: Relation) -> DataFrame:
         cached = self.state.cached(rel) if self.use_cache else None
         if cached is not None:

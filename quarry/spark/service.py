@@ -189,7 +189,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         yield self._response(state, op, result_complete=base_pb2.ExecutePlanResponse.ResultComplete())
 
     def _relation_results(self, state, rel, holder, op):
-        df = RelationTranslator(state).translate(rel)
+        df = RelationTranslator(state).translate_result(rel)
         schema = df.schema
         yield self._response(state, op, schema=with_metadata(schema_from_arrow(schema), rel))
         plan = df.logical_plan
@@ -339,7 +339,8 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             translate = RelationTranslator(state).translate
             if kind == "schema":
                 root = request.schema.plan.root
-                response.schema.schema.CopyFrom(with_metadata(schema_from_arrow(translate(root).schema), root))
+                schema = RelationTranslator(state).translate_result(root).schema
+                response.schema.schema.CopyFrom(with_metadata(schema_from_arrow(schema), root))
             elif kind == "explain":
                 response.explain.explain_string = self._explain(state.session, translate(request.explain.plan.root),
                                                                 request.explain.explain_mode)

@@ -14,7 +14,9 @@ are kept and returned but change nothing (as in Spark, a key no one reads does n
 - ``spark.sql.session.timeZone``: the zone of ``TimestampType`` values from the client;
 - ``spark.sql.caseSensitive``: only ``false`` (quarry resolves names case-insensitively);
 - ``spark.sql.ansi.enabled``: ``true`` (the default: arithmetic and casts raise Spark's errors) or ``false``
-  (division by zero and bad casts give NULL, integer overflow wraps).
+  (division by zero and bad casts give NULL, integer overflow wraps);
+- ``spark.sql.mapKeyDedupPolicy``: ``EXCEPTION`` (the default: a map built with a key twice raises
+  DUPLICATED_MAP_KEY) or ``LAST_WIN``.
 
 The defaults below are the values the PySpark client asks for before it converts results
 (``toPandas``) or sends local data (``createDataFrame``).
@@ -35,6 +37,7 @@ DEFAULT_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.timestampType": "TIMESTAMP_LTZ",
     "spark.sql.ansi.enabled": "true",
+    "spark.sql.mapKeyDedupPolicy": "EXCEPTION",
     "spark.sql.caseSensitive": "false",
     "spark.sql.shuffle.partitions": "200",
     # createDataFrame: local data always travels inline (never as a cached artifact)
@@ -68,7 +71,8 @@ DEFAULT_CONF = {
 STATIC_PREFIXES = ("spark.connect.", "spark.driver.", "spark.executor.", "spark.master", "spark.app.")
 
 # keys quarry reads, and the only values it can honour
-_ONLY = {"spark.sql.caseSensitive": ("false",), "spark.sql.ansi.enabled": ("true", "false")}
+_ONLY = {"spark.sql.caseSensitive": ("false",), "spark.sql.ansi.enabled": ("true", "false"),
+         "spark.sql.mapKeyDedupPolicy": ("exception", "last_win")}
 
 
 class SparkSessionState:
@@ -92,6 +96,12 @@ class SparkSessionState:
     def ansi(self) -> bool:
         """Spark's ANSI mode (``spark.sql.ansi.enabled``): arithmetic and casts raise; off, they give NULL."""
         return str(self.conf.get("spark.sql.ansi.enabled", "true")).strip().lower() == "true"
+
+    @property
+    def map_key_dedup_policy(self) -> str:
+        """``spark.sql.mapKeyDedupPolicy``: a map built with a key twice raises (EXCEPTION) or keeps the
+        last value (LAST_WIN)."""
+        return str(self.conf.get("spark.sql.mapKeyDedupPolicy", "EXCEPTION")).strip().upper()
 
     @property
     def time_zone(self) -> str:

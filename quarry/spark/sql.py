@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime
 import decimal
 
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
@@ -130,17 +131,45 @@ def spark_arithmetic(ansi: bool):
     quarry's."""
     from quarry.logical import functions as FN
     from quarry.logical import types as T
-    from quarry.logical.spark_functions import bind_spark_decimal
+    from quarry.logical.spark_functions import bind_spark_decimal, bind_spark_interval
     names = {"modulo": "remainder"}
 
     def bind(name, a, b):
         op = names.get(name, name)
+        interval = bind_spark_interval(op, a, b)
+        if interval is not None:
+            return interval
         decimal = bind_spark_decimal(op, a, b, ansi)
         if decimal is not None:
             return decimal
         plain = [T.is_integer(x.dtype) or T.is_float(x.dtype) or T.is_null(x.dtype) for x in (a, b)]
         if op in ("divide", "remainder") and all(plain) and not (T.is_null(a.dtype) and T.is_null(b.dtype)):
             return FN.call("spark_arith", [FN.lit(op), a, b, FN.lit(ansi)])
+        return None
+    return bind
+
+
+_ZONED = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
+
+
+def spark_casts(ansi: bool):
+    """How ``CAST``/``TRY_CAST`` bind in Spark SQL text (see ``quarry.logical.functions.cast_rules``): a
+    number to another numeric type as the DataFrame casts do (``spark_cast``: the fraction dropped toward
+    zero; overflow raises under ANSI mode, is NULL in TRY_CAST, and wraps as the JVM narrows in a CAST
+    without ANSI mode); without ANSI mode any other CAST is a TRY_CAST; the rest as quarry's."""
+    from quarry.logical import types as T
+    from quarry.logical.expressions import Call, Literal
+
+    def bind(value, target, mode: str):
+        if pa.types.is_duration(value.dtype) or pa.types.is_duration(target):
+            from quarry.spark.functions.internal import interval_cast
+            return interval_cast(value, target)
+        lenient = mode == "lenient" or (mode == "cast" and not ansi)
+        if value.dtype != target and T.is_numeric(value.dtype) and T.is_numeric(target):
+            spark_mode = "legacy" if lenient else "try" if mode == "try_cast" else "ansi"
+            return Call("spark_cast", (value, Literal(spark_mode, T.STRING)), target, True)
+        if lenient:
+            return Call("try_cast", (value,), target, True)
         return None
     return bind
 
@@ -153,8 +182,15 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
     def visit(n):
         if isinstance(n, (exp.Div, exp.Mod)) and n.args.get("safe"):
             n.set("safe", None)
-        elif isinstance(n, exp.TryCast) and not n.args.get("safe") and ansi:
+        elif isinstance(n, exp.TryCast) and not n.args.get("safe"):
+            # a CAST (without ANSI mode it binds as Spark's lenient cast, see spark_casts)
             return exp.Cast(**{k: v for k, v in n.args.items() if k in ("this", "to", "format")})
+        elif isinstance(n, exp.VarMap):
+            # Spark's map(k1, v1, k2, v2, ...): quarry's map(keys, values) (a key twice raises)
+            return exp.Map(keys=n.args["keys"], values=n.args["values"])
+        elif isinstance(n, exp.DataType) and n.this in _ZONED:
+            # Spark's TIMESTAMP (sqlglot's TIMESTAMPTZ): quarry holds it as the wall time in the session zone
+            return exp.DataType.build("TIMESTAMP")
         return n
     return node.transform(visit, copy=False)
 
@@ -165,7 +201,7 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
     ``global_views`` (lower-cased name -> view) are what ``global_temp.name`` reads; ``ansi`` is
     ``spark.sql.ansi.enabled`` (decimal overflow and division by zero raise, or are NULL)."""
     from quarry.catalog.redaction import redacting
-    from quarry.logical.functions import arithmetic_rules, using_functions
+    from quarry.logical.functions import arithmetic_rules, cast_rules, using_functions
     from quarry.sql.expr_binder import node_position
     from quarry.sql.statements import bind_statement, run_command
     result = None
@@ -177,7 +213,8 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
                 session.catalog.register(hidden, view)
             # remote paths the statement names are opened with the session's settings and secrets
             with redacting(session.sandbox is not None), using_functions(session.functions), \
-                    session.using_storage(), arithmetic_rules(spark_arithmetic(ansi)):
+                    session.using_storage(), arithmetic_rules(spark_arithmetic(ansi)), \
+                    cast_rules(spark_casts(ansi)):
                 result = run_command(session, bind_statement(session, node, text))
         except QuarryError as err:
             if err.line is None:

@@ -118,6 +118,9 @@ def interval_value(text: str, unit: str | None) -> tuple[int, int, int]:
     (14, 0, 0)
     """
     months = days = nanos = 0
+    if ":" in text:         # '2:30' read as numbers would add up its fields in one unit
+        raise UnsupportedError(f"Not supported: the interval text `{text}` with a time of day",
+                               hint="write INTERVAL '2:30' HOUR TO MINUTE, or INTERVAL '2 hours 30 minutes'")
     pieces = re.findall(r"([-+]?\d+(?:\.\d+)?)\s*([a-zA-Z]+)?", text.strip())
     if not pieces:
         raise QuarryTypeError(f"invalid interval `{text}`", hint="write e.g. INTERVAL '3' DAY or INTERVAL '1 month'")
@@ -159,6 +162,50 @@ def _unsigned_name(dt: exp.DataType) -> str | None:
     name = dt.this.name if hasattr(dt.this, "name") else str(dt.this)
     name = {"UINT": "UINTEGER"}.get(name, name)
     return name if name in F.UNSIGNED_TYPES else None
+
+
+_SPAN_FIELDS = ("DAY", "HOUR", "MINUTE", "SECOND")
+_SPAN_NANOS = {"DAY": 86_400 * 10**9, "HOUR": 3600 * 10**9, "MINUTE": 60 * 10**9, "SECOND": 10**9}
+
+
+def interval_span_value(text: str, start: str, end: str) -> tuple[int, int, int]:
+    """Parse the text of ``INTERVAL 'text' start TO end`` (the SQL standard's form, as Spark writes it)
+    into (months, days, nanoseconds): ``'1 2:03:04.5' DAY TO SECOND``, ``'2:30' HOUR TO MINUTE``,
+    ``'3-6' YEAR TO MONTH``; a leading sign applies to every field.
+
+    >>> interval_span_value("1 2:03:04.5", "DAY", "SECOND")
+    (0, 1, 7384500000000)
+    >>> interval_span_value("-3-6", "YEAR", "MONTH")
+    (-42, 0, 0)
+    """
+    start, end = start.upper(), end.upper()
+    body = text.strip()
+    sign = -1 if body.startswith("-") else 1
+    body = body.lstrip("+-")
+    if (start, end) == ("YEAR", "MONTH"):
+        found = re.fullmatch(r"(\d+)-(\d+)", body)
+        if found is None:
+            raise QuarryTypeError(f"invalid interval `{text}` for YEAR TO MONTH", hint="write e.g. '3-6'")
+        return sign * (int(found.group(1)) * 12 + int(found.group(2))), 0, 0
+    if start not in _SPAN_FIELDS or end not in _SPAN_FIELDS or _SPAN_FIELDS.index(start) >= _SPAN_FIELDS.index(end):
+        raise UnsupportedError(f"Not supported: the interval span {start} TO {end}",
+                               hint="use YEAR TO MONTH, or DAY, HOUR, MINUTE to a later field")
+    fields = _SPAN_FIELDS[_SPAN_FIELDS.index(start): _SPAN_FIELDS.index(end) + 1]
+    separators = [" " if f == "HOUR" and start == "DAY" else ":" for f in fields[1:]]
+    pattern = r"(\d+)" + "".join(re.escape(sep) + (r"(\d+(?:\.\d{1,9})?)" if f == "SECOND" else r"(\d+)")
+                                   for sep, f in zip(separators, fields[1:]))
+    found = re.fullmatch(pattern, body)
+    if found is None:
+        shape = "".join([start[0]] + [sep + f[0] for sep, f in zip(separators, fields[1:])])
+        raise QuarryTypeError(f"invalid interval `{text}` for {start} TO {end}", hint=f"write it as {shape}")
+    days = nanos = 0
+    for field, value in zip(fields, found.groups()):
+        if field == "DAY":
+            days = int(value)
+        else:
+            whole, _, fraction = value.partition(".")
+            nanos += int(whole) * _SPAN_NANOS[field] + (int(fraction.ljust(9, "0")) if fraction else 0)
+    return 0, sign * days, sign * nanos
 
 
 def sql_type(dt: exp.DataType) -> pa.DataType:
@@ -331,6 +378,8 @@ class ExprBinder(NestedExprs):
             text = value.this
         else:
             raise UnsupportedError("interval values must be constants", hint="write INTERVAL '3' DAY")
+        if isinstance(unit, exp.IntervalSpan):
+            return Literal(interval_span_value(str(text), unit.this.name, unit.expression.name), T.INTERVAL)
         return Literal(interval_value(str(text), unit_text), T.INTERVAL)
 
     # -- operators -----------------------------------------------------------------
@@ -504,6 +553,9 @@ class ExprBinder(NestedExprs):
             return F.unsigned_cast(value, unsigned)
         target = sql_type(node.args["to"])
         value = self.bind(node.this)
+        bound = F.front_end_cast(value, target, "cast")
+        if bound is not None:
+            return bound
         if isinstance(value, Literal) and value.value is not None and T.is_string(value.dtype):
             return F.cast(value, target)          # folds now, so a bad string is reported with its position
         exact = T.is_integer(value.dtype) or T.is_decimal(value.dtype)
@@ -524,6 +576,10 @@ class ExprBinder(NestedExprs):
             return F.unsigned_cast(self.bind(node.this), unsigned, try_cast=True)
         target = sql_type(node.args["to"])
         value = self.bind(node.this)
+        # sqlglot marks a TRY_CAST written as such "safe"; one it made of another dialect's CAST is not
+        bound = F.front_end_cast(value, target, "try_cast" if node.args.get("safe") else "lenient")
+        if bound is not None:
+            return bound
         return Call("try_cast", (value,), target, True)
 
     def _Case(self, node: exp.Case) -> Expr:
@@ -800,4 +856,4 @@ class ExprBinder(NestedExprs):
         return SortKey(self.bind(node.this), ascending, nulls_first)
 
 
-__all__ = ["ExprBinder", "node_position", "sql_type", "interval_value"]
+__all__ = ["ExprBinder", "node_position", "sql_type", "interval_value", "interval_span_value"]

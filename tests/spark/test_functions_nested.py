@@ -367,3 +367,53 @@ def test_group_by_map_is_refused(spark):
         df.groupBy("m").agg(F.count("*")).collect()
     with pytest.raises(PySparkException, match="cannot group by `m`"):
         df.rollup("m").count().collect()
+
+
+def test_maps_with_a_key_twice_follow_spark_sql_map_key_dedup_policy(spark):
+    # Spark's spark.sql.mapKeyDedupPolicy: EXCEPTION (its default) raises DUPLICATED_MAP_KEY for a map built
+    # with a key twice; LAST_WIN keeps the key where it first appears, with the value it was given last
+    # (map_entries shows the order and that no entry is repeated; a dict would hide both)
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as sf
+    arrays = spark.createDataFrame([(["a", "b", "a"], [1, 2, 3]), (["x"], [9]), (None, [1])],
+                                   "k array<string>, v array<int>")
+    one = spark.range(1)
+    built = {
+        "map_from_arrays": lambda: arrays.select(sf.map_entries(sf.map_from_arrays("k", "v"))),
+        "create_map": lambda: one.select(sf.map_entries(sf.create_map(
+            sf.lit("a"), sf.lit(1), sf.lit("b"), sf.lit(5), sf.lit("a"), sf.lit(2)))),
+        "map_concat": lambda: one.select(sf.map_entries(sf.map_concat(
+            sf.create_map(sf.lit("a"), sf.lit(1), sf.lit("c"), sf.lit(0)), sf.create_map(sf.lit("a"), sf.lit(2))))),
+        "str_to_map": lambda: one.select(sf.map_entries(sf.str_to_map(sf.lit("a:1,b:2,a:3")))),
+        "map_from_entries": lambda: one.select(sf.map_entries(sf.map_from_entries(sf.array(
+            sf.struct(sf.lit("k").alias("a"), sf.lit(1).alias("b")), sf.struct(sf.lit("k").alias("a"), sf.lit(2).alias("b")))))),
+    }
+    for name, frame in built.items():
+        with pytest.raises(PySparkException) as info:
+            frame().collect()
+        assert info.value.getCondition() == "DUPLICATED_MAP_KEY", name
+    distinct = spark.createDataFrame([(["x", "y"], [9, 8])], "k array<string>, v array<int>")
+    assert distinct.select(sf.map_from_arrays("k", "v")).collect()[0][0] == {"x": 9, "y": 8}     # no repeat
+    spark.conf.set("spark.sql.mapKeyDedupPolicy", "LAST_WIN")
+    try:
+        entries = {name: [[tuple(e) for e in r[0]] if r[0] is not None else None for r in frame().collect()]
+                   for name, frame in built.items()}
+    finally:
+        spark.conf.unset("spark.sql.mapKeyDedupPolicy")
+    assert entries == {"map_from_arrays": [[("a", 3), ("b", 2)], [("x", 9)], None],
+                       "create_map": [[("a", 2), ("b", 5)]],
+                       "map_concat": [[("a", 2), ("c", 0)]],
+                       "str_to_map": [[("a", "3"), ("b", "2")]],
+                       "map_from_entries": [[("k", 2)]]}
+    assert spark.conf.get("spark.sql.mapKeyDedupPolicy") == "EXCEPTION"
+    with pytest.raises(PySparkException, match="Not supported: spark.sql.mapKeyDedupPolicy=FIRST_WIN"):
+        spark.conf.set("spark.sql.mapKeyDedupPolicy", "FIRST_WIN")
+
+
+def test_map_in_sql_text(spark):
+    # Spark SQL's map(k1, v1, k2, v2, ...); a key twice raises (Spark's default policy, EXCEPTION)
+    from pyspark.errors import PySparkException
+    row = spark.sql("SELECT map('a', 1, 'b', 2) AS m, map_keys(map(1, 'x', 2, 'y')) AS k").collect()[0]
+    assert row.m == {"a": 1, "b": 2} and row.k == [1, 2]
+    with pytest.raises(PySparkException, match="key twice"):
+        spark.sql("SELECT map('a', 1, 'a', 2) AS m").collect()

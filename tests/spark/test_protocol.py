@@ -13,6 +13,7 @@ import time
 import uuid
 
 import grpc
+import pandas as pd
 import pyarrow as pa
 import pytest
 from pyspark.errors import AnalysisException, PySparkException
@@ -165,8 +166,9 @@ def _running_ops(spark_server, spark, tag=None, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = spark_server.service.sessions.get(spark.client._session_id)
+        # (an interrupted query may still be winding down after its caller got the interrupt)
         ops = [] if state is None else [o for o in list(state.operations.values())
-                                        if not o.done and (tag is None or tag in o.tags)]
+                                        if not o.done and not o.interrupted and (tag is None or tag in o.tags)]
         if ops:
             return ops
         time.sleep(0.05)
@@ -229,6 +231,80 @@ def test_get_status_reports_running_and_cancelled_operations(spark_server, spark
     thread.join(60)
     assert outcome["error"].getCondition() == "OPERATION_CANCELED"
     assert op.state == "cancelled"
+
+
+def _sleeping_frames(spark):
+    """Queries whose Python function sleeps 30 s in its first batch: a UDF, a pandas UDF, mapInPandas."""
+    from pyspark.sql.functions import pandas_udf
+
+    @F.udf("long")
+    def sleepy(x):
+        import time as t
+        t.sleep(30)
+        return x
+
+    @pandas_udf("long")
+    def sleepy_batch(x: pd.Series) -> pd.Series:
+        import time as t
+        t.sleep(30)
+        return x
+
+    def sleepy_map(batches):
+        import time as t
+        for batch in batches:
+            t.sleep(30)
+            yield batch
+    frame = spark.range(4)
+    return {"udf": frame.select(sleepy("id").alias("x")), "pandas_udf": frame.select(sleepy_batch("id").alias("x")),
+            "mapInPandas": frame.mapInPandas(sleepy_map, "id long")}
+
+
+@pytest.mark.parametrize("kind", ["udf", "pandas_udf", "mapInPandas"])
+def test_interrupt_stops_a_python_function_in_the_middle_of_a_batch(spark_server, spark, kind):
+    # the function runs on a worker, which the pool kills when its query is cancelled and replaces
+    df = _sleeping_frames(spark)[kind]
+    thread, outcome = _run_in_thread(df.collect)
+    op = _running_ops(spark_server, spark)[0]
+    time.sleep(1.0)                                 # inside the 30 s sleep by now
+    started = time.monotonic()
+    assert spark.interruptAll() == [op.operation_id]
+    thread.join(20)
+    assert not thread.is_alive()
+    assert outcome["error"].getCondition() == "OPERATION_CANCELED"
+    assert time.monotonic() - started < 5
+    deadline = time.monotonic() + 10               # the query itself stops too, not just the reply
+    while not op.done and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert op.done and op.state == "cancelled"
+    assert spark.range(5).select(F.udf(lambda x: x + 1, "long")("id")).count() == 5     # the pool goes on
+
+
+def test_interrupt_returns_at_once_when_the_function_runs_in_the_servers_process():
+    # workers=0: the function runs in the server's process, where nothing can stop it mid-batch; the
+    # interrupted call still returns at once, and the server serves the next query meanwhile
+    import quarry
+    import quarry.spark
+    from pyspark.sql import SparkSession
+    server = quarry.spark.serve(quarry.connect(workers=0), "127.0.0.1", 0)
+    session = SparkSession.builder.remote(server.url).create()
+    try:
+        @F.udf("long")
+        def sleepy(x):
+            import time as t
+            t.sleep(4)
+            return x
+        thread, outcome = _run_in_thread(session.range(2).select(sleepy("id")).collect)
+        _running_ops(server, session)
+        time.sleep(0.5)
+        started = time.monotonic()
+        session.interruptAll()
+        thread.join(20)
+        assert outcome["error"].getCondition() == "OPERATION_CANCELED"
+        assert time.monotonic() - started < 2
+        assert session.range(3).count() == 3
+    finally:
+        session.stop()
+        server.stop(0)
 
 
 def test_clone_session_is_refused_by_name(spark):

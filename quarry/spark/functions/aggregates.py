@@ -17,6 +17,7 @@ from quarry.logical import builder as B
 from quarry.logical import functions as FN
 from quarry.logical import types as T
 from quarry.logical.expressions import Call as CallExpr, Expr, Literal
+from quarry.logical.spark_functions import bind_spark_interval, spark_interval_unary
 from quarry.spark.errors import SparkError, not_supported
 from quarry.spark.functions.base import Call, Function, spark_function
 from quarry.spark.functions.nested import _call, _case, _lambda, _null_of
@@ -183,12 +184,47 @@ def _avg_finish(column: Column) -> Column:
     return Column(bind, column.name)
 
 
+def _as_micros(column: Column) -> Column:
+    """An aggregate's argument: a day-time interval as its microseconds (BIGINT, which quarry's
+    aggregates take), other values as they are; ``_from_micros`` turns the result back."""
+    def bind(ctx):
+        e = column.bind(ctx)
+        return spark_interval_unary("micros", e) if pa.types.is_duration(e.dtype) else e
+    return Column(bind, column.name)
+
+
+def _is_interval(column: Column, ctx) -> bool:
+    """Whether an aggregate's argument is a day-time interval (bound as an argument is)."""
+    return pa.types.is_duration(column.bind(ctx.derive(allow_aggregates=False, allow_windows=False)).dtype)
+
+
+def _interval_finish(argument: Column, otherwise=None):
+    """The finish of an aggregate of ``_as_micros(argument)``, over a window or not: an interval again
+    when ``argument`` is one (Spark's sum, min, max of intervals), else ``otherwise``."""
+    def finish(column: Column) -> Column:
+        def bind(ctx):
+            if _is_interval(argument, ctx):
+                return spark_interval_unary("from_micros", column.bind(ctx))
+            return (otherwise(column) if otherwise is not None else column).bind(ctx)
+        return Column(bind, column.name)
+    return finish
+
+
+@spark_function("min", "max")
+def _min_max(call: Call):
+    call.expect(1)
+    from quarry.api.column import _function_column
+    return Function(_function_column(call.name, [_as_micros(call.args[0])], distinct=call.distinct),
+                    _interval_finish(call.args[0]))
+
+
 @spark_function("sum")
 def _sum(call: Call):
     call.expect(1)
     from quarry.api.column import _function_column
     ansi = call.translator.ansi
-    return Function(_function_column("sum", call.args, distinct=call.distinct), lambda c: _sum_finish(c, ansi))
+    return Function(_function_column("sum", [_as_micros(call.args[0])], distinct=call.distinct),
+                    _interval_finish(call.args[0], lambda c: _sum_finish(c, ansi)))
 
 
 @spark_function("sum_distinct", "sumdistinct")
@@ -203,7 +239,30 @@ def _sum_distinct(call: Call):
 def _avg(call: Call):
     call.expect(1)
     from quarry.api.column import _function_column
-    return Function(_function_column("avg", call.args, distinct=call.distinct), _avg_finish)
+    base = _function_column("avg", call.args, distinct=call.distinct)
+    interval = _avg_of_interval(call)
+    arg = call.args[0]
+
+    def finish(column: Column) -> Column:
+        def bind(ctx):
+            if _is_interval(arg, ctx):
+                if column is not base:
+                    raise not_supported("`avg` of a day-time interval over a window")
+                return interval.bind(ctx)
+            return _avg_finish(column).bind(ctx)
+        return Column(bind, column.name)
+    return Function(base, finish)
+
+
+def _avg_of_interval(call: Call) -> Column:
+    """Spark's ``avg`` of a day-time interval: the exact sum of its microseconds divided by the count,
+    HALF_UP to the microsecond (an interval)."""
+    def build(ctx, x):
+        micros = spark_interval_unary("micros", x)
+        total = spark_interval_unary("from_micros", _agg(ctx, "sum", [micros], distinct=call.distinct))
+        count = _agg(ctx, "count", [x], distinct=call.distinct)
+        return bind_spark_interval("divide", total, count)
+    return _aggregate_column(build, call.args[0], name=call.name)
 
 
 def _within(e: Expr, target: pa.DataType) -> Expr:

@@ -334,6 +334,15 @@ def _date_trunc(call: Call):
                                          T.TIMESTAMP), call.args[1])
 
 
+@spark_function("make_dt_interval")
+def _make_dt_interval(call: Call):
+    """Spark's day-time interval of ``days, hours, mins, secs`` (each 0 when left out)."""
+    call.expect(0, 4)
+    from quarry.logical.spark_functions import bind_spark_make_dt_interval
+    args = list(call.args) + [lit(0)] * (4 - len(call.args))
+    return expr_column(lambda *a: bind_spark_make_dt_interval(*a), *args)
+
+
 @spark_function("make_date")
 def _make_date(call: Call):
     call.expect(3)

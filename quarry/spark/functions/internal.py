@@ -8,8 +8,9 @@ from quarry.api.column import Column, lit
 from quarry.logical import functions as FN
 from quarry.logical import types as T
 from quarry.logical.expressions import Call as CallExpr
+from quarry.logical.expressions import Literal
 
-__all__ = ["ansi_cast", "const", "internal", "order_key", "try_cast"]
+__all__ = ["ansi_cast", "const", "internal", "interval_cast", "legacy_cast", "order_key", "try_cast"]
 
 
 def const(value, dtype: pa.DataType | None = None) -> Column:
@@ -33,24 +34,66 @@ def _spark_integral_text(value, target):
     return value
 
 
+def _numeric_cast(value, target: pa.DataType, mode: str):
+    """A number cast to another numeric type as Spark casts it (``spark_cast``: a fraction dropped toward
+    an integer, overflow by ``mode``), or None when ``value`` or ``target`` is not a number. A day-time
+    interval casts to Spark's text (``INTERVAL '0 05:00:00' DAY TO SECOND``); any other cast from or to
+    one (Spark's single-field numbers, the parsing of its text) is refused: quarry's would give
+    microseconds."""
+    if pa.types.is_duration(value.dtype) or pa.types.is_duration(target):
+        return interval_cast(value, target)
+    if value.dtype != target and T.is_numeric(value.dtype) and T.is_numeric(target):
+        return CallExpr("spark_cast", (value, Literal(mode, T.STRING)), target, True)
+    return None
+
+
+def interval_cast(value, target: pa.DataType):
+    """A cast from or to a day-time interval: to STRING Spark's text (``INTERVAL '0 05:00:00' DAY TO
+    SECOND``), to itself nothing; any other is refused (Spark's single-field numbers and the parsing of
+    its text are not implemented)."""
+    if value.dtype == target:
+        return value
+    if pa.types.is_duration(value.dtype) and T.is_string(target):
+        return CallExpr("spark_interval", (Literal("text", T.STRING), value), target, True)
+    from quarry.spark.errors import not_supported
+    raise not_supported(f"a cast from {T.sql_name(value.dtype)} to {T.sql_name(target)} "
+                        "(day-time intervals cast only to STRING)")
+
+
 def try_cast(column: Column, target: pa.DataType) -> Column:
-    """``TRY_CAST(column AS target)``: a value that does not cast becomes NULL (Spark without ANSI mode)."""
+    """``TRY_CAST(column AS target)``: a value that does not cast, or is out of the target's range,
+    becomes NULL (Spark's ``try_cast``)."""
     def bind(ctx):
         value = _spark_integral_text(column.bind(ctx), target)
         if value.dtype == target:
             return value
+        numeric = _numeric_cast(value, target, "try")
+        if numeric is not None:
+            return numeric
         if T.is_string(value.dtype) and (T.is_numeric(target) or T.is_temporal(target) or target == T.BOOL):
             return CallExpr("try_cast", (value,), target, True)
         return FN.cast(value, target, explicit=True)
     return Column(bind, "try_cast")
 
 
+def legacy_cast(column: Column, target: pa.DataType) -> Column:
+    """``CAST(column AS target)`` without ANSI mode: text that does not cast is NULL, a number out of an
+    integer type's range wraps as the JVM narrows it, and one out of a decimal's range is NULL."""
+    def bind(ctx):
+        value = column.bind(ctx)
+        numeric = _numeric_cast(value, target, "legacy")
+        return numeric if numeric is not None else try_cast(Column(lambda _: value, "cast"), target).bind(ctx)
+    return Column(bind, "cast")
+
+
 def ansi_cast(column: Column, target: pa.DataType) -> Column:
     """``CAST(column AS target)`` evaluated when the query runs, even of a constant, so a bad value raises
-    CAST_INVALID_INPUT as Spark's ANSI mode does (not a bind-time type error)."""
+    CAST_INVALID_INPUT (a number out of range CAST_OVERFLOW) as Spark's ANSI mode does, not a bind-time
+    type error."""
     def bind(ctx):
         value = _spark_integral_text(column.bind(ctx), target)
-        return FN.cast(value, target, explicit=True)
+        numeric = _numeric_cast(value, target, "ansi")
+        return numeric if numeric is not None else FN.cast(value, target, explicit=True)
     return Column(bind, "cast")
 
 

@@ -546,10 +546,17 @@ def _shuffle(call: Call):
     return expr_column(lambda a, s: _call("spark_shuffle", a, s), call.args[0], lit(seed, pa.int64()))
 
 
+def _dedup_policy(call: Call):
+    """The session's ``spark.sql.mapKeyDedupPolicy``, as a constant argument."""
+    state = getattr(call.translator, "state", None)
+    return FN.lit(state.map_key_dedup_policy if state is not None else "EXCEPTION")
+
+
 @spark_function("map_concat")
 def _map_concat(call: Call):
     call.expect(1, -1)
-    return expr_column(lambda *ms: _call("spark_map_concat", *ms), *call.args)
+    policy = _dedup_policy(call)
+    return expr_column(lambda *ms: _call("spark_map_concat", policy, *ms), *call.args)
 
 
 @spark_function("str_to_map")
@@ -561,13 +568,16 @@ def _str_to_map(call: Call):
             raise not_supported("`str_to_map` with a delimiter that is not a constant")
         value = call.literal(i) if len(call.protos) > i else default
         delimiters.append(FN.lit(default if value is None else str(value)))
-    return expr_column(lambda t: _call("spark_str_to_map", t, *delimiters), call.args[0])
+    policy = _dedup_policy(call)
+    return expr_column(lambda t: _call("spark_str_to_map", t, *delimiters, policy), call.args[0])
 
 
 @spark_function("map_from_arrays")
 def _map_from_arrays(call: Call):
     call.expect(2)
-    return expr_column(map_from_lists, *call.args)
+    policy = _dedup_policy(call)
+    return expr_column(lambda k, v: _call("spark_map_dedup", map_from_lists(k, v, keep_duplicates=True), policy),
+                       *call.args)
 
 
 def _map_name(name, args, call):
@@ -579,9 +589,12 @@ def _create_map(call: Call):
     if len(call.args) % 2:
         raise SparkError("`map` takes keys and values in pairs", error_class="WRONG_NUM_ARGS")
 
+    policy = _dedup_policy(call)
+
     def build(*es):
         keys, values = es[0::2], es[1::2]
-        return map_from_lists(_call("list_value", *keys), _call("list_value", *values))
+        pairs = map_from_lists(_call("list_value", *keys), _call("list_value", *values), keep_duplicates=True)
+        return _call("spark_map_dedup", pairs, policy)
     return expr_column(build, *call.args)
 
 
@@ -771,6 +784,7 @@ def _arrays_overlap(call: Call):
 @spark_function("map_from_entries")
 def _map_from_entries(call: Call):
     call.expect(1)
+    policy = _dedup_policy(call)
 
     def build(a):
         a = _list_arg(a, "map_from_entries")
@@ -779,7 +793,7 @@ def _map_from_entries(call: Call):
             raise SparkError("`map_from_entries` expects an array of two-field structs", error_class="DATATYPE_MISMATCH")
         keys = _call("list_transform", a, _lambda(entry, lambda e, i: _call("struct_extract", e, FN.lit(1))))
         values = _call("list_transform", a, _lambda(entry, lambda e, i: _call("struct_extract", e, FN.lit(2))))
-        return map_from_lists(keys, values)
+        return _call("spark_map_dedup", map_from_lists(keys, values, keep_duplicates=True), policy)
     return expr_column(build, call.args[0])
 
 

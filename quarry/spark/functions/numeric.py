@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 
+import pyarrow as pa
+
 from quarry.api.column import Column, lit
 from quarry.logical import functions as FN
 from quarry.logical import types as T
-from quarry.logical.spark_functions import bind_spark_decimal
+from quarry.logical.spark_functions import bind_spark_decimal, bind_spark_interval, spark_interval_unary
 from quarry.spark.errors import SparkError, not_supported
 from quarry.spark.functions.base import Call, spark_function
 from quarry.spark.functions.internal import internal
@@ -52,6 +54,9 @@ def _arith(op: str, call: Call) -> Column:
             if op in ("add", "subtract", "multiply") and (T.is_float(ta) or T.is_float(tb)):
                 return FN.call(op, [ea, eb])
             return FN.call("spark_arith", [FN.lit(op), ea, eb, FN.lit(ansi)])
+        interval = bind_spark_interval(op, ea, eb)
+        if interval is not None:
+            return interval
         decimal = bind_spark_decimal(op, ea, eb, ansi)
         if decimal is not None:
             return decimal
@@ -189,17 +194,27 @@ for _name in ("round", "bround"):
     spark_function(_name, namer=_round_name)(_round)
 
 
+def _interval_or(kind: str, column: Column, otherwise: Column) -> Column:
+    """``kind`` ('negate', 'abs') of a day-time interval, or ``otherwise`` for other values."""
+    def bind(ctx):
+        e = column.bind(ctx)
+        if pa.types.is_duration(e.dtype):
+            return spark_interval_unary(kind, e)
+        return otherwise.bind(ctx)
+    return Column(bind, otherwise.name)
+
+
 @spark_function("abs")
 def _abs(call: Call):
     call.expect(1)
     from quarry.api.column import _function_column
-    return _function_column("abs", call.args)
+    return _interval_or("abs", call.args[0], _function_column("abs", call.args))
 
 
 @spark_function("negative", namer=lambda n, a, c: f"negative({a[0]})")
 def _negative(call: Call):
     call.expect(1)
-    return -call.args[0]
+    return _interval_or("negate", call.args[0], -call.args[0])
 
 
 @spark_function("positive", namer=lambda n, a, c: f"(+ {a[0]})")
