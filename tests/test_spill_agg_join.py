@@ -156,6 +156,9 @@ def test_keyless_partial_over_many_small_batches(generated, duckdb_con, tmp_path
     con.sql("SET batch_rows = 1000")
     check(con, duckdb_con, "SELECT count(*) AS n, sum(v) AS sv, min(dk) AS lo, avg(k) AS a FROM probe "
           "WHERE v % 97 = 3", HashAggregateExec, tmp_path, spills=False)
+    # no column reaches the aggregation, only row counts: batches without columns keep their rows
+    check(con, duckdb_con, "SELECT count(*) AS n FROM probe WHERE v % 97 = 3", HashAggregateExec, tmp_path,
+          spills=False)
 
 
 # -- join --------------------------------------------------------------------------------------
@@ -312,3 +315,20 @@ def test_join_holds_its_build_side_and_streams_the_probe_side(tpch_sf001, duckdb
     physical = check(con, duckdb_tpch, sql, HashJoinExec, tmp_path, spills=False)
     peaks = _peaks(physical, HashJoinExec)
     assert peaks and all(0 < p <= budget for p in peaks), peaks
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_keyless_count_of_a_scan_with_no_output_column(tables, tmp_path, workers):
+    """count(*) over a filtered Parquet scan: the scan's batches carry row counts and no column, and
+    the keyless partial aggregation takes many of them at once without losing their rows."""
+    import duckdb
+    import pyarrow.parquet as pq
+    path = tmp_path / "probe.parquet"
+    pq.write_table(tables["probe"], path, row_group_size=1000)
+    sql = f"SELECT count(*) AS n FROM '{path}' WHERE v % 97 = 3"
+    con = quarry.connect(workers=workers, executor="inline")
+    try:
+        got = con.sql(sql).to_arrow()
+    finally:
+        con.close()
+    assert_tables_equal(got, duckdb.sql(sql).to_arrow_table(), ordered=False)

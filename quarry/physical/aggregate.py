@@ -478,12 +478,12 @@ class HashAggregateExec(ExecNode):
                         continue
                 else:
                     held.append(table)
-                yield from emit(self._partial(pa.concat_tables(held) if len(held) > 1 else held[0]))
+                yield from emit(self._partial(_concat_tables(held)))
                 held, rows = [], 0
                 budget.release(reserved)
                 reserved = 0
             if held:
-                yield from emit(self._partial(pa.concat_tables(held) if len(held) > 1 else held[0]))
+                yield from emit(self._partial(_concat_tables(held)))
         finally:
             budget.release(reserved)
 
@@ -1177,6 +1177,16 @@ def _single_batch(table: pa.Table) -> pa.RecordBatch:
     batches = table.combine_chunks().to_batches()
     return batches[0] if batches else pa.RecordBatch.from_arrays(
         [pa.array([], f.type) for f in table.schema], schema=table.schema)
+
+
+def _concat_tables(tables: list[pa.Table]) -> pa.Table:
+    """``tables`` as one; tables without columns (count(*) input: rows only) keep their row count,
+    which ``pa.concat_tables`` drops."""
+    if len(tables) == 1:
+        return tables[0]
+    if tables[0].num_columns == 0:
+        return pa.table({"__rows": pa.nulls(sum(t.num_rows for t in tables))}).select([])
+    return pa.concat_tables(tables)
 
 
 def _as_table(batch) -> pa.Table:
