@@ -144,17 +144,27 @@ class ParquetScanExec(ExecNode):
                 self.add_metric("bytes_fetched", io.bytes - before_bytes)
                 self.add_metric("requests", io.requests - before_requests)
             table = table.rename_columns(rename)
+            # join filters first: a build side's keys usually keep far fewer rows than the predicate,
+            # which then runs on those only (TPC-H Q21: 4% of lineitem's rows have one of 411 suppliers,
+            # 63% pass l_receiptdate > l_commitdate and were copied before)
+            early = JOIN_FILTERS_FIRST and bool(join_filters) and \
+                not any(f.key in self.dictionary_keys for f, _ in join_filters)
+            if early and table.num_rows:
+                table = apply_join_filters(table, join_filters, self)
             if self.predicate is not None:
                 # columns only the predicate reads are dropped before the rows are, not copied
                 table = filter_with_dictionaries(table, self.predicate, self.dictionary_keys, kept)
             table = decode_dictionaries(table, self.dictionary_keys - self.keep_dictionary_keys)
-            if join_filters and table.num_rows:
+            if join_filters and not early and table.num_rows:
                 table = apply_join_filters(table, join_filters, self)
             if not out_keys:
                 if table.num_rows:
                     yield rows_only(table.num_rows)
                 continue
             yield from batches_of(table.select(out_keys), ctx.config.batch_rows)
+
+
+JOIN_FILTERS_FIRST = True
 
 
 def apply_join_filters(table: pa.Table, join_filters, node: ExecNode) -> pa.Table:
