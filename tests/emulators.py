@@ -65,8 +65,24 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+class _Emulator:
+    """What both emulators do through their pyarrow filesystem (each gives ``filesystem()`` and a
+    ``process`` field)."""
+
+    def create_bucket(self, name: str) -> None:
+        self.filesystem().create_dir(name)
+
+    def upload_dir(self, local: str, target: str) -> None:
+        import pyarrow.fs as pafs
+        pafs.copy_files(local, target, source_filesystem=pafs.LocalFileSystem(),
+                        destination_filesystem=self.filesystem())
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+
 @dataclass
-class GcsEmulator:
+class GcsEmulator(_Emulator):
     endpoint: str                  # host:port
     process: subprocess.Popen
 
@@ -79,16 +95,6 @@ class GcsEmulator:
         return pafs.GcsFileSystem(anonymous=True, endpoint_override=self.endpoint, scheme="http",
                                   project_id="quarry-test")
 
-    def create_bucket(self, name: str) -> None:
-        self.filesystem().create_dir(name)
-
-    def upload_dir(self, local: str, target: str) -> None:
-        import pyarrow.fs as pafs
-        pafs.copy_files(local, target, source_filesystem=pafs.LocalFileSystem(),
-                        destination_filesystem=self.filesystem())
-
-    def stop(self) -> None:
-        _stop(self.process)
 
 
 def start_gcs() -> GcsEmulator:
@@ -105,7 +111,7 @@ def start_gcs() -> GcsEmulator:
 
 
 @dataclass
-class AzureEmulator:
+class AzureEmulator(_Emulator):
     endpoint: str                  # the Blob service's URL, with the account: http://127.0.0.1:port/devstoreaccount1
     process: subprocess.Popen
     account: str = AZURITE_ACCOUNT
@@ -126,16 +132,6 @@ class AzureEmulator:
                                     blob_storage_authority=authority, blob_storage_scheme="http",
                                     dfs_storage_authority=authority, dfs_storage_scheme="http")
 
-    def create_bucket(self, name: str) -> None:
-        self.filesystem().create_dir(name)
-
-    def upload_dir(self, local: str, target: str) -> None:
-        import pyarrow.fs as pafs
-        pafs.copy_files(local, target, source_filesystem=pafs.LocalFileSystem(),
-                        destination_filesystem=self.filesystem())
-
-    def stop(self) -> None:
-        _stop(self.process)
 
 
 def azurite_command() -> list[str] | None:

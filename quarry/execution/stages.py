@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections import Counter
 import datetime
 import decimal
@@ -407,12 +408,8 @@ def cut_stages(physical: ExecNode, stream_result: bool = False) -> StageGraph:
         MergeSortedExec = ()
     stages: list[Stage] = []
     by_signature: dict = {}
-    lazy_filters: list[dict] = []
-
-    def filters() -> dict:
-        if not lazy_filters:
-            lazy_filters.append(_filter_identities(physical))
-        return lazy_filters[0]
+    # join-filter identities are needed only when a shared stage has filtered scans: made once, then
+    filters = functools.cache(lambda: _filter_identities(physical))
 
     def new_stage(child: ExecNode, mode: str, buckets: int, keys, exchange) -> Stage:
         # a full signature walks the whole subtree, and nested exchanges made that quadratic (Q2: 58
@@ -443,8 +440,7 @@ def cut_stages(physical: ExecNode, stream_result: bool = False) -> StageGraph:
         mode = _is_exchange(node)
         if mode is not None and node is not kept_gather:
             child = node.children[0]
-            buckets = node.partitions if mode == "hash" else 1
-            stage = new_stage(child, mode, buckets, node.keys if mode == "hash" else [], node)
+            stage = new_stage(child, mode, *_exchange_output(node, mode), node)
             if stage.id not in inputs:
                 inputs.append(stage.id)
             return ShuffleReadExec(stage.id, mode, node.partitions, node.fields, node.describe())
@@ -488,14 +484,17 @@ def _fingerprint(node: ExecNode, memo: dict) -> tuple:
     return fp
 
 
+def _exchange_output(node: ExecNode, mode: str) -> tuple[int, list]:
+    """(buckets per task, hash keys) of the stage that replaces exchange ``node``."""
+    return (node.partitions, node.keys) if mode == "hash" else (1, [])
+
+
 def _exchange_fingerprints(plan: ExecNode, memo: dict):
     """The fingerprint of every subtree ``cut_stages`` may make a stage of, as ``new_stage`` keys it."""
-    from quarry.physical.operators import MergeSortedExec
     for node in plan.walk():
         mode = _is_exchange(node)
         if mode is not None:
-            buckets = node.partitions if mode == "hash" else 1
-            keys = node.keys if mode == "hash" else []
+            buckets, keys = _exchange_output(node, mode)
             yield (_fingerprint(node.children[0], memo), mode, buckets, len(keys))
         elif isinstance(node, MergeSortedExec):
             yield (_fingerprint(node.children[0], memo), "forward", 1, 0)

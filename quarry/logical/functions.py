@@ -560,13 +560,18 @@ _CAST_OVERRIDE: contextvars.ContextVar = contextvars.ContextVar("quarry_cast", d
 
 
 @contextlib.contextmanager
-def cast_rules(bind):
-    """Bind SQL casts through ``bind(value, target, mode)`` first inside the block (see ``_CAST_OVERRIDE``)."""
-    token = _CAST_OVERRIDE.set(bind)
+def _overriding(var: contextvars.ContextVar, bind):
+    """``var`` set to ``bind`` inside the block (a front end's binding rules, see below)."""
+    token = var.set(bind)
     try:
         yield
     finally:
-        _CAST_OVERRIDE.reset(token)
+        var.reset(token)
+
+
+def cast_rules(bind):
+    """Bind SQL casts through ``bind(value, target, mode)`` first inside the block (see ``_CAST_OVERRIDE``)."""
+    return _overriding(_CAST_OVERRIDE, bind)
 
 
 def front_end_cast(value: Expr, target: pa.DataType, mode: str) -> Expr | None:
@@ -584,14 +589,9 @@ def front_end_cast(value: Expr, target: pa.DataType, mode: str) -> Expr | None:
 _ARITHMETIC_OVERRIDE: contextvars.ContextVar = contextvars.ContextVar("quarry_arithmetic", default=None)
 
 
-@contextlib.contextmanager
 def arithmetic_rules(bind):
     """Bind arithmetic through ``bind(name, a, b)`` first inside the block (see ``_ARITHMETIC_OVERRIDE``)."""
-    token = _ARITHMETIC_OVERRIDE.set(bind)
-    try:
-        yield
-    finally:
-        _ARITHMETIC_OVERRIDE.reset(token)
+    return _overriding(_ARITHMETIC_OVERRIDE, bind)
 
 
 def _bind_arith(op):

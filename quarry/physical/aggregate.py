@@ -580,8 +580,8 @@ class HashAggregateExec(ExecNode):
     def dictionary_key_inputs(self, dictionary_keys: frozenset[str]) -> frozenset[str]:
         """The input columns among ``dictionary_keys`` this aggregation may receive dictionary-encoded:
         those it reads only as plain group keys (see ``_key_columns``)."""
-        keys = {e.field.key for e in self.group_exprs if isinstance(e, ColumnRef)}
-        other: set[int] = set()
+        plain = [e.field for e in self.group_exprs if isinstance(e, ColumnRef)]
+        other: set[int] = set()          # columns read anywhere else
         for e in self.group_exprs:
             if not isinstance(e, ColumnRef):
                 other |= e.column_ids()
@@ -589,7 +589,7 @@ class HashAggregateExec(ExecNode):
             filt = getattr(a, "filter", None)
             for x in list(getattr(a, "args", ())) + ([filt] if filt is not None else []):
                 other |= x.column_ids()
-        return frozenset(k for k in dictionary_keys & keys if int(k.rsplit("#", 1)[1]) not in other)
+        return frozenset(f.key for f in plain if f.key in dictionary_keys and f.id not in other)
 
     def _key_columns(self, table: pa.Table, packed: bool = False) -> dict[str, pa.Array]:
         """The group keys of ``table`` as the grouping sees them. A dictionary-encoded key (a scan

@@ -113,7 +113,12 @@ class ParquetScanExec(ExecNode):
         out_keys = [f.key for f in self.fields]
         by_name = {f.name: f for f in self.table_fields}
         join_filters = self._join_filters(ctx)
-        kept = list(dict.fromkeys(out_keys + [f.key for f, _ in join_filters]))
+        # join filters run first (a build side's keys usually keep far fewer rows than the predicate,
+        # which then runs on those only: TPC-H Q21's 411 suppliers keep 4% of lineitem's rows, its
+        # l_receiptdate > l_commitdate 63%), unless one reads a dictionary column
+        early = bool(join_filters) and not any(f.key in self.dictionary_keys for f, _ in join_filters)
+        kept = out_keys if early or not join_filters else \
+            list(dict.fromkeys(out_keys + [f.key for f, _ in join_filters]))
         files: dict = {}   # open Parquet readers of this partition (one thread each)
         io = None
         if self.provider.storage is not None:
@@ -144,11 +149,6 @@ class ParquetScanExec(ExecNode):
                 self.add_metric("bytes_fetched", io.bytes - before_bytes)
                 self.add_metric("requests", io.requests - before_requests)
             table = table.rename_columns(rename)
-            # join filters first: a build side's keys usually keep far fewer rows than the predicate,
-            # which then runs on those only (TPC-H Q21: 4% of lineitem's rows have one of 411 suppliers,
-            # 63% pass l_receiptdate > l_commitdate and were copied before)
-            early = JOIN_FILTERS_FIRST and bool(join_filters) and \
-                not any(f.key in self.dictionary_keys for f, _ in join_filters)
             if early and table.num_rows:
                 table = apply_join_filters(table, join_filters, self)
             if self.predicate is not None:
@@ -162,9 +162,6 @@ class ParquetScanExec(ExecNode):
                     yield rows_only(table.num_rows)
                 continue
             yield from batches_of(table.select(out_keys), ctx.config.batch_rows)
-
-
-JOIN_FILTERS_FIRST = True
 
 
 def apply_join_filters(table: pa.Table, join_filters, node: ExecNode) -> pa.Table:

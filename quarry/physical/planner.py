@@ -37,8 +37,6 @@ from quarry.physical.setop import SetOpExec
 from quarry.physical.udf import MapBatchesExec, MapGroupsExec, TableFunctionExec, plan_filter, plan_project
 from quarry.physical.window import WindowExec
 
-DICTIONARY_GROUP_KEYS = True   # a partial aggregation over a scan takes its dictionary-read keys encoded
-
 
 def _keyed(e: Expr) -> Expr:
     """``e``, or its BINARY sort key when it is a LIST, STRUCT or MAP value (Arrow's grouping, sorting
@@ -219,7 +217,7 @@ class PhysicalPlanner:
             return HashAggregateExec(exchange, "single", p.group_exprs, p.group_fields, p.aggs, p.agg_fields,
                                      p.grouping_sets, p.grouping_id)
         partial = HashAggregateExec(child, "partial", p.group_exprs, p.group_fields, p.aggs, p.agg_fields)
-        if DICTIONARY_GROUP_KEYS and isinstance(child, ParquetScanExec):
+        if isinstance(child, ParquetScanExec):
             # group keys read as dictionaries stay encoded up to the aggregation (see _key_columns)
             child.keep_dictionary_keys = partial.dictionary_key_inputs(child.dictionary_keys)
         if keys:
