@@ -18,6 +18,7 @@ import os
 import queue
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator
@@ -119,6 +120,8 @@ class StageRun:
         self.filter_waits: dict[int, set[int]] = {}                  # stage id -> build stages it waits for
         self.filter_parts: dict[int, list] = {}                      # filter id -> one JoinFilter per task
         self.filters: dict[int, object] = ctx.runtime_filters        # filter id -> JoinFilter, once known
+        self._filter_wire: dict[int, tuple] = {}                     # filter id -> (filter, its Encoded)
+        self._wire_lock = threading.Lock()                           # table_files is shared by the pool's thread
         self._plan_filters()
 
     # -- driving ------------------------------------------------------------------------------
@@ -288,7 +291,8 @@ class StageRun:
             # large in-memory tables go to files next to the shuffle files, where workers map them;
             # a backend whose workers may be on other machines gets them inline
             table_dir = self.dir if getattr(self.backend, "shared_files", True) else None
-            self.plans[stage.id] = serialize.dumps((stage.root, stage.keys), table_dir, self.table_files)
+            with self._wire_lock:
+                self.plans[stage.id] = serialize.dumps((stage.root, stage.keys), table_dir, self.table_files)
             inputs = {sid: self._source(self.graph.by_id(sid)) for sid in stage.inputs}
             for task in range(stage.tasks):
                 self.in_flight += 1
@@ -302,11 +306,24 @@ class StageRun:
                "path": os.path.join(self.dir, f"s{stage.id}-t{task}-a{attempt}.arrow"),
                "mode": stage.mode, "buckets": stage.buckets, "cwd": os.getcwd(),
                "filter_sources": self.filter_sources.get(stage.id, {}),
-               "runtime_filters": {fid: f for fid, f in self.filters.items() if fid in self._filters_used(stage)}}
+               "runtime_filters": {fid: self._encoded_filter(fid, f) for fid, f in list(self.filters.items())
+                                   if fid in self._filters_used(stage)}}
         fault = self.faults.get((stage.id, task, attempt)) or self.faults.get(("any", task, attempt))
         if fault and stage.mode != "result":
             msg["fault"] = fault
         return msg
+
+    def _encoded_filter(self, fid: int, filter):
+        """A runtime filter as it travels to workers: pickled once per query, however many tasks get it
+        (Q21's filters hold 730k order keys, 6 MB), its keys in a file the workers map where files
+        are shared."""
+        encoded = self._filter_wire.get(fid)
+        if encoded is None or encoded[0] is not filter:
+            table_dir = self.dir if getattr(self.backend, "shared_files", True) else None
+            with self._wire_lock:
+                encoded = (filter, serialize.Encoded(filter, table_dir, self.table_files))
+            self._filter_wire[fid] = encoded
+        return encoded[1]
 
     @staticmethod
     def _filters_used(stage: Stage) -> set[int]:

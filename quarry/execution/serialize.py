@@ -94,6 +94,28 @@ def map_table_file(path: str) -> pa.Table:
     return table
 
 
+def _array_from_file(path: str) -> pa.Array:
+    column = map_table_file(path).column(0)
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+class Encoded:
+    """An object pickled once (by :func:`dumps`) that travels in many messages as its bytes: each
+    message copies the bytes instead of pickling the object again, and unpickling gives the object.
+
+        >>> loads(dumps({"f": Encoded([1, 2])}))["f"]
+        [1, 2]
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, obj, table_dir: str | None = None, table_files: dict | None = None):
+        self.data = dumps(obj, table_dir, table_files)
+
+    def __reduce__(self):
+        return loads, (self.data,)
+
+
 def write_table_file(table: pa.Table, path: str) -> None:
     """Write ``table`` to an IPC file atomically (write, then rename)."""
     tmp = path + ".tmp"
@@ -157,6 +179,8 @@ class _Pickler(pickle.Pickler):
             return _table_from_ipc, (table_to_ipc(obj),)
         if isinstance(obj, pa.RecordBatch):
             return _batch_from_ipc, (table_to_ipc(obj),)
+        if isinstance(obj, pa.Array) and self.table_dir is not None and obj.nbytes > FILE_BYTES:
+            return _array_from_file, (self._table_file(obj),)
         if isinstance(obj, pa.ChunkedArray):
             return _chunked_from_ipc, (table_to_ipc(pa.table({"v": obj})),)
         if isinstance(obj, pa.Array):
@@ -172,13 +196,13 @@ class _Pickler(pickle.Pickler):
         _PLAIN_TYPES.add(type(obj))
         return NotImplemented
 
-    def _table_file(self, table: pa.Table) -> str:
-        # one file per table object and query: every task of the query maps the same file
+    def _table_file(self, table: pa.Table | pa.Array) -> str:
+        # one file per table (or array) object and query: every task of the query maps the same file
         entry = self.table_files.get(id(table))
         if entry is not None and entry[0] is table:
             return entry[1]
         path = os.path.join(self.table_dir, f"table-{len(self.table_files)}.arrow")
-        write_table_file(table, path)
+        write_table_file(table if isinstance(table, pa.Table) else pa.table({"v": table}), path)
         self.table_files[id(table)] = (table, path)
         return path
 
