@@ -162,6 +162,19 @@ def test_date_keys_and_a_pickled_filter():
     assert f.keep(probe).to_pylist() == [True, False, False]
 
 
+def test_a_large_filter_travels_to_workers_once_as_a_mapped_file(tmp_path):
+    from quarry.execution import serialize
+    keys = pa.array(range(0, 3_000_000, 3), pa.int64())              # 1M keys, 8 MB
+    files: dict = {}
+    encoded = serialize.Encoded(JoinFilter.of([keys]), str(tmp_path), files)
+    messages = [serialize.dumps({"task": t, "runtime_filters": {1: encoded}}) for t in range(4)]
+    assert all(len(m) < 100_000 for m in messages)                      # the keys are in the file
+    assert len(list(tmp_path.iterdir())) == 1
+    received = serialize.loads(messages[2])["runtime_filters"][1]
+    assert received.keep(pa.array([0, 1, 2, 3, 2_999_997, 3_000_000])).to_pylist() == \
+        [True, False, False, True, True, False]
+
+
 def test_string_keys_use_arrows_set_lookup():
     f = JoinFilter.of([pa.array(["b", "a", None])])
     assert f.keep(pa.array(["a", "c", None, "b"])).to_pylist() == [True, False, False, True]
