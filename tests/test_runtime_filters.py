@@ -98,6 +98,18 @@ def test_an_empty_build_side_skips_every_probe_row_group(tpch_sf001, duckdb_tpch
         sum(s.metrics["row_groups"] for s in lineitem) > 0
 
 
+def test_no_filter_from_a_whole_table_unless_a_filter_reaches_it(tpch_sf001, duckdb_tpch):
+    con = register_tables(quarry.connect(workers=2), tpch_sf001)
+    # Q13: every order's customer exists; a filter from all customers would drop nothing
+    physical = run(con, duckdb_tpch, load_query(13))
+    assert not any(s.runtime_filters for s in scans_of(physical, "orders"))
+    # Q5: nation is read whole, but region's filter reaches it, so nation filters supplier in turn
+    physical = run(con, duckdb_tpch, load_query(5))
+    assert all(s.runtime_filters for s in scans_of(physical, "nation"))
+    supplier = scans_of(physical, "supplier")
+    assert supplier and all(s.runtime_filters for s in supplier) and filtered(supplier) > 0
+
+
 def test_the_filter_shows_in_explain(tpch_sf001):
     con = register_tables(quarry.connect(workers=2), tpch_sf001)
     text = con.sql(BRAND).explain_string("plan")

@@ -183,6 +183,16 @@ def estimate_rows(plan: LogicalPlan) -> float:
     return DEFAULT_ROWS
 
 
+def is_unfiltered_scan(plan: LogicalPlan) -> bool:
+    """Whether ``plan`` yields every row of one table: a scan without filters, under projections.
+
+    A join filter made from such a build side keeps every probe row whose key refers to that table
+    (all of them, in data with foreign keys), so it would only make the probe wait for the build."""
+    while isinstance(plan, Project):
+        plan = plan.input
+    return isinstance(plan, Scan) and not plan.filters
+
+
 def _base_rows(plan: LogicalPlan) -> float:
     """Rows of the plan before its filters (to estimate how much a filter on a dimension removes)."""
     if isinstance(plan, Scan):

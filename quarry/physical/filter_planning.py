@@ -63,6 +63,29 @@ def plan_runtime_filters(root) -> None:
                         within.setdefault(key.field.id, set()).add(fid)
                 break
         _pass_on(node, within, sources)
+    _drop_pointless(root, sources)
+
+
+def _drop_pointless(root, sources: dict) -> None:
+    """Drop the filters whose build side is all of one table, read with no filter of its own: they
+    keep every probe row whose key refers to that table (in data with foreign keys, all rows) and
+    would only make the probe's stage wait for the build's. Dropping one can leave another such
+    build side unfiltered (Q9: nation, then supplier), hence the loop."""
+    scans = [n for n in root.walk() if isinstance(n, ParquetScanExec)]
+    while True:
+        pointless = set()
+        for fid, join in sources.items():
+            if join.build_unfiltered and not any(
+                    isinstance(n, ParquetScanExec) and n.runtime_filters
+                    for n in join.children[join.build_side].walk()):
+                pointless.add(fid)
+        if not pointless:
+            return
+        for fid in pointless:
+            sources.pop(fid).runtime_filter = None
+        for scan in scans:
+            if any(f in pointless for f, _ in scan.runtime_filters):
+                scan.runtime_filters = [(f, field) for f, field in scan.runtime_filters if f not in pointless]
 
 
 def _pass_on(node, within: dict[int, set[int]], sources: dict) -> None:

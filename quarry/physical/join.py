@@ -295,6 +295,7 @@ class HashJoinExec(ExecNode):
         # even if the two sides evaluate to different types (int32 and int64, decimal scales)
         self.spill_key_types = [T.common_type(a.dtype, b.dtype) for a, b in zip(self.left_keys, self.right_keys)]
         self.estimates: tuple[float, float] | None = None    # planner's (build rows, probe rows)
+        self.build_unfiltered = False                        # the build side is all of one table
         build = self.children[0 if build_left else 1]
         if isinstance(build, RepartitionExec):
             build.held = True      # read whole (for a join filter or an adaptive broadcast) and then again

@@ -24,7 +24,7 @@ from quarry.logical.plan import (
     Aggregate, Cached, Filter, Join, Limit, LogicalPlan, Project, Scan, SetOp, SingleRow, Sort, Union, Values,
     Window,
 )
-from quarry.logical.statistics import estimate_rows
+from quarry.logical.statistics import estimate_rows, is_unfiltered_scan
 from quarry.physical.aggregate import HashAggregateExec, decomposable
 from quarry.physical.base import ExecConfig, ExecNode
 from quarry.physical.join import HashJoinExec, NestedLoopJoinExec
@@ -304,6 +304,7 @@ class PhysicalPlanner:
                 right = BroadcastExec(right, left.partitions)
                 node = HashJoinExec(left, right, p.kind, keys_l, keys_r, residual, p.null_aware, False, "broadcast")
             node.estimates = (small, max(lrows, rrows))
+            node.build_unfiltered = is_unfiltered_scan(p.left if build_left else p.right)
             return node
         if p.null_aware:
             # NOT IN must see every subquery row in each partition to detect a NULL
@@ -313,4 +314,5 @@ class PhysicalPlanner:
         right = RepartitionExec(right, keys_r, n)
         node = HashJoinExec(left, right, p.kind, keys_l, keys_r, residual, False, build_left, "partitioned")
         node.estimates = (lrows, rrows) if build_left else (rrows, lrows)      # (build, probe)
+        node.build_unfiltered = is_unfiltered_scan(p.left if build_left else p.right)
         return node
