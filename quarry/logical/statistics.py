@@ -173,14 +173,24 @@ def estimate_rows(plan: LogicalPlan) -> float:
             return left * 0.5
         if plan.kind == "cross" or plan.condition is None:
             return left * right
-        # foreign-key joins: the result is about the size of the larger (fact) side, filtered
-        # by whatever filtered the smaller side
-        return max(left, right) * min(1.0, min(left, right) / max(_base_rows(plan.left if left <= right else plan.right), 1.0))
+        return fk_join_rows(left, _base_rows(plan.left), right, _base_rows(plan.right))
     if isinstance(plan, Union):
         return sum(estimate_rows(c) for c in plan.inputs)
     if isinstance(plan, SetOp):
         return estimate_rows(plan.left)
     return DEFAULT_ROWS
+
+
+def fk_join_rows(lrows: float, lbase: float, rrows: float, rbase: float) -> float:
+    """Rows of an equi-join taken as a foreign-key join: the fact side's rows, filtered by whatever
+    filtered the dimension side (its estimate over its unfiltered size).
+
+    The fact side is the one with more rows before filters: lineitem filtered to 146k rows still
+    refers to orders (1.5M), not the other way round (TPC-H Q7), so the join keeps its 146k rows.
+    """
+    fact_left = lbase > rbase or (lbase == rbase and lrows >= rrows)
+    fact, dim, dim_base = (lrows, rrows, rbase) if fact_left else (rrows, lrows, lbase)
+    return fact * min(1.0, dim / max(dim_base, 1.0))
 
 
 def is_unfiltered_scan(plan: LogicalPlan) -> bool:

@@ -45,7 +45,7 @@ from __future__ import annotations
 from quarry.logical.expressions import Call, ColumnRef, Expr, and_all, conjuncts
 from quarry.logical.plan import Filter, Join, LogicalPlan, Project, Scan, Values
 from quarry.optimizer.rule import rule
-from quarry.logical.statistics import _base_rows, estimate_rows
+from quarry.logical.statistics import _base_rows, estimate_rows, fk_join_rows
 
 
 def _flatten(plan: LogicalPlan, leaves: list, conds: list) -> None:
@@ -73,8 +73,7 @@ def _pair_estimate(lrows: float, lbase: float, rrows: float, rbase: float, has_c
     inputs' estimates and unfiltered sizes, so that trying a candidate never walks the joined tree."""
     if not has_cond:
         return lrows * rrows
-    small_base = lbase if lrows <= rrows else rbase
-    return max(lrows, rrows) * min(1.0, min(lrows, rrows) / max(small_base, 1.0))
+    return fk_join_rows(lrows, lbase, rrows, rbase)
 
 
 def _peel(leaf: LogicalPlan) -> tuple[LogicalPlan, list[Join]]:
