@@ -737,7 +737,7 @@ class ExprBinder(NestedExprs):
                 args = [inner.bind(a) for a in arg_nodes]
                 if self.scope.parent is not None and args:
                     read = set().union(*(a.column_ids() for a in args))
-                    own = {f.id for f in self.scope.all_fields()}
+                    own = self.scope.own_ids()
                     if read and not read & own:
                         # SQL makes such an aggregate part of the *outer* query; quarry does not move it there
                         raise UnsupportedError(

@@ -25,6 +25,9 @@ class Relation:
 
     qualifier: str | None
     fields: list[Field]
+    # columns a name finds only when no column of the FROM clause has it, and which `*` leaves out:
+    # a table's `rowid` (lowercase name -> field)
+    hidden: dict[str, Field] = field(default_factory=dict)
 
 
 @dataclass
@@ -43,6 +46,10 @@ class Scope:
 
     def all_fields(self) -> list[Field]:
         return [f for r in self.relations for f in r.fields]
+
+    def own_ids(self) -> set[int]:
+        """The ids of every column this level's FROM clause brings in, hidden ones too."""
+        return {f.id for r in self.relations for f in [*r.fields, *r.hidden.values()]}
 
     def field_by_id(self, fid: int) -> Field:
         """This level's current field (with its current nullability) of column id ``fid``."""
@@ -79,6 +86,10 @@ class Scope:
             for f in rel.fields:
                 if f.name.lower() == lname:
                     matches.append((rel, f))
+        if not matches:
+            # a hidden column (rowid), when no column of any FROM item has the name
+            matches = [(rel, rel.hidden[lname]) for rel in self.relations if lname in rel.hidden and
+                       (qualifier is None or rel.qualifier is not None and rel.qualifier.lower() == qualifier.lower())]
         if not matches:
             return None
         if len(matches) > 1:
