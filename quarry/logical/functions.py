@@ -1336,11 +1336,17 @@ register("bool_or", "aggregate", _agg_bind(_bool_type), 1, 1)
 
 
 def _string_agg_type(name, args):
+    from quarry.logical.expressions import SortKey
     args[0] = cast(args[0], T.STRING)
+    # string_agg(s, sep ORDER BY k, ...): the sort keys come after the separator
+    if isinstance(args[0], SortKey) or (len(args) > 1 and isinstance(args[1], SortKey)) or \
+            any(not isinstance(a, SortKey) for a in args[2:]):
+        raise BindError("string_agg() takes a value, a separator, then ORDER BY keys",
+                        hint="string_agg(s, ',' ORDER BY s)")
     return T.STRING
 
 
-register("string_agg", "aggregate", _agg_bind(_string_agg_type, 1, 2), 1, 2, aliases=("group_concat", "listagg"))
+register("string_agg", "aggregate", _agg_bind(_string_agg_type, 1, 2), 1, None, aliases=("group_concat", "listagg"))
 
 # ---------------------------------------------------------------------------
 # window-only functions

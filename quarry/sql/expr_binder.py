@@ -254,6 +254,35 @@ def _nested_sql_type(name: str, dt: exp.DataType) -> pa.DataType:
     return pa.struct(fields)
 
 
+def _split_distinct(name: str, arg_nodes: list) -> tuple[list, bool]:
+    """An aggregate's argument nodes without their DISTINCT, and whether there was one:
+    ``count(DISTINCT a)``, ``string_agg(DISTINCT s, ',')``, ``array_agg(DISTINCT x ORDER BY x)``."""
+    if len(arg_nodes) == 1 and isinstance(arg_nodes[0], exp.Distinct):
+        return list(arg_nodes[0].expressions), True
+    if arg_nodes and isinstance(arg_nodes[0], exp.Distinct) and len(arg_nodes[0].expressions) == 1:
+        arg_nodes = list(arg_nodes[0].expressions) + arg_nodes[1:]
+        for o in arg_nodes[1:]:
+            if isinstance(o, exp.Ordered) and o.this != arg_nodes[0]:
+                raise BindError("in a DISTINCT aggregate, ORDER BY expressions must appear in the argument list",
+                                hint=f"order by the argument: {name}(DISTINCT x ORDER BY x)")
+        return arg_nodes, True
+    return arg_nodes, False
+
+
+def aggregate_arg_nodes(node) -> list:
+    """The argument nodes of ``array_agg(x [ORDER BY ...])`` (value, sort keys) and of
+    ``string_agg(s [, sep] [ORDER BY ...])`` (value, separator, sort keys)."""
+    arg, orders = node.this, []
+    if isinstance(arg, exp.Order):
+        arg, orders = arg.this, list(arg.expressions)
+    if isinstance(node, exp.ArrayAgg):
+        return [arg] + orders
+    sep = node.args.get("separator")
+    if sep is None and orders:
+        sep = exp.Literal.string(",")
+    return [arg] + ([sep] if sep is not None else []) + orders
+
+
 class ExprBinder(NestedExprs):
     """Binds expressions of one query level (nested-value syntax in :class:`NestedExprs`).
 
@@ -724,10 +753,7 @@ class ExprBinder(NestedExprs):
         fdef = F.lookup(name)
         if any(isinstance(a, exp.Lambda) for a in arg_nodes):
             return self.lambda_call(fdef.name, arg_nodes)
-        distinct = False
-        if len(arg_nodes) == 1 and isinstance(arg_nodes[0], exp.Distinct):
-            distinct = True
-            arg_nodes = list(arg_nodes[0].expressions)
+        arg_nodes, distinct = _split_distinct(name, arg_nodes)
         if fdef.kind == "aggregate":
             if len(arg_nodes) == 1 and isinstance(arg_nodes[0], exp.Star):
                 arg_nodes = []
@@ -803,12 +829,14 @@ class ExprBinder(NestedExprs):
                 # an aggregate used as a window function may take aggregates as arguments
                 # (SUM(SUM(x)) OVER ...): those are computed by the Aggregate below the Window
                 outer = ExprBinder(self.qb, self.scope, allow_aggregates=True, aliases=self.aliases)
-                args = [a for key in func_node.arg_types for a in (
-                    func_node.args.get(key) if isinstance(func_node.args.get(key), list)
-                    else [func_node.args.get(key)]) if isinstance(a, exp.Expression)]
-                distinct = len(args) == 1 and isinstance(args[0], exp.Distinct)
-                if distinct:
-                    args = list(args[0].expressions)
+                if isinstance(func_node, (exp.ArrayAgg, exp.GroupConcat)):
+                    # array_agg(x ORDER BY ...), string_agg(s, sep ORDER BY ...)
+                    args = aggregate_arg_nodes(func_node)
+                else:
+                    args = [a for key in func_node.arg_types for a in (
+                        func_node.args.get(key) if isinstance(func_node.args.get(key), list)
+                        else [func_node.args.get(key)]) if isinstance(a, exp.Expression)]
+                args, distinct = _split_distinct(name, args)
                 if len(args) == 1 and isinstance(args[0], exp.Star):
                     args = []
                 func = F.agg(fdef.name, [outer.bind(a) for a in args], distinct=distinct)

@@ -191,11 +191,14 @@ class NestedExprs:
         # ORDER BY inside an aggregate: array_agg(x ORDER BY y)
         return self.bind_sort_key(node)
 
+    def _GroupConcat(self, node: exp.GroupConcat) -> Expr:
+        """``string_agg(s [, sep] [ORDER BY ...])``: arguments value, separator, then the sort keys."""
+        from quarry.sql.expr_binder import aggregate_arg_nodes
+        return self._call_named("string_agg", aggregate_arg_nodes(node), node)
+
     def _ArrayAgg(self, node: exp.ArrayAgg) -> Expr:
-        arg = node.this
-        if isinstance(arg, exp.Order):
-            return self._call_named("array_agg", [arg.this] + list(arg.expressions), node)
-        return self._call_named("array_agg", [arg], node)
+        from quarry.sql.expr_binder import aggregate_arg_nodes
+        return self._call_named("array_agg", aggregate_arg_nodes(node), node)
 
 
 __all__ = ["NestedExprs"]
