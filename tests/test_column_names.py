@@ -51,6 +51,14 @@ SHAPES = [
     # identifiers, nested values
     "t.a", "t.a + 1", "a + \"A B\"", "\"year\" + 1", "Ab + 1", "[1, 2]", "{'x': 1}", "l[1]", "l[1] + 1",
     "st.x", "st.x + 1", "[1, 2, 3][2]", "list_value(1, 2)", "(SELECT 1)",
+    # type names other than the SQL standard's keep the case they are written in
+    "a::double", "a::Double", "CAST(a AS double)", "TRY_CAST(a AS double)", "a::int4", "a::text", "a::bool",
+    "a::hugeint", "a::bigint", "a::Integer", "a::varchar", "a::tinyint", "d::date", "a::decimal(10, 2)",
+    # aggregates with ORDER BY inside, first/last, any_value, lambdas, typed literals followed by ::
+    "array_agg(a ORDER BY a DESC)", "string_agg(s, ',' ORDER BY s)", "first(a)", "last(a ORDER BY b)",
+    "arbitrary(a)", "any_value(a)", "first(a) OVER ()", "last(a) OVER (ORDER BY b)",
+    "list_transform(l, lambda x: x + 1)", "TIMESTAMP '2020-01-01 10:00:00'::VARCHAR", "MAP {'k': 1}['k']",
+    "INTERVAL (-1) DAY", "INTERVAL 2 HOUR", "typeof(count(*))",
 ]
 
 

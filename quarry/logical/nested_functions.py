@@ -418,6 +418,19 @@ register("array_agg", "aggregate", _bind_array_agg, 1, None, aliases=("list", "a
          doc="array_agg(x [ORDER BY ...]): the values of x (NULLs included) as a list")
 
 
+def _bind_first_last(name, args):
+    from quarry.logical.expressions import SortKey
+    if isinstance(args[0], SortKey) or any(not isinstance(a, SortKey) for a in args[1:]):
+        raise QuarryTypeError(f"{name}() takes one value (and ORDER BY keys)", hint=f"{name}(x ORDER BY y)")
+    return AggCall(name, tuple(args), args[0].dtype)
+
+
+register("first", "aggregate", _bind_first_last, 1, None, aliases=("arbitrary",),
+         doc="first(x [ORDER BY ...]): the value of the first row, NULL or not (any_value skips NULLs)")
+register("last", "aggregate", _bind_first_last, 1, None,
+         doc="last(x [ORDER BY ...]): the value of the last row, NULL or not")
+
+
 def _bind_histogram(name, args):
     x = args[0]
     if T.is_null(x.dtype):
@@ -474,7 +487,19 @@ register("histogram_exact", "aggregate", _bind_histogram, 2, 2,
              "type's largest value)")
 
 
-register("typeof", "scalar", lambda n, a: Literal(T.sql_name(a[0].dtype), T.STRING), 1, 1, rewrite=True,
+def _bind_typeof(name, args):
+    """typeof(x): the SQL name of x's type, a constant. Over an aggregate or a window function the
+    call stays in the expression (in a CASE whose branches are that constant), so the query still
+    aggregates: ``SELECT typeof(count(*)) FROM t`` is one row."""
+    from quarry.logical import functions as F
+    from quarry.logical.expressions import WindowCall
+    text = Literal(T.sql_name(args[0].dtype), T.STRING)
+    if any(isinstance(e, (AggCall, WindowCall)) for e in args[0].walk()):
+        return F.call("case", [F.call("is_null", [args[0]]), text, text])
+    return text
+
+
+register("typeof", "scalar", _bind_typeof, 1, 1, rewrite=True,
          nulls=Nulls.TOLERANT, doc="typeof(x): the SQL name of x's type")
 register("to_json", "scalar", lambda n, a: _mk(n, [a[0]], T.STRING), 1, 1,
          doc="to_json(x): x as JSON text (lists as arrays, structs and maps as objects)")

@@ -873,6 +873,16 @@ class HashAggregateExec(ExecNode):
                 specs.append((name, "list", None))
                 post.append(("string_agg_ordered", i))
                 continue
+            if a.name in ("first", "last"):
+                # each group's row positions, put in order; the first (last) one's value
+                positions = udaf_positions(a, table)
+                if a.distinct:
+                    positions = first_of_each_value(evaluate_array(a.args[0], table),
+                                                    [cols[k] for k in key_names], positions)
+                cols[name] = positions
+                specs.append((name, "list", None))
+                post.append(("first_last", i))
+                continue
             if a.name == "array_agg" and not a.distinct:
                 # each group's row positions, put in order (input order without ORDER BY) afterwards
                 cols[name] = udaf_positions(a, table)
@@ -921,6 +931,8 @@ class HashAggregateExec(ExecNode):
                 col = grouped_udaf(a, table, col)
             elif kind == "array_agg":
                 col = _ordered_lists(a, table, col)
+            elif kind == "first_last":
+                col = _list_end(_ordered_lists(a, table, col, dtype=pa.list_(a.dtype)), last=a.name == "last")
             elif kind == "string_agg_ordered":
                 col = _join_lists(_ordered_lists(a, table, col, keys_from=2, dtype=pa.list_(a.dtype)), _separator(a))
             elif kind == "any_nested":
@@ -1393,6 +1405,15 @@ def _ordered_lists(a: AggCall, table: pa.Table, positions, keys_from: int = 1, d
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     lengths = np.bincount(np.asarray(rows.to_numpy(), dtype=np.int64), minlength=len(lists)).astype(np.int64)
     return build_list(lengths, values, p.valid & (lengths > 0), dtype or a.dtype)
+
+
+def _list_end(lists, last: bool) -> pa.Array:
+    """Each list's first (``last``: last) element; NULL for a NULL or empty list."""
+    from quarry.compute.nested_kernels import Parts
+    p = Parts(lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists)
+    has = p.valid & (p.lengths > 0)
+    at = p.starts + (p.lengths - 1 if last else 0)
+    return p.flat.take(pa.array(np.where(has, at, 0), mask=~has))
 
 
 def _separator(a: AggCall) -> str:

@@ -135,16 +135,21 @@ def _literal(node: exp.Literal) -> str:
 
 
 # type names DuckDB's parser spells its own way; any other name it keeps as written (TEXT, INT8)
+# (the SQL standard's type keywords); any other name it keeps as written, case and all (double, int8, text)
 _WRITTEN_TYPES = {"INT": "INTEGER", "INTEGER": "INTEGER", "REAL": "FLOAT", "NUMERIC": "DECIMAL", "DEC": "DECIMAL",
-                  "DECIMAL": "DECIMAL", "CHAR": "VARCHAR", "CHARACTER": "VARCHAR", "VARCHAR": "VARCHAR"}
+                  "DECIMAL": "DECIMAL", "CHAR": "VARCHAR", "CHARACTER": "VARCHAR", "VARCHAR": "VARCHAR",
+                  "BIGINT": "BIGINT", "SMALLINT": "SMALLINT", "FLOAT": "FLOAT", "BOOLEAN": "BOOLEAN",
+                  "TIMESTAMP": "TIMESTAMP", "TIME": "TIME", "INTERVAL": "INTERVAL", "BIT": "BIT"}
 
 
 def _type(dt: exp.DataType) -> str:
     written = dt.meta.get("type_text") if dt.meta else None
     if written is not None and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*( ?\( ?[0-9]+( ?, ?[0-9]+)? ?\))?", written):
-        base = written.split("(")[0].strip().upper()
+        as_written = written.split("(")[0].strip()
+        base = as_written.upper()
         params = re.findall(r"[0-9]+", written[len(written.split("(")[0]):])
-        return _WRITTEN_TYPES.get(base, base) + (f"({', '.join(params)})" if params else "")
+        name = _WRITTEN_TYPES.get(base, '"json"' if as_written == "json" else as_written)
+        return name + (f"({', '.join(params)})" if params else "")
     name = dt.this.value if isinstance(dt.this, exp.DType) else str(dt.this)
     if dt.this == exp.DType.ARRAY or name == "LIST":
         inner = dt.expressions[0] if dt.expressions else None
@@ -306,6 +311,13 @@ def _render(node: exp.Expression) -> str:
         return f"{render(node.this)} FILTER (WHERE {render(where)})"
     if isinstance(node, exp.Window):
         return _window(node)
+    if isinstance(node, exp.IgnoreNulls) and isinstance(node.this, exp.AnyValue):
+        return render(node.this)        # sqlglot's reading of any_value(x), which skips NULLs anyway
+    if isinstance(node, exp.Lambda):
+        params = ", ".join(quote(p.name) for p in node.expressions)
+        return f"(lambda {params}: {render(node.this)})"
+    if isinstance(node, (exp.ArrayAgg, exp.GroupConcat, exp.First, exp.Last)) and isinstance(node.this, exp.Order):
+        return _ordered_aggregate(node)
     if isinstance(node, exp.Array):
         return f"list_value({', '.join(render(e) for e in node.expressions)})"
     if isinstance(node, exp.Struct):
@@ -323,17 +335,22 @@ def _render(node: exp.Expression) -> str:
     if isinstance(node, exp.Bracket):
         return f"{render(node.this)}[{', '.join(render(e) for e in node.expressions)}]"
     if isinstance(node, exp.Slice):
+        step = node.args.get("step")
         return f"{render(node.this) if node.this is not None else ''}:" \
-               f"{render(node.expression) if node.expression is not None else ''}"
+               f"{render(node.expression) if node.expression is not None else ''}" + \
+               (f":{render(step)}" if step is not None else "")
     if isinstance(node, exp.Extract):
         unit = node.this.name if isinstance(node.this, (exp.Var, exp.Identifier)) else render(node.this)
         return f"date_part('{unit.upper()}', {render(node.expression)})"
     if isinstance(node, exp.Interval) and isinstance(node.args.get("unit"), exp.Var):
         unit = node.args["unit"].name.upper().rstrip("S")
-        if unit in _INTERVAL and isinstance(node.this, exp.Literal):
+        if unit in _INTERVAL:
             fn, cast = _INTERVAL[unit]
-            value = node.this.this
-            value = value if re.fullmatch(r"-?[0-9.]+", value) else "'" + value.replace("'", "''") + "'"
+            if isinstance(node.this, exp.Literal):
+                value = node.this.this
+                value = value if re.fullmatch(r"-?[0-9.]+", value) else "'" + value.replace("'", "''") + "'"
+            else:
+                value = render(node.this)       # INTERVAL (-1) DAY
             inner = f"CAST({value} AS DOUBLE)"
             return f"{fn}({inner})" if cast is None else f"{fn}(CAST(trunc({inner}) AS {cast}))"
     if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)) and isinstance(node.args.get("unit"), (exp.Var, exp.Literal)):
@@ -374,22 +391,49 @@ def _quantified(node: exp.Expression) -> str:
     return f"({render(node.this)} {op} ANY({body}))"
 
 
+def _order_items(order: exp.Order) -> str:
+    items = []
+    for o in order.expressions:
+        text = render(o.this) + (" DESC" if o.args.get("desc") else "")
+        if o.meta.get("nulls_explicit"):
+            text += " NULLS FIRST" if o.args.get("nulls_first") else " NULLS LAST"
+        items.append(text)
+    return ", ".join(items)
+
+
+_ORDERED_NAMES = {exp.ArrayAgg: "array_agg", exp.GroupConcat: "string_agg", exp.First: '"first"',
+                  exp.Last: '"last"'}
+
+
+def _ordered_aggregate(node: exp.Expression) -> str:
+    """``array_agg(x ORDER BY y)``, ``string_agg(s, ',' ORDER BY s)``: the ORDER BY after every argument."""
+    order = node.this
+    text = _source(node)
+    name = quote(text.lower()) if text is not None and _PLAIN.match(text) else _ORDERED_NAMES[type(node)]
+    if name == "listagg" or name == "group_concat":
+        name = "string_agg" if name == "listagg" else name
+    args = [render(order.this)]
+    if isinstance(node, exp.GroupConcat) and node.args.get("separator") is not None:
+        args.append(render(node.args["separator"]))
+    return f"{name}({', '.join(args)} ORDER BY {_order_items(order)})"
+
+
 def _window(node: exp.Window) -> str:
     parts = []
     if node.args.get("partition_by"):
         parts.append("PARTITION BY " + ", ".join(render(e) for e in node.args["partition_by"]))
     order = node.args.get("order")
     if order is not None:
-        items = []
-        for o in order.expressions:
-            text = render(o.this) + (" DESC" if o.args.get("desc") else "")
-            if o.meta.get("nulls_explicit"):
-                text += " NULLS FIRST" if o.args.get("nulls_first") else " NULLS LAST"
-            items.append(text)
-        parts.append("ORDER BY " + ", ".join(items))
+        parts.append("ORDER BY " + _order_items(order))
     spec = node.args.get("spec")
     if spec is not None:
         parts.append(_fallback(spec))
     if node.args.get("alias") is not None:
         raise ValueError("named window")
-    return f"{render(node.this)} OVER ({' '.join(parts)})"
+    func = node.this
+    if isinstance(func, (exp.First, exp.Last)) and not isinstance(func.this, exp.Order):
+        # DuckDB binds first(x) OVER w as first_value(x) OVER w
+        text = f"{'first' if isinstance(func, exp.First) else 'last'}_value({render(func.this)})"
+    else:
+        text = render(func)
+    return f"{text} OVER ({' '.join(parts)})"
