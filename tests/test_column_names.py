@@ -59,6 +59,11 @@ SHAPES = [
     "arbitrary(a)", "any_value(a)", "first(a) OVER ()", "last(a) OVER (ORDER BY b)",
     "list_transform(l, lambda x: x + 1)", "TIMESTAMP '2020-01-01 10:00:00'::VARCHAR", "MAP {'k': 1}['k']",
     "INTERVAL (-1) DAY", "INTERVAL 2 HOUR", "typeof(count(*))",
+    # subqueries, printed as DuckDB prints a plain SELECT
+    "(SELECT max(b) AS m FROM t x WHERE x.a = t.a)", "(SELECT count(*) FROM t x, t y WHERE x.a < y.b)",
+    "(SELECT a FROM t ORDER BY a DESC LIMIT 1)", "EXISTS (SELECT * FROM t)", "a IN (SELECT a FROM t)",
+    "(SELECT sum(x.a) FROM t x WHERE x.a > t.a AND x.b IS NOT NULL)", "a > ALL (SELECT a FROM t)",
+    "CASE WHEN EXISTS (SELECT 1 FROM t x WHERE x.a = t.a) THEN 1 ELSE 0 END",
 ]
 
 

@@ -284,7 +284,7 @@ def _render(node: exp.Expression) -> str:
         query = node.args.get("query")
         if query is not None:                  # DuckDB prints x IN (SELECT ...) as x = ANY(SELECT ...)
             inner = query.this if isinstance(query, exp.Subquery) else query
-            return f"({render(node.this)} = ANY({_fallback(inner)}))"
+            return f"({render(node.this)} = ANY({_query(inner)}))"
         if node.args.get("unnest") is not None:
             raise ValueError("IN UNNEST")
         return f"({render(node.this)} IN ({', '.join(render(e) for e in node.expressions)}))"
@@ -358,9 +358,9 @@ def _render(node: exp.Expression) -> str:
         unit = node.args["unit"].name.lower()
         return f"date_trunc('{unit}', {render(node.this)})"
     if isinstance(node, exp.Subquery):
-        return f"({_fallback(node.this)})"
+        return f"({_query(node.this)})"
     if isinstance(node, exp.Exists):
-        return f"EXISTS({_fallback(node.this)})"
+        return f"EXISTS({_query(node.this)})"
     if isinstance(node, exp.If):
         args = [node.this, node.args.get("true"), node.args.get("false")]
         return '"if"(' + ", ".join(render(a) if a is not None else "NULL" for a in args) + ")"
@@ -380,15 +380,73 @@ def _quantified(node: exp.Expression) -> str:
     while isinstance(inner, exp.Paren):
         inner = inner.this
     if isinstance(inner, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values)):
-        body = _fallback(inner)
+        body = _query(inner)
     elif isinstance(inner, exp.Subquery):
-        body = _fallback(inner.this)
+        body = _query(inner.this)
     else:
         body = f"SELECT unnest({render(inner)})"
     op = _BINARY[type(node)]
     if isinstance(q, exp.All):
         return f"(NOT ({render(node.this)} {_NEGATED_OPS[op]} ANY({body})))"
     return f"({render(node.this)} {op} ANY({body}))"
+
+
+_QUERY_PARTS = {"expressions", "from", "from_", "where", "group", "having", "order", "limit", "distinct", "joins"}
+
+
+def _query(node: exp.Expression) -> str:
+    """A subquery as DuckDB prints it (``SELECT count_star() FROM u AS x WHERE (x.a < 1)``) when it is a
+    plain SELECT of tables; anything else as sqlglot's SQL."""
+    try:
+        return _select_text(node)
+    except ValueError:
+        return _fallback(node)
+
+
+def _select_text(sel: exp.Expression) -> str:
+    if not isinstance(sel, exp.Select) or any(v for k, v in sel.args.items() if k not in _QUERY_PARTS):
+        raise ValueError("not a plain SELECT")
+    items = []
+    for e in sel.expressions:
+        items.append(f"{render(e.this)} AS {quote(e.alias)}" if isinstance(e, exp.Alias) else render(e))
+    distinct = sel.args.get("distinct")
+    if distinct is not None and distinct.args.get("on") is not None:
+        raise ValueError("DISTINCT ON")
+    text = "SELECT " + ("DISTINCT " if distinct is not None else "") + ", ".join(items)
+    from_ = sel.args.get("from_") or sel.args.get("from")
+    if from_ is not None:
+        tables = [from_.this]
+        for j in sel.args.get("joins") or []:
+            if j.args.get("on") is not None or j.args.get("using") or j.args.get("kind") or j.args.get("side") \
+                    or j.args.get("method"):
+                raise ValueError("a JOIN")
+            tables.append(j.this)
+        names = []
+        for t in tables:
+            if not isinstance(t, exp.Table) or not isinstance(t.this, exp.Identifier) or t.args.get("db") \
+                    or (t.args.get("alias") is not None and t.args["alias"].columns):
+                raise ValueError("not a table")
+            names.append(quote(t.name) + (f" AS {quote(t.alias)}" if t.alias else ""))
+        text += " FROM " + " , ".join(names)
+    elif sel.args.get("joins"):
+        raise ValueError("joins without FROM")
+    if sel.args.get("where") is not None:
+        text += " WHERE " + render(sel.args["where"].this)
+    group = sel.args.get("group")
+    if group is not None:
+        if any(v for k, v in group.args.items() if k != "expressions"):
+            raise ValueError("grouping sets")
+        text += " GROUP BY " + ", ".join(render(e) for e in group.expressions)
+    if sel.args.get("having") is not None:
+        text += " HAVING " + render(sel.args["having"].this)
+    if sel.args.get("order") is not None:
+        text += " ORDER BY " + _order_items(sel.args["order"])
+    limit = sel.args.get("limit")
+    if limit is not None:
+        if not isinstance(limit, exp.Limit) or limit.args.get("offset") or limit.args.get("expressions"):
+            raise ValueError("LIMIT ...")
+        text += " LIMIT " + render(limit.expression)
+    return text
 
 
 def _order_items(order: exp.Order) -> str:
