@@ -113,7 +113,9 @@ class Scope:
             candidates += [f.name for f in scope.all_fields()]
             scope = scope.parent
         hint = suggest(name, candidates)
-        if hint is None and candidates:
+        if name.lower() == "rowid" and hint is None:
+            hint = "rowid is a column of tables and files only, not of views, CTEs, subqueries or table functions"
+        elif hint is None and candidates:
             shown = ", ".join(sorted(set(candidates))[:12])
             hint = f"columns in scope: {shown}"
         return UnknownColumnError(name, qualifier, hint=hint)
