@@ -64,6 +64,8 @@ SHAPES = [
     "(SELECT a FROM t ORDER BY a DESC LIMIT 1)", "EXISTS (SELECT * FROM t)", "a IN (SELECT a FROM t)",
     "(SELECT sum(x.a) FROM t x WHERE x.a > t.a AND x.b IS NOT NULL)", "a > ALL (SELECT a FROM t)",
     "CASE WHEN EXISTS (SELECT 1 FROM t x WHERE x.a = t.a) THEN 1 ELSE 0 END",
+    # row values and fields of computed structs
+    "(a, b) IN ((1, 1), (2, 3))", "(a, b) = (1, 2)", "ROW(1, 2) = ROW(1, 2)", "{'a': 1}.a", "[{'a': 1}][1].a",
 ]
 
 

@@ -332,6 +332,11 @@ def _render(node: exp.Expression) -> str:
         keys = [render(e.this) for e in node.this.expressions]
         values = [render(e.expression) for e in node.this.expressions]
         return f'"map"(list_value({", ".join(keys)}), list_value({", ".join(values)}))'
+    if isinstance(node, exp.Tuple):
+        return f'"row"({", ".join(render(e) for e in node.expressions)})'
+    if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Identifier) \
+            and not isinstance(node.this, (exp.Column, exp.Identifier, exp.Dot)):
+        return f"({render(node.this)}).{quote(node.expression.name)}"
     if isinstance(node, exp.Bracket):
         return f"{render(node.this)}[{', '.join(render(e) for e in node.expressions)}]"
     if isinstance(node, exp.Slice):
