@@ -51,6 +51,21 @@ SHAPES = [
     # identifiers, nested values
     "t.a", "t.a + 1", "a + \"A B\"", "\"year\" + 1", "Ab + 1", "[1, 2]", "{'x': 1}", "l[1]", "l[1] + 1",
     "st.x", "st.x + 1", "[1, 2, 3][2]", "list_value(1, 2)", "(SELECT 1)",
+    # type names other than the SQL standard's keep the case they are written in
+    "a::double", "a::Double", "CAST(a AS double)", "TRY_CAST(a AS double)", "a::int4", "a::text", "a::bool",
+    "a::hugeint", "a::bigint", "a::Integer", "a::varchar", "a::tinyint", "d::date", "a::decimal(10, 2)",
+    # aggregates with ORDER BY inside, first/last, any_value, lambdas, typed literals followed by ::
+    "array_agg(a ORDER BY a DESC)", "string_agg(s, ',' ORDER BY s)", "first(a)", "last(a ORDER BY b)",
+    "arbitrary(a)", "any_value(a)", "first(a) OVER ()", "last(a) OVER (ORDER BY b)",
+    "list_transform(l, lambda x: x + 1)", "TIMESTAMP '2020-01-01 10:00:00'::VARCHAR", "MAP {'k': 1}['k']",
+    "INTERVAL (-1) DAY", "INTERVAL 2 HOUR", "typeof(count(*))",
+    # subqueries, printed as DuckDB prints a plain SELECT
+    "(SELECT max(b) AS m FROM t x WHERE x.a = t.a)", "(SELECT count(*) FROM t x, t y WHERE x.a < y.b)",
+    "(SELECT a FROM t ORDER BY a DESC LIMIT 1)", "EXISTS (SELECT * FROM t)", "a IN (SELECT a FROM t)",
+    "(SELECT sum(x.a) FROM t x WHERE x.a > t.a AND x.b IS NOT NULL)", "a > ALL (SELECT a FROM t)",
+    "CASE WHEN EXISTS (SELECT 1 FROM t x WHERE x.a = t.a) THEN 1 ELSE 0 END",
+    # row values and fields of computed structs
+    "(a, b) IN ((1, 1), (2, 3))", "(a, b) = (1, 2)", "ROW(1, 2) = ROW(1, 2)", "{'a': 1}.a", "[{'a': 1}][1].a",
 ]
 
 

@@ -106,6 +106,8 @@ AGG_CALLS = {
     "any_value": "any_value(CASE WHEN g = 2 THEN x END)", "median": "median(x)", "product": "product(x)",
     "approx_count_distinct": "approx_count_distinct(x)", "string_agg": "length(string_agg(s, ','))",
     "array_agg": "array_agg(x ORDER BY x DESC)", "count_if": "count_if(x > 3)", "histogram": "histogram(s)",
+    "histogram_exact": "histogram_exact(x, [1, 3])", "first": "first(x ORDER BY x DESC NULLS FIRST)",
+    "last": "last(s ORDER BY x)",
 }
 
 

@@ -89,6 +89,22 @@ def test_histogram_and_count_if_agree_with_duckdb():
                  "FROM t GROUP BY g ORDER BY g")
 
 
+def test_binned_histograms_agree_with_duckdb():
+    rng = np.random.default_rng(4)
+    doubles = rng.normal(0, 10, ROWS)
+    doubles[rng.random(ROWS) < 0.02] = np.nan
+    table = pa.table({"g": rng.integers(0, 40, ROWS),
+                      "x": pa.array(rng.integers(-50, 60, ROWS), mask=rng.random(ROWS) < 0.1),
+                      "d": pa.array(doubles, mask=rng.random(ROWS) < 0.1),
+                      "s": pa.array(rng.choice(["a", "B", "b", "ab", "c"], ROWS), mask=rng.random(ROWS) < 0.1)})
+    _both(table, "SELECT g, CAST(histogram(x, [-10, 0, 10, 50]) AS VARCHAR) AS hx, "
+                 "CAST(histogram(d, [-5.5, 0, 7.25]) AS VARCHAR) AS hd, "
+                 "CAST(histogram(s, ['a', 'b']) AS VARCHAR) AS hs, "
+                 "CAST(histogram_exact(x, [0, 1, 2]) AS VARCHAR) AS he, "
+                 "CAST(histogram(DISTINCT x, [0]) FILTER (WHERE x > -20) AS VARCHAR) AS hf "
+                 "FROM t GROUP BY g ORDER BY g")
+
+
 def test_unsigned_casts_agree_with_duckdb():
     rng = np.random.default_rng(9)
     values = rng.integers(-2**33, 2**33, ROWS) >> rng.integers(0, 34, ROWS)

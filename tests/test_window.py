@@ -180,13 +180,12 @@ def test_aggregates_with_peers(func, spec):
 
 
 def test_any_value_is_first_non_null_in_frame():
-    # `any_value(x) OVER (...)` does not bind in quarry (sqlglot wraps it in IgnoreNulls, which
-    # ExprBinder._Window looks up as a function `ignorenulls`), so quarry is asked through its
-    # alias `arbitrary`; DuckDB's own `arbitrary` keeps NULLs, so DuckDB is asked for any_value.
-    sql = "SELECT id, {}(x) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 2 FOLLOWING) AS w FROM t"
-    expected = run_duckdb(sql.format("any_value"), {"t": T})
-    for n in (1, 4):
-        assert_tables_equal(run_quarry(sql.format("arbitrary"), {"t": T}, n), expected, ordered=False)
+    # and arbitrary (first) is the frame's first value, NULL or not, in both engines
+    for name in ("any_value", "arbitrary", "first", "last"):
+        sql = f"SELECT id, {name}(x) OVER (ORDER BY id ROWS BETWEEN 1 PRECEDING AND 2 FOLLOWING) AS w FROM t"
+        expected = run_duckdb(sql, {"t": T})
+        for n in (1, 4):
+            assert_tables_equal(run_quarry(sql, {"t": T}, n), expected, ordered=False)
 
 
 def test_nulls_in_partition_keys_form_one_partition():

@@ -28,6 +28,8 @@ from quarry.logical.types import normalize, normalize_schema
 from quarry.parallelism import arrow_threads
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+# the pseudo-column DuckDB gives a table's rows: their number in the table (see rowid_array)
+ROWID = "rowid"
 SMALL_DICTIONARY_BYTES = 64 * 1024
 
 
@@ -297,6 +299,17 @@ class ParquetTable(TableProvider):
             (self.row_groups if out is None else out).append(
                 RowGroupInfo(path, rg, g.num_rows, g.total_byte_size, stats, partition))
 
+    def row_offsets(self) -> dict[tuple[str, int], int]:
+        """The ``rowid`` of each row group's first row, by ``(path, index)``: rows are numbered
+        from 0 in file order (the sorted listing), then row-group order, as a table made from the
+        files would number them."""
+        cached = getattr(self, "_row_offsets", None)
+        if cached is None:
+            starts = np.cumsum([0] + [rg.num_rows for rg in self.row_groups[:-1]]) if self.row_groups else []
+            cached = self._row_offsets = {(rg.path, rg.index): int(start)
+                                          for rg, start in zip(self.row_groups, starts)}
+        return cached
+
     def statistics(self) -> TableStats:
         """Row count and per-column min/max/nulls over all row groups (computed once)."""
         cached = getattr(self, "_statistics", None)
@@ -438,7 +451,12 @@ class ParquetTable(TableProvider):
 
 
 class MemoryTable(TableProvider):
-    """An Arrow table held in memory; the target of CREATE TABLE AS and INSERT."""
+    """An Arrow table held in memory; the target of CREATE TABLE AS and INSERT.
+
+    Each row has a ``rowid``, as a DuckDB table's rows do: rows are numbered from 0 as they are
+    inserted, DELETE leaves gaps (the others keep theirs) and INSERT continues after the highest
+    number ever given. Until a DELETE makes a gap the numbers are the positions, and none are stored.
+    """
 
     kind = "memory"
 
@@ -448,7 +466,18 @@ class MemoryTable(TableProvider):
         # `schema` keeps NOT NULL for DESCRIBE and the binder; the stored table is all nullable,
         # because operators build their batches with nullable fields and Arrow refuses to mix them
         self.schema = table.schema
-        self.table = _nullable_table(table)
+        # (the rows, their rowids or None when they are the positions): one attribute, so a scan
+        # always reads a table and the row numbers that go with it
+        self._rows: tuple[pa.Table, pa.Array | None] = (_nullable_table(table), None)
+        self.next_rowid = table.num_rows
+
+    @property
+    def table(self) -> pa.Table:
+        return self._rows[0]
+
+    def rows_with_ids(self) -> tuple[pa.Table, pa.Array | None]:
+        """The rows and their rowids (None: the rowids are the positions), read together."""
+        return self._rows
 
     def statistics(self) -> TableStats:
         return TableStats(self.table.num_rows, {}, self.table.nbytes)
@@ -463,20 +492,55 @@ class MemoryTable(TableProvider):
                 raise DataError(f"NULL value in column `{f.name}` of `{self.name}`, which is NOT NULL",
                                 hint=f"give `{f.name}` a value in every inserted row")
         table = _nullable_table(table)
-        self.table = pa.concat_tables([self.table, table.cast(self.table.schema)])
+        with _REPLACE_LOCK:
+            current, ids = self._rows
+            start = self.next_rowid
+            if ids is not None or start != current.num_rows:
+                new_ids = pa.array(np.arange(start, start + table.num_rows, dtype=np.int64))
+                ids = pa.concat_arrays([rowid_array(current, ids), new_ids])
+            self._rows = (pa.concat_tables([current, table.cast(current.schema)]), ids)
+            self.next_rowid = start + table.num_rows
 
-    def replace_rows(self, table: pa.Table, base: pa.Table, verb: str) -> None:
+    def replace_rows(self, table: pa.Table, base: pa.Table, verb: str, kept: pa.Array | None = None,
+                     appended: int = 0) -> None:
         """Make ``table`` (columns as stored) the rows, in one step, if they are still ``base``: the rows
-        a DELETE or UPDATE computed its change from. NOT NULL columns are checked first."""
+        a DELETE or UPDATE computed its change from. NOT NULL columns are checked first. ``kept`` (a
+        mask over ``base``) says which rows of ``base`` ``table`` starts with: they keep their rowids,
+        and its last ``appended`` rows are new ones, numbered as INSERT numbers them. Without ``kept``
+        the rows are ``base``'s, changed in place, and keep their rowids."""
         for f, column in zip(self.schema, table.columns):
             if not f.nullable and column.null_count:
                 raise DataError(f"NULL value in column `{f.name}` of `{self.name}`, which is NOT NULL",
                                 hint=f"{verb} must give `{f.name}` a value in every row")
         with _REPLACE_LOCK:
-            if self.table is not base:
+            current, ids = self._rows
+            if current is not base:
                 raise DataError(f"`{self.name}` changed while {verb} ran; nothing was changed",
                                 hint="run the statement again")
-            self.table = table
+            if kept is not None:
+                ids = rowid_array(base, ids).filter(kept)
+                if appended:
+                    start = self.next_rowid
+                    ids = pa.concat_arrays([ids, pa.array(np.arange(start, start + appended, dtype=np.int64))])
+                    self.next_rowid = start + appended
+            self._rows = (table, ids)
+
+
+def rowid_field_of(source: TableProvider, table_fields) -> Any:
+    """The ``rowid`` field of a scan of ``source`` with these table fields (the one after the
+    provider's columns, see :mod:`quarry.sql.rowid`), or None."""
+    extra = table_fields[len(source.schema):]
+    assert len(extra) <= 1 and all(f.name == ROWID for f in extra), extra
+    return extra[0] if extra else None
+
+
+def rowid_array(table: pa.Table, ids: pa.Array | None, offset: int = 0, length: int | None = None) -> pa.Array:
+    """The rowids (BIGINT) of rows ``offset .. offset+length`` of ``table``, whose ids are ``ids``
+    (None: the positions)."""
+    length = table.num_rows - offset if length is None else length
+    if ids is None:
+        return pa.array(np.arange(offset, offset + length, dtype=np.int64))
+    return ids.slice(offset, length)
 
 
 # one lock for every table's replace_rows (a lock attribute would not pickle with the table)

@@ -72,6 +72,8 @@ def cast_value(x, dtype: pa.DataType, safe: bool = True):
         x = interval_text(x)
     elif T.is_time(x.type) and T.is_string(dtype):
         x = _time_text(x)
+    elif pa.types.is_timestamp(x.type) and x.type.tz is None and T.is_string(dtype):
+        x = _timestamp_text(x)
     elif T.is_string(x.type) and T.is_time(dtype):
         x, ok = string_to_time(x)
         if not (pc.all(pc.fill_null(ok, True)).as_py() if not _is_scalar(ok) else ok.as_py() is not False):
@@ -635,6 +637,13 @@ def _time_text(x):
     """TIME values as DuckDB prints them: ``12:30:00``, with the fraction only when there is one (``.25``)."""
     text = pc.cast(pc.cast(x, T.TIME), T.STRING)          # HH:MM:SS.ffffff
     return pc.utf8_rtrim(pc.utf8_rtrim(text, "0"), ".")
+
+
+def _timestamp_text(x):
+    """TIMESTAMP values as DuckDB prints them: ``2020-01-01 10:00:00``, the fraction without its trailing
+    zeros and only when there is one (``10:00:00.5``)."""
+    text = pc.cast(x, T.STRING)                           # YYYY-MM-DD HH:MM:SS[.fraction]
+    return pc.replace_substring_regex(text, r"\.0+$|(\.[0-9]*[1-9])0+$", r"\1")
 
 
 def _float_text(a):

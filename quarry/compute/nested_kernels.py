@@ -474,7 +474,8 @@ def render(arr: pa.Array, json: bool) -> pa.Array:
         pieces = []
         for i, f in enumerate(t):
             value = pc.fill_null(render(pc.struct_field(arr, [i]), json), null_word)
-            label = ('"' + f.name.replace('"', '\\"') + '":') if json else ("'" + f.name + "': ")
+            label = ('"' + f.name.replace('"', '\\"') + '":') if json else \
+                ("'" + f.name.replace("\\", "\\\\").replace("'", "\\'") + "': ")
             pieces.append(pc.binary_join_element_wise(label, value, ""))
         body = pc.binary_join_element_wise(*pieces, "," if json else ", ") if pieces else pa.array([""] * len(arr))
         out = pc.binary_join_element_wise("{", body, "}", "")
@@ -485,7 +486,21 @@ def render(arr: pa.Array, json: bool) -> pa.Array:
         if pa.types.is_boolean(t) or T.is_numeric(t):
             return cast_value(arr, pa.string())
         return _quote_json(cast_value(arr, pa.string()))
-    return cast_value(arr, pa.string())
+    return _quote_element(cast_value(arr, pa.string()))
+
+
+def _quote_element(text: pa.Array) -> pa.Array:
+    """An element's text inside a nested value's VARCHAR, as DuckDB writes it: in single quotes (``'``
+    and ``\\`` escaped by a backslash) when it is empty, starts or ends with white space, holds one of
+    ``"'(),:=[\\]{}``, or reads NULL (any case); as it is otherwise."""
+    if len(text) == 0:
+        return text
+    needs = pc.or_(pc.match_substring_regex(text, r"^$|^\s|\s$|[\"'(),:=\[\\\]{}]"),
+                   pc.equal(pc.utf8_lower(text), "null"))
+    if not pc.any(needs).as_py():
+        return text
+    escaped = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), "'", "\\'")
+    return pc.if_else(needs, pc.binary_join_element_wise("'", escaped, "'", ""), text)
 
 
 def cast_nested(x, dtype: pa.DataType, n: int, cast_values) -> pa.Array:

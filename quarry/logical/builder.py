@@ -195,6 +195,11 @@ def refuse_nested_sort_keys(keys) -> None:
             refuse_unkeyable(k.expr.dtype, "ORDER BY")
 
 
+# aggregates that take DISTINCT over LIST, STRUCT and MAP values (min, max and any_value give what they
+# give without it)
+_NESTED_DISTINCT = frozenset({"count", "approx_count_distinct", "array_agg", "min", "max", "any_value", "first", "last"})
+
+
 def aggregate(plan: LogicalPlan, group_exprs: Sequence[Expr], aggs: Sequence[AggCall],
               grouping_sets=None) -> tuple[Aggregate, dict]:
     """An Aggregate of ``plan`` and the map from each key / aggregate to the column holding it.
@@ -204,7 +209,7 @@ def aggregate(plan: LogicalPlan, group_exprs: Sequence[Expr], aggs: Sequence[Agg
     """
     _refuse_nested_keys(group_exprs, "GROUP BY")
     for a in aggs:
-        if a.distinct and a.args and T.is_nested(a.args[0].dtype) and a.name not in ("count", "approx_count_distinct"):
+        if a.distinct and a.args and T.is_nested(a.args[0].dtype) and a.name not in _NESTED_DISTINCT:
             raise UnsupportedError(f"{a.name}(DISTINCT ...) of a {T.sql_name(a.args[0].dtype)} value",
                                    hint="aggregate over SELECT DISTINCT in a subquery")
         if a.distinct and a.args and T.is_nested(a.args[0].dtype):

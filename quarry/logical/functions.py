@@ -188,6 +188,8 @@ def _fold_literal_cast(e: Literal, dtype: pa.DataType) -> Literal | None:
         return Literal(format(scaled, "f"), dtype)
     if e.dtype == T.FLOAT64 and T.is_string(dtype) and isinstance(e.value, float):
         return Literal(repr(e.value), dtype)
+    if (pa.types.is_timestamp(e.dtype) or T.is_time(e.dtype)) and T.is_string(dtype):
+        return None         # the cast kernel prints them as DuckDB does (Arrow's cast keeps six zeros)
     try:
         value = pa.scalar(e.value, e.dtype).cast(dtype).as_py()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
@@ -1314,7 +1316,7 @@ def _ordered_type(name, args):
 
 register("min", "aggregate", _agg_bind(_ordered_type), 1, 1)
 register("max", "aggregate", _agg_bind(_ordered_type), 1, 1)
-register("any_value", "aggregate", _agg_bind(_same_type), 1, 1, aliases=("first", "arbitrary"))
+register("any_value", "aggregate", _agg_bind(_same_type), 1, 1)
 register("median", "aggregate", _agg_bind(_avg_type), 1, 1)
 register("approx_count_distinct", "aggregate", _agg_bind(lambda n, a: T.INT64), 1, 1)
 for _name, _al in (("stddev_samp", ("stddev", "std")), ("stddev_pop", ()), ("var_samp", ("variance", "var")),
@@ -1336,11 +1338,17 @@ register("bool_or", "aggregate", _agg_bind(_bool_type), 1, 1)
 
 
 def _string_agg_type(name, args):
+    from quarry.logical.expressions import SortKey
     args[0] = cast(args[0], T.STRING)
+    # string_agg(s, sep ORDER BY k, ...): the sort keys come after the separator
+    if isinstance(args[0], SortKey) or (len(args) > 1 and isinstance(args[1], SortKey)) or \
+            any(not isinstance(a, SortKey) for a in args[2:]):
+        raise BindError("string_agg() takes a value, a separator, then ORDER BY keys",
+                        hint="string_agg(s, ',' ORDER BY s)")
     return T.STRING
 
 
-register("string_agg", "aggregate", _agg_bind(_string_agg_type, 1, 2), 1, 2, aliases=("group_concat", "listagg"))
+register("string_agg", "aggregate", _agg_bind(_string_agg_type, 1, 2), 1, None, aliases=("group_concat", "listagg"))
 
 # ---------------------------------------------------------------------------
 # window-only functions

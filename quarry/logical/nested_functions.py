@@ -418,27 +418,90 @@ register("array_agg", "aggregate", _bind_array_agg, 1, None, aliases=("list", "a
          doc="array_agg(x [ORDER BY ...]): the values of x (NULLs included) as a list")
 
 
+def _bind_first_last(name, args):
+    from quarry.logical.expressions import SortKey
+    if isinstance(args[0], SortKey) or any(not isinstance(a, SortKey) for a in args[1:]):
+        raise QuarryTypeError(f"{name}() takes one value (and ORDER BY keys)", hint=f"{name}(x ORDER BY y)")
+    return AggCall(name, tuple(args), args[0].dtype)
+
+
+register("first", "aggregate", _bind_first_last, 1, None, aliases=("arbitrary",),
+         doc="first(x [ORDER BY ...]): the value of the first row, NULL or not (any_value skips NULLs)")
+register("last", "aggregate", _bind_first_last, 1, None,
+         doc="last(x [ORDER BY ...]): the value of the last row, NULL or not")
+
+
 def _bind_histogram(name, args):
     x = args[0]
-    if len(args) > 1:
-        raise UnsupportedError("histogram() with bins (a second argument)", hint="count values with GROUP BY")
     if T.is_null(x.dtype):
         x = cast(x, T.INT32)
     if T.is_nested(x.dtype):
-        raise UnsupportedError(f"histogram() of {T.sql_name(x.dtype)} values", hint="histogram a scalar column")
+        raise UnsupportedError(f"{name}() of {T.sql_name(x.dtype)} values", hint="histogram a scalar column")
+    if len(args) > 1:
+        return _binned_histogram(name, x, args[1])
+    if name == "histogram_exact":
+        raise QuarryTypeError("histogram_exact() takes the values and a list of bins",
+                              hint="histogram_exact(x, [1, 2, 3])")
     # DuckDB's counts are UBIGINT, which quarry holds as BIGINT
     return AggCall("histogram", (x,), pa.map_(x.dtype, T.INT64))
 
 
+def _binned_histogram(name: str, x: Expr, bins: Expr) -> AggCall:
+    """``histogram(x, bins)``: how many values fall in each bin, a bin holding the values above the
+    bin before it up to itself (``histogram_exact``: equal to it), as DuckDB counts them. The bins are
+    a constant list; they and the values take one type, DOUBLE if either is fractional (DuckDB's
+    DECIMALs too)."""
+    if bins.column_ids() or any(isinstance(e, AggCall) for e in bins.walk()):
+        raise UnsupportedError(f"{name}() with bins that are not a constant list",
+                               hint=f"give the bins as a list literal: {name}(x, [10, 20, 30])")
+    if T.is_null(bins.dtype):
+        raise QuarryTypeError(f"the bin list of {name}() cannot be NULL", hint=f"{name}(x, [10, 20, 30])")
+    if not T.is_list(bins.dtype):
+        raise QuarryTypeError(f"the bins of {name}() must be a list, not {T.sql_name(bins.dtype)}",
+                              hint=f"{name}(x, [10, 20, 30])")
+    element = bins.dtype.value_type
+    if T.is_null(element):
+        element = x.dtype
+    numeric = T.is_numeric(x.dtype) and T.is_numeric(element)
+    if numeric and any(T.is_float(t) or T.is_decimal(t) for t in (x.dtype, element)):
+        key = T.FLOAT64
+    elif numeric:
+        key = T.common_type(x.dtype, element)
+    elif T.is_string(x.dtype) and T.is_string(element):
+        key = T.STRING
+    elif T.common_type(x.dtype, element) is not None and not (T.is_numeric(x.dtype) or T.is_string(x.dtype)):
+        # DuckDB numbers the values above the last bin under the type's largest value (infinity for
+        # dates and timestamps, which quarry has not), and loses those of BOOLEAN and INTERVAL
+        raise UnsupportedError(f"{name}() with bins of {T.sql_name(x.dtype)} values",
+                               hint="histogram numbers or strings, e.g. epoch(ts) for a timestamp")
+    else:
+        raise QuarryTypeError(f"the bins of {name}() ({T.sql_name(bins.dtype)}) and its values "
+                              f"({T.sql_name(x.dtype)}) must be of one type", hint="CAST the bins to the values' type")
+    return AggCall(name, (cast(x, key), cast(bins, pa.list_(key))), pa.map_(key, T.INT64))
+
+
 register("histogram", "aggregate", _bind_histogram, 1, 2,
-         doc="histogram(x): a MAP from each distinct non-NULL value of x, in order, to its count")
+         doc="histogram(x [, bins]): a MAP from each distinct non-NULL value of x (or each bin), in order, to its count")
+register("histogram_exact", "aggregate", _bind_histogram, 2, 2,
+         doc="histogram_exact(x, bins): a MAP from each bin to how many values equal it (the others under the "
+             "type's largest value)")
 
 
-register("typeof", "scalar", lambda n, a: Literal(T.sql_name(a[0].dtype), T.STRING), 1, 1, rewrite=True,
+def _bind_typeof(name, args):
+    """typeof(x): the SQL name of x's type, a constant. Over an aggregate or a window function the
+    call stays in the expression (in a CASE whose branches are that constant), so the query still
+    aggregates: ``SELECT typeof(count(*)) FROM t`` is one row."""
+    from quarry.logical import functions as F
+    from quarry.logical.expressions import WindowCall
+    text = Literal(T.sql_name(args[0].dtype), T.STRING)
+    if any(isinstance(e, (AggCall, WindowCall)) for e in args[0].walk()):
+        return F.call("case", [F.call("is_null", [args[0]]), text, text])
+    return text
+
+
+register("typeof", "scalar", _bind_typeof, 1, 1, rewrite=True,
          nulls=Nulls.TOLERANT, doc="typeof(x): the SQL name of x's type")
 register("to_json", "scalar", lambda n, a: _mk(n, [a[0]], T.STRING), 1, 1,
          doc="to_json(x): x as JSON text (lists as arrays, structs and maps as objects)")
-
-
 # the functions the Spark front end builds Spark's semantics from (registered on import)
 from quarry.logical import spark_support  # noqa: E402,F401

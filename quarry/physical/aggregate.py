@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.acero as acero
 import pyarrow.compute as pc
 
-from quarry.errors import ExecutionError
+from quarry.errors import DataError, ExecutionError
 from quarry.logical import types as T
 from quarry.logical.expressions import AggCall, ColumnRef, Field, new_id
 from quarry.physical.base import ExecNode, batches_of
@@ -854,13 +854,42 @@ class HashAggregateExec(ExecNode):
                 specs.append((name, a.name, _options(a.name)))
                 post.append(("nested_extreme", i))
                 continue
+            if a.name == "array_agg" and a.distinct:
+                # the row positions of each group's first row of every distinct value (NULL one of
+                # them), put in order as array_agg's are
+                values = evaluate_array(a.args[0], table)
+                cols[name] = first_of_each_value(values, [cols[k] for k in key_names], udaf_positions(a, table))
+                specs.append((name, "list", None))
+                post.append(("array_agg", i))
+                continue
+            if a.name == "string_agg" and (len(a.args) > 2 or a.distinct):
+                # string_agg(s, sep ORDER BY ...): each group's row positions (with DISTINCT its first
+                # row of each value), ordered, then joined
+                positions = udaf_positions(a, table)
+                if a.distinct:
+                    positions = first_of_each_value(evaluate_array(a.args[0], table),
+                                                    [cols[k] for k in key_names], positions)
+                cols[name] = positions
+                specs.append((name, "list", None))
+                post.append(("string_agg_ordered", i))
+                continue
+            if a.name in ("first", "last"):
+                # each group's row positions, put in order; the first (last) one's value
+                positions = udaf_positions(a, table)
+                if a.distinct:
+                    positions = first_of_each_value(evaluate_array(a.args[0], table),
+                                                    [cols[k] for k in key_names], positions)
+                cols[name] = positions
+                specs.append((name, "list", None))
+                post.append(("first_last", i))
+                continue
             if a.name == "array_agg" and not a.distinct:
                 # each group's row positions, put in order (input order without ORDER BY) afterwards
                 cols[name] = udaf_positions(a, table)
                 specs.append((name, "list", None))
                 post.append(("array_agg", i))
                 continue
-            if a.name == "histogram":
+            if a.name in HISTOGRAMS:
                 # each group's values (NULL where FILTER left the row out), counted afterwards
                 arg = evaluate_array(a.args[0], table)
                 if a.filter is not None:
@@ -902,6 +931,10 @@ class HashAggregateExec(ExecNode):
                 col = grouped_udaf(a, table, col)
             elif kind == "array_agg":
                 col = _ordered_lists(a, table, col)
+            elif kind == "first_last":
+                col = _list_end(_ordered_lists(a, table, col, dtype=pa.list_(a.dtype)), last=a.name == "last")
+            elif kind == "string_agg_ordered":
+                col = _join_lists(_ordered_lists(a, table, col, keys_from=2, dtype=pa.list_(a.dtype)), _separator(a))
             elif kind == "any_nested":
                 col = evaluate_array(a.args[0], table).take(col)
             elif kind == "nested_extreme":
@@ -909,13 +942,11 @@ class HashAggregateExec(ExecNode):
             elif kind == "distinct":
                 col = _aggregate_lists(col, a.name)
             elif kind == "histogram":
-                col = histogram_of_lists(col, a.distinct, a.dtype)
+                col = histogram_of(a, col)
             elif kind == "median":
                 col = _exact_median(col)
             elif kind == "string_agg":
-                sep = a.args[1] if len(a.args) > 1 else None
-                sep_value = sep.value if sep is not None and hasattr(sep, "value") else ","
-                col = _join_lists(col, sep_value)
+                col = _join_lists(col, _separator(a))
             elif kind in ("count", "approx_count_distinct"):
                 col = pc.fill_null(col, 0)
             arrays.append(cast_value(col, a.dtype) if col.type != a.dtype else col)
@@ -937,7 +968,7 @@ class HashAggregateExec(ExecNode):
         if name in ("var_samp", "var_pop", "stddev_samp", "stddev_pop"):
             fn = "variance" if name.startswith("var") else "stddev"
             return fn, pc.VarianceOptions(ddof=1 if name.endswith("samp") else 0, min_count=1)
-        if name in ("median", "histogram"):
+        if name in ("median", *HISTOGRAMS):
             return "list", None
         if name == "string_agg":
             return "list", None
@@ -1197,6 +1228,24 @@ def _table_of(batches: list[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
 
 
+def first_of_each_value(values, groups: list, positions) -> pa.Array:
+    """``positions`` (NULL at rows that do not count: FILTER left them out) with NULL also at every
+    row whose value an earlier row of its group (same ``groups`` keys) had: what remains is each
+    group's first row of each distinct value. NULL is one value; LIST, STRUCT and MAP values compare
+    by their sort keys, floats as SQL compares them (-0.0 = 0.0, one NaN)."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    n = len(values)
+    key = sort_key(values, n) if T.is_nested(values.type) else canonical_key(values)
+    if pa.types.is_dictionary(key.type):
+        key = key.cast(key.type.value_type)
+    columns = {f"g{j}": g for j, g in enumerate(groups)}
+    columns.update({"v": key, "p": positions})
+    firsts = pa.table(columns).group_by([*(f"g{j}" for j in range(len(groups))), "v"], use_threads=False) \
+        .aggregate([("p", "min")]).column("p_min")
+    keep = pc.fill_null(pc.is_in(positions, value_set=firsts.drop_null()), False)
+    return pc.if_else(keep, positions, pa.scalar(None, pa.int64()))
+
+
 def _aggregate_lists(lists, fn: str) -> pa.Array:
     """Apply aggregate ``fn`` to each list of distinct values (DISTINCT aggregates), vectorized."""
     lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
@@ -1217,6 +1266,79 @@ def _aggregate_lists(lists, fn: str) -> pa.Array:
     # scatter back: groups whose list was empty get NULL
     positions = pc.index_in(pa.array(np.arange(n, dtype=np.int64)), value_set=grouped.column("p").cast(pa.int64()))
     return grouped.column(1).take(positions)
+
+
+HISTOGRAMS = ("histogram", "histogram_exact")
+
+
+def histogram_of(a: AggCall, lists) -> pa.Array:
+    """``histogram(x [, bins])`` / ``histogram_exact(x, bins)`` of each list of a group's values."""
+    if len(a.args) == 1:
+        return histogram_of_lists(lists, a.distinct, a.dtype)
+    return binned_histogram(lists, histogram_bins(a), a.distinct, a.dtype, exact=a.name == "histogram_exact")
+
+
+def histogram_bins(a: AggCall) -> np.ndarray | pa.Array:
+    """The bins of ``histogram(x, bins)`` (a constant: the binder checks), sorted, each once."""
+    bins = evaluate_array(a.args[1], pa.table({"__one": pa.nulls(1)}))[0]
+    if not bins.is_valid:
+        raise DataError(f"the bin list of {a.name}() cannot be NULL", hint=f"{a.name}(x, [10, 20, 30])")
+    values = bins.values
+    if values.null_count:
+        raise DataError(f"a bin of {a.name}() cannot be NULL", hint="leave the NULL out of the bin list")
+    values = pc.unique(values)
+    return values.take(pc.sort_indices(values))     # NaN last, as DuckDB sorts it
+
+
+def binned_histogram(lists, bins: pa.Array, distinct: bool, dtype: pa.DataType, exact: bool = False) -> pa.Array:
+    """histogram(x, bins), as DuckDB counts: each value goes to the first bin it is not above
+    (``exact``: the bin it equals), those above the last bin (``exact``: equal to none) to one more
+    entry keyed by the type's largest value (infinity for DOUBLE, '' for VARCHAR), which is there only
+    when it counts some. Every other bin is there, 0 or not; a group without a non-NULL value is NULL.
+    A NaN value goes to the first bin, as DuckDB's binary search puts it (NaN is below no bin)."""
+    lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+    n = len(lists)
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists)
+    keep = flat.is_valid()
+    flat, parents = flat.filter(keep), parents.filter(keep)
+    if distinct:
+        once = pa.table({"g": parents, "v": canonical_key(flat)}).group_by(["g", "v"], use_threads=False) \
+            .aggregate([])
+        parents, flat = once.column("g").combine_chunks(), once.column("v").combine_chunks()
+    k = len(bins)
+    if T.is_string(flat.type):
+        # per bin, not per row: the values below it
+        slot = np.zeros(len(flat), dtype=np.int64)
+        for b in bins:
+            slot += np.asarray(pc.less(b, flat).to_numpy(zero_copy_only=False), dtype=np.int64)
+        top = ""
+    else:
+        edges = np.asarray(bins.to_numpy(zero_copy_only=False))
+        values = np.asarray(flat.to_numpy(zero_copy_only=False))
+        slot = np.searchsorted(edges, values, side="left").astype(np.int64)
+        if T.is_float(flat.type):
+            slot[np.isnan(values)] = 0
+            top = float("inf")
+        else:
+            top = int(np.iinfo(values.dtype).max) if values.dtype.kind in "iu" else None
+    if exact:
+        hit = slot < k
+        hit[hit] = pc.equal(bins.take(pa.array(slot[hit])), flat.filter(pa.array(hit))).to_numpy(
+            zero_copy_only=False)
+        slot[~hit] = k
+    groups = np.asarray(parents.to_numpy(zero_copy_only=False), dtype=np.int64)
+    counts = np.bincount(groups * (k + 1) + slot, minlength=n * (k + 1)).reshape(n, k + 1)
+    present = np.bincount(groups, minlength=n) > 0
+    entries = np.ones((n, k + 1), dtype=bool)
+    entries[:, k] = counts[:, k] > 0
+    entries[~present] = False
+    lengths = entries.sum(axis=1)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    labels = pa.concat_arrays([bins.cast(dtype.key_type), pa.array([top], dtype.key_type)])
+    keys = labels.take(pa.array(np.nonzero(entries)[1]))
+    return pa.MapArray.from_arrays(offsets, keys, pa.array(counts[entries], dtype.item_type), type=dtype,
+                                   mask=pa.array(~present))
 
 
 def histogram_of_lists(lists, distinct: bool, dtype: pa.DataType) -> pa.Array:
@@ -1257,10 +1379,10 @@ def _appended_rows(keys) -> pa.Array:
     return pa.array(rows.astype(np.int64), mask=~valid)
 
 
-def _ordered_lists(a: AggCall, table: pa.Table, positions) -> pa.Array:
+def _ordered_lists(a: AggCall, table: pa.Table, positions, keys_from: int = 1, dtype=None) -> pa.Array:
     """array_agg: each group's list of row positions (NULL: left out by FILTER) as the list of its
-    values, ordered by the aggregate's ORDER BY keys (``a.args[1:]``), then by input position.
-    A group with no row left is NULL."""
+    values, ordered by the aggregate's ORDER BY keys (``a.args[keys_from:]``: string_agg's come after
+    its separator), then by input position. A group with no row left is NULL."""
     from quarry.compute.nested_kernels import Parts, build_list
     lists = positions.combine_chunks() if isinstance(positions, pa.ChunkedArray) else positions
     p = Parts(lists)
@@ -1269,7 +1391,7 @@ def _ordered_lists(a: AggCall, table: pa.Table, positions) -> pa.Array:
     flat = p.flat.filter(keep)
     columns = {"__group": rows}
     sort_keys = [("__group", "ascending")]
-    for j, key in enumerate(a.args[1:]):
+    for j, key in enumerate(a.args[keys_from:]):
         column = evaluate_array(key.expr, table).take(flat)
         if T.is_nested(column.type):
             column = sort_key(column, len(column))      # a LIST/STRUCT/MAP orders by its sort key
@@ -1282,7 +1404,22 @@ def _ordered_lists(a: AggCall, table: pa.Table, positions) -> pa.Array:
     values = evaluate_array(a.args[0], table).take(flat.take(order))
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     lengths = np.bincount(np.asarray(rows.to_numpy(), dtype=np.int64), minlength=len(lists)).astype(np.int64)
-    return build_list(lengths, values, p.valid & (lengths > 0), a.dtype)
+    return build_list(lengths, values, p.valid & (lengths > 0), dtype or a.dtype)
+
+
+def _list_end(lists, last: bool) -> pa.Array:
+    """Each list's first (``last``: last) element; NULL for a NULL or empty list."""
+    from quarry.compute.nested_kernels import Parts
+    p = Parts(lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists)
+    has = p.valid & (p.lengths > 0)
+    at = p.starts + (p.lengths - 1 if last else 0)
+    return p.flat.take(pa.array(np.where(has, at, 0), mask=~has))
+
+
+def _separator(a: AggCall) -> str:
+    """string_agg's separator (a constant; ',' when not given)."""
+    sep = a.args[1] if len(a.args) > 1 else None
+    return sep.value if sep is not None and hasattr(sep, "value") else ","
 
 
 def _join_lists(lists, sep: str) -> pa.Array:

@@ -10,6 +10,7 @@ sees all rows).
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from typing import Iterator
 
@@ -19,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quarry.catalog.providers import ParquetTable, RowGroupInfo
+from quarry.catalog.providers import ColumnStats, ParquetTable, RowGroupInfo, rowid_array
 from quarry.logical.expressions import ColumnRef, Expr, SortKey, and_all, conjuncts
 from quarry.logical.functions import is_deterministic, rejects_nulls
 from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitions, stream_partitions
@@ -50,7 +51,7 @@ class ParquetScanExec(ExecNode):
     name = "ParquetScan"
 
     def __init__(self, provider: ParquetTable, table_fields, fields, predicate: Expr | None, partitions: int,
-                 label: str):
+                 label: str, rowid=None):
         super().__init__([], fields, partitions)
         self.provider = provider
         self.table_fields = table_fields
@@ -59,7 +60,10 @@ class ParquetScanExec(ExecNode):
         self.columns = [f.name for f in fields]
         # columns read: output columns plus those the predicate needs
         needed = {f.id for f in fields} | (predicate.column_ids() if predicate is not None else set())
-        self.read_fields = [f for f in table_fields if f.id in needed]
+        # the rowid column (see quarry.sql.rowid), made from each row group's first row number
+        self.rowid = rowid if rowid is not None and rowid.id in needed else None
+        self.row_offsets = provider.row_offsets() if self.rowid is not None else None
+        self.read_fields = [f for f in table_fields if f.id in needed and f is not rowid]
         self.splits = _split_evenly(provider.row_groups, partitions, lambda rg: rg.num_rows)
         # low-cardinality strings are read as dictionaries and decoded after filtering
         self.dictionary_names = frozenset(f.name for f in self.read_fields) & provider.dictionary_columns()
@@ -127,6 +131,11 @@ class ParquetScanExec(ExecNode):
         for rg in self.splits[partition]:
             self.add_metric("row_groups", 1)
             nbytes = self._column_bytes(rg)
+            if self.rowid is not None:
+                # the row group's rowids are known before it is read: its statistics say so
+                start = self.row_offsets[(rg.path, rg.index)]
+                rg = dataclasses.replace(rg, stats={**rg.stats, self.rowid.name: ColumnStats(
+                    start, start + rg.num_rows - 1, 0)})
             if self.predicate is not None and can_skip(self.predicate, rg, by_name) or \
                     any(jf.excludes(rg.stats.get(f.name)) for f, jf in join_filters):
                 self.add_metric("row_groups_skipped", 1)
@@ -138,17 +147,22 @@ class ParquetScanExec(ExecNode):
             self.add_metric("rows_read", rg.num_rows)
             if ctx.scan_progress is not None:
                 ctx.scan_progress(rg.num_rows, nbytes)
-            if not names:
+            if not names and self.rowid is None:
                 yield rows_only(rg.num_rows)
                 continue
-            if io is None:
+            if not names:
+                table = pa.table({self.rowid.key: rowid_array(None, None, start, rg.num_rows)})
+            elif io is None:
                 table = self.provider.read_row_group(rg, names, files, self.dictionary_names)
             else:
                 before_bytes, before_requests = io.bytes, io.requests
                 table = self.provider.read_row_group(rg, names, files, self.dictionary_names, io)
                 self.add_metric("bytes_fetched", io.bytes - before_bytes)
                 self.add_metric("requests", io.requests - before_requests)
-            table = table.rename_columns(rename)
+            if names:
+                table = table.rename_columns(rename)
+                if self.rowid is not None:
+                    table = table.append_column(self.rowid.key, rowid_array(None, None, start, table.num_rows))
             if early and table.num_rows:
                 table = apply_join_filters(table, join_filters, self)
             if self.predicate is not None:
@@ -264,13 +278,15 @@ class MemoryScanExec(ExecNode):
     name = "MemoryScan"
 
     def __init__(self, table: pa.Table, source_names: list[str], fields, predicate: Expr | None, partitions: int,
-                 label: str, read_fields=None):
+                 label: str, read_fields=None, rowid=None):
         super().__init__([], fields, partitions)
         self.table = table
         self.source_names = source_names
         self.predicate = predicate
         self.label = label
-        self.read_fields = read_fields or list(fields)
+        self.read_fields = list(fields) if read_fields is None else read_fields
+        # (the rowid field, the rows' ids or None when they are the positions): the table's rowid column
+        self.rowid = rowid
 
     def describe(self):
         text = f"MemoryScan: {self.label} columns=[{', '.join(f.name for f in self.fields)}]"
@@ -284,6 +300,9 @@ class MemoryScanExec(ExecNode):
         hi = n * (partition + 1) // self.partitions
         part = self.table.slice(lo, hi - lo)
         table = part.select(self.source_names).rename_columns([f.key for f in self.read_fields])
+        if self.rowid is not None:
+            field, ids = self.rowid
+            table = table.append_column(field.key, rowid_array(self.table, ids, lo, hi - lo))
         if self.predicate is not None:
             table = filter_batch(table, self.predicate)
         keys = [f.key for f in self.fields]

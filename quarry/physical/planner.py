@@ -10,7 +10,7 @@ executors cut the plan into stages at these exchanges (quarry.execution.stages).
 
 from __future__ import annotations
 
-from quarry.catalog.providers import MemoryTable, ParquetTable
+from quarry.catalog.providers import MemoryTable, ParquetTable, rowid_field_of
 from quarry.errors import PlanError, UnsupportedError
 import dataclasses
 
@@ -156,12 +156,18 @@ class PhysicalPlanner:
                 # a Delta/Iceberg snapshot: the table's metadata drops files before their footers are read
                 source = source.for_scan(predicate, p.table_fields)
             parts = max(1, min(self.n, len(source.row_groups)))
-            return ParquetScanExec(source, p.table_fields, p.schema, predicate, parts, label)
+            return ParquetScanExec(source, p.table_fields, p.schema, predicate, parts, label,
+                                   rowid_field_of(source, p.table_fields))
         if isinstance(source, MemoryTable):
             needed = {f.id for f in p.schema} | (predicate.column_ids() if predicate is not None else set())
-            read = [f for f in p.table_fields if f.id in needed]
-            parts = max(1, min(self.n, source.table.num_rows // 10_000 + 1))
-            return MemoryScanExec(source.table, [f.name for f in read], p.schema, predicate, parts, label, read)
+            rowid = rowid_field_of(source, p.table_fields)
+            read = [f for f in p.table_fields if f.id in needed and f is not rowid]
+            table, ids = source.rows_with_ids()
+            parts = max(1, min(self.n, table.num_rows // 10_000 + 1))
+            if rowid is None or rowid.id not in needed:
+                return MemoryScanExec(table, [f.name for f in read], p.schema, predicate, parts, label, read)
+            return MemoryScanExec(table, [f.name for f in read], p.schema, predicate, parts, label, read,
+                                  rowid=(rowid, ids))
         raise PlanError(f"cannot scan a {type(source).__name__}")
 
     def _Values(self, p: Values) -> ExecNode:

@@ -43,7 +43,10 @@ from quarry.logical import types as T
 from quarry.logical.expressions import (
     AggCall, Call, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, WindowFrame,
 )
-from quarry.physical.aggregate import HashAggregateExec, _aggregate_lists, _exact_median, histogram_of_lists
+from quarry.physical.aggregate import (
+    HISTOGRAMS, HashAggregateExec, _aggregate_lists, _exact_median, first_of_each_value, histogram_of,
+)
+from quarry.compute.nested_kernels import build_list, sort_key
 from quarry.physical.base import ExecNode, batches_of
 from quarry.compute.expr_eval import evaluate, evaluate_array
 from quarry.compute.kernels import cast_value, to_array
@@ -58,7 +61,7 @@ VALUE_FUNCTIONS = {"first_value", "last_value", "nth_value", "nth_value_ignore_n
 FRAMED_AGGREGATES = {"count", "count_star", "sum", "avg", "min", "max", "any_value", "bool_and", "bool_or",
                      "product", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "array_agg"}
 # Aggregates computed by grouped aggregation, so only over the whole window partition.
-WHOLE_PARTITION_AGGREGATES = {"median", "string_agg", "approx_count_distinct", "histogram"}
+WHOLE_PARTITION_AGGREGATES = {"median", "string_agg", "approx_count_distinct", "histogram", "histogram_exact"}
 # For these, DISTINCT does not change the answer, so any frame works.
 _DISTINCT_INSENSITIVE = {"min", "max", "any_value", "bool_and", "bool_or"}
 
@@ -139,6 +142,9 @@ def check_window_call(w: WindowCall) -> None:
         if name not in FRAMED_AGGREGATES | WHOLE_PARTITION_AGGREGATES:
             raise UnsupportedError(f"aggregate `{name}` cannot be used as a window function",
                                    hint="compute it with GROUP BY and join the result back")
+        if any(isinstance(x, SortKey) for x in func.args) and not (name == "array_agg" and func.distinct):
+            raise UnsupportedError(f"{name}(... ORDER BY ...) as a window function",
+                                   hint="aggregate with GROUP BY and join the result back")
         grouped = name in WHOLE_PARTITION_AGGREGATES or (func.distinct and name not in _DISTINCT_INSENSITIVE)
         if grouped and not covers_whole_partition(w):
             what = f"{name}(DISTINCT ...)" if func.distinct else f"{name}()"
@@ -696,13 +702,15 @@ def _exact_sum_or_avg(name: str, agg: AggCall, values: pa.Array, valid: np.ndarr
 
 def _grouped_aggregate(agg: AggCall, layout: _Layout, table: pa.Table) -> pa.Array:
     """An aggregate over each whole window partition, by Arrow's grouped kernels on the partition id."""
+    if agg.name == "array_agg" and agg.distinct:
+        return _distinct_lists(agg, layout, table)
     values, valid = _aggregate_input(agg, layout, table)
     if values is None:
         values = pa.array(np.ones(layout.n, dtype=bool))
     if not valid.all():
         values = pc.if_else(pa.array(valid), values, pa.scalar(None, values.type))
     name = agg.name
-    if name == "histogram":
+    if name in HISTOGRAMS:
         spec, finish = ("list", None), "histogram"
     elif agg.distinct and name not in ("count", "approx_count_distinct"):
         spec, finish = ("distinct", pc.CountOptions(mode="only_valid")), "distinct"
@@ -714,12 +722,17 @@ def _grouped_aggregate(agg: AggCall, layout: _Layout, table: pa.Table) -> pa.Arr
     work = pa.table({"part": pa.array(layout.part_id), "value": values})
     grouped = work.group_by("part", use_threads=False).aggregate([("value",) + spec])
     result = grouped.column(f"value_{spec[0]}").combine_chunks()
-    if finish == "distinct":
+    if finish == "distinct" and name == "string_agg":
+        separator = agg.args[1] if len(agg.args) > 1 else None
+        result = pc.binary_join(result, separator.value if isinstance(separator, Literal) else ",")
+        result = pc.if_else(pc.greater(pc.list_value_length(grouped.column("value_distinct")), 0), result,
+                            pa.scalar(None, result.type))
+    elif finish == "distinct":
         result = _aggregate_lists(result, name)
     elif finish == "median":
         result = _exact_median(result)
     elif finish == "histogram":
-        result = histogram_of_lists(result, agg.distinct, agg.dtype)
+        result = histogram_of(agg, result)
     elif finish == "string_agg":
         separator = agg.args[1] if len(agg.args) > 1 else None
         result = pc.binary_join(result, separator.value if isinstance(separator, Literal) else ",")
@@ -729,6 +742,34 @@ def _grouped_aggregate(agg: AggCall, layout: _Layout, table: pa.Table) -> pa.Arr
     slot = np.empty(len(grouped), dtype=np.int64)
     slot[np.asarray(grouped.column("part").to_numpy(), dtype=np.int64)] = np.arange(len(grouped), dtype=np.int64)
     return cast_value(to_array(result, len(grouped)).take(pa.array(slot[layout.part_id])), agg.dtype)
+
+
+def _distinct_lists(agg: AggCall, layout: _Layout, table: pa.Table) -> pa.Array:
+    """``array_agg(DISTINCT x [ORDER BY x])`` over each whole window partition: its distinct values (NULL
+    one of them) in the order of their first rows, or by the ORDER BY; NULL when FILTER keeps no row."""
+    values = layout.take(evaluate_array(agg.args[0], table))
+    counted = np.ones(layout.n, dtype=bool) if agg.filter is None else \
+        _bools(pc.fill_null(layout.take(evaluate_array(agg.filter, table)), False))
+    positions = pa.array(np.arange(layout.n, dtype=np.int64), mask=~counted)
+    firsts = first_of_each_value(values, [pa.array(layout.part_id)], positions)
+    rows = np.asarray(firsts.drop_null().to_numpy(), dtype=np.int64)
+    parts = layout.part_id[rows]
+    columns = {"part": pa.array(parts)}
+    sort_keys = [("part", "ascending")]
+    for j, key in enumerate(agg.args[1:]):      # ORDER BY the argument itself (the binder checks)
+        column = values.take(pa.array(rows))
+        columns[f"o{j}"] = sort_key(column, len(column)) if T.is_nested(column.type) else column
+        sort_keys.append((f"o{j}", "ascending" if key.ascending else "descending",
+                          "at_start" if key.nulls_first else "at_end"))
+    columns["row"] = pa.array(rows)
+    sort_keys.append(("row", "ascending"))
+    order = pc.sort_indices(pa.table(columns), sort_keys=sort_keys)
+    taken = values.take(pa.array(rows).take(order))
+    n_parts = int(layout.part_id.max()) + 1 if layout.n else 0
+    lengths = np.bincount(parts, minlength=n_parts).astype(np.int64)
+    lists = build_list(lengths, taken.combine_chunks() if isinstance(taken, pa.ChunkedArray) else taken,
+                       lengths > 0, agg.dtype)
+    return lists.take(pa.array(layout.part_id))
 
 
 def _python_aggregate(w: WindowCall, agg: UDAFCall, layout: _Layout, table: pa.Table) -> pa.Array:

@@ -42,6 +42,7 @@ from quarry.sql.guard import refuse_unread_args
 from quarry.sql.parameters import parameter_literal, plain_batch, plain_scalar
 from quarry.sql.scope import Relation, Scope
 from quarry.sql.recursive import WorkingTable, recursive_rows, references
+from quarry.sql.rowid import ROWID, add_rowid, mentions_rowid, numbers_rows
 from quarry.sql.series import series_scan
 from quarry.sql.settings import sort_direction
 
@@ -431,7 +432,7 @@ class Binder:
         if kind in ("semi", "anti"):
             del scope.relations[before:]
         self._join_nullability(scope, built.plan, before)
-        new_ids = {f.id for f in built.plan.schema} - {f.id for f in scope.all_fields()}
+        new_ids = {f.id for f in built.plan.schema} - scope.own_ids()
         if new_ids:
             # the merged keys of a FULL join are columns of no table
             scope.relations.append(Relation(None, [f for f in built.plan.schema if f.id in new_ids]))
@@ -446,11 +447,13 @@ class Binder:
         current = {f.id: f for f in plan.schema}
         for rel in scope.relations:
             rel.fields = [current.get(f.id, f) for f in rel.fields]
+            rel.hidden = {k: current.get(f.id, f) for k, f in rel.hidden.items()}
 
     def bind_table_ref(self, node: exp.Expression, scope: Scope) -> LogicalPlan:
         """Bind one FROM item and add it to ``scope``'s relations."""
         if isinstance(node, (exp.Table, exp.Subquery, exp.Values)):
             self.check(node)
+        base = False        # a table's or file's own scan, whose rows have a rowid
         alias_node = node.args.get("alias")
         self.check(alias_node)
         alias = alias_node.name if alias_node is not None and alias_node.name else None
@@ -459,11 +462,12 @@ class Binder:
             if isinstance(node, exp.Table) and is_table_format_scan(node):
                 plan, default_alias = bind_table_format_scan(self, node)
             elif isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
-                plan, default_alias = self._named_table(node, scope)
+                plan, default_alias, base = self._named_table(node, scope)
             elif isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries):
                 plan, default_alias = series_scan(self, node.this, scope)
             elif isinstance(node, exp.Table) and isinstance(node.this, (exp.Func, exp.Anonymous)):
                 plan, default_alias = self._table_function(node.this), None
+                base = isinstance(plan, Scan)
             elif isinstance(node, exp.Subquery):
                 # the Subquery node itself, so an ORDER BY / LIMIT written after its parentheses applies;
                 # it may name earlier FROM items (an implicit LATERAL, as in DuckDB)
@@ -490,8 +494,13 @@ class Binder:
         except QuarryError as err:
             raise self._error_at(err, node)
         qualifier = alias or default_alias
+        base = base and isinstance(plan, Scan) and numbers_rows(plan.source)
         plan = self._rename(plan, col_aliases, qualifier, node)
-        scope.relations.append(Relation(qualifier, list(plan.schema)))
+        relation = Relation(qualifier, list(plan.schema))
+        if base and mentions_rowid(node) and \
+                not any(f.name.lower() == ROWID for f in plan.schema):
+            plan, relation.hidden[ROWID] = add_rowid(plan, qualifier)
+        scope.relations.append(relation)
         return plan
 
     def _unnest_table(self, node: exp.Unnest, scope: Scope) -> LogicalPlan:
@@ -530,39 +539,40 @@ class Binder:
         if node.args.get("db") is not None and node.db.lower() == INFORMATION_SCHEMA:
             provider = self.catalog.information_schema(name, self.session.iceberg_catalog_tables
                                                        if getattr(self.session, "iceberg_catalogs", None) else None)
-            return scan_of(provider), provider.name
+            return scan_of(provider), provider.name, False
         if node.args.get("catalog") is not None and node.catalog in getattr(self.session, "iceberg_catalogs", {}):
             # lake.db.orders: a table of a registered Iceberg catalog (as DuckDB names an attached one's)
             provider = self.session.iceberg_table(f"{node.catalog}.{node.db}.{name}")
-            return scan_of(provider), provider.name
+            return scan_of(provider), provider.name, False
         if node.args.get("db") is not None and node.db.lower() not in ("main", "memory"):
             raise UnknownSchemaError(node.db)
         cte = scope.find_cte(name)
         if isinstance(cte, WorkingTable):
             # a recursive CTE's name in its own step: the rows of the round before
-            return scan_of(cte.provider), cte.provider.name
+            return scan_of(cte.provider), cte.provider.name, False
         if cte is not None and cte[0].meta.get("recursive"):
             provider = recursive_rows(self, cte[0], cte[1])
-            return scan_of(provider), provider.name
+            return scan_of(provider), provider.name, False
         if cte is not None:
             cte_node, visible = cte
             sub_scope = Scope(ctes={k: v for k, v in visible.items()})
             plan = self.bind_query(cte_node.this, sub_scope)
             names = [c.name for c in cte_node.args["alias"].columns] if cte_node.args.get("alias") is not None \
                 and cte_node.args["alias"].columns else []
-            return self._rename(plan, names, cte_node.alias_or_name, cte_node), cte_node.alias_or_name
+            return self._rename(plan, names, cte_node.alias_or_name, cte_node), cte_node.alias_or_name, False
         # a restricted session decides from the text alone: asking the disk would tell its client which
         # paths outside the sandbox exist ("not allowed" for one, "no such table" for another)
         on_disk = getattr(self.session, "sandbox", None) is None
         if not self.catalog.exists(name) and self._looks_like_path(name, on_disk):
             self.session.check_path_allowed(name)     # as read_parquet() does: servers limit file access
-            return scan_of(provider_for(os.path.basename(name), name)), os.path.splitext(os.path.basename(name))[0]
+            return scan_of(provider_for(os.path.basename(name), name)), \
+                os.path.splitext(os.path.basename(name))[0], True
         # a name no table has may be a DataFrame variable of the caller (a replacement scan)
         provider = self.catalog.get(name, fallback=getattr(self.session, "replacement_scan", None))
         if isinstance(provider, ViewTable):
             plan = provider.build()
-            return self._rename(plan, [], provider.name, node), provider.name
-        return scan_of(provider), provider.name
+            return self._rename(plan, [], provider.name, node), provider.name, False
+        return scan_of(provider), provider.name, True
 
     @staticmethod
     def _looks_like_path(name: str, on_disk: bool = True) -> bool:

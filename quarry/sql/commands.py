@@ -275,7 +275,8 @@ class Delete(Command):
             return RowCount("DELETE", 0)
         keep = np.ones(self.base.num_rows, dtype=bool)
         keep[rows.to_numpy()] = False
-        provider.replace_rows(self.base.filter(pa.array(keep)), self.base, "DELETE")
+        keep = pa.array(keep)
+        provider.replace_rows(self.base.filter(keep), self.base, "DELETE", kept=keep)
         return RowCount("DELETE", len(rows))
 
 
@@ -301,13 +302,44 @@ class Update(Command):
         mask = np.zeros(self.base.num_rows, dtype=bool)
         mask[result.column(0).to_numpy()] = True
         mask = pa.array(mask)
+        types = [self.base.schema.field(name).type for name in self.columns]
+        if any(_holds_list(t) for t in types):
+            # DuckDB updates a LIST (or MAP, or ARRAY) value by deleting the row and inserting it again:
+            # the changed rows move to the end of the table, with new rowids
+            changed = self.base.take(result.column(0))
+            columns = list(changed.columns)
+            for i, (name, t) in enumerate(zip(self.columns, types), start=1):
+                columns[changed.schema.get_field_index(name)] = result.column(i).cast(t)
+            kept = pc.invert(mask)
+            rows = pa.concat_tables([self.base.filter(kept), pa.Table.from_arrays(columns, schema=self.base.schema)])
+            provider.replace_rows(rows, self.base, "UPDATE", kept=kept, appended=changed.num_rows)
+            return RowCount("UPDATE", result.num_rows)
         columns = list(self.base.columns)
+        # nested values (which replace_with_mask does not take) come from one take over old + new
+        picks = None
         for i, name in enumerate(self.columns, start=1):
             at = self.base.schema.get_field_index(name)
             new = result.column(i).combine_chunks().cast(self.base.schema.field(at).type)
-            columns[at] = pc.replace_with_mask(columns[at].combine_chunks(), mask, new)
+            if T.is_nested(new.type):
+                if picks is None:
+                    picks = np.arange(self.base.num_rows, dtype=np.int64)
+                    picks[result.column(0).to_numpy()] = self.base.num_rows + np.arange(result.num_rows)
+                    picks = pa.array(picks)
+                columns[at] = pa.concat_arrays([columns[at].combine_chunks(), new]).take(picks)
+            else:
+                columns[at] = pc.replace_with_mask(columns[at].combine_chunks(), mask, new)
         provider.replace_rows(pa.Table.from_arrays(columns, schema=self.base.schema), self.base, "UPDATE")
         return RowCount("UPDATE", result.num_rows)
+
+
+def _holds_list(t: pa.DataType) -> bool:
+    """Whether values of type ``t`` hold a LIST, MAP or ARRAY, at any depth."""
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_map(t) \
+            or pa.types.is_list_view(t) or pa.types.is_large_list_view(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(_holds_list(t.field(i).type) for i in range(t.num_fields))
+    return False
 
 
 def refuse_storage_setting(session, key: str) -> None:

@@ -36,6 +36,7 @@ from quarry.logical.expressions import ColumnRef, Field, new_id
 from quarry.logical.plan import Filter, LogicalPlan, Project
 from quarry.sql import commands as C
 from quarry.sql.expr_binder import ExprBinder
+from quarry.sql.rowid import ROWID, add_rowid, mentions_rowid
 from quarry.sql.scope import Relation, Scope
 
 ROW = "__quarry_row"
@@ -64,15 +65,19 @@ def target_table(session, node: exp.Expression, verb: str) -> MemoryTable | Unsu
 
 def _snapshot_scan(binder, provider: MemoryTable, node: exp.Expression):
     """A scan of the table as it is now, with each row's position; the scope its columns are named in."""
-    table = provider.table
+    table, ids = provider.rows_with_ids()
     rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
     snapshot = MemoryTable(provider.name, table.append_column(ROW, rows))
+    snapshot._rows = (snapshot.table, ids)      # the rows keep their rowids
     alias_node = node.this.args.get("alias")
     alias = alias_node.name if alias_node is not None and alias_node.name else None
     scan = scan_of(snapshot, alias)
     fields = list(scan.schema)
-    scope = Scope(relations=[Relation(alias or provider.name, fields[:-1])])
-    return scan, scope, fields[-1], table
+    relation = Relation(alias or provider.name, fields[:-1])
+    if mentions_rowid(node) and not any(f.name.lower() == ROWID for f in fields[:-1]):
+        # WHERE rowid = 3
+        scan, relation.hidden[ROWID] = add_rowid(scan, relation.qualifier)
+    return scan, Scope(relations=[relation]), fields[-1], table
 
 
 def _where(binder, plan: LogicalPlan, scope: Scope, node: exp.Expression) -> LogicalPlan:

@@ -125,9 +125,13 @@ def interval_value(text: str, unit: str | None) -> tuple[int, int, int]:
     if not pieces:
         raise QuarryTypeError(f"invalid interval `{text}`", hint="write e.g. INTERVAL '3' DAY or INTERVAL '1 month'")
     for number, u in pieces:
+        given = not u and unit is not None
         u = (u or unit or "").upper()
         u = _DATE_UNITS.get(u, _DATE_UNITS.get(u.rstrip("S"), u.lower()))
         n = float(number)
+        if given and u not in ("second", "millisecond"):
+            # INTERVAL 2.5 HOUR is 2 hours in DuckDB (to_hours(trunc(2.5))); only seconds keep a fraction
+            n = float(int(n))
         if u == "year":
             months += int(n * 12)
         elif u == "quarter":
@@ -254,6 +258,50 @@ def _nested_sql_type(name: str, dt: exp.DataType) -> pa.DataType:
     return pa.struct(fields)
 
 
+_NOT_CONSTANT = object()
+
+
+def _constant_number(e: Expr):
+    """The value of a bound constant number (a literal, maybe negated), None for NULL, else _NOT_CONSTANT."""
+    if isinstance(e, Call) and e.name == "negate" and len(e.args) == 1:
+        inner = _constant_number(e.args[0])
+        return inner if inner is None or inner is _NOT_CONSTANT else -inner
+    if isinstance(e, Call) and e.name == "cast" and len(e.args) == 1:
+        return _constant_number(e.args[0])
+    if isinstance(e, Literal) and (e.value is None or T.is_numeric(e.dtype)) and not isinstance(e.value, bool):
+        return e.value
+    return _NOT_CONSTANT
+
+
+def _split_distinct(name: str, arg_nodes: list) -> tuple[list, bool]:
+    """An aggregate's argument nodes without their DISTINCT, and whether there was one:
+    ``count(DISTINCT a)``, ``string_agg(DISTINCT s, ',')``, ``array_agg(DISTINCT x ORDER BY x)``."""
+    if len(arg_nodes) == 1 and isinstance(arg_nodes[0], exp.Distinct):
+        return list(arg_nodes[0].expressions), True
+    if arg_nodes and isinstance(arg_nodes[0], exp.Distinct) and len(arg_nodes[0].expressions) == 1:
+        arg_nodes = list(arg_nodes[0].expressions) + arg_nodes[1:]
+        for o in arg_nodes[1:]:
+            if isinstance(o, exp.Ordered) and o.this != arg_nodes[0]:
+                raise BindError("in a DISTINCT aggregate, ORDER BY expressions must appear in the argument list",
+                                hint=f"order by the argument: {name}(DISTINCT x ORDER BY x)")
+        return arg_nodes, True
+    return arg_nodes, False
+
+
+def aggregate_arg_nodes(node) -> list:
+    """The argument nodes of ``array_agg(x [ORDER BY ...])`` (value, sort keys) and of
+    ``string_agg(s [, sep] [ORDER BY ...])`` (value, separator, sort keys)."""
+    arg, orders = node.this, []
+    if isinstance(arg, exp.Order):
+        arg, orders = arg.this, list(arg.expressions)
+    if not isinstance(node, exp.GroupConcat):
+        return [arg] + orders
+    sep = node.args.get("separator")
+    if sep is None and orders:
+        sep = exp.Literal.string(",")
+    return [arg] + ([sep] if sep is not None else []) + orders
+
+
 class ExprBinder(NestedExprs):
     """Binds expressions of one query level (nested-value syntax in :class:`NestedExprs`).
 
@@ -377,7 +425,14 @@ class ExprBinder(NestedExprs):
         if isinstance(value, exp.Literal):
             text = value.this
         else:
-            raise UnsupportedError("interval values must be constants", hint="write INTERVAL '3' DAY")
+            # INTERVAL (-1) DAY, INTERVAL (2 * 3) HOUR: a constant number, as DuckDB takes any expression
+            number = _constant_number(self.bind(value))
+            if number is _NOT_CONSTANT or isinstance(unit, exp.IntervalSpan):
+                raise UnsupportedError("INTERVAL (expression) whose value is not a constant number",
+                                       hint="write INTERVAL '3' DAY, or add intervals to a date")
+            if number is None:
+                return Literal(None, T.INTERVAL)
+            text = repr(number) if isinstance(number, float) else str(number)
         if isinstance(unit, exp.IntervalSpan):
             return Literal(interval_span_value(str(text), unit.this.name, unit.expression.name), T.INTERVAL)
         return Literal(interval_value(str(text), unit_text), T.INTERVAL)
@@ -721,13 +776,18 @@ class ExprBinder(NestedExprs):
         return self._call_named(name, args, node)
 
     def _call_named(self, name: str, arg_nodes: list, node: exp.Expression) -> Expr:
-        fdef = F.lookup(name)
+        try:
+            fdef = F.lookup(name)
+        except BindError:
+            # sqlglot names some calls by its own classes (regexp_extract is `regexpextract`): look the
+            # function up, and name it in the error, as it was written
+            written = node.meta.get("source") if getattr(node, "_meta", None) else None
+            if not written or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", written) or written.lower() == name:
+                raise
+            fdef = F.lookup(written.lower())
         if any(isinstance(a, exp.Lambda) for a in arg_nodes):
             return self.lambda_call(fdef.name, arg_nodes)
-        distinct = False
-        if len(arg_nodes) == 1 and isinstance(arg_nodes[0], exp.Distinct):
-            distinct = True
-            arg_nodes = list(arg_nodes[0].expressions)
+        arg_nodes, distinct = _split_distinct(name, arg_nodes)
         if fdef.kind == "aggregate":
             if len(arg_nodes) == 1 and isinstance(arg_nodes[0], exp.Star):
                 arg_nodes = []
@@ -737,7 +797,7 @@ class ExprBinder(NestedExprs):
                 args = [inner.bind(a) for a in arg_nodes]
                 if self.scope.parent is not None and args:
                     read = set().union(*(a.column_ids() for a in args))
-                    own = {f.id for f in self.scope.all_fields()}
+                    own = self.scope.own_ids()
                     if read and not read & own:
                         # SQL makes such an aggregate part of the *outer* query; quarry does not move it there
                         raise UnsupportedError(
@@ -803,15 +863,20 @@ class ExprBinder(NestedExprs):
                 # an aggregate used as a window function may take aggregates as arguments
                 # (SUM(SUM(x)) OVER ...): those are computed by the Aggregate below the Window
                 outer = ExprBinder(self.qb, self.scope, allow_aggregates=True, aliases=self.aliases)
-                args = [a for key in func_node.arg_types for a in (
-                    func_node.args.get(key) if isinstance(func_node.args.get(key), list)
-                    else [func_node.args.get(key)]) if isinstance(a, exp.Expression)]
-                distinct = len(args) == 1 and isinstance(args[0], exp.Distinct)
-                if distinct:
-                    args = list(args[0].expressions)
+                if isinstance(func_node, (exp.ArrayAgg, exp.GroupConcat, exp.First, exp.Last)):
+                    # array_agg(x ORDER BY ...), string_agg(s, sep ORDER BY ...)
+                    args = aggregate_arg_nodes(func_node)
+                else:
+                    args = [a for key in func_node.arg_types for a in (
+                        func_node.args.get(key) if isinstance(func_node.args.get(key), list)
+                        else [func_node.args.get(key)]) if isinstance(a, exp.Expression)]
+                args, distinct = _split_distinct(name, args)
                 if len(args) == 1 and isinstance(args[0], exp.Star):
                     args = []
                 func = F.agg(fdef.name, [outer.bind(a) for a in args], distinct=distinct)
+                if fdef.name in ("first", "last") and len(func.args) == 1 and not distinct:
+                    # first(x) OVER w is first_value(x) OVER w: the frame's first row, NULL or not
+                    func = F.call(fdef.name + "_value", list(func.args))
         partition = tuple(self.bind(p) for p in node.args.get("partition_by") or [])
         order = tuple(self.bind_sort_key(o) for o in (node.args["order"].expressions if node.args.get("order") else []))
         frame = self._frame(node.args.get("spec"), bool(order))

@@ -135,16 +135,21 @@ def _literal(node: exp.Literal) -> str:
 
 
 # type names DuckDB's parser spells its own way; any other name it keeps as written (TEXT, INT8)
+# (the SQL standard's type keywords); any other name it keeps as written, case and all (double, int8, text)
 _WRITTEN_TYPES = {"INT": "INTEGER", "INTEGER": "INTEGER", "REAL": "FLOAT", "NUMERIC": "DECIMAL", "DEC": "DECIMAL",
-                  "DECIMAL": "DECIMAL", "CHAR": "VARCHAR", "CHARACTER": "VARCHAR", "VARCHAR": "VARCHAR"}
+                  "DECIMAL": "DECIMAL", "CHAR": "VARCHAR", "CHARACTER": "VARCHAR", "VARCHAR": "VARCHAR",
+                  "BIGINT": "BIGINT", "SMALLINT": "SMALLINT", "FLOAT": "FLOAT", "BOOLEAN": "BOOLEAN",
+                  "TIMESTAMP": "TIMESTAMP", "TIME": "TIME", "INTERVAL": "INTERVAL", "BIT": "BIT"}
 
 
 def _type(dt: exp.DataType) -> str:
     written = dt.meta.get("type_text") if dt.meta else None
     if written is not None and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*( ?\( ?[0-9]+( ?, ?[0-9]+)? ?\))?", written):
-        base = written.split("(")[0].strip().upper()
+        as_written = written.split("(")[0].strip()
+        base = as_written.upper()
         params = re.findall(r"[0-9]+", written[len(written.split("(")[0]):])
-        return _WRITTEN_TYPES.get(base, base) + (f"({', '.join(params)})" if params else "")
+        name = _WRITTEN_TYPES.get(base, '"json"' if as_written == "json" else as_written)
+        return name + (f"({', '.join(params)})" if params else "")
     name = dt.this.value if isinstance(dt.this, exp.DType) else str(dt.this)
     if dt.this == exp.DType.ARRAY or name == "LIST":
         inner = dt.expressions[0] if dt.expressions else None
@@ -279,7 +284,7 @@ def _render(node: exp.Expression) -> str:
         query = node.args.get("query")
         if query is not None:                  # DuckDB prints x IN (SELECT ...) as x = ANY(SELECT ...)
             inner = query.this if isinstance(query, exp.Subquery) else query
-            return f"({render(node.this)} = ANY({_fallback(inner)}))"
+            return f"({render(node.this)} = ANY({_query(inner)}))"
         if node.args.get("unnest") is not None:
             raise ValueError("IN UNNEST")
         return f"({render(node.this)} IN ({', '.join(render(e) for e in node.expressions)}))"
@@ -306,6 +311,13 @@ def _render(node: exp.Expression) -> str:
         return f"{render(node.this)} FILTER (WHERE {render(where)})"
     if isinstance(node, exp.Window):
         return _window(node)
+    if isinstance(node, exp.IgnoreNulls) and isinstance(node.this, exp.AnyValue):
+        return render(node.this)        # sqlglot's reading of any_value(x), which skips NULLs anyway
+    if isinstance(node, exp.Lambda):
+        params = ", ".join(quote(p.name) for p in node.expressions)
+        return f"(lambda {params}: {render(node.this)})"
+    if isinstance(node, (exp.ArrayAgg, exp.GroupConcat, exp.First, exp.Last)) and isinstance(node.this, exp.Order):
+        return _ordered_aggregate(node)
     if isinstance(node, exp.Array):
         return f"list_value({', '.join(render(e) for e in node.expressions)})"
     if isinstance(node, exp.Struct):
@@ -320,20 +332,30 @@ def _render(node: exp.Expression) -> str:
         keys = [render(e.this) for e in node.this.expressions]
         values = [render(e.expression) for e in node.this.expressions]
         return f'"map"(list_value({", ".join(keys)}), list_value({", ".join(values)}))'
+    if isinstance(node, exp.Tuple):
+        return f'"row"({", ".join(render(e) for e in node.expressions)})'
+    if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Identifier) \
+            and not isinstance(node.this, (exp.Column, exp.Identifier, exp.Dot)):
+        return f"({render(node.this)}).{quote(node.expression.name)}"
     if isinstance(node, exp.Bracket):
         return f"{render(node.this)}[{', '.join(render(e) for e in node.expressions)}]"
     if isinstance(node, exp.Slice):
+        step = node.args.get("step")
         return f"{render(node.this) if node.this is not None else ''}:" \
-               f"{render(node.expression) if node.expression is not None else ''}"
+               f"{render(node.expression) if node.expression is not None else ''}" + \
+               (f":{render(step)}" if step is not None else "")
     if isinstance(node, exp.Extract):
         unit = node.this.name if isinstance(node.this, (exp.Var, exp.Identifier)) else render(node.this)
         return f"date_part('{unit.upper()}', {render(node.expression)})"
     if isinstance(node, exp.Interval) and isinstance(node.args.get("unit"), exp.Var):
         unit = node.args["unit"].name.upper().rstrip("S")
-        if unit in _INTERVAL and isinstance(node.this, exp.Literal):
+        if unit in _INTERVAL:
             fn, cast = _INTERVAL[unit]
-            value = node.this.this
-            value = value if re.fullmatch(r"-?[0-9.]+", value) else "'" + value.replace("'", "''") + "'"
+            if isinstance(node.this, exp.Literal):
+                value = node.this.this
+                value = value if re.fullmatch(r"-?[0-9.]+", value) else "'" + value.replace("'", "''") + "'"
+            else:
+                value = render(node.this)       # INTERVAL (-1) DAY
             inner = f"CAST({value} AS DOUBLE)"
             return f"{fn}({inner})" if cast is None else f"{fn}(CAST(trunc({inner}) AS {cast}))"
     if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)) and isinstance(node.args.get("unit"), (exp.Var, exp.Literal)):
@@ -341,9 +363,9 @@ def _render(node: exp.Expression) -> str:
         unit = node.args["unit"].name.lower()
         return f"date_trunc('{unit}', {render(node.this)})"
     if isinstance(node, exp.Subquery):
-        return f"({_fallback(node.this)})"
+        return f"({_query(node.this)})"
     if isinstance(node, exp.Exists):
-        return f"EXISTS({_fallback(node.this)})"
+        return f"EXISTS({_query(node.this)})"
     if isinstance(node, exp.If):
         args = [node.this, node.args.get("true"), node.args.get("false")]
         return '"if"(' + ", ".join(render(a) if a is not None else "NULL" for a in args) + ")"
@@ -363,9 +385,9 @@ def _quantified(node: exp.Expression) -> str:
     while isinstance(inner, exp.Paren):
         inner = inner.this
     if isinstance(inner, (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values)):
-        body = _fallback(inner)
+        body = _query(inner)
     elif isinstance(inner, exp.Subquery):
-        body = _fallback(inner.this)
+        body = _query(inner.this)
     else:
         body = f"SELECT unnest({render(inner)})"
     op = _BINARY[type(node)]
@@ -374,22 +396,107 @@ def _quantified(node: exp.Expression) -> str:
     return f"({render(node.this)} {op} ANY({body}))"
 
 
+_QUERY_PARTS = {"expressions", "from", "from_", "where", "group", "having", "order", "limit", "distinct", "joins"}
+
+
+def _query(node: exp.Expression) -> str:
+    """A subquery as DuckDB prints it (``SELECT count_star() FROM u AS x WHERE (x.a < 1)``) when it is a
+    plain SELECT of tables; anything else as sqlglot's SQL."""
+    try:
+        return _select_text(node)
+    except ValueError:
+        return _fallback(node)
+
+
+def _select_text(sel: exp.Expression) -> str:
+    if not isinstance(sel, exp.Select) or any(v for k, v in sel.args.items() if k not in _QUERY_PARTS):
+        raise ValueError("not a plain SELECT")
+    items = []
+    for e in sel.expressions:
+        items.append(f"{render(e.this)} AS {quote(e.alias)}" if isinstance(e, exp.Alias) else render(e))
+    distinct = sel.args.get("distinct")
+    if distinct is not None and distinct.args.get("on") is not None:
+        raise ValueError("DISTINCT ON")
+    text = "SELECT " + ("DISTINCT " if distinct is not None else "") + ", ".join(items)
+    from_ = sel.args.get("from_") or sel.args.get("from")
+    if from_ is not None:
+        tables = [from_.this]
+        for j in sel.args.get("joins") or []:
+            if j.args.get("on") is not None or j.args.get("using") or j.args.get("kind") or j.args.get("side") \
+                    or j.args.get("method"):
+                raise ValueError("a JOIN")
+            tables.append(j.this)
+        names = []
+        for t in tables:
+            if not isinstance(t, exp.Table) or not isinstance(t.this, exp.Identifier) or t.args.get("db") \
+                    or (t.args.get("alias") is not None and t.args["alias"].columns):
+                raise ValueError("not a table")
+            names.append(quote(t.name) + (f" AS {quote(t.alias)}" if t.alias else ""))
+        text += " FROM " + " , ".join(names)
+    elif sel.args.get("joins"):
+        raise ValueError("joins without FROM")
+    if sel.args.get("where") is not None:
+        text += " WHERE " + render(sel.args["where"].this)
+    group = sel.args.get("group")
+    if group is not None:
+        if any(v for k, v in group.args.items() if k != "expressions"):
+            raise ValueError("grouping sets")
+        text += " GROUP BY " + ", ".join(render(e) for e in group.expressions)
+    if sel.args.get("having") is not None:
+        text += " HAVING " + render(sel.args["having"].this)
+    if sel.args.get("order") is not None:
+        text += " ORDER BY " + _order_items(sel.args["order"])
+    limit = sel.args.get("limit")
+    if limit is not None:
+        if not isinstance(limit, exp.Limit) or limit.args.get("offset") or limit.args.get("expressions"):
+            raise ValueError("LIMIT ...")
+        text += " LIMIT " + render(limit.expression)
+    return text
+
+
+def _order_items(order: exp.Order) -> str:
+    items = []
+    for o in order.expressions:
+        text = render(o.this) + (" DESC" if o.args.get("desc") else "")
+        if o.meta.get("nulls_explicit"):
+            text += " NULLS FIRST" if o.args.get("nulls_first") else " NULLS LAST"
+        items.append(text)
+    return ", ".join(items)
+
+
+_ORDERED_NAMES = {exp.ArrayAgg: "array_agg", exp.GroupConcat: "string_agg", exp.First: '"first"',
+                  exp.Last: '"last"'}
+
+
+def _ordered_aggregate(node: exp.Expression) -> str:
+    """``array_agg(x ORDER BY y)``, ``string_agg(s, ',' ORDER BY s)``: the ORDER BY after every argument."""
+    order = node.this
+    text = _source(node)
+    name = quote(text.lower()) if text is not None and _PLAIN.match(text) else _ORDERED_NAMES[type(node)]
+    if name == "listagg" or name == "group_concat":
+        name = "string_agg" if name == "listagg" else name
+    args = [render(order.this)]
+    if isinstance(node, exp.GroupConcat) and node.args.get("separator") is not None:
+        args.append(render(node.args["separator"]))
+    return f"{name}({', '.join(args)} ORDER BY {_order_items(order)})"
+
+
 def _window(node: exp.Window) -> str:
     parts = []
     if node.args.get("partition_by"):
         parts.append("PARTITION BY " + ", ".join(render(e) for e in node.args["partition_by"]))
     order = node.args.get("order")
     if order is not None:
-        items = []
-        for o in order.expressions:
-            text = render(o.this) + (" DESC" if o.args.get("desc") else "")
-            if o.meta.get("nulls_explicit"):
-                text += " NULLS FIRST" if o.args.get("nulls_first") else " NULLS LAST"
-            items.append(text)
-        parts.append("ORDER BY " + ", ".join(items))
+        parts.append("ORDER BY " + _order_items(order))
     spec = node.args.get("spec")
     if spec is not None:
         parts.append(_fallback(spec))
     if node.args.get("alias") is not None:
         raise ValueError("named window")
-    return f"{render(node.this)} OVER ({' '.join(parts)})"
+    func = node.this
+    if isinstance(func, (exp.First, exp.Last)) and not isinstance(func.this, exp.Order):
+        # DuckDB binds first(x) OVER w as first_value(x) OVER w
+        text = f"{'first' if isinstance(func, exp.First) else 'last'}_value({render(func.this)})"
+    else:
+        text = render(func)
+    return f"{text} OVER ({' '.join(parts)})"

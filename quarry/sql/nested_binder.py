@@ -86,6 +86,11 @@ class NestedExprs:
                 if T.is_string(target.dtype):
                     raise UnsupportedError("slices of strings", hint="use substring(s, start, length)")
                 raise QuarryTypeError(f"cannot slice a {T.sql_name(target.dtype)}")
+            step = index.args.get("step")
+            if step is not None and not (isinstance(step, exp.Literal) and not step.is_string
+                                         and step.this.strip() == "1"):
+                raise UnsupportedError("a list slice with a step (l[begin:end:step])",
+                                       hint="slice without the step, then list_filter the positions you want")
             begin = self.bind(index.this) if index.this is not None else F.lit(0)
             end = self.bind(index.expression) if index.expression is not None else F.lit(_OPEN_END)
             return F.call("list_slice", [target, begin, end])
@@ -191,11 +196,22 @@ class NestedExprs:
         # ORDER BY inside an aggregate: array_agg(x ORDER BY y)
         return self.bind_sort_key(node)
 
+    def _GroupConcat(self, node: exp.GroupConcat) -> Expr:
+        """``string_agg(s [, sep] [ORDER BY ...])``: arguments value, separator, then the sort keys."""
+        from quarry.sql.expr_binder import aggregate_arg_nodes
+        return self._call_named("string_agg", aggregate_arg_nodes(node), node)
+
+    def _First(self, node) -> Expr:
+        from quarry.sql.expr_binder import aggregate_arg_nodes
+        return self._call_named("first", aggregate_arg_nodes(node), node)
+
+    def _Last(self, node) -> Expr:
+        from quarry.sql.expr_binder import aggregate_arg_nodes
+        return self._call_named("last", aggregate_arg_nodes(node), node)
+
     def _ArrayAgg(self, node: exp.ArrayAgg) -> Expr:
-        arg = node.this
-        if isinstance(arg, exp.Order):
-            return self._call_named("array_agg", [arg.this] + list(arg.expressions), node)
-        return self._call_named("array_agg", [arg], node)
+        from quarry.sql.expr_binder import aggregate_arg_nodes
+        return self._call_named("array_agg", aggregate_arg_nodes(node), node)
 
 
 __all__ = ["NestedExprs"]

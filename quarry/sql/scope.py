@@ -25,6 +25,9 @@ class Relation:
 
     qualifier: str | None
     fields: list[Field]
+    # columns a name finds only when no column of the FROM clause has it, and which `*` leaves out:
+    # a table's `rowid` (lowercase name -> field)
+    hidden: dict[str, Field] = field(default_factory=dict)
 
 
 @dataclass
@@ -43,6 +46,10 @@ class Scope:
 
     def all_fields(self) -> list[Field]:
         return [f for r in self.relations for f in r.fields]
+
+    def own_ids(self) -> set[int]:
+        """The ids of every column this level's FROM clause brings in, hidden ones too."""
+        return {f.id for r in self.relations for f in [*r.fields, *r.hidden.values()]}
 
     def field_by_id(self, fid: int) -> Field:
         """This level's current field (with its current nullability) of column id ``fid``."""
@@ -80,6 +87,10 @@ class Scope:
                 if f.name.lower() == lname:
                     matches.append((rel, f))
         if not matches:
+            # a hidden column (rowid), when no column of any FROM item has the name
+            matches = [(rel, rel.hidden[lname]) for rel in self.relations if lname in rel.hidden and
+                       (qualifier is None or rel.qualifier is not None and rel.qualifier.lower() == qualifier.lower())]
+        if not matches:
             return None
         if len(matches) > 1:
             raise AmbiguousColumnError(name, [r.qualifier for r, _ in matches])
@@ -102,7 +113,9 @@ class Scope:
             candidates += [f.name for f in scope.all_fields()]
             scope = scope.parent
         hint = suggest(name, candidates)
-        if hint is None and candidates:
+        if name.lower() == "rowid" and hint is None:
+            hint = "rowid is a column of tables and files only, not of views, CTEs, subqueries or table functions"
+        elif hint is None and candidates:
             shown = ", ".join(sorted(set(candidates))[:12])
             hint = f"columns in scope: {shown}"
         return UnknownColumnError(name, qualifier, hint=hint)

@@ -129,12 +129,36 @@ class _Parser(DuckDB.Parser):
             return node
         return super()._parse_unary()
 
+    def _parse_type(self, *args, **kwargs):
+        # a typed literal takes the operators after it as a whole, as in DuckDB: TIMESTAMP 'x'::VARCHAR
+        # is CAST(TIMESTAMP 'x' AS VARCHAR) (sqlglot applies them to the string first, making it
+        # CAST(CAST('x' AS VARCHAR) AS TIMESTAMP), a TIMESTAMP)
+        outer = getattr(self, "_typed_literal_held", False)
+        self._typed_literal_held = False
+        try:
+            node = super()._parse_type(*args, **kwargs)
+            held = self._typed_literal_held
+        finally:
+            self._typed_literal_held = outer
+        return self._parse_column_ops(node) if held else node
+
+    def _parse_column_ops(self, this):
+        at = getattr(self, "_typed_literal_at", None)
+        if at is not None and at == self._index - 1 and isinstance(this, exp.Literal) and this.is_string:
+            self._typed_literal_at = None
+            self._typed_literal_held = True     # applied to the typed literal by _parse_type
+            return this
+        return super()._parse_column_ops(this)
+
     def _parse_types(self, *args, **kwargs):
         # the type as written (``TEXT``, ``INT8``, ``DECIMAL``): output names keep DuckDB's spelling
         start = self._index
         node = super()._parse_types(*args, **kwargs)
         if isinstance(node, exp.DataType) and self._index > start:
             node.meta["type_text"] = " ".join(t.text for t in self._tokens[start:self._index])
+            if kwargs.get("check_func") and kwargs.get("allow_identifiers") is False and self._curr is not None \
+                    and self._curr.token_type == TokenType.STRING:
+                self._typed_literal_at = self._index        # TIMESTAMP 'x': the string at this token
         return node
 
 
@@ -151,6 +175,23 @@ class _Dialect(DuckDB):
 
 
 DIALECT = _Dialect          # SQL generated from a parsed statement (views, messages) reads back the same
+
+
+def _index_maps(statements) -> None:
+    """``MAP {'k': 1}['k']`` indexes the map: sqlglot hangs the brackets on the braces inside MAP
+    (``MAP ({'k': 1}['k'])``, a map of a struct's field); put them on the map, as DuckDB reads it."""
+    for statement in statements:
+        for node in list(statement.find_all(exp.ToMap)):
+            top = node.this
+            if not isinstance(top, exp.Bracket):
+                continue
+            base = top
+            while isinstance(base.this, exp.Bracket):
+                base = base.this
+            if not isinstance(base.this, exp.Struct):
+                continue
+            base.set("this", exp.ToMap(this=base.this))
+            node.replace(top)
 
 
 def parse(text: str) -> list[exp.Expression]:
@@ -182,6 +223,7 @@ def parse(text: str) -> list[exp.Expression]:
                          hint=f"close the {text[start]} that starts here") from None
     statements = [s for s in statements if s is not None]
     _quantify_all(statements)
+    _index_maps(statements)
     _record_source(statements, text)
     return statements
 
