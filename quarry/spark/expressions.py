@@ -231,7 +231,8 @@ class ExpressionTranslator:
         """A sort key, with Spark's default NULL order when the client gave none."""
         if e.WhichOneof("expr_type") == "sort_order":
             return self._sort_key(e.sort_order)
-        return self.column(e).asc_nulls_first()
+        from quarry.spark.functions.internal import order_key
+        return order_key(self.column(e)).asc_nulls_first()
 
     # -- leaves -------------------------------------------------------------------------------
 
@@ -268,13 +269,14 @@ class ExpressionTranslator:
             return Translated(col("*"), "*", star=True)
         if stripped.endswith(".*") and _IDENTIFIER_STAR.fullmatch(stripped):
             return _star(stripped[:-2])                  # selectExpr("t.*"), selectExpr("s.*")
-        from quarry.logical.functions import arithmetic_rules, cast_rules
-        from quarry.spark.sql import spark_arithmetic, spark_casts
+        from quarry.logical.functions import aggregate_rules, arithmetic_rules, cast_rules
+        from quarry.spark.sql import spark_aggregates, spark_arithmetic, spark_casts
         column = expr(_spark_sql_to_quarry(s.expression, self.ansi))
         ansi = self.ansi
 
-        def bind(ctx):            # arithmetic and casts as spark.sql binds them (Spark's decimals, divisions)
-            with arithmetic_rules(spark_arithmetic(ansi)), cast_rules(spark_casts(ansi)):
+        def bind(ctx):            # arithmetic, casts and aggregates as spark.sql binds them (Spark's decimals,
+            with arithmetic_rules(spark_arithmetic(ansi)), cast_rules(spark_casts(ansi)), \
+                    aggregate_rules(spark_aggregates()):                  # divisions, intervals)
                 return column.bind(ctx)
         return Translated(Column(bind, column.name), column.name)
 
@@ -601,6 +603,10 @@ def _binary(fname: str, left: Column, right: Column) -> Column:
 
     def bind(ctx):
         a, b = left.bind(ctx), right.bind(ctx)
+        from quarry.logical.spark_functions import bind_spark_year_month
+        ym = bind_spark_year_month(fname, a, b)
+        if ym is not None:
+            return ym
         if pa.types.is_duration(a.dtype) or pa.types.is_duration(b.dtype):
             from quarry.logical.spark_functions import as_day_time
             da, db = as_day_time(a), as_day_time(b)

@@ -376,7 +376,25 @@ class RelationTranslator:
                                  error_class="GROUP_EXPRESSION_TYPE_IS_NOT_ORDERABLE")
         if any(pa.types.is_struct(t) for t in types):
             return self._group_by_structs(df, keys, names, types, aggs)
+        from quarry.logical.spark_functions import is_calendar, is_year_month
+        if any(is_calendar(t) for t in types):
+            raise not_supported("grouping by a calendar interval (make_interval)")
+        if any(is_year_month(t) for t in types):
+            return self._group_by_year_months(df, keys, names, types, aggs)
         return df.group_by(*keys).agg(*aggs)
+
+    def _group_by_year_months(self, df, keys, names, types, aggs) -> DataFrame:
+        """``groupBy`` of year-month interval keys: grouped by their months, the keys made intervals again
+        in the result (quarry's hash grouping holds no extension types)."""
+        from quarry.api.column import Column, col
+        from quarry.logical.spark_functions import is_year_month, spark_year_month_unary, ym_months
+        wrapped = [Column(lambda ctx, k=k: ym_months(k.bind(ctx)), name).alias(name) if is_year_month(t) else k
+                   for k, name, t in zip(keys, names, types)]
+        out = df.group_by(*wrapped).agg(*aggs)
+        months = {name for name, t in zip(names, types) if is_year_month(t)}
+        return out.select(*[Column(lambda ctx, c=c: spark_year_month_unary("from_months", col(c).bind(ctx)),
+                                   c).alias(c) if i < len(keys) and c in months else col(c)
+                            for i, c in enumerate(out.columns)])
 
     def _expand_sliding_windows(self, df: DataFrame, exprs, keys: list) -> tuple[DataFrame, list]:
         """``groupBy(window(ts, width, slide))``: each row repeated once per window it is in (a

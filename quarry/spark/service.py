@@ -192,6 +192,7 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         df = RelationTranslator(state).translate_result(rel)
         schema = df.schema
         yield self._response(state, op, schema=with_metadata(schema_from_arrow(schema), rel))
+        wire = wire_schema(schema)
         plan = df.logical_plan
         holder["plan"] = plan
         sent = 0
@@ -202,12 +203,14 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             for batch in session.execute_stream(physical, origin=plan):
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema) \
                     if batch.schema != schema else batch
+                if wire is not schema:
+                    batch = _on_the_wire(batch, wire)
                 for piece in _pieces(batch):
                     yield self._arrow(state, op, piece, sent)
                     sent += piece.num_rows
         if sent == 0:
             # no rows: one empty batch, so the client still learns the column types
-            yield self._arrow(state, op, pa.RecordBatch.from_pylist([], schema=schema), 0)
+            yield self._arrow(state, op, pa.RecordBatch.from_pylist([], schema=wire), 0)
         yield self._response(state, op, metrics=plan_metrics(physical))
 
     def _arrow(self, state, op, batch: pa.RecordBatch, offset: int):
@@ -571,6 +574,42 @@ class _NoSlot:
 
     def __exit__(self, *exc):
         return False
+
+
+def wire_schema(schema: pa.Schema) -> pa.Schema:
+    """The Arrow schema a result goes to the client in (``schema`` itself when nothing changes): a calendar
+    interval as Arrow's MONTH_DAY_NANO interval, as Spark 4 sends its CalendarIntervalType (the client
+    then refuses to collect it, as it does against Spark). A year-month interval, which Spark sends as
+    Arrow's YEAR_MONTH interval, is refused here: pyarrow cannot hold that type, and the client converts
+    it to no Python value against Spark either."""
+    from quarry.logical.spark_functions import is_calendar, is_year_month
+
+    def has(t, test):
+        if test(t):
+            return True
+        if pa.types.is_struct(t):
+            return any(has(f.type, test) for f in t)
+        if pa.types.is_list(t) or pa.types.is_large_list(t):
+            return has(t.value_type, test)
+        if pa.types.is_map(t):
+            return has(t.key_type, test) or has(t.item_type, test)
+        return False
+    for f in schema:
+        if has(f.type, is_year_month):
+            raise not_supported(f"collecting the year-month interval column `{f.name}` (PySpark has no Python "
+                                "type for YearMonthIntervalType: its client cannot convert one from Spark "
+                                "either); cast it to STRING, or look at it with show()")
+        if has(f.type, is_calendar) and not is_calendar(f.type):
+            raise not_supported(f"a calendar interval inside the nested column `{f.name}` in a result")
+    if not any(is_calendar(f.type) for f in schema):
+        return schema
+    return pa.schema([f.with_type(f.type.storage_type) if is_calendar(f.type) else f for f in schema],
+                     metadata=schema.metadata)
+
+
+def _on_the_wire(batch: pa.RecordBatch, wire: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([c.storage if isinstance(c, pa.ExtensionArray) else c
+                                       for c in batch.columns], schema=wire)
 
 
 def _pieces(batch: pa.RecordBatch):

@@ -131,10 +131,18 @@ def spark_arithmetic(ansi: bool):
     quarry's."""
     from quarry.logical import functions as FN
     from quarry.logical import types as T
-    from quarry.logical.spark_functions import bind_spark_decimal, bind_spark_interval
+    from quarry.logical.spark_functions import bind_spark_decimal, bind_spark_interval, bind_spark_year_month
     names = {"modulo": "remainder"}
+    comparisons = {"equal", "not_equal", "less", "less_equal", "greater", "greater_equal"}
 
     def bind(name, a, b):
+        if name in comparisons:
+            return bind_spark_year_month(name, a, b)
+        if name == "negate":
+            from quarry.logical.spark_functions import is_year_month, spark_interval_unary, spark_year_month_unary
+            if pa.types.is_duration(a.dtype):
+                return spark_interval_unary("negate", a)
+            return spark_year_month_unary("negate", a) if is_year_month(a.dtype) else None
         op = names.get(name, name)
         interval = bind_spark_interval(op, a, b)
         if interval is not None:
@@ -146,6 +154,34 @@ def spark_arithmetic(ansi: bool):
         if op in ("divide", "remainder") and all(plain) and not (T.is_null(a.dtype) and T.is_null(b.dtype)):
             return FN.call("spark_arith", [FN.lit(op), a, b, FN.lit(ansi)])
         return None
+    return bind
+
+
+def spark_aggregates():
+    """How aggregates of intervals bind in Spark SQL text: ``sum``, ``min``, ``max`` and ``avg`` of a
+    day-time or a year-month interval are intervals (over its microseconds or months; ``avg`` the exact
+    sum divided by the count, HALF_UP), as the DataFrame calls give them."""
+    from quarry.logical import functions as FN
+    from quarry.logical.spark_functions import (bind_spark_interval, is_year_month, spark_interval_unary,
+                                                spark_year_month_unary, ym_months)
+
+    def bind(name, args, distinct, filter):
+        key = name.lower()
+        if key == "mean":
+            key = "avg"
+        if key not in ("sum", "min", "max", "avg") or len(args) != 1:
+            return None
+        (x,) = args
+        if pa.types.is_duration(x.dtype):
+            units, back = spark_interval_unary("micros", x), lambda e: spark_interval_unary("from_micros", e)
+        elif is_year_month(x.dtype):
+            units, back = ym_months(x), lambda e: spark_year_month_unary("from_months", e)
+        else:
+            return None
+        if key != "avg":
+            return back(FN.agg(key, [units], distinct=distinct, filter=filter))
+        total = back(FN.agg("sum", [units], distinct=distinct, filter=filter))
+        return bind_spark_interval("divide", total, FN.agg("count", [x], distinct=distinct, filter=filter))
     return bind
 
 
@@ -161,8 +197,8 @@ def spark_casts(ansi: bool):
     from quarry.logical.expressions import Call, Literal
 
     def bind(value, target, mode: str):
-        if pa.types.is_duration(value.dtype) or pa.types.is_duration(target):
-            from quarry.spark.functions.internal import interval_cast
+        from quarry.spark.functions.internal import _interval, interval_cast
+        if _interval(value.dtype) or _interval(target):
             return interval_cast(value, target)
         lenient = mode == "lenient" or (mode == "cast" and not ansi)
         if value.dtype != target and T.is_numeric(value.dtype) and T.is_numeric(target):
@@ -172,6 +208,44 @@ def spark_casts(ansi: bool):
             return Call("try_cast", (value,), target, True)
         return None
     return bind
+
+
+_YEAR_MONTH_UNITS = {"YEAR", "YEARS", "MONTH", "MONTHS"}
+
+
+def _year_month_constant(n: exp.Interval) -> exp.Expression | None:
+    """``INTERVAL '1-2' YEAR TO MONTH``, ``INTERVAL 3 MONTHS``: Spark's year-month interval constants, as a
+    ``make_ym_interval(0, months)`` call (quarry's INTERVAL constant would be a calendar interval)."""
+    from quarry.sql.expr_binder import interval_span_value, interval_value
+    unit, value = n.args.get("unit"), n.this
+    if unit is None or not isinstance(value, exp.Literal):
+        return None
+    units = [unit.this.name, unit.expression.name] if isinstance(unit, exp.IntervalSpan) else [unit.name]
+    if not all(u.upper() in _YEAR_MONTH_UNITS for u in units):
+        return None
+    if isinstance(unit, exp.IntervalSpan):
+        months, days, nanos = interval_span_value(str(value.this), units[0], units[1])
+    else:
+        months, days, nanos = interval_value(str(value.this), units[0])
+    if days or nanos:
+        return None
+    return exp.Anonymous(this="make_ym_interval", expressions=[exp.Literal.number(0), exp.Literal.number(months)])
+
+
+def add_spark_sql_functions(registry) -> None:
+    """Define in ``registry`` (a Spark session's) the functions that ``spark.sql`` and ``expr`` text call by
+    Spark's names and quarry's SQL does not have: ``make_interval``, ``make_ym_interval``,
+    ``make_dt_interval``."""
+    from quarry.logical import functions as FN
+    from quarry.logical.spark_functions import (bind_spark_make_dt_interval, bind_spark_make_interval,
+                                                bind_spark_make_ym_interval)
+
+    def padded(bind, count):
+        return lambda name, args: bind(*(list(args) + [FN.lit(0)] * (count - len(args))))
+    for name, bind, count in (("make_ym_interval", bind_spark_make_ym_interval, 2),
+                              ("make_interval", bind_spark_make_interval, 7),
+                              ("make_dt_interval", bind_spark_make_dt_interval, 4)):
+        registry.add(FN.FunctionDef(name, "scalar", padded(bind, count), 0, count))
 
 
 def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
@@ -192,7 +266,20 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
             # Spark's TIMESTAMP (sqlglot's TIMESTAMPTZ): quarry holds it as the wall time in the session zone
             return exp.DataType.build("TIMESTAMP")
         return n
-    return node.transform(visit, copy=False)
+
+    def spark_names(n):
+        if isinstance(n, exp.Interval):
+            return _year_month_constant(n) or n
+        if isinstance(n, exp.MakeInterval):
+            # sqlglot's node for make_interval(years, months, weeks, days, hours, mins, secs)
+            args = []
+            for key in exp.MakeInterval.arg_types:
+                if n.args.get(key) is None:
+                    break
+                args.append(n.args[key])
+            return exp.Anonymous(this="make_interval", expressions=args)
+        return n
+    return node.transform(spark_names, copy=False).transform(visit, copy=False)
 
 
 def run_spark_sql(session, text: str, named: dict | None = None, positional: list | None = None,
@@ -201,7 +288,7 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
     ``global_views`` (lower-cased name -> view) are what ``global_temp.name`` reads; ``ansi`` is
     ``spark.sql.ansi.enabled`` (decimal overflow and division by zero raise, or are NULL)."""
     from quarry.catalog.redaction import redacting
-    from quarry.logical.functions import arithmetic_rules, cast_rules, using_functions
+    from quarry.logical.functions import aggregate_rules, arithmetic_rules, cast_rules, using_functions
     from quarry.sql.expr_binder import node_position
     from quarry.sql.statements import bind_statement, run_command
     result = None
@@ -214,7 +301,7 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
             # remote paths the statement names are opened with the session's settings and secrets
             with redacting(session.sandbox is not None), using_functions(session.functions), \
                     session.using_storage(), arithmetic_rules(spark_arithmetic(ansi)), \
-                    cast_rules(spark_casts(ansi)):
+                    cast_rules(spark_casts(ansi)), aggregate_rules(spark_aggregates()):
                 result = run_command(session, bind_statement(session, node, text))
         except QuarryError as err:
             if err.line is None:
