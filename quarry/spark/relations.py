@@ -339,7 +339,8 @@ class RelationTranslator:
         if kind is None:
             raise not_supported(f"the join type {j.join_type}")
         if j.using_columns:
-            return self._join_using(left, right, list(j.using_columns), kind)
+            # a cross join on columns is an inner join on them (Spark's UsingJoin(Cross, ...))
+            return self._join_using(left, right, list(j.using_columns), "inner" if kind == "cross" else kind)
         if not j.HasField("join_condition"):
             if kind in ("inner", "cross"):
                 return left.join(right, how="cross")

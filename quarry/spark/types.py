@@ -130,6 +130,7 @@ def from_arrow(t: pa.DataType) -> DataType:
         out.map.value_type.CopyFrom(from_arrow(t.item_type))
         out.map.value_contains_null = t.item_field.nullable
     elif pa.types.is_struct(t):
+        out.struct.SetInParent()                       # a struct without fields is one too (foreach's UDF)
         for i in range(t.num_fields):
             f = t.field(i)
             out.struct.fields.add(name=f.name, data_type=from_arrow(f.type), nullable=f.nullable)

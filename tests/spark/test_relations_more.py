@@ -591,3 +591,28 @@ def test_show_and_html_escape_control_characters_as_spark(spark, capsys):
         assert "<tr><td>a\\nb</td><td>t\\tab</td></tr>" in df._repr_html_()
     finally:
         spark.conf.unset("spark.sql.repl.eagerEval.enabled")
+
+
+def test_a_cross_join_on_columns_is_an_inner_join_on_them(spark):
+    # Spark's UsingJoin takes Cross as Inner: df.join(other, "id", "cross")
+    a = spark.createDataFrame([(1, "x"), (2, "y")], "id int, v string")
+    b = spark.createDataFrame([(1, "p"), (3, "q")], "id int, w string")
+    assert [tuple(r) for r in a.join(b, "id", "cross").collect()] == [(1, "x", "p")]
+    assert [tuple(r) for r in a.join(b, ["id"], "cross").collect()] == [(1, "x", "p")]
+
+
+def test_foreach_and_foreach_partition_call_the_function_on_every_row(spark, tmp_path):
+    # the client runs foreach as a UDF returning an empty struct, which the schema must be able to say
+    import os
+    out = str(tmp_path)
+
+    def touch(row):
+        open(os.path.join(out, f"row-{row.id}"), "w").close()
+
+    def touch_all(rows):
+        for row in rows:
+            open(os.path.join(out, f"part-{row.id}"), "w").close()
+    df = spark.range(4)
+    df.foreach(touch)
+    df.foreachPartition(touch_all)
+    assert sorted(os.listdir(out)) == [f"part-{i}" for i in range(4)] + [f"row-{i}" for i in range(4)]
