@@ -223,6 +223,9 @@ class RelationTranslator:
             one = DataFrame.from_arrow(self.session, pa.table({"__one": [1]}), "one")
             return one.select(*self._columns(p.expressions, one))
         df = self.translate(p.input)
+        if not p.expressions:
+            # select() of nothing: the rows without columns (isEmpty() is len(df.select().take(1)) == 0)
+            return DataFrame(self.session, B.project_fields(df.logical_plan, []))
         return df.select(*self._columns(p.expressions, df))
 
     def _filter(self, f) -> DataFrame:

@@ -178,11 +178,12 @@ def show_string(table: pa.Table, num_rows: int, truncate: int, vertical: bool = 
     """The text ``df.show(num_rows, truncate, vertical)`` prints for ``table`` (which holds up to
     ``num_rows + 1`` rows: one more than shown says whether there are more)."""
     has_more = table.num_rows > num_rows
-    shown = _intervals_as_text(table.slice(0, max(num_rows, 0)))
+    # (the length is bounded: pyarrow slices a table without columns to the length asked for)
+    shown = _intervals_as_text(table.slice(0, min(max(num_rows, 0), table.num_rows)))
     names = [_truncated(name, truncate) for name in table.column_names]
     columns = [[_truncated(cell_text(v, col.type), truncate) for v in col.to_pylist()]
                for col in shown.columns]
-    rows = [list(r) for r in zip(*columns)] if columns else []
+    rows = [list(r) for r in zip(*columns)] if columns else [[] for _ in range(shown.num_rows)]
     out: list[str] = []
     if not vertical:
         widths = [max([3, _width(n)] + [_width(c) for c in cells]) for n, cells in zip(names, columns)] \
@@ -223,7 +224,7 @@ def html_string(table: pa.Table, num_rows: int, truncate: int) -> str:
     rows, as for :func:`show_string`)."""
     num_rows = max(num_rows, 0)
     has_more = table.num_rows > num_rows
-    shown = _intervals_as_text(table.slice(0, num_rows))
+    shown = _intervals_as_text(table.slice(0, min(num_rows, table.num_rows)))
     names = [_truncated(name, truncate) for name in table.column_names]
     columns = [[_truncated(cell_text(v, c.type), truncate) for v in c.to_pylist()] for c in shown.columns]
     out = ["<table border='1'>\n", "<tr><th>" + "</th><th>".join(map(_escape_html4, names)) + "</th></tr>\n"]

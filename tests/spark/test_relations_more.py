@@ -10,6 +10,7 @@ import math
 
 import pytest
 from pyspark.errors import AnalysisException
+from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 SALES = [("paris", "tea", 2024, 10.0), ("paris", "tea", 2025, 12.5), ("paris", "coffee", 2024, 7.0),
@@ -616,3 +617,18 @@ def test_foreach_and_foreach_partition_call_the_function_on_every_row(spark, tmp
     df.foreach(touch)
     df.foreachPartition(touch_all)
     assert sorted(os.listdir(out)) == [f"part-{i}" for i in range(4)] + [f"row-{i}" for i in range(4)]
+
+
+def test_is_empty_and_a_select_of_no_columns(spark, tmp_path):
+    # the client's isEmpty() is len(df.select().take(1)) == 0: rows without columns
+    df = spark.range(5)
+    assert df.isEmpty() is False
+    assert df.filter("id > 10").isEmpty() is True
+    assert df.select().collect() == [Row()] * 5
+    assert df.select().count() == 5
+    # Spark's showString of no columns: the separators and one empty cell row per row
+    assert df.select()._show_string() == "++\n||\n++\n" + "||\n" * 5 + "++\n"
+    path = str(tmp_path / "ids")
+    df.write.parquet(path)
+    assert spark.read.parquet(path).isEmpty() is False
+    assert spark.read.parquet(path).filter("id > 3").select().count() == 1
