@@ -29,7 +29,7 @@ from typing import Callable
 
 import pyarrow as pa
 
-from quarry.errors import BindError, QuarryTypeError, UnsupportedError, suggest
+from quarry.errors import BindError, QuarryTypeError, UnknownFunctionError, UnsupportedError, suggest
 from quarry.logical import types as T
 from quarry.logical.expressions import AggCall, Call, ColumnRef, Expr, Literal
 
@@ -391,8 +391,8 @@ class FunctionRegistry:
         """The function a query calls by ``name``; unknown names raise with a suggestion."""
         fdef = self.get(name)
         if fdef is None or fdef.internal:
-            raise BindError(f"function `{name}` does not exist",
-                            hint=suggest(name.lower(), self.names()) or "see docs/sql.md for the function list")
+            raise UnknownFunctionError(name, hint=suggest(name.lower(), self.names())
+                                       or "see docs/sql.md for the function list")
         return fdef
 
     def definitions(self) -> list[FunctionDef]:
