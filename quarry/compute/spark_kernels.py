@@ -1036,6 +1036,21 @@ def _calendar_strings(a: pa.Array) -> pa.Array:
     return text if valid is None else pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
 
 
+@kernel("spark_timestamp_text")
+def _spark_timestamp_text(name, args, dtype, n):
+    """Timestamps as Spark casts them to STRING: ``2024-01-01 12:00:00``, the fraction of a second without
+    trailing zeros (``12:00:00.5``), none when whole."""
+    ts = to_array(args[0], n)
+    ts = pc.cast(ts, pa.timestamp("us", ts.type.tz)) if ts.type.unit != "us" else ts
+    micros, valid = _np(pc.cast(ts, pa.int64()), n, np.int64)
+    fraction = np.mod(micros, 1_000_000)
+    digits = pc.utf8_rtrim(pc.utf8_lpad(pc.cast(pa.array(fraction), pa.string()), 6, padding="0"), characters="0")
+    tail = pc.if_else(pa.array(fraction != 0), pc.binary_join_element_wise(".", digits, ""), "")
+    whole = pa.array((micros - fraction) // 1_000_000, pa.int64()).cast(pa.timestamp("s"))   # (%S of µs has a fraction)
+    text = pc.binary_join_element_wise(pc.strftime(whole, "%Y-%m-%d %H:%M:%S"), tail, "")
+    return text if valid is None else pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
+
+
 @kernel("spark_width_bucket")
 def _width_bucket(name, args, dtype, n):
     v, vv = _np(args[0], n, np.float64)

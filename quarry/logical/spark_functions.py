@@ -532,6 +532,9 @@ def bind_spark_make_interval(years, months, weeks, days, hours, mins, secs) -> E
                               cast(_num(secs, "make_interval"), pa.decimal128(18, 6))], CALENDAR)
 
 
+# spark_timestamp_text(ts): Spark's STRING of a timestamp (the fraction without trailing zeros)
+_internal("spark_timestamp_text", lambda n, a: _call(n, a, T.STRING), 1)
+
 # spark_ym(kind, ...): the year-month and calendar interval operations above (typed when built)
 _internal("spark_ym", lambda n, a: _call(n, a, YEAR_MONTH), 2, 8)
 

@@ -272,10 +272,10 @@ class ExpressionTranslator:
         from quarry.logical.functions import aggregate_rules, arithmetic_rules, cast_rules
         from quarry.spark.sql import spark_aggregates, spark_arithmetic, spark_casts
         column = expr(_spark_sql_to_quarry(s.expression, self.ansi))
-        ansi = self.ansi
+        ansi, zone = self.ansi, self.time_zone
 
         def bind(ctx):            # arithmetic, casts and aggregates as spark.sql binds them (Spark's decimals,
-            with arithmetic_rules(spark_arithmetic(ansi)), cast_rules(spark_casts(ansi)), \
+            with arithmetic_rules(spark_arithmetic(ansi)), cast_rules(spark_casts(ansi, zone)), \
                     aggregate_rules(spark_aggregates()):                  # divisions, intervals)
                 return column.bind(ctx)
         return Translated(Column(bind, column.name), column.name)
@@ -359,14 +359,24 @@ class ExpressionTranslator:
             shown = simple_string(from_arrow(target))
         if pa.types.is_timestamp(target) and target.tz is not None:
             target = pa.timestamp("us")          # quarry computes timestamps without a zone
-        from quarry.spark.functions.internal import ansi_cast, legacy_cast, try_cast
+        from quarry.spark.functions.internal import ansi_cast, legacy_cast, timestamp_number_cast, try_cast
+        zone = self.time_zone
+
+        def with_timestamps(cast_column: Column, mode: str) -> Column:
+            def bind(ctx):             # a timestamp to or from a number is a number of seconds (Spark's Cast)
+                special = timestamp_number_cast(inner.column.bind(ctx), target, zone, mode)
+                return special if special is not None else cast_column.bind(ctx)
+            return Column(bind, cast_column.name)
         if c.eval_mode == Expression.Cast.EVAL_MODE_TRY:
-            return Translated(try_cast(inner.column, target), f"TRY_CAST({inner.name} AS {shown.upper()})")
+            return Translated(with_timestamps(try_cast(inner.column, target), "try"),
+                              f"TRY_CAST({inner.name} AS {shown.upper()})")
         legacy = c.eval_mode == Expression.Cast.EVAL_MODE_LEGACY
         if legacy or (not self.ansi and c.eval_mode != Expression.Cast.EVAL_MODE_ANSI):
             # Spark without ANSI mode: text that does not cast is NULL, an integer out of range wraps
-            return Translated(legacy_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
-        return Translated(ansi_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
+            return Translated(with_timestamps(legacy_cast(inner.column, target), "legacy"),
+                              f"CAST({inner.name} AS {shown.upper()})")
+        return Translated(with_timestamps(ansi_cast(inner.column, target), "ansi"),
+                          f"CAST({inner.name} AS {shown.upper()})")
 
     def _sort_order(self, s) -> Translated:
         inner = self.translate(s.child)

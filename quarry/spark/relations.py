@@ -194,7 +194,7 @@ class RelationTranslator:
         from quarry.sql.commands import QueryPlan
         named, positional = self.sql_arguments(s)
         result = run_spark_sql(self.session, s.query, named, positional, self.state.global_store,
-                               ansi=self.state.ansi)
+                               ansi=self.state.ansi, time_zone=self.state.time_zone)
         if isinstance(result, QueryPlan):
             return DataFrame(self.session, result.plan)
         return DataFrame.from_arrow(self.session, result.table(), "sql")

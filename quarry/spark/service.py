@@ -277,7 +277,8 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             result.relation.sql.CopyFrom(sql)
             return result
         named, positional = translator.sql_arguments(c)
-        outcome = run_spark_sql(state.session, text, named, positional, state.global_store, ansi=state.ansi)
+        outcome = run_spark_sql(state.session, text, named, positional, state.global_store, ansi=state.ansi,
+                                time_zone=state.time_zone)
         from quarry.sql.commands import QueryPlan
         table = state.session.run(outcome.plan).table if isinstance(outcome, QueryPlan) else outcome.table()
         sink = pa.BufferOutputStream()

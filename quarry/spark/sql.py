@@ -188,7 +188,7 @@ def spark_aggregates():
 _ZONED = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
 
 
-def spark_casts(ansi: bool):
+def spark_casts(ansi: bool, time_zone: str = "UTC"):
     """How ``CAST``/``TRY_CAST`` bind in Spark SQL text (see ``quarry.logical.functions.cast_rules``): a
     number to another numeric type as the DataFrame casts do (``spark_cast``: the fraction dropped toward
     zero; overflow raises under ANSI mode, is NULL in TRY_CAST, and wraps as the JVM narrows in a CAST
@@ -197,10 +197,14 @@ def spark_casts(ansi: bool):
     from quarry.logical.expressions import Call, Literal
 
     def bind(value, target, mode: str):
-        from quarry.spark.functions.internal import _interval, interval_cast
+        from quarry.spark.functions.internal import _interval, interval_cast, timestamp_number_cast
         if _interval(value.dtype) or _interval(target):
             return interval_cast(value, target)
         lenient = mode == "lenient" or (mode == "cast" and not ansi)
+        seconds = timestamp_number_cast(value, target, time_zone,
+                                        "legacy" if lenient else "try" if mode == "try_cast" else "ansi")
+        if seconds is not None:
+            return seconds
         if value.dtype != target and T.is_numeric(value.dtype) and T.is_numeric(target):
             spark_mode = "legacy" if lenient else "try" if mode == "try_cast" else "ansi"
             return Call("spark_cast", (value, Literal(spark_mode, T.STRING)), target, True)
@@ -257,11 +261,15 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
         if isinstance(n, (exp.Div, exp.Mod)) and n.args.get("safe"):
             n.set("safe", None)
         elif isinstance(n, exp.TryCast) and not n.args.get("safe"):
-            # a CAST (without ANSI mode it binds as Spark's lenient cast, see spark_casts)
-            return exp.Cast(**{k: v for k, v in n.args.items() if k in ("this", "to", "format")})
+            # a CAST (without ANSI mode it binds as Spark's lenient cast, see spark_casts); transform() does
+            # not visit below a node it replaced, so the operand is rewritten here (CAST(TIMESTAMP'...' AS x))
+            cast = exp.Cast(**{k: v for k, v in n.args.items() if k in ("this", "to", "format")})
+            cast.set("this", cast.this.transform(visit, copy=False))
+            return cast
         elif isinstance(n, exp.VarMap):
             # Spark's map(k1, v1, k2, v2, ...): quarry's map(keys, values) (a key twice raises)
-            return exp.Map(keys=n.args["keys"], values=n.args["values"])
+            return exp.Map(keys=n.args["keys"].transform(visit, copy=False),
+                           values=n.args["values"].transform(visit, copy=False))
         elif isinstance(n, exp.DataType) and n.this in _ZONED:
             # Spark's TIMESTAMP (sqlglot's TIMESTAMPTZ): quarry holds it as the wall time in the session zone
             return exp.DataType.build("TIMESTAMP")
@@ -283,7 +291,7 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
 
 
 def run_spark_sql(session, text: str, named: dict | None = None, positional: list | None = None,
-                  global_views: dict | None = None, ansi: bool = True):
+                  global_views: dict | None = None, ansi: bool = True, time_zone: str = "UTC"):
     """Run the statements in ``text``; the typed result (:mod:`quarry.sql.commands`) of the last one.
     ``global_views`` (lower-cased name -> view) are what ``global_temp.name`` reads; ``ansi`` is
     ``spark.sql.ansi.enabled`` (decimal overflow and division by zero raise, or are NULL)."""
@@ -301,7 +309,7 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
             # remote paths the statement names are opened with the session's settings and secrets
             with redacting(session.sandbox is not None), using_functions(session.functions), \
                     session.using_storage(), arithmetic_rules(spark_arithmetic(ansi)), \
-                    cast_rules(spark_casts(ansi)), aggregate_rules(spark_aggregates()):
+                    cast_rules(spark_casts(ansi, time_zone)), aggregate_rules(spark_aggregates()):
                 result = run_command(session, bind_statement(session, node, text))
         except QuarryError as err:
             if err.line is None:

@@ -47,6 +47,33 @@ def _numeric_cast(value, target: pa.DataType, mode: str):
     return None
 
 
+def timestamp_number_cast(value, target: pa.DataType, time_zone: str, mode: str):
+    """Spark's casts between TIMESTAMP and numbers (allowed in ANSI mode since Spark 3.3), or None for
+    other casts: a timestamp (a wall time in the session zone ``time_zone``) is its instant's seconds since
+    the epoch, whole (``floorDiv``) for an integer type, with the fraction for FLOAT and DOUBLE; a number
+    is the timestamp of that many seconds. ``mode`` is ``spark_cast``'s (an integer out of range)."""
+    from quarry.spark.functions.dates import _UTC
+    if pa.types.is_timestamp(value.dtype) and T.is_string(target):
+        return CallExpr("spark_timestamp_text", (value,), T.STRING, True)     # 12:00:00, 12:00:00.5
+    if pa.types.is_timestamp(value.dtype) and T.is_numeric(target):
+        if T.is_decimal(target):
+            from quarry.spark.errors import not_supported
+            raise not_supported("a cast from TIMESTAMP to DECIMAL; cast to DOUBLE or BIGINT")
+        utc = value if time_zone in _UTC else FN.call("spark_zone_shift", [value, FN.lit(time_zone), FN.lit(True)])
+        if T.is_float(target):
+            micros = FN.call("spark_epoch_seconds", [utc, FN.lit(1, T.INT64)])
+            return FN.cast(FN.call("divide", [FN.cast(micros, T.FLOAT64), FN.lit(1_000_000.0)]), target)
+        seconds = FN.call("spark_epoch_seconds", [utc, FN.lit(1_000_000, T.INT64)])
+        return seconds if target == T.INT64 else CallExpr("spark_cast", (seconds, Literal(mode, T.STRING)),
+                                                          target, True)
+    if pa.types.is_timestamp(target) and (T.is_integer(value.dtype) or T.is_float(value.dtype)):
+        instant = FN.call("spark_from_epoch", [value, FN.lit(1_000_000)])
+        if time_zone in _UTC:
+            return instant
+        return FN.call("spark_zone_shift", [instant, FN.lit(time_zone), FN.lit(False)])
+    return None
+
+
 def _interval(t: pa.DataType) -> bool:
     from quarry.logical.spark_functions import is_calendar, is_year_month
     return pa.types.is_duration(t) or is_year_month(t) or is_calendar(t)
