@@ -451,8 +451,6 @@ class ExpressionTranslator:
                 return value
             raise not_supported("a window frame without bounds")
         start, end = bound(f.lower, True), bound(f.upper, False)
-        if mode == "range" and (start not in (None, 0) or end not in (None, 0)):
-            raise not_supported("RANGE frames with offsets")
         return WindowFrame(mode, start, end)
 
     # -- functions ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ ExecutePlan        a relation: its schema, then its rows as Arrow IPC batches (w
                    reattachable :class:`~quarry.spark.operations.Operation`.
 ReattachExecute    the responses of a running or finished operation after the last one seen
 ReleaseExecute     drops responses the client has (``release_until``) or the operation
-AnalyzePlan        schema, explain (all modes but codegen), tree_string, is_local,
+AnalyzePlan        schema, explain (all modes; codegen finds no generated code), tree_string, is_local,
                    is_streaming, input_files, spark_version, ddl_parse, json_to_ddl,
                    same_semantics / semantic_hash (the plans' canonical forms,
                    :mod:`quarry.logical.canonical`), persist / unpersist / get_storage_level
@@ -415,7 +415,9 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             return ("== Optimized Logical Plan ==\n" + "\n".join(lines) + "\n\n== Physical Plan ==\n"
                     + session.physical_plan(optimized).pretty() + "\n")
         if mode == modes.EXPLAIN_MODE_CODEGEN:
-            raise not_supported("explain mode codegen (quarry generates no code: its operators run Arrow kernels)")
+            # Spark's text for a plan without whole-stage code generation: quarry's operators run Arrow
+            # kernels and generate no code
+            return "Found 0 WholeStageCodegen subtrees.\n"
         return df.explain_string("plan").rstrip("\n") + "\n"      # quarry's own sections and headers
 
     # -- Config ----------------------------------------------------------------------------------

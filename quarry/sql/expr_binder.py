@@ -853,8 +853,6 @@ class ExprBinder(NestedExprs):
         if start is not None and end is not None and start > end:
             raise QuarryTypeError("the window frame starts after it ends",
                                   hint="write ROWS BETWEEN <earlier bound> AND <later bound>")
-        if mode == "range" and start not in (None, 0) or mode == "range" and end not in (None, 0):
-            raise UnsupportedError("RANGE frames with offsets are not supported", hint="use a ROWS frame")
         return WindowFrame(mode, start, end)
 
     def bind_sort_key(self, node: exp.Ordered) -> SortKey:
