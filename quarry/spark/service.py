@@ -263,6 +263,11 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             text = c.query
         else:
             text = c.sql
+        from quarry.spark.sql import spark_sql_setting
+        setting = spark_sql_setting(state, text)          # SET / RESET: the session's configuration
+        if setting is not None:
+            result.relation.local_relation.data = _ipc_bytes(setting)
+            return result
         statements = parse_spark_sql(text)
         queries = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
         if len(statements) == 1 and isinstance(statements[0], queries):
@@ -577,6 +582,13 @@ class _NoSlot:
 
     def __exit__(self, *exc):
         return False
+
+
+def _ipc_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
 
 
 def wire_schema(schema: pa.Schema) -> pa.Schema:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import re
 
 import pyarrow as pa
 import sqlglot
@@ -123,6 +124,53 @@ def _rewrite(node: exp.Expression, named: dict, positional: list, global_views: 
                 n.set("catalog", None)
         return n
     return node.transform(visit, copy=True)
+
+
+_SET_ALL = re.compile(r"(?is)SET")
+_SET_TIME_ZONE = re.compile(r"""(?is)SET\s+TIME\s+ZONE\s+(?:'([^']*)'|"([^"]*)"|(LOCAL))""")
+_SET_VALUE = re.compile(r"(?is)SET\s+([^\s=]+)\s*=\s*(.*?)")
+_SET_KEY = re.compile(r"(?is)SET\s+([^\s=]+)")
+_RESET = re.compile(r"(?is)RESET(?:\s+([^\s=]+))?")
+
+
+def spark_sql_setting(state, text: str) -> pa.Table | None:
+    """Spark's ``SET``/``RESET`` statements on the session's configuration, as Spark parses them (the value is
+    the text after ``=``, a zone name such as ``America/Los_Angeles`` included), or None for other text:
+    ``SET`` lists the settings, ``SET key`` shows one (``<undefined>`` when unset), ``SET key=value`` sets
+    one, ``SET TIME ZONE 'zone'`` the session zone, ``RESET [key]`` restores defaults. The result is
+    Spark's: ``key`` and ``value`` columns (none for RESET)."""
+    statement = text.strip().rstrip(";").strip()
+    if not statement[:5].upper().startswith(("SET", "RESET")):
+        return None
+
+    def rows(pairs):
+        return pa.table({"key": pa.array([k for k, _ in pairs], pa.string()),
+                         "value": pa.array([v for _, v in pairs], pa.string())})
+    if _SET_ALL.fullmatch(statement):
+        return rows(sorted(state.conf.items()))
+    if re.fullmatch(r"(?is)SET\s+-v", statement):
+        raise not_supported("SET -v (the settings' descriptions); SET lists them")
+    m = _SET_TIME_ZONE.fullmatch(statement)
+    if m:
+        if m.group(3):
+            raise not_supported("SET TIME ZONE LOCAL; name the zone: SET TIME ZONE 'America/Los_Angeles'")
+        zone = m.group(1) if m.group(1) is not None else m.group(2)
+        state.set("spark.sql.session.timeZone", zone)
+        return rows([("spark.sql.session.timeZone", zone)])
+    m = _SET_VALUE.fullmatch(statement)
+    if m:
+        key, value = m.group(1), m.group(2)
+        state.set(key, value)
+        return rows([(key, value)])
+    m = _SET_KEY.fullmatch(statement)
+    if m and not statement.upper().startswith("SET TIME ZONE"):
+        return rows([(m.group(1), state.conf.get(m.group(1), "<undefined>"))])
+    m = _RESET.fullmatch(statement)
+    if m:
+        for key in [m.group(1)] if m.group(1) else [k for k in list(state.conf) if state.is_modifiable(k)]:
+            state.unset(key)
+        return pa.table({})
+    return None
 
 
 def spark_arithmetic(ansi: bool):
