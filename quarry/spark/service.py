@@ -269,6 +269,12 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             result.relation.local_relation.data = _ipc_bytes(setting)
             return result
         statements = parse_spark_sql(text)
+        if len(statements) == 1:
+            from quarry.spark.catalog import sql_statement
+            answer = sql_statement(translator, statements[0])   # SHOW TABLES, USE, CACHE / UNCACHE TABLE
+            if answer is not None:
+                result.relation.local_relation.data = _ipc_bytes(answer)
+                return result
         queries = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
         if len(statements) == 1 and isinstance(statements[0], queries):
             # a query stays lazy: the client runs the relation it gets back

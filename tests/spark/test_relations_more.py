@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, PySparkException
 from pyspark.sql import Row
 from pyspark.sql import functions as F
 
@@ -632,3 +632,27 @@ def test_is_empty_and_a_select_of_no_columns(spark, tmp_path):
     df.write.parquet(path)
     assert spark.read.parquet(path).isEmpty() is False
     assert spark.read.parquet(path).filter("id > 3").select().count() == 1
+
+
+def test_show_tables_use_and_cache_table_statements(spark):
+    # Spark's SHOW TABLES rows: namespace ('' for a temporary view), tableName, isTemporary
+    spark.range(3).write.mode("overwrite").saveAsTable("shown_t")
+    spark.range(2).createOrReplaceTempView("shown_v")
+    try:
+        rows = {tuple(r) for r in spark.sql("SHOW TABLES").collect()}
+        assert {("default", "shown_t", False), ("", "shown_v", True)} <= rows
+        assert [tuple(r) for r in spark.sql("SHOW TABLES IN default LIKE 'shown_t*'").collect()] == \
+            [("default", "shown_t", False)]
+        assert spark.sql("SHOW TABLES").columns == ["namespace", "tableName", "isTemporary"]
+        assert spark.sql("USE default").collect() == []
+        with pytest.raises(PySparkException, match="current database other than"):
+            spark.sql("USE elsewhere").collect()
+        spark.sql("CACHE TABLE shown_t").collect()
+        assert spark.catalog.isCached("shown_t")
+        spark.sql("UNCACHE TABLE shown_t").collect()
+        assert not spark.catalog.isCached("shown_t")
+        assert spark.sql("UNCACHE TABLE IF EXISTS never_made").collect() == []
+        with pytest.raises(PySparkException, match="Not supported: SHOW DATABASES"):
+            spark.sql("SHOW DATABASES").collect()
+    finally:
+        spark.catalog.dropTempView("shown_v")
