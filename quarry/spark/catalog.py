@@ -354,7 +354,8 @@ _SHOW_TABLES = re.compile(r"(?is)TABLES(?:\s+(?:FROM|IN)\s+([A-Za-z_][\w.]*|`[^`
 def sql_statement(translator, node) -> pa.Table | None:
     """Spark SQL's catalog statements, through the ``spark.catalog`` calls they stand for, or None for any
     other statement: ``SHOW TABLES [IN db] [[LIKE] 'pattern']`` (Spark's namespace, tableName, isTemporary
-    rows), ``USE db`` (only the default database), ``CACHE TABLE t`` and ``UNCACHE TABLE [IF EXISTS] t``."""
+    rows), ``DESCRIBE t`` / ``DESCRIBE SELECT ...`` (col_name, data_type, comment), ``USE db`` (only the
+    default database), ``CACHE TABLE t`` and ``UNCACHE TABLE [IF EXISTS] t``."""
     from pyspark.sql.connect.proto import catalog_pb2
     from sqlglot import exp
     if isinstance(node, exp.Command) and node.name.upper() == "SHOW":
@@ -372,6 +373,8 @@ def sql_statement(translator, node) -> pa.Table | None:
         return pa.table({"namespace": pa.array(namespaces, pa.string()),
                          "tableName": tables.column("name").cast(pa.string()),
                          "isTemporary": tables.column("isTemporary").cast(pa.bool_())})
+    if isinstance(node, exp.Describe):
+        return _describe(translator, node)
     if isinstance(node, exp.Use):
         name = node.this.sql(dialect="spark").strip("`")
         catalog_relation(translator, catalog_pb2.Catalog(set_current_database=catalog_pb2.SetCurrentDatabase(
@@ -391,6 +394,30 @@ def sql_statement(translator, node) -> pa.Table | None:
         catalog_relation(translator, catalog_pb2.Catalog(**{kind: message}))
         return pa.table({})
     return None
+
+
+def _describe(translator, node) -> pa.Table:
+    """``DESCRIBE [TABLE] t`` and ``DESCRIBE [QUERY] SELECT ...``: Spark's col_name, data_type (Spark's type
+    names) and comment rows."""
+    from sqlglot import exp
+    from quarry.spark.types import from_arrow, simple_string
+    if node.args.get("style"):
+        raise not_supported(f"DESCRIBE {node.args['style']} (the table's details); DESCRIBE lists its columns")
+    target = node.this
+    if isinstance(target, exp.Table):
+        schema = translator.table(target.sql(dialect="spark").replace("`", "")).schema
+    else:
+        from quarry.sql.commands import QueryPlan
+        from quarry.spark.sql import run_spark_sql
+        state = translator.state
+        outcome = run_spark_sql(translator.session, target.sql(dialect="spark"), global_views=state.global_store,
+                                ansi=state.ansi, time_zone=state.time_zone)
+        if not isinstance(outcome, QueryPlan):
+            raise not_supported(f"DESCRIBE of `{target.sql(dialect='spark')}`")
+        schema = pa.schema([pa.field(f.name, f.dtype) for f in outcome.plan.schema])
+    return pa.table({"col_name": pa.array(schema.names, pa.string()),
+                     "data_type": pa.array([simple_string(from_arrow(f.type)) for f in schema], pa.string()),
+                     "comment": pa.nulls(len(schema.names), pa.string())})
 
 
 def _exists(translator, name: str) -> bool:

@@ -656,3 +656,18 @@ def test_show_tables_use_and_cache_table_statements(spark):
             spark.sql("SHOW DATABASES").collect()
     finally:
         spark.catalog.dropTempView("shown_v")
+
+
+def test_describe_lists_columns_with_spark_s_type_names(spark):
+    import decimal
+    spark.createDataFrame([(1, "x", decimal.Decimal("2.5"), [1])],
+                          "id bigint, s string, d decimal(10,2), a array<int>").write.mode("overwrite") \
+        .saveAsTable("described")
+    want = [("id", "bigint", None), ("s", "string", None), ("d", "decimal(10,2)", None), ("a", "array<int>", None)]
+    assert [tuple(r) for r in spark.sql("DESCRIBE described").collect()] == want
+    assert [tuple(r) for r in spark.sql("DESC TABLE described").collect()] == want
+    assert [tuple(r) for r in spark.sql("DESCRIBE SELECT s, id + 1 AS n FROM described").collect()] == \
+        [("s", "string", None), ("n", "bigint", None)]
+    assert spark.sql("DESCRIBE described").columns == ["col_name", "data_type", "comment"]
+    with pytest.raises(PySparkException, match="Not supported: DESCRIBE EXTENDED"):
+        spark.sql("DESCRIBE EXTENDED described").collect()
