@@ -412,6 +412,11 @@ class ExpressionTranslator:
         else:
             call = self.function(fn_expr.unresolved_function)
             fname = self._function_name(fn_expr.unresolved_function)
+            lower = fn_expr.unresolved_function.function_name.lower()
+            if lower in _NEEDS_ORDER and not w.order_spec:
+                # Spark's analyzer: a ranking or offset function over rows in no order has no answer
+                raise SparkError(f"Window function {fname} requires window to be ordered, please add ORDER BY "
+                                 "clause", error_class="_LEGACY_ERROR_TEMP_1037", parameters={"wf": fname})
         partition = tuple(self.column(p) for p in w.partition_spec)
         order = tuple(self._sort_key(o) for o in w.order_spec)
         frame = self._frame(w.frame_spec) if w.HasField("frame_spec") else None
@@ -599,6 +604,8 @@ class ExpressionTranslator:
         return Translated(column, "*" if star else r.col_name, star=star)
 
 
+# window functions Spark refuses over a window without ORDER BY
+_NEEDS_ORDER = frozenset(["row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead"])
 _COMPARISONS = frozenset(["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"])
 
 

@@ -151,3 +151,12 @@ def test_a_range_frame_with_offsets_needs_one_numeric_or_date_key(spark):
         df.select(F.sum("x").over(Window.orderBy("s", "x").rangeBetween(-1, 0))).collect()
     with pytest.raises(PySparkException, match="ORDER BY key of type"):
         df.select(F.sum("x").over(Window.orderBy("s").rangeBetween(-1, 0))).collect()
+
+
+@pytest.mark.parametrize("make", [F.row_number, F.rank, F.dense_rank, F.percent_rank, F.cume_dist,
+                                  lambda: F.ntile(2), lambda: F.lag("c2"), lambda: F.lead("c2")])
+def test_ranking_and_offset_functions_need_an_ordered_window(df, make):
+    # Spark's analyzer refuses them over rows in no order ("requires window to be ordered")
+    from pyspark.errors import AnalysisException
+    with pytest.raises(AnalysisException, match="requires window to be ordered"):
+        df.select(make().over(Window.partitionBy("c1"))).collect()
