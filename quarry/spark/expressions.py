@@ -618,6 +618,9 @@ def _binary(fname: str, left: Column, right: Column) -> Column:
 
     def bind(ctx):
         a, b = left.bind(ctx), right.bind(ctx)
+        if fname != "eq_null_safe" and (pa.types.is_map(a.dtype) or pa.types.is_map(b.dtype)):
+            raise SparkError(f"the comparison `{fname}` does not support ordering on a MAP value",
+                             error_class="DATATYPE_MISMATCH.INVALID_ORDERING_TYPE")
         from quarry.logical.spark_functions import bind_spark_year_month
         ym = bind_spark_year_month(fname, a, b)
         if ym is not None:

@@ -303,7 +303,10 @@ class RelationTranslator:
             raise not_supported("dropDuplicatesWithinWatermark")
         df = self.translate(d.input)
         if d.all_columns_as_keys or not d.column_names:
+            _refuse_maps(df.schema)
             return df.distinct()
+        keys = {k.lower() for k in d.column_names}
+        _refuse_maps(pa.schema([f for f in df.schema if f.name.lower() in keys]))
         return df.drop_duplicates(list(d.column_names))
 
     def _sample(self, s) -> DataFrame:
@@ -447,6 +450,8 @@ class RelationTranslator:
         left = self.translate(s.left_input)
         right = self.translate(s.right_input)
         op = s.set_op_type
+        if not (op == relations_pb2.SetOperation.SET_OP_TYPE_UNION and s.is_all):
+            _refuse_maps(left.schema)                # rows compared as wholes: Spark has no map equality
         if op == relations_pb2.SetOperation.SET_OP_TYPE_UNION:
             if s.by_name:
                 out = left.union_by_name(right, allow_missing_columns=s.allow_missing_columns)
@@ -763,3 +768,25 @@ def _apply_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
         raise SparkError(f"the data does not fit the schema: {exc}", error_class="CAST_INVALID_INPUT",
                          exception="SparkRuntimeException") from None
     return pa.Table.from_arrays(columns, names=schema.names)
+
+
+def _has_map(t: pa.DataType) -> bool:
+    if pa.types.is_map(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(_has_map(f.type) for f in t)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _has_map(t.value_type)
+    return False
+
+
+def _refuse_maps(schema: pa.Schema) -> None:
+    """Spark's check for distinct, dropDuplicates and the set operations: MAP values have no equality."""
+    for f in schema:
+        if _has_map(f.type):
+            from quarry.spark.types import from_arrow, simple_string
+            raise SparkError(f"cannot have MAP type columns in DataFrame which calls set operations (INTERSECT, "
+                             f"EXCEPT, etc.), but the type of column `{f.name}` is "
+                             f"\"{simple_string(from_arrow(f.type)).upper()}\"",
+                             error_class="UNSUPPORTED_FEATURE.SET_OPERATION_ON_MAP_TYPE",
+                             parameters={"colName": f"`{f.name}`", "dataType": simple_string(from_arrow(f.type))})

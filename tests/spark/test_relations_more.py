@@ -671,3 +671,18 @@ def test_describe_lists_columns_with_spark_s_type_names(spark):
     assert spark.sql("DESCRIBE described").columns == ["col_name", "data_type", "comment"]
     with pytest.raises(PySparkException, match="Not supported: DESCRIBE EXTENDED"):
         spark.sql("DESCRIBE EXTENDED described").collect()
+
+
+def test_map_values_have_no_equality(spark):
+    # Spark refuses to compare, deduplicate or set-operate on MAP values (its maps have no equality)
+    df = spark.createDataFrame([(1, {"k": 1})], "id int, m map<string,int>")
+    with pytest.raises(AnalysisException) as err:
+        df.select(F.col("m") == F.col("m")).collect()
+    assert err.value.getCondition() == "DATATYPE_MISMATCH.INVALID_ORDERING_TYPE"
+    for refused in (df.distinct(), df.dropDuplicates(["m"]), df.union(df).distinct(), df.intersect(df),
+                    df.exceptAll(df), df.subtract(df)):
+        with pytest.raises(AnalysisException) as err:
+            refused.collect()
+        assert err.value.getCondition() == "UNSUPPORTED_FEATURE.SET_OPERATION_ON_MAP_TYPE"
+    assert df.dropDuplicates(["id"]).count() == 1          # keys without a map are fine
+    assert df.unionAll(df).count() == 2
