@@ -76,6 +76,7 @@ class RelationTranslator:
         self.use_cache = use_cache
         self.session = state.session
         self.by_plan_id: dict[int, DataFrame] = {}
+        self.observations: list = []     # df.observe(...): (name, plan id, input, [(key, metric Column)])
         self.expressions = ExpressionTranslator(self.by_plan_id.get, state.time_zone, ansi=state.ansi)
         self.expressions.state = state               # Python UDFs need the session (quarry.spark.udfs)
 
@@ -297,6 +298,35 @@ class RelationTranslator:
     def _tail(self, t) -> DataFrame:
         table = self.translate(t.input).to_arrow()
         return DataFrame.from_arrow(self.session, table.slice(max(table.num_rows - t.limit, 0)), "tail")
+
+    def _collect_metrics(self, c) -> DataFrame:
+        """``df.observe(name_or_observation, *metrics)``: the rows pass through; the metrics (aggregates over
+        the same rows, computed after them) go back with the result as Spark's observed metrics."""
+        df = self.translate(c.input)
+        if not c.metrics:
+            raise SparkError("observe() needs at least one metric", error_class="INVALID_OBSERVED_METRICS")
+        metrics = [self.expressions.translate(m) for m in c.metrics]
+        self.observations.append((c.name, df, [(t.name, t.column) for t in metrics]))
+        return df
+
+    def observed_metrics(self) -> list:
+        """The observed metrics of the relations translated so far, as ExecutePlanResponse.ObservedMetrics."""
+        from pyspark.sql.connect.expressions import LiteralExpression
+        from pyspark.sql.connect.proto import base_pb2
+        from pyspark.sql.connect.types import proto_schema_to_pyspark_data_type
+        from quarry.spark.types import from_arrow
+        out = []
+        for name, df, metrics in self.observations:
+            row = df.agg(*[column.alias(key) for key, column in metrics]).to_arrow()
+            message = base_pb2.ExecutePlanResponse.ObservedMetrics(name=name)
+            for i, (key, _) in enumerate(metrics):
+                field = row.schema.field(i)
+                value = row.column(i)[0].as_py()
+                spark_type = proto_schema_to_pyspark_data_type(from_arrow(field.type))
+                message.values.append(LiteralExpression(value, spark_type).to_plan(None).literal)
+                message.keys.append(key)
+            out.append(message)
+        return out
 
     def _deduplicate(self, d) -> DataFrame:
         if d.within_watermark:

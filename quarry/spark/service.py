@@ -189,7 +189,8 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         yield self._response(state, op, result_complete=base_pb2.ExecutePlanResponse.ResultComplete())
 
     def _relation_results(self, state, rel, holder, op):
-        df = RelationTranslator(state).translate_result(rel)
+        translator = RelationTranslator(state)
+        df = translator.translate_result(rel)
         schema = df.schema
         yield self._response(state, op, schema=with_metadata(schema_from_arrow(schema), rel))
         wire = wire_schema(schema)
@@ -212,6 +213,9 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             # no rows: one empty batch, so the client still learns the column types
             yield self._arrow(state, op, pa.RecordBatch.from_pylist([], schema=wire), 0)
         yield self._response(state, op, metrics=plan_metrics(physical))
+        observed = translator.observed_metrics() if translator.observations else []
+        if observed:
+            yield self._response(state, op, observed_metrics=observed)
 
     def _arrow(self, state, op, batch: pa.RecordBatch, offset: int):
         sink = pa.BufferOutputStream()
