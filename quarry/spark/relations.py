@@ -334,9 +334,10 @@ class RelationTranslator:
         df = self.translate(d.input)
         if d.all_columns_as_keys or not d.column_names:
             _refuse_maps(df.schema)
-            return df.distinct()
+            return _distinct(df)
         keys = {k.lower() for k in d.column_names}
         _refuse_maps(pa.schema([f for f in df.schema if f.name.lower() in keys]))
+        _refuse_intervals(df.schema, "dropDuplicates over")
         return df.drop_duplicates(list(d.column_names))
 
     def _sample(self, s) -> DataFrame:
@@ -385,6 +386,8 @@ class RelationTranslator:
         return left.join(right, on=condition, how="inner" if kind == "cross" else kind)
 
     def _join_using(self, left: DataFrame, right: DataFrame, keys: list[str], kind: str) -> DataFrame:
+        lowered_keys = {k.lower() for k in keys}
+        _refuse_intervals(pa.schema([f for f in left.schema if f.name.lower() in lowered_keys]), "a join on")
         joined = left.join(right, on=keys, how=kind)
         lowered = {k.lower() for k in keys}
         fields = joined.logical_plan.schema
@@ -482,12 +485,14 @@ class RelationTranslator:
         op = s.set_op_type
         if not (op == relations_pb2.SetOperation.SET_OP_TYPE_UNION and s.is_all):
             _refuse_maps(left.schema)                # rows compared as wholes: Spark has no map equality
+            if op != relations_pb2.SetOperation.SET_OP_TYPE_UNION:
+                _refuse_intervals(left.schema, "intersect or except of")
         if op == relations_pb2.SetOperation.SET_OP_TYPE_UNION:
             if s.by_name:
                 out = left.union_by_name(right, allow_missing_columns=s.allow_missing_columns)
             else:
                 out = left.union(right)
-            return out if s.is_all else out.distinct()
+            return out if s.is_all else _distinct(out)
         if s.by_name:
             raise not_supported("intersect/except by name")
         if op == relations_pb2.SetOperation.SET_OP_TYPE_INTERSECT:
@@ -820,3 +825,29 @@ def _refuse_maps(schema: pa.Schema) -> None:
                              f"\"{simple_string(from_arrow(f.type)).upper()}\"",
                              error_class="UNSUPPORTED_FEATURE.SET_OPERATION_ON_MAP_TYPE",
                              parameters={"colName": f"`{f.name}`", "dataType": simple_string(from_arrow(f.type))})
+
+
+def _refuse_intervals(schema: pa.Schema, what: str) -> None:
+    """Year-month and calendar intervals are extension types that quarry's hash keys do not take."""
+    from quarry.logical.spark_functions import is_calendar, is_year_month
+    for f in schema:
+        if is_year_month(f.type) or is_calendar(f.type):
+            raise not_supported(f"{what} the interval column `{f.name}` (a year-month or calendar interval); "
+                                "compare the intervals, or cast them to STRING first")
+
+
+def _distinct(df: DataFrame) -> DataFrame:
+    """``df.distinct()``; year-month interval columns are deduplicated by their months (quarry's hash keys hold
+    no extension types) and made intervals again."""
+    from quarry.api.column import Column, col
+    from quarry.logical.spark_functions import is_calendar, is_year_month, spark_year_month_unary, ym_months
+    types = {f.name: f.type for f in df.schema}
+    if any(is_calendar(t) for t in types.values()):
+        raise not_supported("distinct rows with a calendar interval column (make_interval)")
+    months = [n for n, t in types.items() if is_year_month(t)]
+    if not months:
+        return df.distinct()
+    inner = df.select(*[Column(lambda ctx, n=n: ym_months(col(n).bind(ctx)), n).alias(n) if n in months else col(n)
+                        for n in types]).distinct()
+    return inner.select(*[Column(lambda ctx, n=n: spark_year_month_unary("from_months", col(n).bind(ctx)), n).alias(n)
+                          if n in months else col(n) for n in types])

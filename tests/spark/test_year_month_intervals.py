@@ -239,3 +239,19 @@ def test_collecting_a_calendar_interval_fails_in_the_client_as_against_spark(fn_
         df.collect()
     offset = df.toPandas()["c"][0]
     assert (offset.months, offset.days) == (14, 3)
+
+
+def test_distinct_year_month_intervals_and_what_is_refused(fn_spark):
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as F
+    df = fn_spark.createDataFrame([(1,), (13,), (1,)], "m int").select(F.make_ym_interval(F.lit(0), "m").alias("y"))
+    assert sorted(r[0] for r in df.distinct().select(F.col("y").cast("string")).collect()) == \
+        ["INTERVAL '0-1' YEAR TO MONTH", "INTERVAL '1-1' YEAR TO MONTH"]
+    assert df.union(df).distinct().count() == 2
+    with pytest.raises(PySparkException, match="Not supported: a join on the interval column `y`"):
+        df.join(df, "y").count()
+    with pytest.raises(PySparkException, match="Not supported: intersect or except of the interval column"):
+        df.intersect(df).count()
+    # a join on a comparison of intervals is fine
+    other = fn_spark.createDataFrame([(13,)], "m int").select(F.make_ym_interval(F.lit(1), F.lit(1)).alias("z"))
+    assert df.join(other, df.y == other.z).count() == 1
