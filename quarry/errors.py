@@ -110,6 +110,14 @@ class UnknownColumnError(BindError):
         self.qualifier = qualifier
 
 
+class UnknownFunctionError(BindError):
+    """A function name does not resolve; ``name`` says which."""
+
+    def __init__(self, name: str, *, hint: str | None = None):
+        super().__init__(f"function `{name}` does not exist", hint=hint, subject=name)
+        self.name = name
+
+
 class AmbiguousColumnError(BindError):
     """An unqualified name matches columns of several inputs; ``qualifiers`` are theirs (None: unnamed)."""
 

@@ -592,7 +592,8 @@ class Session:
         physical = self.physical_plan(optimized)
         table = self.execute_physical(physical, origin=plan)
         names = [f.name for f in plan.schema]
-        table = pa.Table.from_arrays(table.columns, names=names) if table.num_columns == len(names) else table
+        if names and table.num_columns == len(names):        # (a table without columns keeps its row count)
+            table = pa.Table.from_arrays(table.columns, names=names)
         return QueryResult(table, physical, time.perf_counter() - start)
 
     def run_batches(self, plan: LogicalPlan):

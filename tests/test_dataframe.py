@@ -413,8 +413,19 @@ def test_window_errors(people):
         F.upper("name").over(F.window())
     with pytest.raises(QuarryTypeError, match="starts after it ends"):
         F.window(order_by="age", rows=(1, -1))
-    with pytest.raises(UnsupportedError):
-        F.window(order_by="age", range=(-1, 0))
+
+
+
+def test_range_frames_with_offsets(people):
+    # the rows whose age is within 5 years before to 1 after the row's, as DuckDB's RANGE frame
+    import duckdb
+    w = F.window(order_by="age", range=(-5, 1))
+    got = people.select("name", F.count("*").over(w).alias("n"), F.sum("age").over(w).alias("s")).to_arrow()
+    duck = duckdb.connect()
+    duck.register("people", PEOPLE)
+    want = duck.sql("SELECT name, count(*) OVER w AS n, sum(age) OVER w AS s FROM people "
+                    "WINDOW w AS (ORDER BY age RANGE BETWEEN 5 PRECEDING AND 1 FOLLOWING)").fetch_arrow_table()
+    assert sorted(got.to_pylist(), key=str) == sorted(want.to_pylist(), key=str)
 
 
 # -- sample ----------------------------------------------------------------------------------

@@ -179,6 +179,19 @@ def test_aggregates_with_peers(func, spec):
     check(f"SELECT id, {func} OVER ({spec}) AS w FROM t", T)
 
 
+@pytest.mark.parametrize("func", AGGREGATES)
+@pytest.mark.parametrize("spec", [
+    "PARTITION BY g ORDER BY o RANGE BETWEEN 1 PRECEDING AND CURRENT ROW",
+    "PARTITION BY g ORDER BY o DESC NULLS FIRST RANGE BETWEEN 2 PRECEDING AND 1 FOLLOWING",
+    "ORDER BY o NULLS LAST RANGE BETWEEN 1 FOLLOWING AND 3 FOLLOWING",
+    "PARTITION BY h ORDER BY x RANGE BETWEEN UNBOUNDED PRECEDING AND 5 PRECEDING",
+    "PARTITION BY g ORDER BY f DESC RANGE BETWEEN 2 PRECEDING AND UNBOUNDED FOLLOWING",
+])
+def test_range_frames_with_offsets(func, spec):
+    # the rows whose ORDER BY value lies within the offsets of the row's (NULLs frame their peers)
+    check(f"SELECT id, {func} OVER ({spec}) AS w FROM t", T)
+
+
 def test_any_value_is_first_non_null_in_frame():
     # and arbitrary (first) is the frame's first value, NULL or not, in both engines
     for name in ("any_value", "arbitrary", "first", "last"):
@@ -278,7 +291,7 @@ def test_string_agg_over_whole_partition():
     "SELECT count(DISTINCT x) OVER (PARTITION BY g ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t",
     "SELECT median(x) OVER (ORDER BY id) FROM t",
     "SELECT string_agg(s) OVER (ORDER BY id ROWS 1 PRECEDING) FROM t",
-    "SELECT sum(x) OVER (ORDER BY id RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t",
+    "SELECT sum(x) OVER (ORDER BY o, id RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t",
 ])
 def test_unsupported_combinations_raise(sql):
     with pytest.raises(UnsupportedError) as info:

@@ -694,8 +694,6 @@ def _frame(mode: str, start, end) -> WindowFrame:
     if start is not None and end is not None and start > end:
         raise QuarryTypeError("the window frame starts after it ends",
                               hint="give (earlier bound, later bound), e.g. rows=(-2, 0)")
-    if mode == "range" and (start not in (None, 0) or end not in (None, 0)):
-        raise UnsupportedError("RANGE frames with offsets are not supported", hint="use a ROWS frame")
     return WindowFrame(mode, start, end)
 
 

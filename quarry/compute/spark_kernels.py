@@ -784,6 +784,273 @@ def _make_dt_interval(name, args, dtype, n):
     return pc.cast(total, _DAY_TIME)
 
 
+_MICROS_DAY = 86_400_000_000
+
+
+def _ym_type():
+    from quarry.logical.spark_functions import YEAR_MONTH
+    return YEAR_MONTH
+
+
+def _calendar_type():
+    from quarry.logical.spark_functions import CALENDAR
+    return CALENDAR
+
+
+def _storage(x, n) -> pa.Array:
+    """An extension array's storage (the months of a year-month interval, the INTERVAL of a calendar one)."""
+    a = to_array(x, n)
+    return a.storage if isinstance(a, pa.ExtensionArray) else a
+
+
+def _months_array(months: np.ndarray, valid) -> pa.Array:
+    """Year-month intervals of int64 month counts; one outside INT's range raises (Spark's ``toIntExact``)."""
+    live = valid if valid is not None else np.ones(len(months), bool)
+    if np.any(live & ((months > np.iinfo(np.int32).max) | (months < np.iinfo(np.int32).min))):
+        raise ArithmeticOverflowError("integer overflow: the months do not fit a year-month interval",
+                                      hint="use smaller values")
+    storage = _from_np(np.where(live, months, 0).astype(np.int32), valid, pa.int32())
+    return pa.ExtensionArray.from_storage(_ym_type(), storage)
+
+
+def _half_up_float(values: np.ndarray) -> np.ndarray:
+    return np.where(values < 0, -np.floor(-values + 0.5), np.floor(values + 0.5))
+
+
+def _plus_months(days: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Days since the epoch moved by whole months, the day of month kept or clamped to the target month's
+    last (java.time's ``plusMonths``)."""
+    d = days.astype("datetime64[D]")
+    m = d.astype("datetime64[M]")
+    day = (d - m.astype("datetime64[D]")).astype(np.int64)
+    target = m + months.astype("timedelta64[M]")
+    length = ((target + np.timedelta64(1, "M")).astype("datetime64[D]") - target.astype("datetime64[D]"))
+    return (target.astype("datetime64[D]").astype(np.int64)
+            + np.minimum(day, length.astype(np.int64) - 1))
+
+
+def _moved(a: pa.Array, months: np.ndarray, days: np.ndarray, micros: np.ndarray, valid, n) -> pa.Array:
+    """Dates or timestamps moved by months, then days, then microseconds (a date by no microseconds)."""
+    if pa.types.is_date(a.type):
+        start, avalid = _np(pc.cast(a, pa.int32()), n, np.int64)
+        out = _plus_months(start, months) + days
+        both = _both(avalid, valid)
+        live = both if both is not None else np.ones(n, bool)
+        if np.any(live & (np.abs(out) > 2_932_896)):              # past 9999-12-31 or before 0001-01-01
+            raise ArithmeticOverflowError("the date is out of range after adding the interval",
+                                          hint="use a smaller interval")
+        return pc.cast(_from_np(np.where(live, out, 0).astype(np.int32), both, pa.int32()), pa.date32())
+    start, avalid = _np(pc.cast(a, pa.int64()), n, np.int64)
+    day = np.floor_divide(start, _MICROS_DAY)
+    out = (_plus_months(day, months) + days) * _MICROS_DAY + (start - day * _MICROS_DAY) + micros
+    both = _both(avalid, valid)
+    live = both if both is not None else np.ones(n, bool)
+    return pc.cast(_from_np(np.where(live, out, 0), both, pa.int64()), a.type)
+
+
+_YM_EXACT = {"add": pc.add_checked, "subtract": pc.subtract_checked}
+
+
+@kernel("spark_ym")
+def _spark_ym(name, args, dtype, n):
+    """The year-month and calendar interval operations (``bind_spark_year_month``); overflow raises, as in
+    Spark whatever its ANSI mode, and so does a division by zero (``INTERVAL_DIVIDED_BY_ZERO``)."""
+    kind = _const(args[0])
+    if kind == "months_of":
+        return _months_array(np.full(n, _const(args[1]), np.int64), None)
+    if kind == "make":
+        years, yvalid = _np(args[1], n, np.int64)
+        months, mvalid = _np(args[2], n, np.int64)
+        return _months_array(_exact_sum(_exact_product(years, np.full(n, 12, np.int64)), months),
+                             _both(yvalid, mvalid))
+    if kind == "make_calendar":
+        return _make_calendar(args[1:], n)
+    if kind == "calendar_text":
+        return _calendar_strings(_storage(args[1], n))
+    if kind in ("calendar_add", "calendar_subtract"):
+        return _calendar_op(kind, args, n)
+    a = _storage(args[1], n)
+    if kind == "months":
+        return a
+    months, valid = _np(a, n, np.int64)
+    if kind == "text":
+        return _ym_strings(months, valid)
+    if kind == "from_months":                     # an aggregate of months (a sum may be a DECIMAL)
+        return _months_array(months, valid)
+    if kind == "negate":
+        return _months_array(-months, valid)
+    if kind == "abs":
+        return _months_array(np.abs(months), valid)
+    if kind in ("months_add", "months_subtract"):
+        temporal = to_array(args[1], n)
+        step, svalid = _np(_storage(args[2], n), n, np.int64)
+        step = -step if kind == "months_subtract" else step
+        zeros = np.zeros(n, np.int64)
+        return _moved(temporal, step, zeros, zeros, svalid, n)
+    other = to_array(args[2], n)
+    if kind in ("add", "subtract"):
+        b, bvalid = _np(_storage(other, n), n, np.int64)
+        return _months_array(months + b if kind == "add" else months - b, _both(valid, bvalid))
+    if kind == "multiply" and T.is_integer(other.type):
+        factor, fvalid = _np(other, n, np.int64)
+        return _months_array(_exact_product(months, factor), _both(valid, fvalid))
+    if kind == "multiply":
+        factor, fvalid = _np(other, n, np.float64)
+        return _months_array(_checked_round(months * factor, _both(valid, fvalid)), _both(valid, fvalid))
+    if kind == "divide":
+        divisor, dvalid = _np(other, n, np.float64 if T.is_float(other.type) else np.int64)
+        both = _both(valid, dvalid)
+        if np.any((divisor == 0) & (both if both is not None else True)):
+            raise DivideByZeroError("an interval divided by zero", hint="use try_divide, or filter out the zeros")
+        safe = np.where(divisor == 0, 1, divisor)
+        if T.is_float(other.type):
+            return _months_array(_checked_round(months / safe, both), both)
+        magnitude = (np.abs(months) + np.abs(safe) // 2) // np.abs(safe)
+        return _months_array(np.where((months < 0) != (safe < 0), -magnitude, magnitude), both)
+    raise ExecutionError(f"unknown interval operation `{kind}`")
+
+
+def _exact_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    try:
+        return pc.multiply_checked(pa.array(a), pa.array(b)).to_numpy()
+    except pa.ArrowInvalid as exc:
+        raise ArithmeticOverflowError("integer overflow: the months do not fit a year-month interval",
+                                      hint="use smaller values") from exc
+
+
+def _exact_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    try:
+        return pc.add_checked(pa.array(a), pa.array(b)).to_numpy()
+    except pa.ArrowInvalid as exc:
+        raise ArithmeticOverflowError("integer overflow: the months do not fit a year-month interval",
+                                      hint="use smaller values") from exc
+
+
+def _checked_round(values: np.ndarray, valid) -> np.ndarray:
+    rounded = _half_up_float(values)
+    live = valid if valid is not None else np.ones(len(values), bool)
+    if np.any(live & ~(np.abs(np.nan_to_num(rounded, nan=np.inf)) < 2.0 ** 31)):
+        raise ArithmeticOverflowError("integer overflow: the months do not fit a year-month interval",
+                                      hint="use smaller values")
+    return np.where(live, rounded, 0).astype(np.int64)
+
+
+def _ym_strings(months: np.ndarray, valid) -> pa.Array:
+    """Year-month intervals as Spark casts them to STRING: ``INTERVAL '-1-2' YEAR TO MONTH``."""
+    magnitude = np.abs(months)
+    text = pc.binary_join_element_wise(
+        "INTERVAL '", pc.if_else(pa.array(months < 0), "-", ""), pc.cast(pa.array(magnitude // 12), pa.string()),
+        "-", pc.cast(pa.array(magnitude % 12), pa.string()), "' YEAR TO MONTH", "")
+    return text if valid is None else pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
+
+
+def _calendar_parts(a: pa.Array):
+    """A calendar interval's months, days and microseconds (int64) and validity."""
+    fields = np.frombuffer(a.buffers()[1], dtype=_MONTH_DAY_NANO)[a.offset: a.offset + len(a)]
+    valid = None if a.null_count == 0 else np.asarray(a.is_valid())
+    return (fields["months"].astype(np.int64), fields["days"].astype(np.int64), fields["nanos"] // 1000), valid
+
+
+def _calendar_array(months, days, micros, valid) -> pa.Array:
+    live = valid if valid is not None else np.ones(len(months), bool)
+    small = (np.abs(months) <= np.iinfo(np.int32).max) & (np.abs(days) <= np.iinfo(np.int32).max) \
+        & (np.abs(micros) < 2 ** 63 // 1000)
+    if np.any(live & ~small):
+        raise ArithmeticOverflowError("integer overflow: the interval's fields do not fit a calendar interval",
+                                      hint="use smaller values")
+    data = np.zeros(len(months), _MONTH_DAY_NANO)
+    data["months"] = np.where(live, months, 0)
+    data["days"] = np.where(live, days, 0)
+    data["nanos"] = np.where(live, micros, 0) * 1000
+    validity = None if valid is None else pa.array(valid).buffers()[1]
+    storage = pa.Array.from_buffers(pa.month_day_nano_interval(), len(months), [validity, pa.py_buffer(data.tobytes())],
+                                    null_count=0 if valid is None else int((~valid).sum()))
+    return pa.ExtensionArray.from_storage(_calendar_type(), storage)
+
+
+def _make_calendar(args, n) -> pa.Array:
+    """``make_interval(years, months, weeks, days, hours, mins, secs)``; a field out of range raises."""
+    from quarry.compute.kernels import _relabel_decimal
+    parts, valid = [], None
+    for x in args[:6]:
+        values, v = _np(x, n, np.int64)
+        parts.append(values)
+        valid = _both(valid, v)
+    secs = to_array(args[6], n)
+    micros, svalid = _np(pc.cast(_relabel_decimal(secs, pa.decimal128(18, 0)), pa.int64()), n, np.int64)
+    valid = _both(valid, svalid)
+    years, months, weeks, days, hours, mins = (pa.array(p) for p in parts)
+    try:
+        total_months = pc.add_checked(pc.multiply_checked(years, 12), months)
+        total_days = pc.add_checked(pc.multiply_checked(weeks, 7), days)
+        total_micros = pc.add_checked(pc.add_checked(pc.multiply_checked(hours, 3_600_000_000),
+                                                     pc.multiply_checked(mins, 60_000_000)), pa.array(micros))
+    except pa.ArrowInvalid as exc:
+        raise ArithmeticOverflowError("integer overflow in make_interval", hint="use smaller values") from exc
+    return _calendar_array(total_months.to_numpy(), total_days.to_numpy(), total_micros.to_numpy(), valid)
+
+
+def _calendar_op(kind, args, n) -> pa.Array:
+    """A date or timestamp plus or minus a calendar interval (Spark's ``TimeAdd``/``DateAddInterval``), or
+    two calendar intervals added or subtracted field by field (``addExact``)."""
+    sign = -1 if kind == "calendar_subtract" else 1
+    (months, days, micros), valid = _calendar_parts(_storage(args[2], n))
+    first = to_array(args[1], n)
+    if isinstance(first, pa.ExtensionArray):
+        (m0, d0, u0), v0 = _calendar_parts(first.storage)
+        return _calendar_array(m0 + sign * months, d0 + sign * days, u0 + sign * micros, _both(v0, valid))
+    if pa.types.is_date(first.type):
+        live = valid if valid is not None else np.ones(n, bool)
+        if np.any(live & (micros != 0) & np.asarray(first.is_valid())):
+            raise DataError("Cannot add hours, minutes or seconds, milliseconds, microseconds to a date",
+                            hint="add the interval to a timestamp, or use make_interval with days only")
+    return _moved(first, sign * months, sign * days, sign * micros, valid, n)
+
+
+def _calendar_strings(a: pa.Array) -> pa.Array:
+    """Calendar intervals as Spark prints them (``CalendarInterval.toString``): ``1 years 2 months 3 days
+    4 hours 5 minutes 6.5 seconds``, each part only when not zero, ``0 seconds`` when all are."""
+    (months, days, micros), valid = _calendar_parts(a)
+    def toward_zero(x, unit):                  # Java's long division
+        return np.sign(x) * (np.abs(x) // unit)
+    hours = toward_zero(micros, 3_600_000_000)
+    rest = micros - hours * 3_600_000_000
+    minutes = toward_zero(rest, 60_000_000)
+    rest = rest - minutes * 60_000_000
+    whole, fraction = np.abs(rest) // 1_000_000, np.abs(rest) % 1_000_000
+    seconds = pc.binary_join_element_wise(
+        pc.if_else(pa.array(rest < 0), "-", ""), pc.cast(pa.array(whole), pa.string()),
+        pc.if_else(pa.array(fraction != 0), pc.binary_join_element_wise(
+            ".", pc.utf8_rtrim(pc.utf8_lpad(pc.cast(pa.array(fraction), pa.string()), 6, padding="0"),
+                               characters="0"), ""), ""), "")
+
+    def part(values, unit, text=None):
+        text = pc.cast(pa.array(values), pa.string()) if text is None else text
+        return pc.if_else(pa.array(values != 0), pc.binary_join_element_wise(text, f" {unit} ", ""), "")
+    years = toward_zero(months, 12)
+    joined = pc.binary_join_element_wise(part(years, "years"), part(months - years * 12, "months"),
+                                         part(days, "days"), part(hours, "hours"), part(minutes, "minutes"),
+                                         part(rest, "seconds", seconds), "")
+    text = pc.utf8_rtrim(joined, characters=" ")
+    text = pc.if_else(pc.equal(text, ""), "0 seconds", text)
+    return text if valid is None else pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
+
+
+@kernel("spark_timestamp_text")
+def _spark_timestamp_text(name, args, dtype, n):
+    """Timestamps as Spark casts them to STRING: ``2024-01-01 12:00:00``, the fraction of a second without
+    trailing zeros (``12:00:00.5``), none when whole."""
+    ts = to_array(args[0], n)
+    ts = pc.cast(ts, pa.timestamp("us", ts.type.tz)) if ts.type.unit != "us" else ts
+    micros, valid = _np(pc.cast(ts, pa.int64()), n, np.int64)
+    fraction = np.mod(micros, 1_000_000)
+    digits = pc.utf8_rtrim(pc.utf8_lpad(pc.cast(pa.array(fraction), pa.string()), 6, padding="0"), characters="0")
+    tail = pc.if_else(pa.array(fraction != 0), pc.binary_join_element_wise(".", digits, ""), "")
+    whole = pa.array((micros - fraction) // 1_000_000, pa.int64()).cast(pa.timestamp("s"))   # (%S of µs has a fraction)
+    text = pc.binary_join_element_wise(pc.strftime(whole, "%Y-%m-%d %H:%M:%S"), tail, "")
+    return text if valid is None else pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
+
+
 @kernel("spark_width_bucket")
 def _width_bucket(name, args, dtype, n):
     v, vv = _np(args[0], n, np.float64)

@@ -180,7 +180,9 @@ def evaluate_udf(call, args: list, n: int) -> pa.Array:
 def _run_rows(fdef, arrays: list[pa.Array], n: int) -> list:
     """One call per row (NULL in, NULL out), in one comprehension over the batch's Python values."""
     func = fdef.func
-    columns = [a.to_pylist() for a in arrays]
+    # a front end's own Python values (a PySpark UDF takes a struct as a Row and a map as a dict)
+    python_values = getattr(func, "python_values", None)
+    columns = python_values(arrays) if python_values is not None else [a.to_pylist() for a in arrays]
     has_nulls = not fdef.null_calls and any(a.null_count for a in arrays)
     try:
         if not columns:

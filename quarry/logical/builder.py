@@ -151,6 +151,9 @@ def aggregate_call(name: str, bind_arguments: Callable[[], list[Expr]], *, allow
         args = bind_arguments()
     except MisplacedAggregateError:
         raise NestedAggregateError(name) from None
+    front_end = F.front_end_aggregate(name, args, distinct, filter)
+    if front_end is not None:
+        return front_end
     return F.agg(name, args, distinct=distinct, filter=filter)
 
 

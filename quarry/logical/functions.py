@@ -29,7 +29,7 @@ from typing import Callable
 
 import pyarrow as pa
 
-from quarry.errors import BindError, QuarryTypeError, UnsupportedError, suggest
+from quarry.errors import BindError, QuarryTypeError, UnknownFunctionError, UnsupportedError, suggest
 from quarry.logical import types as T
 from quarry.logical.expressions import AggCall, Call, ColumnRef, Expr, Literal
 
@@ -393,8 +393,8 @@ class FunctionRegistry:
         """The function a query calls by ``name``; unknown names raise with a suggestion."""
         fdef = self.get(name)
         if fdef is None or fdef.internal:
-            raise BindError(f"function `{name}` does not exist",
-                            hint=suggest(name.lower(), self.names()) or "see docs/sql.md for the function list")
+            raise UnknownFunctionError(name, hint=suggest(name.lower(), self.names())
+                                       or "see docs/sql.md for the function list")
         return fdef
 
     def definitions(self) -> list[FunctionDef]:
@@ -596,6 +596,22 @@ def arithmetic_rules(bind):
     return _overriding(_ARITHMETIC_OVERRIDE, bind)
 
 
+# A front end's aggregates of its own types (Spark's sum and avg of intervals): ``bind(name, args,
+# distinct, filter)`` returns the expression (over aggregate calls) or None for quarry's own.
+_AGGREGATE_OVERRIDE: contextvars.ContextVar = contextvars.ContextVar("quarry_aggregates", default=None)
+
+
+def aggregate_rules(bind):
+    """Bind aggregate calls through ``bind(name, args, distinct, filter)`` first inside the block."""
+    return _overriding(_AGGREGATE_OVERRIDE, bind)
+
+
+def front_end_aggregate(name: str, args: list[Expr], distinct: bool, filter: Expr | None) -> Expr | None:
+    """The aggregate expression the active :func:`aggregate_rules` binds, or None."""
+    override = _AGGREGATE_OVERRIDE.get()
+    return override(name, args, distinct, filter) if override is not None else None
+
+
 def _bind_arith(op):
     def bind(name, args):
         a, b = args
@@ -701,6 +717,11 @@ register("int_divide", "scalar", _bind_int_divide, 2, 2, aliases=("div",))
 
 def _bind_negate(name, args):
     (a,) = args
+    override = _ARITHMETIC_OVERRIDE.get()
+    if override is not None:            # a front end's own negatable types (Spark's intervals)
+        bound = override(name, a, None)
+        if bound is not None:
+            return bound
     if T.is_null(a.dtype):
         return cast(a, T.INT32)
     if not T.is_numeric(a.dtype) and not pa.types.is_interval(a.dtype):
@@ -716,6 +737,11 @@ register("negate", "scalar", _bind_negate, 1, 1)
 
 
 def _bind_compare(name, args):
+    override = _ARITHMETIC_OVERRIDE.get()
+    if override is not None:            # a front end's own comparable types (Spark's year-month intervals)
+        bound = override(name, args[0], args[1])
+        if bound is not None:
+            return bound
     a, b = coerce_pair(args[0], args[1], "compare")
     if T.is_nested(a.dtype):
         # compared by their sort keys: element by element, a NULL element above every value (DuckDB's order)

@@ -305,6 +305,9 @@ def bind_spark_interval(op: str, a: Expr, b: Expr) -> Expr | None:
     - a timestamp or date plus or minus a day-time interval is a timestamp;
     - intervals add and subtract; an interval times or divided by a number is an interval, rounded HALF_UP
       to the microsecond."""
+    ym = bind_spark_year_month(op, a, b)
+    if ym is not None:
+        return ym
     ta, tb = a.dtype, b.dtype
     if op == "subtract" and _temporal(ta) and _temporal(tb):
         return _call("spark_interval", [Literal("between", T.STRING), _as_timestamp(a), _as_timestamp(b)],
@@ -353,6 +356,187 @@ def bind_spark_make_dt_interval(days: Expr, hours: Expr, mins: Expr, secs: Expr)
 
 
 _internal("spark_make_dt_interval", lambda n, a: bind_spark_make_dt_interval(*a), 4)
+
+
+# -- year-month and calendar intervals ----------------------------------------------------------
+# Spark's YearMonthIntervalType is a number of months (Arrow's YEAR_MONTH interval, which pyarrow cannot hold:
+# here an extension type over int32), its CalendarIntervalType (``make_interval``) months, days and
+# microseconds (Arrow's MONTH_DAY_NANO, as Spark 4 sends it; an extension type over quarry's INTERVAL, which
+# stands for SQL text's interval constants). Both are distinct types, so a plan knows which it holds.
+
+
+class YearMonthIntervalType(pa.ExtensionType):
+    """Spark's ``interval year to month``: int32 months."""
+
+    def __init__(self):
+        super().__init__(pa.int32(), "quarry.spark.year_month_interval")
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return b""
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type, serialized):
+        return cls()
+
+    def __reduce__(self):
+        return YearMonthIntervalType, ()
+
+    def __hash__(self):           # a plan's expressions are hashed with their types
+        return hash(self.extension_name)
+
+
+class CalendarIntervalType(pa.ExtensionType):
+    """Spark's ``interval`` (CalendarIntervalType): months, days and nanoseconds (whole microseconds)."""
+
+    def __init__(self):
+        super().__init__(pa.month_day_nano_interval(), "quarry.spark.calendar_interval")
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return b""
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type, serialized):
+        return cls()
+
+    def __reduce__(self):
+        return CalendarIntervalType, ()
+
+    def __hash__(self):           # a plan's expressions are hashed with their types
+        return hash(self.extension_name)
+
+
+YEAR_MONTH = YearMonthIntervalType()
+CALENDAR = CalendarIntervalType()
+for _type in (YEAR_MONTH, CALENDAR):
+    try:
+        pa.register_extension_type(_type)
+    except pa.ArrowKeyError:          # registered already (a module reloaded)
+        pass
+
+
+def is_year_month(t: pa.DataType) -> bool:
+    return isinstance(t, YearMonthIntervalType)
+
+
+def is_calendar(t: pa.DataType) -> bool:
+    return isinstance(t, CalendarIntervalType)
+
+
+def as_year_month(e: Expr) -> Expr | None:
+    """``e`` as a year-month interval: one already, or an INTERVAL constant of whole months
+    (``INTERVAL 3 MONTHS``, ``INTERVAL '1-2' YEAR TO MONTH``); None for anything else."""
+    if is_year_month(e.dtype):
+        return e
+    if isinstance(e, Literal) and pa.types.is_interval(e.dtype) and e.value is not None:
+        months, days, nanos = tuple(e.value)
+        if days == 0 and nanos == 0:
+            return _call("spark_ym", [Literal("months_of", T.STRING), Literal(months, T.INT32)], YEAR_MONTH)
+    return None
+
+
+def ym_months(e: Expr) -> Expr:
+    """A year-month interval's months, INT (what it compares, sorts and aggregates by)."""
+    return _call("spark_ym", [Literal("months", T.STRING), e], T.INT32)
+
+
+def bind_spark_year_month(op: str, a: Expr, b: Expr) -> Expr | None:
+    """``a <op> b`` where an operand is a year-month or a calendar interval, None otherwise:
+
+    - a date plus or minus a year-month interval is a date, a timestamp one a timestamp (Spark's
+      ``DateAddYMInterval``/``TimestampAddYMInterval``: the month moved, the day kept or clamped to the
+      month's last);
+    - a date or timestamp plus or minus a calendar interval moves by its months, then its days, then its
+      microseconds (Spark's ``TimeAdd``; a date stays a date, ``DateAddInterval``, and ANSI mode refuses
+      a time part);
+    - year-month intervals add, subtract and compare; one times or divided by a number is one (HALF_UP
+      to the month, Spark's ``MultiplyYMInterval``/``DivideYMInterval``); calendar intervals add and
+      subtract, and do not compare (Spark's ``CalendarIntervalType`` has no order)."""
+    ta, tb = a.dtype, b.dtype
+    if not any(is_year_month(t) or is_calendar(t) for t in (ta, tb)):
+        return None
+    kind = Literal(op, T.STRING)
+    comparison = op in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
+    if any(is_calendar(t) for t in (ta, tb)):
+        if comparison:
+            raise QuarryTypeError(f"cannot compare a calendar interval (`{op}`): Spark's CalendarIntervalType "
+                                  "has no order", hint="compare make_dt_interval or make_ym_interval values")
+        if op in ("add", "subtract") and _temporal(ta) and is_calendar(tb):
+            return _call("spark_ym", [Literal("calendar_" + op, T.STRING), a, b],
+                         T.DATE if pa.types.is_date(ta) else T.TIMESTAMP)
+        if op == "add" and is_calendar(ta) and _temporal(tb):
+            return _call("spark_ym", [Literal("calendar_add", T.STRING), b, a],
+                         T.DATE if pa.types.is_date(tb) else T.TIMESTAMP)
+        if op in ("add", "subtract") and is_calendar(ta) and is_calendar(tb):
+            return _call("spark_ym", [Literal("calendar_" + op, T.STRING), a, b], CALENDAR)
+        raise QuarryTypeError(f"cannot apply `{op}` to {spark_type_name(ta)} and {spark_type_name(tb)}")
+    ya, yb = as_year_month(a), as_year_month(b)
+    if comparison:
+        if ya is None or yb is None:
+            raise QuarryTypeError(f"cannot compare {spark_type_name(ta)} and {spark_type_name(tb)}")
+        from quarry.logical.functions import call
+        return call(op, [ym_months(ya), ym_months(yb)])
+    if op in ("add", "subtract") and _temporal(ta) and yb is not None:
+        return _call("spark_ym", [Literal("months_" + op, T.STRING), a, yb], ta)
+    if op == "add" and ya is not None and _temporal(tb):
+        return _call("spark_ym", [Literal("months_add", T.STRING), b, ya], tb)
+    if op in ("add", "subtract") and ya is not None and yb is not None:
+        return _call("spark_ym", [kind, ya, yb], YEAR_MONTH)
+    number = lambda t: T.is_integer(t) or T.is_float(t)          # noqa: E731
+    if op == "multiply" and ya is not None and number(tb):
+        return _call("spark_ym", [kind, ya, b], YEAR_MONTH)
+    if op == "multiply" and yb is not None and number(ta):
+        return _call("spark_ym", [kind, yb, a], YEAR_MONTH)
+    if op == "divide" and ya is not None and number(tb):
+        return _call("spark_ym", [kind, ya, b], YEAR_MONTH)
+    if op in ("multiply", "divide") and (T.is_decimal(ta) or T.is_decimal(tb)):
+        raise UnsupportedError(f"Not supported: `{op}` of a year-month interval and a DECIMAL",
+                               hint="cast the number to DOUBLE")
+    raise QuarryTypeError(f"cannot apply `{op}` to {spark_type_name(ta)} and {spark_type_name(tb)}")
+
+
+def spark_type_name(t: pa.DataType) -> str:
+    """A type's name in messages, Spark's for the interval types."""
+    if is_year_month(t):
+        return "INTERVAL YEAR TO MONTH"
+    if is_calendar(t):
+        return "INTERVAL (a calendar interval)"
+    if pa.types.is_duration(t):
+        return "INTERVAL DAY TO SECOND"
+    return T.sql_name(t)
+
+
+def spark_year_month_unary(kind: str, e: Expr) -> Expr:
+    """A year-month interval's ``negate``/``abs`` (an interval), ``text`` (Spark's STRING cast), or
+    ``from_months`` (the interval of an aggregate of its months: BIGINT or DECIMAL)."""
+    dtype = T.STRING if kind == "text" else YEAR_MONTH
+    return _call("spark_ym", [Literal(kind, T.STRING), e], dtype)
+
+
+def spark_calendar_text(e: Expr) -> Expr:
+    """A calendar interval as Spark casts it to STRING (``1 years 2 months 3 days 4.5 seconds``)."""
+    return _call("spark_ym", [Literal("calendar_text", T.STRING), e], T.STRING)
+
+
+def bind_spark_make_ym_interval(years: Expr, months: Expr) -> Expr:
+    """``make_ym_interval(years, months)``: Spark's interval of ``years * 12 + months`` months (INT
+    arguments; overflow raises)."""
+    return _call("spark_ym", [Literal("make", T.STRING), _long(years, "make_ym_interval"),
+                              _long(months, "make_ym_interval")], YEAR_MONTH)
+
+
+def bind_spark_make_interval(years, months, weeks, days, hours, mins, secs) -> Expr:
+    """``make_interval(years, months, weeks, days, hours, mins, secs)``: Spark's calendar interval
+    (``secs`` a DECIMAL(18,6), so to the microsecond; overflow raises)."""
+    parts = [_long(x, "make_interval") for x in (years, months, weeks, days, hours, mins)]
+    return _call("spark_ym", [Literal("make_calendar", T.STRING), *parts,
+                              cast(_num(secs, "make_interval"), pa.decimal128(18, 6))], CALENDAR)
+
+
+# spark_timestamp_text(ts): Spark's STRING of a timestamp (the fraction without trailing zeros)
+_internal("spark_timestamp_text", lambda n, a: _call(n, a, T.STRING), 1)
+
+# spark_ym(kind, ...): the year-month and calendar interval operations above (typed when built)
+_internal("spark_ym", lambda n, a: _call(n, a, YEAR_MONTH), 2, 8)
 
 
 # -- strings ------------------------------------------------------------------------------------

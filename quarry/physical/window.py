@@ -131,7 +131,13 @@ def check_window_call(w: WindowCall) -> None:
     if frame.mode not in ("rows", "range"):
         raise UnsupportedError(f"{frame.mode.upper()} window frames are not supported", hint="use ROWS or RANGE")
     if frame.mode == "range" and (frame.start not in (None, 0) or frame.end not in (None, 0)):
-        raise UnsupportedError("RANGE frames with offsets are not supported", hint="use a ROWS frame")
+        if len(w.order_by) != 1:
+            raise UnsupportedError("a RANGE frame with offsets needs exactly one ORDER BY key",
+                                   hint="order by one column, or use a ROWS frame")
+        t = w.order_by[0].expr.dtype
+        if not (T.is_integer(t) or T.is_float(t) or T.is_decimal(t) or pa.types.is_date(t)):
+            raise UnsupportedError(f"a RANGE frame with offsets over an ORDER BY key of type {T.sql_name(t)}",
+                                   hint="order by a number or a date, or use a ROWS frame")
     if isinstance(func, UDAFCall):
         if func.filter is not None:
             raise UnsupportedError(f"FILTER on the Python aggregate `{func.name}` over a window",
@@ -200,6 +206,8 @@ class _Layout:
     peer_id: np.ndarray
     peer_start: np.ndarray
     peer_end: np.ndarray
+    order_key: pa.Array | None = None          # the one ORDER BY key, sorted (RANGE frames with offsets)
+    order_sort: SortKey | None = None
 
     @staticmethod
     def build(table: pa.Table, partition_by: tuple[Expr, ...], order_by: tuple[SortKey, ...]) -> "_Layout":
@@ -223,7 +231,9 @@ class _Layout:
         peer_change = part_change | _changes(columns[len(partition_by):], n)
         part_id, part_start, part_end = _segments(part_change)
         peer_id, peer_start, peer_end = _segments(peer_change)
-        return _Layout(n, order, order_array, part_id, part_start, part_end, peer_id, peer_start, peer_end)
+        single = len(order_by) == 1
+        return _Layout(n, order, order_array, part_id, part_start, part_end, peer_id, peer_start, peer_end,
+                       columns[-1] if single else None, order_by[0] if single else None)
 
     def take(self, values) -> pa.Array:
         """``values`` (in input row order, an array or a scalar) as an array in sorted order."""
@@ -315,10 +325,48 @@ def frame_bounds(layout: _Layout, frame: WindowFrame) -> tuple[np.ndarray, np.nd
             return np.clip(position + offset, layout.part_start, layout.part_end)
         start = layout.part_start if frame.start is None else bound(frame.start)
         end = layout.part_end if frame.end is None else bound(frame.end + 1)
-    else:
+    elif frame.start in (None, 0) and frame.end in (None, 0):
         start = layout.part_start if frame.start is None else layout.peer_start
         end = layout.part_end if frame.end is None else layout.peer_end
+    else:
+        start, end = _range_offsets(layout, frame)
     return start, np.maximum(end, start)
+
+
+def _range_offsets(layout: _Layout, frame: WindowFrame) -> tuple[np.ndarray, np.ndarray]:
+    """A RANGE frame with offsets: the rows of the partition whose ORDER BY value lies within ``start`` to
+    ``end`` of the row's (a descending key counts PRECEDING as larger values), found for all rows at once
+    by a binary search over (partition, value) pairs. A row whose value is NULL (or NaN) frames its peers."""
+    key = layout.order_key
+    ascending = layout.order_sort.ascending
+    if pa.types.is_date(key.type):
+        key = pc.cast(pc.cast(key, pa.int32()), pa.int64())
+    if pa.types.is_integer(key.type):
+        values = np.asarray(pc.fill_null(pc.cast(key, pa.int64()), 0).to_numpy(zero_copy_only=False), np.float64)
+    else:
+        values = np.asarray(pc.fill_null(pc.cast(key, pa.float64()), 0.0).to_numpy(zero_copy_only=False),
+                            np.float64)
+    if not ascending:
+        values = -values
+    null = np.asarray(key.is_null().to_numpy(zero_copy_only=False), bool)
+    nan = np.isnan(values) & ~null
+    odd = null | nan
+    # NULLs and NaNs (the largest values) sit at an end of their partition; as ±inf they stay in sorted
+    # order and out of every finite row's frame
+    values = np.where(null, -np.inf if layout.order_sort.nulls_first else np.inf, values)
+    values = np.where(nan, np.inf if ascending else -np.inf, values)
+    pairs = np.empty(layout.n, np.dtype([("p", "<i8"), ("v", "<f8")]))
+    pairs["p"], pairs["v"] = layout.part_id, values
+
+    def search(offset, side):
+        probe = np.empty(layout.n, pairs.dtype)
+        probe["p"], probe["v"] = layout.part_id, values + offset
+        return np.searchsorted(pairs, probe, side).astype(np.int64)
+    start = layout.part_start if frame.start is None else search(frame.start, "left")
+    end = layout.part_end if frame.end is None else search(frame.end, "right")
+    start = np.where(odd, layout.peer_start if frame.start is not None else start, start)
+    end = np.where(odd, layout.peer_end if frame.end is not None else end, end)
+    return start, end
 
 
 # --------------------------------------------------------------------------- ranking, offset

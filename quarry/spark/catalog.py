@@ -346,3 +346,80 @@ def _create_table(translator, m) -> DataFrame:
         session.catalog.register(name, MemoryTable(name, table), replace=False)
     made[name.lower()] = key
     return translator.table(name)
+
+
+_SHOW_TABLES = re.compile(r"(?is)TABLES(?:\s+(?:FROM|IN)\s+([A-Za-z_][\w.]*|`[^`]+`))?(?:\s+(?:LIKE\s+)?'([^']*)')?\s*")
+
+
+def sql_statement(translator, node) -> pa.Table | None:
+    """Spark SQL's catalog statements, through the ``spark.catalog`` calls they stand for, or None for any
+    other statement: ``SHOW TABLES [IN db] [[LIKE] 'pattern']`` (Spark's namespace, tableName, isTemporary
+    rows), ``DESCRIBE t`` / ``DESCRIBE SELECT ...`` (col_name, data_type, comment), ``USE db`` (only the
+    default database), ``CACHE TABLE t`` and ``UNCACHE TABLE [IF EXISTS] t``."""
+    from pyspark.sql.connect.proto import catalog_pb2
+    from sqlglot import exp
+    if isinstance(node, exp.Command) and node.name.upper() == "SHOW":
+        text = node.expression.name if isinstance(node.expression, exp.Literal) else str(node.expression or "")
+        m = _SHOW_TABLES.fullmatch(text.strip())
+        if m is None:
+            raise not_supported(f"SHOW {text} (SHOW TABLES is supported; spark.catalog lists the rest)")
+        listing = catalog_pb2.ListTables()
+        if m.group(1):
+            listing.db_name = m.group(1).strip("`")
+        if m.group(2) is not None:
+            listing.pattern = m.group(2)
+        tables = catalog_relation(translator, catalog_pb2.Catalog(list_tables=listing)).to_arrow()
+        namespaces = [ns[0] if ns else "" for ns in tables.column("namespace").to_pylist()]
+        return pa.table({"namespace": pa.array(namespaces, pa.string()),
+                         "tableName": tables.column("name").cast(pa.string()),
+                         "isTemporary": tables.column("isTemporary").cast(pa.bool_())})
+    if isinstance(node, exp.Describe):
+        return _describe(translator, node)
+    if isinstance(node, exp.Use):
+        name = node.this.sql(dialect="spark").strip("`")
+        catalog_relation(translator, catalog_pb2.Catalog(set_current_database=catalog_pb2.SetCurrentDatabase(
+            db_name=name.split(".")[-1] if name.lower().startswith(CATALOG + ".") else name)))
+        return pa.table({})
+    if isinstance(node, (exp.Cache, exp.Uncache)):
+        if isinstance(node, exp.Cache) and node.args.get("expression") is not None:
+            raise not_supported("CACHE TABLE ... AS SELECT; cache a view of the query instead")
+        if isinstance(node, exp.Cache) and node.args.get("options"):
+            raise not_supported("CACHE TABLE ... OPTIONS (the storage level); df.persist(level) takes one")
+        name = node.this.sql(dialect="spark").replace("`", "")
+        if isinstance(node, exp.Uncache) and node.args.get("exists") and not _exists(translator, name):
+            return pa.table({})
+        kind = "cache_table" if isinstance(node, exp.Cache) else "uncache_table"
+        message = catalog_pb2.CacheTable(table_name=name) if kind == "cache_table" else \
+            catalog_pb2.UncacheTable(table_name=name)
+        catalog_relation(translator, catalog_pb2.Catalog(**{kind: message}))
+        return pa.table({})
+    return None
+
+
+def _describe(translator, node) -> pa.Table:
+    """``DESCRIBE [TABLE] t`` and ``DESCRIBE [QUERY] SELECT ...``: Spark's col_name, data_type (Spark's type
+    names) and comment rows."""
+    from sqlglot import exp
+    from quarry.spark.types import from_arrow, simple_string
+    if node.args.get("style"):
+        raise not_supported(f"DESCRIBE {node.args['style']} (the table's details); DESCRIBE lists its columns")
+    target = node.this
+    if isinstance(target, exp.Table):
+        schema = translator.table(target.sql(dialect="spark").replace("`", "")).schema
+    else:
+        from quarry.sql.commands import QueryPlan
+        from quarry.spark.sql import run_spark_sql
+        state = translator.state
+        outcome = run_spark_sql(translator.session, target.sql(dialect="spark"), global_views=state.global_store,
+                                ansi=state.ansi, time_zone=state.time_zone)
+        if not isinstance(outcome, QueryPlan):
+            raise not_supported(f"DESCRIBE of `{target.sql(dialect='spark')}`")
+        schema = pa.schema([pa.field(f.name, f.dtype) for f in outcome.plan.schema])
+    return pa.table({"col_name": pa.array(schema.names, pa.string()),
+                     "data_type": pa.array([simple_string(from_arrow(f.type)) for f in schema], pa.string()),
+                     "comment": pa.nulls(len(schema.names), pa.string())})
+
+
+def _exists(translator, name: str) -> bool:
+    db, table = _split(name)
+    return any(e[0].lower() == table.lower() for e in _entries(translator, db or DATABASE))

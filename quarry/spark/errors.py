@@ -16,6 +16,7 @@ quarry error               PySpark exception                     error class
 ParseError                 ParseException                        PARSE_SYNTAX_ERROR
 UnknownColumnError         AnalysisException                     UNRESOLVED_COLUMN.WITH_SUGGESTION
 UnknownTableError          AnalysisException                     TABLE_OR_VIEW_NOT_FOUND
+UnknownFunctionError       AnalysisException                     UNRESOLVED_ROUTINE
 AmbiguousColumnError       AnalysisException                     AMBIGUOUS_REFERENCE
 NotGroupedError            AnalysisException                     MISSING_AGGREGATION
 other BindError, type      AnalysisException                     (none)
@@ -68,7 +69,7 @@ _CLASSES = {
 }
 
 _SQL_STATES = {"PARSE_SYNTAX_ERROR": "42601", "DUPLICATED_MAP_KEY": "23505", "UNRESOLVED_COLUMN.WITH_SUGGESTION": "42703",
-               "TABLE_OR_VIEW_NOT_FOUND": "42P01", "AMBIGUOUS_REFERENCE": "42704",
+               "TABLE_OR_VIEW_NOT_FOUND": "42P01", "AMBIGUOUS_REFERENCE": "42704", "UNRESOLVED_ROUTINE": "42883",
                "MISSING_AGGREGATION": "42803", "UNSUPPORTED_FEATURE": "0A000", "INTERNAL_ERROR": "XX000",
                "SQL_CONF_NOT_FOUND": "42K0I", "INVALID_HANDLE.OPERATION_NOT_FOUND": "HY000",
                "INVALID_HANDLE.SESSION_NOT_FOUND": "HY000", "OPERATION_CANCELED": "HY008",
@@ -122,6 +123,10 @@ def as_spark_error(err: BaseException) -> SparkError:
         if isinstance(err, QE.UnknownTableError):
             return SparkError(text, error_class="TABLE_OR_VIEW_NOT_FOUND",
                               parameters={"relationName": f"`{err.subject or ''}`"}, code=invalid)
+        if isinstance(err, QE.UnknownFunctionError):
+            return SparkError(text, error_class="UNRESOLVED_ROUTINE",
+                              parameters={"routineName": f"`{err.name}`",
+                                          "searchPath": "[`system`.`builtin`, `system`.`session`]"}, code=invalid)
         if isinstance(err, QE.AmbiguousColumnError):
             return SparkError(text, error_class="AMBIGUOUS_REFERENCE", parameters={"name": f"`{err.name}`"},
                               code=invalid)

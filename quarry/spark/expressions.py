@@ -231,7 +231,8 @@ class ExpressionTranslator:
         """A sort key, with Spark's default NULL order when the client gave none."""
         if e.WhichOneof("expr_type") == "sort_order":
             return self._sort_key(e.sort_order)
-        return self.column(e).asc_nulls_first()
+        from quarry.spark.functions.internal import order_key
+        return order_key(self.column(e)).asc_nulls_first()
 
     # -- leaves -------------------------------------------------------------------------------
 
@@ -268,13 +269,14 @@ class ExpressionTranslator:
             return Translated(col("*"), "*", star=True)
         if stripped.endswith(".*") and _IDENTIFIER_STAR.fullmatch(stripped):
             return _star(stripped[:-2])                  # selectExpr("t.*"), selectExpr("s.*")
-        from quarry.logical.functions import arithmetic_rules, cast_rules
-        from quarry.spark.sql import spark_arithmetic, spark_casts
+        from quarry.logical.functions import aggregate_rules, arithmetic_rules, cast_rules
+        from quarry.spark.sql import spark_aggregates, spark_arithmetic, spark_casts
         column = expr(_spark_sql_to_quarry(s.expression, self.ansi))
-        ansi = self.ansi
+        ansi, zone = self.ansi, self.time_zone
 
-        def bind(ctx):            # arithmetic and casts as spark.sql binds them (Spark's decimals, divisions)
-            with arithmetic_rules(spark_arithmetic(ansi)), cast_rules(spark_casts(ansi)):
+        def bind(ctx):            # arithmetic, casts and aggregates as spark.sql binds them (Spark's decimals,
+            with arithmetic_rules(spark_arithmetic(ansi)), cast_rules(spark_casts(ansi, zone)), \
+                    aggregate_rules(spark_aggregates()):                  # divisions, intervals)
                 return column.bind(ctx)
         return Translated(Column(bind, column.name), column.name)
 
@@ -357,14 +359,24 @@ class ExpressionTranslator:
             shown = simple_string(from_arrow(target))
         if pa.types.is_timestamp(target) and target.tz is not None:
             target = pa.timestamp("us")          # quarry computes timestamps without a zone
-        from quarry.spark.functions.internal import ansi_cast, legacy_cast, try_cast
+        from quarry.spark.functions.internal import ansi_cast, legacy_cast, timestamp_number_cast, try_cast
+        zone = self.time_zone
+
+        def with_timestamps(cast_column: Column, mode: str) -> Column:
+            def bind(ctx):             # a timestamp to or from a number is a number of seconds (Spark's Cast)
+                special = timestamp_number_cast(inner.column.bind(ctx), target, zone, mode)
+                return special if special is not None else cast_column.bind(ctx)
+            return Column(bind, cast_column.name)
         if c.eval_mode == Expression.Cast.EVAL_MODE_TRY:
-            return Translated(try_cast(inner.column, target), f"TRY_CAST({inner.name} AS {shown.upper()})")
+            return Translated(with_timestamps(try_cast(inner.column, target), "try"),
+                              f"TRY_CAST({inner.name} AS {shown.upper()})")
         legacy = c.eval_mode == Expression.Cast.EVAL_MODE_LEGACY
         if legacy or (not self.ansi and c.eval_mode != Expression.Cast.EVAL_MODE_ANSI):
             # Spark without ANSI mode: text that does not cast is NULL, an integer out of range wraps
-            return Translated(legacy_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
-        return Translated(ansi_cast(inner.column, target), f"CAST({inner.name} AS {shown.upper()})")
+            return Translated(with_timestamps(legacy_cast(inner.column, target), "legacy"),
+                              f"CAST({inner.name} AS {shown.upper()})")
+        return Translated(with_timestamps(ansi_cast(inner.column, target), "ansi"),
+                          f"CAST({inner.name} AS {shown.upper()})")
 
     def _sort_order(self, s) -> Translated:
         inner = self.translate(s.child)
@@ -400,6 +412,11 @@ class ExpressionTranslator:
         else:
             call = self.function(fn_expr.unresolved_function)
             fname = self._function_name(fn_expr.unresolved_function)
+            lower = fn_expr.unresolved_function.function_name.lower()
+            if lower in _NEEDS_ORDER and not w.order_spec:
+                # Spark's analyzer: a ranking or offset function over rows in no order has no answer
+                raise SparkError(f"Window function {fname} requires window to be ordered, please add ORDER BY "
+                                 "clause", error_class="_LEGACY_ERROR_TEMP_1037", parameters={"wf": fname})
         partition = tuple(self.column(p) for p in w.partition_spec)
         order = tuple(self._sort_key(o) for o in w.order_spec)
         frame = self._frame(w.frame_spec) if w.HasField("frame_spec") else None
@@ -439,8 +456,6 @@ class ExpressionTranslator:
                 return value
             raise not_supported("a window frame without bounds")
         start, end = bound(f.lower, True), bound(f.upper, False)
-        if mode == "range" and (start not in (None, 0) or end not in (None, 0)):
-            raise not_supported("RANGE frames with offsets")
         return WindowFrame(mode, start, end)
 
     # -- functions ---------------------------------------------------------------------------
@@ -589,6 +604,8 @@ class ExpressionTranslator:
         return Translated(column, "*" if star else r.col_name, star=star)
 
 
+# window functions Spark refuses over a window without ORDER BY
+_NEEDS_ORDER = frozenset(["row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile", "lag", "lead"])
 _COMPARISONS = frozenset(["equal", "not_equal", "less", "less_equal", "greater", "greater_equal"])
 
 
@@ -601,6 +618,13 @@ def _binary(fname: str, left: Column, right: Column) -> Column:
 
     def bind(ctx):
         a, b = left.bind(ctx), right.bind(ctx)
+        if fname != "eq_null_safe" and (pa.types.is_map(a.dtype) or pa.types.is_map(b.dtype)):
+            raise SparkError(f"the comparison `{fname}` does not support ordering on a MAP value",
+                             error_class="DATATYPE_MISMATCH.INVALID_ORDERING_TYPE")
+        from quarry.logical.spark_functions import bind_spark_year_month
+        ym = bind_spark_year_month(fname, a, b)
+        if ym is not None:
+            return ym
         if pa.types.is_duration(a.dtype) or pa.types.is_duration(b.dtype):
             from quarry.logical.spark_functions import as_day_time
             da, db = as_day_time(a), as_day_time(b)

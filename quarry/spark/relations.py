@@ -76,6 +76,7 @@ class RelationTranslator:
         self.use_cache = use_cache
         self.session = state.session
         self.by_plan_id: dict[int, DataFrame] = {}
+        self.observations: list = []     # df.observe(...): (name, plan id, input, [(key, metric Column)])
         self.expressions = ExpressionTranslator(self.by_plan_id.get, state.time_zone, ansi=state.ansi)
         self.expressions.state = state               # Python UDFs need the session (quarry.spark.udfs)
 
@@ -194,7 +195,7 @@ class RelationTranslator:
         from quarry.sql.commands import QueryPlan
         named, positional = self.sql_arguments(s)
         result = run_spark_sql(self.session, s.query, named, positional, self.state.global_store,
-                               ansi=self.state.ansi)
+                               ansi=self.state.ansi, time_zone=self.state.time_zone)
         if isinstance(result, QueryPlan):
             return DataFrame(self.session, result.plan)
         return DataFrame.from_arrow(self.session, result.table(), "sql")
@@ -223,6 +224,9 @@ class RelationTranslator:
             one = DataFrame.from_arrow(self.session, pa.table({"__one": [1]}), "one")
             return one.select(*self._columns(p.expressions, one))
         df = self.translate(p.input)
+        if not p.expressions:
+            # select() of nothing: the rows without columns (isEmpty() is len(df.select().take(1)) == 0)
+            return DataFrame(self.session, B.project_fields(df.logical_plan, []))
         return df.select(*self._columns(p.expressions, df))
 
     def _filter(self, f) -> DataFrame:
@@ -295,12 +299,45 @@ class RelationTranslator:
         table = self.translate(t.input).to_arrow()
         return DataFrame.from_arrow(self.session, table.slice(max(table.num_rows - t.limit, 0)), "tail")
 
+    def _collect_metrics(self, c) -> DataFrame:
+        """``df.observe(name_or_observation, *metrics)``: the rows pass through; the metrics (aggregates over
+        the same rows, computed after them) go back with the result as Spark's observed metrics."""
+        df = self.translate(c.input)
+        if not c.metrics:
+            raise SparkError("observe() needs at least one metric", error_class="INVALID_OBSERVED_METRICS")
+        metrics = [self.expressions.translate(m) for m in c.metrics]
+        self.observations.append((c.name, df, [(t.name, t.column) for t in metrics]))
+        return df
+
+    def observed_metrics(self) -> list:
+        """The observed metrics of the relations translated so far, as ExecutePlanResponse.ObservedMetrics."""
+        from pyspark.sql.connect.expressions import LiteralExpression
+        from pyspark.sql.connect.proto import base_pb2
+        from pyspark.sql.connect.types import proto_schema_to_pyspark_data_type
+        from quarry.spark.types import from_arrow
+        out = []
+        for name, df, metrics in self.observations:
+            row = df.agg(*[column.alias(key) for key, column in metrics]).to_arrow()
+            message = base_pb2.ExecutePlanResponse.ObservedMetrics(name=name)
+            for i, (key, _) in enumerate(metrics):
+                field = row.schema.field(i)
+                value = row.column(i)[0].as_py()
+                spark_type = proto_schema_to_pyspark_data_type(from_arrow(field.type))
+                message.values.append(LiteralExpression(value, spark_type).to_plan(None).literal)
+                message.keys.append(key)
+            out.append(message)
+        return out
+
     def _deduplicate(self, d) -> DataFrame:
         if d.within_watermark:
             raise not_supported("dropDuplicatesWithinWatermark")
         df = self.translate(d.input)
         if d.all_columns_as_keys or not d.column_names:
-            return df.distinct()
+            _refuse_maps(df.schema)
+            return _distinct(df)
+        keys = {k.lower() for k in d.column_names}
+        _refuse_maps(pa.schema([f for f in df.schema if f.name.lower() in keys]))
+        _refuse_intervals(df.schema, "dropDuplicates over")
         return df.drop_duplicates(list(d.column_names))
 
     def _sample(self, s) -> DataFrame:
@@ -339,7 +376,8 @@ class RelationTranslator:
         if kind is None:
             raise not_supported(f"the join type {j.join_type}")
         if j.using_columns:
-            return self._join_using(left, right, list(j.using_columns), kind)
+            # a cross join on columns is an inner join on them (Spark's UsingJoin(Cross, ...))
+            return self._join_using(left, right, list(j.using_columns), "inner" if kind == "cross" else kind)
         if not j.HasField("join_condition"):
             if kind in ("inner", "cross"):
                 return left.join(right, how="cross")
@@ -348,6 +386,8 @@ class RelationTranslator:
         return left.join(right, on=condition, how="inner" if kind == "cross" else kind)
 
     def _join_using(self, left: DataFrame, right: DataFrame, keys: list[str], kind: str) -> DataFrame:
+        lowered_keys = {k.lower() for k in keys}
+        _refuse_intervals(pa.schema([f for f in left.schema if f.name.lower() in lowered_keys]), "a join on")
         joined = left.join(right, on=keys, how=kind)
         lowered = {k.lower() for k in keys}
         fields = joined.logical_plan.schema
@@ -376,7 +416,25 @@ class RelationTranslator:
                                  error_class="GROUP_EXPRESSION_TYPE_IS_NOT_ORDERABLE")
         if any(pa.types.is_struct(t) for t in types):
             return self._group_by_structs(df, keys, names, types, aggs)
+        from quarry.logical.spark_functions import is_calendar, is_year_month
+        if any(is_calendar(t) for t in types):
+            raise not_supported("grouping by a calendar interval (make_interval)")
+        if any(is_year_month(t) for t in types):
+            return self._group_by_year_months(df, keys, names, types, aggs)
         return df.group_by(*keys).agg(*aggs)
+
+    def _group_by_year_months(self, df, keys, names, types, aggs) -> DataFrame:
+        """``groupBy`` of year-month interval keys: grouped by their months, the keys made intervals again
+        in the result (quarry's hash grouping holds no extension types)."""
+        from quarry.api.column import Column, col
+        from quarry.logical.spark_functions import is_year_month, spark_year_month_unary, ym_months
+        wrapped = [Column(lambda ctx, k=k: ym_months(k.bind(ctx)), name).alias(name) if is_year_month(t) else k
+                   for k, name, t in zip(keys, names, types)]
+        out = df.group_by(*wrapped).agg(*aggs)
+        months = {name for name, t in zip(names, types) if is_year_month(t)}
+        return out.select(*[Column(lambda ctx, c=c: spark_year_month_unary("from_months", col(c).bind(ctx)),
+                                   c).alias(c) if i < len(keys) and c in months else col(c)
+                            for i, c in enumerate(out.columns)])
 
     def _expand_sliding_windows(self, df: DataFrame, exprs, keys: list) -> tuple[DataFrame, list]:
         """``groupBy(window(ts, width, slide))``: each row repeated once per window it is in (a
@@ -425,12 +483,16 @@ class RelationTranslator:
         left = self.translate(s.left_input)
         right = self.translate(s.right_input)
         op = s.set_op_type
+        if not (op == relations_pb2.SetOperation.SET_OP_TYPE_UNION and s.is_all):
+            _refuse_maps(left.schema)                # rows compared as wholes: Spark has no map equality
+            if op != relations_pb2.SetOperation.SET_OP_TYPE_UNION:
+                _refuse_intervals(left.schema, "intersect or except of")
         if op == relations_pb2.SetOperation.SET_OP_TYPE_UNION:
             if s.by_name:
                 out = left.union_by_name(right, allow_missing_columns=s.allow_missing_columns)
             else:
                 out = left.union(right)
-            return out if s.is_all else out.distinct()
+            return out if s.is_all else _distinct(out)
         if s.by_name:
             raise not_supported("intersect/except by name")
         if op == relations_pb2.SetOperation.SET_OP_TYPE_INTERSECT:
@@ -741,3 +803,51 @@ def _apply_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
         raise SparkError(f"the data does not fit the schema: {exc}", error_class="CAST_INVALID_INPUT",
                          exception="SparkRuntimeException") from None
     return pa.Table.from_arrays(columns, names=schema.names)
+
+
+def _has_map(t: pa.DataType) -> bool:
+    if pa.types.is_map(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(_has_map(f.type) for f in t)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _has_map(t.value_type)
+    return False
+
+
+def _refuse_maps(schema: pa.Schema) -> None:
+    """Spark's check for distinct, dropDuplicates and the set operations: MAP values have no equality."""
+    for f in schema:
+        if _has_map(f.type):
+            from quarry.spark.types import from_arrow, simple_string
+            raise SparkError(f"cannot have MAP type columns in DataFrame which calls set operations (INTERSECT, "
+                             f"EXCEPT, etc.), but the type of column `{f.name}` is "
+                             f"\"{simple_string(from_arrow(f.type)).upper()}\"",
+                             error_class="UNSUPPORTED_FEATURE.SET_OPERATION_ON_MAP_TYPE",
+                             parameters={"colName": f"`{f.name}`", "dataType": simple_string(from_arrow(f.type))})
+
+
+def _refuse_intervals(schema: pa.Schema, what: str) -> None:
+    """Year-month and calendar intervals are extension types that quarry's hash keys do not take."""
+    from quarry.logical.spark_functions import is_calendar, is_year_month
+    for f in schema:
+        if is_year_month(f.type) or is_calendar(f.type):
+            raise not_supported(f"{what} the interval column `{f.name}` (a year-month or calendar interval); "
+                                "compare the intervals, or cast them to STRING first")
+
+
+def _distinct(df: DataFrame) -> DataFrame:
+    """``df.distinct()``; year-month interval columns are deduplicated by their months (quarry's hash keys hold
+    no extension types) and made intervals again."""
+    from quarry.api.column import Column, col
+    from quarry.logical.spark_functions import is_calendar, is_year_month, spark_year_month_unary, ym_months
+    types = {f.name: f.type for f in df.schema}
+    if any(is_calendar(t) for t in types.values()):
+        raise not_supported("distinct rows with a calendar interval column (make_interval)")
+    months = [n for n, t in types.items() if is_year_month(t)]
+    if not months:
+        return df.distinct()
+    inner = df.select(*[Column(lambda ctx, n=n: ym_months(col(n).bind(ctx)), n).alias(n) if n in months else col(n)
+                        for n in types]).distinct()
+    return inner.select(*[Column(lambda ctx, n=n: spark_year_month_unary("from_months", col(n).bind(ctx)), n).alias(n)
+                          if n in months else col(n) for n in types])

@@ -10,7 +10,7 @@ ExecutePlan        a relation: its schema, then its rows as Arrow IPC batches (w
                    reattachable :class:`~quarry.spark.operations.Operation`.
 ReattachExecute    the responses of a running or finished operation after the last one seen
 ReleaseExecute     drops responses the client has (``release_until``) or the operation
-AnalyzePlan        schema, explain (all modes but codegen), tree_string, is_local,
+AnalyzePlan        schema, explain (all modes; codegen finds no generated code), tree_string, is_local,
                    is_streaming, input_files, spark_version, ddl_parse, json_to_ddl,
                    same_semantics / semantic_hash (the plans' canonical forms,
                    :mod:`quarry.logical.canonical`), persist / unpersist / get_storage_level
@@ -189,9 +189,11 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         yield self._response(state, op, result_complete=base_pb2.ExecutePlanResponse.ResultComplete())
 
     def _relation_results(self, state, rel, holder, op):
-        df = RelationTranslator(state).translate_result(rel)
+        translator = RelationTranslator(state)
+        df = translator.translate_result(rel)
         schema = df.schema
         yield self._response(state, op, schema=with_metadata(schema_from_arrow(schema), rel))
+        wire = wire_schema(schema)
         plan = df.logical_plan
         holder["plan"] = plan
         sent = 0
@@ -202,13 +204,18 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             for batch in session.execute_stream(physical, origin=plan):
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema) \
                     if batch.schema != schema else batch
+                if wire is not schema:
+                    batch = _on_the_wire(batch, wire)
                 for piece in _pieces(batch):
                     yield self._arrow(state, op, piece, sent)
                     sent += piece.num_rows
         if sent == 0:
             # no rows: one empty batch, so the client still learns the column types
-            yield self._arrow(state, op, pa.RecordBatch.from_pylist([], schema=schema), 0)
+            yield self._arrow(state, op, pa.RecordBatch.from_pylist([], schema=wire), 0)
         yield self._response(state, op, metrics=plan_metrics(physical))
+        observed = translator.observed_metrics() if translator.observations else []
+        if observed:
+            yield self._response(state, op, observed_metrics=observed)
 
     def _arrow(self, state, op, batch: pa.RecordBatch, offset: int):
         sink = pa.BufferOutputStream()
@@ -260,7 +267,18 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             text = c.query
         else:
             text = c.sql
+        from quarry.spark.sql import spark_sql_setting
+        setting = spark_sql_setting(state, text)          # SET / RESET: the session's configuration
+        if setting is not None:
+            result.relation.local_relation.data = _ipc_bytes(setting)
+            return result
         statements = parse_spark_sql(text)
+        if len(statements) == 1:
+            from quarry.spark.catalog import sql_statement
+            answer = sql_statement(translator, statements[0])   # SHOW TABLES, USE, CACHE / UNCACHE TABLE
+            if answer is not None:
+                result.relation.local_relation.data = _ipc_bytes(answer)
+                return result
         queries = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Values, exp.Subquery)
         if len(statements) == 1 and isinstance(statements[0], queries):
             # a query stays lazy: the client runs the relation it gets back
@@ -274,7 +292,8 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             result.relation.sql.CopyFrom(sql)
             return result
         named, positional = translator.sql_arguments(c)
-        outcome = run_spark_sql(state.session, text, named, positional, state.global_store, ansi=state.ansi)
+        outcome = run_spark_sql(state.session, text, named, positional, state.global_store, ansi=state.ansi,
+                                time_zone=state.time_zone)
         from quarry.sql.commands import QueryPlan
         table = state.session.run(outcome.plan).table if isinstance(outcome, QueryPlan) else outcome.table()
         sink = pa.BufferOutputStream()
@@ -411,7 +430,9 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             return ("== Optimized Logical Plan ==\n" + "\n".join(lines) + "\n\n== Physical Plan ==\n"
                     + session.physical_plan(optimized).pretty() + "\n")
         if mode == modes.EXPLAIN_MODE_CODEGEN:
-            raise not_supported("explain mode codegen (quarry generates no code: its operators run Arrow kernels)")
+            # Spark's text for a plan without whole-stage code generation: quarry's operators run Arrow
+            # kernels and generate no code
+            return "Found 0 WholeStageCodegen subtrees.\n"
         return df.explain_string("plan").rstrip("\n") + "\n"      # quarry's own sections and headers
 
     # -- Config ----------------------------------------------------------------------------------
@@ -571,6 +592,49 @@ class _NoSlot:
 
     def __exit__(self, *exc):
         return False
+
+
+def _ipc_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def wire_schema(schema: pa.Schema) -> pa.Schema:
+    """The Arrow schema a result goes to the client in (``schema`` itself when nothing changes): a calendar
+    interval as Arrow's MONTH_DAY_NANO interval, as Spark 4 sends its CalendarIntervalType (the client
+    then refuses to collect it, as it does against Spark). A year-month interval, which Spark sends as
+    Arrow's YEAR_MONTH interval, is refused here: pyarrow cannot hold that type, and the client converts
+    it to no Python value against Spark either."""
+    from quarry.logical.spark_functions import is_calendar, is_year_month
+
+    def has(t, test):
+        if test(t):
+            return True
+        if pa.types.is_struct(t):
+            return any(has(f.type, test) for f in t)
+        if pa.types.is_list(t) or pa.types.is_large_list(t):
+            return has(t.value_type, test)
+        if pa.types.is_map(t):
+            return has(t.key_type, test) or has(t.item_type, test)
+        return False
+    for f in schema:
+        if has(f.type, is_year_month):
+            raise not_supported(f"collecting the year-month interval column `{f.name}` (PySpark has no Python "
+                                "type for YearMonthIntervalType: its client cannot convert one from Spark "
+                                "either); cast it to STRING, or look at it with show()")
+        if has(f.type, is_calendar) and not is_calendar(f.type):
+            raise not_supported(f"a calendar interval inside the nested column `{f.name}` in a result")
+    if not any(is_calendar(f.type) for f in schema):
+        return schema
+    return pa.schema([f.with_type(f.type.storage_type) if is_calendar(f.type) else f for f in schema],
+                     metadata=schema.metadata)
+
+
+def _on_the_wire(batch: pa.RecordBatch, wire: pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([c.storage if isinstance(c, pa.ExtensionArray) else c
+                                       for c in batch.columns], schema=wire)
 
 
 def _pieces(batch: pa.RecordBatch):

@@ -83,6 +83,8 @@ class SparkSessionState:
         self.server_side_session_id = str(uuid.uuid4())
         self.user = user
         self.session = session
+        from quarry.spark.sql import add_spark_sql_functions
+        add_spark_sql_functions(session.functions)
         self.conf: dict[str, str] = dict(DEFAULT_CONF)
         self.operations: dict = {}                   # operation id -> Operation
         self._cache: dict[bytes, pa.Table] = {}      # serialized relation -> its rows (df.cache())

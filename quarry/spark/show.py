@@ -50,6 +50,7 @@ import unicodedata
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["show_string", "html_string", "cell_text"]
 
@@ -156,15 +157,33 @@ def _pad_right(text: str, width: int) -> str:
     return text + " " * max(width - _width(text), 0)
 
 
+def _intervals_as_text(table: pa.Table) -> pa.Table:
+    """Year-month and calendar interval columns as Spark's text of them (``INTERVAL '1-2' YEAR TO MONTH``,
+    ``1 years 2 months 3 days``), which is what show() prints."""
+    from quarry.compute.spark_kernels import _calendar_strings, _ym_strings
+    from quarry.logical.spark_functions import is_calendar, is_year_month
+    for i, f in enumerate(table.schema):
+        if is_year_month(f.type) or is_calendar(f.type):
+            storage = table.column(i).combine_chunks().storage
+            if is_year_month(f.type):
+                months = np.asarray(pc.fill_null(storage, 0), np.int64)
+                text = _ym_strings(months, None if storage.null_count == 0 else np.asarray(storage.is_valid()))
+            else:
+                text = _calendar_strings(storage)
+            table = table.set_column(i, pa.field(f.name, pa.string()), text)
+    return table
+
+
 def show_string(table: pa.Table, num_rows: int, truncate: int, vertical: bool = False) -> str:
     """The text ``df.show(num_rows, truncate, vertical)`` prints for ``table`` (which holds up to
     ``num_rows + 1`` rows: one more than shown says whether there are more)."""
     has_more = table.num_rows > num_rows
-    shown = table.slice(0, max(num_rows, 0))
+    # (the length is bounded: pyarrow slices a table without columns to the length asked for)
+    shown = _intervals_as_text(table.slice(0, min(max(num_rows, 0), table.num_rows)))
     names = [_truncated(name, truncate) for name in table.column_names]
     columns = [[_truncated(cell_text(v, col.type), truncate) for v in col.to_pylist()]
                for col in shown.columns]
-    rows = [list(r) for r in zip(*columns)] if columns else []
+    rows = [list(r) for r in zip(*columns)] if columns else [[] for _ in range(shown.num_rows)]
     out: list[str] = []
     if not vertical:
         widths = [max([3, _width(n)] + [_width(c) for c in cells]) for n, cells in zip(names, columns)] \
@@ -205,7 +224,7 @@ def html_string(table: pa.Table, num_rows: int, truncate: int) -> str:
     rows, as for :func:`show_string`)."""
     num_rows = max(num_rows, 0)
     has_more = table.num_rows > num_rows
-    shown = table.slice(0, num_rows)
+    shown = _intervals_as_text(table.slice(0, min(num_rows, table.num_rows)))
     names = [_truncated(name, truncate) for name in table.column_names]
     columns = [[_truncated(cell_text(v, c.type), truncate) for v in c.to_pylist()] for c in shown.columns]
     out = ["<table border='1'>\n", "<tr><th>" + "</th><th>".join(map(_escape_html4, names)) + "</th></tr>\n"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import re
 
 import pyarrow as pa
 import sqlglot
@@ -125,16 +126,71 @@ def _rewrite(node: exp.Expression, named: dict, positional: list, global_views: 
     return node.transform(visit, copy=True)
 
 
+_SET_ALL = re.compile(r"(?is)SET")
+_SET_TIME_ZONE = re.compile(r"""(?is)SET\s+TIME\s+ZONE\s+(?:'([^']*)'|"([^"]*)"|(LOCAL))""")
+_SET_VALUE = re.compile(r"(?is)SET\s+([^\s=]+)\s*=\s*(.*?)")
+_SET_KEY = re.compile(r"(?is)SET\s+([^\s=]+)")
+_RESET = re.compile(r"(?is)RESET(?:\s+([^\s=]+))?")
+
+
+def spark_sql_setting(state, text: str) -> pa.Table | None:
+    """Spark's ``SET``/``RESET`` statements on the session's configuration, as Spark parses them (the value is
+    the text after ``=``, a zone name such as ``America/Los_Angeles`` included), or None for other text:
+    ``SET`` lists the settings, ``SET key`` shows one (``<undefined>`` when unset), ``SET key=value`` sets
+    one, ``SET TIME ZONE 'zone'`` the session zone, ``RESET [key]`` restores defaults. The result is
+    Spark's: ``key`` and ``value`` columns (none for RESET)."""
+    statement = text.strip().rstrip(";").strip()
+    if not statement[:5].upper().startswith(("SET", "RESET")):
+        return None
+
+    def rows(pairs):
+        return pa.table({"key": pa.array([k for k, _ in pairs], pa.string()),
+                         "value": pa.array([v for _, v in pairs], pa.string())})
+    if _SET_ALL.fullmatch(statement):
+        return rows(sorted(state.conf.items()))
+    if re.fullmatch(r"(?is)SET\s+-v", statement):
+        raise not_supported("SET -v (the settings' descriptions); SET lists them")
+    m = _SET_TIME_ZONE.fullmatch(statement)
+    if m:
+        if m.group(3):
+            raise not_supported("SET TIME ZONE LOCAL; name the zone: SET TIME ZONE 'America/Los_Angeles'")
+        zone = m.group(1) if m.group(1) is not None else m.group(2)
+        state.set("spark.sql.session.timeZone", zone)
+        return rows([("spark.sql.session.timeZone", zone)])
+    m = _SET_VALUE.fullmatch(statement)
+    if m:
+        key, value = m.group(1), m.group(2)
+        state.set(key, value)
+        return rows([(key, value)])
+    m = _SET_KEY.fullmatch(statement)
+    if m and not statement.upper().startswith("SET TIME ZONE"):
+        return rows([(m.group(1), state.conf.get(m.group(1), "<undefined>"))])
+    m = _RESET.fullmatch(statement)
+    if m:
+        for key in [m.group(1)] if m.group(1) else [k for k in list(state.conf) if state.is_modifiable(k)]:
+            state.unset(key)
+        return pa.table({})
+    return None
+
+
 def spark_arithmetic(ansi: bool):
     """How ``+ - * / %`` bind in Spark SQL text: Spark's decimal result types (``DecimalPrecision``), and
     ``/``, ``%`` of other numbers as Spark's (DIVIDE_BY_ZERO under ANSI mode, NULL without); the rest as
     quarry's."""
     from quarry.logical import functions as FN
     from quarry.logical import types as T
-    from quarry.logical.spark_functions import bind_spark_decimal, bind_spark_interval
+    from quarry.logical.spark_functions import bind_spark_decimal, bind_spark_interval, bind_spark_year_month
     names = {"modulo": "remainder"}
+    comparisons = {"equal", "not_equal", "less", "less_equal", "greater", "greater_equal"}
 
     def bind(name, a, b):
+        if name in comparisons:
+            return bind_spark_year_month(name, a, b)
+        if name == "negate":
+            from quarry.logical.spark_functions import is_year_month, spark_interval_unary, spark_year_month_unary
+            if pa.types.is_duration(a.dtype):
+                return spark_interval_unary("negate", a)
+            return spark_year_month_unary("negate", a) if is_year_month(a.dtype) else None
         op = names.get(name, name)
         interval = bind_spark_interval(op, a, b)
         if interval is not None:
@@ -149,10 +205,38 @@ def spark_arithmetic(ansi: bool):
     return bind
 
 
+def spark_aggregates():
+    """How aggregates of intervals bind in Spark SQL text: ``sum``, ``min``, ``max`` and ``avg`` of a
+    day-time or a year-month interval are intervals (over its microseconds or months; ``avg`` the exact
+    sum divided by the count, HALF_UP), as the DataFrame calls give them."""
+    from quarry.logical import functions as FN
+    from quarry.logical.spark_functions import (bind_spark_interval, is_year_month, spark_interval_unary,
+                                                spark_year_month_unary, ym_months)
+
+    def bind(name, args, distinct, filter):
+        key = name.lower()
+        if key == "mean":
+            key = "avg"
+        if key not in ("sum", "min", "max", "avg") or len(args) != 1:
+            return None
+        (x,) = args
+        if pa.types.is_duration(x.dtype):
+            units, back = spark_interval_unary("micros", x), lambda e: spark_interval_unary("from_micros", e)
+        elif is_year_month(x.dtype):
+            units, back = ym_months(x), lambda e: spark_year_month_unary("from_months", e)
+        else:
+            return None
+        if key != "avg":
+            return back(FN.agg(key, [units], distinct=distinct, filter=filter))
+        total = back(FN.agg("sum", [units], distinct=distinct, filter=filter))
+        return bind_spark_interval("divide", total, FN.agg("count", [x], distinct=distinct, filter=filter))
+    return bind
+
+
 _ZONED = (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMPLTZ)
 
 
-def spark_casts(ansi: bool):
+def spark_casts(ansi: bool, time_zone: str = "UTC"):
     """How ``CAST``/``TRY_CAST`` bind in Spark SQL text (see ``quarry.logical.functions.cast_rules``): a
     number to another numeric type as the DataFrame casts do (``spark_cast``: the fraction dropped toward
     zero; overflow raises under ANSI mode, is NULL in TRY_CAST, and wraps as the JVM narrows in a CAST
@@ -161,10 +245,14 @@ def spark_casts(ansi: bool):
     from quarry.logical.expressions import Call, Literal
 
     def bind(value, target, mode: str):
-        if pa.types.is_duration(value.dtype) or pa.types.is_duration(target):
-            from quarry.spark.functions.internal import interval_cast
+        from quarry.spark.functions.internal import _interval, interval_cast, timestamp_number_cast
+        if _interval(value.dtype) or _interval(target):
             return interval_cast(value, target)
         lenient = mode == "lenient" or (mode == "cast" and not ansi)
+        seconds = timestamp_number_cast(value, target, time_zone,
+                                        "legacy" if lenient else "try" if mode == "try_cast" else "ansi")
+        if seconds is not None:
+            return seconds
         if value.dtype != target and T.is_numeric(value.dtype) and T.is_numeric(target):
             spark_mode = "legacy" if lenient else "try" if mode == "try_cast" else "ansi"
             return Call("spark_cast", (value, Literal(spark_mode, T.STRING)), target, True)
@@ -172,6 +260,44 @@ def spark_casts(ansi: bool):
             return Call("try_cast", (value,), target, True)
         return None
     return bind
+
+
+_YEAR_MONTH_UNITS = {"YEAR", "YEARS", "MONTH", "MONTHS"}
+
+
+def _year_month_constant(n: exp.Interval) -> exp.Expression | None:
+    """``INTERVAL '1-2' YEAR TO MONTH``, ``INTERVAL 3 MONTHS``: Spark's year-month interval constants, as a
+    ``make_ym_interval(0, months)`` call (quarry's INTERVAL constant would be a calendar interval)."""
+    from quarry.sql.expr_binder import interval_span_value, interval_value
+    unit, value = n.args.get("unit"), n.this
+    if unit is None or not isinstance(value, exp.Literal):
+        return None
+    units = [unit.this.name, unit.expression.name] if isinstance(unit, exp.IntervalSpan) else [unit.name]
+    if not all(u.upper() in _YEAR_MONTH_UNITS for u in units):
+        return None
+    if isinstance(unit, exp.IntervalSpan):
+        months, days, nanos = interval_span_value(str(value.this), units[0], units[1])
+    else:
+        months, days, nanos = interval_value(str(value.this), units[0])
+    if days or nanos:
+        return None
+    return exp.Anonymous(this="make_ym_interval", expressions=[exp.Literal.number(0), exp.Literal.number(months)])
+
+
+def add_spark_sql_functions(registry) -> None:
+    """Define in ``registry`` (a Spark session's) the functions that ``spark.sql`` and ``expr`` text call by
+    Spark's names and quarry's SQL does not have: ``make_interval``, ``make_ym_interval``,
+    ``make_dt_interval``."""
+    from quarry.logical import functions as FN
+    from quarry.logical.spark_functions import (bind_spark_make_dt_interval, bind_spark_make_interval,
+                                                bind_spark_make_ym_interval)
+
+    def padded(bind, count):
+        return lambda name, args: bind(*(list(args) + [FN.lit(0)] * (count - len(args))))
+    for name, bind, count in (("make_ym_interval", bind_spark_make_ym_interval, 2),
+                              ("make_interval", bind_spark_make_interval, 7),
+                              ("make_dt_interval", bind_spark_make_dt_interval, 4)):
+        registry.add(FN.FunctionDef(name, "scalar", padded(bind, count), 0, count))
 
 
 def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
@@ -183,25 +309,42 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
         if isinstance(n, (exp.Div, exp.Mod)) and n.args.get("safe"):
             n.set("safe", None)
         elif isinstance(n, exp.TryCast) and not n.args.get("safe"):
-            # a CAST (without ANSI mode it binds as Spark's lenient cast, see spark_casts)
-            return exp.Cast(**{k: v for k, v in n.args.items() if k in ("this", "to", "format")})
+            # a CAST (without ANSI mode it binds as Spark's lenient cast, see spark_casts); transform() does
+            # not visit below a node it replaced, so the operand is rewritten here (CAST(TIMESTAMP'...' AS x))
+            cast = exp.Cast(**{k: v for k, v in n.args.items() if k in ("this", "to", "format")})
+            cast.set("this", cast.this.transform(visit, copy=False))
+            return cast
         elif isinstance(n, exp.VarMap):
             # Spark's map(k1, v1, k2, v2, ...): quarry's map(keys, values) (a key twice raises)
-            return exp.Map(keys=n.args["keys"], values=n.args["values"])
+            return exp.Map(keys=n.args["keys"].transform(visit, copy=False),
+                           values=n.args["values"].transform(visit, copy=False))
         elif isinstance(n, exp.DataType) and n.this in _ZONED:
             # Spark's TIMESTAMP (sqlglot's TIMESTAMPTZ): quarry holds it as the wall time in the session zone
             return exp.DataType.build("TIMESTAMP")
         return n
-    return node.transform(visit, copy=False)
+
+    def spark_names(n):
+        if isinstance(n, exp.Interval):
+            return _year_month_constant(n) or n
+        if isinstance(n, exp.MakeInterval):
+            # sqlglot's node for make_interval(years, months, weeks, days, hours, mins, secs)
+            args = []
+            for key in exp.MakeInterval.arg_types:
+                if n.args.get(key) is None:
+                    break
+                args.append(n.args[key])
+            return exp.Anonymous(this="make_interval", expressions=args)
+        return n
+    return node.transform(spark_names, copy=False).transform(visit, copy=False)
 
 
 def run_spark_sql(session, text: str, named: dict | None = None, positional: list | None = None,
-                  global_views: dict | None = None, ansi: bool = True):
+                  global_views: dict | None = None, ansi: bool = True, time_zone: str = "UTC"):
     """Run the statements in ``text``; the typed result (:mod:`quarry.sql.commands`) of the last one.
     ``global_views`` (lower-cased name -> view) are what ``global_temp.name`` reads; ``ansi`` is
     ``spark.sql.ansi.enabled`` (decimal overflow and division by zero raise, or are NULL)."""
     from quarry.catalog.redaction import redacting
-    from quarry.logical.functions import arithmetic_rules, cast_rules, using_functions
+    from quarry.logical.functions import aggregate_rules, arithmetic_rules, cast_rules, using_functions
     from quarry.sql.expr_binder import node_position
     from quarry.sql.statements import bind_statement, run_command
     result = None
@@ -214,7 +357,7 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
             # remote paths the statement names are opened with the session's settings and secrets
             with redacting(session.sandbox is not None), using_functions(session.functions), \
                     session.using_storage(), arithmetic_rules(spark_arithmetic(ansi)), \
-                    cast_rules(spark_casts(ansi)):
+                    cast_rules(spark_casts(ansi, time_zone)), aggregate_rules(spark_aggregates()):
                 result = run_command(session, bind_statement(session, node, text))
         except QuarryError as err:
             if err.line is None:

@@ -52,7 +52,6 @@ _SIMPLE = {
     "long": pa.int64(), "float": pa.float32(), "double": pa.float64(), "string": pa.string(),
     "char": pa.string(), "var_char": pa.string(), "binary": pa.binary(), "date": pa.date32(),
     "timestamp_ntz": pa.timestamp("us"), "day_time_interval": pa.duration("us"),
-    "calendar_interval": pa.month_day_nano_interval(),
 }
 
 
@@ -61,6 +60,9 @@ def to_arrow(dt: DataType, time_zone: str = "UTC") -> pa.DataType:
     kind = dt.WhichOneof("kind")
     if kind in _SIMPLE:
         return _SIMPLE[kind]
+    if kind in ("year_month_interval", "calendar_interval"):
+        from quarry.logical.spark_functions import CALENDAR, YEAR_MONTH
+        return YEAR_MONTH if kind == "year_month_interval" else CALENDAR
     if kind == "decimal":
         precision = dt.decimal.precision if dt.decimal.HasField("precision") else 10
         scale = dt.decimal.scale if dt.decimal.HasField("scale") else 0
@@ -81,8 +83,14 @@ def to_arrow(dt: DataType, time_zone: str = "UTC") -> pa.DataType:
 
 def from_arrow(t: pa.DataType) -> DataType:
     """The Spark DataType message of an Arrow type."""
+    from quarry.logical.spark_functions import is_calendar, is_year_month
     out = DataType()
-    if pa.types.is_null(t):
+    if is_year_month(t):
+        out.year_month_interval.start_field = 0
+        out.year_month_interval.end_field = 1
+    elif is_calendar(t):
+        out.calendar_interval.SetInParent()
+    elif pa.types.is_null(t):
         out.null.SetInParent()
     elif pa.types.is_boolean(t):
         out.boolean.SetInParent()
@@ -122,6 +130,7 @@ def from_arrow(t: pa.DataType) -> DataType:
         out.map.value_type.CopyFrom(from_arrow(t.item_type))
         out.map.value_contains_null = t.item_field.nullable
     elif pa.types.is_struct(t):
+        out.struct.SetInParent()                       # a struct without fields is one too (foreach's UDF)
         for i in range(t.num_fields):
             f = t.field(i)
             out.struct.fields.add(name=f.name, data_type=from_arrow(f.type), nullable=f.nullable)
@@ -176,7 +185,10 @@ def _ddl_type(node: exp.DataType, time_zone: str) -> pa.DataType:
         units = [unit.this.name, unit.expression.name] if isinstance(unit, exp.IntervalSpan) else [unit.name]
         if all(u.upper() in _DAY_TIME_UNITS for u in units):
             return pa.duration("us")
-        raise not_supported(f"the type `{node.sql(dialect='spark')}` (year-month intervals)")
+        if all(u.upper() in ("YEAR", "MONTH") for u in units):
+            from quarry.logical.spark_functions import YEAR_MONTH
+            return YEAR_MONTH
+        raise not_supported(f"the type `{node.sql(dialect='spark')}`")
     if t in _DDL_TYPES:
         return _DDL_TYPES[t]
     if t in (exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPLTZ, exp.DataType.Type.TIMESTAMPTZ):
@@ -232,7 +244,7 @@ _NAMES = {"null": "void", "boolean": "boolean", "byte": "tinyint", "short": "sma
           "long": "bigint", "float": "float", "double": "double", "string": "string", "char": "string",
           "var_char": "string", "binary": "binary", "date": "date", "timestamp": "timestamp",
           "timestamp_ntz": "timestamp_ntz", "calendar_interval": "interval",
-          "day_time_interval": "interval day to second"}
+          "day_time_interval": "interval day to second", "year_month_interval": "interval year to month"}
 
 
 def simple_string(dt: DataType) -> str:

@@ -217,6 +217,12 @@ class SparkFunction:
             return self._cogroup(func, args[0])
         raise AssertionError(kind)
 
+    def python_values(self, arrays: list) -> list[list]:
+        """The Python values a row-at-a-time UDF gets, as PySpark's worker gives them: a struct as a
+        ``Row``, a map as a ``dict`` (Arrow's are dicts and lists of pairs), nested ones too."""
+        return [_spark_values(a.to_pylist(), a.type) if _needs_conversion(a.type) else a.to_pylist()
+                for a in arrays]
+
     def _map(self, func, batch):
         pandas = self.eval_type == MAP_PANDAS_ITER
         return self._table(list(func(iter([batch]))), pandas)
@@ -303,6 +309,49 @@ class SparkFunction:
 
     def __repr__(self) -> str:
         return f"<PySpark function {self.__name__} ({_eval_name(self.eval_type)})>"
+
+
+def _needs_conversion(t: pa.DataType) -> bool:
+    if pa.types.is_struct(t) or pa.types.is_map(t):
+        return True
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _needs_conversion(t.value_type)
+    return False
+
+
+def _spark_values(values: list, t: pa.DataType) -> list:
+    """``values`` (``to_pylist`` of type ``t``) with structs as Rows and maps as dicts."""
+    if not _needs_conversion(t):
+        return values
+    if pa.types.is_struct(t):
+        from pyspark.sql.types import _create_row
+        names = [f.name for f in t]
+        fields = [_spark_values([None if v is None else v[n] for v in values], f.type) if _needs_conversion(f.type)
+                  else None for n, f in zip(names, t)]
+        out = []
+        for i, v in enumerate(values):
+            if v is None:
+                out.append(None)
+                continue
+            out.append(_create_row(names, [fields[j][i] if fields[j] is not None else v[n]
+                                           for j, n in enumerate(names)]))
+        return out
+    if pa.types.is_map(t):
+        convert_keys, convert_items = _needs_conversion(t.key_type), _needs_conversion(t.item_type)
+        out = []
+        for v in values:
+            if v is None:
+                out.append(None)
+                continue
+            keys = [k for k, _ in v]
+            items = [x for _, x in v]
+            if convert_keys:
+                keys = _spark_values(keys, t.key_type)
+            if convert_items:
+                items = _spark_values(items, t.item_type)
+            out.append(dict(zip(keys, items)))
+        return out
+    return [None if v is None else _spark_values(v, t.value_type) for v in values]
 
 
 def _concat(outs: list, pandas: bool):

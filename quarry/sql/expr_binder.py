@@ -844,6 +844,7 @@ class ExprBinder(NestedExprs):
             if F.lookup(name).kind == "window":
                 raise UnsupportedError(f"IGNORE NULLS is not supported for {name}()",
                                        hint="filter the NULLs out in a subquery first")
+        front_end = None
         if isinstance(func_node, exp.Filter):
             func = ExprBinder(self.qb, self.scope, allow_aggregates=True, aliases=self.aliases).bind(func_node)
         else:
@@ -873,13 +874,20 @@ class ExprBinder(NestedExprs):
                 args, distinct = _split_distinct(name, args)
                 if len(args) == 1 and isinstance(args[0], exp.Star):
                     args = []
-                func = F.agg(fdef.name, [outer.bind(a) for a in args], distinct=distinct)
-                if fdef.name in ("first", "last") and len(func.args) == 1 and not distinct:
+                bound = [outer.bind(a) for a in args]
+                front_end = F.front_end_aggregate(fdef.name, bound, distinct, None)
+                func = front_end if front_end is not None else F.agg(fdef.name, bound, distinct=distinct)
+                if front_end is None and fdef.name in ("first", "last") and len(func.args) == 1 and not distinct:
                     # first(x) OVER w is first_value(x) OVER w: the frame's first row, NULL or not
                     func = F.call(fdef.name + "_value", list(func.args))
         partition = tuple(self.bind(p) for p in node.args.get("partition_by") or [])
         order = tuple(self.bind_sort_key(o) for o in (node.args["order"].expressions if node.args.get("order") else []))
         frame = self._frame(node.args.get("spec"), bool(order))
+        if front_end is not None:
+            # a front end's aggregate over its own types (Spark's sum of intervals): an expression over
+            # aggregate calls, each of which runs over the window
+            return func.transform_up(
+                lambda n: WindowCall(n, partition, order, frame) if isinstance(n, AggCall) else n)
         if isinstance(func, AggCall) and func.distinct and order:
             raise UnsupportedError("DISTINCT aggregates over an ordered window are not supported")
         return WindowCall(func, partition, order, frame)
@@ -910,8 +918,6 @@ class ExprBinder(NestedExprs):
         if start is not None and end is not None and start > end:
             raise QuarryTypeError("the window frame starts after it ends",
                                   hint="write ROWS BETWEEN <earlier bound> AND <later bound>")
-        if mode == "range" and start not in (None, 0) or mode == "range" and end not in (None, 0):
-            raise UnsupportedError("RANGE frames with offsets are not supported", hint="use a ROWS frame")
         return WindowFrame(mode, start, end)
 
     def bind_sort_key(self, node: exp.Ordered) -> SortKey:

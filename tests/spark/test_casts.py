@@ -166,3 +166,42 @@ def test_casts_in_sql_text_are_the_dataframe_casts(fn_spark, ansi):
             assert fn_spark.sql("SELECT CAST(2147483648L AS INT) AS x").collect()[0].x == -2147483648
     finally:
         fn_spark.conf.set("spark.sql.ansi.enabled", "true")
+
+
+@pytest.fixture()
+def in_los_angeles(fn_spark):
+    fn_spark.conf.set("spark.sql.session.timeZone", "America/Los_Angeles")
+    yield fn_spark
+    fn_spark.conf.unset("spark.sql.session.timeZone")
+
+
+def _epoch(wall: datetime.datetime, zone: str) -> float:
+    from zoneinfo import ZoneInfo
+    return wall.replace(tzinfo=ZoneInfo(zone)).timestamp()
+
+
+def test_timestamps_cast_to_and_from_seconds_since_the_epoch(in_los_angeles):
+    # Spark allows these casts in ANSI mode (SPARK-37714): a timestamp is its instant's seconds since the
+    # epoch, whole (floorDiv) for integer types; a number of seconds is the timestamp of that instant.
+    # The literal is a wall time in the session zone.
+    spark = in_los_angeles
+    wall = datetime.datetime(2024, 1, 1, 12, 0, 0, 500000)
+    seconds = _epoch(wall, "America/Los_Angeles")
+    row = spark.sql("SELECT CAST(TIMESTAMP'2024-01-01 12:00:00.5' AS BIGINT) AS l, "
+                    "CAST(TIMESTAMP'2024-01-01 12:00:00.5' AS DOUBLE) AS d, "
+                    "CAST(TIMESTAMP'1969-12-31 15:59:59.5' AS BIGINT) AS before, "
+                    "CAST(TIMESTAMP'2024-01-01 12:00:00.5' AS STRING) AS s").collect()[0]
+    assert (row.l, row.d, row.s) == (int(seconds // 1), seconds, "2024-01-01 12:00:00.5")
+    assert row.before == -1                       # half a second before the epoch floors to -1
+    from pyspark.sql import functions as F
+    df = spark.sql("SELECT TIMESTAMP'2024-01-01 12:00:00.5' AS t, 1704139200 AS n")
+    out = df.select(F.col("t").cast("long"), F.col("t").cast("int"), F.col("n").cast("timestamp").cast("string"),
+                    F.col("t").cast("string")).collect()[0]
+    assert tuple(out) == (int(seconds // 1), int(seconds // 1), "2024-01-01 12:00:00", "2024-01-01 12:00:00.5")
+    assert df.selectExpr("CAST(t AS BIGINT)").collect()[0][0] == int(seconds // 1)
+
+
+def test_a_timestamp_cast_to_int_out_of_range_raises(fn_spark):
+    from pyspark.errors import ArithmeticException
+    with pytest.raises(ArithmeticException):
+        fn_spark.sql("SELECT CAST(TIMESTAMP'2100-01-01 00:00:00' AS INT) AS x").collect()

@@ -111,3 +111,52 @@ def test_collect_list_over_windows(gaps):
     assert rows == [([], [1, 2], [10, 30]), ([10], [1, 2, 3], [10, 30]), ([10], [2, 3, 4], [10, 30]),
                     ([10, 30], [3, 4, 5], [10, 30]), ([10, 30], [4, 5], [10, 30]), ([], [1, 2], [7]),
                     ([7], [1, 2], [7])]
+
+
+RANGE_ROWS = [("a", 1, 10.0), ("a", 2, 20.0), ("a", 4, 40.0), ("a", None, 5.0), ("a", 4, None),
+              ("b", 1, 1.0), ("b", 1, 2.0), ("b", 3, 3.0), ("b", -2, 7.5)]
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+@pytest.mark.parametrize("lower, upper, sql_frame", [
+    (-1, 0, "1 PRECEDING AND CURRENT ROW"),
+    (-2, 1, "2 PRECEDING AND 1 FOLLOWING"),
+    (1, 3, "1 FOLLOWING AND 3 FOLLOWING"),
+    (Window.unboundedPreceding, -1, "UNBOUNDED PRECEDING AND 1 PRECEDING"),
+    (0, 2, "CURRENT ROW AND 2 FOLLOWING"),
+])
+def test_range_frames_with_offsets_match_duckdb(spark, ascending, lower, upper, sql_frame):
+    # rangeBetween(start, end): the rows whose ORDER BY value is within start..end of the row's (a NULL
+    # value frames its peers); DuckDB's RANGE frames have the same meaning, and the same NULL order is asked
+    import duckdb
+    df = spark.createDataFrame(RANGE_ROWS, "k string, x int, v double")
+    order = F.col("x") if ascending else F.desc("x")
+    w = Window.partitionBy("k").orderBy(order).rangeBetween(lower, upper)
+    got = sorted((r.k, r.x if r.x is not None else -99, r.v if r.v is not None else -1.0, r.s, r.c)
+                 for r in df.select("k", "x", "v", F.sum("v").over(w).alias("s"),
+                                    F.count("v").over(w).alias("c")).collect())
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (k VARCHAR, x INTEGER, v DOUBLE)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?)", RANGE_ROWS)
+    direction = "ASC NULLS FIRST" if ascending else "DESC NULLS LAST"
+    want = sorted((k, x if x is not None else -99, v if v is not None else -1.0, s, c) for k, x, v, s, c in con.execute(
+        f"SELECT k, x, v, sum(v) OVER w, count(v) OVER w FROM t "
+        f"WINDOW w AS (PARTITION BY k ORDER BY x {direction} RANGE BETWEEN {sql_frame})").fetchall())
+    assert got == want
+
+
+def test_a_range_frame_with_offsets_needs_one_numeric_or_date_key(spark):
+    df = spark.createDataFrame([("a", 1)], "s string, x int")
+    with pytest.raises(PySparkException, match="exactly one ORDER BY key"):
+        df.select(F.sum("x").over(Window.orderBy("s", "x").rangeBetween(-1, 0))).collect()
+    with pytest.raises(PySparkException, match="ORDER BY key of type"):
+        df.select(F.sum("x").over(Window.orderBy("s").rangeBetween(-1, 0))).collect()
+
+
+@pytest.mark.parametrize("make", [F.row_number, F.rank, F.dense_rank, F.percent_rank, F.cume_dist,
+                                  lambda: F.ntile(2), lambda: F.lag("c2"), lambda: F.lead("c2")])
+def test_ranking_and_offset_functions_need_an_ordered_window(df, make):
+    # Spark's analyzer refuses them over rows in no order ("requires window to be ordered")
+    from pyspark.errors import AnalysisException
+    with pytest.raises(AnalysisException, match="requires window to be ordered"):
+        df.select(make().over(Window.partitionBy("c1"))).collect()

@@ -106,10 +106,14 @@ def test_intervals_in_sql_text(fn_spark, text, expected):
     assert fn_spark.sql(f"SELECT {text} AS x").collect()[0].x == expected
 
 
-def test_an_interval_with_months_is_refused_in_a_result(fn_spark):
+def test_an_interval_of_months_is_a_year_month_interval_which_is_not_collected(fn_spark):
+    # Spark's INTERVAL 1 MONTH is a YearMonthIntervalType, which the client has no Python type for
     from pyspark.errors import PySparkException
-    with pytest.raises(PySparkException, match="Not supported: an interval with months"):
-        fn_spark.sql("SELECT INTERVAL 1 MONTH AS x").collect()
+    from pyspark.sql.types import YearMonthIntervalType
+    df = fn_spark.sql("SELECT INTERVAL 1 MONTH AS x")
+    assert isinstance(df.schema["x"].dataType, YearMonthIntervalType)
+    with pytest.raises(PySparkException, match="Not supported: collecting the year-month interval column `x`"):
+        df.collect()
 
 
 def test_interval_text_with_a_time_of_day_needs_a_span(fn_spark):
@@ -194,3 +198,39 @@ def test_intervals_in_sql_text_compare_and_cast_to_text(fn_spark):
                                               (True, "INTERVAL '0 05:00:00' DAY TO SECOND")]
     assert fn_spark.sql("SELECT TIMESTAMP'2024-01-02 00:00:00' - TIMESTAMP'2024-01-01 00:00:00' "
                         "> INTERVAL 23 HOURS AS x").collect()[0].x is True
+
+
+def test_interval_aggregates_and_negation_in_sql_text(fn_spark):
+    us = dt.timedelta(microseconds=1)
+    rows = [(1, dt.timedelta(hours=5)), (1, dt.timedelta(days=-2) + us), (2, None), (2, 5 * us), (2, 2 * us)]
+    fn_spark.createDataFrame(rows, "k int, iv interval day to second").createOrReplaceTempView("iv_rows")
+    out = fn_spark.sql("SELECT k, sum(iv) AS s, avg(iv) AS a, min(iv) AS lo, max(iv) AS hi FROM iv_rows "
+                       "GROUP BY k ORDER BY k").collect()
+
+    def half_up(micros, n):
+        q, r = divmod(abs(micros), n)
+        return (q + (2 * r >= n)) * (1 if micros >= 0 else -1)
+    want = []
+    for k in (1, 2):
+        values = [v for key, v in rows if key == k and v is not None]
+        total = sum(values, dt.timedelta(0))
+        want.append((k, total, half_up(total // us, len(values)) * us, min(values), max(values)))
+    assert [tuple(r) for r in out] == want          # k = 2: 7 µs over 2 values is 3.5, HALF_UP 4
+    assert fn_spark.sql("SELECT k FROM iv_rows GROUP BY k HAVING sum(iv) > INTERVAL '1' DAY").collect() == []
+    assert sorted(r[0] for r in fn_spark.sql("SELECT -iv FROM iv_rows WHERE iv IS NOT NULL").collect()) == \
+        sorted(-v for _, v in rows if v is not None)
+    # selectExpr and expr text bind aggregates as spark.sql does
+    df = fn_spark.table("iv_rows")
+    from pyspark.sql import functions as F
+    assert df.selectExpr("sum(iv)").collect()[0][0] == sum((v for _, v in rows if v is not None), dt.timedelta(0))
+    assert df.agg(F.expr("max(iv)")).collect()[0][0] == dt.timedelta(hours=5)
+
+
+def test_interval_aggregates_over_windows_in_sql_text(fn_spark):
+    rows = [(1, dt.timedelta(hours=1)), (1, dt.timedelta(hours=3)), (2, None)]
+    fn_spark.createDataFrame(rows, "k int, iv interval day to second").createOrReplaceTempView("iv_windows")
+    out = fn_spark.sql("SELECT k, sum(iv) OVER (PARTITION BY k ORDER BY iv) AS s, avg(iv) OVER (PARTITION BY k) AS a, "
+                       "max(iv) OVER () AS m FROM iv_windows ORDER BY k, s").collect()
+    hour = dt.timedelta(hours=1)
+    assert [tuple(r) for r in out] == [(1, hour, 2 * hour, 3 * hour), (1, 4 * hour, 2 * hour, 3 * hour),
+                                       (2, None, None, 3 * hour)]

@@ -391,6 +391,17 @@ def test_unknown_table_and_syntax_errors(spark):
         spark.sql("SELEC 1").collect()
 
 
+def test_an_unknown_function_is_an_unresolved_routine(spark, people):
+    with pytest.raises(AnalysisException) as err:
+        spark.sql("SELECT no_such_function(1)").collect()
+    assert err.value.getCondition() == "UNRESOLVED_ROUTINE"
+    assert err.value.getSqlState() == "42883"
+    assert "`no_such_function`" in str(err.value)
+    with pytest.raises(AnalysisException) as err:
+        people.selectExpr("no_such_function(id)").collect()
+    assert err.value.getCondition() == "UNRESOLVED_ROUTINE"
+
+
 def test_unsupported_things_are_refused_by_name(people):
     with pytest.raises(UnsupportedOperationException,
                        match="Not supported: the function `transform_keys` \\(a map higher-order function"):

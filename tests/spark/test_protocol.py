@@ -345,8 +345,8 @@ def test_explain_modes(spark, capsys):
     formatted = capsys.readouterr().out
     assert "== Physical Plan ==" in simple and "== Physical Plan ==" in formatted
     assert "== Logical Plan ==" in extended and "== Physical Plan ==" in extended
-    with pytest.raises(PySparkException, match="Not supported: explain mode codegen"):
-        df.explain("codegen")
+    # quarry generates no code: Spark's text for a plan with no whole-stage codegen subtrees
+    assert df._explain_string(mode="codegen") == "Found 0 WholeStageCodegen subtrees.\n"
     # cost: each node of the optimized plan with its row count (nation has 25 rows, region 5)
     spark.table("region").explain("cost")
     cost = capsys.readouterr().out
@@ -481,3 +481,30 @@ def test_malformed_plans_get_clear_errors(spark, stub):
     zero_step.range.end = 3
     zero_step.range.step = 0
     assert "step of a range cannot be 0" in run(zero_step).details()
+
+
+def test_set_and_reset_statements_in_sql_text(spark):
+    # Spark's SET takes the text after '=' as the value (a zone name with '/' too) and answers key/value rows
+    try:
+        assert [tuple(r) for r in spark.sql("SET spark.sql.shuffle.partitions=5").collect()] == \
+            [("spark.sql.shuffle.partitions", "5")]
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "5"
+        assert [tuple(r) for r in spark.sql("SET spark.sql.shuffle.partitions").collect()] == \
+            [("spark.sql.shuffle.partitions", "5")]
+        assert spark.sql("SET my.never.set").collect()[0].value == "<undefined>"
+        spark.sql("SET spark.sql.session.timeZone = America/Los_Angeles").collect()
+        assert spark.conf.get("spark.sql.session.timeZone") == "America/Los_Angeles"
+        spark.sql("SET TIME ZONE 'Europe/Paris'").collect()
+        assert spark.conf.get("spark.sql.session.timeZone") == "Europe/Paris"
+        everything = {r.key: r.value for r in spark.sql("SET").collect()}
+        assert everything["spark.sql.session.timeZone"] == "Europe/Paris"
+        spark.sql("SET spark.sql.ansi.enabled=false").collect()
+        assert spark.sql("SELECT 1 / 0 AS x").collect()[0].x is None          # the setting is honoured
+        spark.sql("RESET spark.sql.shuffle.partitions").collect()
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "200"
+        with pytest.raises(PySparkException, match="INVALID_CONF_VALUE.TIME_ZONE|invalid time zone"):
+            spark.sql("SET TIME ZONE 'Nowhere/Nothing'").collect()
+    finally:
+        spark.sql("RESET").collect()
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    assert spark.conf.get("spark.sql.ansi.enabled") == "true"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, PySparkException
+from pyspark.sql import Row
 from pyspark.sql import functions as F
 
 SALES = [("paris", "tea", 2024, 10.0), ("paris", "tea", 2025, 12.5), ("paris", "coffee", 2024, 7.0),
@@ -591,3 +592,97 @@ def test_show_and_html_escape_control_characters_as_spark(spark, capsys):
         assert "<tr><td>a\\nb</td><td>t\\tab</td></tr>" in df._repr_html_()
     finally:
         spark.conf.unset("spark.sql.repl.eagerEval.enabled")
+
+
+def test_a_cross_join_on_columns_is_an_inner_join_on_them(spark):
+    # Spark's UsingJoin takes Cross as Inner: df.join(other, "id", "cross")
+    a = spark.createDataFrame([(1, "x"), (2, "y")], "id int, v string")
+    b = spark.createDataFrame([(1, "p"), (3, "q")], "id int, w string")
+    assert [tuple(r) for r in a.join(b, "id", "cross").collect()] == [(1, "x", "p")]
+    assert [tuple(r) for r in a.join(b, ["id"], "cross").collect()] == [(1, "x", "p")]
+
+
+def test_foreach_and_foreach_partition_call_the_function_on_every_row(spark, tmp_path):
+    # the client runs foreach as a UDF returning an empty struct, which the schema must be able to say
+    import os
+    out = str(tmp_path)
+
+    def touch(row):
+        open(os.path.join(out, f"row-{row.id}"), "w").close()
+
+    def touch_all(rows):
+        for row in rows:
+            open(os.path.join(out, f"part-{row.id}"), "w").close()
+    df = spark.range(4)
+    df.foreach(touch)
+    df.foreachPartition(touch_all)
+    assert sorted(os.listdir(out)) == [f"part-{i}" for i in range(4)] + [f"row-{i}" for i in range(4)]
+
+
+def test_is_empty_and_a_select_of_no_columns(spark, tmp_path):
+    # the client's isEmpty() is len(df.select().take(1)) == 0: rows without columns
+    df = spark.range(5)
+    assert df.isEmpty() is False
+    assert df.filter("id > 10").isEmpty() is True
+    assert df.select().collect() == [Row()] * 5
+    assert df.select().count() == 5
+    # Spark's showString of no columns: the separators and one empty cell row per row
+    assert df.select()._show_string() == "++\n||\n++\n" + "||\n" * 5 + "++\n"
+    path = str(tmp_path / "ids")
+    df.write.parquet(path)
+    assert spark.read.parquet(path).isEmpty() is False
+    assert spark.read.parquet(path).filter("id > 3").select().count() == 1
+
+
+def test_show_tables_use_and_cache_table_statements(spark):
+    # Spark's SHOW TABLES rows: namespace ('' for a temporary view), tableName, isTemporary
+    spark.range(3).write.mode("overwrite").saveAsTable("shown_t")
+    spark.range(2).createOrReplaceTempView("shown_v")
+    try:
+        rows = {tuple(r) for r in spark.sql("SHOW TABLES").collect()}
+        assert {("default", "shown_t", False), ("", "shown_v", True)} <= rows
+        assert [tuple(r) for r in spark.sql("SHOW TABLES IN default LIKE 'shown_t*'").collect()] == \
+            [("default", "shown_t", False)]
+        assert spark.sql("SHOW TABLES").columns == ["namespace", "tableName", "isTemporary"]
+        assert spark.sql("USE default").collect() == []
+        with pytest.raises(PySparkException, match="current database other than"):
+            spark.sql("USE elsewhere").collect()
+        spark.sql("CACHE TABLE shown_t").collect()
+        assert spark.catalog.isCached("shown_t")
+        spark.sql("UNCACHE TABLE shown_t").collect()
+        assert not spark.catalog.isCached("shown_t")
+        assert spark.sql("UNCACHE TABLE IF EXISTS never_made").collect() == []
+        with pytest.raises(PySparkException, match="Not supported: SHOW DATABASES"):
+            spark.sql("SHOW DATABASES").collect()
+    finally:
+        spark.catalog.dropTempView("shown_v")
+
+
+def test_describe_lists_columns_with_spark_s_type_names(spark):
+    import decimal
+    spark.createDataFrame([(1, "x", decimal.Decimal("2.5"), [1])],
+                          "id bigint, s string, d decimal(10,2), a array<int>").write.mode("overwrite") \
+        .saveAsTable("described")
+    want = [("id", "bigint", None), ("s", "string", None), ("d", "decimal(10,2)", None), ("a", "array<int>", None)]
+    assert [tuple(r) for r in spark.sql("DESCRIBE described").collect()] == want
+    assert [tuple(r) for r in spark.sql("DESC TABLE described").collect()] == want
+    assert [tuple(r) for r in spark.sql("DESCRIBE SELECT s, id + 1 AS n FROM described").collect()] == \
+        [("s", "string", None), ("n", "bigint", None)]
+    assert spark.sql("DESCRIBE described").columns == ["col_name", "data_type", "comment"]
+    with pytest.raises(PySparkException, match="Not supported: DESCRIBE EXTENDED"):
+        spark.sql("DESCRIBE EXTENDED described").collect()
+
+
+def test_map_values_have_no_equality(spark):
+    # Spark refuses to compare, deduplicate or set-operate on MAP values (its maps have no equality)
+    df = spark.createDataFrame([(1, {"k": 1})], "id int, m map<string,int>")
+    with pytest.raises(AnalysisException) as err:
+        df.select(F.col("m") == F.col("m")).collect()
+    assert err.value.getCondition() == "DATATYPE_MISMATCH.INVALID_ORDERING_TYPE"
+    for refused in (df.distinct(), df.dropDuplicates(["m"]), df.union(df).distinct(), df.intersect(df),
+                    df.exceptAll(df), df.subtract(df)):
+        with pytest.raises(AnalysisException) as err:
+            refused.collect()
+        assert err.value.getCondition() == "UNSUPPORTED_FEATURE.SET_OPERATION_ON_MAP_TYPE"
+    assert df.dropDuplicates(["id"]).count() == 1          # keys without a map are fine
+    assert df.unionAll(df).count() == 2

@@ -478,3 +478,17 @@ def test_the_python_role_option_and_its_default():
         assert server.service.python_role == "admin"
     finally:
         server.stop(0)
+
+
+def test_a_udf_takes_a_struct_as_a_row_and_a_map_as_a_dict(spark):
+    # as PySpark's worker gives them (Arrow's Python values are a dict and a list of pairs)
+    from pyspark.sql import Row
+    from pyspark.sql import functions as F
+    df = spark.createDataFrame([(1, {"a": 1}, [1, 2])], "id int, m map<string,int>, arr array<int>")
+    describe = F.udf(lambda v: f"{type(v).__name__}:{v!r}")
+    out = df.select(describe(F.struct("id", "arr")), describe("m"), describe("arr"),
+                    describe(F.array(F.struct("id"))), describe(F.create_map(F.lit("k"), F.struct("id")))).collect()[0]
+    assert tuple(out) == ("Row:Row(id=1, arr=[1, 2])", "dict:{'a': 1}", "list:[1, 2]", "list:[Row(id=1)]",
+                          "dict:{'k': Row(id=1)}")
+    total = F.udf(lambda r: r.id + sum(r.arr), "int")
+    assert df.select(total(F.struct("id", "arr"))).collect()[0][0] == 4

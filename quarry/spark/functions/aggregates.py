@@ -17,7 +17,8 @@ from quarry.logical import builder as B
 from quarry.logical import functions as FN
 from quarry.logical import types as T
 from quarry.logical.expressions import Call as CallExpr, Expr, Literal
-from quarry.logical.spark_functions import bind_spark_interval, spark_interval_unary
+from quarry.logical.spark_functions import (bind_spark_interval, is_year_month, spark_interval_unary,
+                                            spark_year_month_unary, ym_months)
 from quarry.spark.errors import SparkError, not_supported
 from quarry.spark.functions.base import Call, Function, spark_function
 from quarry.spark.functions.nested import _call, _case, _lambda, _null_of
@@ -186,16 +187,30 @@ def _avg_finish(column: Column) -> Column:
 
 def _as_micros(column: Column) -> Column:
     """An aggregate's argument: a day-time interval as its microseconds (BIGINT, which quarry's
-    aggregates take), other values as they are; ``_from_micros`` turns the result back."""
+    aggregates take), a year-month one as its months, other values as they are; ``_interval_finish``
+    turns the result back."""
     def bind(ctx):
         e = column.bind(ctx)
+        if is_year_month(e.dtype):
+            return ym_months(e)
         return spark_interval_unary("micros", e) if pa.types.is_duration(e.dtype) else e
     return Column(bind, column.name)
 
 
+def _interval_type(column: Column, ctx):
+    """The type of an aggregate's argument (bound as an argument is) when it is a day-time or a year-month
+    interval, else None."""
+    t = column.bind(ctx.derive(allow_aggregates=False, allow_windows=False)).dtype
+    return t if pa.types.is_duration(t) or is_year_month(t) else None
+
+
 def _is_interval(column: Column, ctx) -> bool:
-    """Whether an aggregate's argument is a day-time interval (bound as an argument is)."""
-    return pa.types.is_duration(column.bind(ctx.derive(allow_aggregates=False, allow_windows=False)).dtype)
+    return _interval_type(column, ctx) is not None
+
+
+def _from_units(t: pa.DataType, e):
+    """An aggregate of an interval's microseconds or months as the interval again."""
+    return spark_year_month_unary("from_months", e) if is_year_month(t) else spark_interval_unary("from_micros", e)
 
 
 def _interval_finish(argument: Column, otherwise=None):
@@ -203,8 +218,9 @@ def _interval_finish(argument: Column, otherwise=None):
     when ``argument`` is one (Spark's sum, min, max of intervals), else ``otherwise``."""
     def finish(column: Column) -> Column:
         def bind(ctx):
-            if _is_interval(argument, ctx):
-                return spark_interval_unary("from_micros", column.bind(ctx))
+            t = _interval_type(argument, ctx)
+            if t is not None:
+                return _from_units(t, column.bind(ctx))
             return (otherwise(column) if otherwise is not None else column).bind(ctx)
         return Column(bind, column.name)
     return finish
@@ -247,7 +263,7 @@ def _avg(call: Call):
         def bind(ctx):
             if _is_interval(arg, ctx):
                 if column is not base:
-                    raise not_supported("`avg` of a day-time interval over a window")
+                    raise not_supported("`avg` of an interval over a window")
                 return interval.bind(ctx)
             return _avg_finish(column).bind(ctx)
         return Column(bind, column.name)
@@ -258,8 +274,8 @@ def _avg_of_interval(call: Call) -> Column:
     """Spark's ``avg`` of a day-time interval: the exact sum of its microseconds divided by the count,
     HALF_UP to the microsecond (an interval)."""
     def build(ctx, x):
-        micros = spark_interval_unary("micros", x)
-        total = spark_interval_unary("from_micros", _agg(ctx, "sum", [micros], distinct=call.distinct))
+        units = ym_months(x) if is_year_month(x.dtype) else spark_interval_unary("micros", x)
+        total = _from_units(x.dtype, _agg(ctx, "sum", [units], distinct=call.distinct))
         count = _agg(ctx, "count", [x], distinct=call.distinct)
         return bind_spark_interval("divide", total, count)
     return _aggregate_column(build, call.args[0], name=call.name)

@@ -343,6 +343,25 @@ def _make_dt_interval(call: Call):
     return expr_column(lambda *a: bind_spark_make_dt_interval(*a), *args)
 
 
+@spark_function("make_ym_interval")
+def _make_ym_interval(call: Call):
+    """Spark's year-month interval of ``years, months`` (each 0 when left out)."""
+    call.expect(0, 2)
+    from quarry.logical.spark_functions import bind_spark_make_ym_interval
+    args = list(call.args) + [lit(0)] * (2 - len(call.args))
+    return expr_column(lambda *a: bind_spark_make_ym_interval(*a), *args)
+
+
+@spark_function("make_interval")
+def _make_interval(call: Call):
+    """Spark's calendar interval of ``years, months, weeks, days, hours, mins, secs`` (each 0 when left
+    out)."""
+    call.expect(0, 7)
+    from quarry.logical.spark_functions import bind_spark_make_interval
+    args = list(call.args) + [lit(0)] * (7 - len(call.args))
+    return expr_column(lambda *a: bind_spark_make_interval(*a), *args)
+
+
 @spark_function("make_date")
 def _make_date(call: Call):
     call.expect(3)

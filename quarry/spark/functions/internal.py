@@ -40,11 +40,43 @@ def _numeric_cast(value, target: pa.DataType, mode: str):
     interval casts to Spark's text (``INTERVAL '0 05:00:00' DAY TO SECOND``); any other cast from or to
     one (Spark's single-field numbers, the parsing of its text) is refused: quarry's would give
     microseconds."""
-    if pa.types.is_duration(value.dtype) or pa.types.is_duration(target):
+    if _interval(value.dtype) or _interval(target):
         return interval_cast(value, target)
     if value.dtype != target and T.is_numeric(value.dtype) and T.is_numeric(target):
         return CallExpr("spark_cast", (value, Literal(mode, T.STRING)), target, True)
     return None
+
+
+def timestamp_number_cast(value, target: pa.DataType, time_zone: str, mode: str):
+    """Spark's casts between TIMESTAMP and numbers (allowed in ANSI mode since Spark 3.3), or None for
+    other casts: a timestamp (a wall time in the session zone ``time_zone``) is its instant's seconds since
+    the epoch, whole (``floorDiv``) for an integer type, with the fraction for FLOAT and DOUBLE; a number
+    is the timestamp of that many seconds. ``mode`` is ``spark_cast``'s (an integer out of range)."""
+    from quarry.spark.functions.dates import _UTC
+    if pa.types.is_timestamp(value.dtype) and T.is_string(target):
+        return CallExpr("spark_timestamp_text", (value,), T.STRING, True)     # 12:00:00, 12:00:00.5
+    if pa.types.is_timestamp(value.dtype) and T.is_numeric(target):
+        if T.is_decimal(target):
+            from quarry.spark.errors import not_supported
+            raise not_supported("a cast from TIMESTAMP to DECIMAL; cast to DOUBLE or BIGINT")
+        utc = value if time_zone in _UTC else FN.call("spark_zone_shift", [value, FN.lit(time_zone), FN.lit(True)])
+        if T.is_float(target):
+            micros = FN.call("spark_epoch_seconds", [utc, FN.lit(1, T.INT64)])
+            return FN.cast(FN.call("divide", [FN.cast(micros, T.FLOAT64), FN.lit(1_000_000.0)]), target)
+        seconds = FN.call("spark_epoch_seconds", [utc, FN.lit(1_000_000, T.INT64)])
+        return seconds if target == T.INT64 else CallExpr("spark_cast", (seconds, Literal(mode, T.STRING)),
+                                                          target, True)
+    if pa.types.is_timestamp(target) and (T.is_integer(value.dtype) or T.is_float(value.dtype)):
+        instant = FN.call("spark_from_epoch", [value, FN.lit(1_000_000)])
+        if time_zone in _UTC:
+            return instant
+        return FN.call("spark_zone_shift", [instant, FN.lit(time_zone), FN.lit(False)])
+    return None
+
+
+def _interval(t: pa.DataType) -> bool:
+    from quarry.logical.spark_functions import is_calendar, is_year_month
+    return pa.types.is_duration(t) or is_year_month(t) or is_calendar(t)
 
 
 def interval_cast(value, target: pa.DataType):
@@ -53,11 +85,17 @@ def interval_cast(value, target: pa.DataType):
     its text are not implemented)."""
     if value.dtype == target:
         return value
+    from quarry.logical.spark_functions import (is_calendar, is_year_month, spark_calendar_text,
+                                                spark_type_name, spark_year_month_unary)
     if pa.types.is_duration(value.dtype) and T.is_string(target):
         return CallExpr("spark_interval", (Literal("text", T.STRING), value), target, True)
+    if is_year_month(value.dtype) and T.is_string(target):
+        return spark_year_month_unary("text", value)
+    if is_calendar(value.dtype) and T.is_string(target):
+        return spark_calendar_text(value)
     from quarry.spark.errors import not_supported
-    raise not_supported(f"a cast from {T.sql_name(value.dtype)} to {T.sql_name(target)} "
-                        "(day-time intervals cast only to STRING)")
+    raise not_supported(f"a cast from {spark_type_name(value.dtype)} to {spark_type_name(target)} "
+                        "(intervals cast only to STRING)")
 
 
 def try_cast(column: Column, target: pa.DataType) -> Column:
@@ -103,6 +141,13 @@ def order_key(column: Column) -> Column:
     first). quarry's own key is DuckDB's order, NULL elements last. Spark cannot order MAP values."""
     def bind(ctx):
         value = column.bind(ctx)
+        from quarry.logical.spark_functions import is_calendar, is_year_month, ym_months
+        if is_year_month(value.dtype):
+            return ym_months(value)                         # a year-month interval sorts by its months
+        if is_calendar(value.dtype):
+            from quarry.spark.errors import SparkError
+            raise SparkError("cannot sort by a calendar interval (Spark's CalendarIntervalType has no order)",
+                             error_class="DATATYPE_MISMATCH.INVALID_ORDERING_TYPE")
         if pa.types.is_map(value.dtype):
             from quarry.spark.errors import SparkError
             raise SparkError(f"cannot sort by a value of type {T.sql_name(value.dtype)}",

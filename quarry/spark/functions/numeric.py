@@ -18,7 +18,8 @@ import pyarrow as pa
 from quarry.api.column import Column, lit
 from quarry.logical import functions as FN
 from quarry.logical import types as T
-from quarry.logical.spark_functions import bind_spark_decimal, bind_spark_interval, spark_interval_unary
+from quarry.logical.spark_functions import (bind_spark_decimal, bind_spark_interval, is_year_month,
+                                            spark_interval_unary, spark_year_month_unary)
 from quarry.spark.errors import SparkError, not_supported
 from quarry.spark.functions.base import Call, spark_function
 from quarry.spark.functions.internal import internal
@@ -200,6 +201,8 @@ def _interval_or(kind: str, column: Column, otherwise: Column) -> Column:
         e = column.bind(ctx)
         if pa.types.is_duration(e.dtype):
             return spark_interval_unary(kind, e)
+        if is_year_month(e.dtype):
+            return spark_year_month_unary(kind, e)
         return otherwise.bind(ctx)
     return Column(bind, otherwise.name)
 

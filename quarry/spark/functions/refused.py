@@ -83,7 +83,7 @@ _F16B = "not in quarry's date/time, aggregate, window and collection families ye
 REFUSED_F16B: dict[str, str] = {name: _F16B for name in """
 bitmap_and_agg bitmap_construct_agg bitmap_or_agg
 current_time histogram_numeric hll_sketch_agg hll_union_agg
-make_interval make_time make_ym_interval session_window theta_intersection_agg
+make_time session_window theta_intersection_agg
 theta_sketch_agg theta_union_agg time_bucket time_diff time_from_micros time_from_millis time_from_seconds
 time_to_micros time_to_millis time_to_seconds time_trunc to_time
 try_make_interval try_to_time
