@@ -16,8 +16,8 @@ from quarry.physical.operators import (
     BroadcastExec, FilterExec, GatherExec, ParquetScanExec, ProjectExec, RepartitionExec,
 )
 
-MAX_BUILD_ROWS = 4_000_000    # a build side estimated above this gets no filter
-MIN_REDUCTION = 4             # ... nor one not estimated this many times smaller than the probe side
+MAX_BUILD_ROWS = 8_000_000    # a build side estimated above this gets no filter
+MIN_REDUCTION = 2             # ... nor one not estimated this many times smaller than the probe side
 
 _IDS = itertools.count(1)
 
