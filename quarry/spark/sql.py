@@ -157,6 +157,11 @@ def spark_sql_setting(state, text: str) -> pa.Table | None:
         zone = m.group(1) if m.group(1) is not None else m.group(2)
         state.set("spark.sql.session.timeZone", zone)
         return rows([("spark.sql.session.timeZone", zone)])
+    m = _SET_VALUE.fullmatch(statement) or _SET_KEY.fullmatch(statement) or _RESET.fullmatch(statement)
+    if m and m.group(1) and "." not in m.group(1):
+        # a key without a dot is one of quarry's own settings (SET s3_endpoint = ...): quarry's SET
+        # takes it, with its checks (a served session refuses changing where data is read from)
+        return None
     m = _SET_VALUE.fullmatch(statement)
     if m:
         key, value = m.group(1), m.group(2)
