@@ -704,18 +704,28 @@ def _spark_interval(name, args, dtype, n):
         factor, fvalid = _np(b, n, np.float64)
         return _rounded(micros * factor, _both(valid, fvalid))
     if kind == "divide":
-        divisor, dvalid = _np(b, n, np.float64 if T.is_float(b.type) else np.int64)
-        both = _both(valid, dvalid)
-        if np.any((divisor == 0) & (both if both is not None else True)):
-            from quarry.errors import DivideByZeroError
-            raise DivideByZeroError("an interval divided by zero", hint="use try_divide, or filter out the zeros")
-        safe = np.where(divisor == 0, 1, divisor)
+        safe, both = _interval_divisor(b, n, valid)
         if T.is_float(b.type):
             return _rounded(micros / safe, both)
-        # exact: |q| = (|m| + |d| // 2) // |d| rounds the halves away from zero (Guava's LongMath HALF_UP)
-        magnitude = (np.abs(micros) + np.abs(safe) // 2) // np.abs(safe)
-        return _from_np(np.where((micros < 0) != (safe < 0), -magnitude, magnitude), both, _DAY_TIME)
+        return _from_np(_divide_half_up(micros, safe), both, _DAY_TIME)
     raise ExecutionError(f"unknown interval operation `{kind}`")
+
+
+def _interval_divisor(b, n, valid):
+    """The divisor of an interval (as numpy, zeros where it is NULL made 1) and the rows valid in both;
+    DIVIDE_BY_ZERO if a valid row divides by zero."""
+    divisor, dvalid = _np(b, n, np.float64 if T.is_float(b.type) else np.int64)
+    both = _both(valid, dvalid)
+    if np.any((divisor == 0) & (both if both is not None else True)):
+        raise DivideByZeroError("an interval divided by zero", hint="use try_divide, or filter out the zeros")
+    return np.where(divisor == 0, 1, divisor), both
+
+
+def _divide_half_up(values: np.ndarray, divisor: np.ndarray) -> np.ndarray:
+    """Exact integer quotients rounded half away from zero (Guava's LongMath HALF_UP, as Spark):
+    |q| = (|v| + |d| // 2) // |d|."""
+    magnitude = (np.abs(values) + np.abs(divisor) // 2) // np.abs(divisor)
+    return np.where((values < 0) != (divisor < 0), -magnitude, magnitude)
 
 
 _MONTH_DAY_NANO = np.dtype([("months", "<i4"), ("days", "<i4"), ("nanos", "<i8")])
@@ -898,15 +908,10 @@ def _spark_ym(name, args, dtype, n):
         factor, fvalid = _np(other, n, np.float64)
         return _months_array(_checked_round(months * factor, _both(valid, fvalid)), _both(valid, fvalid))
     if kind == "divide":
-        divisor, dvalid = _np(other, n, np.float64 if T.is_float(other.type) else np.int64)
-        both = _both(valid, dvalid)
-        if np.any((divisor == 0) & (both if both is not None else True)):
-            raise DivideByZeroError("an interval divided by zero", hint="use try_divide, or filter out the zeros")
-        safe = np.where(divisor == 0, 1, divisor)
+        safe, both = _interval_divisor(other, n, valid)
         if T.is_float(other.type):
             return _months_array(_checked_round(months / safe, both), both)
-        magnitude = (np.abs(months) + np.abs(safe) // 2) // np.abs(safe)
-        return _months_array(np.where((months < 0) != (safe < 0), -magnitude, magnitude), both)
+        return _months_array(_divide_half_up(months, safe), both)
     raise ExecutionError(f"unknown interval operation `{kind}`")
 
 

@@ -365,44 +365,41 @@ _internal("spark_make_dt_interval", lambda n, a: bind_spark_make_dt_interval(*a)
 # stands for SQL text's interval constants). Both are distinct types, so a plan knows which it holds.
 
 
-class YearMonthIntervalType(pa.ExtensionType):
+class _SparkIntervalType(pa.ExtensionType):
+    """A Spark interval type over an Arrow storage type: no parameters, equal by name."""
+
+    STORAGE: pa.DataType
+    NAME: str
+
+    def __init__(self):
+        super().__init__(self.STORAGE, self.NAME)
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return b""
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type, serialized):
+        return cls()
+
+    def __reduce__(self):
+        return type(self), ()
+
+    def __hash__(self):           # a plan's expressions are hashed with their types
+        return hash(self.extension_name)
+
+
+class YearMonthIntervalType(_SparkIntervalType):
     """Spark's ``interval year to month``: int32 months."""
 
-    def __init__(self):
-        super().__init__(pa.int32(), "quarry.spark.year_month_interval")
-
-    def __arrow_ext_serialize__(self) -> bytes:
-        return b""
-
-    @classmethod
-    def __arrow_ext_deserialize__(cls, storage_type, serialized):
-        return cls()
-
-    def __reduce__(self):
-        return YearMonthIntervalType, ()
-
-    def __hash__(self):           # a plan's expressions are hashed with their types
-        return hash(self.extension_name)
+    STORAGE = pa.int32()
+    NAME = "quarry.spark.year_month_interval"
 
 
-class CalendarIntervalType(pa.ExtensionType):
+class CalendarIntervalType(_SparkIntervalType):
     """Spark's ``interval`` (CalendarIntervalType): months, days and nanoseconds (whole microseconds)."""
 
-    def __init__(self):
-        super().__init__(pa.month_day_nano_interval(), "quarry.spark.calendar_interval")
-
-    def __arrow_ext_serialize__(self) -> bytes:
-        return b""
-
-    @classmethod
-    def __arrow_ext_deserialize__(cls, storage_type, serialized):
-        return cls()
-
-    def __reduce__(self):
-        return CalendarIntervalType, ()
-
-    def __hash__(self):           # a plan's expressions are hashed with their types
-        return hash(self.extension_name)
+    STORAGE = pa.month_day_nano_interval()
+    NAME = "quarry.spark.calendar_interval"
 
 
 YEAR_MONTH = YearMonthIntervalType()

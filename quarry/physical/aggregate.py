@@ -862,26 +862,16 @@ class HashAggregateExec(ExecNode):
                 specs.append((name, "list", None))
                 post.append(("array_agg", i))
                 continue
-            if a.name == "string_agg" and (len(a.args) > 2 or a.distinct):
-                # string_agg(s, sep ORDER BY ...): each group's row positions (with DISTINCT its first
-                # row of each value), ordered, then joined
+            if a.name == "string_agg" and (len(a.args) > 2 or a.distinct) or a.name in ("first", "last"):
+                # each group's row positions (with DISTINCT its first row of each value), put in order;
+                # then string_agg(s, sep ORDER BY ...) joins their values, first (last) takes one
                 positions = udaf_positions(a, table)
                 if a.distinct:
                     positions = first_of_each_value(evaluate_array(a.args[0], table),
                                                     [cols[k] for k in key_names], positions)
                 cols[name] = positions
                 specs.append((name, "list", None))
-                post.append(("string_agg_ordered", i))
-                continue
-            if a.name in ("first", "last"):
-                # each group's row positions, put in order; the first (last) one's value
-                positions = udaf_positions(a, table)
-                if a.distinct:
-                    positions = first_of_each_value(evaluate_array(a.args[0], table),
-                                                    [cols[k] for k in key_names], positions)
-                cols[name] = positions
-                specs.append((name, "list", None))
-                post.append(("first_last", i))
+                post.append(("string_agg_ordered" if a.name == "string_agg" else "first_last", i))
                 continue
             if a.name == "array_agg" and not a.distinct:
                 # each group's row positions, put in order (input order without ORDER BY) afterwards

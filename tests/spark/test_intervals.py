@@ -44,6 +44,11 @@ def _midnight(d):
     return None if d is None else dt.datetime.combine(d, dt.time())
 
 
+def _half_up(micros, n):
+    """The exact quotient, halves away from zero (Spark's HALF_UP for an interval's average)."""
+    q, r = divmod(abs(micros), n)
+    return (q + (2 * r >= n)) * (1 if micros >= 0 else -1)
+
 def test_differences_of_timestamps_and_dates_are_day_time_intervals(frame):
     from pyspark.sql import functions as F
     from pyspark.sql.types import DayTimeIntervalType
@@ -146,14 +151,11 @@ def test_intervals_negate_and_aggregate_as_intervals(fn_spark):
     out = df.groupBy("k").agg(F.min("iv"), F.max("iv"), F.sum("iv"), F.avg("iv")).orderBy("k")
     assert all(isinstance(f.dataType, DayTimeIntervalType) for f in out.schema.fields[1:])
 
-    def half_up(micros, n):                  # the exact quotient, halves away from zero
-        q, r = divmod(abs(micros), n)
-        return (q + (2 * r >= n)) * (1 if micros >= 0 else -1)
     want = []
     for k in (1, 2):
         values = [v for key, v in rows if key == k and v is not None]
         total = sum(values, dt.timedelta(0))
-        want.append((k, min(values), max(values), total, half_up(total // us, len(values)) * us))
+        want.append((k, min(values), max(values), total, _half_up(total // us, len(values)) * us))
     assert [tuple(r) for r in out.collect()] == want
     running = df.select("k", "iv", F.sum("iv").over(Window.partitionBy("k").orderBy("iv")).alias("s"))
     got = sorted((r.k, r.iv if r.iv is not None else dt.timedelta.min, r.s) for r in running.collect())
@@ -207,14 +209,11 @@ def test_interval_aggregates_and_negation_in_sql_text(fn_spark):
     out = fn_spark.sql("SELECT k, sum(iv) AS s, avg(iv) AS a, min(iv) AS lo, max(iv) AS hi FROM iv_rows "
                        "GROUP BY k ORDER BY k").collect()
 
-    def half_up(micros, n):
-        q, r = divmod(abs(micros), n)
-        return (q + (2 * r >= n)) * (1 if micros >= 0 else -1)
     want = []
     for k in (1, 2):
         values = [v for key, v in rows if key == k and v is not None]
         total = sum(values, dt.timedelta(0))
-        want.append((k, total, half_up(total // us, len(values)) * us, min(values), max(values)))
+        want.append((k, total, _half_up(total // us, len(values)) * us, min(values), max(values)))
     assert [tuple(r) for r in out] == want          # k = 2: 7 µs over 2 values is 3.5, HALF_UP 4
     assert fn_spark.sql("SELECT k FROM iv_rows GROUP BY k HAVING sum(iv) > INTERVAL '1' DAY").collect() == []
     assert sorted(r[0] for r in fn_spark.sql("SELECT -iv FROM iv_rows WHERE iv IS NOT NULL").collect()) == \
