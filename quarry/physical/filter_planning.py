@@ -69,8 +69,9 @@ def plan_runtime_filters(root) -> None:
 def _drop_pointless(root, sources: dict) -> None:
     """Drop the filters whose build side is all of one table, read with no filter of its own: they
     keep every probe row whose key refers to that table (in data with foreign keys, all rows) and
-    would only make the probe's stage wait for the build's. Dropping one can leave another such
-    build side unfiltered (Q9: nation, then supplier), hence the loop."""
+    would only make the probe's stage wait for the build's (Q9: all of nation into supplier). A
+    build side's scan keeps its filters while one reaches it; dropping a filter can leave another
+    build side with none, hence the loop."""
     scans = [n for n in root.walk() if isinstance(n, ParquetScanExec)]
     while True:
         pointless = set()
