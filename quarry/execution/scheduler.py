@@ -134,6 +134,7 @@ class StageRun:
                 root = self.config.spill_dir or tempfile.gettempdir()
                 os.makedirs(root, exist_ok=True)
                 self.dir = tempfile.mkdtemp(prefix=f"quarry-q{self.query}-", dir=root)
+                self._report()          # nothing scanned yet: reported before a worker can start
                 self._submit_ready()
                 while not self._ready(result):
                     self._wait_one()

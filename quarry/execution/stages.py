@@ -44,7 +44,7 @@ import pyarrow.ipc as ipc
 
 from quarry.logical.expressions import AggCall, Call, Expr, Field
 from quarry.logical.functions import definition_of
-from quarry.physical.base import ExecContext, ExecNode
+from quarry.physical.base import COALESCE_BYTES, Coalescer, ExecContext, ExecNode
 from quarry.compute.expr_eval import evaluate_array
 from quarry.compute.hashing import partition_ids, split_by_ids
 from quarry.physical.join import HashJoinExec, NestedLoopJoinExec
@@ -187,13 +187,17 @@ class BucketWriter:
     whether they came through a file (:class:`ShuffleWriter`) or memory (:class:`MemoryShuffleWriter`).
     """
 
-    def __init__(self, schema: pa.Schema, mode: str, keys: list, buckets: int):
+    def __init__(self, schema: pa.Schema, mode: str, keys: list, buckets: int, batch_rows: int = 1 << 17):
         self.schema = schema
         self.mode = mode
         self.keys = keys
         self.buckets = buckets
         self.rows = 0
         self.bytes = 0
+        # each bucket's small pieces gathered into batches of some size (a consumer pays per batch);
+        # what all buckets hold together stays under COALESCE_BYTES
+        self._gather = [Coalescer(batch_rows, max(COALESCE_BYTES // max(buckets, 1), 256 << 10))
+                        for _ in range(max(buckets, 1))]
 
     def write(self, batch: pa.RecordBatch) -> None:
         self.rows += batch.num_rows
@@ -208,7 +212,14 @@ class BucketWriter:
     def _append(self, bucket: int, batch: pa.RecordBatch) -> None:
         if batch.schema != self.schema:
             batch = pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
-        self._store(bucket, batch)
+        for ready in self._gather[bucket].add(batch):
+            self._store(bucket, ready)
+
+    def flush(self) -> None:
+        """Store what the buckets still hold (before the output is finished)."""
+        for bucket, gather in enumerate(self._gather):
+            for held in gather.flush():
+                self._store(bucket, held)
 
     def _store(self, bucket: int, batch: pa.RecordBatch) -> None:
         raise NotImplementedError
@@ -228,8 +239,8 @@ class BucketWriter:
 class ShuffleWriter(BucketWriter):
     """Write one task's output batches to an IPC file, split into ``buckets`` by the hash of ``keys``."""
 
-    def __init__(self, path: str, schema: pa.Schema, mode: str, keys: list, buckets: int):
-        super().__init__(schema, mode, keys, buckets)
+    def __init__(self, path: str, schema: pa.Schema, mode: str, keys: list, buckets: int, batch_rows: int = 1 << 17):
+        super().__init__(schema, mode, keys, buckets, batch_rows)
         self.path = path
         self.tmp = path + ".tmp"
         self.index: list[list[int]] = [[] for _ in range(buckets)]
@@ -244,6 +255,7 @@ class ShuffleWriter(BucketWriter):
 
     def close(self) -> int:
         """Finish the file (renamed into place only now, so a dead task leaves no half file); its size."""
+        self.flush()
         self._writer.close()
         self._sink.close()
         os.replace(self.tmp, self.path)
@@ -271,8 +283,8 @@ class MemoryShuffleWriter(BucketWriter):
     rather than files on a disk every worker sees.
     """
 
-    def __init__(self, schema: pa.Schema, mode: str, keys: list, buckets: int):
-        super().__init__(schema, mode, keys, buckets)
+    def __init__(self, schema: pa.Schema, mode: str, keys: list, buckets: int, batch_rows: int = 1 << 17):
+        super().__init__(schema, mode, keys, buckets, batch_rows)
         self._sinks: list[pa.BufferOutputStream | None] = [None] * buckets
         self._writers: list[ipc.RecordBatchStreamWriter | None] = [None] * buckets
         self.buffers: list[pa.Buffer | None] = [None] * buckets
@@ -285,6 +297,7 @@ class MemoryShuffleWriter(BucketWriter):
         writer.write_batch(batch)
 
     def close(self) -> int:
+        self.flush()
         for i, writer in enumerate(self._writers):
             if writer is not None:
                 writer.close()

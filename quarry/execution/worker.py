@@ -30,7 +30,7 @@ from quarry.physical.base import ExecContext
 def run_task(message: dict, cancel_check=None, make_writer=None, scan_progress=None) -> dict:
     """Run one task described by ``message``; returns its reply (see the module docstring).
 
-    ``make_writer(schema, mode, keys, buckets)`` makes the task's output writer; by default
+    ``make_writer(schema, mode, keys, buckets, batch_rows)`` makes the task's output writer; by default
     a :class:`ShuffleWriter` to ``message["path"]``. The writer's ``location()`` goes into the reply.
     """
     start = time.perf_counter()
@@ -44,10 +44,11 @@ def run_task(message: dict, cancel_check=None, make_writer=None, scan_progress=N
     ctx.runtime_filters = dict(message.get("runtime_filters") or {})
     # a build stage collects the join keys it writes, for the filters of the probe scans
     collectors = {fid: (key, KeyCollector()) for fid, key in (message.get("filter_sources") or {}).items()}
+    batch_rows = message["config"].batch_rows
     if make_writer is None:
-        writer = ShuffleWriter(message["path"], root.schema, message["mode"], keys, message["buckets"])
+        writer = ShuffleWriter(message["path"], root.schema, message["mode"], keys, message["buckets"], batch_rows)
     else:
-        writer = make_writer(root.schema, message["mode"], keys, message["buckets"])
+        writer = make_writer(root.schema, message["mode"], keys, message["buckets"], batch_rows)
     fault = message.get("fault") or {}
     try:
         for batch in root.execute(message["task"], ctx):

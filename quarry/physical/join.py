@@ -227,6 +227,7 @@ def _one_batch(table: pa.Table, schema: pa.Schema) -> pa.RecordBatch:
 
 
 SLICE_OUTPUT_ROWS = 65_536  # output rows a probe slice should make at most
+SLICE_SAMPLE_ROWS = 8_192   # build rows sampled for rows per key (sorting 65,536 was 5% of Q5's joins)
 
 
 def probe_slice_rows(build: pa.Table, key: str) -> int:
@@ -241,7 +242,7 @@ def probe_slice_rows(build: pa.Table, key: str) -> int:
     n = build.num_rows
     if n == 0:
         return PROBE_SLICE_ROWS
-    sample = build.column(key).slice(0, 65_536)
+    sample = build.column(key).slice(0, SLICE_SAMPLE_ROWS)
     distinct = _count_distinct(sample)
     rows_per_key = len(sample) / max(distinct, 1)
     return int(min(PROBE_SLICE_ROWS, max(16, SLICE_OUTPUT_ROWS / rows_per_key)))

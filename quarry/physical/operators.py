@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from quarry.catalog.providers import ColumnStats, ParquetTable, RowGroupInfo, rowid_array
 from quarry.logical.expressions import ColumnRef, Expr, SortKey, and_all, conjuncts
 from quarry.logical.functions import is_deterministic, rejects_nulls
-from quarry.physical.base import ExecContext, ExecNode, batches_of, run_partitions, stream_partitions
+from quarry.physical.base import Coalescer, ExecContext, ExecNode, batches_of, run_partitions, stream_partitions
 from quarry.compute.expr_eval import evaluate, evaluate_array, evaluate_predicate, filter_batch
 from quarry.compute.hashing import partition_ids, split_by_ids
 from quarry.compute.position import BatchPosition, at_position
@@ -128,7 +128,9 @@ class ParquetScanExec(ExecNode):
         if self.provider.storage is not None:
             from quarry.catalog.filesystems import IOCounter
             io = IOCounter()
+        gather = Coalescer(ctx.config.batch_rows)      # what filters leave of row groups goes on in batches of some size
         for rg in self.splits[partition]:
+            ctx.check_cancelled()     # row groups skipped or filtered to nothing yield no batch
             self.add_metric("row_groups", 1)
             nbytes = self._column_bytes(rg)
             if self.rowid is not None:
@@ -175,7 +177,9 @@ class ParquetScanExec(ExecNode):
                 if table.num_rows:
                     yield rows_only(table.num_rows)
                 continue
-            yield from batches_of(table.select(out_keys), ctx.config.batch_rows)
+            for batch in batches_of(table.select(out_keys), ctx.config.batch_rows):
+                yield from gather.add(batch)
+        yield from gather.flush()
 
 
 def apply_join_filters(table: pa.Table, join_filters, node: ExecNode) -> pa.Table:
