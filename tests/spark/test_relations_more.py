@@ -652,10 +652,37 @@ def test_show_tables_use_and_cache_table_statements(spark):
         spark.sql("UNCACHE TABLE shown_t").collect()
         assert not spark.catalog.isCached("shown_t")
         assert spark.sql("UNCACHE TABLE IF EXISTS never_made").collect() == []
-        with pytest.raises(PySparkException, match="Not supported: SHOW DATABASES"):
-            spark.sql("SHOW DATABASES").collect()
+        with pytest.raises(PySparkException, match="Not supported: SHOW FUNCTIONS"):
+            spark.sql("SHOW FUNCTIONS").collect()
     finally:
         spark.catalog.dropTempView("shown_v")
+
+
+def test_show_databases_and_columns(spark):
+    # Spark: SHOW DATABASES / SCHEMAS / NAMESPACES is one column `namespace` (global_temp is not listed),
+    # the pattern with or without LIKE; SHOW COLUMNS is one column `col_name`, in the table's order
+    for word in ("DATABASES", "SCHEMAS", "NAMESPACES"):
+        df = spark.sql(f"SHOW {word}")
+        assert df.columns == ["namespace"]
+        assert [tuple(r) for r in df.collect()] == [("default",)]
+    assert [tuple(r) for r in spark.sql("SHOW DATABASES LIKE 'def*'").collect()] == [("default",)]
+    assert spark.sql("SHOW SCHEMAS 'other*'").collect() == []
+    assert [tuple(r) for r in spark.sql("SHOW NAMESPACES IN spark_catalog").collect()] == [("default",)]
+    spark.createDataFrame([(1, "a", 2.0)], "id int, v string, w double").write.mode("overwrite") \
+        .saveAsTable("shown_cols")
+    spark.createDataFrame([(1, "a")], "k int, name string").createOrReplaceTempView("shown_cols_v")
+    try:
+        for q in ("SHOW COLUMNS IN shown_cols", "SHOW COLUMNS FROM shown_cols IN default",
+                  "SHOW COLUMNS IN default.shown_cols"):
+            df = spark.sql(q)
+            assert df.columns == ["col_name"]
+            assert [tuple(r) for r in df.collect()] == [("id",), ("v",), ("w",)]
+        assert [r.col_name for r in spark.sql("SHOW COLUMNS IN shown_cols_v").collect()] == ["k", "name"]
+        with pytest.raises(AnalysisException):
+            spark.sql("SHOW COLUMNS IN never_made").collect()
+    finally:
+        spark.catalog.dropTempView("shown_cols_v")
+        spark.catalog.dropTable("shown_cols")
 
 
 def test_describe_lists_columns_with_spark_s_type_names(spark):
@@ -669,8 +696,34 @@ def test_describe_lists_columns_with_spark_s_type_names(spark):
     assert [tuple(r) for r in spark.sql("DESCRIBE SELECT s, id + 1 AS n FROM described").collect()] == \
         [("s", "string", None), ("n", "bigint", None)]
     assert spark.sql("DESCRIBE described").columns == ["col_name", "data_type", "comment"]
-    with pytest.raises(PySparkException, match="Not supported: DESCRIBE EXTENDED"):
-        spark.sql("DESCRIBE EXTENDED described").collect()
+    # EXTENDED / FORMATTED: the columns, an empty row, then '# Detailed Table Information' and the table's
+    # details (Spark's DescribeTableCommand; comment '' on those rows)
+    details = [("", "", ""), ("# Detailed Table Information", "", ""), ("Catalog", "spark_catalog", ""),
+               ("Database", "default", ""), ("Table", "described", ""), ("Type", "MANAGED", "")]
+    for q in ("DESCRIBE EXTENDED described", "DESCRIBE TABLE EXTENDED described", "DESC FORMATTED described"):
+        assert [tuple(r) for r in spark.sql(q).collect()] == want + details
+    # of a temp view, Spark lists only the columns
+    spark.createDataFrame([(1, "x")], "k int, v string").createOrReplaceTempView("described_v")
+    try:
+        assert [tuple(r) for r in spark.sql("DESCRIBE EXTENDED described_v").collect()] == \
+            [("k", "int", None), ("v", "string", None)]
+    finally:
+        spark.catalog.dropTempView("described_v")
+    with pytest.raises(PySparkException, match="Not supported: DESCRIBE ... AS JSON"):
+        spark.sql("DESCRIBE EXTENDED described AS JSON").collect()
+
+
+def test_describe_extended_of_an_external_table_names_its_files(spark, tmp_path):
+    path = tmp_path / "ext"
+    spark.range(2).write.parquet(str(path))
+    spark.catalog.createTable("described_ext", path=str(path))
+    try:
+        rows = {r.col_name: r.data_type for r in spark.sql("DESCRIBE EXTENDED described_ext").collect()}
+        assert rows["Type"] == "EXTERNAL"
+        assert rows["Provider"] == "parquet"
+        assert rows["Location"] == "file:" + str(path)
+    finally:
+        spark.catalog.dropTable("described_ext")
 
 
 def test_map_values_have_no_equality(spark):
