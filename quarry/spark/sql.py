@@ -318,6 +318,7 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
             # not visit below a node it replaced, so the operand is rewritten here (CAST(TIMESTAMP'...' AS x))
             cast = exp.Cast(**{k: v for k, v in n.args.items() if k in ("this", "to", "format")})
             cast.set("this", cast.this.transform(visit, copy=False))
+            cast.set("to", cast.args["to"].transform(visit, copy=False))      # CAST(s AS TIMESTAMP): the wall time
             return cast
         elif isinstance(n, exp.VarMap):
             # Spark's map(k1, v1, k2, v2, ...): quarry's map(keys, values) (a key twice raises)

@@ -205,3 +205,16 @@ def test_a_timestamp_cast_to_int_out_of_range_raises(fn_spark):
     from pyspark.errors import ArithmeticException
     with pytest.raises(ArithmeticException):
         fn_spark.sql("SELECT CAST(TIMESTAMP'2100-01-01 00:00:00' AS INT) AS x").collect()
+
+
+def test_sql_cast_of_text_to_timestamp_is_the_wall_time(spark):
+    # Spark's CAST('...' AS TIMESTAMP) reads the text in the session zone (no offset needed), with any
+    # fraction of a second; it was refused as a TIMESTAMP WITH TIME ZONE that needs an offset
+    import datetime
+    got = spark.sql("SELECT CAST('2024-01-01 23:59:59.5' AS TIMESTAMP) AS a, "
+                    "CAST('2024-01-01T08:00:00' AS TIMESTAMP) AS b, TRY_CAST('x' AS TIMESTAMP) AS c").collect()[0]
+    assert got.a == datetime.datetime(2024, 1, 1, 23, 59, 59, 500000)
+    assert got.b == datetime.datetime(2024, 1, 1, 8, 0)
+    assert got.c is None
+    df = spark.createDataFrame([("2024-03-01 12:30:00",)], "s string")
+    assert df.selectExpr("CAST(s AS TIMESTAMP) AS t").collect()[0].t == datetime.datetime(2024, 3, 1, 12, 30)
