@@ -873,8 +873,8 @@ def _spark_ym(name, args, dtype, n):
         months, mvalid = _np(args[2], n, np.int64)
         return _months_array(_exact_sum(_exact_product(years, np.full(n, 12, np.int64)), months),
                              _both(yvalid, mvalid))
-    if kind == "make_calendar":
-        return _make_calendar(args[1:], n)
+    if kind in ("make_calendar", "try_make_calendar"):
+        return _make_calendar(args[1:], n, lenient=kind == "try_make_calendar")
     if kind == "calendar_text":
         return _calendar_strings(_storage(args[1], n))
     if kind in ("calendar_add", "calendar_subtract"):
@@ -973,8 +973,9 @@ def _calendar_array(months, days, micros, valid) -> pa.Array:
     return pa.ExtensionArray.from_storage(_calendar_type(), storage)
 
 
-def _make_calendar(args, n) -> pa.Array:
-    """``make_interval(years, months, weeks, days, hours, mins, secs)``; a field out of range raises."""
+def _make_calendar(args, n, lenient: bool = False) -> pa.Array:
+    """``make_interval(years, months, weeks, days, hours, mins, secs)``; a field out of range raises.
+    ``lenient`` (``try_make_interval``): such a row is NULL instead."""
     from quarry.compute.kernels import _relabel_decimal
     parts, valid = [], None
     for x in args[:6]:
@@ -984,6 +985,8 @@ def _make_calendar(args, n) -> pa.Array:
     secs = to_array(args[6], n)
     micros, svalid = _np(pc.cast(_relabel_decimal(secs, pa.decimal128(18, 0)), pa.int64()), n, np.int64)
     valid = _both(valid, svalid)
+    if lenient:
+        return _try_make_calendar(parts, micros, valid)
     years, months, weeks, days, hours, mins = (pa.array(p) for p in parts)
     try:
         total_months = pc.add_checked(pc.multiply_checked(years, 12), months)
@@ -993,6 +996,25 @@ def _make_calendar(args, n) -> pa.Array:
     except pa.ArrowInvalid as exc:
         raise ArithmeticOverflowError("integer overflow in make_interval", hint="use smaller values") from exc
     return _calendar_array(total_months.to_numpy(), total_days.to_numpy(), total_micros.to_numpy(), valid)
+
+
+def _try_make_calendar(parts, micros, valid) -> pa.Array:
+    """``try_make_interval``: as ``make_interval``, with a row whose arguments (Spark's INTs) or fields
+    overflow NULL. With every argument within INT's range the sums cannot overflow int64 (hours times
+    3.6e9 stays below 7.8e18, and a DECIMAL(18,6) of seconds below 1e18 microseconds), so they are
+    computed whole and the rows out of range masked after."""
+    limit = np.iinfo(np.int32).max
+    fits = np.ones(len(micros), bool)
+    for p in parts:
+        fits &= (p >= -limit - 1) & (p <= limit)
+    years, months, weeks, days, hours, mins = (np.where(fits, p, 0) for p in parts)
+    total_months = years * 12 + months
+    total_days = weeks * 7 + days
+    total_micros = hours * 3_600_000_000 + mins * 60_000_000 + np.where(fits, micros, 0)
+    fits &= (np.abs(total_months) <= limit) & (np.abs(total_days) <= limit) & (np.abs(total_micros) < 2 ** 63 // 1000)
+    valid = _both(valid, fits)
+    return _calendar_array(np.where(fits, total_months, 0), np.where(fits, total_days, 0),
+                           np.where(fits, total_micros, 0), valid)
 
 
 def _calendar_op(kind, args, n) -> pa.Array:
