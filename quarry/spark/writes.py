@@ -156,7 +156,8 @@ def _write_file(df, fmt: str, target: str, options: dict) -> None:
         df.write_parquet(target, **_parquet_options(options))
     elif fmt == "csv":
         header = str(options.get("header", "false")).lower() == "true"
-        df.write_csv(target, header=header, delimiter=options.get("sep") or options.get("delimiter") or ",")
+        df.write_csv(target, header=header, delimiter=options.get("sep") or options.get("delimiter") or ",",
+                     quoting="spark")
     else:
         _write_json(df, target)
 

@@ -576,6 +576,23 @@ def test_repartition_before_a_write_makes_that_many_files(spark, tmp_path, duckd
     assert expected == [(100, sum(range(100)))]
 
 
+def test_csv_writes_quote_as_spark(spark, tmp_path):
+    # Spark's CSV writer (univocity with Spark's write defaults): the header and values unquoted unless
+    # they need it (the delimiter, a quote, a line break, or an empty string, which is "" while NULL is
+    # nothing), a quote inside quotes escaped with a backslash (and a backslash doubled there), leading
+    # and trailing spaces dropped (ignoreLeadingWhiteSpace/ignoreTrailingWhiteSpace are true on write)
+    rows = [("plain", 'q"x', "a,b", "", None, " pad ", "back\\slash", "line\nbreak", 'x\\"y', 7)]
+    df = spark.createDataFrame(rows, "s string, q string, c string, e string, n string, w string, b string, "
+                                     "l string, m string, i int")
+    df.coalesce(1).write.option("header", True).csv(str(tmp_path / "q"))
+    [part] = [p for p in (tmp_path / "q").iterdir() if p.name.startswith("part-")]
+    assert part.read_text() == ('s,q,c,e,n,w,b,l,m,i\n'
+                                'plain,"q\\"x","a,b","",,pad,back\\slash,"line\nbreak","x\\\\\\"y",7\n')
+    df.select("s", "c").write.option("sep", ";").csv(str(tmp_path / "semi"))
+    [part] = [p for p in (tmp_path / "semi").iterdir() if p.name.startswith("part-")]
+    assert part.read_text() == "plain;a,b\n"
+
+
 def test_show_and_html_escape_control_characters_as_spark(spark, capsys):
     # Spark's getRows escapes meta characters (SchemaUtils.escapeMetaCharacters) before truncating
     df = spark.createDataFrame([("a\nb", "t\tab")], ["x", "y\nz"])
