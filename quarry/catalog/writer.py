@@ -214,8 +214,10 @@ class _Csv(_Text):
         delimiter = self.options.get("delimiter", ",")
         if header:
             return _spark_csv_lines([pa.array([n], pa.string()) for n in batch.schema.names], 1, delimiter)
-        columns = [c if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) else pc.cast(c, pa.string())
-                   for c in batch.columns]
+        from quarry.compute.spark_kernels import java_double_text
+        columns = [c if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)
+                   else java_double_text(c) if pa.types.is_floating(c.type) else pc.cast(c, pa.string())
+                   for c in batch.columns]                  # a DOUBLE as Spark prints it: 1.0, 1.0E10
         return _spark_csv_lines(columns, batch.num_rows, delimiter)
 
 

@@ -1063,6 +1063,54 @@ def _calendar_strings(a: pa.Array) -> pa.Array:
     return text if valid is None else pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
 
 
+@kernel("spark_double_text")
+def _spark_double_text(name, args, dtype, n):
+    return java_double_text(to_array(args[0], n))
+
+
+def java_double_text(values: pa.Array) -> pa.Array:
+    """DOUBLE and FLOAT values as Spark casts them to STRING (Java's ``Double.toString``/``Float.toString``):
+    the shortest digits that read back as the value (Arrow's shortest form, as Java's since JDK 19), written
+    plainly with at least one decimal between 1e-3 and 1e7 (``1.0``, ``0.001``, ``1234567.5``) and as
+    ``d.dddE±n`` outside (``1.0E10``, ``1.5E-7``); ``NaN``, ``Infinity``, ``-Infinity``, ``-0.0``."""
+    text = pc.cast(values, pa.string())                   # 1, 0.1, 1e+10, 1.5e-07, nan, inf, -0
+    negative = pc.starts_with(text, "-")
+    body = pc.utf8_ltrim(text, characters="-")
+    mantissa = pc.replace_substring_regex(body, r"e.*$", "")
+    exponent_text = pc.replace_substring_regex(body, r"^[^e]*e?\+?", "")
+    exponent = np.asarray(pc.fill_null(pc.cast(pc.if_else(pc.equal(exponent_text, ""), "0", exponent_text),
+                                               pa.int64(), safe=False), 0), np.int64) \
+        if len(body) else np.zeros(0, np.int64)
+    whole = pc.replace_substring_regex(mantissa, r"\..*$", "")
+    fraction = pc.replace_substring_regex(mantissa, r"^[^.]*\.?", "")
+    whole_len = np.asarray(pc.fill_null(pc.utf8_length(whole), 0), np.int64)
+    frac_zeros = np.asarray(pc.fill_null(pc.subtract(pc.utf8_length(fraction),
+                                                     pc.utf8_length(pc.utf8_ltrim(fraction, characters="0"))), 0),
+                            np.int64)
+    leading_zero = np.asarray(pc.fill_null(pc.equal(whole, "0"), False), bool)
+    # the decimal exponent of the first significant digit
+    power = np.where(leading_zero, exponent - frac_zeros - 1, exponent + whole_len - 1)
+    digits = pc.utf8_ltrim(pc.binary_join_element_wise(whole, fraction, ""), characters="0")
+    digits = pc.utf8_rtrim(digits, characters="0")
+    digits = pc.if_else(pc.equal(digits, ""), "0", digits)
+    plain_range = (power >= -3) & (power < 7)
+    finite = pc.fill_null(pc.is_finite(values), False)
+    # plain: Arrow's text already is the shortest plain decimal there (it writes no exponent in that range),
+    # with ".0" added to a whole number
+    plain = pc.if_else(pc.match_substring(body, "."), body, pc.binary_join_element_wise(body, ".0", ""))
+    tail = pc.utf8_slice_codeunits(digits, 1)
+    scientific = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(digits, 0, 1), ".", pc.if_else(pc.equal(tail, ""), "0", tail), "E",
+        pc.cast(pa.array(power, pa.int64()), pa.string()), "")
+    unsigned = pc.if_else(pa.array(plain_range), plain, scientific)
+    zero = pc.fill_null(pc.equal(values, 0), False)
+    unsigned = pc.if_else(zero, "0.0", unsigned)
+    signed = pc.if_else(negative, pc.binary_join_element_wise("-", unsigned, ""), unsigned)
+    special = pc.if_else(pc.is_nan(values), "NaN", pc.if_else(pc.greater(values, 0), "Infinity", "-Infinity"))
+    out = pc.if_else(finite, signed, special)
+    return pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), out)
+
+
 @kernel("spark_timestamp_text")
 def _spark_timestamp_text(name, args, dtype, n):
     """Timestamps as Spark casts them to STRING: ``2024-01-01 12:00:00``, the fraction of a second without

@@ -536,6 +536,8 @@ def bind_spark_try_make_interval(years, months, weeks, days, hours, mins, secs) 
     return bind_spark_make_interval(years, months, weeks, days, hours, mins, secs, lenient=True)
 
 
+# spark_double_text(x): Spark's STRING of a DOUBLE or FLOAT (Java's Double.toString: 1.0, 1.0E10, NaN)
+_internal("spark_double_text", lambda n, a: _call(n, a, T.STRING), 1)
 # spark_timestamp_text(ts): Spark's STRING of a timestamp (the fraction without trailing zeros)
 _internal("spark_timestamp_text", lambda n, a: _call(n, a, T.STRING), 1)
 

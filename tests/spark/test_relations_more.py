@@ -591,6 +591,11 @@ def test_csv_writes_quote_as_spark(spark, tmp_path):
     df.select("s", "c").write.option("sep", ";").csv(str(tmp_path / "semi"))
     [part] = [p for p in (tmp_path / "semi").iterdir() if p.name.startswith("part-")]
     assert part.read_text() == "plain;a,b\n"
+    # doubles as Java's Double.toString (UnivocityGenerator writes getDouble(i).toString)
+    nums = spark.createDataFrame([(1.0, 1e10, 0.5, None)], "a double, b double, c float, d double")
+    nums.write.csv(str(tmp_path / "nums"))
+    [part] = [p for p in (tmp_path / "nums").iterdir() if p.name.startswith("part-")]
+    assert part.read_text() == "1.0,1.0E10,0.5,\n"
 
 
 def test_show_and_html_escape_control_characters_as_spark(spark, capsys):
