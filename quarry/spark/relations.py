@@ -404,8 +404,9 @@ class RelationTranslator:
             right = self.translate(j.right)
         lplan, rplan = left.logical_plan, right.logical_plan
         if produced_ids(lplan) & produced_ids(rplan):
-            raise not_supported("a lateral join of a DataFrame with itself; alias one side's source anew "
-                                "(spark.table(...) or createDataFrame again)")
+            # each side is translated on its own, so their columns are distinct; a shared id would make the
+            # outer references ambiguous
+            raise not_supported("a lateral join whose two sides share columns")
         condition = None
         if j.HasField("join_condition"):
             ctx = BindContext(self.session, lplan.schema + rplan.schema, "lateralJoin")
