@@ -1111,6 +1111,33 @@ def java_double_text(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), out)
 
 
+@kernel("spark_csv_timestamp")
+def _spark_csv_timestamp(name, args, dtype, n):
+    """Timestamps (wall times in the session zone ``args[1]``) as Spark's CSV and JSON writers print them,
+    with their default ``timestampFormat`` ``yyyy-MM-dd'T'HH:mm:ss[.SSS][XXX]``: the milliseconds always
+    (truncated), then the zone's offset at that time, ``Z`` when it is zero (``2024-01-02T03:04:05.120Z``)."""
+    ts = to_array(args[0], n)
+    zone = _const(args[1])
+    ts = pc.cast(ts, pa.timestamp("us")) if ts.type.unit != "us" or ts.type.tz is not None else ts
+    micros, valid = _np(pc.cast(ts, pa.int64()), n, np.int64)
+    seconds = np.floor_divide(micros, 1_000_000)
+    millis = np.floor_divide(np.mod(micros, 1_000_000), 1000)
+    text = pc.strftime(pa.array(seconds, pa.int64()).cast(pa.timestamp("s")), "%Y-%m-%dT%H:%M:%S")
+    fraction = pc.utf8_lpad(pc.cast(pa.array(millis), pa.string()), 3, padding="0")
+    if zone in ("UTC", "Etc/UTC", "Z", "+00:00", "GMT"):
+        offset = pa.scalar("Z")
+    else:
+        instant = pc.assume_timezone(ts, zone, ambiguous="earliest", nonexistent="earliest")
+        shift = np.floor_divide(micros - np.asarray(pc.fill_null(pc.cast(pc.cast(instant, pa.timestamp("us")),
+                                                                         pa.int64()), 0), np.int64), 60_000_000)
+        hours = pc.utf8_lpad(pc.cast(pa.array(np.abs(shift) // 60), pa.string()), 2, padding="0")
+        minutes = pc.utf8_lpad(pc.cast(pa.array(np.abs(shift) % 60), pa.string()), 2, padding="0")
+        signed = pc.binary_join_element_wise(pc.if_else(pa.array(shift < 0), "-", "+"), hours, ":", minutes, "")
+        offset = pc.if_else(pa.array(shift == 0), "Z", signed)
+    out = pc.binary_join_element_wise(text, ".", fraction, offset, "")
+    return out if valid is None else pc.if_else(pa.array(valid), out, pa.scalar(None, pa.string()))
+
+
 @kernel("spark_timestamp_text")
 def _spark_timestamp_text(name, args, dtype, n):
     """Timestamps as Spark casts them to STRING: ``2024-01-01 12:00:00``, the fraction of a second without

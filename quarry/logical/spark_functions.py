@@ -538,6 +538,8 @@ def bind_spark_try_make_interval(years, months, weeks, days, hours, mins, secs) 
 
 # spark_double_text(x): Spark's STRING of a DOUBLE or FLOAT (Java's Double.toString: 1.0, 1.0E10, NaN)
 _internal("spark_double_text", lambda n, a: _call(n, a, T.STRING), 1)
+# spark_csv_timestamp(ts, zone): a timestamp as Spark's CSV writer prints it (2024-01-02T03:04:05.120Z)
+_internal("spark_csv_timestamp", lambda n, a: _call(n, a, T.STRING), 2)
 # spark_timestamp_text(ts): Spark's STRING of a timestamp (the fraction without trailing zeros)
 _internal("spark_timestamp_text", lambda n, a: _call(n, a, T.STRING), 1)
 

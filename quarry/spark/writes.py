@@ -86,6 +86,8 @@ def write(state, translator, w) -> None:
             if mode == "overwrite":
                 _remove(path)
     df = translator.translate(w.input)
+    if fmt == "csv":
+        df = _csv_timestamps(df, state.time_zone)
     partition = list(w.partitioning_columns)
     if partition:
         if fmt != "parquet":
@@ -106,6 +108,22 @@ def write(state, translator, w) -> None:
         if piece.num_rows or i == 0:
             _write_file(DataFrame.from_arrow(session, piece, "part"), fmt,
                         _join(path, f"part-{i:05d}-{uuid.uuid4()}.{fmt}"), options)
+
+
+def _csv_timestamps(df, time_zone: str):
+    """``df`` with its timestamp columns as the text Spark's CSV writer gives them (its default
+    ``timestampFormat``, with the session zone's offset: ``2024-01-02T03:04:05.120Z``)."""
+    import pyarrow as pa
+    from quarry.api.column import Column, col
+    from quarry.logical import types as T
+    from quarry.logical.expressions import Call, Literal
+    if not any(pa.types.is_timestamp(f.type) for f in df.schema):
+        return df
+
+    def text(name):
+        return Column(lambda ctx: Call("spark_csv_timestamp", (col(name).bind(ctx), Literal(time_zone, T.STRING)),
+                                       T.STRING, True), name).alias(name)
+    return df.select(*[text(f.name) if pa.types.is_timestamp(f.type) else col(f.name) for f in df.schema])
 
 
 def _join(directory: str, name: str) -> str:

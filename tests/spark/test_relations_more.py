@@ -598,6 +598,26 @@ def test_csv_writes_quote_as_spark(spark, tmp_path):
     assert part.read_text() == "1.0,1.0E10,0.5,\n"
 
 
+def test_csv_writes_timestamps_in_spark_s_format(spark, tmp_path):
+    # Spark's CSV timestampFormat default yyyy-MM-dd'T'HH:mm:ss[.SSS][XXX]: milliseconds (truncated) and the
+    # session zone's offset at that instant, Z for UTC
+    import datetime
+    t = datetime.datetime
+    df = spark.createDataFrame([(t(2024, 1, 2, 3, 4, 5, 120999), 1), (t(2024, 7, 1, 12, 0), 2), (None, 3)],
+                               "ts timestamp, i int")
+    df.coalesce(1).write.csv(str(tmp_path / "utc"))
+    [part] = [p for p in (tmp_path / "utc").iterdir() if p.name.startswith("part-")]
+    assert part.read_text() == "2024-01-02T03:04:05.120Z,1\n2024-07-01T12:00:00.000Z,2\n,3\n"
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        # the instants 2024-01-02 03:04:05Z and 2024-07-01 12:00Z in New York: EST (-05:00), then EDT (-04:00)
+        df.where("i < 3").coalesce(1).write.csv(str(tmp_path / "ny"))
+        [part] = [p for p in (tmp_path / "ny").iterdir() if p.name.startswith("part-")]
+        assert part.read_text() == "2024-01-01T22:04:05.120-05:00,1\n2024-07-01T08:00:00.000-04:00,2\n"
+    finally:
+        spark.conf.unset("spark.sql.session.timeZone")
+
+
 def test_show_and_html_escape_control_characters_as_spark(spark, capsys):
     # Spark's getRows escapes meta characters (SchemaUtils.escapeMetaCharacters) before truncating
     df = spark.createDataFrame([("a\nb", "t\tab")], ["x", "y\nz"])
