@@ -598,6 +598,30 @@ def test_csv_writes_quote_as_spark(spark, tmp_path):
     assert part.read_text() == "1.0,1.0E10,0.5,\n"
 
 
+def test_json_writes_as_spark(spark, tmp_path):
+    # Spark's JSON writer (JacksonGenerator with ignoreNullFields=true): NULL fields left out (an all-NULL
+    # row is {}), inside arrays a NULL is null; doubles as Java's toString, NaN quoted; strings escaped as
+    # Jackson escapes them (control characters \u00XX, uppercase); dates and timestamps as strings in
+    # the default dateFormat / timestampFormat; decimals as BigDecimal's text
+    import datetime
+    import decimal
+    rows = [(1, 'a"b\\c\nd\x01', None, 1.0, 1e10, float("nan"), datetime.date(2024, 1, 2),
+             datetime.datetime(2024, 1, 2, 3, 4, 5, 120000), True, decimal.Decimal("1.50"), [1, None, 3],
+             {"k": 1}, (1, None)),
+            (None,) * 13]
+    df = spark.createDataFrame(rows, "i int, s string, n string, d double, big double, nan double, dt date, "
+                                     "ts timestamp, b boolean, dec decimal(5,2), arr array<int>, "
+                                     "m map<string,int>, st struct<x:int,y:string>")
+    df.coalesce(1).write.json(str(tmp_path / "j"))
+    [part] = [p for p in (tmp_path / "j").iterdir() if p.name.startswith("part-")]
+    assert part.read_text() == (
+        '{"i":1,"s":"a\\"b\\\\c\\nd\\u0001","d":1.0,"big":1.0E10,"nan":"NaN","dt":"2024-01-02",'
+        '"ts":"2024-01-02T03:04:05.120Z","b":true,"dec":1.50,"arr":[1,null,3],"m":{"k":1},"st":{"x":1}}\n'
+        '{}\n')
+    back = spark.read.json(str(tmp_path / "j"))
+    assert back.count() == 2 and "n" not in back.columns      # a field never written is not read back
+
+
 def test_csv_writes_timestamps_in_spark_s_format(spark, tmp_path):
     # Spark's CSV timestampFormat default yyyy-MM-dd'T'HH:mm:ss[.SSS][XXX]: milliseconds (truncated) and the
     # session zone's offset at that instant, Z for UTC
