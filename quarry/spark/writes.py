@@ -297,26 +297,31 @@ def _json_text(a: pa.Array, time_zone: str) -> pa.Array:
         return _json_string(_spark_csv_timestamp("", [a, pa.scalar(time_zone)], pa.string(), len(a)))
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         a = a.cast(pa.list_(t.value_type)) if pa.types.is_large_list(t) else a
-        inner = pc.fill_null(_json_text(a.values, time_zone), "null")
-        offsets = np.asarray(a.offsets, np.int32) - a.offsets[0].as_py()
+        offsets = np.asarray(a.offsets, np.int64)
+        values = a.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))     # this slice's elements
+        inner = pc.fill_null(_json_text(values, time_zone), "null")
+        offsets = (offsets - offsets[0]).astype(np.int32)
         lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), inner, mask=a.is_null())
         return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
     if pa.types.is_struct(t):
         # each field as `"name":value,` or nothing when NULL, the trailing comma dropped after
         pieces = []
+        children = a.flatten()                      # the fields, with this array's offset
         for i in range(t.num_fields):
             name = _json_string(pa.array([t.field(i).name], pa.string()))[0].as_py()
-            pieces.append(pc.fill_null(pc.binary_join_element_wise(name + ":", _json_text(a.field(i), time_zone),
+            pieces.append(pc.fill_null(pc.binary_join_element_wise(name + ":", _json_text(children[i], time_zone),
                                                                    ",", ""), ""))
         body = pc.binary_join_element_wise(*pieces, "") if pieces else pa.array([""] * len(a), pa.string())
         body = pc.replace_substring_regex(body, ",$", "")
         out = pc.binary_join_element_wise("{", body, "}", "")
         return pc.if_else(a.is_null(), pa.scalar(None, pa.string()), out)
     if pa.types.is_map(t):
-        keys = _json_string(pc.cast(a.keys, pa.string()))
-        values = pc.fill_null(_json_text(a.items, time_zone), "null")
+        offsets = np.asarray(a.offsets, np.int64)
+        first, count = int(offsets[0]), int(offsets[-1] - offsets[0])
+        keys = _json_string(pc.cast(a.keys.slice(first, count), pa.string()))
+        values = pc.fill_null(_json_text(a.items.slice(first, count), time_zone), "null")
         entries = pc.binary_join_element_wise(keys, ":", values, "")
-        offsets = np.asarray(a.offsets, np.int32) - a.offsets[0].as_py()
+        offsets = (offsets - offsets[0]).astype(np.int32)
         lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), entries, mask=a.is_null())
         return pc.binary_join_element_wise("{", pc.binary_join(lists, ","), "}", "")
     raise not_supported(f"writing a column of type {t} as JSON")
