@@ -463,3 +463,35 @@ def test_random_multi_window_queries_match_duckdb(table, queries):
     expected = run_duckdb(sql, {"t": table})
     actual = run_quarry(sql, {"t": table}, 2)
     assert_tables_equal(actual, expected, ordered=False)
+
+
+@pytest.mark.parametrize("frame", [
+    "RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW",
+    "RANGE BETWEEN INTERVAL '90 minutes' PRECEDING AND INTERVAL 30 MINUTE FOLLOWING",
+    "RANGE BETWEEN CURRENT ROW AND INTERVAL 1 DAY FOLLOWING",
+])
+@pytest.mark.parametrize("direction", ["ASC NULLS LAST", "DESC NULLS FIRST"])
+def test_range_frames_with_interval_bounds_over_timestamps(frame, direction):
+    import datetime
+    t = datetime.datetime
+    table = pa.table({
+        "g": ["a", "a", "a", "a", "b", "b", "a"],
+        "ts": pa.array([t(2024, 1, 1, 10), t(2024, 1, 1, 10, 30), t(2024, 1, 1, 11), t(2024, 1, 2, 9),
+                        t(2024, 1, 1, 10), None, t(2024, 1, 1, 10, 30)], pa.timestamp("us")),
+        "x": [1, 2, 4, 8, 16, 32, 64]})
+    check(f"SELECT g, x, sum(x) OVER (PARTITION BY g ORDER BY ts {direction} {frame}) AS s FROM t", table)
+
+
+def test_interval_bounds_need_a_timestamp_key_and_a_range_frame():
+    table = pa.table({"o": [1, 2], "ts": pa.array([0, 1], pa.timestamp("us"))})
+    with pytest.raises(QuarryError, match="needs a TIMESTAMP"):
+        run_quarry("SELECT sum(o) OVER (ORDER BY o RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW) "
+                   "FROM t", {"t": table})
+    with pytest.raises(QuarryError, match="takes interval bounds"):
+        run_quarry("SELECT sum(o) OVER (ORDER BY ts RANGE BETWEEN 1 PRECEDING AND CURRENT ROW) FROM t", {"t": table})
+    with pytest.raises(QuarryError, match="ROWS frame"):
+        run_quarry("SELECT sum(o) OVER (ORDER BY ts ROWS BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW) "
+                   "FROM t", {"t": table})
+    with pytest.raises(UnsupportedError, match="months or years"):
+        run_quarry("SELECT sum(o) OVER (ORDER BY ts RANGE BETWEEN INTERVAL 1 MONTH PRECEDING AND CURRENT ROW) "
+                   "FROM t", {"t": table})

@@ -23,10 +23,11 @@ exact decimal literal, the way SQL reads ``0.05``.
 
 from __future__ import annotations
 
+import contextvars
 import datetime
 import decimal
 import re
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace as dc_replace
 from typing import Any, Callable
 
@@ -49,6 +50,21 @@ __all__ = ["Column", "WindowSpec", "BindContext", "col", "lit", "expr", "to_colu
 
 # ---------------------------------------------------------------------------
 # the context a Column is bound in
+
+# the scope of the query a subquery is bound inside of (a correlated subquery built with the DataFrame
+# API: Spark's ``df.scalar()``, ``lateralJoin``): a name no input column has resolves there, as an outer
+# reference, as SQL's binder resolves a subquery's names outward
+_OUTER_SCOPE: contextvars.ContextVar = contextvars.ContextVar("quarry_outer_scope", default=None)
+
+
+@contextmanager
+def outer_scope(scope):
+    """Bind the DataFrame calls made inside with ``scope`` (a :class:`Scope`) as their outer scope."""
+    token = _OUTER_SCOPE.set(scope)
+    try:
+        yield
+    finally:
+        _OUTER_SCOPE.reset(token)
 
 
 @dataclass
@@ -73,7 +89,7 @@ class BindContext:
         by_qualifier: dict[str | None, list[Field]] = {}
         for f in self.fields:
             by_qualifier.setdefault(f.qualifier, []).append(f)
-        self.scope = Scope(relations=[Relation(q, fs) for q, fs in by_qualifier.items()])
+        self.scope = Scope(relations=[Relation(q, fs) for q, fs in by_qualifier.items()], parent=_OUTER_SCOPE.get())
         self._by_id = {f.id: f for f in self.fields}
 
     def derive(self, **changes) -> "BindContext":

@@ -805,14 +805,16 @@ class DataFrame:
             return write_delta(path, self.schema, self._session.run_batches(self._plan), mode=mode,
                                partition_by=keys, schema_mode=schema_mode)
 
-    def write_csv(self, path: str, *, header: bool = True, delimiter: str = ",") -> int:
+    def write_csv(self, path: str, *, header: bool = True, delimiter: str = ",", quoting: str = "rfc4180") -> int:
         """Run the query and write one CSV file (NULL is an empty field; a name ending in ``.gz`` is
-        gzipped); returns the number of rows written. ``df.write_csv("out/q1.csv")``."""
+        gzipped); returns the number of rows written. ``df.write_csv("out/q1.csv")``. ``quoting``:
+        ``"rfc4180"`` quotes every string, doubling a quote; ``"spark"`` writes as Spark's CSV writer
+        (values trimmed, quoted only when needed, a quote escaped as ``\\"``)."""
         from quarry.catalog.writer import write_file
         with _calling("write_csv"), self._session.using_storage():
             self._session.check_write_allowed(os.fspath(path))
             return write_file(path, self.schema, self._session.run_batches(self._plan), "csv", header=header,
-                              delimiter=delimiter)
+                              delimiter=delimiter, quoting=quoting)
 
     def create_view(self, name: str, replace: bool = True) -> None:
         """Make this DataFrame queryable from SQL as ``name``.

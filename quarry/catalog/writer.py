@@ -47,6 +47,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from typing import Iterable, Iterator
@@ -61,7 +62,7 @@ from quarry.errors import DataError, QuarryError, UnsupportedError, suggest
 TEXT_FORMATS = ("csv", "tsv", "json", "ndjson", "markdown")
 BINARY_FORMATS = ("parquet", "arrow")
 FORMATS = BINARY_FORMATS + TEXT_FORMATS
-OPTIONS = {"parquet": ("compression",), "arrow": (), "csv": ("header", "delimiter"), "tsv": ("header",),
+OPTIONS = {"parquet": ("compression",), "arrow": (), "csv": ("header", "delimiter", "quoting"), "tsv": ("header",),
            "json": (), "ndjson": (), "markdown": ()}
 COMPRESSIONS = ("snappy", "zstd", "gzip", "brotli", "lz4", "none")
 
@@ -98,6 +99,8 @@ def check_options(fmt: str, options: dict) -> None:
             raise UnsupportedError(f"compression `{value}`", hint="use one of " + ", ".join(COMPRESSIONS))
         if key == "delimiter" and (not isinstance(value, str) or len(value) != 1):
             raise QuarryError(f"the delimiter must be one character, not {value!r}")
+        if key == "quoting" and value not in ("rfc4180", "spark"):
+            raise QuarryError(f"quoting takes 'rfc4180' or 'spark', not {value!r}")
         if key == "header" and not isinstance(value, bool):
             raise QuarryError(f"header takes true or false, not {value!r}")
 
@@ -164,8 +167,36 @@ def _text_safe(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names) if changed else batch
 
 
+# Spark's CSV writer (univocity, with Spark's defaults ignoreLeading/TrailingWhiteSpace=true on write,
+# quote '"', escape '\\', escapeQuotes=true, nullValue '', emptyValue '""'): a value loses the characters up to
+# a space at both ends, and is quoted only when it is empty or holds the delimiter, a quote or a line break;
+# inside quotes a quote or a backslash is escaped with a backslash
+_SPARK_CSV_TRIM = r"^[\x01-\x20]+|[\x01-\x20]+$"
+
+
+def _spark_csv_text(col: pa.Array, delimiter: str) -> pa.Array:
+    text = pc.replace_substring_regex(col, _SPARK_CSV_TRIM, "")
+    special = "[" + re.escape(delimiter) + '"\n\r]'
+    needs = pc.or_(pc.equal(pc.utf8_length(text), 0), pc.match_substring_regex(text, special))
+    escaped = pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
+    return pc.if_else(needs, pc.binary_join_element_wise('"', escaped, '"', ""), text)
+
+
+def _spark_csv_lines(columns: list, names_or_rows: int, delimiter: str) -> bytes:
+    """The lines of ``columns`` (string arrays, NULL an empty field) as Spark's CSV writer writes them."""
+    if not columns:
+        return b"\n" * names_or_rows
+    fields = [_spark_csv_text(c, delimiter) for c in columns]
+    lines = pc.binary_join_element_wise(*fields, delimiter, null_handling="replace", null_replacement="")
+    lines = pc.binary_join_element_wise(lines, "\n", "")
+    whole = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), "")
+    return whole[0].as_py().encode("utf-8")
+
+
 class _Csv(_Text):
     def _write(self, batch, header: bool) -> bytes:
+        if self.options.get("quoting", "rfc4180") == "spark":
+            return self._spark(batch, header)
         sink = io.BytesIO()
         pacsv.write_csv(batch, sink, pacsv.WriteOptions(include_header=header,
                                                         delimiter=self.options.get("delimiter", ",")))
@@ -178,6 +209,16 @@ class _Csv(_Text):
 
     def rows(self, batch) -> bytes:
         return self._write(_text_safe(batch), False)
+
+    def _spark(self, batch, header: bool) -> bytes:
+        delimiter = self.options.get("delimiter", ",")
+        if header:
+            return _spark_csv_lines([pa.array([n], pa.string()) for n in batch.schema.names], 1, delimiter)
+        from quarry.compute.spark_kernels import java_double_text
+        columns = [c if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)
+                   else java_double_text(c) if pa.types.is_floating(c.type) else pc.cast(c, pa.string())
+                   for c in batch.columns]                  # a DOUBLE as Spark prints it: 1.0, 1.0E10
+        return _spark_csv_lines(columns, batch.num_rows, delimiter)
 
 
 class _Tsv(_Text):

@@ -873,8 +873,8 @@ def _spark_ym(name, args, dtype, n):
         months, mvalid = _np(args[2], n, np.int64)
         return _months_array(_exact_sum(_exact_product(years, np.full(n, 12, np.int64)), months),
                              _both(yvalid, mvalid))
-    if kind == "make_calendar":
-        return _make_calendar(args[1:], n)
+    if kind in ("make_calendar", "try_make_calendar"):
+        return _make_calendar(args[1:], n, lenient=kind == "try_make_calendar")
     if kind == "calendar_text":
         return _calendar_strings(_storage(args[1], n))
     if kind in ("calendar_add", "calendar_subtract"):
@@ -973,8 +973,9 @@ def _calendar_array(months, days, micros, valid) -> pa.Array:
     return pa.ExtensionArray.from_storage(_calendar_type(), storage)
 
 
-def _make_calendar(args, n) -> pa.Array:
-    """``make_interval(years, months, weeks, days, hours, mins, secs)``; a field out of range raises."""
+def _make_calendar(args, n, lenient: bool = False) -> pa.Array:
+    """``make_interval(years, months, weeks, days, hours, mins, secs)``; a field out of range raises.
+    ``lenient`` (``try_make_interval``): such a row is NULL instead."""
     from quarry.compute.kernels import _relabel_decimal
     parts, valid = [], None
     for x in args[:6]:
@@ -984,6 +985,8 @@ def _make_calendar(args, n) -> pa.Array:
     secs = to_array(args[6], n)
     micros, svalid = _np(pc.cast(_relabel_decimal(secs, pa.decimal128(18, 0)), pa.int64()), n, np.int64)
     valid = _both(valid, svalid)
+    if lenient:
+        return _try_make_calendar(parts, micros, valid)
     years, months, weeks, days, hours, mins = (pa.array(p) for p in parts)
     try:
         total_months = pc.add_checked(pc.multiply_checked(years, 12), months)
@@ -993,6 +996,25 @@ def _make_calendar(args, n) -> pa.Array:
     except pa.ArrowInvalid as exc:
         raise ArithmeticOverflowError("integer overflow in make_interval", hint="use smaller values") from exc
     return _calendar_array(total_months.to_numpy(), total_days.to_numpy(), total_micros.to_numpy(), valid)
+
+
+def _try_make_calendar(parts, micros, valid) -> pa.Array:
+    """``try_make_interval``: as ``make_interval``, with a row whose arguments (Spark's INTs) or fields
+    overflow NULL. With every argument within INT's range the sums cannot overflow int64 (hours times
+    3.6e9 stays below 7.8e18, and a DECIMAL(18,6) of seconds below 1e18 microseconds), so they are
+    computed whole and the rows out of range masked after."""
+    limit = np.iinfo(np.int32).max
+    fits = np.ones(len(micros), bool)
+    for p in parts:
+        fits &= (p >= -limit - 1) & (p <= limit)
+    years, months, weeks, days, hours, mins = (np.where(fits, p, 0) for p in parts)
+    total_months = years * 12 + months
+    total_days = weeks * 7 + days
+    total_micros = hours * 3_600_000_000 + mins * 60_000_000 + np.where(fits, micros, 0)
+    fits &= (np.abs(total_months) <= limit) & (np.abs(total_days) <= limit) & (np.abs(total_micros) < 2 ** 63 // 1000)
+    valid = _both(valid, fits)
+    return _calendar_array(np.where(fits, total_months, 0), np.where(fits, total_days, 0),
+                           np.where(fits, total_micros, 0), valid)
 
 
 def _calendar_op(kind, args, n) -> pa.Array:
@@ -1039,6 +1061,81 @@ def _calendar_strings(a: pa.Array) -> pa.Array:
     text = pc.utf8_rtrim(joined, characters=" ")
     text = pc.if_else(pc.equal(text, ""), "0 seconds", text)
     return text if valid is None else pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))
+
+
+@kernel("spark_double_text")
+def _spark_double_text(name, args, dtype, n):
+    return java_double_text(to_array(args[0], n))
+
+
+def java_double_text(values: pa.Array) -> pa.Array:
+    """DOUBLE and FLOAT values as Spark casts them to STRING (Java's ``Double.toString``/``Float.toString``):
+    the shortest digits that read back as the value (Arrow's shortest form, as Java's since JDK 19), written
+    plainly with at least one decimal between 1e-3 and 1e7 (``1.0``, ``0.001``, ``1234567.5``) and as
+    ``d.dddE±n`` outside (``1.0E10``, ``1.5E-7``); ``NaN``, ``Infinity``, ``-Infinity``, ``-0.0``."""
+    text = pc.cast(values, pa.string())                   # 1, 0.1, 1e+10, 1.5e-07, nan, inf, -0
+    negative = pc.starts_with(text, "-")
+    body = pc.utf8_ltrim(text, characters="-")
+    mantissa = pc.replace_substring_regex(body, r"e.*$", "")
+    exponent_text = pc.replace_substring_regex(body, r"^[^e]*e?\+?", "")
+    exponent = np.asarray(pc.fill_null(pc.cast(pc.if_else(pc.equal(exponent_text, ""), "0", exponent_text),
+                                               pa.int64(), safe=False), 0), np.int64) \
+        if len(body) else np.zeros(0, np.int64)
+    whole = pc.replace_substring_regex(mantissa, r"\..*$", "")
+    fraction = pc.replace_substring_regex(mantissa, r"^[^.]*\.?", "")
+    whole_len = np.asarray(pc.fill_null(pc.utf8_length(whole), 0), np.int64)
+    frac_zeros = np.asarray(pc.fill_null(pc.subtract(pc.utf8_length(fraction),
+                                                     pc.utf8_length(pc.utf8_ltrim(fraction, characters="0"))), 0),
+                            np.int64)
+    leading_zero = np.asarray(pc.fill_null(pc.equal(whole, "0"), False), bool)
+    # the decimal exponent of the first significant digit
+    power = np.where(leading_zero, exponent - frac_zeros - 1, exponent + whole_len - 1)
+    digits = pc.utf8_ltrim(pc.binary_join_element_wise(whole, fraction, ""), characters="0")
+    digits = pc.utf8_rtrim(digits, characters="0")
+    digits = pc.if_else(pc.equal(digits, ""), "0", digits)
+    plain_range = (power >= -3) & (power < 7)
+    finite = pc.fill_null(pc.is_finite(values), False)
+    # plain: Arrow's text already is the shortest plain decimal there (it writes no exponent in that range),
+    # with ".0" added to a whole number
+    plain = pc.if_else(pc.match_substring(body, "."), body, pc.binary_join_element_wise(body, ".0", ""))
+    tail = pc.utf8_slice_codeunits(digits, 1)
+    scientific = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(digits, 0, 1), ".", pc.if_else(pc.equal(tail, ""), "0", tail), "E",
+        pc.cast(pa.array(power, pa.int64()), pa.string()), "")
+    unsigned = pc.if_else(pa.array(plain_range), plain, scientific)
+    zero = pc.fill_null(pc.equal(values, 0), False)
+    unsigned = pc.if_else(zero, "0.0", unsigned)
+    signed = pc.if_else(negative, pc.binary_join_element_wise("-", unsigned, ""), unsigned)
+    special = pc.if_else(pc.is_nan(values), "NaN", pc.if_else(pc.greater(values, 0), "Infinity", "-Infinity"))
+    out = pc.if_else(finite, signed, special)
+    return pc.if_else(pc.is_null(values), pa.scalar(None, pa.string()), out)
+
+
+@kernel("spark_csv_timestamp")
+def _spark_csv_timestamp(name, args, dtype, n):
+    """Timestamps (wall times in the session zone ``args[1]``) as Spark's CSV and JSON writers print them,
+    with their default ``timestampFormat`` ``yyyy-MM-dd'T'HH:mm:ss[.SSS][XXX]``: the milliseconds always
+    (truncated), then the zone's offset at that time, ``Z`` when it is zero (``2024-01-02T03:04:05.120Z``)."""
+    ts = to_array(args[0], n)
+    zone = _const(args[1])
+    ts = pc.cast(ts, pa.timestamp("us")) if ts.type.unit != "us" or ts.type.tz is not None else ts
+    micros, valid = _np(pc.cast(ts, pa.int64()), n, np.int64)
+    seconds = np.floor_divide(micros, 1_000_000)
+    millis = np.floor_divide(np.mod(micros, 1_000_000), 1000)
+    text = pc.strftime(pa.array(seconds, pa.int64()).cast(pa.timestamp("s")), "%Y-%m-%dT%H:%M:%S")
+    fraction = pc.utf8_lpad(pc.cast(pa.array(millis), pa.string()), 3, padding="0")
+    if zone in ("UTC", "Etc/UTC", "Z", "+00:00", "GMT"):
+        offset = pa.scalar("Z")
+    else:
+        instant = pc.assume_timezone(ts, zone, ambiguous="earliest", nonexistent="earliest")
+        shift = np.floor_divide(micros - np.asarray(pc.fill_null(pc.cast(pc.cast(instant, pa.timestamp("us")),
+                                                                         pa.int64()), 0), np.int64), 60_000_000)
+        hours = pc.utf8_lpad(pc.cast(pa.array(np.abs(shift) // 60), pa.string()), 2, padding="0")
+        minutes = pc.utf8_lpad(pc.cast(pa.array(np.abs(shift) % 60), pa.string()), 2, padding="0")
+        signed = pc.binary_join_element_wise(pc.if_else(pa.array(shift < 0), "-", "+"), hours, ":", minutes, "")
+        offset = pc.if_else(pa.array(shift == 0), "Z", signed)
+    out = pc.binary_join_element_wise(text, ".", fraction, offset, "")
+    return out if valid is None else pc.if_else(pa.array(valid), out, pa.scalar(None, pa.string()))
 
 
 @kernel("spark_timestamp_text")

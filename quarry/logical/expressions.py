@@ -233,11 +233,15 @@ class SortKey(Expr):
 
 @dataclass(frozen=True, eq=True)
 class WindowFrame:
-    """ROWS or RANGE frame; bounds are ints (negative = preceding), 0 = current row, None = unbounded."""
+    """ROWS or RANGE frame; bounds are ints (negative = preceding), 0 = current row, None = unbounded.
+
+    ``interval``: the bounds came as day-time INTERVALs (``RANGE BETWEEN INTERVAL 1 HOUR PRECEDING ...``)
+    and are microseconds, for a TIMESTAMP ORDER BY key; a frame of plain numbers never applies to one."""
 
     mode: str = "range"        # "rows" | "range"
     start: int | None = None   # None = UNBOUNDED PRECEDING
     end: int | None = 0        # None = UNBOUNDED FOLLOWING
+    interval: bool = False
 
     def __str__(self):
         def bound(b, side):
@@ -245,7 +249,8 @@ class WindowFrame:
                 return f"UNBOUNDED {side}"
             if b == 0:
                 return "CURRENT ROW"
-            return f"{abs(b)} {'PRECEDING' if b < 0 else 'FOLLOWING'}"
+            amount = f"INTERVAL '{abs(b)}' MICROSECOND" if self.interval else str(abs(b))
+            return f"{amount} {'PRECEDING' if b < 0 else 'FOLLOWING'}"
         return f"{self.mode.upper()} BETWEEN {bound(self.start, 'PRECEDING')} AND {bound(self.end, 'FOLLOWING')}"
 
 

@@ -521,14 +521,25 @@ def bind_spark_make_ym_interval(years: Expr, months: Expr) -> Expr:
                               _long(months, "make_ym_interval")], YEAR_MONTH)
 
 
-def bind_spark_make_interval(years, months, weeks, days, hours, mins, secs) -> Expr:
+def bind_spark_make_interval(years, months, weeks, days, hours, mins, secs, *, lenient: bool = False) -> Expr:
     """``make_interval(years, months, weeks, days, hours, mins, secs)``: Spark's calendar interval
-    (``secs`` a DECIMAL(18,6), so to the microsecond; overflow raises)."""
-    parts = [_long(x, "make_interval") for x in (years, months, weeks, days, hours, mins)]
-    return _call("spark_ym", [Literal("make_calendar", T.STRING), *parts,
-                              cast(_num(secs, "make_interval"), pa.decimal128(18, 6))], CALENDAR)
+    (``secs`` a DECIMAL(18,6), so to the microsecond; overflow raises). ``lenient``: ``try_make_interval``,
+    NULL where a row overflows."""
+    fname = "try_make_interval" if lenient else "make_interval"
+    parts = [_long(x, fname) for x in (years, months, weeks, days, hours, mins)]
+    kind = "try_make_calendar" if lenient else "make_calendar"
+    return _call("spark_ym", [Literal(kind, T.STRING), *parts,
+                              cast(_num(secs, fname), pa.decimal128(18, 6))], CALENDAR)
 
 
+def bind_spark_try_make_interval(years, months, weeks, days, hours, mins, secs) -> Expr:
+    return bind_spark_make_interval(years, months, weeks, days, hours, mins, secs, lenient=True)
+
+
+# spark_double_text(x): Spark's STRING of a DOUBLE or FLOAT (Java's Double.toString: 1.0, 1.0E10, NaN)
+_internal("spark_double_text", lambda n, a: _call(n, a, T.STRING), 1)
+# spark_csv_timestamp(ts, zone): a timestamp as Spark's CSV writer prints it (2024-01-02T03:04:05.120Z)
+_internal("spark_csv_timestamp", lambda n, a: _call(n, a, T.STRING), 2)
 # spark_timestamp_text(ts): Spark's STRING of a timestamp (the fraction without trailing zeros)
 _internal("spark_timestamp_text", lambda n, a: _call(n, a, T.STRING), 1)
 

@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quarry.errors import DataError, UnsupportedError
+from quarry.errors import DataError, QuarryTypeError, UnsupportedError
 from quarry.logical import types as T
 from quarry.logical.expressions import (
     AggCall, Call, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, WindowFrame,
@@ -135,9 +135,18 @@ def check_window_call(w: WindowCall) -> None:
             raise UnsupportedError("a RANGE frame with offsets needs exactly one ORDER BY key",
                                    hint="order by one column, or use a ROWS frame")
         t = w.order_by[0].expr.dtype
-        if not (T.is_integer(t) or T.is_float(t) or T.is_decimal(t) or pa.types.is_date(t)):
+        if pa.types.is_timestamp(t) and not frame.interval:
+            raise QuarryTypeError(f"a RANGE frame over an ORDER BY key of type {T.sql_name(t)} takes interval "
+                                  "bounds, not numbers",
+                                  hint="write RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW in SQL, or "
+                                       "order by the timestamp cast to seconds (CAST(ts AS BIGINT))")
+        if frame.interval and not pa.types.is_timestamp(t):
+            raise QuarryTypeError(f"a RANGE frame with interval bounds needs a TIMESTAMP ORDER BY key, not "
+                                  f"{T.sql_name(t)}", hint="a date or a number takes numbers as bounds: 1 PRECEDING")
+        if not (T.is_integer(t) or T.is_float(t) or T.is_decimal(t) or pa.types.is_date(t)
+                or pa.types.is_timestamp(t)):
             raise UnsupportedError(f"a RANGE frame with offsets over an ORDER BY key of type {T.sql_name(t)}",
-                                   hint="order by a number or a date, or use a ROWS frame")
+                                   hint="order by a number, a date or a timestamp, or use a ROWS frame")
     if isinstance(func, UDAFCall):
         if func.filter is not None:
             raise UnsupportedError(f"FILTER on the Python aggregate `{func.name}` over a window",
@@ -341,6 +350,10 @@ def _range_offsets(layout: _Layout, frame: WindowFrame) -> tuple[np.ndarray, np.
     ascending = layout.order_sort.ascending
     if pa.types.is_date(key.type):
         key = pc.cast(pc.cast(key, pa.int32()), pa.int64())
+    elif pa.types.is_timestamp(key.type):
+        # microseconds since the epoch, the unit of an interval frame's bounds (exact in a DOUBLE to 2**53 µs,
+        # beyond the year 2255)
+        key = pc.cast(pc.cast(key, pa.timestamp("us", key.type.tz)), pa.int64())
     if pa.types.is_integer(key.type):
         values = np.asarray(pc.fill_null(pc.cast(key, pa.int64()), 0).to_numpy(zero_copy_only=False), np.float64)
     else:

@@ -348,21 +348,20 @@ def _create_table(translator, m) -> DataFrame:
     return translator.table(name)
 
 
-_SHOW_TABLES = re.compile(r"(?is)TABLES(?:\s+(?:FROM|IN)\s+([A-Za-z_][\w.]*|`[^`]+`))?(?:\s+(?:LIKE\s+)?'([^']*)')?\s*")
+_NAME = r"(?:[A-Za-z_][\w.]*|`[^`]+`)"
+_SHOW_TABLES = re.compile(rf"(?is)TABLES(?:\s+(?:FROM|IN)\s+({_NAME}))?(?:\s+(?:LIKE\s+)?'([^']*)')?\s*")
+_SHOW_DATABASES = re.compile(rf"(?is)(?:DATABASES|SCHEMAS|NAMESPACES)(?:\s+(?:FROM|IN)\s+({_NAME}))?"
+                             r"(?:\s+(?:LIKE\s+)?'([^']*)')?\s*")
+_SHOW_COLUMNS = re.compile(rf"(?is)COLUMNS\s+(?:FROM|IN)\s+({_NAME})(?:\s+(?:FROM|IN)\s+({_NAME}))?\s*")
 
 
-def sql_statement(translator, node) -> pa.Table | None:
-    """Spark SQL's catalog statements, through the ``spark.catalog`` calls they stand for, or None for any
-    other statement: ``SHOW TABLES [IN db] [[LIKE] 'pattern']`` (Spark's namespace, tableName, isTemporary
-    rows), ``DESCRIBE t`` / ``DESCRIBE SELECT ...`` (col_name, data_type, comment), ``USE db`` (only the
-    default database), ``CACHE TABLE t`` and ``UNCACHE TABLE [IF EXISTS] t``."""
+def _show(translator, text: str) -> pa.Table:
+    """``SHOW TABLES [IN db] [[LIKE] 'pattern']`` (namespace, tableName, isTemporary),
+    ``SHOW DATABASES|SCHEMAS|NAMESPACES [IN spark_catalog] [[LIKE] 'pattern']`` (namespace) and
+    ``SHOW COLUMNS IN t [IN db]`` (col_name): Spark's columns and rows."""
     from pyspark.sql.connect.proto import catalog_pb2
-    from sqlglot import exp
-    if isinstance(node, exp.Command) and node.name.upper() == "SHOW":
-        text = node.expression.name if isinstance(node.expression, exp.Literal) else str(node.expression or "")
-        m = _SHOW_TABLES.fullmatch(text.strip())
-        if m is None:
-            raise not_supported(f"SHOW {text} (SHOW TABLES is supported; spark.catalog lists the rest)")
+    m = _SHOW_TABLES.fullmatch(text)
+    if m is not None:
         listing = catalog_pb2.ListTables()
         if m.group(1):
             listing.db_name = m.group(1).strip("`")
@@ -373,6 +372,42 @@ def sql_statement(translator, node) -> pa.Table | None:
         return pa.table({"namespace": pa.array(namespaces, pa.string()),
                          "tableName": tables.column("name").cast(pa.string()),
                          "isTemporary": tables.column("isTemporary").cast(pa.bool_())})
+    m = _SHOW_DATABASES.fullmatch(text)
+    if m is not None:
+        if m.group(1) and m.group(1).strip("`").lower() != CATALOG:
+            raise SparkError(f"the catalog `{m.group(1).strip('`')}` does not exist", error_class="CATALOG_NOT_FOUND")
+        listing = catalog_pb2.ListDatabases()
+        if m.group(2) is not None:
+            listing.pattern = m.group(2)
+        names = catalog_relation(translator, catalog_pb2.Catalog(list_databases=listing)).to_arrow()
+        return pa.table({"namespace": names.column("name").cast(pa.string())})
+    m = _SHOW_COLUMNS.fullmatch(text)
+    if m is not None:
+        name = m.group(1).replace("`", "")
+        if m.group(2):
+            db, table = m.group(2).strip("`"), name.split(".")[-1]
+            named_db = _split(name)[0]
+            if named_db is not None and named_db != db.lower():
+                # Spark: SHOW COLUMNS IN db1.t IN db2 names two databases
+                raise SparkError(f"SHOW COLUMNS names two databases, `{named_db}` and `{db}`",
+                                 error_class="SHOW_COLUMNS_WITH_CONFLICT_NAMESPACE")
+            name = f"{db}.{table}"
+        schema = translator.table(name).schema
+        return pa.table({"col_name": pa.array(schema.names, pa.string())})
+    raise not_supported(f"SHOW {text} (SHOW TABLES, SHOW DATABASES and SHOW COLUMNS are supported; "
+                        "spark.catalog lists the rest)")
+
+
+def sql_statement(translator, node) -> pa.Table | None:
+    """Spark SQL's catalog statements, through the ``spark.catalog`` calls they stand for, or None for any
+    other statement: ``SHOW TABLES``, ``SHOW DATABASES`` and ``SHOW COLUMNS`` (see ``_show``),
+    ``DESCRIBE [TABLE] [EXTENDED|FORMATTED] t`` / ``DESCRIBE SELECT ...`` (col_name, data_type, comment),
+    ``USE db`` (only the default database), ``CACHE TABLE t`` and ``UNCACHE TABLE [IF EXISTS] t``."""
+    from pyspark.sql.connect.proto import catalog_pb2
+    from sqlglot import exp
+    if isinstance(node, exp.Command) and node.name.upper() == "SHOW":
+        text = node.expression.name if isinstance(node.expression, exp.Literal) else str(node.expression or "")
+        return _show(translator, text.strip())
     if isinstance(node, exp.Describe):
         return _describe(translator, node)
     if isinstance(node, exp.Use):
@@ -397,16 +432,29 @@ def sql_statement(translator, node) -> pa.Table | None:
 
 
 def _describe(translator, node) -> pa.Table:
-    """``DESCRIBE [TABLE] t`` and ``DESCRIBE [QUERY] SELECT ...``: Spark's col_name, data_type (Spark's type
-    names) and comment rows."""
+    """``DESCRIBE [TABLE] [EXTENDED|FORMATTED] t`` and ``DESCRIBE [QUERY] SELECT ...``: Spark's col_name,
+    data_type (Spark's type names) and comment rows. EXTENDED (or FORMATTED, its synonym in Spark) adds
+    Spark's detail rows after an empty row and ``# Detailed Table Information`` for a table; of a temp
+    view it lists the columns only, as Spark's DescribeTableCommand does."""
     from sqlglot import exp
     from quarry.spark.types import from_arrow, simple_string
-    if node.args.get("style"):
-        raise not_supported(f"DESCRIBE {node.args['style']} (the table's details); DESCRIBE lists its columns")
+    style = (node.args.get("style") or "").upper()
+    if style not in ("", "EXTENDED", "FORMATTED"):
+        raise not_supported(f"DESCRIBE {style}")
+    if node.args.get("as_json"):
+        raise not_supported("DESCRIBE ... AS JSON; DESCRIBE EXTENDED lists the table's details as rows")
+    if node.args.get("partition") is not None:
+        raise not_supported("DESCRIBE ... PARTITION (quarry's tables have no catalog partitions)")
     target = node.this
+    details = []
     if isinstance(target, exp.Table):
-        schema = translator.table(target.sql(dialect="spark").replace("`", "")).schema
+        name = target.sql(dialect="spark").replace("`", "")
+        schema = translator.table(name).schema
+        if style:
+            details = _table_details(translator, name)
     else:
+        if style:
+            raise not_supported(f"DESCRIBE {style} of a query (Spark's grammar has none)")
         from quarry.sql.commands import QueryPlan
         from quarry.spark.sql import run_spark_sql
         state = translator.state
@@ -415,9 +463,34 @@ def _describe(translator, node) -> pa.Table:
         if not isinstance(outcome, QueryPlan):
             raise not_supported(f"DESCRIBE of `{target.sql(dialect='spark')}`")
         schema = pa.schema([pa.field(f.name, f.dtype) for f in outcome.plan.schema])
-    return pa.table({"col_name": pa.array(schema.names, pa.string()),
-                     "data_type": pa.array([simple_string(from_arrow(f.type)) for f in schema], pa.string()),
-                     "comment": pa.nulls(len(schema.names), pa.string())})
+    names = list(schema.names) + [d[0] for d in details]
+    types = [simple_string(from_arrow(f.type)) for f in schema] + [d[1] for d in details]
+    comments = [None] * len(schema.names) + ["" for _ in details]
+    return pa.table({"col_name": pa.array(names, pa.string()), "data_type": pa.array(types, pa.string()),
+                     "comment": pa.array(comments, pa.string())})
+
+
+def _table_details(translator, name: str) -> list[tuple[str, str]]:
+    """The (col_name, data_type) rows DESCRIBE EXTENDED adds for a table, in Spark's order (CatalogTable's
+    toLinkedHashMap); none for a temporary view. quarry keeps no owner, creation time, last access or
+    statistics, so those rows are left out."""
+    from quarry.catalog.providers import ParquetTable
+    db, bare = _split(name)
+    found = [e for e in _entries(translator, db or DATABASE) if e[0].lower() == bare.lower()]
+    if not found or found[0][1]:
+        return []
+    table, _, database, kind = found[0]
+    rows = [("", ""), ("# Detailed Table Information", ""), ("Catalog", CATALOG), ("Database", database),
+            ("Table", table), ("Type", kind)]
+    provider = translator.session.catalog.get(table)
+    if isinstance(provider, ParquetTable):
+        rows.append(("Provider", "parquet"))
+        location = provider.location
+        if isinstance(location, str):
+            import os
+            from quarry.catalog.filesystems import is_remote
+            rows.append(("Location", location if is_remote(location) else "file:" + os.path.abspath(location)))
+    return rows
 
 
 def _exists(translator, name: str) -> bool:

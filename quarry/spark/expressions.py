@@ -598,6 +598,42 @@ class ExpressionTranslator:
         from quarry.spark.udfs import udf_expression
         return udf_expression(self, f)
 
+    def _subquery_expression(self, s) -> Translated:
+        """``df.scalar()``, ``df.exists()`` and ``col.isin(df)`` (Spark 4's DataFrame subqueries): the
+        referenced plan bound inside the query it is used in, so its names the plan's own inputs lack
+        (``col("x").outer()``) read the outer row, as a correlated subquery in SQL."""
+        from quarry.logical.expressions import Exists, InSubquery, Row, ScalarSubquery
+        from pyspark.sql.connect.proto import expressions_pb2
+        types = expressions_pb2.SubqueryExpression.SubqueryType
+        kind = s.subquery_type
+        relations = self.relations
+        plan_id = s.plan_id
+        if kind == types.SUBQUERY_TYPE_SCALAR:
+            def bind(ctx):
+                plan = relations.subquery(plan_id, ctx.scope).logical_plan
+                if len(plan.schema) != 1:
+                    raise SparkError(f"a scalar subquery must return one column, not {len(plan.schema)}",
+                                     error_class="INVALID_SUBQUERY_EXPRESSION.SCALAR_SUBQUERY_RETURN_MORE_THAN_ONE_OUTPUT_COLUMN")
+                return ScalarSubquery(plan)
+            return Translated(Column(bind, "scalarsubquery()"), "scalarsubquery()")
+        if kind == types.SUBQUERY_TYPE_EXISTS:
+            def bind(ctx):
+                return Exists(relations.subquery(plan_id, ctx.scope).logical_plan)
+            return Translated(Column(bind, "exists()"), "exists()")
+        if kind == types.SUBQUERY_TYPE_IN:
+            values = [self.column(v) for v in s.in_subquery_values]
+
+            def bind(ctx):
+                bound = [v.bind(ctx) for v in values]
+                plan = relations.subquery(plan_id, ctx.scope).logical_plan
+                if len(plan.schema) != len(bound):
+                    raise SparkError(f"IN compares {len(bound)} values with a subquery of {len(plan.schema)} "
+                                     "columns", error_class="DATATYPE_MISMATCH.IN_SUBQUERY_LENGTH_MISMATCH")
+                return InSubquery(bound[0] if len(bound) == 1 else Row(tuple(bound)), plan)
+            names = ", ".join(self.translate(v).name for v in s.in_subquery_values)
+            return Translated(Column(bind, f"({names} IN (listquery()))"), f"({names} IN (listquery()))")
+        raise not_supported("a table-argument subquery (`asTable()`: table-valued functions)")
+
     def _unresolved_regex(self, r) -> Translated:
         from quarry.spark.colregex import regex_column          # df.colRegex("`pattern`")
         column, star = regex_column(r.col_name)

@@ -79,6 +79,8 @@ class RelationTranslator:
         self.observations: list = []     # df.observe(...): (name, plan id, input, [(key, metric Column)])
         self.expressions = ExpressionTranslator(self.by_plan_id.get, state.time_zone, ansi=state.ansi)
         self.expressions.state = state               # Python UDFs need the session (quarry.spark.udfs)
+        self.expressions.relations = self            # subquery expressions (df.scalar(), df.exists())
+        self.references: dict[int, Relation] = {}     # WithRelations: the subqueries' plans, by plan id
 
     # -- entry -------------------------------------------------------------------------------
 
@@ -366,6 +368,56 @@ class RelationTranslator:
         return self.translate(h.input)           # hints never change a result; quarry's optimizer picks joins
 
     # -- joins, aggregates, set operations ---------------------------------------------------
+
+    def _with_relations(self, w) -> DataFrame:
+        """The root of a plan whose subquery expressions (``df.scalar()``, ``df.exists()``, ``isin(df)``)
+        name their plans by id among ``references``."""
+        for ref in w.references:
+            if not (ref.HasField("common") and ref.common.HasField("plan_id")):
+                raise SparkError("a WithRelations reference has no plan id", code=grpc.StatusCode.INVALID_ARGUMENT)
+            self.references[ref.common.plan_id] = ref
+        return self.translate(w.root)
+
+    def subquery(self, plan_id: int, scope) -> DataFrame:
+        """The referenced plan ``plan_id``, bound inside ``scope`` (the outer query's columns): a name the
+        subquery's own inputs lack is an outer reference, as Spark resolves ``col(...).outer()``."""
+        from quarry.api.column import outer_scope
+        rel = self.references.get(plan_id)
+        if rel is None:
+            raise SparkError(f"a subquery names the plan {plan_id}, which the request does not hold",
+                             code=grpc.StatusCode.INVALID_ARGUMENT)
+        with outer_scope(scope):
+            return self.translate(rel)
+
+    def _lateral_join(self, j) -> DataFrame:
+        """``left.lateralJoin(right, on, how)``: ``right`` may read ``left``'s columns (``col(...).outer()``),
+        as SQL's ``JOIN LATERAL``; inner, left and cross, as Spark allows."""
+        from quarry.api.column import BindContext, outer_scope, to_condition
+        from quarry.logical.plan import Join, produced_ids
+        kind = _JOIN_TYPES.get(j.join_type)
+        if kind not in ("inner", "left", "cross"):
+            raise SparkError(f"a lateral join must be inner, left outer or cross, not {kind}",
+                             error_class="INVALID_LATERAL_JOIN_TYPE")
+        left = self.translate(j.left)
+        lctx = BindContext(self.session, left.logical_plan.schema, "lateralJoin")
+        with outer_scope(lctx.scope):
+            right = self.translate(j.right)
+        lplan, rplan = left.logical_plan, right.logical_plan
+        if produced_ids(lplan) & produced_ids(rplan):
+            # each side is translated on its own, so their columns are distinct; a shared id would make the
+            # outer references ambiguous
+            raise not_supported("a lateral join whose two sides share columns")
+        condition = None
+        if j.HasField("join_condition"):
+            ctx = BindContext(self.session, lplan.schema + rplan.schema, "lateralJoin")
+            condition = B.condition(to_condition(self.expressions.column(j.join_condition)).bind(ctx),
+                                    "the join condition")
+        if condition is None and kind == "left":
+            from quarry.logical import types as T
+            from quarry.logical.expressions import Literal
+            condition = Literal(True, T.BOOL)             # LEFT JOIN LATERAL (...) ON TRUE
+        kind = ("inner" if kind == "cross" else kind) if condition is not None else "cross"
+        return DataFrame(self.session, Join(lplan, rplan, kind, condition, lateral=True))
 
     def _join(self, j) -> DataFrame:
         if j.HasField("join_data_type"):

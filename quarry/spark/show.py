@@ -14,7 +14,8 @@ The format, from Spark's documented output::
   characters count twice);
 - with truncation on (the default, 20), cells longer than ``truncate`` keep their first
   ``truncate - 3`` characters and end in ``...`` (only the first ``truncate`` when it is
-  below 4), and cells are right-aligned; ``truncate=False`` (0) left-aligns them;
+  below 4), and cells are right-aligned; ``truncate=False`` (0) left-aligns them; column
+  names are never cut (``getRows`` puts them before the truncated rows);
 - values print as Spark casts them to text: ``NULL``, ``true``, ``1.0``, ``1.0E10``,
   ``2024-01-31 12:00:00``, ``[1, 2]``, ``{a -> 1}``, binary as ``[0A FF]``;
 - control characters in names and cells print escaped (a newline as ``\\n``, also ``\\r``,
@@ -142,7 +143,7 @@ _META = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f", "\b":
 
 
 def _truncated(cell: str, truncate: int) -> str:
-    """A name or cell as Spark's ``getRows`` gives it: control characters escaped (``\\n``), then cut."""
+    """A cell as Spark's ``getRows`` gives it: control characters escaped (``\\n``), then cut."""
     cell = cell.translate(_META)
     if truncate > 0 and len(cell) > truncate:
         return cell[:truncate] if truncate < 4 else cell[:truncate - 3] + "..."
@@ -180,7 +181,7 @@ def show_string(table: pa.Table, num_rows: int, truncate: int, vertical: bool = 
     has_more = table.num_rows > num_rows
     # (the length is bounded: pyarrow slices a table without columns to the length asked for)
     shown = _intervals_as_text(table.slice(0, min(max(num_rows, 0), table.num_rows)))
-    names = [_truncated(name, truncate) for name in table.column_names]
+    names = [name.translate(_META) for name in table.column_names]      # names are never cut
     columns = [[_truncated(cell_text(v, col.type), truncate) for v in col.to_pylist()]
                for col in shown.columns]
     rows = [list(r) for r in zip(*columns)] if columns else [[] for _ in range(shown.num_rows)]
@@ -225,7 +226,7 @@ def html_string(table: pa.Table, num_rows: int, truncate: int) -> str:
     num_rows = max(num_rows, 0)
     has_more = table.num_rows > num_rows
     shown = _intervals_as_text(table.slice(0, min(num_rows, table.num_rows)))
-    names = [_truncated(name, truncate) for name in table.column_names]
+    names = [name.translate(_META) for name in table.column_names]      # names are never cut
     columns = [[_truncated(cell_text(v, c.type), truncate) for v in c.to_pylist()] for c in shown.columns]
     out = ["<table border='1'>\n", "<tr><th>" + "</th><th>".join(map(_escape_html4, names)) + "</th></tr>\n"]
     for row in zip(*columns):

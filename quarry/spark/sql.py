@@ -291,16 +291,17 @@ def _year_month_constant(n: exp.Interval) -> exp.Expression | None:
 
 def add_spark_sql_functions(registry) -> None:
     """Define in ``registry`` (a Spark session's) the functions that ``spark.sql`` and ``expr`` text call by
-    Spark's names and quarry's SQL does not have: ``make_interval``, ``make_ym_interval``,
-    ``make_dt_interval``."""
+    Spark's names and quarry's SQL does not have: ``make_interval``, ``try_make_interval``,
+    ``make_ym_interval``, ``make_dt_interval``."""
     from quarry.logical import functions as FN
     from quarry.logical.spark_functions import (bind_spark_make_dt_interval, bind_spark_make_interval,
-                                                bind_spark_make_ym_interval)
+                                                bind_spark_make_ym_interval, bind_spark_try_make_interval)
 
     def padded(bind, count):
         return lambda name, args: bind(*(list(args) + [FN.lit(0)] * (count - len(args))))
     for name, bind, count in (("make_ym_interval", bind_spark_make_ym_interval, 2),
                               ("make_interval", bind_spark_make_interval, 7),
+                              ("try_make_interval", bind_spark_try_make_interval, 7),
                               ("make_dt_interval", bind_spark_make_dt_interval, 4)):
         registry.add(FN.FunctionDef(name, "scalar", padded(bind, count), 0, count))
 
@@ -318,6 +319,7 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
             # not visit below a node it replaced, so the operand is rewritten here (CAST(TIMESTAMP'...' AS x))
             cast = exp.Cast(**{k: v for k, v in n.args.items() if k in ("this", "to", "format")})
             cast.set("this", cast.this.transform(visit, copy=False))
+            cast.set("to", cast.args["to"].transform(visit, copy=False))      # CAST(s AS TIMESTAMP): the wall time
             return cast
         elif isinstance(n, exp.VarMap):
             # Spark's map(k1, v1, k2, v2, ...): quarry's map(keys, values) (a key twice raises)

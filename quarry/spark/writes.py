@@ -86,6 +86,8 @@ def write(state, translator, w) -> None:
             if mode == "overwrite":
                 _remove(path)
     df = translator.translate(w.input)
+    if fmt == "csv":
+        df = _csv_timestamps(df, state.time_zone)
     partition = list(w.partitioning_columns)
     if partition:
         if fmt != "parquet":
@@ -96,7 +98,7 @@ def write(state, translator, w) -> None:
         os.makedirs(path, exist_ok=True)
     parts = _requested_files(w.input)
     if parts is None or parts <= 1:
-        _write_file(df, fmt, _join(path, f"part-00000-{uuid.uuid4()}.{fmt}"), options)
+        _write_file(df, fmt, _join(path, f"part-00000-{uuid.uuid4()}.{fmt}"), options, state.time_zone)
         return
     # repartition(n) / coalesce(n) before the write: up to n part files, as Spark writes one per partition
     from quarry.api.dataframe import DataFrame
@@ -105,7 +107,23 @@ def write(state, translator, w) -> None:
     for i, piece in enumerate(_split(table, parts, keys)):
         if piece.num_rows or i == 0:
             _write_file(DataFrame.from_arrow(session, piece, "part"), fmt,
-                        _join(path, f"part-{i:05d}-{uuid.uuid4()}.{fmt}"), options)
+                        _join(path, f"part-{i:05d}-{uuid.uuid4()}.{fmt}"), options, state.time_zone)
+
+
+def _csv_timestamps(df, time_zone: str):
+    """``df`` with its timestamp columns as the text Spark's CSV writer gives them (its default
+    ``timestampFormat``, with the session zone's offset: ``2024-01-02T03:04:05.120Z``)."""
+    import pyarrow as pa
+    from quarry.api.column import Column, col
+    from quarry.logical import types as T
+    from quarry.logical.expressions import Call, Literal
+    if not any(pa.types.is_timestamp(f.type) for f in df.schema):
+        return df
+
+    def text(name):
+        return Column(lambda ctx: Call("spark_csv_timestamp", (col(name).bind(ctx), Literal(time_zone, T.STRING)),
+                                       T.STRING, True), name).alias(name)
+    return df.select(*[text(f.name) if pa.types.is_timestamp(f.type) else col(f.name) for f in df.schema])
 
 
 def _join(directory: str, name: str) -> str:
@@ -151,14 +169,15 @@ def _remove(path: str) -> None:
         raise remote_error(path, exc, doing="overwrite") from None
 
 
-def _write_file(df, fmt: str, target: str, options: dict) -> None:
+def _write_file(df, fmt: str, target: str, options: dict, time_zone: str = "UTC") -> None:
     if fmt == "parquet":
         df.write_parquet(target, **_parquet_options(options))
     elif fmt == "csv":
         header = str(options.get("header", "false")).lower() == "true"
-        df.write_csv(target, header=header, delimiter=options.get("sep") or options.get("delimiter") or ",")
+        df.write_csv(target, header=header, delimiter=options.get("sep") or options.get("delimiter") or ",",
+                     quoting="spark")
     else:
-        _write_json(df, target)
+        _write_json(df, target, time_zone)
 
 
 def _requested_files(rel) -> int | None:
@@ -214,21 +233,112 @@ def _parquet_options(options: dict) -> dict:
     return {"compression": options["compression"]} if "compression" in options else {}
 
 
-def _write_json(df, target: str) -> None:
-    """JSON lines, one object per row (pandas' vectorized writer; NULLs are written as ``null``)."""
-    frame = df.to_arrow().to_pandas()
+def _write_json(df, target: str, time_zone: str = "UTC") -> None:
+    """JSON lines as Spark's JSON writer writes them (see ``_json_text``), one object per row."""
+    table = df.to_arrow()
+    text = _json_lines(table, time_zone)
     if not is_remote(target):
-        frame.to_json(target, orient="records", lines=True, date_format="iso")
+        with open(target, "wb") as out:
+            out.write(text)
         return
     from quarry.catalog.filesystems import filesystem, remote_error
-    text = frame.to_json(orient="records", lines=True, date_format="iso")
     with df._session.using_storage():
         fs, inner = filesystem(target)
         try:
             with fs.open_output_stream(inner) as out:
-                out.write(text.encode())
+                out.write(text)
         except (OSError, pa.ArrowException) as exc:
             raise remote_error(target, exc, doing="write") from None
+
+
+_JSON_ESCAPES = [("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"),
+                 ("\b", "\\b"), ("\f", "\\f")] + \
+    [(chr(c), f"\\u{c:04X}") for c in range(0x20) if chr(c) not in "\n\r\t\b\f"]
+
+
+def _json_string(a: pa.Array) -> pa.Array:
+    """Strings as JSON string literals, escaped as Jackson escapes them (control characters as \\uXXXX)."""
+    import pyarrow.compute as pc
+    for raw, escaped in _JSON_ESCAPES:
+        a = pc.replace_substring(a, raw, escaped)
+    return pc.binary_join_element_wise('"', a, '"', "")
+
+
+def _json_text(a: pa.Array, time_zone: str) -> pa.Array:
+    """Each value of ``a`` as Spark's JSON writer (Jackson) writes it, NULL where the value is NULL:
+    numbers as their text (DOUBLE and FLOAT as Java's ``toString``, NaN and infinities quoted), strings
+    escaped, dates ``"2024-01-02"``, timestamps in the default ``timestampFormat``
+    (``"2024-01-02T03:04:05.120Z"``), arrays ``[...]`` (a NULL element is ``null``), structs ``{...}``
+    and maps ``{"key":value}`` (NULL struct fields left out, ``ignoreNullFields``)."""
+    import numpy as np
+    import pyarrow.compute as pc
+    from quarry.compute.spark_kernels import java_double_text
+    from quarry.logical.spark_functions import is_calendar, is_year_month
+    t = a.type
+    if isinstance(a, pa.ChunkedArray):
+        a = a.combine_chunks()
+    if is_year_month(t) or is_calendar(t) or pa.types.is_duration(t) or pa.types.is_interval(t):
+        raise not_supported("writing an interval column as JSON")
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t):
+        raise not_supported("writing a binary column as JSON (Spark writes it in base64)")
+    if pa.types.is_null(t):
+        return pa.nulls(len(a), pa.string())
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return _json_string(a.cast(pa.string()))
+    if pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_decimal(t):
+        return pc.cast(a, pa.string())
+    if pa.types.is_floating(t):
+        text = java_double_text(a)
+        return pc.if_else(pc.fill_null(pc.is_finite(a), True), text, _json_string(text))
+    if pa.types.is_date(t):
+        return _json_string(pc.cast(a, pa.string()))
+    if pa.types.is_timestamp(t):
+        from quarry.compute.spark_kernels import _spark_csv_timestamp
+        return _json_string(_spark_csv_timestamp("", [a, pa.scalar(time_zone)], pa.string(), len(a)))
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        a = a.cast(pa.list_(t.value_type)) if pa.types.is_large_list(t) else a
+        offsets = np.asarray(a.offsets, np.int64)
+        values = a.values.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))     # this slice's elements
+        inner = pc.fill_null(_json_text(values, time_zone), "null")
+        offsets = (offsets - offsets[0]).astype(np.int32)
+        lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), inner, mask=a.is_null())
+        return pc.binary_join_element_wise("[", pc.binary_join(lists, ","), "]", "")
+    if pa.types.is_struct(t):
+        # each field as `"name":value,` or nothing when NULL, the trailing comma dropped after
+        pieces = []
+        children = a.flatten()                      # the fields, with this array's offset
+        for i in range(t.num_fields):
+            name = _json_string(pa.array([t.field(i).name], pa.string()))[0].as_py()
+            pieces.append(pc.fill_null(pc.binary_join_element_wise(name + ":", _json_text(children[i], time_zone),
+                                                                   ",", ""), ""))
+        body = pc.binary_join_element_wise(*pieces, "") if pieces else pa.array([""] * len(a), pa.string())
+        body = pc.replace_substring_regex(body, ",$", "")
+        out = pc.binary_join_element_wise("{", body, "}", "")
+        return pc.if_else(a.is_null(), pa.scalar(None, pa.string()), out)
+    if pa.types.is_map(t):
+        offsets = np.asarray(a.offsets, np.int64)
+        first, count = int(offsets[0]), int(offsets[-1] - offsets[0])
+        keys = _json_string(pc.cast(a.keys.slice(first, count), pa.string()))
+        values = pc.fill_null(_json_text(a.items.slice(first, count), time_zone), "null")
+        entries = pc.binary_join_element_wise(keys, ":", values, "")
+        offsets = (offsets - offsets[0]).astype(np.int32)
+        lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), entries, mask=a.is_null())
+        return pc.binary_join_element_wise("{", pc.binary_join(lists, ","), "}", "")
+    raise not_supported(f"writing a column of type {t} as JSON")
+
+
+def _json_lines(table: pa.Table, time_zone: str) -> bytes:
+    """The rows of ``table`` as Spark's JSON lines: ``{"a":1,"s":"x"}``, NULL fields left out."""
+    import pyarrow.compute as pc
+    if table.num_rows == 0:
+        return b""
+    rows = pa.StructArray.from_arrays([c.combine_chunks() for c in table.columns], names=table.column_names) \
+        if table.num_columns else None
+    if rows is None:
+        return b"{}\n" * table.num_rows
+    lines = pc.binary_join_element_wise(_json_text(rows, time_zone), "\n", "")
+    whole = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines), "")
+    return whole[0].as_py().encode("utf-8")
 
 
 def _save_table(state, translator, w) -> None:

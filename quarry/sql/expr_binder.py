@@ -8,6 +8,7 @@ InSubquery expressions holding their logical plan.
 
 from __future__ import annotations
 
+import datetime
 import decimal
 import re
 
@@ -107,6 +108,26 @@ def node_position(node: exp.Expression, sql: str | None) -> tuple[int | None, in
     line = before.count("\n") + 1
     col = best - (before.rfind("\n") + 1) + 1
     return line, col
+
+
+def _frame_interval_micros(e) -> int | None:
+    """A window frame bound given as a constant day-time interval, in microseconds (None when ``e`` is not
+    one); an interval with months is refused: a month has no fixed length to offset by."""
+    if not isinstance(e, Literal):
+        return None
+    value = e.value
+    if pa.types.is_duration(e.dtype) and value is not None:
+        if isinstance(value, datetime.timedelta):
+            return value // datetime.timedelta(microseconds=1)
+        per_unit = {"s": 1_000_000, "ms": 1000, "us": 1}
+        return int(value) * per_unit[e.dtype.unit] if e.dtype.unit in per_unit else int(value) // 1000
+    if pa.types.is_interval(e.dtype) and value is not None:
+        months, days, nanos = (value.months, value.days, value.nanoseconds) if hasattr(value, "months") else value
+        if months:
+            raise UnsupportedError("Not supported: a RANGE frame bound of months or years",
+                                   hint="a month has no fixed length; give the bound in days, hours, ...")
+        return days * 86_400_000_000 + nanos // 1000
+    return None
 
 
 def interval_value(text: str, unit: str | None) -> tuple[int, int, int]:
@@ -896,6 +917,7 @@ class ExprBinder(NestedExprs):
         if spec is None:
             return WindowFrame("range", None, 0) if ordered else WindowFrame("rows", None, None)
         mode = (spec.args.get("kind") or "ROWS").lower()
+        intervals = []
 
         def bound(value, side):
             if value is None or (isinstance(value, str) and value.upper() == "UNBOUNDED"):
@@ -904,8 +926,16 @@ class ExprBinder(NestedExprs):
                 return 0
             if isinstance(value, exp.Literal) and not value.is_string:
                 n = int(value.this)
+                intervals.append(False)
                 return -n if (side or "").upper() == "PRECEDING" else n
-            raise UnsupportedError("window frame bounds must be constant integers")
+            if isinstance(value, exp.Expression):
+                n = _frame_interval_micros(self.bind(value))
+                if n is not None:
+                    intervals.append(True)
+                    return -n if (side or "").upper() == "PRECEDING" else n
+            raise UnsupportedError("Not supported: a window frame bound other than a constant integer or a "
+                                   "constant day-time interval (a year-month interval has no fixed length)",
+                                   hint="write 3 PRECEDING, or INTERVAL 1 HOUR PRECEDING over a timestamp")
         start_value, end_value = spec.args.get("start"), spec.args.get("end")
         start_side = (spec.args.get("start_side") or "").upper()
         end_side = (spec.args.get("end_side") or "").upper()
@@ -918,7 +948,14 @@ class ExprBinder(NestedExprs):
         if start is not None and end is not None and start > end:
             raise QuarryTypeError("the window frame starts after it ends",
                                   hint="write ROWS BETWEEN <earlier bound> AND <later bound>")
-        return WindowFrame(mode, start, end)
+        if any(intervals):
+            if mode != "range":
+                raise QuarryTypeError("a ROWS frame counts rows: its bounds cannot be intervals",
+                                      hint="write RANGE BETWEEN INTERVAL ... PRECEDING AND ...")
+            if not all(intervals):
+                raise QuarryTypeError("a RANGE frame mixes an interval bound with a number",
+                                      hint="give both bounds as intervals (or CURRENT ROW / UNBOUNDED)")
+        return WindowFrame(mode, start, end, interval=any(intervals))
 
     def bind_sort_key(self, node: exp.Ordered) -> SortKey:
         from quarry.sql.settings import sort_direction

@@ -205,3 +205,40 @@ def test_a_timestamp_cast_to_int_out_of_range_raises(fn_spark):
     from pyspark.errors import ArithmeticException
     with pytest.raises(ArithmeticException):
         fn_spark.sql("SELECT CAST(TIMESTAMP'2100-01-01 00:00:00' AS INT) AS x").collect()
+
+
+def test_sql_cast_of_text_to_timestamp_is_the_wall_time(spark):
+    # Spark's CAST('...' AS TIMESTAMP) reads the text in the session zone (no offset needed), with any
+    # fraction of a second; it was refused as a TIMESTAMP WITH TIME ZONE that needs an offset
+    import datetime
+    got = spark.sql("SELECT CAST('2024-01-01 23:59:59.5' AS TIMESTAMP) AS a, "
+                    "CAST('2024-01-01T08:00:00' AS TIMESTAMP) AS b, TRY_CAST('x' AS TIMESTAMP) AS c").collect()[0]
+    assert got.a == datetime.datetime(2024, 1, 1, 23, 59, 59, 500000)
+    assert got.b == datetime.datetime(2024, 1, 1, 8, 0)
+    assert got.c is None
+    df = spark.createDataFrame([("2024-03-01 12:30:00",)], "s string")
+    assert df.selectExpr("CAST(s AS TIMESTAMP) AS t").collect()[0].t == datetime.datetime(2024, 3, 1, 12, 30)
+
+
+@pytest.mark.parametrize("value, text", [
+    # Java's Double.toString (Spark's CAST(double AS STRING)): plain with at least one decimal in
+    # [1e-3, 1e7), else one digit, the point, the rest of the shortest digits and E with the exponent
+    (1.0, "1.0"), (0.1, "0.1"), (2.5, "2.5"), (0.001, "0.001"), (9999999.0, "9999999.0"), (1e7, "1.0E7"),
+    (1e10, "1.0E10"), (123456789.0, "1.23456789E8"), (1e-5, "1.0E-5"), (-0.00099, "-9.9E-4"),
+    (1.5e-7, "1.5E-7"), (-2.5e300, "-2.5E300"), (0.0, "0.0"), (-0.0, "-0.0"),
+    (float("nan"), "NaN"), (float("inf"), "Infinity"), (float("-inf"), "-Infinity"), (None, None),
+])
+def test_double_to_string_is_java_s_text(spark, value, text):
+    from pyspark.sql import functions as F
+    df = spark.createDataFrame([(value,)], "x double")
+    assert df.select(F.col("x").cast("string").alias("s")).collect()[0].s == text
+    df.createOrReplaceTempView("dtext")
+    assert spark.sql("SELECT CAST(x AS STRING) AS s FROM dtext").collect()[0].s == text
+
+
+def test_float_to_string_is_java_s_text(spark):
+    # Float.toString: the float's own shortest digits (0.1f is 0.1, not 0.10000000149011612)
+    from pyspark.sql import functions as F
+    df = spark.createDataFrame([(0.1, 1e10, 3.0)], "a float, b float, c float")
+    assert [tuple(r) for r in df.select(*[F.col(c).cast("string") for c in "abc"]).collect()] == \
+        [("0.1", "1.0E10", "3.0")]

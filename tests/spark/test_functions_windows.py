@@ -153,6 +153,74 @@ def test_a_range_frame_with_offsets_needs_one_numeric_or_date_key(spark):
         df.select(F.sum("x").over(Window.orderBy("s").rangeBetween(-1, 0))).collect()
 
 
+TS_ROWS = [("a", "2024-01-01 10:00:00", 1), ("a", "2024-01-01 10:30:00", 2), ("a", "2024-01-01 11:00:00", 4),
+           ("a", "2024-01-01 12:30:00", 8), ("a", None, 16), ("a", "2024-01-01 10:30:00", 32),
+           ("b", "2024-01-02 00:00:00", 64), ("b", "2024-01-01 23:59:59.5", 128)]
+
+
+@pytest.mark.parametrize("direction", ["ASC NULLS FIRST", "DESC NULLS LAST"])
+@pytest.mark.parametrize("spark_frame, duck_frame", [
+    ("INTERVAL 1 HOUR PRECEDING AND CURRENT ROW", "INTERVAL 1 HOUR PRECEDING AND CURRENT ROW"),
+    ("INTERVAL '30' MINUTE PRECEDING AND INTERVAL '30' MINUTE FOLLOWING",
+     "INTERVAL 30 MINUTE PRECEDING AND INTERVAL 30 MINUTE FOLLOWING"),
+    ("CURRENT ROW AND INTERVAL '0 01:00:00' DAY TO SECOND FOLLOWING", "CURRENT ROW AND INTERVAL 1 HOUR FOLLOWING"),
+    ("UNBOUNDED PRECEDING AND INTERVAL 1 SECOND PRECEDING", "UNBOUNDED PRECEDING AND INTERVAL 1 SECOND PRECEDING"),
+])
+def test_range_frames_over_timestamps_take_intervals(spark, direction, spark_frame, duck_frame):
+    # Spark: a RANGE frame over a timestamp ORDER BY key has day-time interval bounds
+    # (SpecifiedWindowFrame's RANGE_FRAME_INVALID_TYPE rule); DuckDB's interval RANGE frames mean the same
+    import duckdb
+    spark.createDataFrame(TS_ROWS, "k string, ts string, v int") \
+        .selectExpr("k", "CAST(ts AS TIMESTAMP) AS ts", "v").createOrReplaceTempView("ts_frames")
+    got = sorted(tuple(r) for r in spark.sql(
+        f"SELECT k, v, sum(v) OVER (PARTITION BY k ORDER BY ts {direction} RANGE BETWEEN {spark_frame}) AS s "
+        "FROM ts_frames").collect())
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (k VARCHAR, ts TIMESTAMP, v INTEGER)")
+    con.executemany("INSERT INTO t VALUES (?, CAST(? AS TIMESTAMP), ?)", TS_ROWS)
+    want = sorted(con.execute(f"SELECT k, v, sum(v) OVER (PARTITION BY k ORDER BY ts {direction} "
+                              f"RANGE BETWEEN {duck_frame}) FROM t").fetchall())
+    assert got == want
+    spark.catalog.dropTempView("ts_frames")
+
+
+def test_range_frames_over_timestamps_by_hand(spark):
+    # 10:00 -> 1, 10:30 -> 2, 11:00 -> 4, 12:30 -> 8; the hour before each row, both ends included
+    rows = [("2024-01-01 10:00:00", 1), ("2024-01-01 10:30:00", 2), ("2024-01-01 11:00:00", 4),
+            ("2024-01-01 12:30:00", 8)]
+    spark.createDataFrame(rows, "ts string, v int").selectExpr("CAST(ts AS TIMESTAMP) AS ts", "v") \
+        .createOrReplaceTempView("ts_hand")
+    out = spark.sql("SELECT v, sum(v) OVER (ORDER BY ts RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW) "
+                    "AS s FROM ts_hand ORDER BY ts").collect()
+    assert [(r.v, r.s) for r in out] == [(1, 1), (2, 3), (4, 7), (8, 8)]
+    spark.catalog.dropTempView("ts_hand")
+
+
+def test_range_frame_bound_types_follow_spark(spark):
+    from pyspark.errors import AnalysisException
+    ts = spark.createDataFrame([("2024-01-01 10:00:00", 1)], "ts string, v int") \
+        .selectExpr("CAST(ts AS TIMESTAMP) AS ts", "CAST(ts AS DATE) AS d", "v")
+    ts.createOrReplaceTempView("ts_types")
+    # numbers over a timestamp key: Spark's RANGE_FRAME_INVALID_TYPE (rangeBetween takes only numbers)
+    with pytest.raises(AnalysisException, match="takes interval bounds"):
+        ts.select(F.sum("v").over(Window.orderBy("ts").rangeBetween(-3600, 0))).collect()
+    with pytest.raises(AnalysisException, match="takes interval bounds"):
+        spark.sql("SELECT sum(v) OVER (ORDER BY ts RANGE BETWEEN 3600 PRECEDING AND CURRENT ROW) FROM ts_types") \
+            .collect()
+    # a day-time interval over a date key, or as a ROWS bound: also refused by Spark's analyzer
+    with pytest.raises(AnalysisException, match="needs a TIMESTAMP"):
+        spark.sql("SELECT sum(v) OVER (ORDER BY d RANGE BETWEEN INTERVAL 1 DAY PRECEDING AND CURRENT ROW) "
+                  "FROM ts_types").collect()
+    with pytest.raises(AnalysisException, match="ROWS frame"):
+        spark.sql("SELECT sum(v) OVER (ORDER BY ts ROWS BETWEEN INTERVAL 1 DAY PRECEDING AND CURRENT ROW) "
+                  "FROM ts_types").collect()
+    # months have no fixed length: Spark adds them on the calendar, quarry refuses them
+    with pytest.raises(PySparkException, match="Not supported: a window frame bound other than"):
+        spark.sql("SELECT sum(v) OVER (ORDER BY ts RANGE BETWEEN INTERVAL 1 MONTH PRECEDING AND CURRENT ROW) "
+                  "FROM ts_types").collect()
+    spark.catalog.dropTempView("ts_types")
+
+
 @pytest.mark.parametrize("make", [F.row_number, F.rank, F.dense_rank, F.percent_rank, F.cume_dist,
                                   lambda: F.ntile(2), lambda: F.lag("c2"), lambda: F.lead("c2")])
 def test_ranking_and_offset_functions_need_an_ordered_window(df, make):

@@ -360,6 +360,23 @@ def test_show_truncates_and_left_aligns_without_truncation(spark, capsys):
         "+-------------------------+-------+---+----+\n\n")
 
 
+def test_show_never_cuts_column_names(spark):
+    # Spark's getRows puts the names before the truncated rows: a 31-character name prints whole, in the
+    # text and in the HTML (the cell below it is cut to 20 as usual)
+    df = spark.createDataFrame([("b" * 25,)], "salary_proportion_in_department string")
+    assert df._show_string() == (
+        "+-------------------------------+\n"
+        "|salary_proportion_in_department|\n"
+        "+-------------------------------+\n"
+        "|           bbbbbbbbbbbbbbbbb...|\n"
+        "+-------------------------------+\n")
+    spark.conf.set("spark.sql.repl.eagerEval.enabled", "true")
+    try:
+        assert "<th>salary_proportion_in_department</th>" in df._repr_html_()
+    finally:
+        spark.conf.unset("spark.sql.repl.eagerEval.enabled")
+
+
 def test_show_vertical(spark, capsys):
     spark.createDataFrame([(1, "ab")], ["id", "v"]).show(vertical=True)
     # the name column and the value column are each at least 3 wide

@@ -576,6 +576,72 @@ def test_repartition_before_a_write_makes_that_many_files(spark, tmp_path, duckd
     assert expected == [(100, sum(range(100)))]
 
 
+def test_csv_writes_quote_as_spark(spark, tmp_path):
+    # Spark's CSV writer (univocity with Spark's write defaults): the header and values unquoted unless
+    # they need it (the delimiter, a quote, a line break, or an empty string, which is "" while NULL is
+    # nothing), a quote inside quotes escaped with a backslash (and a backslash doubled there), leading
+    # and trailing spaces dropped (ignoreLeadingWhiteSpace/ignoreTrailingWhiteSpace are true on write)
+    rows = [("plain", 'q"x', "a,b", "", None, " pad ", "back\\slash", "line\nbreak", 'x\\"y', 7)]
+    df = spark.createDataFrame(rows, "s string, q string, c string, e string, n string, w string, b string, "
+                                     "l string, m string, i int")
+    df.coalesce(1).write.option("header", True).csv(str(tmp_path / "q"))
+    [part] = [p for p in (tmp_path / "q").iterdir() if p.name.startswith("part-")]
+    assert part.read_text() == ('s,q,c,e,n,w,b,l,m,i\n'
+                                'plain,"q\\"x","a,b","",,pad,back\\slash,"line\nbreak","x\\\\\\"y",7\n')
+    df.select("s", "c").write.option("sep", ";").csv(str(tmp_path / "semi"))
+    [part] = [p for p in (tmp_path / "semi").iterdir() if p.name.startswith("part-")]
+    assert part.read_text() == "plain;a,b\n"
+    # doubles as Java's Double.toString (UnivocityGenerator writes getDouble(i).toString)
+    nums = spark.createDataFrame([(1.0, 1e10, 0.5, None)], "a double, b double, c float, d double")
+    nums.write.csv(str(tmp_path / "nums"))
+    [part] = [p for p in (tmp_path / "nums").iterdir() if p.name.startswith("part-")]
+    assert part.read_text() == "1.0,1.0E10,0.5,\n"
+
+
+def test_json_writes_as_spark(spark, tmp_path):
+    # Spark's JSON writer (JacksonGenerator with ignoreNullFields=true): NULL fields left out (an all-NULL
+    # row is {}), inside arrays a NULL is null; doubles as Java's toString, NaN quoted; strings escaped as
+    # Jackson escapes them (control characters \u00XX, uppercase); dates and timestamps as strings in
+    # the default dateFormat / timestampFormat; decimals as BigDecimal's text
+    import datetime
+    import decimal
+    rows = [(1, 'a"b\\c\nd\x01', None, 1.0, 1e10, float("nan"), datetime.date(2024, 1, 2),
+             datetime.datetime(2024, 1, 2, 3, 4, 5, 120000), True, decimal.Decimal("1.50"), [1, None, 3],
+             {"k": 1}, (1, None)),
+            (None,) * 13]
+    df = spark.createDataFrame(rows, "i int, s string, n string, d double, big double, nan double, dt date, "
+                                     "ts timestamp, b boolean, dec decimal(5,2), arr array<int>, "
+                                     "m map<string,int>, st struct<x:int,y:string>")
+    df.coalesce(1).write.json(str(tmp_path / "j"))
+    [part] = [p for p in (tmp_path / "j").iterdir() if p.name.startswith("part-")]
+    assert part.read_text() == (
+        '{"i":1,"s":"a\\"b\\\\c\\nd\\u0001","d":1.0,"big":1.0E10,"nan":"NaN","dt":"2024-01-02",'
+        '"ts":"2024-01-02T03:04:05.120Z","b":true,"dec":1.50,"arr":[1,null,3],"m":{"k":1},"st":{"x":1}}\n'
+        '{}\n')
+    back = spark.read.json(str(tmp_path / "j"))
+    assert back.count() == 2 and "n" not in back.columns      # a field never written is not read back
+
+
+def test_csv_writes_timestamps_in_spark_s_format(spark, tmp_path):
+    # Spark's CSV timestampFormat default yyyy-MM-dd'T'HH:mm:ss[.SSS][XXX]: milliseconds (truncated) and the
+    # session zone's offset at that instant, Z for UTC
+    import datetime
+    t = datetime.datetime
+    df = spark.createDataFrame([(t(2024, 1, 2, 3, 4, 5, 120999), 1), (t(2024, 7, 1, 12, 0), 2), (None, 3)],
+                               "ts timestamp, i int")
+    df.coalesce(1).write.csv(str(tmp_path / "utc"))
+    [part] = [p for p in (tmp_path / "utc").iterdir() if p.name.startswith("part-")]
+    assert part.read_text() == "2024-01-02T03:04:05.120Z,1\n2024-07-01T12:00:00.000Z,2\n,3\n"
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        # the instants 2024-01-02 03:04:05Z and 2024-07-01 12:00Z in New York: EST (-05:00), then EDT (-04:00)
+        df.where("i < 3").coalesce(1).write.csv(str(tmp_path / "ny"))
+        [part] = [p for p in (tmp_path / "ny").iterdir() if p.name.startswith("part-")]
+        assert part.read_text() == "2024-01-01T22:04:05.120-05:00,1\n2024-07-01T08:00:00.000-04:00,2\n"
+    finally:
+        spark.conf.unset("spark.sql.session.timeZone")
+
+
 def test_show_and_html_escape_control_characters_as_spark(spark, capsys):
     # Spark's getRows escapes meta characters (SchemaUtils.escapeMetaCharacters) before truncating
     df = spark.createDataFrame([("a\nb", "t\tab")], ["x", "y\nz"])
@@ -652,10 +718,37 @@ def test_show_tables_use_and_cache_table_statements(spark):
         spark.sql("UNCACHE TABLE shown_t").collect()
         assert not spark.catalog.isCached("shown_t")
         assert spark.sql("UNCACHE TABLE IF EXISTS never_made").collect() == []
-        with pytest.raises(PySparkException, match="Not supported: SHOW DATABASES"):
-            spark.sql("SHOW DATABASES").collect()
+        with pytest.raises(PySparkException, match="Not supported: SHOW FUNCTIONS"):
+            spark.sql("SHOW FUNCTIONS").collect()
     finally:
         spark.catalog.dropTempView("shown_v")
+
+
+def test_show_databases_and_columns(spark):
+    # Spark: SHOW DATABASES / SCHEMAS / NAMESPACES is one column `namespace` (global_temp is not listed),
+    # the pattern with or without LIKE; SHOW COLUMNS is one column `col_name`, in the table's order
+    for word in ("DATABASES", "SCHEMAS", "NAMESPACES"):
+        df = spark.sql(f"SHOW {word}")
+        assert df.columns == ["namespace"]
+        assert [tuple(r) for r in df.collect()] == [("default",)]
+    assert [tuple(r) for r in spark.sql("SHOW DATABASES LIKE 'def*'").collect()] == [("default",)]
+    assert spark.sql("SHOW SCHEMAS 'other*'").collect() == []
+    assert [tuple(r) for r in spark.sql("SHOW NAMESPACES IN spark_catalog").collect()] == [("default",)]
+    spark.createDataFrame([(1, "a", 2.0)], "id int, v string, w double").write.mode("overwrite") \
+        .saveAsTable("shown_cols")
+    spark.createDataFrame([(1, "a")], "k int, name string").createOrReplaceTempView("shown_cols_v")
+    try:
+        for q in ("SHOW COLUMNS IN shown_cols", "SHOW COLUMNS FROM shown_cols IN default",
+                  "SHOW COLUMNS IN default.shown_cols"):
+            df = spark.sql(q)
+            assert df.columns == ["col_name"]
+            assert [tuple(r) for r in df.collect()] == [("id",), ("v",), ("w",)]
+        assert [r.col_name for r in spark.sql("SHOW COLUMNS IN shown_cols_v").collect()] == ["k", "name"]
+        with pytest.raises(AnalysisException):
+            spark.sql("SHOW COLUMNS IN never_made").collect()
+    finally:
+        spark.catalog.dropTempView("shown_cols_v")
+        spark.catalog.dropTable("shown_cols")
 
 
 def test_describe_lists_columns_with_spark_s_type_names(spark):
@@ -669,8 +762,34 @@ def test_describe_lists_columns_with_spark_s_type_names(spark):
     assert [tuple(r) for r in spark.sql("DESCRIBE SELECT s, id + 1 AS n FROM described").collect()] == \
         [("s", "string", None), ("n", "bigint", None)]
     assert spark.sql("DESCRIBE described").columns == ["col_name", "data_type", "comment"]
-    with pytest.raises(PySparkException, match="Not supported: DESCRIBE EXTENDED"):
-        spark.sql("DESCRIBE EXTENDED described").collect()
+    # EXTENDED / FORMATTED: the columns, an empty row, then '# Detailed Table Information' and the table's
+    # details (Spark's DescribeTableCommand; comment '' on those rows)
+    details = [("", "", ""), ("# Detailed Table Information", "", ""), ("Catalog", "spark_catalog", ""),
+               ("Database", "default", ""), ("Table", "described", ""), ("Type", "MANAGED", "")]
+    for q in ("DESCRIBE EXTENDED described", "DESCRIBE TABLE EXTENDED described", "DESC FORMATTED described"):
+        assert [tuple(r) for r in spark.sql(q).collect()] == want + details
+    # of a temp view, Spark lists only the columns
+    spark.createDataFrame([(1, "x")], "k int, v string").createOrReplaceTempView("described_v")
+    try:
+        assert [tuple(r) for r in spark.sql("DESCRIBE EXTENDED described_v").collect()] == \
+            [("k", "int", None), ("v", "string", None)]
+    finally:
+        spark.catalog.dropTempView("described_v")
+    with pytest.raises(PySparkException, match="Not supported: DESCRIBE ... AS JSON"):
+        spark.sql("DESCRIBE EXTENDED described AS JSON").collect()
+
+
+def test_describe_extended_of_an_external_table_names_its_files(spark, tmp_path):
+    path = tmp_path / "ext"
+    spark.range(2).write.parquet(str(path))
+    spark.catalog.createTable("described_ext", path=str(path))
+    try:
+        rows = {r.col_name: r.data_type for r in spark.sql("DESCRIBE EXTENDED described_ext").collect()}
+        assert rows["Type"] == "EXTERNAL"
+        assert rows["Provider"] == "parquet"
+        assert rows["Location"] == "file:" + str(path)
+    finally:
+        spark.catalog.dropTable("described_ext")
 
 
 def test_map_values_have_no_equality(spark):

@@ -197,6 +197,30 @@ def test_make_interval_in_sql_text_casts_to_spark_s_text(fn_spark, text, expecte
     assert fn_spark.sql(f"SELECT CAST({text} AS STRING) AS x").collect()[0].x == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    # Spark's documented examples of try_make_interval: make_interval's values, NULL on overflow
+    ("try_make_interval(100, 11, 1, 1, 12, 30, 01.001001)",
+     "100 years 11 months 8 days 12 hours 30 minutes 1.001001 seconds"),
+    ("try_make_interval(100, null, 3)", None),
+    ("try_make_interval(0, 1, 0, 1, 0, 0, 100.000001)", "1 months 1 days 1 minutes 40.000001 seconds"),
+    ("try_make_interval(2147483647)", None),          # 2147483647 years is more months than an INT holds
+    ("try_make_interval(0, 0, 2147483647)", None),    # and as many weeks more days
+])
+def test_try_make_interval_is_null_on_overflow(fn_spark, text, expected):
+    assert fn_spark.sql(f"SELECT CAST({text} AS STRING) AS x").collect()[0].x == expected
+
+
+def test_try_make_interval_in_dataframe_calls(fn_spark):
+    from pyspark.errors import ArithmeticException
+    from pyspark.sql import functions as F
+    df = fn_spark.createDataFrame([(1, 2), (2147483647, 0), (None, 1)], "y int, m int")
+    out = df.select(F.try_make_interval(df.y, df.m).cast("string").alias("v"))
+    assert [r.v for r in out.collect()] == ["1 years 2 months", None, None]
+    # make_interval raises on the same row (ARITHMETIC_OVERFLOW), row by row the others keep their values
+    with pytest.raises(ArithmeticException):
+        df.select(F.make_interval(df.y, df.m).cast("string")).collect()
+
+
 def test_a_calendar_interval_moves_dates_and_timestamps(fn_spark):
     from pyspark.sql import functions as F
     df = fn_spark.createDataFrame([(dt.date(2024, 1, 31), dt.datetime(2024, 1, 31, 10, 0)), (None, None)],

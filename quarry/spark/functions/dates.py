@@ -362,6 +362,15 @@ def _make_interval(call: Call):
     return expr_column(lambda *a: bind_spark_make_interval(*a), *args)
 
 
+@spark_function("try_make_interval")
+def _try_make_interval(call: Call):
+    """``make_interval`` with NULL for a row that overflows (Spark 4's ``try_make_interval``)."""
+    call.expect(0, 7)
+    from quarry.logical.spark_functions import bind_spark_try_make_interval
+    args = list(call.args) + [lit(0)] * (7 - len(call.args))
+    return expr_column(lambda *a: bind_spark_try_make_interval(*a), *args)
+
+
 @spark_function("make_date")
 def _make_date(call: Call):
     call.expect(3)

@@ -55,6 +55,8 @@ def timestamp_number_cast(value, target: pa.DataType, time_zone: str, mode: str)
     from quarry.spark.functions.dates import _UTC
     if pa.types.is_timestamp(value.dtype) and T.is_string(target):
         return CallExpr("spark_timestamp_text", (value,), T.STRING, True)     # 12:00:00, 12:00:00.5
+    if T.is_float(value.dtype) and T.is_string(target):
+        return CallExpr("spark_double_text", (value,), T.STRING, True)        # 1.0, 1.0E10, NaN
     if pa.types.is_timestamp(value.dtype) and T.is_numeric(target):
         if T.is_decimal(target):
             from quarry.spark.errors import not_supported
