@@ -233,7 +233,7 @@ class StageRun:
         from quarry.execution.stages import PadPartitionsExec, ShuffleReadExec
         for stage, join, probe_index, probe_stage in self.adaptive.pop(build_stage.id, []):
             self.deferred.discard(probe_stage.id)
-            if build_stage.metrics["rows_out"] > self.config.broadcast_rows or stage.id in self.submitted:
+            if not join.broadcast_pays_now(build_stage.metrics["rows_out"], self.config) or stage.id in self.submitted:
                 continue
             build_index = 1 - probe_index
             old = join.children[build_index]

@@ -343,7 +343,7 @@ def _is_exchange(node: ExecNode) -> str | None:
 
 # attributes of operators that only label them for display, or are derived from others
 _NOT_SEMANTIC = {"children", "metrics", "schema", "label", "splits", "acero_filter", "dictionary_names",
-                 "estimates", "runtime_filter", "runtime_filters",
+                 "estimates", "bases", "runtime_filter", "runtime_filters",
                  "dictionary_keys", "stage_graph", "name"}
 
 

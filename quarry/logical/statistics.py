@@ -173,7 +173,7 @@ def estimate_rows(plan: LogicalPlan) -> float:
             return left * 0.5
         if plan.kind == "cross" or plan.condition is None:
             return left * right
-        return fk_join_rows(left, _base_rows(plan.left), right, _base_rows(plan.right))
+        return fk_join_rows(left, base_rows(plan.left), right, base_rows(plan.right))
     if isinstance(plan, Union):
         return sum(estimate_rows(c) for c in plan.inputs)
     if isinstance(plan, SetOp):
@@ -203,13 +203,13 @@ def is_unfiltered_scan(plan: LogicalPlan) -> bool:
     return isinstance(plan, Scan) and not plan.filters
 
 
-def _base_rows(plan: LogicalPlan) -> float:
+def base_rows(plan: LogicalPlan) -> float:
     """Rows of the plan before its filters (to estimate how much a filter on a dimension removes)."""
     if isinstance(plan, Scan):
         stats = plan.source.statistics()
         return float(stats.row_count) if stats.row_count is not None else DEFAULT_ROWS
     if isinstance(plan, (Filter, Project, Sort, Window, Limit)):
-        return _base_rows(plan.input)
+        return base_rows(plan.input)
     if isinstance(plan, Join):
-        return max(_base_rows(plan.left), _base_rows(plan.right))
+        return max(base_rows(plan.left), base_rows(plan.right))
     return estimate_rows(plan)

@@ -226,6 +226,31 @@ def _one_batch(table: pa.Table, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(batches[0].columns, schema=schema)
 
 
+BROADCAST_FREE_ROWS = 65_536   # extra build rows hashed by a broadcast that are always worth a shuffle saved
+BUILD_ROW_COST = 4             # hashing a build row (Acero's row format) costs about 4 probe rows shuffled
+
+
+def broadcast_pays(build_rows: float, probe_rows: float, partitions: int, limit: int) -> bool:
+    """Whether a join should read its whole build side in every partition (broadcast) rather than
+    shuffle both sides by key: the one rule the planner, the scheduler's adaptive switch and the
+    in-process join all apply.
+
+    A broadcast saves shuffling the probe side, but each of the ``partitions`` hashes the whole
+    build side: ``partitions - 1`` extra copies, each build row costing Acero about four probe rows
+    shuffled. So a build side within ``limit`` (``broadcast_rows``) is broadcast when its extra
+    copies are few, or cheaper than the probe rows a shuffle would move. TPC-H Q7 at SF 1 built
+    all 145k lineitem rows in both partitions to save shuffling 10k order rows (its join filter
+    left no more): 110 ms of hashing for a few ms of shuffle.
+
+    >>> broadcast_pays(5_000, 10, 2, 200_000), broadcast_pays(145_000, 145_000, 2, 200_000)
+    (True, False)
+    """
+    if build_rows > limit:
+        return False
+    extra = build_rows * max(partitions - 1, 0)
+    return extra <= BROADCAST_FREE_ROWS or extra * BUILD_ROW_COST <= probe_rows
+
+
 SLICE_OUTPUT_ROWS = 65_536  # output rows a probe slice should make at most
 SLICE_SAMPLE_ROWS = 8_192   # build rows sampled for rows per key (sorting 65,536 was 5% of Q5's joins)
 
@@ -296,6 +321,7 @@ class HashJoinExec(ExecNode):
         # even if the two sides evaluate to different types (int32 and int64, decimal scales)
         self.spill_key_types = [T.common_type(a.dtype, b.dtype) for a, b in zip(self.left_keys, self.right_keys)]
         self.estimates: tuple[float, float] | None = None    # planner's (build rows, probe rows)
+        self.bases: tuple[float, float] | None = None        # (build, probe) rows before any filter
         self.build_unfiltered = False                        # the build side is all of one table
         build = self.children[0 if build_left else 1]
         if isinstance(build, RepartitionExec):
@@ -623,6 +649,16 @@ class HashJoinExec(ExecNode):
             return False
         return self.kind in ("inner", "right") if self.build_left else self.kind in ("inner", "left", "semi", "anti")
 
+    def broadcast_pays_now(self, build_rows: int, config) -> bool:
+        """:func:`broadcast_pays` for this partitioned join once its build side is known to have
+        ``build_rows``, against the planner's probe estimate. A join filter from this build side
+        that reaches the probe scan, with the build side the fact side of the key join (more rows
+        before filters: lineitem against orders), leaves at most about one probe row per build row."""
+        probe_rows = self.estimates[1] if self.estimates else float("inf")
+        if self.runtime_filter is not None and self.bases and self.bases[0] > self.bases[1]:
+            probe_rows = min(probe_rows, build_rows)
+        return broadcast_pays(build_rows, probe_rows, self.partitions, config.broadcast_rows)
+
     def _adaptive_broadcast(self, ctx) -> pa.Table | None:
         """Once per query: the whole build side if it is small enough to broadcast, else None.
 
@@ -642,7 +678,7 @@ class HashJoinExec(ExecNode):
                     and isinstance(probe, RepartitionExec) and probe.children[0].partitions <= self.partitions:
                 parts = run_partitions(build, ctx)
                 rows = sum(b.num_rows for part in parts for b in part)
-                if rows <= ctx.config.broadcast_rows:
+                if self.broadcast_pays_now(rows, ctx.config):
                     batches = [b for part in parts for b in part]
                     decision = pa.Table.from_batches(batches, schema=build.schema) if batches \
                         else build.schema.empty_table()

@@ -24,10 +24,10 @@ from quarry.logical.plan import (
     Aggregate, Cached, Filter, Join, Limit, LogicalPlan, Project, Scan, SetOp, SingleRow, Sort, Union, Values,
     Window,
 )
-from quarry.logical.statistics import estimate_rows, is_unfiltered_scan
+from quarry.logical.statistics import base_rows, estimate_rows, is_unfiltered_scan
 from quarry.physical.aggregate import HashAggregateExec, decomposable
 from quarry.physical.base import ExecConfig, ExecNode
-from quarry.physical.join import HashJoinExec, NestedLoopJoinExec
+from quarry.physical.join import HashJoinExec, NestedLoopJoinExec, broadcast_pays
 from quarry.physical.operators import (
     BroadcastExec, GatherExec, LimitExec, MemoryScanExec, MergeSortedExec, ParquetScanExec,
     RepartitionExec, SingleRowExec, SortExec, UnionExec, ValuesExec,
@@ -299,7 +299,7 @@ class PhysicalPlanner:
         can_broadcast_left = p.kind in ("inner", "right")
         can_broadcast_right = p.kind in ("inner", "left", "semi", "anti")
         n = self.n
-        if n > 1 and small <= self.config.broadcast_rows and (
+        if n > 1 and broadcast_pays(small, max(lrows, rrows), n, self.config.broadcast_rows) and (
                 (build_left and can_broadcast_left) or (not build_left and can_broadcast_right)):
             if build_left:
                 right = right if right.partitions > 1 else RepartitionExec(right, keys_r, n)
@@ -320,5 +320,7 @@ class PhysicalPlanner:
         right = RepartitionExec(right, keys_r, n)
         node = HashJoinExec(left, right, p.kind, keys_l, keys_r, residual, False, build_left, "partitioned")
         node.estimates = (lrows, rrows) if build_left else (rrows, lrows)      # (build, probe)
+        lbase, rbase = base_rows(p.left), base_rows(p.right)
+        node.bases = (lbase, rbase) if build_left else (rbase, lbase)
         node.build_unfiltered = is_unfiltered_scan(p.left if build_left else p.right)
         return node

@@ -45,7 +45,7 @@ from __future__ import annotations
 from quarry.logical.expressions import Call, ColumnRef, Expr, and_all, conjuncts
 from quarry.logical.plan import Filter, Join, LogicalPlan, Project, Scan, Values
 from quarry.optimizer.rule import rule
-from quarry.logical.statistics import _base_rows, estimate_rows, fk_join_rows
+from quarry.logical.statistics import base_rows, estimate_rows, fk_join_rows
 
 
 def _flatten(plan: LogicalPlan, leaves: list, conds: list) -> None:
@@ -97,7 +97,7 @@ class _Problem:
         self.conds = conds
         self.cond_ids = [c.column_ids() for c in conds]
         self.rows = [estimate_rows(l) for l in leaves]
-        self.base = [_base_rows(l) for l in leaves]
+        self.base = [base_rows(l) for l in leaves]
         self.ids = [frozenset(l.schema_ids) for l in leaves]
         self.empty = [_known_empty(l) for l in leaves]
 
