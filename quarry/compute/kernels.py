@@ -1225,6 +1225,102 @@ def _regexp_extract_all(name, args, dtype, n):
     return out[0] if _is_scalar(args[0]) else out
 
 
+def _first_group(s, inner: str, group: int):
+    """Group ``group`` (0: the whole match) of the first match of ``inner`` in each string; '' where
+    nothing matches or the group took no part (DuckDB's regexp_extract). One regex replacement: a lazy
+    prefix, the pattern, the rest of the string, replaced by the group."""
+    wrapped = f"({inner})" if group == 0 else f"(?:{inner})"
+    got = pc.replace_substring_regex(s, f"^(?s:.*?){wrapped}(?s:.*)$", f"\\{max(group, 1)}", max_replacements=1)
+    return pc.if_else(pc.match_substring_regex(s, inner), got, pa.scalar("", pa.string()))
+
+
+@kernel("regexp_extract")
+def _regexp_extract(name, args, dtype, n):
+    if not all(_is_scalar(a) for a in args[1:]):
+        raise UnsupportedError("regexp_extract() with a non-constant pattern or options",
+                               hint="write the pattern as a string literal")
+    pattern = args[1].as_py()
+    flags = _regex_flags(args, 3)
+    unknown = set(flags) - set("cims")
+    if unknown:
+        raise UnsupportedError(f"regexp_extract() option `{sorted(unknown)[0]}`",
+                               hint="the options quarry takes are 'i' (ignore case), 'c', 'm' and 's'")
+    inline = "".join(f for f in flags if f in "ims")
+    inner = f"(?{inline}:{pattern})" if inline else pattern
+    s = to_array(args[0], 1) if _is_scalar(args[0]) else args[0]
+    count, _ = regex_groups(pattern)
+    if pa.types.is_struct(dtype):
+        if count < dtype.num_fields:
+            raise DataError(f"regexp_extract(): the pattern `{pattern}` has {count} group(s), too few for "
+                            f"{dtype.num_fields} names", hint="give as many names as the pattern has groups, or fewer")
+        fields = [_first_group(s, inner, j + 1) for j in range(dtype.num_fields)]
+        fields = [f.combine_chunks() if isinstance(f, pa.ChunkedArray) else f for f in fields]
+        out = pa.StructArray.from_arrays(fields, fields=list(dtype), mask=pc.is_null(s))
+    else:
+        group = args[2].as_py()
+        if group is not None and not 0 <= group <= 9:
+            raise DataError(f"regexp_extract(): the group index must be between 0 and 9, not {group}",
+                            hint="group 0 is the whole match, 1 the first parenthesized group")
+        if group is None or group > count:
+            out = pc.if_else(pc.is_valid(s), pa.scalar("", pa.string()), pa.scalar(None, pa.string()))
+        else:
+            out = _first_group(s, inner, group)
+    return out[0] if _is_scalar(args[0]) else out
+
+
+@kernel("concat_ws")
+def _concat_ws(name, args, dtype, n):
+    """The non-NULL parts of each row, joined by its separator: the parts become one list per row (NULLs
+    dropped), which Arrow's binary_join joins (its element-wise join with null_handling='skip' loses
+    trailing rows whose parts are all NULL)."""
+    sep, parts = args[0], args[1:]
+    scalar = all(_is_scalar(a) for a in args)
+    rows = 1 if scalar else n
+    arrays = [to_array(a, rows).cast(pa.string()) for a in parts]
+    k = len(arrays)
+    stacked = pa.concat_arrays(arrays)
+    order = (np.arange(k, dtype=np.int64)[None, :] * rows + np.arange(rows, dtype=np.int64)[:, None]).ravel()
+    flat = stacked.take(pa.array(order))
+    valid = np.asarray(flat.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    counts = valid.reshape(rows, k).sum(axis=1) if rows else np.zeros(0, np.int64)
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    lists = pa.ListArray.from_arrays(pa.array(offsets), flat.filter(pa.array(valid)))
+    out = pc.binary_join(lists, sep if _is_scalar(sep) else to_array(sep, rows))
+    return out[0] if scalar else out
+
+
+def _utf8_of_code_points(cp: np.ndarray, valid) -> pa.Array:
+    """Each code point (checked: 0 .. 0x10FFFF, no surrogates) as a one-character string."""
+    from quarry.compute.spark_kernels import _fixed_rows_to_strings
+    bad = ((cp < 0) | (cp > 0x10FFFF) | ((cp >= 0xD800) & (cp <= 0xDFFF)))
+    if valid is not None:
+        bad &= valid
+    if bad.any():
+        raise DataError(f"chr(): {int(cp[bad][0])} is not a Unicode code point",
+                        hint="give a code point from 0 to 1114111 (0x10FFFF), outside the surrogates")
+    cp = cp.astype(np.int64)
+    lengths = np.select([cp < 0x80, cp < 0x800, cp < 0x10000], [1, 2, 3], 4)
+    cont = lambda shift: 0x80 | ((cp >> shift) & 0x3F)
+    rows = np.zeros((len(cp), 4), np.int64)
+    rows[:, 0] = np.select([lengths == 1, lengths == 2, lengths == 3],
+                           [cp, 0xC0 | (cp >> 6), 0xE0 | (cp >> 12)], 0xF0 | (cp >> 18))
+    rows[:, 1] = np.select([lengths == 2, lengths == 3], [cont(0), cont(6)], cont(12))
+    rows[:, 2] = np.where(lengths == 3, cont(0), cont(6))
+    rows[:, 3] = cont(0)
+    return _fixed_rows_to_strings(rows.astype(np.uint8), lengths, valid, right_aligned=False)
+
+
+@kernel("chr")
+def _chr(name, args, dtype, n):
+    x = args[0]
+    arr = to_array(x, 1) if _is_scalar(x) else to_array(x, n)
+    valid = None if arr.null_count == 0 else np.asarray(arr.is_valid().to_numpy(zero_copy_only=False))
+    cp = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    out = _utf8_of_code_points(cp, valid)
+    return out[0] if _is_scalar(x) else out
+
+
 @kernel("concat")
 def _concat(name, args, dtype, n):
     parts = [pc.fill_null(a, "") if not _is_scalar(a) else (a if a.is_valid else pa.scalar("")) for a in args]
@@ -1711,6 +1807,51 @@ def _make_date(name, args, dtype, n):
 @kernel("strftime")
 def _strftime(name, args, dtype, n):
     return pc.strftime(args[0], format=args[1].as_py())
+
+
+@kernel("strptime", "try_strptime")
+def _strptime(name, args, dtype, n):
+    # the binder checked the format's codes; a string that does not match fails (try_strptime: NULL)
+    try:
+        out = pc.strptime(args[0], format=args[1].as_py(), unit="us", error_is_null=name == "try_strptime")
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"strptime(): a string does not match the format `{args[1].as_py()}` ({exc})",
+                        hint="use try_strptime() for NULL instead of an error") from None
+    return cast_value(out, dtype) if out.type != dtype else out
+
+
+
+def _epoch_micros(x):
+    """Microseconds since 1970-01-01 (since midnight for a TIME) of a DATE, TIMESTAMP or TIME, as int64."""
+    if pa.types.is_time(x.type):
+        return pc.cast(pc.cast(x, pa.time64("us")), pa.int64())
+    if pa.types.is_date(x.type):
+        x = cast_value(x, T.TIMESTAMP)
+    if x.type.unit != "us" or x.type.tz is not None:
+        x = pc.cast(x, pa.timestamp("us", x.type.tz)) if x.type.unit != "us" else x
+    return pc.cast(x, pa.int64())
+
+
+@kernel("epoch", "epoch_ms", "epoch_us", "epoch_ns")
+def _epoch(name, args, dtype, n):
+    x = args[0]
+    if name == "epoch_ms" and pa.types.is_integer(x.type):
+        micros = pc.multiply_checked(x, pa.scalar(1000, pa.int64()))
+        return pc.cast(micros, pa.timestamp("us"))
+    micros = _epoch_micros(x)
+    if name == "epoch":
+        return pc.divide(pc.cast(micros, pa.float64()), 1e6)
+    if name == "epoch_us":
+        return micros
+    if name == "epoch_ns":
+        return pc.multiply_checked(micros, pa.scalar(1000, pa.int64()))
+    # milliseconds, rounded to the nearest, halves away from zero, as DuckDB rounds them (-0.5 ms is -1)
+    scalar = _is_scalar(micros)
+    arr = to_array(micros, 1) if scalar else to_array(micros, n)
+    values = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    mask = None if arr.null_count == 0 else np.asarray(arr.is_null().to_numpy(zero_copy_only=False))
+    out = pa.array(np.sign(values) * ((np.abs(values) + 500) // 1000), pa.int64(), mask=mask)
+    return out[0] if scalar else out
 
 
 @kernel("grouping_bits")

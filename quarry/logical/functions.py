@@ -972,6 +972,100 @@ def _bind_regexp_extract_all(name, args):
 register("regexp_extract_all", "scalar", _bind_regexp_extract_all, 2, 4)
 
 
+def _constant_names(e: Expr) -> list[str] | None:
+    """The strings of a constant list of strings (``['a', 'b']``), else None."""
+    if isinstance(e, Literal) and T.is_list(e.dtype) and isinstance(e.value, list):
+        values = e.value
+    elif isinstance(e, Call) and e.name == "list_value" and all(isinstance(a, Literal) for a in e.args):
+        values = [a.value for a in e.args]
+    else:
+        return None
+    return values if all(isinstance(v, str) for v in values) else None
+
+
+def _bind_regexp_extract(name, args):
+    """``regexp_extract(s, pattern [, group | names [, options]])``: the first match (or its group) of a
+    constant pattern, '' when there is none (DuckDB's); with a list of names, a STRUCT of the first groups
+    under those names."""
+    s, pattern = _str_arg(args[0], name), _str_arg(args[1], name)
+    group = args[2] if len(args) > 2 else lit(0)
+    options = [_str_arg(args[3], name)] if len(args) > 3 else []
+    names = _constant_names(group)
+    if names is not None:
+        if not names or len(set(n.lower() for n in names)) != len(names) or "" in names:
+            raise QuarryTypeError(f"{name}(): the group names must be distinct and not empty",
+                                  hint="regexp_extract(s, '(\\w+)-(\\d+)', ['word', 'number'])")
+        dtype = pa.struct([pa.field(n, T.STRING) for n in names])
+        return Call(name, (s, pattern, lit(0, T.INT64), *options), dtype, _nullable([s, pattern]))
+    if not isinstance(group, Literal) or not (T.is_integer(group.dtype) or T.is_null(group.dtype)):
+        raise QuarryTypeError(f"{name}() takes the group as a constant integer (or a constant list of names)",
+                              hint="regexp_extract(s, '([a-z]+)([0-9]+)', 2)")
+    return Call(name, (s, pattern, cast(group, T.INT64), *options), T.STRING, _nullable([s, pattern]))
+
+
+# regexp_extract(s, NULL) is NULL, but a NULL group extracts '' as in DuckDB
+register("regexp_extract", "scalar", _bind_regexp_extract, 2, 4, nulls=Nulls.TOLERANT, strict_args=(0, 1, 3),
+         doc="regexp_extract(s, pattern [, group | names [, options]]): the first match of pattern in s, or "
+             "its group (0 is the whole match); '' when nothing matches")
+
+
+def _bind_concat_ws(name, args):
+    sep = _str_arg(args[0], name)
+    rest = []
+    for a in args[1:]:
+        if T.is_nested(a.dtype):
+            raise UnsupportedError(f"{name}() of a {T.sql_name(a.dtype)} value",
+                                   hint="join the list's elements with array_to_string(list, sep)")
+        rest.append(cast(a, T.STRING))
+    return Call("concat_ws", (sep, *rest), T.STRING, sep.nullable)
+
+
+# concat_ws(sep, a, NULL, b) skips the NULL; a NULL separator makes it NULL
+register("concat_ws", "scalar", _bind_concat_ws, 2, nulls=Nulls.TOLERANT, strict_args=(0,),
+         doc="concat_ws(sep, a, b, ...): the non-NULL arguments as text, joined by sep")
+
+
+def _bytes_arg(e: Expr, fname: str) -> Expr:
+    if T.is_string(e.dtype) or T.is_null(e.dtype):
+        return cast(e, T.BINARY)
+    if pa.types.is_binary(e.dtype) or pa.types.is_large_binary(e.dtype):
+        return e
+    raise QuarryTypeError(f"function `{fname}` expects a VARCHAR or BLOB, got {T.sql_name(e.dtype)}",
+                          hint=f"CAST the argument to VARCHAR: {fname}(CAST(x AS VARCHAR))")
+
+
+def _bind_digest(name, args):
+    # the digest kernels the Spark front end's md5/sha2 use (same definitions), as lowercase hex
+    return Call("spark_digest", (lit(name), _bytes_arg(args[0], name)), T.STRING, args[0].nullable)
+
+
+register("md5", "scalar", _bind_digest, 1, 1, rewrite=True, doc="md5(s): the MD5 digest of s as 32 hex digits")
+register("sha256", "scalar", _bind_digest, 1, 1, rewrite=True,
+         doc="sha256(s): the SHA-256 digest of s as 64 hex digits")
+register("sha1", "scalar", _bind_digest, 1, 1, rewrite=True, doc="sha1(s): the SHA-1 digest of s as 40 hex digits")
+
+
+def _bind_ascii(name, args):
+    # the code point of the first character (0 for ''): the kernel of the Spark front end's ascii()
+    s = _str_arg(args[0], name)
+    return Call("spark_string_int", (lit("ascii"), s), T.INT32, s.nullable)
+
+
+register("ascii", "scalar", _bind_ascii, 1, 1, rewrite=True,
+         doc="ascii(s): the Unicode code point of the first character of s (0 for '')")
+
+
+def _bind_chr(name, args):
+    x = args[0]
+    if not (T.is_integer(x.dtype) or T.is_null(x.dtype)):
+        raise QuarryTypeError(f"function `chr` expects an INTEGER code point, got {T.sql_name(x.dtype)}",
+                              hint="chr(65) is 'A'")
+    return _mk("chr", [cast(x, T.INT64)], T.STRING)
+
+
+register("chr", "scalar", _bind_chr, 1, 1, doc="chr(n): the character of Unicode code point n")
+
+
 def _bind_format(name, args):
     """``printf(fmt, ...)`` and ``format(fmt, ...)``: the format must be a constant; its fields are checked
     against the argument types here, as DuckDB checks them (``%d`` takes an integer, ``%f`` a number)."""
@@ -1215,6 +1309,60 @@ register("age", "scalar", _bind_age, 1, 2)
 register("strftime", "scalar", lambda n, a: _mk(n, [_temporal_arg(a[0], n), _str_arg(a[1], n)], T.STRING), 2, 2)
 register("to_date", "scalar", lambda n, a: cast(_str_arg(a[0], n), T.DATE, explicit=True), 1, 1, rewrite=True)
 
+# DuckDB's strptime format codes that Arrow's strptime reads the same way ('-' flags: Arrow takes the
+# numbers without leading zeros anyway)
+STRPTIME_CODES = set("YmdHMSybBjpIaA%")
+
+
+def _bind_strptime(name, args):
+    s, fmt = _str_arg(args[0], name), args[1]
+    if T.is_list(fmt.dtype):
+        raise UnsupportedError(f"{name}() with a list of formats", hint=f"coalesce(try_strptime(s, 'a'), ...)")
+    fmt = _str_arg(fmt, name)
+    if not isinstance(fmt, Literal):
+        raise UnsupportedError(f"{name}() with a format that is not a constant string",
+                               hint=f"write the format as a string literal: {name}(s, '%Y-%m-%d')")
+    if fmt.value is None:
+        return Literal(None, T.TIMESTAMP)
+    codes = re.findall(r"%-?(.?)", fmt.value)
+    for code in codes:
+        if code not in STRPTIME_CODES:
+            raise UnsupportedError(f"{name}() with the format code `%{code}`",
+                                   hint="the codes quarry reads are %" + ", %".join(sorted(STRPTIME_CODES)))
+    arrow_format = re.sub(r"%-", "%", fmt.value)
+    return Call(name, (s, Literal(arrow_format, T.STRING)), T.TIMESTAMP, True if name == "try_strptime" else s.nullable)
+
+
+register("strptime", "scalar", _bind_strptime, 2, 2,
+         doc="strptime(s, format): the TIMESTAMP that s spells in format (DuckDB's codes: %Y, %m, %d, ...)")
+register("try_strptime", "scalar", _bind_strptime, 2, 2,
+         doc="try_strptime(s, format): strptime(), but NULL where s does not match the format")
+
+
+def _epoch_arg(e: Expr, fname: str) -> Expr:
+    if T.is_temporal(e.dtype) or T.is_time(e.dtype):
+        return e
+    if T.is_null(e.dtype):
+        return cast(e, T.TIMESTAMP)
+    raise QuarryTypeError(f"function `{fname}` expects a DATE, TIMESTAMP or TIME, got {T.sql_name(e.dtype)}",
+                          hint=f"{fname}(TIMESTAMP '2020-01-01 00:00:00')")
+
+
+def _bind_epoch(name, args):
+    x = args[0]
+    if name == "epoch_ms" and (T.is_integer(x.dtype) or T.is_null(x.dtype)):
+        # epoch_ms(n): the TIMESTAMP n milliseconds after 1970-01-01 (DuckDB's inverse form)
+        return _mk("epoch_ms", [cast(x, T.INT64)], T.TIMESTAMP)
+    x = _epoch_arg(x, name)
+    return _mk(name, [x], T.FLOAT64 if name == "epoch" else T.INT64)
+
+
+register("epoch", "scalar", _bind_epoch, 1, 1, doc="epoch(ts): the seconds since 1970-01-01 as a DOUBLE")
+register("epoch_ms", "scalar", _bind_epoch, 1, 1,
+         doc="epoch_ms(ts): the milliseconds since 1970-01-01 (BIGINT); epoch_ms(n): the TIMESTAMP n ms after it")
+register("epoch_us", "scalar", _bind_epoch, 1, 1, doc="epoch_us(ts): the microseconds since 1970-01-01")
+register("epoch_ns", "scalar", _bind_epoch, 1, 1, doc="epoch_ns(ts): the nanoseconds since 1970-01-01")
+
 # -- made by the binder and the rules, not callable by name ---------------------------------
 
 # DuckDB's unsigned integer types are stored in a wider signed type (UTINYINT as SMALLINT, ...); a cast to
@@ -1375,6 +1523,7 @@ def _string_agg_type(name, args):
 
 
 register("string_agg", "aggregate", _agg_bind(_string_agg_type, 1, 2), 1, None, aliases=("group_concat", "listagg"))
+
 
 # ---------------------------------------------------------------------------
 # window-only functions

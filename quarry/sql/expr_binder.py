@@ -81,7 +81,16 @@ _RENAMES = {
     "firstvalue": "first_value", "lastvalue": "last_value", "percentrank": "percent_rank",
     "cumedist": "cume_dist", "denserank": "dense_rank", "rownumber": "row_number",
     "timetostr": "strftime", "datefromparts": "make_date",
+    # DuckDB's names of the calls sqlglot names by its own classes
+    "regexpextract": "regexp_extract", "concatws": "concat_ws", "timetounix": "epoch", "strtotime": "strptime",
+    "sha": "sha1", "argmax": "arg_max", "argmin": "arg_min", "covarpop": "covar_pop", "covarsamp": "covar_samp",
+    "regrslope": "regr_slope", "regrintercept": "regr_intercept", "regrcount": "regr_count", "regrr2": "regr_r2",
+    "regravgx": "regr_avgx", "regravgy": "regr_avgy", "regrsxx": "regr_sxx", "regrsyy": "regr_syy",
+    "regrsxy": "regr_sxy", "percentilecont": "quantile_cont", "percentiledisc": "quantile_disc",
 }
+
+# the order in which a call's arguments are read from the sqlglot node, where it is not the node's own
+_ARG_ORDER = {"regexpextract": ("this", "expression", "group", "parameters")}
 
 _DATE_UNITS = {"YEAR": "year", "YEARS": "year", "Y": "year", "QUARTER": "quarter", "MONTH": "month",
                "MONTHS": "month", "MON": "month", "WEEK": "week", "WEEKS": "week", "DAY": "day", "DAYS": "day",
@@ -762,10 +771,26 @@ class ExprBinder(NestedExprs):
 
     # -- functions -----------------------------------------------------------------------
 
+    def _SHA2(self, node) -> Expr:
+        """``sha256(s)`` (sqlglot's SHA2 of length 256)."""
+        length = node.args.get("length")
+        bits = int(length.this) if isinstance(length, exp.Literal) and not length.is_string else 256
+        if bits != 256:
+            raise UnsupportedError(f"sha2() with {bits} bits", hint="sha256(s) is the SHA-256 digest")
+        return self._call_named("sha256", [node.this], node)
+
+    def _UnixToTime(self, node) -> Expr:
+        """``epoch_ms(x)`` (sqlglot's UnixToTime at scale 3)."""
+        scale = node.args.get("scale")
+        others = [k for k in ("zone", "hours", "minutes", "format") if node.args.get(k) is not None]
+        if not (isinstance(scale, exp.Literal) and scale.this == "3") or others:
+            raise UnsupportedError(f"`{node.sql(dialect='duckdb')}`", hint="epoch_ms(n) is the TIMESTAMP n ms after 1970")
+        return self._call_named("epoch_ms", [node.this], node)
+
     def _function(self, node: exp.Func) -> Expr:
         name = _RENAMES.get(node.key, node.key)
         args = []
-        for key in node.arg_types:
+        for key in _ARG_ORDER.get(node.key, node.arg_types):
             value = node.args.get(key)
             if value is None or isinstance(value, (bool, str)):
                 continue
