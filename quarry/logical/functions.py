@@ -1419,6 +1419,8 @@ def agg(name: str, args: list[Expr], *, distinct: bool = False, filter: Expr | N
     args = [cast(a, T.INT32) if T.is_null(a.dtype) and fdef.name in ("count", "approx_count_distinct") else a
             for a in args]
     result = fdef.bind(fdef.name, list(args))
+    if distinct and fdef.name in NO_DISTINCT:
+        raise UnsupportedError(f"{fdef.name}(DISTINCT ...)", hint="take the distinct values in a subquery first")
     if filter is not None:
         filter = _to_bool(filter, "FILTER")
     # replace() keeps what a subclass carries (a Python aggregate's definition)
@@ -1524,6 +1526,101 @@ def _string_agg_type(name, args):
 
 register("string_agg", "aggregate", _agg_bind(_string_agg_type, 1, 2), 1, None, aliases=("group_concat", "listagg"))
 
+
+# -- aggregates over each group's rows (the aggregate operator's single mode): mode, arg_max, quantiles,
+# correlation and regression
+
+def _plain_value(e: Expr, fname: str, what: str = "values") -> Expr:
+    if T.is_null(e.dtype):
+        return cast(e, T.INT32)
+    if T.is_nested(e.dtype) or pa.types.is_interval(e.dtype):
+        raise UnsupportedError(f"{fname}() of {T.sql_name(e.dtype)} {what}",
+                               hint=f"{fname}() takes numbers, strings, dates and timestamps")
+    return e
+
+
+def _bind_mode(name, args):
+    x = _plain_value(args[0], name)
+    return AggCall(name, (x,), x.dtype)
+
+
+register("mode", "aggregate", _bind_mode, 1, 1,
+         doc="mode(x): the most frequent non-NULL value (of equally frequent ones, the first in input order)")
+
+
+def _bind_arg_extreme(name, args):
+    if len(args) > 2:
+        raise UnsupportedError(f"{name}(x, y, n), the list of the n values at the largest (smallest) y",
+                               hint=f"{name}(x, y) gives the one value")
+    x = args[0] if not T.is_null(args[0].dtype) else cast(args[0], T.INT32)
+    y = _plain_value(args[1], name, "keys")
+    return AggCall(name, (x, y), x.dtype)
+
+
+register("arg_max", "aggregate", _bind_arg_extreme, 2, 3, aliases=("argmax", "max_by"),
+         doc="arg_max(x, y): x at the row of the largest y (rows where x or y is NULL do not count)")
+register("arg_min", "aggregate", _bind_arg_extreme, 2, 3, aliases=("argmin", "min_by"),
+         doc="arg_min(x, y): x at the row of the smallest y (rows where x or y is NULL do not count)")
+
+
+def quantile_fractions(e: Expr) -> tuple[list[float], bool] | None:
+    """The constant quantile argument of quantile_cont/quantile_disc: its numbers and whether it is a
+    list, or None when it is not a constant (a NULL in it is a None)."""
+    if isinstance(e, Literal) and (T.is_numeric(e.dtype) or T.is_null(e.dtype)):
+        return [None if e.value is None else float(e.value)], False
+    if isinstance(e, Literal) and T.is_list(e.dtype) and isinstance(e.value, (list, tuple)):
+        return [None if v is None else float(v) for v in e.value], True
+    if isinstance(e, Call) and e.name == "list_value" and all(isinstance(a, Literal) for a in e.args) \
+            and all(T.is_numeric(a.dtype) or T.is_null(a.dtype) for a in e.args):
+        return [None if a.value is None else float(a.value) for a in e.args], True
+    return None
+
+
+def _bind_quantile(name, args):
+    x = _plain_value(args[0], name)
+    q = quantile_fractions(args[1])
+    if q is None:
+        raise QuarryTypeError(f"{name}() takes the quantile as a constant number or a constant list of numbers",
+                              hint=f"{name}(x, 0.5) or {name}(x, [0.25, 0.5, 0.75])")
+    if any(v is None for v in q[0]):
+        raise QuarryTypeError(f"the quantile of {name}() cannot be NULL", hint=f"{name}(x, 0.5)")
+    if any(not -1 <= v <= 1 for v in q[0]):
+        raise QuarryTypeError(f"the quantile of {name}() must be between -1 and 1",
+                              hint="0.5 is the median; a negative quantile counts from the top")
+    if any(v < 0 for v in q[0]) and any(v >= 0 for v in q[0]):
+        raise QuarryTypeError(f"the quantiles of {name}() must all be negative or all not",
+                              hint="a negative quantile counts from the top: -0.1 is 0.9")
+    if name == "quantile_cont":
+        if not (T.is_integer(x.dtype) or T.is_float(x.dtype)):
+            raise UnsupportedError(f"quantile_cont() of {T.sql_name(x.dtype)} values",
+                                   hint="CAST them to DOUBLE, or use quantile_disc(), which picks a value")
+        x = cast(x, T.FLOAT64)
+    return AggCall(name, (x, args[1]), pa.list_(x.dtype) if q[1] else x.dtype)
+
+
+register("quantile_cont", "aggregate", _bind_quantile, 2, 2,
+         doc="quantile_cont(x, q): the q-quantile of x, interpolated between the two nearest values")
+register("quantile_disc", "aggregate", _bind_quantile, 2, 2, aliases=("quantile",),
+         doc="quantile_disc(x, q): the value of x at the q-quantile")
+
+
+def _bind_statistic(name, args):
+    y, x = args
+    for e in (y, x):
+        if not (T.is_numeric(e.dtype) or T.is_null(e.dtype)):
+            raise QuarryTypeError(f"{name}() expects numbers, got {T.sql_name(e.dtype)}",
+                                  hint="CAST the arguments to DOUBLE")
+    return AggCall(name, (cast(y, T.FLOAT64), cast(x, T.FLOAT64)), T.INT64 if name == "regr_count" else T.FLOAT64)
+
+
+# two-argument statistics over the rows where neither argument is NULL; the regr_ functions take (y, x)
+STATISTICS = ("corr", "covar_pop", "covar_samp", "regr_slope", "regr_intercept", "regr_r2", "regr_count",
+              "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy", "regr_sxy")
+for _name in STATISTICS:
+    register(_name, "aggregate", _bind_statistic, 2, 2)
+
+# the aggregates above take no DISTINCT
+NO_DISTINCT = frozenset(("mode", "arg_max", "arg_min", "quantile_cont", "quantile_disc") + STATISTICS)
 
 # ---------------------------------------------------------------------------
 # window-only functions
