@@ -1503,9 +1503,22 @@ def _np_days(a) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(pc.fill_null(ints, 0)), mask
 
 
-def _add_months_days(dates, months: int, days: int, n: int):
+def _add_months_days(dates, months, days, n: int):
+    """Dates shifted by whole months (the day clamped to the month's end), then days; ``months`` and
+    ``days`` are numbers or numpy arrays of one per row."""
     is_scalar = _is_scalar(dates)
     arr = to_array(dates, 1 if is_scalar else n)
+    if isinstance(months, np.ndarray) or isinstance(days, np.ndarray):
+        values, mask = _np_days(arr)
+        d = values.astype("datetime64[D]")
+        m = d.astype("datetime64[M]")
+        day = (d - m.astype("datetime64[D]")).astype(np.int64)
+        nm = m + np.asarray(months, dtype=np.int64).astype("timedelta64[M]")
+        month_len = ((nm + np.timedelta64(1, "M")).astype("datetime64[D]") - nm.astype("datetime64[D]")).astype(np.int64)
+        res = nm.astype("datetime64[D]") + np.minimum(day, month_len - 1) + \
+            np.asarray(days, dtype=np.int64).astype("timedelta64[D]")
+        out = pa.array(res.astype(np.int32), pa.int32(), mask=mask).cast(pa.date32())
+        return out[0] if is_scalar else out
     if months == 0:
         out = pc.cast(pc.add(pc.cast(arr, pa.int32()), pa.scalar(days, pa.int32())), pa.date32())
         return out[0] if is_scalar else out
@@ -1520,11 +1533,29 @@ def _add_months_days(dates, months: int, days: int, n: int):
     return out[0] if is_scalar else out
 
 
+def _date_interval_column(name, d, interval, dtype, n):
+    """A date or timestamp plus (minus) an INTERVAL column: months first (the day clamped to the month's
+    end), then days and the time, row by row in numpy; NULL where either is NULL."""
+    interval = to_array(interval, n)
+    parts = interval_parts(interval)
+    sign = -1 if name == "date_subtract" else 1
+    months = sign * parts["months"].astype(np.int64)
+    days = sign * parts["days"].astype(np.int64)
+    micros = sign * (parts["nanos"] // 1000)
+    ts = cast_value(to_array(d, n), T.TIMESTAMP) if _is_scalar(d) or pa.types.is_date(d.type) else to_array(d, n)
+    date_part = cast_value(ts, T.DATE, safe=False)
+    shifted = _add_months_days(date_part, months, days, n)
+    moved = pc.add(cast_value(shifted, T.TIMESTAMP), pc.subtract(ts, cast_value(date_part, T.TIMESTAMP)))
+    out = pc.add(moved, pa.array(micros, pa.duration("us")))
+    out = pc.if_else(interval.is_valid(), out, pa.scalar(None, out.type))
+    return cast_value(out, dtype) if out.type != dtype else out
+
+
 @kernel("date_add", "date_subtract")
 def _date_interval(name, args, dtype, n):
     d, interval = args
     if not _is_scalar(interval):
-        raise UnsupportedError("adding a non-constant interval is not supported")
+        return _date_interval_column(name, d, interval, dtype, n)
     months, days, nanos = interval.as_py() if interval.is_valid else (0, 0, 0)
     if name == "date_subtract":
         months, days, nanos = -months, -days, -nanos
@@ -1585,6 +1616,92 @@ def interval_array(months: np.ndarray, days: np.ndarray, nanos: np.ndarray, vali
     validity = None if valid.all() else pa.array(valid).buffers()[1]
     return pa.Array.from_buffers(T.INTERVAL, len(months), [validity, pa.py_buffer(data.tobytes())],
                                  null_count=int((~valid).sum()))
+
+
+_INT32 = (-2**31, 2**31 - 1)
+
+
+def _interval_fields(months, days, nanos, valid, what: str) -> pa.Array:
+    for part in (months, days):
+        if len(part) and (part[valid].min(initial=0) < _INT32[0] or part[valid].max(initial=0) > _INT32[1]):
+            raise DataError(f"{what}: the interval is out of range", hint="use a smaller number or a smaller unit")
+    return interval_array(months, days, nanos, valid)
+
+
+_UNIT_FIELDS = {"year": (12, 0, 0), "quarter": (3, 0, 0), "month": (1, 0, 0), "week": (0, 7, 0), "day": (0, 1, 0),
+                "hour": (0, 0, 3_600_000_000_000), "minute": (0, 0, 60_000_000_000), "second": (0, 0, 10**9),
+                "millisecond": (0, 0, 10**6), "microsecond": (0, 0, 1000)}
+
+
+@kernel("interval_of")
+def _interval_of(name, args, dtype, n):
+    """INTERVAL (x) unit per row: whole units of x (seconds and milliseconds keep a fraction, to the
+    microsecond), as DuckDB's to_days(x), to_seconds(x), ..."""
+    unit = args[0].as_py()
+    scalar = _is_scalar(args[1])
+    arr = to_array(args[1], 1 if scalar else n)
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    months_per, days_per, nanos_per = _UNIT_FIELDS[unit]
+    if pa.types.is_floating(arr.type):
+        x = np.asarray(pc.fill_null(arr, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+        valid &= np.isfinite(x)
+        if not np.isfinite(x[np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)]).all():
+            raise DataError(f"INTERVAL (x) {unit.upper()} of an infinite or NaN number")
+        x = np.where(valid, x, 0.0)
+        if unit in ("second", "millisecond"):
+            nanos = np.round(x * (nanos_per // 1000)).astype(np.int64) * 1000
+            months = days = np.zeros(len(x), np.int64)
+            out = _interval_fields(months, days, nanos, valid, f"INTERVAL (x) {unit.upper()}")
+            return out[0] if scalar else out
+        whole = np.trunc(x).astype(np.int64)
+    else:
+        whole = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    with np.errstate(over="raise"):
+        try:
+            months, days, nanos = whole * months_per, whole * days_per, whole * nanos_per
+        except FloatingPointError:
+            raise DataError(f"INTERVAL (x) {unit.upper()}: the interval is out of range") from None
+    if nanos_per and len(whole) and np.abs(whole[valid]).max(initial=0) > (2**63 - 1) // nanos_per:
+        raise DataError(f"INTERVAL (x) {unit.upper()}: the interval is out of range",
+                        hint="use a smaller number or a larger unit")
+    out = _interval_fields(months, days, nanos, valid, f"INTERVAL (x) {unit.upper()}")
+    return out[0] if scalar else out
+
+
+@kernel("interval_add", "interval_subtract")
+def _interval_add(name, args, dtype, n):
+    """INTERVAL ± INTERVAL: months, days and nanoseconds each added (subtracted)."""
+    scalar = all(_is_scalar(a) for a in args)
+    rows = 1 if scalar else n
+    a, b = (to_array(x, rows) for x in args)
+    pa_, pb = interval_parts(a), interval_parts(b)
+    sign = -1 if name == "interval_subtract" else 1
+    valid = np.asarray(pc.and_(a.is_valid(), b.is_valid()).to_numpy(zero_copy_only=False), dtype=bool)
+    months = pa_["months"].astype(np.int64) + sign * pb["months"].astype(np.int64)
+    days = pa_["days"].astype(np.int64) + sign * pb["days"].astype(np.int64)
+    nanos = pa_["nanos"].astype(np.float64) + sign * pb["nanos"].astype(np.float64)
+    if (np.abs(nanos[valid]) >= 2.0**63).any():
+        raise DataError("INTERVAL ± INTERVAL: the interval is out of range")
+    out = _interval_fields(months, days, pa_["nanos"] + sign * pb["nanos"], valid, "INTERVAL ± INTERVAL")
+    return out[0] if scalar else out
+
+
+@kernel("interval_multiply")
+def _interval_multiply(name, args, dtype, n):
+    """INTERVAL * integer: each field multiplied, as DuckDB does; a field past its range is an error."""
+    scalar = all(_is_scalar(a) for a in args)
+    rows = 1 if scalar else n
+    interval, k = to_array(args[0], rows), to_array(args[1], rows)
+    parts = interval_parts(interval)
+    valid = np.asarray(pc.and_(interval.is_valid(), k.is_valid()).to_numpy(zero_copy_only=False), dtype=bool)
+    factor = np.where(valid, np.asarray(pc.fill_null(k, 0).to_numpy(zero_copy_only=False), dtype=np.int64), 0)
+    months, days = parts["months"].astype(np.int64) * factor, parts["days"].astype(np.int64) * factor
+    nanos = parts["nanos"].astype(np.int64)
+    big = np.abs(nanos).astype(np.float64) * np.abs(factor).astype(np.float64) >= 2.0**63
+    if (big & valid).any():
+        raise DataError("INTERVAL * integer: the interval is out of range", hint="multiply by a smaller number")
+    out = _interval_fields(months, days, nanos * factor, valid, "INTERVAL * integer")
+    return out[0] if scalar else out
 
 
 def _time_micros(t) -> pa.Array:

@@ -634,6 +634,16 @@ def _bind_arith(op):
             ta, tb = _literal_decimal_type(a), _literal_decimal_type(b)
         if pa.types.is_date(a.dtype) or pa.types.is_timestamp(a.dtype):
             return _bind_date_arith(name, a, b)
+        if name in ("add", "subtract") and pa.types.is_interval(ta) and (pa.types.is_interval(tb) or T.is_null(tb)) \
+                or name == "add" and T.is_null(ta) and pa.types.is_interval(tb):
+            # INTERVAL ± INTERVAL adds field by field (months, days, time), as DuckDB does
+            if T.is_null(ta) or T.is_null(tb):
+                return Literal(None, T.INTERVAL)
+            return Call("interval_" + name, (a, b), T.INTERVAL, _nullable([a, b]))
+        if name in ("multiply", "divide") and (pa.types.is_interval(ta) and not T.is_temporal(tb) or
+                                               pa.types.is_interval(tb) and name == "multiply"
+                                               and not T.is_temporal(ta)):
+            return _bind_interval_arith(name, a, b)
         if T.is_string(ta) and isinstance(a, Literal):
             a, ta = cast(a, T.FLOAT64), T.FLOAT64
         if T.is_string(tb) and isinstance(b, Literal):
@@ -670,6 +680,52 @@ def _bind_time_arith(name, op, a, b):
     raise QuarryTypeError(f"cannot apply `{op}` to {T.sql_name(a.dtype)} and {T.sql_name(b.dtype)}",
                           hint="DATE + TIME is a TIMESTAMP and TIME ± INTERVAL a TIME; compute other things "
                                "with hour(t), minute(t), second(t)")
+
+
+INTERVAL_UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond",
+                  "microsecond")
+
+
+def interval_of(x: Expr, unit: str) -> Expr:
+    """``INTERVAL (x) unit`` of a non-constant ``x``: an INTERVAL per row, as DuckDB's to_days(x), to_hours(x),
+    ... make it (a fractional x counts whole units, except seconds and milliseconds, which keep it)."""
+    if unit not in INTERVAL_UNITS:
+        raise UnsupportedError(f"INTERVAL (expression) {unit.upper() or 'without a unit'}",
+                               hint="give a unit: INTERVAL (x) DAY, HOUR, MONTH, ...")
+    if T.is_integer(x.dtype) or T.is_null(x.dtype):
+        x = cast(x, T.INT64)
+    elif T.is_numeric(x.dtype) or T.is_string(x.dtype):
+        x = cast(x, T.FLOAT64)
+    else:
+        raise QuarryTypeError(f"INTERVAL (x) {unit.upper()} takes a number, got {T.sql_name(x.dtype)}",
+                              hint=f"INTERVAL (n) {unit.upper()} with n an integer column")
+    return Call("interval_of", (Literal(unit, T.STRING), x), T.INTERVAL, x.nullable)
+
+
+register("interval_of", "scalar", None, 2, 2, internal=True)       # built by interval_of()
+
+
+def _bind_interval_arith(name, a, b):
+    """INTERVAL * integer (either way round) multiplies each of its fields, as DuckDB does."""
+    interval, factor = (a, b) if pa.types.is_interval(a.dtype) else (b, a)
+    if name != "multiply":
+        raise UnsupportedError(f"INTERVAL {'/' if name == 'divide' else name} a number",
+                               hint="multiply an interval by an integer: INTERVAL 1 DAY * 3")
+    if pa.types.is_interval(factor.dtype):
+        raise QuarryTypeError("cannot multiply an INTERVAL by an INTERVAL")
+    if T.is_null(factor.dtype) or T.is_null(interval.dtype):
+        return Literal(None, T.INTERVAL)
+    if not T.is_integer(factor.dtype):
+        if T.is_numeric(factor.dtype):
+            raise UnsupportedError("INTERVAL times a fractional number",
+                                   hint="multiply by an integer, or scale a smaller unit: INTERVAL 36 HOUR")
+        raise QuarryTypeError(f"cannot multiply an INTERVAL by {T.sql_name(factor.dtype)}")
+    return Call("interval_multiply", (interval, cast(factor, T.INT64)), T.INTERVAL, _nullable([interval, factor]))
+
+
+register("interval_multiply", "scalar", None, 2, 2, internal=True)   # built by _bind_interval_arith
+register("interval_add", "scalar", None, 2, 2, internal=True)        # INTERVAL + INTERVAL (_bind_arith)
+register("interval_subtract", "scalar", None, 2, 2, internal=True)
 
 
 def _bind_date_arith(name, a, b):

@@ -435,10 +435,14 @@ class ExprBinder(NestedExprs):
             text = value.this
         else:
             # INTERVAL (-1) DAY, INTERVAL (2 * 3) HOUR: a constant number, as DuckDB takes any expression
-            number = _constant_number(self.bind(value))
-            if number is _NOT_CONSTANT or isinstance(unit, exp.IntervalSpan):
-                raise UnsupportedError("INTERVAL (expression) whose value is not a constant number",
-                                       hint="write INTERVAL '3' DAY, or add intervals to a date")
+            bound = self.bind(value)
+            number = _constant_number(bound)
+            if number is _NOT_CONSTANT and not isinstance(unit, exp.IntervalSpan):
+                # INTERVAL (x) DAY of a column: DuckDB's to_days(x), computed per row
+                return F.interval_of(bound, _DATE_UNITS.get((unit_text or "").upper(), (unit_text or "").lower()))
+            if number is _NOT_CONSTANT:
+                raise UnsupportedError("INTERVAL (expression) ... TO ... whose value is not a constant number",
+                                       hint="write INTERVAL '1 2:03' DAY TO MINUTE, or INTERVAL (x) DAY")
             if number is None:
                 return Literal(None, T.INTERVAL)
             text = repr(number) if isinstance(number, float) else str(number)
