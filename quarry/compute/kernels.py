@@ -1926,14 +1926,58 @@ def _strftime(name, args, dtype, n):
     return pc.strftime(args[0], format=args[1].as_py())
 
 
+# the numeric fields of a strptime format: regex width, and the part of the result each must equal
+_STRPTIME_FIELDS = {"Y": (4, lambda t: pc.year(t)), "m": (2, lambda t: pc.month(t)), "d": (2, lambda t: pc.day(t)),
+                    "H": (2, lambda t: pc.hour(t)), "M": (2, lambda t: pc.minute(t)),
+                    "S": (2, lambda t: pc.second(t)), "j": (3, lambda t: pc.day_of_year(t)),
+                    "y": (2, lambda t: pc.subtract(pc.year(t), pc.multiply(pc.divide(pc.year(t), 100), 100)))}
+
+
+def _strptime_fields_regex(fmt: str):
+    """A regex that reads each numeric field of a strptime format as a named group (None if the format
+    has none): Arrow's parser rolls an out-of-range day or second over into the next month or minute
+    (2020-02-30 is March 1), where DuckDB fails, so the fields read are compared with the result's."""
+    out, names = "^", []
+    for literal, code in re.findall(r"([^%]*)(%-?.|$)", fmt):
+        out += "".join(r"\s*" if ch.isspace() else re.escape(ch) for ch in literal)
+        code = code.replace("-", "")
+        if code in ("%b", "%B", "%a", "%A", "%p"):
+            out += r"\s*[A-Za-z]+"
+        elif code == "%%":
+            out += "%"
+        elif code[1:] in _STRPTIME_FIELDS and code[1:] not in names:
+            names.append(code[1:])
+            out += rf"\s*(?P<{code[1:]}>\d{{1,{_STRPTIME_FIELDS[code[1:]][0]}}})"
+        elif code == "%I":
+            out += r"\s*\d{1,2}"
+    return (out + r"\s*$", names) if names else (None, [])
+
+
 @kernel("strptime", "try_strptime")
 def _strptime(name, args, dtype, n):
     # the binder checked the format's codes; a string that does not match fails (try_strptime: NULL)
+    fmt = args[1].as_py()
     try:
-        out = pc.strptime(args[0], format=args[1].as_py(), unit="us", error_is_null=name == "try_strptime")
+        out = pc.strptime(args[0], format=fmt, unit="us", error_is_null=name == "try_strptime")
     except pa.ArrowInvalid as exc:
-        raise DataError(f"strptime(): a string does not match the format `{args[1].as_py()}` ({exc})",
+        raise DataError(f"strptime(): a string does not match the format `{fmt}` ({exc})",
                         hint="use try_strptime() for NULL instead of an error") from None
+    pattern, names = _strptime_fields_regex(fmt)
+    if pattern is not None:
+        fields = pc.extract_regex(args[0], pattern)
+        wrong = None
+        for key in names:
+            read = pc.cast(pc.struct_field(fields, key), pa.int64())
+            got = _STRPTIME_FIELDS[key][1](out)
+            differs = pc.fill_null(pc.not_equal(read, pc.cast(got, pa.int64())), False)
+            wrong = differs if wrong is None else pc.or_(wrong, differs)
+        if pc.any(wrong).as_py():
+            if name == "strptime":
+                bad = pc.filter(to_array(args[0], 1) if _is_scalar(args[0]) else args[0],
+                                to_array(wrong, 1) if _is_scalar(wrong) else wrong)[0]
+                raise DataError(f"strptime(): `{bad}` is not a valid date or time in the format `{fmt}`",
+                                hint="use try_strptime() for NULL instead of an error")
+            out = pc.if_else(wrong, pa.scalar(None, out.type), out)
     return cast_value(out, dtype) if out.type != dtype else out
 
 
