@@ -775,6 +775,27 @@ class ExprBinder(NestedExprs):
 
     # -- functions -----------------------------------------------------------------------
 
+    def _WithinGroup(self, node) -> Expr:
+        """``percentile_cont(q) WITHIN GROUP (ORDER BY x)`` is ``quantile_cont(x, q)`` (``DESC``: counted
+        from the top, ``-q``), likewise percentile_disc; ``mode() WITHIN GROUP (ORDER BY x)`` is ``mode(x)``."""
+        func, order = node.this, node.expression
+        keys = order.expressions if isinstance(order, exp.Order) else []
+        names = {exp.PercentileCont: "quantile_cont", exp.PercentileDisc: "quantile_disc", exp.Mode: "mode"}
+        if type(func) not in names or len(keys) != 1 or not isinstance(keys[0], exp.Ordered):
+            raise UnsupportedError(f"`{node.sql(dialect='duckdb')}`",
+                                   hint="percentile_cont(q), percentile_disc(q) and mode() take WITHIN GROUP "
+                                        "(ORDER BY x) with one key")
+        key = keys[0]
+        if isinstance(func, exp.Mode):
+            if func.this is not None:
+                raise BindError("mode() WITHIN GROUP takes no argument", hint="mode() WITHIN GROUP (ORDER BY x)")
+            return self._call_named("mode", [key.this], node)
+        q = func.this
+        if key.args.get("desc"):
+            negate = lambda e: exp.Neg(this=e.copy())     # noqa: E731
+            q = exp.Array(expressions=[negate(e) for e in q.expressions]) if isinstance(q, exp.Array) else negate(q)
+        return self._call_named(names[type(func)], [key.this, q], node)
+
     def _SHA2(self, node) -> Expr:
         """``sha256(s)`` (sqlglot's SHA2 of length 256)."""
         length = node.args.get("length")

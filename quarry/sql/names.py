@@ -323,6 +323,8 @@ def _render(node: exp.Expression) -> str:
         return f"(lambda {params}: {render(node.this)})"
     if isinstance(node, (exp.ArrayAgg, exp.GroupConcat, exp.First, exp.Last)) and isinstance(node.this, exp.Order):
         return _ordered_aggregate(node)
+    if isinstance(node, exp.WithinGroup):
+        return _within_group(node)
     if isinstance(node, exp.Array):
         return f"list_value({', '.join(render(e) for e in node.expressions)})"
     if isinstance(node, exp.Struct):
@@ -471,6 +473,18 @@ def _order_items(order: exp.Order) -> str:
 
 _ORDERED_NAMES = {exp.ArrayAgg: "array_agg", exp.GroupConcat: "string_agg", exp.First: '"first"',
                   exp.Last: '"last"'}
+
+
+def _within_group(node: exp.WithinGroup) -> str:
+    """``percentile_cont(q) WITHIN GROUP (ORDER BY x)`` as DuckDB prints it: ``quantile_cont(q ORDER BY x)``;
+    ``mode() WITHIN GROUP (ORDER BY x)`` keeps its WITHIN GROUP."""
+    func, order = node.this, node.expression
+    if isinstance(func, exp.Mode):
+        return f'"mode"() WITHIN GROUP ( ORDER BY {_order_items(order)})'
+    name = {exp.PercentileCont: "quantile_cont", exp.PercentileDisc: "quantile_disc"}.get(type(func))
+    if name is None:
+        raise ValueError("WITHIN GROUP")
+    return f"{name}({render(func.this)} ORDER BY {_order_items(order)})"
 
 
 def _ordered_aggregate(node: exp.Expression) -> str:
