@@ -84,6 +84,7 @@ def test_agrees_with_duckdb(sql, workers, table, duckdb_con):
     ("SELECT regexp_extract(s, 'a', 1, 'x') FROM t", UnsupportedError, "option"),
     ("SELECT concat_ws(',', [1, 2])", UnsupportedError, "concat_ws() of a INTEGER[]"),
     ("SELECT chr('a')", QuarryError, "code point"),
+    ("SELECT regexp_extract('abc', '(')", QuarryError, "not a valid regular expression"),
     ("SELECT epoch('2020-01-01')", QuarryError, "DATE, TIMESTAMP or TIME"),
     ("SELECT strptime('2020-02-3x', '%Y-%m-%d')", QuarryError, "does not match"),
 ])

@@ -1247,6 +1247,11 @@ def _regexp_extract(name, args, dtype, n):
                                hint="the options quarry takes are 'i' (ignore case), 'c', 'm' and 's'")
     inline = "".join(f for f in flags if f in "ims")
     inner = f"(?{inline}:{pattern})" if inline else pattern
+    try:
+        pc.match_substring_regex(pa.scalar(""), inner)
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"regexp_extract(): the pattern `{pattern}` is not a valid regular expression "
+                        f"({str(exc).split(': ', 1)[-1]})", hint="patterns use RE2 syntax") from None
     s = to_array(args[0], 1) if _is_scalar(args[0]) else args[0]
     count, _ = regex_groups(pattern)
     if pa.types.is_struct(dtype):

@@ -1521,8 +1521,6 @@ def _arg_extreme(a, table, positions, groups, k):
     ok = pc.and_(x.is_valid(), y.is_valid())
     largest = a.name == "arg_max"
     y = y.filter(ok)
-    if T.is_nested(y.type):
-        y = sort_key(y, len(y))
     columns = {"g": pa.array(groups).filter(ok)}
     keys = [("g", "ascending")]
     if pa.types.is_floating(y.type):
