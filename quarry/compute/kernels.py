@@ -1651,7 +1651,8 @@ def _interval_of(name, args, dtype, n):
         x = np.asarray(pc.fill_null(arr, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
         valid &= np.isfinite(x)
         if not np.isfinite(x[np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)]).all():
-            raise DataError(f"INTERVAL (x) {unit.upper()} of an infinite or NaN number")
+            raise DataError(f"INTERVAL (x) {unit.upper()} of an infinite or NaN number",
+                            hint="filter such rows out, or map them to NULL with nullif/CASE")
         x = np.where(valid, x, 0.0)
         if unit in ("second", "millisecond"):
             nanos = np.round(x * (nanos_per // 1000)).astype(np.int64) * 1000
@@ -1665,7 +1666,8 @@ def _interval_of(name, args, dtype, n):
         try:
             months, days, nanos = whole * months_per, whole * days_per, whole * nanos_per
         except FloatingPointError:
-            raise DataError(f"INTERVAL (x) {unit.upper()}: the interval is out of range") from None
+            raise DataError(f"INTERVAL (x) {unit.upper()}: the interval is out of range",
+                            hint="use a smaller number or a larger unit") from None
     if nanos_per and len(whole) and np.abs(whole[valid]).max(initial=0) > (2**63 - 1) // nanos_per:
         raise DataError(f"INTERVAL (x) {unit.upper()}: the interval is out of range",
                         hint="use a smaller number or a larger unit")
@@ -1686,7 +1688,8 @@ def _interval_add(name, args, dtype, n):
     days = pa_["days"].astype(np.int64) + sign * pb["days"].astype(np.int64)
     nanos = pa_["nanos"].astype(np.float64) + sign * pb["nanos"].astype(np.float64)
     if (np.abs(nanos[valid]) >= 2.0**63).any():
-        raise DataError("INTERVAL ± INTERVAL: the interval is out of range")
+        raise DataError("INTERVAL ± INTERVAL: the interval is out of range",
+                        hint="its time part must stay within about 292 years")
     out = _interval_fields(months, days, pa_["nanos"] + sign * pb["nanos"], valid, "INTERVAL ± INTERVAL")
     return out[0] if scalar else out
 
