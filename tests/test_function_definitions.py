@@ -108,6 +108,13 @@ AGG_CALLS = {
     "array_agg": "array_agg(x ORDER BY x DESC)", "count_if": "count_if(x > 3)", "histogram": "histogram(s)",
     "histogram_exact": "histogram_exact(x, [1, 3])", "first": "first(x ORDER BY x DESC NULLS FIRST)",
     "last": "last(s ORDER BY x)",
+    "mode": "mode(x % 2)", "arg_max": "arg_max(s, x)", "arg_min": "arg_min(s, x)",
+    "quantile_cont": "quantile_cont(x, 0.25)", "quantile_disc": "quantile_disc(x, [0.5, 1.0])",
+    "corr": "corr(x, -x)", "covar_pop": "covar_pop(x, g)", "covar_samp": "covar_samp(x, x)",
+    "regr_slope": "regr_slope(x, x * 3)", "regr_intercept": "regr_intercept(x, x * 3)",
+    "regr_r2": "regr_r2(x, g)", "regr_count": "regr_count(x, g)", "regr_avgx": "regr_avgx(x, g)",
+    "regr_avgy": "regr_avgy(x, g)", "regr_sxx": "regr_sxx(x, g)", "regr_syy": "regr_syy(x, g)",
+    "regr_sxy": "regr_sxy(x, -x)",
 }
 
 

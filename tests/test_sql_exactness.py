@@ -93,9 +93,15 @@ def test_from_first_with_several_items(engines):
     check(engines, "FROM t x, e y SELECT count(*) AS n")
 
 
-def test_asof_and_positional_joins_are_refused(engines):
+def test_asof_joins_and_positional_joins_of_subqueries_are_refused(engines):
     refused(engines, "SELECT * FROM t x ASOF JOIN u y ON x.a >= y.a", "ASOF JOIN")
-    refused(engines, "SELECT * FROM t x POSITIONAL JOIN u y", "POSITIONAL JOIN")
+    # a positional join of tables pairs rows by their table order (tests/test_positional_join.py);
+    # a subquery has no order quarry keeps
+    refused(engines, "SELECT * FROM (SELECT * FROM t WHERE a > 0) x POSITIONAL JOIN u y", "POSITIONAL JOIN")
+
+
+def test_positional_join_of_tables(engines):
+    check(engines, "SELECT * FROM t x POSITIONAL JOIN u y ORDER BY ALL")
 
 
 # ---------------------------------------------------------------------------- star modifiers, COLUMNS

@@ -1225,6 +1225,107 @@ def _regexp_extract_all(name, args, dtype, n):
     return out[0] if _is_scalar(args[0]) else out
 
 
+def _first_group(s, inner: str, group: int):
+    """Group ``group`` (0: the whole match) of the first match of ``inner`` in each string; '' where
+    nothing matches or the group took no part (DuckDB's regexp_extract). One regex replacement: a lazy
+    prefix, the pattern, the rest of the string, replaced by the group."""
+    wrapped = f"({inner})" if group == 0 else f"(?:{inner})"
+    got = pc.replace_substring_regex(s, f"^(?s:.*?){wrapped}(?s:.*)$", f"\\{max(group, 1)}", max_replacements=1)
+    return pc.if_else(pc.match_substring_regex(s, inner), got, pa.scalar("", pa.string()))
+
+
+@kernel("regexp_extract")
+def _regexp_extract(name, args, dtype, n):
+    if not all(_is_scalar(a) for a in args[1:]):
+        raise UnsupportedError("regexp_extract() with a non-constant pattern or options",
+                               hint="write the pattern as a string literal")
+    pattern = args[1].as_py()
+    flags = _regex_flags(args, 3)
+    unknown = set(flags) - set("cims")
+    if unknown:
+        raise UnsupportedError(f"regexp_extract() option `{sorted(unknown)[0]}`",
+                               hint="the options quarry takes are 'i' (ignore case), 'c', 'm' and 's'")
+    inline = "".join(f for f in flags if f in "ims")
+    inner = f"(?{inline}:{pattern})" if inline else pattern
+    try:
+        pc.match_substring_regex(pa.scalar(""), inner)
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"regexp_extract(): the pattern `{pattern}` is not a valid regular expression "
+                        f"({str(exc).split(': ', 1)[-1]})", hint="patterns use RE2 syntax") from None
+    s = to_array(args[0], 1) if _is_scalar(args[0]) else args[0]
+    count, _ = regex_groups(pattern)
+    if pa.types.is_struct(dtype):
+        if count < dtype.num_fields:
+            raise DataError(f"regexp_extract(): the pattern `{pattern}` has {count} group(s), too few for "
+                            f"{dtype.num_fields} names", hint="give as many names as the pattern has groups, or fewer")
+        fields = [_first_group(s, inner, j + 1) for j in range(dtype.num_fields)]
+        fields = [f.combine_chunks() if isinstance(f, pa.ChunkedArray) else f for f in fields]
+        out = pa.StructArray.from_arrays(fields, fields=list(dtype), mask=pc.is_null(s))
+    else:
+        group = args[2].as_py()
+        if group is not None and not 0 <= group <= 9:
+            raise DataError(f"regexp_extract(): the group index must be between 0 and 9, not {group}",
+                            hint="group 0 is the whole match, 1 the first parenthesized group")
+        if group is None or group > count:
+            out = pc.if_else(pc.is_valid(s), pa.scalar("", pa.string()), pa.scalar(None, pa.string()))
+        else:
+            out = _first_group(s, inner, group)
+    return out[0] if _is_scalar(args[0]) else out
+
+
+@kernel("concat_ws")
+def _concat_ws(name, args, dtype, n):
+    """The non-NULL parts of each row, joined by its separator: the parts become one list per row (NULLs
+    dropped), which Arrow's binary_join joins (its element-wise join with null_handling='skip' loses
+    trailing rows whose parts are all NULL)."""
+    sep, parts = args[0], args[1:]
+    scalar = all(_is_scalar(a) for a in args)
+    rows = 1 if scalar else n
+    arrays = [to_array(a, rows).cast(pa.string()) for a in parts]
+    k = len(arrays)
+    stacked = pa.concat_arrays(arrays)
+    order = (np.arange(k, dtype=np.int64)[None, :] * rows + np.arange(rows, dtype=np.int64)[:, None]).ravel()
+    flat = stacked.take(pa.array(order))
+    valid = np.asarray(flat.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    counts = valid.reshape(rows, k).sum(axis=1) if rows else np.zeros(0, np.int64)
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    lists = pa.ListArray.from_arrays(pa.array(offsets), flat.filter(pa.array(valid)))
+    out = pc.binary_join(lists, sep if _is_scalar(sep) else to_array(sep, rows))
+    return out[0] if scalar else out
+
+
+def _utf8_of_code_points(cp: np.ndarray, valid) -> pa.Array:
+    """Each code point (checked: 0 .. 0x10FFFF, no surrogates) as a one-character string."""
+    from quarry.compute.spark_kernels import _fixed_rows_to_strings
+    bad = ((cp < 0) | (cp > 0x10FFFF) | ((cp >= 0xD800) & (cp <= 0xDFFF)))
+    if valid is not None:
+        bad &= valid
+    if bad.any():
+        raise DataError(f"chr(): {int(cp[bad][0])} is not a Unicode code point",
+                        hint="give a code point from 0 to 1114111 (0x10FFFF), outside the surrogates")
+    cp = cp.astype(np.int64)
+    lengths = np.select([cp < 0x80, cp < 0x800, cp < 0x10000], [1, 2, 3], 4)
+    cont = lambda shift: 0x80 | ((cp >> shift) & 0x3F)
+    rows = np.zeros((len(cp), 4), np.int64)
+    rows[:, 0] = np.select([lengths == 1, lengths == 2, lengths == 3],
+                           [cp, 0xC0 | (cp >> 6), 0xE0 | (cp >> 12)], 0xF0 | (cp >> 18))
+    rows[:, 1] = np.select([lengths == 2, lengths == 3], [cont(0), cont(6)], cont(12))
+    rows[:, 2] = np.where(lengths == 3, cont(0), cont(6))
+    rows[:, 3] = cont(0)
+    return _fixed_rows_to_strings(rows.astype(np.uint8), lengths, valid, right_aligned=False)
+
+
+@kernel("chr")
+def _chr(name, args, dtype, n):
+    x = args[0]
+    arr = to_array(x, 1) if _is_scalar(x) else to_array(x, n)
+    valid = None if arr.null_count == 0 else np.asarray(arr.is_valid().to_numpy(zero_copy_only=False))
+    cp = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    out = _utf8_of_code_points(cp, valid)
+    return out[0] if _is_scalar(x) else out
+
+
 @kernel("concat")
 def _concat(name, args, dtype, n):
     parts = [pc.fill_null(a, "") if not _is_scalar(a) else (a if a.is_valid else pa.scalar("")) for a in args]
@@ -1407,9 +1508,22 @@ def _np_days(a) -> tuple[np.ndarray, np.ndarray | None]:
     return np.asarray(pc.fill_null(ints, 0)), mask
 
 
-def _add_months_days(dates, months: int, days: int, n: int):
+def _add_months_days(dates, months, days, n: int):
+    """Dates shifted by whole months (the day clamped to the month's end), then days; ``months`` and
+    ``days`` are numbers or numpy arrays of one per row."""
     is_scalar = _is_scalar(dates)
     arr = to_array(dates, 1 if is_scalar else n)
+    if isinstance(months, np.ndarray) or isinstance(days, np.ndarray):
+        values, mask = _np_days(arr)
+        d = values.astype("datetime64[D]")
+        m = d.astype("datetime64[M]")
+        day = (d - m.astype("datetime64[D]")).astype(np.int64)
+        nm = m + np.asarray(months, dtype=np.int64).astype("timedelta64[M]")
+        month_len = ((nm + np.timedelta64(1, "M")).astype("datetime64[D]") - nm.astype("datetime64[D]")).astype(np.int64)
+        res = nm.astype("datetime64[D]") + np.minimum(day, month_len - 1) + \
+            np.asarray(days, dtype=np.int64).astype("timedelta64[D]")
+        out = pa.array(res.astype(np.int32), pa.int32(), mask=mask).cast(pa.date32())
+        return out[0] if is_scalar else out
     if months == 0:
         out = pc.cast(pc.add(pc.cast(arr, pa.int32()), pa.scalar(days, pa.int32())), pa.date32())
         return out[0] if is_scalar else out
@@ -1424,11 +1538,29 @@ def _add_months_days(dates, months: int, days: int, n: int):
     return out[0] if is_scalar else out
 
 
+def _date_interval_column(name, d, interval, dtype, n):
+    """A date or timestamp plus (minus) an INTERVAL column: months first (the day clamped to the month's
+    end), then days and the time, row by row in numpy; NULL where either is NULL."""
+    interval = to_array(interval, n)
+    parts = interval_parts(interval)
+    sign = -1 if name == "date_subtract" else 1
+    months = sign * parts["months"].astype(np.int64)
+    days = sign * parts["days"].astype(np.int64)
+    micros = sign * (parts["nanos"] // 1000)
+    ts = cast_value(to_array(d, n), T.TIMESTAMP) if _is_scalar(d) or pa.types.is_date(d.type) else to_array(d, n)
+    date_part = cast_value(ts, T.DATE, safe=False)
+    shifted = _add_months_days(date_part, months, days, n)
+    moved = pc.add(cast_value(shifted, T.TIMESTAMP), pc.subtract(ts, cast_value(date_part, T.TIMESTAMP)))
+    out = pc.add(moved, pa.array(micros, pa.duration("us")))
+    out = pc.if_else(interval.is_valid(), out, pa.scalar(None, out.type))
+    return cast_value(out, dtype) if out.type != dtype else out
+
+
 @kernel("date_add", "date_subtract")
 def _date_interval(name, args, dtype, n):
     d, interval = args
     if not _is_scalar(interval):
-        raise UnsupportedError("adding a non-constant interval is not supported")
+        return _date_interval_column(name, d, interval, dtype, n)
     months, days, nanos = interval.as_py() if interval.is_valid else (0, 0, 0)
     if name == "date_subtract":
         months, days, nanos = -months, -days, -nanos
@@ -1489,6 +1621,95 @@ def interval_array(months: np.ndarray, days: np.ndarray, nanos: np.ndarray, vali
     validity = None if valid.all() else pa.array(valid).buffers()[1]
     return pa.Array.from_buffers(T.INTERVAL, len(months), [validity, pa.py_buffer(data.tobytes())],
                                  null_count=int((~valid).sum()))
+
+
+_INT32 = (-2**31, 2**31 - 1)
+
+
+def _interval_fields(months, days, nanos, valid, what: str) -> pa.Array:
+    for part in (months, days):
+        if len(part) and (part[valid].min(initial=0) < _INT32[0] or part[valid].max(initial=0) > _INT32[1]):
+            raise DataError(f"{what}: the interval is out of range", hint="use a smaller number or a smaller unit")
+    return interval_array(months, days, nanos, valid)
+
+
+_UNIT_FIELDS = {"year": (12, 0, 0), "quarter": (3, 0, 0), "month": (1, 0, 0), "week": (0, 7, 0), "day": (0, 1, 0),
+                "hour": (0, 0, 3_600_000_000_000), "minute": (0, 0, 60_000_000_000), "second": (0, 0, 10**9),
+                "millisecond": (0, 0, 10**6), "microsecond": (0, 0, 1000)}
+
+
+@kernel("interval_of")
+def _interval_of(name, args, dtype, n):
+    """INTERVAL (x) unit per row: whole units of x (seconds and milliseconds keep a fraction, to the
+    microsecond), as DuckDB's to_days(x), to_seconds(x), ..."""
+    unit = args[0].as_py()
+    scalar = _is_scalar(args[1])
+    arr = to_array(args[1], 1 if scalar else n)
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    months_per, days_per, nanos_per = _UNIT_FIELDS[unit]
+    if pa.types.is_floating(arr.type):
+        x = np.asarray(pc.fill_null(arr, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+        valid &= np.isfinite(x)
+        if not np.isfinite(x[np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)]).all():
+            raise DataError(f"INTERVAL (x) {unit.upper()} of an infinite or NaN number",
+                            hint="filter such rows out, or map them to NULL with nullif/CASE")
+        x = np.where(valid, x, 0.0)
+        if unit in ("second", "millisecond"):
+            nanos = np.round(x * (nanos_per // 1000)).astype(np.int64) * 1000
+            months = days = np.zeros(len(x), np.int64)
+            out = _interval_fields(months, days, nanos, valid, f"INTERVAL (x) {unit.upper()}")
+            return out[0] if scalar else out
+        whole = np.trunc(x).astype(np.int64)
+    else:
+        whole = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    with np.errstate(over="raise"):
+        try:
+            months, days, nanos = whole * months_per, whole * days_per, whole * nanos_per
+        except FloatingPointError:
+            raise DataError(f"INTERVAL (x) {unit.upper()}: the interval is out of range",
+                            hint="use a smaller number or a larger unit") from None
+    if nanos_per and len(whole) and np.abs(whole[valid]).max(initial=0) > (2**63 - 1) // nanos_per:
+        raise DataError(f"INTERVAL (x) {unit.upper()}: the interval is out of range",
+                        hint="use a smaller number or a larger unit")
+    out = _interval_fields(months, days, nanos, valid, f"INTERVAL (x) {unit.upper()}")
+    return out[0] if scalar else out
+
+
+@kernel("interval_add", "interval_subtract")
+def _interval_add(name, args, dtype, n):
+    """INTERVAL ± INTERVAL: months, days and nanoseconds each added (subtracted)."""
+    scalar = all(_is_scalar(a) for a in args)
+    rows = 1 if scalar else n
+    a, b = (to_array(x, rows) for x in args)
+    pa_, pb = interval_parts(a), interval_parts(b)
+    sign = -1 if name == "interval_subtract" else 1
+    valid = np.asarray(pc.and_(a.is_valid(), b.is_valid()).to_numpy(zero_copy_only=False), dtype=bool)
+    months = pa_["months"].astype(np.int64) + sign * pb["months"].astype(np.int64)
+    days = pa_["days"].astype(np.int64) + sign * pb["days"].astype(np.int64)
+    nanos = pa_["nanos"].astype(np.float64) + sign * pb["nanos"].astype(np.float64)
+    if (np.abs(nanos[valid]) >= 2.0**63).any():
+        raise DataError("INTERVAL ± INTERVAL: the interval is out of range",
+                        hint="its time part must stay within about 292 years")
+    out = _interval_fields(months, days, pa_["nanos"] + sign * pb["nanos"], valid, "INTERVAL ± INTERVAL")
+    return out[0] if scalar else out
+
+
+@kernel("interval_multiply")
+def _interval_multiply(name, args, dtype, n):
+    """INTERVAL * integer: each field multiplied, as DuckDB does; a field past its range is an error."""
+    scalar = all(_is_scalar(a) for a in args)
+    rows = 1 if scalar else n
+    interval, k = to_array(args[0], rows), to_array(args[1], rows)
+    parts = interval_parts(interval)
+    valid = np.asarray(pc.and_(interval.is_valid(), k.is_valid()).to_numpy(zero_copy_only=False), dtype=bool)
+    factor = np.where(valid, np.asarray(pc.fill_null(k, 0).to_numpy(zero_copy_only=False), dtype=np.int64), 0)
+    months, days = parts["months"].astype(np.int64) * factor, parts["days"].astype(np.int64) * factor
+    nanos = parts["nanos"].astype(np.int64)
+    big = np.abs(nanos).astype(np.float64) * np.abs(factor).astype(np.float64) >= 2.0**63
+    if (big & valid).any():
+        raise DataError("INTERVAL * integer: the interval is out of range", hint="multiply by a smaller number")
+    out = _interval_fields(months, days, nanos * factor, valid, "INTERVAL * integer")
+    return out[0] if scalar else out
 
 
 def _time_micros(t) -> pa.Array:
@@ -1711,6 +1932,95 @@ def _make_date(name, args, dtype, n):
 @kernel("strftime")
 def _strftime(name, args, dtype, n):
     return pc.strftime(args[0], format=args[1].as_py())
+
+
+# the numeric fields of a strptime format: regex width, and the part of the result each must equal
+_STRPTIME_FIELDS = {"Y": (4, lambda t: pc.year(t)), "m": (2, lambda t: pc.month(t)), "d": (2, lambda t: pc.day(t)),
+                    "H": (2, lambda t: pc.hour(t)), "M": (2, lambda t: pc.minute(t)),
+                    "S": (2, lambda t: pc.second(t)), "j": (3, lambda t: pc.day_of_year(t)),
+                    "y": (2, lambda t: pc.subtract(pc.year(t), pc.multiply(pc.divide(pc.year(t), 100), 100)))}
+
+
+def _strptime_fields_regex(fmt: str):
+    """A regex that reads each numeric field of a strptime format as a named group (None if the format
+    has none): Arrow's parser rolls an out-of-range day or second over into the next month or minute
+    (2020-02-30 is March 1), where DuckDB fails, so the fields read are compared with the result's."""
+    out, names = "^", []
+    for literal, code in re.findall(r"([^%]*)(%-?.|$)", fmt):
+        out += "".join(r"\s*" if ch.isspace() else re.escape(ch) for ch in literal)
+        code = code.replace("-", "")
+        if code in ("%b", "%B", "%a", "%A", "%p"):
+            out += r"\s*[A-Za-z]+"
+        elif code == "%%":
+            out += "%"
+        elif code[1:] in _STRPTIME_FIELDS and code[1:] not in names:
+            names.append(code[1:])
+            out += rf"\s*(?P<{code[1:]}>\d{{1,{_STRPTIME_FIELDS[code[1:]][0]}}})"
+        elif code == "%I":
+            out += r"\s*\d{1,2}"
+    return (out + r"\s*$", names) if names else (None, [])
+
+
+@kernel("strptime", "try_strptime")
+def _strptime(name, args, dtype, n):
+    # the binder checked the format's codes; a string that does not match fails (try_strptime: NULL)
+    fmt = args[1].as_py()
+    try:
+        out = pc.strptime(args[0], format=fmt, unit="us", error_is_null=name == "try_strptime")
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"strptime(): a string does not match the format `{fmt}` ({exc})",
+                        hint="use try_strptime() for NULL instead of an error") from None
+    pattern, names = _strptime_fields_regex(fmt)
+    if pattern is not None:
+        fields = pc.extract_regex(args[0], pattern)
+        wrong = None
+        for key in names:
+            read = pc.cast(pc.struct_field(fields, key), pa.int64())
+            got = _STRPTIME_FIELDS[key][1](out)
+            differs = pc.fill_null(pc.not_equal(read, pc.cast(got, pa.int64())), False)
+            wrong = differs if wrong is None else pc.or_(wrong, differs)
+        if pc.any(wrong).as_py():
+            if name == "strptime":
+                bad = pc.filter(to_array(args[0], 1) if _is_scalar(args[0]) else args[0],
+                                to_array(wrong, 1) if _is_scalar(wrong) else wrong)[0]
+                raise DataError(f"strptime(): `{bad}` is not a valid date or time in the format `{fmt}`",
+                                hint="use try_strptime() for NULL instead of an error")
+            out = pc.if_else(wrong, pa.scalar(None, out.type), out)
+    return cast_value(out, dtype) if out.type != dtype else out
+
+
+
+def _epoch_micros(x):
+    """Microseconds since 1970-01-01 (since midnight for a TIME) of a DATE, TIMESTAMP or TIME, as int64."""
+    if pa.types.is_time(x.type):
+        return pc.cast(pc.cast(x, pa.time64("us")), pa.int64())
+    if pa.types.is_date(x.type):
+        x = cast_value(x, T.TIMESTAMP)
+    if x.type.unit != "us" or x.type.tz is not None:
+        x = pc.cast(x, pa.timestamp("us", x.type.tz)) if x.type.unit != "us" else x
+    return pc.cast(x, pa.int64())
+
+
+@kernel("epoch", "epoch_ms", "epoch_us", "epoch_ns")
+def _epoch(name, args, dtype, n):
+    x = args[0]
+    if name == "epoch_ms" and pa.types.is_integer(x.type):
+        micros = pc.multiply_checked(x, pa.scalar(1000, pa.int64()))
+        return pc.cast(micros, pa.timestamp("us"))
+    micros = _epoch_micros(x)
+    if name == "epoch":
+        return pc.divide(pc.cast(micros, pa.float64()), 1e6)
+    if name == "epoch_us":
+        return micros
+    if name == "epoch_ns":
+        return pc.multiply_checked(micros, pa.scalar(1000, pa.int64()))
+    # milliseconds, rounded to the nearest, halves away from zero, as DuckDB rounds them (-0.5 ms is -1)
+    scalar = _is_scalar(micros)
+    arr = to_array(micros, 1) if scalar else to_array(micros, n)
+    values = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
+    mask = None if arr.null_count == 0 else np.asarray(arr.is_null().to_numpy(zero_copy_only=False))
+    out = pa.array(np.sign(values) * ((np.abs(values) + 500) // 1000), pa.int64(), mask=mask)
+    return out[0] if scalar else out
 
 
 @kernel("grouping_bits")

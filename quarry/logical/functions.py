@@ -634,6 +634,16 @@ def _bind_arith(op):
             ta, tb = _literal_decimal_type(a), _literal_decimal_type(b)
         if pa.types.is_date(a.dtype) or pa.types.is_timestamp(a.dtype):
             return _bind_date_arith(name, a, b)
+        if name in ("add", "subtract") and pa.types.is_interval(ta) and (pa.types.is_interval(tb) or T.is_null(tb)) \
+                or name == "add" and T.is_null(ta) and pa.types.is_interval(tb):
+            # INTERVAL ± INTERVAL adds field by field (months, days, time), as DuckDB does
+            if T.is_null(ta) or T.is_null(tb):
+                return Literal(None, T.INTERVAL)
+            return Call("interval_" + name, (a, b), T.INTERVAL, _nullable([a, b]))
+        if name in ("multiply", "divide") and (pa.types.is_interval(ta) and not T.is_temporal(tb) or
+                                               pa.types.is_interval(tb) and name == "multiply"
+                                               and not T.is_temporal(ta)):
+            return _bind_interval_arith(name, a, b)
         if T.is_string(ta) and isinstance(a, Literal):
             a, ta = cast(a, T.FLOAT64), T.FLOAT64
         if T.is_string(tb) and isinstance(b, Literal):
@@ -670,6 +680,52 @@ def _bind_time_arith(name, op, a, b):
     raise QuarryTypeError(f"cannot apply `{op}` to {T.sql_name(a.dtype)} and {T.sql_name(b.dtype)}",
                           hint="DATE + TIME is a TIMESTAMP and TIME ± INTERVAL a TIME; compute other things "
                                "with hour(t), minute(t), second(t)")
+
+
+INTERVAL_UNITS = ("year", "quarter", "month", "week", "day", "hour", "minute", "second", "millisecond",
+                  "microsecond")
+
+
+def interval_of(x: Expr, unit: str) -> Expr:
+    """``INTERVAL (x) unit`` of a non-constant ``x``: an INTERVAL per row, as DuckDB's to_days(x), to_hours(x),
+    ... make it (a fractional x counts whole units, except seconds and milliseconds, which keep it)."""
+    if unit not in INTERVAL_UNITS:
+        raise UnsupportedError(f"INTERVAL (expression) {unit.upper() or 'without a unit'}",
+                               hint="give a unit: INTERVAL (x) DAY, HOUR, MONTH, ...")
+    if T.is_integer(x.dtype) or T.is_null(x.dtype):
+        x = cast(x, T.INT64)
+    elif T.is_numeric(x.dtype) or T.is_string(x.dtype):
+        x = cast(x, T.FLOAT64)
+    else:
+        raise QuarryTypeError(f"INTERVAL (x) {unit.upper()} takes a number, got {T.sql_name(x.dtype)}",
+                              hint=f"INTERVAL (n) {unit.upper()} with n an integer column")
+    return Call("interval_of", (Literal(unit, T.STRING), x), T.INTERVAL, x.nullable)
+
+
+register("interval_of", "scalar", None, 2, 2, internal=True)       # built by interval_of()
+
+
+def _bind_interval_arith(name, a, b):
+    """INTERVAL * integer (either way round) multiplies each of its fields, as DuckDB does."""
+    interval, factor = (a, b) if pa.types.is_interval(a.dtype) else (b, a)
+    if name != "multiply":
+        raise UnsupportedError(f"INTERVAL {'/' if name == 'divide' else name} a number",
+                               hint="multiply an interval by an integer: INTERVAL 1 DAY * 3")
+    if pa.types.is_interval(factor.dtype):
+        raise QuarryTypeError("cannot multiply an INTERVAL by an INTERVAL")
+    if T.is_null(factor.dtype) or T.is_null(interval.dtype):
+        return Literal(None, T.INTERVAL)
+    if not T.is_integer(factor.dtype):
+        if T.is_numeric(factor.dtype):
+            raise UnsupportedError("INTERVAL times a fractional number",
+                                   hint="multiply by an integer, or scale a smaller unit: INTERVAL 36 HOUR")
+        raise QuarryTypeError(f"cannot multiply an INTERVAL by {T.sql_name(factor.dtype)}")
+    return Call("interval_multiply", (interval, cast(factor, T.INT64)), T.INTERVAL, _nullable([interval, factor]))
+
+
+register("interval_multiply", "scalar", None, 2, 2, internal=True)   # built by _bind_interval_arith
+register("interval_add", "scalar", None, 2, 2, internal=True)        # INTERVAL + INTERVAL (_bind_arith)
+register("interval_subtract", "scalar", None, 2, 2, internal=True)
 
 
 def _bind_date_arith(name, a, b):
@@ -972,6 +1028,100 @@ def _bind_regexp_extract_all(name, args):
 register("regexp_extract_all", "scalar", _bind_regexp_extract_all, 2, 4)
 
 
+def _constant_names(e: Expr) -> list[str] | None:
+    """The strings of a constant list of strings (``['a', 'b']``), else None."""
+    if isinstance(e, Literal) and T.is_list(e.dtype) and isinstance(e.value, list):
+        values = e.value
+    elif isinstance(e, Call) and e.name == "list_value" and all(isinstance(a, Literal) for a in e.args):
+        values = [a.value for a in e.args]
+    else:
+        return None
+    return values if all(isinstance(v, str) for v in values) else None
+
+
+def _bind_regexp_extract(name, args):
+    """``regexp_extract(s, pattern [, group | names [, options]])``: the first match (or its group) of a
+    constant pattern, '' when there is none (DuckDB's); with a list of names, a STRUCT of the first groups
+    under those names."""
+    s, pattern = _str_arg(args[0], name), _str_arg(args[1], name)
+    group = args[2] if len(args) > 2 else lit(0)
+    options = [_str_arg(args[3], name)] if len(args) > 3 else []
+    names = _constant_names(group)
+    if names is not None:
+        if not names or len(set(n.lower() for n in names)) != len(names) or "" in names:
+            raise QuarryTypeError(f"{name}(): the group names must be distinct and not empty",
+                                  hint="regexp_extract(s, '(\\w+)-(\\d+)', ['word', 'number'])")
+        dtype = pa.struct([pa.field(n, T.STRING) for n in names])
+        return Call(name, (s, pattern, lit(0, T.INT64), *options), dtype, _nullable([s, pattern]))
+    if not isinstance(group, Literal) or not (T.is_integer(group.dtype) or T.is_null(group.dtype)):
+        raise QuarryTypeError(f"{name}() takes the group as a constant integer (or a constant list of names)",
+                              hint="regexp_extract(s, '([a-z]+)([0-9]+)', 2)")
+    return Call(name, (s, pattern, cast(group, T.INT64), *options), T.STRING, _nullable([s, pattern]))
+
+
+# regexp_extract(s, NULL) is NULL, but a NULL group extracts '' as in DuckDB
+register("regexp_extract", "scalar", _bind_regexp_extract, 2, 4, nulls=Nulls.TOLERANT, strict_args=(0, 1, 3),
+         doc="regexp_extract(s, pattern [, group | names [, options]]): the first match of pattern in s, or "
+             "its group (0 is the whole match); '' when nothing matches")
+
+
+def _bind_concat_ws(name, args):
+    sep = _str_arg(args[0], name)
+    rest = []
+    for a in args[1:]:
+        if T.is_nested(a.dtype):
+            raise UnsupportedError(f"{name}() of a {T.sql_name(a.dtype)} value",
+                                   hint="join the list's elements with array_to_string(list, sep)")
+        rest.append(cast(a, T.STRING))
+    return Call("concat_ws", (sep, *rest), T.STRING, sep.nullable)
+
+
+# concat_ws(sep, a, NULL, b) skips the NULL; a NULL separator makes it NULL
+register("concat_ws", "scalar", _bind_concat_ws, 2, nulls=Nulls.TOLERANT, strict_args=(0,),
+         doc="concat_ws(sep, a, b, ...): the non-NULL arguments as text, joined by sep")
+
+
+def _bytes_arg(e: Expr, fname: str) -> Expr:
+    if T.is_string(e.dtype) or T.is_null(e.dtype):
+        return cast(e, T.BINARY)
+    if pa.types.is_binary(e.dtype) or pa.types.is_large_binary(e.dtype):
+        return e
+    raise QuarryTypeError(f"function `{fname}` expects a VARCHAR or BLOB, got {T.sql_name(e.dtype)}",
+                          hint=f"CAST the argument to VARCHAR: {fname}(CAST(x AS VARCHAR))")
+
+
+def _bind_digest(name, args):
+    # the digest kernels the Spark front end's md5/sha2 use (same definitions), as lowercase hex
+    return Call("spark_digest", (lit(name), _bytes_arg(args[0], name)), T.STRING, args[0].nullable)
+
+
+register("md5", "scalar", _bind_digest, 1, 1, rewrite=True, doc="md5(s): the MD5 digest of s as 32 hex digits")
+register("sha256", "scalar", _bind_digest, 1, 1, rewrite=True,
+         doc="sha256(s): the SHA-256 digest of s as 64 hex digits")
+register("sha1", "scalar", _bind_digest, 1, 1, rewrite=True, doc="sha1(s): the SHA-1 digest of s as 40 hex digits")
+
+
+def _bind_ascii(name, args):
+    # the code point of the first character (0 for ''): the kernel of the Spark front end's ascii()
+    s = _str_arg(args[0], name)
+    return Call("spark_string_int", (lit("ascii"), s), T.INT32, s.nullable)
+
+
+register("ascii", "scalar", _bind_ascii, 1, 1, rewrite=True,
+         doc="ascii(s): the Unicode code point of the first character of s (0 for '')")
+
+
+def _bind_chr(name, args):
+    x = args[0]
+    if not (T.is_integer(x.dtype) or T.is_null(x.dtype)):
+        raise QuarryTypeError(f"function `chr` expects an INTEGER code point, got {T.sql_name(x.dtype)}",
+                              hint="chr(65) is 'A'")
+    return _mk("chr", [cast(x, T.INT64)], T.STRING)
+
+
+register("chr", "scalar", _bind_chr, 1, 1, doc="chr(n): the character of Unicode code point n")
+
+
 def _bind_format(name, args):
     """``printf(fmt, ...)`` and ``format(fmt, ...)``: the format must be a constant; its fields are checked
     against the argument types here, as DuckDB checks them (``%d`` takes an integer, ``%f`` a number)."""
@@ -1215,6 +1365,60 @@ register("age", "scalar", _bind_age, 1, 2)
 register("strftime", "scalar", lambda n, a: _mk(n, [_temporal_arg(a[0], n), _str_arg(a[1], n)], T.STRING), 2, 2)
 register("to_date", "scalar", lambda n, a: cast(_str_arg(a[0], n), T.DATE, explicit=True), 1, 1, rewrite=True)
 
+# DuckDB's strptime format codes that Arrow's strptime reads the same way ('-' flags: Arrow takes the
+# numbers without leading zeros anyway)
+STRPTIME_CODES = set("YmdHMSybBjpIaA%")
+
+
+def _bind_strptime(name, args):
+    s, fmt = _str_arg(args[0], name), args[1]
+    if T.is_list(fmt.dtype):
+        raise UnsupportedError(f"{name}() with a list of formats", hint=f"coalesce(try_strptime(s, 'a'), ...)")
+    fmt = _str_arg(fmt, name)
+    if not isinstance(fmt, Literal):
+        raise UnsupportedError(f"{name}() with a format that is not a constant string",
+                               hint=f"write the format as a string literal: {name}(s, '%Y-%m-%d')")
+    if fmt.value is None:
+        return Literal(None, T.TIMESTAMP)
+    codes = re.findall(r"%-?(.?)", fmt.value)
+    for code in codes:
+        if code not in STRPTIME_CODES:
+            raise UnsupportedError(f"{name}() with the format code `%{code}`",
+                                   hint="the codes quarry reads are %" + ", %".join(sorted(STRPTIME_CODES)))
+    arrow_format = re.sub(r"%-", "%", fmt.value)
+    return Call(name, (s, Literal(arrow_format, T.STRING)), T.TIMESTAMP, True if name == "try_strptime" else s.nullable)
+
+
+register("strptime", "scalar", _bind_strptime, 2, 2,
+         doc="strptime(s, format): the TIMESTAMP that s spells in format (DuckDB's codes: %Y, %m, %d, ...)")
+register("try_strptime", "scalar", _bind_strptime, 2, 2,
+         doc="try_strptime(s, format): strptime(), but NULL where s does not match the format")
+
+
+def _epoch_arg(e: Expr, fname: str) -> Expr:
+    if T.is_temporal(e.dtype) or T.is_time(e.dtype):
+        return e
+    if T.is_null(e.dtype):
+        return cast(e, T.TIMESTAMP)
+    raise QuarryTypeError(f"function `{fname}` expects a DATE, TIMESTAMP or TIME, got {T.sql_name(e.dtype)}",
+                          hint=f"{fname}(TIMESTAMP '2020-01-01 00:00:00')")
+
+
+def _bind_epoch(name, args):
+    x = args[0]
+    if name == "epoch_ms" and (T.is_integer(x.dtype) or T.is_null(x.dtype)):
+        # epoch_ms(n): the TIMESTAMP n milliseconds after 1970-01-01 (DuckDB's inverse form)
+        return _mk("epoch_ms", [cast(x, T.INT64)], T.TIMESTAMP)
+    x = _epoch_arg(x, name)
+    return _mk(name, [x], T.FLOAT64 if name == "epoch" else T.INT64)
+
+
+register("epoch", "scalar", _bind_epoch, 1, 1, doc="epoch(ts): the seconds since 1970-01-01 as a DOUBLE")
+register("epoch_ms", "scalar", _bind_epoch, 1, 1,
+         doc="epoch_ms(ts): the milliseconds since 1970-01-01 (BIGINT); epoch_ms(n): the TIMESTAMP n ms after it")
+register("epoch_us", "scalar", _bind_epoch, 1, 1, doc="epoch_us(ts): the microseconds since 1970-01-01")
+register("epoch_ns", "scalar", _bind_epoch, 1, 1, doc="epoch_ns(ts): the nanoseconds since 1970-01-01")
+
 # -- made by the binder and the rules, not callable by name ---------------------------------
 
 # DuckDB's unsigned integer types are stored in a wider signed type (UTINYINT as SMALLINT, ...); a cast to
@@ -1271,6 +1475,8 @@ def agg(name: str, args: list[Expr], *, distinct: bool = False, filter: Expr | N
     args = [cast(a, T.INT32) if T.is_null(a.dtype) and fdef.name in ("count", "approx_count_distinct") else a
             for a in args]
     result = fdef.bind(fdef.name, list(args))
+    if distinct and fdef.name in NO_DISTINCT:
+        raise UnsupportedError(f"{fdef.name}(DISTINCT ...)", hint="take the distinct values in a subquery first")
     if filter is not None:
         filter = _to_bool(filter, "FILTER")
     # replace() keeps what a subclass carries (a Python aggregate's definition)
@@ -1375,6 +1581,102 @@ def _string_agg_type(name, args):
 
 
 register("string_agg", "aggregate", _agg_bind(_string_agg_type, 1, 2), 1, None, aliases=("group_concat", "listagg"))
+
+
+# -- aggregates over each group's rows (the aggregate operator's single mode): mode, arg_max, quantiles,
+# correlation and regression
+
+def _plain_value(e: Expr, fname: str, what: str = "values") -> Expr:
+    if T.is_null(e.dtype):
+        return cast(e, T.INT32)
+    if T.is_nested(e.dtype) or pa.types.is_interval(e.dtype):
+        raise UnsupportedError(f"{fname}() of {T.sql_name(e.dtype)} {what}",
+                               hint=f"{fname}() takes numbers, strings, dates and timestamps")
+    return e
+
+
+def _bind_mode(name, args):
+    x = _plain_value(args[0], name)
+    return AggCall(name, (x,), x.dtype)
+
+
+register("mode", "aggregate", _bind_mode, 1, 1,
+         doc="mode(x): the most frequent non-NULL value (of equally frequent ones, the first in input order)")
+
+
+def _bind_arg_extreme(name, args):
+    if len(args) > 2:
+        raise UnsupportedError(f"{name}(x, y, n), the list of the n values at the largest (smallest) y",
+                               hint=f"{name}(x, y) gives the one value")
+    x = args[0] if not T.is_null(args[0].dtype) else cast(args[0], T.INT32)
+    y = _plain_value(args[1], name, "keys")
+    return AggCall(name, (x, y), x.dtype)
+
+
+register("arg_max", "aggregate", _bind_arg_extreme, 2, 3, aliases=("argmax", "max_by"),
+         doc="arg_max(x, y): x at the row of the largest y (rows where x or y is NULL do not count)")
+register("arg_min", "aggregate", _bind_arg_extreme, 2, 3, aliases=("argmin", "min_by"),
+         doc="arg_min(x, y): x at the row of the smallest y (rows where x or y is NULL do not count)")
+
+
+def quantile_fractions(e: Expr) -> tuple[list[float], bool] | None:
+    """The constant quantile argument of quantile_cont/quantile_disc: its numbers and whether it is a
+    list, or None when it is not a constant (a NULL in it is a None)."""
+    if isinstance(e, Literal) and (T.is_numeric(e.dtype) or T.is_null(e.dtype)):
+        return [None if e.value is None else float(e.value)], False
+    if isinstance(e, Literal) and T.is_list(e.dtype) and isinstance(e.value, (list, tuple)):
+        return [None if v is None else float(v) for v in e.value], True
+    if isinstance(e, Call) and e.name == "list_value" and all(isinstance(a, Literal) for a in e.args) \
+            and all(T.is_numeric(a.dtype) or T.is_null(a.dtype) for a in e.args):
+        return [None if a.value is None else float(a.value) for a in e.args], True
+    return None
+
+
+def _bind_quantile(name, args):
+    x = _plain_value(args[0], name)
+    q = quantile_fractions(args[1])
+    if q is None:
+        raise QuarryTypeError(f"{name}() takes the quantile as a constant number or a constant list of numbers",
+                              hint=f"{name}(x, 0.5) or {name}(x, [0.25, 0.5, 0.75])")
+    if any(v is None for v in q[0]):
+        raise QuarryTypeError(f"the quantile of {name}() cannot be NULL", hint=f"{name}(x, 0.5)")
+    if any(not -1 <= v <= 1 for v in q[0]):
+        raise QuarryTypeError(f"the quantile of {name}() must be between -1 and 1",
+                              hint="0.5 is the median; a negative quantile counts from the top")
+    if any(v < 0 for v in q[0]) and any(v >= 0 for v in q[0]):
+        raise QuarryTypeError(f"the quantiles of {name}() must all be negative or all not",
+                              hint="a negative quantile counts from the top: -0.1 is 0.9")
+    if name == "quantile_cont":
+        if not (T.is_integer(x.dtype) or T.is_float(x.dtype)):
+            raise UnsupportedError(f"quantile_cont() of {T.sql_name(x.dtype)} values",
+                                   hint="CAST them to DOUBLE, or use quantile_disc(), which picks a value")
+        x = cast(x, T.FLOAT64)
+    return AggCall(name, (x, args[1]), pa.list_(x.dtype) if q[1] else x.dtype)
+
+
+register("quantile_cont", "aggregate", _bind_quantile, 2, 2,
+         doc="quantile_cont(x, q): the q-quantile of x, interpolated between the two nearest values")
+register("quantile_disc", "aggregate", _bind_quantile, 2, 2, aliases=("quantile",),
+         doc="quantile_disc(x, q): the value of x at the q-quantile")
+
+
+def _bind_statistic(name, args):
+    y, x = args
+    for e in (y, x):
+        if not (T.is_numeric(e.dtype) or T.is_null(e.dtype)):
+            raise QuarryTypeError(f"{name}() expects numbers, got {T.sql_name(e.dtype)}",
+                                  hint="CAST the arguments to DOUBLE")
+    return AggCall(name, (cast(y, T.FLOAT64), cast(x, T.FLOAT64)), T.INT64 if name == "regr_count" else T.FLOAT64)
+
+
+# two-argument statistics over the rows where neither argument is NULL; the regr_ functions take (y, x)
+STATISTICS = ("corr", "covar_pop", "covar_samp", "regr_slope", "regr_intercept", "regr_r2", "regr_count",
+              "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy", "regr_sxy")
+for _name in STATISTICS:
+    register(_name, "aggregate", _bind_statistic, 2, 2)
+
+# the aggregates above take no DISTINCT
+NO_DISTINCT = frozenset(("mode", "arg_max", "arg_min", "quantile_cont", "quantile_disc") + STATISTICS)
 
 # ---------------------------------------------------------------------------
 # window-only functions

@@ -285,6 +285,15 @@ register("list_distinct", "scalar", _same_list, 1, 1, aliases=("array_distinct",
 register("list_reverse", "scalar", _same_list, 1, 1, aliases=("array_reverse", "arrayreverse"))
 
 
+def _bind_list_unique(name, args):
+    # the number of distinct non-NULL elements: the length of list_distinct(l) (NULL for a NULL list)
+    return list_length(_same_list("list_distinct", args))
+
+
+register("list_unique", "scalar", _bind_list_unique, 1, 1, aliases=("array_unique",), rewrite=True,
+         doc="list_unique(l): how many distinct non-NULL elements l has")
+
+
 def bind_list_sort(target: Expr, ascending: bool, nulls_first: bool) -> Expr:
     target = _list_arg(target, "list_sort")
     return Call("list_sort", (target, lit(ascending), lit(nulls_first)), target.dtype, target.nullable)

@@ -73,7 +73,7 @@ def null_safe_equal(a: Expr, b: Expr) -> list[Expr]:
 
 def empty_value(a: AggCall) -> Literal:
     """What an aggregate returns over no rows: 0 for counts, NULL otherwise."""
-    if a.name in ("count", "count_star", "approx_count_distinct", "count_if"):
+    if a.name in ("count", "count_star", "approx_count_distinct", "count_if", "regr_count"):
         return Literal(0, a.dtype)
     return Literal(None, a.dtype)
 

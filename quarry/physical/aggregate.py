@@ -52,6 +52,7 @@ from quarry.compute.scaled import (Scaled, column_as_int64, int64_to_decimal, sc
 from quarry.physical.spill import SPILL_SEED, HashSpill
 from quarry.compute.udf import grouped_udaf, udaf_positions
 from quarry.logical.udf import UDAFCall
+from quarry.logical.functions import NO_DISTINCT as ROW_AGGREGATES, quantile_fractions
 from quarry.parallelism import arrow_threads
 
 MAX_RESPLITS = 2   # times a spill file too big for the budget is split again before it is grouped anyway
@@ -889,6 +890,12 @@ class HashAggregateExec(ExecNode):
                 specs.append((name, "list", None))
                 post.append(("histogram", i))
                 continue
+            if a.name in ROW_AGGREGATES:
+                # mode, arg_max, quantiles, statistics: each group's row positions, computed from afterwards
+                cols[name] = udaf_positions(a, table)
+                specs.append((name, "list", None))
+                post.append(("rows", i))
+                continue
             arg = self._arg_column(a, table, n)
             if a.distinct and a.name not in ("count", "approx_count_distinct"):
                 post.append(("distinct", i))
@@ -933,6 +940,8 @@ class HashAggregateExec(ExecNode):
                 col = _aggregate_lists(col, a.name)
             elif kind == "histogram":
                 col = histogram_of(a, col)
+            elif kind == "rows":
+                col = row_aggregate(a, table, col)
             elif kind == "median":
                 col = _exact_median(col)
             elif kind == "string_agg":
@@ -944,7 +953,7 @@ class HashAggregateExec(ExecNode):
 
     def _empty_grand_total(self) -> list[pa.Array]:
         """The one row an ungrouped aggregate returns for empty input: counts 0, the rest NULL."""
-        return [pa.array([0], pa.int64()) if a.name in ("count", "count_star", "approx_count_distinct")
+        return [pa.array([0], pa.int64()) if a.name in ("count", "count_star", "approx_count_distinct", "regr_count")
                 else pa.nulls(1, a.dtype) for a in self.aggs]
 
     @staticmethod
@@ -1444,3 +1453,179 @@ def _exact_median(lists) -> pa.Array:
     if valid.any():
         med[valid] = (values[lo[valid]] + values[hi[valid]]) / 2.0
     return pa.array(med, mask=~valid)
+
+
+def _group_rows(table: pa.Table, lists):
+    """The rows of each group's list of row positions (NULL: left out by FILTER): the positions, in
+    group order, and the group of each."""
+    lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
+    flat = pc.list_flatten(lists)
+    parents = pc.list_parent_indices(lists)
+    keep = flat.is_valid()
+    return flat.filter(keep), np.asarray(parents.filter(keep).to_numpy(), dtype=np.int64), len(lists)
+
+
+def _at_rows(e, table: pa.Table, positions) -> pa.Array:
+    values = evaluate_array(e, table).take(positions)
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_dictionary(values.type):
+        values = values.cast(values.type.value_type)
+    return values
+
+
+def _firsts(groups: np.ndarray) -> np.ndarray:
+    """Where each run of equal (sorted) group numbers starts."""
+    return np.concatenate([[True], groups[1:] != groups[:-1]]) if len(groups) else np.zeros(0, dtype=bool)
+
+
+def _take_rows(a: AggCall, table: pa.Table, rows: np.ndarray) -> pa.Array:
+    """The aggregate's first argument at ``rows`` (one per group; -1: NULL)."""
+    values = evaluate_array(a.args[0], table)
+    return values.take(pa.array(np.maximum(rows, 0), pa.int64(), mask=rows < 0))
+
+
+def row_aggregate(a: AggCall, table: pa.Table, lists) -> pa.Array:
+    """mode, arg_max/arg_min, quantile_cont/quantile_disc and the two-argument statistics of each group,
+    given as lists of row positions of ``table``: Arrow's grouped kernels and sorts, then numpy over the
+    sorted values (no per-row Python)."""
+    positions, groups, k = _group_rows(table, lists)
+    if a.name == "mode":
+        return _mode(a, table, positions, groups, k)
+    if a.name in ("arg_max", "arg_min"):
+        return _arg_extreme(a, table, positions, groups, k)
+    if a.name in ("quantile_cont", "quantile_disc"):
+        return _quantiles(a, table, positions, groups, k)
+    return _statistic(a, table, positions, groups, k)
+
+
+def _mode(a, table, positions, groups, k):
+    # the most frequent value; of equally frequent ones the one seen first (smallest row position)
+    x = _at_rows(a.args[0], table, positions)
+    ok = x.is_valid()
+    counted = pa.table({"g": pa.array(groups).filter(ok), "v": canonical_key(x.filter(ok)),
+                        "p": positions.filter(ok)}) \
+        .group_by(["g", "v"], use_threads=False).aggregate([("p", "count"), ("p", "min")])
+    counted = counted.take(pc.sort_indices(counted, sort_keys=[("g", "ascending"), ("p_count", "descending"),
+                                                               ("p_min", "ascending")]))
+    g = np.asarray(counted.column("g").to_numpy(), dtype=np.int64)
+    first = _firsts(g)
+    rows = np.full(k, -1, dtype=np.int64)
+    rows[g[first]] = np.asarray(counted.column("p_min").to_numpy(), dtype=np.int64)[first]
+    return _take_rows(a, table, rows)
+
+
+def _arg_extreme(a, table, positions, groups, k):
+    # x at the largest (smallest) y, over the rows where neither is NULL; of ties the first row; NaN is
+    # the largest value, as DuckDB orders it (Arrow's sort puts NaN last either way: it gets its own key)
+    x, y = _at_rows(a.args[0], table, positions), _at_rows(a.args[1], table, positions)
+    ok = pc.and_(x.is_valid(), y.is_valid())
+    largest = a.name == "arg_max"
+    y = y.filter(ok)
+    columns = {"g": pa.array(groups).filter(ok)}
+    keys = [("g", "ascending")]
+    if pa.types.is_floating(y.type):
+        columns["nan"] = pc.is_nan(y)
+        keys.append(("nan", "descending" if largest else "ascending"))
+    columns["y"] = y
+    columns["p"] = positions.filter(ok)
+    keys += [("y", "descending" if largest else "ascending"), ("p", "ascending")]
+    t = pa.table(columns)
+    t = t.take(pc.sort_indices(t, sort_keys=keys))
+    g = np.asarray(t.column("g").to_numpy(), dtype=np.int64)
+    first = _firsts(g)
+    rows = np.full(k, -1, dtype=np.int64)
+    rows[g[first]] = np.asarray(t.column("p").to_numpy(), dtype=np.int64)[first]
+    return _take_rows(a, table, rows)
+
+
+def _quantiles(a, table, positions, groups, k):
+    """DuckDB's quantiles of each group's sorted non-NULL values (NaN last, as the largest): quantile_cont
+    interpolates at (n - 1) * q, quantile_disc takes the value at max(ceil(n * q), 1) - 1; a negative q
+    is 1 + q."""
+    x = _at_rows(a.args[0], table, positions)
+    ok = x.is_valid()
+    t = pa.table({"g": pa.array(groups).filter(ok), "x": x.filter(ok)})
+    t = t.take(pc.sort_indices(t, sort_keys=[("g", "ascending"), ("x", "ascending")]))
+    xs = t.column("x").combine_chunks()
+    g = np.asarray(t.column("g").to_numpy(), dtype=np.int64)
+    counts = np.bincount(g, minlength=k).astype(np.int64) if len(g) else np.zeros(k, dtype=np.int64)
+    starts = np.cumsum(counts) - counts
+    has = counts > 0
+    constant = evaluate_array(a.args[1], pa.table({"__one": pa.nulls(1)}))[0].as_py()
+    fractions = [float(v) for v in (constant if isinstance(constant, list) else [constant])]
+    per_q = []
+    for q in fractions:
+        q = 1 + q if q < 0 else q
+        if a.name == "quantile_cont":
+            values = np.asarray(xs.to_numpy(zero_copy_only=False), dtype=np.float64)
+            pos = (counts - 1) * q
+            lo = np.floor(pos).astype(np.int64)
+            hi = np.ceil(pos).astype(np.int64)
+            at_lo = values[np.where(has, starts + lo, 0)] if len(values) else np.zeros(k)
+            at_hi = values[np.where(has, starts + hi, 0)] if len(values) else np.zeros(k)
+            with np.errstate(all="ignore"):
+                out = np.where(lo == hi, at_lo, at_lo + (at_hi - at_lo) * (pos - lo))
+            per_q.append(pa.array(out, pa.float64(), mask=~has))
+        else:
+            idx = np.maximum(np.ceil(counts * q), 1).astype(np.int64) - 1
+            at = np.where(has, starts + np.minimum(idx, np.maximum(counts - 1, 0)), 0)
+            per_q.append(xs.take(pa.array(at, pa.int64(), mask=~has)))
+    if not isinstance(constant, list):
+        return per_q[0]
+    from quarry.compute.nested_kernels import build_list
+    m = len(fractions)
+    if m:
+        stacked = pa.concat_arrays(per_q)
+        order = (np.arange(m, dtype=np.int64)[None, :] * k + np.arange(k, dtype=np.int64)[:, None]).ravel()
+        flat = stacked.take(pa.array(order))
+    else:
+        flat = pa.array([], a.dtype.value_type)
+    return build_list(np.full(k, m, dtype=np.int64), flat, has, a.dtype)
+
+
+def _statistic(a, table, positions, groups, k):
+    """corr, covar_pop/covar_samp and the regr_ functions (arguments y, x) over the rows where neither
+    argument is NULL, from each group's centred sums of squares and products."""
+    y, x = _at_rows(a.args[0], table, positions), _at_rows(a.args[1], table, positions)
+    ok = np.asarray(pc.and_(y.is_valid(), x.is_valid()).to_numpy(zero_copy_only=False), dtype=bool)
+    g = groups[ok]
+    yv = np.asarray(pc.fill_null(y, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)[ok]
+    xv = np.asarray(pc.fill_null(x, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)[ok]
+    n = np.bincount(g, minlength=k).astype(np.float64) if len(g) else np.zeros(k)
+    if a.name == "regr_count":
+        return pa.array(n.astype(np.int64), pa.int64())
+    has = n > 0
+    with np.errstate(all="ignore"):
+        mx = (np.bincount(g, xv, minlength=k) if len(g) else np.zeros(k)) / n
+        my = (np.bincount(g, yv, minlength=k) if len(g) else np.zeros(k)) / n
+        dx, dy = xv - mx[g], yv - my[g]
+        sxx = np.bincount(g, dx * dx, minlength=k) if len(g) else np.zeros(k)
+        syy = np.bincount(g, dy * dy, minlength=k) if len(g) else np.zeros(k)
+        sxy = np.bincount(g, dx * dy, minlength=k) if len(g) else np.zeros(k)
+        valid = has
+        if a.name == "covar_pop":
+            out = sxy / n
+        elif a.name == "covar_samp":
+            out, valid = sxy / (n - 1), n > 1
+        elif a.name == "corr":
+            out = (sxy / n) / (np.sqrt(sxx / n) * np.sqrt(syy / n))
+        elif a.name == "regr_slope":
+            out = sxy / sxx
+        elif a.name == "regr_intercept":
+            out, valid = my - (sxy / sxx) * mx, has & (sxx != 0)
+        elif a.name == "regr_r2":
+            corr = (sxy / n) / (np.sqrt(sxx / n) * np.sqrt(syy / n))
+            out, valid = np.where(syy == 0, 1.0, corr * corr), has & (sxx != 0)
+        elif a.name == "regr_avgx":
+            out = mx
+        elif a.name == "regr_avgy":
+            out = my
+        elif a.name == "regr_sxx":
+            out = sxx
+        elif a.name == "regr_syy":
+            out = syy
+        elif a.name == "regr_sxy":
+            out = sxy
+        else:
+            raise ExecutionError(f"aggregate `{a.name}` is not implemented")
+    return pa.array(np.where(valid, out, 0.0), pa.float64(), mask=~valid)

@@ -44,7 +44,8 @@ from quarry.logical.expressions import (
     AggCall, Call, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, WindowFrame,
 )
 from quarry.physical.aggregate import (
-    HISTOGRAMS, HashAggregateExec, _aggregate_lists, _exact_median, first_of_each_value, histogram_of,
+    HISTOGRAMS, ROW_AGGREGATES, HashAggregateExec, _aggregate_lists, _exact_median, first_of_each_value,
+    histogram_of, row_aggregate,
 )
 from quarry.compute.nested_kernels import build_list, sort_key
 from quarry.physical.base import ExecNode, batches_of
@@ -61,7 +62,8 @@ VALUE_FUNCTIONS = {"first_value", "last_value", "nth_value", "nth_value_ignore_n
 FRAMED_AGGREGATES = {"count", "count_star", "sum", "avg", "min", "max", "any_value", "bool_and", "bool_or",
                      "product", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "array_agg"}
 # Aggregates computed by grouped aggregation, so only over the whole window partition.
-WHOLE_PARTITION_AGGREGATES = {"median", "string_agg", "approx_count_distinct", "histogram", "histogram_exact"}
+WHOLE_PARTITION_AGGREGATES = {"median", "string_agg", "approx_count_distinct", "histogram", "histogram_exact",
+                              *ROW_AGGREGATES}
 # For these, DISTINCT does not change the answer, so any frame works.
 _DISTINCT_INSENSITIVE = {"min", "max", "any_value", "bool_and", "bool_or"}
 
@@ -765,6 +767,16 @@ def _grouped_aggregate(agg: AggCall, layout: _Layout, table: pa.Table) -> pa.Arr
     """An aggregate over each whole window partition, by Arrow's grouped kernels on the partition id."""
     if agg.name == "array_agg" and agg.distinct:
         return _distinct_lists(agg, layout, table)
+    if agg.name in ROW_AGGREGATES:
+        # mode, arg_max, quantiles, statistics: each partition's row positions, as the aggregate operator
+        # computes them (NULL positions: rows FILTER leaves out)
+        from quarry.compute.udf import udaf_positions
+        work = pa.table({"part": pa.array(layout.part_id), "value": layout.take(udaf_positions(agg, table))})
+        grouped = work.group_by("part", use_threads=False).aggregate([("value", "list")])
+        result = row_aggregate(agg, table, grouped.column("value_list"))
+        slot = np.empty(len(grouped), dtype=np.int64)
+        slot[np.asarray(grouped.column("part").to_numpy(), dtype=np.int64)] = np.arange(len(grouped), dtype=np.int64)
+        return cast_value(to_array(result, len(grouped)).take(pa.array(slot[layout.part_id])), agg.dtype)
     values, valid = _aggregate_input(agg, layout, table)
     if values is None:
         values = pa.array(np.ones(layout.n, dtype=bool))

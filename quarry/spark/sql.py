@@ -126,6 +126,17 @@ def _rewrite(node: exp.Expression, named: dict, positional: list, global_views: 
     return node.transform(visit, copy=True)
 
 
+_DUCKDB_MEANINGS = {"chr", "char", "regexp_extract", "arg_max", "arg_min", "max_by", "min_by", "mode",
+                    "quantile_cont", "quantile_disc", "quantile", "corr", "covar_pop", "covar_samp", "regr_slope",
+                    "regr_intercept", "regr_r2", "regr_count", "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy",
+                    "regr_sxy"}
+
+
+def _function_name(n: exp.Func) -> str:
+    from quarry.sql.expr_binder import _RENAMES
+    return n.name.lower() if isinstance(n, exp.Anonymous) else _RENAMES.get(n.key, n.key)
+
+
 _SET_ALL = re.compile(r"(?is)SET")
 _SET_TIME_ZONE = re.compile(r"""(?is)SET\s+TIME\s+ZONE\s+(?:'([^']*)'|"([^"]*)"|(LOCAL))""")
 _SET_VALUE = re.compile(r"(?is)SET\s+([^\s=]+)\s*=\s*(.*?)")
@@ -331,6 +342,12 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
         return n
 
     def spark_names(n):
+        if isinstance(n, exp.Func) and _function_name(n) in _DUCKDB_MEANINGS:
+            # quarry's SQL function of this name has DuckDB's meaning, which is not Spark's (chr modulo 256,
+            # regexp_extract's default group 1, max_by over NULL values, corr of one row): refused, rather
+            # than answered the DuckDB way; the DataFrame functions of these names have Spark's meaning
+            name = _function_name(n)
+            raise not_supported(f"{name}() in Spark SQL text; call pyspark.sql.functions.{name} on a DataFrame")
         if isinstance(n, exp.Interval):
             return _year_month_constant(n) or n
         if isinstance(n, exp.MakeInterval):

@@ -32,10 +32,10 @@ from quarry.logical import functions as F
 from quarry.logical import types as T
 from quarry.logical.builder import output_fields, scan_of
 from quarry.logical.expressions import (
-    AggCall, Call, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, new_id,
+    AggCall, Call, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, WindowFrame, new_id,
 )
 from quarry.logical.plan import (
-    Filter, Join, Limit, LogicalPlan, Project, Scan, Sort, Values, outer_references, produced_ids,
+    Filter, Join, Limit, LogicalPlan, Project, Scan, Sort, Values, Window, outer_references, produced_ids,
 )
 from quarry.sql.expr_binder import ExprBinder, node_position
 from quarry.sql.guard import refuse_unread_args
@@ -344,6 +344,8 @@ class Binder:
         side = (join.side or "").upper()
         kind_word = (join.kind or "").upper()
         method = (join.args.get("method") or "").upper()
+        if method == "POSITIONAL":
+            return self._bind_positional_join(left, right, join, scope, before, left_star)
         if method and method != "NATURAL":
             raise self._error_at(UnsupportedError(f"{method} JOIN is not supported"), join)
         if kind_word in ("SEMI", "ANTI"):
@@ -386,6 +388,37 @@ class Binder:
             del scope.relations[before:]
         self._join_nullability(scope, plan, before)
         if left_star is not None and kind not in ("semi", "anti"):
+            scope.star = left_star + [f.id for r in scope.relations[before:] for f in r.fields]
+        return plan
+
+    def _bind_positional_join(self, left: LogicalPlan, right: LogicalPlan, join: exp.Join, scope: Scope,
+                              before: int, left_star: list[int] | None) -> LogicalPlan:
+        """``a POSITIONAL JOIN b``: the first row of ``a`` with the first of ``b``, and so on, the shorter
+        side padded with NULLs (DuckDB's). A row's position is its number in its table's row order (the
+        rank of its ``rowid``), which holds under any partitioning: a FULL JOIN on the two positions.
+        Only tables have that order; quarry keeps no row order of other inputs, so they are refused."""
+        if join.args.get("on") is not None or join.args.get("using"):
+            raise self._error_at(BindError("a POSITIONAL JOIN takes no ON or USING condition"), join)
+        sides = []
+        for plan, what in ((left, "left"), (right, "right")):
+            # a table reference binds to its Scan, or a Project renaming the Scan's columns
+            scan = plan if isinstance(plan, Scan) else \
+                plan.input if isinstance(plan, Project) and isinstance(plan.input, Scan) and \
+                all(isinstance(e, ColumnRef) for e in plan.exprs) else None
+            if scan is None or not numbers_rows(scan.source) or \
+                    any(f.name.lower() == ROWID for f in scan.table_fields):
+                raise self._error_at(UnsupportedError(
+                    f"POSITIONAL JOIN whose {what} side is not a table (in memory or Parquet)",
+                    hint="quarry keeps the row order of tables only; join on row numbers of an explicit "
+                         "ORDER BY instead: row_number() OVER (ORDER BY ...)"), join)
+            numbered, rowid = add_rowid(plan, None)
+            position = Field("__position", T.INT64, False, new_id())
+            ranked = WindowCall(F.call("row_number", []), (), (SortKey(ColumnRef(rowid)),), WindowFrame("range", None, 0))
+            sides.append((Window(numbered, (ranked,), (position,)), position))
+        (left_plan, left_pos), (right_plan, right_pos) = sides
+        plan = Join(left_plan, right_plan, "full", F.call("equal", [ColumnRef(left_pos), ColumnRef(right_pos)]))
+        self._join_nullability(scope, plan, before)
+        if left_star is not None:
             scope.star = left_star + [f.id for r in scope.relations[before:] for f in r.fields]
         return plan
 

@@ -82,7 +82,16 @@ _RENAMES = {
     "firstvalue": "first_value", "lastvalue": "last_value", "percentrank": "percent_rank",
     "cumedist": "cume_dist", "denserank": "dense_rank", "rownumber": "row_number",
     "timetostr": "strftime", "datefromparts": "make_date",
+    # DuckDB's names of the calls sqlglot names by its own classes
+    "regexpextract": "regexp_extract", "concatws": "concat_ws", "timetounix": "epoch", "strtotime": "strptime",
+    "sha": "sha1", "argmax": "arg_max", "argmin": "arg_min", "covarpop": "covar_pop", "covarsamp": "covar_samp",
+    "regrslope": "regr_slope", "regrintercept": "regr_intercept", "regrcount": "regr_count", "regrr2": "regr_r2",
+    "regravgx": "regr_avgx", "regravgy": "regr_avgy", "regrsxx": "regr_sxx", "regrsyy": "regr_syy",
+    "regrsxy": "regr_sxy", "percentilecont": "quantile_cont", "percentiledisc": "quantile_disc",
 }
+
+# the order in which a call's arguments are read from the sqlglot node, where it is not the node's own
+_ARG_ORDER = {"regexpextract": ("this", "expression", "group", "parameters")}
 
 _DATE_UNITS = {"YEAR": "year", "YEARS": "year", "Y": "year", "QUARTER": "quarter", "MONTH": "month",
                "MONTHS": "month", "MON": "month", "WEEK": "week", "WEEKS": "week", "DAY": "day", "DAYS": "day",
@@ -447,10 +456,14 @@ class ExprBinder(NestedExprs):
             text = value.this
         else:
             # INTERVAL (-1) DAY, INTERVAL (2 * 3) HOUR: a constant number, as DuckDB takes any expression
-            number = _constant_number(self.bind(value))
-            if number is _NOT_CONSTANT or isinstance(unit, exp.IntervalSpan):
-                raise UnsupportedError("INTERVAL (expression) whose value is not a constant number",
-                                       hint="write INTERVAL '3' DAY, or add intervals to a date")
+            bound = self.bind(value)
+            number = _constant_number(bound)
+            if number is _NOT_CONSTANT and not isinstance(unit, exp.IntervalSpan):
+                # INTERVAL (x) DAY of a column: DuckDB's to_days(x), computed per row
+                return F.interval_of(bound, _DATE_UNITS.get((unit_text or "").upper(), (unit_text or "").lower()))
+            if number is _NOT_CONSTANT:
+                raise UnsupportedError("INTERVAL (expression) ... TO ... whose value is not a constant number",
+                                       hint="write INTERVAL '1 2:03' DAY TO MINUTE, or INTERVAL (x) DAY")
             if number is None:
                 return Literal(None, T.INTERVAL)
             text = repr(number) if isinstance(number, float) else str(number)
@@ -783,10 +796,47 @@ class ExprBinder(NestedExprs):
 
     # -- functions -----------------------------------------------------------------------
 
+    def _WithinGroup(self, node) -> Expr:
+        """``percentile_cont(q) WITHIN GROUP (ORDER BY x)`` is ``quantile_cont(x, q)`` (``DESC``: counted
+        from the top, ``-q``), likewise percentile_disc; ``mode() WITHIN GROUP (ORDER BY x)`` is ``mode(x)``."""
+        func, order = node.this, node.expression
+        keys = order.expressions if isinstance(order, exp.Order) else []
+        names = {exp.PercentileCont: "quantile_cont", exp.PercentileDisc: "quantile_disc", exp.Mode: "mode"}
+        if type(func) not in names or len(keys) != 1 or not isinstance(keys[0], exp.Ordered):
+            raise UnsupportedError(f"`{node.sql(dialect='duckdb')}`",
+                                   hint="percentile_cont(q), percentile_disc(q) and mode() take WITHIN GROUP "
+                                        "(ORDER BY x) with one key")
+        key = keys[0]
+        if isinstance(func, exp.Mode):
+            if func.this is not None:
+                raise BindError("mode() WITHIN GROUP takes no argument", hint="mode() WITHIN GROUP (ORDER BY x)")
+            return self._call_named("mode", [key.this], node)
+        q = func.this
+        if key.args.get("desc"):
+            negate = lambda e: exp.Neg(this=e.copy())     # noqa: E731
+            q = exp.Array(expressions=[negate(e) for e in q.expressions]) if isinstance(q, exp.Array) else negate(q)
+        return self._call_named(names[type(func)], [key.this, q], node)
+
+    def _SHA2(self, node) -> Expr:
+        """``sha256(s)`` (sqlglot's SHA2 of length 256)."""
+        length = node.args.get("length")
+        bits = int(length.this) if isinstance(length, exp.Literal) and not length.is_string else 256
+        if bits != 256:
+            raise UnsupportedError(f"sha2() with {bits} bits", hint="sha256(s) is the SHA-256 digest")
+        return self._call_named("sha256", [node.this], node)
+
+    def _UnixToTime(self, node) -> Expr:
+        """``epoch_ms(x)`` (sqlglot's UnixToTime at scale 3)."""
+        scale = node.args.get("scale")
+        others = [k for k in ("zone", "hours", "minutes", "format") if node.args.get(k) is not None]
+        if not (isinstance(scale, exp.Literal) and scale.this == "3") or others:
+            raise UnsupportedError(f"`{node.sql(dialect='duckdb')}`", hint="epoch_ms(n) is the TIMESTAMP n ms after 1970")
+        return self._call_named("epoch_ms", [node.this], node)
+
     def _function(self, node: exp.Func) -> Expr:
         name = _RENAMES.get(node.key, node.key)
         args = []
-        for key in node.arg_types:
+        for key in _ARG_ORDER.get(node.key, node.arg_types):
             value = node.args.get(key)
             if value is None or isinstance(value, (bool, str)):
                 continue

@@ -186,16 +186,21 @@ def _func_name(node: exp.Func, generated: str) -> str:
 
 # calls whose DuckDB SQL from sqlglot is not what was written (it adds regexp_extract_all's default
 # group 0 and drops its options), so they are named from their arguments in order
-_WRITTEN_IN_ORDER = (exp.RegexpExtractAll,)
+_WRITTEN_IN_ORDER = (exp.RegexpExtractAll, exp.RegexpExtract)
+# the order they are written in, where it is not the order of the node's arguments
+_WRITTEN_ORDER = {exp.RegexpExtract: ("this", "expression", "group", "parameters")}
 
 
 def _call(node: exp.Func) -> str:
     """A function call: sqlglot's DuckDB SQL for the call with each argument a placeholder (so the
     arguments keep the order it writes them in), the placeholders then replaced by their names."""
     from quarry.sql.statements import DIALECT
+    if isinstance(node, exp.UnixToTime) and (_source(node) or "").lower() == "epoch_ms":
+        return f"epoch_ms({render(node.this)})"      # sqlglot's reading adds a scale that was not written
     if isinstance(node, _WRITTEN_IN_ORDER):
         # a default the parser filled in was not written, so it has no source text
-        args = [node.args[k] for k in node.arg_types if isinstance(node.args.get(k), exp.Expression)
+        keys = _WRITTEN_ORDER.get(type(node), node.arg_types)
+        args = [node.args[k] for k in keys if isinstance(node.args.get(k), exp.Expression)
                 and not (isinstance(node.args[k], exp.Literal) and _source(node.args[k]) is None)]
         return f"{_func_name(node, node.sql(dialect=DIALECT))}({', '.join(render(a) for a in args)})"
     copy = node.copy()
@@ -318,6 +323,8 @@ def _render(node: exp.Expression) -> str:
         return f"(lambda {params}: {render(node.this)})"
     if isinstance(node, (exp.ArrayAgg, exp.GroupConcat, exp.First, exp.Last)) and isinstance(node.this, exp.Order):
         return _ordered_aggregate(node)
+    if isinstance(node, exp.WithinGroup):
+        return _within_group(node)
     if isinstance(node, exp.Array):
         return f"list_value({', '.join(render(e) for e in node.expressions)})"
     if isinstance(node, exp.Struct):
@@ -466,6 +473,18 @@ def _order_items(order: exp.Order) -> str:
 
 _ORDERED_NAMES = {exp.ArrayAgg: "array_agg", exp.GroupConcat: "string_agg", exp.First: '"first"',
                   exp.Last: '"last"'}
+
+
+def _within_group(node: exp.WithinGroup) -> str:
+    """``percentile_cont(q) WITHIN GROUP (ORDER BY x)`` as DuckDB prints it: ``quantile_cont(q ORDER BY x)``;
+    ``mode() WITHIN GROUP (ORDER BY x)`` keeps its WITHIN GROUP."""
+    func, order = node.this, node.expression
+    if isinstance(func, exp.Mode):
+        return f'"mode"() WITHIN GROUP ( ORDER BY {_order_items(order)})'
+    name = {exp.PercentileCont: "quantile_cont", exp.PercentileDisc: "quantile_disc"}.get(type(func))
+    if name is None:
+        raise ValueError("WITHIN GROUP")
+    return f"{name}({render(func.this)} ORDER BY {_order_items(order)})"
 
 
 def _ordered_aggregate(node: exp.Expression) -> str:

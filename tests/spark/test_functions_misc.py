@@ -216,3 +216,31 @@ def test_raise_error_and_assert_true(fn_spark):
     assert df.select(F.assert_true(df.i == 1)).collect()[0][0] is None
     with pytest.raises(PySparkException, match="is not true"):
         df.select(F.assert_true(df.i == 2)).collect()
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT chr(321)", "SELECT regexp_extract('a1', '([a-z])([0-9])')", "SELECT max_by(x, y) FROM VALUES (1, 2) t(x, y)",
+    "SELECT corr(x, y) FROM VALUES (1, 2) t(x, y)", "SELECT mode(x) FROM VALUES (1) t(x)",
+])
+def test_duckdb_meanings_of_spark_names_are_refused_in_sql_text(fn_spark, sql):
+    """quarry's SQL functions of these names have DuckDB's meaning (chr of 321 is 'Ł', Spark's 'A'):
+    Spark SQL text refuses them instead of answering the DuckDB way."""
+    from pyspark.errors import PySparkException
+    with pytest.raises(PySparkException, match="in Spark SQL text"):
+        fn_spark.sql(sql).collect()
+
+
+def test_spark_sql_text_takes_the_functions_whose_meaning_is_the_same(fn_spark):
+    row = fn_spark.sql("SELECT md5('abc') AS a, sha1('abc') AS b, ascii('A') AS c, concat_ws('-', 'x', NULL, 'y') AS d, "
+                       "sha2('abc', 256) AS e").collect()[0]
+    assert (row.a, row.b, row.c, row.d) == ("900150983cd24fb0d6963f7d28e17f72",
+                                             "a9993e364706816aba3e25717850c26c9cd0d89d", 65, "x-y")
+    assert row.e == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_duckdb_meanings_are_refused_in_expression_strings_too(fn_spark):
+    from pyspark.errors import PySparkException
+    from pyspark.sql import functions as F
+    with pytest.raises(PySparkException, match="in Spark SQL text"):
+        fn_spark.range(3).select(F.expr("chr(id + 65)")).collect()
+    assert [r[0] for r in fn_spark.range(2).select(F.chr(F.col("id") + 321)).collect()] == ["A", "B"]
