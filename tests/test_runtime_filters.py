@@ -135,7 +135,15 @@ def test_tasks_merge_and_many_keys_keep_only_their_range(monkeypatch):
     import quarry.physical.runtime_filter as rf
     merged = JoinFilter.merge([JoinFilter.of([pa.array([1, 2])]), JoinFilter.of([pa.array([2, 7])]),
                                JoinFilter.of([pa.array([None], pa.int64())])])
-    assert sorted(merged.values.to_pylist()) == [1, 2, 7] and (merged.min, merged.max) == (1, 7)
+    # integer keys of several tasks are concatenated (a key two tasks saw may repeat), strings made distinct
+    assert set(merged.values.to_pylist()) == {1, 2, 7} and (merged.min, merged.max) == (1, 7)
+    assert merged.keep(pa.array([0, 1, 2, 3, 7, None])).to_pylist() == [False, True, True, False, True, False]
+    texts = JoinFilter.merge([JoinFilter.of([pa.array(["a", "b"])]), JoinFilter.of([pa.array(["b", "c"])])])
+    assert sorted(texts.values.to_pylist()) == ["a", "b", "c"]
+    # past MAX_VALUES the concatenation is made distinct before only the range is kept
+    monkeypatch.setattr(rf, "MAX_VALUES", 3)
+    assert sorted(JoinFilter.merge([JoinFilter.of([pa.array([1, 2])]),
+                                    JoinFilter.of([pa.array([2, 3])])]).values.to_pylist()) == [1, 2, 3]
     monkeypatch.setattr(rf, "MAX_VALUES", 4)
     collector = KeyCollector()
     for start in range(0, 40, 10):
@@ -268,8 +276,11 @@ def test_distinct_keys_of_integer_columns_equal_pythons_set(values, dtype):
     assert len(out) == len(set(arr.to_pylist())) and set(out.to_pylist()) == set(arr.to_pylist())
 
 
-def test_tasks_with_overlapping_keys_merge_to_the_distinct_union():
+def test_tasks_with_overlapping_keys_merge_to_the_union():
     parts = [JoinFilter.of([pa.array(range(s, 3_000_000, 3))]) for s in (0, 1, 2, 0)]
     merged = JoinFilter.merge(parts)
-    assert len(merged.values) == 3_000_000 and (merged.min, merged.max) == (0, 2_999_999)
+    # integer keys are concatenated, not made distinct (the driver waits on this): 4M values, 3M distinct
+    assert len(merged.values) == 4_000_000 and (merged.min, merged.max) == (0, 2_999_999)
     assert set(merged.values.to_numpy().tolist()) == set(range(3_000_000))
+    probe = pa.array([-1, 0, 1, 2_999_999, 3_000_000, None], pa.int64())
+    assert merged.keep(probe).to_pylist() == [False, True, True, True, False, False]

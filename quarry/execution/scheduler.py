@@ -34,6 +34,7 @@ POLL = 0.1       # seconds between checks for cancellation while waiting for tas
 
 
 SWAP_BUILD_RATIO = 2.0     # a join hashes its probe side instead when the build side wrote this many times more
+DRIVER_STAGE_ROWS = 20_000  # a one-task stage that only scans (and filters) at most this many rows runs here
 
 
 def _shuffled_sides(join):
@@ -295,10 +296,48 @@ class StageRun:
             with self._wire_lock:
                 self.plans[stage.id] = serialize.dumps((stage.root, stage.keys), table_dir, self.table_files)
             inputs = {sid: self._source(self.graph.by_id(sid)) for sid in stage.inputs}
+            if self._runs_in_driver(stage):
+                self.in_flight += 1
+                threading.Thread(target=self._run_in_driver, args=(stage, inputs), daemon=True,
+                                 name=f"quarry-q{self.query}-s{stage.id}").start()
+                continue
             for task in range(stage.tasks):
                 self.in_flight += 1
                 self.backend.submit(self, stage, task, inputs)
         self._report()
+
+    def _runs_in_driver(self, stage: Stage) -> bool:
+        """Whether ``stage`` is a scan of a small table (nation, region, a few thousand suppliers) that
+        this process runs itself, on a thread, instead of queueing it behind the workers' tasks.
+
+        Such stages head the chains of join filters (region -> nation -> supplier -> lineitem in
+        TPC-H Q5): on a worker each waited for a free process (Q5's region scan, 2 ms of work, started
+        40 ms late, behind the orders scan) and paid a round trip. Only plain scans, filters and
+        projections qualify (no Python function: those run only in workers), and not when a test
+        injects faults.
+        """
+        from quarry.physical.operators import FilterExec, ParquetScanExec, ProjectExec
+        if stage.tasks != 1 or self.faults or not isinstance(self.backend, PoolBackend):
+            return False
+        nodes = list(stage.root.walk())
+        if not all(type(n) in (ParquetScanExec, FilterExec, ProjectExec) for n in nodes):
+            return False
+        rows = {id(scan): n for scan, n, _ in self.scans}
+        return sum(rows.get(id(n), DRIVER_STAGE_ROWS + 1) for n in nodes if isinstance(n, ParquetScanExec)) \
+            <= DRIVER_STAGE_ROWS
+
+    def _run_in_driver(self, stage: Stage, inputs: dict) -> None:
+        """Run the one task of ``stage`` here (see :meth:`_runs_in_driver`) and deliver its reply."""
+        from quarry.execution.worker import encode_error, run_task
+        launched = time.time()
+        try:
+            # through the wire format, as a worker gets it (runtime filters travel encoded)
+            message = serialize.loads(serialize.dumps(self.message(stage, 0, 0, inputs)))
+            reply = run_task(message, lambda: self.ctx.cancelled)
+        except BaseException as exc:      # reported like a worker's failure
+            reply = encode_error(exc)
+        reply.update(worker="driver", launched=launched)
+        self.deliver(stage, 0, reply)
 
     def message(self, stage: Stage, task: int, attempt: int, inputs: dict) -> dict:
         """The message a worker needs to run one attempt of a task (see quarry.execution.worker)."""
