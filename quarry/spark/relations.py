@@ -55,7 +55,8 @@ _JOIN_TYPES = {
 }
 
 # options each reader honours; any other option is refused, never ignored
-_CSV_OPTIONS = {"header", "inferschema", "sep", "delimiter", "encoding", "nullvalue", "path"}
+_CSV_OPTIONS = {"header", "inferschema", "sep", "delimiter", "encoding", "charset", "nullvalue", "emptyvalue", "quote",
+                "escape", "ignoreleadingwhitespace", "ignoretrailingwhitespace", "multiline", "path"}
 _PARQUET_OPTIONS = {"path", "mergeschema"}
 _DELTA_OPTIONS = {"path", "versionasof", "timestampasof"}       # Delta's time-travel reader options
 _JSON_OPTIONS = {"path", "multiline"}
@@ -811,36 +812,154 @@ def _read_text(files: list[str]) -> pa.Table:
     return pa.table({"value": pa.chunked_array(chunks, pa.string())})
 
 
+def _csv_char(options: dict, key: str, default: str):
+    """A one-character csv option (``sep``, ``quote``, ``escape``) as Spark's CSVOptions reads it: ``\\t``
+    (backslash, t) is a tab, an empty ``quote``/``escape`` turns quoting/escaping off (``None``)."""
+    value = options.get(key, default)
+    if value == "\\t":
+        value = "\t"
+    if value == "":
+        return None
+    if len(value) != 1:
+        if key == "sep":
+            raise not_supported(f"a csv delimiter of several characters (`{value}`)")
+        raise SparkError(f"{key} cannot be more than one character", error_class="INVALID_OPTION_VALUE",
+                         exception="IllegalArgumentException")
+    return value
+
+
+# every character Univocity (Spark's CSV parser) counts as white space: code points up to U+0020
+_CSV_SPACE = "".join(chr(i) for i in range(0x21))
+
+
+def _csv_parse_options(options: dict):
+    """Arrow's ParseOptions for Spark's sep/quote/escape/multiLine (defaults: ``,``, ``"``, ``\\``)."""
+    import pyarrow.csv as pcsv
+    if "sep" not in options and "delimiter" in options:
+        options = {**options, "sep": options["delimiter"]}
+    delimiter = _csv_char(options, "sep", ",")
+    if delimiter is None:
+        raise SparkError("Delimiter cannot be empty string", error_class="INVALID_DELIMITER_VALUE.EMPTY_STRING",
+                         exception="IllegalArgumentException")
+    quote = _csv_char(options, "quote", '"')
+    escape = _csv_char(options, "escape", "\\")
+    if escape == quote or quote is None:   # Spark: escape set to the quote character is RFC 4180's doubled quote
+        escape = None
+    for char in (delimiter, quote, escape):
+        if char is not None and not char.isascii():
+            raise not_supported(f"the csv character `{char}` outside ASCII as a delimiter, quote or escape")
+    return pcsv.ParseOptions(delimiter=delimiter, quote_char=quote or False, double_quote=quote is not None,
+                             escape_char=escape or False, newlines_in_values=_true(options.get("multiline")))
+
+
+def _csv_strings(column: pa.ChunkedArray, options: dict) -> pa.ChunkedArray:
+    """A string column read by Arrow (an unquoted empty field NULL, a quoted one ``""``) as Spark's reader
+    gives it: white space trimmed as ``ignoreLeading/TrailingWhiteSpace`` ask, a value equal to
+    ``nullValue`` NULL, and a quoted empty field ``emptyValue`` (NULL when that is also ``nullValue``)."""
+    if _true(options.get("ignoreleadingwhitespace")):
+        column = pc.utf8_ltrim(column, characters=_CSV_SPACE)
+    if _true(options.get("ignoretrailingwhitespace")):
+        column = pc.utf8_rtrim(column, characters=_CSV_SPACE)
+    null_value = options.get("nullvalue", "")
+    empty_value = options.get("emptyvalue", "")
+    null = pa.scalar(None, pa.string())
+    is_null = pc.equal(column, null_value)
+    empty = null if empty_value == null_value else pa.scalar(empty_value)
+    column = pc.if_else(pc.equal(column, ""), empty, column)
+    return pc.if_else(is_null, null, column) if null_value != "" else column
+
+
+def _spark_escapes(data: bytes, quote: str, escape: str) -> bytes:
+    """``data`` rewritten so that Arrow's reader, escaping with ``escape``, reads what Spark's (Univocity's)
+    reads: Arrow takes an escape character anywhere as "the next character is literal", while Spark
+    escapes only inside a quoted value (``\\"`` a quote, ``\\\\`` one backslash) and keeps a backslash
+    elsewhere (``C:\\dir`` unquoted, a lone ``\\`` before another character inside quotes) as it is.
+    Such literal backslashes are doubled here, over the whole file at once with numpy: a quote is
+    escaped when an odd run of backslashes precedes it, and the other quotes open and close values."""
+    b = np.frombuffer(data, np.uint8)
+    n = len(b)
+    if n == 0:
+        return data
+    esc = b == ord(escape)
+    if not esc.any():
+        return data
+    idx = np.arange(n)
+    prev_esc = np.concatenate(([False], esc[:-1]))
+    next_esc = np.concatenate((esc[1:], [False]))
+    run_start = np.maximum.accumulate(np.where(esc & ~prev_esc, idx, 0))
+    run_len = idx - run_start + 1                         # escapes up to here in this run (where esc)
+    is_quote = b == ord(quote)
+    prev_odd = np.concatenate(([False], (esc & (run_len % 2 == 1))[:-1]))
+    real_quote = is_quote & ~(prev_esc & prev_odd)
+    inside = (np.cumsum(real_quote) - real_quote) % 2 == 1   # after an opening quote, before its closing one
+    next_quote = np.concatenate((is_quote[1:], [False]))
+    # inside quotes: a run's pairs are escaped backslashes, its odd last one escapes a quote or is literal
+    lone = esc & ~next_esc & (run_len % 2 == 1) & ~next_quote
+    literal = esc & (~inside | lone)
+    if not literal.any():
+        return data
+    return np.repeat(b, 1 + literal.astype(np.int64)).tobytes()
+
+
+def _csv_inferred_int(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Spark's CSV inference makes a column of integers ``int`` when every value fits, ``bigint`` only
+    past that (Arrow infers int64 for both)."""
+    if not pa.types.is_int64(column.type):
+        return column
+    bounds = pc.min_max(column)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None or (-2**31 <= low and high < 2**31):
+        return column.cast(pa.int32())
+    return column
+
+
 def _read_csv(files: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
+    """Spark's csv reader: every column a string unless ``inferSchema`` or a schema is given, through
+    Arrow's reader with Spark's separator, quote and backslash escape; nullValue, emptyValue and the
+    white space options applied to the string columns with Arrow kernels (:func:`_csv_strings`)."""
     import pyarrow.csv as pcsv
     header = _true(options.get("header"))
-    infer = _true(options.get("inferschema"))
-    delimiter = options.get("sep") or options.get("delimiter") or ","
-    encoding = options.get("encoding", "utf-8")
-    null_value = options.get("nullvalue")
+    infer = _true(options.get("inferschema")) and schema is None
+    encoding = options.get("encoding") or options.get("charset") or "utf-8"
+    parse = _csv_parse_options(options)
+    null_value = options.get("nullvalue", "")
+    read = pcsv.ReadOptions(autogenerate_column_names=not header)
     tables = []
     for f in files:
-        read = pcsv.ReadOptions(autogenerate_column_names=not header, encoding=encoding)
-        convert = pcsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False,
-                                      null_values=[null_value] if null_value is not None else [""])
-        if schema is None and not infer:
-            # Spark reads every column as a string without inferSchema: read all as strings
-            probe = pcsv.open_csv(_open(f), read_options=read, parse_options=pcsv.ParseOptions(delimiter=delimiter))
+        try:
+            with _open(f) as fh:
+                data = fh.read()
+            if encoding.replace("-", "").lower() != "utf8":
+                data = data.decode(encoding).encode("utf-8")
+            if parse.escape_char:
+                data = _spark_escapes(data, parse.quote_char, parse.escape_char)
+            probe = pcsv.open_csv(pa.BufferReader(data), read_options=read, parse_options=parse)
             names = probe.schema.names
             probe.close()
-            convert.column_types = {n: pa.string() for n in names}
-        try:
-            table = pcsv.read_csv(_open(f), read_options=read, parse_options=pcsv.ParseOptions(delimiter=delimiter),
-                                  convert_options=convert)
-        except (pa.ArrowException, OSError) as exc:
+            strings = pcsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
+                                    convert_options=pcsv.ConvertOptions(
+                                        column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+                                        quoted_strings_can_be_null=False, null_values=[""]))
+            typed = None
+            if infer:
+                # inferred types from a second read, where nullValue and every empty field are NULL
+                typed = pcsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
+                                      convert_options=pcsv.ConvertOptions(
+                                          strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                          null_values=sorted({"", null_value})))
+        except (pa.ArrowException, OSError, UnicodeError, LookupError) as exc:
             raise SparkError(f"cannot read CSV file `{os.path.basename(f)}`: {exc}",
                              exception="SparkRuntimeException") from None
-        if not header:
-            table = table.rename_columns([f"_c{i}" for i in range(table.num_columns)])
-        tables.append(table)
+        columns = []
+        for i in range(strings.num_columns):
+            if typed is not None and not pa.types.is_string(typed.column(i).type) \
+                    and not pa.types.is_null(typed.column(i).type):
+                columns.append(_csv_inferred_int(typed.column(i)))
+            else:
+                columns.append(_csv_strings(strings.column(i), options))
+        names = strings.column_names if header else [f"_c{i}" for i in range(strings.num_columns)]
+        tables.append(pa.Table.from_arrays(columns, names=names))
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    table = table.cast(pa.schema([pa.field(c.name, pa.string()) if pa.types.is_null(c.type) else c
-                                  for c in table.schema]))
     return _apply_schema(table, schema) if schema is not None else table
 
 

@@ -805,3 +805,44 @@ def test_map_values_have_no_equality(spark):
         assert err.value.getCondition() == "UNSUPPORTED_FEATURE.SET_OPERATION_ON_MAP_TYPE"
     assert df.dropDuplicates(["id"]).count() == 1          # keys without a map are fine
     assert df.unionAll(df).count() == 2
+
+
+def _part(folder):
+    [part] = [p for p in folder.iterdir() if p.name.startswith("part-")]
+    return part
+
+
+def test_csv_reads_back_what_spark_writes(spark, tmp_path):
+    # Spark's reader (Univocity, escape '\\', quote '"'): inside quotes \" is a quote and \\ a backslash,
+    # a backslash elsewhere is kept as it is (Windows paths, \\srv); a quoted empty string "" reads as
+    # emptyValue, by default "", which is also the default nullValue, so NULL as Spark reads it
+    rows = [("plain", 'q"x', "a,b", "", None, " pad ", "back\\slash", "line\nbreak", 'x\\"y', 7, "C:\\dir\\", "\\\\srv")]
+    df = spark.createDataFrame(rows, "s string, q string, c string, e string, n string, w string, b string, "
+                                     "l string, m string, i int, t string, u string")
+    df.coalesce(1).write.option("header", True).csv(str(tmp_path / "q"))
+    back = spark.read.option("header", True).option("multiLine", True).csv(str(tmp_path / "q")).collect()
+    assert [tuple(r) for r in back] == [("plain", 'q"x', "a,b", None, None, "pad", "back\\slash", "line\nbreak",
+                                         'x\\"y', "7", "C:\\dir\\", "\\\\srv")]
+    typed = spark.read.csv(str(tmp_path / "q"), header=True, multiLine=True, inferSchema=True)
+    assert dict(typed.dtypes)["i"] == "int"          # Spark infers int for integers that fit
+
+
+def test_csv_read_options(spark, tmp_path):
+    src = tmp_path / "o.csv"
+    src.write_text('a;b\n NA ;""\n"NA";\nv;w\\x\n')
+    # nullValue matches quoted and unquoted fields; an unquoted empty field is NULL, a quoted one emptyValue
+    rows = spark.read.csv(str(src), sep=";", header=True, nullValue="NA", emptyValue="E").collect()
+    assert [tuple(r) for r in rows] == [(" NA ", "E"), (None, None), ("v", "w\\x")]
+    rows = spark.read.csv(str(src), sep=";", header=True, nullValue="NA", ignoreLeadingWhiteSpace=True,
+                          ignoreTrailingWhiteSpace=True).collect()
+    assert [tuple(r) for r in rows] == [(None, ""), (None, None), ("v", "w\\x")]
+    # another quote and escape character; escape equal to the quote is RFC 4180's doubled quote
+    src.write_text("k|v\n1|'it''s'\n2|'a|b'\n")
+    rows = spark.read.option("delimiter", "|").option("quote", "'").option("escape", "'").csv(str(src), header=True)
+    assert [tuple(r) for r in rows.collect()] == [("1", "it's"), ("2", "a|b")]
+    src.write_text('x,"y\n')
+    assert [tuple(r) for r in spark.read.csv(str(src), quote="").collect()] == [("x", '"y')]
+    from pyspark.errors import UnsupportedOperationException
+    for name, value in [("comment", "#"), ("mode", "FAILFAST"), ("dateFormat", "yyyy")]:
+        with pytest.raises(UnsupportedOperationException, match=f"Not supported: the csv option `{name.lower()}`"):
+            spark.read.option(name, value).csv(str(src)).collect()
