@@ -718,8 +718,8 @@ def test_show_tables_use_and_cache_table_statements(spark):
         spark.sql("UNCACHE TABLE shown_t").collect()
         assert not spark.catalog.isCached("shown_t")
         assert spark.sql("UNCACHE TABLE IF EXISTS never_made").collect() == []
-        with pytest.raises(PySparkException, match="Not supported: SHOW FUNCTIONS"):
-            spark.sql("SHOW FUNCTIONS").collect()
+        with pytest.raises(PySparkException, match="Not supported: SHOW PARTITIONS"):
+            spark.sql("SHOW PARTITIONS shown_t").collect()
     finally:
         spark.catalog.dropTempView("shown_v")
 
@@ -846,3 +846,67 @@ def test_csv_read_options(spark, tmp_path):
     for name, value in [("comment", "#"), ("mode", "FAILFAST"), ("dateFormat", "yyyy")]:
         with pytest.raises(UnsupportedOperationException, match=f"Not supported: the csv option `{name.lower()}`"):
             spark.read.option(name, value).csv(str(src)).collect()
+
+
+def test_show_functions_describe_function(spark):
+    # ShowFunctionsCommand: one column `function`, sorted; a registered Python function is a temporary
+    # (unqualified) USER function; LIKE patterns take * and | and ignore case
+    spark.udf.register("plus_one_sf", lambda x: x + 1, "int")
+    rows = spark.sql("SHOW FUNCTIONS LIKE 'YEA*|months_b*'").collect()
+    assert spark.sql("SHOW FUNCTIONS LIKE 'year'").columns == ["function"]
+    assert [r.function for r in rows] == ["months_between", "year"]
+    assert [r.function for r in spark.sql("SHOW USER FUNCTIONS").collect()] == ["plus_one_sf"]
+    assert [r.function for r in spark.sql("SHOW FUNCTIONS 'plus_one*'").collect()] == ["plus_one_sf"]
+    assert [r.function for r in spark.sql("SHOW SYSTEM FUNCTIONS LIKE 'plus_one*'").collect()] == []
+    # Spark lists these operators too, besides its function registry
+    assert {"!=", "<>", "between", "case", "||"} <= {r.function for r in spark.sql("SHOW SYSTEM FUNCTIONS").collect()}
+    desc = spark.sql("DESCRIBE FUNCTION abs")
+    assert desc.columns == ["function_desc"]
+    assert desc.collect()[0].function_desc == "Function: abs"
+    assert spark.sql("DESC FUNCTION PLUS_ONE_SF").collect()[0].function_desc == "Function: plus_one_sf"
+    from pyspark.errors import AnalysisException, UnsupportedOperationException
+    with pytest.raises(AnalysisException) as err:
+        spark.sql("DESCRIBE FUNCTION no_such_fn").collect()
+    assert err.value.getCondition() == "UNRESOLVED_ROUTINE"
+    with pytest.raises(UnsupportedOperationException, match="Not supported: DESCRIBE FUNCTION EXTENDED"):
+        spark.sql("DESCRIBE FUNCTION EXTENDED abs").collect()
+
+
+def test_show_create_table(spark, tmp_path):
+    # ShowCreateTableCommand of a data source table: "CREATE TABLE <qualified> (" then each column's
+    # StructField.toDDL on its own line, "USING <provider>", and LOCATION for an external table only
+    df = spark.createDataFrame([(1, "a", 2.5)], "id bigint, `my col` string, x double")
+    df.write.parquet(str(tmp_path / "p"))
+    spark.sql(f"CREATE TABLE sct_ext USING parquet LOCATION '{tmp_path / 'p'}'")
+    df.write.saveAsTable("sct_kept")
+    [row] = spark.sql("SHOW CREATE TABLE sct_ext").collect()
+    assert row.createtab_stmt == ("CREATE TABLE spark_catalog.default.sct_ext (\n  id BIGINT,\n  `my col` STRING,\n"
+                                  f"  x DOUBLE)\nUSING parquet\nLOCATION 'file:{tmp_path / 'p'}'\n")
+    assert spark.sql("SHOW CREATE TABLE default.sct_kept").collect()[0][0] == (
+        "CREATE TABLE spark_catalog.default.sct_kept (\n  id BIGINT,\n  `my col` STRING,\n  x DOUBLE)\nUSING parquet\n")
+    df.createOrReplaceTempView("sct_view")
+    from pyspark.errors import AnalysisException
+    with pytest.raises(AnalysisException) as err:
+        spark.sql("SHOW CREATE TABLE sct_view").collect()
+    assert err.value.getCondition() == "UNSUPPORTED_SHOW_CREATE_TABLE.ON_TEMPORARY_VIEW"
+    spark.catalog.dropTable("sct_ext")
+    spark.catalog.dropTable("sct_kept")
+
+
+def test_describe_a_column(spark):
+    # DescribeColumnCommand: info_name/info_value rows col_name (the table's spelling), data_type
+    # (catalogString), comment ("NULL" without one); EXTENDED adds the statistics rows, "NULL" unanalyzed
+    spark.createDataFrame([(1, [1.5])], "Id int, xs array<double>").createOrReplaceTempView("dc_view")
+    rows = spark.sql("DESCRIBE dc_view id").collect()
+    assert spark.sql("DESCRIBE dc_view id").columns == ["info_name", "info_value"]
+    assert [tuple(r) for r in rows] == [("col_name", "Id"), ("data_type", "int"), ("comment", "NULL")]
+    rows = spark.sql("DESC TABLE EXTENDED dc_view xs").collect()
+    assert [tuple(r) for r in rows] == [("col_name", "xs"), ("data_type", "array<double>"), ("comment", "NULL"),
+                                        ("min", "NULL"), ("max", "NULL"), ("num_nulls", "NULL"),
+                                        ("distinct_count", "NULL"), ("avg_col_len", "NULL"), ("max_col_len", "NULL"),
+                                        ("histogram", "NULL")]
+    from pyspark.errors import AnalysisException
+    with pytest.raises(AnalysisException):
+        spark.sql("DESCRIBE dc_view nope").collect()
+    # DESCRIBE of the table itself keeps working
+    assert [r.col_name for r in spark.sql("DESCRIBE TABLE dc_view").collect()] == ["Id", "xs"]
