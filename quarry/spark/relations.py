@@ -221,6 +221,22 @@ class RelationTranslator:
 
     # -- row and column operations -----------------------------------------------------------
 
+    def _unresolved_table_valued_function(self, f) -> DataFrame:
+        """``spark.tvf.explode(col)`` and the other generators of ``spark.tvf`` (Spark 4): the generator's
+        rows over one input row, as ``SELECT explode(...)`` gives them (``spark.tvf.range`` is a Range)."""
+        from pyspark.sql.connect.proto import expressions_pb2
+        from quarry.spark.functions.nested import GENERATORS
+        name = f.function_name.lower()
+        if name not in GENERATORS:
+            raise not_supported(f"the table-valued function `{f.function_name}` (spark.tvf has range, explode, "
+                                "explode_outer, posexplode, posexplode_outer, inline, inline_outer and json_tuple "
+                                "here)")
+        call = expressions_pb2.Expression()
+        call.unresolved_function.function_name = name
+        call.unresolved_function.arguments.extend(f.arguments)
+        one = DataFrame.from_arrow(self.session, pa.table({"__one": [1]}), "one")
+        return one.select(*self._columns([call], one))
+
     def _project(self, p) -> DataFrame:
         if not p.HasField("input"):
             # select without a FROM: one row

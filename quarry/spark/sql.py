@@ -100,6 +100,10 @@ def _rewrite(node: exp.Expression, named: dict, positional: list, global_views: 
         if isinstance(n, exp.Ordered) and n.args.get("nulls_first") is None:
             n.set("nulls_first", not n.args.get("desc"))
             return n
+        if isinstance(n, exp.Table) and isinstance(n.this, exp.Func) and not isinstance(n.this, exp.GenerateSeries):
+            table_function = _spark_table_function(n)
+            if table_function is not None:
+                return table_function
         if isinstance(n, exp.Table):
             db = n.args.get("db")
             if db is not None and db.name.lower() in _FILE_FORMATS and isinstance(n.this, exp.Identifier) \
@@ -124,6 +128,38 @@ def _rewrite(node: exp.Expression, named: dict, positional: list, global_views: 
                 n.set("catalog", None)
         return n
     return node.transform(visit, copy=True)
+
+
+# Spark's generators, which it also takes as table functions in FROM (SELECT * FROM explode(array(1, 2)))
+_GENERATOR_TABLES = {"explode", "explode_outer", "posexplode", "posexplode_outer", "inline", "inline_outer",
+                     "json_tuple", "stack"}
+
+
+def _spark_table_function(n: exp.Table) -> exp.Expression | None:
+    """Spark's table-valued functions in FROM, as quarry's SQL takes them: ``range(end)`` /
+    ``range(start, end[, step[, numPartitions]])`` is quarry's ``range`` with its column named ``id``
+    (numPartitions only splits Spark's work), and ``explode(array)`` the select of the generator, whose
+    column is ``col`` as in Spark. None for any other function (quarry's own read_parquet, ...)."""
+    fn = n.this
+    name = (fn.name if isinstance(fn, exp.Anonymous) else fn.sql_name()).lower().lstrip("_")
+    alias = n.args.get("alias")
+    if name == "range":
+        args = list(fn.expressions) if isinstance(fn, exp.Anonymous) else []
+        if not 1 <= len(args) <= 4:
+            raise SparkError(f"range takes 1 to 4 arguments, got {len(args)}",
+                             error_class="WRONG_NUM_ARGS.WITHOUT_SUGGESTION")
+        start, end, step = (exp.Literal.number(0), args[0], None) if len(args) == 1 else \
+            (args[0], args[1], args[2] if len(args) > 2 else None)
+        series = exp.GenerateSeries(start=start, end=end, step=step, is_end_exclusive=True)
+        query = exp.select(exp.alias_(exp.column("range"), "id")).from_(exp.Table(this=series))
+        return exp.Subquery(this=query, alias=alias or exp.TableAlias(this=exp.to_identifier("range")))
+    if name not in _GENERATOR_TABLES:
+        return None
+    if name != "explode":
+        raise not_supported(f"the table function `{name}` in spark.sql text; spark.tvf.{name}(...) or "
+                            f"df.select(F.{name}(...)) runs it")
+    query = exp.select(exp.alias_(fn.copy(), "col"))
+    return exp.Subquery(this=query, alias=alias or exp.TableAlias(this=exp.to_identifier("explode")))
 
 
 _SET_ALL = re.compile(r"(?is)SET")

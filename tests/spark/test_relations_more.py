@@ -910,3 +910,37 @@ def test_describe_a_column(spark):
         spark.sql("DESCRIBE dc_view nope").collect()
     # DESCRIBE of the table itself keeps working
     assert [r.col_name for r in spark.sql("DESCRIBE TABLE dc_view").collect()] == ["Id", "xs"]
+
+
+def test_table_valued_functions(spark):
+    # Spark 4's spark.tvf: range is a Range; the generators are UnresolvedTableValuedFunction relations,
+    # with the columns Spark's generators name (col; pos, col; key, value; the struct's fields; c0, c1, ...)
+    from pyspark.sql import functions as F
+    assert [tuple(r) for r in spark.tvf.range(1, 7, 2).collect()] == [(1,), (3,), (5,)]
+    df = spark.tvf.explode(F.array(F.lit(1), F.lit(2), F.lit(3)))
+    assert df.columns == ["col"] and [r.col for r in df.collect()] == [1, 2, 3]
+    assert [tuple(r) for r in spark.tvf.posexplode(F.array(F.lit("a"), F.lit("b"))).collect()] == [(0, "a"), (1, "b")]
+    assert spark.tvf.explode(F.create_map(F.lit("k"), F.lit(1))).columns == ["key", "value"]
+    inline = spark.tvf.inline(F.array(F.struct(F.lit(1).alias("x"), F.lit("a").alias("y"))))
+    assert [tuple(r) for r in inline.collect()] == [(1, "a")] and inline.columns == ["x", "y"]
+    assert [tuple(r) for r in spark.tvf.explode_outer(F.array().cast("array<int>")).collect()] == [(None,)]
+    assert [tuple(r) for r in spark.tvf.json_tuple(F.lit('{"a":1,"b":"x"}'), F.lit("a"), F.lit("b")).collect()] == \
+        [("1", "x")]
+    from pyspark.errors import UnsupportedOperationException
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the table-valued function `stack`"):
+        spark.tvf.stack(F.lit(2), F.lit(1), F.lit(2)).collect()
+
+
+def test_table_functions_in_sql(spark):
+    # Spark SQL's range(end) / range(start, end[, step[, numPartitions]]): a bigint column id; explode in FROM
+    assert [r.id for r in spark.sql("SELECT * FROM range(3)").collect()] == [0, 1, 2]
+    assert spark.sql("SELECT * FROM range(3)").dtypes == [("id", "bigint")]
+    assert [r.id for r in spark.sql("SELECT * FROM range(5, 0, -2)").collect()] == [5, 3, 1]
+    assert [r.d for r in spark.sql("SELECT id * 2 AS d FROM range(2, 10, 3, 4) WHERE id > 2").collect()] == [10, 16]
+    assert [r.x for r in spark.sql("SELECT t.x FROM range(2) AS t(x)").collect()] == [0, 1]
+    assert [tuple(r) for r in spark.sql("SELECT * FROM explode(array(1, 2))").collect()] == [(1,), (2,)]
+    assert spark.sql("SELECT * FROM explode(array('a'))").columns == ["col"]
+    assert [r.v for r in spark.sql("SELECT * FROM explode(array(1, 2)) AS t(v)").collect()] == [1, 2]
+    from pyspark.errors import UnsupportedOperationException
+    with pytest.raises(UnsupportedOperationException, match="spark.tvf.posexplode"):
+        spark.sql("SELECT * FROM posexplode(array(1))").collect()
