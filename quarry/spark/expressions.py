@@ -276,7 +276,7 @@ class ExpressionTranslator:
 
         def bind(ctx):            # arithmetic, casts and aggregates as spark.sql binds them (Spark's decimals,
             with arithmetic_rules(spark_arithmetic(ansi)), cast_rules(spark_casts(ansi, zone)), \
-                    aggregate_rules(spark_aggregates()):                  # divisions, intervals)
+                    aggregate_rules(spark_aggregates(ansi)):              # divisions, intervals)
                 return column.bind(ctx)
         return Translated(Column(bind, column.name), column.name)
 

@@ -246,11 +246,16 @@ def spark_arithmetic(ansi: bool):
     return bind
 
 
-def spark_aggregates():
-    """How aggregates of intervals bind in Spark SQL text: ``sum``, ``min``, ``max`` and ``avg`` of a
-    day-time or a year-month interval are intervals (over its microseconds or months; ``avg`` the exact
-    sum divided by the count, HALF_UP), as the DataFrame calls give them."""
+def spark_aggregates(ansi: bool = True):
+    """How aggregates bind in Spark SQL text where Spark's types differ from quarry's: ``sum`` of integers
+    is a BIGINT (quarry's exact sum, cast: past BIGINT's range it raises, as Spark's ANSI sum overflows) and
+    of ``decimal(p, s)`` a ``decimal(min(38, p + 10), s)`` (Spark's rule; a sum past it raises under ANSI
+    mode, NULL without); ``sum``, ``min``, ``max`` and ``avg`` of a day-time or a year-month interval are
+    intervals (over its microseconds or months; ``avg`` the exact sum divided by the count, HALF_UP), as the
+    DataFrame calls give them."""
     from quarry.logical import functions as FN
+    from quarry.logical import types as T
+    from quarry.logical.expressions import Call as CallExpr, Literal
     from quarry.logical.spark_functions import (bind_spark_interval, is_year_month, spark_interval_unary,
                                                 spark_year_month_unary, ym_months)
 
@@ -261,6 +266,12 @@ def spark_aggregates():
         if key not in ("sum", "min", "max", "avg") or len(args) != 1:
             return None
         (x,) = args
+        if key == "sum" and T.is_integer(x.dtype):
+            return FN.cast(FN.agg("sum", [x], distinct=distinct, filter=filter), T.INT64, explicit=True)
+        if key == "sum" and T.is_decimal(x.dtype):
+            target = pa.decimal128(min(38, x.dtype.precision + 10), x.dtype.scale)
+            return CallExpr("spark_decimal_check", (FN.agg("sum", [x], distinct=distinct, filter=filter),
+                                                    Literal(ansi, T.BOOL)), target, True)
         if pa.types.is_duration(x.dtype):
             units, back = spark_interval_unary("micros", x), lambda e: spark_interval_unary("from_micros", e)
         elif is_year_month(x.dtype):
@@ -400,7 +411,7 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
             # remote paths the statement names are opened with the session's settings and secrets
             with redacting(session.sandbox is not None), using_functions(session.functions), \
                     session.using_storage(), arithmetic_rules(spark_arithmetic(ansi)), \
-                    cast_rules(spark_casts(ansi, time_zone)), aggregate_rules(spark_aggregates()):
+                    cast_rules(spark_casts(ansi, time_zone)), aggregate_rules(spark_aggregates(ansi)):
                 result = run_command(session, bind_statement(session, node, text))
         except QuarryError as err:
             if err.line is None:

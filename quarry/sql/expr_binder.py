@@ -873,10 +873,17 @@ class ExprBinder(NestedExprs):
         cond_node = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
         inner = ExprBinder(self.qb, self.scope, aliases=self.aliases)
         cond = inner.bind(cond_node)
-        if not isinstance(out, AggCall):
+        def filtered(call: AggCall) -> AggCall:
+            return F.agg(call.name if call.name != "count_star" else "count", list(call.args),
+                         distinct=call.distinct, filter=cond)
+        if isinstance(out, AggCall):
+            return filtered(out)
+        found = []
+        out.transform_up(lambda n: found.append(n) or n if isinstance(n, AggCall) else n)
+        if not found:
             raise BindError("FILTER (WHERE ...) applies only to aggregate functions")
-        return F.agg(out.name if out.name != "count_star" else "count", list(out.args),
-                     distinct=out.distinct, filter=cond)
+        # a front end's aggregate is an expression over aggregate calls (Spark's BIGINT sum): each takes the filter
+        return out.transform_up(lambda n: filtered(n) if isinstance(n, AggCall) else n)
 
     def _Window(self, node: exp.Window) -> Expr:
         if not self.allow_windows:

@@ -944,3 +944,23 @@ def test_table_functions_in_sql(spark):
     from pyspark.errors import UnsupportedOperationException
     with pytest.raises(UnsupportedOperationException, match="spark.tvf.posexplode"):
         spark.sql("SELECT * FROM posexplode(array(1))").collect()
+
+
+def test_sql_sums_have_sparks_types(spark):
+    # Spark's Sum: integral input -> bigint, decimal(p, s) -> decimal(min(38, p + 10), s), in SQL text as in
+    # DataFrame calls; FILTER and OVER take the same types
+    import decimal
+    df = spark.createDataFrame([(1, 2, decimal.Decimal("1.50")), (2, 3, decimal.Decimal("2.25"))],
+                               "k int, v bigint, d decimal(15,2)")
+    df.createOrReplaceTempView("sums_t")
+    out = spark.sql("SELECT sum(k) AS a, sum(v) AS b, sum(d) AS c, sum(DISTINCT k) AS e, "
+                    "sum(v) FILTER (WHERE k > 1) AS f FROM sums_t")
+    assert out.dtypes == [("a", "bigint"), ("b", "bigint"), ("c", "decimal(25,2)"), ("e", "bigint"), ("f", "bigint")]
+    assert tuple(out.collect()[0]) == (3, 5, decimal.Decimal("3.75"), 3, 3)
+    assert df.selectExpr("sum(k) AS s").dtypes == [("s", "bigint")]
+    window = spark.sql("SELECT k, sum(v) OVER (ORDER BY k) AS w FROM sums_t ORDER BY k")
+    assert window.dtypes == [("k", "int"), ("w", "bigint")] and [r.w for r in window.collect()] == [2, 5]
+    from pyspark.errors import ArithmeticException
+    with pytest.raises(ArithmeticException):
+        spark.sql("SELECT sum(9223372036854775807) FROM sums_t").collect()
+    spark.catalog.dropTempView("sums_t")
