@@ -890,31 +890,33 @@ def _spark_escapes(data: bytes, quote: str, escape: str) -> bytes:
     reads: Arrow takes an escape character anywhere as "the next character is literal", while Spark
     escapes only inside a quoted value (``\\"`` a quote, ``\\\\`` one backslash) and keeps a backslash
     elsewhere (``C:\\dir`` unquoted, a lone ``\\`` before another character inside quotes) as it is.
-    Such literal backslashes are doubled here, over the whole file at once with numpy: a quote is
-    escaped when an odd run of backslashes precedes it, and the other quotes open and close values."""
+    Such literal backslashes are doubled here, with numpy over the positions of the file's quotes and
+    escapes only: a quote is escaped when an odd run of backslashes precedes it, and the other quotes
+    open and close values."""
     b = np.frombuffer(data, np.uint8)
-    n = len(b)
-    if n == 0:
+    esc_byte, quote_byte = ord(escape), ord(quote)
+    is_esc_b = b == esc_byte
+    if not is_esc_b.any():
         return data
-    esc = b == ord(escape)
-    if not esc.any():
-        return data
-    idx = np.arange(n)
-    prev_esc = np.concatenate(([False], esc[:-1]))
-    next_esc = np.concatenate((esc[1:], [False]))
+    pos = np.flatnonzero(is_esc_b | (b == quote_byte))           # the only characters that matter, in order
+    esc = b[pos] == esc_byte
+    k = len(pos)
+    idx = np.arange(k)
+    adjacent = np.concatenate(([False], pos[1:] == pos[:-1] + 1))   # right after the previous one of them
+    prev_esc = adjacent & np.concatenate(([False], esc[:-1]))
     run_start = np.maximum.accumulate(np.where(esc & ~prev_esc, idx, 0))
-    run_len = idx - run_start + 1                         # escapes up to here in this run (where esc)
-    is_quote = b == ord(quote)
-    prev_odd = np.concatenate(([False], (esc & (run_len % 2 == 1))[:-1]))
-    real_quote = is_quote & ~(prev_esc & prev_odd)
-    inside = (np.cumsum(real_quote) - real_quote) % 2 == 1   # after an opening quote, before its closing one
-    next_quote = np.concatenate((is_quote[1:], [False]))
+    odd = esc & ((idx - run_start) % 2 == 0)                     # an odd count of escapes up to here in its run
+    real_quote = ~esc & ~(prev_esc & np.concatenate(([False], odd[:-1])))
+    inside = (np.cumsum(real_quote) - real_quote) % 2 == 1        # after an opening quote, before its closing one
+    next_adjacent = np.concatenate((adjacent[1:], [False]))
+    next_esc = next_adjacent & np.concatenate((esc[1:], [False]))
+    next_quote = next_adjacent & np.concatenate((~esc[1:], [False]))
     # inside quotes: a run's pairs are escaped backslashes, its odd last one escapes a quote or is literal
-    lone = esc & ~next_esc & (run_len % 2 == 1) & ~next_quote
+    lone = esc & ~next_esc & odd & ~next_quote
     literal = esc & (~inside | lone)
     if not literal.any():
         return data
-    return np.repeat(b, 1 + literal.astype(np.int64)).tobytes()
+    return np.insert(b, pos[literal], esc_byte).tobytes()
 
 
 def _csv_inferred_int(column: pa.ChunkedArray) -> pa.ChunkedArray:
