@@ -270,8 +270,9 @@ class ExpressionTranslator:
         if stripped.endswith(".*") and _IDENTIFIER_STAR.fullmatch(stripped):
             return _star(stripped[:-2])                  # selectExpr("t.*"), selectExpr("s.*")
         from quarry.logical.functions import aggregate_rules, arithmetic_rules, cast_rules
-        from quarry.spark.sql import spark_aggregates, spark_arithmetic, spark_casts
-        column = expr(_spark_sql_to_quarry(s.expression, self.ansi))
+        from quarry.spark.sql import spark_aggregates, spark_arithmetic, spark_casts, spark_names
+        with spark_names():
+            column = expr(_spark_sql_to_quarry(s.expression, self.ansi))
         ansi, zone = self.ansi, self.time_zone
 
         def bind(ctx):            # arithmetic, casts and aggregates as spark.sql binds them (Spark's decimals,

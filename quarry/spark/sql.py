@@ -24,6 +24,7 @@ ANSI mode, through :func:`arithmetic_rules`; a ``CAST`` raises on a bad value un
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import re
@@ -392,6 +393,18 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
     return node.transform(spark_names, copy=False).transform(visit, copy=False)
 
 
+@contextlib.contextmanager
+def spark_names():
+    """Spark's names for unaliased select items where they differ from DuckDB's: ``count(*)`` is
+    ``count(1)``."""
+    from quarry.sql.names import COUNT_STAR_NAME
+    token = COUNT_STAR_NAME.set("count(1)")
+    try:
+        yield
+    finally:
+        COUNT_STAR_NAME.reset(token)
+
+
 def run_spark_sql(session, text: str, named: dict | None = None, positional: list | None = None,
                   global_views: dict | None = None, ansi: bool = True, time_zone: str = "UTC"):
     """Run the statements in ``text``; the typed result (:mod:`quarry.sql.commands`) of the last one.
@@ -411,7 +424,8 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
             # remote paths the statement names are opened with the session's settings and secrets
             with redacting(session.sandbox is not None), using_functions(session.functions), \
                     session.using_storage(), arithmetic_rules(spark_arithmetic(ansi)), \
-                    cast_rules(spark_casts(ansi, time_zone)), aggregate_rules(spark_aggregates(ansi)):
+                    cast_rules(spark_casts(ansi, time_zone)), aggregate_rules(spark_aggregates(ansi)), \
+                    spark_names():
                 result = run_command(session, bind_statement(session, node, text))
         except QuarryError as err:
             if err.line is None:

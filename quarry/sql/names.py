@@ -21,6 +21,7 @@ stood before an operand (``meta["unary_plus"]``: ``+a`` is ``(+(a))``).
 
 from __future__ import annotations
 
+import contextvars
 import re
 
 from sqlglot import exp
@@ -103,6 +104,10 @@ def quote(name: str) -> str:
     if _PLAIN.match(name) and name.lower() not in _KEYWORDS:
         return name
     return '"' + name.replace('"', '""') + '"'
+
+
+# what an unaliased count(*) is called: DuckDB's count_star(); Spark's front end names it count(1), as Spark does
+COUNT_STAR_NAME = contextvars.ContextVar("quarry_count_star_name", default="count_star()")
 
 
 def output_name(node: exp.Expression) -> str:
@@ -303,7 +308,7 @@ def _render(node: exp.Expression) -> str:
     if isinstance(node, exp.Count):
         arg = node.this
         if arg is None or isinstance(arg, exp.Star):
-            return "count_star()"
+            return COUNT_STAR_NAME.get()
     if isinstance(node, exp.Distinct):
         return "DISTINCT " + ", ".join(render(e) for e in node.expressions)
     if isinstance(node, exp.Filter):

@@ -964,3 +964,14 @@ def test_sql_sums_have_sparks_types(spark):
     with pytest.raises(ArithmeticException):
         spark.sql("SELECT sum(9223372036854775807) FROM sums_t").collect()
     spark.catalog.dropTempView("sums_t")
+
+
+def test_count_star_is_named_as_spark_names_it(spark):
+    # Spark's Count(*) is count(1) (its parser reads * there as the literal 1), also inside an expression
+    df = spark.createDataFrame([(1,), (1,)], "k int")
+    df.createOrReplaceTempView("cs_t")
+    assert spark.sql("SELECT count(*), count(*) + 1 FROM cs_t").columns == ["count(1)", "(count(1) + 1)"]
+    assert [tuple(r) for r in spark.sql("SELECT k, count(*) FROM cs_t GROUP BY k HAVING count(*) > 1").collect()] \
+        == [(1, 2)]
+    assert df.selectExpr("count(*)").columns == ["count(1)"]
+    spark.catalog.dropTempView("cs_t")
