@@ -396,13 +396,14 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
 @contextlib.contextmanager
 def spark_names():
     """Spark's names for unaliased select items where they differ from DuckDB's: ``count(*)`` is
-    ``count(1)``."""
-    from quarry.sql.names import COUNT_STAR_NAME
-    token = COUNT_STAR_NAME.set("count(1)")
+    ``count(1)``, a string constant its text (``upper(a)``), a CAST names its type as Spark writes it
+    (``CAST(k AS STRING)``, not ``VARCHAR``)."""
+    from quarry.sql.names import NAME_STYLE
+    token = NAME_STYLE.set("spark")
     try:
         yield
     finally:
-        COUNT_STAR_NAME.reset(token)
+        NAME_STYLE.reset(token)
 
 
 def run_spark_sql(session, text: str, named: dict | None = None, positional: list | None = None,

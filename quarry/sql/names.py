@@ -106,8 +106,9 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-# what an unaliased count(*) is called: DuckDB's count_star(); Spark's front end names it count(1), as Spark does
-COUNT_STAR_NAME = contextvars.ContextVar("quarry_count_star_name", default="count_star()")
+# whose names unaliased items get: DuckDB's (the default) or, for Spark's front end, Spark's where they differ:
+# count(*) is count(1), a string constant is its text unquoted (upper(a)), a CAST's type Spark's (CAST(k AS STRING))
+NAME_STYLE = contextvars.ContextVar("quarry_name_style", default="duckdb")
 
 
 def output_name(node: exp.Expression) -> str:
@@ -134,6 +135,8 @@ def _source(node: exp.Expression) -> str | None:
 
 def _literal(node: exp.Literal) -> str:
     if node.is_string:
+        if NAME_STYLE.get() == "spark":
+            return node.this
         return "'" + node.this.replace("'", "''") + "'"
     text = _source(node)
     return text if text is not None and re.fullmatch(r"[0-9._eE+-]+", text) else node.this
@@ -148,6 +151,8 @@ _WRITTEN_TYPES = {"INT": "INTEGER", "INTEGER": "INTEGER", "REAL": "FLOAT", "NUME
 
 
 def _type(dt: exp.DataType) -> str:
+    if NAME_STYLE.get() == "spark":          # Spark's DataType.sql: CAST(k AS STRING), DECIMAL(10,2)
+        return re.sub(r",\s+", ",", dt.sql(dialect="spark").upper())
     written = dt.meta.get("type_text") if dt.meta else None
     if written is not None and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*( ?\( ?[0-9]+( ?, ?[0-9]+)? ?\))?", written):
         as_written = written.split("(")[0].strip()
@@ -308,7 +313,7 @@ def _render(node: exp.Expression) -> str:
     if isinstance(node, exp.Count):
         arg = node.this
         if arg is None or isinstance(arg, exp.Star):
-            return COUNT_STAR_NAME.get()
+            return "count(1)" if NAME_STYLE.get() == "spark" else "count_star()"
     if isinstance(node, exp.Distinct):
         return "DISTINCT " + ", ".join(render(e) for e in node.expressions)
     if isinstance(node, exp.Filter):

@@ -966,7 +966,7 @@ def test_sql_sums_have_sparks_types(spark):
     spark.catalog.dropTempView("sums_t")
 
 
-def test_count_star_is_named_as_spark_names_it(spark):
+def test_sql_items_are_named_as_spark_names_them(spark):
     # Spark's Count(*) is count(1) (its parser reads * there as the literal 1), also inside an expression
     df = spark.createDataFrame([(1,), (1,)], "k int")
     df.createOrReplaceTempView("cs_t")
@@ -974,4 +974,10 @@ def test_count_star_is_named_as_spark_names_it(spark):
     assert [tuple(r) for r in spark.sql("SELECT k, count(*) FROM cs_t GROUP BY k HAVING count(*) > 1").collect()] \
         == [(1, 2)]
     assert df.selectExpr("count(*)").columns == ["count(1)"]
+    # Spark's Literal prints a string as its text; a Cast names the type as DataType.sql writes it
+    assert spark.sql("SELECT upper('a'), CAST(k AS STRING), CAST(k AS DECIMAL(10, 2)), TRY_CAST(k AS SMALLINT), "
+                     "CAST('2024-01-01' AS DATE), 'lit' FROM cs_t").columns == \
+        ["upper(a)", "CAST(k AS STRING)", "CAST(k AS DECIMAL(10,2))", "TRY_CAST(k AS SMALLINT)",
+         "CAST(2024-01-01 AS DATE)", "lit"]
+    assert df.selectExpr("CAST(k AS STRING)").columns == ["CAST(k AS STRING)"]
     spark.catalog.dropTempView("cs_t")
