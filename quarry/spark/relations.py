@@ -56,7 +56,8 @@ _JOIN_TYPES = {
 
 # options each reader honours; any other option is refused, never ignored
 _CSV_OPTIONS = {"header", "inferschema", "sep", "delimiter", "encoding", "charset", "nullvalue", "emptyvalue", "quote",
-                "escape", "ignoreleadingwhitespace", "ignoretrailingwhitespace", "multiline", "path"}
+                "escape", "ignoreleadingwhitespace", "ignoretrailingwhitespace", "multiline", "mode", "enforceschema",
+                "path"}
 _PARQUET_OPTIONS = {"path", "mergeschema"}
 _DELTA_OPTIONS = {"path", "versionasof", "timestampasof"}       # Delta's time-travel reader options
 _JSON_OPTIONS = {"path", "multiline"}
@@ -936,6 +937,14 @@ def _read_csv(files: list[str], options: dict, schema: pa.Schema | None) -> pa.T
     Arrow's reader with Spark's separator, quote and backslash escape; nullValue, emptyValue and the
     white space options applied to the string columns with Arrow kernels (:func:`_csv_strings`)."""
     import pyarrow.csv as pcsv
+    # a malformed row (or a value that does not fit the schema) raises: Spark's FAILFAST, not its PERMISSIVE
+    # default; a user schema applies by position, as with Spark's default enforceSchema=true
+    mode = str(options.get("mode", "FAILFAST")).upper()
+    if mode != "FAILFAST":
+        raise not_supported(f"the csv mode `{options['mode']}` (quarry's reader fails on a malformed row, as "
+                            "mode FAILFAST does)")
+    if "enforceschema" in options and not _true(options["enforceschema"]):
+        raise not_supported("enforceSchema=false (a schema applies by position, as with enforceSchema=true)")
     header = _true(options.get("header"))
     infer = _true(options.get("inferschema")) and schema is None
     encoding = options.get("encoding") or options.get("charset") or "utf-8"

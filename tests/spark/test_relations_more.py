@@ -843,9 +843,15 @@ def test_csv_read_options(spark, tmp_path):
     src.write_text('x,"y\n')
     assert [tuple(r) for r in spark.read.csv(str(src), quote="").collect()] == [("x", '"y')]
     from pyspark.errors import UnsupportedOperationException
-    for name, value in [("comment", "#"), ("mode", "FAILFAST"), ("dateFormat", "yyyy")]:
+    for name, value in [("comment", "#"), ("dateFormat", "yyyy"), ("lineSep", ";")]:
         with pytest.raises(UnsupportedOperationException, match=f"Not supported: the csv option `{name.lower()}`"):
             spark.read.option(name, value).csv(str(src)).collect()
+    # quarry's reader is Spark's FAILFAST: a row with too many fields raises; PERMISSIVE is refused by name
+    src.write_text("a,b\n1,2,3\n")
+    with pytest.raises(PySparkException):
+        spark.read.csv(str(src), header=True, mode="FAILFAST").collect()
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the csv mode `PERMISSIVE`"):
+        spark.read.csv(str(src), mode="PERMISSIVE").collect()
 
 
 def test_show_functions_describe_function(spark):
