@@ -306,8 +306,58 @@ class RelationTranslator:
         return self.translate(s.input).alias(s.alias)
 
     def _sort(self, s) -> DataFrame:
+        from quarry.errors import BindError
         df = self.translate(s.input)
-        return df.sort(*[self.expressions._sort_key(o) for o in s.order])
+        keys = [self.expressions._sort_key(o) for o in s.order]
+        try:
+            return df.sort(*keys)
+        except BindError:             # a column it lacks (by name, or df["v"] of the select's input)
+            widened = self._sort_by_dropped_columns(s, df)
+            if widened is None:
+                raise
+            return widened
+
+    def _sort_by_dropped_columns(self, s, df: DataFrame) -> DataFrame | None:
+        """``df.select("a").orderBy("b")``: Spark resolves a sort column the select dropped from the select's
+        input (ResolveMissingReferences): the select is widened by those columns, sorted, and narrowed again.
+        Only for sort keys that are plain columns, over a select without aggregates; None otherwise."""
+        from quarry.api.column import col
+        project = s.input.project if s.input.WhichOneof("rel_type") == "project" else None
+        if project is None or not project.HasField("input"):
+            return None
+        names = []
+        for o in s.order:
+            child = o.child
+            if child.WhichOneof("expr_type") != "unresolved_attribute":
+                return None
+            names.append(child.unresolved_attribute.unparsed_identifier)
+        present = {c.lower() for c in df.columns}
+        inner = self.translate(project.input)
+        available = {c.lower(): c for c in inner.columns}
+        absent = [n for n in dict.fromkeys(names) if n.lower() not in present]
+        if not absent or any(n.lower() not in available for n in absent):
+            return None
+        missing = [available[n.lower()] for n in absent]
+        hidden = [f"__sort_{i}_{n}" for i, n in enumerate(missing)]
+        try:
+            wide = inner.select(*self._columns(project.expressions, inner),
+                                *[col(n).alias(h) for n, h in zip(missing, hidden)])
+            wide.logical_plan          # noqa: B018 - bound now: an aggregate select fails here
+        except Exception:         # noqa: BLE001 - an aggregate select (Spark's rule does not apply there)
+            return None
+        if len(wide.columns) != len(df.columns) + len(missing):
+            return None
+        renamed = {n.lower(): h for n, h in zip(missing, hidden)}
+        order = []
+        for o in s.order:
+            name = o.child.unresolved_attribute.unparsed_identifier
+            copy = type(o)()
+            copy.CopyFrom(o)
+            if name.lower() in renamed:
+                copy.child.unresolved_attribute.unparsed_identifier = renamed[name.lower()]
+                copy.child.unresolved_attribute.ClearField("plan_id")      # df.v: now the widened select's
+            order.append(self.expressions._sort_key(copy))
+        return wide.sort(*order).select(*[col(c) for c in df.columns])
 
     def _limit(self, lim) -> DataFrame:
         return self.translate(lim.input).limit(lim.limit)

@@ -987,3 +987,18 @@ def test_sql_items_are_named_as_spark_names_them(spark):
          "CAST(2024-01-01 AS DATE)", "lit"]
     assert df.selectExpr("CAST(k AS STRING)").columns == ["CAST(k AS STRING)"]
     spark.catalog.dropTempView("cs_t")
+
+
+def test_order_by_a_column_the_select_dropped(spark):
+    # Spark's ResolveMissingReferences: a sort column the select dropped is read from the select's input
+    df = spark.createDataFrame([(1, "b", 3), (2, "a", 1), (3, "c", 2)], "k int, s string, v int")
+    assert [r.s for r in df.select("s").orderBy("v").collect()] == ["a", "c", "b"]
+    assert [r.s for r in df.select("s").orderBy(F.col("v").desc()).collect()] == ["b", "c", "a"]
+    assert [r.s for r in df.select("s").orderBy(df.v).collect()] == ["a", "c", "b"]
+    out = df.select(F.upper("s").alias("u"), "k").orderBy("V")
+    assert out.columns == ["u", "k"] and [tuple(r) for r in out.collect()] == [("A", 2), ("C", 3), ("B", 1)]
+    # an aggregate's input columns are gone (Spark refuses this too), as is a column no input has
+    with pytest.raises(AnalysisException):
+        df.groupBy("s").agg(F.sum("k")).orderBy("v").collect()
+    with pytest.raises(AnalysisException):
+        df.select("s").orderBy("nope").collect()
