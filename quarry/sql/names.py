@@ -310,6 +310,8 @@ def _render(node: exp.Expression) -> str:
             out += f" WHEN ({cond_text}) THEN ({render(when.args['true'])})"
         default = node.args.get("default")
         return out + f" ELSE {render(default) if default is not None else 'NULL'} END"
+    if isinstance(node, exp.Concat) and NAME_STYLE.get() == "spark":      # Spark: concat(x, k), not x || k
+        return f"concat({', '.join(render(e) for e in node.expressions)})"
     if isinstance(node, exp.Count):
         arg = node.this
         if arg is None or isinstance(arg, exp.Star):
