@@ -177,8 +177,9 @@ def _args(node: exp.Expression) -> list[exp.Expression]:
 
 def _func_name(node: exp.Func, generated: str) -> str:
     """The function's name as written (lower-cased), else as sqlglot's DuckDB SQL spells it."""
+    spark = NAME_STYLE.get() == "spark"
     if isinstance(node, exp.Coalesce):
-        return "COALESCE"             # also for IFNULL/NVL, which DuckDB's parser turns into it
+        return "coalesce" if spark else "COALESCE"   # also for IFNULL/NVL, which DuckDB's parser turns into it
     if type(node) in _CLASS_NAMES:
         return _CLASS_NAMES[type(node)]
     text = _source(node)
@@ -190,7 +191,7 @@ def _func_name(node: exp.Func, generated: str) -> str:
             raise ValueError("not a plain function call")
         name = m.group(1).lower()
     if name == "coalesce":
-        return "COALESCE"
+        return "coalesce" if spark else "COALESCE"
     return quote(name)
 
 

@@ -981,7 +981,7 @@ def test_sql_items_are_named_as_spark_names_them(spark):
         == [(1, 2)]
     assert df.selectExpr("count(*)").columns == ["count(1)"]
     # Spark's Literal prints a string as its text; a Cast names the type as DataType.sql writes it
-    assert spark.sql("SELECT concat('x', k) FROM cs_t").columns == ["concat(x, k)"]
+    assert spark.sql("SELECT concat('x', k), coalesce(k, 0) FROM cs_t").columns == ["concat(x, k)", "coalesce(k, 0)"]
     assert spark.sql("SELECT upper('a'), CAST(k AS STRING), CAST(k AS DECIMAL(10, 2)), TRY_CAST(k AS SMALLINT), "
                      "CAST('2024-01-01' AS DATE), 'lit' FROM cs_t").columns == \
         ["upper(a)", "CAST(k AS STRING)", "CAST(k AS DECIMAL(10,2))", "TRY_CAST(k AS SMALLINT)",
