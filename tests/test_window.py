@@ -492,6 +492,29 @@ def test_interval_bounds_need_a_timestamp_key_and_a_range_frame():
     with pytest.raises(QuarryError, match="ROWS frame"):
         run_quarry("SELECT sum(o) OVER (ORDER BY ts ROWS BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW) "
                    "FROM t", {"t": table})
-    with pytest.raises(UnsupportedError, match="months or years"):
-        run_quarry("SELECT sum(o) OVER (ORDER BY ts RANGE BETWEEN INTERVAL 1 MONTH PRECEDING AND CURRENT ROW) "
+    with pytest.raises(QuarryError, match="month bounds needs a DATE or TIMESTAMP"):
+        run_quarry("SELECT sum(o) OVER (ORDER BY o RANGE BETWEEN INTERVAL 1 MONTH PRECEDING AND CURRENT ROW) "
                    "FROM t", {"t": table})
+    with pytest.raises(QuarryError, match="mixes a month bound"):
+        run_quarry("SELECT sum(o) OVER (ORDER BY ts RANGE BETWEEN INTERVAL 1 MONTH PRECEDING AND "
+                   "INTERVAL 1 DAY FOLLOWING) FROM t", {"t": table})
+
+
+@pytest.mark.parametrize("frame", [
+    "RANGE BETWEEN INTERVAL 1 MONTH PRECEDING AND CURRENT ROW",
+    "RANGE BETWEEN CURRENT ROW AND INTERVAL 1 MONTH FOLLOWING",
+    "RANGE BETWEEN INTERVAL 14 MONTHS PRECEDING AND INTERVAL 1 YEAR PRECEDING",
+])
+@pytest.mark.parametrize("direction", ["ASC NULLS LAST", "DESC NULLS FIRST"])
+@pytest.mark.parametrize("key", ["d", "ts"])
+def test_range_frames_with_month_bounds(frame, direction, key):
+    # month ends: 2024-03-30 minus a month is 2024-02-29, 2024-01-31 plus one is 2024-02-29 (DuckDB clamps too)
+    import datetime
+    d, t = datetime.date, datetime.datetime
+    dates = [d(2024, 1, 31), d(2024, 2, 29), d(2024, 3, 30), d(2024, 3, 31), d(2023, 2, 28), None, d(2025, 2, 28),
+             d(2024, 2, 29)]
+    times = [t(2024, 1, 31, 12), t(2024, 2, 29, 11), t(2024, 2, 29, 13), t(2024, 3, 29, 11), t(2023, 1, 31, 12), None,
+             t(2025, 2, 28, 12), t(2024, 1, 31, 12)]
+    table = pa.table({"g": ["a", "a", "a", "a", "a", "a", "a", "b"], "d": pa.array(dates, pa.date32()),
+                      "ts": pa.array(times, pa.timestamp("us")), "x": [1, 2, 4, 8, 16, 32, 64, 128]})
+    check(f"SELECT g, x, sum(x) OVER (PARTITION BY g ORDER BY {key} {direction} {frame}) AS s FROM t", table)

@@ -236,12 +236,15 @@ class WindowFrame:
     """ROWS or RANGE frame; bounds are ints (negative = preceding), 0 = current row, None = unbounded.
 
     ``interval``: the bounds came as day-time INTERVALs (``RANGE BETWEEN INTERVAL 1 HOUR PRECEDING ...``)
-    and are microseconds, for a TIMESTAMP ORDER BY key; a frame of plain numbers never applies to one."""
+    and are microseconds, for a TIMESTAMP ORDER BY key; a frame of plain numbers never applies to one.
+    ``months`` (with ``interval``): the bounds are whole months (``INTERVAL 1 MONTH PRECEDING``), added to a
+    DATE or TIMESTAMP key as calendar months (the day of month kept, or the target month's last)."""
 
     mode: str = "range"        # "rows" | "range"
     start: int | None = None   # None = UNBOUNDED PRECEDING
     end: int | None = 0        # None = UNBOUNDED FOLLOWING
     interval: bool = False
+    months: bool = False
 
     def __str__(self):
         def bound(b, side):
@@ -249,7 +252,8 @@ class WindowFrame:
                 return f"UNBOUNDED {side}"
             if b == 0:
                 return "CURRENT ROW"
-            amount = f"INTERVAL '{abs(b)}' MICROSECOND" if self.interval else str(abs(b))
+            unit = "MONTH" if self.months else "MICROSECOND"
+            amount = f"INTERVAL '{abs(b)}' {unit}" if self.interval else str(abs(b))
             return f"{amount} {'PRECEDING' if b < 0 else 'FOLLOWING'}"
         return f"{self.mode.upper()} BETWEEN {bound(self.start, 'PRECEDING')} AND {bound(self.end, 'FOLLOWING')}"
 

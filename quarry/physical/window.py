@@ -142,7 +142,10 @@ def check_window_call(w: WindowCall) -> None:
                                   "bounds, not numbers",
                                   hint="write RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW in SQL, or "
                                        "order by the timestamp cast to seconds (CAST(ts AS BIGINT))")
-        if frame.interval and not pa.types.is_timestamp(t):
+        if frame.months and not (pa.types.is_timestamp(t) or pa.types.is_date(t)):
+            raise QuarryTypeError(f"a RANGE frame with month bounds needs a DATE or TIMESTAMP ORDER BY key, not "
+                                  f"{T.sql_name(t)}", hint="a number takes numbers as bounds: 1 PRECEDING")
+        if frame.interval and not frame.months and not pa.types.is_timestamp(t):
             raise QuarryTypeError(f"a RANGE frame with interval bounds needs a TIMESTAMP ORDER BY key, not "
                                   f"{T.sql_name(t)}", hint="a date or a number takes numbers as bounds: 1 PRECEDING")
         if not (T.is_integer(t) or T.is_float(t) or T.is_decimal(t) or pa.types.is_date(t)
@@ -350,6 +353,8 @@ def _range_offsets(layout: _Layout, frame: WindowFrame) -> tuple[np.ndarray, np.
     by a binary search over (partition, value) pairs. A row whose value is NULL (or NaN) frames its peers."""
     key = layout.order_key
     ascending = layout.order_sort.ascending
+    if frame.months:
+        return _month_range_offsets(layout, frame)
     if pa.types.is_date(key.type):
         key = pc.cast(pc.cast(key, pa.int32()), pa.int64())
     elif pa.types.is_timestamp(key.type):
@@ -381,6 +386,57 @@ def _range_offsets(layout: _Layout, frame: WindowFrame) -> tuple[np.ndarray, np.
     end = layout.part_end if frame.end is None else search(frame.end, "right")
     start = np.where(odd, layout.peer_start if frame.start is not None else start, start)
     end = np.where(odd, layout.peer_end if frame.end is not None else end, end)
+    return start, end
+
+
+def _add_months(days: np.ndarray, months: int) -> np.ndarray:
+    """Days since the epoch plus ``months`` calendar months, the day of month kept or clamped to the target
+    month's last day (Spark's dateAddMonths: 2024-01-31 + 1 month = 2024-02-29), for all rows at once."""
+    dates = days.astype("datetime64[D]")
+    month = dates.astype("datetime64[M]")
+    day = (dates - month.astype("datetime64[D]")).astype(np.int64)
+    target = month + np.timedelta64(months, "M")
+    length = ((target + np.timedelta64(1, "M")).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
+    return target.astype("datetime64[D]").astype(np.int64) + np.minimum(day, length - 1)
+
+
+def _month_range_offsets(layout: _Layout, frame: WindowFrame) -> tuple[np.ndarray, np.ndarray]:
+    """A RANGE frame whose bounds are months, over a DATE or TIMESTAMP key: each row's bounds are its own
+    value moved by the months (:func:`_add_months`; a timestamp keeps its time of day), found by a binary
+    search over (partition, value) pairs; a descending key counts PRECEDING as later values. A NULL key
+    frames its peers."""
+    key = layout.order_key
+    ascending = layout.order_sort.ascending
+    null = np.asarray(key.is_null().to_numpy(zero_copy_only=False), bool)
+    if pa.types.is_date(key.type):
+        values = np.asarray(pc.fill_null(pc.cast(pc.cast(key, pa.int32()), pa.int64()), 0).to_numpy(
+            zero_copy_only=False), np.int64)
+        per_day = 1
+    else:
+        values = np.asarray(pc.fill_null(pc.cast(pc.cast(key, pa.timestamp("us", key.type.tz)), pa.int64()), 0)
+                            .to_numpy(zero_copy_only=False), np.int64)
+        per_day = 86_400_000_000
+    days = np.floor_divide(values, per_day)
+    time_of_day = values - days * per_day
+
+    def moved(months: int) -> np.ndarray:
+        return _add_months(days, months) * per_day + time_of_day
+
+    sign = 1 if ascending else -1
+    ordered = values * sign
+    ordered = np.where(null, np.iinfo(np.int64).min if layout.order_sort.nulls_first else np.iinfo(np.int64).max,
+                       ordered)
+    pairs = np.empty(layout.n, np.dtype([("p", "<i8"), ("v", "<i8")]))
+    pairs["p"], pairs["v"] = layout.part_id, ordered
+
+    def search(months: int, side: str) -> np.ndarray:
+        probe = np.empty(layout.n, pairs.dtype)
+        probe["p"], probe["v"] = layout.part_id, moved(months * sign) * sign
+        return np.searchsorted(pairs, probe, side).astype(np.int64)
+    start = layout.part_start if frame.start is None else search(frame.start, "left")
+    end = layout.part_end if frame.end is None else search(frame.end, "right")
+    start = np.where(null, layout.peer_start if frame.start is not None else start, start)
+    end = np.where(null, layout.peer_end if frame.end is not None else end, end)
     return start, end
 
 

@@ -355,6 +355,148 @@ _SHOW_DATABASES = re.compile(rf"(?is)(?:DATABASES|SCHEMAS|NAMESPACES)(?:\s+(?:FR
 _SHOW_COLUMNS = re.compile(rf"(?is)COLUMNS\s+(?:FROM|IN)\s+({_NAME})(?:\s+(?:FROM|IN)\s+({_NAME}))?\s*")
 
 
+_SHOW_FUNCTIONS = re.compile(rf"(?is)(?:(USER|SYSTEM|ALL)\s+)?FUNCTIONS(?:\s+(?:FROM|IN)\s+({_NAME}))?"
+                             r"(?:\s+(?:LIKE\s+)?(?:'([^']*)'|([A-Za-z_][\w.]*)))?\s*")
+_SHOW_CREATE = re.compile(rf"(?is)CREATE\s+TABLE\s+({_NAME})(\s+AS\s+SERDE)?\s*")
+# the operators Spark's SHOW FUNCTIONS lists besides its function registry (ShowFunctionsCommand)
+_LISTED_OPERATORS = ("!=", "<>", "between", "case", "||")
+
+
+def _user_functions(translator) -> list[str]:
+    """The names of the session's registered Python functions (``spark.udf.register``)."""
+    from quarry.logical.udf import PythonFunction
+    return [name for name, d in translator.session.functions.functions.items() if isinstance(d, PythonFunction)]
+
+
+def _show_functions(translator, m) -> pa.Table:
+    """``SHOW [USER|SYSTEM|ALL] FUNCTIONS [IN db] [[LIKE] 'pattern']``: one column, ``function``, sorted, as
+    Spark's ShowFunctionsCommand: the system functions (those listFunctions lists, and the operators Spark
+    adds) and the session's registered functions (temporary, so unqualified)."""
+    if m.group(2):
+        _check_database(m.group(2).strip("`"))
+    scope = (m.group(1) or "ALL").upper()
+    match = _matches(m.group(3) if m.group(3) is not None else m.group(4))
+    names = set()
+    if scope in ("USER", "ALL"):
+        names.update(_user_functions(translator))
+    if scope in ("SYSTEM", "ALL"):
+        names.update(_function_names())
+        names.update(_LISTED_OPERATORS)
+    return pa.table({"function": pa.array(sorted(n for n in names if match(n)), pa.string())})
+
+
+def _is_temporary(translator, name: str) -> bool:
+    db, bare = _split(name)
+    if db == GLOBAL_DATABASE:
+        return True
+    return db is None and any(e[1] and e[0].lower() == bare.lower() for e in _entries(translator, None))
+
+
+def _field_ddl(field: pa.Field) -> str:
+    """A column as Spark's StructField.toDDL writes it (``name TYPE``; a table's columns are nullable)."""
+    import json
+    from pyspark.sql.connect.types import proto_schema_to_pyspark_data_type
+    from quarry.spark.types import _json_field_ddl
+    spark_type = proto_schema_to_pyspark_data_type(from_arrow(field.type))
+    return _json_field_ddl({"name": field.name, "type": json.loads(spark_type.json()), "nullable": True}, " ")
+
+
+def _show_create_table(translator, m) -> pa.Table:
+    """``SHOW CREATE TABLE t``: Spark's statement for a data source table (ShowCreateTableCommand): the
+    columns one a line, ``USING <provider>``, and for an external table its ``LOCATION``; a temp view is
+    refused as in Spark."""
+    from quarry.catalog.providers import MemoryTable, ParquetTable
+    name = m.group(1).replace("`", "")
+    if m.group(2):
+        raise not_supported("SHOW CREATE TABLE ... AS SERDE (quarry's tables are data source tables, for "
+                            "which Spark refuses it too)")
+    if _is_temporary(translator, name):
+        bare = _split(name)[1]
+        raise SparkError(f"Unsupported a SHOW CREATE TABLE command. The command is not supported on a temporary "
+                         f"view `{bare}`.",
+                         error_class="UNSUPPORTED_SHOW_CREATE_TABLE.ON_TEMPORARY_VIEW",
+                         parameters={"tableName": f"`{bare}`"})
+    db, bare = _split(name)
+    _check_database(db)
+    schema = translator.table(name).schema
+    provider = translator.session.catalog.get(bare)
+    text = f"CREATE TABLE {CATALOG}.{DATABASE}.{_quote_part(provider.name)} (\n  "
+    text += ",\n  ".join(_field_ddl(f) for f in schema) + ")\n"
+    if isinstance(provider, ParquetTable):
+        location = provider.location
+        if not isinstance(location, str):
+            raise not_supported(f"SHOW CREATE TABLE of `{bare}`, a table over several locations")
+        import os
+        from quarry.catalog.filesystems import is_remote
+        location = location if is_remote(location) else "file:" + os.path.abspath(location)
+        text += "USING parquet\nLOCATION '" + location.replace("\\", "\\\\").replace("'", "\\'") + "'\n"
+    elif isinstance(provider, MemoryTable):
+        text += "USING parquet\n"              # a managed table: Spark's default source, no location
+    else:
+        raise not_supported(f"SHOW CREATE TABLE of `{bare}`, a `{provider.kind}` table")
+    return pa.table({"createtab_stmt": pa.array([text], pa.string())})
+
+
+def _quote_part(name: str) -> str:
+    from quarry.spark.types import _quote
+    return _quote(name)
+
+
+def describe_function(translator, node) -> pa.Table:
+    """``DESCRIBE FUNCTION f``: Spark's ``function_desc`` rows ``Function: f``, ``Class: ...``, ``Usage: ...``.
+    quarry has neither Spark's implementing classes nor its usage texts: those two rows say ``N/A.`` (Spark's
+    text for a missing usage). A name that is no function is Spark's UNRESOLVED_ROUTINE."""
+    if (node.args.get("style") or "").upper() == "EXTENDED":
+        raise not_supported("DESCRIBE FUNCTION EXTENDED (quarry has no usage texts or examples); "
+                            "DESCRIBE FUNCTION names the function")
+    name = node.this.sql(dialect="spark").replace("`", "")
+    db, bare = _split(name)
+    _check_database(db)
+    lowered = bare.lower()
+    if lowered not in _user_functions(translator) and lowered not in _LISTED_OPERATORS \
+            and not (lowered in _function_names() or _function_known(translator, lowered)):
+        raise SparkError(f"Cannot resolve routine `{bare}` on search path [`system`.`builtin`, `system`.`session`, "
+                         f"`{CATALOG}`.`{DATABASE}`].", error_class="UNRESOLVED_ROUTINE",
+                         parameters={"routineName": f"`{bare}`"})
+    return pa.table({"function_desc": pa.array([f"Function: {lowered}", "Class: N/A.", "Usage: N/A."], pa.string())})
+
+
+_PART = r"(?:[A-Za-z_]\w*|`[^`]+`)"
+_DESCRIBE_COLUMN = re.compile(rf"(?is)\s*(?:DESC|DESCRIBE)\s+(?:TABLE\s+)?(?:(EXTENDED|FORMATTED)\s+)?({_NAME})\s+"
+                              rf"({_PART}(?:\.{_PART})*)\s*;?\s*")
+_NOT_TABLES = {"TABLE", "EXTENDED", "FORMATTED", "QUERY", "FUNCTION", "DATABASE", "SCHEMA", "NAMESPACE", "CATALOG",
+               "SELECT", "WITH", "VALUES", "FROM"}
+# DescribeColumnCommand's statistics rows: all NULL without column statistics (quarry keeps none)
+_COLUMN_STATS = ("min", "max", "num_nulls", "distinct_count", "avg_col_len", "max_col_len", "histogram")
+
+
+def describe_column(translator, text: str) -> pa.Table | None:
+    """``DESCRIBE [TABLE] [EXTENDED] t col`` (which sqlglot does not parse): Spark's ``info_name`` /
+    ``info_value`` rows col_name, data_type, comment (``NULL`` without one); EXTENDED adds the statistics
+    rows, each ``NULL`` as in Spark for a column never analyzed. None when ``text`` is not this statement."""
+    from quarry.spark.expressions import split_identifier
+    m = _DESCRIBE_COLUMN.fullmatch(text)
+    if m is None or m.group(2).upper() in _NOT_TABLES:
+        return None
+    parts = split_identifier(m.group(3))
+    if len(parts) > 1:
+        raise not_supported("DESCRIBE of a nested column (Spark refuses it too: DESC TABLE COLUMN takes a "
+                            "top-level column)")
+    schema = translator.table(m.group(2).replace("`", "")).schema
+    found = [f for f in schema if f.name.lower() == parts[0].lower()]
+    if not found:
+        raise SparkError(f"the column `{parts[0]}` does not exist in `{m.group(2)}`",
+                         error_class="UNRESOLVED_COLUMN.WITHOUT_SUGGESTION",
+                         parameters={"objectName": f"`{parts[0]}`"})
+    field = found[0]
+    names = ["col_name", "data_type", "comment"]
+    values = [field.name, simple_string(from_arrow(field.type)), "NULL"]
+    if m.group(1):
+        names += list(_COLUMN_STATS)
+        values += ["NULL"] * len(_COLUMN_STATS)
+    return pa.table({"info_name": pa.array(names, pa.string()), "info_value": pa.array(values, pa.string())})
+
+
 def _show(translator, text: str) -> pa.Table:
     """``SHOW TABLES [IN db] [[LIKE] 'pattern']`` (namespace, tableName, isTemporary),
     ``SHOW DATABASES|SCHEMAS|NAMESPACES [IN spark_catalog] [[LIKE] 'pattern']`` (namespace) and
@@ -394,7 +536,13 @@ def _show(translator, text: str) -> pa.Table:
             name = f"{db}.{table}"
         schema = translator.table(name).schema
         return pa.table({"col_name": pa.array(schema.names, pa.string())})
-    raise not_supported(f"SHOW {text} (SHOW TABLES, SHOW DATABASES and SHOW COLUMNS are supported; "
+    m = _SHOW_FUNCTIONS.fullmatch(text)
+    if m is not None:
+        return _show_functions(translator, m)
+    m = _SHOW_CREATE.fullmatch(text)
+    if m is not None:
+        return _show_create_table(translator, m)
+    raise not_supported(f"SHOW {text} (SHOW TABLES, DATABASES, COLUMNS, FUNCTIONS and CREATE TABLE are supported; "
                         "spark.catalog lists the rest)")
 
 
@@ -409,6 +557,8 @@ def sql_statement(translator, node) -> pa.Table | None:
         text = node.expression.name if isinstance(node.expression, exp.Literal) else str(node.expression or "")
         return _show(translator, text.strip())
     if isinstance(node, exp.Describe):
+        if (node.args.get("kind") or "").upper() == "FUNCTION":
+            return describe_function(translator, node)
         return _describe(translator, node)
     if isinstance(node, exp.Use):
         name = node.this.sql(dialect="spark").strip("`")

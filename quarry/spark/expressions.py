@@ -270,13 +270,14 @@ class ExpressionTranslator:
         if stripped.endswith(".*") and _IDENTIFIER_STAR.fullmatch(stripped):
             return _star(stripped[:-2])                  # selectExpr("t.*"), selectExpr("s.*")
         from quarry.logical.functions import aggregate_rules, arithmetic_rules, cast_rules
-        from quarry.spark.sql import spark_aggregates, spark_arithmetic, spark_casts
-        column = expr(_spark_sql_to_quarry(s.expression, self.ansi))
+        from quarry.spark.sql import spark_aggregates, spark_arithmetic, spark_casts, spark_names
+        with spark_names():
+            column = expr(_spark_sql_to_quarry(s.expression, self.ansi))
         ansi, zone = self.ansi, self.time_zone
 
         def bind(ctx):            # arithmetic, casts and aggregates as spark.sql binds them (Spark's decimals,
             with arithmetic_rules(spark_arithmetic(ansi)), cast_rules(spark_casts(ansi, zone)), \
-                    aggregate_rules(spark_aggregates()):                  # divisions, intervals)
+                    aggregate_rules(spark_aggregates(ansi)):              # divisions, intervals)
                 return column.bind(ctx)
         return Translated(Column(bind, column.name), column.name)
 

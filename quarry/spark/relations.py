@@ -55,7 +55,9 @@ _JOIN_TYPES = {
 }
 
 # options each reader honours; any other option is refused, never ignored
-_CSV_OPTIONS = {"header", "inferschema", "sep", "delimiter", "encoding", "nullvalue", "path"}
+_CSV_OPTIONS = {"header", "inferschema", "sep", "delimiter", "encoding", "charset", "nullvalue", "emptyvalue", "quote",
+                "escape", "ignoreleadingwhitespace", "ignoretrailingwhitespace", "multiline", "mode", "enforceschema",
+                "path"}
 _PARQUET_OPTIONS = {"path", "mergeschema"}
 _DELTA_OPTIONS = {"path", "versionasof", "timestampasof"}       # Delta's time-travel reader options
 _JSON_OPTIONS = {"path", "multiline"}
@@ -220,6 +222,22 @@ class RelationTranslator:
 
     # -- row and column operations -----------------------------------------------------------
 
+    def _unresolved_table_valued_function(self, f) -> DataFrame:
+        """``spark.tvf.explode(col)`` and the other generators of ``spark.tvf`` (Spark 4): the generator's
+        rows over one input row, as ``SELECT explode(...)`` gives them (``spark.tvf.range`` is a Range)."""
+        from pyspark.sql.connect.proto import expressions_pb2
+        from quarry.spark.functions.nested import GENERATORS
+        name = f.function_name.lower()
+        if name not in GENERATORS:
+            raise not_supported(f"the table-valued function `{f.function_name}` (spark.tvf has range, explode, "
+                                "explode_outer, posexplode, posexplode_outer, inline, inline_outer and json_tuple "
+                                "here)")
+        call = expressions_pb2.Expression()
+        call.unresolved_function.function_name = name
+        call.unresolved_function.arguments.extend(f.arguments)
+        one = DataFrame.from_arrow(self.session, pa.table({"__one": [1]}), "one")
+        return one.select(*self._columns([call], one))
+
     def _project(self, p) -> DataFrame:
         if not p.HasField("input"):
             # select without a FROM: one row
@@ -288,8 +306,58 @@ class RelationTranslator:
         return self.translate(s.input).alias(s.alias)
 
     def _sort(self, s) -> DataFrame:
+        from quarry.errors import BindError
         df = self.translate(s.input)
-        return df.sort(*[self.expressions._sort_key(o) for o in s.order])
+        keys = [self.expressions._sort_key(o) for o in s.order]
+        try:
+            return df.sort(*keys)
+        except BindError:             # a column it lacks (by name, or df["v"] of the select's input)
+            widened = self._sort_by_dropped_columns(s, df)
+            if widened is None:
+                raise
+            return widened
+
+    def _sort_by_dropped_columns(self, s, df: DataFrame) -> DataFrame | None:
+        """``df.select("a").orderBy("b")``: Spark resolves a sort column the select dropped from the select's
+        input (ResolveMissingReferences): the select is widened by those columns, sorted, and narrowed again.
+        Only for sort keys that are plain columns, over a select without aggregates; None otherwise."""
+        from quarry.api.column import col
+        project = s.input.project if s.input.WhichOneof("rel_type") == "project" else None
+        if project is None or not project.HasField("input"):
+            return None
+        names = []
+        for o in s.order:
+            child = o.child
+            if child.WhichOneof("expr_type") != "unresolved_attribute":
+                return None
+            names.append(child.unresolved_attribute.unparsed_identifier)
+        present = {c.lower() for c in df.columns}
+        inner = self.translate(project.input)
+        available = {c.lower(): c for c in inner.columns}
+        absent = [n for n in dict.fromkeys(names) if n.lower() not in present]
+        if not absent or any(n.lower() not in available for n in absent):
+            return None
+        missing = [available[n.lower()] for n in absent]
+        hidden = [f"__sort_{i}_{n}" for i, n in enumerate(missing)]
+        try:
+            wide = inner.select(*self._columns(project.expressions, inner),
+                                *[col(n).alias(h) for n, h in zip(missing, hidden)])
+            wide.logical_plan          # noqa: B018 - bound now: an aggregate select fails here
+        except Exception:         # noqa: BLE001 - an aggregate select (Spark's rule does not apply there)
+            return None
+        if len(wide.columns) != len(df.columns) + len(missing):
+            return None
+        renamed = {n.lower(): h for n, h in zip(missing, hidden)}
+        order = []
+        for o in s.order:
+            name = o.child.unresolved_attribute.unparsed_identifier
+            copy = type(o)()
+            copy.CopyFrom(o)
+            if name.lower() in renamed:
+                copy.child.unresolved_attribute.unparsed_identifier = renamed[name.lower()]
+                copy.child.unresolved_attribute.ClearField("plan_id")      # df.v: now the widened select's
+            order.append(self.expressions._sort_key(copy))
+        return wide.sort(*order).select(*[col(c) for c in df.columns])
 
     def _limit(self, lim) -> DataFrame:
         return self.translate(lim.input).limit(lim.limit)
@@ -811,36 +879,164 @@ def _read_text(files: list[str]) -> pa.Table:
     return pa.table({"value": pa.chunked_array(chunks, pa.string())})
 
 
-def _read_csv(files: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
+def _csv_char(options: dict, key: str, default: str):
+    """A one-character csv option (``sep``, ``quote``, ``escape``) as Spark's CSVOptions reads it: ``\\t``
+    (backslash, t) is a tab, an empty ``quote``/``escape`` turns quoting/escaping off (``None``)."""
+    value = options.get(key, default)
+    if value == "\\t":
+        value = "\t"
+    if value == "":
+        return None
+    if len(value) != 1:
+        if key == "sep":
+            raise not_supported(f"a csv delimiter of several characters (`{value}`)")
+        raise SparkError(f"{key} cannot be more than one character", error_class="INVALID_OPTION_VALUE",
+                         exception="IllegalArgumentException")
+    return value
+
+
+# every character Univocity (Spark's CSV parser) counts as white space: code points up to U+0020
+_CSV_SPACE = "".join(chr(i) for i in range(0x21))
+
+
+def _csv_parse_options(options: dict):
+    """Arrow's ParseOptions for Spark's sep/quote/escape/multiLine (defaults: ``,``, ``"``, ``\\``)."""
     import pyarrow.csv as pcsv
+    if "sep" not in options and "delimiter" in options:
+        options = {**options, "sep": options["delimiter"]}
+    delimiter = _csv_char(options, "sep", ",")
+    if delimiter is None:
+        raise SparkError("Delimiter cannot be empty string", error_class="INVALID_DELIMITER_VALUE.EMPTY_STRING",
+                         exception="IllegalArgumentException")
+    quote = _csv_char(options, "quote", '"')
+    escape = _csv_char(options, "escape", "\\")
+    if escape == quote or quote is None:   # Spark: escape set to the quote character is RFC 4180's doubled quote
+        escape = None
+    for char in (delimiter, quote, escape):
+        if char is not None and not char.isascii():
+            raise not_supported(f"the csv character `{char}` outside ASCII as a delimiter, quote or escape")
+    return pcsv.ParseOptions(delimiter=delimiter, quote_char=quote or False, double_quote=quote is not None,
+                             escape_char=escape or False, newlines_in_values=_true(options.get("multiline")))
+
+
+def _csv_strings(column: pa.ChunkedArray, options: dict) -> pa.ChunkedArray:
+    """A string column read by Arrow (an unquoted empty field NULL, a quoted one ``""``) as Spark's reader
+    gives it: white space trimmed as ``ignoreLeading/TrailingWhiteSpace`` ask, a value equal to
+    ``nullValue`` NULL, and a quoted empty field ``emptyValue`` (NULL when that is also ``nullValue``)."""
+    if _true(options.get("ignoreleadingwhitespace")):
+        column = pc.utf8_ltrim(column, characters=_CSV_SPACE)
+    if _true(options.get("ignoretrailingwhitespace")):
+        column = pc.utf8_rtrim(column, characters=_CSV_SPACE)
+    null_value = options.get("nullvalue", "")
+    empty_value = options.get("emptyvalue", "")
+    null = pa.scalar(None, pa.string())
+    is_null = pc.equal(column, null_value)
+    empty = null if empty_value == null_value else pa.scalar(empty_value)
+    column = pc.if_else(pc.equal(column, ""), empty, column)
+    return pc.if_else(is_null, null, column) if null_value != "" else column
+
+
+def _spark_escapes(data: bytes, quote: str, escape: str) -> bytes:
+    """``data`` rewritten so that Arrow's reader, escaping with ``escape``, reads what Spark's (Univocity's)
+    reads: Arrow takes an escape character anywhere as "the next character is literal", while Spark
+    escapes only inside a quoted value (``\\"`` a quote, ``\\\\`` one backslash) and keeps a backslash
+    elsewhere (``C:\\dir`` unquoted, a lone ``\\`` before another character inside quotes) as it is.
+    Such literal backslashes are doubled here, with numpy over the positions of the file's quotes and
+    escapes only: a quote is escaped when an odd run of backslashes precedes it, and the other quotes
+    open and close values."""
+    b = np.frombuffer(data, np.uint8)
+    esc_byte, quote_byte = ord(escape), ord(quote)
+    is_esc_b = b == esc_byte
+    if not is_esc_b.any():
+        return data
+    pos = np.flatnonzero(is_esc_b | (b == quote_byte))           # the only characters that matter, in order
+    esc = b[pos] == esc_byte
+    k = len(pos)
+    idx = np.arange(k)
+    adjacent = np.concatenate(([False], pos[1:] == pos[:-1] + 1))   # right after the previous one of them
+    prev_esc = adjacent & np.concatenate(([False], esc[:-1]))
+    run_start = np.maximum.accumulate(np.where(esc & ~prev_esc, idx, 0))
+    odd = esc & ((idx - run_start) % 2 == 0)                     # an odd count of escapes up to here in its run
+    real_quote = ~esc & ~(prev_esc & np.concatenate(([False], odd[:-1])))
+    inside = (np.cumsum(real_quote) - real_quote) % 2 == 1        # after an opening quote, before its closing one
+    next_adjacent = np.concatenate((adjacent[1:], [False]))
+    next_esc = next_adjacent & np.concatenate((esc[1:], [False]))
+    next_quote = next_adjacent & np.concatenate((~esc[1:], [False]))
+    # inside quotes: a run's pairs are escaped backslashes, its odd last one escapes a quote or is literal
+    lone = esc & ~next_esc & odd & ~next_quote
+    literal = esc & (~inside | lone)
+    if not literal.any():
+        return data
+    return np.insert(b, pos[literal], esc_byte).tobytes()
+
+
+def _csv_inferred_int(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Spark's CSV inference makes a column of integers ``int`` when every value fits, ``bigint`` only
+    past that (Arrow infers int64 for both)."""
+    if not pa.types.is_int64(column.type):
+        return column
+    bounds = pc.min_max(column)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None or (-2**31 <= low and high < 2**31):
+        return column.cast(pa.int32())
+    return column
+
+
+def _read_csv(files: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
+    """Spark's csv reader: every column a string unless ``inferSchema`` or a schema is given, through
+    Arrow's reader with Spark's separator, quote and backslash escape; nullValue, emptyValue and the
+    white space options applied to the string columns with Arrow kernels (:func:`_csv_strings`)."""
+    import pyarrow.csv as pcsv
+    # a malformed row (or a value that does not fit the schema) raises: Spark's FAILFAST, not its PERMISSIVE
+    # default; a user schema applies by position, as with Spark's default enforceSchema=true
+    mode = str(options.get("mode", "FAILFAST")).upper()
+    if mode != "FAILFAST":
+        raise not_supported(f"the csv mode `{options['mode']}` (quarry's reader fails on a malformed row, as "
+                            "mode FAILFAST does)")
+    if "enforceschema" in options and not _true(options["enforceschema"]):
+        raise not_supported("enforceSchema=false (a schema applies by position, as with enforceSchema=true)")
     header = _true(options.get("header"))
-    infer = _true(options.get("inferschema"))
-    delimiter = options.get("sep") or options.get("delimiter") or ","
-    encoding = options.get("encoding", "utf-8")
-    null_value = options.get("nullvalue")
+    infer = _true(options.get("inferschema")) and schema is None
+    encoding = options.get("encoding") or options.get("charset") or "utf-8"
+    parse = _csv_parse_options(options)
+    null_value = options.get("nullvalue", "")
+    read = pcsv.ReadOptions(autogenerate_column_names=not header)
     tables = []
     for f in files:
-        read = pcsv.ReadOptions(autogenerate_column_names=not header, encoding=encoding)
-        convert = pcsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False,
-                                      null_values=[null_value] if null_value is not None else [""])
-        if schema is None and not infer:
-            # Spark reads every column as a string without inferSchema: read all as strings
-            probe = pcsv.open_csv(_open(f), read_options=read, parse_options=pcsv.ParseOptions(delimiter=delimiter))
+        try:
+            with _open(f) as fh:
+                data = fh.read()
+            if encoding.replace("-", "").lower() != "utf8":
+                data = data.decode(encoding).encode("utf-8")
+            if parse.escape_char:
+                data = _spark_escapes(data, parse.quote_char, parse.escape_char)
+            probe = pcsv.open_csv(pa.BufferReader(data), read_options=read, parse_options=parse)
             names = probe.schema.names
             probe.close()
-            convert.column_types = {n: pa.string() for n in names}
-        try:
-            table = pcsv.read_csv(_open(f), read_options=read, parse_options=pcsv.ParseOptions(delimiter=delimiter),
-                                  convert_options=convert)
-        except (pa.ArrowException, OSError) as exc:
+            strings = pcsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
+                                    convert_options=pcsv.ConvertOptions(
+                                        column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+                                        quoted_strings_can_be_null=False, null_values=[""]))
+            typed = None
+            if infer:
+                # inferred types from a second read, where nullValue and every empty field are NULL
+                typed = pcsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
+                                      convert_options=pcsv.ConvertOptions(
+                                          strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                          null_values=sorted({"", null_value})))
+        except (pa.ArrowException, OSError, UnicodeError, LookupError) as exc:
             raise SparkError(f"cannot read CSV file `{os.path.basename(f)}`: {exc}",
                              exception="SparkRuntimeException") from None
-        if not header:
-            table = table.rename_columns([f"_c{i}" for i in range(table.num_columns)])
-        tables.append(table)
+        columns = []
+        for i in range(strings.num_columns):
+            if typed is not None and not pa.types.is_string(typed.column(i).type) \
+                    and not pa.types.is_null(typed.column(i).type):
+                columns.append(_csv_inferred_int(typed.column(i)))
+            else:
+                columns.append(_csv_strings(strings.column(i), options))
+        names = strings.column_names if header else [f"_c{i}" for i in range(strings.num_columns)]
+        tables.append(pa.Table.from_arrays(columns, names=names))
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    table = table.cast(pa.schema([pa.field(c.name, pa.string()) if pa.types.is_null(c.type) else c
-                                  for c in table.schema]))
     return _apply_schema(table, schema) if schema is not None else table
 
 

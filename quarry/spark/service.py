@@ -272,6 +272,11 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
         if setting is not None:
             result.relation.local_relation.data = _ipc_bytes(setting)
             return result
+        from quarry.spark.catalog import describe_column
+        described = describe_column(translator, text)     # DESCRIBE t col: sqlglot has no grammar for it
+        if described is not None:
+            result.relation.local_relation.data = _ipc_bytes(described)
+            return result
         statements = parse_spark_sql(text)
         if len(statements) == 1:
             from quarry.spark.catalog import sql_statement

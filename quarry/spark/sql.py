@@ -24,6 +24,7 @@ ANSI mode, through :func:`arithmetic_rules`; a ``CAST`` raises on a bad value un
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import decimal
 import re
@@ -100,6 +101,10 @@ def _rewrite(node: exp.Expression, named: dict, positional: list, global_views: 
         if isinstance(n, exp.Ordered) and n.args.get("nulls_first") is None:
             n.set("nulls_first", not n.args.get("desc"))
             return n
+        if isinstance(n, exp.Table) and isinstance(n.this, exp.Func) and not isinstance(n.this, exp.GenerateSeries):
+            table_function = _spark_table_function(n)
+            if table_function is not None:
+                return table_function
         if isinstance(n, exp.Table):
             db = n.args.get("db")
             if db is not None and db.name.lower() in _FILE_FORMATS and isinstance(n.this, exp.Identifier) \
@@ -135,6 +140,38 @@ _DUCKDB_MEANINGS = {"chr", "char", "regexp_extract", "arg_max", "arg_min", "max_
 def _function_name(n: exp.Func) -> str:
     from quarry.sql.expr_binder import _RENAMES
     return n.name.lower() if isinstance(n, exp.Anonymous) else _RENAMES.get(n.key, n.key)
+
+
+# Spark's generators, which it also takes as table functions in FROM (SELECT * FROM explode(array(1, 2)))
+_GENERATOR_TABLES = {"explode", "explode_outer", "posexplode", "posexplode_outer", "inline", "inline_outer",
+                     "json_tuple", "stack"}
+
+
+def _spark_table_function(n: exp.Table) -> exp.Expression | None:
+    """Spark's table-valued functions in FROM, as quarry's SQL takes them: ``range(end)`` /
+    ``range(start, end[, step[, numPartitions]])`` is quarry's ``range`` with its column named ``id``
+    (numPartitions only splits Spark's work), and ``explode(array)`` the select of the generator, whose
+    column is ``col`` as in Spark. None for any other function (quarry's own read_parquet, ...)."""
+    fn = n.this
+    name = (fn.name if isinstance(fn, exp.Anonymous) else fn.sql_name()).lower().lstrip("_")
+    alias = n.args.get("alias")
+    if name == "range":
+        args = list(fn.expressions) if isinstance(fn, exp.Anonymous) else []
+        if not 1 <= len(args) <= 4:
+            raise SparkError(f"range takes 1 to 4 arguments, got {len(args)}",
+                             error_class="WRONG_NUM_ARGS.WITHOUT_SUGGESTION")
+        start, end, step = (exp.Literal.number(0), args[0], None) if len(args) == 1 else \
+            (args[0], args[1], args[2] if len(args) > 2 else None)
+        series = exp.GenerateSeries(start=start, end=end, step=step, is_end_exclusive=True)
+        query = exp.select(exp.alias_(exp.column("range"), "id")).from_(exp.Table(this=series))
+        return exp.Subquery(this=query, alias=alias or exp.TableAlias(this=exp.to_identifier("range")))
+    if name not in _GENERATOR_TABLES:
+        return None
+    if name != "explode":
+        raise not_supported(f"the table function `{name}` in spark.sql text; spark.tvf.{name}(...) or "
+                            f"df.select(F.{name}(...)) runs it")
+    query = exp.select(exp.alias_(fn.copy(), "col"))
+    return exp.Subquery(this=query, alias=alias or exp.TableAlias(this=exp.to_identifier("explode")))
 
 
 _SET_ALL = re.compile(r"(?is)SET")
@@ -221,11 +258,16 @@ def spark_arithmetic(ansi: bool):
     return bind
 
 
-def spark_aggregates():
-    """How aggregates of intervals bind in Spark SQL text: ``sum``, ``min``, ``max`` and ``avg`` of a
-    day-time or a year-month interval are intervals (over its microseconds or months; ``avg`` the exact
-    sum divided by the count, HALF_UP), as the DataFrame calls give them."""
+def spark_aggregates(ansi: bool = True):
+    """How aggregates bind in Spark SQL text where Spark's types differ from quarry's: ``sum`` of integers
+    is a BIGINT (quarry's exact sum, cast: past BIGINT's range it raises, as Spark's ANSI sum overflows) and
+    of ``decimal(p, s)`` a ``decimal(min(38, p + 10), s)`` (Spark's rule; a sum past it raises under ANSI
+    mode, NULL without); ``sum``, ``min``, ``max`` and ``avg`` of a day-time or a year-month interval are
+    intervals (over its microseconds or months; ``avg`` the exact sum divided by the count, HALF_UP), as the
+    DataFrame calls give them."""
     from quarry.logical import functions as FN
+    from quarry.logical import types as T
+    from quarry.logical.expressions import Call as CallExpr, Literal
     from quarry.logical.spark_functions import (bind_spark_interval, is_year_month, spark_interval_unary,
                                                 spark_year_month_unary, ym_months)
 
@@ -236,6 +278,12 @@ def spark_aggregates():
         if key not in ("sum", "min", "max", "avg") or len(args) != 1:
             return None
         (x,) = args
+        if key == "sum" and T.is_integer(x.dtype):
+            return FN.cast(FN.agg("sum", [x], distinct=distinct, filter=filter), T.INT64, explicit=True)
+        if key == "sum" and T.is_decimal(x.dtype):
+            target = pa.decimal128(min(38, x.dtype.precision + 10), x.dtype.scale)
+            return CallExpr("spark_decimal_check", (FN.agg("sum", [x], distinct=distinct, filter=filter),
+                                                    Literal(ansi, T.BOOL)), target, True)
         if pa.types.is_duration(x.dtype):
             units, back = spark_interval_unary("micros", x), lambda e: spark_interval_unary("from_micros", e)
         elif is_year_month(x.dtype):
@@ -362,6 +410,19 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
     return node.transform(spark_names, copy=False).transform(visit, copy=False)
 
 
+@contextlib.contextmanager
+def spark_names():
+    """Spark's names for unaliased select items where they differ from DuckDB's: ``count(*)`` is
+    ``count(1)``, a string constant its text (``upper(a)``), a CAST names its type as Spark writes it
+    (``CAST(k AS STRING)``, not ``VARCHAR``)."""
+    from quarry.sql.names import NAME_STYLE
+    token = NAME_STYLE.set("spark")
+    try:
+        yield
+    finally:
+        NAME_STYLE.reset(token)
+
+
 def run_spark_sql(session, text: str, named: dict | None = None, positional: list | None = None,
                   global_views: dict | None = None, ansi: bool = True, time_zone: str = "UTC"):
     """Run the statements in ``text``; the typed result (:mod:`quarry.sql.commands`) of the last one.
@@ -381,7 +442,8 @@ def run_spark_sql(session, text: str, named: dict | None = None, positional: lis
             # remote paths the statement names are opened with the session's settings and secrets
             with redacting(session.sandbox is not None), using_functions(session.functions), \
                     session.using_storage(), arithmetic_rules(spark_arithmetic(ansi)), \
-                    cast_rules(spark_casts(ansi, time_zone)), aggregate_rules(spark_aggregates()):
+                    cast_rules(spark_casts(ansi, time_zone)), aggregate_rules(spark_aggregates(ansi)), \
+                    spark_names():
                 result = run_command(session, bind_statement(session, node, text))
         except QuarryError as err:
             if err.line is None:

@@ -65,6 +65,11 @@ def _is_all(node: exp.Expression) -> bool:
 from quarry.sql.names import output_name  # noqa: E402  (the name DuckDB gives a select item)
 
 
+# the table functions that read files (the sandbox checks their paths); others in FROM are refused by name
+_FILE_TABLE_FUNCTIONS = {"readparquet", "read_parquet", "parquet_scan", "read_json", "read_json_auto", "read_ndjson",
+                         "read_ndjson_auto", "readjson", "readcsv", "read_csv", "read_csv_auto"}
+
+
 class Binder:
     """Binds queries for one session; ``sql`` is the statement text, for error positions."""
 
@@ -631,6 +636,9 @@ class Binder:
         if step is not None:        # a Python table function (con.register_table_function)
             from quarry.sql.table_functions import bind_python_table_function
             return bind_python_table_function(self, step, args)
+        if name not in _FILE_TABLE_FUNCTIONS:
+            raise UnsupportedError(f"table function `{name}` does not exist",
+                                   hint="use read_parquet('path') or read_csv('path')")
         positional, options = [], {}
         for a in args:
             if isinstance(a, (exp.EQ, exp.PropertyEQ)):
@@ -642,7 +650,8 @@ class Binder:
         path_node = positional[0]
         if isinstance(path_node, exp.Literal) and path_node.is_string:
             paths = path_node.this
-        elif isinstance(path_node, exp.Array):
+        elif isinstance(path_node, exp.Array) and path_node.expressions and all(
+                isinstance(p, exp.Literal) and p.is_string for p in path_node.expressions):
             paths = [p.this for p in path_node.expressions]
         else:
             raise BindError(f"{name}() takes a string path (or a list of paths)")

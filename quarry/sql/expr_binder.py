@@ -133,9 +133,36 @@ def _frame_interval_micros(e) -> int | None:
     if pa.types.is_interval(e.dtype) and value is not None:
         months, days, nanos = (value.months, value.days, value.nanoseconds) if hasattr(value, "months") else value
         if months:
-            raise UnsupportedError("Not supported: a RANGE frame bound of months or years",
-                                   hint="a month has no fixed length; give the bound in days, hours, ...")
+            return None
         return days * 86_400_000_000 + nanos // 1000
+    return None
+
+
+def _frame_interval_months(e) -> int | None:
+    """A window frame bound given as a constant interval of whole months (``INTERVAL 1 MONTH``, Spark's
+    year-month interval ``INTERVAL '1-2' YEAR TO MONTH``), in months; None when ``e`` is not one. An
+    interval of months and days together is refused: Spark's frames take one kind of interval."""
+    from quarry.logical.spark_functions import is_year_month
+    if isinstance(e, Literal) and pa.types.is_interval(e.dtype) and e.value is not None:
+        value = e.value
+        months, days, nanos = (value.months, value.days, value.nanoseconds) if hasattr(value, "months") else value
+        if not months:
+            return None
+        if days or nanos:
+            raise UnsupportedError("Not supported: a RANGE frame bound of months and days together",
+                                   hint="give the bound in months (INTERVAL 1 MONTH) or in days and time")
+        return int(months)
+    if is_year_month(e.dtype):
+        from quarry.compute.expr_eval import evaluate
+        one = pa.record_batch([pa.array([None], pa.null())], names=["__one"])
+        try:
+            value = evaluate(e, one)
+        except Exception:       # noqa: BLE001 - not a constant (a column): no frame bound
+            return None
+        value = value[0] if isinstance(value, (pa.Array, pa.ChunkedArray)) else value
+        months = value.value if isinstance(value, pa.ExtensionScalar) else value
+        months = months.as_py() if isinstance(months, pa.Scalar) else months
+        return None if months is None else int(months)
     return None
 
 
@@ -896,10 +923,17 @@ class ExprBinder(NestedExprs):
         cond_node = node.expression.this if isinstance(node.expression, exp.Where) else node.expression
         inner = ExprBinder(self.qb, self.scope, aliases=self.aliases)
         cond = inner.bind(cond_node)
-        if not isinstance(out, AggCall):
+        def filtered(call: AggCall) -> AggCall:
+            return F.agg(call.name if call.name != "count_star" else "count", list(call.args),
+                         distinct=call.distinct, filter=cond)
+        if isinstance(out, AggCall):
+            return filtered(out)
+        found = []
+        out.transform_up(lambda n: found.append(n) or n if isinstance(n, AggCall) else n)
+        if not found:
             raise BindError("FILTER (WHERE ...) applies only to aggregate functions")
-        return F.agg(out.name if out.name != "count_star" else "count", list(out.args),
-                     distinct=out.distinct, filter=cond)
+        # a front end's aggregate is an expression over aggregate calls (Spark's BIGINT sum): each takes the filter
+        return out.transform_up(lambda n: filtered(n) if isinstance(n, AggCall) else n)
 
     def _Window(self, node: exp.Window) -> Expr:
         if not self.allow_windows:
@@ -979,13 +1013,18 @@ class ExprBinder(NestedExprs):
                 intervals.append(False)
                 return -n if (side or "").upper() == "PRECEDING" else n
             if isinstance(value, exp.Expression):
-                n = _frame_interval_micros(self.bind(value))
+                bound_value = self.bind(value)
+                n = _frame_interval_micros(bound_value)
+                kind = "micros"
+                if n is None:
+                    n, kind = _frame_interval_months(bound_value), "months"
                 if n is not None:
-                    intervals.append(True)
+                    intervals.append(kind)
                     return -n if (side or "").upper() == "PRECEDING" else n
             raise UnsupportedError("Not supported: a window frame bound other than a constant integer or a "
-                                   "constant day-time interval (a year-month interval has no fixed length)",
-                                   hint="write 3 PRECEDING, or INTERVAL 1 HOUR PRECEDING over a timestamp")
+                                   "constant interval",
+                                   hint="write 3 PRECEDING, INTERVAL 1 HOUR PRECEDING over a timestamp, or "
+                                        "INTERVAL 1 MONTH PRECEDING over a date or a timestamp")
         start_value, end_value = spec.args.get("start"), spec.args.get("end")
         start_side = (spec.args.get("start_side") or "").upper()
         end_side = (spec.args.get("end_side") or "").upper()
@@ -1005,7 +1044,10 @@ class ExprBinder(NestedExprs):
             if not all(intervals):
                 raise QuarryTypeError("a RANGE frame mixes an interval bound with a number",
                                       hint="give both bounds as intervals (or CURRENT ROW / UNBOUNDED)")
-        return WindowFrame(mode, start, end, interval=any(intervals))
+            if len(set(intervals)) > 1:
+                raise QuarryTypeError("a RANGE frame mixes a month bound with a day-time one",
+                                      hint="give both bounds in months, or both in days and time")
+        return WindowFrame(mode, start, end, interval=any(intervals), months="months" in intervals)
 
     def bind_sort_key(self, node: exp.Ordered) -> SortKey:
         from quarry.sql.settings import sort_direction

@@ -21,6 +21,7 @@ stood before an operand (``meta["unary_plus"]``: ``+a`` is ``(+(a))``).
 
 from __future__ import annotations
 
+import contextvars
 import re
 
 from sqlglot import exp
@@ -105,6 +106,11 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# whose names unaliased items get: DuckDB's (the default) or, for Spark's front end, Spark's where they differ:
+# count(*) is count(1), a string constant is its text unquoted (upper(a)), a CAST's type Spark's (CAST(k AS STRING))
+NAME_STYLE = contextvars.ContextVar("quarry_name_style", default="duckdb")
+
+
 def output_name(node: exp.Expression) -> str:
     """The column name DuckDB gives an unaliased select item ``node``."""
     if isinstance(node, exp.Alias):
@@ -129,6 +135,8 @@ def _source(node: exp.Expression) -> str | None:
 
 def _literal(node: exp.Literal) -> str:
     if node.is_string:
+        if NAME_STYLE.get() == "spark":
+            return node.this
         return "'" + node.this.replace("'", "''") + "'"
     text = _source(node)
     return text if text is not None and re.fullmatch(r"[0-9._eE+-]+", text) else node.this
@@ -143,6 +151,8 @@ _WRITTEN_TYPES = {"INT": "INTEGER", "INTEGER": "INTEGER", "REAL": "FLOAT", "NUME
 
 
 def _type(dt: exp.DataType) -> str:
+    if NAME_STYLE.get() == "spark":          # Spark's DataType.sql: CAST(k AS STRING), DECIMAL(10,2)
+        return re.sub(r",\s+", ",", dt.sql(dialect="spark").upper())
     written = dt.meta.get("type_text") if dt.meta else None
     if written is not None and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*( ?\( ?[0-9]+( ?, ?[0-9]+)? ?\))?", written):
         as_written = written.split("(")[0].strip()
@@ -167,8 +177,9 @@ def _args(node: exp.Expression) -> list[exp.Expression]:
 
 def _func_name(node: exp.Func, generated: str) -> str:
     """The function's name as written (lower-cased), else as sqlglot's DuckDB SQL spells it."""
+    spark = NAME_STYLE.get() == "spark"
     if isinstance(node, exp.Coalesce):
-        return "COALESCE"             # also for IFNULL/NVL, which DuckDB's parser turns into it
+        return "coalesce" if spark else "COALESCE"   # also for IFNULL/NVL, which DuckDB's parser turns into it
     if type(node) in _CLASS_NAMES:
         return _CLASS_NAMES[type(node)]
     text = _source(node)
@@ -180,7 +191,7 @@ def _func_name(node: exp.Func, generated: str) -> str:
             raise ValueError("not a plain function call")
         name = m.group(1).lower()
     if name == "coalesce":
-        return "COALESCE"
+        return "coalesce" if spark else "COALESCE"
     return quote(name)
 
 
@@ -305,10 +316,12 @@ def _render(node: exp.Expression) -> str:
             out += f" WHEN ({cond_text}) THEN ({render(when.args['true'])})"
         default = node.args.get("default")
         return out + f" ELSE {render(default) if default is not None else 'NULL'} END"
+    if isinstance(node, exp.Concat) and NAME_STYLE.get() == "spark":      # Spark: concat(x, k), not x || k
+        return f"concat({', '.join(render(e) for e in node.expressions)})"
     if isinstance(node, exp.Count):
         arg = node.this
         if arg is None or isinstance(arg, exp.Star):
-            return "count_star()"
+            return "count(1)" if NAME_STYLE.get() == "spark" else "count_star()"
     if isinstance(node, exp.Distinct):
         return "DISTINCT " + ", ".join(render(e) for e in node.expressions)
     if isinstance(node, exp.Filter):

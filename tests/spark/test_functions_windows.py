@@ -214,11 +214,35 @@ def test_range_frame_bound_types_follow_spark(spark):
     with pytest.raises(AnalysisException, match="ROWS frame"):
         spark.sql("SELECT sum(v) OVER (ORDER BY ts ROWS BETWEEN INTERVAL 1 DAY PRECEDING AND CURRENT ROW) "
                   "FROM ts_types").collect()
-    # months have no fixed length: Spark adds them on the calendar, quarry refuses them
-    with pytest.raises(PySparkException, match="Not supported: a window frame bound other than"):
-        spark.sql("SELECT sum(v) OVER (ORDER BY ts RANGE BETWEEN INTERVAL 1 MONTH PRECEDING AND CURRENT ROW) "
+    # month bounds over a number: Spark's RANGE_FRAME_INVALID_TYPE too
+    with pytest.raises(AnalysisException, match="month bounds needs a DATE or TIMESTAMP"):
+        spark.sql("SELECT sum(v) OVER (ORDER BY v RANGE BETWEEN INTERVAL 1 MONTH PRECEDING AND CURRENT ROW) "
                   "FROM ts_types").collect()
     spark.catalog.dropTempView("ts_types")
+
+
+def test_range_frames_with_month_bounds_by_hand(spark):
+    # Spark adds a year-month interval bound on the calendar (dateAddMonths: the day of month kept, or the
+    # target month's last): 2024-03-30 minus a month is 2024-02-29, 2024-01-31 plus a month 2024-02-29
+    import datetime
+    rows = [(datetime.date(2024, 1, 31), 1), (datetime.date(2024, 2, 29), 2), (datetime.date(2024, 3, 30), 4)]
+    spark.createDataFrame(rows, "d date, v int").createOrReplaceTempView("ym_hand")
+
+    def sums(frame, direction="ASC"):
+        return [tuple(r) for r in spark.sql(f"SELECT v, sum(v) OVER (ORDER BY d {direction} RANGE BETWEEN {frame}) "
+                                            "AS s FROM ym_hand ORDER BY d").collect()]
+    assert sums("INTERVAL '1' MONTH PRECEDING AND CURRENT ROW") == [(1, 1), (2, 3), (4, 6)]
+    assert sums("CURRENT ROW AND INTERVAL 1 MONTH FOLLOWING") == [(1, 3), (2, 2), (4, 4)]
+    # descending: PRECEDING is the later dates, up to a month after the row's
+    assert sums("INTERVAL '0-1' YEAR TO MONTH PRECEDING AND CURRENT ROW", "DESC") == [(1, 3), (2, 2), (4, 4)]
+    times = [(datetime.datetime(2024, 1, 31, 12), 1), (datetime.datetime(2024, 2, 29, 11), 2),
+             (datetime.datetime(2024, 2, 29, 13), 4)]
+    spark.createDataFrame(times, "t timestamp, v int").createOrReplaceTempView("ym_times")
+    out = spark.sql("SELECT v, sum(v) OVER (ORDER BY t RANGE BETWEEN CURRENT ROW AND INTERVAL 1 MONTH FOLLOWING) "
+                    "AS s FROM ym_times ORDER BY t").collect()
+    assert [tuple(r) for r in out] == [(1, 3), (2, 6), (4, 4)]      # the time of day is kept
+    spark.catalog.dropTempView("ym_hand")
+    spark.catalog.dropTempView("ym_times")
 
 
 @pytest.mark.parametrize("make", [F.row_number, F.rank, F.dense_rank, F.percent_rank, F.cume_dist,

@@ -718,8 +718,8 @@ def test_show_tables_use_and_cache_table_statements(spark):
         spark.sql("UNCACHE TABLE shown_t").collect()
         assert not spark.catalog.isCached("shown_t")
         assert spark.sql("UNCACHE TABLE IF EXISTS never_made").collect() == []
-        with pytest.raises(PySparkException, match="Not supported: SHOW FUNCTIONS"):
-            spark.sql("SHOW FUNCTIONS").collect()
+        with pytest.raises(PySparkException, match="Not supported: SHOW PARTITIONS"):
+            spark.sql("SHOW PARTITIONS shown_t").collect()
     finally:
         spark.catalog.dropTempView("shown_v")
 
@@ -805,3 +805,201 @@ def test_map_values_have_no_equality(spark):
         assert err.value.getCondition() == "UNSUPPORTED_FEATURE.SET_OPERATION_ON_MAP_TYPE"
     assert df.dropDuplicates(["id"]).count() == 1          # keys without a map are fine
     assert df.unionAll(df).count() == 2
+
+
+def _part(folder):
+    [part] = [p for p in folder.iterdir() if p.name.startswith("part-")]
+    return part
+
+
+def test_csv_reads_back_what_spark_writes(spark, tmp_path):
+    # Spark's reader (Univocity, escape '\\', quote '"'): inside quotes \" is a quote and \\ a backslash,
+    # a backslash elsewhere is kept as it is (Windows paths, \\srv); a quoted empty string "" reads as
+    # emptyValue, by default "", which is also the default nullValue, so NULL as Spark reads it
+    rows = [("plain", 'q"x', "a,b", "", None, " pad ", "back\\slash", "line\nbreak", 'x\\"y', 7, "C:\\dir\\", "\\\\srv")]
+    df = spark.createDataFrame(rows, "s string, q string, c string, e string, n string, w string, b string, "
+                                     "l string, m string, i int, t string, u string")
+    df.coalesce(1).write.option("header", True).csv(str(tmp_path / "q"))
+    back = spark.read.option("header", True).option("multiLine", True).csv(str(tmp_path / "q")).collect()
+    assert [tuple(r) for r in back] == [("plain", 'q"x', "a,b", None, None, "pad", "back\\slash", "line\nbreak",
+                                         'x\\"y', "7", "C:\\dir\\", "\\\\srv")]
+    typed = spark.read.csv(str(tmp_path / "q"), header=True, multiLine=True, inferSchema=True)
+    assert dict(typed.dtypes)["i"] == "int"          # Spark infers int for integers that fit
+
+
+def test_csv_read_options(spark, tmp_path):
+    src = tmp_path / "o.csv"
+    src.write_text('a;b\n NA ;""\n"NA";\nv;w\\x\n')
+    # nullValue matches quoted and unquoted fields; an unquoted empty field is NULL, a quoted one emptyValue
+    rows = spark.read.csv(str(src), sep=";", header=True, nullValue="NA", emptyValue="E").collect()
+    assert [tuple(r) for r in rows] == [(" NA ", "E"), (None, None), ("v", "w\\x")]
+    rows = spark.read.csv(str(src), sep=";", header=True, nullValue="NA", ignoreLeadingWhiteSpace=True,
+                          ignoreTrailingWhiteSpace=True).collect()
+    assert [tuple(r) for r in rows] == [(None, ""), (None, None), ("v", "w\\x")]
+    # another quote and escape character; escape equal to the quote is RFC 4180's doubled quote
+    src.write_text("k|v\n1|'it''s'\n2|'a|b'\n")
+    rows = spark.read.option("delimiter", "|").option("quote", "'").option("escape", "'").csv(str(src), header=True)
+    assert [tuple(r) for r in rows.collect()] == [("1", "it's"), ("2", "a|b")]
+    src.write_text('x,"y\n')
+    assert [tuple(r) for r in spark.read.csv(str(src), quote="").collect()] == [("x", '"y')]
+    from pyspark.errors import UnsupportedOperationException
+    for name, value in [("comment", "#"), ("dateFormat", "yyyy"), ("lineSep", ";")]:
+        with pytest.raises(UnsupportedOperationException, match=f"Not supported: the csv option `{name.lower()}`"):
+            spark.read.option(name, value).csv(str(src)).collect()
+    # quarry's reader is Spark's FAILFAST: a row with too many fields raises; PERMISSIVE is refused by name
+    src.write_text("a,b\n1,2,3\n")
+    with pytest.raises(PySparkException):
+        spark.read.csv(str(src), header=True, mode="FAILFAST").collect()
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the csv mode `PERMISSIVE`"):
+        spark.read.csv(str(src), mode="PERMISSIVE").collect()
+
+
+def test_show_functions_describe_function(spark):
+    # ShowFunctionsCommand: one column `function`, sorted; a registered Python function is a temporary
+    # (unqualified) USER function; LIKE patterns take * and | and ignore case
+    spark.udf.register("plus_one_sf", lambda x: x + 1, "int")
+    rows = spark.sql("SHOW FUNCTIONS LIKE 'YEA*|months_b*'").collect()
+    assert spark.sql("SHOW FUNCTIONS LIKE 'year'").columns == ["function"]
+    assert [r.function for r in rows] == ["months_between", "year"]
+    assert [r.function for r in spark.sql("SHOW USER FUNCTIONS").collect()] == ["plus_one_sf"]
+    assert [r.function for r in spark.sql("SHOW FUNCTIONS 'plus_one*'").collect()] == ["plus_one_sf"]
+    assert [r.function for r in spark.sql("SHOW SYSTEM FUNCTIONS LIKE 'plus_one*'").collect()] == []
+    # Spark lists these operators too, besides its function registry
+    assert {"!=", "<>", "between", "case", "||"} <= {r.function for r in spark.sql("SHOW SYSTEM FUNCTIONS").collect()}
+    desc = spark.sql("DESCRIBE FUNCTION abs")
+    assert desc.columns == ["function_desc"]
+    assert desc.collect()[0].function_desc == "Function: abs"
+    assert spark.sql("DESC FUNCTION PLUS_ONE_SF").collect()[0].function_desc == "Function: plus_one_sf"
+    from pyspark.errors import AnalysisException, UnsupportedOperationException
+    with pytest.raises(AnalysisException) as err:
+        spark.sql("DESCRIBE FUNCTION no_such_fn").collect()
+    assert err.value.getCondition() == "UNRESOLVED_ROUTINE"
+    with pytest.raises(UnsupportedOperationException, match="Not supported: DESCRIBE FUNCTION EXTENDED"):
+        spark.sql("DESCRIBE FUNCTION EXTENDED abs").collect()
+
+
+def test_show_create_table(spark, tmp_path):
+    # ShowCreateTableCommand of a data source table: "CREATE TABLE <qualified> (" then each column's
+    # StructField.toDDL on its own line, "USING <provider>", and LOCATION for an external table only
+    df = spark.createDataFrame([(1, "a", 2.5)], "id bigint, `my col` string, x double")
+    df.write.parquet(str(tmp_path / "p"))
+    spark.sql(f"CREATE TABLE sct_ext USING parquet LOCATION '{tmp_path / 'p'}'")
+    df.write.saveAsTable("sct_kept")
+    [row] = spark.sql("SHOW CREATE TABLE sct_ext").collect()
+    assert row.createtab_stmt == ("CREATE TABLE spark_catalog.default.sct_ext (\n  id BIGINT,\n  `my col` STRING,\n"
+                                  f"  x DOUBLE)\nUSING parquet\nLOCATION 'file:{tmp_path / 'p'}'\n")
+    assert spark.sql("SHOW CREATE TABLE default.sct_kept").collect()[0][0] == (
+        "CREATE TABLE spark_catalog.default.sct_kept (\n  id BIGINT,\n  `my col` STRING,\n  x DOUBLE)\nUSING parquet\n")
+    df.createOrReplaceTempView("sct_view")
+    from pyspark.errors import AnalysisException
+    with pytest.raises(AnalysisException) as err:
+        spark.sql("SHOW CREATE TABLE sct_view").collect()
+    assert err.value.getCondition() == "UNSUPPORTED_SHOW_CREATE_TABLE.ON_TEMPORARY_VIEW"
+    spark.catalog.dropTable("sct_ext")
+    spark.catalog.dropTable("sct_kept")
+
+
+def test_describe_a_column(spark):
+    # DescribeColumnCommand: info_name/info_value rows col_name (the table's spelling), data_type
+    # (catalogString), comment ("NULL" without one); EXTENDED adds the statistics rows, "NULL" unanalyzed
+    spark.createDataFrame([(1, [1.5])], "Id int, xs array<double>").createOrReplaceTempView("dc_view")
+    rows = spark.sql("DESCRIBE dc_view id").collect()
+    assert spark.sql("DESCRIBE dc_view id").columns == ["info_name", "info_value"]
+    assert [tuple(r) for r in rows] == [("col_name", "Id"), ("data_type", "int"), ("comment", "NULL")]
+    rows = spark.sql("DESC TABLE EXTENDED dc_view xs").collect()
+    assert [tuple(r) for r in rows] == [("col_name", "xs"), ("data_type", "array<double>"), ("comment", "NULL"),
+                                        ("min", "NULL"), ("max", "NULL"), ("num_nulls", "NULL"),
+                                        ("distinct_count", "NULL"), ("avg_col_len", "NULL"), ("max_col_len", "NULL"),
+                                        ("histogram", "NULL")]
+    from pyspark.errors import AnalysisException
+    with pytest.raises(AnalysisException):
+        spark.sql("DESCRIBE dc_view nope").collect()
+    # DESCRIBE of the table itself keeps working
+    assert [r.col_name for r in spark.sql("DESCRIBE TABLE dc_view").collect()] == ["Id", "xs"]
+
+
+def test_table_valued_functions(spark):
+    # Spark 4's spark.tvf: range is a Range; the generators are UnresolvedTableValuedFunction relations,
+    # with the columns Spark's generators name (col; pos, col; key, value; the struct's fields; c0, c1, ...)
+    from pyspark.sql import functions as F
+    assert [tuple(r) for r in spark.tvf.range(1, 7, 2).collect()] == [(1,), (3,), (5,)]
+    df = spark.tvf.explode(F.array(F.lit(1), F.lit(2), F.lit(3)))
+    assert df.columns == ["col"] and [r.col for r in df.collect()] == [1, 2, 3]
+    assert [tuple(r) for r in spark.tvf.posexplode(F.array(F.lit("a"), F.lit("b"))).collect()] == [(0, "a"), (1, "b")]
+    assert spark.tvf.explode(F.create_map(F.lit("k"), F.lit(1))).columns == ["key", "value"]
+    inline = spark.tvf.inline(F.array(F.struct(F.lit(1).alias("x"), F.lit("a").alias("y"))))
+    assert [tuple(r) for r in inline.collect()] == [(1, "a")] and inline.columns == ["x", "y"]
+    assert [tuple(r) for r in spark.tvf.explode_outer(F.array().cast("array<int>")).collect()] == [(None,)]
+    assert [tuple(r) for r in spark.tvf.json_tuple(F.lit('{"a":1,"b":"x"}'), F.lit("a"), F.lit("b")).collect()] == \
+        [("1", "x")]
+    from pyspark.errors import UnsupportedOperationException
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the table-valued function `stack`"):
+        spark.tvf.stack(F.lit(2), F.lit(1), F.lit(2)).collect()
+
+
+def test_table_functions_in_sql(spark):
+    # Spark SQL's range(end) / range(start, end[, step[, numPartitions]]): a bigint column id; explode in FROM
+    assert [r.id for r in spark.sql("SELECT * FROM range(3)").collect()] == [0, 1, 2]
+    assert spark.sql("SELECT * FROM range(3)").dtypes == [("id", "bigint")]
+    assert [r.id for r in spark.sql("SELECT * FROM range(5, 0, -2)").collect()] == [5, 3, 1]
+    assert [r.d for r in spark.sql("SELECT id * 2 AS d FROM range(2, 10, 3, 4) WHERE id > 2").collect()] == [10, 16]
+    assert [r.x for r in spark.sql("SELECT t.x FROM range(2) AS t(x)").collect()] == [0, 1]
+    assert [tuple(r) for r in spark.sql("SELECT * FROM explode(array(1, 2))").collect()] == [(1,), (2,)]
+    assert spark.sql("SELECT * FROM explode(array('a'))").columns == ["col"]
+    assert [r.v for r in spark.sql("SELECT * FROM explode(array(1, 2)) AS t(v)").collect()] == [1, 2]
+    from pyspark.errors import UnsupportedOperationException
+    with pytest.raises(UnsupportedOperationException, match="spark.tvf.posexplode"):
+        spark.sql("SELECT * FROM posexplode(array(1))").collect()
+
+
+def test_sql_sums_have_sparks_types(spark):
+    # Spark's Sum: integral input -> bigint, decimal(p, s) -> decimal(min(38, p + 10), s), in SQL text as in
+    # DataFrame calls; FILTER and OVER take the same types
+    import decimal
+    df = spark.createDataFrame([(1, 2, decimal.Decimal("1.50")), (2, 3, decimal.Decimal("2.25"))],
+                               "k int, v bigint, d decimal(15,2)")
+    df.createOrReplaceTempView("sums_t")
+    out = spark.sql("SELECT sum(k) AS a, sum(v) AS b, sum(d) AS c, sum(DISTINCT k) AS e, "
+                    "sum(v) FILTER (WHERE k > 1) AS f FROM sums_t")
+    assert out.dtypes == [("a", "bigint"), ("b", "bigint"), ("c", "decimal(25,2)"), ("e", "bigint"), ("f", "bigint")]
+    assert tuple(out.collect()[0]) == (3, 5, decimal.Decimal("3.75"), 3, 3)
+    assert df.selectExpr("sum(k) AS s").dtypes == [("s", "bigint")]
+    window = spark.sql("SELECT k, sum(v) OVER (ORDER BY k) AS w FROM sums_t ORDER BY k")
+    assert window.dtypes == [("k", "int"), ("w", "bigint")] and [r.w for r in window.collect()] == [2, 5]
+    from pyspark.errors import ArithmeticException
+    with pytest.raises(ArithmeticException):
+        spark.sql("SELECT sum(9223372036854775807) FROM sums_t").collect()
+    spark.catalog.dropTempView("sums_t")
+
+
+def test_sql_items_are_named_as_spark_names_them(spark):
+    # Spark's Count(*) is count(1) (its parser reads * there as the literal 1), also inside an expression
+    df = spark.createDataFrame([(1,), (1,)], "k int")
+    df.createOrReplaceTempView("cs_t")
+    assert spark.sql("SELECT count(*), count(*) + 1 FROM cs_t").columns == ["count(1)", "(count(1) + 1)"]
+    assert [tuple(r) for r in spark.sql("SELECT k, count(*) FROM cs_t GROUP BY k HAVING count(*) > 1").collect()] \
+        == [(1, 2)]
+    assert df.selectExpr("count(*)").columns == ["count(1)"]
+    # Spark's Literal prints a string as its text; a Cast names the type as DataType.sql writes it
+    assert spark.sql("SELECT concat('x', k), coalesce(k, 0) FROM cs_t").columns == ["concat(x, k)", "coalesce(k, 0)"]
+    assert spark.sql("SELECT upper('a'), CAST(k AS STRING), CAST(k AS DECIMAL(10, 2)), TRY_CAST(k AS SMALLINT), "
+                     "CAST('2024-01-01' AS DATE), 'lit' FROM cs_t").columns == \
+        ["upper(a)", "CAST(k AS STRING)", "CAST(k AS DECIMAL(10,2))", "TRY_CAST(k AS SMALLINT)",
+         "CAST(2024-01-01 AS DATE)", "lit"]
+    assert df.selectExpr("CAST(k AS STRING)").columns == ["CAST(k AS STRING)"]
+    spark.catalog.dropTempView("cs_t")
+
+
+def test_order_by_a_column_the_select_dropped(spark):
+    # Spark's ResolveMissingReferences: a sort column the select dropped is read from the select's input
+    df = spark.createDataFrame([(1, "b", 3), (2, "a", 1), (3, "c", 2)], "k int, s string, v int")
+    assert [r.s for r in df.select("s").orderBy("v").collect()] == ["a", "c", "b"]
+    assert [r.s for r in df.select("s").orderBy(F.col("v").desc()).collect()] == ["b", "c", "a"]
+    assert [r.s for r in df.select("s").orderBy(df.v).collect()] == ["a", "c", "b"]
+    out = df.select(F.upper("s").alias("u"), "k").orderBy("V")
+    assert out.columns == ["u", "k"] and [tuple(r) for r in out.collect()] == [("A", 2), ("C", 3), ("B", 1)]
+    # an aggregate's input columns are gone (Spark refuses this too), as is a column no input has
+    with pytest.raises(AnalysisException):
+        df.groupBy("s").agg(F.sum("k")).orderBy("v").collect()
+    with pytest.raises(AnalysisException):
+        df.select("s").orderBy("nope").collect()

@@ -184,5 +184,8 @@ def test_lateral_join_with_a_condition_and_refusals(customers_orders, spark):
     assert [tuple(r) for r in doubled.collect()] == [(3, "Charlie", 6), (4, "Diana", 8)]
     with pytest.raises(PySparkException):
         customers.lateralJoin(orders, how="right").collect()
-    with pytest.raises(PySparkException, match="Not supported"):
-        customers.lateralJoin(spark.tvf.explode(sf.array(sf.col("customer_id").outer()))).collect()
+    # a table-valued function over the outer row (pyspark's lateralJoin example): each customer's rows of it
+    exploded = customers.lateralJoin(spark.tvf.explode(sf.array(sf.col("customer_id").outer(), sf.lit(0))))
+    assert exploded.columns == ["customer_id", "name", "col"]
+    assert sorted((r.customer_id, r.col) for r in exploded.collect()) == \
+        [(1, 0), (1, 1), (2, 0), (2, 2), (3, 0), (3, 3), (4, 0), (4, 4)]
