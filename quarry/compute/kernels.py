@@ -1874,6 +1874,14 @@ def _date_part(name, args, dtype, n):
         return cast_value(pc.day_of_week(x, count_from_zero=False, week_start=1), T.INT64)
     if part == "week":
         return cast_value(pc.iso_week(x), T.INT64)
+    if part == "isoyear":
+        return cast_value(pc.iso_year(x), T.INT64)
+    if part == "yearweek":
+        return pc.add(pc.multiply(cast_value(pc.iso_year(x), T.INT64), 100), cast_value(pc.iso_week(x), T.INT64))
+    if part in ("century", "millennium"):
+        return _century_of(pc.year(x), 100 if part == "century" else 1000)
+    if part == "weekday":
+        return cast_value(pc.day_of_week(x, count_from_zero=True, week_start=7), T.INT64)
     if part == "epoch":
         ts = cast_value(x, T.TIMESTAMP)
         return pc.divide(cast_value(pc.cast(ts, pa.int64()), T.FLOAT64), 1e6)
@@ -2021,6 +2029,79 @@ def _epoch(name, args, dtype, n):
     mask = None if arr.null_count == 0 else np.asarray(arr.is_null().to_numpy(zero_copy_only=False))
     out = pa.array(np.sign(values) * ((np.abs(values) + 500) // 1000), pa.int64(), mask=mask)
     return out[0] if scalar else out
+
+
+# ---------------------------------------------------------------- DuckDB's date helpers (issue #12)
+
+def _century_of(year, size):
+    # DuckDB's: years 1..100 are century 1; year 0 and before count down from -1
+    year = cast_value(year, T.INT64)
+    positive = pc.add(pc.divide(pc.subtract(year, 1), size), 1)
+    negative = pc.subtract(pc.divide(year, size), 1)
+    return pc.if_else(pc.greater(year, 0), positive, negative)
+
+
+@kernel("last_day")
+def _last_day(name, args, dtype, n):
+    # the day before the first of the next month, in numpy's calendar months
+    x = args[0]
+    scalar = _is_scalar(x)
+    days = to_array(cast_value(x, T.DATE), 1 if scalar else n)
+    mask = np.asarray(days.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    d = np.asarray(pc.fill_null(days.cast(pa.int32()), 0).to_numpy(zero_copy_only=False)).astype("datetime64[D]")
+    last = ((d.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1).astype(np.int64).astype(np.int32)
+    out = pa.array(last, pa.int32(), mask=mask).cast(T.DATE)
+    return out[0] if scalar else out
+
+
+@kernel("to_timestamp")
+def _to_timestamp(name, args, dtype, n):
+    x = args[0]
+    scalar = _is_scalar(x)
+    arr = to_array(x, 1) if scalar else to_array(x, n)
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    seconds = np.asarray(pc.fill_null(arr, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        micros = np.rint(seconds * 1e6)      # halves to even, as DuckDB rounds them
+        bad = valid & ~(np.abs(micros) < 2.0**63)
+    if bad.any():
+        raise DataError(f"to_timestamp(): {float(seconds[bad][0])!r} epoch seconds is out of range for TIMESTAMP WITH TIME ZONE",
+                        hint="the seconds must lie within about ±292,000 years of 1970")
+    out = pa.array(np.where(valid, micros, 0).astype(np.int64), pa.int64(), mask=~valid).cast(dtype)
+    return out[0] if scalar else out
+
+
+@kernel("make_timestamp")
+def _make_timestamp(name, args, dtype, n):
+    if len(args) == 1:
+        return pc.cast(cast_value(args[0], T.INT64), T.TIMESTAMP)
+    arrays = [to_array(a, n) for a in args]
+    valid = np.ones(n, dtype=bool)
+    for a in arrays:
+        valid &= np.asarray(a.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    y, mo, d, h, mi = (np.asarray(pc.fill_null(a, 1).to_numpy(zero_copy_only=False), dtype=np.int64)
+                       for a in arrays[:5])
+    h, mi = np.where(valid, h, 0), np.where(valid, mi, 0)
+    sec = np.where(valid, np.asarray(pc.fill_null(arrays[5], 0.0).to_numpy(zero_copy_only=False), np.float64), 0.0)
+    y, mo, d = (np.where(valid, v, 1) for v in (y, mo, d))
+    # the date must exist (DuckDB fails on 2020-02-30), the time lie within a day (seconds may reach 60)
+    with np.errstate(invalid="ignore"):
+        month_ok = (mo >= 1) & (mo <= 12) & (y >= -290000) & (y <= 290000)
+        first = np.where(month_ok, (y - 1970) * 12 + (mo - 1), 0).astype("datetime64[M]")
+        length = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
+        date_ok = month_ok & (d >= 1) & (d <= length)
+        time_ok = (h >= 0) & (h < 24) & (mi >= 0) & (mi < 60) & (sec >= 0) & (sec <= 60) & np.isfinite(sec) \
+            | (h == 24) & (mi == 0) & (sec == 0)      # 24:00:00 is the next midnight, as in DuckDB
+    bad = ~(date_ok & time_ok)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        what = "date" if not date_ok[i] else "time"
+        raise DataError(f"make_timestamp(): {what} out of range: {y[i]}-{mo[i]}-{d[i]} {h[i]}:{mi[i]}:{sec[i]}",
+                        hint="month 1-12, a day the month has, hour 0-23, minute 0-59, seconds 0-60 (or 24:00:00)")
+    days = first.astype("datetime64[D]").astype(np.int64) + d - 1
+    # the seconds to the microsecond, halves up (DuckDB's; to_timestamp rounds them to even)
+    micros = days * 86_400_000_000 + (h * 3600 + mi * 60) * 1_000_000 + np.floor(sec * 1e6 + 0.5).astype(np.int64)
+    return pa.array(micros, pa.int64(), mask=~valid).cast(T.TIMESTAMP)
 
 
 @kernel("grouping_bits")

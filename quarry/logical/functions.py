@@ -1279,7 +1279,8 @@ register("try_uuid", "scalar", None, 1, 1, internal=True)
 # -- dates ---------------------------------------------------------------------------------
 
 DATE_PARTS = {"year", "quarter", "month", "week", "day", "dayofweek", "dow", "dayofyear", "doy", "hour",
-              "minute", "second", "millisecond", "microsecond", "epoch", "isodow"}
+              "minute", "second", "millisecond", "microsecond", "epoch", "isodow", "isoyear", "century",
+              "millennium", "yearweek", "weekday"}
 TIME_PARTS = {"hour", "minute", "second", "millisecond", "microsecond"}      # the parts a TIME has
 
 
@@ -1418,6 +1419,88 @@ register("epoch_ms", "scalar", _bind_epoch, 1, 1,
          doc="epoch_ms(ts): the milliseconds since 1970-01-01 (BIGINT); epoch_ms(n): the TIMESTAMP n ms after it")
 register("epoch_us", "scalar", _bind_epoch, 1, 1, doc="epoch_us(ts): the microseconds since 1970-01-01")
 register("epoch_ns", "scalar", _bind_epoch, 1, 1, doc="epoch_ns(ts): the nanoseconds since 1970-01-01")
+
+
+# -- DuckDB's date helpers (issue #12) --------------------------------------------------------
+
+for _part in ("isoyear", "century", "millennium", "yearweek", "weekday"):
+    register(_part, "scalar", (lambda p: lambda n, a: _bind_date_part("date_part", [lit(p), a[0]]))(_part), 1, 1,
+             rewrite=True, doc=f"{_part}(d): date_part('{_part}', d)")
+
+
+def _bind_day_month_name(name, args):
+    # the English name of the weekday or month: strftime's %A / %B (Arrow's C locale)
+    value = _temporal_arg(args[0], name)
+    return _mk("strftime", [value, lit("%A" if name == "dayname" else "%B")], T.STRING)
+
+
+register("dayname", "scalar", _bind_day_month_name, 1, 1, rewrite=True,
+         doc="dayname(d): the English name of the weekday of d ('Monday')")
+register("monthname", "scalar", _bind_day_month_name, 1, 1, rewrite=True,
+         doc="monthname(d): the English name of the month of d ('January')")
+register("last_day", "scalar", lambda n, a: _mk(n, [_temporal_arg(a[0], n)], T.DATE), 1, 1,
+         doc="last_day(d): the DATE of the last day of d's month")
+
+# to_days(n), to_hours(n), ...: DuckDB's interval constructors. Its integer forms take INTEGER or BIGINT (no
+# fractions); to_seconds and to_milliseconds take a DOUBLE and keep the fraction to the microsecond.
+_INTERVAL_CONSTRUCTORS = {"to_years": ("year", T.INT32), "to_quarters": ("quarter", T.INT32),
+                          "to_months": ("month", T.INT32), "to_weeks": ("week", T.INT32),
+                          "to_days": ("day", T.INT32), "to_hours": ("hour", T.INT64),
+                          "to_minutes": ("minute", T.INT64), "to_seconds": ("second", T.FLOAT64),
+                          "to_milliseconds": ("millisecond", T.FLOAT64), "to_microseconds": ("microsecond", T.INT64)}
+
+
+def _bind_interval_constructor(name, args):
+    unit, arg_type = _INTERVAL_CONSTRUCTORS[name]
+    x = args[0]
+    if T.is_null(x.dtype):
+        return Literal(None, T.INTERVAL)
+    if arg_type == T.FLOAT64:
+        if not T.is_numeric(x.dtype):
+            raise QuarryTypeError(f"function `{name}` expects a number, got {T.sql_name(x.dtype)}",
+                                  hint=f"{name}(1.5)")
+        return interval_of(cast(x, T.FLOAT64), unit)
+    if not T.is_integer(x.dtype):
+        raise QuarryTypeError(f"function `{name}` expects an integer, got {T.sql_name(x.dtype)}",
+                              hint=f"CAST the argument to INTEGER: {name}(CAST(x AS INTEGER))")
+    # an INTEGER argument out of its range fails, as DuckDB's implicit cast to it does
+    return interval_of(cast(x, arg_type), unit)
+
+
+for _name in _INTERVAL_CONSTRUCTORS:
+    register(_name, "scalar", _bind_interval_constructor, 1, 1, rewrite=True,
+             doc=f"{_name}(n): an INTERVAL of n {_INTERVAL_CONSTRUCTORS[_name][0]}s")
+
+
+def _bind_to_timestamp(name, args):
+    x = args[0]
+    if T.is_string(x.dtype) and isinstance(x, Literal):
+        x = cast(x, T.FLOAT64)
+    if not (T.is_numeric(x.dtype) or T.is_null(x.dtype)):
+        raise QuarryTypeError(f"function `{name}` expects the seconds since 1970-01-01 as a number, got "
+                              f"{T.sql_name(x.dtype)}",
+                              hint="to_timestamp(1700000000); strptime(s, format) reads a timestamp from text")
+    return _mk(name, [cast(x, T.FLOAT64)], pa.timestamp("us", tz="UTC"))
+
+
+register("to_timestamp", "scalar", _bind_to_timestamp, 1, 1,
+         doc="to_timestamp(seconds): the TIMESTAMP WITH TIME ZONE that many seconds after 1970-01-01 UTC")
+
+
+def _bind_make_timestamp(name, args):
+    if len(args) == 1:
+        # make_timestamp(micros): the TIMESTAMP that many microseconds after 1970-01-01
+        return _mk(name, [_int_arg(args[0], name)], T.TIMESTAMP)
+    if len(args) != 6:
+        raise QuarryTypeError(f"{name}() takes 6 arguments (year, month, day, hour, minute, seconds) or 1 "
+                              f"(microseconds since 1970), got {len(args)}",
+                              hint="make_timestamp(2024, 1, 2, 3, 4, 5.5)")
+    fields = [_int_arg(a, name) for a in args[:5]]
+    return _mk(name, [*fields, cast(_num_arg(args[5], name), T.FLOAT64)], T.TIMESTAMP)
+
+
+register("make_timestamp", "scalar", _bind_make_timestamp, 1, 6,
+         doc="make_timestamp(year, month, day, hour, minute, seconds) or make_timestamp(microseconds)")
 
 # -- made by the binder and the rules, not callable by name ---------------------------------
 

@@ -129,7 +129,10 @@ def _rewrite(node: exp.Expression, named: dict, positional: list, global_views: 
 _DUCKDB_MEANINGS = {"chr", "char", "regexp_extract", "arg_max", "arg_min", "max_by", "min_by", "mode",
                     "quantile_cont", "quantile_disc", "quantile", "corr", "covar_pop", "covar_samp", "regr_slope",
                     "regr_intercept", "regr_r2", "regr_count", "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy",
-                    "regr_sxy"}
+                    "regr_sxy",
+                    # issue #12's DuckDB dates: Spark's weekday counts from Monday, its dayname/monthname are
+                    # 'Mon'/'Jan', its make_timestamp gives NULL for a bad field, last_day reads strings
+                    "weekday", "dayname", "monthname", "make_timestamp", "last_day"}
 
 
 def _function_name(n: exp.Func) -> str:

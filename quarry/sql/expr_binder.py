@@ -81,7 +81,8 @@ _RENAMES = {
     "arrayagg": "array_agg", "countif": "count_if", "rowsnumber": "row_number", "nthvalue": "nth_value",
     "firstvalue": "first_value", "lastvalue": "last_value", "percentrank": "percent_rank",
     "cumedist": "cume_dist", "denserank": "dense_rank", "rownumber": "row_number",
-    "timetostr": "strftime", "datefromparts": "make_date",
+    "timetostr": "strftime", "datefromparts": "make_date", "timestampfromparts": "make_timestamp",
+    "lastday": "last_day", "todays": "to_days",
     # DuckDB's names of the calls sqlglot names by its own classes
     "regexpextract": "regexp_extract", "concatws": "concat_ws", "timetounix": "epoch", "strtotime": "strptime",
     "sha": "sha1", "argmax": "arg_max", "argmin": "arg_min", "covarpop": "covar_pop", "covarsamp": "covar_samp",
@@ -826,12 +827,15 @@ class ExprBinder(NestedExprs):
         return self._call_named("sha256", [node.this], node)
 
     def _UnixToTime(self, node) -> Expr:
-        """``epoch_ms(x)`` (sqlglot's UnixToTime at scale 3)."""
+        """``epoch_ms(x)`` (sqlglot's UnixToTime at scale 3), ``to_timestamp(x)`` (no scale) and
+        ``make_timestamp(micros)`` (scale 6)."""
         scale = node.args.get("scale")
         others = [k for k in ("zone", "hours", "minutes", "format") if node.args.get(k) is not None]
-        if not (isinstance(scale, exp.Literal) and scale.this == "3") or others:
+        scale = None if scale is None else scale.this if isinstance(scale, exp.Literal) else "?"
+        names = {"3": "epoch_ms", None: "to_timestamp", "6": "make_timestamp"}
+        if scale not in names or others:
             raise UnsupportedError(f"`{node.sql(dialect='duckdb')}`", hint="epoch_ms(n) is the TIMESTAMP n ms after 1970")
-        return self._call_named("epoch_ms", [node.this], node)
+        return self._call_named(names[scale], [node.this], node)
 
     def _function(self, node: exp.Func) -> Expr:
         name = _RENAMES.get(node.key, node.key)

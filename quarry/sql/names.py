@@ -195,8 +195,9 @@ def _call(node: exp.Func) -> str:
     """A function call: sqlglot's DuckDB SQL for the call with each argument a placeholder (so the
     arguments keep the order it writes them in), the placeholders then replaced by their names."""
     from quarry.sql.statements import DIALECT
-    if isinstance(node, exp.UnixToTime) and (_source(node) or "").lower() == "epoch_ms":
-        return f"epoch_ms({render(node.this)})"      # sqlglot's reading adds a scale that was not written
+    if isinstance(node, exp.UnixToTime) and (_source(node) or "").lower() in ("epoch_ms", "make_timestamp"):
+        # sqlglot's reading adds a scale that was not written
+        return f"{_source(node).lower()}({render(node.this)})"
     if isinstance(node, _WRITTEN_IN_ORDER):
         # a default the parser filled in was not written, so it has no source text
         keys = _WRITTEN_ORDER.get(type(node), node.arg_types)
