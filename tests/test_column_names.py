@@ -66,6 +66,11 @@ SHAPES = [
     "CASE WHEN EXISTS (SELECT 1 FROM t x WHERE x.a = t.a) THEN 1 ELSE 0 END",
     # row values and fields of computed structs
     "(a, b) IN ((1, 1), (2, 3))", "(a, b) = (1, 2)", "ROW(1, 2) = ROW(1, 2)", "{'a': 1}.a", "[{'a': 1}][1].a",
+    # issue #12's DuckDB functions, second batch
+    "last_day(d)", "dayname(d)", "monthname(d)", "century(d)", "millennium(d)", "isoyear(d)", "yearweek(d)",
+    "weekday(d)", "to_days(a)", "to_seconds(v)", "to_timestamp(a)", "to_timestamp(1.5)", "make_timestamp(a)",
+    "make_timestamp(2020, a, b, 0, 0, v)", "date_add(d, a)", "date_add(d, INTERVAL 1 DAY)",
+    "date_add(d, INTERVAL (a) MONTH)",
 ]
 
 

@@ -1543,7 +1543,7 @@ def _date_interval_column(name, d, interval, dtype, n):
     end), then days and the time, row by row in numpy; NULL where either is NULL."""
     interval = to_array(interval, n)
     parts = interval_parts(interval)
-    sign = -1 if name == "date_subtract" else 1
+    sign = -1 if name == "date_subtract_interval" else 1
     months = sign * parts["months"].astype(np.int64)
     days = sign * parts["days"].astype(np.int64)
     micros = sign * (parts["nanos"] // 1000)
@@ -1556,13 +1556,13 @@ def _date_interval_column(name, d, interval, dtype, n):
     return cast_value(out, dtype) if out.type != dtype else out
 
 
-@kernel("date_add", "date_subtract")
+@kernel("date_add_interval", "date_subtract_interval")
 def _date_interval(name, args, dtype, n):
     d, interval = args
     if not _is_scalar(interval):
         return _date_interval_column(name, d, interval, dtype, n)
     months, days, nanos = interval.as_py() if interval.is_valid else (0, 0, 0)
-    if name == "date_subtract":
+    if name == "date_subtract_interval":
         months, days, nanos = -months, -days, -nanos
     if pa.types.is_date(d.type):
         if nanos:

@@ -735,7 +735,7 @@ def _bind_date_arith(name, a, b):
         result = a.dtype
         if pa.types.is_date(a.dtype) and not (isinstance(b, Literal) and b.value is not None and b.value[2] == 0):
             result = T.TIMESTAMP   # hours, minutes or seconds make a date a timestamp (as in DuckDB)
-        return Call("date_" + name, (a, b), result, _nullable([a, b]))
+        return Call("date_" + name + "_interval", (a, b), result, _nullable([a, b]))
     if T.is_temporal(b.dtype) and name == "subtract":
         if pa.types.is_date(a.dtype) and pa.types.is_date(b.dtype):
             return Call("date_diff_days", (a, b), T.INT64, _nullable([a, b]))
@@ -754,7 +754,7 @@ def _bind_date_arith(name, a, b):
 for _name, _op in (("add", "+"), ("subtract", "-"), ("multiply", "*"), ("divide", "/"), ("modulo", "%")):
     register(_name, "scalar", _bind_arith(_op), 2, 2, aliases=("mod",) if _name == "modulo" else ())
 # what `date + interval`, `date + n` and `date - date` bind to (see _bind_date_arith)
-for _name in ("date_add", "date_subtract", "date_add_days", "date_subtract_days", "date_diff_days",
+for _name in ("date_add_interval", "date_subtract_interval", "date_add_days", "date_subtract_days", "date_diff_days",
               "timestamp_subtract", "date_add_time", "time_add_interval", "time_subtract_interval"):
     register(_name, "scalar", None, 2, 2, internal=True)
 
@@ -1501,6 +1501,25 @@ def _bind_make_timestamp(name, args):
 
 register("make_timestamp", "scalar", _bind_make_timestamp, 1, 6,
          doc="make_timestamp(year, month, day, hour, minute, seconds) or make_timestamp(microseconds)")
+
+
+def _bind_date_add(name, args):
+    """DuckDB's ``date_add(a, b)`` is ``a + b``, except that a DATE plus an INTERVAL is always a TIMESTAMP
+    (``+`` keeps a DATE for an interval of whole days and months)."""
+    a, b = args
+    if T.is_null(a.dtype) and pa.types.is_interval(b.dtype) or T.is_null(b.dtype) and pa.types.is_interval(a.dtype):
+        raise QuarryTypeError(f"{name}() of NULL and an INTERVAL is ambiguous",
+                              hint=f"CAST the NULL: {name}(CAST(NULL AS DATE), INTERVAL 1 DAY)")
+    out = F_add("add", [a, b])
+    dates = [x for x in (a, b) if pa.types.is_date(x.dtype)]
+    if dates and any(pa.types.is_interval(x.dtype) for x in (a, b)) and pa.types.is_date(out.dtype):
+        return cast(out, T.TIMESTAMP)
+    return out
+
+
+F_add = _bind_arith("+")
+register("date_add", "scalar", _bind_date_add, 2, 2, rewrite=True,
+         doc="date_add(d, interval): d + interval, a TIMESTAMP for a DATE d (d + n days stays a DATE)")
 
 # -- made by the binder and the rules, not callable by name ---------------------------------
 

@@ -198,6 +198,9 @@ def _call(node: exp.Func) -> str:
     if isinstance(node, exp.UnixToTime) and (_source(node) or "").lower() in ("epoch_ms", "make_timestamp"):
         # sqlglot's reading adds a scale that was not written
         return f"{_source(node).lower()}({render(node.this)})"
+    if isinstance(node, exp.DateAdd) and (_source(node) or "").lower() == "date_add" and node.args.get("unit") is None:
+        # sqlglot writes DuckDB's date_add(a, b) as a + INTERVAL b DAY
+        return f"date_add({render(node.this)}, {render(node.expression)})"
     if isinstance(node, _WRITTEN_IN_ORDER):
         # a default the parser filled in was not written, so it has no source text
         keys = _WRITTEN_ORDER.get(type(node), node.arg_types)

@@ -1,0 +1,64 @@
+"""DuckDB scalar functions of issue #12's second batch, differential against DuckDB itself: for each
+expression the output column name, the result type (DuckDB's Arrow type) and the values must be DuckDB's,
+over a table with NULLs, over an empty table and on constants."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import quarry
+
+duckdb = pytest.importorskip("duckdb")
+
+SETUP = ("CREATE TABLE t AS SELECT * FROM (VALUES "
+         "(1, DATE '2020-01-05', TIMESTAMP '2020-02-29 23:59:59.5', 3, 1.5::DOUBLE, 'abc', 12::BIGINT), "
+         "(2, NULL, NULL, NULL, NULL, NULL, NULL), "
+         "(3, DATE '1999-12-31', TIMESTAMP '2021-01-01 00:00:00', -2, -0.25, '', -18), "
+         "(4, DATE '2024-02-01', TIMESTAMP '1969-12-31 23:59:59', 0, 1e9, 'héllo wörld', 0)) v(id, d, ts, i, x, s, n)")
+
+EXPRESSIONS = [
+    # dates
+    "last_day(d)", "last_day(ts)", "dayname(d)", "monthname(ts)", "yearweek(d)", "weekday(ts)", "isoyear(d)",
+    "century(d)", "millennium(ts)", "to_days(i)", "to_hours(i)", "to_minutes(n)", "to_months(i)", "to_years(i)",
+    "to_seconds(x)", "to_milliseconds(x)", "to_timestamp(x)", "to_timestamp(n)", "make_timestamp(2020, 1, 1 + abs(i), 12, abs(i), 1.25)",
+    "make_timestamp(n * 1000000)", "date_add(d, i)", "date_add(d, INTERVAL 1 MONTH)", "date_add(ts, INTERVAL (i) DAY)",
+    "date_add(d, INTERVAL 2 HOUR)",
+]
+
+
+def _type(t: pa.DataType) -> pa.DataType:
+    if t == pa.large_string():
+        return pa.string()
+    if pa.types.is_timestamp(t) and t.tz == "Etc/UTC":       # DuckDB's name of UTC
+        return pa.timestamp(t.unit, tz="UTC")
+    return t
+
+
+def _types(table: pa.Table) -> list[pa.DataType]:
+    return [_type(t) for t in table.schema.types]
+
+
+@pytest.fixture(scope="module")
+def engines():
+    con = quarry.connect(workers=0)
+    ref = duckdb.connect()
+    for c in (con, ref):
+        c.execute(SETUP)
+        c.execute("CREATE TABLE e AS SELECT * FROM t WHERE false")
+    yield con, ref
+    con.close()
+    ref.close()
+
+
+@pytest.mark.parametrize("expr", EXPRESSIONS)
+@pytest.mark.parametrize("table", ["t", "e"])
+def test_like_duckdb(engines, expr, table):
+    con, ref = engines
+    sql = f"SELECT {expr} FROM {table} ORDER BY id"
+    got, want = con.execute(sql), ref.sql(sql).to_arrow_table()
+    if isinstance(want, pa.RecordBatchReader):
+        want = want.read_all()
+    assert got.schema.names == want.schema.names
+    assert _types(got) == _types(want)
+    assert got.column(0).to_pylist() == want.column(0).to_pylist()
