@@ -24,6 +24,10 @@ EXPRESSIONS = [
     "to_seconds(x)", "to_milliseconds(x)", "to_timestamp(x)", "to_timestamp(n)", "make_timestamp(2020, 1, 1 + abs(i), 12, abs(i), 1.25)",
     "make_timestamp(n * 1000000)", "date_add(d, i)", "date_add(d, INTERVAL 1 MONTH)", "date_add(ts, INTERVAL (i) DAY)",
     "date_add(d, INTERVAL 2 HOUR)",
+    # strings and binary
+    "translate(s, 'lé', 'L')", "hex(s)", "bin(s)", "hex(n)", "bin(n)", "hex(i)", "unhex(hex(s))", "unhex('0' || hex(s))",
+    "to_base64(encode(s))", "from_base64(to_base64(encode(s)))", "encode(s)", "decode(encode(s))", "bit_length(s)",
+    "octet_length(encode(s))", "unicode(s)", "ord(s)", "hamming(s || 'x', 'x' || s)",
 ]
 
 

@@ -2104,6 +2104,157 @@ def _make_timestamp(name, args, dtype, n):
     return pa.array(micros, pa.int64(), mask=~valid).cast(T.TIMESTAMP)
 
 
+# ---------------------------------------------------------------- DuckDB's string helpers (issue #12)
+
+def _utf8_characters(x, n):
+    """The characters of each string: (a string array of one character each, per-row offsets into it),
+    found with numpy from the UTF-8 bytes (a character starts at each byte that is not 10xxxxxx)."""
+    from quarry.compute.spark_kernels import _bytes_of
+    data, offsets, _ = _bytes_of(x, n)
+    starts = np.flatnonzero((data & 0xC0) != 0x80)
+    char_offsets = np.append(starts, len(data)).astype(np.int32)
+    chars = pa.Array.from_buffers(pa.string(), len(starts), [None, pa.py_buffer(char_offsets.tobytes()),
+                                                             pa.py_buffer(data.tobytes())])
+    return chars, np.searchsorted(starts, offsets).astype(np.int64)
+
+
+def _rejoin(chars: pa.Array, row_offsets: np.ndarray, valid: pa.Array) -> pa.Array:
+    lists = pa.ListArray.from_arrays(pa.array(row_offsets.astype(np.int32)), chars)
+    out = pc.binary_join(lists, "")
+    return pc.if_else(valid, out, pa.scalar(None, pa.string()))
+
+
+@kernel("translate")
+def _translate(name, args, dtype, n):
+    s, src, dst = args
+    scalar = _is_scalar(s)
+    arr = to_array(s, 1 if scalar else n)
+    src_chars, dst_chars = list(src.as_py()), list(dst.as_py())
+    first = {}
+    for i, c in enumerate(src_chars):         # the constant's characters, not rows: the first mapping wins
+        first.setdefault(c, i)
+    chars, offsets = _utf8_characters(arr, len(arr))
+    if not first:
+        return s
+    keys = pa.array(list(first), pa.string())
+    targets = pa.array([dst_chars[i] if i < len(dst_chars) else None for i in first.values()], pa.string())
+    idx = pc.index_in(chars, value_set=keys)
+    found = pc.is_valid(idx)
+    replaced = pc.if_else(found, pc.take(targets, idx), chars)
+    keep = np.asarray(pc.is_valid(replaced).to_numpy(zero_copy_only=False), dtype=bool)
+    kept = np.concatenate([[0], np.cumsum(keep)])[offsets]
+    out = _rejoin(pc.filter(replaced, pa.array(keep)), kept, arr.is_valid())
+    return out[0] if scalar else out
+
+
+_BIT_TEXT = np.array([[ord("1") if b & (1 << (7 - k)) else ord("0") for k in range(8)] for b in range(256)],
+                     dtype=np.uint8)
+
+
+@kernel("bin_bytes")
+def _bin_bytes(name, args, dtype, n):
+    from quarry.compute.spark_kernels import _bytes_of, _strings_from
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    data, offsets, valid = _bytes_of(args[0], rows)
+    out = _strings_from(_BIT_TEXT[data.astype(np.intp)].reshape(-1), offsets * 8, valid, pa.string())
+    return out[0] if scalar else out
+
+
+def _refuse_new_nulls(out, x, n, fname: str, what: str, hint: str):
+    """A DataError where ``out`` is NULL for a non-NULL input (Spark's lenient kernels give NULL there)."""
+    bad = pc.and_(pc.is_valid(to_array(x, n)), pc.is_null(out))
+    if pc.any(bad).as_py():
+        value = pc.filter(to_array(x, n), bad)[0].as_py()
+        raise DataError(f"{fname}(): {value!r} is not {what}", hint=hint)
+    return out
+
+
+@kernel("unhex")
+def _unhex_strict(name, args, dtype, n):
+    from quarry.compute.spark_kernels import _unhex
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    out = _refuse_new_nulls(_unhex(name, [to_array(args[0], rows)], dtype, rows), args[0], rows, "unhex",
+                            "hexadecimal digits", "give the digits 0-9 and a-f (A-F)")
+    return out[0] if scalar else out
+
+
+@kernel("from_base64")
+def _from_base64(name, args, dtype, n):
+    from quarry.compute.spark_kernels import _unbase64
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    arr = to_array(args[0], rows)
+    # DuckDB's strict reading: whole groups of 4 of the base64 alphabet, '=' only at the end
+    ok = pc.match_substring_regex(arr, r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+    bad = pc.invert(pc.fill_null(ok, True))
+    if pc.any(bad).as_py():
+        value = pc.filter(arr, bad)[0].as_py()
+        raise DataError(f"from_base64(): could not decode {value!r} as base64",
+                        hint="base64 text has a multiple of 4 characters of A-Z, a-z, 0-9, + and /, "
+                             "padded with = at the end")
+    out = _unbase64(name, [arr], dtype, rows)
+    return out[0] if scalar else out
+
+
+@kernel("decode")
+def _decode_utf8(name, args, dtype, n):
+    x = args[0]
+    try:
+        return pc.cast(x, pa.string())
+    except pa.ArrowInvalid:
+        raise DataError("decode(): the BLOB is not valid UTF-8",
+                        hint="only UTF-8 bytes decode to text; hex(b) shows the bytes") from None
+
+
+@kernel("byte_length")
+def _byte_length(name, args, dtype, n):
+    return pc.multiply(cast_value(pc.binary_length(args[0]), T.INT64), args[1])
+
+
+@kernel("unicode")
+def _unicode(name, args, dtype, n):
+    from quarry.compute.spark_kernels import _bytes_of
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    arr = to_array(args[0], rows)
+    data, offsets, valid = _bytes_of(arr, rows)
+    lengths = np.diff(offsets)
+    padded = np.concatenate([data, np.zeros(4, np.uint8)]).astype(np.int64)
+    at = offsets[:-1]
+    b0, b1, b2, b3 = (padded[at + k] for k in range(4))
+    cp = np.select([b0 < 0x80, b0 < 0xE0, b0 < 0xF0],
+                   [b0, ((b0 & 0x1F) << 6) | (b1 & 0x3F), ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)],
+                   ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F))
+    cp = np.where(lengths == 0, -1, cp).astype(np.int32)          # '' is -1, as in DuckDB
+    out = pa.array(cp, pa.int32(), mask=None if valid is None else ~np.asarray(valid, dtype=bool))
+    return out[0] if scalar else out
+
+
+@kernel("hamming")
+def _hamming(name, args, dtype, n):
+    a, b = (to_array(x, n) for x in args)
+    valid = pc.and_(a.is_valid(), b.is_valid())
+    la, lb = pc.fill_null(pc.utf8_length(a), 0), pc.fill_null(pc.utf8_length(b), 0)
+    mask = np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool)
+    la_np, lb_np = (np.asarray(v.to_numpy(zero_copy_only=False), dtype=np.int64) for v in (la, lb))
+    if (mask & (la_np != lb_np)).any():
+        raise DataError("hamming(): the strings must be of the same length",
+                        hint="compare strings of equal length, or use levenshtein(a, b)")
+    if (mask & (la_np == 0)).any():
+        raise DataError("hamming(): the strings must not be empty", hint="filter out '' first")
+    # rows where either is NULL count as empty on both sides, so the characters line up
+    a = pc.if_else(valid, a, pa.scalar("", pa.string()))
+    b = pc.if_else(valid, b, pa.scalar("", pa.string()))
+    ca, offsets = _utf8_characters(a, n)
+    cb, _ = _utf8_characters(b, n)
+    differ = np.asarray(pc.not_equal(ca, cb).to_numpy(zero_copy_only=False), dtype=np.int64)
+    counts = np.concatenate([[0], np.cumsum(differ)])
+    out = counts[offsets[1:]] - counts[offsets[:-1]]
+    return pa.array(out, pa.int64(), mask=~mask)
+
+
 @kernel("grouping_bits")
 def _grouping_bits(name, args, dtype, n):
     gid, positions = args

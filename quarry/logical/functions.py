@@ -1521,6 +1521,107 @@ F_add = _bind_arith("+")
 register("date_add", "scalar", _bind_date_add, 2, 2, rewrite=True,
          doc="date_add(d, interval): d + interval, a TIMESTAMP for a DATE d (d + n days stays a DATE)")
 
+
+# -- DuckDB's string and binary helpers (issue #12) ---------------------------------------------
+
+def _constant_str(e: Expr, fname: str, what: str) -> Expr:
+    e = _str_arg(e, fname)
+    if not isinstance(e, Literal):
+        raise UnsupportedError(f"{fname}() with {what} that is not a constant string",
+                               hint=f"write {what} as a string literal")
+    return e
+
+
+def _bind_translate(name, args):
+    s = _str_arg(args[0], name)
+    src, dst = _constant_str(args[1], name, "the characters to replace"), _constant_str(args[2], name, "the replacements")
+    return _mk(name, [s, src, dst], T.STRING)
+
+
+register("translate", "scalar", _bind_translate, 3, 3,
+         doc="translate(s, from, to): each character of s found in from replaced by the character at the same "
+             "place in to, or removed when to is shorter")
+
+
+def _blob_arg(e: Expr, fname: str) -> Expr:
+    """A BLOB argument, as DuckDB's BLOB-only functions take it: a BLOB, or a string literal of plain ASCII
+    (DuckDB reads a literal's \\x escapes as bytes, which quarry does not)."""
+    if pa.types.is_binary(e.dtype) or pa.types.is_large_binary(e.dtype) or T.is_null(e.dtype):
+        return cast(e, T.BINARY)
+    if T.is_string(e.dtype) and isinstance(e, Literal):
+        if e.value is None or (e.value.isascii() and "\\" not in e.value):
+            return cast(e, T.BINARY)
+        raise UnsupportedError(f"{fname}() of a string literal with non-ASCII characters or \\ escapes",
+                               hint=f"{fname}(encode(s)) takes the UTF-8 bytes of s")
+    raise QuarryTypeError(f"function `{fname}` expects a BLOB, got {T.sql_name(e.dtype)}",
+                          hint=f"{fname}(encode(s)) takes the UTF-8 bytes of a VARCHAR s")
+
+
+def _bind_hex_bin(name, args):
+    x = args[0]
+    if T.is_null(x.dtype):
+        return Literal(None, T.STRING)
+    if T.is_integer(x.dtype):
+        # the 64-bit two's complement digits without leading zeros (hex(-1) is 16 F's), as DuckDB's
+        x = cast(x, T.INT64)
+        if name == "hex":
+            return Call("spark_hex", (x,), T.STRING, x.nullable)
+        return Call("spark_int_unary", (lit("bin"), x), T.STRING, x.nullable)
+    if T.is_string(x.dtype) or pa.types.is_binary(x.dtype) or pa.types.is_large_binary(x.dtype):
+        b = cast(x, T.BINARY)
+        return Call("spark_hex" if name == "hex" else "bin_bytes", (b,), T.STRING, b.nullable)
+    if T.is_numeric(x.dtype):
+        raise UnsupportedError(f"{name}() of a {T.sql_name(x.dtype)}",
+                               hint=f"{name}(CAST(x AS BIGINT)) gives the digits of the integer")
+    raise QuarryTypeError(f"function `{name}` expects an integer, VARCHAR or BLOB, got {T.sql_name(x.dtype)}")
+
+
+register("hex", "scalar", _bind_hex_bin, 1, 1, aliases=("to_hex",), rewrite=True,
+         doc="hex(x): the bytes of a VARCHAR/BLOB, or an integer, as upper-case hexadecimal digits")
+register("bin", "scalar", _bind_hex_bin, 1, 1, aliases=("to_binary",), rewrite=True,
+         doc="bin(x): the bits of a VARCHAR/BLOB's bytes, or of an integer, as 0s and 1s")
+register("bin_bytes", "scalar", None, 1, 1, internal=True)          # bin() of bytes (_bind_hex_bin)
+register("unhex", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.BINARY), 1, 1, aliases=("from_hex",),
+         doc="unhex(s): the BLOB whose hexadecimal digits s is (an odd count reads a leading 0)")
+register("to_base64", "scalar", lambda n, a: Call("spark_base64", (_blob_arg(a[0], n),), T.STRING, a[0].nullable),
+         1, 1, aliases=("base64",), rewrite=True, doc="to_base64(b): the BLOB b in base64")
+register("from_base64", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.BINARY), 1, 1,
+         doc="from_base64(s): the BLOB that the base64 text s encodes")
+
+
+def _bind_encode(name, args):
+    s = _str_arg(args[0], name)
+    return cast(s, T.BINARY)           # the UTF-8 bytes, as they are stored
+
+
+register("encode", "scalar", _bind_encode, 1, 1, rewrite=True, doc="encode(s): the UTF-8 bytes of s as a BLOB")
+register("decode", "scalar", lambda n, a: _mk(n, [_blob_arg(a[0], n)], T.STRING), 1, 1,
+         doc="decode(b): the BLOB b read as UTF-8 text (an error for bytes that are not UTF-8)")
+
+
+def _bind_bit_length(name, args):
+    x = args[0]
+    if T.is_null(x.dtype):
+        return Literal(None, T.INT64)
+    if name == "octet_length":
+        x = _blob_arg(x, name)
+    elif not T.is_string(x.dtype):
+        raise QuarryTypeError(f"function `{name}` expects a VARCHAR, got {T.sql_name(x.dtype)}",
+                              hint="octet_length(b) * 8 is the bits of a BLOB b")
+    return _mk("byte_length", [x, lit(8 if name == "bit_length" else 1, T.INT64)], T.INT64)
+
+
+register("bit_length", "scalar", _bind_bit_length, 1, 1, rewrite=True,
+         doc="bit_length(s): the number of bits of the VARCHAR s's UTF-8 bytes")
+register("octet_length", "scalar", _bind_bit_length, 1, 1, rewrite=True,
+         doc="octet_length(b): the number of bytes of the BLOB b")
+register("byte_length", "scalar", None, 2, 2, internal=True)        # bytes x factor (_bind_bit_length)
+register("unicode", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.INT32), 1, 1, aliases=("ord",),
+         doc="unicode(s): the code point of the first character of s (-1 for '')")
+register("hamming", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n), _str_arg(a[1], n)], T.INT64), 2, 2,
+         aliases=("mismatches",),
+         doc="hamming(a, b): at how many positions the characters of a and b (of the same length) differ")
+
 # -- made by the binder and the rules, not callable by name ---------------------------------
 
 # DuckDB's unsigned integer types are stored in a wider signed type (UTINYINT as SMALLINT, ...); a cast to

@@ -132,7 +132,10 @@ _DUCKDB_MEANINGS = {"chr", "char", "regexp_extract", "arg_max", "arg_min", "max_
                     "regr_sxy",
                     # issue #12's DuckDB dates: Spark's weekday counts from Monday, its dayname/monthname are
                     # 'Mon'/'Jan', its make_timestamp gives NULL for a bad field, last_day reads strings
-                    "weekday", "dayname", "monthname", "make_timestamp", "last_day"}
+                    "weekday", "dayname", "monthname", "make_timestamp", "last_day",
+                    # and its strings: Spark's unhex/unbase64 give NULL for bad input, its base64 and
+                    # octet_length take strings, its encode/decode take a charset, hex/bin cast other types
+                    "hex", "unhex", "bin", "encode", "decode", "tobase64", "frombase64", "octet_length"}
 
 
 def _function_name(n: exp.Func) -> str:

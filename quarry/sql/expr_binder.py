@@ -826,6 +826,21 @@ class ExprBinder(NestedExprs):
             raise UnsupportedError(f"sha2() with {bits} bits", hint="sha256(s) is the SHA-256 digest")
         return self._call_named("sha256", [node.this], node)
 
+    def _Encode(self, node) -> Expr:
+        return self._utf8_call(node, "encode")
+
+    def _Decode(self, node) -> Expr:
+        return self._utf8_call(node, "decode")
+
+    def _utf8_call(self, node, name: str) -> Expr:
+        """``encode(s)`` / ``decode(b)``: sqlglot fills in a 'utf-8' charset that was not written; DuckDB's
+        take no charset, so any other one is refused rather than ignored."""
+        charset = node.args.get("charset")
+        if node.meta.get("charset_written") or charset is not None and not (
+                isinstance(charset, exp.Literal) and charset.is_string and charset.this.lower() in ("utf-8", "utf8")):
+            raise UnsupportedError(f"{name}() with a character set", hint=f"{name}(x) is always UTF-8 (DuckDB's)")
+        return self._call_named(name, [node.this], node)
+
     def _UnixToTime(self, node) -> Expr:
         """``epoch_ms(x)`` (sqlglot's UnixToTime at scale 3), ``to_timestamp(x)`` (no scale) and
         ``make_timestamp(micros)`` (scale 6)."""
