@@ -2255,6 +2255,129 @@ def _hamming(name, args, dtype, n):
     return pa.array(out, pa.int64(), mask=~mask)
 
 
+# ---------------------------------------------------------------- DuckDB's math helpers (issue #12)
+
+def _int64_columns(args, n):
+    arrays = [to_array(a, n) for a in args]
+    valid = np.ones(n, dtype=bool)
+    for a in arrays:
+        valid &= np.asarray(a.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    values = [np.asarray(pc.fill_null(a, 0).to_numpy(zero_copy_only=False), dtype=np.int64) for a in arrays]
+    return values, valid
+
+
+@kernel("gcd", "lcm")
+def _gcd_lcm(name, args, dtype, n):
+    scalar = all(_is_scalar(a) for a in args)
+    rows = 1 if scalar else n
+    (a, b), valid = _int64_columns(args, rows)
+    a, b = np.where(valid, a, 0), np.where(valid, b, 0)
+    lowest = np.iinfo(np.int64).min
+    if ((a == lowest) | (b == lowest)).any():
+        raise DataError(f"{name}(): overflow on abs(-9223372036854775808)", hint="the arguments must fit BIGINT once made positive")
+    g = np.gcd(a, b)
+    if name == "gcd":
+        out = g
+    else:
+        # |a / g * b|, checked against BIGINT as DuckDB checks it
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.abs(np.where(g == 0, 0, a // np.where(g == 0, 1, g)))
+        b_abs = np.abs(b)
+        over = (b_abs != 0) & (q > np.iinfo(np.int64).max // np.where(b_abs == 0, 1, b_abs))
+        if over.any():
+            raise DataError("lcm(): the value is out of range for BIGINT", hint="use smaller numbers")
+        out = q * b_abs
+    result = pa.array(out, pa.int64(), mask=~valid)
+    return result[0] if scalar else result
+
+
+# n! for n = 0 .. 33, the ones a HUGEINT holds (a table of 34 constants, not a per-row computation)
+_FACTORIALS = [math.factorial(i) for i in range(34)]
+
+
+@kernel("factorial")
+def _factorial(name, args, dtype, n):
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    (x,), valid = _int64_columns(args, rows)
+    x = np.where(valid, x, 0)
+    if (x < 0).any():
+        raise DataError("factorial(): the factorial of a negative number is undefined", hint="give n >= 0")
+    if (x > 33).any():
+        raise DataError(f"factorial({int(x.max())}): the value is out of range for HUGEINT",
+                        hint="33! is the largest factorial a HUGEINT holds; use exp(lgamma(n + 1)) for larger n")
+    table = pa.array([decimal.Decimal(v) for v in _FACTORIALS], dtype)
+    out = pc.take(table, pa.array(x, pa.int64(), mask=~valid))
+    return out[0] if scalar else out
+
+
+@kernel("bit_count")
+def _bit_count(name, args, dtype, n):
+    x = args[0]
+    scalar = _is_scalar(x)
+    arr = to_array(x, 1 if scalar else n)
+    width = arr.type.bit_width
+    unsigned = np.dtype(f"uint{width}")
+    values = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)).view(unsigned)
+    bits = np.unpackbits(values.astype(unsigned).view(np.uint8).reshape(len(values), width // 8), axis=1)
+    out = pa.array(bits.sum(axis=1).astype(np.int8), pa.int8(), mask=np.asarray(arr.is_null().to_numpy(zero_copy_only=False)))
+    return out[0] if scalar else out
+
+
+def _float_values(x, n):
+    scalar = _is_scalar(x)
+    arr = to_array(x, 1 if scalar else n)
+    values = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False))
+    return scalar, arr, values, np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+@kernel("even")
+def _even(name, args, dtype, n):
+    scalar, arr, x, mask = _float_values(args[0], n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.copysign(np.ceil(np.abs(x) / 2) * 2, x)
+    out = np.where(np.isfinite(out) | ~np.isfinite(x), out, x)     # 1e308 stays itself, as in DuckDB
+    result = pa.array(out.astype(np.float64), pa.float64(), mask=mask)
+    return result[0] if scalar else result
+
+
+@kernel("signbit")
+def _signbit(name, args, dtype, n):
+    scalar, arr, x, mask = _float_values(args[0], n)
+    result = pa.array(np.signbit(x), pa.bool_(), mask=mask)
+    return result[0] if scalar else result
+
+
+@kernel("nextafter")
+def _nextafter(name, args, dtype, n):
+    scalar = all(_is_scalar(a) for a in args)
+    rows = 1 if scalar else n
+    a, b = (to_array(x, rows) for x in args)
+    mask = np.asarray(pc.or_(a.is_null(), b.is_null()).to_numpy(zero_copy_only=False), dtype=bool)
+    np_type = np.float32 if dtype == T.FLOAT32 else np.float64
+    av, bv = (np.asarray(pc.fill_null(v, 0).to_numpy(zero_copy_only=False), dtype=np_type) for v in (a, b))
+    result = pa.array(np.nextafter(av, bv), dtype, mask=mask)
+    return result[0] if scalar else result
+
+
+@kernel("trunc")
+def _trunc(name, args, dtype, n):
+    x, digits = args[0], args[1].as_py()
+    if T.is_decimal(dtype):
+        out = pc.round(x, digits, round_mode="towards_zero")
+        return cast_value(out, dtype) if out.type != dtype else out
+    if T.is_integer(dtype):
+        # negative digits: cut to a multiple of 10^-digits, towards zero
+        unit = pa.scalar(10 ** -digits if -digits < 19 else 0, dtype)
+        if unit.as_py() == 0:
+            return pc.multiply(x, pa.scalar(0, dtype))
+        return pc.multiply(pc.divide(x, unit), unit)
+    if digits == 0:
+        return pc.trunc(x)
+    scale = pa.scalar(10.0 ** digits, pa.float64())
+    return pc.divide(pc.trunc(pc.multiply(x, scale)), scale)
+
+
 @kernel("grouping_bits")
 def _grouping_bits(name, args, dtype, n):
     gid, positions = args

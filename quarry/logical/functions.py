@@ -1622,6 +1622,78 @@ register("hamming", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n), _str_arg(a
          aliases=("mismatches",),
          doc="hamming(a, b): at how many positions the characters of a and b (of the same length) differ")
 
+
+# -- DuckDB's math helpers (issue #12) ---------------------------------------------------------
+
+def _bigint_arg(e: Expr, fname: str) -> Expr:
+    if T.is_integer(e.dtype) or T.is_null(e.dtype):
+        return cast(e, T.INT64)
+    raise QuarryTypeError(f"function `{fname}` expects integers, got {T.sql_name(e.dtype)}",
+                          hint=f"CAST the argument to BIGINT: {fname}(CAST(x AS BIGINT), ...)")
+
+
+register("gcd", "scalar", lambda n, a: _mk(n, [_bigint_arg(x, n) for x in a], T.INT64), 2, 2, aliases=("greatest_common_divisor",),
+         doc="gcd(a, b): the greatest common divisor of two integers (0 for gcd(0, 0))")
+register("lcm", "scalar", lambda n, a: _mk(n, [_bigint_arg(x, n) for x in a], T.INT64), 2, 2, aliases=("least_common_multiple",),
+         doc="lcm(a, b): the least common multiple of two integers (an error past BIGINT)")
+register("factorial", "scalar", lambda n, a: _mk(n, [_bigint_arg(a[0], n)], pa.decimal128(38, 0)), 1, 1,
+         doc="factorial(n): n! as a HUGEINT (up to 33!; a negative n is an error)")
+
+
+def _bind_bit_count(name, args):
+    x = args[0]
+    if T.is_null(x.dtype):
+        return Literal(None, T.INT8)
+    if not T.is_integer(x.dtype):
+        raise QuarryTypeError(f"function `bit_count` expects an integer, got {T.sql_name(x.dtype)}",
+                              hint="bit_count(CAST(x AS BIGINT))")
+    return _mk(name, [x], T.INT8)        # the bits of x's own width: bit_count(-1::SMALLINT) is 16
+
+
+register("bit_count", "scalar", _bind_bit_count, 1, 1, doc="bit_count(x): how many bits of the integer x are set")
+register("even", "scalar", lambda n, a: _mk(n, [cast(_num_arg(a[0], n), T.FLOAT64)], T.FLOAT64), 1, 1,
+         doc="even(x): x rounded away from zero to the next even integer, as a DOUBLE")
+register("signbit", "scalar", lambda n, a: _mk(n, [cast(_num_arg(a[0], n), T.FLOAT64)], T.BOOL), 1, 1,
+         doc="signbit(x): whether the sign bit of x (as a DOUBLE) is set: true for -0.0 and -NaN")
+
+
+def _bind_nextafter(name, args):
+    a, b = (_num_arg(x, name) for x in args)
+    dtype = T.FLOAT32 if a.dtype == T.FLOAT32 and b.dtype == T.FLOAT32 else T.FLOAT64
+    return _mk(name, [cast(a, dtype), cast(b, dtype)], dtype)
+
+
+register("nextafter", "scalar", _bind_nextafter, 2, 2,
+         doc="nextafter(x, y): the floating-point number next to x in the direction of y")
+
+
+def _bind_trunc(name, args):
+    a = _num_arg(args[0], name)
+    digits = 0
+    if len(args) > 1:
+        d = args[1]
+        if not isinstance(d, Literal) or not (T.is_integer(d.dtype) or T.is_null(d.dtype)):
+            raise QuarryTypeError("trunc() takes a constant integer number of digits",
+                                  hint="trunc(x, 2); date_trunc('month', d) truncates a date")
+        if d.value is None:
+            return Literal(None, T.NULL)
+        digits = d.value
+    if T.is_null(a.dtype):
+        return Literal(None, T.INT64)
+    if T.is_decimal(a.dtype):
+        result = pa.decimal128(a.dtype.precision, max(min(digits, a.dtype.scale), 0))
+    elif T.is_integer(a.dtype):
+        if digits >= 0:
+            return a
+        result = a.dtype
+    else:
+        result, a = T.FLOAT64, cast(a, T.FLOAT64)
+    return Call(name, (a, lit(digits)), result, a.nullable)
+
+
+register("trunc", "scalar", _bind_trunc, 1, 2,
+         doc="trunc(x [, digits]): x cut towards zero to that many decimal digits (0 by default)")
+
 # -- made by the binder and the rules, not callable by name ---------------------------------
 
 # DuckDB's unsigned integer types are stored in a wider signed type (UTINYINT as SMALLINT, ...); a cast to
