@@ -70,7 +70,8 @@ SHAPES = [
     "last_day(d)", "dayname(d)", "monthname(d)", "century(d)", "millennium(d)", "isoyear(d)", "yearweek(d)",
     "weekday(d)", "to_days(a)", "to_seconds(v)", "to_timestamp(a)", "to_timestamp(1.5)", "make_timestamp(a)",
     "make_timestamp(2020, a, b, 0, 0, v)", "date_add(d, a)", "date_add(d, INTERVAL 1 DAY)",
-    "date_add(d, INTERVAL (a) MONTH)",
+    "date_add(d, INTERVAL (a) MONTH)", "range(a)", "range(a, 3)", "generate_series(a)", "generate_series(0, 4, 2)",
+    "hex(s)", "translate(s, 'x', 'y')", "gcd(a, b)", "trunc(v)", "encode(s)", "to_base64(encode(s))",
 ]
 
 

@@ -32,6 +32,8 @@ EXPRESSIONS = [
     "gcd(i, n)", "lcm(i, n)", "factorial(abs(i))", "bit_count(i)", "bit_count(n)", "even(x)", "trunc(x)", "trunc(x, 1)",
     "trunc(i)", "trunc(n, -1)", "trunc(x::DECIMAL(18, 3), 1)", "signbit(x)", "nextafter(x, 0)",
     "nextafter(x::FLOAT, 0::FLOAT)",
+    # range / generate_series as lists
+    "range(i)", "range(i, 5)", "generate_series(i)", "generate_series(n, 0, -5)", "range(3)",
 ]
 
 

@@ -2459,6 +2459,29 @@ def _series_list(name, args, dtype, n):
     return series_lists(name.strip("_").removesuffix("_list"), *values, valid)
 
 
+@kernel("series_list")
+def _scalar_series_list(name, args, dtype, n):
+    """range(...) / generate_series(...) in an expression: each row's series as a list; a zero step
+    gives an empty list there, as in DuckDB (the table functions fail on it)."""
+    scalar = all(_is_scalar(a) for a in args[1:])
+    rows = 1 if scalar else n
+    cols = [to_array(a, rows) for a in args[1:]]
+    valid = np.ones(rows, dtype=bool)
+    for c in cols:
+        valid &= ~np.asarray(c.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    start, stop, step = (np.asarray(pc.fill_null(c, 0).to_numpy(zero_copy_only=False), dtype=np.int64) for c in cols)
+    zero = step == 0
+    stop, step = np.where(zero, start, stop), np.where(zero, 1, step)
+    out = series_lists(args[0].as_py(), start, stop, step, valid)
+    if args[0].as_py() == "generate_series" and zero.any():
+        # generate_series(a, a) is [a]; with a zero step DuckDB's is empty
+        lengths = np.where(zero | ~valid, 0, np.asarray(pc.list_value_length(out).fill_null(0).to_numpy(zero_copy_only=False)))
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        flat = pc.list_flatten(pc.if_else(pa.array(zero), pa.scalar([], out.type), out))
+        out = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), flat, mask=pa.array(~valid))
+    return out[0] if scalar else out
+
+
 # the LIST, STRUCT and MAP kernels attach themselves to their definitions on import
 from quarry.compute import nested_kernels  # noqa: E402,F401
 

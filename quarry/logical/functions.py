@@ -1694,6 +1694,27 @@ def _bind_trunc(name, args):
 register("trunc", "scalar", _bind_trunc, 1, 2,
          doc="trunc(x [, digits]): x cut towards zero to that many decimal digits (0 by default)")
 
+
+# -- range(...) / generate_series(...) as scalar functions: the LIST of the series (issue #12) ------
+
+def _bind_series_list(name, args):
+    if len(args) == 1:
+        args = [lit(0, T.INT64), args[0]]
+    for a in args:
+        if T.is_temporal(a.dtype) or pa.types.is_interval(a.dtype):
+            raise UnsupportedError(f"{name}() of dates or timestamps as a list",
+                                   hint=f"the table function FROM {name}(start, stop, INTERVAL ...) gives them as rows")
+    start, stop = (_bigint_arg(a, name) for a in args[:2])
+    step = _bigint_arg(args[2], name) if len(args) > 2 else lit(1, T.INT64)
+    return Call("series_list", (lit(name), start, stop, step), pa.list_(T.INT64), _nullable([start, stop, step]))
+
+
+register("range", "scalar", _bind_series_list, 1, 3, rewrite=True,
+         doc="range([start,] stop [, step]): the LIST of BIGINTs from start (0) by step (1) up to, not including, stop")
+register("generate_series", "scalar", _bind_series_list, 1, 3, rewrite=True,
+         doc="generate_series([start,] stop [, step]): range() with stop included")
+register("series_list", "scalar", None, 4, 4, internal=True)          # built by _bind_series_list
+
 # -- made by the binder and the rules, not callable by name ---------------------------------
 
 # DuckDB's unsigned integer types are stored in a wider signed type (UTINYINT as SMALLINT, ...); a cast to

@@ -137,7 +137,9 @@ _DUCKDB_MEANINGS = {"chr", "char", "regexp_extract", "arg_max", "arg_min", "max_
                     # octet_length take strings, its encode/decode take a charset, hex/bin cast other types
                     "hex", "unhex", "bin", "encode", "decode", "tobase64", "frombase64", "octet_length",
                     # Spark's factorial is NULL outside 0..20, DuckDB's a HUGEINT up to 33!
-                    "factorial"}
+                    "factorial",
+                    # sqlglot reads Spark's sequence(5, 1) as generate_series, which is [] in DuckDB, [5..1] in Spark
+                    "generateseries", "range", "generate_series"}
 
 
 def _function_name(n: exp.Func) -> str:

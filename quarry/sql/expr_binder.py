@@ -826,6 +826,13 @@ class ExprBinder(NestedExprs):
             raise UnsupportedError(f"sha2() with {bits} bits", hint="sha256(s) is the SHA-256 digest")
         return self._call_named("sha256", [node.this], node)
 
+    def _GenerateSeries(self, node) -> Expr:
+        """``range(...)`` / ``generate_series(...)`` in an expression: the series as a LIST (sqlglot fills in
+        the start 0 of ``range(n)``, which binds the same)."""
+        name = "range" if node.args.get("is_end_exclusive") else "generate_series"
+        args = [node.args[k] for k in ("start", "end", "step") if node.args.get(k) is not None]
+        return self._call_named(name, args, node)
+
     def _Encode(self, node) -> Expr:
         return self._utf8_call(node, "encode")
 

@@ -186,9 +186,10 @@ def _func_name(node: exp.Func, generated: str) -> str:
 
 # calls whose DuckDB SQL from sqlglot is not what was written (it adds regexp_extract_all's default
 # group 0 and drops its options), so they are named from their arguments in order
-_WRITTEN_IN_ORDER = (exp.RegexpExtractAll, exp.RegexpExtract)
+_WRITTEN_IN_ORDER = (exp.RegexpExtractAll, exp.RegexpExtract, exp.GenerateSeries)
 # the order they are written in, where it is not the order of the node's arguments
-_WRITTEN_ORDER = {exp.RegexpExtract: ("this", "expression", "group", "parameters")}
+_WRITTEN_ORDER = {exp.RegexpExtract: ("this", "expression", "group", "parameters"),
+                  exp.GenerateSeries: ("start", "end", "step")}     # range(n): the start 0 was not written
 
 
 def _call(node: exp.Func) -> str:
