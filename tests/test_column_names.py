@@ -72,6 +72,8 @@ SHAPES = [
     "make_timestamp(2020, a, b, 0, 0, v)", "date_add(d, a)", "date_add(d, INTERVAL 1 DAY)",
     "date_add(d, INTERVAL (a) MONTH)", "range(a)", "range(a, 3)", "generate_series(a)", "generate_series(0, 4, 2)",
     "hex(s)", "translate(s, 'x', 'y')", "gcd(a, b)", "trunc(v)", "encode(s)", "to_base64(encode(s))",
+    "list_has_any(l, [1])", "array_has_any(l, l)", "l && [1]", "list_has_all(l, [1])", "list_intersect(l, l)",
+    "list_first(l)", "list_count(l)", "list_median(l)", "list_string_agg(l)",
 ]
 
 

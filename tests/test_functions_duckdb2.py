@@ -34,6 +34,10 @@ EXPRESSIONS = [
     "nextafter(x::FLOAT, 0::FLOAT)",
     # range / generate_series as lists
     "range(i)", "range(i, 5)", "generate_series(i)", "generate_series(n, 0, -5)", "range(3)",
+    # lists
+    "list_has_any(range(i), [0, 2])", "list_has_all(range(i), [0, 2])", "list_sort(list_intersect(range(i), [0, 2, 2]))",
+    "list_first(range(i))", "list_last(range(i))", "list_any_value([NULL, i])", "list_count([i, n, NULL])",
+    "list_product([x, i])", "list_median([x, i, n])", "list_mode([i, n, n])", "list_string_agg([s, s])",
 ]
 
 

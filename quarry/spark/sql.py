@@ -139,7 +139,9 @@ _DUCKDB_MEANINGS = {"chr", "char", "regexp_extract", "arg_max", "arg_min", "max_
                     # Spark's factorial is NULL outside 0..20, DuckDB's a HUGEINT up to 33!
                     "factorial",
                     # sqlglot reads Spark's sequence(5, 1) as generate_series, which is [] in DuckDB, [5..1] in Spark
-                    "generateseries", "range", "generate_series"}
+                    "generateseries", "range", "generate_series",
+                    # Spark's array_intersect keeps a NULL both arrays hold
+                    "arrayintersect", "array_intersect"}
 
 
 def _function_name(n: exp.Func) -> str:

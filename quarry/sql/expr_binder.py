@@ -82,7 +82,7 @@ _RENAMES = {
     "firstvalue": "first_value", "lastvalue": "last_value", "percentrank": "percent_rank",
     "cumedist": "cume_dist", "denserank": "dense_rank", "rownumber": "row_number",
     "timetostr": "strftime", "datefromparts": "make_date", "timestampfromparts": "make_timestamp",
-    "lastday": "last_day", "todays": "to_days", "dateadd": "date_add",
+    "lastday": "last_day", "todays": "to_days", "dateadd": "date_add", "arrayoverlaps": "list_has_any",
     # DuckDB's names of the calls sqlglot names by its own classes
     "regexpextract": "regexp_extract", "concatws": "concat_ws", "timetounix": "epoch", "strtotime": "strptime",
     "sha": "sha1", "argmax": "arg_max", "argmin": "arg_min", "covarpop": "covar_pop", "covarsamp": "covar_samp",

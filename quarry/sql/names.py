@@ -199,6 +199,11 @@ def _call(node: exp.Func) -> str:
     if isinstance(node, exp.UnixToTime) and (_source(node) or "").lower() in ("epoch_ms", "make_timestamp"):
         # sqlglot's reading adds a scale that was not written
         return f"{_source(node).lower()}({render(node.this)})"
+    if isinstance(node, exp.ArrayOverlaps) and (_source(node) or "").lower() in ("list_has_any", "array_has_any"):
+        # sqlglot reads list_has_any(a, b) as the operator a && b
+        return f"{_source(node).lower()}({render(node.this)}, {render(node.expression)})"
+    if isinstance(node, exp.ArrayOverlaps):
+        return f"({render(node.this)} && {render(node.expression)})"
     if isinstance(node, exp.DateAdd) and (_source(node) or "").lower() == "date_add" and node.args.get("unit") is None:
         # sqlglot writes DuckDB's date_add(a, b) as a + INTERVAL b DAY
         return f"date_add({render(node.this)}, {render(node.expression)})"
