@@ -38,6 +38,8 @@ EXPRESSIONS = [
     "list_has_any(range(i), [0, 2])", "list_has_all(range(i), [0, 2])", "list_sort(list_intersect(range(i), [0, 2, 2]))",
     "list_first(range(i))", "list_last(range(i))", "list_any_value([NULL, i])", "list_count([i, n, NULL])",
     "list_product([x, i])", "list_median([x, i, n])", "list_mode([i, n, n])", "list_string_agg([s, s])",
+    # maps and structs
+    "map_from_entries([{'k': coalesce(s, '?'), 'v': i}])", "struct_insert({'a': i}, b := s, c := x)",
 ]
 
 

@@ -783,3 +783,16 @@ def _list_intersect(name, args, dtype, n):
     rows = np.asarray(shared.column("p").to_numpy(), dtype=np.int64)
     return build_list(np.bincount(rows, minlength=n).astype(np.int64), shared.column("v").combine_chunks(),
                       a.valid, dtype)
+
+
+@kernel("map_from_entries")
+def _map_from_entries(name, args, dtype, n):
+    p = parts(args[0], n)
+    if p.flat.null_count:
+        raise DataError("map_from_entries(): a map key cannot be NULL (an entry is NULL)",
+                        hint="filter the NULL entries out with list_filter(l, e -> e IS NOT NULL)")
+    offsets = pa.array(np.concatenate([[0], np.cumsum(p.lengths)]).astype(np.int32), pa.int32())
+    mask = pa.array(~p.valid)
+    keys = pa.ListArray.from_arrays(offsets, pc.struct_field(p.flat, [0]), mask=mask)
+    values = pa.ListArray.from_arrays(offsets, pc.struct_field(p.flat, [1]), mask=mask)
+    return _map_from_lists(name, [keys, values], dtype, n)

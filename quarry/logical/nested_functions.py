@@ -600,3 +600,22 @@ def _bind_list_intersect(name, args):
 # list_intersect(NULL, b) is NULL, list_intersect(a, NULL) is [] (DuckDB's)
 register("list_intersect", "scalar", _bind_list_intersect, 2, 2, aliases=("array_intersect",), **STRICT_FIRST,
          doc="list_intersect(a, b): the distinct non-NULL elements of a that are in b")
+
+
+def _bind_map_from_entries(name, args):
+    target = _list_arg(args[0], name)
+    entry = target.dtype.value_type
+    if not (pa.types.is_struct(entry) and entry.num_fields == 2):
+        if T.is_null(entry):
+            raise UnsupportedError(f"{name}() of an empty or NULL list without a type",
+                                   hint="CAST it: map_from_entries(CAST([] AS STRUCT(k INTEGER, v VARCHAR)[]))")
+        raise QuarryTypeError(f"{name}() expects a list of (key, value) structs, got {T.sql_name(target.dtype)}",
+                              hint="map_from_entries([{'k': 1, 'v': 'a'}])")
+    key_type, value_type = entry.field(0).type, entry.field(1).type
+    if T.is_null(key_type) or T.is_nested(key_type):
+        raise UnsupportedError(f"MAP keys of type {T.sql_name(key_type)}", hint="use VARCHAR or number keys")
+    return _mk(name, [target], pa.map_(key_type, value_type))
+
+
+register("map_from_entries", "scalar", _bind_map_from_entries, 1, 1,
+         doc="map_from_entries(l): the MAP of a list of (key, value) structs (keys unique and not NULL)")

@@ -777,6 +777,8 @@ class ExprBinder(NestedExprs):
             return self._current_setting(node)
         if name == "row":
             return self._row(node)
+        if name == "struct_insert":
+            return self._struct_insert(node)
         return self._call_named(name, list(node.expressions), node)
 
     def _current_setting(self, node: exp.Anonymous) -> Expr:

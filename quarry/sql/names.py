@@ -345,6 +345,14 @@ def _render(node: exp.Expression) -> str:
             key = e.this.name if isinstance(e.this, (exp.Identifier, exp.Literal)) else render(e.this)
             items.append(f"{quote(key)} := {render(e.expression)}")
         return f"struct_pack({', '.join(items)})"
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "struct_insert" and node.expressions:
+        first, *named = node.expressions
+        items = [render(first)]
+        for e in named:
+            key = e.this.name if isinstance(e, exp.PropertyEQ) and isinstance(e.this, (exp.Identifier, exp.Literal)) \
+                else None
+            items.append(f"{quote(key)} := {render(e.expression)}" if key is not None else render(e))
+        return f"struct_insert({', '.join(items)})"
     if isinstance(node, exp.ToMap) and isinstance(node.this, exp.Struct):
         keys = [render(e.this) for e in node.this.expressions]
         values = [render(e.expression) for e in node.this.expressions]

@@ -69,6 +69,28 @@ class NestedExprs:
             raise UnsupportedError("map() without entries", hint="write map([keys...], [values...])")
         return N.map_from_lists(self.bind(keys), self.bind(values))
 
+    def _struct_insert(self, node: exp.Anonymous) -> Expr:
+        """``struct_insert(s, name := value, ...)``: s with the named fields added after its own (a NULL s
+        keeps NULL fields, as in DuckDB)."""
+        args = list(node.expressions)
+        if len(args) < 2 or any(not isinstance(a, exp.PropertyEQ) for a in args[1:]):
+            raise BindError("struct_insert() takes a struct and named values",
+                            hint="struct_insert(s, b := 2, c := 'x')")
+        target = self.bind(args[0])
+        if not pa.types.is_struct(target.dtype):
+            raise QuarryTypeError(f"struct_insert() expects a STRUCT, got {T.sql_name(target.dtype)}")
+        names = [f.name for f in target.dtype]
+        values = [F.call("struct_extract", [target, F.lit(f)]) for f in names]
+        for item in args[1:]:
+            key = item.this
+            field = key.this if isinstance(key, exp.Literal) else key.name
+            if field.lower() in (n.lower() for n in names):
+                raise BindError(f'struct_insert(): duplicate struct entry name "{field}"',
+                                hint="a field the struct has cannot be inserted again")
+            names.append(field)
+            values.append(self.bind(item.expression))
+        return N.struct_pack(names, values)
+
     def _row(self, node: exp.Anonymous) -> Expr:
         raise UnsupportedError("row(...): unnamed structs are not supported",
                                hint="name the fields: {'a': 1, 'b': 2} or struct_pack(a := 1, b := 2)")
