@@ -40,6 +40,8 @@ EXPRESSIONS = [
     "list_product([x, i])", "list_median([x, i, n])", "list_mode([i, n, n])", "list_string_agg([s, s])",
     # maps and structs
     "map_from_entries([{'k': coalesce(s, '?'), 'v': i}])", "struct_insert({'a': i}, b := s, c := x)",
+    "list_reduce([n, i, 7], lambda acc, v: acc * 2 + v)", "list_reduce(range(i), lambda acc, v, k: acc + v * k, n)",
+    "list_reduce([s, s, 'x'], lambda acc, v: v || acc)",
 ]
 
 

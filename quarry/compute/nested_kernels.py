@@ -796,3 +796,30 @@ def _map_from_entries(name, args, dtype, n):
     keys = pa.ListArray.from_arrays(offsets, pc.struct_field(p.flat, [0]), mask=mask)
     values = pa.ListArray.from_arrays(offsets, pc.struct_field(p.flat, [1]), mask=mask)
     return _map_from_lists(name, [keys, values], dtype, n)
+
+
+@kernel("list_reduce")
+def _list_reduce(name, args, dtype, n):
+    """The fold runs one step per element position (not per row): at step k every row whose list is
+    longer than k feeds its accumulator and k-th element to the lambda, evaluated once over them all."""
+    p = parts(args[0], n)
+    fn = args[1]
+    if len(args) > 2:
+        acc, k0 = to_array(args[2], n).cast(dtype), 0
+    else:
+        if (p.valid & (p.lengths == 0)).any():
+            raise DataError("list_reduce() of an empty list", hint="give an initial value: list_reduce(l, f, 0)")
+        first = np.where(p.lengths > 0, p.starts, 0)
+        acc = p.flat.take(pa.array(first, mask=p.lengths == 0)).cast(dtype) if len(p.flat) else pa.nulls(n, dtype)
+        k0 = 1
+    longest = int(p.lengths.max()) if n else 0
+    for k in range(k0, longest):
+        rows = np.flatnonzero(p.lengths > k)
+        x = p.flat.take(pa.array(p.starts[rows] + k, pa.int64()))
+        out = fn.apply_columns([acc.take(pa.array(rows, pa.int64())), x,
+                                pa.array(np.full(len(rows), k + 1, np.int64))], rows)
+        out = to_array(out, len(rows)).cast(dtype)
+        index = np.arange(n, dtype=np.int64)
+        index[rows] = n + np.arange(len(rows), dtype=np.int64)
+        acc = pa.concat_arrays([acc, out]).take(pa.array(index))
+    return pc.if_else(pa.array(p.valid), acc, pa.scalar(None, dtype))

@@ -619,3 +619,14 @@ def _bind_map_from_entries(name, args):
 
 register("map_from_entries", "scalar", _bind_map_from_entries, 1, 1,
          doc="map_from_entries(l): the MAP of a list of (key, value) structs (keys unique and not NULL)")
+
+
+def _bind_list_reduce(name, args):
+    target = _list_arg(args[0], name)
+    fn = _lambda_arg(args[1], name)
+    return Call("list_reduce", (target, fn, *args[2:]), fn.dtype, True)
+
+
+# list_reduce(NULL, ...) is NULL; the lambda decides about NULL elements and accumulators
+register("list_reduce", "scalar", _bind_list_reduce, 2, 3, aliases=("array_reduce", "reduce"), **STRICT_FIRST,
+         doc="list_reduce(l, lambda acc, x: f(acc, x) [, initial]): l folded from the left by f")

@@ -141,7 +141,9 @@ _DUCKDB_MEANINGS = {"chr", "char", "regexp_extract", "arg_max", "arg_min", "max_
                     # sqlglot reads Spark's sequence(5, 1) as generate_series, which is [] in DuckDB, [5..1] in Spark
                     "generateseries", "range", "generate_series",
                     # Spark's array_intersect keeps a NULL both arrays hold
-                    "arrayintersect", "array_intersect"}
+                    "arrayintersect", "array_intersect",
+                    # Spark's reduce(l, start, merge) takes its arguments in another order than list_reduce's
+                    "reduce"}
 
 
 def _function_name(n: exp.Func) -> str:

@@ -187,8 +187,51 @@ class NestedExprs:
             body = F.cast(body, T.INT32)
         return Lambda(params, body)
 
+    def _reduce_lambda(self, node: exp.Lambda, acc: pa.DataType, element: pa.DataType) -> Lambda:
+        names = [p.name for p in node.expressions]
+        if not 2 <= len(names) <= 3:
+            raise BindError("list_reduce()'s lambda takes two parameters (the accumulator, the element) or three "
+                            "(and the element's position)", hint="list_reduce(l, lambda acc, x: acc + x)")
+        params = tuple(Field(n, t, True, new_id()) for n, t in zip(names, (acc, element, T.INT64)))
+        inner = type(self)(self.qb, self.scope, aliases=self.aliases)
+        inner.lambda_params = {**self.lambda_params, **{p.name.lower(): LambdaParam(p) for p in params}}
+        body = inner.bind(node.this)
+        return Lambda(params, F.cast(body, acc) if T.is_null(body.dtype) else body)
+
+    def _list_reduce(self, arg_nodes: list) -> Expr:
+        """``list_reduce(l, lambda acc, x: ... [, initial])``: the accumulator takes the common type of the
+        elements, the initial value and the lambda's result, as DuckDB types it."""
+        if len(arg_nodes) not in (2, 3) or not isinstance(arg_nodes[1], exp.Lambda):
+            raise BindError("list_reduce() takes a list, a lambda and an optional initial value",
+                            hint="list_reduce(l, lambda acc, x: acc + x)")
+        target = self.bind(arg_nodes[0])
+        if T.is_null(target.dtype):
+            target = F.cast(target, pa.list_(T.NULL))
+        if not T.is_list(target.dtype):
+            raise QuarryTypeError(f"function `list_reduce` expects a list, got {T.sql_name(target.dtype)}")
+        element = target.dtype.value_type
+        initial = self.bind(arg_nodes[2]) if len(arg_nodes) > 2 else None
+        acc = element if initial is None else T.common_type(element, initial.dtype)
+        # the result type is that of the lambda bound over the element type, widened to hold the elements;
+        # the lambda is then bound again over it, its result cast back to it
+        fn = self._reduce_lambda(arg_nodes[1], acc, element)
+        common = T.common_type(acc, fn.dtype)
+        if common is None:
+            raise QuarryTypeError(f"list_reduce(): no common type of the accumulator {T.sql_name(acc)} and the "
+                                  f"lambda's result {T.sql_name(fn.dtype)}", hint="CAST the lambda's result")
+        if common != acc:
+            acc = common
+            fn = self._reduce_lambda(arg_nodes[1], acc, element)
+        fn = Lambda(fn.params, F.cast(fn.body, acc))
+        args = [F.cast(target, pa.list_(acc)) if T.is_null(element) else target, fn]
+        if initial is not None:
+            args.append(F.cast(initial, acc))
+        return F.call("list_reduce", args)
+
     def lambda_call(self, name: str, arg_nodes: list) -> Expr:
         """``list_transform(l, x -> ...)`` and the other functions that take a lambda."""
+        if name == "list_reduce":
+            return self._list_reduce(arg_nodes)
         if len(arg_nodes) != 2 or not isinstance(arg_nodes[1], exp.Lambda):
             raise BindError(f"{name}() takes a list and a lambda", hint=f"{name}(l, x -> x + 1)")
         target = self.bind(arg_nodes[0])

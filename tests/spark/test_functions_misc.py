@@ -227,7 +227,7 @@ def test_raise_error_and_assert_true(fn_spark):
     "SELECT unhex('zz')", "SELECT hex(1.5)", "SELECT bin(5)", "SELECT base64('abc')", "SELECT unbase64('YW')",
     "SELECT encode('a', 'utf-8')", "SELECT decode(encode('a', 'utf-8'), 'utf-8')", "SELECT octet_length('abc')",
     "SELECT factorial(21)", "SELECT sequence(5, 1)", "SELECT range(3)",
-    "SELECT array_intersect(array(1, NULL), array(NULL))",
+    "SELECT array_intersect(array(1, NULL), array(NULL))", "SELECT reduce(array(1, 2), 0, (acc, x) -> acc + x)",
 ])
 def test_duckdb_meanings_of_spark_names_are_refused_in_sql_text(fn_spark, sql):
     """quarry's SQL functions of these names have DuckDB's meaning (chr of 321 is 'Ł', Spark's 'A'):
