@@ -779,6 +779,8 @@ class ExprBinder(NestedExprs):
             return self._row(node)
         if name == "struct_insert":
             return self._struct_insert(node)
+        if name == "generate_subscripts":
+            return self._generate_subscripts(node)
         return self._call_named(name, list(node.expressions), node)
 
     def _current_setting(self, node: exp.Anonymous) -> Expr:

@@ -16,7 +16,7 @@ from quarry.errors import BindError, QuarryTypeError, UnsupportedError
 from quarry.logical import functions as F
 from quarry.logical import nested_functions as N
 from quarry.logical import types as T
-from quarry.logical.expressions import ColumnRef, Expr, Field, new_id
+from quarry.logical.expressions import ColumnRef, Expr, Field, Literal, new_id
 from quarry.logical.nested import Lambda, LambdaParam, UnnestExpr
 
 # a slice bound left out (l[2:], l[:2]): the list's start or end
@@ -68,6 +68,27 @@ class NestedExprs:
         if keys is None or values is None:
             raise UnsupportedError("map() without entries", hint="write map([keys...], [values...])")
         return N.map_from_lists(self.bind(keys), self.bind(values))
+
+    def _generate_subscripts(self, node: exp.Anonymous) -> Expr:
+        """``generate_subscripts(l, 1)`` in the select list: a row per element of l with its 1-based index,
+        which is unnest(range(1, len(l) + 1)) (an empty or NULL list gives no row, as in DuckDB)."""
+        args = list(node.expressions)
+        if len(args) != 2:
+            raise BindError("generate_subscripts() takes a list and a dimension", hint="generate_subscripts(l, 1)")
+        if not self.allow_unnest:
+            raise UnsupportedError("generate_subscripts() here", hint="use it in the select list")
+        target = self.bind(args[0])
+        if T.is_null(target.dtype):
+            target = F.cast(target, pa.list_(T.NULL))
+        if not T.is_list(target.dtype):
+            raise QuarryTypeError(f"generate_subscripts() expects a list, got {T.sql_name(target.dtype)}")
+        dim = self.bind(args[1])
+        if not (isinstance(dim, Literal) and dim.value == 1):
+            raise UnsupportedError("generate_subscripts() of a dimension other than a constant 1",
+                                   hint="generate_subscripts(l, 1); for inner lists, unnest first")
+        length = N.list_length(target)
+        series = F.call("range", [F.lit(1, T.INT64), F.call("add", [length, F.lit(1, T.INT64)])])
+        return UnnestExpr(series)
 
     def _struct_insert(self, node: exp.Anonymous) -> Expr:
         """``struct_insert(s, name := value, ...)``: s with the named fields added after its own (a NULL s
