@@ -75,7 +75,8 @@ SHAPES = [
     "list_has_any(l, [1])", "array_has_any(l, l)", "l && [1]", "list_has_all(l, [1])", "list_intersect(l, l)",
     "list_first(l)", "list_count(l)", "list_median(l)", "list_string_agg(l)",
     "list_reduce(l, lambda x, y: x + y)", "list_reduce(l, lambda x, y: x + y, 10)", "struct_insert(st, y := 2)",
-    "map_from_entries([{'k': 1, 'v': s}])", "generate_subscripts(l, 1)",
+    "map_from_entries([{'k': 1, 'v': s}])", "generate_subscripts(l, 1)", "jaro_winkler_similarity(s, 'x')",
+    "jaro_winkler_similarity(s, 'x', 0.9)", "jaro_similarity(s, s)",
 ]
 
 

@@ -80,3 +80,23 @@ def test_like_duckdb(engines, expr, table):
     assert got.schema.names == want.schema.names
     assert _types(got) == _types(want)
     assert got.column(0).to_pylist() == want.column(0).to_pylist()
+
+
+@pytest.mark.parametrize("expr", ["jaro_similarity(a, b)", "jaro_winkler_similarity(a, b)", "jaro_similarity(a, b, 0.75)",
+                                  "jaro_winkler_similarity(a, b, 0.8)", "jaro_winkler_similarity(a, b, 0.5)",
+                                  "hamming(a || 'z', 'z' || a)", "translate(a, 'aé', 'E')", "unicode(a)"])
+def test_random_strings_like_duckdb(expr):
+    """Seeded random short strings over a small alphabet (many ties, transpositions and cutoffs at equality)."""
+    import random
+    rng = random.Random(7)
+    alphabet = "abcé"
+    pairs = [("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 9))),
+              "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 9)))) for _ in range(2000)]
+    table = pa.table({"id": list(range(len(pairs))), "a": [p[0] for p in pairs], "b": [p[1] for p in pairs]})
+    con, ref = quarry.connect(workers=0), duckdb.connect()
+    con.register("r", table)
+    ref.register("r", table)
+    sql = f"SELECT {expr} FROM r ORDER BY id"
+    got = con.execute(sql).column(0).to_pylist()
+    want = [row[0] for row in ref.execute(sql).fetchall()]
+    assert got == pytest.approx(want, abs=1e-12) if isinstance(want[0], float) else got == want

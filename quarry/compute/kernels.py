@@ -2378,6 +2378,52 @@ def _trunc(name, args, dtype, n):
     return pc.divide(pc.trunc(pc.multiply(x, scale)), scale)
 
 
+@kernel("jaro")
+def _jaro(name, args, dtype, n):
+    """Jaro (-Winkler) similarity of every pair at once: the greedy matching runs one numpy step per
+    character position of the longest first string, over a (rows x length) matrix of code points."""
+    from quarry.compute.spark_kernels import _codepoints
+    winkler, cutoff = bool(args[0].as_py()), float(args[3].as_py())
+    scalar = _is_scalar(args[1]) and _is_scalar(args[2])
+    rows = 1 if scalar else n
+    a, b = to_array(args[1], rows), to_array(args[2], rows)
+    valid = np.asarray(pc.and_(pc.is_valid(a), pc.is_valid(b)).to_numpy(zero_copy_only=False), dtype=bool)
+    ma, la = _codepoints(pc.fill_null(a, ""), rows)
+    mb, lb = _codepoints(pc.fill_null(b, ""), rows)
+    bound = np.maximum(np.maximum(la, lb) // 2 - 1, 0)
+    cols = np.arange(mb.shape[1])
+    matched_a = np.zeros(ma.shape, dtype=bool)
+    matched_b = np.zeros(mb.shape, dtype=bool)
+    for i in range(int(la.max()) if rows else 0):
+        lo, hi = np.maximum(i - bound, 0), np.minimum(i + bound + 1, lb)
+        cand = (mb == ma[:, i][:, None]) & ~matched_b & (cols[None, :] >= lo[:, None]) & (cols[None, :] < hi[:, None])
+        cand &= (i < la)[:, None]
+        has = cand.any(axis=1)
+        j = np.argmax(cand, axis=1)
+        hit = np.flatnonzero(has)
+        matched_b[hit, j[hit]] = True
+        matched_a[hit, i] = True
+    m = matched_a.sum(axis=1)
+    # the matched characters of each side in order (row-major), compared pairwise: half the differences
+    row_of = np.nonzero(matched_a)[0]
+    differ = ma[matched_a] != mb[matched_b]
+    t = np.bincount(row_of[differ], minlength=rows) // 2 if len(row_of) else np.zeros(rows, np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sim = np.where(m > 0, (m / np.maximum(la, 1) + m / np.maximum(lb, 1) + (m - t) / np.maximum(m, 1)) / 3, 0.0)
+    if winkler:
+        width = min(4, ma.shape[1], mb.shape[1])
+        same = (ma[:, :width] == mb[:, :width]) & (np.arange(width)[None, :] < np.minimum(la, lb)[:, None])
+        prefix = np.argmin(np.concatenate([same, np.zeros((rows, 1), bool)], axis=1), axis=1)
+        if cutoff > 0.7:
+            # DuckDB's (rapidfuzz's) cutoff first bounds the Jaro score the prefix bonus has to start from
+            bonus = prefix * 0.1
+            sim = np.where(sim >= np.maximum(0.7, (bonus - cutoff) / (bonus - 1.0)), sim, 0.0)
+        sim = np.where(sim > 0.7, sim + prefix * 0.1 * (1.0 - sim), sim)
+    sim = np.where(sim >= cutoff, sim, 0.0)
+    out = pa.array(sim, pa.float64(), mask=~valid)
+    return out[0] if scalar else out
+
+
 @kernel("grouping_bits")
 def _grouping_bits(name, args, dtype, n):
     gid, positions = args

@@ -1623,6 +1623,28 @@ register("hamming", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n), _str_arg(a
          doc="hamming(a, b): at how many positions the characters of a and b (of the same length) differ")
 
 
+def _bind_jaro(name, args):
+    a, b = _str_arg(args[0], name), _str_arg(args[1], name)
+    cutoff = lit(0.0, T.FLOAT64)
+    if len(args) > 2:
+        c = args[2]
+        if not isinstance(c, Literal) or not (T.is_numeric(c.dtype) or T.is_null(c.dtype)):
+            raise UnsupportedError(f"{name}() with a score cutoff that is not a constant number",
+                                   hint=f"{name}(a, b, 0.8)")
+        if c.value is None:
+            return Literal(None, T.FLOAT64)
+        cutoff = lit(float(c.value), T.FLOAT64)
+    return Call("jaro", (lit(name == "jaro_winkler_similarity"), a, b, cutoff), T.FLOAT64, _nullable([a, b]))
+
+
+register("jaro_similarity", "scalar", _bind_jaro, 2, 3, rewrite=True,
+         doc="jaro_similarity(a, b [, cutoff]): the Jaro similarity of a and b, 0 to 1 (0 below cutoff)")
+register("jaro_winkler_similarity", "scalar", _bind_jaro, 2, 3, rewrite=True,
+         doc="jaro_winkler_similarity(a, b [, cutoff]): the Jaro-Winkler similarity (a common prefix of up to "
+             "4 characters weighs 0.1), 0 below cutoff")
+register("jaro", "scalar", None, 4, 4, internal=True)          # built by _bind_jaro
+
+
 # -- DuckDB's math helpers (issue #12) ---------------------------------------------------------
 
 def _bigint_arg(e: Expr, fname: str) -> Expr:

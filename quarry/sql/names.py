@@ -202,6 +202,10 @@ def _call(node: exp.Func) -> str:
     if isinstance(node, exp.ArrayOverlaps) and (_source(node) or "").lower() in ("list_has_any", "array_has_any"):
         # sqlglot reads list_has_any(a, b) as the operator a && b
         return f"{_source(node).lower()}({render(node.this)}, {render(node.expression)})"
+    if isinstance(node, exp.JarowinklerSimilarity):
+        # sqlglot keeps DuckDB's score cutoff as a case_insensitive flag
+        args = [node.args[k] for k in ("this", "expression", "case_insensitive") if node.args.get(k) is not None]
+        return f"jaro_winkler_similarity({', '.join(render(a) for a in args)})"
     if isinstance(node, exp.ArrayOverlaps):
         return f"({render(node.this)} && {render(node.expression)})"
     if isinstance(node, exp.DateAdd) and (_source(node) or "").lower() == "date_add" and node.args.get("unit") is None:
