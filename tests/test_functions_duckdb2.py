@@ -27,7 +27,8 @@ EXPRESSIONS = [
     # strings and binary
     "translate(s, 'lé', 'L')", "hex(s)", "bin(s)", "hex(n)", "bin(n)", "hex(i)", "unhex(hex(s))", "unhex('0' || hex(s))",
     "to_base64(encode(s))", "from_base64(to_base64(encode(s)))", "encode(s)", "decode(encode(s))", "bit_length(s)",
-    "octet_length(encode(s))", "unicode(s)", "ord(s)", "hamming(s || 'x', 'x' || s)",
+    "octet_length(encode(s))", "unicode(s)", "ord(s)", "hamming(s || 'x', 'x' || s)", "unbin(bin(s))",
+    "unbin(substr(bin(s), 3))", "from_binary(bin(n))",
     # math
     "gcd(i, n)", "lcm(i, n)", "factorial(abs(i))", "bit_count(i)", "bit_count(n)", "even(x)", "trunc(x)", "trunc(x, 1)",
     "trunc(i)", "trunc(n, -1)", "trunc(x::DECIMAL(18, 3), 1)", "signbit(x)", "nextafter(x, 0)",

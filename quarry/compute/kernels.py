@@ -2180,6 +2180,31 @@ def _unhex_strict(name, args, dtype, n):
     return out[0] if scalar else out
 
 
+@kernel("unbin")
+def _unbin(name, args, dtype, n):
+    from quarry.compute.spark_kernels import _bytes_of, _strings_from
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    data, offsets, valid = _bytes_of(args[0], rows)
+    bits = data.astype(np.int64) - ord("0")
+    if len(bits) and ((bits < 0) | (bits > 1)).any():
+        arr = to_array(args[0], rows)
+        bad = pc.invert(pc.fill_null(pc.match_substring_regex(arr, r"^[01]*$"), True))
+        raise DataError(f"unbin(): {pc.filter(arr, bad)[0].as_py()!r} is not binary digits", hint="give only 0s and 1s")
+    lengths = np.diff(offsets)
+    out_lengths = (lengths + 7) // 8
+    # each row's bits right-aligned in whole bytes: pad on the left to a multiple of 8
+    pad = out_lengths * 8 - lengths
+    padded = np.zeros(int(out_lengths.sum()) * 8, np.uint8)
+    dest = np.repeat(np.concatenate([[0], np.cumsum(out_lengths * 8)[:-1]]) + pad, lengths) + \
+        (np.arange(len(bits)) - np.repeat(offsets[:-1], lengths))
+    padded[dest] = bits
+    out = np.packbits(padded.reshape(-1, 8), axis=1).reshape(-1) if len(padded) else np.zeros(0, np.uint8)
+    offsets_out = np.concatenate([[0], np.cumsum(out_lengths)])
+    result = _strings_from(out, offsets_out, valid, pa.binary())
+    return result[0] if scalar else result
+
+
 @kernel("from_base64")
 def _from_base64(name, args, dtype, n):
     from quarry.compute.spark_kernels import _unbase64

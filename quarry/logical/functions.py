@@ -1583,6 +1583,8 @@ register("bin", "scalar", _bind_hex_bin, 1, 1, aliases=("to_binary",), rewrite=T
 register("bin_bytes", "scalar", None, 1, 1, internal=True)          # bin() of bytes (_bind_hex_bin)
 register("unhex", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.BINARY), 1, 1, aliases=("from_hex",),
          doc="unhex(s): the BLOB whose hexadecimal digits s is (an odd count reads a leading 0)")
+register("unbin", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.BINARY), 1, 1, aliases=("from_binary",),
+         doc="unbin(s): the BLOB whose bits s spells (a count not a multiple of 8 reads leading 0s)")
 register("to_base64", "scalar", lambda n, a: Call("spark_base64", (_blob_arg(a[0], n),), T.STRING, a[0].nullable),
          1, 1, aliases=("base64",), rewrite=True, doc="to_base64(b): the BLOB b in base64")
 register("from_base64", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.BINARY), 1, 1,

@@ -135,7 +135,7 @@ _DUCKDB_MEANINGS = {"chr", "char", "regexp_extract", "arg_max", "arg_min", "max_
                     "weekday", "dayname", "monthname", "make_timestamp", "last_day",
                     # and its strings: Spark's unhex/unbase64 give NULL for bad input, its base64 and
                     # octet_length take strings, its encode/decode take a charset, hex/bin cast other types
-                    "hex", "unhex", "bin", "encode", "decode", "tobase64", "frombase64", "octet_length",
+                    "hex", "unhex", "bin", "unbin", "encode", "decode", "tobase64", "frombase64", "octet_length",
                     # Spark's factorial is NULL outside 0..20, DuckDB's a HUGEINT up to 33!
                     "factorial",
                     # sqlglot reads Spark's sequence(5, 1) as generate_series, which is [] in DuckDB, [5..1] in Spark
