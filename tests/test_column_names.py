@@ -66,6 +66,17 @@ SHAPES = [
     "CASE WHEN EXISTS (SELECT 1 FROM t x WHERE x.a = t.a) THEN 1 ELSE 0 END",
     # row values and fields of computed structs
     "(a, b) IN ((1, 1), (2, 3))", "(a, b) = (1, 2)", "ROW(1, 2) = ROW(1, 2)", "{'a': 1}.a", "[{'a': 1}][1].a",
+    # issue #12's DuckDB functions, second batch
+    "last_day(d)", "dayname(d)", "monthname(d)", "century(d)", "millennium(d)", "isoyear(d)", "yearweek(d)",
+    "weekday(d)", "to_days(a)", "to_seconds(v)", "to_timestamp(a)", "to_timestamp(1.5)", "make_timestamp(a)",
+    "make_timestamp(2020, a, b, 0, 0, v)", "date_add(d, a)", "date_add(d, INTERVAL 1 DAY)",
+    "date_add(d, INTERVAL (a) MONTH)", "range(a)", "range(a, 3)", "generate_series(a)", "generate_series(0, 4, 2)",
+    "hex(s)", "translate(s, 'x', 'y')", "gcd(a, b)", "trunc(v)", "encode(s)", "to_base64(encode(s))",
+    "list_has_any(l, [1])", "array_has_any(l, l)", "l && [1]", "list_has_all(l, [1])", "list_intersect(l, l)",
+    "list_first(l)", "list_count(l)", "list_median(l)", "list_string_agg(l)",
+    "list_reduce(l, lambda x, y: x + y)", "list_reduce(l, lambda x, y: x + y, 10)", "struct_insert(st, y := 2)",
+    "map_from_entries([{'k': 1, 'v': s}])", "generate_subscripts(l, 1)", "jaro_winkler_similarity(s, 'x')",
+    "jaro_winkler_similarity(s, 'x', 0.9)", "jaro_similarity(s, s)",
 ]
 
 

@@ -16,7 +16,7 @@ from sqllogic import SQL_DIR, DuckDBEngine, QuarryEngine, parse_file, run_file
 FILES = sorted(SQL_DIR.glob("*.test"))
 POOL_FILES = ("dml.test", "nan.test", "join_order.test", "nested_access.test", "nested_functions.test",
               "nested_keys.test", "subquery_correlated.test", "sql_breadth.test", "rowid.test",
-              "distinct_aggregates.test", "functions_more.test",
+              "distinct_aggregates.test", "functions_more.test", "functions_duckdb2.test",
               "positional_join.test")
 
 

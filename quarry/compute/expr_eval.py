@@ -112,6 +112,22 @@ class BoundLambda:
         return evaluate_array(self.fn.body, flat)
 
 
+    def apply_columns(self, arrays, parents):
+        """The body over a batch of the parameters given as ``arrays`` (one per parameter, in order),
+        each outer column taken at ``parents`` (list_reduce's steps)."""
+        columns, names = [], []
+        for param, data in zip(self.fn.params, arrays):
+            columns.append(data if data.type == param.dtype else data.cast(param.dtype))
+            names.append(param.key)
+        take = pa.array(parents, pa.int64())
+        for key in sorted({e.field.key for e in self.fn.body.walk() if isinstance(e, ColumnRef)}):
+            columns.append(self.batch.column(key).take(take))
+            names.append(key)
+        flat = pa.RecordBatch.from_arrays([c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
+                                           for c in columns], names=names)
+        return evaluate_array(self.fn.body, flat)
+
+
 def evaluate_array(e: Expr, batch) -> pa.Array | pa.ChunkedArray:
     """Like :func:`evaluate` but always an array as long as the batch."""
     out = evaluate(e, batch)

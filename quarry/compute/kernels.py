@@ -1543,7 +1543,7 @@ def _date_interval_column(name, d, interval, dtype, n):
     end), then days and the time, row by row in numpy; NULL where either is NULL."""
     interval = to_array(interval, n)
     parts = interval_parts(interval)
-    sign = -1 if name == "date_subtract" else 1
+    sign = -1 if name == "date_subtract_interval" else 1
     months = sign * parts["months"].astype(np.int64)
     days = sign * parts["days"].astype(np.int64)
     micros = sign * (parts["nanos"] // 1000)
@@ -1556,13 +1556,13 @@ def _date_interval_column(name, d, interval, dtype, n):
     return cast_value(out, dtype) if out.type != dtype else out
 
 
-@kernel("date_add", "date_subtract")
+@kernel("date_add_interval", "date_subtract_interval")
 def _date_interval(name, args, dtype, n):
     d, interval = args
     if not _is_scalar(interval):
         return _date_interval_column(name, d, interval, dtype, n)
     months, days, nanos = interval.as_py() if interval.is_valid else (0, 0, 0)
-    if name == "date_subtract":
+    if name == "date_subtract_interval":
         months, days, nanos = -months, -days, -nanos
     if pa.types.is_date(d.type):
         if nanos:
@@ -1874,6 +1874,14 @@ def _date_part(name, args, dtype, n):
         return cast_value(pc.day_of_week(x, count_from_zero=False, week_start=1), T.INT64)
     if part == "week":
         return cast_value(pc.iso_week(x), T.INT64)
+    if part == "isoyear":
+        return cast_value(pc.iso_year(x), T.INT64)
+    if part == "yearweek":
+        return pc.add(pc.multiply(cast_value(pc.iso_year(x), T.INT64), 100), cast_value(pc.iso_week(x), T.INT64))
+    if part in ("century", "millennium"):
+        return _century_of(pc.year(x), 100 if part == "century" else 1000)
+    if part == "weekday":
+        return cast_value(pc.day_of_week(x, count_from_zero=True, week_start=7), T.INT64)
     if part == "epoch":
         ts = cast_value(x, T.TIMESTAMP)
         return pc.divide(cast_value(pc.cast(ts, pa.int64()), T.FLOAT64), 1e6)
@@ -2023,6 +2031,424 @@ def _epoch(name, args, dtype, n):
     return out[0] if scalar else out
 
 
+# ---------------------------------------------------------------- DuckDB's date helpers (issue #12)
+
+def _century_of(year, size):
+    # DuckDB's: years 1..100 are century 1; year 0 and before count down from -1
+    year = cast_value(year, T.INT64)
+    positive = pc.add(pc.divide(pc.subtract(year, 1), size), 1)
+    negative = pc.subtract(pc.divide(year, size), 1)
+    return pc.if_else(pc.greater(year, 0), positive, negative)
+
+
+@kernel("last_day")
+def _last_day(name, args, dtype, n):
+    # the day before the first of the next month, in numpy's calendar months
+    x = args[0]
+    scalar = _is_scalar(x)
+    days = to_array(cast_value(x, T.DATE), 1 if scalar else n)
+    mask = np.asarray(days.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    d = np.asarray(pc.fill_null(days.cast(pa.int32()), 0).to_numpy(zero_copy_only=False)).astype("datetime64[D]")
+    last = ((d.astype("datetime64[M]") + 1).astype("datetime64[D]") - 1).astype(np.int64).astype(np.int32)
+    out = pa.array(last, pa.int32(), mask=mask).cast(T.DATE)
+    return out[0] if scalar else out
+
+
+@kernel("to_timestamp")
+def _to_timestamp(name, args, dtype, n):
+    x = args[0]
+    scalar = _is_scalar(x)
+    arr = to_array(x, 1) if scalar else to_array(x, n)
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    seconds = np.asarray(pc.fill_null(arr, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        micros = np.rint(seconds * 1e6)      # halves to even, as DuckDB rounds them
+        bad = valid & ~(np.abs(micros) < 2.0**63)
+    if bad.any():
+        raise DataError(f"to_timestamp(): {float(seconds[bad][0])!r} epoch seconds is out of range for TIMESTAMP WITH TIME ZONE",
+                        hint="the seconds must lie within about ±292,000 years of 1970")
+    out = pa.array(np.where(valid, micros, 0).astype(np.int64), pa.int64(), mask=~valid).cast(dtype)
+    return out[0] if scalar else out
+
+
+@kernel("make_timestamp")
+def _make_timestamp(name, args, dtype, n):
+    if len(args) == 1:
+        return pc.cast(cast_value(args[0], T.INT64), T.TIMESTAMP)
+    arrays = [to_array(a, n) for a in args]
+    valid = np.ones(n, dtype=bool)
+    for a in arrays:
+        valid &= np.asarray(a.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    y, mo, d, h, mi = (np.asarray(pc.fill_null(a, 1).to_numpy(zero_copy_only=False), dtype=np.int64)
+                       for a in arrays[:5])
+    h, mi = np.where(valid, h, 0), np.where(valid, mi, 0)
+    sec = np.where(valid, np.asarray(pc.fill_null(arrays[5], 0.0).to_numpy(zero_copy_only=False), np.float64), 0.0)
+    y, mo, d = (np.where(valid, v, 1) for v in (y, mo, d))
+    # the date must exist (DuckDB fails on 2020-02-30), the time lie within a day (seconds may reach 60)
+    with np.errstate(invalid="ignore"):
+        month_ok = (mo >= 1) & (mo <= 12) & (y >= -290000) & (y <= 290000)
+        first = np.where(month_ok, (y - 1970) * 12 + (mo - 1), 0).astype("datetime64[M]")
+        length = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
+        date_ok = month_ok & (d >= 1) & (d <= length)
+        time_ok = (h >= 0) & (h < 24) & (mi >= 0) & (mi < 60) & (sec >= 0) & (sec <= 60) & np.isfinite(sec) \
+            | (h == 24) & (mi == 0) & (sec == 0)      # 24:00:00 is the next midnight, as in DuckDB
+    bad = ~(date_ok & time_ok)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        what = "date" if not date_ok[i] else "time"
+        raise DataError(f"make_timestamp(): {what} out of range: {y[i]}-{mo[i]}-{d[i]} {h[i]}:{mi[i]}:{sec[i]}",
+                        hint="month 1-12, a day the month has, hour 0-23, minute 0-59, seconds 0-60 (or 24:00:00)")
+    days = first.astype("datetime64[D]").astype(np.int64) + d - 1
+    # the seconds to the microsecond, halves up (DuckDB's; to_timestamp rounds them to even)
+    micros = days * 86_400_000_000 + (h * 3600 + mi * 60) * 1_000_000 + np.floor(sec * 1e6 + 0.5).astype(np.int64)
+    return pa.array(micros, pa.int64(), mask=~valid).cast(T.TIMESTAMP)
+
+
+# ---------------------------------------------------------------- DuckDB's string helpers (issue #12)
+
+def _utf8_characters(x, n):
+    """The characters of each string: (a string array of one character each, per-row offsets into it),
+    found with numpy from the UTF-8 bytes (a character starts at each byte that is not 10xxxxxx)."""
+    from quarry.compute.spark_kernels import _bytes_of
+    data, offsets, _ = _bytes_of(x, n)
+    starts = np.flatnonzero((data & 0xC0) != 0x80)
+    char_offsets = np.append(starts, len(data)).astype(np.int32)
+    chars = pa.Array.from_buffers(pa.string(), len(starts), [None, pa.py_buffer(char_offsets.tobytes()),
+                                                             pa.py_buffer(data.tobytes())])
+    return chars, np.searchsorted(starts, offsets).astype(np.int64)
+
+
+def _rejoin(chars: pa.Array, row_offsets: np.ndarray, valid: pa.Array) -> pa.Array:
+    lists = pa.ListArray.from_arrays(pa.array(row_offsets.astype(np.int32)), chars)
+    out = pc.binary_join(lists, "")
+    return pc.if_else(valid, out, pa.scalar(None, pa.string()))
+
+
+@kernel("translate")
+def _translate(name, args, dtype, n):
+    s, src, dst = args
+    scalar = _is_scalar(s)
+    arr = to_array(s, 1 if scalar else n)
+    src_chars, dst_chars = list(src.as_py()), list(dst.as_py())
+    first = {}
+    for i, c in enumerate(src_chars):         # the constant's characters, not rows: the first mapping wins
+        first.setdefault(c, i)
+    chars, offsets = _utf8_characters(arr, len(arr))
+    if not first:
+        return s
+    keys = pa.array(list(first), pa.string())
+    targets = pa.array([dst_chars[i] if i < len(dst_chars) else None for i in first.values()], pa.string())
+    idx = pc.index_in(chars, value_set=keys)
+    found = pc.is_valid(idx)
+    replaced = pc.if_else(found, pc.take(targets, idx), chars)
+    keep = np.asarray(pc.is_valid(replaced).to_numpy(zero_copy_only=False), dtype=bool)
+    kept = np.concatenate([[0], np.cumsum(keep)])[offsets]
+    out = _rejoin(pc.filter(replaced, pa.array(keep)), kept, arr.is_valid())
+    return out[0] if scalar else out
+
+
+_BIT_TEXT = np.array([[ord("1") if b & (1 << (7 - k)) else ord("0") for k in range(8)] for b in range(256)],
+                     dtype=np.uint8)
+
+
+@kernel("bin_bytes")
+def _bin_bytes(name, args, dtype, n):
+    from quarry.compute.spark_kernels import _bytes_of, _strings_from
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    data, offsets, valid = _bytes_of(args[0], rows)
+    out = _strings_from(_BIT_TEXT[data.astype(np.intp)].reshape(-1), offsets * 8, valid, pa.string())
+    return out[0] if scalar else out
+
+
+def _refuse_new_nulls(out, x, n, fname: str, what: str, hint: str):
+    """A DataError where ``out`` is NULL for a non-NULL input (Spark's lenient kernels give NULL there)."""
+    bad = pc.and_(pc.is_valid(to_array(x, n)), pc.is_null(out))
+    if pc.any(bad).as_py():
+        value = pc.filter(to_array(x, n), bad)[0].as_py()
+        raise DataError(f"{fname}(): {value!r} is not {what}", hint=hint)
+    return out
+
+
+@kernel("unhex")
+def _unhex_strict(name, args, dtype, n):
+    from quarry.compute.spark_kernels import _unhex
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    out = _refuse_new_nulls(_unhex(name, [to_array(args[0], rows)], dtype, rows), args[0], rows, "unhex",
+                            "hexadecimal digits", "give the digits 0-9 and a-f (A-F)")
+    return out[0] if scalar else out
+
+
+@kernel("unbin")
+def _unbin(name, args, dtype, n):
+    from quarry.compute.spark_kernels import _bytes_of, _strings_from
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    data, offsets, valid = _bytes_of(args[0], rows)
+    bits = data.astype(np.int64) - ord("0")
+    if len(bits) and ((bits < 0) | (bits > 1)).any():
+        arr = to_array(args[0], rows)
+        bad = pc.invert(pc.fill_null(pc.match_substring_regex(arr, r"^[01]*$"), True))
+        raise DataError(f"unbin(): {pc.filter(arr, bad)[0].as_py()!r} is not binary digits", hint="give only 0s and 1s")
+    lengths = np.diff(offsets)
+    out_lengths = (lengths + 7) // 8
+    # each row's bits right-aligned in whole bytes: pad on the left to a multiple of 8
+    pad = out_lengths * 8 - lengths
+    padded = np.zeros(int(out_lengths.sum()) * 8, np.uint8)
+    dest = np.repeat(np.concatenate([[0], np.cumsum(out_lengths * 8)[:-1]]) + pad, lengths) + \
+        (np.arange(len(bits)) - np.repeat(offsets[:-1], lengths))
+    padded[dest] = bits
+    out = np.packbits(padded.reshape(-1, 8), axis=1).reshape(-1) if len(padded) else np.zeros(0, np.uint8)
+    offsets_out = np.concatenate([[0], np.cumsum(out_lengths)])
+    result = _strings_from(out, offsets_out, valid, pa.binary())
+    return result[0] if scalar else result
+
+
+@kernel("from_base64")
+def _from_base64(name, args, dtype, n):
+    from quarry.compute.spark_kernels import _unbase64
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    arr = to_array(args[0], rows)
+    # DuckDB's strict reading: whole groups of 4 of the base64 alphabet, '=' only at the end
+    ok = pc.match_substring_regex(arr, r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+    bad = pc.invert(pc.fill_null(ok, True))
+    if pc.any(bad).as_py():
+        value = pc.filter(arr, bad)[0].as_py()
+        raise DataError(f"from_base64(): could not decode {value!r} as base64",
+                        hint="base64 text has a multiple of 4 characters of A-Z, a-z, 0-9, + and /, "
+                             "padded with = at the end")
+    out = _unbase64(name, [arr], dtype, rows)
+    return out[0] if scalar else out
+
+
+@kernel("decode")
+def _decode_utf8(name, args, dtype, n):
+    x = args[0]
+    try:
+        return pc.cast(x, pa.string())
+    except pa.ArrowInvalid:
+        raise DataError("decode(): the BLOB is not valid UTF-8",
+                        hint="only UTF-8 bytes decode to text; hex(b) shows the bytes") from None
+
+
+@kernel("byte_length")
+def _byte_length(name, args, dtype, n):
+    return pc.multiply(cast_value(pc.binary_length(args[0]), T.INT64), args[1])
+
+
+@kernel("unicode")
+def _unicode(name, args, dtype, n):
+    from quarry.compute.spark_kernels import _bytes_of
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    arr = to_array(args[0], rows)
+    data, offsets, valid = _bytes_of(arr, rows)
+    lengths = np.diff(offsets)
+    padded = np.concatenate([data, np.zeros(4, np.uint8)]).astype(np.int64)
+    at = offsets[:-1]
+    b0, b1, b2, b3 = (padded[at + k] for k in range(4))
+    cp = np.select([b0 < 0x80, b0 < 0xE0, b0 < 0xF0],
+                   [b0, ((b0 & 0x1F) << 6) | (b1 & 0x3F), ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)],
+                   ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F))
+    cp = np.where(lengths == 0, -1, cp).astype(np.int32)          # '' is -1, as in DuckDB
+    out = pa.array(cp, pa.int32(), mask=None if valid is None else ~np.asarray(valid, dtype=bool))
+    return out[0] if scalar else out
+
+
+@kernel("hamming")
+def _hamming(name, args, dtype, n):
+    a, b = (to_array(x, n) for x in args)
+    valid = pc.and_(a.is_valid(), b.is_valid())
+    la, lb = pc.fill_null(pc.utf8_length(a), 0), pc.fill_null(pc.utf8_length(b), 0)
+    mask = np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool)
+    la_np, lb_np = (np.asarray(v.to_numpy(zero_copy_only=False), dtype=np.int64) for v in (la, lb))
+    if (mask & (la_np != lb_np)).any():
+        raise DataError("hamming(): the strings must be of the same length",
+                        hint="compare strings of equal length, or use levenshtein(a, b)")
+    if (mask & (la_np == 0)).any():
+        raise DataError("hamming(): the strings must not be empty", hint="filter out '' first")
+    # rows where either is NULL count as empty on both sides, so the characters line up
+    a = pc.if_else(valid, a, pa.scalar("", pa.string()))
+    b = pc.if_else(valid, b, pa.scalar("", pa.string()))
+    ca, offsets = _utf8_characters(a, n)
+    cb, _ = _utf8_characters(b, n)
+    differ = np.asarray(pc.not_equal(ca, cb).to_numpy(zero_copy_only=False), dtype=np.int64)
+    counts = np.concatenate([[0], np.cumsum(differ)])
+    out = counts[offsets[1:]] - counts[offsets[:-1]]
+    return pa.array(out, pa.int64(), mask=~mask)
+
+
+# ---------------------------------------------------------------- DuckDB's math helpers (issue #12)
+
+def _int64_columns(args, n):
+    arrays = [to_array(a, n) for a in args]
+    valid = np.ones(n, dtype=bool)
+    for a in arrays:
+        valid &= np.asarray(a.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    values = [np.asarray(pc.fill_null(a, 0).to_numpy(zero_copy_only=False), dtype=np.int64) for a in arrays]
+    return values, valid
+
+
+@kernel("gcd", "lcm")
+def _gcd_lcm(name, args, dtype, n):
+    scalar = all(_is_scalar(a) for a in args)
+    rows = 1 if scalar else n
+    (a, b), valid = _int64_columns(args, rows)
+    a, b = np.where(valid, a, 0), np.where(valid, b, 0)
+    lowest = np.iinfo(np.int64).min
+    if ((a == lowest) | (b == lowest)).any():
+        raise DataError(f"{name}(): overflow on abs(-9223372036854775808)", hint="the arguments must fit BIGINT once made positive")
+    g = np.gcd(a, b)
+    if name == "gcd":
+        out = g
+    else:
+        # |a / g * b|, checked against BIGINT as DuckDB checks it
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q = np.abs(np.where(g == 0, 0, a // np.where(g == 0, 1, g)))
+        b_abs = np.abs(b)
+        over = (b_abs != 0) & (q > np.iinfo(np.int64).max // np.where(b_abs == 0, 1, b_abs))
+        if over.any():
+            raise DataError("lcm(): the value is out of range for BIGINT", hint="use smaller numbers")
+        out = q * b_abs
+    result = pa.array(out, pa.int64(), mask=~valid)
+    return result[0] if scalar else result
+
+
+# n! for n = 0 .. 33, the ones a HUGEINT holds (a table of 34 constants, not a per-row computation)
+_FACTORIALS = [math.factorial(i) for i in range(34)]
+
+
+@kernel("factorial")
+def _factorial(name, args, dtype, n):
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    (x,), valid = _int64_columns(args, rows)
+    x = np.where(valid, x, 0)
+    if (x < 0).any():
+        raise DataError("factorial(): the factorial of a negative number is undefined", hint="give n >= 0")
+    if (x > 33).any():
+        raise DataError(f"factorial({int(x.max())}): the value is out of range for HUGEINT",
+                        hint="33! is the largest factorial a HUGEINT holds; use exp(lgamma(n + 1)) for larger n")
+    table = pa.array([decimal.Decimal(v) for v in _FACTORIALS], dtype)
+    out = pc.take(table, pa.array(x, pa.int64(), mask=~valid))
+    return out[0] if scalar else out
+
+
+@kernel("bit_count")
+def _bit_count(name, args, dtype, n):
+    x = args[0]
+    scalar = _is_scalar(x)
+    arr = to_array(x, 1 if scalar else n)
+    width = arr.type.bit_width
+    unsigned = np.dtype(f"uint{width}")
+    values = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)).view(unsigned)
+    bits = np.unpackbits(values.astype(unsigned).view(np.uint8).reshape(len(values), width // 8), axis=1)
+    out = pa.array(bits.sum(axis=1).astype(np.int8), pa.int8(), mask=np.asarray(arr.is_null().to_numpy(zero_copy_only=False)))
+    return out[0] if scalar else out
+
+
+def _float_values(x, n):
+    scalar = _is_scalar(x)
+    arr = to_array(x, 1 if scalar else n)
+    values = np.asarray(pc.fill_null(arr, 0).to_numpy(zero_copy_only=False))
+    return scalar, arr, values, np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+@kernel("even")
+def _even(name, args, dtype, n):
+    scalar, arr, x, mask = _float_values(args[0], n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.copysign(np.ceil(np.abs(x) / 2) * 2, x)
+    out = np.where(np.isfinite(out) | ~np.isfinite(x), out, x)     # 1e308 stays itself, as in DuckDB
+    result = pa.array(out.astype(np.float64), pa.float64(), mask=mask)
+    return result[0] if scalar else result
+
+
+@kernel("signbit")
+def _signbit(name, args, dtype, n):
+    scalar, arr, x, mask = _float_values(args[0], n)
+    result = pa.array(np.signbit(x), pa.bool_(), mask=mask)
+    return result[0] if scalar else result
+
+
+@kernel("nextafter")
+def _nextafter(name, args, dtype, n):
+    scalar = all(_is_scalar(a) for a in args)
+    rows = 1 if scalar else n
+    a, b = (to_array(x, rows) for x in args)
+    mask = np.asarray(pc.or_(a.is_null(), b.is_null()).to_numpy(zero_copy_only=False), dtype=bool)
+    np_type = np.float32 if dtype == T.FLOAT32 else np.float64
+    av, bv = (np.asarray(pc.fill_null(v, 0).to_numpy(zero_copy_only=False), dtype=np_type) for v in (a, b))
+    result = pa.array(np.nextafter(av, bv), dtype, mask=mask)
+    return result[0] if scalar else result
+
+
+@kernel("trunc")
+def _trunc(name, args, dtype, n):
+    x, digits = args[0], args[1].as_py()
+    if T.is_decimal(dtype):
+        out = pc.round(x, digits, round_mode="towards_zero")
+        return cast_value(out, dtype) if out.type != dtype else out
+    if T.is_integer(dtype):
+        # negative digits: cut to a multiple of 10^-digits, towards zero
+        unit = pa.scalar(10 ** -digits if -digits < 19 else 0, dtype)
+        if unit.as_py() == 0:
+            return pc.multiply(x, pa.scalar(0, dtype))
+        return pc.multiply(pc.divide(x, unit), unit)
+    if digits == 0:
+        return pc.trunc(x)
+    scale = pa.scalar(10.0 ** digits, pa.float64())
+    return pc.divide(pc.trunc(pc.multiply(x, scale)), scale)
+
+
+@kernel("jaro")
+def _jaro(name, args, dtype, n):
+    """Jaro (-Winkler) similarity of every pair at once: the greedy matching runs one numpy step per
+    character position of the longest first string, over a (rows x length) matrix of code points."""
+    from quarry.compute.spark_kernels import _codepoints
+    winkler, cutoff = bool(args[0].as_py()), float(args[3].as_py())
+    scalar = _is_scalar(args[1]) and _is_scalar(args[2])
+    rows = 1 if scalar else n
+    a, b = to_array(args[1], rows), to_array(args[2], rows)
+    valid = np.asarray(pc.and_(pc.is_valid(a), pc.is_valid(b)).to_numpy(zero_copy_only=False), dtype=bool)
+    ma, la = _codepoints(pc.fill_null(a, ""), rows)
+    mb, lb = _codepoints(pc.fill_null(b, ""), rows)
+    bound = np.maximum(np.maximum(la, lb) // 2 - 1, 0)
+    cols = np.arange(mb.shape[1])
+    matched_a = np.zeros(ma.shape, dtype=bool)
+    matched_b = np.zeros(mb.shape, dtype=bool)
+    for i in range(int(la.max()) if rows else 0):
+        lo, hi = np.maximum(i - bound, 0), np.minimum(i + bound + 1, lb)
+        cand = (mb == ma[:, i][:, None]) & ~matched_b & (cols[None, :] >= lo[:, None]) & (cols[None, :] < hi[:, None])
+        cand &= (i < la)[:, None]
+        has = cand.any(axis=1)
+        j = np.argmax(cand, axis=1)
+        hit = np.flatnonzero(has)
+        matched_b[hit, j[hit]] = True
+        matched_a[hit, i] = True
+    m = matched_a.sum(axis=1)
+    # the matched characters of each side in order (row-major), compared pairwise: half the differences
+    row_of = np.nonzero(matched_a)[0]
+    differ = ma[matched_a] != mb[matched_b]
+    t = np.bincount(row_of[differ], minlength=rows) // 2 if len(row_of) else np.zeros(rows, np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sim = np.where(m > 0, (m / np.maximum(la, 1) + m / np.maximum(lb, 1) + (m - t) / np.maximum(m, 1)) / 3, 0.0)
+    if winkler:
+        width = min(4, ma.shape[1], mb.shape[1])
+        same = (ma[:, :width] == mb[:, :width]) & (np.arange(width)[None, :] < np.minimum(la, lb)[:, None])
+        prefix = np.argmin(np.concatenate([same, np.zeros((rows, 1), bool)], axis=1), axis=1)
+        if cutoff > 0.7:
+            # DuckDB's (rapidfuzz's) cutoff first bounds the Jaro score the prefix bonus has to start from
+            bonus = prefix * 0.1
+            sim = np.where(sim >= np.maximum(0.7, (bonus - cutoff) / (bonus - 1.0)), sim, 0.0)
+        sim = np.where(sim > 0.7, sim + prefix * 0.1 * (1.0 - sim), sim)
+    sim = np.where(sim >= cutoff, sim, 0.0)
+    out = pa.array(sim, pa.float64(), mask=~valid)
+    return out[0] if scalar else out
+
+
 @kernel("grouping_bits")
 def _grouping_bits(name, args, dtype, n):
     gid, positions = args
@@ -2102,6 +2528,29 @@ def _series_list(name, args, dtype, n):
         valid &= ~np.asarray(c.is_null().to_numpy(zero_copy_only=False), dtype=bool)
     values = [np.asarray(c.fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64) for c in cols]
     return series_lists(name.strip("_").removesuffix("_list"), *values, valid)
+
+
+@kernel("series_list")
+def _scalar_series_list(name, args, dtype, n):
+    """range(...) / generate_series(...) in an expression: each row's series as a list; a zero step
+    gives an empty list there, as in DuckDB (the table functions fail on it)."""
+    scalar = all(_is_scalar(a) for a in args[1:])
+    rows = 1 if scalar else n
+    cols = [to_array(a, rows) for a in args[1:]]
+    valid = np.ones(rows, dtype=bool)
+    for c in cols:
+        valid &= ~np.asarray(c.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    start, stop, step = (np.asarray(pc.fill_null(c, 0).to_numpy(zero_copy_only=False), dtype=np.int64) for c in cols)
+    zero = step == 0
+    stop, step = np.where(zero, start, stop), np.where(zero, 1, step)
+    out = series_lists(args[0].as_py(), start, stop, step, valid)
+    if args[0].as_py() == "generate_series" and zero.any():
+        # generate_series(a, a) is [a]; with a zero step DuckDB's is empty
+        lengths = np.where(zero | ~valid, 0, np.asarray(pc.list_value_length(out).fill_null(0).to_numpy(zero_copy_only=False)))
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        flat = pc.list_flatten(pc.if_else(pa.array(zero), pa.scalar([], out.type), out))
+        out = pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), flat, mask=pa.array(~valid))
+    return out[0] if scalar else out
 
 
 # the LIST, STRUCT and MAP kernels attach themselves to their definitions on import

@@ -643,3 +643,183 @@ def _to_json(name, args, dtype, n):
 
 # the kernels of quarry.logical.spark_support
 from quarry.compute import spark_support_kernels  # noqa: E402,F401
+
+
+# -- DuckDB's list helpers, issue #12 ---------------------------------------------------------------
+
+
+@kernel("list_any_value")
+def _list_any_value(name, args, dtype, n):
+    p = parts(args[0], n)
+    if not len(p.flat):
+        return pa.nulls(n, dtype)
+    first = _first_match(p, np.asarray(p.flat.is_valid().to_numpy(zero_copy_only=False), dtype=bool))
+    return p.flat.take(pa.array(np.maximum(first, 0), mask=first < 0))
+
+
+@kernel("list_count")
+def _list_count(name, args, dtype, n):
+    p = parts(args[0], n)
+    valid = np.asarray(p.flat.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    counts = np.bincount(p.parents[valid], minlength=n).astype(np.int64) if len(p.flat) else np.zeros(n, np.int64)
+    return pa.array(counts, pa.int64(), mask=~p.valid)
+
+
+def _grouped(p: Parts, fn: str, dtype: pa.DataType, n: int) -> pa.Array:
+    """An Arrow hash aggregate of each row's non-NULL values, NULL for rows without any."""
+    if not len(p.flat) or pa.types.is_null(p.flat.type):
+        return pa.nulls(n, dtype)
+    opts = pc.ScalarAggregateOptions(skip_nulls=True, min_count=1)
+    grouped = pa.table({"p": pa.array(p.parents, pa.int64()), "v": p.flat}).group_by("p", use_threads=False) \
+        .aggregate([("v", fn, opts)])
+    rows = np.asarray(grouped.column("p").to_numpy(), dtype=np.int64)
+    return _scatter(n, rows, grouped.column(1).combine_chunks(), dtype)
+
+
+@kernel("list_product")
+def _list_product(name, args, dtype, n):
+    return _grouped(parts(args[0], n), "product", dtype, n)
+
+
+@kernel("list_median")
+def _list_median(name, args, dtype, n):
+    p = parts(args[0], n)
+    if not len(p.flat) or pa.types.is_null(p.flat.type):
+        return pa.nulls(n, dtype)
+    valid = np.asarray(p.flat.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    values = np.asarray(pc.fill_null(p.flat, 0.0).to_numpy(zero_copy_only=False), dtype=np.float64)[valid]
+    rows = p.parents[valid]
+    order = np.lexsort((values, rows))            # by row, then value (NaN last, as DuckDB orders it)
+    values, rows = values[order], rows[order]
+    counts = np.bincount(rows, minlength=n).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    has = counts > 0
+    lo = np.where(has, starts + (counts - 1) // 2, 0)
+    hi = np.where(has, starts + counts // 2, 0)
+    if len(values):
+        med = (values[lo] + values[hi]) / 2
+        med = np.where(values[lo] == values[hi], values[lo], med)
+    else:
+        med = np.zeros(n)
+    return pa.array(med, pa.float64(), mask=~has)
+
+
+@kernel("list_mode")
+def _list_mode(name, args, dtype, n):
+    p = parts(args[0], n)
+    if not len(p.flat) or pa.types.is_null(p.flat.type):
+        return pa.nulls(n, dtype)
+    keep = p.flat.is_valid()
+    pairs = pa.table({"p": pa.array(p.parents).filter(keep), "v": p.flat.filter(keep),
+                      "i": pa.array(np.arange(len(p.flat), dtype=np.int64)).filter(keep)})
+    counted = pairs.group_by(["p", "v"], use_threads=False).aggregate([("i", "count"), ("i", "min")])
+    # per row the value of the highest count, the earliest first occurrence among those tied
+    order = pc.sort_indices(counted, sort_keys=[("p", "ascending"), ("i_count", "descending"), ("i_min", "ascending")])
+    counted = counted.take(order)
+    rows = np.asarray(counted.column("p").to_numpy(), dtype=np.int64)
+    first = np.concatenate([[True], rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, bool)
+    best = counted.filter(pa.array(first))
+    return _scatter(n, rows[first], p.flat.take(best.column("i_min").combine_chunks()), dtype)
+
+
+@kernel("list_string_agg")
+def _list_string_agg(name, args, dtype, n):
+    p = parts(args[0], n)
+    valid = np.asarray(p.flat.is_valid().to_numpy(zero_copy_only=False), dtype=bool) if len(p.flat) \
+        else np.zeros(0, bool)
+    counts = np.bincount(p.parents[valid], minlength=n).astype(np.int64) if len(p.flat) else np.zeros(n, np.int64)
+    kept = p.flat.filter(pa.array(valid)) if len(p.flat) else pa.array([], pa.string())
+    lists = build_list(counts, kept.cast(pa.string()), None)
+    out = pc.binary_join(lists, ",")
+    return pc.if_else(pa.array(counts > 0), out, pa.scalar(None, pa.string()))
+
+
+def _row_pairs(p: Parts) -> pa.Table:
+    keep = p.flat.is_valid()
+    return pa.table({"p": pa.array(p.parents, pa.int64()).filter(keep), "v": p.flat.filter(keep),
+                     "i": pa.array(np.arange(len(p.flat), dtype=np.int64)).filter(keep)})
+
+
+def _shared(a: Parts, b: Parts) -> pa.Table:
+    """The distinct (row, value) pairs of a's non-NULL elements that b's row also holds, with the first
+    position in a of each (an Arrow hash join of the two lists' pairs)."""
+    left = _row_pairs(a).group_by(["p", "v"], use_threads=False).aggregate([("i", "min")])
+    right = _row_pairs(b).group_by(["p", "v"], use_threads=False).aggregate([])
+    return left.join(right, keys=["p", "v"], join_type="left semi", use_threads=False)
+
+
+@kernel("list_has_any", "list_has_all")
+def _list_has(name, args, dtype, n):
+    a, b = parts(args[0], n), parts(args[1], n)
+    valid = a.valid & b.valid
+    if name == "list_has_any":
+        if not len(a.flat) or not len(b.flat) or pa.types.is_null(a.flat.type):
+            hits = np.zeros(n, np.int64)
+        else:
+            shared = _shared(a, b)
+            hits = np.bincount(np.asarray(shared.column("p").to_numpy(), dtype=np.int64), minlength=n)
+        return pa.array(hits > 0, pa.bool_(), mask=~valid)
+    # every distinct non-NULL element of b is in a
+    wanted_pairs = _row_pairs(b).group_by(["p", "v"], use_threads=False).aggregate([]) if len(b.flat) and \
+        not pa.types.is_null(b.flat.type) else None
+    if wanted_pairs is None:
+        return pa.array(np.ones(n, bool), pa.bool_(), mask=~valid)
+    wanted = np.bincount(np.asarray(wanted_pairs.column("p").to_numpy(), dtype=np.int64), minlength=n)
+    if len(a.flat) and not pa.types.is_null(a.flat.type):
+        found_pairs = _shared(b, a)
+        found = np.bincount(np.asarray(found_pairs.column("p").to_numpy(), dtype=np.int64), minlength=n)
+    else:
+        found = np.zeros(n, np.int64)
+    return pa.array(found == wanted, pa.bool_(), mask=~valid)
+
+
+@kernel("list_intersect")
+def _list_intersect(name, args, dtype, n):
+    a, b = parts(args[0], n), parts(args[1], n)
+    if not len(a.flat) or not len(b.flat) or pa.types.is_null(a.flat.type):
+        return build_list(np.zeros(n, np.int64), pa.array([], dtype.value_type), a.valid, dtype)
+    shared = _shared(a, b)
+    shared = shared.take(pc.sort_indices(shared, sort_keys=[("p", "ascending"), ("i_min", "ascending")]))
+    rows = np.asarray(shared.column("p").to_numpy(), dtype=np.int64)
+    return build_list(np.bincount(rows, minlength=n).astype(np.int64), shared.column("v").combine_chunks(),
+                      a.valid, dtype)
+
+
+@kernel("map_from_entries")
+def _map_from_entries(name, args, dtype, n):
+    p = parts(args[0], n)
+    if p.flat.null_count:
+        raise DataError("map_from_entries(): a map key cannot be NULL (an entry is NULL)",
+                        hint="filter the NULL entries out with list_filter(l, e -> e IS NOT NULL)")
+    offsets = pa.array(np.concatenate([[0], np.cumsum(p.lengths)]).astype(np.int32), pa.int32())
+    mask = pa.array(~p.valid)
+    keys = pa.ListArray.from_arrays(offsets, pc.struct_field(p.flat, [0]), mask=mask)
+    values = pa.ListArray.from_arrays(offsets, pc.struct_field(p.flat, [1]), mask=mask)
+    return _map_from_lists(name, [keys, values], dtype, n)
+
+
+@kernel("list_reduce")
+def _list_reduce(name, args, dtype, n):
+    """The fold runs one step per element position (not per row): at step k every row whose list is
+    longer than k feeds its accumulator and k-th element to the lambda, evaluated once over them all."""
+    p = parts(args[0], n)
+    fn = args[1]
+    if len(args) > 2:
+        acc, k0 = to_array(args[2], n).cast(dtype), 0
+    else:
+        if (p.valid & (p.lengths == 0)).any():
+            raise DataError("list_reduce() of an empty list", hint="give an initial value: list_reduce(l, f, 0)")
+        first = np.where(p.lengths > 0, p.starts, 0)
+        acc = p.flat.take(pa.array(first, mask=p.lengths == 0)).cast(dtype) if len(p.flat) else pa.nulls(n, dtype)
+        k0 = 1
+    longest = int(p.lengths.max()) if n else 0
+    for k in range(k0, longest):
+        rows = np.flatnonzero(p.lengths > k)
+        x = p.flat.take(pa.array(p.starts[rows] + k, pa.int64()))
+        out = fn.apply_columns([acc.take(pa.array(rows, pa.int64())), x,
+                                pa.array(np.full(len(rows), k + 1, np.int64))], rows)
+        out = to_array(out, len(rows)).cast(dtype)
+        index = np.arange(n, dtype=np.int64)
+        index[rows] = n + np.arange(len(rows), dtype=np.int64)
+        acc = pa.concat_arrays([acc, out]).take(pa.array(index))
+    return pc.if_else(pa.array(p.valid), acc, pa.scalar(None, dtype))

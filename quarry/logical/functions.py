@@ -735,7 +735,7 @@ def _bind_date_arith(name, a, b):
         result = a.dtype
         if pa.types.is_date(a.dtype) and not (isinstance(b, Literal) and b.value is not None and b.value[2] == 0):
             result = T.TIMESTAMP   # hours, minutes or seconds make a date a timestamp (as in DuckDB)
-        return Call("date_" + name, (a, b), result, _nullable([a, b]))
+        return Call("date_" + name + "_interval", (a, b), result, _nullable([a, b]))
     if T.is_temporal(b.dtype) and name == "subtract":
         if pa.types.is_date(a.dtype) and pa.types.is_date(b.dtype):
             return Call("date_diff_days", (a, b), T.INT64, _nullable([a, b]))
@@ -754,7 +754,7 @@ def _bind_date_arith(name, a, b):
 for _name, _op in (("add", "+"), ("subtract", "-"), ("multiply", "*"), ("divide", "/"), ("modulo", "%")):
     register(_name, "scalar", _bind_arith(_op), 2, 2, aliases=("mod",) if _name == "modulo" else ())
 # what `date + interval`, `date + n` and `date - date` bind to (see _bind_date_arith)
-for _name in ("date_add", "date_subtract", "date_add_days", "date_subtract_days", "date_diff_days",
+for _name in ("date_add_interval", "date_subtract_interval", "date_add_days", "date_subtract_days", "date_diff_days",
               "timestamp_subtract", "date_add_time", "time_add_interval", "time_subtract_interval"):
     register(_name, "scalar", None, 2, 2, internal=True)
 
@@ -1279,7 +1279,8 @@ register("try_uuid", "scalar", None, 1, 1, internal=True)
 # -- dates ---------------------------------------------------------------------------------
 
 DATE_PARTS = {"year", "quarter", "month", "week", "day", "dayofweek", "dow", "dayofyear", "doy", "hour",
-              "minute", "second", "millisecond", "microsecond", "epoch", "isodow"}
+              "minute", "second", "millisecond", "microsecond", "epoch", "isodow", "isoyear", "century",
+              "millennium", "yearweek", "weekday"}
 TIME_PARTS = {"hour", "minute", "second", "millisecond", "microsecond"}      # the parts a TIME has
 
 
@@ -1418,6 +1419,325 @@ register("epoch_ms", "scalar", _bind_epoch, 1, 1,
          doc="epoch_ms(ts): the milliseconds since 1970-01-01 (BIGINT); epoch_ms(n): the TIMESTAMP n ms after it")
 register("epoch_us", "scalar", _bind_epoch, 1, 1, doc="epoch_us(ts): the microseconds since 1970-01-01")
 register("epoch_ns", "scalar", _bind_epoch, 1, 1, doc="epoch_ns(ts): the nanoseconds since 1970-01-01")
+
+
+# -- DuckDB's date helpers (issue #12) --------------------------------------------------------
+
+for _part in ("isoyear", "century", "millennium", "yearweek", "weekday"):
+    register(_part, "scalar", (lambda p: lambda n, a: _bind_date_part("date_part", [lit(p), a[0]]))(_part), 1, 1,
+             rewrite=True, doc=f"{_part}(d): date_part('{_part}', d)")
+
+
+def _bind_day_month_name(name, args):
+    # the English name of the weekday or month: strftime's %A / %B (Arrow's C locale)
+    value = _temporal_arg(args[0], name)
+    return _mk("strftime", [value, lit("%A" if name == "dayname" else "%B")], T.STRING)
+
+
+register("dayname", "scalar", _bind_day_month_name, 1, 1, rewrite=True,
+         doc="dayname(d): the English name of the weekday of d ('Monday')")
+register("monthname", "scalar", _bind_day_month_name, 1, 1, rewrite=True,
+         doc="monthname(d): the English name of the month of d ('January')")
+register("last_day", "scalar", lambda n, a: _mk(n, [_temporal_arg(a[0], n)], T.DATE), 1, 1,
+         doc="last_day(d): the DATE of the last day of d's month")
+
+# to_days(n), to_hours(n), ...: DuckDB's interval constructors. Its integer forms take INTEGER or BIGINT (no
+# fractions); to_seconds and to_milliseconds take a DOUBLE and keep the fraction to the microsecond.
+_INTERVAL_CONSTRUCTORS = {"to_years": ("year", T.INT32), "to_quarters": ("quarter", T.INT32),
+                          "to_months": ("month", T.INT32), "to_weeks": ("week", T.INT32),
+                          "to_days": ("day", T.INT32), "to_hours": ("hour", T.INT64),
+                          "to_minutes": ("minute", T.INT64), "to_seconds": ("second", T.FLOAT64),
+                          "to_milliseconds": ("millisecond", T.FLOAT64), "to_microseconds": ("microsecond", T.INT64)}
+
+
+def _bind_interval_constructor(name, args):
+    unit, arg_type = _INTERVAL_CONSTRUCTORS[name]
+    x = args[0]
+    if T.is_null(x.dtype):
+        return Literal(None, T.INTERVAL)
+    if arg_type == T.FLOAT64:
+        if not T.is_numeric(x.dtype):
+            raise QuarryTypeError(f"function `{name}` expects a number, got {T.sql_name(x.dtype)}",
+                                  hint=f"{name}(1.5)")
+        return interval_of(cast(x, T.FLOAT64), unit)
+    if not T.is_integer(x.dtype):
+        raise QuarryTypeError(f"function `{name}` expects an integer, got {T.sql_name(x.dtype)}",
+                              hint=f"CAST the argument to INTEGER: {name}(CAST(x AS INTEGER))")
+    # an INTEGER argument out of its range fails, as DuckDB's implicit cast to it does
+    return interval_of(cast(x, arg_type), unit)
+
+
+for _name in _INTERVAL_CONSTRUCTORS:
+    register(_name, "scalar", _bind_interval_constructor, 1, 1, rewrite=True,
+             doc=f"{_name}(n): an INTERVAL of n {_INTERVAL_CONSTRUCTORS[_name][0]}s")
+
+
+def _bind_to_timestamp(name, args):
+    x = args[0]
+    if T.is_string(x.dtype) and isinstance(x, Literal):
+        x = cast(x, T.FLOAT64)
+    if not (T.is_numeric(x.dtype) or T.is_null(x.dtype)):
+        raise QuarryTypeError(f"function `{name}` expects the seconds since 1970-01-01 as a number, got "
+                              f"{T.sql_name(x.dtype)}",
+                              hint="to_timestamp(1700000000); strptime(s, format) reads a timestamp from text")
+    return _mk(name, [cast(x, T.FLOAT64)], pa.timestamp("us", tz="UTC"))
+
+
+register("to_timestamp", "scalar", _bind_to_timestamp, 1, 1,
+         doc="to_timestamp(seconds): the TIMESTAMP WITH TIME ZONE that many seconds after 1970-01-01 UTC")
+
+
+def _bind_make_timestamp(name, args):
+    if len(args) == 1:
+        # make_timestamp(micros): the TIMESTAMP that many microseconds after 1970-01-01
+        return _mk(name, [_int_arg(args[0], name)], T.TIMESTAMP)
+    if len(args) != 6:
+        raise QuarryTypeError(f"{name}() takes 6 arguments (year, month, day, hour, minute, seconds) or 1 "
+                              f"(microseconds since 1970), got {len(args)}",
+                              hint="make_timestamp(2024, 1, 2, 3, 4, 5.5)")
+    fields = [_int_arg(a, name) for a in args[:5]]
+    return _mk(name, [*fields, cast(_num_arg(args[5], name), T.FLOAT64)], T.TIMESTAMP)
+
+
+register("make_timestamp", "scalar", _bind_make_timestamp, 1, 6,
+         doc="make_timestamp(year, month, day, hour, minute, seconds) or make_timestamp(microseconds)")
+
+
+def _bind_date_add(name, args):
+    """DuckDB's ``date_add(a, b)`` is ``a + b``, except that a DATE plus an INTERVAL is always a TIMESTAMP
+    (``+`` keeps a DATE for an interval of whole days and months)."""
+    a, b = args
+    if T.is_null(a.dtype) and pa.types.is_interval(b.dtype) or T.is_null(b.dtype) and pa.types.is_interval(a.dtype):
+        raise QuarryTypeError(f"{name}() of NULL and an INTERVAL is ambiguous",
+                              hint=f"CAST the NULL: {name}(CAST(NULL AS DATE), INTERVAL 1 DAY)")
+    out = F_add("add", [a, b])
+    dates = [x for x in (a, b) if pa.types.is_date(x.dtype)]
+    if dates and any(pa.types.is_interval(x.dtype) for x in (a, b)) and pa.types.is_date(out.dtype):
+        return cast(out, T.TIMESTAMP)
+    return out
+
+
+F_add = _bind_arith("+")
+register("date_add", "scalar", _bind_date_add, 2, 2, rewrite=True,
+         doc="date_add(d, interval): d + interval, a TIMESTAMP for a DATE d (d + n days stays a DATE)")
+
+
+# -- DuckDB's string and binary helpers (issue #12) ---------------------------------------------
+
+def _constant_str(e: Expr, fname: str, what: str) -> Expr:
+    e = _str_arg(e, fname)
+    if not isinstance(e, Literal):
+        raise UnsupportedError(f"{fname}() with {what} that is not a constant string",
+                               hint=f"write {what} as a string literal")
+    return e
+
+
+def _bind_translate(name, args):
+    s = _str_arg(args[0], name)
+    src, dst = _constant_str(args[1], name, "the characters to replace"), _constant_str(args[2], name, "the replacements")
+    return _mk(name, [s, src, dst], T.STRING)
+
+
+register("translate", "scalar", _bind_translate, 3, 3,
+         doc="translate(s, from, to): each character of s found in from replaced by the character at the same "
+             "place in to, or removed when to is shorter")
+
+
+def _blob_arg(e: Expr, fname: str) -> Expr:
+    """A BLOB argument, as DuckDB's BLOB-only functions take it: a BLOB, or a string literal of plain ASCII
+    (DuckDB reads a literal's \\x escapes as bytes, which quarry does not)."""
+    if pa.types.is_binary(e.dtype) or pa.types.is_large_binary(e.dtype) or T.is_null(e.dtype):
+        return cast(e, T.BINARY)
+    if T.is_string(e.dtype) and isinstance(e, Literal):
+        if e.value is None or (e.value.isascii() and "\\" not in e.value):
+            return cast(e, T.BINARY)
+        raise UnsupportedError(f"{fname}() of a string literal with non-ASCII characters or \\ escapes",
+                               hint=f"{fname}(encode(s)) takes the UTF-8 bytes of s")
+    raise QuarryTypeError(f"function `{fname}` expects a BLOB, got {T.sql_name(e.dtype)}",
+                          hint=f"{fname}(encode(s)) takes the UTF-8 bytes of a VARCHAR s")
+
+
+def _bind_hex_bin(name, args):
+    x = args[0]
+    if T.is_null(x.dtype):
+        return Literal(None, T.STRING)
+    if T.is_integer(x.dtype):
+        # the 64-bit two's complement digits without leading zeros (hex(-1) is 16 F's), as DuckDB's
+        x = cast(x, T.INT64)
+        if name == "hex":
+            return Call("spark_hex", (x,), T.STRING, x.nullable)
+        return Call("spark_int_unary", (lit("bin"), x), T.STRING, x.nullable)
+    if T.is_string(x.dtype) or pa.types.is_binary(x.dtype) or pa.types.is_large_binary(x.dtype):
+        b = cast(x, T.BINARY)
+        return Call("spark_hex" if name == "hex" else "bin_bytes", (b,), T.STRING, b.nullable)
+    if T.is_numeric(x.dtype):
+        raise UnsupportedError(f"{name}() of a {T.sql_name(x.dtype)}",
+                               hint=f"{name}(CAST(x AS BIGINT)) gives the digits of the integer")
+    raise QuarryTypeError(f"function `{name}` expects an integer, VARCHAR or BLOB, got {T.sql_name(x.dtype)}")
+
+
+register("hex", "scalar", _bind_hex_bin, 1, 1, aliases=("to_hex",), rewrite=True,
+         doc="hex(x): the bytes of a VARCHAR/BLOB, or an integer, as upper-case hexadecimal digits")
+register("bin", "scalar", _bind_hex_bin, 1, 1, aliases=("to_binary",), rewrite=True,
+         doc="bin(x): the bits of a VARCHAR/BLOB's bytes, or of an integer, as 0s and 1s")
+register("bin_bytes", "scalar", None, 1, 1, internal=True)          # bin() of bytes (_bind_hex_bin)
+register("unhex", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.BINARY), 1, 1, aliases=("from_hex",),
+         doc="unhex(s): the BLOB whose hexadecimal digits s is (an odd count reads a leading 0)")
+register("unbin", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.BINARY), 1, 1, aliases=("from_binary",),
+         doc="unbin(s): the BLOB whose bits s spells (a count not a multiple of 8 reads leading 0s)")
+register("to_base64", "scalar", lambda n, a: Call("spark_base64", (_blob_arg(a[0], n),), T.STRING, a[0].nullable),
+         1, 1, aliases=("base64",), rewrite=True, doc="to_base64(b): the BLOB b in base64")
+register("from_base64", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.BINARY), 1, 1,
+         doc="from_base64(s): the BLOB that the base64 text s encodes")
+
+
+def _bind_encode(name, args):
+    s = _str_arg(args[0], name)
+    return cast(s, T.BINARY)           # the UTF-8 bytes, as they are stored
+
+
+register("encode", "scalar", _bind_encode, 1, 1, rewrite=True, doc="encode(s): the UTF-8 bytes of s as a BLOB")
+register("decode", "scalar", lambda n, a: _mk(n, [_blob_arg(a[0], n)], T.STRING), 1, 1,
+         doc="decode(b): the BLOB b read as UTF-8 text (an error for bytes that are not UTF-8)")
+
+
+def _bind_bit_length(name, args):
+    x = args[0]
+    if T.is_null(x.dtype):
+        return Literal(None, T.INT64)
+    if name == "octet_length":
+        x = _blob_arg(x, name)
+    elif not T.is_string(x.dtype):
+        raise QuarryTypeError(f"function `{name}` expects a VARCHAR, got {T.sql_name(x.dtype)}",
+                              hint="octet_length(b) * 8 is the bits of a BLOB b")
+    return _mk("byte_length", [x, lit(8 if name == "bit_length" else 1, T.INT64)], T.INT64)
+
+
+register("bit_length", "scalar", _bind_bit_length, 1, 1, rewrite=True,
+         doc="bit_length(s): the number of bits of the VARCHAR s's UTF-8 bytes")
+register("octet_length", "scalar", _bind_bit_length, 1, 1, rewrite=True,
+         doc="octet_length(b): the number of bytes of the BLOB b")
+register("byte_length", "scalar", None, 2, 2, internal=True)        # bytes x factor (_bind_bit_length)
+register("unicode", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.INT32), 1, 1, aliases=("ord",),
+         doc="unicode(s): the code point of the first character of s (-1 for '')")
+register("hamming", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n), _str_arg(a[1], n)], T.INT64), 2, 2,
+         aliases=("mismatches",),
+         doc="hamming(a, b): at how many positions the characters of a and b (of the same length) differ")
+
+
+def _bind_jaro(name, args):
+    a, b = _str_arg(args[0], name), _str_arg(args[1], name)
+    cutoff = lit(0.0, T.FLOAT64)
+    if len(args) > 2:
+        c = args[2]
+        if not isinstance(c, Literal) or not (T.is_numeric(c.dtype) or T.is_null(c.dtype)):
+            raise UnsupportedError(f"{name}() with a score cutoff that is not a constant number",
+                                   hint=f"{name}(a, b, 0.8)")
+        if c.value is None:
+            return Literal(None, T.FLOAT64)
+        cutoff = lit(float(c.value), T.FLOAT64)
+    return Call("jaro", (lit(name == "jaro_winkler_similarity"), a, b, cutoff), T.FLOAT64, _nullable([a, b]))
+
+
+register("jaro_similarity", "scalar", _bind_jaro, 2, 3, rewrite=True,
+         doc="jaro_similarity(a, b [, cutoff]): the Jaro similarity of a and b, 0 to 1 (0 below cutoff)")
+register("jaro_winkler_similarity", "scalar", _bind_jaro, 2, 3, rewrite=True,
+         doc="jaro_winkler_similarity(a, b [, cutoff]): the Jaro-Winkler similarity (a common prefix of up to "
+             "4 characters weighs 0.1), 0 below cutoff")
+register("jaro", "scalar", None, 4, 4, internal=True)          # built by _bind_jaro
+
+
+# -- DuckDB's math helpers (issue #12) ---------------------------------------------------------
+
+def _bigint_arg(e: Expr, fname: str) -> Expr:
+    if T.is_integer(e.dtype) or T.is_null(e.dtype):
+        return cast(e, T.INT64)
+    raise QuarryTypeError(f"function `{fname}` expects integers, got {T.sql_name(e.dtype)}",
+                          hint=f"CAST the argument to BIGINT: {fname}(CAST(x AS BIGINT), ...)")
+
+
+register("gcd", "scalar", lambda n, a: _mk(n, [_bigint_arg(x, n) for x in a], T.INT64), 2, 2, aliases=("greatest_common_divisor",),
+         doc="gcd(a, b): the greatest common divisor of two integers (0 for gcd(0, 0))")
+register("lcm", "scalar", lambda n, a: _mk(n, [_bigint_arg(x, n) for x in a], T.INT64), 2, 2, aliases=("least_common_multiple",),
+         doc="lcm(a, b): the least common multiple of two integers (an error past BIGINT)")
+register("factorial", "scalar", lambda n, a: _mk(n, [_bigint_arg(a[0], n)], pa.decimal128(38, 0)), 1, 1,
+         doc="factorial(n): n! as a HUGEINT (up to 33!; a negative n is an error)")
+
+
+def _bind_bit_count(name, args):
+    x = args[0]
+    if T.is_null(x.dtype):
+        return Literal(None, T.INT8)
+    if not T.is_integer(x.dtype):
+        raise QuarryTypeError(f"function `bit_count` expects an integer, got {T.sql_name(x.dtype)}",
+                              hint="bit_count(CAST(x AS BIGINT))")
+    return _mk(name, [x], T.INT8)        # the bits of x's own width: bit_count(-1::SMALLINT) is 16
+
+
+register("bit_count", "scalar", _bind_bit_count, 1, 1, doc="bit_count(x): how many bits of the integer x are set")
+register("even", "scalar", lambda n, a: _mk(n, [cast(_num_arg(a[0], n), T.FLOAT64)], T.FLOAT64), 1, 1,
+         doc="even(x): x rounded away from zero to the next even integer, as a DOUBLE")
+register("signbit", "scalar", lambda n, a: _mk(n, [cast(_num_arg(a[0], n), T.FLOAT64)], T.BOOL), 1, 1,
+         doc="signbit(x): whether the sign bit of x (as a DOUBLE) is set: true for -0.0 and -NaN")
+
+
+def _bind_nextafter(name, args):
+    a, b = (_num_arg(x, name) for x in args)
+    dtype = T.FLOAT32 if a.dtype == T.FLOAT32 and b.dtype == T.FLOAT32 else T.FLOAT64
+    return _mk(name, [cast(a, dtype), cast(b, dtype)], dtype)
+
+
+register("nextafter", "scalar", _bind_nextafter, 2, 2,
+         doc="nextafter(x, y): the floating-point number next to x in the direction of y")
+
+
+def _bind_trunc(name, args):
+    a = _num_arg(args[0], name)
+    digits = 0
+    if len(args) > 1:
+        d = args[1]
+        if not isinstance(d, Literal) or not (T.is_integer(d.dtype) or T.is_null(d.dtype)):
+            raise QuarryTypeError("trunc() takes a constant integer number of digits",
+                                  hint="trunc(x, 2); date_trunc('month', d) truncates a date")
+        if d.value is None:
+            return Literal(None, T.NULL)
+        digits = d.value
+    if T.is_null(a.dtype):
+        return Literal(None, T.INT64)
+    if T.is_decimal(a.dtype):
+        result = pa.decimal128(a.dtype.precision, max(min(digits, a.dtype.scale), 0))
+    elif T.is_integer(a.dtype):
+        if digits >= 0:
+            return a
+        result = a.dtype
+    else:
+        result, a = T.FLOAT64, cast(a, T.FLOAT64)
+    return Call(name, (a, lit(digits)), result, a.nullable)
+
+
+register("trunc", "scalar", _bind_trunc, 1, 2,
+         doc="trunc(x [, digits]): x cut towards zero to that many decimal digits (0 by default)")
+
+
+# -- range(...) / generate_series(...) as scalar functions: the LIST of the series (issue #12) ------
+
+def _bind_series_list(name, args):
+    if len(args) == 1:
+        args = [lit(0, T.INT64), args[0]]
+    for a in args:
+        if T.is_temporal(a.dtype) or pa.types.is_interval(a.dtype):
+            raise UnsupportedError(f"{name}() of dates or timestamps as a list",
+                                   hint=f"the table function FROM {name}(start, stop, INTERVAL ...) gives them as rows")
+    start, stop = (_bigint_arg(a, name) for a in args[:2])
+    step = _bigint_arg(args[2], name) if len(args) > 2 else lit(1, T.INT64)
+    return Call("series_list", (lit(name), start, stop, step), pa.list_(T.INT64), _nullable([start, stop, step]))
+
+
+register("range", "scalar", _bind_series_list, 1, 3, rewrite=True,
+         doc="range([start,] stop [, step]): the LIST of BIGINTs from start (0) by step (1) up to, not including, stop")
+register("generate_series", "scalar", _bind_series_list, 1, 3, rewrite=True,
+         doc="generate_series([start,] stop [, step]): range() with stop included")
+register("series_list", "scalar", None, 4, 4, internal=True)          # built by _bind_series_list
 
 # -- made by the binder and the rules, not callable by name ---------------------------------
 

@@ -514,3 +514,119 @@ register("to_json", "scalar", lambda n, a: _mk(n, [a[0]], T.STRING), 1, 1,
          doc="to_json(x): x as JSON text (lists as arrays, structs and maps as objects)")
 # the functions the Spark front end builds Spark's semantics from (registered on import)
 from quarry.logical import spark_support  # noqa: E402,F401
+
+
+# -- DuckDB's list helpers, issue #12 ----------------------------------------------------------------
+
+def _bind_list_end(name, args):
+    # the first / last element, NULL or not (list_extract(l, 1) / (l, -1)); NULL for an empty list
+    target = _list_arg(args[0], name)
+    return _mk("list_extract", [target, lit(1 if name == "list_first" else -1, T.INT64)], target.dtype.value_type, True)
+
+
+register("list_first", "scalar", _bind_list_end, 1, 1, rewrite=True, doc="list_first(l): the first element of l")
+register("list_last", "scalar", _bind_list_end, 1, 1, rewrite=True, doc="list_last(l): the last element of l")
+
+
+def _bind_list_any_value(name, args):
+    target = _list_arg(args[0], name)
+    return _mk(name, [target], target.dtype.value_type, True)
+
+
+register("list_any_value", "scalar", _bind_list_any_value, 1, 1,
+         doc="list_any_value(l): the first non-NULL element of l")
+register("list_count", "scalar", lambda n, a: _mk(n, [_list_arg(a[0], n)], T.INT64), 1, 1,
+         doc="list_count(l): how many elements of l are not NULL")
+
+
+def _numeric_list(e: Expr, fname: str, decimals: bool = True) -> Expr:
+    target = _list_arg(e, fname)
+    element = target.dtype.value_type
+    if not (T.is_numeric(element) or T.is_null(element)):
+        raise QuarryTypeError(f"{fname}() expects a list of numbers, got {T.sql_name(target.dtype)}")
+    if T.is_decimal(element) and not decimals:
+        raise UnsupportedError(f"{fname}() of a list of {T.sql_name(element)}",
+                               hint=f"{fname}(list_transform(l, x -> x::DOUBLE)) gives the DOUBLE answer")
+    return cast(target, pa.list_(T.FLOAT64))
+
+
+register("list_product", "scalar", lambda n, a: _mk(n, [_numeric_list(a[0], n)], T.FLOAT64), 1, 1,
+         aliases=("array_product",), doc="list_product(l): the product of the non-NULL elements, as a DOUBLE")
+register("list_median", "scalar", lambda n, a: _mk(n, [_numeric_list(a[0], n, decimals=False)], T.FLOAT64), 1, 1,
+         aliases=("array_median",), doc="list_median(l): the median of the non-NULL numbers, as a DOUBLE")
+
+
+def _bind_list_mode(name, args):
+    target = _list_arg(args[0], name)
+    if T.is_nested(target.dtype.value_type):
+        raise UnsupportedError(f"{name}() of a list of {T.sql_name(target.dtype.value_type)}")
+    return _mk(name, [target], target.dtype.value_type, True)
+
+
+register("list_mode", "scalar", _bind_list_mode, 1, 1, aliases=("array_mode",),
+         doc="list_mode(l): the most frequent non-NULL element (the earliest of those tied)")
+
+
+def _bind_list_string_agg(name, args):
+    target = _list_arg(args[0], name)
+    if T.is_nested(target.dtype.value_type):
+        raise UnsupportedError(f"{name}() of a list of {T.sql_name(target.dtype.value_type)}")
+    return _mk(name, [cast(target, pa.list_(T.STRING))], T.STRING, True)
+
+
+register("list_string_agg", "scalar", _bind_list_string_agg, 1, 1, aliases=("array_string_agg",),
+         doc="list_string_agg(l): the non-NULL elements as text joined by ',' (NULL when there are none)")
+
+
+def _two_lists(name, args) -> tuple[Expr, Expr]:
+    a, b = (_list_arg(x, name) for x in args)
+    element = common_element_type([Literal(None, a.dtype.value_type), Literal(None, b.dtype.value_type)], name)
+    if T.is_nested(element):
+        raise UnsupportedError(f"{name}() of lists of {T.sql_name(element)}")
+    return cast(a, pa.list_(element)), cast(b, pa.list_(element))
+
+
+register("list_has_any", "scalar", lambda n, a: _mk(n, list(_two_lists(n, a)), T.BOOL), 2, 2,
+         aliases=("array_has_any",), doc="list_has_any(a, b): whether a and b share a non-NULL element")
+register("list_has_all", "scalar", lambda n, a: _mk(n, list(_two_lists(n, a)), T.BOOL), 2, 2,
+         aliases=("array_has_all",), doc="list_has_all(a, b): whether every non-NULL element of b is in a")
+
+
+def _bind_list_intersect(name, args):
+    a, b = _two_lists(name, args)
+    return Call(name, (a, b), a.dtype, a.nullable)
+
+
+# list_intersect(NULL, b) is NULL, list_intersect(a, NULL) is [] (DuckDB's)
+register("list_intersect", "scalar", _bind_list_intersect, 2, 2, aliases=("array_intersect",), **STRICT_FIRST,
+         doc="list_intersect(a, b): the distinct non-NULL elements of a that are in b")
+
+
+def _bind_map_from_entries(name, args):
+    target = _list_arg(args[0], name)
+    entry = target.dtype.value_type
+    if not (pa.types.is_struct(entry) and entry.num_fields == 2):
+        if T.is_null(entry):
+            raise UnsupportedError(f"{name}() of an empty or NULL list without a type",
+                                   hint="CAST it: map_from_entries(CAST([] AS STRUCT(k INTEGER, v VARCHAR)[]))")
+        raise QuarryTypeError(f"{name}() expects a list of (key, value) structs, got {T.sql_name(target.dtype)}",
+                              hint="map_from_entries([{'k': 1, 'v': 'a'}])")
+    key_type, value_type = entry.field(0).type, entry.field(1).type
+    if T.is_null(key_type) or T.is_nested(key_type):
+        raise UnsupportedError(f"MAP keys of type {T.sql_name(key_type)}", hint="use VARCHAR or number keys")
+    return _mk(name, [target], pa.map_(key_type, value_type))
+
+
+register("map_from_entries", "scalar", _bind_map_from_entries, 1, 1,
+         doc="map_from_entries(l): the MAP of a list of (key, value) structs (keys unique and not NULL)")
+
+
+def _bind_list_reduce(name, args):
+    target = _list_arg(args[0], name)
+    fn = _lambda_arg(args[1], name)
+    return Call("list_reduce", (target, fn, *args[2:]), fn.dtype, True)
+
+
+# list_reduce(NULL, ...) is NULL; the lambda decides about NULL elements and accumulators
+register("list_reduce", "scalar", _bind_list_reduce, 2, 3, aliases=("array_reduce", "reduce"), **STRICT_FIRST,
+         doc="list_reduce(l, lambda acc, x: f(acc, x) [, initial]): l folded from the left by f")

@@ -134,7 +134,21 @@ def _rewrite(node: exp.Expression, named: dict, positional: list, global_views: 
 _DUCKDB_MEANINGS = {"chr", "char", "regexp_extract", "arg_max", "arg_min", "max_by", "min_by", "mode",
                     "quantile_cont", "quantile_disc", "quantile", "corr", "covar_pop", "covar_samp", "regr_slope",
                     "regr_intercept", "regr_r2", "regr_count", "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy",
-                    "regr_sxy"}
+                    "regr_sxy",
+                    # issue #12's DuckDB dates: Spark's weekday counts from Monday, its dayname/monthname are
+                    # 'Mon'/'Jan', its make_timestamp gives NULL for a bad field, last_day reads strings
+                    "weekday", "dayname", "monthname", "make_timestamp", "last_day",
+                    # and its strings: Spark's unhex/unbase64 give NULL for bad input, its base64 and
+                    # octet_length take strings, its encode/decode take a charset, hex/bin cast other types
+                    "hex", "unhex", "bin", "unbin", "encode", "decode", "tobase64", "frombase64", "octet_length",
+                    # Spark's factorial is NULL outside 0..20, DuckDB's a HUGEINT up to 33!
+                    "factorial",
+                    # sqlglot reads Spark's sequence(5, 1) as generate_series, which is [] in DuckDB, [5..1] in Spark
+                    "generateseries", "range", "generate_series",
+                    # Spark's array_intersect keeps a NULL both arrays hold
+                    "arrayintersect", "array_intersect",
+                    # Spark's reduce(l, start, merge) takes its arguments in another order than list_reduce's
+                    "reduce"}
 
 
 def _function_name(n: exp.Func) -> str:

@@ -81,7 +81,8 @@ _RENAMES = {
     "arrayagg": "array_agg", "countif": "count_if", "rowsnumber": "row_number", "nthvalue": "nth_value",
     "firstvalue": "first_value", "lastvalue": "last_value", "percentrank": "percent_rank",
     "cumedist": "cume_dist", "denserank": "dense_rank", "rownumber": "row_number",
-    "timetostr": "strftime", "datefromparts": "make_date",
+    "timetostr": "strftime", "datefromparts": "make_date", "timestampfromparts": "make_timestamp",
+    "lastday": "last_day", "todays": "to_days", "dateadd": "date_add", "arrayoverlaps": "list_has_any",
     # DuckDB's names of the calls sqlglot names by its own classes
     "regexpextract": "regexp_extract", "concatws": "concat_ws", "timetounix": "epoch", "strtotime": "strptime",
     "sha": "sha1", "argmax": "arg_max", "argmin": "arg_min", "covarpop": "covar_pop", "covarsamp": "covar_samp",
@@ -803,6 +804,10 @@ class ExprBinder(NestedExprs):
             return self._current_setting(node)
         if name == "row":
             return self._row(node)
+        if name == "struct_insert":
+            return self._struct_insert(node)
+        if name == "generate_subscripts":
+            return self._generate_subscripts(node)
         return self._call_named(name, list(node.expressions), node)
 
     def _current_setting(self, node: exp.Anonymous) -> Expr:
@@ -852,13 +857,38 @@ class ExprBinder(NestedExprs):
             raise UnsupportedError(f"sha2() with {bits} bits", hint="sha256(s) is the SHA-256 digest")
         return self._call_named("sha256", [node.this], node)
 
+    def _GenerateSeries(self, node) -> Expr:
+        """``range(...)`` / ``generate_series(...)`` in an expression: the series as a LIST (sqlglot fills in
+        the start 0 of ``range(n)``, which binds the same)."""
+        name = "range" if node.args.get("is_end_exclusive") else "generate_series"
+        args = [node.args[k] for k in ("start", "end", "step") if node.args.get(k) is not None]
+        return self._call_named(name, args, node)
+
+    def _Encode(self, node) -> Expr:
+        return self._utf8_call(node, "encode")
+
+    def _Decode(self, node) -> Expr:
+        return self._utf8_call(node, "decode")
+
+    def _utf8_call(self, node, name: str) -> Expr:
+        """``encode(s)`` / ``decode(b)``: sqlglot fills in a 'utf-8' charset that was not written; DuckDB's
+        take no charset, so any other one is refused rather than ignored."""
+        charset = node.args.get("charset")
+        if node.meta.get("charset_written") or charset is not None and not (
+                isinstance(charset, exp.Literal) and charset.is_string and charset.this.lower() in ("utf-8", "utf8")):
+            raise UnsupportedError(f"{name}() with a character set", hint=f"{name}(x) is always UTF-8 (DuckDB's)")
+        return self._call_named(name, [node.this], node)
+
     def _UnixToTime(self, node) -> Expr:
-        """``epoch_ms(x)`` (sqlglot's UnixToTime at scale 3)."""
+        """``epoch_ms(x)`` (sqlglot's UnixToTime at scale 3), ``to_timestamp(x)`` (no scale) and
+        ``make_timestamp(micros)`` (scale 6)."""
         scale = node.args.get("scale")
         others = [k for k in ("zone", "hours", "minutes", "format") if node.args.get(k) is not None]
-        if not (isinstance(scale, exp.Literal) and scale.this == "3") or others:
+        scale = None if scale is None else scale.this if isinstance(scale, exp.Literal) else "?"
+        names = {"3": "epoch_ms", None: "to_timestamp", "6": "make_timestamp"}
+        if scale not in names or others:
             raise UnsupportedError(f"`{node.sql(dialect='duckdb')}`", hint="epoch_ms(n) is the TIMESTAMP n ms after 1970")
-        return self._call_named("epoch_ms", [node.this], node)
+        return self._call_named(names[scale], [node.this], node)
 
     def _function(self, node: exp.Func) -> Expr:
         name = _RENAMES.get(node.key, node.key)

@@ -197,17 +197,31 @@ def _func_name(node: exp.Func, generated: str) -> str:
 
 # calls whose DuckDB SQL from sqlglot is not what was written (it adds regexp_extract_all's default
 # group 0 and drops its options), so they are named from their arguments in order
-_WRITTEN_IN_ORDER = (exp.RegexpExtractAll, exp.RegexpExtract)
+_WRITTEN_IN_ORDER = (exp.RegexpExtractAll, exp.RegexpExtract, exp.GenerateSeries)
 # the order they are written in, where it is not the order of the node's arguments
-_WRITTEN_ORDER = {exp.RegexpExtract: ("this", "expression", "group", "parameters")}
+_WRITTEN_ORDER = {exp.RegexpExtract: ("this", "expression", "group", "parameters"),
+                  exp.GenerateSeries: ("start", "end", "step")}     # range(n): the start 0 was not written
 
 
 def _call(node: exp.Func) -> str:
     """A function call: sqlglot's DuckDB SQL for the call with each argument a placeholder (so the
     arguments keep the order it writes them in), the placeholders then replaced by their names."""
     from quarry.sql.statements import DIALECT
-    if isinstance(node, exp.UnixToTime) and (_source(node) or "").lower() == "epoch_ms":
-        return f"epoch_ms({render(node.this)})"      # sqlglot's reading adds a scale that was not written
+    if isinstance(node, exp.UnixToTime) and (_source(node) or "").lower() in ("epoch_ms", "make_timestamp"):
+        # sqlglot's reading adds a scale that was not written
+        return f"{_source(node).lower()}({render(node.this)})"
+    if isinstance(node, exp.ArrayOverlaps) and (_source(node) or "").lower() in ("list_has_any", "array_has_any"):
+        # sqlglot reads list_has_any(a, b) as the operator a && b
+        return f"{_source(node).lower()}({render(node.this)}, {render(node.expression)})"
+    if isinstance(node, exp.JarowinklerSimilarity):
+        # sqlglot keeps DuckDB's score cutoff as a case_insensitive flag
+        args = [node.args[k] for k in ("this", "expression", "case_insensitive") if node.args.get(k) is not None]
+        return f"jaro_winkler_similarity({', '.join(render(a) for a in args)})"
+    if isinstance(node, exp.ArrayOverlaps):
+        return f"({render(node.this)} && {render(node.expression)})"
+    if isinstance(node, exp.DateAdd) and (_source(node) or "").lower() == "date_add" and node.args.get("unit") is None:
+        # sqlglot writes DuckDB's date_add(a, b) as a + INTERVAL b DAY
+        return f"date_add({render(node.this)}, {render(node.expression)})"
     if isinstance(node, _WRITTEN_IN_ORDER):
         # a default the parser filled in was not written, so it has no source text
         keys = _WRITTEN_ORDER.get(type(node), node.arg_types)
@@ -348,6 +362,14 @@ def _render(node: exp.Expression) -> str:
             key = e.this.name if isinstance(e.this, (exp.Identifier, exp.Literal)) else render(e.this)
             items.append(f"{quote(key)} := {render(e.expression)}")
         return f"struct_pack({', '.join(items)})"
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "struct_insert" and node.expressions:
+        first, *named = node.expressions
+        items = [render(first)]
+        for e in named:
+            key = e.this.name if isinstance(e, exp.PropertyEQ) and isinstance(e.this, (exp.Identifier, exp.Literal)) \
+                else None
+            items.append(f"{quote(key)} := {render(e.expression)}" if key is not None else render(e))
+        return f"struct_insert({', '.join(items)})"
     if isinstance(node, exp.ToMap) and isinstance(node.this, exp.Struct):
         keys = [render(e.this) for e in node.this.expressions]
         values = [render(e.expression) for e in node.this.expressions]

@@ -16,7 +16,7 @@ from quarry.errors import BindError, QuarryTypeError, UnsupportedError
 from quarry.logical import functions as F
 from quarry.logical import nested_functions as N
 from quarry.logical import types as T
-from quarry.logical.expressions import ColumnRef, Expr, Field, new_id
+from quarry.logical.expressions import ColumnRef, Expr, Field, Literal, new_id
 from quarry.logical.nested import Lambda, LambdaParam, UnnestExpr
 
 # a slice bound left out (l[2:], l[:2]): the list's start or end
@@ -68,6 +68,49 @@ class NestedExprs:
         if keys is None or values is None:
             raise UnsupportedError("map() without entries", hint="write map([keys...], [values...])")
         return N.map_from_lists(self.bind(keys), self.bind(values))
+
+    def _generate_subscripts(self, node: exp.Anonymous) -> Expr:
+        """``generate_subscripts(l, 1)`` in the select list: a row per element of l with its 1-based index,
+        which is unnest(range(1, len(l) + 1)) (an empty or NULL list gives no row, as in DuckDB)."""
+        args = list(node.expressions)
+        if len(args) != 2:
+            raise BindError("generate_subscripts() takes a list and a dimension", hint="generate_subscripts(l, 1)")
+        if not self.allow_unnest:
+            raise UnsupportedError("generate_subscripts() here", hint="use it in the select list")
+        target = self.bind(args[0])
+        if T.is_null(target.dtype):
+            target = F.cast(target, pa.list_(T.NULL))
+        if not T.is_list(target.dtype):
+            raise QuarryTypeError(f"generate_subscripts() expects a list, got {T.sql_name(target.dtype)}")
+        dim = self.bind(args[1])
+        if not (isinstance(dim, Literal) and dim.value == 1):
+            raise UnsupportedError("generate_subscripts() of a dimension other than a constant 1",
+                                   hint="generate_subscripts(l, 1); for inner lists, unnest first")
+        length = N.list_length(target)
+        series = F.call("range", [F.lit(1, T.INT64), F.call("add", [length, F.lit(1, T.INT64)])])
+        return UnnestExpr(series)
+
+    def _struct_insert(self, node: exp.Anonymous) -> Expr:
+        """``struct_insert(s, name := value, ...)``: s with the named fields added after its own (a NULL s
+        keeps NULL fields, as in DuckDB)."""
+        args = list(node.expressions)
+        if len(args) < 2 or any(not isinstance(a, exp.PropertyEQ) for a in args[1:]):
+            raise BindError("struct_insert() takes a struct and named values",
+                            hint="struct_insert(s, b := 2, c := 'x')")
+        target = self.bind(args[0])
+        if not pa.types.is_struct(target.dtype):
+            raise QuarryTypeError(f"struct_insert() expects a STRUCT, got {T.sql_name(target.dtype)}")
+        names = [f.name for f in target.dtype]
+        values = [F.call("struct_extract", [target, F.lit(f)]) for f in names]
+        for item in args[1:]:
+            key = item.this
+            field = key.this if isinstance(key, exp.Literal) else key.name
+            if field.lower() in (n.lower() for n in names):
+                raise BindError(f'struct_insert(): duplicate struct entry name "{field}"',
+                                hint="a field the struct has cannot be inserted again")
+            names.append(field)
+            values.append(self.bind(item.expression))
+        return N.struct_pack(names, values)
 
     def _row(self, node: exp.Anonymous) -> Expr:
         raise UnsupportedError("row(...): unnamed structs are not supported",
@@ -165,8 +208,51 @@ class NestedExprs:
             body = F.cast(body, T.INT32)
         return Lambda(params, body)
 
+    def _reduce_lambda(self, node: exp.Lambda, acc: pa.DataType, element: pa.DataType) -> Lambda:
+        names = [p.name for p in node.expressions]
+        if not 2 <= len(names) <= 3:
+            raise BindError("list_reduce()'s lambda takes two parameters (the accumulator, the element) or three "
+                            "(and the element's position)", hint="list_reduce(l, lambda acc, x: acc + x)")
+        params = tuple(Field(n, t, True, new_id()) for n, t in zip(names, (acc, element, T.INT64)))
+        inner = type(self)(self.qb, self.scope, aliases=self.aliases)
+        inner.lambda_params = {**self.lambda_params, **{p.name.lower(): LambdaParam(p) for p in params}}
+        body = inner.bind(node.this)
+        return Lambda(params, F.cast(body, acc) if T.is_null(body.dtype) else body)
+
+    def _list_reduce(self, arg_nodes: list) -> Expr:
+        """``list_reduce(l, lambda acc, x: ... [, initial])``: the accumulator takes the common type of the
+        elements, the initial value and the lambda's result, as DuckDB types it."""
+        if len(arg_nodes) not in (2, 3) or not isinstance(arg_nodes[1], exp.Lambda):
+            raise BindError("list_reduce() takes a list, a lambda and an optional initial value",
+                            hint="list_reduce(l, lambda acc, x: acc + x)")
+        target = self.bind(arg_nodes[0])
+        if T.is_null(target.dtype):
+            target = F.cast(target, pa.list_(T.NULL))
+        if not T.is_list(target.dtype):
+            raise QuarryTypeError(f"function `list_reduce` expects a list, got {T.sql_name(target.dtype)}")
+        element = target.dtype.value_type
+        initial = self.bind(arg_nodes[2]) if len(arg_nodes) > 2 else None
+        acc = element if initial is None else T.common_type(element, initial.dtype)
+        # the result type is that of the lambda bound over the element type, widened to hold the elements;
+        # the lambda is then bound again over it, its result cast back to it
+        fn = self._reduce_lambda(arg_nodes[1], acc, element)
+        common = T.common_type(acc, fn.dtype)
+        if common is None:
+            raise QuarryTypeError(f"list_reduce(): no common type of the accumulator {T.sql_name(acc)} and the "
+                                  f"lambda's result {T.sql_name(fn.dtype)}", hint="CAST the lambda's result")
+        if common != acc:
+            acc = common
+            fn = self._reduce_lambda(arg_nodes[1], acc, element)
+        fn = Lambda(fn.params, F.cast(fn.body, acc))
+        args = [F.cast(target, pa.list_(acc)) if T.is_null(element) else target, fn]
+        if initial is not None:
+            args.append(F.cast(initial, acc))
+        return F.call("list_reduce", args)
+
     def lambda_call(self, name: str, arg_nodes: list) -> Expr:
         """``list_transform(l, x -> ...)`` and the other functions that take a lambda."""
+        if name == "list_reduce":
+            return self._list_reduce(arg_nodes)
         if len(arg_nodes) != 2 or not isinstance(arg_nodes[1], exp.Lambda):
             raise BindError(f"{name}() takes a list and a lambda", hint=f"{name}(l, x -> x + 1)")
         target = self.bind(arg_nodes[0])

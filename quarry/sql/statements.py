@@ -72,10 +72,23 @@ def _misspelled_statement(text: str) -> ParseError | None:
                       hint=hint.replace("`", "") if hint.startswith("did") else hint)
 
 
+def _charset_call(cls, args):
+    node = cls(this=args[0] if args else None, charset=exp.Literal.string("utf-8"))
+    if len(args) > 1:
+        node.meta["charset_written"] = True
+    return node
+
+
 class _Parser(DuckDB.Parser):
     """DuckDB's parser, recording on each ORDER BY item whether NULLS FIRST/LAST was written
     (``meta["nulls_explicit"]``): sqlglot's tree says the same for ``NULLS LAST`` and for nothing,
     and only the latter follows ``SET default_null_order``."""
+
+    # encode(s, charset) / decode(b, charset): DuckDB's take one argument, and sqlglot's reading drops a
+    # second; it is kept (meta["charset_written"]) so the binder refuses it rather than ignore it
+    FUNCTIONS = {**DuckDB.Parser.FUNCTIONS,
+                 "ENCODE": lambda args: _charset_call(exp.Encode, args),
+                 "DECODE": lambda args: _charset_call(exp.Decode, args)}
 
     def _parse_ordered(self, parse_method=None):
         after = []

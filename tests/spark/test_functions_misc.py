@@ -221,6 +221,13 @@ def test_raise_error_and_assert_true(fn_spark):
 @pytest.mark.parametrize("sql", [
     "SELECT chr(321)", "SELECT regexp_extract('a1', '([a-z])([0-9])')", "SELECT max_by(x, y) FROM VALUES (1, 2) t(x, y)",
     "SELECT corr(x, y) FROM VALUES (1, 2) t(x, y)", "SELECT mode(x) FROM VALUES (1) t(x)",
+    # issue #12's dates: Spark's weekday counts from Monday, its dayname is 'Mon', make_timestamp NULL on bad fields
+    "SELECT weekday(DATE'2024-01-01')", "SELECT dayname(DATE'2024-01-01')", "SELECT monthname(DATE'2024-01-01')",
+    "SELECT make_timestamp(2024, 2, 30, 0, 0, 0)", "SELECT last_day(DATE'2024-01-01')",
+    "SELECT unhex('zz')", "SELECT hex(1.5)", "SELECT bin(5)", "SELECT base64('abc')", "SELECT unbase64('YW')",
+    "SELECT encode('a', 'utf-8')", "SELECT decode(encode('a', 'utf-8'), 'utf-8')", "SELECT octet_length('abc')",
+    "SELECT factorial(21)", "SELECT sequence(5, 1)", "SELECT range(3)",
+    "SELECT array_intersect(array(1, NULL), array(NULL))", "SELECT reduce(array(1, 2), 0, (acc, x) -> acc + x)",
 ])
 def test_duckdb_meanings_of_spark_names_are_refused_in_sql_text(fn_spark, sql):
     """quarry's SQL functions of these names have DuckDB's meaning (chr of 321 is 'Ł', Spark's 'A'):
