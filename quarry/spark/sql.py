@@ -404,7 +404,9 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
         return n
 
     def spark_names(n):
-        if isinstance(n, exp.Func) and _function_name(n) in _DUCKDB_MEANINGS:
+        if isinstance(n, exp.Func) and _function_name(n) in _DUCKDB_MEANINGS and \
+                not (isinstance(n, exp.GenerateSeries) and isinstance(n.parent, exp.Table)):
+            # (a series in FROM is the table function range(...) translates to: Spark's own meaning)
             # quarry's SQL function of this name has DuckDB's meaning, which is not Spark's (chr modulo 256,
             # regexp_extract's default group 1, max_by over NULL values, corr of one row): refused, rather
             # than answered the DuckDB way; the DataFrame functions of these names have Spark's meaning
