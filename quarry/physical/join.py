@@ -252,7 +252,9 @@ def broadcast_pays(build_rows: float, probe_rows: float, partitions: int, limit:
 
 
 SLICE_OUTPUT_ROWS = 65_536  # output rows a probe slice should make at most
-SLICE_SAMPLE_ROWS = 8_192   # build rows sampled for rows per key (sorting 65,536 was 5% of Q5's joins)
+SLICE_SAMPLE_ROWS = 65_536  # build rows sampled for rows per key: a smaller sample sees as many distinct
+                            # keys of a low-cardinality build side but fewer rows each, so it made slices
+                            # 3x longer and a cancel took more than a second (8,192 was tried)
 
 
 def probe_slice_rows(build: pa.Table, key: str) -> int:
