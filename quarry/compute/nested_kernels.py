@@ -306,6 +306,12 @@ def _refuse_unkeyable_elements(p: Parts, fname: str) -> None:
         raise UnsupportedError(f"{fname}() of a list of {T.sql_name(p.flat.type)} values")
 
 
+def _lists_by_parent(pairs: pa.Table, values: pa.Array, n: int, valid, dtype) -> pa.Array:
+    """``n`` lists of ``values``, one per row: ``pairs`` (sorted by its row column ``p``) says whose each is."""
+    rows = np.asarray(pairs.column("p").to_numpy(), dtype=np.int64)
+    return build_list(np.bincount(rows, minlength=n).astype(np.int64), values, valid, dtype)
+
+
 @kernel("list_distinct")
 def _list_distinct(name, args, dtype, n):
     p = parts(args[0], n)
@@ -317,15 +323,11 @@ def _list_distinct(name, args, dtype, n):
                           "i": pa.array(np.arange(len(p.flat), dtype=np.int64)).filter(keep)})
         unique = pairs.group_by(["p", "v"], use_threads=False).aggregate([("i", "min")])
         unique = unique.take(pc.sort_indices(unique, sort_keys=[("p", "ascending"), ("i_min", "ascending")]))
-        rows = np.asarray(unique.column("p").to_numpy(), dtype=np.int64)
-        return build_list(np.bincount(rows, minlength=n).astype(np.int64), p.flat.take(unique.column("i_min").combine_chunks()),
-                          p.valid, dtype)
+        return _lists_by_parent(unique, p.flat.take(unique.column("i_min").combine_chunks()), n, p.valid, dtype)
     pairs = pa.table({"p": pa.array(p.parents).filter(keep), "v": p.flat.filter(keep)})
     unique = pairs.group_by(["p", "v"], use_threads=False).aggregate([])
     unique = unique.take(pc.sort_indices(unique, sort_keys=[("p", "ascending")]))
-    rows = np.asarray(unique.column("p").to_numpy(), dtype=np.int64)
-    return build_list(np.bincount(rows, minlength=n).astype(np.int64), unique.column("v").combine_chunks(),
-                      p.valid, dtype)
+    return _lists_by_parent(unique, unique.column("v").combine_chunks(), n, p.valid, dtype)
 
 
 @kernel("list_sort")
@@ -780,9 +782,7 @@ def _list_intersect(name, args, dtype, n):
         return build_list(np.zeros(n, np.int64), pa.array([], dtype.value_type), a.valid, dtype)
     shared = _shared(a, b)
     shared = shared.take(pc.sort_indices(shared, sort_keys=[("p", "ascending"), ("i_min", "ascending")]))
-    rows = np.asarray(shared.column("p").to_numpy(), dtype=np.int64)
-    return build_list(np.bincount(rows, minlength=n).astype(np.int64), shared.column("v").combine_chunks(),
-                      a.valid, dtype)
+    return _lists_by_parent(shared, shared.column("v").combine_chunks(), n, a.valid, dtype)
 
 
 @kernel("map_from_entries")

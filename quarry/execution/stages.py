@@ -44,7 +44,7 @@ import pyarrow.ipc as ipc
 
 from quarry.logical.expressions import AggCall, Call, Expr, Field
 from quarry.logical.functions import definition_of
-from quarry.physical.base import COALESCE_BYTES, Coalescer, ExecContext, ExecNode
+from quarry.physical.base import COALESCE_BYTES, Coalescer, ExecConfig, ExecContext, ExecNode
 from quarry.compute.expr_eval import evaluate_array
 from quarry.compute.hashing import partition_ids, split_by_ids
 from quarry.physical.join import HashJoinExec, NestedLoopJoinExec
@@ -187,7 +187,7 @@ class BucketWriter:
     whether they came through a file (:class:`ShuffleWriter`) or memory (:class:`MemoryShuffleWriter`).
     """
 
-    def __init__(self, schema: pa.Schema, mode: str, keys: list, buckets: int, batch_rows: int = 1 << 17):
+    def __init__(self, schema: pa.Schema, mode: str, keys: list, buckets: int, batch_rows: int = ExecConfig.batch_rows):
         self.schema = schema
         self.mode = mode
         self.keys = keys
@@ -239,7 +239,7 @@ class BucketWriter:
 class ShuffleWriter(BucketWriter):
     """Write one task's output batches to an IPC file, split into ``buckets`` by the hash of ``keys``."""
 
-    def __init__(self, path: str, schema: pa.Schema, mode: str, keys: list, buckets: int, batch_rows: int = 1 << 17):
+    def __init__(self, path: str, schema: pa.Schema, mode: str, keys: list, buckets: int, batch_rows: int = ExecConfig.batch_rows):
         super().__init__(schema, mode, keys, buckets, batch_rows)
         self.path = path
         self.tmp = path + ".tmp"
@@ -283,7 +283,7 @@ class MemoryShuffleWriter(BucketWriter):
     rather than files on a disk every worker sees.
     """
 
-    def __init__(self, schema: pa.Schema, mode: str, keys: list, buckets: int, batch_rows: int = 1 << 17):
+    def __init__(self, schema: pa.Schema, mode: str, keys: list, buckets: int, batch_rows: int = ExecConfig.batch_rows):
         super().__init__(schema, mode, keys, buckets, batch_rows)
         self._sinks: list[pa.BufferOutputStream | None] = [None] * buckets
         self._writers: list[ipc.RecordBatchStreamWriter | None] = [None] * buckets

@@ -1478,6 +1478,16 @@ def _firsts(groups: np.ndarray) -> np.ndarray:
     return np.concatenate([[True], groups[1:] != groups[:-1]]) if len(groups) else np.zeros(0, dtype=bool)
 
 
+def _first_rows(ordered: pa.Table, position: str, k: int) -> np.ndarray:
+    """The ``position`` of each of ``k`` groups' first row in ``ordered`` (sorted by its group column
+    ``g`` first); -1 for a group without rows."""
+    g = np.asarray(ordered.column("g").to_numpy(), dtype=np.int64)
+    first = _firsts(g)
+    rows = np.full(k, -1, dtype=np.int64)
+    rows[g[first]] = np.asarray(ordered.column(position).to_numpy(), dtype=np.int64)[first]
+    return rows
+
+
 def _take_rows(a: AggCall, table: pa.Table, rows: np.ndarray) -> pa.Array:
     """The aggregate's first argument at ``rows`` (one per group; -1: NULL)."""
     values = evaluate_array(a.args[0], table)
@@ -1507,11 +1517,7 @@ def _mode(a, table, positions, groups, k):
         .group_by(["g", "v"], use_threads=False).aggregate([("p", "count"), ("p", "min")])
     counted = counted.take(pc.sort_indices(counted, sort_keys=[("g", "ascending"), ("p_count", "descending"),
                                                                ("p_min", "ascending")]))
-    g = np.asarray(counted.column("g").to_numpy(), dtype=np.int64)
-    first = _firsts(g)
-    rows = np.full(k, -1, dtype=np.int64)
-    rows[g[first]] = np.asarray(counted.column("p_min").to_numpy(), dtype=np.int64)[first]
-    return _take_rows(a, table, rows)
+    return _take_rows(a, table, _first_rows(counted, "p_min", k))
 
 
 def _arg_extreme(a, table, positions, groups, k):
@@ -1531,11 +1537,7 @@ def _arg_extreme(a, table, positions, groups, k):
     keys += [("y", "descending" if largest else "ascending"), ("p", "ascending")]
     t = pa.table(columns)
     t = t.take(pc.sort_indices(t, sort_keys=keys))
-    g = np.asarray(t.column("g").to_numpy(), dtype=np.int64)
-    first = _firsts(g)
-    rows = np.full(k, -1, dtype=np.int64)
-    rows[g[first]] = np.asarray(t.column("p").to_numpy(), dtype=np.int64)[first]
-    return _take_rows(a, table, rows)
+    return _take_rows(a, table, _first_rows(t, "p", k))
 
 
 def _quantiles(a, table, positions, groups, k):

@@ -375,17 +375,25 @@ def _range_offsets(layout: _Layout, frame: WindowFrame) -> tuple[np.ndarray, np.
     # order and out of every finite row's frame
     values = np.where(null, -np.inf if layout.order_sort.nulls_first else np.inf, values)
     values = np.where(nan, np.inf if ascending else -np.inf, values)
-    pairs = np.empty(layout.n, np.dtype([("p", "<i8"), ("v", "<f8")]))
-    pairs["p"], pairs["v"] = layout.part_id, values
+    return _searched_bounds(layout, frame, values, lambda offset: values + offset, odd)
 
-    def search(offset, side):
+
+def _searched_bounds(layout: _Layout, frame: WindowFrame, ordered: np.ndarray, probe_at,
+                     peers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A RANGE frame's start and end for each row, by binary search over the (partition, ``ordered``)
+    pairs: a bound's probe is ``probe_at(bound)`` (each row's key moved by it, in ``ordered``'s order);
+    rows in ``peers`` (NULL or NaN keys) frame their peers on a bounded side."""
+    pairs = np.empty(layout.n, np.dtype([("p", "<i8"), ("v", ordered.dtype)]))
+    pairs["p"], pairs["v"] = layout.part_id, ordered
+
+    def search(bound, side):
         probe = np.empty(layout.n, pairs.dtype)
-        probe["p"], probe["v"] = layout.part_id, values + offset
+        probe["p"], probe["v"] = layout.part_id, probe_at(bound)
         return np.searchsorted(pairs, probe, side).astype(np.int64)
     start = layout.part_start if frame.start is None else search(frame.start, "left")
     end = layout.part_end if frame.end is None else search(frame.end, "right")
-    start = np.where(odd, layout.peer_start if frame.start is not None else start, start)
-    end = np.where(odd, layout.peer_end if frame.end is not None else end, end)
+    start = np.where(peers, layout.peer_start if frame.start is not None else start, start)
+    end = np.where(peers, layout.peer_end if frame.end is not None else end, end)
     return start, end
 
 
@@ -426,18 +434,7 @@ def _month_range_offsets(layout: _Layout, frame: WindowFrame) -> tuple[np.ndarra
     ordered = values * sign
     ordered = np.where(null, np.iinfo(np.int64).min if layout.order_sort.nulls_first else np.iinfo(np.int64).max,
                        ordered)
-    pairs = np.empty(layout.n, np.dtype([("p", "<i8"), ("v", "<i8")]))
-    pairs["p"], pairs["v"] = layout.part_id, ordered
-
-    def search(months: int, side: str) -> np.ndarray:
-        probe = np.empty(layout.n, pairs.dtype)
-        probe["p"], probe["v"] = layout.part_id, moved(months * sign) * sign
-        return np.searchsorted(pairs, probe, side).astype(np.int64)
-    start = layout.part_start if frame.start is None else search(frame.start, "left")
-    end = layout.part_end if frame.end is None else search(frame.end, "right")
-    start = np.where(null, layout.peer_start if frame.start is not None else start, start)
-    end = np.where(null, layout.peer_end if frame.end is not None else end, end)
-    return start, end
+    return _searched_bounds(layout, frame, ordered, lambda months: moved(months * sign) * sign, null)
 
 
 # --------------------------------------------------------------------------- ranking, offset
