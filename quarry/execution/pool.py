@@ -46,8 +46,8 @@ from typing import Callable
 
 from quarry.execution import serialize
 
-CANCEL_GRACE = 0.5        # seconds a cancelled task may take to stop before its worker is killed: the
-                          # caller's error waits for it, and a cancel must free the CPU within a second
+CANCEL_GRACE = 1.0        # seconds a cancelled task may take to stop before its worker is killed (0.5 was
+                          # tried: kills became common, and each replacement's start-up used the CPU again)
 MEMORY_POLL = 0.1         # seconds between reads of the memory of tasks whose query has a cap
 
 _QUERY_IDS = itertools.count(1)
