@@ -545,6 +545,9 @@ def test_a_cancelled_query_stops_using_cpu_within_a_second(tpch_sf001, spill_dir
     # the timeout only guards the suite should cancelling fail; the test cancels long before it
     con = register_tables(quarry.connect(**settings, spill_dir=str(spill_dir), broadcast_rows=0, timeout=120),
                           tpch_sf001)
+    if settings["workers"] and settings.get("executor") is None:
+        # a worker an earlier test killed may still be starting: its imports use CPU for no query
+        assert get_pool(2).wait_ready(60)
     cancelled_at = []
 
     def cancel():
@@ -570,6 +573,56 @@ def test_a_cancelled_query_stops_using_cpu_within_a_second(tpch_sf001, spill_dir
         time.sleep(0.5)
         assert all(_cpu_seconds(pid) - cpu < 0.1 for pid, cpu in before.items())
     assert leftovers(spill_dir) == []
+
+
+def test_a_task_waits_in_the_queue_until_its_worker_has_started():
+    # a worker is busy importing quarry for a second or more after it starts, and cannot see a
+    # cancel until then: a task must wait in the queue (where a cancel drops it), not in the worker
+    from quarry.execution.pool import PoolTask, WorkerPool, new_query_id
+    pool = WorkerPool(1)
+    try:
+        replies = []
+        task = PoolTask(query=new_query_id(), label="stage 0 task 0", payload=lambda attempt: dumps({}),
+                        on_reply=replies.append)
+        pool.submit(task)
+        time.sleep(0.05)                    # the dispatcher has seen the task
+        assert pool.cancel(task.query) == [task]
+        assert pool.wait_ready(60)
+        time.sleep(0.1)
+        assert pool.restarts == 0 and pool.busy_pids() == [] and replies == []
+    finally:
+        pool.close()
+
+
+def test_a_join_takes_its_probe_input_only_as_fast_as_it_probes():
+    # Acero's reader source pulls as fast as the input comes; the gate keeps a join from running its
+    # probe input ahead of what its reader asks for (and a cancel from waiting on that work)
+    import pyarrow.acero as acero
+    from quarry.physical.join import PROBE_AHEAD, ProbeGate
+    build = pa.table({"k": [i % 40 for i in range(4000)], "x": list(range(4000))})
+    probe = pa.record_batch({"k": list(range(40)) * 4, "p": list(range(160))})
+    gate = ProbeGate()
+    given = []
+
+    def slices():
+        while len(given) < 100_000 and gate.admit():
+            given.append(1)
+            yield probe
+
+    reader = pa.RecordBatchReader.from_batches(probe.schema, slices())
+    join = acero.Declaration("hashjoin", acero.HashJoinNodeOptions("inner", ["k"], ["k"], left_output=["k", "p"],
+                                                                   right_output=["x"]),
+                             inputs=[gate.source(reader), acero.Declaration("table_source",
+                                                                            acero.TableSourceNodeOptions(build))])
+    out = join.to_reader(use_threads=False)
+    rows = sum(next(out).num_rows for _ in range(10))
+    time.sleep(0.3)                          # the producer runs on its own thread meanwhile
+    probed = -(-rows // (probe.num_rows * 100))      # each slice makes 16,000 rows
+    assert len(given) <= probed + 2 * PROBE_AHEAD + 8
+    gate.halt()
+    started = time.monotonic()
+    out.close()
+    assert time.monotonic() - started < 0.5
 
 
 def test_progress_counts_rows_scanned_while_a_task_still_runs(tmp_path):

@@ -11,6 +11,10 @@ segfault, out of memory), so both are learned the same way. A dead worker is
 replaced at once and its task goes back to the front of the queue with its
 attempt count raised; a task that has used up its attempts fails its query.
 
+A worker takes tasks only once it has said it started (its first message, sent when quarry is
+imported: a second or more on a loaded machine), so a task never waits inside a process that
+cannot yet see a cancel, and a cancel drops it from the queue instead of killing the worker.
+
 Cancelling a query drops its queued tasks and raises a flag in shared memory
 that the query's running tasks check at every batch; a worker that does not
 stop within ``CANCEL_GRACE`` seconds is killed and replaced.
@@ -79,6 +83,7 @@ class _Worker:
     kill_at: float | None = None
     base_memory: int = 0                         # anonymous RSS when the task started (for memory caps)
     over_cap: str | None = None                  # why the memory watch killed this worker's task
+    ready: bool = False                          # the worker has imported quarry and said so
 
 
 class CancelFlags:
@@ -134,6 +139,7 @@ class WorkerPool:
         self._flags = CancelFlags()
         self._slots = itertools.count()
         self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)    # notified when a worker has started
         self._pending: deque[PoolTask] = deque()
         self._cancelled: set[int] = set()
         self._closed = False
@@ -176,6 +182,17 @@ class WorkerPool:
                     rows += r
                     nbytes += b
         return rows, nbytes
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until every worker has started (True), or ``timeout`` seconds (False)."""
+        deadline = time.monotonic() + timeout
+        with self._ready:
+            while not all(w.ready for w in self._workers):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed:
+                    return False
+                self._ready.wait(left)
+        return True
 
     def pids(self) -> list[int]:
         """Process ids of the live workers."""
@@ -270,6 +287,10 @@ class WorkerPool:
                         except (EOFError, OSError):
                             callbacks += self._replace(w)
                             continue
+                        if not w.ready:
+                            w.ready = True              # its first message: started, takes tasks now
+                            self._ready.notify_all()
+                            continue
                         task, w.task, w.kill_at = w.task, None, None
                         self._flags.set(w.slot, 0)
                         if task is not None:
@@ -292,8 +313,8 @@ class WorkerPool:
         for w in self._workers:
             if not self._pending:
                 return
-            if w.task is not None:
-                continue
+            if w.task is not None or not w.ready:
+                continue                            # busy, or still starting (it could not stop a task)
             task = self._pending.popleft()
             # the previous task's scan counts stay in the slot until the worker reads the message
             self._flags.reset_scanned(w.slot)

@@ -163,6 +163,7 @@ def main() -> None:
         struct.pack_into("qq", flags, counters, old_rows + rows, old_bytes + nbytes)
 
     conn = Connection(socket.socket(fileno=fd).detach())
+    conn.send_bytes(serialize.dumps({"ready": os.getpid()}))     # the pool sends tasks from now on
     worker_loop(conn, cancelled, scanned)
 
 

@@ -28,6 +28,10 @@ evaluate) and a null-aware anti join hold both inputs, see ``HashJoinExec``.
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.acero as acero
@@ -249,6 +253,90 @@ def broadcast_pays(build_rows: float, probe_rows: float, partitions: int, limit:
         return False
     extra = build_rows * max(partitions - 1, 0)
     return extra <= BROADCAST_FREE_ROWS or extra * BUILD_ROW_COST <= probe_rows
+
+
+PROBE_AHEAD = 4    # probe slices handed to Acero that it has not started to probe yet
+GATE_WAIT = 0.05   # seconds a slice waits at most: the producer is one of Arrow's few I/O threads, and a
+                   # join whose output is never read again (under a LIMIT) must not hold it for good
+_GATE_TICK = "quarry_probe_tick"
+_GATES: dict[int, "ProbeGate"] = {}
+_GATE_IDS = itertools.count(1)
+_GATE_LOCK = threading.Lock()
+
+
+class ProbeGate:
+    """Holds a streaming join's probe input back until Acero is ready to probe it.
+
+    Acero pulls a ``record_batch_reader_source`` on an I/O thread as fast as the input comes, not
+    as fast as the join works through it: while the operators above worked on one output batch, a
+    join took hundreds of probe slices ahead (measured), and a cancel then waited over a second
+    for Acero to probe all of them when the plan closed. So the probe source passes through a
+    projection that calls a tiny UDF (``quarry_probe_tick``) as Acero starts probing each slice,
+    and the producer hands over a slice only while fewer than ``ahead`` wait for that. The join's
+    work on its input is then bounded by what its reader asks for, and so is a cancel's wait.
+    """
+
+    def __init__(self, ahead: int = PROBE_AHEAD):
+        self._cond = threading.Condition()
+        self._ahead = ahead
+        self._given = 0
+        self._probed = 0
+        self.halted = False
+        with _GATE_LOCK:
+            self.ident = next(_GATE_IDS)
+            _GATES[self.ident] = self
+
+    def admit(self) -> bool:
+        """Producer side: wait until a slice may go; False once the join has stopped."""
+        with self._cond:
+            deadline = None
+            while not self.halted and self._given - self._probed >= self._ahead:
+                now = time.monotonic()
+                deadline = deadline or now + GATE_WAIT
+                if now >= deadline:
+                    break
+                self._cond.wait(deadline - now)
+            self._given += 1
+            return not self.halted
+
+    def tick(self) -> None:
+        with self._cond:
+            self._probed += 1
+            self._cond.notify_all()
+
+    def source(self, reader: pa.RecordBatchReader) -> acero.Declaration:
+        """Acero's source for ``reader`` (the gated probe input), ticking this gate per slice."""
+        _register_tick()
+        names = list(reader.schema.names)
+        source = acero.Declaration("record_batch_reader_source", acero.RecordBatchReaderSourceNodeOptions(reader))
+        exprs = [pc.field(n) for n in names] + [pc.Expression._call(_GATE_TICK, [pc.scalar(self.ident)])]
+        return acero.Declaration("project", acero.ProjectNodeOptions(exprs, names + ["__tick"]), inputs=[source])
+
+    def halt(self) -> None:
+        with self._cond:
+            self.halted = True
+            self._cond.notify_all()
+        with _GATE_LOCK:
+            _GATES.pop(self.ident, None)
+
+
+def _gate_tick(ctx, ident):
+    value = ident.as_py() if isinstance(ident, pa.Scalar) else ident[0].as_py()
+    gate = _GATES.get(value)
+    if gate is not None:
+        gate.tick()
+    return pa.nulls(ctx.batch_length, pa.bool_())
+
+
+def _register_tick() -> None:
+    with _GATE_LOCK:
+        if _GATE_TICK in pc.list_functions():
+            return
+        pc.register_scalar_function(
+            _gate_tick, _GATE_TICK,
+            {"summary": "quarry: a streaming join starts to probe a slice",
+             "description": "Counts the slice for the join's ProbeGate; returns NULLs."},
+            {"gate": pa.int64()}, pa.bool_())
 
 
 SLICE_OUTPUT_ROWS = 65_536  # output rows a probe slice should make at most
@@ -473,13 +561,14 @@ class HashJoinExec(ExecNode):
                                    else probe_schema.empty_table(), probe_key_exprs, "__pk")
         reader_schema = sample.schema
 
-        # "halt" ends the probe input at once when this join stops
-        stop = {"halt": False}
+        # the gate ends the probe input at once when this join stops
+        gate = ProbeGate()
+        stop = {}
         slice_rows = probe_slice_rows(bt, bkeys[0]) if bkeys else PROBE_SLICE_ROWS
 
         def sliced(batch: pa.RecordBatch):
             start = 0
-            while start < batch.num_rows and not stop["halt"]:
+            while start < batch.num_rows and gate.admit():
                 size = min(slice_rows, batch.num_rows - start)
                 yield batch.slice(start, size)
                 start += size
@@ -490,15 +579,14 @@ class HashJoinExec(ExecNode):
             if first is not None:
                 yield from sliced(_one_batch(sample, reader_schema))
             for batch in probe_batches:
-                if stop["halt"]:
+                if gate.halted:
                     return
                 table, _ = _with_keys(pa.Table.from_batches([batch]), probe_key_exprs, "__pk")
                 yield from sliced(_one_batch(table, reader_schema))
             stop["probed"] = True
 
         reader = pa.RecordBatchReader.from_batches(reader_schema, probe_stream())
-        probe_source = acero.Declaration("record_batch_reader_source",
-                                         acero.RecordBatchReaderSourceNodeOptions(reader))
+        probe_source = gate.source(reader)
         kind = _ACERO_KIND[self.kind]
         probe_out = list(probe_schema.names)
         build_out = list(build.column_names)
@@ -526,12 +614,13 @@ class HashJoinExec(ExecNode):
         tail_in_hash_order = self._keeps_build_rows()
         tail: list[pa.RecordBatch] = []
         try:
-            # serial: Acero then pulls a probe slice only when this loop asks for output, so a cancel
-            # stops it at once (with threads it reads ahead and finishes what it read before stopping);
-            # partitions run in parallel above it, and a worker process has one core's share anyway
+            # serial: Acero's tasks run in this thread while it reads (its source still pulls the probe
+            # input on an I/O thread, which the gate holds back); partitions run in parallel above
+            # it, and a worker process has one core's share anyway
             out = decl.to_reader(use_threads=False)
         except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
             # a key type Acero cannot hash: the general path, on whole tables
+            gate.halt()
             rest = _table_of(([first] if first is not None else []) + list(probe_batches), probe_schema)
             left, right = (build, rest) if self.build_left else (rest, build)
             yield from batches_of(self.join_tables(left, right), ctx.config.batch_rows)
@@ -557,7 +646,7 @@ class HashJoinExec(ExecNode):
         finally:
             # Acero's source thread may be waiting to pull more probe input: end that input first,
             # so closing the plan does not wait on work nobody will read
-            stop["halt"] = True
+            gate.halt()
             out.close()
 
     def _deferred_build_columns(self, build: pa.Table, keys: list[str]) -> list[str]:
