@@ -6,6 +6,7 @@ Each answer is DuckDB's over the same rows, or written by hand from Spark's docu
 
 from __future__ import annotations
 
+import datetime
 import math
 
 import pytest
@@ -843,15 +844,94 @@ def test_csv_read_options(spark, tmp_path):
     src.write_text('x,"y\n')
     assert [tuple(r) for r in spark.read.csv(str(src), quote="").collect()] == [("x", '"y')]
     from pyspark.errors import UnsupportedOperationException
-    for name, value in [("comment", "#"), ("dateFormat", "yyyy"), ("lineSep", ";")]:
+    for name, value in [("nanValue", "nan"), ("samplingRatio", "0.5"), ("maxColumns", "3")]:
         with pytest.raises(UnsupportedOperationException, match=f"Not supported: the csv option `{name.lower()}`"):
             spark.read.option(name, value).csv(str(src)).collect()
-    # quarry's reader is Spark's FAILFAST: a row with too many fields raises; PERMISSIVE is refused by name
     src.write_text("a,b\n1,2,3\n")
-    with pytest.raises(PySparkException):
+    with pytest.raises(PySparkException) as err:
         spark.read.csv(str(src), header=True, mode="FAILFAST").collect()
-    with pytest.raises(UnsupportedOperationException, match="Not supported: the csv mode `PERMISSIVE`"):
-        spark.read.csv(str(src), mode="PERMISSIVE").collect()
+    assert err.value.getCondition() == "MALFORMED_RECORD_IN_PARSING.WITHOUT_SUGGESTION"
+    with pytest.raises(PySparkException):
+        spark.read.csv(str(src), mode="SOMETIMES").collect()
+
+
+def test_csv_parse_modes(spark, tmp_path):
+    # Spark's CSV data source, option `mode`: PERMISSIVE (the default) sets the fields that do not parse to
+    # NULL, a record with too few fields gets NULLs for the rest and one with too many has the extra ones
+    # dropped, and the malformed record's text goes to the schema's `columnNameOfCorruptRecord` column
+    # (`_corrupt_record` by default); DROPMALFORMED drops malformed records; FAILFAST raises
+    src = tmp_path / "m.csv"
+    src.write_text("a,b,c\n1,2,3\n4,5\nx,7,8\n9,10,11,12\n")
+    schema = "a int, b int, c int, _corrupt_record string"
+    rows = spark.read.csv(str(src), header=True, schema=schema).collect()
+    assert [tuple(r) for r in rows] == [(1, 2, 3, None), (4, 5, None, "4,5"), (None, 7, 8, "x,7,8"),
+                                        (9, 10, 11, "9,10,11,12")]
+    assert [tuple(r) for r in spark.read.csv(str(src), header=True, schema="a int, b int, c int").collect()] == \
+        [(1, 2, 3), (4, 5, None), (None, 7, 8), (9, 10, 11)]
+    assert [tuple(r) for r in spark.read.csv(str(src), header=True, schema=schema, mode="DROPMALFORMED").collect()] \
+        == [(1, 2, 3, None)]
+    # without a schema every value parses as a string; only the field counts can be wrong
+    assert [tuple(r) for r in spark.read.csv(str(src), header=True, mode="DROPMALFORMED").collect()] == \
+        [("1", "2", "3"), ("x", "7", "8")]
+    assert [tuple(r) for r in spark.read.csv(str(src), header=True, inferSchema=True, mode="DROPMALFORMED")
+            .collect()] == [("1", 2, 3), ("x", 7, 8)]
+    with pytest.raises(PySparkException, match="4,5"):
+        spark.read.csv(str(src), header=True, schema=schema, mode="FAILFAST").collect()
+    # another corrupt record column; the column may stand anywhere in the schema
+    rows = spark.read.csv(str(src), header=True, schema="bad string, a int, b int, c int",
+                          columnNameOfCorruptRecord="bad").collect()
+    assert [r.bad for r in rows] == [None, "4,5", "x,7,8", "9,10,11,12"]
+    with pytest.raises(PySparkException, match="string type and nullable"):
+        spark.read.csv(str(src), header=True, schema="a int, _corrupt_record int").collect()
+
+
+def test_csv_values_that_do_not_parse_are_null_in_permissive_mode(spark, tmp_path):
+    # Spark parses an int with Integer.parseInt (no spaces, no fraction, in range), a boolean as
+    # true/false in any case, a double with parseDouble or nanValue/positiveInf/negativeInf (NaN, Inf,
+    # -Inf), a decimal that must fit its precision; the record's text, quotes and escapes as in the file
+    src = tmp_path / "v.csv"
+    src.write_text('i,f,b,d\n 1,1.5,TRUE,1.25\n1.0,NaN,yes,123456\n2147483648,-Inf,false,x\n+7,1e3,False,-0.5\n'
+                   '"8",2,"q\\"z",1\n')
+    rows = spark.read.csv(str(src), header=True,
+                          schema="i int, f double, b boolean, d decimal(5,2), _corrupt_record string").collect()
+    import decimal
+    import math
+    assert [(r.i, r.b, r.d, r._corrupt_record) for r in rows] == [
+        (None, True, decimal.Decimal("1.25"), " 1,1.5,TRUE,1.25"),
+        (None, None, None, "1.0,NaN,yes,123456"),
+        (None, False, None, "2147483648,-Inf,false,x"),
+        (7, False, decimal.Decimal("-0.50"), None),
+        (8, None, decimal.Decimal("1.00"), '"8",2,"q\\"z",1')]
+    assert math.isnan(rows[1].f) and rows[2].f == -math.inf and rows[3].f == 1000.0
+    assert spark.read.csv(str(src), header=True, schema="i int, f double, b boolean, d decimal(5,2)",
+                          mode="DROPMALFORMED").count() == 1
+    # a quoted value over two lines (multiLine) is one record
+    src.write_text('a,b\n"x\ny",1\n5\n')
+    rows = spark.read.csv(str(src), header=True, multiLine=True, schema="a string, b int, _corrupt_record string")
+    assert [tuple(r) for r in rows.collect()] == [("x\ny", 1, None), ("5", None, "5")]
+
+
+def test_csv_comment_line_sep_and_datetime_formats(spark, tmp_path):
+    # comment: lines that start with the character are skipped; lineSep: the one character that ends
+    # lines; dateFormat / timestampFormat: Spark's datetime patterns for date and timestamp columns
+    src = tmp_path / "c.csv"
+    src.write_text("# a comment\nk;d;t\n1;02/03/2024;02/03/2024 10:11:12\n#x;y\n2;bad;2024-01-01\n")
+    rows = spark.read.csv(str(src), sep=";", header=True, comment="#", dateFormat="dd/MM/yyyy",
+                          timestampFormat="dd/MM/yyyy HH:mm:ss",
+                          schema="k int, d date, t timestamp, _corrupt_record string").collect()
+    assert [tuple(r) for r in rows] == [
+        (1, datetime.date(2024, 3, 2), datetime.datetime(2024, 3, 2, 10, 11, 12), None),
+        (2, None, None, "2;bad;2024-01-01")]
+    assert [tuple(r) for r in spark.read.csv(str(src), sep=";", comment="#").collect()][0] == ("k", "d", "t")
+    src.write_text("1,2024-01-05|2,2024-02-30|3,2024-13-01|")
+    rows = spark.read.csv(str(src), lineSep="|", schema="k int, d date", dateFormat="yyyy-MM-dd").collect()
+    assert [tuple(r) for r in rows] == [(1, datetime.date(2024, 1, 5)), (2, None), (3, None)]
+    from pyspark.errors import UnsupportedOperationException
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the datetime pattern `ww`"):
+        spark.read.csv(str(src), lineSep="|", schema="k int, d date", dateFormat="yyyy-ww").collect()
+    with pytest.raises(UnsupportedOperationException, match="Not supported: line breaks"):
+        (tmp_path / "nl.csv").write_text("1|2\n3|")
+        spark.read.csv(str(tmp_path / "nl.csv"), lineSep="|").collect()
 
 
 def test_show_functions_describe_function(spark):
