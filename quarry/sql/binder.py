@@ -26,7 +26,7 @@ from quarry.catalog.providers import (
     ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table, read_json_table,
 )
 from quarry.sql.table_formats import bind_table_format_scan, is_table_format_scan
-from quarry.errors import BindError, QuarryError, UnknownSchemaError, UnsupportedError, suggest
+from quarry.errors import BindError, QuarryError, QuarryTypeError, UnknownSchemaError, UnsupportedError, suggest
 from quarry.logical import builder as B
 from quarry.logical import functions as F
 from quarry.logical import types as T
@@ -69,6 +69,10 @@ from quarry.sql.names import output_name  # noqa: E402  (the name DuckDB gives a
 _FILE_TABLE_FUNCTIONS = {"readparquet", "read_parquet", "parquet_scan", "read_json", "read_json_auto", "read_ndjson",
                          "read_ndjson_auto", "readjson", "readcsv", "read_csv", "read_csv_auto"}
 
+
+
+# the meta key of a ``(expr).*`` select item a front end builds (see QueryBinder._struct_star)
+STRUCT_STAR = "quarry_struct_star"
 
 class Binder:
     """Binds queries for one session; ``sql`` is the statement text, for error positions."""
@@ -938,6 +942,8 @@ class Binder:
         holds (those whose name the regular expression matches somewhere), also inside an expression
         (``min(COLUMNS(*))`` is one ``min`` per column).
         """
+        if isinstance(item, exp.Dot) and isinstance(item.expression, exp.Star) and item.meta.get(STRUCT_STAR):
+            return self._struct_star(item, scope)
         star = item if isinstance(item, exp.Star) else (item.this if isinstance(item, exp.Column)
                                                         and isinstance(item.this, exp.Star) else None)
         if star is not None:
@@ -1013,6 +1019,19 @@ class Binder:
                 column.set("table", exp.to_identifier(f.qualifier))
             out.append((copy, name, None))
         return out
+
+    def _struct_star(self, item: exp.Dot, scope: Scope) -> list[tuple[exp.Expression, str, Field | None]]:
+        """``(expr).*`` of a STRUCT expression, which front ends write (Spark's ``inline``; not SQL text, whose
+        ``.*`` is a relation's): one item per field, named after it (``(unnest(l)).*`` takes the fields of
+        a list of structs' elements, one row per element)."""
+        probe = ExprBinder(self, scope, allow_aggregates=True, allow_windows=True)
+        probe.allow_unnest = True
+        dtype = probe.bind(item.this).dtype
+        if not T.is_struct(dtype):
+            raise self._error_at(QuarryTypeError(f"`.*` takes the fields of a STRUCT, not of a {T.sql_name(dtype)}"),
+                                 item)
+        return [(exp.Anonymous(this="struct_extract", expressions=[item.this.copy(), exp.Literal.string(f.name)]),
+                 f.name, None) for f in dtype]
 
     def _star_fields(self, scope: Scope, qualifier: str | None, node) -> list[Field]:
         if qualifier is None:

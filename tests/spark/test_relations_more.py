@@ -1027,9 +1027,58 @@ def test_table_functions_in_sql(spark):
     assert [tuple(r) for r in spark.sql("SELECT * FROM explode(array(1, 2))").collect()] == [(1,), (2,)]
     assert spark.sql("SELECT * FROM explode(array('a'))").columns == ["col"]
     assert [r.v for r in spark.sql("SELECT * FROM explode(array(1, 2)) AS t(v)").collect()] == [1, 2]
-    from pyspark.errors import UnsupportedOperationException
-    with pytest.raises(UnsupportedOperationException, match="spark.tvf.posexplode"):
-        spark.sql("SELECT * FROM posexplode(array(1))").collect()
+    # Spark's generator functions as table functions (examples of Spark's SQL function reference)
+    df = spark.sql("SELECT * FROM posexplode(array(10, 20))")
+    assert df.columns == ["pos", "col"] and [tuple(r) for r in df.collect()] == [(0, 10), (1, 20)]
+    assert df.dtypes[0] == ("pos", "int")
+    df = spark.sql("SELECT * FROM inline(array(struct(1, 'a'), struct(2, 'b')))")
+    assert df.columns == ["col1", "col2"] and [tuple(r) for r in df.collect()] == [(1, "a"), (2, "b")]
+    df = spark.sql("SELECT * FROM stack(2, 1, 2, 3)")
+    assert df.columns == ["col0", "col1"] and [tuple(r) for r in df.collect()] == [(1, 2), (3, None)]
+    assert [tuple(r) for r in spark.sql("SELECT a, b FROM stack(2, 'x', 1, 'y', 2) AS t(a, b)").collect()] == \
+        [("x", 1), ("y", 2)]
+    assert [tuple(r) for r in spark.sql("SELECT * FROM inline(array(struct(1, 'a'))) AS t(p, q)").collect()] == \
+        [(1, "a")]
+
+
+def test_generators_in_sql_select_lists_and_lateral_views(spark):
+    spark.createDataFrame([(1, [10, 20], [(1, "a"), (2, "b")], "p", "q"), (2, [], [], "r", "s"),
+                           (3, None, None, "t", "u")],
+                          "k int, arr array<int>, st array<struct<x:int,y:string>>, s string, t string") \
+        .createOrReplaceTempView("gens")
+    try:
+        # in a select list: the generator's columns in its place (col; pos, col; the struct's fields; col0, ...)
+        df = spark.sql("SELECT k, posexplode(arr) FROM gens")
+        assert df.columns == ["k", "pos", "col"]
+        assert [tuple(r) for r in df.collect()] == [(1, 0, 10), (1, 1, 20)]
+        assert spark.sql("SELECT k, explode(arr) FROM gens").columns == ["k", "col"]
+        assert [tuple(r) for r in spark.sql("SELECT k, explode_outer(arr) FROM gens").collect()] == \
+            [(1, 10), (1, 20), (2, None), (3, None)]
+        assert [tuple(r) for r in spark.sql("SELECT k, posexplode_outer(arr) FROM gens").collect()] == \
+            [(1, 0, 10), (1, 1, 20), (2, None, None), (3, None, None)]
+        df = spark.sql("SELECT k, inline(st) FROM gens")
+        assert df.columns == ["k", "x", "y"] and [tuple(r) for r in df.collect()] == [(1, 1, "a"), (1, 2, "b")]
+        assert [tuple(r) for r in spark.sql("SELECT k, inline_outer(st) FROM gens WHERE k > 1").collect()] == \
+            [(2, None, None), (3, None, None)]
+        df = spark.sql("SELECT k, stack(2, s, t) AS v FROM gens WHERE k = 1")
+        assert df.columns == ["k", "v"] and [tuple(r) for r in df.collect()] == [(1, "p"), (1, "q")]
+        assert spark.sql("SELECT posexplode(arr) AS (i, e) FROM gens").columns == ["i", "e"]
+        with pytest.raises(AnalysisException):
+            spark.sql("SELECT explode(arr), explode(arr) FROM gens").collect()
+        # LATERAL VIEW [OUTER] gen(...) t AS names: a row per generated row, joined to its input row
+        df = spark.sql("SELECT k, p, v FROM gens LATERAL VIEW posexplode(arr) t AS p, v")
+        assert [tuple(r) for r in df.collect()] == [(1, 0, 10), (1, 1, 20)]
+        df = spark.sql("SELECT k, v FROM gens LATERAL VIEW OUTER explode(arr) t AS v")
+        assert [tuple(r) for r in df.collect()] == [(1, 10), (1, 20), (2, None), (3, None)]
+        df = spark.sql("SELECT k, a, b FROM gens LATERAL VIEW inline(st) t AS a, b")
+        assert [tuple(r) for r in df.collect()] == [(1, 1, "a"), (1, 2, "b")]
+        assert spark.sql("SELECT t.* FROM gens LATERAL VIEW inline(st) t").columns == ["x", "y"]
+        df = spark.sql("SELECT k, a, b FROM gens LATERAL VIEW stack(2, k, s, k * 10, t) t AS a, b WHERE k < 3")
+        assert [tuple(r) for r in df.collect()] == [(1, 1, "p"), (1, 10, "q"), (2, 2, "r"), (2, 20, "s")]
+        df = spark.sql("SELECT k, x, y FROM gens LATERAL VIEW explode(arr) a AS x LATERAL VIEW explode(arr) b AS y")
+        assert sorted(tuple(r) for r in df.collect()) == [(1, 10, 10), (1, 10, 20), (1, 20, 10), (1, 20, 20)]
+    finally:
+        spark.catalog.dropTempView("gens")
 
 
 def test_sql_sums_have_sparks_types(spark):
