@@ -1116,6 +1116,17 @@ def test_sql_items_are_named_as_spark_names_them(spark):
         ["upper(a)", "CAST(k AS STRING)", "CAST(k AS DECIMAL(10,2))", "TRY_CAST(k AS SMALLINT)",
          "CAST(2024-01-01 AS DATE)", "lit"]
     assert df.selectExpr("CAST(k AS STRING)").columns == ["CAST(k AS STRING)"]
+    # Spark's Like.sql (`a LIKE x%`; NOT LIKE is Not's `(NOT ...)`), Substring (the length Integer.MAX_VALUE when
+    # not given), CaseWhen.sql, UnaryMinus.sql (`(- k)`) and concat_ws's prettyName
+    spark.createDataFrame([("abc", 2, "x")], "s string, k int, t string").createOrReplaceTempView("cs_n")
+    assert spark.sql("SELECT s LIKE 'a%', s NOT LIKE 'a%', substring(s, 1, 2), substring(s, 2), "
+                     "CASE WHEN k > 1 THEN 1 ELSE 0 END, CASE k WHEN 1 THEN 'a' END, -k, -1, concat_ws('-', s, t) "
+                     "FROM cs_n").columns == \
+        ["s LIKE a%", "(NOT s LIKE a%)", "substring(s, 1, 2)", "substring(s, 2, 2147483647)",
+         "CASE WHEN (k > 1) THEN 1 ELSE 0 END", "CASE WHEN (k = 1) THEN a END", "(- k)", "-1", "concat_ws(-, s, t)"]
+    assert tuple(spark.sql("SELECT s LIKE 'a%', substring(s, 2), -k, concat_ws('-', s, t) FROM cs_n").collect()[0]) \
+        == (True, "bc", -2, "abc-x")
+    spark.catalog.dropTempView("cs_n")
     spark.catalog.dropTempView("cs_t")
 
 
