@@ -765,10 +765,17 @@ def test_describe_lists_columns_with_spark_s_type_names(spark):
     assert spark.sql("DESCRIBE described").columns == ["col_name", "data_type", "comment"]
     # EXTENDED / FORMATTED: the columns, an empty row, then '# Detailed Table Information' and the table's
     # details (Spark's DescribeTableCommand; comment '' on those rows)
+    # (CatalogTable.toLinkedHashMap: Owner, Created Time as java.util.Date prints it, Last Access UNKNOWN for a
+    # table never accessed, Created By "Spark <version>", between Table and Type)
     details = [("", "", ""), ("# Detailed Table Information", "", ""), ("Catalog", "spark_catalog", ""),
-               ("Database", "default", ""), ("Table", "described", ""), ("Type", "MANAGED", "")]
+               ("Database", "default", ""), ("Table", "described", "")]
+    import pyspark
     for q in ("DESCRIBE EXTENDED described", "DESCRIBE TABLE EXTENDED described", "DESC FORMATTED described"):
-        assert [tuple(r) for r in spark.sql(q).collect()] == want + details
+        rows = [tuple(r) for r in spark.sql(q).collect()]
+        assert rows[:len(want) + 5] == want + details
+        assert [r[0] for r in rows[len(want) + 5:]] == ["Owner", "Created Time", "Last Access", "Created By", "Type"]
+        assert rows[-3:] == [("Last Access", "UNKNOWN", ""), ("Created By", f"Spark {pyspark.__version__}", ""),
+                             ("Type", "MANAGED", "")]
     # of a temp view, Spark lists only the columns
     spark.createDataFrame([(1, "x")], "k int, v string").createOrReplaceTempView("described_v")
     try:
@@ -778,6 +785,35 @@ def test_describe_lists_columns_with_spark_s_type_names(spark):
         spark.catalog.dropTempView("described_v")
     with pytest.raises(PySparkException, match="Not supported: DESCRIBE ... AS JSON"):
         spark.sql("DESCRIBE EXTENDED described AS JSON").collect()
+
+
+def test_describe_extended_gives_owner_and_creation_time_of_tables_the_session_made(spark_server):
+    import time
+    from pyspark.sql import SparkSession
+    alice = SparkSession.builder.remote(spark_server.url + "/;user_id=alice").create()
+    try:
+        before = time.time()
+        alice.createDataFrame([(1,)], "k int").write.saveAsTable("owned")
+        alice.sql("CREATE TABLE owned_sql (a INT)")
+        after = time.time()
+        for table in ("owned", "owned_sql"):
+            rows = {r.col_name: r.data_type for r in alice.sql(f"DESCRIBE EXTENDED {table}").collect()}
+            assert rows["Owner"] == "alice"
+            # java.util.Date.toString: EEE MMM dd HH:mm:ss zzz yyyy, in the session zone (UTC by default)
+            created = datetime.datetime.strptime(rows["Created Time"], "%a %b %d %H:%M:%S UTC %Y")
+            created = created.replace(tzinfo=datetime.timezone.utc).timestamp()
+            assert int(before) <= created <= after
+        # appending keeps the table's creation; overwriting makes a new table
+        first = {r.col_name: r.data_type for r in alice.sql("DESCRIBE EXTENDED owned").collect()}["Created Time"]
+        time.sleep(1.1)
+        alice.createDataFrame([(2,)], "k int").write.mode("append").saveAsTable("owned")
+        assert {r.col_name: r.data_type for r in alice.sql("DESCRIBE EXTENDED owned").collect()}["Created Time"] \
+            == first
+        alice.createDataFrame([(2,)], "k int").write.mode("overwrite").saveAsTable("owned")
+        assert {r.col_name: r.data_type for r in alice.sql("DESCRIBE EXTENDED owned").collect()}["Created Time"] \
+            != first
+    finally:
+        alice.stop()
 
 
 def test_describe_extended_of_an_external_table_names_its_files(spark, tmp_path):
