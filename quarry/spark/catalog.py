@@ -342,7 +342,7 @@ def _create_table(translator, m) -> DataFrame:
             provider = ParquetTable(name, path)
         session.catalog.register(name, provider, replace=False)
     else:
-        table = read_files(session, fmt, [path], options, schema)
+        table = read_files(session, fmt, [path], options, schema, translator.state.time_zone)
         session.catalog.register(name, MemoryTable(name, table), replace=False)
     made[name.lower()] = key
     translator.state.table_created(name)

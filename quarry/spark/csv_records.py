@@ -143,12 +143,14 @@ _SPECIAL_DOUBLES = {"NaN": float("nan"), "Inf": float("inf"), "-Inf": float("-in
 
 
 def convert(text: pa.ChunkedArray, target: pa.DataType, date_format: str | None,
-            timestamp_format: str | None) -> tuple[pa.Array, pa.Array]:
+            timestamp_format: str | None, time_zone: str = "UTC") -> tuple[pa.Array, pa.Array]:
     """A CSV string column as ``target`` values, and a mask of the values that do not parse (NULL in the
     result), as Spark's UnivocityParser reads them: integers as Java's ``Integer.parseInt`` (digits with
     an optional sign, in range), booleans ``true``/``false`` in any case, doubles as ``parseDouble`` (with
     ``NaN``, ``Inf``, ``-Inf``), decimals in range, dates and timestamps by ``dateFormat`` /
-    ``timestampFormat`` or, without one, as a cast reads them."""
+    ``timestampFormat`` or, without one, as Spark's fallback (its cast's parser) reads them: a date from
+    the text before a ``T`` or a space, a timestamp with an offset or ``Z`` (how Spark writes them) as
+    the instant's wall time in ``time_zone``."""
     from quarry.compute.kernels import _strptime, _try_cast
     from quarry.logical import types as T
     text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
@@ -171,8 +173,11 @@ def convert(text: pa.ChunkedArray, target: pa.DataType, date_format: str | None,
         out = _try_cast("try_cast", [text], target, len(text))
     elif pa.types.is_date32(target) or pa.types.is_timestamp(target):
         pattern = date_format if pa.types.is_date32(target) else timestamp_format
-        if pattern is None:
-            out = _try_cast("try_cast", [text], target, len(text))
+        if pattern is None and pa.types.is_date32(target):
+            day = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), r"^(\d+-\d+-\d+)[T ].*$", r"\1")
+            out = _try_cast("try_cast", [day], target, len(text))
+        elif pattern is None:
+            out = _zoned_timestamps(text, time_zone)
         else:
             from quarry.spark.functions.dates import java_pattern
             fmt, _ = java_pattern(pattern, parsing=True)
@@ -186,6 +191,35 @@ def convert(text: pa.ChunkedArray, target: pa.DataType, date_format: str | None,
     out = out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
     failed = pc.and_(text.is_valid(), out.is_null())
     return out, failed
+
+
+# a timestamp's zone at its end: Z or an offset (+01:00, -0530, +01), read apart; the same without groups
+_OFFSET = r"(?P<zone>Z|(?P<sign>[+-])(?P<hours>\d\d):?(?P<minutes>\d\d)?)$"
+_OFFSET_TAIL = r"(Z|[+-]\d\d:?(\d\d)?)$"
+
+
+def _zoned_timestamps(text: pa.Array, time_zone: str) -> pa.Array:
+    """Timestamps as a cast reads them, and those that end in ``Z`` or an offset (``+01:00``) as the
+    wall time of their instant in ``time_zone``; NULL for text that does not parse."""
+    from quarry.compute.kernels import _try_cast
+    trimmed = pc.utf8_trim_whitespace(text)
+    zoned = pc.fill_null(pc.match_substring_regex(trimmed, r"\d[T ]\d.*" + _OFFSET_TAIL), False)
+    local_text = pc.if_else(zoned, pc.replace_substring_regex(trimmed, _OFFSET_TAIL, ""), trimmed)
+    local = _try_cast("try_cast", [pc.replace_substring(local_text, "T", " ")], pa.timestamp("us"), len(text))
+    if not pc.any(zoned).as_py():
+        return local
+    parts = pc.extract_regex(pc.if_else(zoned, trimmed, pa.scalar(None, pa.string())), _OFFSET)
+    hours = pc.fill_null(pc.cast(pc.if_else(pc.equal(pc.struct_field(parts, "hours"), ""), "0",
+                                            pc.struct_field(parts, "hours")), pa.int64()), 0)
+    minutes = pc.fill_null(pc.cast(pc.if_else(pc.equal(pc.struct_field(parts, "minutes"), ""), "0",
+                                              pc.struct_field(parts, "minutes")), pa.int64()), 0)
+    sign = pc.if_else(pc.equal(pc.struct_field(parts, "sign"), "-"), -1, 1)
+    offset_us = pc.multiply(pc.multiply(sign, pc.add(pc.multiply(hours, 60), minutes)), 60_000_000)
+    utc = pc.subtract(pc.cast(local, pa.int64()), pc.fill_null(offset_us, 0))
+    wall = pc.cast(utc, pa.timestamp("us"))
+    if time_zone.upper() != "UTC":
+        wall = pc.local_timestamp(pc.cast(utc, pa.timestamp("us", tz=time_zone))).cast(pa.timestamp("us"))
+    return pc.if_else(zoned, wall, local)
 
 
 def malformed_error(record: str) -> SparkError:

@@ -156,7 +156,7 @@ class RelationTranslator:
         schema = None
         if source.HasField("schema") and source.schema:
             schema = _schema_from_text(source.schema, self.state.time_zone)
-        return read_frame(self.session, fmt, paths, options, schema)
+        return read_frame(self.session, fmt, paths, options, schema, self.state.time_zone)
 
     def table(self, identifier: str) -> DataFrame:
         parts = split_identifier(identifier)
@@ -781,7 +781,8 @@ def _check_options(fmt: str, options: dict, allowed: set) -> None:
             raise not_supported(f"the {fmt} option `{key}`")
 
 
-def read_frame(session, fmt: str, paths: list[str], options: dict, schema: pa.Schema | None) -> DataFrame:
+def read_frame(session, fmt: str, paths: list[str], options: dict, schema: pa.Schema | None,
+               time_zone: str = "UTC") -> DataFrame:
     """``spark.read.format(fmt).load(paths)`` as a DataFrame. Parquet and Delta without a user schema
     are scans, as SQL's ``read_parquet`` / ``delta_scan`` make them (local or on an object store): the
     files are planned from their footers (or the Delta log) and read by each query, with its column
@@ -794,7 +795,7 @@ def read_frame(session, fmt: str, paths: list[str], options: dict, schema: pa.Sc
             return session.read_parquet(paths if len(paths) > 1 else paths[0], name=fmt)
         version, timestamp = _delta_version(options, paths)
         return session.read_delta(paths[0], version=version, timestamp=timestamp, name=fmt)
-    return DataFrame.from_arrow(session, read_files(session, fmt, paths, options, schema), fmt)
+    return DataFrame.from_arrow(session, read_files(session, fmt, paths, options, schema, time_zone), fmt)
 
 
 def _delta_version(options: dict, paths: list[str]):
@@ -812,9 +813,11 @@ def _delta_version(options: dict, paths: list[str]):
     return version, options.get("timestampasof")
 
 
-def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
+def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Schema | None,
+               time_zone: str = "UTC") -> pa.Table:
     """Read ``paths`` in format ``fmt`` into one Arrow table, as ``spark.read.format(fmt)`` does; every
-    path passes the session's sandbox first."""
+    path passes the session's sandbox first. ``time_zone`` is the session's, the zone csv timestamps
+    with an offset are read into."""
     from quarry.catalog.providers import expand_paths
     if fmt not in ("parquet", "csv", "json", "text", "delta"):
         raise not_supported(f"reading the `{fmt}` format")
@@ -830,13 +833,14 @@ def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Sc
         return _apply_schema(table, schema) if schema is not None else table
     with session.using_storage():
         files = expand_paths(paths)
-        return _read_small_files(fmt, files, options, schema)
+        return _read_small_files(fmt, files, options, schema, time_zone)
 
 
-def _read_small_files(fmt: str, files: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
+def _read_small_files(fmt: str, files: list[str], options: dict, schema: pa.Schema | None,
+                      time_zone: str = "UTC") -> pa.Table:
     if fmt == "csv":
         _check_options(fmt, options, _CSV_OPTIONS)
-        return _read_csv(files, options, schema)
+        return _read_csv(files, options, schema, time_zone)
     if fmt == "json":
         _check_options(fmt, options, _JSON_OPTIONS)
         if _true(options.get("multiline")):
@@ -991,7 +995,7 @@ class _Misfit(Exception):
     """Some record of a CSV file has another number of fields than the header or the schema."""
 
 
-def _read_csv(files: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
+def _read_csv(files: list[str], options: dict, schema: pa.Schema | None, time_zone: str = "UTC") -> pa.Table:
     """Spark's csv reader: every column a string unless ``inferSchema`` or a schema is given, through
     Arrow's reader with Spark's separator, quote and backslash escape; nullValue, emptyValue and the
     white space options applied to the string columns with Arrow kernels (:func:`_csv_strings`). A
@@ -1020,7 +1024,7 @@ def _read_csv(files: list[str], options: dict, schema: pa.Schema | None) -> pa.T
                 data = data.decode(encoding).encode("utf-8")
         except (pa.ArrowException, OSError, UnicodeError, LookupError) as exc:
             raise _csv_file_error(f, exc) from None
-        tables.append(_read_csv_data(f, data, options, fields, mode))
+        tables.append(_read_csv_data(f, data, options, fields, mode, time_zone))
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
     # a user schema's columns in its order, the corrupt record column among them (or left out)
     return table.select(schema.names) if schema is not None else table
@@ -1059,7 +1063,8 @@ def _csv_line_sep(data: bytes, options: dict) -> bytes:
     return data.replace(sep.encode("utf-8"), b"\n")
 
 
-def _read_csv_data(path: str, data: bytes, options: dict, fields: list | None, mode: str) -> pa.Table:
+def _read_csv_data(path: str, data: bytes, options: dict, fields: list | None, mode: str,
+                   time_zone: str = "UTC") -> pa.Table:
     """One CSV file's bytes as a table (see :func:`_read_csv`): ``fields`` are the user schema's (without
     the corrupt record column), or None."""
     import pyarrow.csv as pcsv
@@ -1126,8 +1131,8 @@ def _read_csv_data(path: str, data: bytes, options: dict, fields: list | None, m
     columns = [_csv_strings(strings.column(i), options) for i in range(strings.num_columns)]
     bad = misfit if misfit is not None else np.zeros(strings.num_rows, bool)
     if fields is not None:
-        converted = [csv_records.convert(c, f.type, options.get("dateformat"), options.get("timestampformat"))
-                     for c, f in zip(columns, fields)]
+        converted = [csv_records.convert(c, f.type, options.get("dateformat"), options.get("timestampformat"),
+                                         time_zone) for c, f in zip(columns, fields)]
         columns = [c for c, _ in converted]
         for _, failed in converted:
             bad = bad | np.asarray(failed.to_numpy(zero_copy_only=False), bool)

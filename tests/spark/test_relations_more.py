@@ -941,6 +941,20 @@ def test_csv_values_that_do_not_parse_are_null_in_permissive_mode(spark, tmp_pat
     assert math.isnan(rows[1].f) and rows[2].f == -math.inf and rows[3].f == 1000.0
     assert spark.read.csv(str(src), header=True, schema="i int, f double, b boolean, d decimal(5,2)",
                           mode="DROPMALFORMED").count() == 1
+    # without a dateFormat/timestampFormat Spark falls back to its cast's parser: a timestamp with Z or an
+    # offset is that instant (in the session zone, UTC here), a date the text before a T or a space; so
+    # timestamps Spark's writer wrote (2024-01-02T03:04:05.120Z) read back
+    src.write_text("t,d\n2024-01-02T03:04:05.120Z,2024-01-02 10:00:00\n2024-01-02T03:04:05+01:00,2024-01-03\n"
+                   "2024-01-02 03:04:05,2024-02-30\n")
+    rows = spark.read.csv(str(src), header=True, schema="t timestamp, d date").collect()
+    assert [tuple(r) for r in rows] == [
+        (datetime.datetime(2024, 1, 2, 3, 4, 5, 120000), datetime.date(2024, 1, 2)),
+        (datetime.datetime(2024, 1, 2, 2, 4, 5), datetime.date(2024, 1, 3)),
+        (datetime.datetime(2024, 1, 2, 3, 4, 5), None)]
+    times = spark.createDataFrame([(datetime.datetime(2024, 5, 6, 7, 8, 9, 500000),)], "t timestamp")
+    times.write.csv(str(tmp_path / "times"))
+    assert spark.read.csv(str(tmp_path / "times"), schema="t timestamp").collect()[0].t == \
+        datetime.datetime(2024, 5, 6, 7, 8, 9, 500000)
     # a quoted value over two lines (multiLine) is one record
     src.write_text('a,b\n"x\ny",1\n5\n')
     rows = spark.read.csv(str(src), header=True, multiLine=True, schema="a string, b int, _corrupt_record string")
