@@ -202,14 +202,14 @@ def _empty_as_null(arg: exp.Expression, items: exp.Expression | None = None) -> 
                     default=(items or arg).copy())
 
 
-def _generator_items(n: exp.Expression, name: str) -> list[tuple[exp.Expression, str | None]]:
-    """A generator call as select items (expression, Spark's column name) that quarry's SQL runs: each
-    array through ``unnest`` (several unnests of one select advance together, one row per element),
-    ``pos`` as the element's 0-based position, ``inline``'s struct fields through ``(unnest(a)).*`` (named
-    by the fields), ``stack(n, ...)`` as one array per output column ``col0``, ``col1``, ... ."""
+def _generator_items(n: exp.Expression, name: str, names: list[str] | None = None) \
+        -> list[tuple[exp.Expression, str | None]]:
+    """A generator call as select items (expression, Spark's column name or None) that quarry's SQL runs:
+    ``stack(n, ...)`` one array per output column ``col0``, ``col1``, ...; the others one item whose
+    columns the binder asks for once it knows the argument's type (:func:`_typed_generator`). ``names``
+    are the select list's ``AS (a, b)``."""
     args = [n.this] + list(n.expressions) if not isinstance(n, exp.Anonymous) else list(n.expressions)
     args = [a for a in args if a is not None]
-    outer = name.endswith("_outer")
     if name == "json_tuple":
         raise not_supported("json_tuple in spark.sql text; spark.tvf.json_tuple(...) or df.select(F.json_tuple(...)) "
                             "runs it")
@@ -223,39 +223,70 @@ def _generator_items(n: exp.Expression, name: str) -> list[tuple[exp.Expression,
         width = -(-len(values) // rows)
         columns = [[values[r * width + c] if r * width + c < len(values) else exp.Null() for r in range(rows)]
                    for c in range(width)]
-        return [(exp.Explode(this=exp.Array(expressions=[v.copy() for v in col])), f"col{i}")
-                for i, col in enumerate(columns)]
+        items = [(exp.Explode(this=exp.Array(expressions=[v.copy() for v in col])), f"col{i}")
+                 for i, col in enumerate(columns)]
+        return _named(items, names, name)
     if len(args) != 1:
         raise SparkError(f"{name} takes one argument, got {len(args)}", error_class="WRONG_NUM_ARGS.WITHOUT_SUGGESTION")
-    arg = args[0]
-    values = _empty_as_null(arg) if outer else arg.copy()
+    from quarry.sql.binder import TYPED_ITEMS
+    item = exp.Anonymous(this="spark_generator", expressions=[args[0].copy()])
+    # the argument is read from the item when it binds: later rewrites of the tree (Spark's map(...)) are in it
+    item.meta[TYPED_ITEMS] = lambda node, type_of: _named(_typed_generator(node.expressions[0], name, type_of),
+                                                          names, name)
+    return [(item, None)]
+
+
+def _named(items: list, names: list[str] | None, name: str) -> list:
+    """``items`` under ``names`` (as many as they are), or as they are."""
+    if names is None:
+        return items
+    if len(names) != len(items):
+        raise SparkError(f"{name} gives {len(items)} columns, but {len(names)} names are given",
+                         error_class="UDTF_ALIAS_NUMBER_MISMATCH")
+    return [(e, alias) for (e, _), alias in zip(items, names)]
+
+
+def _typed_generator(arg: exp.Expression, name: str, type_of) -> list[tuple[exp.Expression, str]]:
+    """The select items of ``explode``, ``posexplode`` or ``inline`` (or ``_outer``) of ``arg``, whose type
+    ``type_of(node)`` tells: each array through ``unnest`` (several unnests of one select advance together,
+    one row per element), a map as its keys and values (``key``, ``value``), ``pos`` the 0-based
+    position, ``inline``'s struct fields by name; an ``_outer`` form gives one row of NULLs for a NULL
+    or empty argument."""
+    from quarry.logical import types as T
+    dtype = type_of(arg)
+    outer = name.endswith("_outer")
+    if T.is_map(dtype) and not name.startswith("inline"):
+        lists = [("key", exp.Anonymous(this="map_keys", expressions=[arg.copy()])),
+                 ("value", exp.Anonymous(this="map_values", expressions=[arg.copy()]))]
+    elif T.is_list(dtype) or T.is_null(dtype):
+        lists = [("col", arg.copy())]
+    else:
+        what = "an array of structs" if name.startswith("inline") else "an array or a map"
+        raise SparkError(f"{name} takes {what}, not {T.sql_name(dtype)}",
+                         error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
+    first = lists[0][1]
     if name.startswith("inline"):
-        from quarry.sql.binder import STRUCT_STAR
-        fields = exp.Dot(this=exp.Paren(this=exp.Explode(this=values)), expression=exp.Star())
-        fields.meta[STRUCT_STAR] = True
-        return [(fields, None)]
-    items = [(exp.Explode(this=values), "col")]
+        if not T.is_struct(dtype.value_type):
+            raise SparkError(f"inline takes an array of structs, not {T.sql_name(dtype)}",
+                             error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
+        values = exp.Explode(this=_empty_as_null(first) if outer else first)
+        return [(exp.Anonymous(this="struct_extract", expressions=[values.copy(), exp.Literal.string(f.name)]),
+                 f.name) for f in dtype.value_type]
+    items = [(exp.Explode(this=_empty_as_null(lst) if outer else lst), column) for column, lst in lists]
     if name.startswith("posexplode"):
         positions = exp.Anonymous(this="range", expressions=[exp.Literal.number(0),
-                                                             exp.Anonymous(this="len", expressions=[arg.copy()])])
-        positions = exp.Cast(this=_empty_as_null(arg, positions) if outer else positions,
+                                                             exp.Anonymous(this="len", expressions=[first.copy()])])
+        positions = exp.Cast(this=_empty_as_null(first, positions) if outer else positions,
                              to=exp.DataType.build("ARRAY<INT>", dialect="spark"))
         items.insert(0, (exp.Explode(this=positions), "pos"))
     return items
 
 
 def _generator_select(n: exp.Expression, name: str, columns: list[str] | None) -> exp.Select:
-    """``SELECT <the generator's items>``, named by ``columns`` (as many as the items) or Spark's names."""
-    items = _generator_items(n, name)
-    if columns is not None and name.startswith("inline"):
-        raise not_supported(f"AS (names) for {name} in a select list of spark.sql text (it names its columns "
-                            f"after the struct's fields); LATERAL VIEW {name}(...) t AS a, b names them")
-    if columns is not None and len(columns) != len(items):
-        raise SparkError(f"{name} gives {len(items)} columns, but {len(columns)} names are given",
-                         error_class="UDTF_ALIAS_NUMBER_MISMATCH")
-    names = columns or [default for _, default in items]
-    select = exp.select(*[e if alias is None else exp.alias_(e, alias, quoted=True) for (e, _), alias
-                          in zip(items, names)])
+    """``SELECT <the generator's items>``, named by ``columns`` (the select list's ``AS (a, b)``) or
+    Spark's names."""
+    select = exp.select(*[e if alias is None else exp.alias_(e, alias, quoted=True)
+                          for e, alias in _generator_items(n, name, columns)])
     select.meta[_GENERATED] = True
     return select
 
@@ -263,12 +294,8 @@ def _generator_select(n: exp.Expression, name: str, columns: list[str] | None) -
 def _generator_table(n: exp.Expression, name: str, alias: exp.TableAlias | None, default: str) -> exp.Subquery:
     """A generator in FROM or LATERAL VIEW as a subquery, its columns renamed by the alias's names."""
     columns = [c.name for c in alias.columns] if alias is not None and alias.columns else None
-    select = _generator_select(n, name, None)
-    if columns is not None and not name.startswith("inline") and len(columns) != len(select.expressions):
-        raise SparkError(f"{name} gives {len(select.expressions)} columns, but {len(columns)} names are given",
-                         error_class="UDTF_ALIAS_NUMBER_MISMATCH")
     table = alias.name if alias is not None and alias.name else default
-    return exp.Subquery(this=select, alias=exp.TableAlias(
+    return exp.Subquery(this=_generator_select(n, name, None), alias=exp.TableAlias(
         this=exp.to_identifier(table), columns=[exp.to_identifier(c) for c in columns] if columns else None))
 
 

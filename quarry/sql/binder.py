@@ -26,7 +26,7 @@ from quarry.catalog.providers import (
     ParquetTable, MemoryTable, ViewTable, provider_for, read_csv_table, read_json_table,
 )
 from quarry.sql.table_formats import bind_table_format_scan, is_table_format_scan
-from quarry.errors import BindError, QuarryError, QuarryTypeError, UnknownSchemaError, UnsupportedError, suggest
+from quarry.errors import BindError, QuarryError, UnknownSchemaError, UnsupportedError, suggest
 from quarry.logical import builder as B
 from quarry.logical import functions as F
 from quarry.logical import types as T
@@ -71,8 +71,8 @@ _FILE_TABLE_FUNCTIONS = {"readparquet", "read_parquet", "parquet_scan", "read_js
 
 
 
-# the meta key of a ``(expr).*`` select item a front end builds (see QueryBinder._struct_star)
-STRUCT_STAR = "quarry_struct_star"
+# the meta key of a select item a front end builds whose columns depend on types (see Binder._typed_items)
+TYPED_ITEMS = "quarry_typed_items"
 
 class Binder:
     """Binds queries for one session; ``sql`` is the statement text, for error positions."""
@@ -942,8 +942,8 @@ class Binder:
         holds (those whose name the regular expression matches somewhere), also inside an expression
         (``min(COLUMNS(*))`` is one ``min`` per column).
         """
-        if isinstance(item, exp.Dot) and isinstance(item.expression, exp.Star) and item.meta.get(STRUCT_STAR):
-            return self._struct_star(item, scope)
+        if item.meta.get(TYPED_ITEMS) is not None:
+            return self._typed_items(item, scope)
         star = item if isinstance(item, exp.Star) else (item.this if isinstance(item, exp.Column)
                                                         and isinstance(item.this, exp.Star) else None)
         if star is not None:
@@ -1020,18 +1020,14 @@ class Binder:
             out.append((copy, name, None))
         return out
 
-    def _struct_star(self, item: exp.Dot, scope: Scope) -> list[tuple[exp.Expression, str, Field | None]]:
-        """``(expr).*`` of a STRUCT expression, which front ends write (Spark's ``inline``; not SQL text, whose
-        ``.*`` is a relation's): one item per field, named after it (``(unnest(l)).*`` takes the fields of
-        a list of structs' elements, one row per element)."""
+    def _typed_items(self, item: exp.Expression, scope: Scope) -> list[tuple[exp.Expression, str, Field | None]]:
+        """A select item a front end built whose columns depend on types (Spark's generators: ``explode``
+        of a map is two columns, ``inline`` one per struct field): its TYPED_ITEMS function gets a function
+        gets the item and a function that binds an expression node in this scope to its type, and gives the
+        (expression, name) items."""
         probe = ExprBinder(self, scope, allow_aggregates=True, allow_windows=True)
         probe.allow_unnest = True
-        dtype = probe.bind(item.this).dtype
-        if not T.is_struct(dtype):
-            raise self._error_at(QuarryTypeError(f"`.*` takes the fields of a STRUCT, not of a {T.sql_name(dtype)}"),
-                                 item)
-        return [(exp.Anonymous(this="struct_extract", expressions=[item.this.copy(), exp.Literal.string(f.name)]),
-                 f.name, None) for f in dtype]
+        return [(e, name, None) for e, name in item.meta[TYPED_ITEMS](item, lambda node: probe.bind(node).dtype)]
 
     def _star_fields(self, scope: Scope, qualifier: str | None, node) -> list[Field]:
         if qualifier is None:

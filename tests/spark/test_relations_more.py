@@ -1113,6 +1113,7 @@ def test_generators_in_sql_select_lists_and_lateral_views(spark):
         df = spark.sql("SELECT k, stack(2, s, t) AS v FROM gens WHERE k = 1")
         assert df.columns == ["k", "v"] and [tuple(r) for r in df.collect()] == [(1, "p"), (1, "q")]
         assert spark.sql("SELECT posexplode(arr) AS (i, e) FROM gens").columns == ["i", "e"]
+        assert [tuple(r) for r in spark.sql("SELECT inline(st) AS (p, q) FROM gens").collect()] == [(1, "a"), (2, "b")]
         with pytest.raises(AnalysisException):
             spark.sql("SELECT explode(arr), explode(arr) FROM gens").collect()
         # LATERAL VIEW [OUTER] gen(...) t AS names: a row per generated row, joined to its input row
@@ -1127,8 +1128,30 @@ def test_generators_in_sql_select_lists_and_lateral_views(spark):
         assert [tuple(r) for r in df.collect()] == [(1, 1, "p"), (1, 10, "q"), (2, 2, "r"), (2, 20, "s")]
         df = spark.sql("SELECT k, x, y FROM gens LATERAL VIEW explode(arr) a AS x LATERAL VIEW explode(arr) b AS y")
         assert sorted(tuple(r) for r in df.collect()) == [(1, 10, 10), (1, 10, 20), (1, 20, 10), (1, 20, 20)]
+        with pytest.raises(AnalysisException):
+            spark.sql("SELECT explode(k) FROM gens").collect()
     finally:
         spark.catalog.dropTempView("gens")
+
+
+def test_generators_of_maps_in_sql(spark):
+    # a map explodes into key and value (and pos for posexplode), as Spark's generators name them
+    spark.createDataFrame([(1, {"a": 1}), (2, {}), (3, None)], "k int, m map<string,int>").createOrReplaceTempView("mgen")
+    try:
+        df = spark.sql("SELECT k, explode(m) FROM mgen")
+        assert df.columns == ["k", "key", "value"] and [tuple(r) for r in df.collect()] == [(1, "a", 1)]
+        df = spark.sql("SELECT k, posexplode_outer(m) FROM mgen")
+        assert df.columns == ["k", "pos", "key", "value"]
+        assert [tuple(r) for r in df.collect()] == [(1, 0, "a", 1), (2, None, None, None), (3, None, None, None)]
+        assert [tuple(r) for r in spark.sql("SELECT k, a, b FROM mgen LATERAL VIEW explode(m) t AS a, b").collect()] \
+            == [(1, "a", 1)]
+        assert [tuple(r) for r in spark.sql("SELECT * FROM explode(map('x', 1, 'y', 2))").collect()] == \
+            [("x", 1), ("y", 2)]
+        assert spark.sql("SELECT explode(m) AS (kk, vv) FROM mgen").columns == ["kk", "vv"]
+        with pytest.raises(AnalysisException):
+            spark.sql("SELECT explode(m) AS (kk) FROM mgen").collect()
+    finally:
+        spark.catalog.dropTempView("mgen")
 
 
 def test_sql_sums_have_sparks_types(spark):
