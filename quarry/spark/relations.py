@@ -231,8 +231,8 @@ class RelationTranslator:
         name = f.function_name.lower()
         if name not in GENERATORS:
             raise not_supported(f"the table-valued function `{f.function_name}` (spark.tvf has range, explode, "
-                                "explode_outer, posexplode, posexplode_outer, inline, inline_outer and json_tuple "
-                                "here)")
+                                "explode_outer, posexplode, posexplode_outer, inline, inline_outer, json_tuple and "
+                                "stack here)")
         call = expressions_pb2.Expression()
         call.unresolved_function.function_name = name
         call.unresolved_function.arguments.extend(f.arguments)

@@ -318,8 +318,8 @@ def spark_generators(node: exp.Expression) -> exp.Expression:
             name = _generator_name(lateral.this)
             if not lateral.args.get("view") or name is None:
                 raise not_supported("LATERAL VIEW of a function that is not a generator")
-            if lateral.args.get("outer") and not name.endswith("_outer"):
-                name += "_outer"
+            if lateral.args.get("outer") and not name.endswith("_outer") and name not in ("stack", "json_tuple"):
+                name += "_outer"              # (stack always gives its rows)
             sub = _generator_table(lateral.this, name, lateral.args.get("alias"),
                                    f"__lateral_view_{len(n.args.get('joins') or [])}")
             alias = sub.args["alias"]

@@ -1062,9 +1062,16 @@ def test_table_valued_functions(spark):
     assert [tuple(r) for r in spark.tvf.explode_outer(F.array().cast("array<int>")).collect()] == [(None,)]
     assert [tuple(r) for r in spark.tvf.json_tuple(F.lit('{"a":1,"b":"x"}'), F.lit("a"), F.lit("b")).collect()] == \
         [("1", "x")]
-    from pyspark.errors import UnsupportedOperationException
-    with pytest.raises(UnsupportedOperationException, match="Not supported: the table-valued function `stack`"):
-        spark.tvf.stack(F.lit(2), F.lit(1), F.lit(2)).collect()
+    # stack(n, ...): n rows of the values, in columns col0, col1, ... (NULL after the last value)
+    df = spark.tvf.stack(F.lit(2), F.lit(1), F.lit(2), F.lit(3))
+    assert df.columns == ["col0", "col1"] and [tuple(r) for r in df.collect()] == [(1, 2), (3, None)]
+    people = spark.createDataFrame([(1, "a", "b")], "k int, s string, t string")
+    df = people.select("k", F.stack(F.lit(2), "s", "t").alias("v"))
+    assert df.columns == ["k", "v"] and [tuple(r) for r in df.collect()] == [(1, "a"), (1, "b")]
+    with pytest.raises(AnalysisException):            # a column's values of two types (STACK_COLUMN_DIFF_TYPES)
+        people.select(F.stack(F.lit(2), "k", "s")).collect()
+    with pytest.raises(AnalysisException):            # the number of rows is a constant
+        people.select(F.stack("k", "s")).collect()
 
 
 def test_table_functions_in_sql(spark):
@@ -1126,6 +1133,7 @@ def test_generators_in_sql_select_lists_and_lateral_views(spark):
         assert spark.sql("SELECT t.* FROM gens LATERAL VIEW inline(st) t").columns == ["x", "y"]
         df = spark.sql("SELECT k, a, b FROM gens LATERAL VIEW stack(2, k, s, k * 10, t) t AS a, b WHERE k < 3")
         assert [tuple(r) for r in df.collect()] == [(1, 1, "p"), (1, 10, "q"), (2, 2, "r"), (2, 20, "s")]
+        assert spark.sql("SELECT k, a FROM gens LATERAL VIEW OUTER stack(1, s) t AS a").count() == 3
         df = spark.sql("SELECT k, x, y FROM gens LATERAL VIEW explode(arr) a AS x LATERAL VIEW explode(arr) b AS y")
         assert sorted(tuple(r) for r in df.collect()) == [(1, 10, 10), (1, 10, 20), (1, 20, 10), (1, 20, 20)]
         with pytest.raises(AnalysisException):
