@@ -136,18 +136,24 @@ def scan(data: bytes, delimiter: str, quote: str | None, escape: str | None,
     return records.drop(empty) if empty.any() else records
 
 
-# Spark's CSV parser reads these for a double or float (its nanValue, positiveInf and negativeInf
-# defaults, and what Java's Double.parseDouble reads)
-_SPECIAL_DOUBLES = {"NaN": float("nan"), "Inf": float("inf"), "-Inf": float("-inf"), "Infinity": float("inf"),
-                    "+Infinity": float("inf"), "-Infinity": float("-inf")}
+# the words Java's Double.parseDouble reads, besides numbers
+_JAVA_DOUBLES = {"NaN": float("nan"), "Infinity": float("inf"), "+Infinity": float("inf"),
+                 "-Infinity": float("-inf")}
 
 
-def convert(text: pa.ChunkedArray, target: pa.DataType, date_format: str | None,
-            timestamp_format: str | None, time_zone: str = "UTC") -> tuple[pa.Array, pa.Array]:
+def _special_doubles(options: dict) -> dict:
+    """The texts a double or float column reads as NaN and infinities: Spark's ``nanValue``,
+    ``positiveInf`` and ``negativeInf`` (``NaN``, ``Inf``, ``-Inf`` by default), then what Java reads."""
+    return {**_JAVA_DOUBLES, options.get("nanvalue", "NaN"): float("nan"),
+            options.get("positiveinf", "Inf"): float("inf"), options.get("negativeinf", "-Inf"): float("-inf")}
+
+
+def convert(text: pa.ChunkedArray, target: pa.DataType, options: dict,
+            time_zone: str = "UTC") -> tuple[pa.Array, pa.Array]:
     """A CSV string column as ``target`` values, and a mask of the values that do not parse (NULL in the
     result), as Spark's UnivocityParser reads them: integers as Java's ``Integer.parseInt`` (digits with
     an optional sign, in range), booleans ``true``/``false`` in any case, doubles as ``parseDouble`` (with
-    ``NaN``, ``Inf``, ``-Inf``), decimals in range, dates and timestamps by ``dateFormat`` /
+    ``nanValue``, ``positiveInf``, ``negativeInf``), decimals in range, dates and timestamps by ``dateFormat`` /
     ``timestampFormat`` or, without one, as Spark's fallback (its cast's parser) reads them: a date from
     the text before a ``T`` or a space, a timestamp with an offset or ``Z`` (how Spark writes them) as
     the instant's wall time in ``time_zone``."""
@@ -164,15 +170,17 @@ def convert(text: pa.ChunkedArray, target: pa.DataType, date_format: str | None,
         digits = pc.match_substring_regex(text, r"^[+-]?\d+$")
         out = _try_cast("try_cast", [pc.if_else(digits, text, pa.scalar(None, pa.string()))], target, len(text))
     elif pa.types.is_floating(target):
-        special = pc.is_in(text, pa.array(list(_SPECIAL_DOUBLES)))
+        specials = _special_doubles(options)
+        words = pa.array(list(specials), pa.string())
+        special = pc.is_in(text, words)
         numbers = _try_cast("try_cast", [pc.if_else(special, pa.scalar(None, pa.string()), text)], target,
                             len(text))
-        values = pa.array(list(_SPECIAL_DOUBLES.values()), target)
-        out = pc.if_else(special, pc.take(values, pc.index_in(text, pa.array(list(_SPECIAL_DOUBLES)))), numbers)
+        values = pa.array(list(specials.values()), target)
+        out = pc.if_else(special, pc.take(values, pc.index_in(text, words)), numbers)
     elif pa.types.is_decimal(target):
         out = _try_cast("try_cast", [text], target, len(text))
     elif pa.types.is_date32(target) or pa.types.is_timestamp(target):
-        pattern = date_format if pa.types.is_date32(target) else timestamp_format
+        pattern = options.get("dateformat" if pa.types.is_date32(target) else "timestampformat")
         if pattern is None and pa.types.is_date32(target):
             day = pc.replace_substring_regex(pc.utf8_trim_whitespace(text), r"^(\d+-\d+-\d+)[T ].*$", r"\1")
             out = _try_cast("try_cast", [day], target, len(text))

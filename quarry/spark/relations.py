@@ -58,7 +58,8 @@ _JOIN_TYPES = {
 # options each reader honours; any other option is refused, never ignored
 _CSV_OPTIONS = {"header", "inferschema", "sep", "delimiter", "encoding", "charset", "nullvalue", "emptyvalue", "quote",
                 "escape", "ignoreleadingwhitespace", "ignoretrailingwhitespace", "multiline", "mode", "enforceschema",
-                "path", "columnnameofcorruptrecord", "comment", "linesep", "dateformat", "timestampformat"}
+                "path", "columnnameofcorruptrecord", "comment", "linesep", "dateformat", "timestampformat",
+                "nanvalue", "positiveinf", "negativeinf"}
 _PARQUET_OPTIONS = {"path", "mergeschema"}
 _DELTA_OPTIONS = {"path", "versionasof", "timestampasof"}       # Delta's time-travel reader options
 _JSON_OPTIONS = {"path", "multiline"}
@@ -1131,8 +1132,7 @@ def _read_csv_data(path: str, data: bytes, options: dict, fields: list | None, m
     columns = [_csv_strings(strings.column(i), options) for i in range(strings.num_columns)]
     bad = misfit if misfit is not None else np.zeros(strings.num_rows, bool)
     if fields is not None:
-        converted = [csv_records.convert(c, f.type, options.get("dateformat"), options.get("timestampformat"),
-                                         time_zone) for c, f in zip(columns, fields)]
+        converted = [csv_records.convert(c, f.type, options, time_zone) for c, f in zip(columns, fields)]
         columns = [c for c, _ in converted]
         for _, failed in converted:
             bad = bad | np.asarray(failed.to_numpy(zero_copy_only=False), bool)

@@ -880,7 +880,7 @@ def test_csv_read_options(spark, tmp_path):
     src.write_text('x,"y\n')
     assert [tuple(r) for r in spark.read.csv(str(src), quote="").collect()] == [("x", '"y')]
     from pyspark.errors import UnsupportedOperationException
-    for name, value in [("nanValue", "nan"), ("samplingRatio", "0.5"), ("maxColumns", "3")]:
+    for name, value in [("locale", "fr-FR"), ("samplingRatio", "0.5"), ("maxColumns", "3")]:
         with pytest.raises(UnsupportedOperationException, match=f"Not supported: the csv option `{name.lower()}`"):
             spark.read.option(name, value).csv(str(src)).collect()
     src.write_text("a,b\n1,2,3\n")
@@ -955,6 +955,12 @@ def test_csv_values_that_do_not_parse_are_null_in_permissive_mode(spark, tmp_pat
     times.write.csv(str(tmp_path / "times"))
     assert spark.read.csv(str(tmp_path / "times"), schema="t timestamp").collect()[0].t == \
         datetime.datetime(2024, 5, 6, 7, 8, 9, 500000)
+    # nanValue, positiveInf, negativeInf: the words a double column reads as NaN and the infinities
+    src.write_text("v\nnope\nbig\n-big\nNaN\n2.5\n")
+    rows = spark.read.csv(str(src), header=True, schema="v double", nanValue="nope", positiveInf="big",
+                          negativeInf="-big").collect()
+    assert math.isnan(rows[0].v) and rows[1].v == math.inf and rows[2].v == -math.inf
+    assert math.isnan(rows[3].v) and rows[4].v == 2.5          # Java's Double.parseDouble reads NaN too
     # a quoted value over two lines (multiLine) is one record
     src.write_text('a,b\n"x\ny",1\n5\n')
     rows = spark.read.csv(str(src), header=True, multiLine=True, schema="a string, b int, _corrupt_record string")
