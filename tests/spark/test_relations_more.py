@@ -795,8 +795,11 @@ def test_describe_extended_gives_owner_and_creation_time_of_tables_the_session_m
         before = time.time()
         alice.createDataFrame([(1,)], "k int").write.saveAsTable("owned")
         alice.sql("CREATE TABLE owned_sql (a INT)")
+        alice.createDataFrame([(1,)], "k int").writeTo("owned_v2").create()
+        from pyspark.sql.types import IntegerType, StructField, StructType
+        alice.catalog.createTable("owned_cat", schema=StructType([StructField("a", IntegerType())]))
         after = time.time()
-        for table in ("owned", "owned_sql"):
+        for table in ("owned", "owned_sql", "owned_v2", "owned_cat"):
             rows = {r.col_name: r.data_type for r in alice.sql(f"DESCRIBE EXTENDED {table}").collect()}
             assert rows["Owner"] == "alice"
             # java.util.Date.toString: EEE MMM dd HH:mm:ss zzz yyyy, in the session zone (UTC by default)
