@@ -219,7 +219,8 @@ def _generator_items(n: exp.Expression, name: str, names: list[str] | None = Non
                              error_class="DATATYPE_MISMATCH.NON_FOLDABLE_INPUT")
         rows, values = int(args[0].name), args[1:]
         if rows < 1:
-            raise SparkError("stack's number of rows must be positive", error_class="DATATYPE_MISMATCH.VALUE_OUT_OF_RANGE")
+            raise SparkError("stack's number of rows must be positive",
+                             error_class="DATATYPE_MISMATCH.VALUE_OUT_OF_RANGE")
         width = -(-len(values) // rows)
         columns = [[values[r * width + c] if r * width + c < len(values) else exp.Null() for r in range(rows)]
                    for c in range(width)]

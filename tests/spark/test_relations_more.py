@@ -1153,7 +1153,8 @@ def test_generators_in_sql_select_lists_and_lateral_views(spark):
 
 def test_generators_of_maps_in_sql(spark):
     # a map explodes into key and value (and pos for posexplode), as Spark's generators name them
-    spark.createDataFrame([(1, {"a": 1}), (2, {}), (3, None)], "k int, m map<string,int>").createOrReplaceTempView("mgen")
+    spark.createDataFrame([(1, {"a": 1}), (2, {}), (3, None)], "k int, m map<string,int>") \
+        .createOrReplaceTempView("mgen")
     try:
         df = spark.sql("SELECT k, explode(m) FROM mgen")
         assert df.columns == ["k", "key", "value"] and [tuple(r) for r in df.collect()] == [(1, "a", 1)]
