@@ -259,6 +259,9 @@ def _typed_generator(arg: exp.Expression, name: str, type_of) -> list[tuple[exp.
     if T.is_map(dtype) and not name.startswith("inline"):
         lists = [("key", exp.Anonymous(this="map_keys", expressions=[arg.copy()])),
                  ("value", exp.Anonymous(this="map_values", expressions=[arg.copy()]))]
+    elif outer and T.is_list(dtype) and T.is_null(dtype.value_type):
+        # array() or an array of NULLs: quarry's CASE cannot choose between lists of no type, so as INTs
+        lists = [("col", exp.Cast(this=arg.copy(), to=exp.DataType.build("ARRAY<INT>", dialect="spark")))]
     elif T.is_list(dtype) or T.is_null(dtype):
         lists = [("col", arg.copy())]
     else:

@@ -1147,6 +1147,8 @@ def test_generators_in_sql_select_lists_and_lateral_views(spark):
         assert sorted(tuple(r) for r in df.collect()) == [(1, 10, 10), (1, 10, 20), (1, 20, 10), (1, 20, 20)]
         with pytest.raises(AnalysisException):
             spark.sql("SELECT explode(k) FROM gens").collect()
+        assert [tuple(r) for r in spark.sql("SELECT explode_outer(array())").collect()] == [(None,)]
+        assert [tuple(r) for r in spark.sql("SELECT posexplode_outer(array())").collect()] == [(None, None)]
     finally:
         spark.catalog.dropTempView("gens")
 
