@@ -342,9 +342,10 @@ def _create_table(translator, m) -> DataFrame:
             provider = ParquetTable(name, path)
         session.catalog.register(name, provider, replace=False)
     else:
-        table = read_files(session, fmt, [path], options, schema)
+        table = read_files(session, fmt, [path], options, schema, translator.state.time_zone)
         session.catalog.register(name, MemoryTable(name, table), replace=False)
     made[name.lower()] = key
+    translator.state.table_created(name)
     return translator.table(name)
 
 
@@ -620,10 +621,23 @@ def _describe(translator, node) -> pa.Table:
                      "comment": pa.array(comments, pa.string())})
 
 
+def java_date_text(seconds: float, zone: str) -> str:
+    """An instant as ``java.util.Date.toString`` prints it (``Fri Dec 04 21:47:40 UTC 2026``: EEE MMM dd
+    HH:mm:ss zzz yyyy, English names), in the zone ``zone``."""
+    import datetime
+    from zoneinfo import ZoneInfo
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    t = datetime.datetime.fromtimestamp(int(seconds), ZoneInfo(zone))
+    return f"{days[t.weekday()]} {months[t.month - 1]} {t.day:02d} {t:%H:%M:%S} {t.tzname()} {t.year}"
+
+
 def _table_details(translator, name: str) -> list[tuple[str, str]]:
     """The (col_name, data_type) rows DESCRIBE EXTENDED adds for a table, in Spark's order (CatalogTable's
-    toLinkedHashMap); none for a temporary view. quarry keeps no owner, creation time, last access or
-    statistics, so those rows are left out."""
+    toLinkedHashMap); none for a temporary view. Owner (the session's user), Created Time (the session
+    time zone's) , Last Access (``UNKNOWN``, as Spark prints a table never read by its metastore) and
+    Created By come for the tables this session made (saveAsTable, writeTo, CREATE TABLE, createTable);
+    quarry keeps no statistics, so those rows are left out."""
     from quarry.catalog.providers import ParquetTable
     db, bare = _split(name)
     found = [e for e in _entries(translator, db or DATABASE) if e[0].lower() == bare.lower()]
@@ -631,7 +645,16 @@ def _table_details(translator, name: str) -> list[tuple[str, str]]:
         return []
     table, _, database, kind = found[0]
     rows = [("", ""), ("# Detailed Table Information", ""), ("Catalog", CATALOG), ("Database", database),
-            ("Table", table), ("Type", kind)]
+            ("Table", table)]
+    origin = translator.state.table_origin(table)
+    if origin is not None:
+        owner, created = origin
+        if owner:
+            rows.append(("Owner", owner))
+        from quarry.spark.service import _client_version
+        rows += [("Created Time", java_date_text(created, translator.state.time_zone)), ("Last Access", "UNKNOWN"),
+                 ("Created By", f"Spark {_client_version()}")]
+    rows.append(("Type", kind))
     provider = translator.session.catalog.get(table)
     if isinstance(provider, ParquetTable):
         rows.append(("Provider", "parquet"))

@@ -466,6 +466,13 @@ class ExpressionTranslator:
         lower = f.function_name.lower()
         if lower in GENERATORS and not f.is_user_defined_function:
             args = [self.column(a) for a in f.arguments]
+            if lower == "stack":            # stack(n, ...): the number of rows decides the columns, a constant
+                first = f.arguments[0] if f.arguments else None
+                if first is None or first.WhichOneof("expr_type") != "literal" or \
+                        not isinstance(self.literal_value(first.literal)[0], int):
+                    raise SparkError("stack takes a constant number of rows, then the values",
+                                     error_class="DATATYPE_MISMATCH.NON_FOLDABLE_INPUT")
+                args = [self.literal_value(first.literal)[0]] + args[1:]
             def elsewhere(ctx, lower=lower):
                 raise SparkError(f"the generator `{lower}` is only allowed in select()",
                                  error_class="UNSUPPORTED_GENERATOR.OUTSIDE_SELECT")

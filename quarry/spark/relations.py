@@ -27,6 +27,7 @@ Relations quarry does not implement raise ``Not supported: the relation `...```.
 from __future__ import annotations
 
 import os
+import re
 
 import grpc
 import numpy as np
@@ -57,7 +58,8 @@ _JOIN_TYPES = {
 # options each reader honours; any other option is refused, never ignored
 _CSV_OPTIONS = {"header", "inferschema", "sep", "delimiter", "encoding", "charset", "nullvalue", "emptyvalue", "quote",
                 "escape", "ignoreleadingwhitespace", "ignoretrailingwhitespace", "multiline", "mode", "enforceschema",
-                "path"}
+                "path", "columnnameofcorruptrecord", "comment", "linesep", "dateformat", "timestampformat",
+                "nanvalue", "positiveinf", "negativeinf"}
 _PARQUET_OPTIONS = {"path", "mergeschema"}
 _DELTA_OPTIONS = {"path", "versionasof", "timestampasof"}       # Delta's time-travel reader options
 _JSON_OPTIONS = {"path", "multiline"}
@@ -155,7 +157,7 @@ class RelationTranslator:
         schema = None
         if source.HasField("schema") and source.schema:
             schema = _schema_from_text(source.schema, self.state.time_zone)
-        return read_frame(self.session, fmt, paths, options, schema)
+        return read_frame(self.session, fmt, paths, options, schema, self.state.time_zone)
 
     def table(self, identifier: str) -> DataFrame:
         parts = split_identifier(identifier)
@@ -230,8 +232,8 @@ class RelationTranslator:
         name = f.function_name.lower()
         if name not in GENERATORS:
             raise not_supported(f"the table-valued function `{f.function_name}` (spark.tvf has range, explode, "
-                                "explode_outer, posexplode, posexplode_outer, inline, inline_outer and json_tuple "
-                                "here)")
+                                "explode_outer, posexplode, posexplode_outer, inline, inline_outer, json_tuple and "
+                                "stack here)")
         call = expressions_pb2.Expression()
         call.unresolved_function.function_name = name
         call.unresolved_function.arguments.extend(f.arguments)
@@ -780,7 +782,8 @@ def _check_options(fmt: str, options: dict, allowed: set) -> None:
             raise not_supported(f"the {fmt} option `{key}`")
 
 
-def read_frame(session, fmt: str, paths: list[str], options: dict, schema: pa.Schema | None) -> DataFrame:
+def read_frame(session, fmt: str, paths: list[str], options: dict, schema: pa.Schema | None,
+               time_zone: str = "UTC") -> DataFrame:
     """``spark.read.format(fmt).load(paths)`` as a DataFrame. Parquet and Delta without a user schema
     are scans, as SQL's ``read_parquet`` / ``delta_scan`` make them (local or on an object store): the
     files are planned from their footers (or the Delta log) and read by each query, with its column
@@ -793,7 +796,7 @@ def read_frame(session, fmt: str, paths: list[str], options: dict, schema: pa.Sc
             return session.read_parquet(paths if len(paths) > 1 else paths[0], name=fmt)
         version, timestamp = _delta_version(options, paths)
         return session.read_delta(paths[0], version=version, timestamp=timestamp, name=fmt)
-    return DataFrame.from_arrow(session, read_files(session, fmt, paths, options, schema), fmt)
+    return DataFrame.from_arrow(session, read_files(session, fmt, paths, options, schema, time_zone), fmt)
 
 
 def _delta_version(options: dict, paths: list[str]):
@@ -811,9 +814,11 @@ def _delta_version(options: dict, paths: list[str]):
     return version, options.get("timestampasof")
 
 
-def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
+def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Schema | None,
+               time_zone: str = "UTC") -> pa.Table:
     """Read ``paths`` in format ``fmt`` into one Arrow table, as ``spark.read.format(fmt)`` does; every
-    path passes the session's sandbox first."""
+    path passes the session's sandbox first. ``time_zone`` is the session's, the zone csv timestamps
+    with an offset are read into."""
     from quarry.catalog.providers import expand_paths
     if fmt not in ("parquet", "csv", "json", "text", "delta"):
         raise not_supported(f"reading the `{fmt}` format")
@@ -829,13 +834,14 @@ def read_files(session, fmt: str, paths: list[str], options: dict, schema: pa.Sc
         return _apply_schema(table, schema) if schema is not None else table
     with session.using_storage():
         files = expand_paths(paths)
-        return _read_small_files(fmt, files, options, schema)
+        return _read_small_files(fmt, files, options, schema, time_zone)
 
 
-def _read_small_files(fmt: str, files: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
+def _read_small_files(fmt: str, files: list[str], options: dict, schema: pa.Schema | None,
+                      time_zone: str = "UTC") -> pa.Table:
     if fmt == "csv":
         _check_options(fmt, options, _CSV_OPTIONS)
-        return _read_csv(files, options, schema)
+        return _read_csv(files, options, schema, time_zone)
     if fmt == "json":
         _check_options(fmt, options, _JSON_OPTIONS)
         if _true(options.get("multiline")):
@@ -936,19 +942,19 @@ def _csv_strings(column: pa.ChunkedArray, options: dict) -> pa.ChunkedArray:
     return pc.if_else(is_null, null, column) if null_value != "" else column
 
 
-def _spark_escapes(data: bytes, quote: str, escape: str) -> bytes:
+def _spark_escapes(data: bytes, quote: str, escape: str) -> tuple[bytes, np.ndarray | None]:
     """``data`` rewritten so that Arrow's reader, escaping with ``escape``, reads what Spark's (Univocity's)
     reads: Arrow takes an escape character anywhere as "the next character is literal", while Spark
     escapes only inside a quoted value (``\\"`` a quote, ``\\\\`` one backslash) and keeps a backslash
     elsewhere (``C:\\dir`` unquoted, a lone ``\\`` before another character inside quotes) as it is.
     Such literal backslashes are doubled here, with numpy over the positions of the file's quotes and
     escapes only: a quote is escaped when an odd run of backslashes precedes it, and the other quotes
-    open and close values."""
+    open and close values. Also returns a mask of the added bytes (None when none are)."""
     b = np.frombuffer(data, np.uint8)
     esc_byte, quote_byte = ord(escape), ord(quote)
     is_esc_b = b == esc_byte
     if not is_esc_b.any():
-        return data
+        return data, None
     pos = np.flatnonzero(is_esc_b | (b == quote_byte))           # the only characters that matter, in order
     esc = b[pos] == esc_byte
     k = len(pos)
@@ -966,8 +972,9 @@ def _spark_escapes(data: bytes, quote: str, escape: str) -> bytes:
     lone = esc & ~next_esc & odd & ~next_quote
     literal = esc & (~inside | lone)
     if not literal.any():
-        return data
-    return np.insert(b, pos[literal], esc_byte).tobytes()
+        return data, None
+    added = np.insert(np.zeros(len(b), bool), pos[literal], True)
+    return np.insert(b, pos[literal], esc_byte).tobytes(), added
 
 
 def _csv_inferred_int(column: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -982,25 +989,33 @@ def _csv_inferred_int(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column
 
 
-def _read_csv(files: list[str], options: dict, schema: pa.Schema | None) -> pa.Table:
+_CSV_MODES = ("PERMISSIVE", "DROPMALFORMED", "FAILFAST")
+
+
+class _Misfit(Exception):
+    """Some record of a CSV file has another number of fields than the header or the schema."""
+
+
+def _read_csv(files: list[str], options: dict, schema: pa.Schema | None, time_zone: str = "UTC") -> pa.Table:
     """Spark's csv reader: every column a string unless ``inferSchema`` or a schema is given, through
     Arrow's reader with Spark's separator, quote and backslash escape; nullValue, emptyValue and the
-    white space options applied to the string columns with Arrow kernels (:func:`_csv_strings`)."""
-    import pyarrow.csv as pcsv
-    # a malformed row (or a value that does not fit the schema) raises: Spark's FAILFAST, not its PERMISSIVE
-    # default; a user schema applies by position, as with Spark's default enforceSchema=true
-    mode = str(options.get("mode", "FAILFAST")).upper()
-    if mode != "FAILFAST":
-        raise not_supported(f"the csv mode `{options['mode']}` (quarry's reader fails on a malformed row, as "
-                            "mode FAILFAST does)")
+    white space options applied to the string columns with Arrow kernels (:func:`_csv_strings`). A
+    malformed record (another number of fields than the schema or the header, or a value that does not
+    parse as its column's type) is kept with NULLs (``mode=PERMISSIVE``, Spark's default; its text in
+    the schema's ``columnNameOfCorruptRecord`` column), dropped (``DROPMALFORMED``) or raises
+    (``FAILFAST``). A user schema applies by position, as with Spark's default enforceSchema=true."""
+    mode = str(options.get("mode", "PERMISSIVE")).upper()
+    if mode not in _CSV_MODES:
+        raise SparkError(f"`{options['mode']}` is not a csv parse mode (PERMISSIVE, DROPMALFORMED or FAILFAST)",
+                         error_class="INVALID_OPTION_VALUE", exception="IllegalArgumentException")
     if "enforceschema" in options and not _true(options["enforceschema"]):
         raise not_supported("enforceSchema=false (a schema applies by position, as with enforceSchema=true)")
-    header = _true(options.get("header"))
-    infer = _true(options.get("inferschema")) and schema is None
+    _, fields = _corrupt_column(options, schema)
+    if _true(options.get("inferschema")) and schema is None:
+        for key in ("dateformat", "timestampformat"):
+            if key in options:
+                raise not_supported(f"the csv option `{key}` with inferSchema (give a schema)")
     encoding = options.get("encoding") or options.get("charset") or "utf-8"
-    parse = _csv_parse_options(options)
-    null_value = options.get("nullvalue", "")
-    read = pcsv.ReadOptions(autogenerate_column_names=not header)
     tables = []
     for f in files:
         try:
@@ -1008,36 +1023,149 @@ def _read_csv(files: list[str], options: dict, schema: pa.Schema | None) -> pa.T
                 data = fh.read()
             if encoding.replace("-", "").lower() != "utf8":
                 data = data.decode(encoding).encode("utf-8")
-            if parse.escape_char:
-                data = _spark_escapes(data, parse.quote_char, parse.escape_char)
-            probe = pcsv.open_csv(pa.BufferReader(data), read_options=read, parse_options=parse)
-            names = probe.schema.names
-            probe.close()
-            strings = pcsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
-                                    convert_options=pcsv.ConvertOptions(
-                                        column_types={n: pa.string() for n in names}, strings_can_be_null=True,
-                                        quoted_strings_can_be_null=False, null_values=[""]))
-            typed = None
-            if infer:
-                # inferred types from a second read, where nullValue and every empty field are NULL
-                typed = pcsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
-                                      convert_options=pcsv.ConvertOptions(
-                                          strings_can_be_null=True, quoted_strings_can_be_null=True,
-                                          null_values=sorted({"", null_value})))
         except (pa.ArrowException, OSError, UnicodeError, LookupError) as exc:
-            raise SparkError(f"cannot read CSV file `{os.path.basename(f)}`: {exc}",
-                             exception="SparkRuntimeException") from None
-        columns = []
-        for i in range(strings.num_columns):
-            if typed is not None and not pa.types.is_string(typed.column(i).type) \
-                    and not pa.types.is_null(typed.column(i).type):
-                columns.append(_csv_inferred_int(typed.column(i)))
-            else:
-                columns.append(_csv_strings(strings.column(i), options))
-        names = strings.column_names if header else [f"_c{i}" for i in range(strings.num_columns)]
-        tables.append(pa.Table.from_arrays(columns, names=names))
+            raise _csv_file_error(f, exc) from None
+        tables.append(_read_csv_data(f, data, options, fields, mode, time_zone))
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-    return _apply_schema(table, schema) if schema is not None else table
+    # a user schema's columns in its order, the corrupt record column among them (or left out)
+    return table.select(schema.names) if schema is not None else table
+
+
+def _csv_file_error(path: str, exc: Exception) -> SparkError:
+    return SparkError(f"cannot read CSV file `{os.path.basename(path)}`: {exc}", exception="SparkRuntimeException")
+
+
+def _corrupt_column(options: dict, schema: pa.Schema | None) -> tuple[str | None, list | None]:
+    """The user schema's ``columnNameOfCorruptRecord`` column (if it has one; Spark's default name is
+    ``_corrupt_record``) and the schema's other fields, the ones the file's fields fill."""
+    if schema is None:
+        return None, None
+    name = options.get("columnnameofcorruptrecord", "_corrupt_record")
+    if name not in schema.names:
+        return None, list(schema)
+    field = schema.field(name)
+    if not pa.types.is_string(field.type) or not field.nullable:
+        raise SparkError(f"The field for corrupt records must be string type and nullable (`{name}`)",
+                         error_class="INVALID_CORRUPT_RECORD_TYPE", parameters={"columnName": f"`{name}`",
+                                                                                 "actualType": str(field.type)})
+    return name, [f for f in schema if f.name != name]
+
+
+def _csv_line_sep(data: bytes, options: dict) -> bytes:
+    """``data`` with Spark's ``lineSep`` (one character) made the line break Arrow's reader splits at."""
+    sep = options.get("linesep")
+    if sep is None or sep in ("\n", "\r\n", "\r"):
+        return data
+    if len(sep) != 1:
+        raise SparkError(f"lineSep is one character when reading csv, not `{sep}`", error_class="INVALID_OPTION_VALUE",
+                         exception="IllegalArgumentException")
+    if b"\n" in data or b"\r" in data:
+        raise not_supported(f"line breaks in a csv file read with lineSep `{sep}` (they would end records too)")
+    return data.replace(sep.encode("utf-8"), b"\n")
+
+
+def _read_csv_data(path: str, data: bytes, options: dict, fields: list | None, mode: str,
+                   time_zone: str = "UTC") -> pa.Table:
+    """One CSV file's bytes as a table (see :func:`_read_csv`): ``fields`` are the user schema's (without
+    the corrupt record column), or None."""
+    import pyarrow.csv as pcsv
+    from quarry.spark import csv_records
+    header = _true(options.get("header"))
+    infer = _true(options.get("inferschema")) and fields is None
+    parse = _csv_parse_options(options)
+    null_value = options.get("nullvalue", "")
+    read = pcsv.ReadOptions(autogenerate_column_names=not header)
+    data = _csv_line_sep(data, options)
+    added = None
+    if parse.escape_char:
+        data, added = _spark_escapes(data, parse.quote_char, parse.escape_char)
+    quote = parse.quote_char or None
+    records = None
+
+    def scanned():
+        return csv_records.scan(data, parse.delimiter, quote, parse.escape_char or None, added)
+    comment = _csv_comment(options)
+    if comment is not None:
+        records = scanned()
+        lines = records.data[records.starts] == ord(comment) if len(records.starts) else np.zeros(0, bool)
+        if lines.any():
+            records = records.drop(lines)
+            data, added = records.data.tobytes(), records.added
+
+    def strings_of(data):
+        probe = pcsv.open_csv(pa.BufferReader(data), read_options=read, parse_options=parse)
+        names = probe.schema.names
+        probe.close()
+        return pcsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
+                             convert_options=pcsv.ConvertOptions(
+                                 column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+                                 quoted_strings_can_be_null=False, null_values=[""]))
+    misfit = None
+    try:
+        try:
+            strings = strings_of(data)
+            if fields is not None and strings.num_columns != len(fields):
+                raise _Misfit
+        except (_Misfit, pa.ArrowInvalid) as exc:
+            if isinstance(exc, pa.ArrowInvalid) and not re.search(r"Expected \d+ columns", str(exc)):
+                raise
+            records = records or scanned()
+            counts = records.fields
+            skip = np.zeros(len(counts), bool)
+            skip[:int(header)] = True
+            width = len(fields) if fields is not None else int(counts[0])
+            misfit = (counts != width) & ~skip
+            if mode == "FAILFAST" and misfit.any():
+                raise csv_records.malformed_error(records.texts()[int(np.argmax(misfit))].as_py())
+            data = records.fit(width, np.zeros(len(counts), bool))
+            strings = strings_of(data)
+            misfit = misfit[int(header):]
+        typed = None
+        if infer:
+            # inferred types from a second read, where nullValue and every empty field are NULL
+            typed = pcsv.read_csv(pa.BufferReader(data), read_options=read, parse_options=parse,
+                                  convert_options=pcsv.ConvertOptions(
+                                      strings_can_be_null=True, quoted_strings_can_be_null=True,
+                                      null_values=sorted({"", null_value})))
+    except (pa.ArrowException, OSError, UnicodeError, LookupError) as exc:
+        raise _csv_file_error(path, exc) from None
+    columns = [_csv_strings(strings.column(i), options) for i in range(strings.num_columns)]
+    bad = misfit if misfit is not None else np.zeros(strings.num_rows, bool)
+    if fields is not None:
+        converted = [csv_records.convert(c, f.type, options, time_zone) for c, f in zip(columns, fields)]
+        columns = [c for c, _ in converted]
+        for _, failed in converted:
+            bad = bad | np.asarray(failed.to_numpy(zero_copy_only=False), bool)
+        names = [f.name for f in fields]
+    else:
+        if typed is not None:
+            columns = [_csv_inferred_int(typed.column(i)) if not pa.types.is_string(typed.column(i).type)
+                       and not pa.types.is_null(typed.column(i).type) else c for i, c in enumerate(columns)]
+        names = strings.column_names if header else [f"_c{i}" for i in range(strings.num_columns)]
+    table = pa.Table.from_arrays(columns, names=names)
+    corrupt = options.get("columnnameofcorruptrecord", "_corrupt_record")
+    if not bad.any():
+        return table.append_column(corrupt, pa.nulls(table.num_rows, pa.string())) if fields is not None else table
+    texts = (records or scanned()).texts()[int(header):]
+    if mode == "FAILFAST":
+        raise csv_records.malformed_error(texts[int(np.argmax(bad))].as_py())
+    if mode == "DROPMALFORMED":
+        return table.filter(pa.array(~bad)).append_column(corrupt, pa.nulls(int((~bad).sum()), pa.string())) \
+            if fields is not None else table.filter(pa.array(~bad))
+    if fields is None:
+        return table
+    return table.append_column(corrupt, pc.if_else(pa.array(bad), texts, pa.scalar(None, pa.string())))
+
+
+def _csv_comment(options: dict) -> str | None:
+    """Spark's ``comment``: one character that starts the lines to skip (off by default)."""
+    comment = options.get("comment")
+    if comment in (None, "", "\u0000"):
+        return None
+    if len(comment) != 1:
+        raise SparkError(f"comment is one character, not `{comment}`", error_class="INVALID_OPTION_VALUE",
+                         exception="IllegalArgumentException")
+    return comment
 
 
 def _apply_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -60,6 +60,18 @@ _BATCH_BYTES = 4 << 20          # Arrow data per response, well under gRPC's mes
 _AUTH_CACHE_SECONDS = 300.0     # a checked token is not re-hashed for this long
 
 
+def _created_tables(statements) -> list[str]:
+    """The names of the tables ``CREATE TABLE`` statements among ``statements`` make."""
+    from sqlglot import exp
+    names = []
+    for st in statements:
+        if isinstance(st, exp.Create) and (st.args.get("kind") or "").upper() == "TABLE":
+            table = st.this if isinstance(st.this, exp.Table) else st.this.find(exp.Table)
+            if table is not None:
+                names.append(table.name)
+    return names
+
+
 def _client_version() -> str:
     import pyspark
     return pyspark.__version__
@@ -297,8 +309,14 @@ class SparkConnectService(base_pb2_grpc.SparkConnectServiceServicer):
             result.relation.sql.CopyFrom(sql)
             return result
         named, positional = translator.sql_arguments(c)
+        created = _created_tables(statements)
+        catalog = state.session.catalog
+        before = {n: catalog.get(n) if catalog.exists(n) else None for n in created}
         outcome = run_spark_sql(state.session, text, named, positional, state.global_store, ansi=state.ansi,
                                 time_zone=state.time_zone)
+        for name, provider in before.items():               # CREATE TABLE made it (not IF NOT EXISTS of one there)
+            if catalog.exists(name) and catalog.get(name) is not provider:
+                state.table_created(name)
         from quarry.sql.commands import QueryPlan
         table = state.session.run(outcome.plan).table if isinstance(outcome, QueryPlan) else outcome.table()
         sink = pa.BufferOutputStream()

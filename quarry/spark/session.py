@@ -25,6 +25,7 @@ The defaults below are the values the PySpark client asks for before it converts
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pyarrow as pa
@@ -93,6 +94,28 @@ class SparkSessionState:
         # of one user on this server (the service hands the same dict to each of them)
         self.global_store: dict = {}
         self._checkpoints: dict[str, pa.Table] = {}   # df.checkpoint(): relation id -> its rows
+        # the tables this session made: lower-cased name -> (the catalog's provider, owner, creation time)
+        self._table_origins: dict[str, tuple[object, str, float]] = {}
+
+    def table_created(self, name: str, keep: bool = False) -> None:
+        """Record that this session made the table ``name`` now, for DESCRIBE EXTENDED's Owner and Created
+        Time (Spark's CatalogTable keeps them); ``keep`` (rows written into a table it made) keeps the
+        first owner and time."""
+        catalog = self.session.catalog
+        if not catalog.exists(name):
+            return
+        key = name.lower()
+        old = self._table_origins.get(key)
+        owner, created = (old[1], old[2]) if keep and old is not None else (self.user, time.time())
+        self._table_origins[key] = (catalog.get(name), owner, created)
+
+    def table_origin(self, name: str) -> tuple[str, float] | None:
+        """The (owner, creation time in seconds) of a table this session made and still has, or None."""
+        entry = self._table_origins.get(name.lower())
+        catalog = self.session.catalog
+        if entry is None or not catalog.exists(name) or catalog.get(name) is not entry[0]:
+            return None
+        return entry[1], entry[2]
 
     @property
     def ansi(self) -> bool:

@@ -156,9 +156,6 @@ def _function_name(n: exp.Func) -> str:
     return n.name.lower() if isinstance(n, exp.Anonymous) else _RENAMES.get(n.key, n.key)
 
 
-# Spark's generators, which it also takes as table functions in FROM (SELECT * FROM explode(array(1, 2)))
-_GENERATOR_TABLES = {"explode", "explode_outer", "posexplode", "posexplode_outer", "inline", "inline_outer",
-                     "json_tuple", "stack"}
 
 
 def _spark_table_function(n: exp.Table) -> exp.Expression | None:
@@ -179,13 +176,180 @@ def _spark_table_function(n: exp.Table) -> exp.Expression | None:
         series = exp.GenerateSeries(start=start, end=end, step=step, is_end_exclusive=True)
         query = exp.select(exp.alias_(exp.column("range"), "id")).from_(exp.Table(this=series))
         return exp.Subquery(this=query, alias=alias or exp.TableAlias(this=exp.to_identifier("range")))
-    if name not in _GENERATOR_TABLES:
+    return None
+
+
+_GENERATORS = {"explode": "explode", "_explodeouter": "explode_outer", "explodeouter": "explode_outer",
+               "explode_outer": "explode_outer", "posexplode": "posexplode", "posexplodeouter": "posexplode_outer",
+               "posexplode_outer": "posexplode_outer", "inline": "inline", "inline_outer": "inline_outer",
+               "inlineouter": "inline_outer", "stack": "stack", "json_tuple": "json_tuple"}
+
+
+def _generator_name(n: exp.Expression) -> str | None:
+    """Spark's name of the generator ``n`` calls (``posexplode``, ``stack``, ...), or None."""
+    if not isinstance(n, exp.Func):
         return None
-    if name != "explode":
-        raise not_supported(f"the table function `{name}` in spark.sql text; spark.tvf.{name}(...) or "
-                            f"df.select(F.{name}(...)) runs it")
-    query = exp.select(exp.alias_(fn.copy(), "col"))
-    return exp.Subquery(this=query, alias=alias or exp.TableAlias(this=exp.to_identifier("explode")))
+    key = (n.name if isinstance(n, exp.Anonymous) else n.key).lower()
+    return _GENERATORS.get(key)
+
+
+def _empty_as_null(arg: exp.Expression, items: exp.Expression | None = None) -> exp.Expression:
+    """``items`` (default ``arg``), or ``[NULL]`` where ``arg`` is NULL or empty: the one row of NULLs an
+    ``_outer`` generator gives for those."""
+    empty = exp.or_(exp.Is(this=arg.copy(), expression=exp.Null()),
+                    exp.EQ(this=exp.Anonymous(this="len", expressions=[arg.copy()]), expression=exp.Literal.number(0)))
+    return exp.Case(ifs=[exp.If(this=empty, true=exp.Array(expressions=[exp.Null()]))],
+                    default=(items or arg).copy())
+
+
+def _generator_items(n: exp.Expression, name: str, names: list[str] | None = None) \
+        -> list[tuple[exp.Expression, str | None]]:
+    """A generator call as select items (expression, Spark's column name or None) that quarry's SQL runs:
+    ``stack(n, ...)`` one array per output column ``col0``, ``col1``, ...; the others one item whose
+    columns the binder asks for once it knows the argument's type (:func:`_typed_generator`). ``names``
+    are the select list's ``AS (a, b)``."""
+    args = [n.this] + list(n.expressions) if not isinstance(n, exp.Anonymous) else list(n.expressions)
+    args = [a for a in args if a is not None]
+    if name == "json_tuple":
+        raise not_supported("json_tuple in spark.sql text; spark.tvf.json_tuple(...) or df.select(F.json_tuple(...)) "
+                            "runs it")
+    if name == "stack":
+        if len(args) < 2 or not (isinstance(args[0], exp.Literal) and not args[0].is_string):
+            raise SparkError("stack takes a constant number of rows, then the values",
+                             error_class="DATATYPE_MISMATCH.NON_FOLDABLE_INPUT")
+        rows, values = int(args[0].name), args[1:]
+        if rows < 1:
+            raise SparkError("stack's number of rows must be positive",
+                             error_class="DATATYPE_MISMATCH.VALUE_OUT_OF_RANGE")
+        width = -(-len(values) // rows)
+        columns = [[values[r * width + c] if r * width + c < len(values) else exp.Null() for r in range(rows)]
+                   for c in range(width)]
+        items = [(exp.Explode(this=exp.Array(expressions=[v.copy() for v in col])), f"col{i}")
+                 for i, col in enumerate(columns)]
+        return _named(items, names, name)
+    if len(args) != 1:
+        raise SparkError(f"{name} takes one argument, got {len(args)}", error_class="WRONG_NUM_ARGS.WITHOUT_SUGGESTION")
+    from quarry.sql.binder import TYPED_ITEMS
+    item = exp.Anonymous(this="spark_generator", expressions=[args[0].copy()])
+    # the argument is read from the item when it binds: later rewrites of the tree (Spark's map(...)) are in it
+    item.meta[TYPED_ITEMS] = lambda node, type_of: _named(_typed_generator(node.expressions[0], name, type_of),
+                                                          names, name)
+    return [(item, None)]
+
+
+def _named(items: list, names: list[str] | None, name: str) -> list:
+    """``items`` under ``names`` (as many as they are), or as they are."""
+    if names is None:
+        return items
+    if len(names) != len(items):
+        raise SparkError(f"{name} gives {len(items)} columns, but {len(names)} names are given",
+                         error_class="UDTF_ALIAS_NUMBER_MISMATCH")
+    return [(e, alias) for (e, _), alias in zip(items, names)]
+
+
+def _typed_generator(arg: exp.Expression, name: str, type_of) -> list[tuple[exp.Expression, str]]:
+    """The select items of ``explode``, ``posexplode`` or ``inline`` (or ``_outer``) of ``arg``, whose type
+    ``type_of(node)`` tells: each array through ``unnest`` (several unnests of one select advance together,
+    one row per element), a map as its keys and values (``key``, ``value``), ``pos`` the 0-based
+    position, ``inline``'s struct fields by name; an ``_outer`` form gives one row of NULLs for a NULL
+    or empty argument."""
+    from quarry.logical import types as T
+    dtype = type_of(arg)
+    outer = name.endswith("_outer")
+    if T.is_map(dtype) and not name.startswith("inline"):
+        lists = [("key", exp.Anonymous(this="map_keys", expressions=[arg.copy()])),
+                 ("value", exp.Anonymous(this="map_values", expressions=[arg.copy()]))]
+    elif outer and T.is_list(dtype) and T.is_null(dtype.value_type):
+        # array() or an array of NULLs: quarry's CASE cannot choose between lists of no type, so as INTs
+        lists = [("col", exp.Cast(this=arg.copy(), to=exp.DataType.build("ARRAY<INT>", dialect="spark")))]
+    elif T.is_list(dtype) or T.is_null(dtype):
+        lists = [("col", arg.copy())]
+    else:
+        what = "an array of structs" if name.startswith("inline") else "an array or a map"
+        raise SparkError(f"{name} takes {what}, not {T.sql_name(dtype)}",
+                         error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
+    first = lists[0][1]
+    if name.startswith("inline"):
+        if not T.is_struct(dtype.value_type):
+            raise SparkError(f"inline takes an array of structs, not {T.sql_name(dtype)}",
+                             error_class="DATATYPE_MISMATCH.UNEXPECTED_INPUT_TYPE")
+        values = exp.Explode(this=_empty_as_null(first) if outer else first)
+        return [(exp.Anonymous(this="struct_extract", expressions=[values.copy(), exp.Literal.string(f.name)]),
+                 f.name) for f in dtype.value_type]
+    items = [(exp.Explode(this=_empty_as_null(lst) if outer else lst), column) for column, lst in lists]
+    if name.startswith("posexplode"):
+        positions = exp.Anonymous(this="range", expressions=[exp.Literal.number(0),
+                                                             exp.Anonymous(this="len", expressions=[first.copy()])])
+        positions = exp.Cast(this=_empty_as_null(first, positions) if outer else positions,
+                             to=exp.DataType.build("ARRAY<INT>", dialect="spark"))
+        items.insert(0, (exp.Explode(this=positions), "pos"))
+    return items
+
+
+def _generator_select(n: exp.Expression, name: str, columns: list[str] | None) -> exp.Select:
+    """``SELECT <the generator's items>``, named by ``columns`` (the select list's ``AS (a, b)``) or
+    Spark's names."""
+    select = exp.select(*[e if alias is None else exp.alias_(e, alias, quoted=True)
+                          for e, alias in _generator_items(n, name, columns)])
+    select.meta[_GENERATED] = True
+    return select
+
+
+def _generator_table(n: exp.Expression, name: str, alias: exp.TableAlias | None, default: str) -> exp.Subquery:
+    """A generator in FROM or LATERAL VIEW as a subquery, its columns renamed by the alias's names."""
+    columns = [c.name for c in alias.columns] if alias is not None and alias.columns else None
+    table = alias.name if alias is not None and alias.name else default
+    return exp.Subquery(this=_generator_select(n, name, None), alias=exp.TableAlias(
+        this=exp.to_identifier(table), columns=[exp.to_identifier(c) for c in columns] if columns else None))
+
+
+_GENERATED = "quarry_generator"
+
+
+def spark_generators(node: exp.Expression) -> exp.Expression:
+    """Spark's generators (``explode``, ``posexplode``, ``inline``, ``stack`` and their ``_outer`` forms) in
+    spark.sql text, as quarry's SQL runs them: in FROM (``FROM posexplode(array(1, 2)) AS t``) a subquery
+    of their items, in ``LATERAL VIEW [OUTER] gen(...) t AS a, b`` a ``CROSS JOIN LATERAL`` of that
+    subquery (OUTER as the ``_outer`` generator), in a select list their items in the generator's
+    place (``SELECT k, posexplode(arr)`` is ``k, pos, col``)."""
+    def visit(n):
+        if isinstance(n, exp.Table) and _generator_name(n.this):
+            name = _generator_name(n.this)
+            return _generator_table(n.this, name, n.args.get("alias"), name)
+        if not isinstance(n, exp.Select) or n.meta.get(_GENERATED):
+            return n
+        for lateral in n.args.get("laterals") or []:
+            name = _generator_name(lateral.this)
+            if not lateral.args.get("view") or name is None:
+                raise not_supported("LATERAL VIEW of a function that is not a generator")
+            if lateral.args.get("outer") and not name.endswith("_outer") and name not in ("stack", "json_tuple"):
+                name += "_outer"              # (stack always gives its rows)
+            sub = _generator_table(lateral.this, name, lateral.args.get("alias"),
+                                   f"__lateral_view_{len(n.args.get('joins') or [])}")
+            alias = sub.args["alias"]
+            sub.set("alias", None)
+            n.append("joins", exp.Join(this=exp.Lateral(this=sub, alias=alias), kind="CROSS"))
+        n.set("laterals", None)
+        items, found = [], False
+        for item in n.expressions:
+            inner, alias = item, None
+            if isinstance(item, exp.Alias):
+                inner, alias = item.this, [item.alias]
+            elif isinstance(item, exp.Aliases):
+                inner, alias = item.this, [a.name for a in item.expressions]
+            name = _generator_name(inner)
+            if name is None:
+                items.append(item)
+                continue
+            if found:
+                raise SparkError("only one generator is allowed per select clause",
+                                 error_class="UNSUPPORTED_GENERATOR.MULTI_GENERATOR")
+            found = True
+            items.extend(_generator_select(inner, name, alias).expressions)
+        if found:
+            n.set("expressions", items)
+        return n
+    return node.transform(visit, copy=False)
 
 
 _SET_ALL = re.compile(r"(?is)SET")
@@ -423,7 +587,7 @@ def spark_ansi_ast(node: exp.Expression, ansi: bool) -> exp.Expression:
                 args.append(n.args[key])
             return exp.Anonymous(this="make_interval", expressions=args)
         return n
-    return node.transform(spark_names, copy=False).transform(visit, copy=False)
+    return spark_generators(node.transform(spark_names, copy=False)).transform(visit, copy=False)
 
 
 @contextlib.contextmanager

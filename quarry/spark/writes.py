@@ -423,6 +423,8 @@ def _store(state, translator, identifier: str, source, mode: str, insert: bool, 
             base = current.cast(fitted.schema) if current.schema != fitted.schema else current
             rows = pa.concat_tables([base, fitted])
     catalog.register(name, MemoryTable(name, rows), replace=True)
+    # rows written into the table keep its creation; saveAsTable's overwrite and writeTo's replace make a new one
+    state.table_created(name, keep=exists and (insert or by_name or mode == "append"))
     from quarry.spark.catalog import table_relation
     if state.is_cached(table_relation(name)):          # a cached table stays cached, with its new rows
         state.persist(table_relation(name), translator.table(name).to_arrow())

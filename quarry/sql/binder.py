@@ -70,6 +70,10 @@ _FILE_TABLE_FUNCTIONS = {"readparquet", "read_parquet", "parquet_scan", "read_js
                          "read_ndjson_auto", "readjson", "readcsv", "read_csv", "read_csv_auto"}
 
 
+
+# the meta key of a select item a front end builds whose columns depend on types (see Binder._typed_items)
+TYPED_ITEMS = "quarry_typed_items"
+
 class Binder:
     """Binds queries for one session; ``sql`` is the statement text, for error positions."""
 
@@ -938,6 +942,8 @@ class Binder:
         holds (those whose name the regular expression matches somewhere), also inside an expression
         (``min(COLUMNS(*))`` is one ``min`` per column).
         """
+        if item.meta.get(TYPED_ITEMS) is not None:
+            return self._typed_items(item, scope)
         star = item if isinstance(item, exp.Star) else (item.this if isinstance(item, exp.Column)
                                                         and isinstance(item.this, exp.Star) else None)
         if star is not None:
@@ -1013,6 +1019,15 @@ class Binder:
                 column.set("table", exp.to_identifier(f.qualifier))
             out.append((copy, name, None))
         return out
+
+    def _typed_items(self, item: exp.Expression, scope: Scope) -> list[tuple[exp.Expression, str, Field | None]]:
+        """A select item a front end built whose columns depend on types (Spark's generators: ``explode``
+        of a map is two columns, ``inline`` one per struct field): its TYPED_ITEMS function gets a function
+        gets the item and a function that binds an expression node in this scope to its type, and gives the
+        (expression, name) items."""
+        probe = ExprBinder(self, scope, allow_aggregates=True, allow_windows=True)
+        probe.allow_unnest = True
+        return [(e, name, None) for e, name in item.meta[TYPED_ITEMS](item, lambda node: probe.bind(node).dtype)]
 
     def _star_fields(self, scope: Scope, qualifier: str | None, node) -> list[Field]:
         if qualifier is None:

@@ -264,6 +264,10 @@ def render(node: exp.Expression) -> str:
 def _render(node: exp.Expression) -> str:
     if isinstance(node, exp.Paren):
         return render(node.this)
+    if NAME_STYLE.get() == "spark":
+        spark = _spark_render(node)
+        if spark is not None:
+            return spark
     if isinstance(node, exp.Column):
         return ".".join(quote(p.name) for p in node.parts)
     if isinstance(node, exp.Identifier):
@@ -414,6 +418,35 @@ def _render(node: exp.Expression) -> str:
     if isinstance(node, exp.Func) and not isinstance(node, (exp.Lambda,)):
         return _call(node)
     raise ValueError(f"no DuckDB name for {type(node).__name__}")
+
+
+def _spark_render(node: exp.Expression) -> str | None:
+    """Spark's names (its ``Expression.sql`` over pretty literals) where they differ from DuckDB's, or None:
+    ``a LIKE x%`` and ``(NOT a LIKE x%)``, ``substring(s, 1, 2)`` (``2147483647`` for a length not given),
+    ``CASE WHEN (k > 1) THEN 1 ELSE 0 END``, ``(- k)``, ``concat_ws(-, a, b)``."""
+    if isinstance(node, exp.Like) and node.args.get("escape") is None:
+        text = f"{render(node.this)} LIKE {render(node.expression)}"
+        return f"(NOT {text})" if node.args.get("negate") else text
+    if isinstance(node, exp.Not) and isinstance(node.this, exp.Like) and not node.this.args.get("negate"):
+        return f"(NOT {render(node.this)})"
+    if isinstance(node, exp.Substring):
+        start, length = node.args.get("start"), node.args.get("length")
+        args = [render(node.this), render(start) if start is not None else "1",
+                render(length) if length is not None else "2147483647"]
+        return f"substring({', '.join(args)})"
+    if isinstance(node, exp.Case):
+        subject = node.this
+        out = "CASE"
+        for when in node.args.get("ifs") or []:
+            cond = f"({render(subject)} = {render(when.this)})" if subject is not None else render(when.this)
+            out += f" WHEN {cond} THEN {render(when.args['true'])}"
+        default = node.args.get("default")
+        return out + (f" ELSE {render(default)}" if default is not None else "") + " END"
+    if isinstance(node, exp.Neg) and not (isinstance(node.this, exp.Literal) and not node.this.is_string):
+        return f"(- {render(node.this)})"
+    if isinstance(node, exp.ConcatWs):
+        return f"concat_ws({', '.join(render(e) for e in node.expressions)})"
+    return None
 
 
 _NEGATED_OPS = {"=": "!=", "!=": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}

@@ -6,6 +6,7 @@ Each answer is DuckDB's over the same rows, or written by hand from Spark's docu
 
 from __future__ import annotations
 
+import datetime
 import math
 
 import pytest
@@ -764,10 +765,17 @@ def test_describe_lists_columns_with_spark_s_type_names(spark):
     assert spark.sql("DESCRIBE described").columns == ["col_name", "data_type", "comment"]
     # EXTENDED / FORMATTED: the columns, an empty row, then '# Detailed Table Information' and the table's
     # details (Spark's DescribeTableCommand; comment '' on those rows)
+    # (CatalogTable.toLinkedHashMap: Owner, Created Time as java.util.Date prints it, Last Access UNKNOWN for a
+    # table never accessed, Created By "Spark <version>", between Table and Type)
     details = [("", "", ""), ("# Detailed Table Information", "", ""), ("Catalog", "spark_catalog", ""),
-               ("Database", "default", ""), ("Table", "described", ""), ("Type", "MANAGED", "")]
+               ("Database", "default", ""), ("Table", "described", "")]
+    import pyspark
     for q in ("DESCRIBE EXTENDED described", "DESCRIBE TABLE EXTENDED described", "DESC FORMATTED described"):
-        assert [tuple(r) for r in spark.sql(q).collect()] == want + details
+        rows = [tuple(r) for r in spark.sql(q).collect()]
+        assert rows[:len(want) + 5] == want + details
+        assert [r[0] for r in rows[len(want) + 5:]] == ["Owner", "Created Time", "Last Access", "Created By", "Type"]
+        assert rows[-3:] == [("Last Access", "UNKNOWN", ""), ("Created By", f"Spark {pyspark.__version__}", ""),
+                             ("Type", "MANAGED", "")]
     # of a temp view, Spark lists only the columns
     spark.createDataFrame([(1, "x")], "k int, v string").createOrReplaceTempView("described_v")
     try:
@@ -777,6 +785,38 @@ def test_describe_lists_columns_with_spark_s_type_names(spark):
         spark.catalog.dropTempView("described_v")
     with pytest.raises(PySparkException, match="Not supported: DESCRIBE ... AS JSON"):
         spark.sql("DESCRIBE EXTENDED described AS JSON").collect()
+
+
+def test_describe_extended_gives_owner_and_creation_time_of_tables_the_session_made(spark_server):
+    import time
+    from pyspark.sql import SparkSession
+    alice = SparkSession.builder.remote(spark_server.url + "/;user_id=alice").create()
+    try:
+        before = time.time()
+        alice.createDataFrame([(1,)], "k int").write.saveAsTable("owned")
+        alice.sql("CREATE TABLE owned_sql (a INT)")
+        alice.createDataFrame([(1,)], "k int").writeTo("owned_v2").create()
+        from pyspark.sql.types import IntegerType, StructField, StructType
+        alice.catalog.createTable("owned_cat", schema=StructType([StructField("a", IntegerType())]))
+        after = time.time()
+        for table in ("owned", "owned_sql", "owned_v2", "owned_cat"):
+            rows = {r.col_name: r.data_type for r in alice.sql(f"DESCRIBE EXTENDED {table}").collect()}
+            assert rows["Owner"] == "alice"
+            # java.util.Date.toString: EEE MMM dd HH:mm:ss zzz yyyy, in the session zone (UTC by default)
+            created = datetime.datetime.strptime(rows["Created Time"], "%a %b %d %H:%M:%S UTC %Y")
+            created = created.replace(tzinfo=datetime.timezone.utc).timestamp()
+            assert int(before) <= created <= after
+        # appending keeps the table's creation; overwriting makes a new table
+        first = {r.col_name: r.data_type for r in alice.sql("DESCRIBE EXTENDED owned").collect()}["Created Time"]
+        time.sleep(1.1)
+        alice.createDataFrame([(2,)], "k int").write.mode("append").saveAsTable("owned")
+        assert {r.col_name: r.data_type for r in alice.sql("DESCRIBE EXTENDED owned").collect()}["Created Time"] \
+            == first
+        alice.createDataFrame([(2,)], "k int").write.mode("overwrite").saveAsTable("owned")
+        assert {r.col_name: r.data_type for r in alice.sql("DESCRIBE EXTENDED owned").collect()}["Created Time"] \
+            != first
+    finally:
+        alice.stop()
 
 
 def test_describe_extended_of_an_external_table_names_its_files(spark, tmp_path):
@@ -843,15 +883,114 @@ def test_csv_read_options(spark, tmp_path):
     src.write_text('x,"y\n')
     assert [tuple(r) for r in spark.read.csv(str(src), quote="").collect()] == [("x", '"y')]
     from pyspark.errors import UnsupportedOperationException
-    for name, value in [("comment", "#"), ("dateFormat", "yyyy"), ("lineSep", ";")]:
+    for name, value in [("locale", "fr-FR"), ("samplingRatio", "0.5"), ("maxColumns", "3")]:
         with pytest.raises(UnsupportedOperationException, match=f"Not supported: the csv option `{name.lower()}`"):
             spark.read.option(name, value).csv(str(src)).collect()
-    # quarry's reader is Spark's FAILFAST: a row with too many fields raises; PERMISSIVE is refused by name
     src.write_text("a,b\n1,2,3\n")
-    with pytest.raises(PySparkException):
+    with pytest.raises(PySparkException) as err:
         spark.read.csv(str(src), header=True, mode="FAILFAST").collect()
-    with pytest.raises(UnsupportedOperationException, match="Not supported: the csv mode `PERMISSIVE`"):
-        spark.read.csv(str(src), mode="PERMISSIVE").collect()
+    assert err.value.getCondition() == "MALFORMED_RECORD_IN_PARSING.WITHOUT_SUGGESTION"
+    with pytest.raises(PySparkException):
+        spark.read.csv(str(src), mode="SOMETIMES").collect()
+
+
+def test_csv_parse_modes(spark, tmp_path):
+    # Spark's CSV data source, option `mode`: PERMISSIVE (the default) sets the fields that do not parse to
+    # NULL, a record with too few fields gets NULLs for the rest and one with too many has the extra ones
+    # dropped, and the malformed record's text goes to the schema's `columnNameOfCorruptRecord` column
+    # (`_corrupt_record` by default); DROPMALFORMED drops malformed records; FAILFAST raises
+    src = tmp_path / "m.csv"
+    src.write_text("a,b,c\n1,2,3\n4,5\nx,7,8\n9,10,11,12\n")
+    schema = "a int, b int, c int, _corrupt_record string"
+    rows = spark.read.csv(str(src), header=True, schema=schema).collect()
+    assert [tuple(r) for r in rows] == [(1, 2, 3, None), (4, 5, None, "4,5"), (None, 7, 8, "x,7,8"),
+                                        (9, 10, 11, "9,10,11,12")]
+    assert [tuple(r) for r in spark.read.csv(str(src), header=True, schema="a int, b int, c int").collect()] == \
+        [(1, 2, 3), (4, 5, None), (None, 7, 8), (9, 10, 11)]
+    assert [tuple(r) for r in spark.read.csv(str(src), header=True, schema=schema, mode="DROPMALFORMED").collect()] \
+        == [(1, 2, 3, None)]
+    # without a schema every value parses as a string; only the field counts can be wrong
+    assert [tuple(r) for r in spark.read.csv(str(src), header=True, mode="DROPMALFORMED").collect()] == \
+        [("1", "2", "3"), ("x", "7", "8")]
+    assert [tuple(r) for r in spark.read.csv(str(src), header=True, inferSchema=True, mode="DROPMALFORMED")
+            .collect()] == [("1", 2, 3), ("x", 7, 8)]
+    with pytest.raises(PySparkException, match="4,5"):
+        spark.read.csv(str(src), header=True, schema=schema, mode="FAILFAST").collect()
+    # another corrupt record column; the column may stand anywhere in the schema
+    rows = spark.read.csv(str(src), header=True, schema="bad string, a int, b int, c int",
+                          columnNameOfCorruptRecord="bad").collect()
+    assert [r.bad for r in rows] == [None, "4,5", "x,7,8", "9,10,11,12"]
+    with pytest.raises(PySparkException, match="string type and nullable"):
+        spark.read.csv(str(src), header=True, schema="a int, _corrupt_record int").collect()
+
+
+def test_csv_values_that_do_not_parse_are_null_in_permissive_mode(spark, tmp_path):
+    # Spark parses an int with Integer.parseInt (no spaces, no fraction, in range), a boolean as
+    # true/false in any case, a double with parseDouble or nanValue/positiveInf/negativeInf (NaN, Inf,
+    # -Inf), a decimal that must fit its precision; the record's text, quotes and escapes as in the file
+    src = tmp_path / "v.csv"
+    src.write_text('i,f,b,d\n 1,1.5,TRUE,1.25\n1.0,NaN,yes,123456\n2147483648,-Inf,false,x\n+7,1e3,False,-0.5\n'
+                   '"8",2,"q\\"z",1\n')
+    rows = spark.read.csv(str(src), header=True,
+                          schema="i int, f double, b boolean, d decimal(5,2), _corrupt_record string").collect()
+    import decimal
+    import math
+    assert [(r.i, r.b, r.d, r._corrupt_record) for r in rows] == [
+        (None, True, decimal.Decimal("1.25"), " 1,1.5,TRUE,1.25"),
+        (None, None, None, "1.0,NaN,yes,123456"),
+        (None, False, None, "2147483648,-Inf,false,x"),
+        (7, False, decimal.Decimal("-0.50"), None),
+        (8, None, decimal.Decimal("1.00"), '"8",2,"q\\"z",1')]
+    assert math.isnan(rows[1].f) and rows[2].f == -math.inf and rows[3].f == 1000.0
+    assert spark.read.csv(str(src), header=True, schema="i int, f double, b boolean, d decimal(5,2)",
+                          mode="DROPMALFORMED").count() == 1
+    # without a dateFormat/timestampFormat Spark falls back to its cast's parser: a timestamp with Z or an
+    # offset is that instant (in the session zone, UTC here), a date the text before a T or a space; so
+    # timestamps Spark's writer wrote (2024-01-02T03:04:05.120Z) read back
+    src.write_text("t,d\n2024-01-02T03:04:05.120Z,2024-01-02 10:00:00\n2024-01-02T03:04:05+01:00,2024-01-03\n"
+                   "2024-01-02 03:04:05,2024-02-30\n")
+    rows = spark.read.csv(str(src), header=True, schema="t timestamp, d date").collect()
+    assert [tuple(r) for r in rows] == [
+        (datetime.datetime(2024, 1, 2, 3, 4, 5, 120000), datetime.date(2024, 1, 2)),
+        (datetime.datetime(2024, 1, 2, 2, 4, 5), datetime.date(2024, 1, 3)),
+        (datetime.datetime(2024, 1, 2, 3, 4, 5), None)]
+    times = spark.createDataFrame([(datetime.datetime(2024, 5, 6, 7, 8, 9, 500000),)], "t timestamp")
+    times.write.csv(str(tmp_path / "times"))
+    assert spark.read.csv(str(tmp_path / "times"), schema="t timestamp").collect()[0].t == \
+        datetime.datetime(2024, 5, 6, 7, 8, 9, 500000)
+    # nanValue, positiveInf, negativeInf: the words a double column reads as NaN and the infinities
+    src.write_text("v\nnope\nbig\n-big\nNaN\n2.5\n")
+    rows = spark.read.csv(str(src), header=True, schema="v double", nanValue="nope", positiveInf="big",
+                          negativeInf="-big").collect()
+    assert math.isnan(rows[0].v) and rows[1].v == math.inf and rows[2].v == -math.inf
+    assert math.isnan(rows[3].v) and rows[4].v == 2.5          # Java's Double.parseDouble reads NaN too
+    # a quoted value over two lines (multiLine) is one record
+    src.write_text('a,b\n"x\ny",1\n5\n')
+    rows = spark.read.csv(str(src), header=True, multiLine=True, schema="a string, b int, _corrupt_record string")
+    assert [tuple(r) for r in rows.collect()] == [("x\ny", 1, None), ("5", None, "5")]
+
+
+def test_csv_comment_line_sep_and_datetime_formats(spark, tmp_path):
+    # comment: lines that start with the character are skipped; lineSep: the one character that ends
+    # lines; dateFormat / timestampFormat: Spark's datetime patterns for date and timestamp columns
+    src = tmp_path / "c.csv"
+    src.write_text("# a comment\nk;d;t\n1;02/03/2024;02/03/2024 10:11:12\n#x;y\n2;bad;2024-01-01\n")
+    rows = spark.read.csv(str(src), sep=";", header=True, comment="#", dateFormat="dd/MM/yyyy",
+                          timestampFormat="dd/MM/yyyy HH:mm:ss",
+                          schema="k int, d date, t timestamp, _corrupt_record string").collect()
+    assert [tuple(r) for r in rows] == [
+        (1, datetime.date(2024, 3, 2), datetime.datetime(2024, 3, 2, 10, 11, 12), None),
+        (2, None, None, "2;bad;2024-01-01")]
+    assert [tuple(r) for r in spark.read.csv(str(src), sep=";", comment="#").collect()][0] == ("k", "d", "t")
+    src.write_text("1,2024-01-05|2,2024-02-30|3,2024-13-01|")
+    rows = spark.read.csv(str(src), lineSep="|", schema="k int, d date", dateFormat="yyyy-MM-dd").collect()
+    assert [tuple(r) for r in rows] == [(1, datetime.date(2024, 1, 5)), (2, None), (3, None)]
+    from pyspark.errors import UnsupportedOperationException
+    with pytest.raises(UnsupportedOperationException, match="Not supported: the datetime pattern `ww`"):
+        spark.read.csv(str(src), lineSep="|", schema="k int, d date", dateFormat="yyyy-ww").collect()
+    with pytest.raises(UnsupportedOperationException, match="Not supported: line breaks"):
+        (tmp_path / "nl.csv").write_text("1|2\n3|")
+        spark.read.csv(str(tmp_path / "nl.csv"), lineSep="|").collect()
 
 
 def test_show_functions_describe_function(spark):
@@ -932,9 +1071,16 @@ def test_table_valued_functions(spark):
     assert [tuple(r) for r in spark.tvf.explode_outer(F.array().cast("array<int>")).collect()] == [(None,)]
     assert [tuple(r) for r in spark.tvf.json_tuple(F.lit('{"a":1,"b":"x"}'), F.lit("a"), F.lit("b")).collect()] == \
         [("1", "x")]
-    from pyspark.errors import UnsupportedOperationException
-    with pytest.raises(UnsupportedOperationException, match="Not supported: the table-valued function `stack`"):
-        spark.tvf.stack(F.lit(2), F.lit(1), F.lit(2)).collect()
+    # stack(n, ...): n rows of the values, in columns col0, col1, ... (NULL after the last value)
+    df = spark.tvf.stack(F.lit(2), F.lit(1), F.lit(2), F.lit(3))
+    assert df.columns == ["col0", "col1"] and [tuple(r) for r in df.collect()] == [(1, 2), (3, None)]
+    people = spark.createDataFrame([(1, "a", "b")], "k int, s string, t string")
+    df = people.select("k", F.stack(F.lit(2), "s", "t").alias("v"))
+    assert df.columns == ["k", "v"] and [tuple(r) for r in df.collect()] == [(1, "a"), (1, "b")]
+    with pytest.raises(AnalysisException):            # a column's values of two types (STACK_COLUMN_DIFF_TYPES)
+        people.select(F.stack(F.lit(2), "k", "s")).collect()
+    with pytest.raises(AnalysisException):            # the number of rows is a constant
+        people.select(F.stack("k", "s")).collect()
 
 
 def test_table_functions_in_sql(spark):
@@ -947,9 +1093,85 @@ def test_table_functions_in_sql(spark):
     assert [tuple(r) for r in spark.sql("SELECT * FROM explode(array(1, 2))").collect()] == [(1,), (2,)]
     assert spark.sql("SELECT * FROM explode(array('a'))").columns == ["col"]
     assert [r.v for r in spark.sql("SELECT * FROM explode(array(1, 2)) AS t(v)").collect()] == [1, 2]
-    from pyspark.errors import UnsupportedOperationException
-    with pytest.raises(UnsupportedOperationException, match="spark.tvf.posexplode"):
-        spark.sql("SELECT * FROM posexplode(array(1))").collect()
+    # Spark's generator functions as table functions (examples of Spark's SQL function reference)
+    df = spark.sql("SELECT * FROM posexplode(array(10, 20))")
+    assert df.columns == ["pos", "col"] and [tuple(r) for r in df.collect()] == [(0, 10), (1, 20)]
+    assert df.dtypes[0] == ("pos", "int")
+    df = spark.sql("SELECT * FROM inline(array(struct(1, 'a'), struct(2, 'b')))")
+    assert df.columns == ["col1", "col2"] and [tuple(r) for r in df.collect()] == [(1, "a"), (2, "b")]
+    df = spark.sql("SELECT * FROM stack(2, 1, 2, 3)")
+    assert df.columns == ["col0", "col1"] and [tuple(r) for r in df.collect()] == [(1, 2), (3, None)]
+    assert [tuple(r) for r in spark.sql("SELECT a, b FROM stack(2, 'x', 1, 'y', 2) AS t(a, b)").collect()] == \
+        [("x", 1), ("y", 2)]
+    assert [tuple(r) for r in spark.sql("SELECT * FROM inline(array(struct(1, 'a'))) AS t(p, q)").collect()] == \
+        [(1, "a")]
+
+
+def test_generators_in_sql_select_lists_and_lateral_views(spark):
+    spark.createDataFrame([(1, [10, 20], [(1, "a"), (2, "b")], "p", "q"), (2, [], [], "r", "s"),
+                           (3, None, None, "t", "u")],
+                          "k int, arr array<int>, st array<struct<x:int,y:string>>, s string, t string") \
+        .createOrReplaceTempView("gens")
+    try:
+        # in a select list: the generator's columns in its place (col; pos, col; the struct's fields; col0, ...)
+        df = spark.sql("SELECT k, posexplode(arr) FROM gens")
+        assert df.columns == ["k", "pos", "col"]
+        assert [tuple(r) for r in df.collect()] == [(1, 0, 10), (1, 1, 20)]
+        assert spark.sql("SELECT k, explode(arr) FROM gens").columns == ["k", "col"]
+        assert [tuple(r) for r in spark.sql("SELECT k, explode_outer(arr) FROM gens").collect()] == \
+            [(1, 10), (1, 20), (2, None), (3, None)]
+        assert [tuple(r) for r in spark.sql("SELECT k, posexplode_outer(arr) FROM gens").collect()] == \
+            [(1, 0, 10), (1, 1, 20), (2, None, None), (3, None, None)]
+        df = spark.sql("SELECT k, inline(st) FROM gens")
+        assert df.columns == ["k", "x", "y"] and [tuple(r) for r in df.collect()] == [(1, 1, "a"), (1, 2, "b")]
+        assert [tuple(r) for r in spark.sql("SELECT k, inline_outer(st) FROM gens WHERE k > 1").collect()] == \
+            [(2, None, None), (3, None, None)]
+        df = spark.sql("SELECT k, stack(2, s, t) AS v FROM gens WHERE k = 1")
+        assert df.columns == ["k", "v"] and [tuple(r) for r in df.collect()] == [(1, "p"), (1, "q")]
+        assert spark.sql("SELECT posexplode(arr) AS (i, e) FROM gens").columns == ["i", "e"]
+        assert [tuple(r) for r in spark.sql("SELECT inline(st) AS (p, q) FROM gens").collect()] == [(1, "a"), (2, "b")]
+        with pytest.raises(AnalysisException):
+            spark.sql("SELECT explode(arr), explode(arr) FROM gens").collect()
+        # LATERAL VIEW [OUTER] gen(...) t AS names: a row per generated row, joined to its input row
+        df = spark.sql("SELECT k, p, v FROM gens LATERAL VIEW posexplode(arr) t AS p, v")
+        assert [tuple(r) for r in df.collect()] == [(1, 0, 10), (1, 1, 20)]
+        df = spark.sql("SELECT k, v FROM gens LATERAL VIEW OUTER explode(arr) t AS v")
+        assert [tuple(r) for r in df.collect()] == [(1, 10), (1, 20), (2, None), (3, None)]
+        df = spark.sql("SELECT k, a, b FROM gens LATERAL VIEW inline(st) t AS a, b")
+        assert [tuple(r) for r in df.collect()] == [(1, 1, "a"), (1, 2, "b")]
+        assert spark.sql("SELECT t.* FROM gens LATERAL VIEW inline(st) t").columns == ["x", "y"]
+        df = spark.sql("SELECT k, a, b FROM gens LATERAL VIEW stack(2, k, s, k * 10, t) t AS a, b WHERE k < 3")
+        assert [tuple(r) for r in df.collect()] == [(1, 1, "p"), (1, 10, "q"), (2, 2, "r"), (2, 20, "s")]
+        assert spark.sql("SELECT k, a FROM gens LATERAL VIEW OUTER stack(1, s) t AS a").count() == 3
+        df = spark.sql("SELECT k, x, y FROM gens LATERAL VIEW explode(arr) a AS x LATERAL VIEW explode(arr) b AS y")
+        assert sorted(tuple(r) for r in df.collect()) == [(1, 10, 10), (1, 10, 20), (1, 20, 10), (1, 20, 20)]
+        with pytest.raises(AnalysisException):
+            spark.sql("SELECT explode(k) FROM gens").collect()
+        assert [tuple(r) for r in spark.sql("SELECT explode_outer(array())").collect()] == [(None,)]
+        assert [tuple(r) for r in spark.sql("SELECT posexplode_outer(array())").collect()] == [(None, None)]
+    finally:
+        spark.catalog.dropTempView("gens")
+
+
+def test_generators_of_maps_in_sql(spark):
+    # a map explodes into key and value (and pos for posexplode), as Spark's generators name them
+    spark.createDataFrame([(1, {"a": 1}), (2, {}), (3, None)], "k int, m map<string,int>") \
+        .createOrReplaceTempView("mgen")
+    try:
+        df = spark.sql("SELECT k, explode(m) FROM mgen")
+        assert df.columns == ["k", "key", "value"] and [tuple(r) for r in df.collect()] == [(1, "a", 1)]
+        df = spark.sql("SELECT k, posexplode_outer(m) FROM mgen")
+        assert df.columns == ["k", "pos", "key", "value"]
+        assert [tuple(r) for r in df.collect()] == [(1, 0, "a", 1), (2, None, None, None), (3, None, None, None)]
+        assert [tuple(r) for r in spark.sql("SELECT k, a, b FROM mgen LATERAL VIEW explode(m) t AS a, b").collect()] \
+            == [(1, "a", 1)]
+        assert [tuple(r) for r in spark.sql("SELECT * FROM explode(map('x', 1, 'y', 2))").collect()] == \
+            [("x", 1), ("y", 2)]
+        assert spark.sql("SELECT explode(m) AS (kk, vv) FROM mgen").columns == ["kk", "vv"]
+        with pytest.raises(AnalysisException):
+            spark.sql("SELECT explode(m) AS (kk) FROM mgen").collect()
+    finally:
+        spark.catalog.dropTempView("mgen")
 
 
 def test_sql_sums_have_sparks_types(spark):
@@ -987,6 +1209,17 @@ def test_sql_items_are_named_as_spark_names_them(spark):
         ["upper(a)", "CAST(k AS STRING)", "CAST(k AS DECIMAL(10,2))", "TRY_CAST(k AS SMALLINT)",
          "CAST(2024-01-01 AS DATE)", "lit"]
     assert df.selectExpr("CAST(k AS STRING)").columns == ["CAST(k AS STRING)"]
+    # Spark's Like.sql (`a LIKE x%`; NOT LIKE is Not's `(NOT ...)`), Substring (the length Integer.MAX_VALUE when
+    # not given), CaseWhen.sql, UnaryMinus.sql (`(- k)`) and concat_ws's prettyName
+    spark.createDataFrame([("abc", 2, "x")], "s string, k int, t string").createOrReplaceTempView("cs_n")
+    assert spark.sql("SELECT s LIKE 'a%', s NOT LIKE 'a%', substring(s, 1, 2), substring(s, 2), "
+                     "CASE WHEN k > 1 THEN 1 ELSE 0 END, CASE k WHEN 1 THEN 'a' END, -k, -1, concat_ws('-', s, t) "
+                     "FROM cs_n").columns == \
+        ["s LIKE a%", "(NOT s LIKE a%)", "substring(s, 1, 2)", "substring(s, 2, 2147483647)",
+         "CASE WHEN (k > 1) THEN 1 ELSE 0 END", "CASE WHEN (k = 1) THEN a END", "(- k)", "-1", "concat_ws(-, s, t)"]
+    assert tuple(spark.sql("SELECT s LIKE 'a%', substring(s, 2), -k, concat_ws('-', s, t) FROM cs_n").collect()[0]) \
+        == (True, "bc", -2, "abc-x")
+    spark.catalog.dropTempView("cs_n")
     spark.catalog.dropTempView("cs_t")
 
 

@@ -655,7 +655,8 @@ def extract_value(child: Column, key) -> Column:
 
 # -- generators -----------------------------------------------------------------------------------
 
-GENERATORS = {"explode", "explode_outer", "posexplode", "posexplode_outer", "inline", "inline_outer", "json_tuple"}
+GENERATORS = {"explode", "explode_outer", "posexplode", "posexplode_outer", "inline", "inline_outer", "json_tuple",
+              "stack"}
 
 
 def _outer(lst: Expr) -> Expr:
@@ -669,6 +670,8 @@ def generator(name: str, args: list[Column], shape) -> list[tuple[Column, str]]:
     (the generators of a map and of an array of structs have more than one output column)."""
     if name == "json_tuple":
         return _json_tuple(args)
+    if name == "stack":
+        return _stack(args[0], args[1:])
     if len(args) != 1:
         raise SparkError(f"`{name}` takes one argument, got {len(args)}")
     arg = args[0]
@@ -705,6 +708,36 @@ def generator(name: str, args: list[Column], shape) -> list[tuple[Column, str]]:
         return out
     out.append((part(lambda u, ctx: u), "col"))
     return out
+
+
+def _stack(rows: int, values: list[Column]) -> list[tuple[Column, str]]:
+    """``stack(n, v1, v2, ...)``: the values in ``n`` rows of ``ceil(len / n)`` columns ``col0``, ``col1``, ...
+    (NULLs after the last value), each column one array unnested; a column's values must have one type,
+    NULLs aside (Spark's ``STACK_COLUMN_DIFF_TYPES``)."""
+    if rows < 1:
+        raise SparkError(f"stack's number of rows must be positive, not {rows}",
+                         error_class="DATATYPE_MISMATCH.VALUE_OUT_OF_RANGE")
+    if not values:
+        raise SparkError("stack takes the number of rows and at least one value",
+                         error_class="WRONG_NUM_ARGS.WITHOUT_SUGGESTION")
+    width = -(-len(values) // rows)
+
+    def column(c: int) -> Column:
+        cells = [values[r * width + c] for r in range(rows) if r * width + c < len(values)]
+
+        def bind(ctx):
+            bound = [v.bind(ctx) for v in cells]
+            types = {b.dtype for b in bound if not T.is_null(b.dtype)}
+            if len(types) > 1:
+                raise SparkError(f"stack's column col{c} has values of several types ("
+                                 + ", ".join(sorted(T.sql_name(t) for t in types)) + ")",
+                                 error_class="DATATYPE_MISMATCH.STACK_COLUMN_DIFF_TYPES")
+            dtype = types.pop() if types else T.NULL
+            bound = [b if b.dtype == dtype else FN.cast(b, dtype) for b in bound]
+            bound += [FN.lit(None, dtype)] * (rows - len(bound))
+            return UnnestExpr(_call("list_value", *bound))
+        return Column(bind, f"col{c}")
+    return [(column(c), f"col{c}") for c in range(width)]
 
 
 def _json_tuple(args: list[Column]) -> list[tuple[Column, str]]:

@@ -27,7 +27,6 @@ REFUSED: dict[str, str] = {
     # misc / JVM
     "java_method": _JVM, "reflect": _JVM, "try_reflect": _JVM,
     "aes_encrypt": _CRYPT, "aes_decrypt": _CRYPT, "try_aes_decrypt": _CRYPT,
-    "stack": "a generator of rows; use union of selects or explode of an array",
     "bucket": "a partition transform, for DataFrameWriterV2.partitionedBy only",
     "years": "a partition transform, for DataFrameWriterV2.partitionedBy only",
     "months": "a partition transform, for DataFrameWriterV2.partitionedBy only",
