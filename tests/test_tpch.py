@@ -67,3 +67,19 @@ def test_decimal_sums_stay_decimal(quarry_tpch):
     assert str(result.schema.field("sum_qty").type).startswith("decimal128")
     assert str(result.schema.field("sum_charge").type).startswith("decimal128")
     assert result.schema.field("avg_qty").type == "double"
+
+
+def test_large_build_sides_split_joins_into_more_partitions(tpch_sf001, duckdb_tpch, monkeypatch):
+    """A join whose build side is estimated above ``JOIN_TASK_BUILD_ROWS`` a task gets more partitions
+    than the stages around it (here: every join, with the limit set to 500 rows); answers stay DuckDB's."""
+    from quarry.physical import planner
+    from quarry.physical.join import HashJoinExec
+    monkeypatch.setattr(planner, "JOIN_TASK_BUILD_ROWS", 500)
+    con = register_tables(quarry.connect(workers=2, broadcast_rows=0), tpch_sf001)
+    for n in (3, 5, 13, 18, 21):
+        sql = load_query(n)
+        result = con.run(con.sql(sql).logical_plan)
+        assert_tables_equal(result.table, duckdb_tpch.sql(sql).to_arrow_table(), ordered=_ordered(sql))
+        joins = [node for stage in result.physical.stage_graph.stages for node in stage.root.walk()
+                 if isinstance(node, HashJoinExec) and node.mode == "partitioned"]
+        assert joins and max(j.partitions for j in joins) > 2, n
