@@ -25,7 +25,7 @@ EXPRESSIONS = [
     "make_timestamp(n * 1000000)", "date_add(d, i)", "date_add(d, INTERVAL 1 MONTH)", "date_add(ts, INTERVAL (i) DAY)",
     "date_add(d, INTERVAL 2 HOUR)",
     # strings and binary
-    "translate(s, 'lé', 'L')", "hex(s)", "bin(s)", "hex(n)", "bin(n)", "hex(i)", "unhex(hex(s))", "unhex('0' || hex(s))",
+    "translate(s, 'lé', 'L')", "hex(s)", "bin(s)", "hex(n)", "bin(n)", "hex(i)", "hex(x)", "bin(x)", "to_hex(x * -1e12)", "unhex(hex(s))", "unhex('0' || hex(s))",
     "to_base64(encode(s))", "from_base64(to_base64(encode(s)))", "encode(s)", "decode(encode(s))", "bit_length(s)",
     "octet_length(encode(s))", "unicode(s)", "ord(s)", "hamming(s || 'x', 'x' || s)", "unbin(bin(s))",
     "unbin(substr(bin(s), 3))", "from_binary(bin(n))",

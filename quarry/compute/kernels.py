@@ -2161,6 +2161,37 @@ def _bin_bytes(name, args, dtype, n):
     return out[0] if scalar else out
 
 
+@kernel("float_radix_text")
+def _float_radix_text(name, args, dtype, n):
+    """hex()/bin() of a DOUBLE as DuckDB gives them: the value rounded to an integer (halves to even), as a
+    sign and the digits of its magnitude, however large (a double of 2**53 or more is its 53-bit mantissa
+    followed by zero bits, so its digits are the mantissa's, shifted, and a run of zeros)."""
+    from quarry.compute.spark_kernels import _np, _radix_text
+    radix = args[0].as_py()
+    scalar = _is_scalar(args[1])
+    rows = 1 if scalar else n
+    x, valid = _np(args[1], rows, np.float64)
+    bad = ~np.isfinite(x) if valid is None else ~np.isfinite(x) & valid
+    if bad.any():
+        fname = "hex" if radix == 16 else "bin"
+        raise DataError(f"{fname}(): the DOUBLE {float(x[bad][0])!r} has no integer digits",
+                        hint="NaN and infinity cannot be written as an integer; filter them out first")
+    magnitude = np.abs(x)
+    fraction, exponent = np.frexp(magnitude)                   # magnitude = fraction * 2**exponent
+    big = magnitude >= 2.0 ** 53
+    mantissa = np.where(big, np.ldexp(fraction, 53), np.rint(magnitude)).astype(np.int64)
+    zero_bits = np.where(big, exponent - 53, 0)
+    bits_per_digit = 4 if radix == 16 else 1
+    mantissa <<= zero_bits % bits_per_digit
+    digits = _radix_text(pa.array(mantissa, pa.int64()), radix)
+    zeros = pc.binary_repeat(pa.scalar("0"), pa.array(zero_bits // bits_per_digit, pa.int64()))
+    sign = pc.if_else(pa.array((x < 0) & (mantissa != 0)), pa.scalar("-"), pa.scalar(""))
+    out = pc.binary_join_element_wise(sign, digits, zeros, "")
+    if valid is not None:
+        out = pc.if_else(pa.array(valid), out, pa.scalar(None, pa.string()))
+    return out[0] if scalar else out
+
+
 def _refuse_new_nulls(out, x, n, fname: str, what: str, hint: str):
     """A DataError where ``out`` is NULL for a non-NULL input (Spark's lenient kernels give NULL there)."""
     bad = pc.and_(pc.is_valid(to_array(x, n)), pc.is_null(out))

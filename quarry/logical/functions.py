@@ -1570,17 +1570,22 @@ def _bind_hex_bin(name, args):
     if T.is_string(x.dtype) or pa.types.is_binary(x.dtype) or pa.types.is_large_binary(x.dtype):
         b = cast(x, T.BINARY)
         return Call("spark_hex" if name == "hex" else "bin_bytes", (b,), T.STRING, b.nullable)
-    if T.is_numeric(x.dtype):
-        raise UnsupportedError(f"{name}() of a {T.sql_name(x.dtype)}",
-                               hint=f"{name}(CAST(x AS BIGINT)) gives the digits of the integer")
-    raise QuarryTypeError(f"function `{name}` expects an integer, VARCHAR or BLOB, got {T.sql_name(x.dtype)}")
+    if T.is_float(x.dtype):
+        # DuckDB casts a DOUBLE to its arbitrary-precision integer (halves to even) and writes a sign and
+        # the magnitude's digits: hex(-255.7) is '-100', hex(1e300) has 250 digits
+        x = cast(x, T.FLOAT64)
+        return Call("float_radix_text", (lit(16 if name == "hex" else 2), x), T.STRING, x.nullable)
+    # a DECIMAL is refused as DuckDB refuses it (no signature takes one)
+    raise QuarryTypeError(f"function `{name}` expects an integer, DOUBLE, VARCHAR or BLOB, got {T.sql_name(x.dtype)}",
+                          hint=f"{name}(CAST(x AS BIGINT)) gives the digits of the integer part")
 
 
 register("hex", "scalar", _bind_hex_bin, 1, 1, aliases=("to_hex",), rewrite=True,
-         doc="hex(x): the bytes of a VARCHAR/BLOB, or an integer, as upper-case hexadecimal digits")
+         doc="hex(x): the bytes of a VARCHAR/BLOB, or an integer or DOUBLE (rounded), as upper-case hexadecimal digits")
 register("bin", "scalar", _bind_hex_bin, 1, 1, aliases=("to_binary",), rewrite=True,
-         doc="bin(x): the bits of a VARCHAR/BLOB's bytes, or of an integer, as 0s and 1s")
+         doc="bin(x): the bits of a VARCHAR/BLOB's bytes, or of an integer or DOUBLE (rounded), as 0s and 1s")
 register("bin_bytes", "scalar", None, 1, 1, internal=True)          # bin() of bytes (_bind_hex_bin)
+register("float_radix_text", "scalar", None, 2, 2, internal=True)   # hex()/bin() of a DOUBLE (_bind_hex_bin)
 register("unhex", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.BINARY), 1, 1, aliases=("from_hex",),
          doc="unhex(s): the BLOB whose hexadecimal digits s is (an odd count reads a leading 0)")
 register("unbin", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.BINARY), 1, 1, aliases=("from_binary",),
