@@ -888,6 +888,23 @@ def _length(name, args, dtype, n):
     return cast_value(pc.utf8_length(args[0]), T.INT64)
 
 
+@kernel("length_grapheme")
+def _length_grapheme(name, args, dtype, n):
+    """The grapheme clusters of each string, as DuckDB counts them: a string of ASCII alone counts its bytes
+    (so CR LF is two there), any other is segmented by Unicode's rules (quarry/compute/graphemes.py)."""
+    from quarry.compute.graphemes import cluster_counts
+    from quarry.compute.spark_kernels import _flat_codepoints
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    arr = to_array(args[0], rows)
+    codepoints, lengths = _flat_codepoints(arr, rows)
+    counts = cluster_counts(codepoints, lengths)
+    ascii_only = np.asarray(pc.fill_null(pc.string_is_ascii(arr), False), bool)
+    counts = np.where(ascii_only, np.asarray(pc.fill_null(pc.binary_length(arr), 0), np.int64), counts)
+    out = pa.array(counts, pa.int64(), mask=np.asarray(pc.is_null(arr), bool) if arr.null_count else None)
+    return out[0] if scalar else out
+
+
 @kernel("reverse")
 def _reverse(name, args, dtype, n):
     return pc.utf8_reverse(args[0])

@@ -1001,7 +1001,9 @@ def _bind_length(name, args):
     return _string_fn(T.INT64)(name, args)
 
 
-register("length", "scalar", _bind_length, 1, 1, aliases=("char_length", "character_length", "len", "strlen"))
+register("length", "scalar", _bind_length, 1, 1, aliases=("char_length", "character_length", "len"))
+register("length_grapheme", "scalar", _string_fn(T.INT64), 1, 1,
+         doc="length_grapheme(s): the number of grapheme clusters (user-perceived characters) of s")
 register("reverse", "scalar", _string_fn(), 1, 1)
 register("replace", "scalar", _string_fn(), 3, 3)
 register("substring", "scalar", _string_fn(ints=(1, 2)), 2, 3, aliases=("substr",))
@@ -1615,13 +1617,15 @@ def _bind_bit_length(name, args):
     elif not T.is_string(x.dtype):
         raise QuarryTypeError(f"function `{name}` expects a VARCHAR, got {T.sql_name(x.dtype)}",
                               hint="octet_length(b) * 8 is the bits of a BLOB b")
-    return _mk("byte_length", [x, lit(8 if name == "bit_length" else 1, T.INT64)], T.INT64)
+    return _mk("byte_length", [x, lit(8 if name == "bit_length" else 1, T.INT64)], T.INT64)   # strlen: 1
 
 
 register("bit_length", "scalar", _bind_bit_length, 1, 1, rewrite=True,
          doc="bit_length(s): the number of bits of the VARCHAR s's UTF-8 bytes")
 register("octet_length", "scalar", _bind_bit_length, 1, 1, rewrite=True,
          doc="octet_length(b): the number of bytes of the BLOB b")
+register("strlen", "scalar", _bind_bit_length, 1, 1, rewrite=True,
+         doc="strlen(s): the number of bytes of the VARCHAR s's UTF-8 (length(s) counts characters)")
 register("byte_length", "scalar", None, 2, 2, internal=True)        # bytes x factor (_bind_bit_length)
 register("unicode", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.INT32), 1, 1, aliases=("ord",),
          doc="unicode(s): the code point of the first character of s (-1 for '')")
