@@ -43,6 +43,9 @@ EXPRESSIONS = [
     "map_from_entries([{'k': coalesce(s, '?'), 'v': i}])", "struct_insert({'a': i}, b := s, c := x)",
     "list_reduce([n, i, 7], lambda acc, v: acc * 2 + v)", "list_reduce(range(i), lambda acc, v, k: acc + v * k, n)",
     "list_reduce([s, s, 'x'], lambda acc, v: v || acc)",
+    # list_zip: a list of (unnamed) structs, padded with NULL or truncated; a NULL list counts as empty
+    "list_zip(range(i), [s, s])", "list_zip(range(i), [s, s], true)", "list_zip(range(i), NULL, [x])",
+    "list_zip([n], range(i), i > 0)", "array_zip(range(i))", "list_zip(NULL::INT[], [d])",
 ]
 
 

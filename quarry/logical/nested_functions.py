@@ -535,6 +535,21 @@ def _bind_list_any_value(name, args):
 
 register("list_any_value", "scalar", _bind_list_any_value, 1, 1,
          doc="list_any_value(l): the first non-NULL element of l")
+def _bind_list_zip(name, args):
+    # a BOOLEAN last argument is the truncate flag (NULL: false), as in DuckDB
+    truncate = [args[-1]] if len(args) > 1 and pa.types.is_boolean(args[-1].dtype) else []
+    lists = [_list_arg(a, name) for a in (args[:-1] if truncate else args)]
+    # DuckDB's result is an unnamed STRUCT (a TUPLE); quarry names its fields as DuckDB's Arrow output does
+    element = pa.struct([pa.field(f"element{i}", a.dtype.value_type) for i, a in enumerate(lists, 1)])
+    return Call("list_zip", tuple(lists + truncate), pa.list_(element), False)
+
+
+register("list_zip", "scalar", _bind_list_zip, 1, aliases=("array_zip",), nulls=Nulls.TOLERANT,
+         doc="list_zip(l1, l2, ... [, truncate]): the list of structs of the lists' elements at each position, "
+             "as long as the longest list (the shorter padded with NULL) or, with truncate, the shortest; a NULL "
+             "list counts as empty")
+
+
 register("list_count", "scalar", lambda n, a: _mk(n, [_list_arg(a[0], n)], T.INT64), 1, 1,
          doc="list_count(l): how many elements of l are not NULL")
 
