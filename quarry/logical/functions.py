@@ -1804,8 +1804,6 @@ def agg(name: str, args: list[Expr], *, distinct: bool = False, filter: Expr | N
     args = [cast(a, T.INT32) if T.is_null(a.dtype) and fdef.name in ("count", "approx_count_distinct") else a
             for a in args]
     result = fdef.bind(fdef.name, list(args))
-    if distinct and fdef.name in NO_DISTINCT:
-        raise UnsupportedError(f"{fdef.name}(DISTINCT ...)", hint="take the distinct values in a subquery first")
     if filter is not None:
         filter = _to_bool(filter, "FILTER")
     # replace() keeps what a subclass carries (a Python aggregate's definition)
@@ -2004,8 +2002,9 @@ STATISTICS = ("corr", "covar_pop", "covar_samp", "regr_slope", "regr_intercept",
 for _name in STATISTICS:
     register(_name, "aggregate", _bind_statistic, 2, 2)
 
-# the aggregates above take no DISTINCT
-NO_DISTINCT = frozenset(("mode", "arg_max", "arg_min", "quantile_cont", "quantile_disc") + STATISTICS)
+# the aggregates above are computed from each group's rows (with DISTINCT: its first row of each distinct
+# combination of the arguments that are not constants)
+ROW_AGGREGATES = frozenset(("mode", "arg_max", "arg_min", "quantile_cont", "quantile_disc") + STATISTICS)
 
 # ---------------------------------------------------------------------------
 # window-only functions
