@@ -706,24 +706,25 @@ register("interval_of", "scalar", None, 2, 2, internal=True)       # built by in
 
 
 def _bind_interval_arith(name, a, b):
-    """INTERVAL * integer (either way round) multiplies each of its fields, as DuckDB does."""
+    """INTERVAL * integer (either way round) multiplies each of its fields, as DuckDB does; INTERVAL * or /
+    any other number is DuckDB's scaling by a DOUBLE, whose fractions of months and days carry down."""
     interval, factor = (a, b) if pa.types.is_interval(a.dtype) else (b, a)
-    if name != "multiply":
-        raise UnsupportedError(f"INTERVAL {'/' if name == 'divide' else name} a number",
-                               hint="multiply an interval by an integer: INTERVAL 1 DAY * 3")
     if pa.types.is_interval(factor.dtype):
-        raise QuarryTypeError("cannot multiply an INTERVAL by an INTERVAL")
+        raise QuarryTypeError(f"cannot {name} an INTERVAL by an INTERVAL")
     if T.is_null(factor.dtype) or T.is_null(interval.dtype):
         return Literal(None, T.INTERVAL)
-    if not T.is_integer(factor.dtype):
-        if T.is_numeric(factor.dtype):
-            raise UnsupportedError("INTERVAL times a fractional number",
-                                   hint="multiply by an integer, or scale a smaller unit: INTERVAL 36 HOUR")
-        raise QuarryTypeError(f"cannot multiply an INTERVAL by {T.sql_name(factor.dtype)}")
-    return Call("interval_multiply", (interval, cast(factor, T.INT64)), T.INTERVAL, _nullable([interval, factor]))
+    if not T.is_numeric(factor.dtype):
+        raise QuarryTypeError(f"cannot {name} an INTERVAL by {T.sql_name(factor.dtype)}",
+                              hint="scale an interval by a number: INTERVAL 1 DAY * 1.5")
+    if name == "multiply" and T.is_integer(factor.dtype):
+        return Call("interval_multiply", (interval, cast(factor, T.INT64)), T.INTERVAL,
+                    _nullable([interval, factor]))
+    return Call("interval_scale", (interval, cast(factor, T.FLOAT64), lit(name == "divide")), T.INTERVAL,
+                _nullable([interval, factor]))
 
 
 register("interval_multiply", "scalar", None, 2, 2, internal=True)   # built by _bind_interval_arith
+register("interval_scale", "scalar", None, 3, 3, internal=True)      # INTERVAL * or / a DOUBLE (the same)
 register("interval_add", "scalar", None, 2, 2, internal=True)        # INTERVAL + INTERVAL (_bind_arith)
 register("interval_subtract", "scalar", None, 2, 2, internal=True)
 
