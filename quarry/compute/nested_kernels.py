@@ -130,6 +130,12 @@ def _struct_pack(name, args, dtype, n):
     return pa.StructArray.from_arrays(arrays, fields=list(dtype))
 
 
+@kernel("empty_map")
+def _empty_map(name, args, dtype, n):
+    return pa.MapArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], dtype.key_type),
+                                   pa.array([], dtype.item_type))
+
+
 @kernel("map_from_lists")
 def _map_from_lists(name, args, dtype, n):
     keys, values = parts(args[0], n), parts(args[1], n)

@@ -95,10 +95,18 @@ def _can_cast_nested(src: pa.DataType, dst: pa.DataType) -> bool:
     return False
 
 
+def is_empty_map(e: Expr) -> bool:
+    """``MAP {}`` / ``map()``: a map without entries, which takes the type of the maps around it (DuckDB's is
+    ``MAP("NULL", "NULL")``, which Arrow cannot hold: a map's key type is never NULL)."""
+    return isinstance(e, Call) and e.name == "empty_map"
+
+
 def cast(e: Expr, dtype: pa.DataType, *, explicit: bool = False) -> Expr:
     """``CAST(e AS dtype)``; a no-op when the type already matches. Literals fold at once."""
     if e.dtype == dtype:
         return e
+    if is_empty_map(e) and T.is_map(dtype):
+        return Call("empty_map", (), dtype, False)      # MAP {} takes any map type
     if not _can_cast(e.dtype, dtype):
         raise QuarryTypeError(f"cannot cast {T.sql_name(e.dtype)} to {T.sql_name(dtype)}")
     if isinstance(e, Literal) and not explicit:
@@ -222,6 +230,10 @@ def coerce_pair(a: Expr, b: Expr, what: str) -> tuple[Expr, Expr]:
     if T.is_decimal(tb) and T.is_integer(ta) and isinstance(a, Literal) and a.value is not None:
         target = T.numeric_common(T.decimal_for_literal(a.value), tb)
         return cast(a, target), cast(b, target)
+    if is_empty_map(a) and T.is_map(tb):
+        return cast(a, tb), b
+    if is_empty_map(b) and T.is_map(ta):
+        return a, cast(b, ta)
     target = T.common_type(ta, tb)
     if target is None:
         raise QuarryTypeError(f"cannot {what} {T.sql_name(ta)} and {T.sql_name(tb)}",
@@ -897,6 +909,9 @@ register("ilike", "scalar", _bind_like, 2, 3)
 
 
 def _common_of(exprs: list[Expr], what: str) -> pa.DataType:
+    maps = [e for e in exprs if not is_empty_map(e)]
+    if len(maps) < len(exprs) and any(T.is_map(e.dtype) for e in maps):
+        exprs = maps                    # an empty MAP {} takes the other maps' type
     common = T.NULL
     for e in exprs:
         t = _literal_decimal_type(e) if T.is_decimal(common) else e.dtype
