@@ -27,7 +27,7 @@ EXPRESSIONS = [
     # strings and binary
     "translate(s, 'lé', 'L')", "hex(s)", "bin(s)", "hex(n)", "bin(n)", "hex(i)", "hex(x)", "bin(x)", "to_hex(x * -1e12)", "unhex(hex(s))", "unhex('0' || hex(s))",
     "to_base64(encode(s))", "from_base64(to_base64(encode(s)))", "encode(s)", "decode(encode(s))", "bit_length(s)",
-    "octet_length(encode(s))", "unicode(s)", "ord(s)", "hamming(s || 'x', 'x' || s)", "unbin(bin(s))",
+    "octet_length(encode(s))", "strlen(s)", "length_grapheme(s)", "length_grapheme(s || chr(769))", "unicode(s)", "ord(s)", "hamming(s || 'x', 'x' || s)", "unbin(bin(s))",
     "unbin(substr(bin(s), 3))", "from_binary(bin(n))",
     # math
     "gcd(i, n)", "lcm(i, n)", "factorial(abs(i))", "bit_count(i)", "bit_count(n)", "even(x)", "trunc(x)", "trunc(x, 1)",
