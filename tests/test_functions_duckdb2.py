@@ -25,9 +25,9 @@ EXPRESSIONS = [
     "make_timestamp(n * 1000000)", "date_add(d, i)", "date_add(d, INTERVAL 1 MONTH)", "date_add(ts, INTERVAL (i) DAY)",
     "date_add(d, INTERVAL 2 HOUR)",
     # strings and binary
-    "translate(s, 'lé', 'L')", "hex(s)", "bin(s)", "hex(n)", "bin(n)", "hex(i)", "unhex(hex(s))", "unhex('0' || hex(s))",
+    "translate(s, 'lé', 'L')", "hex(s)", "bin(s)", "hex(n)", "bin(n)", "hex(i)", "hex(x)", "bin(x)", "to_hex(x * -1e12)", "unhex(hex(s))", "unhex('0' || hex(s))",
     "to_base64(encode(s))", "from_base64(to_base64(encode(s)))", "encode(s)", "decode(encode(s))", "bit_length(s)",
-    "octet_length(encode(s))", "unicode(s)", "ord(s)", "hamming(s || 'x', 'x' || s)", "unbin(bin(s))",
+    "octet_length(encode(s))", "strlen(s)", "length_grapheme(s)", "length_grapheme(s || chr(769))", "unicode(s)", "ord(s)", "hamming(s || 'x', 'x' || s)", "unbin(bin(s))",
     "unbin(substr(bin(s), 3))", "from_binary(bin(n))",
     # math
     "gcd(i, n)", "lcm(i, n)", "factorial(abs(i))", "bit_count(i)", "bit_count(n)", "even(x)", "trunc(x)", "trunc(x, 1)",
@@ -43,6 +43,9 @@ EXPRESSIONS = [
     "map_from_entries([{'k': coalesce(s, '?'), 'v': i}])", "struct_insert({'a': i}, b := s, c := x)",
     "list_reduce([n, i, 7], lambda acc, v: acc * 2 + v)", "list_reduce(range(i), lambda acc, v, k: acc + v * k, n)",
     "list_reduce([s, s, 'x'], lambda acc, v: v || acc)",
+    # list_zip: a list of (unnamed) structs, padded with NULL or truncated; a NULL list counts as empty
+    "list_zip(range(i), [s, s])", "list_zip(range(i), [s, s], true)", "list_zip(range(i), NULL, [x])",
+    "list_zip([n], range(i), i > 0)", "array_zip(range(i))", "list_zip(NULL::INT[], [d])",
 ]
 
 

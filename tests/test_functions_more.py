@@ -47,6 +47,13 @@ QUERIES = [
     "quantile_disc(x, 0.5) FILTER (WHERE false) AS c, sum(x) AS d FROM t GROUP BY g ORDER BY g",
     "SELECT mode(x) AS a, arg_max(s, k) AS b, quantile_cont(y, [0.5]) AS c, regr_count(x, y) AS d FROM t WHERE g > 100",
     "SELECT g, mode(x) AS a, regr_count(x, y) AS d FROM t WHERE g > 100 GROUP BY g",
+    # DISTINCT: each group's first row of every distinct (non-constant) argument combination
+    "SELECT g, arg_max(DISTINCT s, k) AS a, quantile_cont(DISTINCT x, [0.1, 0.5]) AS b, quantile_disc(DISTINCT s, 0.5) AS c, "
+    "median(DISTINCT x) AS d, corr(DISTINCT x, k) AS e, regr_slope(DISTINCT y, x) AS f, regr_count(DISTINCT x, g) AS h, "
+    "covar_pop(DISTINCT x, g) FILTER (WHERE y > 0) AS j FROM t GROUP BY g ORDER BY g",
+    "SELECT median(DISTINCT x) AS a, quantile_disc(DISTINCT ts, 0.3) AS b, regr_count(DISTINCT g, x) AS c FROM t",
+    "SELECT i, quantile_cont(DISTINCT x, 0.5) OVER (PARTITION BY g) AS a, regr_count(DISTINCT x, g) OVER () AS b "
+    "FROM t ORDER BY i",
     # over a window: the whole partition
     "SELECT i, mode(x) OVER (PARTITION BY g) AS a, arg_max(s, k) OVER (PARTITION BY g) AS b, "
     "quantile_cont(y, 0.2) OVER (PARTITION BY g) AS c, corr(x, y) OVER (PARTITION BY g) AS d, "
@@ -72,7 +79,7 @@ def test_agrees_with_duckdb(sql, workers, table, duckdb_con):
 
 
 @pytest.mark.parametrize("sql, kind, words", [
-    ("SELECT mode(DISTINCT x) FROM t", UnsupportedError, "mode(DISTINCT"),
+    ("SELECT mode(DISTINCT x) OVER (PARTITION BY g ORDER BY k) FROM t", UnsupportedError, "ordered window"),
     ("SELECT arg_max(x, k, 2) FROM t", UnsupportedError, "arg_max(x, y, n)"),
     ("SELECT quantile_cont(CAST(y AS DECIMAL(10, 2)), 0.5) FROM t", UnsupportedError, "DECIMAL"),
     ("SELECT quantile_cont(s, 0.5) FROM t", UnsupportedError, "quantile_cont() of VARCHAR"),

@@ -17,7 +17,7 @@ FILES = sorted(SQL_DIR.glob("*.test"))
 POOL_FILES = ("dml.test", "nan.test", "join_order.test", "nested_access.test", "nested_functions.test",
               "nested_keys.test", "subquery_correlated.test", "sql_breadth.test", "rowid.test",
               "distinct_aggregates.test", "functions_more.test", "functions_duckdb2.test",
-              "positional_join.test")
+              "positional_join.test", "sql_breadth_more.test")
 
 
 def _ids(paths):

@@ -888,6 +888,23 @@ def _length(name, args, dtype, n):
     return cast_value(pc.utf8_length(args[0]), T.INT64)
 
 
+@kernel("length_grapheme")
+def _length_grapheme(name, args, dtype, n):
+    """The grapheme clusters of each string, as DuckDB counts them: a string of ASCII alone counts its bytes
+    (so CR LF is two there), any other is segmented by Unicode's rules (quarry/compute/graphemes.py)."""
+    from quarry.compute.graphemes import cluster_counts
+    from quarry.compute.spark_kernels import _flat_codepoints
+    scalar = _is_scalar(args[0])
+    rows = 1 if scalar else n
+    arr = to_array(args[0], rows)
+    codepoints, lengths = _flat_codepoints(arr, rows)
+    counts = cluster_counts(codepoints, lengths)
+    ascii_only = np.asarray(pc.fill_null(pc.string_is_ascii(arr), False), bool)
+    counts = np.where(ascii_only, np.asarray(pc.fill_null(pc.binary_length(arr), 0), np.int64), counts)
+    out = pa.array(counts, pa.int64(), mask=np.asarray(pc.is_null(arr), bool) if arr.null_count else None)
+    return out[0] if scalar else out
+
+
 @kernel("reverse")
 def _reverse(name, args, dtype, n):
     return pc.utf8_reverse(args[0])
@@ -1712,6 +1729,72 @@ def _interval_multiply(name, args, dtype, n):
     return out[0] if scalar else out
 
 
+def _split(a: np.ndarray):
+    """Veltkamp's split of doubles into a high and a low half whose products are exact."""
+    c = 134217729.0 * a                         # 2**27 + 1
+    high = c - (c - a)
+    return high, a - high
+
+
+def _fused_multiply_add(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``a * b + c`` with the product not rounded before the sum, as a fused multiply-add gives it (numpy has
+    none): the product's rounding error (Dekker) and the sum's (Knuth) are added back."""
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    product_error = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    s = p + c
+    z = s - p
+    sum_error = (p - (s - z)) + (c - z)
+    return s + (sum_error + product_error)
+
+
+@kernel("interval_scale")
+def _interval_scale(name, args, dtype, n):
+    """INTERVAL * DOUBLE (and INTERVAL / DOUBLE, a product with its inverse), as DuckDB computes it (after
+    PostgreSQL): each field is scaled and truncated; the fraction of the months carries down as days (30 a
+    month, to the micro-day), what is left of the days as seconds (to the microsecond, a whole day of them
+    carried back up), and the microseconds are rounded, halves to even. DuckDB's build fuses the multiply-adds
+    of that arithmetic (the product is not rounded before the sum), so they are fused here too: without, one
+    result in a few hundred is a microsecond off."""
+    divide = args[2].as_py()
+    scalar = _is_scalar(args[0]) and _is_scalar(args[1])
+    rows = 1 if scalar else n
+    interval, factor = to_array(args[0], rows), to_array(args[1], rows)
+    parts = interval_parts(interval)
+    valid = np.asarray(pc.and_(interval.is_valid(), factor.is_valid()).to_numpy(zero_copy_only=False), dtype=bool)
+    r = np.where(valid, np.asarray(pc.fill_null(factor, 1.0).to_numpy(zero_copy_only=False), dtype=np.float64), 1.0)
+    what = "INTERVAL / DOUBLE" if divide else "INTERVAL * DOUBLE"
+    if divide:
+        if (r == 0).any():
+            raise DataError(f"{what}: division by zero", hint="divide by a number other than 0")
+        r = 1.0 / r
+
+    def micro_round(x):                        # to the nearest millionth, halves to even
+        return np.rint(x * 1e6) / 1e6
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled_months = parts["months"] * r
+        scaled_days = parts["days"] * r
+        months, days = np.trunc(scaled_months), np.trunc(scaled_days)
+        month_rest = micro_round(_fused_multiply_add(parts["months"].astype(np.float64), r, -months) * 30)
+        day_rest = np.trunc(month_rest)
+        day_fraction = _fused_multiply_add(parts["days"].astype(np.float64), r, -days)
+        seconds = micro_round((day_fraction + month_rest - day_rest) * 86400)
+        whole_days = np.where(np.abs(seconds) >= 86400, np.trunc(seconds / 86400), 0.0)
+        days, seconds = days + whole_days + day_rest, seconds - whole_days * 86400
+        micros = np.rint(_fused_multiply_add((parts["nanos"] // 1000).astype(np.float64), r, seconds * 1e6))
+    finite = np.isfinite(scaled_months) & np.isfinite(scaled_days) & np.isfinite(micros)
+    in_range = finite & (np.abs(micros) < 2.0**63) & (months >= _INT32[0]) & (months <= _INT32[1]) \
+        & (days >= _INT32[0]) & (days <= _INT32[1])
+    if (valid & ~in_range).any():
+        raise DataError(f"{what}: the interval is out of range", hint="scale by a smaller number")
+    ok = valid & in_range
+    out = interval_array(np.where(ok, months, 0).astype(np.int32), np.where(ok, days, 0).astype(np.int32),
+                         np.where(ok, micros, 0).astype(np.int64) * 1000, valid)
+    return out[0] if scalar else out
+
+
 def _time_micros(t) -> pa.Array:
     return pc.cast(pc.cast(t, T.TIME), T.INT64)
 
@@ -2158,6 +2241,37 @@ def _bin_bytes(name, args, dtype, n):
     rows = 1 if scalar else n
     data, offsets, valid = _bytes_of(args[0], rows)
     out = _strings_from(_BIT_TEXT[data.astype(np.intp)].reshape(-1), offsets * 8, valid, pa.string())
+    return out[0] if scalar else out
+
+
+@kernel("float_radix_text")
+def _float_radix_text(name, args, dtype, n):
+    """hex()/bin() of a DOUBLE as DuckDB gives them: the value rounded to an integer (halves to even), as a
+    sign and the digits of its magnitude, however large (a double of 2**53 or more is its 53-bit mantissa
+    followed by zero bits, so its digits are the mantissa's, shifted, and a run of zeros)."""
+    from quarry.compute.spark_kernels import _np, _radix_text
+    radix = args[0].as_py()
+    scalar = _is_scalar(args[1])
+    rows = 1 if scalar else n
+    x, valid = _np(args[1], rows, np.float64)
+    bad = ~np.isfinite(x) if valid is None else ~np.isfinite(x) & valid
+    if bad.any():
+        fname = "hex" if radix == 16 else "bin"
+        raise DataError(f"{fname}(): the DOUBLE {float(x[bad][0])!r} has no integer digits",
+                        hint="NaN and infinity cannot be written as an integer; filter them out first")
+    magnitude = np.abs(x)
+    fraction, exponent = np.frexp(magnitude)                   # magnitude = fraction * 2**exponent
+    big = magnitude >= 2.0 ** 53
+    mantissa = np.where(big, np.ldexp(fraction, 53), np.rint(magnitude)).astype(np.int64)
+    zero_bits = np.where(big, exponent - 53, 0)
+    bits_per_digit = 4 if radix == 16 else 1
+    mantissa <<= zero_bits % bits_per_digit
+    digits = _radix_text(pa.array(mantissa, pa.int64()), radix)
+    zeros = pc.binary_repeat(pa.scalar("0"), pa.array(zero_bits // bits_per_digit, pa.int64()))
+    sign = pc.if_else(pa.array((x < 0) & (mantissa != 0)), pa.scalar("-"), pa.scalar(""))
+    out = pc.binary_join_element_wise(sign, digits, zeros, "")
+    if valid is not None:
+        out = pc.if_else(pa.array(valid), out, pa.scalar(None, pa.string()))
     return out[0] if scalar else out
 
 

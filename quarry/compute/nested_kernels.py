@@ -130,6 +130,12 @@ def _struct_pack(name, args, dtype, n):
     return pa.StructArray.from_arrays(arrays, fields=list(dtype))
 
 
+@kernel("empty_map")
+def _empty_map(name, args, dtype, n):
+    return pa.MapArray.from_arrays(pa.array(np.zeros(n + 1, dtype=np.int32)), pa.array([], dtype.key_type),
+                                   pa.array([], dtype.item_type))
+
+
 @kernel("map_from_lists")
 def _map_from_lists(name, args, dtype, n):
     keys, values = parts(args[0], n), parts(args[1], n)
@@ -657,6 +663,23 @@ def _list_any_value(name, args, dtype, n):
         return pa.nulls(n, dtype)
     first = _first_match(p, np.asarray(p.flat.is_valid().to_numpy(zero_copy_only=False), dtype=bool))
     return p.flat.take(pa.array(np.maximum(first, 0), mask=first < 0))
+
+
+@kernel("list_zip")
+def _list_zip(name, args, dtype, n):
+    element = dtype.value_type
+    lists = [parts(a, n) for a in args[:element.num_fields]]
+    lengths = np.stack([p.lengths for p in lists])             # a NULL list has no elements
+    out_lengths = lengths.max(axis=0)
+    if len(args) > element.num_fields:
+        truncate = _mask_of(to_array(args[-1], n))
+        out_lengths = np.where(truncate, lengths.min(axis=0), out_lengths)
+    row = np.repeat(np.arange(n, dtype=np.int64), out_lengths)
+    pos = np.arange(len(row), dtype=np.int64) - np.repeat(np.cumsum(out_lengths) - out_lengths, out_lengths)
+    # each list's element at each position of the result, NULL past its end
+    fields = [p.flat.take(pa.array(p.starts[row] + pos, pa.int64(), mask=pos >= p.lengths[row])).cast(f.type)
+              for p, f in zip(lists, element)]
+    return build_list(out_lengths, pa.StructArray.from_arrays(fields, fields=list(element)), None)
 
 
 @kernel("list_count")

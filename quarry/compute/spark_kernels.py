@@ -1752,11 +1752,11 @@ def _unbase64(name, args, dtype, n):
     return _strings_from(picked, out_offsets, valid, pa.binary())
 
 
-def _codepoints(x, n):
-    """Strings as a (rows x max length) int32 matrix of code points, and their lengths."""
+def _flat_codepoints(x, n):
+    """The code points of all the strings, one string after another, and how many each string has (a NULL
+    has none)."""
     arr = to_array(x, n)
     lengths = np.asarray(pc.fill_null(pc.utf8_length(arr), 0)).astype(np.int64)
-    width = int(lengths.max()) if n else 0
     # UTF-32 via Arrow is not available: decode UTF-8 with numpy
     data, offsets, _ = _bytes_of(arr, n)
     lead = (data & 0xC0) != 0x80
@@ -1766,6 +1766,13 @@ def _codepoints(x, n):
     cp = np.select([b0 < 0x80, b0 < 0xE0, b0 < 0xF0],
                    [b0, ((b0 & 0x1F) << 6) | (b1 & 0x3F), ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)],
                    ((b0 & 0x07) << 18) | ((b1 & 0x3F) << 12) | ((b2 & 0x3F) << 6) | (b3 & 0x3F))
+    return cp, lengths
+
+
+def _codepoints(x, n):
+    """Strings as a (rows x max length) int32 matrix of code points, and their lengths."""
+    cp, lengths = _flat_codepoints(x, n)
+    width = int(lengths.max()) if n else 0
     matrix = np.full((n, max(width, 1)), -1, np.int32)
     row = np.repeat(np.arange(n), lengths)
     col = np.arange(len(row)) - np.repeat(np.cumsum(lengths) - lengths, lengths)

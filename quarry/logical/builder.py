@@ -200,7 +200,8 @@ def refuse_nested_sort_keys(keys) -> None:
 
 # aggregates that take DISTINCT over LIST, STRUCT and MAP values (min, max and any_value give what they
 # give without it)
-_NESTED_DISTINCT = frozenset({"count", "approx_count_distinct", "array_agg", "min", "max", "any_value", "first", "last"})
+_NESTED_DISTINCT = frozenset({"count", "approx_count_distinct", "array_agg", "min", "max", "any_value", "first", "last",
+                              "arg_max", "arg_min"})
 
 
 def aggregate(plan: LogicalPlan, group_exprs: Sequence[Expr], aggs: Sequence[AggCall],

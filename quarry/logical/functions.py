@@ -95,10 +95,18 @@ def _can_cast_nested(src: pa.DataType, dst: pa.DataType) -> bool:
     return False
 
 
+def is_empty_map(e: Expr) -> bool:
+    """``MAP {}`` / ``map()``: a map without entries, which takes the type of the maps around it (DuckDB's is
+    ``MAP("NULL", "NULL")``, which Arrow cannot hold: a map's key type is never NULL)."""
+    return isinstance(e, Call) and e.name == "empty_map"
+
+
 def cast(e: Expr, dtype: pa.DataType, *, explicit: bool = False) -> Expr:
     """``CAST(e AS dtype)``; a no-op when the type already matches. Literals fold at once."""
     if e.dtype == dtype:
         return e
+    if is_empty_map(e) and T.is_map(dtype):
+        return Call("empty_map", (), dtype, False)      # MAP {} takes any map type
     if not _can_cast(e.dtype, dtype):
         raise QuarryTypeError(f"cannot cast {T.sql_name(e.dtype)} to {T.sql_name(dtype)}")
     if isinstance(e, Literal) and not explicit:
@@ -222,6 +230,10 @@ def coerce_pair(a: Expr, b: Expr, what: str) -> tuple[Expr, Expr]:
     if T.is_decimal(tb) and T.is_integer(ta) and isinstance(a, Literal) and a.value is not None:
         target = T.numeric_common(T.decimal_for_literal(a.value), tb)
         return cast(a, target), cast(b, target)
+    if is_empty_map(a) and T.is_map(tb):
+        return cast(a, tb), b
+    if is_empty_map(b) and T.is_map(ta):
+        return a, cast(b, ta)
     target = T.common_type(ta, tb)
     if target is None:
         raise QuarryTypeError(f"cannot {what} {T.sql_name(ta)} and {T.sql_name(tb)}",
@@ -706,24 +718,25 @@ register("interval_of", "scalar", None, 2, 2, internal=True)       # built by in
 
 
 def _bind_interval_arith(name, a, b):
-    """INTERVAL * integer (either way round) multiplies each of its fields, as DuckDB does."""
+    """INTERVAL * integer (either way round) multiplies each of its fields, as DuckDB does; INTERVAL * or /
+    any other number is DuckDB's scaling by a DOUBLE, whose fractions of months and days carry down."""
     interval, factor = (a, b) if pa.types.is_interval(a.dtype) else (b, a)
-    if name != "multiply":
-        raise UnsupportedError(f"INTERVAL {'/' if name == 'divide' else name} a number",
-                               hint="multiply an interval by an integer: INTERVAL 1 DAY * 3")
     if pa.types.is_interval(factor.dtype):
-        raise QuarryTypeError("cannot multiply an INTERVAL by an INTERVAL")
+        raise QuarryTypeError(f"cannot {name} an INTERVAL by an INTERVAL")
     if T.is_null(factor.dtype) or T.is_null(interval.dtype):
         return Literal(None, T.INTERVAL)
-    if not T.is_integer(factor.dtype):
-        if T.is_numeric(factor.dtype):
-            raise UnsupportedError("INTERVAL times a fractional number",
-                                   hint="multiply by an integer, or scale a smaller unit: INTERVAL 36 HOUR")
-        raise QuarryTypeError(f"cannot multiply an INTERVAL by {T.sql_name(factor.dtype)}")
-    return Call("interval_multiply", (interval, cast(factor, T.INT64)), T.INTERVAL, _nullable([interval, factor]))
+    if not T.is_numeric(factor.dtype):
+        raise QuarryTypeError(f"cannot {name} an INTERVAL by {T.sql_name(factor.dtype)}",
+                              hint="scale an interval by a number: INTERVAL 1 DAY * 1.5")
+    if name == "multiply" and T.is_integer(factor.dtype):
+        return Call("interval_multiply", (interval, cast(factor, T.INT64)), T.INTERVAL,
+                    _nullable([interval, factor]))
+    return Call("interval_scale", (interval, cast(factor, T.FLOAT64), lit(name == "divide")), T.INTERVAL,
+                _nullable([interval, factor]))
 
 
 register("interval_multiply", "scalar", None, 2, 2, internal=True)   # built by _bind_interval_arith
+register("interval_scale", "scalar", None, 3, 3, internal=True)      # INTERVAL * or / a DOUBLE (the same)
 register("interval_add", "scalar", None, 2, 2, internal=True)        # INTERVAL + INTERVAL (_bind_arith)
 register("interval_subtract", "scalar", None, 2, 2, internal=True)
 
@@ -896,6 +909,9 @@ register("ilike", "scalar", _bind_like, 2, 3)
 
 
 def _common_of(exprs: list[Expr], what: str) -> pa.DataType:
+    maps = [e for e in exprs if not is_empty_map(e)]
+    if len(maps) < len(exprs) and any(T.is_map(e.dtype) for e in maps):
+        exprs = maps                    # an empty MAP {} takes the other maps' type
     common = T.NULL
     for e in exprs:
         t = _literal_decimal_type(e) if T.is_decimal(common) else e.dtype
@@ -1001,7 +1017,9 @@ def _bind_length(name, args):
     return _string_fn(T.INT64)(name, args)
 
 
-register("length", "scalar", _bind_length, 1, 1, aliases=("char_length", "character_length", "len", "strlen"))
+register("length", "scalar", _bind_length, 1, 1, aliases=("char_length", "character_length", "len"))
+register("length_grapheme", "scalar", _string_fn(T.INT64), 1, 1,
+         doc="length_grapheme(s): the number of grapheme clusters (user-perceived characters) of s")
 register("reverse", "scalar", _string_fn(), 1, 1)
 register("replace", "scalar", _string_fn(), 3, 3)
 register("substring", "scalar", _string_fn(ints=(1, 2)), 2, 3, aliases=("substr",))
@@ -1570,17 +1588,22 @@ def _bind_hex_bin(name, args):
     if T.is_string(x.dtype) or pa.types.is_binary(x.dtype) or pa.types.is_large_binary(x.dtype):
         b = cast(x, T.BINARY)
         return Call("spark_hex" if name == "hex" else "bin_bytes", (b,), T.STRING, b.nullable)
-    if T.is_numeric(x.dtype):
-        raise UnsupportedError(f"{name}() of a {T.sql_name(x.dtype)}",
-                               hint=f"{name}(CAST(x AS BIGINT)) gives the digits of the integer")
-    raise QuarryTypeError(f"function `{name}` expects an integer, VARCHAR or BLOB, got {T.sql_name(x.dtype)}")
+    if T.is_float(x.dtype):
+        # DuckDB casts a DOUBLE to its arbitrary-precision integer (halves to even) and writes a sign and
+        # the magnitude's digits: hex(-255.7) is '-100', hex(1e300) has 250 digits
+        x = cast(x, T.FLOAT64)
+        return Call("float_radix_text", (lit(16 if name == "hex" else 2), x), T.STRING, x.nullable)
+    # a DECIMAL is refused as DuckDB refuses it (no signature takes one)
+    raise QuarryTypeError(f"function `{name}` expects an integer, DOUBLE, VARCHAR or BLOB, got {T.sql_name(x.dtype)}",
+                          hint=f"{name}(CAST(x AS BIGINT)) gives the digits of the integer part")
 
 
 register("hex", "scalar", _bind_hex_bin, 1, 1, aliases=("to_hex",), rewrite=True,
-         doc="hex(x): the bytes of a VARCHAR/BLOB, or an integer, as upper-case hexadecimal digits")
+         doc="hex(x): the bytes of a VARCHAR/BLOB, or an integer or DOUBLE (rounded), as upper-case hexadecimal digits")
 register("bin", "scalar", _bind_hex_bin, 1, 1, aliases=("to_binary",), rewrite=True,
-         doc="bin(x): the bits of a VARCHAR/BLOB's bytes, or of an integer, as 0s and 1s")
+         doc="bin(x): the bits of a VARCHAR/BLOB's bytes, or of an integer or DOUBLE (rounded), as 0s and 1s")
 register("bin_bytes", "scalar", None, 1, 1, internal=True)          # bin() of bytes (_bind_hex_bin)
+register("float_radix_text", "scalar", None, 2, 2, internal=True)   # hex()/bin() of a DOUBLE (_bind_hex_bin)
 register("unhex", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.BINARY), 1, 1, aliases=("from_hex",),
          doc="unhex(s): the BLOB whose hexadecimal digits s is (an odd count reads a leading 0)")
 register("unbin", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.BINARY), 1, 1, aliases=("from_binary",),
@@ -1610,13 +1633,15 @@ def _bind_bit_length(name, args):
     elif not T.is_string(x.dtype):
         raise QuarryTypeError(f"function `{name}` expects a VARCHAR, got {T.sql_name(x.dtype)}",
                               hint="octet_length(b) * 8 is the bits of a BLOB b")
-    return _mk("byte_length", [x, lit(8 if name == "bit_length" else 1, T.INT64)], T.INT64)
+    return _mk("byte_length", [x, lit(8 if name == "bit_length" else 1, T.INT64)], T.INT64)   # strlen: 1
 
 
 register("bit_length", "scalar", _bind_bit_length, 1, 1, rewrite=True,
          doc="bit_length(s): the number of bits of the VARCHAR s's UTF-8 bytes")
 register("octet_length", "scalar", _bind_bit_length, 1, 1, rewrite=True,
          doc="octet_length(b): the number of bytes of the BLOB b")
+register("strlen", "scalar", _bind_bit_length, 1, 1, rewrite=True,
+         doc="strlen(s): the number of bytes of the VARCHAR s's UTF-8 (length(s) counts characters)")
 register("byte_length", "scalar", None, 2, 2, internal=True)        # bytes x factor (_bind_bit_length)
 register("unicode", "scalar", lambda n, a: _mk(n, [_str_arg(a[0], n)], T.INT32), 1, 1, aliases=("ord",),
          doc="unicode(s): the code point of the first character of s (-1 for '')")
@@ -1795,8 +1820,6 @@ def agg(name: str, args: list[Expr], *, distinct: bool = False, filter: Expr | N
     args = [cast(a, T.INT32) if T.is_null(a.dtype) and fdef.name in ("count", "approx_count_distinct") else a
             for a in args]
     result = fdef.bind(fdef.name, list(args))
-    if distinct and fdef.name in NO_DISTINCT:
-        raise UnsupportedError(f"{fdef.name}(DISTINCT ...)", hint="take the distinct values in a subquery first")
     if filter is not None:
         filter = _to_bool(filter, "FILTER")
     # replace() keeps what a subclass carries (a Python aggregate's definition)
@@ -1995,8 +2018,9 @@ STATISTICS = ("corr", "covar_pop", "covar_samp", "regr_slope", "regr_intercept",
 for _name in STATISTICS:
     register(_name, "aggregate", _bind_statistic, 2, 2)
 
-# the aggregates above take no DISTINCT
-NO_DISTINCT = frozenset(("mode", "arg_max", "arg_min", "quantile_cont", "quantile_disc") + STATISTICS)
+# the aggregates above are computed from each group's rows (with DISTINCT: its first row of each distinct
+# combination of the arguments that are not constants)
+ROW_AGGREGATES = frozenset(("mode", "arg_max", "arg_min", "quantile_cont", "quantile_disc") + STATISTICS)
 
 # ---------------------------------------------------------------------------
 # window-only functions

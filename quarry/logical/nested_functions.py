@@ -13,7 +13,7 @@ from quarry.errors import QuarryTypeError, UnsupportedError
 from quarry.logical import types as T
 from quarry.logical.expressions import AggCall, Call, Expr, Literal
 from quarry.logical.functions import (
-    SUM_OF_BIGINT, Nulls, _int_arg, _mk, _nullable, _str_arg, cast, lit, register,
+    SUM_OF_BIGINT, Nulls, _int_arg, _mk, _nullable, _str_arg, cast, is_empty_map, lit, register,
 )
 from quarry.logical.nested import Lambda, refuse_unkeyable, unkeyable_type  # noqa: F401 (re-exported)
 
@@ -32,6 +32,9 @@ def _list_arg(e: Expr, fname: str) -> Expr:
 
 def common_element_type(args: list[Expr], what: str) -> pa.DataType:
     """The type values of ``args`` are coerced to when they become elements of one list."""
+    maps = [a for a in args if not is_empty_map(a)]
+    if len(maps) < len(args) and any(T.is_map(a.dtype) for a in maps):
+        args = maps                     # an empty MAP {} takes the other maps' type
     out = T.NULL
     for a in args:
         common = T.common_type(out, a.dtype)
@@ -64,6 +67,18 @@ def struct_pack(names: list[str], args: list[Expr]) -> Expr:
 
 
 register("struct_pack", "scalar", None, 1, internal=True, nulls=Nulls.TOLERANT)
+
+
+# MAP {} and map(): DuckDB's type is MAP("NULL", "NULL"), which Arrow cannot hold (a map's keys are never of
+# the NULL type); quarry's is MAP(VARCHAR, "NULL"), and next to other maps it takes their type (is_empty_map)
+EMPTY_MAP_TYPE = pa.map_(T.STRING, T.NULL)
+
+
+def empty_map() -> Expr:
+    return Call("empty_map", (), EMPTY_MAP_TYPE, False)
+
+
+register("empty_map", "scalar", None, 0, 0, internal=True, nulls=Nulls.TOLERANT)
 
 
 def map_from_lists(keys: Expr, values: Expr, keep_duplicates: bool = False) -> Expr:
@@ -535,6 +550,21 @@ def _bind_list_any_value(name, args):
 
 register("list_any_value", "scalar", _bind_list_any_value, 1, 1,
          doc="list_any_value(l): the first non-NULL element of l")
+def _bind_list_zip(name, args):
+    # a BOOLEAN last argument is the truncate flag (NULL: false), as in DuckDB
+    truncate = [args[-1]] if len(args) > 1 and pa.types.is_boolean(args[-1].dtype) else []
+    lists = [_list_arg(a, name) for a in (args[:-1] if truncate else args)]
+    # DuckDB's result is an unnamed STRUCT (a TUPLE); quarry names its fields as DuckDB's Arrow output does
+    element = pa.struct([pa.field(f"element{i}", a.dtype.value_type) for i, a in enumerate(lists, 1)])
+    return Call("list_zip", tuple(lists + truncate), pa.list_(element), False)
+
+
+register("list_zip", "scalar", _bind_list_zip, 1, aliases=("array_zip",), nulls=Nulls.TOLERANT,
+         doc="list_zip(l1, l2, ... [, truncate]): the list of structs of the lists' elements at each position, "
+             "as long as the longest list (the shorter padded with NULL) or, with truncate, the shortest; a NULL "
+             "list counts as empty")
+
+
 register("list_count", "scalar", lambda n, a: _mk(n, [_list_arg(a[0], n)], T.INT64), 1, 1,
          doc="list_count(l): how many elements of l are not NULL")
 

@@ -52,7 +52,8 @@ from quarry.compute.scaled import (Scaled, column_as_int64, int64_to_decimal, sc
 from quarry.physical.spill import SPILL_SEED, HashSpill
 from quarry.compute.udf import grouped_udaf, udaf_positions
 from quarry.logical.udf import UDAFCall
-from quarry.logical.functions import NO_DISTINCT as ROW_AGGREGATES, quantile_fractions
+from quarry.logical.expressions import Literal
+from quarry.logical.functions import ROW_AGGREGATES, quantile_fractions
 from quarry.parallelism import arrow_threads
 
 MAX_RESPLITS = 2   # times a spill file too big for the budget is split again before it is grouped anyway
@@ -891,8 +892,12 @@ class HashAggregateExec(ExecNode):
                 post.append(("histogram", i))
                 continue
             if a.name in ROW_AGGREGATES:
-                # mode, arg_max, quantiles, statistics: each group's row positions, computed from afterwards
-                cols[name] = udaf_positions(a, table)
+                # mode, arg_max, quantiles, statistics: each group's row positions (with DISTINCT its first
+                # row of each distinct argument), computed from afterwards
+                positions = udaf_positions(a, table)
+                if a.distinct:
+                    positions = distinct_positions(a, table, [cols[k] for k in key_names], positions)
+                cols[name] = positions
                 specs.append((name, "list", None))
                 post.append(("rows", i))
                 continue
@@ -1245,6 +1250,22 @@ def first_of_each_value(values, groups: list, positions) -> pa.Array:
     return pc.if_else(keep, positions, pa.scalar(None, pa.int64()))
 
 
+def distinct_positions(a: AggCall, table: pa.Table, groups: list, positions, arrange=None) -> pa.Array:
+    """``positions`` with NULL also at every row whose arguments an earlier row of its group had: the rows a
+    DISTINCT aggregate reads. Its arguments that are constants (a quantile's fraction) take no part; several
+    others count as one value together (``regr_slope(DISTINCT y, x)`` reads each distinct pair once).
+    ``arrange`` puts a column of ``table`` in the order of ``groups`` and ``positions`` (a window's)."""
+    operands = [e for e in a.args if not isinstance(e, Literal)] or list(a.args[:1])
+    columns = []
+    for e in operands:
+        column = evaluate_array(e, table)
+        column = arrange(column) if arrange is not None else column
+        columns.append(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
+    values = columns[0] if len(columns) == 1 else \
+        pa.StructArray.from_arrays(columns, [f"a{j}" for j in range(len(columns))])
+    return first_of_each_value(values, groups, positions)
+
+
 def _aggregate_lists(lists, fn: str) -> pa.Array:
     """Apply aggregate ``fn`` to each list of distinct values (DISTINCT aggregates), vectorized."""
     lists = lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists
@@ -1253,11 +1274,13 @@ def _aggregate_lists(lists, fn: str) -> pa.Array:
     parents = pc.list_parent_indices(lists)
     mapping = {"sum": "sum", "avg": "mean", "min": "min", "max": "max", "any_value": "one", "product": "product",
                "bool_and": "all", "bool_or": "any", "string_agg": "list", "var_samp": "variance",
-               "stddev_samp": "stddev", "var_pop": "variance", "stddev_pop": "stddev", "median": "approximate_median"}
+               "stddev_samp": "stddev", "var_pop": "variance", "stddev_pop": "stddev"}
+    if fn == "median":
+        return _exact_median(lists)            # exact, as without DISTINCT (Arrow's own median is approximate)
     fn_name = mapping.get(fn)
     if fn_name is None:
         raise ExecutionError(f"{fn}(DISTINCT ...) is not supported")
-    if fn in ("avg", "var_samp", "var_pop", "stddev_samp", "stddev_pop", "median"):
+    if fn in ("avg", "var_samp", "var_pop", "stddev_samp", "stddev_pop"):
         flat = cast_value(flat, T.FLOAT64)
     opts = pc.VarianceOptions(ddof=1 if fn.endswith("samp") else 0) if fn_name in ("variance", "stddev") else \
         _options(fn_name)

@@ -44,7 +44,8 @@ from quarry.logical.expressions import (
     AggCall, Call, ColumnRef, Expr, Field, Literal, SortKey, WindowCall, WindowFrame,
 )
 from quarry.physical.aggregate import (
-    HISTOGRAMS, ROW_AGGREGATES, HashAggregateExec, _aggregate_lists, _exact_median, first_of_each_value,
+    HISTOGRAMS, ROW_AGGREGATES, HashAggregateExec, _aggregate_lists, _exact_median, distinct_positions,
+    first_of_each_value,
     histogram_of, row_aggregate,
 )
 from quarry.compute.nested_kernels import build_list, sort_key
@@ -824,7 +825,10 @@ def _grouped_aggregate(agg: AggCall, layout: _Layout, table: pa.Table) -> pa.Arr
         # mode, arg_max, quantiles, statistics: each partition's row positions, as the aggregate operator
         # computes them (NULL positions: rows FILTER leaves out)
         from quarry.compute.udf import udaf_positions
-        work = pa.table({"part": pa.array(layout.part_id), "value": layout.take(udaf_positions(agg, table))})
+        positions = layout.take(udaf_positions(agg, table))
+        if agg.distinct:
+            positions = distinct_positions(agg, table, [pa.array(layout.part_id)], positions, arrange=layout.take)
+        work = pa.table({"part": pa.array(layout.part_id), "value": positions})
         grouped = work.group_by("part", use_threads=False).aggregate([("value", "list")])
         result = row_aggregate(agg, table, grouped.column("value_list"))
         slot = np.empty(len(grouped), dtype=np.int64)

@@ -314,12 +314,15 @@ class Binder:
         return Values(tuple(typed), fields)
 
     def _values_column_type(self, rows, i: int, node) -> pa.DataType:
-        """The common type of column ``i`` of VALUES rows (string literals adapt to the others)."""
+        """The common type of column ``i`` of VALUES rows (string literals and empty maps adapt to the others)."""
         t, strings = T.NULL, False
+        empty_maps = [r[i] for r in rows if F.is_empty_map(r[i])]
         for r in rows:
             e = r[i]
             if isinstance(e, Literal) and T.is_string(e.dtype):
                 strings = True
+                continue
+            if empty_maps and len(empty_maps) < len(rows) and F.is_empty_map(e):
                 continue
             nt = T.common_type(t, e.dtype)
             if nt is None:
@@ -327,7 +330,7 @@ class Binder:
                                                f"{T.sql_name(e.dtype)}", hint="CAST the values to one type"), node)
             t = nt
         if T.is_null(t):
-            return T.STRING if strings else T.INT32
+            return empty_maps[0].dtype if empty_maps else T.STRING if strings else T.INT32
         return t
 
     # ------------------------------------------------------------------ FROM

@@ -1024,7 +1024,8 @@ class ExprBinder(NestedExprs):
             return func.transform_up(
                 lambda n: WindowCall(n, partition, order, frame) if isinstance(n, AggCall) else n)
         if isinstance(func, AggCall) and func.distinct and order:
-            raise UnsupportedError("DISTINCT aggregates over an ordered window are not supported")
+            raise UnsupportedError("DISTINCT aggregates over an ordered window are not supported",
+                                   hint="drop the window's ORDER BY so the aggregate covers the whole partition")
         return WindowCall(func, partition, order, frame)
 
     def _frame(self, spec, ordered: bool) -> WindowFrame | None:

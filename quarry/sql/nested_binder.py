@@ -54,7 +54,7 @@ class NestedExprs:
     def _ToMap(self, node: exp.ToMap) -> Expr:
         entries = node.this.expressions if isinstance(node.this, exp.Struct) else []
         if not entries:
-            raise UnsupportedError("an empty MAP {}", hint="give the map at least one entry")
+            return N.empty_map()
         keys, values = [], []
         for item in entries:
             if not isinstance(item, exp.PropertyEQ):
@@ -65,8 +65,10 @@ class NestedExprs:
 
     def _Map(self, node: exp.Map) -> Expr:
         keys, values = node.args.get("keys"), node.args.get("values")
+        if keys is None and values is None:
+            return N.empty_map()
         if keys is None or values is None:
-            raise UnsupportedError("map() without entries", hint="write map([keys...], [values...])")
+            raise BindError("map() takes a list of keys and a list of values", hint="write map([keys...], [values...])")
         return N.map_from_lists(self.bind(keys), self.bind(values))
 
     def _generate_subscripts(self, node: exp.Anonymous) -> Expr:

@@ -79,6 +79,17 @@ def _charset_call(cls, args):
     return node
 
 
+def _distinct_pair(cls):
+    """A builder of ``corr(DISTINCT y, x)``-style calls: sqlglot reads ``DISTINCT y, x`` as one argument and
+    then misses the second; it becomes ``DISTINCT y`` and ``x``, as ``regr_slope(DISTINCT y, x)`` reads."""
+    def build(args):
+        if len(args) == 1 and isinstance(args[0], exp.Distinct) and len(args[0].expressions) == 2:
+            first, second = args[0].expressions
+            return cls(this=exp.Distinct(expressions=[first]), expression=second)
+        return cls.from_arg_list(args)
+    return build
+
+
 class _Parser(DuckDB.Parser):
     """DuckDB's parser, recording on each ORDER BY item whether NULLS FIRST/LAST was written
     (``meta["nulls_explicit"]``): sqlglot's tree says the same for ``NULLS LAST`` and for nothing,
@@ -88,7 +99,9 @@ class _Parser(DuckDB.Parser):
     # second; it is kept (meta["charset_written"]) so the binder refuses it rather than ignore it
     FUNCTIONS = {**DuckDB.Parser.FUNCTIONS,
                  "ENCODE": lambda args: _charset_call(exp.Encode, args),
-                 "DECODE": lambda args: _charset_call(exp.Decode, args)}
+                 "DECODE": lambda args: _charset_call(exp.Decode, args),
+                 "CORR": _distinct_pair(exp.Corr), "COVAR_POP": _distinct_pair(exp.CovarPop),
+                 "COVAR_SAMP": _distinct_pair(exp.CovarSamp)}
 
     def _parse_ordered(self, parse_method=None):
         after = []
