@@ -594,6 +594,27 @@ def test_a_task_waits_in_the_queue_until_its_worker_has_started():
         pool.close()
 
 
+def test_queued_tasks_fail_with_a_hint_when_no_worker_can_start(monkeypatch):
+    # tasks wait for a worker to start; where none can (a broken install), they must fail, not wait for good
+    from quarry.execution import pool as pool_module
+    monkeypatch.setattr(pool_module, "worker_command",
+                        lambda *args: [sys.executable, "-c", "import sys; sys.exit(3)"])
+    pool = pool_module.WorkerPool(1)
+    try:
+        replies = []
+        done = threading.Event()
+        task = pool_module.PoolTask(query=pool_module.new_query_id(), label="stage 0 task 0",
+                                    payload=lambda attempt: dumps({}),
+                                    on_reply=lambda reply: (replies.append(reply), done.set()))
+        pool.submit(task)
+        assert done.wait(60)
+        assert replies[0]["ok"] is False and "die while they start" in replies[0]["message"]
+        assert "exit code 3" in replies[0]["message"]
+        assert "import quarry" in replies[0]["hint"]
+    finally:
+        pool.close()
+
+
 def test_a_join_takes_its_probe_input_only_as_fast_as_it_probes():
     # Acero's reader source pulls as fast as the input comes; the gate keeps a join from running its
     # probe input ahead of what its reader asks for (and a cancel from waiting on that work)

@@ -52,6 +52,7 @@ from quarry.execution import serialize
 
 CANCEL_GRACE = 1.0        # seconds a cancelled task may take to stop before its worker is killed (0.5 was
                           # tried: kills became common, and each replacement's start-up used the CPU again)
+STARTUP_ATTEMPTS = 3      # workers in a row that die while starting before the queued tasks fail
 MEMORY_POLL = 0.1         # seconds between reads of the memory of tasks whose query has a cap
 
 _QUERY_IDS = itertools.count(1)
@@ -144,6 +145,7 @@ class WorkerPool:
         self._cancelled: set[int] = set()
         self._closed = False
         self.restarts = 0                       # workers replaced after dying, for tests and metrics
+        self._start_failures = 0                # workers in a row that died before they started
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._workers = [self._spawn() for _ in range(self.size)]
@@ -332,6 +334,15 @@ class WorkerPool:
             if task.memory_cap:
                 w.base_memory = anonymous_memory(w.process.pid)
 
+    def _died_starting(self, code) -> list:
+        """A worker died before it said it started (lock held): after ``STARTUP_ATTEMPTS`` such deaths in
+        a row no worker can start here, and every queued task fails rather than waiting for good."""
+        self._start_failures += 1
+        if self._start_failures < STARTUP_ATTEMPTS:
+            return []
+        failed, self._pending = list(self._pending), deque()
+        return [(task, _startup_failure(code)) for task in failed]
+
     def _enforce_memory_caps(self) -> list:
         """Kill the running tasks of every query whose workers hold more than its cap (lock held)."""
         held: dict[int, list] = {}
@@ -368,6 +379,9 @@ class WorkerPool:
         self.restarts += 1
         self._flags.set(w.slot, 0)
         self._workers[index] = self._spawn() if not self._closed else w
+        if not w.ready:
+            return self._died_starting(code)
+        self._start_failures = 0
         task = w.task
         if task is None:
             return []
@@ -385,6 +399,14 @@ class WorkerPool:
                                    f"({describe_exit(code)}), {task.attempt} times",
                         "hint": "a worker that runs out of memory is killed: lower memory_limit so operators "
                                 "spill sooner, or raise task_max_attempts"})]
+
+
+def _startup_failure(code) -> dict:
+    return {"ok": False, "quarry": "ExecutionError",
+            "message": f"worker processes die while they start ({describe_exit(code)}), "
+                       f"{STARTUP_ATTEMPTS} times in a row",
+            "hint": f"run `{sys.executable} -c \"import quarry\"` to see why; workers import quarry "
+                    "from the same paths as this process"}
 
 
 def anonymous_memory(pid: int) -> int:
