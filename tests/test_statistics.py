@@ -67,3 +67,14 @@ def test_a_filtered_fact_table_stays_the_fact_side_of_a_join(con, tpch_sf001):
     assert truth == 1.0
     guess = estimate_rows(top) / estimate_rows(below)
     assert 0.5 <= guess <= 2, (estimate_rows(top), estimate_rows(below))
+
+
+@pytest.mark.parametrize("table, where", [
+    ("part", "p_size in (49, 14, 23, 45, 19, 3, 36, 9)"),                # TPC-H Q16: 16%, not 80%
+    ("part", "p_size in (1, 2)"),
+    ("lineitem", "l_linenumber in (1, 7)"),
+])
+def test_an_in_list_on_an_integer_column_keeps_its_share_of_the_column_s_range(con, tpch_sf001, table, where):
+    estimate = _estimate(con, f"select * from {table} where {where}")
+    actual = _actual(tpch_sf001, table, where)
+    assert actual / 2 <= estimate <= actual * 2, (estimate, actual)
