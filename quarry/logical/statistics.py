@@ -3,8 +3,9 @@
 Estimates start from exact Parquet row counts and use min/max and simple
 selectivity guesses for predicates (an equality keeps 10%, a range a third, or
 the share of the column's min..max that its bounds leave, LIKE a quarter, less
-the longer its pattern; an IN list on an integer column its share of min..max). They are rough on purpose: their job is to tell a
-150k-row dimension from a 6M-row fact table, not to predict exact counts.
+the longer its pattern; an IN list on an integer column its share of min..max). They are
+rough on purpose: their job is to tell a 150k-row dimension from a 6M-row fact table, not to
+predict exact counts.
 """
 
 from __future__ import annotations
