@@ -79,10 +79,7 @@ def _interval_selectivity(parts, plan) -> float:
 
 
 def _range_fraction(col: ColumnRef, op: str, value, plan) -> float | None:
-    scan = _find_scan(plan, col.field.id) if plan is not None else None
-    if scan is None:
-        return None
-    stats = scan.source.statistics().columns.get(col.field.name)
+    stats = _column_stats(col, plan)
     if stats is None or stats.min is None or stats.max is None:
         return None
     try:
@@ -103,13 +100,16 @@ def _integer_span_share(col: Expr, values: int, plan) -> float:
     """The share of an integer column's rows that ``values`` distinct values keep, if the column's
     min..max holds every integer equally often (TPC-H Q16's ``p_size IN (8 sizes)`` of 1..50:
     16%, where a tenth a value guessed 80%); 1.0 where the column or its statistics are unknown."""
-    if not isinstance(col, ColumnRef) or plan is None:
-        return 1.0
-    scan = _find_scan(plan, col.field.id)
-    stats = scan.source.statistics().columns.get(col.field.name) if scan is not None else None
+    stats = _column_stats(col, plan) if isinstance(col, ColumnRef) else None
     if stats is None or type(stats.min) is not int or type(stats.max) is not int or stats.max < stats.min:
         return 1.0
     return values / (stats.max - stats.min + 1)
+
+
+def _column_stats(col: ColumnRef, plan):
+    """The min/max statistics of the table column ``col`` reads, if ``plan`` scans it and keeps them."""
+    scan = _find_scan(plan, col.field.id) if plan is not None else None
+    return scan.source.statistics().columns.get(col.field.name) if scan is not None else None
 
 
 def _find_scan(plan: LogicalPlan, fid: int) -> Scan | None:

@@ -287,9 +287,10 @@ class ProbeGate:
         self._given = 0
         self._probed = 0
         self.halted = False
-        with _GATE_LOCK:
-            self.ident = next(_GATE_IDS)
-            _GATES[self.ident] = self
+        self.ident = next(_GATE_IDS)
+        if enabled:                     # only a gate that ticks needs finding by the UDF
+            with _GATE_LOCK:
+                _GATES[self.ident] = self
 
     def admit(self) -> bool:
         """Producer side: wait until a slice may go; False once the join has stopped."""
